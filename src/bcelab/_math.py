@@ -1,0 +1,181 @@
+"""The formulas, written once against the Array API standard.
+
+Every function here takes an array namespace ``xp`` and arrays that are already
+validated and cast to the compute dtype.  There are no per-backend branches:
+NumPy, PyTorch and JAX all run exactly these lines.
+
+Two rules keep every formula exact at the edges and its autograd gradient finite:
+
+1. Never evaluate ``exp`` of a large positive number.  ``softplus(x) = log(1 + e^x)``
+   is evaluated as ``x + log1p(e^-x)`` for ``x > 0`` and ``log1p(e^x)`` otherwise;
+   both branches only ever see ``exp`` of a non-positive number.
+2. Never form ``0 * inf``.  Where a coefficient (``y`` or ``1 - y``) is exactly 0,
+   the log it multiplies is evaluated at a harmless stand-in input instead
+   ("double where"), so the product is an exact 0 and autograd sees a finite
+   local derivative.  This is what makes ``x = +inf, y = 1`` give 0 (not NaN) and
+   ``p = 0, y = 0`` give a gradient of 1 (not NaN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Array = Any
+
+
+def softplus(xp: Any, x: Array) -> Array:
+    """``log(1 + exp(x))`` without overflow, exact to a few ulp for every finite x; inf maps to inf."""
+    pos = x > 0
+    # Double where: each branch sees only inputs for which it is finite, so the
+    # unselected branch cannot poison the gradient with inf * 0.
+    x_pos = xp.where(pos, x, 0.0)
+    x_neg = xp.where(pos, 0.0, x)
+    return xp.where(pos, x_pos + xp.log1p(xp.exp(-x_pos)), xp.log1p(xp.exp(x_neg)))
+
+
+def sigmoid(xp: Any, x: Array) -> Array:
+    """``1 / (1 + exp(-x))`` evaluated with ``exp`` of a non-positive number only."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def log_sigmoid(xp: Any, x: Array) -> Array:
+    return -softplus(xp, -x)
+
+
+def logaddexp(xp: Any, a: Array, b: Array) -> Array:
+    """``log(e^a + e^b)`` that returns -inf (not NaN) when both inputs are -inf."""
+    m = xp.maximum(a, b)
+    finite = m > -xp.inf
+    m_safe = xp.where(finite, m, 0.0)
+    d = xp.where(finite, -xp.abs(a - b), 0.0)
+    return xp.where(finite, m_safe + xp.log1p(xp.exp(d)), -xp.inf)
+
+
+def smooth(y: Array, label_smoothing: float) -> Array:
+    """Keras/optax label smoothing: ``y (1 - ls) + ls / 2``."""
+    if label_smoothing == 0.0:
+        return y
+    return y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+
+
+# --- cross-entropy terms -----------------------------------------------------------
+
+
+def neglog_terms_logits(xp: Any, x: Array, y: Array) -> tuple[Array, Array]:
+    """``(-log sigmoid(x), -log sigmoid(-x))``, each made finite where its coefficient is 0.
+
+    The first is multiplied by ``y`` and the second by ``1 - y`` in every loss, so
+    the stand-in input 0 is used where ``y == 0`` (resp. ``y == 1``).
+    """
+    a = softplus(xp, -xp.where(y == 0, 0.0, x))
+    b = softplus(xp, xp.where(y == 1, 0.0, x))
+    return a, b
+
+
+def neglog_terms_probs(xp: Any, p: Array, y: Array) -> tuple[Array, Array]:
+    """``(-log p, -log(1 - p))``, each made finite where its coefficient is 0."""
+    a = -xp.log(xp.where(y == 0, 1.0, p))
+    b = -xp.log1p(-xp.where(y == 1, 0.0, p))
+    return a, b
+
+
+def cross_entropy(y: Array, a: Array, b: Array, pos_weight: Array | float | None) -> Array:
+    """``pw * y * a + (1 - y) * b`` for the (finite-where-needed) terms of the two functions above.
+
+    Both terms are non-negative, so the sum has no cancellation: the result is
+    as accurate as the terms (a few ulp), which is why this form is used instead
+    of the popular ``max(x, 0) - x y + log1p(e^-|x|)``, whose ``x - x y`` loses
+    digits for soft targets and large |x| and turns into ``inf - inf`` at x = inf.
+    """
+    pos = y * a if pos_weight is None else (pos_weight * y) * a
+    return pos + (1.0 - y) * b
+
+
+def entropy(xp: Any, y: Array) -> Array:
+    """Binary entropy ``-(y log y + (1 - y) log(1 - y))`` with ``0 log 0 = 0``."""
+    a, b = neglog_terms_probs(xp, y, y)
+    return y * a + (1.0 - y) * b
+
+
+def kl(xp: Any, y: Array, a: Array, b: Array) -> Array:
+    """``KL(y || p) = y (log y + a) + (1 - y) (log(1 - y) + b)`` with ``a = -log p``, ``b = -log(1-p)``.
+
+    The true value is >= 0; rounding can make it a few ulp negative when p is
+    within rounding of y, so it is clamped at 0 (``p == y`` gives exactly 0).
+    """
+    ly = xp.log(xp.where(y == 0, 1.0, y))
+    l1y = xp.log1p(-xp.where(y == 1, 0.0, y))
+    val = y * (ly + a) + (1.0 - y) * (l1y + b)
+    return xp.maximum(val, 0.0)
+
+
+def focal(xp: Any, y: Array, lp: Array, lq: Array, a: Array, b: Array, gamma: float,
+          alpha: float | None) -> Array:
+    """Focal loss ``alpha_t (1 - p_t)^gamma CE`` with the modulating factor computed in log space.
+
+    ``lp = log p`` and ``lq = log(1 - p)`` are the *unguarded* logs (they may be -inf);
+    ``a, b`` are the guarded cross-entropy terms.  For soft targets
+    ``1 - p_t = y (1 - p) + (1 - y) p``, whose log is a logaddexp of two logs, so
+    ``(1 - p_t)^gamma = exp(gamma log(1 - p_t))`` never raises 0 to a power below 1:
+    the gradient stays finite for every finite logit and every gamma >= 0
+    (the failure reported in tensorflow#70326 and kornia#2115).
+    """
+    ce = cross_entropy(y, a, b, None)
+    if gamma != 0.0:
+        log_y = xp.log(y)  # -inf at y == 0 is fine: it only enters logaddexp
+        log_1my = xp.log1p(-y)
+        log_1mpt = logaddexp(xp, log_y + lq, log_1my + lp)
+        weight = xp.exp(gamma * log_1mpt)
+        # weight == 0 exactly where the prediction is perfect; ce is then 0 too.
+        ce = xp.where(weight == 0, 0.0, weight * ce)
+    if alpha is not None:
+        ce = (alpha * y + (1.0 - alpha) * (1.0 - y)) * ce
+    return ce
+
+
+# --- analytic gradients --------------------------------------------------------------
+
+
+def grad_logits(xp: Any, x: Array, y: Array, pos_weight: Array | float | None) -> Array:
+    """d/dx of ``cross_entropy`` from logits: ``(1 - y) sigmoid(x) - pw y sigmoid(-x)``.
+
+    Written as two terms rather than ``sigmoid(x) - y`` so that a hard target and a
+    large logit keep full relative accuracy (``sigmoid(-x)`` is not ``1 - sigmoid(x)``).
+    """
+    pw = 1.0 if pos_weight is None else pos_weight
+    return (1.0 - y) * sigmoid(xp, x) - (pw * y) * sigmoid(xp, -x)
+
+
+def grad_probs(xp: Any, p: Array, y: Array, pos_weight: Array | float | None) -> Array:
+    """d/dp of ``cross_entropy`` from probabilities: ``-pw y / p + (1 - y) / (1 - p)``."""
+    pw = 1.0 if pos_weight is None else pos_weight
+    t1 = xp.where(y == 0, 0.0, -(pw * y) / xp.where(y == 0, 1.0, p))
+    t2 = xp.where(y == 1, 0.0, (1.0 - y) / (1.0 - xp.where(y == 1, 0.0, p)))
+    return t1 + t2
+
+
+def grad_focal_logits(xp: Any, x: Array, y: Array, gamma: float, alpha: float | None) -> Array:
+    """d/dx of the focal loss from logits, in log space (finite for all finite x, gamma >= 0).
+
+    With ``w = (1 - p_t)^gamma`` and ``L = log(1 - p_t)``:
+    ``d/dx [w CE] = w CE' + gamma (1 - 2y) exp((gamma - 1) L + log p + log(1 - p)) CE``.
+    """
+    a, b = neglog_terms_logits(xp, x, y)
+    ce = cross_entropy(y, a, b, None)
+    dce = grad_logits(xp, x, y, None)
+    if gamma == 0.0:
+        g = dce
+    else:
+        lp = log_sigmoid(xp, x)
+        lq = log_sigmoid(xp, -x)
+        log_1mpt = logaddexp(xp, xp.log(y) + lq, xp.log1p(-y) + lp)
+        w = xp.exp(gamma * log_1mpt)
+        dw_over = xp.exp((gamma - 1.0) * log_1mpt + lp + lq)  # d w / dx / (gamma (1 - 2y))
+        t2 = (gamma * (1.0 - 2.0 * y)) * dw_over
+        t2 = xp.where(t2 == 0, 0.0, t2 * ce)
+        t1 = xp.where(w == 0, 0.0, w * dce)
+        g = t1 + t2
+    if alpha is not None:
+        g = (alpha * y + (1.0 - alpha) * (1.0 - y)) * g
+    return g

@@ -1,0 +1,63 @@
+"""The one exception family that bcelab raises for bad input.
+
+Every error message has three parts: what was expected, what was received,
+and how to fix it.  All of them derive from :class:`BCELabError`, which is a
+:class:`ValueError`, so ``except ValueError`` keeps working for callers that do
+not know about bcelab.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BCELabError",
+    "BackendMismatchError",
+    "DTypeError",
+    "DataError",
+    "DomainError",
+    "EmptyReductionError",
+    "NaNError",
+    "OptionError",
+    "ShapeError",
+]
+
+
+class BCELabError(ValueError):
+    """Base class of every error bcelab raises on bad input or bad options."""
+
+    def __init__(self, expected: str, received: str, fix: str) -> None:
+        self.expected = expected
+        self.received = received
+        self.fix = fix
+        super().__init__(f"{expected}; {received}. {fix}")
+
+
+class OptionError(BCELabError):
+    """A keyword option has a value outside what the function accepts."""
+
+
+class ShapeError(BCELabError):
+    """Arrays whose shapes do not match (bcelab never broadcasts silently)."""
+
+
+class DTypeError(BCELabError, TypeError):
+    """An array has a dtype that the operation does not accept."""
+
+
+class DomainError(BCELabError):
+    """Values outside their mathematical domain (targets or probabilities outside [0, 1])."""
+
+
+class NaNError(BCELabError):
+    """NaN found in an input while ``nan_policy="raise"``."""
+
+
+class BackendMismatchError(BCELabError, TypeError):
+    """Arrays from two different array libraries were mixed in one call."""
+
+
+class EmptyReductionError(BCELabError):
+    """A mean over zero elements (or over a total weight of zero) was requested."""
+
+
+class DataError(BCELabError):
+    """A data file or data set that cannot be used (missing column, corrupt file, ...)."""

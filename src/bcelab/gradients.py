@@ -1,0 +1,152 @@
+"""Analytic gradients for NumPy users (who have no autograd).
+
+The same generic formulas run on PyTorch and JAX arrays, and the tests check them
+against ``torch.autograd`` and ``jax.grad`` of the losses.  Each function returns
+d(loss)/d(prediction) with the prediction's shape.  ``reduction`` says which loss is
+differentiated: ``"none"``/``"sum"`` give the per-element derivative (times the
+weights), ``"mean"`` divides by the element count and ``"weighted_mean"`` by the
+total weight, exactly matching :func:`bcelab.reduce`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _backend as B
+from . import _math as M
+from .errors import OptionError
+from .losses import Prepared, _check_focal, check_clip, pos_weight_array, prepare
+
+__all__ = ["bce_grad", "bce_with_logits_grad", "focal_with_logits_grad"]
+
+Array = Any
+
+
+def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: str) -> Array:
+    xp = prep.xp
+    if reduction not in ("none", "sum", "mean", "weighted_mean"):
+        raise OptionError(f"{fname}: reduction must be 'none', 'sum', 'mean' or 'weighted_mean'",
+                          f"received {reduction!r}", "use reduction='mean' for the mean loss")
+    if weights is not None:
+        w = B.check_weights(xp, weights, g, name="weights", fname=fname)
+        g = xp.where(w == 0, 0.0, w * g)
+        total = xp.sum(xp.astype(w, B.accum_dtype(xp, g)))
+    else:
+        total = None
+    if reduction == "mean":
+        g = g / float(B.size(g.shape))
+    elif reduction == "weighted_mean":
+        den = float(total) if total is not None else float(B.size(g.shape))
+        if den == 0:
+            from .reduction import _empty
+
+            raise _empty(fname, "a total weight of 0")
+        g = g / den
+    return xp.astype(g, prep.out_dtype)
+
+
+@B.quiet
+def bce_with_logits_grad(
+    logits: Array,
+    targets: Array,
+    /,
+    *,
+    pos_weight: Array | float | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "none",
+    weights: Array | None = None,
+) -> Array:
+    r"""Gradient of :func:`bcelab.bce_with_logits` with respect to the logits.
+
+    .. math::
+
+        \frac{\partial \ell}{\partial x} = (1 - y)\,\sigma(x) - w_+\, y\, \sigma(-x)
+
+    (``sigmoid(x) - y`` when ``pos_weight`` is 1, written so that a saturated sigmoid
+    keeps its gradient: at x = 100, y = 0 it is 1, not 0 as after clipping).
+
+    >>> import numpy as np
+    >>> bce_with_logits_grad(np.array([0.0, 100.0, -100.0]), np.array([1.0, 0.0, 1.0]))
+    array([-0.5,  1. , -1. ])
+    """
+    fname = "bce_with_logits_grad"
+    prep = prepare(logits, targets, fname=fname, probs=False, nan_policy="raise",
+                   label_smoothing=label_smoothing)
+    pw = pos_weight_array(prep, pos_weight, fname=fname)
+    g = M.grad_logits(prep.xp, prep.pred, prep.y, pw)
+    return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
+
+
+@B.quiet
+def bce_grad(
+    probs: Array,
+    targets: Array,
+    /,
+    *,
+    clip: float | None = None,
+    pos_weight: Array | float | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "none",
+    weights: Array | None = None,
+) -> Array:
+    r"""Gradient of :func:`bcelab.bce` with respect to the probabilities.
+
+    .. math::
+
+        \frac{\partial \ell}{\partial p} = -\frac{w_+\, y}{p} + \frac{1 - y}{1 - p}
+
+    with terms whose coefficient is 0 dropped (so p = 0, y = 0 gives 1, not NaN).
+    With ``clip`` the gradient is 0 where p lies outside [eps, 1 - eps] (the
+    derivative of clipping, the reason to prefer logits: keras#9664).
+
+    >>> import numpy as np
+    >>> bce_grad(np.array([0.5, 0.0, 1.0]), np.array([1.0, 0.0, 0.0]))
+    array([-2.,  1., inf])
+    """
+    fname = "bce_grad"
+    prep = prepare(probs, targets, fname=fname, probs=True, nan_policy="raise",
+                   label_smoothing=label_smoothing)
+    xp, p = prep.xp, prep.pred
+    pw = pos_weight_array(prep, pos_weight, fname=fname)
+    eps = check_clip(xp, clip, prep.pred_in.dtype, fname=fname)
+    inside = None
+    if eps is not None:
+        inside = (p >= eps) & (p <= 1.0 - eps)
+        p = xp.clip(p, eps, 1.0 - eps)
+    g = M.grad_probs(xp, p, prep.y, pw)
+    if inside is not None:
+        g = xp.where(inside, g, 0.0)
+    return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
+
+
+@B.quiet
+def focal_with_logits_grad(
+    logits: Array,
+    targets: Array,
+    /,
+    *,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "none",
+    weights: Array | None = None,
+) -> Array:
+    r"""Gradient of :func:`bcelab.focal_with_logits` with respect to the logits, in log space.
+
+    With :math:`w = (1 - p_t)^\gamma` and :math:`L = \log(1 - p_t)`:
+
+    .. math::
+
+        \frac{\partial}{\partial x}\bigl[w\,\mathrm{BCE}\bigr] = w\,(\sigma(x) - y)
+        + \gamma (1 - 2y)\, e^{(\gamma - 1) L + \log\sigma(x) + \log\sigma(-x)}\, \mathrm{BCE}
+
+    >>> import numpy as np
+    >>> focal_with_logits_grad(np.array([0.0]), np.array([1.0]), gamma=0.0)
+    array([-0.5])
+    """
+    fname = "focal_with_logits_grad"
+    g_, a_ = _check_focal(gamma, alpha, fname)
+    prep = prepare(logits, targets, fname=fname, probs=False, nan_policy="raise",
+                   label_smoothing=label_smoothing)
+    g = M.grad_focal_logits(prep.xp, prep.pred, prep.y, g_, a_)
+    return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)

@@ -1,0 +1,191 @@
+"""BCE = floor + excess: the binary entropy of the targets and the KL divergence to the prediction.
+
+For a target y in [0, 1], BCE(y, p) is minimised at p = y, where it equals the
+binary entropy H(y) (the *floor*).  What remains is KL(y || p) (the *excess*),
+which is >= 0 and is the only part a model can reduce:
+
+.. math::
+
+    \\mathrm{BCE}(y, p) = H(y) + \\mathrm{KL}(y \\,\\|\\, p)
+
+This is why a perfect reconstruction of soft targets does not score 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from . import _backend as B
+from . import _math as M
+from .errors import OptionError
+from .losses import _as_mask, finish, prepare
+
+__all__ = ["Decomposition", "binary_entropy", "binary_kl", "decompose"]
+
+Array = Any
+
+
+@B.quiet
+def binary_entropy(
+    targets: Array,
+    /,
+    *,
+    label_smoothing: float = 0.0,
+    reduction: str = "none",
+    weights: Array | None = None,
+    mask: Array | None = None,
+    axis: int | tuple[int, ...] = -1,
+    nan_policy: str = "raise",
+) -> Array:
+    r"""The floor of BCE: the binary entropy of the targets, in nats.
+
+    .. math::
+
+        H(y) = -\bigl(y \log y + (1 - y) \log(1 - y)\bigr), \qquad 0 \log 0 = 0
+
+    H is 0 for hard targets and at most :math:`\log 2 \approx 0.6931` at y = 0.5.
+
+    Args:
+        targets: floating array with values in [0, 1] (int/bool accepted), any shape.
+        label_smoothing: the floor of the *smoothed* targets.
+        reduction, weights, mask, axis, nan_policy: as in :func:`bcelab.bce`.
+
+    >>> import numpy as np
+    >>> binary_entropy(np.array([0.5, 0.3, 0.5, 0.9]))
+    array([0.69314718, 0.6108643 , 0.69314718, 0.32508297])
+    """
+    fname = "binary_entropy"
+    prep = prepare(targets, targets, fname=fname, probs=True, nan_policy=nan_policy,
+                   label_smoothing=label_smoothing, pred_name="targets")
+    values = M.entropy(prep.xp, prep.y)
+    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
+                  fname=fname)
+
+
+def _excess(targets: Array, preds: Array, *, logits: bool, label_smoothing: float,
+            nan_policy: str, fname: str) -> tuple[Any, Array]:
+    prep = prepare(preds, targets, fname=fname, probs=not logits, nan_policy=nan_policy,
+                   label_smoothing=label_smoothing, pred_name="logits" if logits else "probs")
+    xp, z, y = prep.xp, prep.pred, prep.y
+    if logits:
+        a, b = M.neglog_terms_logits(xp, z, y)
+    else:
+        a, b = M.neglog_terms_probs(xp, z, y)
+    return prep, (y, a, b)
+
+
+@B.quiet
+def binary_kl(
+    targets: Array,
+    preds: Array,
+    /,
+    *,
+    logits: bool = False,
+    label_smoothing: float = 0.0,
+    reduction: str = "none",
+    weights: Array | None = None,
+    mask: Array | None = None,
+    axis: int | tuple[int, ...] = -1,
+    nan_policy: str = "raise",
+) -> Array:
+    r"""The excess of BCE over its floor: KL(y ‖ p) >= 0, exactly 0 at p = y.
+
+    .. math::
+
+        \mathrm{KL}(y \,\|\, p) = y \log\frac{y}{p} + (1 - y) \log\frac{1 - y}{1 - p}
+        = \mathrm{BCE}(y, p) - H(y)
+
+    ``preds`` are probabilities, or logits with ``logits=True`` (then
+    :math:`\log p = \log\sigma(x)` is used, exact for any logit).  It has the same
+    gradient in ``preds`` as BCE, so training on it is training on BCE; its value goes
+    to 0 at a perfect fit.  Rounding can push the true value a few ulp below 0 when
+    p is within rounding of y; the result is clamped at 0.
+
+    >>> import numpy as np
+    >>> y = np.array([0.5, 0.3, 0.5, 0.9])
+    >>> binary_kl(y, y)
+    array([0., 0., 0., 0.])
+    >>> round(float(binary_kl(y, np.array([0.1, 0.3, 0.5, 0.8]), reduction="mean")), 8)
+    0.13687891
+    """
+    fname = "binary_kl"
+    prep, (y, a, b) = _excess(targets, preds, logits=logits, label_smoothing=label_smoothing,
+                              nan_policy=nan_policy, fname=fname)
+    values = M.kl(prep.xp, y, a, b)
+    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
+                  fname=fname)
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Mean BCE split into its floor (mean entropy of the targets) and excess (mean KL).
+
+    ``bce == floor + excess`` holds to rounding.  ``count`` is the number of elements
+    that entered the means and ``omitted`` the number left out (mask or NaN).
+    """
+
+    bce: float
+    floor: float
+    excess: float
+    count: int
+    omitted: int = 0
+
+    @property
+    def excess_fraction(self) -> float:
+        """The share of the loss that a better model could still remove."""
+        return self.excess / self.bce if self.bce > 0 else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {**asdict(self), "excess_fraction": self.excess_fraction}
+
+    def __str__(self) -> str:
+        return (f"BCE {self.bce:.4f} = floor {self.floor:.4f} + excess {self.excess:.4f} "
+                f"(the part a better prediction can still remove)")
+
+
+@B.quiet
+def decompose(
+    targets: Array,
+    preds: Array,
+    /,
+    *,
+    logits: bool = False,
+    label_smoothing: float = 0.0,
+    weights: Array | None = None,
+    mask: Array | None = None,
+    reduction: str = "mean",
+    nan_policy: str = "raise",
+) -> Decomposition:
+    r"""Mean BCE, its floor H(y) and its excess KL(y ‖ p): the direct answer to "why not 0?".
+
+    .. math::
+
+        \overline{\mathrm{BCE}} = \overline{H(y)} + \overline{\mathrm{KL}(y \,\|\, p)}
+
+    All three means are accumulated in float64 with the same weights and mask.
+    ``reduction`` is ``"mean"`` or ``"weighted_mean"``.
+
+    >>> y = [0.5, 0.3, 0.5, 0.9]
+    >>> print(decompose(y, [0.1, 0.3, 0.5, 0.8]))
+    BCE 0.7174 = floor 0.5806 + excess 0.1369 (the part a better prediction can still remove)
+    >>> decompose(y, y).excess
+    0.0
+    """
+    fname = "decompose"
+    if reduction not in ("mean", "weighted_mean"):
+        raise OptionError(f"{fname}: reduction must be 'mean' or 'weighted_mean'",
+                          f"received {reduction!r}", "use reduction='mean'")
+    prep, (y, a, b) = _excess(targets, preds, logits=logits, label_smoothing=label_smoothing,
+                              nan_policy=nan_policy, fname=fname)
+    xp = prep.xp
+    h = M.entropy(xp, y)
+    parts = {"bce": M.cross_entropy(y, a, b, None), "floor": h, "excess": M.kl(xp, y, a, b)}
+    out = {k: float(finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=-1,
+                           fname=fname)) for k, v in parts.items()}
+    total = B.size(prep.pred.shape)
+    keep = xp.ones(prep.pred.shape, dtype=xp.bool) if prep.omit is None else prep.omit
+    if mask is not None:
+        keep = keep & _as_mask(xp, mask, prep.pred, fname)
+    count = int(xp.sum(xp.astype(keep, B.accum_dtype(xp, prep.pred))))
+    return Decomposition(out["bce"], out["floor"], out["excess"], count, total - count)

@@ -1,0 +1,391 @@
+"""Element-wise binary cross-entropy and focal loss, for NumPy, PyTorch and JAX arrays.
+
+Each public function validates its inputs (:mod:`bcelab._backend`), evaluates one
+generic formula (:mod:`bcelab._math`) and hands the values to
+:func:`bcelab.reduce`.  Data arguments are positional; options are keyword-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import _backend as B
+from . import _math as M
+from . import conventions as C
+from .errors import DomainError, OptionError, ShapeError
+from .reduction import REDUCTIONS, reduce
+
+__all__ = ["bce", "bce_with_logits", "focal", "focal_with_logits", "sigmoid"]
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated inputs in the compute dtype."""
+
+    xp: Any
+    pred: Array
+    y: Array
+    out_dtype: Any
+    omit: Array | None  # keep-mask from nan_policy="omit"
+    pred_in: Array  # the prediction in its input dtype
+
+
+def check_reduction(reduction: str, *, fname: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise OptionError(
+            f"{fname}: reduction must be one of {REDUCTIONS}",
+            f"received {reduction!r}",
+            "use 'none' for per-element values (the default) or 'mean'",
+        )
+
+
+def prepare(
+    pred: object,
+    targets: object,
+    *,
+    fname: str,
+    probs: bool,
+    nan_policy: str,
+    label_smoothing: float = 0.0,
+    convention: str = "exact",
+    pred_name: str | None = None,
+) -> Prepared:
+    """Validate ``(pred, targets)`` and cast them to the compute dtype."""
+    pred_name = pred_name or ("probs" if probs else "logits")
+    B.check_nan_policy(nan_policy, fname=fname)
+    C.check_convention(convention, fname=fname)
+    ls = B.check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
+    xp = B.namespace(pred, targets, fname=fname)
+    pred = B.asarray(xp, pred, name=pred_name, fname=fname)
+    targets = B.asarray(xp, targets, name="targets", fname=fname, like=pred)
+    B.check_preds_dtype(xp, pred, name=pred_name, fname=fname)
+    B.check_targets_dtype(xp, targets, fname=fname)
+    B.check_same_shape(pred, targets, names=(pred_name, "targets"), fname=fname)
+    B.validate_values(
+        xp, preds=pred, targets=targets, probs=probs, nan_policy=nan_policy, fname=fname,
+        pred_name=pred_name,
+    )
+    compute, out = B.dtypes_for(xp, pred)
+    if convention != "exact":
+        compute = C.compute_dtype(xp, convention, pred.dtype)
+        out = compute
+    p = xp.astype(pred, compute)
+    y = M.smooth(xp.astype(targets, compute), ls)
+    omit = None
+    if nan_policy == "omit":
+        nm = B.nan_mask(xp, p, y)
+        omit = None if nm is None else ~nm
+    return Prepared(xp, p, y, out, omit, pred)
+
+
+def pos_weight_array(prep: Prepared, pos_weight: object, *, fname: str) -> Array | float | None:
+    """pos_weight: a number, or an array of the inputs' shape or of their last axis (one per label)."""
+    if pos_weight is None:
+        return None
+    xp = prep.xp
+    if isinstance(pos_weight, (int, float)):
+        pw: Array | float = float(pos_weight)
+        bad = not (0 <= pw < float("inf"))
+        shape_ok = True
+    else:
+        if B.namespace(prep.pred_in, pos_weight, fname=fname) is not xp:  # pragma: no cover
+            raise AssertionError
+        arr = B.asarray(xp, pos_weight, name="pos_weight", fname=fname, like=prep.pred)
+        shp, ref = tuple(arr.shape), tuple(prep.pred.shape)
+        shape_ok = shp in ((), ref) or (len(ref) >= 1 and shp == (ref[-1],))
+        pw = xp.astype(arr, prep.pred.dtype)
+        bad = False if B.is_traced(pw) else bool(xp.any(~(pw >= 0) | xp.isinf(pw)))
+        if not shape_ok:
+            raise ShapeError(
+                f"{fname}: pos_weight must be a number, a 1-D array with one weight per label "
+                "(length = the last axis), or an array of the inputs' shape",
+                f"received shape {shp} for inputs of shape {ref}",
+                "pass a scalar or one weight per output column",
+            )
+    if bad:
+        raise DomainError(
+            f"{fname}: pos_weight must be finite and >= 0", f"received {pos_weight!r}",
+            "a typical choice is n_negative / n_positive",
+        )
+    return pw
+
+
+def finish(prep: Prepared, values: Array, *, reduction: str, weights: object, mask: object,
+           axis: int | tuple[int, ...], fname: str) -> Array:
+    """Cast element-wise values to the output dtype, or reduce them (in float64)."""
+    check_reduction(reduction, fname=fname)
+    xp = prep.xp
+    if reduction == "none":
+        out = xp.astype(values, prep.out_dtype)
+        if weights is None and mask is None:
+            return out
+        return reduce(out, reduction="none", weights=weights, mask=mask, axis=axis)
+    m = mask
+    if prep.omit is not None:
+        m = prep.omit if mask is None else (_as_mask(xp, mask, prep.pred, fname) & prep.omit)
+    return reduce(values, reduction=reduction, weights=weights, mask=m, axis=axis)
+
+
+def _as_mask(xp: Any, mask: object, like: Array, fname: str) -> Array:
+    from .reduction import _check_mask
+
+    return _check_mask(xp, mask, like, fname=fname)
+
+
+def _reject(convention: str, option: str, fname: str) -> None:
+    raise OptionError(
+        f"{fname}: {option} is not part of convention={convention!r}",
+        f"received {option} together with convention={convention!r}",
+        f"drop {option}, or use convention='exact'",
+    )
+
+
+@B.quiet
+def bce_with_logits(
+    logits: Array,
+    targets: Array,
+    /,
+    *,
+    pos_weight: Array | float | None = None,
+    label_smoothing: float = 0.0,
+    convention: str = "exact",
+    reduction: str = "none",
+    weights: Array | None = None,
+    mask: Array | None = None,
+    axis: int | tuple[int, ...] = -1,
+    nan_policy: str = "raise",
+) -> Array:
+    r"""Binary cross-entropy from logits, exact and stable for every logit, including ±inf.
+
+    .. math::
+
+        \ell(x, y) = w_+\, y\, \operatorname{softplus}(-x) + (1 - y)\, \operatorname{softplus}(x)
+        = -\bigl(w_+\, y \log\sigma(x) + (1 - y) \log(1 - \sigma(x))\bigr)
+
+    where :math:`w_+` is ``pos_weight`` (default 1).  Both terms are non-negative, so
+    nothing cancels; ``softplus`` never evaluates ``exp`` of a positive number.  For
+    :math:`x = \pm\infty` the result is the limit: 0 when the sign agrees with a hard
+    target, +inf otherwise, never NaN.  Label smoothing replaces y by
+    :math:`y(1 - s) + s/2` first.
+
+    Args:
+        logits: real floating array of any shape (NumPy, PyTorch or JAX).
+        targets: same shape, values in [0, 1] (soft targets allowed); bool/int accepted.
+        pos_weight: weight of the positive term: a number, one per label (shape = last
+            axis), or the inputs' shape.
+        label_smoothing: s in [0, 1].
+        convention: ``"exact"`` or a framework's formula, see :mod:`bcelab.conventions`.
+        reduction, weights, mask, axis: passed to :func:`bcelab.reduce`.
+        nan_policy: ``"raise"`` (default), ``"propagate"`` or ``"omit"`` (NaN elements are
+            left out of reductions; with ``reduction="none"`` they stay NaN).
+
+    Returns:
+        ``reduction="none"``: the per-element loss, float32 for float16/bfloat16/float32
+        inputs and float64 for float64; otherwise a float64 reduction.
+
+    >>> import numpy as np
+    >>> bce_with_logits(np.array([1.5, -np.inf, np.inf]), np.array([1.0, 0.0, 0.0]))
+    array([0.20141328, 0.        ,        inf])
+    """
+    fname = "bce_with_logits"
+    prep = prepare(logits, targets, fname=fname, probs=False, nan_policy=nan_policy,
+                   label_smoothing=label_smoothing, convention=convention)
+    xp, x, y = prep.xp, prep.pred, prep.y
+    pw = pos_weight_array(prep, pos_weight, fname=fname)
+    if convention == "exact":
+        a, b = M.neglog_terms_logits(xp, x, y)
+        values = M.cross_entropy(y, a, b, pw)
+    else:
+        if pw is not None and convention != "torch":
+            _reject(convention, "pos_weight", fname)
+        values = C.logits_values(xp, convention, x, y, pw)
+    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
+                  fname=fname)
+
+
+def check_clip(xp: Any, clip: float | None, in_dtype: Any, *, fname: str) -> float | None:
+    """``clip=eps`` clips p to [eps, 1 - eps]; 1 - eps must be below 1 in the input dtype."""
+    if clip is None:
+        return None
+    eps = float(clip)
+    if not 0.0 < eps < 0.5:
+        raise OptionError(
+            f"{fname}: clip must be a number in (0, 0.5)", f"received clip={clip!r}",
+            "use e.g. clip=1e-7, or clip=None for the exact (unclipped) loss",
+        )
+    one_minus = float(xp.asarray(1.0 - eps, dtype=in_dtype))
+    if not one_minus < 1.0 or float(xp.asarray(eps, dtype=in_dtype)) == 0.0:
+        raise OptionError(
+            f"{fname}: 1 - clip must be representable below 1 in the input dtype",
+            f"received clip={eps!r} with dtype {in_dtype}, where 1 - {eps!r} rounds to "
+            f"{one_minus!r}",
+            f"use clip >= {float(xp.finfo(in_dtype).eps)!r} for this dtype, or pass logits "
+            "to bce_with_logits, which needs no clip",
+        )
+    return eps
+
+
+@B.quiet
+def bce(
+    probs: Array,
+    targets: Array,
+    /,
+    *,
+    clip: float | None = None,
+    pos_weight: Array | float | None = None,
+    label_smoothing: float = 0.0,
+    convention: str = "exact",
+    reduction: str = "none",
+    weights: Array | None = None,
+    mask: Array | None = None,
+    axis: int | tuple[int, ...] = -1,
+    nan_policy: str = "raise",
+) -> Array:
+    r"""Binary cross-entropy from probabilities, exact by default (no hidden epsilon).
+
+    .. math::
+
+        \ell(p, y) = -\bigl(w_+\, y \log p + (1 - y) \log(1 - p)\bigr)
+
+    with :math:`0 \log 0 = 0`, so ``p = 0, y = 1`` gives +inf and ``p = 0, y = 0``
+    gives 0.  ``log(1 - p)`` is evaluated as ``log1p(-p)``.  With ``clip=eps`` the
+    probabilities are clipped once to ``[eps, 1 - eps]``; ``1 - eps`` must be below 1
+    in the input dtype (``1 - 1e-7`` is 1.0 in float16).
+
+    Args:
+        probs: real floating array of probabilities in [0, 1], any shape.
+        targets: same shape, values in [0, 1].
+        clip: optional eps in (0, 0.5).
+        pos_weight, label_smoothing, convention, reduction, weights, mask, axis,
+        nan_policy: as in :func:`bce_with_logits`.
+
+    >>> import numpy as np
+    >>> y = np.array([0.5, 0.3, 0.5, 0.9])
+    >>> round(float(bce(np.array([0.1, 0.3, 0.5, 0.8]), y, reduction="mean")), 8)
+    0.71743932
+    >>> round(float(bce(y, y, reduction="mean")), 8)  # the floor: mean entropy of y
+    0.58056041
+    """
+    fname = "bce"
+    prep = prepare(probs, targets, fname=fname, probs=True, nan_policy=nan_policy,
+                   label_smoothing=label_smoothing, convention=convention)
+    xp, p, y = prep.xp, prep.pred, prep.y
+    pw = pos_weight_array(prep, pos_weight, fname=fname)
+    if convention == "exact":
+        eps = check_clip(xp, clip, prep.pred_in.dtype, fname=fname)
+        if eps is not None:
+            p = xp.clip(p, eps, 1.0 - eps)
+        a, b = M.neglog_terms_probs(xp, p, y)
+        values = M.cross_entropy(y, a, b, pw)
+    else:
+        if clip is not None:
+            _reject(convention, "clip", fname)
+        if pw is not None:
+            _reject(convention, "pos_weight", fname)
+        # sklearn clips in the input dtype, the frameworks in their compute dtype
+        src = prep.pred_in if convention == "sklearn" else p
+        values = C.probs_values(xp, convention, src, y)
+    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
+                  fname=fname)
+
+
+def _check_focal(gamma: float, alpha: float | None, fname: str) -> tuple[float, float | None]:
+    g = float(gamma)
+    if not 0.0 <= g < float("inf"):
+        raise OptionError(f"{fname}: gamma must be finite and >= 0", f"received {gamma!r}",
+                          "gamma=2 is the value from Lin et al. 2017")
+    a = None if alpha is None else B.check_unit_interval(alpha, name="alpha", fname=fname)
+    return g, a
+
+
+@B.quiet
+def focal_with_logits(
+    logits: Array,
+    targets: Array,
+    /,
+    *,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "none",
+    weights: Array | None = None,
+    mask: Array | None = None,
+    axis: int | tuple[int, ...] = -1,
+    nan_policy: str = "raise",
+) -> Array:
+    r"""Sigmoid focal loss (Lin et al. 2017) from logits, stable in log space.
+
+    .. math::
+
+        \ell = \alpha_t\, (1 - p_t)^{\gamma}\, \mathrm{BCE}(x, y), \quad
+        1 - p_t = y (1 - \sigma(x)) + (1 - y) \sigma(x), \quad
+        \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    :math:`(1 - p_t)^\gamma` is computed as :math:`\exp(\gamma \log(1 - p_t))` with the
+    log from log-sigmoids, so values and gradients are finite for every finite logit,
+    also for :math:`\gamma < 1`.  ``alpha=None`` applies no class weighting.
+    ``gamma=0`` and ``alpha=None`` give exactly :func:`bce_with_logits`.
+
+    >>> import numpy as np
+    >>> focal_with_logits(np.array([0.0, 5.0, np.inf]), np.array([1.0, 1.0, 1.0]), gamma=2.0)
+    array([1.73286795e-01, 3.00809023e-07, 0.00000000e+00])
+    """
+    fname = "focal_with_logits"
+    g, a_ = _check_focal(gamma, alpha, fname)
+    prep = prepare(logits, targets, fname=fname, probs=False, nan_policy=nan_policy,
+                   label_smoothing=label_smoothing)
+    xp, x, y = prep.xp, prep.pred, prep.y
+    a, b = M.neglog_terms_logits(xp, x, y)
+    values = M.focal(xp, y, M.log_sigmoid(xp, x), M.log_sigmoid(xp, -x), a, b, g, a_)
+    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
+                  fname=fname)
+
+
+@B.quiet
+def focal(
+    probs: Array,
+    targets: Array,
+    /,
+    *,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "none",
+    weights: Array | None = None,
+    mask: Array | None = None,
+    axis: int | tuple[int, ...] = -1,
+    nan_policy: str = "raise",
+) -> Array:
+    r"""Focal loss from probabilities; same formula as :func:`focal_with_logits`.
+
+    >>> import numpy as np
+    >>> focal(np.array([0.5, 1.0]), np.array([1.0, 1.0]), gamma=2.0)
+    array([0.1732868, 0.       ])
+    """
+    fname = "focal"
+    g, a_ = _check_focal(gamma, alpha, fname)
+    prep = prepare(probs, targets, fname=fname, probs=True, nan_policy=nan_policy,
+                   label_smoothing=label_smoothing)
+    xp, p, y = prep.xp, prep.pred, prep.y
+    a, b = M.neglog_terms_probs(xp, p, y)
+    values = M.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_)
+    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
+                  fname=fname)
+
+
+@B.quiet
+def sigmoid(logits: Array, /) -> Array:
+    r"""Logistic sigmoid :math:`1/(1+e^{-x})`, computed without overflow.
+
+    >>> import numpy as np
+    >>> sigmoid(np.array([-np.inf, 0.0, 800.0]))
+    array([0. , 0.5, 1. ])
+    """
+    xp = B.namespace(logits, fname="sigmoid")
+    x = B.asarray(xp, logits, name="logits", fname="sigmoid")
+    B.check_preds_dtype(xp, x, name="logits", fname="sigmoid")
+    compute, out = B.dtypes_for(xp, x)
+    return xp.astype(M.sigmoid(xp, xp.astype(x, compute)), out)
