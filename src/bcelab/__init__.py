@@ -25,6 +25,20 @@ from .reduction import REDUCTIONS, reduce
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # Heavier entry points load on first use so that `import bcelab` stays fast.
+    if name == "evaluate":
+        from .evaluation import evaluate
+
+        return evaluate
+    if name in ("metrics", "train", "evaluation", "kernels"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'bcelab' has no attribute {name!r}")
+
+
 __all__ = [
     "CONVENTIONS",
     "REDUCTIONS",
@@ -46,6 +60,7 @@ __all__ = [
     "binary_entropy",
     "binary_kl",
     "decompose",
+    "evaluate",
     "focal",
     "focal_with_logits",
     "focal_with_logits_grad",

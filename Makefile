@@ -1,0 +1,42 @@
+# Quick start: `make demo` and `make test`. Both create .venv and install the project first.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,test,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@echo "== 1. Seed 000: why does a perfect soft-target prediction not score 0? =="
+	$(BIN)/bcelab loss --targets 0.5,0.3,0.5,0.9 --preds 0.1,0.3,0.5,0.8 --convention tf_keras
+	@echo
+	$(BIN)/bcelab loss --targets 0.5,0.3,0.5,0.9 --preds 0.5,0.3,0.5,0.9 --convention tf_keras
+	@echo
+	$(BIN)/bcelab explain --target 0.3 --plot runs/demo/explain-target-0.3.png
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+test: lint typecheck unit
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,90 @@
+"""``bcelab explain``: BCE as a function of the prediction for one target, with its minimum."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OptionError
+
+__all__ = ["Config", "add_arguments", "config_from_args", "curve", "execute", "plot"]
+
+
+@dataclass(frozen=True)
+class Config:
+    target: float
+    plot: Path | None = None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", type=float, required=True, help="a target y in [0, 1], e.g. 0.3")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                   help="also draw the curve to this image")
+
+
+def config_from_args(ns: argparse.Namespace) -> Config:
+    if not 0.0 <= ns.target <= 1.0:
+        raise OptionError("--target must lie in [0, 1]", f"received {ns.target!r}",
+                          "divide 0..255 pixel values by 255")
+    return Config(ns.target, ns.plot)
+
+
+def curve(target: float, n: int = 999) -> tuple[np.ndarray, np.ndarray, float]:
+    """Predictions in (0, 1), BCE(target, p) at each, and the floor H(target)."""
+    from .. import bce, binary_entropy
+
+    p = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    y = np.full_like(p, target)
+    return p, bce(p, y), float(binary_entropy(np.array([target]))[0])
+
+
+def plot(target: float, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .._io import save_figure
+
+    p, loss, floor = curve(target)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(p, loss, color="C0", lw=2, label=f"BCE(y = {target:g}, p)")
+    ax.axhline(floor, color="C1", ls="--", label=f"floor H(y) = {floor:.4f}")
+    ax.plot([target], [floor], "o", color="C3", ms=8, label=f"minimum at p = y = {target:g}")
+    ax.fill_between(p, floor, loss, color="C0", alpha=0.12, label="excess KL(y‖p)")
+    ax.set_ylim(0, max(3.0, floor + 1.0))
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("prediction p")
+    ax.set_ylabel("loss (nats)")
+    ax.set_title(f"Binary cross-entropy for target y = {target:g}: minimum is H(y), not 0")
+    ax.legend(loc="upper center")
+    ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+def execute(cfg: Config) -> int:
+    from .. import bce
+
+    y = cfg.target
+    _, _, floor = curve(y)
+    grid = sorted({0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, round(y, 6)} - {0.0, 1.0})
+    vals = bce(np.array(grid), np.full(len(grid), y))
+    print(f"BCE(y = {y:g}, p) for a few predictions p:")
+    print(f"{'p':>8}  {'BCE':>9}  {'excess':>9}")
+    for p, v in zip(grid, vals, strict=True):
+        mark = "  <- minimum: p = y" if abs(p - y) < 1e-12 else ""
+        print(f"{p:>8.4g}  {v:>9.4f}  {v - floor:>9.4f}{mark}")
+    print()
+    print(f"The minimum is at p = y = {y:g}, where BCE equals the entropy H(y) = {floor:.4f} "
+          "(the floor).")
+    if floor > 0:
+        print("It is not 0 because the target itself is uncertain: only the excess above the floor "
+              "measures the prediction's error.")
+    else:
+        print("For a hard target the floor is 0: a perfect prediction scores 0.")
+    if cfg.plot is not None:
+        print(f"figure written to {plot(y, cfg.plot)}")
+    return 0
