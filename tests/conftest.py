@@ -1,0 +1,71 @@
+"""Shared test fixtures: the backend matrix and hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+settings.register_profile(
+    "bcelab",
+    deadline=None,
+    max_examples=int(os.environ.get("BCELAB_HYPOTHESIS_EXAMPLES", "100")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=os.environ.get("CI") is not None,
+)
+settings.load_profile("bcelab")
+
+
+class Backend:
+    """Converts NumPy test data to one array library and back."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        if name == "numpy":
+            self.mod = np
+        elif name == "torch":
+            self.mod = pytest.importorskip("torch")
+        elif name == "jax":
+            self.mod = pytest.importorskip("jax.numpy")
+        else:  # pragma: no cover
+            raise ValueError(name)
+
+    def asarray(self, a: object, dtype: str | None = None) -> object:
+        arr = np.asarray(a)
+        if dtype is not None and dtype != "bfloat16":
+            arr = arr.astype(dtype)
+        if self.name == "numpy":
+            if dtype == "bfloat16":
+                pytest.skip("NumPy has no bfloat16")
+            return arr
+        if self.name == "torch":
+            import torch
+
+            t = torch.from_numpy(np.ascontiguousarray(arr))
+            return t.to(torch.bfloat16) if dtype == "bfloat16" else t
+        import jax.numpy as jnp
+
+        if dtype == "float64":
+            pytest.skip("JAX without x64 has no float64")
+        return jnp.asarray(arr, dtype=jnp.bfloat16 if dtype == "bfloat16" else None)
+
+    @staticmethod
+    def to_numpy(x: object) -> np.ndarray:
+        if hasattr(x, "detach"):
+            x = x.detach().cpu()
+            if str(x.dtype) == "torch.bfloat16":
+                x = x.float()
+            return np.asarray(x.numpy())
+        return np.asarray(x)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture(params=["numpy", "torch", "jax"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return Backend(request.param)
