@@ -46,7 +46,7 @@ def log_sigmoid(xp: Any, x: Array) -> Array:
 def logaddexp(xp: Any, a: Array, b: Array) -> Array:
     """``log(e^a + e^b)`` that returns -inf (not NaN) when both inputs are -inf."""
     m = xp.maximum(a, b)
-    finite = m > -xp.inf
+    finite = ~(m == -xp.inf)  # NaN counts as "finite" here so that it propagates
     m_safe = xp.where(finite, m, 0.0)
     d = xp.where(finite, -xp.abs(a - b), 0.0)
     return xp.where(finite, m_safe + xp.log1p(xp.exp(d)), -xp.inf)

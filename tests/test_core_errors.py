@@ -1,0 +1,146 @@
+"""Every bad input of issue 2 gets a clear error from one exception family.
+
+Each message names what was expected, what was received, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bcelab
+from bcelab.errors import BCELabError
+
+
+def _msg_parts(e: BCELabError) -> None:
+    assert e.expected and e.received and e.fix
+    assert str(e) == f"{e.expected}; {e.received}. {e.fix}"
+
+
+def test_shape_mismatch_is_never_broadcast() -> None:
+    with pytest.raises(bcelab.ShapeError) as ei:
+        bcelab.bce(np.full((4, 1), 0.5), np.ones(4))
+    _msg_parts(ei.value)
+    assert "(4, 1) and (4,)" in str(ei.value)
+
+
+def test_targets_outside_unit_interval_message_matches_issue_example() -> None:
+    y = np.zeros((2, 6))
+    y[0, 4] = 255.0
+    y[1, 0] = 3.0
+    y[1, 1] = -1.0
+    with pytest.raises(bcelab.DomainError) as ei:
+        bcelab.bce_with_logits(np.zeros((2, 6)), y)
+    msg = str(ei.value)
+    assert "targets must lie in [0, 1]" in msg
+    assert "3 values are outside (first: 255.0 at index (0, 4))" in msg
+    assert "divide 0..255 masks by 255" in msg
+    _msg_parts(ei.value)
+
+
+def test_probabilities_outside_unit_interval_suggest_logits() -> None:
+    with pytest.raises(bcelab.DomainError, match="with_logits"):
+        bcelab.bce(np.array([0.2, 1.5]), np.array([0.0, 1.0]))
+    with pytest.raises(bcelab.DomainError):
+        bcelab.binary_kl(np.array([0.5]), np.array([-0.1]))
+
+
+@pytest.mark.parametrize("fn", [bcelab.bce, bcelab.bce_with_logits, bcelab.focal_with_logits])
+def test_nan_policies(fn: object) -> None:
+    x = np.array([0.2, np.nan, 0.7, 0.4])
+    y = np.array([0.0, 1.0, 1.0, 0.5])
+    with pytest.raises(bcelab.NaNError) as ei:
+        fn(x, y)  # type: ignore[operator]
+    assert "1 NaN value (first at index (1,))" in str(ei.value)
+    prop = fn(x, y, nan_policy="propagate")  # type: ignore[operator]
+    assert np.isnan(prop[1]) and not np.isnan(prop[[0, 2, 3]]).any()
+    assert np.isnan(fn(x, y, nan_policy="propagate", reduction="mean"))  # type: ignore[operator]
+    omitted = fn(x, y, nan_policy="omit", reduction="mean")  # type: ignore[operator]
+    clean = fn(x[[0, 2, 3]], y[[0, 2, 3]], reduction="mean")  # type: ignore[operator]
+    assert float(omitted) == pytest.approx(float(clean), rel=1e-15)
+    # NaN in targets is handled the same way
+    with pytest.raises(bcelab.NaNError, match="targets"):
+        fn(np.array([0.2, 0.3]), np.array([0.0, np.nan]))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("preds", [np.array([0, 1]), np.array([True, False])])
+def test_integer_or_boolean_predictions(preds: np.ndarray) -> None:
+    with pytest.raises(bcelab.DTypeError) as ei:
+        bcelab.bce(preds, np.array([0.0, 1.0]))
+    assert str(preds.dtype) in str(ei.value) and "swapped" in str(ei.value)
+    assert isinstance(ei.value, TypeError)  # DTypeError is also a TypeError
+
+
+def test_integer_and_boolean_targets_are_fine() -> None:
+    a = bcelab.bce(np.array([0.3, 0.8]), np.array([0, 1]))
+    b = bcelab.bce(np.array([0.3, 0.8]), np.array([False, True]))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_mixed_array_libraries() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(bcelab.BackendMismatchError) as ei:
+        bcelab.bce(torch.tensor([0.5]), np.array([1.0]))
+    assert "numpy.ndarray" in str(ei.value) and "torch.Tensor" in str(ei.value)
+
+
+def test_empty_mean_is_an_error_not_nan() -> None:
+    with pytest.raises(bcelab.EmptyReductionError):
+        bcelab.bce(np.array([]), np.array([]), reduction="mean")
+    with pytest.raises(bcelab.EmptyReductionError):
+        bcelab.reduce(np.array([1.0, 2.0]), mask=np.array([False, False]))
+    with pytest.raises(bcelab.EmptyReductionError):
+        bcelab.reduce(np.array([1.0]), weights=np.array([0.0]), reduction="weighted_mean")
+    with pytest.raises(bcelab.EmptyReductionError, match="some samples"):
+        bcelab.reduce(np.ones((2, 3)), mask=np.array([[True] * 3, [False] * 3]),
+                      reduction="per_sample")
+    # a sum of nothing is 0, and 'none' of nothing is empty
+    assert float(bcelab.bce(np.array([]), np.array([]), reduction="sum")) == 0.0
+    assert bcelab.bce(np.array([]), np.array([])).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"reduction": "avg"}, "reduction must be one of"),
+        ({"nan_policy": "ignore"}, "nan_policy must be one of"),
+        ({"convention": "tensorflow"}, "convention must be one of"),
+        ({"label_smoothing": 1.5}, "label_smoothing must lie in"),
+        ({"clip": 0.7}, "clip must be a number in"),
+        ({"pos_weight": -1.0}, "pos_weight must be finite"),
+        ({"pos_weight": np.ones(3)}, "one weight per label"),
+        ({"weights": np.ones(3)}, "weights must have the shape"),
+        ({"weights": -np.ones(4), "reduction": "mean"}, "weights must be finite and >= 0"),
+        ({"mask": np.ones(4), "reduction": "mean"}, "mask must be a boolean"),
+        ({"convention": "keras", "clip": 1e-3}, "clip is not part of"),
+        ({"convention": "sklearn", "pos_weight": 2.0}, "pos_weight is not part of"),
+    ],
+)
+def test_bad_options(kwargs: dict, match: str) -> None:
+    with pytest.raises(BCELabError, match=match) as ei:
+        bcelab.bce(np.full(4, 0.5), np.ones(4), **kwargs)
+    _msg_parts(ei.value)
+
+
+def test_other_bad_inputs() -> None:
+    with pytest.raises(bcelab.OptionError, match="gamma"):
+        bcelab.focal_with_logits(np.zeros(2), np.ones(2), gamma=-1)
+    with pytest.raises(bcelab.OptionError, match="alpha"):
+        bcelab.focal_with_logits(np.zeros(2), np.ones(2), alpha=2.0)
+    with pytest.raises(bcelab.OptionError, match="no logits form"):
+        bcelab.bce_with_logits(np.zeros(2), np.ones(2), convention="sklearn")
+    with pytest.raises(bcelab.DTypeError, match="numeric"):
+        bcelab.bce(["a", "b"], [0, 1])
+    with pytest.raises(bcelab.ShapeError, match="rectangular"):
+        bcelab.bce([[0.1, 0.2], [0.3]], [[0, 1], [1]])
+    with pytest.raises(bcelab.DTypeError, match="must be an array"):
+        bcelab.bce({"a": 1}, [0])
+    with pytest.raises(bcelab.OptionError, match="axis"):
+        bcelab.reduce(np.ones((2, 2)), reduction="per_sample", axis=3)
+    with pytest.raises(bcelab.OptionError, match="reduction must be"):
+        bcelab.decompose([0.5], [0.5], reduction="sum")
+
+
+def test_errors_are_value_errors_for_callers_that_do_not_know_bcelab() -> None:
+    with pytest.raises(ValueError):
+        bcelab.bce([0.5], [2.0])
