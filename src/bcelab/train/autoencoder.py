@@ -1,0 +1,351 @@
+"""Autoencoders with a sigmoid output trained on pixels in [0, 1], reported as BCE = floor + excess.
+
+The model maps images ``(B, C, H, W)`` to logits of the same shape; the
+reconstruction is ``sigmoid(logits)``.  Three training losses are offered:
+
+* ``"bce"``: :func:`bcelab.bce_with_logits`, mean over every pixel;
+* ``"kl"``: the same BCE minus the floor of the batch, ``BCE - mean H(x)``.  The
+  floor does not depend on the weights, so the gradient is the BCE gradient
+  exactly; only the reported value changes, and it goes to 0 at a perfect
+  reconstruction;
+* ``"mse"``: mean squared error of ``sigmoid(logits)``, for comparison.
+
+.. math::
+
+    \\mathcal{L}_{\\mathrm{kl}} = \\overline{\\mathrm{BCE}(x, \\sigma(z))} - \\overline{H(x)}
+    = \\overline{\\mathrm{KL}(x \\,\\|\\, \\sigma(z))}
+
+Whatever the loss, every epoch reports BCE, floor, excess, excess fraction, MSE and
+PSNR on the training and the test images (:mod:`bcelab.train.autoencoder_metrics`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import NaNError, OptionError, ShapeError
+from ..information import binary_entropy
+from ..losses import bce_with_logits, sigmoid
+from .autoencoder_metrics import METRIC_NAMES, ImageMetrics, evaluate_images
+from .images import ImageSet
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "ARCHS",
+    "LOSSES",
+    "AutoencoderHistory",
+    "AutoencoderResult",
+    "AutoencoderSpec",
+    "build_autoencoder",
+    "fit_autoencoder",
+    "training_loss",
+]
+
+ARCHS = ("dense", "conv")
+LOSSES = ("bce", "kl", "mse")
+MIN_CONV_SIZE = 16
+
+
+@dataclass(frozen=True)
+class AutoencoderSpec:
+    """A built-in autoencoder: ``"dense"`` (D -> 32 -> 16 -> 32 -> D) or ``"conv"``.
+
+    ``hidden`` are the dense encoder widths (the decoder mirrors them); ``channels``
+    the two stride-2 convolution widths of the conv encoder.  Both end in a logit layer.
+    """
+
+    arch: str = "dense"
+    hidden: tuple[int, ...] = (32, 16)
+    channels: tuple[int, int] = (16, 32)
+
+    def build(self, image_shape: tuple[int, int, int], /) -> torch.nn.Module:
+        return build_autoencoder(self, image_shape)
+
+
+def _dense(spec: AutoencoderSpec, shape: tuple[int, int, int]) -> torch.nn.Module:
+    from torch import nn
+
+    d = math.prod(shape)
+    widths = [d, *spec.hidden, *reversed(spec.hidden[:-1])]
+    layers: list[nn.Module] = [nn.Flatten()]
+    for a, b in itertools.pairwise(widths):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers += [nn.Linear(widths[-1], d), nn.Unflatten(1, shape)]  # logits
+    return nn.Sequential(*layers)
+
+
+def _conv_module() -> type:
+    from torch import nn
+
+    class ConvAutoencoder(nn.Module):
+        """Two stride-2 convolutions down, two transposed convolutions back up to logits."""
+
+        def __init__(self, c: int, ch: tuple[int, int]) -> None:
+            super().__init__()
+            self.enc1 = nn.Conv2d(c, ch[0], 3, stride=2, padding=1)
+            self.enc2 = nn.Conv2d(ch[0], ch[1], 3, stride=2, padding=1)
+            self.dec1 = nn.ConvTranspose2d(ch[1], ch[0], 3, stride=2, padding=1)
+            self.dec2 = nn.ConvTranspose2d(ch[0], c, 3, stride=2, padding=1)
+            self.act = nn.ReLU()
+
+        def forward(self, x: Any) -> Any:
+            h1 = self.act(self.enc1(x))
+            h2 = self.act(self.enc2(h1))
+            u1 = self.act(self.dec1(h2, output_size=h1.shape[-2:]))
+            return self.dec2(u1, output_size=x.shape[-2:])  # logits, same shape as x
+
+    return ConvAutoencoder
+
+
+def build_autoencoder(spec: AutoencoderSpec, image_shape: tuple[int, int, int], /) -> Any:
+    """The ``torch.nn.Module`` for ``spec`` and images of shape ``(C, H, W)``."""
+    if spec.arch not in ARCHS:
+        raise OptionError(
+            f"--arch must be one of {ARCHS}",
+            f"received {spec.arch!r}",
+            "use --arch dense (any size) or --arch conv (16x16 and larger)",
+        )
+    c, h, w = image_shape
+    if spec.arch == "dense":
+        if not spec.hidden or min(spec.hidden) < 1:
+            raise OptionError(
+                "dense hidden widths must be >= 1",
+                f"received {spec.hidden}",
+                "use e.g. hidden=(32, 16)",
+            )
+        return _dense(spec, image_shape)
+    if min(h, w) < MIN_CONV_SIZE:
+        raise OptionError(
+            f"--arch conv needs images of at least {MIN_CONV_SIZE}x{MIN_CONV_SIZE}",
+            f"received {h}x{w} images",
+            "use --arch dense for small images such as the 8x8 digits",
+        )
+    return _conv_module()(c, spec.channels)
+
+
+def training_loss(loss: str, logits: torch.Tensor, images: torch.Tensor, /) -> torch.Tensor:
+    """The batch objective for ``loss`` in ``LOSSES`` (a 0-d tensor with a gradient)."""
+    if loss == "bce":
+        return bce_with_logits(logits, images, reduction="mean")
+    if loss == "kl":
+        # BCE minus a constant: the autograd graph below the subtraction is the bce graph.
+        return bce_with_logits(logits, images, reduction="mean") - binary_entropy(
+            images, reduction="mean"
+        )
+    if loss == "mse":
+        return ((sigmoid(logits) - images) ** 2).mean()
+    raise OptionError(
+        f"--loss must be one of {LOSSES}",
+        f"received {loss!r}",
+        "use --loss bce (default), kl or mse",
+    )
+
+
+@dataclass
+class AutoencoderHistory:
+    """One row per epoch: the training objective, then each metric for train and test."""
+
+    loss: str
+    rows: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return ["epoch", "loss"] + [f"{s}_{m}" for s in ("train", "test") for m in METRIC_NAMES]
+
+    def series(self, name: str) -> list[float]:
+        """The values of one column over the epochs, e.g. ``series("test_excess")``."""
+        return [row[name] for row in self.rows]
+
+    @property
+    def floor(self) -> list[float]:
+        return self.series("test_floor")
+
+    @property
+    def excess(self) -> list[float]:
+        return self.series("test_excess")
+
+    def last(self) -> dict[str, float]:
+        return dict(self.rows[-1]) if self.rows else {}
+
+    def to_csv(self) -> str:
+        lines = [",".join(self.columns)]
+        lines += [",".join(repr(float(r[c])) for c in self.columns) for r in self.rows]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class AutoencoderResult:
+    """What :func:`fit_autoencoder` returns: the trained model and everything to report."""
+
+    model: Any
+    history: AutoencoderHistory
+    test: ImageMetrics
+    per_pixel_excess: np.ndarray  # (C, H, W) mean KL per pixel on the test images
+    originals: np.ndarray  # (k, C, H, W) the first test images
+    reconstructions: np.ndarray  # (k, C, H, W) sigmoid(logits) of the same images
+    seconds: float
+    interrupted: bool = False
+
+
+def _check_options(epochs: int, batch_size: int, lr: float, loss: str) -> None:
+    for name, v in (("epochs", epochs), ("batch-size", batch_size)):
+        if not isinstance(v, int) or v < 1:
+            raise OptionError(
+                f"--{name} must be an integer >= 1",
+                f"received {v!r}",
+                f"pass e.g. --{name} {100 if name == 'epochs' else 32}",
+            )
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise OptionError(
+            "--lr must be a finite number > 0", f"received {lr!r}", "pass e.g. --lr 1e-3"
+        )
+    if loss not in LOSSES:
+        training_loss(loss, None, None)  # type: ignore[arg-type]  # raises OptionError
+
+
+def _as_module(model: Any, data: ImageSet, seed: int) -> Any:
+    import torch
+
+    if isinstance(model, AutoencoderSpec):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_autoencoder(model, data.image_shape)
+    if isinstance(model, torch.nn.Module):
+        return model
+    raise OptionError(
+        "model must be an AutoencoderSpec or a torch.nn.Module mapping images "
+        "(B, C, H, W) to logits of the same shape",
+        f"received {type(model).__name__}",
+        "pass AutoencoderSpec('dense')",
+    )
+
+
+def fit_autoencoder(
+    data: ImageSet,
+    model: AutoencoderSpec | torch.nn.Module | None = None,
+    /,
+    *,
+    epochs: int = 100,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    loss: str = "bce",
+    seed: int = 0,
+    n_show: int = 10,
+    threads: int | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> AutoencoderResult:
+    """Train an autoencoder with Adam and report BCE = floor + excess every epoch.
+
+    ``model`` is an :class:`AutoencoderSpec` (default: dense; initialised from
+    ``seed``) or any ``torch.nn.Module`` mapping ``(B, C, H, W)`` images to logits
+    of the same shape.  Each epoch draws a fresh shuffle from ``seed``, keeps the
+    last partial batch, and then evaluates train and test images.  ``on_epoch(epoch,
+    row)`` is called after each epoch (the CLI prints from it).  Ctrl-C stops after
+    the current batch and returns what was trained, with ``interrupted=True``.
+    ``threads`` sets torch's intra-op threads for the duration of the call (small
+    models train several times faster on 1 thread than on 2 busy cores); ``None``
+    leaves torch's setting alone.
+    """
+    import torch
+
+    _check_options(epochs, batch_size, lr, loss)
+    if threads is None:
+        return _fit(data, model, epochs, batch_size, lr, loss, seed, n_show, on_epoch)
+    if not isinstance(threads, int) or threads < 1:
+        raise OptionError(
+            "--threads must be an integer >= 1", f"received {threads!r}", "pass e.g. --threads 1"
+        )
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _fit(data, model, epochs, batch_size, lr, loss, seed, n_show, on_epoch)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _fit(
+    data: ImageSet,
+    model: Any,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    loss: str,
+    seed: int,
+    n_show: int,
+    on_epoch: Any,
+) -> AutoencoderResult:
+    import torch
+
+    net = _as_module(AutoencoderSpec() if model is None else model, data, seed)
+    device = next(net.parameters()).device
+    train = torch.as_tensor(data.train, device=device)
+    test = torch.as_tensor(data.test, device=device)
+    with torch.no_grad():
+        probe = net(test[:1])
+    if tuple(probe.shape) != tuple(test[:1].shape):
+        raise ShapeError(
+            "the model must map images (B, C, H, W) to logits of the same shape",
+            f"received logits of shape {tuple(probe.shape)} for images of shape "
+            f"{tuple(test[:1].shape)}",
+            "end the model with a layer of that shape",
+        )
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    history = AutoencoderHistory(loss)
+    n = train.shape[0]
+    t0 = time.perf_counter()
+    interrupted = False
+    net.train()
+    for epoch in range(1, epochs + 1):
+        total = 0.0
+        try:
+            for idx in torch.randperm(n, generator=gen).to(device).split(batch_size):
+                xb = train[idx]
+                value = training_loss(loss, net(xb), xb)
+                step_value = float(value.detach())
+                if not math.isfinite(step_value):
+                    raise NaNError(
+                        "a finite training loss",
+                        f"received {step_value} at epoch {epoch}",
+                        "lower --lr (e.g. --lr 1e-4) or check the images",
+                    )
+                opt.zero_grad()
+                value.backward()
+                opt.step()
+                total += step_value * xb.shape[0]
+        except KeyboardInterrupt:
+            interrupted = True
+            break
+        except NaNError as e:
+            raise NaNError(
+                e.expected,
+                f"{e.received} (training diverged at epoch {epoch})",
+                "lower --lr (e.g. --lr 1e-4) or check the images",
+            ) from None
+        row: dict[str, float] = {"epoch": float(epoch), "loss": total / n}
+        tr, _ = evaluate_images(net, train)
+        te, _ = evaluate_images(net, test)
+        row.update({f"train_{k}": v for k, v in tr.as_dict().items()})
+        row.update({f"test_{k}": v for k, v in te.as_dict().items()})
+        history.rows.append(row)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+    seconds = time.perf_counter() - t0
+    te, kl_map = evaluate_images(net, test, per_pixel=True)
+    assert kl_map is not None
+    net.eval()
+    with torch.no_grad():
+        shown = test[:n_show]
+        recon = sigmoid(net(shown)).cpu().numpy()
+    return AutoencoderResult(
+        net, history, te, kl_map, shown.cpu().numpy(), recon, seconds, interrupted
+    )

@@ -1,0 +1,295 @@
+"""``bcelab train autoencoder``: train an image autoencoder and report BCE = floor + excess.
+
+``bcelab.cli.train`` delegates the ``autoencoder`` target here.  Like every
+subcommand this module has ``add_arguments(parser)``, a frozen ``Config``,
+``config_from_args(namespace)`` and ``execute(config) -> int``; only this layer prints.
+
+Artifacts (``--out DIR``, default ``runs/autoencoder-<timestamp>/``): ``history.csv``,
+``history.json``, ``model.pt`` (a state_dict), ``summary.json``, ``reconstructions.png``,
+``curves.png`` and ``per_pixel_excess.png``.  They are written into a hidden staging
+folder first and moved into place only when all of them exist, so an error never
+leaves a half-written run behind.  With ``--compare-losses`` each loss gets a
+sub-folder and the top-level ``summary.json`` compares their final test excess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_open, write_json, write_text
+from ..information import binary_entropy
+from .autoencoder import ARCHS, LOSSES, AutoencoderResult, AutoencoderSpec, fit_autoencoder
+from .autoencoder_plots import plot_curves, plot_per_pixel_excess, plot_reconstructions
+from .images import ImageSet, load_images
+
+__all__ = ["Config", "add_arguments", "config_from_args", "execute", "final_line", "run"]
+
+
+@dataclass(frozen=True)
+class Config:
+    data: str | None = None
+    arch: str = "dense"
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 1e-3
+    loss: str = "bce"
+    seed: int = 0
+    out: str | None = None
+    quiet: bool = False
+    compare_losses: bool = False
+    threads: int = 1
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        default=None,
+        help="images: FILE.npz with an array x of shape (N,H,W) or (N,H,W,C), float "
+        "in [0,1] or uint8 0..255; or an MNIST-style IDX file "
+        "(train-images-idx3-ubyte[.gz]). Default: scikit-learn's 8x8 digits",
+    )
+    p.add_argument(
+        "--arch",
+        choices=ARCHS,
+        default="dense",
+        help="dense: D->32->16->32->D (default); conv: small convolutional "
+        "autoencoder for images of 16x16 and larger",
+    )
+    p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="bce",
+        help="bce (default); kl = BCE minus the floor (same gradient, goes to 0 at a "
+        "perfect reconstruction); mse (for comparison)",
+    )
+    p.add_argument(
+        "--compare-losses",
+        action="store_true",
+        help="train once with each of bce, kl and mse (same seed) and compare their "
+        "final test excess",
+    )
+    p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="output folder (default runs/autoencoder-<timestamp>/)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: fastest for these small models)",
+    )
+
+
+def config_from_args(ns: argparse.Namespace) -> Config:
+    return Config(
+        ns.data,
+        ns.arch,
+        ns.epochs,
+        ns.batch_size,
+        ns.lr,
+        ns.loss,
+        ns.seed,
+        ns.out,
+        ns.quiet,
+        ns.compare_losses,
+        ns.threads,
+    )
+
+
+def final_line(result: AutoencoderResult) -> str:
+    """``test BCE 0.2619 = floor 0.2141 + excess 0.0478 (the part training can still reduce)``."""
+    return f"test {result.test}"
+
+
+def _epoch_line(epochs: int, loss: str) -> Any:
+    width = len(str(epochs))
+
+    def show(epoch: int, row: dict[str, float]) -> None:
+        print(
+            f"epoch {epoch:>{width}}/{epochs}  {loss} {row['loss']:.4f} | test BCE "
+            f"{row['test_bce']:.4f} = floor {row['test_floor']:.4f} + excess "
+            f"{row['test_excess']:.4f} ({100 * row['test_excess_fraction']:.1f}%)  "
+            f"MSE {row['test_mse']:.4f}  PSNR {row['test_psnr']:.1f} dB",
+            flush=True,
+        )
+
+    return show
+
+
+def _versions() -> dict[str, str]:
+    import matplotlib
+    import torch
+
+    from .. import __version__
+
+    return {
+        "bcelab": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _summary(cfg: Config, loss: str, data: ImageSet, res: AutoencoderResult) -> dict[str, Any]:
+    last = res.history.last()
+    return {
+        "command": "bcelab train autoencoder",
+        "config": {**asdict(cfg), "loss": loss},
+        "data": {
+            "source": data.source,
+            "scaling": data.scaling,
+            "n_train": len(data.train),
+            "n_test": len(data.test),
+            "image_shape_chw": list(data.image_shape),
+        },
+        "model": {"arch": cfg.arch, "parameters": sum(p.numel() for p in res.model.parameters())},
+        "epochs_completed": len(res.history.rows),
+        "interrupted": res.interrupted,
+        "final": {
+            "train": {k[6:]: v for k, v in last.items() if k.startswith("train_")},
+            "test": res.test.as_dict() | {"count": res.test.count},
+        },
+        "final_line": final_line(res),
+        "training_seconds": res.seconds,
+        "versions": _versions(),
+    }
+
+
+def _write_run(
+    folder: Path, cfg: Config, loss: str, data: ImageSet, res: AutoencoderResult
+) -> dict[str, Any]:
+    import torch
+
+    hist = res.history
+    write_text(folder / "history.csv", hist.to_csv())
+    write_json(folder / "history.json", {"loss": loss, "columns": hist.columns, "rows": hist.rows})
+    with atomic_open(folder / "model.pt", "wb") as fh:
+        torch.save(res.model.state_dict(), fh)
+    columns = {c: hist.series(c) for c in hist.columns}
+    plot_reconstructions(
+        res.originals,
+        res.reconstructions,
+        folder / "reconstructions.png",
+        title=f"Test images (top) and their reconstructions (bottom), --loss {loss}",
+    )
+    plot_curves(columns, folder / "curves.png", loss=loss)
+    floor_map = np.asarray(binary_entropy(data.test.astype(np.float64))).mean(axis=0)
+    plot_per_pixel_excess(
+        res.per_pixel_excess, folder / "per_pixel_excess.png", floor_map=floor_map
+    )
+    summary = _summary(cfg, loss, data, res)
+    write_json(folder / "summary.json", summary)
+    return summary
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move every staged file into ``out`` (each move is an atomic rename)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for src in sorted(p for p in staging.rglob("*") if p.is_file()):
+        dst = out / src.relative_to(staging)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        src.replace(dst)
+
+
+def run(cfg: Config, *, echo: bool = True) -> tuple[Path, dict[str, AutoencoderResult]]:
+    """Train (one loss, or all with ``compare_losses``), write the artifacts, return them."""
+    say = print if echo else (lambda *a, **k: None)
+    data = load_images(cfg.data)
+    spec = AutoencoderSpec(cfg.arch)
+    spec.build(data.image_shape)  # option errors (e.g. --arch conv on 8x8) before any training
+    say(f"data: {data.describe()}")
+    out = Path(cfg.out) if cfg.out else Path("runs") / time.strftime("autoencoder-%Y%m%d-%H%M%S")
+    losses = LOSSES if cfg.compare_losses else (cfg.loss,)
+    results: dict[str, AutoencoderResult] = {}
+    for loss in losses:
+        if cfg.compare_losses:
+            say(f"--- loss {loss} ---")
+        results[loss] = fit_autoencoder(
+            data,
+            spec,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            loss=loss,
+            seed=cfg.seed,
+            threads=cfg.threads,
+            on_epoch=None if (cfg.quiet or not echo) else _epoch_line(cfg.epochs, loss),
+        )
+        if results[loss].interrupted:
+            break
+    if not any(r.history.rows for r in results.values()):
+        raise KeyboardInterrupt  # stopped before a single epoch: nothing worth keeping
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        summaries = {}
+        for loss, res in results.items():
+            if not res.history.rows:
+                continue
+            folder = staging / loss if cfg.compare_losses else staging
+            summaries[loss] = _write_run(folder, cfg, loss, data, res)
+        if cfg.compare_losses:
+            write_json(
+                staging / "summary.json",
+                {
+                    "command": "bcelab train autoencoder --compare-losses",
+                    "config": asdict(cfg),
+                    "data": {"source": data.source, "scaling": data.scaling},
+                    "final_test": {k: s["final"]["test"] for k, s in summaries.items()},
+                    "final_test_excess": {
+                        k: s["final"]["test"]["excess"] for k, s in summaries.items()
+                    },
+                },
+            )
+        _publish(staging, out)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(staging)
+    return out, results
+
+
+def execute(cfg: Config) -> int:
+    out, results = run(cfg)
+    interrupted = any(r.interrupted for r in results.values())
+    if cfg.compare_losses:
+        print(
+            f"\n{'loss':<5} {'test BCE':>9} {'floor':>7} {'excess':>7} {'excess%':>8} "
+            f"{'MSE':>7} {'PSNR dB':>8}"
+        )
+        for loss, r in results.items():
+            t = r.test
+            print(
+                f"{loss:<5} {t.bce:>9.4f} {t.floor:>7.4f} {t.excess:>7.4f} "
+                f"{100 * t.excess_fraction:>7.1f}% {t.mse:>7.4f} {t.psnr:>8.2f}"
+            )
+        best = min(results, key=lambda k: results[k].test.excess)
+        print(f"lowest final test excess: --loss {best} ({results[best].test.excess:.4f})")
+    for loss, r in results.items():
+        folder = out / loss if cfg.compare_losses else out
+        prefix = f"[{loss}] " if cfg.compare_losses else ""
+        print(f"{prefix}{final_line(r)}")
+        print(f"{prefix}reconstructions: {folder / 'reconstructions.png'}")
+    if interrupted:
+        print("interrupted: kept the epochs trained so far", file=sys.stderr)
+        return 130
+    return 0
