@@ -1,0 +1,80 @@
+"""The `bcelab loss` and `bcelab explain` commands, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bcelab.cli import main
+
+SEED = ["--targets", "0.5,0.3,0.5,0.9"]
+
+
+def test_loss_table_explains_seed_000(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loss", *SEED, "--preds", "0.5,0.3,0.5,0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "the floor here is 0.5806" in out
+    assert "mean" in out and "0.580560" in out
+    assert "BCE = floor + excess: 0.5806 = 0.5806 + 0.0000" in out
+
+
+def test_loss_convention_prints_the_frameworks_number(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loss", *SEED, "--preds", "0.1,0.3,0.5,0.8", "--convention", "tf_keras"]) == 0
+    out = capsys.readouterr().out
+    assert "tf_keras prints 0.71743906" in out  # seed 000's first number
+    assert "exact: 0.71743932" in out
+
+
+def test_loss_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loss", *SEED, "--preds", "0.1,0.3,0.5,0.8", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert len(res["rows"]) == 4
+    assert res["mean"]["bce"] == pytest.approx(0.71743932, abs=5e-9)
+    assert res["mean"]["floor"] + res["mean"]["excess"] == pytest.approx(res["mean"]["bce"])
+
+
+def test_loss_logits(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loss", "--targets", "1,0", "--preds", "inf,-inf", "--logits"]) == 0
+    out = capsys.readouterr().out
+    assert "0.000000" in out and "nan" not in out.lower()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["loss", *SEED, "--preds", "0.1,0.2"], "same number of values"),
+        (["loss", *SEED, "--preds", "0.1,x,0.3,0.4"], "comma-separated numbers"),
+        (["loss", "--targets", "255,0", "--preds", "0.1,0.2"], "divide 0..255"),
+        (["loss", "--targets", "1,0", "--preds", "1.5,0.2"], "probabilities must lie in"),
+        (["explain", "--target", "3"], "--target must lie in [0, 1]"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(args: list[str], message: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_explain_with_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "sub" / "explain.png"
+    assert main(["explain", "--target", "0.3", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "minimum is at p = y = 0.3" in out and "H(y) = 0.6109" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in png.parent.iterdir()] == ["explain.png"]  # no temp files left
+
+
+def test_console_script_runs_as_a_process() -> None:
+    exe = Path(sys.executable).parent / "bcelab"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bcelab"]
+    res = subprocess.run([*cmd, "loss", *SEED, "--preds", "0.5,0.3,0.5,0.9"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "0.5806" in res.stdout
+    res = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=120)
+    assert res.stdout.startswith("bcelab ")
