@@ -1,0 +1,177 @@
+"""Matplotlib figures of a metric state: reliability diagram, ROC, PR, score histograms.
+
+Each function takes a :class:`~bcelab.metrics.BinaryStats` (its fine histogram) and
+its :class:`~bcelab.metrics.BinaryMetrics` (for the numbers in the legends) and
+returns a new figure; :func:`bcelab._io.save_figure` writes them atomically.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import curves as C
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["hist_of", "histograms", "overview", "pr", "reliability", "roc"]
+
+_POS, _NEG, _UNI, _EQM = "#c0392b", "#2471a3", "#117a65", "#7d3c98"
+
+
+def hist_of(stats: Any) -> C.Hist:
+    """The state's fine histogram as a :class:`~bcelab.evaluation.curves.Hist`."""
+    h = stats.histogram()
+    return C.Hist(h["edges"], h["wpos"], h["wneg"], h["wp"])
+
+
+def _figure(size: tuple[float, float]) -> Figure:
+    from matplotlib.figure import Figure
+
+    # A bare Figure (no pyplot): no GUI backend, no global state, safe in threads.
+    return Figure(figsize=size, layout="constrained")
+
+
+def _fmt(x: float | None, d: int = 4) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
+    h = hist_of(stats)
+    nb = int(m.n_calibration_bins)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+    uni = C.reliability(h, nb)
+    eqm = C.reliability(h, nb, equal_mass=True)
+    ax.plot(
+        uni.mean_pred,
+        uni.observed,
+        "o-",
+        color=_UNI,
+        ms=5,
+        label=f"{nb} uniform bins (ECE {_fmt(m.ece_uniform)})",
+    )
+    ax.plot(
+        eqm.mean_pred,
+        eqm.observed,
+        "s--",
+        color=_EQM,
+        ms=4,
+        alpha=0.85,
+        label=f"{nb} equal-mass bins (ECE {_fmt(m.ece_equal_mass)})",
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("observed frequency of the positive class")
+    ax.set_title("Reliability diagram")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    if ax_n is None:
+        ax.set_xlabel("mean predicted probability")
+        return
+    ax_n.bar(
+        uni.lo,
+        uni.weight,
+        width=uni.hi - uni.lo,
+        align="edge",
+        color=_UNI,
+        alpha=0.6,
+        edgecolor="white",
+    )
+    ax_n.set_yscale("log")
+    ax_n.set_xlim(0, 1)
+    ax_n.set_xlabel("predicted probability")
+    ax_n.set_ylabel("rows per bin" if m.weight_total == m.rows_used else "weight per bin")
+    ax_n.grid(alpha=0.3)
+
+
+def reliability(stats: Any, metrics: Any) -> Figure:
+    """Observed frequency against mean prediction per calibration bin, with bin counts below."""
+    fig = _figure((6.0, 7.0))
+    ax, ax_n = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    _draw_reliability(ax, ax_n, stats, metrics)
+    return fig
+
+
+def _draw_roc(ax: Axes, stats: Any, m: Any) -> None:
+    fpr, tpr = C.roc_curve(hist_of(stats))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="random (AUC 0.5)")
+    ax.plot(fpr, tpr, color=_UNI, lw=2, label=f"ROC-AUC {_fmt(m.roc_auc)} ± {m.roc_auc_bound:.1e}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate (recall)")
+    ax.set_title("ROC curve")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def roc(stats: Any, metrics: Any) -> Figure:
+    """The ROC curve of the binned scores."""
+    fig = _figure((6.0, 5.5))
+    _draw_roc(fig.subplots(), stats, metrics)
+    return fig
+
+
+def _draw_pr(ax: Axes, stats: Any, m: Any) -> None:
+    recall, precision = C.pr_curve(hist_of(stats))
+    ax.axhline(m.base_rate, color="0.6", lw=1, ls="--", label=f"base rate {_fmt(m.base_rate)}")
+    ax.plot(
+        recall, precision, color=_EQM, lw=2, label=f"PR-AUC {_fmt(m.pr_auc)} ± {m.pr_auc_bound:.1e}"
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title("Precision-recall curve")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def pr(stats: Any, metrics: Any) -> Figure:
+    """Precision against recall over all thresholds (one point per non-empty fine bin)."""
+    fig = _figure((6.0, 5.5))
+    _draw_pr(fig.subplots(), stats, metrics)
+    return fig
+
+
+def _draw_histograms(ax: Axes, stats: Any, m: Any, n: int = 50) -> None:
+    g = C.histogram(hist_of(stats), n)
+    centers = (g.edges[:-1] + g.edges[1:]) / 2
+    width = np.diff(g.edges)
+    for w, color, label in ((g.neg, _NEG, "negatives (y = 0)"), (g.pos, _POS, "positives (y = 1)")):
+        tot = w.sum()
+        dens = w / (tot * width) if tot > 0 else w
+        ax.step(
+            centers, dens, where="mid", color=color, lw=1.8, label=f"{label}: weight {tot:,.6g}"
+        )
+        ax.fill_between(centers, dens, step="mid", color=color, alpha=0.15)
+    ax.axvline(m.threshold, color="0.3", lw=1, ls=":", label=f"threshold {m.threshold:g}")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("density (each class sums to 1)")
+    ax.set_title("Scores by label")
+    ax.legend(loc="upper center", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
+def histograms(stats: Any, metrics: Any) -> Figure:
+    """Histogram of the predictions for each label (soft labels split by their weight)."""
+    fig = _figure((6.5, 4.5))
+    _draw_histograms(fig.subplots(), stats, metrics)
+    return fig
+
+
+def overview(stats: Any, metrics: Any, *, title: str = "") -> Figure:
+    """All four panels in one 2x2 figure (what :meth:`EvalResult.plot` returns)."""
+    fig = _figure((11.0, 10.0))
+    axes = fig.subplots(2, 2)
+    _draw_reliability(axes[0, 0], None, stats, metrics)
+    _draw_roc(axes[0, 1], stats, metrics)
+    _draw_pr(axes[1, 0], stats, metrics)
+    _draw_histograms(axes[1, 1], stats, metrics)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,248 @@
+"""The pure tasks both engines run, and the one merge order they share.
+
+:func:`run_unit` reads one :class:`~bcelab.evaluation.reader.Unit` and returns its
+metric states serialised with ``BinaryStats.to_bytes`` (one state per segment).  It is
+a pure function of its unit, so a scheduler may run it again after a worker dies and
+nothing is counted twice.
+
+Floating-point addition is not associative, so the engines merge the unit states in one
+fixed tree, :func:`tree_reduce` (pairs of neighbours, level by level).  The local engine
+builds the same tree incrementally with :class:`OrderedReducer`.  Both engines therefore
+return bit-identical numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .. import errors as E
+from ..errors import BCELabError, DataError
+from .reader import DEFAULT_BATCH_ROWS, Batch, Columns, Unit, iter_unit
+
+__all__ = [
+    "MAX_SEGMENTS",
+    "OrderedReducer",
+    "Plan",
+    "PortableError",
+    "UnitResult",
+    "decode",
+    "merge_encoded",
+    "run_unit",
+    "run_unit_objects",
+    "segment_order",
+    "tree_reduce",
+]
+
+MAX_SEGMENTS = 256  # each segment holds a ~0.7 MB state
+Key = Any  # a segment value: str, int, float, bool or None (None when there is no --by)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a task needs besides its unit (picklable, sent to every worker)."""
+
+    columns: Columns
+    strict: bool = False
+    clip: float | None = None
+    batch_rows: int = DEFAULT_BATCH_ROWS
+
+
+@dataclass
+class UnitResult:
+    """The states of one or more merged units: ``rows`` read and one state per segment."""
+
+    rows: int
+    states: dict[Key, Any] = field(default_factory=dict)  # BinaryStats, or its bytes
+
+
+class PortableError(Exception):
+    """A :class:`BCELabError` flattened to strings so that it survives pickling between
+    processes; :meth:`restore` rebuilds the original class."""
+
+    def restore(self) -> BCELabError:
+        cls_name, expected, received, fix = self.args
+        cls = getattr(E, cls_name, DataError)
+        err: BCELabError = cls(expected, received, fix)
+        return err
+
+
+def _stats_class() -> Any:
+    from ..metrics import BinaryStats
+
+    return BinaryStats
+
+
+def segment_order(key: Key) -> tuple[bool, str, Any]:
+    """Sort key for segment values: None last, then grouped by type, then by value."""
+    return (key is None, type(key).__name__, key if key is not None else 0)
+
+
+def _normalise(value: Any) -> Key:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
+    y, p, w = b.target, b.pred, b.weight
+    if idx is not None:
+        y, p = y[idx], p[idx]
+        w = None if w is None else w[idx]
+    state.update(y, p, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
+
+
+@contextlib.contextmanager
+def _one_kernel_thread() -> Iterator[None]:
+    """Run the numba kernel single-threaded in this thread (the setting is thread-local).
+
+    The kernel splits a batch between its threads, and where it splits changes the last
+    bits of the sums; one thread per unit makes a unit's state independent of the
+    machine, so every engine gets bit-identical results.  Parallelism comes from running
+    several units at once instead.
+    """
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is optional (NumPy path)
+        yield
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
+    """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch)."""
+    with _one_kernel_thread():
+        return _run(unit, plan)
+
+
+def _run(unit: Unit, plan: Plan) -> UnitResult:
+    stats_cls = _stats_class()
+    out = UnitResult(0)
+    for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows):
+        out.rows += len(b)
+        try:
+            if b.by is None:
+                _update(out.states.setdefault(None, stats_cls()), b, None, plan)
+                continue
+            codes, values = b.by
+            order = np.argsort(codes, kind="stable")
+            sc = codes[order]
+            cuts = np.flatnonzero(np.diff(sc)) + 1
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(sc)], strict=True):
+                c = int(sc[lo])
+                key = None if c < 0 else _normalise(values[c])
+                if key not in out.states and len(out.states) >= MAX_SEGMENTS:
+                    raise DataError(
+                        f"at most {MAX_SEGMENTS} distinct values in the --by column "
+                        f"{plan.columns.by!r}",
+                        f"found more in {unit.where()}",
+                        "segment by a coarser column (each segment keeps its own histogram)",
+                    )
+                _update(out.states.setdefault(key, stats_cls()), b, order[lo:hi], plan)
+        except BCELabError as e:
+            where = f"{unit.where()}, batch {b.number}"
+            raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
+    return out
+
+
+def run_unit(unit: Unit, plan: Plan) -> UnitResult:
+    """Read one unit and return its states as bytes (pure: same unit, same bytes)."""
+    try:
+        res = run_unit_objects(unit, plan)
+    except BCELabError as e:
+        raise PortableError(type(e).__name__, e.expected, e.received, e.fix) from None
+    return UnitResult(res.rows, {k: s.to_bytes() for k, s in res.states.items()})
+
+
+def decode(res: UnitResult) -> UnitResult:
+    """Turn a result's states from bytes into ``BinaryStats`` objects."""
+    cls = _stats_class()
+    return UnitResult(
+        res.rows,
+        {k: cls.from_bytes(v) if isinstance(v, bytes) else v for k, v in res.states.items()},
+    )
+
+
+def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
+    """Merge ``b`` into ``a`` segment by segment (``a``'s dict is updated in place)."""
+    a.rows += b.rows
+    for k, s in b.states.items():
+        if k in a.states:
+            a.states[k] = a.states[k].merge(s)
+        else:
+            a.states[k] = s
+    if len(a.states) > MAX_SEGMENTS:
+        raise PortableError(
+            "DataError",
+            f"at most {MAX_SEGMENTS} distinct --by values",
+            f"found {len(a.states)}",
+            "segment by a coarser column",
+        )
+    return a
+
+
+def merge_encoded(a: UnitResult, b: UnitResult) -> UnitResult:
+    """Pure merge of two results whose states are bytes (used as a Dask task)."""
+    m = merge_objects(decode(a), decode(b))
+    return UnitResult(m.rows, {k: s.to_bytes() for k, s in m.states.items()})
+
+
+def tree_reduce(items: list[T], merge: Callable[[T, T], T]) -> T:
+    """Merge neighbours pairwise, level by level: ``((0 1) (2 3)) 4`` for five items."""
+    if not items:
+        raise ValueError("tree_reduce needs at least one item")
+    while len(items) > 1:
+        nxt = [merge(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+        if len(items) % 2:
+            nxt.append(items[-1])
+        items = nxt
+    return items[0]
+
+
+class OrderedReducer:
+    """The tree of :func:`tree_reduce`, built as results arrive in any order.
+
+    Items are buffered until all earlier indices are in, then pushed on a binary
+    counter (two blocks of the same size are merged), so at most O(log n) merged
+    blocks plus the out-of-order ones are held at a time.
+    """
+
+    def __init__(self, merge: Callable[[Any, Any], Any]) -> None:
+        self._merge = merge
+        self._pending: dict[int, Any] = {}
+        self._next = 0
+        self._stack: list[tuple[int, Any]] = []  # (level, merged block)
+
+    def add(self, index: int, item: Any) -> None:
+        self._pending[index] = item
+        while self._next in self._pending:
+            block, level = self._pending.pop(self._next), 0
+            self._next += 1
+            while self._stack and self._stack[-1][0] == level:
+                block = self._merge(self._stack.pop()[1], block)
+                level += 1
+            self._stack.append((level, block))
+
+    def result(self) -> Any:
+        if self._pending or not self._stack:
+            raise ValueError(f"missing items: have {self._next}, pending {sorted(self._pending)}")
+        out = self._stack[-1][1]
+        for _, block in reversed(self._stack[:-1]):
+            out = self._merge(block, out)
+        return out
+
+
+def add_all(reducer: OrderedReducer, items: Iterable[tuple[int, Any]]) -> OrderedReducer:
+    for i, item in items:
+        reducer.add(i, item)
+    return reducer

@@ -1,0 +1,181 @@
+"""The streaming reader and the shared merge order (issue 5, sections 3 and 4; Bad input)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bcelab.errors import DataError, DTypeError
+from bcelab.evaluation.reader import Columns, iter_unit, plan_units
+from bcelab.evaluation.tasks import OrderedReducer, segment_order, tree_reduce
+
+COLS = Columns("y", "p")
+
+
+def _table(n: int, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    p = rng.random(n).astype(np.float32)
+    y = (rng.random(n) < p).astype(np.float32)
+    return pa.table({"y": y, "p": p, "g": rng.integers(0, 3, n)})
+
+
+def _rows(path: object, cols: Columns = COLS, **kw: int) -> tuple[int, np.ndarray]:
+    units = plan_units([path], cols, **kw)  # type: ignore[list-item]
+    ps = [b.pred for u in units for b in iter_unit(u, cols)]
+    return sum(len(p) for p in ps), np.concatenate(ps)
+
+
+def test_parquet_units_cover_every_row_once(tmp_path):
+    t = _table(10_000)
+    pq.write_table(t, tmp_path / "a.parquet", row_group_size=700)
+    units = plan_units([tmp_path / "a.parquet"], COLS, unit_rows=2000)
+    # 15 row groups of <= 700 rows, grouped to >= 2000 rows: every group exactly once
+    groups = [g for u in units for g in u.row_groups]
+    assert groups == list(range(15))
+    assert sum(u.rows or 0 for u in units) == 10_000
+    n, p = _rows(tmp_path / "a.parquet", unit_rows=2000)
+    assert n == 10_000
+    np.testing.assert_array_equal(p, t["p"].to_numpy())
+
+
+def test_batches_have_at_most_batch_rows(tmp_path):
+    pq.write_table(_table(5000), tmp_path / "a.parquet", row_group_size=5000)
+    (u,) = plan_units([tmp_path / "a.parquet"], COLS)
+    sizes = [len(b) for b in iter_unit(u, COLS, batch_rows=1024)]
+    assert max(sizes) <= 1024 and sum(sizes) == 5000
+
+
+def test_csv_and_folder_discovery(tmp_path):
+    t = _table(3000)
+    pacsv.write_csv(t.slice(0, 1000), tmp_path / "b.csv")
+    pq.write_table(t.slice(1000), tmp_path / "a.parquet")
+    (tmp_path / "_SUCCESS").write_text("")
+    (tmp_path / ".hidden.parquet").write_bytes(b"not parquet")
+    (tmp_path / "notes.txt").write_text("ignored")
+    units = plan_units([tmp_path], COLS)
+    assert [u.kind for u in units] == ["parquet", "csv"]  # sorted by path: a.parquet, b.csv
+    n, _ = _rows(tmp_path)
+    assert n == 3000
+
+
+def test_hive_partition_folders_become_columns(tmp_path):
+    for seg in ("x", "y y"):
+        d = tmp_path / f"seg={seg.replace(' ', '%20')}"
+        d.mkdir()
+        pq.write_table(_table(100), d / "part-0.parquet")
+    cols = Columns("y", "p", by="seg")
+    units = plan_units([tmp_path], cols)
+    vals = set()
+    for u in units:
+        for b in iter_unit(u, cols):
+            assert b.by is not None
+            codes, values = b.by
+            vals |= {values[c] for c in codes}
+    assert vals == {"x", "y y"}
+
+
+def test_missing_column_lists_available(tmp_path):
+    pq.write_table(_table(10), tmp_path / "a.parquet")
+    with pytest.raises(DataError, match=r"\['label'\] not found; available: \['y', 'p', 'g'\]"):
+        plan_units([tmp_path / "a.parquet"], Columns("label", "p"))
+    pacsv.write_csv(_table(10), tmp_path / "b.csv")
+    with pytest.raises(DataError, match=r"\['score'\] not found; available: \['y', 'p', 'g'\]"):
+        plan_units([tmp_path / "b.csv"], Columns("y", "score"))
+
+
+def test_non_numeric_column_is_a_dtype_error(tmp_path):
+    pq.write_table(pa.table({"y": ["a", "b"], "p": [0.1, 0.2]}), tmp_path / "a.parquet")
+    with pytest.raises(DTypeError, match="'y'.*must hold numbers"):
+        plan_units([tmp_path / "a.parquet"], COLS)
+
+
+def test_empty_files_are_clear_errors(tmp_path):
+    (tmp_path / "e.parquet").write_bytes(b"")
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(DataError, match=r"e\.parquet.*empty \(0 bytes\)"):
+        plan_units([tmp_path / "e.parquet"], COLS)
+    with pytest.raises(DataError, match=r"e\.csv.*empty \(0 bytes\)"):
+        plan_units([tmp_path / "e.csv"], COLS)
+
+
+def test_missing_path_and_unknown_suffix(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        plan_units([tmp_path / "nope.parquet"], COLS)
+    (tmp_path / "a.json").write_text("{}")
+    with pytest.raises(DataError, match="rename it"):
+        plan_units([tmp_path / "a.json"], COLS)
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(DataError, match="found none"):
+        plan_units([tmp_path / "sub"], COLS)
+
+
+def test_truncated_parquet_names_the_file(tmp_path):
+    pq.write_table(_table(20_000), tmp_path / "a.parquet")
+    data = (tmp_path / "a.parquet").read_bytes()
+    (tmp_path / "t.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"t\.parquet.*footer.*corrupt or truncated"):
+        plan_units([tmp_path / "t.parquet"], COLS)
+
+
+def test_corrupt_parquet_page_names_file_row_group_and_batch(tmp_path):
+    path = tmp_path / "c.parquet"
+    pq.write_table(_table(30_000), path, row_group_size=10_000, write_page_checksum=True)
+    md = pq.ParquetFile(path).metadata
+    off = md.row_group(2).column(1).data_page_offset + 64  # inside row group 2's page data
+    data = bytearray(path.read_bytes())
+    data[off : off + 32] = bytes(b ^ 0xFF for b in data[off : off + 32])
+    path.write_bytes(bytes(data))
+    units = plan_units([path], COLS, unit_rows=1)
+    for u in units[:2]:  # row groups 0 and 1 are intact
+        assert sum(len(b) for b in iter_unit(u, COLS)) == 10_000
+    with pytest.raises(DataError, match=r"c\.parquet \(row group 2\), batch 0"):
+        list(iter_unit(units[2], COLS))
+
+
+def test_corrupt_csv_names_file_and_batch(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("y,p\n" + "1,0.5\n" * 10 + "1,0.5,7\n" + "0,0.2\n" * 10)
+    (u,) = plan_units([path], COLS)
+    with pytest.raises(DataError, match=r"bad\.csv, batch 0.*Expected 2 columns, got 3"):
+        list(iter_unit(u, COLS))
+    path.write_text("y,p\n1,0.5\n0,abc\n")
+    (u,) = plan_units([path], COLS)
+    with pytest.raises(DataError, match=r"bad\.csv, batch 0.*invalid value 'abc'"):
+        list(iter_unit(u, COLS))
+
+
+def test_csv_nulls_become_nan_not_dropped(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("y,p\n1,0.5\n0,\n,0.3\n")
+    (u,) = plan_units([path], COLS)
+    (b,) = list(iter_unit(u, COLS))
+    assert len(b) == 3
+    assert np.isnan(b.pred[1]) and np.isnan(b.target[2])
+
+
+@given(st.integers(1, 70), st.permutations(range(70)))
+def test_ordered_reducer_builds_the_tree_of_tree_reduce(n, perm):
+    # The local engine (OrderedReducer, items in any arrival order) and the Dask engine
+    # (tree_reduce) must merge in the same tree for bit-identical results.
+    def merge(a: str, b: str) -> str:
+        return f"({a} {b})"
+
+    red = OrderedReducer(merge)
+    for i in [k for k in perm if k < n]:
+        red.add(i, str(i))
+    assert red.result() == tree_reduce([str(i) for i in range(n)], merge)
+
+
+def test_tree_reduce_shape():
+    assert tree_reduce(list("abcde"), lambda a, b: f"({a}{b})") == "(((ab)(cd))e)"
+
+
+def test_segment_order_is_total_with_none_last():
+    keys = ["b", None, "a", 3, 1, 2.5, True]
+    assert sorted(keys, key=segment_order)[-1] is None
+    assert sorted(["b", "a", None], key=segment_order) == ["a", "b", None]
