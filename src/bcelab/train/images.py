@@ -242,6 +242,12 @@ def read_idx(path: str | os.PathLike[str], /) -> np.ndarray:
 
 
 def _load_npz(path: Path) -> np.ndarray:
+    if not zipfile.is_zipfile(path):
+        raise DataError(
+            f"{path.name}: a readable .npz file (a zip archive, as written by np.savez)",
+            "received a file that is not a zip archive",
+            "write the file again with np.savez(path, x=images)",
+        )
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = list(f.keys())

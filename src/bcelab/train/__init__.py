@@ -1,0 +1,63 @@
+"""Training binary classifiers (and autoencoders) with bcelab's BCE on PyTorch.
+
+>>> from bcelab.train import builtin, fit, MLPSpec          # doctest: +SKIP
+>>> h = fit(MLPSpec(hidden=(50,)), builtin("circles"), seeds=30)  # doctest: +SKIP
+>>> h.summary()["test_acc"]["mean"]                          # doctest: +SKIP
+0.849...
+
+Names load lazily: ``import bcelab.train`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "BUILTINS",
+    "Dataset",
+    "DivergedError",
+    "History",
+    "MLPSpec",
+    "Objective",
+    "Optimizer",
+    "ProgressBar",
+    "as_dataset",
+    "builtin",
+    "fit",
+    "load_checkpoint",
+    "load_history",
+    "load_table",
+    "module_from_state",
+    "write_run",
+]
+
+_WHERE = {
+    "BUILTINS": "data",
+    "Dataset": "data",
+    "as_dataset": "data",
+    "builtin": "data",
+    "load_table": "data",
+    "DivergedError": "loop",
+    "fit": "loop",
+    "History": "history",
+    "load_history": "history",
+    "MLPSpec": "models",
+    "module_from_state": "models",
+    "Objective": "objectives",
+    "Optimizer": "optim",
+    "ProgressBar": "progress",
+    "load_checkpoint": "artifacts",
+    "write_run": "artifacts",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'bcelab.train' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{mod}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

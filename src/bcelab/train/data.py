@@ -1,0 +1,297 @@
+"""Data for training: the built-in problems and the user's own CSV/Parquet tables.
+
+Everything ends up as a :class:`Dataset`: float32 NumPy arrays ``x`` of shape
+``(N, ...)`` and targets ``y`` of shape ``(N, K)`` in [0, 1] (K outputs per row).
+Features of tables and of ``breast-cancer`` are standardised with the *training*
+split's mean and standard deviation only, so nothing about the test set leaks in.
+
+>>> ds = builtin("circles")
+>>> ds.x_train.shape, ds.y_train.shape, ds.x_test.shape
+((500, 2), (500, 1), (500, 2))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, DomainError, OptionError, ShapeError
+from . import rng
+
+__all__ = [
+    "BUILTINS",
+    "Dataset",
+    "as_dataset",
+    "builtin",
+    "load_table",
+    "make_circles",
+    "make_moons",
+    "standardise",
+]
+
+BUILTINS = ("circles", "moons", "breast-cancer")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test arrays (float32), with names for reports."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str = "data"
+    feature_names: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def hard_targets(self) -> bool:
+        """True when every target is exactly 0 or 1 (accuracy is then reported)."""
+        return bool(
+            np.isin(self.y_train, (0.0, 1.0)).all() and np.isin(self.y_test, (0.0, 1.0)).all()
+        )
+
+
+def _as_targets(y: object, n: int, split: str) -> np.ndarray:
+    arr = np.asarray(y)
+    if arr.ndim == 1:  # documented: one output per row
+        arr = arr.reshape(-1, 1)
+    if arr.ndim < 2 or arr.shape[0] != n:
+        raise ShapeError(
+            f"y_{split} must have one row per row of x_{split}: shape (N,) or (N, K)",
+            f"received shape {arr.shape} for {n} rows of x",
+            "pass one target (or one row of targets) per example",
+        )
+    if arr.dtype.kind not in "biuf":
+        raise DataError(
+            f"y_{split} must be numeric",
+            f"received dtype {arr.dtype}",
+            "encode the classes as 0 and 1",
+        )
+    a = arr.astype(np.float64)
+    bad = ~((a >= 0) & (a <= 1))
+    if bad.any():
+        vals = np.unique(a[bad])[:10]
+        raise DomainError(
+            f"y_{split} must hold values in [0, 1] (0/1 labels or soft targets)",
+            f"found {', '.join(f'{v:g}' for v in vals)}",
+            "map the classes to 0 and 1 (or scale soft targets into [0, 1])",
+        )
+    return np.ascontiguousarray(a.astype(np.float32))
+
+
+def as_dataset(data: object, /) -> Dataset:
+    """A :class:`Dataset` unchanged, or one built from ``(x_train, y_train, x_test, y_test)``.
+
+    A 1-D target array means one output per row and becomes a column ``(N, 1)``.
+    """
+    if isinstance(data, Dataset):
+        return data
+    if not (isinstance(data, (tuple, list)) and len(data) == 4):
+        raise OptionError(
+            "data must be a bcelab.train.Dataset or (x_train, y_train, x_test, y_test)",
+            f"received {type(data).__name__}",
+            "use bcelab.train.builtin('circles') or pass four arrays",
+        )
+    xs = []
+    for split, x in (("train", data[0]), ("test", data[2])):
+        a = np.asarray(x)
+        if a.ndim < 2 or a.shape[0] == 0:
+            raise ShapeError(
+                f"x_{split} must have shape (N, features...) with N >= 1",
+                f"received shape {a.shape}",
+                "pass a 2-D array of examples",
+            )
+        if a.dtype.kind not in "biuf" or not np.isfinite(a).all():
+            raise DataError(
+                f"x_{split} must be finite numbers",
+                f"received dtype {a.dtype} with non-finite or non-numeric values",
+                "clean the features first",
+            )
+        xs.append(np.ascontiguousarray(a.astype(np.float32)))
+    if xs[0].shape[1:] != xs[1].shape[1:]:
+        raise ShapeError(
+            "x_train and x_test must have the same shape per example",
+            f"received {xs[0].shape[1:]} and {xs[1].shape[1:]}",
+            "use the same features for both splits",
+        )
+    yt = _as_targets(data[1], xs[0].shape[0], "train")
+    ye = _as_targets(data[3], xs[1].shape[0], "test")
+    if yt.shape[1:] != ye.shape[1:]:
+        raise ShapeError(
+            "y_train and y_test must have the same number of outputs",
+            f"received {yt.shape[1:]} and {ye.shape[1:]}",
+            "check the targets",
+        )
+    return Dataset(xs[0], yt, xs[1], ye)
+
+
+def make_circles(
+    n_samples: int = 100, *, noise: float | None = None, random_state: int = 0, factor: float = 0.8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly :func:`sklearn.datasets.make_circles` (1.x), without importing scikit-learn.
+
+    Importing ``sklearn.datasets`` costs over a second; the tests check that these
+    arrays are bit-identical to scikit-learn's.
+    """
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    gen = np.random.RandomState(random_state)
+    lo = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
+    li = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
+    x = np.vstack(
+        [np.append(np.cos(lo), np.cos(li) * factor), np.append(np.sin(lo), np.sin(li) * factor)]
+    ).T
+    y = np.hstack([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
+    return _shuffle_noise(x, y, gen, noise)
+
+
+def make_moons(
+    n_samples: int = 100, *, noise: float | None = None, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly :func:`sklearn.datasets.make_moons` (1.x), without importing scikit-learn."""
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    gen = np.random.RandomState(random_state)
+    lo, li = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
+    x = np.vstack(
+        [np.append(np.cos(lo), 1 - np.cos(li)), np.append(np.sin(lo), 1 - np.sin(li) - 0.5)]
+    ).T
+    y = np.hstack([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
+    return _shuffle_noise(x, y, gen, noise)
+
+
+def _shuffle_noise(
+    x: np.ndarray, y: np.ndarray, gen: np.random.RandomState, noise: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.arange(x.shape[0])
+    gen.shuffle(idx)  # sklearn.utils.shuffle -> resample(replace=False)
+    x, y = x[idx], y[idx]
+    if noise is not None:
+        x = x + gen.normal(scale=noise, size=x.shape)
+    return x, y
+
+
+def standardise(x_train: np.ndarray, x_test: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
+    r"""Scale both splits with the training split's statistics only.
+
+    .. math:: x' = (x - \mu_{train}) / \sigma_{train}, \quad \sigma = 1 \text{ where } \sigma = 0
+    """
+    mu = x_train.mean(axis=0, dtype=np.float64)
+    sd = x_train.std(axis=0, dtype=np.float64)
+    sd = np.where(sd > 0, sd, 1.0)
+    return ((x_train - mu) / sd).astype(np.float32), ((x_test - mu) / sd).astype(np.float32)
+
+
+def _split_half(x: np.ndarray, y: np.ndarray, n_train: int) -> tuple[np.ndarray, ...]:
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def builtin(name: str, /) -> Dataset:
+    """``circles`` (seed 001's data), ``moons`` or ``breast-cancer`` (standardised).
+
+    circles: ``make_circles(n_samples=1000, noise=0.1, random_state=1)``, first 500 rows
+    train; moons: ``make_moons(n_samples=1000, noise=0.2, random_state=1)``, first 500 rows
+    train; breast-cancer: scikit-learn's bundled copy of the Wisconsin data (569 rows,
+    30 features), malignant = 1, a fixed shuffled half/half split.
+    """
+    if name == "circles":
+        x, y = make_circles(1000, noise=0.1, random_state=1)
+        parts = _split_half(x, y, 500)
+        notes: tuple[str, ...] = (
+            "make_circles(n_samples=1000, noise=0.1, random_state=1); first 500 rows train",
+        )
+    elif name == "moons":
+        x, y = make_moons(1000, noise=0.2, random_state=1)
+        parts = _split_half(x, y, 500)
+        notes = ("make_moons(n_samples=1000, noise=0.2, random_state=1); first 500 rows train",)
+    elif name == "breast-cancer":
+        from sklearn.datasets import load_breast_cancer
+
+        bunch = load_breast_cancer()
+        x = np.asarray(bunch.data, dtype=np.float64)
+        y = 1 - np.asarray(bunch.target)  # sklearn: 0 = malignant; here 1 = malignant
+        perm = rng.permutations([0], epoch=0, n=x.shape[0])[0]
+        n_train = (x.shape[0] + 1) // 2
+        xt, yt, xe, ye = _split_half(x[perm], y[perm], n_train)
+        xt, xe = standardise(xt, xe)
+        parts = (xt, yt, xe, ye)
+        notes = (
+            "load_breast_cancer(); malignant = 1; fixed shuffled split "
+            f"{n_train}/{x.shape[0] - n_train}; standardised with training statistics",
+        )
+        ds = as_dataset(parts)
+        return Dataset(
+            ds.x_train,
+            ds.y_train,
+            ds.x_test,
+            ds.y_test,
+            name,
+            tuple(str(f) for f in bunch.feature_names),
+            notes,
+        )
+    else:
+        raise OptionError(
+            f"the built-in data sets are {', '.join(BUILTINS)}",
+            f"received {name!r}",
+            "or pass your own file with --data FILE --target COL",
+        )
+    ds = as_dataset(parts)
+    return Dataset(ds.x_train, ds.y_train, ds.x_test, ds.y_test, name, ("x0", "x1"), notes)
+
+
+def load_table(
+    path: str | Path,
+    /,
+    *,
+    target: str,
+    features: Sequence[str] | None = None,
+    test: str | Path | None = None,
+    test_fraction: float = 0.5,
+    dropna: bool = False,
+    split_seed: int = 0,
+) -> Dataset:
+    """A CSV or Parquet file (and optionally a separate test file) as a standardised Dataset.
+
+    Without ``test`` the rows are shuffled with ``split_seed`` and the last
+    ``test_fraction`` of them become the test split.  See :mod:`bcelab.train.tables`.
+    """
+    from .tables import read_table, to_xy
+
+    if test is None and not 0.0 < test_fraction < 1.0:
+        raise OptionError(
+            "--test-fraction must lie strictly between 0 and 1",
+            f"received {test_fraction!r}",
+            "use e.g. --test-fraction 0.5",
+        )
+    tab = read_table(path)
+    x, y, names, notes = to_xy(
+        tab, target=target, features=features, dropna=dropna, source=str(path)
+    )
+    if test is not None:
+        ttab = read_table(test)
+        xe, ye, _, tnotes = to_xy(
+            ttab, target=target, features=names, dropna=dropna, source=str(test)
+        )
+        xt, yt = x, y
+        notes = notes + tnotes + (f"test rows from {test}",)
+    else:
+        perm = rng.permutations([split_seed], epoch=0, n=x.shape[0])[0]
+        n_test = round(test_fraction * x.shape[0])
+        n_train = x.shape[0] - n_test
+        xt, yt, xe, ye = x[perm[:n_train]], y[perm[:n_train]], x[perm[n_train:]], y[perm[n_train:]]
+        notes = (*notes, f"shuffled split (seed {split_seed}): {n_train} train / {n_test} test")
+    for split, arr in (("training", xt), ("test", xe)):
+        if arr.shape[0] == 0:
+            raise DataError(
+                f"the {split} split must contain at least one row",
+                f"received 0 rows ({x.shape[0]} usable rows in {path})",
+                "use more data, or change --test-fraction / --test",
+            )
+    xt, xe = standardise(xt, xe)
+    ds = as_dataset((xt, yt, xe, ye))
+    notes = (*notes, "features standardised with training statistics")
+    return Dataset(ds.x_train, ds.y_train, ds.x_test, ds.y_test, Path(path).stem, names, notes)

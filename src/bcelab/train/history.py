@@ -1,0 +1,156 @@
+"""What a training run produced: per-epoch metrics per seed, final metrics, and how it ended.
+
+Metric names are ``<split>_<metric>`` with split ``train`` or ``test``:
+
+* ``loss``: the objective (BCE by default) as a mean over every output;
+* ``acc``: binary accuracy when the targets are 0/1 labels, a probability
+  :math:`\\sigma(z) \\ge 0.5` counting as class 1 (ties go to class 1), every output counted;
+* ``bce``, ``floor``, ``excess``: when the targets are soft (or the objective is not
+  BCE), :math:`\\mathrm{BCE} = H(y) + \\mathrm{KL}(y \\| p)` with the floor ``H(y)``
+  and the excess ``KL``;
+* anything else that was passed to :func:`~bcelab.train.fit` as ``metrics=``.
+
+``train_*`` per epoch are running values during the epoch (Keras's ``history``: each
+batch's logits before its update, a batch-size-weighted mean); ``test_*`` are computed
+after the epoch.  ``final`` holds both splits evaluated after training (Keras's
+``model.evaluate``), which is what the tutorial's ``Train: ..., Test: ...`` line prints.
+Every array has one row per seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .stats import summarise
+
+__all__ = ["History", "load_history"]
+
+
+@dataclass
+class History:
+    """Per-epoch ``metrics[name]`` of shape ``(seeds, epochs)`` and ``final[name]`` of shape ``(seeds,)``."""
+
+    seeds: list[int]
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    final: dict[str, np.ndarray] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    train_time: float = 0.0
+    interrupted: bool = False
+    stop_reason: str | None = None
+    #: the final weights as a state_dict (see :func:`bcelab.train.models.state_dict`)
+    model_state: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return next((int(v.shape[1]) for v in self.metrics.values()), 0)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.metrics[name]
+
+    def mean(self, name: str, /) -> np.ndarray:
+        """Mean over seeds, per epoch."""
+        return np.asarray(self.metrics[name].mean(axis=0))
+
+    def append(self, values: dict[str, np.ndarray]) -> None:
+        """Add one epoch: ``values[name]`` has one entry per seed."""
+        for k, v in values.items():
+            col = np.asarray(v, dtype=np.float64).reshape(-1, 1)
+            self.metrics[k] = col if k not in self.metrics else np.hstack([self.metrics[k], col])
+
+    def summary(self) -> dict[str, Any]:
+        """Mean, sd and 95% CI over seeds of each final metric (``final`` if set, else last epoch)."""
+        src = self.final or {k: v[:, -1] for k, v in self.metrics.items() if v.shape[1]}
+        return {k: summarise(v) for k, v in src.items()}
+
+    # ---- serialisation ------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seeds": list(self.seeds),
+            "epochs": self.epochs,
+            "metrics": {k: v.tolist() for k, v in self.metrics.items()},
+            "final": {k: np.asarray(v).tolist() for k, v in self.final.items()},
+            "summary": self.summary(),
+            "config": self.config,
+            "train_time_s": self.train_time,
+            "interrupted": self.interrupted,
+            "stop_reason": self.stop_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        return cls(
+            seeds=[int(s) for s in d["seeds"]],
+            metrics={
+                k: np.asarray(v, dtype=np.float64).reshape(len(d["seeds"]), -1)
+                for k, v in d["metrics"].items()
+            },
+            final={k: np.asarray(v, dtype=np.float64) for k, v in d.get("final", {}).items()},
+            config=dict(d.get("config", {})),
+            train_time=float(d.get("train_time_s", 0.0)),
+            interrupted=bool(d.get("interrupted", False)),
+            stop_reason=d.get("stop_reason"),
+        )
+
+    def csv_text(self) -> str:
+        """One row per epoch; with several seeds each metric has ``_mean`` and ``_sd`` columns."""
+        names = list(self.metrics)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        if self.n_seeds == 1:
+            w.writerow(["epoch", *names])
+            for e in range(self.epochs):
+                w.writerow([e + 1, *(repr(float(self.metrics[k][0, e])) for k in names)])
+        else:
+            w.writerow(["epoch", *(f"{k}_{s}" for k in names for s in ("mean", "sd"))])
+            for e in range(self.epochs):
+                row: list[object] = [e + 1]
+                for k in names:
+                    col = self.metrics[k][:, e]
+                    row += [repr(float(col.mean())), repr(float(col.std(ddof=1)))]
+                w.writerow(row)
+        return buf.getvalue()
+
+    def to_csv(self, path: str | Path, /) -> Path:
+        from .._io import write_text
+
+        return write_text(path, self.csv_text())
+
+    def to_json(self, path: str | Path, /) -> Path:
+        from .._io import write_json
+
+        return write_json(path, self.to_dict())
+
+    def plot(self, path: str | Path, /, *, title: str | None = None) -> Path:
+        """The tutorial's figure (Loss and Accuracy, train and test), saved atomically."""
+        from .plots import save_curves
+
+        return save_curves(self, path, title=title)
+
+    def save(self, directory: str | Path, /) -> dict[str, Path]:
+        """``history.csv``, ``history.json`` and ``curves.png`` in ``directory``."""
+        d = Path(directory)
+        return {
+            "history.csv": self.to_csv(d / "history.csv"),
+            "history.json": self.to_json(d / "history.json"),
+            "curves.png": self.plot(d / "curves.png"),
+        }
+
+    def __repr__(self) -> str:
+        return f"History(seeds={self.n_seeds}, epochs={self.epochs}, metrics={list(self.metrics)})"
+
+
+def load_history(path: str | Path, /) -> History:
+    """Read a ``history.json`` written by :meth:`History.to_json`."""
+    return History.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
