@@ -286,7 +286,14 @@ def _fit(
     import torch
 
     net = _as_module(AutoencoderSpec() if model is None else model, data, seed)
-    device = next(net.parameters()).device
+    params = list(net.parameters())
+    if not params:
+        raise OptionError(
+            "a model with trainable parameters",
+            "received a module with none",
+            "add layers with weights, or use AutoencoderSpec('dense')",
+        )
+    device = params[0].device
     train = torch.as_tensor(data.train, device=device)
     test = torch.as_tensor(data.test, device=device)
     with torch.no_grad():

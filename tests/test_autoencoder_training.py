@@ -1,0 +1,191 @@
+"""Training autoencoders: BCE = floor + excess every epoch, kl == bce in weights, the floor."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bcelab.errors import NaNError, OptionError, ShapeError
+from bcelab.train.autoencoder import AutoencoderSpec, build_autoencoder, fit_autoencoder
+from bcelab.train.autoencoder_metrics import METRIC_NAMES, evaluate_images
+from bcelab.train.images import ImageSet, from_array, load_digits
+
+FAST = {"epochs": 3, "batch_size": 32, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def small() -> ImageSet:
+    """A slice of the digits: 256 training and 96 test images (keeps each run well under 1 s)."""
+    d = load_digits()
+    return ImageSet(d.train[:256], d.test[:96], d.source, d.scaling)
+
+
+@pytest.fixture(scope="module")
+def bce_run(small: ImageSet):  # type: ignore[no-untyped-def]
+    return fit_autoencoder(small, AutoencoderSpec(), seed=3, loss="bce", **FAST)
+
+
+def test_floor_plus_excess_is_bce_every_epoch(bce_run) -> None:  # type: ignore[no-untyped-def]
+    rows = bce_run.history.rows
+    assert len(rows) == FAST["epochs"]
+    for row in rows:
+        for split in ("train", "test"):
+            bce, floor, excess = (row[f"{split}_{k}"] for k in ("bce", "floor", "excess"))
+            assert excess > 0 and floor > 0
+            assert floor + excess == pytest.approx(bce, rel=1e-12, abs=1e-15)
+            assert row[f"{split}_excess_fraction"] == pytest.approx(excess / bce, rel=1e-12)
+            assert row[f"{split}_psnr"] == pytest.approx(-10 * math.log10(row[f"{split}_mse"]))
+    # the floor belongs to the images, not the model: the same value every epoch
+    assert len({row["test_floor"] for row in rows}) == 1
+    # training reduces the excess (3 epochs of Adam from a random start)
+    assert rows[-1]["train_excess"] < rows[0]["train_excess"]
+
+
+def test_reported_floor_is_the_mean_entropy_of_the_test_pixels(small, bce_run) -> None:  # type: ignore[no-untyped-def]
+    # Independent computation: plain Python math over every pixel, H(y) = -y ln y - (1-y) ln(1-y).
+    def h(y: float) -> float:
+        return -sum(t * math.log(t) for t in (y, 1.0 - y) if t > 0.0)
+
+    pixels = small.test.astype(np.float64).ravel().tolist()
+    expected = math.fsum(h(y) for y in pixels) / len(pixels)
+    assert bce_run.test.floor == pytest.approx(expected, rel=1e-12)
+    assert bce_run.history.rows[-1]["test_floor"] == pytest.approx(expected, rel=1e-12)
+    assert bce_run.test.count == len(pixels)
+
+
+def test_metrics_match_an_independent_numpy_evaluation(small, bce_run) -> None:  # type: ignore[no-untyped-def]
+    model = bce_run.model
+    with torch.no_grad():
+        z = model(torch.as_tensor(small.test)).double().numpy()
+    y = small.test.astype(np.float64)
+    p = 1.0 / (1.0 + np.exp(-z))
+    # BCE from logits with numpy's logaddexp: softplus(-z) y + softplus(z) (1 - y)
+    bce = np.mean(y * np.logaddexp(0.0, -z) + (1 - y) * np.logaddexp(0.0, z))
+    assert bce_run.test.bce == pytest.approx(bce, rel=1e-6)  # logits are float32
+    assert bce_run.test.mse == pytest.approx(np.mean((p - y) ** 2), rel=1e-5)
+    # the per-pixel map averages to the excess
+    assert bce_run.per_pixel_excess.shape == (1, 8, 8)
+    assert bce_run.per_pixel_excess.mean() == pytest.approx(bce_run.test.excess, rel=1e-9)
+    np.testing.assert_allclose(bce_run.reconstructions, p[:10], rtol=1e-5, atol=1e-7)
+
+
+def test_kl_and_bce_runs_give_bit_identical_weights(small, bce_run) -> None:  # type: ignore[no-untyped-def]
+    # kl = BCE - floor(batch); the floor is a constant, so backward passes the same
+    # gradient into the BCE graph: identical float operations, hence identical bits.
+    kl_run = fit_autoencoder(small, AutoencoderSpec(), seed=3, loss="kl", **FAST)
+    a, b = bce_run.model.state_dict(), kl_run.model.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # the reported objective differs by exactly the floor (to rounding)
+    for rb, rk in zip(bce_run.history.rows, kl_run.history.rows, strict=True):
+        assert rb["loss"] - rk["loss"] == pytest.approx(rb["train_floor"], rel=1e-9)
+        assert rk["loss"] == pytest.approx(rb["loss"] - rb["train_floor"], abs=1e-9)
+
+
+def test_same_seed_same_history_different_seed_differs(small, bce_run) -> None:  # type: ignore[no-untyped-def]
+    again = fit_autoencoder(small, AutoencoderSpec(), seed=3, loss="bce", **FAST)
+    assert again.history.rows == bce_run.history.rows
+    other = fit_autoencoder(small, AutoencoderSpec(), seed=4, loss="bce", epochs=1, threads=1)
+    assert other.history.rows[0] != bce_run.history.rows[0]
+
+
+def test_mse_loss_still_reports_floor_and_excess(small) -> None:  # type: ignore[no-untyped-def]
+    r = fit_autoencoder(small, seed=0, loss="mse", epochs=1, threads=1)
+    row = r.history.rows[0]
+    assert row["test_floor"] + row["test_excess"] == pytest.approx(row["test_bce"], rel=1e-12)
+    assert row["loss"] > 0 and row["loss"] < 0.25  # a mean squared error of values in [0, 1]
+
+
+def test_dense_model_is_64_32_16_32_64() -> None:
+    m = build_autoencoder(AutoencoderSpec(), (1, 8, 8))
+    shapes = [tuple(p.shape) for n, p in m.named_parameters() if n.endswith("weight")]
+    assert shapes == [(32, 64), (16, 32), (32, 16), (64, 32)]
+    assert m(torch.zeros(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize("hw", [(16, 16), (17, 23), (28, 28)])
+def test_conv_model_maps_images_to_logits_of_the_same_shape(hw: tuple[int, int]) -> None:
+    m = build_autoencoder(AutoencoderSpec("conv"), (3, *hw))
+    assert m(torch.zeros(2, 3, *hw)).shape == (2, 3, *hw)
+
+
+def test_conv_run_on_16x16_images() -> None:
+    x = np.random.default_rng(0).integers(0, 256, size=(24, 16, 16), dtype=np.uint8)
+    r = fit_autoencoder(from_array(x), AutoencoderSpec("conv"), epochs=2, threads=1)
+    assert r.per_pixel_excess.shape == (1, 16, 16)
+    row = r.history.rows[-1]
+    assert row["test_floor"] + row["test_excess"] == pytest.approx(row["test_bce"], rel=1e-12)
+
+
+def test_conv_refuses_small_images(small) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(OptionError, match="8x8"):
+        fit_autoencoder(small, AutoencoderSpec("conv"), epochs=1)
+
+
+def test_any_module_mapping_images_to_logits(small) -> None:  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 8),
+        torch.nn.Tanh(),
+        torch.nn.Linear(8, 64),
+        torch.nn.Unflatten(1, (1, 8, 8)),
+    )
+    r = fit_autoencoder(small, net, epochs=1, threads=1)
+    assert r.model is net
+    assert set(METRIC_NAMES) <= {k[5:] for k in r.history.rows[0] if k.startswith("test_")}
+    with pytest.raises(ShapeError, match="same shape"):
+        fit_autoencoder(small, torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)))
+    with pytest.raises(OptionError, match="parameters"):
+        fit_autoencoder(small, torch.nn.Identity(), epochs=1)
+    with pytest.raises(OptionError, match="AutoencoderSpec"):
+        fit_autoencoder(small, "dense", epochs=1)  # type: ignore[arg-type]
+
+
+class _NaNAfterFirstEpoch(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(()))
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return x * self.w * (float("nan") if self.training and self.calls > 12 else 1.0)
+
+
+def test_divergence_names_the_epoch(small) -> None:  # type: ignore[no-untyped-def]
+    # 256 images / 32 = 8 steps per epoch (+ probe/eval calls): NaN logits appear in epoch 2
+    with pytest.raises(NaNError, match="epoch 2") as e:
+        fit_autoencoder(small, _NaNAfterFirstEpoch(), epochs=3)
+    assert "--lr" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"epochs": 0},
+        {"batch_size": 0},
+        {"lr": 0.0},
+        {"lr": float("nan")},
+        {"loss": "hinge"},
+        {"threads": 0},
+    ],
+)
+def test_bad_options(small, kw) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(OptionError):
+        fit_autoencoder(small, **kw)
+
+
+def test_evaluate_streams_in_batches(small, bce_run) -> None:  # type: ignore[no-untyped-def]
+    x = torch.as_tensor(small.test)
+    whole, _ = evaluate_images(bce_run.model, x)
+    pieces, kl = evaluate_images(bce_run.model, x, batch_size=7, per_pixel=True)
+    assert pieces.count == whole.count
+    assert pieces.floor == pytest.approx(whole.floor, rel=1e-13)  # data only
+    for k in ("bce", "excess", "mse"):  # float32 logits may differ in the last bit by batch size
+        assert getattr(pieces, k) == pytest.approx(getattr(whole, k), rel=1e-6)
+    assert kl is not None and kl.mean() == pytest.approx(whole.excess, rel=1e-9)
