@@ -175,7 +175,7 @@ def test_npz_without_x_and_not_an_npz(tmp_path: Path) -> None:
     np.savez(tmp_path / "k.npz", images=np.zeros((3, 2, 2)))
     with pytest.raises(DataError, match=r"received arrays \['images'\]"):
         load_images(tmp_path / "k.npz")
-    with pytest.raises(DataError, match="readable .npz"):
+    with pytest.raises(DataError, match=r"readable \.npz"):
         load_images(write(tmp_path / "junk.npz", b"not a zip file at all"))
     with pytest.raises(DataError, match="does not exist"):
         load_images(tmp_path / "missing.npz")
