@@ -15,6 +15,7 @@ from typing import Any
 from . import _backend as B
 from . import _math as M
 from .errors import OptionError
+from .kernels import dispatch as K
 from .losses import Prepared, _check_focal, check_clip, pos_weight_array, prepare
 
 __all__ = ["bce_grad", "bce_with_logits_grad", "focal_with_logits_grad"]
@@ -70,6 +71,10 @@ def bce_with_logits_grad(
     array([-0.5,  1. , -1. ])
     """
     fname = "bce_with_logits_grad"
+    if (r := K.try_fused_grad(logits, targets, logits=True, pos_weight=pos_weight,
+                              label_smoothing=label_smoothing, reduction=reduction,
+                              weights=weights)) is not NotImplemented:
+        return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
     prep = prepare(logits, targets, fname=fname, probs=False, nan_policy="raise",
                    label_smoothing=label_smoothing)
     pw = pos_weight_array(prep, pos_weight, fname=fname)
@@ -104,6 +109,10 @@ def bce_grad(
     array([-2.,  1., inf])
     """
     fname = "bce_grad"
+    if (r := K.try_fused_grad(probs, targets, logits=False, pos_weight=pos_weight,
+                              label_smoothing=label_smoothing, reduction=reduction,
+                              weights=weights, clip=clip)) is not NotImplemented:
+        return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
     prep = prepare(probs, targets, fname=fname, probs=True, nan_policy="raise",
                    label_smoothing=label_smoothing)
     xp, p = prep.xp, prep.pred

@@ -14,6 +14,7 @@ from . import _backend as B
 from . import _math as M
 from . import conventions as C
 from .errors import DomainError, OptionError, ShapeError
+from .kernels import dispatch as K
 from .reduction import REDUCTIONS, reduce
 
 __all__ = ["bce", "bce_with_logits", "focal", "focal_with_logits", "sigmoid"]
@@ -191,6 +192,11 @@ def bce_with_logits(
     array([0.20141328, 0.        ,        inf])
     """
     fname = "bce_with_logits"
+    if (r := K.try_fused(logits, targets, logits=True, pos_weight=pos_weight,
+                         label_smoothing=label_smoothing, convention=convention,
+                         reduction=reduction, weights=weights, mask=mask,
+                         nan_policy=nan_policy)) is not NotImplemented:
+        return r  # large NumPy input: the fused kernel (bcelab.kernels), same numbers
     prep = prepare(logits, targets, fname=fname, probs=False, nan_policy=nan_policy,
                    label_smoothing=label_smoothing, convention=convention)
     xp, x, y = prep.xp, prep.pred, prep.y
@@ -270,6 +276,11 @@ def bce(
     0.58056041
     """
     fname = "bce"
+    if (r := K.try_fused(probs, targets, logits=False, pos_weight=pos_weight,
+                         label_smoothing=label_smoothing, convention=convention,
+                         reduction=reduction, weights=weights, mask=mask,
+                         nan_policy=nan_policy, clip=clip)) is not NotImplemented:
+        return r  # large NumPy input: the fused kernel (bcelab.kernels), same numbers
     prep = prepare(probs, targets, fname=fname, probs=True, nan_policy=nan_policy,
                    label_smoothing=label_smoothing, convention=convention)
     xp, p, y = prep.xp, prep.pred, prep.y

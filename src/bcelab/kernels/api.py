@@ -1,0 +1,311 @@
+"""``fused_bce``: loss, floor, excess and gradient of a NumPy batch in one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import DTypeError, OptionError, ShapeError
+from . import dispatch as D
+
+if TYPE_CHECKING:  # the core imports this package, so the core is imported lazily here
+    from ..information import Decomposition
+
+__all__ = ["FusedResult", "fused_bce"]
+
+
+@dataclass(frozen=True)
+class FusedResult:
+    """What one pass returns: the reduced loss, optionally its floor/excess and the gradient.
+
+    ``floor`` and ``excess`` are set with ``with_decomposition=True``; ``grad`` (the
+    derivative of ``value`` with respect to the predictions, in their dtype) with
+    ``grad=True`` or ``grad_out=``.  ``fused`` says whether the fused kernel ran or the
+    reference path did (numba missing, input not eligible, or values the reference
+    path treats specially).
+    """
+
+    value: float
+    floor: float | None
+    excess: float | None
+    grad: np.ndarray | None
+    count: int
+    fused: bool
+
+    def decomposition(self) -> Decomposition:
+        """The floor + excess view of the loss (needs ``with_decomposition=True``)."""
+        if self.floor is None or self.excess is None:
+            raise OptionError(
+                "fused_bce: decomposition() needs with_decomposition=True",
+                "received a result computed without it",
+                "call fused_bce(..., with_decomposition=True)",
+            )
+        from ..information import Decomposition
+
+        return Decomposition(self.value, self.floor, self.excess, self.count, 0)
+
+
+def _check_grad_out(grad_out: object, preds: object, fname: str) -> np.ndarray:
+    if type(grad_out) is not np.ndarray:
+        raise DTypeError(
+            f"{fname}: grad_out must be a NumPy array",
+            f"received {type(grad_out).__name__}",
+            "pass np.empty_like(preds)",
+        )
+    ref = np.asarray(preds)
+    if grad_out.shape != ref.shape:
+        raise ShapeError(
+            f"{fname}: grad_out must have the predictions' shape {ref.shape}",
+            f"received shape {grad_out.shape}",
+            "pass np.empty_like(preds)",
+        )
+    want = ref.dtype if ref.dtype in D._FLOATS else np.dtype(np.float32)
+    if grad_out.dtype != want:
+        raise DTypeError(
+            f"{fname}: grad_out must have dtype {want} (the gradient's dtype)",
+            f"received dtype {grad_out.dtype}",
+            "pass np.empty_like(preds)",
+        )
+    if not (grad_out.flags.c_contiguous and grad_out.flags.writeable):
+        raise OptionError(
+            f"{fname}: grad_out must be a writeable C-contiguous array",
+            "received a read-only or strided array",
+            "pass np.empty_like(preds)",
+        )
+    if np.may_share_memory(grad_out, ref):
+        raise OptionError(
+            f"{fname}: grad_out must not overlap the predictions",
+            "received an array sharing memory with preds",
+            "pass a separate array, e.g. np.empty_like(preds)",
+        )
+    return grad_out
+
+
+def fused_bce(
+    preds: Any,
+    targets: Any,
+    /,
+    *,
+    logits: bool,
+    weights: Any = None,
+    pos_weight: float | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    with_decomposition: bool = False,
+    grad: bool = False,
+    grad_out: np.ndarray | None = None,
+    nan_policy: str = "raise",
+    threads: int | None = None,
+) -> FusedResult:
+    r"""Mean (or sum) BCE, its floor and excess, and its gradient, in one pass over the data.
+
+    .. math::
+
+        L = \frac{1}{D} \sum_i w_i \ell_i, \qquad
+        \ell_i = w_+ y_i\, a_i + (1 - y_i)\, b_i = H(y_i) + \mathrm{KL}(y_i \| p_i), \qquad
+        \frac{\partial L}{\partial z_i} = \frac{w_i}{D} \frac{\partial \ell_i}{\partial z_i}
+
+    with :math:`D = N` (``mean``), :math:`\sum_i w_i` (``weighted_mean``) or 1 (``sum``),
+    and the exact formulas of :func:`bcelab.bce_with_logits` / :func:`bcelab.bce`.  Sums
+    are accumulated in float64 per fixed chunk and added in a fixed order, on all cores,
+    without temporaries proportional to N.  float32 input is computed in float64.
+
+    Inputs the kernel does not take (non-NumPy or non-contiguous arrays, other dtypes,
+    NaN, values outside [0, 1], ...) go through the reference Array-API path, which gives
+    the same numbers (or raises the same :class:`bcelab.BCELabError`); ``result.fused``
+    tells which ran.
+
+    Args:
+        preds: logits (``logits=True``) or probabilities, float32/float64, any shape.
+        targets: same shape and dtype, values in [0, 1].
+        logits: whether ``preds`` are logits (required: bcelab never guesses).
+        weights: per-element non-negative weights, same shape and dtype, or None.
+        pos_weight: a number multiplying the positive term, or None.
+        label_smoothing: s in [0, 1]; targets become :math:`y(1 - s) + s/2`.
+        reduction: ``"mean"``, ``"sum"`` or ``"weighted_mean"``.
+        with_decomposition: also return the floor :math:`H(y)` and excess
+            :math:`\mathrm{KL}(y\|p)`, reduced the same way (not with ``pos_weight``).
+        grad: also return the gradient of the reduced loss in a new array.
+        grad_out: write the gradient into this array (shape and dtype of ``preds``).
+        nan_policy: as in :func:`bcelab.bce` (inputs with NaN take the reference path).
+        threads: threads to use (default: all cores of this process).
+
+    >>> import numpy as np
+    >>> y = np.array([0.5, 0.3, 0.5, 0.9])
+    >>> r = fused_bce(np.array([0.1, 0.3, 0.5, 0.8]), y, logits=False, with_decomposition=True)
+    >>> print(r.decomposition())
+    BCE 0.7174 = floor 0.5806 + excess 0.1369 (the part a better prediction can still remove)
+    >>> g = fused_bce(np.zeros(4), np.ones(4), logits=True, grad=True).grad
+    >>> g.tolist()
+    [-0.125, -0.125, -0.125, -0.125]
+    """
+    fname = "fused_bce"
+    if reduction not in ("mean", "sum", "weighted_mean"):
+        raise OptionError(
+            f"{fname}: reduction must be 'mean', 'sum' or 'weighted_mean'",
+            f"received {reduction!r}",
+            "use bcelab.bce(..., reduction='none') for per-element values",
+        )
+    if with_decomposition and pos_weight is not None:
+        raise OptionError(
+            f"{fname}: the floor + excess decomposition has no pos_weight",
+            f"received pos_weight={pos_weight!r} with with_decomposition=True",
+            "drop pos_weight, or drop with_decomposition",
+        )
+    if with_decomposition and reduction == "sum":
+        raise OptionError(
+            f"{fname}: the decomposition is a mean",
+            "received reduction='sum'",
+            "use reduction='mean' or 'weighted_mean'",
+        )
+    want_grad = grad or grad_out is not None
+    out = None if grad_out is None else _check_grad_out(grad_out, preds, fname)
+    res = _fused(
+        preds,
+        targets,
+        logits=logits,
+        weights=weights,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+        decomp=with_decomposition,
+        want_grad=want_grad,
+        out=out,
+        nan_policy=nan_policy,
+        threads=threads,
+    )
+    if res is not None:
+        return res
+    return _reference(
+        preds,
+        targets,
+        logits=logits,
+        weights=weights,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+        decomp=with_decomposition,
+        want_grad=want_grad,
+        out=out,
+        nan_policy=nan_policy,
+    )
+
+
+def _fused(
+    preds: Any,
+    targets: Any,
+    *,
+    logits: bool,
+    weights: Any,
+    pos_weight: Any,
+    label_smoothing: Any,
+    reduction: str,
+    decomp: bool,
+    want_grad: bool,
+    out: np.ndarray | None,
+    nan_policy: str,
+    threads: int | None,
+) -> FusedResult | None:
+    if nan_policy not in ("raise", "propagate", "omit") or not D._eligible(preds, targets, weights):
+        return None
+    opts = D._scalar_options(pos_weight, label_smoothing)
+    drv = D._driver() if opts is not None else None
+    if drv is None or opts is None:
+        return None
+    den_g = D.grad_denominator(preds, weights, reduction) if want_grad else 1.0
+    if den_g is None:
+        return None
+    g = None
+    if want_grad:
+        g = out if out is not None else np.empty(preds.shape, dtype=preds.dtype)
+    w = None if weights is None else weights.reshape(-1)
+    tot = drv.run(
+        preds.reshape(-1),
+        targets.reshape(-1),
+        w,
+        None if g is None else g.reshape(-1),
+        logits=logits,
+        decomp=decomp,
+        write=D.WRITE_GRAD if want_grad else D.WRITE_NONE,
+        pos_weight=opts[0],
+        label_smoothing=opts[1],
+        den=den_g,
+        threads=threads,
+    )
+    if tot[4] != 0.0:
+        return None
+    den = 1.0 if reduction == "sum" else (tot[1] if reduction == "weighted_mean" else preds.size)
+    if den == 0.0:
+        return None
+    return FusedResult(
+        float(tot[0] / den),
+        float(tot[2] / den) if decomp else None,
+        float(tot[3] / den) if decomp else None,
+        g,
+        int(preds.size),
+        True,
+    )
+
+
+def _reference(
+    preds: Any,
+    targets: Any,
+    *,
+    logits: bool,
+    weights: Any,
+    pos_weight: Any,
+    label_smoothing: Any,
+    reduction: str,
+    decomp: bool,
+    want_grad: bool,
+    out: np.ndarray | None,
+    nan_policy: str,
+) -> FusedResult:
+    from ..gradients import bce_grad, bce_with_logits_grad
+    from ..information import decompose
+    from ..losses import bce, bce_with_logits
+
+    loss_fn = bce_with_logits if logits else bce
+    value = float(
+        loss_fn(
+            preds,
+            targets,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+            weights=weights,
+            nan_policy=nan_policy,
+        )
+    )
+    floor = excess = None
+    count = int(np.size(preds))
+    if decomp:
+        dec = decompose(
+            targets,
+            preds,
+            logits=logits,
+            label_smoothing=label_smoothing,
+            weights=weights,
+            reduction=reduction,
+            nan_policy=nan_policy,
+        )
+        floor, excess, count = dec.floor, dec.excess, dec.count
+    g = None
+    if want_grad:
+        grad_fn = bce_with_logits_grad if logits else bce_grad
+        g = np.asarray(
+            grad_fn(
+                preds,
+                targets,
+                pos_weight=pos_weight,
+                label_smoothing=label_smoothing,
+                reduction=reduction,
+                weights=weights,
+            )
+        )
+        if out is not None:
+            out[...] = g
+            g = out
+    return FusedResult(value, floor, excess, g, count, False)

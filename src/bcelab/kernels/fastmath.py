@@ -1,0 +1,156 @@
+r"""Branch-free float64 ``exp``, ``log`` and ``log1p`` that LLVM can vectorise.
+
+LLVM vectorises a loop only when it contains no calls into libm, and numba on this
+platform has no vector math library (SVML), so a loop calling ``math.log`` runs one
+element at a time.  These replacements are written with plain arithmetic, bit casts
+and selects, so a loop that calls them becomes SIMD code.
+
+They are used for **float32** inputs, which the fused kernel computes in float64:
+each function is accurate to about 1 ulp of float64 (tested against mpmath in
+``tests/test_fused_fastmath.py``), a million times finer than the float32 result's
+ulp, so the float32 results stay within 1 ulp of the correctly rounded value.
+float64 inputs use libm (``math.log1p``), whose 4-ulp budget leaves no room to spare.
+
+The algorithms are the classic ones of fdlibm (Sun, 1993) as used by musl:
+
+* :func:`exp_nonpos`: :math:`e^t = 2^k e^r` with :math:`k = \mathrm{round}(t / \ln 2)`,
+  :math:`r = t - k \ln 2` computed in two parts (Cody-Waite), and :math:`e^r` from its
+  Taylor series to degree 13 (:math:`|r| \le \ln 2 / 2`, truncation below 1e-17).
+* :func:`log_pos`: :math:`\log z = k \ln 2 + \log m` with :math:`m \in [\sqrt{1/2}, \sqrt 2)`,
+  :math:`\log m = 2\,\mathrm{atanh}(s)`, :math:`s = f / (2 + f)`, :math:`f = m - 1`,
+  and fdlibm's minimax polynomial ``Lg1..Lg7`` (error below :math:`2^{-58.45}`).
+* :func:`log1p_any`: :math:`\log(1 + v) = \log w + (v - (w - 1)) / w` with
+  :math:`w = \mathrm{fl}(1 + v)`: the rounding error of ``1 + v`` is added back.
+
+Every function is compiled without fast-math flags: the Cody-Waite split and the
+``v - (w - 1)`` correction rely on exact IEEE evaluation order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+__all__ = ["bits_to_f64", "exp_nonpos", "f64_to_bits", "log1p_any", "log_pos"]
+
+# Inlined at numba IR level (numba does not inline separately compiled functions at the
+# LLVM level), so they must only be called from kernels compiled without fast-math flags.
+_JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy", "inline": "always"}
+
+
+def _f64_to_bits(typingctx: Any, x: Any) -> Any:
+    """Reinterpret a float64 as an int64 (an LLVM ``bitcast``, vectorisable)."""
+    if not isinstance(x, types.Float) or x.bitwidth != 64:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+def _bits_to_f64(typingctx: Any, i: Any) -> Any:
+    """Reinterpret an int64 as a float64 (an LLVM ``bitcast``, vectorisable)."""
+    if not isinstance(i, types.Integer) or getattr(i, "bitwidth", 0) != 64:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+f64_to_bits: Any = intrinsic(_f64_to_bits)
+bits_to_f64: Any = intrinsic(_bits_to_f64)
+
+
+# 1.5 * 2**52: adding it rounds a float64 below 2**51 to an integer held in the low mantissa bits.
+_MAGIC = 6755399441055744.0
+_MAGIC_BITS = 0x4338000000000000
+_INV_LN2 = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # fdlibm: ln 2 with 32 trailing zero bits
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_MIN = -708.3  # below this e^t is under 2^-1022; it is returned as 0 (see exp_nonpos)
+
+
+@njit(**_JIT)
+def exp_nonpos(t: float) -> float:
+    """:math:`e^t` for :math:`t \\le 0` (including ``-inf``); about 1 ulp in float64.
+
+    Results below the smallest normal float64 (:math:`t < -708.3`) are returned as 0:
+    they are 1e-250 times smaller than the smallest float32, and the kernel only uses
+    this function for float32 inputs.  NaN propagates.
+    """
+    kd = t * _INV_LN2 + _MAGIC
+    ki = f64_to_bits(kd)  # = _MAGIC_BITS + k
+    kf = kd - _MAGIC
+    r = (t - kf * _LN2_HI) - kf * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * (r * r) + r  # e^r - 1, with the leading terms added last
+    scale = bits_to_f64((ki + 1023) << 52)  # 2^k: the magic bits shift out
+    e = scale + scale * p
+    return 0.0 if t < _EXP_MIN else e
+
+
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
+_ONE_BITS = 0x3FF0000000000000
+_MANT = 0x000FFFFFFFFFFFFF
+_TWO54 = 18014398509481984.0
+_TINY = 2.2250738585072014e-308
+
+
+@njit(**_JIT)
+def log_pos(z: float) -> float:
+    """Natural log for :math:`z \\ge 0` (``log(0) = -inf``, ``log(inf) = inf``); about 1 ulp.
+
+    Subnormal inputs are scaled by :math:`2^{54}` first.  Negative inputs are never
+    passed by the kernel (their result is unspecified).
+    """
+    sub = z < _TINY
+    zz = z * _TWO54 if sub else z
+    hx = f64_to_bits(zz) + (_ONE_BITS - _SQRT_HALF_BITS)
+    # k as a float without an int->float conversion (not vectorisable without AVX-512)
+    dk = bits_to_f64((hx >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
+    dk = dk - 54.0 if sub else dk
+    m = bits_to_f64((hx & _MANT) + _SQRT_HALF_BITS)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    zs = s * s
+    w = zs * zs
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = zs * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    r = t2 + t1
+    hfsq = 0.5 * f * f
+    out = dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
+    out = -float("inf") if z == 0.0 else out
+    return z if not z < float("inf") else out  # +inf and NaN pass through
+
+
+@njit(**_JIT)
+def log1p_any(v: float) -> float:
+    """:math:`\\log(1 + v)` for :math:`v \\ge -1`, with relative accuracy also for tiny ``v``."""
+    w = 1.0 + v
+    c = (v - (w - 1.0)) / w
+    c = c if 0.0 < w < float("inf") else 0.0  # log(0) = -inf and log(inf) = inf need none
+    return log_pos(w) + c
