@@ -53,8 +53,9 @@ def test_loss_logits(capsys: pytest.CaptureFixture[str]) -> None:
         (["explain", "--target", "3"], "--target must lie in [0, 1]"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_message(args: list[str], message: str,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_exits_2_with_a_clear_message(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
@@ -72,8 +73,12 @@ def test_explain_with_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_console_script_runs_as_a_process() -> None:
     exe = Path(sys.executable).parent / "bcelab"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bcelab"]
-    res = subprocess.run([*cmd, "loss", *SEED, "--preds", "0.5,0.3,0.5,0.9"], capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run(
+        [*cmd, "loss", *SEED, "--preds", "0.5,0.3,0.5,0.9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert "0.5806" in res.stdout
     res = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=120)

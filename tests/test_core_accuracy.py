@@ -99,9 +99,11 @@ def test_accuracy_grid(kind: str, dtype: str) -> None:
             i = int(np.argmax(e))
             if e[i] > worst.get(name, (-1.0, 0.0, 0.0))[0]:
                 worst[name] = (float(e[i]), float(xs[i]), yf)
-    print(f"\n{kind} {dtype}: worst loss {worst['loss'][0]:.2f} ulp at (x={worst['loss'][1]!r}, "
-          f"y={worst['loss'][2]}), worst grad {worst['grad'][0]:.2f} ulp at "
-          f"(x={worst['grad'][1]!r}, y={worst['grad'][2]})")
+    print(
+        f"\n{kind} {dtype}: worst loss {worst['loss'][0]:.2f} ulp at (x={worst['loss'][1]!r}, "
+        f"y={worst['loss'][2]}), worst grad {worst['grad'][0]:.2f} ulp at "
+        f"(x={worst['grad'][1]!r}, y={worst['grad'][2]})"
+    )
     assert worst["loss"][0] <= ULPS[dtype], worst
     assert worst["grad"][0] <= ULPS[dtype], worst
 

@@ -39,8 +39,9 @@ def test_same_values_on_every_backend(backend: Backend, dtype: str) -> None:
         g = Backend.to_numpy(got[name])
         assert g.dtype == np.dtype(dtype), name
         assert not np.isnan(g).any(), name
-        np.testing.assert_allclose(g, r, rtol=rtol, atol=1e-30 if dtype == "float64" else 1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            g, r, rtol=rtol, atol=1e-30 if dtype == "float64" else 1e-6, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -51,16 +52,21 @@ def test_half_precision_is_computed_in_float32(backend: Backend, dtype: str) -> 
     assert "float32" in str(out.dtype)
     # same as upcasting the (rounded) half-precision logits by hand
     x32 = Backend.to_numpy(x).astype(np.float32)
-    np.testing.assert_allclose(Backend.to_numpy(out), bcelab.bce_with_logits(x32, Y.astype("f4")),
-                               rtol=2e-6)
+    np.testing.assert_allclose(
+        Backend.to_numpy(out), bcelab.bce_with_logits(x32, Y.astype("f4")), rtol=2e-6
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "weighted_mean"])
 def test_reductions_on_every_backend(backend: Backend, reduction: str) -> None:
     w = RNG.uniform(0, 2, X.shape)
     ref = bcelab.bce_with_logits(X, Y, reduction=reduction, weights=w)
-    got = bcelab.bce_with_logits(backend.asarray(X, "float32"), backend.asarray(Y, "float32"),
-                                 reduction=reduction, weights=backend.asarray(w, "float32"))
+    got = bcelab.bce_with_logits(
+        backend.asarray(X, "float32"),
+        backend.asarray(Y, "float32"),
+        reduction=reduction,
+        weights=backend.asarray(w, "float32"),
+    )
     np.testing.assert_allclose(float(got), float(ref), rtol=1e-6)
 
 
@@ -70,8 +76,9 @@ def test_torch_autograd_equals_analytic_gradients() -> None:
     for pw in (None, 2.5):
         for ls in (0.0, 0.1):
             x = torch.tensor(X, requires_grad=True)
-            bcelab.bce_with_logits(x, torch.tensor(Y), pos_weight=pw, label_smoothing=ls,
-                                   reduction="sum").backward()
+            bcelab.bce_with_logits(
+                x, torch.tensor(Y), pos_weight=pw, label_smoothing=ls, reduction="sum"
+            ).backward()
             g = bcelab.bce_with_logits_grad(X, Y, pos_weight=pw, label_smoothing=ls)
             assert not torch.isnan(x.grad).any()
             np.testing.assert_allclose(x.grad.numpy()[fin], g[fin], rtol=1e-12, atol=1e-300)
@@ -80,14 +87,16 @@ def test_torch_autograd_equals_analytic_gradients() -> None:
     yy = np.array([0.0, 1.0, 0.3, 0.2, 0.0, 1.0])
     p = torch.tensor(pp, requires_grad=True)
     bcelab.bce(p, torch.tensor(yy), reduction="mean").backward()
-    np.testing.assert_allclose(p.grad.numpy(), bcelab.bce_grad(pp, yy, reduction="mean"),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        p.grad.numpy(), bcelab.bce_grad(pp, yy, reduction="mean"), rtol=1e-12
+    )
     np.testing.assert_allclose(p.grad.numpy()[:2], [1 / 6, -1 / 6])  # finite, exact
     # focal, including gamma < 1 (tensorflow#70326)
     for gamma in (0.0, 0.5, 2.0):
         x = torch.tensor(X[fin], requires_grad=True)
-        bcelab.focal_with_logits(x, torch.tensor(Y[fin]), gamma=gamma, alpha=0.25,
-                                 reduction="sum").backward()
+        bcelab.focal_with_logits(
+            x, torch.tensor(Y[fin]), gamma=gamma, alpha=0.25, reduction="sum"
+        ).backward()
         g = bcelab.focal_with_logits_grad(X[fin], Y[fin], gamma=gamma, alpha=0.25)
         assert torch.isfinite(x.grad).all()
         np.testing.assert_allclose(x.grad.numpy(), g, rtol=1e-9, atol=1e-12)
@@ -103,13 +112,15 @@ def test_jax_grad_equals_analytic_gradients() -> None:
         return bcelab.bce_with_logits(x, jnp.asarray(y32), reduction="sum")
 
     g = jax.grad(loss)(jnp.asarray(x32))
-    np.testing.assert_allclose(np.asarray(g), bcelab.bce_with_logits_grad(x32, y32), rtol=2e-6,
-                               atol=1e-7)
+    np.testing.assert_allclose(
+        np.asarray(g), bcelab.bce_with_logits_grad(x32, y32), rtol=2e-6, atol=1e-7
+    )
     jitted = jax.jit(jax.grad(loss))(jnp.asarray(x32))
     np.testing.assert_allclose(np.asarray(jitted), np.asarray(g), rtol=1e-6)
     # infinite logits: the limits, not NaN
     gi = jax.grad(lambda x: bcelab.bce_with_logits(x, jnp.asarray([1.0, 0.0]), reduction="sum"))(
-        jnp.asarray([jnp.inf, -jnp.inf]))
+        jnp.asarray([jnp.inf, -jnp.inf])
+    )
     np.testing.assert_array_equal(np.asarray(gi), [0.0, 0.0])
 
 
@@ -121,5 +132,6 @@ def test_torch_module_outputs_and_cuda_when_present() -> None:
         y = torch.tensor(Y, device=dev, dtype=torch.float32)
         out = bcelab.bce_with_logits(x, y)
         assert out.device.type == dev and out.dtype == torch.float32
-        np.testing.assert_allclose(out.cpu().numpy(), bcelab.bce_with_logits(
-            X.astype("f4"), Y.astype("f4")), rtol=1e-7)
+        np.testing.assert_allclose(
+            out.cpu().numpy(), bcelab.bce_with_logits(X.astype("f4"), Y.astype("f4")), rtol=1e-7
+        )

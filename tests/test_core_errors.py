@@ -92,8 +92,9 @@ def test_empty_mean_is_an_error_not_nan() -> None:
     with pytest.raises(bcelab.EmptyReductionError):
         bcelab.reduce(np.array([1.0]), weights=np.array([0.0]), reduction="weighted_mean")
     with pytest.raises(bcelab.EmptyReductionError, match="some samples"):
-        bcelab.reduce(np.ones((2, 3)), mask=np.array([[True] * 3, [False] * 3]),
-                      reduction="per_sample")
+        bcelab.reduce(
+            np.ones((2, 3)), mask=np.array([[True] * 3, [False] * 3]), reduction="per_sample"
+        )
     # a sum of nothing is 0, and 'none' of nothing is empty
     assert float(bcelab.bce(np.array([]), np.array([]), reduction="sum")) == 0.0
     assert bcelab.bce(np.array([]), np.array([])).shape == (0,)

@@ -31,8 +31,9 @@ FUNCS = {
     "binary_kl_probs": lambda p, y, **kw: bcelab.binary_kl(y, p, **kw),
     "binary_kl_logits": lambda x, y, **kw: bcelab.binary_kl(y, x, logits=True, **kw),
     "binary_entropy": lambda p, y, **kw: bcelab.binary_entropy(y, **kw),
-    "decompose": lambda p, y, **kw: bcelab.decompose(y, p, **{k: v for k, v in kw.items()
-                                                              if k != "reduction"}),
+    "decompose": lambda p, y, **kw: bcelab.decompose(
+        y, p, **{k: v for k, v in kw.items() if k != "reduction"}
+    ),
     "bce_grad": lambda p, y, **kw: bcelab.bce_grad(p, y),
     "bce_with_logits_grad": lambda x, y, **kw: bcelab.bce_with_logits_grad(x, y),
     "focal_with_logits_grad": lambda x, y, **kw: bcelab.focal_with_logits_grad(x, y),
@@ -50,9 +51,9 @@ GRAD_FUNCS = {"bce_grad", "bce_with_logits_grad", "focal_with_logits_grad"}
     reduction=st.sampled_from(["none", "mean", "sum", "weighted_mean", "per_sample"]),
     nan_policy=st.sampled_from(["raise", "propagate", "omit"]),
 )
-def test_any_input_gives_a_result_or_a_bcelab_error(name: str, data: st.DataObject, shape: tuple,
-                                                    dtype: type, reduction: str,
-                                                    nan_policy: str) -> None:
+def test_any_input_gives_a_result_or_a_bcelab_error(
+    name: str, data: st.DataObject, shape: tuple, dtype: type, reduction: str, nan_policy: str
+) -> None:
     a = data.draw(hnp.arrays(dtype, shape, elements=any_float.map(lambda v: float(v))))
     b = data.draw(hnp.arrays(np.float64, shape, elements=any_float))
     try:
@@ -66,10 +67,15 @@ valid_p = st.floats(0, 1) | st.sampled_from([0.0, 1.0, 5e-324, 1e-45, 1 - 1e-16]
 valid_x = st.floats(allow_nan=False) | st.sampled_from([np.inf, -np.inf, 0.0, 5e-324, -1e300])
 
 
-@given(name=st.sampled_from(sorted(FUNCS)), data=st.data(),
-       shape=hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5), dtype=DTYPES)
-def test_valid_input_never_gives_nan(name: str, data: st.DataObject, shape: tuple,
-                                     dtype: type) -> None:
+@given(
+    name=st.sampled_from(sorted(FUNCS)),
+    data=st.data(),
+    shape=hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5),
+    dtype=DTYPES,
+)
+def test_valid_input_never_gives_nan(
+    name: str, data: st.DataObject, shape: tuple, dtype: type
+) -> None:
     elems = valid_p if name in PROB_FUNCS else valid_x
     a = data.draw(hnp.arrays(dtype, shape, elements=elems.map(float)))
     y = data.draw(hnp.arrays(np.float64, shape, elements=valid_y))

@@ -35,18 +35,24 @@ def test_torch_agreement() -> None:
     t = torch.from_numpy
     for y in (Y_SOFT, Y_HARD):
         np.testing.assert_allclose(
-            bcelab.bce(P, y), F.binary_cross_entropy(t(P), t(y), reduction="none").numpy(),
-            rtol=1e-13, atol=1e-14)  # torch forms log(1 - p), bcelab log1p(-p): ~1e-15 apart
+            bcelab.bce(P, y),
+            F.binary_cross_entropy(t(P), t(y), reduction="none").numpy(),
+            rtol=1e-13,
+            atol=1e-14,
+        )  # torch forms log(1 - p), bcelab log1p(-p): ~1e-15 apart
         ours = bcelab.bce_with_logits(X, y, pos_weight=PW)
-        theirs = F.binary_cross_entropy_with_logits(t(X), t(y), pos_weight=torch.tensor(PW),
-                                                    reduction="none").numpy()
+        theirs = F.binary_cross_entropy_with_logits(
+            t(X), t(y), pos_weight=torch.tensor(PW), reduction="none"
+        ).numpy()
         # torch evaluates (1 - y) x - ..., which cancels for soft targets: its absolute error
         # is a few ulp of |x|.  bcelab's two non-negative terms do not cancel.
         assert (np.abs(ours - theirs) <= 1e-12 * np.abs(theirs) + 8 * np.spacing(np.abs(X))).all()
         # torch's "mean" with weight= divides by N, like bcelab's "mean" with weights
         np.testing.assert_allclose(
             float(bcelab.bce_with_logits(X, y, weights=W, reduction="mean")),
-            float(F.binary_cross_entropy_with_logits(t(X), t(y), weight=t(W))), rtol=1e-12)
+            float(F.binary_cross_entropy_with_logits(t(X), t(y), weight=t(W))),
+            rtol=1e-12,
+        )
         # and the torch convention reproduces float32 torch bit for bit on typical input
         x32, y32 = X.astype(np.float32), y.astype(np.float32)
         conv = bcelab.bce_with_logits(x32, y32, convention="torch")
@@ -57,8 +63,9 @@ def test_torch_agreement() -> None:
     # gradients where torch is exact
     x = torch.tensor(X, requires_grad=True)
     F.binary_cross_entropy_with_logits(x, t(Y_SOFT), reduction="sum").backward()
-    np.testing.assert_allclose(x.grad.numpy(), bcelab.bce_with_logits_grad(X, Y_SOFT), rtol=1e-9,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        x.grad.numpy(), bcelab.bce_with_logits_grad(X, Y_SOFT), rtol=1e-9, atol=1e-15
+    )
 
 
 KERAS_SCRIPT = r"""
@@ -89,9 +96,15 @@ def test_keras_agreement(backend: str) -> None:
     n = 400
     y, p, x = Y_SOFT[:n], P[:n], X[:n]
     env = {**os.environ, "KERAS_BACKEND": backend}
-    res = subprocess.run([sys.executable, "-c", KERAS_SCRIPT], input=json.dumps(
-        {"y": y.tolist(), "p": p.tolist(), "x": x.tolist()}), capture_output=True, text=True,
-        env=env, timeout=300, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", KERAS_SCRIPT],
+        input=json.dumps({"y": y.tolist(), "p": p.tolist(), "x": x.tolist()}),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
     k = json.loads(res.stdout.strip().splitlines()[-1])
     y32, p32, x32 = (a.astype(np.float32).reshape(-1, 4) for a in (y, p, x))
     rows = bcelab.bce(p32, y32, convention="keras", reduction="per_sample")
@@ -99,13 +112,12 @@ def test_keras_agreement(backend: str) -> None:
     rows = bcelab.bce_with_logits(x32, y32, convention="keras", reduction="per_sample")
     np.testing.assert_allclose(rows, k["logits_none"], rtol=3e-6, atol=1e-6)
     assert float(bcelab.bce(p32, y32, convention="keras", reduction="mean")) == pytest.approx(
-        k["probs_mean"], rel=2e-6)
-    sm = bcelab.bce_with_logits(x32, y32, convention="keras", label_smoothing=0.2,
-                                reduction="mean")
+        k["probs_mean"], rel=2e-6
+    )
+    sm = bcelab.bce_with_logits(x32, y32, convention="keras", label_smoothing=0.2, reduction="mean")
     assert float(sm) == pytest.approx(k["smooth_mean"], rel=2e-6)
     # and the exact convention agrees with Keras to float32 accuracy away from its clip
-    assert float(bcelab.bce(p32, y32, reduction="mean")) == pytest.approx(k["probs_mean"],
-                                                                          rel=2e-6)
+    assert float(bcelab.bce(p32, y32, reduction="mean")) == pytest.approx(k["probs_mean"], rel=2e-6)
 
 
 def test_sklearn_agreement() -> None:
@@ -123,7 +135,8 @@ def test_sklearn_agreement() -> None:
     p0 = np.array([0.0, 1.0, 0.5])
     y0 = np.array([1.0, 0.0, 1.0])
     assert float(bcelab.bce(p0, y0, convention="sklearn", reduction="mean")) == pytest.approx(
-        metrics.log_loss(y0, p0), rel=1e-12)
+        metrics.log_loss(y0, p0), rel=1e-12
+    )
     # sklearn rejects soft targets (pitfalls.md 12); bcelab computes them
     with pytest.raises(ValueError):
         metrics.log_loss(Y_SOFT[:10], P[:10])

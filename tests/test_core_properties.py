@@ -65,8 +65,9 @@ def test_batched_mean_equals_mean_of_concatenation(data: st.DataObject, shape: t
     k = data.draw(st.integers(0, x.size))
     xf, yf, wf = x.ravel(), y.ravel(), w.ravel()
     whole = float(bcelab.bce_with_logits(xf, yf, weights=wf, reduction="sum"))
-    halves = float(bcelab.bce_with_logits(xf[:k], yf[:k], weights=wf[:k], reduction="sum")) + \
-        float(bcelab.bce_with_logits(xf[k:], yf[k:], weights=wf[k:], reduction="sum"))
+    halves = float(bcelab.bce_with_logits(xf[:k], yf[:k], weights=wf[:k], reduction="sum")) + float(
+        bcelab.bce_with_logits(xf[k:], yf[k:], weights=wf[k:], reduction="sum")
+    )
     assert halves == pytest.approx(whole, rel=1e-12, abs=1e-12)
     wm = float(bcelab.bce_with_logits(x, y, weights=w, reduction="weighted_mean"))
     assert wm == pytest.approx(whole / wf.sum(), rel=1e-12, abs=1e-12)
@@ -78,8 +79,9 @@ def test_per_sample_matches_keras_shape(data: st.DataObject, shape: tuple) -> No
     y = data.draw(hnp.arrays(np.float64, shape, elements=unit))
     per = bcelab.bce_with_logits(x, y, reduction="per_sample")
     assert per.shape == shape[:-1]
-    np.testing.assert_allclose(per, bcelab.bce_with_logits(x, y).mean(axis=-1), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        per, bcelab.bce_with_logits(x, y).mean(axis=-1), rtol=1e-12, atol=1e-12
+    )
     none = bcelab.bce_with_logits(x, y, reduction="none")
     assert none.shape == shape  # truly element-wise: no last-axis mean
 
@@ -92,8 +94,9 @@ def test_label_smoothing_equals_smoothed_targets(y: float, x: float, ls: float) 
 
 
 @given(y=unit, x=logit, gamma=st.floats(0, 5), alpha=st.none() | unit)
-def test_focal_is_bounded_by_bce_and_reduces_to_it(y: float, x: float, gamma: float,
-                                                   alpha: float | None) -> None:
+def test_focal_is_bounded_by_bce_and_reduces_to_it(
+    y: float, x: float, gamma: float, alpha: float | None
+) -> None:
     f = float(bcelab.focal_with_logits([x], [y], gamma=gamma, alpha=alpha)[0])
     b = float(bcelab.bce_with_logits([x], [y])[0])
     assert 0.0 <= f <= b * (1 + 1e-12) + 1e-300
@@ -109,5 +112,6 @@ def test_float32_mean_of_1e8_like_values_is_accurate() -> None:
     v = np.full(10_000_000, 0.1, dtype=np.float32)
     m = float(bcelab.reduce(v, reduction="mean"))
     assert m == pytest.approx(float(np.float32(0.1)), rel=1e-12)
-    assert float(bcelab.reduce(v, reduction="sum")) == pytest.approx(1e7 * float(np.float32(0.1)),
-                                                                     rel=1e-12)
+    assert float(bcelab.reduce(v, reduction="sum")) == pytest.approx(
+        1e7 * float(np.float32(0.1)), rel=1e-12
+    )

@@ -130,7 +130,9 @@ def test_r9_keras_docstring_reductions() -> None:
 def test_r10_keras_functional_per_row() -> None:
     # R10: keras.losses.binary_crossentropy docstring: [0.91629076, 0.7135582]
     rows = bcelab.bce(
-        f32([[0.6, 0.4], [0.4, 0.6]]), f32([[0, 1], [0, 0]]), convention="keras",
+        f32([[0.6, 0.4], [0.4, 0.6]]),
+        f32([[0, 1], [0, 0]]),
+        convention="keras",
         reduction="per_sample",
     )
     close_f32(rows[0], 0.91629076)

@@ -271,10 +271,14 @@ def check_weights(
     trailing axes.  Returns the weight as an array of ``like``'s dtype.
     """
     weights = asarray(xp, weights, name=name, fname=fname, like=like)
-    if not (is_floating(xp, weights.dtype) or xp.isdtype(weights.dtype, "integral")
-            or xp.isdtype(weights.dtype, "bool")):
+    if not (
+        is_floating(xp, weights.dtype)
+        or xp.isdtype(weights.dtype, "integral")
+        or xp.isdtype(weights.dtype, "bool")
+    ):
         raise DTypeError(
-            f"{fname}: {name} must be real numbers", f"received dtype {weights.dtype}",
+            f"{fname}: {name} must be real numbers",
+            f"received dtype {weights.dtype}",
             f"pass a float array for {name}",
         )
     ws, ls = tuple(weights.shape), tuple(like.shape)

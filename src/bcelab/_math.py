@@ -110,8 +110,9 @@ def kl(xp: Any, y: Array, a: Array, b: Array) -> Array:
     return xp.maximum(val, 0.0)
 
 
-def focal(xp: Any, y: Array, lp: Array, lq: Array, a: Array, b: Array, gamma: float,
-          alpha: float | None) -> Array:
+def focal(
+    xp: Any, y: Array, lp: Array, lq: Array, a: Array, b: Array, gamma: float, alpha: float | None
+) -> Array:
     """Focal loss ``alpha_t (1 - p_t)^gamma CE`` with the modulating factor computed in log space.
 
     ``lp = log p`` and ``lq = log(1 - p)`` are the *unguarded* logs (they may be -inf);

@@ -56,17 +56,39 @@ def binary_entropy(
     array([0.69314718, 0.6108643 , 0.69314718, 0.32508297])
     """
     fname = "binary_entropy"
-    prep = prepare(targets, targets, fname=fname, probs=True, nan_policy=nan_policy,
-                   label_smoothing=label_smoothing, pred_name="targets")
+    prep = prepare(
+        targets,
+        targets,
+        fname=fname,
+        probs=True,
+        nan_policy=nan_policy,
+        label_smoothing=label_smoothing,
+        pred_name="targets",
+    )
     values = M.entropy(prep.xp, prep.y)
-    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
-                  fname=fname)
+    return finish(
+        prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
+    )
 
 
-def _excess(targets: Array, preds: Array, *, logits: bool, label_smoothing: float,
-            nan_policy: str, fname: str) -> tuple[Any, Array]:
-    prep = prepare(preds, targets, fname=fname, probs=not logits, nan_policy=nan_policy,
-                   label_smoothing=label_smoothing, pred_name="logits" if logits else "probs")
+def _excess(
+    targets: Array,
+    preds: Array,
+    *,
+    logits: bool,
+    label_smoothing: float,
+    nan_policy: str,
+    fname: str,
+) -> tuple[Any, Array]:
+    prep = prepare(
+        preds,
+        targets,
+        fname=fname,
+        probs=not logits,
+        nan_policy=nan_policy,
+        label_smoothing=label_smoothing,
+        pred_name="logits" if logits else "probs",
+    )
     xp, z, y = prep.xp, prep.pred, prep.y
     if logits:
         a, b = M.neglog_terms_logits(xp, z, y)
@@ -110,11 +132,18 @@ def binary_kl(
     0.13687891
     """
     fname = "binary_kl"
-    prep, (y, a, b) = _excess(targets, preds, logits=logits, label_smoothing=label_smoothing,
-                              nan_policy=nan_policy, fname=fname)
+    prep, (y, a, b) = _excess(
+        targets,
+        preds,
+        logits=logits,
+        label_smoothing=label_smoothing,
+        nan_policy=nan_policy,
+        fname=fname,
+    )
     values = M.kl(prep.xp, y, a, b)
-    return finish(prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis,
-                  fname=fname)
+    return finish(
+        prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
+    )
 
 
 @dataclass(frozen=True)
@@ -140,8 +169,10 @@ class Decomposition:
         return {**asdict(self), "excess_fraction": self.excess_fraction}
 
     def __str__(self) -> str:
-        return (f"BCE {self.bce:.4f} = floor {self.floor:.4f} + excess {self.excess:.4f} "
-                f"(the part a better prediction can still remove)")
+        return (
+            f"BCE {self.bce:.4f} = floor {self.floor:.4f} + excess {self.excess:.4f} "
+            f"(the part a better prediction can still remove)"
+        )
 
 
 @B.quiet
@@ -174,15 +205,28 @@ def decompose(
     """
     fname = "decompose"
     if reduction not in ("mean", "weighted_mean"):
-        raise OptionError(f"{fname}: reduction must be 'mean' or 'weighted_mean'",
-                          f"received {reduction!r}", "use reduction='mean'")
-    prep, (y, a, b) = _excess(targets, preds, logits=logits, label_smoothing=label_smoothing,
-                              nan_policy=nan_policy, fname=fname)
+        raise OptionError(
+            f"{fname}: reduction must be 'mean' or 'weighted_mean'",
+            f"received {reduction!r}",
+            "use reduction='mean'",
+        )
+    prep, (y, a, b) = _excess(
+        targets,
+        preds,
+        logits=logits,
+        label_smoothing=label_smoothing,
+        nan_policy=nan_policy,
+        fname=fname,
+    )
     xp = prep.xp
     h = M.entropy(xp, y)
     parts = {"bce": M.cross_entropy(y, a, b, None), "floor": h, "excess": M.kl(xp, y, a, b)}
-    out = {k: float(finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=-1,
-                           fname=fname)) for k, v in parts.items()}
+    out = {
+        k: float(
+            finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=-1, fname=fname)
+        )
+        for k, v in parts.items()
+    }
     total = B.size(prep.pred.shape)
     keep = xp.ones(prep.pred.shape, dtype=xp.bool) if prep.omit is None else prep.omit
     if mask is not None:

@@ -14,7 +14,7 @@ Reduction = Literal["none", "mean", "sum", "weighted_mean", "per_sample"]
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum", "weighted_mean", "per_sample")
 
 
-def _check_mask(xp: Any, mask: object, like: Array, *, fname: str) -> Array:
+def _check_mask(xp: Any, mask: Array, like: Array, *, fname: str) -> Array:
     mask = B.asarray(xp, mask, name="mask", fname=fname, like=like)
     if not xp.isdtype(mask.dtype, "bool"):
         raise DTypeError(
@@ -111,15 +111,21 @@ def reduce(
     values = B.asarray(xp, values, name="values", fname=fname)
     if not B.is_floating(xp, values.dtype):
         raise DTypeError(
-            f"{fname}: values must be floating point", f"received dtype {values.dtype}",
+            f"{fname}: values must be floating point",
+            f"received dtype {values.dtype}",
             "cast with .astype(float32)",
         )
     if reduction not in REDUCTIONS:
         raise OptionError(
-            f"{fname}: reduction must be one of {REDUCTIONS}", f"received {reduction!r}",
+            f"{fname}: reduction must be one of {REDUCTIONS}",
+            f"received {reduction!r}",
             "pick one of those (default 'mean')",
         )
-    w = None if weights is None else B.check_weights(xp, weights, values, name="weights", fname=fname)
+    w = (
+        None
+        if weights is None
+        else B.check_weights(xp, weights, values, name="weights", fname=fname)
+    )
     m = None if mask is None else _check_mask(xp, mask, values, fname=fname)
 
     contrib = values
@@ -135,7 +141,8 @@ def reduce(
     if reduction == "per_sample":
         if values.ndim == 0:
             raise OptionError(
-                f"{fname}: per_sample needs at least one axis", "received a 0-d array",
+                f"{fname}: per_sample needs at least one axis",
+                "received a 0-d array",
                 "use reduction='mean'",
             )
         total_axes = _axes(axis, values.ndim, fname=fname)
@@ -153,8 +160,11 @@ def reduce(
         if m is not None:
             den = xp.sum(xp.astype(m, acc), axis=total_axes)
         else:
-            n = B.size(values.shape) if total_axes is None else B.size(
-                [values.shape[a] for a in total_axes])
+            n = (
+                B.size(values.shape)
+                if total_axes is None
+                else B.size([values.shape[a] for a in total_axes])
+            )
             den = xp.asarray(float(n), dtype=acc, device=_device(values))
         what = "zero elements"
     if not B.is_traced(den) and bool(xp.any(den == 0)):

@@ -44,7 +44,7 @@ def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, dict[st
                 if e.name and e.name.startswith("bcelab"):
                     continue  # subcommand not available in this build
                 raise
-            mod.add_arguments(sp)  # type: ignore[attr-defined]
+            mod.add_arguments(sp)
             modules[name] = mod
     return parser, modules
 
@@ -63,8 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     mod = modules.get(ns.command)
     if mod is None:
-        print(f"bcelab: error: the '{ns.command}' command is not available in this build",
-              file=sys.stderr)
+        print(
+            f"bcelab: error: the '{ns.command}' command is not available in this build",
+            file=sys.stderr,
+        )
         return 2
     try:
         config = mod.config_from_args(ns)  # type: ignore[attr-defined]

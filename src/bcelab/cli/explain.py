@@ -21,14 +21,22 @@ class Config:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", type=float, required=True, help="a target y in [0, 1], e.g. 0.3")
-    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
-                   help="also draw the curve to this image")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="also draw the curve to this image",
+    )
 
 
 def config_from_args(ns: argparse.Namespace) -> Config:
     if not 0.0 <= ns.target <= 1.0:
-        raise OptionError("--target must lie in [0, 1]", f"received {ns.target!r}",
-                          "divide 0..255 pixel values by 255")
+        raise OptionError(
+            "--target must lie in [0, 1]",
+            f"received {ns.target!r}",
+            "divide 0..255 pixel values by 255",
+        )
     return Config(ns.target, ns.plot)
 
 
@@ -78,11 +86,15 @@ def execute(cfg: Config) -> int:
         mark = "  <- minimum: p = y" if abs(p - y) < 1e-12 else ""
         print(f"{p:>8.4g}  {v:>9.4f}  {v - floor:>9.4f}{mark}")
     print()
-    print(f"The minimum is at p = y = {y:g}, where BCE equals the entropy H(y) = {floor:.4f} "
-          "(the floor).")
+    print(
+        f"The minimum is at p = y = {y:g}, where BCE equals the entropy H(y) = {floor:.4f} "
+        "(the floor)."
+    )
     if floor > 0:
-        print("It is not 0 because the target itself is uncertain: only the excess above the floor "
-              "measures the prediction's error.")
+        print(
+            "It is not 0 because the target itself is uncertain: only the excess above the floor "
+            "measures the prediction's error."
+        )
     else:
         print("For a hard target the floor is 0: a perfect prediction scores 0.")
     if cfg.plot is not None:

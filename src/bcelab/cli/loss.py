@@ -12,7 +12,7 @@ import numpy as np
 from ..conventions import CONVENTIONS
 from ..errors import OptionError
 
-__all__ = ["Config", "add_arguments", "config_from_args", "execute", "compute_table"]
+__all__ = ["Config", "add_arguments", "compute_table", "config_from_args", "execute"]
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,17 @@ class Config:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--targets", required=True, help="comma-separated targets in [0, 1], e.g. 0.5,0.3")
+    p.add_argument(
+        "--targets", required=True, help="comma-separated targets in [0, 1], e.g. 0.5,0.3"
+    )
     p.add_argument("--preds", required=True, help="comma-separated predictions (probabilities)")
     p.add_argument("--logits", action="store_true", help="--preds are logits, not probabilities")
-    p.add_argument("--convention", choices=CONVENTIONS, default="exact",
-                   help="also show the number this library prints (default: exact only)")
+    p.add_argument(
+        "--convention",
+        choices=CONVENTIONS,
+        default="exact",
+        help="also show the number this library prints (default: exact only)",
+    )
     p.add_argument("--label-smoothing", type=float, default=0.0, metavar="S")
     p.add_argument("--json", dest="as_json", action="store_true", help="machine-readable output")
 
@@ -39,17 +45,27 @@ def _numbers(text: str, name: str) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in text.replace(" ", "").split(",") if v != "")
     except ValueError:
-        raise OptionError(f"--{name} must be comma-separated numbers", f"received {text!r}",
-                          f"write e.g. --{name} 0.5,0.3,0.9") from None
+        raise OptionError(
+            f"--{name} must be comma-separated numbers",
+            f"received {text!r}",
+            f"write e.g. --{name} 0.5,0.3,0.9",
+        ) from None
     if not vals:
-        raise OptionError(f"--{name} needs at least one number", "received none",
-                          f"write e.g. --{name} 0.5,0.3")
+        raise OptionError(
+            f"--{name} needs at least one number", "received none", f"write e.g. --{name} 0.5,0.3"
+        )
     return vals
 
 
 def config_from_args(ns: argparse.Namespace) -> Config:
-    return Config(_numbers(ns.targets, "targets"), _numbers(ns.preds, "preds"), ns.logits,
-                  ns.convention, ns.label_smoothing, ns.as_json)
+    return Config(
+        _numbers(ns.targets, "targets"),
+        _numbers(ns.preds, "preds"),
+        ns.logits,
+        ns.convention,
+        ns.label_smoothing,
+        ns.as_json,
+    )
 
 
 def compute_table(cfg: Config) -> dict[str, object]:
@@ -67,8 +83,13 @@ def compute_table(cfg: Config) -> dict[str, object]:
     probs = sigmoid(z) if cfg.logits else z
     out: dict[str, object] = {
         "rows": [
-            {"target": float(t), "prediction": float(p), "bce": float(b), "floor": float(f),
-             "excess": float(e)}
+            {
+                "target": float(t),
+                "prediction": float(p),
+                "bce": float(b),
+                "floor": float(f),
+                "excess": float(e),
+            }
             for t, p, b, f, e in zip(y, probs, per, floor, excess, strict=True)
         ],
         "mean": {"bce": d.bce, "floor": d.floor, "excess": d.excess},
@@ -76,8 +97,9 @@ def compute_table(cfg: Config) -> dict[str, object]:
     }
     if cfg.convention != "exact":
         f32 = np.float32
-        conv = loss_fn(z.astype(f32), y.astype(f32), convention=cfg.convention, reduction="mean",
-                       **kw)
+        conv = loss_fn(
+            z.astype(f32), y.astype(f32), convention=cfg.convention, reduction="mean", **kw
+        )
         shown = np.float32(conv) if cfg.convention != "sklearn" else float(conv)
         out["convention"] = {"name": cfg.convention, "mean": float(shown), "printed": str(shown)}
     return out
@@ -85,9 +107,11 @@ def compute_table(cfg: Config) -> dict[str, object]:
 
 def execute(cfg: Config) -> int:
     if len(cfg.targets) != len(cfg.preds):
-        raise OptionError("--targets and --preds must have the same number of values",
-                          f"received {len(cfg.targets)} targets and {len(cfg.preds)} predictions",
-                          "give one prediction per target")
+        raise OptionError(
+            "--targets and --preds must have the same number of values",
+            f"received {len(cfg.targets)} targets and {len(cfg.preds)} predictions",
+            "give one prediction per target",
+        )
     res = compute_table(cfg)
     if cfg.as_json:
         json.dump(res, sys.stdout, indent=2)
@@ -100,19 +124,29 @@ def execute(cfg: Config) -> int:
     pred_head = "p = sigmoid(logit)" if cfg.logits else "prediction"
     print(f"{'target':>8}  {pred_head:>18}  {'BCE':>10}  {'floor H(y)':>10}  {'excess KL':>10}")
     for r in rows:
-        print(f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {r['bce']:>10.6f}  "
-              f"{r['floor']:>10.6f}  {r['excess']:>10.6f}")
-    print(f"{'mean':>8}  {'':>18}  {mean['bce']:>10.6f}  {mean['floor']:>10.6f}  "
-          f"{mean['excess']:>10.6f}")
+        print(
+            f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {r['bce']:>10.6f}  "
+            f"{r['floor']:>10.6f}  {r['excess']:>10.6f}"
+        )
+    print(
+        f"{'mean':>8}  {'':>18}  {mean['bce']:>10.6f}  {mean['floor']:>10.6f}  "
+        f"{mean['excess']:>10.6f}"
+    )
     print()
     print(f"BCE = floor + excess: {mean['bce']:.4f} = {mean['floor']:.4f} + {mean['excess']:.4f}.")
-    print(f"The minimum is at prediction = target; the floor here is {mean['floor']:.4f}, so a "
-          f"perfect prediction scores {mean['floor']:.4f}, not 0.")
+    print(
+        f"The minimum is at prediction = target; the floor here is {mean['floor']:.4f}, so a "
+        f"perfect prediction scores {mean['floor']:.4f}, not 0."
+    )
     if mean["floor"] > 0:
-        print("Only the excess (KL divergence) can be trained away; the floor is the entropy of "
-              "the soft targets themselves.")
+        print(
+            "Only the excess (KL divergence) can be trained away; the floor is the entropy of "
+            "the soft targets themselves."
+        )
     conv = res.get("convention")
     if isinstance(conv, dict):
-        print(f"{conv['name']} prints {conv['printed']} for this mean (exact: {mean['bce']:.8f}); "
-              "see `bcelab.conventions` for why it differs.")
+        print(
+            f"{conv['name']} prints {conv['printed']} for this mean (exact: {mean['bce']:.8f}); "
+            "see `bcelab.conventions` for why it differs."
+        )
     return 0
