@@ -1,0 +1,150 @@
+"""`bcelab train autoencoder`, run as a user would: output line, artifacts, errors, no debris."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bcelab.cli import main
+from bcelab.train import autoencoder_cli
+
+ARTIFACTS = {
+    "history.csv",
+    "history.json",
+    "model.pt",
+    "summary.json",
+    "reconstructions.png",
+    "curves.png",
+    "per_pixel_excess.png",
+}
+LINE = re.compile(
+    r"test BCE (\d\.\d{4}) = floor (\d\.\d{4}) \+ excess (\d\.\d{4}) "
+    r"\(the part training can still reduce\)"
+)
+
+
+@pytest.fixture
+def npz(tmp_path: Path) -> Path:
+    """40 blurry uint8 blobs of 12x12 (smooth, so an autoencoder has something to learn)."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:12, 0:12]
+    cy, cx = rng.uniform(3, 9, size=(2, 40, 1, 1))
+    x = 255 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 8.0)
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x=x.astype(np.uint8))
+    return path
+
+
+def _run(args: list[str]) -> int:
+    return main(["train", "autoencoder", *args])
+
+
+def test_end_to_end_on_user_npz(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert _run(["--data", str(npz), "--epochs", "3", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "scaled by 1/255" in text  # the uint8 scaling is stated
+    assert "epoch" not in text  # --quiet
+    assert {p.name for p in out.iterdir()} == ARTIFACTS
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+    m = LINE.search(text)
+    assert m is not None, text
+    summary = json.loads((out / "summary.json").read_text())
+    final = summary["final"]["test"]
+    assert [float(g) for g in m.groups()] == [
+        round(final[k], 4) for k in ("bce", "floor", "excess")
+    ]
+    assert f"reconstructions: {out / 'reconstructions.png'}" in text
+    assert summary["data"]["scaling"].startswith("pixels were uint8")
+    assert summary["config"]["loss"] == "bce" and summary["epochs_completed"] == 3
+
+    with open(out / "history.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(float(r["epoch"])) for r in rows] == [1, 2, 3]
+    for r in rows:
+        assert float(r["test_floor"]) + float(r["test_excess"]) == pytest.approx(
+            float(r["test_bce"]), rel=1e-12
+        )
+    assert float(rows[-1]["test_excess"]) == final["excess"]
+
+    state = torch.load(out / "model.pt", weights_only=True)
+    assert state["1.weight"].shape == (32, 144)  # dense 144 -> 32 -> 16 -> 32 -> 144
+    for name in ("reconstructions.png", "curves.png", "per_pixel_excess.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_losses(npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cmp"
+    assert _run(["--data", str(npz), "--epochs", "1", "--compare-losses", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    excess = summary["final_test_excess"]
+    assert set(excess) == {"bce", "kl", "mse"}
+    # bce and kl train identical weights, so their final test excess is identical
+    assert excess["bce"] == excess["kl"]
+    for loss in ("bce", "kl", "mse"):
+        assert {p.name for p in (out / loss).iterdir()} == ARTIFACTS
+        sub = json.loads((out / loss / "summary.json").read_text())
+        assert sub["final"]["test"]["excess"] == excess[loss]
+        assert f"[{loss}] test BCE" in text
+    assert "lowest final test excess: --loss" in text
+    assert "epoch 1/1  mse" in text  # per-epoch lines without --quiet
+
+
+def test_float_pixels_over_one_fail_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.linspace(0, 255, 5 * 16).reshape(5, 4, 4))
+    out = tmp_path / "never"
+    assert _run(["--data", str(bad), "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "received values in [0, 255]" in err and "divide by 255" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_conv_on_digits_fails_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never"
+    assert _run(["--arch", "conv", "--out", str(out)]) == 2
+    assert "--arch dense" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_nothing_partial_when_writing_fails(
+    npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full (simulated)")
+
+    # history, model and reconstructions are already staged when the curves fail
+    monkeypatch.setattr(autoencoder_cli, "plot_curves", broken)
+    out = tmp_path / "runs" / "ae"
+    cfg = autoencoder_cli.Config(data=str(npz), epochs=1, out=str(out), quiet=True)
+    with pytest.raises(OSError, match="simulated"):
+        autoencoder_cli.execute(cfg)
+    assert not out.exists()
+    assert list((tmp_path / "runs").iterdir()) == []  # no staging folder left behind
+
+
+def test_default_out_folder_is_timestamped(
+    npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out, results = autoencoder_cli.run(
+        autoencoder_cli.Config(data=str(npz), epochs=1, quiet=True), echo=False
+    )
+    assert re.fullmatch(r"runs/autoencoder-\d{8}-\d{6}", out.as_posix())
+    assert {p.name for p in (tmp_path / out).iterdir()} == ARTIFACTS
+    assert autoencoder_cli.final_line(results["bce"]).startswith("test BCE ")
