@@ -1,0 +1,17 @@
+"""Streaming, mergeable evaluation of binary predictions (log loss, NE, calibration, AUC, ...).
+
+>>> import numpy as np
+>>> from bcelab.metrics import BinaryStats
+>>> a = BinaryStats().update([1, 0, 1], np.array([0.9, 0.2, 0.6]))
+>>> b = BinaryStats().update([0, 0], np.array([0.4, 0.1]))
+>>> m = (a + b).compute()
+>>> round(m.log_loss, 6), m.rows, m.roc_auc
+(0.291103, 5, 1.0)
+"""
+
+from __future__ import annotations
+
+from .result import BinaryMetrics
+from .stats import BinaryStats
+
+__all__ = ["BinaryMetrics", "BinaryStats"]

@@ -1,0 +1,142 @@
+r"""Every metric from a :class:`~bcelab.metrics.BinaryStats` (nothing here reads rows).
+
+Totals (all weighted; :math:`W = \sum w`):
+
+.. math::
+
+    \mathrm{LL} = \frac{\sum w\,\mathrm{BCE}}{W}, \quad
+    \mathrm{floor} = \frac{\sum w\,H(y)}{W}, \quad
+    \bar y = \frac{\sum w y}{W}, \quad
+    \mathrm{NE} = \frac{\mathrm{LL}}{H(\bar y)}, \quad \mathrm{RIG} = 1 - \mathrm{NE}, \quad
+    \mathrm{calibration} = \frac{\sum w p}{\sum w y}, \quad
+    \mathrm{Brier} = \frac{\sum w (p - y)^2}{W}
+
+The ranking, calibration-bin and threshold metrics come from the fine histogram (soft
+labels count as a weight :math:`w y` of positives and :math:`w (1 - y)` of negatives);
+see :mod:`bcelab.metrics.ranking` for ROC-AUC, PR-AUC and their bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import _math as M
+from ..errors import EmptyReductionError, OptionError
+from .calibration import ece_equal_mass, ece_uniform
+from .histogram import layout
+from .ranking import pr_auc, roc_auc
+from .result import BinaryMetrics
+
+if TYPE_CHECKING:
+    from .stats import BinaryStats
+
+__all__ = ["check_threshold", "compute_metrics", "confusion"]
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b != 0 else math.nan
+
+
+def check_threshold(threshold: float) -> int:
+    """Index of the fine bin edge equal to ``threshold``; OptionError when it is not an edge."""
+    edges = layout().edges
+    t = float(threshold)
+    i = int(np.searchsorted(edges, t))
+    if not (0.0 < t < 1.0) or edges[i] != t:
+        raise OptionError(
+            "compute: threshold must be an exact bin edge in (0, 1): a multiple of 0.01, a "
+            "multiple of 1/15, or a dyadic edge such as 0.5, 0.25 or 2**-10",
+            f"received threshold={threshold!r}",
+            f"round it, e.g. threshold={round(t, 2) if 0.01 <= t <= 0.99 else 0.5!r}",
+        )
+    return i
+
+
+def confusion(pos: np.ndarray, neg: np.ndarray, i: int) -> tuple[float, float, float, float]:
+    """(tp, fp, tn, fn) when fine bins ``i`` and above are predicted positive."""
+    tp = float(pos[i:].sum())
+    fp = float(neg[i:].sum())
+    return tp, fp, float(neg[:i].sum()), float(pos[:i].sum())
+
+
+def compute_metrics(
+    stats: BinaryStats, *, threshold: float = 0.5, n_calibration_bins: int = 15
+) -> BinaryMetrics:
+    """All metrics of :class:`BinaryMetrics` from ``stats``."""
+    ti = check_threshold(threshold)
+    nb = n_calibration_bins
+    if not isinstance(nb, (int, np.integer)) or isinstance(nb, bool) or not 1 <= nb <= 1000:
+        raise OptionError(
+            "compute: n_calibration_bins must be an integer in [1, 1000]",
+            f"received {nb!r}",
+            "use the default, 15",
+        )
+    rows, used = stats.rows, stats.rows_used
+    w = stats.total("w")
+    if used == 0 or w == 0:
+        raise EmptyReductionError(
+            "compute: at least one row with a valid target, a prediction and a weight > 0",
+            f"received {rows} rows, {used} usable ({stats.count('nan_pred')} NaN predictions, "
+            f"{stats.count('invalid_target')} invalid targets), total weight {w!r}",
+            "check the input columns and the filters",
+        )
+    a = stats.to_arrays()
+    pos, neg, wp_bins = a["hist"][:, 0], a["hist"][:, 1], a["hist"][:, 2]
+    ll = stats.total("wbce") / w
+    floor = stats.total("wh") / w
+    base = stats.total("wy") / w
+    base = min(max(base, 0.0), 1.0)
+    h_base = float(M.entropy(np, np.float64(base)))
+    ne = _div(ll, h_base)
+    wp_total, wy_total = stats.total("wp"), stats.total("wy")
+    eu, mu, eu_bound = ece_uniform(pos, neg, wp_bins, nb)
+    em, mm, em_bound = ece_equal_mass(pos, neg, wp_bins, nb)
+    auc, auc_b = roc_auc(pos, neg)
+    ap, ap_b = pr_auc(pos, neg)
+    tp, fp, tn, fn = confusion(pos, neg, ti)
+    return BinaryMetrics(
+        rows=rows,
+        rows_used=used,
+        rows_excluded=rows - used,
+        nan_predictions=stats.count("nan_pred"),
+        invalid_targets=stats.count("invalid_target"),
+        clipped_predictions=stats.count("clipped"),
+        weight_total=w,
+        effective_rows=_div(w * w, stats.total("w2")),
+        log_loss=ll,
+        log_loss_is_infinite=math.isinf(ll),
+        floor=floor,
+        excess=max(ll - floor, 0.0),
+        base_rate=base,
+        base_entropy=h_base,
+        ne=ne,
+        rig=1.0 - ne,
+        mean_prediction=wp_total / w,
+        calibration=_div(wp_total, wy_total),
+        brier=stats.total("wsq") / w,
+        pred_min=float(a["pmin"][0]),
+        pred_max=float(a["pmax"][0]),
+        n_calibration_bins=int(nb),
+        ece_uniform=eu,
+        mce_uniform=mu,
+        ece_uniform_bound=eu_bound,
+        ece_equal_mass=em,
+        mce_equal_mass=mm,
+        ece_equal_mass_bound=em_bound,
+        roc_auc=auc,
+        roc_auc_bound=auc_b,
+        pr_auc=ap,
+        pr_auc_bound=ap_b,
+        threshold=float(threshold),
+        tp=tp,
+        fp=fp,
+        tn=tn,
+        fn=fn,
+        accuracy=_div(tp + tn, tp + fp + tn + fn),
+        precision=_div(tp, tp + fp),
+        recall=_div(tp, tp + fn),
+        f1=_div(2 * tp, 2 * tp + fp + fn),
+    )

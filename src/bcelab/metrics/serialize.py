@@ -1,0 +1,146 @@
+"""The binary encoding of a metric state: versioned, checksummed, no pickle.
+
+Layout (all integers little-endian)::
+
+    b"BCELSTAT"                      8 bytes  magic
+    version                          u16      (1)
+    header length H                  u32
+    header                           H bytes  UTF-8 JSON: {"layout": ..., "arrays":
+                                              [[name, dtype, shape], ...]}
+    array data                       the arrays' bytes in header order (little-endian)
+    crc32                            u32      of everything before it
+
+Decoding checks every part (magic, version, lengths, dtypes, shapes, checksum, the bin
+layout) and raises :class:`bcelab.errors.DataError` with what was wrong; it never
+executes anything from the input.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+
+__all__ = ["VERSION", "arrays_from_bytes", "arrays_to_bytes", "check_arrays"]
+
+MAGIC = b"BCELSTAT"
+VERSION = 1
+_DTYPES = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
+
+
+def _bad(received: str) -> DataError:
+    return DataError(
+        f"BinaryStats.from_bytes: bytes written by BinaryStats.to_bytes (format version {VERSION})",
+        received,
+        "re-create the state from the data; the bytes are corrupt, truncated, "
+        "or from another program",
+    )
+
+
+def arrays_to_bytes(arrays: dict[str, np.ndarray], *, layout_id: str) -> bytes:
+    meta = {
+        "layout": layout_id,
+        "arrays": [[k, v.dtype.str[1:], list(v.shape)] for k, v in arrays.items()],
+    }
+    header = json.dumps(meta, separators=(",", ":")).encode()
+    parts = [MAGIC, struct.pack("<HI", VERSION, len(header)), header]
+    for v in arrays.values():
+        parts.append(np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")).tobytes())
+    body = b"".join(parts)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def arrays_from_bytes(data: bytes, *, layout_id: str) -> dict[str, np.ndarray]:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DataError(
+            "BinaryStats.from_bytes: bytes",
+            f"received {type(data).__name__}",
+            "pass the bytes returned by to_bytes()",
+        )
+    data = bytes(data)
+    if len(data) < len(MAGIC) + 10 or data[: len(MAGIC)] != MAGIC:
+        raise _bad("the bytes do not start with the BinaryStats magic")
+    body, crc = data[:-4], struct.unpack("<I", data[-4:])[0]
+    if zlib.crc32(body) != crc:
+        raise _bad("the checksum does not match (corrupt or truncated data)")
+    version, hlen = struct.unpack_from("<HI", body, len(MAGIC))
+    if version != VERSION:
+        raise _bad(f"format version {version}")
+    start = len(MAGIC) + 6
+    try:
+        meta = json.loads(body[start : start + hlen].decode())
+        if meta["layout"] != layout_id:
+            raise _bad(
+                f"a different histogram layout ({meta['layout']!r}, this version "
+                f"uses {layout_id!r})"
+            )
+        specs = [
+            (str(n), _DTYPES[str(d)], tuple(int(s) for s in shp)) for n, d, shp in meta["arrays"]
+        ]
+    except DataError:
+        raise
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise _bad(f"an unreadable header ({type(e).__name__})") from None
+    pos = start + hlen
+    out: dict[str, np.ndarray] = {}
+    for name, dt, shape in specs:
+        n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        if n < 0 or pos + n > len(body):
+            raise _bad(f"array {name!r} runs past the end of the data")
+        out[name] = (
+            np.frombuffer(body, dtype=dt, count=n // dt.itemsize, offset=pos)
+            .reshape(shape)
+            .astype(dt.newbyteorder("="))
+        )
+        pos += n
+    if pos != len(body):
+        raise _bad(f"{len(body) - pos} unexpected trailing bytes")
+    return out
+
+
+def check_arrays(arrays: Any, *, template: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Validate state arrays against an empty state's; return owned copies."""
+    fname = "BinaryStats.from_arrays"
+    if not isinstance(arrays, dict) or set(arrays) != set(template):
+        got = sorted(arrays) if isinstance(arrays, dict) else type(arrays).__name__
+        raise DataError(
+            f"{fname}: a dict with keys {sorted(template)}",
+            f"received {got}",
+            "pass the dict returned by to_arrays()",
+        )
+    out: dict[str, np.ndarray] = {}
+    for k, ref in template.items():
+        v = arrays[k]
+        if hasattr(v, "detach"):  # torch tensors after all_reduce
+            v = v.detach().cpu().numpy()
+        v = np.asarray(v)
+        if v.shape != ref.shape or v.dtype.kind != ref.dtype.kind:
+            raise DataError(
+                f"{fname}: {k!r} of shape {ref.shape} and dtype {ref.dtype}",
+                f"received shape {v.shape} and dtype {v.dtype}",
+                "pass the arrays from to_arrays() of this bcelab version",
+            )
+        out[k] = np.array(v, dtype=ref.dtype, copy=True)
+    c = out["counts"]
+    h = out["hist"]
+    problems = []
+    if (c < 0).any() or (out["hist_n"] < 0).any():
+        problems.append("negative counts")
+    if c[1] > c[0] or c[2:].max(initial=0) > c[0]:
+        problems.append("more used or excluded rows than rows")
+    if int(out["hist_n"].sum()) != int(c[1]):
+        problems.append("histogram counts that do not add up to the rows used")
+    if np.isnan(out["sums"]).any() or np.isnan(h).any() or (h < 0).any():
+        problems.append("NaN or negative sums")
+    if problems:
+        raise DataError(
+            f"{fname}: a consistent metric state",
+            "received " + ", ".join(problems),
+            "the state is corrupt; re-create it from the data",
+        )
+    return out
