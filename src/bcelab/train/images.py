@@ -25,6 +25,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,18 @@ class ImageSet:
         """``(C, H, W)`` of one image."""
         c, h, w = self.train.shape[1:]
         return int(c), int(h), int(w)
+
+    def to_dataset(self) -> Any:
+        """A :class:`bcelab.train.Dataset` whose targets are the images themselves.
+
+        This is how :func:`bcelab.train.fit` trains an autoencoder module: ``x`` is
+        the input and ``y = x`` the target, so its History reports BCE, floor and excess.
+        """
+        from .data import Dataset
+
+        return Dataset(
+            self.train, self.train, self.test, self.test, name=self.source, notes=(self.scaling,)
+        )
 
     def describe(self) -> str:
         c, h, w = self.image_shape

@@ -41,6 +41,7 @@ def split_metrics(
     given, ``bce``, ``floor`` and ``excess`` are reported.
     """
     import torch
+    from array_api_compat import torch as xp
 
     if tuple(y.shape) != tuple(z.shape):
         if tuple(y.shape) != tuple(z.shape[1:]):
@@ -57,7 +58,7 @@ def split_metrics(
     with torch.no_grad():
         out["loss"] = objective.values(z, y).double().mean(red).numpy()
         if hard:
-            p = M.sigmoid(torch, z)
+            p = M.sigmoid(xp, z)
             out["acc"] = ((p >= 0.5) == (y >= 0.5)).double().mean(red).numpy()
         if floor is not None:
             b, k = bce_parts(z, y)

@@ -48,18 +48,18 @@ class Objective:
 
     def values(self, z: Tensor, y: Tensor) -> Tensor:
         """Per-element objective for logits ``z`` and (already smoothed) targets ``y``."""
-        import torch
+        from array_api_compat import torch as xp
 
-        a, b = M.neglog_terms_logits(torch, z, y)
+        a, b = M.neglog_terms_logits(xp, z, y)
         if self.name == "bce":
             return M.cross_entropy(y, a, b, None)
         if self.name == "kl":
-            return M.kl(torch, y, a, b)
+            return M.kl(xp, y, a, b)
         return M.focal(
-            torch,
+            xp,
             y,
-            M.log_sigmoid(torch, z),
-            M.log_sigmoid(torch, -z),
+            M.log_sigmoid(xp, z),
+            M.log_sigmoid(xp, -z),
             a,
             b,
             float(self.gamma),
@@ -68,11 +68,11 @@ class Objective:
 
     def grad(self, z: Tensor, y: Tensor) -> Tensor:
         """Per-element derivative of :meth:`values` with respect to the logits."""
-        import torch
+        from array_api_compat import torch as xp
 
         if self.name == "focal":
-            return M.grad_focal_logits(torch, z, y, float(self.gamma), None)
-        return M.grad_logits(torch, z, y, None)  # kl = bce - H(y): same gradient
+            return M.grad_focal_logits(xp, z, y, float(self.gamma), None)
+        return M.grad_logits(xp, z, y, None)  # kl = bce - H(y): same gradient
 
     def public(self, z: Tensor, y: Tensor) -> Tensor:
         """The mean objective through bcelab's public, validated functions (autograd path)."""
@@ -93,14 +93,14 @@ def _all_axes(z: Tensor) -> tuple[int, ...]:
 
 def bce_parts(z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Per-element ``(BCE, KL)`` for reporting floor + excess."""
-    import torch
+    from array_api_compat import torch as xp
 
-    a, b = M.neglog_terms_logits(torch, z, y)
-    return M.cross_entropy(y, a, b, None), M.kl(torch, y, a, b)
+    a, b = M.neglog_terms_logits(xp, z, y)
+    return M.cross_entropy(y, a, b, None), M.kl(xp, y, a, b)
 
 
 def entropy(y: Tensor) -> Tensor:
     """Per-element floor ``H(y)``."""
-    import torch
+    from array_api_compat import torch as xp
 
-    return M.entropy(torch, y)
+    return M.entropy(xp, y)

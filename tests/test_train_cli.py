@@ -1,0 +1,160 @@
+"""`bcelab train`: the tutorial line, artifacts, many seeds, a user CSV end to end, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bcelab.cli import main  # noqa: E402
+from bcelab.train import History, MLPSpec, load_history, module_from_state  # noqa: E402
+
+
+def test_circles_prints_tutorial_line_and_writes_artifacts(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "circles", "--epochs", "3", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"^Train: 0\.\d{3}, Test: 0\.\d{3}$", text, re.M)
+    assert "Train: 0.836, Test: 0.852" in text  # the tutorial's reported line, for comparison
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "curves.png",
+        "history.csv",
+        "history.json",
+        "model.pt",
+        "summary.json",
+        "checkpoint.pt",
+    } <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["epochs"] == 3 and summary["seeds"] == [0]
+    assert {"torch", "numpy", "bcelab", "python"} <= set(summary["versions"])
+    assert summary["train_time_s"] > 0
+    # model.pt: a state_dict that loads with weights_only=True into the tutorial's model
+    sd = torch.load(out / "model.pt", weights_only=True)
+    mod = module_from_state(sd, MLPSpec(), 2, 1)
+    ds = __import__("bcelab.train.data", fromlist=["x"]).builtin("circles")
+    p = torch.sigmoid(mod(torch.from_numpy(ds.x_test))).detach().numpy()
+    acc = float(((p >= 0.5) == (ds.y_test >= 0.5)).mean())
+    assert acc == pytest.approx(summary["final"]["test_acc"]["mean"], abs=1e-12)
+    h = load_history(out / "history.json")
+    assert isinstance(h, History) and h.epochs == 3
+    rows = (out / "history.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("epoch,train_loss") and len(rows) == 4
+
+
+def test_many_seeds_report_ci(tmp_path, capsys) -> None:
+    out = tmp_path / "r"
+    assert (
+        main(["train", "moons", "--epochs", "2", "--seeds", "4", "--out", str(out), "--quiet"]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "over 4 seeds" in text and "95% CI" in text and "(mean of 4 seeds)" in text
+    sd = torch.load(out / "model.pt", weights_only=True)
+    assert sd["0.weight"].shape == (4, 50, 2)
+    csv_head = (out / "history.csv").read_text().splitlines()[0]
+    assert "test_acc_mean" in csv_head and "test_acc_sd" in csv_head
+
+
+def test_user_csv_end_to_end(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    lines = ["f1,f2,noise,label"] + [f"{a},{b},{c},{t}" for (a, b, c), t in zip(x, y, strict=True)]
+    (tmp_path / "mine.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    rc = main(
+        [
+            "train",
+            "file",
+            "--data",
+            str(tmp_path / "mine.csv"),
+            "--target",
+            "label",
+            "--features",
+            "f1,f2",
+            "--epochs",
+            "30",
+            "--optimizer",
+            "adam",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    text = capsys.readouterr().out
+    test_acc = float(re.search(r"Test: (0\.\d+)", text).group(1))
+    assert test_acc > 0.9  # a linearly separable problem
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["data"] == "mine" and summary["config"]["n_train"] == 100
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
+    (tmp_path / "bad.csv").write_text("a,label\n1,0\n2,3\n3,1\n")
+    out = tmp_path / "never"
+    rc = main(
+        [
+            "train",
+            "file",
+            "--data",
+            str(tmp_path / "bad.csv"),
+            "--target",
+            "label",
+            "--out",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "0, 1, 3" in err and not out.exists()
+    for bad in (
+        ["--lr", "0"],
+        ["--epochs", "0"],
+        ["--batch-size", "0"],
+        ["--seeds", "0"],
+        ["--hidden", "0"],
+    ):
+        assert main(["train", "circles", "--out", str(out), *bad]) == 2
+    assert not out.exists()
+
+
+def test_resume_cli_continues_to_the_same_result(tmp_path, capsys) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert (
+        main(["train", "circles", "--epochs", "6", "--seeds", "2", "--out", str(a), "--quiet"]) == 0
+    )
+    assert (
+        main(["train", "circles", "--epochs", "3", "--seeds", "2", "--out", str(b), "--quiet"]) == 0
+    )
+    assert main(["train", "circles", "--resume", str(b), "--epochs", "6", "--quiet"]) == 0
+    ha, hb = load_history(a / "history.json"), load_history(b / "history.json")
+    assert hb.epochs == 6
+    for k in ha.metrics:
+        np.testing.assert_array_equal(ha.metrics[k], hb.metrics[k])
+    capsys.readouterr()
+
+
+def test_progress_bar_only_on_a_tty() -> None:
+    import io
+
+    from bcelab.train import ProgressBar
+
+    h = History(seeds=[0])
+    h.append({"train_loss": np.array([0.5]), "test_loss": np.array([0.4])})
+    buf = io.StringIO()
+    ProgressBar(10, stream=buf)(h)
+    assert buf.getvalue() == ""
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    t = Tty()
+    bar = ProgressBar(10, stream=t)
+    bar(h)
+    bar.close()
+    assert "epoch 1/10" in t.getvalue() and "loss 0.5000" in t.getvalue()

@@ -1,0 +1,136 @@
+"""Data loading for `bcelab train`: built-ins, user tables, and every bad input of issue 3."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bcelab.errors import BCELabError, DataError, DomainError, OptionError
+from bcelab.train import data
+
+
+@pytest.mark.parametrize("maker", ["make_circles", "make_moons"])
+@pytest.mark.parametrize(("n", "noise", "rs"), [(1000, 0.1, 1), (101, None, 7), (10, 0.3, 0)])
+def test_generators_match_sklearn_bit_for_bit(
+    maker: str, n: int, noise: float | None, rs: int
+) -> None:
+    # reference: scikit-learn's own generators (the tutorial calls make_circles)
+    skd = pytest.importorskip("sklearn.datasets")
+    x_ref, y_ref = getattr(skd, maker)(n_samples=n, noise=noise, random_state=rs)
+    x, y = getattr(data, maker)(n, noise=noise, random_state=rs)
+    np.testing.assert_array_equal(x, x_ref)
+    np.testing.assert_array_equal(y, y_ref)
+
+
+def test_circles_is_seed_001_split() -> None:
+    skd = pytest.importorskip("sklearn.datasets")
+    x, y = skd.make_circles(n_samples=1000, noise=0.1, random_state=1)  # seed 001's data
+    ds = data.builtin("circles")
+    np.testing.assert_array_equal(ds.x_train, x[:500].astype(np.float32))
+    np.testing.assert_array_equal(ds.y_test[:, 0], y[500:].astype(np.float32))
+    assert ds.hard_targets
+
+
+def test_breast_cancer_standardised_with_training_statistics_only() -> None:
+    ds = data.builtin("breast-cancer")
+    assert ds.x_train.shape[1] == 30 and ds.x_train.shape[0] + ds.x_test.shape[0] == 569
+    np.testing.assert_allclose(ds.x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(ds.x_train.std(axis=0), 1, atol=1e-4)
+    assert np.abs(ds.x_test.mean(axis=0)).max() > 1e-3  # the test split was not re-centred
+
+
+def test_unknown_builtin() -> None:
+    with pytest.raises(OptionError, match="circles, moons, breast-cancer"):
+        data.builtin("spirals")
+
+
+def _csv(tmp_path, text: str, name: str = "d.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+GOOD = "a,b,label\n" + "".join(f"{i % 7 / 7},{(i * 3) % 5},{i % 2}\n" for i in range(40))
+
+
+def test_table_split_and_standardisation(tmp_path) -> None:
+    ds = data.load_table(_csv(tmp_path, GOOD), target="label", test_fraction=0.25)
+    assert ds.x_train.shape == (30, 2) and ds.x_test.shape == (10, 2)
+    assert ds.feature_names == ("a", "b")
+    np.testing.assert_allclose(ds.x_train.mean(axis=0), 0, atol=1e-6)
+
+
+def test_parquet_and_separate_test_file(tmp_path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    t = pa.table({"x": [0.1, 0.2, 0.3, 0.9], "y": [0, 0, 1, 1]})
+    pq.write_table(t, tmp_path / "tr.parquet")
+    ds = data.load_table(
+        tmp_path / "tr.parquet", target="y", test=_csv(tmp_path, "x,y\n0.5,1\n0.0,0\n", "te.csv")
+    )
+    assert ds.x_train.shape == (4, 1) and ds.x_test.shape == (2, 1)
+
+
+def test_target_not_binary_lists_distinct_values(tmp_path) -> None:
+    p = _csv(tmp_path, "a,label\n1,0\n2,1\n3,2\n4,5\n")
+    with pytest.raises(DomainError) as e:
+        data.load_table(p, target="label")
+    assert "0, 1, 2, 5" in str(e.value)
+
+
+def test_string_target_lists_distinct_values(tmp_path) -> None:
+    p = _csv(tmp_path, "a,label\n1,yes\n2,no\n3,yes\n")
+    with pytest.raises(DomainError, match="'no', 'yes'"):
+        data.load_table(p, target="label")
+
+
+def test_missing_values_named_or_dropped(tmp_path) -> None:
+    p = _csv(tmp_path, "a,b,label\n1,2,0\n2,,1\n3,4,1\n4,5,0\n5,6,1\n6,7,0\n")
+    with pytest.raises(DataError) as e:
+        data.load_table(p, target="label")
+    msg = str(e.value)
+    assert "['b']" in msg and "rows 2" in msg and "--dropna" in msg
+    ds = data.load_table(p, target="label", dropna=True)
+    assert ds.x_train.shape[0] + ds.x_test.shape[0] == 5
+
+
+def test_non_numeric_feature_named(tmp_path) -> None:
+    p = _csv(tmp_path, "a,colour,label\n1,red,0\n2,blue,1\n")
+    with pytest.raises(DataError, match="'colour'"):
+        data.load_table(p, target="label")
+
+
+def test_unknown_column_lists_available(tmp_path) -> None:
+    p = _csv(tmp_path, GOOD)
+    with pytest.raises(DataError) as e:
+        data.load_table(p, target="Label")
+    assert "['a', 'b', 'label']" in str(e.value)
+    with pytest.raises(DataError, match="available"):
+        data.load_table(p, target="label", features=["a", "zz"])
+
+
+@pytest.mark.parametrize("frac", [0.01, 0.99])
+def test_empty_split(tmp_path, frac: float) -> None:
+    p = _csv(tmp_path, "a,label\n1,0\n2,1\n3,1\n")
+    with pytest.raises(DataError, match="at least one row"):
+        data.load_table(p, target="label", test_fraction=frac)
+
+
+def test_empty_file_and_bad_fraction(tmp_path) -> None:
+    with pytest.raises(BCELabError):
+        data.load_table(_csv(tmp_path, "a,label\n"), target="label")
+    with pytest.raises(OptionError):
+        data.load_table(_csv(tmp_path, GOOD), target="label", test_fraction=1.0)
+    with pytest.raises(DataError, match="does not exist"):
+        data.load_table(tmp_path / "nope.csv", target="label")
+
+
+def test_as_dataset_rejects_bad_arrays() -> None:
+    x = np.zeros((4, 2))
+    with pytest.raises(DomainError, match="found 2"):
+        data.as_dataset((x, np.array([0, 1, 2, 1]), x, np.array([0, 1, 0, 1])))
+    with pytest.raises(BCELabError):
+        data.as_dataset((x, np.array([0, 1, 1]), x, np.array([0, 1, 0, 1])))
+    with pytest.raises(BCELabError):
+        data.as_dataset((np.zeros((0, 2)), np.zeros(0), x, np.zeros(4)))

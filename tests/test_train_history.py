@@ -1,0 +1,51 @@
+"""History: statistics over seeds, serialisation, and the figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bcelab.train import History, load_history
+from bcelab.train.stats import summarise, t975
+
+
+@pytest.mark.parametrize("df", [1, 2, 5, 29, 35, 45, 70, 99, 150, 1000])
+def test_t_quantile_matches_scipy(df: int) -> None:
+    stats = pytest.importorskip("scipy.stats")  # reference: scipy.stats.t.ppf
+    assert t975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-3)
+
+
+def test_summarise_mean_sd_ci() -> None:
+    v = np.array([0.84, 0.85, 0.86, 0.85])
+    s = summarise(v)
+    assert s["mean"] == pytest.approx(0.85) and s["sd"] == pytest.approx(np.std(v, ddof=1))
+    half = 3.182 * s["sd"] / 2  # t_{0.975,3} = 3.182 (NIST table)
+    assert s["ci95"] == pytest.approx([0.85 - half, 0.85 + half])
+    assert summarise([0.5])["ci95"] is None
+
+
+def _hist(seeds: int, soft: bool = False) -> History:
+    rng = np.random.default_rng(seeds)
+    h = History(seeds=list(range(seeds)), config={"loss": "bce", "data": "test data"})
+    for _ in range(15):
+        row = {
+            f"{s}_{m}": rng.uniform(0.3, 0.7, seeds)
+            for s in ("train", "test")
+            for m in (("loss", "floor", "excess") if soft else ("loss", "acc"))
+        }
+        h.append(row)
+    h.final = {k: v[:, -1] for k, v in h.metrics.items()}
+    return h
+
+
+@pytest.mark.parametrize(("seeds", "soft"), [(1, False), (5, False), (3, True)])
+def test_save_round_trip_and_figure(tmp_path, seeds: int, soft: bool) -> None:
+    h = _hist(seeds, soft)
+    paths = h.save(tmp_path)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    back = load_history(paths["history.json"])
+    assert back.seeds == h.seeds
+    for k in h.metrics:
+        np.testing.assert_array_equal(back.metrics[k], h.metrics[k])
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 16
+    assert h.summary()["test_loss"]["n"] == seeds
