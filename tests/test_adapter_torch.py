@@ -1,0 +1,245 @@
+"""bcelab.torch losses: parity with torch's own losses, autocast, compile, torch.func, errors."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+import bcelab  # noqa: E402
+import bcelab.torch as bt  # noqa: E402
+from bcelab.errors import DomainError, DTypeError, NaNError, OptionError, ShapeError  # noqa: E402
+
+
+def _data(seed: int, shape: tuple[int, ...] = (16, 3), scale: float = 4.0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * scale
+    y = torch.rand(shape, generator=g, dtype=torch.float64)
+    return x, y
+
+
+def _grad(loss_fn, x, *args, **kwargs):
+    x = x.detach().clone().requires_grad_(True)
+    loss_fn(x, *args, **kwargs).backward()
+    return x.grad
+
+
+# --- parity with torch where torch is exact ------------------------------------------
+
+
+@given(seed=st.integers(0, 2**31 - 1), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_bce_logits_value_and_grad_match_torch(seed, reduction):
+    # Reference: torch.nn.functional.binary_cross_entropy_with_logits in float64, which is
+    # exact to rounding for finite logits of moderate size (|x| <= ~20 here).
+    x, y = _data(seed)
+    ours = bt.BCELoss(reduction=reduction)
+
+    def ref(a, b):
+        return F.binary_cross_entropy_with_logits(a, b, reduction=reduction)
+
+    if reduction == "none":
+        np.testing.assert_allclose(ours(x, y).numpy(), ref(x, y).numpy(), rtol=1e-12, atol=1e-14)
+        return
+    assert float(ours(x, y)) == pytest.approx(float(ref(x, y)), rel=1e-12)
+    np.testing.assert_allclose(_grad(ours, x, y), _grad(ref, x, y), rtol=1e-10, atol=1e-15)
+
+
+@given(seed=st.integers(0, 2**31 - 1))
+def test_bce_probs_grad_matches_torch_bce(seed):
+    # Reference: F.binary_cross_entropy (float64): exact while p stays well inside (0, 1),
+    # where its log clamp at -100 and its 1e-12 gradient guard are inactive.
+    g = torch.Generator().manual_seed(seed)
+    p = torch.rand(32, generator=g, dtype=torch.float64) * 0.998 + 0.001
+    y = torch.rand(32, generator=g, dtype=torch.float64)
+    ours = bt.BCELoss(from_logits=False)
+    assert float(ours(p, y)) == pytest.approx(float(F.binary_cross_entropy(p, y)), rel=1e-12)
+    np.testing.assert_allclose(
+        _grad(ours, p, y), _grad(F.binary_cross_entropy, p, y), rtol=1e-9, atol=1e-15
+    )
+
+
+def test_float32_matches_torch_to_float32_rounding():
+    x, y = _data(3, (1000,))
+    x32, y32 = x.float(), y.float()
+    ours = bt.BCELoss(reduction="none")(x32, y32)
+    assert ours.dtype == torch.float32
+    ref64 = F.binary_cross_entropy_with_logits(x32.double(), y32.double(), reduction="none")
+    np.testing.assert_allclose(ours.numpy(), ref64.float().numpy(), rtol=2e-7, atol=1e-30)
+
+
+def test_pos_weight_per_label_and_sample_weight_match_torch():
+    # torch's pos_weight broadcasts over the last axis (one per label), as bcelab's does.
+    x, y = _data(5, (8, 3))
+    pw = torch.tensor([0.5, 2.0, 3.0], dtype=torch.float64)
+    w = torch.rand(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ours = bt.BCELoss(pos_weight=pw, reduction="sum")
+    ref = torch.nn.BCEWithLogitsLoss(pos_weight=pw, weight=w, reduction="sum")
+    assert float(ours(x, y, w)) == pytest.approx(float(ref(x, y)), rel=1e-12)
+    np.testing.assert_allclose(
+        _grad(lambda a: ours(a, y, w), x), _grad(lambda a: ref(a, y), x), rtol=1e-10
+    )
+    # a scalar pos_weight is accepted as a number; a tensor is a buffer that follows .to()
+    assert float(bt.BCELoss(pos_weight=2.0)(x, y)) == pytest.approx(
+        float(F.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor(2.0))), rel=1e-12
+    )
+    assert "pos_weight" in dict(ours.named_buffers())
+
+
+def test_label_smoothing_is_the_smoothed_target():
+    # Keras/optax convention y (1 - s) + s / 2; torch has no BCE smoothing (pytorch#91545).
+    x, y = _data(7)
+    s = 0.2
+    got = bt.BCELoss(label_smoothing=s)(x, y)
+    assert float(got) == pytest.approx(
+        float(F.binary_cross_entropy_with_logits(x, y * (1 - s) + s / 2)), rel=1e-12
+    )
+
+
+def test_infinite_logits_give_the_limit_where_torch_gives_nan():
+    # The limit of softplus: x -> +inf with y = 1 costs 0, with y = 0 costs +inf
+    # (pytorch#49844: torch returns NaN for the first).
+    x = torch.tensor([math.inf, -math.inf, math.inf, -math.inf])
+    y = torch.tensor([1.0, 0.0, 0.0, 1.0])
+    got = bt.BCELoss(reduction="none")(x, y)
+    assert got.tolist() == [0.0, 0.0, math.inf, math.inf]
+    assert torch.isnan(F.binary_cross_entropy_with_logits(x, y, reduction="none")).any()
+
+
+# --- KL and focal ---------------------------------------------------------------------
+
+
+def test_kl_loss_has_the_bce_gradient_and_is_zero_at_a_perfect_fit():
+    x, y = _data(11)
+    np.testing.assert_allclose(
+        _grad(bt.BinaryKLLoss(), x, y), _grad(bt.BCELoss(), x, y), rtol=1e-9, atol=1e-15
+    )
+    # soft targets: BCE at p = y is the floor H(y) > 0, the KL loss is exactly 0
+    p = y.clone()
+    assert float(bt.BinaryKLLoss(from_logits=False)(p, y)) == 0.0
+    assert float(bt.BCELoss(from_logits=False)(p, y)) > 0.1
+
+
+def test_focal_gamma_zero_is_bce_and_gradients_stay_finite():
+    x, y = _data(13)
+    assert float(bt.FocalLoss(gamma=0.0)(x, y)) == pytest.approx(float(bt.BCELoss()(x, y)))
+    # extreme logits with gamma < 1: finite gradient (tensorflow#70326, kornia#2115)
+    xe = torch.tensor([-80.0, 80.0, 0.0, 30.0], dtype=torch.float64)
+    ye = torch.tensor([0.0, 1.0, 1.0, 1.0], dtype=torch.float64)
+    g = _grad(bt.FocalLoss(gamma=0.5), xe, ye)
+    assert torch.isfinite(g).all()
+    # analytic reference: bcelab.focal_with_logits_grad (log-space formula)
+    ref = bcelab.focal_with_logits_grad(xe, ye, gamma=0.5, reduction="mean")
+    np.testing.assert_allclose(g.numpy(), ref.numpy(), rtol=1e-9, atol=1e-300)
+
+
+# --- autocast, compile, torch.func ------------------------------------------------------
+
+
+def test_autocast_bfloat16_is_computed_in_float32():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4, 3)
+    xin = torch.randn(64, 4)
+    y = torch.rand(64, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = lin(xin)
+        assert logits.dtype == torch.bfloat16
+        loss = bt.BCELoss()(logits, y)
+        probs_loss = bt.BCELoss(from_logits=False)(torch.sigmoid(logits), y)
+    assert loss.dtype == torch.float32 and probs_loss.dtype == torch.float32
+    # the reference is the float64 loss of the very bfloat16 values, rounded to float32
+    ref = F.binary_cross_entropy_with_logits(logits.detach().double(), y.double())
+    assert float(loss.detach()) == pytest.approx(float(ref), rel=1e-6)
+    loss.backward()
+    assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
+
+
+def test_torch_compile_matches_eager():
+    # backend="aot_eager" traces forward and backward through dynamo + AOTAutograd without
+    # inductor's C++ code generation, which takes ~25 s on this 2-core machine.
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(3, 2).double()
+    loss_fn = bt.BCELoss(label_smoothing=0.1)
+    x = torch.randn(8, 3, dtype=torch.float64)
+    y = torch.rand(8, 2, dtype=torch.float64)
+
+    def step(inp):
+        return loss_fn(lin(inp), y)
+
+    eager = step(x)
+    (ge,) = torch.autograd.grad(eager, lin.weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled = torch.compile(step, backend="aot_eager")
+        got = compiled(x)
+        (gc,) = torch.autograd.grad(got, lin.weight)
+    assert float(got) == pytest.approx(float(eager), rel=1e-12)
+    np.testing.assert_allclose(gc.numpy(), ge.numpy(), rtol=1e-10)
+
+
+def test_func_grad_equals_the_analytic_gradient():
+    x, y = _data(17)
+    g = torch.func.grad(lambda a: bt.BCELoss(pos_weight=1.5)(a, y))(x)
+    ref = bcelab.bce_with_logits_grad(x, y, pos_weight=1.5, reduction="mean")
+    np.testing.assert_allclose(g.numpy(), ref.numpy(), rtol=1e-12, atol=1e-18)
+
+
+def test_func_vmap_gives_per_sample_losses():
+    x, y = _data(19, (10, 4))
+    per = torch.func.vmap(bt.BCELoss())(x, y)
+    ref = bcelab.bce_with_logits(x, y, reduction="per_sample")
+    np.testing.assert_allclose(per.numpy(), ref.numpy(), rtol=1e-12)
+    # vmap of grad: the per-sample gradients
+    pg = torch.func.vmap(torch.func.grad(bt.BCELoss(reduction="sum")))(x, y)
+    np.testing.assert_allclose(pg.numpy(), bcelab.bce_with_logits_grad(x, y).numpy(), rtol=1e-12)
+
+
+# --- bad input: bcelab's error, naming PyTorch, before torch's own ------------------------
+
+
+def test_targets_out_of_range_raise_instead_of_a_silent_negative_loss():
+    # a 0..255 mask (pytorch#123339): torch returns softplus(x) - 255 x < 0 without a word
+    x = torch.tensor([2.0, 3.0])
+    y255 = torch.tensor([255.0, 255.0])
+    assert float(F.binary_cross_entropy_with_logits(x, y255)) < 0
+    with pytest.raises(DomainError, match=r"bcelab\.torch\.BCELoss \(PyTorch\).*\[0, 1\]"):
+        bt.BCELoss()(x, y255)
+
+
+def test_errors_name_pytorch_and_come_first():
+    x, y = _data(29, (4, 3))
+    with pytest.raises(ShapeError, match="PyTorch"):  # torch raises its own ValueError
+        bt.BCELoss()(x, y[:, :1].squeeze(1))
+    with pytest.raises(DomainError, match=r"PyTorch.*probabilities"):
+        bt.BCELoss(from_logits=False)(x, y)
+    with pytest.raises(NaNError, match="PyTorch"):
+        bt.FocalLoss()(x, torch.full_like(y, math.nan))
+    with pytest.raises(DTypeError, match="PyTorch"):
+        bt.BCELoss()(x.numpy(), y)
+    with pytest.raises(DTypeError, match="PyTorch"):
+        bt.BinaryKLLoss()(x.long(), y)
+    with pytest.raises(OptionError, match="PyTorch"):
+        bt.BCELoss(reduction="avg")
+    with pytest.raises(OptionError, match="PyTorch"):
+        bt.BCELoss(label_smoothing=1.5)
+    with pytest.raises(OptionError, match="PyTorch"):
+        bt.BCELoss(clip=1e-7)  # clip with logits
+    with pytest.raises(DomainError, match="PyTorch"):
+        bt.check_inputs(x, y * 2)
+
+
+def test_value_checks_are_skipped_under_torch_func_as_documented():
+    # Under torch.func transforms values are not concrete: the core skips the value checks
+    # (documented); the eager call raises.
+    x, y = _data(31, (4,))
+    bad = y * 3
+    with pytest.raises(DomainError):
+        bt.BCELoss()(x, bad)
+    g = torch.func.grad(lambda a: bt.BCELoss()(a, bad))(x)
+    assert g.shape == x.shape
