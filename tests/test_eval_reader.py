@@ -90,7 +90,7 @@ def test_missing_column_lists_available(tmp_path):
 
 def test_non_numeric_column_is_a_dtype_error(tmp_path):
     pq.write_table(pa.table({"y": ["a", "b"], "p": [0.1, 0.2]}), tmp_path / "a.parquet")
-    with pytest.raises(DTypeError, match="'y'.*must hold numbers"):
+    with pytest.raises(DTypeError, match=r"'y'.*must hold numbers"):
         plan_units([tmp_path / "a.parquet"], COLS)
 
 

@@ -111,10 +111,13 @@ def evaluate(
     ``(rows_done, rows_total or None)``.
     """
     cols = _columns(target, pred, logit, weight, by)
-    if not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool):
         raise OptionError(
-            "threshold in [0, 1]", f"received {threshold!r}", "pass e.g. threshold=0.5"
+            "threshold: a number in (0, 1)", f"received {threshold!r}", "pass e.g. 0.5"
         )
+    from ..metrics.compute import check_threshold
+
+    check_threshold(threshold)  # fail before reading the data, not after
     if clip is not None and not (isinstance(clip, (int, float)) and 0.0 < clip < 0.5):
         raise OptionError(
             "clip in (0, 0.5), or None for no clipping",
