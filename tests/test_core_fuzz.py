@@ -38,8 +38,9 @@ FUNCS = {
     "bce_with_logits_grad": lambda x, y, **kw: bcelab.bce_with_logits_grad(x, y),
     "focal_with_logits_grad": lambda x, y, **kw: bcelab.focal_with_logits_grad(x, y),
     "sigmoid": lambda x, y, **kw: bcelab.sigmoid(x),
+    "reduce": lambda x, y, **kw: bcelab.reduce(x, weights=y, reduction=kw.get("reduction", "sum")),
 }
-PROB_FUNCS = {"bce", "focal", "binary_kl_probs", "decompose", "bce_grad"}
+PROB_FUNCS = {"bce", "focal", "binary_kl_probs", "decompose", "bce_grad", "reduce"}
 GRAD_FUNCS = {"bce_grad", "bce_with_logits_grad", "focal_with_logits_grad"}
 
 

@@ -372,6 +372,13 @@ def focal(
 ) -> Array:
     r"""Focal loss from probabilities; same formula as :func:`focal_with_logits`.
 
+    .. math::
+
+        \ell = \alpha_t\, (1 - p_t)^{\gamma}\, \mathrm{BCE}(p, y), \quad
+        1 - p_t = y (1 - p) + (1 - y) p
+
+    with :math:`\log p` and :math:`\log(1 - p)` (``log1p(-p)``) as the logs.
+
     >>> import numpy as np
     >>> focal(np.array([0.5, 1.0]), np.array([1.0, 1.0]), gamma=2.0)
     array([0.1732868, 0.       ])

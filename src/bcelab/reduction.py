@@ -56,6 +56,7 @@ def _empty(fname: str, what: str) -> EmptyReductionError:
     )
 
 
+@B.quiet
 def reduce(
     values: Array,
     /,
