@@ -29,7 +29,13 @@ import numpy as np
 
 from .histogram import layout
 
-__all__ = ["ece_equal_mass", "ece_from_assignment", "ece_uniform"]
+__all__ = [
+    "ece_equal_mass",
+    "ece_from_assignment",
+    "ece_uniform",
+    "equal_mass_assignment",
+    "uniform_assignment",
+]
 
 
 def ece_from_assignment(
@@ -47,15 +53,38 @@ def ece_from_assignment(
     return float(gap.sum() / total), float((gap[nz] / ww[nz]).max())
 
 
+def uniform_assignment(n: int) -> np.ndarray:
+    """Coarse bin of every fine bin for ``n`` equal-width bins (by the fine bin's lower edge)."""
+    cuts = np.arange(1, n) / n
+    return np.searchsorted(cuts, layout().edges[:-1], side="right")
+
+
+def _equal_mass_cuts(w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    total = float(w.sum())
+    cum = np.cumsum(w)
+    before = cum - w
+    targets = np.arange(1, n) * (total / n)
+    # the fine bin in which the cumulative weight crosses each target
+    b = np.minimum(np.searchsorted(cum, targets, side="right"), w.shape[0] - 1)
+    # move the cut to the nearer edge of that bin: bins < cut[k] are below cut k
+    cut = np.where(targets - before[b] <= cum[b] - targets, b, b + 1)
+    inside = (targets > before[b]) & (targets < cum[b])
+    return cut, np.unique(b[inside])
+
+
+def equal_mass_assignment(w: np.ndarray, n: int) -> np.ndarray:
+    """Coarse bin of every fine bin for ``n`` bins of (nearly) equal weight ``w``."""
+    cut, _ = _equal_mass_cuts(w, n)
+    return np.searchsorted(cut, np.arange(w.shape[0]), side="right")
+
+
 def ece_uniform(
     pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, n: int
 ) -> tuple[float, float, float]:
     """(ECE, MCE, bound) on ``n`` equal-width bins."""
     edges = layout().edges
     cuts = np.arange(1, n) / n
-    # fine bin i -> number of cuts <= its lower edge
-    coarse = np.searchsorted(cuts, edges[:-1], side="right")
-    ece, mce = ece_from_assignment(pos, neg, wp, coarse, n)
+    ece, mce = ece_from_assignment(pos, neg, wp, uniform_assignment(n), n)
     w = pos + neg
     j = np.searchsorted(edges, cuts, side="left")
     split = np.unique(j[edges[j] != cuts] - 1)
@@ -72,16 +101,7 @@ def ece_equal_mass(
     total = float(w.sum())
     if total == 0:
         return math.nan, math.nan, math.nan
-    cum = np.cumsum(w)
-    before = cum - w
-    targets = np.arange(1, n) * (total / n)
-    # the fine bin in which the cumulative weight crosses each target
-    b = np.searchsorted(cum, targets, side="right")
-    b = np.minimum(b, w.shape[0] - 1)
-    # move the cut to the nearer edge of that bin: cut index c means bins < c are below
-    cut = np.where(targets - before[b] <= cum[b] - targets, b, b + 1)
+    cut, split = _equal_mass_cuts(w, n)
     coarse = np.searchsorted(cut, np.arange(w.shape[0]), side="right")
     ece, mce = ece_from_assignment(pos, neg, wp, coarse, n)
-    inside = (targets > before[b]) & (targets < cum[b])
-    split = np.unique(b[inside])
     return ece, mce, 2.0 * float(w[split].sum()) / total

@@ -1,0 +1,99 @@
+"""Curves for plots, from a state's fine histogram: ROC, PR, reliability, score histograms.
+
+All of them read only :meth:`BinaryStats.histogram`; no rows are kept anywhere.  Fine
+bins without any weight are dropped, so the curves have at most one point per
+non-empty bin (about 20 600 at most).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import OptionError
+from .calibration import equal_mass_assignment, uniform_assignment
+
+if TYPE_CHECKING:
+    from .stats import BinaryStats
+
+__all__ = ["pr_curve", "reliability", "roc_curve", "score_histogram"]
+
+
+def _desc(stats: BinaryStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    h = stats.histogram()
+    keep = (h["wpos"] + h["wneg"]) > 0
+    lower = h["edges"][:-1][keep][::-1]
+    return lower, h["wpos"][keep][::-1], h["wneg"][keep][::-1]
+
+
+def roc_curve(stats: BinaryStats) -> dict[str, np.ndarray]:
+    """``fpr``, ``tpr`` and ``threshold`` (p >= threshold is positive), starting at (0, 0)."""
+    lower, pos, neg = _desc(stats)
+    tp = np.concatenate([[0.0], np.cumsum(pos)])
+    fp = np.concatenate([[0.0], np.cumsum(neg)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "fpr": fp / fp[-1],
+            "tpr": tp / tp[-1],
+            "threshold": np.concatenate([[np.inf], lower]),
+        }
+
+
+def pr_curve(stats: BinaryStats) -> dict[str, np.ndarray]:
+    """``recall``, ``precision`` and ``threshold`` at every non-empty bin edge (descending)."""
+    lower, pos, neg = _desc(stats)
+    tp, fp = np.cumsum(pos), np.cumsum(neg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"recall": tp / tp[-1], "precision": tp / (tp + fp), "threshold": lower}
+
+
+def reliability(
+    stats: BinaryStats, *, n_bins: int = 15, strategy: str = "uniform"
+) -> dict[str, np.ndarray]:
+    """Per calibration bin: ``lo``, ``hi`` (p range), ``mean_pred``, ``frac_pos``, ``weight``,
+    ``count``; ``strategy`` is ``"uniform"`` or ``"equal_mass"`` (as in ``compute``)."""
+    h = stats.histogram()
+    pos, neg, wp, cnt, edges = h["wpos"], h["wneg"], h["wp"], h["count"], h["edges"]
+    if strategy == "uniform":
+        coarse = uniform_assignment(n_bins)
+    elif strategy == "equal_mass":
+        coarse = equal_mass_assignment(pos + neg, n_bins)
+    else:
+        raise OptionError(
+            "reliability: strategy must be 'uniform' or 'equal_mass'",
+            f"received {strategy!r}",
+            "use strategy='uniform'",
+        )
+    w = np.bincount(coarse, weights=pos + neg, minlength=n_bins)
+    wy = np.bincount(coarse, weights=pos, minlength=n_bins)
+    wpp = np.bincount(coarse, weights=wp, minlength=n_bins)
+    n = np.bincount(coarse, weights=cnt, minlength=n_bins).astype(np.int64)
+    lo = np.full(n_bins, np.nan)
+    hi = np.full(n_bins, np.nan)
+    for j in range(n_bins):
+        idx = np.flatnonzero((coarse == j) & (cnt > 0))
+        if idx.size:
+            lo[j], hi[j] = edges[idx[0]], edges[idx[-1] + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "lo": lo,
+            "hi": hi,
+            "mean_pred": wpp / w,
+            "frac_pos": wy / w,
+            "weight": w,
+            "count": n,
+        }
+
+
+def score_histogram(stats: BinaryStats, *, n_bins: int = 50) -> dict[str, np.ndarray]:
+    """Prediction histogram by label on ``n_bins`` equal-width bins: ``edges``, ``wpos``,
+    ``wneg``, ``count`` (exact when ``n_bins`` divides 100 or is 15)."""
+    h = stats.histogram()
+    coarse = uniform_assignment(n_bins)
+    return {
+        "edges": np.linspace(0.0, 1.0, n_bins + 1),
+        "wpos": np.bincount(coarse, weights=h["wpos"], minlength=n_bins),
+        "wneg": np.bincount(coarse, weights=h["wneg"], minlength=n_bins),
+        "count": np.bincount(coarse, weights=h["count"], minlength=n_bins).astype(np.int64),
+    }
