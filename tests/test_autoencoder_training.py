@@ -189,3 +189,21 @@ def test_evaluate_streams_in_batches(small, bce_run) -> None:  # type: ignore[no
     for k in ("bce", "excess", "mse"):  # float32 logits may differ in the last bit by batch size
         assert getattr(pieces, k) == pytest.approx(getattr(whole, k), rel=1e-6)
     assert kl is not None and kl.mean() == pytest.approx(whole.excess, rel=1e-9)
+
+
+def test_the_shared_trainer_fits_an_autoencoder_module(small) -> None:  # type: ignore[no-untyped-def]
+    # bcelab.train.fit (the classifier trainer) takes any module mapping images to logits;
+    # with y = x its History carries the floor and excess series of the images.
+    from bcelab.train import fit
+
+    torch.manual_seed(0)
+    net = AutoencoderSpec().build(small.image_shape)
+    h = fit(net, small.to_dataset(), optimizer="adam", lr=1e-3, epochs=2, threads=1)
+    floor = h["test_floor"][0]
+    excess, bce = h["test_excess"][0], h["test_bce"][0]
+    assert floor.shape == (2,)
+    # the trainer's per-element values are float32, so the identity holds to float32 rounding
+    np.testing.assert_allclose(floor + excess, bce, rtol=1e-6)
+    mine, _ = evaluate_images(net, torch.as_tensor(small.test))  # the trained module
+    assert floor[-1] == pytest.approx(mine.floor, rel=1e-12)
+    assert excess[-1] == pytest.approx(mine.excess, rel=1e-6)
