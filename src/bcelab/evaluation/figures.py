@@ -139,15 +139,15 @@ def pr(stats: Any, metrics: Any) -> Figure:
 
 def _draw_histograms(ax: Axes, stats: Any, m: Any, n: int = 50) -> None:
     g = C.histogram(hist_of(stats), n)
-    centers = (g.edges[:-1] + g.edges[1:]) / 2
     width = np.diff(g.edges)
-    for w, color, label in ((g.neg, _NEG, "negatives (y = 0)"), (g.pos, _POS, "positives (y = 1)")):
+    for w, color, label in (
+        (g.neg, _NEG, "negatives (y = 0)"),
+        (g.pos, _POS, "positives (y = 1)"),
+    ):
         tot = w.sum()
         dens = w / (tot * width) if tot > 0 else w
-        ax.step(
-            centers, dens, where="mid", color=color, lw=1.8, label=f"{label}: weight {tot:,.6g}"
-        )
-        ax.fill_between(centers, dens, step="mid", color=color, alpha=0.15)
+        ax.stairs(dens, g.edges, color=color, lw=1.8, label=f"{label}: weight {tot:,.6g}")
+        ax.stairs(dens, g.edges, color=color, alpha=0.15, fill=True)
     ax.axvline(m.threshold, color="0.3", lw=1, ls=":", label=f"threshold {m.threshold:g}")
     ax.set_xlim(0, 1)
     ax.set_xlabel("predicted probability")
