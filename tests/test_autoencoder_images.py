@@ -195,6 +195,20 @@ def test_digits_are_pixels_over_16_with_a_fixed_split() -> None:
     np.testing.assert_array_equal(s.test, load_digits().test)
 
 
+def test_digits_read_from_the_bundled_csv_equal_sklearns(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from sklearn.datasets import load_digits as sk
+
+    from bcelab.train import images
+
+    expected = sk().images
+    np.testing.assert_array_equal(images._digits_pixels(), expected)
+    # without the CSV file (find_spec finds nothing) it falls back to scikit-learn itself
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    np.testing.assert_array_equal(images._digits_pixels(), expected)
+
+
 def test_errors_are_bcelab_errors(tmp_path: Path) -> None:
     with pytest.raises(BCELabError):
         load_images(tmp_path)  # a directory

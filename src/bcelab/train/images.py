@@ -180,12 +180,30 @@ def from_array(
     return ImageSet(train, test, source, scaling)
 
 
-def load_digits() -> ImageSet:
-    """scikit-learn's bundled 8x8 digits, pixels / 16, fixed split: 1348 train, 449 test."""
+def _digits_pixels() -> np.ndarray:
+    """The 1797 digit images (0..16) as float64 ``(N, 8, 8)``, in scikit-learn's order.
+
+    Read straight from the CSV bundled with scikit-learn (the file behind
+    ``sklearn.datasets.load_digits``: 64 pixel columns, then the label), which skips
+    importing scikit-learn (about a second); falls back to ``load_digits`` if the file moved.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        csv = Path(next(iter(spec.submodule_search_locations))) / "datasets/data/digits.csv.gz"
+        if csv.is_file():
+            with gzip.open(csv, "rt") as fh:
+                table = np.loadtxt(fh, delimiter=",", dtype=np.float64)
+            return table[:, :-1].reshape(-1, 8, 8)
     from sklearn.datasets import load_digits as _sk_digits
 
-    images = _sk_digits().images  # float64 in 0..16
-    x = (images / 16.0).astype(np.float32)[:, None, :, :]
+    return np.asarray(_sk_digits().images, dtype=np.float64)
+
+
+def load_digits() -> ImageSet:
+    """scikit-learn's bundled 8x8 digits, pixels / 16, fixed split: 1348 train, 449 test."""
+    x = (_digits_pixels() / 16.0).astype(np.float32)[:, None, :, :]
     train, test = _split(x, source="digits")
     return ImageSet(
         train, test, "digits (scikit-learn)", "pixels were 0..16 and were divided by 16"
