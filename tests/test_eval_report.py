@@ -13,8 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import bcelab
-from bcelab.evaluation import curves as C
-from bcelab.evaluation.figures import hist_of
+from bcelab.evaluation import figures as F
 from bcelab.evaluation.report import FIGURES, write_report
 from bcelab.metrics import BinaryStats
 
@@ -35,57 +34,60 @@ def state(data: tuple[np.ndarray, np.ndarray]) -> BinaryStats:
     return BinaryStats(engine="numpy").update(*data)
 
 
-def test_roc_curve_area_matches_sklearn_within_the_bound(data, state):
+def _line(fig: object, i: int) -> np.ndarray:
+    return np.asarray(fig.axes[0].lines[i].get_xydata())  # type: ignore[attr-defined]
+
+
+def test_roc_figure_shows_the_metric_curve(data, state):
     y, p = data
-    fpr, tpr = C.roc_curve(hist_of(state))
+    m = state.compute()
+    xy = _line(F.roc(state, m), 1)  # line 0 is the diagonal
+    fpr, tpr = xy[:, 0], xy[:, 1]
     assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
     area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
-    m = state.compute()
+    assert abs(area - m.roc_auc) <= 1e-9
     assert abs(area - roc_auc_score(y, p)) <= m.roc_auc_bound + 1e-12
-    assert abs(area - m.roc_auc) <= 1e-9  # the figure shows the metric's curve
 
 
-def test_pr_curve_ends_at_the_base_rate(data, state):
+def test_pr_figure_ends_at_the_base_rate(data, state):
     y, _ = data
-    recall, precision = C.pr_curve(hist_of(state))
-    assert recall[-1] == 1.0
-    assert math.isclose(precision[-1], y.mean(), rel_tol=1e-12)
-    assert np.all((precision >= 0) & (precision <= 1))
+    xy = _line(F.pr(state, state.compute()), 0)
+    assert xy[-1, 0] == 1.0
+    assert math.isclose(xy[-1, 1], y.mean(), rel_tol=1e-12)
+    assert np.all((xy[:, 1] >= 0) & (xy[:, 1] <= 1))
 
 
-def test_uniform_reliability_bins_are_exact(data, state):
+def test_reliability_figure_points_are_the_exact_bins(data, state):
     # k/15 are exact bin edges of the fine histogram (bcelab.metrics.histogram), so the
-    # 15 uniform bins equal a direct binning of the rows.
+    # 15 uniform points equal a direct binning of the rows.
     y, p = data
-    rel = C.reliability(hist_of(state), 15)
+    m = state.compute()
+    fig = F.reliability(state, m)
+    xy = _line(fig, 1)
     edges = np.arange(16) / 15
     idx = np.searchsorted(edges, p, side="right") - 1
-    for k, lo in enumerate(rel.lo):
-        b = int(np.searchsorted(edges, lo))
-        sel = idx == b
-        assert rel.weight[k] == sel.sum()
-        assert math.isclose(rel.observed[k], y[sel].mean(), rel_tol=1e-12)
-        assert math.isclose(rel.mean_pred[k], p[sel].mean(), rel_tol=1e-12)
-    ece = float(np.sum(rel.weight * np.abs(rel.observed - rel.mean_pred)) / rel.weight.sum())
-    assert math.isclose(ece, state.compute().ece_uniform, rel_tol=1e-9)
+    counts = np.bincount(idx, minlength=15)
+    expected = [(p[idx == b].mean(), y[idx == b].mean()) for b in range(15) if counts[b]]
+    np.testing.assert_allclose(xy[~np.isnan(xy[:, 0])], expected, rtol=1e-12)
+    ece = (
+        sum(c * abs(py - pp) for c, (pp, py) in zip(counts[counts > 0], expected, strict=True))
+        / counts.sum()
+    )
+    assert math.isclose(ece, m.ece_uniform, rel_tol=1e-9)
+    # the bars below the diagram are the row counts per bin
+    (bars,) = fig.axes[1].patches
+    np.testing.assert_array_equal(bars.get_data().values, counts)
 
 
-def test_equal_mass_groups_hold_about_equal_weight(state):
-    h = hist_of(state)
-    rel = C.reliability(h, 15, equal_mass=True)
-    target = h.weight.sum() / 15
-    assert len(rel.weight) == 15
-    # each group misses its share by at most the weight of one fine bin
-    assert np.max(np.abs(rel.weight - target)) <= h.weight.max()
-
-
-def test_histogram_by_label_matches_numpy(data, state):
+def test_score_histogram_figure_matches_numpy(data, state):
     y, p = data
-    g = C.histogram(hist_of(state), 50)  # multiples of 0.02 are exact edges
-    np.testing.assert_allclose(g.edges, np.arange(51) / 50, rtol=0, atol=1e-15)
-    counts_pos = np.histogram(p[y == 1], bins=np.arange(51) / 50)[0]
-    np.testing.assert_array_equal(g.pos, counts_pos)
+    ax = F.histograms(state, state.compute()).axes[0]
+    neg, _, pos, _ = ax.patches  # outline and fill for each label
+    dens, edges, _ = pos.get_data()
+    np.testing.assert_allclose(edges, np.arange(51) / 50, atol=1e-15)
+    counts = np.histogram(p[y == 1], bins=np.arange(51) / 50)[0]
+    np.testing.assert_allclose(dens * np.diff(edges) * (y == 1).sum(), counts, rtol=1e-12)
 
 
 @pytest.fixture()

@@ -1,8 +1,9 @@
 """Matplotlib figures of a metric state: reliability diagram, ROC, PR, score histograms.
 
-Each function takes a :class:`~bcelab.metrics.BinaryStats` (its fine histogram) and
+Each function takes a :class:`~bcelab.metrics.BinaryStats` (the curves come from its fine
+histogram through :mod:`bcelab.metrics.curves`) and
 its :class:`~bcelab.metrics.BinaryMetrics` (for the numbers in the legends) and
-returns a new figure; :func:`bcelab._io.save_figure` writes them atomically.
+returns a new figure (a bare ``Figure``: no pyplot state); the report writes them atomically.
 """
 
 from __future__ import annotations
@@ -11,21 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import curves as C
+from ..metrics import curves as C
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["hist_of", "histograms", "overview", "pr", "reliability", "roc"]
+__all__ = ["histograms", "overview", "pr", "reliability", "roc"]
 
 _POS, _NEG, _UNI, _EQM = "#c0392b", "#2471a3", "#117a65", "#7d3c98"
-
-
-def hist_of(stats: Any) -> C.Hist:
-    """The state's fine histogram as a :class:`~bcelab.evaluation.curves.Hist`."""
-    h = stats.histogram()
-    return C.Hist(h["edges"], h["wpos"], h["wneg"], h["wp"])
 
 
 def _figure(size: tuple[float, float]) -> Figure:
@@ -40,22 +35,21 @@ def _fmt(x: float | None, d: int = 4) -> str:
 
 
 def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
-    h = hist_of(stats)
     nb = int(m.n_calibration_bins)
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
-    uni = C.reliability(h, nb)
-    eqm = C.reliability(h, nb, equal_mass=True)
+    uni = C.reliability(stats, n_bins=nb, strategy="uniform")
+    eqm = C.reliability(stats, n_bins=nb, strategy="equal_mass")
     ax.plot(
-        uni.mean_pred,
-        uni.observed,
+        uni["mean_pred"],
+        uni["frac_pos"],
         "o-",
         color=_UNI,
         ms=5,
         label=f"{nb} uniform bins (ECE {_fmt(m.ece_uniform)})",
     )
     ax.plot(
-        eqm.mean_pred,
-        eqm.observed,
+        eqm["mean_pred"],
+        eqm["frac_pos"],
         "s--",
         color=_EQM,
         ms=4,
@@ -71,20 +65,23 @@ def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
     if ax_n is None:
         ax.set_xlabel("mean predicted probability")
         return
-    ax_n.bar(
-        uni.lo,
-        uni.weight,
-        width=uni.hi - uni.lo,
-        align="edge",
-        color=_UNI,
-        alpha=0.6,
-        edgecolor="white",
-    )
+    edges = np.arange(nb + 1) / nb
+    ax_n.stairs(uni["count"], edges, fill=True, color=_UNI, alpha=0.6)
+    for x, c in zip((edges[:-1] + edges[1:]) / 2, uni["count"], strict=True):
+        if c:
+            ax_n.annotate(_short(int(c)), (x, c), ha="center", va="bottom", fontsize=6)
     ax_n.set_yscale("log")
     ax_n.set_xlim(0, 1)
     ax_n.set_xlabel("predicted probability")
-    ax_n.set_ylabel("rows per bin" if m.weight_total == m.rows_used else "weight per bin")
+    ax_n.set_ylabel("rows per bin")
     ax_n.grid(alpha=0.3)
+
+
+def _short(n: int) -> str:
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.3g}{unit}"
+    return str(n)
 
 
 def reliability(stats: Any, metrics: Any) -> Figure:
@@ -96,7 +93,8 @@ def reliability(stats: Any, metrics: Any) -> Figure:
 
 
 def _draw_roc(ax: Axes, stats: Any, m: Any) -> None:
-    fpr, tpr = C.roc_curve(hist_of(stats))
+    c = C.roc_curve(stats)
+    fpr, tpr = c["fpr"], c["tpr"]
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="random (AUC 0.5)")
     ax.plot(fpr, tpr, color=_UNI, lw=2, label=f"ROC-AUC {_fmt(m.roc_auc)} ± {m.roc_auc_bound:.1e}")
     ax.set_xlim(0, 1)
@@ -116,7 +114,8 @@ def roc(stats: Any, metrics: Any) -> Figure:
 
 
 def _draw_pr(ax: Axes, stats: Any, m: Any) -> None:
-    recall, precision = C.pr_curve(hist_of(stats))
+    c = C.pr_curve(stats)
+    recall, precision = c["recall"], c["precision"]
     ax.axhline(m.base_rate, color="0.6", lw=1, ls="--", label=f"base rate {_fmt(m.base_rate)}")
     ax.plot(
         recall, precision, color=_EQM, lw=2, label=f"PR-AUC {_fmt(m.pr_auc)} ± {m.pr_auc_bound:.1e}"
@@ -138,16 +137,16 @@ def pr(stats: Any, metrics: Any) -> Figure:
 
 
 def _draw_histograms(ax: Axes, stats: Any, m: Any, n: int = 50) -> None:
-    g = C.histogram(hist_of(stats), n)
-    width = np.diff(g.edges)
+    g = C.score_histogram(stats, n_bins=n)
+    width = np.diff(g["edges"])
     for w, color, label in (
-        (g.neg, _NEG, "negatives (y = 0)"),
-        (g.pos, _POS, "positives (y = 1)"),
+        (g["wneg"], _NEG, "negatives (y = 0)"),
+        (g["wpos"], _POS, "positives (y = 1)"),
     ):
         tot = w.sum()
         dens = w / (tot * width) if tot > 0 else w
-        ax.stairs(dens, g.edges, color=color, lw=1.8, label=f"{label}: weight {tot:,.6g}")
-        ax.stairs(dens, g.edges, color=color, alpha=0.15, fill=True)
+        ax.stairs(dens, g["edges"], color=color, lw=1.8, label=f"{label}: weight {tot:,.6g}")
+        ax.stairs(dens, g["edges"], color=color, alpha=0.15, fill=True)
     ax.axvline(m.threshold, color="0.3", lw=1, ls=":", label=f"threshold {m.threshold:g}")
     ax.set_xlim(0, 1)
     ax.set_xlabel("predicted probability")

@@ -1,0 +1,124 @@
+"""``bcelab eval``: a thin layer over ``bcelab.evaluate`` (issue 5, section 3; Bad input)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bcelab.cli import main
+
+
+@pytest.fixture()
+def good(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 20_000
+    p = rng.random(n).astype(np.float32)
+    t = pa.table(
+        {
+            "y": (rng.random(n) < p).astype(np.float32),
+            "p": p,
+            "seg": rng.choice(np.array(["north", "south"]), n),
+        }
+    )
+    path = tmp_path / "preds.parquet"
+    pq.write_table(t, path)
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    rc = main(["eval", *map(str, args)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_json_output(capsys, good):
+    rc, out, err = _run(capsys, good, "--target", "y", "--pred", "p", "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["rows"] == 20_000 and d["metrics"]["rows_used"] == 20_000
+    assert "\r" not in err  # stderr is not a terminal here: no progress bar
+
+
+def test_text_output_with_segments(capsys, good):
+    rc, out, _ = _run(
+        capsys, good, "--target", "y", "--pred", "p", "--by", "seg", "--threshold", "0.3"
+    )
+    assert rc == 0
+    assert "log loss" in out and "ROC-AUC" in out and "at p >= 0.3" in out
+    lines = out.splitlines()
+    assert any(line.startswith("north ") for line in lines)
+    assert any(line.startswith("south ") for line in lines)
+
+
+def test_progress_bar_on_request(capsys, good):
+    rc, _, err = _run(capsys, good, "--target", "y", "--pred", "p", "--progress")
+    assert rc == 0 and "rows/s" in err and "100.0%" in err
+
+
+def test_report_directory(capsys, good, tmp_path):
+    rc, out, err = _run(
+        capsys, good, "--target", "y", "--pred", "p", "--json", "--report", tmp_path / "r"
+    )
+    assert rc == 0 and "report.html" in err
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["metrics"] == json.loads(out)["metrics"]
+    assert (tmp_path / "r" / "report.html").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        ("missing", ["--target", "label", "--pred", "p"], "available: ['y', 'p', 'seg']"),
+        ("truncated", ["--target", "y", "--pred", "p"], "corrupt or truncated"),
+        ("corrupt_csv", ["--target", "y", "--pred", "p"], "bad.csv, batch 0"),
+        ("empty", ["--target", "y", "--pred", "p"], "empty (0 bytes)"),
+        ("outside", ["--target", "y", "--pred", "p"], "probabilities must lie in [0, 1]"),
+        ("nan", ["--target", "y", "--pred", "p", "--strict"], "must not contain NaN"),
+        (
+            "good",
+            ["--target", "y", "--pred", "p", "--scheduler", "tcp://x:1"],
+            "--scheduler only with --engine dask",
+        ),
+        ("good", ["--target", "y", "--pred", "p", "--threshold", "0.123"], "exact bin edge"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(capsys, good, tmp_path, make, args, message):
+    if make == "missing" or make == "good":
+        path = good
+    elif make == "truncated":
+        data = good.read_bytes()
+        path = tmp_path / "t.parquet"
+        path.write_bytes(data[: len(data) - 100])
+    elif make == "corrupt_csv":
+        path = tmp_path / "bad.csv"
+        path.write_text("y,p\n1,0.5\n0,0.5,9\n")
+    elif make == "empty":
+        path = tmp_path / "e.parquet"
+        path.write_bytes(b"")
+    else:
+        path = tmp_path / "x.parquet"
+        p = [0.5, 1.5] if make == "outside" else [0.5, float("nan")]
+        pq.write_table(pa.table({"y": [1.0, 0.0], "p": p}), path)
+    rc, out, err = _run(capsys, path, *args)
+    assert rc == 2
+    assert message in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_nan_without_strict_is_counted(capsys, tmp_path):
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"y": [1.0, 0.0, 1.0], "p": [0.5, float("nan"), 0.8]}), path)
+    rc, out, _ = _run(capsys, path, "--target", "y", "--pred", "p", "--json")
+    m = json.loads(out)["metrics"]
+    assert rc == 0 and m["nan_predictions"] == 1 and m["rows_used"] == 2
+
+
+def test_pred_and_logit_are_exclusive(capsys, good):
+    with pytest.raises(SystemExit) as e:
+        main(["eval", str(good), "--target", "y", "--pred", "p", "--logit", "p"])
+    assert e.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
