@@ -280,7 +280,8 @@ def _reference(
         )
     )
     floor = excess = None
-    count = int(np.size(preds))
+    shape = getattr(preds, "shape", None)
+    count = int(np.prod(tuple(shape))) if shape is not None else int(np.size(preds))
     if decomp:
         dec = decompose(
             targets,
