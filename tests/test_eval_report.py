@@ -83,7 +83,7 @@ def test_reliability_figure_points_are_the_exact_bins(data, state):
 def test_score_histogram_figure_matches_numpy(data, state):
     y, p = data
     ax = F.histograms(state, state.compute()).axes[0]
-    neg, _, pos, _ = ax.patches  # outline and fill for each label
+    _neg, _, pos, _ = ax.patches  # outline and fill for each label
     dens, edges, _ = pos.get_data()
     np.testing.assert_allclose(edges, np.arange(51) / 50, atol=1e-15)
     counts = np.histogram(p[y == 1], bins=np.arange(51) / 50)[0]
