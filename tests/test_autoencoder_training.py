@@ -198,7 +198,17 @@ def test_the_shared_trainer_fits_an_autoencoder_module(small) -> None:  # type: 
 
     torch.manual_seed(0)
     net = AutoencoderSpec().build(small.image_shape)
-    h = fit(net, small.to_dataset(), optimizer="adam", lr=1e-3, epochs=2, threads=1)
+    from bcelab.train.autoencoder_metrics import mse_metric
+
+    h = fit(
+        net,
+        small.to_dataset(),
+        optimizer="adam",
+        lr=1e-3,
+        epochs=2,
+        threads=1,
+        metrics={"mse": mse_metric},
+    )
     floor = h["test_floor"][0]
     excess, bce = h["test_excess"][0], h["test_bce"][0]
     assert floor.shape == (2,)
@@ -207,3 +217,4 @@ def test_the_shared_trainer_fits_an_autoencoder_module(small) -> None:  # type: 
     mine, _ = evaluate_images(net, torch.as_tensor(small.test))  # the trained module
     assert floor[-1] == pytest.approx(mine.floor, rel=1e-12)
     assert excess[-1] == pytest.approx(mine.excess, rel=1e-6)
+    assert h["test_mse"][0][-1] == pytest.approx(mine.mse, rel=1e-6)

@@ -29,7 +29,7 @@ from ..losses import sigmoid
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["METRIC_NAMES", "ImageMetrics", "evaluate_images", "psnr"]
+__all__ = ["METRIC_NAMES", "ImageMetrics", "evaluate_images", "mse_metric", "psnr"]
 
 #: The per-split metrics reported every epoch, in the order they are printed and stored.
 METRIC_NAMES = ("bce", "floor", "excess", "excess_fraction", "mse", "psnr")
@@ -42,6 +42,16 @@ def psnr(mse: float, /) -> float:
     20.0
     """
     return math.inf if mse <= 0.0 else -10.0 * math.log10(mse)
+
+
+def mse_metric(logits: torch.Tensor, targets: torch.Tensor, /) -> np.ndarray:
+    """Per-seed mean squared error of ``sigmoid(logits)``: a ``metrics=`` entry for
+    :func:`bcelab.train.fit` (logits and targets of shape ``(S, n, ...)``, result ``(S,)``).
+    """
+    import torch
+
+    err = (sigmoid(logits).to(torch.float64) - targets.to(torch.float64)) ** 2
+    return err.reshape(err.shape[0], -1).mean(dim=1).cpu().numpy()
 
 
 @dataclass(frozen=True)
