@@ -71,6 +71,8 @@ def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
         if c:
             ax_n.annotate(_short(int(c)), (x, c), ha="center", va="bottom", fontsize=6)
     ax_n.set_yscale("log")
+    if uni["count"].max() > 0:
+        ax_n.set_ylim(top=uni["count"].max() * 3)  # room for the labels
     ax_n.set_xlim(0, 1)
     ax_n.set_xlabel("predicted probability")
     ax_n.set_ylabel("rows per bin")

@@ -17,6 +17,7 @@ from typing import Any
 from .. import __version__
 from .._io import atomic_open, write_json, write_text
 from . import figures as F
+from .progress import format_rate
 from .result import EvalResult
 
 __all__ = ["FIGURES", "render_html", "write_report"]
@@ -67,7 +68,14 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("recall", "recall", "at the threshold"),
     ("f1", "F1", "at the threshold"),
 )
-SEGMENT_COLUMNS = ("log_loss", "ne", "calibration", "ece_equal_mass", "roc_auc", "pr_auc")
+SEGMENT_COLUMNS = {
+    "log_loss": "log loss",
+    "ne": "NE",
+    "calibration": "calibration",
+    "ece_equal_mass": "ECE (equal-mass)",
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+}
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
@@ -139,7 +147,7 @@ def _segments(d: dict[str, Any]) -> str:
     if not segs:
         return ""
     by = html.escape(str(d["columns"]["by"]))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("rows", *SEGMENT_COLUMNS))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("rows", *SEGMENT_COLUMNS.values()))
     body = "".join(
         f"<tr><th>{_num(s['value'])}</th><td class=num>{_num(s['rows'])}</td>"
         + "".join(f"<td class=num>{_num(s['metrics'].get(c))}</td>" for c in SEGMENT_COLUMNS)
@@ -180,7 +188,7 @@ def render_html(result: EvalResult, images: dict[str, bytes]) -> str:
 {_segments(d)}
 <h2>Figures</h2><div class=grid>{figs}</div>
 <p class=note>bcelab {__version__}, engine {html.escape(run["engine"])}, {run["seconds"]:.2f} s
-({_num(run["rows_per_second"])} rows/s). The numbers come from a fixed-size mergeable state;
+({format_rate(run["rows_per_second"])} rows/s). The numbers come from a fixed-size mergeable state;
 the &plusmn; bounds are the largest difference to an in-memory computation that its
 histogram allows. metrics.json holds every value.</p>
 </body></html>
