@@ -100,8 +100,9 @@ def plot_curves(
     a2.plot(ep, history["train_excess"], color="tab:blue", label="train excess")
     a2.plot(ep, history["test_excess"], color="tab:orange", label="test excess")
     a2.set_yscale("log")
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
 
+    a2.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 3.0, 5.0)))
     a2.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
     a2.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
     a2.set_xlabel("epoch")
