@@ -22,10 +22,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numba
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import intrinsic
 
 from .histogram import NOCT, SIDE, K
@@ -187,26 +189,29 @@ def _scan_range(
                     out[7] = i
 
 
-@njit(parallel=True, **_JIT)
-def _scan_par(y: Any, p: Any, w: Any, has_w: bool, logits: bool, eps: float, nt: int) -> np.ndarray:
-    n = y.shape[0]
-    parts = np.zeros((nt, N_SCAN), dtype=np.int64)
-    for t in prange(nt):
-        parts[t, 5] = -1
-        parts[t, 7] = -1
-        _scan_range(y, p, w, has_w, logits, eps, t * n // nt, (t + 1) * n // nt, parts[t])
-    return parts
-
-
 def scan(
-    y: np.ndarray, p: np.ndarray, w: np.ndarray | None, *, logits: bool, eps: float
+    y: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    logits: bool,
+    eps: float,
+    n_threads: int = 0,
 ) -> np.ndarray:
     """Counts ``[nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob,
     bad_weight, first_bad_weight]`` (first_* = -1 when none)."""
     has_w = w is not None
-    ww = w if w is not None else p[:0]
-    nt = _threads(y.shape[0])
-    parts = _scan_par(y, p, ww, has_w, logits, eps, nt)
+    ww = w if w is not None else _EMPTY
+    n = y.shape[0]
+    nt = _threads(n, n_threads)
+    parts = np.zeros((nt, N_SCAN), dtype=np.int64)
+    parts[:, 5] = parts[:, 7] = -1
+    _run(
+        nt,
+        lambda t: _scan_range(
+            y, p, ww, has_w, logits, eps, t * n // nt, (t + 1) * n // nt, parts[t]
+        ),
+    )
     out = parts.sum(axis=0)
     for col in (5, 7):
         found = parts[:, col][parts[:, col] >= 0]
@@ -282,48 +287,6 @@ def _accum_range(
     mm[1] = pmax
 
 
-@njit(parallel=True, **_JIT)
-def _accum_par(
-    y: Any,
-    p: Any,
-    w: Any,
-    has_w: bool,
-    logits: bool,
-    eps: float,
-    cut_val: np.ndarray,
-    cut_off: np.ndarray,
-    n_fine: int,
-    nt: int,
-) -> Any:
-    n = y.shape[0]
-    hist = np.zeros((nt, n_fine, 3), dtype=np.float64)
-    hist_n = np.zeros((nt, n_fine), dtype=np.int64)
-    hi = np.zeros((nt, N_SUMS), dtype=np.float64)
-    lo = np.zeros((nt, N_SUMS), dtype=np.float64)
-    mm = np.empty((nt, 2), dtype=np.float64)
-    for t in prange(nt):
-        mm[t, 0] = np.inf
-        mm[t, 1] = -np.inf
-        _accum_range(
-            y,
-            p,
-            w,
-            has_w,
-            logits,
-            eps,
-            cut_val,
-            cut_off,
-            t * n // nt,
-            (t + 1) * n // nt,
-            hist[t],
-            hist_n[t],
-            hi[t],
-            lo[t],
-            mm[t],
-        )
-    return hist, hist_n, hi, lo, mm
-
-
 @njit(**_JIT)
 def _into(
     hist: np.ndarray,
@@ -351,12 +314,30 @@ def _into(
 
 
 _SERIAL_BELOW = 1 << 16
+_EMPTY = np.empty(0, dtype=np.float64)
+_POOL: ThreadPoolExecutor | None = None
 
 
-def _threads(n: int) -> int:
+def _threads(n: int, n_threads: int) -> int:
+    """Threads for n rows: 1 below 65536 rows, else up to ``n_threads`` (0 = all cores)."""
     if n < _SERIAL_BELOW:
         return 1
-    return max(1, min(int(numba.get_num_threads()), n // (_SERIAL_BELOW // 2)))
+    cap = n_threads if n_threads > 0 else (os.cpu_count() or 1)
+    return max(1, min(cap, n // (_SERIAL_BELOW // 2)))
+
+
+def _run(nt: int, fn: Any) -> None:
+    """Run ``fn(0) ... fn(nt - 1)``; the kernels release the GIL, so threads run in parallel."""
+    global _POOL
+    if nt == 1:
+        fn(0)
+        return
+    if _POOL is None or _POOL._max_workers < nt:
+        _POOL = ThreadPoolExecutor(
+            max_workers=max(nt, os.cpu_count() or 1), thread_name_prefix="bcelab-metrics"
+        )
+    for f in [_POOL.submit(fn, t) for t in range(nt)]:
+        f.result()
 
 
 def accumulate(
@@ -373,18 +354,43 @@ def accumulate(
     hi: np.ndarray,
     lo: np.ndarray,
     mm: np.ndarray,
+    n_threads: int = 0,
 ) -> None:
     """Add the rows to the state arrays in place (rows already validated by :func:`scan`)."""
     has_w = w is not None
-    ww = w if w is not None else p[:0]
-    nt = _threads(y.shape[0])
+    ww = w if w is not None else _EMPTY
+    n = y.shape[0]
+    nt = _threads(n, n_threads)
     if nt == 1:
-        _accum_range(
-            y, p, ww, has_w, logits, eps, cut_val, cut_off, 0, y.shape[0], hist, hist_n, hi, lo, mm
-        )
+        _accum_range(y, p, ww, has_w, logits, eps, cut_val, cut_off, 0, n, hist, hist_n, hi, lo, mm)
         return
-    parts = _accum_par(y, p, ww, has_w, logits, eps, cut_val, cut_off, hist.shape[0], nt)
-    _into(hist, hist_n, hi, lo, mm, *parts)
+    t_hist = np.zeros((nt, *hist.shape))
+    t_hist_n = np.zeros((nt, *hist_n.shape), dtype=np.int64)
+    t_hi = np.zeros((nt, hi.shape[0]))
+    t_lo = np.zeros((nt, hi.shape[0]))
+    t_mm = np.empty((nt, 2))
+    t_mm[:, 0], t_mm[:, 1] = np.inf, -np.inf
+    _run(
+        nt,
+        lambda t: _accum_range(
+            y,
+            p,
+            ww,
+            has_w,
+            logits,
+            eps,
+            cut_val,
+            cut_off,
+            t * n // nt,
+            (t + 1) * n // nt,
+            t_hist[t],
+            t_hist_n[t],
+            t_hi[t],
+            t_lo[t],
+            t_mm[t],
+        ),
+    )
+    _into(hist, hist_n, hi, lo, mm, t_hist, t_hist_n, t_hi, t_lo, t_mm)
 
 
 @njit(**_JIT)

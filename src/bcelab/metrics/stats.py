@@ -54,6 +54,8 @@ class BinaryStats:
     Args:
         engine: ``"auto"`` (numba kernel when installed, else NumPy), ``"numba"`` or
             ``"numpy"`` (the reference path, built on :mod:`bcelab._math`).
+        n_threads: threads for one ``update`` of 65536 rows or more (0 = every core;
+            use 1 inside a process pool or a Dask worker process).
     """
 
     REDUCE_OPS: ClassVar[dict[str, str]] = {
@@ -66,7 +68,7 @@ class BinaryStats:
         "hist_n": "sum",
     }
 
-    def __init__(self, *, engine: str = "auto") -> None:
+    def __init__(self, *, engine: str = "auto", n_threads: int = 0) -> None:
         if engine not in ("auto", "numba", "numpy"):
             raise OptionError(
                 "BinaryStats: engine must be 'auto', 'numba' or 'numpy'",
@@ -79,7 +81,14 @@ class BinaryStats:
                 "numba is not installed",
                 "pip install 'bcelab[fast]'",
             )
+        if not isinstance(n_threads, int) or n_threads < 0:
+            raise OptionError(
+                "BinaryStats: n_threads must be an integer >= 0",
+                f"received {n_threads!r}",
+                "use 0 (every core) or 1",
+            )
         self.engine = engine
+        self.n_threads = n_threads
         n_fine = layout().n_fine
         self._a: dict[str, np.ndarray] = {
             "sums": np.zeros(len(SUM_NAMES)),
@@ -167,7 +176,8 @@ class BinaryStats:
         y, p, w = _common_dtype(y.ravel(), p.ravel(), None if w is None else w.ravel())
         k = _kernel() if self.engine != "numpy" else None
         mod: Any = k if k is not None else _reference
-        sc = mod.scan(y, p, w, logits=logits, eps=eps)
+        nt = {"n_threads": self.n_threads} if k is not None else {}
+        sc = mod.scan(y, p, w, logits=logits, eps=eps, **nt)
         _raise_for_scan(sc, y, p, w, strict=strict, logits=logits, fname=fname)
         a = self._a
         mm = np.array([a["pmin"][0], a["pmax"][0]])
@@ -215,7 +225,7 @@ class BinaryStats:
                 f"received {type(other).__name__}",
                 "pass another BinaryStats",
             )
-        out = BinaryStats(engine=self.engine)
+        out = BinaryStats(engine=self.engine, n_threads=self.n_threads)
         _merge_into(out._a, self._a)
         _merge_into(out._a, other._a)
         return out
@@ -271,10 +281,11 @@ class BinaryStats:
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"engine": self.engine, "bytes": self.to_bytes()}
+        return {"engine": self.engine, "n_threads": self.n_threads, "bytes": self.to_bytes()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.engine = state["engine"]
+        self.n_threads = state.get("n_threads", 0)
         self._a = BinaryStats.from_bytes(state["bytes"])._a
 
     # --- metrics ---------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""The numba kernel against the core formulas and the NumPy reference path; the bin layout."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bcelab
+from bcelab.metrics import BinaryStats
+from bcelab.metrics import histogram as H
+
+kernel = pytest.importorskip("bcelab.metrics._kernel")
+
+EDGE_P = np.array(
+    [
+        0.0,
+        1.0,
+        0.5,
+        np.nextafter(0.5, 0),
+        np.nextafter(0.5, 1),
+        1e-300,
+        5e-324,
+        2.0**-41,
+        2.0**-40,
+        1 - 2.0**-41,
+        1 - 2.0**-53,
+        0.01,
+        0.99,
+        1 / 3,
+        0.37,
+        1e-17,
+        0.25,
+        0.75,
+    ]
+)
+
+
+def _ulp_close(a: np.ndarray, b: np.ndarray, ulps: float) -> None:
+    both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
+    tol = ulps * np.finfo(np.float64).eps * np.maximum(np.abs(b), np.finfo(np.float64).tiny)
+    with np.errstate(invalid="ignore"):
+        ok = both_inf | (np.abs(a - b) <= tol)
+    assert ok.all(), (a[~ok][:5], b[~ok][:5])
+
+
+def test_kernel_rows_equal_core_probs() -> None:
+    rng = np.random.default_rng(0)
+    p = np.concatenate(
+        [rng.random(5000), rng.random(2000) ** 12, 1 - rng.random(2000) ** 12, EDGE_P]
+    )
+    for y in (np.zeros_like(p), np.ones_like(p), rng.random(p.shape[0])):
+        out = kernel.row_values(y, p, logits=False)
+        # reference: the core, which evaluates the same formula in float64 (bcelab._math)
+        _ulp_close(out[:, 0], bcelab.bce(p, y), ulps=8)
+        _ulp_close(out[:, 2], bcelab.binary_entropy(y), ulps=8)
+        np.testing.assert_array_equal(out[:, 1], p)
+
+
+def test_kernel_rows_equal_core_logits() -> None:
+    rng = np.random.default_rng(1)
+    x = np.concatenate(
+        [
+            rng.normal(size=5000) * 5,
+            rng.normal(size=1000) * 300,
+            [0.0, -0.0, np.inf, -np.inf, 1e-300, -1e-300, 36.0, -36.0, 800.0],
+        ]
+    )
+    for y in (np.zeros_like(x), np.ones_like(x), rng.random(x.shape[0])):
+        out = kernel.row_values(y, x, logits=True)
+        _ulp_close(out[:, 0], bcelab.bce_with_logits(x, y), ulps=8)
+        # NumPy's exp and libm's may differ in the last bit
+        _ulp_close(out[:, 1], bcelab.sigmoid(x), ulps=4)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=50))
+def test_kernel_bins_equal_numpy_bins(ps: list[float]) -> None:
+    p = np.concatenate([np.asarray(ps), EDGE_P, H.layout().edges[::97]])
+    p = np.concatenate([p, np.nextafter(p, 0), np.nextafter(p, 1)]).clip(0, 1)
+    out = kernel.row_values(np.zeros_like(p), p, logits=False)
+    np.testing.assert_array_equal(out[:, 3].astype(np.int64), H.base_index(p))
+    assert [H.base_index_scalar(float(v)) for v in p] == H.base_index(p).tolist()
+
+
+def test_layout_edges_and_fine_index() -> None:
+    lay = H.layout()
+    e = lay.edges
+    assert e[0] == 0.0 and e[-1] == 1.0 and np.all(np.diff(e) > 0)
+    assert lay.n_fine == e.shape[0] - 1
+    # every edge is its own bin's lower edge; the float just below belongs to the bin below
+    np.testing.assert_array_equal(H.fine_index(e[:-1]), np.arange(lay.n_fine))
+    np.testing.assert_array_equal(H.fine_index(np.nextafter(e[1:-1], 0)), np.arange(lay.n_fine - 1))
+    assert H.fine_index(np.array([1.0]))[0] == lay.n_fine - 1
+    edge_set = set(e.tolist())
+    for k in range(1, 100):
+        assert k / 100 in edge_set
+    for k in range(1, 15):
+        assert k / 15 in edge_set
+    mid = (e[1:-2] + e[2:-1]) / 2
+    width = np.diff(e)[1:-1]
+    assert np.max(width / np.minimum(mid, 1 - mid)) < 0.0045  # relative resolution
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("logits", [False, True])
+def test_numba_state_equals_numpy_state(dtype: type, logits: bool) -> None:
+    rng = np.random.default_rng(5)
+    n = 200_000  # above the serial cut-off: the multi-threaded path runs
+    z = rng.normal(size=n) * 3
+    preds = z if logits else 1 / (1 + np.exp(-z))
+    y = np.where(rng.random(n) < 0.2, rng.random(n), (rng.random(n) < 0.4) * 1.0)
+    y[::1000] = np.nan
+    preds[::777] = np.nan
+    w = rng.random(n)
+    args = (y.astype(dtype), preds.astype(dtype))
+    a = BinaryStats(engine="numba").update(*args, weights=w.astype(dtype), logits=logits)
+    b = BinaryStats(engine="numpy").update(*args, weights=w.astype(dtype), logits=logits)
+    da, db = a.to_arrays(), b.to_arrays()
+    for key in ("counts", "hist_n", "pmin", "pmax"):
+        np.testing.assert_array_equal(da[key], db[key], err_msg=key)
+    np.testing.assert_allclose(da["sums"] + da["sums_lo"], db["sums"] + db["sums_lo"], rtol=1e-13)
+    np.testing.assert_allclose(da["hist"], db["hist"], rtol=1e-11, atol=1e-300)
+
+
+def test_sums_are_exact_at_scale() -> None:
+    """Issue 5, section 5, scaled down to 1e7 rows (bench/bench_metrics_update.py runs 1e9).
+
+    float32 values in [0.5, 1) are the integers k = p * 2**24 in [2**23, 2**24) times
+    2**-24, so the exact reference is a sum over k of count_k * loss(k) (math.fsum), and
+    sum(p) is an exact integer sum.
+    """
+    n, chunk = 10_000_000, 2_500_000
+    rng = np.random.default_rng(12345)
+    s = BinaryStats()
+    c1 = np.zeros(1 << 23, dtype=np.int64)
+    c0 = np.zeros(1 << 23, dtype=np.int64)
+    for _ in range(n // chunk):
+        k = rng.integers(1 << 23, 1 << 24, chunk, dtype=np.int64)
+        p = k.astype(np.float32) * np.float32(2.0**-24)
+        y = (rng.random(chunk) < 0.5).astype(np.float32)
+        s.update(y, p)
+        c1 += np.bincount(k[y == 1] - (1 << 23), minlength=1 << 23)
+        c0 += np.bincount(k[y == 0] - (1 << 23), minlength=1 << 23)
+    pk = (np.arange(1 << 23) + (1 << 23)) * 2.0**-24
+    loss1, loss0 = -np.log(pk), -np.log1p(-pk)  # float64, within 1 ulp each
+    ref_loss = math.fsum((c1 * loss1)[c1 > 0]) + math.fsum((c0 * loss0)[c0 > 0])
+    ref_p = int(np.sum((c0 + c1) * (np.arange(1 << 23) + (1 << 23)))) * 2.0**-24
+    assert s.rows == n
+    assert abs(s.total("wbce") - ref_loss) <= 1e-12 * ref_loss
+    assert abs(s.total("wp") - ref_p) <= 1e-13 * ref_p
+    assert s.total("wy") == float(c1.sum())  # integers below 2**53: exact

@@ -1,0 +1,157 @@
+"""BinaryStats as a mergeable state: merge = whole, batched = concatenated, serialisation."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bcelab.errors import DataError, EmptyReductionError
+from bcelab.metrics import BinaryStats
+
+
+def _rows(seed: int, n: int, *, soft: bool, logits: bool, dirty: bool, weighted: bool):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=n) * rng.choice([0.5, 3.0, 30.0])
+    preds = z if logits else 1.0 / (1.0 + np.exp(-z))
+    y = rng.random(n) if soft else (rng.random(n) < 0.3).astype(np.float64)
+    if dirty and n:
+        k = max(1, n // 10)
+        preds[rng.integers(0, n, k)] = np.nan
+        y[rng.integers(0, n, k)] = rng.choice([np.nan, -1.0, 2.0], k)
+    w = rng.random(n) * rng.choice([0.0, 1.0], n, p=[0.1, 0.9]) if weighted else None
+    return y, preds, w
+
+
+def assert_same_state(a: BinaryStats, b: BinaryStats, rel: float = 1e-12) -> None:
+    da, db = a.to_arrays(), b.to_arrays()
+    for key in ("counts", "hist_n", "pmin", "pmax"):
+        np.testing.assert_array_equal(da[key], db[key], err_msg=key)
+    sa, sb = da["sums"] + da["sums_lo"], db["sums"] + db["sums_lo"]
+    np.testing.assert_allclose(sa, sb, rtol=rel, atol=0, err_msg="sums")
+    # per-bin sums: relative to each bin's own magnitude (all terms are >= 0)
+    np.testing.assert_allclose(da["hist"], db["hist"], rtol=rel, atol=1e-300, err_msg="hist")
+
+
+flags = st.fixed_dictionaries(
+    {
+        "soft": st.booleans(),
+        "logits": st.booleans(),
+        "dirty": st.booleans(),
+        "weighted": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 3000), frac=st.floats(0, 1), f=flags)
+def test_merge_of_halves_equals_whole(seed: int, n: int, frac: float, f: dict) -> None:
+    y, p, w = _rows(seed, n, **f)
+    k = int(frac * n)
+    whole = BinaryStats().update(y, p, weights=w, logits=f["logits"])
+    w1 = None if w is None else w[:k]
+    w2 = None if w is None else w[k:]
+    a = BinaryStats().update(y[:k], p[:k], weights=w1, logits=f["logits"])
+    b = BinaryStats().update(y[k:], p[k:], weights=w2, logits=f["logits"])
+    assert_same_state(a.merge(b), whole)
+    assert_same_state(b + a, whole)
+    assert_same_state(BinaryStats.merge_all([a, BinaryStats(), b]), whole)
+    assert whole.rows == n
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4000), f=flags)
+def test_batched_equals_concatenated(seed: int, n: int, f: dict) -> None:
+    y, p, w = _rows(seed, n, **f)
+    whole = BinaryStats().update(y, p, weights=w, logits=f["logits"])
+    s = BinaryStats()
+    cuts = np.sort(np.random.default_rng(seed).integers(0, n, 5))
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, n], strict=True):
+        s.update(y[lo:hi], p[lo:hi], weights=None if w is None else w[lo:hi], logits=f["logits"])
+    assert_same_state(s, whole)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), f=flags)
+def test_bytes_roundtrip_is_exact(seed: int, n: int, f: dict) -> None:
+    y, p, w = _rows(seed, n, **f)
+    s = BinaryStats().update(y, p, weights=w, logits=f["logits"])
+    assert BinaryStats.from_bytes(s.to_bytes()) == s
+    assert BinaryStats.from_arrays(s.to_arrays()) == s
+    assert pickle.loads(pickle.dumps(s)) == s
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_corrupt_bytes_raise_data_error(data: st.DataObject) -> None:
+    y, p, _ = _rows(3, 200, soft=False, logits=False, dirty=True, weighted=False)
+    blob = bytearray(BinaryStats().update(y, p).to_bytes())
+    kind = data.draw(st.sampled_from(["flip", "truncate", "extend", "garbage"]))
+    if kind == "flip":
+        i = data.draw(st.integers(0, len(blob) - 1))
+        blob[i] ^= data.draw(st.integers(1, 255))
+    elif kind == "truncate":
+        blob = blob[: data.draw(st.integers(0, len(blob) - 1))]
+    elif kind == "extend":
+        blob += data.draw(st.binary(min_size=1, max_size=20))
+    else:
+        blob = bytearray(data.draw(st.binary(max_size=200)))
+    with pytest.raises(DataError):
+        BinaryStats.from_bytes(bytes(blob))
+
+
+def test_from_arrays_rejects_inconsistent_state() -> None:
+    s = BinaryStats().update([1.0, 0.0], np.array([0.3, 0.6]))
+    d = s.to_arrays()
+    d["counts"][1] += 5  # more used rows than the histogram holds
+    with pytest.raises(DataError, match="do not add up"):
+        BinaryStats.from_arrays(d)
+    d = s.to_arrays()
+    del d["hist"]
+    with pytest.raises(DataError, match="keys"):
+        BinaryStats.from_arrays(d)
+    d = s.to_arrays()
+    d["hist"] = d["hist"][:10]
+    with pytest.raises(DataError, match="shape"):
+        BinaryStats.from_arrays(d)
+
+
+def test_reduce_ops_reproduce_merge() -> None:
+    # what torch.distributed.all_reduce does, key by key, with the declared ops
+    states = [
+        BinaryStats().update(*_rows(s, 300, soft=True, logits=False, dirty=True, weighted=True)[:2])
+        for s in range(3)
+    ]
+    ops = {"sum": np.sum, "min": np.min, "max": np.max}
+    arrays = [s.to_arrays() for s in states]
+    assert set(BinaryStats.REDUCE_OPS) == set(arrays[0])
+    reduced = {
+        k: ops[op](np.stack([a[k] for a in arrays]), axis=0)
+        for k, op in BinaryStats.REDUCE_OPS.items()
+    }
+    assert_same_state(BinaryStats.from_arrays(reduced), BinaryStats.merge_all(states))
+
+
+def test_empty_state() -> None:
+    s = BinaryStats()
+    assert s.is_empty and s.rows == 0
+    s.update(np.zeros(0), np.zeros(0))
+    assert s.is_empty
+    with pytest.raises(EmptyReductionError):
+        s.compute()
+    # all rows excluded: counted, and compute says why it cannot give metrics
+    s.update([np.nan, 2.0], np.array([0.5, 0.5]))
+    assert s.rows == 2 and s.rows_used == 0 and not s.is_empty
+    with pytest.raises(EmptyReductionError, match="1 invalid targets|invalid targets"):
+        s.compute()
+    assert BinaryStats.merge_all([]).is_empty
+
+
+def test_state_size_is_fixed() -> None:
+    small = BinaryStats().update([1.0], np.array([0.5]))
+    y, p, _ = _rows(0, 100_000, soft=False, logits=False, dirty=False, weighted=False)
+    big = BinaryStats().update(y, p)
+    assert len(small.to_bytes()) == len(big.to_bytes()) < 1_000_000
