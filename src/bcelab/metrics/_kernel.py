@@ -20,10 +20,9 @@ back to the NumPy reference path (:mod:`bcelab.metrics._reference`) otherwise.
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from llvmlite import ir
