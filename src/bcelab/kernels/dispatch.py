@@ -126,8 +126,11 @@ def try_fused(
         return NotImplemented
     assert isinstance(pred, np.ndarray) and isinstance(targets, np.ndarray)
     assert weights is None or isinstance(weights, np.ndarray)
-    x, y = pred.reshape(-1), targets.reshape(-1)
-    w = None if weights is None else weights.reshape(-1)
+    flat = pred.ndim == 1
+    x, y = (pred, targets) if flat else (pred.reshape(-1), targets.reshape(-1))
+    w = None if weights is None or flat else weights.reshape(-1)
+    if flat:
+        w = weights
     out = np.empty(pred.shape, dtype=pred.dtype) if reduction == "none" else None
     tot = drv.run(
         x,

@@ -62,10 +62,12 @@ def run(
     label_smoothing: float,
     den: float,
     threads: int | None = None,
+    min_parallel: int = PARALLEL_MIN,
 ) -> np.ndarray:
     """Run one pass; return the float64 totals ``[sum w*loss, sum w, sum w*H, sum w*KL, invalid]``.
 
     All arrays must be 1-D, C-contiguous and of ``pred``'s dtype (float32 or float64).
+    Inputs below ``min_parallel`` elements run on the calling thread only.
     """
     kernel: Any = _KERNELS.get(
         (logits, pred.dtype.itemsize == 4, weights is not None, decomp, write)
@@ -79,20 +81,21 @@ def run(
             write=write,
         )
     n = pred.size
-    n_chunks = max(1, -(-n // CHUNK))
-    part = np.empty((n_chunks, SLOTS), dtype=np.float64)
     ls = float(label_smoothing)
-    args: tuple[Any, ...] = (
-        pred,
-        targets,
-        _DUMMY if weights is None else weights,
-        _DUMMY if write == WRITE_NONE or out is None else out,
-        part,
-    )
-    tail: tuple[Any, ...] = (CHUNK, float(pos_weight), 1.0 - ls, 0.5 * ls, ls != 0.0, float(den))
-    if n < PARALLEL_MIN:
+    w_arr = _DUMMY if weights is None else weights
+    o_arr = _DUMMY if write == WRITE_NONE or out is None else out
+    pw, keep, half, smooth, dn = float(pos_weight), 1.0 - ls, 0.5 * ls, ls != 0.0, float(den)
+    if n <= CHUNK:  # the common small call: one chunk, this thread, least Python
+        part = np.empty((1, SLOTS), dtype=np.float64)
+        kernel(pred, targets, w_arr, o_arr, part, 0, 1, CHUNK, pw, keep, half, smooth, dn)
+        return part[0]
+    n_chunks = -(-n // CHUNK)
+    part = np.empty((n_chunks, SLOTS), dtype=np.float64)
+    args: tuple[Any, ...] = (pred, targets, w_arr, o_arr, part)
+    tail: tuple[Any, ...] = (CHUNK, pw, keep, half, smooth, dn)
+    if n < min_parallel:
         kernel(*args, 0, n_chunks, *tail)
-        return part.sum(axis=0) if n_chunks > 1 else part[0]
+        return part.sum(axis=0)
     nt = min(_THREADS if threads is None else max(1, int(threads)), n_chunks)
     if nt == 1:
         kernel(*args, 0, n_chunks, *tail)
@@ -104,7 +107,7 @@ def run(
         kernel(*args, bounds[0], bounds[1], *tail)  # this thread takes the first block
         for f in futs:
             f.result()
-    return part.sum(axis=0) if n_chunks > 1 else part[0]
+    return part.sum(axis=0)
 
 
 def warm(dtypes: Any = (np.float32, np.float64)) -> None:

@@ -1,0 +1,109 @@
+"""Shared helpers for the benchmarks: robust timing, a memory-bandwidth probe, tables.
+
+Import from a benchmark script with ``from _common import ...`` (the scripts run as
+``python bench/bench_<topic>.py``, so ``bench/`` is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "bandwidth_probe",
+    "machine_line",
+    "median_time",
+    "table",
+]
+
+
+def median_time(
+    fn: Callable[[], Any], *, repeat: int = 7, min_time: float = 0.02, max_inner: int = 10_000
+) -> float:
+    """Median over ``repeat`` runs of the mean time of one call, in seconds.
+
+    Each run calls ``fn`` enough times (at least ``min_time`` seconds in total, at most
+    ``max_inner`` calls) to make the clock's resolution irrelevant.  One warm-up call first.
+    """
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-9)
+    inner = max(1, min(max_inner, int(min_time / one)))
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        runs.append((time.perf_counter() - t0) / inner)
+    return statistics.median(runs)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _read_sum(arrays: Sequence[np.ndarray], lo: int, hi: int) -> float:
+    # np.add.reduce releases the GIL, so threads read their slices in parallel.
+    return float(sum(float(np.add.reduce(a[lo:hi])) for a in arrays))
+
+
+def bandwidth_probe(arrays: Sequence[np.ndarray], *, threads: int = 1, repeat: int = 7) -> float:
+    """Seconds to read every byte of ``arrays`` once (a plain sum), with ``threads`` threads.
+
+    This is the memory-bandwidth limit of a streaming kernel that reads the same bytes:
+    divide by the element count for the limit in ns per element.  NumPy's float sum is
+    SIMD and memory-bound for arrays larger than the caches.
+    """
+    n = arrays[0].size
+    flat = [a.reshape(-1) for a in arrays]
+    if threads <= 1:
+        return median_time(lambda: _read_sum(flat, 0, n), repeat=repeat)
+    pool = _POOLS.setdefault(threads, ThreadPoolExecutor(max_workers=threads))
+    bounds = [n * k // threads for k in range(threads + 1)]
+
+    def run() -> float:
+        futs = [pool.submit(_read_sum, flat, bounds[k], bounds[k + 1]) for k in range(threads)]
+        return sum(f.result() for f in futs)
+
+    return median_time(run, repeat=repeat)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table (also readable in a terminal)."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "-"
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    """One line naming the machine: CPU model, cores available, load average."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:  # pragma: no cover
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        cores = os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{model}, {cores} cores, load average {load:.1f} at start"

@@ -1,0 +1,318 @@
+"""The fused BCE kernel against its peers: ns per element, GB/s and the bandwidth limit.
+
+Usage: python bench/bench_kernel.py [--quick] [--out bench/results/kernel.md]
+
+For each N (1e3, 1e5, 1e7 and, without --quick, 1e8) on float32 data it times the mean
+BCE (forward) and the mean BCE plus its gradient (forward + gradient) for bcelab and its
+peers, and a plain read-reduction over the same input bytes (the memory-bandwidth limit,
+measured in this run with 1 and 2 threads).  Columns: ns per element, GB/s of input read,
+the fraction of the bandwidth limit reached (2-thread probe), and time / bcelab's time.
+It also checks the N = 1e8 mean against a ``math.fsum`` reference and prints the N = 4
+call times that set the dispatch cut-over.  --quick skips 1e8 and the slow peers (Keras,
+scikit-learn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # must be set before keras is imported
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+
+import numpy as np
+
+import bcelab
+from _common import bandwidth_probe, machine_line, median_time, table
+from bcelab.kernels import driver, fused_bce, set_enabled
+
+Case = tuple[str, Callable[[], Any]]
+
+
+def data(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 2.0, n).astype(np.float32)
+    p = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    y = (rng.random(n) < p).astype(np.float32)
+    return {"x": x, "p": p, "y": y}
+
+
+def numpy_naive(p: np.ndarray, y: np.ndarray) -> float:
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(np.mean(-(y * np.log(q) + (1 - y) * np.log1p(-q))))
+
+
+def numpy_naive_grad(p: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    loss = float(np.mean(-(y * np.log(q) + (1 - y) * np.log1p(-q))))
+    return loss, ((q - y) / (q * (1 - q))) / p.size
+
+
+def peers_forward(d: dict[str, np.ndarray], slow: bool) -> list[Case]:
+    x, p, y = d["x"], d["p"], d["y"]
+    cases: list[Case] = [
+        ("bcelab logits", lambda: bcelab.bce_with_logits(x, y, reduction="mean")),
+        ("bcelab probs", lambda: bcelab.bce(p, y, reduction="mean")),
+        ("NumPy naive probs", lambda: numpy_naive(p, y)),
+    ]
+    cases += torch_cases(d, grad=False)
+    cases += jax_cases(d, grad=False)
+    if slow:
+        cases += keras_cases(d)
+        from sklearn.metrics import log_loss
+
+        cases.append(("scikit-learn log_loss", lambda: log_loss(y, p, labels=[0, 1])))
+    return cases
+
+
+def peers_grad(d: dict[str, np.ndarray]) -> list[Case]:
+    x, p, y = d["x"], d["p"], d["y"]
+    gx, gp = np.empty_like(x), np.empty_like(p)
+    cases: list[Case] = [
+        ("bcelab logits", lambda: fused_bce(x, y, logits=True, grad_out=gx)),
+        ("bcelab probs", lambda: fused_bce(p, y, logits=False, grad_out=gp)),
+        ("NumPy naive probs", lambda: numpy_naive_grad(p, y)),
+    ]
+    return cases + torch_cases(d, grad=True) + jax_cases(d, grad=True)
+
+
+def torch_cases(d: dict[str, np.ndarray], *, grad: bool) -> list[Case]:
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:  # pragma: no cover
+        return []
+    x, p, y = (torch.from_numpy(d[k]) for k in ("x", "p", "y"))
+
+    def threaded(nt: int, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            torch.set_num_threads(nt)
+            return fn()
+
+        return run
+
+    def fwd_logits() -> Any:
+        return F.binary_cross_entropy_with_logits(x, y)
+
+    def fwd_probs() -> Any:
+        return F.binary_cross_entropy(p, y)
+
+    def bwd(fn: Callable[[torch.Tensor, torch.Tensor], Any], src: torch.Tensor) -> Callable:
+        def run() -> Any:
+            z = src.detach().requires_grad_(True)
+            loss = fn(z, y)
+            loss.backward()
+            return float(loss), z.grad
+
+        return run
+
+    out = []
+    for nt in (1, 2):
+        if grad:
+            out.append(
+                (f"torch logits {nt}t", threaded(nt, bwd(F.binary_cross_entropy_with_logits, x)))
+            )
+            out.append((f"torch probs {nt}t", threaded(nt, bwd(F.binary_cross_entropy, p))))
+        else:
+            out.append((f"torch logits {nt}t", threaded(nt, fwd_logits)))
+            out.append((f"torch probs {nt}t", threaded(nt, fwd_probs)))
+    return out
+
+
+def jax_cases(d: dict[str, np.ndarray], *, grad: bool) -> list[Case]:
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:  # pragma: no cover
+        return []
+    x, p, y = (jax.device_put(d[k]) for k in ("x", "p", "y"))
+
+    def logits_loss(z: Any, t: Any) -> Any:
+        return jnp.mean(jax.nn.softplus(z) - z * t)
+
+    def probs_loss(q: Any, t: Any) -> Any:
+        q = jnp.clip(q, 1e-7, 1 - 1e-7)
+        return -jnp.mean(t * jnp.log(q) + (1 - t) * jnp.log1p(-q))
+
+    if grad:
+        fl, fp = jax.jit(jax.value_and_grad(logits_loss)), jax.jit(jax.value_and_grad(probs_loss))
+    else:
+        fl, fp = jax.jit(logits_loss), jax.jit(probs_loss)
+    return [
+        ("jax.jit logits", lambda: jax.block_until_ready(fl(x, y))),
+        ("jax.jit probs", lambda: jax.block_until_ready(fp(p, y))),
+    ]
+
+
+def keras_cases(d: dict[str, np.ndarray]) -> list[Case]:
+    try:
+        import keras
+    except ImportError:  # pragma: no cover
+        return []
+    name = keras.backend.backend()
+    loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    x, y = keras.ops.convert_to_tensor(d["x"]), keras.ops.convert_to_tensor(d["y"])
+    return [(f"Keras ({name}) logits", lambda: keras.ops.convert_to_numpy(loss(y, x)))]
+
+
+def measure(cases: list[Case], n: int, limit_s: float, repeat: int) -> list[list[Any]]:
+    times = {}
+    for name, fn in cases:
+        try:
+            times[name] = median_time(fn, repeat=repeat, min_time=0.05 if n < 1e7 else 0.0)
+        except Exception as e:  # a peer that cannot run here is reported, not fatal
+            print(f"  {name}: skipped ({type(e).__name__}: {e})", file=sys.stderr)
+    ref = times.get("bcelab logits", float("nan"))
+    rows = []
+    for name, t in times.items():
+        ns = t / n * 1e9
+        rows.append([name, ns, 8 * n / t / 1e9, limit_s / t, t / ref])
+    return rows
+
+
+def fsum_check(n: int) -> list[list[Any]]:
+    """Relative error of the mean at N = n against math.fsum of float64 per-element losses."""
+    d = data(n, seed=1)
+    x, y = d["x"], d["y"]
+    vals = []
+    set_enabled(False)  # the reference path, in float64, chunk by chunk
+    try:
+        for lo in range(0, n, 1 << 22):
+            xs, ys = (
+                x[lo : lo + (1 << 22)].astype(np.float64),
+                y[lo : lo + (1 << 22)].astype(np.float64),
+            )
+            vals.append(math.fsum(bcelab.bce_with_logits(xs, ys).tolist()))
+    finally:
+        set_enabled(True)
+    exact = math.fsum(vals) / n  # each chunk's fsum is correctly rounded; 25 chunks add ~1e-16
+    rows = [
+        [
+            "bcelab (fused, float64 accumulation)",
+            float(bcelab.bce_with_logits(x, y, reduction="mean")),
+        ]
+    ]
+    try:
+        import torch
+        import torch.nn.functional as F
+
+        torch.set_num_threads(2)
+        rows.append(
+            [
+                "torch with_logits (float32)",
+                float(F.binary_cross_entropy_with_logits(torch.from_numpy(x), torch.from_numpy(y))),
+            ]
+        )
+    except ImportError:  # pragma: no cover
+        pass
+    import jax
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda z, t: jnp.mean(jax.nn.softplus(z) - z * t))
+    rows.append(["jax.jit (float32)", float(f(x, y))])
+    return [[name, v, abs(v - exact) / exact] for name, v in rows]
+
+
+def _kernel_call(x: np.ndarray, y: np.ndarray, nt: int) -> Any:
+    return driver.run(
+        x,
+        y,
+        None,
+        None,
+        logits=True,
+        decomp=False,
+        write=0,
+        pos_weight=1.0,
+        label_smoothing=0.0,
+        den=1.0,
+        threads=nt,
+        min_parallel=0,
+    )
+
+
+def cutover() -> list[list[Any]]:
+    """N = 4 (seed 000) call times, and 1 vs 2 threads around PARALLEL_MIN."""
+    y4 = np.array([0.5, 0.3, 0.5, 0.9], dtype=np.float32)
+    p4 = np.array([0.1, 0.3, 0.5, 0.8], dtype=np.float32)
+    rows = [
+        ["N=4 bcelab.bce (fused)", median_time(lambda: bcelab.bce(p4, y4, reduction="mean")) * 1e6]
+    ]
+    set_enabled(False)
+    rows.append(
+        [
+            "N=4 bcelab.bce (reference path)",
+            median_time(lambda: bcelab.bce(p4, y4, reduction="mean")) * 1e6,
+        ]
+    )
+    set_enabled(True)
+    import torch
+    import torch.nn.functional as F
+
+    tp, ty = torch.from_numpy(p4), torch.from_numpy(y4)
+    rows.append(
+        [
+            "N=4 torch F.binary_cross_entropy",
+            median_time(lambda: F.binary_cross_entropy(tp, ty)) * 1e6,
+        ]
+    )
+    for k in (14, 16, 18, 20):
+        d = data(1 << k)
+        for nt in (1, 2):
+            t = median_time(functools.partial(_kernel_call, d["x"], d["y"], nt))
+            rows.append([f"N=2^{k} kernel, {nt} thread(s)", t * 1e6])
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="skip N=1e8 and the slow peers")
+    ap.add_argument("--out", help="also write the tables to this Markdown file")
+    args = ap.parse_args(argv)
+    sizes = [10**3, 10**5, 10**7] + ([] if args.quick else [10**8])
+    cmd = "python bench/bench_kernel.py" + (" --quick" if args.quick else "")
+    parts = [f"Command: `{cmd}`", "", f"Machine: {machine_line()}", ""]
+    print("\n".join(parts), flush=True)
+    fused_bce(np.zeros(4, np.float32), np.zeros(4, np.float32), logits=True, grad=True)  # compile
+    heads = ["peer", "ns/elem", "GB/s", "fraction of bandwidth limit", "time / bcelab logits"]
+    for n in sizes:
+        d = data(n)
+        repeat = 3 if n >= 10**8 else 7
+        lim1 = bandwidth_probe([d["x"], d["y"]], threads=1, repeat=repeat)
+        lim2 = bandwidth_probe([d["x"], d["y"]], threads=2, repeat=repeat)
+        lim = min(lim1, lim2)
+        head = (
+            f"### N = {n:.0e}, float32: read-reduction over the same 8 bytes/elem: "
+            f"{lim1 / n * 1e9:.3f} ns/elem (1 thread), {lim2 / n * 1e9:.3f} ns/elem (2 threads)"
+        )
+        slow = not args.quick and n <= 10**7
+        t0 = time.perf_counter()
+        fwd = table(heads, measure(peers_forward(d, slow), n, lim, repeat))
+        grd = table(heads, measure(peers_grad(d), n, lim, repeat))
+        block = [head, "", "Forward (mean loss):", "", fwd, "", "Forward + gradient:", "", grd, ""]
+        print("\n".join(block), f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        parts += block
+        del d
+    cut = table(["call", "microseconds"], cutover())
+    parts += ["### Cut-over", "", cut, ""]
+    print(cut, flush=True)
+    if not args.quick:
+        acc = table(
+            ["mean from logits, N = 1e8", "value", "relative error vs math.fsum"], fsum_check(10**8)
+        )
+        parts += ["### Accuracy of the mean at N = 1e8", "", acc, ""]
+        print(acc, flush=True)
+    if args.out:
+        from bcelab._io import write_text
+
+        write_text(args.out, "\n".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
