@@ -1,0 +1,410 @@
+"""Benchmark: ``bcelab eval`` on a large Parquet file against DuckDB, Polars and scikit-learn.
+
+Usage::
+
+    python bench/bench_eval.py [--quick] [--rows N] [--big-rows N] [--sklearn-rows N] [--write]
+
+Generates (once, under ``bench/data/``, gitignored) snappy Parquet files of float32
+``y`` (hard labels) and ``p`` (probabilities), then runs every engine in its own
+subprocess and reports rows per second and peak RSS:
+
+* bcelab ``evaluate`` (every metric: log loss, NE, calibration, ECE/MCE, ROC/PR-AUC, ...),
+  local engine with 2 and 1 worker threads, and on a Dask ``LocalCluster`` (2 processes);
+* DuckDB SQL and Polars (streaming), computing count, mean prediction and log loss only;
+* scikit-learn in memory (``log_loss`` + ``roc_auc_score`` + ``brier_score_loss``);
+* pyarrow reading the two columns and summing them (the decode limit of any reader).
+
+Peak RSS is measured two ways: the child's own ``ru_maxrss`` (its largest process) and
+the sum of the RSS of its whole process tree sampled every 20 ms (Dask workers included).
+The full mode uses 1e8 rows (and 3e8 for bcelab's constant-memory check); ``--quick``
+uses 1e7 and finishes in about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+sys.path.insert(0, str(HERE))
+from _common import bandwidth_probe, machine_line, table  # noqa: E402
+
+ROW_GROUP = 1 << 20
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+def make_file(rows: int, seed: int = 0) -> Path:
+    """``eval_<rows>.parquet``: y ~ Bernoulli(p), p = sigmoid(z), z ~ N(-1, 1.5) (float32)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = DATA / f"eval_{rows}.parquet"
+    if path.exists():
+        try:
+            if pq.ParquetFile(path).metadata.num_rows == rows:
+                return path
+        except Exception:  # a broken cache file is simply rebuilt
+            pass
+    DATA.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("y", pa.float32()), ("p", pa.float32())])
+    t0 = time.perf_counter()
+    with pq.ParquetWriter(tmp, schema, compression="snappy") as w:
+        for lo in range(0, rows, ROW_GROUP):
+            n = min(ROW_GROUP, rows - lo)
+            z = rng.standard_normal(n, dtype=np.float32) * np.float32(1.5) - np.float32(1)
+            p = (1 / (1 + np.exp(-z))).astype(np.float32)
+            y = (rng.random(n, dtype=np.float32) < p).astype(np.float32)
+            w.write_table(pa.table({"y": y, "p": p}, schema=schema), row_group_size=ROW_GROUP)
+    os.replace(tmp, path)
+    print(
+        f"generated {path.name} ({path.stat().st_size / 1e6:.0f} MB) in "
+        f"{time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+    return path
+
+
+# --- engines (run in a child process) -----------------------------------------------------
+
+LOSS_SQL = "avg(-(y * ln(p) + (1 - y) * ln(1 - p)))"
+
+
+def _bcelab(path: str, **kw: Any) -> dict[str, Any]:
+    import bcelab
+
+    t0 = time.perf_counter()
+    res = bcelab.evaluate(path, target="y", pred="p", **kw)
+    dt = time.perf_counter() - t0
+    m = res.metrics
+    return {
+        "seconds": dt,
+        "rows": res.rows,
+        "log_loss": m.log_loss,
+        "mean": m.mean_prediction,
+        "roc_auc": m.roc_auc,
+    }
+
+
+def _dask(path: str) -> dict[str, Any]:
+    import distributed
+
+    t0 = time.perf_counter()
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    )
+    client = distributed.Client(cluster)
+    start = time.perf_counter() - t0
+    out = _bcelab(path, engine="dask", scheduler=client)
+    client.close()
+    cluster.close()
+    out["startup"] = start
+    out["total"] = start + out["seconds"]
+    return out
+
+
+def _duckdb(path: str) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    t0 = time.perf_counter()
+    n, mean, ll = con.execute(
+        f"SELECT count(*), avg(p), {LOSS_SQL} FROM read_parquet('{path}')"
+    ).fetchone()
+    return {"seconds": time.perf_counter() - t0, "rows": n, "log_loss": ll, "mean": mean}
+
+
+def _polars(path: str) -> dict[str, Any]:
+    import polars as pl
+
+    y, p = pl.col("y").cast(pl.Float64), pl.col("p").cast(pl.Float64)
+    t0 = time.perf_counter()
+    df = (
+        pl.scan_parquet(path)
+        .select(
+            pl.len().alias("n"),
+            p.mean().alias("mean"),
+            (-(y * p.log() + (1 - y) * (1 - p).log())).mean().alias("ll"),
+        )
+        .collect(engine="streaming")
+    )
+    return {
+        "seconds": time.perf_counter() - t0,
+        "rows": int(df["n"][0]),
+        "log_loss": float(df["ll"][0]),
+        "mean": float(df["mean"][0]),
+    }
+
+
+def _sklearn(path: str, rows: int) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+    pf = pq.ParquetFile(path)
+    groups = []
+    n = 0
+    for g in range(pf.metadata.num_row_groups):
+        if n >= rows:
+            break
+        groups.append(g)
+        n += pf.metadata.row_group(g).num_rows
+    t0 = time.perf_counter()
+    t = pf.read_row_groups(groups, columns=["y", "p"]).slice(0, rows)
+    y = t["y"].to_numpy().astype(np.float64)
+    p = t["p"].to_numpy().astype(np.float64)
+    del t
+    t1 = time.perf_counter()
+    ll = log_loss(y, p)
+    auc = roc_auc_score(y, p)
+    brier_score_loss(y, p)
+    t2 = time.perf_counter()
+    return {
+        "seconds": t2 - t0,
+        "read": t1 - t0,
+        "rows": int(y.size),
+        "log_loss": ll,
+        "mean": float(p.mean()),
+        "roc_auc": auc,
+    }
+
+
+def _read_only(path: str) -> dict[str, Any]:
+    import pyarrow.dataset as ds
+
+    t0 = time.perf_counter()
+    n, s = 0, 0.0
+    for b in ds.dataset(path).to_batches(columns=["y", "p"], use_threads=True):
+        s += float(np.add.reduce(b.column(0).to_numpy())) + float(
+            np.add.reduce(b.column(1).to_numpy())
+        )
+        n += b.num_rows
+    return {"seconds": time.perf_counter() - t0, "rows": n}
+
+
+def child(engine: str, path: str, rows: int) -> None:
+    fn = {
+        "bcelab": lambda: _bcelab(path, workers=2),
+        "bcelab-1": lambda: _bcelab(path, workers=1),
+        "dask": lambda: _dask(path),
+        "duckdb": lambda: _duckdb(path),
+        "polars": lambda: _polars(path),
+        "sklearn": lambda: _sklearn(path, rows),
+        "read-only": lambda: _read_only(path),
+    }[engine]
+    out = fn()
+    out["maxrss_self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["maxrss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+# --- parent ----------------------------------------------------------------------------
+
+
+def _tree_rss(pid: int) -> float:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 2**20
+
+
+def run(engine: str, path: Path, rows: int = 0) -> dict[str, Any]:
+    """Run one engine in a fresh interpreter; sample its process tree's RSS meanwhile."""
+    env = dict(os.environ, POLARS_MAX_THREADS="2", PYTHONWARNINGS="ignore")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", engine, str(path), str(rows)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            done.wait(0.02)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, err = proc.communicate()
+    done.set()
+    th.join()
+    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{engine} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    res: dict[str, Any] = json.loads(lines[-1][7:])
+    res["process_s"] = time.perf_counter() - t0
+    res["tree_rss_mb"] = peak[0]
+    res["engine"] = engine
+    return res
+
+
+def _rate(r: dict[str, Any], key: str = "seconds") -> float:
+    return float(r["rows"] / r[key])
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1e7 rows, about a minute")
+    ap.add_argument("--rows", type=float, help="rows of the main comparison (default 1e8)")
+    ap.add_argument("--big-rows", type=float, help="rows of the RSS check (default 3e8)")
+    ap.add_argument(
+        "--sklearn-rows",
+        type=float,
+        help="rows for scikit-learn in memory (default: all, if RAM allows)",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="runs per engine (median reported)")
+    ap.add_argument("--child", nargs=3, metavar=("ENGINE", "PATH", "ROWS"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.child:
+        child(a.child[0], a.child[1], int(a.child[2]))
+        return 0
+    rows = int(a.rows or (1e7 if a.quick else 1e8))
+    big = int(a.big_rows or (3e7 if a.quick else 3e8))
+    print(machine_line(), flush=True)
+    path = make_file(rows)
+    big_path = make_file(big, seed=1) if big != rows else path
+
+    import psutil
+
+    avail = psutil.virtual_memory().available
+    # scikit-learn needs ~140 bytes a row in memory (1.4 GB at 1e7 rows): at 1e8 rows that
+    # is ~14 GB, too much for a shared 24 GB machine, so by default it runs on 1e7 rows.
+    sk_rows = int(a.sklearn_rows or min(rows, 10**7))
+    if sk_rows * 150 > avail:
+        sk_rows = min(sk_rows, 10**7)
+        print(
+            f"scikit-learn: only {avail / 2**30:.1f} GiB available, running it on "
+            f"{sk_rows:.0e} rows",
+            flush=True,
+        )
+
+    engines = ["read-only", "bcelab", "bcelab-1", "dask", "duckdb", "polars"]
+    results: dict[str, dict[str, Any]] = {}
+    for e in engines:
+        runs = [run(e, path) for _ in range(a.repeat)]
+        runs.sort(key=lambda r: r["seconds"])
+        results[e] = runs[len(runs) // 2]
+        print(
+            f"  {e:10s} {results[e]['seconds']:7.2f} s  {_rate(results[e]) / 1e6:7.1f} M rows/s"
+            f"  tree RSS {results[e]['tree_rss_mb']:6.0f} MB",
+            flush=True,
+        )
+    results["sklearn"] = run("sklearn", path, sk_rows)
+    print(f"  sklearn    {results['sklearn']['seconds']:7.2f} s on {sk_rows:.0e} rows", flush=True)
+    big_res = [run("bcelab", path), run("bcelab", big_path)] if big != rows else []
+
+    # memory bandwidth measured now: what reading the decoded columns once would cost
+    n_probe = min(rows, 5 * 10**7)
+    arrays = [np.ones(n_probe, np.float32), np.ones(n_probe, np.float32)]
+    bw_s = bandwidth_probe(arrays, threads=2, repeat=5) / n_probe  # seconds per row
+    del arrays
+
+    ref = results["bcelab"]
+    head = [
+        "engine",
+        "computes",
+        "rows",
+        "seconds",
+        "M rows/s",
+        "vs bcelab",
+        "peak RSS MB (largest process)",
+        "peak RSS MB (process tree)",
+        "log loss",
+    ]
+    what = {
+        "read-only": "pyarrow: decode y, p and sum them",
+        "bcelab": "all metrics, 2 threads",
+        "bcelab-1": "all metrics, 1 thread",
+        "dask": "all metrics, LocalCluster 2 procs (start-up excluded)",
+        "duckdb": "count, mean, log loss",
+        "polars": "count, mean, log loss (streaming)",
+        "sklearn": "log_loss + roc_auc + brier, in memory (incl. read)",
+    }
+    rows_out = []
+    for e, r in results.items():
+        rows_out.append(
+            [
+                e,
+                what[e],
+                f"{r['rows']:.0e}",
+                r["seconds"],
+                _rate(r) / 1e6,
+                f"{r['seconds'] / ref['seconds']:.2f}x",
+                r["maxrss_self_mb"],
+                r["tree_rss_mb"],
+                f"{r['log_loss']:.12f}" if "log_loss" in r else "-",
+            ]
+        )
+    print()
+    print(table(head, rows_out))
+    d = results["dask"]
+    print()
+    print(
+        f"Dask LocalCluster: start-up {d['startup']:.2f} s, evaluate {d['seconds']:.2f} s; "
+        f"overhead over the local engine {d['seconds'] / ref['seconds'] - 1:+.0%} "
+        f"(evaluate only), {d['total'] / ref['seconds'] - 1:+.0%} (with start-up)"
+    )
+    rel = abs(results["duckdb"]["log_loss"] - ref["log_loss"]) / ref["log_loss"]
+    print(
+        f"log loss: bcelab vs DuckDB relative difference {rel:.1e}; bcelab local vs Dask "
+        f"{'identical' if d['log_loss'] == ref['log_loss'] else d['log_loss'] - ref['log_loss']}"
+    )
+    print(
+        f"bcelab / DuckDB rows per second: {_rate(ref) / _rate(results['duckdb']):.2f}; "
+        f"bcelab / pyarrow read-only: {_rate(ref) / _rate(results['read-only']):.2f}"
+    )
+    print(
+        f"memory bandwidth (2 threads, this run): {bw_s * 1e9:.2f} ns/row for 8 bytes/row; "
+        f"bcelab runs at {bw_s * _rate(ref):.1%} of it (the file decode, not memory, is the "
+        "limit)"
+    )
+    if big_res:
+        print()
+        print(
+            table(
+                ["rows", "seconds", "M rows/s", "peak RSS MB (process)", "peak RSS MB (tree)"],
+                [
+                    [
+                        f"{r['rows']:.0e}",
+                        r["seconds"],
+                        _rate(r) / 1e6,
+                        r["maxrss_self_mb"],
+                        r["tree_rss_mb"],
+                    ]
+                    for r in big_res
+                ],
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
