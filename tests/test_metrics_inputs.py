@@ -1,0 +1,140 @@
+"""Bad and unusual input to BinaryStats: counted or refused, never silently dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bcelab.errors import DomainError, DTypeError, NaNError, OptionError, ShapeError
+from bcelab.metrics import BinaryStats
+
+Y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+P = np.array([0.9, 0.2, 0.6, 0.4, 0.7, 0.1])
+
+
+def test_nan_predictions_and_invalid_targets_are_counted_and_excluded() -> None:
+    y = np.concatenate([Y, [np.nan, -1.0, 2.0, 1.0, np.nan]])
+    p = np.concatenate([P, [0.5, 0.5, 0.5, np.nan, np.nan]])
+    s = BinaryStats().update(y, p)
+    m = s.compute()
+    assert (m.rows, m.rows_used, m.rows_excluded) == (11, 6, 5)
+    assert m.nan_predictions == 2 and m.invalid_targets == 4
+    # the metrics are those of the six clean rows
+    clean = BinaryStats().update(Y, P).compute()
+    assert m.log_loss == clean.log_loss and m.roc_auc == clean.roc_auc
+    assert m.to_dict()["rows_excluded"] == 5
+
+
+def test_strict_raises_instead() -> None:
+    with pytest.raises(NaNError, match="strict"):
+        BinaryStats().update(Y, np.where(Y == 1, np.nan, P), strict=True)
+    with pytest.raises(DomainError, match=r"\{-1, 1\}"):
+        BinaryStats().update(2 * Y - 1, P, strict=True)
+
+
+def test_probabilities_outside_unit_interval_are_an_error_and_leave_state_unchanged() -> None:
+    s = BinaryStats().update(Y, P)
+    before = s.to_bytes()
+    with pytest.raises(DomainError, match="logits=True") as e:
+        s.update(Y, P * 3 - 1)
+    assert "first: 1.7" in str(e.value) and "at row 0" in str(e.value)
+    assert s.to_bytes() == before
+    with pytest.raises(DomainError):
+        s.update(Y, np.array([0.5, np.inf, 0.5, 0.5, 0.5, 0.5]))
+    # the same values as logits are fine
+    s.update(Y, P * 3 - 1, logits=True)
+    assert s.rows == 12
+
+
+def test_weights_are_checked() -> None:
+    for bad in (-1.0, np.nan, np.inf):
+        w = np.ones(6)
+        w[3] = bad
+        with pytest.raises(DomainError, match="weights"):
+            BinaryStats().update(Y, P, weights=w)
+    with pytest.raises(ShapeError):
+        BinaryStats().update(Y, P, weights=np.ones(5))
+    # integer and boolean weights are accepted; weight 0 removes a row's contribution
+    m = BinaryStats().update(Y, P, weights=np.array([1, 1, 1, 1, 1, 0])).compute()
+    ref = BinaryStats().update(Y[:5], P[:5]).compute()
+    assert m.log_loss == pytest.approx(ref.log_loss, rel=1e-15)
+    assert m.rows == 6 and m.weight_total == 5.0
+
+
+def test_zero_weight_on_an_infinite_loss_contributes_zero() -> None:
+    m = BinaryStats().update([1.0, 1.0], np.array([0.0, 0.5]), weights=[0.0, 1.0]).compute()
+    assert m.log_loss == pytest.approx(np.log(2), rel=1e-15)
+
+
+def test_exact_loss_is_infinite_without_clip_and_clip_is_counted() -> None:
+    y, p = np.array([1.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0])
+    m = BinaryStats().update(y, p).compute()
+    assert m.log_loss_is_infinite and m.to_dict()["log_loss"] is None
+    m = BinaryStats().update(y, p, clip=1e-7).compute()
+    assert m.clipped_predictions == 3
+    assert m.log_loss == pytest.approx(-np.log(1e-7) / 3 - 2 * np.log1p(-1e-7) / 3, rel=1e-12)
+    with pytest.raises(OptionError):
+        BinaryStats().update(y, p, clip=0.7)
+    with pytest.raises(OptionError, match="logits"):
+        BinaryStats().update(y, p, clip=1e-7, logits=True)
+
+
+def test_shapes_and_dtypes() -> None:
+    with pytest.raises(ShapeError, match="never broadcasts"):
+        BinaryStats().update(Y, P[:5])
+    with pytest.raises(DTypeError, match="swapped"):
+        BinaryStats().update(P, Y.astype(np.int64))
+    with pytest.raises(DTypeError):
+        BinaryStats().update(["a", "b"], [0.1, 0.2])
+    # every element is a row, any shape: (3, 2) equals the flat six rows
+    a = BinaryStats().update(Y.reshape(3, 2), P.reshape(3, 2))
+    assert a == BinaryStats().update(Y, P)
+    # bool / int targets, lists, float16 and float32 predictions
+    b = BinaryStats().update(Y.astype(bool), P.tolist())
+    assert b == BinaryStats().update(Y, P)
+    c = BinaryStats().update(Y.astype(np.int8), P.astype(np.float16)).compute()
+    assert c.rows_used == 6
+
+
+def test_threshold_must_be_an_exact_edge() -> None:
+    s = BinaryStats().update(Y, P)
+    for t in (0.5, 0.37, 0.01, 1 / 15, 2.0**-10):
+        s.compute(threshold=t)
+    for t in (0.123, 0.1 + 0.2, 0.0, 1.0, -1.0, float("nan")):
+        with pytest.raises(OptionError, match="threshold"):
+            s.compute(threshold=t)
+    with pytest.raises(OptionError):
+        s.compute(n_calibration_bins=0)
+
+
+def test_torch_and_jax_inputs() -> None:
+    torch = pytest.importorskip("torch")
+    ref = BinaryStats().update(Y, P)
+    assert BinaryStats().update(torch.tensor(Y), torch.tensor(P, requires_grad=True)) == ref
+    bf = BinaryStats().update(torch.tensor(Y), torch.tensor(P).to(torch.bfloat16))
+    assert bf.rows_used == 6
+    jnp = pytest.importorskip("jax.numpy")
+    s = BinaryStats().update(jnp.asarray(Y), jnp.asarray(P.astype(np.float32)))
+    assert s == BinaryStats().update(Y, P.astype(np.float32))
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(OptionError):
+        BinaryStats(engine="gpu")
+    with pytest.raises(OptionError):
+        BinaryStats(n_threads=-1)
+    with pytest.raises(OptionError):
+        BinaryStats().merge("not a state")  # type: ignore[arg-type]
+
+
+def test_str_and_to_dict_are_readable_and_json_safe() -> None:
+    import json
+
+    m = BinaryStats().update(Y, P).compute()
+    text = str(m)
+    for word in ("log loss", "NE / RIG", "ROC-AUC", "PR-AUC", "ECE", "p >= 0.5"):
+        assert word in text
+    d = m.to_dict()
+    json.dumps(d, allow_nan=False)
+    one_class = BinaryStats().update(np.ones(3), np.array([0.2, 0.5, 0.9])).compute()
+    assert np.isnan(one_class.roc_auc) and one_class.to_dict()["roc_auc"] is None
