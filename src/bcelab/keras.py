@@ -94,6 +94,52 @@ def _same_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
     return y_true, y_pred
 
 
+def _eager_check(y_true: Any, y_pred: Any, *, probs: bool, where: str) -> None:
+    """Value checks for concrete JAX arrays, which the core treats as lazy and never checks.
+
+    Tracers have no values: under ``jax.jit`` (``model.fit`` on the jax backend) nothing
+    is checked; with ``run_eagerly=True`` the targets are concrete and are checked, while
+    the predictions are ``jax.grad`` tracers.  Other backends' tensors are checked by the
+    core itself.
+    """
+    import array_api_compat
+
+    if not array_api_compat.is_jax_array(y_pred):
+        return
+    import jax
+    import numpy as np
+
+    from .losses import prepare
+
+    fname = "bce" if probs else "bce_with_logits"
+    if isinstance(y_true, jax.core.Tracer):
+        return
+    y = np.asarray(y_true)
+    if isinstance(y_pred, jax.core.Tracer):
+        _call(
+            where, prepare, y, y, fname=fname, probs=False, nan_policy="raise", pred_name="targets"
+        )
+    else:
+        _call(where, prepare, np.asarray(y_pred), y, fname=fname, probs=probs, nan_policy="raise")
+
+
+def _expand_weights(sample_weight: Any, y_pred: Any, dtype: Any) -> Any:
+    """One weight per sample (a leading part of the shape) applied to all its elements.
+
+    Keras itself only matches ``(batch,)`` weights to ``(batch, 1)`` losses; element-wise
+    losses need the explicit expansion (the core's documented prefix rule).
+    """
+    from keras import ops
+
+    if sample_weight is None:
+        return None
+    sw = ops.convert_to_tensor(sample_weight, dtype=dtype)
+    ws, ps = tuple(sw.shape), tuple(y_pred.shape)
+    if len(ws) < len(ps) and ps[: len(ws)] == ws:
+        sw = ops.broadcast_to(ops.reshape(sw, ws + (1,) * (len(ps) - len(ws))), ps)
+    return sw
+
+
 _BUILT: dict[str, type] = {}
 
 # The classes subclass keras.losses.Loss / keras.metrics.Metric, so they are built on first
@@ -143,6 +189,14 @@ def _build() -> dict[str, type]:
         @property
         def where(self) -> str:
             return f"bcelab.keras.{type(self).__name__}"
+
+        def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
+            y_true, y_pred = _same_rank(y_true, y_pred)
+            _eager_check(y_true, y_pred, probs=not self.from_logits, where=self.where)
+            sw = _expand_weights(sample_weight, y_pred, self.dtype)
+            return super().__call__(y_true, y_pred, sample_weight=sw)
 
         def get_config(self) -> dict[str, Any]:
             return {
@@ -277,6 +331,7 @@ def _build() -> dict[str, type]:
             y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
             y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
             y_true, y_pred = _same_rank(y_true, y_pred)
+            _eager_check(y_true, y_pred, probs=not self.from_logits, where=self.where)
             fname = "bce_with_logits" if self.from_logits else "bce"
             return _call(
                 self.where,
