@@ -173,6 +173,7 @@ def test_divergence_names_the_epoch(small) -> None:  # type: ignore[no-untyped-d
         {"lr": float("nan")},
         {"loss": "hinge"},
         {"threads": 0},
+        {"seed": -1},
     ],
 )
 def test_bad_options(small, kw) -> None:  # type: ignore[no-untyped-def]

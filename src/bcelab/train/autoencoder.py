@@ -196,7 +196,11 @@ class AutoencoderResult:
     interrupted: bool = False
 
 
-def _check_options(epochs: int, batch_size: int, lr: float, loss: str) -> None:
+def _check_options(epochs: int, batch_size: int, lr: float, loss: str, seed: int) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise OptionError(
+            "--seed must be an integer >= 0", f"received {seed!r}", "pass e.g. --seed 0"
+        )
     for name, v in (("epochs", epochs), ("batch-size", batch_size)):
         if not isinstance(v, int) or v < 1:
             raise OptionError(
@@ -257,7 +261,7 @@ def fit_autoencoder(
     """
     import torch
 
-    _check_options(epochs, batch_size, lr, loss)
+    _check_options(epochs, batch_size, lr, loss, seed)
     if threads is None:
         return _fit(data, model, epochs, batch_size, lr, loss, seed, n_show, on_epoch)
     if not isinstance(threads, int) or threads < 1:
