@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import DataError, OptionError
 from .engine import ProgressFn, check_rows, run_local
+from .progress import ProgressBar
 from .reader import Columns, plan_units
 from .result import EvalResult, Segment
 from .tasks import Plan, segment_order
@@ -55,8 +56,6 @@ def _columns(
 
 def _progress_fn(progress: bool | ProgressFn | None) -> ProgressFn | None:
     if progress is True:
-        from .progress import ProgressBar
-
         return ProgressBar()
     if progress is False or progress is None:
         return None
@@ -141,16 +140,18 @@ def evaluate(
     sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     t0 = time.perf_counter()
     units = plan_units(sources, cols)
-    if engine == "dask":
-        from .dask_engine import run_dask
+    try:
+        if engine == "dask":
+            from .dask_engine import run_dask
 
-        res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=show)
-    else:
-        res = run_local(units, plan, workers=workers, progress=show)
-        check_rows(units, res)
+            res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=show)
+        else:
+            res = run_local(units, plan, workers=workers, progress=show)
+            check_rows(units, res)
+    finally:
+        if isinstance(show, ProgressBar):
+            show.close()  # end the bar's line, also when an error follows
     seconds = time.perf_counter() - t0
-    if show is not None and hasattr(show, "close"):
-        show.close()
     if res.rows == 0:
         files = sorted({u.path for u in units})
         raise DataError(
