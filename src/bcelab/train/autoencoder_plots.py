@@ -130,6 +130,8 @@ def plot_per_pixel_excess(
 
     With ``floor_map`` (mean entropy per pixel) the floor is drawn beside it, on its own scale.
     """
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     panels = (
         [("floor: mean pixel entropy H(x)", floor_map, "viridis")] if floor_map is not None else []
@@ -142,6 +144,8 @@ def plot_per_pixel_excess(
         ax.set_title(f"{name}\nmean {img.mean():.4f} nats", fontsize=10)
         ax.set_xlabel("pixel column")
         ax.set_ylabel("pixel row")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="nats per pixel")
     note = " (averaged over channels)" if kl_map.shape[0] > 1 else ""
     fig.suptitle(f"Where the reconstruction loses information, test images{note}", fontsize=11)
