@@ -8,7 +8,7 @@ views into one flat ``(S, P)`` tensor.  A step on a batch of B examples per seed
     h_1 = \\mathrm{relu}(x W_1 + b_1), \\; \\ldots, \\; z = h_L W_{L+1} + b_{L+1}
     \\quad \\text{(torch.baddbmm over the seed dimension)}
 
-followed by the hand-written backward pass (``bmm`` with the transposes, ReLU masks
+followed by the hand-written backward pass (``bmm`` with the transposes, or a multiply-and-sum where a side is 1 wide, ReLU masks
 via ``threshold_backward``) from the loss gradient that :mod:`bcelab.train.objectives`
 takes from :mod:`bcelab._math`, and one optimiser update of the flat tensor.  Each
 seed has its own initial weights and its own shuffle every epoch
@@ -26,9 +26,44 @@ from . import models, rng
 from .objectives import Objective
 from .optim import Optimizer
 
-__all__ = ["BatchedMLP"]
+__all__ = ["BatchedMLP", "affine", "grad_input", "grad_weight"]
 
 Tensor = Any
+
+
+def affine(a: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """``a @ w + b`` per seed: ``(S, B, k) @ (S, k, n) + (S, 1, n)``.
+
+    ``torch.bmm`` on CPU runs one small GEMM per seed, which for a single output
+    column (n = 1) or a single input (k = 1) costs several times the arithmetic;
+    those two cases are a multiply-and-sum and an outer product instead.
+    """
+    import torch
+
+    if w.shape[2] == 1 and a.shape[1] <= 64:
+        return torch.sum(a * w.transpose(1, 2), 2, keepdim=True).add_(b)
+    if w.shape[1] == 1:
+        return torch.addcmul(b, a, w)
+    return torch.baddbmm(b, a, w)
+
+
+def grad_weight(a: Tensor, g: Tensor, out: Tensor) -> None:
+    """``out = a^T @ g`` per seed: ``(S, k, B) @ (S, B, n)`` into ``out (S, k, n)``."""
+    import torch
+
+    if out.shape[2] == 1:  # (S, k, 1) has the memory layout of (S, 1, k)
+        torch.sum(a * g, 1, keepdim=True, out=out.view(out.shape[0], 1, out.shape[1]))
+    else:
+        torch.bmm(a.transpose(1, 2), g, out=out)
+
+
+def grad_input(g: Tensor, w: Tensor) -> Tensor:
+    """``g @ w^T`` per seed: ``(S, B, n) @ (S, n, k)``."""
+    import torch
+
+    if w.shape[2] == 1:
+        return g * w.transpose(1, 2)
+    return torch.bmm(g, w.transpose(1, 2))
 
 
 class BatchedMLP:
@@ -57,23 +92,68 @@ class BatchedMLP:
         self.layers = models.views(self.flat, spec, self.n_in, self.n_out)
         self.glayers = models.views(self.gflat, spec, self.n_in, self.n_out)
         self.opt_state = optimizer.init_state([self.flat])
+        s = self.n_seeds
+        # cached views (the flat tensors are only ever updated in place)
+        self.wts = [w.transpose(1, 2) for w, _ in self.layers]
+        self.gws = [
+            gw.view(s, 1, gw.shape[1]) if gw.shape[2] == 1 else gw for gw, _ in self.glayers
+        ]
+        self.gbs = [gb for _, gb in self.glayers]
+        self._buf: dict[int, dict[str, list[Any]]] = {}
 
     @property
     def n_seeds(self) -> int:
         return len(self.seeds)
 
-    def predict(self, x: Tensor) -> Tensor:
-        """Logits ``(S, n, K)`` of every seed for the same inputs ``x (n, D)``."""
+    def predict(self, x: Tensor, *, chunk: int | None = None) -> Tensor:
+        """Logits ``(S, n, K)`` of every seed for the same inputs ``x (n, D)``.
+
+        The first layer is one GEMM for all seeds, ``x (n, D) @ [W_1^{(1)} ... W_1^{(S)}]``,
+        evaluated in chunks of rows that stay in cache.
+        """
         import torch
 
+        s = self.n_seeds
+        w0, b0 = self.layers[0]
+        d, h = w0.shape[1], w0.shape[2]
+        wcat = w0.permute(1, 0, 2).reshape(d, s * h)
+        bcat = b0.reshape(1, s * h)
+        last = len(self.layers) - 1
+        widest = max(w.shape[2] for w, _ in self.layers)
+        if chunk is None:  # rows per chunk: about 1 MB of activations, so they stay in cache
+            chunk = max(64, (1 << 18) // (s * widest))
+        parts = []
         with torch.no_grad():
-            a = x.unsqueeze(0).expand(self.n_seeds, *x.shape)
-            last = len(self.layers) - 1
-            for i, (w, b) in enumerate(self.layers):
-                a = torch.baddbmm(b, a, w)
-                if i < last:
+            for i in range(0, x.shape[0], chunk):
+                xc = x[i : i + chunk]
+                a = torch.addmm(bcat, xc, wcat).view(xc.shape[0], s, h).transpose(0, 1)
+                if last:
                     a = a.relu_()
-            return a
+                for li in range(1, last + 1):
+                    w, b = self.layers[li]
+                    a = affine(a, w, b)
+                    if li < last:
+                        a = a.relu_()
+                parts.append(a)
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0].contiguous()
+
+    def _buffers(self, nb: int) -> dict[str, list[Any]]:
+        """Preallocated per-batch tensors (large temporaries would be page-faulted in anew
+        on every allocation); one set per batch size that occurs (full and last batch)."""
+        import torch
+
+        buf = self._buf.get(nb)
+        if buf is None:
+            s = self.n_seeds
+            sizes = models.MLPSpec.layer_sizes(self.spec, self.n_in, self.n_out)
+            e = torch.empty
+            buf = {
+                "out": [e(s, nb, o) for _, o in sizes],  # each layer's output (after ReLU)
+                "tmp": [e(s, nb, i) if o == 1 else None for i, o in sizes],  # n == 1 products
+                "gin": [e(s, nb, i) for i, _ in sizes],  # gradient w.r.t. each layer's input
+            }
+            self._buf[nb] = buf
+        return buf
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
         """One epoch of minibatch steps; returns the pre-update logits and their targets."""
@@ -81,36 +161,59 @@ class BatchedMLP:
 
         perm = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=self.x.shape[0]))
         xs, ys = self.x[perm], self.y[perm]  # (S, N, D), (S, N, K): one gather per epoch
-        n, bs = xs.shape[1], self.batch_size
-        zbuf = torch.empty(ys.shape, dtype=ys.dtype)
-        layers, glayers = self.layers, self.glayers
+        bs = self.batch_size
+        layers, wts, gws, gbs = self.layers, self.wts, self.gws, self.gbs
         last = len(layers) - 1
         grad, step = self.objective.grad, self.optimizer.step
         params, grads, state = [self.flat], [self.gflat], self.opt_state
-        bmm, baddbmm, sum_ = torch.bmm, torch.baddbmm, torch.sum
-        relu_back = torch.ops.aten.threshold_backward
+        mul, tsum, baddbmm, bmm, addcmul = (
+            torch.mul,
+            torch.sum,
+            torch.baddbmm,
+            torch.bmm,
+            torch.addcmul,
+        )
+        relu_back = torch.ops.aten.threshold_backward.grad_input
+        zs = []
         with torch.no_grad():
-            for i in range(0, n, bs):
-                xb, yb = xs[:, i : i + bs], ys[:, i : i + bs]
+            for xb, yb in zip(xs.split(bs, dim=1), ys.split(bs, dim=1), strict=True):
                 nb = xb.shape[1]
-                acts = [xb]
+                buf = self._buffers(nb)
+                outs, tmps, gins = buf["out"], buf["tmp"], buf["gin"]
                 a = xb
-                for li in range(last):
+                for li in range(last + 1):  # forward
                     w, b = layers[li]
-                    a = baddbmm(b, a, w).relu_()
-                    acts.append(a)
-                w, b = layers[last]
-                z = baddbmm(b, a, w)
-                zbuf[:, i : i + nb] = z
+                    o = outs[li]
+                    if w.shape[2] == 1:
+                        mul(a, wts[li], out=tmps[li])
+                        tsum(tmps[li], 2, keepdim=True, out=o).add_(b)
+                    elif w.shape[1] == 1:
+                        addcmul(b, a, w, out=o)
+                    else:
+                        baddbmm(b, a, w, out=o)
+                    if li < last:
+                        o.relu_()
+                    a = o
+                z = outs[last]
+                zs.append(z.clone())
                 g = grad(z, yb).div_(nb * self.n_out)  # d mean(loss) / dz
-                for li in range(last, -1, -1):
-                    gw, gb = glayers[li]
-                    bmm(acts[li].transpose(1, 2), g, out=gw)
-                    sum_(g, 1, keepdim=True, out=gb)
+                for li in range(last, -1, -1):  # backward
+                    ain = outs[li - 1] if li else xb
+                    if layers[li][0].shape[2] == 1:
+                        mul(ain, g, out=tmps[li])
+                        tsum(tmps[li], 1, keepdim=True, out=gws[li])
+                    else:
+                        bmm(ain.transpose(1, 2), g, out=layers_grad(self.glayers, li))
+                    tsum(g, 1, keepdim=True, out=gbs[li])
                     if li:
-                        g = relu_back(bmm(g, layers[li][0].transpose(1, 2)), acts[li], 0.0)
+                        gi = gins[li]
+                        if layers[li][0].shape[2] == 1:
+                            mul(g, wts[li], out=gi)
+                        else:
+                            bmm(g, wts[li], out=gi)
+                        g = relu_back(gi, outs[li - 1], 0.0, grad_input=gi)
                 step(params, grads, state)
-        return zbuf, ys
+        return torch.cat(zs, dim=1), ys
 
     def get_state(self) -> dict[str, Any]:
         return {"flat": self.flat.clone(), "opt": _clone(self.opt_state)}
@@ -121,6 +224,10 @@ class BatchedMLP:
 
     def model_state(self) -> dict[str, Any]:
         return models.state_dict(self.flat, self.spec, self.n_in, self.n_out)
+
+
+def layers_grad(glayers: list[tuple[Tensor, Tensor]], li: int) -> Tensor:
+    return glayers[li][0]
 
 
 def _clone(st: dict[str, Any]) -> dict[str, Any]:

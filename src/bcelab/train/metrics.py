@@ -56,15 +56,16 @@ def split_metrics(
     s = z.shape[0]
     out: dict[str, np.ndarray] = {}
     with torch.no_grad():
-        out["loss"] = objective.values(z, y).double().mean(red).numpy()
+        out["loss"] = torch.mean(objective.values(z, y), dim=red, dtype=torch.float64).numpy()
         if hard:
             p = M.sigmoid(xp, z)
-            out["acc"] = ((p >= 0.5) == (y >= 0.5)).double().mean(red).numpy()
+            hit = (p >= 0.5) == (y >= 0.5)
+            out["acc"] = torch.mean(hit, dim=red, dtype=torch.float64).numpy()
         if floor is not None:
             b, k = bce_parts(z, y)
-            out["bce"] = b.double().mean(red).numpy()
+            out["bce"] = torch.mean(b, dim=red, dtype=torch.float64).numpy()
             out["floor"] = np.full(s, floor)
-            out["excess"] = k.double().mean(red).numpy()
+            out["excess"] = torch.mean(k, dim=red, dtype=torch.float64).numpy()
         for name, fn in (extra or {}).items():
             v = fn(z, y)
             out[name] = np.asarray(

@@ -55,7 +55,12 @@ def uniform(seeds: Sequence[int], /, *, stream: int, n: int) -> np.ndarray:
 def permutations(seeds: Sequence[int], /, *, epoch: int, n: int) -> np.ndarray:
     """``(len(seeds), n)`` int64: each row a uniformly random permutation of ``range(n)``.
 
-    Row k depends only on ``(seeds[k], epoch)``; ties between 64-bit keys are broken by
-    index (stable sort), so the result is deterministic on every platform.
+    Row k depends only on ``(seeds[k], epoch)``.  The lowest ``ceil(log2 n)`` bits of
+    each random key are replaced by the element's index, so all keys differ and any
+    sort gives the same order (that of a stable sort on the remaining random bits) on
+    every platform, with NumPy's fast unstable sort.
     """
-    return np.argsort(_keys(seeds, int(epoch), n), axis=1, kind="stable")
+    bits = max(1, (int(n) - 1).bit_length())
+    keys = _keys(seeds, int(epoch), n)
+    keys = ((keys >> np.uint64(bits)) << np.uint64(bits)) | np.arange(n, dtype=np.uint64)
+    return np.argsort(keys, axis=1)
