@@ -1,0 +1,96 @@
+"""ECE / MCE and the plot curves against in-memory computations on the same rows.
+
+Reference: the definitions in docs/metrics.md evaluated directly on the rows (uniform
+bins [j/n, (j+1)/n) as in sklearn.calibration.calibration_curve; equal-mass bins cut
+where the cumulative weight of the rows sorted by p crosses j W / n).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import roc_curve as sk_roc_curve
+
+from bcelab.metrics import BinaryStats
+from bcelab.metrics.curves import pr_curve, reliability, roc_curve, score_histogram
+
+
+def _rows(seed: int, n: int = 30_000):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(0.7, 2.0, n)
+    p[: n // 10] = np.round(p[: n // 10], 2)  # some rows exactly on the uniform-bin edges
+    y = (rng.random(n) < p**0.8).astype(np.float64)
+    w = rng.random(n) + 0.5
+    return y, p, w
+
+
+def _ece(y, p, w, coarse, n):
+    gap = np.abs(np.bincount(coarse, w * (p - y), minlength=n))
+    ww = np.bincount(coarse, w, minlength=n)
+    return gap.sum() / w.sum(), (gap[ww > 0] / ww[ww > 0]).max()
+
+
+@pytest.mark.parametrize("n_bins", [15, 10, 7])
+def test_uniform_ece_matches_in_memory(n_bins: int) -> None:
+    y, p, w = _rows(0)
+    m = BinaryStats().update(y, p, weights=w).compute(n_calibration_bins=n_bins)
+    coarse = np.searchsorted(np.arange(1, n_bins) / n_bins, p, side="right")
+    ece, mce = _ece(y, p, w, coarse, n_bins)
+    if n_bins in (15, 10):  # every j / n is a bin edge: exact
+        assert m.ece_uniform_bound == 0.0
+        assert m.ece_uniform == pytest.approx(ece, rel=1e-12)
+        assert m.mce_uniform == pytest.approx(mce, rel=1e-12)
+    else:
+        assert 0 < m.ece_uniform_bound < 0.01
+        assert abs(m.ece_uniform - ece) <= m.ece_uniform_bound
+
+
+def test_equal_mass_ece_within_bound() -> None:
+    y, p, w = _rows(1)
+    y, p, w = y[3000:], p[3000:], w[3000:]  # distinct values: the bound is informative
+    m = BinaryStats().update(y, p, weights=w).compute()
+    order = np.argsort(p, kind="stable")
+    before = np.cumsum(w[order]) - w[order]
+    coarse = np.empty(p.shape[0], dtype=np.int64)
+    coarse[order] = np.minimum((before * 15 / w.sum()).astype(np.int64), 14)
+    ece, _ = _ece(y, p, w, coarse, 15)
+    assert abs(m.ece_equal_mass - ece) <= m.ece_equal_mass_bound + 1e-12
+    assert m.ece_equal_mass_bound < 0.01
+
+
+def test_reliability_matches_sklearn_calibration_curve() -> None:
+    y, p, _ = _rows(2)
+    y, p = y[3000:], p[3000:]  # no values on edges: sklearn's linspace edges differ by an ulp
+    s = BinaryStats().update(y, p)
+    r = reliability(s, n_bins=10)
+    # sklearn.calibration.calibration_curve, strategy="uniform", same 10 bins
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=10)
+    nz = r["count"] > 0
+    np.testing.assert_allclose(r["frac_pos"][nz], prob_true, rtol=1e-12)
+    np.testing.assert_allclose(r["mean_pred"][nz], prob_pred, rtol=1e-12)
+    assert r["count"].sum() == p.shape[0]
+    eq = reliability(s, n_bins=5, strategy="equal_mass")
+    assert np.all(np.abs(eq["weight"] / eq["weight"].sum() - 0.2) < 0.01)
+
+
+def test_curves_are_consistent() -> None:
+    y, p, _ = _rows(3)
+    s = BinaryStats().update(y, p)
+    r = roc_curve(s)
+    assert r["fpr"][0] == r["tpr"][0] == 0 and r["fpr"][-1] == r["tpr"][-1] == 1
+    assert np.all(np.diff(r["fpr"]) >= 0) and np.all(np.diff(r["tpr"]) >= 0)
+    # the trapezoid area of the binned ROC curve is the reported AUC
+    area = np.sum(np.diff(r["fpr"]) * (r["tpr"][1:] + r["tpr"][:-1]) / 2)
+    assert area == pytest.approx(s.compute().roc_auc, abs=1e-12)
+    # every point of sklearn's curve at a bin edge is on ours (same counts there)
+    fpr, tpr, thr = sk_roc_curve(y, p)
+    at = np.isin(thr, r["threshold"])
+    ours = dict(zip(r["threshold"], zip(r["fpr"], r["tpr"], strict=True), strict=True))
+    for t, f, tp in zip(thr[at], fpr[at], tpr[at], strict=True):
+        assert ours[t] == pytest.approx((f, tp), abs=1e-12)
+    pr = pr_curve(s)
+    assert pr["recall"][-1] == 1 and np.all((pr["precision"] >= 0) & (pr["precision"] <= 1))
+    h = score_histogram(s, n_bins=20)
+    ref = np.bincount(np.searchsorted(np.arange(1, 20) / 20, p, side="right"), minlength=20)
+    np.testing.assert_array_equal(h["count"], ref)
