@@ -1,0 +1,152 @@
+"""The core on JAX: jit, grad (= the analytic gradient), vmap, lax.scan; the optax-style helper."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+jax = pytest.importorskip("jax")
+jnp = jax.numpy
+
+import bcelab  # noqa: E402
+import bcelab.jax as bj  # noqa: E402
+from bcelab.errors import DomainError, ShapeError  # noqa: E402
+
+
+def _data(seed: int, shape=(32,), scale: float = 4.0):
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(size=shape) * scale).astype(np.float32)
+    y = rng.random(shape).astype(np.float32)
+    return x, y
+
+
+def _ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # Reference: the core on NumPy float64 (exact to half an ulp; test_core_vectors).
+    return bcelab.bce_with_logits(x.astype(np.float64), y.astype(np.float64))
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_jit_matches_the_float64_reference(seed):
+    x, y = _data(seed)
+    got = np.asarray(jax.jit(bcelab.bce_with_logits)(jnp.asarray(x), jnp.asarray(y)))
+    assert got.dtype == np.float32
+    # JAX without x64 computes in float32: a few ulp
+    np.testing.assert_allclose(got, _ref(x, y), rtol=4e-6, atol=1e-6)
+
+
+def test_jit_infinite_logits_give_the_limit():
+    x = jnp.array([jnp.inf, -jnp.inf, jnp.inf, -jnp.inf])
+    y = jnp.array([1.0, 0.0, 0.0, 1.0])
+    got = jax.jit(bcelab.bce_with_logits)(x, y)
+    assert np.asarray(got).tolist() == [0.0, 0.0, math.inf, math.inf]
+    g = jax.grad(lambda a: bcelab.bce_with_logits(a, y, reduction="sum"))(x)
+    assert np.isfinite(np.asarray(g)).all()
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**31 - 1), pw=st.sampled_from([None, 0.5, 3.0]))
+def test_grad_equals_the_analytic_gradient(seed, pw):
+    x, y = _data(seed, (8, 4))
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def loss(a):
+        return bcelab.bce_with_logits(a, yj, pos_weight=pw, reduction="mean")
+
+    auto = np.asarray(jax.jit(jax.grad(loss))(xj))
+    analytic = np.asarray(bcelab.bce_with_logits_grad(xj, yj, pos_weight=pw, reduction="mean"))
+    np.testing.assert_allclose(auto, analytic, rtol=1e-5, atol=1e-8)
+
+
+def test_grad_of_kl_equals_grad_of_bce_and_focal_matches_its_analytic_gradient():
+    x, y = _data(1, (16,))
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    g_kl = jax.grad(lambda a: bcelab.binary_kl(yj, a, logits=True, reduction="sum"))(xj)
+    g_ce = jax.grad(lambda a: bcelab.bce_with_logits(a, yj, reduction="sum"))(xj)
+    np.testing.assert_allclose(np.asarray(g_kl), np.asarray(g_ce), rtol=1e-5, atol=1e-7)
+    g_fo = jax.grad(lambda a: bcelab.focal_with_logits(a, yj, gamma=0.5, reduction="sum"))(xj)
+    ref = bcelab.focal_with_logits_grad(xj, yj, gamma=0.5)
+    np.testing.assert_allclose(np.asarray(g_fo), np.asarray(ref), rtol=1e-4, atol=1e-7)
+
+
+def test_vmap_gives_per_sample_losses():
+    x, y = _data(2, (10, 5))
+    per = jax.vmap(lambda a, b: bcelab.bce_with_logits(a, b, reduction="mean"))(
+        jnp.asarray(x), jnp.asarray(y)
+    )
+    ref = bcelab.bce_with_logits(x.astype(np.float64), y.astype(np.float64), reduction="per_sample")
+    np.testing.assert_allclose(np.asarray(per), ref, rtol=4e-6)
+
+
+def _logreg_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    y = (X[:, 0] - 0.5 * X[:, 1] + 0.3 * rng.normal(size=64) > 0).astype(np.float32)
+    return jnp.asarray(X), jnp.asarray(y)
+
+
+def _loss(w, X, y):
+    return bcelab.bce_with_logits(X @ w[:2] + w[2], y, reduction="mean")
+
+
+def test_lax_scan_training_equals_the_python_loop():
+    X, y = _logreg_data()
+    step_grad = jax.grad(_loss)
+
+    def step(w, _):
+        return w - 0.5 * step_grad(w, X, y), _loss(w, X, y)
+
+    w0 = jnp.zeros(3)
+    w_scan, losses = jax.jit(lambda w: jax.lax.scan(step, w, None, length=50))(w0)
+    w_loop = w0
+    for _ in range(50):
+        w_loop = w_loop - 0.5 * step_grad(w_loop, X, y)
+    np.testing.assert_allclose(np.asarray(w_scan), np.asarray(w_loop), rtol=1e-5, atol=1e-6)
+    assert float(losses[-1]) < 0.5 * float(losses[0])
+
+
+def test_optax_style_update_with_the_drop_in_loss():
+    # optax is not installed here, so the optax pattern (loss_fn -> value_and_grad ->
+    # update) is written with a plain SGD update; bcelab.jax.sigmoid_binary_cross_entropy
+    # has optax.losses.sigmoid_binary_cross_entropy's signature (element-wise).
+    X, y = _logreg_data()
+
+    def loss_fn(params):
+        logits = X @ params["w"] + params["b"]
+        return bj.sigmoid_binary_cross_entropy(logits, y).mean()
+
+    params = {"w": jnp.zeros(2), "b": jnp.zeros(())}
+
+    @jax.jit
+    def update(params):
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        return jax.tree_util.tree_map(lambda p, g: p - 0.5 * g, params, grads), loss
+
+    first = None
+    for _ in range(40):
+        params, loss = update(params)
+        first = float(loss) if first is None else first
+    # reference: the same logistic regression loss from the core on NumPy float64
+    w = np.concatenate([np.asarray(params["w"]), [float(params["b"])]]).astype(np.float64)
+    Xn, yn = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    ref = float(bcelab.bce_with_logits(Xn @ w[:2] + w[2], yn, reduction="mean"))
+    assert float(loss_fn(params)) == pytest.approx(ref, rel=1e-5)
+    assert ref < 0.6 * first
+
+
+def test_eager_checks_raise_and_jit_skips_them_as_documented():
+    x, y = _data(4, (4,))
+    bad = jnp.asarray(y) * 255
+    with pytest.raises(DomainError, match=r"bcelab\.jax\.sigmoid_binary_cross_entropy \(JAX\)"):
+        bj.sigmoid_binary_cross_entropy(jnp.asarray(x), bad)
+    with pytest.raises(DomainError, match="JAX"):
+        bj.check_inputs(jnp.asarray(x), bad)
+    with pytest.raises(ShapeError, match="JAX"):  # shapes are checked even while tracing
+        jax.jit(bj.sigmoid_binary_cross_entropy)(jnp.asarray(x), jnp.zeros(3))
+    # under jit values do not exist: no value check (documented), the number is returned
+    out = jax.jit(bj.sigmoid_binary_cross_entropy)(jnp.asarray(x), bad)
+    assert out.shape == (4,)
