@@ -31,9 +31,22 @@ def new_figure(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, layout="constrained")
+    fig = Figure(figsize=size)  # fixed margins: a constrained layout costs ~0.5 s per figure
     FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    top = 1.0 - 0.75 / size[1]
+    axes = fig.subplots(
+        rows,
+        cols,
+        squeeze=False,
+        gridspec_kw={
+            "left": 0.8 / size[0],
+            "right": 1 - 0.25 / size[0],
+            "bottom": 0.5 / size[1],
+            "top": top,
+            "hspace": 1.1 / (size[1] / rows),
+            "wspace": 0.3,
+        },
+    )
     return fig, axes
 
 
@@ -107,5 +120,5 @@ def save_curves(h: History, path: str | Path, /, *, title: str | None = None) ->
         ax.legend(loc="best", fontsize="small")
     seeds = f"{h.n_seeds} seeds" if h.n_seeds > 1 else f"seed {h.seeds[0]}"
     name = title or str(h.config.get("data", "training run"))
-    fig.suptitle(f"{name}: {seeds}, {h.epochs} epochs")
+    fig.suptitle(f"{name}: {seeds}, {h.epochs} epochs", y=1 - 0.12 / fig.get_figheight())
     return write_png(fig, path)
