@@ -56,7 +56,7 @@ def test_equal_mass_ece_within_bound() -> None:
     coarse[order] = np.minimum((before * 15 / w.sum()).astype(np.int64), 14)
     ece, _ = _ece(y, p, w, coarse, 15)
     assert abs(m.ece_equal_mass - ece) <= m.ece_equal_mass_bound + 1e-12
-    assert m.ece_equal_mass_bound < 0.01
+    assert m.ece_equal_mass_bound < 0.05  # ~2 (n - 1) x the mass of one fine bin
 
 
 def test_reliability_matches_sklearn_calibration_curve() -> None:
