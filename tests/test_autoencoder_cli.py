@@ -148,3 +148,19 @@ def test_default_out_folder_is_timestamped(
     assert re.fullmatch(r"runs/autoencoder-\d{8}-\d{6}", out.as_posix())
     assert {p.name for p in (tmp_path / out).iterdir()} == ARTIFACTS
     assert autoencoder_cli.final_line(results["bce"]).startswith("test BCE ")
+
+
+def test_idx_gz_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    from tests.test_autoencoder_images import idx_bytes
+
+    x = np.random.default_rng(3).integers(0, 256, size=(20, 6, 6), dtype=np.uint8)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(x)))
+    out = tmp_path / "idx"
+    assert _run(["--data", str(path), "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "train-images-idx3-ubyte.gz: 15 train + 5 test images of 6x6x1" in text
+    assert LINE.search(text) is not None
+    assert {p.name for p in out.iterdir()} == ARTIFACTS

@@ -219,3 +219,23 @@ def test_the_shared_trainer_fits_an_autoencoder_module(small) -> None:  # type: 
     assert floor[-1] == pytest.approx(mine.floor, rel=1e-12)
     assert excess[-1] == pytest.approx(mine.excess, rel=1e-6)
     assert h["test_mse"][0][-1] == pytest.approx(mine.mse, rel=1e-6)
+
+
+class _CtrlCInSecondEpoch(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(64, 64)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.training and self.calls == 13:  # probe, 8 steps, 2 evaluations, then epoch 2
+            raise KeyboardInterrupt
+        return self.lin(x.flatten(1)).reshape(x.shape)
+
+
+def test_ctrl_c_keeps_the_completed_epochs(small) -> None:  # type: ignore[no-untyped-def]
+    r = fit_autoencoder(small, _CtrlCInSecondEpoch(), epochs=5)
+    assert r.interrupted
+    assert [row["epoch"] for row in r.history.rows] == [1.0]
+    assert r.per_pixel_excess.shape == (1, 8, 8)
