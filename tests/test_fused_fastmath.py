@@ -11,7 +11,7 @@ import pytest
 mpmath = pytest.importorskip("mpmath")
 numba = pytest.importorskip("numba")
 
-from bcelab.kernels.fastmath import exp_nonpos, log1p_any, log_pos  # noqa: E402
+from bcelab.kernels.fastmath import exp_nonpos, log1p_any, log1p_unit, log_pos  # noqa: E402
 
 mpmath.mp.dps = 40
 
@@ -24,8 +24,10 @@ def _apply(a: np.ndarray, which: int) -> np.ndarray:
             out[i] = exp_nonpos(a[i])
         elif which == 1:
             out[i] = log_pos(a[i])
-        else:
+        elif which == 2:
             out[i] = log1p_any(a[i])
+        else:
+            out[i] = log1p_unit(a[i])
     return out
 
 
@@ -68,10 +70,17 @@ def test_log1p_any_accuracy() -> None:
     _check("log1p", v, 2, mpmath.log1p)
 
 
+def test_log1p_unit_accuracy() -> None:
+    rng = np.random.default_rng(4)
+    v = np.concatenate([np.geomspace(1e-300, 1.0, 1500), rng.uniform(0, 1, 1500), [np.sqrt(2) - 1]])
+    _check("log1p_unit", v, 3, mpmath.log1p)
+
+
 def test_special_values() -> None:
     # IEEE limits: e^-inf = 0, log 0 = -inf, log inf = inf, log1p(-1) = -inf; NaN propagates.
     np.testing.assert_array_equal(_apply(np.array([0.0, -np.inf, -800.0]), 0), [1.0, 0.0, 0.0])
     np.testing.assert_array_equal(_apply(np.array([0.0, 1.0, np.inf]), 1), [-np.inf, 0.0, np.inf])
     np.testing.assert_array_equal(_apply(np.array([-1.0, 0.0, np.inf]), 2), [-np.inf, 0.0, np.inf])
-    for which in (0, 1, 2):
+    np.testing.assert_array_equal(_apply(np.array([0.0, 1.0]), 3), [0.0, np.log(2.0)])
+    for which in (0, 1, 2, 3):
         assert np.isnan(_apply(np.array([np.nan]), which)[0])

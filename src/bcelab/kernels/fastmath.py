@@ -34,7 +34,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["bits_to_f64", "exp_nonpos", "f64_to_bits", "log1p_any", "log_pos"]
+__all__ = ["bits_to_f64", "exp_nonpos", "f64_to_bits", "log1p_any", "log1p_unit", "log_pos"]
 
 # Inlined at numba IR level (numba does not inline separately compiled functions at the
 # LLVM level), so they must only be called from kernels compiled without fast-math flags.
@@ -154,3 +154,28 @@ def log1p_any(v: float) -> float:
     c = (v - (w - 1.0)) / w
     c = c if 0.0 < w < float("inf") else 0.0  # log(0) = -inf and log(inf) = inf need none
     return log_pos(w) + c
+
+
+_SQRT2_M1 = 0.41421356237309503  # sqrt(2) - 1, rounded down
+
+
+@njit(**_JIT)
+def log1p_unit(v: float) -> float:
+    """:math:`\\log(1 + v)` for :math:`0 \\le v \\le 1` (what ``softplus`` needs), one division.
+
+    With :math:`1 + v = 2^k m`, :math:`k \\in \\{0, 1\\}`: :math:`f = m - 1` is ``v`` itself
+    (k = 0) or :math:`(v - 1) / 2` (k = 1), both exact, so no ``1 + v`` rounding needs
+    correcting; then fdlibm's :math:`\\log m` as in :func:`log_pos`.
+    """
+    big = v > _SQRT2_M1
+    f = 0.5 * (v - 1.0) if big else v
+    dk = 1.0 if big else 0.0
+    s = f / (2.0 + f)
+    zs = s * s
+    w = zs * zs
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = zs * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    r = t2 + t1
+    hfsq = 0.5 * f * f
+    out = dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
+    return v if v != v else out

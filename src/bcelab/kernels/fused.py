@@ -39,13 +39,14 @@ import numpy as np
 from numba import njit
 
 from .dispatch import SLOTS, WRITE_GRAD, WRITE_LOSS, WRITE_NONE
-from .fastmath import exp_nonpos, log1p_any, log_pos
+from .fastmath import exp_nonpos, log1p_any, log1p_unit, log_pos
 
 __all__ = ["SLOTS", "WRITE_GRAD", "WRITE_LOSS", "WRITE_NONE", "get_kernel"]
 
 _STRICT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy", "inline": "always"}
 BLOCK = 512  # elements per block: per-element values go to a small stack-like buffer
 _INF = float("inf")
+_TWO_M29 = 2.0**-29
 
 
 # --- per-element pieces (strict IEEE, no fast-math) --------------------------------------------
@@ -55,7 +56,7 @@ _INF = float("inf")
 def _terms_logits_fast(x: float) -> tuple[float, float, float]:
     """``(softplus(-x), softplus(x), exp(-|x|))`` with one exp and one log1p."""
     e = exp_nonpos(-abs(x))
-    lp = log1p_any(e)
+    lp = log1p_unit(e)
     return (-x if x < 0.0 else 0.0) + lp, (x if x > 0.0 else 0.0) + lp, e
 
 
@@ -68,8 +69,13 @@ def _terms_logits_libm(x: float) -> tuple[float, float, float]:
 
 @njit(**_STRICT)
 def _terms_probs_fast(p: float) -> tuple[float, float]:
-    """``(-log p, -log1p(-p))``."""
-    return -log_pos(p), -log1p_any(-p)
+    """``(-log p, -log1p(-p))`` for a float32 ``p`` (held in a float64).
+
+    ``1 - p`` is exact in float64 when the float32 ``p`` is at least 2^-29; below, the
+    series ``p + p^2/2`` is exact to 2^-58 relative.
+    """
+    b = p + 0.5 * p * p if p < _TWO_M29 else -log_pos(1.0 - p)
+    return -log_pos(p), b
 
 
 @njit(**_STRICT)
@@ -91,6 +97,16 @@ def _grad_logits(x: float, y: float, e: float, pw: float) -> float:
     """``(1 - y) sigmoid(x) - pw y sigmoid(-x)`` with ``e = exp(-|x|)``."""
     big = 1.0 / (1.0 + e)
     small = e / (1.0 + e)
+    s_pos = big if x >= 0.0 else small
+    s_neg = big if x <= 0.0 else small
+    return (1.0 - y) * s_pos - (pw * y) * s_neg
+
+
+@njit(**_STRICT)
+def _grad_logits_fast(x: float, y: float, e: float, pw: float) -> float:
+    """As :func:`_grad_logits` with one division (float32 results: 1 ulp of float64 is noise)."""
+    big = 1.0 / (1.0 + e)
+    small = e * big
     s_pos = big if x >= 0.0 else small
     s_neg = big if x <= 0.0 else small
     return (1.0 - y) * s_pos - (pw * y) * s_neg
@@ -238,7 +254,13 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                         buf[2, j] = 0.0 if w == 0.0 else w * h
                         buf[3, j] = 0.0 if w == 0.0 else w * k
                     if WR == 1:
-                        g = _grad_logits(p, y, e, pw) if LOGITS else _grad_probs(p, y, pw)
+                        if LOGITS:
+                            if FAST:
+                                g = _grad_logits_fast(p, y, e, pw)
+                            else:
+                                g = _grad_logits(p, y, e, pw)
+                        else:
+                            g = _grad_probs(p, y, pw)
                         ob[j] = _scale(g, w, den)
                     elif WR == 2:
                         ob[j] = loss
