@@ -125,7 +125,8 @@ def _epoch_line(epochs: int, loss: str) -> Any:
 
     def show(epoch: int, row: dict[str, float]) -> None:
         print(
-            f"epoch {epoch:>{width}}/{epochs}  {loss} {row['loss']:.4f} | test BCE "
+            f"epoch {epoch:>{width}}/{epochs}  {loss} {row['loss']:.4f} | train excess "
+            f"{row['train_excess']:.4f} | test BCE "
             f"{row['test_bce']:.4f} = floor {row['test_floor']:.4f} + excess "
             f"{row['test_excess']:.4f} ({100 * row['test_excess_fraction']:.1f}%)  "
             f"MSE {row['test_mse']:.4f}  PSNR {row['test_psnr']:.1f} dB",
