@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import NaNError, OptionError, ShapeError
 from ..information import binary_entropy
 from ..losses import bce_with_logits, sigmoid
-from .autoencoder_metrics import METRIC_NAMES, ImageMetrics, evaluate_images
+from .autoencoder_metrics import ImageMetrics, evaluate_images
+from .history import History
 from .images import ImageSet
 
 if TYPE_CHECKING:
@@ -42,11 +43,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ARCHS",
     "LOSSES",
-    "AutoencoderHistory",
     "AutoencoderResult",
     "AutoencoderSpec",
     "build_autoencoder",
     "fit_autoencoder",
+    "history_rows",
     "training_loss",
 ]
 
@@ -150,36 +151,12 @@ def training_loss(loss: str, logits: torch.Tensor, images: torch.Tensor, /) -> t
     )
 
 
-@dataclass
-class AutoencoderHistory:
-    """One row per epoch: the training objective, then each metric for train and test."""
-
-    loss: str
-    rows: list[dict[str, float]] = field(default_factory=list)
-
-    @property
-    def columns(self) -> list[str]:
-        return ["epoch", "loss"] + [f"{s}_{m}" for s in ("train", "test") for m in METRIC_NAMES]
-
-    def series(self, name: str) -> list[float]:
-        """The values of one column over the epochs, e.g. ``series("test_excess")``."""
-        return [row[name] for row in self.rows]
-
-    @property
-    def floor(self) -> list[float]:
-        return self.series("test_floor")
-
-    @property
-    def excess(self) -> list[float]:
-        return self.series("test_excess")
-
-    def last(self) -> dict[str, float]:
-        return dict(self.rows[-1]) if self.rows else {}
-
-    def to_csv(self) -> str:
-        lines = [",".join(self.columns)]
-        lines += [",".join(repr(float(r[c])) for c in self.columns) for r in self.rows]
-        return "\n".join(lines) + "\n"
+def history_rows(history: History, /) -> list[dict[str, float]]:
+    """The per-epoch metrics of a one-seed :class:`~bcelab.train.History` as one dict per epoch."""
+    return [
+        {"epoch": float(e + 1), **{k: float(v[0, e]) for k, v in history.metrics.items()}}
+        for e in range(history.epochs)
+    ]
 
 
 @dataclass
@@ -187,7 +164,8 @@ class AutoencoderResult:
     """What :func:`fit_autoencoder` returns: the trained model and everything to report."""
 
     model: Any
-    history: AutoencoderHistory
+    history: History  # metrics "loss", "train_<m>", "test_<m>" for m in METRIC_NAMES
+    train: ImageMetrics
     test: ImageMetrics
     per_pixel_excess: np.ndarray  # (C, H, W) mean KL per pixel on the test images
     originals: np.ndarray  # (k, C, H, W) the first test images
@@ -311,52 +289,102 @@ def _fit(
         )
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    history = AutoencoderHistory(loss)
-    n = train.shape[0]
+    history = History(seeds=[seed], config=_config(data, model, epochs, batch_size, lr, loss))
     t0 = time.perf_counter()
-    interrupted = False
     net.train()
     for epoch in range(1, epochs + 1):
-        total = 0.0
         try:
-            for idx in torch.randperm(n, generator=gen).to(device).split(batch_size):
-                xb = train[idx]
-                value = training_loss(loss, net(xb), xb)
-                step_value = float(value.detach())
-                if not math.isfinite(step_value):
-                    raise NaNError(
-                        "a finite training loss",
-                        f"received {step_value} at epoch {epoch}",
-                        "lower --lr (e.g. --lr 1e-4) or check the images",
-                    )
-                opt.zero_grad()
-                value.backward()
-                opt.step()
-                total += step_value * xb.shape[0]
+            mean_loss = _train_epoch(net, opt, train, gen, batch_size, loss, epoch)
         except KeyboardInterrupt:
-            interrupted = True
+            history.interrupted = True
+            history.stop_reason = f"interrupted after epoch {history.epochs}"
             break
-        except NaNError as e:
-            raise NaNError(
-                e.expected,
-                f"{e.received} (training diverged at epoch {epoch})",
-                "lower --lr (e.g. --lr 1e-4) or check the images",
-            ) from None
-        row: dict[str, float] = {"epoch": float(epoch), "loss": total / n}
-        tr, _ = evaluate_images(net, train)
-        te, _ = evaluate_images(net, test)
-        row.update({f"train_{k}": v for k, v in tr.as_dict().items()})
-        row.update({f"test_{k}": v for k, v in te.as_dict().items()})
-        history.rows.append(row)
+        row: dict[str, float] = {"loss": mean_loss}
+        for split, images in (("train", train), ("test", test)):
+            metrics, _ = evaluate_images(net, images)
+            row.update({f"{split}_{k}": v for k, v in metrics.as_dict().items()})
+        history.append({k: np.array([v]) for k, v in row.items()})
         if on_epoch is not None:
-            on_epoch(epoch, row)
-    seconds = time.perf_counter() - t0
+            on_epoch(epoch, {"epoch": float(epoch), **row})
+    history.train_time = time.perf_counter() - t0
+    tr, _ = evaluate_images(net, train)
     te, kl_map = evaluate_images(net, test, per_pixel=True)
     assert kl_map is not None
+    for split, m in (("train", tr), ("test", te)):
+        history.final.update({f"{split}_{k}": np.array([v]) for k, v in m.as_dict().items()})
+    history.model_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     net.eval()
     with torch.no_grad():
         shown = test[:n_show]
         recon = sigmoid(net(shown)).cpu().numpy()
     return AutoencoderResult(
-        net, history, te, kl_map, shown.cpu().numpy(), recon, seconds, interrupted
+        net,
+        history,
+        tr,
+        te,
+        kl_map,
+        shown.cpu().numpy(),
+        recon,
+        history.train_time,
+        history.interrupted,
     )
+
+
+def _train_epoch(
+    net: Any, opt: Any, train: Any, gen: Any, batch_size: int, loss: str, epoch: int
+) -> float:
+    """One pass over a fresh shuffle; returns the batch-size-weighted mean objective."""
+    import torch
+
+    total, n = 0.0, train.shape[0]
+    for idx in torch.randperm(n, generator=gen).to(train.device).split(batch_size):
+        xb = train[idx]
+        try:
+            value = training_loss(loss, net(xb), xb)
+        except NaNError as e:  # NaN logits, caught by the loss's input validation
+            raise _diverged(epoch, e.received) from None
+        step = float(value.detach())
+        if not math.isfinite(step):
+            raise _diverged(epoch, f"a training loss of {step}")
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        total += step * xb.shape[0]
+    return total / n
+
+
+def _diverged(epoch: int, what: str) -> NaNError:
+    return NaNError(
+        "a finite training loss",
+        f"received {what} (training diverged at epoch {epoch})",
+        "lower --lr (e.g. --lr 1e-4) or check the images",
+    )
+
+
+def _config(
+    data: ImageSet, model: Any, epochs: int, batch_size: int, lr: float, loss: str
+) -> dict[str, Any]:
+    spec = AutoencoderSpec() if model is None else model
+    described = (
+        {
+            "kind": "autoencoder",
+            "arch": spec.arch,
+            "hidden": list(spec.hidden),
+            "channels": list(spec.channels),
+        }
+        if isinstance(spec, AutoencoderSpec)
+        else {"kind": "module", "class": type(spec).__name__}
+    )
+    return {
+        "model": described,
+        "data": data.source,
+        "scaling": data.scaling,
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+        "image_shape_chw": list(data.image_shape),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "optimizer": "adam",
+        "lr": lr,
+        "loss": loss,
+    }

@@ -24,7 +24,7 @@ from .. import _math as M
 from ..errors import BCELabError, OptionError
 from .data import Dataset, as_dataset
 from .history import History
-from .metrics import MetricFn, split_metrics
+from .metrics import MetricFn, splits_metrics
 from .models import MLPSpec
 from .objectives import Objective
 from .optim import Optimizer
@@ -220,11 +220,13 @@ def fit(
         history.config = config
         history.interrupted, history.stop_reason, history.final = False, None, {}
 
-    def epoch_metrics(z: Any, y: Any, split: str) -> dict[str, np.ndarray]:
-        m = split_metrics(
-            z, y, objective=obj, hard=hard, floor=floors[split] if soft else None, extra=metrics
+    def epoch_metrics(*parts: tuple[str, Any, Any]) -> dict[str, np.ndarray]:
+        return splits_metrics(
+            [(split, z, y, floors[split] if soft else None) for split, z, y in parts],
+            objective=obj,
+            hard=hard,
+            extra=metrics,
         )
-        return {f"{split}_{k}": v for k, v in m.items()}
 
     t0 = time.perf_counter()
     state: dict[str, Any] | None = None
@@ -234,8 +236,7 @@ def fit(
                 done = history.epochs
                 state = engine.get_state()
                 z, ys = engine.train_epoch(epoch)
-                row = epoch_metrics(z, ys, "train")
-                row.update(epoch_metrics(engine.predict(xte), yte, "test"))
+                row = epoch_metrics(("train", z, ys), ("test", engine.predict(xte), yte))
                 history.append(row)
                 bad = [
                     s
@@ -259,8 +260,11 @@ def fit(
                 break
         history.train_time += time.perf_counter() - t0
         if history.stop_reason is None or history.interrupted:
-            for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
-                history.final.update(epoch_metrics(engine.predict(x), y, split))
+            history.final.update(
+                epoch_metrics(
+                    ("train", engine.predict(xtr), ytr), ("test", engine.predict(xte), yte)
+                )
+            )
     checkpoint = {
         "format": "bcelab.train.checkpoint/1",
         "config": config,

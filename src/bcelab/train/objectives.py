@@ -68,11 +68,16 @@ class Objective:
 
     def grad(self, z: Tensor, y: Tensor) -> Tensor:
         """Per-element derivative of :meth:`values` with respect to the logits."""
-        from array_api_compat import torch as xp
-
         if self.name == "focal":
+            from array_api_compat import torch as xp
+
             return M.grad_focal_logits(xp, z, y, float(self.gamma), None)
-        return M.grad_logits(xp, z, y, None)  # kl = bce - H(y): same gradient
+        # kl = bce - H(y): the same gradient.  grad_logits needs only abs/exp/where and
+        # arithmetic, which the torch module itself provides; the array-api-compat
+        # wrappers would add a third to this hot path.
+        import torch
+
+        return M.grad_logits(torch, z, y, None)
 
     def public(self, z: Tensor, y: Tensor) -> Tensor:
         """The mean objective through bcelab's public, validated functions (autograd path)."""
