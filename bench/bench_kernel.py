@@ -92,7 +92,8 @@ def torch_cases(d: dict[str, np.ndarray], *, grad: bool) -> list[Case]:
 
     def threaded(nt: int, fn: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
-            torch.set_num_threads(nt)
+            if torch.get_num_threads() != nt:  # switching the pool is slow: only when needed
+                torch.set_num_threads(nt)
             return fn()
 
         return run
@@ -108,7 +109,7 @@ def torch_cases(d: dict[str, np.ndarray], *, grad: bool) -> list[Case]:
             z = src.detach().requires_grad_(True)
             loss = fn(z, y)
             loss.backward()
-            return float(loss), z.grad
+            return float(loss.detach()), z.grad
 
         return run
 

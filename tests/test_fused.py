@@ -360,3 +360,16 @@ def test_errors_are_the_documented_ones() -> None:
         fused_bce(x, x, logits=True, weights=np.zeros(8), reduction="weighted_mean")
     with pytest.raises(bcelab.OptionError):
         fused_bce(x, x, logits=True).decomposition()
+
+
+def test_read_only_memmap_is_fused(tmp_path: Any) -> None:
+    # Large evaluations read predictions from disk: a read-only np.memmap takes the kernel.
+    path = tmp_path / "logits.f32"
+    np.linspace(-6, 6, 3000, dtype=np.float32).tofile(path)
+    x = np.memmap(path, dtype=np.float32, mode="r", shape=(3000,))
+    y = (np.arange(3000) % 2).astype(np.float32)
+    r = fused_bce(x, y, logits=True)
+    assert r.fused
+    with reference_path():
+        ref = float(bcelab.bce_with_logits(np.array(x), y, reduction="mean"))
+    assert abs(r.value - ref) <= 1e-13 * ref

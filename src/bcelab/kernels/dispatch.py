@@ -6,8 +6,9 @@
 
 * numba imports (``pip install bcelab[fast]``) and the kernels are enabled
   (``BCELAB_FUSED=0`` or :func:`set_enabled` turns them off);
-* ``pred`` and ``targets`` are NumPy ``ndarray`` objects of the same dtype, float32 or
-  float64, the same shape, both C-contiguous (non-contiguous views are not copied);
+* ``pred`` and ``targets`` are NumPy ``ndarray`` (or ``memmap``) objects of the same
+  dtype, float32 or float64, the same shape, both C-contiguous (non-contiguous views
+  are not copied);
 * at least :data:`MIN_SIZE` elements;
 * ``convention="exact"``, no ``clip``, no ``mask``; ``pos_weight`` a Python number;
   ``weights`` absent or an ndarray like ``pred`` (same dtype, shape, contiguity);
@@ -22,7 +23,7 @@ path, which raises exactly the documented error or applies ``nan_policy``.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -58,17 +59,19 @@ def _driver() -> Any:
     return drv or None
 
 
+_TYPES = (np.ndarray, np.memmap)  # not np.matrix or masked arrays: their semantics differ
+
+
+def _plain(a: object) -> TypeGuard[np.ndarray]:
+    return type(a) in _TYPES
+
+
 def _like(a: object, ref: np.ndarray) -> bool:
-    return (
-        type(a) is np.ndarray
-        and a.dtype == ref.dtype
-        and a.shape == ref.shape
-        and a.flags.c_contiguous
-    )
+    return _plain(a) and a.dtype == ref.dtype and a.shape == ref.shape and a.flags.c_contiguous
 
 
 def _eligible(pred: object, targets: object, weights: object) -> bool:
-    if not _STATE["enabled"] or type(pred) is not np.ndarray:
+    if not _STATE["enabled"] or not _plain(pred):
         return False
     if pred.dtype not in _FLOATS or not pred.flags.c_contiguous or pred.size < MIN_SIZE:
         return False
