@@ -59,13 +59,16 @@ def test_end_to_end_on_user_npz(
     m = LINE.search(text)
     assert m is not None, text
     summary = json.loads((out / "summary.json").read_text())
-    final = summary["final"]["test"]
+    final = summary["final_test"]
     assert [float(g) for g in m.groups()] == [
         round(final[k], 4) for k in ("bce", "floor", "excess")
     ]
     assert f"reconstructions: {out / 'reconstructions.png'}" in text
     assert summary["data"]["scaling"].startswith("pixels were uint8")
     assert summary["config"]["loss"] == "bce" and summary["epochs_completed"] == 3
+    # the trainer's summary layout: final metrics summarised over the (one) seed
+    assert summary["final"]["test_excess"]["mean"] == final["excess"]
+    assert summary["final"]["test_floor"]["mean"] == final["floor"]
 
     with open(out / "history.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -94,7 +97,7 @@ def test_compare_losses(npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     for loss in ("bce", "kl", "mse"):
         assert {p.name for p in (out / loss).iterdir()} == ARTIFACTS
         sub = json.loads((out / loss / "summary.json").read_text())
-        assert sub["final"]["test"]["excess"] == excess[loss]
+        assert sub["final_test"]["excess"] == excess[loss]
         assert f"[{loss}] test BCE" in text
     assert "lowest final test excess: --loss" in text
     assert "epoch 1/1  mse" in text  # per-epoch lines without --quiet

@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from bcelab.errors import NaNError, OptionError, ShapeError
-from bcelab.train.autoencoder import AutoencoderSpec, build_autoencoder, fit_autoencoder
+from bcelab.train.autoencoder import (
+    AutoencoderSpec,
+    build_autoencoder,
+    fit_autoencoder,
+    history_rows,
+)
 from bcelab.train.autoencoder_metrics import METRIC_NAMES, evaluate_images
 from bcelab.train.images import ImageSet, from_array, load_digits
 
@@ -29,7 +34,7 @@ def bce_run(small: ImageSet):  # type: ignore[no-untyped-def]
 
 
 def test_floor_plus_excess_is_bce_every_epoch(bce_run) -> None:  # type: ignore[no-untyped-def]
-    rows = bce_run.history.rows
+    rows = history_rows(bce_run.history)
     assert len(rows) == FAST["epochs"]
     for row in rows:
         for split in ("train", "test"):
@@ -38,6 +43,12 @@ def test_floor_plus_excess_is_bce_every_epoch(bce_run) -> None:  # type: ignore[
             assert floor + excess == pytest.approx(bce, rel=1e-12, abs=1e-15)
             assert row[f"{split}_excess_fraction"] == pytest.approx(excess / bce, rel=1e-12)
             assert row[f"{split}_psnr"] == pytest.approx(-10 * math.log10(row[f"{split}_mse"]))
+    # the History carries the floor and excess series (one row per seed)
+    h = bce_run.history
+    assert h["test_floor"].shape == h["test_excess"].shape == (1, FAST["epochs"])
+    np.testing.assert_allclose(h["test_floor"] + h["test_excess"], h["test_bce"], rtol=1e-12)
+    assert h.final["test_excess"][0] == bce_run.test.excess
+    assert h.model_state is not None
     # the floor belongs to the images, not the model: the same value every epoch
     assert len({row["test_floor"] for row in rows}) == 1
     # training reduces the excess (3 epochs of Adam from a random start)
@@ -52,7 +63,7 @@ def test_reported_floor_is_the_mean_entropy_of_the_test_pixels(small, bce_run) -
     pixels = small.test.astype(np.float64).ravel().tolist()
     expected = math.fsum(h(y) for y in pixels) / len(pixels)
     assert bce_run.test.floor == pytest.approx(expected, rel=1e-12)
-    assert bce_run.history.rows[-1]["test_floor"] == pytest.approx(expected, rel=1e-12)
+    assert history_rows(bce_run.history)[-1]["test_floor"] == pytest.approx(expected, rel=1e-12)
     assert bce_run.test.count == len(pixels)
 
 
@@ -81,21 +92,21 @@ def test_kl_and_bce_runs_give_bit_identical_weights(small, bce_run) -> None:  # 
     for k in a:
         assert torch.equal(a[k], b[k]), k
     # the reported objective differs by exactly the floor (to rounding)
-    for rb, rk in zip(bce_run.history.rows, kl_run.history.rows, strict=True):
+    for rb, rk in zip(history_rows(bce_run.history), history_rows(kl_run.history), strict=True):
         assert rb["loss"] - rk["loss"] == pytest.approx(rb["train_floor"], rel=1e-9)
         assert rk["loss"] == pytest.approx(rb["loss"] - rb["train_floor"], abs=1e-9)
 
 
 def test_same_seed_same_history_different_seed_differs(small, bce_run) -> None:  # type: ignore[no-untyped-def]
     again = fit_autoencoder(small, AutoencoderSpec(), seed=3, loss="bce", **FAST)
-    assert again.history.rows == bce_run.history.rows
+    assert history_rows(again.history) == history_rows(bce_run.history)
     other = fit_autoencoder(small, AutoencoderSpec(), seed=4, loss="bce", epochs=1, threads=1)
-    assert other.history.rows[0] != bce_run.history.rows[0]
+    assert history_rows(other.history)[0] != history_rows(bce_run.history)[0]
 
 
 def test_mse_loss_still_reports_floor_and_excess(small) -> None:  # type: ignore[no-untyped-def]
     r = fit_autoencoder(small, seed=0, loss="mse", epochs=1, threads=1)
-    row = r.history.rows[0]
+    row = history_rows(r.history)[0]
     assert row["test_floor"] + row["test_excess"] == pytest.approx(row["test_bce"], rel=1e-12)
     assert row["loss"] > 0 and row["loss"] < 0.25  # a mean squared error of values in [0, 1]
 
@@ -117,7 +128,7 @@ def test_conv_run_on_16x16_images() -> None:
     x = np.random.default_rng(0).integers(0, 256, size=(24, 16, 16), dtype=np.uint8)
     r = fit_autoencoder(from_array(x), AutoencoderSpec("conv"), epochs=2, threads=1)
     assert r.per_pixel_excess.shape == (1, 16, 16)
-    row = r.history.rows[-1]
+    row = history_rows(r.history)[-1]
     assert row["test_floor"] + row["test_excess"] == pytest.approx(row["test_bce"], rel=1e-12)
 
 
@@ -137,7 +148,7 @@ def test_any_module_mapping_images_to_logits(small) -> None:  # type: ignore[no-
     )
     r = fit_autoencoder(small, net, epochs=1, threads=1)
     assert r.model is net
-    assert set(METRIC_NAMES) <= {k[5:] for k in r.history.rows[0] if k.startswith("test_")}
+    assert set(METRIC_NAMES) <= {k[5:] for k in history_rows(r.history)[0] if k.startswith("test_")}
     with pytest.raises(ShapeError, match="same shape"):
         fit_autoencoder(small, torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)))
     with pytest.raises(OptionError, match="parameters"):
@@ -237,5 +248,5 @@ class _CtrlCInSecondEpoch(torch.nn.Module):
 def test_ctrl_c_keeps_the_completed_epochs(small) -> None:  # type: ignore[no-untyped-def]
     r = fit_autoencoder(small, _CtrlCInSecondEpoch(), epochs=5)
     assert r.interrupted
-    assert [row["epoch"] for row in r.history.rows] == [1.0]
+    assert [row["epoch"] for row in history_rows(r.history)] == [1.0]
     assert r.per_pixel_excess.shape == (1, 8, 8)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import shutil
 import sys
 import tempfile
@@ -27,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_open, write_json, write_text
+from .._io import write_json
 from ..information import binary_entropy
+from .artifacts import write_run
 from .autoencoder import ARCHS, LOSSES, AutoencoderResult, AutoencoderSpec, fit_autoencoder
 from .autoencoder_plots import plot_curves, plot_per_pixel_excess, plot_reconstructions
 from .images import ImageSet, load_images
@@ -136,26 +136,11 @@ def _epoch_line(epochs: int, loss: str) -> Any:
     return show
 
 
-def _versions() -> dict[str, str]:
-    import matplotlib
-    import torch
-
-    from .. import __version__
-
-    return {
-        "bcelab": __version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def _summary(cfg: Config, loss: str, data: ImageSet, res: AutoencoderResult) -> dict[str, Any]:
-    last = res.history.last()
+def _run_info(cfg: Config, loss: str, data: ImageSet, res: AutoencoderResult) -> dict[str, Any]:
+    """The autoencoder's entries of summary.json (next to the trainer's config and final)."""
     return {
         "command": "bcelab train autoencoder",
-        "config": {**asdict(cfg), "loss": loss},
+        "cli": {**asdict(cfg), "loss": loss},
         "data": {
             "source": data.source,
             "scaling": data.scaling,
@@ -163,30 +148,20 @@ def _summary(cfg: Config, loss: str, data: ImageSet, res: AutoencoderResult) -> 
             "n_test": len(data.test),
             "image_shape_chw": list(data.image_shape),
         },
-        "model": {"arch": cfg.arch, "parameters": sum(p.numel() for p in res.model.parameters())},
-        "epochs_completed": len(res.history.rows),
-        "interrupted": res.interrupted,
-        "final": {
-            "train": {k[6:]: v for k, v in last.items() if k.startswith("train_")},
-            "test": res.test.as_dict() | {"count": res.test.count},
-        },
+        "parameters": sum(p.numel() for p in res.model.parameters()),
+        "final_train": res.train.as_dict() | {"count": res.train.count},
+        "final_test": res.test.as_dict() | {"count": res.test.count},
         "final_line": final_line(res),
-        "training_seconds": res.seconds,
-        "versions": _versions(),
     }
 
 
 def _write_run(
     folder: Path, cfg: Config, loss: str, data: ImageSet, res: AutoencoderResult
 ) -> dict[str, Any]:
-    import torch
-
+    """The three figures, then the trainer's run files (history, model.pt, summary.json)."""
     hist = res.history
-    write_text(folder / "history.csv", hist.to_csv())
-    write_json(folder / "history.json", {"loss": loss, "columns": hist.columns, "rows": hist.rows})
-    with atomic_open(folder / "model.pt", "wb") as fh:
-        torch.save(res.model.state_dict(), fh)
-    columns = {c: hist.series(c) for c in hist.columns}
+    columns = {"epoch": list(range(1, hist.epochs + 1))}
+    columns.update({k: v[0].tolist() for k, v in hist.metrics.items()})
     plot_reconstructions(
         res.originals,
         res.reconstructions,
@@ -198,9 +173,9 @@ def _write_run(
     plot_per_pixel_excess(
         res.per_pixel_excess, folder / "per_pixel_excess.png", floor_map=floor_map
     )
-    summary = _summary(cfg, loss, data, res)
-    write_json(folder / "summary.json", summary)
-    return summary
+    info = _run_info(cfg, loss, data, res)
+    write_run(folder, hist, model_state=hist.model_state, run_info=info, figure=False)
+    return info
 
 
 def _publish(staging: Path, out: Path) -> None:
@@ -238,14 +213,14 @@ def run(cfg: Config, *, echo: bool = True) -> tuple[Path, dict[str, AutoencoderR
         )
         if results[loss].interrupted:
             break
-    if not any(r.history.rows for r in results.values()):
+    if not any(r.history.epochs for r in results.values()):
         raise KeyboardInterrupt  # stopped before a single epoch: nothing worth keeping
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         summaries = {}
         for loss, res in results.items():
-            if not res.history.rows:
+            if not res.history.epochs:
                 continue
             folder = staging / loss if cfg.compare_losses else staging
             summaries[loss] = _write_run(folder, cfg, loss, data, res)
@@ -256,9 +231,9 @@ def run(cfg: Config, *, echo: bool = True) -> tuple[Path, dict[str, AutoencoderR
                     "command": "bcelab train autoencoder --compare-losses",
                     "config": asdict(cfg),
                     "data": {"source": data.source, "scaling": data.scaling},
-                    "final_test": {k: s["final"]["test"] for k, s in summaries.items()},
+                    "final_test": {k: s["final_test"] for k, s in summaries.items()},
                     "final_test_excess": {
-                        k: s["final"]["test"]["excess"] for k, s in summaries.items()
+                        k: s["final_test"]["excess"] for k, s in summaries.items()
                     },
                 },
             )
