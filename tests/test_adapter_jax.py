@@ -150,3 +150,13 @@ def test_eager_checks_raise_and_jit_skips_them_as_documented():
     # under jit values do not exist: no value check (documented), the number is returned
     out = jax.jit(bj.sigmoid_binary_cross_entropy)(jnp.asarray(x), bad)
     assert out.shape == (4,)
+
+
+def test_docs_example_runs():
+    # the JAX example of docs/adapters.md, executed as written
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text()
+    (code,) = re.findall(r"```python\n(# docs-test: jax\n.*?)```", doc, re.S)
+    exec(compile(code, "docs/adapters.md (jax)", "exec"), {"__name__": "__docs__"})

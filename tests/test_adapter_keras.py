@@ -146,3 +146,21 @@ def test_seed_001_trains_to_the_tutorial_accuracy(backend, tmp_path):
     # test 0.849 +- 0.005 (the tutorial's run: 0.836 / 0.852).  Bands of about +-4 sd.
     assert 0.81 <= train <= 0.86, proc.stdout
     assert 0.83 <= test <= 0.87, proc.stdout
+
+
+def test_docs_example_runs(tmp_path):
+    # the Keras example of docs/adapters.md, executed as written (jax backend: the
+    # cheaper one; both backends are covered by the tests above)
+    doc = (ROOT / "docs" / "adapters.md").read_text()
+    (code,) = re.findall(r"```python\n(# docs-test: keras\n.*?)```", doc, re.S)
+    script = tmp_path / "docs_keras.py"
+    script.write_text(code)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=_env("jax"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]

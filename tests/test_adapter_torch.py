@@ -243,3 +243,13 @@ def test_value_checks_are_skipped_under_torch_func_as_documented():
         bt.BCELoss()(x, bad)
     g = torch.func.grad(lambda a: bt.BCELoss()(a, bad))(x)
     assert g.shape == x.shape
+
+
+def test_docs_example_runs():
+    # the PyTorch example of docs/adapters.md, executed as written
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text()
+    (code,) = re.findall(r"```python\n(# docs-test: torch\n.*?)```", doc, re.S)
+    exec(compile(code, "docs/adapters.md (torch)", "exec"), {"__name__": "__docs__"})

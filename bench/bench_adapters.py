@@ -1,0 +1,229 @@
+"""Forward + backward time of each framework adapter's loss vs the framework's own loss.
+
+Usage: python bench/bench_adapters.py [--quick] [--n N]
+
+N = 1e6 float32 logits (or probabilities) and targets; the loss is the mean, the time
+is one forward pass plus the gradient with respect to the predictions.  Peers, in the
+same process:
+
+* PyTorch: ``F.binary_cross_entropy_with_logits`` / ``F.binary_cross_entropy`` (eager)
+  vs ``bcelab.torch.BCELoss`` (eager);
+* JAX: optax's formula ``-y log_sigmoid(x) - (1 - y) log_sigmoid(-x)`` (optax is not
+  installed here; this is its source) vs :func:`bcelab.bce_with_logits`, both under
+  ``jax.jit(jax.value_and_grad(...))``;
+* Keras 3 on the jax backend (jitted) and on the torch backend (eager), each in a child
+  process: ``keras.losses.BinaryCrossentropy`` vs ``bcelab.keras.BinaryCrossentropy``.
+
+The ratio is bcelab / peer (target <= 1.2).  The bandwidth column is the time to read
+the two input arrays once (``_common.bandwidth_probe``) divided by the measured time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _common import bandwidth_probe, machine_line, median_time, table
+
+HERE = Path(__file__).resolve().parent
+
+
+def _inputs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=n) * 3).astype(np.float32)
+    y = (rng.random(n) < 0.3).astype(np.float32)
+    p = (1 / (1 + np.exp(-x.astype(np.float64)))).clip(1e-6, 1 - 1e-6).astype(np.float32)
+    return x, y, p
+
+
+def bench_torch(n: int, repeat: int, *, compile_too: bool) -> list[dict[str, Any]]:
+    import torch
+    import torch.nn.functional as F
+
+    import bcelab.torch as bt
+
+    x_np, y_np, p_np = _inputs(n)
+    y = torch.from_numpy(y_np)
+    out = []
+    for case, data, peer, ours in (
+        ("from logits", x_np, F.binary_cross_entropy_with_logits, bt.BCELoss()),
+        ("from probabilities", p_np, F.binary_cross_entropy, bt.BCELoss(from_logits=False)),
+    ):
+        t = torch.from_numpy(data).requires_grad_(True)
+
+        def run(fn: Any, t: torch.Tensor = t) -> None:
+            t.grad = None
+            fn(t, y).backward()
+
+        out.append(
+            {
+                "framework": "PyTorch (eager)",
+                "case": case,
+                "peer": median_time(lambda fn=peer: run(fn), repeat=repeat),
+                "bcelab": median_time(lambda fn=ours: run(fn), repeat=repeat),
+            }
+        )
+    if compile_too:  # inductor compiles for ~20 s on 2 cores: full mode only
+        import warnings
+
+        warnings.simplefilter("ignore")
+        t = torch.from_numpy(x_np).requires_grad_(True)
+        compiled = torch.compile(bt.BCELoss())
+
+        def run_c(fn: Any) -> None:
+            t.grad = None
+            fn(t, y).backward()
+
+        out.append(
+            {
+                "framework": "PyTorch, bcelab under torch.compile vs torch eager",
+                "case": "from logits",
+                "peer": median_time(
+                    lambda: run_c(F.binary_cross_entropy_with_logits), repeat=repeat
+                ),
+                "bcelab": median_time(lambda: run_c(compiled), repeat=repeat),
+            }
+        )
+    return out
+
+
+def bench_jax(n: int, repeat: int) -> list[dict[str, Any]]:
+    import jax
+    import jax.numpy as jnp
+
+    import bcelab
+
+    x_np, y_np, p_np = _inputs(n)
+    y = jnp.asarray(y_np)
+
+    def optax_logits(x: Any) -> Any:  # optax.losses.sigmoid_binary_cross_entropy
+        ls, lm = jax.nn.log_sigmoid(x), jax.nn.log_sigmoid(-x)
+        return jnp.mean(-y * ls - (1.0 - y) * lm)
+
+    def naive_probs(p: Any) -> Any:
+        return jnp.mean(-(y * jnp.log(p) + (1.0 - y) * jnp.log1p(-p)))
+
+    out = []
+    for case, data, peer, ours in (
+        (
+            "from logits",
+            x_np,
+            optax_logits,
+            lambda x: bcelab.bce_with_logits(x, y, reduction="mean"),
+        ),
+        ("from probabilities", p_np, naive_probs, lambda p: bcelab.bce(p, y, reduction="mean")),
+    ):
+        arr = jnp.asarray(data)
+        row = {"framework": "JAX (jit)", "case": case}
+        for key, fn in (("peer", peer), ("bcelab", ours)):
+            f = jax.jit(jax.value_and_grad(fn))
+            row[key] = median_time(lambda f=f, a=arr: jax.block_until_ready(f(a)), repeat=repeat)
+        out.append(row)
+    return out
+
+
+def bench_keras(backend: str, n: int, repeat: int) -> list[dict[str, Any]]:
+    import keras
+
+    import bcelab.keras as bk
+
+    _, y_np, p_np = _inputs(n)
+    y2, p2 = y_np.reshape(-1, 1), p_np.reshape(-1, 1)
+    losses = {"peer": keras.losses.BinaryCrossentropy(), "bcelab": bk.BinaryCrossentropy()}
+    row: dict[str, Any] = {"framework": f"Keras 3, {backend} backend", "case": "probabilities"}
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        yj, pj = jnp.asarray(y2), jnp.asarray(p2)
+        for key, loss in losses.items():
+            f = jax.jit(jax.value_and_grad(lambda p, loss=loss: loss(yj, p)))
+            row[key] = median_time(lambda f=f: jax.block_until_ready(f(pj)), repeat=repeat)
+        row["framework"] += " (jit)"
+    else:
+        import torch
+
+        yt = torch.from_numpy(y2)
+        pt = torch.from_numpy(p2).requires_grad_(True)
+
+        def run(loss: Any) -> None:
+            pt.grad = None
+            loss(yt, pt).backward()
+
+        for key, loss in losses.items():
+            row[key] = median_time(lambda loss=loss: run(loss), repeat=repeat)
+        row["framework"] += " (eager)"
+    _ = keras
+    return [row]
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (< 60 s)")
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--keras-backend", help=argparse.SUPPRESS)  # child process mode
+    args = ap.parse_args(argv)
+    repeat = 3 if args.quick else 9
+    if args.keras_backend:
+        print(json.dumps(bench_keras(args.keras_backend, args.n, repeat)))
+        return 0
+    print(machine_line())
+    rows = bench_torch(args.n, repeat, compile_too=not args.quick) + bench_jax(args.n, repeat)
+    for backend in ("jax", "torch"):
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONWARNINGS": "ignore"}
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--keras-backend",
+            backend,
+            "--n",
+            str(args.n),
+            *(["--quick"] if args.quick else []),
+        ]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(f"keras {backend} backend failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows += json.loads(proc.stdout.strip().splitlines()[-1])
+    x, y, _ = _inputs(args.n)
+    limit = bandwidth_probe([x, y], repeat=repeat)
+    body = [
+        [
+            r["framework"],
+            r["case"],
+            r["peer"] * 1e3,
+            r["bcelab"] * 1e3,
+            r["bcelab"] / r["peer"],
+            f"{100 * limit / r['bcelab']:.1f}%",
+        ]
+        for r in rows
+    ]
+    print(
+        f"N = {args.n:,} float32, mean loss + gradient (forward + backward), "
+        f"medians of {repeat}; read-both-inputs limit {limit * 1e3:.3f} ms"
+    )
+    print(
+        table(
+            [
+                "framework",
+                "input",
+                "peer ms",
+                "bcelab ms",
+                "ratio bcelab/peer",
+                "bcelab % of bandwidth limit",
+            ],
+            body,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
