@@ -206,7 +206,18 @@ def child(engine: str, path: str, rows: int) -> None:
         "sklearn": lambda: _sklearn(path, rows),
         "read-only": lambda: _read_only(path),
     }[engine]
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = fn()
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the whole call (threads and waited-for child processes included):
+    # unlike wall time, this hardly depends on what else the shared machine is running.
+    out["cpu"] = sum(
+        getattr(b, f) - getattr(a, f)
+        for a, b in ((r0, r1), (c0, c1))
+        for f in ("ru_utime", "ru_stime")
+    )
     out["maxrss_self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["maxrss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print("RESULT " + json.dumps(out), flush=True)
@@ -270,6 +281,11 @@ def _rate(r: dict[str, Any], key: str = "seconds") -> float:
     return float(r["rows"] / r[key])
 
 
+def _cpu(r: dict[str, Any]) -> float:
+    """CPU nanoseconds per row (all threads and child processes)."""
+    return float(r["cpu"] / r["rows"] * 1e9)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1e7 rows, about a minute")
@@ -312,9 +328,10 @@ def main(argv: list[str]) -> int:
         runs = [run(e, path) for _ in range(a.repeat)]
         runs.sort(key=lambda r: r["seconds"])
         results[e] = runs[len(runs) // 2]
+        r = results[e]
         print(
-            f"  {e:10s} {results[e]['seconds']:7.2f} s  {_rate(results[e]) / 1e6:7.1f} M rows/s"
-            f"  tree RSS {results[e]['tree_rss_mb']:6.0f} MB",
+            f"  {e:10s} {r['seconds']:7.2f} s  {_rate(r) / 1e6:7.1f} M rows/s  "
+            f"{_cpu(r):6.1f} CPU ns/row  tree RSS {r['tree_rss_mb']:6.0f} MB",
             flush=True,
         )
     results["sklearn"] = run("sklearn", path, sk_rows)
@@ -335,6 +352,7 @@ def main(argv: list[str]) -> int:
         "seconds",
         "M rows/s",
         "vs bcelab",
+        "CPU ns/row",
         "peak RSS MB (largest process)",
         "peak RSS MB (process tree)",
         "log loss",
@@ -358,6 +376,7 @@ def main(argv: list[str]) -> int:
                 r["seconds"],
                 _rate(r) / 1e6,
                 f"{r['seconds'] / ref['seconds']:.2f}x",
+                _cpu(r),
                 r["maxrss_self_mb"],
                 r["tree_rss_mb"],
                 f"{r['log_loss']:.12f}" if "log_loss" in r else "-",
@@ -377,6 +396,7 @@ def main(argv: list[str]) -> int:
         f"log loss: bcelab vs DuckDB relative difference {rel:.1e}; bcelab local vs Dask "
         f"{'identical' if d['log_loss'] == ref['log_loss'] else d['log_loss'] - ref['log_loss']}"
     )
+    print(f"bcelab / DuckDB CPU time per row: {_cpu(ref) / _cpu(results['duckdb']):.2f}")
     print(
         f"bcelab / DuckDB rows per second: {_rate(ref) / _rate(results['duckdb']):.2f}; "
         f"bcelab / pyarrow read-only: {_rate(ref) / _rate(results['read-only']):.2f}"
@@ -390,12 +410,20 @@ def main(argv: list[str]) -> int:
         print()
         print(
             table(
-                ["rows", "seconds", "M rows/s", "peak RSS MB (process)", "peak RSS MB (tree)"],
+                [
+                    "rows",
+                    "seconds",
+                    "M rows/s",
+                    "CPU ns/row",
+                    "peak RSS MB (process)",
+                    "peak RSS MB (tree)",
+                ],
                 [
                     [
                         f"{r['rows']:.0e}",
                         r["seconds"],
                         _rate(r) / 1e6,
+                        _cpu(r),
                         r["maxrss_self_mb"],
                         r["tree_rss_mb"],
                     ]
