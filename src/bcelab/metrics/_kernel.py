@@ -1,17 +1,21 @@
-r"""The fused single-pass ``update`` kernel (numba), one pass over the rows on every core.
+r"""The fused ``update`` kernel (numba): one pass over the rows, on every core.
 
-Per row it evaluates, in float64, the loss with the formulas of :mod:`bcelab._math`
-transcribed to scalars (``softplus`` with its two branches, the guarded ``-log p`` and
-``-log1p(-p)`` terms, ``cross_entropy`` and ``entropy``; the test suite checks every
-row against :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`), bins the prediction
-(:mod:`bcelab.metrics.histogram`, same exact arithmetic as the NumPy twin) and adds
-everything to per-thread partial states.
+The rows are processed in blocks of 1024.  Phase 1 (:func:`_rows_block`) evaluates each
+row's probability and loss in float64 with the formulas of :mod:`bcelab._math`
+transcribed to scalars (the guarded ``-log p`` / ``-log1p(-p)`` terms or the two
+softplus terms, then ``cross_entropy``); it has no branches and no libm calls, so it
+is vectorised.  The test suite checks every row against :func:`bcelab.bce` /
+:func:`bcelab.bce_with_logits`.  Phase 2 bins each probability
+(:mod:`bcelab.metrics.histogram`, from the bits of ``min(p, 1 - p)``, identical to the
+NumPy twin) and adds everything to the thread's partial state.
 
-Summation stays exact at scale: each thread adds 1024 rows into plain float64 block
-sums, then adds the block sum into a Neumaier-compensated (hi, lo) pair.  The error
-is about :math:`32\,\epsilon` relative per block plus :math:`O(\epsilon)` overall,
-whatever the number of rows (a plain running sum of 1e9 positive terms drifts by
-~1e-12 to 1e-8 relative).
+Summation stays exact at scale: each block is summed in plain float64, then the block
+sum is added into a Neumaier-compensated (hi, lo) pair.  The error is about
+:math:`32\,\epsilon` relative per block plus :math:`O(\epsilon)` overall, whatever the
+number of rows (a plain running sum of 1e9 positive terms drifts by ~1e-12 to 1e-8).
+
+Threads: :func:`accumulate` splits the rows into contiguous ranges, one per thread of a
+``ThreadPoolExecutor`` (the kernels release the GIL), and merges the partial states.
 
 Import this module only when numba is installed; :mod:`bcelab.metrics.stats` falls
 back to the NumPy reference path (:mod:`bcelab.metrics._reference`) otherwise.
@@ -25,93 +29,28 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
+from ..kernels.fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
 from .histogram import NOCT, SIDE, K
 
 __all__ = ["accumulate", "row_values", "scan"]
+
+_LOG2 = math.log(2.0)
 
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 N_SUMS = 7
 BLOCK = 1024
-N_SCAN = (
-    8  # nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob, bad_w, first_bad_w
-)
-
-
-@intrinsic
-def _f64_bits(typingctx: Any, x: Any) -> Any:
-    """Reinterpret a float64 as an int64 (an LLVM bitcast)."""
-    if not isinstance(x, types.Float) or x.bitwidth != 64:
-        return None
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
+# scan counts: nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob, bad_w,
+# first_bad_w
+N_SCAN = 8
 
 
 @njit(inline="always", **_JIT)
-def _log1p(v: float) -> float:
-    """``log1p(v)`` for v > -1 as ``log(w) * v / (w - 1)``, ``w = fl(1 + v)`` (Kahan's trick).
-
-    The factor ``v / (w - 1)`` puts back the rounding error of ``1 + v``; the result is
-    within a few ulp of ``log1p`` (tested) and costs one ``log`` instead of libm's slower
-    ``log1p``.  ``w == 1`` means ``|v| < 2**-53`` and ``log1p(v) = v`` to the last bit.
-    """
-    w = 1.0 + v
-    if w == 1.0:
-        return v
-    if w == np.inf:
-        return w
-    return math.log(w) * (v / (w - 1.0))
-
-
-@njit(inline="always", **_JIT)
-def _sigmoid_e(x: float, e: float) -> float:
-    """``sigmoid(x)`` given ``e = exp(-|x|)`` (as :func:`bcelab._math.sigmoid`)."""
-    if x >= 0:
-        return 1.0 / (1.0 + e)
-    return e / (1.0 + e)
-
-
-@njit(inline="always", **_JIT)
-def _ce_probs(p: float, y: float) -> float:
-    """``cross_entropy(y, *neglog_terms_probs(p, y))``.
-
-    For a hard label only the term whose coefficient is not 0 is evaluated (the other
-    is an exact 0 in the generic formula), and without a branch on the label:
-    ``-log p`` for y = 1 and ``-log1p(-p) = -log(w) (-p) / (w - 1)``, ``w = 1 - p``, for
-    y = 0 share one ``log``.
-    """
-    if (y == 0) | (y == 1):  # no short-circuit: a branch on y == 0 alone is unpredictable
-        # every operand is computed unconditionally so that LLVM emits selects, not
-        # branches (the label is unpredictable); w - 1 == 0 only when log(w) is unused
-        one = y == 1
-        w = 1.0 - p
-        r = (-p) / (w - 1.0)
-        lg = math.log(p if one else w)
-        v = -lg * (1.0 if one else r)
-        return p if (not one and w == 1.0) else v
-    return y * -math.log(p) + (1.0 - y) * -_log1p(-p)
-
-
-@njit(inline="always", **_JIT)
-def _ce_logits(x: float, y: float, lg: float) -> float:
-    """``cross_entropy(y, *neglog_terms_logits(x, y))`` given ``lg = log1p(exp(-|x|))``.
-
-    ``softplus(t) = max(t, 0) + log1p(exp(-|t|))`` (the two branches of
-    :func:`bcelab._math.softplus` in one line), and ``softplus(x)`` and ``softplus(-x)``
-    share the log1p term.
-    """
-    if y == 1:
-        return max(-x, 0.0) + lg
-    if y == 0:
-        return max(x, 0.0) + lg
-    return y * (max(-x, 0.0) + lg) + (1.0 - y) * (max(x, 0.0) + lg)
+def _entropy(y: float) -> float:
+    """``bcelab._math.entropy`` for one soft label (0 < y < 1): both terms are needed."""
+    return y * -log_pos(y) + (1.0 - y) * -log1p_any(-y)
 
 
 _LOW44 = (1 << 44) - 1
@@ -127,7 +66,7 @@ def _base_bin(p: float) -> int:
     Written with selects only: the side of 1/2 is unpredictable in real data.
     """
     upper = p >= 0.5
-    qb: int = _f64_bits(min(p, 1.0 - p))  # type: ignore[call-arg]
+    qb: int = f64_to_bits(min(p, 1.0 - p))
     key = (qb >> 44) - _OFF
     key -= 1 if (upper and (qb & _LOW44) == 0) else 0
     lo_idx = 0 if key < 0 else 1 + key
@@ -219,6 +158,48 @@ def scan(
 
 
 @njit(**_JIT)
+def _rows_block(
+    y: Any,
+    p: Any,
+    logits: bool,
+    lo_c: float,
+    hi_c: float,
+    b0: int,
+    b1: int,
+    bprob: np.ndarray,
+    bloss: np.ndarray,
+) -> None:
+    """Phase 1 of a block: per-row probability (NaN = excluded row) and loss.
+
+    This is :func:`bcelab._math.cross_entropy` of :func:`bcelab._math.neglog_terms_probs`
+    (or :func:`~bcelab._math.neglog_terms_logits`) transcribed to scalars, with the same
+    stand-in input where a coefficient is 0, and ``softplus(t) = max(t, 0) +
+    log1p(exp(-|t|))`` (the two branches of :func:`bcelab._math.softplus` in one line).
+    It has no branches and no libm calls (``log``/``exp`` from
+    :mod:`bcelab.kernels.fastmath`, about 1 ulp), so LLVM vectorises it.
+    """
+    for i in range(b0, b1):
+        j = i - b0
+        yi = np.float64(y[i])
+        zi = np.float64(p[i])
+        valid = (yi >= 0.0) & (yi <= 1.0) & (zi == zi)
+        y0 = yi == 0.0
+        y1 = yi == 1.0
+        if logits:
+            e = exp_nonpos(-abs(zi))
+            lg = log1p_unit(e)  # shared by softplus(x) and softplus(-x)
+            a = _LOG2 if y0 else max(-zi, 0.0) + lg  # stand-in x = 0 where y == 0
+            b = _LOG2 if y1 else max(zi, 0.0) + lg
+            prob = 1.0 / (1.0 + e) if zi >= 0 else e / (1.0 + e)
+        else:
+            prob = min(max(zi, lo_c), hi_c)  # clip (lo_c = 0, hi_c = 1 without clip)
+            a = -log_pos(1.0 if y0 else prob)
+            b = -log1p_any(-(0.0 if y1 else prob))
+        bloss[j] = yi * a + (1.0 - yi) * b
+        bprob[j] = prob if valid else np.nan
+
+
+@njit(**_JIT)
 def _accum_range(
     y: Any,
     p: Any,
@@ -237,35 +218,32 @@ def _accum_range(
     mm: np.ndarray,
 ) -> None:
     blk = np.zeros(N_SUMS, dtype=np.float64)
+    bprob = np.empty(BLOCK, dtype=np.float64)
+    bloss = np.empty(BLOCK, dtype=np.float64)
+    lo_c = eps if eps > 0 else 0.0
+    hi_c = 1.0 - eps if eps > 0 else 1.0
     pmin = mm[0]
     pmax = mm[1]
     b0 = start
     while b0 < stop:
         b1 = min(b0 + BLOCK, stop)
+        _rows_block(y, p, logits, lo_c, hi_c, b0, b1, bprob, bloss)
         blk[:] = 0.0
         for i in range(b0, b1):
-            yi = np.float64(y[i])
-            zi = np.float64(p[i])
-            if not (yi >= 0 and yi <= 1) or zi != zi:
+            j = i - b0
+            prob = bprob[j]
+            if prob != prob:
                 continue
-            if logits:
-                e = math.exp(-abs(zi))
-                prob = _sigmoid_e(zi, e)
-                loss = _ce_logits(zi, yi, _log1p(e))
-            else:
-                prob = zi
-                if eps > 0:
-                    prob = min(max(prob, eps), 1.0 - eps)
-                loss = _ce_probs(prob, yi)
-            pmin = min(pmin, prob)
-            pmax = max(pmax, prob)
             bb = _base_bin(prob)
             fb = bb + cut_off[bb] + (1 if prob >= cut_val[bb] else 0)
+            pmin = min(pmin, prob)
+            pmax = max(pmax, prob)
             hist_n[fb] += 1
             wi = np.float64(w[i]) if has_w else 1.0
             if wi == 0:
                 continue  # contributes exactly 0 (and 0 * inf must not become NaN)
-            hy = 0.0 if (yi == 0) | (yi == 1) else _ce_probs(yi, yi)
+            yi = np.float64(y[i])
+            hy = 0.0 if (yi == 0) | (yi == 1) else _entropy(yi)
             d = prob - yi
             wy = wi * yi
             wp = wi * prob
@@ -276,11 +254,11 @@ def _accum_range(
             blk[1] += wi * wi
             blk[2] += wy
             blk[3] += wp
-            blk[4] += wi * loss
+            blk[4] += wi * bloss[j]
             blk[5] += wi * hy
             blk[6] += wi * (d * d)
-        for j in range(N_SUMS):
-            _two_add(hi, lo, j, blk[j])
+        for k in range(N_SUMS):
+            _two_add(hi, lo, k, blk[k])
         b0 = b1
     mm[0] = pmin
     mm[1] = pmax
@@ -394,22 +372,22 @@ def accumulate(
 
 @njit(**_JIT)
 def _row_values(y: Any, p: Any, logits: bool, out: np.ndarray) -> None:
-    for i in range(y.shape[0]):
-        yi = np.float64(y[i])
-        zi = np.float64(p[i])
-        if logits:
-            e = math.exp(-abs(zi))
-            out[i, 0] = _ce_logits(zi, yi, _log1p(e))
-            out[i, 1] = _sigmoid_e(zi, e)
-        else:
-            out[i, 0] = _ce_probs(zi, yi)
-            out[i, 1] = zi
-        out[i, 2] = 0.0 if (yi == 0) | (yi == 1) else _ce_probs(yi, yi)
-        out[i, 3] = _base_bin(out[i, 1])
+    n = y.shape[0]
+    bprob = np.empty(BLOCK, dtype=np.float64)
+    bloss = np.empty(BLOCK, dtype=np.float64)
+    for b0 in range(0, n, BLOCK):
+        b1 = min(b0 + BLOCK, n)
+        _rows_block(y, p, logits, 0.0, 1.0, b0, b1, bprob, bloss)
+        for i in range(b0, b1):
+            yi = np.float64(y[i])
+            out[i, 0] = bloss[i - b0]
+            out[i, 1] = bprob[i - b0]
+            out[i, 2] = 0.0 if (yi == 0) | (yi == 1) else _entropy(yi)
+            out[i, 3] = _base_bin(bprob[i - b0])
 
 
 def row_values(y: np.ndarray, p: np.ndarray, *, logits: bool) -> np.ndarray:
-    """Per-row ``[loss, probability, H(y), base bin]`` as the kernel sees them (for tests)."""
+    """Per-row ``[loss, probability, H(y), base bin]`` exactly as the kernel computes them."""
     out = np.empty((y.shape[0], 4), dtype=np.float64)
     _row_values(y, p, logits, out)
     return out
