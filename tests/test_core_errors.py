@@ -145,3 +145,28 @@ def test_other_bad_inputs() -> None:
 def test_errors_are_value_errors_for_callers_that_do_not_know_bcelab() -> None:
     with pytest.raises(ValueError):
         bcelab.bce([0.5], [2.0])
+
+
+def test_atomic_write_leaves_no_partial_file_and_normal_permissions(tmp_path: object) -> None:
+    import os
+    from pathlib import Path
+
+    from bcelab._io import atomic_open, write_text
+
+    d = Path(str(tmp_path))
+    f = write_text(d / "a.txt", "hello")
+    assert f.read_text() == "hello"
+    assert oct(f.stat().st_mode & 0o777) == oct(0o666 & ~_current_umask())
+    with pytest.raises(RuntimeError), atomic_open(d / "b.txt") as fh:
+        fh.write("partial")
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in d.iterdir()) == ["a.txt"]  # no b.txt, no temp file
+    assert os.path.exists(d / "a.txt")
+
+
+def _current_umask() -> int:
+    import os
+
+    m = os.umask(0)
+    os.umask(m)
+    return m
