@@ -33,7 +33,7 @@ def test_circles_prints_tutorial_line_and_writes_artifacts(tmp_path, capsys) -> 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["epochs"] == 3 and summary["seeds"] == [0]
     assert {"torch", "numpy", "bcelab", "python"} <= set(summary["versions"])
-    assert summary["train_time_s"] > 0
+    assert summary["train_time_s"] > 0 and summary["wall_time_s"] >= summary["train_time_s"]
     # model.pt: a state_dict that loads with weights_only=True into the tutorial's model
     sd = torch.load(out / "model.pt", weights_only=True)
     mod = module_from_state(sd, MLPSpec(), 2, 1)

@@ -174,16 +174,19 @@ class BatchedMLP:
             torch.addcmul,
         )
         relu_back = torch.ops.aten.threshold_backward.grad_input
-        zs = []
+        zbuf = torch.empty(ys.shape, dtype=ys.dtype)  # the epoch's pre-update logits
+        lo = 0
         with torch.no_grad():
             for xb, yb in zip(xs.split(bs, dim=1), ys.split(bs, dim=1), strict=True):
                 nb = xb.shape[1]
+                zslice = zbuf[:, lo : lo + nb]
+                lo += nb
                 buf = self._buffers(nb)
                 outs, tmps, gins = buf["out"], buf["tmp"], buf["gin"]
                 a = xb
                 for li in range(last + 1):  # forward
                     w, b = layers[li]
-                    o = outs[li]
+                    o = zslice if li == last and w.shape[2] == 1 else outs[li]
                     if w.shape[2] == 1:
                         mul(a, wts[li], out=tmps[li])
                         tsum(tmps[li], 2, keepdim=True, out=o).add_(b)
@@ -194,8 +197,9 @@ class BatchedMLP:
                     if li < last:
                         o.relu_()
                     a = o
-                z = outs[last]
-                zs.append(z.clone())
+                z = a
+                if z is not zslice:
+                    zslice.copy_(z)
                 g = grad(z, yb).div_(nb * self.n_out)  # d mean(loss) / dz
                 for li in range(last, -1, -1):  # backward
                     ain = outs[li - 1] if li else xb
@@ -213,7 +217,7 @@ class BatchedMLP:
                             bmm(g, wts[li], out=gi)
                         g = relu_back(gi, outs[li - 1], 0.0, grad_input=gi)
                 step(params, grads, state)
-        return torch.cat(zs, dim=1), ys
+        return zbuf, ys
 
     def get_state(self) -> dict[str, Any]:
         return {"flat": self.flat.clone(), "opt": _clone(self.opt_state)}

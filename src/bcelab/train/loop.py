@@ -121,7 +121,8 @@ def fit(
         resume: a run folder (or its loaded ``checkpoint.pt``) to continue up to ``epochs``.
         out: a folder for the artifacts (:func:`bcelab.train.artifacts.write_run`).
         threads: torch threads while training (default: 1 for the built-in MLP).
-        run_info: extra entries for ``summary.json`` (e.g. the command line).
+        run_info: extra entries for ``summary.json`` (e.g. the command line); ``wall_time_s``
+            (this call, until the artifacts are written) is added.
 
     Returns:
         The :class:`History`; the final weights are ``history.model_state`` (the
@@ -129,6 +130,7 @@ def fit(
     """
     import torch
 
+    t_call = time.perf_counter()
     epochs = _positive_int(epochs, "epochs", "epochs=200")
     batch_size = _positive_int(batch_size, "batch_size", "batch_size=32")
     n_seeds = _positive_int(seeds, "seeds", "seeds=30")
@@ -281,7 +283,7 @@ def fit(
             history,
             model_state=engine.model_state(),
             checkpoint=checkpoint,
-            run_info=run_info,
+            run_info={**dict(run_info or {}), "wall_time_s": time.perf_counter() - t_call},
             diverged=history.stop_reason is not None and not history.interrupted,
         )
     history.model_state = engine.model_state()
