@@ -18,6 +18,8 @@ import numpy as np
 
 __all__ = [
     "bandwidth_probe",
+    "bandwidth_reader",
+    "interleaved_times",
     "machine_line",
     "median_time",
     "table",
@@ -46,6 +48,41 @@ def median_time(
     return statistics.median(runs)
 
 
+def interleaved_times(
+    fns: dict[str, Callable[[], Any]],
+    *,
+    repeat: int = 7,
+    min_time: float = 0.02,
+    max_inner: int = 10_000,
+) -> dict[str, float]:
+    """Median seconds per call of each function, timed round-robin.
+
+    On a shared, noisy machine the load changes from second to second; timing the
+    functions in turns (one batch of each per round) exposes them all to the same load,
+    so the same-run ratios stay meaningful.  Functions that raise are left out.
+    """
+    inner: dict[str, int] = {}
+    for name, fn in fns.items():
+        try:
+            fn()
+            t0 = time.perf_counter()
+            fn()
+            one = max(time.perf_counter() - t0, 1e-9)
+        except Exception as e:  # a peer that cannot run here is reported, not fatal
+            print(f"  {name}: skipped ({type(e).__name__}: {e})")
+            continue
+        inner[name] = max(1, min(max_inner, int(min_time / one)))
+    runs: dict[str, list[float]] = {name: [] for name in inner}
+    for _ in range(repeat):
+        for name, k in inner.items():
+            fn = fns[name]
+            t0 = time.perf_counter()
+            for _ in range(k):
+                fn()
+            runs[name].append((time.perf_counter() - t0) / k)
+    return {name: statistics.median(r) for name, r in runs.items()}
+
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -54,17 +91,17 @@ def _read_sum(arrays: Sequence[np.ndarray], lo: int, hi: int) -> float:
     return float(sum(float(np.add.reduce(a[lo:hi])) for a in arrays))
 
 
-def bandwidth_probe(arrays: Sequence[np.ndarray], *, threads: int = 1, repeat: int = 7) -> float:
-    """Seconds to read every byte of ``arrays`` once (a plain sum), with ``threads`` threads.
+def bandwidth_reader(arrays: Sequence[np.ndarray], *, threads: int = 1) -> Callable[[], float]:
+    """A function that reads every byte of ``arrays`` once (a plain sum) with ``threads`` threads.
 
-    This is the memory-bandwidth limit of a streaming kernel that reads the same bytes:
-    divide by the element count for the limit in ns per element.  NumPy's float sum is
+    Its time is the memory-bandwidth limit of a streaming kernel that reads the same bytes
+    (divide by the element count for the limit in ns per element): NumPy's float sum is
     SIMD and memory-bound for arrays larger than the caches.
     """
     n = arrays[0].size
     flat = [a.reshape(-1) for a in arrays]
     if threads <= 1:
-        return median_time(lambda: _read_sum(flat, 0, n), repeat=repeat)
+        return lambda: _read_sum(flat, 0, n)
     pool = _POOLS.setdefault(threads, ThreadPoolExecutor(max_workers=threads))
     bounds = [n * k // threads for k in range(threads + 1)]
 
@@ -72,7 +109,12 @@ def bandwidth_probe(arrays: Sequence[np.ndarray], *, threads: int = 1, repeat: i
         futs = [pool.submit(_read_sum, flat, bounds[k], bounds[k + 1]) for k in range(threads)]
         return sum(f.result() for f in futs)
 
-    return median_time(run, repeat=repeat)
+    return run
+
+
+def bandwidth_probe(arrays: Sequence[np.ndarray], *, threads: int = 1, repeat: int = 7) -> float:
+    """Median seconds of :func:`bandwidth_reader` (read ``arrays`` once)."""
+    return median_time(bandwidth_reader(arrays, threads=threads), repeat=repeat)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

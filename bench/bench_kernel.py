@@ -29,7 +29,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 import numpy as np
 
 import bcelab
-from _common import bandwidth_probe, machine_line, median_time, table
+from _common import bandwidth_reader, interleaved_times, machine_line, median_time, table
 from bcelab.kernels import driver, fused_bce, set_enabled
 
 Case = tuple[str, Callable[[], Any]]
@@ -162,19 +162,25 @@ def keras_cases(d: dict[str, np.ndarray]) -> list[Case]:
     return [(f"Keras ({name}) logits", lambda: keras.ops.convert_to_numpy(loss(y, x)))]
 
 
-def measure(cases: list[Case], n: int, limit_s: float, repeat: int) -> list[list[Any]]:
-    times = {}
-    for name, fn in cases:
-        try:
-            times[name] = median_time(fn, repeat=repeat, min_time=0.05 if n < 1e7 else 0.0)
-        except Exception as e:  # a peer that cannot run here is reported, not fatal
-            print(f"  {name}: skipped ({type(e).__name__}: {e})", file=sys.stderr)
-    ref = times.get("bcelab logits", float("nan"))
-    rows = []
-    for name, t in times.items():
-        ns = t / n * 1e9
-        rows.append([name, ns, 8 * n / t / 1e9, limit_s / t, t / ref])
-    return rows
+def measure(
+    fwd: list[Case], grad: list[Case], probes: list[Case], n: int, repeat: int
+) -> tuple[list[list[Any]], list[list[Any]], dict[str, float]]:
+    """Time everything round-robin (same load for all), then build the two tables.
+
+    The bandwidth limit is the faster of the 1- and 2-thread read-reductions of this run.
+    """
+    cases = dict(probes) | {f"fwd:{k}": f for k, f in fwd} | {f"grad:{k}": f for k, f in grad}
+    times = interleaved_times(cases, repeat=repeat, min_time=0.05 if n < 10**7 else 0.0)
+    probe_t = {k: times[k] for k, _ in probes if k in times}
+    limit = min(probe_t.values())
+    tables = []
+    for prefix in ("fwd:", "grad:"):
+        sub = {k.removeprefix(prefix): t for k, t in times.items() if k.startswith(prefix)}
+        ref = sub.get("bcelab logits", float("nan"))
+        tables.append(
+            [[k, t / n * 1e9, 8 * n / t / 1e9, limit / t, t / ref] for k, t in sub.items()]
+        )
+    return tables[0], tables[1], probe_t
 
 
 def fsum_check(n: int) -> list[list[Any]]:
@@ -284,17 +290,16 @@ def main(argv: list[str]) -> int:
     for n in sizes:
         d = data(n)
         repeat = 3 if n >= 10**8 else 7
-        lim1 = bandwidth_probe([d["x"], d["y"]], threads=1, repeat=repeat)
-        lim2 = bandwidth_probe([d["x"], d["y"]], threads=2, repeat=repeat)
-        lim = min(lim1, lim2)
-        head = (
-            f"### N = {n:.0e}, float32: read-reduction over the same 8 bytes/elem: "
-            f"{lim1 / n * 1e9:.3f} ns/elem (1 thread), {lim2 / n * 1e9:.3f} ns/elem (2 threads)"
-        )
+        probes = [(f"read {t}t", bandwidth_reader([d["x"], d["y"]], threads=t)) for t in (1, 2)]
         slow = not args.quick and n <= 10**7
         t0 = time.perf_counter()
-        fwd = table(heads, measure(peers_forward(d, slow), n, lim, repeat))
-        grd = table(heads, measure(peers_grad(d), n, lim, repeat))
+        rows_f, rows_g, pt = measure(peers_forward(d, slow), peers_grad(d), probes, n, repeat)
+        head = (
+            f"### N = {n:.0e}, float32: read-reduction over the same 8 bytes/elem: "
+            f"{pt['read 1t'] / n * 1e9:.3f} ns/elem (1 thread), "
+            f"{pt['read 2t'] / n * 1e9:.3f} ns/elem (2 threads)"
+        )
+        fwd, grd = table(heads, rows_f), table(heads, rows_g)
         block = [head, "", "Forward (mean loss):", "", fwd, "", "Forward + gradient:", "", grd, ""]
         print("\n".join(block), f"({time.perf_counter() - t0:.0f} s)", flush=True)
         parts += block
