@@ -13,7 +13,7 @@ def format_rate(x: float) -> str:
     """``12_345_678`` -> ``'12.3M'``.
 
     >>> format_rate(12_345_678), format_rate(950), format_rate(2.5e9)
-    ('12.3M', '950', '2.50G')
+    ('12.3M', '950', '2.5G')
     """
     for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if x >= div:
