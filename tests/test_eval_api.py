@@ -205,3 +205,13 @@ def test_progress_callback_and_result_views(folder):
     } <= titles
     with pytest.raises(OptionError, match="segment"):
         res.plot(segment="zzz")
+
+
+def test_too_many_segments_is_a_clear_error(tmp_path):
+    from bcelab.evaluation.tasks import MAX_SEGMENTS
+
+    n = MAX_SEGMENTS + 1
+    t = pa.table({"y": np.ones(n), "p": np.full(n, 0.5), "id": np.arange(n)})
+    pq.write_table(t, tmp_path / "ids.parquet")
+    with pytest.raises(DataError, match=f"at most {MAX_SEGMENTS} distinct values.*'id'"):
+        bcelab.evaluate(tmp_path / "ids.parquet", target="y", pred="p", by="id")

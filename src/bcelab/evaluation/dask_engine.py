@@ -85,9 +85,9 @@ def run_dask(
     total = None if any(u.rows is None for u in units) else sum(u.rows or 0 for u in units)
     try:
         leaves = [
-            client.submit(
-                run_unit, u, plan, key=f"bcelab-unit-{token}-{u.index}", pure=False, retries=2
-            )
+            # no retries: a task only fails on bad data, and bad data fails again (a dead
+            # worker is handled by the scheduler, which recomputes what the worker held)
+            client.submit(run_unit, u, plan, key=f"bcelab-unit-{token}-{u.index}", pure=False)
             for u in units
         ]
         count = iter(range(len(units)))
@@ -99,7 +99,6 @@ def run_dask(
                 b,
                 key=f"bcelab-merge-{token}-{next(count)}",
                 pure=False,
-                retries=2,
             )
 
         final = tree_reduce(list(leaves), merge)
