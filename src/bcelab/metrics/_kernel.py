@@ -158,6 +158,16 @@ def scan(
 
 
 @njit(**_JIT)
+def _all_hard(y: Any, b0: int, b1: int) -> bool:
+    """Whether every label in ``y[b0:b1]`` is exactly 0 or 1 (a vectorised count)."""
+    soft = 0
+    for i in range(b0, b1):
+        yi = y[i]
+        soft += 0 if (yi == 0) | (yi == 1) else 1
+    return soft == 0
+
+
+@njit(**_JIT)
 def _rows_block(
     y: Any,
     p: Any,
@@ -168,6 +178,7 @@ def _rows_block(
     b1: int,
     bprob: np.ndarray,
     bloss: np.ndarray,
+    hard: bool,
 ) -> None:
     """Phase 1 of a block: per-row probability (NaN = excluded row) and loss.
 
@@ -193,6 +204,15 @@ def _rows_block(
             prob = 1.0 / (1.0 + e) if zi >= 0 else e / (1.0 + e)
         else:
             prob = min(max(zi, lo_c), hi_c)  # clip (lo_c = 0, hi_c = 1 without clip)
+            if hard:
+                # every label of the block is 0 or 1: only the term with coefficient 1 is
+                # evaluated, -log(p) or -log1p(-p) = -(log(w) + (-p - (w - 1)) / w) with
+                # w = 1 - p (log1p_any's correction), one log per row
+                w = 1.0 - prob
+                c = (-prob - (w - 1.0)) / w if w > 0.0 else 0.0
+                bloss[j] = -(log_pos(prob if y1 else w) + (0.0 if y1 else c))
+                bprob[j] = prob if valid else np.nan
+                continue
             a = -log_pos(1.0 if y0 else prob)
             b = -log1p_any(-(0.0 if y1 else prob))
         bloss[j] = yi * a + (1.0 - yi) * b
@@ -227,7 +247,7 @@ def _accum_range(
     b0 = start
     while b0 < stop:
         b1 = min(b0 + BLOCK, stop)
-        _rows_block(y, p, logits, lo_c, hi_c, b0, b1, bprob, bloss)
+        _rows_block(y, p, logits, lo_c, hi_c, b0, b1, bprob, bloss, _all_hard(y, b0, b1))
         blk[:] = 0.0
         for i in range(b0, b1):
             j = i - b0
@@ -377,7 +397,7 @@ def _row_values(y: Any, p: Any, logits: bool, out: np.ndarray) -> None:
     bloss = np.empty(BLOCK, dtype=np.float64)
     for b0 in range(0, n, BLOCK):
         b1 = min(b0 + BLOCK, n)
-        _rows_block(y, p, logits, 0.0, 1.0, b0, b1, bprob, bloss)
+        _rows_block(y, p, logits, 0.0, 1.0, b0, b1, bprob, bloss, _all_hard(y, b0, b1))
         for i in range(b0, b1):
             yi = np.float64(y[i])
             out[i, 0] = bloss[i - b0]
