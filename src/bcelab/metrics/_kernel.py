@@ -248,7 +248,7 @@ def _accum_range(
     while b0 < stop:
         b1 = min(b0 + BLOCK, stop)
         _rows_block(y, p, logits, lo_c, hi_c, b0, b1, bprob, bloss, _all_hard(y, b0, b1))
-        blk[:] = 0.0
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
         for i in range(b0, b1):
             j = i - b0
             prob = bprob[j]
@@ -270,13 +270,20 @@ def _accum_range(
             hist[fb, 0] += wy
             hist[fb, 1] += wi * (1.0 - yi)
             hist[fb, 2] += wp
-            blk[0] += wi
-            blk[1] += wi * wi
-            blk[2] += wy
-            blk[3] += wp
-            blk[4] += wi * bloss[j]
-            blk[5] += wi * hy
-            blk[6] += wi * (d * d)
+            s0 += wi
+            s1 += wi * wi
+            s2 += wy
+            s3 += wp
+            s4 += wi * bloss[j]
+            s5 += wi * hy
+            s6 += wi * (d * d)
+        blk[0] = s0
+        blk[1] = s1
+        blk[2] = s2
+        blk[3] = s3
+        blk[4] = s4
+        blk[5] = s5
+        blk[6] = s6
         for k in range(N_SUMS):
             _two_add(hi, lo, k, blk[k])
         b0 = b1
