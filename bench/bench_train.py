@@ -5,9 +5,10 @@ momentum 0.9, batch 32, 200 epochs, validation every epoch where the peer suppor
 in its own Python process, so "whole process" includes imports.  Variants:
 
 * bcelab, 1 seed and 100 seeds (``bcelab.train.fit``; whole process = ``bcelab train circles``);
-* a plain PyTorch loop (nn.Sequential, manual batching, torch.optim.SGD, BCEWithLogitsLoss);
+* a plain PyTorch loop (nn.Sequential, manual batching, torch.optim.SGD, BCEWithLogitsLoss),
+  on one thread like bcelab (two threads are slower for these tiny matrices);
 * scikit-learn MLPClassifier (solver sgd, momentum 0.9, batch 32, 200 iterations);
-* Keras 3 on the torch and jax backends (KERAS_BACKEND set per subprocess).
+* Keras 3 on the torch (one thread) and jax backends (KERAS_BACKEND set per subprocess).
 
 Usage: ``python bench/bench_train.py [--quick] [--repeats N]``.  ``--quick`` runs each
 variant once and skips Keras (< 60 s).  Timings are medians over the repeats; ratios
@@ -44,14 +45,18 @@ def run_bcelab(seeds: int) -> dict:
 
     h = fit(MLPSpec(), builtin("circles"), seeds=seeds, epochs=EPOCHS)
     s = h.summary()
-    return {"train_s": h.train_time, "train_acc": s["train_acc"]["mean"],
-            "test_acc": s["test_acc"]["mean"]}
+    return {
+        "train_s": h.train_time,
+        "train_acc": s["train_acc"]["mean"],
+        "test_acc": s["test_acc"]["mean"],
+    }
 
 
 def run_torch() -> dict:
     import numpy as np
     import torch
 
+    torch.set_num_threads(1)  # as bcelab does for these tiny matrices (2 threads are slower here)
     xtr, ytr, xte, yte = (torch.from_numpy(a) for a in _data())
     t0 = time.perf_counter()
     torch.manual_seed(0)
@@ -66,7 +71,7 @@ def run_torch() -> dict:
     for _ in range(EPOCHS):
         perm = torch.randperm(n)
         for i in range(0, n, 32):
-            idx = perm[i:i + 32]
+            idx = perm[i : i + 32]
             opt.zero_grad()
             loss = lossf(model(xtr[idx])[:, 0], ytr[idx])
             loss.backward()
@@ -75,8 +80,10 @@ def run_torch() -> dict:
             lossf(model(xte)[:, 0], yte)
     train_s = time.perf_counter() - t0
     with torch.no_grad():
-        acc = [float(((model(x)[:, 0] >= 0) == (y >= 0.5)).float().mean()) for x, y in
-               ((xtr, ytr), (xte, yte))]
+        acc = [
+            float(((model(x)[:, 0] >= 0) == (y >= 0.5)).float().mean())
+            for x, y in ((xtr, ytr), (xte, yte))
+        ]
     return {"train_s": train_s, "train_acc": acc[0], "test_acc": acc[1], "np": np.__version__}
 
 
@@ -86,16 +93,30 @@ def run_sklearn() -> dict:
     from sklearn.neural_network import MLPClassifier
 
     xtr, ytr, xte, yte = _data()
-    clf = MLPClassifier(hidden_layer_sizes=(50,), solver="sgd", learning_rate_init=0.01,
-                        momentum=0.9, nesterovs_momentum=False, batch_size=32, max_iter=EPOCHS,
-                        alpha=0.0, tol=0.0, n_iter_no_change=EPOCHS + 1, random_state=0)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(50,),
+        solver="sgd",
+        learning_rate_init=0.01,
+        momentum=0.9,
+        nesterovs_momentum=False,
+        batch_size=32,
+        max_iter=EPOCHS,
+        alpha=0.0,
+        tol=0.0,
+        n_iter_no_change=EPOCHS + 1,
+        random_state=0,
+    )
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(xtr, ytr)
     train_s = time.perf_counter() - t0
-    return {"train_s": train_s, "train_acc": float(clf.score(xtr, ytr)),
-            "test_acc": float(clf.score(xte, yte)), "iterations": int(clf.n_iter_)}
+    return {
+        "train_s": train_s,
+        "train_acc": float(clf.score(xtr, ytr)),
+        "test_acc": float(clf.score(xte, yte)),
+        "iterations": int(clf.n_iter_),
+    }
 
 
 def run_keras() -> dict:
@@ -103,33 +124,54 @@ def run_keras() -> dict:
 
     xtr, ytr, xte, yte = _data()
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((2,)),
-                              keras.layers.Dense(50, activation="relu",
-                                                 kernel_initializer="he_uniform"),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(loss="binary_crossentropy",
-                  optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(50, activation="relu", kernel_initializer="he_uniform"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        loss="binary_crossentropy",
+        optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+        metrics=["accuracy"],
+    )
     t0 = time.perf_counter()
     model.fit(xtr, ytr, validation_data=(xte, yte), epochs=EPOCHS, verbose=0, batch_size=32)
     train_s = time.perf_counter() - t0
     acc = [float(model.evaluate(x, y, verbose=0)[1]) for x, y in ((xtr, ytr), (xte, yte))]
-    return {"train_s": train_s, "train_acc": acc[0], "test_acc": acc[1],
-            "backend": keras.backend.backend()}
+    return {
+        "train_s": train_s,
+        "train_acc": acc[0],
+        "test_acc": acc[1],
+        "backend": keras.backend.backend(),
+    }
 
 
-WORKERS = {"bcelab-1": lambda: run_bcelab(1), "bcelab-100": lambda: run_bcelab(100),
-           "torch-loop": run_torch, "sklearn": run_sklearn, "keras-torch": run_keras,
-           "keras-jax": run_keras}
+WORKERS = {
+    "bcelab-1": lambda: run_bcelab(1),
+    "bcelab-100": lambda: run_bcelab(100),
+    "torch-loop": run_torch,
+    "sklearn": run_sklearn,
+    "keras-torch": run_keras,
+    "keras-jax": run_keras,
+}
 
 
 def _spawn(variant: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     if variant.startswith("keras-"):
         env["KERAS_BACKEND"] = variant.split("-", 1)[1]
+        if variant == "keras-torch":
+            env["OMP_NUM_THREADS"] = "1"  # one torch thread, as for the other torch variants
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, __file__, "--worker", variant], env=env,
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, __file__, "--worker", variant],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - t0
     if res.returncode != 0:
         return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -143,8 +185,23 @@ def _cli_process(seeds: int) -> float:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bcelab", "train", "circles", "--seeds", str(seeds),
-                        "--quiet", "--out", d], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bcelab",
+                "train",
+                "circles",
+                "--seeds",
+                str(seeds),
+                "--quiet",
+                "--out",
+                d,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - t0
 
 
@@ -174,31 +231,47 @@ def main() -> int:
         if not ok:
             print(f"{v}: not measured ({rs[0]['error']})")
             continue
-        med[v] = {k: statistics.median(r[k] for r in ok)
-                  for k in ("train_s", "process_s", "train_acc", "test_acc")}
+        med[v] = {
+            k: statistics.median(r[k] for r in ok)
+            for k in ("train_s", "process_s", "train_acc", "test_acc")
+        }
     base = med.get("bcelab-1")
-    print(f"two circles, {EPOCHS} epochs, batch 32; medians of {repeats} run(s); "
-          f"{os.cpu_count()} CPUs; ratio = variant / bcelab 1 seed")
-    print(f"{'variant':<12} {'train s':>8} {'x bcelab':>9} {'process s':>10} {'x bcelab':>9} "
-          f"{'train acc':>9} {'test acc':>9}")
+    print(
+        f"two circles, {EPOCHS} epochs, batch 32; medians of {repeats} run(s); "
+        f"{os.cpu_count()} CPUs; ratio = variant / bcelab 1 seed"
+    )
+    print(
+        f"{'variant':<12} {'train s':>8} {'x bcelab':>9} {'process s':>10} {'x bcelab':>9} "
+        f"{'train acc':>9} {'test acc':>9}"
+    )
     for v, m in med.items():
         rt = m["train_s"] / base["train_s"] if base else float("nan")
         rp = m["process_s"] / base["process_s"] if base else float("nan")
-        print(f"{v:<12} {m['train_s']:>8.3f} {rt:>9.2f} {m['process_s']:>10.2f} {rp:>9.2f} "
-              f"{m['train_acc']:>9.3f} {m['test_acc']:>9.3f}")
+        print(
+            f"{v:<12} {m['train_s']:>8.3f} {rt:>9.2f} {m['process_s']:>10.2f} {rp:>9.2f} "
+            f"{m['train_acc']:>9.3f} {m['test_acc']:>9.3f}"
+        )
     for s, ts in cli.items():
-        print(f"`bcelab train circles --seeds {s}` whole process (imports + training + "
-              f"artifacts): median {statistics.median(ts):.2f} s, runs {[round(t, 2) for t in ts]}")
+        print(
+            f"`bcelab train circles --seeds {s}` whole process (imports + training + "
+            f"artifacts): median {statistics.median(ts):.2f} s, runs {[round(t, 2) for t in ts]}"
+        )
     if base and "bcelab-100" in med:
-        print(f"100 seeds / 1 seed training time: {med['bcelab-100']['train_s'] / base['train_s']:.2f}"
-              " (target <= 5)")
+        print(
+            f"100 seeds / 1 seed training time: {med['bcelab-100']['train_s'] / base['train_s']:.2f}"
+            " (target <= 5)"
+        )
     if base and "sklearn" in med:
-        print(f"sklearn / bcelab 1 seed training time: {med['sklearn']['train_s'] / base['train_s']:.2f}"
-              " (target >= 1)")
+        print(
+            f"sklearn / bcelab 1 seed training time: {med['sklearn']['train_s'] / base['train_s']:.2f}"
+            " (target >= 1)"
+        )
     keras = [m["train_s"] for v, m in med.items() if v.startswith("keras")]
     if base and keras:
-        print(f"fastest Keras / bcelab 1 seed training time: {min(keras) / base['train_s']:.1f}"
-              " (target >= 10)")
+        print(
+            f"fastest Keras / bcelab 1 seed training time: {min(keras) / base['train_s']:.1f}"
+            " (target >= 10)"
+        )
     return 0
 
 

@@ -65,9 +65,11 @@ class History:
 
     def append(self, values: dict[str, np.ndarray]) -> None:
         """Add one epoch: ``values[name]`` has one entry per seed."""
+        new = dict(self.metrics)
         for k, v in values.items():
             col = np.asarray(v, dtype=np.float64).reshape(-1, 1)
-            self.metrics[k] = col if k not in self.metrics else np.hstack([self.metrics[k], col])
+            new[k] = col if k not in new else np.hstack([new[k], col])
+        self.metrics = new  # one assignment: a Ctrl-C never leaves a half-added epoch
 
     def summary(self) -> dict[str, Any]:
         """Mean, sd and 95% CI over seeds of each final metric (``final`` if set, else last epoch)."""
