@@ -281,7 +281,8 @@ class BinaryMetrics:
     ``update(preds, target, weight=None)`` adds a batch (any shape; every element is one
     row), ``compute()`` returns :class:`bcelab.metrics.BinaryMetrics` (log loss, floor and
     excess, NE, calibration errors, AUC, accuracy with the tie rule ``p >= threshold``),
-    ``reset()`` empties the state and ``merge(other)`` combines two objects.  The state has
+    ``reset()`` empties the state and ``merge(other)`` combines two objects.  ``engine`` is
+    passed to ``BinaryStats`` (``"numpy"`` avoids the numba kernel's compile time).  The state has
     a fixed size (no prediction is kept), so in data-parallel training
     :meth:`synced_stats` all-reduces it across the processes of a ``torch.distributed``
     group (sum, min or max per array, as ``BinaryStats.REDUCE_OPS`` says).  ``compute()``
@@ -302,14 +303,16 @@ class BinaryMetrics:
         threshold: float = 0.5,
         n_calibration_bins: int = 15,
         process_group: Any = None,
+        engine: str = "auto",
     ) -> None:
         from .metrics import BinaryStats
 
+        self.engine = engine
         self.from_logits = bool(from_logits)
         self.threshold = float(threshold)
         self.n_calibration_bins = int(n_calibration_bins)
         self.process_group = process_group
-        self.stats = BinaryStats()
+        self.stats = _call(self.where, BinaryStats, engine=engine)
 
     where = "bcelab.torch.BinaryMetrics"
 
@@ -335,7 +338,7 @@ class BinaryMetrics:
     def reset(self) -> None:
         from .metrics import BinaryStats
 
-        self.stats = BinaryStats()
+        self.stats = _call(self.where, BinaryStats, engine=self.engine)
 
     def merge(self, other: BinaryMetrics) -> BinaryMetrics:
         """A new object holding the rows of ``self`` and ``other``."""
@@ -350,6 +353,7 @@ class BinaryMetrics:
             threshold=self.threshold,
             n_calibration_bins=self.n_calibration_bins,
             process_group=self.process_group,
+            engine=self.engine,
         )
         out.stats = self.stats.merge(other.stats)
         return out
