@@ -155,3 +155,22 @@ def test_state_size_is_fixed() -> None:
     y, p, _ = _rows(0, 100_000, soft=False, logits=False, dirty=False, weighted=False)
     big = BinaryStats().update(y, p)
     assert len(small.to_bytes()) == len(big.to_bytes()) < 1_000_000
+
+
+def _child_update(q: object) -> None:
+    y, p, _ = _rows(7, 200_000, soft=False, logits=False, dirty=False, weighted=False)
+    q.put(BinaryStats().update(y, p).to_bytes())  # type: ignore[attr-defined]
+
+
+def test_threaded_update_works_after_fork() -> None:
+    import multiprocessing as mp
+
+    y, p, _ = _rows(7, 200_000, soft=False, logits=False, dirty=False, weighted=False)
+    ref = BinaryStats().update(y, p)  # multi-threaded: creates the thread pool here
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_child_update, args=(q,))
+    proc.start()
+    blob = q.get(timeout=60)  # a pool inherited through fork() would hang here
+    proc.join(timeout=10)
+    assert BinaryStats.from_bytes(blob) == ref

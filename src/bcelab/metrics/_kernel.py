@@ -320,6 +320,7 @@ def _into(
 _SERIAL_BELOW = 1 << 16
 _EMPTY = np.empty(0, dtype=np.float64)
 _POOL: ThreadPoolExecutor | None = None
+_POOL_PID = -1
 
 
 def _threads(n: int, n_threads: int) -> int:
@@ -332,14 +333,16 @@ def _threads(n: int, n_threads: int) -> int:
 
 def _run(nt: int, fn: Any) -> None:
     """Run ``fn(0) ... fn(nt - 1)``; the kernels release the GIL, so threads run in parallel."""
-    global _POOL
+    global _POOL, _POOL_PID
     if nt == 1:
         fn(0)
         return
-    if _POOL is None or _POOL._max_workers < nt:
+    # a pool inherited through fork() has no threads: make a new one in a new process
+    if _POOL is None or _POOL_PID != os.getpid() or _POOL._max_workers < nt:
         _POOL = ThreadPoolExecutor(
             max_workers=max(nt, os.cpu_count() or 1), thread_name_prefix="bcelab-metrics"
         )
+        _POOL_PID = os.getpid()
     for f in [_POOL.submit(fn, t) for t in range(nt)]:
         f.result()
 
