@@ -28,6 +28,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -324,10 +325,15 @@ _POOL_PID = -1
 
 
 def _threads(n: int, n_threads: int) -> int:
-    """Threads for n rows: 1 below 65536 rows, else up to ``n_threads`` (0 = all cores)."""
+    """Threads for n rows: 1 below 65536 rows, else up to ``n_threads``.
+
+    ``n_threads=0`` means ``numba.get_num_threads()``: every core by default, and it
+    follows ``NUMBA_NUM_THREADS`` and ``numba.set_num_threads`` (which is thread-local).
+    Where the rows are split changes the last bits of the sums (not the counts or bins).
+    """
     if n < _SERIAL_BELOW:
         return 1
-    cap = n_threads if n_threads > 0 else (os.cpu_count() or 1)
+    cap = n_threads if n_threads > 0 else int(numba.get_num_threads())
     return max(1, min(cap, n // (_SERIAL_BELOW // 2)))
 
 

@@ -54,8 +54,9 @@ class BinaryStats:
     Args:
         engine: ``"auto"`` (numba kernel when installed, else NumPy), ``"numba"`` or
             ``"numpy"`` (the reference path, built on :mod:`bcelab._math`).
-        n_threads: threads for one ``update`` of 65536 rows or more (0 = every core;
-            use 1 inside a process pool or a Dask worker process).
+        n_threads: threads for one ``update`` of 65536 rows or more; 0 (default) means
+            ``numba.get_num_threads()`` (every core, or what ``NUMBA_NUM_THREADS`` /
+            ``numba.set_num_threads`` say).  Use 1 inside process pools / Dask workers.
     """
 
     REDUCE_OPS: ClassVar[dict[str, str]] = {
