@@ -164,12 +164,29 @@ def bench_keras(backend: str, n: int, repeat: int) -> list[dict[str, Any]]:
     return [row]
 
 
+def _set_threads(n: int) -> None:
+    """Pin torch and XLA to ``n`` intra-op threads (before jax is imported)."""
+    if n == 1:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats (< 60 s)")
     ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads for torch and XLA (default 1: stable on a shared box)",
+    )
     ap.add_argument("--keras-backend", help=argparse.SUPPRESS)  # child process mode
     args = ap.parse_args(argv)
+    _set_threads(args.threads)
     repeat = 3 if args.quick else 9
     if args.keras_backend:
         print(json.dumps(bench_keras(args.keras_backend, args.n, repeat)))
