@@ -26,7 +26,10 @@ from . import models, rng
 from .objectives import Objective
 from .optim import Optimizer
 
-__all__ = ["BatchedMLP", "affine", "grad_input", "grad_weight"]
+__all__ = ["SMALL", "BatchedMLP", "affine", "grad_input", "grad_weight"]
+
+#: below this many seeds every product is a torch.bmm/baddbmm
+SMALL = 8
 
 Tensor = Any
 
@@ -175,6 +178,10 @@ class BatchedMLP:
         )
         relu_back = torch.ops.aten.threshold_backward.grad_input
         zbuf = torch.empty(ys.shape, dtype=ys.dtype)  # the epoch's pre-update logits
+        # Few seeds: one bmm per product is cheapest.  Many seeds: torch.bmm runs one tiny
+        # GEMM per seed, so a 1-wide side is a multiply-and-sum instead (same values up
+        # to float32 rounding: only the order of the sums differs).
+        small = self.n_seeds < SMALL
         lo = 0
         with torch.no_grad():
             for xb, yb in zip(xs.split(bs, dim=1), ys.split(bs, dim=1), strict=True):
@@ -186,8 +193,8 @@ class BatchedMLP:
                 a = xb
                 for li in range(last + 1):  # forward
                     w, b = layers[li]
-                    o = zslice if li == last and w.shape[2] == 1 else outs[li]
-                    if w.shape[2] == 1:
+                    o = zslice if li == last and zslice.is_contiguous() else outs[li]
+                    if w.shape[2] == 1 and not small:
                         mul(a, wts[li], out=tmps[li])
                         tsum(tmps[li], 2, keepdim=True, out=o).add_(b)
                     elif w.shape[1] == 1:
@@ -200,10 +207,10 @@ class BatchedMLP:
                 z = a
                 if z is not zslice:
                     zslice.copy_(z)
-                g = grad(z, yb).div_(nb * self.n_out)  # d mean(loss) / dz
+                g = grad(z, yb)  # d loss / dz per element; 1/(nb K) goes into the step
                 for li in range(last, -1, -1):  # backward
                     ain = outs[li - 1] if li else xb
-                    if layers[li][0].shape[2] == 1:
+                    if layers[li][0].shape[2] == 1 and not small:
                         mul(ain, g, out=tmps[li])
                         tsum(tmps[li], 1, keepdim=True, out=gws[li])
                     else:
@@ -216,7 +223,7 @@ class BatchedMLP:
                         else:
                             bmm(g, wts[li], out=gi)
                         g = relu_back(gi, outs[li - 1], 0.0, grad_input=gi)
-                step(params, grads, state)
+                step(params, grads, state, scale=1.0 / (nb * self.n_out))
         return zbuf, ys
 
     def get_state(self) -> dict[str, Any]:

@@ -73,22 +73,34 @@ class Optimizer:
         }
 
     def step(
-        self, params: Sequence[Tensor], grads: Sequence[Tensor], state: dict[str, Any]
+        self,
+        params: Sequence[Tensor],
+        grads: Sequence[Tensor],
+        state: dict[str, Any],
+        *,
+        scale: float = 1.0,
     ) -> None:
-        """Update ``params`` in place (no autograd) from ``grads``."""
+        """Update ``params`` in place (no autograd) from the gradients ``scale * grads``.
+
+        SGD folds ``scale`` (e.g. 1 / batch size) into its step size, which saves one
+        tensor operation per step; Adam scales the gradient first.
+        """
         state["t"] += 1
         if self.name == "sgd":
+            lr = self.lr * scale
             if self.momentum == 0.0:
                 for p, g in zip(params, grads, strict=True):
-                    p.sub_(g, alpha=self.lr)
+                    p.sub_(g, alpha=lr)
                 return
             for p, g, v in zip(params, grads, state["velocity"], strict=True):
-                v.mul_(self.momentum).sub_(g, alpha=self.lr)
+                v.mul_(self.momentum).sub_(g, alpha=lr)
                 p.add_(v)
             return
         t = state["t"]
         lr_t = self.lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         for p, g, m, v in zip(params, grads, state["m"], state["v"], strict=True):
+            if scale != 1.0:
+                g = g * scale
             m.add_(g.sub(m), alpha=1.0 - self.beta_1)
             v.add_(g.square().sub_(v), alpha=1.0 - self.beta_2)
             p.sub_(m.div(v.sqrt().add_(self.epsilon)), alpha=lr_t)
