@@ -360,6 +360,14 @@ def test_errors_are_the_documented_ones() -> None:
         fused_bce(x, x, logits=True, weights=np.zeros(8), reduction="weighted_mean")
     with pytest.raises(bcelab.OptionError):
         fused_bce(x, x, logits=True).decomposition()
+    # invalid weights are counted in the pass, then the reference path raises its own error
+    for bad in (-1.0, np.nan, np.inf):
+        w = np.ones(8)
+        w[3] = bad
+        got = _outcome(lambda w=w: bcelab.bce_with_logits(x, x, weights=w, reduction="mean"))
+        with reference_path():
+            ref = _outcome(lambda w=w: bcelab.bce_with_logits(x, x, weights=w, reduction="mean"))
+        assert got == ref and got[0] == "DomainError"
 
 
 def test_read_only_memmap_is_fused(tmp_path: Any) -> None:

@@ -130,7 +130,8 @@ def fused_bce(
         grad: also return the gradient of the reduced loss in a new array.
         grad_out: write the gradient into this array (shape and dtype of ``preds``).
         nan_policy: as in :func:`bcelab.bce` (inputs with NaN take the reference path).
-        threads: threads to use (default: all cores of this process).
+        threads: threads to use (default: all cores of this process); inputs below
+            ``bcelab.kernels.driver.PARALLEL_MIN`` (2**18) elements always use one.
 
     >>> import numpy as np
     >>> y = np.array([0.5, 0.3, 0.5, 0.9])
