@@ -24,15 +24,14 @@ back to the NumPy reference path (:mod:`bcelab.metrics._reference`) otherwise.
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numba
 import numpy as np
 from numba import njit
 
 from ..kernels.fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
+from ._pool import run, threads
+from ._scan import scan
 from .histogram import NOCT, SIDE, K
 
 __all__ = ["accumulate", "row_values", "scan"]
@@ -43,9 +42,6 @@ _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 N_SUMS = 7
 BLOCK = 1024
-# scan counts: nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob, bad_w,
-# first_bad_w
-N_SCAN = 8
 
 
 @njit(inline="always", **_JIT)
@@ -86,76 +82,6 @@ def _two_add(hi: np.ndarray, lo: np.ndarray, j: int, v: float) -> None:
         else:
             lo[j] += (v - t) + s
     hi[j] = t
-
-
-@njit(**_JIT)
-def _scan_range(
-    y: Any,
-    p: Any,
-    w: Any,
-    has_w: bool,
-    logits: bool,
-    eps: float,
-    start: int,
-    stop: int,
-    out: np.ndarray,
-) -> None:
-    lo_c = eps
-    hi_c = 1.0 - eps
-    for i in range(start, stop):
-        yi = y[i]
-        pi = p[i]
-        bad_y = not (yi >= 0 and yi <= 1)
-        nan_p = pi != pi
-        if nan_p:
-            out[0] += 1
-        if bad_y:
-            out[1] += 1
-        if nan_p or bad_y:
-            out[2] += 1
-        elif not logits:
-            if not (pi >= 0 and pi <= 1):
-                out[4] += 1
-                if out[5] < 0:
-                    out[5] = i
-            elif eps > 0 and (pi < lo_c or pi > hi_c):
-                out[3] += 1
-        if has_w:
-            wi = w[i]
-            if not (wi >= 0 and wi < np.inf):
-                out[6] += 1
-                if out[7] < 0:
-                    out[7] = i
-
-
-def scan(
-    y: np.ndarray,
-    p: np.ndarray,
-    w: np.ndarray | None,
-    *,
-    logits: bool,
-    eps: float,
-    n_threads: int = 0,
-) -> np.ndarray:
-    """Counts ``[nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob,
-    bad_weight, first_bad_weight]`` (first_* = -1 when none)."""
-    has_w = w is not None
-    ww = w if w is not None else _EMPTY
-    n = y.shape[0]
-    nt = _threads(n, n_threads)
-    parts = np.zeros((nt, N_SCAN), dtype=np.int64)
-    parts[:, 5] = parts[:, 7] = -1
-    _run(
-        nt,
-        lambda t: _scan_range(
-            y, p, ww, has_w, logits, eps, t * n // nt, (t + 1) * n // nt, parts[t]
-        ),
-    )
-    out = parts.sum(axis=0)
-    for col in (5, 7):
-        found = parts[:, col][parts[:, col] >= 0]
-        out[col] = found.min() if found.size else -1
-    return out
 
 
 @njit(**_JIT)
@@ -318,41 +244,6 @@ def _into(
         mm[1] = max(mm[1], t_mm[t, 1])
 
 
-_SERIAL_BELOW = 1 << 16
-_EMPTY = np.empty(0, dtype=np.float64)
-_POOL: ThreadPoolExecutor | None = None
-_POOL_PID = -1
-
-
-def _threads(n: int, n_threads: int) -> int:
-    """Threads for n rows: 1 below 65536 rows, else up to ``n_threads``.
-
-    ``n_threads=0`` means ``numba.get_num_threads()``: every core by default, and it
-    follows ``NUMBA_NUM_THREADS`` and ``numba.set_num_threads`` (which is thread-local).
-    Where the rows are split changes the last bits of the sums (not the counts or bins).
-    """
-    if n < _SERIAL_BELOW:
-        return 1
-    cap = n_threads if n_threads > 0 else int(numba.get_num_threads())
-    return max(1, min(cap, n // (_SERIAL_BELOW // 2)))
-
-
-def _run(nt: int, fn: Any) -> None:
-    """Run ``fn(0) ... fn(nt - 1)``; the kernels release the GIL, so threads run in parallel."""
-    global _POOL, _POOL_PID
-    if nt == 1:
-        fn(0)
-        return
-    # a pool inherited through fork() has no threads: make a new one in a new process
-    if _POOL is None or _POOL_PID != os.getpid() or _POOL._max_workers < nt:
-        _POOL = ThreadPoolExecutor(
-            max_workers=max(nt, os.cpu_count() or 1), thread_name_prefix="bcelab-metrics"
-        )
-        _POOL_PID = os.getpid()
-    for f in [_POOL.submit(fn, t) for t in range(nt)]:
-        f.result()
-
-
 def accumulate(
     y: np.ndarray,
     p: np.ndarray,
@@ -371,9 +262,9 @@ def accumulate(
 ) -> None:
     """Add the rows to the state arrays in place (rows already validated by :func:`scan`)."""
     has_w = w is not None
-    ww = w if w is not None else _EMPTY
+    ww = w if w is not None else p[:0]  # same dtype as p: one compiled signature per dtype
     n = y.shape[0]
-    nt = _threads(n, n_threads)
+    nt = threads(n, n_threads)
     if nt == 1:
         _accum_range(y, p, ww, has_w, logits, eps, cut_val, cut_off, 0, n, hist, hist_n, hi, lo, mm)
         return
@@ -383,7 +274,7 @@ def accumulate(
     t_lo = np.zeros((nt, hi.shape[0]))
     t_mm = np.empty((nt, 2))
     t_mm[:, 0], t_mm[:, 1] = np.inf, -np.inf
-    _run(
+    run(
         nt,
         lambda t: _accum_range(
             y,
