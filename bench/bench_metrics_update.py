@@ -147,6 +147,22 @@ def throughput(n: int, repeat: int) -> tuple[str, dict[str, float]]:
     return text, res
 
 
+def _naive_sums() -> Callable[..., tuple[float, float]]:
+    """A running sum of the per-row losses in float64 and in float32, row by row (numba)."""
+    from numba import njit
+
+    @njit(cache=False)
+    def run(y: np.ndarray, p: np.ndarray, s64: float, s32: np.float32) -> tuple[float, float]:
+        for i in range(y.shape[0]):
+            pi = np.float64(p[i])
+            v = -math.log(pi) if y[i] == 1 else -math.log1p(-pi)
+            s64 += v
+            s32 = np.float32(s32 + np.float32(v))
+        return s64, s32
+
+    return run  # type: ignore[no-any-return]
+
+
 def exactness(n: int, chunk: int = 10_000_000) -> str:
     rng = np.random.default_rng(2024)
     s = BinaryStats()
@@ -155,6 +171,8 @@ def exactness(n: int, chunk: int = 10_000_000) -> str:
     t0 = time.perf_counter()
     t_upd = 0.0
     done = 0
+    naive = _naive_sums()
+    n64, n32 = 0.0, np.float32(0.0)
     while done < n:
         m = min(chunk, n - done)
         k = rng.integers(1 << 23, 1 << 24, m, dtype=np.int64)
@@ -163,6 +181,7 @@ def exactness(n: int, chunk: int = 10_000_000) -> str:
         t = time.perf_counter()
         s.update(y, p)
         t_upd += time.perf_counter() - t
+        n64, n32 = naive(y, p, n64, np.float32(n32))
         c1 += np.bincount(k[y == 1] - (1 << 23), minlength=1 << 23)
         c0 += np.bincount(k[y == 0] - (1 << 23), minlength=1 << 23)
         done += m
@@ -172,7 +191,15 @@ def exactness(n: int, chunk: int = 10_000_000) -> str:
     rel_loss = abs(s.total("wbce") - ref_loss) / ref_loss
     rel_p = abs(s.total("wp") - ref_p) / ref_p
     rows = [
-        ["sum of losses", f"{rel_loss:.2e}"],
+        ["sum of losses (BinaryStats)", f"{rel_loss:.2e}"],
+        [
+            "sum of losses, naive float64 running sum (for comparison)",
+            f"{abs(n64 - ref_loss) / ref_loss:.2e}",
+        ],
+        [
+            "sum of losses, naive float32 running sum (for comparison)",
+            f"{abs(float(n32) - ref_loss) / ref_loss:.2e}",
+        ],
         ["sum of predictions", f"{rel_p:.2e}"],
         ["count", "exact" if s.rows == n else f"WRONG ({s.rows})"],
     ]
