@@ -381,3 +381,14 @@ def test_read_only_memmap_is_fused(tmp_path: Any) -> None:
     with reference_path():
         ref = float(bcelab.bce_with_logits(np.array(x), y, reduction="mean"))
     assert abs(r.value - ref) <= 1e-13 * ref
+
+
+def test_without_numba_the_reference_path_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `_driver()` caches False when `import numba` fails; everything then takes the reference path.
+    monkeypatch.setitem(dispatch._STATE, "driver", False)
+    assert not bcelab.kernels.available()
+    x = np.linspace(-3, 3, 100)
+    y = np.linspace(0, 1, 100)
+    r = fused_bce(x, y, logits=True, grad=True)
+    assert not r.fused and r.grad is not None
+    assert r.value == float(bcelab.bce_with_logits(x, y, reduction="mean"))
