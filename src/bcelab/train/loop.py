@@ -198,6 +198,9 @@ def fit(
         "seeds": seed_list,
         "notes": list(ds.notes),
     }
+    from .alloc import tune
+
+    tune()
     if is_mlp:
         from .batched import BatchedMLP
 

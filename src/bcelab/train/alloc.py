@@ -1,0 +1,41 @@
+"""Keep medium-sized temporaries in the heap instead of mapping them afresh each time.
+
+glibc serves allocations above ``M_MMAP_THRESHOLD`` (128 KiB at start) with a fresh
+``mmap`` and returns them with ``munmap``, so every temporary of a few hundred KiB is
+page-faulted in again on every tensor operation.  With 100 seeds the per-epoch
+evaluation and metrics work on such temporaries, and that made them 2-7 times slower
+(measured in bench/results/train.md).  :func:`tune` raises the mmap threshold to
+256 MiB and the trim threshold to 512 MiB once per process (glibc only; set
+``BCELAB_NO_MALLOPT=1`` to leave the allocator alone).  Memory that was freed stays
+reserved by the process for reuse instead of going back to the system at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["tune"]
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_done = False
+
+
+def tune() -> bool:
+    """Apply the thresholds once; True when glibc accepted them."""
+    global _done
+    if _done:
+        return True
+    _done = True
+    if not sys.platform.startswith("linux") or os.environ.get("BCELAB_NO_MALLOPT"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20) == 1
+        ok = libc.mallopt(_M_TRIM_THRESHOLD, 512 << 20) == 1 and ok
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
+        return False
+    return ok
