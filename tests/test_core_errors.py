@@ -170,3 +170,17 @@ def _current_umask() -> int:
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def test_eager_jax_arrays_are_checked_traced_ones_are_not() -> None:
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    with pytest.raises(bcelab.DomainError, match="probabilities must lie in"):
+        bcelab.bce(jnp.array([0.5, 1.5]), jnp.array([0.0, 1.0]))
+    with pytest.raises(bcelab.DomainError, match="targets must lie in"):
+        bcelab.bce_with_logits(jnp.array([0.5, 1.5]), jnp.array([0.0, 255.0]))
+    with pytest.raises(bcelab.NaNError):
+        bcelab.bce_with_logits(jnp.array([jnp.nan]), jnp.array([0.0]))
+    # under jit the values do not exist: documented, no check, no crash
+    out = jax.jit(lambda x, y: bcelab.bce_with_logits(x, y))(jnp.array([0.5]), jnp.array([1.0]))
+    assert out.shape == (1,)

@@ -132,7 +132,12 @@ def accum_dtype(xp: Any, like: Array) -> Any:
 
 def is_traced(x: Array) -> bool:
     """True when ``x`` has no concrete values (jax tracers, torch.compile, torch.func transforms)."""
-    if array_api_compat.is_lazy_array(x):
+    if array_api_compat.is_jax_array(x):
+        # is_lazy_array() is True for *every* JAX array; only tracers lack values.
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if array_api_compat.is_lazy_array(x):  # dask and other lazy libraries
         return True
     if array_api_compat.is_torch_array(x):
         import torch
