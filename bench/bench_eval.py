@@ -101,19 +101,30 @@ def _bcelab(path: str, **kw: Any) -> dict[str, Any]:
 
 
 def _dask(path: str) -> dict[str, Any]:
+    import dask
     import distributed
 
+    from bcelab.evaluation.dask_engine import _worker_config
+
+    # 1. what `bcelab eval --engine dask --workers 2` does: start a LocalCluster, evaluate
+    total = _bcelab(path, engine="dask", workers=2)["seconds"]
+    # 2. the same cluster (same settings) started separately, to split start-up and work
     t0 = time.perf_counter()
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-    )
+    with dask.config.set(_worker_config()):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=40,
+        )
     client = distributed.Client(cluster)
     start = time.perf_counter() - t0
     out = _bcelab(path, engine="dask", scheduler=client)
     client.close()
     cluster.close()
     out["startup"] = start
-    out["total"] = start + out["seconds"]
+    out["total"] = total
     return out
 
 
@@ -364,7 +375,7 @@ def main(argv: list[str]) -> int:
         "read-only": "pyarrow: decode y, p and sum them",
         "bcelab": "all metrics, 2 threads",
         "bcelab-1": "all metrics, 1 thread",
-        "dask": "all metrics, LocalCluster 2 procs (start-up excluded)",
+        "dask": "all metrics, LocalCluster 2 procs (running cluster)",
         "duckdb": "count, mean, log loss",
         "polars": "count, mean, log loss (streaming)",
         "sklearn": "log_loss + roc_auc + brier, in memory (incl. read)",
@@ -390,9 +401,10 @@ def main(argv: list[str]) -> int:
     d = results["dask"]
     print()
     print(
-        f"Dask LocalCluster: start-up {d['startup']:.2f} s, evaluate {d['seconds']:.2f} s; "
-        f"overhead over the local engine {d['seconds'] / ref['seconds'] - 1:+.0%} "
-        f"(evaluate only), {d['total'] / ref['seconds'] - 1:+.0%} (with start-up)"
+        f"Dask LocalCluster: `--engine dask --workers 2` {d['total']:.2f} s in all (start-up "
+        f"{d['startup']:.2f} s); on a running cluster {d['seconds']:.2f} s. Overhead over the "
+        f"local engine: {d['total'] / ref['seconds'] - 1:+.0%} with start-up, "
+        f"{d['seconds'] / ref['seconds'] - 1:+.0%} on a running cluster"
     )
     rel = abs(results["duckdb"]["log_loss"] - ref["log_loss"]) / ref["log_loss"]
     print(

@@ -26,7 +26,7 @@ def client() -> Iterator[object]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=50,  # logging.CRITICAL: the killed worker is expected
     )
     c = distributed.Client(cluster)
@@ -139,3 +139,28 @@ def test_killed_workers_change_nothing(client, folder):
     assert res.rows == expected.rows == N_FILES * ROWS
     assert res.metrics.rows == N_FILES * ROWS
     _assert_identical(expected, res)
+
+
+def test_cli_starts_its_own_local_cluster(tmp_path, capsys):
+    import json
+
+    from bcelab.cli import main
+
+    _write(tmp_path, 2, 3000)
+    base = [str(tmp_path), "--target", "y", "--pred", "p", "--json"]
+    assert main(["eval", *base]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main(["eval", *base, "--engine", "dask", "--workers", "1"]) == 0
+    dask = json.loads(capsys.readouterr().out)
+    assert dask["run"]["engine"] == "dask" and dask["metrics"] == local["metrics"]
+
+
+def test_local_cluster_worker_settings():
+    # The LocalCluster bcelab starts keeps Dask's thread limits but neither trims malloc
+    # after every free nor runs the profiler (both cost time per row; bench_eval.py).
+    from bcelab.evaluation.dask_engine import _worker_config
+
+    cfg = _worker_config()
+    env = cfg["distributed.nanny.pre-spawn-environ"]
+    assert "MALLOC_TRIM_THRESHOLD_" not in env and env.get("OMP_NUM_THREADS") in (1, "1")
+    assert cfg["distributed.worker.profile.enabled"] is False

@@ -26,6 +26,7 @@ __all__ = ["run_dask"]
 def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
     """A client for ``scheduler`` (address or Client), or for a new LocalCluster."""
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the installation
         raise OptionError(
@@ -60,11 +61,30 @@ def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
     n = 2 if workers is None else workers
     if n < 1:
         raise OptionError("workers must be >= 1", f"received {n}", "pass e.g. --workers 2")
-    cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    with dask.config.set(_worker_config()):
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
     client = Client(cluster)
     return client, [client, cluster]
+
+
+def _worker_config() -> dict[str, Any]:
+    """Worker settings for the LocalCluster bcelab starts (measured in bench/bench_eval.py).
+
+    Dask's default ``MALLOC_TRIM_THRESHOLD_=65536`` makes glibc hand freed memory back to
+    the OS at once, so every batch's temporaries page-fault in again (about +10 ns per
+    row here), and the statistical profiler samples every worker thread every 10 ms
+    (about +4 ns per row).  The other thread limits (OMP/MKL/OpenBLAS = 1) stay.
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {
+        "distributed.nanny.pre-spawn-environ": environ,
+        "distributed.worker.profile.enabled": False,
+    }
 
 
 def run_dask(

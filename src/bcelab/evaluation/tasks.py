@@ -13,8 +13,7 @@ return bit-identical numbers.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -97,36 +96,19 @@ def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
     state.update(y, p, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
 
 
-@contextlib.contextmanager
-def _one_kernel_thread() -> Iterator[None]:
-    """Run the numba kernel single-threaded in this thread (the setting is thread-local).
-
-    The kernel splits a batch between its threads, and where it splits changes the last
-    bits of the sums; one thread per unit makes a unit's state independent of the
-    machine, so every engine gets bit-identical results.  Parallelism comes from running
-    several units at once instead.
-    """
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is optional (NumPy path)
-        yield
-        return
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
-
-
 def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
-    """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch)."""
-    with _one_kernel_thread():
-        return _run(unit, plan)
+    """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch).
 
+    The metric kernel runs single-threaded here (``n_threads=1``): it splits a batch
+    between its threads, and where it splits changes the last bits of the sums.  One
+    thread per unit makes a unit's state independent of the machine, so every engine
+    gets bit-identical results; parallelism comes from running several units at once.
+    """
+    cls = _stats_class()
 
-def _run(unit: Unit, plan: Plan) -> UnitResult:
-    stats_cls = _stats_class()
+    def stats_cls() -> Any:
+        return cls(n_threads=1)
+
     out = UnitResult(0)
     for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows):
         out.rows += len(b)
@@ -240,9 +222,3 @@ class OrderedReducer:
         for _, block in reversed(self._stack[:-1]):
             out = self._merge(block, out)
         return out
-
-
-def add_all(reducer: OrderedReducer, items: Iterable[tuple[int, Any]]) -> OrderedReducer:
-    for i, item in items:
-        reducer.add(i, item)
-    return reducer
