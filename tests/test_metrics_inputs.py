@@ -138,3 +138,12 @@ def test_str_and_to_dict_are_readable_and_json_safe() -> None:
     json.dumps(d, allow_nan=False)
     one_class = BinaryStats().update(np.ones(3), np.array([0.2, 0.5, 0.9])).compute()
     assert np.isnan(one_class.roc_auc) and one_class.to_dict()["roc_auc"] is None
+
+
+def test_read_only_and_scalar_inputs() -> None:
+    # pyarrow's zero-copy to_numpy() gives read-only arrays
+    y, p = Y.astype(np.float32), P.astype(np.float32)
+    y.setflags(write=False)
+    p.setflags(write=False)
+    assert BinaryStats().update(y, p) == BinaryStats().update(Y.astype(np.float32), p.copy())
+    assert BinaryStats().update(1.0, 0.5).rows == 1
