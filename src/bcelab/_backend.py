@@ -229,13 +229,21 @@ def validate_values(
     nan_policy: str,
     fname: str,
     pred_name: str = "preds",
-) -> None:
+) -> bool:
     """Raise on NaN (policy "raise"), targets outside [0, 1] and probabilities outside [0, 1].
 
     Skipped when the arrays are traced (jit / compile / vmap): values do not exist then.
+
+    Returns True when the inputs are *clean*: no NaN, targets in [0, 1], probabilities
+    in [0, 1] and logits finite.  The common clean case costs a single fused reduction;
+    the detailed checks (and error messages) run only when that test fails.
     """
     if is_traced(preds) or is_traced(targets):
-        return
+        return False
+    ok = (targets >= 0) & (targets <= 1)
+    ok = ok & ((preds >= 0) & (preds <= 1) if probs else (xp.abs(preds) < xp.inf))
+    if bool(xp.all(ok)):
+        return True
     if nan_policy == "raise":
         for arr, name in ((preds, pred_name), (targets, "targets")):
             if is_floating(xp, arr.dtype):
@@ -265,6 +273,7 @@ def validate_values(
                 "if these are logits (raw scores), call the *_with_logits function or pass "
                 "logits=True; otherwise apply a sigmoid first",
             )
+    return False
 
 
 def check_weights(

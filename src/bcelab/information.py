@@ -91,7 +91,7 @@ def _excess(
     )
     xp, z, y = prep.xp, prep.pred, prep.y
     if logits:
-        a, b = M.neglog_terms_logits(xp, z, y)
+        a, b = M.neglog_terms_logits(xp, z, y, guard=not prep.clean)
     else:
         a, b = M.neglog_terms_probs(xp, z, y)
     return prep, (y, a, b)

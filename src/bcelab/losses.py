@@ -32,6 +32,7 @@ class Prepared:
     out_dtype: Any
     omit: Array | None  # keep-mask from nan_policy="omit"
     pred_in: Array  # the prediction in its input dtype
+    clean: bool = False  # checked: no NaN, logits finite (False when traced)
 
 
 def check_reduction(reduction: str, *, fname: str) -> None:
@@ -65,7 +66,7 @@ def prepare(
     B.check_preds_dtype(xp, pred, name=pred_name, fname=fname)
     B.check_targets_dtype(xp, targets, fname=fname)
     B.check_same_shape(pred, targets, names=(pred_name, "targets"), fname=fname)
-    B.validate_values(
+    clean = B.validate_values(
         xp, preds=pred, targets=targets, probs=probs, nan_policy=nan_policy, fname=fname,
         pred_name=pred_name,
     )
@@ -79,7 +80,7 @@ def prepare(
     if nan_policy == "omit":
         nm = B.nan_mask(xp, p, y)
         omit = None if nm is None else ~nm
-    return Prepared(xp, p, y, out, omit, pred)
+    return Prepared(xp, p, y, out, omit, pred, clean)
 
 
 def pos_weight_array(prep: Prepared, pos_weight: object, *, fname: str) -> Array | float | None:
@@ -202,7 +203,7 @@ def bce_with_logits(
     xp, x, y = prep.xp, prep.pred, prep.y
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     if convention == "exact":
-        a, b = M.neglog_terms_logits(xp, x, y)
+        a, b = M.neglog_terms_logits(xp, x, y, guard=not prep.clean)
         values = M.cross_entropy(y, a, b, pw)
     else:
         if pw is not None and convention != "torch":
