@@ -135,3 +135,28 @@ def test_torch_module_outputs_and_cuda_when_present() -> None:
         np.testing.assert_allclose(
             out.cpu().numpy(), bcelab.bce_with_logits(X.astype("f4"), Y.astype("f4")), rtol=1e-7
         )
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_autograd_at_exactly_zero_logit(guarded: bool) -> None:
+    # JAX differentiates |x| as 1 at 0, torch as 0; bcelab's formulas must not depend on it.
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    x0 = np.zeros(4)
+    if guarded:  # an infinite logit elsewhere in the batch selects the guarded formula
+        x0 = np.array([0.0, 0.0, 0.0, np.inf])
+    y = np.array([1.0, 0.0, 0.25, 1.0])
+    want = bcelab.bce_with_logits_grad(x0, y)
+    np.testing.assert_allclose(want, [-0.5, 0.5, 0.25, 0.0 if guarded else -0.5])
+    xt = torch.tensor(x0, requires_grad=True)
+    bcelab.bce_with_logits(xt, torch.tensor(y), reduction="sum").backward()
+    np.testing.assert_allclose(xt.grad.numpy(), want)
+    gj = jax.grad(lambda v: bcelab.bce_with_logits(v, jax.numpy.asarray(y), reduction="sum"))(
+        jax.numpy.asarray(x0, dtype="float32")
+    )
+    np.testing.assert_allclose(np.asarray(gj), want)
+    # and the sigmoid's derivative at 0 is 1/4 on both
+    st = torch.zeros(1, requires_grad=True)
+    bcelab.sigmoid(st).sum().backward()
+    sj = jax.grad(lambda v: bcelab.sigmoid(v).sum())(jax.numpy.zeros(1))
+    assert float(st.grad[0]) == 0.25 and float(sj[0]) == 0.25

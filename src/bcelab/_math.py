@@ -23,19 +23,32 @@ from typing import Any
 Array = Any
 
 
+def _min_max(xp: Any, x: Array) -> tuple[Array, Array, Array]:
+    """``(min(x, 0), max(x, 0), exp(-|x|))`` with ``-|x|`` written as ``min - max``.
+
+    Autograd conventions differ at x = 0: JAX gives ``abs`` the derivative 1 there,
+    PyTorch 0.  Both split the gradient of ``minimum``/``maximum`` evenly at a tie,
+    so building ``-|x|`` from them makes every derivative below exact at x = 0 on
+    every backend (e.g. d/dx softplus = 1/2, d/dx sigmoid = 1/4).
+    """
+    mn = xp.minimum(x, 0.0)
+    mx = xp.maximum(x, 0.0)
+    return mn, mx, xp.exp(mn - mx)
+
+
 def softplus(xp: Any, x: Array) -> Array:
     """``log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))``: no overflow, inf maps to inf.
 
-    Branch-free (no ``where``): ``exp`` only ever sees a non-positive number.  The
-    autograd derivative at x = 0 is 0.5 because PyTorch and JAX split the gradient of
-    ``maximum`` evenly at a tie and give ``abs`` a zero derivative at 0.
+    Branch-free (no ``where``): ``exp`` only ever sees a non-positive number.
     """
-    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+    _, mx, e = _min_max(xp, x)
+    return mx + xp.log1p(e)
 
 
 def sigmoid(xp: Any, x: Array) -> Array:
     """``exp(min(x, 0)) / (1 + exp(-|x|))``: branch-free, exact in both tails, no overflow."""
-    return xp.exp(xp.minimum(x, 0.0)) / (1.0 + xp.exp(-xp.abs(x)))
+    mn, _, e = _min_max(xp, x)
+    return xp.exp(mn) / (1.0 + e)
 
 
 def log_sigmoid(xp: Any, x: Array) -> Array:
@@ -73,8 +86,9 @@ def neglog_terms_logits(xp: Any, x: Array, y: Array, *, guard: bool = True) -> t
     """
     if guard:
         return softplus(xp, -xp.where(y == 0, 0.0, x)), softplus(xp, xp.where(y == 1, 0.0, x))
-    t = xp.log1p(xp.exp(-xp.abs(x)))
-    return xp.maximum(-x, 0.0) + t, xp.maximum(x, 0.0) + t
+    mn, mx, e = _min_max(xp, x)
+    t = xp.log1p(e)
+    return t - mn, t + mx
 
 
 def neglog_terms_probs(xp: Any, p: Array, y: Array) -> tuple[Array, Array]:

@@ -14,9 +14,9 @@ from typing import Any
 
 from . import _backend as B
 from . import _math as M
+from ._prepare import Prepared, _check_focal, check_clip, pos_weight_array, prepare
 from .errors import OptionError
 from .kernels import dispatch as K
-from .losses import Prepared, _check_focal, check_clip, pos_weight_array, prepare
 
 __all__ = ["bce_grad", "bce_with_logits_grad", "focal_with_logits_grad"]
 
@@ -26,8 +26,11 @@ Array = Any
 def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: str) -> Array:
     xp = prep.xp
     if reduction not in ("none", "sum", "mean", "weighted_mean"):
-        raise OptionError(f"{fname}: reduction must be 'none', 'sum', 'mean' or 'weighted_mean'",
-                          f"received {reduction!r}", "use reduction='mean' for the mean loss")
+        raise OptionError(
+            f"{fname}: reduction must be 'none', 'sum', 'mean' or 'weighted_mean'",
+            f"received {reduction!r}",
+            "use reduction='mean' for the mean loss",
+        )
     if weights is not None:
         w = B.check_weights(xp, weights, g, name="weights", fname=fname)
         g = xp.where(w == 0, 0.0, w * g)
@@ -71,12 +74,26 @@ def bce_with_logits_grad(
     array([-0.5,  1. , -1. ])
     """
     fname = "bce_with_logits_grad"
-    if (r := K.try_fused_grad(logits, targets, logits=True, pos_weight=pos_weight,
-                              label_smoothing=label_smoothing, reduction=reduction,
-                              weights=weights)) is not NotImplemented:
+    if (
+        r := K.try_fused_grad(
+            logits,
+            targets,
+            logits=True,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+            weights=weights,
+        )
+    ) is not NotImplemented:
         return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
-    prep = prepare(logits, targets, fname=fname, probs=False, nan_policy="raise",
-                   label_smoothing=label_smoothing)
+    prep = prepare(
+        logits,
+        targets,
+        fname=fname,
+        probs=False,
+        nan_policy="raise",
+        label_smoothing=label_smoothing,
+    )
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     g = M.grad_logits(prep.xp, prep.pred, prep.y, pw)
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
@@ -109,12 +126,22 @@ def bce_grad(
     array([-2.,  1., inf])
     """
     fname = "bce_grad"
-    if (r := K.try_fused_grad(probs, targets, logits=False, pos_weight=pos_weight,
-                              label_smoothing=label_smoothing, reduction=reduction,
-                              weights=weights, clip=clip)) is not NotImplemented:
+    if (
+        r := K.try_fused_grad(
+            probs,
+            targets,
+            logits=False,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+            weights=weights,
+            clip=clip,
+        )
+    ) is not NotImplemented:
         return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
-    prep = prepare(probs, targets, fname=fname, probs=True, nan_policy="raise",
-                   label_smoothing=label_smoothing)
+    prep = prepare(
+        probs, targets, fname=fname, probs=True, nan_policy="raise", label_smoothing=label_smoothing
+    )
     xp, p = prep.xp, prep.pred
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     eps = check_clip(xp, clip, prep.pred_in.dtype, fname=fname)
@@ -155,7 +182,13 @@ def focal_with_logits_grad(
     """
     fname = "focal_with_logits_grad"
     g_, a_ = _check_focal(gamma, alpha, fname)
-    prep = prepare(logits, targets, fname=fname, probs=False, nan_policy="raise",
-                   label_smoothing=label_smoothing)
+    prep = prepare(
+        logits,
+        targets,
+        fname=fname,
+        probs=False,
+        nan_policy="raise",
+        label_smoothing=label_smoothing,
+    )
     g = M.grad_focal_logits(prep.xp, prep.pred, prep.y, g_, a_)
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)

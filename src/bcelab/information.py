@@ -18,8 +18,8 @@ from typing import Any
 
 from . import _backend as B
 from . import _math as M
+from ._prepare import _as_mask, finish, prepare
 from .errors import OptionError
-from .losses import _as_mask, finish, prepare
 
 __all__ = ["Decomposition", "binary_entropy", "binary_kl", "decompose"]
 
