@@ -250,3 +250,37 @@ def test_ctrl_c_keeps_the_completed_epochs(small) -> None:  # type: ignore[no-un
     assert r.interrupted
     assert [row["epoch"] for row in history_rows(r.history)] == [1.0]
     assert r.per_pixel_excess.shape == (1, 8, 8)
+
+
+def test_fit_takes_an_autoencoder_spec_and_an_imageset(small) -> None:  # type: ignore[no-untyped-def]
+    # issue 4, point 6: bcelab.train.fit trains an AutoencoderSpec on an ImageSet directly;
+    # the spec is initialised from `seed` alone, so two calls give the same weights.
+    from bcelab.train import AutoencoderSpec as PublicSpec
+    from bcelab.train import ImageSet, fit
+
+    assert PublicSpec is AutoencoderSpec and isinstance(small, ImageSet)
+    kw = {"optimizer": "adam", "lr": 1e-3, "epochs": 2, "threads": 1, "seed": 5}
+    torch.manual_seed(123)  # the global RNG must not matter
+    a = fit(AutoencoderSpec(), small, **kw)  # type: ignore[arg-type]
+    torch.manual_seed(456)
+    b = fit(AutoencoderSpec(), small, **kw)  # type: ignore[arg-type]
+    for k, v in a.model_state.items():
+        assert torch.equal(v, b.model_state[k]), k
+    floor, excess, bce = a["test_floor"][0], a["test_excess"][0], a["test_bce"][0]
+    assert floor.shape == (2,)
+    np.testing.assert_allclose(floor + excess, bce, rtol=1e-6)
+    # the floor is the mean binary entropy of the test pixels, computed independently
+    x = small.test.astype(np.float64).ravel()
+    inner = x[(x > 0) & (x < 1)]
+    h = -(inner * np.log(inner) + (1 - inner) * np.log1p(-inner)).sum() / x.size
+    assert floor[-1] == pytest.approx(h, rel=1e-12)
+    c = fit(AutoencoderSpec(), small, **{**kw, "seed": 6})  # type: ignore[arg-type]
+    assert any(not torch.equal(v, c.model_state[k]) for k, v in a.model_state.items())
+
+
+def test_fit_rejects_an_autoencoder_spec_on_tabular_data() -> None:
+    from bcelab.errors import OptionError
+    from bcelab.train import builtin, fit
+
+    with pytest.raises(OptionError, match="AutoencoderSpec trains on images"):
+        fit(AutoencoderSpec(), builtin("circles"), epochs=1)

@@ -15,9 +15,11 @@ from typing import Any
 
 __all__ = [
     "BUILTINS",
+    "AutoencoderSpec",
     "Dataset",
     "DivergedError",
     "History",
+    "ImageSet",
     "MLPSpec",
     "Objective",
     "Optimizer",
@@ -25,14 +27,20 @@ __all__ = [
     "as_dataset",
     "builtin",
     "fit",
+    "fit_autoencoder",
     "load_checkpoint",
     "load_history",
+    "load_images",
     "load_table",
     "module_from_state",
     "write_run",
 ]
 
 _WHERE = {
+    "AutoencoderSpec": "autoencoder",
+    "fit_autoencoder": "autoencoder",
+    "ImageSet": "images",
+    "load_images": "images",
     "BUILTINS": "data",
     "Dataset": "data",
     "as_dataset": "data",

@@ -22,8 +22,10 @@ import numpy as np
 
 from .. import _math as M
 from ..errors import BCELabError, OptionError
+from .autoencoder import AutoencoderSpec, build_autoencoder
 from .data import Dataset, as_dataset
 from .history import History
+from .images import ImageSet
 from .metrics import MetricFn, splits_metrics
 from .models import MLPSpec
 from .objectives import Objective
@@ -76,6 +78,22 @@ class _Threads:
             torch.set_num_threads(self.old)
 
 
+def _build_autoencoder(spec: AutoencoderSpec, ds: Dataset, seed: int) -> Any:
+    """Initialise an autoencoder spec for images ``(N, C, H, W)`` from ``seed`` alone."""
+    import torch
+
+    x = ds.x_train
+    if x.ndim != 4 or ds.y_train.shape != x.shape:
+        raise OptionError(
+            "an AutoencoderSpec trains on images (N, C, H, W) with targets equal to the inputs",
+            f"received x {x.shape}, y {ds.y_train.shape}",
+            "pass an ImageSet (bcelab.train.load_images) as the data",
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_autoencoder(spec, (int(x.shape[1]), int(x.shape[2]), int(x.shape[3])))
+
+
 def fit(
     model: Any,
     data: Any,
@@ -108,8 +126,14 @@ def fit(
     Args:
         model: an :class:`~bcelab.train.MLPSpec` (``None`` means ``MLPSpec()``: one hidden
             layer of 50, the tutorial's model), trained for ``seeds`` seeds at once; or a
-            ``torch.nn.Module`` that maps ``x`` to logits of the targets' shape (one seed).
-        data: a :class:`~bcelab.train.Dataset` or ``(x_train, y_train, x_test, y_test)``.
+            ``torch.nn.Module`` that maps ``x`` to logits of the targets' shape (one seed);
+            or an :class:`~bcelab.train.AutoencoderSpec`, built and initialised from
+            ``seed`` for the images in ``data`` (use ``optimizer="adam", lr=1e-3`` for the
+            recipe of ``bcelab train autoencoder``).  With targets in [0, 1] that are not
+            all 0/1 (images), the History also carries ``<split>_floor`` and
+            ``<split>_excess`` per epoch, and ``floor + excess = bce``.
+        data: a :class:`~bcelab.train.Dataset`, ``(x_train, y_train, x_test, y_test)``,
+            or an :class:`~bcelab.train.ImageSet` (the targets are the images).
         epochs, batch_size: passes over the training data; examples per step.
         lr, momentum, optimizer: ``"sgd"`` (Keras's momentum rule) or ``"adam"``.
         loss: ``"bce"``, ``"focal"`` (with ``gamma``) or ``"kl"`` (BCE minus its floor).
@@ -144,9 +168,11 @@ def fit(
         )
     opt = Optimizer(optimizer, float(lr), float(momentum))
     obj = Objective(loss, float(gamma))
-    ds = as_dataset(data)
+    ds = as_dataset(data.to_dataset() if isinstance(data, ImageSet) else data)
     seed_list = list(range(int(seed), int(seed) + n_seeds))
     spec = MLPSpec() if model is None else model
+    if isinstance(spec, AutoencoderSpec):
+        spec = _build_autoencoder(spec, ds, int(seed))
     is_mlp = isinstance(spec, MLPSpec)
     if not is_mlp and not isinstance(spec, torch.nn.Module):
         raise OptionError(
