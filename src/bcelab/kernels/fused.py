@@ -53,36 +53,23 @@ _TWO_M29 = 2.0**-29
 
 
 @njit(**_STRICT)
-def _terms_logits_fast(x: float) -> tuple[float, float, float]:
-    """``(softplus(-x), softplus(x), exp(-|x|))`` with one exp and one log1p."""
-    e = exp_nonpos(-abs(x))
-    lp = log1p_unit(e)
-    return (-x if x < 0.0 else 0.0) + lp, (x if x > 0.0 else 0.0) + lp, e
+def _pre_a(p: float, logits: bool, fast: bool) -> float:
+    """Phase 1 of a block: ``exp(-|x|)`` (logits) or ``-log p`` (probabilities)."""
+    if logits:
+        return exp_nonpos(-abs(p)) if fast else math.exp(-abs(p))
+    if fast:
+        return -log_pos(p)
+    return -math.log(p) if p > 0.0 else _INF
 
 
 @njit(**_STRICT)
-def _terms_logits_libm(x: float) -> tuple[float, float, float]:
-    e = math.exp(-abs(x))
-    lp = math.log1p(e)
-    return (-x if x < 0.0 else 0.0) + lp, (x if x > 0.0 else 0.0) + lp, e
-
-
-@njit(**_STRICT)
-def _terms_probs_fast(p: float) -> tuple[float, float]:
-    """``(-log p, -log1p(-p))`` for a float32 ``p`` (held in a float64).
-
-    ``1 - p`` is exact in float64 when the float32 ``p`` is at least 2^-29; below, the
-    series ``p + p^2/2`` is exact to 2^-58 relative.
-    """
-    b = p + 0.5 * p * p if p < _TWO_M29 else -log_pos(1.0 - p)
-    return -log_pos(p), b
-
-
-@njit(**_STRICT)
-def _terms_probs_libm(p: float) -> tuple[float, float]:
-    a = -math.log(p) if p > 0.0 else _INF
-    b = -math.log1p(-p) if p < 1.0 else _INF
-    return a, b
+def _pre_b(p: float, t: float, logits: bool, fast: bool) -> float:
+    """Phase 2: ``log1p(exp(-|x|))`` from phase 1's ``t`` (logits) or ``-log1p(-p)``."""
+    if logits:
+        return log1p_unit(t) if fast else math.log1p(t)
+    if fast:
+        return p + 0.5 * p * p if p < _TWO_M29 else -log_pos(1.0 - p)
+    return -math.log1p(-p) if p < 1.0 else _INF
 
 
 @njit(**_STRICT)
@@ -209,6 +196,8 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
     ) -> None:
         n = pred.size
         buf = np.empty((SLOTS, BLOCK), dtype=np.float64)
+        ta = np.empty(BLOCK, dtype=np.float64)
+        tb_ = np.empty(BLOCK, dtype=np.float64)
         for c in range(c0, c1):
             lo = c * chunk
             hi = min(lo + chunk, n)
@@ -221,22 +210,28 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                 tb = tgt[b0 : b0 + m]
                 wb = wts[b0 : b0 + m] if W else wts
                 ob = out[b0 : b0 + m] if WR != 0 else out
+                # The transcendental functions run as separate short loops over the block:
+                # each one vectorises into straight SIMD code, where one fused loop body
+                # ran about 1.8x slower (register pressure; measured in L2, 1 thread).
+                for j in range(m):
+                    ta[j] = _pre_a(np.float64(pb[j]), LOGITS, FAST)
+                for j in range(m):
+                    tb_[j] = _pre_b(np.float64(pb[j]), ta[j], LOGITS, FAST)
                 for j in range(m):
                     p = np.float64(pb[j])
                     y_raw = np.float64(tb[j])
                     y = _smooth(y_raw, keep, half) if smooth else y_raw
                     bad = _invalid(p, y_raw, LOGITS)
                     if LOGITS:
-                        if FAST:
-                            a, b, e = _terms_logits_fast(p)
-                        else:
-                            a, b, e = _terms_logits_libm(p)
+                        # softplus(-x) and softplus(x) share log1p(exp(-|x|))
+                        e = ta[j]
+                        lp = tb_[j]
+                        a = (-p if p < 0.0 else 0.0) + lp
+                        b = (p if p > 0.0 else 0.0) + lp
                     else:
                         e = 0.0
-                        if FAST:
-                            a, b = _terms_probs_fast(p)
-                        else:
-                            a, b = _terms_probs_libm(p)
+                        a = ta[j]
+                        b = tb_[j]
                     loss = _combine(y, a, b, pw)
                     if W:
                         w = np.float64(wb[j])
