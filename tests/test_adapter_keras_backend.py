@@ -71,6 +71,39 @@ def test_reduction_none_is_elementwise():
     np.testing.assert_allclose(ours, -(y64 * np.log(p64) + (1 - y64) * np.log1p(-p64)), rtol=2e-6)
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="the fused path is for eager torch")
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_torch_backend_fused_path_equals_the_elementwise_path(from_logits):
+    # The default and "sum" reductions go to bcelab's fused kernel (one pass, value and
+    # gradient); the reference is the element-wise loss (reduction=None) reduced by hand.
+    import torch
+
+    y, p = _data(6, hard=True)
+    pred = np.log(p / (1 - p)).astype("float32") if from_logits else p
+    sw = np.linspace(0.0, 2.0, y.shape[0]).astype("float32")
+    for reduction, weight in (("sum_over_batch_size", None), ("sum", None), ("sum", sw)):
+        loss = bk.BinaryCrossentropy(
+            from_logits=from_logits, label_smoothing=0.1, reduction=reduction
+        )
+        each = bk.BinaryCrossentropy(from_logits=from_logits, label_smoothing=0.1, reduction=None)
+        t1 = torch.tensor(pred, requires_grad=True)
+        t2 = torch.tensor(pred, requires_grad=True)
+        got = loss(y, t1, sample_weight=weight)
+        assert type(got.grad_fn).__name__ == "_FusedBCEBackward"
+        ref = each(y, t2)
+        if weight is not None:
+            ref = ref * torch.tensor(weight)[:, None]
+        ref = ref.sum() if reduction == "sum" else ref.mean()
+        got.backward()
+        ref.backward()
+        np.testing.assert_allclose(float(got), float(ref), rtol=2e-6)
+        np.testing.assert_allclose(t1.grad.numpy(), t2.grad.numpy(), rtol=2e-6, atol=1e-12)
+    # a reduction the kernel does not compute keeps Keras's element-wise reduction
+    other = bk.BinaryCrossentropy(from_logits=from_logits, reduction="mean_with_sample_weight")
+    other = other(y, torch.tensor(pred, requires_grad=True))
+    assert type(other.grad_fn).__name__ != "_FusedBCEBackward"
+
+
 def test_kl_divergence_is_bce_minus_floor_and_zero_at_a_perfect_fit():
     y, p = _data(2)
     kl = _np(bk.BinaryKLDivergence(reduction=None)(y, p))

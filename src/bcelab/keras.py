@@ -34,6 +34,11 @@ on the torch backend they run in every eager train step; on the jax backend ``mo
 traces the step with ``jax.jit`` and the checks are skipped (shape and dtype checks
 still run while tracing).  Pass ``run_eagerly=True`` to ``compile`` to check values.
 
+On the torch backend, in eager mode on the CPU, :class:`BinaryCrossentropy` with the
+default (or ``"sum"``) reduction and no mask hands the call to the same fused kernel as
+:class:`bcelab.torch.BCELoss` (:mod:`bcelab._torch_autograd`): loss and gradient in one
+pass, the same numbers as the element-wise path.
+
 Keras is imported on first use of a class, so ``import bcelab.keras`` works before
 ``KERAS_BACKEND`` is chosen.
 """
@@ -141,6 +146,8 @@ def _expand_weights(sample_weight: Any, y_pred: Any, dtype: Any) -> Any:
 
 
 _BUILT: dict[str, type] = {}
+#: Keras reductions that the core's fused kernel computes directly (torch backend).
+_KERAS_REDUCTIONS = {"sum_over_batch_size": "mean", "mean": "mean", "sum": "sum"}
 
 # The classes subclass keras.losses.Loss / keras.metrics.Metric, so they are built on first
 # access (module __getattr__ below), after KERAS_BACKEND has been chosen.
@@ -189,12 +196,21 @@ def _build() -> dict[str, type]:
             return f"bcelab.keras.{type(self).__name__}"
 
         def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+            masked = getattr(y_pred, "_keras_mask", None) is not None
             y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
             y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
             y_true, y_pred = _same_rank(y_true, y_pred)
             _eager_check(y_true, y_pred, probs=not self.from_logits, where=self.where)
             sw = _expand_weights(sample_weight, y_pred, self.dtype)
+            if not masked and keras.backend.backend() == "torch":
+                fast = self._fused(y_true, y_pred, sw)
+                if fast is not None:
+                    return fast
             return super().__call__(y_true, y_pred, sample_weight=sw)
+
+        def _fused(self, y_true: Any, y_pred: Any, sw: Any) -> Any:
+            """Reduced loss from the fused kernel (eager torch on the CPU), or None."""
+            return None
 
         def get_config(self) -> dict[str, Any]:
             return {
@@ -237,6 +253,29 @@ def _build() -> dict[str, type]:
             )
             self.pos_weight = pos_weight
             self.clip = clip
+
+        def _fused(self, y_true: Any, y_pred: Any, sw: Any) -> Any:
+            # Keras's "sum_over_batch_size" (and "mean") is sum / number of elements, with
+            # sample weights too: the core's "mean"; "sum" is "sum".  Other reductions
+            # (None, "mean_with_sample_weight", whose total weight 0 gives 0 in Keras)
+            # take the element-wise path below.
+            reduction = _KERAS_REDUCTIONS.get(self.reduction)
+            if reduction is None:
+                return None
+            from ._torch_autograd import fused_loss
+
+            return _call(
+                self.where,
+                fused_loss,
+                y_pred,
+                y_true,
+                None if sw is None else sw.contiguous(),
+                from_logits=self.from_logits,
+                pos_weight=self.pos_weight,
+                label_smoothing=self.label_smoothing,
+                reduction=reduction,
+                clip=self.clip,
+            )
 
         def call(self, y_true: Any, y_pred: Any) -> Any:
             _check_backend(self.where)

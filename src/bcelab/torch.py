@@ -4,7 +4,11 @@ Each loss is a thin ``nn.Module`` around a core function (:func:`bcelab.bce_with
 :func:`bcelab.bce`, :func:`bcelab.binary_kl`, :func:`bcelab.focal_with_logits`): it holds
 the options, calls the core on the tensors it receives and returns the result in the
 input's floating dtype (float32 for float16/bfloat16/float32 inputs).  There are no
-numerics here.
+numerics here.  In eager mode on the CPU, ``BCELoss`` with a float32/float64 contiguous
+input and a mean/sum reduction hands the call to the core's fused kernel through a
+``torch.autograd.Function`` (:mod:`bcelab._torch_autograd`): loss and gradient in one
+pass, the same numbers; everything else (CUDA, autocast half inputs, ``torch.compile``,
+``torch.func``, ``reduction="none"``, tensor ``pos_weight``, ...) runs the generic path.
 
 What differs from ``torch.nn.BCEWithLogitsLoss`` / ``BCELoss``:
 
@@ -28,43 +32,18 @@ the value checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from . import losses as _losses
-from .errors import BCELabError, DTypeError, OptionError
+from ._torch_autograd import fused_loss
+from ._torch_common import FRAMEWORK, _call, _check_tensors
+from ._torch_metrics import BinaryMetrics
+from .errors import OptionError
 from .information import binary_kl
 from .losses import bce, bce_with_logits, focal_with_logits
 
 __all__ = ["BCELoss", "BinaryKLLoss", "BinaryMetrics", "FocalLoss", "check_inputs"]
-
-FRAMEWORK = "PyTorch"
-
-
-def _renamed(err: BCELabError, where: str) -> BCELabError:
-    """The same error class and message, prefixed with the adapter (and framework) name."""
-    return type(err)(f"{where} ({FRAMEWORK}): {err.expected}", err.received, err.fix)
-
-
-def _call(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except BCELabError as e:
-        raise _renamed(e, where) from None
-
-
-def _check_tensors(where: str, *tensors: object) -> None:
-    for t in tensors:
-        if t is not None and not isinstance(t, torch.Tensor):
-            raise DTypeError(
-                f"{where} ({FRAMEWORK}): inputs must be torch tensors",
-                f"received {type(t).__name__}",
-                "wrap them with torch.as_tensor(...)",
-            )
 
 
 def _out_dtype(x: torch.Tensor) -> torch.dtype:
@@ -180,6 +159,21 @@ class BCELoss(_Loss):
     ) -> torch.Tensor:
         _check_tensors(self.where, input, target, weight)
         pw = self.pos_weight if self.pos_weight is not None else self.pos_weight_value
+        fast = _call(
+            self.where,
+            fused_loss,
+            input,
+            target,
+            weight,
+            from_logits=self.from_logits,
+            pos_weight=pw,
+            label_smoothing=self.label_smoothing,
+            reduction=self.reduction,
+            convention=self.convention,
+            clip=self.clip,
+        )
+        if fast is not None:  # eager CPU float32/float64: one fused kernel pass
+            return fast
         common = dict(
             pos_weight=pw,
             label_smoothing=self.label_smoothing,
@@ -270,125 +264,3 @@ class FocalLoss(_Loss):
             weights=weight,
         )
         return self._finish(out, input)
-
-
-_REDUCE = {"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX}
-
-
-class BinaryMetrics:
-    """Streaming evaluation metrics for PyTorch, backed by :class:`bcelab.metrics.BinaryStats`.
-
-    ``update(preds, target, weight=None)`` adds a batch (any shape; every element is one
-    row), ``compute()`` returns :class:`bcelab.metrics.BinaryMetrics` (log loss, floor and
-    excess, NE, calibration errors, AUC, accuracy with the tie rule ``p >= threshold``),
-    ``reset()`` empties the state and ``merge(other)`` combines two objects.  ``engine`` is
-    passed to ``BinaryStats`` (``"numpy"`` avoids the numba kernel's compile time).  The state has
-    a fixed size (no prediction is kept), so in data-parallel training
-    :meth:`synced_stats` all-reduces it across the processes of a ``torch.distributed``
-    group (sum, min or max per array, as ``BinaryStats.REDUCE_OPS`` says).  ``compute()``
-    syncs automatically when a process group is initialised; the local state is left
-    unchanged, so ``compute()`` can be called every epoch.
-
-    >>> import torch
-    >>> m = BinaryMetrics()
-    >>> _ = m.update(torch.tensor([0.9, 0.2, 0.6]), torch.tensor([1, 0, 1]))
-    >>> round(m.compute().log_loss, 6)
-    0.279777
-    """
-
-    def __init__(
-        self,
-        *,
-        from_logits: bool = False,
-        threshold: float = 0.5,
-        n_calibration_bins: int = 15,
-        process_group: Any = None,
-        engine: str = "auto",
-    ) -> None:
-        from .metrics import BinaryStats
-
-        self.engine = engine
-        self.from_logits = bool(from_logits)
-        self.threshold = float(threshold)
-        self.n_calibration_bins = int(n_calibration_bins)
-        self.process_group = process_group
-        self.stats = _call(self.where, BinaryStats, engine=engine)
-
-    where = "bcelab.torch.BinaryMetrics"
-
-    def update(
-        self, preds: torch.Tensor, target: torch.Tensor, /, weight: torch.Tensor | None = None
-    ) -> BinaryMetrics:
-        """Add a batch; returns ``self``.  Tensors are detached and copied to the CPU."""
-        _check_tensors(self.where, preds, target, weight)
-        if preds.dtype in (torch.float16, torch.bfloat16):
-            preds = preds.float()
-        with torch.no_grad():
-            _call(
-                self.where,
-                self.stats.update,
-                target.detach(),
-                preds.detach(),
-                weights=None if weight is None else weight.detach(),
-                logits=self.from_logits,
-                strict=True,
-            )
-        return self
-
-    def reset(self) -> None:
-        from .metrics import BinaryStats
-
-        self.stats = _call(self.where, BinaryStats, engine=self.engine)
-
-    def merge(self, other: BinaryMetrics) -> BinaryMetrics:
-        """A new object holding the rows of ``self`` and ``other``."""
-        if not isinstance(other, BinaryMetrics):
-            raise OptionError(
-                f"{self.where}.merge ({FRAMEWORK}): other must be a BinaryMetrics",
-                f"received {type(other).__name__}",
-                "pass another BinaryMetrics",
-            )
-        out = BinaryMetrics(
-            from_logits=self.from_logits,
-            threshold=self.threshold,
-            n_calibration_bins=self.n_calibration_bins,
-            process_group=self.process_group,
-            engine=self.engine,
-        )
-        out.stats = self.stats.merge(other.stats)
-        return out
-
-    def synced_stats(self) -> Any:
-        """The state of every process of the group, all-reduced (a new ``BinaryStats``).
-
-        Every process of the group must call it (it is a collective).  Without an
-        initialised process group it returns a copy of the local state.
-        """
-        from .metrics import BinaryStats
-
-        if not (dist.is_available() and dist.is_initialized()):
-            return BinaryStats.from_arrays(self.stats.to_arrays())
-        group = self.process_group
-        device = torch.device("cpu")
-        if dist.get_backend(group) == "nccl":  # pragma: no cover - needs GPUs
-            device = torch.device("cuda", torch.cuda.current_device())
-        arrays = self.stats.to_arrays()
-        out = {}
-        for key in sorted(BinaryStats.REDUCE_OPS):  # the same order on every rank
-            t = torch.from_numpy(arrays[key]).to(device)
-            dist.all_reduce(t, op=_REDUCE[BinaryStats.REDUCE_OPS[key]], group=group)
-            out[key] = t.cpu().numpy()
-        return BinaryStats.from_arrays(out)
-
-    def compute(self, *, sync: bool | None = None) -> Any:
-        """The metrics (:class:`bcelab.metrics.BinaryMetrics`); ``sync`` defaults to whether
-        a process group is initialised."""
-        if sync is None:
-            sync = dist.is_available() and dist.is_initialized()
-        stats = self.synced_stats() if sync else self.stats
-        return _call(
-            self.where,
-            stats.compute,
-            threshold=self.threshold,
-            n_calibration_bins=self.n_calibration_bins,
-        )

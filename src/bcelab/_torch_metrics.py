@@ -1,0 +1,134 @@
+"""PyTorch adapter: the streaming, ``torch.distributed``-aware metric (``bcelab.torch.BinaryMetrics``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from ._torch_common import FRAMEWORK, _call, _check_tensors
+from .errors import OptionError
+
+__all__ = ["BinaryMetrics"]
+
+_REDUCE = {"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX}
+
+
+class BinaryMetrics:
+    """Streaming evaluation metrics for PyTorch, backed by :class:`bcelab.metrics.BinaryStats`.
+
+    ``update(preds, target, weight=None)`` adds a batch (any shape; every element is one
+    row), ``compute()`` returns :class:`bcelab.metrics.BinaryMetrics` (log loss, floor and
+    excess, NE, calibration errors, AUC, accuracy with the tie rule ``p >= threshold``),
+    ``reset()`` empties the state and ``merge(other)`` combines two objects.  ``engine`` is
+    passed to ``BinaryStats`` (``"numpy"`` avoids the numba kernel's compile time).  The state has
+    a fixed size (no prediction is kept), so in data-parallel training
+    :meth:`synced_stats` all-reduces it across the processes of a ``torch.distributed``
+    group (sum, min or max per array, as ``BinaryStats.REDUCE_OPS`` says).  ``compute()``
+    syncs automatically when a process group is initialised; the local state is left
+    unchanged, so ``compute()`` can be called every epoch.
+
+    >>> import torch
+    >>> m = BinaryMetrics()
+    >>> _ = m.update(torch.tensor([0.9, 0.2, 0.6]), torch.tensor([1, 0, 1]))
+    >>> round(m.compute().log_loss, 6)
+    0.279777
+    """
+
+    def __init__(
+        self,
+        *,
+        from_logits: bool = False,
+        threshold: float = 0.5,
+        n_calibration_bins: int = 15,
+        process_group: Any = None,
+        engine: str = "auto",
+    ) -> None:
+        from .metrics import BinaryStats
+
+        self.engine = engine
+        self.from_logits = bool(from_logits)
+        self.threshold = float(threshold)
+        self.n_calibration_bins = int(n_calibration_bins)
+        self.process_group = process_group
+        self.stats = _call(self.where, BinaryStats, engine=engine)
+
+    where = "bcelab.torch.BinaryMetrics"
+
+    def update(
+        self, preds: torch.Tensor, target: torch.Tensor, /, weight: torch.Tensor | None = None
+    ) -> BinaryMetrics:
+        """Add a batch; returns ``self``.  Tensors are detached and copied to the CPU."""
+        _check_tensors(self.where, preds, target, weight)
+        if preds.dtype in (torch.float16, torch.bfloat16):
+            preds = preds.float()
+        with torch.no_grad():
+            _call(
+                self.where,
+                self.stats.update,
+                target.detach(),
+                preds.detach(),
+                weights=None if weight is None else weight.detach(),
+                logits=self.from_logits,
+                strict=True,
+            )
+        return self
+
+    def reset(self) -> None:
+        from .metrics import BinaryStats
+
+        self.stats = _call(self.where, BinaryStats, engine=self.engine)
+
+    def merge(self, other: BinaryMetrics) -> BinaryMetrics:
+        """A new object holding the rows of ``self`` and ``other``."""
+        if not isinstance(other, BinaryMetrics):
+            raise OptionError(
+                f"{self.where}.merge ({FRAMEWORK}): other must be a BinaryMetrics",
+                f"received {type(other).__name__}",
+                "pass another BinaryMetrics",
+            )
+        out = BinaryMetrics(
+            from_logits=self.from_logits,
+            threshold=self.threshold,
+            n_calibration_bins=self.n_calibration_bins,
+            process_group=self.process_group,
+            engine=self.engine,
+        )
+        out.stats = self.stats.merge(other.stats)
+        return out
+
+    def synced_stats(self) -> Any:
+        """The state of every process of the group, all-reduced (a new ``BinaryStats``).
+
+        Every process of the group must call it (it is a collective).  Without an
+        initialised process group it returns a copy of the local state.
+        """
+        from .metrics import BinaryStats
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return BinaryStats.from_arrays(self.stats.to_arrays())
+        group = self.process_group
+        device = torch.device("cpu")
+        if dist.get_backend(group) == "nccl":  # pragma: no cover - needs GPUs
+            device = torch.device("cuda", torch.cuda.current_device())
+        arrays = self.stats.to_arrays()
+        out = {}
+        for key in sorted(BinaryStats.REDUCE_OPS):  # the same order on every rank
+            t = torch.from_numpy(arrays[key]).to(device)
+            dist.all_reduce(t, op=_REDUCE[BinaryStats.REDUCE_OPS[key]], group=group)
+            out[key] = t.cpu().numpy()
+        return BinaryStats.from_arrays(out)
+
+    def compute(self, *, sync: bool | None = None) -> Any:
+        """The metrics (:class:`bcelab.metrics.BinaryMetrics`); ``sync`` defaults to whether
+        a process group is initialised."""
+        if sync is None:
+            sync = dist.is_available() and dist.is_initialized()
+        stats = self.synced_stats() if sync else self.stats
+        return _call(
+            self.where,
+            stats.compute,
+            threshold=self.threshold,
+            n_calibration_bins=self.n_calibration_bins,
+        )

@@ -1,0 +1,280 @@
+"""bcelab.torch's fused fast path (bcelab._torch_autograd) against the generic path.
+
+The fast path (one fused-kernel pass inside a torch.autograd.Function) must give the
+generic Array-API path's value and gradient, run for eligible eager CPU calls, and stay
+out of the way everywhere else (autocast, torch.func, torch.compile, reduction="none",
+targets that need a gradient, ...).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("numba")
+
+import bcelab  # noqa: E402
+import bcelab.torch as bt  # noqa: E402
+from bcelab import _torch_autograd as A  # noqa: E402
+from bcelab.errors import DomainError, NaNError  # noqa: E402
+from bcelab.kernels import dispatch  # noqa: E402
+
+FAST = "_FusedBCEBackward"
+
+
+@contextmanager
+def generic_path():
+    """Turn the fused kernel off: every call takes the generic Array-API path."""
+    was = dispatch._STATE["enabled"]
+    dispatch.set_enabled(False)
+    try:
+        yield
+    finally:
+        dispatch.set_enabled(was)
+
+
+@contextmanager
+def count_kernel_calls():
+    """Count the fast path's kernel passes (A._run), whatever else happens."""
+    calls: list[int] = []
+    orig = A._run
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return orig(*args, **kwargs)
+
+    A._run = spy
+    try:
+        yield calls
+    finally:
+        A._run = orig
+
+
+def _value_and_grad(loss, x, y, w=None):
+    x = x.detach().clone().requires_grad_(True)
+    out = loss(x, y) if w is None else loss(x, y, w)
+    out.backward()
+    return out.detach(), x.grad, type(out.grad_fn).__name__
+
+
+def _both(loss, x, y, w=None):
+    fast = _value_and_grad(loss, x, y, w)
+    with generic_path():
+        slow = _value_and_grad(loss, x, y, w)
+    return fast, slow
+
+
+# --- same numbers as the generic path ----------------------------------------------------
+
+
+@given(
+    n=st.integers(1, 3000),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    from_logits=st.booleans(),
+    reduction=st.sampled_from(["mean", "sum", "weighted_mean"]),
+    weighted=st.booleans(),
+    pos_weight=st.sampled_from([None, 0.0, 2.5]),
+    smoothing=st.sampled_from([0.0, 0.1]),
+    hard=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_fast_path_equals_the_generic_path(
+    n, dtype, from_logits, reduction, weighted, pos_weight, smoothing, hard, seed
+):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, generator=g, dtype=torch.float64) * 6
+    if from_logits and n >= 4:  # infinite logits with agreeing hard targets: limit 0
+        x[:2] = torch.tensor([math.inf, -math.inf])
+    y = torch.rand(n, generator=g, dtype=torch.float64)
+    if hard or (from_logits and n >= 4):
+        y = (y < 0.3).double()
+    if from_logits and n >= 4:
+        y[:2] = torch.tensor([1.0, 0.0])
+    pred = x if from_logits else torch.sigmoid(x)
+    pred, y = pred.to(dtype), y.to(dtype)
+    w = torch.rand(n, generator=g, dtype=torch.float64).to(dtype) + 0.1 if weighted else None
+    loss = bt.BCELoss(
+        from_logits=from_logits,
+        pos_weight=pos_weight,
+        label_smoothing=smoothing,
+        reduction=reduction,
+    )
+    (vf, gf, kind_f), (vs, gs, kind_s) = _both(loss, pred, y, w)
+    assert kind_f == FAST and kind_s != FAST
+    assert vf.dtype == vs.dtype == dtype and gf.dtype == gs.dtype == dtype
+    # float64: both compute in float64 (kernel: libm; generic: torch); float32: both in
+    # float64, rounded once to float32 (a 1-ulp difference at a rounding tie).
+    rtol, atol = (1e-12, 1e-300) if dtype == torch.float64 else (2.5e-7, 1e-37)
+    np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=rtol * 10, atol=atol)
+
+
+def test_several_chunks_and_threads_equal_the_generic_path():
+    # 2**18 + 5 elements: several kernel chunks, the multi-thread split when torch has 2+
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(2**18 + 5, generator=g) * 4).float()
+    y = (torch.rand(2**18 + 5, generator=g) < 0.3).float()
+    (vf, gf, kind), (vs, gs, _) = _both(bt.BCELoss(), x, y)
+    assert kind == FAST
+    np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=2.5e-7)
+    np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=2.5e-6, atol=1e-37)
+
+
+def test_bool_targets_and_2d_inputs_take_the_fast_path():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(50, 7, generator=g)
+    y = torch.rand(50, 7, generator=g) < 0.5
+    (vf, gf, kind), (vs, gs, _) = _both(bt.BCELoss(), x, y)
+    assert kind == FAST
+    np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=2.5e-7)
+    np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=2.5e-6, atol=1e-37)
+
+
+# --- autograd: grad_output, retain_graph, create_graph, no_grad -----------------------------
+
+
+def test_grad_output_scales_the_saved_gradient():
+    x, y = torch.randn(40, dtype=torch.float64), torch.rand(40, dtype=torch.float64)
+    xa = x.clone().requires_grad_(True)
+    (3.0 * bt.BCELoss()(xa, y) + xa.sum()).backward()
+    ref = 3.0 * bcelab.bce_with_logits_grad(x, y, reduction="mean") + 1.0
+    np.testing.assert_allclose(xa.grad.numpy(), ref.numpy(), rtol=1e-13)
+
+
+def test_retain_graph_second_backward_and_second_derivatives():
+    x, y = torch.randn(30, dtype=torch.float64), torch.rand(30, dtype=torch.float64)
+    v = torch.randn(30, dtype=torch.float64)
+    results = []
+    for ctx in (generic_path, count_kernel_calls):
+        xa = x.clone().requires_grad_(True)
+        with ctx():
+            loss = bt.BCELoss(pos_weight=1.7, label_smoothing=0.05)(xa, y)
+            loss.backward(retain_graph=True)
+            loss.backward()  # accumulates: twice the gradient
+            twice = xa.grad.clone()
+            (g,) = torch.autograd.grad(
+                bt.BCELoss(pos_weight=1.7, label_smoothing=0.05)(xa, y), xa, create_graph=True
+            )
+            (hv,) = torch.autograd.grad(g @ v, xa)  # Hessian-vector product
+        results.append((twice, g.detach(), hv))
+    for a, b in zip(results[0], results[1], strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-300)
+
+
+def test_no_grad_calls_compute_the_value_only():
+    x, y = torch.randn(100), torch.rand(100)
+    with count_kernel_calls() as calls, torch.no_grad():
+        out = bt.BCELoss()(x.requires_grad_(True), y)
+    assert len(calls) == 1 and out.grad_fn is None
+    with generic_path():
+        ref = bt.BCELoss()(x.detach(), y)
+    assert float(out) == pytest.approx(float(ref), rel=2.5e-7)
+
+
+def test_targets_that_require_grad_get_the_right_gradient():
+    # d/dy [y softplus(-x) + (1 - y) softplus(x)] = -x: the generic path, not the kernel
+    x = torch.randn(20, dtype=torch.float64)
+    y = torch.rand(20, dtype=torch.float64).requires_grad_(True)
+    with count_kernel_calls() as calls:
+        out = bt.BCELoss(reduction="sum")(x, y)
+    out.backward()
+    assert not calls
+    np.testing.assert_allclose(y.grad.numpy(), (-x).numpy(), rtol=1e-12, atol=1e-15)
+
+
+# --- which calls take the fast path --------------------------------------------------------
+
+
+def _x_y(n=12, dtype=torch.float32):
+    return torch.randn(n, dtype=dtype).requires_grad_(True), torch.rand(n, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    ("case", "make"),
+    [
+        ("reduction none", lambda x, y: bt.BCELoss(reduction="none")(x, y).sum()),
+        ("per_sample", lambda x, y: bt.BCELoss(reduction="per_sample")(x, y)),
+        ("pos_weight tensor", lambda x, y: bt.BCELoss(pos_weight=torch.tensor(2.0))(x, y)),
+        ("convention", lambda x, y: bt.BCELoss(convention="torch")(x, y)),
+        ("clip", lambda x, y: bt.BCELoss(from_logits=False, clip=1e-6)(x.sigmoid(), y)),
+        ("non-contiguous", lambda x, y: bt.BCELoss()(x.view(3, 4).t(), y.view(3, 4).t())),
+        ("float16", lambda x, y: bt.BCELoss()(x.half(), y.half())),
+        ("float64 targets", lambda x, y: bt.BCELoss()(x, y.double())),
+        ("int targets", lambda x, y: bt.BCELoss()(x, (y > 0.5).long())),
+        ("per-sample weights", lambda x, y: bt.BCELoss()(x.view(3, 4), y.view(3, 4), y[:3])),
+        ("focal", lambda x, y: bt.FocalLoss()(x, y)),
+        ("kl", lambda x, y: bt.BinaryKLLoss()(x, y)),
+    ],
+)
+def test_ineligible_calls_take_the_generic_path(case, make):
+    x, y = _x_y()
+    with count_kernel_calls() as calls:
+        out = make(x, y)
+        out.backward()
+    assert not calls, case
+    assert type(out.grad_fn).__name__ != FAST
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_autocast_torch_func_and_compile_take_the_generic_path():
+    x, y = _x_y(dtype=torch.float32)
+    loss = bt.BCELoss()
+    with count_kernel_calls() as calls:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = loss(torch.nn.functional.linear(x[None], torch.eye(12))[0], y)
+        g = torch.func.grad(lambda a: loss(a, y))(x.detach())
+        per = torch.func.vmap(loss)(x.detach().view(3, 4), y.view(3, 4))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled = torch.compile(lambda a: loss(a, y), backend="aot_eager")(x)
+    assert not calls
+    assert out.dtype == torch.float32 and per.shape == (3,)
+    ref = bcelab.bce_with_logits_grad(x.detach(), y, reduction="mean")
+    np.testing.assert_allclose(g.numpy(), ref.numpy(), rtol=1e-6)
+    assert float(compiled.detach()) == pytest.approx(float(loss(x, y).detach()), rel=1e-6)
+
+
+def test_ineligible_explains_itself():
+    x, y = _x_y()
+    assert A.ineligible(x, y) is None
+    assert A.ineligible(x, y > 0.5) is None
+    assert "reduction" in A.ineligible(x, y, reduction="none")
+    assert "target requires grad" == A.ineligible(x, y.requires_grad_(True))
+    assert "input" in A.ineligible(x.bfloat16(), y.bfloat16())
+    assert "pos_weight" in A.ineligible(x, y, pos_weight=math.inf)
+    with generic_path():
+        assert "unavailable" in A.ineligible(x, y.detach())
+
+
+# --- bad input: the core's errors, the same as the generic path ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "err"),
+    [("targets", DomainError), ("nan", NaNError), ("probs", DomainError), ("weights", DomainError)],
+)
+def test_bad_values_raise_the_generic_paths_error(bad, err):
+    x, y = torch.randn(8), torch.rand(8)
+    w = None
+    loss = bt.BCELoss()
+    if bad == "targets":
+        y = y * 3
+    elif bad == "nan":
+        x[2] = math.nan
+    elif bad == "probs":
+        loss = bt.BCELoss(from_logits=False)
+    else:
+        w = -torch.ones(8)
+    messages = []
+    for ctx in (count_kernel_calls, generic_path):
+        with ctx(), pytest.raises(err, match="PyTorch") as info:
+            loss(x, y, w)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
