@@ -1,18 +1,24 @@
 r"""The fused ``update`` kernel (numba): one pass over the rows, on every core.
 
-The rows are processed in blocks of 1024.  Phase 1 (:func:`_rows_block`) evaluates each
-row's probability and loss in float64 with the formulas of :mod:`bcelab._math`
-transcribed to scalars (the guarded ``-log p`` / ``-log1p(-p)`` terms or the two
-softplus terms, then ``cross_entropy``); it has no branches and no libm calls, so it
-is vectorised.  The test suite checks every row against :func:`bcelab.bce` /
-:func:`bcelab.bce_with_logits`.  Phase 2 bins each probability
-(:mod:`bcelab.metrics.histogram`, from the bits of ``min(p, 1 - p)``, identical to the
-NumPy twin) and adds everything to the thread's partial state.
+The rows are processed in blocks of 1024, in three loops per block:
 
-Summation stays exact at scale: each block is summed in plain float64, then the block
-sum is added into a Neumaier-compensated (hi, lo) pair.  The error is about
-:math:`32\,\epsilon` relative per block plus :math:`O(\epsilon)` overall, whatever the
-number of rows (a plain running sum of 1e9 positive terms drifts by ~1e-12 to 1e-8).
+1. :func:`_rows_block` evaluates each row's probability and loss in float64 with the
+   formulas of :mod:`bcelab._math` transcribed to scalars (the guarded ``-log p`` /
+   ``-log1p(-p)`` terms or the two softplus terms, then ``cross_entropy``) and its fine
+   bin (:mod:`bcelab.metrics.histogram`, from the bits of ``min(p, 1 - p)``, identical
+   to the NumPy twin).  It has no branches and no libm calls, so LLVM vectorises it.
+   The test suite checks every row against :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`.
+2. :func:`_scatter` adds each row to its histogram bin (the only scalar loop).
+3. :func:`_sums` adds the block's rows into ``LANES`` partial sums per quantity
+   (row ``j`` of the block goes to lane ``j % LANES``): a fixed order that LLVM
+   vectorises without any fast-math reassociation, so the result is the same on
+   every machine.
+
+Summation stays exact at scale: each block is summed in plain float64 (lanes of 32
+rows, then the lanes in order), then the block sum is added into a Neumaier-compensated
+(hi, lo) pair.  The error is about :math:`64\,\epsilon` relative per block plus
+:math:`O(\epsilon)` overall, whatever the number of rows (a plain running sum of 1e9
+positive terms drifts by ~1e-12 to 1e-8).
 
 Threads: :func:`accumulate` splits the rows into contiguous ranges, one per thread of a
 ``ThreadPoolExecutor`` (the kernels release the GIL), and merges the partial states.
@@ -32,7 +38,7 @@ from numba import njit
 from ..kernels.fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
 from ._pool import run, threads
 from ._scan import scan
-from .histogram import NOCT, SIDE, K
+from .histogram import NOCT, SIDE, K, layout
 
 __all__ = ["accumulate", "row_values", "scan"]
 
@@ -42,6 +48,7 @@ _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 N_SUMS = 7
 BLOCK = 1024
+LANES = 32
 
 
 @njit(inline="always", **_JIT)
@@ -84,11 +91,16 @@ def _two_add(hi: np.ndarray, lo: np.ndarray, j: int, v: float) -> None:
     hi[j] = t
 
 
+# Every loop below runs over a block *view* (``y[b0:b1]``) from index 0: numba cannot
+# prove that ``range(b0, b1)`` indices are >= 0, so it checks each for wraparound and
+# LLVM turns the loads into gathers (about 4x slower than contiguous vector loads).
+
+
 @njit(**_JIT)
-def _all_hard(y: Any, b0: int, b1: int) -> bool:
-    """Whether every label in ``y[b0:b1]`` is exactly 0 or 1 (a vectorised count)."""
+def _all_hard(y: Any) -> bool:
+    """Whether every label in the block ``y`` is exactly 0 or 1 (a vectorised count)."""
     soft = 0
-    for i in range(b0, b1):
+    for i in range(y.shape[0]):
         yi = y[i]
         soft += 0 if (yi == 0) | (yi == 1) else 1
     return soft == 0
@@ -101,25 +113,27 @@ def _rows_block(
     logits: bool,
     lo_c: float,
     hi_c: float,
-    b0: int,
-    b1: int,
+    hard: bool,
+    cut_val: np.ndarray,
+    cut_off: np.ndarray,
     bprob: np.ndarray,
     bloss: np.ndarray,
-    hard: bool,
+    bfine: np.ndarray,
 ) -> None:
-    """Phase 1 of a block: per-row probability (NaN = excluded row) and loss.
+    """Loop 1 of a block: per-row probability (NaN = excluded row), loss and fine bin.
 
     This is :func:`bcelab._math.cross_entropy` of :func:`bcelab._math.neglog_terms_probs`
     (or :func:`~bcelab._math.neglog_terms_logits`) transcribed to scalars, with the same
     stand-in input where a coefficient is 0, and ``softplus(t) = max(t, 0) +
     log1p(exp(-|t|))`` (the two branches of :func:`bcelab._math.softplus` in one line).
     It has no branches and no libm calls (``log``/``exp`` from
-    :mod:`bcelab.kernels.fastmath`, about 1 ulp), so LLVM vectorises it.
+    :mod:`bcelab.kernels.fastmath`, about 1 ulp), so LLVM vectorises it.  The fine bin
+    of an excluded row is 0 (never used).
     """
-    for i in range(b0, b1):
-        j = i - b0
-        yi = np.float64(y[i])
-        zi = np.float64(p[i])
+    n = y.shape[0]
+    for j in range(n):
+        yi = np.float64(y[j])
+        zi = np.float64(p[j])
         valid = (yi >= 0.0) & (yi <= 1.0) & (zi == zi)
         y0 = yi == 0.0
         y1 = yi == 1.0
@@ -129,6 +143,7 @@ def _rows_block(
             a = _LOG2 if y0 else max(-zi, 0.0) + lg  # stand-in x = 0 where y == 0
             b = _LOG2 if y1 else max(zi, 0.0) + lg
             prob = 1.0 / (1.0 + e) if zi >= 0 else e / (1.0 + e)
+            bloss[j] = yi * a + (1.0 - yi) * b
         else:
             prob = min(max(zi, lo_c), hi_c)  # clip (lo_c = 0, hi_c = 1 without clip)
             if hard:
@@ -138,12 +153,116 @@ def _rows_block(
                 w = 1.0 - prob
                 c = (-prob - (w - 1.0)) / w if w > 0.0 else 0.0
                 bloss[j] = -(log_pos(prob if y1 else w) + (0.0 if y1 else c))
-                bprob[j] = prob if valid else np.nan
-                continue
-            a = -log_pos(1.0 if y0 else prob)
-            b = -log1p_any(-(0.0 if y1 else prob))
-        bloss[j] = yi * a + (1.0 - yi) * b
+            else:
+                a = -log_pos(1.0 if y0 else prob)
+                b = -log1p_any(-(0.0 if y1 else prob))
+                bloss[j] = yi * a + (1.0 - yi) * b
         bprob[j] = prob if valid else np.nan
+        bfine[j] = _base_bin(prob) if valid else 0
+    for j in range(n):  # the cut points: two gathers, vectorised too
+        bb = bfine[j]
+        bfine[j] = bb + cut_off[bb] + (1 if bprob[j] >= cut_val[bb] else 0)
+
+
+@njit(**_JIT)
+def _entropies(y: Any, bprob: np.ndarray, bent: np.ndarray) -> None:
+    """H(y) of every valid row of a block with soft labels (0 for hard labels)."""
+    for j in range(y.shape[0]):
+        yi = np.float64(y[j])
+        soft = (yi > 0.0) & (yi < 1.0) & (bprob[j] == bprob[j])
+        bent[j] = _entropy(yi if soft else 0.5) if soft else 0.0
+
+
+@njit(**_JIT)
+def _scatter(
+    y: Any,
+    w: Any,
+    has_w: bool,
+    bprob: np.ndarray,
+    bfine: np.ndarray,
+    hist: np.ndarray,
+    hist_n: np.ndarray,
+) -> None:
+    """Loop 2: add every valid row to its bin (a weight of 0 adds exactly 0)."""
+    for j in range(y.shape[0]):
+        prob = bprob[j]
+        if prob != prob:
+            continue
+        fb = bfine[j]
+        yi = np.float64(y[j])
+        wi = np.float64(w[j]) if has_w else 1.0
+        hist_n[fb] += 1
+        hist[fb, 0] += wi * yi
+        hist[fb, 1] += wi * (1.0 - yi)
+        hist[fb, 2] += wi * prob
+
+
+@njit(**_JIT)
+def _sums(
+    y: Any,
+    w: Any,
+    has_w: bool,
+    hard: bool,
+    bprob: np.ndarray,
+    bloss: np.ndarray,
+    bent: np.ndarray,
+    acc: np.ndarray,
+) -> None:
+    """Loop 3: the block's rows into the lane sums ``acc[k, j % LANES]``, min and max.
+
+    Written as an outer loop over groups of ``LANES`` rows and an inner loop over the
+    lanes, so that LLVM vectorises the inner loop without reordering any addition.
+    """
+    n = y.shape[0]
+    for g in range(n // LANES):
+        for k in range(LANES):
+            _lane(y, w, has_w, hard, g * LANES + k, k, bprob, bloss, bent, acc)
+    full = n - n % LANES
+    for k in range(n % LANES):
+        _lane(y, w, has_w, hard, full + k, k, bprob, bloss, bent, acc)
+    for g in range(n // LANES):  # min and max in a loop of their own (vectorised too)
+        for k in range(LANES):
+            _minmax(bprob[g * LANES + k], k, acc)
+    for k in range(n % LANES):
+        _minmax(bprob[full + k], k, acc)
+
+
+@njit(inline="always", **_JIT)
+def _minmax(prob: float, k: int, acc: np.ndarray) -> None:
+    ok = prob == prob
+    acc[N_SUMS, k] = min(acc[N_SUMS, k], prob if ok else np.inf)
+    acc[N_SUMS + 1, k] = max(acc[N_SUMS + 1, k], prob if ok else -np.inf)
+
+
+@njit(inline="always", **_JIT)
+def _lane(
+    y: Any,
+    w: Any,
+    has_w: bool,
+    hard: bool,
+    j: int,
+    k: int,
+    bprob: np.ndarray,
+    bloss: np.ndarray,
+    bent: np.ndarray,
+    acc: np.ndarray,
+) -> None:
+    prob = bprob[j]
+    ok = prob == prob  # excluded rows (NaN, or a target outside [0, 1]) add exactly 0
+    yi = np.float64(y[j]) if ok else 0.0
+    wi = np.float64(w[j]) if has_w else 1.0
+    wi = wi if ok else 0.0
+    nz = wi != 0.0  # a zero weight contributes exactly 0 (0 * inf must not be NaN)
+    pr = prob if ok else 0.0
+    d = pr - yi
+    hy = 0.0 if hard else bent[j]
+    acc[0, k] += wi
+    acc[1, k] += wi * wi
+    acc[2, k] += wi * yi
+    acc[3, k] += wi * pr
+    acc[4, k] += wi * bloss[j] if nz else 0.0
+    acc[5, k] += wi * hy if nz else 0.0
+    acc[6, k] += wi * (d * d)
 
 
 @njit(**_JIT)
@@ -164,9 +283,11 @@ def _accum_range(
     lo: np.ndarray,
     mm: np.ndarray,
 ) -> None:
-    blk = np.zeros(N_SUMS, dtype=np.float64)
     bprob = np.empty(BLOCK, dtype=np.float64)
     bloss = np.empty(BLOCK, dtype=np.float64)
+    bfine = np.empty(BLOCK, dtype=np.int64)
+    bent = np.zeros(BLOCK, dtype=np.float64)
+    acc = np.zeros((N_SUMS + 2, LANES), dtype=np.float64)
     lo_c = eps if eps > 0 else 0.0
     hi_c = 1.0 - eps if eps > 0 else 1.0
     pmin = mm[0]
@@ -174,45 +295,24 @@ def _accum_range(
     b0 = start
     while b0 < stop:
         b1 = min(b0 + BLOCK, stop)
-        _rows_block(y, p, logits, lo_c, hi_c, b0, b1, bprob, bloss, _all_hard(y, b0, b1))
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
-        for i in range(b0, b1):
-            j = i - b0
-            prob = bprob[j]
-            if prob != prob:
-                continue
-            bb = _base_bin(prob)
-            fb = bb + cut_off[bb] + (1 if prob >= cut_val[bb] else 0)
-            pmin = min(pmin, prob)
-            pmax = max(pmax, prob)
-            hist_n[fb] += 1
-            wi = np.float64(w[i]) if has_w else 1.0
-            if wi == 0:
-                continue  # contributes exactly 0 (and 0 * inf must not become NaN)
-            yi = np.float64(y[i])
-            hy = 0.0 if (yi == 0) | (yi == 1) else _entropy(yi)
-            d = prob - yi
-            wy = wi * yi
-            wp = wi * prob
-            hist[fb, 0] += wy
-            hist[fb, 1] += wi * (1.0 - yi)
-            hist[fb, 2] += wp
-            s0 += wi
-            s1 += wi * wi
-            s2 += wy
-            s3 += wp
-            s4 += wi * bloss[j]
-            s5 += wi * hy
-            s6 += wi * (d * d)
-        blk[0] = s0
-        blk[1] = s1
-        blk[2] = s2
-        blk[3] = s3
-        blk[4] = s4
-        blk[5] = s5
-        blk[6] = s6
+        yb, pb, wb = y[b0:b1], p[b0:b1], w[b0:b1]
+        hard = _all_hard(yb)
+        _rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
+        if not hard:
+            _entropies(yb, bprob, bent)
+        _scatter(yb, wb, has_w, bprob, bfine, hist, hist_n)
+        acc[:N_SUMS] = 0.0
+        acc[N_SUMS] = np.inf
+        acc[N_SUMS + 1] = -np.inf
+        _sums(yb, wb, has_w, hard, bprob, bloss, bent, acc)
         for k in range(N_SUMS):
-            _two_add(hi, lo, k, blk[k])
+            s = 0.0
+            for lane in range(LANES):
+                s += acc[k, lane]
+            _two_add(hi, lo, k, s)
+        for lane in range(LANES):
+            pmin = min(pmin, acc[N_SUMS, lane])
+            pmax = max(pmax, acc[N_SUMS + 1, lane])
         b0 = b1
     mm[0] = pmin
     mm[1] = pmax
@@ -262,7 +362,9 @@ def accumulate(
 ) -> None:
     """Add the rows to the state arrays in place (rows already validated by :func:`scan`)."""
     has_w = w is not None
-    ww = w if w is not None else p[:0]  # same dtype as p: one compiled signature per dtype
+    # without weights the kernel is given p in their place (same dtype and length: one
+    # compiled signature per dtype, and branch-free loops may read it; it is never used)
+    ww = w if w is not None else p
     n = y.shape[0]
     nt = threads(n, n_threads)
     if nt == 1:
@@ -298,23 +400,30 @@ def accumulate(
 
 
 @njit(**_JIT)
-def _row_values(y: Any, p: Any, logits: bool, out: np.ndarray) -> None:
+def _row_values(
+    y: Any, p: Any, logits: bool, cut_val: np.ndarray, cut_off: np.ndarray, out: np.ndarray
+) -> None:
     n = y.shape[0]
     bprob = np.empty(BLOCK, dtype=np.float64)
     bloss = np.empty(BLOCK, dtype=np.float64)
+    bfine = np.empty(BLOCK, dtype=np.int64)
     for b0 in range(0, n, BLOCK):
         b1 = min(b0 + BLOCK, n)
-        _rows_block(y, p, logits, 0.0, 1.0, b0, b1, bprob, bloss, _all_hard(y, b0, b1))
-        for i in range(b0, b1):
-            yi = np.float64(y[i])
-            out[i, 0] = bloss[i - b0]
-            out[i, 1] = bprob[i - b0]
-            out[i, 2] = 0.0 if (yi == 0) | (yi == 1) else _entropy(yi)
-            out[i, 3] = _base_bin(bprob[i - b0])
+        yb = y[b0:b1]
+        hard = _all_hard(yb)
+        _rows_block(yb, p[b0:b1], logits, 0.0, 1.0, hard, cut_val, cut_off, bprob, bloss, bfine)
+        for j in range(b1 - b0):
+            yi = np.float64(yb[j])
+            out[b0 + j, 0] = bloss[j]
+            out[b0 + j, 1] = bprob[j]
+            out[b0 + j, 2] = 0.0 if (yi == 0) | (yi == 1) else _entropy(yi)
+            out[b0 + j, 3] = _base_bin(bprob[j])
+            out[b0 + j, 4] = bfine[j]
 
 
 def row_values(y: np.ndarray, p: np.ndarray, *, logits: bool) -> np.ndarray:
-    """Per-row ``[loss, probability, H(y), base bin]`` exactly as the kernel computes them."""
-    out = np.empty((y.shape[0], 4), dtype=np.float64)
-    _row_values(y, p, logits, out)
+    """Per-row ``[loss, probability, H(y), base bin, fine bin]`` as the kernel computes them."""
+    lay = layout()
+    out = np.empty((y.shape[0], 5), dtype=np.float64)
+    _row_values(y, p, logits, lay.cut_val, lay.cut_off, out)
     return out

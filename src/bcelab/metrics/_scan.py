@@ -21,7 +21,7 @@ N_SCAN = 8
 
 
 @njit(**_JIT)
-def _scan_range(
+def _count_range(
     y: Any,
     p: Any,
     w: Any,
@@ -32,32 +32,48 @@ def _scan_range(
     stop: int,
     out: np.ndarray,
 ) -> None:
+    """The counts, branch-free (LLVM vectorises it); ``w`` is read but ignored without
+    weights (the caller passes ``p`` in its place)."""
+    # a view from index 0: numba cannot prove range(start, stop) >= 0 and checks every
+    # index for wraparound, which turns the vector loads into gathers
+    y, p, w = y[start:stop], p[start:stop], w[start:stop]
     lo_c = eps
     hi_c = 1.0 - eps
-    for i in range(start, stop):
+    probs = not logits
+    clip = probs and eps > 0
+    n_nan = n_bad_y = n_excl = n_clip = n_bad_p = n_bad_w = 0
+    for i in range(y.shape[0]):
         yi = y[i]
         pi = p[i]
-        bad_y = not (yi >= 0 and yi <= 1)
-        nan_p = pi != pi
-        if nan_p:
-            out[0] += 1
-        if bad_y:
-            out[1] += 1
-        if nan_p or bad_y:
-            out[2] += 1
-        elif not logits:
-            if not (pi >= 0 and pi <= 1):
-                out[4] += 1
-                if out[5] < 0:
-                    out[5] = i
-            elif eps > 0 and (pi < lo_c or pi > hi_c):
-                out[3] += 1
-        if has_w:
-            wi = w[i]
-            if not (wi >= 0 and wi < np.inf):
-                out[6] += 1
-                if out[7] < 0:
-                    out[7] = i
+        wi = w[i]
+        ok_y = (yi >= 0) & (yi <= 1)
+        in_unit = (pi >= 0) & (pi <= 1)
+        kept = ok_y & (pi == pi)
+        n_nan += 1 if pi != pi else 0
+        n_bad_y += 0 if ok_y else 1
+        n_excl += 0 if kept else 1
+        n_bad_p += 1 if kept & ~in_unit else 0
+        n_clip += 1 if kept & in_unit & ((pi < lo_c) | (pi > hi_c)) else 0
+        n_bad_w += 0 if (wi >= 0) & (wi < np.inf) else 1
+    out[0] += n_nan
+    out[1] += n_bad_y
+    out[2] += n_excl
+    out[3] += n_clip if clip else 0
+    out[4] += n_bad_p if probs else 0
+    out[6] += n_bad_w if has_w else 0
+
+
+@njit(**_JIT)
+def _first_bad(y: Any, p: Any, w: Any, has_w: bool, logits: bool, out: np.ndarray) -> None:
+    """Rows of the first bad probability and the first bad weight (only run when some are)."""
+    for i in range(y.shape[0]):
+        yi = y[i]
+        pi = p[i]
+        excl = (pi != pi) | (not ((yi >= 0) & (yi <= 1)))
+        if out[5] < 0 and not logits and not excl and not ((pi >= 0) & (pi <= 1)):
+            out[5] = i
+        if out[7] < 0 and has_w and not ((w[i] >= 0) & (w[i] < np.inf)):
+            out[7] = i
 
 
 def scan(
@@ -72,19 +88,18 @@ def scan(
     """Counts ``[nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob,
     bad_weight, first_bad_weight]`` (first_* = -1 when none)."""
     has_w = w is not None
-    ww = w if w is not None else p[:0]  # same dtype as p: one compiled signature per dtype
+    ww = w if w is not None else p  # same dtype and length: one signature per dtype
     n = y.shape[0]
     nt = threads(n, n_threads)
     parts = np.zeros((nt, N_SCAN), dtype=np.int64)
-    parts[:, 5] = parts[:, 7] = -1
     run(
         nt,
-        lambda t: _scan_range(
+        lambda t: _count_range(
             y, p, ww, has_w, logits, eps, t * n // nt, (t + 1) * n // nt, parts[t]
         ),
     )
     out = parts.sum(axis=0)
-    for col in (5, 7):
-        found = parts[:, col][parts[:, col] >= 0]
-        out[col] = found.min() if found.size else -1
+    out[5] = out[7] = -1
+    if out[4] or out[6]:
+        _first_bad(y, p, ww, has_w, logits, out)
     return out

@@ -197,6 +197,7 @@ class BinaryStats:
                 hi=a["sums"],
                 lo=a["sums_lo"],
                 mm=mm,
+                n_threads=self.n_threads,
             )
         else:
             _reference.accumulate(
