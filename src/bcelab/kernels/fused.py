@@ -73,6 +73,29 @@ def _pre_b(p: float, t: float, logits: bool, fast: bool) -> float:
 
 
 @njit(**_STRICT)
+def _pre_hard(p: float, y: float) -> float:
+    """The one term a hard target needs: ``-log p`` (y = 1) or ``-log1p(-p)`` (y = 0).
+
+    One logarithm of the selected argument (``1 - p`` is exact in float64 for a float32
+    ``p`` of at least 2^-29; below, the series of :func:`_pre_b`), so SIMD code does not
+    evaluate both.  Only for float32 input (``fast``).
+    """
+    z = p if y == 1.0 else 1.0 - p
+    t = -log_pos(z)
+    return p + 0.5 * p * p if (y != 1.0 and p < _TWO_M29) else t
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+def _count_soft(tgt: Any, m: int) -> float:
+    """How many of ``tgt[:m]`` are not exactly 0 or 1 (NaN included); exact, any order."""
+    c = 0.0
+    for j in range(m):
+        v = tgt[j]
+        c += 0.0 if (v == 0.0 or v == 1.0) else 1.0
+    return c
+
+
+@njit(**_STRICT)
 def _combine(y: float, a: float, b: float, pw: float) -> float:
     pos = 0.0 if y == 0.0 else (pw * y) * a
     neg = 0.0 if y == 1.0 else (1.0 - y) * b
@@ -213,10 +236,17 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                 # The transcendental functions run as separate short loops over the block:
                 # each one vectorises into straight SIMD code, where one fused loop body
                 # ran about 1.8x slower (register pressure; measured in L2, 1 thread).
-                for j in range(m):
-                    ta[j] = _pre_a(np.float64(pb[j]), LOGITS, FAST)
-                for j in range(m):
-                    tb_[j] = _pre_b(np.float64(pb[j]), ta[j], LOGITS, FAST)
+                # With probabilities and a block of hard targets only one of -log p and
+                # -log1p(-p) is needed per element (the other has coefficient 0).
+                hard = FAST and (not LOGITS) and (not smooth) and _count_soft(tb, m) == 0.0
+                if hard:
+                    for j in range(m):
+                        ta[j] = _pre_hard(np.float64(pb[j]), np.float64(tb[j]))
+                else:
+                    for j in range(m):
+                        ta[j] = _pre_a(np.float64(pb[j]), LOGITS, FAST)
+                    for j in range(m):
+                        tb_[j] = _pre_b(np.float64(pb[j]), ta[j], LOGITS, FAST)
                 for j in range(m):
                     p = np.float64(pb[j])
                     y_raw = np.float64(tb[j])
@@ -231,7 +261,7 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                     else:
                         e = 0.0
                         a = ta[j]
-                        b = tb_[j]
+                        b = ta[j] if hard else tb_[j]
                     loss = _combine(y, a, b, pw)
                     if W:
                         w = np.float64(wb[j])
