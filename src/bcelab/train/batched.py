@@ -1,20 +1,25 @@
 """Many seeds as one computation: the MLP with a leading seed dimension on every weight.
 
 For S seeds the weights of layer l are ``W (S, n_in, n_out)`` and ``b (S, 1, n_out)``,
-views into one flat ``(S, P)`` tensor.  A step on a batch of B examples per seed is
+views into one flat ``(S, P)`` tensor (per layer the kernel, then the bias).  The
+activations are kept feature-major, ``(S, features, batch)``, so that every product is
+a ``torch.bmm`` whose output has the batch as its long side (a 1-wide output layer is
+then a row vector times a matrix, not S separate matrix-vector products):
 
 .. math::
 
-    h_1 = \\mathrm{relu}(x W_1 + b_1), \\; \\ldots, \\; z = h_L W_{L+1} + b_{L+1}
-    \\quad \\text{(torch.baddbmm over the seed dimension)}
+    h_1^T = \\mathrm{relu}([W_1; b_1]^T [x, 1]^T), \\; \\ldots, \\;
+    z^T = W_{L+1}^T h_L^T + b_{L+1}^T
 
-followed by the hand-written backward pass (``bmm`` with the transposes, or a multiply-and-sum where a side is 1 wide, ReLU masks
+followed by the hand-written backward pass (``bmm`` with the transposes, ReLU masks
 via ``threshold_backward``) from the loss gradient that :mod:`bcelab.train.objectives`
-takes from :mod:`bcelab._math`, and one optimiser update of the flat tensor.  Each
-seed has its own initial weights and its own shuffle every epoch
-(:mod:`bcelab.train.rng`); nothing loops over seeds in Python.  A 1-seed run is the
-same code with S = 1, which is also the fastest way to run one seed: about 15 tensor
-operations per batch and no autograd bookkeeping.
+takes from :mod:`bcelab._math`, and one optimiser update of the flat tensor.  The
+first layer's bias rides in its GEMM (the inputs carry a column of ones), so its
+weight and bias gradients are one ``bmm``.  Each seed has its own initial weights and
+its own shuffle every epoch (:mod:`bcelab.train.rng`); nothing loops over seeds in
+Python.  A 1-seed run is the same code with S = 1, which is also the fastest way to
+run one seed: about 20 tensor operations per batch, no autograd bookkeeping, and
+every batch a view into buffers that are filled once per epoch.
 """
 
 from __future__ import annotations
@@ -26,47 +31,9 @@ from . import models, rng
 from .objectives import Objective
 from .optim import Optimizer
 
-__all__ = ["SMALL", "BatchedMLP", "affine", "grad_input", "grad_weight"]
-
-#: below this many seeds every product is a torch.bmm/baddbmm
-SMALL = 8
+__all__ = ["BatchedMLP"]
 
 Tensor = Any
-
-
-def affine(a: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """``a @ w + b`` per seed: ``(S, B, k) @ (S, k, n) + (S, 1, n)``.
-
-    ``torch.bmm`` on CPU runs one small GEMM per seed, which for a single output
-    column (n = 1) or a single input (k = 1) costs several times the arithmetic;
-    those two cases are a multiply-and-sum and an outer product instead.
-    """
-    import torch
-
-    if w.shape[2] == 1 and a.shape[1] <= 64:
-        return torch.sum(a * w.transpose(1, 2), 2, keepdim=True).add_(b)
-    if w.shape[1] == 1:
-        return torch.addcmul(b, a, w)
-    return torch.baddbmm(b, a, w)
-
-
-def grad_weight(a: Tensor, g: Tensor, out: Tensor) -> None:
-    """``out = a^T @ g`` per seed: ``(S, k, B) @ (S, B, n)`` into ``out (S, k, n)``."""
-    import torch
-
-    if out.shape[2] == 1:  # (S, k, 1) has the memory layout of (S, 1, k)
-        torch.sum(a * g, 1, keepdim=True, out=out.view(out.shape[0], 1, out.shape[1]))
-    else:
-        torch.bmm(a.transpose(1, 2), g, out=out)
-
-
-def grad_input(g: Tensor, w: Tensor) -> Tensor:
-    """``g @ w^T`` per seed: ``(S, B, n) @ (S, n, k)``."""
-    import torch
-
-    if w.shape[2] == 1:
-        return g * w.transpose(1, 2)
-    return torch.bmm(g, w.transpose(1, 2))
 
 
 class BatchedMLP:
@@ -97,134 +64,172 @@ class BatchedMLP:
         self.opt_state = optimizer.init_state([self.flat])
         s = self.n_seeds
         # cached views (the flat tensors are only ever updated in place)
-        self.wts = [w.transpose(1, 2) for w, _ in self.layers]
+        self.wts = [w.transpose(1, 2) for w, _ in self.layers]  # (S, out, in)
+        self.bts = [b.transpose(1, 2) for _, b in self.layers]  # (S, out, 1)
+        # gradient outputs: a 1-wide kernel (S, in, 1) has the memory layout of (S, 1, in)
         self.gws = [
             gw.view(s, 1, gw.shape[1]) if gw.shape[2] == 1 else gw for gw, _ in self.glayers
         ]
-        self.gbs = [gb for _, gb in self.glayers]
-        self._buf: dict[int, dict[str, list[Any]]] = {}
+        self.gbs = [gb.view(s, gb.shape[2], 1) for _, gb in self.glayers]
+        # the first layer's [W; b] as one (S, D + 1, H) matrix (the bias follows the kernel)
+        h1 = self.layers[0][0].shape[2]
+        self.w1a = self.flat[:, : (self.n_in + 1) * h1].view(s, self.n_in + 1, h1)
+        self.gw1a = self.gflat[:, : (self.n_in + 1) * h1].view(s, self.n_in + 1, h1)
+        self.xa_all = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
+        # hard targets: the gradient from s = 1 - 2y (Objective.grad_signed)
+        hard = bool(((y == 0) | (y == 1)).all())
+        self.signed = hard and objective.has_signed_grad
+        self.t_all = (1.0 - 2.0 * y) if self.signed else y
+        self._steps: list[dict[str, Any]] | None = None
+        # With S > 1 the gradient views into gflat are strided along the seeds, and
+        # torch.bmm writes such an output with one GEMM per seed (several times slower):
+        # the products go into contiguous buffers and are copied over.  With one seed
+        # the views are contiguous and written directly.
+        self._gtmp = [gw if s == 1 else torch.empty(gw.shape) for gw in [self.gw1a, *self.gws[1:]]]
 
     @property
     def n_seeds(self) -> int:
         return len(self.seeds)
 
+    def _forward_t(self, a: Tensor, start: int = 1) -> Tensor:
+        """Layers ``start..`` on feature-major activations ``a (S, features, n)``."""
+        import torch
+
+        last = len(self.layers) - 1
+        for li in range(start, last + 1):
+            a = torch.baddbmm(self.bts[li], self.wts[li], a)
+            if li < last:
+                a = a.relu_()
+        return a
+
     def predict(self, x: Tensor, *, chunk: int | None = None) -> Tensor:
         """Logits ``(S, n, K)`` of every seed for the same inputs ``x (n, D)``.
 
-        The first layer is one GEMM for all seeds, ``x (n, D) @ [W_1^{(1)} ... W_1^{(S)}]``,
-        evaluated in chunks of rows that stay in cache.
+        The first layer is one GEMM for all seeds, ``[W_1; b_1]^T`` of all seeds stacked
+        ``(S H, D + 1)`` times ``[x, 1]^T``, evaluated in chunks of columns whose
+        activations stay in cache.
         """
         import torch
 
         s = self.n_seeds
-        w0, b0 = self.layers[0]
-        d, h = w0.shape[1], w0.shape[2]
-        wcat = w0.permute(1, 0, 2).reshape(d, s * h)
-        bcat = b0.reshape(1, s * h)
-        last = len(self.layers) - 1
+        d1, h = self.w1a.shape[1], self.w1a.shape[2]
+        wcat = self.w1a.transpose(1, 2).reshape(s * h, d1)
+        xat = torch.cat([x.T, torch.ones(1, x.shape[0], dtype=x.dtype)], dim=0)
         widest = max(w.shape[2] for w, _ in self.layers)
-        if chunk is None:  # rows per chunk: about 1 MB of activations, so they stay in cache
-            chunk = max(64, (1 << 18) // (s * widest))
+        if chunk is None:  # columns per chunk: about 1 MB of activations
+            chunk = max(32, (1 << 18) // (s * widest))
         parts = []
         with torch.no_grad():
             for i in range(0, x.shape[0], chunk):
-                xc = x[i : i + chunk]
-                a = torch.addmm(bcat, xc, wcat).view(xc.shape[0], s, h).transpose(0, 1)
-                if last:
-                    a = a.relu_()
-                for li in range(1, last + 1):
-                    w, b = self.layers[li]
-                    a = affine(a, w, b)
-                    if li < last:
-                        a = a.relu_()
+                a = torch.mm(wcat, xat[:, i : i + chunk]).view(s, h, -1)
+                if len(self.layers) > 1:
+                    a = self._forward_t(a.relu_())
                 parts.append(a)
-        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0].contiguous()
+            zt = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+        return zt.transpose(1, 2)
 
-    def _buffers(self, nb: int) -> dict[str, list[Any]]:
-        """Preallocated per-batch tensors (large temporaries would be page-faulted in anew
-        on every allocation); one set per batch size that occurs (full and last batch)."""
+    def _plan(self) -> list[dict[str, Any]]:
+        """Per-batch buffers and views, built once and reused by every epoch.
+
+        The epoch's shuffled inputs ``[x, 1]^T`` (feature-major, each batch contiguous)
+        and targets are gathered into fixed buffers; every batch is a view of those buffers, so a step
+        creates no tensors besides the few the arithmetic returns.
+        """
         import torch
 
-        buf = self._buf.get(nb)
-        if buf is None:
-            s = self.n_seeds
-            sizes = models.MLPSpec.layer_sizes(self.spec, self.n_in, self.n_out)
-            e = torch.empty
-            buf = {
-                "out": [e(s, nb, o) for _, o in sizes],  # each layer's output (after ReLU)
-                "tmp": [e(s, nb, i) if o == 1 else None for i, o in sizes],  # n == 1 products
-                "gin": [e(s, nb, i) for i, _ in sizes],  # gradient w.r.t. each layer's input
-            }
-            self._buf[nb] = buf
-        return buf
+        if self._steps is not None:
+            return self._steps
+        s, n = self.n_seeds, int(self.x.shape[0])
+        sizes = models.MLPSpec.layer_sizes(self.spec, self.n_in, self.n_out)
+        e = torch.empty
+        bs = self.batch_size
+        self.xs = e(s, n, self.n_in + 1)  # shuffled [x, 1]
+        self.ts = e(s, self.n_out, n)  # shuffled 1 - 2y (hard targets) or y, transposed
+        # [x, 1]^T of every batch, each contiguous (torch.bmm falls back to one GEMM per
+        # seed for strided batches): full batches in one block, the last partial one apart
+        nfull, rest = divmod(n, bs)
+        self.xfull = e(nfull, s, self.n_in + 1, bs)
+        self.xrest = e(s, self.n_in + 1, rest) if rest else None
+        by_size: dict[int, dict[str, list[Any]]] = {}
+        steps = []
+        for lo in range(0, n, bs):
+            nb = min(bs, n - lo)
+            if nb not in by_size:
+                by_size[nb] = {
+                    "out": [e(s, o, nb) for _, o in sizes[:-1]],  # hidden outputs (after ReLU)
+                    "gin": [e(s, i, nb) for i, _ in sizes],  # gradient w.r.t. layer inputs
+                }
+            b = by_size[nb]
+            steps.append(
+                {
+                    "xat": self.xfull[lo // bs] if nb == bs else self.xrest,
+                    "t": self.ts[:, :, lo : lo + nb],
+                    "z": e(s, self.n_out, nb),  # this batch's logits (returned per epoch)
+                    "out": b["out"],
+                    "outT": [o.transpose(1, 2) for o in b["out"]],
+                    "gin": b["gin"],
+                    "scale": 1.0 / (nb * self.n_out),
+                }
+            )
+        self._steps = steps
+        return steps
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
         """One epoch of minibatch steps; returns the pre-update logits and their targets."""
         import torch
 
-        perm = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=self.x.shape[0]))
-        xs, ys = self.x[perm], self.y[perm]  # (S, N, D), (S, N, K): one gather per epoch
-        bs = self.batch_size
-        layers, wts, gws, gbs = self.layers, self.wts, self.gws, self.gbs
-        last = len(layers) - 1
-        grad, step = self.objective.grad, self.optimizer.step
-        params, grads, state = [self.flat], [self.gflat], self.opt_state
-        mul, tsum, baddbmm, bmm, addcmul = (
-            torch.mul,
-            torch.sum,
-            torch.baddbmm,
-            torch.bmm,
-            torch.addcmul,
-        )
+        steps = self._plan()
+        s, n = self.n_seeds, int(self.x.shape[0])
+        idx = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=n)).view(-1)
+        # one gather per epoch: (S, D + 1, N) inputs and (S, K, N) targets
+        torch.index_select(self.xa_all, 0, idx, out=self.xs.view(s * n, -1))
+        nfull, bs, d1 = self.xfull.shape[0], self.batch_size, self.n_in + 1
+        self.xfull.copy_(self.xs[:, : nfull * bs].view(s, nfull, bs, d1).permute(1, 0, 3, 2))
+        if self.xrest is not None:
+            self.xrest.copy_(self.xs[:, nfull * bs :].transpose(1, 2))
+        self.ts.copy_(self.t_all[idx].view(s, n, -1).transpose(1, 2))
+        ys = torch.index_select(self.y, 0, idx).view(s, n, -1)
+        wts, bts, gws, gbs, glayers = self.wts, self.bts, self.gws, self.gbs, self.glayers
+        w1at, gw1a = self.w1a.transpose(1, 2), self.gw1a
+        gtmp = self._gtmp
+        last = len(self.layers) - 1
+        grad = self.objective.grad_signed if self.signed else self.objective.grad
+        step, params, grads, state = self.optimizer.step, [self.flat], [self.gflat], self.opt_state
+        mul, tsum, baddbmm, bmm = torch.mul, torch.sum, torch.baddbmm, torch.bmm
         relu_back = torch.ops.aten.threshold_backward.grad_input
-        zbuf = torch.empty(ys.shape, dtype=ys.dtype)  # the epoch's pre-update logits
-        # Few seeds: one bmm per product is cheapest.  Many seeds: torch.bmm runs one tiny
-        # GEMM per seed, so a 1-wide side is a multiply-and-sum instead (same values up
-        # to float32 rounding: only the order of the sums differs).
-        small = self.n_seeds < SMALL
-        lo = 0
         with torch.no_grad():
-            for xb, yb in zip(xs.split(bs, dim=1), ys.split(bs, dim=1), strict=True):
-                nb = xb.shape[1]
-                zslice = zbuf[:, lo : lo + nb]
-                lo += nb
-                buf = self._buffers(nb)
-                outs, tmps, gins = buf["out"], buf["tmp"], buf["gin"]
-                a = xb
-                for li in range(last + 1):  # forward
-                    w, b = layers[li]
-                    o = zslice if li == last and zslice.is_contiguous() else outs[li]
-                    if w.shape[2] == 1 and not small:
-                        mul(a, wts[li], out=tmps[li])
-                        tsum(tmps[li], 2, keepdim=True, out=o).add_(b)
-                    elif w.shape[1] == 1:
-                        addcmul(b, a, w, out=o)
+            for st in steps:
+                outs, outts, gins = st["out"], st["outT"], st["gin"]
+                xat = st["xat"]
+                # forward, feature-major: (S, out, B)
+                a = bmm(w1at, xat, out=st["z"] if last == 0 else outs[0])  # [W; b]^T [x, 1]^T
+                for li in range(1, last + 1):
+                    a.relu_()
+                    a = baddbmm(bts[li], wts[li], a, out=st["z"] if li == last else outs[li])
+                g = grad(a, st["t"])  # d loss / dz^T per element; 1/(nb K) goes into the step
+                for li in range(last, 0, -1):  # backward
+                    w = glayers[li][0]
+                    if w.shape[2] == 1:  # (S, 1, B) @ (S, B, in) into the (S, 1, in) layout
+                        gout = bmm(g, outts[li - 1], out=gtmp[li])
                     else:
-                        baddbmm(b, a, w, out=o)
-                    if li < last:
-                        o.relu_()
-                    a = o
-                z = a
-                if z is not zslice:
-                    zslice.copy_(z)
-                g = grad(z, yb)  # d loss / dz per element; 1/(nb K) goes into the step
-                for li in range(last, -1, -1):  # backward
-                    ain = outs[li - 1] if li else xb
-                    if layers[li][0].shape[2] == 1 and not small:
-                        mul(ain, g, out=tmps[li])
-                        tsum(tmps[li], 1, keepdim=True, out=gws[li])
+                        gout = bmm(outs[li - 1], g.transpose(1, 2), out=gtmp[li])
+                    if gout is not gws[li]:
+                        gws[li].copy_(gout)
+                    tsum(g, 2, keepdim=True, out=gbs[li])
+                    gi = gins[li]
+                    w_li = self.layers[li][0]
+                    if w_li.shape[2] == 1:
+                        mul(w_li, g, out=gi)  # (S, in, 1) * (S, 1, B): an outer product
                     else:
-                        bmm(ain.transpose(1, 2), g, out=layers_grad(self.glayers, li))
-                    tsum(g, 1, keepdim=True, out=gbs[li])
-                    if li:
-                        gi = gins[li]
-                        if layers[li][0].shape[2] == 1:
-                            mul(g, wts[li], out=gi)
-                        else:
-                            bmm(g, wts[li], out=gi)
-                        g = relu_back(gi, outs[li - 1], 0.0, grad_input=gi)
-                step(params, grads, state, scale=1.0 / (nb * self.n_out))
-        return zbuf, ys
+                        bmm(w_li, g, out=gi)
+                    g = relu_back(gi, outs[li - 1], 0.0, grad_input=gi)
+                gout = bmm(xat, g.transpose(1, 2), out=gtmp[0])  # [x, 1]^T g: W_1 and b_1
+                if gout is not gw1a:
+                    gw1a.copy_(gout)
+                step(params, grads, state, scale=st["scale"])
+            zt = torch.cat([st["z"] for st in steps], dim=2) if len(steps) > 1 else steps[0]["z"]
+            z = zt.transpose(1, 2).clone()
+        return z, ys
 
     def get_state(self) -> dict[str, Any]:
         return {"flat": self.flat.clone(), "opt": _clone(self.opt_state)}
@@ -235,10 +240,6 @@ class BatchedMLP:
 
     def model_state(self) -> dict[str, Any]:
         return models.state_dict(self.flat, self.spec, self.n_in, self.n_out)
-
-
-def layers_grad(glayers: list[tuple[Tensor, Tensor]], li: int) -> Tensor:
-    return glayers[li][0]
 
 
 def _clone(st: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _math as M
 from ..errors import ShapeError
-from .objectives import Objective, bce_parts
+from .objectives import Objective, bce_parts, fast_torch
 
 __all__ = ["MetricFn", "split_metrics", "splits_metrics"]
 
@@ -51,7 +51,8 @@ def splits_metrics(
     ``<name>_<metric>``.
     """
     import torch
-    from array_api_compat import torch as xp
+
+    xp = fast_torch()
 
     zs, ys, bounds = [], [], [0]
     for _, z, y, _ in parts:

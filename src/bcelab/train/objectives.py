@@ -18,11 +18,54 @@ from typing import Any
 from .. import _math as M
 from ..errors import OptionError
 
-__all__ = ["LOSSES", "Objective"]
+__all__ = ["LOSSES", "Objective", "fast_torch"]
 
 LOSSES = ("bce", "focal", "kl")
 
 Tensor = Any
+
+
+class _FastTorch:
+    """The array_api_compat torch namespace, with ``minimum``/``maximum`` against a Python
+    number as one ``clamp`` each.
+
+    The compat wrappers turn the scalar into a tensor and check the promotion on every
+    call (about 10 us, more than the operation on a batch of 32); ``torch.clamp_max(x, c)``
+    returns the same values as ``torch.minimum(x, tensor(c))``, NaN and signed zeros
+    included (tested).  Every other name is the compat namespace's own.
+    """
+
+    def __init__(self) -> None:
+        import torch
+        from array_api_compat import torch as compat
+
+        self._compat, self._torch = compat, torch
+
+    def minimum(self, x: Tensor, c: Any) -> Tensor:
+        if isinstance(c, float | int):
+            return self._torch.clamp_max(x, c)
+        return self._compat.minimum(x, c)
+
+    def maximum(self, x: Tensor, c: Any) -> Tensor:
+        if isinstance(c, float | int):
+            return self._torch.clamp_min(x, c)
+        return self._compat.maximum(x, c)
+
+    def exp(self, x: Tensor) -> Tensor:
+        return self._torch.exp(x)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._compat, name)
+
+
+_FAST: list[_FastTorch] = []
+
+
+def fast_torch() -> Any:
+    """The shared :class:`_FastTorch` namespace (created on first use)."""
+    if not _FAST:
+        _FAST.append(_FastTorch())
+    return _FAST[0]
 
 
 @dataclass(frozen=True)
@@ -48,8 +91,7 @@ class Objective:
 
     def values(self, z: Tensor, y: Tensor) -> Tensor:
         """Per-element objective for logits ``z`` and (already smoothed) targets ``y``."""
-        from array_api_compat import torch as xp
-
+        xp = fast_torch()
         a, b = M.neglog_terms_logits(xp, z, y)
         if self.name == "bce":
             return M.cross_entropy(y, a, b, None)
@@ -69,13 +111,25 @@ class Objective:
     def grad(self, z: Tensor, y: Tensor) -> Tensor:
         """Per-element derivative of :meth:`values` with respect to the logits."""
         if self.name == "focal":
-            from array_api_compat import torch as xp
-
-            return M.grad_focal_logits(xp, z, y, float(self.gamma), None)
+            return M.grad_focal_logits(fast_torch(), z, y, float(self.gamma), None)
         # kl = bce - H(y): the same gradient, from the one generic formula.
-        from array_api_compat import torch as xp_compat
+        return M.grad_logits(fast_torch(), z, y, None)
 
-        return M.grad_logits(xp_compat, z, y, None)
+    @property
+    def has_signed_grad(self) -> bool:
+        """True when :meth:`grad_signed` applies (bce and kl; the targets must be 0/1)."""
+        return self.name in ("bce", "kl")
+
+    def grad_signed(self, z: Tensor, s: Tensor) -> Tensor:
+        r""":meth:`grad` for hard targets, given ``s = 1 - 2y`` (+1 for y = 0, -1 for y = 1).
+
+        The core's gradient :math:`(1-y)\,\sigma(z) - y\,\sigma(-z)` has one term
+        that is an exact 0 when :math:`y \in \{0, 1\}`, so it equals
+        :math:`s\,\sigma(s z)` bit for bit (negation is exact): the same
+        :func:`bcelab._math.sigmoid`, evaluated once instead of twice, in 9 tensor
+        operations instead of 20 (tested against :meth:`grad` for every float32 edge case).
+        """
+        return M.sigmoid(fast_torch(), z * s).mul_(s)
 
     def public(self, z: Tensor, y: Tensor) -> Tensor:
         """The mean objective through bcelab's public, validated functions (autograd path)."""
@@ -96,14 +150,11 @@ def _all_axes(z: Tensor) -> tuple[int, ...]:
 
 def bce_parts(z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Per-element ``(BCE, KL)`` for reporting floor + excess."""
-    from array_api_compat import torch as xp
-
+    xp = fast_torch()
     a, b = M.neglog_terms_logits(xp, z, y)
     return M.cross_entropy(y, a, b, None), M.kl(xp, y, a, b)
 
 
 def entropy(y: Tensor) -> Tensor:
     """Per-element floor ``H(y)``."""
-    from array_api_compat import torch as xp
-
-    return M.entropy(xp, y)
+    return M.entropy(fast_torch(), y)
