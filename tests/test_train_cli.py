@@ -158,3 +158,22 @@ def test_progress_bar_only_on_a_tty() -> None:
     bar(h)
     bar.close()
     assert "epoch 1/10" in t.getvalue() and "loss 0.5000" in t.getvalue()
+
+
+@pytest.mark.parametrize("worker", ["1", ""])
+def test_fresh_process_draws_the_figure_in_a_worker_or_in_process(tmp_path, worker: str) -> None:
+    """A fresh `bcelab train` forks a figure worker before torch loads; both paths give
+    the same complete run folder with a PNG."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    env = dict(os.environ, BCELAB_NO_PLOT_WORKER="" if worker else "1")
+    cmd = [sys.executable, "-m", "bcelab", "train", "circles", "--epochs", "2", "--quiet"]
+    res = subprocess.run([*cmd, "--out", str(out)], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    png = (out / "curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert (out / "summary.json").is_file()
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]

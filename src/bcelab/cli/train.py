@@ -248,6 +248,9 @@ def execute(cfg: Any) -> int:
         assert ae is not None
         return int(ae.execute(cfg))
     t_start = time.perf_counter()
+    from ..train.plots import start_worker
+
+    start_worker()  # imports matplotlib on the other core while torch loads here
     if cfg.resume is not None:
         cfg = _resumed(cfg)
     ds = _dataset(cfg)  # bad data fails here, before any folder is created

@@ -109,11 +109,20 @@ def write_run(
     paths: dict[str, Path] = {}
     paths["history.csv"] = history.to_csv(d / "history.csv")
     paths["history.json"] = history.to_json(d / "history.json")
+    job = None
     if figure and history.epochs:
-        paths["curves.png"] = history.plot(d / "curves.png")
+        from .plots import submit_curves
+
+        job = submit_curves(history, d / "curves.png")  # drawn by the worker meanwhile
+        if job is None:
+            paths["curves.png"] = history.plot(d / "curves.png")
     if model_state is not None and not diverged:
         paths["model.pt"] = save_torch(dict(model_state), d / "model.pt")
     if checkpoint is not None and not diverged:
         paths["checkpoint.pt"] = save_torch(dict(checkpoint), d / "checkpoint.pt")
+    if job is not None:
+        if job.wait() is not None:  # the worker failed: draw it here
+            history.plot(d / "curves.png")
+        paths["curves.png"] = d / "curves.png"
     paths["summary.json"] = write_json(d / "summary.json", summary_dict(history, run_info=run_info))
     return paths

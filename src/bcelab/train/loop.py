@@ -200,9 +200,12 @@ def fit(
     ytr = M.smooth(torch.from_numpy(ds.y_train), ls)
     yte = M.smooth(torch.from_numpy(ds.y_test), ls)
     soft = ls > 0 or not hard or obj.name != "bce"
-    # validated once, through the public API (domain of the targets, dtype)
+    # the floors (reported only for soft targets or losses other than bce) go through
+    # the public API; for 0/1 targets they are 0 and the NumPy namespace is not imported
     floors = {
         split: float(bcelab.binary_entropy(y.numpy(), reduction="mean", axis=tuple(range(y.ndim))))
+        if soft
+        else 0.0
         for split, y in (("train", ytr), ("test", yte))
     }
     xtr, xte = torch.from_numpy(ds.x_train), torch.from_numpy(ds.x_test)

@@ -5,12 +5,22 @@ seeds with a band of ±1 standard deviation.  When the targets are soft the loss
 panel also draws the floor :math:`H(y)` as a dashed line, and the second panel
 shows the excess :math:`\\mathrm{KL}(y \\| p)` instead of accuracy.
 
-Only ``matplotlib.figure`` and the Agg canvas are imported (not ``pyplot``, which costs
-about half a second); the PNG is written atomically with :func:`bcelab._io.atomic_open`.
+Only ``matplotlib.figure`` and the Agg canvas are imported (not ``pyplot``); the PNG is
+written atomically with :func:`bcelab._io.atomic_open`.
+
+Importing matplotlib still costs about half a second, a sixth of ``bcelab train
+circles``.  :func:`start_worker` (called by the CLI before it imports torch) forks a
+process that imports matplotlib on the other core while this one imports torch and
+trains; :func:`submit_curves` hands it the history and :meth:`PlotJob.wait` collects
+the result.  Without ``os.fork``, with torch or matplotlib already imported, or with
+``BCELAB_NO_PLOT_WORKER=1`` there is no worker and the figure is drawn in-process, as
+it is whenever the worker fails.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +29,16 @@ import numpy as np
 if TYPE_CHECKING:
     from .history import History
 
-__all__ = ["curve_panels", "draw_series", "new_figure", "save_curves", "write_png"]
+__all__ = [
+    "PlotJob",
+    "curve_panels",
+    "draw_series",
+    "new_figure",
+    "save_curves",
+    "start_worker",
+    "submit_curves",
+    "write_png",
+]
 
 _COLORS = {"train": "tab:blue", "test": "tab:orange"}
 
@@ -122,3 +141,102 @@ def save_curves(h: History, path: str | Path, /, *, title: str | None = None) ->
     name = title or str(h.config.get("data", "training run"))
     fig.suptitle(f"{name}: {seeds}, {h.epochs} epochs", y=1 - 0.12 / fig.get_figheight())
     return write_png(fig, path)
+
+
+# ---- a forked worker that imports matplotlib while the parent imports torch -----------
+
+_worker: dict[str, int] = {}
+
+
+def _child(job_r: int, res_w: int) -> None:  # pragma: no cover - runs in the fork
+    import pickle
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    msg = b"ok"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.backends.backend_agg
+        import matplotlib.figure
+
+        chunks = []
+        while chunk := os.read(job_r, 1 << 20):
+            chunks.append(chunk)
+        if not chunks:  # the parent went away without a job
+            os._exit(0)
+        h, path, title = pickle.loads(b"".join(chunks))
+        save_curves(h, path, title=title)
+    except BaseException as e:  # reported to the parent, which then draws in-process
+        msg = repr(e).encode()[:4000] or b"error"
+    os.write(res_w, msg)
+    os._exit(0)
+
+
+def start_worker() -> bool:
+    """Fork the figure worker once per process, if that can help (see the module doc)."""
+    if _worker or not hasattr(os, "fork") or os.environ.get("BCELAB_NO_PLOT_WORKER"):
+        return bool(_worker)
+    if "torch" in sys.modules or "matplotlib" in sys.modules:
+        return False  # threads may exist (fork is unsafe) or nothing is left to gain
+    job_r, job_w = os.pipe()
+    res_r, res_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(job_w)
+        os.close(res_r)
+        _child(job_r, res_w)
+    os.close(job_r)
+    os.close(res_w)
+    _worker.update(pid=pid, job_w=job_w, res_r=res_r)
+    return True
+
+
+class PlotJob:
+    """A figure being drawn by the worker; :meth:`wait` returns None or the error text."""
+
+    def __init__(self, pid: int, res_r: int) -> None:
+        self.pid, self.res_r = pid, res_r
+
+    def wait(self, timeout: float = 300.0) -> str | None:
+        import select
+
+        try:
+            ready, _, _ = select.select([self.res_r], [], [], timeout)
+            msg = os.read(self.res_r, 8192) if ready else b"timed out"
+        finally:
+            os.close(self.res_r)
+            if msg != b"ok":
+                import signal
+
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            os.waitpid(self.pid, 0)
+        return None if msg == b"ok" else (msg.decode(errors="replace") or "no answer")
+
+
+def submit_curves(h: History, path: str | Path, /, *, title: str | None = None) -> PlotJob | None:
+    """Hand the figure to the worker (used once); None when there is none."""
+    if not _worker or "pid" not in _worker:
+        return None
+    import dataclasses
+    import pickle
+
+    w = dict(_worker)
+    _worker.clear()
+    _worker["used"] = 1
+    data = pickle.dumps((dataclasses.replace(h, model_state=None), str(path), title))
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(w["job_w"], view) :]
+    except OSError:
+        pass  # the worker died: wait() reports it and the caller draws in-process
+    finally:
+        os.close(w["job_w"])
+    return PlotJob(w["pid"], w["res_r"])
