@@ -292,3 +292,18 @@ def test_signed_gradient_and_fast_namespace_equal_the_core_bit_for_bit() -> None
         M.neglog_terms_logits(fast_torch(), z, y), M.neglog_terms_logits(compat, z, y), strict=True
     ):
         assert torch.equal(torch.nan_to_num(got, nan=7.0), torch.nan_to_num(want, nan=7.0))
+
+
+def test_unguarded_values_equal_guarded_for_finite_logits() -> None:
+    """metrics pass finite=True after checking the logits: the same values bit for bit."""
+    from bcelab.train.objectives import bce_parts
+
+    z = torch.cat(
+        [torch.tensor([0.0, -0.0, 1e-8, -1e-8, 88.0, -88.0, 3e38, -3e38]), torch.randn(3000) * 9]
+    )
+    for y in (torch.randint(0, 2, z.shape).float(), torch.rand(z.shape), torch.zeros_like(z)):
+        for name in ("bce", "kl", "focal"):
+            obj = Objective(name)
+            assert torch.equal(obj.values(z, y, finite=True), obj.values(z, y)), name
+        for a, b in zip(bce_parts(z, y, finite=True), bce_parts(z, y), strict=True):
+            assert torch.equal(a, b)

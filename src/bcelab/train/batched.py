@@ -81,6 +81,7 @@ class BatchedMLP:
         self.signed = hard and objective.has_signed_grad
         self.t_all = (1.0 - 2.0 * y) if self.signed else y
         self._steps: list[dict[str, Any]] | None = None
+        self._next: tuple[int, Any] | None = None  # (epoch, future of its permutations)
         # With S > 1 the gradient views into gflat are strided along the seeds, and
         # torch.bmm writes such an output with one GEMM per seed (several times slower):
         # the products go into contiguous buffers and are copied over.  With one seed
@@ -180,7 +181,7 @@ class BatchedMLP:
 
         steps = self._plan()
         s, n = self.n_seeds, int(self.x.shape[0])
-        idx = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=n)).view(-1)
+        idx = torch.from_numpy(self._permutations(epoch)).view(-1)
         # one gather per epoch: (S, D + 1, N) inputs and (S, K, N) targets
         torch.index_select(self.xa_all, 0, idx, out=self.xs.view(s * n, -1))
         nfull, bs, d1 = self.xfull.shape[0], self.batch_size, self.n_in + 1
@@ -231,6 +232,24 @@ class BatchedMLP:
             z = zt.transpose(1, 2).clone()
         return z, ys
 
+    def _permutations(self, epoch: int) -> Any:
+        """This epoch's ``(S, N)`` shuffles; with many seeds the next epoch's are computed
+        meanwhile on a helper thread (NumPy's sort and ufuncs release the GIL, as do
+        torch's operations), which takes them off the critical path on a second core."""
+        n = int(self.x.shape[0])
+        nxt, self._next = self._next, None
+        perm = (
+            nxt[1].result()
+            if nxt is not None and nxt[0] == epoch
+            else rng.permutations(self.seeds, epoch=epoch, n=n)
+        )
+        if self.n_seeds * n >= _PREFETCH_MIN:
+            self._next = (
+                epoch + 1,
+                _pool().submit(rng.permutations, self.seeds, epoch=epoch + 1, n=n),
+            )
+        return perm
+
     def get_state(self) -> dict[str, Any]:
         return {"flat": self.flat.clone(), "opt": _clone(self.opt_state)}
 
@@ -240,6 +259,20 @@ class BatchedMLP:
 
     def model_state(self) -> dict[str, Any]:
         return models.state_dict(self.flat, self.spec, self.n_in, self.n_out)
+
+
+#: prefetch the next epoch's shuffles from this many shuffled indices per epoch on
+_PREFETCH_MIN = 8192
+_POOL: list[Any] = []
+
+
+def _pool() -> Any:
+    """One shared helper thread (created on first use)."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="bcelab-shuffle"))
+    return _POOL[0]
 
 
 def _clone(st: dict[str, Any]) -> dict[str, Any]:

@@ -64,11 +64,12 @@ def splits_metrics(
     f64 = torch.float64
     out: dict[str, np.ndarray] = {}
     with torch.no_grad():
-        per: dict[str, Tensor] = {"loss": objective.values(zc, yc)}
+        finite = bool(torch.isfinite(zc).all())
+        per: dict[str, Tensor] = {"loss": objective.values(zc, yc, finite=finite)}
         if hard:
             per["acc"] = (M.sigmoid(xp, zc) >= 0.5) == (yc >= 0.5)
         if any(p[3] is not None for p in parts):
-            per["bce"], per["excess"] = bce_parts(zc, yc)
+            per["bce"], per["excess"] = bce_parts(zc, yc, finite=finite)
         for k, (name, z, y, floor) in enumerate(parts):
             lo, hi = bounds[k], bounds[k + 1]
             for m, v in per.items():

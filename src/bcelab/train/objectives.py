@@ -89,10 +89,15 @@ class Objective:
                 "gamma=2 is the value from Lin et al. 2017",
             )
 
-    def values(self, z: Tensor, y: Tensor) -> Tensor:
-        """Per-element objective for logits ``z`` and (already smoothed) targets ``y``."""
+    def values(self, z: Tensor, y: Tensor, *, finite: bool = False) -> Tensor:
+        """Per-element objective for logits ``z`` and (already smoothed) targets ``y``.
+
+        ``finite=True`` (the caller checked that every logit is finite) lets the core
+        share one ``log1p(exp(-|z|))`` between the two terms (``guard=False``): the
+        same values, in about half the tensor operations.
+        """
         xp = fast_torch()
-        a, b = M.neglog_terms_logits(xp, z, y)
+        a, b = M.neglog_terms_logits(xp, z, y, guard=not finite)
         if self.name == "bce":
             return M.cross_entropy(y, a, b, None)
         if self.name == "kl":
@@ -148,10 +153,10 @@ def _all_axes(z: Tensor) -> tuple[int, ...]:
     return tuple(range(z.ndim))
 
 
-def bce_parts(z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-element ``(BCE, KL)`` for reporting floor + excess."""
+def bce_parts(z: Tensor, y: Tensor, *, finite: bool = False) -> tuple[Tensor, Tensor]:
+    """Per-element ``(BCE, KL)`` for reporting floor + excess (``finite`` as in ``values``)."""
     xp = fast_torch()
-    a, b = M.neglog_terms_logits(xp, z, y)
+    a, b = M.neglog_terms_logits(xp, z, y, guard=not finite)
     return M.cross_entropy(y, a, b, None), M.kl(xp, y, a, b)
 
 
