@@ -94,11 +94,13 @@ def test_resume_with_other_options_is_refused(circles, tmp_path) -> None:
         fit(MLPSpec(), circles, resume=tmp_path / "nothing-here")
 
 
-def test_manual_gradients_equal_autograd_through_bcelab(circles) -> None:
+@pytest.mark.parametrize(("hidden", "k"), [((7, 5), 1), ((6,), 1), ((6,), 2), ((), 1)])
+def test_manual_gradients_equal_autograd_through_bcelab(circles, hidden, k: int) -> None:
     """One batched step with the hand-written backward == autograd of bcelab.bce_with_logits."""
-    spec = MLPSpec(hidden=(7, 5))
+    spec = MLPSpec(hidden=hidden)
     x = torch.from_numpy(circles.x_train[:40])
     y = torch.from_numpy(circles.y_train[:40])
+    y = torch.cat([y, 1 - y], dim=1)[:, :k]  # k outputs (the unrolled path is for one layer)
     for loss in ("bce", "focal", "kl"):
         eng = BatchedMLP(
             spec,
@@ -114,7 +116,7 @@ def test_manual_gradients_equal_autograd_through_bcelab(circles) -> None:
         manual = before - eng.flat
         for s in range(2):
             mod = models.module_from_state(
-                models.state_dict(before, spec, 2, 1), spec, 2, 1, seed_index=s
+                models.state_dict(before, spec, 2, k), spec, 2, k, seed_index=s
             ).double()
             perm = torch.from_numpy(
                 __import__("bcelab.train.rng", fromlist=["x"]).permutations([s], epoch=0, n=40)[0]
@@ -122,7 +124,7 @@ def test_manual_gradients_equal_autograd_through_bcelab(circles) -> None:
             z = mod(x[perm].double())
             Objective(loss).public(z, y[perm].double()).backward()
             grads = {n: p.grad for n, p in mod.named_parameters()}
-            got = models.state_dict(manual[s : s + 1], spec, 2, 1)
+            got = models.state_dict(manual[s : s + 1], spec, 2, k)
             for n, g in grads.items():
                 np.testing.assert_allclose(
                     got[n].double(), g, rtol=2e-4, atol=2e-6, err_msg=f"{loss} {n}"
