@@ -51,9 +51,10 @@ def test_seeds_are_independent(circles) -> None:
     assert len(set(losses.tolist())) == 3
 
 
-def test_same_seed_same_history_bit_for_bit(circles) -> None:
-    a = fit(MLPSpec(hidden=(8, 4)), circles, seed=5, epochs=6, seeds=2)
-    b = fit(MLPSpec(hidden=(8, 4)), circles, seed=5, epochs=6, seeds=2)
+@pytest.mark.parametrize("seeds", [2, 10])
+def test_same_seed_same_history_bit_for_bit(circles, seeds: int) -> None:
+    a = fit(MLPSpec(hidden=(8, 4)), circles, seed=5, epochs=6, seeds=seeds)
+    b = fit(MLPSpec(hidden=(8, 4)), circles, seed=5, epochs=6, seeds=seeds)
     for name in a.metrics:
         np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
     for k in a.model_state:
@@ -68,9 +69,12 @@ def _interrupt_at(epoch: int):
     return cb
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_interrupt_then_resume_equals_uninterrupted(circles, tmp_path, optimizer: str) -> None:
-    kw = dict(epochs=10, seeds=2, seed=3, optimizer=optimizer, lr=0.01)
+@pytest.mark.parametrize(("optimizer", "seeds"), [("sgd", 2), ("adam", 2), ("sgd", 10)])
+def test_interrupt_then_resume_equals_uninterrupted(
+    circles, tmp_path, optimizer: str, seeds: int
+) -> None:
+    """seeds=10: each epoch's evaluation overlaps the next epoch's training (pipelined)."""
+    kw = dict(epochs=10, seeds=seeds, seed=3, optimizer=optimizer, lr=0.01)
     full = fit(MLPSpec(), circles, **kw)
     cut = fit(MLPSpec(), circles, callbacks=[_interrupt_at(4)], out=tmp_path, **kw)
     assert cut.interrupted and cut.epochs == 4
@@ -197,14 +201,25 @@ def test_bad_options(circles, kw: dict, match: str) -> None:
         fit(MLPSpec(), circles, **kw)
 
 
-def test_divergence_stops_with_epoch_and_advice(tmp_path) -> None:
+@pytest.mark.parametrize("seeds", [1, 10])
+def test_divergence_stops_with_epoch_and_advice(tmp_path, seeds: int) -> None:
     x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(-1, 1) * 1e3
     y = (x[:, 0] > 0).astype(np.float32)
     with pytest.raises(DivergedError) as e:
-        fit(MLPSpec(hidden=(4,)), (x, y, x, y), lr=1e6, momentum=0.9, epochs=50, out=tmp_path)
+        fit(
+            MLPSpec(hidden=(4,)),
+            (x, y, x, y),
+            lr=1e6,
+            momentum=0.9,
+            epochs=50,
+            out=tmp_path,
+            seeds=seeds,
+        )
     msg = str(e.value)
     assert "at epoch" in msg and "smaller learning rate" in msg
-    assert e.value.history.epochs < 50
+    h = e.value.history
+    assert h.epochs < 50 and not np.isfinite(h.metrics["train_loss"][:, -1]).all()
+    assert np.isfinite(h.metrics["train_loss"][:, :-1]).all()  # stops at the first such epoch
     assert (tmp_path / "history.json").is_file() and not (tmp_path / "model.pt").exists()
 
 

@@ -31,7 +31,7 @@ from . import models, rng
 from .objectives import Objective
 from .optim import Optimizer
 
-__all__ = ["BatchedMLP"]
+__all__ = ["BatchedMLP", "helper_pool"]
 
 Tensor = Any
 
@@ -92,19 +92,23 @@ class BatchedMLP:
     def n_seeds(self) -> int:
         return len(self.seeds)
 
-    def _forward_t(self, a: Tensor, start: int = 1) -> Tensor:
-        """Layers ``start..`` on feature-major activations ``a (S, features, n)``."""
+    def _forward_t(self, a: Tensor, layers: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """Layers ``1..`` on feature-major activations ``a (S, features, n)``."""
         import torch
 
-        last = len(self.layers) - 1
-        for li in range(start, last + 1):
-            a = torch.baddbmm(self.bts[li], self.wts[li], a)
+        last = len(layers) - 1
+        for li in range(1, last + 1):
+            w, b = layers[li]
+            a = torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), a)
             if li < last:
                 a = a.relu_()
         return a
 
-    def predict(self, x: Tensor, *, chunk: int | None = None) -> Tensor:
+    def predict(self, x: Tensor, *, chunk: int | None = None, flat: Tensor | None = None) -> Tensor:
         """Logits ``(S, n, K)`` of every seed for the same inputs ``x (n, D)``.
+
+        ``flat`` evaluates other weights of the same layout (e.g. a copy taken at the end
+        of an epoch, while the next one trains) instead of the current ones.
 
         The first layer is one GEMM for all seeds, ``[W_1; b_1]^T`` of all seeds stacked
         ``(S H, D + 1)`` times ``[x, 1]^T``, evaluated in chunks of columns whose
@@ -113,18 +117,20 @@ class BatchedMLP:
         import torch
 
         s = self.n_seeds
+        flat = self.flat if flat is None else flat
+        layers = models.views(flat, self.spec, self.n_in, self.n_out)
         d1, h = self.w1a.shape[1], self.w1a.shape[2]
-        wcat = self.w1a.transpose(1, 2).reshape(s * h, d1)
+        wcat = flat[:, : d1 * h].view(s, d1, h).transpose(1, 2).reshape(s * h, d1)
         xat = torch.cat([x.T, torch.ones(1, x.shape[0], dtype=x.dtype)], dim=0)
-        widest = max(w.shape[2] for w, _ in self.layers)
+        widest = max(w.shape[2] for w, _ in layers)
         if chunk is None:  # columns per chunk: about 1 MB of activations
             chunk = max(32, (1 << 18) // (s * widest))
         parts = []
         with torch.no_grad():
             for i in range(0, x.shape[0], chunk):
                 a = torch.mm(wcat, xat[:, i : i + chunk]).view(s, h, -1)
-                if len(self.layers) > 1:
-                    a = self._forward_t(a.relu_())
+                if len(layers) > 1:
+                    a = self._forward_t(a.relu_(), layers)
                 parts.append(a)
             zt = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
         return zt.transpose(1, 2)
@@ -295,7 +301,7 @@ class BatchedMLP:
         if self.n_seeds * n >= _PREFETCH_MIN:
             self._next = (
                 epoch + 1,
-                _pool().submit(rng.permutations, self.seeds, epoch=epoch + 1, n=n),
+                helper_pool().submit(rng.permutations, self.seeds, epoch=epoch + 1, n=n),
             )
         return perm
 
@@ -315,8 +321,8 @@ _PREFETCH_MIN = 8192
 _POOL: list[Any] = []
 
 
-def _pool() -> Any:
-    """One shared helper thread (created on first use)."""
+def helper_pool() -> Any:
+    """One shared helper thread (created on first use): shuffles and epoch evaluations."""
     if not _POOL:
         from concurrent.futures import ThreadPoolExecutor
 

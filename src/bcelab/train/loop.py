@@ -35,6 +35,9 @@ __all__ = ["DivergedError", "fit"]
 
 Callback = Callable[[History], None]
 
+#: from this many seeds on, each epoch's evaluation overlaps the next epoch's training
+_PIPELINE_SEEDS = 8
+
 
 class DivergedError(BCELabError):
     """Training produced a NaN or infinite loss; ``.history`` holds the epochs until then."""
@@ -264,34 +267,64 @@ def fit(
 
     t0 = time.perf_counter()
     state: dict[str, Any] | None = None
+    # Many seeds: epoch e's test-set evaluation and metrics run on a helper thread (on the
+    # weights at the end of epoch e) while epoch e + 1 trains; rows are still appended,
+    # checked and passed to the callbacks in epoch order, one epoch later.
+    pipelined = is_mlp and n_seeds >= _PIPELINE_SEEDS
+    pending: Any = None
+
+    def evaluate(z: Any, ys: Any, weights: Any) -> dict[str, np.ndarray]:
+        zte = engine.predict(xte, flat=weights) if is_mlp else engine.predict(xte)
+        return epoch_metrics(("train", z, ys), ("test", zte, yte))
+
+    def record(row: dict[str, np.ndarray], *, notify: bool = True) -> bool:
+        """Append one epoch's row; False when a loss is no longer finite."""
+        history.append(row)
+        bad = [s for s, v in zip(seed_list, row["train_loss"], strict=True) if not math.isfinite(v)]
+        if bad:
+            history.stop_reason = (
+                f"the training loss of seed(s) {bad[:10]} became "
+                f"{row['train_loss'][seed_list.index(bad[0])]} at epoch {history.epochs}"
+            )
+            return False
+        for cb in callbacks if notify else ():
+            cb(history)
+        return True
+
     with _Threads(threads):
         for epoch in range(history.epochs, epochs):
             try:
-                done = history.epochs
+                state = None
                 state = engine.get_state()
                 z, ys = engine.train_epoch(epoch)
-                row = epoch_metrics(("train", z, ys), ("test", engine.predict(xte), yte))
-                history.append(row)
-                bad = [
-                    s
-                    for s, v in zip(seed_list, row["train_loss"], strict=True)
-                    if not math.isfinite(v)
-                ]
-                if bad:
-                    history.stop_reason = (
-                        f"the training loss of seed(s) {bad[:10]} became "
-                        f"{row['train_loss'][seed_list.index(bad[0])]} at "
-                        f"epoch {epoch + 1}"
-                    )
+                if pending is not None:
+                    row = pending.result()
+                    pending = None
+                    if not record(row):
+                        engine.set_state(state)  # the weights of the diverged epoch
+                        break
+                if pipelined:
+                    from .batched import helper_pool
+
+                    pending = helper_pool().submit(evaluate, z, ys, engine.flat.clone())
+                elif not record(evaluate(z, ys, None)):
                     break
-                for cb in callbacks:
-                    cb(history)
             except KeyboardInterrupt:
-                if history.epochs == done and state is not None:
+                if pending is not None:  # the last completed epoch's row
+                    row = pending.result()
+                    pending = None
+                    record(row, notify=False)
+                if history.epochs == epoch and state is not None:
                     engine.set_state(state)  # back to the end of the last completed epoch
-                history.interrupted = True
-                history.stop_reason = f"interrupted after epoch {history.epochs}"
+                history.interrupted = history.stop_reason is None
+                history.stop_reason = (
+                    history.stop_reason or f"interrupted after epoch {history.epochs}"
+                )
                 break
+        if pending is not None:
+            row = pending.result()
+            pending = None
+            record(row)
         history.train_time += time.perf_counter() - t0
         if history.stop_reason is None or history.interrupted:
             history.final.update(
