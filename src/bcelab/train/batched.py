@@ -150,7 +150,6 @@ class BatchedMLP:
         sizes = models.MLPSpec.layer_sizes(self.spec, self.n_in, self.n_out)
         e = torch.empty
         bs = self.batch_size
-        self.xs = e(s, n, self.n_in + 1)  # shuffled [x, 1]
         self.ts = e(s, self.n_out, n)  # shuffled 1 - 2y (hard targets) or y, transposed
         # [x, 1]^T of every batch, each contiguous (torch.bmm falls back to one GEMM per
         # seed for strided batches): full batches in one block, the last partial one apart
@@ -186,16 +185,14 @@ class BatchedMLP:
         import torch
 
         steps = self._plan()
-        s, n = self.n_seeds, int(self.x.shape[0])
-        idx = torch.from_numpy(self._permutations(epoch)).view(-1)
-        # one gather per epoch: (S, D + 1, N) inputs and (S, K, N) targets
-        torch.index_select(self.xa_all, 0, idx, out=self.xs.view(s * n, -1))
+        s = self.n_seeds
+        xs, ts, ys = self._epoch_data(epoch)  # the epoch's shuffled [x, 1], 1 - 2y (or y), y
+        # into the per-batch buffers: (S, D + 1, B) inputs and (S, K, N) targets
         nfull, bs, d1 = self.xfull.shape[0], self.batch_size, self.n_in + 1
-        self.xfull.copy_(self.xs[:, : nfull * bs].view(s, nfull, bs, d1).permute(1, 0, 3, 2))
+        self.xfull.copy_(xs[:, : nfull * bs].view(s, nfull, bs, d1).permute(1, 0, 3, 2))
         if self.xrest is not None:
-            self.xrest.copy_(self.xs[:, nfull * bs :].transpose(1, 2))
-        self.ts.copy_(self.t_all[idx].view(s, n, -1).transpose(1, 2))
-        ys = torch.index_select(self.y, 0, idx).view(s, n, -1)
+            self.xrest.copy_(xs[:, nfull * bs :].transpose(1, 2))
+        self.ts.copy_(ts.transpose(1, 2))
         wts, bts, gws, gbs, glayers = self.wts, self.bts, self.gws, self.gbs, self.glayers
         w1at, gw1a = self.w1a.transpose(1, 2), self.gw1a
         gtmp = self._gtmp
@@ -287,23 +284,27 @@ class BatchedMLP:
                 gw1a.copy_(gt1)
             step(params, grads, state, scale=scale)
 
-    def _permutations(self, epoch: int) -> Any:
-        """This epoch's ``(S, N)`` shuffles; with many seeds the next epoch's are computed
-        meanwhile on a helper thread (NumPy's sort and ufuncs release the GIL, as do
-        torch's operations), which takes them off the critical path on a second core."""
-        n = int(self.x.shape[0])
+    def _gather(self, epoch: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Epoch ``epoch``'s shuffles applied: ``[x, 1]`` (S, N, D + 1), the gradient's
+        targets (S, N, K) and the targets y (S, N, K), each gathered once."""
+        import torch
+
+        s, n = self.n_seeds, int(self.x.shape[0])
+        idx = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=n)).view(-1)
+        xs = torch.index_select(self.xa_all, 0, idx).view(s, n, -1)
+        ts = torch.index_select(self.t_all, 0, idx).view(s, n, -1)
+        ys = torch.index_select(self.y, 0, idx).view(s, n, -1) if self.signed else ts
+        return xs, ts, ys
+
+    def _epoch_data(self, epoch: int) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`_gather` for this epoch; with many seeds the next epoch's is prepared
+        meanwhile on the helper thread (NumPy's sort and ufuncs release the GIL, as do
+        torch's operations), which takes it off the critical path on a second core."""
         nxt, self._next = self._next, None
-        perm = (
-            nxt[1].result()
-            if nxt is not None and nxt[0] == epoch
-            else rng.permutations(self.seeds, epoch=epoch, n=n)
-        )
-        if self.n_seeds * n >= _PREFETCH_MIN:
-            self._next = (
-                epoch + 1,
-                helper_pool().submit(rng.permutations, self.seeds, epoch=epoch + 1, n=n),
-            )
-        return perm
+        data = nxt[1].result() if nxt is not None and nxt[0] == epoch else self._gather(epoch)
+        if self.n_seeds * int(self.x.shape[0]) >= _PREFETCH_MIN:
+            self._next = (epoch + 1, helper_pool().submit(self._gather, epoch + 1))
+        return data
 
     def get_state(self) -> dict[str, Any]:
         return {"flat": self.flat.clone(), "opt": _clone(self.opt_state)}
