@@ -223,7 +223,7 @@ def test_ineligible_calls_take_the_generic_path(case, make):
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
-def test_autocast_torch_func_and_compile_take_the_generic_path():
+def test_autocast_and_torch_func_take_the_generic_path():
     x, y = _x_y(dtype=torch.float32)
     loss = bt.BCELoss()
     with count_kernel_calls() as calls:
@@ -231,14 +231,49 @@ def test_autocast_torch_func_and_compile_take_the_generic_path():
             out = loss(torch.nn.functional.linear(x[None], torch.eye(12))[0], y)
         g = torch.func.grad(lambda a: loss(a, y))(x.detach())
         per = torch.func.vmap(loss)(x.detach().view(3, 4), y.view(3, 4))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compiled = torch.compile(lambda a: loss(a, y), backend="aot_eager")(x)
     assert not calls
     assert out.dtype == torch.float32 and per.shape == (3,)
     ref = bcelab.bce_with_logits_grad(x.detach(), y, reduction="mean")
     np.testing.assert_allclose(g.numpy(), ref.numpy(), rtol=1e-6)
-    assert float(compiled.detach()) == pytest.approx(float(loss(x, y).detach()), rel=1e-6)
+
+
+def test_torch_compile_runs_the_kernel_as_one_custom_op():
+    # Under torch.compile the fused kernel is the custom op bcelab::fused_bce (one graph,
+    # no break: fullgraph=True); torch.func transforms inside compile use the generic path.
+    x = torch.randn(6, 5, dtype=torch.float64)
+    y = (torch.rand(6, 5, dtype=torch.float64) < 0.4).double()
+    loss = bt.BCELoss(pos_weight=2.0, label_smoothing=0.1)
+    with generic_path():
+        ref_v, ref_g, _ = _value_and_grad(loss, x, y)
+    with warnings.catch_warnings(), count_kernel_calls() as calls:
+        warnings.simplefilter("ignore")
+        import bcelab._torch_compiled as TC
+
+        orig, TC._run = TC._run, A._run  # count the op's kernel passes too
+        try:
+            step = torch.compile(lambda a: loss(a, y), backend="aot_eager", fullgraph=True)
+            xa = x.clone().requires_grad_(True)
+            got = step(xa)
+            got.backward()
+            n_op = len(calls)
+            g = torch.compile(torch.func.grad(lambda a: loss(a, y)), backend="aot_eager")(x)
+        finally:
+            TC._run = orig
+    assert n_op == 1 and len(calls) == 1  # the grad transform did not call the kernel
+    np.testing.assert_allclose(float(got.detach()), float(ref_v), rtol=1e-12)
+    np.testing.assert_allclose(xa.grad.numpy(), ref_g.numpy(), rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(g.numpy(), ref_g.numpy(), rtol=1e-10, atol=1e-300)
+
+
+def test_custom_op_passes_opcheck():
+    import bcelab._torch_compiled  # noqa: F401  (registers the op)
+
+    x = torch.randn(7, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(7, dtype=torch.float64)
+    w = torch.rand(7, dtype=torch.float64)
+    op = torch.ops.bcelab.fused_bce.default
+    torch.library.opcheck(op, (x, y, None, True, None, 0.0, "mean", True))
+    torch.library.opcheck(op, (x.detach().sigmoid(), y, w, False, 1.5, 0.2, "sum", False))
 
 
 def test_ineligible_explains_itself():

@@ -37,7 +37,7 @@ import torch.autograd.forward_ad as _forward_ad
 from .kernels import dispatch as _dispatch
 from .kernels.api import fused_bce
 
-__all__ = ["fused_loss", "ineligible"]
+__all__ = ["fused_loss", "ineligible", "options_reason"]
 
 _REDUCTIONS = ("mean", "sum", "weighted_mean")
 _FLOATS = (torch.float32, torch.float64)
@@ -77,18 +77,10 @@ def _context_reason() -> str | None:
     return None
 
 
-def ineligible(
-    input: Any,
-    target: Any,
-    weights: Any = None,
-    *,
-    pos_weight: object = None,
-    label_smoothing: float = 0.0,
-    reduction: str = "mean",
-    convention: str = "exact",
-    clip: object = None,
+def options_reason(
+    pos_weight: object, label_smoothing: object, reduction: str, convention: str, clip: object
 ) -> str | None:
-    """Why this call cannot take the fused path, or ``None`` when it can."""
+    """Why these options (or this installation) rule the fused kernel out, or ``None``."""
     if reduction not in _REDUCTIONS:
         return f"reduction={reduction!r}"
     if convention != "exact" or clip is not None:
@@ -101,6 +93,24 @@ def ineligible(
         return "label_smoothing"
     if not _dispatch.available():
         return "the fused kernel is unavailable (numba missing or disabled)"
+    return None
+
+
+def ineligible(
+    input: Any,
+    target: Any,
+    weights: Any = None,
+    *,
+    pos_weight: object = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    convention: str = "exact",
+    clip: object = None,
+) -> str | None:
+    """Why this call cannot take the fused path, or ``None`` when it can."""
+    reason = options_reason(pos_weight, label_smoothing, reduction, convention, clip)
+    if reason is not None:
+        return reason
     reason = _context_reason()
     if reason is not None:
         return reason
@@ -198,8 +208,24 @@ def fused_loss(
     """The reduced loss (0-d, the input's dtype) via the fused kernel, or ``None`` if ineligible.
 
     With autograd recording and ``input.requires_grad`` the result has a ``grad_fn``
-    (``_FusedBCEBackward``) whose backward costs one multiplication at most.
+    (``_FusedBCEBackward``) whose backward costs one multiplication at most.  Under
+    ``torch.compile`` the kernel is the custom op ``torch.ops.bcelab.fused_bce``
+    (:mod:`bcelab._torch_compiled`), one opaque node of the compiled graph.
     """
+    if torch.compiler.is_compiling():
+        from ._torch_compiled import compiled_loss
+
+        return compiled_loss(
+            input,
+            target,
+            weights,
+            from_logits=from_logits,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+            convention=convention,
+            clip=clip,
+        )
     if ineligible(
         input,
         target,

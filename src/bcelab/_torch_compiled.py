@@ -1,0 +1,116 @@
+"""``torch.compile``: bcelab's fused kernel as the custom op ``torch.ops.bcelab.fused_bce``.
+
+The generic Array-API path does not compile into one graph (the core's NumPy error-state
+and warning guards break it into about a dozen), so under ``torch.compile`` an eligible
+call of :func:`bcelab._torch_autograd.fused_loss` becomes one opaque custom-op node:
+forward runs the fused kernel (loss and gradient in one pass, as in eager mode), the
+compiled backward multiplies the saved gradient by ``grad_output``.  The op has a fake
+(meta) implementation for tracing and an autograd formula; double backward is not
+supported by ``torch.compile`` itself.  The kernel checks the values at run time and
+raises the core's errors (NaN, targets or probabilities outside [0, 1]), which the
+generic path under ``torch.compile`` cannot do.
+
+This module deliberately has no ``from __future__ import annotations``: ``custom_op``
+reads the annotations to build the operator's schema.
+"""
+
+from typing import Any, Optional
+
+import torch
+
+from ._torch_autograd import _FLOATS, _Opts, _run, options_reason
+
+__all__ = ["compiled_loss"]
+
+
+@torch.library.custom_op("bcelab::fused_bce", mutates_args=(), device_types="cpu")
+def fused_bce_op(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: Optional[torch.Tensor],  # noqa: UP045 (the schema parser wants Optional)
+    logits: bool,
+    pos_weight: Optional[float],  # noqa: UP045
+    label_smoothing: float,
+    reduction: str,
+    want_grad: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, gradient or an empty tensor) from one pass of the fused kernel."""
+    opts = _Opts(logits, pos_weight, label_smoothing, reduction)
+    wc = None if w is None else w.contiguous()
+    value, g = _run(x.contiguous(), y.contiguous(), wc, opts, want_grad)
+    return torch.tensor(value, dtype=x.dtype), (x.new_empty((0,)) if g is None else g)
+
+
+@fused_bce_op.register_fake
+def _fake(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: Optional[torch.Tensor],  # noqa: UP045
+    logits: bool,
+    pos_weight: Optional[float],  # noqa: UP045
+    label_smoothing: float,
+    reduction: str,
+    want_grad: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.empty_like(x, memory_format=torch.contiguous_format) if want_grad else None
+    return x.new_empty(()), (x.new_empty((0,)) if g is None else g)
+
+
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
+    ctx.mark_non_differentiable(output[1])
+    ctx.save_for_backward(output[1])
+
+
+def _backward(ctx: Any, grad_value: torch.Tensor, grad_g: Any) -> tuple[Any, ...]:
+    (g,) = ctx.saved_tensors
+    return grad_value * g, None, None, None, None, None, None, None
+
+
+fused_bce_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _tensor_reason(input: Any, target: Any, weights: Any) -> str | None:
+    """Checks that hold on traced (fake) tensors; strides are the op's business."""
+    if torch._C._functorch.get_dynamic_layer_stack_depth() > 0:  # constant-folded by dynamo
+        return "torch.func transform inside torch.compile"
+    if input.device.type != "cpu" or input.dtype not in _FLOATS or input.numel() == 0:
+        return "input is not a non-empty CPU float32/float64 tensor"
+    if target.device.type != "cpu" or target.shape != input.shape or target.requires_grad:
+        return "target is not a CPU tensor of the input's shape without grad"
+    if target.dtype != input.dtype and target.dtype != torch.bool:
+        return "target has another dtype"
+    if weights is not None and (
+        weights.device.type != "cpu"
+        or weights.shape != input.shape
+        or weights.dtype != input.dtype
+        or weights.requires_grad
+    ):
+        return "weights are not a CPU tensor of the input's shape and dtype without grad"
+    return None
+
+
+def compiled_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    *,
+    from_logits: bool,
+    pos_weight: object = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    convention: str = "exact",
+    clip: object = None,
+) -> torch.Tensor | None:
+    """The reduced loss through the custom op (while compiling), or ``None`` if ineligible."""
+    if options_reason(pos_weight, label_smoothing, reduction, convention, clip):
+        return None
+    if _tensor_reason(input, target, weights):
+        return None
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    want_grad = torch.is_grad_enabled() and input.requires_grad
+    pw = None if pos_weight is None else float(pos_weight)  # type: ignore[arg-type]
+    value, _ = fused_bce_op(
+        input, target, weights, bool(from_logits), pw, float(label_smoothing), reduction, want_grad
+    )
+    return value
