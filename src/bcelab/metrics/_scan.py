@@ -21,6 +21,22 @@ N_SCAN = 8
 
 
 @njit(**_JIT)
+def _clean(y: Any, p: Any, w: Any, has_w: bool, logits: bool, lo_c: float, hi_c: float) -> bool:
+    """Whether no row needs counting: targets in [0, 1], probabilities in [eps, 1 - eps]
+    (logits: not NaN) and weights finite and >= 0.  One counter, so it is cheap."""
+    dirty = 0
+    for i in range(y.shape[0]):
+        yi = y[i]
+        pi = p[i]
+        wi = w[i]
+        ok = (yi >= 0) & (yi <= 1)
+        ok &= (pi == pi) if logits else (pi >= lo_c) & (pi <= hi_c)
+        ok &= (wi >= 0) & (wi < np.inf) if has_w else True
+        dirty += 0 if ok else 1
+    return dirty == 0
+
+
+@njit(**_JIT)
 def _count_range(
     y: Any,
     p: Any,
@@ -41,6 +57,8 @@ def _count_range(
     hi_c = 1.0 - eps
     probs = not logits
     clip = probs and eps > 0
+    if _clean(y, p, w, has_w, logits, lo_c, hi_c):
+        return  # the usual case: every count is 0
     n_nan = n_bad_y = n_excl = n_clip = n_bad_p = n_bad_w = 0
     for i in range(y.shape[0]):
         yi = y[i]
