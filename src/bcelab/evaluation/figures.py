@@ -66,13 +66,34 @@ def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
         ax.set_xlabel("mean predicted probability")
         return
     edges = np.arange(nb + 1) / nb
-    ax_n.stairs(uni["count"], edges, fill=True, color=_UNI, alpha=0.6)
-    for x, c in zip((edges[:-1] + edges[1:]) / 2, uni["count"], strict=True):
+    counts = np.asarray(uni["count"], dtype=np.float64)
+    nz = counts > 0
+    top = max(float(counts.max()), 1.0)
+    low = float(counts[nz].min()) if nz.any() else 1.0
+    # Linear when the counts are within a factor 50 of each other; otherwise a log axis
+    # whose floor sits just below the smallest bin (not at 1 row: bars that all start
+    # many decades below the data look equally tall).
+    log = top / low > 50
+    floor = 10.0 ** np.floor(np.log10(low)) / 2 if log else 0.0
+    ax_n.bar(
+        edges[:-1][nz],
+        counts[nz] - floor,
+        width=1.0 / nb,
+        bottom=floor,
+        align="edge",
+        color=_UNI,
+        alpha=0.6,
+        edgecolor="white",
+        linewidth=0.5,
+    )
+    for x, c in zip((edges[:-1] + edges[1:]) / 2, counts, strict=True):
         if c:
             ax_n.annotate(_short(int(c)), (x, c), ha="center", va="bottom", fontsize=6)
-    ax_n.set_yscale("log")
-    if uni["count"].max() > 0:
-        ax_n.set_ylim(top=uni["count"].max() * 3)  # room for the labels
+    if log:
+        ax_n.set_yscale("log")
+        ax_n.set_ylim(floor, top * 4)  # room for the labels
+    else:
+        ax_n.set_ylim(0, top * 1.2)
     ax_n.set_xlim(0, 1)
     ax_n.set_xlabel("predicted probability")
     ax_n.set_ylabel("rows per bin")
