@@ -31,7 +31,7 @@ __all__ = ["Batch", "Columns", "Unit", "iter_unit", "plan_units"]
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv")
 DEFAULT_BATCH_ROWS = 1 << 17
-DEFAULT_UNIT_ROWS = 1 << 20
+DEFAULT_UNIT_ROWS = 1 << 22  # 4 row groups of 2**20: fewer states to send and merge
 _CSV_BLOCK = 8 << 20
 _READ_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 
