@@ -7,14 +7,19 @@ is one forward pass plus the gradient with respect to the predictions.  Peers, i
 same process:
 
 * PyTorch: ``F.binary_cross_entropy_with_logits`` / ``F.binary_cross_entropy`` (eager)
-  vs ``bcelab.torch.BCELoss`` (eager);
+  vs ``bcelab.torch.BCELoss`` (eager: the fused kernel in a ``torch.autograd.Function``,
+  on ``torch.get_num_threads()`` threads, so both sides use the same thread count);
+  and ``torch.compile(BCELoss())`` (inductor; the kernel is the custom op
+  ``bcelab::fused_bce``) vs torch eager;
 * JAX: optax's formula ``-y log_sigmoid(x) - (1 - y) log_sigmoid(-x)`` (optax is not
   installed here; this is its source) vs :func:`bcelab.bce_with_logits`, both under
   ``jax.jit(jax.value_and_grad(...))``;
 * Keras 3 on the jax backend (jitted) and on the torch backend (eager), each in a child
-  process: ``keras.losses.BinaryCrossentropy`` vs ``bcelab.keras.BinaryCrossentropy``.
+  process: ``keras.losses.BinaryCrossentropy`` vs ``bcelab.keras.BinaryCrossentropy``
+  (on torch it takes the same fused path as ``BCELoss``).
 
-The ratio is bcelab / peer (target <= 1.2).  The bandwidth column is the time to read
+Peer and bcelab are timed round-robin (``_common.interleaved_times``), so both see the
+same load.  The ratio is bcelab / peer (target <= 1.2).  The bandwidth column is the time to read
 the two input arrays once (``_common.bandwidth_probe``) divided by the measured time.
 """
 
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import bandwidth_probe, machine_line, median_time, table
+from _common import bandwidth_probe, interleaved_times, machine_line, table
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,14 +67,10 @@ def bench_torch(n: int, repeat: int, *, compile_too: bool) -> list[dict[str, Any
             t.grad = None
             fn(t, y).backward()
 
-        out.append(
-            {
-                "framework": "PyTorch (eager)",
-                "case": case,
-                "peer": median_time(lambda fn=peer: run(fn), repeat=repeat),
-                "bcelab": median_time(lambda fn=ours: run(fn), repeat=repeat),
-            }
+        times = interleaved_times(
+            {"peer": lambda fn=peer: run(fn), "bcelab": lambda fn=ours: run(fn)}, repeat=repeat
         )
+        out.append({"framework": "PyTorch (eager)", "case": case, **times})
     if compile_too:  # inductor compiles for ~20 s on 2 cores: full mode only
         import warnings
 
@@ -85,10 +86,13 @@ def bench_torch(n: int, repeat: int, *, compile_too: bool) -> list[dict[str, Any
             {
                 "framework": "PyTorch, bcelab under torch.compile vs torch eager",
                 "case": "from logits",
-                "peer": median_time(
-                    lambda: run_c(F.binary_cross_entropy_with_logits), repeat=repeat
+                **interleaved_times(
+                    {
+                        "peer": lambda: run_c(F.binary_cross_entropy_with_logits),
+                        "bcelab": lambda: run_c(compiled),
+                    },
+                    repeat=repeat,
                 ),
-                "bcelab": median_time(lambda: run_c(compiled), repeat=repeat),
             }
         )
     return out
@@ -121,11 +125,13 @@ def bench_jax(n: int, repeat: int) -> list[dict[str, Any]]:
         ("from probabilities", p_np, naive_probs, lambda p: bcelab.bce(p, y, reduction="mean")),
     ):
         arr = jnp.asarray(data)
-        row = {"framework": "JAX (jit)", "case": case}
+        fns = {}
         for key, fn in (("peer", peer), ("bcelab", ours)):
             f = jax.jit(jax.value_and_grad(fn))
-            row[key] = median_time(lambda f=f, a=arr: jax.block_until_ready(f(a)), repeat=repeat)
-        out.append(row)
+            fns[key] = lambda f=f, a=arr: jax.block_until_ready(f(a))
+        out.append(
+            {"framework": "JAX (jit)", "case": case, **interleaved_times(fns, repeat=repeat)}
+        )
     return out
 
 
@@ -143,9 +149,11 @@ def bench_keras(backend: str, n: int, repeat: int) -> list[dict[str, Any]]:
         import jax.numpy as jnp
 
         yj, pj = jnp.asarray(y2), jnp.asarray(p2)
+        fns = {}
         for key, loss in losses.items():
             f = jax.jit(jax.value_and_grad(lambda p, loss=loss: loss(yj, p)))
-            row[key] = median_time(lambda f=f: jax.block_until_ready(f(pj)), repeat=repeat)
+            fns[key] = lambda f=f: jax.block_until_ready(f(pj))
+        row.update(interleaved_times(fns, repeat=repeat))
         row["framework"] += " (jit)"
     else:
         import torch
@@ -157,8 +165,11 @@ def bench_keras(backend: str, n: int, repeat: int) -> list[dict[str, Any]]:
             pt.grad = None
             loss(yt, pt).backward()
 
-        for key, loss in losses.items():
-            row[key] = median_time(lambda loss=loss: run(loss), repeat=repeat)
+        row.update(
+            interleaved_times(
+                {key: lambda loss=loss: run(loss) for key, loss in losses.items()}, repeat=repeat
+            )
+        )
         row["framework"] += " (eager)"
     _ = keras
     return [row]
@@ -202,6 +213,8 @@ def main(argv: list[str]) -> int:
             backend,
             "--n",
             str(args.n),
+            "--threads",
+            str(args.threads),
             *(["--quick"] if args.quick else []),
         ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
