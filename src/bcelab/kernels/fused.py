@@ -25,7 +25,8 @@ The formulas are the core's, rearranged only where it is exact: ``softplus(x)`` 
 
 Per-element helpers are written for strict IEEE order; the kernel that inlines them is
 compiled with ``fastmath={"contract"}`` only, which lets LLVM fuse ``a * b + c`` into one
-FMA instruction (one rounding instead of two: never less accurate, and 7-23% faster, see
+FMA instruction (one rounding instead of two; the mpmath accuracy grid still passes; 7-23%
+faster, see
 BENCHMARKS.md) but never reorders operations.  Only the chunk loop that adds the
 per-element values up is compiled with ``fastmath={"reassoc"}``, which lets LLVM keep several
 partial sums in SIMD lanes (the order is fixed by the compiled code, so results are
