@@ -4,11 +4,12 @@ The input is split into chunks of :data:`CHUNK` elements; each chunk's float64 s
 land in their own row of a small ``(n_chunks, SLOTS)`` array (``N / 65536`` rows:
 15 KB per 1e8 elements), and the rows are added in chunk order.  The result is thus
 the same for any number of threads.  Threads are plain Python threads running the
-``nogil`` kernels, each over a contiguous block of chunks.
+``nogil`` kernels, each taking the next piece of a few chunks until none are left.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,6 +25,8 @@ CHUNK = 1 << 16
 #: Below this many elements one thread is faster (thread hand-off costs ~20-40 us);
 #: chosen from ``bench/bench_kernel.py --cutover`` (see ``bench/results/kernel.md``).
 PARALLEL_MIN = 1 << 18
+#: Chunks per piece of work handed to a thread (16 chunks = 1M elements, ~1-3 ms).
+PIECE_CHUNKS = 16
 _POOL: ThreadPoolExecutor | None = None
 _DUMMY = np.zeros(1, dtype=np.float64)
 
@@ -100,11 +103,22 @@ def run(
     if nt == 1:
         kernel(*args, 0, n_chunks, *tail)
     else:
-        bounds = [n_chunks * k // nt for k in range(nt + 1)]
-        pool = _pool(nt)
-        call: Any = pool.submit
-        futs = [call(kernel, *args, bounds[k], bounds[k + 1], *tail) for k in range(1, nt)]
-        kernel(*args, bounds[0], bounds[1], *tail)  # this thread takes the first block
+        # Threads take pieces of a few chunks from a shared counter until none are left, so a
+        # core slowed by another process does less of the work instead of holding up the
+        # result (a static split waits for the slowest half).  Each chunk still writes its
+        # own row, so the result does not depend on which thread ran it.
+        piece = max(1, min(PIECE_CHUNKS, n_chunks // (4 * nt)))
+        counter = itertools.count()
+
+        def work() -> None:
+            while True:
+                c0 = next(counter) * piece  # atomic under the GIL
+                if c0 >= n_chunks:
+                    return
+                kernel(*args, c0, min(c0 + piece, n_chunks), *tail)
+
+        futs = [_pool(nt).submit(work) for _ in range(1, nt)]
+        work()  # this thread works too
         for f in futs:
             f.result()
     return part.sum(axis=0)
