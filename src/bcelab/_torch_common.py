@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ._adapters import call_as, renamed
 from .errors import BCELabError, DTypeError
 
 __all__ = ["FRAMEWORK"]
@@ -15,15 +16,11 @@ FRAMEWORK = "PyTorch"
 
 
 def _renamed(err: BCELabError, where: str) -> BCELabError:
-    """The same error class and message, prefixed with the adapter (and framework) name."""
-    return type(err)(f"{where} ({FRAMEWORK}): {err.expected}", err.received, err.fix)
+    return renamed(err, where, FRAMEWORK)
 
 
 def _call(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except BCELabError as e:
-        raise _renamed(e, where) from None
+    return call_as(where, FRAMEWORK, fn, *args, **kwargs)
 
 
 def _check_tensors(where: str, *tensors: object) -> None:

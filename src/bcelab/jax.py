@@ -25,6 +25,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._adapters import renamed
 from .errors import BCELabError, DTypeError
 from .losses import bce_with_logits, prepare
 
@@ -35,7 +36,7 @@ Array = Any
 
 
 def _renamed(err: BCELabError, where: str) -> BCELabError:
-    return type(err)(f"{where} ({FRAMEWORK}): {err.expected}", err.received, err.fix)
+    return renamed(err, where, FRAMEWORK)
 
 
 def check_inputs(preds: Array, targets: Array, /, *, from_logits: bool = True) -> None:

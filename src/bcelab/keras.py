@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ._adapters import call_as, renamed
 from .errors import BCELabError, OptionError
 
 __all__ = [
@@ -65,14 +66,11 @@ SUPPORTED_BACKENDS = ("jax", "torch", "numpy")
 
 
 def _renamed(err: BCELabError, where: str) -> BCELabError:
-    return type(err)(f"{where} ({FRAMEWORK}): {err.expected}", err.received, err.fix)
+    return renamed(err, where, FRAMEWORK)
 
 
 def _call(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except BCELabError as e:
-        raise _renamed(e, where) from None
+    return call_as(where, FRAMEWORK, fn, *args, **kwargs)
 
 
 def _check_backend(where: str) -> None:
