@@ -18,7 +18,7 @@ from . import conventions as C
 from .errors import DomainError, OptionError, ShapeError
 from .reduction import REDUCTIONS, _check_mask, reduce
 
-__all__ = ["Prepared", "check_clip", "finish", "pos_weight_array", "prepare"]
+__all__ = ["Prepared", "check_clip", "clip_eps", "finish", "pos_weight_array", "prepare"]
 
 Array = Any
 
@@ -158,17 +158,23 @@ def _reject(convention: str, option: str, fname: str) -> None:
     )
 
 
-def check_clip(xp: Any, clip: float | None, in_dtype: Any, *, fname: str) -> float | None:
-    """``clip=eps`` clips p to [eps, 1 - eps]; 1 - eps must be below 1 in the input dtype."""
-    if clip is None:
-        return None
-    eps = float(clip)
+def clip_eps(clip: object, *, fname: str) -> float:
+    """The ``clip=eps`` option as a float in (0, 0.5), or the documented error."""
+    eps = float(clip)  # type: ignore[arg-type]
     if not 0.0 < eps < 0.5:
         raise OptionError(
             f"{fname}: clip must be a number in (0, 0.5)",
             f"received clip={clip!r}",
             "use e.g. clip=1e-7, or clip=None for the exact (unclipped) loss",
         )
+    return eps
+
+
+def check_clip(xp: Any, clip: float | None, in_dtype: Any, *, fname: str) -> float | None:
+    """``clip=eps`` clips p to [eps, 1 - eps]; 1 - eps must be below 1 in the input dtype."""
+    if clip is None:
+        return None
+    eps = clip_eps(clip, fname=fname)
     one_minus = float(xp.asarray(1.0 - eps, dtype=in_dtype))
     if not one_minus < 1.0 or float(xp.asarray(eps, dtype=in_dtype)) == 0.0:
         raise OptionError(

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._prepare import clip_eps
 from ..errors import DomainError, NaNError, OptionError, ShapeError
 from . import _reference
 from ._convert import to_numpy
@@ -158,7 +159,7 @@ class BinaryStats:
                 "received clip together with logits=True",
                 "drop clip: the loss from logits is exact without it",
             )
-        eps = 0.0 if clip is None else _check_clip(clip, fname)
+        eps = 0.0 if clip is None else clip_eps(clip, fname=fname)
         y = to_numpy(targets, name="targets", fname=fname, kind="targets")
         p = to_numpy(preds, name="logits" if logits else "preds", fname=fname, kind="preds")
         w = (
@@ -324,17 +325,6 @@ def _merge_into(dst: dict[str, np.ndarray], src: dict[str, np.ndarray]) -> None:
     dst["pmax"][:] = np.maximum(dst["pmax"], src["pmax"])
     dst["hist"] += src["hist"]
     dst["hist_n"] += src["hist_n"]
-
-
-def _check_clip(clip: float, fname: str) -> float:
-    eps = float(clip)
-    if not 0.0 < eps < 0.5:
-        raise OptionError(
-            f"{fname}: clip must be a number in (0, 0.5)",
-            f"received clip={clip!r}",
-            "use e.g. clip=1e-7, or clip=None to evaluate the exact loss",
-        )
-    return eps
 
 
 def _common_dtype(
