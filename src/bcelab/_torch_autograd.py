@@ -28,6 +28,7 @@ through a retained graph differentiate the core's analytic gradient
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,17 +115,29 @@ def ineligible(
     reason = _context_reason()
     if reason is not None:
         return reason
-    if not _plain(input) or input.dtype not in _FLOATS or input.numel() == 0:
-        return "input is not a contiguous non-empty CPU float32/float64 tensor"
-    if not _plain(target) or target.shape != input.shape:
-        return "target is not a contiguous CPU tensor of the input's shape"
+    return tensors_reason(input, target, weights, readable=_plain, what="contiguous CPU")
+
+
+def tensors_reason(
+    input: Any, target: Any, weights: Any, *, readable: Callable[[Any], bool], what: str
+) -> str | None:
+    """Why these tensors cannot go to the kernel, or ``None``.
+
+    ``readable`` says whether the kernel can read a tensor's memory: in eager mode a plain
+    contiguous CPU tensor (:func:`_plain`); under ``torch.compile`` any CPU tensor (the
+    custom op makes it contiguous).  ``what`` names that condition in the reason.
+    """
+    if not readable(input) or input.dtype not in _FLOATS or input.numel() == 0:
+        return f"input is not a non-empty {what} float32/float64 tensor"
+    if not readable(target) or target.shape != input.shape:
+        return f"target is not a {what} tensor of the input's shape"
     if target.requires_grad:
         return "target requires grad"
     if target.dtype != input.dtype and target.dtype != torch.bool:
         return "target has another dtype (bool labels are converted)"
     if weights is not None:
-        if not _plain(weights) or weights.shape != input.shape or weights.dtype != input.dtype:
-            return "weights are not a contiguous CPU tensor of the input's shape and dtype"
+        if not readable(weights) or weights.shape != input.shape or weights.dtype != input.dtype:
+            return f"weights are not a {what} tensor of the input's shape and dtype"
         if weights.requires_grad:
             return "weights require grad"
     return None

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import torch
 
-from ._torch_autograd import _FLOATS, _Opts, _run, options_reason
+from ._torch_autograd import _Opts, _run, options_reason, tensors_reason
 
 __all__ = ["compiled_loss"]
 
@@ -69,24 +69,15 @@ def _backward(ctx: Any, grad_value: torch.Tensor, grad_g: Any) -> tuple[Any, ...
 fused_bce_op.register_autograd(_backward, setup_context=_setup_context)
 
 
+def _on_cpu(t: Any) -> bool:
+    return bool(t.device.type == "cpu")
+
+
 def _tensor_reason(input: Any, target: Any, weights: Any) -> str | None:
     """Checks that hold on traced (fake) tensors; strides are the op's business."""
     if torch._C._functorch.get_dynamic_layer_stack_depth() > 0:  # constant-folded by dynamo
         return "torch.func transform inside torch.compile"
-    if input.device.type != "cpu" or input.dtype not in _FLOATS or input.numel() == 0:
-        return "input is not a non-empty CPU float32/float64 tensor"
-    if target.device.type != "cpu" or target.shape != input.shape or target.requires_grad:
-        return "target is not a CPU tensor of the input's shape without grad"
-    if target.dtype != input.dtype and target.dtype != torch.bool:
-        return "target has another dtype"
-    if weights is not None and (
-        weights.device.type != "cpu"
-        or weights.shape != input.shape
-        or weights.dtype != input.dtype
-        or weights.requires_grad
-    ):
-        return "weights are not a CPU tensor of the input's shape and dtype without grad"
-    return None
+    return tensors_reason(input, target, weights, readable=_on_cpu, what="CPU")
 
 
 def compiled_loss(
