@@ -11,7 +11,15 @@ import pytest
 mpmath = pytest.importorskip("mpmath")
 numba = pytest.importorskip("numba")
 
-from bcelab.kernels.fastmath import exp_nonpos, log1p_any, log1p_unit, log_pos  # noqa: E402
+from bcelab.kernels.fastmath import (  # noqa: E402
+    exp_nonpos,
+    exp_nonpos_f32in,
+    log1p_any,
+    log1p_unit,
+    log1p_unit_f32in,
+    log_f32in,
+    log_pos,
+)
 
 mpmath.mp.dps = 40
 
@@ -84,3 +92,51 @@ def test_special_values() -> None:
     np.testing.assert_array_equal(_apply(np.array([0.0, 1.0]), 3), [0.0, np.log(2.0)])
     for which in (0, 1, 2, 3):
         assert np.isnan(_apply(np.array([np.nan]), which)[0])
+
+
+# --- the shorter *_f32in variants of the fused loss kernel: relative error < 2e-15 ---------------
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _apply_f32in(a: np.ndarray, which: int) -> np.ndarray:
+    out = np.empty_like(a)
+    for i in range(a.size):
+        if which == 0:
+            out[i] = exp_nonpos_f32in(a[i])
+        elif which == 1:
+            out[i] = log_f32in(a[i])
+        else:
+            out[i] = log1p_unit_f32in(a[i])
+    return out
+
+
+def _check_rel(name: str, xs: np.ndarray, which: int, fn: object) -> None:
+    got = _apply_f32in(xs, which)
+    ref = np.array([float(fn(mpmath.mpf(float(x)))) for x in xs])  # type: ignore[operator]
+    rel = np.abs(got - ref) / np.maximum(np.abs(ref), np.finfo(np.float64).tiny)
+    i = int(np.argmax(rel))
+    print(f"\n{name}: worst relative error {rel[i]:.2e} at {xs[i]!r}")
+    assert rel[i] < 2e-15, (name, xs[i], got[i], ref[i])
+
+
+def test_f32in_variants_accuracy() -> None:
+    rng = np.random.default_rng(5)
+    # exp of -|x| for float32 x
+    t = -np.concatenate([np.geomspace(1e-30, 700.0, 1500), rng.uniform(0, 90.0, 1500)])
+    _check_rel("exp_f32in", t.astype(np.float32).astype(np.float64), 0, mpmath.exp)
+    # log of float32 values (subnormals included) and of 1 - p for float32 p
+    p = np.concatenate([np.geomspace(2.0**-149, 1.0, 1500), rng.random(1500)]).astype(np.float32)
+    z = np.concatenate([p.astype(np.float64), 1.0 - p.astype(np.float64)])
+    _check_rel("log_f32in", z[(z > 0) & (z != 1.0)], 1, mpmath.log)
+    v = np.concatenate([np.geomspace(1e-300, 1.0, 1500), rng.uniform(0, 1, 1500)])
+    _check_rel("log1p_unit_f32in", v, 2, mpmath.log1p)
+
+
+def test_f32in_special_values() -> None:
+    np.testing.assert_array_equal(_apply_f32in(np.array([0.0, -np.inf]), 0), [1.0, 0.0])
+    np.testing.assert_array_equal(
+        _apply_f32in(np.array([0.0, 1.0, np.inf]), 1), [-np.inf, 0.0, np.inf]
+    )
+    np.testing.assert_array_equal(_apply_f32in(np.array([0.0, 1.0]), 2), [0.0, np.log(2.0)])
+    for which in (0, 1, 2):
+        assert np.isnan(_apply_f32in(np.array([np.nan]), which)[0])

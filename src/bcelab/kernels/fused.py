@@ -21,7 +21,8 @@ per-element loss into an output array of the input dtype.
 The formulas are the core's, rearranged only where it is exact: ``softplus(x)`` and
 ``softplus(-x)`` share ``log1p(exp(-|x|))``, and ``sigmoid(±x)`` share
 ``exp(-|x|)``.  float32 inputs are computed in float64 with the vectorisable
-:mod:`bcelab.kernels.fastmath`; float64 inputs use libm.
+:mod:`bcelab.kernels.fastmath` (its ``*_f32in`` functions, relative error < 2e-15);
+float64 inputs use libm.
 
 Per-element helpers are written for strict IEEE order; the kernel that inlines them is
 compiled with ``fastmath={"contract"}`` only, which lets LLVM fuse ``a * b + c`` into one
@@ -43,7 +44,8 @@ import numpy as np
 from numba import njit
 
 from .dispatch import SLOTS, WRITE_GRAD, WRITE_LOSS, WRITE_NONE
-from .fastmath import exp_nonpos, log1p_any, log1p_unit, log_pos
+from .fastmath import exp_nonpos_f32in, log1p_any, log1p_unit_f32in, log_f32in, log_pos
+from .logsum import hard_logits_block, hard_probs_block
 
 __all__ = ["SLOTS", "WRITE_GRAD", "WRITE_LOSS", "WRITE_NONE", "get_kernel"]
 
@@ -60,9 +62,9 @@ _TWO_M29 = 2.0**-29
 def _pre_a(p: float, logits: bool, fast: bool) -> float:
     """Phase 1 of a block: ``exp(-|x|)`` (logits) or ``-log p`` (probabilities)."""
     if logits:
-        return exp_nonpos(-abs(p)) if fast else math.exp(-abs(p))
+        return exp_nonpos_f32in(-abs(p)) if fast else math.exp(-abs(p))
     if fast:
-        return -log_pos(p)
+        return -log_f32in(p)
     return -math.log(p) if p > 0.0 else _INF
 
 
@@ -70,9 +72,9 @@ def _pre_a(p: float, logits: bool, fast: bool) -> float:
 def _pre_b(p: float, t: float, logits: bool, fast: bool) -> float:
     """Phase 2: ``log1p(exp(-|x|))`` from phase 1's ``t`` (logits) or ``-log1p(-p)``."""
     if logits:
-        return log1p_unit(t) if fast else math.log1p(t)
+        return log1p_unit_f32in(t) if fast else math.log1p(t)
     if fast:
-        return p + 0.5 * p * p if p < _TWO_M29 else -log_pos(1.0 - p)
+        return p + 0.5 * p * p if p < _TWO_M29 else -log_f32in(1.0 - p)
     return -math.log1p(-p) if p < 1.0 else _INF
 
 
@@ -85,7 +87,7 @@ def _pre_hard(p: float, y: float) -> float:
     evaluate both.  Only for float32 input (``fast``).
     """
     z = p if y == 1.0 else 1.0 - p
-    t = -log_pos(z)
+    t = -log_f32in(z)
     return p + 0.5 * p * p if (y != 1.0 and p < _TWO_M29) else t
 
 
@@ -205,6 +207,10 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
     # combination (the cache key includes their values).  The per-element loop has no
     # reduction, so LLVM vectorises it under strict IEEE semantics; the values go to a
     # small buffer, which `_block_sum` adds up.
+    # The plain sum (float32, unweighted, no decomposition, nothing written) of a block of
+    # 0/1 targets goes through kernels.logsum: one logarithm per block, not per element.
+    SUMS = FAST and WR == WRITE_NONE and not W and not D
+
     @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
     def kernel(
         pred: Any,
@@ -242,7 +248,18 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                 # ran about 1.8x slower (register pressure; measured in L2, 1 thread).
                 # With probabilities and a block of hard targets only one of -log p and
                 # -log1p(-p) is needed per element (the other has coefficient 0).
-                hard = FAST and (not LOGITS) and (not smooth) and _count_soft(tb, m) == 0.0
+                hard = FAST and (SUMS or not LOGITS) and (not smooth) and _count_soft(tb, m) == 0.0
+                if SUMS and hard:
+                    # Only the loss sum is wanted: one logarithm per block (kernels.logsum).
+                    if LOGITS:
+                        for j in range(m):
+                            ta[j] = _pre_a(np.float64(pb[j]), LOGITS, FAST)
+                        s1, s0, nbad = hard_logits_block(pb, tb, ta, m)
+                    else:
+                        s1, s0, nbad = hard_probs_block(pb, tb, m)
+                    tot[0] += pw * s1 + s0
+                    tot[4] += nbad
+                    continue
                 if hard:
                     for j in range(m):
                         ta[j] = _pre_hard(np.float64(pb[j]), np.float64(tb[j]))
