@@ -182,7 +182,11 @@ def measure(
     The bandwidth limit is the faster of the 1- and 2-thread read-reductions of this run.
     """
     cases = dict(probes) | {f"fwd:{k}": f for k, f in fwd} | {f"grad:{k}": f for k, f in grad}
-    times = interleaved_times(cases, repeat=repeat, min_time=0.05 if n < 10**7 else 0.0)
+    # Each timed batch lasts >= 0.1 s, so the first call after a change of peer (which pays
+    # for the previous peer's worker threads still spinning, or its own pool waking up) is
+    # a small part of it.  With one call per batch at N >= 1e7, that penalty was measured at
+    # 10-40% on whichever peer came first (bench/results/kernel.md).
+    times = interleaved_times(cases, repeat=repeat, min_time=0.1)
     probe_t = {k: times[k] for k, _ in probes if k in times}
     limit = min(probe_t.values())
     tables = []

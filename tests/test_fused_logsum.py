@@ -23,7 +23,13 @@ pytest.importorskip("numba")
 
 import bcelab
 from bcelab.kernels import set_enabled
-from bcelab.kernels.logsum import SMALL, hard_logits_block, hard_probs_block
+from bcelab.kernels.logsum import (
+    SMALL,
+    hard_logits_block,
+    hard_probs_block,
+    logits_block,
+    probs_block,
+)
 
 RTOL = 1e-13  # documented: ~3e-14
 
@@ -130,8 +136,24 @@ def test_block_functions_count_invalid_values() -> None:
     pb = np.array([np.nan, 0.5, -0.1, 1.5, 1.0], dtype=np.float32)
     tb = np.array([1, 0, 1, 0, 1], dtype=np.float32)
     assert hard_probs_block(pb, tb, pb.size)[2] == 3.0
+    assert probs_block(pb, tb, pb.size)[2] == 3.0
     ta = np.exp(-np.abs(pb.astype(np.float64)))
     assert hard_logits_block(pb, tb, ta, pb.size)[2] == 1.0
+    assert logits_block(pb, tb, ta, pb.size)[2] == 1.0
+
+
+def test_one_class_variants_equal_the_split_sums() -> None:
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(512) * 4).astype(np.float32)
+    p = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    y = (rng.random(512) < 0.5).astype(np.float32)
+    ta = np.exp(-np.abs(x.astype(np.float64)))
+    for split, one in (
+        (hard_logits_block(x, y, ta, 512), logits_block(x, y, ta, 512)),
+        (hard_probs_block(p, y, 512), probs_block(p, y, 512)),
+    ):
+        assert one[0] == 0.0
+        assert one[1] == pytest.approx(split[0] + split[1], rel=1e-14)
 
 
 @given(

@@ -45,7 +45,7 @@ from numba import njit
 
 from .dispatch import SLOTS, WRITE_GRAD, WRITE_LOSS, WRITE_NONE
 from .fastmath import exp_nonpos_f32in, log1p_any, log1p_unit_f32in, log_f32in, log_pos
-from .logsum import hard_logits_block, hard_probs_block
+from .logsum import hard_logits_block, hard_probs_block, logits_block, probs_block
 
 __all__ = ["SLOTS", "WRITE_GRAD", "WRITE_LOSS", "WRITE_NONE", "get_kernel"]
 
@@ -254,7 +254,12 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                     if LOGITS:
                         for j in range(m):
                             ta[j] = _pre_a(np.float64(pb[j]), LOGITS, FAST)
-                        s1, s0, nbad = hard_logits_block(pb, tb, ta, m)
+                        if pw == 1.0:
+                            s1, s0, nbad = logits_block(pb, tb, ta, m)
+                        else:
+                            s1, s0, nbad = hard_logits_block(pb, tb, ta, m)
+                    elif pw == 1.0:
+                        s1, s0, nbad = probs_block(pb, tb, m)
                     else:
                         s1, s0, nbad = hard_probs_block(pb, tb, m)
                     tot[0] += pw * s1 + s0
