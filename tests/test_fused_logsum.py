@@ -175,3 +175,29 @@ def test_sums_equal_the_exact_sum(
     else:
         p = (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
         _check(p, y, logits=False, pos_weight=pos_weight)
+
+
+@pytest.mark.parametrize("logits", [True, False])
+@pytest.mark.parametrize("pos_weight", [None, 2.5])
+def test_loss_and_gradient_in_one_pass_over_hard_targets(logits: bool, pos_weight: object) -> None:
+    # the gradient loop runs beside the block sums: the same gradient as the core's
+    from bcelab.kernels import fused_bce
+
+    rng = np.random.default_rng(11)
+    n = 70_001
+    z = (rng.standard_normal(n) * 5).astype(np.float32)
+    y = (rng.random(n) < 0.4).astype(np.float32)
+    pred = z if logits else (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
+    res = fused_bce(pred, y, logits=logits, grad=True, pos_weight=pos_weight)
+    pw = 1.0 if pos_weight is None else float(pos_weight)
+    assert res.fused
+    assert res.value == pytest.approx(
+        _reference_sum(pred, y, logits=logits, pos_weight=pw) / n, rel=RTOL
+    )
+    set_enabled(False)
+    try:
+        gfn = bcelab.bce_with_logits_grad if logits else bcelab.bce_grad
+        ref = np.asarray(gfn(pred, y, pos_weight=pos_weight, reduction="mean"))
+    finally:
+        set_enabled(True)
+    np.testing.assert_allclose(res.grad, ref, rtol=2.5e-7, atol=0)

@@ -207,9 +207,10 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
     # combination (the cache key includes their values).  The per-element loop has no
     # reduction, so LLVM vectorises it under strict IEEE semantics; the values go to a
     # small buffer, which `_block_sum` adds up.
-    # The plain sum (float32, unweighted, no decomposition, nothing written) of a block of
-    # 0/1 targets goes through kernels.logsum: one logarithm per block, not per element.
-    SUMS = FAST and WR == WRITE_NONE and not W and not D
+    # The plain sum (float32, unweighted, no decomposition, no per-element loss) of a block
+    # of 0/1 targets goes through kernels.logsum: one logarithm per block, not per element.
+    # With the gradient written too, the block's sums still need no per-element logarithm.
+    SUMS = FAST and WR != WRITE_LOSS and not W and not D
 
     @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
     def kernel(
@@ -264,6 +265,15 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                         s1, s0, nbad = hard_probs_block(pb, tb, m)
                     tot[0] += pw * s1 + s0
                     tot[4] += nbad
+                    if WR == WRITE_GRAD:
+                        for j in range(m):
+                            p = np.float64(pb[j])
+                            y = np.float64(tb[j])
+                            if LOGITS:
+                                g = _grad_logits_fast(p, y, ta[j], pw)
+                            else:
+                                g = _grad_probs(p, y, pw)
+                            ob[j] = _scale(g, 1.0, den)
                     continue
                 if hard:
                     for j in range(m):
