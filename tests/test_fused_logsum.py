@@ -201,3 +201,23 @@ def test_loss_and_gradient_in_one_pass_over_hard_targets(logits: bool, pos_weigh
     finally:
         set_enabled(True)
     np.testing.assert_allclose(res.grad, ref, rtol=2.5e-7, atol=0)
+
+
+@pytest.mark.parametrize("logits", [True, False])
+def test_blocks_with_a_few_soft_targets_fall_back_per_element(logits: bool) -> None:
+    # the block functions count targets that are not 0/1; such blocks are redone per element
+    rng = np.random.default_rng(12)
+    n = 5000
+    z = (rng.standard_normal(n) * 3).astype(np.float32)
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    y[[3, 700, 4999]] = np.float32(0.25)  # blocks 0, 1 and the last one are soft
+    pred = z if logits else (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
+    for pw in (1.0, 2.0):
+        _check(pred, y, logits=logits, pos_weight=pw)
+    ta = np.exp(-np.abs(pred[:512].astype(np.float64)))
+    blk = (
+        logits_block(pred[:512], y[:512], ta, 512)
+        if logits
+        else probs_block(pred[:512], y[:512], 512)
+    )
+    assert blk[3] == 1.0

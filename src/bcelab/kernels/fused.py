@@ -249,32 +249,34 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
                 # ran about 1.8x slower (register pressure; measured in L2, 1 thread).
                 # With probabilities and a block of hard targets only one of -log p and
                 # -log1p(-p) is needed per element (the other has coefficient 0).
-                hard = FAST and (SUMS or not LOGITS) and (not smooth) and _count_soft(tb, m) == 0.0
-                if SUMS and hard:
-                    # Only the loss sum is wanted: one logarithm per block (kernels.logsum).
+                if SUMS and not smooth:
+                    # Only the loss sum (and the gradient) is wanted: one logarithm per block
+                    # (kernels.logsum), kept if every target is exactly 0 or 1.
                     if LOGITS:
                         for j in range(m):
                             ta[j] = _pre_a(np.float64(pb[j]), LOGITS, FAST)
                         if pw == 1.0:
-                            s1, s0, nbad = logits_block(pb, tb, ta, m)
+                            s1, s0, nbad, nsoft = logits_block(pb, tb, ta, m)
                         else:
-                            s1, s0, nbad = hard_logits_block(pb, tb, ta, m)
+                            s1, s0, nbad, nsoft = hard_logits_block(pb, tb, ta, m)
                     elif pw == 1.0:
-                        s1, s0, nbad = probs_block(pb, tb, m)
+                        s1, s0, nbad, nsoft = probs_block(pb, tb, m)
                     else:
-                        s1, s0, nbad = hard_probs_block(pb, tb, m)
-                    tot[0] += pw * s1 + s0
-                    tot[4] += nbad
-                    if WR == WRITE_GRAD:
-                        for j in range(m):
-                            p = np.float64(pb[j])
-                            y = np.float64(tb[j])
-                            if LOGITS:
-                                g = _grad_logits_fast(p, y, ta[j], pw)
-                            else:
-                                g = _grad_probs(p, y, pw)
-                            ob[j] = _scale(g, 1.0, den)
-                    continue
+                        s1, s0, nbad, nsoft = hard_probs_block(pb, tb, m)
+                    if nsoft == 0.0:
+                        tot[0] += pw * s1 + s0
+                        tot[4] += nbad
+                        if WR == WRITE_GRAD:
+                            for j in range(m):
+                                p = np.float64(pb[j])
+                                y = np.float64(tb[j])
+                                if LOGITS:
+                                    g = _grad_logits_fast(p, y, ta[j], pw)
+                                else:
+                                    g = _grad_probs(p, y, pw)
+                                ob[j] = _scale(g, 1.0, den)
+                        continue
+                hard = FAST and (not LOGITS) and (not smooth) and _count_soft(tb, m) == 0.0
                 if hard:
                     for j in range(m):
                         ta[j] = _pre_hard(np.float64(pb[j]), np.float64(tb[j]))

@@ -28,8 +28,9 @@ y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
 
 Only the loss *sum* is produced: gradients, per-element losses, weights, soft targets,
 label smoothing and the floor/excess decomposition keep the per-element path of
-:mod:`bcelab.kernels.fused`, which calls these functions only for blocks whose targets
-are all exactly 0 or 1.  Both functions are compiled with ``reassoc`` (so that LLVM
+:mod:`bcelab.kernels.fused`.  Each function also counts the targets that are not exactly
+0 or 1; the kernel keeps the sums only when that count is 0 and otherwise evaluates the
+block again per element (one pass over the targets instead of a check first).  Both functions are compiled with ``reassoc`` (so that LLVM
 keeps SIMD partial sums and products) and no other fast-math flag: NaN and infinity
 keep their IEEE meaning.
 """
@@ -62,16 +63,18 @@ _SUM: dict[str, Any] = {
 
 def _make_logits(split: bool) -> Any:
     @njit(**_SUM)
-    def block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float]:
+    def block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
         lin1 = 0.0
         lin0 = 0.0
         prod1 = 1.0
         prod0 = 1.0
         bad = 0.0
+        soft = 0.0
         for j in range(m):
             x = np.float64(pb[j])
             t = ta[j]
             pos = tb[j] == 1.0
+            soft += 0.0 if (pos or tb[j] == 0.0) else 1.0
             small = t < SMALL
             # log1p(t) for t < 2^-7: alternating series, 8 terms
             ser = t * (
@@ -99,14 +102,14 @@ def _make_logits(split: bool) -> Any:
                 prod0 *= f
             bad += 0.0 if x == x else 1.0
         # 512 factors of at most 2 stay below 2^512: no overflow
-        return lin1 + np.log(prod1), lin0 + np.log(prod0), bad
+        return lin1 + np.log(prod1), lin0 + np.log(prod0), bad, soft
 
     return block
 
 
 def _make_probs(split: bool) -> Any:
     @njit(**_SUM)
-    def block(pb: Any, tb: Any, m: int) -> tuple[float, float, float]:
+    def block(pb: Any, tb: Any, m: int) -> tuple[float, float, float, float]:
         ser1 = 0.0
         ser0 = 0.0
         exp1 = 0.0
@@ -116,9 +119,11 @@ def _make_probs(split: bool) -> Any:
         zero1 = 0.0
         zero0 = 0.0
         bad = 0.0
+        soft = 0.0
         for j in range(m):
             p = np.float64(pb[j])
             pos = tb[j] == 1.0
+            soft += 0.0 if (pos or tb[j] == 0.0) else 1.0
             z = p if pos else 1.0 - p
             u = 1.0 - p if pos else p  # 1 - z, exact
             small = u < SMALL
@@ -162,7 +167,7 @@ def _make_probs(split: bool) -> Any:
         # -log z = -(e ln 2 + log m); 512 mantissas below 2 stay below 2^512
         s1 = ser1 - (exp1 * _LN2 + np.log(prod1))
         s0 = ser0 - (exp0 * _LN2 + np.log(prod0))
-        return (_INF if zero1 > 0.0 else s1), (_INF if zero0 > 0.0 else s0), bad
+        return (_INF if zero1 > 0.0 else s1), (_INF if zero0 > 0.0 else s0), bad, soft
 
     return block
 
@@ -171,7 +176,8 @@ _LOGITS = {True: _make_logits(True), False: _make_logits(False)}
 _PROBS = {True: _make_probs(True), False: _make_probs(False)}
 
 #: ``hard_logits_block(pb, tb, ta, m)``: loss sums of one block of logits with 0/1 targets,
-#: ``(sum over y=1, sum over y=0, NaN count)``; ``ta[j]`` must hold ``exp(-|x_j|)``.  The
+#: ``(sum over y=1, sum over y=0, NaN count, count of targets not 0 or 1)`` (the sums are
+#: meaningless unless the last count is 0); ``ta[j]`` must hold ``exp(-|x_j|)``.  The
 #: loss is ``max(-+x, 0) + log1p(exp(-|x|))`` (upper sign for y = 1).
 hard_logits_block = _LOGITS[True]
 #: ``hard_probs_block(pb, tb, m)``: the same for probabilities, ``-log z`` with ``z = p``
@@ -179,6 +185,6 @@ hard_logits_block = _LOGITS[True]
 #: enters as its exponent (summed exactly) and its mantissa (multiplied in); ``z = 0``
 #: gives ``inf``.  The count covers probabilities outside [0, 1] and NaN.
 hard_probs_block = _PROBS[True]
-#: The ``pos_weight = 1`` variants: ``(0.0, sum over all, count)``.
+#: The ``pos_weight = 1`` variants: ``(0.0, sum over all, count, count)``.
 logits_block = _LOGITS[False]
 probs_block = _PROBS[False]
