@@ -21,7 +21,8 @@ rows, then the lanes in order), then the block sum is added into a Neumaier-comp
 positive terms drifts by ~1e-12 to 1e-8).
 
 Threads: :func:`accumulate` splits the rows into contiguous ranges, one per thread of a
-``ThreadPoolExecutor`` (the kernels release the GIL), and merges the partial states.
+``ThreadPoolExecutor`` (the kernels release the GIL), and merges the partial states
+(:mod:`bcelab.metrics._drive`, shared with the precompiled twins of :mod:`._aot`).
 
 Import this module only when numba is installed; :mod:`bcelab.metrics.stats` falls
 back to the NumPy reference path (:mod:`bcelab.metrics._reference`) otherwise.
@@ -30,14 +31,15 @@ back to the NumPy reference path (:mod:`bcelab.metrics._reference`) otherwise.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from numba import njit
 
-from ._pool import run, threads
+from . import _drive
 from ._rows import _all_hard, _base_bin, _entropies, _entropy, _rows_block
-from ._scan import scan
+from ._scan import _count_range, _first_bad, scan
 from .histogram import layout
 
 __all__ = ["accumulate", "row_values", "scan"]
@@ -253,42 +255,28 @@ def accumulate(
     n_threads: int = 0,
 ) -> None:
     """Add the rows to the state arrays in place (rows already validated by :func:`scan`)."""
-    has_w = w is not None
-    # without weights the kernel is given p in their place (same dtype and length: one
-    # compiled signature per dtype, and branch-free loops may read it; it is never used)
-    ww = w if w is not None else p
-    n = y.shape[0]
-    nt = threads(n, n_threads)
-    if nt == 1:
-        _accum_range(y, p, ww, has_w, logits, eps, cut_val, cut_off, 0, n, hist, hist_n, hi, lo, mm)
-        return
-    t_hist = np.zeros((nt, *hist.shape))
-    t_hist_n = np.zeros((nt, *hist_n.shape), dtype=np.int64)
-    t_hi = np.zeros((nt, hi.shape[0]))
-    t_lo = np.zeros((nt, hi.shape[0]))
-    t_mm = np.empty((nt, 2))
-    t_mm[:, 0], t_mm[:, 1] = np.inf, -np.inf
-    run(
-        nt,
-        lambda t: _accum_range(
-            y,
-            p,
-            ww,
-            has_w,
-            logits,
-            eps,
-            cut_val,
-            cut_off,
-            t * n // nt,
-            (t + 1) * n // nt,
-            t_hist[t],
-            t_hist_n[t],
-            t_hi[t],
-            t_lo[t],
-            t_mm[t],
-        ),
+    _drive.accumulate(
+        LOOPS,
+        y,
+        p,
+        w,
+        logits=logits,
+        eps=eps,
+        cut_val=cut_val,
+        cut_off=cut_off,
+        hist=hist,
+        hist_n=hist_n,
+        hi=hi,
+        lo=lo,
+        mm=mm,
+        n_threads=n_threads,
     )
-    _into(hist, hist_n, hi, lo, mm, t_hist, t_hist_n, t_hi, t_lo, t_mm)
+
+
+#: the JIT loops, for :mod:`bcelab.metrics._drive` (the precompiled twins: ``_aot``)
+LOOPS = SimpleNamespace(
+    count_range=_count_range, first_bad=_first_bad, accum_range=_accum_range, into=_into
+)
 
 
 @njit(**_JIT)

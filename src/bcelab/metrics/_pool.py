@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import numba
 
 __all__ = ["run", "threads"]
 
@@ -24,8 +23,28 @@ def threads(n: int, n_threads: int) -> int:
     """
     if n < _SERIAL_BELOW:
         return 1
-    cap = n_threads if n_threads > 0 else int(numba.get_num_threads())
+    cap = n_threads if n_threads > 0 else _numba_threads()
     return max(1, min(cap, n // (_SERIAL_BELOW // 2)))
+
+
+def _numba_threads() -> int:
+    """``numba.get_num_threads()`` without importing numba when it is not loaded yet.
+
+    Until numba is imported nobody can have called ``numba.set_num_threads``, so the
+    answer is numba's default: ``NUMBA_NUM_THREADS``, else the CPUs this process may use.
+    """
+    nb = sys.modules.get("numba")
+    if nb is not None and hasattr(nb, "get_num_threads"):
+        return int(nb.get_num_threads())
+    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def run(nt: int, fn: Any) -> None:

@@ -5,19 +5,18 @@ It runs before anything is added to a state, so that an error leaves the state u
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from numba import njit
 
-from ._pool import run, threads
+from . import _drive
+from ._drive import N_SCAN
 
 __all__ = ["N_SCAN", "scan"]
 
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
-
-# nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob, bad_w, first_bad_w
-N_SCAN = 8
 
 
 @njit(**_JIT)
@@ -104,20 +103,8 @@ def scan(
     n_threads: int = 0,
 ) -> np.ndarray:
     """Counts ``[nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob,
-    bad_weight, first_bad_weight]`` (first_* = -1 when none)."""
-    has_w = w is not None
-    ww = w if w is not None else p  # same dtype and length: one signature per dtype
-    n = y.shape[0]
-    nt = threads(n, n_threads)
-    parts = np.zeros((nt, N_SCAN), dtype=np.int64)
-    run(
-        nt,
-        lambda t: _count_range(
-            y, p, ww, has_w, logits, eps, t * n // nt, (t + 1) * n // nt, parts[t]
-        ),
-    )
-    out = parts.sum(axis=0)
-    out[5] = out[7] = -1
-    if out[4] or out[6]:
-        _first_bad(y, p, ww, has_w, logits, out)
-    return out
+    bad_weight, first_bad_weight]`` (first_* = -1 when none), with the JIT loops."""
+    return _drive.scan(_LOOPS, y, p, w, logits=logits, eps=eps, n_threads=n_threads)
+
+
+_LOOPS = SimpleNamespace(count_range=_count_range, first_bad=_first_bad)

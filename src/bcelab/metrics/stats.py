@@ -41,11 +41,17 @@ COUNT_NAMES = ("rows", "used", "nan_pred", "invalid_target", "clipped")
 
 
 def _kernel() -> Any:
-    """The numba kernel module, or None when numba is not installed (NumPy fallback)."""
-    try:
-        from . import _kernel as k
-    except ImportError:  # pragma: no cover - numba is an optional extra
-        return None
+    """The compiled kernel (``scan`` and ``accumulate``): the precompiled loops of
+    :mod:`._aot` when they can be had (no numba import), else the numba JIT module;
+    None when numba is not installed (NumPy fallback).  Both give identical states."""
+    from . import _aot
+
+    k: Any = _aot.loops()
+    if k is None:
+        try:
+            from . import _kernel as k
+        except ImportError:  # pragma: no cover - numba is an optional extra
+            k = None
     return k
 
 

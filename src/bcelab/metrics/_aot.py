@@ -1,0 +1,310 @@
+"""The metric loops compiled ahead of time, so that a fresh process need not import numba.
+
+Loading the numba JIT kernels costs a fresh process about half a second (``import
+numba``, numba's target initialisation, which also imports SciPy, and loading the
+cached machine code), longer than evaluating 1e8 rows.  So the first time they are
+needed, :func:`loops` builds the same numba functions ahead of time into a small
+extension module (:mod:`bcelab.metrics._aot_build`, about 10 s, once) and later
+processes load it in well under a millisecond.  Same numba front end, same LLVM, same
+options: the results are bit-identical to the JIT's (the tests check it).
+
+The module lives in ``$BCELAB_CACHE_DIR``, else this package's ``__pycache__`` when
+writable, else ``~/.cache/bcelab``.  Its name holds a hash of the kernel sources and of
+the Python, NumPy, numba and llvmlite versions and the CPU, so any change rebuilds it.
+When there is no writable folder, no C compiler or the build fails (the reason is kept
+in ``<name>.failed`` and not retried), the JIT kernels are used, as before.
+``BCELAB_AOT=0`` turns the precompiled loops off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _drive
+
+__all__ = ["cache_path", "loops", "reset"]
+
+MODULE = "bcelab_metrics_aot"
+_HERE = Path(__file__).resolve().parent
+# every source that the compiled loops are made of
+_SOURCES = (
+    _HERE / "_kernel.py",
+    _HERE / "_rows.py",
+    _HERE / "_scan.py",
+    _HERE / "histogram.py",
+    _HERE / "_aot_build.py",
+    _HERE.parent / "kernels" / "fastmath.py",
+)
+_STALE_LOCK_S = 900.0
+_LOCK = threading.Lock()
+_STATE: dict[str, Any] = {}
+
+
+def _enabled() -> bool:
+    return os.environ.get("BCELAB_AOT", "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def _cpu() -> tuple[str, str]:
+    """(fingerprint, target): the CPU's model and flags on Linux (build for this CPU),
+    else only the architecture (build for a generic CPU of it)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            lines = fh.read(1 << 16).splitlines()
+        keep = [ln for ln in lines if ln.split(":")[0].strip() in ("model name", "flags")]
+        if keep:
+            return "\n".join(sorted(set(keep))), "host"
+    except OSError:
+        pass
+    return f"{platform.system()}-{platform.machine()}", "generic"
+
+
+def _version_file(package: str) -> bytes:
+    """The text of a package's ``_version.py`` / ``__init__.py`` (found without importing it)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return b"-"
+    root = Path(spec.origin).parent
+    for name in ("_version.py", "__init__.py"):
+        try:
+            return (root / name).read_bytes()
+        except OSError:
+            continue
+    return b"-"
+
+
+def _key() -> tuple[str, str]:
+    """(hash of everything the compiled loops depend on, build target)."""
+    fp, target = _cpu()
+    h = hashlib.sha256()
+    for part in (sys.version, np.__version__, fp, target, sys.platform):
+        h.update(part.encode() + b"\0")
+    for pkg in ("numba", "llvmlite"):
+        h.update(_version_file(pkg) + b"\0")
+    for src in _SOURCES:
+        h.update(src.read_bytes() + b"\0")
+    return h.hexdigest()[:20], target
+
+
+def _writable(d: Path) -> bool:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / f".bcelab-probe-{os.getpid()}-{threading.get_ident()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _cache_dir() -> Path | None:
+    env = os.environ.get("BCELAB_CACHE_DIR")
+    if env:
+        return Path(env) if _writable(Path(env)) else None
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    for d in (_HERE / "__pycache__", Path(xdg) / "bcelab"):
+        if _writable(d):
+            return d
+    return None
+
+
+def cache_path() -> Path | None:
+    """Where this machine's precompiled module is (or would be built); None if nowhere."""
+    d = _cache_dir()
+    if d is None:
+        return None
+    key, _ = _key()
+    return d / f"{MODULE}-{key}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+
+
+def _load(path: Path) -> Any:
+    loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
+    spec = importlib.util.spec_from_file_location(MODULE, str(path), loader=loader)
+    assert spec is not None
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def _build(path: Path, target: str) -> str | None:
+    """Build the module at ``path`` in a subprocess; returns None, or why it failed."""
+    lock = path.with_suffix(".lock")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            if time.time() - lock.stat().st_mtime < _STALE_LOCK_S:
+                return "another process is building it"  # use the JIT meanwhile
+            lock.unlink()  # left by a killed build
+        except OSError:
+            pass
+        return "a stale build lock was removed; the next call builds"
+    os.close(fd)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        tmp.mkdir()
+        src_root = str(_HERE.parent.parent)
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join([src_root, os.environ.get("PYTHONPATH", "")])
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "bcelab.metrics._aot_build", str(tmp), MODULE, target],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+            check=False,
+        )
+        built = list(tmp.glob(f"{MODULE}*"))
+        if proc.returncode != 0 or len(built) != 1:
+            return f"build failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+        os.replace(built[0], path)  # atomic: other processes see all of it or nothing
+        return None
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"build failed: {type(e).__name__}: {e}"
+    finally:
+        for f in tmp.glob("*") if tmp.exists() else ():
+            f.unlink()
+        if tmp.exists():
+            tmp.rmdir()
+        lock.unlink(missing_ok=True)
+
+
+def _find() -> Any:
+    """The compiled module, built if needed; None when it cannot be had (see the docstring)."""
+    d = _cache_dir()
+    if d is None:
+        _STATE["why"] = "no writable cache folder"
+        return None
+    key, target = _key()
+    path = d / f"{MODULE}-{key}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    failed = path.with_suffix(".failed")
+    if failed.exists():
+        _STATE["why"] = failed.read_text(errors="replace")
+        return None
+    if not path.exists():
+        why = _build(path, target)
+        if why is not None:
+            _STATE["why"] = why
+            if why.startswith("build failed"):
+                failed.write_text(why)  # not retried until a source or version changes
+            return None
+    try:
+        return _load(path)
+    except ImportError as e:  # a damaged file: remove it, the next process rebuilds
+        path.unlink(missing_ok=True)
+        _STATE["why"] = f"could not load {path}: {e}"
+        return None
+
+
+def loops() -> _AotLoops | None:
+    """The precompiled loops (built on first use), or None: then use the JIT kernels."""
+    if not _enabled():
+        return None
+    if "loops" not in _STATE:
+        with _LOCK:
+            if "loops" not in _STATE:
+                mod = _find()
+                _STATE["loops"] = None if mod is None else _AotLoops(mod)
+    out: _AotLoops | None = _STATE["loops"]
+    return out
+
+
+def reset() -> None:
+    """Forget what :func:`loops` found (for tests, after changing the environment)."""
+    with _LOCK:
+        _STATE.clear()
+
+
+def _ok(a: np.ndarray, dtype: Any, ndim: int = 1) -> bool:
+    return a.dtype == dtype and a.ndim == ndim and a.flags.c_contiguous and a.flags.aligned
+
+
+def _jit() -> Any:
+    from . import _kernel
+
+    return _kernel.LOOPS
+
+
+class _AotLoops:
+    """The precompiled loops behind the :mod:`._drive` interface (``scan``/``accumulate``).
+
+    The generated wrappers trust their arguments' dtypes and layouts, so each call
+    checks them first and hands anything unexpected to the JIT loops instead.
+    """
+
+    def __init__(self, mod: Any) -> None:
+        self.mod = mod
+
+    def _tag(self, *arrays: np.ndarray) -> str | None:
+        dt = arrays[0].dtype
+        if dt not in (np.float32, np.float64) or not all(_ok(a, dt) for a in arrays):
+            return None
+        return "f4" if dt == np.float32 else "f8"
+
+    def count_range(self, y: Any, p: Any, w: Any, *rest: Any) -> None:
+        tag = self._tag(y, p, w)
+        out = rest[-1]
+        if tag is None or not (_ok(out, np.int64) and out.flags.writeable):
+            _jit().count_range(y, p, w, *rest)
+            return None
+        getattr(self.mod, f"count_{tag}")(y, p, w, *rest)
+        return None
+
+    def first_bad(self, y: Any, p: Any, w: Any, has_w: bool, logits: bool, out: Any) -> None:
+        tag = self._tag(y, p, w)
+        if tag is None or not (_ok(out, np.int64) and out.flags.writeable):
+            _jit().first_bad(y, p, w, has_w, logits, out)
+            return None
+        getattr(self.mod, f"first_bad_{tag}")(y, p, w, has_w, logits, out)
+        return None
+
+    def accum_range(self, y: Any, p: Any, w: Any, *rest: Any) -> None:
+        tag = self._tag(y, p, w)
+        cut_val, cut_off, hist, hist_n, hi, lo, mm = rest[3], rest[4], *rest[7:]
+        ok = (
+            tag is not None
+            and _ok(cut_val, np.float64)
+            and _ok(cut_off, np.int64)
+            and _ok(hist, np.float64, 2)
+            and _ok(hist_n, np.int64)
+            and all(_ok(a, np.float64) for a in (hi, lo, mm))
+            and all(a.flags.writeable for a in (hist, hist_n, hi, lo, mm))
+        )
+        if not ok:
+            _jit().accum_range(y, p, w, *rest)
+            return None
+        getattr(self.mod, f"accum_{tag}")(y, p, w, *rest)
+        return None
+
+    def into(self, *arrays: Any) -> None:
+        dims = (2, 1, 1, 1, 1, 3, 2, 2, 2, 2)
+        ints = (1, 6)
+        ok = all(
+            _ok(a, np.int64 if i in ints else np.float64, d)
+            for i, (a, d) in enumerate(zip(arrays, dims, strict=True))
+        ) and all(a.flags.writeable for a in arrays[:5])
+        if not ok:
+            _jit().into(*arrays)
+            return None
+        self.mod.into(*arrays)
+        return None
+
+    def scan(self, y: np.ndarray, p: np.ndarray, w: np.ndarray | None, **kw: Any) -> np.ndarray:
+        """:func:`bcelab.metrics._kernel.scan` with these loops."""
+        return _drive.scan(self, y, p, w, **kw)
+
+    def accumulate(self, y: np.ndarray, p: np.ndarray, w: np.ndarray | None, **kw: Any) -> None:
+        """:func:`bcelab.metrics._kernel.accumulate` with these loops."""
+        _drive.accumulate(self, y, p, w, **kw)

@@ -1,0 +1,82 @@
+"""Build the precompiled metric loops (run by :mod:`bcelab.metrics._aot` in a subprocess).
+
+``python -m bcelab.metrics._aot_build OUT_DIR MODULE_NAME TARGET`` compiles the numba
+functions of :mod:`bcelab.metrics._kernel` and :mod:`bcelab.metrics._scan` ahead of
+time with ``numba.pycc`` into the extension module ``OUT_DIR/MODULE_NAME<suffix>``.
+It is the same numba front end and LLVM as the JIT, with the JIT's options: the loops
+release the GIL (``nogil=True``) and use ``error_model="numpy"``.  ``TARGET`` is
+``host`` (this machine's CPU, as the JIT) or ``generic``.
+
+Every array is a C-contiguous, writable array of the given dtype: the generated
+wrappers do not check dtypes (:mod:`bcelab.metrics._aot` does before each call).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any
+
+__all__ = ["EXPORTS", "build"]
+
+#: the exported loops: name -> (module, function); ``*_f4`` / ``*_f8`` per input dtype
+EXPORTS = ("count", "first_bad", "accum", "into")
+
+
+def _signatures(T: Any) -> dict[str, Any]:
+    f8, i8, b1 = T.float64, T.int64, T.boolean
+    a8, ai8 = T.Array(f8, 1, "C"), T.Array(i8, 1, "C")
+    m2, m3, ai2 = T.Array(f8, 2, "C"), T.Array(f8, 3, "C"), T.Array(i8, 2, "C")
+    out: dict[str, Any] = {}
+    for tag, dt in (("f4", T.float32), ("f8", f8)):
+        a = T.Array(dt, 1, "C")
+        out[f"count_{tag}"] = T.void(a, a, a, b1, b1, f8, i8, i8, ai8)
+        out[f"first_bad_{tag}"] = T.void(a, a, a, b1, b1, ai8)
+        out[f"accum_{tag}"] = T.void(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8)
+    out["into"] = T.void(m2, ai8, a8, a8, a8, m3, ai2, m2, m2, m2)
+    return out
+
+
+def build(out_dir: str, module_name: str, target: str) -> None:
+    """Compile the loops into ``out_dir`` (``target``: ``host`` or ``generic``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pycc is "pending deprecation"
+        from numba.pycc import CC
+        from numba.pycc import compiler as pycc_compiler
+    import llvmlite.binding as llvm
+    from numba.core import types as T
+    from numba.core.compiler import Flags
+
+    class JitLikeFlags(Flags):
+        """pycc's flags with the options the JIT kernels are declared with."""
+
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)  # flags.copy() passes the flags to copy
+            me: Any = self
+            me.release_gil = True
+            me.error_model = "numpy"
+
+    # pycc makes its Flags() in this module; this subprocess only builds, nothing else
+    setattr(pycc_compiler, "Flags", JitLikeFlags)  # noqa: B010
+    from . import _kernel, _scan
+
+    funcs = {
+        "count": _scan._count_range,
+        "first_bad": _scan._first_bad,
+        "accum": _kernel._accum_range,
+        "into": _kernel._into,
+    }
+    cc = CC(module_name)
+    cc.output_dir = out_dir
+    cc.verbose = False
+    cc.target_cpu = llvm.get_host_cpu_name() if target == "host" else ""
+    for name, sig in _signatures(T).items():
+        base = name.rsplit("_", 1)[0] if name != "into" else name
+        cc.export(name, sig)(funcs[base].py_func)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cc.compile()
+
+
+if __name__ == "__main__":
+    build(sys.argv[1], sys.argv[2], sys.argv[3])

@@ -1,0 +1,242 @@
+"""The precompiled metric loops (bcelab.metrics._aot): bit-identical to the numba JIT
+kernels, no numba import in a process that has them, and a safe fallback to the JIT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+pytest.importorskip("bcelab.metrics._kernel")
+
+from bcelab.metrics import BinaryStats, _aot
+from bcelab.metrics.histogram import layout
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, cache: Path | None, *, aot: bool = True) -> None:
+    if cache is not None:
+        monkeypatch.setenv("BCELAB_CACHE_DIR", str(cache))
+    monkeypatch.setenv("BCELAB_AOT", "1" if aot else "0")
+    _aot.reset()
+
+
+@pytest.fixture(autouse=True)
+def _forget() -> Iterator[None]:
+    """Each test finds the loops afresh, and leaves nothing found for the next one."""
+    _aot.reset()
+    yield
+    _aot.reset()
+
+
+@pytest.fixture(scope="module")
+def aot_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A cache folder with the module built from scratch (about 10 s, once)."""
+    d = tmp_path_factory.mktemp("aot-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        _use(mp, d)
+        loops = _aot.loops()
+        if loops is None:
+            pytest.skip(f"no precompiled loops here: {_aot._STATE.get('why')}")
+        assert list(d.glob("*.so")) or list(d.glob("*.pyd")), "built, but where?"
+    _aot.reset()
+    yield d
+    _aot.reset()
+
+
+def _cases() -> Iterator[tuple[str, dict[str, object]]]:
+    rng = np.random.default_rng(7)
+    for n in (1, 1000, 1025, 70_001, 300_000):
+        for dt in (np.float32, np.float64):
+            y = (rng.random(n) < 0.3).astype(dt)
+            p = rng.random(n).astype(dt)
+            yield f"hard-{n}-{dt.__name__}", {"targets": y, "preds": p}
+            if n < 1000:
+                continue
+            soft = rng.random(n).astype(dt)
+            w = rng.exponential(size=n).astype(dt)
+            w[::97] = 0.0
+            yield f"soft-w-{n}-{dt.__name__}", {"targets": soft, "preds": p, "weights": w}
+            z = (rng.standard_normal(n) * 4).astype(dt)
+            z[::113] = np.nan
+            yb = y.copy()
+            yb[::131] = 2.0
+            yield f"logits-{n}-{dt.__name__}", {"targets": yb, "preds": z, "logits": True}
+            pc = p.copy()
+            pc[::7] = 0.0
+            pc[::11] = 1.0
+            yield f"clip-{n}-{dt.__name__}", {"targets": y, "preds": pc, "clip": 1e-7}
+
+
+CASES = list(_cases())
+
+
+def _no_fallback() -> None:
+    raise AssertionError("the precompiled loops handed a call to the JIT")
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_aot_states_equal_jit(
+    aot_dir: Path, monkeypatch: pytest.MonkeyPatch, n_threads: int
+) -> None:
+    real_jit = _aot._jit
+    for name, kw in CASES:
+        states = []
+        for aot in (True, False):
+            _use(monkeypatch, aot_dir, aot=aot)
+            assert (_aot.loops() is not None) == aot
+            # every call must run the precompiled loops: none may fall back to the JIT
+            monkeypatch.setattr(_aot, "_jit", _no_fallback if aot else real_jit)
+            args = dict(kw)
+            y, p = args.pop("targets"), args.pop("preds")
+            s = BinaryStats(engine="numba", n_threads=n_threads)
+            s.update(y, p, **args)  # type: ignore[arg-type]
+            s.update(y, p, **args)  # type: ignore[arg-type]
+            states.append(s)
+        assert states[0] == states[1], name
+        assert states[0].to_bytes() == states[1].to_bytes(), name
+
+
+def test_aot_counts_and_first_bad_equal_jit(aot_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bcelab.metrics import _kernel
+
+    _use(monkeypatch, aot_dir)
+    loops = _aot.loops()
+    assert loops is not None
+    rng = np.random.default_rng(3)
+    for dt in (np.float32, np.float64):
+        y = rng.random(5000).astype(dt)
+        y[::17] = -1.0
+        p = (rng.random(5000) * 1.2 - 0.1).astype(dt)
+        p[::23] = np.nan
+        w = rng.standard_normal(5000).astype(dt)
+        for ww in (None, w):
+            for logits in (False, True):
+                for eps in (0.0, 1e-3):
+                    kw = {"logits": logits, "eps": 0.0 if logits else eps}
+                    got = loops.scan(y, p, ww, n_threads=1, **kw)
+                    want = _kernel.scan(y, p, ww, n_threads=1, **kw)
+                    assert np.array_equal(got, want), (dt, ww is None, logits, eps)
+
+
+def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated wrappers trust dtypes; anything else must take the JIT path."""
+    from bcelab.metrics import _kernel
+
+    _use(monkeypatch, aot_dir)
+    loops = _aot.loops()
+    assert loops is not None
+    lay = layout()
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.5).astype(np.float32)
+    p64 = rng.random(8000)[::2]  # float64 and not contiguous: not an exported signature
+
+    def state() -> list[np.ndarray]:
+        return [
+            np.zeros((lay.n_fine, 3)),
+            np.zeros(lay.n_fine, np.int64),
+            np.zeros(7),
+            np.zeros(7),
+            np.array([np.inf, -np.inf]),
+        ]
+
+    a, b = state(), state()
+    args = (False, False, 0.0, lay.cut_val, lay.cut_off, 0, 4000)
+    yc, pc = y.astype(np.float64), np.ascontiguousarray(p64)
+    loops.accum_range(y.astype(np.float64), p64, p64, *args, *a)
+    _kernel.LOOPS.accum_range(yc, pc, pc, *args, *b)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+
+
+_CHILD = """
+import json, sys, hashlib
+import bcelab
+r = bcelab.evaluate(sys.argv[1], target="y", pred="p", workers=2)
+print(json.dumps({"numba": "numba" in sys.modules, "ll": r.metrics.log_loss.hex(),
+                  "state": hashlib.sha256(r.stats.to_bytes()).hexdigest()}))
+"""
+
+
+def test_fresh_process_evaluates_without_numba(aot_dir: Path, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rng = np.random.default_rng(5)
+    n = 600_000
+    p = rng.random(n).astype(np.float32)
+    y = (rng.random(n) < p).astype(np.float32)
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"y": y, "p": p}), path, row_group_size=1 << 17)
+    out = {}
+    for aot in ("1", "0"):
+        env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT=aot)
+        res = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        out[aot] = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["1"]["numba"] is False  # the point: no numba import, no JIT start-up
+    assert out["0"]["numba"] is True
+    assert out["1"]["ll"] == out["0"]["ll"]
+    assert out["1"]["state"] == out["0"]["state"]
+
+
+def test_no_writable_cache_falls_back_to_jit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    _use(monkeypatch, blocker / "cache")
+    assert _aot.loops() is None
+    assert "no writable cache folder" in _aot._STATE["why"]
+    s = BinaryStats().update([1, 0, 1], np.array([0.9, 0.2, 0.6]))
+    want = -(np.log(0.9) + np.log(0.8) + np.log(0.6)) / 3
+    assert s.compute().log_loss == pytest.approx(want, rel=1e-12)
+
+
+def test_failed_build_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def fail(path: Path, target: str) -> str:
+        calls.append(path)
+        return "build failed (exit 1): no compiler"
+
+    monkeypatch.setattr(_aot, "_build", fail)
+    _use(monkeypatch, tmp_path)
+    assert _aot.loops() is None
+    _aot.reset()
+    assert _aot.loops() is None  # the marker file: not built again
+    assert len(calls) == 1
+    assert list(tmp_path.glob("*.failed"))
+    s = BinaryStats().update([1, 0], np.array([0.5, 0.5]))
+    assert s.rows == 2
+
+
+def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    _use(monkeypatch, None, aot=False)
+    assert _aot.loops() is None
+
+
+def test_thread_default_without_numba_matches_numba() -> None:
+    code = (
+        "import sys; from bcelab.metrics import _pool; a = _pool._numba_threads(); "
+        "assert 'numba' not in sys.modules; import numba; print(a, numba.get_num_threads())"
+    )
+    for env_threads in (None, "1"):
+        env = dict(os.environ)
+        env.pop("NUMBA_NUM_THREADS", None)
+        if env_threads:
+            env["NUMBA_NUM_THREADS"] = env_threads
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        a, b = res.stdout.split()
+        assert a == b
