@@ -10,6 +10,8 @@ subprocess and reports rows per second and peak RSS:
 
 * bcelab ``evaluate`` (every metric: log loss, NE, calibration, ECE/MCE, ROC/PR-AUC, ...),
   local engine with 2 and 1 worker threads, and on a Dask ``LocalCluster`` (2 processes);
+  ``bcelab-jit`` is the local engine without the precompiled loops (``BCELAB_AOT=0``:
+  numba's JIT start-up in every fresh process, the fallback where they cannot be built);
 * DuckDB SQL and Polars (streaming), computing count, mean prediction and log loss only;
 * scikit-learn in memory (``log_loss`` + ``roc_auc_score`` + ``brier_score_loss``);
 * pyarrow reading the two columns and summing them (the decode limit of any reader).
@@ -85,9 +87,10 @@ LOSS_SQL = "avg(-(y * ln(p) + (1 - y) * ln(1 - p)))"
 
 
 def _bcelab(path: str, *, warm: bool = False, **kw: Any) -> dict[str, Any]:
-    """``evaluate`` timed after ``import bcelab`` only: the first call pays the imports of
-    pyarrow and numba and the load of the compiled kernel (~0.5-0.8 s).  ``warm=True``
-    times a second call in the same process too (``warm_seconds``)."""
+    """``evaluate`` timed after ``import bcelab`` only: the first call pays the import of
+    pyarrow and the load of the precompiled metric loops (with ``BCELAB_AOT=0``: numba's
+    import and JIT start-up instead, ~0.5 s).  ``warm=True`` times a second call in the
+    same process too (``warm_seconds``)."""
     import bcelab
 
     t0 = time.perf_counter()
@@ -225,6 +228,7 @@ def child(engine: str, path: str, rows: int) -> None:
     fn = {
         "bcelab": lambda: _bcelab(path, workers=2, warm=True),
         "bcelab-1": lambda: _bcelab(path, workers=1),
+        "bcelab-jit": lambda: _bcelab(path, workers=2),
         "dask": lambda: _dask(path),
         "duckdb": lambda: _duckdb(path),
         "polars": lambda: _polars(path),
@@ -272,6 +276,8 @@ def _tree_rss(pid: int) -> float:
 def run(engine: str, path: Path, rows: int = 0) -> dict[str, Any]:
     """Run one engine in a fresh interpreter; sample its process tree's RSS meanwhile."""
     env = dict(os.environ, POLARS_MAX_THREADS="2", PYTHONWARNINGS="ignore")
+    if engine == "bcelab-jit":
+        env["BCELAB_AOT"] = "0"  # numba's JIT kernels (loaded from numba's cache)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", engine, str(path), str(rows)],
@@ -331,6 +337,7 @@ def main(argv: list[str]) -> int:
     rows = int(a.rows or (1e7 if a.quick else 1e8))
     big = int(a.big_rows or (3e7 if a.quick else 3e8))
     print(machine_line(), flush=True)
+    load0 = os.getloadavg()
     path = make_file(rows)
     big_path = make_file(big, seed=1) if big != rows else path
 
@@ -348,10 +355,19 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
 
-    # Warm-up: compile (or load from numba's cache) the metric kernel once, so that no timed
-    # run pays a one-off compilation after the kernel's source changed.
+    # Byte-compile bcelab as an install would: with PYTHONDONTWRITEBYTECODE set (as on the
+    # shared benchmark machine) a module edited since its last .pyc is compiled again from
+    # source by every fresh process, a cost no installed package has.
+    import compileall
+
+    import bcelab
+
+    compileall.compile_dir(str(Path(bcelab.__file__).parent), quiet=2)
+    # Warm-up: build the precompiled loops and compile (or load from numba's cache) the JIT
+    # kernel once, so that no timed run pays a one-off compilation after a source change.
     run("bcelab", make_file(10**5, seed=2))
-    engines = ["read-only", "bcelab", "bcelab-1", "dask", "duckdb", "polars"]
+    run("bcelab-jit", make_file(10**5, seed=2))
+    engines = ["read-only", "bcelab", "bcelab-1", "bcelab-jit", "dask", "duckdb", "polars"]
     results: dict[str, dict[str, Any]] = {}
     for e in engines:
         runs = [run(e, path) for _ in range(a.repeat)]
@@ -390,6 +406,7 @@ def main(argv: list[str]) -> int:
         "read-only": "pyarrow: decode y, p and sum them",
         "bcelab": "all metrics, 2 threads",
         "bcelab-1": "all metrics, 1 thread",
+        "bcelab-jit": "all metrics, 2 threads, JIT kernels (BCELAB_AOT=0)",
         "dask": "all metrics, LocalCluster 2 procs (running cluster)",
         "duckdb": "count, mean, log loss",
         "polars": "count, mean, log loss (streaming)",
@@ -440,6 +457,11 @@ def main(argv: list[str]) -> int:
     )
     print(f"bcelab / DuckDB CPU time per row: {_cpu(ref) / _cpu(results['duckdb']):.2f}")
     print(
+        "first call without the precompiled loops (BCELAB_AOT=0, numba JIT start-up): "
+        f"{results['bcelab-jit']['seconds']:.2f} s, "
+        f"{_rate(results['bcelab-jit']) / _rate(results['duckdb']):.2f}x DuckDB's rows per second"
+    )
+    print(
         f"bcelab / DuckDB rows per second: {_rate(ref) / _rate(results['duckdb']):.2f}; "
         f"bcelab / pyarrow read-only: {_rate(ref) / _rate(results['read-only']):.2f}"
     )
@@ -447,6 +469,12 @@ def main(argv: list[str]) -> int:
         f"memory bandwidth (2 threads, this run): {bw_s * 1e9:.2f} ns/row for 8 bytes/row; "
         f"bcelab runs at {bw_s * _rate(ref):.1%} of it (the file decode, not memory, is the "
         "limit)"
+    )
+    print(
+        "load average (1, 5, 15 min) at the start: "
+        + ", ".join(f"{x:.2f}" for x in load0)
+        + "; at the end: "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     if big_res:
         print()

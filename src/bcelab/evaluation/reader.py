@@ -20,8 +20,6 @@ from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import DataError, DTypeError
@@ -276,6 +274,8 @@ def _by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
     """Dictionary-encode a segment column: int64 codes (-1 for null) and the distinct values."""
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
+    import pyarrow.compute as pc  # only for --by (importing it costs a fresh process ~20 ms)
+
     enc = pc.dictionary_encode(col)
     codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     return codes, enc.dictionary.to_pylist()
@@ -341,6 +341,8 @@ def iter_unit(
 
 
 def _csv_batches(unit: Unit, cols: Columns, names: list[str]) -> Iterator[pa.RecordBatch]:
+    import pyarrow.csv as pacsv
+
     types: dict[str, pa.DataType] = {c: pa.float64() for c in cols.numeric}
     if cols.by is not None:
         types[cols.by] = pa.string()

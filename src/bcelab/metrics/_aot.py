@@ -22,8 +22,6 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
-import platform
-import subprocess
 import sys
 import threading
 import time
@@ -67,6 +65,8 @@ def _cpu() -> tuple[str, str]:
             return "\n".join(sorted(set(keep))), "host"
     except OSError:
         pass
+    import platform
+
     return f"{platform.system()}-{platform.machine()}", "generic"
 
 
@@ -139,6 +139,10 @@ def _load(path: Path) -> Any:
 
 def _build(path: Path, target: str) -> str | None:
     """Build the module at ``path`` in a subprocess; returns None, or why it failed."""
+    import shutil  # here, not at the top: a process that only loads the module needs none
+    import subprocess
+    import tempfile
+
     lock = path.with_suffix(".lock")
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -151,13 +155,13 @@ def _build(path: Path, target: str) -> str | None:
             pass
         return "a stale build lock was removed; the next call builds"
     os.close(fd)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    tmp: Path | None = None
     try:
-        tmp.mkdir()
-        src_root = str(_HERE.parent.parent)
-        env = dict(
-            os.environ, PYTHONPATH=os.pathsep.join([src_root, os.environ.get("PYTHONPATH", "")])
-        )
+        if path.exists():  # built by another process meanwhile
+            return None
+        tmp = Path(tempfile.mkdtemp(prefix=f".{MODULE}-", dir=path.parent))
+        paths = [str(_HERE.parent.parent), os.environ.get("PYTHONPATH", "")]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p))
         proc = subprocess.run(
             [sys.executable, "-m", "bcelab.metrics._aot_build", str(tmp), MODULE, target],
             capture_output=True,
@@ -174,10 +178,8 @@ def _build(path: Path, target: str) -> str | None:
     except (OSError, subprocess.SubprocessError) as e:
         return f"build failed: {type(e).__name__}: {e}"
     finally:
-        for f in tmp.glob("*") if tmp.exists() else ():
-            f.unlink()
-        if tmp.exists():
-            tmp.rmdir()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         lock.unlink(missing_ok=True)
 
 
