@@ -37,3 +37,36 @@ def test_shuffles_look_uniform() -> None:
     assert np.abs(pos.mean(axis=0) - (n - 1) / 2).max() < 5 * se
     u = rng.uniform([0], stream=1, n=100_000)[0]
     assert abs(u.mean() - 0.5) < 5 * np.sqrt(1 / 12 / u.size)
+
+
+def _argsort_reference(seeds, epoch: int, n: int) -> np.ndarray:
+    """The definition: argsort of the keys whose low bits are the element's index."""
+    bits = max(1, (n - 1).bit_length())
+    keys = rng._keys(seeds, epoch, n)
+    keys = ((keys >> np.uint64(bits)) << np.uint64(bits)) | np.arange(n, dtype=np.uint64)
+    return np.argsort(keys, axis=1, kind="stable")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seeds=seeds_st, epoch=st.integers(0, 10**6), n=st.integers(1, 1100))
+def test_permutations_equal_the_argsort_of_their_keys(seeds, epoch, n) -> None:
+    """permutations() sorts the keys themselves and keeps their low bits: the same
+    permutation as argsort, for every n (powers of two included)."""
+    got = rng.permutations(seeds, epoch=epoch, n=n)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, _argsort_reference(seeds, epoch, n))
+
+
+def test_permutations_are_pinned() -> None:
+    """The shuffles define every history: they must not change between versions."""
+    assert rng.permutations([0, 7], epoch=0, n=10).tolist() == [
+        [4, 8, 0, 1, 7, 6, 2, 5, 3, 9],
+        [8, 1, 3, 2, 4, 7, 0, 6, 9, 5],
+    ]
+    assert rng.permutations([2**62], epoch=10**6, n=12).tolist() == [
+        [10, 3, 2, 0, 5, 11, 6, 4, 1, 7, 8, 9]
+    ]
+    for n in (1, 2, 512, 513):
+        np.testing.assert_array_equal(
+            rng.permutations([3], epoch=5, n=n), _argsort_reference([3], 5, n)
+        )

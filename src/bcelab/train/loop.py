@@ -263,6 +263,7 @@ def fit(
             objective=obj,
             hard=hard,
             extra=metrics,
+            binary=not soft,
         )
 
     t0 = time.perf_counter()

@@ -58,9 +58,15 @@ def permutations(seeds: Sequence[int], /, *, epoch: int, n: int) -> np.ndarray:
     Row k depends only on ``(seeds[k], epoch)``.  The lowest ``ceil(log2 n)`` bits of
     each random key are replaced by the element's index, so all keys differ and any
     sort gives the same order (that of a stable sort on the remaining random bits) on
-    every platform, with NumPy's fast unstable sort.
+    every platform.  Since the keys carry their indices, sorting the keys themselves
+    (NumPy's vectorised sort, several times faster than ``argsort``) and keeping the
+    low bits gives exactly the ``argsort``.
     """
     bits = max(1, (int(n) - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
     keys = _keys(seeds, int(epoch), n)
-    keys = ((keys >> np.uint64(bits)) << np.uint64(bits)) | np.arange(n, dtype=np.uint64)
-    return np.argsort(keys, axis=1)
+    keys &= ~low
+    keys |= np.arange(n, dtype=np.uint64)
+    keys.sort(axis=1)
+    keys &= low
+    return keys.astype(np.int64)

@@ -1,0 +1,93 @@
+"""Per-epoch metrics: the shortcuts for 0/1 targets give exactly the core's values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bcelab import _math as M  # noqa: E402
+from bcelab.train.metrics import SIGMOID_HALF_FROM, hard_bce_values, splits_metrics  # noqa: E402
+from bcelab.train.objectives import Objective, fast_torch  # noqa: E402
+
+EDGE = [0.0, -0.0, 1e-45, -1e-45, 1e-8, -1e-8, 2.0**-25, -(2.0**-25), 15.0, -15.0, 88.0]
+EDGE += [-88.0, 104.0, -104.0, 3.4e38, -3.4e38]
+
+
+def _floats_around(x: float, half_width: int) -> torch.Tensor:
+    """Every float32 within ``half_width`` bit patterns of ``x`` (same sign)."""
+    b = int(np.float32(x).view(np.int32))
+    bits = np.arange(b - half_width, b + half_width + 1, dtype=np.int32)
+    return torch.from_numpy(bits.view(np.float32).copy())
+
+
+def test_sigmoid_half_threshold_equals_the_sigmoid_comparison() -> None:
+    """``z >= SIGMOID_HALF_FROM`` is ``sigmoid(z) >= 0.5`` for every float32 near the
+    boundary (and at the usual edges), through both namespaces the core runs on."""
+    from array_api_compat import torch as compat
+
+    near = _floats_around(SIGMOID_HALF_FROM, 1 << 21)
+    tiny = -_floats_around(2.0**-40, 1 << 20).abs()  # tiny negatives: sigmoid rounds to 1/2
+    special = torch.tensor([float("inf"), -float("inf"), float("nan"), *EDGE])
+    z = torch.cat([near, tiny, special, torch.randn(100_000) * 10, torch.randn(100_000) * 1e-7])
+    got = z >= SIGMOID_HALF_FROM
+    for xp in (fast_torch(), compat):
+        assert torch.equal(got, M.sigmoid(xp, z) >= 0.5)
+    assert bool(M.sigmoid(fast_torch(), torch.tensor([SIGMOID_HALF_FROM])) == 0.5)
+    below = torch.nextafter(torch.tensor([SIGMOID_HALF_FROM]), torch.tensor([-1.0]))
+    assert bool(M.sigmoid(fast_torch(), below) < 0.5)
+
+
+def test_hard_bce_values_equal_the_core_bit_for_bit() -> None:
+    z = torch.cat([torch.tensor(EDGE), torch.randn(20_000) * 9, torch.randn(2000) * 1e-6])
+    z = z.to(torch.float32)
+    for y0 in (0.0, 1.0, None):
+        y = torch.randint(0, 2, z.shape).float() if y0 is None else torch.full_like(z, y0)
+        want = Objective("bce").values(z, y, finite=True)
+        assert torch.equal(hard_bce_values(z, y), want)
+        assert torch.equal(want, Objective("bce").values(z, y))
+
+
+def test_binary_shortcut_gives_the_same_metrics() -> None:
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(7, 300, 1, generator=g) * 4
+    y = torch.randint(0, 2, (7, 300, 1), generator=g).float()
+    zt = torch.randn(7, 200, 1, generator=g)
+    yt = torch.randint(0, 2, (200, 1), generator=g).float()
+    parts = [("train", z, y, None), ("test", zt, yt, None)]
+    a = splits_metrics(parts, objective=Objective("bce"), hard=True)
+    b = splits_metrics(parts, objective=Objective("bce"), hard=True, binary=True)
+    assert a.keys() == b.keys() == {"train_loss", "train_acc", "test_loss", "test_acc"}
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    # non-finite logits: the guarded core path is taken, accuracy as before
+    z[0, 0, 0] = float("inf")
+    z[1, 0, 0] = float("nan")
+    a = splits_metrics(parts, objective=Objective("bce"), hard=True)
+    b = splits_metrics(parts, objective=Objective("bce"), hard=True, binary=True)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("soft", [False, True])
+def test_split_means_equal_each_part_on_its_own(k: int, soft: bool) -> None:
+    """Each part's mean (float64 once for all parts, accuracy as a count) equals the
+    mean of that part computed alone, bit for bit."""
+    g = torch.Generator().manual_seed(k)
+    parts = []
+    for name, n in (("train", 333), ("test", 171)):
+        z = torch.randn(5, n, k, generator=g) * 3
+        y = torch.rand(5, n, k, generator=g) if soft else torch.randint(0, 2, (5, n, k)).float()
+        parts.append((name, z, y, 0.25 if soft else None))
+    for obj in (Objective("bce"), Objective("focal")):
+        got = splits_metrics(parts, objective=obj, hard=not soft, binary=not soft)
+        for name, z, y, _ in parts:
+            v = obj.values(z, y).reshape(5, -1)
+            want = torch.mean(v, dim=1, dtype=torch.float64).numpy()
+            np.testing.assert_array_equal(got[f"{name}_loss"], want)
+            if not soft:
+                acc = (M.sigmoid(fast_torch(), z) >= 0.5) == (y >= 0.5)
+                want = torch.mean(acc.reshape(5, -1), dim=1, dtype=torch.float64).numpy()
+                np.testing.assert_array_equal(got[f"{name}_acc"], want)
