@@ -435,7 +435,7 @@ def main(argv: list[str]) -> int:
     print(
         f"Dask LocalCluster: `--engine dask --workers 2` {d['total']:.2f} s in all (cluster "
         f"start-up {d['startup']:.2f} s); on a running cluster: first evaluation "
-        f"{d['seconds']:.2f} s (workers import numba and load the kernel), second "
+        f"{d['seconds']:.2f} s (workers import bcelab and load the kernel), second "
         f"{d['warm_seconds']:.2f} s.\nLocal engine: first evaluation in a process "
         f"{ref['seconds']:.2f} s, second {ref['warm_seconds']:.2f} s.\nDask overhead over "
         f"the local engine: {d['total'] / ref['seconds'] - 1:+.0%} with the cluster start, "

@@ -12,7 +12,7 @@ The module lives in ``$BCELAB_CACHE_DIR``, else this package's ``__pycache__`` w
 writable, else ``~/.cache/bcelab``.  Its name holds a hash of the kernel sources and of
 the Python, NumPy, numba and llvmlite versions and the CPU, so any change rebuilds it.
 When there is no writable folder, no C compiler or the build fails (the reason is kept
-in ``<name>.failed`` and not retried), the JIT kernels are used, as before.
+in ``<name>.failed`` and not retried for a day), the JIT kernels are used, as before.
 ``BCELAB_AOT=0`` turns the precompiled loops off.
 """
 
@@ -46,6 +46,7 @@ _SOURCES = (
     _HERE.parent / "kernels" / "fastmath.py",
 )
 _STALE_LOCK_S = 900.0
+_RETRY_FAILED_S = 86400.0  # a failed build is tried again a day later
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
 
@@ -93,7 +94,10 @@ def _key() -> tuple[str, str]:
     for pkg in ("numba", "llvmlite"):
         h.update(_version_file(pkg) + b"\0")
     for src in _SOURCES:
-        h.update(src.read_bytes() + b"\0")
+        try:
+            h.update(src.read_bytes() + b"\0")
+        except OSError:  # then the build fails (and says why); evaluation goes on
+            h.update(b"missing\0")
     return h.hexdigest()[:20], target
 
 
@@ -192,15 +196,19 @@ def _find() -> Any:
     key, target = _key()
     path = d / f"{MODULE}-{key}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
     failed = path.with_suffix(".failed")
-    if failed.exists():
-        _STATE["why"] = failed.read_text(errors="replace")
-        return None
+    try:
+        if time.time() - failed.stat().st_mtime < _RETRY_FAILED_S:
+            _STATE["why"] = failed.read_text(errors="replace")
+            return None
+        failed.unlink()  # an old failure (perhaps a passing one): try again
+    except OSError:
+        pass  # no marker
     if not path.exists():
         why = _build(path, target)
         if why is not None:
             _STATE["why"] = why
             if why.startswith("build failed"):
-                failed.write_text(why)  # not retried until a source or version changes
+                failed.write_text(why)  # not retried for a day (or until a source changes)
             return None
     try:
         return _load(path)
