@@ -91,3 +91,27 @@ def test_split_means_equal_each_part_on_its_own(k: int, soft: bool) -> None:
                 acc = (M.sigmoid(fast_torch(), z) >= 0.5) == (y >= 0.5)
                 want = torch.mean(acc.reshape(5, -1), dim=1, dtype=torch.float64).numpy()
                 np.testing.assert_array_equal(got[f"{name}_acc"], want)
+
+
+def test_helper_runs_with_the_callers_torch_thread_count(monkeypatch) -> None:
+    """Work handed to the helper thread sets that thread's torch (OpenMP) thread count
+    to the caller's: a new thread would otherwise use every core."""
+    import threading
+
+    from bcelab.train import alloc
+
+    seen: list[tuple[str, int]] = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(
+        torch,
+        "set_num_threads",
+        lambda n: (seen.append((threading.current_thread().name, n)), real(n)),
+    )
+    old = torch.get_num_threads()
+    try:
+        real(1)
+        name = alloc.on_helper(lambda a: threading.current_thread().name + a, "!").result()
+    finally:
+        real(old)
+    assert name.startswith("bcelab-shuffle") and name.endswith("!")
+    assert (name[:-1], 1) in seen

@@ -1,4 +1,6 @@
-"""Keep medium-sized temporaries in the heap instead of mapping them afresh each time.
+"""Process-level resources for training: the allocator's thresholds and the helper thread.
+
+Keep medium-sized temporaries in the heap instead of mapping them afresh each time.
 
 glibc serves allocations above ``M_MMAP_THRESHOLD`` (128 KiB at start) with a fresh
 ``mmap`` and returns them with ``munmap``, so every temporary of a few hundred KiB is
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
-__all__ = ["tune"]
+__all__ = ["helper_pool", "on_helper", "tune"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -39,3 +42,37 @@ def tune() -> bool:
     except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
         return False
     return ok
+
+
+_POOL: list[Any] = []
+
+
+def helper_pool() -> Any:
+    """One shared helper thread (created on first use): shuffles and epoch evaluations.
+    Submit work through :func:`on_helper`."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="bcelab-shuffle"))
+    return _POOL[0]
+
+
+def on_helper(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` on the helper thread, with the caller's number of torch threads.
+
+    OpenMP keeps the thread count per thread, and a new thread starts with the default
+    (every core), whatever ``torch.set_num_threads`` said on the training thread.  The
+    helper's larger operations then ran on both cores, took the training thread's
+    core and spun after each parallel region: the 100-seed training loop ran 25-50%
+    slower while the helper worked (bench/results/train.md).
+    """
+    import torch
+
+    return helper_pool().submit(_with_threads, torch.get_num_threads(), fn, *args)
+
+
+def _with_threads(n: int, fn: Any, *args: Any) -> Any:
+    import torch
+
+    torch.set_num_threads(n)  # this thread's OpenMP count (about 0.1 us)
+    return fn(*args)

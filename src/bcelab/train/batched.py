@@ -28,10 +28,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import models, rng
+from .alloc import on_helper
 from .objectives import Objective
 from .optim import Optimizer
 
-__all__ = ["BatchedMLP", "helper_pool"]
+__all__ = ["BatchedMLP"]
 
 Tensor = Any
 
@@ -75,11 +76,11 @@ class BatchedMLP:
         h1 = self.layers[0][0].shape[2]
         self.w1a = self.flat[:, : (self.n_in + 1) * h1].view(s, self.n_in + 1, h1)
         self.gw1a = self.gflat[:, : (self.n_in + 1) * h1].view(s, self.n_in + 1, h1)
-        self.xa_all = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
+        self.xcols = [x[:, d].contiguous() for d in range(self.n_in)]  # gathered per epoch
         # hard targets: the gradient from s = 1 - 2y (Objective.grad_signed)
         hard = bool(((y == 0) | (y == 1)).all())
         self.signed = hard and objective.has_signed_grad
-        self.t_all = (1.0 - 2.0 * y) if self.signed else y
+        self.t_all = ((1.0 - 2.0 * y) if self.signed else y).contiguous()
         self._plans: list[dict[str, Any] | None] = [None, None]  # see _plan
         self._by_size: dict[int, dict[str, Any]] = {}
         self._next: tuple[int, Any] | None = None  # (epoch, future of its filled plan)
@@ -114,7 +115,7 @@ class BatchedMLP:
 
         The first layer is one GEMM for all seeds, ``[W_1; b_1]^T`` of all seeds stacked
         ``(S H, D + 1)`` times ``[x, 1]^T``, evaluated in chunks of columns whose
-        activations stay in cache.
+        activations stay bounded.
         """
         import torch
 
@@ -125,8 +126,8 @@ class BatchedMLP:
         wcat = flat[:, : d1 * h].view(s, d1, h).transpose(1, 2).reshape(s * h, d1)
         xat = torch.cat([x.T, torch.ones(1, x.shape[0], dtype=x.dtype)], dim=0)
         widest = max(w.shape[2] for w, _ in layers)
-        if chunk is None:  # columns per chunk: about 1 MB of activations
-            chunk = max(32, (1 << 18) // (s * widest))
+        if chunk is None:  # columns per chunk: up to 16 MB of activations (fewer, larger
+            chunk = max(32, (1 << 22) // (s * widest))  # calls beat cache-sized ones here)
         parts = []
         with torch.no_grad():
             for i in range(0, x.shape[0], chunk):
@@ -162,6 +163,9 @@ class BatchedMLP:
         nfull, rest = divmod(n, bs)
         xfull = e(nfull, s, self.n_in + 1, bs)
         xrest = e(s, self.n_in + 1, rest) if rest else None
+        xfull[:, :, self.n_in, :] = 1.0  # the inputs' column of ones (the first bias)
+        if xrest is not None:
+            xrest[:, self.n_in, :] = 1.0
         by_size = self._by_size
         steps = []
         for lo in range(0, n, bs):
@@ -190,17 +194,29 @@ class BatchedMLP:
         return plan
 
     def _fill(self, epoch: int, plan: dict[str, Any]) -> dict[str, Any]:
-        """Epoch ``epoch``'s shuffled data into ``plan``'s buffers: ``(S, D + 1, B)``
-        inputs per batch, ``(S, K, N)`` gradient targets, and the targets ``y (S, N, K)``."""
-        s, bs, d1 = self.n_seeds, self.batch_size, self.n_in + 1
-        xs, ts, ys = self._gather(epoch)  # the epoch's shuffled [x, 1], 1 - 2y (or y), y
+        """Epoch ``epoch``'s shuffles applied, straight into ``plan``'s buffers: the
+        inputs of every batch ``(S, D + 1, B)`` (one gather per feature; the row of ones
+        is written when the plan is made), the gradient's targets ``(S, K, N)`` (1 - 2y
+        or y) and, as a new tensor, the targets ``y (S, N, K)`` for the metrics."""
+        import torch
+
+        s, n, bs = self.n_seeds, int(self.x.shape[0]), self.batch_size
+        idx = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=n))  # (S, N)
         xfull, xrest = plan["xfull"], plan["xrest"]
         nfull = xfull.shape[0]
-        xfull.copy_(xs[:, : nfull * bs].view(s, nfull, bs, d1).permute(1, 0, 3, 2))
-        if xrest is not None:
-            xrest.copy_(xs[:, nfull * bs :].transpose(1, 2))
-        plan["ts"].copy_(ts.transpose(1, 2))
-        plan["ys"], plan["epoch"] = ys, epoch
+        full = idx[:, : nfull * bs].view(s, nfull, bs).transpose(0, 1).contiguous().view(-1)
+        part = idx[:, nfull * bs :].contiguous().view(-1)
+        sel = torch.index_select
+        for d, col in enumerate(self.xcols):
+            xfull[:, :, d, :].copy_(sel(col, 0, full).view(nfull, s, bs))
+            if xrest is not None:
+                xrest[:, d, :].copy_(sel(col, 0, part).view(s, -1))
+        flat = idx.view(-1)
+        if self.n_out == 1:
+            sel(self.t_all.view(-1), 0, flat, out=plan["ts"].view(-1))
+        else:
+            plan["ts"].copy_(sel(self.t_all, 0, flat).view(s, n, -1).transpose(1, 2))
+        plan["ys"], plan["epoch"] = sel(self.y, 0, flat).view(s, n, -1), epoch
         return plan
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
@@ -345,20 +361,8 @@ class BatchedMLP:
             tsum(mul(w1a, c, out=wc), 1, keepdim=True, out=gw2)
             step(params, grads, state, scale=scale)
 
-    def _gather(self, epoch: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Epoch ``epoch``'s shuffles applied: ``[x, 1]`` (S, N, D + 1), the gradient's
-        targets (S, N, K) and the targets y (S, N, K), each gathered once."""
-        import torch
-
-        s, n = self.n_seeds, int(self.x.shape[0])
-        idx = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=n)).view(-1)
-        xs = torch.index_select(self.xa_all, 0, idx).view(s, n, -1)
-        ts = torch.index_select(self.t_all, 0, idx).view(s, n, -1)
-        ys = torch.index_select(self.y, 0, idx).view(s, n, -1) if self.signed else ts
-        return xs, ts, ys
-
     def _epoch_plan(self, epoch: int) -> dict[str, Any]:
-        """A plan filled with epoch ``epoch``'s data (see :meth:`_gather`).  With many
+        """A plan filled with epoch ``epoch``'s data (see :meth:`_fill`).  With many
         seeds the next epoch's plan is filled meanwhile on the helper thread (NumPy's
         sort and torch's operations release the GIL), which takes the shuffles, gathers
         and layout copies off the critical path on a second core."""
@@ -369,7 +373,7 @@ class BatchedMLP:
             plan = self._fill(epoch, self._plan(epoch % 2 if prefetch else 0))
         if prefetch:
             other = self._plan((epoch + 1) % 2)
-            self._next = (epoch + 1, helper_pool().submit(self._fill, epoch + 1, other))
+            self._next = (epoch + 1, on_helper(self._fill, epoch + 1, other))
         return plan
 
     def get_state(self) -> dict[str, Any]:
@@ -385,16 +389,6 @@ class BatchedMLP:
 
 #: prefetch the next epoch's shuffles from this many shuffled indices per epoch on
 _PREFETCH_MIN = 8192
-_POOL: list[Any] = []
-
-
-def helper_pool() -> Any:
-    """One shared helper thread (created on first use): shuffles and epoch evaluations."""
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="bcelab-shuffle"))
-    return _POOL[0]
 
 
 def _clone(st: dict[str, Any]) -> dict[str, Any]:

@@ -305,9 +305,9 @@ def fit(
                         engine.set_state(state)  # the weights of the diverged epoch
                         break
                 if pipelined:
-                    from .batched import helper_pool
+                    from .alloc import on_helper
 
-                    pending = helper_pool().submit(evaluate, z, ys, engine.flat.clone())
+                    pending = on_helper(evaluate, z, ys, engine.flat.clone())
                 elif not record(evaluate(z, ys, None)):
                     break
             except KeyboardInterrupt:
