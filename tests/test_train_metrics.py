@@ -72,12 +72,14 @@ def test_binary_shortcut_gives_the_same_metrics() -> None:
 
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("soft", [False, True])
-def test_split_means_equal_each_part_on_its_own(k: int, soft: bool) -> None:
-    """Each part's mean (float64 once for all parts, accuracy as a count) equals the
-    mean of that part computed alone, bit for bit."""
+@pytest.mark.parametrize("sizes", [(333, 171), (500, 500), (77,)])
+def test_split_means_equal_each_part_on_its_own(k: int, soft: bool, sizes) -> None:
+    """Each part's mean (float64 once for all parts, one reduction when the parts have
+    one size, accuracy as a count) equals the mean of that part computed alone, bit
+    for bit."""
     g = torch.Generator().manual_seed(k)
     parts = []
-    for name, n in (("train", 333), ("test", 171)):
+    for name, n in zip(("train", "test"), sizes, strict=False):
         z = torch.randn(5, n, k, generator=g) * 3
         y = torch.rand(5, n, k, generator=g) if soft else torch.randint(0, 2, (5, n, k)).float()
         parts.append((name, z, y, 0.25 if soft else None))

@@ -70,3 +70,16 @@ def test_permutations_are_pinned() -> None:
         np.testing.assert_array_equal(
             rng.permutations([3], epoch=5, n=n), _argsort_reference([3], 5, n)
         )
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds=seeds_st, first=st.integers(0, 10**6), count=st.integers(1, 9), n=st.integers(1, 600))
+def test_permutations_of_epochs_equal_one_epoch_at_a_time(seeds, first, count, n) -> None:
+    epochs = list(range(first, first + count))
+    block = rng.permutations_of_epochs(seeds, epochs=epochs, n=n)
+    assert block.shape == (count, len(seeds), n)
+    for i, e in enumerate(epochs):
+        np.testing.assert_array_equal(block[i], rng.permutations(seeds, epoch=e, n=n))
+    np.testing.assert_array_equal(
+        rng.uniform(seeds, stream=first, n=n)[0], rng.uniform(seeds[:1], stream=first, n=n)[0]
+    )

@@ -84,6 +84,7 @@ class BatchedMLP:
         self._plans: list[dict[str, Any] | None] = [None, None]  # see _plan
         self._by_size: dict[int, dict[str, Any]] = {}
         self._next: tuple[int, Any] | None = None  # (epoch, future of its filled plan)
+        self._perm_block: tuple[int, Any] = (0, ())  # (first epoch, its shuffles)
         # With S > 1 the gradient views into gflat are strided along the seeds, and
         # torch.bmm writes such an output with one GEMM per seed (several times slower):
         # the products go into contiguous buffers and are copied over.  With one seed
@@ -201,7 +202,7 @@ class BatchedMLP:
         import torch
 
         s, n, bs = self.n_seeds, int(self.x.shape[0]), self.batch_size
-        idx = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=n))  # (S, N)
+        idx = torch.from_numpy(self._permutations(epoch, n))  # (S, N)
         xfull, xrest = plan["xfull"], plan["xrest"]
         nfull = xfull.shape[0]
         full = idx[:, : nfull * bs].view(s, nfull, bs).transpose(0, 1).contiguous().view(-1)
@@ -218,6 +219,16 @@ class BatchedMLP:
             plan["ts"].copy_(sel(self.t_all, 0, flat).view(s, n, -1).transpose(1, 2))
         plan["ys"], plan["epoch"] = sel(self.y, 0, flat).view(s, n, -1), epoch
         return plan
+
+    def _permutations(self, epoch: int, n: int) -> Any:
+        """This epoch's shuffles, computed for up to 8 epochs at a time (fewer NumPy calls,
+        each of which hands the GIL to the training thread and back)."""
+        first, block = self._perm_block
+        if not first <= epoch < first + len(block):
+            count = max(1, min(8, (1 << 22) // (8 * self.n_seeds * n)))  # <= 4 MB
+            block = rng.permutations_of_epochs(self.seeds, epochs=range(epoch, epoch + count), n=n)
+            first, self._perm_block = epoch, (epoch, block)
+        return block[epoch - first]
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
         """One epoch of minibatch steps; returns the pre-update logits and their targets."""

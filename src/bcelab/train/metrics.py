@@ -79,16 +79,17 @@ def splits_metrics(
         # float64 once per metric, each part's mean over its columns (the same reduction
         # as the mean of the part alone); accuracy: an exact count over n
         wide = {m: v if v.dtype == torch.bool else v.to(f64) for m, v in per.items()}
+        widths = {bounds[k + 1] - bounds[k] for k in range(len(parts))}
+        same = len(widths) == 1  # parts of one width: every part's mean in one reduction
+        shape = (zc.shape[0], len(parts), bounds[1])
+        means = {m: _means(v.reshape(shape), 2) for m, v in wide.items()} if same else {}
         for k, (name, z, y, floor) in enumerate(parts):
             lo, hi = bounds[k], bounds[k + 1]
             for m, v in wide.items():
                 if m in ("bce", "excess") and floor is None:
                     continue
-                if v.dtype == torch.bool:
-                    mean = torch.sum(v[:, lo:hi], dim=1).to(f64).div_(hi - lo)
-                else:
-                    mean = torch.mean(v[:, lo:hi], dim=1)
-                out[f"{name}_{m}"] = mean.numpy()
+                one = means[m][:, k].copy() if same else _means(v[:, lo:hi], 1)
+                out[f"{name}_{m}"] = one
             if floor is not None:
                 out[f"{name}_floor"] = np.full(z.shape[0], floor)
             for mname, fn in (extra or {}).items():
@@ -119,7 +120,16 @@ def hard_bce_values(z: Tensor, y: Tensor) -> Tensor:
     import torch
 
     t = torch.abs(z).neg_().exp_().log1p_()
-    return t.add_(torch.mul(z, 1.0 - 2.0 * y).clamp_min_(0.0))
+    return t.add_(torch.mul(z, torch.rsub(y, 1.0, alpha=2.0)).clamp_min_(0.0))
+
+
+def _means(v: Tensor, dim: int) -> np.ndarray:
+    """Float64 means along ``dim``: of float64 values, or of booleans as an exact count."""
+    import torch
+
+    if v.dtype == torch.bool:
+        return torch.sum(v, dim=dim).to(torch.float64).div_(v.shape[dim]).numpy()
+    return torch.mean(v, dim=dim).numpy()
 
 
 def split_metrics(

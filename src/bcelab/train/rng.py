@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["INIT_STREAM", "permutations", "uniform"]
+__all__ = ["INIT_STREAM", "permutations", "permutations_of_epochs", "uniform"]
 
 #: first stream of the weight initialisers (one stream per layer); epochs use streams 0..2^32-1
 INIT_STREAM = 1 << 40
@@ -41,9 +41,12 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def _keys(seeds: Sequence[int], stream: int, n: int) -> np.ndarray:
+def _keys(seeds: Sequence[int], stream: int | Sequence[int], n: int) -> np.ndarray:
+    """``(S, n)`` keys, or ``(E, S, n)`` for a sequence of E streams (each the same as
+    its own call: the arithmetic is element-wise)."""
     s = np.asarray([int(v) for v in seeds], dtype=np.uint64).reshape(-1, 1)
-    base = _mix(_mix(s) ^ np.uint64(stream))
+    t = np.asarray(stream, dtype=np.uint64)
+    base = _mix(_mix(s) ^ t.reshape(*t.shape, 1, 1))
     return _mix(base + np.arange(n, dtype=np.uint64).reshape(1, -1))
 
 
@@ -62,11 +65,17 @@ def permutations(seeds: Sequence[int], /, *, epoch: int, n: int) -> np.ndarray:
     (NumPy's vectorised sort, several times faster than ``argsort``) and keeping the
     low bits gives exactly the ``argsort``.
     """
+    return permutations_of_epochs(seeds, epochs=[int(epoch)], n=n)[0]
+
+
+def permutations_of_epochs(seeds: Sequence[int], /, *, epochs: Sequence[int], n: int) -> np.ndarray:
+    """``(len(epochs), len(seeds), n)``: :func:`permutations` of several epochs at once
+    (the same numbers; a few large NumPy calls instead of many small ones)."""
     bits = max(1, (int(n) - 1).bit_length())
     low = np.uint64((1 << bits) - 1)
-    keys = _keys(seeds, int(epoch), n)
+    keys = _keys(seeds, [int(e) for e in epochs], n)
     keys &= ~low
     keys |= np.arange(n, dtype=np.uint64)
-    keys.sort(axis=1)
+    keys.sort(axis=-1)
     keys &= low
-    return keys.astype(np.int64)
+    return keys.view(np.int64)
