@@ -318,6 +318,37 @@ def _cpu(r: dict[str, Any]) -> float:
     return float(r["cpu"] / r["rows"] * 1e9)
 
 
+def paired(path: Path, rounds: int) -> None:
+    """Fresh-process first calls of bcelab, DuckDB and bcelab-jit, one of each per round.
+
+    On a shared machine a neighbour's job slows whichever engine runs at that moment;
+    the per-round ratio compares runs seconds apart, so it is the robust figure.
+    """
+    import statistics
+
+    engines = ("bcelab", "duckdb", "bcelab-jit")
+    res: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
+    print(f"paired check, {rounds} rounds, load average {os.getloadavg()[0]:.2f}", flush=True)
+    for i in range(rounds):
+        for e in engines:
+            res[e].append(run(e, path))
+        line = ", ".join(
+            f"{e} {res[e][-1]['seconds']:.3f} s (CPU {res[e][-1]['cpu']:.2f} s)" for e in engines
+        )
+        print(f"  round {i}: {line}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    for e in engines:
+        print(
+            f"{e}: median {statistics.median(r['seconds'] for r in res[e]):.3f} s, "
+            f"median CPU {statistics.median(r['cpu'] for r in res[e]):.2f} s"
+        )
+    for e in ("bcelab", "bcelab-jit"):
+        ratio = [d["seconds"] / b["seconds"] for b, d in zip(res[e], res["duckdb"], strict=True)]
+        print(
+            f"{e} rows/s over DuckDB's, per round: median {statistics.median(ratio):.2f}x "
+            f"(min {min(ratio):.2f}x, max {max(ratio):.2f}x)"
+        )
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1e7 rows, about a minute")
@@ -328,13 +359,24 @@ def main(argv: list[str]) -> int:
         type=float,
         help="rows for scikit-learn in memory (default: all, if RAM allows)",
     )
-    ap.add_argument("--repeat", type=int, default=1, help="runs per engine (median reported)")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="rounds over the engines (median reported)"
+    )
+    ap.add_argument(
+        "--paired",
+        type=int,
+        metavar="ROUNDS",
+        help="only the interleaved first-call check of bcelab, DuckDB and bcelab-jit",
+    )
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "PATH", "ROWS"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
         child(a.child[0], a.child[1], int(a.child[2]))
         return 0
     rows = int(a.rows or (1e7 if a.quick else 1e8))
+    if a.paired:
+        paired(make_file(rows), a.paired)
+        return 0
     big = int(a.big_rows or (3e7 if a.quick else 3e8))
     print(machine_line(), flush=True)
     load0 = os.getloadavg()
@@ -369,9 +411,14 @@ def main(argv: list[str]) -> int:
     run("bcelab-jit", make_file(10**5, seed=2))
     engines = ["read-only", "bcelab", "bcelab-1", "bcelab-jit", "dask", "duckdb", "polars"]
     results: dict[str, dict[str, Any]] = {}
+    # round-robin (every engine once, then again): a neighbour's job on the shared
+    # machine then slows every engine alike instead of whichever ran at that moment
+    all_runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
+    for _ in range(a.repeat):
+        for e in engines:
+            all_runs[e].append(run(e, path))
     for e in engines:
-        runs = [run(e, path) for _ in range(a.repeat)]
-        runs.sort(key=lambda r: r["seconds"])
+        runs = sorted(all_runs[e], key=lambda r: r["seconds"])
         results[e] = runs[len(runs) // 2]
         r = results[e]
         print(
