@@ -90,7 +90,10 @@ class BatchedMLP:
         # the products go into contiguous buffers and are copied over.  With one seed
         # the views are contiguous and written directly.
         self._gtmp = [gw if s == 1 else torch.empty(gw.shape) for gw in [self.gw1a, *self.gws[1:]]]
-        self._cbuf = (torch.empty(self.w1a.shape), torch.empty(self.w1a.shape))
+        # the factored step's contraction C: with 3 rows ([x, 1] of 2 features) padded to
+        # 4 (a zero row), MKL's batched GEMM takes a faster kernel (32 us instead of 43)
+        self._rows = 4 if self.n_in + 1 == 3 else self.n_in + 1
+        self._cbuf = (torch.empty(s, self._rows, h1), torch.empty(self.w1a.shape))
 
     @property
     def n_seeds(self) -> int:
@@ -175,7 +178,7 @@ class BatchedMLP:
                 by_size[nb] = {
                     "out": [e(s, o, nb) for _, o in sizes[:-1]],  # hidden outputs (after ReLU)
                     "gin": [e(s, i, nb) for i, _ in sizes],  # gradient w.r.t. layer inputs
-                    "xg": e(s, self.n_in + 1, nb),  # [x, 1]^T g (the factored step)
+                    "xg": torch.zeros(s, self._rows, nb),  # [x, 1]^T g (the factored step)
                 }
             b = by_size[nb]
             steps.append(
@@ -355,19 +358,22 @@ class BatchedMLP:
         bmm, baddbmm, tsum, mul = torch.bmm, torch.baddbmm, torch.sum, torch.mul
         w1a, w1at, wt2, bt2 = self.w1a, self.w1a.transpose(1, 2), self.wts[1], self.bts[1]
         gw1a, gw2, gb2 = self.gw1a, self.gws[1], self.gbs[1]
-        c, wc = self._cbuf
+        cpad, wc = self._cbuf
+        d1 = self.n_in + 1
+        c = cpad[:, :d1]
         step, params, grads, state = self.optimizer.step, [self.flat], [self.gflat], self.opt_state
-        plan = [
-            (st["xat"], st["t"], st["z"], st["out"][0], st["outT"][0], st["xg"], st["scale"])
-            for st in steps
-        ]
-        for xat, t, zb, h, ht, xg, scale in plan:
+        plan = []
+        for st in steps:
+            xg, out, out_t = st["xg"], st["out"][0], st["outT"][0]
+            plan.append((st["xat"], st["t"], st["z"], out, out_t, xg, xg[:, :d1], st["scale"]))
+        for xat, t, zb, h, ht, xg, xgd, scale in plan:
             bmm(w1at, xat, out=h).relu_()  # [W; b]^T [x, 1]^T, feature-major (S, H, B)
             z = baddbmm(bt2, wt2, h, out=zb)
             g = grad(z, t)  # d loss / dz^T per element; 1/nb goes into the step
             tsum(g, 2, keepdim=True, out=gb2)
             h.sign_()  # the ReLU mask m (0 or 1; h >= 0)
-            bmm(mul(xat, g, out=xg), ht, out=c)  # C = ([x, 1]^T g) m^T, (S, D + 1, H)
+            mul(xat, g, out=xgd)
+            bmm(xg, ht, out=cpad)  # C = ([x, 1]^T g) m^T, (S, D + 1, H), zero rows after
             mul(c, wt2, out=gw1a)  # W_1 and b_1
             tsum(mul(w1a, c, out=wc), 1, keepdim=True, out=gw2)
             step(params, grads, state, scale=scale)
