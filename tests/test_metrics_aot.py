@@ -245,3 +245,22 @@ def test_thread_default_without_numba_matches_numba() -> None:
         )
         a, b = res.stdout.split()
         assert a == b
+
+
+def test_prune_removes_only_old_builds_of_this_module(tmp_path: Path) -> None:
+    import importlib.machinery
+
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    keep = tmp_path / f"{_aot.MODULE}-new{suffix}"
+    old = tmp_path / f"{_aot.MODULE}-old{suffix}"
+    recent = tmp_path / f"{_aot.MODULE}-recent{suffix}"
+    other = tmp_path / f"something-else{suffix}"
+    for f in (keep, old, recent, other):
+        f.write_bytes(b"")
+    t = old.stat().st_mtime - 3 * 86400
+    for f in (old, other):
+        os.utime(f, (t, t))
+    _aot._prune(keep)
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
+        f.name for f in (keep, recent, other)
+    )

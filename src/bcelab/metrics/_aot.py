@@ -89,7 +89,8 @@ def _key() -> tuple[str, str]:
     """(hash of everything the compiled loops depend on, build target)."""
     fp, target = _cpu()
     h = hashlib.sha256()
-    for part in (sys.version, np.__version__, fp, target, sys.platform):
+    numba_env = [os.environ.get(f"NUMBA_{k}", "") for k in ("CPU_NAME", "CPU_FEATURES", "OPT")]
+    for part in (sys.version, np.__version__, fp, target, sys.platform, *numba_env):
         h.update(part.encode() + b"\0")
     for pkg in ("numba", "llvmlite"):
         h.update(_version_file(pkg) + b"\0")
@@ -178,6 +179,7 @@ def _build(path: Path, target: str) -> str | None:
         if proc.returncode != 0 or len(built) != 1:
             return f"build failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
         os.replace(built[0], path)  # atomic: other processes see all of it or nothing
+        _prune(path)
         return None
     except (OSError, subprocess.SubprocessError) as e:
         return f"build failed: {type(e).__name__}: {e}"
@@ -185,6 +187,20 @@ def _build(path: Path, target: str) -> str | None:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         lock.unlink(missing_ok=True)
+
+
+def _prune(keep: Path) -> None:
+    """Remove this module's older builds (other keys) unused for a day: every kernel
+    source change builds a new one, and a shared cache folder may serve other CPUs."""
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    for old in keep.parent.glob(f"{MODULE}-*"):
+        if old == keep or not old.name.endswith((suffix, ".failed")):
+            continue
+        try:
+            if time.time() - max(old.stat().st_mtime, old.stat().st_atime) > _RETRY_FAILED_S:
+                old.unlink()
+        except OSError:
+            pass
 
 
 def _find() -> Any:

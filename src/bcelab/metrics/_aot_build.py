@@ -5,7 +5,8 @@ functions of :mod:`bcelab.metrics._kernel` and :mod:`bcelab.metrics._scan` ahead
 time with ``numba.pycc`` into the extension module ``OUT_DIR/MODULE_NAME<suffix>``.
 It is the same numba front end and LLVM as the JIT, with the JIT's options: the loops
 release the GIL (``nogil=True``) and use ``error_model="numpy"``.  ``TARGET`` is
-``host`` (this machine's CPU, as the JIT) or ``generic``.
+``host`` (this machine's CPU name and features, chosen as the JIT chooses them) or
+``generic``.
 
 Every array is a C-contiguous, writable array of the given dtype: the generated
 wrappers do not check dtypes (:mod:`bcelab.metrics._aot` does before each call).
@@ -69,7 +70,22 @@ def build(out_dir: str, module_name: str, target: str) -> None:
     cc = CC(module_name)
     cc.output_dir = out_dir
     cc.verbose = False
-    cc.target_cpu = llvm.get_host_cpu_name() if target == "host" else ""
+    if target == "host":
+        # the JIT's CPU and features (numba.core.codegen.JITCPUCodegen), not only the CPU
+        # name: a virtual machine may hide features that its CPU model implies
+        from numba.core import codegen
+        from numba.core import config as nb_config
+
+        config: Any = nb_config  # its settings are set at run time
+        cc.target_cpu = config.CPU_NAME or llvm.get_host_cpu_name()
+        feats = (
+            config.CPU_FEATURES
+            if config.CPU_FEATURES is not None
+            else codegen.get_host_cpu_features()
+        )
+        setattr(codegen.AOTCPUCodegen, "_customize_tm_features", lambda self: feats)  # noqa: B010
+    else:
+        cc.target_cpu = ""
     for name, sig in _signatures(T).items():
         base = name.rsplit("_", 1)[0] if name != "into" else name
         cc.export(name, sig)(funcs[base].py_func)
