@@ -14,12 +14,12 @@ then a row vector times a matrix, not S separate matrix-vector products):
 followed by the hand-written backward pass (``bmm`` with the transposes, ReLU masks
 via ``threshold_backward``) from the loss gradient that :mod:`bcelab.train.objectives`
 takes from :mod:`bcelab._math`, and one optimiser update of the flat tensor.  The
-first layer's bias rides in its GEMM (the inputs carry a column of ones), so its
-weight and bias gradients are one ``bmm``.  Each seed has its own initial weights and
-its own shuffle every epoch (:mod:`bcelab.train.rng`); nothing loops over seeds in
-Python.  A 1-seed run is the same code with S = 1, which is also the fastest way to
-run one seed: about 20 tensor operations per batch, no autograd bookkeeping, and
-every batch a view into buffers that are filled once per epoch.
+first layer's bias rides in its GEMM (the inputs carry a column of ones).  Each seed
+has its own initial weights and its own shuffle every epoch (:mod:`bcelab.train.rng`);
+nothing loops over seeds in Python.  A 1-seed run is the same code with S = 1 (about
+20 tensor operations per batch, no autograd bookkeeping, every batch a view into
+buffers filled once per epoch); many seeds of the one-hidden-layer model take a
+factored backward pass (:meth:`BatchedMLP._epoch_factored`), equal up to rounding.
 """
 
 from __future__ import annotations
@@ -334,24 +334,20 @@ class BatchedMLP:
             step(params, grads, state, scale=scale)
 
     def _epoch_factored(self, steps: list[dict[str, Any]], grad: Any) -> None:
-        r"""The loop for one hidden layer and one output with S > 1 seeds, with the
-        backward pass factored so that it reads the hidden layer once.
-
-        With the ReLU mask :math:`m_{jb}`, the hidden gradient is
-        :math:`w_j g_b m_{jb}`, so every weight gradient is one contraction
-        :math:`C_{dj} = \sum_b x_{db} g_b m_{jb}` (``[x, 1]^T g`` times the mask, one
-        ``bmm``) followed by small products over the ``(S, D + 1, H)`` weights:
+        r"""The loop for one hidden layer, one output and S > 1 seeds, with a backward
+        pass that reads the hidden layer once.  With the ReLU mask :math:`m_{jb}` the
+        hidden gradient is :math:`w_j g_b m_{jb}`, so both weight gradients follow from
+        one contraction :math:`C_{dj} = \sum_b x_{db} g_b m_{jb}` (one ``bmm``):
 
         .. math::
 
             \partial [W_1; b_1]_{dj} = w_j C_{dj}, \qquad
             \partial w_j = \sum_b g_b h_{jb} = \sum_d [W_1; b_1]_{dj} C_{dj}
 
-        (the second since :math:`h_{jb} = m_{jb} \sum_d [W_1; b_1]_{dj} x_{db}`).  The
-        mask overwrites the hidden buffer in place, so a step makes five passes over
-        the ``(S, H, B)`` activations instead of eight, and keeps half as many of them
-        in cache.  The same gradients up to float32 rounding (the summation order
-        differs from the unfactored loop, which a single seed keeps).
+        (as :math:`h_{jb} = m_{jb} \sum_d [W_1; b_1]_{dj} x_{db}`).  The mask overwrites
+        the hidden buffer, so a step makes five passes over the ``(S, H, B)``
+        activations instead of eight and keeps half as many in cache.  The gradients
+        equal the unfactored loop's (kept for one seed) up to float32 rounding.
         """
         import torch
 

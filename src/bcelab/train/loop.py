@@ -12,7 +12,6 @@ A loss that becomes NaN or infinite stops the run with :class:`DivergedError`.
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -281,7 +280,7 @@ def fit(
     def record(row: dict[str, np.ndarray], *, notify: bool = True) -> bool:
         """Append one epoch's row; False when a loss is no longer finite."""
         history.append(row)
-        bad = [s for s, v in zip(seed_list, row["train_loss"], strict=True) if not math.isfinite(v)]
+        bad = [seed_list[i] for i in np.flatnonzero(~np.isfinite(row["train_loss"]))]
         if bad:
             history.stop_reason = (
                 f"the training loss of seed(s) {bad[:10]} became "
