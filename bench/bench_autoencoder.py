@@ -67,7 +67,7 @@ class Clock:
 def test_decomposition(net: torch.nn.Module, data: ImageSet) -> tuple[float, float, float]:
     with torch.no_grad():
         z = net(torch.as_tensor(data.test))
-    d = decompose(torch.as_tensor(data.test), z, logits=True)
+    d = decompose(z, torch.as_tensor(data.test), logits=True)
     return d.bce, d.floor, d.excess
 
 

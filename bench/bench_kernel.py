@@ -364,7 +364,7 @@ def main(argv: list[str]) -> int:
         parts += ["### Accuracy of the mean at N = 1e8", "", acc, ""]
         print(acc, flush=True)
     if args.out:
-        from bcelab._io import write_text
+        from bcelab._core.atomic import write_text
 
         write_text(args.out, "\n".join(parts))
     return 0

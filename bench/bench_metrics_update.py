@@ -74,13 +74,13 @@ def throughput(n: int, repeat: int) -> tuple[str, dict[str, float]]:
     res: dict[str, tuple[float, float]] = {}
 
     def upd(**kw: object) -> None:
-        BinaryStats(**kw).update(y, p)  # type: ignore[arg-type]
+        BinaryStats(**kw).update(p, y)  # type: ignore[arg-type]
 
     res["bcelab update (numba, all threads)"] = timed(upd, repeat=repeat)
     res["bcelab update (numba, 1 thread)"] = timed(lambda: upd(n_threads=1), repeat=repeat)
     m = min(n, 2_000_000)  # the reference path is slow: time it on a slice, scale per row
     y2, p2 = y[:m], p[:m]
-    t = timed(lambda: BinaryStats(engine="numpy").update(y2, p2), repeat=3)
+    t = timed(lambda: BinaryStats(engine="numpy").update(p2, y2), repeat=3)
     res["bcelab update (NumPy reference)"] = (t[0] * n / m, t[1] * n / m)
     try:
         import duckdb
@@ -179,7 +179,7 @@ def exactness(n: int, chunk: int = 10_000_000) -> str:
         p = k.astype(np.float32) * np.float32(2.0**-24)
         y = (rng.random(m) < 0.5).astype(np.float32)
         t = time.perf_counter()
-        s.update(y, p)
+        s.update(p, y)
         t_upd += time.perf_counter() - t
         n64, n32 = naive(y, p, n64, np.float32(n32))
         c1 += np.bincount(k[y == 1] - (1 << 23), minlength=1 << 23)
@@ -233,7 +233,7 @@ def main() -> None:
     parts.append(f"## Exact sums at scale\n\n{ex}\n")
     print(parts[-1])
     if a.out is not None:
-        from bcelab._io import write_text
+        from bcelab._core.atomic import write_text
 
         write_text(a.out, "\n".join(parts))
 

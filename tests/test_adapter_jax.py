@@ -65,7 +65,7 @@ def test_grad_equals_the_analytic_gradient(seed, pw):
 def test_grad_of_kl_equals_grad_of_bce_and_focal_matches_its_analytic_gradient():
     x, y = _data(1, (16,))
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    g_kl = jax.grad(lambda a: bcelab.binary_kl(yj, a, logits=True, reduction="sum"))(xj)
+    g_kl = jax.grad(lambda a: bcelab.binary_kl(a, yj, logits=True, reduction="sum"))(xj)
     g_ce = jax.grad(lambda a: bcelab.bce_with_logits(a, yj, reduction="sum"))(xj)
     np.testing.assert_allclose(np.asarray(g_kl), np.asarray(g_ce), rtol=1e-5, atol=1e-7)
     g_fo = jax.grad(lambda a: bcelab.focal_with_logits(a, yj, gamma=0.5, reduction="sum"))(xj)

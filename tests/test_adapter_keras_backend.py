@@ -168,7 +168,7 @@ def test_metrics_equal_binary_stats_over_batches():
         ws.append(np.repeat(w[:, None], 2, axis=1))
     ref = (
         BinaryStats(engine="numpy")
-        .update(np.concatenate(ys), np.concatenate(ps), weights=np.concatenate(ws))
+        .update(np.concatenate(ps), np.concatenate(ys), weights=np.concatenate(ws))
         .compute()
     )
     metrics = {
@@ -187,7 +187,7 @@ def test_metrics_equal_binary_stats_over_batches():
         m.reset_state()
         m.update_state(*batches[0][:2])
     assert float(_np(metrics["log_loss"].result())) == pytest.approx(
-        BinaryStats(engine="numpy").update(batches[0][0], batches[0][1]).compute().log_loss,
+        BinaryStats(engine="numpy").update(batches[0][1], batches[0][0]).compute().log_loss,
         rel=2e-5,
     )
 

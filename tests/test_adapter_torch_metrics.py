@@ -39,7 +39,7 @@ def test_update_compute_equal_binary_stats_on_all_rows():
         m.update(torch.from_numpy(x), torch.from_numpy(y))
     xs = np.concatenate([b[0] for b in batches])
     ys = np.concatenate([b[1] for b in batches])
-    ref = BinaryStats().update(ys, xs, logits=True).compute().to_dict()
+    ref = BinaryStats().update(xs, ys, logits=True).compute().to_dict()
     got = m.compute().to_dict()
     for k in KEYS:
         assert got[k] == pytest.approx(ref[k], rel=1e-12), k
@@ -129,7 +129,7 @@ def test_two_gloo_processes_all_reduce_the_state(tmp_path: Path):
     # Reference: one BinaryStats fed the rows of both ranks in one process.
     xs = np.concatenate([d["x"] for d in data])
     ys = np.concatenate([d["y"] for d in data])
-    ref = BinaryStats().update(ys, xs, logits=True).compute().to_dict()
+    ref = BinaryStats().update(xs, ys, logits=True).compute().to_dict()
     for r in range(2):
         for k in KEYS:
             assert res[r]["synced"][k] == pytest.approx(ref[k], rel=1e-12), (r, k)

@@ -22,9 +22,16 @@ def test_docstring_has_formula_and_doctest(name: str) -> None:
     assert ">>> " in doc, name
 
 
+DATA_NAMES = {"preds", "logits", "targets", "values"}
+
+
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_data_positional_options_keyword_only(name: str) -> None:
-    sig = inspect.signature(getattr(bcelab, name))
-    kinds = [p.kind for p in sig.parameters.values()]
-    assert inspect.Parameter.POSITIONAL_OR_KEYWORD not in kinds, name
-    assert kinds[0] == inspect.Parameter.POSITIONAL_ONLY, name
+def test_prediction_first_target_second_options_keyword_only(name: str) -> None:
+    """The one argument order: prediction, then target; both may be passed by keyword."""
+    params = list(inspect.signature(getattr(bcelab, name)).parameters.values())
+    data = [p for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    assert data and {p.name for p in data} <= DATA_NAMES, name
+    if len(data) == 2:
+        assert data[0].name in ("preds", "logits") and data[1].name == "targets", name
+    rest = params[len(data) :]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in rest), name

@@ -28,11 +28,11 @@ FUNCS = {
     "bce_with_logits": lambda x, y, **kw: bcelab.bce_with_logits(x, y, **kw),
     "focal": lambda p, y, **kw: bcelab.focal(p, y, **kw),
     "focal_with_logits": lambda x, y, **kw: bcelab.focal_with_logits(x, y, **kw),
-    "binary_kl_probs": lambda p, y, **kw: bcelab.binary_kl(y, p, **kw),
-    "binary_kl_logits": lambda x, y, **kw: bcelab.binary_kl(y, x, logits=True, **kw),
+    "binary_kl_probs": lambda p, y, **kw: bcelab.binary_kl(p, y, **kw),
+    "binary_kl_logits": lambda x, y, **kw: bcelab.binary_kl(x, y, logits=True, **kw),
     "binary_entropy": lambda p, y, **kw: bcelab.binary_entropy(y, **kw),
     "decompose": lambda p, y, **kw: bcelab.decompose(
-        y, p, **{k: v for k, v in kw.items() if k != "reduction"}
+        p, y, **{k: v for k, v in kw.items() if k != "reduction"}
     ),
     "bce_grad": lambda p, y, **kw: bcelab.bce_grad(p, y),
     "bce_with_logits_grad": lambda x, y, **kw: bcelab.bce_with_logits_grad(x, y),

@@ -26,7 +26,7 @@ def test_minimum_is_at_the_target(y: float, p: float) -> None:
 
 @given(y=unit, x=logit)
 def test_kl_is_nonnegative_and_floor_plus_excess_is_bce(y: float, x: float) -> None:
-    kl = float(bcelab.binary_kl([y], [x], logits=True)[0])
+    kl = float(bcelab.binary_kl([x], [y], logits=True)[0])
     h = float(bcelab.binary_entropy([y])[0])
     b = float(bcelab.bce_with_logits([x], [y])[0])
     assert kl >= 0.0

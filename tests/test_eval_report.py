@@ -31,7 +31,8 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def state(data: tuple[np.ndarray, np.ndarray]) -> BinaryStats:
-    return BinaryStats(engine="numpy").update(*data)
+    y, p = data
+    return BinaryStats(engine="numpy").update(p, y)
 
 
 def _line(fig: object, i: int) -> np.ndarray:

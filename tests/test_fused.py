@@ -59,7 +59,7 @@ def _prob_grid(dtype: str) -> np.ndarray:
 
 
 def _ref(kind: str, x: float, y: float) -> tuple[Any, Any]:
-    """50-digit loss and gradient (the definitions in issue 2 / bcelab._math)."""
+    """50-digit loss and gradient (the definitions in issue 2 / bcelab._core.formulas)."""
     X, Y = mpmath.mpf(x), mpmath.mpf(y)
     if kind == "logits":
         sp = lambda t: mpmath.log1p(mpmath.exp(t))  # noqa: E731
@@ -297,7 +297,7 @@ def test_decomposition_and_gradient_match_core(dtype: str, logits: bool) -> None
     assert r.fused and r.grad is not None and r.grad.dtype == np.dtype(dtype)
     with reference_path():
         d = bcelab.decompose(
-            y, x, logits=logits, weights=w, reduction="weighted_mean", label_smoothing=0.05
+            x, y, logits=logits, weights=w, reduction="weighted_mean", label_smoothing=0.05
         )
         gfn = bcelab.bce_with_logits_grad if logits else bcelab.bce_grad
         g = gfn(x, y, weights=w, reduction="weighted_mean", label_smoothing=0.05)

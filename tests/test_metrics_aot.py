@@ -96,8 +96,8 @@ def test_aot_states_equal_jit(
             args = dict(kw)
             y, p = args.pop("targets"), args.pop("preds")
             s = BinaryStats(engine="numba", n_threads=n_threads)
-            s.update(y, p, **args)  # type: ignore[arg-type]
-            s.update(y, p, **args)  # type: ignore[arg-type]
+            s.update(p, y, **args)  # type: ignore[arg-type]
+            s.update(p, y, **args)  # type: ignore[arg-type]
             states.append(s)
         assert states[0] == states[1], name
         assert states[0].to_bytes() == states[1].to_bytes(), name
@@ -197,7 +197,7 @@ def test_no_writable_cache_falls_back_to_jit(
     _use(monkeypatch, blocker / "cache")
     assert _aot.loops() is None
     assert "no writable cache folder" in _aot._STATE["why"]
-    s = BinaryStats().update([1, 0, 1], np.array([0.9, 0.2, 0.6]))
+    s = BinaryStats().update(np.array([0.9, 0.2, 0.6]), [1, 0, 1])
     want = -(np.log(0.9) + np.log(0.8) + np.log(0.6)) / 3
     assert s.compute().log_loss == pytest.approx(want, rel=1e-12)
 
@@ -221,7 +221,7 @@ def test_failed_build_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     _aot.reset()
     assert _aot.loops() is None
     assert len(calls) == 2
-    s = BinaryStats().update([1, 0], np.array([0.5, 0.5]))
+    s = BinaryStats().update(np.array([0.5, 0.5]), [1, 0])
     assert s.rows == 2
 
 

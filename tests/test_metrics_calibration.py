@@ -34,7 +34,7 @@ def _ece(y, p, w, coarse, n):
 @pytest.mark.parametrize("n_bins", [15, 10, 7])
 def test_uniform_ece_matches_in_memory(n_bins: int) -> None:
     y, p, w = _rows(0)
-    m = BinaryStats().update(y, p, weights=w).compute(n_calibration_bins=n_bins)
+    m = BinaryStats().update(p, y, weights=w).compute(n_calibration_bins=n_bins)
     coarse = np.searchsorted(np.arange(1, n_bins) / n_bins, p, side="right")
     ece, mce = _ece(y, p, w, coarse, n_bins)
     if n_bins in (15, 10):  # every j / n is a bin edge: exact
@@ -49,7 +49,7 @@ def test_uniform_ece_matches_in_memory(n_bins: int) -> None:
 def test_equal_mass_ece_within_bound() -> None:
     y, p, w = _rows(1)
     y, p, w = y[3000:], p[3000:], w[3000:]  # distinct values: the bound is informative
-    m = BinaryStats().update(y, p, weights=w).compute()
+    m = BinaryStats().update(p, y, weights=w).compute()
     order = np.argsort(p, kind="stable")
     before = np.cumsum(w[order]) - w[order]
     coarse = np.empty(p.shape[0], dtype=np.int64)
@@ -62,7 +62,7 @@ def test_equal_mass_ece_within_bound() -> None:
 def test_reliability_matches_sklearn_calibration_curve() -> None:
     y, p, _ = _rows(2)
     y, p = y[3000:], p[3000:]  # no values on edges: sklearn's linspace edges differ by an ulp
-    s = BinaryStats().update(y, p)
+    s = BinaryStats().update(p, y)
     r = reliability(s, n_bins=10)
     # sklearn.calibration.calibration_curve, strategy="uniform", same 10 bins
     prob_true, prob_pred = calibration_curve(y, p, n_bins=10)
@@ -76,7 +76,7 @@ def test_reliability_matches_sklearn_calibration_curve() -> None:
 
 def test_curves_are_consistent() -> None:
     y, p, _ = _rows(3)
-    s = BinaryStats().update(y, p)
+    s = BinaryStats().update(p, y)
     r = roc_curve(s)
     assert r["fpr"][0] == r["tpr"][0] == 0 and r["fpr"][-1] == r["tpr"][-1] == 1
     assert np.all(np.diff(r["fpr"]) >= 0) and np.all(np.diff(r["tpr"]) >= 0)

@@ -15,34 +15,34 @@ P = np.array([0.9, 0.2, 0.6, 0.4, 0.7, 0.1])
 def test_nan_predictions_and_invalid_targets_are_counted_and_excluded() -> None:
     y = np.concatenate([Y, [np.nan, -1.0, 2.0, 1.0, np.nan]])
     p = np.concatenate([P, [0.5, 0.5, 0.5, np.nan, np.nan]])
-    s = BinaryStats().update(y, p)
+    s = BinaryStats().update(p, y)
     m = s.compute()
     assert (m.rows, m.rows_used, m.rows_excluded) == (11, 6, 5)
     assert m.nan_predictions == 2 and m.invalid_targets == 4
     # the metrics are those of the six clean rows
-    clean = BinaryStats().update(Y, P).compute()
+    clean = BinaryStats().update(P, Y).compute()
     assert m.log_loss == clean.log_loss and m.roc_auc == clean.roc_auc
     assert m.to_dict()["rows_excluded"] == 5
 
 
 def test_strict_raises_instead() -> None:
     with pytest.raises(NaNError, match="strict"):
-        BinaryStats().update(Y, np.where(Y == 1, np.nan, P), strict=True)
+        BinaryStats().update(np.where(Y == 1, np.nan, P), Y, strict=True)
     with pytest.raises(DomainError, match=r"\{-1, 1\}"):
-        BinaryStats().update(2 * Y - 1, P, strict=True)
+        BinaryStats().update(P, 2 * Y - 1, strict=True)
 
 
 def test_probabilities_outside_unit_interval_are_an_error_and_leave_state_unchanged() -> None:
-    s = BinaryStats().update(Y, P)
+    s = BinaryStats().update(P, Y)
     before = s.to_bytes()
     with pytest.raises(DomainError, match="logits=True") as e:
-        s.update(Y, P * 3 - 1)
+        s.update(P * 3 - 1, Y)
     assert "first: 1.7" in str(e.value) and "at row 0" in str(e.value)
     assert s.to_bytes() == before
     with pytest.raises(DomainError):
-        s.update(Y, np.array([0.5, np.inf, 0.5, 0.5, 0.5, 0.5]))
+        s.update(np.array([0.5, np.inf, 0.5, 0.5, 0.5, 0.5]), Y)
     # the same values as logits are fine
-    s.update(Y, P * 3 - 1, logits=True)
+    s.update(P * 3 - 1, Y, logits=True)
     assert s.rows == 12
 
 
@@ -51,53 +51,53 @@ def test_weights_are_checked() -> None:
         w = np.ones(6)
         w[3] = bad
         with pytest.raises(DomainError, match="weights"):
-            BinaryStats().update(Y, P, weights=w)
+            BinaryStats().update(P, Y, weights=w)
     with pytest.raises(ShapeError):
-        BinaryStats().update(Y, P, weights=np.ones(5))
+        BinaryStats().update(P, Y, weights=np.ones(5))
     # integer and boolean weights are accepted; weight 0 removes a row's contribution
-    m = BinaryStats().update(Y, P, weights=np.array([1, 1, 1, 1, 1, 0])).compute()
-    ref = BinaryStats().update(Y[:5], P[:5]).compute()
+    m = BinaryStats().update(P, Y, weights=np.array([1, 1, 1, 1, 1, 0])).compute()
+    ref = BinaryStats().update(P[:5], Y[:5]).compute()
     assert m.log_loss == pytest.approx(ref.log_loss, rel=1e-15)
     assert m.rows == 6 and m.weight_total == 5.0
 
 
 def test_zero_weight_on_an_infinite_loss_contributes_zero() -> None:
-    m = BinaryStats().update([1.0, 1.0], np.array([0.0, 0.5]), weights=[0.0, 1.0]).compute()
+    m = BinaryStats().update(np.array([0.0, 0.5]), [1.0, 1.0], weights=[0.0, 1.0]).compute()
     assert m.log_loss == pytest.approx(np.log(2), rel=1e-15)
 
 
 def test_exact_loss_is_infinite_without_clip_and_clip_is_counted() -> None:
     y, p = np.array([1.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0])
-    m = BinaryStats().update(y, p).compute()
+    m = BinaryStats().update(p, y).compute()
     assert m.log_loss_is_infinite and m.to_dict()["log_loss"] is None
-    m = BinaryStats().update(y, p, clip=1e-7).compute()
+    m = BinaryStats().update(p, y, clip=1e-7).compute()
     assert m.clipped_predictions == 3
     assert m.log_loss == pytest.approx(-np.log(1e-7) / 3 - 2 * np.log1p(-1e-7) / 3, rel=1e-12)
     with pytest.raises(OptionError):
-        BinaryStats().update(y, p, clip=0.7)
+        BinaryStats().update(p, y, clip=0.7)
     with pytest.raises(OptionError, match="logits"):
-        BinaryStats().update(y, p, clip=1e-7, logits=True)
+        BinaryStats().update(p, y, clip=1e-7, logits=True)
 
 
 def test_shapes_and_dtypes() -> None:
     with pytest.raises(ShapeError, match="never broadcasts"):
-        BinaryStats().update(Y, P[:5])
+        BinaryStats().update(P[:5], Y)
     with pytest.raises(DTypeError, match="swapped"):
-        BinaryStats().update(P, Y.astype(np.int64))
+        BinaryStats().update(Y.astype(np.int64), P)
     with pytest.raises(DTypeError):
-        BinaryStats().update(["a", "b"], [0.1, 0.2])
+        BinaryStats().update([0.1, 0.2], ["a", "b"])
     # every element is a row, any shape: (3, 2) equals the flat six rows
-    a = BinaryStats().update(Y.reshape(3, 2), P.reshape(3, 2))
-    assert a == BinaryStats().update(Y, P)
+    a = BinaryStats().update(P.reshape(3, 2), Y.reshape(3, 2))
+    assert a == BinaryStats().update(P, Y)
     # bool / int targets, lists, float16 and float32 predictions
-    b = BinaryStats().update(Y.astype(bool), P.tolist())
-    assert b == BinaryStats().update(Y, P)
-    c = BinaryStats().update(Y.astype(np.int8), P.astype(np.float16)).compute()
+    b = BinaryStats().update(P.tolist(), Y.astype(bool))
+    assert b == BinaryStats().update(P, Y)
+    c = BinaryStats().update(P.astype(np.float16), Y.astype(np.int8)).compute()
     assert c.rows_used == 6
 
 
 def test_threshold_must_be_an_exact_edge() -> None:
-    s = BinaryStats().update(Y, P)
+    s = BinaryStats().update(P, Y)
     for t in (0.5, 0.37, 0.01, 1 / 15, 2.0**-10):
         s.compute(threshold=t)
     for t in (0.123, 0.1 + 0.2, 0.0, 1.0, -1.0, float("nan")):
@@ -109,13 +109,13 @@ def test_threshold_must_be_an_exact_edge() -> None:
 
 def test_torch_and_jax_inputs() -> None:
     torch = pytest.importorskip("torch")
-    ref = BinaryStats().update(Y, P)
-    assert BinaryStats().update(torch.tensor(Y), torch.tensor(P, requires_grad=True)) == ref
-    bf = BinaryStats().update(torch.tensor(Y), torch.tensor(P).to(torch.bfloat16))
+    ref = BinaryStats().update(P, Y)
+    assert BinaryStats().update(torch.tensor(P, requires_grad=True), torch.tensor(Y)) == ref
+    bf = BinaryStats().update(torch.tensor(P).to(torch.bfloat16), torch.tensor(Y))
     assert bf.rows_used == 6
     jnp = pytest.importorskip("jax.numpy")
-    s = BinaryStats().update(jnp.asarray(Y), jnp.asarray(P.astype(np.float32)))
-    assert s == BinaryStats().update(Y, P.astype(np.float32))
+    s = BinaryStats().update(jnp.asarray(P.astype(np.float32)), jnp.asarray(Y))
+    assert s == BinaryStats().update(P.astype(np.float32), Y)
 
 
 def test_options_are_checked() -> None:
@@ -130,13 +130,13 @@ def test_options_are_checked() -> None:
 def test_str_and_to_dict_are_readable_and_json_safe() -> None:
     import json
 
-    m = BinaryStats().update(Y, P).compute()
+    m = BinaryStats().update(P, Y).compute()
     text = str(m)
     for word in ("log loss", "NE / RIG", "ROC-AUC", "PR-AUC", "ECE", "p >= 0.5"):
         assert word in text
     d = m.to_dict()
     json.dumps(d, allow_nan=False)
-    one_class = BinaryStats().update(np.ones(3), np.array([0.2, 0.5, 0.9])).compute()
+    one_class = BinaryStats().update(np.array([0.2, 0.5, 0.9]), np.ones(3)).compute()
     assert np.isnan(one_class.roc_auc) and one_class.to_dict()["roc_auc"] is None
 
 
@@ -145,5 +145,5 @@ def test_read_only_and_scalar_inputs() -> None:
     y, p = Y.astype(np.float32), P.astype(np.float32)
     y.setflags(write=False)
     p.setflags(write=False)
-    assert BinaryStats().update(y, p) == BinaryStats().update(Y.astype(np.float32), p.copy())
-    assert BinaryStats().update(1.0, 0.5).rows == 1
+    assert BinaryStats().update(p, y) == BinaryStats().update(p.copy(), Y.astype(np.float32))
+    assert BinaryStats().update(0.5, 1.0).rows == 1

@@ -55,7 +55,7 @@ def test_kernel_rows_equal_core_probs() -> None:
     )
     for y in (np.zeros_like(p), np.ones_like(p), rng.random(p.shape[0])):
         out = kernel.row_values(y, p, logits=False)
-        # reference: the core, which evaluates the same formula in float64 (bcelab._math)
+        # reference: the core, which evaluates the same formula in float64 (bcelab._core.formulas)
         _ulp_close(out[:, 0], bcelab.bce(p, y), ulps=8)
         _ulp_close(out[:, 2], bcelab.binary_entropy(y), ulps=8)
         np.testing.assert_array_equal(out[:, 1], p)
@@ -118,7 +118,7 @@ def test_numba_state_equals_numpy_state(dtype: type, logits: bool) -> None:
     y[::1000] = np.nan
     preds[::777] = np.nan
     w = rng.random(n)
-    args = (y.astype(dtype), preds.astype(dtype))
+    args = (preds.astype(dtype), y.astype(dtype))
     a = BinaryStats(engine="numba").update(*args, weights=w.astype(dtype), logits=logits)
     b = BinaryStats(engine="numpy").update(*args, weights=w.astype(dtype), logits=logits)
     da, db = a.to_arrays(), b.to_arrays()
@@ -144,7 +144,7 @@ def test_sums_are_exact_at_scale() -> None:
         k = rng.integers(1 << 23, 1 << 24, chunk, dtype=np.int64)
         p = k.astype(np.float32) * np.float32(2.0**-24)
         y = (rng.random(chunk) < 0.5).astype(np.float32)
-        s.update(y, p)
+        s.update(p, y)
         c1 += np.bincount(k[y == 1] - (1 << 23), minlength=1 << 23)
         c0 += np.bincount(k[y == 0] - (1 << 23), minlength=1 << 23)
     pk = (np.arange(1 << 23) + (1 << 23)) * 2.0**-24

@@ -38,7 +38,7 @@ def test_matches_sklearn(engine: str, weighted: bool, ties: bool) -> None:
     y, p, w = _data(20_000, 1, ties=ties)
     p = np.clip(p, 1e-12, 1 - 1e-12)  # sklearn clips at eps; keep away from 0 and 1
     sw = w if weighted else None
-    m = BinaryStats(engine=engine).update(y, p, weights=sw).compute()
+    m = BinaryStats(engine=engine).update(p, y, weights=sw).compute()
     assert m.log_loss == pytest.approx(log_loss(y, p, sample_weight=sw), rel=1e-12)
     assert m.brier == pytest.approx(brier_score_loss(y, p, sample_weight=sw), rel=1e-12)
     auc = roc_auc_score(y, p, sample_weight=sw)
@@ -55,7 +55,7 @@ def test_matches_sklearn(engine: str, weighted: bool, ties: bool) -> None:
 def test_threshold_metrics_exact() -> None:
     y, p, w = _data(5_000, 2, ties=True)  # many predictions exactly equal to 0.5 and 0.37
     for t in (0.5, 0.37, 1 / 3):
-        m = BinaryStats().update(y, p, weights=w).compute(threshold=t)
+        m = BinaryStats().update(p, y, weights=w).compute(threshold=t)
         pred = p >= t  # documented tie rule: p >= threshold is class 1
         tp = float(np.sum(w * (pred & (y == 1))))
         fp = float(np.sum(w * (pred & (y == 0))))
@@ -69,7 +69,7 @@ def test_threshold_metrics_exact() -> None:
 def test_normalized_entropy_vector_r20() -> None:
     # vectors.md R20 (He et al. 2014): constant prediction at the base rate gives NE = 1
     y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0], dtype=np.float64)
-    m = BinaryStats().update(y, np.full(10, 0.2)).compute()
+    m = BinaryStats().update(np.full(10, 0.2), y).compute()
     assert m.ne == pytest.approx(1.0, rel=1e-14)
     assert m.rig == pytest.approx(0.0, abs=1e-14)
     assert m.calibration == pytest.approx(1.0, rel=1e-14)

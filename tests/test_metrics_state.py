@@ -51,14 +51,20 @@ flags = st.fixed_dictionaries(
 def test_merge_of_halves_equals_whole(seed: int, n: int, frac: float, f: dict) -> None:
     y, p, w = _rows(seed, n, **f)
     k = int(frac * n)
-    whole = BinaryStats().update(y, p, weights=w, logits=f["logits"])
+    whole = BinaryStats().update(p, y, weights=w, logits=f["logits"])
     w1 = None if w is None else w[:k]
     w2 = None if w is None else w[k:]
-    a = BinaryStats().update(y[:k], p[:k], weights=w1, logits=f["logits"])
-    b = BinaryStats().update(y[k:], p[k:], weights=w2, logits=f["logits"])
-    assert_same_state(a.merge(b), whole)
+    a = BinaryStats().update(p[:k], y[:k], weights=w1, logits=f["logits"])
+    b = BinaryStats().update(p[k:], y[k:], weights=w2, logits=f["logits"])
+    a_rows, b_before = a.rows, b.copy()
+    # operators and functions return new objects and leave their inputs alone
     assert_same_state(b + a, whole)
     assert_same_state(BinaryStats.merge_all([a, BinaryStats(), b]), whole)
+    assert a.rows == a_rows
+    # merge changes the state in place: a then holds every row, b is unchanged
+    assert a.merge(b) is a
+    assert_same_state(a, whole)
+    assert_same_state(b, b_before)
     assert whole.rows == n
 
 
@@ -66,11 +72,11 @@ def test_merge_of_halves_equals_whole(seed: int, n: int, frac: float, f: dict) -
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4000), f=flags)
 def test_batched_equals_concatenated(seed: int, n: int, f: dict) -> None:
     y, p, w = _rows(seed, n, **f)
-    whole = BinaryStats().update(y, p, weights=w, logits=f["logits"])
+    whole = BinaryStats().update(p, y, weights=w, logits=f["logits"])
     s = BinaryStats()
     cuts = np.sort(np.random.default_rng(seed).integers(0, n, 5))
     for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, n], strict=True):
-        s.update(y[lo:hi], p[lo:hi], weights=None if w is None else w[lo:hi], logits=f["logits"])
+        s.update(p[lo:hi], y[lo:hi], weights=None if w is None else w[lo:hi], logits=f["logits"])
     assert_same_state(s, whole)
 
 
@@ -78,7 +84,7 @@ def test_batched_equals_concatenated(seed: int, n: int, f: dict) -> None:
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), f=flags)
 def test_bytes_roundtrip_is_exact(seed: int, n: int, f: dict) -> None:
     y, p, w = _rows(seed, n, **f)
-    s = BinaryStats().update(y, p, weights=w, logits=f["logits"])
+    s = BinaryStats().update(p, y, weights=w, logits=f["logits"])
     assert BinaryStats.from_bytes(s.to_bytes()) == s
     assert BinaryStats.from_arrays(s.to_arrays()) == s
     assert pickle.loads(pickle.dumps(s)) == s
@@ -88,7 +94,7 @@ def test_bytes_roundtrip_is_exact(seed: int, n: int, f: dict) -> None:
 @given(data=st.data())
 def test_corrupt_bytes_raise_data_error(data: st.DataObject) -> None:
     y, p, _ = _rows(3, 200, soft=False, logits=False, dirty=True, weighted=False)
-    blob = bytearray(BinaryStats().update(y, p).to_bytes())
+    blob = bytearray(BinaryStats().update(p, y).to_bytes())
     kind = data.draw(st.sampled_from(["flip", "truncate", "extend", "garbage"]))
     if kind == "flip":
         i = data.draw(st.integers(0, len(blob) - 1))
@@ -104,7 +110,7 @@ def test_corrupt_bytes_raise_data_error(data: st.DataObject) -> None:
 
 
 def test_from_arrays_rejects_inconsistent_state() -> None:
-    s = BinaryStats().update([1.0, 0.0], np.array([0.3, 0.6]))
+    s = BinaryStats().update(np.array([0.3, 0.6]), [1.0, 0.0])
     d = s.to_arrays()
     d["counts"][1] += 5  # more used rows than the histogram holds
     with pytest.raises(DataError, match="do not add up"):
@@ -122,7 +128,9 @@ def test_from_arrays_rejects_inconsistent_state() -> None:
 def test_reduce_ops_reproduce_merge() -> None:
     # what torch.distributed.all_reduce does, key by key, with the declared ops
     states = [
-        BinaryStats().update(*_rows(s, 300, soft=True, logits=False, dirty=True, weighted=True)[:2])
+        BinaryStats().update(
+            *_rows(s, 300, soft=True, logits=False, dirty=True, weighted=True)[1::-1]
+        )
         for s in range(3)
     ]
     ops = {"sum": np.sum, "min": np.min, "max": np.max}
@@ -143,7 +151,7 @@ def test_empty_state() -> None:
     with pytest.raises(EmptyReductionError):
         s.compute()
     # all rows excluded: counted, and compute says why it cannot give metrics
-    s.update([np.nan, 2.0], np.array([0.5, 0.5]))
+    s.update(np.array([0.5, 0.5]), [np.nan, 2.0])
     assert s.rows == 2 and s.rows_used == 0 and not s.is_empty
     with pytest.raises(EmptyReductionError, match="2 invalid targets"):
         s.compute()
@@ -151,9 +159,9 @@ def test_empty_state() -> None:
 
 
 def test_state_size_is_fixed() -> None:
-    small = BinaryStats().update([1.0], np.array([0.5]))
+    small = BinaryStats().update(np.array([0.5]), [1.0])
     y, p, _ = _rows(0, 100_000, soft=False, logits=False, dirty=False, weighted=False)
-    big = BinaryStats().update(y, p)
+    big = BinaryStats().update(p, y)
     assert len(small.to_bytes()) == len(big.to_bytes()) < 1_000_000
 
 

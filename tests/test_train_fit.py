@@ -290,7 +290,7 @@ def test_signed_gradient_and_fast_namespace_equal_the_core_bit_for_bit() -> None
     core's values through array_api_compat, edge cases included."""
     from array_api_compat import torch as compat
 
-    from bcelab import _math as M
+    from bcelab._core import formulas as M
     from bcelab.train.objectives import fast_torch
 
     edge = [0.0, -0.0, 1e-8, -1e-8, 1e-45, -1e-45, 15.0, -15.0, 88.0, -88.0, 104.0, -104.0]

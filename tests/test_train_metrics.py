@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bcelab import _math as M  # noqa: E402
+from bcelab._core import formulas as M  # noqa: E402
 from bcelab.train.metrics import SIGMOID_HALF_FROM, hard_bce_values, splits_metrics  # noqa: E402
 from bcelab.train.objectives import Objective, fast_torch  # noqa: E402
 

@@ -19,7 +19,7 @@ def build_metrics(register: Any) -> list[type]:
     import keras
     from keras import ops
 
-    from . import losses as core_losses
+    from ._core.prepare import prepare as core_prepare
     from .information import binary_entropy, binary_kl
     from .losses import bce, bce_with_logits, sigmoid
     from .reduction import reduce
@@ -52,7 +52,7 @@ def build_metrics(register: Any) -> list[type]:
             fname = "bce_with_logits" if self.from_logits else "bce"
             return _call(
                 self.where,
-                core_losses.prepare,
+                core_prepare,
                 y_pred,
                 y_true,
                 fname=fname,
@@ -174,7 +174,7 @@ def build_metrics(register: Any) -> list[type]:
             super().__init__(from_logits=from_logits, name=name, dtype=dtype)
 
         def _terms(self, prep: Any, y_true: Any) -> list[Any]:
-            return [_call(self.where, binary_kl, prep.y, prep.pred_in, logits=self.from_logits)]
+            return [_call(self.where, binary_kl, prep.pred_in, prep.y, logits=self.from_logits)]
 
         def result(self) -> Any:
             return self.sums[0] / self.sums[1]

@@ -5,7 +5,7 @@ its gradient with respect to the predictions in **one pass** of the fused numba 
 (:func:`bcelab.kernels.fused_bce`), zero-copy on the tensors' memory
 (``Tensor.numpy()``).  The forward pass keeps the gradient; the backward pass only
 scales it by ``grad_output``.  The numbers are the core's (the kernel implements the
-formulas of :mod:`bcelab._math`; ``tests/test_adapter_torch_fast.py`` compares both
+formulas of :mod:`bcelab._core.formulas`; ``tests/test_adapter_torch_fast.py`` compares both
 paths), so this module has no numerics of its own.
 
 It returns ``None``, and the caller runs the generic Array-API path

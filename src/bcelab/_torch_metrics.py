@@ -67,8 +67,8 @@ class BinaryMetrics:
             _call(
                 self.where,
                 self.stats.update,
-                target.detach(),
                 preds.detach(),
+                target.detach(),
                 weights=None if weight is None else weight.detach(),
                 logits=self.from_logits,
                 strict=True,
@@ -81,22 +81,15 @@ class BinaryMetrics:
         self.stats = _call(self.where, BinaryStats, engine=self.engine)
 
     def merge(self, other: BinaryMetrics) -> BinaryMetrics:
-        """A new object holding the rows of ``self`` and ``other``."""
+        """Add the rows of ``other`` to this metric, in place; returns ``self``."""
         if not isinstance(other, BinaryMetrics):
             raise OptionError(
                 f"{self.where}.merge ({FRAMEWORK}): other must be a BinaryMetrics",
                 f"received {type(other).__name__}",
                 "pass another BinaryMetrics",
             )
-        out = BinaryMetrics(
-            from_logits=self.from_logits,
-            threshold=self.threshold,
-            n_calibration_bins=self.n_calibration_bins,
-            process_group=self.process_group,
-            engine=self.engine,
-        )
-        out.stats = self.stats.merge(other.stats)
-        return out
+        self.stats.merge(other.stats)
+        return self
 
     def synced_stats(self) -> Any:
         """The state of every process of the group, all-reduced (a new ``BinaryStats``).

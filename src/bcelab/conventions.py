@@ -22,83 +22,10 @@ convention    what it does differently from ``"exact"``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from .errors import OptionError
+from ._core.options import CONVENTIONS
 
 __all__ = ["CONVENTIONS", "Convention"]
 
-Array = Any
 Convention = Literal["exact", "keras", "tf_keras", "torch", "sklearn"]
-CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn")
-
-KERAS_EPSILON = 1e-7  # keras.config.epsilon() default, also tf_keras.backend.epsilon()
-TORCH_LOG_CLAMP = -100.0  # aten/src/ATen/native/Loss.cpp
-
-
-def check_convention(convention: str, *, fname: str) -> None:
-    if convention not in CONVENTIONS:
-        raise OptionError(
-            f"{fname}: convention must be one of {CONVENTIONS}",
-            f"received {convention!r}",
-            "use 'exact' (default) unless you need to reproduce another library's number",
-        )
-
-
-def compute_dtype(xp: Any, convention: str, in_dtype: Any) -> Any:
-    """The dtype a library computes in for an input of ``in_dtype``."""
-    if convention in ("keras", "tf_keras"):
-        return xp.float32  # keras.config.floatx()
-    if convention == "sklearn":
-        return xp.float64
-    bits = int(xp.finfo(in_dtype).bits)
-    return xp.float32 if bits < 32 else in_dtype
-
-
-def probs_values(xp: Any, convention: str, p: Array, y: Array) -> Array:
-    """Per-element BCE from probabilities under a framework convention.
-
-    ``p`` and ``y`` are already in :func:`compute_dtype` except for ``sklearn``,
-    where ``p`` is still in its input dtype (sklearn clips in that dtype).
-    """
-    if convention == "keras":
-        eps = xp.asarray(KERAS_EPSILON, dtype=p.dtype)
-        p = xp.clip(p, eps, 1.0 - eps)
-        return -(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))
-    if convention == "tf_keras":
-        eps = xp.asarray(KERAS_EPSILON, dtype=p.dtype)
-        p = xp.clip(p, eps, 1.0 - eps)
-        return -(y * xp.log(p + eps) + (1.0 - y) * xp.log(1.0 - p + eps))
-    if convention == "torch":
-        lp = xp.maximum(xp.log(p), TORCH_LOG_CLAMP)
-        lq = xp.maximum(xp.log1p(-p), TORCH_LOG_CLAMP)
-        return (y - 1.0) * lq - y * lp + 0.0  # + 0.0 turns -0.0 into 0.0
-    if convention == "sklearn":
-        eps = float(xp.finfo(p.dtype).eps)
-        pc = xp.clip(p, eps, 1.0 - eps)
-        q = xp.astype(1.0 - pc, xp.float64)  # sklearn forms 1 - p in the input dtype
-        pc = xp.astype(pc, xp.float64)
-        y = xp.astype(y, xp.float64)
-        yz = xp.where(y == 0, 0.0, y * xp.log(pc))
-        yo = xp.where(y == 1, 0.0, (1.0 - y) * xp.log(q))
-        return -(yz + yo)
-    raise AssertionError(convention)  # pragma: no cover - checked by check_convention
-
-
-def logits_values(
-    xp: Any, convention: str, x: Array, y: Array, pos_weight: Array | float | None
-) -> Array:
-    """Per-element BCE from logits under a framework convention (inputs in compute dtype)."""
-    if convention in ("keras", "tf_keras"):
-        # tf.nn.sigmoid_cross_entropy_with_logits / keras ops: relu(x) - x y + log1p(e^-|x|)
-        return xp.maximum(x, 0.0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
-    if convention == "torch":
-        log_sig = xp.minimum(x, 0.0) - xp.log1p(xp.exp(-xp.abs(x)))
-        lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
-        return (1.0 - y) * x - lw * log_sig
-    raise OptionError(
-        f"convention={convention!r} has no logits form",
-        "received logits",
-        "scikit-learn's log_loss takes probabilities: apply bcelab.sigmoid first, "
-        "or use convention='exact'",
-    )

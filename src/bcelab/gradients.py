@@ -12,48 +12,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _backend as B
-from . import _math as M
-from ._prepare import Prepared, _check_focal, check_clip, pos_weight_array, prepare
-from .errors import OptionError
-from .kernels import dispatch as K
+from ._core import formulas as M
+from ._core.arrays import accum_dtype, quiet, size
+from ._core.options import check_focal, check_reduction, check_unit_interval
+from ._core.prepare import Prepared, clip_bound, pos_weight_array, prepare
+from ._core.reducing import empty_error
+from ._core.validate import check_weights
+from .kernels import dispatch
 
 __all__ = ["bce_grad", "bce_with_logits_grad", "focal_with_logits_grad"]
 
 Array = Any
 
 
+GRAD_REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
+
+
+def _check_options(*, fname: str, reduction: object, label_smoothing: object) -> float:
+    check_reduction(reduction, fname=fname, allowed=GRAD_REDUCTIONS)
+    return check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
+
+
 def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: str) -> Array:
     xp = prep.xp
-    if reduction not in ("none", "sum", "mean", "weighted_mean"):
-        raise OptionError(
-            f"{fname}: reduction must be 'none', 'sum', 'mean' or 'weighted_mean'",
-            f"received {reduction!r}",
-            "use reduction='mean' for the mean loss",
-        )
     if weights is not None:
-        w = B.check_weights(xp, weights, g, name="weights", fname=fname)
+        w = check_weights(xp, weights, g, name="weights", fname=fname)
         g = xp.where(w == 0, 0.0, w * g)
-        total = xp.sum(xp.astype(w, B.accum_dtype(xp, g)))
+        total = xp.sum(xp.astype(w, accum_dtype(xp, g)))
     else:
         total = None
     if reduction == "mean":
-        g = g / float(B.size(g.shape))
+        g = g / float(size(g.shape))
     elif reduction == "weighted_mean":
-        den = float(total) if total is not None else float(B.size(g.shape))
+        den = float(total) if total is not None else float(size(g.shape))
         if den == 0:
-            from .reduction import _empty
-
-            raise _empty(fname, "a total weight of 0")
+            raise empty_error(fname, "a total weight of 0")
         g = g / den
     return xp.astype(g, prep.out_dtype)
 
 
-@B.quiet
+@quiet
 def bce_with_logits_grad(
     logits: Array,
     targets: Array,
-    /,
     *,
     pos_weight: Array | float | None = None,
     label_smoothing: float = 0.0,
@@ -74,13 +75,14 @@ def bce_with_logits_grad(
     array([-0.5,  1. , -1. ])
     """
     fname = "bce_with_logits_grad"
+    ls = _check_options(fname=fname, reduction=reduction, label_smoothing=label_smoothing)
     if (
-        r := K.try_fused_grad(
+        r := dispatch.try_fused_grad(
             logits,
             targets,
             logits=True,
             pos_weight=pos_weight,
-            label_smoothing=label_smoothing,
+            label_smoothing=ls,
             reduction=reduction,
             weights=weights,
         )
@@ -92,18 +94,17 @@ def bce_with_logits_grad(
         fname=fname,
         probs=False,
         nan_policy="raise",
-        label_smoothing=label_smoothing,
+        label_smoothing=ls,
     )
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     g = M.grad_logits(prep.xp, prep.pred, prep.y, pw)
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
 
 
-@B.quiet
+@quiet
 def bce_grad(
-    probs: Array,
+    preds: Array,
     targets: Array,
-    /,
     *,
     clip: float | None = None,
     pos_weight: Array | float | None = None,
@@ -126,25 +127,24 @@ def bce_grad(
     array([-2.,  1., inf])
     """
     fname = "bce_grad"
+    ls = _check_options(fname=fname, reduction=reduction, label_smoothing=label_smoothing)
     if (
-        r := K.try_fused_grad(
-            probs,
+        r := dispatch.try_fused_grad(
+            preds,
             targets,
             logits=False,
             pos_weight=pos_weight,
-            label_smoothing=label_smoothing,
+            label_smoothing=ls,
             reduction=reduction,
             weights=weights,
             clip=clip,
         )
     ) is not NotImplemented:
         return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
-    prep = prepare(
-        probs, targets, fname=fname, probs=True, nan_policy="raise", label_smoothing=label_smoothing
-    )
+    prep = prepare(preds, targets, fname=fname, probs=True, nan_policy="raise", label_smoothing=ls)
     xp, p = prep.xp, prep.pred
     pw = pos_weight_array(prep, pos_weight, fname=fname)
-    eps = check_clip(xp, clip, prep.pred_in.dtype, fname=fname)
+    eps = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
     inside = None
     if eps is not None:
         inside = (p >= eps) & (p <= 1.0 - eps)
@@ -155,11 +155,10 @@ def bce_grad(
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
 
 
-@B.quiet
+@quiet
 def focal_with_logits_grad(
     logits: Array,
     targets: Array,
-    /,
     *,
     gamma: float = 2.0,
     alpha: float | None = None,
@@ -181,14 +180,15 @@ def focal_with_logits_grad(
     array([-0.5])
     """
     fname = "focal_with_logits_grad"
-    g_, a_ = _check_focal(gamma, alpha, fname)
+    ls = _check_options(fname=fname, reduction=reduction, label_smoothing=label_smoothing)
+    g_, a_ = check_focal(gamma, alpha, fname=fname)
     prep = prepare(
         logits,
         targets,
         fname=fname,
         probs=False,
         nan_policy="raise",
-        label_smoothing=label_smoothing,
+        label_smoothing=ls,
     )
     g = M.grad_focal_logits(prep.xp, prep.pred, prep.y, g_, a_)
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)

@@ -16,20 +16,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import _backend as B
-from . import _math as M
-from ._prepare import _as_mask, finish, prepare
-from .errors import OptionError
+from ._core import formulas as M
+from ._core.arrays import accum_dtype, quiet, size
+from ._core.options import check_nan_policy, check_reduction, check_unit_interval
+from ._core.prepare import finish, keep_mask, prepare
 
 __all__ = ["Decomposition", "binary_entropy", "binary_kl", "decompose"]
 
 Array = Any
 
 
-@B.quiet
+@quiet
 def binary_entropy(
     targets: Array,
-    /,
     *,
     label_smoothing: float = 0.0,
     reduction: str = "none",
@@ -56,13 +55,16 @@ def binary_entropy(
     array([0.69314718, 0.6108643 , 0.69314718, 0.32508297])
     """
     fname = "binary_entropy"
+    check_reduction(reduction, fname=fname)
+    check_nan_policy(nan_policy, fname=fname)
+    ls = check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
     prep = prepare(
         targets,
         targets,
         fname=fname,
         probs=True,
         nan_policy=nan_policy,
-        label_smoothing=label_smoothing,
+        label_smoothing=ls,
         pred_name="targets",
     )
     values = M.entropy(prep.xp, prep.y)
@@ -72,22 +74,24 @@ def binary_entropy(
 
 
 def _excess(
-    targets: Array,
     preds: Array,
+    targets: Array,
     *,
     logits: bool,
     label_smoothing: float,
     nan_policy: str,
     fname: str,
 ) -> tuple[Any, Array]:
+    check_nan_policy(nan_policy, fname=fname)
+    ls = check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
     prep = prepare(
         preds,
         targets,
         fname=fname,
         probs=not logits,
         nan_policy=nan_policy,
-        label_smoothing=label_smoothing,
-        pred_name="logits" if logits else "probs",
+        label_smoothing=ls,
+        pred_name="logits" if logits else "preds",
     )
     xp, z, y = prep.xp, prep.pred, prep.y
     if logits:
@@ -97,11 +101,10 @@ def _excess(
     return prep, (y, a, b)
 
 
-@B.quiet
+@quiet
 def binary_kl(
-    targets: Array,
     preds: Array,
-    /,
+    targets: Array,
     *,
     logits: bool = False,
     label_smoothing: float = 0.0,
@@ -128,13 +131,14 @@ def binary_kl(
     >>> y = np.array([0.5, 0.3, 0.5, 0.9])
     >>> binary_kl(y, y)
     array([0., 0., 0., 0.])
-    >>> round(float(binary_kl(y, np.array([0.1, 0.3, 0.5, 0.8]), reduction="mean")), 8)
+    >>> round(float(binary_kl(np.array([0.1, 0.3, 0.5, 0.8]), y, reduction="mean")), 8)
     0.13687891
     """
     fname = "binary_kl"
+    check_reduction(reduction, fname=fname)
     prep, (y, a, b) = _excess(
-        targets,
         preds,
+        targets,
         logits=logits,
         label_smoothing=label_smoothing,
         nan_policy=nan_policy,
@@ -175,11 +179,10 @@ class Decomposition:
         )
 
 
-@B.quiet
+@quiet
 def decompose(
-    targets: Array,
     preds: Array,
-    /,
+    targets: Array,
     *,
     logits: bool = False,
     label_smoothing: float = 0.0,
@@ -198,21 +201,16 @@ def decompose(
     ``reduction`` is ``"mean"`` or ``"weighted_mean"``.
 
     >>> y = [0.5, 0.3, 0.5, 0.9]
-    >>> print(decompose(y, [0.1, 0.3, 0.5, 0.8]))
+    >>> print(decompose([0.1, 0.3, 0.5, 0.8], y))
     BCE 0.7174 = floor 0.5806 + excess 0.1369 (the part a better prediction can still remove)
     >>> decompose(y, y).excess
     0.0
     """
     fname = "decompose"
-    if reduction not in ("mean", "weighted_mean"):
-        raise OptionError(
-            f"{fname}: reduction must be 'mean' or 'weighted_mean'",
-            f"received {reduction!r}",
-            "use reduction='mean'",
-        )
+    check_reduction(reduction, fname=fname, allowed=("mean", "weighted_mean"))
     prep, (y, a, b) = _excess(
-        targets,
         preds,
+        targets,
         logits=logits,
         label_smoothing=label_smoothing,
         nan_policy=nan_policy,
@@ -227,9 +225,7 @@ def decompose(
         )
         for k, v in parts.items()
     }
-    total = B.size(prep.pred.shape)
-    keep = xp.ones(prep.pred.shape, dtype=xp.bool) if prep.omit is None else prep.omit
-    if mask is not None:
-        keep = keep & _as_mask(xp, mask, prep.pred, fname)
-    count = int(xp.sum(xp.astype(keep, B.accum_dtype(xp, prep.pred))))
+    total = size(prep.pred.shape)
+    keep = keep_mask(prep, mask, fname=fname)
+    count = total if keep is None else int(xp.sum(xp.astype(keep, accum_dtype(xp, prep.pred))))
     return Decomposition(out["bce"], out["floor"], out["excess"], count, total - count)

@@ -26,8 +26,9 @@ import jax
 import numpy as np
 
 from ._adapters import renamed
+from ._core.prepare import prepare
 from .errors import BCELabError, DTypeError
-from .losses import bce_with_logits, prepare
+from .losses import bce_with_logits
 
 __all__ = ["check_inputs", "sigmoid_binary_cross_entropy"]
 

@@ -112,7 +112,7 @@ def _eager_check(y_true: Any, y_pred: Any, *, probs: bool, where: str) -> None:
     import jax
     import numpy as np
 
-    from .losses import prepare
+    from ._core.prepare import prepare
 
     fname = "bce" if probs else "bce_with_logits"
     if isinstance(y_true, jax.core.Tracer):
@@ -336,8 +336,8 @@ def _build() -> dict[str, type]:
             return _call(
                 self.where,
                 binary_kl,
-                y_true,
                 y_pred,
+                y_true,
                 logits=self.from_logits,
                 label_smoothing=self.label_smoothing,
             )

@@ -1,39 +1,56 @@
 """Element-wise binary cross-entropy and focal loss, for NumPy, PyTorch and JAX arrays.
 
-Each public function validates its inputs (:mod:`bcelab._backend`), evaluates one
-generic formula (:mod:`bcelab._math`) and hands the values to
-:func:`bcelab.reduce`.  Data arguments are positional; options are keyword-only.
+Every function takes the prediction first and the target second, like PyTorch, optax
+and torchmetrics; both may also be passed by keyword (``preds=`` or ``logits=``, and
+``targets=``).  Options are keyword-only and checked before the data is looked at.
+Each function then decides between the compiled kernel (:mod:`bcelab.kernels`, for
+NumPy arrays it can take) and the generic formula (:mod:`bcelab._core.formulas`),
+which give the same numbers, and hands the per-element values to :func:`bcelab.reduce`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import _backend as B
-from . import _math as M
-from . import conventions as C
-from ._prepare import (  # noqa: F401  (prepare and finish are re-exported for the adapters)
-    Prepared,
-    _check_focal,
-    _reject,
-    check_clip,
+from ._core import conventions as framework_conventions
+from ._core import formulas
+from ._core.arrays import asarray, dtypes_for, namespace, quiet
+from ._core.options import (
+    check_convention,
+    check_focal,
+    check_nan_policy,
     check_reduction,
-    finish,
-    pos_weight_array,
-    prepare,
+    check_unit_interval,
+    reject_with_convention,
 )
-from .kernels import dispatch as K
+from ._core.prepare import clip_bound, finish, pos_weight_array, prepare
+from ._core.validate import check_preds_dtype
+from .kernels import dispatch
 
 __all__ = ["bce", "bce_with_logits", "focal", "focal_with_logits", "sigmoid"]
 
 Array = Any
 
 
-@B.quiet
+def check_loss_options(
+    *,
+    fname: str,
+    reduction: object,
+    nan_policy: object,
+    label_smoothing: object,
+    convention: object = "exact",
+) -> float:
+    """The options every loss shares, checked at the door; returns the label smoothing."""
+    check_reduction(reduction, fname=fname)
+    check_nan_policy(nan_policy, fname=fname)
+    check_convention(convention, fname=fname)
+    return check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
+
+
+@quiet
 def bce_with_logits(
     logits: Array,
     targets: Array,
-    /,
     *,
     pos_weight: Array | float | None = None,
     label_smoothing: float = 0.0,
@@ -58,8 +75,10 @@ def bce_with_logits(
     :math:`y(1 - s) + s/2` first.
 
     Args:
-        logits: real floating array of any shape (NumPy, PyTorch or JAX).
-        targets: same shape, values in [0, 1] (soft targets allowed); bool/int accepted.
+        logits: the prediction, first: a real floating array of any shape (NumPy,
+            PyTorch or JAX).
+        targets: the target, second: same shape, values in [0, 1] (soft targets
+            allowed); bool and int accepted.
         pos_weight: weight of the positive term: a number, one per label (shape = last
             axis), or the inputs' shape.
         label_smoothing: s in [0, 1].
@@ -77,49 +96,54 @@ def bce_with_logits(
     array([0.20141328, 0.        ,        inf])
     """
     fname = "bce_with_logits"
-    if (
-        r := K.try_fused(
-            logits,
-            targets,
-            logits=True,
-            pos_weight=pos_weight,
-            label_smoothing=label_smoothing,
-            convention=convention,
-            reduction=reduction,
-            weights=weights,
-            mask=mask,
-            nan_policy=nan_policy,
-        )
-    ) is not NotImplemented:
-        return r  # large NumPy input: the fused kernel (bcelab.kernels), same numbers
+    ls = check_loss_options(
+        fname=fname,
+        reduction=reduction,
+        nan_policy=nan_policy,
+        label_smoothing=label_smoothing,
+        convention=convention,
+    )
+    if convention not in ("exact", "torch") and pos_weight is not None:
+        reject_with_convention(convention, "pos_weight", fname=fname)
+    fast = dispatch.try_fused(
+        logits,
+        targets,
+        logits=True,
+        pos_weight=pos_weight,
+        label_smoothing=ls,
+        convention=convention,
+        reduction=reduction,
+        weights=weights,
+        mask=mask,
+        nan_policy=nan_policy,
+    )
+    if fast is not NotImplemented:
+        return fast
     prep = prepare(
         logits,
         targets,
         fname=fname,
         probs=False,
         nan_policy=nan_policy,
-        label_smoothing=label_smoothing,
+        label_smoothing=ls,
         convention=convention,
     )
     xp, x, y = prep.xp, prep.pred, prep.y
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     if convention == "exact":
-        a, b = M.neglog_terms_logits(xp, x, y, guard=not prep.clean)
-        values = M.cross_entropy(y, a, b, pw)
+        a, b = formulas.neglog_terms_logits(xp, x, y, guard=not prep.clean)
+        values = formulas.cross_entropy(y, a, b, pw)
     else:
-        if pw is not None and convention != "torch":
-            _reject(convention, "pos_weight", fname)
-        values = C.logits_values(xp, convention, x, y, pw)
+        values = framework_conventions.logits_values(xp, convention, x, y, pw)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
 
 
-@B.quiet
+@quiet
 def bce(
-    probs: Array,
+    preds: Array,
     targets: Array,
-    /,
     *,
     clip: float | None = None,
     pos_weight: Array | float | None = None,
@@ -143,8 +167,8 @@ def bce(
     in the input dtype (``1 - 1e-7`` is 1.0 in float16).
 
     Args:
-        probs: real floating array of probabilities in [0, 1], any shape.
-        targets: same shape, values in [0, 1].
+        preds: the prediction, first: probabilities in [0, 1], any shape.
+        targets: the target, second: same shape, values in [0, 1].
         clip: optional eps in (0, 0.5).
         pos_weight, label_smoothing, convention, reduction, weights, mask, axis,
         nan_policy: as in :func:`bce_with_logits`.
@@ -157,57 +181,62 @@ def bce(
     0.58056041
     """
     fname = "bce"
-    if (
-        r := K.try_fused(
-            probs,
-            targets,
-            logits=False,
-            pos_weight=pos_weight,
-            label_smoothing=label_smoothing,
-            convention=convention,
-            reduction=reduction,
-            weights=weights,
-            mask=mask,
-            nan_policy=nan_policy,
-            clip=clip,
-        )
-    ) is not NotImplemented:
-        return r  # large NumPy input: the fused kernel (bcelab.kernels), same numbers
+    ls = check_loss_options(
+        fname=fname,
+        reduction=reduction,
+        nan_policy=nan_policy,
+        label_smoothing=label_smoothing,
+        convention=convention,
+    )
+    if convention != "exact":
+        for option, value in (("clip", clip), ("pos_weight", pos_weight)):
+            if value is not None:
+                reject_with_convention(convention, option, fname=fname)
+    fast = dispatch.try_fused(
+        preds,
+        targets,
+        logits=False,
+        pos_weight=pos_weight,
+        label_smoothing=ls,
+        convention=convention,
+        reduction=reduction,
+        weights=weights,
+        mask=mask,
+        nan_policy=nan_policy,
+        clip=clip,
+    )
+    if fast is not NotImplemented:
+        return fast
     prep = prepare(
-        probs,
+        preds,
         targets,
         fname=fname,
         probs=True,
         nan_policy=nan_policy,
-        label_smoothing=label_smoothing,
+        label_smoothing=ls,
         convention=convention,
     )
     xp, p, y = prep.xp, prep.pred, prep.y
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     if convention == "exact":
-        eps = check_clip(xp, clip, prep.pred_in.dtype, fname=fname)
+        eps = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
         if eps is not None:
             p = xp.clip(p, eps, 1.0 - eps)
-        a, b = M.neglog_terms_probs(xp, p, y)
-        values = M.cross_entropy(y, a, b, pw)
+        a, b = formulas.neglog_terms_probs(xp, p, y)
+        values = formulas.cross_entropy(y, a, b, pw)
     else:
-        if clip is not None:
-            _reject(convention, "clip", fname)
-        if pw is not None:
-            _reject(convention, "pos_weight", fname)
         # sklearn clips in the input dtype, the frameworks in their compute dtype
         src = prep.pred_in if convention == "sklearn" else p
-        values = C.probs_values(xp, convention, src, y)
+        values = framework_conventions.probs_values(xp, convention, src, y)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
 
 
-@B.quiet
+@quiet
 def focal_with_logits(
     logits: Array,
     targets: Array,
-    /,
     *,
     gamma: float = 2.0,
     alpha: float | None = None,
@@ -236,28 +265,26 @@ def focal_with_logits(
     array([1.73286795e-01, 3.00809023e-07, 0.00000000e+00])
     """
     fname = "focal_with_logits"
-    g, a_ = _check_focal(gamma, alpha, fname)
+    ls = check_loss_options(
+        fname=fname, reduction=reduction, nan_policy=nan_policy, label_smoothing=label_smoothing
+    )
+    g, a_ = check_focal(gamma, alpha, fname=fname)
     prep = prepare(
-        logits,
-        targets,
-        fname=fname,
-        probs=False,
-        nan_policy=nan_policy,
-        label_smoothing=label_smoothing,
+        logits, targets, fname=fname, probs=False, nan_policy=nan_policy, label_smoothing=ls
     )
     xp, x, y = prep.xp, prep.pred, prep.y
-    a, b = M.neglog_terms_logits(xp, x, y)
-    values = M.focal(xp, y, M.log_sigmoid(xp, x), M.log_sigmoid(xp, -x), a, b, g, a_)
+    a, b = formulas.neglog_terms_logits(xp, x, y)
+    lp, lq = formulas.log_sigmoid(xp, x), formulas.log_sigmoid(xp, -x)
+    values = formulas.focal(xp, y, lp, lq, a, b, g, a_)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
 
 
-@B.quiet
+@quiet
 def focal(
-    probs: Array,
+    preds: Array,
     targets: Array,
-    /,
     *,
     gamma: float = 2.0,
     alpha: float | None = None,
@@ -282,33 +309,31 @@ def focal(
     array([0.1732868, 0.       ])
     """
     fname = "focal"
-    g, a_ = _check_focal(gamma, alpha, fname)
+    ls = check_loss_options(
+        fname=fname, reduction=reduction, nan_policy=nan_policy, label_smoothing=label_smoothing
+    )
+    g, a_ = check_focal(gamma, alpha, fname=fname)
     prep = prepare(
-        probs,
-        targets,
-        fname=fname,
-        probs=True,
-        nan_policy=nan_policy,
-        label_smoothing=label_smoothing,
+        preds, targets, fname=fname, probs=True, nan_policy=nan_policy, label_smoothing=ls
     )
     xp, p, y = prep.xp, prep.pred, prep.y
-    a, b = M.neglog_terms_probs(xp, p, y)
-    values = M.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_)
+    a, b = formulas.neglog_terms_probs(xp, p, y)
+    values = formulas.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
 
 
-@B.quiet
-def sigmoid(logits: Array, /) -> Array:
+@quiet
+def sigmoid(logits: Array) -> Array:
     r"""Logistic sigmoid :math:`1/(1+e^{-x})`, computed without overflow.
 
     >>> import numpy as np
     >>> sigmoid(np.array([-np.inf, 0.0, 800.0]))
     array([0. , 0.5, 1. ])
     """
-    xp = B.namespace(logits, fname="sigmoid")
-    x = B.asarray(xp, logits, name="logits", fname="sigmoid")
-    B.check_preds_dtype(xp, x, name="logits", fname="sigmoid")
-    compute, out = B.dtypes_for(xp, x)
-    return xp.astype(M.sigmoid(xp, xp.astype(x, compute)), out)
+    xp = namespace(logits, fname="sigmoid")
+    x = asarray(xp, logits, name="logits", fname="sigmoid")
+    check_preds_dtype(xp, x, name="logits", fname="sigmoid")
+    compute, out = dtypes_for(xp, x)
+    return xp.astype(formulas.sigmoid(xp, xp.astype(x, compute)), out)

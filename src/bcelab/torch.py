@@ -20,7 +20,7 @@ What differs from ``torch.nn.BCEWithLogitsLoss`` / ``BCELoss``:
 * ``label_smoothing`` is available (Keras/optax convention ``y (1 - s) + s/2``).
 
 Value checks need concrete values: under ``torch.compile``, ``torch.func.vmap`` and
-``torch.func.grad`` the core skips them (:func:`bcelab._backend.is_traced`); shape and
+``torch.func.grad`` the core skips them (:func:`bcelab._core.arrays.is_traced`); shape and
 dtype checks still run.  Call the module once eagerly, or :func:`check_inputs`, to get
 the value checks.
 
@@ -35,7 +35,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import losses as _losses
+from ._core.options import check_reduction
+from ._core.prepare import prepare
 from ._torch_autograd import fused_loss
 from ._torch_common import FRAMEWORK, _call, _check_tensors
 from ._torch_metrics import BinaryMetrics
@@ -65,7 +66,7 @@ def check_inputs(input: torch.Tensor, target: torch.Tensor, /, *, from_logits: b
     with torch.no_grad():
         _call(
             where,
-            _losses.prepare,
+            prepare,
             input.detach(),
             target.detach(),
             fname=fname,
@@ -82,7 +83,7 @@ class _Loss(nn.Module):
     def __init__(self, *, reduction: str, label_smoothing: float) -> None:
         super().__init__()
         where = f"bcelab.torch.{type(self).__name__}"
-        _call(where, _losses.check_reduction, reduction, fname=where)
+        _call(where, check_reduction, reduction, fname=where)
         ls = float(label_smoothing)
         if not 0.0 <= ls <= 1.0:
             raise OptionError(
@@ -215,8 +216,8 @@ class BinaryKLLoss(_Loss):
         out = _call(
             self.where,
             binary_kl,
-            target,
             input,
+            target,
             logits=self.from_logits,
             label_smoothing=self.label_smoothing,
             reduction=self.reduction,

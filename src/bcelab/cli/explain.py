@@ -55,7 +55,7 @@ def plot(target: float, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .._io import save_figure
+    from .._core.atomic import save_figure
 
     p, loss, floor = curve(target)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

@@ -74,12 +74,12 @@ def compute_table(cfg: Config) -> dict[str, object]:
 
     y = np.asarray(cfg.targets, dtype=np.float64)
     z = np.asarray(cfg.preds, dtype=np.float64)
-    kw = {"label_smoothing": cfg.label_smoothing}
+    ls = cfg.label_smoothing
     loss_fn = bce_with_logits if cfg.logits else bce
-    per = loss_fn(z, y, **kw)
-    floor = binary_entropy(y, **kw)
-    excess = binary_kl(y, z, logits=cfg.logits, **kw)
-    d = decompose(y, z, logits=cfg.logits, **kw)
+    per = loss_fn(z, y, label_smoothing=ls)
+    floor = binary_entropy(y, label_smoothing=ls)
+    excess = binary_kl(z, y, logits=cfg.logits, label_smoothing=ls)
+    d = decompose(z, y, logits=cfg.logits, label_smoothing=ls)
     probs = sigmoid(z) if cfg.logits else z
     out: dict[str, object] = {
         "rows": [
@@ -98,7 +98,11 @@ def compute_table(cfg: Config) -> dict[str, object]:
     if cfg.convention != "exact":
         f32 = np.float32
         conv = loss_fn(
-            z.astype(f32), y.astype(f32), convention=cfg.convention, reduction="mean", **kw
+            z.astype(f32),
+            y.astype(f32),
+            convention=cfg.convention,
+            reduction="mean",
+            label_smoothing=ls,
         )
         shown = np.float32(conv) if cfg.convention != "sklearn" else float(conv)
         out["convention"] = {"name": cfg.convention, "mean": float(shown), "printed": str(shown)}

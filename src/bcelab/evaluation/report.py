@@ -1,6 +1,6 @@
 """``--report DIR``: metrics.json, four PNG figures and a self-contained report.html.
 
-Every file is written atomically (:mod:`bcelab._io`): a reader never sees a half-written
+Every file is written atomically (:mod:`bcelab._core.atomic`): a reader never sees a half-written
 report.  The HTML embeds the same PNG bytes as base64, so it can be mailed or archived
 as one file.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._io import atomic_open, write_json, write_text
+from .._core.atomic import atomic_open, write_json, write_text
 from . import figures as F
 from .progress import format_rate
 from .result import EvalResult

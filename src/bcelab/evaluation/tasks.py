@@ -93,7 +93,7 @@ def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
     if idx is not None:
         y, p = y[idx], p[idx]
         w = None if w is None else w[idx]
-    state.update(y, p, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
+    state.update(p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
 
 
 def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
@@ -160,7 +160,7 @@ def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
     a.rows += b.rows
     for k, s in b.states.items():
         if k in a.states:
-            a.states[k] = a.states[k].merge(s)
+            a.states[k].merge(s)
         else:
             a.states[k] = s
     if len(a.states) > MAX_SEGMENTS:

@@ -86,7 +86,6 @@ def _check_grad_out(grad_out: object, preds: object, fname: str) -> np.ndarray:
 def fused_bce(
     preds: Any,
     targets: Any,
-    /,
     *,
     logits: bool,
     weights: Any = None,
@@ -285,8 +284,8 @@ def _reference(
     count = int(np.prod(tuple(shape))) if shape is not None else int(np.size(preds))
     if decomp:
         dec = decompose(
-            targets,
             preds,
+            targets,
             logits=logits,
             label_smoothing=label_smoothing,
             weights=weights,

@@ -1,7 +1,7 @@
 r"""The fused single-pass kernels (numba), one compiled variant per feature combination.
 
 One pass over ``pred``, ``targets`` (and ``weights``) computes, per element, the
-exact-convention loss of :mod:`bcelab._math`
+exact-convention loss of :mod:`bcelab._core.formulas`
 
 .. math::
 

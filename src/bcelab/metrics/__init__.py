@@ -2,8 +2,8 @@
 
 >>> import numpy as np
 >>> from bcelab.metrics import BinaryStats
->>> a = BinaryStats().update([1, 0, 1], np.array([0.9, 0.2, 0.6]))
->>> b = BinaryStats().update([0, 0], np.array([0.4, 0.1]))
+>>> a = BinaryStats().update(np.array([0.9, 0.2, 0.6]), [1, 0, 1])
+>>> b = BinaryStats().update(np.array([0.4, 0.1]), [0, 0])
 >>> m = (a + b).compute()
 >>> round(m.log_loss, 6), m.rows, m.roc_auc
 (0.291103, 5, 1.0)

@@ -13,7 +13,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .. import _backend as B
+from .._core.arrays import asarray, is_array, numpy_namespace
 from ..errors import DTypeError
 
 __all__ = ["to_numpy"]
@@ -33,13 +33,12 @@ def _from_array(x: Any) -> np.ndarray:
 
 def to_numpy(x: object, *, name: str, fname: str, kind: str) -> np.ndarray:
     """``x`` as a NumPy array with a dtype the update kernel accepts (see module docstring)."""
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray) and str(x.dtype) != "bfloat16":
         arr = x
-    elif B._is_array(x) or hasattr(x, "__array__"):
+    elif is_array(x) or hasattr(x, "__array__"):
         arr = _from_array(x)
     else:
-        xp = B.namespace(fname=fname)
-        arr = np.asarray(B.asarray(xp, x, name=name, fname=fname))
+        arr = np.asarray(asarray(numpy_namespace(), x, name=name, fname=fname))
     k = arr.dtype.kind
     if k == "f":
         return arr.astype(np.float32) if arr.dtype.itemsize < 4 else arr

@@ -3,7 +3,7 @@ r"""The fused ``update`` kernel (numba): one pass over the rows, on every core.
 The rows are processed in blocks of 1024, in three loops per block:
 
 1. :func:`bcelab.metrics._rows._rows_block` evaluates each row's probability and loss in float64 with the
-   formulas of :mod:`bcelab._math` transcribed to scalars (the guarded ``-log p`` /
+   formulas of :mod:`bcelab._core.formulas` transcribed to scalars (the guarded ``-log p`` /
    ``-log1p(-p)`` terms or the two softplus terms, then ``cross_entropy``) and its fine
    bin (:mod:`bcelab.metrics.histogram`, from the bits of ``min(p, 1 - p)``, identical
    to the NumPy twin).  It has no branches and no libm calls, so LLVM vectorises it.

@@ -1,6 +1,6 @@
 """The NumPy reference path of ``update``: the same state as the numba kernel, vectorised.
 
-The loss, the entropy floor and the sigmoid come straight from :mod:`bcelab._math`
+The loss, the entropy floor and the sigmoid come straight from :mod:`bcelab._core.formulas`
 (the one implementation of the formulas), evaluated in float64.  It processes the rows
 in slices of 2**16 so that its temporaries stay small, and adds every slice's sums with
 the same Neumaier compensation as the kernel.  It is used when numba is missing
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _math as M
+from .._core import formulas as M
 from .histogram import fine_index
 
 __all__ = ["accumulate", "scan"]

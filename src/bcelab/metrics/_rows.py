@@ -24,7 +24,7 @@ _LOG2 = math.log(2.0)
 
 @njit(inline="always", **_JIT)
 def _entropy(y: float) -> float:
-    """``bcelab._math.entropy`` for one soft label (0 < y < 1): both terms are needed."""
+    """``bcelab._core.formulas.entropy`` for one soft label (0 < y < 1): both terms are needed."""
     return y * -log_pos(y) + (1.0 - y) * -log1p_any(-y)
 
 
@@ -80,10 +80,10 @@ def _rows_block(
 ) -> None:
     """Loop 1 of a block: per-row probability (NaN = excluded row), loss and fine bin.
 
-    This is :func:`bcelab._math.cross_entropy` of :func:`bcelab._math.neglog_terms_probs`
-    (or :func:`~bcelab._math.neglog_terms_logits`) transcribed to scalars, with the same
+    This is :func:`bcelab._core.formulas.cross_entropy` of :func:`bcelab._core.formulas.neglog_terms_probs`
+    (or :func:`~bcelab._core.formulas.neglog_terms_logits`) transcribed to scalars, with the same
     stand-in input where a coefficient is 0, and ``softplus(t) = max(t, 0) +
-    log1p(exp(-|t|))`` (the two branches of :func:`bcelab._math.softplus` in one line).
+    log1p(exp(-|t|))`` (the two branches of :func:`bcelab._core.formulas.softplus` in one line).
     It has no branches and no libm calls (``log``/``exp`` from
     :mod:`bcelab.kernels.fastmath`, about 1 ulp), so LLVM vectorises it.  The fine bin
     of an excluded row is 0 (never used).

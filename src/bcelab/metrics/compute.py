@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import _math as M
+from .._core import formulas as M
 from ..errors import EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
 from .histogram import layout

@@ -15,7 +15,7 @@ predictions), the smallest and largest prediction, and the fine histogram of
 all the rows of ``a`` and ``b``.
 
 >>> import numpy as np
->>> s = BinaryStats().update([1, 0, 0, 0, 1, 0, 0, 0, 0, 0], np.full(10, 0.2))
+>>> s = BinaryStats().update(np.full(10, 0.2), [1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
 >>> round(s.compute().ne, 12)   # He et al. 2014: predicting the base rate gives NE = 1
 1.0
 """
@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._prepare import clip_eps
+from .._core.options import check_clip
 from ..errors import DomainError, NaNError, OptionError, ShapeError
 from . import _reference
 from ._convert import to_numpy
@@ -60,7 +60,7 @@ class BinaryStats:
 
     Args:
         engine: ``"auto"`` (numba kernel when installed, else NumPy), ``"numba"`` or
-            ``"numpy"`` (the reference path, built on :mod:`bcelab._math`).
+            ``"numpy"`` (the reference path, built on :mod:`bcelab._core.formulas`).
         n_threads: threads for one ``update`` of 65536 rows or more; 0 (default) means
             ``numba.get_num_threads()`` (every core, or what ``NUMBA_NUM_THREADS`` /
             ``numba.set_num_threads`` say).  Use 1 inside process pools / Dask workers.
@@ -139,18 +139,18 @@ class BinaryStats:
 
     def update(
         self,
-        targets: object,
         preds: object,
-        /,
+        targets: object,
         *,
         weights: object = None,
         logits: bool = False,
         clip: float | None = None,
         strict: bool = False,
     ) -> BinaryStats:
-        """Add rows; returns ``self``.
+        """Add rows in place; returns ``self``.
 
-        Every element is one row (arrays of any shape, flattened; ``targets``, ``preds``
+        The prediction comes first and the target second (``preds=``/``targets=`` may
+        be passed by keyword).  Every element is one row (arrays of any shape, flattened; ``targets``, ``preds``
         and ``weights`` must have the same shape).  Rows with a target outside [0, 1]
         or NaN, or a NaN prediction, are excluded **and counted** (``strict=True``
         raises instead).  Probabilities outside [0, 1] are an error
@@ -165,7 +165,7 @@ class BinaryStats:
                 "received clip together with logits=True",
                 "drop clip: the loss from logits is exact without it",
             )
-        eps = 0.0 if clip is None else clip_eps(clip, fname=fname)
+        eps = check_clip(clip, fname=fname) or 0.0
         y = to_numpy(targets, name="targets", fname=fname, kind="targets")
         p = to_numpy(preds, name="logits" if logits else "preds", fname=fname, kind="preds")
         w = (
@@ -227,22 +227,30 @@ class BinaryStats:
     # --- merging ---------------------------------------------------------------------
 
     def merge(self, other: BinaryStats) -> BinaryStats:
-        """A new state equal to the state of the rows of ``self`` and ``other`` together."""
+        """Add the rows of ``other`` to this state, in place; returns ``self``.
+
+        Afterwards ``self`` equals the state of the rows of both; ``other`` is unchanged.
+        ``a + b`` returns a new state instead and leaves both unchanged.
+        """
         if not isinstance(other, BinaryStats):
             raise OptionError(
                 "BinaryStats.merge: other must be a BinaryStats",
                 f"received {type(other).__name__}",
                 "pass another BinaryStats",
             )
+        _merge_into(self._a, other._a)
+        return self
+
+    def copy(self) -> BinaryStats:
+        """An independent copy with the same rows and options."""
         out = BinaryStats(engine=self.engine, n_threads=self.n_threads)
-        _merge_into(out._a, self._a)
-        _merge_into(out._a, other._a)
+        out._a = self.to_arrays()
         return out
 
     def __add__(self, other: object) -> BinaryStats:
         if not isinstance(other, BinaryStats):
             return NotImplemented
-        return self.merge(other)
+        return self.copy().merge(other)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BinaryStats):
@@ -253,8 +261,11 @@ class BinaryStats:
 
     @classmethod
     def merge_all(cls, states: Iterable[BinaryStats]) -> BinaryStats:
-        """Merge any number of states (an empty iterable gives an empty state)."""
-        out = cls()
+        """A new state of the rows of all ``states`` (an empty iterable gives an empty state).
+
+        The result takes the options (``engine``, ``n_threads``) of the first state.
+        """
+        out: BinaryStats | None = None
         for s in states:
             if not isinstance(s, BinaryStats):
                 raise OptionError(
@@ -262,8 +273,11 @@ class BinaryStats:
                     f"received {type(s).__name__}",
                     "pass BinaryStats objects",
                 )
-            _merge_into(out._a, s._a)
-        return out
+            if out is None:
+                out = s.copy()
+            else:
+                out.merge(s)
+        return cls() if out is None else out
 
     # --- serialisation ---------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """A run folder: curves.png, history.csv, history.json, model.pt, checkpoint.pt, summary.json.
 
-Each file is written atomically (:mod:`bcelab._io`); ``summary.json`` is written last,
+Each file is written atomically (:mod:`bcelab._core.atomic`); ``summary.json`` is written last,
 so a folder with a summary is complete.  ``model.pt`` and ``checkpoint.pt`` hold only
 tensors and plain Python values: ``torch.load(path, weights_only=True)`` reads them.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_open, write_json
+from .._core.atomic import atomic_open, write_json
 from ..errors import DataError
 from .history import History
 

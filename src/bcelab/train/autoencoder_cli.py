@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_json
+from .._core.atomic import write_json
 from ..information import binary_entropy
 from .artifacts import write_run
 from .autoencoder import ARCHS, LOSSES, AutoencoderResult, AutoencoderSpec, fit_autoencoder

@@ -109,12 +109,12 @@ def evaluate_images(
             for start in range(0, images.shape[0], batch_size):
                 xb = images[start : start + batch_size]
                 logits = model(xb)
-                d = decompose(xb, logits, logits=True)
+                d = decompose(logits, xb, logits=True)
                 sq = torch.sum((sigmoid(logits).to(torch.float64) - xb.to(torch.float64)) ** 2)
                 sums += (d.bce * d.count, d.floor * d.count, d.excess * d.count, float(sq))
                 count += d.count
                 if kl_map is not None:
-                    kl = binary_kl(xb, logits, logits=True)
+                    kl = binary_kl(logits, xb, logits=True)
                     kl_map += torch.sum(kl.to(torch.float64), dim=0).cpu().numpy()
     finally:
         model.train(was_training)

@@ -1,4 +1,4 @@
-"""Figures of an autoencoder run, each saved atomically with :func:`bcelab._io.save_figure`.
+"""Figures of an autoencoder run, each saved atomically with :func:`bcelab._core.atomic.save_figure`.
 
 * ``reconstructions.png``: test originals (top row) above their reconstructions;
 * ``curves.png``: BCE per epoch with the floor drawn as a line, and the excess;
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import save_figure
+from .._core.atomic import save_figure
 
 __all__ = ["plot_curves", "plot_per_pixel_excess", "plot_reconstructions"]
 

@@ -13,7 +13,7 @@ then a row vector times a matrix, not S separate matrix-vector products):
 
 followed by the hand-written backward pass (``bmm`` with the transposes, ReLU masks
 via ``threshold_backward``) from the loss gradient that :mod:`bcelab.train.objectives`
-takes from :mod:`bcelab._math`, and one optimiser update of the flat tensor.  The
+takes from :mod:`bcelab._core.formulas`, and one optimiser update of the flat tensor.  The
 first layer's bias rides in its GEMM (the inputs carry a column of ones).  Each seed
 has its own initial weights and its own shuffle every epoch (:mod:`bcelab.train.rng`);
 nothing loops over seeds in Python.  A 1-seed run is the same code with S = 1 (about

@@ -125,12 +125,12 @@ class History:
         return buf.getvalue()
 
     def to_csv(self, path: str | Path, /) -> Path:
-        from .._io import write_text
+        from .._core.atomic import write_text
 
         return write_text(path, self.csv_text())
 
     def to_json(self, path: str | Path, /) -> Path:
-        from .._io import write_json
+        from .._core.atomic import write_json
 
         return write_json(path, self.to_dict())
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _math as M
+from .._core import formulas as M
 from ..errors import BCELabError, OptionError
 from .autoencoder import AutoencoderSpec, build_autoencoder
 from .data import Dataset, as_dataset

@@ -100,7 +100,7 @@ def splits_metrics(
     return out
 
 
-#: the smallest float32 logit whose :func:`bcelab._math.sigmoid` is >= 0.5 (-2**-25): above
+#: the smallest float32 logit whose :func:`bcelab._core.formulas.sigmoid` is >= 0.5 (-2**-25): above
 #: it the sigmoid rounds to 0.5 or more, below it to less (checked over every float32
 #: near it in the tests), so ``z >= SIGMOID_HALF_FROM`` is ``sigmoid(z) >= 0.5``
 #: (NaN: False either way) in one comparison instead of the sigmoid's seven operations

@@ -1,6 +1,6 @@
 """The training objectives (bce, focal, kl) as per-element values and gradients on logits.
 
-There is no new formula here: values and gradients are :mod:`bcelab._math`, the same
+There is no new formula here: values and gradients are :mod:`bcelab._core.formulas`, the same
 lines behind :func:`bcelab.bce_with_logits`, :func:`bcelab.focal_with_logits`,
 :func:`bcelab.binary_kl` and :func:`bcelab.bce_with_logits_grad`.  The trainer validates
 the data once with the public functions and then calls these unvalidated forms
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _math as M
+from .._core import formulas as M
 from ..errors import OptionError
 
 __all__ = ["LOSSES", "Objective", "fast_torch"]
@@ -63,7 +63,7 @@ _SCALAR: list[Any] = []
 
 
 def _scalar_torch() -> Any:
-    """Only what :func:`bcelab._math.sigmoid` calls, each against the Python number 0.0:
+    """Only what :func:`bcelab._core.formulas.sigmoid` calls, each against the Python number 0.0:
     ``minimum``/``maximum`` as ``torch.clamp_max``/``clamp_min`` themselves (no wrapper
     frame at all, for the per-batch gradient)."""
     if not _SCALAR:
@@ -147,7 +147,7 @@ class Objective:
         The core's gradient :math:`(1-y)\,\sigma(z) - y\,\sigma(-z)` has one term
         that is an exact 0 when :math:`y \in \{0, 1\}`, so it equals
         :math:`s\,\sigma(s z)` bit for bit (negation is exact): the same
-        :func:`bcelab._math.sigmoid`, evaluated once instead of twice, in 9 tensor
+        :func:`bcelab._core.formulas.sigmoid`, evaluated once instead of twice, in 9 tensor
         operations instead of 20 (tested against :meth:`grad` for every float32 edge case).
         """
         return M.sigmoid(_scalar_torch(), z * s).mul_(s)
@@ -159,7 +159,7 @@ class Objective:
         if self.name == "bce":
             return bcelab.bce_with_logits(z, y, reduction="mean", axis=_all_axes(z))
         if self.name == "kl":
-            return bcelab.binary_kl(y, z, logits=True, reduction="mean", axis=_all_axes(z))
+            return bcelab.binary_kl(z, y, logits=True, reduction="mean", axis=_all_axes(z))
         return bcelab.focal_with_logits(
             z, y, gamma=float(self.gamma), reduction="mean", axis=_all_axes(z)
         )

@@ -6,7 +6,7 @@ panel also draws the floor :math:`H(y)` as a dashed line, and the second panel
 shows the excess :math:`\\mathrm{KL}(y \\| p)` instead of accuracy.
 
 Only ``matplotlib.figure`` and the Agg canvas are imported (not ``pyplot``); the PNG is
-written atomically with :func:`bcelab._io.atomic_open`.
+written atomically with :func:`bcelab._core.atomic.atomic_open`.
 
 Importing matplotlib still costs about half a second, a sixth of ``bcelab train
 circles``.  :func:`start_worker` (called by the CLI before it imports torch) forks a
@@ -71,7 +71,7 @@ def new_figure(
 
 def write_png(fig: Any, path: str | Path, /, *, dpi: int = 120) -> Path:
     """Save ``fig`` atomically; the format follows the suffix."""
-    from .._io import atomic_open
+    from .._core.atomic import atomic_open
 
     fmt = Path(path).suffix.lstrip(".") or "png"
     with atomic_open(path, "wb") as fh:

@@ -1,0 +1,15 @@
+"""bcelab's private core: the layer below everything else.
+
+Nothing here imports from the rest of bcelab (only :mod:`bcelab.errors`), and every
+other package may import from here:
+
+* :mod:`~bcelab._core.formulas`: the formulas, written once against the Array API;
+* :mod:`~bcelab._core.conventions`: other libraries' formulas, reproduced on purpose;
+* :mod:`~bcelab._core.arrays`: namespaces and the dtype policy;
+* :mod:`~bcelab._core.validate`: shape, dtype and value checks of arrays;
+* :mod:`~bcelab._core.options`: every keyword option's vocabulary and its one check;
+* :mod:`~bcelab._core.prepare`: the prepare and finish steps of every loss;
+* :mod:`~bcelab._core.reducing`: the mechanics of reduction;
+* :mod:`~bcelab._core.atomic`: atomic file output;
+* :mod:`~bcelab._core.config`: the ``BCELAB_*`` environment variables.
+"""

@@ -1,0 +1,215 @@
+"""Array-library plumbing: which namespace and dtypes a call computes in.
+
+There are no formulas here (they live in :mod:`bcelab._core.formulas`) and no value
+checks (:mod:`bcelab._core.validate`).
+
+Dtype policy (documented in the README):
+
+* float16 and bfloat16 inputs (PyTorch, JAX, and NumPy's ``ml_dtypes.bfloat16``) are
+  computed in float32 and the result is float32;
+* float32 inputs are computed in float64 when the array library can hold float64 on
+  that device, then rounded back to float32, so each float32 result is within about
+  half an ulp of the correctly rounded value;
+* float64 inputs are computed in float64.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import array_api_compat
+import numpy as np
+
+from ..errors import BackendMismatchError, DTypeError, OptionError, ShapeError
+
+__all__ = [
+    "accum_dtype",
+    "asarray",
+    "device_of",
+    "dtypes_for",
+    "is_array",
+    "is_floating",
+    "is_traced",
+    "namespace",
+    "nan_mask",
+    "numpy_namespace",
+    "quiet",
+    "size",
+    "supports_float64",
+]
+
+Array = Any
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_array(x: object) -> bool:
+    """An array of some array library (not a Python or NumPy scalar)."""
+    return bool(array_api_compat.is_array_api_obj(x)) and not isinstance(x, (int, float, bool))
+
+
+def numpy_namespace() -> Any:
+    """The Array-API namespace of NumPy (lists and scalars are computed with it)."""
+    return array_api_compat.array_namespace(np.empty(0))
+
+
+def namespace(*args: object, fname: str) -> Any:
+    """The array namespace shared by ``args`` (lists and scalars count as NumPy).
+
+    Raises :class:`BackendMismatchError` when two different array libraries are mixed.
+    """
+    arrays = [a for a in args if a is not None and is_array(a)]
+    if not arrays:
+        return numpy_namespace()
+    try:
+        return array_api_compat.array_namespace(*arrays)
+    except TypeError:
+        kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in arrays})
+        raise BackendMismatchError(
+            f"{fname}: all arrays in one call must come from the same array library",
+            f"received {', '.join(kinds)}",
+            "convert them first, e.g. torch.as_tensor(x) or np.asarray(t.cpu())",
+        ) from None
+
+
+def _is_numpy_bfloat16(x: object) -> bool:
+    dt = getattr(x, "dtype", None)
+    return isinstance(x, (np.ndarray, np.generic)) and str(dt) == "bfloat16"
+
+
+def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = None) -> Array:
+    """Lists, tuples and scalars as an array of ``xp``; arrays are returned unchanged.
+
+    NumPy ``bfloat16`` arrays (``ml_dtypes``, as JAX hands them out) become float32,
+    the dtype bcelab computes half-precision inputs in: NumPy itself cannot classify
+    that dtype.
+    """
+    if _is_numpy_bfloat16(x):
+        return np.asarray(x, dtype=np.float32)
+    if is_array(x):
+        return x
+    if x is None:
+        raise OptionError(f"{fname}: {name} is required", "received None", f"pass {name}")
+    if isinstance(x, (list, tuple, int, float, np.generic)):
+        try:
+            arr = np.asarray(x)
+        except ValueError as e:  # ragged lists
+            raise ShapeError(
+                f"{fname}: {name} must be a rectangular array",
+                f"received a ragged sequence ({e})",
+                "make every row the same length",
+            ) from None
+        if arr.dtype == object or arr.dtype.kind in "USV":
+            raise DTypeError(
+                f"{fname}: {name} must be numeric",
+                f"received values of dtype {arr.dtype}",
+                "convert strings to numbers first",
+            )
+        device = device_of(like) if like is not None else None
+        return xp.asarray(arr, device=device) if device is not None else xp.asarray(arr)
+    raise DTypeError(
+        f"{fname}: {name} must be an array (NumPy, PyTorch, JAX, ...) or a list of numbers",
+        f"received {type(x).__name__}",
+        "pass np.asarray(...) or a torch/jax array",
+    )
+
+
+def device_of(x: Array) -> Any:
+    return array_api_compat.device(x)
+
+
+def is_floating(xp: Any, dtype: Any) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except Exception:  # extension dtypes some namespaces don't classify
+        return "float" in str(dtype)
+
+
+_F64_CACHE: dict[tuple[str, str], bool] = {}
+
+
+def supports_float64(xp: Any, like: Array) -> bool:
+    """Whether ``xp`` can hold float64 on ``like``'s device (JAX without x64 and MPS cannot)."""
+    device = device_of(like)
+    key = (xp.__name__, str(device))
+    hit = _F64_CACHE.get(key)
+    if hit is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                probe = xp.asarray(0.0, dtype=xp.float64, device=device)
+            hit = probe.dtype == xp.float64
+        except Exception:
+            hit = False
+        _F64_CACHE[key] = hit
+    return hit
+
+
+def dtypes_for(xp: Any, preds: Array) -> tuple[Any, Any]:
+    """``(compute_dtype, output_dtype)`` for a floating prediction array."""
+    bits = int(xp.finfo(preds.dtype).bits)
+    out = xp.float32 if bits < 32 else preds.dtype
+    if bits <= 32:
+        compute = xp.float64 if supports_float64(xp, preds) else xp.float32
+    else:
+        compute = preds.dtype
+    return compute, out
+
+
+def accum_dtype(xp: Any, like: Array) -> Any:
+    """float64 where the library supports it on this device, else float32."""
+    return xp.float64 if supports_float64(xp, like) else xp.float32
+
+
+def is_traced(x: Array) -> bool:
+    """True when ``x`` has no concrete values (jax tracers, torch.compile, torch.func transforms)."""
+    if array_api_compat.is_jax_array(x):
+        # is_lazy_array() is True for *every* JAX array; only tracers lack values.
+        import jax  # optional dependency: only reached with a JAX array in hand
+
+        return isinstance(x, jax.core.Tracer)
+    if array_api_compat.is_lazy_array(x):  # dask and other lazy libraries
+        return True
+    if array_api_compat.is_torch_array(x):
+        import torch  # optional dependency: only reached with a torch tensor in hand
+
+        if torch.compiler.is_compiling():
+            return True
+        wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+        return bool(wrapped(x)) if wrapped is not None else False
+    return False
+
+
+def nan_mask(xp: Any, *arrays: Array) -> Array | None:
+    """Elementwise OR of isnan over floating arrays, or None if no array is floating."""
+    m = None
+    for a in arrays:
+        if is_floating(xp, a.dtype):
+            isn = xp.isnan(a)
+            m = isn if m is None else (m | isn)
+    return m
+
+
+def size(shape: Sequence[int]) -> int:
+    """Number of elements of ``shape`` (torch.Size or a tuple of ints)."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def quiet(fn: F) -> F:
+    """Silence NumPy floating-point warnings: bcelab's formulas produce inf and 0 on purpose.
+
+    The results are exact limits (e.g. ``-log(0) = inf``), not accidents, so the
+    warnings would only be noise.  Other libraries do not warn in the first place.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

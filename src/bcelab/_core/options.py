@@ -1,0 +1,153 @@
+"""Every keyword option bcelab accepts, checked once, at the door, with one message each.
+
+Each vocabulary (reductions, NaN policies, conventions, ...) has one tuple of allowed
+values and one checker here.  Public functions call the checkers before they look at
+the data, so a misspelt option fails at once, never after a scan of a billion rows.
+Messages name the option as the caller typed it (``fname`` says which function).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from ..errors import OptionError
+
+__all__ = [
+    "CONVENTIONS",
+    "NAN_POLICIES",
+    "REDUCTIONS",
+    "check_choice",
+    "check_clip",
+    "check_convention",
+    "check_focal",
+    "check_nan_policy",
+    "check_positive_int",
+    "check_reduction",
+    "check_threads",
+    "check_unit_interval",
+    "reject_with_convention",
+]
+
+REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum", "weighted_mean", "per_sample")
+NAN_POLICIES: tuple[str, ...] = ("raise", "propagate", "omit")
+CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn")
+
+
+def check_choice(value: object, allowed: Sequence[str], *, name: str, fname: str, hint: str) -> str:
+    """``value`` if it is one of ``allowed``; else the one message for that vocabulary."""
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise OptionError(
+        f"{fname}: {name} must be one of {tuple(allowed)}",
+        f"received {name}={value!r}",
+        hint,
+    )
+
+
+def check_reduction(reduction: object, *, fname: str, allowed: Sequence[str] = REDUCTIONS) -> str:
+    """One reduction name out of ``allowed`` (a subset of :data:`REDUCTIONS`)."""
+    default = "mean" if "mean" in allowed else allowed[0]
+    return check_choice(
+        reduction,
+        allowed,
+        name="reduction",
+        fname=fname,
+        hint=f"use reduction={default!r}",
+    )
+
+
+def check_nan_policy(nan_policy: object, *, fname: str) -> str:
+    return check_choice(
+        nan_policy,
+        NAN_POLICIES,
+        name="nan_policy",
+        fname=fname,
+        hint="use nan_policy='raise' (the default), 'propagate' or 'omit'",
+    )
+
+
+def check_convention(convention: object, *, fname: str) -> str:
+    return check_choice(
+        convention,
+        CONVENTIONS,
+        name="convention",
+        fname=fname,
+        hint="use convention='exact' (the default) unless you need another library's number",
+    )
+
+
+def check_unit_interval(value: object, *, name: str, fname: str) -> float:
+    """A number in [0, 1] (label smoothing, alpha, a threshold, ...)."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = math.nan
+    if not 0.0 <= v <= 1.0:
+        raise OptionError(
+            f"{fname}: {name} must be a number in [0, 1]",
+            f"received {name}={value!r}",
+            f"pass e.g. {name}=0.1",
+        )
+    return v
+
+
+def check_clip(clip: object, *, fname: str) -> float | None:
+    """The ``clip=eps`` option: None (no clipping) or a number in (0, 0.5)."""
+    if clip is None:
+        return None
+    try:
+        eps = float(clip)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        eps = math.nan
+    if not 0.0 < eps < 0.5:
+        raise OptionError(
+            f"{fname}: clip must be a number in (0, 0.5)",
+            f"received clip={clip!r}",
+            "use e.g. clip=1e-7, or clip=None for the exact (unclipped) loss",
+        )
+    return eps
+
+
+def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, float | None]:
+    """The focal loss's ``gamma`` (finite, >= 0) and ``alpha`` (None or in [0, 1])."""
+    try:
+        g = float(gamma)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        g = math.nan
+    if not 0.0 <= g < math.inf:
+        raise OptionError(
+            f"{fname}: gamma must be a finite number >= 0",
+            f"received gamma={gamma!r}",
+            "gamma=2 is the value from Lin et al. 2017",
+        )
+    a = None if alpha is None else check_unit_interval(alpha, name="alpha", fname=fname)
+    return g, a
+
+
+def check_positive_int(value: object, *, name: str, fname: str, example: int) -> int:
+    """An integer >= 1 (Python or NumPy, not a bool)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    raise OptionError(
+        f"{fname}: {name} must be an integer >= 1",
+        f"received {name}={value!r}",
+        f"pass e.g. {name}={example}",
+    )
+
+
+def check_threads(threads: object, *, fname: str) -> int | None:
+    """``threads``: None (every core this process may use) or an integer >= 1."""
+    if threads is None:
+        return None
+    return check_positive_int(threads, name="threads", fname=fname, example=1)
+
+
+def reject_with_convention(convention: str, option: str, *, fname: str) -> None:
+    """An option that the chosen framework ``convention`` does not have."""
+    raise OptionError(
+        f"{fname}: {option} is not part of convention={convention!r}",
+        f"received {option} together with convention={convention!r}",
+        f"drop {option}, or use convention='exact'",
+    )

@@ -1,0 +1,167 @@
+"""The two steps every loss goes through: ``prepare`` the inputs, ``finish`` the values.
+
+``prepare`` turns ``(preds, targets)`` into validated arrays in the compute dtype;
+``finish`` casts element-wise values to the output dtype or reduces them.  The public
+faces (:mod:`bcelab.losses`, :mod:`bcelab.information`, :mod:`bcelab.gradients`) and the
+framework adapters all use these, so validation and dtype rules live in one place.
+Options are checked by the callers, at the door (:mod:`bcelab._core.options`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DomainError, OptionError, ShapeError
+from . import conventions, formulas
+from .arrays import asarray, dtypes_for, is_traced, namespace, nan_mask
+from .options import check_clip
+from .reducing import reduce_values
+from .validate import (
+    check_mask,
+    check_preds_dtype,
+    check_same_shape,
+    check_targets_dtype,
+    check_values,
+)
+
+__all__ = ["Prepared", "clip_bound", "finish", "keep_mask", "pos_weight_array", "prepare"]
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated inputs in the compute dtype."""
+
+    xp: Any
+    pred: Array
+    y: Array
+    out_dtype: Any
+    omit: Array | None  # keep-mask from nan_policy="omit"
+    pred_in: Array  # the prediction in its input dtype
+    clean: bool = False  # checked: no NaN, logits finite (False when traced)
+
+
+def prepare(
+    preds: Array,
+    targets: Array,
+    *,
+    fname: str,
+    probs: bool,
+    nan_policy: str,
+    label_smoothing: float = 0.0,
+    convention: str = "exact",
+    pred_name: str | None = None,
+) -> Prepared:
+    """Validate ``(preds, targets)`` and cast them to the compute dtype.
+
+    ``nan_policy``, ``label_smoothing`` and ``convention`` must already be checked.
+    """
+    pred_name = pred_name or ("preds" if probs else "logits")
+    xp = namespace(preds, targets, fname=fname)
+    preds = asarray(xp, preds, name=pred_name, fname=fname)
+    targets = asarray(xp, targets, name="targets", fname=fname, like=preds)
+    check_preds_dtype(xp, preds, name=pred_name, fname=fname)
+    check_targets_dtype(xp, targets, fname=fname)
+    check_same_shape(preds, targets, names=(pred_name, "targets"), fname=fname)
+    clean = check_values(
+        xp,
+        preds=preds,
+        targets=targets,
+        probs=probs,
+        nan_policy=nan_policy,
+        fname=fname,
+        pred_name=pred_name,
+    )
+    compute, out = dtypes_for(xp, preds)
+    if convention != "exact":
+        compute = conventions.compute_dtype(xp, convention, preds.dtype)
+        out = compute
+    p = xp.astype(preds, compute)
+    y = formulas.smooth(xp.astype(targets, compute), label_smoothing)
+    omit = None
+    if nan_policy == "omit":
+        nm = nan_mask(xp, p, y)
+        omit = None if nm is None else ~nm
+    return Prepared(xp, p, y, out, omit, preds, clean)
+
+
+def pos_weight_array(prep: Prepared, pos_weight: object, *, fname: str) -> Array | float | None:
+    """pos_weight: a number, or an array of the inputs' shape or of their last axis (one per label)."""
+    if pos_weight is None:
+        return None
+    xp = prep.xp
+    if isinstance(pos_weight, (int, float)):
+        pw: Array | float = float(pos_weight)
+        bad = not (0 <= pw < float("inf"))
+    else:
+        namespace(prep.pred_in, pos_weight, fname=fname)  # same array library, or the error
+        arr = asarray(xp, pos_weight, name="pos_weight", fname=fname, like=prep.pred)
+        shp, ref = tuple(arr.shape), tuple(prep.pred.shape)
+        if not (shp in ((), ref) or (len(ref) >= 1 and shp == (ref[-1],))):
+            raise ShapeError(
+                f"{fname}: pos_weight must be a number, a 1-D array with one weight per label "
+                "(length = the last axis), or an array of the inputs' shape",
+                f"received shape {shp} for inputs of shape {ref}",
+                "pass a scalar or one weight per output column",
+            )
+        pw = xp.astype(arr, prep.pred.dtype)
+        bad = False if is_traced(pw) else bool(xp.any(~(pw >= 0) | xp.isinf(pw)))
+    if bad:
+        raise DomainError(
+            f"{fname}: pos_weight must be finite and >= 0",
+            f"received {pos_weight!r}",
+            "a typical choice is n_negative / n_positive",
+        )
+    return pw
+
+
+def keep_mask(prep: Prepared, mask: object, *, fname: str) -> Array | None:
+    """The elements that enter a reduction: the caller's mask and ``nan_policy="omit"``."""
+    if mask is None:
+        return prep.omit
+    m = check_mask(prep.xp, mask, prep.pred, fname=fname)
+    return m if prep.omit is None else (m & prep.omit)
+
+
+def finish(
+    prep: Prepared,
+    values: Array,
+    *,
+    reduction: str,
+    weights: object,
+    mask: object,
+    axis: int | tuple[int, ...],
+    fname: str,
+) -> Array:
+    """Cast element-wise values to the output dtype, or reduce them (in float64)."""
+    xp = prep.xp
+    if reduction == "none":
+        out = xp.astype(values, prep.out_dtype)
+        if weights is None and mask is None:
+            return out
+        return reduce_values(
+            out, reduction="none", weights=weights, mask=mask, axis=axis, fname=fname
+        )
+    m = keep_mask(prep, mask, fname=fname)
+    return reduce_values(
+        values, reduction=reduction, weights=weights, mask=m, axis=axis, fname=fname
+    )
+
+
+def clip_bound(xp: Any, clip: object, in_dtype: Any, *, fname: str) -> float | None:
+    """``clip=eps`` clips p to [eps, 1 - eps]; 1 - eps must be below 1 in the input dtype."""
+    eps = check_clip(clip, fname=fname)
+    if eps is None:
+        return None
+    one_minus = float(xp.asarray(1.0 - eps, dtype=in_dtype))
+    if not one_minus < 1.0 or float(xp.asarray(eps, dtype=in_dtype)) == 0.0:
+        raise OptionError(
+            f"{fname}: 1 - clip must be representable below 1 in the input dtype",
+            f"received clip={eps!r} with dtype {in_dtype}, where 1 - {eps!r} rounds to "
+            f"{one_minus!r}",
+            f"use clip >= {float(xp.finfo(in_dtype).eps)!r} for this dtype, or pass logits "
+            "to bce_with_logits, which needs no clip",
+        )
+    return eps

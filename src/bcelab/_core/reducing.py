@@ -1,0 +1,109 @@
+"""The mechanics of reduction: every loss hands its per-element values to :func:`reduce_values`.
+
+The public face with the full documentation is :func:`bcelab.reduce`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import DTypeError, EmptyReductionError, OptionError
+from .arrays import accum_dtype, asarray, device_of, is_floating, is_traced, namespace, size
+from .options import check_reduction
+from .validate import check_mask, check_weights
+
+__all__ = ["empty_error", "reduce_values"]
+
+Array = Any
+
+
+def _axes(axis: int | tuple[int, ...], ndim: int, *, fname: str) -> tuple[int, ...]:
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise OptionError(
+                f"{fname}: axis must index the values' {ndim} dimensions",
+                f"received axis={axis!r}",
+                "use axis=-1 for the last axis (the Keras per-sample shape)",
+            )
+        out.append(a % ndim)
+    return tuple(sorted(set(out)))
+
+
+def empty_error(fname: str, what: str) -> EmptyReductionError:
+    """The error for a mean over nothing (zero elements or a total weight of 0)."""
+    return EmptyReductionError(
+        f"{fname}: a mean needs at least one element with non-zero weight",
+        f"received {what}",
+        "check the mask/weights, or use reduction='sum' (which is 0 for no elements)",
+    )
+
+
+def _denominator(
+    xp: Any,
+    values: Array,
+    w: Array | None,
+    m: Array | None,
+    reduction: str,
+    total_axes: tuple[int, ...] | None,
+    acc: Any,
+) -> tuple[Array, str]:
+    if reduction == "weighted_mean":
+        den_src = w if w is not None else xp.ones_like(values)
+        if m is not None:
+            den_src = xp.where(m, den_src, 0.0)
+        return xp.sum(xp.astype(den_src, acc), axis=total_axes), "a total weight of 0"
+    if m is not None:
+        return xp.sum(xp.astype(m, acc), axis=total_axes), "zero elements"
+    n = size(values.shape) if total_axes is None else size([values.shape[a] for a in total_axes])
+    return xp.asarray(float(n), dtype=acc, device=device_of(values)), "zero elements"
+
+
+def reduce_values(
+    values: Array,
+    *,
+    reduction: str,
+    weights: Array | None,
+    mask: Array | None,
+    axis: int | tuple[int, ...],
+    fname: str,
+) -> Array:
+    """See :func:`bcelab.reduce`; ``fname`` names the public function in messages."""
+    check_reduction(reduction, fname=fname)
+    xp = namespace(values, weights, mask, fname=fname)
+    values = asarray(xp, values, name="values", fname=fname)
+    if not is_floating(xp, values.dtype):
+        raise DTypeError(
+            f"{fname}: values must be floating point",
+            f"received dtype {values.dtype}",
+            "cast with .astype(float32)",
+        )
+    w = None if weights is None else check_weights(xp, weights, values, name="weights", fname=fname)
+    m = None if mask is None else check_mask(xp, mask, values, fname=fname)
+
+    contrib = values
+    if w is not None:
+        contrib = xp.where(w == 0, 0.0, w * contrib)
+    if m is not None:
+        contrib = xp.where(m, contrib, 0.0)
+    if reduction == "none":
+        return contrib
+
+    acc = accum_dtype(xp, values)
+    total_axes: tuple[int, ...] | None = None
+    if reduction == "per_sample":
+        if values.ndim == 0:
+            raise OptionError(
+                f"{fname}: reduction='per_sample' needs at least one axis",
+                "received a 0-d array",
+                "use reduction='mean'",
+            )
+        total_axes = _axes(axis, values.ndim, fname=fname)
+    num = xp.sum(xp.astype(contrib, acc), axis=total_axes)
+    if reduction == "sum":
+        return num
+    den, what = _denominator(xp, values, w, m, reduction, total_axes, acc)
+    if not is_traced(den) and bool(xp.any(den == 0)):
+        raise empty_error(fname, what if den.ndim == 0 else f"{what} in some samples")
+    return num / den
