@@ -128,7 +128,7 @@ def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, flo
 
 def check_positive_int(value: object, *, name: str, fname: str, example: int) -> int:
     """An integer >= 1 (Python or NumPy, not a bool)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 1:
         return int(value)
     raise OptionError(
         f"{fname}: {name} must be an integer >= 1",
