@@ -39,8 +39,9 @@ class Backend:
         if dtype is not None and dtype != "bfloat16":
             arr = arr.astype(dtype)
         if self.name == "numpy":
-            if dtype == "bfloat16":
-                pytest.skip("NumPy has no bfloat16")
+            if dtype == "bfloat16":  # NumPy's bfloat16 comes from ml_dtypes (installed with JAX)
+                ml_dtypes = pytest.importorskip("ml_dtypes")
+                return arr.astype(ml_dtypes.bfloat16)
             return arr
         if self.name == "torch":
             import torch

@@ -144,11 +144,11 @@ def bce_grad(
     prep = prepare(preds, targets, fname=fname, probs=True, nan_policy="raise", label_smoothing=ls)
     xp, p = prep.xp, prep.pred
     pw = pos_weight_array(prep, pos_weight, fname=fname)
-    eps = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
+    bounds = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
     inside = None
-    if eps is not None:
-        inside = (p >= eps) & (p <= 1.0 - eps)
-        p = xp.clip(p, eps, 1.0 - eps)
+    if bounds is not None:
+        inside = (p >= bounds[0]) & (p <= bounds[1])
+        p = xp.clip(p, *bounds)
     g = M.grad_probs(xp, p, prep.y, pw)
     if inside is not None:
         g = xp.where(inside, g, 0.0)

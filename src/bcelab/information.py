@@ -13,11 +13,11 @@ This is why a perfect reconstruction of soft targets does not score 0.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+import html
+from typing import Any, NamedTuple
 
 from ._core import formulas as M
-from ._core.arrays import accum_dtype, quiet, size
+from ._core.arrays import accum_dtype, is_traced, quiet, size, stop_gradient
 from ._core.options import check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import finish, keep_mask, prepare
 
@@ -98,7 +98,12 @@ def _excess(
         a, b = M.neglog_terms_logits(xp, z, y, guard=not prep.clean)
     else:
         a, b = M.neglog_terms_probs(xp, z, y)
-    return prep, (y, a, b)
+    ce = M.cross_entropy(y, a, b, None)
+    exact = stop_gradient(M.kl_exact(xp, z, y, a, b, logits=logits))
+    # The value is the accurate KL; its derivative is the cross-entropy's, exactly:
+    # ce - stop_gradient(ce) is +0.0 (inf - inf = NaN is avoided where ce is inf).
+    zero = xp.where(xp.isinf(ce), 0.0, ce - stop_gradient(ce))
+    return prep, (y, ce, exact + zero)
 
 
 @quiet
@@ -136,7 +141,7 @@ def binary_kl(
     """
     fname = "binary_kl"
     check_reduction(reduction, fname=fname)
-    prep, (y, a, b) = _excess(
+    prep, (_, _, values) = _excess(
         preds,
         targets,
         logits=logits,
@@ -144,18 +149,18 @@ def binary_kl(
         nan_policy=nan_policy,
         fname=fname,
     )
-    values = M.kl(prep.xp, y, a, b)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
 
 
-@dataclass(frozen=True)
-class Decomposition:
+class Decomposition(NamedTuple):
     """Mean BCE split into its floor (mean entropy of the targets) and excess (mean KL).
 
     ``bce == floor + excess`` holds to rounding.  ``count`` is the number of elements
-    that entered the means and ``omitted`` the number left out (mask or NaN).
+    that entered the means and ``omitted`` the number left out (mask or NaN).  Outside
+    a compiled function the fields are Python numbers; under ``jax.jit`` they are
+    arrays (a ``NamedTuple`` is a JAX pytree, so ``decompose`` can be jitted).
     """
 
     bce: float
@@ -170,12 +175,30 @@ class Decomposition:
         return self.excess / self.bce if self.bce > 0 else 0.0
 
     def to_dict(self) -> dict[str, float | int]:
-        return {**asdict(self), "excess_fraction": self.excess_fraction}
+        return {**self._asdict(), "excess_fraction": self.excess_fraction}
 
     def __str__(self) -> str:
         return (
             f"BCE {self.bce:.4f} = floor {self.floor:.4f} + excess {self.excess:.4f} "
             f"(the part a better prediction can still remove)"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("BCE", self.bce, "the mean loss"),
+            ("floor H(y)", self.floor, "the targets' own entropy: no prediction goes below it"),
+            ("excess KL(y || p)", self.excess, "the part a better prediction can still remove"),
+        ]
+        body = "".join(
+            f"<tr><td>{html.escape(n)}</td><td style='text-align:right'>{v:.6g}</td>"
+            f"<td>{html.escape(d)}</td></tr>"
+            for n, v, d in rows
+        )
+        return (
+            "<table><thead><tr><th>part</th><th>value</th><th>meaning</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+            f"<p>{self.count} elements ({self.omitted} left out); excess is "
+            f"{100 * self.excess_fraction:.1f}% of the loss.</p>"
         )
 
 
@@ -208,7 +231,7 @@ def decompose(
     """
     fname = "decompose"
     check_reduction(reduction, fname=fname, allowed=("mean", "weighted_mean"))
-    prep, (y, a, b) = _excess(
+    prep, (y, ce, excess) = _excess(
         preds,
         targets,
         logits=logits,
@@ -217,15 +240,17 @@ def decompose(
         fname=fname,
     )
     xp = prep.xp
-    h = M.entropy(xp, y)
-    parts = {"bce": M.cross_entropy(y, a, b, None), "floor": h, "excess": M.kl(xp, y, a, b)}
-    out = {
-        k: float(
-            finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=-1, fname=fname)
-        )
+    parts = {"bce": ce, "floor": M.entropy(xp, y), "excess": excess}
+    means = {
+        k: finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=-1, fname=fname)
         for k, v in parts.items()
     }
     total = size(prep.pred.shape)
     keep = keep_mask(prep, mask, fname=fname)
-    count = total if keep is None else int(xp.sum(xp.astype(keep, accum_dtype(xp, prep.pred))))
+    kept = None if keep is None else xp.sum(xp.astype(keep, accum_dtype(xp, prep.pred)))
+    if any(is_traced(v) for v in means.values()):  # under jax.jit: arrays, no conversion
+        count: Any = total if kept is None else kept
+        return Decomposition(means["bce"], means["floor"], means["excess"], count, total - count)
+    out = {k: float(v) for k, v in means.items()}
+    count = total if kept is None else int(kept)
     return Decomposition(out["bce"], out["floor"], out["excess"], count, total - count)

@@ -219,9 +219,9 @@ def bce(
     xp, p, y = prep.xp, prep.pred, prep.y
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     if convention == "exact":
-        eps = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
-        if eps is not None:
-            p = xp.clip(p, eps, 1.0 - eps)
+        bounds = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
+        if bounds is not None:
+            p = xp.clip(p, *bounds)
         a, b = formulas.neglog_terms_probs(xp, p, y)
         values = formulas.cross_entropy(y, a, b, pw)
     else:

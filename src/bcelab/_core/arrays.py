@@ -38,6 +38,7 @@ __all__ = [
     "numpy_namespace",
     "quiet",
     "size",
+    "stop_gradient",
     "supports_float64",
 ]
 
@@ -180,6 +181,22 @@ def is_traced(x: Array) -> bool:
         wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
         return bool(wrapped(x)) if wrapped is not None else False
     return False
+
+
+def stop_gradient(x: Array) -> Array:
+    """``x`` as a constant for autograd (torch ``detach``, JAX ``lax.stop_gradient``).
+
+    Lets a function return an accurately computed value with the derivative of a
+    simpler expression (:func:`bcelab.binary_kl` has exactly the gradient of BCE).
+    NumPy and other libraries without autograd get ``x`` unchanged.
+    """
+    if array_api_compat.is_torch_array(x):
+        return x.detach()
+    if array_api_compat.is_jax_array(x):
+        import jax  # optional dependency: only reached with a JAX array in hand
+
+        return jax.lax.stop_gradient(x)
+    return x
 
 
 def nan_mask(xp: Any, *arrays: Array) -> Array | None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from array_api_compat import array_namespace
+
 Array = Any
 
 
@@ -99,8 +101,9 @@ def neglog_terms_probs(xp: Any, p: Array, y: Array) -> tuple[Array, Array]:
     finite ``log(1 + p)`` where y == 0, whose coefficient is exactly 0.  The same for
     ``1 - p`` with ``[y == 1]``.  Probabilities are finite, so no ``0 * inf`` arises.
     """
-    a = -xp.log(p + xp.astype(y == 0, p.dtype))
-    b = -xp.log1p(xp.astype(y == 1, p.dtype) - p)
+    # 0.0 - log(...) rather than -log(...): a log of exactly 0 gives +0.0, never -0.0
+    a = 0.0 - xp.log(p + xp.astype(y == 0, p.dtype))
+    b = 0.0 - xp.log1p(xp.astype(y == 1, p.dtype) - p)
     return a, b
 
 
@@ -112,7 +115,12 @@ def cross_entropy(y: Array, a: Array, b: Array, pos_weight: Array | float | None
     of the popular ``max(x, 0) - x y + log1p(e^-|x|)``, whose ``x - x y`` loses
     digits for soft targets and large |x| and turns into ``inf - inf`` at x = inf.
     """
-    pos = y * a if pos_weight is None else (pos_weight * y) * a
+    if pos_weight is None:
+        pos = y * a
+    else:
+        # a pos_weight of 0 removes the positive term, also where it is infinite (0 * inf)
+        c = pos_weight * y
+        pos = array_namespace(a).where(c == 0, 0.0, c * a)
     return pos + (1.0 - y) * b
 
 
@@ -123,15 +131,129 @@ def entropy(xp: Any, y: Array) -> Array:
 
 
 def kl(xp: Any, y: Array, a: Array, b: Array) -> Array:
-    """``KL(y || p) = y (log y + a) + (1 - y) (log(1 - y) + b)`` with ``a = -log p``, ``b = -log(1-p)``.
+    """``KL(y || p) = y (log y + a) + (1 - y) (log(1 - y) + b)`` from the cross-entropy terms.
 
-    The true value is >= 0; rounding can make it a few ulp negative when p is
-    within rounding of y, so it is clamped at 0 (``p == y`` gives exactly 0).
+    Cheap (it reuses ``a = -log p`` and ``b = -log(1 - p)``), and exact where KL is not
+    small against the terms; near p = y it is a difference of nearly equal numbers,
+    accurate only to a few ulp of ``BCE``.  Training uses it for the reported excess,
+    which is a mean where that absolute error is negligible; :func:`kl_exact` is the
+    per-element function.  Clamped at 0 (``p == y`` gives exactly 0).
     """
     ly = xp.log(y + xp.astype(y == 0, y.dtype))
     l1y = xp.log1p(xp.astype(y == 1, y.dtype) - y)
     val = y * (ly + a) + (1.0 - y) * (l1y + b)
-    return xp.maximum(val, 0.0)
+    return xp.maximum(val, 0.0) + 0.0
+
+
+# --- KL without cancellation ------------------------------------------------------------
+
+_LOG1PMX_SMALL = (-0.3, 0.5)  # log1pmx uses its series for u in this interval
+_EXPM1MX_SMALL = 0.5  # expm1mx uses its series for |d| below this
+
+
+def log1pmx(xp: Any, u: Array) -> Array:
+    r"""``log1p(u) - u`` for ``u > -1``, accurate to a few ulp also for tiny ``|u|``.
+
+    With :math:`s = u / (2 + u)`, :math:`\log(1 + u) = 2\,\mathrm{atanh}(s)`, so
+    :math:`\log(1 + u) - u = -u^2 / (2 + u) + 2 (s^3/3 + s^5/5 + \dots)`: no
+    cancellation (the series is under 8% of the first term).  For ``u`` in
+    [-0.3, 0.5), :math:`|s| < 0.2` and 13 terms reach float64's precision; outside,
+    ``log1p(u) - u`` loses at most a factor 6 to cancellation.
+    """
+    small = (u >= _LOG1PMX_SMALL[0]) & (u < _LOG1PMX_SMALL[1])
+    us = xp.where(small, u, 0.0)
+    s = us / (2.0 + us)
+    s2 = s * s
+    series = xp.zeros_like(s2)
+    for k in range(13, 0, -1):  # sum_{k >= 1} s^(2k) / (2k + 1), by Horner in s^2
+        series = (series + 1.0 / (2 * k + 1)) * s2
+    near = -(us * us) / (2.0 + us) + 2.0 * s * series
+    far = xp.log1p(xp.where(small, 0.0, u)) - xp.where(small, 0.0, u)
+    return xp.where(small, near, far)
+
+
+def expm1mx(xp: Any, d: Array) -> Array:
+    """``expm1(d) - d``, accurate to a few ulp also for tiny ``|d|`` (series below 0.5)."""
+    small = xp.abs(d) < _EXPM1MX_SMALL
+    ds = xp.where(small, d, 0.0)
+    series = xp.zeros_like(ds)
+    for k in range(17, 1, -1):  # sum_{k >= 2} d^k / k!, by Horner
+        series = (series + 1.0) * ds / float(k)
+    series = series * ds
+    far = xp.expm1(xp.where(small, 1.0, d)) - xp.where(small, 1.0, d)
+    return xp.where(small, series, far)
+
+
+def logit(xp: Any, y: Array) -> Array:
+    """``log(y / (1 - y))`` to a few ulp: ``log1p`` of ``(2y - 1) / (1 - y)`` near 1/2."""
+    mid = (y >= 0.25) & (y <= 0.75)
+    ym = xp.where(mid, y, 0.5)
+    near = xp.log1p((2.0 * ym - 1.0) / (1.0 - ym))
+    far = xp.log(y) - xp.log1p(-y)
+    return xp.where(mid, near, far)
+
+
+def _kl_soft_probs(xp: Any, p: Array, y: Array) -> Array:
+    """KL(y || p) for soft targets 0 < y < 1 from probabilities, without cancellation.
+
+    Near p = y (``u = (y - p)/p`` and ``v = (p - y)/(1 - p)`` both small) it is
+    ``y log1pmx(u) + (1 - y) log1pmx(v) + u (-v)``: ``y - p`` is exact there (Sterbenz),
+    and the last term, :math:`(y - p)^2 / (p (1 - p))`, is what the first-order terms of
+    the two logarithms sum to.  Elsewhere the log-ratio form
+    ``y log(y / p) + (1 - y) log((1 - y) / (1 - p))``.
+    """
+    d = y - p
+    q = 1.0 - p
+    u = d / xp.where(p > 0, p, 1.0)
+    v = -d / xp.where(q > 0, q, 1.0)
+    near = (xp.abs(u) <= 0.25) & (xp.abs(v) <= 0.25) & (p > 0) & (q > 0)
+    un, vn = xp.where(near, u, 0.0), xp.where(near, v, 0.0)
+    k_near = y * log1pmx(xp, un) + (1.0 - y) * log1pmx(xp, vn) - un * vn
+    r1 = y / p  # inf where p = 0 (then KL is inf); may overflow for subnormal p
+    l1 = xp.where(xp.isfinite(r1) | (p == 0), xp.log(r1), xp.log(y) - xp.log(p))
+    r0 = (1.0 - y) / q
+    l0 = xp.where(xp.isfinite(r0) | (q == 0), xp.log(r0), xp.log1p(-y) - xp.log(q))
+    k_far = y * l1 + (1.0 - y) * l0
+    return xp.where(near, k_near, k_far)
+
+
+def _kl_soft_logits(xp: Any, x: Array, y: Array, a: Array, b: Array) -> Array:
+    """KL(y || sigmoid(x)) for soft targets 0 < y < 1 from logits, without cancellation.
+
+    KL is the Bregman divergence of softplus between x and t = logit(y):
+    ``softplus(x) - softplus(t) - y (x - t) = log1p(y expm1(d)) - y d`` with
+    ``d = x - t``, evaluated as ``log1pmx(y expm1(d)) + y expm1mx(d)`` on the side
+    where ``y <= 1/2`` (KL(y || p) = KL(1 - y || 1 - p)), where the two terms do not
+    cancel.  Used for ``|d| <= 1``; elsewhere the log-ratio form from the softplus
+    terms ``a``, ``b``.  The result's accuracy is limited by that of ``t``: an absolute
+    error of a few ulp of ``|t|`` in ``d``.
+    """
+    d = x - logit(xp, y)
+    flip = y > 0.5
+    ys = xp.where(flip, 1.0 - y, y)
+    ds = xp.where(flip, -d, d)
+    near = xp.abs(ds) <= 1.0
+    dn = xp.where(near, ds, 0.0)
+    k_near = log1pmx(xp, ys * xp.expm1(dn)) + ys * expm1mx(xp, dn)
+    k_far = y * (xp.log(y) + a) + (1.0 - y) * (xp.log1p(-y) + b)
+    return xp.where(near, k_near, k_far)
+
+
+def kl_exact(xp: Any, pred: Array, y: Array, a: Array, b: Array, *, logits: bool) -> Array:
+    """KL(y || p) per element to a few ulp, for probabilities or logits ``pred``.
+
+    ``a``, ``b`` are the guarded cross-entropy terms of ``pred``; for a hard target the
+    KL *is* the cross-entropy (``a`` for y = 1, ``b`` for y = 0), bit for bit.  Soft
+    targets go through :func:`_kl_soft_probs` or :func:`_kl_soft_logits`.
+    """
+    soft = (y > 0) & (y < 1)
+    ys = xp.where(soft, y, 0.5)
+    if logits:
+        k_soft = _kl_soft_logits(xp, pred, ys, a, b)
+    else:
+        k_soft = _kl_soft_probs(xp, pred, ys)
+    hard = xp.where(y == 1, a, b)
+    return xp.maximum(xp.where(soft, k_soft, hard), 0.0) + 0.0
 
 
 def focal(
@@ -154,9 +276,15 @@ def focal(
         weight = xp.exp(gamma * log_1mpt)
         # weight == 0 exactly where the prediction is perfect; ce is then 0 too.
         ce = xp.where(weight == 0, 0.0, weight * ce)
-    if alpha is not None:
-        ce = (alpha * y + (1.0 - alpha) * (1.0 - y)) * ce
-    return ce
+    return _alpha_weighted(xp, ce, y, alpha)
+
+
+def _alpha_weighted(xp: Any, v: Array, y: Array, alpha: float | None) -> Array:
+    """``alpha_t * v`` with ``alpha_t = alpha y + (1 - alpha)(1 - y)``; ``0 * inf = 0``."""
+    if alpha is None:
+        return v
+    at = alpha * y + (1.0 - alpha) * (1.0 - y)
+    return xp.where(at == 0, 0.0, at * v)
 
 
 # --- analytic gradients --------------------------------------------------------------
@@ -175,11 +303,18 @@ def grad_logits(xp: Any, x: Array, y: Array, pos_weight: Array | float | None) -
 def grad_probs(xp: Any, p: Array, y: Array, pos_weight: Array | float | None) -> Array:
     """d/dp of ``cross_entropy`` from probabilities: ``-pw y / p + (1 - y) / (1 - p)``."""
     pw = 1.0 if pos_weight is None else pos_weight
-    # Arithmetic guards as in neglog_terms_probs: the denominators only change where
-    # their numerator is exactly 0, so 0/0 never happens.
+    # At p = 0 or 1: the two terms, with arithmetic guards as in neglog_terms_probs (the
+    # denominators only change where their numerator is exactly 0, so 0/0 never happens).
     t1 = -(pw * y) / (p + xp.astype(y == 0, p.dtype))
     t2 = (1.0 - y) / ((1.0 - p) + xp.astype(y == 1, p.dtype))
-    return t1 + t2 + 0.0  # + 0.0 turns -0.0 into 0.0
+    # Inside (0, 1): one fraction, (p - y - (pw - 1) y (1 - p)) / (p (1 - p)), whose
+    # numerator p - y is exact near the gradient's zero (Sterbenz), where the two terms
+    # above would cancel.
+    inside = (p > 0) & (p < 1)
+    pi = xp.where(inside, p, 0.5)
+    qi = 1.0 - pi
+    num = pi - y if pos_weight is None else (pi - y) - ((pw - 1.0) * y) * qi
+    return xp.where(inside, num / (pi * qi), t1 + t2) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def grad_focal_logits(xp: Any, x: Array, y: Array, gamma: float, alpha: float | None) -> Array:
@@ -198,11 +333,11 @@ def grad_focal_logits(xp: Any, x: Array, y: Array, gamma: float, alpha: float | 
         lq = log_sigmoid(xp, -x)
         log_1mpt = logaddexp(xp, xp.log(y) + lq, xp.log1p(-y) + lp)
         w = xp.exp(gamma * log_1mpt)
-        dw_over = xp.exp((gamma - 1.0) * log_1mpt + lp + lq)  # d w / dx / (gamma (1 - 2y))
+        # d w / dx / (gamma (1 - 2y)); gamma = 1 has no power of (1 - p_t) (and 0 * -inf = 0)
+        power = 0.0 if gamma == 1.0 else (gamma - 1.0) * log_1mpt
+        dw_over = xp.exp(power + lp + lq)
         t2 = (gamma * (1.0 - 2.0 * y)) * dw_over
         t2 = xp.where(t2 == 0, 0.0, t2 * ce)
         t1 = xp.where(w == 0, 0.0, w * dce)
         g = t1 + t2
-    if alpha is not None:
-        g = (alpha * y + (1.0 - alpha) * (1.0 - y)) * g
-    return g
+    return _alpha_weighted(xp, g, y, alpha)

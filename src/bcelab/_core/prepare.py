@@ -150,18 +150,24 @@ def finish(
     )
 
 
-def clip_bound(xp: Any, clip: object, in_dtype: Any, *, fname: str) -> float | None:
-    """``clip=eps`` clips p to [eps, 1 - eps]; 1 - eps must be below 1 in the input dtype."""
+def clip_bound(xp: Any, clip: object, in_dtype: Any, *, fname: str) -> tuple[float, float] | None:
+    """``clip=eps`` as the interval ``[eps, 1 - eps]``, both ends rounded to the input dtype.
+
+    The ends are formed in the input's dtype on every array library, so the clipped
+    loss is the same whether it is then computed in float32 (JAX without x64) or in
+    float64 (NumPy, PyTorch): for float32 input ``1 - 1e-7`` is 0.99999988, as in Keras.
+    ``1 - eps`` must stay below 1 and ``eps`` above 0 in that dtype.
+    """
     eps = check_clip(clip, fname=fname)
     if eps is None:
         return None
-    one_minus = float(xp.asarray(1.0 - eps, dtype=in_dtype))
-    if not one_minus < 1.0 or float(xp.asarray(eps, dtype=in_dtype)) == 0.0:
+    lo = float(xp.asarray(eps, dtype=in_dtype))
+    hi = float(xp.asarray(1.0 - eps, dtype=in_dtype))
+    if not hi < 1.0 or lo == 0.0:
         raise OptionError(
             f"{fname}: 1 - clip must be representable below 1 in the input dtype",
-            f"received clip={eps!r} with dtype {in_dtype}, where 1 - {eps!r} rounds to "
-            f"{one_minus!r}",
+            f"received clip={eps!r} with dtype {in_dtype}, where 1 - {eps!r} rounds to {hi!r}",
             f"use clip >= {float(xp.finfo(in_dtype).eps)!r} for this dtype, or pass logits "
             "to bce_with_logits, which needs no clip",
         )
-    return eps
+    return lo, hi
