@@ -166,7 +166,7 @@ class Decomposition(NamedTuple):
     bce: float
     floor: float
     excess: float
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count, on purpose
     omitted: int = 0
 
     @property
