@@ -17,7 +17,7 @@ import html
 from typing import Any, NamedTuple
 
 from ._core import formulas as M
-from ._core.arrays import accum_dtype, is_traced, quiet, size, stop_gradient
+from ._core.arrays import accum_dtype, is_traced, quiet, size
 from ._core.options import check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import finish, keep_mask, prepare
 
@@ -99,11 +99,9 @@ def _excess(
     else:
         a, b = M.neglog_terms_probs(xp, z, y)
     ce = M.cross_entropy(y, a, b, None)
-    exact = stop_gradient(M.kl_exact(xp, z, y, a, b, logits=logits))
-    # The value is the accurate KL; its derivative is the cross-entropy's, exactly:
-    # ce - stop_gradient(ce) is +0.0 (inf - inf = NaN is avoided where ce is inf).
-    zero = xp.where(xp.isinf(ce), 0.0, ce - stop_gradient(ce))
-    return prep, (y, ce, exact + zero)
+    # the value is the accurate KL; its derivative is the cross-entropy's, exactly
+    excess = M.accurate_value(xp, M.kl_exact(xp, z, y, a, b, logits=logits), ce)
+    return prep, (y, ce, excess)
 
 
 @quiet

@@ -275,7 +275,8 @@ def focal_with_logits(
     xp, x, y = prep.xp, prep.pred, prep.y
     a, b = formulas.neglog_terms_logits(xp, x, y)
     lp, lq = formulas.log_sigmoid(xp, x), formulas.log_sigmoid(xp, -x)
-    values = formulas.focal(xp, y, lp, lq, a, b, g, a_)
+    pq = (formulas.sigmoid(xp, x), formulas.sigmoid(xp, -x))
+    values = formulas.focal(xp, y, lp, lq, a, b, g, a_, pq=pq)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
@@ -318,7 +319,7 @@ def focal(
     )
     xp, p, y = prep.xp, prep.pred, prep.y
     a, b = formulas.neglog_terms_probs(xp, p, y)
-    values = formulas.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_)
+    values = formulas.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_, pq=(p, 1.0 - p))
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )

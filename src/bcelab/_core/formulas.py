@@ -22,6 +22,8 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from .arrays import stop_gradient
+
 Array = Any
 
 
@@ -147,7 +149,9 @@ def kl(xp: Any, y: Array, a: Array, b: Array) -> Array:
 
 # --- KL without cancellation ------------------------------------------------------------
 
-_LOG1PMX_SMALL = (-0.3, 0.5)  # log1pmx uses its series for u in this interval
+_TINY = 2.2250738585072014e-308  # the smallest normal float64
+_LOG1PMX_SERIES = (-0.7, 2.0)  # log1pmx sums its series for u in this interval
+_LOG1PMX_TERMS = 32  # |s| < 0.54 there: s^64 / 65 is below float64's precision
 _EXPM1MX_SMALL = 0.5  # expm1mx uses its series for |d| below this
 
 
@@ -156,16 +160,17 @@ def log1pmx(xp: Any, u: Array) -> Array:
 
     With :math:`s = u / (2 + u)`, :math:`\log(1 + u) = 2\,\mathrm{atanh}(s)`, so
     :math:`\log(1 + u) - u = -u^2 / (2 + u) + 2 (s^3/3 + s^5/5 + \dots)`: no
-    cancellation (the series is under 8% of the first term).  For ``u`` in
-    [-0.3, 0.5), :math:`|s| < 0.2` and 13 terms reach float64's precision; outside,
-    ``log1p(u) - u`` loses at most a factor 6 to cancellation.
+    cancellation (the series is under a third of the first term).  For ``u`` in
+    [-0.7, 2), :math:`|s| < 0.54` and 32 terms reach float64's precision; outside,
+    ``log1p(u) - u`` loses at most a factor 4 to cancellation.
     """
-    small = (u >= _LOG1PMX_SMALL[0]) & (u < _LOG1PMX_SMALL[1])
+    lo, hi = _LOG1PMX_SERIES
+    small = (u >= lo) & (u < hi)
     us = xp.where(small, u, 0.0)
     s = us / (2.0 + us)
     s2 = s * s
     series = xp.zeros_like(s2)
-    for k in range(13, 0, -1):  # sum_{k >= 1} s^(2k) / (2k + 1), by Horner in s^2
+    for k in range(_LOG1PMX_TERMS, 0, -1):  # sum_{k >= 1} s^(2k) / (2k + 1), by Horner in s^2
         series = (series + 1.0 / (2 * k + 1)) * s2
     near = -(us * us) / (2.0 + us) + 2.0 * s * series
     far = xp.log1p(xp.where(small, 0.0, u)) - xp.where(small, 0.0, u)
@@ -196,25 +201,57 @@ def logit(xp: Any, y: Array) -> Array:
 def _kl_soft_probs(xp: Any, p: Array, y: Array) -> Array:
     """KL(y || p) for soft targets 0 < y < 1 from probabilities, without cancellation.
 
-    Near p = y (``u = (y - p)/p`` and ``v = (p - y)/(1 - p)`` both small) it is
-    ``y log1pmx(u) + (1 - y) log1pmx(v) + u (-v)``: ``y - p`` is exact there (Sterbenz),
-    and the last term, :math:`(y - p)^2 / (p (1 - p))`, is what the first-order terms of
-    the two logarithms sum to.  Elsewhere the log-ratio form
-    ``y log(y / p) + (1 - y) log((1 - y) / (1 - p))``.
+    With ``u = (y - p) / p`` and ``v = (p - y) / (1 - p)``, KL is
+    ``y log1p(u) + (1 - y) log1p(v)`` (the *ratio form*, each logarithm from its
+    relative difference, see :func:`_log_ratio`).  Near p = y the first-order terms of
+    the two logarithms cancel; there the *difference form*
+    ``y log1pmx(u) + (1 - y) log1pmx(v) - u v`` has no such cancellation: ``y - p`` is
+    exact (Sterbenz), and ``-u v = (y - p)^2 / (p (1 - p))`` is what those first-order
+    terms sum to.  Each element takes the form whose rounding error bound (the sum of
+    the magnitudes it adds up) is smaller.
     """
     d = y - p
     q = 1.0 - p
+    inside = (p > 0) & (q > 0)
     u = d / xp.where(p > 0, p, 1.0)
     v = -d / xp.where(q > 0, q, 1.0)
-    near = (xp.abs(u) <= 0.25) & (xp.abs(v) <= 0.25) & (p > 0) & (q > 0)
-    un, vn = xp.where(near, u, 0.0), xp.where(near, v, 0.0)
-    k_near = y * log1pmx(xp, un) + (1.0 - y) * log1pmx(xp, vn) - un * vn
-    r1 = y / p  # inf where p = 0 (then KL is inf); may overflow for subnormal p
-    l1 = xp.where(xp.isfinite(r1) | (p == 0), xp.log(r1), xp.log(y) - xp.log(p))
-    r0 = (1.0 - y) / q
-    l0 = xp.where(xp.isfinite(r0) | (q == 0), xp.log(r0), xp.log1p(-y) - xp.log(q))
-    k_far = y * l1 + (1.0 - y) * l0
-    return xp.where(near, k_near, k_far)
+    ui, vi = xp.where(inside, u, 0.0), xp.where(inside, v, 0.0)
+    parts_d = (y * log1pmx(xp, ui), (1.0 - y) * log1pmx(xp, vi), -(ui * vi))
+    t1 = y * _log_ratio(xp, y, p, u)
+    t2 = (1.0 - y) * _log_ratio(xp, 1.0 - y, q, v)
+    k_diff = parts_d[0] + parts_d[1] + parts_d[2]
+    # what each form's rounding scales with (log1pmx evaluated directly adds |u| and |v|)
+    err_d = xp.abs(parts_d[0]) + xp.abs(parts_d[1]) + xp.abs(parts_d[2])
+    err_d = (
+        err_d
+        + y * xp.abs(ui) * _outside_series(ui)
+        + (1.0 - y) * xp.abs(vi) * (_outside_series(vi))
+    )
+    err_r = xp.abs(t1) + xp.abs(t2)
+    use_diff = inside & (err_d <= err_r)
+    return xp.where(use_diff, k_diff, t1 + t2)
+
+
+def _outside_series(u: Array) -> Array:
+    """1.0 where :func:`log1pmx` evaluates ``log1p(u) - u`` directly, else 0.0."""
+    lo, hi = _LOG1PMX_SERIES
+    xp = array_namespace(u)
+    return xp.astype((u < lo) | (u >= hi), u.dtype)
+
+
+def _log_ratio(xp: Any, a: Array, b: Array, rel: Array) -> Array:
+    """``log(a / b)`` given ``rel = (a - b) / b``: ``log1p(rel)`` unless the ratio is small.
+
+    ``b = 0`` gives +inf (``a > 0``); a ratio that overflows (subnormal ``b``) falls back
+    to ``log(a) - log(b)``.
+    """
+    big = rel > -0.5
+    via_rel = xp.log1p(xp.where(big & (b > 0), rel, 0.0))
+    ratio = a / b
+    via_ratio = xp.where(
+        xp.isfinite(ratio) | (b == 0), xp.log(ratio), xp.log(a) - xp.log(xp.where(b > 0, b, 1.0))
+    )
+    return xp.where(big & (b > 0), via_rel, via_ratio)
 
 
 def _kl_soft_logits(xp: Any, x: Array, y: Array, a: Array, b: Array) -> Array:
@@ -257,7 +294,16 @@ def kl_exact(xp: Any, pred: Array, y: Array, a: Array, b: Array, *, logits: bool
 
 
 def focal(
-    xp: Any, y: Array, lp: Array, lq: Array, a: Array, b: Array, gamma: float, alpha: float | None
+    xp: Any,
+    y: Array,
+    lp: Array,
+    lq: Array,
+    a: Array,
+    b: Array,
+    gamma: float,
+    alpha: float | None,
+    *,
+    pq: tuple[Array, Array] | None = None,
 ) -> Array:
     """Focal loss ``alpha_t (1 - p_t)^gamma CE`` with the modulating factor computed in log space.
 
@@ -267,6 +313,11 @@ def focal(
     ``(1 - p_t)^gamma = exp(gamma log(1 - p_t))`` never raises 0 to a power below 1:
     the gradient stays finite for every finite logit and every gamma >= 0
     (the failure reported in tensorflow#70326 and kornia#2115).
+
+    ``pq = (p, 1 - p)``, when given, makes the *value* of the factor accurate to a few
+    ulp: ``exp(gamma L)`` has a relative error of about ``gamma |L|`` ulp (hundreds for
+    tiny ``1 - p_t``), while ``(y (1 - p) + (1 - y) p) ** gamma`` adds two non-negative
+    terms and then rounds once more.  The derivative stays that of the log-space form.
     """
     ce = cross_entropy(y, a, b, None)
     if gamma != 0.0:
@@ -274,9 +325,29 @@ def focal(
         log_1my = xp.log1p(-y)
         log_1mpt = logaddexp(xp, log_y + lq, log_1my + lp)
         weight = xp.exp(gamma * log_1mpt)
+        if pq is not None:
+            weight = accurate_value(xp, focal_factor(xp, y, pq[0], pq[1], gamma), weight)
         # weight == 0 exactly where the prediction is perfect; ce is then 0 too.
         ce = xp.where(weight == 0, 0.0, weight * ce)
     return _alpha_weighted(xp, ce, y, alpha)
+
+
+def focal_factor(xp: Any, y: Array, p: Array, q: Array, gamma: float) -> Array:
+    """``(1 - p_t)^gamma = (y q + (1 - y) p)^gamma`` with ``q = 1 - p``, to a few ulp."""
+    omp = y * q + (1.0 - y) * p
+    positive = omp > 0
+    return xp.where(positive, xp.pow(xp.where(positive, omp, 1.0), gamma), 0.0)
+
+
+def accurate_value(xp: Any, value: Array, differentiable: Array) -> Array:
+    """``value``, with the derivative of ``differentiable`` (an expression of nearly that value).
+
+    ``differentiable - stop_gradient(differentiable)`` is exactly +0.0 (except inf - inf,
+    which is replaced by 0), so the result is ``value`` bit for bit, while autograd sees
+    only ``differentiable``.
+    """
+    zero = xp.where(xp.isinf(differentiable), 0.0, differentiable - stop_gradient(differentiable))
+    return stop_gradient(value) + zero
 
 
 def _alpha_weighted(xp: Any, v: Array, y: Array, alpha: float | None) -> Array:
@@ -331,11 +402,16 @@ def grad_focal_logits(xp: Any, x: Array, y: Array, gamma: float, alpha: float | 
     else:
         lp = log_sigmoid(xp, x)
         lq = log_sigmoid(xp, -x)
+        p, q = sigmoid(xp, x), sigmoid(xp, -x)
+        w = focal_factor(xp, y, p, q, gamma)
+        # d w / dx / (gamma (1 - 2y)) = (1 - p_t)^(gamma - 1) p (1 - p): directly where
+        # that is a normal number (a few ulp), else in log space (finite for every x)
         log_1mpt = logaddexp(xp, xp.log(y) + lq, xp.log1p(-y) + lp)
-        w = xp.exp(gamma * log_1mpt)
-        # d w / dx / (gamma (1 - 2y)); gamma = 1 has no power of (1 - p_t) (and 0 * -inf = 0)
-        power = 0.0 if gamma == 1.0 else (gamma - 1.0) * log_1mpt
-        dw_over = xp.exp(power + lp + lq)
+        power = 0.0 if gamma == 1.0 else (gamma - 1.0) * log_1mpt  # gamma = 1: 0 * -inf = 0
+        omp = y * q + (1.0 - y) * p
+        direct = xp.pow(xp.where(omp > 0, omp, 1.0), gamma - 1.0) * (p * q)
+        normal = (omp > 0) & xp.isfinite(direct) & (direct >= _TINY)
+        dw_over = xp.where(normal, direct, xp.exp(power + lp + lq))
         t2 = (gamma * (1.0 - 2.0 * y)) * dw_over
         t2 = xp.where(t2 == 0, 0.0, t2 * ce)
         t1 = xp.where(w == 0, 0.0, w * dce)
