@@ -48,7 +48,7 @@ def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: 
         if den == 0:
             raise empty_error(fname, "a total weight of 0")
         g = g / den
-    return xp.astype(g, prep.out_dtype)
+    return xp.astype(g, prep.out_dtype) + 0.0  # a tiny negative rounds to -0.0 in float32
 
 
 @quiet

@@ -368,7 +368,7 @@ def grad_logits(xp: Any, x: Array, y: Array, pos_weight: Array | float | None) -
     large logit keep full relative accuracy (``sigmoid(-x)`` is not ``1 - sigmoid(x)``).
     """
     pw = 1.0 if pos_weight is None else pos_weight
-    return (1.0 - y) * sigmoid(xp, x) - (pw * y) * sigmoid(xp, -x)
+    return (1.0 - y) * sigmoid(xp, x) - (pw * y) * sigmoid(xp, -x) + 0.0  # no -0.0
 
 
 def grad_probs(xp: Any, p: Array, y: Array, pos_weight: Array | float | None) -> Array:
@@ -416,4 +416,4 @@ def grad_focal_logits(xp: Any, x: Array, y: Array, gamma: float, alpha: float | 
         t2 = xp.where(t2 == 0, 0.0, t2 * ce)
         t1 = xp.where(w == 0, 0.0, w * dce)
         g = t1 + t2
-    return _alpha_weighted(xp, g, y, alpha)
+    return _alpha_weighted(xp, g, y, alpha) + 0.0  # + 0.0 turns -0.0 into 0.0
