@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._core import formulas as M
-from ._core.arrays import accum_dtype, quiet, size
+from ._core.arrays import accum_dtype, keep_array, quiet, size
 from ._core.options import check_focal, check_reduction, check_unit_interval
 from ._core.prepare import Prepared, clip_bound, pos_weight_array, prepare
 from ._core.reducing import empty_error
@@ -48,7 +48,8 @@ def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: 
         if den == 0:
             raise empty_error(fname, "a total weight of 0")
         g = g / den
-    return xp.astype(g, prep.out_dtype) + 0.0  # a tiny negative rounds to -0.0 in float32
+    # + 0.0: a tiny negative gradient rounds to -0.0 in float32
+    return keep_array(xp.astype(g, prep.out_dtype) + 0.0)
 
 
 @quiet

@@ -36,6 +36,7 @@ __all__ = [
     "namespace",
     "nan_mask",
     "numpy_namespace",
+    "keep_array",
     "quiet",
     "size",
     "stop_gradient",
@@ -115,6 +116,15 @@ def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = N
         f"received {type(x).__name__}",
         "pass np.asarray(...) or a torch/jax array",
     )
+
+
+def keep_array(x: Array) -> Array:
+    """A NumPy scalar (what NumPy arithmetic on 0-d arrays returns) as a 0-d array.
+
+    Element-wise results keep their input's shape and type on every path: a 0-d
+    input gives a 0-d ``ndarray``, whether the compiled kernel or NumPy computed it.
+    """
+    return np.asarray(x) if isinstance(x, np.generic) else x
 
 
 def device_of(x: Array) -> Any:

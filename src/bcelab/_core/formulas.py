@@ -245,7 +245,7 @@ def _log_ratio(xp: Any, a: Array, b: Array, rel: Array) -> Array:
     ``b = 0`` gives +inf (``a > 0``); a ratio that overflows (subnormal ``b``) falls back
     to ``log(a) - log(b)``.
     """
-    big = rel > -0.5
+    big = (rel > -0.5) & xp.isfinite(rel)  # rel overflows for a subnormal b
     via_rel = xp.log1p(xp.where(big & (b > 0), rel, 0.0))
     ratio = a / b
     via_ratio = xp.where(

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import DomainError, OptionError, ShapeError
 from . import conventions, formulas
-from .arrays import asarray, dtypes_for, is_traced, namespace, nan_mask
+from .arrays import asarray, dtypes_for, is_traced, keep_array, namespace, nan_mask
 from .options import check_clip
 from .reducing import reduce_values
 from .validate import (
@@ -139,11 +139,11 @@ def finish(
     xp = prep.xp
     if reduction == "none":
         out = xp.astype(values, prep.out_dtype)
-        if weights is None and mask is None:
-            return out
-        return reduce_values(
-            out, reduction="none", weights=weights, mask=mask, axis=axis, fname=fname
-        )
+        if weights is not None or mask is not None:
+            out = reduce_values(
+                out, reduction="none", weights=weights, mask=mask, axis=axis, fname=fname
+            )
+        return keep_array(out)
     m = keep_mask(prep, mask, fname=fname)
     return reduce_values(
         values, reduction=reduction, weights=weights, mask=m, axis=axis, fname=fname

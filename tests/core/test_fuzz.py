@@ -1,0 +1,214 @@
+"""Fuzzing of every public element-wise entry point with hypothesis.
+
+Any input gives a result or a ``bcelab.BCELabError``, never another exception.  Valid
+input (targets in [0, 1], probabilities in [0, 1], logits not NaN; infinities allowed)
+gives no NaN and no -0.0, the documented dtype, non-negative losses, and the same
+result type and values (to the documented accuracy) on the compiled kernel and the
+generic path.  Inputs include float16, NumPy's bfloat16 (ml_dtypes), float32 and
+float64, 0-d and empty arrays, +-inf, zero weights next to infinite losses (0 * inf)
+and ``pos_weight=0``.
+
+CI runs ``BCELAB_FUZZ_EXAMPLES`` (default 1,000) examples per entry point;
+``BCELAB_FUZZ_EXAMPLES=10000 pytest tests/core/test_fuzz.py`` runs the larger check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import bcelab
+from bcelab import kernels
+from bcelab.errors import BCELabError
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+EXAMPLES = int(os.environ.get("BCELAB_FUZZ_EXAMPLES", "1000"))
+fuzz = settings(max_examples=EXAMPLES, deadline=None)
+# hypothesis itself warns when it casts a huge float into float16; that is not bcelab
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+
+DTYPES = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32)]
+DTYPES.append(np.dtype(np.float64))
+SPECIAL = [0.0, -0.0, 1.0, 0.5, np.nan, np.inf, -np.inf, 5e-324, 1e-45, 1 - 1e-16, 2.0, -1.0]
+any_float = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(SPECIAL)
+valid_y = st.floats(0, 1) | st.sampled_from([0.0, 1.0, 0.5, 5e-324, 1e-45, 1 - 1e-16])
+valid_p = st.floats(0, 1) | st.sampled_from([0.0, 1.0, 5e-324, 1e-45, 1 - 1e-16])
+valid_x = st.floats(allow_nan=False) | st.sampled_from([np.inf, -np.inf, 0.0, -0.0, 5e-324, 800.0])
+weight = st.sampled_from([0.0, 1.0, 2.5]) | st.floats(0, 1e6)
+shapes = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=5)
+
+
+def _array(data: st.DataObject, dtype: np.dtype, shape: tuple, elements: Any) -> np.ndarray:
+    """An array of ``dtype`` (bfloat16 is drawn in float32 and converted)."""
+    draw_dtype = np.float32 if dtype == np.dtype(ml_dtypes.bfloat16) else dtype
+    with np.errstate(over="ignore"):
+        a = data.draw(hnp.arrays(draw_dtype, shape, elements=elements.map(float)))
+        return a.astype(dtype)
+
+
+def _out_dtype(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float64) if dtype == np.dtype(np.float64) else np.dtype(np.float32)
+
+
+# name -> (function of (pred, y, options), takes probabilities, is a gradient, has a kernel)
+Entry = tuple[Callable[..., Any], bool, bool, bool]
+ENTRIES: dict[str, Entry] = {
+    "bce": (lambda p, y, **kw: bcelab.bce(p, y, **kw), True, False, True),
+    "bce_with_logits": (lambda x, y, **kw: bcelab.bce_with_logits(x, y, **kw), False, False, True),
+    "focal": (
+        lambda p, y, **kw: bcelab.focal(p, y, gamma=0.5, alpha=0.25, **kw),
+        True,
+        False,
+        False,
+    ),
+    "focal_with_logits": (
+        lambda x, y, **kw: bcelab.focal_with_logits(x, y, gamma=1.0, alpha=0.0, **kw),
+        False,
+        False,
+        False,
+    ),
+    "binary_kl": (lambda p, y, **kw: bcelab.binary_kl(p, y, **kw), True, False, False),
+    "binary_kl(logits)": (
+        lambda x, y, **kw: bcelab.binary_kl(x, y, logits=True, **kw),
+        False,
+        False,
+        False,
+    ),
+    "binary_entropy": (lambda p, y, **kw: bcelab.binary_entropy(y, **kw), True, False, False),
+    "bce_grad": (lambda p, y, **kw: bcelab.bce_grad(p, y, **kw), True, True, True),
+    "bce_with_logits_grad": (
+        lambda x, y, **kw: bcelab.bce_with_logits_grad(x, y, **kw),
+        False,
+        True,
+        True,
+    ),
+    "focal_with_logits_grad": (
+        lambda x, y, **kw: bcelab.focal_with_logits_grad(x, y, gamma=1.0, **kw),
+        False,
+        True,
+        False,
+    ),
+}
+NAMES = sorted(ENTRIES)
+
+
+def _options(data: st.DataObject, name: str, shape: tuple) -> dict[str, Any]:
+    grad = ENTRIES[name][2]
+    reductions = ["none", "mean", "sum", "weighted_mean"] + ([] if grad else ["per_sample"])
+    kw: dict[str, Any] = {"reduction": data.draw(st.sampled_from(reductions))}
+    if not grad and data.draw(st.booleans()):
+        kw["nan_policy"] = data.draw(st.sampled_from(["raise", "propagate", "omit"]))
+    if name.startswith("bce") and data.draw(st.booleans()):
+        kw["pos_weight"] = data.draw(st.sampled_from([0.0, 1.0, 3.0]))
+    if data.draw(st.booleans()):
+        kw["weights"] = _array(data, np.dtype(np.float64), shape, weight)
+    return kw
+
+
+@fuzz
+@given(name=st.sampled_from(NAMES), data=st.data())
+def test_any_input_gives_a_result_or_a_bcelab_error(name: str, data: st.DataObject) -> None:
+    shape = data.draw(shapes)
+    dtype = data.draw(st.sampled_from(DTYPES))
+    a = _array(data, dtype, shape, any_float)
+    b = _array(data, np.dtype(np.float64), shape, any_float)
+    try:
+        ENTRIES[name][0](a, b, **_options(data, name, shape))
+    except BCELabError:
+        pass
+
+
+def _check_valid(out: Any, name: str, dtype: np.dtype, reduction: str) -> np.ndarray:
+    vals = np.asarray(out, dtype=np.float64)
+    assert not np.isnan(vals).any(), (name, vals)
+    assert not (np.signbit(vals) & (vals == 0)).any(), f"{name} returned -0.0"
+    if reduction == "none":
+        assert np.asarray(out).dtype == _out_dtype(dtype), (name, np.asarray(out).dtype)
+    if not ENTRIES[name][2]:
+        assert (vals >= 0).all(), (name, vals)
+    return vals
+
+
+def _same(a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> bool:
+    """Equal to the documented accuracy (a few ulp, or a few ulp of the terms near 0)."""
+    rtol = 1e-13 if dtype == np.dtype(np.float64) else 2e-7
+    both_inf = np.isinf(a) & (a == b)
+    close = np.isclose(a, b, rtol=rtol, atol=1e-300)
+    return bool(np.all(both_inf | close))
+
+
+@fuzz
+@given(name=st.sampled_from(NAMES), data=st.data())
+def test_valid_input_gives_no_nan_and_both_paths_agree(name: str, data: st.DataObject) -> None:
+    fn, probs, _, has_kernel = ENTRIES[name]
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=5))
+    dtype = data.draw(st.sampled_from(DTYPES))
+    a = _array(data, dtype, shape, valid_p if probs else valid_x)
+    y = _array(data, np.dtype(np.float64), shape, valid_y)
+    kw = _options(data, name, shape)
+    kw.pop("nan_policy", None)
+    if kw["reduction"] == "per_sample" and not shape:
+        kw["reduction"] = "mean"  # per_sample needs an axis (an OptionError otherwise)
+    if "weights" in kw and kw["reduction"] == "weighted_mean" and not kw["weights"].any():
+        kw["reduction"] = "sum"  # a weighted mean over a total weight of 0 is an error
+    got = fn(a, y, **kw)
+    in_dtype = y.dtype if name == "binary_entropy" else dtype  # the floor is of the targets
+    vals = _check_valid(got, name, in_dtype, kw["reduction"])
+    if has_kernel and kernels.available():
+        kernels.set_enabled(False)
+        try:
+            generic = fn(a, y, **kw)
+        finally:
+            kernels.set_enabled(True)
+        assert type(generic) is type(got), (name, type(generic), type(got))
+        assert _same(vals, np.asarray(generic, dtype=np.float64), dtype), (name, got, generic)
+
+
+@fuzz
+@given(data=st.data(), logits=st.booleans())
+def test_decompose_valid_input(data: st.DataObject, logits: bool) -> None:
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5))
+    dtype = data.draw(st.sampled_from(DTYPES))
+    a = _array(data, dtype, shape, valid_x if logits else valid_p)
+    y = _array(data, np.dtype(np.float64), shape, valid_y)
+    d = bcelab.decompose(a, y, logits=logits)
+    assert not any(np.isnan([d.bce, d.floor, d.excess]))
+    assert d.floor >= 0 and d.excess >= 0
+    if np.isfinite(d.bce):
+        assert d.bce == pytest.approx(d.floor + d.excess, rel=1e-6, abs=1e-12)
+
+
+def test_zero_weight_or_pos_weight_times_an_infinite_loss_is_zero() -> None:
+    inf_logit, inf_prob = np.array([-np.inf, 0.0]), np.array([0.0, 0.5])
+    y = np.array([1.0, 1.0])
+    w = np.array([0.0, 1.0])
+    assert bcelab.bce_with_logits(np.array([-np.inf]), np.array([1.0]), pos_weight=0)[0] == 0
+    assert bcelab.bce(np.array([0.0]), np.array([1.0]), pos_weight=0)[0] == 0
+    for fn, x in ((bcelab.bce_with_logits, inf_logit), (bcelab.bce, inf_prob)):
+        for reduction in ("none", "sum", "mean", "weighted_mean"):
+            out = np.asarray(fn(x, y, weights=w, reduction=reduction))
+            assert not np.isnan(out).any(), (fn.__name__, reduction, out)
+    assert bcelab.focal(np.array([0.0]), np.array([1.0]), alpha=0.0)[0] == 0
+    assert bcelab.focal_with_logits(np.array([np.inf]), np.array([0.0]), alpha=1.0)[0] == 0
+    g = bcelab.focal_with_logits_grad(np.array([np.inf]), np.array([1.0]), gamma=1.0)
+    assert g[0] == 0 and not np.signbit(g[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_zero_d_input_has_one_result_type_on_both_paths(dtype: str) -> None:
+    x, y = np.array(0.3, dtype=dtype), np.array(1.0, dtype=dtype)
+    for fn in (bcelab.bce, bcelab.bce_with_logits, bcelab.bce_grad, bcelab.bce_with_logits_grad):
+        fast = fn(x, y)
+        kernels.set_enabled(False)
+        try:
+            slow = fn(x, y)
+        finally:
+            kernels.set_enabled(True)
+        assert type(fast) is type(slow) and np.asarray(fast).shape == ()
