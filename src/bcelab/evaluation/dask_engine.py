@@ -87,7 +87,7 @@ def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
 
 
 def local_cluster_config() -> dict[str, Any]:
-    """Worker settings for the LocalCluster bcelab starts (measured in bench/bench_eval.py).
+    """Worker settings for the LocalCluster bcelab starts.
 
     Dask's default ``MALLOC_TRIM_THRESHOLD_=65536`` makes glibc hand freed memory back to
     the OS at once, so every batch's temporaries page-fault in again (about +10 ns per

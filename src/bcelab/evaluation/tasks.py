@@ -147,7 +147,10 @@ def decode(res: UnitResult) -> UnitResult:
     """Turn a result's states from bytes into ``BinaryStats`` objects."""
     return UnitResult(
         res.rows,
-        {k: BinaryStats.from_bytes(v) if isinstance(v, bytes) else v for k, v in res.states.items()},
+        {
+            k: BinaryStats.from_bytes(v) if isinstance(v, bytes) else v
+            for k, v in res.states.items()
+        },
     )
 
 
