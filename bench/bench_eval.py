@@ -94,7 +94,7 @@ def _bcelab(path: str, *, warm: bool = False, **kw: Any) -> dict[str, Any]:
     import bcelab
 
     t0 = time.perf_counter()
-    res = bcelab.evaluate(path, target="y", pred="p", **kw)
+    res = bcelab.evaluate(path, preds="p", target="y", **kw)
     dt = time.perf_counter() - t0
     m = res.metrics
     out = {
@@ -107,7 +107,7 @@ def _bcelab(path: str, *, warm: bool = False, **kw: Any) -> dict[str, Any]:
     if warm:
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
-        again = bcelab.evaluate(path, target="y", pred="p", **kw)
+        again = bcelab.evaluate(path, preds="p", target="y", **kw)
         out["warm_seconds"] = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         # CPU of the second call, taken out of the child's CPU column (first call only);
@@ -121,13 +121,13 @@ def _dask(path: str) -> dict[str, Any]:
     import dask
     import distributed
 
-    from bcelab.evaluation.dask_engine import _worker_config
+    from bcelab.evaluation.dask_engine import local_cluster_config
 
     # 1. what `bcelab eval --engine dask --workers 2` does: start a LocalCluster, evaluate
     total = _bcelab(path, engine="dask", workers=2)["seconds"]
     # 2. the same cluster (same settings) started separately, to split start-up and work
     t0 = time.perf_counter()
-    with dask.config.set(_worker_config()):
+    with dask.config.set(local_cluster_config()):
         cluster = distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
@@ -226,9 +226,9 @@ def _read_only(path: str) -> dict[str, Any]:
 
 def child(engine: str, path: str, rows: int) -> None:
     fn = {
-        "bcelab": lambda: _bcelab(path, workers=2, warm=True),
-        "bcelab-1": lambda: _bcelab(path, workers=1),
-        "bcelab-jit": lambda: _bcelab(path, workers=2),
+        "bcelab": lambda: _bcelab(path, threads=2, warm=True),
+        "bcelab-1": lambda: _bcelab(path, threads=1),
+        "bcelab-jit": lambda: _bcelab(path, threads=2),
         "dask": lambda: _dask(path),
         "duckdb": lambda: _duckdb(path),
         "polars": lambda: _polars(path),

@@ -157,7 +157,7 @@ def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.Monk
 _CHILD = """
 import json, sys, hashlib
 import bcelab
-r = bcelab.evaluate(sys.argv[1], target="y", pred="p", workers=2)
+r = bcelab.evaluate(sys.argv[1], preds="p", target="y", threads=2)
 print(json.dumps({"numba": "numba" in sys.modules, "ll": r.metrics.log_loss.hex(),
                   "state": hashlib.sha256(r.stats.to_bytes()).hexdigest()}))
 """

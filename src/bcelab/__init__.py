@@ -6,6 +6,8 @@ on request; and every loss explained as floor + excess, ``BCE = H(y) + KL(y || p
 
 from __future__ import annotations
 
+import importlib
+
 from .conventions import CONVENTIONS
 from .errors import (
     BackendMismatchError,
@@ -26,17 +28,24 @@ from .reduction import REDUCTIONS, reduce
 __version__ = "0.1.0"
 
 
+# Heavier parts load on first use, so that `import bcelab` stays fast (start-up time:
+# pyarrow, matplotlib and the training code load only with them).
+_SUBPACKAGES = frozenset({"evaluation", "kernels", "metrics", "train"})
+
+
 def __getattr__(name: str) -> object:
-    # Heavier entry points load on first use so that `import bcelab` stays fast.
     if name == "evaluate":
-        from .evaluation import evaluate
+        from .evaluation import evaluate  # start-up time, see above
 
+        globals()["evaluate"] = evaluate
         return evaluate
-    if name in ("metrics", "train", "evaluation", "kernels"):
-        import importlib
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'bcelab' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"evaluate"} | _SUBPACKAGES)
 
 
 __all__ = [

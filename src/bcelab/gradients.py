@@ -64,6 +64,9 @@ def bce_with_logits_grad(
 ) -> Array:
     r"""Gradient of :func:`bcelab.bce_with_logits` with respect to the logits.
 
+    The prediction comes first, the target second (``logits=``/``targets=`` may be
+    passed by keyword).
+
     .. math::
 
         \frac{\partial \ell}{\partial x} = (1 - y)\,\sigma(x) - w_+\, y\, \sigma(-x)
@@ -114,6 +117,9 @@ def bce_grad(
     weights: Array | None = None,
 ) -> Array:
     r"""Gradient of :func:`bcelab.bce` with respect to the probabilities.
+
+    The prediction comes first, the target second (``preds=``/``targets=`` may be
+    passed by keyword).
 
     .. math::
 
@@ -168,6 +174,9 @@ def focal_with_logits_grad(
     weights: Array | None = None,
 ) -> Array:
     r"""Gradient of :func:`bcelab.focal_with_logits` with respect to the logits, in log space.
+
+    The prediction comes first, the target second (``logits=``/``targets=`` may be
+    passed by keyword).
 
     With :math:`w = (1 - p_t)^\gamma` and :math:`L = \log(1 - p_t)`:
 

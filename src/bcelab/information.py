@@ -119,6 +119,9 @@ def binary_kl(
 ) -> Array:
     r"""The excess of BCE over its floor: KL(y ‖ p) >= 0, exactly 0 at p = y.
 
+    The prediction comes first, the target second (``preds=``/``targets=`` may be
+    passed by keyword).
+
     .. math::
 
         \mathrm{KL}(y \,\|\, p) = y \log\frac{y}{p} + (1 - y) \log\frac{1 - y}{1 - p}
@@ -213,6 +216,9 @@ def decompose(
     nan_policy: str = "raise",
 ) -> Decomposition:
     r"""Mean BCE, its floor H(y) and its excess KL(y ‖ p): the direct answer to "why not 0?".
+
+    The prediction comes first, the target second (``preds=``/``targets=`` may be
+    passed by keyword).
 
     .. math::
 

@@ -249,6 +249,9 @@ def focal_with_logits(
 ) -> Array:
     r"""Sigmoid focal loss (Lin et al. 2017) from logits, stable in log space.
 
+    The prediction comes first, the target second (``logits=``/``targets=`` may be
+    passed by keyword).
+
     .. math::
 
         \ell = \alpha_t\, (1 - p_t)^{\gamma}\, \mathrm{BCE}(x, y), \quad
@@ -297,6 +300,9 @@ def focal(
     nan_policy: str = "raise",
 ) -> Array:
     r"""Focal loss from probabilities; same formula as :func:`focal_with_logits`.
+
+    The prediction comes first, the target second (``preds=``/``targets=`` may be
+    passed by keyword).
 
     .. math::
 

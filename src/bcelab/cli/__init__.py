@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
 from ..errors import BCELabError
 
 __all__ = ["main"]
@@ -36,7 +37,8 @@ def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, dict[st
     wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, (modname, help_) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
-        # Only the requested subcommand's module is imported (keeps `bcelab loss` fast).
+        # Only the requested subcommand's module is imported (start-up time: `bcelab loss`
+        # does not load pyarrow or torch).
         if wanted is None or wanted == name:
             try:
                 mod = importlib.import_module(modname)
@@ -54,8 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, modules = _build_parser(args)
     ns = parser.parse_args(args)
     if ns.version:
-        from .. import __version__
-
         print(f"bcelab {__version__}")
         return 0
     if ns.command is None:

@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import OptionError
+from ..metrics.compute import check_threshold
 
-__all__ = ["Config", "add_arguments", "config_from_args", "execute"]
+__all__ = ["Config", "add_arguments", "config_from_args", "execute", "run"]
 
 
 @dataclass(frozen=True)
 class Config:
     sources: tuple[str, ...]
     target: str
-    pred: str | None = None
-    logit: str | None = None
+    preds: str | None = None  # the column, from --pred
+    logits: str | None = None  # the column, from --logit
     weight: str | None = None
     by: str | None = None
     threshold: float = 0.5
@@ -27,6 +28,7 @@ class Config:
     report: str | None = None
     engine: str = "local"
     scheduler: str | None = None
+    threads: int | None = None
     workers: int | None = None
     strict: bool = False
     progress: bool | None = None  # None: only when stderr is a terminal
@@ -39,10 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE_OR_DIR",
         help="Parquet files, CSV files, or folders of them (hive key=value folders)",
     )
-    p.add_argument("--target", required=True, metavar="COL", help="target column, values in [0, 1]")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--pred", metavar="COL", help="prediction column holding probabilities")
     g.add_argument("--logit", metavar="COL", help="prediction column holding logits (raw scores)")
+    p.add_argument("--target", required=True, metavar="COL", help="target column, values in [0, 1]")
     p.add_argument("--weight", metavar="COL", help="sample-weight column (>= 0)")
     p.add_argument("--by", metavar="COL", help="one row of metrics per distinct value of COL")
     p.add_argument(
@@ -70,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="local: this machine's cores (default); dask: a dask.distributed cluster",
     )
     p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads of the local engine (default: every core, at most 8)",
+    )
+    p.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
         help="address of a running Dask scheduler (with --engine dask)",
@@ -78,7 +86,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="worker processes (local engine, or the LocalCluster started for dask)",
+        help="worker processes of the Dask LocalCluster started without --scheduler "
+        "(with --engine dask; default 2)",
     )
     p.add_argument(
         "--strict",
@@ -96,12 +105,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     bar.add_argument("--no-progress", dest="progress", action="store_false")
 
 
-def config_from_args(ns: argparse.Namespace) -> Config:
+def _check_engine_flags(ns: argparse.Namespace) -> None:
     if ns.scheduler is not None and ns.engine != "dask":
         raise OptionError(
             "--scheduler only with --engine dask",
             f"received --engine {ns.engine}",
             "add --engine dask",
+        )
+    if ns.workers is not None and ns.engine != "dask":
+        raise OptionError(
+            "--workers (Dask worker processes) only with --engine dask",
+            f"received --workers {ns.workers} with --engine {ns.engine}",
+            "use --threads N for the local engine's threads, or add --engine dask",
+        )
+    if ns.threads is not None and ns.engine == "dask":
+        raise OptionError(
+            "--threads (the local engine's threads) only with --engine local",
+            f"received --threads {ns.threads} with --engine dask",
+            "use --workers N to size the Dask LocalCluster (worker processes)",
         )
     if ns.scheduler is not None and ns.workers is not None:
         raise OptionError(
@@ -109,61 +130,111 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             "received both",
             "--workers sizes the LocalCluster started when there is no scheduler",
         )
-    if ns.workers is not None and ns.workers < 1:
-        raise OptionError("--workers >= 1", f"received {ns.workers}", "pass e.g. --workers 2")
+    for flag, value in (("--threads", ns.threads), ("--workers", ns.workers)):
+        if value is not None and value < 1:
+            raise OptionError(
+                f"{flag} must be an integer >= 1", f"received {flag} {value}", f"write {flag} 2"
+            )
+
+
+def _check_value_flags(ns: argparse.Namespace) -> None:
+    t = ns.threshold
+    try:
+        check_threshold(t)
+    except OptionError:
+        example = round(t, 2) if 0.01 <= t <= 0.99 else 0.5
+        raise OptionError(
+            "--threshold must be an exact bin edge in (0, 1): a multiple of 0.01, a multiple "
+            "of 1/15, or a dyadic edge such as 0.5, 0.25 or 2**-10",
+            f"received --threshold {t!r}",
+            f"round it, e.g. --threshold {example!r}",
+        ) from None
+    if ns.clip is not None and not 0.0 < ns.clip < 0.5:
+        raise OptionError(
+            "--clip must be a number in (0, 0.5)",
+            f"received --clip {ns.clip!r}",
+            "write e.g. --clip 1e-7, or leave it out for the exact (unclipped) loss",
+        )
+    flags = {"--pred": ns.pred, "--logit": ns.logit, "--target": ns.target}
+    flags.update({"--weight": ns.weight, "--by": ns.by})
+    named = {f: c for f, c in flags.items() if c is not None}
+    for flag, col in named.items():
+        if not col:
+            raise OptionError(f"{flag} must name a column", "received ''", f"write {flag} COL")
+    if len(set(named.values())) != len(named):
+        raise OptionError(
+            "a different column for each of " + ", ".join(named),
+            "received " + ", ".join(f"{f} {c}" for f, c in named.items()),
+            "name each role's own column",
+        )
+
+
+def config_from_args(ns: argparse.Namespace) -> Config:
+    """The typed configuration; each flag is checked here, with a message naming it."""
+    _check_engine_flags(ns)
+    _check_value_flags(ns)
     return Config(
-        tuple(ns.sources),
-        ns.target,
-        ns.pred,
-        ns.logit,
-        ns.weight,
-        ns.by,
-        ns.threshold,
-        ns.clip,
-        ns.as_json,
-        ns.report,
-        ns.engine,
-        ns.scheduler,
-        ns.workers,
-        ns.strict,
-        ns.progress,
+        sources=tuple(ns.sources),
+        target=ns.target,
+        preds=ns.pred,
+        logits=ns.logit,
+        weight=ns.weight,
+        by=ns.by,
+        threshold=ns.threshold,
+        clip=ns.clip,
+        as_json=ns.as_json,
+        report=ns.report,
+        engine=ns.engine,
+        scheduler=ns.scheduler,
+        threads=ns.threads,
+        workers=ns.workers,
+        strict=ns.strict,
+        progress=ns.progress,
     )
 
 
 def run(cfg: Config) -> Any:
-    """Evaluate as configured (no printing except the opt-in progress bar on stderr)."""
+    """Evaluate as configured; the progress bar, when shown, is drawn on stderr."""
+    # optional dependency (pyarrow, the eval extra) and start-up time
     from ..evaluation import evaluate
+    from ..evaluation.row_progress import RowProgressBar
 
     show = sys.stderr.isatty() if cfg.progress is None else cfg.progress
-    return evaluate(
-        list(cfg.sources),
-        target=cfg.target,
-        pred=cfg.pred,
-        logit=cfg.logit,
-        weight=cfg.weight,
-        by=cfg.by,
-        threshold=cfg.threshold,
-        clip=cfg.clip,
-        engine=cfg.engine,
-        workers=cfg.workers,
-        scheduler=cfg.scheduler,
-        strict=cfg.strict,
-        progress=show,
-    )
+    bar = RowProgressBar(sys.stderr) if show else None
+    try:
+        return evaluate(
+            list(cfg.sources),
+            preds=cfg.preds,
+            logits=cfg.logits,
+            target=cfg.target,
+            weight=cfg.weight,
+            by=cfg.by,
+            threshold=cfg.threshold,
+            clip=cfg.clip,
+            engine=cfg.engine,
+            threads=cfg.threads,
+            workers=cfg.workers,
+            scheduler=cfg.scheduler,
+            strict=cfg.strict,
+            progress=bar if bar is not None else False,
+        )
+    finally:
+        if bar is not None:
+            bar.close()  # end the bar's line, also when an error follows
 
 
 def execute(cfg: Config) -> int:
+    # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
+    from ..evaluation.report import write_report
+    from ..evaluation.text import render
+
     res = run(cfg)
     if cfg.report is not None:
-        from ..evaluation.report import write_report
-
         written = write_report(res, cfg.report)
         print(f"report: {written['report.html']}", file=sys.stderr)
     if cfg.as_json:
         json.dump(res.to_dict(), sys.stdout, indent=2)
         print()
         return 0
-    from ..evaluation.text import render
-
     print(render(res))
     return 0

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .._core.atomic import save_figure
 from ..errors import OptionError
+from ..information import binary_entropy
+from ..losses import bce
 
 __all__ = ["Config", "add_arguments", "config_from_args", "curve", "execute", "plot"]
 
@@ -31,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(ns: argparse.Namespace) -> Config:
+    """The typed configuration; each flag is checked here, with a message naming it."""
     if not 0.0 <= ns.target <= 1.0:
         raise OptionError(
             "--target must lie in [0, 1]",
@@ -41,21 +45,18 @@ def config_from_args(ns: argparse.Namespace) -> Config:
 
 
 def curve(target: float, n: int = 999) -> tuple[np.ndarray, np.ndarray, float]:
-    """Predictions in (0, 1), BCE(target, p) at each, and the floor H(target)."""
-    from .. import bce, binary_entropy
-
+    """Predictions in (0, 1), BCE(p, target) at each, and the floor H(target)."""
     p = np.linspace(0.0, 1.0, n + 2)[1:-1]
     y = np.full_like(p, target)
     return p, bce(p, y), float(binary_entropy(np.array([target]))[0])
 
 
 def plot(target: float, path: Path) -> Path:
+    # optional dependency (matplotlib, the eval and train extras) and start-up time
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .._core.atomic import save_figure
 
     p, loss, floor = curve(target)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -74,8 +75,6 @@ def plot(target: float, path: Path) -> Path:
 
 
 def execute(cfg: Config) -> int:
-    from .. import bce
-
     y = cfg.target
     _, _, floor = curve(y)
     grid = sorted({0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, round(y, 6)} - {0.0, 1.0})

@@ -11,14 +11,16 @@ import numpy as np
 
 from ..conventions import CONVENTIONS
 from ..errors import OptionError
+from ..information import binary_entropy, binary_kl, decompose
+from ..losses import bce, bce_with_logits, sigmoid
 
 __all__ = ["Config", "add_arguments", "compute_table", "config_from_args", "execute"]
 
 
 @dataclass(frozen=True)
 class Config:
-    targets: tuple[float, ...]
     preds: tuple[float, ...]
+    targets: tuple[float, ...]
     logits: bool = False
     convention: str = "exact"
     label_smoothing: float = 0.0
@@ -26,10 +28,10 @@ class Config:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preds", required=True, help="comma-separated predictions (probabilities)")
     p.add_argument(
         "--targets", required=True, help="comma-separated targets in [0, 1], e.g. 0.5,0.3"
     )
-    p.add_argument("--preds", required=True, help="comma-separated predictions (probabilities)")
     p.add_argument("--logits", action="store_true", help="--preds are logits, not probabilities")
     p.add_argument(
         "--convention",
@@ -58,20 +60,32 @@ def _numbers(text: str, name: str) -> tuple[float, ...]:
 
 
 def config_from_args(ns: argparse.Namespace) -> Config:
+    """The typed configuration; each flag is checked here, with a message naming it."""
+    preds, targets = _numbers(ns.preds, "preds"), _numbers(ns.targets, "targets")
+    if len(targets) != len(preds):
+        raise OptionError(
+            "--preds and --targets must have the same number of values",
+            f"received {len(preds)} predictions and {len(targets)} targets",
+            "give one prediction per target",
+        )
+    if not 0.0 <= ns.label_smoothing <= 1.0:
+        raise OptionError(
+            "--label-smoothing must be a number in [0, 1]",
+            f"received --label-smoothing {ns.label_smoothing!r}",
+            "write e.g. --label-smoothing 0.1",
+        )
     return Config(
-        _numbers(ns.targets, "targets"),
-        _numbers(ns.preds, "preds"),
-        ns.logits,
-        ns.convention,
-        ns.label_smoothing,
-        ns.as_json,
+        preds=preds,
+        targets=targets,
+        logits=ns.logits,
+        convention=ns.convention,
+        label_smoothing=ns.label_smoothing,
+        as_json=ns.as_json,
     )
 
 
 def compute_table(cfg: Config) -> dict[str, object]:
     """All numbers the command shows, as plain Python values (no printing)."""
-    from .. import bce, bce_with_logits, binary_entropy, binary_kl, decompose, sigmoid
-
     y = np.asarray(cfg.targets, dtype=np.float64)
     z = np.asarray(cfg.preds, dtype=np.float64)
     ls = cfg.label_smoothing
@@ -110,12 +124,6 @@ def compute_table(cfg: Config) -> dict[str, object]:
 
 
 def execute(cfg: Config) -> int:
-    if len(cfg.targets) != len(cfg.preds):
-        raise OptionError(
-            "--targets and --preds must have the same number of values",
-            f"received {len(cfg.targets)} targets and {len(cfg.preds)} predictions",
-            "give one prediction per target",
-        )
     res = compute_table(cfg)
     if cfg.as_json:
         json.dump(res, sys.stdout, indent=2)

@@ -1,14 +1,16 @@
 """Evaluate prediction files of any size: streaming on one machine, or on a Dask cluster.
 
-:func:`evaluate` reads Parquet/CSV in record batches (:mod:`.reader`), runs one pure task
-per unit of rows (:mod:`.tasks`) on the local engine (:mod:`.engine`) or on Dask
-(:mod:`.dask_engine`), merges the fixed-size states in one fixed tree, and returns an
-:class:`EvalResult` (:mod:`.result`); :mod:`.report` writes the HTML report.
+:func:`evaluate` (:mod:`.evaluate`) checks its options, reads Parquet/CSV in record
+batches (:mod:`.reader`), runs one pure task per unit of rows (:mod:`.tasks`) on the
+local engine (:mod:`.local_engine`) or on Dask (:mod:`.dask_engine`), merges the
+fixed-size states in one fixed tree, and returns an :class:`EvalResult`
+(:mod:`.eval_result`).  :mod:`.text` renders it as text, :mod:`.figures` draws it and
+:mod:`.report` writes the report folder.
 """
 
 from __future__ import annotations
 
-from .api import ENGINES, evaluate
-from .result import EvalResult, Segment
+from .eval_result import EvalResult, Segment
+from .evaluate import ENGINES, evaluate
 
 __all__ = ["ENGINES", "EvalResult", "Segment", "evaluate"]

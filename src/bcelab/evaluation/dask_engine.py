@@ -16,30 +16,55 @@ import uuid
 from typing import Any
 
 from ..errors import DataError, OptionError
-from .engine import ProgressFn, check_rows
+from .local_engine import ProgressFn, check_rows, total_rows
 from .reader import Unit
 from .tasks import Plan, PortableError, UnitResult, decode, merge_encoded, run_unit, tree_reduce
 
-__all__ = ["run_dask"]
+__all__ = ["DEFAULT_WORKERS", "check_dask_options", "local_cluster_config", "run_dask"]
+
+DEFAULT_WORKERS = 2  # worker processes of the LocalCluster started when no scheduler is given
 
 
-def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
-    """A client for ``scheduler`` (address or Client), or for a new LocalCluster."""
+def check_dask_options(scheduler: object, workers: int | None) -> None:
+    """Check ``engine='dask'``'s options before any file is read.
+
+    Dask must be installed; ``scheduler`` is None, an address or a ``Client``; ``workers``
+    (already an integer >= 1 or None) only sizes the LocalCluster started without one.
+    """
     try:
-        import dask
-        from distributed import Client, LocalCluster
+        # optional dependency: the dask extra
+        from distributed import Client
     except ImportError:  # pragma: no cover - depends on the installation
         raise OptionError(
-            "dask.distributed for engine='dask'",
+            "evaluate: dask.distributed for engine='dask'",
             "it is not installed",
             "pip install 'bcelab[dask]', or use engine='local'",
         ) from None
+    if scheduler is not None and not isinstance(scheduler, (str, Client)):
+        raise OptionError(
+            "evaluate: scheduler must be an address like 'tcp://host:8786' or a Client",
+            f"received a {type(scheduler).__name__}",
+            "pass the address string",
+        )
     if scheduler is not None and workers is not None:
         raise OptionError(
-            "either a scheduler address or a number of workers",
+            "evaluate: either a scheduler or a number of workers",
             f"received scheduler={scheduler!r} and workers={workers}",
-            "--workers only sizes the LocalCluster started when no scheduler is given",
+            "workers= only sizes the LocalCluster started when no scheduler is given; "
+            "drop one of them",
         )
+
+
+def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
+    """A client for ``scheduler`` (address or Client), or for a new LocalCluster.
+
+    The options were checked by :func:`check_dask_options`.  Returns the client and the
+    objects to close afterwards (none for a caller's Client).
+    """
+    # optional dependency: the dask extra
+    import dask
+    from distributed import Client, LocalCluster
+
     if isinstance(scheduler, Client):
         return scheduler, []
     if isinstance(scheduler, str):
@@ -49,19 +74,11 @@ def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
             raise OptionError(
                 f"a reachable Dask scheduler at {scheduler}",
                 f"could not connect ({e})",
-                "start one with `dask scheduler` or omit --scheduler",
+                "start one with `dask scheduler`, or pass no scheduler to start a LocalCluster",
             ) from None
         return client, [client]
-    if scheduler is not None:
-        raise OptionError(
-            "scheduler must be an address like tcp://host:8786 or a Client",
-            f"received {type(scheduler).__name__}",
-            "pass the address string",
-        )
-    n = 2 if workers is None else workers
-    if n < 1:
-        raise OptionError("workers must be >= 1", f"received {n}", "pass e.g. --workers 2")
-    with dask.config.set(_worker_config()):
+    n = DEFAULT_WORKERS if workers is None else workers
+    with dask.config.set(local_cluster_config()):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
@@ -69,14 +86,15 @@ def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
     return client, [client, cluster]
 
 
-def _worker_config() -> dict[str, Any]:
-    """Worker settings for the LocalCluster bcelab starts (measured in bench/bench_eval.py).
+def local_cluster_config() -> dict[str, Any]:
+    """Worker settings for the LocalCluster bcelab starts.
 
     Dask's default ``MALLOC_TRIM_THRESHOLD_=65536`` makes glibc hand freed memory back to
     the OS at once, so every batch's temporaries page-fault in again (about +10 ns per
-    row here), and the statistical profiler samples every worker thread every 10 ms
-    (about +4 ns per row).  The other thread limits (OMP/MKL/OpenBLAS = 1) stay.
+    row), and the statistical profiler samples every worker thread every 10 ms (about
+    +4 ns per row).  The other thread limits (OMP/MKL/OpenBLAS = 1) stay.
     """
+    # optional dependency: the dask extra
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
@@ -95,14 +113,18 @@ def run_dask(
     workers: int | None = None,
     progress: ProgressFn | None = None,
 ) -> UnitResult:
-    """Run every unit on a Dask cluster and merge the states by tree reduction."""
+    """Run every unit on a Dask cluster and merge the states by tree reduction.
+
+    ``scheduler`` and ``workers`` were checked by :func:`check_dask_options`.
+    """
     if not units:
         raise DataError("at least one file with rows", "received none", "check the paths")
+    # optional dependency: the dask extra
     from distributed import as_completed
 
     client, owned = _client(scheduler, workers)
     token = uuid.uuid4().hex[:12]
-    total = None if any(u.rows is None for u in units) else sum(u.rows or 0 for u in units)
+    total = total_rows(units)
     try:
         leaves = [
             # no retries: a task only fails on bad data, and bad data fails again (a dead

@@ -1,9 +1,9 @@
 """Matplotlib figures of a metric state: reliability diagram, ROC, PR, score histograms.
 
 Each function takes a :class:`~bcelab.metrics.BinaryStats` (the curves come from its fine
-histogram through :mod:`bcelab.metrics.curves`) and
-its :class:`~bcelab.metrics.BinaryMetrics` (for the numbers in the legends) and
-returns a new figure (a bare ``Figure``: no pyplot state); the report writes them atomically.
+histogram through :mod:`bcelab.metrics.curves`) and its
+:class:`~bcelab.metrics.BinaryMetrics` (for the numbers in the legends) and returns a new
+figure (a bare ``Figure``: no pyplot state); the report writes them atomically.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..metrics import curves as C
+from ..metrics import curves
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,8 +37,8 @@ def _fmt(x: float | None, d: int = 4) -> str:
 def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
     nb = int(m.n_calibration_bins)
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
-    uni = C.reliability(stats, n_bins=nb, strategy="uniform")
-    eqm = C.reliability(stats, n_bins=nb, strategy="equal_mass")
+    uni = curves.reliability(stats, n_bins=nb, strategy="uniform")
+    eqm = curves.reliability(stats, n_bins=nb, strategy="equal_mass")
     ax.plot(
         uni["mean_pred"],
         uni["frac_pos"],
@@ -116,7 +116,7 @@ def reliability(stats: Any, metrics: Any) -> Figure:
 
 
 def _draw_roc(ax: Axes, stats: Any, m: Any) -> None:
-    c = C.roc_curve(stats)
+    c = curves.roc_curve(stats)
     fpr, tpr = c["fpr"], c["tpr"]
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="random (AUC 0.5)")
     ax.plot(fpr, tpr, color=_UNI, lw=2, label=f"ROC-AUC {_fmt(m.roc_auc)} ± {m.roc_auc_bound:.1e}")
@@ -137,7 +137,7 @@ def roc(stats: Any, metrics: Any) -> Figure:
 
 
 def _draw_pr(ax: Axes, stats: Any, m: Any) -> None:
-    c = C.pr_curve(stats)
+    c = curves.pr_curve(stats)
     recall, precision = c["recall"], c["precision"]
     ax.axhline(m.base_rate, color="0.6", lw=1, ls="--", label=f"base rate {_fmt(m.base_rate)}")
     ax.plot(
@@ -160,7 +160,7 @@ def pr(stats: Any, metrics: Any) -> Figure:
 
 
 def _draw_histograms(ax: Axes, stats: Any, m: Any, n: int = 50) -> None:
-    g = C.score_histogram(stats, n_bins=n)
+    g = curves.score_histogram(stats, n_bins=n)
     width = np.diff(g["edges"])
     for w, color, label in (
         (g["wneg"], _NEG, "negatives (y = 0)"),

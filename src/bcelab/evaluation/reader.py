@@ -157,7 +157,7 @@ def _check_columns(
         raise DataError(
             f"columns {list(cols.needed)} in {path}",
             f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",
-            "pick the right column names with --target/--pred/--logit/--weight/--by",
+            "name the prediction, target, weight and by columns as the file spells them",
         )
     for c in cols.numeric if types is not None else ():
         t = types[c] if types is not None else None
@@ -274,7 +274,8 @@ def _by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
     """Dictionary-encode a segment column: int64 codes (-1 for null) and the distinct values."""
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
-    import pyarrow.compute as pc  # only for --by (importing it costs a fresh process ~20 ms)
+    # start-up time: pyarrow.compute is needed only with a by column
+    import pyarrow.compute as pc
 
     enc = pc.dictionary_encode(col)
     codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -341,6 +342,7 @@ def iter_unit(
 
 
 def _csv_batches(unit: Unit, cols: Columns, names: list[str]) -> Iterator[pa.RecordBatch]:
+    # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
     types: dict[str, pa.DataType] = {c: pa.float64() for c in cols.numeric}

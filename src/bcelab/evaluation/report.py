@@ -1,4 +1,4 @@
-"""``--report DIR``: metrics.json, four PNG figures and a self-contained report.html.
+"""The report folder: metrics.json, four PNG figures and a self-contained report.html.
 
 Every file is written atomically (:mod:`bcelab._core.atomic`): a reader never sees a half-written
 report.  The HTML embeds the same PNG bytes as base64, so it can be mailed or archived
@@ -16,32 +16,32 @@ from typing import Any
 
 from .. import __version__
 from .._core.atomic import atomic_open, write_json, write_text
-from . import figures as F
-from .progress import format_rate
-from .result import EvalResult
+from . import figures
+from .eval_result import EvalResult
+from .text import format_rate
 
 __all__ = ["FIGURES", "render_html", "write_report"]
 
 #: file stem -> (figure function, caption)
 FIGURES = {
     "reliability": (
-        F.reliability,
+        figures.reliability,
         "Reliability diagram: observed frequency against mean prediction per "
         "calibration bin (uniform and equal-mass); the bars below count the rows "
         "in each uniform bin. Points on the diagonal are perfectly calibrated.",
     ),
     "roc": (
-        F.roc,
+        figures.roc,
         "ROC curve of the binned scores; the legend gives the ROC-AUC and the "
         "largest error the histogram allows.",
     ),
     "pr": (
-        F.pr,
+        figures.pr,
         "Precision-recall curve; the dashed line is the base rate (a random "
         "ranking). PR-AUC uses Davis-Goadrich interpolation.",
     ),
     "histograms": (
-        F.histograms,
+        figures.histograms,
         "Distribution of the predicted probabilities for each "
         "label; the dotted line is the decision threshold.",
     ),
@@ -136,8 +136,8 @@ def _counts(m: dict[str, Any]) -> str:
             f"<div class=warn><b>{_num(excl)} rows excluded</b>: "
             f"{_num(m['nan_predictions'])} with a NaN prediction, "
             f"{_num(m['invalid_targets'])} with a target outside [0, 1] or NaN. "
-            f"{_num(clipped)} predictions clipped. Use <code>--strict</code> to make "
-            "these errors.</div>"
+            f"{_num(clipped)} predictions clipped. Evaluate in strict mode to make these "
+            "errors.</div>"
         )
     return f"<p>{text}</p>"
 

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .. import errors as E
+from .. import errors
 from ..errors import BCELabError, DataError
+from ..metrics import BinaryStats
 from .reader import DEFAULT_BATCH_ROWS, Batch, Columns, Unit, iter_unit
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 MAX_SEGMENTS = 256  # each segment holds a ~0.7 MB state
-Key = Any  # a segment value: str, int, float, bool or None (None when there is no --by)
+Key = Any  # a segment value: str, int, float, bool or None (None when there is no by column)
 T = TypeVar("T")
 
 
@@ -66,15 +67,9 @@ class PortableError(Exception):
 
     def restore(self) -> BCELabError:
         cls_name, expected, received, fix = self.args
-        cls = getattr(E, cls_name, DataError)
+        cls = getattr(errors, cls_name, DataError)
         err: BCELabError = cls(expected, received, fix)
         return err
-
-
-def _stats_class() -> Any:
-    from ..metrics import BinaryStats
-
-    return BinaryStats
 
 
 def segment_order(key: Key) -> tuple[bool, str, Any]:
@@ -96,6 +91,13 @@ def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
     state.update(p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
 
 
+def _state(states: dict[Key, Any], key: Key) -> Any:
+    """The segment's state, created on first use with one kernel thread (see below)."""
+    if key not in states:
+        states[key] = BinaryStats(n_threads=1)
+    return states[key]
+
+
 def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
     """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch).
 
@@ -104,17 +106,12 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
     thread per unit makes a unit's state independent of the machine, so every engine
     gets bit-identical results; parallelism comes from running several units at once.
     """
-    cls = _stats_class()
-
-    def stats_cls() -> Any:
-        return cls(n_threads=1)
-
     out = UnitResult(0)
     for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows):
         out.rows += len(b)
         try:
             if b.by is None:
-                _update(out.states.setdefault(None, stats_cls()), b, None, plan)
+                _update(_state(out.states, None), b, None, plan)
                 continue
             codes, values = b.by
             order = np.argsort(codes, kind="stable")
@@ -125,12 +122,12 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
                 key = None if c < 0 else _normalise(values[c])
                 if key not in out.states and len(out.states) >= MAX_SEGMENTS:
                     raise DataError(
-                        f"at most {MAX_SEGMENTS} distinct values in the --by column "
+                        f"at most {MAX_SEGMENTS} distinct values in the by column "
                         f"{plan.columns.by!r}",
                         f"found more in {unit.where()}",
                         "segment by a coarser column (each segment keeps its own histogram)",
                     )
-                _update(out.states.setdefault(key, stats_cls()), b, order[lo:hi], plan)
+                _update(_state(out.states, key), b, order[lo:hi], plan)
         except BCELabError as e:
             where = f"{unit.where()}, batch {b.number}"
             raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
@@ -148,10 +145,12 @@ def run_unit(unit: Unit, plan: Plan) -> UnitResult:
 
 def decode(res: UnitResult) -> UnitResult:
     """Turn a result's states from bytes into ``BinaryStats`` objects."""
-    cls = _stats_class()
     return UnitResult(
         res.rows,
-        {k: cls.from_bytes(v) if isinstance(v, bytes) else v for k, v in res.states.items()},
+        {
+            k: BinaryStats.from_bytes(v) if isinstance(v, bytes) else v
+            for k, v in res.states.items()
+        },
     )
 
 
@@ -166,7 +165,7 @@ def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
     if len(a.states) > MAX_SEGMENTS:
         raise PortableError(
             "DataError",
-            f"at most {MAX_SEGMENTS} distinct --by values",
+            f"at most {MAX_SEGMENTS} distinct values in the by column",
             f"found {len(a.states)}",
             "segment by a coarser column",
         )

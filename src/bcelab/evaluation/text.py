@@ -1,15 +1,28 @@
-"""Plain-text rendering of an :class:`~bcelab.evaluation.result.EvalResult` (for the CLI)."""
+"""Plain-text rendering of an :class:`~bcelab.evaluation.eval_result.EvalResult`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .progress import format_rate
-from .result import EvalResult
+if TYPE_CHECKING:
+    from .eval_result import EvalResult
 
-__all__ = ["render"]
+__all__ = ["format_rate", "render"]
 
 SEGMENT_COLUMNS = ("log_loss", "ne", "calibration", "ece_equal_mass", "roc_auc", "pr_auc")
+
+
+def format_rate(x: float) -> str:
+    """``12_345_678`` -> ``'12.3M'``.
+
+    >>> format_rate(12_345_678), format_rate(950), format_rate(2.5e9)
+    ('12.3M', '950', '2.5G')
+    """
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            v = x / div
+            return f"{v:.3g}{unit}" if v < 100 else f"{v:.0f}{unit}"
+    return f"{x:.0f}"
 
 
 def _g(v: Any) -> str:

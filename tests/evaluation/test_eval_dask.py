@@ -76,7 +76,7 @@ def _assert_identical(a: object, b: object) -> None:
 
 def test_dask_equals_local(client, folder, tmp_path):
     addr = _ready(client)
-    kw = {"target": "y", "pred": "p", "weight": "w", "by": "g"}
+    kw = {"preds": "p", "target": "y", "weight": "w", "by": "g"}
     local = bcelab.evaluate(folder, **kw)
     dask = bcelab.evaluate(folder, engine="dask", scheduler=addr, **kw)
     assert dask.rows == N_FILES * ROWS and dask.to_dict()["run"]["engine"] == "dask"
@@ -84,8 +84,8 @@ def test_dask_equals_local(client, folder, tmp_path):
     # CSV units (one per file) too, and a Client object instead of an address
     _write(tmp_path, 3, 2000, csv=True)
     _assert_identical(
-        bcelab.evaluate(tmp_path, target="y", pred="p"),
-        bcelab.evaluate(tmp_path, target="y", pred="p", engine="dask", scheduler=client),
+        bcelab.evaluate(tmp_path, preds="p", target="y"),
+        bcelab.evaluate(tmp_path, preds="p", target="y", engine="dask", scheduler=client),
     )
 
 
@@ -97,14 +97,14 @@ def test_worker_errors_come_back_as_bcelab_errors(client, tmp_path):
         tmp_path / "part-99.parquet",
     )
     with pytest.raises(DomainError, match=r"probabilities must lie in \[0, 1\].*part-99"):
-        bcelab.evaluate(tmp_path, target="y", pred="p", engine="dask", scheduler=addr)
+        bcelab.evaluate(tmp_path, preds="p", target="y", engine="dask", scheduler=addr)
     with pytest.raises(OptionError, match="either a scheduler"):
-        bcelab.evaluate(tmp_path, target="y", pred="p", engine="dask", scheduler=addr, workers=2)
+        bcelab.evaluate(tmp_path, preds="p", target="y", engine="dask", scheduler=addr, workers=2)
 
 
 def test_killed_workers_change_nothing(client, folder):
     addr = _ready(client)
-    expected = bcelab.evaluate(folder, target="y", pred="p", weight="w", by="g")
+    expected = bcelab.evaluate(folder, preds="p", target="y", weight="w", by="g")
     pids = list(client.run(os.getpid).values())
     killed: list[int] = []
     at_kill: list[int] = []
@@ -122,8 +122,8 @@ def test_killed_workers_change_nothing(client, folder):
     with distributed.get_task_stream(client) as stream:
         res = bcelab.evaluate(
             folder,
+            preds="p",
             target="y",
-            pred="p",
             weight="w",
             by="g",
             engine="dask",
@@ -158,9 +158,9 @@ def test_cli_starts_its_own_local_cluster(tmp_path, capsys):
 def test_local_cluster_worker_settings():
     # The LocalCluster bcelab starts keeps Dask's thread limits but neither trims malloc
     # after every free nor runs the profiler (both cost time per row; bench_eval.py).
-    from bcelab.evaluation.dask_engine import _worker_config
+    from bcelab.evaluation.dask_engine import local_cluster_config
 
-    cfg = _worker_config()
+    cfg = local_cluster_config()
     env = cfg["distributed.nanny.pre-spawn-environ"]
     assert "MALLOC_TRIM_THRESHOLD_" not in env and env.get("OMP_NUM_THREADS") in (1, "1")
     assert cfg["distributed.worker.profile.enabled"] is False

@@ -1,4 +1,8 @@
-"""A one-line progress bar with rows per second, drawn on stderr (opt-in only)."""
+"""A one-line progress bar of rows read, with rows per second, drawn on a text stream.
+
+:func:`bcelab.evaluate` draws one on stderr with ``progress=True``; the ``bcelab eval``
+command creates its own and passes it as the ``progress`` callable.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,12 @@ import sys
 import time
 from typing import TextIO
 
-__all__ = ["ProgressBar", "format_rate"]
+from .text import format_rate
+
+__all__ = ["RowProgressBar"]
 
 
-def format_rate(x: float) -> str:
-    """``12_345_678`` -> ``'12.3M'``.
-
-    >>> format_rate(12_345_678), format_rate(950), format_rate(2.5e9)
-    ('12.3M', '950', '2.5G')
-    """
-    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if x >= div:
-            v = x / div
-            return f"{v:.3g}{unit}" if v < 100 else f"{v:.0f}{unit}"
-    return f"{x:.0f}"
-
-
-class ProgressBar:
+class RowProgressBar:
     """Callable ``(rows_done, rows_total or None)`` that redraws at most 5 times a second."""
 
     def __init__(

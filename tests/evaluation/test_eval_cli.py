@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -83,7 +84,16 @@ def test_report_directory(capsys, good, tmp_path):
             ["--target", "y", "--pred", "p", "--scheduler", "tcp://x:1"],
             "--scheduler only with --engine dask",
         ),
-        ("good", ["--target", "y", "--pred", "p", "--threshold", "0.123"], "exact bin edge"),
+        ("good", ["--target", "y", "--pred", "p", "--threshold", "0.123"], "--threshold 0.12"),
+        ("good", ["--target", "y", "--pred", "p", "--clip", "0.7"], "--clip must be"),
+        ("good", ["--target", "y", "--pred", "p", "--threads", "0"], "--threads must be"),
+        ("good", ["--target", "y", "--pred", "p", "--workers", "2"], "--workers (Dask"),
+        (
+            "good",
+            ["--target", "y", "--pred", "p", "--engine", "dask", "--threads", "2"],
+            "--threads (the local engine's threads) only with --engine local",
+        ),
+        ("good", ["--target", "y", "--pred", "y"], "a different column for each of --pred"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(capsys, good, tmp_path, make, args, message):
@@ -107,6 +117,8 @@ def test_bad_input_exits_2_with_a_message(capsys, good, tmp_path, make, args, me
     assert rc == 2
     assert message in err and "Traceback" not in err
     assert out == ""
+    if make == "good":  # an option error: it names the flag, never the Python argument
+        assert not re.search(r"[a-z_]=", err.split("error:", 1)[1]), err
 
 
 def test_nan_without_strict_is_counted(capsys, tmp_path):
@@ -122,3 +134,12 @@ def test_pred_and_logit_are_exclusive(capsys, good):
         main(["eval", str(good), "--target", "y", "--pred", "p", "--logit", "p"])
     assert e.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_threads_change_nothing(capsys, good):
+    outs = []
+    for n in ("1", "3"):
+        rc, out, _ = _run(capsys, good, "--pred", "p", "--target", "y", "--threads", n, "--json")
+        assert rc == 0
+        outs.append(json.loads(out)["metrics"])
+    assert outs[0] == outs[1]

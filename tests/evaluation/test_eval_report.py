@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import bcelab
-from bcelab.evaluation import figures as F
+from bcelab.evaluation import figures
 from bcelab.evaluation.report import FIGURES, write_report
 from bcelab.metrics import BinaryStats
 
@@ -42,7 +42,7 @@ def _line(fig: object, i: int) -> np.ndarray:
 def test_roc_figure_shows_the_metric_curve(data, state):
     y, p = data
     m = state.compute()
-    xy = _line(F.roc(state, m), 1)  # line 0 is the diagonal
+    xy = _line(figures.roc(state, m), 1)  # line 0 is the diagonal
     fpr, tpr = xy[:, 0], xy[:, 1]
     assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
@@ -53,7 +53,7 @@ def test_roc_figure_shows_the_metric_curve(data, state):
 
 def test_pr_figure_ends_at_the_base_rate(data, state):
     y, _ = data
-    xy = _line(F.pr(state, state.compute()), 0)
+    xy = _line(figures.pr(state, state.compute()), 0)
     assert xy[-1, 0] == 1.0
     assert math.isclose(xy[-1, 1], y.mean(), rel_tol=1e-12)
     assert np.all((xy[:, 1] >= 0) & (xy[:, 1] <= 1))
@@ -64,7 +64,7 @@ def test_reliability_figure_points_are_the_exact_bins(data, state):
     # 15 uniform points equal a direct binning of the rows.
     y, p = data
     m = state.compute()
-    fig = F.reliability(state, m)
+    fig = figures.reliability(state, m)
     xy = _line(fig, 1)
     edges = np.arange(16) / 15
     idx = np.searchsorted(edges, p, side="right") - 1
@@ -87,7 +87,7 @@ def test_reliability_figure_points_are_the_exact_bins(data, state):
 
 def test_score_histogram_figure_matches_numpy(data, state):
     y, p = data
-    ax = F.histograms(state, state.compute()).axes[0]
+    ax = figures.histograms(state, state.compute()).axes[0]
     _neg, _, pos, _ = ax.patches  # outline and fill for each label
     dens, edges, _ = pos.get_data()
     np.testing.assert_allclose(edges, np.arange(51) / 50, atol=1e-15)
@@ -100,7 +100,7 @@ def result(tmp_path, data):
     y, p = data
     seg = np.where(np.arange(y.size) % 3 == 0, "x", "y")
     pq.write_table(pa.table({"y": y, "p": p, "s": seg}), tmp_path / "d.parquet")
-    return bcelab.evaluate(tmp_path / "d.parquet", target="y", pred="p", by="s")
+    return bcelab.evaluate(tmp_path / "d.parquet", preds="p", target="y", by="s")
 
 
 def test_report_files(tmp_path, result):

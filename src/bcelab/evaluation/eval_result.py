@@ -6,10 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
+from ..errors import OptionError
+from .figures import overview
 from .reader import Columns
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from matplotlib.figure import Figure
 
     from ..metrics import BinaryMetrics, BinaryStats
@@ -104,8 +107,6 @@ class EvalResult:
         With ``by``, the first column is named after it and holds the segment values.
         Convert with ``.to_pandas()`` or ``polars.from_arrow(...)`` if you like.
         """
-        import pyarrow as pa
-
         if self.columns.by is None:
             rows = [flatten(self.metrics.to_dict())]
         else:
@@ -117,16 +118,12 @@ class EvalResult:
 
     def plot(self, *, segment: Any = None) -> Figure:
         """A 2x2 overview: reliability diagram, ROC, precision-recall, score histograms."""
-        from .figures import overview
-
         if segment is None:
             return overview(self.stats, self.metrics, title=self._title(None))
         for s in self.segments:
             if s.value == segment:
                 return overview(s.stats, s.metrics, title=self._title(s.value))
         values = [s.value for s in self.segments]
-        from ..errors import OptionError
-
         raise OptionError(
             f"segment in {values[:20]}",
             f"received {segment!r}",

@@ -8,7 +8,7 @@ import pytest
 
 import bcelab
 
-from .conftest import Backend
+from ..conftest import Backend
 
 RNG = np.random.default_rng(0)
 X = np.concatenate([RNG.normal(0, 5, 40), [-np.inf, np.inf, 0.0, 50.0, -50.0, 1e4, -1e4]])

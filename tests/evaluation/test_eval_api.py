@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 
@@ -59,7 +60,7 @@ def _same_metrics(m1: object, m2: object, rel: float = REL) -> None:
 
 def test_matches_the_in_memory_state_and_sklearn(folder):
     d, whole = folder
-    res = bcelab.evaluate(d, target="y", pred="p", workers=2)
+    res = bcelab.evaluate(d, preds="p", target="y", threads=2)
     ref = BinaryStats(engine="numpy").update(whole["p"], whole["y"])
     _same_metrics(res.metrics, ref.compute())
     m = res.metrics
@@ -72,11 +73,11 @@ def test_matches_the_in_memory_state_and_sklearn(folder):
     assert abs(m.roc_auc - roc_auc_score(y, p)) <= m.roc_auc_bound + 1e-12
 
 
-def test_one_and_two_workers_are_bit_identical(folder):
+def test_one_two_and_three_threads_are_bit_identical(folder):
     d, _ = folder
-    a = bcelab.evaluate(d, target="y", pred="p", weight="w", workers=1)
-    b = bcelab.evaluate(d, target="y", pred="p", weight="w", workers=2)
-    c = bcelab.evaluate(d, target="y", pred="p", weight="w", workers=3)
+    a = bcelab.evaluate(d, preds="p", target="y", weight="w", threads=1)
+    b = bcelab.evaluate(d, preds="p", target="y", weight="w", threads=2)
+    c = bcelab.evaluate(d, preds="p", target="y", weight="w", threads=3)
     assert a.stats == b.stats == c.stats
     assert a.to_dict()["metrics"] == b.to_dict()["metrics"]
 
@@ -84,7 +85,7 @@ def test_one_and_two_workers_are_bit_identical(folder):
 def test_weights_and_logits_use_the_core_formulas(folder):
     d, whole = folder
     y, z, w = (whole[k].astype(np.float64) for k in ("y", "z", "w"))
-    res = bcelab.evaluate(d, target="y", logit="z", weight="w")
+    res = bcelab.evaluate(d, logits="z", target="y", weight="w")
     per_row = bcelab.bce_with_logits(z, y)  # the core's exact per-row loss
     assert math.isclose(res.metrics.log_loss, float(np.sum(w * per_row) / np.sum(w)), rel_tol=1e-12)
     assert res.to_dict()["columns"]["logit"] == "z"
@@ -92,7 +93,7 @@ def test_weights_and_logits_use_the_core_formulas(folder):
 
 def test_by_gives_the_state_of_each_segment(folder):
     d, whole = folder
-    res = bcelab.evaluate(d, target="y", pred="p", by="g", workers=2)
+    res = bcelab.evaluate(d, preds="p", target="y", by="g", threads=2)
     assert [s.value for s in res.segments] == ["a", "b", "c"]
     assert sum(s.stats.rows for s in res.segments) == res.rows
     for s in res.segments:
@@ -112,8 +113,8 @@ def test_csv_equals_parquet(tmp_path):
     )
     pq.write_table(t, tmp_path / "a.parquet")
     pacsv.write_csv(t, tmp_path / "a.csv")  # float64 text round-trips exactly
-    a = bcelab.evaluate(tmp_path / "a.parquet", target="y", pred="p", by="g")
-    b = bcelab.evaluate(tmp_path / "a.csv", target="y", pred="p", by="g")
+    a = bcelab.evaluate(tmp_path / "a.parquet", preds="p", target="y", by="g")
+    b = bcelab.evaluate(tmp_path / "a.csv", preds="p", target="y", by="g")
     _same_metrics(a.metrics, b.metrics)
     for sa, sb in zip(a.segments, b.segments, strict=True):
         assert sa.value == sb.value
@@ -130,64 +131,108 @@ def test_nan_predictions_and_bad_targets_are_counted_not_dropped(tmp_path):
     path = _bad_file(
         tmp_path, y=[1, 0, 2, -1, 1, 0, np.nan], p=[0.9, np.nan, 0.5, 0.5, 0.8, 0.1, 0.3]
     )
-    m = bcelab.evaluate(path, target="y", pred="p").metrics
+    m = bcelab.evaluate(path, preds="p", target="y").metrics
     assert (m.rows, m.rows_used, m.nan_predictions, m.invalid_targets) == (7, 3, 1, 3)
     assert m.rows_excluded == 4
     # the metrics are those of the three valid rows
     ref = BinaryStats(engine="numpy").update([0.9, 0.8, 0.1], [1, 1, 0]).compute()
     assert math.isclose(m.log_loss, ref.log_loss, rel_tol=1e-15)
     with pytest.raises(NaNError, match=r"bad\.parquet.*batch 0"):
-        bcelab.evaluate(path, target="y", pred="p", strict=True)
+        bcelab.evaluate(path, preds="p", target="y", strict=True)
     path = _bad_file(tmp_path, y=[1, 0, 2], p=[0.9, 0.1, 0.5])
     with pytest.raises(DomainError, match=r"targets must lie in \[0, 1\].*bad\.parquet"):
-        bcelab.evaluate(path, target="y", pred="p", strict=True)
+        bcelab.evaluate(path, preds="p", target="y", strict=True)
 
 
 def test_probabilities_outside_unit_interval_without_logit(tmp_path):
     path = _bad_file(tmp_path, y=[1, 0, 1], p=[2.5, -1.0, 0.3])
     with pytest.raises(DomainError, match=r"probabilities must lie in \[0, 1\].*bad\.parquet"):
-        bcelab.evaluate(path, target="y", pred="p")
+        bcelab.evaluate(path, preds="p", target="y")
     # the same column as logits is fine: bcelab never guesses which one it is
-    assert bcelab.evaluate(path, target="y", logit="p").metrics.rows_used == 3
+    assert bcelab.evaluate(path, logits="p", target="y").metrics.rows_used == 3
 
 
 def test_clip_is_explicit_and_counted(tmp_path):
     path = _bad_file(tmp_path, y=[1, 0, 1, 0], p=[0.0, 1.0, 0.5, 0.5])
-    m = bcelab.evaluate(path, target="y", pred="p").metrics
+    m = bcelab.evaluate(path, preds="p", target="y").metrics
     assert m.log_loss_is_infinite and m.clipped_predictions == 0
-    m = bcelab.evaluate(path, target="y", pred="p", clip=1e-7).metrics
+    m = bcelab.evaluate(path, preds="p", target="y", clip=1e-7).metrics
     assert m.clipped_predictions == 2 and math.isfinite(m.log_loss)
 
 
-def test_bad_options_fail_before_reading(tmp_path):
-    missing = tmp_path / "not-there.parquet"  # an OptionError, not a DataError, proves the order
-    with pytest.raises(OptionError, match="exactly one prediction column"):
-        bcelab.evaluate(missing, target="y", pred="p", logit="z")
-    with pytest.raises(OptionError, match="exactly one prediction column"):
-        bcelab.evaluate(missing, target="y")
-    with pytest.raises(OptionError, match="threshold"):
-        bcelab.evaluate(missing, target="y", pred="p", threshold=0.537)
-    with pytest.raises(OptionError, match="engine"):
-        bcelab.evaluate(missing, target="y", pred="p", engine="spark")
-    with pytest.raises(OptionError, match="distinct columns"):
-        bcelab.evaluate(missing, target="y", pred="y")
-    with pytest.raises(OptionError, match="clip"):
-        bcelab.evaluate(missing, target="y", pred="p", clip=0.7)
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"preds": "p", "logits": "z"}, "exactly one prediction column"),
+        ({}, "exactly one prediction column"),
+        ({"preds": "p", "threshold": 0.537}, "threshold must be an exact bin edge"),
+        ({"preds": "p", "threshold": "half"}, "threshold must be a number in"),
+        ({"preds": "p", "n_calibration_bins": 0}, "n_calibration_bins must be an integer"),
+        ({"preds": "p", "engine": "spark"}, "engine must be one of"),
+        ({"preds": "y"}, "distinct columns"),
+        ({"preds": ""}, "preds must be a column name"),
+        ({"preds": "p", "clip": 0.7}, "clip must be a number in"),
+        ({"preds": "p", "threads": 0}, "threads must be an integer >= 1"),
+        ({"preds": "p", "threads": 2.5}, "threads must be an integer >= 1"),
+        ({"preds": "p", "workers": 2}, "workers= only with engine='dask'"),
+        ({"preds": "p", "engine": "dask", "threads": 2}, "threads= only with engine='local'"),
+        ({"preds": "p", "engine": "dask", "workers": 0}, "workers must be an integer >= 1"),
+        ({"preds": "p", "scheduler": "tcp://x:1"}, "scheduler= only with engine='dask'"),
+        ({"preds": "p", "progress": "yes"}, "progress must be True, False or a callable"),
+    ],
+)
+def test_bad_options_fail_before_any_file_is_read(tmp_path, kw, message):
+    # The path does not exist: an OptionError, not a DataError, proves the order.
+    missing = tmp_path / "not-there.parquet"
+    with pytest.raises(OptionError, match=message) as e:
+        bcelab.evaluate(missing, target="y", **kw)
+    assert "--" not in str(e.value)  # Python argument names, never flags
+
+
+def test_a_missing_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
-        bcelab.evaluate(missing, target="y", pred="p")
+        bcelab.evaluate(tmp_path / "not-there.parquet", preds="p", target="y")
+
+
+def test_threads_with_dask_names_threads_and_the_fix(tmp_path):
+    with pytest.raises(OptionError) as e:
+        bcelab.evaluate(tmp_path, preds="p", target="y", engine="dask", threads=4)
+    msg = str(e.value)
+    assert "threads=4" in msg and "workers=" in msg
+
+
+def test_keywords_give_the_numbers_of_the_core(folder):
+    """``preds=`` and ``logits=`` name the prediction column, the prediction first."""
+    d, whole = folder
+    by_preds = bcelab.evaluate(d, preds="p", target="y", threads=1)
+    # the same call with the keywords in the other order: keywords, so nothing changes
+    assert by_preds.stats == bcelab.evaluate(d, target="y", preds="p", threads=2).stats
+    ref = BinaryStats(engine="numpy").update(preds=whole["p"], targets=whole["y"])
+    _same_metrics(by_preds.metrics, ref.compute())
+    assert by_preds.to_dict()["columns"] == {"target": "y", "pred": "p", "weight": None, "by": None}
+    y, z = whole["y"].astype(np.float64), whole["z"].astype(np.float64)
+    by_logits = bcelab.evaluate(d, logits="z", target="y")
+    assert math.isclose(
+        by_logits.metrics.log_loss, float(np.mean(bcelab.bce_with_logits(z, y))), rel_tol=1e-12
+    )
+    sig = inspect.signature(bcelab.evaluate).parameters
+    names = list(sig)
+    assert names[:4] == ["source", "preds", "logits", "target"]
+    assert all(sig[n].kind is inspect.Parameter.KEYWORD_ONLY for n in names[1:])
+    assert "threads" in names and "workers" in names
 
 
 def test_files_without_rows_are_a_clear_error(tmp_path):
     (tmp_path / "h.csv").write_text("y,p\n")
     with pytest.raises(DataError, match="0 rows"):
-        bcelab.evaluate(tmp_path / "h.csv", target="y", pred="p")
+        bcelab.evaluate(tmp_path / "h.csv", preds="p", target="y")
 
 
 def test_progress_callback_and_result_views(folder):
     d, _ = folder
     seen: list[tuple[int, int | None]] = []
     res = bcelab.evaluate(
-        d, target="y", pred="p", progress=lambda a, b: seen.append((a, b)), workers=2
+        d, preds="p", target="y", progress=lambda a, b: seen.append((a, b)), threads=2
     )
     assert seen[-1] == (res.rows, res.rows) and len(seen) == N_FILES
     assert [a for a, _ in seen] == sorted(a for a, _ in seen)
@@ -214,4 +259,4 @@ def test_too_many_segments_is_a_clear_error(tmp_path):
     t = pa.table({"y": np.ones(n), "p": np.full(n, 0.5), "id": np.arange(n)})
     pq.write_table(t, tmp_path / "ids.parquet")
     with pytest.raises(DataError, match=f"at most {MAX_SEGMENTS} distinct values.*'id'"):
-        bcelab.evaluate(tmp_path / "ids.parquet", target="y", pred="p", by="id")
+        bcelab.evaluate(tmp_path / "ids.parquet", preds="p", target="y", by="id")

@@ -51,6 +51,10 @@ def test_loss_logits(capsys: pytest.CaptureFixture[str]) -> None:
         (["loss", "--targets", "255,0", "--preds", "0.1,0.2"], "divide 0..255"),
         (["loss", "--targets", "1,0", "--preds", "1.5,0.2"], "probabilities must lie in"),
         (["explain", "--target", "3"], "--target must lie in [0, 1]"),
+        (
+            ["loss", *SEED, "--preds", "0.1,0.2,0.3,0.4", "--label-smoothing", "2"],
+            "--label-smoothing",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(
