@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import formulas as M
+from ._core import formulas
 from ._core.arrays import accum_dtype, keep_array, quiet, size
 from ._core.options import check_focal, check_reduction, check_unit_interval
 from ._core.prepare import Prepared, clip_bound, pos_weight_array, prepare
@@ -101,7 +101,7 @@ def bce_with_logits_grad(
         label_smoothing=ls,
     )
     pw = pos_weight_array(prep, pos_weight, fname=fname)
-    g = M.grad_logits(prep.xp, prep.pred, prep.y, pw)
+    g = formulas.grad_logits(prep.xp, prep.pred, prep.y, pw)
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
 
 
@@ -156,7 +156,7 @@ def bce_grad(
     if bounds is not None:
         inside = (p >= bounds[0]) & (p <= bounds[1])
         p = xp.clip(p, *bounds)
-    g = M.grad_probs(xp, p, prep.y, pw)
+    g = formulas.grad_probs(xp, p, prep.y, pw)
     if inside is not None:
         g = xp.where(inside, g, 0.0)
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
@@ -200,5 +200,5 @@ def focal_with_logits_grad(
         nan_policy="raise",
         label_smoothing=ls,
     )
-    g = M.grad_focal_logits(prep.xp, prep.pred, prep.y, g_, a_)
+    g = formulas.grad_focal_logits(prep.xp, prep.pred, prep.y, g_, a_)
     return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)

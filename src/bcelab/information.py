@@ -16,8 +16,9 @@ from __future__ import annotations
 import html
 from typing import Any, NamedTuple
 
-from ._core import formulas as M
+from ._core import formulas
 from ._core.arrays import accum_dtype, is_traced, quiet, size
+from ._core.divergence import kl_exact
 from ._core.options import check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import finish, keep_mask, prepare
 
@@ -67,7 +68,7 @@ def binary_entropy(
         label_smoothing=ls,
         pred_name="targets",
     )
-    values = M.entropy(prep.xp, prep.y)
+    values = formulas.entropy(prep.xp, prep.y)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
@@ -95,12 +96,12 @@ def _excess(
     )
     xp, z, y = prep.xp, prep.pred, prep.y
     if logits:
-        a, b = M.neglog_terms_logits(xp, z, y, guard=not prep.clean)
+        a, b = formulas.neglog_terms_logits(xp, z, y, guard=not prep.clean)
     else:
-        a, b = M.neglog_terms_probs(xp, z, y)
-    ce = M.cross_entropy(y, a, b, None)
+        a, b = formulas.neglog_terms_probs(xp, z, y)
+    ce = formulas.cross_entropy(y, a, b, None)
     # the value is the accurate KL; its derivative is the cross-entropy's, exactly
-    excess = M.accurate_value(xp, M.kl_exact(xp, z, y, a, b, logits=logits), ce)
+    excess = formulas.accurate_value(xp, kl_exact(xp, z, y, a, b, logits=logits), ce)
     return prep, (y, ce, excess)
 
 
@@ -244,7 +245,7 @@ def decompose(
         fname=fname,
     )
     xp = prep.xp
-    parts = {"bce": ce, "floor": M.entropy(xp, y), "excess": excess}
+    parts = {"bce": ce, "floor": formulas.entropy(xp, y), "excess": excess}
     means = {
         k: finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=-1, fname=fname)
         for k, v in parts.items()
