@@ -23,7 +23,7 @@ from ._core.options import (
     check_unit_interval,
     reject_with_convention,
 )
-from ._core.prepare import clip_bound, finish, pos_weight_array, prepare
+from ._core.prepare import Prepared, clip_bound, finish, pos_weight_array, prepare
 from ._core.validate import check_preds_dtype
 from .kernels import dispatch
 
@@ -95,48 +95,20 @@ def bce_with_logits(
     >>> bce_with_logits(np.array([1.5, -np.inf, np.inf]), np.array([1.0, 0.0, 0.0]))
     array([0.20141328, 0.        ,        inf])
     """
-    fname = "bce_with_logits"
-    ls = check_loss_options(
-        fname=fname,
-        reduction=reduction,
-        nan_policy=nan_policy,
-        label_smoothing=label_smoothing,
-        convention=convention,
-    )
-    if convention not in ("exact", "torch") and pos_weight is not None:
-        reject_with_convention(convention, "pos_weight", fname=fname)
-    fast = dispatch.try_fused(
+    return _cross_entropy(
+        "bce_with_logits",
         logits,
         targets,
         logits=True,
+        clip=None,
         pos_weight=pos_weight,
-        label_smoothing=ls,
+        label_smoothing=label_smoothing,
         convention=convention,
         reduction=reduction,
         weights=weights,
         mask=mask,
+        axis=axis,
         nan_policy=nan_policy,
-    )
-    if fast is not NotImplemented:
-        return fast
-    prep = prepare(
-        logits,
-        targets,
-        fname=fname,
-        probs=False,
-        nan_policy=nan_policy,
-        label_smoothing=ls,
-        convention=convention,
-    )
-    xp, x, y = prep.xp, prep.pred, prep.y
-    pw = pos_weight_array(prep, pos_weight, fname=fname)
-    if convention == "exact":
-        a, b = formulas.neglog_terms_logits(xp, x, y, guard=not prep.clean)
-        values = formulas.cross_entropy(y, a, b, pw)
-    else:
-        values = framework_conventions.logits_values(xp, convention, x, y, pw)
-    return finish(
-        prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
 
 
@@ -180,7 +152,40 @@ def bce(
     >>> round(float(bce(y, y, reduction="mean")), 8)  # the floor: mean entropy of y
     0.58056041
     """
-    fname = "bce"
+    return _cross_entropy(
+        "bce",
+        preds,
+        targets,
+        logits=False,
+        clip=clip,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        convention=convention,
+        reduction=reduction,
+        weights=weights,
+        mask=mask,
+        axis=axis,
+        nan_policy=nan_policy,
+    )
+
+
+def _cross_entropy(
+    fname: str,
+    pred: Array,
+    targets: Array,
+    *,
+    logits: bool,
+    clip: float | None,
+    pos_weight: Array | float | None,
+    label_smoothing: float,
+    convention: str,
+    reduction: str,
+    weights: Array | None,
+    mask: Array | None,
+    axis: int | tuple[int, ...],
+    nan_policy: str,
+) -> Array:
+    """:func:`bce` and :func:`bce_with_logits`: options, then the kernel or the formula."""
     ls = check_loss_options(
         fname=fname,
         reduction=reduction,
@@ -189,13 +194,14 @@ def bce(
         convention=convention,
     )
     if convention != "exact":
-        for option, value in (("clip", clip), ("pos_weight", pos_weight)):
+        torch_logits = logits and convention == "torch"  # torch's logits formula has pos_weight
+        for option, value in (("clip", clip), ("pos_weight", None if torch_logits else pos_weight)):
             if value is not None:
                 reject_with_convention(convention, option, fname=fname)
     fast = dispatch.try_fused(
-        preds,
+        pred,
         targets,
-        logits=False,
+        logits=logits,
         pos_weight=pos_weight,
         label_smoothing=ls,
         convention=convention,
@@ -208,29 +214,40 @@ def bce(
     if fast is not NotImplemented:
         return fast
     prep = prepare(
-        preds,
+        pred,
         targets,
         fname=fname,
-        probs=True,
+        probs=not logits,
         nan_policy=nan_policy,
         label_smoothing=ls,
         convention=convention,
     )
-    xp, p, y = prep.xp, prep.pred, prep.y
-    pw = pos_weight_array(prep, pos_weight, fname=fname)
-    if convention == "exact":
-        bounds = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
-        if bounds is not None:
-            p = xp.clip(p, *bounds)
-        a, b = formulas.neglog_terms_probs(xp, p, y)
-        values = formulas.cross_entropy(y, a, b, pw)
-    else:
-        # sklearn clips in the input dtype, the frameworks in their compute dtype
-        src = prep.pred_in if convention == "sklearn" else p
-        values = framework_conventions.probs_values(xp, convention, src, y)
+    values = _values(prep, logits=logits, clip=clip, pos_weight=pos_weight, fname=fname)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
+
+
+def _values(
+    prep: Prepared, *, logits: bool, clip: float | None, pos_weight: object, fname: str
+) -> Array:
+    """Per-element cross-entropy of prepared inputs, in the chosen convention."""
+    xp, z, y = prep.xp, prep.pred, prep.y
+    pw = pos_weight_array(prep, pos_weight, fname=fname)
+    convention = prep.convention
+    if convention != "exact":
+        if logits:
+            return framework_conventions.logits_values(xp, convention, z, y, pw)
+        # sklearn clips in the input dtype, the frameworks in their compute dtype
+        src = prep.pred_in if convention == "sklearn" else z
+        return framework_conventions.probs_values(xp, convention, src, y)
+    if logits:
+        a, b = formulas.neglog_terms_logits(xp, z, y, guard=not prep.clean)
+    else:
+        bounds = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
+        p = z if bounds is None else xp.clip(z, *bounds)
+        a, b = formulas.neglog_terms_probs(xp, p, y)
+    return formulas.cross_entropy(y, a, b, pw)
 
 
 @quiet

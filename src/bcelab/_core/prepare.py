@@ -41,6 +41,7 @@ class Prepared:
     omit: Array | None  # keep-mask from nan_policy="omit"
     pred_in: Array  # the prediction in its input dtype
     clean: bool = False  # checked: no NaN, logits finite (False when traced)
+    convention: str = "exact"
 
 
 def prepare(
@@ -84,7 +85,7 @@ def prepare(
     if nan_policy == "omit":
         nm = nan_mask(xp, p, y)
         omit = None if nm is None else ~nm
-    return Prepared(xp, p, y, out, omit, preds, clean)
+    return Prepared(xp, p, y, out, omit, preds, clean, convention)
 
 
 def pos_weight_array(prep: Prepared, pos_weight: object, *, fname: str) -> Array | float | None:
