@@ -7,16 +7,17 @@ is one forward pass plus the gradient with respect to the predictions.  Peers, i
 same process:
 
 * PyTorch: ``F.binary_cross_entropy_with_logits`` / ``F.binary_cross_entropy`` (eager)
-  vs ``bcelab.torch.BCELoss`` (eager: the fused kernel in a ``torch.autograd.Function``,
-  on ``torch.get_num_threads()`` threads, so both sides use the same thread count);
-  and ``torch.compile(BCELoss())`` (inductor; the kernel is the custom op
+  vs ``bcelab.torch.BCEWithLogitsLoss`` / ``BCELoss`` (eager: the fused kernel in a
+  ``torch.autograd.Function``, on ``torch.get_num_threads()`` threads, so both sides use
+  the same thread count); and ``torch.compile(BCEWithLogitsLoss())`` (inductor; the
+  kernel is the custom op
   ``bcelab::fused_bce``) vs torch eager;
 * JAX: optax's formula ``-y log_sigmoid(x) - (1 - y) log_sigmoid(-x)`` (optax is not
   installed here; this is its source) vs :func:`bcelab.bce_with_logits`, both under
   ``jax.jit(jax.value_and_grad(...))``;
 * Keras 3 on the jax backend (jitted) and on the torch backend (eager), each in a child
   process: ``keras.losses.BinaryCrossentropy`` vs ``bcelab.keras.BinaryCrossentropy``
-  (on torch it takes the same fused path as ``BCELoss``).
+  (on torch it takes the same fused path as ``bcelab.torch``'s losses).
 
 Peer and bcelab are timed round-robin (``_common.interleaved_times``), so both see the
 same load.  The ratio is bcelab / peer (target <= 1.2).  The bandwidth column is the time to read
@@ -58,8 +59,8 @@ def bench_torch(n: int, repeat: int, *, compile_too: bool) -> list[dict[str, Any
     y = torch.from_numpy(y_np)
     out = []
     for case, data, peer, ours in (
-        ("from logits", x_np, F.binary_cross_entropy_with_logits, bt.BCELoss()),
-        ("from probabilities", p_np, F.binary_cross_entropy, bt.BCELoss(from_logits=False)),
+        ("from logits", x_np, F.binary_cross_entropy_with_logits, bt.BCEWithLogitsLoss()),
+        ("from probabilities", p_np, F.binary_cross_entropy, bt.BCELoss()),
     ):
         t = torch.from_numpy(data).requires_grad_(True)
 
@@ -76,7 +77,7 @@ def bench_torch(n: int, repeat: int, *, compile_too: bool) -> list[dict[str, Any
 
         warnings.simplefilter("ignore")
         t = torch.from_numpy(x_np).requires_grad_(True)
-        compiled = torch.compile(bt.BCELoss())
+        compiled = torch.compile(bt.BCEWithLogitsLoss())
 
         def run_c(fn: Any) -> None:
             t.grad = None

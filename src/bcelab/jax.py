@@ -1,17 +1,25 @@
-"""JAX helpers: an optax-style loss and eager value checks.
+"""JAX helpers: optax's losses with optax's names, and eager value checks.
 
 The core functions (:func:`bcelab.bce_with_logits`, :func:`bcelab.bce`,
 :func:`bcelab.binary_kl`, ...) take JAX arrays directly and work under ``jax.jit``,
 ``jax.grad``, ``jax.vmap`` and ``jax.lax.scan``: they are written against the Array API
-and contain no Python branches on values.  Two JAX specifics:
+and contain no Python branches on values.  This module adds drop-ins for optax's
+element-wise losses, with optax's names and signatures (``logits``, ``labels``):
+
+* :func:`sigmoid_binary_cross_entropy` ``(logits, labels)``, computed by
+  :func:`bcelab.bce_with_logits`;
+* :func:`sigmoid_focal_loss` ``(logits, labels, alpha=None, gamma=2.0)``, computed by
+  :func:`bcelab.focal_with_logits`.
+
+Two JAX specifics:
 
 * Without ``jax_enable_x64`` JAX has no float64, so float32 inputs are computed in
   float32 (a few ulp instead of half an ulp); with x64 they are computed in float64.
 * The core cannot look at values of a JAX array (``array_api_compat`` classes every
   JAX array as lazy), so its value checks (targets in [0, 1], NaN, probabilities in
-  [0, 1]) are skipped.  :func:`sigmoid_binary_cross_entropy` and :func:`check_inputs`
-  run them on concrete arrays; inside ``jit``/``grad``/``vmap`` values do not exist and
-  nothing is checked: call :func:`check_inputs` on the data outside the compiled step.
+  [0, 1]) are skipped.  The functions here and :func:`check_inputs` run them on concrete
+  arrays; inside ``jit``/``grad``/``vmap`` values do not exist and nothing is checked:
+  call :func:`check_inputs` on the data outside the compiled step.
 
 >>> import jax.numpy as jnp
 >>> sigmoid_binary_cross_entropy(jnp.array([0.0, jnp.inf]), jnp.array([1.0, 1.0]))
@@ -25,23 +33,21 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._adapters import renamed
+from ._core.adapters import call_as
 from ._core.prepare import prepare
-from .errors import BCELabError, DTypeError
-from .losses import bce_with_logits
+from .errors import DTypeError
+from .losses import bce_with_logits, focal_with_logits
 
-__all__ = ["check_inputs", "sigmoid_binary_cross_entropy"]
+__all__ = ["check_inputs", "sigmoid_binary_cross_entropy", "sigmoid_focal_loss"]
 
 FRAMEWORK = "JAX"
 Array = Any
 
 
-def _renamed(err: BCELabError, where: str) -> BCELabError:
-    return renamed(err, where, FRAMEWORK)
-
-
-def check_inputs(preds: Array, targets: Array, /, *, from_logits: bool = True) -> None:
+def check_inputs(preds: Array, labels: Array, *, logits: bool = True) -> None:
     """Run bcelab's shape, dtype and value checks on concrete arrays (no-op on tracers).
+
+    ``preds`` are logits (``logits=True``, optax's kind) or probabilities.
 
     >>> import jax.numpy as jnp
     >>> check_inputs(jnp.zeros(2), jnp.array([0.0, 255.0]))
@@ -49,28 +55,25 @@ def check_inputs(preds: Array, targets: Array, /, *, from_logits: bool = True) -
     ...
     bcelab.errors.DomainError: bcelab.jax.check_inputs (JAX): bce_with_logits: targets ...
     """
-    _check(preds, targets, from_logits=from_logits, where="bcelab.jax.check_inputs")
+    _check(preds, labels, logits=logits, where="bcelab.jax.check_inputs")
 
 
-def _check(preds: Array, targets: Array, *, from_logits: bool, where: str) -> None:
-    if isinstance(preds, jax.core.Tracer) or isinstance(targets, jax.core.Tracer):
+def _check(preds: Array, labels: Array, *, logits: bool, where: str) -> None:
+    if isinstance(preds, jax.core.Tracer) or isinstance(labels, jax.core.Tracer):
         return
-    fname = "bce_with_logits" if from_logits else "bce"
     try:
-        p, y = np.asarray(preds), np.asarray(targets)
+        p, y = np.asarray(preds), np.asarray(labels)
     except TypeError:
         raise DTypeError(
             f"{where} ({FRAMEWORK}): inputs must be arrays",
-            f"received {type(preds).__name__} and {type(targets).__name__}",
+            f"received {type(preds).__name__} and {type(labels).__name__}",
             "pass jax.numpy arrays",
         ) from None
-    try:
-        prepare(p, y, fname=fname, probs=not from_logits, nan_policy="raise")
-    except BCELabError as e:
-        raise _renamed(e, where) from None
+    fname = "bce_with_logits" if logits else "bce"
+    call_as(where, FRAMEWORK, prepare, p, y, fname=fname, probs=not logits, nan_policy="raise")
 
 
-def sigmoid_binary_cross_entropy(logits: Array, labels: Array, /) -> Array:
+def sigmoid_binary_cross_entropy(logits: Array, labels: Array) -> Array:
     r"""Drop-in for ``optax.losses.sigmoid_binary_cross_entropy``: element-wise BCE from logits.
 
     .. math::
@@ -82,8 +85,24 @@ def sigmoid_binary_cross_entropy(logits: Array, labels: Array, /) -> Array:
     soft labels, and bcelab's checks on concrete arrays.
     """
     where = "bcelab.jax.sigmoid_binary_cross_entropy"
-    _check(logits, labels, from_logits=True, where=where)
-    try:
-        return bce_with_logits(logits, labels)
-    except BCELabError as e:
-        raise _renamed(e, where) from None
+    _check(logits, labels, logits=True, where=where)
+    return call_as(where, FRAMEWORK, bce_with_logits, logits, labels)
+
+
+def sigmoid_focal_loss(
+    logits: Array, labels: Array, alpha: float | None = None, gamma: float = 2.0
+) -> Array:
+    r"""Drop-in for ``optax.losses.sigmoid_focal_loss``: element-wise focal loss from logits.
+
+    .. math::
+
+        \ell = \alpha_t (1 - p_t)^\gamma\, \mathrm{BCE}(x, y), \quad
+        p_t = \sigma(x) y + (1 - \sigma(x))(1 - y), \quad \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    Same signature and shape as optax's (``alpha=None``: no class weighting), computed by
+    :func:`bcelab.focal_with_logits`, with the modulating factor in log space: finite
+    gradients for every finite logit, also for ``gamma < 1``.
+    """
+    where = "bcelab.jax.sigmoid_focal_loss"
+    _check(logits, labels, logits=True, where=where)
+    return call_as(where, FRAMEWORK, focal_with_logits, logits, labels, gamma=gamma, alpha=alpha)

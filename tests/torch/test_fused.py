@@ -1,4 +1,4 @@
-"""bcelab.torch's fused fast path (bcelab._torch_autograd) against the generic path.
+"""bcelab.torch's fused fast path (bcelab.torch.autograd) against the generic path.
 
 The fast path (one fused-kernel pass inside a torch.autograd.Function) must give the
 generic Array-API path's value and gradient, run for eligible eager CPU calls, and stay
@@ -22,9 +22,9 @@ pytest.importorskip("numba")
 
 import bcelab  # noqa: E402
 import bcelab.torch as bt  # noqa: E402
-from bcelab import _torch_autograd as A  # noqa: E402
 from bcelab.errors import DomainError, NaNError  # noqa: E402
 from bcelab.kernels import dispatch  # noqa: E402
+from bcelab.torch import autograd, fused  # noqa: E402
 
 FAST = "_FusedBCEBackward"
 
@@ -32,7 +32,7 @@ FAST = "_FusedBCEBackward"
 @contextmanager
 def generic_path():
     """Turn the fused kernel off: every call takes the generic Array-API path."""
-    was = dispatch._STATE["enabled"]
+    was = dispatch.available()
     dispatch.set_enabled(False)
     try:
         yield
@@ -42,32 +42,32 @@ def generic_path():
 
 @contextmanager
 def count_kernel_calls():
-    """Count the fast path's kernel passes (A._run), whatever else happens."""
+    """Count the kernel passes (fused.run_kernel: eager and compiled), whatever else happens."""
     calls: list[int] = []
-    orig = A._run
+    orig = fused.run_kernel
 
     def spy(*args, **kwargs):
         calls.append(1)
         return orig(*args, **kwargs)
 
-    A._run = spy
+    fused.run_kernel = spy
     try:
         yield calls
     finally:
-        A._run = orig
+        fused.run_kernel = orig
 
 
-def _value_and_grad(loss, x, y, w=None):
+def _value_and_grad(loss, x, y):
     x = x.detach().clone().requires_grad_(True)
-    out = loss(x, y) if w is None else loss(x, y, w)
+    out = loss(x, y)
     out.backward()
     return out.detach(), x.grad, type(out.grad_fn).__name__
 
 
-def _both(loss, x, y, w=None):
-    fast = _value_and_grad(loss, x, y, w)
+def _both(loss, x, y):
+    fast = _value_and_grad(loss, x, y)
     with generic_path():
-        slow = _value_and_grad(loss, x, y, w)
+        slow = _value_and_grad(loss, x, y)
     return fast, slow
 
 
@@ -77,7 +77,7 @@ def _both(loss, x, y, w=None):
 @given(
     n=st.integers(1, 3000),
     dtype=st.sampled_from([torch.float32, torch.float64]),
-    from_logits=st.booleans(),
+    logits=st.booleans(),
     reduction=st.sampled_from(["mean", "sum", "weighted_mean"]),
     weighted=st.booleans(),
     pos_weight=st.sampled_from([None, 0.0, 2.5]),
@@ -86,27 +86,23 @@ def _both(loss, x, y, w=None):
     seed=st.integers(0, 2**31 - 1),
 )
 def test_fast_path_equals_the_generic_path(
-    n, dtype, from_logits, reduction, weighted, pos_weight, smoothing, hard, seed
+    n, dtype, logits, reduction, weighted, pos_weight, smoothing, hard, seed
 ):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, generator=g, dtype=torch.float64) * 6
-    if from_logits and n >= 4:  # infinite logits with agreeing hard targets: limit 0
+    if logits and n >= 4:  # infinite logits with agreeing hard targets: limit 0
         x[:2] = torch.tensor([math.inf, -math.inf])
     y = torch.rand(n, generator=g, dtype=torch.float64)
-    if hard or (from_logits and n >= 4):
+    if hard or (logits and n >= 4):
         y = (y < 0.3).double()
-    if from_logits and n >= 4:
+    if logits and n >= 4:
         y[:2] = torch.tensor([1.0, 0.0])
-    pred = x if from_logits else torch.sigmoid(x)
+    pred = x if logits else torch.sigmoid(x)
     pred, y = pred.to(dtype), y.to(dtype)
     w = torch.rand(n, generator=g, dtype=torch.float64).to(dtype) + 0.1 if weighted else None
-    loss = bt.BCELoss(
-        from_logits=from_logits,
-        pos_weight=pos_weight,
-        label_smoothing=smoothing,
-        reduction=reduction,
-    )
-    (vf, gf, kind_f), (vs, gs, kind_s) = _both(loss, pred, y, w)
+    cls = bt.BCEWithLogitsLoss if logits else bt.BCELoss
+    loss = cls(w, reduction, pos_weight=pos_weight, label_smoothing=smoothing)
+    (vf, gf, kind_f), (vs, gs, kind_s) = _both(loss, pred, y)
     assert kind_f == FAST and kind_s != FAST
     assert vf.dtype == vs.dtype == dtype and gf.dtype == gs.dtype == dtype
     # float64: both compute in float64 (kernel: libm; generic: torch); float32: both in
@@ -121,7 +117,7 @@ def test_several_chunks_and_threads_equal_the_generic_path():
     g = torch.Generator().manual_seed(1)
     x = (torch.randn(2**18 + 5, generator=g) * 4).float()
     y = (torch.rand(2**18 + 5, generator=g) < 0.3).float()
-    (vf, gf, kind), (vs, gs, _) = _both(bt.BCELoss(), x, y)
+    (vf, gf, kind), (vs, gs, _) = _both(bt.BCEWithLogitsLoss(), x, y)
     assert kind == FAST
     np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=2.5e-7)
     np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=2.5e-6, atol=1e-37)
@@ -131,10 +127,24 @@ def test_bool_targets_and_2d_inputs_take_the_fast_path():
     g = torch.Generator().manual_seed(2)
     x = torch.randn(50, 7, generator=g)
     y = torch.rand(50, 7, generator=g) < 0.5
-    (vf, gf, kind), (vs, gs, _) = _both(bt.BCELoss(), x, y)
+    (vf, gf, kind), (vs, gs, _) = _both(bt.BCEWithLogitsLoss(), x, y)
     assert kind == FAST
     np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=2.5e-7)
     np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=2.5e-6, atol=1e-37)
+
+
+@pytest.mark.parametrize("cls", [bt.BCELoss, bt.BCEWithLogitsLoss])
+def test_a_broadcast_weight_takes_the_fast_path(cls):
+    # torch's weight, one per column, is broadcast (and made contiguous) for the kernel
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    pred = x if cls is bt.BCEWithLogitsLoss else torch.sigmoid(x)
+    y = torch.rand(40, 3, generator=g, dtype=torch.float64)
+    loss = cls(torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64), "sum")
+    (vf, gf, kind), (vs, gs, _) = _both(loss, pred, y)
+    assert kind == FAST
+    np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=1e-11, atol=1e-300)
 
 
 # --- autograd: grad_output, retain_graph, create_graph, no_grad -----------------------------
@@ -143,7 +153,7 @@ def test_bool_targets_and_2d_inputs_take_the_fast_path():
 def test_grad_output_scales_the_saved_gradient():
     x, y = torch.randn(40, dtype=torch.float64), torch.rand(40, dtype=torch.float64)
     xa = x.clone().requires_grad_(True)
-    (3.0 * bt.BCELoss()(xa, y) + xa.sum()).backward()
+    (3.0 * bt.BCEWithLogitsLoss()(xa, y) + xa.sum()).backward()
     ref = 3.0 * bcelab.bce_with_logits_grad(x, y, reduction="mean") + 1.0
     np.testing.assert_allclose(xa.grad.numpy(), ref.numpy(), rtol=1e-13)
 
@@ -155,12 +165,14 @@ def test_retain_graph_second_backward_and_second_derivatives():
     for ctx in (generic_path, count_kernel_calls):
         xa = x.clone().requires_grad_(True)
         with ctx():
-            loss = bt.BCELoss(pos_weight=1.7, label_smoothing=0.05)(xa, y)
+            loss = bt.BCEWithLogitsLoss(pos_weight=1.7, label_smoothing=0.05)(xa, y)
             loss.backward(retain_graph=True)
             loss.backward()  # accumulates: twice the gradient
             twice = xa.grad.clone()
             (g,) = torch.autograd.grad(
-                bt.BCELoss(pos_weight=1.7, label_smoothing=0.05)(xa, y), xa, create_graph=True
+                bt.BCEWithLogitsLoss(pos_weight=1.7, label_smoothing=0.05)(xa, y),
+                xa,
+                create_graph=True,
             )
             (hv,) = torch.autograd.grad(g @ v, xa)  # Hessian-vector product
         results.append((twice, g.detach(), hv))
@@ -171,10 +183,10 @@ def test_retain_graph_second_backward_and_second_derivatives():
 def test_no_grad_calls_compute_the_value_only():
     x, y = torch.randn(100), torch.rand(100)
     with count_kernel_calls() as calls, torch.no_grad():
-        out = bt.BCELoss()(x.requires_grad_(True), y)
+        out = bt.BCEWithLogitsLoss()(x.requires_grad_(True), y)
     assert len(calls) == 1 and out.grad_fn is None
     with generic_path():
-        ref = bt.BCELoss()(x.detach(), y)
+        ref = bt.BCEWithLogitsLoss()(x.detach(), y)
     assert float(out) == pytest.approx(float(ref), rel=2.5e-7)
 
 
@@ -183,7 +195,7 @@ def test_targets_that_require_grad_get_the_right_gradient():
     x = torch.randn(20, dtype=torch.float64)
     y = torch.rand(20, dtype=torch.float64).requires_grad_(True)
     with count_kernel_calls() as calls:
-        out = bt.BCELoss(reduction="sum")(x, y)
+        out = bt.BCEWithLogitsLoss(reduction="sum")(x, y)
     out.backward()
     assert not calls
     np.testing.assert_allclose(y.grad.numpy(), (-x).numpy(), rtol=1e-12, atol=1e-15)
@@ -199,18 +211,25 @@ def _x_y(n=12, dtype=torch.float32):
 @pytest.mark.parametrize(
     ("case", "make"),
     [
-        ("reduction none", lambda x, y: bt.BCELoss(reduction="none")(x, y).sum()),
-        ("per_sample", lambda x, y: bt.BCELoss(reduction="per_sample")(x, y)),
-        ("pos_weight tensor", lambda x, y: bt.BCELoss(pos_weight=torch.tensor(2.0))(x, y)),
-        ("convention", lambda x, y: bt.BCELoss(convention="torch")(x, y)),
-        ("clip", lambda x, y: bt.BCELoss(from_logits=False, clip=1e-6)(x.sigmoid(), y)),
-        ("non-contiguous", lambda x, y: bt.BCELoss()(x.view(3, 4).t(), y.view(3, 4).t())),
-        ("float16", lambda x, y: bt.BCELoss()(x.half(), y.half())),
-        ("float64 targets", lambda x, y: bt.BCELoss()(x, y.double())),
-        ("int targets", lambda x, y: bt.BCELoss()(x, (y > 0.5).long())),
-        ("per-sample weights", lambda x, y: bt.BCELoss()(x.view(3, 4), y.view(3, 4), y[:3])),
-        ("focal", lambda x, y: bt.FocalLoss()(x, y)),
-        ("kl", lambda x, y: bt.BinaryKLLoss()(x, y)),
+        ("reduction none", lambda x, y: bt.BCEWithLogitsLoss(reduction="none")(x, y).sum()),
+        ("per_sample", lambda x, y: bt.BCEWithLogitsLoss(reduction="per_sample")(x, y)),
+        (
+            "pos_weight tensor",
+            lambda x, y: bt.BCEWithLogitsLoss(pos_weight=torch.tensor(2.0))(x, y),
+        ),
+        ("convention", lambda x, y: bt.BCEWithLogitsLoss(convention="torch")(x, y)),
+        ("clip", lambda x, y: bt.BCELoss(clip=1e-6)(x.sigmoid(), y)),
+        ("non-contiguous", lambda x, y: bt.BCEWithLogitsLoss()(x.view(3, 4).t(), y.view(3, 4).t())),
+        ("float16", lambda x, y: bt.BCEWithLogitsLoss()(x.half(), y.half())),
+        ("float64 targets", lambda x, y: bt.BCEWithLogitsLoss()(x, y.double())),
+        ("int targets", lambda x, y: bt.BCEWithLogitsLoss()(x, (y > 0.5).long())),
+        ("float64 weight", lambda x, y: bt.BCEWithLogitsLoss(torch.ones(12).double())(x, y)),
+        (
+            "weight requires grad",
+            lambda x, y: bt.BCEWithLogitsLoss(torch.ones(12, requires_grad=True))(x, y),
+        ),
+        ("focal", lambda x, y: bt.FocalWithLogitsLoss()(x, y)),
+        ("kl", lambda x, y: bt.BinaryKLWithLogitsLoss()(x, y)),
     ],
 )
 def test_ineligible_calls_take_the_generic_path(case, make):
@@ -225,7 +244,7 @@ def test_ineligible_calls_take_the_generic_path(case, make):
 
 def test_autocast_and_torch_func_take_the_generic_path():
     x, y = _x_y(dtype=torch.float32)
-    loss = bt.BCELoss()
+    loss = bt.BCEWithLogitsLoss()
     with count_kernel_calls() as calls:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = loss(torch.nn.functional.linear(x[None], torch.eye(12))[0], y)
@@ -242,23 +261,17 @@ def test_torch_compile_runs_the_kernel_as_one_custom_op():
     # no break: fullgraph=True); torch.func transforms inside compile use the generic path.
     x = torch.randn(6, 5, dtype=torch.float64)
     y = (torch.rand(6, 5, dtype=torch.float64) < 0.4).double()
-    loss = bt.BCELoss(pos_weight=2.0, label_smoothing=0.1)
+    loss = bt.BCEWithLogitsLoss(pos_weight=2.0, label_smoothing=0.1)
     with generic_path():
         ref_v, ref_g, _ = _value_and_grad(loss, x, y)
     with warnings.catch_warnings(), count_kernel_calls() as calls:
         warnings.simplefilter("ignore")
-        import bcelab._torch_compiled as TC
-
-        orig, TC._run = TC._run, A._run  # count the op's kernel passes too
-        try:
-            step = torch.compile(lambda a: loss(a, y), backend="aot_eager", fullgraph=True)
-            xa = x.clone().requires_grad_(True)
-            got = step(xa)
-            got.backward()
-            n_op = len(calls)
-            g = torch.compile(torch.func.grad(lambda a: loss(a, y)), backend="aot_eager")(x)
-        finally:
-            TC._run = orig
+        step = torch.compile(lambda a: loss(a, y), backend="aot_eager", fullgraph=True)
+        xa = x.clone().requires_grad_(True)
+        got = step(xa)
+        got.backward()
+        n_op = len(calls)
+        g = torch.compile(torch.func.grad(lambda a: loss(a, y)), backend="aot_eager")(x)
     assert n_op == 1 and len(calls) == 1  # the grad transform did not call the kernel
     np.testing.assert_allclose(float(got.detach()), float(ref_v), rtol=1e-12)
     np.testing.assert_allclose(xa.grad.numpy(), ref_g.numpy(), rtol=1e-10, atol=1e-300)
@@ -266,8 +279,6 @@ def test_torch_compile_runs_the_kernel_as_one_custom_op():
 
 
 def test_custom_op_passes_opcheck():
-    import bcelab._torch_compiled  # noqa: F401  (registers the op)
-
     x = torch.randn(7, dtype=torch.float64, requires_grad=True)
     y = torch.rand(7, dtype=torch.float64)
     w = torch.rand(7, dtype=torch.float64)
@@ -278,14 +289,14 @@ def test_custom_op_passes_opcheck():
 
 def test_ineligible_explains_itself():
     x, y = _x_y()
-    assert A.ineligible(x, y) is None
-    assert A.ineligible(x, y > 0.5) is None
-    assert "reduction" in A.ineligible(x, y, reduction="none")
-    assert "target requires grad" == A.ineligible(x, y.requires_grad_(True))
-    assert "input" in A.ineligible(x.bfloat16(), y.bfloat16())
-    assert "pos_weight" in A.ineligible(x, y, pos_weight=math.inf)
+    assert autograd.ineligible(x, y) is None
+    assert autograd.ineligible(x, y > 0.5) is None
+    assert "reduction" in autograd.ineligible(x, y, reduction="none")
+    assert "target requires grad" == autograd.ineligible(x, y.requires_grad_(True))
+    assert "input" in autograd.ineligible(x.bfloat16(), y.bfloat16())
+    assert "pos_weight" in autograd.ineligible(x, y, pos_weight=math.inf)
     with generic_path():
-        assert "unavailable" in A.ineligible(x, y.detach())
+        assert "unavailable" in autograd.ineligible(x, y.detach())
 
 
 # --- bad input: the core's errors, the same as the generic path ----------------------------
@@ -297,19 +308,18 @@ def test_ineligible_explains_itself():
 )
 def test_bad_values_raise_the_generic_paths_error(bad, err):
     x, y = torch.randn(8), torch.rand(8)
-    w = None
-    loss = bt.BCELoss()
+    loss = bt.BCEWithLogitsLoss()
     if bad == "targets":
         y = y * 3
     elif bad == "nan":
         x[2] = math.nan
     elif bad == "probs":
-        loss = bt.BCELoss(from_logits=False)
+        loss = bt.BCELoss()
     else:
-        w = -torch.ones(8)
+        loss = bt.BCEWithLogitsLoss(-torch.ones(8))
     messages = []
     for ctx in (count_kernel_calls, generic_path):
         with ctx(), pytest.raises(err, match="PyTorch") as info:
-            loss(x, y, w)
+            loss(x, y)
         messages.append(str(info.value))
     assert messages[0] == messages[1]

@@ -1,4 +1,4 @@
-"""bcelab.torch.BinaryMetrics: update/compute/reset/merge and a two-process gloo all-reduce."""
+"""bcelab.torch.StreamingBinaryMetrics: update/compute/reset/merge and a two-process gloo all-reduce."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import bcelab.torch as bt  # noqa: E402
-from bcelab.errors import DomainError, NaNError  # noqa: E402
-from bcelab.metrics import BinaryStats  # noqa: E402
+from bcelab.errors import DomainError, NaNError, OptionError  # noqa: E402
+from bcelab.metrics import BinaryMetrics, BinaryStats  # noqa: E402
 
 KEYS = ("log_loss", "floor", "excess", "ne", "ece_uniform", "roc_auc", "accuracy", "rows")
 
@@ -33,7 +33,7 @@ def _batches(seed: int, n: int = 4, size: int = 50):
 
 def test_update_compute_equal_binary_stats_on_all_rows():
     # Reference: BinaryStats (the evaluation issue's state) fed every row at once.
-    m = bt.BinaryMetrics(from_logits=True)
+    m = bt.StreamingBinaryMetrics(logits=True)
     batches = _batches(0)
     for x, y in batches:
         m.update(torch.from_numpy(x), torch.from_numpy(y))
@@ -46,24 +46,34 @@ def test_update_compute_equal_binary_stats_on_all_rows():
 
 
 def test_merge_and_reset():
-    a, b = bt.BinaryMetrics(), bt.BinaryMetrics()
+    a, b = bt.StreamingBinaryMetrics(), bt.StreamingBinaryMetrics()
     (x1, y1), (x2, y2) = _batches(1, n=2)
     p1, p2 = 1 / (1 + np.exp(-x1)), 1 / (1 + np.exp(-x2))
     a.update(torch.from_numpy(p1), torch.from_numpy(y1))
     b.update(torch.from_numpy(p2), torch.from_numpy(y2))
-    both = bt.BinaryMetrics().update(
+    both = bt.StreamingBinaryMetrics().update(
         torch.from_numpy(np.concatenate([p1, p2])), torch.from_numpy(np.concatenate([y1, y2]))
     )
-    merged = a.merge(b).compute().to_dict()
+    assert a.merge(b) is a  # in place, like update
+    merged = a.compute()
+    assert isinstance(merged, BinaryMetrics)  # the result class of bcelab.metrics
     ref = both.compute().to_dict()
     for k in KEYS:
-        assert merged[k] == pytest.approx(ref[k], rel=1e-12), k
-    a.reset()
-    assert a.stats.is_empty
+        assert merged.to_dict()[k] == pytest.approx(ref[k], rel=1e-12), k
+    assert b.stats.rows == len(y2)  # other is unchanged
+    with pytest.raises(OptionError, match=r"PyTorch.*StreamingBinaryMetrics"):
+        a.merge(b.stats)
+    a = bt.StreamingBinaryMetrics(logits=True, threshold=0.3)
+    a.update(torch.from_numpy(x1), torch.from_numpy(y1))
+    assert a.reset() is None and a.stats.is_empty
+    assert a.logits and a.threshold == 0.3  # the options stay
+    a.update(torch.from_numpy(x2), torch.from_numpy(y2))
+    ref2 = BinaryStats().update(x2, y2, logits=True).compute(threshold=0.3).to_dict()
+    assert a.compute().to_dict()["accuracy"] == pytest.approx(ref2["accuracy"], rel=1e-12)
 
 
 def test_bfloat16_preds_and_bad_input():
-    m = bt.BinaryMetrics()
+    m = bt.StreamingBinaryMetrics()
     p = torch.tensor([0.25, 0.75], dtype=torch.bfloat16)
     m.update(p, torch.tensor([0.0, 1.0]))
     assert m.compute().log_loss == pytest.approx(-np.log(0.75), rel=1e-12)
@@ -91,7 +101,7 @@ WORKER = textwrap.dedent(
         n = 300 + 200 * rank  # different sizes per rank
         y = (rng.random(n) < 0.3).astype(np.float32)
         x = (rng.normal(size=n) + 2.0 * (y - 0.5)).astype(np.float32)
-        m = bt.BinaryMetrics(from_logits=True, engine="numpy")  # no numba compile per process
+        m = bt.StreamingBinaryMetrics(logits=True, kernel="numpy")  # no numba compile per process
         m.update(torch.from_numpy(x), torch.from_numpy(y))
         got = m.compute().to_dict()          # all-reduced (a process group is up)
         local = m.compute(sync=False).to_dict()

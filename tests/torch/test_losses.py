@@ -1,4 +1,7 @@
-"""bcelab.torch losses: parity with torch's own losses, autocast, compile, torch.func, errors."""
+"""bcelab.torch losses: parity with torch's own losses, autocast, compile, torch.func, errors.
+
+The drop-in checks of BCELoss / BCEWithLogitsLoss against torch.nn are in test_dropin.py.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def test_bce_logits_value_and_grad_match_torch(seed, reduction):
     # Reference: torch.nn.functional.binary_cross_entropy_with_logits in float64, which is
     # exact to rounding for finite logits of moderate size (|x| <= ~20 here).
     x, y = _data(seed)
-    ours = bt.BCELoss(reduction=reduction)
+    ours = bt.BCEWithLogitsLoss(reduction=reduction)
 
     def ref(a, b):
         return F.binary_cross_entropy_with_logits(a, b, reduction=reduction)
@@ -58,7 +61,7 @@ def test_bce_probs_grad_matches_torch_bce(seed):
     g = torch.Generator().manual_seed(seed)
     p = torch.rand(32, generator=g, dtype=torch.float64) * 0.998 + 0.001
     y = torch.rand(32, generator=g, dtype=torch.float64)
-    ours = bt.BCELoss(from_logits=False)
+    ours = bt.BCELoss()
     assert float(ours(p, y)) == pytest.approx(float(F.binary_cross_entropy(p, y)), rel=1e-12)
     np.testing.assert_allclose(
         _grad(ours, p, y), _grad(F.binary_cross_entropy, p, y), rtol=1e-9, atol=1e-15
@@ -68,7 +71,7 @@ def test_bce_probs_grad_matches_torch_bce(seed):
 def test_float32_matches_torch_to_float32_rounding():
     x, y = _data(3, (1000,))
     x32, y32 = x.float(), y.float()
-    ours = bt.BCELoss(reduction="none")(x32, y32)
+    ours = bt.BCEWithLogitsLoss(reduction="none")(x32, y32)
     assert ours.dtype == torch.float32
     ref64 = F.binary_cross_entropy_with_logits(x32.double(), y32.double(), reduction="none")
     np.testing.assert_allclose(ours.numpy(), ref64.float().numpy(), rtol=2e-7, atol=1e-30)
@@ -79,24 +82,24 @@ def test_pos_weight_per_label_and_sample_weight_match_torch():
     x, y = _data(5, (8, 3))
     pw = torch.tensor([0.5, 2.0, 3.0], dtype=torch.float64)
     w = torch.rand(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    ours = bt.BCELoss(pos_weight=pw, reduction="sum")
+    ours = bt.BCEWithLogitsLoss(pos_weight=pw, weight=w, reduction="sum")
     ref = torch.nn.BCEWithLogitsLoss(pos_weight=pw, weight=w, reduction="sum")
-    assert float(ours(x, y, w)) == pytest.approx(float(ref(x, y)), rel=1e-12)
+    assert float(ours(x, y)) == pytest.approx(float(ref(x, y)), rel=1e-12)
     np.testing.assert_allclose(
-        _grad(lambda a: ours(a, y, w), x), _grad(lambda a: ref(a, y), x), rtol=1e-10
+        _grad(lambda a: ours(a, y), x), _grad(lambda a: ref(a, y), x), rtol=1e-10
     )
     # a scalar pos_weight is accepted as a number; a tensor is a buffer that follows .to()
-    assert float(bt.BCELoss(pos_weight=2.0)(x, y)) == pytest.approx(
+    assert float(bt.BCEWithLogitsLoss(pos_weight=2.0)(x, y)) == pytest.approx(
         float(F.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor(2.0))), rel=1e-12
     )
-    assert "pos_weight" in dict(ours.named_buffers())
+    assert {"pos_weight", "weight"} <= set(dict(ours.named_buffers()))
 
 
 def test_label_smoothing_is_the_smoothed_target():
     # Keras/optax convention y (1 - s) + s / 2; torch has no BCE smoothing (pytorch#91545).
     x, y = _data(7)
     s = 0.2
-    got = bt.BCELoss(label_smoothing=s)(x, y)
+    got = bt.BCEWithLogitsLoss(label_smoothing=s)(x, y)
     assert float(got) == pytest.approx(
         float(F.binary_cross_entropy_with_logits(x, y * (1 - s) + s / 2)), rel=1e-12
     )
@@ -107,7 +110,7 @@ def test_infinite_logits_give_the_limit_where_torch_gives_nan():
     # (pytorch#49844: torch returns NaN for the first).
     x = torch.tensor([math.inf, -math.inf, math.inf, -math.inf])
     y = torch.tensor([1.0, 0.0, 0.0, 1.0])
-    got = bt.BCELoss(reduction="none")(x, y)
+    got = bt.BCEWithLogitsLoss(reduction="none")(x, y)
     assert got.tolist() == [0.0, 0.0, math.inf, math.inf]
     assert torch.isnan(F.binary_cross_entropy_with_logits(x, y, reduction="none")).any()
 
@@ -118,21 +121,26 @@ def test_infinite_logits_give_the_limit_where_torch_gives_nan():
 def test_kl_loss_has_the_bce_gradient_and_is_zero_at_a_perfect_fit():
     x, y = _data(11)
     np.testing.assert_allclose(
-        _grad(bt.BinaryKLLoss(), x, y), _grad(bt.BCELoss(), x, y), rtol=1e-9, atol=1e-15
+        _grad(bt.BinaryKLWithLogitsLoss(), x, y),
+        _grad(bt.BCEWithLogitsLoss(), x, y),
+        rtol=1e-9,
+        atol=1e-15,
     )
     # soft targets: BCE at p = y is the floor H(y) > 0, the KL loss is exactly 0
     p = y.clone()
-    assert float(bt.BinaryKLLoss(from_logits=False)(p, y)) == 0.0
-    assert float(bt.BCELoss(from_logits=False)(p, y)) > 0.1
+    assert float(bt.BinaryKLLoss()(p, y)) == 0.0
+    assert float(bt.BCELoss()(p, y)) > 0.1
 
 
 def test_focal_gamma_zero_is_bce_and_gradients_stay_finite():
     x, y = _data(13)
-    assert float(bt.FocalLoss(gamma=0.0)(x, y)) == pytest.approx(float(bt.BCELoss()(x, y)))
+    assert float(bt.FocalWithLogitsLoss(gamma=0.0)(x, y)) == pytest.approx(
+        float(bt.BCEWithLogitsLoss()(x, y))
+    )
     # extreme logits with gamma < 1: finite gradient (tensorflow#70326, kornia#2115)
     xe = torch.tensor([-80.0, 80.0, 0.0, 30.0], dtype=torch.float64)
     ye = torch.tensor([0.0, 1.0, 1.0, 1.0], dtype=torch.float64)
-    g = _grad(bt.FocalLoss(gamma=0.5), xe, ye)
+    g = _grad(bt.FocalWithLogitsLoss(gamma=0.5), xe, ye)
     assert torch.isfinite(g).all()
     # analytic reference: bcelab.focal_with_logits_grad (log-space formula)
     ref = bcelab.focal_with_logits_grad(xe, ye, gamma=0.5, reduction="mean")
@@ -150,8 +158,8 @@ def test_autocast_bfloat16_is_computed_in_float32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = lin(xin)
         assert logits.dtype == torch.bfloat16
-        loss = bt.BCELoss()(logits, y)
-        probs_loss = bt.BCELoss(from_logits=False)(torch.sigmoid(logits), y)
+        loss = bt.BCEWithLogitsLoss()(logits, y)
+        probs_loss = bt.BCELoss()(torch.sigmoid(logits), y)
     assert loss.dtype == torch.float32 and probs_loss.dtype == torch.float32
     # the reference is the float64 loss of the very bfloat16 values, rounded to float32
     ref = F.binary_cross_entropy_with_logits(logits.detach().double(), y.double())
@@ -165,7 +173,7 @@ def test_torch_compile_matches_eager():
     # inductor's C++ code generation, which takes ~25 s on this 2-core machine.
     torch.manual_seed(0)
     lin = torch.nn.Linear(3, 2).double()
-    loss_fn = bt.BCELoss(label_smoothing=0.1)
+    loss_fn = bt.BCEWithLogitsLoss(label_smoothing=0.1)
     x = torch.randn(8, 3, dtype=torch.float64)
     y = torch.rand(8, 2, dtype=torch.float64)
 
@@ -185,18 +193,18 @@ def test_torch_compile_matches_eager():
 
 def test_func_grad_equals_the_analytic_gradient():
     x, y = _data(17)
-    g = torch.func.grad(lambda a: bt.BCELoss(pos_weight=1.5)(a, y))(x)
+    g = torch.func.grad(lambda a: bt.BCEWithLogitsLoss(pos_weight=1.5)(a, y))(x)
     ref = bcelab.bce_with_logits_grad(x, y, pos_weight=1.5, reduction="mean")
     np.testing.assert_allclose(g.numpy(), ref.numpy(), rtol=1e-12, atol=1e-18)
 
 
 def test_func_vmap_gives_per_sample_losses():
     x, y = _data(19, (10, 4))
-    per = torch.func.vmap(bt.BCELoss())(x, y)
+    per = torch.func.vmap(bt.BCEWithLogitsLoss())(x, y)
     ref = bcelab.bce_with_logits(x, y, reduction="per_sample")
     np.testing.assert_allclose(per.numpy(), ref.numpy(), rtol=1e-12)
     # vmap of grad: the per-sample gradients
-    pg = torch.func.vmap(torch.func.grad(bt.BCELoss(reduction="sum")))(x, y)
+    pg = torch.func.vmap(torch.func.grad(bt.BCEWithLogitsLoss(reduction="sum")))(x, y)
     np.testing.assert_allclose(pg.numpy(), bcelab.bce_with_logits_grad(x, y).numpy(), rtol=1e-12)
 
 
@@ -208,30 +216,46 @@ def test_targets_out_of_range_raise_instead_of_a_silent_negative_loss():
     x = torch.tensor([2.0, 3.0])
     y255 = torch.tensor([255.0, 255.0])
     assert float(F.binary_cross_entropy_with_logits(x, y255)) < 0
-    with pytest.raises(DomainError, match=r"bcelab\.torch\.BCELoss \(PyTorch\).*\[0, 1\]"):
-        bt.BCELoss()(x, y255)
+    with pytest.raises(
+        DomainError, match=r"bcelab\.torch\.BCEWithLogitsLoss \(PyTorch\).*\[0, 1\]"
+    ):
+        bt.BCEWithLogitsLoss()(x, y255)
 
 
 def test_errors_name_pytorch_and_come_first():
     x, y = _data(29, (4, 3))
     with pytest.raises(ShapeError, match="PyTorch"):  # torch raises its own ValueError
-        bt.BCELoss()(x, y[:, :1].squeeze(1))
+        bt.BCEWithLogitsLoss()(x, y[:, :1].squeeze(1))
     with pytest.raises(DomainError, match=r"PyTorch.*probabilities"):
-        bt.BCELoss(from_logits=False)(x, y)
+        bt.BCELoss()(x, y)
     with pytest.raises(NaNError, match="PyTorch"):
-        bt.FocalLoss()(x, torch.full_like(y, math.nan))
+        bt.FocalWithLogitsLoss()(x, torch.full_like(y, math.nan))
     with pytest.raises(DTypeError, match="PyTorch"):
-        bt.BCELoss()(x.numpy(), y)
+        bt.BCEWithLogitsLoss()(x.numpy(), y)
     with pytest.raises(DTypeError, match="PyTorch"):
-        bt.BinaryKLLoss()(x.long(), y)
-    with pytest.raises(OptionError, match="PyTorch"):
+        bt.BinaryKLWithLogitsLoss()(x.long(), y)
+    with pytest.raises(DTypeError, match="PyTorch"):
+        bt.BCELoss(weight=[1.0, 2.0, 3.0])  # torch's weight is a tensor
+    with pytest.raises(ShapeError, match=r"BCELoss \(PyTorch\): weight must broadcast"):
+        bt.BCELoss(weight=torch.ones(4))(y, y)  # 4 does not broadcast to (4, 3)
+    with pytest.raises(ShapeError, match=r"PyTorch.*pos_weight must broadcast"):
+        bt.BCEWithLogitsLoss(pos_weight=torch.ones(2))(x, y)
+    with pytest.raises(OptionError, match=r"BCELoss \(PyTorch\): reduction must be one of"):
         bt.BCELoss(reduction="avg")
     with pytest.raises(OptionError, match="PyTorch"):
-        bt.BCELoss(label_smoothing=1.5)
+        bt.BCEWithLogitsLoss(label_smoothing=1.5)
     with pytest.raises(OptionError, match="PyTorch"):
-        bt.BCELoss(clip=1e-7)  # clip with logits
+        bt.BCELoss(clip=0.7)
+    with pytest.raises(OptionError, match="PyTorch"):
+        bt.FocalLoss(gamma=-1.0)
+    with pytest.raises(OptionError, match="PyTorch"):
+        bt.BCEWithLogitsLoss(convention="tensorflow")
+    with pytest.raises(TypeError):
+        bt.BCEWithLogitsLoss(clip=1e-7)  # clip is for probabilities: BCELoss only
     with pytest.raises(DomainError, match="PyTorch"):
-        bt.check_inputs(x, y * 2)
+        bt.check_inputs(x, y * 2, logits=True)
+    with pytest.raises(DomainError, match="PyTorch"):
+        bt.check_inputs(x, y, logits=False)  # x holds logits, not probabilities
 
 
 def test_value_checks_are_skipped_under_torch_func_as_documented():
@@ -240,8 +264,8 @@ def test_value_checks_are_skipped_under_torch_func_as_documented():
     x, y = _data(31, (4,))
     bad = y * 3
     with pytest.raises(DomainError):
-        bt.BCELoss()(x, bad)
-    g = torch.func.grad(lambda a: bt.BCELoss()(a, bad))(x)
+        bt.BCEWithLogitsLoss()(x, bad)
+    g = torch.func.grad(lambda a: bt.BCEWithLogitsLoss()(a, bad))(x)
     assert g.shape == x.shape
 
 
@@ -250,6 +274,6 @@ def test_docs_example_runs():
     import re
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "adapters.md").read_text()
     (code,) = re.findall(r"```python\n(# docs-test: torch\n.*?)```", doc, re.S)
     exec(compile(code, "docs/adapters.md (torch)", "exec"), {"__name__": "__docs__"})

@@ -1,6 +1,6 @@
 """bcelab.keras on one Keras backend, chosen by KERAS_BACKEND (jax or torch).
 
-Keras reads KERAS_BACKEND once, at import, so ``tests/test_adapter_keras.py`` runs this
+Keras reads KERAS_BACKEND once, at import, so ``tests/keras/test_keras.py`` runs this
 file in a fresh process per backend; in a run without KERAS_BACKEND it is skipped.
 """
 
@@ -14,14 +14,14 @@ import pytest
 BACKEND = os.environ.get("KERAS_BACKEND")
 if BACKEND not in ("jax", "torch"):
     pytest.skip(
-        "run by tests/test_adapter_keras.py with KERAS_BACKEND=jax/torch",
+        "run by tests/keras/test_keras.py with KERAS_BACKEND=jax/torch",
         allow_module_level=True,
     )
 
 keras = pytest.importorskip("keras")
 
 import bcelab.keras as bk  # noqa: E402
-from bcelab.errors import DomainError, ShapeError  # noqa: E402
+from bcelab.errors import DomainError, OptionError, ShapeError  # noqa: E402
 from bcelab.metrics import BinaryStats  # noqa: E402
 
 
@@ -138,6 +138,15 @@ def test_errors_name_keras():
         bk.BinaryCrossentropy()(y[:, :2], p)
     with pytest.raises(DomainError, match="Keras"):
         bk.LogLoss().update_state(y + 1, p)
+    # options are checked at construction, in Keras's names
+    with pytest.raises(OptionError, match=r"BinaryCrossentropy \(Keras\): label_smoothing"):
+        bk.BinaryCrossentropy(label_smoothing=1.5)
+    with pytest.raises(OptionError, match=r"BinaryCrossentropy \(Keras\): clip"):
+        bk.BinaryCrossentropy(clip=0.7)
+    with pytest.raises(OptionError, match=r"CalibrationError \(Keras\): n_bins"):
+        bk.CalibrationError(n_bins=0)
+    with pytest.raises(OptionError, match=r"BinaryAccuracy \(Keras\): threshold"):
+        bk.BinaryAccuracy(threshold=2.0)
 
 
 def test_config_round_trip():

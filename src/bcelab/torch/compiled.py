@@ -2,7 +2,7 @@
 
 The generic Array-API path does not compile into one graph (the core's NumPy error-state
 and warning guards break it into about a dozen), so under ``torch.compile`` an eligible
-call of :func:`bcelab._torch_autograd.fused_loss` becomes one opaque custom-op node:
+call of :func:`bcelab.torch.autograd.fused_loss` becomes one opaque custom-op node:
 forward runs the fused kernel (loss and gradient in one pass, as in eager mode), the
 compiled backward multiplies the saved gradient by ``grad_output``.  The op has a fake
 (meta) implementation for tracing and an autograd formula; double backward is not
@@ -18,9 +18,9 @@ from typing import Any, Optional
 
 import torch
 
-from ._torch_autograd import _Opts, _run, options_reason, tensors_reason
+from . import fused
 
-__all__ = ["compiled_loss"]
+__all__ = ["compiled_loss", "fused_bce_op"]
 
 
 @torch.library.custom_op("bcelab::fused_bce", mutates_args=(), device_types="cpu")
@@ -35,9 +35,9 @@ def fused_bce_op(
     want_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, gradient or an empty tensor) from one pass of the fused kernel."""
-    opts = _Opts(logits, pos_weight, label_smoothing, reduction)
+    opts = fused.FusedOptions(logits, pos_weight, label_smoothing, reduction)
     wc = None if w is None else w.contiguous()
-    value, g = _run(x.contiguous(), y.contiguous(), wc, opts, want_grad)
+    value, g = fused.run_kernel(x.contiguous(), y.contiguous(), wc, opts, want_grad)
     return torch.tensor(value, dtype=x.dtype), (x.new_empty((0,)) if g is None else g)
 
 
@@ -77,7 +77,7 @@ def _tensor_reason(input: Any, target: Any, weights: Any) -> str | None:
     """Checks that hold on traced (fake) tensors; strides are the op's business."""
     if torch._C._functorch.get_dynamic_layer_stack_depth() > 0:  # constant-folded by dynamo
         return "torch.func transform inside torch.compile"
-    return tensors_reason(input, target, weights, readable=_on_cpu, what="CPU")
+    return fused.tensors_reason(input, target, weights, readable=_on_cpu, what="CPU")
 
 
 def compiled_loss(
@@ -85,7 +85,7 @@ def compiled_loss(
     target: torch.Tensor,
     weights: torch.Tensor | None = None,
     *,
-    from_logits: bool,
+    logits: bool,
     pos_weight: object = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
@@ -93,7 +93,7 @@ def compiled_loss(
     clip: object = None,
 ) -> torch.Tensor | None:
     """The reduced loss through the custom op (while compiling), or ``None`` if ineligible."""
-    if options_reason(pos_weight, label_smoothing, reduction, convention, clip):
+    if fused.options_reason(pos_weight, label_smoothing, reduction, convention, clip):
         return None
     if _tensor_reason(input, target, weights):
         return None
@@ -102,6 +102,6 @@ def compiled_loss(
     want_grad = torch.is_grad_enabled() and input.requires_grad
     pw = None if pos_weight is None else float(pos_weight)  # type: ignore[arg-type]
     value, _ = fused_bce_op(
-        input, target, weights, bool(from_logits), pw, float(label_smoothing), reduction, want_grad
+        input, target, weights, bool(logits), pw, float(label_smoothing), reduction, want_grad
     )
     return value

@@ -1,7 +1,7 @@
 """bcelab.keras on the torch and jax backends, each in its own process.
 
 Keras reads KERAS_BACKEND once, at import, so each backend gets a fresh interpreter:
-``tests/test_adapter_keras_backend.py`` runs under pytest with KERAS_BACKEND set, and the
+``tests/keras/test_on_backend.py`` runs under pytest with KERAS_BACKEND set, and the
 seed 001 script runs as a script.  OMP_NUM_THREADS=1: the models are tiny, and on this
 2-core machine extra intra-op threads only add contention.
 """
@@ -20,7 +20,7 @@ import pytest
 if importlib.util.find_spec("keras") is None:  # importing keras needs a backend chosen first
     pytest.skip("keras is not installed", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
 
 # Seed 001 (/work/shared/seeds/001_*.txt, the machinelearningmastery two-circles MLP),
@@ -111,7 +111,7 @@ def test_keras_adapter_on_backend(backend):
             "no:xdist",
             "-W",
             "ignore::DeprecationWarning",
-            str(ROOT / "tests/test_adapter_keras_backend.py"),
+            str(ROOT / "tests" / "keras" / "test_on_backend.py"),
         ],
         cwd=ROOT,
         env=_env(backend),

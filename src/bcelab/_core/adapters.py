@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import BCELabError
+from ..errors import BCELabError
 
 __all__ = ["call_as", "renamed"]
 

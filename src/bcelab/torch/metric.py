@@ -1,4 +1,4 @@
-"""PyTorch adapter: the streaming, ``torch.distributed``-aware metric (``bcelab.torch.BinaryMetrics``)."""
+"""The streaming, ``torch.distributed``-aware metric :class:`StreamingBinaryMetrics`."""
 
 from __future__ import annotations
 
@@ -7,98 +7,100 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from ._torch_common import FRAMEWORK, _call, _check_tensors
-from .errors import OptionError
+from ..errors import OptionError
+from ..metrics import BinaryMetrics, BinaryStats
+from .common import FRAMEWORK, call_core, check_tensors
 
-__all__ = ["BinaryMetrics"]
+__all__ = ["StreamingBinaryMetrics"]
 
 _REDUCE = {"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX}
 
 
-class BinaryMetrics:
+class StreamingBinaryMetrics:
     """Streaming evaluation metrics for PyTorch, backed by :class:`bcelab.metrics.BinaryStats`.
 
     ``update(preds, target, weight=None)`` adds a batch (any shape; every element is one
-    row), ``compute()`` returns :class:`bcelab.metrics.BinaryMetrics` (log loss, floor and
-    excess, NE, calibration errors, AUC, accuracy with the tie rule ``p >= threshold``),
-    ``reset()`` empties the state and ``merge(other)`` combines two objects.  ``engine`` is
-    passed to ``BinaryStats`` (``"numpy"`` avoids the numba kernel's compile time).  The state has
-    a fixed size (no prediction is kept), so in data-parallel training
+    row; ``preds`` are probabilities, or logits with ``logits=True``), ``compute()``
+    returns the result, a :class:`bcelab.metrics.BinaryMetrics` (log loss, floor and
+    excess, NE, calibration errors, AUC, accuracy with the tie rule ``p >= threshold``).
+    ``reset()`` empties the state and ``merge(other)`` adds the rows of another metric;
+    both change this object in place, like ``update``.  ``kernel`` is passed to
+    ``BinaryStats`` (``"numpy"`` avoids the numba kernel's compile time).
+
+    The state has a fixed size (no prediction is kept), so in data-parallel training
     :meth:`synced_stats` all-reduces it across the processes of a ``torch.distributed``
     group (sum, min or max per array, as ``BinaryStats.REDUCE_OPS`` says).  ``compute()``
     syncs automatically when a process group is initialised; the local state is left
     unchanged, so ``compute()`` can be called every epoch.
 
     >>> import torch
-    >>> m = BinaryMetrics()
+    >>> m = StreamingBinaryMetrics()
     >>> _ = m.update(torch.tensor([0.9, 0.2, 0.6]), torch.tensor([1, 0, 1]))
     >>> round(m.compute().log_loss, 6)
     0.279777
     """
 
+    where = "bcelab.torch.StreamingBinaryMetrics"
+
     def __init__(
         self,
         *,
-        from_logits: bool = False,
+        logits: bool = False,
         threshold: float = 0.5,
         n_calibration_bins: int = 15,
         process_group: Any = None,
-        engine: str = "auto",
+        kernel: str = "auto",
     ) -> None:
-        from .metrics import BinaryStats
-
-        self.engine = engine
-        self.from_logits = bool(from_logits)
+        self.kernel = kernel
+        self.logits = bool(logits)
         self.threshold = float(threshold)
         self.n_calibration_bins = int(n_calibration_bins)
         self.process_group = process_group
-        self.stats = _call(self.where, BinaryStats, engine=engine)
+        self.stats = self._empty_stats()
 
-    where = "bcelab.torch.BinaryMetrics"
+    def _empty_stats(self) -> BinaryStats:
+        return call_core(self.where, BinaryStats, engine=self.kernel)
 
     def update(
-        self, preds: torch.Tensor, target: torch.Tensor, /, weight: torch.Tensor | None = None
-    ) -> BinaryMetrics:
+        self, preds: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> StreamingBinaryMetrics:
         """Add a batch; returns ``self``.  Tensors are detached and copied to the CPU."""
-        _check_tensors(self.where, preds, target, weight)
+        check_tensors(self.where, preds, target, weight)
         if preds.dtype in (torch.float16, torch.bfloat16):
             preds = preds.float()
         with torch.no_grad():
-            _call(
+            call_core(
                 self.where,
                 self.stats.update,
                 preds.detach(),
                 target.detach(),
                 weights=None if weight is None else weight.detach(),
-                logits=self.from_logits,
+                logits=self.logits,
                 strict=True,
             )
         return self
 
     def reset(self) -> None:
-        from .metrics import BinaryStats
+        """Forget every row (the options stay)."""
+        self.stats = self._empty_stats()
 
-        self.stats = _call(self.where, BinaryStats, engine=self.engine)
-
-    def merge(self, other: BinaryMetrics) -> BinaryMetrics:
+    def merge(self, other: StreamingBinaryMetrics) -> StreamingBinaryMetrics:
         """Add the rows of ``other`` to this metric, in place; returns ``self``."""
-        if not isinstance(other, BinaryMetrics):
+        if not isinstance(other, StreamingBinaryMetrics):
             raise OptionError(
-                f"{self.where}.merge ({FRAMEWORK}): other must be a BinaryMetrics",
+                f"{self.where}.merge ({FRAMEWORK}): other must be a StreamingBinaryMetrics",
                 f"received {type(other).__name__}",
-                "pass another BinaryMetrics",
+                "pass another StreamingBinaryMetrics",
             )
         self.stats.merge(other.stats)
         return self
 
-    def synced_stats(self) -> Any:
+    def synced_stats(self) -> BinaryStats:
         """The state of every process of the group, all-reduced (a new ``BinaryStats``).
 
         Every process of the group must call it (it is a collective).  Without an
         initialised process group it returns a copy of the local state.
         """
-        from .metrics import BinaryStats
-
         if not (dist.is_available() and dist.is_initialized()):
             return BinaryStats.from_arrays(self.stats.to_arrays())
         group = self.process_group
@@ -113,13 +115,13 @@ class BinaryMetrics:
             out[key] = t.cpu().numpy()
         return BinaryStats.from_arrays(out)
 
-    def compute(self, *, sync: bool | None = None) -> Any:
+    def compute(self, *, sync: bool | None = None) -> BinaryMetrics:
         """The metrics (:class:`bcelab.metrics.BinaryMetrics`); ``sync`` defaults to whether
         a process group is initialised."""
         if sync is None:
             sync = dist.is_available() and dist.is_initialized()
         stats = self.synced_stats() if sync else self.stats
-        return _call(
+        return call_core(
             self.where,
             stats.compute,
             threshold=self.threshold,

@@ -1,95 +1,100 @@
-"""The Keras metric classes of :mod:`bcelab.keras` (built on first use, see there).
+"""The Keras metric classes of :mod:`bcelab.keras` (made on first use, see there).
 
 Each metric's state is a fixed vector (or, for calibration, a fixed histogram) of
-weighted sums in Keras variables; every update calls the core on the backend's tensors.
+weighted sums in Keras variables; every update calls the core on the backend's tensors,
+prediction first.  The classes subclass ``keras.metrics.Metric``, so each is made by a
+factory once Keras is imported.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import OptionError
-from .keras import FRAMEWORK, _call, _check_backend, _eager_check, _same_rank
+from .._core.options import check_positive_int, check_unit_interval
+from .._core.prepare import prepare
+from ..information import binary_entropy, binary_kl
+from ..losses import bce, bce_with_logits, sigmoid
+from ..reduction import reduce
+from .common import FRAMEWORK, call_core, check_backend, eager_check, same_rank
 
 __all__ = ["build_metrics"]
 
 
-def build_metrics(register: Any) -> list[type]:
-    """Define the metric classes (Keras must be importable) and return them."""
-    import keras
-    from keras import ops
+def prepare_batch(metric: Any, y_true: Any, y_pred: Any) -> Any:
+    """Checked inputs in the metric's dtype (:func:`bcelab._core.prepare.prepare`)."""
+    ops = metric.ops
+    check_backend(metric.where)
+    y_true = ops.convert_to_tensor(y_true, dtype=metric.dtype)
+    y_pred = ops.convert_to_tensor(y_pred, dtype=metric.dtype)
+    y_pred, y_true = same_rank(y_pred, y_true)
+    eager_check(y_pred, y_true, from_logits=metric.from_logits, where=metric.where)
+    return call_core(
+        metric.where,
+        prepare,
+        y_pred,
+        y_true,
+        fname="bce_with_logits" if metric.from_logits else "bce",
+        probs=not metric.from_logits,
+        nan_policy="raise",
+    )
 
-    from ._core.prepare import prepare as core_prepare
-    from .information import binary_entropy, binary_kl
-    from .losses import bce, bce_with_logits, sigmoid
-    from .reduction import reduce
 
-    class _Sums(keras.metrics.Metric):
-        """A metric whose state is a fixed vector of weighted sums (float32 variables)."""
+def sums_base(keras: Any) -> Any:
+    """The base of the metrics: a fixed vector of weighted sums (one Keras variable)."""
+    ops = keras.ops
 
+    class Sums(keras.metrics.Metric):
+        ops = keras.ops
         n_sums = 2
 
         def __init__(self, *, from_logits: bool = False, name: str, dtype: Any = None) -> None:
             super().__init__(name=name, dtype=dtype)
             self.from_logits = bool(from_logits)
             self.sums = self.add_variable(
-                shape=self._state_shape(), initializer="zeros", name="sums", dtype=self.dtype
+                shape=self.state_shape(), initializer="zeros", name="sums", dtype=self.dtype
             )
 
-        def _state_shape(self) -> tuple[int, ...]:
+        def state_shape(self) -> tuple[int, ...]:
             return (self.n_sums,)
 
         @property
         def where(self) -> str:
             return f"bcelab.keras.{type(self).__name__}"
 
-        def _prepare(self, y_true: Any, y_pred: Any) -> Any:
-            _check_backend(self.where)
-            y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
-            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-            y_true, y_pred = _same_rank(y_true, y_pred)
-            _eager_check(y_true, y_pred, probs=not self.from_logits, where=self.where)
-            fname = "bce_with_logits" if self.from_logits else "bce"
-            return _call(
-                self.where,
-                core_prepare,
-                y_pred,
-                y_true,
-                fname=fname,
-                probs=not self.from_logits,
-                nan_policy="raise",
-            )
-
-        def _sum(self, values: Any, sample_weight: Any) -> Any:
-            return _call(self.where, reduce, values, reduction="sum", weights=sample_weight)
-
-        def _weights(self, sample_weight: Any) -> Any:
+        def weights_tensor(self, sample_weight: Any) -> Any:
             if sample_weight is None:
                 return None
             return ops.convert_to_tensor(sample_weight, dtype=self.dtype)
 
         def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-            prep = self._prepare(y_true, y_pred)
-            sw = self._weights(sample_weight)
-            terms = [*self._terms(prep, y_true), ops.ones_like(prep.y)]
-            new = ops.stack([ops.cast(self._sum(t, sw), self.dtype) for t in terms])
-            self.sums.assign_add(new)
+            prep = prepare_batch(self, y_true, y_pred)
+            sw = self.weights_tensor(sample_weight)
+            terms = [*self.terms(prep), ops.ones_like(prep.y)]
+            sums = [call_core(self.where, reduce, t, reduction="sum", weights=sw) for t in terms]
+            self.sums.assign_add(ops.stack([ops.cast(s, self.dtype) for s in sums]))
 
-        def _terms(self, prep: Any, y_true: Any) -> list[Any]:
+        def terms(self, prep: Any) -> list[Any]:
+            """The per-element values whose weighted sums the state keeps (before the count)."""
             raise NotImplementedError
 
-        def _probs(self, prep: Any) -> Any:
+        def probs(self, prep: Any) -> Any:
             return sigmoid(prep.pred) if self.from_logits else prep.pred
 
-        def _bce(self, prep: Any) -> Any:
+        def bce(self, prep: Any) -> Any:
             fn = bce_with_logits if self.from_logits else bce
-            return _call(self.where, fn, prep.pred_in, prep.y)
+            return call_core(self.where, fn, prep.pred_in, prep.y)
+
+        def mean(self) -> Any:
+            return self.sums[0] / self.sums[-1]
 
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "from_logits": self.from_logits}
 
-    @register
-    class BinaryAccuracy(_Sums):
+    return Sums
+
+
+def binary_accuracy(base: Any) -> type:
+    class BinaryAccuracy(base):
         r"""Fraction of outputs on the right side of the threshold; every output counts.
 
         .. math::
@@ -112,20 +117,25 @@ def build_metrics(register: Any) -> list[type]:
             dtype: Any = None,
         ) -> None:
             super().__init__(from_logits=from_logits, name=name, dtype=dtype)
-            self.threshold = float(threshold)
+            self.threshold = check_unit_interval(
+                threshold, name="threshold", fname=f"{self.where} ({FRAMEWORK})"
+            )
 
-        def _terms(self, prep: Any, y_true: Any) -> list[Any]:
-            one = ops.cast(self._probs(prep) >= self.threshold, prep.y.dtype)
+        def terms(self, prep: Any) -> list[Any]:
+            one = self.ops.cast(self.probs(prep) >= self.threshold, prep.y.dtype)
             return [prep.y * one + (1.0 - prep.y) * (1.0 - one)]
 
         def result(self) -> Any:
-            return self.sums[0] / self.sums[1]
+            return self.mean()
 
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "threshold": self.threshold}
 
-    @register
-    class LogLoss(_Sums):
+    return BinaryAccuracy
+
+
+def log_loss(base: Any) -> type:
+    class LogLoss(base):
         r"""Weighted mean binary cross-entropy, :math:`\sum_i w_i \ell_i / \sum_i w_i`."""
 
         def __init__(
@@ -133,14 +143,17 @@ def build_metrics(register: Any) -> list[type]:
         ) -> None:
             super().__init__(from_logits=from_logits, name=name, dtype=dtype)
 
-        def _terms(self, prep: Any, y_true: Any) -> list[Any]:
-            return [self._bce(prep)]
+        def terms(self, prep: Any) -> list[Any]:
+            return [self.bce(prep)]
 
         def result(self) -> Any:
-            return self.sums[0] / self.sums[1]
+            return self.mean()
 
-    @register
-    class NormalizedEntropy(_Sums):
+    return LogLoss
+
+
+def normalized_entropy(base: Any) -> type:
+    class NormalizedEntropy(base):
         r"""Normalized entropy: mean BCE divided by the entropy of the base rate.
 
         .. math::
@@ -157,15 +170,18 @@ def build_metrics(register: Any) -> list[type]:
         ) -> None:
             super().__init__(from_logits=from_logits, name=name, dtype=dtype)
 
-        def _terms(self, prep: Any, y_true: Any) -> list[Any]:
-            return [self._bce(prep), prep.y]
+        def terms(self, prep: Any) -> list[Any]:
+            return [self.bce(prep), prep.y]
 
         def result(self) -> Any:
-            base = self.sums[1] / self.sums[2]
-            return (self.sums[0] / self.sums[2]) / binary_entropy(base)
+            base_rate = self.sums[1] / self.sums[2]
+            return (self.sums[0] / self.sums[2]) / binary_entropy(base_rate)
 
-    @register
-    class ExcessLoss(_Sums):
+    return NormalizedEntropy
+
+
+def excess_loss(base: Any) -> type:
+    class ExcessLoss(base):
         r"""Mean excess of BCE over its floor, :math:`\overline{\mathrm{KL}(y \| p)}` (0 = perfect)."""
 
         def __init__(
@@ -173,14 +189,18 @@ def build_metrics(register: Any) -> list[type]:
         ) -> None:
             super().__init__(from_logits=from_logits, name=name, dtype=dtype)
 
-        def _terms(self, prep: Any, y_true: Any) -> list[Any]:
-            return [_call(self.where, binary_kl, prep.pred_in, prep.y, logits=self.from_logits)]
+        def terms(self, prep: Any) -> list[Any]:
+            kl = call_core(self.where, binary_kl, prep.pred_in, prep.y, logits=self.from_logits)
+            return [kl]
 
         def result(self) -> Any:
-            return self.sums[0] / self.sums[1]
+            return self.mean()
 
-    @register
-    class CalibrationError(_Sums):
+    return ExcessLoss
+
+
+def calibration_error(base: Any) -> type:
+    class CalibrationError(base):
         r"""Expected calibration error over ``n_bins`` equal-width probability bins.
 
         .. math::
@@ -201,26 +221,23 @@ def build_metrics(register: Any) -> list[type]:
             name: str = "calibration_error",
             dtype: Any = None,
         ) -> None:
-            if int(n_bins) < 1:
-                raise OptionError(
-                    f"bcelab.keras.CalibrationError ({FRAMEWORK}): n_bins >= 1",
-                    f"received n_bins={n_bins!r}",
-                    "use e.g. n_bins=15",
-                )
-            self.n_bins = int(n_bins)
+            fname = f"bcelab.keras.{type(self).__name__} ({FRAMEWORK})"
+            self.n_bins = check_positive_int(n_bins, name="n_bins", fname=fname, example=15)
             super().__init__(from_logits=from_logits, name=name, dtype=dtype)
 
-        def _state_shape(self) -> tuple[int, ...]:
+        def state_shape(self) -> tuple[int, ...]:
             return (self.n_bins, 3)
 
         def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-            prep = self._prepare(y_true, y_pred)
-            p = ops.cast(self._probs(prep), self.dtype)
+            ops = self.ops
+            prep = prepare_batch(self, y_true, y_pred)
+            p = ops.cast(self.probs(prep), self.dtype)
             y = ops.cast(prep.y, self.dtype)
             w = ops.ones_like(p)
-            sw = self._weights(sample_weight)
+            sw = self.weights_tensor(sample_weight)
             if sw is not None:
-                w = ops.cast(_call(self.where, reduce, w, reduction="none", weights=sw), self.dtype)
+                w = call_core(self.where, reduce, w, reduction="none", weights=sw)
+                w = ops.cast(w, self.dtype)
             idx = ops.minimum(ops.cast(ops.floor(p * self.n_bins), "int32"), self.n_bins - 1)
             data = ops.reshape(ops.stack([w, w * p, w * y], axis=-1), (-1, 3))
             hist = ops.segment_sum(data, ops.reshape(idx, (-1,)), num_segments=self.n_bins)
@@ -228,9 +245,16 @@ def build_metrics(register: Any) -> list[type]:
 
         def result(self) -> Any:
             h = self.sums
-            return ops.sum(ops.abs(h[:, 1] - h[:, 2])) / ops.sum(h[:, 0])
+            return self.ops.sum(self.ops.abs(h[:, 1] - h[:, 2])) / self.ops.sum(h[:, 0])
 
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "n_bins": self.n_bins}
 
-    return [BinaryAccuracy, LogLoss, NormalizedEntropy, ExcessLoss, CalibrationError]
+    return CalibrationError
+
+
+def build_metrics(keras: Any) -> list[type]:
+    """The metric classes (Keras must be importable, with its backend chosen)."""
+    base = sums_base(keras)
+    factories = (binary_accuracy, log_loss, normalized_entropy, excess_loss, calibration_error)
+    return [make(base) for make in factories]

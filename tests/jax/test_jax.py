@@ -1,4 +1,4 @@
-"""The core on JAX: jit, grad (= the analytic gradient), vmap, lax.scan; the optax-style helper."""
+"""The core on JAX: jit, grad (= the analytic gradient), vmap, lax.scan; optax's names in bcelab.jax."""
 
 from __future__ import annotations
 
@@ -138,6 +138,73 @@ def test_optax_style_update_with_the_drop_in_loss():
     assert ref < 0.6 * first
 
 
+def _optax_focal(x: np.ndarray, y: np.ndarray, alpha, gamma) -> np.ndarray:
+    # optax.losses.sigmoid_focal_loss's source, transcribed to NumPy float64
+    p = 1 / (1 + np.exp(-x))
+    ce = np.logaddexp(0, -x) * y + np.logaddexp(0, x) * (1 - y)
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha is not None:
+        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+    return loss
+
+
+@settings(max_examples=15)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    alpha=st.sampled_from([None, 0.25, 0.9]),
+    gamma=st.sampled_from([0.0, 0.5, 2.0]),
+)
+def test_sigmoid_focal_loss_is_optax_formula_and_the_core(seed, alpha, gamma):
+    # optax's signature: (logits, labels, alpha=None, gamma=2.0), element-wise
+    x, y = _data(seed, (6, 3))
+    got = bj.sigmoid_focal_loss(jnp.asarray(x), jnp.asarray(y), alpha, gamma)
+    assert got.shape == x.shape and got.dtype == jnp.float32
+    core = bcelab.focal_with_logits(jnp.asarray(x), jnp.asarray(y), gamma=gamma, alpha=alpha)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(core))
+    ref = _optax_focal(x.astype(np.float64), y.astype(np.float64), alpha, gamma)
+    np.testing.assert_allclose(np.asarray(got), ref, rtol=2e-5, atol=1e-7)
+    same = bj.sigmoid_focal_loss(
+        logits=jnp.asarray(x), labels=jnp.asarray(y), alpha=alpha, gamma=gamma
+    )
+    np.testing.assert_array_equal(np.asarray(same), np.asarray(got))
+
+
+def test_optax_names_match_optax_when_installed():
+    optax = pytest.importorskip("optax")
+    x, y = _data(8, (5, 4))
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    np.testing.assert_allclose(
+        np.asarray(bj.sigmoid_binary_cross_entropy(xj, yj)),
+        np.asarray(optax.losses.sigmoid_binary_cross_entropy(xj, yj)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    for alpha, gamma in ((None, 2.0), (0.25, 2.0), (0.5, 0.5)):
+        np.testing.assert_allclose(
+            np.asarray(bj.sigmoid_focal_loss(xj, yj, alpha, gamma)),
+            np.asarray(optax.losses.sigmoid_focal_loss(xj, yj, alpha, gamma)),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+
+def test_jax_names_have_optax_signatures():
+    import inspect
+
+    def names(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    empty = inspect.Parameter.empty
+    assert names(bj.sigmoid_binary_cross_entropy) == [("logits", empty), ("labels", empty)]
+    assert names(bj.sigmoid_focal_loss) == [
+        ("logits", empty),
+        ("labels", empty),
+        ("alpha", None),
+        ("gamma", 2.0),
+    ]
+
+
 def test_eager_checks_raise_and_jit_skips_them_as_documented():
     x, y = _data(4, (4,))
     bad = jnp.asarray(y) * 255
@@ -145,6 +212,11 @@ def test_eager_checks_raise_and_jit_skips_them_as_documented():
         bj.sigmoid_binary_cross_entropy(jnp.asarray(x), bad)
     with pytest.raises(DomainError, match="JAX"):
         bj.check_inputs(jnp.asarray(x), bad)
+    with pytest.raises(DomainError, match=r"JAX.*probabilities"):
+        bj.check_inputs(jnp.asarray(x) * 9, jnp.asarray(y), logits=False)
+    bj.check_inputs(jnp.asarray(x), jnp.asarray(y))  # logits (optax's kind): fine
+    with pytest.raises(DomainError, match=r"bcelab\.jax\.sigmoid_focal_loss \(JAX\)"):
+        bj.sigmoid_focal_loss(jnp.asarray(x), bad)
     with pytest.raises(ShapeError, match="JAX"):  # shapes are checked even while tracing
         jax.jit(bj.sigmoid_binary_cross_entropy)(jnp.asarray(x), jnp.zeros(3))
     # under jit values do not exist: no value check (documented), the number is returned
@@ -157,6 +229,6 @@ def test_docs_example_runs():
     import re
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "adapters.md").read_text()
     (code,) = re.findall(r"```python\n(# docs-test: jax\n.*?)```", doc, re.S)
     exec(compile(code, "docs/adapters.md (jax)", "exec"), {"__name__": "__docs__"})

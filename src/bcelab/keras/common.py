@@ -1,0 +1,113 @@
+"""What the Keras adapter's modules share: Keras itself (imported late), errors, shapes.
+
+Nothing here imports Keras at module level: Keras picks its backend from
+``KERAS_BACKEND`` when it is first imported, so :func:`keras_module` imports it on first
+use, after the user has chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from .._core.adapters import call_as
+from .._core.prepare import prepare
+from ..errors import OptionError
+
+__all__ = [
+    "FRAMEWORK",
+    "KERAS_REDUCTIONS",
+    "SUPPORTED_BACKENDS",
+    "call_core",
+    "check_backend",
+    "eager_check",
+    "expand_weights",
+    "keras_module",
+    "same_rank",
+]
+
+FRAMEWORK = "Keras"
+SUPPORTED_BACKENDS = ("jax", "torch", "numpy")
+#: Keras reductions that the core's fused kernel computes directly (torch backend).
+KERAS_REDUCTIONS = {"sum_over_batch_size": "mean", "mean": "mean", "sum": "sum"}
+
+
+def keras_module() -> Any:
+    """The ``keras`` module."""
+    import keras  # optional dependency, imported late: Keras reads KERAS_BACKEND at import
+
+    return keras
+
+
+def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and Keras."""
+    return call_as(where, FRAMEWORK, fn, *args, **kwargs)
+
+
+def check_backend(where: str) -> None:
+    """The core runs on the jax, torch and numpy backends' tensors, not on TensorFlow's."""
+    name = keras_module().backend.backend()
+    if name not in SUPPORTED_BACKENDS:
+        raise OptionError(
+            f"{where} ({FRAMEWORK}): the Keras backend must be one of {SUPPORTED_BACKENDS}",
+            f"received backend {name!r}",
+            "set KERAS_BACKEND=jax or KERAS_BACKEND=torch before importing keras",
+        )
+
+
+def same_rank(y_pred: Any, y_true: Any) -> tuple[Any, Any]:
+    """Keras's rank rule: labels ``(batch,)`` against predictions ``(batch, 1)``.
+
+    Returns ``(y_pred, y_true)``; any other shape mismatch is left to the core's check.
+    """
+    ops = keras_module().ops
+    rt, rp = len(y_true.shape), len(y_pred.shape)
+    if rt + 1 == rp and y_pred.shape[-1] == 1:
+        y_true = ops.expand_dims(y_true, -1)
+    elif rp + 1 == rt and y_true.shape[-1] == 1:
+        y_pred = ops.expand_dims(y_pred, -1)
+    return y_pred, y_true
+
+
+def eager_check(y_pred: Any, y_true: Any, *, from_logits: bool, where: str) -> None:
+    """Value checks for concrete JAX arrays, which the core treats as lazy and never checks.
+
+    Tracers have no values: under ``jax.jit`` (``model.fit`` on the jax backend) nothing
+    is checked; with ``run_eagerly=True`` the targets are concrete and are checked, while
+    the predictions are ``jax.grad`` tracers.  Other backends' tensors are checked by the
+    core itself.
+    """
+    if not array_api_compat.is_jax_array(y_pred):
+        return
+    import jax  # optional dependency: only JAX arrays reach this line
+
+    fname = "bce_with_logits" if from_logits else "bce"
+    if isinstance(y_true, jax.core.Tracer):
+        return
+    y = np.asarray(y_true)
+    if isinstance(y_pred, jax.core.Tracer):  # check the targets alone
+        call_core(
+            where, prepare, y, y, fname=fname, probs=False, nan_policy="raise", pred_name="targets"
+        )
+    else:
+        p = np.asarray(y_pred)
+        call_core(where, prepare, p, y, fname=fname, probs=not from_logits, nan_policy="raise")
+
+
+def expand_weights(sample_weight: Any, y_pred: Any, dtype: Any) -> Any:
+    """One weight per sample (a leading part of the shape) applied to all its elements.
+
+    Keras itself only matches ``(batch,)`` weights to ``(batch, 1)`` losses; element-wise
+    losses need the explicit expansion (the core's documented prefix rule).
+    """
+    if sample_weight is None:
+        return None
+    ops = keras_module().ops
+    sw = ops.convert_to_tensor(sample_weight, dtype=dtype)
+    ws, ps = tuple(sw.shape), tuple(y_pred.shape)
+    if len(ws) < len(ps) and ps[: len(ws)] == ws:
+        sw = ops.broadcast_to(ops.reshape(sw, ws + (1,) * (len(ps) - len(ws))), ps)
+    return sw

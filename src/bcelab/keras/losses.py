@@ -1,0 +1,228 @@
+"""The Keras loss classes of :mod:`bcelab.keras`: ``BinaryCrossentropy``, ``BinaryKLDivergence``.
+
+They subclass ``keras.losses.Loss``, which exists only once Keras is imported (after
+``KERAS_BACKEND`` is chosen), so each class is made by a factory that
+:mod:`bcelab.keras` calls on first use; the work is done by the module-level functions,
+which call the core with the prediction first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._core.options import check_clip, check_unit_interval
+from ..information import binary_kl
+from ..losses import bce, bce_with_logits
+from .common import (
+    FRAMEWORK,
+    KERAS_REDUCTIONS,
+    call_core,
+    check_backend,
+    eager_check,
+    expand_weights,
+    same_rank,
+)
+
+__all__ = ["build_losses"]
+
+
+def crossentropy(loss: Any, y_pred: Any, y_true: Any) -> Any:
+    """The element-wise BCE of a ``BinaryCrossentropy`` (Keras reduces it)."""
+    check_backend(loss.where)
+    y_pred, y_true = same_rank(y_pred, y_true)
+    pw = loss.pos_weight
+    if pw is not None and not isinstance(pw, (int, float)):
+        pw = loss.ops.convert_to_tensor(pw, dtype=y_pred.dtype)
+    if loss.from_logits:
+        return call_core(
+            loss.where,
+            bce_with_logits,
+            y_pred,
+            y_true,
+            pos_weight=pw,
+            label_smoothing=loss.label_smoothing,
+        )
+    return call_core(
+        loss.where,
+        bce,
+        y_pred,
+        y_true,
+        pos_weight=pw,
+        clip=loss.clip,
+        label_smoothing=loss.label_smoothing,
+    )
+
+
+def fused_crossentropy(loss: Any, y_pred: Any, y_true: Any, sw: Any) -> Any:
+    """The reduced loss from the fused kernel (eager torch on the CPU), or ``None``.
+
+    Keras's ``"sum_over_batch_size"`` (and ``"mean"``) is sum / number of elements, with
+    sample weights too: the core's ``"mean"``; ``"sum"`` is ``"sum"``.  Other reductions
+    (``None``, ``"mean_with_sample_weight"``, whose total weight 0 gives 0 in Keras) take
+    the element-wise path.
+    """
+    reduction = KERAS_REDUCTIONS.get(loss.reduction)
+    if reduction is None:
+        return None
+    from ..torch.autograd import fused_loss  # optional dependency: the torch backend only
+
+    return call_core(
+        loss.where,
+        fused_loss,
+        y_pred,
+        y_true,
+        None if sw is None else sw.contiguous(),
+        logits=loss.from_logits,
+        pos_weight=loss.pos_weight,
+        label_smoothing=loss.label_smoothing,
+        reduction=reduction,
+        clip=loss.clip,
+    )
+
+
+def loss_base(keras: Any) -> Any:
+    """The base of bcelab's Keras losses: options, Keras's rank rule, checks, fused path."""
+
+    class Loss(keras.losses.Loss):
+        ops = keras.ops
+
+        def __init__(
+            self,
+            *,
+            from_logits: bool,
+            label_smoothing: float,
+            reduction: Any,
+            name: str,
+            dtype: Any,
+        ) -> None:
+            super().__init__(name=name, reduction=reduction, dtype=dtype)
+            self.from_logits = bool(from_logits)
+            self.label_smoothing = check_unit_interval(
+                label_smoothing, name="label_smoothing", fname=f"{self.where} ({FRAMEWORK})"
+            )
+
+        @property
+        def where(self) -> str:
+            return f"bcelab.keras.{type(self).__name__}"
+
+        def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+            masked = getattr(y_pred, "_keras_mask", None) is not None
+            y_pred = self.ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_true = self.ops.convert_to_tensor(y_true, dtype=self.dtype)
+            y_pred, y_true = same_rank(y_pred, y_true)
+            eager_check(y_pred, y_true, from_logits=self.from_logits, where=self.where)
+            sw = expand_weights(sample_weight, y_pred, self.dtype)
+            if not masked and keras.backend.backend() == "torch":
+                fast = self.fused(y_pred, y_true, sw)
+                if fast is not None:
+                    return fast
+            return super().__call__(y_true, y_pred, sample_weight=sw)
+
+        def fused(self, y_pred: Any, y_true: Any, sw: Any) -> Any:
+            """The reduced loss from the fused kernel, or ``None`` (the element-wise path)."""
+            return None
+
+        def get_config(self) -> dict[str, Any]:
+            return {
+                **super().get_config(),
+                "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing,
+            }
+
+    return Loss
+
+
+def binary_crossentropy(base: Any) -> type:
+    class BinaryCrossentropy(base):
+        r"""Exact binary cross-entropy for Keras 3 (jax, torch and numpy backends).
+
+        .. math::
+
+            \ell(p, y) = -\bigl(w_+\, y \log p + (1 - y) \log(1 - p)\bigr)
+
+        computed by :func:`bcelab.bce` (probabilities, the Keras default) or
+        :func:`bcelab.bce_with_logits` (``from_logits=True``).  ``reduction=None`` keeps
+        one loss per element; the default ``"sum_over_batch_size"`` is the mean over all
+        elements, which equals Keras's value.  bcelab's extras: ``pos_weight`` and
+        ``clip`` (probabilities only).
+        """
+
+        def __init__(
+            self,
+            *,
+            from_logits: bool = False,
+            label_smoothing: float = 0.0,
+            pos_weight: float | None = None,
+            clip: float | None = None,
+            reduction: Any = "sum_over_batch_size",
+            name: str = "binary_crossentropy",
+            dtype: Any = None,
+        ) -> None:
+            super().__init__(
+                from_logits=from_logits,
+                label_smoothing=label_smoothing,
+                reduction=reduction,
+                name=name,
+                dtype=dtype,
+            )
+            self.pos_weight = pos_weight
+            self.clip = check_clip(clip, fname=f"{self.where} ({FRAMEWORK})")
+
+        def fused(self, y_pred: Any, y_true: Any, sw: Any) -> Any:
+            return fused_crossentropy(self, y_pred, y_true, sw)
+
+        def call(self, y_true: Any, y_pred: Any) -> Any:
+            return crossentropy(self, y_pred, y_true)
+
+        def get_config(self) -> dict[str, Any]:
+            pw = self.pos_weight
+            pw = pw if pw is None or isinstance(pw, (int, float)) else [float(v) for v in pw]
+            return {**super().get_config(), "pos_weight": pw, "clip": self.clip}
+
+    return BinaryCrossentropy
+
+
+def binary_kl_divergence(base: Any) -> type:
+    class BinaryKLDivergence(base):
+        r"""BCE minus its floor, :math:`\mathrm{KL}(y \| p) = \mathrm{BCE}(p, y) - H(y)`.
+
+        Same gradient as :class:`BinaryCrossentropy`; 0 at a perfect fit, also for soft
+        targets (autoencoders).  Computed by :func:`bcelab.binary_kl`.
+        """
+
+        def __init__(
+            self,
+            *,
+            from_logits: bool = False,
+            label_smoothing: float = 0.0,
+            reduction: Any = "sum_over_batch_size",
+            name: str = "binary_kl_divergence",
+            dtype: Any = None,
+        ) -> None:
+            super().__init__(
+                from_logits=from_logits,
+                label_smoothing=label_smoothing,
+                reduction=reduction,
+                name=name,
+                dtype=dtype,
+            )
+
+        def call(self, y_true: Any, y_pred: Any) -> Any:
+            check_backend(self.where)
+            y_pred, y_true = same_rank(y_pred, y_true)
+            return call_core(
+                self.where,
+                binary_kl,
+                y_pred,
+                y_true,
+                logits=self.from_logits,
+                label_smoothing=self.label_smoothing,
+            )
+
+    return BinaryKLDivergence
+
+
+def build_losses(keras: Any) -> list[type]:
+    """The loss classes (Keras must be importable, with its backend chosen)."""
+    base = loss_base(keras)
+    return [binary_crossentropy(base), binary_kl_divergence(base)]

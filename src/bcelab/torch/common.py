@@ -1,0 +1,63 @@
+"""What the PyTorch adapter's modules share: bcelab's errors naming PyTorch, input checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .._core.adapters import call_as
+from .._core.prepare import prepare
+from ..errors import DTypeError
+
+__all__ = ["FRAMEWORK", "call_core", "check_inputs", "check_tensors", "out_dtype"]
+
+FRAMEWORK = "PyTorch"
+
+
+def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and PyTorch."""
+    return call_as(where, FRAMEWORK, fn, *args, **kwargs)
+
+
+def check_tensors(where: str, *tensors: object) -> None:
+    """Every argument that is not ``None`` must be a ``torch.Tensor``."""
+    for t in tensors:
+        if t is not None and not isinstance(t, torch.Tensor):
+            raise DTypeError(
+                f"{where} ({FRAMEWORK}): inputs must be torch tensors",
+                f"received {type(t).__name__}",
+                "wrap them with torch.as_tensor(...)",
+            )
+
+
+def out_dtype(x: torch.Tensor) -> torch.dtype:
+    """The losses' output dtype: float64 for float64 inputs, else float32."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def check_inputs(preds: torch.Tensor, targets: torch.Tensor, *, logits: bool) -> None:
+    """Run bcelab's shape, dtype and value checks eagerly (e.g. before a compiled step).
+
+    ``preds`` are logits (``logits=True``, for :class:`BCEWithLogitsLoss`) or
+    probabilities (``logits=False``, for :class:`BCELoss`).
+
+    >>> import torch
+    >>> check_inputs(torch.zeros(3), torch.tensor([0.0, 1.0, 2.0]), logits=True)
+    Traceback (most recent call last):
+    ...
+    bcelab.errors.DomainError: bcelab.torch.check_inputs (PyTorch): bce_with_logits: targets ...
+    """
+    where = "bcelab.torch.check_inputs"
+    check_tensors(where, preds, targets)
+    with torch.no_grad():
+        call_core(
+            where,
+            prepare,
+            preds.detach(),
+            targets.detach(),
+            fname="bce_with_logits" if logits else "bce",
+            probs=not logits,
+            nan_policy="raise",
+        )
