@@ -206,8 +206,8 @@ def test_an_undetectable_swap_is_documented(name: str) -> None:
 def test_torch_adapters_take_the_prediction_first() -> None:
     """The torch adapters keep torch's ``(input, target)``: prediction first, like torch.nn.
 
-    The class names are those of this tree: ``BCELoss`` (logits by default),
-    ``BinaryKLLoss``, ``FocalLoss`` and the metric ``BinaryMetrics``.
+    ``BCELoss``, ``BinaryKLLoss`` and ``FocalLoss`` take probabilities, their
+    ``...WithLogitsLoss`` twins logits, and ``StreamingBinaryMetrics.update(preds, target)``.
     """
     torch = pytest.importorskip("torch")
     import bcelab.torch as bt
@@ -217,25 +217,26 @@ def test_torch_adapters_take_the_prediction_first() -> None:
     p, y, z = (torch.from_numpy(a) for a in _data())
     labels = torch.tensor([1, 0, 1, 1])
     scores = torch.tensor([0.8, 0.3, 0.6, 0.9], dtype=torch.float64)
-    for cls in (bt.BCELoss, bt.BinaryKLLoss, bt.FocalLoss):
+    classes = (bt.BCELoss, bt.BCEWithLogitsLoss, bt.BinaryKLLoss, bt.BinaryKLWithLogitsLoss)
+    for cls in (*classes, bt.FocalLoss, bt.FocalWithLogitsLoss):
         names = list(inspect.signature(cls.forward).parameters)[:3]
         assert names == torch_names, cls.__name__
         with pytest.raises(DTypeError, match="swapped"):
             cls()(labels, scores)
     with pytest.raises(DomainError, match=r"probabilities must lie in \[0, 1\]"):
-        bt.BCELoss(from_logits=False)(torch.tensor([0.5, 2.0]), torch.tensor([1.0, 0.0]))
-    loss = bt.BCELoss(from_logits=False)(p, y)
+        bt.BCELoss()(torch.tensor([0.5, 2.0]), torch.tensor([1.0, 0.0]))
+    loss = bt.BCELoss()(p, y)
     assert float(loss) == pytest.approx(bcelab.decompose(p.numpy(), y.numpy()).bce, rel=1e-14)
-    loss = bt.BCELoss()(z, y)
+    loss = bt.BCEWithLogitsLoss()(z, y)
     assert float(loss) == pytest.approx(bcelab.decompose(z.numpy(), y.numpy(), logits=True).bce)
 
-    names = list(inspect.signature(bt.BinaryMetrics.update).parameters)[:3]
+    names = list(inspect.signature(bt.StreamingBinaryMetrics.update).parameters)[:3]
     assert names == ["self", "preds", "target"]
     with pytest.raises(DTypeError, match="swapped"):
-        bt.BinaryMetrics().update(labels, scores)
+        bt.StreamingBinaryMetrics().update(labels, scores)
     with pytest.raises(DomainError, match=r"probabilities must lie in \[0, 1\]"):
-        bt.BinaryMetrics().update(torch.tensor([0.5, 2.0]), torch.tensor([1.0, 0.0]))
-    metric = bt.BinaryMetrics()
+        bt.StreamingBinaryMetrics().update(torch.tensor([0.5, 2.0]), torch.tensor([1.0, 0.0]))
+    metric = bt.StreamingBinaryMetrics()
     metric.update(p, y)
     ll = metric.compute().log_loss
     assert ll == pytest.approx(bcelab.decompose(p.numpy(), y.numpy()).bce, rel=1e-14)
