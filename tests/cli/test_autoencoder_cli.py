@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from bcelab.cli import main
-from bcelab.train import autoencoder_cli
+from bcelab.cli import autoencoder as autoencoder_cli
 
 ARTIFACTS = {
     "history.csv",
     "history.json",
     "model.pt",
+    "checkpoint.pt",
     "summary.json",
     "reconstructions.png",
     "curves.png",
@@ -156,7 +157,7 @@ def test_default_out_folder_is_timestamped(
 def test_idx_gz_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import gzip
 
-    from tests.test_autoencoder_images import idx_bytes
+    from tests.train.test_autoencoder_images import idx_bytes
 
     x = np.random.default_rng(3).integers(0, 256, size=(20, 6, 6), dtype=np.uint8)
     path = tmp_path / "train-images-idx3-ubyte.gz"

@@ -21,7 +21,8 @@ Tensor = Any
 
 
 class ModuleTrainer:
-    """Minibatch training of one module; the same interface as :class:`~.batched.BatchedMLP`."""
+    """Minibatch training of one module; the same interface as
+    :class:`~bcelab.train.mlp.batched.BatchedMLP` (one seed)."""
 
     def __init__(
         self,

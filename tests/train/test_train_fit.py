@@ -9,11 +9,13 @@ torch = pytest.importorskip("torch")
 
 import bcelab  # noqa: E402
 from bcelab.errors import BCELabError, OptionError  # noqa: E402
-from bcelab.train import MLPSpec, builtin, fit, models  # noqa: E402
-from bcelab.train.batched import BatchedMLP  # noqa: E402
+from bcelab.train import MLPSpec, builtin, fit  # noqa: E402
+from bcelab.train.mlp import models  # noqa: E402
+from bcelab.train.mlp.batched import BatchedMLP  # noqa: E402
 from bcelab.train.loop import DivergedError  # noqa: E402
 from bcelab.train.objectives import Objective  # noqa: E402
 from bcelab.train.optim import Optimizer  # noqa: E402
+from bcelab.train import rng  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +125,7 @@ def test_manual_gradients_equal_autograd_through_bcelab(circles, hidden, k: int)
                 models.state_dict(before, spec, 2, k), spec, 2, k, seed_index=s
             ).double()
             perm = torch.from_numpy(
-                __import__("bcelab.train.rng", fromlist=["x"]).permutations([s], epoch=0, n=40)[0]
+                rng.permutations([s], epoch=0, n=40)[0]
             )
             z = mod(x[perm].double())
             Objective(loss).public(z, y[perm].double()).backward()
@@ -290,7 +292,7 @@ def test_signed_gradient_and_fast_namespace_equal_the_core_bit_for_bit() -> None
     core's values through array_api_compat, edge cases included."""
     from array_api_compat import torch as compat
 
-    from bcelab._core import formulas as M
+    from bcelab._core import formulas
     from bcelab.train.objectives import fast_torch
 
     edge = [0.0, -0.0, 1e-8, -1e-8, 1e-45, -1e-45, 15.0, -15.0, 88.0, -88.0, 104.0, -104.0]
@@ -298,15 +300,15 @@ def test_signed_gradient_and_fast_namespace_equal_the_core_bit_for_bit() -> None
     z = torch.cat([torch.tensor(edge), torch.randn(2000) * 8]).to(torch.float32)
     for y0 in (0.0, 1.0):
         y = torch.full_like(z, y0)
-        want = M.grad_logits(compat, z, y, None)
+        want = formulas.grad_logits(compat, z, y, None)
         got = Objective("bce").grad_signed(z, 1.0 - 2.0 * y)
         assert torch.equal(torch.nan_to_num(got, nan=7.0), torch.nan_to_num(want, nan=7.0))
     y = torch.randint(0, 2, z.shape).to(torch.float32)
-    for fn in (M.sigmoid, M.softplus):
+    for fn in (formulas.sigmoid, formulas.softplus):
         a, b = fn(fast_torch(), z), fn(compat, z)
         assert torch.equal(torch.nan_to_num(a, nan=7.0), torch.nan_to_num(b, nan=7.0))
     for got, want in zip(
-        M.neglog_terms_logits(fast_torch(), z, y), M.neglog_terms_logits(compat, z, y), strict=True
+        formulas.neglog_terms_logits(fast_torch(), z, y), formulas.neglog_terms_logits(compat, z, y), strict=True
     ):
         assert torch.equal(torch.nan_to_num(got, nan=7.0), torch.nan_to_num(want, nan=7.0))
 

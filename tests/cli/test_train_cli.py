@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bcelab.cli import main  # noqa: E402
-from bcelab.train import History, MLPSpec, load_history, module_from_state  # noqa: E402
+from bcelab.train import History, MLPSpec, builtin, load_history, module_from_state  # noqa: E402
 
 
 def test_circles_prints_tutorial_line_and_writes_artifacts(tmp_path, capsys) -> None:
@@ -37,7 +37,7 @@ def test_circles_prints_tutorial_line_and_writes_artifacts(tmp_path, capsys) -> 
     # model.pt: a state_dict that loads with weights_only=True into the tutorial's model
     sd = torch.load(out / "model.pt", weights_only=True)
     mod = module_from_state(sd, MLPSpec(), 2, 1)
-    ds = __import__("bcelab.train.data", fromlist=["x"]).builtin("circles")
+    ds = builtin("circles")
     p = torch.sigmoid(mod(torch.from_numpy(ds.x_test))).detach().numpy()
     acc = float(((p >= 0.5) == (ds.y_test >= 0.5)).mean())
     assert acc == pytest.approx(summary["final"]["test_acc"]["mean"], abs=1e-12)
