@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from bcelab.cli import main
 from bcelab.cli import autoencoder as autoencoder_cli
+from bcelab.cli import main
 
 ARTIFACTS = {
     "history.csv",
@@ -124,6 +124,31 @@ def test_conv_on_digits_fails_before_training(
     assert _run(["--arch", "conv", "--out", str(out)]) == 2
     assert "--arch dense" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--epochs", "0"],
+        ["--batch-size", "0"],
+        ["--lr", "nan"],
+        ["--seed", "-1"],
+        ["--threads", "0"],
+    ],
+)
+def test_bad_flags_are_named_as_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]
+) -> None:
+    out = tmp_path / "never"
+    assert _run([*bad, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert bad[0] in err and not re.search(r"[a-z_]=", err), err  # no Python argument
+    assert not out.exists()
+
+
+def test_missing_data_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "never")]) == 2
+    assert "--data must name an existing" in capsys.readouterr().err
 
 
 def test_nothing_partial_when_writing_fails(

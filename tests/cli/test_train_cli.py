@@ -116,9 +116,19 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
         ["--epochs", "0"],
         ["--batch-size", "0"],
         ["--seeds", "0"],
+        ["--seed", "-1"],
         ["--hidden", "0"],
+        ["--momentum", "1"],
+        ["--label-smoothing", "-0.1"],
+        ["--resume", str(tmp_path / "nothing")],
     ):
         assert main(["train", "circles", "--out", str(out), *bad]) == 2
+        err = capsys.readouterr().err
+        assert bad[0] in err and not re.search(r"[a-z_]=", err), err  # the flag, as typed
+    for bad in (["--test-fraction", "1"], ["--data", str(tmp_path / "missing.csv")]):
+        args = ["train", "file", "--data", str(tmp_path / "bad.csv"), "--target", "label"]
+        assert main([*args, "--out", str(out), *bad]) == 2
+        assert bad[0] in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -13,6 +13,7 @@ from bcelab.train.autoencoder.image_metrics import METRIC_NAMES, evaluate_images
 from bcelab.train.autoencoder.images import ImageSet, from_array, load_digits
 from bcelab.train.autoencoder.spec import AutoencoderSpec, build_autoencoder
 from bcelab.train.autoencoder.training import fit_autoencoder, history_rows
+from bcelab.train.loop import DivergedError
 
 FAST = {"epochs": 3, "batch_size": 32, "threads": 1}
 
@@ -169,6 +170,8 @@ def test_divergence_names_the_epoch(small) -> None:  # type: ignore[no-untyped-d
     with pytest.raises(NaNError, match="epoch 2") as e:
         fit_autoencoder(small, _NaNAfterFirstEpoch(), epochs=3)
     assert "lr=" in str(e.value) and "--lr" not in str(e.value)
+    assert isinstance(e.value, DivergedError)  # the loop's error, as for fit
+    assert e.value.history.epochs == 1  # the completed epoch is kept
 
 
 @pytest.mark.parametrize(
@@ -184,8 +187,10 @@ def test_divergence_names_the_epoch(small) -> None:  # type: ignore[no-untyped-d
     ],
 )
 def test_bad_options(small, kw) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(OptionError):
+    with pytest.raises(OptionError) as e:
         fit_autoencoder(small, **kw)
+    name = next(iter(kw))
+    assert f"{name}=" in str(e.value) and "--" not in str(e.value)  # Python words, no flags
 
 
 def test_evaluate_streams_in_batches(small, bce_run) -> None:  # type: ignore[no-untyped-def]

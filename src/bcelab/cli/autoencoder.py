@@ -108,7 +108,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(ns: argparse.Namespace) -> Config:
     """The options, each checked and named as a flag, before any data is read."""
     return Config(
-        None if ns.data is None else flags.check_existing_file(ns.data, "--data", ".npz or IDX file"),
+        None
+        if ns.data is None
+        else flags.check_existing_file(ns.data, "--data", ".npz or IDX file"),
         ns.arch,
         flags.check_positive(ns.epochs, "--epochs", 100),
         flags.check_positive(ns.batch_size, "--batch-size", 32),
@@ -233,18 +235,25 @@ def _train(cfg: Config, data: ImageSet, *, echo: bool) -> dict[str, AutoencoderR
                 seed=cfg.seed,
                 threads=cfg.threads,
                 on_epoch=None if (cfg.quiet or not echo) else _epoch_line(cfg.epochs, loss),
-                run_info={"command": "bcelab train autoencoder", "cli": {**asdict(cfg), "loss": loss}},
+                run_info={
+                    "command": "bcelab train autoencoder",
+                    "cli": {**asdict(cfg), "loss": loss},
+                },
             )
         except DivergedError as e:
             raise DivergedError(
-                e.expected, e.received, f"lower --lr (e.g. --lr {cfg.lr / 10:g}) or check the images"
+                e.expected,
+                e.received,
+                f"lower --lr (e.g. --lr {cfg.lr / 10:g}) or check the images",
             ) from None
         if results[loss].interrupted:
             break
     return results
 
 
-def _stage(staging: Path, cfg: Config, data: ImageSet, results: dict[str, AutoencoderResult]) -> None:
+def _stage(
+    staging: Path, cfg: Config, data: ImageSet, results: dict[str, AutoencoderResult]
+) -> None:
     """Every artifact of every run into ``staging`` (a sub-folder per loss when comparing)."""
     summaries = {}
     for loss, res in results.items():

@@ -28,7 +28,9 @@ def check_positive(value: int, flag: str, example: int) -> int:
     """An integer flag that must be >= 1 (argparse made it an int)."""
     if value < 1:
         raise OptionError(
-            f"{flag} must be an integer >= 1", f"received {flag} {value}", f"pass e.g. {flag} {example}"
+            f"{flag} must be an integer >= 1",
+            f"received {flag} {value}",
+            f"pass e.g. {flag} {example}",
         )
     return value
 
@@ -44,7 +46,9 @@ def check_seed(value: int, flag: str = "--seed") -> int:
 def check_lr(value: float, example: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise OptionError(
-            "--lr must be a finite number > 0", f"received --lr {value:g}", f"pass e.g. --lr {example}"
+            "--lr must be a finite number > 0",
+            f"received --lr {value:g}",
+            f"pass e.g. --lr {example}",
         )
     return value
 
@@ -53,7 +57,9 @@ def check_unit_open(value: float, flag: str, example: str) -> float:
     """A number in [0, 1) (momentum, label smoothing)."""
     if not 0.0 <= value < 1.0:
         raise OptionError(
-            f"{flag} must lie in [0, 1)", f"received {flag} {value:g}", f"pass e.g. {flag} {example}"
+            f"{flag} must lie in [0, 1)",
+            f"received {flag} {value:g}",
+            f"pass e.g. {flag} {example}",
         )
     return value
 
@@ -75,7 +81,9 @@ def check_existing_file(path: str, flag: str, what: str) -> str:
     if not p.is_file():
         state = "is a directory" if p.is_dir() else "does not exist"
         raise DataError(
-            f"{flag} must name an existing {what}", f"received {path!r}, which {state}", "check the path"
+            f"{flag} must name an existing {what}",
+            f"received {path!r}, which {state}",
+            "check the path",
         )
     return path
 

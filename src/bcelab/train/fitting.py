@@ -52,38 +52,41 @@ class _Options:
     threads: int | None
 
 
+def _check_recipe(
+    optimizer: object, lr: object, momentum: object, loss: object, gamma: object, ls: object
+) -> tuple[Optimizer, Objective, float]:
+    """The optimiser, the objective and the label smoothing, checked."""
+    f = "fit"
+    name = check_choice(
+        optimizer, OPTIMIZERS, name="optimizer", fname=f, hint="pass optimizer='adam'"
+    )
+    rate = check_lr(lr, fname=f, example=0.01)
+    mom = check_momentum(momentum, fname=f)
+    objective = check_choice(
+        loss, LOSSES, name="loss", fname=f, hint="pass loss='bce' (the default)"
+    )
+    g, _ = check_focal(gamma, None, fname=f)
+    return Optimizer(name, rate, mom), Objective(objective, g), check_label_smoothing(ls, fname=f)
+
+
 def _check_options(
-    *,
     epochs: object,
     batch_size: object,
     seeds: object,
     seed: object,
-    label_smoothing: object,
-    optimizer: object,
-    lr: object,
-    momentum: object,
-    loss: object,
-    gamma: object,
     threads: object,
+    recipe: tuple[Optimizer, Objective, float],
 ) -> _Options:
     f = "fit"
     epochs = check_positive_int(epochs, name="epochs", fname=f, example=200)
     batch_size = check_positive_int(batch_size, name="batch_size", fname=f, example=32)
     n_seeds = check_positive_int(seeds, name="seeds", fname=f, example=30)
     first = check_seed(seed, fname=f)
-    ls = check_label_smoothing(label_smoothing, fname=f)
-    name = check_choice(optimizer, OPTIMIZERS, name="optimizer", fname=f, hint="pass optimizer='adam'")
-    rate = check_lr(lr, fname=f, example=0.01)
-    mom = check_momentum(momentum, fname=f)
-    objective = check_choice(loss, LOSSES, name="loss", fname=f, hint="pass loss='bce' (the default)")
-    g, _ = check_focal(gamma, None, fname=f)
     return _Options(
         epochs,
         batch_size,
         list(range(first, first + n_seeds)),
-        Optimizer(name, rate, mom),
-        Objective(objective, g),
-        ls,
+        *recipe,
         check_threads(threads, fname=f),
     )
 
@@ -169,10 +172,16 @@ def _config(spec: Any, ds: Dataset, opts: _Options) -> dict[str, Any]:
     }
 
 
-def _trainer(
-    spec: Any, splits: Splits, opts: _Options, config: dict[str, Any], metrics: Any
-) -> LogitsTrainer:
-    """BatchedMLP for an MLPSpec (pipelined from PIPELINE_SEEDS seeds on), else ModuleTrainer."""
+def _build(
+    model: Any, data: Any, opts: _Options, metrics: Mapping[str, MetricFn] | None
+) -> tuple[LogitsTrainer, int | None]:
+    """The trainer and its torch threads: BatchedMLP for an MLPSpec (on 1 thread unless
+    ``threads`` says otherwise; pipelined from PIPELINE_SEEDS seeds on), else ModuleTrainer."""
+    ds = as_dataset(data.to_dataset() if isinstance(data, ImageSet) else data)
+    spec = _model(model, ds, opts.seeds)
+    splits = _splits(ds, opts)
+    config = _config(spec, ds, opts)
+    tune()
     kw: dict[str, Any] = {
         "batch_size": opts.batch_size,
         "objective": opts.objective,
@@ -186,7 +195,7 @@ def _trainer(
         from .module_trainer import ModuleTrainer  # only when a module trains
 
         engine = ModuleTrainer(spec, opts.seeds[0], splits.x_train, splits.y_train, **kw)
-    return LogitsTrainer(
+    trainer = LogitsTrainer(
         engine,
         splits,
         objective=opts.objective,
@@ -195,6 +204,8 @@ def _trainer(
         metrics=metrics,
         pipelined=isinstance(spec, MLPSpec) and len(opts.seeds) >= PIPELINE_SEEDS,
     )
+    mlp_default = opts.threads is None and isinstance(spec, MLPSpec)
+    return trainer, 1 if mlp_default else opts.threads
 
 
 def fit(
@@ -231,11 +242,10 @@ def fit(
             layer of 50, the tutorial's model), trained for ``seeds`` seeds at once; or a
             ``torch.nn.Module`` that maps ``x`` to logits of the targets' shape (one seed);
             or an :class:`~bcelab.train.AutoencoderSpec`, built and initialised from
-            ``seed`` for the images in ``data`` (use ``optimizer="adam", lr=1e-3`` for the
-            recipe of :func:`~bcelab.train.fit_autoencoder`, which shuffles and steps as
-            torch does).  With targets in [0, 1] that are not all 0/1 (images), the
-            History also carries ``<split>_floor`` and ``<split>_excess`` per epoch, and
-            ``floor + excess = bce``.
+            ``seed`` for the images in ``data`` (:func:`~bcelab.train.fit_autoencoder`
+            trains one with torch's shuffles and Adam).  With targets in [0, 1] that are
+            not all 0/1 (images), the History also carries ``<split>_floor`` and
+            ``<split>_excess`` per epoch, and ``floor + excess = bce``.
         data: a :class:`~bcelab.train.Dataset`, ``(x_train, y_train, x_test, y_test)``,
             or an :class:`~bcelab.train.ImageSet` (the targets are the images).
         epochs, batch_size: passes over the training data; examples per step.
@@ -245,7 +255,7 @@ def fit(
         seeds, seed: train seeds ``seed, seed+1, ..., seed+seeds-1``; seed k's run is the
             same as ``fit(..., seeds=1, seed=k)``.
         metrics: extra ``name -> fn(logits, targets) -> (S,)`` reported per epoch and
-            split: logits and targets of shape ``(S, n, ...)``, one value per seed.
+            split, for logits and targets of shape ``(S, n, ...)``.
         callbacks: called with the History after every epoch (e.g. a progress bar).
         resume: a run folder (or its loaded ``checkpoint.pt``) to continue up to ``epochs``.
         out: a folder for the artifacts (:func:`bcelab.train.artifacts.write_run`).
@@ -256,36 +266,19 @@ def fit(
     Returns:
         The :class:`History`; the final weights are ``history.model_state`` (the
         state_dict written to ``out/model.pt``).  Ctrl-C returns the completed epochs
-        (``History.interrupted``); a loss that becomes NaN or infinite raises
-        :class:`~bcelab.train.DivergedError`.
+        (``History.interrupted``); a NaN or infinite loss raises ``DivergedError``.
     """
     started = time.perf_counter()
-    opts = _check_options(
-        epochs=epochs,
-        batch_size=batch_size,
-        seeds=seeds,
-        seed=seed,
-        label_smoothing=label_smoothing,
-        optimizer=optimizer,
-        lr=lr,
-        momentum=momentum,
-        loss=loss,
-        gamma=gamma,
-        threads=threads,
-    )
-    ds = as_dataset(data.to_dataset() if isinstance(data, ImageSet) else data)
-    spec = _model(model, ds, opts.seeds)
-    splits = _splits(ds, opts)
-    config = _config(spec, ds, opts)
-    tune()
-    trainer = _trainer(spec, splits, opts, config, metrics)
+    recipe = _check_recipe(optimizer, lr, momentum, loss, gamma, label_smoothing)
+    opts = _check_options(epochs, batch_size, seeds, seed, threads, recipe)
+    trainer, threads = _build(model, data, opts, metrics)
     history, _ = train(
         trainer,
         epochs=opts.epochs,
         callbacks=callbacks,
         resume=resume,
         out=out,
-        threads=1 if opts.threads is None and isinstance(spec, MLPSpec) else opts.threads,
+        threads=threads,
         run_info=run_info,
         started=started,
     )

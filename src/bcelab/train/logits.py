@@ -74,12 +74,12 @@ class LogitsTrainer:
         self.metrics, self.pipelined = metrics, pipelined
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
-        return self.engine.train_epoch(epoch)  # type: ignore[no-any-return]
+        return self.engine.train_epoch(epoch)
 
     def evaluate(self, result: tuple[Tensor, Tensor]) -> Row | Future[Row]:
         z, ys = result
         if self.pipelined:
-            return on_helper(self._row, z, ys, self.engine.weights())  # type: ignore[no-any-return]
+            return on_helper(self._row, z, ys, self.engine.weights())
         return self._row(z, ys, None)
 
     def _row(self, z: Tensor, ys: Tensor, weights: Tensor | None) -> Row:
@@ -107,13 +107,13 @@ class LogitsTrainer:
         )
 
     def get_state(self) -> dict[str, Any]:
-        return self.engine.get_state()  # type: ignore[no-any-return]
+        return self.engine.get_state()
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.engine.set_state(state)
 
     def model_state(self) -> dict[str, Any]:
-        return self.engine.model_state()  # type: ignore[no-any-return]
+        return self.engine.model_state()
 
     def rng_state(self, next_epoch: int) -> dict[str, Any]:
         """The shuffles are a pure function of (seed, epoch): the next epoch is all there is."""

@@ -112,8 +112,7 @@ def check_resume(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     if diff:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:6])
         raise OptionError(
-            "resume= continues the same run: same data, model and options "
-            "(only epochs may change)",
+            "resume= continues the same run: same data, model and options (only epochs may change)",
             f"received changes {shown}",
             "repeat the original options, or start a new run without resume=",
         )

@@ -156,9 +156,7 @@ class Objective:
             return bce_with_logits(z, y, reduction="mean", axis=_all_axes(z))
         if self.name == "kl":
             return binary_kl(z, y, logits=True, reduction="mean", axis=_all_axes(z))
-        return focal_with_logits(
-            z, y, gamma=float(self.gamma), reduction="mean", axis=_all_axes(z)
-        )
+        return focal_with_logits(z, y, gamma=float(self.gamma), reduction="mean", axis=_all_axes(z))
 
 
 def _all_axes(z: Tensor) -> tuple[int, ...]:

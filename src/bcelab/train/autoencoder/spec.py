@@ -60,7 +60,7 @@ class AutoencoderSpec:
     channels: tuple[int, int] = (16, 32)
 
     def build(self, image_shape: tuple[int, int, int], /) -> torch.nn.Module:
-        return build_autoencoder(self, image_shape)  # type: ignore[no-any-return]
+        return build_autoencoder(self, image_shape)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (for summary.json and the resume check)."""
