@@ -20,8 +20,10 @@ from typing import Any
 from ..errors import OptionError
 from ..train.artifacts import load_checkpoint
 from ..train.data import Dataset, builtin, load_table
+from ..train.fitting import fit
 from ..train.history import History
 from ..train.loop import DivergedError
+from ..train.mlp.models import MLPSpec
 from ..train.plots import start_worker
 from ..train.progress import ProgressBar
 from . import autoencoder, flags
@@ -250,9 +252,6 @@ def _fmt_stat(s: dict[str, Any]) -> str:
 def _train(cfg: Config, ds: Dataset, out: Path) -> History:
     """``fit`` with the CLI's options, a progress bar unless --quiet, and flag-named advice
     when the loss diverges."""
-    from ..train.fitting import fit  # imports torch: after the figure worker has forked
-    from ..train.mlp.models import MLPSpec
-
     bar = None if cfg.quiet else ProgressBar(cfg.epochs)
     info = {"cli": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}}
     try:

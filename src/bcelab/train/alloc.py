@@ -65,13 +65,13 @@ def on_helper(fn: Any, *args: Any) -> Any:
     core and spun after each parallel region: the 100-seed training loop ran 25-50%
     slower while the helper worked (bench/results/train.md).
     """
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     return helper_pool().submit(_with_threads, torch.get_num_threads(), fn, *args)
 
 
 def _with_threads(n: int, fn: Any, *args: Any) -> Any:
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     torch.set_num_threads(n)  # this thread's OpenMP count (about 0.1 us)
     return fn(*args)

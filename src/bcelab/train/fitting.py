@@ -29,7 +29,9 @@ from .history import History
 from .logits import LogitsTrainer, Splits
 from .loop import Callback, train
 from .metrics import MetricFn
+from .mlp.batched import BatchedMLP
 from .mlp.models import MLPSpec
+from .module_trainer import ModuleTrainer
 from .objectives import LOSSES, Objective
 from .optim import OPTIMIZERS, Optimizer
 
@@ -188,12 +190,8 @@ def _build(
         "optimizer": opts.optimizer,
     }
     if isinstance(spec, MLPSpec):
-        from .mlp.batched import BatchedMLP  # with its helpers: only when an MLP trains
-
         engine: Any = BatchedMLP(spec, opts.seeds, splits.x_train, splits.y_train, **kw)
     else:
-        from .module_trainer import ModuleTrainer  # only when a module trains
-
         engine = ModuleTrainer(spec, opts.seeds[0], splits.x_train, splits.y_train, **kw)
     trainer = LogitsTrainer(
         engine,

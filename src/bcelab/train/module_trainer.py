@@ -36,7 +36,7 @@ class ModuleTrainer:
         optimizer: Optimizer,
         predict_batch: int = 4096,
     ) -> None:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         self.module, self.seeds = module, [int(seed)]
         self.x, self.y = x, y
@@ -51,7 +51,7 @@ class ModuleTrainer:
         return 1
 
     def predict(self, x: Tensor) -> Tensor:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         was = self.module.training
         self.module.eval()
@@ -66,7 +66,7 @@ class ModuleTrainer:
         return torch.cat(parts).unsqueeze(0)
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         perm = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=self.x.shape[0])[0])
         xs, ys = self.x[perm], self.y[perm]

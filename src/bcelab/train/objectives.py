@@ -13,6 +13,7 @@ once per batch (the validation would cost more than the whole step).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from .._core import formulas
@@ -38,8 +39,8 @@ class _FastTorch:
     """
 
     def __init__(self) -> None:
-        import torch
-        from array_api_compat import torch as compat
+        import torch  # optional dependency (bcelab[train])
+        from array_api_compat import torch as compat  # loads torch: only with torch
 
         self._compat, self._torch = compat, torch
 
@@ -69,9 +70,7 @@ def _scalar_torch() -> Any:
     ``minimum``/``maximum`` as ``torch.clamp_max``/``clamp_min`` themselves (no wrapper
     frame at all, for the per-batch gradient)."""
     if not _SCALAR:
-        from types import SimpleNamespace
-
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         _SCALAR.append(
             SimpleNamespace(minimum=torch.clamp_max, maximum=torch.clamp_min, exp=torch.exp)

@@ -54,7 +54,7 @@ class Optimizer:
         check_momentum(self.momentum, fname="Optimizer")
 
     def init_state(self, params: Sequence[Tensor]) -> dict[str, Any]:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         if self.name == "sgd":
             return {"t": 0, "velocity": [torch.zeros_like(p) for p in params]}

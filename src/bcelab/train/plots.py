@@ -161,7 +161,7 @@ def _child(job_r: int, res_w: int) -> None:  # pragma: no cover - runs in the fo
         import matplotlib  # the point of the worker: imported here, in the fork
 
         matplotlib.use("Agg")
-        import matplotlib.backends.backend_agg
+        import matplotlib.backends.backend_agg  # (the worker's imports)
         import matplotlib.figure
 
         chunks = []

@@ -27,7 +27,7 @@ from ...information import binary_kl, decompose
 from ...losses import sigmoid
 
 if TYPE_CHECKING:
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
 __all__ = ["METRIC_NAMES", "ImageMetrics", "evaluate_images", "mse_metric", "psnr"]
 

@@ -29,7 +29,7 @@ from ...information import binary_entropy
 from ...losses import bce_with_logits, sigmoid
 
 if TYPE_CHECKING:
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
 __all__ = [
     "ARCHS",

@@ -30,7 +30,7 @@ from .spec import AutoencoderSpec, build_seeded, check_loss
 from .trainer import AutoencoderTrainer
 
 if TYPE_CHECKING:
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
 __all__ = ["AutoencoderResult", "fit_autoencoder", "history_rows"]
 

@@ -51,7 +51,7 @@ class BatchedMLP:
         objective: Objective,
         optimizer: Optimizer,
     ) -> None:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         self.spec, self.seeds = spec, [int(s) for s in seeds]
         self.x, self.y = x, y  # (N, D), (N, K) float32
@@ -104,7 +104,7 @@ class BatchedMLP:
 
     def _forward_t(self, a: Tensor, layers: list[tuple[Tensor, Tensor]]) -> Tensor:
         """Layers ``1..`` on feature-major activations ``a (S, features, n)``."""
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         last = len(layers) - 1
         for li in range(1, last + 1):
@@ -124,7 +124,7 @@ class BatchedMLP:
         ``(S H, D + 1)`` times ``[x, 1]^T``, evaluated in chunks of columns whose
         activations stay bounded.
         """
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         s = self.n_seeds
         flat = self.flat if flat is None else flat
@@ -147,7 +147,7 @@ class BatchedMLP:
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
         """One epoch of minibatch steps; returns the pre-update logits and their targets."""
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         plan = self.plans.for_epoch(epoch)
         batches, ys = plan["steps"], plan["ys"]

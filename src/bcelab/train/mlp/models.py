@@ -127,7 +127,7 @@ def module_from_state(
     state: dict[str, Any], spec: MLPSpec, n_in: int, n_out: int, *, seed_index: int | None = None
 ) -> Any:
     """Build the ``torch.nn.Sequential`` for one seed and load its weights."""
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     layers: list[Any] = []
     sizes = spec.layer_sizes(n_in, n_out)

@@ -58,7 +58,7 @@ class EpochPlans:
 
     def build(self, parity: int = 0) -> dict[str, Any]:
         """Plan ``parity`` (0 or 1): built once, reused by every other epoch."""
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         plan = self.plans[parity]
         if plan is not None:
@@ -96,7 +96,7 @@ class EpochPlans:
 
     def _buffers(self, nb: int) -> dict[str, Any]:
         """The activation and gradient buffers of a batch of ``nb`` (shared by both plans)."""
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         if nb not in self.by_size:
             s, e = self.n_seeds, torch.empty
@@ -112,7 +112,7 @@ class EpochPlans:
         inputs of every batch ``(S, D + 1, B)`` (one gather per feature; the row of ones
         is written when the plan is made), the gradient's targets ``(S, K, N)`` (1 - 2y
         or y) and, as a new tensor, the targets ``y (S, N, K)`` for the metrics."""
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         s, n, bs = self.n_seeds, self.n, self.batch_size
         idx = torch.from_numpy(self.permutations(epoch))  # (S, N)

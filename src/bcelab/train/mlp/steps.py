@@ -28,7 +28,7 @@ Tensor = Any
 
 def general_epoch(m: BatchedMLP, steps: list[dict[str, Any]], grad: Any) -> None:
     """One step per batch of ``steps`` for any number of layers (under ``no_grad``)."""
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     wts, bts, gws, gbs, glayers = m.wts, m.bts, m.gws, m.gbs, m.glayers
     w1at, gw1a = m.w1a.transpose(1, 2), m.gw1a
@@ -71,7 +71,7 @@ def general_epoch(m: BatchedMLP, steps: list[dict[str, Any]], grad: Any) -> None
 def one_hidden_epoch(m: BatchedMLP, steps: list[dict[str, Any]], grad: Any) -> None:
     """:func:`general_epoch` for exactly one hidden layer, unrolled: the same operations
     in the same order, with less Python per step."""
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     bmm, baddbmm, tsum, mul = torch.bmm, torch.baddbmm, torch.sum, torch.mul
     relu_back = torch.ops.aten.threshold_backward.grad_input
@@ -130,7 +130,7 @@ def factored_epoch(m: BatchedMLP, steps: list[dict[str, Any]], grad: Any) -> Non
     activations instead of eight and keeps half as many in cache.  The gradients
     equal the unfactored loop's (kept for one seed) up to float32 rounding.
     """
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     bmm, baddbmm, tsum, mul = torch.bmm, torch.baddbmm, torch.sum, torch.mul
     w1a, w1at, wt2, bt2 = m.w1a, m.w1a.transpose(1, 2), m.wts[1], m.bts[1]
