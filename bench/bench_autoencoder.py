@@ -2,7 +2,7 @@
 
 Runs, in one process and on the same data, model and initial weights:
 
-* ``bcelab``: :func:`bcelab.train.autoencoder.fit_autoencoder` (Adam 1e-3, batch 32,
+* ``bcelab``: :func:`bcelab.train.fit_autoencoder` (Adam 1e-3, batch 32,
   loss through :func:`bcelab.bce_with_logits`, every epoch: train + test metrics);
 * ``bcelab.train.fit``: the shared trainer, given the same module and ``y = x``;
 * ``plain torch``: a bare loop with ``torch.nn.functional.binary_cross_entropy_with_logits``
@@ -26,8 +26,9 @@ import torch
 
 from bcelab import decompose
 from bcelab.train import fit
-from bcelab.train.autoencoder import AutoencoderSpec, fit_autoencoder
-from bcelab.train.images import ImageSet, load_digits
+from bcelab.train.autoencoder.images import ImageSet, load_digits
+from bcelab.train.autoencoder.spec import AutoencoderSpec
+from bcelab.train.autoencoder.training import fit_autoencoder
 
 
 def _module(data: ImageSet, seed: int) -> torch.nn.Module:

@@ -4,21 +4,29 @@
 on PyTorch; ``--seeds 30`` trains 30 seeds as one batched computation and reports
 mean ± sd and a 95% CI.  ``bcelab train file --data FILE --target COL`` trains on a
 CSV/Parquet table.  ``bcelab train autoencoder ...`` is handed to
-:mod:`bcelab.train.autoencoder_cli` when that module is present.
+:mod:`bcelab.cli.autoencoder`.  ``config_from_args`` checks every flag (and names it
+as typed) before any data is read; ``execute`` trains and prints.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from ..errors import OptionError
+from ..train.artifacts import load_checkpoint
+from ..train.data import Dataset, builtin, load_table
+from ..train.fitting import fit
+from ..train.history import History
+from ..train.loop import DivergedError
+from ..train.mlp.models import MLPSpec
+from ..train.plots import start_worker
+from ..train.progress import ProgressBar
+from . import autoencoder, flags
 
 __all__ = ["Config", "add_arguments", "config_from_args", "execute"]
 
@@ -49,15 +57,6 @@ class Config:
     resume: str | None = None
     quiet: bool = False
     epochs_given: bool = False
-
-
-def _autoencoder() -> ModuleType | None:
-    try:
-        return importlib.import_module("bcelab.train.autoencoder_cli")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("bcelab.train.autoencoder_cli"):
-            return None
-        raise
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -132,14 +131,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             )
             sp.add_argument("--dropna", action="store_true", help="drop rows with missing values")
         _common(sp)
-    ae = _autoencoder()
-    if ae is not None:
-        sp = sub.add_parser(
-            "autoencoder",
-            help="image autoencoder: BCE = floor + excess",
-            description="image autoencoder with a sigmoid output and BCE",
-        )
-        ae.add_arguments(sp)
+    sp = sub.add_parser(
+        "autoencoder",
+        help="image autoencoder: BCE = floor + excess",
+        description="image autoencoder with a sigmoid output and BCE",
+    )
+    autoencoder.add_arguments(sp)
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -156,32 +153,46 @@ def _hidden(text: str) -> tuple[int, ...]:
     return vals
 
 
+def _file_options(ns: argparse.Namespace) -> dict[str, Any]:
+    """``train file``'s own flags (absent for the built-in tasks), checked."""
+    if ns.task != "file":
+        return {}
+    feats = ns.features
+    return {
+        "data": flags.check_existing_file(ns.data, "--data", "CSV or Parquet file"),
+        "target": ns.target,
+        "features": None
+        if feats is None
+        else tuple(f.strip() for f in feats.split(",") if f.strip()),
+        "test": None
+        if ns.test is None
+        else flags.check_existing_file(ns.test, "--test", "CSV or Parquet file"),
+        "test_fraction": ns.test_fraction
+        if ns.test is not None
+        else flags.check_fraction(ns.test_fraction, "--test-fraction", "0.5"),
+        "dropna": ns.dropna,
+    }
+
+
 def config_from_args(ns: argparse.Namespace) -> Any:
+    """The options, each checked and named as a flag, before any data is read."""
     if ns.task == "autoencoder":
-        ae = _autoencoder()
-        assert ae is not None
-        return ae.config_from_args(ns)
-    feats = getattr(ns, "features", None)
+        return autoencoder.config_from_args(ns)
     return Config(
         task=ns.task,
-        data=getattr(ns, "data", None),
-        target=getattr(ns, "target", None),
-        features=None if feats is None else tuple(f.strip() for f in feats.split(",") if f.strip()),
-        test=getattr(ns, "test", None),
-        test_fraction=getattr(ns, "test_fraction", 0.5),
-        dropna=getattr(ns, "dropna", False),
+        **_file_options(ns),
         hidden=_hidden(ns.hidden),
-        epochs=200 if ns.epochs is None else ns.epochs,
-        batch_size=ns.batch_size,
-        lr=ns.lr,
-        momentum=ns.momentum,
+        epochs=200 if ns.epochs is None else flags.check_positive(ns.epochs, "--epochs", 200),
+        batch_size=flags.check_positive(ns.batch_size, "--batch-size", 32),
+        lr=flags.check_lr(ns.lr, "0.01"),
+        momentum=flags.check_unit_open(ns.momentum, "--momentum", "0.9"),
         optimizer=ns.optimizer,
         loss=ns.loss,
-        label_smoothing=ns.label_smoothing,
-        seeds=ns.seeds,
-        seed=ns.seed,
+        label_smoothing=flags.check_unit_open(ns.label_smoothing, "--label-smoothing", "0.1"),
+        seeds=flags.check_positive(ns.seeds, "--seeds", 30),
+        seed=flags.check_seed(ns.seed),
         out=ns.out,
-        resume=ns.resume,
+        resume=None if ns.resume is None else flags.check_resume_dir(ns.resume),
         quiet=ns.quiet,
         epochs_given=ns.epochs is not None,
     )
@@ -189,8 +200,6 @@ def config_from_args(ns: argparse.Namespace) -> Any:
 
 def _resumed(cfg: Config) -> Config:
     """The original run's options (from its checkpoint), with a new --epochs if given."""
-    from ..train.artifacts import load_checkpoint
-
     assert cfg.resume is not None
     ck = load_checkpoint(cfg.resume)
     saved = dict(ck.get("run_info", {}).get("cli", {}))
@@ -209,12 +218,10 @@ def _resumed(cfg: Config) -> Config:
     )
 
 
-def _dataset(cfg: Config) -> Any:
-    from ..train import data
-
+def _dataset(cfg: Config) -> Dataset:
     if cfg.task == "file":
         assert cfg.data is not None and cfg.target is not None
-        return data.load_table(
+        return load_table(
             cfg.data,
             target=cfg.target,
             features=cfg.features,
@@ -222,7 +229,7 @@ def _dataset(cfg: Config) -> Any:
             test_fraction=cfg.test_fraction,
             dropna=cfg.dropna,
         )
-    return data.builtin(cfg.task)
+    return builtin(cfg.task)
 
 
 def _default_out(name: str) -> Path:
@@ -242,26 +249,13 @@ def _fmt_stat(s: dict[str, Any]) -> str:
     return f"{s['mean']:.4f} ± {s['sd']:.4f}  (95% CI {lo:.4f} to {hi:.4f})"
 
 
-def execute(cfg: Any) -> int:
-    if not isinstance(cfg, Config):  # an autoencoder config
-        ae = _autoencoder()
-        assert ae is not None
-        return int(ae.execute(cfg))
-    t_start = time.perf_counter()
-    from ..train.plots import start_worker
-
-    start_worker()  # imports matplotlib on the other core while torch loads here
-    if cfg.resume is not None:
-        cfg = _resumed(cfg)
-    ds = _dataset(cfg)  # bad data fails here, before any folder is created
-    from ..train import MLPSpec, ProgressBar, fit
-    from ..train.loop import DivergedError
-
-    out = Path(cfg.out) if cfg.out else _default_out(ds.name)
+def _train(cfg: Config, ds: Dataset, out: Path) -> History:
+    """``fit`` with the CLI's options, a progress bar unless --quiet, and flag-named advice
+    when the loss diverges."""
     bar = None if cfg.quiet else ProgressBar(cfg.epochs)
     info = {"cli": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}}
     try:
-        h = fit(
+        return fit(
             MLPSpec(hidden=cfg.hidden),
             ds,
             epochs=cfg.epochs,
@@ -278,13 +272,21 @@ def execute(cfg: Any) -> int:
             out=out,
             run_info=info,
         )
-    except DivergedError:
+    except DivergedError as e:
+        print(f"bcelab train: history written to {out}", file=sys.stderr)
+        raise DivergedError(
+            e.expected,
+            e.received,
+            f"try a smaller learning rate (e.g. --lr {cfg.lr / 10:g}), --optimizer adam, "
+            "standardised features, or fewer epochs",
+        ) from None
+    finally:
         if bar is not None:
             bar.close()
-        print(f"bcelab train: history written to {out}", file=sys.stderr)
-        raise
-    if bar is not None:
-        bar.close()
+
+
+def _report(cfg: Config, ds: Dataset, h: History) -> None:
+    """The run's lines: model and recipe, the tutorial's accuracy line, losses, floor."""
     s = h.summary()
     n = h.n_seeds
     dims = "-".join(str(d) for d in (ds.x_train.shape[1], *cfg.hidden, ds.y_train.shape[1]))
@@ -317,6 +319,19 @@ def execute(cfg: Any) -> int:
             f"tutorial (seed 001, one Keras run): Train: {TUTORIAL['train_acc']:.3f}, "
             f"Test: {TUTORIAL['test_acc']:.3f}"
         )
+
+
+def execute(cfg: Any) -> int:
+    if isinstance(cfg, autoencoder.Config):
+        return autoencoder.execute(cfg)
+    t_start = time.perf_counter()
+    start_worker()  # imports matplotlib on the other core while torch loads here
+    if cfg.resume is not None:
+        cfg = _resumed(cfg)
+    ds = _dataset(cfg)  # bad data fails here, before any folder is created
+    out = Path(cfg.out) if cfg.out else _default_out(ds.name)
+    h = _train(cfg, ds, out)
+    _report(cfg, ds, h)
     if h.interrupted:
         print(
             f"interrupted after epoch {h.epochs}: history and checkpoint saved in {out}; "

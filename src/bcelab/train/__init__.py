@@ -5,7 +5,10 @@
 >>> h.summary()["test_acc"]["mean"]                          # doctest: +SKIP
 0.849...
 
-Names load lazily: ``import bcelab.train`` does not import torch.
+Shared parts live here (the loop, data, history, artifacts, optimisers, objectives);
+the built-in MLP is in :mod:`bcelab.train.mlp` and the autoencoders in
+:mod:`bcelab.train.autoencoder`.  Names load lazily: ``import bcelab.train`` does not
+import torch.
 """
 
 from __future__ import annotations
@@ -37,21 +40,21 @@ __all__ = [
 ]
 
 _WHERE = {
-    "AutoencoderSpec": "autoencoder",
-    "fit_autoencoder": "autoencoder",
-    "ImageSet": "images",
-    "load_images": "images",
+    "AutoencoderSpec": "autoencoder.spec",
+    "fit_autoencoder": "autoencoder.training",
+    "ImageSet": "autoencoder.images",
+    "load_images": "autoencoder.images",
     "BUILTINS": "data",
     "Dataset": "data",
     "as_dataset": "data",
     "builtin": "data",
     "load_table": "data",
     "DivergedError": "loop",
-    "fit": "loop",
+    "fit": "fitting",
     "History": "history",
     "load_history": "history",
-    "MLPSpec": "models",
-    "module_from_state": "models",
+    "MLPSpec": "mlp.models",
+    "module_from_state": "mlp.models",
     "Objective": "objectives",
     "Optimizer": "optim",
     "ProgressBar": "progress",

@@ -14,9 +14,12 @@ reserved by the process for reuse instead of going back to the system at once.
 
 from __future__ import annotations
 
-import os
+import ctypes
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from .._core import config
 
 __all__ = ["helper_pool", "on_helper", "tune"]
 
@@ -31,11 +34,9 @@ def tune() -> bool:
     if _done:
         return True
     _done = True
-    if not sys.platform.startswith("linux") or os.environ.get("BCELAB_NO_MALLOPT"):
+    if not sys.platform.startswith("linux") or not config.mallopt_enabled():
         return False
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6")
         ok = libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20) == 1
         ok = libc.mallopt(_M_TRIM_THRESHOLD, 512 << 20) == 1 and ok
@@ -51,8 +52,6 @@ def helper_pool() -> Any:
     """One shared helper thread (created on first use): shuffles and epoch evaluations.
     Submit work through :func:`on_helper`."""
     if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
         _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="bcelab-shuffle"))
     return _POOL[0]
 
@@ -66,13 +65,13 @@ def on_helper(fn: Any, *args: Any) -> Any:
     core and spun after each parallel region: the 100-seed training loop ran 25-50%
     slower while the helper worked (bench/results/train.md).
     """
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     return helper_pool().submit(_with_threads, torch.get_num_threads(), fn, *args)
 
 
 def _with_threads(n: int, fn: Any, *args: Any) -> Any:
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     torch.set_num_threads(n)  # this thread's OpenMP count (about 0.1 us)
     return fn(*args)

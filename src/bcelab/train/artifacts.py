@@ -13,19 +13,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy
+
+from .. import __version__
 from .._core.atomic import atomic_open, write_json
 from ..errors import DataError
 from .history import History
+from .plots import submit_curves
 
 __all__ = ["load_checkpoint", "save_torch", "summary_dict", "versions", "write_run"]
 
 
 def versions() -> dict[str, str]:
     """Versions of Python, bcelab, numpy and torch (for summary.json)."""
-    import numpy
-    import torch
-
-    from .. import __version__
+    import torch  # optional dependency (bcelab[train])
 
     return {
         "python": platform.python_version(),
@@ -38,7 +39,7 @@ def versions() -> dict[str, str]:
 
 def save_torch(obj: Any, path: str | Path, /) -> Path:
     """``torch.save`` through an atomic temporary file."""
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     with atomic_open(path, "wb") as fh:
         torch.save(obj, fh)
@@ -46,8 +47,11 @@ def save_torch(obj: Any, path: str | Path, /) -> Path:
 
 
 def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
-    """The checkpoint of a run folder (or a ``checkpoint.pt`` path), loaded with weights_only."""
-    import torch
+    """The checkpoint of a run folder (or a ``checkpoint.pt`` path), loaded with weights_only.
+
+    A mapping (a checkpoint already loaded) is returned as a plain dict.
+    """
+    import torch  # optional dependency (bcelab[train])
 
     if isinstance(run, Mapping):
         return dict(run)
@@ -55,9 +59,9 @@ def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
     f = p / "checkpoint.pt" if p.is_dir() else p
     if not f.is_file():
         raise DataError(
-            "--resume needs a run folder that contains checkpoint.pt",
+            "resume= needs a run folder that contains checkpoint.pt",
             f"received {str(p)!r}, where {f.name} does not exist",
-            "pass the --out folder of an earlier run",
+            "pass the out= folder of an earlier run",
         )
     try:
         ck = torch.load(f, weights_only=True)
@@ -71,7 +75,7 @@ def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
         raise DataError(
             "a checkpoint.pt written by bcelab train",
             f"{f} is not one (format {ck.get('format') if isinstance(ck, dict) else '?'})",
-            "pass the --out folder of an earlier bcelab train run",
+            "pass the out= folder of an earlier training run",
         )
     return ck
 
@@ -111,8 +115,6 @@ def write_run(
     paths["history.json"] = history.to_json(d / "history.json")
     job = None
     if figure and history.epochs:
-        from .plots import submit_curves
-
         job = submit_curves(history, d / "curves.png")  # drawn by the worker meanwhile
         if job is None:
             paths["curves.png"] = history.plot(d / "curves.png")

@@ -12,6 +12,7 @@ split's mean and standard deviation only, so nothing about the test set leaks in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,14 @@ import numpy as np
 
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from . import rng
+from .tables import read_table, to_xy
 
 __all__ = [
     "BUILTINS",
     "Dataset",
     "as_dataset",
     "builtin",
+    "fingerprint",
     "load_table",
     "make_circles",
     "make_moons",
@@ -53,6 +56,16 @@ class Dataset:
         return bool(
             np.isin(self.y_train, (0.0, 1.0)).all() and np.isin(self.y_test, (0.0, 1.0)).all()
         )
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """16 hex digits of SHA-256 over the arrays' shapes and bytes: a run's data, for
+    ``resume=`` to check that it continues on the same data."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _as_targets(y: object, n: int, split: str) -> np.ndarray:
@@ -209,7 +222,7 @@ def builtin(name: str, /) -> Dataset:
         parts = _split_half(x, y, 500)
         notes = ("make_moons(n_samples=1000, noise=0.2, random_state=1); first 500 rows train",)
     elif name == "breast-cancer":
-        from sklearn.datasets import load_breast_cancer
+        from sklearn.datasets import load_breast_cancer  # optional, and a second to import
 
         bunch = load_breast_cancer()
         x = np.asarray(bunch.data, dtype=np.float64)
@@ -237,7 +250,7 @@ def builtin(name: str, /) -> Dataset:
         raise OptionError(
             f"the built-in data sets are {', '.join(BUILTINS)}",
             f"received {name!r}",
-            "or pass your own file with --data FILE --target COL",
+            "or pass your own table: load_table(path, target='column')",
         )
     ds = as_dataset(parts)
     return Dataset(ds.x_train, ds.y_train, ds.x_test, ds.y_test, name, ("x0", "x1"), notes)
@@ -259,13 +272,11 @@ def load_table(
     Without ``test`` the rows are shuffled with ``split_seed`` and the last
     ``test_fraction`` of them become the test split.  See :mod:`bcelab.train.tables`.
     """
-    from .tables import read_table, to_xy
-
     if test is None and not 0.0 < test_fraction < 1.0:
         raise OptionError(
-            "--test-fraction must lie strictly between 0 and 1",
-            f"received {test_fraction!r}",
-            "use e.g. --test-fraction 0.5",
+            "load_table: test_fraction must lie strictly between 0 and 1",
+            f"received test_fraction={test_fraction!r}",
+            "pass e.g. test_fraction=0.5, or a separate test table with test=",
         )
     tab = read_table(path)
     x, y, names, notes = to_xy(
@@ -289,7 +300,7 @@ def load_table(
             raise DataError(
                 f"the {split} split must contain at least one row",
                 f"received 0 rows ({x.shape[0]} usable rows in {path})",
-                "use more data, or change --test-fraction / --test",
+                "use more data, or change test_fraction (or the test table)",
             )
     xt, xe = standardise(xt, xe)
     ds = as_dataset((xt, yt, xe, ye))

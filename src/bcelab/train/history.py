@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .._core.atomic import write_json, write_text
+from .plots import save_curves
 from .stats import summarise
 
 __all__ = ["History", "load_history"]
@@ -125,19 +127,13 @@ class History:
         return buf.getvalue()
 
     def to_csv(self, path: str | Path, /) -> Path:
-        from .._core.atomic import write_text
-
         return write_text(path, self.csv_text())
 
     def to_json(self, path: str | Path, /) -> Path:
-        from .._core.atomic import write_json
-
         return write_json(path, self.to_dict())
 
     def plot(self, path: str | Path, /, *, title: str | None = None) -> Path:
         """The tutorial's figure (Loss and Accuracy, train and test), saved atomically."""
-        from .plots import save_curves
-
         return save_curves(self, path, title=title)
 
     def save(self, directory: str | Path, /) -> dict[str, Path]:

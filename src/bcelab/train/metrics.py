@@ -53,7 +53,7 @@ def splits_metrics(
     that every target is exactly 0 or 1 (no label smoothing), which lets the bce
     loss take :func:`hard_bce_values` (the same values).
     """
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     zs, ys, bounds = [], [], [0]
     for _, z, y, _ in parts:
@@ -117,7 +117,7 @@ def hard_bce_values(z: Tensor, y: Tensor) -> Tensor:
     :math:`t + \max(s z, 0)` with :math:`s = 1 - 2y` (negation is exact, and
     :math:`\min(z, 0) - \max(z, 0) = -|z|` exactly).  Tested against the core.
     """
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     t = torch.abs(z).neg_().exp_().log1p_()
     return t.add_(torch.mul(z, torch.rsub(y, 1.0, alpha=2.0)).clamp_min_(0.0))
@@ -125,7 +125,7 @@ def hard_bce_values(z: Tensor, y: Tensor) -> Tensor:
 
 def _means(v: Tensor, dim: int) -> np.ndarray:
     """Float64 means along ``dim``: of float64 values, or of booleans as an exact count."""
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     if v.dtype == torch.bool:
         return torch.sum(v, dim=dim).to(torch.float64).div_(v.shape[dim]).numpy()

@@ -13,10 +13,13 @@ once per batch (the validation would cost more than the whole step).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from .._core import formulas as M
-from ..errors import OptionError
+from .._core import formulas
+from .._core.options import check_choice, check_focal
+from ..information import binary_kl
+from ..losses import bce_with_logits, focal_with_logits
 
 __all__ = ["LOSSES", "Objective", "fast_torch"]
 
@@ -36,8 +39,8 @@ class _FastTorch:
     """
 
     def __init__(self) -> None:
-        import torch
-        from array_api_compat import torch as compat
+        import torch  # optional dependency (bcelab[train])
+        from array_api_compat import torch as compat  # loads torch: only with torch
 
         self._compat, self._torch = compat, torch
 
@@ -67,9 +70,7 @@ def _scalar_torch() -> Any:
     ``minimum``/``maximum`` as ``torch.clamp_max``/``clamp_min`` themselves (no wrapper
     frame at all, for the per-batch gradient)."""
     if not _SCALAR:
-        from types import SimpleNamespace
-
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         _SCALAR.append(
             SimpleNamespace(minimum=torch.clamp_max, maximum=torch.clamp_min, exp=torch.exp)
@@ -92,18 +93,14 @@ class Objective:
     gamma: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.name not in LOSSES:
-            raise OptionError(
-                f"--loss must be one of {', '.join(LOSSES)}",
-                f"received {self.name!r}",
-                "use --loss bce (the default)",
-            )
-        if not 0.0 <= float(self.gamma) < float("inf"):
-            raise OptionError(
-                "focal gamma must be finite and >= 0",
-                f"received {self.gamma!r}",
-                "gamma=2 is the value from Lin et al. 2017",
-            )
+        check_choice(
+            self.name,
+            LOSSES,
+            name="loss",
+            fname="Objective",
+            hint="pass loss='bce' (the default), 'focal' or 'kl'",
+        )
+        check_focal(self.gamma, None, fname="Objective")
 
     def values(self, z: Tensor, y: Tensor, *, finite: bool = False) -> Tensor:
         """Per-element objective for logits ``z`` and (already smoothed) targets ``y``.
@@ -113,16 +110,16 @@ class Objective:
         same values, in about half the tensor operations.
         """
         xp = fast_torch()
-        a, b = M.neglog_terms_logits(xp, z, y, guard=not finite)
+        a, b = formulas.neglog_terms_logits(xp, z, y, guard=not finite)
         if self.name == "bce":
-            return M.cross_entropy(y, a, b, None)
+            return formulas.cross_entropy(y, a, b, None)
         if self.name == "kl":
-            return M.kl(xp, y, a, b)
-        return M.focal(
+            return formulas.kl(xp, y, a, b)
+        return formulas.focal(
             xp,
             y,
-            M.log_sigmoid(xp, z),
-            M.log_sigmoid(xp, -z),
+            formulas.log_sigmoid(xp, z),
+            formulas.log_sigmoid(xp, -z),
             a,
             b,
             float(self.gamma),
@@ -132,9 +129,9 @@ class Objective:
     def grad(self, z: Tensor, y: Tensor) -> Tensor:
         """Per-element derivative of :meth:`values` with respect to the logits."""
         if self.name == "focal":
-            return M.grad_focal_logits(fast_torch(), z, y, float(self.gamma), None)
+            return formulas.grad_focal_logits(fast_torch(), z, y, float(self.gamma), None)
         # kl = bce - H(y): the same gradient, from the one generic formula.
-        return M.grad_logits(fast_torch(), z, y, None)
+        return formulas.grad_logits(fast_torch(), z, y, None)
 
     @property
     def has_signed_grad(self) -> bool:
@@ -150,19 +147,15 @@ class Objective:
         :func:`bcelab._core.formulas.sigmoid`, evaluated once instead of twice, in 9 tensor
         operations instead of 20 (tested against :meth:`grad` for every float32 edge case).
         """
-        return M.sigmoid(_scalar_torch(), z * s).mul_(s)
+        return formulas.sigmoid(_scalar_torch(), z * s).mul_(s)
 
     def public(self, z: Tensor, y: Tensor) -> Tensor:
         """The mean objective through bcelab's public, validated functions (autograd path)."""
-        import bcelab
-
         if self.name == "bce":
-            return bcelab.bce_with_logits(z, y, reduction="mean", axis=_all_axes(z))
+            return bce_with_logits(z, y, reduction="mean", axis=_all_axes(z))
         if self.name == "kl":
-            return bcelab.binary_kl(z, y, logits=True, reduction="mean", axis=_all_axes(z))
-        return bcelab.focal_with_logits(
-            z, y, gamma=float(self.gamma), reduction="mean", axis=_all_axes(z)
-        )
+            return binary_kl(z, y, logits=True, reduction="mean", axis=_all_axes(z))
+        return focal_with_logits(z, y, gamma=float(self.gamma), reduction="mean", axis=_all_axes(z))
 
 
 def _all_axes(z: Tensor) -> tuple[int, ...]:
@@ -172,10 +165,10 @@ def _all_axes(z: Tensor) -> tuple[int, ...]:
 def bce_parts(z: Tensor, y: Tensor, *, finite: bool = False) -> tuple[Tensor, Tensor]:
     """Per-element ``(BCE, KL)`` for reporting floor + excess (``finite`` as in ``values``)."""
     xp = fast_torch()
-    a, b = M.neglog_terms_logits(xp, z, y, guard=not finite)
-    return M.cross_entropy(y, a, b, None), M.kl(xp, y, a, b)
+    a, b = formulas.neglog_terms_logits(xp, z, y, guard=not finite)
+    return formulas.cross_entropy(y, a, b, None), formulas.kl(xp, y, a, b)
 
 
 def entropy(y: Tensor) -> Tensor:
     """Per-element floor ``H(y)``."""
-    return M.entropy(fast_torch(), y)
+    return formulas.entropy(fast_torch(), y)

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import OptionError
+from .._core.options import check_choice
+from .checks import check_lr, check_momentum
 
 __all__ = ["OPTIMIZERS", "Optimizer"]
 
@@ -42,27 +43,18 @@ class Optimizer:
     epsilon: float = 1e-7
 
     def __post_init__(self) -> None:
-        if self.name not in OPTIMIZERS:
-            raise OptionError(
-                f"--optimizer must be one of {', '.join(OPTIMIZERS)}",
-                f"received {self.name!r}",
-                "use --optimizer sgd or --optimizer adam",
-            )
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise OptionError(
-                "the learning rate must be a finite number > 0",
-                f"received lr={self.lr!r}",
-                "use e.g. --lr 0.01",
-            )
-        if not 0.0 <= self.momentum < 1.0:
-            raise OptionError(
-                "momentum must lie in [0, 1)",
-                f"received {self.momentum!r}",
-                "use e.g. --momentum 0.9, or 0 for plain SGD",
-            )
+        check_choice(
+            self.name,
+            OPTIMIZERS,
+            name="optimizer",
+            fname="Optimizer",
+            hint="pass optimizer='sgd' or optimizer='adam'",
+        )
+        check_lr(self.lr, fname="Optimizer", example=0.01)
+        check_momentum(self.momentum, fname="Optimizer")
 
     def init_state(self, params: Sequence[Tensor]) -> dict[str, Any]:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         if self.name == "sgd":
             return {"t": 0, "velocity": [torch.zeros_like(p) for p in params]}

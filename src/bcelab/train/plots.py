@@ -19,12 +19,19 @@ it is whenever the worker fails.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
+import select
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .._core import config
+from .._core.atomic import atomic_open
 
 if TYPE_CHECKING:
     from .history import History
@@ -47,6 +54,7 @@ def new_figure(
     rows: int, cols: int = 1, *, size: tuple[float, float] = (7.0, 7.0)
 ) -> tuple[Any, Any]:
     """A matplotlib Figure with an Agg canvas and its axes array, without pyplot."""
+    # matplotlib: an optional dependency, and half a second to import
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -71,8 +79,6 @@ def new_figure(
 
 def write_png(fig: Any, path: str | Path, /, *, dpi: int = 120) -> Path:
     """Save ``fig`` atomically; the format follows the suffix."""
-    from .._core.atomic import atomic_open
-
     fmt = Path(path).suffix.lstrip(".") or "png"
     with atomic_open(path, "wb") as fh:
         fig.savefig(fh, format=fmt, dpi=dpi)
@@ -149,16 +155,13 @@ _worker: dict[str, int] = {}
 
 
 def _child(job_r: int, res_w: int) -> None:  # pragma: no cover - runs in the fork
-    import pickle
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     msg = b"ok"
     try:
-        import matplotlib
+        import matplotlib  # the point of the worker: imported here, in the fork
 
         matplotlib.use("Agg")
-        import matplotlib.backends.backend_agg
+        import matplotlib.backends.backend_agg  # (the worker's imports)
         import matplotlib.figure
 
         chunks = []
@@ -176,7 +179,7 @@ def _child(job_r: int, res_w: int) -> None:  # pragma: no cover - runs in the fo
 
 def start_worker() -> bool:
     """Fork the figure worker once per process, if that can help (see the module doc)."""
-    if _worker or not hasattr(os, "fork") or os.environ.get("BCELAB_NO_PLOT_WORKER"):
+    if _worker or not hasattr(os, "fork") or not config.plot_worker_enabled():
         return bool(_worker)
     if "torch" in sys.modules or "matplotlib" in sys.modules:
         return False  # threads may exist (fork is unsafe) or nothing is left to gain
@@ -202,16 +205,12 @@ class PlotJob:
         self.pid, self.res_r = pid, res_r
 
     def wait(self, timeout: float = 300.0) -> str | None:
-        import select
-
         try:
             ready, _, _ = select.select([self.res_r], [], [], timeout)
             msg = os.read(self.res_r, 8192) if ready else b"timed out"
         finally:
             os.close(self.res_r)
             if msg != b"ok":
-                import signal
-
                 try:
                     os.kill(self.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -224,9 +223,6 @@ def submit_curves(h: History, path: str | Path, /, *, title: str | None = None) 
     """Hand the figure to the worker (used once); None when there is none."""
     if not _worker or "pid" not in _worker:
         return None
-    import dataclasses
-    import pickle
-
     w = dict(_worker)
     _worker.clear()
     _worker["used"] = 1

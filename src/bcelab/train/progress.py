@@ -1,7 +1,7 @@
 """A one-line progress bar over epochs, drawn only on a terminal.
 
 It is a ``fit`` callback; on anything that is not a TTY (a pipe, a file, CI logs) it
-draws nothing, and ``--quiet`` does not create it at all.
+draws nothing (and a quiet command line does not create it at all).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Counter-based random numbers: every seed's stream is a pure function of (seed, purpose, index).
 
 Seed k of a 30-seed batched run must see exactly the numbers of a single run with
-seed k, and ``--resume`` must continue the very same shuffles.  Both follow when the
+seed k, and ``resume=`` must continue the very same shuffles.  Both follow when the
 random numbers are a hash of a counter rather than the state of a generator: there
 is no generator state to carry, to split or to save; a checkpoint only records the
 seeds and the next epoch.  The hash is SplitMix64 (Steele, Lea & Flood 2014), applied

@@ -22,18 +22,18 @@ def read_table(path: str | Path, /) -> Any:
     p = Path(path)
     if not p.is_file():
         raise DataError(
-            "--data/--test must name an existing CSV or Parquet file",
+            "an existing CSV or Parquet file",
             f"received {str(p)!r}, which does not exist",
             "check the path",
         )
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # optional dependency (bcelab[eval])
 
             return pq.read_table(p)
         if suffix in (".csv", ".txt"):
-            import pyarrow.csv as pcsv
+            import pyarrow.csv as pcsv  # optional dependency (bcelab[eval])
 
             return pcsv.read_csv(p)
     except Exception as e:  # pyarrow raises its own exception family
@@ -55,7 +55,7 @@ def _rows_list(idx: np.ndarray) -> str:
 
 
 def _numeric(tab: Any, name: str, source: str) -> np.ndarray:
-    import pyarrow.types as pat
+    import pyarrow.types as pat  # optional dependency (bcelab[eval])
 
     col = tab.column(name)
     t = col.type
@@ -64,13 +64,13 @@ def _numeric(tab: Any, name: str, source: str) -> np.ndarray:
         raise DataError(
             f"column {name!r} of {source} must be numeric",
             f"received type {t} (e.g. {sample!r})",
-            f"encode {name!r} as numbers, or leave it out with --features",
+            f"encode {name!r} as numbers, or leave it out of the feature columns",
         )
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _target(tab: Any, name: str, source: str) -> np.ndarray:
-    import pyarrow.types as pat
+    import pyarrow.types as pat  # optional dependency (bcelab[eval])
 
     t = tab.column(name).type
     if pat.is_integer(t) or pat.is_floating(t) or pat.is_boolean(t) or pat.is_null(t):
@@ -95,20 +95,20 @@ def to_xy(
         raise DataError(
             f"columns {missing} must exist in {source}",
             f"the columns available are {cols}",
-            "spell --target/--features as in the header (case matters)",
+            "spell the target and feature columns as in the header (case matters)",
         )
     feats = tuple(wanted[1:])
     if not feats:
         raise DataError(
             "at least one feature column besides the target",
             f"{source} has only {cols}",
-            "add feature columns or list them with --features",
+            "add feature columns, or name them as the features",
         )
     if target in feats:
         raise DataError(
             "the target must not also be a feature",
-            f"received --features {list(feats)}",
-            f"remove {target!r} from --features",
+            f"received features {list(feats)}",
+            f"remove {target!r} from the features",
         )
     y = _target(tab, target, source)
     x = np.stack([_numeric(tab, f, source) for f in feats], axis=1)
@@ -124,10 +124,10 @@ def to_xy(
                 f"{source} must have no missing values in the columns used",
                 f"missing values in columns {bad_cols}, data rows {_rows_list(rows)} "
                 "(1 = first row after the header)",
-                "fill them in, or pass --dropna to drop those rows",
+                "fill them in, or drop those rows (dropna=True)",
             )
         x, y = x[~bad], y[~bad]
-        notes = (*notes, f"dropped {len(rows)} rows with missing values (--dropna)")
+        notes = (*notes, f"dropped {len(rows)} rows with missing values")
     if not np.isfinite(x).all():
         rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
         raise DataError(
@@ -147,6 +147,6 @@ def to_xy(
         raise DataError(
             f"{source} must contain at least one usable row",
             "received 0 rows",
-            "check the file (or fewer rows were dropped by --dropna)",
+            "check the file (every row had a missing value, and dropna drops those)",
         )
     return x, y, feats, notes

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .._core.atomic import save_figure
+from ..._core.atomic import save_figure
 
 __all__ = ["plot_curves", "plot_per_pixel_excess", "plot_reconstructions"]
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    import matplotlib  # optional dependency, and half a second to import
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -72,8 +72,11 @@ def plot_curves(
     /,
     *,
     loss: str = "bce",
+    title: str | None = None,
 ) -> Path:
     """BCE per epoch with the floor as a line (left) and the excess on a log axis (right).
+
+    ``title`` defaults to one that names the training ``loss``.
 
     ``history`` maps column names (``epoch``, ``train_bce``, ``test_bce``, ``test_floor``,
     ``train_excess``, ``test_excess``, ``test_excess_fraction``, ...) to per-epoch values.
@@ -100,7 +103,7 @@ def plot_curves(
     a2.plot(ep, history["train_excess"], color="tab:blue", label="train excess")
     a2.plot(ep, history["test_excess"], color="tab:orange", label="test excess")
     a2.set_yscale("log")
-    from matplotlib.ticker import FormatStrFormatter, LogLocator
+    from matplotlib.ticker import FormatStrFormatter, LogLocator  # loaded by _pyplot
 
     a2.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 3.0, 5.0)))
     a2.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
@@ -114,7 +117,7 @@ def plot_curves(
     )
     a2.legend(loc="upper right", fontsize=8)
     a2.grid(alpha=0.3, which="both")
-    fig.suptitle(f"Autoencoder trained with --loss {loss}", fontsize=11)
+    fig.suptitle(title or f"Autoencoder trained with loss={loss!r}", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -130,7 +133,7 @@ def plot_per_pixel_excess(
 
     With ``floor_map`` (mean entropy per pixel) the floor is drawn beside it, on its own scale.
     """
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # loaded by _pyplot
 
     plt = _pyplot()
     panels = (

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OptionError
-from . import rng
+from ..._core.options import check_choice
+from ...errors import OptionError
+from .. import rng
 
 __all__ = ["INITIALISERS", "MLPSpec", "init_flat", "module_from_state", "state_dict"]
 
@@ -46,13 +47,14 @@ class MLPSpec:
                 f"received {self.hidden}",
                 "use e.g. hidden=(50,)",
             )
-        for init in (self.hidden_init, self.output_init):
-            if init not in INITIALISERS:
-                raise OptionError(
-                    f"initialisers are {INITIALISERS}",
-                    f"received {init!r}",
-                    "use 'he_uniform' or 'glorot_uniform'",
-                )
+        for name in ("hidden_init", "output_init"):
+            check_choice(
+                getattr(self, name),
+                INITIALISERS,
+                name=name,
+                fname="MLPSpec",
+                hint=f"pass {name}='he_uniform' or {name}='glorot_uniform'",
+            )
 
     def layer_sizes(self, n_in: int, n_out: int) -> list[tuple[int, int]]:
         dims = [n_in, *(int(h) for h in self.hidden), n_out]
@@ -125,7 +127,7 @@ def module_from_state(
     state: dict[str, Any], spec: MLPSpec, n_in: int, n_out: int, *, seed_index: int | None = None
 ) -> Any:
     """Build the ``torch.nn.Sequential`` for one seed and load its weights."""
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     layers: list[Any] = []
     sizes = spec.layer_sizes(n_in, n_out)

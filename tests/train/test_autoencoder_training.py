@@ -9,14 +9,11 @@ import pytest
 import torch
 
 from bcelab.errors import NaNError, OptionError, ShapeError
-from bcelab.train.autoencoder import (
-    AutoencoderSpec,
-    build_autoencoder,
-    fit_autoencoder,
-    history_rows,
-)
-from bcelab.train.autoencoder_metrics import METRIC_NAMES, evaluate_images
-from bcelab.train.images import ImageSet, from_array, load_digits
+from bcelab.train.autoencoder.image_metrics import METRIC_NAMES, evaluate_images
+from bcelab.train.autoencoder.images import ImageSet, from_array, load_digits
+from bcelab.train.autoencoder.spec import AutoencoderSpec, build_autoencoder
+from bcelab.train.autoencoder.training import fit_autoencoder, history_rows
+from bcelab.train.loop import DivergedError
 
 FAST = {"epochs": 3, "batch_size": 32, "threads": 1}
 
@@ -172,7 +169,9 @@ def test_divergence_names_the_epoch(small) -> None:  # type: ignore[no-untyped-d
     # 256 images / 32 = 8 steps per epoch (+ probe/eval calls): NaN logits appear in epoch 2
     with pytest.raises(NaNError, match="epoch 2") as e:
         fit_autoencoder(small, _NaNAfterFirstEpoch(), epochs=3)
-    assert "--lr" in str(e.value)
+    assert "lr=" in str(e.value) and "--lr" not in str(e.value)
+    assert isinstance(e.value, DivergedError)  # the loop's error, as for fit
+    assert e.value.history.epochs == 1  # the completed epoch is kept
 
 
 @pytest.mark.parametrize(
@@ -188,8 +187,10 @@ def test_divergence_names_the_epoch(small) -> None:  # type: ignore[no-untyped-d
     ],
 )
 def test_bad_options(small, kw) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(OptionError):
+    with pytest.raises(OptionError) as e:
         fit_autoencoder(small, **kw)
+    name = next(iter(kw))
+    assert f"{name}=" in str(e.value) and "--" not in str(e.value)  # Python words, no flags
 
 
 def test_evaluate_streams_in_batches(small, bce_run) -> None:  # type: ignore[no-untyped-def]
@@ -210,7 +211,7 @@ def test_the_shared_trainer_fits_an_autoencoder_module(small) -> None:  # type: 
 
     torch.manual_seed(0)
     net = AutoencoderSpec().build(small.image_shape)
-    from bcelab.train.autoencoder_metrics import mse_metric
+    from bcelab.train.autoencoder.image_metrics import mse_metric
 
     h = fit(
         net,
@@ -253,7 +254,7 @@ def test_ctrl_c_keeps_the_completed_epochs(small) -> None:  # type: ignore[no-un
 
 
 def test_fit_takes_an_autoencoder_spec_and_an_imageset(small) -> None:  # type: ignore[no-untyped-def]
-    # issue 4, point 6: bcelab.train.fit trains an AutoencoderSpec on an ImageSet directly;
+    # bcelab.train.fit trains an AutoencoderSpec on an ImageSet directly;
     # the spec is initialised from `seed` alone, so two calls give the same weights.
     from bcelab.train import AutoencoderSpec as PublicSpec
     from bcelab.train import ImageSet, fit

@@ -90,7 +90,7 @@ def test_missing_values_named_or_dropped(tmp_path) -> None:
     with pytest.raises(DataError) as e:
         data.load_table(p, target="label")
     msg = str(e.value)
-    assert "['b']" in msg and "rows 2" in msg and "--dropna" in msg
+    assert "['b']" in msg and "rows 2" in msg and "dropna=True" in msg
     ds = data.load_table(p, target="label", dropna=True)
     assert ds.x_train.shape[0] + ds.x_test.shape[0] == 5
 

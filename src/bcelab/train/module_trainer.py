@@ -21,7 +21,8 @@ Tensor = Any
 
 
 class ModuleTrainer:
-    """Minibatch training of one module; the same interface as :class:`~.batched.BatchedMLP`."""
+    """Minibatch training of one module; the same interface as
+    :class:`~bcelab.train.mlp.batched.BatchedMLP` (one seed)."""
 
     def __init__(
         self,
@@ -35,7 +36,7 @@ class ModuleTrainer:
         optimizer: Optimizer,
         predict_batch: int = 4096,
     ) -> None:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         self.module, self.seeds = module, [int(seed)]
         self.x, self.y = x, y
@@ -50,7 +51,7 @@ class ModuleTrainer:
         return 1
 
     def predict(self, x: Tensor) -> Tensor:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         was = self.module.training
         self.module.eval()
@@ -65,7 +66,7 @@ class ModuleTrainer:
         return torch.cat(parts).unsqueeze(0)
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
-        import torch
+        import torch  # optional dependency (bcelab[train])
 
         perm = torch.from_numpy(rng.permutations(self.seeds, epoch=epoch, n=self.x.shape[0])[0])
         xs, ys = self.x[perm], self.y[perm]

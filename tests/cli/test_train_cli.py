@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bcelab.cli import main  # noqa: E402
-from bcelab.train import History, MLPSpec, load_history, module_from_state  # noqa: E402
+from bcelab.train import History, MLPSpec, builtin, load_history, module_from_state  # noqa: E402
 
 
 def test_circles_prints_tutorial_line_and_writes_artifacts(tmp_path, capsys) -> None:
@@ -37,7 +37,7 @@ def test_circles_prints_tutorial_line_and_writes_artifacts(tmp_path, capsys) -> 
     # model.pt: a state_dict that loads with weights_only=True into the tutorial's model
     sd = torch.load(out / "model.pt", weights_only=True)
     mod = module_from_state(sd, MLPSpec(), 2, 1)
-    ds = __import__("bcelab.train.data", fromlist=["x"]).builtin("circles")
+    ds = builtin("circles")
     p = torch.sigmoid(mod(torch.from_numpy(ds.x_test))).detach().numpy()
     acc = float(((p >= 0.5) == (ds.y_test >= 0.5)).mean())
     assert acc == pytest.approx(summary["final"]["test_acc"]["mean"], abs=1e-12)
@@ -116,9 +116,19 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
         ["--epochs", "0"],
         ["--batch-size", "0"],
         ["--seeds", "0"],
+        ["--seed", "-1"],
         ["--hidden", "0"],
+        ["--momentum", "1"],
+        ["--label-smoothing", "-0.1"],
+        ["--resume", str(tmp_path / "nothing")],
     ):
         assert main(["train", "circles", "--out", str(out), *bad]) == 2
+        err = capsys.readouterr().err
+        assert bad[0] in err and not re.search(r"[a-z_]=", err), err  # the flag, as typed
+    for bad in (["--test-fraction", "1"], ["--data", str(tmp_path / "missing.csv")]):
+        args = ["train", "file", "--data", str(tmp_path / "bad.csv"), "--target", "label"]
+        assert main([*args, "--out", str(out), *bad]) == 2
+        assert bad[0] in capsys.readouterr().err
     assert not out.exists()
 
 

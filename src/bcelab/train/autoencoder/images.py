@@ -21,15 +21,16 @@ Accepted inputs:
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, DomainError, DTypeError, ShapeError
+from ...errors import DataError, DomainError, DTypeError, ShapeError
+from ..data import Dataset
 
 __all__ = [
     "IDX_DTYPES",
@@ -71,14 +72,12 @@ class ImageSet:
         c, h, w = self.train.shape[1:]
         return int(c), int(h), int(w)
 
-    def to_dataset(self) -> Any:
+    def to_dataset(self) -> Dataset:
         """A :class:`bcelab.train.Dataset` whose targets are the images themselves.
 
         This is how :func:`bcelab.train.fit` trains an autoencoder module: ``x`` is
         the input and ``y = x`` the target, so its History reports BCE, floor and excess.
         """
-        from .data import Dataset
-
         return Dataset(
             self.train, self.train, self.test, self.test, name=self.source, notes=(self.scaling,)
         )
@@ -187,8 +186,6 @@ def _digits_pixels() -> np.ndarray:
     ``sklearn.datasets.load_digits``: 64 pixel columns, then the label), which skips
     importing scikit-learn (about a second); falls back to ``load_digits`` if the file moved.
     """
-    import importlib.util
-
     spec = importlib.util.find_spec("sklearn")
     if spec is not None and spec.submodule_search_locations:
         csv = Path(next(iter(spec.submodule_search_locations))) / "datasets/data/digits.csv.gz"
@@ -196,7 +193,7 @@ def _digits_pixels() -> np.ndarray:
             with gzip.open(csv, "rt") as fh:
                 table = np.loadtxt(fh, delimiter=",", dtype=np.float64)
             return table[:, :-1].reshape(-1, 8, 8)
-    from sklearn.datasets import load_digits as _sk_digits
+    from sklearn.datasets import load_digits as _sk_digits  # optional, a second to import
 
     return np.asarray(_sk_digits().images, dtype=np.float64)
 
@@ -215,7 +212,7 @@ def _read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
     except OSError as e:
         raise DataError(
-            "--data must be a readable file",
+            "a readable file",
             f"could not read {str(path)!r} ({e.strerror})",
             "check the path",
         ) from None
@@ -304,15 +301,15 @@ def _load_npz(path: Path) -> np.ndarray:
 
 
 def load_images(path: str | os.PathLike[str] | None = None, /) -> ImageSet:
-    """Load the images behind ``--data``: ``None`` (digits), an ``.npz`` or an IDX file."""
+    """Load images: ``None`` (the built-in digits), an ``.npz`` or an IDX file."""
     if path is None:
         return load_digits()
     p = Path(path)
     if not p.is_file():
         raise DataError(
-            "--data must be an existing .npz or IDX file",
+            "an existing .npz or IDX file",
             f"received {str(p)!r}, which " + ("is a directory" if p.is_dir() else "does not exist"),
-            "check the path, or leave --data out to use the built-in digits",
+            "check the path, or pass None for the built-in digits",
         )
     if p.suffix == ".npz":
         x = _load_npz(p)

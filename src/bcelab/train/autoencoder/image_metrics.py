@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..information import binary_kl, decompose
-from ..losses import sigmoid
+from ...information import binary_kl, decompose
+from ...losses import sigmoid
 
 if TYPE_CHECKING:
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
 __all__ = ["METRIC_NAMES", "ImageMetrics", "evaluate_images", "mse_metric", "psnr"]
 
@@ -48,7 +48,7 @@ def mse_metric(logits: torch.Tensor, targets: torch.Tensor, /) -> np.ndarray:
     """Per-seed mean squared error of ``sigmoid(logits)``: a ``metrics=`` entry for
     :func:`bcelab.train.fit` (logits and targets of shape ``(S, n, ...)``, result ``(S,)``).
     """
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     err = (sigmoid(logits).to(torch.float64) - targets.to(torch.float64)) ** 2
     return err.reshape(err.shape[0], -1).mean(dim=1).cpu().numpy()
@@ -97,7 +97,7 @@ def evaluate_images(
     data set, shape ``(C, H, W)``: the map of where the reconstruction loses information.
     The model is put in eval mode and restored afterwards; no gradient is recorded.
     """
-    import torch
+    import torch  # optional dependency (bcelab[train])
 
     was_training = model.training
     model.eval()

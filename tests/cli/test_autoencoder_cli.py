@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from bcelab.cli import autoencoder as autoencoder_cli
 from bcelab.cli import main
-from bcelab.train import autoencoder_cli
 
 ARTIFACTS = {
     "history.csv",
     "history.json",
     "model.pt",
+    "checkpoint.pt",
     "summary.json",
     "reconstructions.png",
     "curves.png",
@@ -125,6 +126,31 @@ def test_conv_on_digits_fails_before_training(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--epochs", "0"],
+        ["--batch-size", "0"],
+        ["--lr", "nan"],
+        ["--seed", "-1"],
+        ["--threads", "0"],
+    ],
+)
+def test_bad_flags_are_named_as_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]
+) -> None:
+    out = tmp_path / "never"
+    assert _run([*bad, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert bad[0] in err and not re.search(r"[a-z_]=", err), err  # no Python argument
+    assert not out.exists()
+
+
+def test_missing_data_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "never")]) == 2
+    assert "--data must name an existing" in capsys.readouterr().err
+
+
 def test_nothing_partial_when_writing_fails(
     npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,7 +182,7 @@ def test_default_out_folder_is_timestamped(
 def test_idx_gz_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import gzip
 
-    from tests.test_autoencoder_images import idx_bytes
+    from tests.train.test_autoencoder_images import idx_bytes
 
     x = np.random.default_rng(3).integers(0, 256, size=(20, 6, 6), dtype=np.uint8)
     path = tmp_path / "train-images-idx3-ubyte.gz"

@@ -9,9 +9,15 @@ torch = pytest.importorskip("torch")
 
 import bcelab  # noqa: E402
 from bcelab.errors import BCELabError, OptionError  # noqa: E402
-from bcelab.train import MLPSpec, builtin, fit, models  # noqa: E402
-from bcelab.train.batched import BatchedMLP  # noqa: E402
+from bcelab.train import (  # noqa: E402
+    MLPSpec,
+    builtin,
+    fit,
+    rng,
+)
 from bcelab.train.loop import DivergedError  # noqa: E402
+from bcelab.train.mlp import models  # noqa: E402
+from bcelab.train.mlp.batched import BatchedMLP  # noqa: E402
 from bcelab.train.objectives import Objective  # noqa: E402
 from bcelab.train.optim import Optimizer  # noqa: E402
 
@@ -122,9 +128,7 @@ def test_manual_gradients_equal_autograd_through_bcelab(circles, hidden, k: int)
             mod = models.module_from_state(
                 models.state_dict(before, spec, 2, k), spec, 2, k, seed_index=s
             ).double()
-            perm = torch.from_numpy(
-                __import__("bcelab.train.rng", fromlist=["x"]).permutations([s], epoch=0, n=40)[0]
-            )
+            perm = torch.from_numpy(rng.permutations([s], epoch=0, n=40)[0])
             z = mod(x[perm].double())
             Objective(loss).public(z, y[perm].double()).backward()
             grads = {n: p.grad for n, p in mod.named_parameters()}
@@ -197,8 +201,10 @@ def test_adam_follows_keras_rule() -> None:
     ],
 )
 def test_bad_options(circles, kw: dict, match: str) -> None:
-    with pytest.raises(OptionError, match=match):
+    with pytest.raises(OptionError, match=match) as e:
         fit(MLPSpec(), circles, **kw)
+    name = next(iter(kw))
+    assert f"{name}=" in str(e.value) and "--" not in str(e.value)  # Python words, no flags
 
 
 @pytest.mark.parametrize("seeds", [1, 10])
@@ -290,7 +296,7 @@ def test_signed_gradient_and_fast_namespace_equal_the_core_bit_for_bit() -> None
     core's values through array_api_compat, edge cases included."""
     from array_api_compat import torch as compat
 
-    from bcelab._core import formulas as M
+    from bcelab._core import formulas
     from bcelab.train.objectives import fast_torch
 
     edge = [0.0, -0.0, 1e-8, -1e-8, 1e-45, -1e-45, 15.0, -15.0, 88.0, -88.0, 104.0, -104.0]
@@ -298,15 +304,17 @@ def test_signed_gradient_and_fast_namespace_equal_the_core_bit_for_bit() -> None
     z = torch.cat([torch.tensor(edge), torch.randn(2000) * 8]).to(torch.float32)
     for y0 in (0.0, 1.0):
         y = torch.full_like(z, y0)
-        want = M.grad_logits(compat, z, y, None)
+        want = formulas.grad_logits(compat, z, y, None)
         got = Objective("bce").grad_signed(z, 1.0 - 2.0 * y)
         assert torch.equal(torch.nan_to_num(got, nan=7.0), torch.nan_to_num(want, nan=7.0))
     y = torch.randint(0, 2, z.shape).to(torch.float32)
-    for fn in (M.sigmoid, M.softplus):
+    for fn in (formulas.sigmoid, formulas.softplus):
         a, b = fn(fast_torch(), z), fn(compat, z)
         assert torch.equal(torch.nan_to_num(a, nan=7.0), torch.nan_to_num(b, nan=7.0))
     for got, want in zip(
-        M.neglog_terms_logits(fast_torch(), z, y), M.neglog_terms_logits(compat, z, y), strict=True
+        formulas.neglog_terms_logits(fast_torch(), z, y),
+        formulas.neglog_terms_logits(compat, z, y),
+        strict=True,
     ):
         assert torch.equal(torch.nan_to_num(got, nan=7.0), torch.nan_to_num(want, nan=7.0))
 

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bcelab._core import formulas as M  # noqa: E402
+from bcelab._core import formulas  # noqa: E402
 from bcelab.train.metrics import SIGMOID_HALF_FROM, hard_bce_values, splits_metrics  # noqa: E402
 from bcelab.train.objectives import Objective, fast_torch  # noqa: E402
 
@@ -33,10 +33,10 @@ def test_sigmoid_half_threshold_equals_the_sigmoid_comparison() -> None:
     z = torch.cat([near, tiny, special, torch.randn(100_000) * 10, torch.randn(100_000) * 1e-7])
     got = z >= SIGMOID_HALF_FROM
     for xp in (fast_torch(), compat):
-        assert torch.equal(got, M.sigmoid(xp, z) >= 0.5)
-    assert bool(M.sigmoid(fast_torch(), torch.tensor([SIGMOID_HALF_FROM])) == 0.5)
+        assert torch.equal(got, formulas.sigmoid(xp, z) >= 0.5)
+    assert bool(formulas.sigmoid(fast_torch(), torch.tensor([SIGMOID_HALF_FROM])) == 0.5)
     below = torch.nextafter(torch.tensor([SIGMOID_HALF_FROM]), torch.tensor([-1.0]))
-    assert bool(M.sigmoid(fast_torch(), below) < 0.5)
+    assert bool(formulas.sigmoid(fast_torch(), below) < 0.5)
 
 
 def test_hard_bce_values_equal_the_core_bit_for_bit() -> None:
@@ -90,7 +90,7 @@ def test_split_means_equal_each_part_on_its_own(k: int, soft: bool, sizes) -> No
             want = torch.mean(v, dim=1, dtype=torch.float64).numpy()
             np.testing.assert_array_equal(got[f"{name}_loss"], want)
             if not soft:
-                acc = (M.sigmoid(fast_torch(), z) >= 0.5) == (y >= 0.5)
+                acc = (formulas.sigmoid(fast_torch(), z) >= 0.5) == (y >= 0.5)
                 want = torch.mean(acc.reshape(5, -1), dim=1, dtype=torch.float64).numpy()
                 np.testing.assert_array_equal(got[f"{name}_acc"], want)
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bcelab.errors import BCELabError, DataError, DomainError, DTypeError, ShapeError
-from bcelab.train.images import (
+from bcelab.train.autoencoder.images import (
     TEST_FRACTION,
     from_array,
     load_digits,
@@ -200,7 +200,7 @@ def test_digits_read_from_the_bundled_csv_equal_sklearns(monkeypatch: pytest.Mon
 
     from sklearn.datasets import load_digits as sk
 
-    from bcelab.train import images
+    from bcelab.train.autoencoder import images
 
     expected = sk().images
     np.testing.assert_array_equal(images._digits_pixels(), expected)

@@ -1,0 +1,100 @@
+"""Checks of the ``bcelab train`` flags, in the words of the command line.
+
+``config_from_args`` of :mod:`.train` and :mod:`.autoencoder` call these before any
+data is read or any training starts, so a bad flag is named as the user typed it
+(``--lr must be ...``, ``pass e.g. --lr 0.01``); the library below checks the same
+values again in the words of its Python arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..errors import DataError, OptionError
+
+__all__ = [
+    "check_existing_file",
+    "check_fraction",
+    "check_lr",
+    "check_positive",
+    "check_resume_dir",
+    "check_seed",
+    "check_unit_open",
+]
+
+
+def check_positive(value: int, flag: str, example: int) -> int:
+    """An integer flag that must be >= 1 (argparse made it an int)."""
+    if value < 1:
+        raise OptionError(
+            f"{flag} must be an integer >= 1",
+            f"received {flag} {value}",
+            f"pass e.g. {flag} {example}",
+        )
+    return value
+
+
+def check_seed(value: int, flag: str = "--seed") -> int:
+    if not 0 <= value < 2**63:
+        raise OptionError(
+            f"{flag} must be an integer >= 0", f"received {flag} {value}", f"pass e.g. {flag} 0"
+        )
+    return value
+
+
+def check_lr(value: float, example: str) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise OptionError(
+            "--lr must be a finite number > 0",
+            f"received --lr {value:g}",
+            f"pass e.g. --lr {example}",
+        )
+    return value
+
+
+def check_unit_open(value: float, flag: str, example: str) -> float:
+    """A number in [0, 1) (momentum, label smoothing)."""
+    if not 0.0 <= value < 1.0:
+        raise OptionError(
+            f"{flag} must lie in [0, 1)",
+            f"received {flag} {value:g}",
+            f"pass e.g. {flag} {example}",
+        )
+    return value
+
+
+def check_fraction(value: float, flag: str, example: str) -> float:
+    """A number strictly between 0 and 1."""
+    if not 0.0 < value < 1.0:
+        raise OptionError(
+            f"{flag} must lie strictly between 0 and 1",
+            f"received {flag} {value:g}",
+            f"pass e.g. {flag} {example}",
+        )
+    return value
+
+
+def check_existing_file(path: str, flag: str, what: str) -> str:
+    """``path`` names an existing file (``what``: e.g. "CSV or Parquet file")."""
+    p = Path(path)
+    if not p.is_file():
+        state = "is a directory" if p.is_dir() else "does not exist"
+        raise DataError(
+            f"{flag} must name an existing {what}",
+            f"received {path!r}, which {state}",
+            "check the path",
+        )
+    return path
+
+
+def check_resume_dir(path: str) -> str:
+    """``--resume DIR``: a run folder that holds checkpoint.pt (or the file itself)."""
+    p = Path(path)
+    if not ((p / "checkpoint.pt").is_file() or p.is_file()):
+        raise DataError(
+            "--resume needs a run folder that contains checkpoint.pt",
+            f"received {path!r}, where checkpoint.pt does not exist",
+            "pass the --out folder of an earlier run",
+        )
+    return path

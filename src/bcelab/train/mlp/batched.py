@@ -1,0 +1,187 @@
+"""Many seeds as one computation: the MLP with a leading seed dimension on every weight.
+
+For S seeds the weights of layer l are ``W (S, n_in, n_out)`` and ``b (S, 1, n_out)``,
+views into one flat ``(S, P)`` tensor (per layer the kernel, then the bias).  The
+activations are kept feature-major, ``(S, features, batch)``, so that every product is
+a ``torch.bmm`` whose output has the batch as its long side (a 1-wide output layer is
+then a row vector times a matrix, not S separate matrix-vector products):
+
+.. math::
+
+    h_1^T = \\mathrm{relu}([W_1; b_1]^T [x, 1]^T), \\; \\ldots, \\;
+    z^T = W_{L+1}^T h_L^T + b_{L+1}^T
+
+followed by the hand-written backward pass (:mod:`.steps`) from the loss gradient that
+:mod:`bcelab.train.objectives` takes from :mod:`bcelab._core.formulas`, and one optimiser
+update of the flat tensor.  The first layer's bias rides in its GEMM (the inputs carry
+a column of ones).  Each seed has its own initial weights and its own shuffle every
+epoch (:mod:`bcelab.train.rng`, gathered by :mod:`.plans`); nothing loops over seeds
+in Python.  A 1-seed run is the same code with S = 1 (about 20 tensor operations per
+batch, no autograd bookkeeping, every batch a view into buffers filled once per epoch);
+many seeds of the one-hidden-layer model take a factored backward pass
+(:func:`.steps.factored_epoch`), equal up to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..objectives import Objective
+from ..optim import Optimizer
+from . import models, steps
+from .plans import EpochPlans
+
+__all__ = ["BatchedMLP"]
+
+Tensor = Any
+
+
+class BatchedMLP:
+    """S independently initialised and shuffled copies of an :class:`~.models.MLPSpec`."""
+
+    def __init__(
+        self,
+        spec: models.MLPSpec,
+        seeds: Sequence[int],
+        x: Tensor,
+        y: Tensor,
+        *,
+        batch_size: int,
+        objective: Objective,
+        optimizer: Optimizer,
+    ) -> None:
+        import torch  # optional dependency (bcelab[train])
+
+        self.spec, self.seeds = spec, [int(s) for s in seeds]
+        self.x, self.y = x, y  # (N, D), (N, K) float32
+        self.n_in, self.n_out = int(x.shape[1]), int(y.shape[1])
+        self.batch_size, self.objective, self.optimizer = batch_size, objective, optimizer
+        init = models.init_flat(spec, self.seeds, self.n_in, self.n_out)
+        self.flat = torch.from_numpy(init)
+        self.gflat = torch.zeros_like(self.flat)
+        self.layers = models.views(self.flat, spec, self.n_in, self.n_out)
+        self.glayers = models.views(self.gflat, spec, self.n_in, self.n_out)
+        self.opt_state = optimizer.init_state([self.flat])
+        s = self.n_seeds
+        # cached views (the flat tensors are only ever updated in place)
+        self.wts = [w.transpose(1, 2) for w, _ in self.layers]  # (S, out, in)
+        self.bts = [b.transpose(1, 2) for _, b in self.layers]  # (S, out, 1)
+        # gradient outputs: a 1-wide kernel (S, in, 1) has the memory layout of (S, 1, in)
+        self.gws = [
+            gw.view(s, 1, gw.shape[1]) if gw.shape[2] == 1 else gw for gw, _ in self.glayers
+        ]
+        self.gbs = [gb.view(s, gb.shape[2], 1) for _, gb in self.glayers]
+        # the first layer's [W; b] as one (S, D + 1, H) matrix (the bias follows the kernel)
+        h1 = self.layers[0][0].shape[2]
+        self.w1a = self.flat[:, : (self.n_in + 1) * h1].view(s, self.n_in + 1, h1)
+        self.gw1a = self.gflat[:, : (self.n_in + 1) * h1].view(s, self.n_in + 1, h1)
+        # hard targets: the gradient from s = 1 - 2y (Objective.grad_signed)
+        hard = bool(((y == 0) | (y == 1)).all())
+        self.signed = hard and objective.has_signed_grad
+        # With S > 1 the gradient views into gflat are strided along the seeds, and
+        # torch.bmm writes such an output with one GEMM per seed (several times slower):
+        # the products go into contiguous buffers and are copied over.  With one seed
+        # the views are contiguous and written directly.
+        self.gtmp = [gw if s == 1 else torch.empty(gw.shape) for gw in [self.gw1a, *self.gws[1:]]]
+        # the factored step's contraction C: with 3 rows ([x, 1] of 2 features) padded to
+        # 4 (a zero row), MKL's batched GEMM takes a faster kernel (32 us instead of 43)
+        self.rows = 4 if self.n_in + 1 == 3 else self.n_in + 1
+        self.cbuf = (torch.empty(s, self.rows, h1), torch.empty(self.w1a.shape))
+        self.plans = EpochPlans(
+            self.seeds,
+            x,
+            y,
+            ((1.0 - 2.0 * y) if self.signed else y).contiguous(),
+            batch_size=batch_size,
+            layer_sizes=spec.layer_sizes(self.n_in, self.n_out),
+            rows=self.rows,
+        )
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    def _forward_t(self, a: Tensor, layers: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """Layers ``1..`` on feature-major activations ``a (S, features, n)``."""
+        import torch  # optional dependency (bcelab[train])
+
+        last = len(layers) - 1
+        for li in range(1, last + 1):
+            w, b = layers[li]
+            a = torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), a)
+            if li < last:
+                a = a.relu_()
+        return a
+
+    def predict(self, x: Tensor, *, chunk: int | None = None, flat: Tensor | None = None) -> Tensor:
+        """Logits ``(S, n, K)`` of every seed for the same inputs ``x (n, D)``.
+
+        ``flat`` evaluates other weights of the same layout (e.g. a copy taken at the end
+        of an epoch, while the next one trains) instead of the current ones.
+
+        The first layer is one GEMM for all seeds, ``[W_1; b_1]^T`` of all seeds stacked
+        ``(S H, D + 1)`` times ``[x, 1]^T``, evaluated in chunks of columns whose
+        activations stay bounded.
+        """
+        import torch  # optional dependency (bcelab[train])
+
+        s = self.n_seeds
+        flat = self.flat if flat is None else flat
+        layers = models.views(flat, self.spec, self.n_in, self.n_out)
+        d1, h = self.w1a.shape[1], self.w1a.shape[2]
+        wcat = flat[:, : d1 * h].view(s, d1, h).transpose(1, 2).reshape(s * h, d1)
+        xat = torch.cat([x.T, torch.ones(1, x.shape[0], dtype=x.dtype)], dim=0)
+        widest = max(w.shape[2] for w, _ in layers)
+        if chunk is None:  # columns per chunk: up to 16 MB of activations (fewer, larger
+            chunk = max(32, (1 << 22) // (s * widest))  # calls beat cache-sized ones here)
+        parts = []
+        with torch.no_grad():
+            for i in range(0, x.shape[0], chunk):
+                a = torch.mm(wcat, xat[:, i : i + chunk]).view(s, h, -1)
+                if len(layers) > 1:
+                    a = self._forward_t(a.relu_(), layers)
+                parts.append(a)
+            zt = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+        return zt.transpose(1, 2)
+
+    def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
+        """One epoch of minibatch steps; returns the pre-update logits and their targets."""
+        import torch  # optional dependency (bcelab[train])
+
+        plan = self.plans.for_epoch(epoch)
+        batches, ys = plan["steps"], plan["ys"]
+        last = len(self.layers) - 1
+        grad = self.objective.grad_signed if self.signed else self.objective.grad
+        with torch.no_grad():
+            if last == 1 and self.n_seeds > 1 and self.n_out == 1:  # the tutorial, many seeds
+                steps.factored_epoch(self, batches, grad)
+            elif last == 1:  # one hidden layer: the general steps, unrolled
+                steps.one_hidden_epoch(self, batches, grad)
+            else:
+                steps.general_epoch(self, batches, grad)
+            zs = [st["z"] for st in batches]
+            zt = torch.cat(zs, dim=2) if len(batches) > 1 else zs[0]
+            z = zt.transpose(1, 2).clone()
+        return z, ys
+
+    def weights(self) -> Tensor:
+        """A copy of the current weights, for :meth:`predict` (``flat=``) later."""
+        return self.flat.clone()
+
+    def get_state(self) -> dict[str, Any]:
+        return {"flat": self.flat.clone(), "opt": _clone(self.opt_state)}
+
+    def set_state(self, st: dict[str, Any]) -> None:
+        self.flat.copy_(st["flat"])
+        self.opt_state = _clone(st["opt"])
+
+    def model_state(self) -> dict[str, Any]:
+        return models.state_dict(self.flat, self.spec, self.n_in, self.n_out)
+
+
+def _clone(st: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in st.items():
+        out[k] = [t.clone() for t in v] if isinstance(v, list) else v
+    return out
