@@ -47,7 +47,8 @@ Both :math:`S(p)` (the predictions themselves are an isotonic fit) and UNC (a co
 is one) are :math:`\ge S_{\mathrm{row}}`, so :math:`S_{\mathrm{bin}}` is lowered to
 :math:`\min(S_{\mathrm{bin}}, S(p), \mathrm{UNC})` before use: MCB and DSC are never
 negative and the bound still holds.  A relative 1e-12 is added for rounding.  The
-exact values lie in ``[value, value + bound]`` for MCB and DSC.
+exact values lie in ``[value, value + bound]`` for MCB and DSC (within ``± bound`` for
+the Brier score with soft labels, below).
 
 **Soft labels and the Brier score.**  A soft label y counts :math:`w y` positive and
 :math:`w (1 - y)` negative mass, which gives the same fit as the isotonic regression of
@@ -96,8 +97,8 @@ class ScoreDecomposition:
     """``score = uncertainty − discrimination + miscalibration`` for one score.
 
     ``bound``: the exact (in-memory) miscalibration and discrimination lie in
-    ``[value, value + bound]``; the uncertainty is exact (to ``bound`` for the Brier
-    score with soft labels).  NaN when the bound was not computed.
+    ``[value, value + bound]``, and the uncertainty is exact; for the Brier score with
+    soft labels all three are within ``± bound``.  NaN when the bound was not computed.
     """
 
     score: float
@@ -132,18 +133,16 @@ class CalibrationDecomposition:
     def summary_line(self) -> str:
         """One line in the spirit of floor + excess, for the text output."""
         d = self.log_loss
-        share = 100.0 * d.miscalibration / d.score if d.score > 0 else 0.0
+        rest = (
+            f"the rest is ranking: uncertainty {d.uncertainty:.4g} − discrimination "
+            f"{d.discrimination:.4g}"
+        )
         if not math.isfinite(d.score):
-            return (
-                "the log loss is infinite (a prediction of exactly 0 or 1 was wrong); "
-                f"the rest is ranking: uncertainty {d.uncertainty:.4f} − discrimination "
-                f"{d.discrimination:.4f}"
-            )
+            return f"the log loss is infinite (a prediction of exactly 0 or 1 was wrong); {rest}"
+        share = 100.0 * d.miscalibration / d.score if d.score > 0 else 0.0
         return (
-            f"recalibrating would remove {d.miscalibration:.4f} of the log loss "
-            f"{d.score:.4f} ({share:.1f}%); the rest is ranking: uncertainty "
-            f"{d.uncertainty:.4f} − discrimination {d.discrimination:.4f} = "
-            f"{d.uncertainty - d.discrimination:.4f}"
+            f"recalibrating would remove {d.miscalibration:.4g} of the log loss "
+            f"{d.score:.4g} ({share:.1f}%); {rest} = {d.uncertainty - d.discrimination:.4g}"
         )
 
     def __str__(self) -> str:
@@ -282,6 +281,13 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
     The scores come from the state's exact sums, the isotonic fit from its fine
     histogram; see the module docstring for the bound.  Raises
     :class:`EmptyReductionError` when no row with a weight > 0 was usable.
+
+    >>> import numpy as np
+    >>> from bcelab.metrics import BinaryStats
+    >>> p, y = np.array([0.1, 0.3, 0.3, 0.6, 0.9]), np.array([0.0, 1.0, 0.0, 0.0, 1.0])
+    >>> d = decompose_stats(BinaryStats().update(p, y)).log_loss
+    >>> [round(v, 4) for v in (d.score, d.uncertainty, d.discrimination, d.miscalibration)]
+    [0.5375, 0.673, 0.2911, 0.1556]
     """
     w = stats.total("w")
     if stats.rows_used == 0 or not w > 0:
