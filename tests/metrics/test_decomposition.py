@@ -1,8 +1,9 @@
 """Decomposition of the log loss and the Brier score: identity, uncertainty, the bound.
 
 Reference: scikit-learn's ``IsotonicRegression`` fitted in memory on the same rows
-(``y_min=0, y_max=1, out_of_bounds="clip"``, sample weights), its log loss and Brier
-score summed with ``math.fsum``.
+(``y_min=0, y_max=1, out_of_bounds="clip"``, sample weights; x = the rank of each
+distinct prediction, so that equal predictions tie exactly and no two distinct ones
+do), its log loss and Brier score summed with ``math.fsum``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.isotonic import IsotonicRegression
 
-from bcelab.errors import EmptyReductionError
+from bcelab.errors import EmptyReductionError, ShapeError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.decomposition import decompose_binned, decompose_stats
+from bcelab.metrics.histogram import layout
 from bcelab.metrics.isotonic import isotonic_curve, pool_adjacent_violators
 from bcelab.metrics.recalibration import fit_isotonic
 
@@ -39,8 +41,11 @@ def _losses(q: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
 def exact_miscalibration(p, y, w=None) -> tuple[float, float]:
     """(log loss, Brier) miscalibration of the in-memory isotonic fit."""
     w = np.ones_like(p) if w is None else w
+    # fitted on the rank of each distinct p: scikit-learn pools x values closer than
+    # 1e-15 and then interpolates between them, which is not the fit on the rows
+    rank = np.unique(p, return_inverse=True)[1].astype(np.float64)
     iso = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip")
-    q = iso.fit(p, y, sample_weight=w).predict(p)
+    q = iso.fit(rank, y, sample_weight=w).predict(rank)
     ll_p, bs_p = _losses(p, y, w)
     ll_q, bs_q = _losses(q, y, w)
     return ll_p - ll_q, bs_p - bs_q
@@ -116,6 +121,20 @@ def test_recalibrated_score_is_the_isotonic_map_applied_to_the_rows() -> None:
     ll_q, bs_q = _losses(q, y, np.ones_like(p))
     assert ll_q == pytest.approx(d.log_loss.score - d.log_loss.miscalibration, abs=1e-12)
     assert bs_q == pytest.approx(d.brier.score - d.brier.miscalibration, abs=1e-12)
+
+
+def test_bound_is_attained_when_negatives_come_first_in_every_bin() -> None:
+    rng = np.random.default_rng(7)
+    p = np.sort(0.25 + 0.5 * rng.random(5000))
+    y = (rng.random(p.size) < p).astype(np.float64)
+    bins = np.searchsorted(layout().edges, p, side="right") - 1
+    order = np.lexsort((y, bins))  # within each bin: the negatives, then the positives
+    y = y[order]  # p is sorted, so the k-th row of a bin keeps its p and gets a sorted label
+    d = decompose_stats(BinaryStats().update(p, y))
+    ll_exact, bs_exact = exact_miscalibration(p, y)
+    assert ll_exact - d.log_loss.miscalibration == pytest.approx(d.log_loss.bound, rel=1e-8)
+    assert bs_exact - d.brier.miscalibration == pytest.approx(d.brier.bound, rel=1e-8)
+    assert d.log_loss.bound > 1e-3
 
 
 rows = st.integers(1, 300).flatmap(
@@ -218,6 +237,8 @@ def test_empty_state_raises() -> None:
         decompose_stats(BinaryStats())
     with pytest.raises(EmptyReductionError, match="decompose_binned"):
         decompose_binned(np.zeros(3), np.zeros(3), score_log_loss=0.0, score_brier=0.0)
+    with pytest.raises(ShapeError, match="one length"):
+        decompose_binned(np.ones(3), np.ones(4), score_log_loss=0.0, score_brier=0.0)
     s = BinaryStats().update(np.array([0.5, np.nan]), np.array([np.nan, 1.0]))
     with pytest.raises(EmptyReductionError):
         decompose_stats(s)

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from bcelab.errors import DataError, DomainError, OptionError
+from bcelab.errors import DataError, DomainError, EmptyReductionError, OptionError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.recalibration import (
     DownsamplingMap,
     IsotonicMap,
     PlattMap,
     TemperatureMap,
+    check_method,
     fit_isotonic,
     load_map,
     reweight_negatives,
@@ -193,6 +194,11 @@ def test_isotonic_map_is_the_binned_fit() -> None:
     assert float(np.sum(q)) == pytest.approx(float(np.sum(y)), rel=1e-12)  # calibrated
     np.testing.assert_array_equal(m.apply(np.log(p) - np.log1p(-p), logits=True), q)
     assert math.isnan(m.apply(np.array([np.nan]))[0])
+    with pytest.raises(EmptyReductionError, match="fit_isotonic"):
+        fit_isotonic(BinaryStats())
+    assert check_method("isotonic", fname="f") == "isotonic"
+    with pytest.raises(OptionError, match="method must be one of"):
+        check_method("spline", fname="f")
 
 
 def test_downsampling_map_and_weights() -> None:
@@ -234,9 +240,12 @@ def test_reweight_negatives_with_soft_labels_splits_the_mass() -> None:
     b = BinaryStats().update(pp, yy, weights=ww).compute()
     for key in ("log_loss", "base_rate", "ne", "calibration", "roc_auc", "weight_total"):
         assert getattr(a, key) == pytest.approx(getattr(b, key), rel=1e-12), key
-    y3, w3 = reweight_negatives(np.array([np.nan, 2.0, 0.5]), [1, 1, 1], negative_rate=rate)
-    assert math.isnan(y3[0]) and y3[1] == 2.0 and w3[:2].tolist() == [1.0, 1.0]
-    assert w3[2] == pytest.approx(0.5 + 0.5 / rate) and y3[2] == pytest.approx(0.5 / w3[2])
+    y3, w3 = reweight_negatives(
+        np.array([np.nan, 2.0, np.inf, 0.5]), [1, 1, 1, 1], negative_rate=rate
+    )
+    assert math.isnan(y3[0]) and y3[1:3].tolist() == [2.0, np.inf]
+    assert w3[:3].tolist() == [1.0, 1.0, 1.0]
+    assert w3[3] == pytest.approx(0.5 + 0.5 / rate) and y3[3] == pytest.approx(0.5 / w3[3])
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ the ranking earns below it; MCB is what a monotone recalibration map would remov
 
 **The bound.**  Let :math:`S_{\mathrm{bin}}` be the binned fit's score and
 :math:`S_{\mathrm{row}}` the exact fit's, the isotonic regression of y on p over the
-rows (rows with equal p get equal values, as in scikit-learn).  (1) The binned fit is
+rows (rows with equal p get equal values, as in scikit-learn; p is the float64
+probability the state bins, the sigmoid of a logit).  (1) The binned fit is
 constant on each bin and non-decreasing, so it is one of the functions the exact fit
 minimises over: :math:`S_{\mathrm{row}} \le S_{\mathrm{bin}}` (isotonic regression
 minimises the log loss and the Brier score at once).  (2) Take the exact fit f and, in
@@ -70,7 +71,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._core import formulas
-from ..errors import EmptyReductionError
+from ..errors import EmptyReductionError, ShapeError
 from .isotonic import block_scores, pool_adjacent_violators, single_score_bins, split_relaxation
 
 if TYPE_CHECKING:
@@ -165,7 +166,8 @@ class CalibrationDecomposition:
 def _parts(
     score: float, unc: float, s_bin: float, s_split: float | None, extra: float
 ) -> tuple[float, float, float]:
-    """(discrimination, miscalibration, bound) from the scores (all means)."""
+    """(discrimination, miscalibration, bound) from the scores (all means); ``extra`` is
+    added to the bound."""
     s_fit = min(s_bin, unc, score)
     if s_split is None:
         bound = math.nan
@@ -203,6 +205,14 @@ def decompose_binned(
     """
     wpos = np.asarray(wpos, dtype=np.float64)
     wneg = np.asarray(wneg, dtype=np.float64)
+    single = None if single_score is None else np.asarray(single_score, dtype=bool)
+    shapes = [a.shape for a in (wpos, wneg, single) if a is not None]
+    if wpos.ndim != 1 or len(set(shapes)) != 1:
+        raise ShapeError(
+            "decompose_binned: wpos, wneg (and single_score) must be 1-d and of one length",
+            f"received shapes {shapes}",
+            "pass one value per bin in each",
+        )
     mass = wpos + wneg
     total = float(mass.sum())
     if not total > 0:
@@ -217,7 +227,7 @@ def decompose_binned(
     ll_split: float | None = None
     bs_split: float | None = None
     if with_bound:
-        seq_pos, seq_mass = split_relaxation(wpos, wneg, single_score)
+        seq_pos, seq_mass = split_relaxation(wpos, wneg, single)
         _, spos, smass = pool_adjacent_violators(seq_pos, seq_mass)
         ll_split, bs_split = (v / total for v in block_scores(spos, smass))
     unc_ll = float(formulas.entropy(np, np.float64(base)))
@@ -225,8 +235,9 @@ def decompose_binned(
     log_loss = ScoreDecomposition(score_log_loss, unc_ll, d, m, b)
     # Brier: every term of the split form carries + c (module docstring)
     c = label_variance
-    d, m, b = _parts(score_brier + c, base * (1.0 - base), bs_bin / total, bs_split, 0.0)
-    b += label_variance_error
+    d, m, b = _parts(
+        score_brier + c, base * (1.0 - base), bs_bin / total, bs_split, label_variance_error
+    )
     brier = ScoreDecomposition(score_brier, base * (1.0 - base) - c, d, m, b)
     return CalibrationDecomposition(log_loss, brier)
 

@@ -40,7 +40,7 @@ import numpy as np
 from .._core import formulas
 from .._core.atomic import write_json
 from .._core.options import check_choice, check_unit_interval
-from ..errors import DataError, DomainError, OptionError, ShapeError
+from ..errors import DataError, DomainError, EmptyReductionError, OptionError, ShapeError
 from ._convert import to_numpy
 from .isotonic import IsotonicCurve, isotonic_curve
 
@@ -270,7 +270,7 @@ def _check_steps(edges: object, values: object) -> tuple[np.ndarray, np.ndarray]
 def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
     """The isotonic (PAV) recalibration map fitted on the fine histogram of ``stats``."""
     if not stats.total("w") > 0:
-        raise DataError(
+        raise EmptyReductionError(
             "fit_isotonic: a state with at least one row of weight > 0",
             f"received {stats.rows} rows, total weight {stats.total('w')!r}",
             "update the state with the calibration rows first",
@@ -381,8 +381,9 @@ def reweight_negatives(
                 "reshape one of them explicitly",
             )
     valid = (y >= 0) & (y <= 1)
-    factor = np.where(valid, y + (1.0 - y) * (1.0 / rate), 1.0)
-    return np.where(valid, y / factor, y), w * factor
+    with np.errstate(invalid="ignore"):  # invalid targets (inf, NaN) keep factor 1
+        factor = np.where(valid, y + (1.0 - y) * (1.0 / rate), 1.0)
+        return np.where(valid, y / factor, y), w * factor
 
 
 def check_method(method: object, *, fname: str) -> str:
