@@ -11,7 +11,43 @@
 
 from __future__ import annotations
 
+from .decomposition import (
+    CalibrationDecomposition,
+    ScoreDecomposition,
+    decompose_binned,
+    decompose_stats,
+)
+from .recalibration import (
+    DownsamplingMap,
+    IsotonicMap,
+    PlattMap,
+    RecalibrationMap,
+    TemperatureMap,
+    fit_isotonic,
+    load_map,
+    reweight_negatives,
+)
 from .result import BinaryMetrics
+from .scaling import ScalingFitter, ScalingStats, fit_platt, fit_scaling, fit_temperature
 from .stats import BinaryStats
 
 __all__ = ["BinaryMetrics", "BinaryStats"]
+__all__ += [
+    "CalibrationDecomposition",
+    "DownsamplingMap",
+    "IsotonicMap",
+    "PlattMap",
+    "RecalibrationMap",
+    "ScalingFitter",
+    "ScalingStats",
+    "ScoreDecomposition",
+    "TemperatureMap",
+    "decompose_binned",
+    "decompose_stats",
+    "fit_isotonic",
+    "fit_platt",
+    "fit_scaling",
+    "fit_temperature",
+    "load_map",
+    "reweight_negatives",
+]

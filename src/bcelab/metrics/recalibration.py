@@ -1,0 +1,393 @@
+r"""Recalibration maps: functions from a prediction to a recalibrated probability.
+
+========================  ============================================  ======================
+method                    map                                           ``params``
+========================  ============================================  ======================
+``"platt"``               :math:`q = \sigma(a\,\mathrm{logit}(p) + b)`  ``{"a", "b"}``
+``"temperature"``         :math:`q = \sigma(\mathrm{logit}(p) / T)`     ``{"temperature"}``
+``"isotonic"``            a non-decreasing step function of p           ``{"edges", "values"}``
+``"downsampling"``        :math:`q = p / (p + (1 - p) / W)`             ``{"negative_rate"}``
+========================  ============================================  ======================
+
+Platt and temperature scaling are fitted by :mod:`bcelab.metrics.scaling`; the isotonic
+map is the PAV fit on the fine histogram of a :class:`~bcelab.metrics.BinaryStats`
+(:func:`fit_isotonic`), block k mapping ``edges[k] <= p < edges[k + 1]`` to
+``values[k]``.  The downsampling map undoes the keeping of each negative with
+probability W: in logits it adds :math:`\log W`.
+
+Every map has ``apply(preds, *, logits=False)`` (NumPy float64 out, same shape; NaN
+stays NaN), ``to_dict()`` (JSON-safe, with ``"method"``, ``"version"`` and ``"params"``)
+and ``save(path)`` (JSON, never pickle); :func:`load_map` reads either back and checks
+it.  A prediction of exactly 0 or 1 (an infinite logit) stays 0 or 1 under Platt with
+a > 0, temperature and downsampling: the maps take their limits there.
+
+:func:`reweight_negatives` gives the targets and weights under which an evaluation of
+downsampled data counts each negative as 1/W rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from .._core import formulas
+from .._core.atomic import write_json
+from .._core.options import check_choice, check_unit_interval
+from ..errors import DataError, DomainError, EmptyReductionError, OptionError, ShapeError
+from ._convert import to_numpy
+from .isotonic import IsotonicCurve, isotonic_curve
+
+if TYPE_CHECKING:
+    from .stats import BinaryStats
+
+__all__ = [
+    "MAP_VERSION",
+    "METHODS",
+    "DownsamplingMap",
+    "IsotonicMap",
+    "PlattMap",
+    "RecalibrationMap",
+    "TemperatureMap",
+    "check_method",
+    "check_negative_rate",
+    "fit_isotonic",
+    "load_map",
+    "reweight_negatives",
+    "to_logits",
+    "to_probabilities",
+]
+
+METHODS: tuple[str, ...] = ("platt", "temperature", "isotonic", "downsampling")
+MAP_VERSION = 1
+
+
+def to_probabilities(preds: object, *, logits: bool, fname: str) -> np.ndarray:
+    """Predictions as float64 probabilities (the sigmoid of logits), NaN kept.
+
+    Probabilities outside [0, 1] raise :class:`DomainError`.
+    """
+    x = np.asarray(
+        to_numpy(preds, name="logits" if logits else "preds", fname=fname, kind="preds"),
+        dtype=np.float64,
+    )
+    if logits:
+        return np.asarray(formulas.sigmoid(np, x), dtype=np.float64)
+    bad = ~((x >= 0) & (x <= 1)) & ~np.isnan(x)
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise DomainError(
+            f"{fname}: probabilities must lie in [0, 1]",
+            f"{int(bad.sum())} values are outside (first: {float(x.ravel()[i])!r} at row {i})",
+            "if these are logits (raw scores), pass logits=True; otherwise apply a sigmoid first",
+        )
+    return x
+
+
+def to_logits(preds: object, *, logits: bool, fname: str) -> np.ndarray:
+    """Predictions as float64 logits: ``log p - log(1 - p)`` (±inf at 0 and 1), NaN kept.
+
+    Probabilities outside [0, 1] raise :class:`DomainError`.
+    """
+    if logits:
+        return np.asarray(
+            to_numpy(preds, name="logits", fname=fname, kind="preds"), dtype=np.float64
+        )
+    p = to_probabilities(preds, logits=False, fname=fname)
+    with np.errstate(divide="ignore"):
+        return np.asarray(np.log(p) - np.log1p(-p))
+
+
+def check_negative_rate(value: object, *, fname: str) -> float:
+    """The kept share of negatives W, a number in (0, 1]."""
+    w = check_unit_interval(value, name="negative_rate", fname=fname)
+    if w == 0.0:
+        raise OptionError(
+            f"{fname}: negative_rate must be a number in (0, 1]",
+            "received negative_rate=0",
+            "pass the share of negatives that was kept, e.g. negative_rate=0.1",
+        )
+    return w
+
+
+class RecalibrationMap:
+    """Base class of the maps: ``apply``, ``params``, ``to_dict``, ``save``."""
+
+    method: ClassVar[str] = ""
+
+    def apply(self, preds: object, *, logits: bool = False) -> np.ndarray:
+        """Recalibrated probabilities of ``preds`` (probabilities, or logits)."""
+        x = to_logits(preds, logits=logits, fname=f"{type(self).__name__}.apply")
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self._from_logits(x)
+
+    def _from_logits(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def params(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"method", "version", "params"}``, JSON-safe."""
+        return {"method": self.method, "version": MAP_VERSION, "params": self.params}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_dict` as JSON (atomically); read it back with :func:`load_map`."""
+        return write_json(path, self.to_dict())
+
+
+@dataclass(frozen=True)
+class PlattMap(RecalibrationMap):
+    """Platt scaling ``q = sigmoid(a * logit(p) + b)``."""
+
+    method: ClassVar[str] = "platt"
+    a: float
+    b: float
+
+    def _from_logits(self, x: np.ndarray) -> np.ndarray:
+        t = np.where(np.isinf(x), x * math.copysign(1.0, self.a), self.a * x + self.b)
+        if self.a == 0.0:
+            t = np.where(np.isnan(x), x, self.b)
+        return np.asarray(formulas.sigmoid(np, t), dtype=np.float64)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b}
+
+
+@dataclass(frozen=True)
+class TemperatureMap(RecalibrationMap):
+    """Temperature scaling ``q = sigmoid(logit(p) / temperature)``, temperature > 0."""
+
+    method: ClassVar[str] = "temperature"
+    temperature: float
+
+    def _from_logits(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(formulas.sigmoid(np, x / self.temperature), dtype=np.float64)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"temperature": self.temperature}
+
+
+@dataclass(frozen=True)
+class DownsamplingMap(RecalibrationMap):
+    """Undo negative downsampling: ``q = p / (p + (1 - p) / negative_rate)``."""
+
+    method: ClassVar[str] = "downsampling"
+    negative_rate: float
+
+    def __post_init__(self) -> None:
+        check_negative_rate(self.negative_rate, fname="DownsamplingMap")
+
+    def _from_logits(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(formulas.sigmoid(np, x + math.log(self.negative_rate)), np.float64)
+
+    def apply(self, preds: object, *, logits: bool = False) -> np.ndarray:
+        if logits:
+            return super().apply(preds, logits=True)
+        p = to_probabilities(preds, logits=False, fname="DownsamplingMap.apply")
+        return p / (p + (1.0 - p) / self.negative_rate)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"negative_rate": self.negative_rate}
+
+
+@dataclass(frozen=True, eq=False)
+class IsotonicMap(RecalibrationMap):
+    """A non-decreasing step function: ``edges[k] <= p < edges[k + 1]`` maps to ``values[k]``.
+
+    ``edges`` has one value more than ``values``, starts at 0 and ends at 1 (the last
+    step includes 1).
+    """
+
+    method: ClassVar[str] = "isotonic"
+    edges: np.ndarray = field(repr=False)
+    values: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        e, v = _check_steps(self.edges, self.values)
+        object.__setattr__(self, "edges", e)
+        object.__setattr__(self, "values", v)
+
+    @classmethod
+    def from_curve(cls, curve: IsotonicCurve) -> IsotonicMap:
+        return cls(curve.edges, curve.values)
+
+    def apply(self, preds: object, *, logits: bool = False) -> np.ndarray:
+        p = to_probabilities(preds, logits=logits, fname="IsotonicMap.apply")
+        idx = np.searchsorted(self.edges[1:-1], p, side="right")
+        out = self.values[np.minimum(idx, self.values.size - 1)]
+        return np.where(np.isnan(p), np.nan, out)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"edges": self.edges.tolist(), "values": self.values.tolist()}
+
+    def __repr__(self) -> str:
+        return f"IsotonicMap({self.values.size} steps)"
+
+
+def _check_steps(edges: object, values: object) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        e = np.array(edges, dtype=np.float64).ravel()
+        v = np.array(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            "isotonic map: edges and values must be lists of numbers",
+            f"received {type(edges).__name__} and {type(values).__name__} ({exc})",
+            "fit the map with fit_isotonic(stats) or save it with IsotonicMap.save",
+        ) from None
+    ok = (
+        v.size >= 1
+        and e.size == v.size + 1
+        and e[0] == 0.0
+        and e[-1] == 1.0
+        and bool(np.all(np.diff(e) > 0))
+        and bool(np.all((v >= 0) & (v <= 1)))
+        and bool(np.all(np.diff(v) >= 0))
+    )
+    if not ok:
+        raise DataError(
+            "isotonic map: k >= 1 values in [0, 1], non-decreasing, and k + 1 strictly "
+            "increasing edges from 0 to 1",
+            f"received {v.size} values and {e.size} edges",
+            "fit the map with fit_isotonic(stats) or save it with IsotonicMap.save",
+        )
+    e.setflags(write=False)
+    v.setflags(write=False)
+    return e, v
+
+
+def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
+    """The isotonic (PAV) recalibration map fitted on the fine histogram of ``stats``."""
+    if not stats.total("w") > 0:
+        raise EmptyReductionError(
+            "fit_isotonic: a state with at least one row of weight > 0",
+            f"received {stats.rows} rows, total weight {stats.total('w')!r}",
+            "update the state with the calibration rows first",
+        )
+    h = stats.histogram()
+    return IsotonicMap.from_curve(isotonic_curve(h["wpos"], h["wneg"], h["edges"]))
+
+
+def _map_from_params(method: str, params: Mapping[str, Any]) -> RecalibrationMap:
+    def number(key: str) -> float:
+        v = params.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise DataError(
+                f"a {method} map: params.{key} must be a finite number",
+                f"received {key}={v!r}",
+                "refit the map, or fix the file",
+            )
+        return float(v)
+
+    if method == "platt":
+        return PlattMap(number("a"), number("b"))
+    if method == "temperature":
+        t = number("temperature")
+        if t <= 0:
+            raise DataError(
+                "a temperature map: params.temperature > 0",
+                f"received temperature={t!r}",
+                "refit the map, or fix the file",
+            )
+        return TemperatureMap(t)
+    if method == "downsampling":
+        w = number("negative_rate")
+        if not 0 < w <= 1:
+            raise DataError(
+                "a downsampling map: params.negative_rate in (0, 1]",
+                f"received negative_rate={w!r}",
+                "pass the share of negatives that was kept, e.g. 0.1",
+            )
+        return DownsamplingMap(w)
+    return IsotonicMap(params.get("edges"), params.get("values"))  # type: ignore[arg-type]
+
+
+def load_map(source: Mapping[str, Any] | str | os.PathLike[str]) -> RecalibrationMap:
+    """A map from :meth:`RecalibrationMap.to_dict` or from a JSON file written by ``save``.
+
+    Raises :class:`DataError` naming what was expected, what was found and how to fix
+    it when the file cannot be read or the dict is not a valid map.
+    """
+    if isinstance(source, Mapping):
+        d: Any = source
+        where = "the dict"
+    else:
+        where = str(source)
+        try:
+            d = json.loads(Path(source).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(
+                "load_map: a readable JSON file written by RecalibrationMap.save",
+                f"could not read {where}: {exc}",
+                "check the path, or save the map again",
+            ) from None
+    if not isinstance(d, Mapping) or not isinstance(d.get("params"), Mapping):
+        raise DataError(
+            'load_map: a JSON object with "method", "version" and "params"',
+            f"{where} holds {type(d).__name__}"
+            + (f" with keys {sorted(d)}" if isinstance(d, Mapping) else ""),
+            "pass a file written by RecalibrationMap.save",
+        )
+    if d.get("version") != MAP_VERSION:
+        raise DataError(
+            f"load_map: a map of version {MAP_VERSION}",
+            f"{where} has version {d.get('version')!r}",
+            "refit and save the map with this version of bcelab",
+        )
+    method = d.get("method")
+    if method not in METHODS:
+        raise DataError(
+            f"load_map: method must be one of {METHODS}",
+            f"{where} has method {method!r}",
+            "pass a file written by RecalibrationMap.save",
+        )
+    return _map_from_params(str(method), d["params"])
+
+
+def reweight_negatives(
+    targets: object, weights: object = None, *, negative_rate: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and weights under which every negative counts ``1 / negative_rate`` times.
+
+    A row with target y and weight w counts w·y of positive mass and
+    w·(1 − y)/W of negative mass (W = ``negative_rate``).  As one row of
+    :class:`~bcelab.metrics.BinaryStats` this is the weight ``w (y + (1 − y)/W)`` and the
+    target ``y / (y + (1 − y)/W)``: hard labels keep their target, and a negative's weight
+    is ``w * (1/W)``, exactly an explicit weight column of 1/W.  Rows with an invalid
+    target (NaN, outside [0, 1]) are returned unchanged, for the state to count.
+    """
+    fname = "reweight_negatives"
+    rate = check_negative_rate(negative_rate, fname=fname)
+    y = np.asarray(to_numpy(targets, name="targets", fname=fname, kind="targets"), np.float64)
+    if weights is None:
+        w = np.ones_like(y)
+    else:
+        w = np.asarray(to_numpy(weights, name="weights", fname=fname, kind="weights"), np.float64)
+        if w.shape != y.shape:
+            raise ShapeError(
+                f"{fname}: weights and targets must have the same shape",
+                f"received {w.shape} and {y.shape}",
+                "reshape one of them explicitly",
+            )
+    valid = (y >= 0) & (y <= 1)
+    with np.errstate(invalid="ignore"):  # invalid targets (inf, NaN) keep factor 1
+        factor = np.where(valid, y + (1.0 - y) * (1.0 / rate), 1.0)
+        return np.where(valid, y / factor, y), w * factor
+
+
+def check_method(method: object, *, fname: str) -> str:
+    """One of :data:`METHODS`."""
+    return check_choice(
+        method, METHODS, name="method", fname=fname, hint="use method='platt' or 'isotonic'"
+    )

@@ -1,0 +1,310 @@
+"""Recalibration maps: Platt and temperature fits, isotonic and downsampling maps, JSON.
+
+Reference for Platt: the logistic regression of y on logit(p), fitted in memory by
+``scipy.optimize.minimize`` (BFGS, analytic gradient, gtol 1e-13), whose log loss
+agrees with scikit-learn's ``LogisticRegression(C=inf)`` to 1e-15 on hard labels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from bcelab.errors import DataError, DomainError, EmptyReductionError, OptionError
+from bcelab.metrics import BinaryStats
+from bcelab.metrics.recalibration import (
+    DownsamplingMap,
+    IsotonicMap,
+    PlattMap,
+    TemperatureMap,
+    check_method,
+    fit_isotonic,
+    load_map,
+    reweight_negatives,
+)
+from bcelab.metrics.scaling import (
+    ScalingFitter,
+    ScalingStats,
+    fit_platt,
+    fit_scaling,
+    fit_temperature,
+)
+
+
+def _sig(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _loss(a: float, b: float, z: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    t = a * z + b
+    return math.fsum(w * (y * np.logaddexp(0, -t) + (1 - y) * np.logaddexp(0, t))) / math.fsum(w)
+
+
+def _reference_fit(z: np.ndarray, y: np.ndarray, w: np.ndarray, *, platt: bool) -> float:
+    """Log loss at the in-memory optimum (Platt: a, b; temperature: a only)."""
+
+    def jac(th: np.ndarray) -> np.ndarray:
+        a, b = (th[0], th[1]) if platt else (th[0], 0.0)
+        g = w * (_sig(a * z + b) - y)
+        full = np.array([np.sum(g * z), np.sum(g)]) / np.sum(w)
+        return full if platt else full[:1]
+
+    def fun(th: np.ndarray) -> float:
+        return _loss(th[0], th[1] if platt else 0.0, z, y, w)
+
+    x0 = [1.0, 0.0] if platt else [1.0]
+    res = minimize(fun, x0, jac=jac, method="BFGS", options={"gtol": 1e-13, "maxiter": 500})
+    return float(res.fun)
+
+
+def _data(kind: str, n: int = 30_000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    s = rng.normal(size=n) * 1.5
+    y = (rng.random(n) < _sig(s)).astype(np.float64)
+    w = None
+    if kind == "weighted":
+        w = rng.exponential(size=n)
+    elif kind == "soft":
+        y = _sig(s + rng.normal(size=n))
+    elif kind == "rare":
+        s = s - 4.0
+        y = (rng.random(n) < _sig(s)).astype(np.float64)
+    p = _sig(1.7 * s + 0.3)  # over-confident and shifted
+    return p, y, w
+
+
+@pytest.mark.parametrize("kind", ["hard", "weighted", "soft", "rare"])
+def test_platt_matches_logistic_regression_and_calibrates(kind: str) -> None:
+    p, y, w = _data(kind)
+    ww = np.ones_like(p) if w is None else w
+    m = fit_platt(p, y, weights=w)
+    z = np.log(p) - np.log1p(-p)
+    assert _loss(m.a, m.b, z, y, ww) - _reference_fit(z, y, ww, platt=True) <= 1e-7
+    assert abs(_loss(m.a, m.b, z, y, ww) - _reference_fit(z, y, ww, platt=True)) <= 1e-12
+    q = m.apply(p)
+    assert math.fsum(ww * q) / math.fsum(ww * y) == pytest.approx(1.0, abs=1e-6)
+    # the same fit from logits
+    m2 = fit_platt(z, y, weights=w, logits=True)
+    assert m2.a == pytest.approx(m.a, rel=1e-10) and m2.b == pytest.approx(m.b, abs=1e-10)
+    np.testing.assert_allclose(m.apply(z, logits=True), q, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["hard", "weighted", "soft"])
+def test_temperature_matches_the_in_memory_optimum(kind: str) -> None:
+    p, y, w = _data(kind, seed=1)
+    ww = np.ones_like(p) if w is None else w
+    m = fit_temperature(p, y, weights=w)
+    z = np.log(p) - np.log1p(-p)
+    assert (
+        abs(_loss(1.0 / m.temperature, 0.0, z, y, ww) - _reference_fit(z, y, ww, platt=False))
+        <= 1e-12
+    )
+    np.testing.assert_allclose(m.apply(p), _sig(z / m.temperature), rtol=1e-12)
+
+
+def test_streaming_passes_with_merges_equal_the_in_memory_fit() -> None:
+    p, y, w = _data("weighted", n=30_000, seed=2)
+    parts = np.array_split(np.arange(p.size), 7)
+
+    def run_pass(stats: ScalingStats) -> ScalingStats:
+        for idx in parts:  # one "worker" per part, merged at the end
+            stats.merge(ScalingStats(stats.a, stats.b).update(p[idx], y[idx], weights=w[idx]))
+        return stats
+
+    fitter = ScalingFitter("platt")
+    while not fitter.done:
+        fitter.step(run_pass(fitter.new_stats()))
+    streamed = fitter.result()
+    assert fitter.converged and fitter.passes <= 12
+    whole = fit_platt(p, y, weights=w)
+    assert isinstance(streamed, PlattMap)
+    assert streamed.a == pytest.approx(whole.a, rel=1e-10)
+    assert streamed.b == pytest.approx(whole.b, rel=1e-10, abs=1e-12)
+    t_streamed = fit_scaling(run_pass, method="temperature")
+    assert isinstance(t_streamed, TemperatureMap)
+    t_whole = fit_temperature(p, y, weights=w).temperature
+    assert t_streamed.temperature == pytest.approx(t_whole, rel=1e-10)
+
+
+def test_rows_at_zero_and_one_keep_their_prediction() -> None:
+    p, y, _ = _data("hard", n=5000, seed=3)
+    p2 = np.concatenate([p, [0.0, 1.0, 1.0, 0.0]])
+    y2 = np.concatenate([y, [0.0, 1.0, 1.0, 1.0]])  # the last one is wrong: infinite loss
+    stats = ScalingStats().update(p2, y2)
+    assert stats.infinite_rows == 4 and stats.infinite_loss and math.isfinite(stats.loss)
+    m = fit_platt(p2, y2)
+    assert m == fit_platt(p, y)  # the rows at 0 and 1 do not move the fit
+    out = m.apply(np.array([0.0, 1.0, np.nan, 0.5]))
+    assert out[0] == 0.0 and out[1] == 1.0 and math.isnan(out[2])
+    t = fit_temperature(p2, y2)
+    assert t.apply(np.array([0.0, 1.0])).tolist() == [0.0, 1.0]
+    flipped = PlattMap(-2.0, 0.5).apply(np.array([0.0, 1.0]))
+    assert flipped.tolist() == [1.0, 0.0]
+    assert PlattMap(0.0, 0.0).apply(np.array([0.0, 1.0])).tolist() == [0.5, 0.5]
+
+
+def test_excluded_rows_are_counted() -> None:
+    s = ScalingStats().update(np.array([0.2, np.nan, 0.7]), np.array([0.0, 1.0, 2.0]))
+    assert (s.rows, s.excluded_rows) == (3, 2)
+    assert s.total("w") == 1.0
+
+
+def test_fit_errors() -> None:
+    p = np.linspace(0.1, 0.9, 50)
+    with pytest.raises(DataError, match="both classes"):
+        fit_platt(p, np.zeros(50))
+    with pytest.raises(DataError, match="temperature"):
+        fit_temperature(p, (p < 0.5).astype(float))  # ranks backwards
+    with pytest.raises(OptionError, match="method"):
+        ScalingFitter("isotonic")
+    with pytest.raises(DomainError, match="logits=True"):
+        fit_platt(np.array([1.5, 0.2]), np.array([1.0, 0.0]))
+    with pytest.raises(DomainError, match="weights"):
+        ScalingStats().update(p, p > 0.5, weights=-np.ones(50))
+    a, b = ScalingStats(1.0, 0.0), ScalingStats(2.0, 0.0)
+    with pytest.raises(OptionError, match="same parameters"):
+        a.merge(b)
+    fitter = ScalingFitter()
+    with pytest.raises(OptionError, match="new_stats"):
+        fitter.step(ScalingStats(3.0, 1.0))
+
+
+def test_separable_labels_do_not_converge() -> None:
+    p = np.linspace(0.05, 0.95, 100)
+    with pytest.raises(DataError, match="converge"):
+        fit_platt(p, (p > 0.5).astype(float), max_passes=8)
+
+
+def test_isotonic_map_is_the_binned_fit() -> None:
+    p, y, _ = _data("hard", n=20_000, seed=4)
+    stats = BinaryStats().update(p, y)
+    m = fit_isotonic(stats)
+    q = m.apply(p)
+    assert np.all(np.diff(q[np.argsort(p)]) >= 0)
+    # every fine bin maps to one value, the pooled rate of its block
+    h = stats.histogram()
+    b = np.searchsorted(h["edges"], p, side="right") - 1
+    for i in np.unique(b)[:50]:
+        assert np.unique(q[b == i]).size == 1
+    assert float(np.sum(q)) == pytest.approx(float(np.sum(y)), rel=1e-12)  # calibrated
+    np.testing.assert_array_equal(m.apply(np.log(p) - np.log1p(-p), logits=True), q)
+    assert math.isnan(m.apply(np.array([np.nan]))[0])
+    with pytest.raises(EmptyReductionError, match="fit_isotonic"):
+        fit_isotonic(BinaryStats())
+    assert check_method("isotonic", fname="f") == "isotonic"
+    with pytest.raises(OptionError, match="method must be one of"):
+        check_method("spline", fname="f")
+
+
+def test_downsampling_map_and_weights() -> None:
+    m = DownsamplingMap(0.1)
+    p = np.array([0.0, 0.01, 0.5, 0.9, 1.0])
+    q = m.apply(p)
+    np.testing.assert_allclose(q, p / (p + (1 - p) / 0.1), rtol=1e-15)
+    z = np.log(p[1:-1]) - np.log1p(-p[1:-1])
+    np.testing.assert_allclose(m.apply(z, logits=True), q[1:-1], rtol=1e-13)
+    np.testing.assert_array_equal(DownsamplingMap(1.0).apply(p), p)
+    for bad in (0.0, 1.5, -0.1, "x"):
+        with pytest.raises(OptionError, match="negative_rate"):
+            DownsamplingMap(bad)  # type: ignore[arg-type]
+
+
+def test_reweight_negatives_equals_an_explicit_weight_column() -> None:
+    p, y, w = _data("weighted", n=20_000, seed=5)
+    rate = 0.07
+    y2, w2 = reweight_negatives(y, w, negative_rate=rate)
+    explicit = np.where(y == 0, w * (1 / rate), w)
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_allclose(w2, explicit, rtol=1e-12)
+    a = BinaryStats().update(p, y2, weights=w2).compute().to_dict()
+    b = BinaryStats().update(p, y, weights=explicit).compute().to_dict()
+    for key, va in a.items():
+        if isinstance(va, float):
+            assert va == pytest.approx(b[key], rel=1e-12, abs=1e-15), key
+
+
+def test_reweight_negatives_with_soft_labels_splits_the_mass() -> None:
+    p, y, _ = _data("soft", n=10_000, seed=6)
+    rate = 0.25
+    y2, w2 = reweight_negatives(y, None, negative_rate=rate)
+    # explicit split: a positive row of weight y and a negative row of weight (1 - y)/W
+    pp = np.concatenate([p, p])
+    yy = np.concatenate([np.ones_like(y), np.zeros_like(y)])
+    ww = np.concatenate([y, (1 - y) / rate])
+    a = BinaryStats().update(p, y2, weights=w2).compute()
+    b = BinaryStats().update(pp, yy, weights=ww).compute()
+    for key in ("log_loss", "base_rate", "ne", "calibration", "roc_auc", "weight_total"):
+        assert getattr(a, key) == pytest.approx(getattr(b, key), rel=1e-12), key
+    y3, w3 = reweight_negatives(
+        np.array([np.nan, 2.0, np.inf, 0.5]), [1, 1, 1, 1], negative_rate=rate
+    )
+    assert math.isnan(y3[0]) and y3[1:3].tolist() == [2.0, np.inf]
+    assert w3[:3].tolist() == [1.0, 1.0, 1.0]
+    assert w3[3] == pytest.approx(0.5 + 0.5 / rate) and y3[3] == pytest.approx(0.5 / w3[3])
+
+
+@pytest.mark.parametrize(
+    "m",
+    [
+        PlattMap(0.7, -0.2),
+        TemperatureMap(1.8),
+        DownsamplingMap(0.05),
+        IsotonicMap([0.0, 0.2, 0.6, 1.0], [0.05, 0.3, 0.9]),
+    ],
+)
+def test_maps_round_trip_through_json(m, tmp_path) -> None:
+    path = m.save(tmp_path / "map.json")
+    d = json.loads(path.read_text())
+    assert d["method"] == m.method and d["version"] == 1 and "params" in d
+    back = load_map(path)
+    p = np.linspace(0, 1, 101)
+    np.testing.assert_array_equal(back.apply(p), m.apply(p))
+    assert load_map(m.to_dict()).to_dict() == m.to_dict()
+
+
+def test_load_map_rejects_bad_input(tmp_path) -> None:
+    cases = [
+        ({"method": "magic", "version": 1, "params": {}}, "method must be one of"),
+        ({"method": "platt", "version": 9, "params": {"a": 1, "b": 0}}, "version"),
+        ({"method": "platt", "version": 1, "params": {"a": "x", "b": 0}}, "params.a"),
+        ({"method": "temperature", "version": 1, "params": {"temperature": -1}}, "> 0"),
+        ({"method": "downsampling", "version": 1, "params": {"negative_rate": 2}}, "(0, 1]"),
+        (
+            {"method": "isotonic", "version": 1, "params": {"edges": [0, 1], "values": [0.9, 0.1]}},
+            "values",
+        ),
+        (
+            {
+                "method": "isotonic",
+                "version": 1,
+                "params": {"edges": [0, 0.5, 1], "values": [0.9, 0.1]},
+            },
+            "non-decreasing",
+        ),
+        ({"method": "platt", "version": 1}, '"params"'),
+    ]
+    for d, match in cases:
+        with pytest.raises(DataError, match=re.escape(match)):
+            load_map(d)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match="readable JSON"):
+        load_map(bad)
+    with pytest.raises(DataError, match="could not read"):
+        load_map(tmp_path / "missing.json")
+    bad.write_text("[1, 2]")
+    with pytest.raises(DataError, match="holds list"):
+        load_map(bad)
+
+
+def test_apply_checks_the_domain() -> None:
+    with pytest.raises(DomainError, match="logits=True"):
+        TemperatureMap(2.0).apply(np.array([0.5, 3.0]))
+    out = PlattMap(1.0, 0.0).apply([[0.25, 0.5]])  # any array-like; shape kept
+    assert out.shape == (1, 2)
+    np.testing.assert_allclose(out, [[0.25, 0.5]], rtol=1e-15)
