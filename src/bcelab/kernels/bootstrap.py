@@ -40,9 +40,9 @@ __all__ = [
     "MOMENT_PAIRS",
     "N_VALUES",
     "VALUE_NAMES",
+    "draw_block",
     "pav_blocks",
     "point_add",
-    "draw_block",
     "replicate_pass",
     "row_values",
     "sort_by_bin",
@@ -214,7 +214,9 @@ def _sum_products4(x: np.ndarray, z: np.ndarray, dst: np.ndarray) -> None:
 def point_add(
     vals: np.ndarray,
     bins: np.ndarray,
+    valid: np.ndarray,
     hist: np.ndarray,
+    bin_rows: np.ndarray,
     sums: np.ndarray,
     moments: np.ndarray,
     ma: np.ndarray,
@@ -222,15 +224,19 @@ def point_add(
 ) -> None:
     """Add every row to the point-estimate arrays (every weight 1; invalid rows add 0).
 
-    ``hist[m, fine bin, (wy, wn, wp), limb]``, ``sums[value, limb]`` (3 limbs) and
-    ``moments[k, limb]`` (4 limbs) for the products ``vals[ma[k]] * vals[mb[k]]``.
+    ``hist[m, fine bin, (wy, wn, wp), limb]``, ``bin_rows[m, fine bin]`` (valid rows),
+    ``sums[value, limb]`` (3 limbs) and ``moments[k, limb]`` (4 limbs) for the products
+    ``vals[ma[k]] * vals[mb[k]]``.
     """
     for q in range(sums.shape[0]):
         _sum_limbs3(vals[q], sums[q])
     for k in range(moments.shape[0]):
         _sum_products4(vals[ma[k]], vals[mb[k]], moments[k])
     for j in range(vals.shape[1]):
+        if not valid[j]:
+            continue
         for m in range(2):
+            bin_rows[m, bins[j, m]] += 1
             h = hist[m, bins[j, m]]
             _add_limbs(h[0], vals[1, j], 1.0)
             _add_limbs(h[1], vals[2, j], 1.0)
@@ -246,8 +252,11 @@ def sort_by_bin(
     n_bins: int,
     order: np.ndarray,
     skey: np.ndarray,
+    bin_rows: np.ndarray,
 ) -> int:
     """Counting sort of the valid rows by (``bins[:, col]``, label kind); returns their number.
+
+    Also adds each valid row to ``bin_rows[bin]`` (the state's rows per coarse bin).
 
     The label kind is 0 for ``y = 0``, 1 for ``y = 1`` and 2 for a soft label, so the
     rows of one bin come grouped by label and a group of hard labels leaves one of
@@ -260,6 +269,7 @@ def sort_by_bin(
         if valid[j]:
             kind = 0 if vals[1, j] == 0.0 else (1 if vals[2, j] == 0.0 else 2)
             counts[3 * bins[j, col] + kind + 1] += 1
+            bin_rows[bins[j, col]] += 1
     for b in range(nk):
         counts[b + 1] += counts[b]
     for j in range(valid.shape[0]):

@@ -114,6 +114,7 @@ def point_add(
     bins: np.ndarray,
     valid: np.ndarray,
     hist: np.ndarray,
+    bin_rows: np.ndarray,
     sums: np.ndarray,
     moments: np.ndarray,
     ma: np.ndarray,
@@ -124,6 +125,7 @@ def point_add(
     b = bins[valid.astype(bool)]
     nl = hist.shape[-1]
     for m in range(2):
+        bin_rows[m] += np.bincount(b[:, m], minlength=bin_rows.shape[1])
         for q, col in enumerate((1, 2, 3 + m)):
             np.add.at(hist[m, :, q], b[:, m], to_limbs(v[:, col], nl, 1.0))
     sums += to_limbs(v, sums.shape[-1], 1.0).sum(axis=0)
@@ -147,12 +149,15 @@ def replicate_add(
     hist_hi: np.ndarray,
     sums_lo: np.ndarray,
     sums_hi: np.ndarray,
+    bin_rows: np.ndarray,
     *,
     n_rep: int,
     slice_rows: int = 1024,
 ) -> None:
     """Add the valid rows to every replicate column (``n_rep`` draws and the reference)."""
     ok = np.flatnonzero(valid)
+    for m in range(2):
+        bin_rows[m] += np.bincount(bins[ok, 2 + m], minlength=bin_rows.shape[1])
     for s in range(0, ok.shape[0], slice_rows):
         rows = ok[s : s + slice_rows]
         c = weights(kk[rows], 0, n_rep + 1)

@@ -38,7 +38,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,17 +47,19 @@ from .._core.config import default_threads
 from .._core.options import check_choice, check_clip, check_positive_int, check_threads
 from ..errors import DataError, OptionError
 from ..kernels.bootstrap_rng import seed_mix
+from .paired_compute import replicate_metrics
 from .paired_engine import accumulate, kernel_module
 from .paired_inputs import prepare_batch
 from .paired_layout import (
     COUNT_NAMES,
     LAYOUT_ID,
+    SPLIT,
     check_state,
     empty_state,
     normalize_limbs,
     normalize_split,
 )
-from .paired_result import PairedComparison, compare_state
+from .paired_result import PairedComparison, check_metrics, compare_state
 from .serialize import arrays_from_bytes, arrays_to_bytes
 
 __all__ = ["PairedBootstrapStats"]
@@ -67,6 +69,7 @@ KEYED_BY = ("", "id", "file and row")
 _REP_CARRY_ROWS = 1 << 19  # c X_lo < 12 * 2**40 per row: carry before 2**63
 _PT_CARRY_ROWS = 1 << 30  # a limb gains < 2**32 + 1 per row
 _HI_LIMIT = 1 << 62
+_CHECK_HI_ROWS = 1 << 34
 
 
 def _check_seed(seed: object) -> int:
@@ -224,19 +227,37 @@ class PairedBootstrapStats:
 
     def _carry_replicates(self) -> None:
         a = self._a
-        for part in ("hist", "sums"):
-            normalize_split(a[f"rep_{part}_lo"], a[f"rep_{part}_hi"])
-            if a[f"rep_{part}_hi"].max(initial=0) >= _HI_LIMIT:
-                raise DataError(
-                    f"{FNAME}: replicate sums within the exact range (below 2**70)",
-                    "received rows whose weighted sums exceed it",
-                    "divide every weight by the same constant: no metric changes",
-                )
+        lo, hi = a["rep_hist_lo"], a["rep_hist_hi"]
+        for m in range(2):
+            used = np.flatnonzero(a["rep_bin_rows"][m])  # the bins that hold rows
+            sub_lo = lo[m, used]
+            if sub_lo.size and int(sub_lo.max()) >> SPLIT:  # read hi only when it changes
+                sub_hi = hi[m, used]
+                normalize_split(sub_lo, sub_hi)
+                lo[m, used], hi[m, used] = sub_lo, sub_hi
+        normalize_split(a["rep_sums_lo"], a["rep_sums_hi"])
+        # a high word gains < 12 * 2**24 per row: far from 2**62 unless rows are many
+        if (
+            self.count("weighted") >= _CHECK_HI_ROWS
+            and max(int(hi.max(initial=0)), int(a["rep_sums_hi"].max(initial=0))) >= _HI_LIMIT
+        ):
+            raise DataError(
+                f"{FNAME}: replicate sums within the exact range (below 2**70)",
+                "received rows whose weighted sums exceed it",
+                "divide every weight by the same constant: no metric changes",
+            )
         self._pending[0] = 0
 
     def _carry_point(self) -> None:
-        for key in ("pt_hist", "pt_sums", "pt_mom"):
-            normalize_limbs(self._a[key])
+        a = self._a
+        for key in ("pt_sums", "pt_mom"):
+            normalize_limbs(a[key])
+        h = a["pt_hist"]
+        for m in range(2):
+            used = np.flatnonzero(a["pt_bin_rows"][m])
+            sub = h[m, used]
+            if normalize_limbs(sub):
+                h[m, used] = sub
         self._pending[1] = 0
 
     def _canonical(self) -> dict[str, np.ndarray]:
@@ -356,6 +377,24 @@ class PairedBootstrapStats:
 
     # --- results ---------------------------------------------------------------------
 
-    def compute(self, *, confidence: float = 0.95) -> PairedComparison:
-        """Point values of A and B, B - A, its bootstrap interval and p-value, per metric."""
-        return compare_state(self._canonical(), keyed_by=self.keyed_by, confidence=confidence)
+    def compute(
+        self, *, confidence: float = 0.95, metrics: Sequence[str] | None = None
+    ) -> PairedComparison:
+        """Per metric: A, B, B - A, its bootstrap interval and p-value (see :mod:`.paired_result`).
+
+        ``metrics`` limits the work to some of ``paired_compute.METRICS`` (default: all).
+        """
+        want = check_metrics(metrics, fname=f"{FNAME}.compute")
+        return compare_state(
+            self._canonical(), keyed_by=self.keyed_by, confidence=confidence, metrics=want
+        )
+
+    def replicate_values(self, metrics: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Per metric, the values of A and B in each replicate (shape ``(2, replicates)``).
+
+        These are the raw replicate values on the coarse histogram (not moved by the
+        binning difference that :meth:`compute` removes from the differences).
+        """
+        want = check_metrics(metrics, fname=f"{FNAME}.replicate_values")
+        reps = replicate_metrics(self._canonical(), kernel_module(), want)
+        return {k: v[:, : self.replicates] for k, v in reps.items()}

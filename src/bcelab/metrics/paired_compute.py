@@ -27,7 +27,13 @@ from ..kernels.bootstrap_reference import MOMENT_PAIRS
 from .calibration import ece_uniform
 from .intervals import delta_se
 from .paired_decompose import decompose_bins, entropy
-from .paired_layout import Q_PT, coarse_layout, limbs_to_float, limbs_to_int, split_to_float
+from .paired_layout import (
+    Q_PT,
+    coarse_layout,
+    limbs_to_float,
+    limbs_to_int,
+    split_to_float,
+)
 from .ranking import pr_auc, roc_auc
 
 __all__ = ["METRICS", "delta_ses", "point_metrics", "replicate_metrics"]
@@ -56,29 +62,47 @@ def _point_sums(a: dict[str, np.ndarray]) -> np.ndarray:
     return np.array([math.ldexp(float(v), -Q_PT) for v in limbs_to_int(a["pt_sums"])])
 
 
-def point_metrics(a: dict[str, np.ndarray], kernel: Any) -> dict[str, np.ndarray]:
+_DECOMPOSITION = ("uncertainty", "discrimination", "miscalibration")
+
+
+def _binned(
+    want: tuple[str, ...], pos: np.ndarray, neg: np.ndarray, ll: float, kernel: Any
+) -> dict[str, float]:
+    """ROC-AUC, PR-AUC and the decomposition of one histogram (those in ``want``)."""
+    out: dict[str, float] = {}
+    if "roc_auc" in want:
+        out["roc_auc"] = roc_auc(pos, neg)[0]
+    if "pr_auc" in want:
+        out["pr_auc"] = pr_auc(pos, neg)[0]
+    if set(want) & set(_DECOMPOSITION):
+        dec = decompose_bins(pos, neg, ll, kernel=kernel)
+        out.update(zip(_DECOMPOSITION, dec, strict=True))
+    return out
+
+
+def point_metrics(
+    a: dict[str, np.ndarray], kernel: Any, want: tuple[str, ...] = METRICS
+) -> dict[str, np.ndarray]:
     """``{metric: [A, B]}`` from the point-estimate arrays (fine histogram, exact sums)."""
     s = _point_sums(a)
     w, wy = s[0], s[1]
     h = limbs_to_float(a["pt_hist"])
-    base = min(max(wy / w, 0.0), 1.0)
-    out: dict[str, list[float]] = {m: [] for m in METRICS}
+    h_base = float(entropy(min(max(wy / w, 0.0), 1.0)))
+    out: dict[str, list[float]] = {m: [] for m in want}
     for m in range(2):
         pos, neg, wp = h[m, :, 0], h[m, :, 1], h[m, :, 2]
         ll = s[5 + m] / w
         vals = {
             "log_loss": ll,
-            "ne": float(_div(ll, entropy(base))),
+            "ne": _div(ll, h_base),
             "brier": s[7 + m] / w,
-            "calibration": float(_div(s[3 + m], wy)),
-            "ece": ece_uniform(pos, neg, wp, _ECE_BINS)[0],
-            "roc_auc": roc_auc(pos, neg)[0],
-            "pr_auc": pr_auc(pos, neg)[0],
+            "calibration": _div(s[3 + m], wy),
         }
-        unc, dsc, mcb = decompose_bins(pos, neg, ll, kernel=kernel)
-        vals.update(uncertainty=unc, discrimination=dsc, miscalibration=mcb)
-        for k, v in vals.items():
-            out[k].append(float(v))
+        if "ece" in want:
+            vals["ece"] = ece_uniform(pos, neg, wp, _ECE_BINS)[0]
+        vals.update(_binned(want, pos, neg, ll, kernel))
+        for k in want:
+            out[k].append(float(vals[k]))
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -90,46 +114,55 @@ def _roc_auc_columns(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     return np.clip(auc, 0.0, 1.0)
 
 
-def _ece_groups() -> np.ndarray:
-    """Start of each uniform ECE bin among the coarse bins (by their lower edges)."""
+def _ece_columns(pos: np.ndarray, wp: np.ndarray, w: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Uniform 15-bin ECE of every column; row ``i`` of ``pos``/``wp`` is coarse bin ``bins[i]``.
+
+    Coarse bins go to the uniform bin of their lower edge (every k/15 is a coarse edge).
+    """
     edges = coarse_layout().edges
-    assign = np.searchsorted(np.arange(1, _ECE_BINS) / _ECE_BINS, edges[:-1], side="right")
-    return np.flatnonzero(np.concatenate(([True], assign[1:] != assign[:-1])))
+    assign = np.searchsorted(np.arange(1, _ECE_BINS) / _ECE_BINS, edges[bins], side="right")
+    starts = np.flatnonzero(np.concatenate(([True], assign[1:] != assign[:-1])))
+    gap = np.abs(np.add.reduceat(wp, starts, axis=0) - np.add.reduceat(pos, starts, axis=0))
+    return np.asarray(_div(gap.sum(axis=0), w))
 
 
-def replicate_metrics(a: dict[str, np.ndarray], kernel: Any) -> dict[str, np.ndarray]:
+def replicate_metrics(
+    a: dict[str, np.ndarray], kernel: Any, want: tuple[str, ...] = METRICS
+) -> dict[str, np.ndarray]:
     """``{metric: array of shape (2, R + 1)}`` (model, replicate column; the last is the reference)."""
     lo, hi = a["rep_hist_lo"], a["rep_hist_hi"]
-    tot = split_to_float(lo.sum(axis=1), hi.sum(axis=1))  # (2, 3, R + 1), exact integer totals
-    hist = split_to_float(lo, hi)  # (2, bins, 3, R + 1)
+    used = [np.flatnonzero(a["rep_bin_rows"][m]) for m in range(2)]  # the bins that hold rows
+    tot = np.stack(  # (2, 3, R + 1): exact integer totals of the bins that hold rows
+        [split_to_float(lo[m, used[m]].sum(axis=0), hi[m, used[m]].sum(axis=0)) for m in range(2)]
+    )
     sums = split_to_float(a["rep_sums_lo"], a["rep_sums_hi"])  # bce A, bce B, sq A, sq B
     w = tot[0, 0] + tot[0, 1]
     wy = tot[0, 0]
     h_base = entropy(np.clip(_div(wy, w), 0.0, 1.0))
-    starts = _ece_groups()
-    out: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
+    binned = bool({"ece", "roc_auc", "pr_auc", *_DECOMPOSITION} & set(want))
+    per_col = tuple(k for k in want if k == "pr_auc" or k in _DECOMPOSITION)
+    out: dict[str, list[np.ndarray]] = {m: [] for m in want}
     for m in range(2):
-        pos, neg, wp = hist[m, :, 0], hist[m, :, 1], hist[m, :, 2]
         ll = _div(sums[m], w)
-        gap = np.abs(np.add.reduceat(wp, starts, axis=0) - np.add.reduceat(pos, starts, axis=0))
-        cols = range(pos.shape[1])
-        dec = np.array(
-            [decompose_bins(pos[:, c], neg[:, c], float(ll[c]), kernel=kernel) for c in cols]
-        )
-        vals = {
+        vals: dict[str, Any] = {
             "log_loss": ll,
             "ne": _div(ll, h_base),
             "brier": _div(sums[2 + m], w),
             "calibration": _div(tot[m, 2], wy),
-            "ece": _div(gap.sum(axis=0), w),
-            "roc_auc": _roc_auc_columns(pos, neg),
-            "pr_auc": np.array([pr_auc(pos[:, c], neg[:, c])[0] for c in cols]),
-            "uncertainty": dec[:, 0],
-            "discrimination": dec[:, 1],
-            "miscalibration": dec[:, 2],
         }
-        for k, v in vals.items():
-            out[k].append(np.asarray(v, dtype=np.float64))
+        if binned:
+            hist = split_to_float(lo[m, used[m]], hi[m, used[m]])  # (used bins, 3, R + 1)
+            pos, neg, wp = hist[:, 0], hist[:, 1], hist[:, 2]
+            vals["roc_auc"] = _roc_auc_columns(pos, neg)
+            if "ece" in want:
+                vals["ece"] = _ece_columns(pos, wp, w, used[m])
+            cols = [
+                _binned(per_col, pos[:, c], neg[:, c], float(ll[c]), kernel)
+                for c in range(pos.shape[1])
+            ]
+            vals.update({k: [col[k] for col in cols] for k in per_col})
+        for k in want:
+            out[k].append(np.asarray(vals[k], dtype=np.float64))
     return {k: np.stack(v) for k, v in out.items()}
 
 

@@ -134,12 +134,17 @@ def _block_kernel(
     nc = coarse_layout().n
     orders = [np.empty(e - s, dtype=np.int64) for _ in range(2)]
     skeys = [np.empty(e - s, dtype=np.int64) for _ in range(2)]
-    counts = [k.sort_by_bin(bins, 2 + m, vals, valid, nc, orders[m], skeys[m]) for m in range(2)]
+    counts = [
+        k.sort_by_bin(bins, 2 + m, vals, valid, nc, orders[m], skeys[m], a["rep_bin_rows"][m])
+        for m in range(2)
+    ]
     thr = (thresholds() - (1 << 31)).astype(np.int32)
     ma, mb = _moment_index()
 
     def point() -> None:
-        k.point_add(vals, bins, a["pt_hist"], a["pt_sums"], a["pt_mom"], ma, mb)
+        k.point_add(
+            vals, bins, valid, a["pt_hist"], a["pt_bin_rows"], a["pt_sums"], a["pt_mom"], ma, mb
+        )
 
     def chunk(r0: int, r1: int) -> Callable[[], None]:
         def go() -> None:
@@ -194,7 +199,9 @@ def _block_numpy(
     )
     kk = mix(b.keys[s:e] ^ seed_mixed)
     ma, mb = _moment_index()
-    reference.point_add(vals, bins, valid, a["pt_hist"], a["pt_sums"], a["pt_mom"], ma, mb)
+    reference.point_add(
+        vals, bins, valid, a["pt_hist"], a["pt_bin_rows"], a["pt_sums"], a["pt_mom"], ma, mb
+    )
     reference.replicate_add(
         vals,
         bins,
@@ -204,6 +211,7 @@ def _block_numpy(
         a["rep_hist_hi"],
         a["rep_sums_lo"],
         a["rep_sums_hi"],
+        a["rep_bin_rows"],
         n_rep=n_rep,
     )
     return int(valid.sum())

@@ -123,26 +123,34 @@ def coarse_layout() -> CoarseLayout:
     return CoarseLayout(edges, of_fine, int(edges.shape[0] - 1))
 
 
-def normalize_split(lo: np.ndarray, hi: np.ndarray) -> None:
+def normalize_split(lo: np.ndarray, hi: np.ndarray) -> bool:
     """Carry ``lo`` into ``hi`` in place so that ``0 <= lo < 2**SPLIT`` (the canonical form).
 
-    Elements without a carry are not written, so pages of ``hi`` that were never
-    needed stay unallocated.
+    Returns whether anything was carried.  Elements without a carry are not written,
+    so pages of ``hi`` that were never needed stay unallocated.
     """
+    if lo.size == 0 or int(lo.max()) < 1 << SPLIT:
+        return False
     carry = lo >> SPLIT
     nz = carry != 0
-    if nz.any():
-        np.add(hi, carry, out=hi, where=nz)
-        np.bitwise_and(lo, (1 << SPLIT) - 1, out=lo, where=nz)
+    np.add(hi, carry, out=hi, where=nz)
+    np.bitwise_and(lo, (1 << SPLIT) - 1, out=lo, where=nz)
+    return True
 
 
-def normalize_limbs(a: np.ndarray) -> None:
-    """Carry every limb (last axis, least significant first) into the next, in place."""
+def normalize_limbs(a: np.ndarray) -> bool:
+    """Carry every limb (last axis, least significant first) into the next, in place.
+
+    Returns whether anything was carried.
+    """
     mask = (1 << LIMB_BITS) - 1
+    if a.size == 0 or int(a[..., :-1].max()) <= mask:
+        return False
     for k in range(a.shape[-1] - 1):
         carry = a[..., k] >> LIMB_BITS
         a[..., k + 1] += carry
         a[..., k] &= mask
+    return True
 
 
 def split_to_float(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -184,12 +192,14 @@ def empty_state(n_rep: int) -> dict[str, np.ndarray]:
         "meta": np.zeros(4, dtype=np.int64),  # replicates, seed, keyed_by, default source used
         "counts": np.zeros(len(COUNT_NAMES), dtype=np.int64),
         "pt_hist": np.zeros((2, nf, 3, PT_LIMBS), dtype=np.int64),
+        "pt_bin_rows": np.zeros((2, nf), dtype=np.int64),  # rows per fine bin
         "pt_sums": np.zeros((N_VALUES, PT_LIMBS), dtype=np.int64),
         "pt_mom": np.zeros((len(MOMENT_PAIRS), MOM_LIMBS), dtype=np.int64),
         "rep_hist_lo": np.zeros((2, nc, 3, n_rep + 1), dtype=np.int64),
         "rep_hist_hi": np.zeros((2, nc, 3, n_rep + 1), dtype=np.int64),
         "rep_sums_lo": np.zeros((4, n_rep + 1), dtype=np.int64),
         "rep_sums_hi": np.zeros((4, n_rep + 1), dtype=np.int64),
+        "rep_bin_rows": np.zeros((2, nc), dtype=np.int64),  # rows per coarse bin
     }
 
 
@@ -201,8 +211,10 @@ def _problems(arrays: dict[str, np.ndarray], n_rep: int) -> list[str]:
     if bad:
         return [f"arrays of the wrong shape or dtype: {bad}"]
     out = []
-    if (arrays["counts"] < 0).any() or not 0 <= arrays["meta"][2] <= 2:
-        out.append("negative counts or an unknown keying")
+    if any((arrays[k] < 0).any() for k in ("counts", "pt_bin_rows", "rep_bin_rows")):
+        out.append("negative counts")
+    if not 0 <= arrays["meta"][2] <= 2:
+        out.append("an unknown keying")
     limbs = [arrays[k][..., :-1] for k in ("pt_hist", "pt_sums", "pt_mom")]
     if any(((v < 0) | (v >= 1 << LIMB_BITS)).any() for v in limbs):
         out.append("point limbs outside [0, 2**32)")

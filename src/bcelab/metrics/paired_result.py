@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.options import check_choice
 from ..errors import EmptyReductionError
 from .histogram import layout
 from .intervals import bootstrap_p_value, check_confidence, percentile_interval
@@ -37,7 +38,7 @@ from .paired_compute import METRICS, delta_ses, point_metrics, replicate_metrics
 from .paired_engine import kernel_module
 from .paired_layout import KC, coarse_layout
 
-__all__ = ["BETTER", "PairedComparison", "compare_state"]
+__all__ = ["BETTER", "PairedComparison", "check_metrics", "compare_state"]
 
 BETTER: dict[str, str | None] = {
     "log_loss": "lower",
@@ -146,10 +147,30 @@ def _one_metric(
     }
 
 
+def check_metrics(metrics: object, *, fname: str) -> tuple[str, ...]:
+    """``metrics``: None (every metric) or a sequence of names from :data:`METRICS`."""
+    if metrics is None:
+        return METRICS
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)  # type: ignore[arg-type]
+    for m in names:
+        check_choice(
+            m,
+            METRICS,
+            name="metrics",
+            fname=fname,
+            hint="pass e.g. metrics=('log_loss', 'roc_auc')",
+        )
+    return tuple(dict.fromkeys(names))
+
+
 def compare_state(
-    a: dict[str, np.ndarray], *, keyed_by: str | None, confidence: float
+    a: dict[str, np.ndarray],
+    *,
+    keyed_by: str | None,
+    confidence: float,
+    metrics: tuple[str, ...] = METRICS,
 ) -> PairedComparison:
-    """The comparison from a paired state's canonical arrays."""
+    """The comparison from a paired state's canonical arrays, for the given metrics."""
     conf = check_confidence(confidence, fname="PairedBootstrapStats.compute")
     counts = a["counts"]
     rows, used, weighted = int(counts[0]), int(counts[1]), int(counts[2])
@@ -161,18 +182,19 @@ def compare_state(
             "check the input columns and the filters",
         )
     k = kernel_module()
-    point = point_metrics(a, k)
-    reps = replicate_metrics(a, k)
-    metrics = {m: _one_metric(point[m], reps[m], conf, m) for m in METRICS}
+    point = point_metrics(a, k, metrics)
+    reps = replicate_metrics(a, k, metrics)
+    out = {m: _one_metric(point[m], reps[m], conf, m) for m in metrics}
     for m, se in delta_ses(a, weighted).items():
-        metrics[m]["se_delta"] = {"a": float(se[0]), "b": float(se[1]), "diff": float(se[2])}
+        if m in out:
+            out[m]["se_delta"] = {"a": float(se[0]), "b": float(se[1]), "diff": float(se[2])}
     bins = {
         "point": layout().n_fine,
         "replicate": coarse_layout().n,
         "replicate_layout": f"{KC} bins per octave of min(p, 1 - p) plus the cuts k/15",
     }
     return PairedComparison(
-        metrics=metrics,
+        metrics=out,
         replicates=int(a["meta"][0]),
         seed=int(a["meta"][1]),
         confidence=conf,
