@@ -357,16 +357,17 @@ def replicate_pass(
     """Add rows ``order[:count]`` (sorted by :func:`sort_by_bin`) to replicate columns ``r0 .. r1``.
 
     ``hist_*[bin, q, r] += c X`` for the value rows ``hq`` of ``vals`` (three) and
-    ``sums_*[s, r] += c X`` for the value rows ``sq`` (possibly none), with the weights
-    ``c`` of :func:`draw_block` and ``X = round(value * 2**32)`` split at bit 40.  Rows
-    go four at a time within a sort key, so each column's store serves four rows, and a
-    quantity that is zero for all four (``w y`` for negatives) is skipped.
+    ``sums_*[sq[s, 1], r] += c X`` for the value rows ``sq[s, 0]`` (possibly none), with
+    the weights ``c = cmat[row, r]`` of :func:`draw_block` and ``X = round(value * 2**32)``
+    split at bit 40.  Rows go four at a time within a sort key, so each column's store
+    serves four rows, and a quantity that is zero for all four (``w y`` for negatives)
+    is skipped.
     """
     nq = hq.shape[0]
     nv = nq + sq.shape[0]
     xl = np.zeros((nv, 4), dtype=np.int64)
     xh = np.zeros((nv, 4), dtype=np.int64)
-    zero = np.zeros(cmat.shape[1], dtype=np.int8)
+    zero = np.zeros(r1 - r0, dtype=np.int8)
     i = 0
     while i < count:
         key = skey[i]
@@ -374,12 +375,12 @@ def replicate_pass(
         while e < count and e - i < 4 and skey[e] == key:
             e += 1
         b = key // 3
-        c0 = cmat[order[i]]
-        c1 = cmat[order[i + 1]] if i + 1 < e else zero
-        c2 = cmat[order[i + 2]] if i + 2 < e else zero
-        c3 = cmat[order[i + 3]] if i + 3 < e else zero
+        c0 = cmat[order[i], r0:r1]
+        c1 = cmat[order[i + 1], r0:r1] if i + 1 < e else zero
+        c2 = cmat[order[i + 2], r0:r1] if i + 2 < e else zero
+        c3 = cmat[order[i + 3], r0:r1] if i + 3 < e else zero
         for q in range(nv):
-            v = vals[hq[q] if q < nq else sq[q - nq]]
+            v = vals[hq[q] if q < nq else sq[q - nq, 0]]
             big = 0
             nz = 0
             for g in range(4):
@@ -391,10 +392,10 @@ def replicate_pass(
                 big |= np.int64(hi)
                 nz |= lo
             if nz:
-                d_lo = hist_lo[b, q, r0:r1] if q < nq else sums_lo[q - nq, r0:r1]
+                d_lo = hist_lo[b, q, r0:r1] if q < nq else sums_lo[sq[q - nq, 1], r0:r1]
                 _axpy4(d_lo, c0, c1, c2, c3, xl[q])
             if big:
-                d_hi = hist_hi[b, q, r0:r1] if q < nq else sums_hi[q - nq, r0:r1]
+                d_hi = hist_hi[b, q, r0:r1] if q < nq else sums_hi[sq[q - nq, 1], r0:r1]
                 _axpy4(d_hi, c0, c1, c2, c3, xh[q])
         i = e
 

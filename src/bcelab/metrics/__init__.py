@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+from .paired import PairedBootstrapStats
+from .paired_result import PairedComparison
 from .result import BinaryMetrics
 from .stats import BinaryStats
 
-__all__ = ["BinaryMetrics", "BinaryStats"]
+__all__ = ["BinaryMetrics", "BinaryStats", "PairedBootstrapStats", "PairedComparison"]

@@ -35,8 +35,10 @@ BLOCK = 1 << 16
 _NUMPY_BLOCK = 1 << 13
 #: fewest replicate columns per work item (shorter vector loops lose speed)
 _MIN_COLS = 32
+#: per model: the value rows of its histogram (w y, w (1 - y), w p) ...
 _HQ = (np.array([1, 2, 3], dtype=np.int64), np.array([1, 2, 4], dtype=np.int64))
-_SQ = (np.array([5, 6, 7, 8], dtype=np.int64), np.zeros(0, dtype=np.int64))
+#: ... and (value row, replicate sums row) of its sums (w BCE, w (p - y)^2)
+_SQ = (np.array([[5, 0], [7, 2]], dtype=np.int64), np.array([[6, 1], [8, 3]], dtype=np.int64))
 
 
 def _moment_index() -> tuple[np.ndarray, np.ndarray]:
@@ -53,10 +55,9 @@ def kernel_module() -> Any:
     return bootstrap
 
 
-def column_chunks(n_cols: int, threads: int) -> list[tuple[int, int]]:
-    """Split replicate columns ``0 .. n_cols`` into ranges with even starts, ~2 per thread."""
-    want = 1 if threads <= 1 else 2 * threads
-    n = max(1, min(want, n_cols // _MIN_COLS))
+def column_chunks(n_cols: int, parts: int) -> list[tuple[int, int]]:
+    """Split replicate columns ``0 .. n_cols`` into about ``parts`` ranges with even starts."""
+    n = max(1, min(parts, n_cols // _MIN_COLS))
     step = -(-n_cols // n)
     step += step & 1
     return [(s, min(s + step, n_cols)) for s in range(0, n_cols, step)]
@@ -75,62 +76,49 @@ def _run_items(items: list[Callable[[], None]], threads: int) -> None:
 
 
 def _prep(
-    k: Any, b: Batch, s: int, e: int, seed_mixed: np.uint64, logits: bool, eps: float, threads: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    k: Any, b: Batch, s: int, e: int, *, seed_mixed: np.uint64, n_rep: int, logits: bool,
+    eps: float, threads: int,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Per-row values, bins, keys, validity and every replicate weight of rows ``s .. e``."""
     n = e - s
     vals = np.empty((9, n))  # column-major: one row per value
     bins = np.empty((n, 4), dtype=np.int64)
     kk = np.empty(n, dtype=np.uint64)
     valid = np.empty(n, dtype=np.uint8)
+    cmat = np.empty((n, n_rep + 1 + ((n_rep + 1) & 1)), dtype=np.int8)
     lay, co = layout(), coarse_layout()
     kb = K.bit_length() - 1  # K = 2**kb sub-bins per octave
     consts = np.array([52 - kb, (1022 - NOCT) << kb, SIDE, NOCT * K], dtype=np.int64)
     lo_c, hi_c = (eps, 1.0 - eps) if eps > 0 else (0.0, 1.0)
-    has_w = b.w is not None
     w = b.w if b.w is not None else b.y
+    thr = (thresholds() - (1 << 31)).astype(np.int32)
 
     def part(t: int, nt: int) -> Callable[[], None]:
         a, z = t * n // nt, (t + 1) * n // nt
-        return lambda: k.row_values(
-            b.y[s + a : s + z],
-            b.pa[s + a : s + z],
-            b.pb[s + a : s + z],
-            w[s + a : s + z],
-            has_w,
-            b.keys[s + a : s + z],
-            seed_mixed,
-            logits,
-            lo_c,
-            hi_c,
-            consts,
-            lay.cut_val,
-            lay.cut_off,
-            co.of_fine,
-            vals[:, a:z],
-            bins[a:z],
-            kk[a:z],
-            valid[a:z],
-        )
+        rows = slice(s + a, s + z)
 
-    nt = max(1, min(threads, n // 4096))
+        def go() -> None:
+            k.row_values(
+                b.y[rows], b.pa[rows], b.pb[rows], w[rows], b.w is not None, b.keys[rows],
+                seed_mixed, logits, lo_c, hi_c, consts, lay.cut_val, lay.cut_off, co.of_fine,
+                vals[:, a:z], bins[a:z], kk[a:z], valid[a:z],
+            )  # fmt: skip
+            k.draw_block(kk[a:z], valid[a:z], 0, n_rep, thr, cmat[a:z])
+
+        return go
+
+    nt = max(1, min(threads, n // 2048))
     _run_items([part(t, nt) for t in range(nt)], nt)
-    return vals, bins, kk, valid
+    return vals, bins, kk, valid, cmat
 
 
 def _block_kernel(
-    k: Any,
-    a: dict[str, np.ndarray],
-    b: Batch,
-    s: int,
-    e: int,
-    *,
-    seed_mixed: np.uint64,
-    n_rep: int,
-    logits: bool,
-    eps: float,
-    threads: int,
-) -> int:
-    vals, bins, kk, valid = _prep(k, b, s, e, seed_mixed, logits, eps, threads)
+    k: Any, a: dict[str, np.ndarray], b: Batch, s: int, e: int, *, seed_mixed: np.uint64,
+    n_rep: int, logits: bool, eps: float, threads: int,
+) -> int:  # fmt: skip
+    vals, bins, _, valid, cmat = _prep(
+        k, b, s, e, seed_mixed=seed_mixed, n_rep=n_rep, logits=logits, eps=eps, threads=threads
+    )
     nc = coarse_layout().n
     orders = [np.empty(e - s, dtype=np.int64) for _ in range(2)]
     skeys = [np.empty(e - s, dtype=np.int64) for _ in range(2)]
@@ -138,7 +126,6 @@ def _block_kernel(
         k.sort_by_bin(bins, 2 + m, vals, valid, nc, orders[m], skeys[m], a["rep_bin_rows"][m])
         for m in range(2)
     ]
-    thr = (thresholds() - (1 << 31)).astype(np.int32)
     ma, mb = _moment_index()
 
     def point() -> None:
@@ -146,30 +133,15 @@ def _block_kernel(
             vals, bins, valid, a["pt_hist"], a["pt_bin_rows"], a["pt_sums"], a["pt_mom"], ma, mb
         )
 
-    def chunk(r0: int, r1: int) -> Callable[[], None]:
-        def go() -> None:
-            cmat = np.empty((e - s, r1 - r0 + ((r1 - r0) & 1)), dtype=np.int8)
-            k.draw_block(kk, valid, r0, n_rep, thr, cmat)
-            for m in range(2):
-                k.replicate_pass(
-                    orders[m],
-                    skeys[m],
-                    counts[m],
-                    cmat,
-                    vals,
-                    _HQ[m],
-                    _SQ[m],
-                    a["rep_hist_lo"][m],
-                    a["rep_hist_hi"][m],
-                    a["rep_sums_lo"],
-                    a["rep_sums_hi"],
-                    r0,
-                    r1,
-                )
+    def model_pass(m: int, r0: int, r1: int) -> Callable[[], None]:
+        return lambda: k.replicate_pass(
+            orders[m], skeys[m], counts[m], cmat, vals, _HQ[m], _SQ[m], a["rep_hist_lo"][m],
+            a["rep_hist_hi"][m], a["rep_sums_lo"], a["rep_sums_hi"], r0, r1,
+        )  # fmt: skip
 
-        return go
-
-    items = [chunk(r0, r1) for r0, r1 in column_chunks(n_rep + 1, threads)] + [point]
+    # each model's pass is a work item (two threads: one each); more threads split the columns
+    chunks = column_chunks(n_rep + 1, -(-threads // 2))
+    items = [model_pass(m, r0, r1) for r0, r1 in chunks for m in range(2)] + [point]
     _run_items(items, threads)
     return int(counts[0])
 
