@@ -1,4 +1,4 @@
-r"""The paired Poisson bootstrap kernels (numba): per-row values, point sums, replicates.
+r"""The paired Poisson bootstrap kernels (numba): per-row values, weights, replicates.
 
 :mod:`bcelab.metrics.paired` drives these loops over blocks of rows; the NumPy twin
 :mod:`bcelab.kernels.bootstrap_reference` gives the same state bit for bit (tested).
@@ -10,15 +10,16 @@ r"""The paired Poisson bootstrap kernels (numba): per-row values, point sums, re
    formula ``y a + (1 - y) b`` with ``a = -log p`` and ``b = -log1p(-p)`` (or the two
    softplus terms from logits), with the stand-in input where a coefficient is 0, so
    ``0 log 0 = 0``; ``exp``/``log`` come from :mod:`bcelab.kernels.fastmath`.
-2. :func:`point_add`: the point estimate (every weight 1): the fine histograms, the
-   first moments and the 21 products of two weighted values, as exact integers in
-   32-bit limbs (units of :math:`2^{-64}`).
-3. :func:`replicate_pass`: for one model and a range of replicate columns, the rows
-   sorted by coarse bin are taken four at a time within a bin; their Poisson weights
-   :math:`c` are drawn for every column (vectorised over the columns), and
-   ``hist[bin, q, r] += sum_g c[g, r] X[g, q]`` is one vectorised loop per quantity.
-   The values :math:`X` are exact integers (units of :math:`2^{-32}`), split into a
-   low word (40 bits) and a high word that is only touched for rows with large values.
+2. :func:`draw_block`: every row's Poisson weights for every replicate column
+   (int8), two columns per hash, vectorised over the columns.
+3. :func:`sort_by_bin`: the rows of a block in order of (coarse bin, label kind).
+4. :func:`replicate_pass`: one model's histogram (and sums) for a range of columns;
+   rows go four at a time within a bin, so ``hist[bin, q, r] += sum_g c[g, r] X[g, q]``
+   is one vectorised loop per quantity with one store per four rows.  The values
+   :math:`X` are exact integers (units of :math:`2^{-32}`), split into a low word
+   (40 bits) and a high word that is only touched for rows with values of 256 or more.
+5. :func:`point_add` and :func:`pav_blocks` (from :mod:`bcelab.kernels.bootstrap_point`):
+   the point estimate (every weight 1) and the pool-adjacent-violators pass.
 
 Every addition is an integer addition, so no result depends on the order of the rows,
 on the block or batch boundaries or on the threads.
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 from numba import njit, uint64
 
+from .bootstrap_point import pav_blocks, point_add
 from .bootstrap_reference import MOMENT_PAIRS, N_VALUES, VALUE_NAMES
 from .bootstrap_rng import GAMMA
 from .fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
@@ -154,95 +156,6 @@ def row_values(
             bins[j, 2 + m] = of_fine[fb]
 
 
-@njit(inline="always", **_JIT)
-def _add_limbs(dst: np.ndarray, x: float, top_unit: float) -> None:
-    """Add ``round(x * 2**64)`` to the 32-bit limbs ``dst`` (least significant first).
-
-    ``top_unit`` is the value of one unit of the top limb (``2**(32 * (len - 1) - 64)``);
-    every step below is exact in float64, and the last limb is rounded to nearest.
-    """
-    n = dst.shape[0]
-    t = x / top_unit
-    for k in range(n - 1, 0, -1):
-        lk = math.floor(t)
-        dst[k] += np.int64(lk)
-        t = (t - lk) * 4294967296.0
-    dst[0] += np.int64(math.floor(t + 0.5))
-
-
-@njit(**_JIT)
-def _sum_limbs3(x: np.ndarray, dst: np.ndarray) -> None:
-    """``dst += sum_j round(x[j] * 2**64)`` in three limbs (a vectorised reduction)."""
-    a0 = a1 = a2 = 0
-    for j in range(x.shape[0]):
-        t = x[j]
-        l2 = math.floor(t)
-        t = (t - l2) * 4294967296.0
-        l1 = math.floor(t)
-        t = (t - l1) * 4294967296.0
-        a2 += np.int64(l2)
-        a1 += np.int64(l1)
-        a0 += np.int64(math.floor(t + 0.5))
-    dst[0] += a0
-    dst[1] += a1
-    dst[2] += a2
-
-
-@njit(**_JIT)
-def _sum_products4(x: np.ndarray, z: np.ndarray, dst: np.ndarray) -> None:
-    """``dst += sum_j round(x[j] * z[j] * 2**64)`` in four limbs (a vectorised reduction)."""
-    a0 = a1 = a2 = a3 = 0
-    for j in range(x.shape[0]):
-        t = (x[j] * z[j]) * 2.3283064365386963e-10  # / 2**32: the top limb's unit
-        l3 = math.floor(t)
-        t = (t - l3) * 4294967296.0
-        l2 = math.floor(t)
-        t = (t - l2) * 4294967296.0
-        l1 = math.floor(t)
-        t = (t - l1) * 4294967296.0
-        a3 += np.int64(l3)
-        a2 += np.int64(l2)
-        a1 += np.int64(l1)
-        a0 += np.int64(math.floor(t + 0.5))
-    dst[0] += a0
-    dst[1] += a1
-    dst[2] += a2
-    dst[3] += a3
-
-
-@njit(**_JIT)
-def point_add(
-    vals: np.ndarray,
-    bins: np.ndarray,
-    valid: np.ndarray,
-    hist: np.ndarray,
-    bin_rows: np.ndarray,
-    sums: np.ndarray,
-    moments: np.ndarray,
-    ma: np.ndarray,
-    mb: np.ndarray,
-) -> None:
-    """Add every row to the point-estimate arrays (every weight 1; invalid rows add 0).
-
-    ``hist[m, fine bin, (wy, wn, wp), limb]``, ``bin_rows[m, fine bin]`` (valid rows),
-    ``sums[value, limb]`` (3 limbs) and ``moments[k, limb]`` (4 limbs) for the products
-    ``vals[ma[k]] * vals[mb[k]]``.
-    """
-    for q in range(sums.shape[0]):
-        _sum_limbs3(vals[q], sums[q])
-    for k in range(moments.shape[0]):
-        _sum_products4(vals[ma[k]], vals[mb[k]], moments[k])
-    for j in range(vals.shape[1]):
-        if not valid[j]:
-            continue
-        for m in range(2):
-            bin_rows[m, bins[j, m]] += 1
-            h = hist[m, bins[j, m]]
-            _add_limbs(h[0], vals[1, j], 1.0)
-            _add_limbs(h[1], vals[2, j], 1.0)
-            _add_limbs(h[2], vals[3 + m, j], 1.0)
-
-
 @njit(**_JIT)
 def sort_by_bin(
     bins: np.ndarray,
@@ -305,7 +218,7 @@ def draw_block(
             continue
         k = kk[j]
         c = cmat[j]
-        top = 0
+        top = np.int32(0)
         for t in range(npair):
             h = _mix(k + uint64(base + t) * uint64(GAMMA))
             u0 = np.int32(np.uint32(h & uint64(_LOW32)) ^ np.uint32(_SIGN32))
@@ -381,8 +294,8 @@ def replicate_pass(
         c3 = cmat[order[i + 3], r0:r1] if i + 3 < e else zero
         for q in range(nv):
             v = vals[hq[q] if q < nq else sq[q - nq, 0]]
-            big = 0
-            nz = 0
+            big = np.int64(0)
+            nz = np.int64(0)
             for g in range(4):
                 x = v[order[i + g]] if i + g < e else 0.0
                 hi = math.floor(x * 0.00390625)  # X >> 40 with X = x * 2**32
@@ -398,29 +311,3 @@ def replicate_pass(
                 d_hi = hist_hi[b, q, r0:r1] if q < nq else sums_hi[sq[q - nq, 1], r0:r1]
                 _axpy4(d_hi, c0, c1, c2, c3, xh[q])
         i = e
-
-
-@njit(**_JIT)
-def pav_blocks(pos: np.ndarray, neg: np.ndarray, out_pos: np.ndarray, out_neg: np.ndarray) -> int:
-    """Pool-adjacent-violators on bins in increasing p: the isotonic blocks' label weights.
-
-    Bins with no weight are skipped; returns the number of blocks, whose positive and
-    negative weights are written to ``out_pos`` / ``out_neg`` (rates non-decreasing).
-    """
-    nb = 0
-    for i in range(pos.shape[0]):
-        p = pos[i]
-        n = neg[i]
-        if p + n <= 0.0:
-            continue
-        out_pos[nb] = p
-        out_neg[nb] = n
-        nb += 1
-        # merge while the previous block's rate is >= this one's: p1 / t1 >= p2 / t2
-        while nb > 1 and out_pos[nb - 2] * (out_pos[nb - 1] + out_neg[nb - 1]) >= out_pos[
-            nb - 1
-        ] * (out_pos[nb - 2] + out_neg[nb - 2]):
-            out_pos[nb - 2] += out_pos[nb - 1]
-            out_neg[nb - 2] += out_neg[nb - 1]
-            nb -= 1
-    return nb
