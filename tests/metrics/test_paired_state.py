@@ -224,6 +224,8 @@ def test_errors_leave_the_state_unchanged() -> None:
         st.update(
             d["za"] * 1e9, d["zb"], d["y"], ids=d["ids"], weights=np.full(1_000, 50.0), logits=True
         )
+    with pytest.raises(DomainError, match="strict"):
+        st.update(d["a"], d["b"], np.where(d["y"] == 1, -1.0, 0.0), ids=d["ids"], strict=True)
     with pytest.raises(NaNError, match="strict"):
         st.update(
             np.where(np.arange(1_000) == 3, np.nan, d["a"]),

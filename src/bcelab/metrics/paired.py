@@ -25,15 +25,15 @@ in any order, ``merge`` and threads give the same bits.  See
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
->>> y = (rng.random(2000) < 0.3).astype(float)
->>> s = rng.normal(size=2000) + y
->>> a = 1 / (1 + np.exp(-s))
->>> b = 1 / (1 + np.exp(-1.5 * s))
->>> st = PairedBootstrapStats(replicates=50, engine="numpy")
->>> st = st.update(a, b, y, ids=np.arange(2000))
->>> r = st.compute()
->>> r.metrics["log_loss"]["diff"] < 0
-True
+>>> s = rng.normal(-1.0, 1.5, 5000)
+>>> y = (rng.random(5000) < 1 / (1 + np.exp(-s))).astype(float)
+>>> a = 1 / (1 + np.exp(-(s + rng.normal(0, 1.0, 5000))))  # model A: a noisy score
+>>> b = 1 / (1 + np.exp(-s))  # model B: the true probabilities
+>>> st = PairedBootstrapStats(replicates=100, engine="numpy")
+>>> st = st.update(a, b, y, ids=np.arange(5000))
+>>> ll = st.compute(metrics=("log_loss", "roc_auc")).metrics["log_loss"]
+>>> round(ll["diff"], 4), [round(v, 4) for v in ll["ci"]], round(ll["p_value"], 3)
+(-0.0726, [-0.0825, -0.0623], 0.02)
 """
 
 from __future__ import annotations

@@ -132,11 +132,19 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
         bad_y = ~((y >= 0) & (y <= 1))
         nan_a, nan_b = np.isnan(pa), np.isnan(pb)
         keep = ~(bad_y | nan_a | nan_b)
+        if strict and bad_y.any():
+            i = int(np.flatnonzero(bad_y)[0])
+            raise DomainError(
+                f"{FNAME}: targets must lie in [0, 1] when strict=True",
+                f"{int(bad_y.sum())} targets are outside or NaN (first: {float(y[i])!r} at row {i})",
+                "map labels like {-1, 1} to {0, 1} with (y + 1) / 2, or pass strict=False "
+                "to exclude and count those rows",
+            )
         if strict and not keep.all():
-            what = "targets outside [0, 1] or NaN" if bad_y.any() else "NaN predictions"
+            i = int(np.flatnonzero(~keep)[0])
             raise NaNError(
-                f"{FNAME}: every row usable when strict=True",
-                f"found {int((~keep).sum())} rows with {what} (first at row {int(np.flatnonzero(~keep)[0])})",
+                f"{FNAME}: predictions must not contain NaN when strict=True",
+                f"found {int((~keep).sum())} rows with a NaN prediction (first at row {i})",
                 "clean the data, or pass strict=False to exclude and count those rows",
             )
         if w is not None:
