@@ -2,11 +2,13 @@
 
 A block of up to :data:`BLOCK` rows goes through three steps:
 
-1. per-row values, bins and mixed keys (:func:`bcelab.kernels.bootstrap.row_values`),
-   split into one contiguous range per thread;
+1. per-row values, bins and mixed keys (:func:`bcelab.kernels.bootstrap.row_values`)
+   and every replicate weight (:func:`~bcelab.kernels.bootstrap.draw_block`), one
+   contiguous range of rows per thread;
 2. the valid rows sorted by each model's coarse bin (a counting sort);
-3. independent work items on the threads: the point estimate, and each range of
-   replicate columns (both models' passes).  Items write disjoint parts of the state.
+3. independent work items on the threads: the point estimate, and each model's pass
+   over the replicate columns (with more than two threads, each model's columns are
+   split in ranges).  Items write disjoint parts of the state.
 
 Every sum is an integer sum, so the state is the same for any number of threads.
 Threads come from the metrics thread pool (:mod:`bcelab.metrics._pool`); the kernels
@@ -30,9 +32,9 @@ from .paired_layout import coarse_layout
 
 __all__ = ["BLOCK", "accumulate", "column_chunks", "kernel_module"]
 
-#: rows per block (the kernel path); the NumPy path uses smaller blocks
-BLOCK = 1 << 16
-_NUMPY_BLOCK = 1 << 13
+#: rows per block: the block's weights (R + 1 bytes per row) stay in the caches while
+#: both models' passes read them in bin order (65536-row blocks run ~2x slower)
+BLOCK = 1 << 13
 #: fewest replicate columns per work item (shorter vector loops lose speed)
 _MIN_COLS = 32
 #: per model: the value rows of its histogram (w y, w (1 - y), w p) ...
@@ -208,7 +210,7 @@ def accumulate(
     """
     n = b.y.shape[0]
     sm = np.uint64(seed_mixed)
-    step = BLOCK if kernel is not None else _NUMPY_BLOCK
+    step = BLOCK
     used = 0
     for s in range(0, n, step):
         e = min(s + step, n)
