@@ -16,8 +16,8 @@ Usage::
    It prints the median wall and CPU seconds, the cost per (row x replicate) and the
    ratio to the one-model update.
 2. **Memory**: a child process streams ``--rss-rows`` rows (default 1e7) in batches of
-   1e6 through one state with R replicates and reports its peak RSS, next to a child
-   that only makes the same batches.
+   1e6 through one state with R replicates (then computes it) and reports its peak RSS
+   (``VmHWM``), next to a child that only makes the same batches.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def speed(n: int, n_rep: int, repeat: int) -> str:
 
 
 _CHILD = """
-import resource, sys
+import sys
 import numpy as np
 sys.path.insert(0, {src!r})
 from bcelab.metrics import PairedBootstrapStats
@@ -127,7 +127,8 @@ for s in range(0, rows, 1_000_000):
         st.update(a, b, y, source_key="stream", row_offset=s)
 if st is not None:
     st.compute()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM: this process's peak RSS (ru_maxrss would include the parent's before exec)
+print(next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM")) / 1024)
 """
 
 

@@ -17,9 +17,9 @@ rows, the batches, the files, the threads or the Dask partitions.
   :math:`\sum c w y`, :math:`\sum c w (1 - y)`, :math:`\sum c w p`, and the sums
   :math:`\sum c w\,\mathrm{BCE}` and :math:`\sum c w (p - y)^2` of each model.
 
-Memory: 2 x 2,576 x 3 x (R + 1) x 2 int64 words, about 50 MB for R = 200 (the high
-words stay untouched, and unallocated, unless a weighted value exceeds 256), plus 3 MB
-for the point estimate.  Every sum is an integer count of a fixed unit, so ``update``
+Memory: 2 x 2,576 x 3 x (R + 1) x 2 int64 words, 50 MB for R = 200 (the high half is
+only touched, and allocated, where a bin's sum reaches 256), plus 3.3 MB for the point
+estimate.  Every sum is an integer count of a fixed unit, so ``update``
 in any order, ``merge`` and threads give the same bits.  See
 :mod:`bcelab.metrics.paired_result` for the intervals and p-values.
 
