@@ -17,6 +17,8 @@ from .decomposition import (
     decompose_binned,
     decompose_stats,
 )
+from .paired import PairedBootstrapStats
+from .paired_result import PairedComparison
 from .recalibration import (
     DownsamplingMap,
     IsotonicMap,
@@ -31,11 +33,14 @@ from .result import BinaryMetrics
 from .scaling import ScalingFitter, ScalingStats, fit_platt, fit_scaling, fit_temperature
 from .stats import BinaryStats
 
-__all__ = ["BinaryMetrics", "BinaryStats"]
-__all__ += [
+__all__ = [
+    "BinaryMetrics",
+    "BinaryStats",
     "CalibrationDecomposition",
     "DownsamplingMap",
     "IsotonicMap",
+    "PairedBootstrapStats",
+    "PairedComparison",
     "PlattMap",
     "RecalibrationMap",
     "ScalingFitter",

@@ -1,0 +1,77 @@
+r"""Bootstrap intervals, bootstrap p-values and delta-method standard errors.
+
+For a statistic :math:`\hat\theta` (a difference B - A) and its bootstrap replicates
+:math:`\theta^*_1, \dots, \theta^*_R`:
+
+* **percentile interval** at confidence :math:`1 - \alpha`: the :math:`\alpha/2` and
+  :math:`1 - \alpha/2` quantiles of the replicates (linear interpolation between order
+  statistics, Hyndman & Fan type 7, NumPy's default);
+* **two-sided p-value** of :math:`\theta = 0`:
+
+  .. math::
+
+      p = \min\Bigl(1,\ \frac{2 \min\bigl(1 + \#\{\theta^*_r \le 0\},\
+          1 + \#\{\theta^*_r \ge 0\}\bigr)}{R + 1}\Bigr),
+
+  the bootstrap proportion on the far side of 0, doubled, with the +1 correction of
+  Davison & Hinkley (1997), so that :math:`p \ge 2 / (R + 1)`: it is below
+  :math:`\alpha` exactly when 0 lies outside the :math:`1 - \alpha` percentile interval
+  (up to that correction);
+* **delta method**: for :math:`\theta = g(S)` with :math:`S` a vector of totals over
+  i.i.d. rows, :math:`\mathrm{SE} = \sqrt{\nabla g^\top \Sigma\, \nabla g}` with
+  :math:`\Sigma = \sum_i (x_i - \bar x)(x_i - \bar x)^\top` the rows' scatter matrix.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import OptionError
+
+__all__ = ["bootstrap_p_value", "check_confidence", "delta_se", "percentile_interval"]
+
+
+def check_confidence(confidence: object, *, fname: str) -> float:
+    """A confidence level strictly between 0 and 1."""
+    try:
+        c = float(confidence)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        c = math.nan
+    if isinstance(confidence, bool) or not 0.0 < c < 1.0:
+        raise OptionError(
+            f"{fname}: confidence must be a number strictly between 0 and 1",
+            f"received confidence={confidence!r}",
+            "pass e.g. confidence=0.95",
+        )
+    return c
+
+
+def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval of the finite replicates (NaN, NaN when there are none)."""
+    v = np.asarray(replicates, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(v, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def bootstrap_p_value(replicates: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of ``theta = 0`` (see the module docstring); NaN if none."""
+    v = np.asarray(replicates, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan
+    below = int(np.count_nonzero(v <= 0))
+    above = int(np.count_nonzero(v >= 0))
+    return min(1.0, 2.0 * min(1 + below, 1 + above) / (v.size + 1))
+
+
+def delta_se(grad: np.ndarray, scatter: np.ndarray) -> float:
+    """``sqrt(grad' scatter grad)`` (NaN when undefined or when rounding makes it negative)."""
+    g = np.asarray(grad, dtype=np.float64)
+    var = float(g @ scatter @ g)
+    return math.sqrt(var) if var >= 0 and math.isfinite(var) else math.nan

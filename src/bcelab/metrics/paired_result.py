@@ -1,0 +1,205 @@
+r"""``PairedComparison``: model A vs model B per metric, with bootstrap intervals and p-values.
+
+For each metric (:data:`bcelab.metrics.paired_compute.METRICS`): ``a`` and ``b`` are
+the point values (every weight 1, fine histogram), ``diff = b - a``.  With the
+replicate differences :math:`d_r` (coarse histogram, :math:`r < R`) and the reference
+difference :math:`d_{\mathrm{ref}}` (coarse histogram, every weight 1), the bootstrap
+distribution is
+
+.. math::
+
+    d^*_r = d_r + (\mathrm{diff} - d_{\mathrm{ref}}),
+
+i.e. the replicates are moved by the binning difference (0 for the sum-based metrics:
+log loss, NE, Brier, calibration, which are exact in every replicate).  ``ci`` is the
+percentile interval of :math:`d^*` at ``confidence``, ``p_value`` the two-sided
+bootstrap p-value, ``se`` the standard deviation of :math:`d^*`
+(:mod:`bcelab.metrics.intervals`).  Replicates where a metric is undefined (e.g. AUC
+without positives) are left out.  ``se_delta`` (log loss, NE, calibration) holds the
+delta-method standard errors of ``a``, ``b`` and ``diff`` from the same state, as a
+cross-check of ``se``.  ``better`` says which direction is better for the metric
+(``None`` for the decomposition's uncertainty, which is the same for both models).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._core.options import check_choice
+from ..errors import EmptyReductionError
+from .histogram import layout
+from .intervals import bootstrap_p_value, check_confidence, percentile_interval
+from .paired_compute import METRICS, delta_ses, point_metrics, replicate_metrics
+from .paired_engine import kernel_module
+from .paired_layout import KC, coarse_layout
+
+__all__ = ["BETTER", "PairedComparison", "check_metrics", "compare_state"]
+
+BETTER: dict[str, str | None] = {
+    "log_loss": "lower",
+    "ne": "lower",
+    "brier": "lower",
+    "calibration": "closer to 1",
+    "ece": "lower",
+    "roc_auc": "higher",
+    "pr_auc": "higher",
+    "uncertainty": None,
+    "discrimination": "higher",
+    "miscalibration": "lower",
+}
+METHOD = {
+    "bootstrap": "paired Poisson(1) bootstrap; weights from a counter-based generator "
+    "(SplitMix64) keyed by (seed, row key, replicate)",
+    "interval": "percentile, replicates moved by the binning difference (point - reference)",
+    "p_value": "two-sided bootstrap: 2 min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (R + 1)",
+    "ece": "uniform, 15 bins",
+    "decomposition": "log loss = uncertainty - discrimination + miscalibration "
+    "(isotonic recalibration by PAV on histogram bins)",
+    "delta_method": "log_loss, ne, calibration: rows as i.i.d. units",
+}
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe: NaN and infinities become None, NumPy scalars Python numbers."""
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """The comparison of two models (see the module docstring); ``to_dict()`` is JSON-ready."""
+
+    metrics: dict[str, dict[str, Any]]
+    replicates: int
+    seed: int
+    confidence: float
+    keyed_by: str | None
+    rows: int
+    rows_used: int
+    histogram_bins: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"metrics": {name: {"a", "b", "diff", "ci", "p_value", ...}}, "replicates", ...}``."""
+        return _clean(
+            {
+                "metrics": self.metrics,
+                "replicates": self.replicates,
+                "seed": self.seed,
+                "confidence": self.confidence,
+                "method": METHOD,
+                "histogram_bins": self.histogram_bins,
+                "keyed_by": self.keyed_by,
+                "rows": self.rows,
+                "rows_used": self.rows_used,
+            }
+        )
+
+    def _repr_html_(self) -> str:
+        pct = f"{100 * self.confidence:g}%"
+        head = "".join(f"<th>{h}</th>" for h in ("metric", "A", "B", "B - A", f"{pct} CI", "p"))
+        rows = []
+        for name, m in self.metrics.items():
+            lo, hi = m["ci"]
+            cells = [name, f"{m['a']:.6g}", f"{m['b']:.6g}", f"{m['diff']:+.4g}",
+                     f"[{lo:+.4g}, {hi:+.4g}]", f"{m['p_value']:.3g}"]  # fmt: skip
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        caption = (
+            f"Paired bootstrap, {self.replicates} replicates (seed {self.seed}), "
+            f"{self.rows_used:,} rows keyed by {self.keyed_by}"
+        )
+        return (
+            f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+
+def _one_metric(
+    point: np.ndarray, reps: np.ndarray, confidence: float, name: str
+) -> dict[str, Any]:
+    diff = float(point[1] - point[0])
+    n_rep = reps.shape[1] - 1
+    d = reps[1, :n_rep] - reps[0, :n_rep]
+    shift = diff - float(reps[1, n_rep] - reps[0, n_rep])
+    star = d + (shift if math.isfinite(shift) else math.nan)
+    lo, hi = percentile_interval(star, confidence)
+    finite = star[np.isfinite(star)]
+    return {
+        "a": float(point[0]),
+        "b": float(point[1]),
+        "diff": diff,
+        "ci": [lo, hi],
+        "p_value": bootstrap_p_value(star),
+        "se": float(finite.std(ddof=1)) if finite.size > 1 else math.nan,
+        "replicates_used": int(finite.size),
+        "better": BETTER[name],
+    }
+
+
+def check_metrics(metrics: object, *, fname: str) -> tuple[str, ...]:
+    """``metrics``: None (every metric) or a sequence of names from :data:`METRICS`."""
+    if metrics is None:
+        return METRICS
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)  # type: ignore[arg-type]
+    for m in names:
+        check_choice(
+            m,
+            METRICS,
+            name="metrics",
+            fname=fname,
+            hint="pass e.g. metrics=('log_loss', 'roc_auc')",
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def compare_state(
+    a: dict[str, np.ndarray],
+    *,
+    keyed_by: str | None,
+    confidence: float,
+    metrics: tuple[str, ...] = METRICS,
+) -> PairedComparison:
+    """The comparison from a paired state's canonical arrays, for the given metrics."""
+    conf = check_confidence(confidence, fname="PairedBootstrapStats.compute")
+    counts = a["counts"]
+    rows, used, weighted = int(counts[0]), int(counts[1]), int(counts[2])
+    if weighted == 0:
+        raise EmptyReductionError(
+            "PairedBootstrapStats.compute: at least one row with a valid target, two "
+            "predictions and a weight > 0",
+            f"received {rows} rows, {used} usable, {weighted} with a weight > 0",
+            "check the input columns and the filters",
+        )
+    k = kernel_module()
+    point = point_metrics(a, k, metrics)
+    reps = replicate_metrics(a, k, metrics)
+    out = {m: _one_metric(point[m], reps[m], conf, m) for m in metrics}
+    for m, se in delta_ses(a, weighted).items():
+        if m in out:
+            out[m]["se_delta"] = {"a": float(se[0]), "b": float(se[1]), "diff": float(se[2])}
+    bins = {
+        "point": layout().n_fine,
+        "replicate": coarse_layout().n,
+        "replicate_layout": f"{KC} bins per octave of min(p, 1 - p) plus the cuts k/15",
+    }
+    return PairedComparison(
+        metrics=out,
+        replicates=int(a["meta"][0]),
+        seed=int(a["meta"][1]),
+        confidence=conf,
+        keyed_by=keyed_by,
+        rows=rows,
+        rows_used=used,
+        histogram_bins=bins,
+    )

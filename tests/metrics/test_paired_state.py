@@ -1,0 +1,268 @@
+"""PairedBootstrapStats: engines, invariance (order, batches, threads, merges), bytes, errors."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from bcelab.errors import DataError, DomainError, EmptyReductionError, NaNError, OptionError
+from bcelab.metrics import BinaryStats
+from bcelab.metrics.paired import PairedBootstrapStats
+
+kernel = pytest.importorskip("bcelab.kernels.bootstrap", reason="numba (bcelab[fast]) is missing")
+
+
+def _data(n: int, seed: int = 0, *, soft: bool = False) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    s = rng.normal(-0.5, 1.5, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-s))).astype(float)
+    if soft:
+        y = np.where(rng.random(n) < 0.3, rng.random(n), y)
+    za = 1.3 * (s + rng.normal(0, 0.5, n)) + 0.2
+    zb = 0.8 * (s + rng.normal(0, 0.7, n))
+    return {
+        "y": y,
+        "za": za,
+        "zb": zb,
+        "a": 1 / (1 + np.exp(-za)),
+        "b": 1 / (1 + np.exp(-zb)),
+        "ids": rng.permutation(10 * n)[:n],
+    }
+
+
+def _state(**kw: object) -> PairedBootstrapStats:
+    return PairedBootstrapStats(replicates=kw.pop("replicates", 30), seed=3, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "case", ["probs64", "probs32", "logits", "soft", "weights", "big_weights", "excluded", "clip"]
+)
+def test_kernel_state_equals_numpy_state(case: str) -> None:
+    d = _data(70_000 if case == "probs64" else 9_000, soft=case == "soft")
+    kw: dict[str, object] = {"ids": d["ids"]}
+    a, b, y = d["a"], d["b"], d["y"]
+    rng = np.random.default_rng(1)
+    if case == "probs32":
+        a, b, y = a.astype(np.float32), b.astype(np.float32), y.astype(np.float32)
+    if case == "logits":
+        a, b, kw["logits"] = d["za"], d["zb"], True
+    if case == "weights":
+        kw["weights"] = np.where(rng.random(y.size) < 0.1, 0.0, rng.exponential(1.0, y.size))
+    if case == "big_weights":  # values above 256 use the high words; tiny ones round
+        kw["weights"] = 10.0 ** rng.uniform(-9, 5, y.size)
+    if case == "excluded":
+        a, y = a.copy(), y.copy()
+        a[::17] = np.nan
+        y[::23] = 2.0
+    if case == "clip":
+        a = np.where(rng.random(y.size) < 0.05, 0.0, a)
+        kw["clip"] = 1e-12
+    states = [
+        _state(engine=e, threads=t).update(a, b, y, **kw)
+        for e, t in (("numpy", 1), ("numba", 1), ("numba", 3))
+    ]
+    assert states[0] == states[1] == states[2]
+    assert states[0].to_bytes() == states[2].to_bytes()
+
+
+def test_rows_in_any_order_and_batches_give_the_same_bits() -> None:
+    d = _data(12_000)
+    whole = _state().update(d["a"], d["b"], d["y"], ids=d["ids"])
+    perm = np.random.default_rng(2).permutation(12_000)
+    parts = np.array_split(perm, 4)
+    pieces = _state()
+    for idx in parts[::-1]:
+        pieces.update(d["a"][idx], d["b"][idx], d["y"][idx], ids=d["ids"][idx])
+    assert pieces == whole
+    merged = PairedBootstrapStats.merge_all(
+        _state(threads=2).update(d["a"][i], d["b"][i], d["y"][i], ids=d["ids"][i]) for i in parts
+    )
+    assert merged == whole
+    ra, rb = whole.compute().to_dict(), merged.compute().to_dict()
+    assert json.dumps(ra) == json.dumps(rb)
+
+
+def test_file_and_row_keys_do_not_depend_on_batch_size() -> None:
+    d = _data(10_000)
+    one = _state().update(d["a"], d["b"], d["y"], source_key="f.parquet", row_offset=0)
+    assert one.keyed_by == "file and row"
+    two = _state()
+    for s in range(0, 10_000, 3_333):
+        e = min(s + 3_333, 10_000)
+        two.update(d["a"][s:e], d["b"][s:e], d["y"][s:e], source_key="f.parquet", row_offset=s)
+    assert one == two
+    # default offsets: consecutive batches of one stream are keyed as one batch
+    three = _state()
+    three.update(d["a"][:4000], d["b"][:4000], d["y"][:4000], source_key="f.parquet")
+    three.update(d["a"][4000:], d["b"][4000:], d["y"][4000:], source_key="f.parquet")
+    assert three == one
+    # row_index (e.g. a segment's rows) keys each row by its position
+    idx = np.flatnonzero(d["y"] == 1)
+    seg = _state().update(
+        d["a"][idx], d["b"][idx], d["y"][idx], source_key="f.parquet", row_index=idx
+    )
+    seg2 = _state()
+    for part in np.array_split(np.arange(idx.size), 3)[::-1]:
+        i = idx[part]
+        seg2.update(d["a"][i], d["b"][i], d["y"][i], source_key="f.parquet", row_index=i)
+    assert seg == seg2
+
+
+def test_point_values_equal_binary_stats() -> None:
+    d = _data(50_000, soft=True)
+    w = np.random.default_rng(4).exponential(1.0, 50_000)
+    st = _state().update(d["a"], d["b"], d["y"], weights=w, ids=d["ids"])
+    r = st.compute().metrics
+    for i, p in enumerate((d["a"], d["b"])):
+        ref = BinaryStats().update(p, d["y"], weights=w).compute()
+        got = {k: v["ab"[i]] for k, v in r.items()}
+        for k in ("log_loss", "ne", "brier", "calibration"):
+            assert got[k] == pytest.approx(getattr(ref, k), rel=1e-13), k
+        assert got["roc_auc"] == pytest.approx(ref.roc_auc, rel=1e-12)
+        assert got["pr_auc"] == pytest.approx(ref.pr_auc, rel=1e-12)
+        assert got["ece"] == pytest.approx(ref.ece_uniform, rel=1e-9)
+
+
+def test_decomposition_identity_and_uncertainty() -> None:
+    d = _data(20_000)
+    st = _state().update(d["a"], d["b"], d["y"], ids=d["ids"])
+    m = st.compute().metrics
+    base = d["y"].mean()
+    h = -(base * np.log(base) + (1 - base) * np.log1p(-base))
+    for k in "ab":
+        ll = m["log_loss"][k]
+        unc, dsc, mcb = (m[x][k] for x in ("uncertainty", "discrimination", "miscalibration"))
+        assert unc == pytest.approx(h, rel=1e-12)
+        assert abs(ll - (unc - dsc + mcb)) < 1e-12
+        assert mcb >= 0 and dsc >= 0
+    reps = st.replicate_values(("log_loss", "uncertainty", "discrimination", "miscalibration"))
+    ident = reps["uncertainty"] - reps["discrimination"] + reps["miscalibration"]
+    np.testing.assert_allclose(ident, reps["log_loss"], atol=1e-12)
+    assert m["uncertainty"]["diff"] == 0 and m["uncertainty"]["p_value"] == 1
+
+
+def test_identical_models_and_result_shapes() -> None:
+    d = _data(3_000)
+    st = _state(replicates=40).update(d["a"], d["a"], d["y"], ids=d["ids"])
+    res = st.compute(confidence=0.9)
+    out = res.to_dict()
+    json.dumps(out, allow_nan=False)
+    assert out["replicates"] == 40 and out["seed"] == 3 and out["confidence"] == 0.9
+    assert out["keyed_by"] == "id" and out["rows"] == 3_000
+    assert out["histogram_bins"]["replicate"] == 2576
+    for name, m in out["metrics"].items():
+        assert m["diff"] == 0 and m["ci"] == [0, 0] and m["p_value"] == 1, name
+    assert "<table>" in res._repr_html_() and "log_loss" in res._repr_html_()
+
+
+def test_delta_method_agrees_with_bootstrap() -> None:
+    d = _data(30_000)
+    st = _state(replicates=200).update(d["a"], d["b"], d["y"], ids=d["ids"])
+    m = st.compute(metrics=("log_loss", "ne", "calibration")).metrics
+    for k in ("log_loss", "ne", "calibration"):
+        assert m[k]["se_delta"]["diff"] == pytest.approx(m[k]["se"], rel=0.25), k
+        assert m[k]["ci"][0] < m[k]["diff"] < m[k]["ci"][1]
+
+
+def test_merge_rules() -> None:
+    d = _data(2_000)
+    a = _state().update(d["a"], d["b"], d["y"], ids=d["ids"])
+    with pytest.raises(OptionError, match="same replicates and seed"):
+        a.merge(PairedBootstrapStats(replicates=30, seed=4))
+    with pytest.raises(OptionError, match="same replicates and seed"):
+        a.merge(PairedBootstrapStats(replicates=31, seed=3))
+    with pytest.raises(OptionError, match="keyed the same way"):
+        a.merge(_state().update(d["a"], d["b"], d["y"], source_key="x"))
+    p = _state().update(d["a"], d["b"], d["y"])
+    with pytest.raises(OptionError, match="distinct source keys"):
+        p.merge(_state().update(d["a"], d["b"], d["y"]))
+    with pytest.raises(OptionError, match="keyed the same way"):
+        a.update(d["a"], d["b"], d["y"])
+    total = a + _state()
+    assert total == a and total is not a
+    with pytest.raises(OptionError, match="at least one"):
+        PairedBootstrapStats.merge_all([])
+
+
+def test_bytes_and_pickle() -> None:
+    d = _data(2_000)
+    a = _state(threads=2).update(d["a"], d["b"], d["y"], ids=d["ids"])
+    b = PairedBootstrapStats.from_bytes(a.to_bytes())
+    assert b == a and b.replicates == 30 and b.seed == 3 and b.keyed_by == "id"
+    c = pickle.loads(pickle.dumps(a))
+    assert c == a and c.threads == 2
+    raw = bytearray(a.to_bytes())
+    raw[100] ^= 1
+    with pytest.raises(DataError, match=r"PairedBootstrapStats\.from_bytes"):
+        PairedBootstrapStats.from_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"PairedBootstrapStats\.from_bytes"):
+        PairedBootstrapStats.from_bytes(BinaryStats().to_bytes())
+    arrays = {k: v.copy() for k, v in a._canonical().items()}
+    arrays["rep_hist_lo"][0, 0, 0, 0] = -1
+    with pytest.raises(DataError, match="consistent"):
+        PairedBootstrapStats._from_arrays(arrays)
+
+
+def test_errors_leave_the_state_unchanged() -> None:
+    d = _data(1_000)
+    st = _state().update(d["a"], d["b"], d["y"], ids=d["ids"])
+    before = st.to_bytes()
+    bad = d["a"].copy()
+    bad[5] = 1.5
+    with pytest.raises(DomainError, match="preds_a"):
+        st.update(bad, d["b"], d["y"], ids=d["ids"])
+    with pytest.raises(DomainError, match="infinite loss"):
+        st.update(np.where(d["y"] == 1, 0.0, d["a"]), d["b"], d["y"], ids=d["ids"])
+    with pytest.raises(DomainError, match="weights must be finite"):
+        st.update(d["a"], d["b"], d["y"], ids=d["ids"], weights=-np.ones(1_000))
+    with pytest.raises(DomainError, match="2\\*\\*32"):
+        st.update(d["a"], d["b"], d["y"], ids=d["ids"], weights=np.full(1_000, 5e9))
+    with pytest.raises(DomainError, match="weight \\* loss"):
+        st.update(
+            d["za"] * 1e9, d["zb"], d["y"], ids=d["ids"], weights=np.full(1_000, 50.0), logits=True
+        )
+    with pytest.raises(DomainError, match="strict"):
+        st.update(d["a"], d["b"], np.where(d["y"] == 1, -1.0, 0.0), ids=d["ids"], strict=True)
+    with pytest.raises(NaNError, match="strict"):
+        st.update(
+            np.where(np.arange(1_000) == 3, np.nan, d["a"]),
+            d["b"],
+            d["y"],
+            ids=d["ids"],
+            strict=True,
+        )
+    with pytest.raises(OptionError, match="ids"):
+        st.update(d["a"], d["b"], d["y"], ids=d["ids"], source_key="x")
+    with pytest.raises(OptionError, match="clip"):
+        st.update(d["za"], d["zb"], d["y"], ids=d["ids"], logits=True, clip=1e-7)
+    assert st.to_bytes() == before
+
+
+def test_counts_and_options() -> None:
+    d = _data(1_000)
+    a, y = d["a"].copy(), d["y"].copy()
+    a[:10] = np.nan
+    y[5:20] = -1
+    w = np.ones(1_000)
+    w[100:110] = 0
+    st = _state().update(a, d["b"], y, weights=w, ids=d["ids"])
+    assert st.count("rows") == 1_000 and st.count("used") == 980 and st.count("weighted") == 970
+    assert st.count("nan_a") == 10 and st.count("invalid_target") == 15
+    with pytest.raises(OptionError, match="replicates"):
+        PairedBootstrapStats(replicates=0)
+    with pytest.raises(OptionError, match="seed"):
+        PairedBootstrapStats(seed=-1)
+    with pytest.raises(OptionError, match="engine"):
+        PairedBootstrapStats(engine="gpu")
+    with pytest.raises(OptionError, match="threads"):
+        PairedBootstrapStats(threads=0)
+    with pytest.raises(OptionError, match="confidence"):
+        st.compute(confidence=1.0)
+    with pytest.raises(OptionError, match="metrics"):
+        st.compute(metrics=("auc",))
+    with pytest.raises(EmptyReductionError):
+        _state().compute()
+    assert 45e6 < PairedBootstrapStats().nbytes < 60e6  # 200 replicates
