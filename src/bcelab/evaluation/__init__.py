@@ -10,6 +10,17 @@ fixed-size states in one fixed tree, and returns an :class:`EvalResult`
 
 from __future__ import annotations
 
+from ..errors import MissingDependencyError
+
+try:
+    import pyarrow  # noqa: F401  (optional dependency: the eval extra)
+except ImportError:
+    raise MissingDependencyError(
+        "pyarrow for bcelab.evaluate and bcelab eval",
+        "it is not installed",
+        "pip install 'bcelab[eval]'",
+    ) from None
+
 from .eval_result import EvalResult, Segment
 from .evaluate import ENGINES, evaluate
 
