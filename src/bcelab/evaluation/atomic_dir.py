@@ -32,20 +32,24 @@ _STARTED = time.time()  # this process's outputs are never stale
 
 
 def check_replaceable(target: Path, allowed: Collection[str], *, fname: str, name: str) -> None:
-    """``target`` is absent, or a folder holding only ``allowed`` names (a previous output)."""
+    """``target`` is absent, or a folder holding only ``allowed`` names (a previous output).
+
+    The errors say ``"<fname>: <name> must ..."`` (no prefix when ``fname`` is empty).
+    """
     if not target.exists():
         return
+    prefix = f"{fname}: " if fname else ""
     if not target.is_dir():
         raise OptionError(
-            f"{fname}: {name} must name a folder",
+            f"{prefix}{name} must name a folder",
             f"{target} is a file",
             f"pass a new folder path for {name}",
         )
     other = sorted(p.name for p in target.iterdir() if p.name not in allowed)
     if other:
-        shown = ", ".join(other[:5]) + (", ..." if len(other) > 5 else "")
+        shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
         raise OptionError(
-            f"{fname}: {name} must be a new folder or a previous output folder (it is "
+            f"{prefix}{name} must be a new folder or a previous output folder (it is "
             "replaced as a whole)",
             f"{target} holds other files: {shown}",
             f"pass a new folder path for {name}",

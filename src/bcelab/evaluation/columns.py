@@ -113,8 +113,7 @@ def text_target_error(name: str, values: list[Any], where: str) -> DataError:
     return DataError(
         f"target column {name!r} with numbers in [0, 1] (0/1 labels or probabilities)",
         f"it holds text labels in {where}: {describe_values(values)}",
-        f"pass positive_label={_fmt(label)} to count {_fmt(label)} as 1 and every other "
-        "value as 0",
+        f"pass positive_label={_fmt(label)} to count {_fmt(label)} as 1 and every other value as 0",
     )
 
 
@@ -195,8 +194,7 @@ def _labels(col: pa.Array, label: Label, name: str, where: str) -> pa.Array:
         if number is None:
             raise DataError(
                 f"a positive_label that is one of the numbers in the target column {name!r}",
-                f"received the text positive_label={label!r}; the column holds numbers "
-                f"({where})",
+                f"received the text positive_label={label!r}; the column holds numbers ({where})",
                 "pass the number of the positive class, e.g. positive_label=1",
             )
         return pc.equal(col.cast(pa.float64()), pa.scalar(number))
@@ -214,8 +212,11 @@ def _labels(col: pa.Array, label: Label, name: str, where: str) -> pa.Array:
     )
 
 
-def _check_range(y: np.ndarray, name: str, where: str, first_row: int) -> None:
-    """Targets must lie in [0, 1] (NaN passes: it is counted as a missing target)."""
+def _check_range(y: np.ndarray, name: str, where: str, first_row: int, csv: bool) -> None:
+    """Targets must lie in [0, 1] (NaN passes: it is counted as a missing target).
+
+    ``first_row`` is the source's row (from 0) of ``y[0]``; a CSV row is named by its line.
+    """
     if y.size == 0:
         return
     lo, hi = float(y.min()), float(y.max())
@@ -226,6 +227,7 @@ def _check_range(y: np.ndarray, name: str, where: str, first_row: int) -> None:
     if not bad.any():  # only NaN made min/max NaN
         return
     i = int(np.flatnonzero(bad)[0])
+    at = f"line {first_row + i + 2}" if csv else f"row {first_row + i}"
     values = np.unique(y[~np.isnan(y)]).tolist()
     if len(values) <= 2:
         label = suggest_label(values)
@@ -242,19 +244,26 @@ def _check_range(y: np.ndarray, name: str, where: str, first_row: int) -> None:
     raise DataError(
         f"target column {name!r} with values in [0, 1] (0/1 labels or probabilities)",
         f"it holds {describe_values(values)} (first outside [0, 1]: {_fmt(float(y[i]))} "
-        f"at row {first_row + i} of {where})",
+        f"at {at} of {where})",
         fix,
     )
 
 
 def target_array(
-    col: pa.Array, cols: Columns, where: str, first_row: int, dtype: np.dtype[Any]
+    col: pa.Array,
+    cols: Columns,
+    where: str,
+    first_row: int,
+    dtype: np.dtype[Any],
+    *,
+    csv: bool = False,
 ) -> np.ndarray:
     """The target column as numbers in [0, 1] (NaN for missing), or a clear error.
 
     With ``cols.positive_label`` the column holds labels: 1 where it equals the label,
     0 elsewhere, NaN where it is null (a missing label is counted, not taken as 0).
-    ``dtype`` is the prediction's, so that both reach the metric kernel alike.
+    ``dtype`` is the prediction's, so that both reach the metric kernel alike.  ``csv``:
+    errors name the line of a CSV file rather than the row.
     """
     name = cols.target
     if pa.types.is_dictionary(col.type):
@@ -269,5 +278,5 @@ def target_array(
         values = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
         raise text_target_error(name, values, where)
     y = numeric_array(col, name, where)
-    _check_range(y, name, where, first_row)
+    _check_range(y, name, where, first_row, csv)
     return y

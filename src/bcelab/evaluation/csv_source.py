@@ -89,8 +89,8 @@ def check_complete(path: str) -> None:
         lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) + 1
     raise DataError(
         f"a complete CSV file at {path}",
-        f"its last line (line {lines}, data row {lines - 1}) does not end with a line "
-        "break: the file looks cut in the middle of that row",
+        f"its last line (line {lines}) does not end with a line break: the file looks cut "
+        "in the middle of that row",
         "re-export the file; if the file is complete, add a line break at its end",
     )
 
@@ -190,4 +190,3 @@ def explain_csv_error(
             "fix that row, or pass the file's delimiter if it is not the default",
         )
     return None
-

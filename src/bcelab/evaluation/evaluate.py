@@ -185,8 +185,7 @@ def _delimiter(delimiter: object) -> str | None:
     raise OptionError(
         "evaluate: delimiter must be one character (the CSV field separator)",
         f"received delimiter={delimiter!r}",
-        "pass delimiter='\\t' for tab-separated files, or leave it out (tab for .tsv, "
-        "else comma)",
+        "pass delimiter='\\t' for tab-separated files, or leave it out (tab for .tsv, else comma)",
     )
 
 

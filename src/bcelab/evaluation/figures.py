@@ -124,7 +124,9 @@ def _draw_roc(ax: Axes, stats: Any, m: Any) -> None:
     c = curves.roc_curve(stats)
     fpr, tpr = c["fpr"], c["tpr"]
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="random (AUC 0.5)")
-    ax.plot(fpr, tpr, color=_UNI, lw=2, label=f"ROC-AUC {_fmt(m.roc_auc)} {_bound(m.roc_auc_bound)}")
+    ax.plot(
+        fpr, tpr, color=_UNI, lw=2, label=f"ROC-AUC {_fmt(m.roc_auc)} {_bound(m.roc_auc_bound)}"
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("false positive rate")

@@ -88,9 +88,12 @@ state; {html.escape(BOUND_NOTE)}. metrics.json holds every value.</p>
 """
 
 
-def check_report_dir(directory: str | os.PathLike[str]) -> Path:
+def check_report_dir(
+    directory: str | os.PathLike[str], *, fname: str = "write_report", name: str = "directory"
+) -> Path:
     """``directory`` can take a report: absent, or a previous report folder (checked
-    before any data is read).  matplotlib (the eval extra) must be installed."""
+    before any data is read).  matplotlib (the eval extra) must be installed.  The errors
+    say ``"<fname>: <name> must ..."``."""
     try:
         import matplotlib  # noqa: F401  (optional dependency: the eval extra)
     except ImportError:
@@ -100,7 +103,7 @@ def check_report_dir(directory: str | os.PathLike[str]) -> Path:
             "pip install 'bcelab[eval]'",
         ) from None
     out = Path(directory)
-    check_replaceable(out, REPORT_FILES, fname="write_report", name="directory")
+    check_replaceable(out, REPORT_FILES, fname=fname, name=name)
     return out
 
 

@@ -68,7 +68,7 @@ def _array(value: Any, name: str) -> pa.Array:
     arr = np.asarray(value)
     if arr.ndim != 1:
         raise DataError(
-            f"one-dimensional columns in the dict of arrays (one value per row)",
+            "one-dimensional columns in the dict of arrays (one value per row)",
             f"column {name!r} has shape {arr.shape}",
             "pass flat arrays, e.g. x.ravel()",
         )
@@ -170,9 +170,7 @@ def source_kind(source: object) -> str:
         return "stream"
     if is_in_memory(source):
         return "table"
-    if isinstance(source, (list, tuple)) and all(
-        isinstance(s, (str, os.PathLike)) for s in source
-    ):
+    if isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source):
         return "paths"
     raise OptionError(
         "evaluate: source must be a path, a list of paths, a pyarrow Table or "
