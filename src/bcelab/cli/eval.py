@@ -96,6 +96,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="write report.html, metrics.json and the figures (PNG) to DIR (a new folder, "
         "or a previous report folder, which is replaced whole)",
     )
+    _add_engine_arguments(p)
+
+
+def _add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """Where it runs (--engine, --threads, --scheduler, --workers) and how it reports."""
     p.add_argument(
         "--engine",
         choices=("local", "dask"),

@@ -103,6 +103,9 @@ def in_flags(err: BCELabError, command: str) -> BCELabError:
     if command not in FLAGS:
         return err
     expected = _FUNCTION.sub("", err.expected)
+    lead = re.match(r"([a-z_]+) ", expected)  # "threshold must be ...": the option named
+    if lead is not None and lead.group(1) in FLAGS[command]:
+        expected = FLAGS[command][lead.group(1)] + expected[lead.end(1) :]
     parts = (
         _rewrite(expected, command),
         _rewrite(err.received, command),

@@ -197,7 +197,9 @@ def _labels(col: pa.Array, label: Label, name: str, where: str) -> pa.Array:
                 f"received the text positive_label={label!r}; the column holds numbers ({where})",
                 "pass the number of the positive class, e.g. positive_label=1",
             )
-        return pc.equal(col.cast(pa.float64()), pa.scalar(number))
+        numbers = col.cast(pa.float64())
+        missing = pa.scalar(None, type=pa.bool_())  # NaN is a missing label, like null
+        return pc.if_else(pc.is_nan(numbers), missing, pc.equal(numbers, pa.scalar(number)))
     if is_text_type(t):
         if isinstance(label, str) or number is None:
             return pc.equal(col, pa.scalar(str(label)))

@@ -60,59 +60,37 @@ def evaluate(
 ) -> EvalResult:
     r"""Evaluate predictions of any size in constant memory: files or in-memory tables.
 
-    ``source`` is a Parquet/CSV file, a folder (read recursively, hive ``key=value``
-    folder names become columns) or a list of them; or a table in memory: a
-    ``pyarrow.Table``, ``RecordBatch`` or ``RecordBatchReader`` (read once, as a stream),
-    a polars or pandas ``DataFrame``, or a dict of arrays (NumPy arrays, lists or torch
-    tensors).  A table gives bit-identical numbers to a Parquet file of the same rows.
-    Name exactly one prediction column, the prediction first: ``preds=`` for
-    probabilities or ``logits=`` for raw scores; then the ``target=`` column.  Every row
-    is accumulated in a fixed-size :class:`bcelab.metrics.BinaryStats`; the log loss,
-    for example, is
+    ``source``: a Parquet/CSV file, a folder (read recursively; hive ``key=value`` folder
+    names become columns) or a list of them; or a ``pyarrow.Table``, ``RecordBatch`` or
+    ``RecordBatchReader`` (read once), a polars or pandas ``DataFrame``, or a dict of
+    arrays (NumPy, lists, torch), with bit-identical numbers to a Parquet file of the
+    same rows.  Name one prediction column, ``preds=`` (probabilities) or ``logits=``
+    (raw scores), and the ``target=`` column.  The rows are accumulated in a fixed-size
+    :class:`bcelab.metrics.BinaryStats`; the log loss, for example, is
 
     .. math:: \mathrm{LL} = \frac{\sum_i w_i\,\mathrm{BCE}(p_i, y_i)}{\sum_i w_i}.
 
-    Targets must lie in [0, 1]; a column of labels (``{-1, 1}``, ``0..255``, text such as
-    ``yes``/``no``) is an error that names the values found, unless ``positive_label=``
-    names the positive class: rows with that value count as 1, all others as 0, missing
-    values as missing.  ``by=`` gives one row of metrics per distinct value of that
-    column.  Rows with NaN predictions or missing targets are counted and reported
-    (``strict=True`` raises instead); probabilities outside [0, 1] raise unless
-    ``clip=`` is given.  ``delimiter=`` is the CSV field separator (default: tab for
-    ``.tsv`` files, else comma).
+    Targets must lie in [0, 1]: labels (``{-1, 1}``, ``0..255``, ``yes``/``no``) are an
+    error naming the values found unless ``positive_label=`` names the positive class
+    (that value counts as 1, every other as 0, a missing one as missing).  ``by=``: one
+    row of metrics per value of that column.  NaN predictions and missing targets are
+    counted (``strict=True`` raises); probabilities outside [0, 1] raise unless
+    ``clip=``.  ``delimiter=``: the CSV separator (default: tab for ``.tsv``, else comma).
 
-    ``engine="local"`` runs on this machine's cores, on ``threads`` threads (default:
-    every core this process may use, at most 8).  ``engine="dask"`` runs on a
-    ``dask.distributed`` cluster: ``scheduler`` is an address such as
-    ``"tcp://host:8786"`` or a ``Client``; without one, a ``LocalCluster`` of ``workers``
-    worker *processes* (Dask's word; default 2) is started.  ``threads`` is refused with
-    ``engine="dask"`` and ``workers`` with ``engine="local"``.  Both engines merge the
-    states in the same fixed tree and give identical numbers.
-
-    ``progress=True`` draws a progress bar on stderr; a callable receives
-    ``(rows_done, rows_total or None)``.  Every option is checked before any data is
-    read.  The first call on a machine compiles the metric kernels (once; a ``logging``
-    warning says so); that time is not counted in ``rows_per_second``.
+    ``engine="local"``: this machine, ``threads`` threads (default: every core, at most
+    8).  ``engine="dask"``: a ``dask.distributed`` cluster at ``scheduler`` (an address
+    or a ``Client``), or a new ``LocalCluster`` of ``workers`` processes (default 2).
+    Both engines merge in one fixed tree and give identical numbers.  ``progress=True``
+    draws a bar on stderr; a callable receives ``(rows_done, rows_total or None)``.
+    Every option is checked before any data is read.  The first call on a machine
+    compiles the metric kernels (once; a ``logging`` warning says so), which is not
+    counted in ``rows_per_second``.
     """
-    cols = _columns(
-        target=target,
-        preds=preds,
-        logits=logits,
-        weight=weight,
-        by=by,
-        positive_label=check_positive_label(positive_label),
-    )
+    cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
     threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
     sep = _delimiter(delimiter)
     engine = _engine_options(engine, threads, workers, scheduler)
-    kind = source_kind(source)
-    if kind == "stream" and engine == "dask":
-        raise OptionError(
-            "evaluate: a RecordBatchReader only with engine='local' (it can be read once, "
-            "in this process)",
-            "received engine='dask'",
-            "write it to Parquet for Dask, or pass a pyarrow Table",
-        )
+    kind = _source_kind(source, engine)
     show, bar = _progress_fn(progress)
     plan = Plan(cols, strict=bool(strict), clip=eps)
     compile_metric_kernels()
@@ -123,14 +101,6 @@ def evaluate(
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
     seconds = time.perf_counter() - t0
-    if res.rows == 0:
-        raise DataError(
-            "at least one row of predictions",
-            f"the files hold 0 rows: {sorted({u.path for u in units} or label)}"
-            if kind == "paths"
-            else f"the {label[0]} holds 0 rows",
-            "check that the export wrote data (header-only or empty files)",
-        )
     return _result(
         res.states,
         cols,
@@ -160,7 +130,11 @@ def _run(
     if kind == "stream":
         label = describe(source)
         stream = stream_units(to_arrow(source, cols), label, batch_rows=plan.batch_rows)
-        return run_serial(stream, plan, None, progress), [], (label,)
+        return (
+            _rows_read(run_serial(stream, plan, None, progress), kind, [], (label,)),
+            [],
+            (label,),
+        )
     if kind == "table":
         label = describe(source)
         units = table_units(to_arrow(source, cols), label)
@@ -169,14 +143,41 @@ def _run(
         paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
         units = plan_units(paths, cols, delimiter=delimiter)
         labels = tuple(str(s) for s in paths)
-    if not units:
-        return UnitResult(0), units, labels
-    if engine == "dask":
+    if engine == "dask" and units:
         res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=progress)
-    else:
+    elif units:
         res = run_local(units, plan, threads=threads, progress=progress)
         check_rows(units, res)
-    return res, units, labels
+    else:
+        res = UnitResult(0)
+    return _rows_read(res, kind, units, labels), units, labels
+
+
+def _rows_read(
+    res: UnitResult, kind: str, units: list[Unit], labels: tuple[str, ...]
+) -> UnitResult:
+    if res.rows == 0:
+        raise DataError(
+            "at least one row of predictions",
+            f"the files hold 0 rows: {sorted({u.path for u in units} or labels)}"
+            if kind == "paths"
+            else f"the {labels[0]} holds 0 rows",
+            "check that the export wrote data (header-only or empty files)",
+        )
+    return res
+
+
+def _source_kind(source: object, engine: str) -> str:
+    """``'paths'``, ``'table'`` or ``'stream'`` (a stream only on the local engine)."""
+    kind = source_kind(source)
+    if kind == "stream" and engine == "dask":
+        raise OptionError(
+            "evaluate: a RecordBatchReader only with engine='local' (it can be read once, "
+            "in this process)",
+            "received engine='dask'",
+            "write it to Parquet for Dask, or pass a pyarrow Table",
+        )
+    return kind
 
 
 def _delimiter(delimiter: object) -> str | None:
@@ -190,7 +191,6 @@ def _delimiter(delimiter: object) -> str | None:
 
 
 def _columns(
-    *,
     target: str,
     preds: str | None,
     logits: str | None,

@@ -303,9 +303,7 @@ def _to_batch(
     pred = numeric_array(get(cols.pred), cols.pred, where)
     w = numeric_array(get(cols.weight), cols.weight, where) if cols.weight else None
     by = by_codes(get(cols.by)) if cols.by else None
-    y = target_array(
-        get(cols.target), cols, where, first_row, pred.dtype, csv=unit.kind == "csv"
-    )
+    y = target_array(get(cols.target), cols, where, first_row, pred.dtype, csv=unit.kind == "csv")
     return Batch(y, pred, w, by, number)
 
 
