@@ -339,3 +339,9 @@ def test_warmup_command_says_what_it_did(capsys: pytest.CaptureFixture[str]) -> 
     rc, out, _ = _err(capsys, "warmup")
     assert rc == 0
     assert "metric kernels" in out and "fused loss kernels" in out and "ready in" in out
+
+
+def test_warmup_without_numba_says_there_is_nothing_to_compile(tmp_path: Path) -> None:
+    res = _without(["numba"], ["warmup"])
+    assert res.returncode == 0, res.stderr
+    assert "numba is not installed" in res.stdout and "pip install 'bcelab[fast]'" in res.stdout

@@ -86,8 +86,15 @@ def _timed(what: str, fn: Callable[[], object]) -> None:
     print(f" ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module entry set to None
+        return False
+
+
 def execute(cfg: Config) -> int:
-    if importlib.util.find_spec("numba") is None:
+    if not _installed("numba"):
         print(
             "numba is not installed, so there is nothing to compile: bcelab uses its NumPy "
             "code (pip install 'bcelab[fast]' for the compiled kernels)"
