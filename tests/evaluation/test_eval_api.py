@@ -127,21 +127,28 @@ def _bad_file(tmp_path, **cols: list[float]) -> object:
     return path
 
 
-def test_nan_predictions_and_bad_targets_are_counted_not_dropped(tmp_path):
-    path = _bad_file(
-        tmp_path, y=[1, 0, 2, -1, 1, 0, np.nan], p=[0.9, np.nan, 0.5, 0.5, 0.8, 0.1, 0.3]
-    )
+def test_nan_predictions_and_missing_targets_are_counted_not_dropped(tmp_path):
+    path = _bad_file(tmp_path, y=[1, 0, np.nan, 1, 0, np.nan], p=[0.9, np.nan, 0.5, 0.8, 0.1, 0.3])
     m = bcelab.evaluate(path, preds="p", target="y").metrics
-    assert (m.rows, m.rows_used, m.nan_predictions, m.invalid_targets) == (7, 3, 1, 3)
-    assert m.rows_excluded == 4
+    assert (m.rows, m.rows_used, m.nan_predictions, m.invalid_targets) == (6, 3, 1, 2)
+    assert m.rows_excluded == 3
     # the metrics are those of the three valid rows
     ref = BinaryStats(engine="numpy").update([0.9, 0.8, 0.1], [1, 1, 0]).compute()
     assert math.isclose(m.log_loss, ref.log_loss, rel_tol=1e-15)
     with pytest.raises(NaNError, match=r"bad\.parquet.*batch 0"):
         bcelab.evaluate(path, preds="p", target="y", strict=True)
-    path = _bad_file(tmp_path, y=[1, 0, 2], p=[0.9, 0.1, 0.5])
-    with pytest.raises(DomainError, match=r"targets must lie in \[0, 1\].*bad\.parquet"):
-        bcelab.evaluate(path, preds="p", target="y", strict=True)
+
+
+def test_targets_outside_unit_interval_are_an_error_naming_the_values(tmp_path):
+    # never half the rows silently excluded as "invalid targets"
+    path = _bad_file(tmp_path, y=[1, -1, -1, 1, np.nan], p=[0.9, 0.2, 0.5, 0.8, 0.3])
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(path, preds="p", target="y")
+    msg = str(e.value)
+    assert "it holds -1, 1" in msg and "at row 1 of" in msg and "bad.parquet" in msg
+    assert "positive_label=1" in msg
+    m = bcelab.evaluate(path, preds="p", target="y", positive_label=1).metrics
+    assert (m.rows_used, m.invalid_targets, m.base_rate) == (4, 1, 0.5)
 
 
 def test_probabilities_outside_unit_interval_without_logit(tmp_path):

@@ -1,16 +1,35 @@
 """Evaluate prediction files of any size: streaming on one machine, or on a Dask cluster.
 
 :func:`evaluate` (:mod:`.evaluate`) checks its options, reads Parquet/CSV in record
-batches (:mod:`.reader`), runs one pure task per unit of rows (:mod:`.tasks`) on the
-local engine (:mod:`.local_engine`) or on Dask (:mod:`.dask_engine`), merges the
-fixed-size states in one fixed tree, and returns an :class:`EvalResult`
-(:mod:`.eval_result`).  :mod:`.text` renders it as text, :mod:`.figures` draws it and
-:mod:`.report` writes the report folder.
+batches (:mod:`.reader`) or in-memory tables (:mod:`.tables`), runs one pure task per
+unit of rows (:mod:`.tasks`) on the local engine (:mod:`.local_engine`) or on Dask
+(:mod:`.dask_engine`), merges the fixed-size states in one fixed tree, and returns an
+:class:`EvalResult` (:mod:`.eval_result`).  :mod:`.text` renders it as text,
+:mod:`.figures` draws it and :mod:`.report` writes the report folder.
+
+pyarrow (the eval extra) is needed for all of it except :mod:`.warmup`; without it these
+names raise :class:`bcelab.errors.MissingDependencyError`, which names the extra.
 """
 
 from __future__ import annotations
 
-from .eval_result import EvalResult, Segment
-from .evaluate import ENGINES, evaluate
+from ..errors import MissingDependencyError
 
 __all__ = ["ENGINES", "EvalResult", "Segment", "evaluate"]
+
+try:
+    import pyarrow  # noqa: F401  (optional dependency: the eval extra)
+except ImportError:
+
+    def __getattr__(name: str) -> object:
+        if name in __all__:
+            raise MissingDependencyError(
+                "pyarrow for bcelab.evaluate and bcelab eval",
+                "it is not installed",
+                "pip install 'bcelab[eval]'",
+            ) from None
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+else:
+    from .eval_result import EvalResult, Segment
+    from .evaluate import ENGINES, evaluate

@@ -22,7 +22,8 @@ import numpy as np
 from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
-from .reader import DEFAULT_BATCH_ROWS, Batch, Columns, Unit, iter_unit
+from .columns import Columns
+from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 
 __all__ = [
     "MAX_SEGMENTS",
@@ -213,6 +214,10 @@ class OrderedReducer:
                 block = self._merge(self._stack.pop()[1], block)
                 level += 1
             self._stack.append((level, block))
+
+    def empty(self) -> bool:
+        """Whether no item was added."""
+        return self._next == 0 and not self._pending
 
     def result(self) -> Any:
         if self._pending or not self._stack:
