@@ -91,7 +91,7 @@ WORKER = textwrap.dedent(
         n = 300 + 200 * rank  # different sizes per rank
         y = (rng.random(n) < 0.3).astype(np.float32)
         x = (rng.normal(size=n) + 2.0 * (y - 0.5)).astype(np.float32)
-        m = bt.BinaryMetrics(from_logits=True, engine="numpy")  # no numba compile per process
+        m = bt.BinaryMetrics(from_logits=True, kernel="numpy")  # no numba compile per process
         m.update(torch.from_numpy(x), torch.from_numpy(y))
         got = m.compute().to_dict()          # all-reduced (a process group is up)
         local = m.compute(sync=False).to_dict()

@@ -36,7 +36,7 @@ import torch
 import torch.autograd.forward_ad as _forward_ad
 
 from .kernels import dispatch as _dispatch
-from .kernels.api import fused_bce
+from .kernels import fused_bce
 
 __all__ = ["fused_loss", "ineligible", "options_reason"]
 

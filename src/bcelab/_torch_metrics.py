@@ -21,7 +21,7 @@ class BinaryMetrics:
     ``update(preds, target, weight=None)`` adds a batch (any shape; every element is one
     row), ``compute()`` returns :class:`bcelab.metrics.BinaryMetrics` (log loss, floor and
     excess, NE, calibration errors, AUC, accuracy with the tie rule ``p >= threshold``),
-    ``reset()`` empties the state and ``merge(other)`` combines two objects.  ``engine`` is
+    ``reset()`` empties the state and ``merge(other)`` combines two objects.  ``kernel`` is
     passed to ``BinaryStats`` (``"numpy"`` avoids the numba kernel's compile time).  The state has
     a fixed size (no prediction is kept), so in data-parallel training
     :meth:`synced_stats` all-reduces it across the processes of a ``torch.distributed``
@@ -43,16 +43,16 @@ class BinaryMetrics:
         threshold: float = 0.5,
         n_calibration_bins: int = 15,
         process_group: Any = None,
-        engine: str = "auto",
+        kernel: str = "auto",
     ) -> None:
         from .metrics import BinaryStats
 
-        self.engine = engine
+        self.kernel = kernel
         self.from_logits = bool(from_logits)
         self.threshold = float(threshold)
         self.n_calibration_bins = int(n_calibration_bins)
         self.process_group = process_group
-        self.stats = _call(self.where, BinaryStats, engine=engine)
+        self.stats = _call(self.where, BinaryStats, kernel=kernel)
 
     where = "bcelab.torch.BinaryMetrics"
 
@@ -78,7 +78,7 @@ class BinaryMetrics:
     def reset(self) -> None:
         from .metrics import BinaryStats
 
-        self.stats = _call(self.where, BinaryStats, engine=self.engine)
+        self.stats = _call(self.where, BinaryStats, kernel=self.kernel)
 
     def merge(self, other: BinaryMetrics) -> BinaryMetrics:
         """Add the rows of ``other`` to this metric, in place; returns ``self``."""

@@ -99,7 +99,7 @@ def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
 def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
     """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch).
 
-    The metric kernel runs single-threaded here (``n_threads=1``): it splits a batch
+    The metric kernel runs single-threaded here (``threads=1``): it splits a batch
     between its threads, and where it splits changes the last bits of the sums.  One
     thread per unit makes a unit's state independent of the machine, so every engine
     gets bit-identical results; parallelism comes from running several units at once.
@@ -107,7 +107,7 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
     cls = _stats_class()
 
     def stats_cls() -> Any:
-        return cls(n_threads=1)
+        return cls(threads=1)
 
     out = UnitResult(0)
     for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows):
