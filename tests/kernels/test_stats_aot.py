@@ -21,10 +21,10 @@ from bcelab.metrics import BinaryStats  # noqa: E402
 from bcelab.metrics.histogram import layout  # noqa: E402
 
 
-def _use(monkeypatch: pytest.MonkeyPatch, cache: Path | None, *, aot: bool = True) -> None:
+def _use(monkeypatch: pytest.MonkeyPatch, cache: Path | None, *, enabled: bool = True) -> None:
     if cache is not None:
         monkeypatch.setenv("BCELAB_CACHE_DIR", str(cache))
-    monkeypatch.setenv("BCELAB_AOT", "1" if aot else "0")
+    monkeypatch.setenv("BCELAB_AOT", "1" if enabled else "0")
     aot.reset()
 
 
@@ -87,11 +87,11 @@ def test_aot_states_equal_jit(aot_dir: Path, monkeypatch: pytest.MonkeyPatch, th
     real_jit = aot._jit
     for name, kw in CASES:
         states = []
-        for aot in (True, False):
-            _use(monkeypatch, aot_dir, aot=aot)
-            assert (aot.loops() is not None) == aot
+        for enabled in (True, False):
+            _use(monkeypatch, aot_dir, enabled=enabled)
+            assert (aot.loops() is not None) == enabled
             # every call must run the precompiled loops: none may fall back to the JIT
-            monkeypatch.setattr(_aot, "_jit", _no_fallback if aot else real_jit)
+            monkeypatch.setattr(aot, "_jit", _no_fallback if enabled else real_jit)
             args = dict(kw)
             y, p = args.pop("targets"), args.pop("preds")
             s = BinaryStats(kernel="compiled", threads=threads)
@@ -168,8 +168,8 @@ def test_fresh_process_evaluates_without_numba(aot_dir: Path, tmp_path: Path) ->
     path = tmp_path / "x.parquet"
     pq.write_table(pa.table({"y": y, "p": p}), path, row_group_size=1 << 17)
     out = {}
-    for aot in ("1", "0"):
-        env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT=aot)
+    for flag in ("1", "0"):
+        env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT=flag)
         res = subprocess.run(
             [sys.executable, "-c", _CHILD, str(path)],
             capture_output=True,
@@ -177,7 +177,7 @@ def test_fresh_process_evaluates_without_numba(aot_dir: Path, tmp_path: Path) ->
             env=env,
             check=True,
         )
-        out[aot] = json.loads(res.stdout.strip().splitlines()[-1])
+        out[flag] = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["1"]["numba"] is False  # the point: no numba import, no JIT start-up
     assert out["0"]["numba"] is True
     assert out["1"]["ll"] == out["0"]["ll"]
@@ -204,7 +204,7 @@ def test_failed_build_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         calls.append(path)
         return "build failed (exit 1): no compiler"
 
-    monkeypatch.setattr(_aot, "_build", fail)
+    monkeypatch.setattr(aot, "_build", fail)
     _use(monkeypatch, tmp_path)
     assert aot.loops() is None
     aot.reset()
@@ -221,7 +221,7 @@ def test_failed_build_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    _use(monkeypatch, None, aot=False)
+    _use(monkeypatch, None, enabled=False)
     assert aot.loops() is None
 
 

@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bcelab
-from bcelab.metrics import BinaryStats
-from bcelab.metrics import histogram
+from bcelab.metrics import BinaryStats, histogram
 
 stats_update = pytest.importorskip("bcelab.kernels.stats_update")
 
@@ -20,6 +19,7 @@ stats_update = pytest.importorskip("bcelab.kernels.stats_update")
 def row_values(y: np.ndarray, p: np.ndarray, *, logits: bool) -> np.ndarray:
     lay = histogram.layout()
     return stats_update.row_values(y, p, logits=logits, cut_val=lay.cut_val, cut_off=lay.cut_off)
+
 
 EDGE_P = np.array(
     [
@@ -101,7 +101,9 @@ def test_layout_edges_and_fine_index() -> None:
     assert lay.n_fine == e.shape[0] - 1
     # every edge is its own bin's lower edge; the float just below belongs to the bin below
     np.testing.assert_array_equal(histogram.fine_index(e[:-1]), np.arange(lay.n_fine))
-    np.testing.assert_array_equal(histogram.fine_index(np.nextafter(e[1:-1], 0)), np.arange(lay.n_fine - 1))
+    np.testing.assert_array_equal(
+        histogram.fine_index(np.nextafter(e[1:-1], 0)), np.arange(lay.n_fine - 1)
+    )
     assert histogram.fine_index(np.array([1.0]))[0] == lay.n_fine - 1
     edge_set = set(e.tolist())
     for k in range(1, 100):

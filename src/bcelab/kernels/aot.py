@@ -23,6 +23,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import platform
 import sys
 import threading
 import time
@@ -67,8 +68,6 @@ def _cpu() -> tuple[str, str]:
             return "\n".join(sorted(set(keep))), "host"
     except OSError:
         pass
-    import platform
-
     return f"{platform.system()}-{platform.machine()}", "generic"
 
 

@@ -159,35 +159,19 @@ def fused_bce(
     threads = check_threads(threads, fname=fname)
     want_grad = grad or grad_out is not None
     out = None if grad_out is None else _check_grad_out(grad_out, preds, fname)
-    res = _fused(
-        preds,
-        targets,
-        logits=logits,
-        weights=weights,
-        pos_weight=pos_weight,
-        label_smoothing=label_smoothing,
-        reduction=reduction,
-        decomp=with_decomposition,
-        want_grad=want_grad,
-        out=out,
-        nan_policy=nan_policy,
-        threads=threads,
-    )
-    if res is not None:
-        return res
-    return _reference(
-        preds,
-        targets,
-        logits=logits,
-        weights=weights,
-        pos_weight=pos_weight,
-        label_smoothing=label_smoothing,
-        reduction=reduction,
-        decomp=with_decomposition,
-        want_grad=want_grad,
-        out=out,
-        nan_policy=nan_policy,
-    )
+    call: dict[str, Any] = {
+        "logits": logits,
+        "weights": weights,
+        "pos_weight": pos_weight,
+        "label_smoothing": label_smoothing,
+        "reduction": reduction,
+        "decomp": with_decomposition,
+        "want_grad": want_grad,
+        "out": out,
+        "nan_policy": nan_policy,
+    }
+    res = _fused(preds, targets, threads=threads, **call)
+    return res if res is not None else _reference(preds, targets, **call)
 
 
 def _check_options(

@@ -61,9 +61,7 @@ def run(
     weighted = weights is not None
     kernel: Any = KERNELS.get((logits, fast, weighted, decomp, write))
     if kernel is None:
-        kernel = get_kernel(
-            logits=logits, fast=fast, weighted=weighted, decomp=decomp, write=write
-        )
+        kernel = get_kernel(logits=logits, fast=fast, weighted=weighted, decomp=decomp, write=write)
     n = pred.size
     ls = float(label_smoothing)
     w_arr = _DUMMY if weights is None else weights

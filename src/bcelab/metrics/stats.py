@@ -151,9 +151,7 @@ class BinaryStats:
         y, p, w = rows
         loops = stats_driver.compiled_loops() if self.kernel != "numpy" else None
         if loops is not None:
-            counts = stats_driver.scan(
-                loops, y, p, w, logits=logits, eps=eps, threads=self.threads
-            )
+            counts = stats_driver.scan(loops, y, p, w, logits=logits, eps=eps, threads=self.threads)
         else:
             counts = reference.scan(y, p, w, logits=logits, eps=eps)
         raise_for_counts(counts, rows, strict=strict, logits=logits, fname=fname)
@@ -305,4 +303,3 @@ def _merge_into(dst: dict[str, np.ndarray], src: dict[str, np.ndarray]) -> None:
     dst["pmax"][:] = np.maximum(dst["pmax"], src["pmax"])
     dst["hist"] += src["hist"]
     dst["hist_n"] += src["hist_n"]
-
