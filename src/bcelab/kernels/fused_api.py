@@ -155,23 +155,17 @@ def fused_bce(
     [-0.125, -0.125, -0.125, -0.125]
     """
     fname = "fused_bce"
-    _check_options(reduction, with_decomposition, pos_weight, fname=fname)
-    threads = check_threads(threads, fname=fname)
+    if reduction != "mean" or with_decomposition:  # the default call needs no check
+        _check_options(reduction, with_decomposition, pos_weight, fname=fname)
+    if threads is not None:
+        threads = check_threads(threads, fname=fname)
     want_grad = grad or grad_out is not None
     out = None if grad_out is None else _check_grad_out(grad_out, preds, fname)
-    call: dict[str, Any] = {
-        "logits": logits,
-        "weights": weights,
-        "pos_weight": pos_weight,
-        "label_smoothing": label_smoothing,
-        "reduction": reduction,
-        "decomp": with_decomposition,
-        "want_grad": want_grad,
-        "out": out,
-        "nan_policy": nan_policy,
-    }
-    res = _fused(preds, targets, threads=threads, **call)
-    return res if res is not None else _reference(preds, targets, **call)
+    # positional: this runs on every call of the torch adapter, where keywords cost
+    args = (preds, targets, logits, weights, pos_weight, label_smoothing)
+    more = (reduction, with_decomposition, want_grad, out, nan_policy)
+    res = _fused(*args, *more, threads)
+    return res if res is not None else _reference(*args, *more)
 
 
 def _check_options(
@@ -200,7 +194,6 @@ def _check_options(
 def _fused(
     preds: Any,
     targets: Any,
-    *,
     logits: bool,
     weights: Any,
     pos_weight: Any,
@@ -257,7 +250,6 @@ def _fused(
 def _reference(
     preds: Any,
     targets: Any,
-    *,
     logits: bool,
     weights: Any,
     pos_weight: Any,

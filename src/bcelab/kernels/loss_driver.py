@@ -11,6 +11,7 @@ piece of a few chunks until none are left.
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = ["LossTotals", "run"]
 
 _SLOTS = len(LossSlot)
 _DUMMY = np.zeros(1, dtype=np.float64)
+_ONE_CHUNK = threading.local()  # .part: each thread's row of sums for one-chunk calls
 
 
 class LossTotals(NamedTuple):
@@ -68,7 +70,10 @@ def run(
     o_arr = _DUMMY if write == Write.NONE or out is None else out
     pw, keep, half, smooth, dn = float(pos_weight), 1.0 - ls, 0.5 * ls, ls != 0.0, float(den)
     if n <= CHUNK:  # the common small call: one chunk, this thread, least Python
-        part = np.empty((1, _SLOTS), dtype=np.float64)
+        try:
+            part = _ONE_CHUNK.part  # this thread's row: the totals are copied out below
+        except AttributeError:
+            part = _ONE_CHUNK.part = np.empty((1, _SLOTS), dtype=np.float64)
         kernel(pred, targets, w_arr, o_arr, part, 0, 1, CHUNK, pw, keep, half, smooth, dn)
         return LossTotals._make(part[0].tolist())
     n_chunks = -(-n // CHUNK)
