@@ -34,7 +34,7 @@ import numpy as np
 
 from .._core import config
 
-__all__ = ["AotLoops", "cache_path", "loops", "reset"]
+__all__ = ["AotLoops", "loops", "reset"]
 
 MODULE = "bcelab_metrics_aot"
 _HERE = Path(__file__).resolve().parent
@@ -122,15 +122,6 @@ def _cache_dir() -> Path | None:
         if _writable(d):
             return d
     return None
-
-
-def cache_path() -> Path | None:
-    """Where this machine's precompiled module is (or would be built); None if nowhere."""
-    d = _cache_dir()
-    if d is None:
-        return None
-    key, _ = _key()
-    return d / f"{MODULE}-{key}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
 
 
 def _load(path: Path) -> Any:

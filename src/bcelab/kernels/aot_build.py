@@ -18,13 +18,12 @@ import sys
 import warnings
 from typing import Any
 
-__all__ = ["EXPORTS", "build"]
-
-#: the exported loops; ``*_f4`` / ``*_f8`` per input dtype
-EXPORTS = ("count", "first_bad", "accum", "into")
+__all__ = ["build"]
 
 
 def _signatures(types: Any) -> dict[str, Any]:
+    """The exported loops and their signatures: ``count``, ``first_bad`` and ``accum``
+    per input dtype (``*_f4``, ``*_f8``), and ``into``."""
     f8, i8, b1 = types.float64, types.int64, types.boolean
     a8, ai8 = types.Array(f8, 1, "C"), types.Array(i8, 1, "C")
     m2, m3 = types.Array(f8, 2, "C"), types.Array(f8, 3, "C")

@@ -38,8 +38,8 @@ def _pool(size: int) -> ThreadPoolExecutor:
     inherited through ``fork()`` has no threads and would never run anything)."""
     pid = os.getpid()
     if _Shared.pool is None or _Shared.pid != pid or _Shared.size < size:
-        if _Shared.pool is not None and _Shared.pid == pid:
-            _Shared.pool.shutdown(wait=False)  # too small: its threads end when idle
+        # a pool that is replaced is not shut down (another thread may be submitting to
+        # it); its idle threads end when it is garbage-collected
         _Shared.size = max(size, default_threads())
         _Shared.pool = ThreadPoolExecutor(_Shared.size, thread_name_prefix="bcelab-kernel")
         _Shared.pid = pid
