@@ -61,7 +61,7 @@ def _same_metrics(m1: object, m2: object, rel: float = REL) -> None:
 def test_matches_the_in_memory_state_and_sklearn(folder):
     d, whole = folder
     res = bcelab.evaluate(d, preds="p", target="y", threads=2)
-    ref = BinaryStats(engine="numpy").update(whole["p"], whole["y"])
+    ref = BinaryStats(kernel="numpy").update(whole["p"], whole["y"])
     _same_metrics(res.metrics, ref.compute())
     m = res.metrics
     assert m.rows == N_FILES * ROWS and res.rows == m.rows and res.files == N_FILES
@@ -98,9 +98,9 @@ def test_by_gives_the_state_of_each_segment(folder):
     assert sum(s.stats.rows for s in res.segments) == res.rows
     for s in res.segments:
         keep = whole["g"] == s.value
-        ref = BinaryStats(engine="numpy").update(whole["p"][keep], whole["y"][keep])
+        ref = BinaryStats(kernel="numpy").update(whole["p"][keep], whole["y"][keep])
         _same_metrics(s.metrics, ref.compute())
-    _same_metrics(res.metrics, BinaryStats(engine="numpy").update(whole["p"], whole["y"]).compute())
+    _same_metrics(res.metrics, BinaryStats(kernel="numpy").update(whole["p"], whole["y"]).compute())
     frame = res.to_frame()
     assert frame.column_names[0] == "g" and frame.num_rows == 3
     assert frame["rows"].to_pylist() == [s.stats.rows for s in res.segments]
@@ -133,7 +133,7 @@ def test_nan_predictions_and_missing_targets_are_counted_not_dropped(tmp_path):
     assert (m.rows, m.rows_used, m.nan_predictions, m.invalid_targets) == (6, 3, 1, 2)
     assert m.rows_excluded == 3
     # the metrics are those of the three valid rows
-    ref = BinaryStats(engine="numpy").update([0.9, 0.8, 0.1], [1, 1, 0]).compute()
+    ref = BinaryStats(kernel="numpy").update([0.9, 0.8, 0.1], [1, 1, 0]).compute()
     assert math.isclose(m.log_loss, ref.log_loss, rel_tol=1e-15)
     with pytest.raises(NaNError, match=r"bad\.parquet.*batch 0"):
         bcelab.evaluate(path, preds="p", target="y", strict=True)

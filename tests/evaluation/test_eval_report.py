@@ -38,7 +38,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def state(data: tuple[np.ndarray, np.ndarray]) -> BinaryStats:
     y, p = data
-    return BinaryStats(engine="numpy").update(p, y)
+    return BinaryStats(kernel="numpy").update(p, y)
 
 
 def _line(fig: object, i: int) -> np.ndarray:

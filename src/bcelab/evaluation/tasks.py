@@ -95,14 +95,14 @@ def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
 def _state(states: dict[Key, Any], key: Key) -> Any:
     """The segment's state, created on first use with one kernel thread (see below)."""
     if key not in states:
-        states[key] = BinaryStats(n_threads=1)
+        states[key] = BinaryStats(threads=1)
     return states[key]
 
 
 def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
     """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch).
 
-    The metric kernel runs single-threaded here (``n_threads=1``): it splits a batch
+    The metric kernel runs single-threaded here (``threads=1``): it splits a batch
     between its threads, and where it splits changes the last bits of the sums.  One
     thread per unit makes a unit's state independent of the machine, so every engine
     gets bit-identical results; parallelism comes from running several units at once.
