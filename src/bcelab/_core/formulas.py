@@ -231,7 +231,8 @@ def grad_probs(xp: Any, p: Array, y: Array, pos_weight: Array | float | None) ->
     pw = 1.0 if pos_weight is None else pos_weight
     # At p = 0 or 1: the two terms, with arithmetic guards as in neglog_terms_probs (the
     # denominators only change where their numerator is exactly 0, so 0/0 never happens).
-    t1 = -(pw * y) / (p + xp.astype(y == 0, p.dtype))
+    c = pw * y
+    t1 = -c / (p + xp.astype(c == 0, p.dtype))
     t2 = (1.0 - y) / ((1.0 - p) + xp.astype(y == 1, p.dtype))
     # Inside (0, 1): one fraction, (p - y - (pw - 1) y (1 - p)) / (p (1 - p)), whose
     # numerator p - y is exact near the gradient's zero (Sterbenz), where the two terms

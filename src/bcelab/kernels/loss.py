@@ -41,6 +41,7 @@ from .scalar import (
     grad_probs,
     hard_term_f32in,
     invalid_element,
+    output_value,
     scale_by_weight,
     smooth_target,
     softplus_pair,
@@ -160,7 +161,7 @@ def _compile(
                     else:
                         s1, s0, nbad, nsoft = hard_probs_block(pb, tb, m)
                     if nsoft == 0.0:
-                        tot[LossSlot.LOSS] += pw * s1 + s0
+                        tot[LossSlot.LOSS] += (0.0 if pw == 0.0 else pw * s1) + s0
                         tot[LossSlot.INVALID] += nbad
                         if GRAD:
                             for j in range(m):
@@ -170,7 +171,7 @@ def _compile(
                                     g = grad_logits_f32in(p, y, ta[j], pw)
                                 else:
                                     g = grad_probs(p, y, pw)
-                                ob[j] = scale_by_weight(g, 1.0, den)
+                                ob[j] = output_value(scale_by_weight(g, 1.0, den), FAST)
                         continue
                 # The transcendental functions run as separate short loops over the block:
                 # each one vectorises into straight SIMD code, where one fused loop body
@@ -222,7 +223,7 @@ def _compile(
                                 g = grad_logits(p, y, e, pw)
                         else:
                             g = grad_probs(p, y, pw)
-                        ob[j] = scale_by_weight(g, w, den)
+                        ob[j] = output_value(scale_by_weight(g, w, den), FAST)
                     elif LOSS:
                         ob[j] = loss
                     buf[LossSlot.INVALID, j] = bad

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .constants import INLINE
@@ -44,6 +45,7 @@ __all__ = [
     "hard_term_f32in",
     "invalid_element",
     "kl_from_logs",
+    "output_value",
     "scale_by_weight",
     "sigmoid_from_exp",
     "smooth_target",
@@ -108,8 +110,12 @@ def sigmoid_from_exp(x: float, e: float) -> float:
 
 @njit(**INLINE)
 def cross_entropy(y: float, a: float, b: float, pw: float) -> float:
-    """``pw y a + (1 - y) b``, a term with coefficient 0 dropped (so ``0 * inf`` is 0)."""
-    pos = 0.0 if y == 0.0 else (pw * y) * a
+    """``pw y a + (1 - y) b``, a term with coefficient 0 dropped (so ``0 * inf`` is 0).
+
+    A ``pos_weight`` of 0 drops the positive term too, also where it is infinite.
+    """
+    c = pw * y
+    pos = 0.0 if c == 0.0 else c * a
     neg = 0.0 if y == 1.0 else (1.0 - y) * b
     return pos + neg
 
@@ -177,10 +183,28 @@ def grad_logits_f32in(x: float, y: float, e: float, pw: float) -> float:
 
 @njit(**INLINE)
 def grad_probs(p: float, y: float, pw: float) -> float:
-    """``-pw y / p + (1 - y) / (1 - p)``, a term with coefficient 0 dropped."""
-    t1 = 0.0 if y == 0.0 else -(pw * y) / p
+    """``-pw y / p + (1 - y) / (1 - p)``, as :func:`bcelab._core.formulas.grad_probs`.
+
+    Inside (0, 1) one fraction, ``(p - y - (pw - 1) y (1 - p)) / (p (1 - p))``, whose
+    numerator is exact near the gradient's zero; at p = 0 or 1 the two terms with a
+    term of coefficient 0 dropped.
+    """
+    if 0.0 < p < 1.0:
+        q = 1.0 - p
+        return ((p - y) - ((pw - 1.0) * y) * q) / (p * q) + 0.0
+    c = pw * y
+    t1 = 0.0 if c == 0.0 else -c / p
     t2 = 0.0 if y == 1.0 else (1.0 - y) / (1.0 - p)
-    return t1 + t2
+    return t1 + t2 + 0.0
+
+
+@njit(**INLINE)
+def output_value(v: float, f32: bool) -> float:
+    """``v`` as written to the output array, never ``-0.0``: a tiny negative float64
+    rounds to ``-0.0`` in float32, and adding ``+0.0`` after the rounding clears the sign."""
+    if f32:
+        return np.float32(v) + np.float32(0.0)
+    return v + 0.0
 
 
 # --- weights, smoothing, validity -------------------------------------------------------------
