@@ -203,7 +203,7 @@ def output_value(v: float, f32: bool) -> float:
     """``v`` as written to the output array, never ``-0.0``: a tiny negative float64
     rounds to ``-0.0`` in float32, and adding ``+0.0`` after the rounding clears the sign."""
     if f32:
-        return np.float32(v) + np.float32(0.0)
+        return np.float32(v) + np.float32(0.0)  # type: ignore[return-value]
     return v + 0.0
 
 
