@@ -1,4 +1,5 @@
-"""Fit the short float64 polynomials of ``bcelab.kernels.fastmath``'s ``*_f32in`` functions.
+"""Fit the short float64 polynomials of ``bcelab.kernels.fastmath``'s ``*_f32in`` functions
+and the small-term series of ``bcelab.kernels.logsum``.
 
 Interpolation at Chebyshev nodes (close to minimax) with 50-digit mpmath, then the worst
 relative error of the resulting ``exp`` / ``log`` on a dense grid, evaluated exactly with
@@ -69,6 +70,24 @@ def fit_log(ncoef: int) -> tuple[list[float], float]:
     return cf, float(worst)
 
 
+def fit_series(sign: int, deg: int) -> tuple[list[float], float]:
+    """``log1p(t) / t`` (sign 1) or ``-log1p(-t) / t`` (sign -1) on [0, 2^-7], leading 1 kept."""
+    top = mp.mpf(2) ** -7
+
+    def g(t: mp.mpf) -> mp.mpf:
+        if t < mp.mpf("1e-40"):
+            return mp.mpf(1)
+        return mp.log1p(t) / t if sign > 0 else -mp.log1p(-t) / t
+
+    cf = cheb_fit(g, mp.mpf(0), top, deg)
+    cf[0] = 1.0
+    worst = max(
+        abs(t * horner(cf, t) / (t * g(t)) - 1)
+        for t in (mp.mpf(v) for v in np.linspace(1e-30, float(top), 3001))
+    )
+    return cf, float(worst)
+
+
 if __name__ == "__main__":
     for deg in (7, 8, 9):
         cf, err = fit_exp(deg)
@@ -76,3 +95,6 @@ if __name__ == "__main__":
     for nco in (5, 6):
         cf, err = fit_log(nco)
         print(f"log, {nco} coefficients: worst relative error {err:.2e}; coefficients {cf}")
+    for sign, name in ((1, "log1p(t)"), (-1, "-log1p(-u)")):
+        cf, err = fit_series(sign, 5)
+        print(f"{name} on [0, 2^-7], degree 6: worst relative error {err:.2e}; coefficients {cf}")

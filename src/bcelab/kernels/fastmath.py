@@ -32,6 +32,13 @@ float32 input (or ``1 - p`` of one) never needs in float64.
 
 Every function is compiled without fast-math flags: the Cody-Waite split and the
 ``v - (w - 1)`` correction rely on exact IEEE evaluation order.
+
+:func:`add_reassoc` and :func:`mul_reassoc` are the other half of that contract: one
+addition or multiplication that LLVM may reassociate (the ``reassoc`` flag on that
+instruction alone).  A loop that accumulates through them becomes a SIMD reduction with
+several partial sums or products, while every other operation of the same loop keeps its
+IEEE order, so a kernel can keep these functions and its reductions in one loop.  The
+order of the partial sums is fixed by the compiled code, so results are deterministic.
 """
 
 from __future__ import annotations
@@ -41,9 +48,12 @@ from typing import Any
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
 
 __all__ = [
+    "add_reassoc",
     "bits_to_f64",
+    "borrowed",
     "exp_nonpos",
     "exp_nonpos_f32in",
     "f64_to_bits",
@@ -52,6 +62,7 @@ __all__ = [
     "log1p_unit_f32in",
     "log_f32in",
     "log_pos",
+    "mul_reassoc",
 ]
 
 # Inlined at numba IR level (numba does not inline separately compiled functions at the
@@ -83,6 +94,54 @@ def _bits_to_f64(typingctx: Any, i: Any) -> Any:
 
 f64_to_bits: Any = intrinsic(_f64_to_bits)
 bits_to_f64: Any = intrinsic(_bits_to_f64)
+
+
+def _reassoc(op: str) -> Any:
+    def typer(typingctx: Any, a: Any, b: Any) -> Any:
+        if not isinstance(a, types.Float) or a != b:
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            emit = builder.fadd if op == "add" else builder.fmul
+            return emit(args[0], args[1], flags=("reassoc",))
+
+        return a(a, b), codegen
+
+    return typer
+
+
+#: ``a + b`` (floats of one type) that LLVM may reassociate: an accumulator updated with it
+#: becomes a SIMD reduction, the rest of the loop keeps its IEEE order.
+add_reassoc: Any = intrinsic(_reassoc("add"))
+#: ``a * b`` likewise (a running product).
+mul_reassoc: Any = intrinsic(_reassoc("mul"))
+
+
+def _borrowed(typingctx: Any, arr: Any) -> Any:
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        src = context.make_array(arr)(context, builder, value=args[0])
+        out = context.make_array(arr)(context, builder)
+        populate_array(
+            out,
+            data=src.data,
+            shape=src.shape,
+            strides=src.strides,
+            itemsize=src.itemsize,
+            meminfo=None,
+        )
+        return out._getvalue()
+
+    return arr(arr), codegen
+
+
+#: The same array without its memory owner (``meminfo``), for use inside one compiled call
+#: while the caller keeps the original alive: views taken from it cost no reference
+#: counting (numba counts references to every view, one atomic operation each, which a
+#: per-block view pays once per block).
+borrowed: Any = intrinsic(_borrowed)
 
 
 # 1.5 * 2**52: adding it rounds a float64 below 2**51 to an integer held in the low mantissa bits.

@@ -8,19 +8,19 @@ of the logarithms in it, and a sum of logarithms is the logarithm of a product:
     \sum_i \log f_i = \log \prod_i f_i .
 
 So the per-element work is a multiplication, and ``math.log`` runs once per block per
-class (512 elements), which is what makes the forward pass of the fused kernel 1.6-1.9x
-cheaper per element for float32 inputs (``bench/results/kernel.md``).
+class (512 elements), which is what makes the forward pass of the fused kernel several
+times cheaper per element for float32 inputs (``bench/results/kernel.md``).
 
 Accuracy.  The product loses about one float64 rounding (1.1e-16, relative) per factor,
 which is an *absolute* error of 1.1e-16 on the sum of logarithms.  That is negligible
 for terms of at least :data:`SMALL` = :math:`2^{-7}` (relative error below 3e-14 per
 term), but not for tiny terms (a confident, correct prediction has a loss near 1e-9 or
 smaller), so terms below :data:`SMALL` never enter the product: they are summed directly
-from their series, :math:`\log(1 + t) = t - t^2/2 + \dots` (logits) or
-:math:`-\log(1 - u) = u + u^2/2 + \dots` (probabilities), truncated after 8 terms
-(truncation below :math:`2^{-56}` relative).  The sum is thus within ~3e-14 relative of
-the sum of exact per-element losses, far inside the 1e-12 budget of the mean, and
-independent of the thread count (the order is fixed by the compiled code).
+from a polynomial of degree 6 for :math:`\log(1 + t)` (logits) or :math:`-\log(1 - u)`
+(probabilities) on :math:`[0, 2^{-7}]`, relative error below 4e-17 (coefficients fitted
+by ``bench/fit_fastmath.py``).  The sum is thus within ~3e-14 relative of the sum of
+exact per-element losses, far inside the 1e-12 budget of the mean, and independent of the
+thread count (the order is fixed by the compiled code).
 
 Each function comes in two compiled variants: ``split=True`` returns the sums over
 y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
@@ -29,10 +29,19 @@ y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
 Only the loss *sum* is produced: gradients, per-element losses, weights, soft targets,
 label smoothing and the floor/excess decomposition keep the per-element path of
 :mod:`bcelab.kernels.loss`.  Each function also counts the targets that are not exactly
-0 or 1; the kernel keeps the sums only when that count is 0 and otherwise evaluates the
-block again per element (one pass over the targets instead of a check first).  Both functions are compiled with ``reassoc`` (so that LLVM
-keeps SIMD partial sums and products) and no other fast-math flag: NaN and infinity
-keep their IEEE meaning.
+0 or 1 and the invalid predictions; the kernel keeps the sums only when both counts are
+0 and otherwise evaluates the block again per element.  The counts cost almost nothing
+per element: a float32 sum of :math:`|y - y^2|` (0 exactly for 0/1 targets, NaN
+included otherwise), a NaN in the result (logits: NaN is the only invalid logit, and it
+reaches the product), or the sign and top exponent bits of :math:`z` and :math:`1 - z`
+(probabilities: both are in [0, 1] exactly when the probability is); only a block they
+flag is counted exactly, element by element.
+
+The functions are inlined into the kernel that calls them (numba IR): a separate call
+per block cost more than the block's arithmetic.  The accumulations go through
+:func:`~bcelab.kernels.fastmath.add_reassoc` and
+:func:`~bcelab.kernels.fastmath.mul_reassoc`, so they become SIMD reductions while the
+rest keeps IEEE semantics (``a * b + c`` may become one FMA, as in the kernel).
 """
 
 from __future__ import annotations
@@ -42,7 +51,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .fastmath import bits_to_f64, f64_to_bits
+from .constants import INLINE
+from .fastmath import add_reassoc, bits_to_f64, f64_to_bits, mul_reassoc
 
 __all__ = ["SMALL", "hard_logits_block", "hard_probs_block", "logits_block", "probs_block"]
 
@@ -53,62 +63,64 @@ _ONE_BITS = 0x3FF0000000000000
 _MAGIC = 6755399441055744.0  # 1.5 * 2**52: int -> float without a conversion instruction
 _MAGIC_BITS = 0x4338000000000000
 _INF = float("inf")
-_SUM: dict[str, Any] = {
-    "cache": True,
-    "nogil": True,
-    "error_model": "numpy",
-    "fastmath": {"reassoc", "contract"},
-}
+_F0 = np.float32(0.0)
+_F1 = np.float32(1.0)
+_BLOCK: dict[str, Any] = {**INLINE, "fastmath": {"contract"}}
+# log1p(t) = t (1 + t q(t)) and -log1p(-u) = u (1 + u r(u)) on [0, 2^-7], 3.2e-17 relative
+_Q1, _Q2, _Q3 = -0.4999999999998568, 0.3333333331193481, -0.24999988301675685
+_Q4, _Q5 = 0.19997106572735454, -0.16336092157242266
+_R1, _R2, _R3 = 0.5000000000001492, 0.33333333311064983, 0.2500001214912752
+_R4, _R5 = 0.19997006723290273, 0.17005825091049342
 
 
 def _make_logits(split: bool) -> Any:
-    @njit(**_SUM)
+    @njit(**_BLOCK)
     def block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
         lin1 = 0.0
         lin0 = 0.0
         prod1 = 1.0
         prod0 = 1.0
-        bad = 0.0
-        soft = 0.0
+        soft = _F0
         for j in range(m):
             x = np.float64(pb[j])
             t = ta[j]
-            pos = tb[j] == 1.0
-            soft += 0.0 if (pos or tb[j] == 0.0) else 1.0
+            yf = tb[j]
+            soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
+            pos = yf == _F1
             small = t < SMALL
-            # log1p(t) for t < 2^-7: alternating series, 8 terms
-            ser = t * (
-                1.0
-                + t
-                * (
-                    -0.5
-                    + t
-                    * (
-                        1.0 / 3.0
-                        + t * (-0.25 + t * (0.2 + t * (-1.0 / 6.0 + t * (1.0 / 7.0 - 0.125 * t))))
-                    )
-                )
-            )
+            ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
             xs = -x if pos else x
             v = (xs if xs > 0.0 else 0.0) + (ser if small else 0.0)  # max(-+x, 0) + small term
             f = 1.0 if small else 1.0 + t
             if split:
-                lin1 += v if pos else 0.0
-                lin0 += 0.0 if pos else v
-                prod1 *= f if pos else 1.0
-                prod0 *= 1.0 if pos else f
+                lin1 = add_reassoc(lin1, v if pos else 0.0)
+                lin0 = add_reassoc(lin0, 0.0 if pos else v)
+                prod1 = mul_reassoc(prod1, f if pos else 1.0)
+                prod0 = mul_reassoc(prod0, 1.0 if pos else f)
             else:
-                lin0 += v
-                prod0 *= f
-            bad += 0.0 if x == x else 1.0
-        # 512 factors of at most 2 stay below 2^512: no overflow
-        return lin1 + np.log(prod1), lin0 + np.log(prod0), bad, soft
+                lin0 = add_reassoc(lin0, v)
+                prod0 = mul_reassoc(prod0, f)
+        # 512 factors of at most 2 stay below 2^512: no overflow.  A NaN logit makes its
+        # factor NaN (exp(-|NaN|) is NaN), so a NaN sum flags the block.
+        s1 = lin1 + np.log(prod1)
+        s0 = lin0 + np.log(prod0)
+        # Exact counts only for a flagged block; loops here, not calls: a call that takes
+        # the arrays makes numba count references to them on every block.
+        bad = 0.0
+        if not (s1 == s1 and s0 == s0):
+            for j in range(m):
+                bad = add_reassoc(bad, 0.0 if pb[j] == pb[j] else 1.0)
+        nsoft = 0.0
+        if soft != _F0:
+            for j in range(m):
+                nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+        return s1, s0, bad, nsoft
 
     return block
 
 
 def _make_probs(split: bool) -> Any:
-    @njit(**_SUM)
+    @njit(**_BLOCK)
     def block(pb: Any, tb: Any, m: int) -> tuple[float, float, float, float]:
         ser1 = 0.0
         ser0 = 0.0
@@ -116,58 +128,54 @@ def _make_probs(split: bool) -> Any:
         exp0 = 0.0
         prod1 = 1.0
         prod0 = 1.0
-        zero1 = 0.0
-        zero0 = 0.0
-        bad = 0.0
-        soft = 0.0
+        low1 = _ONE_BITS  # the smallest bits of z, as int64: 0 (or less) for a zero
+        low0 = _ONE_BITS
+        chk = 0
+        soft = _F0
         for j in range(m):
+            yf = tb[j]
+            soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
             p = np.float64(pb[j])
-            pos = tb[j] == 1.0
-            soft += 0.0 if (pos or tb[j] == 0.0) else 1.0
+            pos = yf == _F1
             z = p if pos else 1.0 - p
             u = 1.0 - p if pos else p  # 1 - z, exact
-            small = u < SMALL
-            # -log(1 - u) for u < 2^-7: 8 terms of u^k / k
-            ser = u * (
-                1.0
-                + u
-                * (
-                    0.5
-                    + u
-                    * (
-                        1.0 / 3.0
-                        + u * (0.25 + u * (0.2 + u * (1.0 / 6.0 + u * (1.0 / 7.0 + 0.125 * u))))
-                    )
-                )
-            )
             bits = f64_to_bits(z)
+            # sign or top exponent bit: z or 1 - z negative, >= 2 or NaN, i.e. p outside [0, 1]
+            chk |= bits | f64_to_bits(u)
+            small = u < SMALL
+            ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
             e = bits_to_f64((bits >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
             mant = bits_to_f64((bits & _MANT) | _ONE_BITS)
-            zero = z == 0.0
-            skip = small or zero
             s = ser if small else 0.0
-            f = 1.0 if skip else mant
-            ex = 0.0 if skip else e
-            zc = 1.0 if zero else 0.0
+            ex = 0.0 if small else e
+            f = 1.0 if small else mant
             if split:
-                ser1 += s if pos else 0.0
-                ser0 += 0.0 if pos else s
-                exp1 += ex if pos else 0.0
-                exp0 += 0.0 if pos else ex
-                prod1 *= f if pos else 1.0
-                prod0 *= 1.0 if pos else f
-                zero1 += zc if pos else 0.0
-                zero0 += 0.0 if pos else zc
+                ser1 = add_reassoc(ser1, s if pos else 0.0)
+                ser0 = add_reassoc(ser0, 0.0 if pos else s)
+                exp1 = add_reassoc(exp1, ex if pos else 0.0)
+                exp0 = add_reassoc(exp0, 0.0 if pos else ex)
+                prod1 = mul_reassoc(prod1, f if pos else 1.0)
+                prod0 = mul_reassoc(prod0, 1.0 if pos else f)
+                low1 = min(low1, bits if pos else _ONE_BITS)
+                low0 = min(low0, _ONE_BITS if pos else bits)
             else:
-                ser0 += s
-                exp0 += ex
-                prod0 *= f
-                zero0 += zc
-            bad += 0.0 if (0.0 <= p <= 1.0) else 1.0
-        # -log z = -(e ln 2 + log m); 512 mantissas below 2 stay below 2^512
+                ser0 = add_reassoc(ser0, s)
+                exp0 = add_reassoc(exp0, ex)
+                prod0 = mul_reassoc(prod0, f)
+                low0 = min(low0, bits)
+        # -log z = -(e ln 2 + log m); 512 mantissas below 2 stay below 2^512.  A z of 0
+        # (its loss is infinite) has the class's smallest bits: 0, or negative for -0.0.
         s1 = ser1 - (exp1 * _LN2 + np.log(prod1))
         s0 = ser0 - (exp0 * _LN2 + np.log(prod0))
-        return (_INF if zero1 > 0.0 else s1), (_INF if zero0 > 0.0 else s0), bad, soft
+        bad = 0.0
+        if (chk >> 62) != 0:  # exact counts only for a flagged block, as for logits
+            for j in range(m):
+                bad = add_reassoc(bad, 0.0 if (0.0 <= pb[j] <= 1.0) else 1.0)
+        nsoft = 0.0
+        if soft != _F0:
+            for j in range(m):
+                nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+        return (_INF if low1 <= 0 else s1), (_INF if low0 <= 0 else s0), bad, nsoft
 
     return block
 
@@ -177,7 +185,7 @@ _PROBS = {True: _make_probs(True), False: _make_probs(False)}
 
 #: ``hard_logits_block(pb, tb, ta, m)``: loss sums of one block of logits with 0/1 targets,
 #: ``(sum over y=1, sum over y=0, NaN count, count of targets not 0 or 1)`` (the sums are
-#: meaningless unless the last count is 0); ``ta[j]`` must hold ``exp(-|x_j|)``.  The
+#: meaningless unless both counts are 0); ``ta[j]`` must hold ``exp(-|x_j|)``.  The
 #: loss is ``max(-+x, 0) + log1p(exp(-|x|))`` (upper sign for y = 1).
 hard_logits_block = _LOGITS[True]
 #: ``hard_probs_block(pb, tb, m)``: the same for probabilities, ``-log z`` with ``z = p``

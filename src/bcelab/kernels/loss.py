@@ -16,10 +16,12 @@ float64 inputs use libm.
 
 The kernel is compiled with ``fastmath={"contract"}`` only, which lets LLVM fuse
 ``a * b + c`` into one FMA instruction (one rounding instead of two; the mpmath
-accuracy grid still passes) but never reorders operations.  Only the loop that adds a
-block's per-element values up is compiled with ``fastmath={"reassoc"}``, which lets
-LLVM keep several partial sums in SIMD lanes (the order is fixed by the compiled code,
-so results are deterministic).
+accuracy grid still passes) but never reorders operations.  Only the additions (and the
+products of :mod:`bcelab.kernels.logsum`) that accumulate a block's values are
+reassociable (:func:`~bcelab.kernels.fastmath.add_reassoc`), which lets LLVM keep several
+partial sums in SIMD lanes (the order is fixed by the compiled code, so results are
+deterministic).  Everything runs inside the one compiled function: calling another
+compiled function per block, with arrays, cost more than the block's arithmetic.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from .constants import JIT, LOSS_BLOCK, LossSlot, Write
+from .fastmath import add_reassoc, borrowed
 from .logsum import hard_logits_block, hard_probs_block, logits_block, probs_block
 from .scalar import (
     cross_entropy,
@@ -51,7 +54,6 @@ from .scalar import (
 
 __all__ = ["KERNELS", "get_kernel"]
 
-_SUM = {**JIT, "fastmath": {"reassoc"}}
 _SLOTS = len(LossSlot)
 _INF = float("inf")
 
@@ -74,30 +76,11 @@ def get_kernel(*, logits: bool, fast: bool, weighted: bool, decomp: bool, write:
     return hit
 
 
-@njit(**_SUM)
-def _count_soft(tgt: Any, m: int) -> float:
-    """How many of ``tgt[:m]`` are not exactly 0 or 1 (NaN included); exact, any order."""
-    c = 0.0
-    for j in range(m):
-        v = tgt[j]
-        c += 0.0 if (v == 0.0 or v == 1.0) else 1.0
-    return c
-
-
-@njit(**_SUM)
-def _block_sum(buf: Any, m: int) -> float:
-    """Sum of ``buf[:m]`` with reassociation allowed, so LLVM keeps SIMD partial sums."""
-    s = 0.0
-    for j in range(m):
-        s += buf[j]
-    return s
-
-
 def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
     # The flags are closure constants, so numba compiles one specialised loop per
     # combination (the cache key includes their values) and drops the branches they rule
     # out.  The per-element loop has no reduction, so LLVM vectorises it under strict IEEE
-    # semantics; the values go to a small buffer, which `_block_sum` adds up.
+    # semantics; the values go to a small buffer, added up by a reassociable SIMD sum.
     # The plain sum (float32, unweighted, no decomposition, no per-element loss) of a block
     # of 0/1 targets goes through kernels.logsum: one logarithm per block, not per element.
     # With the gradient written too, the block's sums still need no per-element logarithm.
@@ -109,10 +92,17 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
 def _compile(
     LOGITS: bool, FAST: bool, W: bool, D: bool, GRAD: bool, LOSS: bool, OUT: bool, SUMS: bool
 ) -> Any:
-    # One function on purpose (longer than 80 lines): numba passes every array argument
-    # of a helper with reference counting, even to an inlined one, which is costly in
-    # these per-block and per-element loops and stops some of them from vectorising.
-    # The per-element formulas take only scalars: they are kernels.scalar's, inlined.
+    # One function on purpose (longer than 80 lines): a compiled helper called per block
+    # with arrays costs more than the block's arithmetic, and array arguments stop some
+    # per-element loops from vectorising.  The per-element formulas take only scalars
+    # (kernels.scalar's) and the block sums of kernels.logsum are inlined (numba IR).
+    # The slots the per-element path fills (the others stay 0 or are set at the end).
+    SUMMED = tuple(
+        k in (LossSlot.LOSS, LossSlot.INVALID)
+        or (W and k == LossSlot.WEIGHT)
+        or (D and k in (LossSlot.FLOOR, LossSlot.EXCESS))
+        for k in range(_SLOTS)
+    )
 
     @njit(**JIT, fastmath={"contract"})
     def kernel(
@@ -131,6 +121,8 @@ def _compile(
         den: float,
     ) -> None:
         n = pred.size
+        # The caller holds the arrays: views of these aliases cost no reference counting.
+        pred, tgt, wts, out = borrowed(pred), borrowed(tgt), borrowed(wts), borrowed(out)
         buf = np.empty((_SLOTS, LOSS_BLOCK), dtype=np.float64)
         ta = np.empty(LOSS_BLOCK, dtype=np.float64)
         tb_ = np.empty(LOSS_BLOCK, dtype=np.float64)
@@ -178,7 +170,13 @@ def _compile(
                 # runs about 1.8x slower (register pressure).  With probabilities and a
                 # block of hard targets only one of -log p and -log1p(-p) is needed per
                 # element (the other has coefficient 0).
-                hard = FAST and (not LOGITS) and (not smooth) and _count_soft(tb, m) == 0.0
+                hard = FAST and (not LOGITS) and (not smooth)
+                if hard:
+                    nsoft = 0.0
+                    for j in range(m):
+                        yv = tb[j]
+                        nsoft = add_reassoc(nsoft, 0.0 if (yv == 0.0 or yv == 1.0) else 1.0)
+                    hard = nsoft == 0.0
                 if hard:
                     for j in range(m):
                         ta[j] = hard_term_f32in(np.float64(pb[j]), np.float64(tb[j]))
@@ -227,13 +225,13 @@ def _compile(
                     elif LOSS:
                         ob[j] = loss
                     buf[LossSlot.INVALID, j] = bad
-                tot[LossSlot.LOSS] += _block_sum(buf[LossSlot.LOSS], m)
-                tot[LossSlot.INVALID] += _block_sum(buf[LossSlot.INVALID], m)
-                if W:
-                    tot[LossSlot.WEIGHT] += _block_sum(buf[LossSlot.WEIGHT], m)
-                if D:
-                    tot[LossSlot.FLOOR] += _block_sum(buf[LossSlot.FLOOR], m)
-                    tot[LossSlot.EXCESS] += _block_sum(buf[LossSlot.EXCESS], m)
+                for k in range(_SLOTS):
+                    if SUMMED[k]:
+                        row = buf[k]
+                        acc = 0.0
+                        for j in range(m):
+                            acc = add_reassoc(acc, row[j])
+                        tot[k] += acc
             if not W:
                 tot[LossSlot.WEIGHT] = float(hi - lo)
             part[c, :] = tot
