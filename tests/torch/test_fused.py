@@ -323,3 +323,35 @@ def test_bad_values_raise_the_generic_paths_error(bad, err):
             loss(x, y)
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+def test_large_gradients_reuse_memory_only_when_no_tensor_holds_it() -> None:
+    # the gradient of a large input comes from kept buffers (no page faults on every call);
+    # a gradient the caller still holds (accumulation, a saved copy) is never overwritten
+    n = fused.POOL_MIN
+    gen = torch.Generator().manual_seed(3)
+    y = (torch.rand(n, generator=gen) < 0.4).float()
+    loss = bt.BCEWithLogitsLoss()
+    x = torch.randn(n, generator=gen).requires_grad_(True)
+    loss(x, y).backward()
+    first = x.grad.clone()
+    kept = x.grad.data_ptr()
+    loss(x, y).backward()  # accumulates into x.grad: two passes, one buffer each
+    assert torch.equal(x.grad, 2 * first)
+    others = [torch.randn(n, generator=gen).requires_grad_(True) for _ in range(3)]
+    for z in others:
+        loss(z, y).backward()
+        assert z.grad.data_ptr() != x.grad.data_ptr()
+    assert torch.equal(x.grad, 2 * first)  # untouched while held
+    with generic_path():
+        for z in others:
+            ref = z.detach().clone().requires_grad_(True)
+            loss(ref, y).backward()
+            assert torch.allclose(z.grad, ref.grad, rtol=1e-6, atol=0.0)
+    used = {kept} | {z.grad.data_ptr() for z in others}
+    x.grad = None
+    for z in others:
+        z.grad = None
+    x2 = torch.randn(n, generator=gen).requires_grad_(True)
+    loss(x2, y).backward()
+    assert x2.grad.data_ptr() in used  # memory no tensor held any more was used again

@@ -121,6 +121,7 @@ def _compile(
         den: float,
     ) -> None:
         n = pred.size
+        inv_den = 1.0 / den
         # The caller holds the arrays: views of these aliases cost no reference counting.
         pred, tgt, wts, out = borrowed(pred), borrowed(tgt), borrowed(wts), borrowed(out)
         buf = np.empty((_SLOTS, LOSS_BLOCK), dtype=np.float64)
@@ -163,7 +164,9 @@ def _compile(
                                     g = grad_logits_f32in(p, y, ta[j], pw)
                                 else:
                                     g = grad_probs(p, y, pw)
-                                ob[j] = output_value(scale_by_weight(g, 1.0, den), FAST)
+                                ob[j] = output_value(
+                                    scale_by_weight(g, 1.0, den, inv_den, FAST), FAST
+                                )
                         continue
                 # The transcendental functions run as separate short loops over the block:
                 # each one vectorises into straight SIMD code, where one fused loop body
@@ -221,7 +224,7 @@ def _compile(
                                 g = grad_logits(p, y, e, pw)
                         else:
                             g = grad_probs(p, y, pw)
-                        ob[j] = output_value(scale_by_weight(g, w, den), FAST)
+                        ob[j] = output_value(scale_by_weight(g, w, den, inv_den, FAST), FAST)
                     elif LOSS:
                         ob[j] = loss
                     buf[LossSlot.INVALID, j] = bad

@@ -6,23 +6,81 @@ and the compiled path (:mod:`bcelab.torch.compiled`, a ``torch.compile`` custom 
 zero-copy (``Tensor.numpy()``); :func:`options_reason` and :func:`tensors_reason` say why
 a call cannot take the kernel.  The numbers are the core's: the kernel implements the
 formulas of :mod:`bcelab._core.formulas`.
+
+The gradient of a large input (at least :data:`POOL_MIN` elements) is written into memory
+this module keeps for the next call (:func:`gradient_buffer`): a fresh tensor of 1e7
+float32 elements costs the operating system's page faults and zeroing on first write,
+several times the kernel pass itself.  The gradient tensor handed to autograd (and kept
+as ``.grad``) owns its buffer as long as it lives; a buffer is used again only when no
+tensor refers to it any more, so a gradient kept by the caller is never overwritten.
+At most :data:`POOL_SIZE` buffers are kept.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..kernels import dispatch, fused_bce
 
-__all__ = ["FusedOptions", "options_reason", "run_kernel", "tensors_reason"]
+__all__ = [
+    "POOL_MIN",
+    "POOL_SIZE",
+    "FusedOptions",
+    "gradient_buffer",
+    "options_reason",
+    "run_kernel",
+    "tensors_reason",
+]
 
 REDUCTIONS = ("mean", "sum", "weighted_mean")
 FLOATS = (torch.float32, torch.float64)
+#: inputs with at least this many elements take their gradient memory from the pool
+POOL_MIN = 1 << 18
+#: buffers kept for reuse (two losses in one step each find one)
+POOL_SIZE = 2
+
+
+class _Pool:
+    """The kept gradient buffers (NumPy arrays; a tensor made from one holds a reference)."""
+
+    lock = threading.Lock()
+    buffers: list[np.ndarray] = []
+    # never shared, held like the buffers (by a list only): its count is a free buffer's
+    unused = [np.empty(0)]
+
+
+def _refs(buffers: list[np.ndarray], i: int) -> int:
+    return sys.getrefcount(buffers[i])
+
+
+def gradient_buffer(x: torch.Tensor) -> torch.Tensor:
+    """A contiguous tensor like ``x`` for the kernel to write the gradient into.
+
+    Below :data:`POOL_MIN` elements a new one; above, a kept buffer of the same size and
+    dtype that no tensor refers to any more, else a new buffer (kept in place of the
+    oldest).  Every element is written by the kernel, so the memory is not cleared.
+    """
+    n = x.numel()
+    if n < POOL_MIN:
+        return torch.empty_like(x, memory_format=torch.contiguous_format)
+    dtype = np.float32 if x.dtype == torch.float32 else np.float64
+    with _Pool.lock:
+        bufs = _Pool.buffers
+        free = _refs(_Pool.unused, 0)
+        for i in range(len(bufs)):
+            if bufs[i].size == n and bufs[i].dtype == dtype and _refs(bufs, i) <= free:
+                return torch.from_numpy(bufs[i]).view(x.shape)
+        buf = np.empty(n, dtype=dtype)
+        _Pool.buffers = [buf, *bufs[: POOL_SIZE - 1]]
+        return torch.from_numpy(buf).view(x.shape)
 
 
 @dataclass(frozen=True)
@@ -83,7 +141,7 @@ def run_kernel(
     x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, opts: FusedOptions, want_grad: bool
 ) -> tuple[float, torch.Tensor | None]:
     """One kernel pass: the reduced loss and (optionally) its gradient as a new tensor."""
-    g = torch.empty_like(x, memory_format=torch.contiguous_format) if want_grad else None
+    g = gradient_buffer(x) if want_grad else None
     res = fused_bce(
         x.detach().numpy(),
         y.detach().numpy(),
