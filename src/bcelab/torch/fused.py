@@ -23,7 +23,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -52,9 +52,9 @@ class _Pool:
     """The kept gradient buffers (NumPy arrays; a tensor made from one holds a reference)."""
 
     lock = threading.Lock()
-    buffers: list[np.ndarray] = []
+    buffers: ClassVar[list[np.ndarray]] = []
     # never shared, held like the buffers (by a list only): its count is a free buffer's
-    unused = [np.empty(0)]
+    unused: ClassVar[list[np.ndarray]] = [np.empty(0)]
 
 
 def _refs(buffers: list[np.ndarray], i: int) -> int:
