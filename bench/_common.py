@@ -22,6 +22,7 @@ __all__ = [
     "interleaved_times",
     "machine_line",
     "median_time",
+    "read_write_probes",
     "table",
 ]
 
@@ -110,6 +111,49 @@ def bandwidth_reader(arrays: Sequence[np.ndarray], *, threads: int = 1) -> Calla
         return sum(f.result() for f in futs)
 
     return run
+
+
+def read_write_probes(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray
+) -> list[tuple[str, Callable[[], Any]]]:
+    """Passes that read ``a`` and ``b`` and write ``out`` once (``out = a + b``).
+
+    For float32 data that is 8 bytes read and 4 written per element, what a loss with its
+    gradient moves: their fastest time is that pass's memory limit.  ``torch.add(a, b,
+    out=out)`` on 1 and 2 threads (if torch imports) and ``np.add(a, b, out=out)`` on 1
+    thread and on 2 (two halves on two threads: NumPy releases the GIL).
+    """
+    probes: list[tuple[str, Callable[[], Any]]] = [
+        ("add numpy 1t", lambda: np.add(a, b, out=out)),
+    ]
+    pool = _POOLS.setdefault(2, ThreadPoolExecutor(max_workers=2))
+    half = a.size // 2
+    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+
+    def numpy_2t() -> None:
+        futs = [
+            pool.submit(np.add, fa[lo:hi], fb[lo:hi], out=fo[lo:hi])
+            for lo, hi in ((0, half), (half, fa.size))
+        ]
+        for f in futs:
+            f.result()
+
+    probes.append(("add numpy 2t", numpy_2t))
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return probes
+    ta, tb, to = torch.from_numpy(fa), torch.from_numpy(fb), torch.from_numpy(fo)
+
+    def torch_add(nt: int) -> Callable[[], Any]:
+        def run() -> Any:
+            if torch.get_num_threads() != nt:  # switching the pool is slow: only when needed
+                torch.set_num_threads(nt)
+            return torch.add(ta, tb, out=to)
+
+        return run
+
+    return probes + [(f"add torch {nt}t", torch_add(nt)) for nt in (1, 2)]
 
 
 def bandwidth_probe(arrays: Sequence[np.ndarray], *, threads: int = 1, repeat: int = 7) -> float:

@@ -22,6 +22,14 @@ same process:
 Peer and bcelab are timed round-robin (``_common.interleaved_times``), so both see the
 same load.  The ratio is bcelab / peer (target <= 1.2).  The bandwidth column is the time to read
 the two input arrays once (``_common.bandwidth_probe``) divided by the measured time.
+
+Then, at N = 1e7 and (without --quick) 1e8 on all cores, the forward + backward pass of the
+fused path (eager ``BCEWithLogitsLoss`` / ``BCELoss``, ``torch.compile`` (not with --quick),
+Keras 3 on the torch backend in a child process, and ``fused_bce(..., grad_out=)``) against
+a pass that reads the two inputs and writes one array (``_common.read_write_probes``:
+``torch.add``/``np.add`` with ``out=``, 1 and 2 threads; read 8 bytes, write 4), timed
+round-robin in the same process: the fraction is the fastest probe's time / the pass's
+time (target >= 0.5).
 """
 
 from __future__ import annotations
@@ -36,7 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from _common import bandwidth_probe, interleaved_times, machine_line, table
+from _common import (
+    bandwidth_probe,
+    interleaved_times,
+    machine_line,
+    read_write_probes,
+    table,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -176,6 +190,59 @@ def bench_keras(backend: str, n: int, repeat: int) -> list[dict[str, Any]]:
     return [row]
 
 
+def limit_cases(n: int, *, compile_too: bool, keras_only: bool) -> dict[str, Any]:
+    """The read-8/write-4 probes and the fused forward + backward passes at N = n."""
+    import torch
+
+    x_np, y_np, p_np = _inputs(n)
+    cases: dict[str, Any] = dict(read_write_probes(x_np, y_np, np.empty_like(x_np)))
+    nt = os.cpu_count() or 1
+    y = torch.from_numpy(y_np)
+
+    def step(fn: Any, t: torch.Tensor, *args: Any) -> Any:
+        def run() -> None:
+            if torch.get_num_threads() != nt:  # the probes switch it
+                torch.set_num_threads(nt)
+            t.grad = None
+            fn(*args).backward()
+
+        return run
+
+    if keras_only:
+        import bcelab.keras as bk
+
+        loss = bk.BinaryCrossentropy()
+        pk = torch.from_numpy(p_np.reshape(-1, 1)).requires_grad_(True)
+        y2 = torch.from_numpy(y_np.reshape(-1, 1))
+        return cases | {"Keras 3 (torch backend), probabilities": step(loss, pk, y2, pk)}
+    import bcelab.torch as bt
+    from bcelab.kernels import fused_bce
+
+    gx = np.empty_like(x_np)
+    tx = torch.from_numpy(x_np).requires_grad_(True)
+    tp = torch.from_numpy(p_np).requires_grad_(True)
+    cases["torch eager, logits"] = step(bt.BCEWithLogitsLoss(), tx, tx, y)
+    cases["torch eager, probabilities"] = step(bt.BCELoss(), tp, tp, y)
+    if compile_too:
+        cases["torch.compile, logits"] = step(torch.compile(bt.BCEWithLogitsLoss()), tx, tx, y)
+    for name, arr, lg in (("logits", x_np, True), ("probabilities", p_np, False)):
+        cases[f"fused_bce(grad_out=), {name}"] = lambda a=arr, lg=lg: fused_bce(
+            a, y_np, logits=lg, grad_out=gx
+        )
+    return cases
+
+
+def limit_rows(n: int, repeat: int, *, compile_too: bool, keras_only: bool) -> list[list[Any]]:
+    """``[pass, ns/elem, fastest probe / pass time]`` rows, timed round-robin."""
+    times = interleaved_times(
+        limit_cases(n, compile_too=compile_too, keras_only=keras_only),
+        repeat=repeat,
+        min_time=0.1,
+    )
+    probe = min(t for k, t in times.items() if k.startswith("add "))
+    return [[f"N = {n:.0e}: {k}", t / n * 1e9, probe / t] for k, t in times.items()]
+
+
 def _set_threads(n: int) -> None:
     """Pin torch and XLA to ``n`` intra-op threads (before jax is imported)."""
     if n == 1:
@@ -197,7 +264,14 @@ def main(argv: list[str]) -> int:
         help="intra-op threads for torch and XLA (default 1: stable on a shared box)",
     )
     ap.add_argument("--keras-backend", help=argparse.SUPPRESS)  # child process mode
+    ap.add_argument("--keras-limit", type=int, help=argparse.SUPPRESS)  # child process mode
     args = ap.parse_args(argv)
+    if args.keras_limit:
+        rows = limit_rows(
+            args.keras_limit, 3 if args.quick else 5, compile_too=False, keras_only=True
+        )
+        print(json.dumps(rows))
+        return 0
     _set_threads(args.threads)
     repeat = 3 if args.quick else 9
     if args.keras_backend:
@@ -253,7 +327,27 @@ def main(argv: list[str]) -> int:
             body,
         )
     )
+    print_limits(args.quick)
     return 0
+
+
+def print_limits(quick: bool) -> None:
+    """Forward + backward at N = 1e7 (and 1e8) on all cores against the read-8/write-4 pass."""
+    rows: list[list[Any]] = []
+    for n in [10**7] if quick else [10**7, 10**8]:
+        rows += limit_rows(n, 3 if quick else 5, compile_too=not quick, keras_only=False)
+        env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONWARNINGS": "ignore"}
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--keras-limit", str(n)]
+        proc = subprocess.run(
+            cmd + (["--quick"] if quick else []), env=env, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            print(f"keras torch backend failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows += json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\nForward + backward on {os.cpu_count()} threads vs read 8 / write 4 bytes per element")
+    print("(fraction = fastest add probe's time / the pass's time; target >= 0.5)")
+    print(table(["pass", "ns/elem", "fraction of the read-8/write-4 limit"], rows))
 
 
 if __name__ == "__main__":

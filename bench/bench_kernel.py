@@ -4,9 +4,12 @@ Usage: python bench/bench_kernel.py [--quick] [--out bench/results/kernel.md]
 
 For each N (1e3, 1e5, 1e7 and, without --quick, 1e8) on float32 data it times the mean
 BCE (forward) and the mean BCE plus its gradient (forward + gradient) for bcelab and its
-peers, and a plain read-reduction over the same input bytes (the memory-bandwidth limit,
-measured in this run with 1 and 2 threads).  Columns: ns per element, GB/s of input read,
-the fraction of the bandwidth limit reached (2-thread probe), and time / bcelab's time.
+peers, and the memory limits measured in this run: a plain read-reduction over the same
+input bytes (1 and 2 threads) for the forward pass, and a pass that reads the same two
+arrays and writes one (``torch.add`` / ``np.add`` with ``out=``, 1 and 2 threads: read 8
+bytes, write 4) for forward + gradient.  Columns: ns per element, GB/s of input read, the
+fraction of the limit reached (the fastest probe), and time / bcelab's time.  The issue's
+targets are printed as ratios at N = 1e7 and 1e8.
 It also checks the N = 1e8 mean against a ``math.fsum`` reference and prints the N = 4
 call times that set the dispatch cut-over.  --quick skips 1e8 and the slow peers (Keras,
 scikit-learn).
@@ -29,7 +32,14 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 import numpy as np
 
 import bcelab
-from _common import bandwidth_reader, interleaved_times, machine_line, median_time, table
+from _common import (
+    bandwidth_reader,
+    interleaved_times,
+    machine_line,
+    median_time,
+    read_write_probes,
+    table,
+)
 from bcelab.kernels import fused_bce, loss_driver, set_enabled
 
 Case = tuple[str, Callable[[], Any]]
@@ -184,7 +194,8 @@ def measure(
 ) -> tuple[list[list[Any]], list[list[Any]], dict[str, float]]:
     """Time everything round-robin (same load for all), then build the two tables.
 
-    The bandwidth limit is the faster of the 1- and 2-thread read-reductions of this run.
+    The forward limit is the fastest read-reduction (``read *`` probes) of this run, the
+    forward + gradient limit the fastest read-8/write-4 pass (``add *`` probes).
     """
     cases = dict(probes) | {f"fwd:{k}": f for k, f in fwd} | {f"grad:{k}": f for k, f in grad}
     # Each timed batch lasts >= 0.1 s, so the first call after a change of peer (which pays
@@ -193,9 +204,12 @@ def measure(
     # 10-40% on whichever peer came first (bench/results/kernel.md).
     times = interleaved_times(cases, repeat=repeat, min_time=0.1)
     probe_t = {k: times[k] for k, _ in probes if k in times}
-    limit = min(probe_t.values())
+    limits = {
+        p: min(t for k, t in probe_t.items() if k.startswith(kind))
+        for p, kind in (("fwd:", "read"), ("grad:", "add"))
+    }
     tables = []
-    for prefix in ("fwd:", "grad:"):
+    for prefix, limit in limits.items():
         sub = {k.removeprefix(prefix): t for k, t in times.items() if k.startswith(prefix)}
         ref = sub.get("bcelab logits", float("nan"))
         tables.append(
@@ -204,32 +218,30 @@ def measure(
     return tables[0], tables[1], probe_t
 
 
-def targets(fwd: dict[str, list[Any]], grad: dict[str, list[Any]]) -> str:
-    """One line per target of the issue, from the N = 1e7 rows (ns/elem is column 1)."""
+def targets(rows: dict[int, tuple[dict[str, list[Any]], dict[str, list[Any]]]]) -> str:
+    """One line per target of the issue, one column per N (ns/elem is column 1)."""
+    sizes = sorted(rows)
 
-    def ratio(rows: dict[str, list[Any]], peer: str, mine: str) -> str:
-        if peer not in rows or mine not in rows:
-            return "n/a"
-        return f"{rows[peer][1] / rows[mine][1]:.2f}"
+    def ratio(part: int, peer: str, mine: str) -> list[str]:
+        out = []
+        for n in sizes:
+            r = rows[n][part]
+            out.append(f"{r[peer][1] / r[mine][1]:.2f}" if peer in r and mine in r else "n/a")
+        return out
 
-    torch_best = min(
-        (grad[k][1] for k in ("torch logits 1t", "torch logits 2t") if k in grad),
-        default=float("nan"),
-    )
-    rows = [
-        [
-            "logits: jax.jit time / bcelab time (>= 1)",
-            ratio(fwd, "jax.jit logits", "bcelab logits"),
-        ],
-        ["probs: jax.jit time / bcelab time (>= 1)", ratio(fwd, "jax.jit probs", "bcelab probs")],
-        ["logits: fraction of the bandwidth limit (>= 0.5)", f"{fwd['bcelab logits'][3]:.2f}"],
-        ["probs: fraction of the bandwidth limit (>= 0.5)", f"{fwd['bcelab probs'][3]:.2f}"],
-        [
-            "fwd+grad: best torch with_logits+backward / bcelab (>= 1)",
-            f"{torch_best / grad['bcelab logits'][1]:.2f}",
-        ],
+    def frac(part: int, mine: str) -> list[str]:
+        return [f"{rows[n][part][mine][3]:.2f}" for n in sizes]
+
+    body = [
+        ["logits: jax.jit / bcelab time (>= 1.5)", *ratio(0, "jax.jit logits", "bcelab logits")],
+        ["probs: jax.jit / bcelab time (>= 1.5)", *ratio(0, "jax.jit probs", "bcelab probs")],
+        ["logits: fraction of the read limit (>= 0.75)", *frac(0, "bcelab logits")],
+        ["probs: fraction of the read limit (>= 0.75)", *frac(0, "bcelab probs")],
+        ["fwd+grad logits: fraction of the rw limit (>= 0.5)", *frac(1, "bcelab logits")],
+        ["fwd+grad probs: fraction of the rw limit (>= 0.5)", *frac(1, "bcelab probs")],
+        ["fwd+grad: torch logits 2t / bcelab time", *ratio(1, "torch logits 2t", "bcelab logits")],
     ]
-    return table(["target (N = 1e7, float32)", "this run"], rows)
+    return table(["target (float32)", *(f"N = {n:.0e}" for n in sizes)], body)
 
 
 def fsum_check(n: int) -> list[list[Any]]:
@@ -259,14 +271,11 @@ def fsum_check(n: int) -> list[list[Any]]:
         from torch.nn import functional
 
         torch.set_num_threads(2)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
         rows.append(
             [
                 "torch with_logits (float32)",
-                float(
-                    functional.binary_cross_entropy_with_logits(
-                        torch.from_numpy(x), torch.from_numpy(y)
-                    )
-                ),
+                float(functional.binary_cross_entropy_with_logits(tx, ty)),
             ]
         )
     except ImportError:  # pragma: no cover
@@ -340,28 +349,32 @@ def main(argv: list[str]) -> int:
     print("\n".join(parts), flush=True)
     fused_bce(np.zeros(4, np.float32), np.zeros(4, np.float32), logits=True, grad=True)  # compile
     heads = ["peer", "ns/elem", "GB/s", "fraction of bandwidth limit", "time / bcelab logits"]
-    summary = ""
+    at: dict[int, tuple[dict[str, list[Any]], dict[str, list[Any]]]] = {}
     for n in sizes:
         d = data(n)
         repeat = 3 if n >= 10**8 else 7
         probes = [(f"read {t}t", bandwidth_reader([d["x"], d["y"]], threads=t)) for t in (1, 2)]
+        probes += read_write_probes(d["x"], d["y"], np.empty_like(d["x"]))
         slow = not args.quick and n <= 10**7
         t0 = time.perf_counter()
         rows_f, rows_g, pt = measure(peers_forward(d, slow), peers_grad(d), probes, n, repeat)
         head = (
             f"### N = {n:.0e}, float32: read-reduction over the same 8 bytes/elem: "
             f"{pt['read 1t'] / n * 1e9:.3f} ns/elem (1 thread), "
-            f"{pt['read 2t'] / n * 1e9:.3f} ns/elem (2 threads)"
+            f"{pt['read 2t'] / n * 1e9:.3f} ns/elem (2 threads); read 8 + write 4 bytes/elem: "
+            + ", ".join(f"{k} {t / n * 1e9:.3f}" for k, t in pt.items() if k.startswith("add"))
         )
         fwd, grd = table(heads, rows_f), table(heads, rows_g)
-        block = [head, "", "Forward (mean loss):", "", fwd, "", "Forward + gradient:", "", grd, ""]
+        block = [head, "", "Forward (mean loss; limit: read):", "", fwd, ""]
+        block += ["Forward + gradient (limit: read 8, write 4):", "", grd, ""]
         print("\n".join(block), f"({time.perf_counter() - t0:.0f} s)", flush=True)
         parts += block
-        if n == 10**7:
-            summary = targets(dict((r[0], r) for r in rows_f), dict((r[0], r) for r in rows_g))
+        if n >= 10**7:
+            at[n] = ({r[0]: r for r in rows_f}, {r[0]: r for r in rows_g})
         del d
-    if summary:
-        parts += ["### The issue's targets at N = 1e7 (this run)", "", summary, ""]
+    if at:
+        summary = targets(at)
+        parts += ["### The issue's targets (this run)", "", summary, ""]
         print(summary, flush=True)
     cut = table(["call", "microseconds"], cutover())
     parts += ["### Cut-over", "", cut, ""]

@@ -56,7 +56,9 @@ __all__ = [
     "borrowed",
     "exp_nonpos",
     "exp_nonpos_f32in",
+    "exp_nonpos_sum",
     "f64_to_bits",
+    "fma",
     "log1p_any",
     "log1p_unit",
     "log1p_unit_f32in",
@@ -94,6 +96,20 @@ def _bits_to_f64(typingctx: Any, i: Any) -> Any:
 
 f64_to_bits: Any = intrinsic(_f64_to_bits)
 bits_to_f64: Any = intrinsic(_bits_to_f64)
+
+
+def _fma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+    """``a * b + c`` rounded once (LLVM ``fma``), whatever the caller's fast-math flags."""
+    if not (isinstance(a, types.Float) and a.bitwidth == 64 and a == b == c):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.fma(args[0], args[1], args[2])
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+fma: Any = intrinsic(_fma)
 
 
 def _reassoc(op: str) -> Any:
@@ -150,6 +166,7 @@ _MAGIC_BITS = 0x4338000000000000
 _INV_LN2 = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm: ln 2 with 32 trailing zero bits
 _LN2_LO = 1.90821492927058770002e-10
+_LN2 = 0.6931471805599453  # ln 2 rounded to float64
 _EXP_MIN = -708.3  # below this e^t is under 2^-1022; it is returned as 0 (see exp_nonpos)
 
 
@@ -280,6 +297,30 @@ def exp_nonpos_f32in(t: float) -> float:
     p = p * r + _E1
     p = p * r + _E0
     p = p * (r * r) + r
+    scale = bits_to_f64((ki + 1023) << 52)
+    e = scale + scale * p
+    return 0.0 if t < _EXP_MIN else e
+
+
+@njit(**_JIT)
+def exp_nonpos_sum(t: float) -> float:
+    """:math:`e^t` as :func:`exp_nonpos_f32in`, for terms that are only summed: cheaper.
+
+    The reduction ``r = t - k ln 2`` is one FMA with ln 2 rounded to float64 (its error,
+    2.3e-17 per unit of ``k``, reaches 2.4e-14 relative at ``t = -708`` and 4e-15 for
+    ``t >= -104``, the float32 range), and the polynomial is evaluated in Estrin's scheme
+    (a shorter dependency chain than Horner's).  Relative error below 2.5e-14, inside the
+    ~3e-14 of the block sums of :mod:`bcelab.kernels.logsum`.
+    """
+    kd = t * _INV_LN2 + _MAGIC
+    ki = f64_to_bits(kd)
+    kf = kd - _MAGIC
+    r = fma(-kf, _LN2, t)
+    r2 = r * r
+    r4 = r2 * r2
+    lo = (_E0 + _E1 * r) + (_E2 + _E3 * r) * r2
+    hi = (_E4 + _E5 * r) + ((_E6 + _E7 * r) + _E8 * r2) * r2
+    p = (lo + hi * r4) * r2 + r
     scale = bits_to_f64((ki + 1023) << 52)
     e = scale + scale * p
     return 0.0 if t < _EXP_MIN else e

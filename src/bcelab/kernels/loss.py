@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from .constants import JIT, LOSS_BLOCK, LossSlot, Write
-from .fastmath import add_reassoc, borrowed
+from .fastmath import add_reassoc, borrowed, exp_nonpos_sum
 from .logsum import hard_logits_block, hard_probs_block, logits_block, probs_block
 from .scalar import (
     cross_entropy,
@@ -142,9 +142,9 @@ def _compile(
                 if SUMS and not smooth:
                     # Only the loss sum (and the gradient) is wanted: one logarithm per block
                     # (kernels.logsum), kept if every target is exactly 0 or 1.
-                    if LOGITS:
+                    if LOGITS:  # exp(-|x|), only summed (and in float32 gradients)
                         for j in range(m):
-                            ta[j] = term_pass1(np.float64(pb[j]), LOGITS, FAST)
+                            ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
                         if pw == 1.0:
                             s1, s0, nbad, nsoft = logits_block(pb, tb, ta, m)
                         else:

@@ -86,17 +86,30 @@ def run(
         return LossTotals._make(part.sum(axis=0).tolist())
     # Threads take pieces of a few chunks from a shared counter until none are left, so a
     # core slowed by another process does less of the work instead of holding up the
-    # result (a static split waits for the slowest half).  Each chunk still writes its
-    # own row, so the result does not depend on which thread ran it.
-    piece = max(1, min(PIECE_CHUNKS, n_chunks // (4 * nt)))
+    # result (a static split waits for the slowest half).  The pieces shrink towards the
+    # end (each about 1 / (2 nt) of what is left, at most PIECE_CHUNKS chunks), so the
+    # threads finish together.  Each chunk still writes its own row, so the result does
+    # not depend on which thread ran it.
+    pieces = _pieces(n_chunks, nt)
     counter = itertools.count()
 
     def work(_thread: int) -> None:
         while True:
-            c0 = next(counter) * piece  # atomic under the GIL
-            if c0 >= n_chunks:
+            i = next(counter)  # atomic under the GIL
+            if i >= len(pieces):
                 return
-            kernel(*args, c0, min(c0 + piece, n_chunks), *tail)
+            kernel(*args, *pieces[i], *tail)
 
     run_threads(nt, work)
     return LossTotals._make(part.sum(axis=0).tolist())
+
+
+def _pieces(n_chunks: int, nt: int) -> list[tuple[int, int]]:
+    """``(c0, c1)`` chunk ranges: at most PIECE_CHUNKS chunks, shrinking to 1 at the end."""
+    out = []
+    c0 = 0
+    while c0 < n_chunks:
+        size = min(PIECE_CHUNKS, max(1, (n_chunks - c0) // (2 * nt)))
+        out.append((c0, c0 + size))
+        c0 += size
+    return out
