@@ -29,6 +29,7 @@ from bcelab.kernels.logsum import (
     hard_probs_block,
     logits_block,
     probs_block,
+    soft_logits_block,
 )
 
 RTOL = 1e-13  # documented: ~3e-14
@@ -221,3 +222,66 @@ def test_blocks_with_a_few_soft_targets_fall_back_per_element(logits: bool) -> N
         else probs_block(pred[:512], y[:512], 512)
     )
     assert blk[3] == 1.0
+
+
+def _smoothed_reference_sum(x: np.ndarray, y: np.ndarray, smoothing: float) -> float:
+    set_enabled(False)
+    try:
+        per = bcelab.bce_with_logits(
+            x.astype(np.float64), y.astype(np.float64), label_smoothing=smoothing
+        )
+    finally:
+        set_enabled(True)
+    return math.fsum(np.asarray(per).tolist())
+
+
+@pytest.mark.parametrize("n", [5, 512, 1500, 70_001])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_soft_and_smoothed_targets_of_logits_sum_like_the_reference(
+    n: int, smoothing: float
+) -> None:
+    # pos_weight 1: the logarithm does not depend on the target, so soft targets and label
+    # smoothing keep the one-logarithm block sums (soft_logits_block)
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 6).astype(np.float32)
+    x[: min(n, 4)] = np.array([np.inf, -np.inf, 30.0, -95.0], dtype=np.float32)[: min(n, 4)]
+    y = rng.random(n).astype(np.float32)
+    y[rng.random(n) < 0.3] = 1.0
+    y[rng.random(n) < 0.3] = 0.0
+    if smoothing == 0.0:  # infinite logits keep a finite loss only with a 0/1 target
+        y[: min(n, 4)] = np.array([1.0, 0.0, 1.0, 0.0], dtype=np.float32)[: min(n, 4)]
+    got = float(bcelab.bce_with_logits(x, y, reduction="sum", label_smoothing=smoothing))
+    ref = _smoothed_reference_sum(x, y, smoothing)
+    if math.isinf(ref):
+        assert got == ref
+    else:
+        assert got == pytest.approx(ref, rel=RTOL, abs=0.0), (got, ref)
+
+
+def test_soft_logits_block_counts_invalid_values() -> None:
+    x = np.array([np.nan, 0.5, -1.0, 2.0, 3.0, 0.0], dtype=np.float32)
+    y = np.array([0.5, 1.5, -0.1, np.nan, 0.25, 1.0], dtype=np.float32)
+    ta = np.exp(-np.abs(x.astype(np.float64)))
+    assert soft_logits_block(x, y, ta, x.size, 1.0, 0.0)[2] == 4.0
+    assert soft_logits_block(x[4:], y[4:], ta[4:], 2, 1.0, 0.0)[2] == 0.0
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_gradient_beside_soft_block_sums(smoothing: float) -> None:
+    from bcelab.kernels import fused_bce
+
+    rng = np.random.default_rng(21)
+    n = 70_001
+    x = (rng.standard_normal(n) * 4).astype(np.float32)
+    y = rng.random(n).astype(np.float32)
+    res = fused_bce(x, y, logits=True, grad=True, label_smoothing=smoothing)
+    assert res.fused
+    assert res.value == pytest.approx(_smoothed_reference_sum(x, y, smoothing) / n, rel=RTOL)
+    set_enabled(False)
+    try:
+        ref = np.asarray(
+            bcelab.bce_with_logits_grad(x, y, label_smoothing=smoothing, reduction="mean")
+        )
+    finally:
+        set_enabled(True)
+    np.testing.assert_allclose(res.grad, ref, rtol=2.5e-7, atol=0)

@@ -26,9 +26,10 @@ Each function comes in two compiled variants: ``split=True`` returns the sums ov
 y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
 ``split=False`` (``pos_weight = 1``, the common case) one sum, about 30% cheaper.
 
-Only the loss *sum* is produced: gradients, per-element losses, weights, soft targets,
-label smoothing and the floor/excess decomposition keep the per-element path of
-:mod:`bcelab.kernels.loss`.  Each function also counts the targets that are not exactly
+Only the loss *sum* is produced: gradients, per-element losses, weights and the
+floor/excess decomposition keep the per-element path of :mod:`bcelab.kernels.loss`, and
+so do soft targets and label smoothing, except for logits with ``pos_weight = 1``
+(:func:`soft_logits_block`: there the logarithm does not depend on the target).  Each function also counts the targets that are not exactly
 0 or 1 and the invalid predictions; the kernel keeps the sums only when both counts are
 0 and otherwise evaluates the block again per element.  The counts cost almost nothing
 per element: a float32 sum of :math:`|y - y^2|` (0 exactly for 0/1 targets, NaN
@@ -54,7 +55,14 @@ from numba import njit
 from .constants import INLINE
 from .fastmath import add_reassoc, bits_to_f64, f64_to_bits, mul_reassoc
 
-__all__ = ["SMALL", "hard_logits_block", "hard_probs_block", "logits_block", "probs_block"]
+__all__ = [
+    "SMALL",
+    "hard_logits_block",
+    "hard_probs_block",
+    "logits_block",
+    "probs_block",
+    "soft_logits_block",
+]
 
 SMALL = 2.0**-7  # terms below this are summed from their series, not through the product
 _LN2 = 0.6931471805599453
@@ -117,6 +125,44 @@ def _make_logits(split: bool) -> Any:
         return s1, s0, bad, nsoft
 
     return block
+
+
+@njit(**_BLOCK)
+def soft_logits_block(
+    pb: Any, tb: Any, ta: Any, m: int, keep: float, half: float
+) -> tuple[float, float, float, float]:
+    """``pos_weight = 1``, any targets in [0, 1], label smoothing ``y -> y keep + half``.
+
+    With ``pos_weight = 1`` the loss of a logit is ``y max(-x, 0) + (1 - y) max(x, 0) +
+    log1p(exp(-|x|))`` for any target: the logarithm does not depend on ``y``, so the
+    block's logarithms still sum as the log of one product.  Returns ``(0.0, sum,
+    count of NaN logits and targets outside [0, 1], 0.0)``; ``ta[j]`` holds ``exp(-|x_j|)``.
+    """
+    lin = 0.0
+    prod = 1.0
+    neg = _F0
+    for j in range(m):
+        x = np.float64(pb[j])
+        t = ta[j]
+        yf = tb[j]
+        q = yf - yf * yf
+        neg = add_reassoc(neg, q - abs(q))  # 0 for targets in [0, 1], else < 0 or NaN
+        y = np.float64(yf) * keep + half
+        small = t < SMALL
+        ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
+        up = x if x > 0.0 else 0.0
+        dn = -x if x < 0.0 else 0.0
+        # a term with coefficient 0 is dropped (an infinite logit has a finite loss)
+        v = (0.0 if y == 0.0 else y * dn) + (0.0 if y == 1.0 else (1.0 - y) * up)
+        lin = add_reassoc(lin, v + (ser if small else 0.0))
+        prod = mul_reassoc(prod, 1.0 if small else 1.0 + t)
+    s = lin + np.log(prod)
+    bad = 0.0
+    if not (s == s and neg == _F0):  # exact count only for a flagged block
+        for j in range(m):
+            ok = pb[j] == pb[j] and 0.0 <= tb[j] <= 1.0
+            bad = add_reassoc(bad, 0.0 if ok else 1.0)
+    return 0.0, s, bad, 0.0
 
 
 def _make_probs(split: bool) -> Any:

@@ -34,7 +34,13 @@ from numba import njit
 
 from .constants import JIT, LOSS_BLOCK, LossSlot, Write
 from .fastmath import add_reassoc, borrowed, exp_nonpos_sum
-from .logsum import hard_logits_block, hard_probs_block, logits_block, probs_block
+from .logsum import (
+    hard_logits_block,
+    hard_probs_block,
+    logits_block,
+    probs_block,
+    soft_logits_block,
+)
 from .scalar import (
     cross_entropy,
     entropy_kl_fastmath,
@@ -127,6 +133,7 @@ def _compile(
         buf = np.empty((_SLOTS, LOSS_BLOCK), dtype=np.float64)
         ta = np.empty(LOSS_BLOCK, dtype=np.float64)
         tb_ = np.empty(LOSS_BLOCK, dtype=np.float64)
+        soft_run = False  # the last block had targets other than 0 and 1
         for c in range(c0, c1):
             lo = c * chunk
             hi = min(lo + chunk, n)
@@ -139,20 +146,32 @@ def _compile(
                 tb = tgt[b0 : b0 + m]
                 wb = wts[b0 : b0 + m] if W else wts
                 ob = out[b0 : b0 + m] if OUT else out
-                if SUMS and not smooth:
+                if SUMS and (
+                    (LOGITS and (pw == 1.0 or not smooth)) or not (LOGITS or smooth or soft_run)
+                ):
                     # Only the loss sum (and the gradient) is wanted: one logarithm per block
-                    # (kernels.logsum), kept if every target is exactly 0 or 1.
+                    # (kernels.logsum), kept if every target is exactly 0 or 1, or, for
+                    # logits with pos_weight 1, in [0, 1] (soft or smoothed).  After a block
+                    # with soft targets the next one starts with the soft variant (logits)
+                    # or the per-element path (probabilities).
+                    nsoft = 1.0
                     if LOGITS:  # exp(-|x|), only summed (and in float32 gradients)
                         for j in range(m):
                             ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
-                        if pw == 1.0:
-                            s1, s0, nbad, nsoft = logits_block(pb, tb, ta, m)
-                        else:
+                        if pw != 1.0:
                             s1, s0, nbad, nsoft = hard_logits_block(pb, tb, ta, m)
+                        else:
+                            if not (smooth or soft_run):
+                                s1, s0, nbad, nsoft = logits_block(pb, tb, ta, m)
+                                soft_run = nsoft != 0.0
+                            if smooth or soft_run:
+                                s1, s0, nbad, nsoft = soft_logits_block(pb, tb, ta, m, keep, half)
                     elif pw == 1.0:
                         s1, s0, nbad, nsoft = probs_block(pb, tb, m)
+                        soft_run = nsoft != 0.0
                     else:
                         s1, s0, nbad, nsoft = hard_probs_block(pb, tb, m)
+                        soft_run = nsoft != 0.0
                     if nsoft == 0.0:
                         tot[LossSlot.LOSS] += (0.0 if pw == 0.0 else pw * s1) + s0
                         tot[LossSlot.INVALID] += nbad
@@ -160,6 +179,7 @@ def _compile(
                             for j in range(m):
                                 p = np.float64(pb[j])
                                 y = np.float64(tb[j])
+                                y = smooth_target(y, keep, half) if smooth else y
                                 if LOGITS:
                                     g = grad_logits_f32in(p, y, ta[j], pw)
                                 else:
@@ -180,6 +200,7 @@ def _compile(
                         yv = tb[j]
                         nsoft = add_reassoc(nsoft, 0.0 if (yv == 0.0 or yv == 1.0) else 1.0)
                     hard = nsoft == 0.0
+                    soft_run = not hard
                 if hard:
                     for j in range(m):
                         ta[j] = hard_term_f32in(np.float64(pb[j]), np.float64(tb[j]))
