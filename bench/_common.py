@@ -22,6 +22,7 @@ __all__ = [
     "interleaved_times",
     "machine_line",
     "median_time",
+    "read_probes",
     "read_write_probes",
     "table",
 ]
@@ -111,6 +112,31 @@ def bandwidth_reader(arrays: Sequence[np.ndarray], *, threads: int = 1) -> Calla
         return sum(f.result() for f in futs)
 
     return run
+
+
+def read_probes(arrays: Sequence[np.ndarray]) -> list[tuple[str, Callable[[], Any]]]:
+    """Passes that read every byte of ``arrays`` once: their fastest time is the read limit.
+
+    NumPy's sum (``bandwidth_reader``, 1 and 2 threads) and ``torch.sum`` on 1 and 2
+    threads (if torch imports): NumPy's pairwise float32 sum is not memory-bound on every
+    machine (here it took twice torch's time), so it alone would understate the limit.
+    """
+    probes = [(f"read numpy {t}t", bandwidth_reader(arrays, threads=t)) for t in (1, 2)]
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return probes
+    tensors = [torch.from_numpy(a.reshape(-1)) for a in arrays]
+
+    def torch_sum(nt: int) -> Callable[[], Any]:
+        def run() -> float:
+            if torch.get_num_threads() != nt:  # switching the pool is slow: only when needed
+                torch.set_num_threads(nt)
+            return sum(float(torch.sum(t)) for t in tensors)
+
+        return run
+
+    return probes + [(f"read torch {nt}t", torch_sum(nt)) for nt in (1, 2)]
 
 
 def read_write_probes(

@@ -5,12 +5,12 @@ Usage: python bench/bench_kernel.py [--quick] [--out bench/results/kernel.md]
 For each N (1e3, 1e5, 1e7 and, without --quick, 1e8) on float32 data it times the mean
 BCE (forward) and the mean BCE plus its gradient (forward + gradient) for bcelab and its
 peers, and the memory limits measured in this run: a plain read-reduction over the same
-input bytes (1 and 2 threads) for the forward pass, and a pass that reads the same two
-arrays and writes one (``torch.add`` / ``np.add`` with ``out=``, 1 and 2 threads: read 8
-bytes, write 4) for forward + gradient.  Columns: ns per element, GB/s of input read, the
-fraction of the limit reached (the fastest probe), and time / bcelab's time.  The issue's
-targets are printed as ratios at N = 1e7 and 1e8.
-It also checks the N = 1e8 mean against a ``math.fsum`` reference and prints the N = 4
+input bytes (NumPy's and torch's sums, 1 and 2 threads) for the forward pass, and a pass
+that reads the same two arrays and writes one (``torch.add`` / ``np.add`` with ``out=``,
+1 and 2 threads: read 8 bytes, write 4) for forward + gradient.  Columns: ns per element,
+GB/s of input read, the fraction of the limit reached (the fastest probe), and time /
+bcelab's time.  The issue's targets are printed as ratios at N = 1e7 and 1e8.  It also
+checks the N = 1e8 mean against a ``math.fsum`` reference and prints the N = 4
 call times that set the dispatch cut-over.  --quick skips 1e8 and the slow peers (Keras,
 scikit-learn).
 """
@@ -33,10 +33,10 @@ import numpy as np
 
 import bcelab
 from _common import (
-    bandwidth_reader,
     interleaved_times,
     machine_line,
     median_time,
+    read_probes,
     read_write_probes,
     table,
 )
@@ -353,15 +353,15 @@ def main(argv: list[str]) -> int:
     for n in sizes:
         d = data(n)
         repeat = 3 if n >= 10**8 else 7
-        probes = [(f"read {t}t", bandwidth_reader([d["x"], d["y"]], threads=t)) for t in (1, 2)]
+        probes = read_probes([d["x"], d["y"]])
         probes += read_write_probes(d["x"], d["y"], np.empty_like(d["x"]))
         slow = not args.quick and n <= 10**7
         t0 = time.perf_counter()
         rows_f, rows_g, pt = measure(peers_forward(d, slow), peers_grad(d), probes, n, repeat)
         head = (
-            f"### N = {n:.0e}, float32: read-reduction over the same 8 bytes/elem: "
-            f"{pt['read 1t'] / n * 1e9:.3f} ns/elem (1 thread), "
-            f"{pt['read 2t'] / n * 1e9:.3f} ns/elem (2 threads); read 8 + write 4 bytes/elem: "
+            f"### N = {n:.0e}, float32; probes, ns/elem: reading the same 8 bytes/elem: "
+            + ", ".join(f"{k} {t / n * 1e9:.3f}" for k, t in pt.items() if k.startswith("read"))
+            + "; reading 8 and writing 4: "
             + ", ".join(f"{k} {t / n * 1e9:.3f}" for k, t in pt.items() if k.startswith("add"))
         )
         fwd, grd = table(heads, rows_f), table(heads, rows_g)
