@@ -59,7 +59,9 @@ __all__ = [
     "SMALL",
     "hard_logits_block",
     "hard_probs_block",
+    "logit_sums",
     "logits_block",
+    "prob_sums",
     "probs_block",
     "soft_logits_block",
 ]
@@ -242,3 +244,41 @@ hard_probs_block = _PROBS[True]
 #: The ``pos_weight = 1`` variants: ``(0.0, sum over all, count, count)``.
 logits_block = _LOGITS[False]
 probs_block = _PROBS[False]
+
+
+@njit(**_BLOCK)
+def logit_sums(
+    pb: Any,
+    tb: Any,
+    ta: Any,
+    m: int,
+    pw: float,
+    keep: float,
+    half: float,
+    smooth: bool,
+    soft_run: bool,
+) -> tuple[float, float, float, float, bool]:
+    """The block sums the kernel takes for logits: ``(s1, s0, invalid, soft, soft_run)``.
+
+    ``pos_weight != 1``: :func:`hard_logits_block` (``soft`` > 0 sends the block to the
+    per-element path).  ``pos_weight = 1``: :func:`logits_block`, and for a block with
+    soft targets, with label smoothing or after a soft block (``soft_run``),
+    :func:`soft_logits_block`; the returned ``soft_run`` says whether it was needed.
+    """
+    if pw != 1.0:
+        s1, s0, bad, soft = hard_logits_block(pb, tb, ta, m)
+        return s1, s0, bad, soft, soft_run
+    if not (smooth or soft_run):
+        s1, s0, bad, soft = logits_block(pb, tb, ta, m)
+        if soft == 0.0:
+            return s1, s0, bad, soft, False
+    s1, s0, bad, soft = soft_logits_block(pb, tb, ta, m, keep, half)
+    return s1, s0, bad, soft, True
+
+
+@njit(**_BLOCK)
+def prob_sums(pb: Any, tb: Any, m: int, pw: float) -> tuple[float, float, float, float]:
+    """The block sums the kernel takes for probabilities (0/1 targets only)."""
+    if pw == 1.0:
+        return probs_block(pb, tb, m)
+    return hard_probs_block(pb, tb, m)

@@ -32,15 +32,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .constants import JIT, LOSS_BLOCK, LossSlot, Write
+from .constants import INLINE, JIT, LOSS_BLOCK, LossSlot, Write
 from .fastmath import add_reassoc, borrowed, exp_nonpos_sum
-from .logsum import (
-    hard_logits_block,
-    hard_probs_block,
-    logits_block,
-    probs_block,
-    soft_logits_block,
-)
+from .logsum import logit_sums, prob_sums
 from .scalar import (
     cross_entropy,
     entropy_kl_fastmath,
@@ -110,6 +104,28 @@ def _compile(
         for k in range(_SLOTS)
     )
 
+    @njit(**INLINE)
+    def grad_rows(
+        pb: Any,
+        tb: Any,
+        ta: Any,
+        ob: Any,
+        m: int,
+        pw: float,
+        keep: float,
+        half: float,
+        smooth: bool,
+        den: float,
+        inv_den: float,
+    ) -> None:
+        # the gradient beside the block sums: ta[j] = exp(-|x_j|) for logits
+        for j in range(m):
+            p = np.float64(pb[j])
+            y = np.float64(tb[j])
+            y = smooth_target(y, keep, half) if smooth else y
+            g = grad_logits_f32in(p, y, ta[j], pw) if LOGITS else grad_probs(p, y, pw)
+            ob[j] = output_value(scale_by_weight(g, 1.0, den, inv_den, FAST), FAST)
+
     @njit(**JIT, fastmath={"contract"})
     def kernel(
         pred: Any,
@@ -154,39 +170,20 @@ def _compile(
                     # logits with pos_weight 1, in [0, 1] (soft or smoothed).  After a block
                     # with soft targets the next one starts with the soft variant (logits)
                     # or the per-element path (probabilities).
-                    nsoft = 1.0
                     if LOGITS:  # exp(-|x|), only summed (and in float32 gradients)
                         for j in range(m):
                             ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
-                        if pw != 1.0:
-                            s1, s0, nbad, nsoft = hard_logits_block(pb, tb, ta, m)
-                        else:
-                            if not (smooth or soft_run):
-                                s1, s0, nbad, nsoft = logits_block(pb, tb, ta, m)
-                                soft_run = nsoft != 0.0
-                            if smooth or soft_run:
-                                s1, s0, nbad, nsoft = soft_logits_block(pb, tb, ta, m, keep, half)
-                    elif pw == 1.0:
-                        s1, s0, nbad, nsoft = probs_block(pb, tb, m)
-                        soft_run = nsoft != 0.0
+                        s1, s0, nbad, nsoft, soft_run = logit_sums(
+                            pb, tb, ta, m, pw, keep, half, smooth, soft_run
+                        )
                     else:
-                        s1, s0, nbad, nsoft = hard_probs_block(pb, tb, m)
+                        s1, s0, nbad, nsoft = prob_sums(pb, tb, m, pw)
                         soft_run = nsoft != 0.0
                     if nsoft == 0.0:
                         tot[LossSlot.LOSS] += (0.0 if pw == 0.0 else pw * s1) + s0
                         tot[LossSlot.INVALID] += nbad
                         if GRAD:
-                            for j in range(m):
-                                p = np.float64(pb[j])
-                                y = np.float64(tb[j])
-                                y = smooth_target(y, keep, half) if smooth else y
-                                if LOGITS:
-                                    g = grad_logits_f32in(p, y, ta[j], pw)
-                                else:
-                                    g = grad_probs(p, y, pw)
-                                ob[j] = output_value(
-                                    scale_by_weight(g, 1.0, den, inv_den, FAST), FAST
-                                )
+                            grad_rows(pb, tb, ta, ob, m, pw, keep, half, smooth, den, inv_den)
                         continue
                 # The transcendental functions run as separate short loops over the block:
                 # each one vectorises into straight SIMD code, where one fused loop body
