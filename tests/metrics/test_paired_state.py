@@ -144,6 +144,22 @@ def test_decomposition_identity_and_uncertainty() -> None:
     assert m["uncertainty"]["diff"] == 0 and m["uncertainty"]["p_value"] == 1
 
 
+def test_point_decomposition_is_the_evaluation_decomposition() -> None:
+    """The paired point values use the decomposition of ``evaluate`` (one implementation):
+    each model's terms equal ``decompose_stats`` of its own ``BinaryStats``."""
+    from bcelab.metrics import decompose_stats
+
+    d = _data(30_000, seed=4)
+    w = np.random.default_rng(5).exponential(1.0, d["y"].size)
+    st = _state().update(d["a"], d["b"], d["y"], weights=w, ids=d["ids"])
+    m = st.compute(metrics=("uncertainty", "discrimination", "miscalibration")).metrics
+    for k, p in (("a", d["a"]), ("b", d["b"])):
+        ref = decompose_stats(BinaryStats().update(p, d["y"], weights=w)).log_loss
+        assert m["uncertainty"][k] == pytest.approx(ref.uncertainty, rel=1e-12)
+        assert m["discrimination"][k] == pytest.approx(ref.discrimination, rel=1e-9, abs=1e-12)
+        assert m["miscalibration"][k] == pytest.approx(ref.miscalibration, rel=1e-9, abs=1e-12)
+
+
 def test_identical_models_and_result_shapes() -> None:
     d = _data(3_000)
     st = _state(replicates=40).update(d["a"], d["a"], d["y"], ids=d["ids"])

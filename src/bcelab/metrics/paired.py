@@ -396,5 +396,5 @@ class PairedBootstrapStats:
         binning difference that :meth:`compute` removes from the differences).
         """
         want = check_metrics(metrics, fname=f"{FNAME}.replicate_values")
-        reps = replicate_metrics(self._canonical(), kernel_module(), want)
+        reps = replicate_metrics(self._canonical(), want)
         return {k: v[:, : self.replicates] for k, v in reps.items()}
