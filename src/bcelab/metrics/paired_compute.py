@@ -171,8 +171,7 @@ def replicate_metrics(
             if "ece" in want:
                 vals["ece"] = _ece_columns(pos, wp, w, used[m])
             cols = [
-                _binned(per_col, pos[:, c], neg[:, c], float(ll[c]))
-                for c in range(pos.shape[1])
+                _binned(per_col, pos[:, c], neg[:, c], float(ll[c])) for c in range(pos.shape[1])
             ]
             vals.update({k: [col[k] for col in cols] for k in per_col})
         for k in want:
