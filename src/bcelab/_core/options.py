@@ -20,11 +20,13 @@ __all__ = [
     "REDUCTIONS",
     "check_choice",
     "check_clip",
+    "check_confidence",
     "check_convention",
     "check_focal",
     "check_nan_policy",
     "check_positive_int",
     "check_reduction",
+    "check_seed",
     "check_threads",
     "check_unit_interval",
     "reject_with_convention",
@@ -151,3 +153,29 @@ def reject_with_convention(convention: str, option: str, *, fname: str) -> None:
         f"received {option} together with convention={convention!r}",
         f"drop {option}, or use convention='exact'",
     )
+
+
+def check_seed(seed: object, *, fname: str) -> int:
+    """A random seed: an integer in [0, 2**63) (Python or NumPy, not a bool)."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= int(seed) < 2**63:
+        return int(seed)
+    raise OptionError(
+        f"{fname}: seed must be an integer in [0, 2**63)",
+        f"received seed={seed!r}",
+        "pass e.g. seed=0",
+    )
+
+
+def check_confidence(confidence: object, *, fname: str) -> float:
+    """A confidence level strictly between 0 and 1 (an interval's coverage)."""
+    try:
+        c = float(confidence)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        c = math.nan
+    if isinstance(confidence, bool) or not 0.0 < c < 1.0:
+        raise OptionError(
+            f"{fname}: confidence must be a number strictly between 0 and 1",
+            f"received confidence={confidence!r}",
+            "pass e.g. confidence=0.95",
+        )
+    return c

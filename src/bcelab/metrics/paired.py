@@ -44,7 +44,13 @@ from typing import Any
 import numpy as np
 
 from .._core.config import default_threads
-from .._core.options import check_choice, check_clip, check_positive_int, check_threads
+from .._core.options import (
+    check_choice,
+    check_clip,
+    check_positive_int,
+    check_seed,
+    check_threads,
+)
 from ..errors import DataError, OptionError
 from ..kernels.bootstrap_rng import seed_mix
 from .paired_compute import replicate_metrics
@@ -72,16 +78,6 @@ _HI_LIMIT = 1 << 62
 _CHECK_HI_ROWS = 1 << 34
 
 
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and 0 <= seed < 2**63:
-        return int(seed)
-    raise OptionError(
-        f"{FNAME}: seed must be an integer in [0, 2**63)",
-        f"received seed={seed!r}",
-        "pass e.g. seed=0",
-    )
-
-
 class PairedBootstrapStats:
     """Mergeable paired-bootstrap state of two models on the same rows (see the module docstring).
 
@@ -103,7 +99,7 @@ class PairedBootstrapStats:
         threads: int | None = None,
     ) -> None:
         n_rep = check_positive_int(replicates, name="replicates", fname=FNAME, example=200)
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed, fname=FNAME)
         self.engine = check_choice(
             engine, ("auto", "numba", "numpy"), name="engine", fname=FNAME, hint="use engine='auto'"
         )
@@ -301,8 +297,12 @@ class PairedBootstrapStats:
             )
         a, o = self._canonical(), other._canonical()
         for key in a:
-            if key != "meta":
+            if key not in ("meta", "rep_hist_lo", "rep_hist_hi"):
                 a[key] += o[key]
+        for m in range(2):  # only the bins that hold rows: the others stay unallocated
+            used = np.flatnonzero(o["rep_bin_rows"][m])
+            for key in ("rep_hist_lo", "rep_hist_hi"):
+                a[key][m, used] += o[key][m, used]
         a["meta"][2] = max(mine[2], theirs[2])
         a["meta"][3] = max(mine[3], theirs[3])
         self._pending = [1, 1]

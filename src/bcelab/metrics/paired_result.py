@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from .._core.options import check_choice
+from .._core.options import check_choice, check_confidence
 from ..errors import EmptyReductionError
 from .histogram import layout
-from .intervals import bootstrap_p_value, check_confidence, percentile_interval
+from .intervals import bootstrap_p_value, percentile_interval
 from .paired_compute import METRICS, delta_ses, point_metrics, replicate_metrics
 from .paired_layout import KC, coarse_layout
 
