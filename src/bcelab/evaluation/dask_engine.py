@@ -139,6 +139,7 @@ def run_dask(
                 merge_encoded,
                 a,
                 b,
+                plan.accumulator,
                 key=f"bcelab-merge-{token}-{next(count)}",
                 pure=False,
             )
@@ -157,7 +158,7 @@ def run_dask(
             res: UnitResult = final.result()
         except PortableError as e:
             raise e.restore() from None
-        res = decode(res)
+        res = decode(res, plan.accumulator)
         check_rows(units, res)
         return res
     finally:

@@ -13,25 +13,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core.options import (
-    check_choice,
     check_clip,
     check_positive_int,
-    check_threads,
     check_unit_interval,
 )
 from ..errors import DataError, OptionError
 from ..metrics import BinaryStats
 from ..metrics.compute import check_threshold
-from .dask_engine import check_dask_options, run_dask
+from .dask_engine import run_dask
 from .eval_result import EvalResult, Segment
 from .local_engine import ProgressFn, check_rows, run_local
 from .reader import Columns, plan_units
 from .row_progress import RowProgressBar
+from .run_options import ENGINES, check_engine_options, progress_callable
 from .tasks import Plan, segment_order
 
 __all__ = ["ENGINES", "evaluate"]
 
-ENGINES = ("local", "dask")
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
@@ -158,59 +156,12 @@ def _metric_options(
 
 
 def _engine_options(engine: object, threads: object, workers: object, scheduler: object) -> str:
-    name = check_choice(
-        engine,
-        ENGINES,
-        name="engine",
-        fname="evaluate",
-        hint="use engine='local' (this machine) or engine='dask' (a dask.distributed cluster)",
-    )
-    n_threads = check_threads(threads, fname="evaluate")
-    n_workers = (
-        None
-        if workers is None
-        else check_positive_int(workers, name="workers", fname="evaluate", example=2)
-    )
-    if name == "dask":
-        if n_threads is not None:
-            raise OptionError(
-                "evaluate: threads= only with engine='local' (the threads of this machine)",
-                f"received threads={threads!r} with engine='dask'",
-                "size a new Dask LocalCluster with workers= (worker processes), or use "
-                "engine='local'",
-            )
-        check_dask_options(scheduler, n_workers)
-        return name
-    if n_workers is not None:
-        raise OptionError(
-            "evaluate: workers= only with engine='dask' (the worker processes of a new "
-            "LocalCluster)",
-            f"received workers={workers!r} with engine='local'",
-            "use threads= for the local engine's threads, or engine='dask'",
-        )
-    if scheduler is not None:
-        raise OptionError(
-            "evaluate: scheduler= only with engine='dask'",
-            f"received scheduler={scheduler!r} with engine='local'",
-            "pass engine='dask' too",
-        )
-    return name
+    return check_engine_options(engine, threads, workers, scheduler, fname="evaluate")
 
 
 def _progress_fn(progress: object) -> tuple[ProgressFn | None, RowProgressBar | None]:
     """The progress callable, and the bar to close when this call drew its own."""
-    if progress is True:
-        bar = RowProgressBar()
-        return bar, bar
-    if progress is False or progress is None:
-        return None, None
-    if callable(progress):
-        return progress, None
-    raise OptionError(
-        "evaluate: progress must be True, False or a callable(rows_done, rows_total)",
-        f"received progress={progress!r}",
-        "pass progress=True",
-    )
+    return progress_callable(progress, fname="evaluate")
 
 
 def _result(

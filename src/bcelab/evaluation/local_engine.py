@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 
 from ..errors import DataError
 from .reader import Unit
@@ -46,7 +47,7 @@ def check_rows(units: list[Unit], res: UnitResult) -> None:
 
 
 def _serial(units: list[Unit], plan: Plan, progress: ProgressFn | None) -> UnitResult:
-    red = OrderedReducer(merge_objects)
+    red = OrderedReducer(partial(merge_objects, max_segments=plan.accumulator.max_segments))
     total, done = total_rows(units), 0
     for u in units:
         res = run_unit_objects(u, plan)
@@ -75,7 +76,7 @@ def run_local(
     n = min(default_threads() if threads is None else threads, len(units))
     if n <= 1:
         return _serial(units, plan, progress)
-    red = OrderedReducer(merge_objects)
+    red = OrderedReducer(partial(merge_objects, max_segments=plan.accumulator.max_segments))
     done = 0
     todo = list(reversed(units))
     running: dict[Future[UnitResult], Unit] = {}

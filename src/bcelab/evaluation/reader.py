@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError, DTypeError
+from .row_ids import check_id_type, id_array
 
 __all__ = ["Batch", "Columns", "Unit", "iter_unit", "plan_units"]
 
@@ -36,21 +37,28 @@ _READ_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 
 @dataclass(frozen=True)
 class Columns:
-    """Which columns hold the target, the prediction (probability or logit), weight and segment."""
+    """Which columns hold the target, the prediction (probability or logit), weight and segment.
+
+    A comparison of two models (:func:`bcelab.evaluation.compare`) also names model B's
+    prediction ``pred_b`` (``pred`` is model A's) and, optionally, a row ``id`` column.
+    """
 
     target: str
     pred: str
     logits: bool = False
     weight: str | None = None
     by: str | None = None
+    pred_b: str | None = None
+    id: str | None = None
 
     @property
     def numeric(self) -> tuple[str, ...]:
-        return tuple(c for c in (self.target, self.pred, self.weight) if c is not None)
+        cols = (self.target, self.pred, self.pred_b, self.weight)
+        return tuple(c for c in cols if c is not None)
 
     @property
     def needed(self) -> tuple[str, ...]:
-        return self.numeric + ((self.by,) if self.by is not None else ())
+        return self.numeric + tuple(c for c in (self.by, self.id) if c is not None)
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class Unit:
     row_groups: tuple[int, ...] = ()
     rows: int | None = None  # known for Parquet, None for CSV
     partition: tuple[tuple[str, str], ...] = ()  # hive key=value pairs from the folder names
+    first_row: int = 0  # the row of the file where this unit starts
 
     def where(self) -> str:
         if self.kind == "parquet" and self.row_groups:
@@ -81,6 +90,8 @@ class Batch:
     weight: np.ndarray | None
     by: tuple[np.ndarray, list[object]] | None  # (codes, distinct values)
     number: int  # batch number inside its unit, from 0
+    pred_b: np.ndarray | None = None  # model B's prediction (a comparison only)
+    ids: np.ndarray | None = None  # row ids: int64, uint64 or str objects (with an id column)
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
@@ -173,6 +184,8 @@ def _check_columns(
                 f"its type is {t}",
                 "convert it to float when writing the file",
             )
+    if cols.id is not None and types is not None:
+        check_id_type(cols.id, types[cols.id], path)
 
 
 def _parquet_file(path: str) -> pq.ParquetFile:
@@ -214,15 +227,15 @@ def plan_units(
         _check_columns(spath, list(schema.names) + part_keys, types, cols)
         md = pf.metadata
         group: list[int] = []
-        rows = 0
+        rows = first = 0
         for rg in range(md.num_row_groups):
             group.append(rg)
             rows += md.row_group(rg).num_rows
             if rows >= unit_rows:
-                units.append(Unit(len(units), spath, "parquet", tuple(group), rows, part))
-                group, rows = [], 0
+                units.append(Unit(len(units), spath, "parquet", tuple(group), rows, part, first))
+                group, first, rows = [], first + rows, 0
         if group:
-            units.append(Unit(len(units), spath, "parquet", tuple(group), rows, part))
+            units.append(Unit(len(units), spath, "parquet", tuple(group), rows, part, first))
     return units
 
 
@@ -293,12 +306,16 @@ def _to_batch(rb: pa.RecordBatch, unit: Unit, cols: Columns, number: int, where:
 
     w = _numpy(get(cols.weight), cols.weight, where) if cols.weight else None
     by = _by_codes(get(cols.by)) if cols.by else None
+    pred_b = _numpy(get(cols.pred_b), cols.pred_b, where) if cols.pred_b else None
+    ids = id_array(get(cols.id), cols.id, where) if cols.id else None
     return Batch(
         _numpy(get(cols.target), cols.target, where),
         _numpy(get(cols.pred), cols.pred, where),
         w,
         by,
         number,
+        pred_b,
+        ids,
     )
 
 
@@ -348,6 +365,8 @@ def _csv_batches(unit: Unit, cols: Columns, names: list[str]) -> Iterator[pa.Rec
     types: dict[str, pa.DataType] = {c: pa.float64() for c in cols.numeric}
     if cols.by is not None:
         types[cols.by] = pa.string()
+    if cols.id is not None:  # text: the same key whatever a block's values look like
+        types[cols.id] = pa.string()
     reader = pacsv.open_csv(
         unit.path,
         read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=True),

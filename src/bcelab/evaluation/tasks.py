@@ -1,9 +1,11 @@
 """The pure tasks both engines run, and the one merge order they share.
 
 :func:`run_unit` reads one :class:`~bcelab.evaluation.reader.Unit` and returns its
-metric states serialised with ``BinaryStats.to_bytes`` (one state per segment).  It is
-a pure function of its unit, so a scheduler may run it again after a worker dies and
-nothing is counted twice.
+states serialised with ``to_bytes`` (one state per segment).  It is a pure function of
+its unit, so a scheduler may run it again after a worker dies and nothing is counted
+twice.  What a state is comes from the plan's :class:`Accumulator`: a
+``BinaryStats`` for :func:`bcelab.evaluate` (:class:`BinaryAccumulator`, the default),
+a paired bootstrap state for :func:`bcelab.evaluation.compare`.
 
 Floating-point addition is not associative, so the engines merge the unit states in one
 fixed tree, :func:`tree_reduce` (pairs of neighbours, level by level).  The local engine
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -26,6 +28,8 @@ from .reader import DEFAULT_BATCH_ROWS, Batch, Columns, Unit, iter_unit
 
 __all__ = [
     "MAX_SEGMENTS",
+    "Accumulator",
+    "BinaryAccumulator",
     "OrderedReducer",
     "Plan",
     "PortableError",
@@ -43,6 +47,71 @@ Key = Any  # a segment value: str, int, float, bool or None (None when there is 
 T = TypeVar("T")
 
 
+class Accumulator(Protocol):
+    """What a task accumulates: how to make an empty state, add a batch, decode bytes.
+
+    A state has ``merge(other)`` (in place, returns itself) and ``to_bytes()``, and the
+    same rows merged in the same order give the same bits.  An accumulator is sent to
+    every worker with the :class:`Plan`, so it must pickle.
+    """
+
+    @property
+    def max_segments(self) -> int:
+        """The most distinct values of the ``by`` column (each keeps its own state)."""
+        ...
+
+    def empty(self) -> Any:
+        """A new state without rows."""
+        ...
+
+    def update(self, state: Any, batch: Batch, rows: np.ndarray | None, where: RowOrigin) -> None:
+        """Add the batch's rows (``rows``: the positions of a segment's rows, sorted) to
+        ``state``."""
+        ...
+
+    def decode(self, data: bytes) -> Any:
+        """A state from its ``to_bytes()``."""
+        ...
+
+
+@dataclass(frozen=True)
+class RowOrigin:
+    """Where a batch's rows come from: the unit, the plan, and the file row of row 0."""
+
+    unit: Unit
+    plan: Plan
+    first_row: int
+
+
+@dataclass(frozen=True)
+class BinaryAccumulator:
+    """One :class:`bcelab.metrics.BinaryStats` per segment (:func:`bcelab.evaluate`).
+
+    The metric kernel runs single-threaded here (``n_threads=1``): it splits a batch
+    between its threads, and where it splits changes the last bits of the sums.  One
+    thread per unit makes a unit's state independent of the machine, so every engine
+    gets bit-identical results; parallelism comes from running several units at once.
+    """
+
+    max_segments: int = MAX_SEGMENTS
+
+    def empty(self) -> BinaryStats:
+        return BinaryStats(n_threads=1)
+
+    def update(self, state: Any, batch: Batch, rows: np.ndarray | None, where: RowOrigin) -> None:
+        y, p, w = batch.target, batch.pred, batch.weight
+        if rows is not None:
+            y, p = y[rows], p[rows]
+            w = None if w is None else w[rows]
+        plan = where.plan
+        state.update(
+            p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict
+        )
+
+    def decode(self, data: bytes) -> BinaryStats:
+        return BinaryStats.from_bytes(data)
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything a task needs besides its unit (picklable, sent to every worker)."""
@@ -51,6 +120,7 @@ class Plan:
     strict: bool = False
     clip: float | None = None
     batch_rows: int = DEFAULT_BATCH_ROWS
+    accumulator: Accumulator = field(default_factory=BinaryAccumulator)
 
 
 @dataclass
@@ -83,35 +153,30 @@ def _normalise(value: Any) -> Key:
     return str(value)
 
 
-def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
-    y, p, w = b.target, b.pred, b.weight
-    if idx is not None:
-        y, p = y[idx], p[idx]
-        w = None if w is None else w[idx]
-    state.update(p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
-
-
-def _state(states: dict[Key, Any], key: Key) -> Any:
-    """The segment's state, created on first use with one kernel thread (see below)."""
-    if key not in states:
-        states[key] = BinaryStats(n_threads=1)
-    return states[key]
+def _segment_state(out: UnitResult, key: Key, unit: Unit, plan: Plan) -> Any:
+    """The segment's state, created on first use (at most ``max_segments`` of them)."""
+    if key not in out.states:
+        limit = plan.accumulator.max_segments
+        if len(out.states) >= limit:
+            raise DataError(
+                f"at most {limit} distinct values in the by column {plan.columns.by!r}",
+                f"found more in {unit.where()}",
+                "segment by a coarser column (each segment keeps its own state)",
+            )
+        out.states[key] = plan.accumulator.empty()
+    return out.states[key]
 
 
 def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
-    """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch).
-
-    The metric kernel runs single-threaded here (``n_threads=1``): it splits a batch
-    between its threads, and where it splits changes the last bits of the sums.  One
-    thread per unit makes a unit's state independent of the machine, so every engine
-    gets bit-identical results; parallelism comes from running several units at once.
-    """
+    """Read one unit into state objects, one per segment (errors name the batch)."""
+    acc = plan.accumulator
     out = UnitResult(0)
     for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows):
+        where = RowOrigin(unit, plan, unit.first_row + out.rows)
         out.rows += len(b)
         try:
             if b.by is None:
-                _update(_state(out.states, None), b, None, plan)
+                acc.update(_segment_state(out, None, unit, plan), b, None, where)
                 continue
             codes, values = b.by
             order = np.argsort(codes, kind="stable")
@@ -120,17 +185,10 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(sc)], strict=True):
                 c = int(sc[lo])
                 key = None if c < 0 else _normalise(values[c])
-                if key not in out.states and len(out.states) >= MAX_SEGMENTS:
-                    raise DataError(
-                        f"at most {MAX_SEGMENTS} distinct values in the by column "
-                        f"{plan.columns.by!r}",
-                        f"found more in {unit.where()}",
-                        "segment by a coarser column (each segment keeps its own histogram)",
-                    )
-                _update(_state(out.states, key), b, order[lo:hi], plan)
+                acc.update(_segment_state(out, key, unit, plan), b, order[lo:hi], where)
         except BCELabError as e:
-            where = f"{unit.where()}, batch {b.number}"
-            raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
+            where_ = f"{unit.where()}, batch {b.number}"
+            raise type(e)(e.expected, f"{e.received} (in {where_})", e.fix) from None
     return out
 
 
@@ -143,18 +201,17 @@ def run_unit(unit: Unit, plan: Plan) -> UnitResult:
     return UnitResult(res.rows, {k: s.to_bytes() for k, s in res.states.items()})
 
 
-def decode(res: UnitResult) -> UnitResult:
-    """Turn a result's states from bytes into ``BinaryStats`` objects."""
+def decode(res: UnitResult, acc: Accumulator | None = None) -> UnitResult:
+    """Turn a result's states from bytes into objects (``acc``: the plan's accumulator,
+    default :class:`BinaryAccumulator`)."""
+    acc = BinaryAccumulator() if acc is None else acc
     return UnitResult(
         res.rows,
-        {
-            k: BinaryStats.from_bytes(v) if isinstance(v, bytes) else v
-            for k, v in res.states.items()
-        },
+        {k: acc.decode(v) if isinstance(v, bytes) else v for k, v in res.states.items()},
     )
 
 
-def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
+def merge_objects(a: UnitResult, b: UnitResult, max_segments: int = MAX_SEGMENTS) -> UnitResult:
     """Merge ``b`` into ``a`` segment by segment (``a``'s dict is updated in place)."""
     a.rows += b.rows
     for k, s in b.states.items():
@@ -162,19 +219,20 @@ def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
             a.states[k].merge(s)
         else:
             a.states[k] = s
-    if len(a.states) > MAX_SEGMENTS:
+    if len(a.states) > max_segments:
         raise PortableError(
             "DataError",
-            f"at most {MAX_SEGMENTS} distinct values in the by column",
+            f"at most {max_segments} distinct values in the by column",
             f"found {len(a.states)}",
             "segment by a coarser column",
         )
     return a
 
 
-def merge_encoded(a: UnitResult, b: UnitResult) -> UnitResult:
+def merge_encoded(a: UnitResult, b: UnitResult, acc: Accumulator | None = None) -> UnitResult:
     """Pure merge of two results whose states are bytes (used as a Dask task)."""
-    m = merge_objects(decode(a), decode(b))
+    acc = BinaryAccumulator() if acc is None else acc
+    m = merge_objects(decode(a, acc), decode(b, acc), acc.max_segments)
     return UnitResult(m.rows, {k: s.to_bytes() for k, s in m.states.items()})
 
 
