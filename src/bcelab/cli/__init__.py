@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("bcelab.cli.explain", "BCE as a function of the prediction for one target"),
     "train": ("bcelab.cli.train", "train a model with BCE (two circles, autoencoders, your data)"),
     "eval": ("bcelab.cli.eval", "evaluate a prediction file of any size (log loss, NE, ...)"),
+    "compare": ("bcelab.cli.compare", "is model B better than model A on the same rows, and why?"),
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import OptionError
 from ..metrics.compute import check_threshold
+from .flags import check_engine_flags
 
 __all__ = ["Config", "add_arguments", "config_from_args", "execute", "run"]
 
@@ -106,35 +107,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_engine_flags(ns: argparse.Namespace) -> None:
-    if ns.scheduler is not None and ns.engine != "dask":
-        raise OptionError(
-            "--scheduler only with --engine dask",
-            f"received --engine {ns.engine}",
-            "add --engine dask",
-        )
-    if ns.workers is not None and ns.engine != "dask":
-        raise OptionError(
-            "--workers (Dask worker processes) only with --engine dask",
-            f"received --workers {ns.workers} with --engine {ns.engine}",
-            "use --threads N for the local engine's threads, or add --engine dask",
-        )
-    if ns.threads is not None and ns.engine == "dask":
-        raise OptionError(
-            "--threads (the local engine's threads) only with --engine local",
-            f"received --threads {ns.threads} with --engine dask",
-            "use --workers N to size the Dask LocalCluster (worker processes)",
-        )
-    if ns.scheduler is not None and ns.workers is not None:
-        raise OptionError(
-            "either --scheduler or --workers",
-            "received both",
-            "--workers sizes the LocalCluster started when there is no scheduler",
-        )
-    for flag, value in (("--threads", ns.threads), ("--workers", ns.workers)):
-        if value is not None and value < 1:
-            raise OptionError(
-                f"{flag} must be an integer >= 1", f"received {flag} {value}", f"write {flag} 2"
-            )
+    check_engine_flags(ns)
 
 
 def _check_value_flags(ns: argparse.Namespace) -> None:
