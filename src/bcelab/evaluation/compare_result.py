@@ -81,11 +81,12 @@ def verdict(metrics: dict[str, dict[str, Any]], confidence: float) -> dict[str, 
     mainly, why = None, ""
     if _finite(d_dsc, d_mcb):
         mainly = "discrimination" if abs(d_dsc) >= abs(d_mcb) else "miscalibration"
-        why = (
-            f"Mainly {mainly}: ranking accounts for {_f(-d_dsc, '+.3g')} of B − A "
-            f"(discrimination B − A = {_f(d_dsc, '+.3g')}), calibration for "
-            f"{_f(d_mcb, '+.3g')} (miscalibration B − A = {_f(d_mcb, '+.3g')})."
+        calib = f"{_f(d_mcb, '+.3g')} from calibration (miscalibration B − A)"
+        rank = (
+            f"{_f(-d_dsc, '+.3g')} from ranking (minus discrimination B − A, {_f(d_dsc, '+.3g')})"
         )
+        parts = (rank, calib) if mainly == "discrimination" else (calib, rank)
+        why = f"Mainly {mainly}: B − A = {_f(diff, '+.3g')} is {parts[0]} and {parts[1]}."
     return {"metric": "log_loss", "better": better, "mainly": mainly, "text": text, "why": why}
 
 
