@@ -66,7 +66,7 @@ def _table(metrics: dict[str, dict[str, Any]], pct: str) -> list[str]:
         lines.append(
             f"{LABELS.get(name, name):<16}{_g(m['a']):>12}{_g(m['b']):>12}"
             f"{_g(m['diff'], '+.4g'):>13}  {_ci(m['ci']):<26}{_g(m['p_value'], '.3g'):>8}  "
-            f"{m['better'] or ''}"
+            f"{m['better'] or ''}".rstrip()
         )
     return lines
 
