@@ -50,6 +50,7 @@ class PairedAccumulator:
     threads: int = 1
     file_keys: Mapping[str, str] = field(default_factory=dict)
     max_segments: int = MAX_COMPARE_SEGMENTS
+    exact_merge: bool = True  # integer sums: any merge order gives the same bits
 
     def empty(self) -> PairedBootstrapStats:
         return PairedBootstrapStats(

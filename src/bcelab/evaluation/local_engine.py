@@ -3,7 +3,8 @@
 Each thread reads one unit at a time and returns the unit's fixed-size states.  The
 calling thread merges them with :class:`~bcelab.evaluation.tasks.OrderedReducer` (the
 same tree as the Dask engine), so the result does not depend on which thread finished
-first.  At most ``threads + 1`` units are in flight, so memory stays constant whatever
+first; states whose merges are exact (integer sums) are merged as they arrive
+(:class:`~bcelab.evaluation.tasks.RunningReducer`), which gives the same bits.  At most ``threads + 1`` units are in flight, so memory stays constant whatever
 the number of units.  Reading (pyarrow) and the metric kernel (numba, ``nogil``) release
 the GIL, so the threads run in parallel.
 """
@@ -13,11 +14,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from functools import partial
 
 from ..errors import DataError
 from .reader import Unit
-from .tasks import OrderedReducer, Plan, UnitResult, merge_objects, run_unit_objects
+from .tasks import Plan, UnitResult, reducer, run_unit_objects
 
 __all__ = ["ProgressFn", "check_rows", "default_threads", "run_local", "total_rows"]
 
@@ -47,7 +47,7 @@ def check_rows(units: list[Unit], res: UnitResult) -> None:
 
 
 def _serial(units: list[Unit], plan: Plan, progress: ProgressFn | None) -> UnitResult:
-    red = OrderedReducer(partial(merge_objects, max_segments=plan.accumulator.max_segments))
+    red = reducer(plan)
     total, done = total_rows(units), 0
     for u in units:
         res = run_unit_objects(u, plan)
@@ -76,7 +76,7 @@ def run_local(
     n = min(default_threads() if threads is None else threads, len(units))
     if n <= 1:
         return _serial(units, plan, progress)
-    red = OrderedReducer(partial(merge_objects, max_segments=plan.accumulator.max_segments))
+    red = reducer(plan)
     done = 0
     todo = list(reversed(units))
     running: dict[Future[UnitResult], Unit] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -33,9 +34,11 @@ __all__ = [
     "OrderedReducer",
     "Plan",
     "PortableError",
+    "RunningReducer",
     "UnitResult",
     "decode",
     "merge_encoded",
+    "reducer",
     "run_unit",
     "run_unit_objects",
     "segment_order",
@@ -58,6 +61,13 @@ class Accumulator(Protocol):
     @property
     def max_segments(self) -> int:
         """The most distinct values of the ``by`` column (each keeps its own state)."""
+        ...
+
+    @property
+    def exact_merge(self) -> bool:
+        """Whether merging states in any order gives the same bits (integer sums): then
+        the local engine merges each unit's states as they arrive, holding fewer states
+        (:class:`RunningReducer`), and still matches the fixed tree of the Dask engine."""
         ...
 
     def empty(self) -> Any:
@@ -94,6 +104,7 @@ class BinaryAccumulator:
     """
 
     max_segments: int = MAX_SEGMENTS
+    exact_merge: bool = False  # float sums: the merge order changes the last bits
 
     def empty(self) -> BinaryStats:
         return BinaryStats(n_threads=1)
@@ -279,3 +290,32 @@ class OrderedReducer:
         for _, block in reversed(self._stack[:-1]):
             out = self._merge(block, out)
         return out
+
+
+class RunningReducer:
+    """One running merge in arrival order, for states whose merge is exact (any order
+    gives the same bits): one merged state is held instead of a tree's O(log n) blocks."""
+
+    def __init__(self, merge: Callable[[Any, Any], Any]) -> None:
+        self._merge = merge
+        self._total: Any = None
+
+    def add(self, index: int, item: Any) -> None:
+        self._total = item if self._total is None else self._merge(self._total, item)
+
+    def empty(self) -> bool:
+        """Whether no item was added."""
+        return self._total is None
+
+    def result(self) -> Any:
+        if self._total is None:
+            raise ValueError("missing items: none was added")
+        return self._total
+
+
+def reducer(plan: Plan) -> OrderedReducer | RunningReducer:
+    """The local engine's reducer for ``plan``: the fixed tree, or a running merge when the
+    plan's states merge exactly."""
+    acc = plan.accumulator
+    merge = partial(merge_objects, max_segments=acc.max_segments)
+    return RunningReducer(merge) if acc.exact_merge else OrderedReducer(merge)

@@ -310,10 +310,8 @@ class PairedBootstrapStats:
 
     def copy(self) -> PairedBootstrapStats:
         """An independent copy with the same rows and options."""
-        out = PairedBootstrapStats.__new__(PairedBootstrapStats)
-        out.seed, out.engine, out.threads = self.seed, self.engine, self.threads
-        out._a = {k: v.copy() for k, v in self._canonical().items()}
-        out._pending = [0, 0]
+        out = PairedBootstrapStats._from_arrays(self._canonical())
+        out.engine, out.threads = self.engine, self.threads
         return out
 
     def __add__(self, other: object) -> PairedBootstrapStats:
@@ -364,7 +362,8 @@ class PairedBootstrapStats:
     def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> PairedBootstrapStats:
         n_rep, seed = check_state(arrays, fname=f"{FNAME}.from_bytes")
         out = cls(replicates=n_rep, seed=seed)
-        out._a = {k: np.array(v, dtype=np.int64) for k, v in arrays.items()}
+        for k, v in arrays.items():
+            out._a[k][...] = v
         return out
 
     def __getstate__(self) -> dict[str, Any]:
