@@ -78,18 +78,13 @@ def compare(
     same on every run.  ``replicates`` (at most 2,000) sets the resolution of the
     p-value, which is at least 2 / (replicates + 1).
 
-    ``engine``, ``threads``, ``workers``, ``scheduler``, ``clip``, ``strict`` and
-    ``progress`` are those of :func:`bcelab.evaluate`; ``clip`` applies to
-    probabilities only.  Every option is checked before any file is read.
+    ``engine``, ``threads``, ``workers``, ``scheduler``, ``clip`` (probabilities only),
+    ``strict`` and ``progress`` are those of :func:`bcelab.evaluate`.  Every option is
+    checked before any file is read.
     """
     cols = _columns(target, preds, logits, weight, by, id)
     n_rep, seed_, conf, eps = _stat_options(replicates, seed, confidence, clip, cols.logits)
-    if not isinstance(strict, bool):
-        raise OptionError(
-            f"{FNAME}: strict must be True or False",
-            f"received strict={strict!r}",
-            "pass strict=True to raise on NaN predictions or targets outside [0, 1]",
-        )
+    _check_strict(strict)
     engine = check_engine_options(engine, threads, workers, scheduler, fname=FNAME)
     sources = _sources(source)
     show, bar = progress_callable(progress, fname=FNAME)
@@ -107,13 +102,7 @@ def compare(
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
-    if res.rows == 0:
-        raise DataError(
-            "at least one row of predictions",
-            f"the files hold 0 rows: {sorted({u.path for u in units})}",
-            "check that the export wrote data (header-only or empty files)",
-        )
-    total, segments = _statistics(res, cols, conf)
+    total, segments = _statistics(res, units, cols, conf)
     return ComparisonResult(
         stats=total,
         comparison=total.compute(confidence=conf),
@@ -124,6 +113,15 @@ def compare(
         engine=engine,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _check_strict(strict: object) -> None:
+    if not isinstance(strict, bool):
+        raise OptionError(
+            f"{FNAME}: strict must be True or False",
+            f"received strict={strict!r}",
+            "pass strict=True to raise on NaN predictions or targets outside [0, 1]",
+        )
 
 
 def _run(
@@ -154,9 +152,15 @@ def _unit_threads(engine: str, threads: int | None, units: list[Unit]) -> int:
 
 
 def _statistics(
-    res: UnitResult, cols: Columns, conf: float
+    res: UnitResult, units: list[Unit], cols: Columns, conf: float
 ) -> tuple[PairedBootstrapStats, tuple[SegmentComparison, ...]]:
     """The merged state of every row, and one comparison per segment (sorted values)."""
+    if res.rows == 0:
+        raise DataError(
+            "at least one row of predictions",
+            f"the files hold 0 rows: {sorted({u.path for u in units})}",
+            "check that the export wrote data (header-only or empty files)",
+        )
     keys = sorted(res.states, key=segment_order)
     states = [res.states[k] for k in keys]
     total = states[0] if len(states) == 1 else PairedBootstrapStats.merge_all(states)

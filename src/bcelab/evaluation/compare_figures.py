@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from .compare_result import LABELS
+from .compare_labels import LABELS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -18,7 +18,8 @@ from .. import __version__
 from .._core.atomic import atomic_dir, write_json, write_text
 from ..errors import OptionError
 from .compare_figures import forest, forest_segments
-from .compare_result import LABELS, ComparisonResult
+from .compare_labels import LABELS
+from .compare_result import ComparisonResult
 from .compare_text import SEGMENT_METRICS, keying_line
 
 __all__ = ["REPORT_FILES", "check_report_dir", "render_html", "write_comparison_report"]

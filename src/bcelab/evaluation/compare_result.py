@@ -13,26 +13,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..metrics import PairedBootstrapStats, PairedComparison
+from .compare_figures import forest
+from .compare_labels import LABELS
+from .compare_text import render_comparison
 from .reader import Columns
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["LABELS", "ComparisonResult", "SegmentComparison", "verdict"]
-
-#: metric -> the name the text, the HTML and the figures print
-LABELS = {
-    "log_loss": "log loss",
-    "ne": "NE",
-    "brier": "Brier score",
-    "calibration": "calibration",
-    "ece": "ECE",
-    "roc_auc": "ROC-AUC",
-    "pr_auc": "PR-AUC",
-    "uncertainty": "uncertainty",
-    "discrimination": "discrimination",
-    "miscalibration": "miscalibration",
-}
+__all__ = ["ComparisonResult", "SegmentComparison", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -163,15 +152,9 @@ class ComparisonResult:
 
     def plot(self) -> Figure:
         """The forest plot of the differences B − A with their intervals."""
-        # start-up time: matplotlib is imported only to draw
-        from .compare_figures import forest
-
         return forest(self.to_dict())
 
     def __str__(self) -> str:
-        # start-up time: the text layout is needed only to print
-        from .compare_text import render_comparison
-
         return render_comparison(self)
 
     def _repr_html_(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .compare_result import LABELS
+from .compare_labels import LABELS
 
 if TYPE_CHECKING:
     from .compare_result import ComparisonResult
