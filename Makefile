@@ -11,19 +11,20 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,test,bench]"
+	$(BIN)/bcelab warmup  # compile the kernels once now, not in the first eval or bce call
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
-	@echo "== 1. Seed 000: why does a perfect soft-target prediction not score 0? =="
+	@echo "== 1. Why does a perfect soft-target prediction not score 0? =="
 	$(BIN)/bcelab loss --targets 0.5,0.3,0.5,0.9 --preds 0.1,0.3,0.5,0.8 --convention tf_keras
 	@echo
 	$(BIN)/bcelab loss --targets 0.5,0.3,0.5,0.9 --preds 0.5,0.3,0.5,0.9 --convention tf_keras
 	@echo
 	$(BIN)/bcelab explain --target 0.3 --plot runs/demo/explain-target-0.3.png
 	@echo
-	@echo "== 2. Seed 001: the two-circles tutorial, once and then 30 seeds at once =="
+	@echo "== 2. The two-circles tutorial, once and then 30 seeds at once =="
 	$(BIN)/bcelab train circles --quiet --out runs/demo/circles
 	$(BIN)/bcelab train circles --seeds 30 --quiet --out runs/demo/circles-30
 	@echo "(the tutorial reported Train: 0.836, Test: 0.852 for one run)"
@@ -33,7 +34,7 @@ demo: install
 	$(BIN)/python -c "import numpy as np, pyarrow as pa, pyarrow.parquet as pq; r=np.random.default_rng(0); p=r.random(10**6); pq.write_table(pa.table({'y':(r.random(10**6)<p).astype('f4'),'p':p.astype('f4'),'seg':r.choice(['a','b'],10**6)}),'runs/demo/preds.parquet')"
 	$(BIN)/bcelab eval runs/demo/preds.parquet --target y --pred p --by seg --report runs/demo/eval-report
 	@echo
-	@echo "== 4. Seed 000 with an image autoencoder: BCE = floor + excess =="
+	@echo "== 4. The autoencoder question, on images: BCE = floor + excess =="
 	$(BIN)/bcelab train autoencoder --epochs 30 --quiet --out runs/demo/autoencoder
 
 lint: install

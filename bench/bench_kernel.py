@@ -30,7 +30,7 @@ import numpy as np
 
 import bcelab
 from _common import bandwidth_reader, interleaved_times, machine_line, median_time, table
-from bcelab.kernels import driver, fused_bce, set_enabled
+from bcelab.kernels import fused_bce, loss_driver, set_enabled
 
 Case = tuple[str, Callable[[], Any]]
 
@@ -85,7 +85,7 @@ def peers_grad(d: dict[str, np.ndarray]) -> list[Case]:
 def torch_cases(d: dict[str, np.ndarray], *, grad: bool) -> list[Case]:
     try:
         import torch
-        import torch.nn.functional as F
+        from torch.nn import functional
     except ImportError:  # pragma: no cover
         return []
     x, p, y = (torch.from_numpy(d[k]) for k in ("x", "p", "y"))
@@ -99,10 +99,10 @@ def torch_cases(d: dict[str, np.ndarray], *, grad: bool) -> list[Case]:
         return run
 
     def fwd_logits() -> Any:
-        return F.binary_cross_entropy_with_logits(x, y)
+        return functional.binary_cross_entropy_with_logits(x, y)
 
     def fwd_probs() -> Any:
-        return F.binary_cross_entropy(p, y)
+        return functional.binary_cross_entropy(p, y)
 
     def bwd(fn: Callable[[torch.Tensor, torch.Tensor], Any], src: torch.Tensor) -> Callable:
         def run() -> Any:
@@ -117,9 +117,14 @@ def torch_cases(d: dict[str, np.ndarray], *, grad: bool) -> list[Case]:
     for nt in (1, 2):
         if grad:
             out.append(
-                (f"torch logits {nt}t", threaded(nt, bwd(F.binary_cross_entropy_with_logits, x)))
+                (
+                    f"torch logits {nt}t",
+                    threaded(nt, bwd(functional.binary_cross_entropy_with_logits, x)),
+                )
             )
-            out.append((f"torch probs {nt}t", threaded(nt, bwd(F.binary_cross_entropy, p))))
+            out.append(
+                (f"torch probs {nt}t", threaded(nt, bwd(functional.binary_cross_entropy, p)))
+            )
         else:
             out.append((f"torch logits {nt}t", threaded(nt, fwd_logits)))
             out.append((f"torch probs {nt}t", threaded(nt, fwd_probs)))
@@ -251,13 +256,17 @@ def fsum_check(n: int) -> list[list[Any]]:
     ]
     try:
         import torch
-        import torch.nn.functional as F
+        from torch.nn import functional
 
         torch.set_num_threads(2)
         rows.append(
             [
                 "torch with_logits (float32)",
-                float(F.binary_cross_entropy_with_logits(torch.from_numpy(x), torch.from_numpy(y))),
+                float(
+                    functional.binary_cross_entropy_with_logits(
+                        torch.from_numpy(x), torch.from_numpy(y)
+                    )
+                ),
             ]
         )
     except ImportError:  # pragma: no cover
@@ -271,7 +280,7 @@ def fsum_check(n: int) -> list[list[Any]]:
 
 
 def _kernel_call(x: np.ndarray, y: np.ndarray, nt: int) -> Any:
-    return driver.run(
+    return loss_driver.run(
         x,
         y,
         None,
@@ -303,13 +312,13 @@ def cutover() -> list[list[Any]]:
     )
     set_enabled(True)
     import torch
-    import torch.nn.functional as F
+    from torch.nn import functional
 
     tp, ty = torch.from_numpy(p4), torch.from_numpy(y4)
     rows.append(
         [
             "N=4 torch F.binary_cross_entropy",
-            median_time(lambda: F.binary_cross_entropy(tp, ty)) * 1e6,
+            median_time(lambda: functional.binary_cross_entropy(tp, ty)) * 1e6,
         ]
     )
     for k in (14, 16, 18, 20):

@@ -77,10 +77,10 @@ def throughput(n: int, repeat: int) -> tuple[str, dict[str, float]]:
         BinaryStats(**kw).update(p, y)  # type: ignore[arg-type]
 
     res["bcelab update (numba, all threads)"] = timed(upd, repeat=repeat)
-    res["bcelab update (numba, 1 thread)"] = timed(lambda: upd(n_threads=1), repeat=repeat)
+    res["bcelab update (numba, 1 thread)"] = timed(lambda: upd(threads=1), repeat=repeat)
     m = min(n, 2_000_000)  # the reference path is slow: time it on a slice, scale per row
     y2, p2 = y[:m], p[:m]
-    t = timed(lambda: BinaryStats(engine="numpy").update(p2, y2), repeat=3)
+    t = timed(lambda: BinaryStats(kernel="numpy").update(p2, y2), repeat=3)
     res["bcelab update (NumPy reference)"] = (t[0] * n / m, t[1] * n / m)
     try:
         import duckdb

@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "DomainError",
     "EmptyReductionError",
+    "MissingDependencyError",
     "NaNError",
     "OptionError",
     "ShapeError",
@@ -61,3 +62,10 @@ class EmptyReductionError(BCELabError):
 
 class DataError(BCELabError):
     """A data file or data set that cannot be used (missing column, corrupt file, ...)."""
+
+
+class MissingDependencyError(BCELabError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install.
+
+    Also an :class:`ImportError`, so ``except ImportError`` keeps working.
+    """

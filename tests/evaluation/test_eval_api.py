@@ -61,7 +61,7 @@ def _same_metrics(m1: object, m2: object, rel: float = REL) -> None:
 def test_matches_the_in_memory_state_and_sklearn(folder):
     d, whole = folder
     res = bcelab.evaluate(d, preds="p", target="y", threads=2)
-    ref = BinaryStats(engine="numpy").update(whole["p"], whole["y"])
+    ref = BinaryStats(kernel="numpy").update(whole["p"], whole["y"])
     _same_metrics(res.metrics, ref.compute())
     m = res.metrics
     assert m.rows == N_FILES * ROWS and res.rows == m.rows and res.files == N_FILES
@@ -98,9 +98,9 @@ def test_by_gives_the_state_of_each_segment(folder):
     assert sum(s.stats.rows for s in res.segments) == res.rows
     for s in res.segments:
         keep = whole["g"] == s.value
-        ref = BinaryStats(engine="numpy").update(whole["p"][keep], whole["y"][keep])
+        ref = BinaryStats(kernel="numpy").update(whole["p"][keep], whole["y"][keep])
         _same_metrics(s.metrics, ref.compute())
-    _same_metrics(res.metrics, BinaryStats(engine="numpy").update(whole["p"], whole["y"]).compute())
+    _same_metrics(res.metrics, BinaryStats(kernel="numpy").update(whole["p"], whole["y"]).compute())
     frame = res.to_frame()
     assert frame.column_names[0] == "g" and frame.num_rows == 3
     assert frame["rows"].to_pylist() == [s.stats.rows for s in res.segments]
@@ -127,21 +127,28 @@ def _bad_file(tmp_path, **cols: list[float]) -> object:
     return path
 
 
-def test_nan_predictions_and_bad_targets_are_counted_not_dropped(tmp_path):
-    path = _bad_file(
-        tmp_path, y=[1, 0, 2, -1, 1, 0, np.nan], p=[0.9, np.nan, 0.5, 0.5, 0.8, 0.1, 0.3]
-    )
+def test_nan_predictions_and_missing_targets_are_counted_not_dropped(tmp_path):
+    path = _bad_file(tmp_path, y=[1, 0, np.nan, 1, 0, np.nan], p=[0.9, np.nan, 0.5, 0.8, 0.1, 0.3])
     m = bcelab.evaluate(path, preds="p", target="y").metrics
-    assert (m.rows, m.rows_used, m.nan_predictions, m.invalid_targets) == (7, 3, 1, 3)
-    assert m.rows_excluded == 4
+    assert (m.rows, m.rows_used, m.nan_predictions, m.invalid_targets) == (6, 3, 1, 2)
+    assert m.rows_excluded == 3
     # the metrics are those of the three valid rows
-    ref = BinaryStats(engine="numpy").update([0.9, 0.8, 0.1], [1, 1, 0]).compute()
+    ref = BinaryStats(kernel="numpy").update([0.9, 0.8, 0.1], [1, 1, 0]).compute()
     assert math.isclose(m.log_loss, ref.log_loss, rel_tol=1e-15)
     with pytest.raises(NaNError, match=r"bad\.parquet.*batch 0"):
         bcelab.evaluate(path, preds="p", target="y", strict=True)
-    path = _bad_file(tmp_path, y=[1, 0, 2], p=[0.9, 0.1, 0.5])
-    with pytest.raises(DomainError, match=r"targets must lie in \[0, 1\].*bad\.parquet"):
-        bcelab.evaluate(path, preds="p", target="y", strict=True)
+
+
+def test_targets_outside_unit_interval_are_an_error_naming_the_values(tmp_path):
+    # never half the rows silently excluded as "invalid targets"
+    path = _bad_file(tmp_path, y=[1, -1, -1, 1, np.nan], p=[0.9, 0.2, 0.5, 0.8, 0.3])
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(path, preds="p", target="y")
+    msg = str(e.value)
+    assert "it holds -1, 1" in msg and "at row 1 of" in msg and "bad.parquet" in msg
+    assert "positive_label=1" in msg
+    m = bcelab.evaluate(path, preds="p", target="y", positive_label=1).metrics
+    assert (m.rows_used, m.invalid_targets, m.base_rate) == (4, 1, 0.5)
 
 
 def test_probabilities_outside_unit_interval_without_logit(tmp_path):
@@ -207,7 +214,7 @@ def test_keywords_give_the_numbers_of_the_core(folder):
     by_preds = bcelab.evaluate(d, preds="p", target="y", threads=1)
     # the same call with the keywords in the other order: keywords, so nothing changes
     assert by_preds.stats == bcelab.evaluate(d, target="y", preds="p", threads=2).stats
-    ref = BinaryStats(engine="numpy").update(preds=whole["p"], targets=whole["y"])
+    ref = BinaryStats(kernel="numpy").update(preds=whole["p"], targets=whole["y"])
     _same_metrics(by_preds.metrics, ref.compute())
     assert by_preds.to_dict()["columns"] == {"target": "y", "pred": "p", "weight": None, "by": None}
     y, z = whole["y"].astype(np.float64), whole["z"].astype(np.float64)

@@ -1,16 +1,22 @@
-"""``bcelab eval``: a thin layer over ``bcelab.evaluate`` (issue 5, section 3; Bad input)."""
+"""``bcelab eval``: a thin layer over ``bcelab.evaluate`` (bad input: exit 2, flags named)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
+import time
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import bcelab
 from bcelab.cli import main
+from bcelab.evaluation.warmup import NOTICE
+from bcelab.metrics import BinaryStats
 
 
 @pytest.fixture()
@@ -56,8 +62,9 @@ def test_text_output_with_segments(capsys, good):
 
 
 def test_progress_bar_on_request(capsys, good):
+    # stderr is not a terminal here: rich draws the final state once, with the rate
     rc, _, err = _run(capsys, good, "--target", "y", "--pred", "p", "--progress")
-    assert rc == 0 and "rows/s" in err and "100.0%" in err
+    assert rc == 0 and "rows/s" in err and "100%" in err and "20k/20k rows" in err
 
 
 def test_report_directory(capsys, good, tmp_path):
@@ -75,7 +82,7 @@ def test_report_directory(capsys, good, tmp_path):
     [
         ("missing", ["--target", "label", "--pred", "p"], "available: ['y', 'p', 'seg']"),
         ("truncated", ["--target", "y", "--pred", "p"], "corrupt or truncated"),
-        ("corrupt_csv", ["--target", "y", "--pred", "p"], "bad.csv, batch 0"),
+        ("corrupt_csv", ["--target", "y", "--pred", "p"], "line 3: Expected 2 columns, got 3"),
         ("empty", ["--target", "y", "--pred", "p"], "empty (0 bytes)"),
         ("outside", ["--target", "y", "--pred", "p"], "probabilities must lie in [0, 1]"),
         ("nan", ["--target", "y", "--pred", "p", "--strict"], "must not contain NaN"),
@@ -143,3 +150,38 @@ def test_threads_change_nothing(capsys, good):
         assert rc == 0
         outs.append(json.loads(out)["metrics"])
     assert outs[0] == outs[1]
+
+
+class _SlowStats(BinaryStats):
+    """A first compile, simulated: every update waits."""
+
+    def update(self, *args: object, **kwargs: object) -> BinaryStats:
+        time.sleep(0.35)
+        return super().update(*args, **kwargs)
+
+
+def test_first_run_compile_is_one_line_and_not_timed(capsys, good, monkeypatch):
+    monkeypatch.setattr("bcelab.evaluation.warmup._READY", threading.Event())
+    monkeypatch.setattr("bcelab.evaluation.warmup.BinaryStats", _SlowStats)
+    rc, out, err = _run(capsys, good, "--target", "y", "--pred", "p", "--json")
+    assert rc == 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bcelab eval: compiling the metric kernels once for this machine")
+    assert re.search(r"done in 1\.\d s \(not counted in the rows/s\)$", lines[0]), lines[0]
+    run = json.loads(out)["run"]
+    assert run["seconds"] < 1.0  # the 1.4 s of "compiling" are not in the timing
+    # a second run in this process: nothing to compile, nothing said
+    rc, _, err = _run(capsys, good, "--target", "y", "--pred", "p", "--json")
+    assert rc == 0 and err == ""
+
+
+def test_python_api_logs_the_compile_once(good, monkeypatch, caplog):
+    monkeypatch.setattr("bcelab.evaluation.warmup._READY", threading.Event())
+    monkeypatch.setattr("bcelab.evaluation.warmup.BinaryStats", _SlowStats)
+    with caplog.at_level(logging.WARNING, logger="bcelab"):
+        res = bcelab.evaluate(good, preds="p", target="y")
+        bcelab.evaluate(good, preds="p", target="y")
+    notes = [r.getMessage() for r in caplog.records if "compiling" in r.getMessage()]
+    assert notes == ["bcelab: " + NOTICE]
+    assert res.seconds < 1.0

@@ -89,6 +89,18 @@ def test_dask_equals_local(client, folder, tmp_path):
     )
 
 
+def test_dask_on_an_in_memory_table(client, folder):
+    """A table's slices travel with their tasks: the same numbers as the local engine."""
+    _ready(client)
+    table = pa.Table.from_batches(
+        b for f in sorted(folder.iterdir()) for b in pq.read_table(f).to_batches()
+    )
+    kw = {"preds": "p", "target": "y", "weight": "w", "by": "g"}
+    _assert_identical(
+        bcelab.evaluate(table, **kw), bcelab.evaluate(table, engine="dask", scheduler=client, **kw)
+    )
+
+
 def test_worker_errors_come_back_as_bcelab_errors(client, tmp_path):
     addr = _ready(client)
     _write(tmp_path, 2, 1000)

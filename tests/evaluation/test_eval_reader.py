@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bcelab.errors import DataError, DTypeError
-from bcelab.evaluation.reader import Columns, iter_unit, plan_units
+from bcelab.evaluation.columns import Columns
+from bcelab.evaluation.reader import iter_unit, plan_units
 from bcelab.evaluation.tasks import OrderedReducer, segment_order, tree_reduce
 
 COLS = Columns("y", "p")
@@ -89,8 +90,14 @@ def test_missing_column_lists_available(tmp_path):
 
 
 def test_non_numeric_column_is_a_dtype_error(tmp_path):
-    pq.write_table(pa.table({"y": ["a", "b"], "p": [0.1, 0.2]}), tmp_path / "a.parquet")
-    with pytest.raises(DTypeError, match=r"'y'.*must hold numbers"):
+    pq.write_table(pa.table({"y": [1.0, 0.0], "p": ["a", "b"]}), tmp_path / "a.parquet")
+    with pytest.raises(DTypeError, match=r"'p'.*must hold numbers"):
+        plan_units([tmp_path / "a.parquet"], COLS)
+
+
+def test_text_target_names_its_values_and_the_fix(tmp_path):
+    pq.write_table(pa.table({"y": ["no", "yes"], "p": [0.1, 0.2]}), tmp_path / "a.parquet")
+    with pytest.raises(DataError, match=r"text labels.*'no', 'yes'.*positive_label='yes'"):
         plan_units([tmp_path / "a.parquet"], COLS)
 
 
@@ -141,11 +148,11 @@ def test_corrupt_csv_names_file_and_batch(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("y,p\n" + "1,0.5\n" * 10 + "1,0.5,7\n" + "0,0.2\n" * 10)
     (u,) = plan_units([path], COLS)
-    with pytest.raises(DataError, match=r"bad\.csv, batch 0.*Expected 2 columns, got 3"):
+    with pytest.raises(DataError, match=r"bad\.csv.*line 12: Expected 2 columns, got 3"):
         list(iter_unit(u, COLS))
     path.write_text("y,p\n1,0.5\n0,abc\n")
     (u,) = plan_units([path], COLS)
-    with pytest.raises(DataError, match=r"bad\.csv, batch 0.*invalid value 'abc'"):
+    with pytest.raises(DataError, match=r"column 'p' of .*bad\.csv; line 3 holds 'abc'"):
         list(iter_unit(u, COLS))
 
 

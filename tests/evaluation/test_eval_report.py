@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import math
+import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +17,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import bcelab
+from bcelab.errors import OptionError
 from bcelab.evaluation import figures
+from bcelab.evaluation.atomic_dir import OLD_PREFIX, TMP_PREFIX
 from bcelab.evaluation.report import FIGURES, write_report
 from bcelab.metrics import BinaryStats
 
@@ -32,7 +38,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def state(data: tuple[np.ndarray, np.ndarray]) -> BinaryStats:
     y, p = data
-    return BinaryStats(engine="numpy").update(p, y)
+    return BinaryStats(kernel="numpy").update(p, y)
 
 
 def _line(fig: object, i: int) -> np.ndarray:
@@ -136,3 +142,79 @@ def test_report_failure_leaves_old_files_whole(tmp_path, result, monkeypatch):
         write_report(result, out)
     assert (out / "report.html").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def _report_tree(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, result, monkeypatch):
+    out = tmp_path / "report"
+    write_report(result, out)
+    before = _report_tree(out)
+    calls: list[str] = []
+    real = bcelab.evaluation.report.atomic_open
+
+    def fail_on_third(path: object, mode: str = "w") -> object:
+        calls.append(str(path))
+        if len(calls) == 3:  # metrics.json and one figure are written by then
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, mode)
+
+    monkeypatch.setattr("bcelab.evaluation.report.atomic_open", fail_on_third)
+    with pytest.raises(OSError, match="No space left"):
+        write_report(result, out)
+    assert len(calls) == 3
+    assert _report_tree(out) == before  # the old report, complete and unmixed
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial
+
+
+def test_report_replaces_a_previous_report_whole(tmp_path, result):
+    out = tmp_path / "report"
+    write_report(result, out)
+    (out / "roc.png").unlink()  # an incomplete old report is still a report folder
+    written = write_report(result, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(written)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_report_never_replaces_a_folder_with_other_files(tmp_path, result):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep")
+    with pytest.raises(OptionError, match=r"directory must be a new folder.*thesis\.tex"):
+        write_report(result, out)
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+
+
+def test_stale_folders_of_a_killed_run_are_removed(tmp_path, result):
+    out = tmp_path / "report"
+    write_report(result, out)
+    before = _report_tree(out)
+    dead = 2**22 + 12345  # above the usual pid_max: no such process
+    old = time.time() - 3600
+    tmp = tmp_path / f"{TMP_PREFIX}report.{dead}.abc123"
+    tmp.mkdir()
+    (tmp / "metrics.json").write_text("{}")
+    aside = tmp_path / f"{OLD_PREFIX}other.{dead}.def456"  # killed between the two renames
+    aside.mkdir()
+    (aside / "report.html").write_text("old")
+    alive = tmp_path / f"{TMP_PREFIX}report.{os.getpid()}.ghi789"  # this process: kept
+    alive.mkdir()
+    for p in (tmp, aside, alive):
+        os.utime(p, (old, old))
+    write_report(result, out)
+    assert not tmp.exists() and not aside.exists() and alive.exists()
+    assert (tmp_path / "other" / "report.html").read_text() == "old"  # put back
+    assert _report_tree(out).keys() == before.keys()
+
+
+def test_notebook_view_is_escaped_and_self_contained(tmp_path, data):
+    y, p = data
+    seg = np.where(np.arange(y.size) % 2 == 0, "<b>x</b>", "y & z")
+    res = bcelab.evaluate({"y": y, "p": p, "s": seg}, preds="p", target="y", by="s")
+    page = res._repr_html_()
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "y &amp; z" in page and "<b>x</b>" not in page
+    assert "http" not in page and "<script" not in page and "<img" not in page
+    assert f"{res.metrics.log_loss:.6g}" in page and "binning error ≤" in page
+    assert "±" not in page

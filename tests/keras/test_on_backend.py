@@ -176,7 +176,7 @@ def test_metrics_equal_binary_stats_over_batches():
         ps.append(p)
         ws.append(np.repeat(w[:, None], 2, axis=1))
     ref = (
-        BinaryStats(engine="numpy")
+        BinaryStats(kernel="numpy")
         .update(np.concatenate(ps), np.concatenate(ys), weights=np.concatenate(ws))
         .compute()
     )
@@ -196,7 +196,7 @@ def test_metrics_equal_binary_stats_over_batches():
         m.reset_state()
         m.update_state(*batches[0][:2])
     assert float(_np(metrics["log_loss"].result())) == pytest.approx(
-        BinaryStats(engine="numpy").update(batches[0][1], batches[0][0]).compute().log_loss,
+        BinaryStats(kernel="numpy").update(batches[0][1], batches[0][0]).compute().log_loss,
         rel=2e-5,
     )
 

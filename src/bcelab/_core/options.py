@@ -16,6 +16,7 @@ from ..errors import OptionError
 
 __all__ = [
     "CONVENTIONS",
+    "KERNELS",
     "NAN_POLICIES",
     "REDUCTIONS",
     "check_choice",
@@ -23,6 +24,7 @@ __all__ = [
     "check_confidence",
     "check_convention",
     "check_focal",
+    "check_kernel",
     "check_nan_policy",
     "check_positive_int",
     "check_reduction",
@@ -35,6 +37,8 @@ __all__ = [
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum", "weighted_mean", "per_sample")
 NAN_POLICIES: tuple[str, ...] = ("raise", "propagate", "omit")
 CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn")
+#: which code computes a metric state: the compiled loops when they can run, or NumPy
+KERNELS: tuple[str, ...] = ("auto", "compiled", "numpy")
 
 
 def check_choice(value: object, allowed: Sequence[str], *, name: str, fname: str, hint: str) -> str:
@@ -77,6 +81,16 @@ def check_convention(convention: object, *, fname: str) -> str:
         name="convention",
         fname=fname,
         hint="use convention='exact' (the default) unless you need another library's number",
+    )
+
+
+def check_kernel(kernel: object, *, fname: str) -> str:
+    return check_choice(
+        kernel,
+        KERNELS,
+        name="kernel",
+        fname=fname,
+        hint="use kernel='auto' (the default): compiled loops when they can run, else NumPy",
     )
 
 

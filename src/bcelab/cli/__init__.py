@@ -2,7 +2,13 @@
 
 Each subcommand lives in its own module with the same four parts:
 ``add_arguments(parser)``, a typed ``Config``, ``config_from_args(namespace)`` and
-``execute(config) -> int``.  Only this layer prints; the library core never does.
+``execute(config) -> int``; ``VALUE_FLAGS`` may list the flags whose values can start
+with a minus sign.  Only this layer prints; the library core never does.
+
+Every failure the user can fix ends here as one line on stderr and exit code 2, never
+a traceback: bad input (:class:`bcelab.BCELabError`, rewritten to name the command's
+flags), a missing optional package (the ``pip install`` line of its extra), and a file
+that cannot be read or written (the path and the cause).
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from .. import __version__
 from ..errors import BCELabError
+from .messages import in_flags, missing_extra, split_negative_values
+from .output import from_os_error
 
 __all__ = ["main"]
 
@@ -24,17 +33,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bcelab.cli.train", "train a model with BCE (two circles, autoencoders, your data)"),
     "eval": ("bcelab.cli.eval", "evaluate a prediction file of any size (log loss, NE, ...)"),
     "compare": ("bcelab.cli.compare", "is model B better than model A on the same rows, and why?"),
+    "warmup": ("bcelab.cli.warmup", "compile bcelab's kernels once for this machine"),
 }
 
 
-def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, dict[str, object]]:
+def _fail(command: str, err: BaseException) -> int:
+    print(f"bcelab {command}: error: {err}", file=sys.stderr)
+    return 2
+
+
+def _build_parser(
+    argv: Sequence[str],
+) -> tuple[argparse.ArgumentParser, dict[str, ModuleType], tuple[str, ImportError] | None]:
+    """The parser, the imported command modules, and the requested command's import
+    failure when an optional package is missing."""
     parser = argparse.ArgumentParser(
         prog="bcelab",
         description="Binary cross-entropy done right: exact, explained as floor + excess.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    modules: dict[str, object] = {}
+    modules: dict[str, ModuleType] = {}
+    missing: tuple[str, ImportError] | None = None
     wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, (modname, help_) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
@@ -43,18 +63,26 @@ def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, dict[st
         if wanted is None or wanted == name:
             try:
                 mod = importlib.import_module(modname)
-            except ModuleNotFoundError as e:
+                mod.add_arguments(sp)
+            except ImportError as e:
                 if e.name and e.name.startswith("bcelab"):
                     continue  # subcommand not available in this build
-                raise
-            mod.add_arguments(sp)
+                if wanted != name or missing_extra(e, name) is None:
+                    raise
+                missing = (name, e)
+                continue
             modules[name] = mod
-    return parser, modules
+    return parser, modules, missing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    parser, modules = _build_parser(args)
+    parser, modules, missing = _build_parser(args)
+    if missing is not None:  # before parsing: the command's flags are unknown without it
+        command, err = missing
+        return _fail(command, missing_extra(err, command) or err)
+    for mod in modules.values():
+        args = split_negative_values(args, tuple(getattr(mod, "VALUE_FLAGS", ())))
     ns = parser.parse_args(args)
     if ns.version:
         print(f"bcelab {__version__}")
@@ -62,24 +90,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command is None:
         parser.print_help()
         return 2
-    mod = modules.get(ns.command)
-    if mod is None:
+    chosen = modules.get(ns.command)
+    if chosen is None:
         print(
             f"bcelab: error: the '{ns.command}' command is not available in this build",
             file=sys.stderr,
         )
         return 2
+    return _run(chosen, ns)
+
+
+def _run(mod: ModuleType, ns: argparse.Namespace) -> int:
+    command = ns.command
     try:
-        config = mod.config_from_args(ns)  # type: ignore[attr-defined]
-        return int(mod.execute(config))  # type: ignore[attr-defined]
+        config = mod.config_from_args(ns)
+        return int(mod.execute(config))
     except BCELabError as e:
-        print(f"bcelab {ns.command}: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(command, in_flags(e, command))
+    except ImportError as e:
+        clear = missing_extra(e, command)
+        if clear is None:
+            raise
+        return _fail(command, clear)
     except KeyboardInterrupt:
-        print(f"bcelab {ns.command}: interrupted", file=sys.stderr)
+        print(f"bcelab {command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `bcelab loss ... | head`
         return 0
+    except OSError as e:  # a full disk, a read-only folder: the path and the cause
+        return _fail(command, from_os_error(e))
 
 
 if __name__ == "__main__":  # pragma: no cover

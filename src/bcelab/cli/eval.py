@@ -1,4 +1,9 @@
-"""``bcelab eval``: metrics of a prediction file of any size (Parquet or CSV), optionally on Dask."""
+"""``bcelab eval``: metrics of a prediction file of any size (Parquet or CSV), optionally on Dask.
+
+Every flag and the ``--report`` folder are checked before any data is read; the metric
+kernels are compiled (once per machine) before the clock starts, with one line on stderr
+when that takes a while.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,14 @@ from typing import Any
 from ..errors import OptionError
 from ..metrics.compute import check_threshold
 from .flags import check_engine_flags
+from .output import check_dir
+from .warmup import CompileNotice
 
-__all__ = ["Config", "add_arguments", "config_from_args", "execute", "run"]
+__all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute", "run"]
+
+#: flags whose value may start with a minus sign (``--positive-label -1``)
+VALUE_FLAGS = ("--positive-label", "--threshold", "--clip")
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,8 @@ class Config:
     logits: str | None = None  # the column, from --logit
     weight: str | None = None
     by: str | None = None
+    positive_label: str | None = None
+    delimiter: str | None = None
     threshold: float = 0.5
     clip: float | None = None
     as_json: bool = False
@@ -45,7 +58,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--pred", metavar="COL", help="prediction column holding probabilities")
     g.add_argument("--logit", metavar="COL", help="prediction column holding logits (raw scores)")
-    p.add_argument("--target", required=True, metavar="COL", help="target column, values in [0, 1]")
+    p.add_argument(
+        "--target",
+        required=True,
+        metavar="COL",
+        help="target column: numbers in [0, 1] (0/1 labels or probabilities), or labels "
+        "with --positive-label",
+    )
+    p.add_argument(
+        "--positive-label",
+        metavar="VALUE",
+        help="the target value of the positive class (a number or text, e.g. 1, yes, "
+        "True): it counts as 1, every other value as 0",
+    )
     p.add_argument("--weight", metavar="COL", help="sample-weight column (>= 0)")
     p.add_argument("--by", metavar="COL", help="one row of metrics per distinct value of COL")
     p.add_argument(
@@ -60,12 +85,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="EPS",
         help="clip probabilities to [EPS, 1-EPS] (counted in the output); off by default",
     )
+    p.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="CSV field separator: one character, or tab (default: tab for .tsv, else comma)",
+    )
     p.add_argument("--json", dest="as_json", action="store_true", help="print JSON on stdout")
     p.add_argument(
         "--report",
         metavar="DIR",
-        help="write report.html, metrics.json and the figures (PNG) to DIR",
+        help="write report.html, metrics.json and the figures (PNG) to DIR (a new folder, "
+        "or a previous report folder, which is replaced whole)",
     )
+    _add_engine_arguments(p)
+
+
+def _add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """Where it runs (--engine, --threads, --scheduler, --workers) and how it reports."""
     p.add_argument(
         "--engine",
         choices=("local", "dask"),
@@ -93,7 +129,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="fail on NaN predictions or targets outside [0, 1] instead of counting them",
+        help="fail on NaN predictions or missing targets instead of counting them",
     )
     bar = p.add_mutually_exclusive_group()
     bar.add_argument(
@@ -142,10 +178,42 @@ def _check_value_flags(ns: argparse.Namespace) -> None:
         )
 
 
+def _delimiter(text: str | None) -> str | None:
+    if text is None:
+        return None
+    sep = _DELIMITERS.get(text.lower(), text)
+    if len(sep) != 1:
+        raise OptionError(
+            "--delimiter must be one character, or tab",
+            f"received --delimiter {text!r}",
+            "write e.g. --delimiter ';' or --delimiter tab",
+        )
+    return sep
+
+
+def _check_report(path: str) -> None:
+    """A folder the report can be written to (new, or a previous report), before any work."""
+    # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
+    from ..evaluation.report import check_report_dir
+
+    check_dir(path, "--report")
+    check_report_dir(path, fname="", name="--report")
+
+
 def config_from_args(ns: argparse.Namespace) -> Config:
-    """The typed configuration; each flag is checked here, with a message naming it."""
+    """The typed configuration; each flag and the report folder are checked here, with a
+    message naming the flag."""
     _check_engine_flags(ns)
     _check_value_flags(ns)
+    delimiter = _delimiter(ns.delimiter)
+    if ns.positive_label == "":
+        raise OptionError(
+            "--positive-label must be the value of the positive class",
+            "received ''",
+            "write e.g. --positive-label 1 or --positive-label yes",
+        )
+    if ns.report is not None:
+        _check_report(ns.report)
     return Config(
         sources=tuple(ns.sources),
         target=ns.target,
@@ -153,6 +221,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         logits=ns.logit,
         weight=ns.weight,
         by=ns.by,
+        positive_label=ns.positive_label,
+        delimiter=delimiter,
         threshold=ns.threshold,
         clip=ns.clip,
         as_json=ns.as_json,
@@ -171,7 +241,10 @@ def run(cfg: Config) -> Any:
     # optional dependency (pyarrow, the eval extra) and start-up time
     from ..evaluation import evaluate
     from ..evaluation.row_progress import RowProgressBar
+    from ..evaluation.warmup import compile_metric_kernels
 
+    notice = CompileNotice("bcelab eval")
+    notice.finish(compile_metric_kernels(notice=notice))  # not counted in the rows/s
     show = sys.stderr.isatty() if cfg.progress is None else cfg.progress
     bar = RowProgressBar(sys.stderr) if show else None
     try:
@@ -182,6 +255,8 @@ def run(cfg: Config) -> Any:
             target=cfg.target,
             weight=cfg.weight,
             by=cfg.by,
+            positive_label=cfg.positive_label,
+            delimiter=cfg.delimiter,
             threshold=cfg.threshold,
             clip=cfg.clip,
             engine=cfg.engine,

@@ -12,8 +12,12 @@ from .._core.atomic import save_figure
 from ..errors import OptionError
 from ..information import binary_entropy
 from ..losses import bce
+from .output import check_figure
 
-__all__ = ["Config", "add_arguments", "config_from_args", "curve", "execute", "plot"]
+__all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "curve", "execute", "plot"]
+
+#: flags whose value may start with a minus sign
+VALUE_FLAGS = ("--target",)
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", type=float, required=True, help="a target y in [0, 1], e.g. 0.3")
     p.add_argument(
         "--plot",
-        type=Path,
         default=None,
         metavar="FILE.png",
-        help="also draw the curve to this image",
+        help="also draw the curve to this image (.png, .svg, .pdf, ...)",
     )
 
 
@@ -41,7 +44,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             f"received {ns.target!r}",
             "divide 0..255 pixel values by 255",
         )
-    return Config(ns.target, ns.plot)
+    # checked before any work: a folder the figure can be written to, a known format
+    return Config(ns.target, None if ns.plot is None else check_figure(ns.plot, "--plot"))
 
 
 def curve(target: float, n: int = 999) -> tuple[np.ndarray, np.ndarray, float]:
@@ -68,7 +72,8 @@ def plot(target: float, path: Path) -> Path:
     ax.set_xlim(0, 1)
     ax.set_xlabel("prediction p")
     ax.set_ylabel("loss (nats)")
-    ax.set_title(f"Binary cross-entropy for target y = {target:g}: minimum is H(y), not 0")
+    minimum = "H(y), not 0" if floor > 0 else "H(y) = 0 (a hard target)"
+    ax.set_title(f"Binary cross-entropy for target y = {target:g}: minimum is {minimum}")
     ax.legend(loc="upper center")
     ax.grid(alpha=0.3)
     return save_figure(fig, path)

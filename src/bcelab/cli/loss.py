@@ -14,7 +14,10 @@ from ..errors import OptionError
 from ..information import binary_entropy, binary_kl, decompose
 from ..losses import bce, bce_with_logits, sigmoid
 
-__all__ = ["Config", "add_arguments", "compute_table", "config_from_args", "execute"]
+__all__ = ["VALUE_FLAGS", "Config", "add_arguments", "compute_table", "config_from_args", "execute"]
+
+#: flags whose value may start with a minus sign (``--preds -2,3 --logits``)
+VALUE_FLAGS = ("--preds", "--targets", "--label-smoothing")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,12 @@ class Config:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preds", required=True, help="comma-separated predictions (probabilities)")
+    p.add_argument(
+        "--preds",
+        required=True,
+        help="comma-separated predictions: probabilities, or logits with --logits "
+        "(negative values work: --preds -2,3)",
+    )
     p.add_argument(
         "--targets", required=True, help="comma-separated targets in [0, 1], e.g. 0.5,0.3"
     )
@@ -59,6 +67,29 @@ def _numbers(text: str, name: str) -> tuple[float, ...]:
     return vals
 
 
+def _check_values(preds: tuple[float, ...], targets: tuple[float, ...], logits: bool) -> None:
+    bad_t = [t for t in targets if not 0.0 <= t <= 1.0]
+    if bad_t:
+        raise OptionError(
+            "--targets must lie in [0, 1]",
+            f"received {bad_t[0]!r}" + (f" and {len(bad_t) - 1} more" if len(bad_t) > 1 else ""),
+            "divide 0..255 values by 255; write labels -1/1 as 0/1",
+        )
+    if any(p != p for p in preds):
+        raise OptionError(
+            "--preds must be numbers (logits may be inf or -inf)",
+            "received nan",
+            "leave out that value",
+        )
+    bad_p = [p for p in preds if not 0.0 <= p <= 1.0]
+    if bad_p and not logits:
+        raise OptionError(
+            "--preds: probabilities must lie in [0, 1]",
+            f"received {bad_p[0]!r}" + (f" and {len(bad_p) - 1} more" if len(bad_p) > 1 else ""),
+            "add --logits if these are logits (raw scores)",
+        )
+
+
 def config_from_args(ns: argparse.Namespace) -> Config:
     """The typed configuration; each flag is checked here, with a message naming it."""
     preds, targets = _numbers(ns.preds, "preds"), _numbers(ns.targets, "targets")
@@ -68,6 +99,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             f"received {len(preds)} predictions and {len(targets)} targets",
             "give one prediction per target",
         )
+    _check_values(preds, targets, ns.logits)
     if not 0.0 <= ns.label_smoothing <= 1.0:
         raise OptionError(
             "--label-smoothing must be a number in [0, 1]",
@@ -97,12 +129,12 @@ def compute_table(cfg: Config) -> dict[str, object]:
     probs = sigmoid(z) if cfg.logits else z
     out: dict[str, object] = {
         "rows": [
-            {
-                "target": float(t),
-                "prediction": float(p),
-                "bce": float(b),
-                "floor": float(f),
-                "excess": float(e),
+            {  # + 0.0: a zero is printed as 0, never -0
+                "target": float(t) + 0.0,
+                "prediction": float(p) + 0.0,
+                "bce": float(b) + 0.0,
+                "floor": float(f) + 0.0,
+                "excess": float(e) + 0.0,
             }
             for t, p, b, f, e in zip(y, probs, per, floor, excess, strict=True)
         ],
@@ -146,14 +178,19 @@ def execute(cfg: Config) -> int:
     )
     print()
     print(f"BCE = floor + excess: {mean['bce']:.4f} = {mean['floor']:.4f} + {mean['excess']:.4f}.")
-    print(
-        f"The minimum is at prediction = target; the floor here is {mean['floor']:.4f}, so a "
-        f"perfect prediction scores {mean['floor']:.4f}, not 0."
-    )
     if mean["floor"] > 0:
+        print(
+            f"The minimum is at prediction = target; the floor here is {mean['floor']:.4f}, "
+            f"so a perfect prediction scores {mean['floor']:.4f}, not 0."
+        )
         print(
             "Only the excess (KL divergence) can be trained away; the floor is the entropy of "
             "the soft targets themselves."
+        )
+    else:
+        print(
+            "The minimum is at prediction = target; these targets are hard (0 or 1), so the "
+            "floor is 0 and a perfect prediction scores 0."
         )
     conv = res.get("convention")
     if isinstance(conv, dict):

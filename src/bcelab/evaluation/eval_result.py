@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ..errors import OptionError
+from .columns import Columns
 from .figures import overview
-from .reader import Columns
+from .markup import notebook_view
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -137,3 +138,8 @@ class EvalResult:
 
     def __str__(self) -> str:
         return str(self.metrics)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: counts, metrics and segments as an HTML table (escaped,
+        no external resources)."""
+        return notebook_view(self.to_dict())

@@ -20,17 +20,20 @@ from .._core.options import (
 from ..errors import DataError, OptionError
 from ..metrics import BinaryStats
 from ..metrics.compute import check_threshold
+from .columns import Columns, check_positive_label
 from .dask_engine import run_dask
 from .eval_result import EvalResult, Segment
-from .local_engine import ProgressFn, check_rows, run_local
-from .reader import Columns, plan_units
+from .local_engine import ProgressFn, check_rows, run_local, run_serial
+from .reader import Unit, plan_units
 from .row_progress import RowProgressBar
 from .run_options import ENGINES, check_engine_options, progress_callable
-from .tasks import Plan, segment_order
+from .tables import describe, source_kind, stream_units, table_units, to_arrow
+from .tasks import Plan, UnitResult, segment_order
+from .warmup import compile_metric_kernels
 
 __all__ = ["ENGINES", "evaluate"]
 
-Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Any
 
 
 def evaluate(
@@ -41,9 +44,11 @@ def evaluate(
     target: str,
     weight: str | None = None,
     by: str | None = None,
+    positive_label: str | float | bool | None = None,
     threshold: float = 0.5,
     n_calibration_bins: int = 15,
     clip: float | None = None,
+    delimiter: str | None = None,
     engine: str = "local",
     threads: int | None = None,
     workers: int | None = None,
@@ -51,61 +56,54 @@ def evaluate(
     strict: bool = False,
     progress: bool | ProgressFn = False,
 ) -> EvalResult:
-    r"""Evaluate the predictions in Parquet/CSV files in constant memory.
+    r"""Evaluate predictions of any size in constant memory: files or in-memory tables.
 
-    ``source`` is a file, a folder (read recursively, hive ``key=value`` folder names
-    become columns) or a list of them.  Name exactly one prediction column, the
-    prediction first: ``preds=`` for probabilities or ``logits=`` for raw scores; then
-    the ``target=`` column.  Every row is accumulated in a fixed-size
+    ``source``: a Parquet/CSV file, a folder (read recursively; hive ``key=value`` folder
+    names become columns) or a list of them; or a ``pyarrow.Table``, ``RecordBatch`` or
+    ``RecordBatchReader`` (read once), a polars or pandas ``DataFrame``, or a dict of
+    arrays (NumPy, lists, torch), with bit-identical numbers to a Parquet file of the
+    same rows.  Name one prediction column, ``preds=`` (probabilities) or ``logits=``
+    (raw scores), and the ``target=`` column.  The rows are accumulated in a fixed-size
     :class:`bcelab.metrics.BinaryStats`; the log loss, for example, is
 
     .. math:: \mathrm{LL} = \frac{\sum_i w_i\,\mathrm{BCE}(p_i, y_i)}{\sum_i w_i}.
 
-    ``by=`` gives one row of metrics per distinct value of that column.  Rows with NaN
-    predictions or targets outside [0, 1] are counted and reported (``strict=True``
-    raises instead); probabilities outside [0, 1] raise unless ``clip=`` is given.
+    Targets must lie in [0, 1]: labels (``{-1, 1}``, ``0..255``, ``yes``/``no``) are an
+    error naming the values found unless ``positive_label=`` names the positive class
+    (that value counts as 1, every other as 0, a missing one as missing).  ``by=``: one
+    row of metrics per value of that column.  NaN predictions and missing targets are
+    counted (``strict=True`` raises); probabilities outside [0, 1] raise unless
+    ``clip=``.  ``delimiter=``: the CSV separator (default: tab for ``.tsv``, else comma).
 
-    ``engine="local"`` runs on this machine's cores, on ``threads`` threads (default:
-    every core this process may use, at most 8).  ``engine="dask"`` runs on a
-    ``dask.distributed`` cluster: ``scheduler`` is an address such as
-    ``"tcp://host:8786"`` or a ``Client``; without one, a ``LocalCluster`` of ``workers``
-    worker *processes* (Dask's word; default 2) is started.  ``threads`` is refused with
-    ``engine="dask"`` and ``workers`` with ``engine="local"``.  Both engines merge the
-    states in the same fixed tree and give identical numbers.
-
-    ``progress=True`` draws a progress bar on stderr; a callable receives
-    ``(rows_done, rows_total or None)``.  Every option is checked before any file is read.
+    ``engine="local"``: this machine, ``threads`` threads (default: every core, at most
+    8).  ``engine="dask"``: a ``dask.distributed`` cluster at ``scheduler`` (an address
+    or a ``Client``), or a new ``LocalCluster`` of ``workers`` processes (default 2).
+    Both engines merge in one fixed tree and give identical numbers.  ``progress=True``
+    draws a bar on stderr; a callable receives ``(rows_done, rows_total or None)``.
+    Every option is checked before any data is read.  The first call on a machine
+    compiles the metric kernels (once; a ``logging`` warning says so), which is not
+    counted in ``rows_per_second``.
     """
-    cols = _columns(target=target, preds=preds, logits=logits, weight=weight, by=by)
+    cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
     threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
+    sep = _delimiter(delimiter)
     engine = _engine_options(engine, threads, workers, scheduler)
+    kind = _source_kind(source, engine)
     show, bar = _progress_fn(progress)
     plan = Plan(cols, strict=bool(strict), clip=eps)
-    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    compile_metric_kernels()
     t0 = time.perf_counter()
-    units = plan_units(sources, cols)
     try:
-        if engine == "dask":
-            res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=show)
-        else:
-            res = run_local(units, plan, threads=threads, progress=show)
-            check_rows(units, res)
+        res, units, label = _run(source, kind, plan, sep, engine, threads, workers, scheduler, show)
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
     seconds = time.perf_counter() - t0
-    if res.rows == 0:
-        files = sorted({u.path for u in units})
-        raise DataError(
-            "at least one row of predictions",
-            f"the files hold 0 rows: {files}",
-            "check that the export wrote data (header-only or empty files)",
-        )
     return _result(
         res.states,
         cols,
-        source=tuple(str(s) for s in sources),
-        files=len({u.path for u in units}),
+        source=label,
+        files=len({u.path for u in units}) if kind == "paths" else 0,
         engine=engine,
         threshold=threshold,
         n_bins=n_bins,
@@ -114,8 +112,89 @@ def evaluate(
     )
 
 
+def _run(
+    source: Any,
+    kind: str,
+    plan: Plan,
+    delimiter: str | None,
+    engine: str,
+    threads: int | None,
+    workers: int | None,
+    scheduler: Any,
+    progress: ProgressFn | None,
+) -> tuple[UnitResult, list[Unit], tuple[str, ...]]:
+    """Plan the units of ``source`` and run them; the result, the units and the label."""
+    cols = plan.columns
+    if kind == "stream":
+        label = describe(source)
+        stream = stream_units(to_arrow(source, cols), label, batch_rows=plan.batch_rows)
+        return (
+            _rows_read(run_serial(stream, plan, None, progress), kind, [], (label,)),
+            [],
+            (label,),
+        )
+    if kind == "table":
+        label = describe(source)
+        units = table_units(to_arrow(source, cols), label)
+        labels: tuple[str, ...] = (label,)
+    else:
+        paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+        units = plan_units(paths, cols, delimiter=delimiter)
+        labels = tuple(str(s) for s in paths)
+    if engine == "dask" and units:
+        res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=progress)
+    elif units:
+        res = run_local(units, plan, threads=threads, progress=progress)
+        check_rows(units, res)
+    else:
+        res = UnitResult(0)
+    return _rows_read(res, kind, units, labels), units, labels
+
+
+def _rows_read(
+    res: UnitResult, kind: str, units: list[Unit], labels: tuple[str, ...]
+) -> UnitResult:
+    if res.rows == 0:
+        raise DataError(
+            "at least one row of predictions",
+            f"the files hold 0 rows: {sorted({u.path for u in units} or labels)}"
+            if kind == "paths"
+            else f"the {labels[0]} holds 0 rows",
+            "check that the export wrote data (header-only or empty files)",
+        )
+    return res
+
+
+def _source_kind(source: object, engine: str) -> str:
+    """``'paths'``, ``'table'`` or ``'stream'`` (a stream only on the local engine)."""
+    kind = source_kind(source)
+    if kind == "stream" and engine == "dask":
+        raise OptionError(
+            "evaluate: a RecordBatchReader only with engine='local' (it can be read once, "
+            "in this process)",
+            "received engine='dask'",
+            "write it to Parquet for Dask, or pass a pyarrow Table",
+        )
+    return kind
+
+
+def _delimiter(delimiter: object) -> str | None:
+    if delimiter is None or (isinstance(delimiter, str) and len(delimiter) == 1):
+        return delimiter
+    raise OptionError(
+        "evaluate: delimiter must be one character (the CSV field separator)",
+        f"received delimiter={delimiter!r}",
+        "pass delimiter='\\t' for tab-separated files, or leave it out (tab for .tsv, else comma)",
+    )
+
+
 def _columns(
-    *, target: str, preds: str | None, logits: str | None, weight: str | None, by: str | None
+    target: str,
+    preds: str | None,
+    logits: str | None,
+    weight: str | None,
+    by: str | None,
+    positive_label: str | float | bool | None,
 ) -> Columns:
     if (preds is None) == (logits is None):
         raise OptionError(
@@ -141,7 +220,7 @@ def _columns(
             f"received {names}",
             "name each role's own column",
         )
-    return Columns(target, str(col), logits is not None, weight, by)
+    return Columns(target, str(col), logits is not None, weight, by, positive_label)
 
 
 def _metric_options(

@@ -34,6 +34,11 @@ def _fmt(x: float | None, d: int = 4) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
 
 
+def _bound(b: float) -> str:
+    """The histogram's bound on the error of a value, named as such (not a CI)."""
+    return f"(binning error ≤ {b:.1e})" if np.isfinite(b) else ""
+
+
 def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
     nb = int(m.n_calibration_bins)
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
@@ -119,7 +124,9 @@ def _draw_roc(ax: Axes, stats: Any, m: Any) -> None:
     c = curves.roc_curve(stats)
     fpr, tpr = c["fpr"], c["tpr"]
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="random (AUC 0.5)")
-    ax.plot(fpr, tpr, color=_UNI, lw=2, label=f"ROC-AUC {_fmt(m.roc_auc)} ± {m.roc_auc_bound:.1e}")
+    ax.plot(
+        fpr, tpr, color=_UNI, lw=2, label=f"ROC-AUC {_fmt(m.roc_auc)} {_bound(m.roc_auc_bound)}"
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("false positive rate")
@@ -141,7 +148,11 @@ def _draw_pr(ax: Axes, stats: Any, m: Any) -> None:
     recall, precision = c["recall"], c["precision"]
     ax.axhline(m.base_rate, color="0.6", lw=1, ls="--", label=f"base rate {_fmt(m.base_rate)}")
     ax.plot(
-        recall, precision, color=_EQM, lw=2, label=f"PR-AUC {_fmt(m.pr_auc)} ± {m.pr_auc_bound:.1e}"
+        recall,
+        precision,
+        color=_EQM,
+        lw=2,
+        label=f"PR-AUC {_fmt(m.pr_auc)} {_bound(m.pr_auc_bound)}",
     )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)

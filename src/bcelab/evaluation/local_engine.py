@@ -12,14 +12,21 @@ the GIL, so the threads run in parallel.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from ..errors import DataError
 from .reader import Unit
 from .tasks import Plan, UnitResult, reducer, run_unit_objects
 
-__all__ = ["ProgressFn", "check_rows", "default_threads", "run_local", "total_rows"]
+__all__ = [
+    "ProgressFn",
+    "check_rows",
+    "default_threads",
+    "run_local",
+    "run_serial",
+    "total_rows",
+]
 
 ProgressFn = Callable[[int, int | None], None]  # (rows done, rows in total or None)
 
@@ -46,15 +53,21 @@ def check_rows(units: list[Unit], res: UnitResult) -> None:
         )
 
 
-def _serial(units: list[Unit], plan: Plan, progress: ProgressFn | None) -> UnitResult:
+def run_serial(
+    units: Iterable[Unit], plan: Plan, total: int | None, progress: ProgressFn | None
+) -> UnitResult:
+    """Run the units one after the other in this thread (also a stream's units, which
+    are read as they come)."""
     red = reducer(plan)
-    total, done = total_rows(units), 0
+    done = 0
     for u in units:
         res = run_unit_objects(u, plan)
         done += res.rows
         red.add(u.index, res)
         if progress is not None:
             progress(done, total)
+    if red.empty():  # a stream without rows
+        return UnitResult(0)
     out: UnitResult = red.result()
     return out
 
@@ -75,7 +88,7 @@ def run_local(
     total = total_rows(units)
     n = min(default_threads() if threads is None else threads, len(units))
     if n <= 1:
-        return _serial(units, plan, progress)
+        return run_serial(units, plan, total, progress)
     red = reducer(plan)
     done = 0
     todo = list(reversed(units))

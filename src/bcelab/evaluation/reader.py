@@ -1,9 +1,11 @@
-"""Streaming reader for prediction files: Parquet (files or partitioned folders) and CSV.
+"""Streaming reader for prediction data: Parquet (files or partitioned folders), CSV/TSV,
+and in-memory tables (:mod:`.tables`).
 
-The data are cut into :class:`Unit` s of work (a few Parquet row groups, or one CSV
-file).  Each unit is read in record batches of a fixed number of rows, so memory
-stays constant whatever the file size.  Every failure while reading becomes a
-:class:`bcelab.DataError` that names the file and the batch.
+The data are cut into :class:`Unit` s of work (a few Parquet row groups, one CSV file,
+or a slice of a table).  Each unit is read in record batches of a fixed number of rows,
+so memory stays constant whatever the size.  Every failure while reading becomes a
+:class:`bcelab.DataError` that names the file and the batch (and, for a bad CSV value,
+the column and the line).
 
 Hive-style partition folders (``.../segment=a/part-0.parquet``) add a string column
 per ``key=value`` path component, so ``by="segment"`` works on partitioned data.
@@ -11,11 +13,11 @@ per ``key=value`` path component, so ``by="segment"`` works on partitioned data.
 
 from __future__ import annotations
 
-import csv
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
@@ -23,61 +25,67 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError, DTypeError
+from .columns import (
+    Columns,
+    by_codes,
+    is_text_type,
+    numeric_array,
+    target_array,
+    text_target_error,
+)
+from .csv_source import (
+    COMPRESSED,
+    check_complete,
+    csv_batches,
+    csv_header,
+    default_delimiter,
+    explain_csv_error,
+)
 from .row_ids import check_id_type, id_array
 
-__all__ = ["Batch", "Columns", "Unit", "iter_unit", "plan_units"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_UNIT_ROWS",
+    "Batch",
+    "Unit",
+    "check_columns",
+    "discover",
+    "exact_batches",
+    "iter_unit",
+    "plan_units",
+    "text_target",
+]
 
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
-CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv")
+CSV_SUFFIXES = tuple(f"{base}{ext}" for base in (".csv", ".tsv") for ext in ("", *COMPRESSED))
 DEFAULT_BATCH_ROWS = 1 << 17
 DEFAULT_UNIT_ROWS = 1 << 22  # 4 row groups of 2**20: fewer states to send and merge
-_CSV_BLOCK = 8 << 20
 _READ_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 
 
 @dataclass(frozen=True)
-class Columns:
-    """Which columns hold the target, the prediction (probability or logit), weight and segment.
-
-    A comparison of two models (:func:`bcelab.evaluation.compare`) also names model B's
-    prediction ``pred_b`` (``pred`` is model A's) and, optionally, a row ``id`` column.
-    """
-
-    target: str
-    pred: str
-    logits: bool = False
-    weight: str | None = None
-    by: str | None = None
-    pred_b: str | None = None
-    id: str | None = None
-
-    @property
-    def numeric(self) -> tuple[str, ...]:
-        cols = (self.target, self.pred, self.pred_b, self.weight)
-        return tuple(c for c in cols if c is not None)
-
-    @property
-    def needed(self) -> tuple[str, ...]:
-        return self.numeric + tuple(c for c in (self.by, self.id) if c is not None)
-
-
-@dataclass(frozen=True)
 class Unit:
-    """One independent piece of work: some row groups of one Parquet file, or one CSV file."""
+    """One independent piece of work: some row groups of one Parquet file, one CSV file,
+    or a slice of an in-memory table (``data``: a ``pyarrow.Table``, or an iterator of
+    record batches for a stream)."""
 
     index: int
-    path: str
-    kind: str  # "parquet" or "csv"
+    path: str  # the file, or a description of the in-memory source
+    kind: str  # "parquet", "csv", "table" or "stream"
     row_groups: tuple[int, ...] = ()
-    rows: int | None = None  # known for Parquet, None for CSV
+    rows: int | None = None  # known for Parquet and tables, None for CSV and streams
     partition: tuple[tuple[str, str], ...] = ()  # hive key=value pairs from the folder names
-    first_row: int = 0  # the row of the file where this unit starts
+    first_row: int = 0  # the row of the source where this unit starts
+    delimiter: str = ","  # CSV only
+    data: Any = None  # tables and streams only
 
     def where(self) -> str:
         if self.kind == "parquet" and self.row_groups:
             rg = self.row_groups
             span = f"{rg[0]}" if len(rg) == 1 else f"{rg[0]}-{rg[-1]}"
             return f"{self.path} (row group {span})"
+        if self.kind in ("table", "stream"):
+            return f"{self.path} (from row {self.first_row})"
         return self.path
 
 
@@ -160,32 +168,52 @@ def discover(sources: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str,
     return found
 
 
-def _check_columns(
-    path: str, names: Sequence[str], types: dict[str, pa.DataType] | None, cols: Columns
+def _is_number_type(t: pa.DataType) -> bool:
+    return (
+        pa.types.is_floating(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_null(t)
+    )
+
+
+def _is_label_type(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return _is_number_type(t) or is_text_type(t)
+
+
+def check_columns(
+    where: str, names: Sequence[str], types: dict[str, pa.DataType] | None, cols: Columns
 ) -> None:
+    """Every needed column is there and holds numbers (the target: labels too, with a
+    positive label).  A text target without one is checked by the caller, which can
+    list its values."""
     missing = [c for c in cols.needed if c not in names]
     if missing:
         raise DataError(
-            f"columns {list(cols.needed)} in {path}",
+            f"columns {list(cols.needed)} in {where}",
             f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",
-            "name the prediction, target, weight and by columns as the file spells them",
+            "name the prediction, target, weight and by columns as the data spell them",
         )
-    for c in cols.numeric if types is not None else ():
-        t = types[c] if types is not None else None
-        if t is not None and not (
-            pa.types.is_floating(t)
-            or pa.types.is_integer(t)
-            or pa.types.is_boolean(t)
-            or pa.types.is_decimal(t)
-            or pa.types.is_null(t)
-        ):
+    if types is None:
+        return
+    for c in cols.numeric:
+        t = types[c]
+        if not (_is_label_type(t) if c == cols.target else _is_number_type(t)):
             raise DTypeError(
-                f"column {c!r} in {path} must hold numbers",
+                f"column {c!r} in {where} must hold numbers",
                 f"its type is {t}",
                 "convert it to float when writing the file",
             )
-    if cols.id is not None and types is not None:
-        check_id_type(cols.id, types[cols.id], path)
+    if cols.id is not None:
+        check_id_type(cols.id, types[cols.id], where)
+
+
+def text_target(cols: Columns, types: dict[str, pa.DataType]) -> bool:
+    """Whether the target column holds text and no positive label says which is positive."""
+    return cols.positive_label is None and is_text_type(types[cols.target])
 
 
 def _parquet_file(path: str) -> pq.ParquetFile:
@@ -208,94 +236,66 @@ def _parquet_file(path: str) -> pq.ParquetFile:
         ) from None
 
 
-def plan_units(
-    sources: Sequence[str | os.PathLike[str]], cols: Columns, *, unit_rows: int = DEFAULT_UNIT_ROWS
+def _parquet_units(
+    spath: str, part: tuple[tuple[str, str], ...], cols: Columns, start: int, unit_rows: int
 ) -> list[Unit]:
-    """Check every file's columns and cut the data into units of about ``unit_rows`` rows."""
+    pf = _parquet_file(spath)
+    part_keys = [k for k, _ in part]
+    schema = pf.schema_arrow
+    types = {f.name: f.type for f in schema}
+    types.update({k: pa.string() for k in part_keys})
+    check_columns(spath, list(schema.names) + part_keys, types, cols)
+    md = pf.metadata
+    if text_target(cols, types) and md.num_row_groups:
+        # start-up time: pyarrow.compute is needed only on this error path
+        import pyarrow.compute as pc
+
+        col = pf.read_row_group(0, columns=[cols.target]).column(0)
+        values = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
+        raise text_target_error(cols.target, values, spath)
+    units: list[Unit] = []
+    group: list[int] = []
+    rows = first = done = 0
+    for rg in range(md.num_row_groups):
+        group.append(rg)
+        rows += md.row_group(rg).num_rows
+        if rows >= unit_rows or rg == md.num_row_groups - 1:
+            units.append(
+                Unit(start + len(units), spath, "parquet", tuple(group), rows, part, first)
+            )
+            done += rows
+            group, rows, first = [], 0, done
+    return units
+
+
+def plan_units(
+    sources: Sequence[str | os.PathLike[str]],
+    cols: Columns,
+    *,
+    unit_rows: int = DEFAULT_UNIT_ROWS,
+    delimiter: str | None = None,
+) -> list[Unit]:
+    """Check every file's columns and cut the data into units of about ``unit_rows`` rows.
+
+    ``delimiter`` applies to CSV files; None: tab for ``.tsv``, else comma.
+    """
     units: list[Unit] = []
     for path, kind, part in discover(sources):
         spath, part_keys = str(path), [k for k, _ in part]
         if kind == "csv":
-            names = _csv_header(spath)
-            _check_columns(spath, names + part_keys, None, cols)
-            units.append(Unit(len(units), spath, "csv", (), None, part))
+            sep = default_delimiter(spath) if delimiter is None else delimiter
+            names = csv_header(spath, sep)
+            check_columns(spath, names + part_keys, None, cols)
+            check_complete(spath)
+            units.append(Unit(len(units), spath, "csv", (), None, part, 0, sep))
             continue
-        pf = _parquet_file(spath)
-        schema = pf.schema_arrow
-        types = {f.name: f.type for f in schema}
-        types.update({k: pa.string() for k in part_keys})
-        _check_columns(spath, list(schema.names) + part_keys, types, cols)
-        md = pf.metadata
-        group: list[int] = []
-        rows = first = 0
-        for rg in range(md.num_row_groups):
-            group.append(rg)
-            rows += md.row_group(rg).num_rows
-            if rows >= unit_rows:
-                units.append(Unit(len(units), spath, "parquet", tuple(group), rows, part, first))
-                group, first, rows = [], first + rows, 0
-        if group:
-            units.append(Unit(len(units), spath, "parquet", tuple(group), rows, part, first))
+        units += _parquet_units(spath, part, cols, len(units), unit_rows)
     return units
 
 
-def _csv_header(path: str) -> list[str]:
-    if os.path.getsize(path) == 0:
-        raise DataError(
-            f"a CSV file with a header line at {path}",
-            "the file is empty (0 bytes)",
-            "re-export the predictions; the writer probably failed",
-        )
-    try:
-        with pa.input_stream(path, compression="detect") as fh:
-            head = fh.read(1 << 20)
-        first = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8-sig")
-        names = next(csv.reader([first])) if first else []
-    except (*_READ_ERRORS, UnicodeDecodeError, csv.Error) as e:
-        raise _bad(path, "cannot read the CSV header", e, "check that the file is CSV") from None
-    if not names:
-        raise DataError(
-            f"a CSV file with a header line at {path}",
-            "the first line is empty",
-            "write the column names on the first line",
-        )
-    return names
-
-
-def _numpy(col: pa.Array | pa.ChunkedArray, name: str, where: str) -> np.ndarray:
-    t = col.type
-    if (
-        pa.types.is_boolean(t)
-        or pa.types.is_integer(t)
-        or pa.types.is_decimal(t)
-        or pa.types.is_null(t)
-    ):
-        col = col.cast(pa.float64())
-    elif pa.types.is_float16(t):
-        col = col.cast(pa.float32())
-    elif not pa.types.is_floating(t):
-        raise DTypeError(
-            f"column {name!r} in {where} must hold numbers",
-            f"its type is {t}",
-            "convert it to float when writing the file",
-        )
-    # Nulls become NaN: they are counted by the metric state, never silently dropped.
-    return np.asarray(col.to_numpy(zero_copy_only=False))
-
-
-def _by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
-    """Dictionary-encode a segment column: int64 codes (-1 for null) and the distinct values."""
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
-    # start-up time: pyarrow.compute is needed only with a by column
-    import pyarrow.compute as pc
-
-    enc = pc.dictionary_encode(col)
-    codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return codes, enc.dictionary.to_pylist()
-
-
-def _to_batch(rb: pa.RecordBatch, unit: Unit, cols: Columns, number: int, where: str) -> Batch:
+def _to_batch(
+    rb: pa.RecordBatch, unit: Unit, cols: Columns, number: int, where: str, first_row: int
+) -> Batch:
     part = dict(unit.partition)
     n = rb.num_rows
 
@@ -304,19 +304,14 @@ def _to_batch(rb: pa.RecordBatch, unit: Unit, cols: Columns, number: int, where:
             return pa.array([part[name]] * n, pa.string())
         return rb.column(name)
 
-    w = _numpy(get(cols.weight), cols.weight, where) if cols.weight else None
-    by = _by_codes(get(cols.by)) if cols.by else None
-    pred_b = _numpy(get(cols.pred_b), cols.pred_b, where) if cols.pred_b else None
+    # Nulls become NaN: they are counted by the metric state, never silently dropped.
+    pred = numeric_array(get(cols.pred), cols.pred, where)
+    w = numeric_array(get(cols.weight), cols.weight, where) if cols.weight else None
+    by = by_codes(get(cols.by)) if cols.by else None
+    y = target_array(get(cols.target), cols, where, first_row, pred.dtype, csv=unit.kind == "csv")
+    pred_b = numeric_array(get(cols.pred_b), cols.pred_b, where) if cols.pred_b else None
     ids = id_array(get(cols.id), cols.id, where) if cols.id else None
-    return Batch(
-        _numpy(get(cols.target), cols.target, where),
-        _numpy(get(cols.pred), cols.pred, where),
-        w,
-        by,
-        number,
-        pred_b,
-        ids,
-    )
+    return Batch(y, pred, w, by, number, pred_b, ids)
 
 
 def _read_columns(unit: Unit, cols: Columns) -> list[str]:
@@ -324,22 +319,54 @@ def _read_columns(unit: Unit, cols: Columns) -> list[str]:
     return [c for c in dict.fromkeys(cols.needed) if c not in part]
 
 
-def iter_unit(
-    unit: Unit, cols: Columns, *, batch_rows: int = DEFAULT_BATCH_ROWS
-) -> Iterator[Batch]:
-    """Yield the unit's rows as :class:`Batch` es of at most ``batch_rows`` rows."""
+def exact_batches(batches: Iterable[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of exactly ``batch_rows`` rows (the last one shorter), so
+    that an in-memory table is cut where a file of the same rows would be."""
+    buf: list[pa.RecordBatch] = []
+    n = 0
+    for rb in batches:
+        while rb.num_rows:
+            take = min(batch_rows - n, rb.num_rows)
+            buf.append(rb.slice(0, take))
+            n += take
+            rb = rb.slice(take)
+            if n == batch_rows:
+                yield _concat(buf)
+                buf, n = [], 0
+    if n:
+        yield _concat(buf)
+
+
+def _concat(buf: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(buf) == 1:
+        return buf[0]
+    (rb,) = pa.Table.from_batches(buf).combine_chunks().to_batches()
+    return rb
+
+
+def _batches(unit: Unit, cols: Columns, batch_rows: int) -> Iterator[pa.RecordBatch]:
     names = _read_columns(unit, cols)
     if unit.kind == "parquet":
         pf = _parquet_file(unit.path)
-        it = pf.iter_batches(
+        return pf.iter_batches(
             batch_size=batch_rows,
             row_groups=list(unit.row_groups),
             columns=names,
             use_threads=False,
         )
-    else:
-        it = _csv_batches(unit, cols, names)
-    number = 0
+    if unit.kind == "csv":
+        return csv_batches(unit.path, cols, names, unit.delimiter)
+    if unit.kind == "table":
+        return exact_batches(unit.data.select(names).to_batches(), batch_rows)
+    return iter(unit.data)  # a stream: exact batches already (see .tables)
+
+
+def iter_unit(
+    unit: Unit, cols: Columns, *, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> Iterator[Batch]:
+    """Yield the unit's rows as :class:`Batch` es of at most ``batch_rows`` rows."""
+    it = _batches(unit, cols, batch_rows)
+    number, row = 0, unit.first_row
     while True:
         where = f"{unit.where()}, batch {number}"
         try:
@@ -347,31 +374,21 @@ def iter_unit(
         except StopIteration:
             return
         except _READ_ERRORS as e:
-            raise _bad(
-                unit.path,
-                f"cannot read {where} (file corrupt or truncated)",
-                e,
-                "re-export the file; a truncated or partly written copy is the usual cause",
-            ) from None
+            raise _read_error(e, unit, cols, where) from None
         if rb.num_rows:
-            yield _to_batch(rb, unit, cols, number, where)
-        number += 1
+            yield _to_batch(rb, unit, cols, number, where, row)
+        number, row = number + 1, row + rb.num_rows
 
 
-def _csv_batches(unit: Unit, cols: Columns, names: list[str]) -> Iterator[pa.RecordBatch]:
-    # start-up time: pyarrow.csv is needed only for CSV files
-    import pyarrow.csv as pacsv
-
-    types: dict[str, pa.DataType] = {c: pa.float64() for c in cols.numeric}
-    if cols.by is not None:
-        types[cols.by] = pa.string()
-    if cols.id is not None:  # text: the same key whatever a block's values look like
-        types[cols.id] = pa.string()
-    reader = pacsv.open_csv(
+def _read_error(err: BaseException, unit: Unit, cols: Columns, where: str) -> DataError:
+    if unit.kind == "csv" and isinstance(err, pa.ArrowInvalid):
+        header = csv_header(unit.path, unit.delimiter)
+        clear = explain_csv_error(err, unit.path, cols, header, unit.delimiter)
+        if clear is not None:
+            return clear
+    return _bad(
         unit.path,
-        read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=True),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=names, column_types=types, strings_can_be_null=True
-        ),
+        f"cannot read {where} (file corrupt or truncated)",
+        err,
+        "re-export the file; a truncated or partly written copy is the usual cause",
     )
-    yield from reader

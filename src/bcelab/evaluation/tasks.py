@@ -25,7 +25,8 @@ import numpy as np
 from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
-from .reader import DEFAULT_BATCH_ROWS, Batch, Columns, Unit, iter_unit
+from .columns import Columns
+from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 
 __all__ = [
     "MAX_SEGMENTS",
@@ -97,7 +98,7 @@ class RowOrigin:
 class BinaryAccumulator:
     """One :class:`bcelab.metrics.BinaryStats` per segment (:func:`bcelab.evaluate`).
 
-    The metric kernel runs single-threaded here (``n_threads=1``): it splits a batch
+    The metric kernel runs single-threaded here (``threads=1``): it splits a batch
     between its threads, and where it splits changes the last bits of the sums.  One
     thread per unit makes a unit's state independent of the machine, so every engine
     gets bit-identical results; parallelism comes from running several units at once.
@@ -107,7 +108,7 @@ class BinaryAccumulator:
     exact_merge: bool = False  # float sums: the merge order changes the last bits
 
     def empty(self) -> BinaryStats:
-        return BinaryStats(n_threads=1)
+        return BinaryStats(threads=1)
 
     def update(self, state: Any, batch: Batch, rows: np.ndarray | None, where: RowOrigin) -> None:
         y, p, w = batch.target, batch.pred, batch.weight
@@ -282,6 +283,10 @@ class OrderedReducer:
                 block = self._merge(self._stack.pop()[1], block)
                 level += 1
             self._stack.append((level, block))
+
+    def empty(self) -> bool:
+        """Whether no item was added."""
+        return self._next == 0 and not self._pending
 
     def result(self) -> Any:
         if self._pending or not self._stack:

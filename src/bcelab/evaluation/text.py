@@ -33,8 +33,9 @@ def render(res: EvalResult) -> str:
     """The metrics block, then one line per segment when ``by`` was given."""
     c = res.columns
     pred = f"logit {c.pred!r}" if c.logits else f"pred {c.pred!r}"
+    where = f"{res.files} file(s)" if res.files else "in memory"
     head = (
-        f"{', '.join(res.source)}: {res.files} file(s), target {c.target!r}, {pred}"
+        f"{', '.join(res.source)}: {where}, target {c.target!r}, {pred}"
         + (f", weight {c.weight!r}" if c.weight else "")
         + f"; {res.seconds:.2f} s, {format_rate(res.rows_per_second)} rows/s ({res.engine})"
     )

@@ -1,23 +1,40 @@
-"""The fused single-pass CPU kernel for NumPy inputs (optional: needs numba).
+"""All of bcelab's compiled code (optional: needs numba): the fused loss kernel and the
+metric state loops.
 
-``import bcelab.kernels`` is cheap: numba is imported on the first eligible call.
+``import bcelab.kernels`` is cheap: numba is imported on the first call that needs it.
 :func:`bcelab.bce` and :func:`bcelab.bce_with_logits` (and their gradients) dispatch
-to the kernel automatically (see :mod:`bcelab.kernels.dispatch` for when);
+to the loss kernel automatically (see :mod:`bcelab.kernels.dispatch` for when);
 :func:`fused_bce` returns loss, floor, excess and gradient from one pass.
+:class:`bcelab.metrics.BinaryStats` runs the metric loops.
 
-Modules: :mod:`~bcelab.kernels.fastmath` (vectorisable exp/log),
-:mod:`~bcelab.kernels.fused` (the numba kernels), :mod:`~bcelab.kernels.driver`
-(chunks and threads), :mod:`~bcelab.kernels.dispatch` (eligibility),
-:mod:`~bcelab.kernels.api` (``fused_bce``).
+Modules, named by what they hold:
+
+* shared: :mod:`~bcelab.kernels.constants` (block sizes, named result slots, numba
+  options; no numba import), :mod:`~bcelab.kernels.scalar` (the one per-element BCE
+  formula: terms, entropy, KL, gradients), :mod:`~bcelab.kernels.fastmath`
+  (vectorisable exp/log), :mod:`~bcelab.kernels.threads` (the one thread pool);
+* the loss kernel: :mod:`~bcelab.kernels.loss` (the compiled kernels),
+  :mod:`~bcelab.kernels.logsum` (block sums with one logarithm per block),
+  :mod:`~bcelab.kernels.loss_driver` (chunks and threads),
+  :mod:`~bcelab.kernels.dispatch` (eligibility), :mod:`~bcelab.kernels.fused_api`
+  (``fused_bce``);
+* the metric state: :mod:`~bcelab.kernels.stats_rows` (per-row values),
+  :mod:`~bcelab.kernels.stats_scan` (the validation pass),
+  :mod:`~bcelab.kernels.stats_update` (histogram and compensated sums),
+  :mod:`~bcelab.kernels.stats_driver` (threads, partial states), and their
+  ahead-of-time compiled twins :mod:`~bcelab.kernels.aot` /
+  :mod:`~bcelab.kernels.aot_build`.
+
+Imports flow one way: :mod:`bcelab.metrics` uses this package, which uses only
+:mod:`bcelab._core` (and, at call time, the reference path of the public losses).
 """
 
 from __future__ import annotations
 
-from .api import FusedResult, fused_bce
-from .dispatch import MIN_SIZE, available, set_enabled, try_fused, try_fused_grad
+from .dispatch import available, set_enabled, try_fused, try_fused_grad
+from .fused_api import FusedResult, fused_bce
 
 __all__ = [
-    "MIN_SIZE",
     "FusedResult",
     "available",
     "fused_bce",

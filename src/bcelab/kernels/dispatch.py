@@ -1,41 +1,56 @@
-"""When the core functions hand a call to the fused kernel, and how.
+"""When the core functions hand a call to the fused loss kernel, and how.
 
 :func:`try_fused` and :func:`try_fused_grad` are called at the top of
 :func:`bcelab.bce`, :func:`bcelab.bce_with_logits` and their gradients.  They return
 ``NotImplemented`` (and the reference Array-API path runs) unless every condition holds:
 
 * numba imports (``pip install bcelab[fast]``) and the kernels are enabled
-  (``BCELAB_FUSED=0`` or :func:`set_enabled` turns them off);
+  (``BCELAB_FUSED=0``, read at import through :mod:`bcelab._core.config`, or
+  :func:`set_enabled` turns them off);
 * ``pred`` and ``targets`` are NumPy ``ndarray`` (or ``memmap``) objects of the same
   dtype, float32 or float64, the same shape, both C-contiguous (non-contiguous views
   are not copied);
-* at least :data:`MIN_SIZE` elements;
 * ``convention="exact"``, no ``clip``, no ``mask``; ``pos_weight`` a Python number;
   ``weights`` absent or an ndarray like ``pred`` (same dtype, shape, contiguity);
-* ``reduction`` is ``mean``, ``sum``, ``weighted_mean``, or ``none`` without weights.
+* ``reduction`` is ``mean``, ``sum``, ``weighted_mean``, or ``none`` without weights;
+* at least one element (every non-empty size goes to the kernel: it costs ~2 us per call
+  at N = 4 against ~40 us for the reference path).
 
-The kernel validates the values in the same pass.  If it finds anything the reference
-path would reject or treat specially (NaN, targets or probabilities outside [0, 1],
-negative or non-finite weights, a zero total weight), the call goes to the reference
-path, which raises exactly the documented error or applies ``nan_policy``.
+The kernel validates the values in the same pass.  If it finds
+anything the reference path would reject or treat specially (NaN, targets or
+probabilities outside [0, 1], negative or non-finite weights, a zero total weight), the
+call goes to the reference path, which raises exactly the documented error or applies
+``nan_policy``.
 """
 
 from __future__ import annotations
 
-import os
+from types import ModuleType
 from typing import Any, TypeGuard
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "available", "set_enabled", "try_fused", "try_fused_grad"]
+from .._core.config import fused_enabled
+from .constants import Write
 
-#: Smallest input handed to the kernel.  The kernel costs ~2 us per call at N = 4 against
-#: ~40 us for the reference path, so every eligible size goes to it (bench/results/kernel.md).
-MIN_SIZE = 1
-_STATE: dict[str, Any] = {"enabled": os.environ.get("BCELAB_FUSED", "1") != "0", "driver": None}
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-SLOTS = 5  # per-chunk sums: w*loss, w, w*floor, w*excess, invalid count
-WRITE_NONE, WRITE_GRAD, WRITE_LOSS = 0, 1, 2  # what the kernel writes per element
+__all__ = [
+    "FLOAT_DTYPES",
+    "available",
+    "eligible_arrays",
+    "grad_denominator",
+    "loss_driver",
+    "scalar_options",
+    "set_enabled",
+    "try_fused",
+    "try_fused_grad",
+]
+
+#: the dtypes the kernel takes
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_STATE: dict[str, Any] = {"enabled": fused_enabled(), "driver": None}
+_TYPES = (np.ndarray, np.memmap)  # not np.matrix or masked arrays: their semantics differ
+_REDUCTIONS = ("mean", "sum", "weighted_mean", "none")
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
 
 def set_enabled(flag: bool) -> None:
@@ -45,42 +60,46 @@ def set_enabled(flag: bool) -> None:
 
 def available() -> bool:
     """Whether the fused kernel can run here (numba importable and dispatch enabled)."""
-    return _STATE["enabled"] and _driver() is not None
+    return _STATE["enabled"] and loss_driver() is not None
 
 
-def _driver() -> Any:
-    drv = _STATE["driver"]
-    if drv is None:
-        try:
-            from . import driver as drv
+def loss_driver() -> ModuleType | None:
+    """:mod:`bcelab.kernels.loss_driver`, imported on first use; None without numba."""
+    if _STATE["driver"] is None:
+        try:  # numba: an optional extra, and slow to import, so only on the first call
+            from . import loss_driver as module
         except ImportError:  # numba missing: the reference path is used, as documented
-            drv = False
-        _STATE["driver"] = drv
-    return drv or None
-
-
-_TYPES = (np.ndarray, np.memmap)  # not np.matrix or masked arrays: their semantics differ
+            _STATE["driver"] = False
+        else:
+            _STATE["driver"] = module
+    return _STATE["driver"] or None
 
 
 def _plain(a: object) -> TypeGuard[np.ndarray]:
     return type(a) in _TYPES
 
 
-def _like(a: object, ref: np.ndarray) -> bool:
+def _like(a: object, ref: np.ndarray) -> TypeGuard[np.ndarray]:
     return _plain(a) and a.dtype == ref.dtype and a.shape == ref.shape and a.flags.c_contiguous
 
 
-def _eligible(pred: object, targets: object, weights: object) -> bool:
+def eligible_arrays(pred: object, targets: object, weights: object) -> Arrays | None:
+    """``(pred, targets, weights)`` as arrays if the kernel takes them (and is enabled)."""
     if not _STATE["enabled"] or not _plain(pred):
-        return False
-    if pred.dtype not in _FLOATS or not pred.flags.c_contiguous or pred.size < MIN_SIZE:
-        return False
+        return None
+    if pred.dtype not in FLOAT_DTYPES or not pred.flags.c_contiguous:
+        return None
+    if pred.size == 0:  # empty: the reference path gives its error or its empty result
+        return None
     if not _like(targets, pred):
-        return False
-    return weights is None or _like(weights, pred)
+        return None
+    if weights is None:
+        return pred, targets, None
+    return (pred, targets, weights) if _like(weights, pred) else None
 
 
-def _scalar_options(pos_weight: object, label_smoothing: object) -> tuple[float, float] | None:
+def scalar_options(pos_weight: object, label_smoothing: object) -> tuple[float, float] | None:
+    """``(pos_weight, label_smoothing)`` as floats if the kernel takes them, else None."""
     if pos_weight is None:
         pw = 1.0
     elif isinstance(pos_weight, (int, float)):
@@ -93,6 +112,16 @@ def _scalar_options(pos_weight: object, label_smoothing: object) -> tuple[float,
         return None
     ls = float(label_smoothing)
     return (pw, ls) if 0.0 <= ls <= 1.0 else None
+
+
+def grad_denominator(pred: np.ndarray, weights: object, reduction: str) -> float | None:
+    """What the core divides the gradient by: 1, N, or the total weight (None if it is 0)."""
+    if reduction in ("none", "sum"):
+        return 1.0
+    if reduction == "weighted_mean" and weights is not None:
+        den = float(np.sum(np.asarray(weights), dtype=np.float64))
+        return den if den > 0.0 else None
+    return float(pred.size)
 
 
 def try_fused(
@@ -115,48 +144,42 @@ def try_fused(
         or clip is not None
         or mask is not None
         or nan_policy not in ("raise", "propagate", "omit")
+        or reduction not in _REDUCTIONS
+        or (reduction == "none" and weights is not None)
     ):
         return NotImplemented
-    if reduction not in ("mean", "sum", "weighted_mean", "none"):
+    arrays = eligible_arrays(pred, targets, weights)
+    opts = scalar_options(pos_weight, label_smoothing) if arrays is not None else None
+    drv = loss_driver() if opts is not None else None
+    if arrays is None or opts is None or drv is None:
         return NotImplemented
-    if reduction == "none" and weights is not None:
-        return NotImplemented
-    if not _eligible(pred, targets, weights):
-        return NotImplemented
-    opts = _scalar_options(pos_weight, label_smoothing)
-    drv = _driver() if opts is not None else None
-    if drv is None or opts is None:
-        return NotImplemented
-    assert isinstance(pred, np.ndarray) and isinstance(targets, np.ndarray)
-    assert weights is None or isinstance(weights, np.ndarray)
-    flat = pred.ndim == 1
-    x, y = (pred, targets) if flat else (pred.reshape(-1), targets.reshape(-1))
-    w = None if weights is None or flat else weights.reshape(-1)
-    if flat:
-        w = weights
-    out = np.empty(pred.shape, dtype=pred.dtype) if reduction == "none" else None
-    tot = drv.run(
+    x, y, w = arrays
+    if x.ndim != 1:
+        x, y = x.reshape(-1), y.reshape(-1)
+        w = None if w is None else w.reshape(-1)
+    out = np.empty(x.shape, dtype=x.dtype) if reduction == "none" else None
+    totals = drv.run(
         x,
         y,
         w,
-        None if out is None else out.reshape(-1),
+        out,
         logits=logits,
         decomp=False,
-        write=WRITE_NONE if out is None else WRITE_LOSS,
+        write=Write.NONE if out is None else Write.LOSS,
         pos_weight=opts[0],
         label_smoothing=opts[1],
         den=1.0,
     )
-    if tot[4] != 0.0:
+    if totals.invalid != 0.0:
         return NotImplemented
     if out is not None:
-        return out
+        return out.reshape(arrays[0].shape)
     if reduction == "sum":
-        return np.float64(tot[0])
-    den = tot[1] if reduction == "weighted_mean" else float(x.size)
+        return np.float64(totals.loss)
+    den = totals.weight if reduction == "weighted_mean" else float(x.size)
     if den == 0.0:
         return NotImplemented  # the reference path raises EmptyReductionError
-    return np.float64(tot[0] / den)
+    return np.float64(totals.loss / den)
 
 
 def try_fused_grad(
@@ -171,41 +194,28 @@ def try_fused_grad(
     clip: object = None,
 ) -> Any:
     """The gradient from the fused kernel, or ``NotImplemented`` for the reference path."""
-    if clip is not None or reduction not in ("mean", "sum", "weighted_mean", "none"):
+    if clip is not None or reduction not in _REDUCTIONS:
         return NotImplemented
-    if not _eligible(pred, targets, weights):
+    arrays = eligible_arrays(pred, targets, weights)
+    opts = scalar_options(pos_weight, label_smoothing) if arrays is not None else None
+    drv = loss_driver() if opts is not None else None
+    if arrays is None or opts is None or drv is None:
         return NotImplemented
-    opts = _scalar_options(pos_weight, label_smoothing)
-    drv = _driver() if opts is not None else None
-    if drv is None or opts is None:
-        return NotImplemented
-    assert isinstance(pred, np.ndarray) and isinstance(targets, np.ndarray)
-    assert weights is None or isinstance(weights, np.ndarray)
-    den = grad_denominator(pred, weights, reduction)
+    x, y, w = arrays
+    den = grad_denominator(x, w, reduction)
     if den is None:
         return NotImplemented
-    out = np.empty(pred.shape, dtype=pred.dtype)
-    w = None if weights is None else weights.reshape(-1)
-    tot = drv.run(
-        pred.reshape(-1),
-        targets.reshape(-1),
-        w,
+    out = np.empty(x.shape, dtype=x.dtype)
+    totals = drv.run(
+        x.reshape(-1),
+        y.reshape(-1),
+        None if w is None else w.reshape(-1),
         out.reshape(-1),
         logits=logits,
         decomp=False,
-        write=WRITE_GRAD,
+        write=Write.GRAD,
         pos_weight=opts[0],
         label_smoothing=opts[1],
         den=den,
     )
-    return NotImplemented if tot[4] != 0.0 else out
-
-
-def grad_denominator(pred: np.ndarray, weights: object, reduction: str) -> float | None:
-    """What the core divides the gradient by: 1, N, or the total weight (None if it is 0)."""
-    if reduction in ("none", "sum"):
-        return 1.0
-    if reduction == "weighted_mean" and weights is not None:
-        den = float(np.sum(np.asarray(weights), dtype=np.float64))
-        return den if den > 0.0 else None
-    return float(pred.size)
+    return NotImplemented if totals.invalid != 0.0 else out

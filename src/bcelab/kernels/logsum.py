@@ -28,7 +28,7 @@ y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
 
 Only the loss *sum* is produced: gradients, per-element losses, weights, soft targets,
 label smoothing and the floor/excess decomposition keep the per-element path of
-:mod:`bcelab.kernels.fused`.  Each function also counts the targets that are not exactly
+:mod:`bcelab.kernels.loss`.  Each function also counts the targets that are not exactly
 0 or 1; the kernel keeps the sums only when that count is 0 and otherwise evaluates the
 block again per element (one pass over the targets instead of a check first).  Both functions are compiled with ``reassoc`` (so that LLVM
 keeps SIMD partial sums and products) and no other fast-math flag: NaN and infinity

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._core import formulas as M
+from .._core import formulas
 from ..errors import EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
 from .histogram import layout
@@ -89,7 +89,7 @@ def compute_metrics(
     floor = stats.total("wh") / w
     base = stats.total("wy") / w
     base = min(max(base, 0.0), 1.0)
-    h_base = float(M.entropy(np, np.float64(base)))
+    h_base = float(formulas.entropy(np, np.float64(base)))
     ne = _div(ll, h_base)
     wp_total, wy_total = stats.total("wp"), stats.total("wy")
     eu, mu, eu_bound = ece_uniform(pos, neg, wp_bins, nb)

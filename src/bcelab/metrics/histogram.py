@@ -37,14 +37,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+# K (sub-bins per octave), NOCT (octaves per side) and SIDE (base bins per side) live
+# beside the compiled binning, which reads them from the bits of p
+from ..kernels.constants import NOCT, SIDE, K
+
 __all__ = ["NOCT", "K", "Layout", "base_index", "fine_index", "layout"]
 
-#: sub-bins per octave
-K = 256
-#: octaves per side (exponents -39 .. -1 of frexp, i.e. values in [2**-41, 2**-1))
-NOCT = 40
-#: base bins per side (including the under/overflow bin)
-SIDE = 1 + NOCT * K
 N_BASE = 2 * SIDE
 LAYOUT_ID = f"q-frexp:K={K}:NOCT={NOCT}:cuts=100,15"
 

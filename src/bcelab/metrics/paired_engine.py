@@ -11,7 +11,7 @@ A block of up to :data:`BLOCK` rows goes through three steps:
    split in ranges).  Items write disjoint parts of the state.
 
 Every sum is an integer sum, so the state is the same for any number of threads.
-Threads come from the metrics thread pool (:mod:`bcelab.metrics._pool`); the kernels
+Threads come from the metrics thread pool (:mod:`bcelab.kernels.threads`); the kernels
 release the GIL.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from ..kernels import bootstrap_reference as reference
 from ..kernels.bootstrap_rng import mix, thresholds
-from ._pool import run
+from ..kernels.threads import run_threads
 from .histogram import NOCT, SIDE, K, fine_index, layout
 from .paired_inputs import Batch
 from .paired_layout import coarse_layout
@@ -74,7 +74,7 @@ def _run_items(items: list[Callable[[], None]], threads: int) -> None:
         while (i := next(counter)) < len(items):  # next() is atomic under the GIL
             items[i]()
 
-    run(nt, worker)
+    run_threads(nt, worker)
 
 
 def _prep(

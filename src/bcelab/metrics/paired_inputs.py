@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DomainError, NaNError, OptionError, ShapeError
 from ..kernels.bootstrap_reference import prob_loss
 from ..kernels.bootstrap_rng import file_row_keys, id_keys
-from ._convert import to_numpy
+from .inputs import to_numpy
 from .paired_layout import MAX_VALUE
 
 __all__ = ["Batch", "prepare_batch"]

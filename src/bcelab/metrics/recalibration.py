@@ -41,7 +41,7 @@ from .._core import formulas
 from .._core.atomic import write_json
 from .._core.options import check_choice, check_unit_interval
 from ..errors import DataError, DomainError, EmptyReductionError, OptionError, ShapeError
-from ._convert import to_numpy
+from .inputs import to_numpy
 from .isotonic import IsotonicCurve, isotonic_curve
 
 if TYPE_CHECKING:

@@ -95,8 +95,8 @@ class BinaryMetrics:
             f"ECE / MCE         uniform {g(self.ece_uniform)} / {g(self.mce_uniform)}, "
             f"equal-mass {g(self.ece_equal_mass)} / {g(self.mce_equal_mass)} "
             f"({self.n_calibration_bins} bins)",
-            f"ROC-AUC           {g(self.roc_auc)} ± {g(self.roc_auc_bound, 2)}",
-            f"PR-AUC            {g(self.pr_auc)} ± {g(self.pr_auc_bound, 2)}",
+            f"ROC-AUC           {g(self.roc_auc)}  (binning error ≤ {g(self.roc_auc_bound, 2)})",
+            f"PR-AUC            {g(self.pr_auc)}  (binning error ≤ {g(self.pr_auc_bound, 2)})",
             f"at p >= {g(self.threshold)}  accuracy {g(self.accuracy)}, precision "
             f"{g(self.precision)}, recall {g(self.recall)}, F1 {g(self.f1)}",
         ]

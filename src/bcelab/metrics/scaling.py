@@ -38,7 +38,7 @@ import numpy as np
 from .._core import formulas
 from .._core.options import check_choice, check_positive_int
 from ..errors import DataError, DomainError, OptionError, ShapeError
-from ._convert import to_numpy
+from .inputs import to_numpy
 from .recalibration import PlattMap, TemperatureMap, to_logits
 
 __all__ = [

@@ -27,43 +27,35 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._core.options import check_clip
-from ..errors import DomainError, NaNError, OptionError, ShapeError
-from . import _reference
-from ._convert import to_numpy
+from .._core.options import check_clip, check_kernel, check_threads
+from ..errors import OptionError
+from ..kernels import stats_driver
+from ..kernels.constants import StatsSum
+from . import reference
+from .compute import compute_metrics
 from .histogram import LAYOUT_ID, layout
+from .inputs import Rows, flat_rows, raise_for_counts
+from .result import BinaryMetrics
 from .serialize import arrays_from_bytes, arrays_to_bytes, check_arrays
 
 __all__ = ["BinaryStats"]
 
-SUM_NAMES = ("w", "w2", "wy", "wp", "wbce", "wh", "wsq")
+SUM_NAMES = tuple(s.name.lower() for s in StatsSum)
 COUNT_NAMES = ("rows", "used", "nan_pred", "invalid_target", "clipped")
-
-
-def _kernel() -> Any:
-    """The compiled kernel (``scan`` and ``accumulate``): the precompiled loops of
-    :mod:`._aot` when they can be had (no numba import), else the numba JIT module;
-    None when numba is not installed (NumPy fallback).  Both give identical states."""
-    from . import _aot
-
-    k: Any = _aot.loops()
-    if k is None:
-        try:
-            from . import _kernel as k
-        except ImportError:  # pragma: no cover - numba is an optional extra
-            k = None
-    return k
 
 
 class BinaryStats:
     """Mergeable evaluation state for binary predictions (see the module docstring).
 
     Args:
-        engine: ``"auto"`` (numba kernel when installed, else NumPy), ``"numba"`` or
-            ``"numpy"`` (the reference path, built on :mod:`bcelab._core.formulas`).
-        n_threads: threads for one ``update`` of 65536 rows or more; 0 (default) means
-            ``numba.get_num_threads()`` (every core, or what ``NUMBA_NUM_THREADS`` /
-            ``numba.set_num_threads`` say).  Use 1 inside process pools / Dask workers.
+        kernel: ``"auto"`` (the compiled loops when numba or their precompiled build is
+            there, else NumPy), ``"compiled"`` or ``"numpy"`` (the reference path, built
+            on :mod:`bcelab._core.formulas`).  Both give the same counts and bins, and
+            sums equal to about 1e-13.
+        threads: threads for one ``update`` of 65536 rows or more: None (default) means
+            ``BCELAB_THREADS``, else every core this process may use; else an integer
+            >= 1.  Where the rows are split changes the last bits of the sums: use 1
+            inside process pools / Dask workers, or for results independent of the machine.
     """
 
     REDUCE_OPS: ClassVar[dict[str, str]] = {
@@ -76,27 +68,16 @@ class BinaryStats:
         "hist_n": "sum",
     }
 
-    def __init__(self, *, engine: str = "auto", n_threads: int = 0) -> None:
-        if engine not in ("auto", "numba", "numpy"):
+    def __init__(self, *, kernel: str = "auto", threads: int | None = None) -> None:
+        fname = "BinaryStats"
+        self.kernel = check_kernel(kernel, fname=fname)
+        self.threads = check_threads(threads, fname=fname)
+        if kernel == "compiled" and stats_driver.compiled_loops() is None:  # pragma: no cover
             raise OptionError(
-                "BinaryStats: engine must be 'auto', 'numba' or 'numpy'",
-                f"received {engine!r}",
-                "use engine='auto'",
-            )
-        if engine == "numba" and _kernel() is None:  # pragma: no cover
-            raise OptionError(
-                "BinaryStats: engine='numba' needs numba",
+                f"{fname}: kernel='compiled' needs numba",
                 "numba is not installed",
-                "pip install 'bcelab[fast]'",
+                "pip install 'bcelab[fast]', or use kernel='auto'",
             )
-        if not isinstance(n_threads, int) or n_threads < 0:
-            raise OptionError(
-                "BinaryStats: n_threads must be an integer >= 0",
-                f"received {n_threads!r}",
-                "use 0 (every core) or 1",
-            )
-        self.engine = engine
-        self.n_threads = n_threads
         n_fine = layout().n_fine
         self._a: dict[str, np.ndarray] = {
             "sums": np.zeros(len(SUM_NAMES)),
@@ -150,13 +131,13 @@ class BinaryStats:
         """Add rows in place; returns ``self``.
 
         The prediction comes first and the target second (``preds=``/``targets=`` may
-        be passed by keyword).  Every element is one row (arrays of any shape, flattened; ``targets``, ``preds``
-        and ``weights`` must have the same shape).  Rows with a target outside [0, 1]
-        or NaN, or a NaN prediction, are excluded **and counted** (``strict=True``
-        raises instead).  Probabilities outside [0, 1] are an error
-        (:class:`DomainError`) unless ``logits=True``; ``clip=eps`` clips them to
-        ``[eps, 1 - eps]`` and counts the clipped rows.  Weights must be finite and >= 0.
-        The state is unchanged when an error is raised.
+        be passed by keyword).  Every element is one row (arrays of any shape,
+        flattened; ``targets``, ``preds`` and ``weights`` must have the same shape).
+        Rows with a target outside [0, 1] or NaN, or a NaN prediction, are excluded
+        **and counted** (``strict=True`` raises instead).  Probabilities outside [0, 1]
+        are an error (:class:`DomainError`) unless ``logits=True``; ``clip=eps`` clips
+        them to ``[eps, 1 - eps]`` and counts the clipped rows.  Weights must be finite
+        and >= 0.  The state is unchanged when an error is raised.
         """
         fname = "BinaryStats.update"
         if clip is not None and logits:
@@ -166,63 +147,42 @@ class BinaryStats:
                 "drop clip: the loss from logits is exact without it",
             )
         eps = check_clip(clip, fname=fname) or 0.0
-        y = to_numpy(targets, name="targets", fname=fname, kind="targets")
-        p = to_numpy(preds, name="logits" if logits else "preds", fname=fname, kind="preds")
-        w = (
-            None
-            if weights is None
-            else to_numpy(weights, name="weights", fname=fname, kind="weights")
-        )
-        for arr, nm in ((y, "targets"), (w, "weights")):
-            if arr is not None and arr.shape != p.shape:
-                raise ShapeError(
-                    f"{fname}: {nm} and preds must have the same shape "
-                    "(bcelab never broadcasts them)",
-                    f"received {arr.shape} and {p.shape}",
-                    "reshape one of them explicitly",
-                )
-        y, p, w = _common_dtype(y.ravel(), p.ravel(), None if w is None else w.ravel())
-        k = _kernel() if self.engine != "numpy" else None
-        mod: Any = k if k is not None else _reference
-        nt = {"n_threads": self.n_threads} if k is not None else {}
-        sc = mod.scan(y, p, w, logits=logits, eps=eps, **nt)
-        _raise_for_scan(sc, y, p, w, strict=strict, logits=logits, fname=fname)
+        rows = flat_rows(preds, targets, weights, logits=logits, fname=fname)
+        y, p, w = rows
+        loops = stats_driver.compiled_loops() if self.kernel != "numpy" else None
+        if loops is not None:
+            counts = stats_driver.scan(loops, y, p, w, logits=logits, eps=eps, threads=self.threads)
+        else:
+            counts = reference.scan(y, p, w, logits=logits, eps=eps)
+        raise_for_counts(counts, rows, strict=strict, logits=logits, fname=fname)
+        self._accumulate(loops, rows, logits=logits, eps=eps)
+        n = int(y.shape[0])
+        used = n - counts.excluded
+        new = [n, used, counts.nan_pred, counts.invalid_target, counts.clipped]
+        self._a["counts"] += np.array(new)  # in COUNT_NAMES order
+        return self
+
+    def _accumulate(self, loops: Any, rows: Rows, *, logits: bool, eps: float) -> None:
+        """Add validated rows to the state arrays (``loops``: compiled, or None: NumPy)."""
         a = self._a
         mm = np.array([a["pmin"][0], a["pmax"][0]])
-        if k is not None:
+        state = {"hist": a["hist"], "hist_n": a["hist_n"], "hi": a["sums"], "lo": a["sums_lo"]}
+        if loops is not None:
             lay = layout()
-            k.accumulate(
-                y,
-                p,
-                w,
+            stats_driver.accumulate(
+                loops,
+                *rows,
                 logits=logits,
                 eps=eps,
                 cut_val=lay.cut_val,
                 cut_off=lay.cut_off,
-                hist=a["hist"],
-                hist_n=a["hist_n"],
-                hi=a["sums"],
-                lo=a["sums_lo"],
                 mm=mm,
-                n_threads=self.n_threads,
+                threads=self.threads,
+                **state,
             )
         else:
-            _reference.accumulate(
-                y,
-                p,
-                w,
-                logits=logits,
-                eps=eps,
-                hist=a["hist"],
-                hist_n=a["hist_n"],
-                hi=a["sums"],
-                lo=a["sums_lo"],
-                mm=mm,
-            )
+            reference.accumulate(*rows, logits=logits, eps=eps, mm=mm, **state)
         a["pmin"][0], a["pmax"][0] = mm
-        n = int(y.shape[0])
-        a["counts"] += np.array([n, n - int(sc[2]), int(sc[0]), int(sc[1]), int(sc[3])])
-        return self
 
     # --- merging ---------------------------------------------------------------------
 
@@ -243,7 +203,7 @@ class BinaryStats:
 
     def copy(self) -> BinaryStats:
         """An independent copy with the same rows and options."""
-        out = BinaryStats(engine=self.engine, n_threads=self.n_threads)
+        out = BinaryStats(kernel=self.kernel, threads=self.threads)
         out._a = self.to_arrays()
         return out
 
@@ -263,7 +223,7 @@ class BinaryStats:
     def merge_all(cls, states: Iterable[BinaryStats]) -> BinaryStats:
         """A new state of the rows of all ``states`` (an empty iterable gives an empty state).
 
-        The result takes the options (``engine``, ``n_threads``) of the first state.
+        The result takes the options (``kernel``, ``threads``) of the first state.
         """
         out: BinaryStats | None = None
         for s in states:
@@ -304,19 +264,17 @@ class BinaryStats:
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"engine": self.engine, "n_threads": self.n_threads, "bytes": self.to_bytes()}
+        return {"kernel": self.kernel, "threads": self.threads, "bytes": self.to_bytes()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.engine = state["engine"]
-        self.n_threads = state.get("n_threads", 0)
+        self.kernel = state.get("kernel", "auto")
+        self.threads = state.get("threads")
         self._a = BinaryStats.from_bytes(state["bytes"])._a
 
     # --- metrics ---------------------------------------------------------------------
 
-    def compute(self, *, threshold: float = 0.5, n_calibration_bins: int = 15) -> Any:
+    def compute(self, *, threshold: float = 0.5, n_calibration_bins: int = 15) -> BinaryMetrics:
         """All metrics (:class:`bcelab.metrics.BinaryMetrics`) from this state."""
-        from .compute import compute_metrics
-
         return compute_metrics(self, threshold=threshold, n_calibration_bins=n_calibration_bins)
 
     def histogram(self) -> dict[str, np.ndarray]:
@@ -345,61 +303,3 @@ def _merge_into(dst: dict[str, np.ndarray], src: dict[str, np.ndarray]) -> None:
     dst["pmax"][:] = np.maximum(dst["pmax"], src["pmax"])
     dst["hist"] += src["hist"]
     dst["hist_n"] += src["hist_n"]
-
-
-def _common_dtype(
-    y: np.ndarray, p: np.ndarray, w: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One float dtype for all three (float32 only when every input is float32: lossless)."""
-    arrs = [a for a in (y, p, w) if a is not None]
-    dt = np.float32 if all(a.dtype == np.float32 for a in arrs) else np.float64
-
-    def c(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=dt)
-
-    return c(y), c(p), None if w is None else c(w)
-
-
-def _raise_for_scan(
-    sc: np.ndarray,
-    y: np.ndarray,
-    p: np.ndarray,
-    w: np.ndarray | None,
-    *,
-    strict: bool,
-    logits: bool,
-    fname: str,
-) -> None:
-    pname = "logits" if logits else "preds"
-    if sc[6]:
-        i = int(sc[7])
-        assert w is not None
-        raise DomainError(
-            f"{fname}: weights must be finite and >= 0",
-            f"{int(sc[6])} weights are negative, infinite or NaN "
-            f"(first: {float(w[i])!r} at row {i})",
-            "fix or drop those rows' weights",
-        )
-    if sc[4]:
-        i = int(sc[5])
-        raise DomainError(
-            f"{fname}: probabilities must lie in [0, 1]",
-            f"{int(sc[4])} values are outside (first: {float(p[i])!r} at row {i})",
-            "if these are logits (raw scores), pass logits=True; otherwise apply a sigmoid first",
-        )
-    if strict and sc[0]:
-        i = int(np.flatnonzero(np.isnan(p))[0])
-        raise NaNError(
-            f"{fname}: {pname} must not contain NaN when strict=True",
-            f"found {int(sc[0])} NaN value(s) (first at row {i})",
-            "clean the data, or pass strict=False to exclude and count those rows",
-        )
-    if strict and sc[1]:
-        with np.errstate(invalid="ignore"):
-            i = int(np.flatnonzero(~((y >= 0) & (y <= 1)))[0])
-        raise DomainError(
-            f"{fname}: targets must lie in [0, 1] when strict=True",
-            f"{int(sc[1])} targets are outside or NaN (first: {float(y[i])!r} at row {i})",
-            "map labels like {-1, 1} to {0, 1} with (y + 1) / 2, or pass "
-            "strict=False to exclude and count those rows",
-        )

@@ -19,7 +19,7 @@ transforms (functorch-wrapped tensors), forward-mode AD, an active
 ``per_sample``, a ``pos_weight`` tensor, ``convention != "exact"``, ``clip``).
 
 Values the kernel flags (NaN, targets or probabilities outside [0, 1], invalid weights)
-go to the reference path inside :func:`bcelab.kernels.api.fused_bce`, which raises the
+go to the reference path inside :func:`bcelab.kernels.fused_bce`, which raises the
 core's documented error.  Second derivatives (``create_graph=True``) and a second
 backward through a retained graph differentiate the core's analytic gradient
 (:func:`bcelab.bce_with_logits_grad` / :func:`bcelab.bce_grad`) instead of the saved one.

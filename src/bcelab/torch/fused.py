@@ -2,7 +2,7 @@
 
 Shared by the eager path (:mod:`bcelab.torch.autograd`, a ``torch.autograd.Function``)
 and the compiled path (:mod:`bcelab.torch.compiled`, a ``torch.compile`` custom op):
-:func:`run_kernel` hands the tensors' memory to :func:`bcelab.kernels.api.fused_bce`
+:func:`run_kernel` hands the tensors' memory to :func:`bcelab.kernels.fused_bce`
 zero-copy (``Tensor.numpy()``); :func:`options_reason` and :func:`tensors_reason` say why
 a call cannot take the kernel.  The numbers are the core's: the kernel implements the
 formulas of :mod:`bcelab._core.formulas`.
@@ -17,8 +17,7 @@ from typing import Any
 
 import torch
 
-from ..kernels import dispatch
-from ..kernels.api import fused_bce
+from ..kernels import dispatch, fused_bce
 
 __all__ = ["FusedOptions", "options_reason", "run_kernel", "tensors_reason"]
 

@@ -59,7 +59,7 @@ class StreamingBinaryMetrics:
         self.stats = self._empty_stats()
 
     def _empty_stats(self) -> BinaryStats:
-        return call_core(self.where, BinaryStats, engine=self.kernel)
+        return call_core(self.where, BinaryStats, kernel=self.kernel)
 
     def update(
         self, preds: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None

@@ -18,7 +18,8 @@ pytest.importorskip("numba")
 mpmath = pytest.importorskip("mpmath")
 
 import bcelab  # noqa: E402
-from bcelab.kernels import dispatch, driver, fused_bce, set_enabled  # noqa: E402
+from bcelab.kernels import dispatch, fused_bce, set_enabled  # noqa: E402
+from bcelab.kernels.constants import CHUNK, PARALLEL_MIN  # noqa: E402
 
 mpmath.mp.dps = 50
 TARGETS = [0.0, 1e-6, 0.1, 0.5, 0.9, 1.0]
@@ -135,7 +136,7 @@ def test_accuracy_grid_fused(kind: str, dtype: str) -> None:
 # --- the fused kernel equals the reference path --------------------------------------------------
 
 # Sizes that straddle the block (512), chunk (65536) and threading (PARALLEL_MIN) boundaries.
-SIZES = [1, 4, 511, 513, driver.CHUNK + 1, driver.PARALLEL_MIN + 3]
+SIZES = [1, 4, 511, 513, CHUNK + 1, PARALLEL_MIN + 3]
 
 
 def _data(rng: np.random.Generator, n: int, dtype: str, logits: bool, soft: bool) -> tuple:
@@ -186,7 +187,7 @@ OPTIONS = st.fixed_dictionaries(
 
 
 @given(
-    n=st.sampled_from([1, 3, 64, 700, driver.CHUNK + 5]),
+    n=st.sampled_from([1, 3, 64, 700, CHUNK + 5]),
     dtype=st.sampled_from(["float32", "float64"]),
     logits=st.booleans(),
     soft=st.booleans(),
@@ -320,7 +321,7 @@ def test_decomposition_and_gradient_match_core(dtype: str, logits: bool) -> None
 
 def test_threads_do_not_change_the_result() -> None:
     rng = np.random.default_rng(3)
-    x, y = _data(rng, driver.PARALLEL_MIN * 2 + 17, "float32", True, soft=True)
+    x, y = _data(rng, PARALLEL_MIN * 2 + 17, "float32", True, soft=True)
     one = fused_bce(x, y, logits=True, threads=1, with_decomposition=True)
     two = fused_bce(x, y, logits=True, threads=2, with_decomposition=True)
     assert (one.value, one.floor, one.excess) == (two.value, two.floor, two.excess)
@@ -384,7 +385,7 @@ def test_read_only_memmap_is_fused(tmp_path: Any) -> None:
 
 
 def test_without_numba_the_reference_path_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    # `_driver()` caches False when `import numba` fails; everything then takes the reference path.
+    # `loss_driver()` caches False when `import numba` fails; everything then takes the reference path.
     monkeypatch.setitem(dispatch._STATE, "driver", False)
     assert not bcelab.kernels.available()
     x = np.linspace(-3, 3, 100)

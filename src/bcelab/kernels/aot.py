@@ -1,15 +1,16 @@
-"""The metric loops compiled ahead of time, so that a fresh process need not import numba.
+"""The metric state loops compiled ahead of time, so that a fresh process need not import numba.
 
 Loading the numba JIT kernels costs a fresh process about half a second (``import
 numba``, numba's target initialisation, which also imports SciPy, and loading the
 cached machine code), longer than evaluating 1e8 rows.  So the first time they are
 needed, :func:`loops` builds the same numba functions ahead of time into a small
-extension module (:mod:`bcelab.metrics._aot_build`, about 10 s, once) and later
+extension module (:mod:`bcelab.kernels.aot_build`, about 10 s, once) and later
 processes load it in well under a millisecond.  Same numba front end, same LLVM, same
 options: the results are bit-identical to the JIT's (the tests check it).
 
 The module lives in ``$BCELAB_CACHE_DIR``, else this package's ``__pycache__`` when
-writable, else ``~/.cache/bcelab``.  Its name holds a hash of the kernel sources and of
+writable, else ``~/.cache/bcelab`` (the variables are read through
+:mod:`bcelab._core.config`).  Its name holds a hash of the kernel sources and of
 the Python, NumPy, numba and llvmlite versions and the CPU, so any change rebuilds it.
 When there is no writable folder, no C compiler or the build fails (the reason is kept
 in ``<name>.failed`` and not retried for a day), the JIT kernels are used, as before.
@@ -22,6 +23,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import platform
 import sys
 import threading
 import time
@@ -30,29 +32,29 @@ from typing import Any
 
 import numpy as np
 
-from . import _drive
+from .._core import config
 
-__all__ = ["cache_path", "loops", "reset"]
+__all__ = ["AotLoops", "loops", "reset"]
 
 MODULE = "bcelab_metrics_aot"
 _HERE = Path(__file__).resolve().parent
 # every source that the compiled loops are made of
-_SOURCES = (
-    _HERE / "_kernel.py",
-    _HERE / "_rows.py",
-    _HERE / "_scan.py",
-    _HERE / "histogram.py",
-    _HERE / "_aot_build.py",
-    _HERE.parent / "kernels" / "fastmath.py",
+_SOURCES = tuple(
+    _HERE / name
+    for name in (
+        "stats_update.py",
+        "stats_rows.py",
+        "stats_scan.py",
+        "scalar.py",
+        "fastmath.py",
+        "constants.py",
+        "aot_build.py",
+    )
 )
 _STALE_LOCK_S = 900.0
 _RETRY_FAILED_S = 86400.0  # a failed build is tried again a day later
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
-
-
-def _enabled() -> bool:
-    return os.environ.get("BCELAB_AOT", "1").strip().lower() not in ("0", "off", "false", "no")
 
 
 def _cpu() -> tuple[str, str]:
@@ -66,8 +68,6 @@ def _cpu() -> tuple[str, str]:
             return "\n".join(sorted(set(keep))), "host"
     except OSError:
         pass
-    import platform
-
     return f"{platform.system()}-{platform.machine()}", "generic"
 
 
@@ -114,9 +114,9 @@ def _writable(d: Path) -> bool:
 
 
 def _cache_dir() -> Path | None:
-    env = os.environ.get("BCELAB_CACHE_DIR")
-    if env:
-        return Path(env) if _writable(Path(env)) else None
+    env = config.cache_dir()
+    if env is not None:
+        return env if _writable(env) else None
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     for d in (_HERE / "__pycache__", Path(xdg) / "bcelab"):
         if _writable(d):
@@ -124,19 +124,9 @@ def _cache_dir() -> Path | None:
     return None
 
 
-def cache_path() -> Path | None:
-    """Where this machine's precompiled module is (or would be built); None if nowhere."""
-    d = _cache_dir()
-    if d is None:
-        return None
-    key, _ = _key()
-    return d / f"{MODULE}-{key}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
-
-
 def _load(path: Path) -> Any:
     loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
-    spec = importlib.util.spec_from_file_location(MODULE, str(path), loader=loader)
-    assert spec is not None
+    spec = importlib.machinery.ModuleSpec(MODULE, loader, origin=str(path))
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     return mod
@@ -168,7 +158,7 @@ def _build(path: Path, target: str) -> str | None:
         paths = [str(_HERE.parent.parent), os.environ.get("PYTHONPATH", "")]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p))
         proc = subprocess.run(
-            [sys.executable, "-m", "bcelab.metrics._aot_build", str(tmp), MODULE, target],
+            [sys.executable, "-m", "bcelab.kernels.aot_build", str(tmp), MODULE, target],
             capture_output=True,
             text=True,
             env=env,
@@ -234,16 +224,16 @@ def _find() -> Any:
         return None
 
 
-def loops() -> _AotLoops | None:
+def loops() -> AotLoops | None:
     """The precompiled loops (built on first use), or None: then use the JIT kernels."""
-    if not _enabled():
+    if not config.aot_enabled():
         return None
     if "loops" not in _STATE:
         with _LOCK:
             if "loops" not in _STATE:
                 mod = _find()
-                _STATE["loops"] = None if mod is None else _AotLoops(mod)
-    out: _AotLoops | None = _STATE["loops"]
+                _STATE["loops"] = None if mod is None else AotLoops(mod)
+    out: AotLoops | None = _STATE["loops"]
     return out
 
 
@@ -258,13 +248,13 @@ def _ok(a: np.ndarray, dtype: Any, ndim: int = 1) -> bool:
 
 
 def _jit() -> Any:
-    from . import _kernel
+    from . import stats_update  # numba, imported only when a call needs the JIT loops
 
-    return _kernel.LOOPS
+    return stats_update.LOOPS
 
 
-class _AotLoops:
-    """The precompiled loops behind the :mod:`._drive` interface (``scan``/``accumulate``).
+class AotLoops:
+    """The precompiled loops, with the attributes of :data:`bcelab.kernels.stats_update.LOOPS`.
 
     The generated wrappers trust their arguments' dtypes and layouts, so each call
     checks them first and hands anything unexpected to the JIT loops instead.
@@ -296,9 +286,23 @@ class _AotLoops:
         getattr(self.mod, f"first_bad_{tag}")(y, p, w, has_w, logits, out)
         return None
 
-    def accum_range(self, y: Any, p: Any, w: Any, *rest: Any) -> None:
+    def accum_range(
+        self,
+        y: Any,
+        p: Any,
+        w: Any,
+        has_w: bool,
+        logits: bool,
+        eps: float,
+        cut_val: Any,
+        cut_off: Any,
+        start: int,
+        stop: int,
+        *state: Any,
+    ) -> None:
         tag = self._tag(y, p, w)
-        cut_val, cut_off, hist, hist_n, hi, lo, mm = rest[3], rest[4], *rest[7:]
+        hist, hist_n, hi, lo, mm = state
+        args = (y, p, w, has_w, logits, eps, cut_val, cut_off, start, stop, *state)
         ok = (
             tag is not None
             and _ok(cut_val, np.float64)
@@ -309,9 +313,9 @@ class _AotLoops:
             and all(a.flags.writeable for a in (hist, hist_n, hi, lo, mm))
         )
         if not ok:
-            _jit().accum_range(y, p, w, *rest)
+            _jit().accum_range(*args)
             return None
-        getattr(self.mod, f"accum_{tag}")(y, p, w, *rest)
+        getattr(self.mod, f"accum_{tag}")(*args)
         return None
 
     def into(self, *arrays: Any) -> None:
@@ -326,11 +330,3 @@ class _AotLoops:
             return None
         self.mod.into(*arrays)
         return None
-
-    def scan(self, y: np.ndarray, p: np.ndarray, w: np.ndarray | None, **kw: Any) -> np.ndarray:
-        """:func:`bcelab.metrics._kernel.scan` with these loops."""
-        return _drive.scan(self, y, p, w, **kw)
-
-    def accumulate(self, y: np.ndarray, p: np.ndarray, w: np.ndarray | None, **kw: Any) -> None:
-        """:func:`bcelab.metrics._kernel.accumulate` with these loops."""
-        _drive.accumulate(self, y, p, w, **kw)

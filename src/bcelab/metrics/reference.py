@@ -1,4 +1,4 @@
-"""The NumPy reference path of ``update``: the same state as the numba kernel, vectorised.
+"""The NumPy reference path of ``update``: the same state as the compiled kernel, vectorised.
 
 The loss, the entropy floor and the sigmoid come straight from :mod:`bcelab._core.formulas`
 (the one implementation of the formulas), evaluated in float64.  It processes the rows
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import formulas as M
+from .._core import formulas
+from ..kernels.constants import ScanSlot
+from ..kernels.stats_driver import ScanCounts
 from .histogram import fine_index
 
 __all__ = ["accumulate", "scan"]
@@ -21,30 +23,31 @@ _SLICE = 1 << 16
 
 def scan(
     y: np.ndarray, p: np.ndarray, w: np.ndarray | None, *, logits: bool, eps: float
-) -> np.ndarray:
-    """Same counts as :func:`bcelab.metrics._kernel.scan`."""
-    out = np.zeros(8, dtype=np.int64)
+) -> ScanCounts:
+    """Same counts as :func:`bcelab.kernels.stats_driver.scan`."""
+    out = np.zeros(len(ScanSlot), dtype=np.int64)
     with np.errstate(invalid="ignore"):
         bad_y = ~((y >= 0) & (y <= 1))
         nan_p = np.isnan(p)
         excl = bad_y | nan_p
-        out[0] = np.count_nonzero(nan_p)
-        out[1] = np.count_nonzero(bad_y)
-        out[2] = np.count_nonzero(excl)
-        out[5] = out[7] = -1
+        out[ScanSlot.NAN_PRED] = np.count_nonzero(nan_p)
+        out[ScanSlot.INVALID_TARGET] = np.count_nonzero(bad_y)
+        out[ScanSlot.EXCLUDED] = np.count_nonzero(excl)
+        out[ScanSlot.FIRST_BAD_PROB] = out[ScanSlot.FIRST_BAD_WEIGHT] = -1
         if not logits:
             bad_p = ~excl & ~((p >= 0) & (p <= 1))
-            out[4] = np.count_nonzero(bad_p)
-            if out[4]:
-                out[5] = int(np.flatnonzero(bad_p)[0])
+            out[ScanSlot.BAD_PROB] = np.count_nonzero(bad_p)
+            if out[ScanSlot.BAD_PROB]:
+                out[ScanSlot.FIRST_BAD_PROB] = int(np.flatnonzero(bad_p)[0])
             if eps > 0:
-                out[3] = np.count_nonzero(~excl & ~bad_p & ((p < eps) | (p > 1.0 - eps)))
+                clipped = ~excl & ~bad_p & ((p < eps) | (p > 1.0 - eps))
+                out[ScanSlot.CLIPPED] = np.count_nonzero(clipped)
         if w is not None:
             bad_w = ~((w >= 0) & (w < np.inf))
-            out[6] = np.count_nonzero(bad_w)
-            if out[6]:
-                out[7] = int(np.flatnonzero(bad_w)[0])
-    return out
+            out[ScanSlot.BAD_WEIGHT] = np.count_nonzero(bad_w)
+            if out[ScanSlot.BAD_WEIGHT]:
+                out[ScanSlot.FIRST_BAD_WEIGHT] = int(np.flatnonzero(bad_w)[0])
+    return ScanCounts.from_array(out)
 
 
 def _neumaier(hi: np.ndarray, lo: np.ndarray, v: np.ndarray) -> None:
@@ -106,13 +109,13 @@ def _slice(
     if y.size == 0:
         return
     if logits:
-        prob = M.sigmoid(np, z)
-        a, b = M.neglog_terms_logits(np, z, y)
+        prob = formulas.sigmoid(np, z)
+        a, b = formulas.neglog_terms_logits(np, z, y)
     else:
         prob = np.clip(z, eps, 1.0 - eps) if eps > 0 else z
-        a, b = M.neglog_terms_probs(np, prob, y)
-    loss = M.cross_entropy(y, a, b, None)
-    h = M.entropy(np, y)
+        a, b = formulas.neglog_terms_probs(np, prob, y)
+    loss = formulas.cross_entropy(y, a, b, None)
+    h = formulas.entropy(np, y)
     mm[0] = min(mm[0], float(prob.min()))
     mm[1] = max(mm[1], float(prob.max()))
     fb = fine_index(prob)
@@ -125,7 +128,7 @@ def _slice(
     hist[:, 1] += np.bincount(fb, weights=wt * (1.0 - y), minlength=n)
     hist[:, 2] += np.bincount(fb, weights=wt * prob, minlength=n)
     d = prob - y
-    v = np.array(
+    v = np.array(  # in StatsSum order
         [
             wt.sum(),
             (wt * wt).sum(),

@@ -31,14 +31,14 @@ def _data(n: int, seed: int, *, dtype: type = np.float64, ties: bool = False):
     return y.astype(dtype), p.astype(dtype), w.astype(dtype)
 
 
-@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("kernel", ["compiled", "numpy"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("ties", [False, True])
-def test_matches_sklearn(engine: str, weighted: bool, ties: bool) -> None:
+def test_matches_sklearn(kernel: str, weighted: bool, ties: bool) -> None:
     y, p, w = _data(20_000, 1, ties=ties)
     p = np.clip(p, 1e-12, 1 - 1e-12)  # sklearn clips at eps; keep away from 0 and 1
     sw = w if weighted else None
-    m = BinaryStats(engine=engine).update(p, y, weights=sw).compute()
+    m = BinaryStats(kernel=kernel).update(p, y, weights=sw).compute()
     assert m.log_loss == pytest.approx(log_loss(y, p, sample_weight=sw), rel=1e-12)
     assert m.brier == pytest.approx(brier_score_loss(y, p, sample_weight=sw), rel=1e-12)
     auc = roc_auc_score(y, p, sample_weight=sw)

@@ -201,3 +201,21 @@ def test_threaded_update_works_after_fork(tmp_path) -> None:  # type: ignore[no-
     script.write_text(_FORK_SCRIPT)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0 and "fork ok" in out.stdout, out.stderr[-2000:]
+
+
+def test_merge_copy_and_pickle_keep_the_options() -> None:
+    p, y = np.array([0.9, 0.2, 0.6]), np.array([1.0, 0.0, 1.0])
+    a = BinaryStats(kernel="numpy", threads=1).update(p, y)
+    b = BinaryStats(kernel="auto", threads=3).update(p, y)
+    assert a.merge(b) is a
+    assert (a.kernel, a.threads) == ("numpy", 1)
+    for c in (a.copy(), a + b, pickle.loads(pickle.dumps(a))):
+        assert (c.kernel, c.threads) == ("numpy", 1)
+    # merge_all: a new state with the first state's options
+    m = BinaryStats.merge_all([b, a])
+    assert m is not b and (m.kernel, m.threads) == ("auto", 3)
+    assert m.rows == a.rows + b.rows
+    assert (BinaryStats.merge_all([a, b]).kernel, BinaryStats.merge_all([a, b]).threads) == (
+        "numpy",
+        1,
+    )

@@ -1,4 +1,5 @@
-"""The numba kernel against the core formulas and the NumPy reference path; the bin layout."""
+"""The compiled metric kernel against the core formulas and the NumPy reference path; the
+bin layout."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bcelab
-from bcelab.metrics import BinaryStats
-from bcelab.metrics import histogram as H
+from bcelab.metrics import BinaryStats, histogram
 
-kernel = pytest.importorskip("bcelab.metrics._kernel")
+stats_update = pytest.importorskip("bcelab.kernels.stats_update")
+
+
+def row_values(y: np.ndarray, p: np.ndarray, *, logits: bool) -> np.ndarray:
+    lay = histogram.layout()
+    return stats_update.row_values(y, p, logits=logits, cut_val=lay.cut_val, cut_off=lay.cut_off)
+
 
 EDGE_P = np.array(
     [
@@ -54,7 +60,7 @@ def test_kernel_rows_equal_core_probs() -> None:
         [rng.random(5000), rng.random(2000) ** 12, 1 - rng.random(2000) ** 12, EDGE_P]
     )
     for y in (np.zeros_like(p), np.ones_like(p), rng.random(p.shape[0])):
-        out = kernel.row_values(y, p, logits=False)
+        out = row_values(y, p, logits=False)
         # reference: the core, which evaluates the same formula in float64 (bcelab._core.formulas)
         _ulp_close(out[:, 0], bcelab.bce(p, y), ulps=8)
         _ulp_close(out[:, 2], bcelab.binary_entropy(y), ulps=8)
@@ -71,7 +77,7 @@ def test_kernel_rows_equal_core_logits() -> None:
         ]
     )
     for y in (np.zeros_like(x), np.ones_like(x), rng.random(x.shape[0])):
-        out = kernel.row_values(y, x, logits=True)
+        out = row_values(y, x, logits=True)
         # the kernel's exp flushes results below 2**-1022 (|x| > 708) to 0: the loss or
         # probability is then off by less than 1e-307 in absolute terms
         _ulp_close(out[:, 0], bcelab.bce_with_logits(x, y), ulps=8, atol=1e-300)
@@ -81,22 +87,24 @@ def test_kernel_rows_equal_core_logits() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=50))
 def test_kernel_bins_equal_numpy_bins(ps: list[float]) -> None:
-    p = np.concatenate([np.asarray(ps), EDGE_P, H.layout().edges[::97]])
+    p = np.concatenate([np.asarray(ps), EDGE_P, histogram.layout().edges[::97]])
     p = np.concatenate([p, np.nextafter(p, 0), np.nextafter(p, 1)]).clip(0, 1)
-    out = kernel.row_values(np.zeros_like(p), p, logits=False)
-    np.testing.assert_array_equal(out[:, 3].astype(np.int64), H.base_index(p))
-    assert [H.base_index_scalar(float(v)) for v in p] == H.base_index(p).tolist()
+    out = row_values(np.zeros_like(p), p, logits=False)
+    np.testing.assert_array_equal(out[:, 3].astype(np.int64), histogram.base_index(p))
+    assert [histogram.base_index_scalar(float(v)) for v in p] == histogram.base_index(p).tolist()
 
 
 def test_layout_edges_and_fine_index() -> None:
-    lay = H.layout()
+    lay = histogram.layout()
     e = lay.edges
     assert e[0] == 0.0 and e[-1] == 1.0 and np.all(np.diff(e) > 0)
     assert lay.n_fine == e.shape[0] - 1
     # every edge is its own bin's lower edge; the float just below belongs to the bin below
-    np.testing.assert_array_equal(H.fine_index(e[:-1]), np.arange(lay.n_fine))
-    np.testing.assert_array_equal(H.fine_index(np.nextafter(e[1:-1], 0)), np.arange(lay.n_fine - 1))
-    assert H.fine_index(np.array([1.0]))[0] == lay.n_fine - 1
+    np.testing.assert_array_equal(histogram.fine_index(e[:-1]), np.arange(lay.n_fine))
+    np.testing.assert_array_equal(
+        histogram.fine_index(np.nextafter(e[1:-1], 0)), np.arange(lay.n_fine - 1)
+    )
+    assert histogram.fine_index(np.array([1.0]))[0] == lay.n_fine - 1
     edge_set = set(e.tolist())
     for k in range(1, 100):
         assert k / 100 in edge_set
@@ -119,8 +127,8 @@ def test_numba_state_equals_numpy_state(dtype: type, logits: bool) -> None:
     preds[::777] = np.nan
     w = rng.random(n)
     args = (preds.astype(dtype), y.astype(dtype))
-    a = BinaryStats(engine="numba").update(*args, weights=w.astype(dtype), logits=logits)
-    b = BinaryStats(engine="numpy").update(*args, weights=w.astype(dtype), logits=logits)
+    a = BinaryStats(kernel="compiled").update(*args, weights=w.astype(dtype), logits=logits)
+    b = BinaryStats(kernel="numpy").update(*args, weights=w.astype(dtype), logits=logits)
     da, db = a.to_arrays(), b.to_arrays()
     for key in ("counts", "hist_n", "pmin", "pmax"):
         np.testing.assert_array_equal(da[key], db[key], err_msg=key)

@@ -1,13 +1,15 @@
-r"""The fused ``update`` kernel (numba): one pass over the rows, on every core.
+r"""The metric ``update`` kernel (numba): one pass over the rows, on every core.
 
-The rows are processed in blocks of 1024, in three loops per block:
+The rows are processed in blocks of :data:`~bcelab.kernels.constants.STATS_BLOCK`
+(1024), in three loops per block:
 
-1. :func:`bcelab.metrics._rows._rows_block` evaluates each row's probability and loss in float64 with the
-   formulas of :mod:`bcelab._core.formulas` transcribed to scalars (the guarded ``-log p`` /
-   ``-log1p(-p)`` terms or the two softplus terms, then ``cross_entropy``) and its fine
-   bin (:mod:`bcelab.metrics.histogram`, from the bits of ``min(p, 1 - p)``, identical
-   to the NumPy twin).  It has no branches and no libm calls, so LLVM vectorises it.
-   The test suite checks every row against :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`.
+1. :func:`bcelab.kernels.stats_rows.rows_block` evaluates each row's probability and
+   loss in float64 with the scalar formulas of :mod:`bcelab.kernels.scalar` (the
+   ``-log p`` / ``-log1p(-p)`` terms or the two softplus terms, then
+   ``cross_entropy``) and its fine bin (:mod:`bcelab.metrics.histogram`, from the bits
+   of ``min(p, 1 - p)``, identical to the NumPy twin).  It has no branches and no libm
+   calls, so LLVM vectorises it.  The test suite checks every row against
+   :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`.
 2. :func:`_scatter` adds each row to its histogram bin (the only scalar loop).
 3. :func:`_sums` adds the block's rows into ``LANES`` partial sums per quantity
    (row ``j`` of the block goes to lane ``j % LANES``): a fixed order that LLVM
@@ -20,12 +22,13 @@ rows, then the lanes in order), then the block sum is added into a Neumaier-comp
 :math:`O(\epsilon)` overall, whatever the number of rows (a plain running sum of 1e9
 positive terms drifts by ~1e-12 to 1e-8).
 
-Threads: :func:`accumulate` splits the rows into contiguous ranges, one per thread of a
-``ThreadPoolExecutor`` (the kernels release the GIL), and merges the partial states
-(:mod:`bcelab.metrics._drive`, shared with the precompiled twins of :mod:`._aot`).
+Threads: :mod:`bcelab.kernels.stats_driver` splits the rows into contiguous ranges, one
+per thread of :mod:`bcelab.kernels.threads` (the kernels release the GIL), and merges
+the partial states with :func:`into`; it runs either these JIT loops (:data:`LOOPS`) or
+their precompiled twins (:mod:`bcelab.kernels.aot`).
 
-Import this module only when numba is installed; :mod:`bcelab.metrics.stats` falls
-back to the NumPy reference path (:mod:`bcelab.metrics._reference`) otherwise.
+Import this module only when numba is installed; :class:`bcelab.metrics.BinaryStats`
+falls back to the NumPy reference path (:mod:`bcelab.metrics.reference`) otherwise.
 """
 
 from __future__ import annotations
@@ -37,21 +40,19 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from . import _drive
-from ._rows import _all_hard, _base_bin, _entropies, _entropy, _rows_block
-from ._scan import _count_range, _first_bad, scan
-from .histogram import layout
+from .constants import INLINE, JIT, LANES, STATS_BLOCK, StatsSum
+from .scalar import entropy_soft
+from .stats_rows import all_hard, base_bin, entropies, rows_block
+from .stats_scan import count_range, first_bad
 
-__all__ = ["accumulate", "row_values", "scan"]
+__all__ = ["LOOPS", "accum_range", "into", "row_values"]
 
-_JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
-
-N_SUMS = 7
-BLOCK = 1024
-LANES = 32
+N_SUMS = len(StatsSum)
+_MIN_ROW = N_SUMS  # rows of the lane array after the sums: the lanes' min and max
+_MAX_ROW = N_SUMS + 1
 
 
-@njit(inline="always", **_JIT)
+@njit(**INLINE)
 def _two_add(hi: np.ndarray, lo: np.ndarray, j: int, v: float) -> None:
     """Neumaier: hi[j] + lo[j] += v, with the rounding error of the add kept in lo[j]."""
     s = hi[j]
@@ -64,10 +65,10 @@ def _two_add(hi: np.ndarray, lo: np.ndarray, j: int, v: float) -> None:
     hi[j] = t
 
 
-# Like the loops of bcelab.metrics._rows, every loop below runs over a block view from 0.
+# Like the loops of bcelab.kernels.stats_rows, every loop below runs over a block view from 0.
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _scatter(
     y: Any,
     w: Any,
@@ -91,7 +92,7 @@ def _scatter(
         hist[fb, 2] += wi * prob
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _sums(
     y: Any,
     w: Any,
@@ -121,14 +122,14 @@ def _sums(
         _minmax(bprob[full + k], k, acc)
 
 
-@njit(inline="always", **_JIT)
+@njit(**INLINE)
 def _minmax(prob: float, k: int, acc: np.ndarray) -> None:
     ok = prob == prob
-    acc[N_SUMS, k] = min(acc[N_SUMS, k], prob if ok else np.inf)
-    acc[N_SUMS + 1, k] = max(acc[N_SUMS + 1, k], prob if ok else -np.inf)
+    acc[_MIN_ROW, k] = min(acc[_MIN_ROW, k], prob if ok else np.inf)
+    acc[_MAX_ROW, k] = max(acc[_MAX_ROW, k], prob if ok else -np.inf)
 
 
-@njit(inline="always", **_JIT)
+@njit(**INLINE)
 def _lane(
     y: Any,
     w: Any,
@@ -150,17 +151,17 @@ def _lane(
     pr = prob if ok else 0.0
     d = pr - yi
     hy = 0.0 if hard else bent[j]
-    acc[0, k] += wi
-    acc[1, k] += wi * wi
-    acc[2, k] += wi * yi
-    acc[3, k] += wi * pr
-    acc[4, k] += wi * bloss[j] if nz else 0.0
-    acc[5, k] += wi * hy if nz else 0.0
-    acc[6, k] += wi * (d * d)
+    acc[StatsSum.W, k] += wi
+    acc[StatsSum.W2, k] += wi * wi
+    acc[StatsSum.WY, k] += wi * yi
+    acc[StatsSum.WP, k] += wi * pr
+    acc[StatsSum.WBCE, k] += wi * bloss[j] if nz else 0.0
+    acc[StatsSum.WH, k] += wi * hy if nz else 0.0
+    acc[StatsSum.WSQ, k] += wi * (d * d)
 
 
-@njit(**_JIT)
-def _accum_range(
+@njit(**JIT)
+def accum_range(
     y: Any,
     p: Any,
     w: Any,
@@ -177,10 +178,13 @@ def _accum_range(
     lo: np.ndarray,
     mm: np.ndarray,
 ) -> None:
-    bprob = np.empty(BLOCK, dtype=np.float64)
-    bloss = np.empty(BLOCK, dtype=np.float64)
-    bfine = np.empty(BLOCK, dtype=np.int64)
-    bent = np.zeros(BLOCK, dtype=np.float64)
+    """Add rows ``start:stop`` to the state arrays: the histogram (``hist``, ``hist_n``),
+    the compensated sums (``hi``, ``lo``, in :class:`StatsSum` order) and ``mm`` =
+    [min, max] of the probabilities."""
+    bprob = np.empty(STATS_BLOCK, dtype=np.float64)
+    bloss = np.empty(STATS_BLOCK, dtype=np.float64)
+    bfine = np.empty(STATS_BLOCK, dtype=np.int64)
+    bent = np.zeros(STATS_BLOCK, dtype=np.float64)
     acc = np.zeros((N_SUMS + 2, LANES), dtype=np.float64)
     lo_c = eps if eps > 0 else 0.0
     hi_c = 1.0 - eps if eps > 0 else 1.0
@@ -188,16 +192,16 @@ def _accum_range(
     pmax = mm[1]
     b0 = start
     while b0 < stop:
-        b1 = min(b0 + BLOCK, stop)
+        b1 = min(b0 + STATS_BLOCK, stop)
         yb, pb, wb = y[b0:b1], p[b0:b1], w[b0:b1]
-        hard = _all_hard(yb)
-        _rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
+        hard = all_hard(yb)
+        rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
         if not hard:
-            _entropies(yb, bprob, bent)
+            entropies(yb, bprob, bent)
         _scatter(yb, wb, has_w, bprob, bfine, hist, hist_n)
         acc[:N_SUMS] = 0.0
-        acc[N_SUMS] = np.inf
-        acc[N_SUMS + 1] = -np.inf
+        acc[_MIN_ROW] = np.inf
+        acc[_MAX_ROW] = -np.inf
         _sums(yb, wb, has_w, hard, bprob, bloss, bent, acc)
         for k in range(N_SUMS):
             s = 0.0
@@ -205,15 +209,15 @@ def _accum_range(
                 s += acc[k, lane]
             _two_add(hi, lo, k, s)
         for lane in range(LANES):
-            pmin = min(pmin, acc[N_SUMS, lane])
-            pmax = max(pmax, acc[N_SUMS + 1, lane])
+            pmin = min(pmin, acc[_MIN_ROW, lane])
+            pmax = max(pmax, acc[_MAX_ROW, lane])
         b0 = b1
     mm[0] = pmin
     mm[1] = pmax
 
 
-@njit(**_JIT)
-def _into(
+@njit(**JIT)
+def into(
     hist: np.ndarray,
     hist_n: np.ndarray,
     hi: np.ndarray,
@@ -238,72 +242,41 @@ def _into(
         mm[1] = max(mm[1], t_mm[t, 1])
 
 
-def accumulate(
-    y: np.ndarray,
-    p: np.ndarray,
-    w: np.ndarray | None,
-    *,
-    logits: bool,
-    eps: float,
-    cut_val: np.ndarray,
-    cut_off: np.ndarray,
-    hist: np.ndarray,
-    hist_n: np.ndarray,
-    hi: np.ndarray,
-    lo: np.ndarray,
-    mm: np.ndarray,
-    n_threads: int = 0,
-) -> None:
-    """Add the rows to the state arrays in place (rows already validated by :func:`scan`)."""
-    _drive.accumulate(
-        LOOPS,
-        y,
-        p,
-        w,
-        logits=logits,
-        eps=eps,
-        cut_val=cut_val,
-        cut_off=cut_off,
-        hist=hist,
-        hist_n=hist_n,
-        hi=hi,
-        lo=lo,
-        mm=mm,
-        n_threads=n_threads,
-    )
-
-
-#: the JIT loops, for :mod:`bcelab.metrics._drive` (the precompiled twins: ``_aot``)
+#: the JIT loops, run by :mod:`bcelab.kernels.stats_driver` (the precompiled twins:
+#: :mod:`bcelab.kernels.aot`)
 LOOPS = SimpleNamespace(
-    count_range=_count_range, first_bad=_first_bad, accum_range=_accum_range, into=_into
+    count_range=count_range, first_bad=first_bad, accum_range=accum_range, into=into
 )
 
 
-@njit(**_JIT)
-def _row_values(
+@njit(**JIT)
+def row_values_loop(
     y: Any, p: Any, logits: bool, cut_val: np.ndarray, cut_off: np.ndarray, out: np.ndarray
 ) -> None:
+    """The loop of :func:`row_values`."""
     n = y.shape[0]
-    bprob = np.empty(BLOCK, dtype=np.float64)
-    bloss = np.empty(BLOCK, dtype=np.float64)
-    bfine = np.empty(BLOCK, dtype=np.int64)
-    for b0 in range(0, n, BLOCK):
-        b1 = min(b0 + BLOCK, n)
+    bprob = np.empty(STATS_BLOCK, dtype=np.float64)
+    bloss = np.empty(STATS_BLOCK, dtype=np.float64)
+    bfine = np.empty(STATS_BLOCK, dtype=np.int64)
+    for b0 in range(0, n, STATS_BLOCK):
+        b1 = min(b0 + STATS_BLOCK, n)
         yb = y[b0:b1]
-        hard = _all_hard(yb)
-        _rows_block(yb, p[b0:b1], logits, 0.0, 1.0, hard, cut_val, cut_off, bprob, bloss, bfine)
+        hard = all_hard(yb)
+        rows_block(yb, p[b0:b1], logits, 0.0, 1.0, hard, cut_val, cut_off, bprob, bloss, bfine)
         for j in range(b1 - b0):
             yi = np.float64(yb[j])
             out[b0 + j, 0] = bloss[j]
             out[b0 + j, 1] = bprob[j]
-            out[b0 + j, 2] = 0.0 if (yi == 0) | (yi == 1) else _entropy(yi)
-            out[b0 + j, 3] = _base_bin(bprob[j])
+            out[b0 + j, 2] = 0.0 if (yi == 0) | (yi == 1) else entropy_soft(yi)
+            out[b0 + j, 3] = base_bin(bprob[j])
             out[b0 + j, 4] = bfine[j]
 
 
-def row_values(y: np.ndarray, p: np.ndarray, *, logits: bool) -> np.ndarray:
-    """Per-row ``[loss, probability, H(y), base bin, fine bin]`` as the kernel computes them."""
-    lay = layout()
+def row_values(
+    y: np.ndarray, p: np.ndarray, *, logits: bool, cut_val: np.ndarray, cut_off: np.ndarray
+) -> np.ndarray:
+    """Per-row ``[loss, probability, H(y), base bin, fine bin]`` as the kernel computes them
+    (``cut_val``, ``cut_off``: the cut points of :func:`bcelab.metrics.histogram.layout`)."""
     out = np.empty((y.shape[0], 5), dtype=np.float64)
-    _row_values(y, p, logits, lay.cut_val, lay.cut_off, out)
+    row_values_loop(y, p, logits, cut_val, cut_off, out)
     return out

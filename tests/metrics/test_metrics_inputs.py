@@ -119,10 +119,14 @@ def test_torch_and_jax_inputs() -> None:
 
 
 def test_options_are_checked() -> None:
-    with pytest.raises(OptionError):
-        BinaryStats(engine="gpu")
-    with pytest.raises(OptionError):
-        BinaryStats(n_threads=-1)
+    with pytest.raises(OptionError, match="kernel must be one of"):
+        BinaryStats(kernel="gpu")
+    with pytest.raises(OptionError, match="threads must be an integer >= 1"):
+        BinaryStats(threads=0)
+    with pytest.raises(OptionError, match="threads"):
+        BinaryStats(threads=True)
+    with pytest.raises(TypeError):
+        BinaryStats(engine="numpy")  # type: ignore[call-arg]  # engine= is evaluate()'s
     with pytest.raises(OptionError):
         BinaryStats().merge("not a state")  # type: ignore[arg-type]
 

@@ -1,15 +1,15 @@
-"""Build the precompiled metric loops (run by :mod:`bcelab.metrics._aot` in a subprocess).
+"""Build the precompiled metric loops (run by :mod:`bcelab.kernels.aot` in a subprocess).
 
-``python -m bcelab.metrics._aot_build OUT_DIR MODULE_NAME TARGET`` compiles the numba
-functions of :mod:`bcelab.metrics._kernel` and :mod:`bcelab.metrics._scan` ahead of
-time with ``numba.pycc`` into the extension module ``OUT_DIR/MODULE_NAME<suffix>``.
+``python -m bcelab.kernels.aot_build OUT_DIR MODULE_NAME TARGET`` compiles the numba
+functions of :mod:`bcelab.kernels.stats_update` and :mod:`bcelab.kernels.stats_scan`
+ahead of time with ``numba.pycc`` into the extension module ``OUT_DIR/MODULE_NAME<suffix>``.
 It is the same numba front end and LLVM as the JIT, with the JIT's options: the loops
 release the GIL (``nogil=True``) and use ``error_model="numpy"``.  ``TARGET`` is
 ``host`` (this machine's CPU name and features, chosen as the JIT chooses them) or
 ``generic``.
 
 Every array is a C-contiguous, writable array of the given dtype: the generated
-wrappers do not check dtypes (:mod:`bcelab.metrics._aot` does before each call).
+wrappers do not check dtypes (:mod:`bcelab.kernels.aot` does before each call).
 """
 
 from __future__ import annotations
@@ -18,23 +18,24 @@ import sys
 import warnings
 from typing import Any
 
-__all__ = ["EXPORTS", "build"]
-
-#: the exported loops: name -> (module, function); ``*_f4`` / ``*_f8`` per input dtype
-EXPORTS = ("count", "first_bad", "accum", "into")
+__all__ = ["build"]
 
 
-def _signatures(T: Any) -> dict[str, Any]:
-    f8, i8, b1 = T.float64, T.int64, T.boolean
-    a8, ai8 = T.Array(f8, 1, "C"), T.Array(i8, 1, "C")
-    m2, m3, ai2 = T.Array(f8, 2, "C"), T.Array(f8, 3, "C"), T.Array(i8, 2, "C")
+def _signatures(types: Any) -> dict[str, Any]:
+    """The exported loops and their signatures: ``count``, ``first_bad`` and ``accum``
+    per input dtype (``*_f4``, ``*_f8``), and ``into``."""
+    f8, i8, b1 = types.float64, types.int64, types.boolean
+    a8, ai8 = types.Array(f8, 1, "C"), types.Array(i8, 1, "C")
+    m2, m3 = types.Array(f8, 2, "C"), types.Array(f8, 3, "C")
+    ai2 = types.Array(i8, 2, "C")
+    void = types.void
     out: dict[str, Any] = {}
-    for tag, dt in (("f4", T.float32), ("f8", f8)):
-        a = T.Array(dt, 1, "C")
-        out[f"count_{tag}"] = T.void(a, a, a, b1, b1, f8, i8, i8, ai8)
-        out[f"first_bad_{tag}"] = T.void(a, a, a, b1, b1, ai8)
-        out[f"accum_{tag}"] = T.void(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8)
-    out["into"] = T.void(m2, ai8, a8, a8, a8, m3, ai2, m2, m2, m2)
+    for tag, dt in (("f4", types.float32), ("f8", f8)):
+        a = types.Array(dt, 1, "C")
+        out[f"count_{tag}"] = void(a, a, a, b1, b1, f8, i8, i8, ai8)
+        out[f"first_bad_{tag}"] = void(a, a, a, b1, b1, ai8)
+        out[f"accum_{tag}"] = void(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8)
+    out["into"] = void(m2, ai8, a8, a8, a8, m3, ai2, m2, m2, m2)
     return out
 
 
@@ -45,7 +46,7 @@ def build(out_dir: str, module_name: str, target: str) -> None:
         from numba.pycc import CC
         from numba.pycc import compiler as pycc_compiler
     import llvmlite.binding as llvm
-    from numba.core import types as T
+    from numba.core import types as numba_types
     from numba.core.compiler import Flags
 
     class JitLikeFlags(Flags):
@@ -59,13 +60,13 @@ def build(out_dir: str, module_name: str, target: str) -> None:
 
     # pycc makes its Flags() in this module; this subprocess only builds, nothing else
     setattr(pycc_compiler, "Flags", JitLikeFlags)  # noqa: B010
-    from . import _kernel, _scan
+    from . import stats_scan, stats_update  # numba, like the imports above: an optional extra
 
     funcs = {
-        "count": _scan._count_range,
-        "first_bad": _scan._first_bad,
-        "accum": _kernel._accum_range,
-        "into": _kernel._into,
+        "count": stats_scan.count_range,
+        "first_bad": stats_scan.first_bad,
+        "accum": stats_update.accum_range,
+        "into": stats_update.into,
     }
     cc = CC(module_name)
     cc.output_dir = out_dir
@@ -74,19 +75,19 @@ def build(out_dir: str, module_name: str, target: str) -> None:
         # the JIT's CPU and features (numba.core.codegen.JITCPUCodegen), not only the CPU
         # name: a virtual machine may hide features that its CPU model implies
         from numba.core import codegen
-        from numba.core import config as nb_config
+        from numba.core import config as numba_config
 
-        config: Any = nb_config  # its settings are set at run time
-        cc.target_cpu = config.CPU_NAME or llvm.get_host_cpu_name()
+        settings: Any = numba_config  # its settings are set at run time
+        cc.target_cpu = settings.CPU_NAME or llvm.get_host_cpu_name()
         feats = (
-            config.CPU_FEATURES
-            if config.CPU_FEATURES is not None
+            settings.CPU_FEATURES
+            if settings.CPU_FEATURES is not None
             else codegen.get_host_cpu_features()
         )
         setattr(codegen.AOTCPUCodegen, "_customize_tm_features", lambda self: feats)  # noqa: B010
     else:
         cc.target_cpu = ""
-    for name, sig in _signatures(T).items():
+    for name, sig in _signatures(numba_types).items():
         base = name.rsplit("_", 1)[0] if name != "into" else name
         cc.export(name, sig)(funcs[base].py_func)
     with warnings.catch_warnings():

@@ -1,25 +1,22 @@
-"""The validation pass of ``update``: counts of excluded, clipped and invalid rows (numba).
+"""The validation pass of a metric ``update``: counts of excluded, clipped and invalid rows.
 
 It runs before anything is added to a state, so that an error leaves the state unchanged.
+The counts go to the :class:`~bcelab.kernels.constants.ScanSlot` places of ``out``.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from numba import njit
 
-from . import _drive
-from ._drive import N_SCAN
+from .constants import JIT, ScanSlot
 
-__all__ = ["N_SCAN", "scan"]
-
-_JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
+__all__ = ["count_range", "first_bad"]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _clean(y: Any, p: Any, w: Any, has_w: bool, logits: bool, lo_c: float, hi_c: float) -> bool:
     """Whether no row needs counting: targets in [0, 1], probabilities in [eps, 1 - eps]
     (logits: not NaN) and weights finite and >= 0.  One counter, so it is cheap."""
@@ -35,8 +32,8 @@ def _clean(y: Any, p: Any, w: Any, has_w: bool, logits: bool, lo_c: float, hi_c:
     return dirty == 0
 
 
-@njit(**_JIT)
-def _count_range(
+@njit(**JIT)
+def count_range(
     y: Any,
     p: Any,
     w: Any,
@@ -47,8 +44,8 @@ def _count_range(
     stop: int,
     out: np.ndarray,
 ) -> None:
-    """The counts, branch-free (LLVM vectorises it); ``w`` is read but ignored without
-    weights (the caller passes ``p`` in its place)."""
+    """Add the counts of rows ``start:stop`` to ``out``, branch-free (LLVM vectorises it);
+    ``w`` is read but ignored without weights (the caller passes ``p`` in its place)."""
     # a view from index 0: numba cannot prove range(start, stop) >= 0 and checks every
     # index for wraparound, which turns the vector loads into gathers
     y, p, w = y[start:stop], p[start:stop], w[start:stop]
@@ -72,39 +69,28 @@ def _count_range(
         n_bad_p += 1 if kept & ~in_unit else 0
         n_clip += 1 if kept & in_unit & ((pi < lo_c) | (pi > hi_c)) else 0
         n_bad_w += 0 if (wi >= 0) & (wi < np.inf) else 1
-    out[0] += n_nan
-    out[1] += n_bad_y
-    out[2] += n_excl
-    out[3] += n_clip if clip else 0
-    out[4] += n_bad_p if probs else 0
-    out[6] += n_bad_w if has_w else 0
+    out[ScanSlot.NAN_PRED] += n_nan
+    out[ScanSlot.INVALID_TARGET] += n_bad_y
+    out[ScanSlot.EXCLUDED] += n_excl
+    out[ScanSlot.CLIPPED] += n_clip if clip else 0
+    out[ScanSlot.BAD_PROB] += n_bad_p if probs else 0
+    out[ScanSlot.BAD_WEIGHT] += n_bad_w if has_w else 0
 
 
-@njit(**_JIT)
-def _first_bad(y: Any, p: Any, w: Any, has_w: bool, logits: bool, out: np.ndarray) -> None:
-    """Rows of the first bad probability and the first bad weight (only run when some are)."""
+@njit(**JIT)
+def first_bad(y: Any, p: Any, w: Any, has_w: bool, logits: bool, out: np.ndarray) -> None:
+    """Rows of the first bad probability and the first bad weight (only run when some are;
+    ``out``'s ``FIRST_*`` places must hold -1)."""
     for i in range(y.shape[0]):
         yi = y[i]
         pi = p[i]
         excl = (pi != pi) | (not ((yi >= 0) & (yi <= 1)))
-        if out[5] < 0 and not logits and not excl and not ((pi >= 0) & (pi <= 1)):
-            out[5] = i
-        if out[7] < 0 and has_w and not ((w[i] >= 0) & (w[i] < np.inf)):
-            out[7] = i
-
-
-def scan(
-    y: np.ndarray,
-    p: np.ndarray,
-    w: np.ndarray | None,
-    *,
-    logits: bool,
-    eps: float,
-    n_threads: int = 0,
-) -> np.ndarray:
-    """Counts ``[nan_pred, invalid_target, excluded, clipped, bad_prob, first_bad_prob,
-    bad_weight, first_bad_weight]`` (first_* = -1 when none), with the JIT loops."""
-    return _drive.scan(_LOOPS, y, p, w, logits=logits, eps=eps, n_threads=n_threads)
-
-
-_LOOPS = SimpleNamespace(count_range=_count_range, first_bad=_first_bad)
+        if (
+            out[ScanSlot.FIRST_BAD_PROB] < 0
+            and not logits
+            and not excl
+            and not ((pi >= 0) & (pi <= 1))
+        ):
+            out[ScanSlot.FIRST_BAD_PROB] = i
+        if out[ScanSlot.FIRST_BAD_WEIGHT] < 0 and has_w and not ((w[i] >= 0) & (w[i] < np.inf)):
+            out[ScanSlot.FIRST_BAD_WEIGHT] = i

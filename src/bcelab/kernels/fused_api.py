@@ -7,11 +7,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._core.options import check_threads
 from ..errors import DTypeError, OptionError, ShapeError
-from . import dispatch as D
+from .constants import Write
+from .dispatch import (
+    FLOAT_DTYPES,
+    eligible_arrays,
+    grad_denominator,
+    loss_driver,
+    scalar_options,
+)
 
-if TYPE_CHECKING:  # the core imports this package, so the core is imported lazily here
+if TYPE_CHECKING:
     from ..information import Decomposition
+
+# The reference path (bcelab.losses, .gradients, .information) is imported when a call
+# needs it: those modules import bcelab.kernels.dispatch, which runs this package's
+# __init__ (and so this module) while they are still loading.
 
 __all__ = ["FusedResult", "fused_bce"]
 
@@ -42,7 +54,7 @@ class FusedResult:
                 "received a result computed without it",
                 "call fused_bce(..., with_decomposition=True)",
             )
-        from ..information import Decomposition
+        from ..information import Decomposition  # at call time: see the module comment
 
         return Decomposition(self.value, self.floor, self.excess, self.count, 0)
 
@@ -61,7 +73,7 @@ def _check_grad_out(grad_out: object, preds: object, fname: str) -> np.ndarray:
             f"received shape {grad_out.shape}",
             "pass np.empty_like(preds)",
         )
-    want = ref.dtype if ref.dtype in D._FLOATS else np.dtype(np.float32)
+    want = ref.dtype if ref.dtype in FLOAT_DTYPES else np.dtype(np.float32)
     if grad_out.dtype != want:
         raise DTypeError(
             f"{fname}: grad_out must have dtype {want} (the gradient's dtype)",
@@ -129,8 +141,9 @@ def fused_bce(
         grad: also return the gradient of the reduced loss in a new array.
         grad_out: write the gradient into this array (shape and dtype of ``preds``).
         nan_policy: as in :func:`bcelab.bce` (inputs with NaN take the reference path).
-        threads: threads to use (default: all cores of this process); inputs below
-            ``bcelab.kernels.driver.PARALLEL_MIN`` (2**18) elements always use one.
+        threads: an integer >= 1, or None (default): ``BCELAB_THREADS``, else every
+            core this process may use; inputs below
+            ``bcelab.kernels.constants.PARALLEL_MIN`` (2**18) elements always use one.
 
     >>> import numpy as np
     >>> y = np.array([0.5, 0.3, 0.5, 0.9])
@@ -142,6 +155,22 @@ def fused_bce(
     [-0.125, -0.125, -0.125, -0.125]
     """
     fname = "fused_bce"
+    if reduction != "mean" or with_decomposition:  # the default call needs no check
+        _check_options(reduction, with_decomposition, pos_weight, fname=fname)
+    if threads is not None:
+        threads = check_threads(threads, fname=fname)
+    want_grad = grad or grad_out is not None
+    out = None if grad_out is None else _check_grad_out(grad_out, preds, fname)
+    # positional: this runs on every call of the torch adapter, where keywords cost
+    args = (preds, targets, logits, weights, pos_weight, label_smoothing)
+    more = (reduction, with_decomposition, want_grad, out, nan_policy)
+    res = _fused(*args, *more, threads)
+    return res if res is not None else _reference(*args, *more)
+
+
+def _check_options(
+    reduction: str, with_decomposition: bool, pos_weight: object, *, fname: str
+) -> None:
     if reduction not in ("mean", "sum", "weighted_mean"):
         raise OptionError(
             f"{fname}: reduction must be 'mean', 'sum' or 'weighted_mean'",
@@ -160,43 +189,11 @@ def fused_bce(
             "received reduction='sum'",
             "use reduction='mean' or 'weighted_mean'",
         )
-    want_grad = grad or grad_out is not None
-    out = None if grad_out is None else _check_grad_out(grad_out, preds, fname)
-    res = _fused(
-        preds,
-        targets,
-        logits=logits,
-        weights=weights,
-        pos_weight=pos_weight,
-        label_smoothing=label_smoothing,
-        reduction=reduction,
-        decomp=with_decomposition,
-        want_grad=want_grad,
-        out=out,
-        nan_policy=nan_policy,
-        threads=threads,
-    )
-    if res is not None:
-        return res
-    return _reference(
-        preds,
-        targets,
-        logits=logits,
-        weights=weights,
-        pos_weight=pos_weight,
-        label_smoothing=label_smoothing,
-        reduction=reduction,
-        decomp=with_decomposition,
-        want_grad=want_grad,
-        out=out,
-        nan_policy=nan_policy,
-    )
 
 
 def _fused(
     preds: Any,
     targets: Any,
-    *,
     logits: bool,
     weights: Any,
     pos_weight: Any,
@@ -208,43 +205,44 @@ def _fused(
     nan_policy: str,
     threads: int | None,
 ) -> FusedResult | None:
-    if nan_policy not in ("raise", "propagate", "omit") or not D._eligible(preds, targets, weights):
+    if nan_policy not in ("raise", "propagate", "omit"):
         return None
-    opts = D._scalar_options(pos_weight, label_smoothing)
-    drv = D._driver() if opts is not None else None
-    if drv is None or opts is None:
+    arrays = eligible_arrays(preds, targets, weights)
+    opts = scalar_options(pos_weight, label_smoothing) if arrays is not None else None
+    drv = loss_driver() if opts is not None else None
+    if arrays is None or opts is None or drv is None:
         return None
-    den_g = D.grad_denominator(preds, weights, reduction) if want_grad else 1.0
+    x, y, w = arrays
+    den_g = grad_denominator(x, w, reduction) if want_grad else 1.0
     if den_g is None:
         return None
     g = None
     if want_grad:
-        g = out if out is not None else np.empty(preds.shape, dtype=preds.dtype)
-    w = None if weights is None else weights.reshape(-1)
-    tot = drv.run(
-        preds.reshape(-1),
-        targets.reshape(-1),
-        w,
+        g = out if out is not None else np.empty(x.shape, dtype=x.dtype)
+    totals = drv.run(
+        x.reshape(-1),
+        y.reshape(-1),
+        None if w is None else w.reshape(-1),
         None if g is None else g.reshape(-1),
         logits=logits,
         decomp=decomp,
-        write=D.WRITE_GRAD if want_grad else D.WRITE_NONE,
+        write=Write.GRAD if want_grad else Write.NONE,
         pos_weight=opts[0],
         label_smoothing=opts[1],
         den=den_g,
         threads=threads,
     )
-    if tot[4] != 0.0:
+    if totals.invalid != 0.0:
         return None
-    den = 1.0 if reduction == "sum" else (tot[1] if reduction == "weighted_mean" else preds.size)
+    den = 1.0 if reduction == "sum" else (totals.weight if reduction == "weighted_mean" else x.size)
     if den == 0.0:
         return None
     return FusedResult(
-        float(tot[0] / den),
-        float(tot[2] / den) if decomp else None,
-        float(tot[3] / den) if decomp else None,
+        float(totals.loss / den),
+        float(totals.floor / den) if decomp else None,
+        float(totals.excess / den) if decomp else None,
         g,
-        int(preds.size),
+        int(x.size),
         True,
     )
 
@@ -252,7 +250,6 @@ def _fused(
 def _reference(
     preds: Any,
     targets: Any,
-    *,
     logits: bool,
     weights: Any,
     pos_weight: Any,
@@ -263,6 +260,7 @@ def _reference(
     out: np.ndarray | None,
     nan_policy: str,
 ) -> FusedResult:
+    # at call time: see the module comment
     from ..gradients import bce_grad, bce_with_logits_grad
     from ..information import decompose
     from ..losses import bce, bce_with_logits

@@ -1,4 +1,4 @@
-"""The precompiled metric loops (bcelab.metrics._aot): bit-identical to the numba JIT
+"""The precompiled metric loops (bcelab.kernels.aot): bit-identical to the numba JIT
 kernels, no numba import in a process that has them, and a safe fallback to the JIT."""
 
 from __future__ import annotations
@@ -14,25 +14,26 @@ import numpy as np
 import pytest
 
 pytest.importorskip("numba")
-pytest.importorskip("bcelab.metrics._kernel")
+stats_update = pytest.importorskip("bcelab.kernels.stats_update")
 
-from bcelab.metrics import BinaryStats, _aot
-from bcelab.metrics.histogram import layout
+from bcelab.kernels import aot, stats_driver  # noqa: E402
+from bcelab.metrics import BinaryStats  # noqa: E402
+from bcelab.metrics.histogram import layout  # noqa: E402
 
 
-def _use(monkeypatch: pytest.MonkeyPatch, cache: Path | None, *, aot: bool = True) -> None:
+def _use(monkeypatch: pytest.MonkeyPatch, cache: Path | None, *, enabled: bool = True) -> None:
     if cache is not None:
         monkeypatch.setenv("BCELAB_CACHE_DIR", str(cache))
-    monkeypatch.setenv("BCELAB_AOT", "1" if aot else "0")
-    _aot.reset()
+    monkeypatch.setenv("BCELAB_AOT", "1" if enabled else "0")
+    aot.reset()
 
 
 @pytest.fixture(autouse=True)
 def _forget() -> Iterator[None]:
     """Each test finds the loops afresh, and leaves nothing found for the next one."""
-    _aot.reset()
+    aot.reset()
     yield
-    _aot.reset()
+    aot.reset()
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +42,13 @@ def aot_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     d = tmp_path_factory.mktemp("aot-cache")
     with pytest.MonkeyPatch.context() as mp:
         _use(mp, d)
-        loops = _aot.loops()
+        loops = aot.loops()
         if loops is None:
-            pytest.skip(f"no precompiled loops here: {_aot._STATE.get('why')}")
+            pytest.skip(f"no precompiled loops here: {aot._STATE.get('why')}")
         assert list(d.glob("*.so")) or list(d.glob("*.pyd")), "built, but where?"
-    _aot.reset()
+    aot.reset()
     yield d
-    _aot.reset()
+    aot.reset()
 
 
 def _cases() -> Iterator[tuple[str, dict[str, object]]]:
@@ -81,21 +82,19 @@ def _no_fallback() -> None:
     raise AssertionError("the precompiled loops handed a call to the JIT")
 
 
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_aot_states_equal_jit(
-    aot_dir: Path, monkeypatch: pytest.MonkeyPatch, n_threads: int
-) -> None:
-    real_jit = _aot._jit
+@pytest.mark.parametrize("threads", [1, 2])
+def test_aot_states_equal_jit(aot_dir: Path, monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    real_jit = aot._jit
     for name, kw in CASES:
         states = []
-        for aot in (True, False):
-            _use(monkeypatch, aot_dir, aot=aot)
-            assert (_aot.loops() is not None) == aot
+        for enabled in (True, False):
+            _use(monkeypatch, aot_dir, enabled=enabled)
+            assert (aot.loops() is not None) == enabled
             # every call must run the precompiled loops: none may fall back to the JIT
-            monkeypatch.setattr(_aot, "_jit", _no_fallback if aot else real_jit)
+            monkeypatch.setattr(aot, "_jit", _no_fallback if enabled else real_jit)
             args = dict(kw)
             y, p = args.pop("targets"), args.pop("preds")
-            s = BinaryStats(engine="numba", n_threads=n_threads)
+            s = BinaryStats(kernel="compiled", threads=threads)
             s.update(p, y, **args)  # type: ignore[arg-type]
             s.update(p, y, **args)  # type: ignore[arg-type]
             states.append(s)
@@ -104,10 +103,8 @@ def test_aot_states_equal_jit(
 
 
 def test_aot_counts_and_first_bad_equal_jit(aot_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bcelab.metrics import _kernel
-
     _use(monkeypatch, aot_dir)
-    loops = _aot.loops()
+    loops = aot.loops()
     assert loops is not None
     rng = np.random.default_rng(3)
     for dt in (np.float32, np.float64):
@@ -120,17 +117,15 @@ def test_aot_counts_and_first_bad_equal_jit(aot_dir: Path, monkeypatch: pytest.M
             for logits in (False, True):
                 for eps in (0.0, 1e-3):
                     kw = {"logits": logits, "eps": 0.0 if logits else eps}
-                    got = loops.scan(y, p, ww, n_threads=1, **kw)
-                    want = _kernel.scan(y, p, ww, n_threads=1, **kw)
-                    assert np.array_equal(got, want), (dt, ww is None, logits, eps)
+                    got = stats_driver.scan(loops, y, p, ww, threads=1, **kw)
+                    want = stats_driver.scan(stats_update.LOOPS, y, p, ww, threads=1, **kw)
+                    assert got == want, (dt, ww is None, logits, eps)
 
 
 def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The generated wrappers trust dtypes; anything else must take the JIT path."""
-    from bcelab.metrics import _kernel
-
     _use(monkeypatch, aot_dir)
-    loops = _aot.loops()
+    loops = aot.loops()
     assert loops is not None
     lay = layout()
     rng = np.random.default_rng(0)
@@ -150,7 +145,7 @@ def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.Monk
     args = (False, False, 0.0, lay.cut_val, lay.cut_off, 0, 4000)
     yc, pc = y.astype(np.float64), np.ascontiguousarray(p64)
     loops.accum_range(y.astype(np.float64), p64, p64, *args, *a)
-    _kernel.LOOPS.accum_range(yc, pc, pc, *args, *b)
+    stats_update.LOOPS.accum_range(yc, pc, pc, *args, *b)
     assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
 
 
@@ -173,8 +168,8 @@ def test_fresh_process_evaluates_without_numba(aot_dir: Path, tmp_path: Path) ->
     path = tmp_path / "x.parquet"
     pq.write_table(pa.table({"y": y, "p": p}), path, row_group_size=1 << 17)
     out = {}
-    for aot in ("1", "0"):
-        env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT=aot)
+    for flag in ("1", "0"):
+        env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT=flag)
         res = subprocess.run(
             [sys.executable, "-c", _CHILD, str(path)],
             capture_output=True,
@@ -182,7 +177,7 @@ def test_fresh_process_evaluates_without_numba(aot_dir: Path, tmp_path: Path) ->
             env=env,
             check=True,
         )
-        out[aot] = json.loads(res.stdout.strip().splitlines()[-1])
+        out[flag] = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["1"]["numba"] is False  # the point: no numba import, no JIT start-up
     assert out["0"]["numba"] is True
     assert out["1"]["ll"] == out["0"]["ll"]
@@ -195,8 +190,8 @@ def test_no_writable_cache_falls_back_to_jit(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     _use(monkeypatch, blocker / "cache")
-    assert _aot.loops() is None
-    assert "no writable cache folder" in _aot._STATE["why"]
+    assert aot.loops() is None
+    assert "no writable cache folder" in aot._STATE["why"]
     s = BinaryStats().update(np.array([0.9, 0.2, 0.6]), [1, 0, 1])
     want = -(np.log(0.9) + np.log(0.8) + np.log(0.6)) / 3
     assert s.compute().log_loss == pytest.approx(want, rel=1e-12)
@@ -209,58 +204,41 @@ def test_failed_build_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         calls.append(path)
         return "build failed (exit 1): no compiler"
 
-    monkeypatch.setattr(_aot, "_build", fail)
+    monkeypatch.setattr(aot, "_build", fail)
     _use(monkeypatch, tmp_path)
-    assert _aot.loops() is None
-    _aot.reset()
-    assert _aot.loops() is None  # the marker file: not built again
+    assert aot.loops() is None
+    aot.reset()
+    assert aot.loops() is None  # the marker file: not built again
     assert len(calls) == 1
     (marker,) = tmp_path.glob("*.failed")
     old = marker.stat().st_mtime - 2 * 86400
     os.utime(marker, (old, old))  # a failure two days old is tried again
-    _aot.reset()
-    assert _aot.loops() is None
+    aot.reset()
+    assert aot.loops() is None
     assert len(calls) == 2
     s = BinaryStats().update(np.array([0.5, 0.5]), [1, 0])
     assert s.rows == 2
 
 
 def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    _use(monkeypatch, None, aot=False)
-    assert _aot.loops() is None
-
-
-def test_thread_default_without_numba_matches_numba() -> None:
-    code = (
-        "import sys; from bcelab.metrics import _pool; a = _pool._numba_threads(); "
-        "assert 'numba' not in sys.modules; import numba; print(a, numba.get_num_threads())"
-    )
-    for env_threads in (None, "1"):
-        env = dict(os.environ)
-        env.pop("NUMBA_NUM_THREADS", None)
-        if env_threads:
-            env["NUMBA_NUM_THREADS"] = env_threads
-        res = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-        )
-        a, b = res.stdout.split()
-        assert a == b
+    _use(monkeypatch, None, enabled=False)
+    assert aot.loops() is None
 
 
 def test_prune_removes_only_old_builds_of_this_module(tmp_path: Path) -> None:
     import importlib.machinery
 
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    keep = tmp_path / f"{_aot.MODULE}-new{suffix}"
-    old = tmp_path / f"{_aot.MODULE}-old{suffix}"
-    recent = tmp_path / f"{_aot.MODULE}-recent{suffix}"
+    keep = tmp_path / f"{aot.MODULE}-new{suffix}"
+    old = tmp_path / f"{aot.MODULE}-old{suffix}"
+    recent = tmp_path / f"{aot.MODULE}-recent{suffix}"
     other = tmp_path / f"something-else{suffix}"
     for f in (keep, old, recent, other):
         f.write_bytes(b"")
     t = old.stat().st_mtime - 3 * 86400
     for f in (old, other):
         os.utime(f, (t, t))
-    _aot._prune(keep)
+    aot._prune(keep)
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
         f.name for f in (keep, recent, other)
     )

@@ -1,0 +1,153 @@
+"""Errors in the command line's own words.
+
+The library names Python arguments (``pass logits=True``, ``threshold=0.12``); a user of
+the command line typed flags.  :func:`in_flags` rewrites a library error for a command:
+each argument it knows becomes that command's flag (``--logits``, ``--threshold 0.12``),
+and the Python function names in front of messages go.  :func:`missing_extra` turns a
+missing optional package into the ``pip install`` line that brings it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import BCELabError, MissingDependencyError
+
+__all__ = ["EXTRAS", "FLAGS", "in_flags", "missing_extra", "split_negative_values"]
+
+#: top-level package -> the extra that installs it
+EXTRAS = {
+    "pyarrow": "eval",
+    "matplotlib": "eval",
+    "rich": "eval",
+    "torch": "train",
+    "sklearn": "train",
+    "numba": "fast",
+    "llvmlite": "fast",
+    "dask": "dask",
+    "distributed": "dask",
+    "jax": "jax",
+    "keras": "keras",
+}
+_COMMAND_EXTRAS = {"train": {"matplotlib": "train"}}
+
+#: command -> {library argument: flag}
+FLAGS: dict[str, dict[str, str]] = {
+    "eval": {
+        "preds": "--pred",
+        "logits": "--logit",
+        "target": "--target",
+        "weight": "--weight",
+        "by": "--by",
+        "positive_label": "--positive-label",
+        "threshold": "--threshold",
+        "clip": "--clip",
+        "delimiter": "--delimiter",
+        "engine": "--engine",
+        "threads": "--threads",
+        "workers": "--workers",
+        "scheduler": "--scheduler",
+        "strict": "--strict",
+        "progress": "--progress",
+        "directory": "--report",
+    },
+    "loss": {
+        "preds": "--preds",
+        "logits": "--logits",
+        "targets": "--targets",
+        "label_smoothing": "--label-smoothing",
+        "convention": "--convention",
+    },
+    "explain": {"targets": "--target"},
+}
+#: command -> whole phrases that read better rewritten than translated word by word
+_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
+    "eval": (
+        ("pass logits=True", "name the column with --logit instead of --pred"),
+        ("unless logits=True", "unless the column is named with --logit"),
+    ),
+    "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
+}
+_FUNCTION = re.compile(
+    r"^(?:evaluate|write_report|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
+    r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid): "
+)
+_ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")
+
+
+def _rewrite(text: str, command: str) -> str:
+    flags = FLAGS.get(command, {})
+    for old, new in _PHRASES.get(command, ()):
+        text = text.replace(old, new)
+
+    def one(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        flag = flags.get(name)
+        if flag is None:
+            return m.group(0)
+        if value is None:  # "use workers= ..." names the option itself
+            return flag
+        if value == "True":
+            return flag
+        if value in ("False", "None"):
+            return f"no {flag}"
+        return f"{flag} {value.strip(chr(39) + chr(34))}"
+
+    text = re.sub(r"\bpass (\w+)=False\b", lambda m: f"leave out {flags.get(m[1], m[0])}", text)
+    text = re.sub(r"\bpass (\w+)=True\b", lambda m: f"add {flags.get(m[1], m[0])}", text)
+    return _ASSIGNMENT.sub(one, text)
+
+
+def in_flags(err: BCELabError, command: str) -> BCELabError:
+    """The same error with the command's flags in place of the library's arguments."""
+    if command not in FLAGS:
+        return err
+    expected = _FUNCTION.sub("", err.expected)
+    lead = re.match(r"([a-z_]+) ", expected)  # "threshold must be ...": the option named
+    if lead is not None and lead.group(1) in FLAGS[command]:
+        expected = FLAGS[command][lead.group(1)] + expected[lead.end(1) :]
+    parts = (
+        _rewrite(expected, command),
+        _rewrite(err.received, command),
+        _rewrite(err.fix, command),
+    )
+    try:
+        return type(err)(*parts)
+    except TypeError:  # a subclass with another signature: keep it as it is
+        return err
+
+
+def missing_extra(err: ImportError, command: str) -> BCELabError | None:
+    """The error to show for a missing optional package, or None if it is not one."""
+    if isinstance(err, MissingDependencyError):
+        return err
+    name = (getattr(err, "name", None) or "").split(".")[0]
+    if not name or name == "bcelab":
+        return None
+    extra = _COMMAND_EXTRAS.get(command, {}).get(name) or EXTRAS.get(name)
+    if extra is None:
+        return None
+    return MissingDependencyError(
+        f"{name} for `bcelab {command}`",
+        f"{name} is not installed",
+        f"pip install 'bcelab[{extra}]'",
+    )
+
+
+_NUMBER = re.compile(r"^-(?:\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def split_negative_values(args: list[str], flags: tuple[str, ...]) -> list[str]:
+    """``--preds -2,3`` -> ``--preds=-2,3``: argparse takes ``-2,3`` for an option, so a
+    value that starts with a minus sign is joined to its flag."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in flags and i + 1 < len(args) and _NUMBER.match(args[i + 1]):
+            out.append(f"{a}={args[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out

@@ -1,0 +1,115 @@
+"""``bcelab warmup``: compile bcelab's kernels once for this machine, ahead of the first run.
+
+The metric kernels (``bcelab eval``, ``bcelab.evaluate``, ``bcelab.metrics``) and the
+fused loss kernels (``bcelab.bce`` and its relatives on NumPy arrays) are compiled the
+first time they run on a machine, 10 to 30 seconds in all, and loaded from a cache in
+milliseconds afterwards.  ``make install`` runs this command, so that no later run pays
+for it.  :class:`CompileNotice` is the one line ``bcelab eval`` prints when it compiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CompileNotice", "Config", "add_arguments", "config_from_args", "execute"]
+
+
+class CompileNotice:
+    """Called (from a timer thread) when compiling takes a while: starts one line on
+    stderr; :meth:`finish` ends it with the time it took."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self._lock = threading.Lock()
+        self._shown = False
+
+    def __call__(self) -> None:
+        # the message's own home (the library logs the same words for Python users)
+        from ..evaluation.warmup import NOTICE
+
+        with self._lock:
+            sys.stderr.write(f"{self.command}: {NOTICE} ...")
+            sys.stderr.flush()
+            self._shown = True
+
+    def finish(self, seconds: float) -> None:
+        with self._lock:
+            if self._shown:
+                sys.stderr.write(f" done in {seconds:.1f} s (not counted in the rows/s)\n")
+                sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class Config:
+    pass
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Compile (or load) the metric kernels and the fused loss kernels once for this "
+        "machine, so that the first `bcelab eval` or `bcelab.bce` call does not wait for "
+        "it. `make install` runs it."
+    )
+
+
+def config_from_args(ns: argparse.Namespace) -> Config:
+    return Config()
+
+
+def _fused_calls() -> None:
+    """The public loss functions on small NumPy arrays: each compiles its kernels."""
+    import bcelab
+
+    for dtype in (np.float32, np.float64):
+        p = np.array([0.25, 0.75], dtype=dtype)
+        y = np.array([0.0, 1.0], dtype=dtype)
+        for fn in (bcelab.bce, bcelab.bce_with_logits):
+            fn(p, y)
+            fn(p, y, reduction="none")
+        bcelab.bce_grad(p, y)
+        bcelab.bce_with_logits_grad(p, y)
+        bcelab.decompose(p, y)
+
+
+def _timed(what: str, fn: Callable[[], object]) -> None:
+    print(f"{what} ...", end="", flush=True)
+    t0 = time.perf_counter()
+    fn()
+    print(f" ready in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module entry set to None
+        return False
+
+
+def execute(cfg: Config) -> int:
+    if not _installed("numba"):
+        print(
+            "numba is not installed, so there is nothing to compile: bcelab uses its NumPy "
+            "code (pip install 'bcelab[fast]' for the compiled kernels)"
+        )
+        return 0
+    from ..evaluation.warmup import compile_metric_kernels
+
+    t0 = time.perf_counter()
+    _timed(
+        "metric kernels (bcelab eval, bcelab.evaluate, bcelab.metrics)",
+        lambda: compile_metric_kernels(notice=None),
+    )
+    _timed("fused loss kernels (bcelab.bce and its relatives on NumPy arrays)", _fused_calls)
+    print(
+        f"done in {time.perf_counter() - t0:.1f} s; later runs load the compiled kernels "
+        "from the cache in milliseconds"
+    )
+    return 0

@@ -1,0 +1,194 @@
+"""CSV and TSV files: the header, the record batches, and errors that name the row.
+
+The delimiter comes from ``delimiter=`` or the file name (``.tsv`` is tab-separated,
+everything else comma-separated).  pyarrow's parser reports a bad value without its row
+when it parses in parallel, so on such an error the file is parsed again, single-threaded,
+to find the line; that costs time only on the error path.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from ..errors import DataError
+from .columns import Columns, text_target_error
+
+__all__ = [
+    "COMPRESSED",
+    "check_complete",
+    "csv_batches",
+    "csv_header",
+    "default_delimiter",
+    "explain_csv_error",
+]
+
+COMPRESSED = (".gz", ".bz2", ".zst")
+_CSV_BLOCK = 8 << 20
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): invalid value '(.*)'"
+)
+_PARSE = re.compile(r"CSV parse error: (?:Row #(\d+): )?(.*)")
+
+
+def default_delimiter(path: str) -> str:
+    """Tab for ``.tsv`` (also compressed), else comma."""
+    name = path.lower()
+    for ext in COMPRESSED:
+        name = name.removesuffix(ext)
+    return "\t" if name.endswith(".tsv") else ","
+
+
+def csv_header(path: str, delimiter: str) -> list[str]:
+    """The column names on the first line."""
+    if os.path.getsize(path) == 0:
+        raise DataError(
+            f"a CSV file with a header line at {path}",
+            "the file is empty (0 bytes)",
+            "re-export the predictions; the writer probably failed",
+        )
+    try:
+        with pa.input_stream(path, compression="detect") as fh:
+            head = fh.read(1 << 20)
+        first = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8-sig")
+        names = next(csv.reader([first], delimiter=delimiter)) if first else []
+    except (pa.ArrowException, OSError, ValueError, EOFError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(
+            f"a readable CSV file at {path}",
+            f"cannot read the CSV header: {str(e).strip() or type(e).__name__}",
+            "check that the file is CSV",
+        ) from None
+    if not names:
+        raise DataError(
+            f"a CSV file with a header line at {path}",
+            "the first line is empty",
+            "write the column names on the first line",
+        )
+    return names
+
+
+def check_complete(path: str) -> None:
+    """An uncompressed CSV file must end with a line break: else its last row was cut.
+
+    (A cut compressed file fails to decompress, which the reader reports.)
+    """
+    if path.lower().endswith(COMPRESSED):
+        return
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 1))
+        if size == 0 or fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) + 1
+    raise DataError(
+        f"a complete CSV file at {path}",
+        f"its last line (line {lines}) does not end with a line break: the file looks cut "
+        "in the middle of that row",
+        "re-export the file; if the file is complete, add a line break at its end",
+    )
+
+
+def _options(cols: Columns, names: list[str], delimiter: str, threads: bool) -> dict[str, Any]:
+    # start-up time: pyarrow.csv is needed only for CSV files
+    import pyarrow.csv as pacsv
+
+    types: dict[str, pa.DataType] = {c: pa.float64() for c in cols.numeric}
+    if cols.positive_label is not None:
+        del types[cols.target]  # labels: numbers, booleans or text, whatever the file holds
+    if cols.by is not None:
+        types[cols.by] = pa.string()
+    if cols.id is not None:  # text: the same key whatever a block's values look like
+        types[cols.id] = pa.string()
+    return {
+        "read_options": pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=threads),
+        "parse_options": pacsv.ParseOptions(delimiter=delimiter),
+        "convert_options": pacsv.ConvertOptions(
+            include_columns=names, column_types=types, strings_can_be_null=True
+        ),
+    }
+
+
+def csv_batches(
+    path: str, cols: Columns, names: list[str], delimiter: str
+) -> Iterator[pa.RecordBatch]:
+    """The file's record batches (pyarrow's multi-threaded parser)."""
+    # start-up time: pyarrow.csv is needed only for CSV files
+    import pyarrow.csv as pacsv
+
+    yield from pacsv.open_csv(path, **_options(cols, names, delimiter, True))
+
+
+def _line_of_error(path: str, cols: Columns, names: list[str], delimiter: str) -> str | None:
+    """The error message of a single-threaded parse, which names the row, or None."""
+    # start-up time: pyarrow.csv is needed only for CSV files
+    import pyarrow.csv as pacsv
+
+    try:
+        for _ in pacsv.open_csv(path, **_options(cols, names, delimiter, False)):
+            pass
+    except pa.ArrowInvalid as e:
+        return str(e)
+    return None
+
+
+def _target_values(path: str, target: str, delimiter: str) -> list[Any]:
+    """The distinct values of the target column in the file's first block, as text."""
+    # start-up time: pyarrow.csv and pyarrow.compute are needed only on this error path
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=1 << 20),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=[target], column_types={target: pa.string()}
+        ),
+    )
+    batch = next(iter(reader))
+    return sorted(v for v in pc.unique(batch.column(0)).to_pylist() if v is not None)
+
+
+def explain_csv_error(
+    err: pa.ArrowInvalid, path: str, cols: Columns, header: list[str], delimiter: str
+) -> DataError | None:
+    """A clear error for a bad value or a malformed row, naming the column and the line."""
+    names = [c for c in dict.fromkeys(cols.needed) if c in header]
+    msg = str(err).strip()
+    conv = _CONVERSION.search(msg)
+    if conv is not None:
+        index, line, _, value = conv.groups()
+        column = header[int(index)] if int(index) < len(header) else f"#{index}"
+        if column == cols.target and cols.positive_label is None:
+            return text_target_error(column, _target_values(path, column, delimiter), path)
+        if line is None:
+            again = _line_of_error(path, cols, names, delimiter) or ""
+            found = _CONVERSION.search(again)
+            line = found.group(2) if found is not None else None
+        at = f"line {line}" if line is not None else "a line"
+        return DataError(
+            f"numbers in column {column!r} of {path}",
+            f"{at} holds {value!r}, which is not a number",
+            "fix or remove that row (empty cells count as missing values)",
+        )
+    parse = _PARSE.search(msg)
+    if parse is not None:
+        line, what = parse.groups()
+        if line is None:
+            found = _PARSE.search(_line_of_error(path, cols, names, delimiter) or "")
+            line = found.group(1) if found is not None else None
+        at = f"line {line}" if line is not None else "a line"
+        sep = "tab" if delimiter == "\t" else repr(delimiter)
+        return DataError(
+            f"rows of {len(header)} fields separated by {sep} in {path} (like its header)",
+            f"{at}: {what}",
+            "fix that row, or pass the file's delimiter if it is not the default",
+        )
+    return None

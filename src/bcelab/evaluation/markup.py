@@ -1,0 +1,176 @@
+"""HTML pieces shared by the report page and the notebook view of an evaluation.
+
+Every value is escaped; nothing refers to an external resource.  The functions take the
+plain dict of :meth:`~bcelab.evaluation.eval_result.EvalResult.to_dict`.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+__all__ = [
+    "CSS",
+    "ROWS",
+    "SEGMENT_COLUMNS",
+    "bound_text",
+    "counts",
+    "metrics_table",
+    "notebook_view",
+    "num",
+    "segments_table",
+]
+
+# (field, label, how to read it)
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("log_loss", "log loss", "mean BCE; lower is better"),
+    ("floor", "floor H(y)", "the entropy of the targets: the best possible log loss"),
+    ("excess", "excess KL", "log loss minus floor: the part a better model can remove"),
+    ("base_rate", "base rate", "weighted mean target"),
+    ("ne", "NE", "normalized entropy = log loss / H(base rate); < 1 beats the base rate"),
+    ("rig", "RIG", "relative information gain = 1 - NE"),
+    ("calibration", "calibration", "sum of predictions / sum of targets; 1 is calibrated"),
+    ("brier", "Brier score", "mean squared error of the probabilities"),
+    ("ece_uniform", "ECE (uniform bins)", "expected calibration error"),
+    ("mce_uniform", "MCE (uniform bins)", "largest bin calibration error"),
+    ("ece_equal_mass", "ECE (equal-mass bins)", "expected calibration error"),
+    ("mce_equal_mass", "MCE (equal-mass bins)", "largest bin calibration error"),
+    ("roc_auc", "ROC-AUC", "probability that a positive outranks a negative"),
+    ("pr_auc", "PR-AUC", "area under the precision-recall curve"),
+    ("accuracy", "accuracy", "at the threshold (p >= t is positive)"),
+    ("precision", "precision", "at the threshold"),
+    ("recall", "recall", "at the threshold"),
+    ("f1", "F1", "at the threshold"),
+)
+SEGMENT_COLUMNS = {
+    "log_loss": "log loss",
+    "ne": "NE",
+    "calibration": "calibration",
+    "ece_equal_mass": "ECE (equal-mass)",
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+}
+BOUND_NOTE = (
+    "binning error: the largest difference to an exact in-memory computation that the "
+    "fixed-size histogram allows (not a confidence interval)"
+)
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;padding:0 1rem;color:#1c2833;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;
+border-bottom:1px solid #d5d8dc;padding-bottom:.2rem}.sub{color:#566573;margin-top:0}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}
+td,th{padding:.25rem .7rem;border-bottom:1px solid #eaecee;text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
+th{background:#f4f6f7}.note{color:#566573;font-size:.85rem}
+.warn{background:#fef5e7;border-left:4px solid #f39c12;padding:.5rem .8rem;margin:1rem 0}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1.2rem}
+figure{margin:0;background:#fff;border:1px solid #eaecee;border-radius:6px;padding:.6rem}
+figure img{width:100%;height:auto}figcaption{font-size:.85rem;color:#566573}
+"""
+
+# The notebook view: the same look, scoped to its own block.
+_NOTEBOOK_CSS = """
+.bcelab-eval{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2833}
+.bcelab-eval table{border-collapse:collapse;margin:.4rem 0;font-size:.9rem}
+.bcelab-eval td,.bcelab-eval th{padding:.2rem .6rem;border-bottom:1px solid #eaecee;
+text-align:left}
+.bcelab-eval td.num{text-align:right;font-variant-numeric:tabular-nums;
+font-family:ui-monospace,monospace}
+.bcelab-eval th{background:#f4f6f7}.bcelab-eval .note{color:#566573;font-size:.82rem}
+.bcelab-eval .warn{background:#fef5e7;border-left:4px solid #f39c12;padding:.4rem .7rem}
+"""
+
+
+def num(v: Any) -> str:
+    """A value for an HTML cell: ``n/a`` for missing, ``1,234`` for counts, 6 digits."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return html.escape(str(v))
+
+
+def bound_text(bound: Any) -> str:
+    """``'binning error ≤ 1.7e-04'``, or ``''`` for an exact value."""
+    if isinstance(bound, float) and bound > 0:
+        return f"binning error ≤ {bound:.1e}"
+    return ""
+
+
+def metrics_table(m: dict[str, Any]) -> str:
+    rows = []
+    for key, label, note in ROWS:
+        bound = bound_text(m.get(f"{key}_bound"))
+        extra = f" <span class=note>({bound})</span>" if bound else ""
+        rows.append(
+            f"<tr><th>{label}</th><td class=num>{num(m.get(key))}{extra}</td>"
+            f"<td class=note>{html.escape(note)}</td></tr>"
+        )
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def counts(m: dict[str, Any]) -> str:
+    parts = [f"<b>{num(m['rows'])}</b> rows read, {num(m['rows_used'])} used"]
+    if m.get("weight_total") != m.get("rows_used"):
+        parts.append(f"total weight {num(m['weight_total'])}")
+    text = "; ".join(parts) + "."
+    excl = m.get("rows_excluded") or 0
+    clipped = m.get("clipped_predictions") or 0
+    if excl or clipped:
+        text += (
+            f"<div class=warn><b>{num(excl)} rows excluded</b>: "
+            f"{num(m['nan_predictions'])} with a NaN prediction, "
+            f"{num(m['invalid_targets'])} with a missing (NaN) target. "
+            f"{num(clipped)} predictions clipped. Evaluate in strict mode to make these "
+            "errors.</div>"
+        )
+    return f"<p>{text}</p>"
+
+
+def segments_table(d: dict[str, Any]) -> str:
+    segs = d.get("segments")
+    if not segs:
+        return ""
+    by = html.escape(str(d["columns"]["by"]))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("rows", *SEGMENT_COLUMNS.values()))
+    body = "".join(
+        f"<tr><th>{num(s['value'])}</th><td class=num>{num(s['rows'])}</td>"
+        + "".join(f"<td class=num>{num(s['metrics'].get(c))}</td>" for c in SEGMENT_COLUMNS)
+        + "</tr>"
+        for s in segs
+    )
+    return f"<h2>By {by}</h2><table><tr><th>{by}</th>{head}</tr>{body}</table>"
+
+
+def columns_line(d: dict[str, Any]) -> str:
+    """``target <code>y</code>, probability column <code>p</code>; 2 file(s); threshold 0.5``."""
+    cols = d["columns"]
+    pred = (
+        f"logit column <code>{html.escape(cols['logit'])}</code>"
+        if "logit" in cols
+        else f"probability column <code>{html.escape(cols['pred'])}</code>"
+    )
+    weight = f", weights <code>{html.escape(cols['weight'])}</code>" if cols["weight"] else ""
+    files = f"{d['files']} file(s)" if d["files"] else "in memory"
+    return (
+        f"target <code>{html.escape(cols['target'])}</code>, {pred}{weight}; {files}; "
+        f"threshold {d['threshold']:g}"
+    )
+
+
+def notebook_view(d: dict[str, Any]) -> str:
+    """A self-contained block for Jupyter: the counts, the metrics and the segments."""
+    src = ", ".join(html.escape(s) for s in d["source"])
+    return (
+        f"<div class=bcelab-eval><style>{_NOTEBOOK_CSS}</style>"
+        f"<b>Evaluation of {src}</b><div class=note>{columns_line(d)}</div>"
+        f"{counts(d['metrics'])}{metrics_table(d['metrics'])}"
+        f"{segments_table(d).replace('<h2>', '<b>').replace('</h2>', '</b>')}"
+        f"<div class=note>{html.escape(BOUND_NOTE)}.</div></div>"
+    )

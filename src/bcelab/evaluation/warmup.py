@@ -1,0 +1,64 @@
+"""Make the metric kernels ready before any row is timed.
+
+The first evaluation on a machine compiles the metric loops (ahead of time into a small
+extension module, or with numba's JIT where that cannot be built): 10 to 30 seconds,
+once; later processes load them in milliseconds.  :func:`compile_metric_kernels` does
+that on a few rows, so that a rows-per-second figure never includes it, and says so
+once when it takes long.  ``bcelab warmup`` (run by ``make install``) does it ahead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..metrics import BinaryStats
+
+__all__ = ["NOTICE", "NOTICE_AFTER_S", "compile_metric_kernels", "log_notice"]
+
+NOTICE_AFTER_S = 1.0
+NOTICE = (
+    "compiling the metric kernels once for this machine (10-30 s; later runs load them "
+    "at once; `bcelab warmup` does this ahead of time)"
+)
+_LOG = logging.getLogger("bcelab")
+_READY = threading.Event()
+
+
+def log_notice() -> None:
+    """The Python API's one line (a ``logging`` warning of the ``bcelab`` logger)."""
+    _LOG.warning("bcelab: %s", NOTICE)
+
+
+def compile_metric_kernels(
+    *, notice: Callable[[], None] | None = log_notice, notice_after: float = NOTICE_AFTER_S
+) -> float:
+    """Compile or load the metric kernels for float32 and float64; the seconds it took.
+
+    ``notice`` is called once, from a timer thread, if this takes longer than
+    ``notice_after`` seconds (that is, when it compiles).  In a process where the
+    kernels are ready already it returns 0.0 at once.
+    """
+    if _READY.is_set():
+        return 0.0
+    t0 = time.perf_counter()
+    timer = None
+    if notice is not None:
+        timer = threading.Timer(notice_after, notice)
+        timer.daemon = True
+        timer.start()
+    try:
+        for dtype in (np.float32, np.float64):
+            p = np.array([0.25, 0.75], dtype=dtype)
+            y = np.array([0.0, 1.0], dtype=dtype)
+            BinaryStats().update(p, y).compute()
+            BinaryStats().update(p, y, weights=np.ones(2, dtype=dtype), logits=True).compute()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    _READY.set()
+    return time.perf_counter() - t0

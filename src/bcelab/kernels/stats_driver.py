@@ -1,0 +1,145 @@
+"""The Python side of the compiled metric ``update`` loops: thread split, partial states, merge.
+
+The same driver runs either set of compiled loops: the numba JIT functions
+(:data:`bcelab.kernels.stats_update.LOOPS`) or their ahead-of-time compiled twins
+(:mod:`bcelab.kernels.aot`), which give bit-identical results; :func:`compiled_loops`
+picks one.  This module does not import numba, so that a process with the precompiled
+loops never pays for it.
+
+Where the rows are split between threads changes the last bits of the sums (not the
+counts or bins): :func:`split_threads` says how many threads an update of ``n`` rows uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import aot
+from .constants import STATS_SERIAL_BELOW, ScanSlot
+from .threads import run_threads, thread_count
+
+__all__ = ["Loops", "ScanCounts", "accumulate", "compiled_loops", "scan", "split_threads"]
+
+#: Any object with the four compiled loops as attributes ``count_range``, ``first_bad``,
+#: ``accum_range`` and ``into`` (the signatures of :mod:`bcelab.kernels.stats_update`).
+Loops = Any
+
+
+class ScanCounts(NamedTuple):
+    """What the validation pass found (the :class:`ScanSlot` counts, by name)."""
+
+    nan_pred: int  # NaN predictions (excluded rows)
+    invalid_target: int  # targets outside [0, 1] or NaN (excluded rows)
+    excluded: int  # rows excluded for either reason
+    clipped: int  # probabilities clipped to [eps, 1 - eps]
+    bad_prob: int  # probabilities outside [0, 1] (an error)
+    first_bad_prob: int  # the row of the first, or -1
+    bad_weight: int  # negative, infinite or NaN weights (an error)
+    first_bad_weight: int  # the row of the first, or -1
+
+    @classmethod
+    def from_array(cls, counts: np.ndarray) -> ScanCounts:
+        """From an int64 array in :class:`ScanSlot` order."""
+        return cls._make(int(v) for v in counts)
+
+
+def compiled_loops() -> Loops | None:
+    """The precompiled loops when they can be had (no numba import), else numba's JIT
+    loops; None when numba is not installed (then use :mod:`bcelab.metrics.reference`)."""
+    found = aot.loops()
+    if found is not None:
+        return found
+    try:
+        from . import stats_update  # numba: an optional extra, and slow to import
+    except ImportError:  # pragma: no cover - numba is an optional extra
+        return None
+    return stats_update.LOOPS
+
+
+def split_threads(n: int, threads: int | None) -> int:
+    """Threads for ``n`` rows: 1 below 65536 rows, else one per 32768 rows, at most
+    ``threads`` (None: :func:`bcelab.kernels.threads.thread_count`)."""
+    if n < STATS_SERIAL_BELOW:
+        return 1
+    return max(1, min(thread_count(threads), n // (STATS_SERIAL_BELOW // 2)))
+
+
+def scan(
+    loops: Loops,
+    y: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    logits: bool,
+    eps: float,
+    threads: int | None = None,
+) -> ScanCounts:
+    """Count the rows that are excluded, clipped or invalid (see :class:`ScanCounts`)."""
+    has_w = w is not None
+    ww = w if w is not None else p  # same dtype and length: one signature per dtype
+    n = y.shape[0]
+    nt = split_threads(n, threads)
+    parts = np.zeros((nt, len(ScanSlot)), dtype=np.int64)
+    run_threads(
+        nt,
+        lambda t: loops.count_range(
+            y, p, ww, has_w, logits, eps, t * n // nt, (t + 1) * n // nt, parts[t]
+        ),
+    )
+    out = parts.sum(axis=0)
+    out[ScanSlot.FIRST_BAD_PROB] = out[ScanSlot.FIRST_BAD_WEIGHT] = -1
+    if out[ScanSlot.BAD_PROB] or out[ScanSlot.BAD_WEIGHT]:
+        loops.first_bad(y, p, ww, has_w, logits, out)
+    return ScanCounts.from_array(out)
+
+
+def accumulate(
+    loops: Loops,
+    y: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    logits: bool,
+    eps: float,
+    cut_val: np.ndarray,
+    cut_off: np.ndarray,
+    hist: np.ndarray,
+    hist_n: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    mm: np.ndarray,
+    threads: int | None = None,
+) -> None:
+    """Add the rows to the state arrays in place (rows already validated by :func:`scan`)."""
+    has_w = w is not None
+    # without weights the kernel is given p in their place (same dtype and length: one
+    # compiled signature per dtype, and branch-free loops may read it; it is never used)
+    ww = w if w is not None else p
+    n = y.shape[0]
+    nt = split_threads(n, threads)
+    head = (y, p, ww, has_w, logits, eps, cut_val, cut_off)
+    if nt == 1:
+        loops.accum_range(*head, 0, n, hist, hist_n, hi, lo, mm)
+        return
+    t_hist = np.zeros((nt, *hist.shape))
+    t_hist_n = np.zeros((nt, *hist_n.shape), dtype=np.int64)
+    t_hi = np.zeros((nt, hi.shape[0]))
+    t_lo = np.zeros((nt, hi.shape[0]))
+    t_mm = np.empty((nt, 2))
+    t_mm[:, 0], t_mm[:, 1] = np.inf, -np.inf
+    run_threads(
+        nt,
+        lambda t: loops.accum_range(
+            *head,
+            t * n // nt,
+            (t + 1) * n // nt,
+            t_hist[t],
+            t_hist_n[t],
+            t_hi[t],
+            t_lo[t],
+            t_mm[t],
+        ),
+    )
+    loops.into(hist, hist_n, hi, lo, mm, t_hist, t_hist_n, t_hi, t_lo, t_mm)

@@ -1,0 +1,348 @@
+"""Every failure of the command line: one line on stderr, exit 2, no traceback, the flag named.
+
+Also: missing optional packages name their extra, negative numbers are values, output
+paths are checked before any data is read, and the help texts use no internal jargon.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bcelab.cli import COMMANDS, main
+from bcelab.cli.messages import in_flags, split_negative_values
+from bcelab.errors import DomainError, NaNError, OptionError
+
+PY_ARGUMENT = re.compile(r"\b[a-z_]+=")  # a Python keyword argument, e.g. logits=True
+
+
+def _err(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _one_clear_line(err: str) -> str:
+    assert "Traceback" not in err
+    # a cold cache adds the one-time compile notice (its own test checks it)
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("compiling the ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture()
+def preds(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    p = rng.random(1000)
+    path = tmp_path / "preds.parquet"
+    pq.write_table(pa.table({"y": (rng.random(1000) < p).astype(float), "p": p}), path)
+    return path
+
+
+# --- negative numbers are values ------------------------------------------------------
+
+
+def test_negative_logits_are_values(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = _err(capsys, "loss", "--preds", "-2,3", "--targets", "0,1", "--logits")
+    assert rc == 0, err
+    assert "0.119203" in out  # sigmoid(-2)
+    rc, out, _ = _err(capsys, "loss", "--preds", "-inf,inf", "--targets", "0,1", "--logits")
+    assert rc == 0 and "-0.000000" not in out and "nan" not in out.lower()
+
+
+def test_split_negative_values_only_joins_the_named_flags() -> None:
+    args = ["loss", "--preds", "-2,3", "--targets", "-.5", "--logits", "--x", "-1"]
+    assert split_negative_values(args, ("--preds", "--targets")) == [
+        "loss",
+        "--preds=-2,3",
+        "--targets=-.5",
+        "--logits",
+        "--x",
+        "-1",
+    ]
+    assert split_negative_values(["--preds", "--json"], ("--preds",)) == ["--preds", "--json"]
+
+
+# --- errors name flags, never Python arguments ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["loss", "--preds", "2,3", "--targets", "0,1"], "add --logits"),
+        (["loss", "--preds", "0.2,0.3", "--targets", "2,1"], "--targets must lie in [0, 1]"),
+        (["loss", "--preds", "nan", "--targets", "1"], "--preds must be numbers"),
+        (["explain", "--target", "-0.5"], "--target must lie in [0, 1]"),
+    ],
+)
+def test_loss_and_explain_errors_name_the_flag(
+    capsys: pytest.CaptureFixture[str], args: list[str], flag: str
+) -> None:
+    rc, out, err = _err(capsys, *args)
+    line = _one_clear_line(err)
+    assert rc == 2 and out == "" and flag in line
+    assert not PY_ARGUMENT.search(line), line
+
+
+def test_eval_errors_from_the_library_name_the_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"y": [1.0, 0.0], "p": [1.5, float("nan")]}), path)
+    rc, _, err = _err(capsys, "eval", path, "--target", "y", "--pred", "p")
+    line = _one_clear_line(err)
+    assert rc == 2 and "--logit" in line and not PY_ARGUMENT.search(line), line
+    pq.write_table(pa.table({"y": [1.0, 0.0], "p": [0.5, float("nan")]}), path)
+    rc, _, err = _err(capsys, "eval", path, "--target", "y", "--pred", "p", "--strict")
+    line = _one_clear_line(err)
+    assert rc == 2 and "leave out --strict" in line and not PY_ARGUMENT.search(line), line
+    pq.write_table(pa.table({"y": [1.0, -1.0], "p": [0.5, 0.5]}), path)
+    rc, _, err = _err(capsys, "eval", path, "--target", "y", "--pred", "p")
+    line = _one_clear_line(err)
+    assert rc == 2 and "--positive-label 1" in line and not PY_ARGUMENT.search(line), line
+
+
+def test_in_flags_rewrites_each_argument_for_its_command() -> None:
+    err = NaNError(
+        "evaluate: preds must not contain NaN when strict=True",
+        "found 1",
+        "clean the data, or pass strict=False to exclude and count those rows",
+    )
+    out = in_flags(err, "eval")
+    assert isinstance(out, NaNError)
+    assert str(out) == (
+        "--pred must not contain NaN when --strict; found 1. clean the data, or leave out "
+        "--strict to exclude and count those rows"
+    )
+    err = OptionError(
+        "evaluate: threshold must be an exact bin edge",
+        "received threshold=0.123, positive_label='yes'",
+        "use workers= for Dask",
+    )
+    assert str(in_flags(err, "eval")) == (
+        "--threshold must be an exact bin edge; received --threshold 0.123, "
+        "--positive-label yes. use --workers for Dask"
+    )
+    err = DomainError(
+        "bce: probabilities must lie in [0, 1]",
+        "2 values are outside",
+        "call the *_with_logits function or pass logits=True; or label_smoothing=0.1",
+    )
+    assert str(in_flags(err, "loss")) == (
+        "probabilities must lie in [0, 1]; 2 values are outside. add --logits; or "
+        "--label-smoothing 0.1"
+    )
+    # the library's own messages keep their Python names
+    assert "strict=True" in str(NaNError("evaluate: strict=True", "x", "y"))
+
+
+# --- output paths are checked before any work -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        ("file", "--report must name a folder"),
+        ("others", "--report must be a new folder or a previous output folder"),
+        ("under_file", "--report inside a folder"),
+    ],
+)
+def test_report_path_is_checked_before_the_data(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, make: str, message: str
+) -> None:
+    target = tmp_path / "r"
+    if make == "file":
+        target.write_text("not a folder")
+    elif make == "others":
+        target.mkdir()
+        (target / "notes.txt").write_text("keep me")
+    else:
+        (tmp_path / "f").write_text("")
+        target = tmp_path / "f" / "r"
+    missing = tmp_path / "not-there.parquet"  # the path check comes first
+    rc, out, err = _err(capsys, "eval", missing, "--target", "y", "--pred", "p", "--report", target)
+    line = _one_clear_line(err)
+    assert rc == 2 and out == "" and message in line, line
+    if make == "others":
+        assert (target / "notes.txt").read_text() == "keep me"
+
+
+def test_unwritable_report_folder_is_refused_before_the_data(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: make the folder refuse new files
+        real = __import__("tempfile").TemporaryFile
+
+        def refuse(*a: object, dir: object = None, **k: object) -> object:
+            if dir is not None and Path(str(dir)) == ro:
+                raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+            return real(*a, dir=dir, **k)
+
+        monkeypatch.setattr("bcelab.cli.output.tempfile.TemporaryFile", refuse)
+    try:
+        rc, _, err = _err(
+            capsys, "eval", tmp_path / "nope.parquet", "--target", "y", "--pred", "p",
+            "--report", ro / "r",
+        )  # fmt: skip
+    finally:
+        ro.chmod(0o755)
+    line = _one_clear_line(err)
+    assert rc == 2 and "--report in a folder bcelab can write to" in line, line
+
+
+@pytest.mark.parametrize(
+    ("plot", "message"),
+    [
+        ("curve.xyz", "--plot ending in a figure format"),
+        ("folder", "--plot must name a file"),
+        ("file/curve.png", "--plot inside a folder"),
+    ],
+)
+def test_plot_path_is_checked_before_the_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, plot: str, message: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("")
+    rc, out, err = _err(capsys, "explain", "--target", "0.3", "--plot", tmp_path / plot)
+    line = _one_clear_line(err)
+    assert rc == 2 and out == "" and message in line, line
+
+
+def test_write_failure_is_exit_2_with_path_and_cause(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, preds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = tmp_path / "report"
+    assert main(["eval", str(preds), "--target", "y", "--pred", "p", "--report", str(report)]) == 0
+    before = {p.name: p.read_bytes() for p in report.iterdir()}
+    capsys.readouterr()
+
+    def full(path: object, text: str) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("bcelab.evaluation.report.write_text", full)
+    args = ["eval", preds, "--target", "y", "--pred", "p", "--threshold", "0.3", "--report", report]
+    rc, _, err = _err(capsys, *args)
+    line = _one_clear_line(err)
+    assert rc == 2 and "report.html: No space left on device" in line
+    assert "free some disk space" in line
+    # all or nothing: the previous report is whole, nothing else is left beside it
+    assert {p.name: p.read_bytes() for p in report.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".bcelab")] == []
+
+
+# --- words ----------------------------------------------------------------------------
+
+
+def test_hard_targets_say_the_minimum_is_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rc, out, _ = _err(capsys, "loss", "--preds", "0.3,0.8", "--targets", "0,1")
+    assert rc == 0 and "not 0" not in out and "a perfect prediction scores 0." in out
+    titles: list[str] = []
+
+    def keep(fig: object, path: object) -> object:
+        titles.append(fig.axes[0].get_title())  # type: ignore[attr-defined]
+        return path
+
+    monkeypatch.setattr("bcelab.cli.explain.save_figure", keep)
+    for y in ("1", "0.3"):
+        assert main(["explain", "--target", y, "--plot", str(tmp_path / "c.png")]) == 0
+    assert "minimum is H(y) = 0" in titles[0] and "not 0" not in titles[0]
+    assert "minimum is H(y), not 0" in titles[1]
+
+
+@pytest.mark.parametrize("command", [None, *(c for c in COMMANDS if c != "train")])
+def test_help_has_no_internal_jargon(
+    capsys: pytest.CaptureFixture[str], command: str | None
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--help"] if command is None else [command, "--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out.lower()
+    assert not re.search(r"seed 0\d\d|issue \d", text), text
+
+
+# --- a base install without extras ----------------------------------------------------
+
+_BLOCK = """
+import sys
+for name in {blocked!r}:
+    sys.modules[name] = None  # as if not installed
+from bcelab.cli import main
+sys.exit(main({args!r}))
+"""
+
+
+def _without(blocked: list[str], args: list[str]) -> subprocess.CompletedProcess[str]:
+    code = _BLOCK.format(blocked=blocked, args=args)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "extra"),
+    [
+        (["pyarrow"], ["eval", "x.parquet", "--target", "y", "--pred", "p"], "eval"),
+        (["matplotlib"], ["eval", "x.parquet", "--target", "y", "--pred", "p", "--report", "r"], "eval"),
+        (["matplotlib"], ["explain", "--target", "0.3", "--plot", "c.png"], "eval"),
+        (["torch"], ["train", "circles", "--epochs", "1"], "train"),
+    ],
+)  # fmt: skip
+def test_missing_extra_is_one_line_with_the_pip_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocked: list[str], args: list[str], extra: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = _without(blocked, args)
+    assert res.returncode == 2, res.stderr
+    line = _one_clear_line(res.stderr)
+    assert f"pip install 'bcelab[{extra}]'" in line, line
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_evaluate_without_pyarrow_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "import bcelab\n"
+        "from bcelab.errors import MissingDependencyError\n"
+        "try:\n"
+        "    bcelab.evaluate('x.parquet', preds='p', target='y')\n"
+        "except MissingDependencyError as e:\n"
+        "    assert isinstance(e, ImportError) and isinstance(e, bcelab.BCELabError)\n"
+        "    print(e)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert "pip install 'bcelab[eval]'" in res.stdout
+
+
+# --- warmup ---------------------------------------------------------------------------
+
+
+def test_warmup_command_says_what_it_did(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("numba")
+    rc, out, _ = _err(capsys, "warmup")
+    assert rc == 0
+    assert "metric kernels" in out and "fused loss kernels" in out and "ready in" in out
+
+
+def test_warmup_without_numba_says_there_is_nothing_to_compile(tmp_path: Path) -> None:
+    res = _without(["numba"], ["warmup"])
+    assert res.returncode == 0, res.stderr
+    assert "numba is not installed" in res.stdout and "pip install 'bcelab[fast]'" in res.stdout
