@@ -134,7 +134,7 @@ def test_report_path_checked_before_reading(
     (tmp_path / "keep.txt").write_text("mine")
     args = ["/no/such/file.parquet", "--target", "y", "--pred", "a", "--pred", "b"]
     rc, _, err = _run(capsys, *args, "--report", tmp_path)
-    assert rc == 2 and "--report must be a new folder or a previous comparison report" in err
+    assert rc == 2 and "--report must be a new folder or a previous output folder" in err
     assert (tmp_path / "keep.txt").read_text() == "mine"
     rc, _, err = _run(capsys, *args, "--report", tmp_path / "keep.txt")
     assert rc == 2 and "--report must name a folder" in err
@@ -145,3 +145,20 @@ def test_data_errors_exit_2(capsys: pytest.CaptureFixture[str], data: Path) -> N
     assert rc == 2 and "'nope'" in err and "available:" in err
     rc, _, err = _run(capsys, data, "--target", "y", "--pred", "a", "--pred", "b", "--id", "y")
     assert rc == 2 and "a different column for each of" in err and "--id y" in err
+
+
+def test_labels_and_delimiter(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    t = pq.read_table(data)
+    lines = ["y;a;b;id"] + [
+        f"{'yes' if y > 0.5 else 'no'};{a!r};{b!r};{i}"
+        for y, a, b, i in zip(*(t[c].to_pylist() for c in ("y", "a", "b", "id")), strict=True)
+    ]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    args = [tmp_path / "rows.csv", "--target", "y", "--pred", "a", "--pred", "b", "--id", "id"]
+    rc, out, err = _run(capsys, *args, "--delimiter", ";", "--positive-label", "yes", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["rows_used"] == 6000
+    rc, _, err = _run(capsys, *args, "--delimiter", ";")
+    assert rc == 2 and "--positive-label yes" in err

@@ -200,9 +200,27 @@ def test_options_are_checked_before_any_read(kw: dict[str, object], match: str) 
     assert str(err.value).startswith("compare: ")
 
 
-def test_source_must_be_paths() -> None:
-    with pytest.raises(OptionError, match="source must be a Parquet or CSV file"):
-        _run({"y": [0, 1], "a": [0.1, 0.9], "b": [0.2, 0.8]})
+def test_tables_give_the_bits_of_the_file(data: dict[str, object]) -> None:
+    t = data["table"]
+    ref = _run(data["one"], id="id", by="g").to_dict()
+    as_dict = {name: t[name].to_numpy(zero_copy_only=False) for name in t.column_names}
+    for src in (t, as_dict):
+        got = _run(src, id="id", by="g").to_dict()
+        assert body(got) == body(ref)
+    assert _run(t).to_dict()["keyed_by"] == "file and row"
+    with pytest.raises(OptionError, match="compare: source must be a path"):
+        _run(3.5)
+
+
+def test_positive_label_maps_labels(data: dict[str, object], tmp_path: Path) -> None:
+    t = data["table"]
+    labels = pa.array(np.where(t["y"].to_numpy() > 0.5, "yes", "no"))
+    pq.write_table(t.set_column(0, "y", labels), tmp_path / "labels.parquet")
+    got = _run(tmp_path / "labels.parquet", id="id", positive_label="yes").to_dict()
+    ref = _run(data["one"], id="id").to_dict()
+    assert json.dumps(got["metrics"]) == json.dumps(ref["metrics"])
+    with pytest.raises(DataError, match="positive_label='yes'"):
+        _run(tmp_path / "labels.parquet", id="id")
 
 
 def test_empty_files_and_unusable_segments(data: dict[str, object], tmp_path: Path) -> None:

@@ -1,8 +1,7 @@
 """Atomic file output: write to a temporary file in the target folder, then rename.
 
 A reader never sees a half-written file, and an interrupted run leaves either the
-old file or none, never a truncated one.  :func:`atomic_dir` does the same for a
-folder of files: it is built beside the target and swapped in whole.
+old file or none, never a truncated one.
 """
 
 from __future__ import annotations
@@ -10,13 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_dir", "atomic_open", "save_figure", "write_json", "write_text"]
+__all__ = ["atomic_open", "save_figure", "write_json", "write_text"]
 
 
 @contextlib.contextmanager
@@ -80,35 +78,3 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 120) -> Pa
     finally:
         plt.close(fig)
     return Path(path)
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a new empty folder beside ``path``; on success it replaces ``path`` whole.
-
-    The caller writes every file into the yielded folder.  On success an existing
-    ``path`` is renamed aside, the new folder renamed in, and the old one removed; on
-    any failure the new folder is removed and ``path`` is as it was.  The caller checks
-    beforehand that replacing ``path`` removes nothing it should keep.
-    """
-    target = Path(path).absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
-        yield tmp
-        if not target.exists():
-            os.rename(tmp, target)
-            return
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.rmdir(old)  # a free name: rename needs it absent
-        os.rename(target, old)
-        try:
-            os.rename(tmp, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -16,9 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import OptionError
-from .flags import add_engine_arguments, check_engine_flags, check_positive, check_seed
+from .flags import (
+    add_engine_arguments,
+    check_delimiter,
+    check_engine_flags,
+    check_positive,
+    check_seed,
+)
+from .output import check_dir
+from .warmup import CompileNotice
 
-__all__ = ["Config", "add_arguments", "config_from_args", "execute", "run"]
+__all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute", "run"]
+
+#: flags whose value may start with a minus sign (``--positive-label -1``)
+VALUE_FLAGS = ("--positive-label", "--clip", "--confidence")
 
 #: the most replicates (each adds about 250 kB to every state), as ``compare`` allows
 MAX_REPLICATES = 2000
@@ -33,6 +44,8 @@ class Config:
     weight: str | None = None
     by: str | None = None
     id: str | None = None
+    positive_label: str | None = None
+    delimiter: str | None = None
     replicates: int = 200
     seed: int = 0
     confidence: float = 0.95
@@ -67,7 +80,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="COL",
         help="give twice, model A first: the two models' logit (raw score) columns",
     )
-    p.add_argument("--target", required=True, metavar="COL", help="target column, values in [0, 1]")
+    p.add_argument(
+        "--target",
+        required=True,
+        metavar="COL",
+        help="target column: numbers in [0, 1] (0/1 labels or probabilities), or labels "
+        "with --positive-label",
+    )
+    p.add_argument(
+        "--positive-label",
+        metavar="VALUE",
+        help="the target value of the positive class (a number or text, e.g. 1, yes, "
+        "True): it counts as 1, every other value as 0",
+    )
     p.add_argument("--weight", metavar="COL", help="sample-weight column (>= 0)")
     p.add_argument("--by", metavar="COL", help="one comparison per distinct value of COL")
     p.add_argument(
@@ -96,6 +121,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="EPS",
         help="clip probabilities to [EPS, 1-EPS] (counted in the output); off by default",
+    )
+    p.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="CSV field separator: one character, or tab (default: tab for .tsv, else comma)",
     )
     p.add_argument("--json", dest="as_json", action="store_true", help="print JSON on stdout")
     p.add_argument(
@@ -181,11 +211,19 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     assert pair is not None  # argparse requires one of the two flags
     _check_columns(ns, pair)
     _check_statistics(ns)
+    delimiter = check_delimiter(ns.delimiter)
+    if ns.positive_label == "":
+        raise OptionError(
+            "--positive-label must be the value of the positive class",
+            "received ''",
+            "write e.g. --positive-label 1 or --positive-label yes",
+        )
     if ns.report is not None:
         # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
         from ..evaluation.compare_report import check_report_dir
 
-        check_report_dir(ns.report, name="--report")
+        check_dir(ns.report, "--report")
+        check_report_dir(ns.report, fname="", name="--report")
     return Config(
         sources=tuple(ns.sources),
         target=ns.target,
@@ -194,6 +232,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         weight=ns.weight,
         by=ns.by,
         id=ns.id,
+        positive_label=ns.positive_label,
+        delimiter=delimiter,
         replicates=ns.replicates,
         seed=ns.seed,
         confidence=ns.confidence,
@@ -214,7 +254,10 @@ def run(cfg: Config) -> Any:
     # optional dependency (pyarrow, the eval extra) and start-up time
     from ..evaluation import compare
     from ..evaluation.row_progress import RowProgressBar
+    from ..evaluation.warmup import compile_paired_kernels
 
+    notice = CompileNotice("bcelab compare", not_counted_in="the time")
+    notice.finish(compile_paired_kernels(notice=notice))
     show = sys.stderr.isatty() if cfg.progress is None else cfg.progress
     bar = RowProgressBar(sys.stderr) if show else None
     try:
@@ -226,6 +269,8 @@ def run(cfg: Config) -> Any:
             weight=cfg.weight,
             by=cfg.by,
             id=cfg.id,
+            positive_label=cfg.positive_label,
+            delimiter=cfg.delimiter,
             replicates=cfg.replicates,
             seed=cfg.seed,
             confidence=cfg.confidence,

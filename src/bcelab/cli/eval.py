@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import OptionError
 from ..metrics.compute import check_threshold
-from .flags import check_engine_flags
+from .flags import add_engine_arguments, check_delimiter, check_engine_flags
 from .output import check_dir
 from .warmup import CompileNotice
 
@@ -23,7 +23,6 @@ __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execut
 
 #: flags whose value may start with a minus sign (``--positive-label -1``)
 VALUE_FLAGS = ("--positive-label", "--threshold", "--clip")
-_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
 
 
 @dataclass(frozen=True)
@@ -97,53 +96,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="write report.html, metrics.json and the figures (PNG) to DIR (a new folder, "
         "or a previous report folder, which is replaced whole)",
     )
-    _add_engine_arguments(p)
-
-
-def _add_engine_arguments(p: argparse.ArgumentParser) -> None:
-    """Where it runs (--engine, --threads, --scheduler, --workers) and how it reports."""
-    p.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="local: this machine's cores (default); dask: a dask.distributed cluster",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="threads of the local engine (default: every core, at most 8)",
-    )
-    p.add_argument(
-        "--scheduler",
-        metavar="tcp://HOST:PORT",
-        help="address of a running Dask scheduler (with --engine dask)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="worker processes of the Dask LocalCluster started without --scheduler "
-        "(with --engine dask; default 2)",
-    )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail on NaN predictions or missing targets instead of counting them",
-    )
-    bar = p.add_mutually_exclusive_group()
-    bar.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_true",
-        default=None,
-        help="always draw the progress bar on stderr (default: only on a terminal)",
-    )
-    bar.add_argument("--no-progress", dest="progress", action="store_false")
-
-
-def _check_engine_flags(ns: argparse.Namespace) -> None:
-    check_engine_flags(ns)
+    add_engine_arguments(p)
 
 
 def _check_value_flags(ns: argparse.Namespace) -> None:
@@ -178,19 +131,6 @@ def _check_value_flags(ns: argparse.Namespace) -> None:
         )
 
 
-def _delimiter(text: str | None) -> str | None:
-    if text is None:
-        return None
-    sep = _DELIMITERS.get(text.lower(), text)
-    if len(sep) != 1:
-        raise OptionError(
-            "--delimiter must be one character, or tab",
-            f"received --delimiter {text!r}",
-            "write e.g. --delimiter ';' or --delimiter tab",
-        )
-    return sep
-
-
 def _check_report(path: str) -> None:
     """A folder the report can be written to (new, or a previous report), before any work."""
     # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
@@ -203,9 +143,9 @@ def _check_report(path: str) -> None:
 def config_from_args(ns: argparse.Namespace) -> Config:
     """The typed configuration; each flag and the report folder are checked here, with a
     message naming the flag."""
-    _check_engine_flags(ns)
+    check_engine_flags(ns)
     _check_value_flags(ns)
-    delimiter = _delimiter(ns.delimiter)
+    delimiter = check_delimiter(ns.delimiter)
     if ns.positive_label == "":
         raise OptionError(
             "--positive-label must be the value of the positive class",

@@ -18,6 +18,7 @@ from ..errors import DataError, OptionError
 
 __all__ = [
     "add_engine_arguments",
+    "check_delimiter",
     "check_engine_flags",
     "check_existing_file",
     "check_fraction",
@@ -105,6 +106,23 @@ def check_resume_dir(path: str) -> str:
     return path
 
 
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
+
+
+def check_delimiter(text: str | None) -> str | None:
+    """``--delimiter``: one character, or a name (tab, comma, semicolon, space)."""
+    if text is None:
+        return None
+    sep = _DELIMITERS.get(text.lower(), text)
+    if len(sep) != 1:
+        raise OptionError(
+            "--delimiter must be one character, or tab",
+            f"received --delimiter {text!r}",
+            "write e.g. --delimiter ';' or --delimiter tab",
+        )
+    return sep
+
+
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     """--engine, --threads, --scheduler, --workers, --strict and --progress."""
     p.add_argument(
@@ -134,7 +152,7 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="fail on NaN predictions or targets outside [0, 1] instead of counting them",
+        help="fail on NaN predictions or missing targets instead of counting them",
     )
     bar = p.add_mutually_exclusive_group()
     bar.add_argument(

@@ -51,6 +51,27 @@ FLAGS: dict[str, dict[str, str]] = {
         "progress": "--progress",
         "directory": "--report",
     },
+    "compare": {
+        "preds": "--pred",
+        "logits": "--logit",
+        "target": "--target",
+        "weight": "--weight",
+        "by": "--by",
+        "id": "--id",
+        "positive_label": "--positive-label",
+        "replicates": "--replicates",
+        "seed": "--seed",
+        "confidence": "--confidence",
+        "clip": "--clip",
+        "delimiter": "--delimiter",
+        "engine": "--engine",
+        "threads": "--threads",
+        "workers": "--workers",
+        "scheduler": "--scheduler",
+        "strict": "--strict",
+        "progress": "--progress",
+        "directory": "--report",
+    },
     "loss": {
         "preds": "--preds",
         "logits": "--logits",
@@ -67,9 +88,14 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("unless logits=True", "unless the column is named with --logit"),
     ),
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
+    "compare": (
+        ("pass logits=True", "name the columns with --logit instead of --pred"),
+        ("clip the probabilities, e.g. clip=1e-15", "clip the probabilities, e.g. --clip 1e-15"),
+    ),
 }
 _FUNCTION = re.compile(
-    r"^(?:evaluate|write_report|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
+    r"^(?:evaluate|compare|write_report|write_comparison_report|BinaryStats\.\w+|"
+    r"PairedBootstrapStats\.\w+|bce|bce_with_logits|bce_grad|"
     r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid): "
 )
 _ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")

@@ -19,22 +19,23 @@ from .._core.options import (
     check_positive_int,
     check_seed,
 )
-from ..errors import DataError, EmptyReductionError, OptionError
+from ..errors import EmptyReductionError, OptionError
 from ..metrics import PairedBootstrapStats
+from .columns import Columns, check_positive_label
 from .compare_result import ComparisonResult, SegmentComparison
 from .compare_task import PairedAccumulator, file_keys
-from .dask_engine import run_dask
-from .local_engine import ProgressFn, check_rows, default_threads, run_local
-from .reader import Columns, Unit, plan_units
+from .local_engine import ProgressFn, default_threads
 from .run_options import check_engine_options, progress_callable
+from .sources import Planned, check_delimiter, check_source_kind, plan_source, run_planned
 from .tasks import Plan, UnitResult, segment_order
+from .warmup import compile_paired_kernels
 
 __all__ = ["MAX_REPLICATES", "compare"]
 
 FNAME = "compare"
 #: each replicate adds about 250 kB to every state; 2,000 give p-values down to 0.001
 MAX_REPLICATES = 2000
-Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Any
 
 
 def compare(
@@ -46,23 +47,24 @@ def compare(
     weight: str | None = None,
     by: str | None = None,
     id: str | None = None,
+    positive_label: str | float | bool | None = None,
     replicates: int = 200,
     seed: int = 0,
     confidence: float = 0.95,
+    clip: float | None = None,
+    delimiter: str | None = None,
     engine: str = "local",
     threads: int | None = None,
     workers: int | None = None,
     scheduler: Any = None,
-    clip: float | None = None,
     strict: bool = False,
     progress: bool | ProgressFn = False,
 ) -> ComparisonResult:
     r"""Compare model A with model B on the same rows: every metric, B − A, an interval, a p-value.
 
-    ``source`` is a Parquet/CSV file, a folder (read recursively) or a list of them, as
-    for :func:`bcelab.evaluate`.  Name the two models' columns as a pair, model A
-    first: ``preds=("a", "b")`` for probabilities or ``logits=("a", "b")`` for raw
-    scores, and the ``target=`` column.  For each metric (log loss, NE, Brier score,
+    ``source`` is anything :func:`bcelab.evaluate` takes (files, folders, tables).  Name
+    the two models' columns as a pair, model A first: ``preds=("a", "b")`` for
+    probabilities or ``logits=("a", "b")`` for raw scores, and the ``target=`` column.  For each metric (log loss, NE, Brier score,
     calibration, ECE, ROC-AUC, PR-AUC and the log loss's uncertainty, discrimination
     and miscalibration) the result holds A, B, ``diff`` = B − A, the ``confidence``
     percentile interval of the difference and a two-sided p-value, overall and, with
@@ -78,41 +80,52 @@ def compare(
     same on every run.  ``replicates`` (at most 2,000) sets the resolution of the
     p-value, which is at least 2 / (replicates + 1).
 
-    ``engine``, ``threads``, ``workers``, ``scheduler``, ``clip`` (probabilities only),
-    ``strict`` and ``progress`` are those of :func:`bcelab.evaluate`.  Every option is
-    checked before any file is read.
+    The other options are those of :func:`bcelab.evaluate` (``clip``: probabilities
+    only).  Every option is checked before any data is read.
     """
-    cols = _columns(target, preds, logits, weight, by, id)
+    label = check_positive_label(positive_label, fname=FNAME)
+    cols = _columns(target, preds, logits, weight, by, id, label)
     n_rep, seed_, conf, eps = _stat_options(replicates, seed, confidence, clip, cols.logits)
     _check_strict(strict)
+    sep = check_delimiter(delimiter, fname=FNAME)
     engine = check_engine_options(engine, threads, workers, scheduler, fname=FNAME)
-    sources = _sources(source)
+    kind = check_source_kind(source, engine, fname=FNAME)
     show, bar = progress_callable(progress, fname=FNAME)
+    compile_paired_kernels()
     t0 = time.perf_counter()
     try:
-        units = plan_units(sources, cols)
+        planned = plan_source(source, kind, cols, sep)
         acc = PairedAccumulator(
             n_rep,
             seed_,
-            threads=_unit_threads(engine, threads, units),
-            file_keys={} if cols.id is not None else file_keys(sources, units),
+            threads=_unit_threads(engine, threads, planned),
+            file_keys=_file_keys(planned, cols),
         )
         plan = Plan(cols, strict=strict, clip=eps, accumulator=acc)
-        res = _run(units, plan, engine, threads, workers, scheduler, show)
+        res = run_planned(planned, plan, engine, threads, workers, scheduler, show)
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
-    total, segments = _statistics(res, units, cols, conf)
+    total, segments = _statistics(res, cols, conf)
     return ComparisonResult(
         stats=total,
         comparison=total.compute(confidence=conf),
         segments=segments,
         columns=cols,
-        source=tuple(str(s) for s in sources),
-        files=len({u.path for u in units}),
+        source=planned.labels,
+        files=len({u.path for u in planned.units}) if kind == "paths" else 0,
         engine=engine,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _file_keys(planned: Planned, cols: Columns) -> dict[str, str]:
+    """Without ids: each file's key (its relative name); a table is keyed by its label."""
+    if cols.id is not None:
+        return {}
+    if planned.kind == "paths":
+        return file_keys(planned.paths, planned.units)
+    return {name: name for name in planned.labels}
 
 
 def _check_strict(strict: object) -> None:
@@ -124,43 +137,21 @@ def _check_strict(strict: object) -> None:
         )
 
 
-def _run(
-    units: list[Unit],
-    plan: Plan,
-    engine: str,
-    threads: int | None,
-    workers: int | None,
-    scheduler: Any,
-    progress: ProgressFn | None,
-) -> UnitResult:
-    if engine == "dask":
-        return run_dask(units, plan, scheduler=scheduler, workers=workers, progress=progress)
-    res = run_local(units, plan, threads=threads, progress=progress)
-    check_rows(units, res)
-    return res
-
-
-def _unit_threads(engine: str, threads: int | None, units: list[Unit]) -> int:
+def _unit_threads(engine: str, threads: int | None, planned: Planned) -> int:
     """Threads of one unit's ``update``: the cores the units leave idle (1 on Dask).
 
     The paired state is the same for any number of threads, so this only changes speed.
     """
-    if engine == "dask" or not units:
+    if engine == "dask":
         return 1
     total = default_threads() if threads is None else threads
-    return max(1, total // min(total, len(units)))
+    return max(1, total // min(total, max(1, len(planned.units))))
 
 
 def _statistics(
-    res: UnitResult, units: list[Unit], cols: Columns, conf: float
+    res: UnitResult, cols: Columns, conf: float
 ) -> tuple[PairedBootstrapStats, tuple[SegmentComparison, ...]]:
     """The merged state of every row, and one comparison per segment (sorted values)."""
-    if res.rows == 0:
-        raise DataError(
-            "at least one row of predictions",
-            f"the files hold 0 rows: {sorted({u.path for u in units})}",
-            "check that the export wrote data (header-only or empty files)",
-        )
     keys = sorted(res.states, key=segment_order)
     states = [res.states[k] for k in keys]
     total = states[0] if len(states) == 1 else PairedBootstrapStats.merge_all(states)
@@ -174,18 +165,6 @@ def _statistics(
             comp = None
         segments.append(SegmentComparison(k, st, comp))
     return total, tuple(segments)
-
-
-def _sources(source: object) -> list[str | os.PathLike[str]]:
-    if isinstance(source, (str, os.PathLike)):
-        return [source]
-    if isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source):
-        return list(source)
-    raise OptionError(
-        f"{FNAME}: source must be a Parquet or CSV file, a folder, or a list of them",
-        f"received a {type(source).__name__}",
-        "write the rows to Parquet first, e.g. pyarrow.parquet.write_table(table, 'rows.parquet')",
-    )
 
 
 def _pair(value: object, name: str) -> tuple[str, str]:
@@ -216,6 +195,7 @@ def _columns(
     weight: object,
     by: object,
     id_: object,
+    positive_label: Any,
 ) -> Columns:
     if (preds is None) == (logits is None):
         raise OptionError(
@@ -247,6 +227,7 @@ def _columns(
         logits is not None,
         weight if isinstance(weight, str) else None,
         by if isinstance(by, str) else None,
+        positive_label,
         pred_b=b,
         id=id_ if isinstance(id_, str) else None,
     )

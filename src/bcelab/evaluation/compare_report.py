@@ -1,7 +1,8 @@
 """The comparison report folder: comparison.json, forest plots (PNG) and a self-contained report.html.
 
-The folder is built beside its target and swapped in whole (:func:`bcelab._core.atomic.atomic_dir`),
-so a failure leaves the previous report as it was, never a mix of two.  The HTML embeds
+The folder is built beside its target and swapped in whole
+(:func:`bcelab.evaluation.atomic_dir.replace_dir`), so a failure leaves the previous
+report as it was, never a mix of two.  The HTML embeds
 the PNG bytes as base64, so it can be mailed or archived as one file.
 """
 
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._core.atomic import atomic_dir, write_json, write_text
-from ..errors import OptionError
+from .._core.atomic import atomic_open, write_json, write_text
+from ..errors import MissingDependencyError
+from .atomic_dir import check_replaceable, replace_dir
 from .compare_figures import forest, forest_segments
 from .compare_labels import LABELS
 from .compare_result import ComparisonResult
 from .compare_text import SEGMENT_METRICS, keying_line
+from .markup import CSS
 
 __all__ = ["REPORT_FILES", "check_report_dir", "render_html", "write_comparison_report"]
 
@@ -35,49 +38,32 @@ _CAPTIONS = {
     "difference on top.",
 }
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
-max-width:1100px;padding:0 1rem;color:#1c2833;line-height:1.45}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;
-border-bottom:1px solid #d5d8dc;padding-bottom:.2rem}.sub{color:#566573;margin-top:0}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}
-td,th{padding:.25rem .7rem;border-bottom:1px solid #eaecee;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
-th{background:#f4f6f7}.note{color:#566573;font-size:.85rem}
-.verdict{background:#eaf2f8;border-left:4px solid #2471a3;padding:.6rem .9rem;margin:1rem 0}
-.warn{background:#fef5e7;border-left:4px solid #f39c12;padding:.5rem .8rem;margin:1rem 0}
-figure{margin:1rem 0;background:#fff;border:1px solid #eaecee;border-radius:6px;padding:.6rem}
-figure img{width:100%;height:auto}figcaption{font-size:.85rem;color:#566573}
-"""
+_CSS = (
+    CSS + ".verdict{background:#eaf2f8;border-left:4px solid #2471a3;padding:.6rem .9rem;"
+    "margin:1rem 0}figure{margin:1rem 0}\n"
+)
 
 
-def check_report_dir(path: str | os.PathLike[str], *, name: str = "directory") -> Path:
-    """``path`` can become the report folder: absent, or a previous report (which is
-    replaced whole), in a folder that can be written.  ``name`` names it in errors."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise OptionError(
-            f"{name} must name a folder", f"{p} is a file", f"pass a new folder path for {name}"
-        )
-    if p.is_dir():
-        other = sorted(c.name for c in p.iterdir() if c.name not in REPORT_FILES)
-        if other:
-            raise OptionError(
-                f"{name} must be a new folder or a previous comparison report (it is replaced "
-                "as a whole)",
-                f"{p} holds other files: {', '.join(other[:5])}",
-                f"pass a new folder path for {name}",
-            )
-    parent = p.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise OptionError(
-            f"{name} in a folder that can be written",
-            f"{parent} is not a writable folder",
-            f"choose another path for {name}",
-        )
-    return p
+def check_report_dir(
+    directory: str | os.PathLike[str],
+    *,
+    fname: str = "write_comparison_report",
+    name: str = "directory",
+) -> Path:
+    """``directory`` can take a comparison report: absent, or a previous one (which is
+    replaced whole), checked before any data is read.  matplotlib (the eval extra) must
+    be installed.  The errors say ``"<fname>: <name> must ..."``."""
+    try:
+        import matplotlib  # noqa: F401  (optional dependency: the eval extra)
+    except ImportError:
+        raise MissingDependencyError(
+            "matplotlib for the report's figures",
+            "it is not installed",
+            "pip install 'bcelab[eval]'",
+        ) from None
+    out = Path(directory)
+    check_replaceable(out, REPORT_FILES, fname=fname, name=name)
+    return out
 
 
 def _png(fig: Any, dpi: int = 110) -> bytes:
@@ -205,9 +191,11 @@ def write_comparison_report(
     images = {"forest": _png(forest(d))}
     if d.get("segments"):
         images["forest_segments"] = _png(forest_segments(d))
-    with atomic_dir(out) as tmp:
+    page = render_html(result, images)
+    with replace_dir(out, REPORT_FILES, fname="write_comparison_report", name="directory") as tmp:
         write_json(tmp / "comparison.json", d)
         for stem, png in images.items():
-            (tmp / f"{stem}.png").write_bytes(png)
-        write_text(tmp / "report.html", render_html(result, images))
+            with atomic_open(tmp / f"{stem}.png", "wb") as fh:
+                fh.write(png)
+        write_text(tmp / "report.html", page)
     return {name: out / name for name in REPORT_FILES if (out / name).exists()}

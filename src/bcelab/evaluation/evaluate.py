@@ -17,18 +17,16 @@ from .._core.options import (
     check_positive_int,
     check_unit_interval,
 )
-from ..errors import DataError, OptionError
+from ..errors import OptionError
 from ..metrics import BinaryStats
 from ..metrics.compute import check_threshold
 from .columns import Columns, check_positive_label
-from .dask_engine import run_dask
 from .eval_result import EvalResult, Segment
-from .local_engine import ProgressFn, check_rows, run_local, run_serial
-from .reader import Unit, plan_units
+from .local_engine import ProgressFn
 from .row_progress import RowProgressBar
 from .run_options import ENGINES, check_engine_options, progress_callable
-from .tables import describe, source_kind, stream_units, table_units, to_arrow
-from .tasks import Plan, UnitResult, segment_order
+from .sources import check_delimiter, check_source_kind, plan_source, run_planned
+from .tasks import Plan, segment_order
 from .warmup import compile_metric_kernels
 
 __all__ = ["ENGINES", "evaluate"]
@@ -86,15 +84,16 @@ def evaluate(
     """
     cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
     threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
-    sep = _delimiter(delimiter)
+    sep = check_delimiter(delimiter, fname="evaluate")
     engine = _engine_options(engine, threads, workers, scheduler)
-    kind = _source_kind(source, engine)
+    kind = check_source_kind(source, engine, fname="evaluate")
     show, bar = _progress_fn(progress)
     plan = Plan(cols, strict=bool(strict), clip=eps)
     compile_metric_kernels()
     t0 = time.perf_counter()
     try:
-        res, units, label = _run(source, kind, plan, sep, engine, threads, workers, scheduler, show)
+        planned = plan_source(source, kind, cols, sep, plan.batch_rows)
+        res = run_planned(planned, plan, engine, threads, workers, scheduler, show)
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
@@ -102,89 +101,13 @@ def evaluate(
     return _result(
         res.states,
         cols,
-        source=label,
-        files=len({u.path for u in units}) if kind == "paths" else 0,
+        source=planned.labels,
+        files=len({u.path for u in planned.units}) if kind == "paths" else 0,
         engine=engine,
         threshold=threshold,
         n_bins=n_bins,
         rows=res.rows,
         seconds=seconds,
-    )
-
-
-def _run(
-    source: Any,
-    kind: str,
-    plan: Plan,
-    delimiter: str | None,
-    engine: str,
-    threads: int | None,
-    workers: int | None,
-    scheduler: Any,
-    progress: ProgressFn | None,
-) -> tuple[UnitResult, list[Unit], tuple[str, ...]]:
-    """Plan the units of ``source`` and run them; the result, the units and the label."""
-    cols = plan.columns
-    if kind == "stream":
-        label = describe(source)
-        stream = stream_units(to_arrow(source, cols), label, batch_rows=plan.batch_rows)
-        return (
-            _rows_read(run_serial(stream, plan, None, progress), kind, [], (label,)),
-            [],
-            (label,),
-        )
-    if kind == "table":
-        label = describe(source)
-        units = table_units(to_arrow(source, cols), label)
-        labels: tuple[str, ...] = (label,)
-    else:
-        paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-        units = plan_units(paths, cols, delimiter=delimiter)
-        labels = tuple(str(s) for s in paths)
-    if engine == "dask" and units:
-        res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=progress)
-    elif units:
-        res = run_local(units, plan, threads=threads, progress=progress)
-        check_rows(units, res)
-    else:
-        res = UnitResult(0)
-    return _rows_read(res, kind, units, labels), units, labels
-
-
-def _rows_read(
-    res: UnitResult, kind: str, units: list[Unit], labels: tuple[str, ...]
-) -> UnitResult:
-    if res.rows == 0:
-        raise DataError(
-            "at least one row of predictions",
-            f"the files hold 0 rows: {sorted({u.path for u in units} or labels)}"
-            if kind == "paths"
-            else f"the {labels[0]} holds 0 rows",
-            "check that the export wrote data (header-only or empty files)",
-        )
-    return res
-
-
-def _source_kind(source: object, engine: str) -> str:
-    """``'paths'``, ``'table'`` or ``'stream'`` (a stream only on the local engine)."""
-    kind = source_kind(source)
-    if kind == "stream" and engine == "dask":
-        raise OptionError(
-            "evaluate: a RecordBatchReader only with engine='local' (it can be read once, "
-            "in this process)",
-            "received engine='dask'",
-            "write it to Parquet for Dask, or pass a pyarrow Table",
-        )
-    return kind
-
-
-def _delimiter(delimiter: object) -> str | None:
-    if delimiter is None or (isinstance(delimiter, str) and len(delimiter) == 1):
-        return delimiter
-    raise OptionError(
-        "evaluate: delimiter must be one character (the CSV field separator)",
-        f"received delimiter={delimiter!r}",
-        "pass delimiter='\\t' for tab-separated files, or leave it out (tab for .tsv, else comma)",
     )
 
 
