@@ -168,7 +168,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
 come from a paired bootstrap: {d["replicates"]} replicates (seed {d["seed"]}) that
 reweight the same rows for both models, so the noise the models share cancels.
 The smallest p-value {d["replicates"]} replicates can give is
-{2 / (d["replicates"] + 1):.2g}.</p>
+{2 / (d["replicates"] + 1):.3g}.</p>
 <h2>Differences</h2>{figs}
 {_segments_table(d)}
 <h2>Method</h2><table>{method}</table>
