@@ -2,8 +2,11 @@
 
 Usage::
 
-    python bench/bench_compare.py [--rows 2e6] [--repeat 5] [--big-rows 1e8]
+    python bench/bench_compare.py [--quick] [--rows 2e6] [--repeat 5] [--big-rows 1e8]
                                   [--dask-rows 2e7] [--skip-big] [--skip-dask]
+
+``--quick`` (``make bench`` with ``--quick``): 3 rounds, 1e7 rows for the RSS, 4e6 for
+Dask, a few minutes in all.
 
 Three measurements, each on seeded float32 Parquet files written once under
 ``bench/data/`` (gitignored) by :mod:`bcelab.evaluation.example_data` (columns ``id``,
@@ -183,7 +186,10 @@ def main() -> None:
     ap.add_argument("--dask-rows", type=float, default=2e7)
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
+    if a.quick:
+        a.repeat, a.big_rows, a.dask_rows = 3, 1e7, 4e6
     print(machine_line())
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
 
