@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,6 +15,7 @@ from bcelab.cli import main
 from bcelab.evaluation import compare
 from bcelab.evaluation import compare_report as report_module
 from bcelab.evaluation.example_data import two_models
+from bcelab.metrics import PairedBootstrapStats
 
 pytest.importorskip("bcelab.kernels.bootstrap", reason="numba (bcelab[fast]) is missing")
 
@@ -162,3 +166,28 @@ def test_labels_and_delimiter(
     assert json.loads(out)["rows_used"] == 6000
     rc, _, err = _run(capsys, *args, "--delimiter", ";")
     assert rc == 2 and "--positive-label yes" in err
+
+
+class _SlowPaired(PairedBootstrapStats):
+    """A first compile, simulated: every update waits."""
+
+    def update(self, *args: object, **kwargs: object) -> PairedBootstrapStats:
+        time.sleep(0.6)
+        return super().update(*args, **kwargs)
+
+
+def test_first_run_compile_is_one_line_and_not_timed(
+    capsys: pytest.CaptureFixture[str], data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bcelab.evaluation.warmup._PAIRED_READY", threading.Event())
+    monkeypatch.setattr("bcelab.evaluation.warmup.PairedBootstrapStats", _SlowPaired)
+    rc, out, err = _run(capsys, *_base(data))
+    assert rc == 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bcelab compare: compiling the metric kernels once")
+    assert lines[0].endswith("s (not counted in the time)")
+    seconds = float(re.search(r"; (\d+\.\d\d) s \(local\)", out)[1])  # type: ignore[index]
+    assert seconds < 1.0  # the 1.2 s of "compiling" are not in the timing
+    rc, _, err = _run(capsys, *_base(data))
+    assert rc == 0 and err == ""
