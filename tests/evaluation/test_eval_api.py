@@ -214,7 +214,7 @@ def test_keywords_give_the_numbers_of_the_core(folder):
     by_preds = bcelab.evaluate(d, preds="p", target="y", threads=1)
     # the same call with the keywords in the other order: keywords, so nothing changes
     assert by_preds.stats == bcelab.evaluate(d, target="y", preds="p", threads=2).stats
-    ref = BinaryStats(engine="numpy").update(preds=whole["p"], targets=whole["y"])
+    ref = BinaryStats(kernel="numpy").update(preds=whole["p"], targets=whole["y"])
     _same_metrics(by_preds.metrics, ref.compute())
     assert by_preds.to_dict()["columns"] == {"target": "y", "pred": "p", "weight": None, "by": None}
     y, z = whole["y"].astype(np.float64), whole["z"].astype(np.float64)

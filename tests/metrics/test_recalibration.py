@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from bcelab._core.options import check_recalibration
 from bcelab.errors import DataError, DomainError, EmptyReductionError, OptionError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.recalibration import (
@@ -22,7 +23,6 @@ from bcelab.metrics.recalibration import (
     IsotonicMap,
     PlattMap,
     TemperatureMap,
-    check_method,
     fit_isotonic,
     load_map,
     reweight_negatives,
@@ -196,9 +196,9 @@ def test_isotonic_map_is_the_binned_fit() -> None:
     assert math.isnan(m.apply(np.array([np.nan]))[0])
     with pytest.raises(EmptyReductionError, match="fit_isotonic"):
         fit_isotonic(BinaryStats())
-    assert check_method("isotonic", fname="f") == "isotonic"
+    assert check_recalibration("isotonic", fname="f") == "isotonic"
     with pytest.raises(OptionError, match="method must be one of"):
-        check_method("spline", fname="f")
+        check_recalibration("spline", fname="f")
 
 
 def test_downsampling_map_and_weights() -> None:

@@ -50,6 +50,9 @@ FLAGS: dict[str, dict[str, str]] = {
         "strict": "--strict",
         "progress": "--progress",
         "directory": "--report",
+        "negative_rate": "--negative-rate",
+        "recalibrate": "--recalibrate",
+        "fit_on": "--fit-on",
     },
     "loss": {
         "preds": "--preds",

@@ -19,16 +19,19 @@ from .._core.options import (
     check_threads,
     check_unit_interval,
 )
-from ..errors import DataError, OptionError
-from ..metrics import BinaryStats
+from ..errors import DataError, EmptyReductionError, OptionError
+from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
 from ..metrics.compute import check_threshold
 from .columns import Columns, check_positive_label
-from .dask_engine import check_dask_options, run_dask
-from .eval_result import EvalResult, Segment
-from .local_engine import ProgressFn, check_rows, run_local, run_serial
-from .reader import Unit, plan_units
+from .dask_engine import check_dask_options
+from .eval_result import EvalResult, Recalibration, Segment
+from .local_engine import ProgressFn, run_serial
+from .reader import Unit
+from .recal_fit import FittedMap, check_recalibration_options
+from .recal_fit import recalibrate as recalibrate_run
 from .row_progress import RowProgressBar
-from .tables import describe, source_kind, stream_units, table_units, to_arrow
+from .runner import Runner, open_runner, source_units
+from .tables import describe, source_kind, stream_units, to_arrow
 from .tasks import Plan, UnitResult, segment_order
 from .warmup import compile_metric_kernels
 
@@ -56,6 +59,9 @@ def evaluate(
     workers: int | None = None,
     scheduler: Any = None,
     strict: bool = False,
+    negative_rate: float | None = None,
+    recalibrate: str | None = None,
+    fit_on: Source | None = None,
     progress: bool | ProgressFn = False,
 ) -> EvalResult:
     r"""Evaluate predictions of any size in constant memory: files or in-memory tables.
@@ -85,22 +91,51 @@ def evaluate(
     Every option is checked before any data is read.  The first call on a machine
     compiles the metric kernels (once; a ``logging`` warning says so), which is not
     counted in ``rows_per_second``.
+
+    The result carries the decomposition log loss = uncertainty − discrimination +
+    miscalibration (and the same for the Brier score), overall and per segment.
+    ``negative_rate=W``: the data kept each negative with probability W; every negative
+    counts 1/W times (times its weight), which gives the population's metrics.
+    ``recalibrate=``: ``"platt"``, ``"temperature"``, ``"isotonic"`` or
+    ``"downsampling"`` (needs ``negative_rate``) fits that map on the evaluated rows, or
+    on ``fit_on`` (a calibration set with the same columns, any source but a
+    RecordBatchReader), and reports the metrics after it (``result.recalibration``).
+    Platt and temperature scaling take one pass over the fit rows per Newton step.
     """
     cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
     threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
     sep = _delimiter(delimiter)
     engine = _engine_options(engine, threads, workers, scheduler)
     kind = _source_kind(source, engine)
+    opts = check_recalibration_options(
+        recalibrate, fit_on, negative_rate, kind=kind, fname="evaluate"
+    )
     show, bar = _progress_fn(progress)
-    plan = Plan(cols, strict=bool(strict), clip=eps)
+    plan = Plan(cols, strict=bool(strict), clip=eps, negative_rate=opts.negative_rate)
     compile_metric_kernels()
-    t0 = time.perf_counter()
+    passes = 1 if opts.method is None else 2
     try:
-        res, units, label = _run(source, kind, plan, sep, engine, threads, workers, scheduler, show)
+        with open_runner(
+            engine,
+            threads=threads,
+            workers=workers,
+            scheduler=scheduler,
+            progress=show,
+            passes=passes,
+        ) as runner:
+            t0 = time.perf_counter()
+            res, units, label = _run(source, kind, plan, sep, runner)
+            seconds = time.perf_counter() - t0
+            fitted = None
+            if opts.method is not None:
+                total = BinaryStats.merge_all(res.states.values())
+                fitted = recalibrate_run(
+                    opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,
+                    delimiter=sep,
+                )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
-    seconds = time.perf_counter() - t0
     return _result(
         res.states,
         cols,
@@ -111,46 +146,22 @@ def evaluate(
         n_bins=n_bins,
         rows=res.rows,
         seconds=seconds,
+        fitted=fitted,
+        negative_rate=opts.negative_rate,
     )
 
 
 def _run(
-    source: Any,
-    kind: str,
-    plan: Plan,
-    delimiter: str | None,
-    engine: str,
-    threads: int | None,
-    workers: int | None,
-    scheduler: Any,
-    progress: ProgressFn | None,
+    source: Any, kind: str, plan: Plan, delimiter: str | None, runner: Runner
 ) -> tuple[UnitResult, list[Unit], tuple[str, ...]]:
     """Plan the units of ``source`` and run them; the result, the units and the label."""
-    cols = plan.columns
     if kind == "stream":
         label = describe(source)
-        stream = stream_units(to_arrow(source, cols), label, batch_rows=plan.batch_rows)
-        return (
-            _rows_read(run_serial(stream, plan, None, progress), kind, [], (label,)),
-            [],
-            (label,),
-        )
-    if kind == "table":
-        label = describe(source)
-        units = table_units(to_arrow(source, cols), label)
-        labels: tuple[str, ...] = (label,)
-    else:
-        paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-        units = plan_units(paths, cols, delimiter=delimiter)
-        labels = tuple(str(s) for s in paths)
-    if engine == "dask" and units:
-        res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=progress)
-    elif units:
-        res = run_local(units, plan, threads=threads, progress=progress)
-        check_rows(units, res)
-    else:
-        res = UnitResult(0)
-    return _rows_read(res, kind, units, labels), units, labels
+        stream = stream_units(to_arrow(source, plan.columns), label, batch_rows=plan.batch_rows)
+        res = run_serial(stream, plan, None, runner.progress)
+        return _rows_read(res, kind, [], (label,)), [], (label,)
+    units, labels = source_units(source, kind, plan.columns, delimiter)
+    return _rows_read(runner.run(units, plan), kind, units, labels), units, labels
 
 
 def _rows_read(
@@ -303,6 +314,8 @@ def _result(
     n_bins: int,
     rows: int,
     seconds: float,
+    fitted: FittedMap | None,
+    negative_rate: float | None,
 ) -> EvalResult:
     keys = sorted(states, key=segment_order)
     total = BinaryStats.merge_all(states[k] for k in keys)
@@ -310,7 +323,34 @@ def _result(
     def metrics(s: Any) -> Any:
         return s.compute(threshold=threshold, n_calibration_bins=n_bins)
 
-    segments = tuple(Segment(k, states[k], metrics(states[k])) for k in keys) if cols.by else ()
+    after = {} if fitted is None else fitted.result.states
+    segments = (
+        tuple(
+            Segment(
+                k,
+                states[k],
+                metrics(states[k]),
+                _decomposition(states[k]),
+                metrics(after[k]) if k in after else None,
+            )
+            for k in keys
+        )
+        if cols.by
+        else ()
+    )
+    recalibration = None
+    if fitted is not None:
+        rec = BinaryStats.merge_all(after[k] for k in sorted(after, key=segment_order))
+        recalibration = Recalibration(
+            fitted.method,
+            fitted.recalibration_map,
+            rec,
+            metrics(rec),
+            fitted.fitted_on,
+            fitted.fit_rows,
+            fitted.passes,
+            fitted.seconds,
+        )
     return EvalResult(
         stats=total,
         metrics=metrics(total),
@@ -323,4 +363,15 @@ def _result(
         rows=rows,
         seconds=seconds,
         rows_per_second=rows / seconds if seconds > 0 else math.inf,
+        decomposition=_decomposition(total),
+        recalibration=recalibration,
+        negative_rate=negative_rate,
     )
+
+
+def _decomposition(stats: BinaryStats) -> CalibrationDecomposition | None:
+    """The decomposition of a state, None when no row has a weight > 0."""
+    try:
+        return decompose_stats(stats)
+    except EmptyReductionError:
+        return None

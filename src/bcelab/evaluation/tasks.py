@@ -5,6 +5,11 @@ metric states serialised with ``BinaryStats.to_bytes`` (one state per segment). 
 a pure function of its unit, so a scheduler may run it again after a worker dies and
 nothing is counted twice.
 
+A plan may carry an ``accumulator`` (an object with ``empty()``, ``update(state, batch,
+rows, plan)`` and ``decode(bytes)``, see :mod:`.recal_pass`) that makes the tasks
+accumulate another state than ``BinaryStats``, and a ``negative_rate`` under which every
+negative counts ``1 / negative_rate`` times (:func:`batch_arrays`).
+
 Floating-point addition is not associative, so the engines merge the unit states in one
 fixed tree, :func:`tree_reduce` (pairs of neighbours, level by level).  The local engine
 builds the same tree incrementally with :class:`OrderedReducer`.  Both engines therefore
@@ -22,6 +27,7 @@ import numpy as np
 from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
+from ..metrics.recalibration import reweight_negatives
 from .columns import Columns
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 
@@ -31,6 +37,7 @@ __all__ = [
     "Plan",
     "PortableError",
     "UnitResult",
+    "batch_arrays",
     "decode",
     "merge_encoded",
     "run_unit",
@@ -52,6 +59,8 @@ class Plan:
     strict: bool = False
     clip: float | None = None
     batch_rows: int = DEFAULT_BATCH_ROWS
+    negative_rate: float | None = None  # each negative counts 1 / negative_rate times
+    accumulator: Any = None  # None: BinaryStats; else what a pass accumulates (.recal_pass)
 
 
 @dataclass
@@ -84,18 +93,33 @@ def _normalise(value: Any) -> Key:
     return str(value)
 
 
-def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
+def batch_arrays(
+    b: Batch, idx: np.ndarray | None, plan: Plan
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(preds, targets, weights)`` of a batch's rows ``idx`` (all when None), with the
+    negatives weighted by ``1 / plan.negative_rate`` when it is set."""
     y, p, w = b.target, b.pred, b.weight
     if idx is not None:
         y, p = y[idx], p[idx]
         w = None if w is None else w[idx]
+    if plan.negative_rate is not None:
+        y, w = reweight_negatives(y, w, negative_rate=plan.negative_rate)
+    return p, y, w
+
+
+def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
+    if plan.accumulator is not None:
+        plan.accumulator.update(state, b, idx, plan)
+        return
+    p, y, w = batch_arrays(b, idx, plan)
     state.update(p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
 
 
-def _state(states: dict[Key, Any], key: Key) -> Any:
+def _state(states: dict[Key, Any], key: Key, plan: Plan) -> Any:
     """The segment's state, created on first use with one kernel thread (see below)."""
     if key not in states:
-        states[key] = BinaryStats(threads=1)
+        acc = plan.accumulator
+        states[key] = BinaryStats(threads=1) if acc is None else acc.empty()
     return states[key]
 
 
@@ -112,7 +136,7 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
         out.rows += len(b)
         try:
             if b.by is None:
-                _update(_state(out.states, None), b, None, plan)
+                _update(_state(out.states, None, plan), b, None, plan)
                 continue
             codes, values = b.by
             order = np.argsort(codes, kind="stable")
@@ -128,7 +152,7 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
                         f"found more in {unit.where()}",
                         "segment by a coarser column (each segment keeps its own histogram)",
                     )
-                _update(_state(out.states, key), b, order[lo:hi], plan)
+                _update(_state(out.states, key, plan), b, order[lo:hi], plan)
         except BCELabError as e:
             where = f"{unit.where()}, batch {b.number}"
             raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
@@ -144,14 +168,12 @@ def run_unit(unit: Unit, plan: Plan) -> UnitResult:
     return UnitResult(res.rows, {k: s.to_bytes() for k, s in res.states.items()})
 
 
-def decode(res: UnitResult) -> UnitResult:
-    """Turn a result's states from bytes into ``BinaryStats`` objects."""
+def decode(res: UnitResult, accumulator: Any = None) -> UnitResult:
+    """Turn a result's states from bytes into objects (``BinaryStats``, or those of the
+    plan's ``accumulator``)."""
+    load = BinaryStats.from_bytes if accumulator is None else accumulator.decode
     return UnitResult(
-        res.rows,
-        {
-            k: BinaryStats.from_bytes(v) if isinstance(v, bytes) else v
-            for k, v in res.states.items()
-        },
+        res.rows, {k: load(v) if isinstance(v, bytes) else v for k, v in res.states.items()}
     )
 
 
@@ -173,9 +195,9 @@ def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
     return a
 
 
-def merge_encoded(a: UnitResult, b: UnitResult) -> UnitResult:
+def merge_encoded(a: UnitResult, b: UnitResult, accumulator: Any = None) -> UnitResult:
     """Pure merge of two results whose states are bytes (used as a Dask task)."""
-    m = merge_objects(decode(a), decode(b))
+    m = merge_objects(decode(a, accumulator), decode(b, accumulator))
     return UnitResult(m.rows, {k: s.to_bytes() for k, s in m.states.items()})
 
 
