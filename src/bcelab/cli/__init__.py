@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("bcelab.cli.explain", "BCE as a function of the prediction for one target"),
     "train": ("bcelab.cli.train", "train a model with BCE (two circles, autoencoders, your data)"),
     "eval": ("bcelab.cli.eval", "evaluate a prediction file of any size (log loss, NE, ...)"),
+    "recalibrate": ("bcelab.cli.recalibrate", "apply a fitted recalibration map to new rows"),
     "warmup": ("bcelab.cli.warmup", "compile bcelab's kernels once for this machine"),
 }
 

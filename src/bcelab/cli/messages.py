@@ -62,6 +62,15 @@ FLAGS: dict[str, dict[str, str]] = {
         "convention": "--convention",
     },
     "explain": {"targets": "--target"},
+    "recalibrate": {
+        "preds": "--pred",
+        "logits": "--logit",
+        "data": "--data",
+        "out": "--out",
+        "out_column": "--out-column",
+        "delimiter": "--delimiter",
+        "overwrite": "--overwrite",
+    },
 }
 #: command -> whole phrases that read better rewritten than translated word by word
 _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -72,7 +81,7 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
 }
 _FUNCTION = re.compile(
-    r"^(?:evaluate|write_report|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
+    r"^(?:evaluate|write_report|recalibrate_file|load_map|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
     r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid): "
 )
 _ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")

@@ -27,7 +27,7 @@ from .dask_engine import check_dask_options
 from .eval_result import EvalResult, Recalibration, Segment
 from .local_engine import ProgressFn, run_serial
 from .reader import Unit
-from .recal_fit import FittedMap, check_recalibration_options
+from .recal_fit import FittedMap, RecalibrationOptions, check_recalibration_options
 from .recal_fit import recalibrate as recalibrate_run
 from .row_progress import RowProgressBar
 from .runner import Runner, open_runner, source_units
@@ -92,15 +92,11 @@ def evaluate(
     compiles the metric kernels (once; a ``logging`` warning says so), which is not
     counted in ``rows_per_second``.
 
-    The result carries the decomposition log loss = uncertainty − discrimination +
-    miscalibration (and the same for the Brier score), overall and per segment.
-    ``negative_rate=W``: the data kept each negative with probability W; every negative
-    counts 1/W times (times its weight), which gives the population's metrics.
-    ``recalibrate=``: ``"platt"``, ``"temperature"``, ``"isotonic"`` or
-    ``"downsampling"`` (needs ``negative_rate``) fits that map on the evaluated rows, or
-    on ``fit_on`` (a calibration set with the same columns, any source but a
-    RecordBatchReader), and reports the metrics after it (``result.recalibration``).
-    Platt and temperature scaling take one pass over the fit rows per Newton step.
+    ``negative_rate=W`` counts every negative 1/W times (data that kept each negative
+    with probability W).  ``recalibrate=`` (``"platt"``, ``"temperature"``,
+    ``"isotonic"``, ``"downsampling"``) fits that map on the rows, or on ``fit_on``, and
+    reports the metrics after it (:mod:`.recal_fit`).  The result also holds log loss =
+    uncertainty − discrimination + miscalibration, overall and per segment.
     """
     cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
     threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
@@ -113,42 +109,42 @@ def evaluate(
     show, bar = _progress_fn(progress)
     plan = Plan(cols, strict=bool(strict), clip=eps, negative_rate=opts.negative_rate)
     compile_metric_kernels()
-    passes = 1 if opts.method is None else 2
+    where = {"threads": threads, "workers": workers, "scheduler": scheduler, "progress": show}
+    res, units, label, seconds, fitted = _passes(source, kind, plan, sep, opts, engine, where, bar)
+    files = len({u.path for u in units}) if kind == "paths" else 0
+    return _result(res.states, cols, source=label, files=files, engine=engine,
+                   threshold=threshold, n_bins=n_bins, rows=res.rows, seconds=seconds,
+                   fitted=fitted, negative_rate=opts.negative_rate)  # fmt: skip
+
+
+def _passes(
+    source: Any,
+    kind: str,
+    plan: Plan,
+    delimiter: str | None,
+    opts: RecalibrationOptions,
+    engine: str,
+    where: dict[str, Any],
+    bar: RowProgressBar | None,
+) -> tuple[UnitResult, list[Unit], tuple[str, ...], float, FittedMap | None]:
+    """The evaluation pass (its result, units, label and seconds), then the recalibration
+    (``where``: the engine's options and the progress callable)."""
     try:
-        with open_runner(
-            engine,
-            threads=threads,
-            workers=workers,
-            scheduler=scheduler,
-            progress=show,
-            passes=passes,
-        ) as runner:
+        with open_runner(engine, passes=1 if opts.method is None else 2, **where) as runner:
             t0 = time.perf_counter()
-            res, units, label = _run(source, kind, plan, sep, runner)
+            res, units, label = _run(source, kind, plan, delimiter, runner)
             seconds = time.perf_counter() - t0
-            fitted = None
-            if opts.method is not None:
-                total = BinaryStats.merge_all(res.states.values())
-                fitted = recalibrate_run(
-                    opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,
-                    delimiter=sep,
-                )  # fmt: skip
+            if opts.method is None:
+                return res, units, label, seconds, None
+            total = BinaryStats.merge_all(res.states.values())
+            fitted = recalibrate_run(
+                opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,
+                delimiter=delimiter,
+            )  # fmt: skip
+            return res, units, label, seconds, fitted
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
-    return _result(
-        res.states,
-        cols,
-        source=label,
-        files=len({u.path for u in units}) if kind == "paths" else 0,
-        engine=engine,
-        threshold=threshold,
-        n_bins=n_bins,
-        rows=res.rows,
-        seconds=seconds,
-        fitted=fitted,
-        negative_rate=opts.negative_rate,
-    )
 
 
 def _run(

@@ -23,7 +23,7 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .._core.options import check_negative_rate, check_recalibration
 from ..errors import DataError, OptionError
@@ -166,7 +166,7 @@ def recalibrate(
     if method == "isotonic":
         fitted = fit_isotonic(stats)
     elif method == "downsampling":
-        fitted = DownsamplingMap(float(opts.negative_rate))
+        fitted = DownsamplingMap(cast(float, opts.negative_rate))  # checked at the door
     else:
         fitted, steps = _scaling(method, fit_units, fit_plan, runner)
         passes += steps

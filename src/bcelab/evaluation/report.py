@@ -32,6 +32,7 @@ from .markup import (
     recalibration_table,
     segments_table,
 )
+from .recal_apply import MAP_FILE
 from .text import format_rate
 
 __all__ = ["FIGURES", "MAP_FILE", "REPORT_FILES", "check_report_dir", "render_html", "write_report"]
@@ -68,7 +69,6 @@ FIGURES = {
         "would remove).",
     ),
 }
-MAP_FILE = "map.json"  # the fitted recalibration map, with recalibrate=
 REPORT_FILES = (
     "metrics.json",
     *(f"{stem}.png" for stem in FIGURES),
