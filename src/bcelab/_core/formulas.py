@@ -227,21 +227,23 @@ def grad_logits(xp: Any, x: Array, y: Array, pos_weight: Array | float | None) -
 
 
 def grad_probs(xp: Any, p: Array, y: Array, pos_weight: Array | float | None) -> Array:
-    """d/dp of ``cross_entropy`` from probabilities: ``-pw y / p + (1 - y) / (1 - p)``."""
+    """d/dp of ``cross_entropy`` from probabilities: ``-pw y / p + (1 - y) / (1 - p)``.
+
+    With ``pos_weight`` 1 (or None), inside (0, 1) it is one fraction,
+    ``(p - y) / (p (1 - p))``, whose numerator is exact near the gradient's zero
+    (Sterbenz), where the two terms would cancel.  Otherwise, and at p = 0 or 1, the two
+    terms, with arithmetic guards as in :func:`neglog_terms_probs` (a denominator only
+    changes where its numerator is exactly 0, so 0/0 never happens).
+    """
     pw = 1.0 if pos_weight is None else pos_weight
-    # At p = 0 or 1: the two terms, with arithmetic guards as in neglog_terms_probs (the
-    # denominators only change where their numerator is exactly 0, so 0/0 never happens).
     c = pw * y
     t1 = -c / (p + xp.astype(c == 0, p.dtype))
     t2 = (1.0 - y) / ((1.0 - p) + xp.astype(y == 1, p.dtype))
-    # Inside (0, 1): one fraction, (p - y - (pw - 1) y (1 - p)) / (p (1 - p)), whose
-    # numerator p - y is exact near the gradient's zero (Sterbenz), where the two terms
-    # above would cancel.
+    if not (isinstance(pw, float) and pw == 1.0):
+        return t1 + t2 + 0.0  # + 0.0 turns -0.0 into 0.0
     inside = (p > 0) & (p < 1)
     pi = xp.where(inside, p, 0.5)
-    qi = 1.0 - pi
-    num = pi - y if pos_weight is None else (pi - y) - ((pw - 1.0) * y) * qi
-    return xp.where(inside, num / (pi * qi), t1 + t2) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return xp.where(inside, (pi - y) / (pi * (1.0 - pi)), t1 + t2) + 0.0
 
 
 def grad_focal_logits(xp: Any, x: Array, y: Array, gamma: float, alpha: float | None) -> Array:

@@ -185,13 +185,12 @@ def grad_logits_f32in(x: float, y: float, e: float, pw: float) -> float:
 def grad_probs(p: float, y: float, pw: float) -> float:
     """``-pw y / p + (1 - y) / (1 - p)``, as :func:`bcelab._core.formulas.grad_probs`.
 
-    Inside (0, 1) one fraction, ``(p - y - (pw - 1) y (1 - p)) / (p (1 - p))``, whose
-    numerator is exact near the gradient's zero; at p = 0 or 1 the two terms with a
-    term of coefficient 0 dropped.
+    With ``pw == 1`` and p inside (0, 1) one fraction, ``(p - y) / (p (1 - p))``, whose
+    numerator is exact near the gradient's zero; otherwise the two terms, a term with
+    coefficient 0 dropped.
     """
-    if 0.0 < p < 1.0:
-        q = 1.0 - p
-        return ((p - y) - ((pw - 1.0) * y) * q) / (p * q) + 0.0
+    if pw == 1.0 and 0.0 < p < 1.0:
+        return (p - y) / (p * (1.0 - p)) + 0.0
     c = pw * y
     t1 = 0.0 if c == 0.0 else -c / p
     t2 = 0.0 if y == 1.0 else (1.0 - y) / (1.0 - p)
