@@ -233,3 +233,20 @@ def test_a_stream_is_read_once_so_it_cannot_be_recalibrated(rows):
         bcelab.evaluate(table.to_reader(), preds="p", target="y", recalibrate="isotonic")
     with pytest.raises(OptionError, match="fit_on must be a source"):
         bcelab.evaluate(table, preds="p", target="y", recalibrate="platt", fit_on=table.to_reader())
+
+
+def test_a_calibration_file_without_the_columns_fails_before_the_evaluation(tmp_path, rows):
+    pq.write_table(pa.table({"p": rows["p"][:100]}), tmp_path / "calib.parquet")
+    seen: list[int] = []
+    with pytest.raises(DataError, match=r"columns \['y', 'p'\]"):
+        bcelab.evaluate(
+            rows,
+            preds="p",
+            target="y",
+            recalibrate="platt",
+            fit_on=tmp_path / "calib.parquet",
+            progress=lambda done, total: seen.append(done),
+        )
+    assert seen == []  # no evaluated row was read
+    with pytest.raises(OptionError, match="fit_on must be a path"):
+        bcelab.evaluate(rows, preds="p", target="y", recalibrate="platt", fit_on=42)

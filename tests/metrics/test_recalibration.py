@@ -325,5 +325,5 @@ def test_scaling_stats_bytes_round_trip() -> None:
     )
     assert back.infinite_loss and back.total("loss") == s.total("loss")
     for bad in (b"", s.to_bytes()[:-1], b"x" * len(s.to_bytes())):
-        with pytest.raises(DataError, match="ScalingStats.from_bytes"):
+        with pytest.raises(DataError, match=r"ScalingStats\.from_bytes"):
             ScalingStats.from_bytes(bad)

@@ -53,6 +53,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "negative_rate": "--negative-rate",
         "recalibrate": "--recalibrate",
         "fit_on": "--fit-on",
+        "method": "--recalibrate",
     },
     "loss": {
         "preds": "--preds",
@@ -81,7 +82,7 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
 }
 _FUNCTION = re.compile(
-    r"^(?:evaluate|write_report|recalibrate_file|load_map|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
+    r"^(?:evaluate|write_report|recalibrate_file|load_map|fit_isotonic|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
     r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid): "
 )
 _ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")

@@ -27,7 +27,7 @@ from .dask_engine import check_dask_options
 from .eval_result import EvalResult, Recalibration, Segment
 from .local_engine import ProgressFn, run_serial
 from .reader import Unit
-from .recal_fit import FittedMap, RecalibrationOptions, check_recalibration_options
+from .recal_fit import FittedMap, RecalibrationOptions, check_recalibration_options, fit_source
 from .recal_fit import recalibrate as recalibrate_run
 from .row_progress import RowProgressBar
 from .runner import Runner, open_runner, source_units
@@ -130,6 +130,7 @@ def _passes(
     """The evaluation pass (its result, units, label and seconds), then the recalibration
     (``where``: the engine's options and the progress callable)."""
     try:
+        fit_on = fit_source(opts, plan, delimiter)
         with open_runner(engine, passes=1 if opts.method is None else 2, **where) as runner:
             t0 = time.perf_counter()
             res, units, label = _run(source, kind, plan, delimiter, runner)
@@ -139,7 +140,7 @@ def _passes(
             total = BinaryStats.merge_all(res.states.values())
             fitted = recalibrate_run(
                 opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,
-                delimiter=delimiter,
+                fit_on=fit_on,
             )  # fmt: skip
             return res, units, label, seconds, fitted
     finally:

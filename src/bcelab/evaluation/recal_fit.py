@@ -35,7 +35,14 @@ from .runner import Runner, source_units
 from .tables import source_kind
 from .tasks import Plan, UnitResult
 
-__all__ = ["FittedMap", "RecalibrationOptions", "check_recalibration_options", "recalibrate"]
+__all__ = [
+    "FittedMap",
+    "RecalibrationOptions",
+    "check_recalibration_options",
+    "fit_columns",
+    "fit_source",
+    "recalibrate",
+]
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,15 @@ def check_recalibration_options(
         )
     if fit_on is None:
         return RecalibrationOptions(method, negative_rate=rate)
-    fit_kind = source_kind(fit_on)
+    try:
+        fit_kind = source_kind(fit_on)
+    except OptionError as e:
+        raise OptionError(
+            f"{fname}: fit_on must be a path, a list of paths, a pyarrow Table, a polars or "
+            "pandas DataFrame, or a dict of arrays",
+            e.received,
+            "pass the calibration file or folder",
+        ) from None
     if fit_kind == "stream":
         raise OptionError(
             f"{fname}: fit_on must be a source that can be read more than once",
@@ -132,6 +147,21 @@ def _scaling(
     return fit_scaling(run_pass, method=method), passes
 
 
+def fit_columns(plan: Plan) -> Plan:
+    """The plan of the fit passes: the evaluation's, without the segments."""
+    return dataclasses.replace(plan, columns=dataclasses.replace(plan.columns, by=None))
+
+
+def fit_source(
+    opts: RecalibrationOptions, plan: Plan, delimiter: str | None
+) -> tuple[list[Unit], tuple[str, ...]] | None:
+    """The units and the name of ``fit_on`` (None without it), planned before the
+    evaluation pass so that a calibration file without the columns fails first."""
+    if opts.method is None or opts.fit_on is None:
+        return None
+    return source_units(opts.fit_on, str(opts.fit_kind), fit_columns(plan).columns, delimiter)
+
+
 def recalibrate(
     opts: RecalibrationOptions,
     *,
@@ -140,20 +170,19 @@ def recalibrate(
     stats: BinaryStats,
     plan: Plan,
     runner: Runner,
-    delimiter: str | None,
+    fit_on: tuple[list[Unit], tuple[str, ...]] | None,
 ) -> FittedMap:
     """Fit the map of ``opts`` and evaluate the recalibrated predictions of ``units``.
 
     ``rows`` and ``stats``: the evaluation's rows read and merged state (the isotonic
-    map's histogram when there is no ``fit_on``).
+    map's histogram when there is no ``fit_on``); ``fit_on``: :func:`fit_source`.
     """
     method = str(opts.method)
     t0 = time.perf_counter()
-    fit_plan = dataclasses.replace(plan, columns=dataclasses.replace(plan.columns, by=None))
+    fit_plan = fit_columns(plan)
     fit_units, fitted_on, passes = units, None, 0
-    if opts.fit_on is not None:
-        kind = str(opts.fit_kind)
-        fit_units, fitted_on = source_units(opts.fit_on, kind, fit_plan.columns, delimiter)
+    if fit_on is not None:
+        fit_units, fitted_on = fit_on
         fit = runner.run(fit_units, fit_plan)
         if fit.rows == 0:
             raise DataError(
