@@ -228,6 +228,7 @@ def replace_dir(
     check_replaceable(out, allowed, fname=fname, name=name)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{out.name}.{os.getpid()}.", dir=out.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
         yield tmp
         _fsync_dir(tmp)
         _swap(tmp, out)

@@ -29,7 +29,7 @@ EXTRAS = {
     "jax": "jax",
     "keras": "keras",
 }
-_COMMAND_EXTRAS = {"train": {"matplotlib": "train"}}
+_COMMAND_EXTRAS = {"train": {"matplotlib": "train", "rich": "train"}, "predict": {"torch": "train"}}
 
 #: command -> {library argument: flag}
 FLAGS: dict[str, dict[str, str]] = {
@@ -59,6 +59,36 @@ FLAGS: dict[str, dict[str, str]] = {
         "convention": "--convention",
     },
     "explain": {"targets": "--target"},
+    "train": {
+        "data": "--data",
+        "target": "--target",
+        "features": "--features",
+        "test": "--test",
+        "test_fraction": "--test-fraction",
+        "dropna": "--dropna",
+        "positive_label": "--positive-label",
+        "delimiter": "--delimiter",
+        "hidden": "--hidden",
+        "epochs": "--epochs",
+        "batch_size": "--batch-size",
+        "lr": "--lr",
+        "momentum": "--momentum",
+        "optimizer": "--optimizer",
+        "loss": "--loss",
+        "label_smoothing": "--label-smoothing",
+        "seeds": "--seeds",
+        "seed": "--seed",
+        "threads": "--threads",
+        "out": "--out",
+        "resume": "--resume",
+        "checkpoint_every": "--checkpoint-every",
+    },
+    "predict": {
+        "data": "--data",
+        "seed": "--seed",
+        "delimiter": "--delimiter",
+        "out": "--out",
+    },
 }
 #: command -> whole phrases that read better rewritten than translated word by word
 _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -70,7 +100,8 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 _FUNCTION = re.compile(
     r"^(?:evaluate|write_report|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
-    r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid): "
+    r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid|fit|fit_autoencoder|"
+    r"load_table|load_images|predict|MLPSpec): "
 )
 _ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")
 
