@@ -282,18 +282,18 @@ def builtin(name: str, /) -> Dataset:
     ``malignant`` = 1), a fixed shuffled half/half split.
     """
     stats = None
+    names: tuple[str, ...] = ("x0", "x1")
+    target = "y"
     if name == "circles":
         x, y = make_circles(1000, noise=0.1, random_state=1)
         parts = _split_half(x, y, 500)
         notes: tuple[str, ...] = (
             "make_circles(n_samples=1000, noise=0.1, random_state=1); first 500 rows train",
         )
-        names, target = ("x0", "x1"), "y"
     elif name == "moons":
         x, y = make_moons(1000, noise=0.2, random_state=1)
         parts = _split_half(x, y, 500)
         notes = ("make_moons(n_samples=1000, noise=0.2, random_state=1); first 500 rows train",)
-        names, target = ("x0", "x1"), "y"
     elif name == "breast-cancer":
         from sklearn.datasets import load_breast_cancer  # optional, and a second to import
 

@@ -217,6 +217,7 @@ def _build(
     return trainer, 1 if mlp_default else opts.threads
 
 
+# longer than 80 lines only by its keyword options and their documentation
 def fit(
     model: Any,
     data: Any,

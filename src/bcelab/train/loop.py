@@ -201,6 +201,47 @@ def _checkpoint(trainer: Trainer, history: History, run_info: Mapping[str, Any] 
     }
 
 
+def _start(trainer: Trainer, resume: str | Path | Mapping[str, Any] | None) -> History:
+    """A new History, or the one of the checkpoint to resume (the trainer set to its state)."""
+    if resume is None:
+        return History(seeds=list(trainer.seeds), config=trainer.config)
+    ck = load_checkpoint(resume)
+    check_resume(ck["config"], trainer.config)
+    trainer.set_state(ck["state"])
+    history = History.from_dict(ck["history"])
+    history.config = trainer.config
+    history.interrupted, history.stop_reason, history.final = False, None, {}
+    return history
+
+
+def _save(
+    trainer: Trainer,
+    history: History,
+    target: str | Path | None,
+    run_info: Mapping[str, Any] | None,
+    started: float,
+    *,
+    final: bool,
+    figure: bool = False,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The checkpoint, and the run folder at ``target`` (all but the figure unless ``final``)."""
+    checkpoint = _checkpoint(trainer, history, run_info)
+    if target is not None:
+        save_run(
+            target,
+            history,
+            model_state=trainer.model_state(),
+            checkpoint=checkpoint,
+            run_info={**dict(run_info or {}), "wall_time_s": time.perf_counter() - started},
+            diverged=reason is not None,
+            figure=figure and final,
+            files=trainer.artifacts(),
+            in_progress=not final,
+        )
+    return checkpoint
+
+
 def train(
     trainer: Trainer,
     /,
@@ -227,37 +268,13 @@ def train(
     folder = out if checkpoint_dir is None else checkpoint_dir
     for d in {Path(f) for f in (out, folder) if f is not None}:
         check_out(d)  # before any work: a folder that cannot take the run is refused now
-    history = History(seeds=list(trainer.seeds), config=trainer.config)
-    if resume is not None:
-        ck = load_checkpoint(resume)
-        check_resume(ck["config"], trainer.config)
-        trainer.set_state(ck["state"])
-        history = History.from_dict(ck["history"])
-        history.config = trainer.config
-        history.interrupted, history.stop_reason, history.final = False, None, {}
+    history = _start(trainer, resume)
     extra, bar = _progress(progress, epochs)
     base, t0 = history.train_time, time.perf_counter()
 
-    def write(final: bool, reason: str | None = None) -> dict[str, Any]:
-        checkpoint = _checkpoint(trainer, history, run_info)
-        target = out if final else folder
-        if target is not None:
-            save_run(
-                target,
-                history,
-                model_state=trainer.model_state(),
-                checkpoint=checkpoint,
-                run_info={**dict(run_info or {}), "wall_time_s": time.perf_counter() - started},
-                diverged=reason is not None,
-                figure=figure and final,
-                files=trainer.artifacts(),
-                in_progress=not final,
-            )
-        return checkpoint
-
     def mid_run() -> None:
         history.train_time = base + time.perf_counter() - t0
-        write(False)
+        _save(trainer, history, folder, run_info, started, final=False)
 
     checkpoints = _Checkpoints(None if folder is None else Path(folder), checkpoint_every, mid_run)
     with interrupts.guarded():
@@ -272,13 +289,13 @@ def train(
             if bar is not None:
                 bar.close()
         reason = None if history.interrupted else history.stop_reason
-        checkpoint = write(True, reason)
+        checkpoint = _save(
+            trainer, history, out, run_info, started, final=True, figure=figure, reason=reason
+        )
     history.model_state = trainer.model_state()
     if reason is not None:
         err = DivergedError(
-            "training to keep a finite loss",
-            f"{reason} ({trainer.describe()})",
-            trainer.advice(),
+            "training to keep a finite loss", f"{reason} ({trainer.describe()})", trainer.advice()
         )
         err.history = history
         raise err
