@@ -214,7 +214,11 @@ def _swap(tmp: Path, target: Path) -> None:
     except BaseException:
         os.rename(old, target)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    try:
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:  # interrupted while removing: the swap is done, finish the removal
+        shutil.rmtree(old, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -163,10 +163,12 @@ def _columns(
     wanted = [target, *(features if features is not None else [c for c in cols if c != target])]
     missing = [c for c in wanted if c not in cols]
     if missing:
+        fix = "spell the target and feature columns as in the header (case matters)"
+        sep = next((c for c in ";\t|," if len(cols) == 1 and c in cols[0]), None)
+        if sep is not None:  # one column whose name holds a separator: another delimiter
+            fix = f"the header has one column: if the fields are separated by {sep!r}, pass delimiter={sep!r}"
         raise DataError(
-            f"columns {missing} must exist in {source}",
-            f"the columns available are {cols}",
-            "spell the target and feature columns as in the header (case matters)",
+            f"columns {missing} must exist in {source}", f"the columns available are {cols}", fix
         )
     feats = tuple(wanted[1:])
     if not feats:
