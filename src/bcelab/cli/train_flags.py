@@ -82,13 +82,17 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _file(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
-        "--data", default=_KEEP, metavar="FILE", help="a .csv, .tsv or .parquet table with a header"
+        "--data",
+        default=_KEEP,
+        metavar="FILE",
+        help="a .csv, .tsv or .parquet table with a header (required unless --resume)",
     )
     sp.add_argument(
         "--target",
         default=_KEEP,
         metavar="COL",
-        help="the target column: 0/1 (or in [0, 1]), or labels with --positive-label",
+        help="the target column: 0/1 (or in [0, 1]), or labels with --positive-label "
+        "(required unless --resume)",
     )
     sp.add_argument(
         "--positive-label",
