@@ -230,8 +230,10 @@ def test_out_holding_a_run_needs_overwrite(
     assert rc == 0 and load_history(run / "history.json").epochs == 2
     assert {p.name for p in run.iterdir()} == RUN
     (run / "mine.txt").write_text("keep me")
-    rc, _, err = _cli(capsys, "train", "circles", "--out", run, "--overwrite")
-    assert rc == 2 and "holds other files" in _one_clear_line(err)
+    for flag in ("--overwrite", "--resume"):  # a folder with other files is never replaced
+        args = ["--out", run, "--overwrite"] if flag == "--overwrite" else ["--resume", run]
+        rc, _, err = _cli(capsys, "train", "circles", *args)
+        assert rc == 2 and "holds other files: mine.txt" in _one_clear_line(err)
     assert (run / "mine.txt").read_text() == "keep me"
 
 

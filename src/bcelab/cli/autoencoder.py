@@ -43,7 +43,7 @@ from .autoencoder_flags import DEFAULTS, FLAG_NAMES, KEPT, add_arguments
 __all__ = ["Config", "add_arguments", "config_from_args", "execute", "final_line", "run"]
 
 #: what an output folder may hold: one run, or one sub-folder per loss with --compare-losses
-ALLOWED = (*RUN_FILES, *LOSSES)
+ALLOWED = RUN_FILES
 
 
 @dataclass(frozen=True)

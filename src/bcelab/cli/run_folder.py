@@ -77,14 +77,14 @@ def check_out_folder(
     entries = sorted(p.name for p in d.iterdir())
     if not entries:
         return d
-    if resume is not None and Path(resume).resolve() in (
+    others = [n for n in entries if n not in allowed]
+    same = resume is not None and Path(resume).resolve() in (
         d.resolve(),
         (d / "checkpoint.pt").resolve(),
-    ):
-        return d  # the run continues in its own folder, which is replaced when it is saved
-    others = [n for n in entries if n not in allowed]
-    listed = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-    if others or not overwrite:
+    )
+    if others or not (overwrite or same):  # the run being resumed is replaced when saved
+        names = others or entries
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise OptionError(
             "--out must be a new or empty folder"
             + ("" if others else " (or a previous run, replaced with --overwrite)"),

@@ -54,6 +54,10 @@ RUN_FILES = (
     "predictor.json",
     "reconstructions.png",
     "per_pixel_excess.png",
+    # the sub-folders of `bcelab train autoencoder --compare-losses`, one run per loss
+    "bce",
+    "kl",
+    "mse",
 )
 
 
