@@ -5,9 +5,9 @@
 >>> h.summary()["test_acc"]["mean"]                          # doctest: +SKIP
 0.849...
 
-Shared parts live here (the loop, data, history, artifacts, optimisers, objectives);
-the built-in MLP is in :mod:`bcelab.train.mlp` and the autoencoders in
-:mod:`bcelab.train.autoencoder`.  Names load lazily: ``import bcelab.train`` does not
+Shared parts live here (the loop, data, history, artifacts, optimisers, objectives,
+predictions for new rows: :func:`predict`); the built-in MLP is in
+:mod:`bcelab.train.mlp` and the autoencoders in :mod:`bcelab.train.autoencoder`.  Names load lazily: ``import bcelab.train`` does not
 import torch.
 """
 
