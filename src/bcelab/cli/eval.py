@@ -16,6 +16,7 @@ from typing import Any
 from .._core.atomic import write_json
 from ..errors import OptionError
 from ..metrics.compute import check_threshold
+from . import flags
 from .output import check_dir
 from .recal_flags import (
     RecalibrationFlags,
@@ -28,7 +29,6 @@ __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execut
 
 #: flags whose value may start with a minus sign (``--positive-label -1``)
 VALUE_FLAGS = ("--positive-label", "--threshold", "--clip", "--negative-rate")
-_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
 
 
 @dataclass(frozen=True)
@@ -213,19 +213,6 @@ def _check_value_flags(ns: argparse.Namespace) -> None:
         )
 
 
-def _delimiter(text: str | None) -> str | None:
-    if text is None:
-        return None
-    sep = _DELIMITERS.get(text.lower(), text)
-    if len(sep) != 1:
-        raise OptionError(
-            "--delimiter must be one character, or tab",
-            f"received --delimiter {text!r}",
-            "write e.g. --delimiter ';' or --delimiter tab",
-        )
-    return sep
-
-
 def _check_report(path: str) -> None:
     """A folder the report can be written to (new, or a previous report), before any work."""
     # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
@@ -240,13 +227,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     message naming the flag."""
     _check_engine_flags(ns)
     _check_value_flags(ns)
-    delimiter = _delimiter(ns.delimiter)
-    if ns.positive_label == "":
-        raise OptionError(
-            "--positive-label must be the value of the positive class",
-            "received ''",
-            "write e.g. --positive-label 1 or --positive-label yes",
-        )
+    delimiter = flags.check_delimiter(ns.delimiter)
+    flags.check_positive_label(ns.positive_label)
     recalibration = check_recalibration_flags(ns)
     if ns.report is not None:
         _check_report(ns.report)

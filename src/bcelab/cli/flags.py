@@ -1,9 +1,10 @@
-"""Checks of the ``bcelab train`` flags, in the words of the command line.
+"""Checks of flags, in the words of the command line.
 
-``config_from_args`` of :mod:`.train` and :mod:`.autoencoder` call these before any
-data is read or any training starts, so a bad flag is named as the user typed it
-(``--lr must be ...``, ``pass e.g. --lr 0.01``); the library below checks the same
-values again in the words of its Python arguments.
+``config_from_args`` of the commands (:mod:`.train`, :mod:`.autoencoder`,
+:mod:`.predict`, :mod:`.eval`) call these before any data is read or any training
+starts, so a bad flag is named as the user typed it (``--lr must be ...``, ``pass e.g.
+--lr 0.01``); the library below checks the same values again in the words of its
+Python arguments.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from pathlib import Path
 from ..errors import DataError, OptionError
 
 __all__ = [
+    "check_checkpoint_every",
+    "check_delimiter",
     "check_existing_file",
     "check_fraction",
     "check_lr",
     "check_positive",
+    "check_positive_label",
     "check_resume_dir",
     "check_seed",
     "check_unit_open",
 ]
+
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
 
 
 def check_positive(value: int, flag: str, example: int) -> int:
@@ -98,3 +104,39 @@ def check_resume_dir(path: str) -> str:
             "pass the --out folder of an earlier run",
         )
     return path
+
+
+def check_checkpoint_every(value: int | None) -> int | None:
+    """``--checkpoint-every N``: epochs between checkpoints, 0 for only at the end."""
+    if value is not None and value < 0:
+        raise OptionError(
+            "--checkpoint-every must be an integer >= 0 (epochs; 0: only at the end)",
+            f"received --checkpoint-every {value}",
+            "pass e.g. --checkpoint-every 50",
+        )
+    return value
+
+
+def check_delimiter(text: str | None) -> str | None:
+    """``--delimiter``: one character, or a name (tab, comma, semicolon, space)."""
+    if text is None:
+        return None
+    sep = _DELIMITERS.get(text.lower(), text)
+    if len(sep) != 1:
+        raise OptionError(
+            "--delimiter must be one character, or tab",
+            f"received --delimiter {text!r}",
+            "write e.g. --delimiter ';' or --delimiter tab",
+        )
+    return sep
+
+
+def check_positive_label(text: str | None) -> str | None:
+    """``--positive-label VALUE``: a value of the target column (not empty)."""
+    if text == "":
+        raise OptionError(
+            "--positive-label must be the value of the positive class",
+            "received an empty value",
+            "write e.g. --positive-label 1 or --positive-label yes",
+        )
+    return text

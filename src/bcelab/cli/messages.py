@@ -29,7 +29,7 @@ EXTRAS = {
     "jax": "jax",
     "keras": "keras",
 }
-_COMMAND_EXTRAS = {"train": {"matplotlib": "train"}}
+_COMMAND_EXTRAS = {"train": {"matplotlib": "train", "rich": "train"}, "predict": {"torch": "train"}}
 
 #: command -> {library argument: flag}
 FLAGS: dict[str, dict[str, str]] = {
@@ -72,6 +72,36 @@ FLAGS: dict[str, dict[str, str]] = {
         "delimiter": "--delimiter",
         "overwrite": "--overwrite",
     },
+    "train": {
+        "data": "--data",
+        "target": "--target",
+        "features": "--features",
+        "test": "--test",
+        "test_fraction": "--test-fraction",
+        "dropna": "--dropna",
+        "positive_label": "--positive-label",
+        "delimiter": "--delimiter",
+        "hidden": "--hidden",
+        "epochs": "--epochs",
+        "batch_size": "--batch-size",
+        "lr": "--lr",
+        "momentum": "--momentum",
+        "optimizer": "--optimizer",
+        "loss": "--loss",
+        "label_smoothing": "--label-smoothing",
+        "seeds": "--seeds",
+        "seed": "--seed",
+        "threads": "--threads",
+        "out": "--out",
+        "resume": "--resume",
+        "checkpoint_every": "--checkpoint-every",
+    },
+    "predict": {
+        "data": "--data",
+        "seed": "--seed",
+        "delimiter": "--delimiter",
+        "out": "--out",
+    },
 }
 #: command -> whole phrases that read better rewritten than translated word by word
 _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -82,8 +112,9 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
 }
 _FUNCTION = re.compile(
-    r"^(?:evaluate|write_report|recalibrate_file|load_map|fit_isotonic|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
-    r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid): "
+    r"^(?:evaluate|write_report|recalibrate_file|load_map|fit_isotonic|BinaryStats\.\w+|bce|"
+    r"bce_with_logits|bce_grad|bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid|"
+    r"fit|fit_autoencoder|load_table|load_images|predict|MLPSpec): "
 )
 _ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")
 

@@ -1,6 +1,6 @@
 """The report folder: metrics.json, four PNG figures and a self-contained report.html.
 
-The folder is written all or nothing (:mod:`.atomic_dir`): it is built beside the
+The folder is written all or nothing (:func:`bcelab._core.atomic.replace_dir`): it is built beside the
 target and swapped in when complete, so a failure (a full disk, a read-only folder, an
 interrupt) leaves the previous report whole and no partial files.  The HTML embeds the
 same PNG bytes as base64, so it can be mailed or archived as one file.
@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._core.atomic import atomic_open, write_json, write_text
+from .._core.atomic import atomic_open, check_replaceable, replace_dir, write_json, write_text
 from ..errors import MissingDependencyError
 from . import figures
-from .atomic_dir import check_replaceable, replace_dir
 from .decomp_figure import decomposition_figure
 from .eval_result import EvalResult
 from .markup import (
