@@ -18,6 +18,7 @@ __all__ = [
     "CONVENTIONS",
     "KERNELS",
     "NAN_POLICIES",
+    "RECALIBRATION_METHODS",
     "REDUCTIONS",
     "check_choice",
     "check_clip",
@@ -26,7 +27,9 @@ __all__ = [
     "check_focal",
     "check_kernel",
     "check_nan_policy",
+    "check_negative_rate",
     "check_positive_int",
+    "check_recalibration",
     "check_reduction",
     "check_seed",
     "check_threads",
@@ -39,6 +42,8 @@ NAN_POLICIES: tuple[str, ...] = ("raise", "propagate", "omit")
 CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn")
 #: which code computes a metric state: the compiled loops when they can run, or NumPy
 KERNELS: tuple[str, ...] = ("auto", "compiled", "numpy")
+#: the recalibration maps (:mod:`bcelab.metrics.recalibration`)
+RECALIBRATION_METHODS: tuple[str, ...] = ("platt", "temperature", "isotonic", "downsampling")
 
 
 def check_choice(value: object, allowed: Sequence[str], *, name: str, fname: str, hint: str) -> str:
@@ -94,6 +99,18 @@ def check_kernel(kernel: object, *, fname: str) -> str:
     )
 
 
+def check_recalibration(method: object, *, fname: str, name: str = "method") -> str:
+    """One of :data:`RECALIBRATION_METHODS` (``name``: the option as the caller spells it)."""
+    return check_choice(
+        method,
+        RECALIBRATION_METHODS,
+        name=name,
+        fname=fname,
+        hint=f"use {name}='platt' (two parameters, fitted by Newton's method) or "
+        f"{name}='isotonic' (a monotone step function)",
+    )
+
+
 def check_unit_interval(value: object, *, name: str, fname: str) -> float:
     """A number in [0, 1] (label smoothing, alpha, a threshold, ...)."""
     try:
@@ -107,6 +124,18 @@ def check_unit_interval(value: object, *, name: str, fname: str) -> float:
             f"pass e.g. {name}=0.1",
         )
     return v
+
+
+def check_negative_rate(value: object, *, fname: str) -> float:
+    """The kept share of negatives W of negative downsampling, a number in (0, 1]."""
+    w = check_unit_interval(value, name="negative_rate", fname=fname)
+    if w == 0.0:
+        raise OptionError(
+            f"{fname}: negative_rate must be a number in (0, 1]",
+            "received negative_rate=0",
+            "pass the share of negatives that was kept, e.g. negative_rate=0.1",
+        )
+    return w
 
 
 def check_clip(clip: object, *, fname: str) -> float | None:

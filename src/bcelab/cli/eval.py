@@ -10,19 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .._core.atomic import write_json
 from ..errors import OptionError
 from ..metrics.compute import check_threshold
-from .flags import add_engine_arguments, check_delimiter, check_engine_flags
+from . import flags
 from .output import check_dir
+from .recal_flags import (
+    RecalibrationFlags,
+    add_recalibration_arguments,
+    check_recalibration_flags,
+)
 from .warmup import CompileNotice
 
 __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute", "run"]
 
 #: flags whose value may start with a minus sign (``--positive-label -1``)
-VALUE_FLAGS = ("--positive-label", "--threshold", "--clip")
+VALUE_FLAGS = ("--positive-label", "--threshold", "--clip", "--negative-rate")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Config:
     workers: int | None = None
     strict: bool = False
     progress: bool | None = None  # None: only when stderr is a terminal
+    recalibration: RecalibrationFlags = field(default_factory=RecalibrationFlags)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,7 +103,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="write report.html, metrics.json and the figures (PNG) to DIR (a new folder, "
         "or a previous report folder, which is replaced whole)",
     )
-    add_engine_arguments(p)
+    add_recalibration_arguments(p)
+    flags.add_engine_arguments(p)
 
 
 def _check_value_flags(ns: argparse.Namespace) -> None:
@@ -143,15 +151,11 @@ def _check_report(path: str) -> None:
 def config_from_args(ns: argparse.Namespace) -> Config:
     """The typed configuration; each flag and the report folder are checked here, with a
     message naming the flag."""
-    check_engine_flags(ns)
+    flags.check_engine_flags(ns)
     _check_value_flags(ns)
-    delimiter = check_delimiter(ns.delimiter)
-    if ns.positive_label == "":
-        raise OptionError(
-            "--positive-label must be the value of the positive class",
-            "received ''",
-            "write e.g. --positive-label 1 or --positive-label yes",
-        )
+    delimiter = flags.check_delimiter(ns.delimiter)
+    flags.check_positive_label(ns.positive_label)
+    recalibration = check_recalibration_flags(ns)
     if ns.report is not None:
         _check_report(ns.report)
     return Config(
@@ -173,6 +177,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         workers=ns.workers,
         strict=ns.strict,
         progress=ns.progress,
+        recalibration=recalibration,
     )
 
 
@@ -204,6 +209,9 @@ def run(cfg: Config) -> Any:
             workers=cfg.workers,
             scheduler=cfg.scheduler,
             strict=cfg.strict,
+            negative_rate=cfg.recalibration.negative_rate,
+            recalibrate=cfg.recalibration.recalibrate,
+            fit_on=cfg.recalibration.fit_on,
             progress=bar if bar is not None else False,
         )
     finally:
@@ -217,6 +225,10 @@ def execute(cfg: Config) -> int:
     from ..evaluation.text import render
 
     res = run(cfg)
+    save = cfg.recalibration.save_map
+    if save is not None and res.recalibration is not None:
+        write_json(save, res.recalibration.map_document(res.columns))
+        print(f"map: {save}", file=sys.stderr)
     if cfg.report is not None:
         written = write_report(res, cfg.report)
         print(f"report: {written['report.html']}", file=sys.stderr)

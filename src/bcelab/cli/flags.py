@@ -1,11 +1,11 @@
-"""Checks of the command-line flags, in the words of the command line.
+"""Checks of flags, in the words of the command line.
 
-``config_from_args`` of the subcommands (:mod:`.train`, :mod:`.autoencoder`,
-:mod:`.eval`, :mod:`.compare`) call these before any data is read or any training
-starts, so a bad flag is named as the user typed it (``--lr must be ...``, ``pass e.g.
---lr 0.01``); the library below checks the same values again in the words of its
-Python arguments.  :func:`add_engine_arguments` and :func:`check_engine_flags` are the
-flags that say where ``eval`` and ``compare`` read the data.
+``config_from_args`` of the commands (:mod:`.train`, :mod:`.autoencoder`,
+:mod:`.predict`, :mod:`.eval`, :mod:`.compare`) call these before any data is read or
+any training starts, so a bad flag is named as the user typed it (``--lr must be ...``,
+``pass e.g. --lr 0.01``); the library below checks the same values again in the words of
+its Python arguments.  :func:`add_engine_arguments` and :func:`check_engine_flags` are
+the flags that say where ``eval`` and ``compare`` read the data.
 """
 
 from __future__ import annotations
@@ -18,16 +18,20 @@ from ..errors import DataError, OptionError
 
 __all__ = [
     "add_engine_arguments",
+    "check_checkpoint_every",
     "check_delimiter",
     "check_engine_flags",
     "check_existing_file",
     "check_fraction",
     "check_lr",
     "check_positive",
+    "check_positive_label",
     "check_resume_dir",
     "check_seed",
     "check_unit_open",
 ]
+
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
 
 
 def check_positive(value: int, flag: str, example: int) -> int:
@@ -106,7 +110,15 @@ def check_resume_dir(path: str) -> str:
     return path
 
 
-_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
+def check_checkpoint_every(value: int | None) -> int | None:
+    """``--checkpoint-every N``: epochs between checkpoints, 0 for only at the end."""
+    if value is not None and value < 0:
+        raise OptionError(
+            "--checkpoint-every must be an integer >= 0 (epochs; 0: only at the end)",
+            f"received --checkpoint-every {value}",
+            "pass e.g. --checkpoint-every 50",
+        )
+    return value
 
 
 def check_delimiter(text: str | None) -> str | None:
@@ -121,6 +133,17 @@ def check_delimiter(text: str | None) -> str | None:
             "write e.g. --delimiter ';' or --delimiter tab",
         )
     return sep
+
+
+def check_positive_label(text: str | None) -> str | None:
+    """``--positive-label VALUE``: a value of the target column (not empty)."""
+    if text == "":
+        raise OptionError(
+            "--positive-label must be the value of the positive class",
+            "received an empty value",
+            "write e.g. --positive-label 1 or --positive-label yes",
+        )
+    return text
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:

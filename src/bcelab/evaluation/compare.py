@@ -26,6 +26,7 @@ from .compare_result import ComparisonResult, SegmentComparison
 from .compare_task import PairedAccumulator, file_keys
 from .local_engine import ProgressFn, default_threads
 from .run_options import check_engine_options, progress_callable
+from .runner import open_runner
 from .sources import Planned, check_delimiter, check_source_kind, plan_source, run_planned
 from .tasks import Plan, UnitResult, segment_order
 from .warmup import compile_paired_kernels
@@ -102,7 +103,7 @@ def compare(
             file_keys=_file_keys(planned, cols),
         )
         plan = Plan(cols, strict=strict, clip=eps, accumulator=acc)
-        res = run_planned(planned, plan, engine, threads, workers, scheduler, show)
+        res = _run(planned, plan, engine, threads, workers, scheduler, show)
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
@@ -119,12 +120,26 @@ def compare(
     )
 
 
+def _run(
+    planned: Planned,
+    plan: Plan,
+    engine: str,
+    threads: int | None,
+    workers: int | None,
+    scheduler: Any,
+    progress: ProgressFn | None,
+) -> UnitResult:
+    where = {"threads": threads, "workers": workers, "scheduler": scheduler}
+    with open_runner(engine, progress=progress, **where) as runner:
+        return run_planned(planned, plan, runner)
+
+
 def _file_keys(planned: Planned, cols: Columns) -> dict[str, str]:
     """Without ids: each file's key (its relative name); a table is keyed by its label."""
     if cols.id is not None:
         return {}
     if planned.kind == "paths":
-        return file_keys(planned.paths, planned.units)
+        return file_keys(planned.labels, planned.units)
     return {name: name for name in planned.labels}
 
 

@@ -1,7 +1,7 @@
 """The comparison report folder: comparison.json, forest plots (PNG) and a self-contained report.html.
 
 The folder is built beside its target and swapped in whole
-(:func:`bcelab.evaluation.atomic_dir.replace_dir`), so a failure leaves the previous
+(:func:`bcelab._core.atomic.replace_dir`), so a failure leaves the previous
 report as it was, never a mix of two.  The HTML embeds
 the PNG bytes as base64, so it can be mailed or archived as one file.
 """
@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._core.atomic import atomic_open, write_json, write_text
+from .._core.atomic import atomic_open, check_replaceable, replace_dir, write_json, write_text
 from ..errors import MissingDependencyError
-from .atomic_dir import check_replaceable, replace_dir
 from .compare_figures import forest, forest_segments
 from .compare_labels import LABELS
 from .compare_result import ComparisonResult

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import OptionError
 from ..metrics import PairedBootstrapStats
 from .reader import Batch, Unit
-from .tasks import RowOrigin
+from .tasks import Plan
 
 __all__ = ["MAX_COMPARE_SEGMENTS", "PairedAccumulator", "file_keys"]
 
@@ -57,8 +57,7 @@ class PairedAccumulator:
             replicates=self.replicates, seed=self.seed, threads=self.threads
         )
 
-    def update(self, state: Any, batch: Batch, rows: np.ndarray | None, where: RowOrigin) -> None:
-        plan = where.plan
+    def update(self, state: Any, batch: Batch, rows: np.ndarray | None, plan: Plan) -> None:
         a, b, y, w, ids = batch.pred, batch.pred_b, batch.target, batch.weight, batch.ids
         if rows is not None:
             a, b, y = a[rows], None if b is None else b[rows], y[rows]
@@ -73,11 +72,11 @@ class PairedAccumulator:
         if ids is not None:
             state.update(a, b, y, ids=ids, **opts)
             return
-        key = self.file_keys[where.unit.path]
+        key = self.file_keys[batch.source]
         if rows is None:
-            state.update(a, b, y, source_key=key, row_offset=where.first_row, **opts)
+            state.update(a, b, y, source_key=key, row_offset=batch.first_row, **opts)
         else:
-            state.update(a, b, y, source_key=key, row_index=rows + where.first_row, **opts)
+            state.update(a, b, y, source_key=key, row_index=rows + batch.first_row, **opts)
 
     def decode(self, data: bytes) -> PairedBootstrapStats:
         return PairedBootstrapStats.from_bytes(data)

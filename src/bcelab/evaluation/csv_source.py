@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from .._core.tables import COMPRESSED, default_delimiter
 from ..errors import DataError
 from .columns import Columns, text_target_error
 
@@ -28,20 +29,11 @@ __all__ = [
     "explain_csv_error",
 ]
 
-COMPRESSED = (".gz", ".bz2", ".zst")
 _CSV_BLOCK = 8 << 20
 _CONVERSION = re.compile(
     r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): invalid value '(.*)'"
 )
 _PARSE = re.compile(r"CSV parse error: (?:Row #(\d+): )?(.*)")
-
-
-def default_delimiter(path: str) -> str:
-    """Tab for ``.tsv`` (also compressed), else comma."""
-    name = path.lower()
-    for ext in COMPRESSED:
-        name = name.removesuffix(ext)
-    return "\t" if name.endswith(".tsv") else ","
 
 
 def csv_header(path: str, delimiter: str) -> list[str]:

@@ -17,16 +17,20 @@ from .._core.options import (
     check_positive_int,
     check_unit_interval,
 )
-from ..errors import OptionError
-from ..metrics import BinaryStats
+from ..errors import EmptyReductionError, OptionError
+from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
 from ..metrics.compute import check_threshold
 from .columns import Columns, check_positive_label
-from .eval_result import EvalResult, Segment
+from .eval_result import EvalResult, Recalibration, Segment
 from .local_engine import ProgressFn
+from .reader import Unit
+from .recal_fit import FittedMap, RecalibrationOptions, check_recalibration_options, fit_source
+from .recal_fit import recalibrate as recalibrate_run
 from .row_progress import RowProgressBar
 from .run_options import ENGINES, check_engine_options, progress_callable
+from .runner import Runner, open_runner
 from .sources import check_delimiter, check_source_kind, plan_source, run_planned
-from .tasks import Plan, segment_order
+from .tasks import Plan, UnitResult, segment_order
 from .warmup import compile_metric_kernels
 
 __all__ = ["ENGINES", "evaluate"]
@@ -52,6 +56,9 @@ def evaluate(
     workers: int | None = None,
     scheduler: Any = None,
     strict: bool = False,
+    negative_rate: float | None = None,
+    recalibrate: str | None = None,
+    fit_on: Source | None = None,
     progress: bool | ProgressFn = False,
 ) -> EvalResult:
     r"""Evaluate predictions of any size in constant memory: files or in-memory tables.
@@ -81,34 +88,69 @@ def evaluate(
     Every option is checked before any data is read.  The first call on a machine
     compiles the metric kernels (once; a ``logging`` warning says so), which is not
     counted in ``rows_per_second``.
+
+    ``negative_rate=W`` counts every negative 1/W times (data that kept each negative
+    with probability W).  ``recalibrate=`` (``"platt"``, ``"temperature"``,
+    ``"isotonic"``, ``"downsampling"``) fits that map on the rows, or on ``fit_on``, and
+    reports the metrics after it (:mod:`.recal_fit`).  The result also holds log loss =
+    uncertainty − discrimination + miscalibration, overall and per segment.
     """
     cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
     threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
     sep = check_delimiter(delimiter, fname="evaluate")
     engine = _engine_options(engine, threads, workers, scheduler)
     kind = check_source_kind(source, engine, fname="evaluate")
+    opts = check_recalibration_options(
+        recalibrate, fit_on, negative_rate, kind=kind, fname="evaluate"
+    )
     show, bar = _progress_fn(progress)
-    plan = Plan(cols, strict=bool(strict), clip=eps)
+    plan = Plan(cols, strict=bool(strict), clip=eps, negative_rate=opts.negative_rate)
     compile_metric_kernels()
-    t0 = time.perf_counter()
+    where = {"threads": threads, "workers": workers, "scheduler": scheduler, "progress": show}
+    res, units, label, seconds, fitted = _passes(source, kind, plan, sep, opts, engine, where, bar)
+    files = len({u.path for u in units}) if kind == "paths" else 0
+    return _result(res.states, cols, source=label, files=files, engine=engine,
+                   threshold=threshold, n_bins=n_bins, rows=res.rows, seconds=seconds,
+                   fitted=fitted, negative_rate=opts.negative_rate)  # fmt: skip
+
+
+def _passes(
+    source: Any,
+    kind: str,
+    plan: Plan,
+    delimiter: str | None,
+    opts: RecalibrationOptions,
+    engine: str,
+    where: dict[str, Any],
+    bar: RowProgressBar | None,
+) -> tuple[UnitResult, list[Unit], tuple[str, ...], float, FittedMap | None]:
+    """The evaluation pass (its result, units, label and seconds), then the recalibration
+    (``where``: the engine's options and the progress callable)."""
     try:
-        planned = plan_source(source, kind, cols, sep, plan.batch_rows)
-        res = run_planned(planned, plan, engine, threads, workers, scheduler, show)
+        fit_on = fit_source(opts, plan, delimiter)
+        with open_runner(engine, passes=1 if opts.method is None else 2, **where) as runner:
+            t0 = time.perf_counter()
+            res, units, label = _run(source, kind, plan, delimiter, runner)
+            seconds = time.perf_counter() - t0
+            if opts.method is None:
+                return res, units, label, seconds, None
+            total = BinaryStats.merge_all(res.states.values())
+            fitted = recalibrate_run(
+                opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,
+                fit_on=fit_on,
+            )  # fmt: skip
+            return res, units, label, seconds, fitted
     finally:
         if bar is not None:
             bar.close()  # end the bar's line, also when an error follows
-    seconds = time.perf_counter() - t0
-    return _result(
-        res.states,
-        cols,
-        source=planned.labels,
-        files=len({u.path for u in planned.units}) if kind == "paths" else 0,
-        engine=engine,
-        threshold=threshold,
-        n_bins=n_bins,
-        rows=res.rows,
-        seconds=seconds,
-    )
+
+
+def _run(
+    source: Any, kind: str, plan: Plan, delimiter: str | None, runner: Runner
+) -> tuple[UnitResult, list[Unit], tuple[str, ...]]:
+    """Plan the units of ``source`` and run them; the result, the units and the label."""
+    planned = plan_source(source, kind, plan.columns, delimiter, plan.batch_rows)
+    return run_planned(planned, plan, runner), planned.units, planned.labels
 
 
 def _columns(
@@ -177,6 +219,8 @@ def _result(
     n_bins: int,
     rows: int,
     seconds: float,
+    fitted: FittedMap | None,
+    negative_rate: float | None,
 ) -> EvalResult:
     keys = sorted(states, key=segment_order)
     total = BinaryStats.merge_all(states[k] for k in keys)
@@ -184,7 +228,34 @@ def _result(
     def metrics(s: Any) -> Any:
         return s.compute(threshold=threshold, n_calibration_bins=n_bins)
 
-    segments = tuple(Segment(k, states[k], metrics(states[k])) for k in keys) if cols.by else ()
+    after = {} if fitted is None else fitted.result.states
+    segments = (
+        tuple(
+            Segment(
+                k,
+                states[k],
+                metrics(states[k]),
+                _decomposition(states[k]),
+                metrics(after[k]) if k in after else None,
+            )
+            for k in keys
+        )
+        if cols.by
+        else ()
+    )
+    recalibration = None
+    if fitted is not None:
+        rec = BinaryStats.merge_all(after[k] for k in sorted(after, key=segment_order))
+        recalibration = Recalibration(
+            fitted.method,
+            fitted.recalibration_map,
+            rec,
+            metrics(rec),
+            fitted.fitted_on,
+            fitted.fit_rows,
+            fitted.passes,
+            fitted.seconds,
+        )
     return EvalResult(
         stats=total,
         metrics=metrics(total),
@@ -197,4 +268,15 @@ def _result(
         rows=rows,
         seconds=seconds,
         rows_per_second=rows / seconds if seconds > 0 else math.inf,
+        decomposition=_decomposition(total),
+        recalibration=recalibration,
+        negative_rate=negative_rate,
     )
+
+
+def _decomposition(stats: BinaryStats) -> CalibrationDecomposition | None:
+    """The decomposition of a state, None when no row has a weight > 0."""
+    try:
+        return decompose_stats(stats)
+    except EmptyReductionError:
+        return None

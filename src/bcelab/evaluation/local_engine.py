@@ -4,8 +4,9 @@ Each thread reads one unit at a time and returns the unit's fixed-size states.  
 calling thread merges them with :class:`~bcelab.evaluation.tasks.OrderedReducer` (the
 same tree as the Dask engine), so the result does not depend on which thread finished
 first; states whose merges are exact (integer sums) are merged as they arrive
-(:class:`~bcelab.evaluation.tasks.RunningReducer`), which gives the same bits.  At most ``threads + 1`` units are in flight, so memory stays constant whatever
-the number of units.  Reading (pyarrow) and the metric kernel (numba, ``nogil``) release
+(:class:`~bcelab.evaluation.tasks.RunningReducer`), which gives the same bits.  At most
+``threads + 1`` units are in flight, so memory stays constant whatever the number of
+units.  Reading (pyarrow) and the metric kernel (numba, ``nogil``) release
 the GIL, so the threads run in parallel.
 """
 

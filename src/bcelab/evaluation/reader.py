@@ -100,6 +100,8 @@ class Batch:
     number: int  # batch number inside its unit, from 0
     pred_b: np.ndarray | None = None  # model B's prediction (a comparison only)
     ids: np.ndarray | None = None  # row ids: int64, uint64 or str objects (with an id column)
+    first_row: int = 0  # the row of the source where the batch starts
+    source: str = ""  # the unit's path (or the label of an in-memory source)
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
@@ -311,7 +313,7 @@ def _to_batch(
     y = target_array(get(cols.target), cols, where, first_row, pred.dtype, csv=unit.kind == "csv")
     pred_b = numeric_array(get(cols.pred_b), cols.pred_b, where) if cols.pred_b else None
     ids = id_array(get(cols.id), cols.id, where) if cols.id else None
-    return Batch(y, pred, w, by, number, pred_b, ids)
+    return Batch(y, pred, w, by, number, pred_b, ids, first_row, unit.path)
 
 
 def _read_columns(unit: Unit, cols: Columns) -> list[str]:

@@ -2,22 +2,22 @@
 
 :func:`check_source_kind` and :func:`check_delimiter` check the source options at the
 door; :func:`plan_source` cuts the source into units (files, row groups, table slices,
-or a stream's units as they come) and :func:`run_planned` runs them on an engine.
+or a stream's units as they come) and :func:`run_planned` runs them on a
+:class:`~bcelab.evaluation.runner.Runner`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DataError, OptionError
 from .columns import Columns
-from .dask_engine import run_dask
-from .local_engine import ProgressFn, check_rows, run_local, run_serial
-from .reader import DEFAULT_BATCH_ROWS, Unit, plan_units
-from .tables import describe, source_kind, stream_units, table_units, to_arrow
+from .local_engine import run_serial
+from .reader import DEFAULT_BATCH_ROWS, Unit
+from .runner import Runner, source_units
+from .tables import describe, source_kind, stream_units, to_arrow
 from .tasks import Plan, UnitResult
 
 __all__ = ["Planned", "check_delimiter", "check_source_kind", "plan_source", "run_planned"]
@@ -26,12 +26,12 @@ __all__ = ["Planned", "check_delimiter", "check_source_kind", "plan_source", "ru
 @dataclass(frozen=True)
 class Planned:
     """A source cut into units: ``units`` (none for a stream, whose units are read as they
-    come from ``stream``), and ``labels``, the names results give the source."""
+    come from ``stream``), and ``labels``, the names results give the source (the paths
+    as given, or the kind of table)."""
 
     kind: str  # "paths", "table" or "stream"
     units: list[Unit]
     labels: tuple[str, ...]
-    paths: tuple[str | os.PathLike[str], ...] = ()
     stream: Iterator[Unit] | None = None
 
 
@@ -70,39 +70,21 @@ def plan_source(
     if kind == "stream":
         label = describe(source)
         stream = stream_units(to_arrow(source, cols), label, batch_rows=batch_rows)
-        return Planned(kind, [], (label,), stream=stream)
-    if kind == "table":
-        label = describe(source)
-        return Planned(kind, table_units(to_arrow(source, cols), label), (label,))
-    paths = (source,) if isinstance(source, (str, os.PathLike)) else tuple(source)
-    units = plan_units(list(paths), cols, delimiter=delimiter)
-    return Planned(kind, units, tuple(str(s) for s in paths), paths)
+        return Planned(kind, [], (label,), stream)
+    units, labels = source_units(source, kind, cols, delimiter)
+    return Planned(kind, units, labels)
 
 
-def run_planned(
-    planned: Planned,
-    plan: Plan,
-    engine: str,
-    threads: int | None,
-    workers: int | None,
-    scheduler: Any,
-    progress: ProgressFn | None,
-) -> UnitResult:
-    """Run the units on the engine; a :class:`DataError` when they hold no row."""
-    units = planned.units
+def run_planned(planned: Planned, plan: Plan, runner: Runner) -> UnitResult:
+    """Run the units; a :class:`DataError` when they hold no row."""
     if planned.stream is not None:
-        res = run_serial(planned.stream, plan, None, progress)
-    elif engine == "dask" and units:
-        res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=progress)
-    elif units:
-        res = run_local(units, plan, threads=threads, progress=progress)
-        check_rows(units, res)
+        res = run_serial(planned.stream, plan, None, runner.progress)
     else:
-        res = UnitResult(0)
+        res = runner.run(planned.units, plan)
     if res.rows == 0:
         raise DataError(
             "at least one row of predictions",
-            f"the files hold 0 rows: {sorted({u.path for u in units} or planned.labels)}"
+            f"the files hold 0 rows: {sorted({u.path for u in planned.units} or planned.labels)}"
             if planned.kind == "paths"
             else f"the {planned.labels[0]} holds 0 rows",
             "check that the export wrote data (header-only or empty files)",

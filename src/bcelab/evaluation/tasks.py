@@ -1,16 +1,24 @@
 """The pure tasks both engines run, and the one merge order they share.
 
 :func:`run_unit` reads one :class:`~bcelab.evaluation.reader.Unit` and returns its
-states serialised with ``to_bytes`` (one state per segment).  It is a pure function of
-its unit, so a scheduler may run it again after a worker dies and nothing is counted
-twice.  What a state is comes from the plan's :class:`Accumulator`: a
-``BinaryStats`` for :func:`bcelab.evaluate` (:class:`BinaryAccumulator`, the default),
-a paired bootstrap state for :func:`bcelab.evaluation.compare`.
+metric states serialised with ``BinaryStats.to_bytes`` (one state per segment).  It is
+a pure function of its unit, so a scheduler may run it again after a worker dies and
+nothing is counted twice.
+
+A plan may carry an ``accumulator`` (an object with ``empty()``, ``update(state, batch,
+rows, plan)`` and ``decode(bytes)``, see :mod:`.recal_pass` and :mod:`.compare_task`)
+that makes the tasks accumulate another state than ``BinaryStats``, and a
+``negative_rate`` under which every negative counts ``1 / negative_rate`` times
+(:func:`batch_arrays`).  An accumulator may also declare ``max_segments`` (the most
+``by`` values, default :data:`MAX_SEGMENTS`) and ``exact_merge`` (see below).
 
 Floating-point addition is not associative, so the engines merge the unit states in one
 fixed tree, :func:`tree_reduce` (pairs of neighbours, level by level).  The local engine
 builds the same tree incrementally with :class:`OrderedReducer`.  Both engines therefore
-return bit-identical numbers.
+return bit-identical numbers.  States whose merges are exact (integer sums, an
+accumulator with ``exact_merge = True``) give the same bits in any order, so the local
+engine merges them as they arrive (:class:`RunningReducer`), holding one state instead
+of the tree's O(log n) blocks.
 """
 
 from __future__ import annotations
@@ -18,30 +26,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
+from ..metrics.recalibration import reweight_negatives
 from .columns import Columns
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 
 __all__ = [
     "MAX_SEGMENTS",
-    "Accumulator",
-    "BinaryAccumulator",
     "OrderedReducer",
     "Plan",
     "PortableError",
     "RunningReducer",
     "UnitResult",
+    "batch_arrays",
     "decode",
     "merge_encoded",
     "reducer",
     "run_unit",
     "run_unit_objects",
+    "segment_limit",
     "segment_order",
     "tree_reduce",
 ]
@@ -49,79 +58,6 @@ __all__ = [
 MAX_SEGMENTS = 256  # each segment holds a ~0.7 MB state
 Key = Any  # a segment value: str, int, float, bool or None (None when there is no by column)
 T = TypeVar("T")
-
-
-class Accumulator(Protocol):
-    """What a task accumulates: how to make an empty state, add a batch, decode bytes.
-
-    A state has ``merge(other)`` (in place, returns itself) and ``to_bytes()``, and the
-    same rows merged in the same order give the same bits.  An accumulator is sent to
-    every worker with the :class:`Plan`, so it must pickle.
-    """
-
-    @property
-    def max_segments(self) -> int:
-        """The most distinct values of the ``by`` column (each keeps its own state)."""
-        ...
-
-    @property
-    def exact_merge(self) -> bool:
-        """Whether merging states in any order gives the same bits (integer sums): then
-        the local engine merges each unit's states as they arrive, holding fewer states
-        (:class:`RunningReducer`), and still matches the fixed tree of the Dask engine."""
-        ...
-
-    def empty(self) -> Any:
-        """A new state without rows."""
-        ...
-
-    def update(self, state: Any, batch: Batch, rows: np.ndarray | None, where: RowOrigin) -> None:
-        """Add the batch's rows (``rows``: the positions of a segment's rows, sorted) to
-        ``state``."""
-        ...
-
-    def decode(self, data: bytes) -> Any:
-        """A state from its ``to_bytes()``."""
-        ...
-
-
-@dataclass(frozen=True)
-class RowOrigin:
-    """Where a batch's rows come from: the unit, the plan, and the file row of row 0."""
-
-    unit: Unit
-    plan: Plan
-    first_row: int
-
-
-@dataclass(frozen=True)
-class BinaryAccumulator:
-    """One :class:`bcelab.metrics.BinaryStats` per segment (:func:`bcelab.evaluate`).
-
-    The metric kernel runs single-threaded here (``threads=1``): it splits a batch
-    between its threads, and where it splits changes the last bits of the sums.  One
-    thread per unit makes a unit's state independent of the machine, so every engine
-    gets bit-identical results; parallelism comes from running several units at once.
-    """
-
-    max_segments: int = MAX_SEGMENTS
-    exact_merge: bool = False  # float sums: the merge order changes the last bits
-
-    def empty(self) -> BinaryStats:
-        return BinaryStats(threads=1)
-
-    def update(self, state: Any, batch: Batch, rows: np.ndarray | None, where: RowOrigin) -> None:
-        y, p, w = batch.target, batch.pred, batch.weight
-        if rows is not None:
-            y, p = y[rows], p[rows]
-            w = None if w is None else w[rows]
-        plan = where.plan
-        state.update(
-            p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict
-        )
-
-    def decode(self, data: bytes) -> BinaryStats:
-        return BinaryStats.from_bytes(data)
 
 
 @dataclass(frozen=True)
@@ -132,7 +68,8 @@ class Plan:
     strict: bool = False
     clip: float | None = None
     batch_rows: int = DEFAULT_BATCH_ROWS
-    accumulator: Accumulator = field(default_factory=BinaryAccumulator)
+    negative_rate: float | None = None  # each negative counts 1 / negative_rate times
+    accumulator: Any = None  # None: BinaryStats; else what a pass accumulates (.recal_pass)
 
 
 @dataclass
@@ -165,30 +102,62 @@ def _normalise(value: Any) -> Key:
     return str(value)
 
 
-def _segment_state(out: UnitResult, key: Key, unit: Unit, plan: Plan) -> Any:
-    """The segment's state, created on first use (at most ``max_segments`` of them)."""
-    if key not in out.states:
-        limit = plan.accumulator.max_segments
-        if len(out.states) >= limit:
+def batch_arrays(
+    b: Batch, idx: np.ndarray | None, plan: Plan
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(preds, targets, weights)`` of a batch's rows ``idx`` (all when None), with the
+    negatives weighted by ``1 / plan.negative_rate`` when it is set."""
+    y, p, w = b.target, b.pred, b.weight
+    if idx is not None:
+        y, p = y[idx], p[idx]
+        w = None if w is None else w[idx]
+    if plan.negative_rate is not None:
+        y, w = reweight_negatives(y, w, negative_rate=plan.negative_rate)
+    return p, y, w
+
+
+def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
+    if plan.accumulator is not None:
+        plan.accumulator.update(state, b, idx, plan)
+        return
+    p, y, w = batch_arrays(b, idx, plan)
+    state.update(p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
+
+
+def segment_limit(plan: Plan) -> int:
+    """The most distinct ``by`` values of the plan (its accumulator's ``max_segments``)."""
+    return int(getattr(plan.accumulator, "max_segments", MAX_SEGMENTS))
+
+
+def _state(states: dict[Key, Any], key: Key, plan: Plan, unit: Unit) -> Any:
+    """The segment's state, created on first use with one kernel thread (see below)."""
+    if key not in states:
+        limit = segment_limit(plan)
+        if len(states) >= limit:
             raise DataError(
                 f"at most {limit} distinct values in the by column {plan.columns.by!r}",
                 f"found more in {unit.where()}",
                 "segment by a coarser column (each segment keeps its own state)",
             )
-        out.states[key] = plan.accumulator.empty()
-    return out.states[key]
+        acc = plan.accumulator
+        states[key] = BinaryStats(threads=1) if acc is None else acc.empty()
+    return states[key]
 
 
 def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
-    """Read one unit into state objects, one per segment (errors name the batch)."""
-    acc = plan.accumulator
+    """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch).
+
+    The metric kernel runs single-threaded here (``threads=1``): it splits a batch
+    between its threads, and where it splits changes the last bits of the sums.  One
+    thread per unit makes a unit's state independent of the machine, so every engine
+    gets bit-identical results; parallelism comes from running several units at once.
+    """
     out = UnitResult(0)
     for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows):
-        where = RowOrigin(unit, plan, unit.first_row + out.rows)
         out.rows += len(b)
         try:
             if b.by is None:
-                acc.update(_segment_state(out, None, unit, plan), b, None, where)
+                _update(_state(out.states, None, plan, unit), b, None, plan)
                 continue
             codes, values = b.by
             order = np.argsort(codes, kind="stable")
@@ -197,10 +166,10 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(sc)], strict=True):
                 c = int(sc[lo])
                 key = None if c < 0 else _normalise(values[c])
-                acc.update(_segment_state(out, key, unit, plan), b, order[lo:hi], where)
+                _update(_state(out.states, key, plan, unit), b, order[lo:hi], plan)
         except BCELabError as e:
-            where_ = f"{unit.where()}, batch {b.number}"
-            raise type(e)(e.expected, f"{e.received} (in {where_})", e.fix) from None
+            where = f"{unit.where()}, batch {b.number}"
+            raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
     return out
 
 
@@ -213,13 +182,12 @@ def run_unit(unit: Unit, plan: Plan) -> UnitResult:
     return UnitResult(res.rows, {k: s.to_bytes() for k, s in res.states.items()})
 
 
-def decode(res: UnitResult, acc: Accumulator | None = None) -> UnitResult:
-    """Turn a result's states from bytes into objects (``acc``: the plan's accumulator,
-    default :class:`BinaryAccumulator`)."""
-    acc = BinaryAccumulator() if acc is None else acc
+def decode(res: UnitResult, accumulator: Any = None) -> UnitResult:
+    """Turn a result's states from bytes into objects (``BinaryStats``, or those of the
+    plan's ``accumulator``)."""
+    load = BinaryStats.from_bytes if accumulator is None else accumulator.decode
     return UnitResult(
-        res.rows,
-        {k: acc.decode(v) if isinstance(v, bytes) else v for k, v in res.states.items()},
+        res.rows, {k: load(v) if isinstance(v, bytes) else v for k, v in res.states.items()}
     )
 
 
@@ -241,10 +209,10 @@ def merge_objects(a: UnitResult, b: UnitResult, max_segments: int = MAX_SEGMENTS
     return a
 
 
-def merge_encoded(a: UnitResult, b: UnitResult, acc: Accumulator | None = None) -> UnitResult:
+def merge_encoded(a: UnitResult, b: UnitResult, accumulator: Any = None) -> UnitResult:
     """Pure merge of two results whose states are bytes (used as a Dask task)."""
-    acc = BinaryAccumulator() if acc is None else acc
-    m = merge_objects(decode(a, acc), decode(b, acc), acc.max_segments)
+    limit = int(getattr(accumulator, "max_segments", MAX_SEGMENTS))
+    m = merge_objects(decode(a, accumulator), decode(b, accumulator), limit)
     return UnitResult(m.rows, {k: s.to_bytes() for k, s in m.states.items()})
 
 
@@ -320,7 +288,7 @@ class RunningReducer:
 
 def reducer(plan: Plan) -> OrderedReducer | RunningReducer:
     """The local engine's reducer for ``plan``: the fixed tree, or a running merge when the
-    plan's states merge exactly."""
-    acc = plan.accumulator
-    merge = partial(merge_objects, max_segments=acc.max_segments)
-    return RunningReducer(merge) if acc.exact_merge else OrderedReducer(merge)
+    plan's states merge exactly (its accumulator's ``exact_merge``)."""
+    merge = partial(merge_objects, max_segments=segment_limit(plan))
+    exact = bool(getattr(plan.accumulator, "exact_merge", False))
+    return RunningReducer(merge) if exact else OrderedReducer(merge)

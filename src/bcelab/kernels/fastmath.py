@@ -42,6 +42,10 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .cache_guard import clear_stale
+
+clear_stale()  # before any kernel of this package loads from numba's cache
+
 __all__ = [
     "bits_to_f64",
     "exp_nonpos",
