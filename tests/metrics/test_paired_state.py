@@ -61,8 +61,8 @@ def test_kernel_state_equals_numpy_state(case: str) -> None:
         a = np.where(rng.random(y.size) < 0.05, 0.0, a)
         kw["clip"] = 1e-12
     states = [
-        _state(engine=e, threads=t).update(a, b, y, **kw)
-        for e, t in (("numpy", 1), ("numba", 1), ("numba", 3))
+        _state(kernel=e, threads=t).update(a, b, y, **kw)
+        for e, t in (("numpy", 1), ("compiled", 1), ("compiled", 3))
     ]
     assert states[0] == states[1] == states[2]
     assert states[0].to_bytes() == states[2].to_bytes()
@@ -271,8 +271,8 @@ def test_counts_and_options() -> None:
         PairedBootstrapStats(replicates=0)
     with pytest.raises(OptionError, match="seed"):
         PairedBootstrapStats(seed=-1)
-    with pytest.raises(OptionError, match="engine"):
-        PairedBootstrapStats(engine="gpu")
+    with pytest.raises(OptionError, match="kernel"):
+        PairedBootstrapStats(kernel="gpu")
     with pytest.raises(OptionError, match="threads"):
         PairedBootstrapStats(threads=0)
     with pytest.raises(OptionError, match="confidence"):

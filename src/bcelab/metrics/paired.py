@@ -29,7 +29,7 @@ in any order, ``merge`` and threads give the same bits.  See
 >>> y = (rng.random(5000) < 1 / (1 + np.exp(-s))).astype(float)
 >>> a = 1 / (1 + np.exp(-(s + rng.normal(0, 1.0, 5000))))  # model A: a noisy score
 >>> b = 1 / (1 + np.exp(-s))  # model B: the true probabilities
->>> st = PairedBootstrapStats(replicates=100, engine="numpy")
+>>> st = PairedBootstrapStats(replicates=100, kernel="numpy")
 >>> st = st.update(a, b, y, ids=np.arange(5000))
 >>> ll = st.compute(metrics=("log_loss", "roc_auc")).metrics["log_loss"]
 >>> round(ll["diff"], 4), [round(v, 4) for v in ll["ci"]], round(ll["p_value"], 3)
@@ -45,8 +45,8 @@ import numpy as np
 
 from .._core.config import default_threads
 from .._core.options import (
-    check_choice,
     check_clip,
+    check_kernel,
     check_positive_int,
     check_seed,
     check_threads,
@@ -84,8 +84,8 @@ class PairedBootstrapStats:
     Args:
         replicates: bootstrap replicates R (each costs about 250 kB of state).
         seed: the generator's seed (an integer in [0, 2**63)).
-        engine: ``"auto"`` (the numba kernel when installed, else NumPy), ``"numba"``
-            or ``"numpy"``; both give the same state bit for bit.
+        kernel: ``"auto"`` (the compiled kernel when numba is installed, else NumPy),
+            ``"compiled"`` or ``"numpy"``; both give the same state bit for bit.
         threads: threads for one ``update`` (None: ``BCELAB_THREADS`` or every core);
             the state does not depend on it.
     """
@@ -95,17 +95,17 @@ class PairedBootstrapStats:
         *,
         replicates: int = 200,
         seed: int = 0,
-        engine: str = "auto",
+        kernel: str = "auto",
         threads: int | None = None,
     ) -> None:
         n_rep = check_positive_int(replicates, name="replicates", fname=FNAME, example=200)
         self.seed = check_seed(seed, fname=FNAME)
-        self.engine = check_choice(
-            engine, ("auto", "numba", "numpy"), name="engine", fname=FNAME, hint="use engine='auto'"
-        )
-        if engine == "numba" and kernel_module() is None:  # pragma: no cover - needs numba absent
+        self.kernel = check_kernel(kernel, fname=FNAME)
+        if (
+            self.kernel == "compiled" and kernel_module() is None
+        ):  # pragma: no cover - needs numba absent
             raise OptionError(
-                f"{FNAME}: engine='numba' needs numba",
+                f"{FNAME}: kernel='compiled' needs numba",
                 "numba is not installed",
                 "pip install 'bcelab[fast]'",
             )
@@ -198,7 +198,7 @@ class PairedBootstrapStats:
             row_offset=row_offset, row_index=row_index, default_offset=self.rows,
             logits=logits, eps=eps, strict=strict,
         )  # fmt: skip
-        k = None if self.engine == "numpy" else kernel_module()
+        k = None if self.kernel == "numpy" else kernel_module()
         threads = self.threads if self.threads is not None else default_threads()
         weighted = accumulate(
             self._a, b, kernel=k, seed_mixed=seed_mix(self.seed), n_rep=self.replicates,
@@ -311,7 +311,7 @@ class PairedBootstrapStats:
     def copy(self) -> PairedBootstrapStats:
         """An independent copy with the same rows and options."""
         out = PairedBootstrapStats._from_arrays(self._canonical())
-        out.engine, out.threads = self.engine, self.threads
+        out.kernel, out.threads = self.kernel, self.threads
         return out
 
     def __add__(self, other: object) -> PairedBootstrapStats:
@@ -367,12 +367,12 @@ class PairedBootstrapStats:
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"engine": self.engine, "threads": self.threads, "bytes": self.to_bytes()}
+        return {"kernel": self.kernel, "threads": self.threads, "bytes": self.to_bytes()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         other = PairedBootstrapStats.from_bytes(state["bytes"])
         self.__dict__.update(other.__dict__)
-        self.engine, self.threads = state["engine"], state["threads"]
+        self.kernel, self.threads = state["kernel"], state["threads"]
 
     # --- results ---------------------------------------------------------------------
 
