@@ -25,8 +25,8 @@ demo: install
 	$(BIN)/bcelab explain --target 0.3 --plot runs/demo/explain-target-0.3.png
 	@echo
 	@echo "== 2. The two-circles tutorial, once and then 30 seeds at once =="
-	$(BIN)/bcelab train circles --quiet --out runs/demo/circles
-	$(BIN)/bcelab train circles --seeds 30 --quiet --out runs/demo/circles-30
+	$(BIN)/bcelab train circles --quiet --overwrite --out runs/demo/circles
+	$(BIN)/bcelab train circles --seeds 30 --quiet --overwrite --out runs/demo/circles-30
 	@echo "(the tutorial reported Train: 0.836, Test: 0.852 for one run)"
 	@echo
 	@echo "== 3. Evaluate 1e6 predictions in constant memory: log loss, NE, calibration, AUC =="
@@ -35,7 +35,7 @@ demo: install
 	$(BIN)/bcelab eval runs/demo/preds.parquet --target y --pred p --by seg --report runs/demo/eval-report
 	@echo
 	@echo "== 4. The autoencoder question, on images: BCE = floor + excess =="
-	$(BIN)/bcelab train autoencoder --epochs 30 --quiet --out runs/demo/autoencoder
+	$(BIN)/bcelab train autoencoder --epochs 30 --quiet --overwrite --out runs/demo/autoencoder
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -17,9 +17,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import bcelab
+from bcelab._core.atomic import OLD_PREFIX, TMP_PREFIX
 from bcelab.errors import OptionError
 from bcelab.evaluation import figures
-from bcelab.evaluation.atomic_dir import OLD_PREFIX, TMP_PREFIX
 from bcelab.evaluation.report import FIGURES, write_report
 from bcelab.metrics import BinaryStats
 

@@ -1,4 +1,4 @@
-"""The paired bootstrap's loops: NumPy twins bit for bit, per-row values, exact sums, PAV."""
+"""The paired bootstrap's loops: NumPy twins bit for bit, per-row values, exact sums."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from bcelab.kernels import bootstrap_reference as reference
 from bcelab.kernels import fastmath_numpy
 from bcelab.kernels.bootstrap_rng import file_row_keys, seed_mix
 from bcelab.metrics.histogram import NOCT, SIDE, K, fine_index, layout
-from bcelab.metrics.paired_decompose import decompose_bins
 from bcelab.metrics.paired_layout import coarse_layout, limbs_to_int, normalize_limbs
 
 numba = pytest.importorskip("numba", reason="numba (bcelab[fast]) is missing")
@@ -141,32 +140,3 @@ def test_point_sums_are_exact() -> None:
     ]
     assert limbs_to_int(mom)[:3] == prod
     assert rows[0, 0] == 5_000
-
-
-def test_pav_decomposition_matches_sklearn_isotonic() -> None:
-    sk = pytest.importorskip("sklearn.isotonic")
-    rng = np.random.default_rng(3)
-    pos = rng.integers(0, 30, 400).astype(float)
-    neg = rng.integers(0, 30, 400).astype(float)
-    total = pos + neg
-    keep = total > 0
-    iso = sk.IsotonicRegression().fit(
-        np.arange(400)[keep], (pos / np.where(keep, total, 1))[keep], sample_weight=total[keep]
-    )
-    fit = iso.predict(np.arange(400)[keep])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ll_iso = -np.sum(pos[keep] * np.log(fit) + neg[keep] * np.log1p(-fit)) / total.sum()
-    ll = 0.7
-    for k in (kernel, None):
-        unc, dsc, mcb = decompose_bins(pos, neg, ll, kernel=k)
-        base = pos.sum() / total.sum()
-        assert unc == pytest.approx(
-            -(base * math.log(base) + (1 - base) * math.log1p(-base)), rel=1e-14
-        )
-        assert ll - mcb == pytest.approx(ll_iso, rel=1e-12)
-        assert unc - dsc + mcb == pytest.approx(ll, abs=1e-15)
-    out_p, out_n = np.empty(400), np.empty(400)
-    nb = kernel.pav_blocks(pos, neg, out_p, out_n)
-    ref_p, ref_n = np.empty(400), np.empty(400)
-    assert reference.pav_blocks(pos, neg, ref_p, ref_n) == nb
-    np.testing.assert_array_equal(out_p[:nb], ref_p[:nb])

@@ -61,8 +61,8 @@ def test_kernel_state_equals_numpy_state(case: str) -> None:
         a = np.where(rng.random(y.size) < 0.05, 0.0, a)
         kw["clip"] = 1e-12
     states = [
-        _state(engine=e, threads=t).update(a, b, y, **kw)
-        for e, t in (("numpy", 1), ("numba", 1), ("numba", 3))
+        _state(kernel=e, threads=t).update(a, b, y, **kw)
+        for e, t in (("numpy", 1), ("compiled", 1), ("compiled", 3))
     ]
     assert states[0] == states[1] == states[2]
     assert states[0].to_bytes() == states[2].to_bytes()
@@ -142,6 +142,22 @@ def test_decomposition_identity_and_uncertainty() -> None:
     ident = reps["uncertainty"] - reps["discrimination"] + reps["miscalibration"]
     np.testing.assert_allclose(ident, reps["log_loss"], atol=1e-12)
     assert m["uncertainty"]["diff"] == 0 and m["uncertainty"]["p_value"] == 1
+
+
+def test_point_decomposition_is_the_evaluation_decomposition() -> None:
+    """The paired point values use the decomposition of ``evaluate`` (one implementation):
+    each model's terms equal ``decompose_stats`` of its own ``BinaryStats``."""
+    from bcelab.metrics import decompose_stats
+
+    d = _data(30_000, seed=4)
+    w = np.random.default_rng(5).exponential(1.0, d["y"].size)
+    st = _state().update(d["a"], d["b"], d["y"], weights=w, ids=d["ids"])
+    m = st.compute(metrics=("uncertainty", "discrimination", "miscalibration")).metrics
+    for k, p in (("a", d["a"]), ("b", d["b"])):
+        ref = decompose_stats(BinaryStats().update(p, d["y"], weights=w)).log_loss
+        assert m["uncertainty"][k] == pytest.approx(ref.uncertainty, rel=1e-12)
+        assert m["discrimination"][k] == pytest.approx(ref.discrimination, rel=1e-9, abs=1e-12)
+        assert m["miscalibration"][k] == pytest.approx(ref.miscalibration, rel=1e-9, abs=1e-12)
 
 
 def test_identical_models_and_result_shapes() -> None:
@@ -255,8 +271,8 @@ def test_counts_and_options() -> None:
         PairedBootstrapStats(replicates=0)
     with pytest.raises(OptionError, match="seed"):
         PairedBootstrapStats(seed=-1)
-    with pytest.raises(OptionError, match="engine"):
-        PairedBootstrapStats(engine="gpu")
+    with pytest.raises(OptionError, match="kernel"):
+        PairedBootstrapStats(kernel="gpu")
     with pytest.raises(OptionError, match="threads"):
         PairedBootstrapStats(threads=0)
     with pytest.raises(OptionError, match="confidence"):

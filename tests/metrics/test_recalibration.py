@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from bcelab._core.options import check_recalibration
 from bcelab.errors import DataError, DomainError, EmptyReductionError, OptionError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.recalibration import (
@@ -22,7 +23,6 @@ from bcelab.metrics.recalibration import (
     IsotonicMap,
     PlattMap,
     TemperatureMap,
-    check_method,
     fit_isotonic,
     load_map,
     reweight_negatives,
@@ -196,9 +196,9 @@ def test_isotonic_map_is_the_binned_fit() -> None:
     assert math.isnan(m.apply(np.array([np.nan]))[0])
     with pytest.raises(EmptyReductionError, match="fit_isotonic"):
         fit_isotonic(BinaryStats())
-    assert check_method("isotonic", fname="f") == "isotonic"
+    assert check_recalibration("isotonic", fname="f") == "isotonic"
     with pytest.raises(OptionError, match="method must be one of"):
-        check_method("spline", fname="f")
+        check_recalibration("spline", fname="f")
 
 
 def test_downsampling_map_and_weights() -> None:
@@ -308,3 +308,22 @@ def test_apply_checks_the_domain() -> None:
     out = PlattMap(1.0, 0.0).apply([[0.25, 0.5]])  # any array-like; shape kept
     assert out.shape == (1, 2)
     np.testing.assert_allclose(out, [[0.25, 0.5]], rtol=1e-15)
+
+
+def test_scaling_stats_bytes_round_trip() -> None:
+    p, y, w = _data("hard", n=5_000, seed=9)
+    s = ScalingStats(0.7, -0.2).update(p, y, weights=w)
+    s.update(np.array([0.0, 1.0, np.nan]), np.array([1.0, 1.0, 0.0]))  # infinite, excluded
+    back = ScalingStats.from_bytes(s.to_bytes())
+    assert back.to_bytes() == s.to_bytes()
+    assert (back.a, back.b, back.rows, back.excluded_rows, back.infinite_rows) == (
+        0.7,
+        -0.2,
+        s.rows,
+        s.excluded_rows,
+        s.infinite_rows,
+    )
+    assert back.infinite_loss and back.total("loss") == s.total("loss")
+    for bad in (b"", s.to_bytes()[:-1], b"x" * len(s.to_bytes())):
+        with pytest.raises(DataError, match=r"ScalingStats\.from_bytes"):
+            ScalingStats.from_bytes(bad)

@@ -109,7 +109,30 @@ def test_fast_path_equals_the_generic_path(
     # float64, rounded once to float32 (a 1-ulp difference at a rounding tie).
     rtol, atol = (1e-12, 1e-300) if dtype == torch.float64 else (2.5e-7, 1e-37)
     np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(gf.numpy(), gs.numpy(), rtol=rtol * 10, atol=atol)
+    # Where the gradient's two terms cancel, the two paths may differ by a few ulp of the
+    # terms (the documented accuracy), not of the small difference.
+    scale = _term_scale(pred, y, w, logits, pos_weight, smoothing, reduction)
+    eps = 2.2e-16 if dtype == torch.float64 else 1.2e-7
+    err = np.abs(gf.numpy().astype(np.float64) - gs.numpy().astype(np.float64))
+    both_inf = np.isinf(gs.numpy()) & (gf.numpy() == gs.numpy())
+    ok = both_inf | (err <= rtol * 10 * np.abs(gs.numpy()) + 8 * eps * scale + atol)
+    assert ok.all(), (gf.numpy()[~ok], gs.numpy()[~ok])
+
+
+def _term_scale(pred, y, w, logits, pos_weight, smoothing, reduction):
+    """Per element, the larger of the gradient's two terms, weighted and reduced."""
+    p = pred.double().numpy()
+    t = y.double().numpy() * (1 - smoothing) + 0.5 * smoothing
+    pw = 1.0 if pos_weight is None else pos_weight
+    with np.errstate(all="ignore"):
+        if logits:
+            s = 1 / (1 + np.exp(-p))
+            terms = np.maximum((1 - t) * s, pw * t * (1 - s))
+        else:
+            terms = np.maximum(pw * t / p, (1 - t) / (1 - p))
+    wt = np.ones_like(p) if w is None else w.double().numpy()
+    den = {"sum": 1.0, "mean": p.size, "weighted_mean": wt.sum()}[reduction]
+    return np.nan_to_num(terms * wt / den, posinf=0.0)
 
 
 def test_several_chunks_and_threads_equal_the_generic_path():

@@ -10,6 +10,7 @@ other package may import from here:
 * :mod:`~bcelab._core.options`: every keyword option's vocabulary and its one check;
 * :mod:`~bcelab._core.prepare`: the prepare and finish steps of every loss;
 * :mod:`~bcelab._core.reducing`: the mechanics of reduction;
-* :mod:`~bcelab._core.atomic`: atomic file output;
+* :mod:`~bcelab._core.atomic`: atomic file output, and output folders swapped in whole;
+* :mod:`~bcelab._core.tables`: labels of the positive class and delimiters of text tables;
 * :mod:`~bcelab._core.config`: the ``BCELAB_*`` environment variables.
 """

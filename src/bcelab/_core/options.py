@@ -18,15 +18,20 @@ __all__ = [
     "CONVENTIONS",
     "KERNELS",
     "NAN_POLICIES",
+    "RECALIBRATION_METHODS",
     "REDUCTIONS",
     "check_choice",
     "check_clip",
+    "check_confidence",
     "check_convention",
     "check_focal",
     "check_kernel",
     "check_nan_policy",
+    "check_negative_rate",
     "check_positive_int",
+    "check_recalibration",
     "check_reduction",
+    "check_seed",
     "check_threads",
     "check_unit_interval",
     "reject_with_convention",
@@ -37,6 +42,8 @@ NAN_POLICIES: tuple[str, ...] = ("raise", "propagate", "omit")
 CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn")
 #: which code computes a metric state: the compiled loops when they can run, or NumPy
 KERNELS: tuple[str, ...] = ("auto", "compiled", "numpy")
+#: the recalibration maps (:mod:`bcelab.metrics.recalibration`)
+RECALIBRATION_METHODS: tuple[str, ...] = ("platt", "temperature", "isotonic", "downsampling")
 
 
 def check_choice(value: object, allowed: Sequence[str], *, name: str, fname: str, hint: str) -> str:
@@ -92,6 +99,18 @@ def check_kernel(kernel: object, *, fname: str) -> str:
     )
 
 
+def check_recalibration(method: object, *, fname: str, name: str = "method") -> str:
+    """One of :data:`RECALIBRATION_METHODS` (``name``: the option as the caller spells it)."""
+    return check_choice(
+        method,
+        RECALIBRATION_METHODS,
+        name=name,
+        fname=fname,
+        hint=f"use {name}='platt' (two parameters, fitted by Newton's method) or "
+        f"{name}='isotonic' (a monotone step function)",
+    )
+
+
 def check_unit_interval(value: object, *, name: str, fname: str) -> float:
     """A number in [0, 1] (label smoothing, alpha, a threshold, ...)."""
     try:
@@ -105,6 +124,18 @@ def check_unit_interval(value: object, *, name: str, fname: str) -> float:
             f"pass e.g. {name}=0.1",
         )
     return v
+
+
+def check_negative_rate(value: object, *, fname: str) -> float:
+    """The kept share of negatives W of negative downsampling, a number in (0, 1]."""
+    w = check_unit_interval(value, name="negative_rate", fname=fname)
+    if w == 0.0:
+        raise OptionError(
+            f"{fname}: negative_rate must be a number in (0, 1]",
+            "received negative_rate=0",
+            "pass the share of negatives that was kept, e.g. negative_rate=0.1",
+        )
+    return w
 
 
 def check_clip(clip: object, *, fname: str) -> float | None:
@@ -165,3 +196,29 @@ def reject_with_convention(convention: str, option: str, *, fname: str) -> None:
         f"received {option} together with convention={convention!r}",
         f"drop {option}, or use convention='exact'",
     )
+
+
+def check_seed(seed: object, *, fname: str) -> int:
+    """A random seed: an integer in [0, 2**63) (Python or NumPy, not a bool)."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= int(seed) < 2**63:
+        return int(seed)
+    raise OptionError(
+        f"{fname}: seed must be an integer in [0, 2**63)",
+        f"received seed={seed!r}",
+        "pass e.g. seed=0",
+    )
+
+
+def check_confidence(confidence: object, *, fname: str) -> float:
+    """A confidence level strictly between 0 and 1 (an interval's coverage)."""
+    try:
+        c = float(confidence)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        c = math.nan
+    if isinstance(confidence, bool) or not 0.0 < c < 1.0:
+        raise OptionError(
+            f"{fname}: confidence must be a number strictly between 0 and 1",
+            f"received confidence={confidence!r}",
+            "pass e.g. confidence=0.95",
+        )
+    return c

@@ -32,6 +32,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("bcelab.cli.explain", "BCE as a function of the prediction for one target"),
     "train": ("bcelab.cli.train", "train a model with BCE (two circles, autoencoders, your data)"),
     "eval": ("bcelab.cli.eval", "evaluate a prediction file of any size (log loss, NE, ...)"),
+    "compare": ("bcelab.cli.compare", "is model B better than model A on the same rows, and why?"),
+    "recalibrate": ("bcelab.cli.recalibrate", "apply a fitted recalibration map to new rows"),
+    "predict": ("bcelab.cli.predict", "a trained model's predictions for new rows (logit, pred)"),
     "warmup": ("bcelab.cli.warmup", "compile bcelab's kernels once for this machine"),
 }
 

@@ -7,39 +7,43 @@ only this layer prints.
 
 Artifacts (``--out DIR``, default ``runs/autoencoder-<timestamp>/``): ``history.csv``,
 ``history.json``, ``model.pt`` (a state_dict), ``checkpoint.pt`` (from which
-``bcelab.train.fit_autoencoder(..., resume=DIR)`` continues), ``summary.json``,
-``reconstructions.png``, ``curves.png`` and ``per_pixel_excess.png``.  They are written into a hidden staging
-folder first and moved into place only when all of them exist, so an error never
-leaves a half-written run behind.  With ``--compare-losses`` each loss gets a
-sub-folder and the top-level ``summary.json`` compares their final test excess.
+``--resume DIR`` continues bit for bit), ``summary.json``, ``reconstructions.png``,
+``curves.png`` and ``per_pixel_excess.png``.  The folder is built beside its place and
+swapped in whole (:func:`bcelab._core.atomic.replace_dir`), so an error never leaves a
+half-written run behind; while training, the run folder (without the figures) is saved
+every ``--checkpoint-every`` epochs (default: every 30 seconds), and a second Ctrl-C
+waits until the run is saved.  With ``--compare-losses`` each loss gets a sub-folder
+and the top-level ``summary.json`` compares their final test excess.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import shutil
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._core.atomic import write_json
+from .._core.atomic import replace_dir, write_json
 from ..errors import OptionError
 from ..information import binary_entropy
-from ..train.artifacts import write_run
+from ..train import interrupts
+from ..train.artifacts import RUN_FILES, load_checkpoint, write_run
 from ..train.autoencoder.figures import plot_curves, plot_per_pixel_excess, plot_reconstructions
 from ..train.autoencoder.images import ImageSet, load_images
-from ..train.autoencoder.spec import ARCHS, LOSSES, MIN_CONV_SIZE, AutoencoderSpec
+from ..train.autoencoder.spec import LOSSES, MIN_CONV_SIZE, AutoencoderSpec
 from ..train.autoencoder.training import AutoencoderResult, fit_autoencoder
 from ..train.loop import DivergedError
-from . import flags
+from . import flags, run_folder
+from .autoencoder_flags import DEFAULTS, FLAG_NAMES, KEPT, add_arguments
 
 __all__ = ["Config", "add_arguments", "config_from_args", "execute", "final_line", "run"]
+
+#: what an output folder may hold: one run, or one sub-folder per loss with --compare-losses
+ALLOWED = RUN_FILES
 
 
 @dataclass(frozen=True)
@@ -55,72 +59,82 @@ class Config:
     quiet: bool = False
     compare_losses: bool = False
     threads: int = 1
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data",
-        metavar="FILE",
-        default=None,
-        help="images: FILE.npz with an array x of shape (N,H,W) or (N,H,W,C), float "
-        "in [0,1] or uint8 0..255; or an MNIST-style IDX file "
-        "(train-images-idx3-ubyte[.gz]). Default: scikit-learn's 8x8 digits",
-    )
-    p.add_argument(
-        "--arch",
-        choices=ARCHS,
-        default="dense",
-        help="dense: D->32->16->32->D (default); conv: small convolutional "
-        "autoencoder for images of 16x16 and larger",
-    )
-    p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument(
-        "--loss",
-        choices=LOSSES,
-        default="bce",
-        help="bce (default); kl = BCE minus the floor (same gradient, goes to 0 at a "
-        "perfect reconstruction); mse (for comparison)",
-    )
-    p.add_argument(
-        "--compare-losses",
-        action="store_true",
-        help="train once with each of bce, kl and mse (same seed) and compare their "
-        "final test excess",
-    )
-    p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        default=None,
-        help="output folder (default runs/autoencoder-<timestamp>/)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch intra-op threads (default 1: fastest for these small models)",
-    )
+    resume: str | None = None
+    overwrite: bool = False
+    checkpoint_every: int | None = None
+    given: frozenset[str] = frozenset()
 
 
 def config_from_args(ns: argparse.Namespace) -> Config:
-    """The options, each checked and named as a flag, before any data is read."""
+    """The options, each checked and named as a flag, and the output folder, before any
+    data is read."""
+    given = frozenset(k for k in DEFAULTS if hasattr(ns, k))
+    v = {k: getattr(ns, k, d) for k, d in DEFAULTS.items()}
+    resume = None if ns.resume is None else flags.check_resume_dir(ns.resume)
+    if resume is not None and ns.compare_losses:
+        raise OptionError(
+            "--resume continues one run",
+            "received --compare-losses too",
+            "resume one loss's sub-folder, e.g. --resume DIR/bce",
+        )
+    if ns.out is not None:
+        out = ns.out
+    elif resume is not None:
+        out = str(Path(resume).parent if Path(resume).is_file() else Path(resume))
+    else:
+        out = str(Path("runs") / time.strftime("autoencoder-%Y%m%d-%H%M%S"))
+    run_folder.check_out_folder(out, allowed=ALLOWED, resume=resume, overwrite=ns.overwrite)
     return Config(
         None
-        if ns.data is None
-        else flags.check_existing_file(ns.data, "--data", ".npz or IDX file"),
-        ns.arch,
-        flags.check_positive(ns.epochs, "--epochs", 100),
-        flags.check_positive(ns.batch_size, "--batch-size", 32),
-        flags.check_lr(ns.lr, "1e-3"),
-        ns.loss,
-        flags.check_seed(ns.seed),
-        ns.out,
+        if v["data"] is None
+        else flags.check_existing_file(v["data"], "--data", ".npz or IDX file"),
+        v["arch"],
+        flags.check_positive(v["epochs"], "--epochs", 100),
+        flags.check_positive(v["batch_size"], "--batch-size", 32),
+        flags.check_lr(v["lr"], "1e-3"),
+        v["loss"],
+        flags.check_seed(v["seed"]),
+        out,
         ns.quiet,
         ns.compare_losses,
-        flags.check_positive(ns.threads, "--threads", 1),
+        flags.check_positive(v["threads"], "--threads", 1),
+        resume,
+        ns.overwrite,
+        flags.check_checkpoint_every(ns.checkpoint_every),
+        given,
+    )
+
+
+def _saved_options(cfg: Config, loss: str) -> dict[str, Any]:
+    """The options a resumed run takes again (summary.json and the checkpoint)."""
+    skip = ("given", "out", "resume", "quiet", "overwrite", "checkpoint_every")
+    return {**{k: v for k, v in asdict(cfg).items() if k not in skip}, "loss": loss}
+
+
+def _resumed(cfg: Config) -> Config:
+    """The run's own options, with a larger --epochs if given; other differences refused."""
+    assert cfg.resume is not None
+    ck = load_checkpoint(cfg.resume)
+    saved = dict(ck.get("run_info", {}).get("cli", {}))
+    known = {f.name for f in fields(Config)} - {"given"}
+    old = replace(Config(), **{k: v for k, v in saved.items() if k in known})
+    run_folder.check_resumed(
+        asdict(old),
+        asdict(cfg),
+        given=cfg.given,
+        kept=KEPT,
+        flags=FLAG_NAMES,
+        done=int(ck.get("history", {}).get("epochs", 0)),
+    )
+    return replace(
+        old,
+        resume=cfg.resume,
+        out=cfg.out,
+        quiet=cfg.quiet,
+        overwrite=cfg.overwrite,
+        checkpoint_every=cfg.checkpoint_every,
+        epochs=cfg.epochs if "epochs" in cfg.given else old.epochs,
+        given=frozenset(),
     )
 
 
@@ -149,7 +163,7 @@ def _run_info(cfg: Config, loss: str, data: ImageSet, res: AutoencoderResult) ->
     """The autoencoder's entries of summary.json (next to the trainer's config and final)."""
     return {
         "command": "bcelab train autoencoder",
-        "cli": {**asdict(cfg), "loss": loss},
+        "cli": _saved_options(cfg, loss),
         "data": {
             "source": data.source,
             "scaling": data.scaling,
@@ -197,15 +211,6 @@ def _write_run(
     return info
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Move every staged file into ``out`` (each move is an atomic rename)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for src in sorted(p for p in staging.rglob("*") if p.is_file()):
-        dst = out / src.relative_to(staging)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        src.replace(dst)
-
-
 def _check_arch(cfg: Config, data: ImageSet) -> None:
     """``--arch conv`` needs images of at least MIN_CONV_SIZE pixels a side."""
     _, h, w = data.image_shape
@@ -217,8 +222,10 @@ def _check_arch(cfg: Config, data: ImageSet) -> None:
         )
 
 
-def _train(cfg: Config, data: ImageSet, *, echo: bool) -> dict[str, AutoencoderResult]:
-    """One run per loss (all of them with ``--compare-losses``), until one is interrupted."""
+def _train(cfg: Config, data: ImageSet, out: Path, *, echo: bool) -> dict[str, AutoencoderResult]:
+    """One run per loss (all of them with ``--compare-losses``), until one is interrupted.
+
+    A single run saves its checkpoints into ``out`` while it trains."""
     losses = LOSSES if cfg.compare_losses else (cfg.loss,)
     results: dict[str, AutoencoderResult] = {}
     for loss in losses:
@@ -237,8 +244,11 @@ def _train(cfg: Config, data: ImageSet, *, echo: bool) -> dict[str, AutoencoderR
                 on_epoch=None if (cfg.quiet or not echo) else _epoch_line(cfg.epochs, loss),
                 run_info={
                     "command": "bcelab train autoencoder",
-                    "cli": {**asdict(cfg), "loss": loss},
+                    "cli": _saved_options(cfg, loss),
                 },
+                resume=cfg.resume,
+                checkpoint_every=cfg.checkpoint_every,
+                checkpoint_dir=None if cfg.compare_losses else out,
             )
         except DivergedError as e:
             raise DivergedError(
@@ -266,7 +276,7 @@ def _stage(
             staging / "summary.json",
             {
                 "command": "bcelab train autoencoder --compare-losses",
-                "config": asdict(cfg),
+                "config": _saved_options(cfg, cfg.loss),
                 "data": {"source": data.source, "scaling": data.scaling},
                 "final_test": {k: s["final_test"] for k, s in summaries.items()},
                 "final_test_excess": {k: s["final_test"]["excess"] for k, s in summaries.items()},
@@ -275,23 +285,24 @@ def _stage(
 
 
 def run(cfg: Config, *, echo: bool = True) -> tuple[Path, dict[str, AutoencoderResult]]:
-    """Train (one loss, or all with ``compare_losses``), write the artifacts, return them."""
+    """Train (one loss, or all with ``compare_losses``), write the artifacts, return them.
+
+    The run folder is built beside its place and swapped in whole; from the first
+    Ctrl-C on, later ones wait until it is saved."""
+    if cfg.resume is not None:
+        cfg = _resumed(cfg)
     data = load_images(cfg.data)
     _check_arch(cfg, data)  # before any training
     if echo:
         print(f"data: {data.describe()}")
     out = Path(cfg.out) if cfg.out else Path("runs") / time.strftime("autoencoder-%Y%m%d-%H%M%S")
-    results = _train(cfg, data, echo=echo)
-    if not any(r.history.epochs for r in results.values()):
-        raise KeyboardInterrupt  # stopped before a single epoch: nothing worth keeping
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        _stage(staging, cfg, data, results)
-        _publish(staging, out)
-    finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(staging)
+    with interrupts.guarded():
+        results = _train(cfg, data, out, echo=echo)
+        if not any(r.history.epochs for r in results.values()):
+            raise KeyboardInterrupt  # stopped before a single epoch: nothing worth keeping
+        interrupts.hold()  # a Ctrl-C from here on waits until the run is saved
+        with replace_dir(out, ALLOWED, fname="", name="--out") as staging:
+            _stage(staging, cfg, data, results)
     return out, results
 
 
@@ -320,6 +331,11 @@ def execute(cfg: Config) -> int:
         print(f"{prefix}{final_line(r)}")
         print(f"{prefix}reconstructions: {folder / 'reconstructions.png'}")
     if any(r.interrupted for r in results.values()):
-        print("interrupted: kept the epochs trained so far", file=sys.stderr)
+        how = (
+            ""
+            if cfg.compare_losses
+            else f"; continue with: bcelab train autoencoder --resume {out}"
+        )
+        print(f"interrupted: kept the epochs trained so far in {out}{how}", file=sys.stderr)
         return 130
     return 0

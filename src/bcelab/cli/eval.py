@@ -10,19 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .._core.atomic import write_json
 from ..errors import OptionError
 from ..metrics.compute import check_threshold
+from . import flags
 from .output import check_dir
+from .recal_flags import (
+    RecalibrationFlags,
+    add_recalibration_arguments,
+    check_recalibration_flags,
+)
 from .warmup import CompileNotice
 
 __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute", "run"]
 
 #: flags whose value may start with a minus sign (``--positive-label -1``)
-VALUE_FLAGS = ("--positive-label", "--threshold", "--clip")
-_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
+VALUE_FLAGS = ("--positive-label", "--threshold", "--clip", "--negative-rate")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Config:
     workers: int | None = None
     strict: bool = False
     progress: bool | None = None  # None: only when stderr is a terminal
+    recalibration: RecalibrationFlags = field(default_factory=RecalibrationFlags)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,81 +103,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="write report.html, metrics.json and the figures (PNG) to DIR (a new folder, "
         "or a previous report folder, which is replaced whole)",
     )
-    _add_engine_arguments(p)
-
-
-def _add_engine_arguments(p: argparse.ArgumentParser) -> None:
-    """Where it runs (--engine, --threads, --scheduler, --workers) and how it reports."""
-    p.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="local: this machine's cores (default); dask: a dask.distributed cluster",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="threads of the local engine (default: every core, at most 8)",
-    )
-    p.add_argument(
-        "--scheduler",
-        metavar="tcp://HOST:PORT",
-        help="address of a running Dask scheduler (with --engine dask)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="worker processes of the Dask LocalCluster started without --scheduler "
-        "(with --engine dask; default 2)",
-    )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail on NaN predictions or missing targets instead of counting them",
-    )
-    bar = p.add_mutually_exclusive_group()
-    bar.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_true",
-        default=None,
-        help="always draw the progress bar on stderr (default: only on a terminal)",
-    )
-    bar.add_argument("--no-progress", dest="progress", action="store_false")
-
-
-def _check_engine_flags(ns: argparse.Namespace) -> None:
-    if ns.scheduler is not None and ns.engine != "dask":
-        raise OptionError(
-            "--scheduler only with --engine dask",
-            f"received --engine {ns.engine}",
-            "add --engine dask",
-        )
-    if ns.workers is not None and ns.engine != "dask":
-        raise OptionError(
-            "--workers (Dask worker processes) only with --engine dask",
-            f"received --workers {ns.workers} with --engine {ns.engine}",
-            "use --threads N for the local engine's threads, or add --engine dask",
-        )
-    if ns.threads is not None and ns.engine == "dask":
-        raise OptionError(
-            "--threads (the local engine's threads) only with --engine local",
-            f"received --threads {ns.threads} with --engine dask",
-            "use --workers N to size the Dask LocalCluster (worker processes)",
-        )
-    if ns.scheduler is not None and ns.workers is not None:
-        raise OptionError(
-            "either --scheduler or --workers",
-            "received both",
-            "--workers sizes the LocalCluster started when there is no scheduler",
-        )
-    for flag, value in (("--threads", ns.threads), ("--workers", ns.workers)):
-        if value is not None and value < 1:
-            raise OptionError(
-                f"{flag} must be an integer >= 1", f"received {flag} {value}", f"write {flag} 2"
-            )
+    add_recalibration_arguments(p)
+    flags.add_engine_arguments(p)
 
 
 def _check_value_flags(ns: argparse.Namespace) -> None:
@@ -205,19 +139,6 @@ def _check_value_flags(ns: argparse.Namespace) -> None:
         )
 
 
-def _delimiter(text: str | None) -> str | None:
-    if text is None:
-        return None
-    sep = _DELIMITERS.get(text.lower(), text)
-    if len(sep) != 1:
-        raise OptionError(
-            "--delimiter must be one character, or tab",
-            f"received --delimiter {text!r}",
-            "write e.g. --delimiter ';' or --delimiter tab",
-        )
-    return sep
-
-
 def _check_report(path: str) -> None:
     """A folder the report can be written to (new, or a previous report), before any work."""
     # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
@@ -230,15 +151,11 @@ def _check_report(path: str) -> None:
 def config_from_args(ns: argparse.Namespace) -> Config:
     """The typed configuration; each flag and the report folder are checked here, with a
     message naming the flag."""
-    _check_engine_flags(ns)
+    flags.check_engine_flags(ns)
     _check_value_flags(ns)
-    delimiter = _delimiter(ns.delimiter)
-    if ns.positive_label == "":
-        raise OptionError(
-            "--positive-label must be the value of the positive class",
-            "received ''",
-            "write e.g. --positive-label 1 or --positive-label yes",
-        )
+    delimiter = flags.check_delimiter(ns.delimiter)
+    flags.check_positive_label(ns.positive_label)
+    recalibration = check_recalibration_flags(ns)
     if ns.report is not None:
         _check_report(ns.report)
     return Config(
@@ -260,6 +177,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         workers=ns.workers,
         strict=ns.strict,
         progress=ns.progress,
+        recalibration=recalibration,
     )
 
 
@@ -291,6 +209,9 @@ def run(cfg: Config) -> Any:
             workers=cfg.workers,
             scheduler=cfg.scheduler,
             strict=cfg.strict,
+            negative_rate=cfg.recalibration.negative_rate,
+            recalibrate=cfg.recalibration.recalibrate,
+            fit_on=cfg.recalibration.fit_on,
             progress=bar if bar is not None else False,
         )
     finally:
@@ -304,6 +225,10 @@ def execute(cfg: Config) -> int:
     from ..evaluation.text import render
 
     res = run(cfg)
+    save = cfg.recalibration.save_map
+    if save is not None and res.recalibration is not None:
+        write_json(save, res.recalibration.map_document(res.columns))
+        print(f"map: {save}", file=sys.stderr)
     if cfg.report is not None:
         written = write_report(res, cfg.report)
         print(f"report: {written['report.html']}", file=sys.stderr)

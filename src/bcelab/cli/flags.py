@@ -1,27 +1,37 @@
-"""Checks of the ``bcelab train`` flags, in the words of the command line.
+"""Checks of flags, in the words of the command line.
 
-``config_from_args`` of :mod:`.train` and :mod:`.autoencoder` call these before any
-data is read or any training starts, so a bad flag is named as the user typed it
-(``--lr must be ...``, ``pass e.g. --lr 0.01``); the library below checks the same
-values again in the words of its Python arguments.
+``config_from_args`` of the commands (:mod:`.train`, :mod:`.autoencoder`,
+:mod:`.predict`, :mod:`.eval`, :mod:`.compare`) call these before any data is read or
+any training starts, so a bad flag is named as the user typed it (``--lr must be ...``,
+``pass e.g. --lr 0.01``); the library below checks the same values again in the words of
+its Python arguments.  :func:`add_engine_arguments` and :func:`check_engine_flags` are
+the flags that say where ``eval`` and ``compare`` read the data.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
 from ..errors import DataError, OptionError
 
 __all__ = [
+    "add_engine_arguments",
+    "check_checkpoint_every",
+    "check_delimiter",
+    "check_engine_flags",
     "check_existing_file",
     "check_fraction",
     "check_lr",
     "check_positive",
+    "check_positive_label",
     "check_resume_dir",
     "check_seed",
     "check_unit_open",
 ]
+
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}
 
 
 def check_positive(value: int, flag: str, example: int) -> int:
@@ -98,3 +108,114 @@ def check_resume_dir(path: str) -> str:
             "pass the --out folder of an earlier run",
         )
     return path
+
+
+def check_checkpoint_every(value: int | None) -> int | None:
+    """``--checkpoint-every N``: epochs between checkpoints, 0 for only at the end."""
+    if value is not None and value < 0:
+        raise OptionError(
+            "--checkpoint-every must be an integer >= 0 (epochs; 0: only at the end)",
+            f"received --checkpoint-every {value}",
+            "pass e.g. --checkpoint-every 50",
+        )
+    return value
+
+
+def check_delimiter(text: str | None) -> str | None:
+    """``--delimiter``: one character, or a name (tab, comma, semicolon, space)."""
+    if text is None:
+        return None
+    sep = _DELIMITERS.get(text.lower(), text)
+    if len(sep) != 1:
+        raise OptionError(
+            "--delimiter must be one character, or tab",
+            f"received --delimiter {text!r}",
+            "write e.g. --delimiter ';' or --delimiter tab",
+        )
+    return sep
+
+
+def check_positive_label(text: str | None) -> str | None:
+    """``--positive-label VALUE``: a value of the target column (not empty)."""
+    if text == "":
+        raise OptionError(
+            "--positive-label must be the value of the positive class",
+            "received an empty value",
+            "write e.g. --positive-label 1 or --positive-label yes",
+        )
+    return text
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """--engine, --threads, --scheduler, --workers, --strict and --progress."""
+    p.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: this machine's cores (default); dask: a dask.distributed cluster",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads of the local engine (default: every core, at most 8)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="address of a running Dask scheduler (with --engine dask)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of the Dask LocalCluster started without --scheduler "
+        "(with --engine dask; default 2)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on NaN predictions or missing targets instead of counting them",
+    )
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="always draw the progress bar on stderr (default: only on a terminal)",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def check_engine_flags(ns: argparse.Namespace) -> None:
+    """The flags of :func:`add_engine_arguments` fit together."""
+    if ns.scheduler is not None and ns.engine != "dask":
+        raise OptionError(
+            "--scheduler only with --engine dask",
+            f"received --engine {ns.engine}",
+            "add --engine dask",
+        )
+    if ns.workers is not None and ns.engine != "dask":
+        raise OptionError(
+            "--workers (Dask worker processes) only with --engine dask",
+            f"received --workers {ns.workers} with --engine {ns.engine}",
+            "use --threads N for the local engine's threads, or add --engine dask",
+        )
+    if ns.threads is not None and ns.engine == "dask":
+        raise OptionError(
+            "--threads (the local engine's threads) only with --engine local",
+            f"received --threads {ns.threads} with --engine dask",
+            "use --workers N to size the Dask LocalCluster (worker processes)",
+        )
+    if ns.scheduler is not None and ns.workers is not None:
+        raise OptionError(
+            "either --scheduler or --workers",
+            "received both",
+            "--workers sizes the LocalCluster started when there is no scheduler",
+        )
+    for flag, value in (("--threads", ns.threads), ("--workers", ns.workers)):
+        if value is not None and value < 1:
+            raise OptionError(
+                f"{flag} must be an integer >= 1", f"received {flag} {value}", f"write {flag} 2"
+            )

@@ -29,7 +29,7 @@ EXTRAS = {
     "jax": "jax",
     "keras": "keras",
 }
-_COMMAND_EXTRAS = {"train": {"matplotlib": "train"}}
+_COMMAND_EXTRAS = {"train": {"matplotlib": "train", "rich": "train"}, "predict": {"torch": "train"}}
 
 #: command -> {library argument: flag}
 FLAGS: dict[str, dict[str, str]] = {
@@ -50,6 +50,31 @@ FLAGS: dict[str, dict[str, str]] = {
         "strict": "--strict",
         "progress": "--progress",
         "directory": "--report",
+        "negative_rate": "--negative-rate",
+        "recalibrate": "--recalibrate",
+        "fit_on": "--fit-on",
+        "method": "--recalibrate",
+    },
+    "compare": {
+        "preds": "--pred",
+        "logits": "--logit",
+        "target": "--target",
+        "weight": "--weight",
+        "by": "--by",
+        "id": "--id",
+        "positive_label": "--positive-label",
+        "replicates": "--replicates",
+        "seed": "--seed",
+        "confidence": "--confidence",
+        "clip": "--clip",
+        "delimiter": "--delimiter",
+        "engine": "--engine",
+        "threads": "--threads",
+        "workers": "--workers",
+        "scheduler": "--scheduler",
+        "strict": "--strict",
+        "progress": "--progress",
+        "directory": "--report",
     },
     "loss": {
         "preds": "--preds",
@@ -59,6 +84,45 @@ FLAGS: dict[str, dict[str, str]] = {
         "convention": "--convention",
     },
     "explain": {"targets": "--target"},
+    "recalibrate": {
+        "preds": "--pred",
+        "logits": "--logit",
+        "data": "--data",
+        "out": "--out",
+        "out_column": "--out-column",
+        "delimiter": "--delimiter",
+        "overwrite": "--overwrite",
+    },
+    "train": {
+        "data": "--data",
+        "target": "--target",
+        "features": "--features",
+        "test": "--test",
+        "test_fraction": "--test-fraction",
+        "dropna": "--dropna",
+        "positive_label": "--positive-label",
+        "delimiter": "--delimiter",
+        "hidden": "--hidden",
+        "epochs": "--epochs",
+        "batch_size": "--batch-size",
+        "lr": "--lr",
+        "momentum": "--momentum",
+        "optimizer": "--optimizer",
+        "loss": "--loss",
+        "label_smoothing": "--label-smoothing",
+        "seeds": "--seeds",
+        "seed": "--seed",
+        "threads": "--threads",
+        "out": "--out",
+        "resume": "--resume",
+        "checkpoint_every": "--checkpoint-every",
+    },
+    "predict": {
+        "data": "--data",
+        "seed": "--seed",
+        "delimiter": "--delimiter",
+        "out": "--out",
+    },
 }
 #: command -> whole phrases that read better rewritten than translated word by word
 _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -67,10 +131,16 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("unless logits=True", "unless the column is named with --logit"),
     ),
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
+    "compare": (
+        ("pass logits=True", "name the columns with --logit instead of --pred"),
+        ("clip the probabilities, e.g. clip=1e-15", "clip the probabilities, e.g. --clip 1e-15"),
+    ),
 }
 _FUNCTION = re.compile(
-    r"^(?:evaluate|write_report|BinaryStats\.\w+|bce|bce_with_logits|bce_grad|"
-    r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid): "
+    r"^(?:evaluate|compare|write_report|write_comparison_report|recalibrate_file|load_map|"
+    r"fit_isotonic|BinaryStats\.\w+|PairedBootstrapStats\.\w+|bce|bce_with_logits|bce_grad|"
+    r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid|"
+    r"fit|fit_autoencoder|load_table|load_images|predict|MLPSpec): "
 )
 _ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")
 

@@ -1,11 +1,12 @@
 """``bcelab train``: the two-circles tutorial (and other data), many seeds at once.
 
-``bcelab train circles`` reproduces seed 001 (Keras's two-circles MLP) with bcelab's BCE
-on PyTorch; ``--seeds 30`` trains 30 seeds as one batched computation and reports
+``bcelab train circles`` reproduces the two-circles tutorial (Keras's MLP) with bcelab's
+BCE on PyTorch; ``--seeds 30`` trains 30 seeds as one batched computation and reports
 mean ± sd and a 95% CI.  ``bcelab train file --data FILE --target COL`` trains on a
-CSV/Parquet table.  ``bcelab train autoencoder ...`` is handed to
+CSV/TSV/Parquet table.  ``bcelab train autoencoder ...`` is handed to
 :mod:`bcelab.cli.autoencoder`.  ``config_from_args`` checks every flag (and names it
-as typed) before any data is read; ``execute`` trains and prints.
+as typed) and the output folder before any data is read; ``execute`` trains and prints.
+The options that a resumed run compares are those the user typed (``Config.given``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError
-from ..train.artifacts import load_checkpoint
+from ..train.artifacts import RUN_FILES, load_checkpoint
 from ..train.data import Dataset, builtin, load_table
 from ..train.fitting import fit
 from ..train.history import History
@@ -26,12 +27,34 @@ from ..train.loop import DivergedError
 from ..train.mlp.models import MLPSpec
 from ..train.plots import start_worker
 from ..train.progress import ProgressBar
-from . import autoencoder, flags
+from . import autoencoder, flags, run_folder
+from .train_flags import DEFAULTS, FLAG_NAMES, add_arguments, given_options
 
-__all__ = ["Config", "add_arguments", "config_from_args", "execute"]
+__all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute"]
 
-TASKS = ("circles", "moons", "breast-cancer", "file")
-TUTORIAL = {"train_acc": 0.836, "test_acc": 0.852}  # seed 001's printed line (one Keras run)
+#: flags whose value may start with a minus sign (``--positive-label -1``)
+VALUE_FLAGS = ("--positive-label",)
+TUTORIAL = {"train_acc": 0.836, "test_acc": 0.852}  # the tutorial's printed line (one Keras run)
+#: options that a resumed run keeps (given again, they must be the same)
+KEPT = (
+    "data",
+    "target",
+    "features",
+    "test",
+    "test_fraction",
+    "dropna",
+    "positive_label",
+    "delimiter",
+    "hidden",
+    "batch_size",
+    "lr",
+    "momentum",
+    "optimizer",
+    "loss",
+    "label_smoothing",
+    "seeds",
+    "seed",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,8 @@ class Config:
     test: str | None = None
     test_fraction: float = 0.5
     dropna: bool = False
+    positive_label: str | None = None
+    delimiter: str | None = None
     hidden: tuple[int, ...] = (50,)
     epochs: int = 200
     batch_size: int = 32
@@ -56,87 +81,9 @@ class Config:
     out: str | None = None
     resume: str | None = None
     quiet: bool = False
-    epochs_given: bool = False
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--hidden",
-        default="50",
-        metavar="N[,N...]",
-        help="hidden layer sizes (default 50: the tutorial's Dense(50, relu))",
-    )
-    p.add_argument("--epochs", type=int, default=None, help="default 200")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    p.add_argument("--loss", choices=("bce", "focal", "kl"), default="bce")
-    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="S")
-    p.add_argument(
-        "--seeds",
-        type=int,
-        default=1,
-        help="train this many seeds at once (batched) and report mean ± CI",
-    )
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument(
-        "--out",
-        default=None,
-        metavar="DIR",
-        help="folder for curves.png, history.*, model.pt, summary.json "
-        "(default runs/<name>-<timestamp>/)",
-    )
-    p.add_argument(
-        "--resume",
-        default=None,
-        metavar="DIR",
-        help="continue the run in DIR (its options are reused; --epochs may grow)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="task", metavar="TASK", required=True)
-    helps = {
-        "circles": "seed 001: two circles, MLP 2-50-1, SGD, 200 epochs",
-        "moons": "two moons (make_moons, noise 0.2)",
-        "breast-cancer": "scikit-learn's bundled breast-cancer data, standardised",
-        "file": "your CSV/Parquet file: --data FILE --target COL",
-    }
-    for task in TASKS:
-        sp = sub.add_parser(task, help=helps[task], description=helps[task])
-        if task == "file":
-            sp.add_argument(
-                "--data",
-                required=True,
-                metavar="FILE",
-                help="a .csv or .parquet table with a header",
-            )
-            sp.add_argument(
-                "--target", required=True, metavar="COL", help="the 0/1 (or [0, 1]) target column"
-            )
-            sp.add_argument(
-                "--features",
-                default=None,
-                metavar="A,B,C",
-                help="feature columns (default: all other columns)",
-            )
-            sp.add_argument("--test", default=None, metavar="FILE", help="a separate test table")
-            sp.add_argument(
-                "--test-fraction",
-                type=float,
-                default=0.5,
-                help="without --test: share of shuffled rows held out (default 0.5)",
-            )
-            sp.add_argument("--dropna", action="store_true", help="drop rows with missing values")
-        _common(sp)
-    sp = sub.add_parser(
-        "autoencoder",
-        help="image autoencoder: BCE = floor + excess",
-        description="image autoencoder with a sigmoid output and BCE",
-    )
-    autoencoder.add_arguments(sp)
+    overwrite: bool = False
+    checkpoint_every: int | None = None
+    given: frozenset[str] = frozenset()
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -153,68 +100,116 @@ def _hidden(text: str) -> tuple[int, ...]:
     return vals
 
 
-def _file_options(ns: argparse.Namespace) -> dict[str, Any]:
+def _file_options(ns: argparse.Namespace, v: dict[str, Any]) -> dict[str, Any]:
     """``train file``'s own flags (absent for the built-in tasks), checked."""
     if ns.task != "file":
         return {}
-    feats = ns.features
+    if ns.resume is None:
+        for name in ("data", "target"):
+            if v[name] is None:
+                raise OptionError(
+                    f"--{name} for bcelab train file",
+                    f"no --{name} was given",
+                    "pass e.g. --data mine.csv --target label (or --resume DIR)",
+                )
+    feats = v["features"]
     return {
-        "data": flags.check_existing_file(ns.data, "--data", "CSV or Parquet file"),
-        "target": ns.target,
+        "data": None
+        if v["data"] is None
+        else flags.check_existing_file(v["data"], "--data", "CSV, TSV or Parquet file"),
+        "target": v["target"],
         "features": None
         if feats is None
         else tuple(f.strip() for f in feats.split(",") if f.strip()),
         "test": None
-        if ns.test is None
-        else flags.check_existing_file(ns.test, "--test", "CSV or Parquet file"),
-        "test_fraction": ns.test_fraction
-        if ns.test is not None
-        else flags.check_fraction(ns.test_fraction, "--test-fraction", "0.5"),
-        "dropna": ns.dropna,
+        if v["test"] is None
+        else flags.check_existing_file(v["test"], "--test", "CSV, TSV or Parquet file"),
+        "test_fraction": v["test_fraction"]
+        if v["test"] is not None
+        else flags.check_fraction(v["test_fraction"], "--test-fraction", "0.5"),
+        "dropna": v["dropna"],
+        "positive_label": flags.check_positive_label(v["positive_label"]),
+        "delimiter": flags.check_delimiter(v["delimiter"]),
     }
 
 
+def _default_out(ns: argparse.Namespace, v: dict[str, Any]) -> str:
+    """``runs/<data>-<UTC timestamp>/`` (the resumed folder itself with --resume)."""
+    if ns.resume is not None:
+        p = Path(ns.resume)
+        return str(p.parent if p.is_file() else p)
+    name = Path(v["data"]).stem if ns.task == "file" and v["data"] else ns.task
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = Path("runs") / f"{name}-{stamp}"
+    out, i = base, 1
+    while out.exists():
+        i += 1
+        out = base.with_name(f"{base.name}-{i}")
+    return str(out)
+
+
 def config_from_args(ns: argparse.Namespace) -> Any:
-    """The options, each checked and named as a flag, before any data is read."""
+    """The options, each checked and named as a flag, and the output folder, before any
+    data is read."""
     if ns.task == "autoencoder":
         return autoencoder.config_from_args(ns)
+    given = given_options(ns)
+    v = {k: getattr(ns, k, d) for k, d in DEFAULTS.items()}
+    resume = None if ns.resume is None else flags.check_resume_dir(ns.resume)
+    out = ns.out or _default_out(ns, v)
+    run_folder.check_out_folder(out, allowed=RUN_FILES, resume=resume, overwrite=ns.overwrite)
     return Config(
         task=ns.task,
-        **_file_options(ns),
-        hidden=_hidden(ns.hidden),
-        epochs=200 if ns.epochs is None else flags.check_positive(ns.epochs, "--epochs", 200),
-        batch_size=flags.check_positive(ns.batch_size, "--batch-size", 32),
-        lr=flags.check_lr(ns.lr, "0.01"),
-        momentum=flags.check_unit_open(ns.momentum, "--momentum", "0.9"),
-        optimizer=ns.optimizer,
-        loss=ns.loss,
-        label_smoothing=flags.check_unit_open(ns.label_smoothing, "--label-smoothing", "0.1"),
-        seeds=flags.check_positive(ns.seeds, "--seeds", 30),
-        seed=flags.check_seed(ns.seed),
-        out=ns.out,
-        resume=None if ns.resume is None else flags.check_resume_dir(ns.resume),
+        **_file_options(ns, v),
+        hidden=_hidden(v["hidden"]),
+        epochs=flags.check_positive(v["epochs"], "--epochs", 200),
+        batch_size=flags.check_positive(v["batch_size"], "--batch-size", 32),
+        lr=flags.check_lr(v["lr"], "0.01"),
+        momentum=flags.check_unit_open(v["momentum"], "--momentum", "0.9"),
+        optimizer=v["optimizer"],
+        loss=v["loss"],
+        label_smoothing=flags.check_unit_open(v["label_smoothing"], "--label-smoothing", "0.1"),
+        seeds=flags.check_positive(v["seeds"], "--seeds", 30),
+        seed=flags.check_seed(v["seed"]),
+        out=out,
+        resume=resume,
         quiet=ns.quiet,
-        epochs_given=ns.epochs is not None,
+        overwrite=ns.overwrite,
+        checkpoint_every=flags.check_checkpoint_every(ns.checkpoint_every),
+        given=given,
     )
 
 
 def _resumed(cfg: Config) -> Config:
-    """The original run's options (from its checkpoint), with a new --epochs if given."""
+    """The run's own options (from its checkpoint), with a larger --epochs if given;
+    a different task or option is refused, each difference named."""
     assert cfg.resume is not None
     ck = load_checkpoint(cfg.resume)
     saved = dict(ck.get("run_info", {}).get("cli", {}))
-    known = {f.name for f in fields(Config)}
+    known = {f.name for f in fields(Config)} - {"given"}
     kw: dict[str, Any] = {
         k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in known
     }
     old = replace(Config(), **kw)
+    other = old.task != cfg.task
+    run_folder.check_resumed(
+        asdict(old),
+        asdict(cfg),
+        given=cfg.given,
+        kept=KEPT,
+        flags=FLAG_NAMES,
+        done=int(ck.get("history", {}).get("epochs", 0)),
+        first=[f"the run trained {old.task}, this command asks for {cfg.task}"] if other else [],
+    )
     return replace(
         old,
         resume=cfg.resume,
-        out=cfg.out or cfg.resume,
+        out=cfg.out,
         quiet=cfg.quiet,
-        epochs=cfg.epochs if cfg.epochs_given else old.epochs,
-        epochs_given=False,
+        overwrite=cfg.overwrite,
+        checkpoint_every=cfg.checkpoint_every,
+        epochs=cfg.epochs if "epochs" in cfg.given else old.epochs,
+        given=frozenset(),
     )
 
 
@@ -228,18 +223,10 @@ def _dataset(cfg: Config) -> Dataset:
             test=cfg.test,
             test_fraction=cfg.test_fraction,
             dropna=cfg.dropna,
+            positive_label=cfg.positive_label,
+            delimiter=cfg.delimiter,
         )
     return builtin(cfg.task)
-
-
-def _default_out(name: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = Path("runs") / f"{name}-{stamp}"
-    out, i = base, 1
-    while out.exists():
-        i += 1
-        out = base.with_name(f"{base.name}-{i}")
-    return out
 
 
 def _fmt_stat(s: dict[str, Any]) -> str:
@@ -249,11 +236,18 @@ def _fmt_stat(s: dict[str, Any]) -> str:
     return f"{s['mean']:.4f} ± {s['sd']:.4f}  (95% CI {lo:.4f} to {hi:.4f})"
 
 
+def _saved_options(cfg: Config) -> dict[str, Any]:
+    """The options a resumed run takes again (summary.json and the checkpoint)."""
+    skip = ("given", "out", "resume", "quiet", "overwrite", "checkpoint_every")
+    return {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items() if k not in skip
+    }
+
+
 def _train(cfg: Config, ds: Dataset, out: Path) -> History:
-    """``fit`` with the CLI's options, a progress bar unless --quiet, and flag-named advice
-    when the loss diverges."""
-    bar = None if cfg.quiet else ProgressBar(cfg.epochs)
-    info = {"cli": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}}
+    """``fit`` with the CLI's options, a progress bar on a terminal unless --quiet, and
+    flag-named advice when the loss diverges."""
+    bar = None if cfg.quiet or not sys.stderr.isatty() else ProgressBar(cfg.epochs)
     try:
         return fit(
             MLPSpec(hidden=cfg.hidden),
@@ -270,7 +264,8 @@ def _train(cfg: Config, ds: Dataset, out: Path) -> History:
             callbacks=[bar] if bar is not None else [],
             resume=cfg.resume,
             out=out,
-            run_info=info,
+            run_info={"cli": _saved_options(cfg)},
+            checkpoint_every=cfg.checkpoint_every,
         )
     except DivergedError as e:
         print(f"bcelab train: history written to {out}", file=sys.stderr)
@@ -316,7 +311,7 @@ def _report(cfg: Config, ds: Dataset, h: History) -> None:
         )
     if ds.name == "circles" and cfg.task == "circles":
         print(
-            f"tutorial (seed 001, one Keras run): Train: {TUTORIAL['train_acc']:.3f}, "
+            f"the two-circles tutorial (one Keras run): Train: {TUTORIAL['train_acc']:.3f}, "
             f"Test: {TUTORIAL['test_acc']:.3f}"
         )
 
@@ -329,7 +324,7 @@ def execute(cfg: Any) -> int:
     if cfg.resume is not None:
         cfg = _resumed(cfg)
     ds = _dataset(cfg)  # bad data fails here, before any folder is created
-    out = Path(cfg.out) if cfg.out else _default_out(ds.name)
+    out = Path(cfg.out)
     h = _train(cfg, ds, out)
     _report(cfg, ds, h)
     if h.interrupted:
@@ -338,8 +333,9 @@ def execute(cfg: Any) -> int:
             f"continue with: bcelab train {cfg.task} --resume {out}",
             file=sys.stderr,
         )
+    files = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     print(
         f"trained in {h.train_time:.2f} s ({time.perf_counter() - t_start:.2f} s in this "
-        f"command); wrote {out}/: curves.png, history.csv, history.json, model.pt, summary.json"
+        f"command); wrote {out}/: {', '.join(n for n in files if n != 'checkpoint.pt')}"
     )
     return 130 if h.interrupted else 0

@@ -1,10 +1,12 @@
 """``bcelab warmup``: compile bcelab's kernels once for this machine, ahead of the first run.
 
-The metric kernels (``bcelab eval``, ``bcelab.evaluate``, ``bcelab.metrics``) and the
-fused loss kernels (``bcelab.bce`` and its relatives on NumPy arrays) are compiled the
-first time they run on a machine, 10 to 30 seconds in all, and loaded from a cache in
-milliseconds afterwards.  ``make install`` runs this command, so that no later run pays
-for it.  :class:`CompileNotice` is the one line ``bcelab eval`` prints when it compiles.
+The metric kernels (``bcelab eval``, ``bcelab.evaluate``, ``bcelab.metrics``), the
+fused loss kernels (``bcelab.bce`` and its relatives on NumPy arrays) and the paired
+bootstrap kernels (``bcelab compare``) are compiled the first time they run on a
+machine, 10 to 30 seconds each, and loaded from a cache in milliseconds afterwards.
+``make install`` runs this command, so that no later run pays for it.
+:class:`CompileNotice` is the one line ``bcelab eval`` and ``bcelab compare`` print
+when they compile.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ class CompileNotice:
     """Called (from a timer thread) when compiling takes a while: starts one line on
     stderr; :meth:`finish` ends it with the time it took."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, *, not_counted_in: str = "the rows/s") -> None:
         self.command = command
+        self.not_counted_in = not_counted_in
         self._lock = threading.Lock()
         self._shown = False
 
@@ -43,7 +46,9 @@ class CompileNotice:
     def finish(self, seconds: float) -> None:
         with self._lock:
             if self._shown:
-                sys.stderr.write(f" done in {seconds:.1f} s (not counted in the rows/s)\n")
+                sys.stderr.write(
+                    f" done in {seconds:.1f} s (not counted in {self.not_counted_in})\n"
+                )
                 sys.stderr.flush()
 
 
@@ -54,9 +59,9 @@ class Config:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = (
-        "Compile (or load) the metric kernels and the fused loss kernels once for this "
-        "machine, so that the first `bcelab eval` or `bcelab.bce` call does not wait for "
-        "it. `make install` runs it."
+        "Compile (or load) the metric kernels, the fused loss kernels and the paired "
+        "bootstrap kernels once for this machine, so that the first `bcelab eval`, "
+        "`bcelab compare` or `bcelab.bce` call does not wait for it. `make install` runs it."
     )
 
 
@@ -100,7 +105,7 @@ def execute(cfg: Config) -> int:
             "code (pip install 'bcelab[fast]' for the compiled kernels)"
         )
         return 0
-    from ..evaluation.warmup import compile_metric_kernels
+    from ..evaluation.warmup import compile_metric_kernels, compile_paired_kernels
 
     t0 = time.perf_counter()
     _timed(
@@ -108,6 +113,10 @@ def execute(cfg: Config) -> int:
         lambda: compile_metric_kernels(notice=None),
     )
     _timed("fused loss kernels (bcelab.bce and its relatives on NumPy arrays)", _fused_calls)
+    _timed(
+        "paired bootstrap kernels (bcelab compare, bcelab.evaluation.compare)",
+        lambda: compile_paired_kernels(notice=None),
+    )
     print(
         f"done in {time.perf_counter() - t0:.1f} s; later runs load the compiled kernels "
         "from the cache in milliseconds"

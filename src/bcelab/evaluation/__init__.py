@@ -9,13 +9,27 @@ unit of rows (:mod:`.tasks`) on the local engine (:mod:`.local_engine`) or on Da
 
 pyarrow (the eval extra) is needed for all of it except :mod:`.warmup`; without it these
 names raise :class:`bcelab.errors.MissingDependencyError`, which names the extra.
+
+:func:`compare` (:mod:`.compare`) runs the same tasks and engines with a paired
+bootstrap state per segment (:mod:`.compare_task`) and returns a
+:class:`ComparisonResult` (:mod:`.compare_result`): model A vs model B with intervals
+and p-values, as text (:mod:`.compare_text`), figures (:mod:`.compare_figures`) and a
+report folder (:mod:`.compare_report`).
 """
 
 from __future__ import annotations
 
 from ..errors import MissingDependencyError
 
-__all__ = ["ENGINES", "EvalResult", "Segment", "evaluate"]
+__all__ = [
+    "ENGINES",
+    "ComparisonResult",
+    "EvalResult",
+    "Segment",
+    "SegmentComparison",
+    "compare",
+    "evaluate",
+]
 
 try:
     import pyarrow  # noqa: F401  (optional dependency: the eval extra)
@@ -24,12 +38,15 @@ except ImportError:
     def __getattr__(name: str) -> object:
         if name in __all__:
             raise MissingDependencyError(
-                "pyarrow for bcelab.evaluate and bcelab eval",
+                "pyarrow for bcelab.evaluate, bcelab.evaluation.compare, bcelab eval and "
+                "bcelab compare",
                 "it is not installed",
                 "pip install 'bcelab[eval]'",
             ) from None
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 else:
+    from .compare import compare
+    from .compare_result import ComparisonResult, SegmentComparison
     from .eval_result import EvalResult, Segment
     from .evaluate import ENGINES, evaluate

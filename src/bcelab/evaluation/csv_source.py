@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from .._core.tables import COMPRESSED, default_delimiter
 from ..errors import DataError
 from .columns import Columns, text_target_error
 
@@ -28,20 +29,11 @@ __all__ = [
     "explain_csv_error",
 ]
 
-COMPRESSED = (".gz", ".bz2", ".zst")
 _CSV_BLOCK = 8 << 20
 _CONVERSION = re.compile(
     r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): invalid value '(.*)'"
 )
 _PARSE = re.compile(r"CSV parse error: (?:Row #(\d+): )?(.*)")
-
-
-def default_delimiter(path: str) -> str:
-    """Tab for ``.tsv`` (also compressed), else comma."""
-    name = path.lower()
-    for ext in COMPRESSED:
-        name = name.removesuffix(ext)
-    return "\t" if name.endswith(".tsv") else ","
 
 
 def csv_header(path: str, delimiter: str) -> list[str]:
@@ -104,6 +96,8 @@ def _options(cols: Columns, names: list[str], delimiter: str, threads: bool) -> 
         del types[cols.target]  # labels: numbers, booleans or text, whatever the file holds
     if cols.by is not None:
         types[cols.by] = pa.string()
+    if cols.id is not None:  # text: the same key whatever a block's values look like
+        types[cols.id] = pa.string()
     return {
         "read_options": pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=threads),
         "parse_options": pacsv.ParseOptions(delimiter=delimiter),

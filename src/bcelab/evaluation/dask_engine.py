@@ -13,6 +13,8 @@ The workers must see the files at the same paths as the client (a shared file sy
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import DataError, OptionError
@@ -20,7 +22,13 @@ from .local_engine import ProgressFn, check_rows, total_rows
 from .reader import Unit
 from .tasks import Plan, PortableError, UnitResult, decode, merge_encoded, run_unit, tree_reduce
 
-__all__ = ["DEFAULT_WORKERS", "check_dask_options", "local_cluster_config", "run_dask"]
+__all__ = [
+    "DEFAULT_WORKERS",
+    "check_dask_options",
+    "dask_session",
+    "local_cluster_config",
+    "run_dask",
+]
 
 DEFAULT_WORKERS = 2  # worker processes of the LocalCluster started when no scheduler is given
 
@@ -86,6 +94,21 @@ def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
     return client, [client, cluster]
 
 
+@contextmanager
+def dask_session(scheduler: object, workers: int | None) -> Iterator[Any]:
+    """One client for several passes over the data (closed at the end when it is ours).
+
+    Yields what :func:`run_dask` takes as ``scheduler``; the options were checked by
+    :func:`check_dask_options`.
+    """
+    client, owned = _client(scheduler, workers)
+    try:
+        yield client
+    finally:
+        for obj in owned:
+            obj.close()
+
+
 def local_cluster_config() -> dict[str, Any]:
     """Worker settings for the LocalCluster bcelab starts.
 
@@ -139,6 +162,7 @@ def run_dask(
                 merge_encoded,
                 a,
                 b,
+                plan.accumulator,
                 key=f"bcelab-merge-{token}-{next(count)}",
                 pure=False,
             )
@@ -157,7 +181,7 @@ def run_dask(
             res: UnitResult = final.result()
         except PortableError as e:
             raise e.restore() from None
-        res = decode(res)
+        res = decode(res, plan.accumulator)
         check_rows(units, res)
         return res
     finally:

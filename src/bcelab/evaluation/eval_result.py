@@ -16,18 +16,74 @@ from .markup import notebook_view
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ..metrics import BinaryMetrics, BinaryStats
+    from ..metrics import BinaryMetrics, BinaryStats, CalibrationDecomposition, RecalibrationMap
 
-__all__ = ["EvalResult", "Segment", "flatten"]
+__all__ = ["EvalResult", "Recalibration", "Segment", "flatten"]
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One distinct value of the ``by`` column with its state and metrics."""
+    """One distinct value of the ``by`` column with its state and metrics.
+
+    ``decomposition``: None when the segment has no row with a weight > 0;
+    ``recalibrated``: the metrics after the recalibration map, when one was fitted.
+    """
 
     value: Any
     stats: BinaryStats
     metrics: BinaryMetrics
+    decomposition: CalibrationDecomposition | None = None
+    recalibrated: BinaryMetrics | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``value``, ``rows``, ``metrics``, ``decomposition`` (and ``recalibrated``)."""
+        d = self.decomposition
+        out = {
+            "value": self.value,
+            "rows": self.stats.rows,
+            "metrics": self.metrics.to_dict(),
+            "decomposition": None if d is None else d.to_dict(),
+        }
+        if self.recalibrated is not None:
+            out["recalibrated"] = {"metrics": self.recalibrated.to_dict()}
+        return out
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """A recalibration map fitted during an evaluation, and the metrics after it.
+
+    ``fitted_on``: the calibration sources, or None for the evaluated rows;
+    ``fit_rows``: the rows read to fit it; ``passes``: passes over those rows (one per
+    Newton step for Platt and temperature scaling, 0 for a map from the evaluation's
+    histogram); ``seconds``: the fit and the pass after it.
+    """
+
+    method: str
+    recalibration_map: RecalibrationMap
+    stats: BinaryStats
+    metrics: BinaryMetrics
+    fitted_on: tuple[str, ...] | None
+    fit_rows: int
+    passes: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``method``, ``params``, ``fitted_on``, ``fit_rows``, ``passes``, ``metrics``."""
+        return {
+            "method": self.method,
+            "params": self.recalibration_map.params,
+            "fitted_on": None if self.fitted_on is None else list(self.fitted_on),
+            "fit_rows": self.fit_rows,
+            "passes": self.passes,
+            "metrics": self.metrics.to_dict(),
+        }
+
+    def map_document(self, columns: Columns) -> dict[str, Any]:
+        """The map file: ``to_dict()`` of the map (``bcelab.metrics.load_map`` reads it)
+        and the prediction column it was fitted on (``{"pred": ...}`` or ``{"logit": ...}``)."""
+        col = {"logit" if columns.logits else "pred": columns.pred}
+        return {**self.recalibration_map.to_dict(), "columns": col}
 
 
 def _clean(x: Any) -> Any:
@@ -57,6 +113,11 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _flat(metrics: BinaryMetrics, d: CalibrationDecomposition | None) -> dict[str, Any]:
+    """One row of :meth:`EvalResult.to_frame`: the metrics, then the decomposition."""
+    return flatten({**metrics.to_dict(), **({} if d is None else {"decomposition": d.to_dict()})})
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """Metrics of one evaluation: ``metrics`` over all rows, ``segments`` per ``by`` value."""
@@ -72,6 +133,9 @@ class EvalResult:
     rows: int
     seconds: float
     rows_per_second: float
+    decomposition: CalibrationDecomposition | None = None
+    recalibration: Recalibration | None = None
+    negative_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (non-finite numbers become ``null``)."""
@@ -87,13 +151,16 @@ class EvalResult:
             },
             "rows": self.rows,
             "threshold": self.threshold,
-            "metrics": self.metrics.to_dict(),
         }
+        if self.negative_rate is not None:
+            out["negative_rate"] = self.negative_rate
+        out["metrics"] = self.metrics.to_dict()
+        d = self.decomposition
+        out["decomposition"] = None if d is None else d.to_dict()
+        if self.recalibration is not None:
+            out["recalibrated"] = self.recalibration.to_dict()
         if c.by is not None:
-            out["segments"] = [
-                {"value": s.value, "rows": s.stats.rows, "metrics": s.metrics.to_dict()}
-                for s in self.segments
-            ]
+            out["segments"] = [s.to_dict() for s in self.segments]
         out["run"] = {
             "engine": self.engine,
             "seconds": self.seconds,
@@ -105,14 +172,17 @@ class EvalResult:
     def to_frame(self) -> pa.Table:
         """Scalar metrics as a ``pyarrow.Table``: one row per segment, or one row without ``by``.
 
+        The decomposition terms follow the metrics (``decomposition.log_loss.uncertainty``, ...).
+
         With ``by``, the first column is named after it and holds the segment values.
         Convert with ``.to_pandas()`` or ``polars.from_arrow(...)`` if you like.
         """
         if self.columns.by is None:
-            rows = [flatten(self.metrics.to_dict())]
+            rows = [_flat(self.metrics, self.decomposition)]
         else:
             rows = [
-                {self.columns.by: s.value, **flatten(s.metrics.to_dict())} for s in self.segments
+                {self.columns.by: s.value, **_flat(s.metrics, s.decomposition)}
+                for s in self.segments
             ]
         names = list(dict.fromkeys(k for r in rows for k in r))
         return pa.table({n: [_clean(r.get(n)) for r in rows] for n in names})

@@ -13,28 +13,28 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core.options import (
-    check_choice,
     check_clip,
     check_positive_int,
-    check_threads,
     check_unit_interval,
 )
-from ..errors import DataError, OptionError
-from ..metrics import BinaryStats
+from ..errors import EmptyReductionError, OptionError
+from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
 from ..metrics.compute import check_threshold
 from .columns import Columns, check_positive_label
-from .dask_engine import check_dask_options, run_dask
-from .eval_result import EvalResult, Segment
-from .local_engine import ProgressFn, check_rows, run_local, run_serial
-from .reader import Unit, plan_units
+from .eval_result import EvalResult, Recalibration, Segment
+from .local_engine import ProgressFn
+from .reader import Unit
+from .recal_fit import FittedMap, RecalibrationOptions, check_recalibration_options, fit_source
+from .recal_fit import recalibrate as recalibrate_run
 from .row_progress import RowProgressBar
-from .tables import describe, source_kind, stream_units, table_units, to_arrow
+from .run_options import ENGINES, check_engine_options, progress_callable
+from .runner import Runner, open_runner
+from .sources import check_delimiter, check_source_kind, plan_source, run_planned
 from .tasks import Plan, UnitResult, segment_order
 from .warmup import compile_metric_kernels
 
 __all__ = ["ENGINES", "evaluate"]
 
-ENGINES = ("local", "dask")
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Any
 
 
@@ -56,6 +56,9 @@ def evaluate(
     workers: int | None = None,
     scheduler: Any = None,
     strict: bool = False,
+    negative_rate: float | None = None,
+    recalibrate: str | None = None,
+    fit_on: Source | None = None,
     progress: bool | ProgressFn = False,
 ) -> EvalResult:
     r"""Evaluate predictions of any size in constant memory: files or in-memory tables.
@@ -85,109 +88,69 @@ def evaluate(
     Every option is checked before any data is read.  The first call on a machine
     compiles the metric kernels (once; a ``logging`` warning says so), which is not
     counted in ``rows_per_second``.
+
+    ``negative_rate=W`` counts every negative 1/W times (data that kept each negative
+    with probability W).  ``recalibrate=`` (``"platt"``, ``"temperature"``,
+    ``"isotonic"``, ``"downsampling"``) fits that map on the rows, or on ``fit_on``, and
+    reports the metrics after it (:mod:`.recal_fit`).  The result also holds log loss =
+    uncertainty − discrimination + miscalibration, overall and per segment.
     """
     cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
     threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
-    sep = _delimiter(delimiter)
+    sep = check_delimiter(delimiter, fname="evaluate")
     engine = _engine_options(engine, threads, workers, scheduler)
-    kind = _source_kind(source, engine)
-    show, bar = _progress_fn(progress)
-    plan = Plan(cols, strict=bool(strict), clip=eps)
-    compile_metric_kernels()
-    t0 = time.perf_counter()
-    try:
-        res, units, label = _run(source, kind, plan, sep, engine, threads, workers, scheduler, show)
-    finally:
-        if bar is not None:
-            bar.close()  # end the bar's line, also when an error follows
-    seconds = time.perf_counter() - t0
-    return _result(
-        res.states,
-        cols,
-        source=label,
-        files=len({u.path for u in units}) if kind == "paths" else 0,
-        engine=engine,
-        threshold=threshold,
-        n_bins=n_bins,
-        rows=res.rows,
-        seconds=seconds,
+    kind = check_source_kind(source, engine, fname="evaluate")
+    opts = check_recalibration_options(
+        recalibrate, fit_on, negative_rate, kind=kind, fname="evaluate"
     )
+    show, bar = _progress_fn(progress)
+    plan = Plan(cols, strict=bool(strict), clip=eps, negative_rate=opts.negative_rate)
+    compile_metric_kernels()
+    where = {"threads": threads, "workers": workers, "scheduler": scheduler, "progress": show}
+    res, units, label, seconds, fitted = _passes(source, kind, plan, sep, opts, engine, where, bar)
+    files = len({u.path for u in units}) if kind == "paths" else 0
+    return _result(res.states, cols, source=label, files=files, engine=engine,
+                   threshold=threshold, n_bins=n_bins, rows=res.rows, seconds=seconds,
+                   fitted=fitted, negative_rate=opts.negative_rate)  # fmt: skip
 
 
-def _run(
+def _passes(
     source: Any,
     kind: str,
     plan: Plan,
     delimiter: str | None,
+    opts: RecalibrationOptions,
     engine: str,
-    threads: int | None,
-    workers: int | None,
-    scheduler: Any,
-    progress: ProgressFn | None,
+    where: dict[str, Any],
+    bar: RowProgressBar | None,
+) -> tuple[UnitResult, list[Unit], tuple[str, ...], float, FittedMap | None]:
+    """The evaluation pass (its result, units, label and seconds), then the recalibration
+    (``where``: the engine's options and the progress callable)."""
+    try:
+        fit_on = fit_source(opts, plan, delimiter)
+        with open_runner(engine, passes=1 if opts.method is None else 2, **where) as runner:
+            t0 = time.perf_counter()
+            res, units, label = _run(source, kind, plan, delimiter, runner)
+            seconds = time.perf_counter() - t0
+            if opts.method is None:
+                return res, units, label, seconds, None
+            total = BinaryStats.merge_all(res.states.values())
+            fitted = recalibrate_run(
+                opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,
+                fit_on=fit_on,
+            )  # fmt: skip
+            return res, units, label, seconds, fitted
+    finally:
+        if bar is not None:
+            bar.close()  # end the bar's line, also when an error follows
+
+
+def _run(
+    source: Any, kind: str, plan: Plan, delimiter: str | None, runner: Runner
 ) -> tuple[UnitResult, list[Unit], tuple[str, ...]]:
     """Plan the units of ``source`` and run them; the result, the units and the label."""
-    cols = plan.columns
-    if kind == "stream":
-        label = describe(source)
-        stream = stream_units(to_arrow(source, cols), label, batch_rows=plan.batch_rows)
-        return (
-            _rows_read(run_serial(stream, plan, None, progress), kind, [], (label,)),
-            [],
-            (label,),
-        )
-    if kind == "table":
-        label = describe(source)
-        units = table_units(to_arrow(source, cols), label)
-        labels: tuple[str, ...] = (label,)
-    else:
-        paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-        units = plan_units(paths, cols, delimiter=delimiter)
-        labels = tuple(str(s) for s in paths)
-    if engine == "dask" and units:
-        res = run_dask(units, plan, scheduler=scheduler, workers=workers, progress=progress)
-    elif units:
-        res = run_local(units, plan, threads=threads, progress=progress)
-        check_rows(units, res)
-    else:
-        res = UnitResult(0)
-    return _rows_read(res, kind, units, labels), units, labels
-
-
-def _rows_read(
-    res: UnitResult, kind: str, units: list[Unit], labels: tuple[str, ...]
-) -> UnitResult:
-    if res.rows == 0:
-        raise DataError(
-            "at least one row of predictions",
-            f"the files hold 0 rows: {sorted({u.path for u in units} or labels)}"
-            if kind == "paths"
-            else f"the {labels[0]} holds 0 rows",
-            "check that the export wrote data (header-only or empty files)",
-        )
-    return res
-
-
-def _source_kind(source: object, engine: str) -> str:
-    """``'paths'``, ``'table'`` or ``'stream'`` (a stream only on the local engine)."""
-    kind = source_kind(source)
-    if kind == "stream" and engine == "dask":
-        raise OptionError(
-            "evaluate: a RecordBatchReader only with engine='local' (it can be read once, "
-            "in this process)",
-            "received engine='dask'",
-            "write it to Parquet for Dask, or pass a pyarrow Table",
-        )
-    return kind
-
-
-def _delimiter(delimiter: object) -> str | None:
-    if delimiter is None or (isinstance(delimiter, str) and len(delimiter) == 1):
-        return delimiter
-    raise OptionError(
-        "evaluate: delimiter must be one character (the CSV field separator)",
-        f"received delimiter={delimiter!r}",
-        "pass delimiter='\\t' for tab-separated files, or leave it out (tab for .tsv, else comma)",
-    )
+    planned = plan_source(source, kind, plan.columns, delimiter, plan.batch_rows)
+    return run_planned(planned, plan, runner), planned.units, planned.labels
 
 
 def _columns(
@@ -237,59 +200,12 @@ def _metric_options(
 
 
 def _engine_options(engine: object, threads: object, workers: object, scheduler: object) -> str:
-    name = check_choice(
-        engine,
-        ENGINES,
-        name="engine",
-        fname="evaluate",
-        hint="use engine='local' (this machine) or engine='dask' (a dask.distributed cluster)",
-    )
-    n_threads = check_threads(threads, fname="evaluate")
-    n_workers = (
-        None
-        if workers is None
-        else check_positive_int(workers, name="workers", fname="evaluate", example=2)
-    )
-    if name == "dask":
-        if n_threads is not None:
-            raise OptionError(
-                "evaluate: threads= only with engine='local' (the threads of this machine)",
-                f"received threads={threads!r} with engine='dask'",
-                "size a new Dask LocalCluster with workers= (worker processes), or use "
-                "engine='local'",
-            )
-        check_dask_options(scheduler, n_workers)
-        return name
-    if n_workers is not None:
-        raise OptionError(
-            "evaluate: workers= only with engine='dask' (the worker processes of a new "
-            "LocalCluster)",
-            f"received workers={workers!r} with engine='local'",
-            "use threads= for the local engine's threads, or engine='dask'",
-        )
-    if scheduler is not None:
-        raise OptionError(
-            "evaluate: scheduler= only with engine='dask'",
-            f"received scheduler={scheduler!r} with engine='local'",
-            "pass engine='dask' too",
-        )
-    return name
+    return check_engine_options(engine, threads, workers, scheduler, fname="evaluate")
 
 
 def _progress_fn(progress: object) -> tuple[ProgressFn | None, RowProgressBar | None]:
     """The progress callable, and the bar to close when this call drew its own."""
-    if progress is True:
-        bar = RowProgressBar()
-        return bar, bar
-    if progress is False or progress is None:
-        return None, None
-    if callable(progress):
-        return progress, None
-    raise OptionError(
-        "evaluate: progress must be True, False or a callable(rows_done, rows_total)",
-        f"received progress={progress!r}",
-        "pass progress=True",
-    )
+    return progress_callable(progress, fname="evaluate")
 
 
 def _result(
@@ -303,6 +219,8 @@ def _result(
     n_bins: int,
     rows: int,
     seconds: float,
+    fitted: FittedMap | None,
+    negative_rate: float | None,
 ) -> EvalResult:
     keys = sorted(states, key=segment_order)
     total = BinaryStats.merge_all(states[k] for k in keys)
@@ -310,7 +228,34 @@ def _result(
     def metrics(s: Any) -> Any:
         return s.compute(threshold=threshold, n_calibration_bins=n_bins)
 
-    segments = tuple(Segment(k, states[k], metrics(states[k])) for k in keys) if cols.by else ()
+    after = {} if fitted is None else fitted.result.states
+    segments = (
+        tuple(
+            Segment(
+                k,
+                states[k],
+                metrics(states[k]),
+                _decomposition(states[k]),
+                metrics(after[k]) if k in after else None,
+            )
+            for k in keys
+        )
+        if cols.by
+        else ()
+    )
+    recalibration = None
+    if fitted is not None:
+        rec = BinaryStats.merge_all(after[k] for k in sorted(after, key=segment_order))
+        recalibration = Recalibration(
+            fitted.method,
+            fitted.recalibration_map,
+            rec,
+            metrics(rec),
+            fitted.fitted_on,
+            fitted.fit_rows,
+            fitted.passes,
+            fitted.seconds,
+        )
     return EvalResult(
         stats=total,
         metrics=metrics(total),
@@ -323,4 +268,15 @@ def _result(
         rows=rows,
         seconds=seconds,
         rows_per_second=rows / seconds if seconds > 0 else math.inf,
+        decomposition=_decomposition(total),
+        recalibration=recalibration,
+        negative_rate=negative_rate,
     )
+
+
+def _decomposition(stats: BinaryStats) -> CalibrationDecomposition | None:
+    """The decomposition of a state, None when no row has a weight > 0."""
+    try:
+        return decompose_stats(stats)
+    except EmptyReductionError:
+        return None

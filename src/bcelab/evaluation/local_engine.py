@@ -3,8 +3,10 @@
 Each thread reads one unit at a time and returns the unit's fixed-size states.  The
 calling thread merges them with :class:`~bcelab.evaluation.tasks.OrderedReducer` (the
 same tree as the Dask engine), so the result does not depend on which thread finished
-first.  At most ``threads + 1`` units are in flight, so memory stays constant whatever
-the number of units.  Reading (pyarrow) and the metric kernel (numba, ``nogil``) release
+first; states whose merges are exact (integer sums) are merged as they arrive
+(:class:`~bcelab.evaluation.tasks.RunningReducer`), which gives the same bits.  At most
+``threads + 1`` units are in flight, so memory stays constant whatever the number of
+units.  Reading (pyarrow) and the metric kernel (numba, ``nogil``) release
 the GIL, so the threads run in parallel.
 """
 
@@ -16,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from ..errors import DataError
 from .reader import Unit
-from .tasks import OrderedReducer, Plan, UnitResult, merge_objects, run_unit_objects
+from .tasks import Plan, UnitResult, reducer, run_unit_objects
 
 __all__ = [
     "ProgressFn",
@@ -57,7 +59,7 @@ def run_serial(
 ) -> UnitResult:
     """Run the units one after the other in this thread (also a stream's units, which
     are read as they come)."""
-    red = OrderedReducer(merge_objects)
+    red = reducer(plan)
     done = 0
     for u in units:
         res = run_unit_objects(u, plan)
@@ -88,7 +90,7 @@ def run_local(
     n = min(default_threads() if threads is None else threads, len(units))
     if n <= 1:
         return run_serial(units, plan, total, progress)
-    red = OrderedReducer(merge_objects)
+    red = reducer(plan)
     done = 0
     todo = list(reversed(units))
     running: dict[Future[UnitResult], Unit] = {}

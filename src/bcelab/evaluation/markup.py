@@ -9,15 +9,19 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .text import RECALIBRATED
+
 __all__ = [
     "CSS",
     "ROWS",
     "SEGMENT_COLUMNS",
     "bound_text",
     "counts",
+    "decomposition_table",
     "metrics_table",
     "notebook_view",
     "num",
+    "recalibration_table",
     "segments_table",
 ]
 
@@ -115,6 +119,70 @@ def metrics_table(m: dict[str, Any]) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+#: (term, how to read it) of the decomposition table
+DECOMPOSITION_ROWS = (
+    ("score", "= uncertainty − discrimination + miscalibration"),
+    ("uncertainty", "the score of always predicting the base rate: the floor of a model "
+     "that knows nothing"),
+    ("discrimination", "what the ranking earns below the uncertainty"),
+    ("miscalibration", "what the best monotone recalibration (isotonic) would remove"),
+    ("bound", "binning error: the exact discrimination and miscalibration lie in "
+     "[value, value + bound]"),
+)  # fmt: skip
+
+
+def decomposition_table(d: dict[str, Any]) -> str:
+    """The decomposition of the log loss and the Brier score, with one line that reads it."""
+    dec = d.get("decomposition")
+    if not dec:
+        return ""
+    ll, bs = dec["log_loss"], dec["brier"]
+    rows = "".join(
+        f"<tr><th>{key}</th><td class=num>{num(ll[key])}</td><td class=num>{num(bs[key])}</td>"
+        f"<td class=note>{html.escape(note)}</td></tr>"
+        for key, note in DECOMPOSITION_ROWS
+    )
+    line = ""
+    score, mcb = ll["score"], ll["miscalibration"]
+    if isinstance(score, float) and isinstance(mcb, float) and score > 0:
+        line = (
+            f"<p>Recalibrating would remove <b>{mcb:.4g}</b> of the log loss "
+            f"({100.0 * mcb / score:.1f}%); the rest, {score - mcb:.4g}, is ranking.</p>"
+        )
+    return (
+        "<h2>Why: uncertainty − discrimination + miscalibration</h2>"
+        f"<table><tr><th></th><th>log loss</th><th>Brier</th><th></th></tr>{rows}</table>{line}"
+    )
+
+
+def recalibration_table(d: dict[str, Any]) -> str:
+    """The fitted map and the metrics before and after it."""
+    rec = d.get("recalibrated")
+    if not rec:
+        return ""
+    params = rec["params"]
+    shown = (
+        f"{len(params['values'])} steps"
+        if "values" in params
+        else ", ".join(f"{html.escape(k)} = {num(v)}" for k, v in params.items())
+    )
+    where = (
+        "the evaluated rows"
+        if rec["fitted_on"] is None
+        else ", ".join(html.escape(s) for s in rec["fitted_on"])
+    )
+    fitted = "" if rec["method"] == "downsampling" else f"; fitted on {where}"
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th><td class=num>{num(d['metrics'].get(key))}</td>"
+        f"<td class=num>{num(rec['metrics'].get(key))}</td></tr>"
+        for key, label in RECALIBRATED
+    )
+    return (
+        f"<h2>Recalibrated: {html.escape(rec['method'])}</h2><p>{shown}{fitted}.</p>"
+        f"<table><tr><th></th><th>before</th><th>after</th></tr>{rows}</table>"
+    )
+
+
 def counts(m: dict[str, Any]) -> str:
     parts = [f"<b>{num(m['rows'])}</b> rows read, {num(m['rows_used'])} used"]
     if m.get("weight_total") != m.get("rows_used"):
@@ -171,6 +239,12 @@ def notebook_view(d: dict[str, Any]) -> str:
         f"<div class=bcelab-eval><style>{_NOTEBOOK_CSS}</style>"
         f"<b>Evaluation of {src}</b><div class=note>{columns_line(d)}</div>"
         f"{counts(d['metrics'])}{metrics_table(d['metrics'])}"
-        f"{segments_table(d).replace('<h2>', '<b>').replace('</h2>', '</b>')}"
+        f"{_headings(decomposition_table(d) + recalibration_table(d))}"
+        f"{_headings(segments_table(d))}"
         f"<div class=note>{html.escape(BOUND_NOTE)}.</div></div>"
     )
+
+
+def _headings(text: str) -> str:
+    """The notebook view's headings are bold text, not page headings."""
+    return text.replace("<h2>", "<b>").replace("</h2>", "</b>")

@@ -41,6 +41,7 @@ from .csv_source import (
     default_delimiter,
     explain_csv_error,
 )
+from .row_ids import check_id_type, id_array
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
@@ -97,6 +98,10 @@ class Batch:
     weight: np.ndarray | None
     by: tuple[np.ndarray, list[object]] | None  # (codes, distinct values)
     number: int  # batch number inside its unit, from 0
+    pred_b: np.ndarray | None = None  # model B's prediction (a comparison only)
+    ids: np.ndarray | None = None  # row ids: int64, uint64 or str objects (with an id column)
+    first_row: int = 0  # the row of the source where the batch starts
+    source: str = ""  # the unit's path (or the label of an in-memory source)
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
@@ -204,6 +209,8 @@ def check_columns(
                 f"its type is {t}",
                 "convert it to float when writing the file",
             )
+    if cols.id is not None:
+        check_id_type(cols.id, types[cols.id], where)
 
 
 def text_target(cols: Columns, types: dict[str, pa.DataType]) -> bool:
@@ -304,7 +311,9 @@ def _to_batch(
     w = numeric_array(get(cols.weight), cols.weight, where) if cols.weight else None
     by = by_codes(get(cols.by)) if cols.by else None
     y = target_array(get(cols.target), cols, where, first_row, pred.dtype, csv=unit.kind == "csv")
-    return Batch(y, pred, w, by, number)
+    pred_b = numeric_array(get(cols.pred_b), cols.pred_b, where) if cols.pred_b else None
+    ids = id_array(get(cols.id), cols.id, where) if cols.id else None
+    return Batch(y, pred, w, by, number, pred_b, ids, first_row, unit.path)
 
 
 def _read_columns(unit: Unit, cols: Columns) -> list[str]:

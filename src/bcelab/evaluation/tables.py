@@ -162,7 +162,7 @@ def stream_units(
         yield Unit(index, label, "stream", first_row=index * per_unit * batch_rows, data=chunk)
 
 
-def source_kind(source: object) -> str:
+def source_kind(source: object, *, fname: str = "evaluate") -> str:
     """``'paths'``, ``'table'`` or ``'stream'``; anything else is an :class:`OptionError`."""
     if isinstance(source, (str, os.PathLike)):
         return "paths"
@@ -173,7 +173,7 @@ def source_kind(source: object) -> str:
     if isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source):
         return "paths"
     raise OptionError(
-        "evaluate: source must be a path, a list of paths, a pyarrow Table or "
+        f"{fname}: source must be a path, a list of paths, a pyarrow Table or "
         "RecordBatchReader, a polars or pandas DataFrame, or a dict of arrays",
         f"received {type(source).__module__}.{type(source).__name__}",
         "pass a file or folder path, or one of those tables",

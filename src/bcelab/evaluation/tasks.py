@@ -5,16 +5,27 @@ metric states serialised with ``BinaryStats.to_bytes`` (one state per segment). 
 a pure function of its unit, so a scheduler may run it again after a worker dies and
 nothing is counted twice.
 
+A plan may carry an ``accumulator`` (an object with ``empty()``, ``update(state, batch,
+rows, plan)`` and ``decode(bytes)``, see :mod:`.recal_pass` and :mod:`.compare_task`)
+that makes the tasks accumulate another state than ``BinaryStats``, and a
+``negative_rate`` under which every negative counts ``1 / negative_rate`` times
+(:func:`batch_arrays`).  An accumulator may also declare ``max_segments`` (the most
+``by`` values, default :data:`MAX_SEGMENTS`) and ``exact_merge`` (see below).
+
 Floating-point addition is not associative, so the engines merge the unit states in one
 fixed tree, :func:`tree_reduce` (pairs of neighbours, level by level).  The local engine
 builds the same tree incrementally with :class:`OrderedReducer`.  Both engines therefore
-return bit-identical numbers.
+return bit-identical numbers.  States whose merges are exact (integer sums, an
+accumulator with ``exact_merge = True``) give the same bits in any order, so the local
+engine merges them as they arrive (:class:`RunningReducer`), holding one state instead
+of the tree's O(log n) blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,6 +33,7 @@ import numpy as np
 from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
+from ..metrics.recalibration import reweight_negatives
 from .columns import Columns
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 
@@ -30,11 +42,15 @@ __all__ = [
     "OrderedReducer",
     "Plan",
     "PortableError",
+    "RunningReducer",
     "UnitResult",
+    "batch_arrays",
     "decode",
     "merge_encoded",
+    "reducer",
     "run_unit",
     "run_unit_objects",
+    "segment_limit",
     "segment_order",
     "tree_reduce",
 ]
@@ -52,6 +68,8 @@ class Plan:
     strict: bool = False
     clip: float | None = None
     batch_rows: int = DEFAULT_BATCH_ROWS
+    negative_rate: float | None = None  # each negative counts 1 / negative_rate times
+    accumulator: Any = None  # None: BinaryStats; else what a pass accumulates (.recal_pass)
 
 
 @dataclass
@@ -84,18 +102,45 @@ def _normalise(value: Any) -> Key:
     return str(value)
 
 
-def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
+def batch_arrays(
+    b: Batch, idx: np.ndarray | None, plan: Plan
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(preds, targets, weights)`` of a batch's rows ``idx`` (all when None), with the
+    negatives weighted by ``1 / plan.negative_rate`` when it is set."""
     y, p, w = b.target, b.pred, b.weight
     if idx is not None:
         y, p = y[idx], p[idx]
         w = None if w is None else w[idx]
+    if plan.negative_rate is not None:
+        y, w = reweight_negatives(y, w, negative_rate=plan.negative_rate)
+    return p, y, w
+
+
+def _update(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
+    if plan.accumulator is not None:
+        plan.accumulator.update(state, b, idx, plan)
+        return
+    p, y, w = batch_arrays(b, idx, plan)
     state.update(p, y, weights=w, logits=plan.columns.logits, clip=plan.clip, strict=plan.strict)
 
 
-def _state(states: dict[Key, Any], key: Key) -> Any:
+def segment_limit(plan: Plan) -> int:
+    """The most distinct ``by`` values of the plan (its accumulator's ``max_segments``)."""
+    return int(getattr(plan.accumulator, "max_segments", MAX_SEGMENTS))
+
+
+def _state(states: dict[Key, Any], key: Key, plan: Plan, unit: Unit) -> Any:
     """The segment's state, created on first use with one kernel thread (see below)."""
     if key not in states:
-        states[key] = BinaryStats(threads=1)
+        limit = segment_limit(plan)
+        if len(states) >= limit:
+            raise DataError(
+                f"at most {limit} distinct values in the by column {plan.columns.by!r}",
+                f"found more in {unit.where()}",
+                "segment by a coarser column (each segment keeps its own state)",
+            )
+        acc = plan.accumulator
+        states[key] = BinaryStats(threads=1) if acc is None else acc.empty()
     return states[key]
 
 
@@ -112,7 +157,7 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
         out.rows += len(b)
         try:
             if b.by is None:
-                _update(_state(out.states, None), b, None, plan)
+                _update(_state(out.states, None, plan, unit), b, None, plan)
                 continue
             codes, values = b.by
             order = np.argsort(codes, kind="stable")
@@ -121,14 +166,7 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(sc)], strict=True):
                 c = int(sc[lo])
                 key = None if c < 0 else _normalise(values[c])
-                if key not in out.states and len(out.states) >= MAX_SEGMENTS:
-                    raise DataError(
-                        f"at most {MAX_SEGMENTS} distinct values in the by column "
-                        f"{plan.columns.by!r}",
-                        f"found more in {unit.where()}",
-                        "segment by a coarser column (each segment keeps its own histogram)",
-                    )
-                _update(_state(out.states, key), b, order[lo:hi], plan)
+                _update(_state(out.states, key, plan, unit), b, order[lo:hi], plan)
         except BCELabError as e:
             where = f"{unit.where()}, batch {b.number}"
             raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
@@ -144,18 +182,16 @@ def run_unit(unit: Unit, plan: Plan) -> UnitResult:
     return UnitResult(res.rows, {k: s.to_bytes() for k, s in res.states.items()})
 
 
-def decode(res: UnitResult) -> UnitResult:
-    """Turn a result's states from bytes into ``BinaryStats`` objects."""
+def decode(res: UnitResult, accumulator: Any = None) -> UnitResult:
+    """Turn a result's states from bytes into objects (``BinaryStats``, or those of the
+    plan's ``accumulator``)."""
+    load = BinaryStats.from_bytes if accumulator is None else accumulator.decode
     return UnitResult(
-        res.rows,
-        {
-            k: BinaryStats.from_bytes(v) if isinstance(v, bytes) else v
-            for k, v in res.states.items()
-        },
+        res.rows, {k: load(v) if isinstance(v, bytes) else v for k, v in res.states.items()}
     )
 
 
-def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
+def merge_objects(a: UnitResult, b: UnitResult, max_segments: int = MAX_SEGMENTS) -> UnitResult:
     """Merge ``b`` into ``a`` segment by segment (``a``'s dict is updated in place)."""
     a.rows += b.rows
     for k, s in b.states.items():
@@ -163,19 +199,20 @@ def merge_objects(a: UnitResult, b: UnitResult) -> UnitResult:
             a.states[k].merge(s)
         else:
             a.states[k] = s
-    if len(a.states) > MAX_SEGMENTS:
+    if len(a.states) > max_segments:
         raise PortableError(
             "DataError",
-            f"at most {MAX_SEGMENTS} distinct values in the by column",
+            f"at most {max_segments} distinct values in the by column",
             f"found {len(a.states)}",
             "segment by a coarser column",
         )
     return a
 
 
-def merge_encoded(a: UnitResult, b: UnitResult) -> UnitResult:
+def merge_encoded(a: UnitResult, b: UnitResult, accumulator: Any = None) -> UnitResult:
     """Pure merge of two results whose states are bytes (used as a Dask task)."""
-    m = merge_objects(decode(a), decode(b))
+    limit = int(getattr(accumulator, "max_segments", MAX_SEGMENTS))
+    m = merge_objects(decode(a, accumulator), decode(b, accumulator), limit)
     return UnitResult(m.rows, {k: s.to_bytes() for k, s in m.states.items()})
 
 
@@ -226,3 +263,32 @@ class OrderedReducer:
         for _, block in reversed(self._stack[:-1]):
             out = self._merge(block, out)
         return out
+
+
+class RunningReducer:
+    """One running merge in arrival order, for states whose merge is exact (any order
+    gives the same bits): one merged state is held instead of a tree's O(log n) blocks."""
+
+    def __init__(self, merge: Callable[[Any, Any], Any]) -> None:
+        self._merge = merge
+        self._total: Any = None
+
+    def add(self, index: int, item: Any) -> None:
+        self._total = item if self._total is None else self._merge(self._total, item)
+
+    def empty(self) -> bool:
+        """Whether no item was added."""
+        return self._total is None
+
+    def result(self) -> Any:
+        if self._total is None:
+            raise ValueError("missing items: none was added")
+        return self._total
+
+
+def reducer(plan: Plan) -> OrderedReducer | RunningReducer:
+    """The local engine's reducer for ``plan``: the fixed tree, or a running merge when the
+    plan's states merge exactly (its accumulator's ``exact_merge``)."""
+    merge = partial(merge_objects, max_segments=segment_limit(plan))
+    exact = bool(getattr(plan.accumulator, "exact_merge", False))
+    return RunningReducer(merge) if exact else OrderedReducer(merge)

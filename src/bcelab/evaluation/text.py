@@ -7,9 +7,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .eval_result import EvalResult
 
-__all__ = ["format_rate", "render"]
+__all__ = ["format_rate", "recalibration_lines", "render"]
 
 SEGMENT_COLUMNS = ("log_loss", "ne", "calibration", "ece_equal_mass", "roc_auc", "pr_auc")
+#: the metrics shown before and after a recalibration (field, label)
+RECALIBRATED = (
+    ("log_loss", "log loss"),
+    ("ne", "NE"),
+    ("calibration", "calibration"),
+    ("brier", "Brier"),
+    ("ece_equal_mass", "ECE (equal-mass)"),
+    ("roc_auc", "ROC-AUC"),
+)
 
 
 def format_rate(x: float) -> str:
@@ -37,9 +46,12 @@ def render(res: EvalResult) -> str:
     head = (
         f"{', '.join(res.source)}: {where}, target {c.target!r}, {pred}"
         + (f", weight {c.weight!r}" if c.weight else "")
+        + (f", negatives x 1/{res.negative_rate:g}" if res.negative_rate is not None else "")
         + f"; {res.seconds:.2f} s, {format_rate(res.rows_per_second)} rows/s ({res.engine})"
     )
     lines = [head, "", str(res.metrics)]
+    if res.decomposition is not None:
+        lines.append(f"{'decomposition':<18}{res.decomposition.summary_line()}")
     if res.segments:
         by = str(c.by)
         width = max(len(by), *(len(str(s.value)) for s in res.segments))
@@ -49,4 +61,33 @@ def render(res: EvalResult) -> str:
             d = s.metrics.to_dict()
             vals = [str(s.stats.rows)] + [_g(d.get(k)) for k in SEGMENT_COLUMNS]
             lines.append(f"{s.value!s:<{width}}  " + "  ".join(f"{v:>12}" for v in vals))
+    if res.recalibration is not None:
+        lines += ["", *recalibration_lines(res)]
     return "\n".join(lines)
+
+
+def _params(params: dict[str, Any]) -> str:
+    """``a=0.4997, b=-0.0004``; an isotonic map by its number of steps."""
+    if "values" in params:
+        return f"{len(params['values'])} steps"
+    return ", ".join(f"{k}={v:.6g}" for k, v in params.items())
+
+
+def recalibration_lines(res: EvalResult) -> list[str]:
+    """What was fitted on which rows, and the metrics before and after the map."""
+    rec = res.recalibration
+    if rec is None:
+        return []
+    where = "the evaluated rows" if rec.fitted_on is None else ", ".join(rec.fitted_on)
+    how = f", {rec.passes} passes" if rec.method in ("platt", "temperature") else ""
+    fitted = (
+        "" if rec.method == "downsampling" else f"; fitted on {where} ({rec.fit_rows} rows{how})"
+    )
+    lines = [
+        f"{'recalibrated':<18}{rec.method} ({_params(rec.recalibration_map.params)}){fitted}",
+        f"{'':<18}{'before':>12}  {'after':>12}",
+    ]
+    before, after = res.metrics.to_dict(), rec.metrics.to_dict()
+    for key, label in RECALIBRATED:
+        lines.append(f"  {label:<16}{_g(before.get(key)):>12}  {_g(after.get(key)):>12}")
+    return lines

@@ -4,7 +4,8 @@ The first evaluation on a machine compiles the metric loops (ahead of time into 
 extension module, or with numba's JIT where that cannot be built): 10 to 30 seconds,
 once; later processes load them in milliseconds.  :func:`compile_metric_kernels` does
 that on a few rows, so that a rows-per-second figure never includes it, and says so
-once when it takes long.  ``bcelab warmup`` (run by ``make install``) does it ahead.
+once when it takes long.  ``bcelab warmup`` (run by ``make install``) does it ahead.  :func:`compile_paired_kernels`
+does the same for the paired bootstrap kernels of ``compare``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..metrics import BinaryStats
+from ..metrics import BinaryStats, PairedBootstrapStats
 
-__all__ = ["NOTICE", "NOTICE_AFTER_S", "compile_metric_kernels", "log_notice"]
+__all__ = [
+    "NOTICE",
+    "NOTICE_AFTER_S",
+    "compile_metric_kernels",
+    "compile_paired_kernels",
+    "log_notice",
+]
 
 NOTICE_AFTER_S = 1.0
 NOTICE = (
@@ -27,6 +34,7 @@ NOTICE = (
 )
 _LOG = logging.getLogger("bcelab")
 _READY = threading.Event()
+_PAIRED_READY = threading.Event()
 
 
 def log_notice() -> None:
@@ -61,4 +69,29 @@ def compile_metric_kernels(
         if timer is not None:
             timer.cancel()
     _READY.set()
+    return time.perf_counter() - t0
+
+
+def compile_paired_kernels(
+    *, notice: Callable[[], None] | None = log_notice, notice_after: float = NOTICE_AFTER_S
+) -> float:
+    """The same for the paired bootstrap kernels of :func:`bcelab.evaluation.compare`
+    (numba's JIT, cached on disk after the first compile); the seconds it took."""
+    if _PAIRED_READY.is_set():
+        return 0.0
+    t0 = time.perf_counter()
+    timer = None
+    if notice is not None:
+        timer = threading.Timer(notice_after, notice)
+        timer.daemon = True
+        timer.start()
+    try:
+        for dtype in (np.float32, np.float64):
+            p = np.array([0.25, 0.75], dtype=dtype)
+            y = np.array([0.0, 1.0], dtype=dtype)
+            PairedBootstrapStats(replicates=2, threads=1).update(p, p, y, ids=np.arange(2))
+    finally:
+        if timer is not None:
+            timer.cancel()
+    _PAIRED_READY.set()
     return time.perf_counter() - t0

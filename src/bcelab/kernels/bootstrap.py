@@ -18,8 +18,8 @@ r"""The paired Poisson bootstrap kernels (numba): per-row values, weights, repli
    is one vectorised loop per quantity with one store per four rows.  The values
    :math:`X` are exact integers (units of :math:`2^{-32}`), split into a low word
    (40 bits) and a high word that is only touched for rows with values of 256 or more.
-5. :func:`point_add` and :func:`pav_blocks` (from :mod:`bcelab.kernels.bootstrap_point`):
-   the point estimate (every weight 1) and the pool-adjacent-violators pass.
+5. :func:`point_add` (from :mod:`bcelab.kernels.bootstrap_point`): the point estimate
+   (every weight 1).
 
 Every addition is an integer addition, so no result depends on the order of the rows,
 on the block or batch boundaries or on the threads.
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numba import njit, uint64
 
-from .bootstrap_point import pav_blocks, point_add
+from .bootstrap_point import point_add
 from .bootstrap_reference import MOMENT_PAIRS, N_VALUES, VALUE_NAMES
 from .bootstrap_rng import GAMMA
 from .fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
@@ -43,7 +43,6 @@ __all__ = [
     "N_VALUES",
     "VALUE_NAMES",
     "draw_block",
-    "pav_blocks",
     "point_add",
     "replicate_pass",
     "row_values",

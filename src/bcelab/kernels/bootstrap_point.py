@@ -1,10 +1,9 @@
-"""The point-estimate loops of the paired bootstrap (numba): exact limb sums and PAV.
+"""The point-estimate loop of the paired bootstrap (numba): exact limb sums.
 
 :func:`point_add` adds rows to the point estimate (every weight 1) as exact integers in
 32-bit limbs (units of :math:`2^{-64}`): the sums and the 21 products of two weighted
 values are vectorised reductions over the rows, the fine histograms a scatter.
-:func:`pav_blocks` is the pool-adjacent-violators pass of the decomposition.  Both are
-re-exported by :mod:`bcelab.kernels.bootstrap`; the NumPy twins are in
+It is re-exported by :mod:`bcelab.kernels.bootstrap`; the NumPy twin is in
 :mod:`bcelab.kernels.bootstrap_reference`.
 """
 
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["pav_blocks", "point_add"]
+__all__ = ["point_add"]
 
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -108,29 +107,3 @@ def point_add(
             _add_limbs(h[0], vals[1, j], 1.0)
             _add_limbs(h[1], vals[2, j], 1.0)
             _add_limbs(h[2], vals[3 + m, j], 1.0)
-
-
-@njit(**_JIT)
-def pav_blocks(pos: np.ndarray, neg: np.ndarray, out_pos: np.ndarray, out_neg: np.ndarray) -> int:
-    """Pool-adjacent-violators on bins in increasing p: the isotonic blocks' label weights.
-
-    Bins with no weight are skipped; returns the number of blocks, whose positive and
-    negative weights are written to ``out_pos`` / ``out_neg`` (rates non-decreasing).
-    """
-    nb = 0
-    for i in range(pos.shape[0]):
-        p = pos[i]
-        n = neg[i]
-        if p + n <= 0.0:
-            continue
-        out_pos[nb] = p
-        out_neg[nb] = n
-        nb += 1
-        # merge while the previous block's rate is >= this one's: p1 / t1 >= p2 / t2
-        while nb > 1 and out_pos[nb - 2] * (out_pos[nb - 1] + out_neg[nb - 1]) >= out_pos[
-            nb - 1
-        ] * (out_pos[nb - 2] + out_neg[nb - 2]):
-            out_pos[nb - 2] += out_pos[nb - 1]
-            out_neg[nb - 2] += out_neg[nb - 1]
-            nb -= 1
-    return nb

@@ -21,7 +21,6 @@ __all__ = [
     "MOMENT_PAIRS",
     "N_VALUES",
     "VALUE_NAMES",
-    "pav_blocks",
     "point_add",
     "prob_loss",
     "replicate_add",
@@ -175,20 +174,3 @@ def replicate_add(
         for k, col in enumerate((5, 6, 7, 8)):
             sums_lo[k] += lo[:, col] @ c
             sums_hi[k] += hi[:, col] @ c
-
-
-def pav_blocks(pos: np.ndarray, neg: np.ndarray, out_pos: np.ndarray, out_neg: np.ndarray) -> int:
-    """:func:`bcelab.kernels.bootstrap.pav_blocks` in Python (the same merges, in order)."""
-    nb = 0
-    for p, n in zip(pos.tolist(), neg.tolist(), strict=True):
-        if p + n <= 0.0:
-            continue
-        out_pos[nb], out_neg[nb] = p, n
-        nb += 1
-        while nb > 1 and out_pos[nb - 2] * (out_pos[nb - 1] + out_neg[nb - 1]) >= out_pos[
-            nb - 1
-        ] * (out_pos[nb - 2] + out_neg[nb - 2]):
-            out_pos[nb - 2] += out_pos[nb - 1]
-            out_neg[nb - 2] += out_neg[nb - 1]
-            nb -= 1
-    return nb

@@ -50,6 +50,10 @@ from numba import njit, types
 from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
+from .cache_guard import clear_stale
+
+clear_stale()  # before any kernel of this package loads from numba's cache
+
 __all__ = [
     "add_reassoc",
     "bits_to_f64",

@@ -11,7 +11,10 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from .cache_guard import clear_stale
 from .constants import JIT, ScanSlot
+
+clear_stale()  # before any kernel of this package loads from numba's cache
 
 __all__ = ["count_range", "first_bad"]
 

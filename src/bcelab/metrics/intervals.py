@@ -28,24 +28,7 @@ import math
 
 import numpy as np
 
-from ..errors import OptionError
-
-__all__ = ["bootstrap_p_value", "check_confidence", "delta_se", "percentile_interval"]
-
-
-def check_confidence(confidence: object, *, fname: str) -> float:
-    """A confidence level strictly between 0 and 1."""
-    try:
-        c = float(confidence)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        c = math.nan
-    if isinstance(confidence, bool) or not 0.0 < c < 1.0:
-        raise OptionError(
-            f"{fname}: confidence must be a number strictly between 0 and 1",
-            f"received confidence={confidence!r}",
-            "pass e.g. confidence=0.95",
-        )
-    return c
+__all__ = ["bootstrap_p_value", "delta_se", "percentile_interval"]
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -29,7 +29,7 @@ in any order, ``merge`` and threads give the same bits.  See
 >>> y = (rng.random(5000) < 1 / (1 + np.exp(-s))).astype(float)
 >>> a = 1 / (1 + np.exp(-(s + rng.normal(0, 1.0, 5000))))  # model A: a noisy score
 >>> b = 1 / (1 + np.exp(-s))  # model B: the true probabilities
->>> st = PairedBootstrapStats(replicates=100, engine="numpy")
+>>> st = PairedBootstrapStats(replicates=100, kernel="numpy")
 >>> st = st.update(a, b, y, ids=np.arange(5000))
 >>> ll = st.compute(metrics=("log_loss", "roc_auc")).metrics["log_loss"]
 >>> round(ll["diff"], 4), [round(v, 4) for v in ll["ci"]], round(ll["p_value"], 3)
@@ -44,7 +44,13 @@ from typing import Any
 import numpy as np
 
 from .._core.config import default_threads
-from .._core.options import check_choice, check_clip, check_positive_int, check_threads
+from .._core.options import (
+    check_clip,
+    check_kernel,
+    check_positive_int,
+    check_seed,
+    check_threads,
+)
 from ..errors import DataError, OptionError
 from ..kernels.bootstrap_rng import seed_mix
 from .paired_compute import replicate_metrics
@@ -72,24 +78,14 @@ _HI_LIMIT = 1 << 62
 _CHECK_HI_ROWS = 1 << 34
 
 
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and 0 <= seed < 2**63:
-        return int(seed)
-    raise OptionError(
-        f"{FNAME}: seed must be an integer in [0, 2**63)",
-        f"received seed={seed!r}",
-        "pass e.g. seed=0",
-    )
-
-
 class PairedBootstrapStats:
     """Mergeable paired-bootstrap state of two models on the same rows (see the module docstring).
 
     Args:
         replicates: bootstrap replicates R (each costs about 250 kB of state).
         seed: the generator's seed (an integer in [0, 2**63)).
-        engine: ``"auto"`` (the numba kernel when installed, else NumPy), ``"numba"``
-            or ``"numpy"``; both give the same state bit for bit.
+        kernel: ``"auto"`` (the compiled kernel when numba is installed, else NumPy),
+            ``"compiled"`` or ``"numpy"``; both give the same state bit for bit.
         threads: threads for one ``update`` (None: ``BCELAB_THREADS`` or every core);
             the state does not depend on it.
     """
@@ -99,17 +95,17 @@ class PairedBootstrapStats:
         *,
         replicates: int = 200,
         seed: int = 0,
-        engine: str = "auto",
+        kernel: str = "auto",
         threads: int | None = None,
     ) -> None:
         n_rep = check_positive_int(replicates, name="replicates", fname=FNAME, example=200)
-        self.seed = _check_seed(seed)
-        self.engine = check_choice(
-            engine, ("auto", "numba", "numpy"), name="engine", fname=FNAME, hint="use engine='auto'"
-        )
-        if engine == "numba" and kernel_module() is None:  # pragma: no cover - needs numba absent
+        self.seed = check_seed(seed, fname=FNAME)
+        self.kernel = check_kernel(kernel, fname=FNAME)
+        if (
+            self.kernel == "compiled" and kernel_module() is None
+        ):  # pragma: no cover - needs numba absent
             raise OptionError(
-                f"{FNAME}: engine='numba' needs numba",
+                f"{FNAME}: kernel='compiled' needs numba",
                 "numba is not installed",
                 "pip install 'bcelab[fast]'",
             )
@@ -202,7 +198,7 @@ class PairedBootstrapStats:
             row_offset=row_offset, row_index=row_index, default_offset=self.rows,
             logits=logits, eps=eps, strict=strict,
         )  # fmt: skip
-        k = None if self.engine == "numpy" else kernel_module()
+        k = None if self.kernel == "numpy" else kernel_module()
         threads = self.threads if self.threads is not None else default_threads()
         weighted = accumulate(
             self._a, b, kernel=k, seed_mixed=seed_mix(self.seed), n_rep=self.replicates,
@@ -301,8 +297,12 @@ class PairedBootstrapStats:
             )
         a, o = self._canonical(), other._canonical()
         for key in a:
-            if key != "meta":
+            if key not in ("meta", "rep_hist_lo", "rep_hist_hi"):
                 a[key] += o[key]
+        for m in range(2):  # only the bins that hold rows: the others stay unallocated
+            used = np.flatnonzero(o["rep_bin_rows"][m])
+            for key in ("rep_hist_lo", "rep_hist_hi"):
+                a[key][m, used] += o[key][m, used]
         a["meta"][2] = max(mine[2], theirs[2])
         a["meta"][3] = max(mine[3], theirs[3])
         self._pending = [1, 1]
@@ -310,10 +310,8 @@ class PairedBootstrapStats:
 
     def copy(self) -> PairedBootstrapStats:
         """An independent copy with the same rows and options."""
-        out = PairedBootstrapStats.__new__(PairedBootstrapStats)
-        out.seed, out.engine, out.threads = self.seed, self.engine, self.threads
-        out._a = {k: v.copy() for k, v in self._canonical().items()}
-        out._pending = [0, 0]
+        out = PairedBootstrapStats._from_arrays(self._canonical())
+        out.kernel, out.threads = self.kernel, self.threads
         return out
 
     def __add__(self, other: object) -> PairedBootstrapStats:
@@ -364,16 +362,17 @@ class PairedBootstrapStats:
     def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> PairedBootstrapStats:
         n_rep, seed = check_state(arrays, fname=f"{FNAME}.from_bytes")
         out = cls(replicates=n_rep, seed=seed)
-        out._a = {k: np.array(v, dtype=np.int64) for k, v in arrays.items()}
+        for k, v in arrays.items():
+            out._a[k][...] = v
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"engine": self.engine, "threads": self.threads, "bytes": self.to_bytes()}
+        return {"kernel": self.kernel, "threads": self.threads, "bytes": self.to_bytes()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         other = PairedBootstrapStats.from_bytes(state["bytes"])
         self.__dict__.update(other.__dict__)
-        self.engine, self.threads = state["engine"], state["threads"]
+        self.kernel, self.threads = state["kernel"], state["threads"]
 
     # --- results ---------------------------------------------------------------------
 
@@ -396,5 +395,5 @@ class PairedBootstrapStats:
         binning difference that :meth:`compute` removes from the differences).
         """
         want = check_metrics(metrics, fname=f"{FNAME}.replicate_values")
-        reps = replicate_metrics(self._canonical(), kernel_module(), want)
+        reps = replicate_metrics(self._canonical(), want)
         return {k: v[:, : self.replicates] for k, v in reps.items()}

@@ -8,7 +8,10 @@ multiplies every row's weight by its Poisson weight):
 * ``ece``: uniform 15-bin expected calibration error (every :math:`k/15` is a bin edge
   in both layouts, so it is exact in every replicate);
 * ``roc_auc``, ``pr_auc``: as :mod:`bcelab.metrics.ranking` (ties within a bin);
-* ``uncertainty``, ``discrimination``, ``miscalibration``: :mod:`bcelab.metrics.paired_decompose`.
+* ``uncertainty``, ``discrimination``, ``miscalibration`` of the log loss:
+  :func:`bcelab.metrics.decomposition.decompose_binned` on the model's histogram (the
+  isotonic fit on its bins; the same function as :func:`bcelab.evaluate`'s
+  decomposition, without the bound).
 
 Point values use the fine histogram and the exact sums (the numbers
 :func:`bcelab.evaluate` reports for each model, to rounding); replicate values use the
@@ -23,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from .._core import formulas
 from ..kernels.bootstrap_reference import MOMENT_PAIRS
 from .calibration import ece_uniform
+from .decomposition import decompose_binned
 from .intervals import delta_se
-from .paired_decompose import decompose_bins, entropy
 from .paired_layout import (
     Q_PT,
     coarse_layout,
@@ -53,6 +57,11 @@ METRICS = (
 _ECE_BINS = 15
 
 
+def entropy(q: Any) -> np.ndarray:
+    """Binary entropy in nats (``0 log 0 = 0``) of a base rate or an array of them."""
+    return np.asarray(formulas.entropy(np, np.asarray(q, dtype=np.float64)))
+
+
 def _div(a: Any, b: Any) -> Any:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
@@ -65,9 +74,15 @@ def _point_sums(a: dict[str, np.ndarray]) -> np.ndarray:
 _DECOMPOSITION = ("uncertainty", "discrimination", "miscalibration")
 
 
-def _binned(
-    want: tuple[str, ...], pos: np.ndarray, neg: np.ndarray, ll: float, kernel: Any
-) -> dict[str, float]:
+def _decompose(pos: np.ndarray, neg: np.ndarray, ll: float) -> tuple[float, float, float]:
+    """(uncertainty, discrimination, miscalibration) of the log loss ``ll`` (NaN if empty)."""
+    if not math.isfinite(ll) or not float(pos.sum() + neg.sum()) > 0:
+        return math.nan, math.nan, math.nan
+    d = decompose_binned(pos, neg, score_log_loss=ll, score_brier=0.0, with_bound=False)
+    return d.log_loss.uncertainty, d.log_loss.discrimination, d.log_loss.miscalibration
+
+
+def _binned(want: tuple[str, ...], pos: np.ndarray, neg: np.ndarray, ll: float) -> dict[str, float]:
     """ROC-AUC, PR-AUC and the decomposition of one histogram (those in ``want``)."""
     out: dict[str, float] = {}
     if "roc_auc" in want:
@@ -75,13 +90,12 @@ def _binned(
     if "pr_auc" in want:
         out["pr_auc"] = pr_auc(pos, neg)[0]
     if set(want) & set(_DECOMPOSITION):
-        dec = decompose_bins(pos, neg, ll, kernel=kernel)
-        out.update(zip(_DECOMPOSITION, dec, strict=True))
+        out.update(zip(_DECOMPOSITION, _decompose(pos, neg, ll), strict=True))
     return out
 
 
 def point_metrics(
-    a: dict[str, np.ndarray], kernel: Any, want: tuple[str, ...] = METRICS
+    a: dict[str, np.ndarray], want: tuple[str, ...] = METRICS
 ) -> dict[str, np.ndarray]:
     """``{metric: [A, B]}`` from the point-estimate arrays (fine histogram, exact sums)."""
     s = _point_sums(a)
@@ -100,7 +114,7 @@ def point_metrics(
         }
         if "ece" in want:
             vals["ece"] = ece_uniform(pos, neg, wp, _ECE_BINS)[0]
-        vals.update(_binned(want, pos, neg, ll, kernel))
+        vals.update(_binned(want, pos, neg, ll))
         for k in want:
             out[k].append(float(vals[k]))
     return {k: np.asarray(v) for k, v in out.items()}
@@ -127,7 +141,7 @@ def _ece_columns(pos: np.ndarray, wp: np.ndarray, w: np.ndarray, bins: np.ndarra
 
 
 def replicate_metrics(
-    a: dict[str, np.ndarray], kernel: Any, want: tuple[str, ...] = METRICS
+    a: dict[str, np.ndarray], want: tuple[str, ...] = METRICS
 ) -> dict[str, np.ndarray]:
     """``{metric: array of shape (2, R + 1)}`` (model, replicate column; the last is the reference)."""
     lo, hi = a["rep_hist_lo"], a["rep_hist_hi"]
@@ -157,8 +171,7 @@ def replicate_metrics(
             if "ece" in want:
                 vals["ece"] = _ece_columns(pos, wp, w, used[m])
             cols = [
-                _binned(per_col, pos[:, c], neg[:, c], float(ll[c]), kernel)
-                for c in range(pos.shape[1])
+                _binned(per_col, pos[:, c], neg[:, c], float(ll[c])) for c in range(pos.shape[1])
             ]
             vals.update({k: [col[k] for col in cols] for k in per_col})
         for k in want:

@@ -28,6 +28,7 @@ most :math:`2^{-33}` (replicates) or :math:`2^{-65}` (point estimate) each.
 
 from __future__ import annotations
 
+import mmap
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -52,6 +53,7 @@ __all__ = [
     "check_state",
     "coarse_layout",
     "empty_state",
+    "lazy_zeros",
     "limbs_to_float",
     "limbs_to_int",
     "normalize_limbs",
@@ -72,6 +74,8 @@ PT_LIMBS = 3
 MOM_LIMBS = 4
 #: every weighted per-row value must be below this
 MAX_VALUE = 2.0**32
+#: arrays from this size up are memory-mapped (:func:`lazy_zeros`)
+_LAZY_BYTES = 1 << 20
 LAYOUT_ID = f"paired:fine=q-frexp:K={K}:NOCT={NOCT}:coarse=KC{KC}+15:rep=Q{Q_REP}/S{SPLIT}:pt=Q{Q_PT}x{LIMB_BITS}"
 
 
@@ -185,18 +189,29 @@ COUNT_NAMES = (
 )
 
 
+def lazy_zeros(shape: tuple[int, ...]) -> np.ndarray:
+    """int64 zeros.  An array of 1 MB or more gets its own anonymous memory map: only the
+    pages that are written take memory, and all of it goes back to the OS when the array
+    is freed (``malloc`` may hand out recycled heap memory instead, zeroed page by page
+    and kept after ``free``, so short-lived states would pile up)."""
+    size = int(np.prod(shape, dtype=np.int64)) * 8
+    if size < _LAZY_BYTES:
+        return np.zeros(shape, dtype=np.int64)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=np.int64).reshape(shape)
+
+
 def empty_state(n_rep: int) -> dict[str, np.ndarray]:
     """The arrays of an empty paired state with ``n_rep`` replicates (all int64)."""
     nf, nc = layout().n_fine, coarse_layout().n
     return {
         "meta": np.zeros(4, dtype=np.int64),  # replicates, seed, keyed_by, default source used
         "counts": np.zeros(len(COUNT_NAMES), dtype=np.int64),
-        "pt_hist": np.zeros((2, nf, 3, PT_LIMBS), dtype=np.int64),
-        "pt_bin_rows": np.zeros((2, nf), dtype=np.int64),  # rows per fine bin
+        "pt_hist": lazy_zeros((2, nf, 3, PT_LIMBS)),
+        "pt_bin_rows": lazy_zeros((2, nf)),  # rows per fine bin
         "pt_sums": np.zeros((N_VALUES, PT_LIMBS), dtype=np.int64),
         "pt_mom": np.zeros((len(MOMENT_PAIRS), MOM_LIMBS), dtype=np.int64),
-        "rep_hist_lo": np.zeros((2, nc, 3, n_rep + 1), dtype=np.int64),
-        "rep_hist_hi": np.zeros((2, nc, 3, n_rep + 1), dtype=np.int64),
+        "rep_hist_lo": lazy_zeros((2, nc, 3, n_rep + 1)),
+        "rep_hist_hi": lazy_zeros((2, nc, 3, n_rep + 1)),
         "rep_sums_lo": np.zeros((4, n_rep + 1), dtype=np.int64),
         "rep_sums_hi": np.zeros((4, n_rep + 1), dtype=np.int64),
         "rep_bin_rows": np.zeros((2, nc), dtype=np.int64),  # rows per coarse bin

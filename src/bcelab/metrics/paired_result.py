@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from .._core.options import check_choice
+from .._core.options import check_choice, check_confidence
 from ..errors import EmptyReductionError
 from .histogram import layout
-from .intervals import bootstrap_p_value, check_confidence, percentile_interval
+from .intervals import bootstrap_p_value, percentile_interval
 from .paired_compute import METRICS, delta_ses, point_metrics, replicate_metrics
-from .paired_engine import kernel_module
 from .paired_layout import KC, coarse_layout
 
 __all__ = ["BETTER", "PairedComparison", "check_metrics", "compare_state"]
@@ -181,9 +180,8 @@ def compare_state(
             f"received {rows} rows, {used} usable, {weighted} with a weight > 0",
             "check the input columns and the filters",
         )
-    k = kernel_module()
-    point = point_metrics(a, k, metrics)
-    reps = replicate_metrics(a, k, metrics)
+    point = point_metrics(a, metrics)
+    reps = replicate_metrics(a, metrics)
     out = {m: _one_metric(point[m], reps[m], conf, m) for m in metrics}
     for m, se in delta_ses(a, weighted).items():
         if m in out:

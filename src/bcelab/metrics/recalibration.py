@@ -39,8 +39,8 @@ import numpy as np
 
 from .._core import formulas
 from .._core.atomic import write_json
-from .._core.options import check_choice, check_unit_interval
-from ..errors import DataError, DomainError, EmptyReductionError, OptionError, ShapeError
+from .._core.options import RECALIBRATION_METHODS, check_negative_rate
+from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
 from .inputs import to_numpy
 from .isotonic import IsotonicCurve, isotonic_curve
 
@@ -49,14 +49,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAP_VERSION",
-    "METHODS",
     "DownsamplingMap",
     "IsotonicMap",
     "PlattMap",
     "RecalibrationMap",
     "TemperatureMap",
-    "check_method",
-    "check_negative_rate",
     "fit_isotonic",
     "load_map",
     "reweight_negatives",
@@ -64,7 +61,6 @@ __all__ = [
     "to_probabilities",
 ]
 
-METHODS: tuple[str, ...] = ("platt", "temperature", "isotonic", "downsampling")
 MAP_VERSION = 1
 
 
@@ -102,18 +98,6 @@ def to_logits(preds: object, *, logits: bool, fname: str) -> np.ndarray:
     p = to_probabilities(preds, logits=False, fname=fname)
     with np.errstate(divide="ignore"):
         return np.asarray(np.log(p) - np.log1p(-p))
-
-
-def check_negative_rate(value: object, *, fname: str) -> float:
-    """The kept share of negatives W, a number in (0, 1]."""
-    w = check_unit_interval(value, name="negative_rate", fname=fname)
-    if w == 0.0:
-        raise OptionError(
-            f"{fname}: negative_rate must be a number in (0, 1]",
-            "received negative_rate=0",
-            "pass the share of negatives that was kept, e.g. negative_rate=0.1",
-        )
-    return w
 
 
 class RecalibrationMap:
@@ -346,9 +330,9 @@ def load_map(source: Mapping[str, Any] | str | os.PathLike[str]) -> Recalibratio
             "refit and save the map with this version of bcelab",
         )
     method = d.get("method")
-    if method not in METHODS:
+    if method not in RECALIBRATION_METHODS:
         raise DataError(
-            f"load_map: method must be one of {METHODS}",
+            f"load_map: method must be one of {RECALIBRATION_METHODS}",
             f"{where} has method {method!r}",
             "pass a file written by RecalibrationMap.save",
         )
@@ -384,10 +368,3 @@ def reweight_negatives(
     with np.errstate(invalid="ignore"):  # invalid targets (inf, NaN) keep factor 1
         factor = np.where(valid, y + (1.0 - y) * (1.0 / rate), 1.0)
         return np.where(valid, y / factor, y), w * factor
-
-
-def check_method(method: object, *, fname: str) -> str:
-    """One of :data:`METHODS`."""
-    return check_choice(
-        method, METHODS, name="method", fname=fname, hint="use method='platt' or 'isotonic'"
-    )

@@ -54,6 +54,8 @@ SCALING_METHODS: tuple[str, ...] = ("platt", "temperature")
 #: Σw, Σwy, loss, gradient (a, b), Hessian (aa, ab, bb), Σw z, Σw y z
 _SUMS = ("w", "wy", "loss", "ga", "gb", "haa", "hab", "hbb", "wz", "wyz")
 _SLICE = 1 << 18
+_MAGIC = b"BCSCAL1\0"  # to_bytes: this tag, 2 + 2 x len(_SUMS) float64, 4 int64
+_NBYTES = len(_MAGIC) + 8 * (2 + 2 * len(_SUMS)) + 8 * 4
 
 
 class ScalingStats:
@@ -158,6 +160,30 @@ class ScalingStats:
         self.infinite_rows += other.infinite_rows
         self.infinite_loss = self.infinite_loss or other.infinite_loss
         return self
+
+    def to_bytes(self) -> bytes:
+        """A fixed-size binary encoding (no pickle): the parameters, sums and counts."""
+        floats = np.concatenate(([self.a, self.b], self._hi, self._lo))
+        counts = [self.rows, self.excluded_rows, self.infinite_rows, int(self.infinite_loss)]
+        return _MAGIC + floats.tobytes() + np.array(counts, dtype=np.int64).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ScalingStats:
+        """Decode :meth:`to_bytes`; :class:`DataError` on bytes of another kind."""
+        if not isinstance(data, bytes) or len(data) != _NBYTES or not data.startswith(_MAGIC):
+            raise DataError(
+                f"ScalingStats.from_bytes: {_NBYTES} bytes written by ScalingStats.to_bytes",
+                f"received {len(data) if isinstance(data, bytes) else type(data).__name__}",
+                "pass the bytes of ScalingStats.to_bytes unchanged",
+            )
+        n = 2 + 2 * len(_SUMS)
+        floats = np.frombuffer(data, np.float64, n, len(_MAGIC))
+        counts = np.frombuffer(data, np.int64, 4, len(_MAGIC) + 8 * n).tolist()
+        out = cls(floats[0], floats[1])
+        out._hi, out._lo = floats[2 : 2 + len(_SUMS)].copy(), floats[2 + len(_SUMS) :].copy()
+        out.rows, out.excluded_rows, out.infinite_rows = counts[:3]
+        out.infinite_loss = bool(counts[3])
+        return out
 
     def __add__(self, other: object) -> ScalingStats:
         if not isinstance(other, ScalingStats):

@@ -5,9 +5,9 @@
 >>> h.summary()["test_acc"]["mean"]                          # doctest: +SKIP
 0.849...
 
-Shared parts live here (the loop, data, history, artifacts, optimisers, objectives);
-the built-in MLP is in :mod:`bcelab.train.mlp` and the autoencoders in
-:mod:`bcelab.train.autoencoder`.  Names load lazily: ``import bcelab.train`` does not
+Shared parts live here (the loop, data, history, artifacts, optimisers, objectives,
+predictions for new rows: :func:`predict`); the built-in MLP is in
+:mod:`bcelab.train.mlp` and the autoencoders in :mod:`bcelab.train.autoencoder`.  Names load lazily: ``import bcelab.train`` does not
 import torch.
 """
 
@@ -26,7 +26,9 @@ __all__ = [
     "MLPSpec",
     "Objective",
     "Optimizer",
+    "Predictor",
     "ProgressBar",
+    "TableSpec",
     "as_dataset",
     "builtin",
     "fit",
@@ -34,8 +36,11 @@ __all__ = [
     "load_checkpoint",
     "load_history",
     "load_images",
+    "load_predictor",
     "load_table",
     "module_from_state",
+    "predict",
+    "write_predictions",
     "write_run",
 ]
 
@@ -57,7 +62,12 @@ _WHERE = {
     "module_from_state": "mlp.models",
     "Objective": "objectives",
     "Optimizer": "optim",
+    "Predictor": "predicting",
+    "load_predictor": "predicting",
+    "predict": "predicting",
+    "write_predictions": "predicting",
     "ProgressBar": "progress",
+    "TableSpec": "data",
     "load_checkpoint": "artifacts",
     "write_run": "artifacts",
 }

@@ -1,27 +1,64 @@
 """A run folder: curves.png, history.csv, history.json, model.pt, checkpoint.pt, summary.json.
 
-Each file is written atomically (:mod:`bcelab._core.atomic`); ``summary.json`` is written last,
-so a folder with a summary is complete.  ``model.pt`` and ``checkpoint.pt`` hold only
-tensors and plain Python values: ``torch.load(path, weights_only=True)`` reads them.
+:func:`save_run` builds the folder beside its place and swaps it in whole
+(:func:`bcelab._core.atomic.replace_dir`), so a run folder is always complete: the
+previous state, or the new one, never a mix.  :func:`write_run` fills a folder in place.
+``model.pt`` and ``checkpoint.pt`` hold only tensors and plain Python values:
+``torch.load(path, weights_only=True)`` reads them; ``predictor.json`` (for
+:func:`bcelab.train.predict`) is plain JSON.
 """
 
 from __future__ import annotations
 
+import io
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy
 
 from .. import __version__
-from .._core.atomic import atomic_open, write_json
+from .._core.atomic import (
+    atomic_open,
+    check_replaceable,
+    remove_stale,
+    remove_stale_files,
+    replace_dir,
+    write_json,
+)
 from ..errors import DataError
 from .history import History
 from .plots import submit_curves
 
-__all__ = ["load_checkpoint", "save_torch", "summary_dict", "versions", "write_run"]
+__all__ = [
+    "RUN_FILES",
+    "check_out",
+    "load_checkpoint",
+    "save_run",
+    "save_torch",
+    "summary_dict",
+    "versions",
+    "write_run",
+]
+
+#: every file a run folder may hold (a folder with anything else is never replaced)
+RUN_FILES = (
+    "curves.png",
+    "history.csv",
+    "history.json",
+    "model.pt",
+    "checkpoint.pt",
+    "summary.json",
+    "predictor.json",
+    "reconstructions.png",
+    "per_pixel_excess.png",
+    # the sub-folders of `bcelab train autoencoder --compare-losses`, one run per loss
+    "bce",
+    "kl",
+    "mse",
+)
 
 
 def versions() -> dict[str, str]:
@@ -38,11 +75,17 @@ def versions() -> dict[str, str]:
 
 
 def save_torch(obj: Any, path: str | Path, /) -> Path:
-    """``torch.save`` through an atomic temporary file."""
+    """``torch.save`` through an atomic temporary file.
+
+    The bytes are serialised in memory first, so that a failed write (a full disk) is an
+    ``OSError`` naming the file, not torch's own error from inside its writer.
+    """
     import torch  # optional dependency (bcelab[train])
 
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     with atomic_open(path, "wb") as fh:
-        torch.save(obj, fh)
+        fh.write(buf.getbuffer())
     return Path(path)
 
 
@@ -80,12 +123,15 @@ def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
     return ck
 
 
-def summary_dict(history: History, *, run_info: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The content of summary.json."""
+def summary_dict(
+    history: History, *, run_info: Mapping[str, Any] | None = None, in_progress: bool = False
+) -> dict[str, Any]:
+    """The content of summary.json (``in_progress``: a checkpoint written during training)."""
     return {
         "config": history.config,
         "seeds": history.seeds,
         "epochs_completed": history.epochs,
+        "in_progress": in_progress,
         "final": history.summary(),
         "train_time_s": history.train_time,
         "interrupted": history.interrupted,
@@ -106,8 +152,13 @@ def write_run(
     run_info: Mapping[str, Any] | None = None,
     diverged: bool = False,
     figure: bool = True,
+    files: Mapping[str, Any] | None = None,
+    in_progress: bool = False,
 ) -> dict[str, Path]:
-    """Write every artifact of a run into ``out``; returns name -> path."""
+    """Write every artifact of a run into the folder ``out`` (in place); returns name -> path.
+
+    ``files``: more JSON files (name -> content), e.g. ``predictor.json``.
+    """
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -120,11 +171,50 @@ def write_run(
             paths["curves.png"] = history.plot(d / "curves.png")
     if model_state is not None and not diverged:
         paths["model.pt"] = save_torch(dict(model_state), d / "model.pt")
+        for name, content in (files or {}).items():
+            paths[name] = write_json(d / name, content)
     if checkpoint is not None and not diverged:
         paths["checkpoint.pt"] = save_torch(dict(checkpoint), d / "checkpoint.pt")
     if job is not None:
         if job.wait() is not None:  # the worker failed: draw it here
             history.plot(d / "curves.png")
         paths["curves.png"] = d / "curves.png"
-    paths["summary.json"] = write_json(d / "summary.json", summary_dict(history, run_info=run_info))
+    paths["summary.json"] = write_json(
+        d / "summary.json", summary_dict(history, run_info=run_info, in_progress=in_progress)
+    )
     return paths
+
+
+def check_out(out: str | Path, /, *, allowed: tuple[str, ...] = RUN_FILES) -> Path:
+    """``out`` can take a run folder: new, or a previous run (replaced whole).
+
+    Temporary files and folders that a killed run left there are removed first.
+    """
+    d = Path(out).absolute()
+    if d.parent.is_dir():
+        remove_stale(d.parent)
+    if d.is_dir():
+        remove_stale_files(d, allowed)
+    check_replaceable(d, allowed, fname="", name="out")
+    return d
+
+
+def save_run(
+    out: str | Path,
+    history: History,
+    /,
+    *,
+    allowed: tuple[str, ...] = RUN_FILES,
+    extra: Callable[[Path], None] | None = None,
+    **kw: Any,
+) -> dict[str, Path]:
+    """:func:`write_run` into a folder built beside ``out`` and swapped in whole.
+
+    ``extra(folder)`` adds more files before the swap.  ``out`` must be new or hold only
+    ``allowed`` names (a previous run); a failure leaves it as it was.
+    """
+    with replace_dir(out, allowed, fname="", name="out") as tmp:
+        paths = write_run(tmp, history, **kw)
+        if extra is not None:
+            extra(tmp)
+    return {name: Path(out) / name for name in paths}

@@ -13,7 +13,13 @@ import numbers
 
 from ..errors import OptionError
 
-__all__ = ["check_label_smoothing", "check_lr", "check_momentum", "check_seed"]
+__all__ = [
+    "check_checkpoint_every",
+    "check_label_smoothing",
+    "check_lr",
+    "check_momentum",
+    "check_seed",
+]
 
 
 def _number(value: object) -> float:
@@ -64,4 +70,18 @@ def check_label_smoothing(label_smoothing: object, *, fname: str) -> float:
         f"{fname}: label_smoothing must lie in [0, 1)",
         f"received label_smoothing={label_smoothing!r}",
         "pass e.g. label_smoothing=0.1, or 0 for none",
+    )
+
+
+def check_checkpoint_every(value: object, *, fname: str) -> int | None:
+    """``checkpoint_every``: None (by time), or an integer >= 0 (epochs; 0: only at the end)."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
+        return int(value)
+    raise OptionError(
+        f"{fname}: checkpoint_every must be None (a checkpoint every 30 seconds) or an "
+        "integer >= 0 (every that many epochs; 0: only at the end)",
+        f"received checkpoint_every={value!r}",
+        "pass e.g. checkpoint_every=50",
     )

@@ -3,7 +3,9 @@
 Everything ends up as a :class:`Dataset`: float32 NumPy arrays ``x`` of shape
 ``(N, ...)`` and targets ``y`` of shape ``(N, K)`` in [0, 1] (K outputs per row).
 Features of tables and of ``breast-cancer`` are standardised with the *training*
-split's mean and standard deviation only, so nothing about the test set leaks in.
+split's mean and standard deviation only, so nothing about the test set leaks in; the
+dataset keeps them, with the feature and target columns, as a :class:`TableSpec`, from
+which :func:`bcelab.train.predict` prepares new rows the same way.
 
 >>> ds = builtin("circles")
 >>> ds.x_train.shape, ds.y_train.shape, ds.x_test.shape
@@ -13,12 +15,14 @@ split's mean and standard deviation only, so nothing about the test set leaks in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .._core.tables import Label, check_positive_label
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from . import rng
 from .tables import read_table, to_xy
@@ -26,12 +30,14 @@ from .tables import read_table, to_xy
 __all__ = [
     "BUILTINS",
     "Dataset",
+    "TableSpec",
     "as_dataset",
     "builtin",
     "fingerprint",
     "load_table",
     "make_circles",
     "make_moons",
+    "scaling",
     "standardise",
 ]
 
@@ -39,8 +45,47 @@ BUILTINS = ("circles", "moons", "breast-cancer")
 
 
 @dataclass(frozen=True)
+class TableSpec:
+    """How rows of a table become the model's inputs: the feature columns in order, the
+    training split's means and scales (:math:`x' = (x - mean) / scale`), and the target
+    column with its ``positive_label`` (None: the targets are 0/1 or in [0, 1])."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    target: str
+    positive_label: Label | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "target": self.target,
+            "positive_label": self.positive_label,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TableSpec:
+        return cls(
+            tuple(str(f) for f in d["features"]),
+            tuple(float(v) for v in d["mean"]),
+            tuple(float(v) for v in d["scale"]),
+            str(d["target"]),
+            d.get("positive_label"),
+        )
+
+    def transform(self, x: np.ndarray, /) -> np.ndarray:
+        """Features ``(N, D)`` (float64) scaled as the training split was, as float32."""
+        mu = np.asarray(self.mean, dtype=np.float64)
+        sd = np.asarray(self.scale, dtype=np.float64)
+        return ((x - mu) / sd).astype(np.float32)
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """Train and test arrays (float32), with names for reports."""
+    """Train and test arrays (float32), with names for reports; ``table`` says how rows of
+    a table become inputs (None for arrays passed directly)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -49,6 +94,7 @@ class Dataset:
     name: str = "data"
     feature_names: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    table: TableSpec | None = None
 
     @property
     def hard_targets(self) -> bool:
@@ -188,15 +234,38 @@ def _shuffle_noise(
     return x, y
 
 
+def scaling(x_train: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
+    """The training split's mean and standard deviation per feature (float64; 1 where 0)."""
+    mu = x_train.mean(axis=0, dtype=np.float64)
+    sd = x_train.std(axis=0, dtype=np.float64)
+    return mu, np.where(sd > 0, sd, 1.0)
+
+
 def standardise(x_train: np.ndarray, x_test: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     r"""Scale both splits with the training split's statistics only.
 
     .. math:: x' = (x - \mu_{train}) / \sigma_{train}, \quad \sigma = 1 \text{ where } \sigma = 0
     """
-    mu = x_train.mean(axis=0, dtype=np.float64)
-    sd = x_train.std(axis=0, dtype=np.float64)
-    sd = np.where(sd > 0, sd, 1.0)
+    mu, sd = scaling(x_train)
     return ((x_train - mu) / sd).astype(np.float32), ((x_test - mu) / sd).astype(np.float32)
+
+
+def _spec(
+    features: Sequence[str],
+    stats: tuple[np.ndarray, np.ndarray] | None,
+    target: str,
+    positive_label: Label | None = None,
+) -> TableSpec:
+    """A TableSpec; ``stats`` None: the features are used as they are (mean 0, scale 1)."""
+    n = len(features)
+    mu, sd = stats if stats is not None else (np.zeros(n), np.ones(n))
+    return TableSpec(
+        tuple(features),
+        tuple(float(v) for v in mu),
+        tuple(float(v) for v in sd),
+        target,
+        positive_label,
+    )
 
 
 def _split_half(x: np.ndarray, y: np.ndarray, n_train: int) -> tuple[np.ndarray, ...]:
@@ -204,13 +273,17 @@ def _split_half(x: np.ndarray, y: np.ndarray, n_train: int) -> tuple[np.ndarray,
 
 
 def builtin(name: str, /) -> Dataset:
-    """``circles`` (seed 001's data), ``moons`` or ``breast-cancer`` (standardised).
+    """``circles`` (the two-circles tutorial's data), ``moons`` or ``breast-cancer`` (standardised).
 
     circles: ``make_circles(n_samples=1000, noise=0.1, random_state=1)``, first 500 rows
     train; moons: ``make_moons(n_samples=1000, noise=0.2, random_state=1)``, first 500 rows
-    train; breast-cancer: scikit-learn's bundled copy of the Wisconsin data (569 rows,
-    30 features), malignant = 1, a fixed shuffled half/half split.
+    train (features ``x0``, ``x1`` and target ``y`` for predictions); breast-cancer:
+    scikit-learn's bundled copy of the Wisconsin data (569 rows, 30 features, target
+    ``malignant`` = 1), a fixed shuffled half/half split.
     """
+    stats = None
+    names: tuple[str, ...] = ("x0", "x1")
+    target = "y"
     if name == "circles":
         x, y = make_circles(1000, noise=0.1, random_state=1)
         parts = _split_half(x, y, 500)
@@ -230,22 +303,14 @@ def builtin(name: str, /) -> Dataset:
         perm = rng.permutations([0], epoch=0, n=x.shape[0])[0]
         n_train = (x.shape[0] + 1) // 2
         xt, yt, xe, ye = _split_half(x[perm], y[perm], n_train)
+        stats = scaling(xt)
         xt, xe = standardise(xt, xe)
         parts = (xt, yt, xe, ye)
         notes = (
             "load_breast_cancer(); malignant = 1; fixed shuffled split "
             f"{n_train}/{x.shape[0] - n_train}; standardised with training statistics",
         )
-        ds = as_dataset(parts)
-        return Dataset(
-            ds.x_train,
-            ds.y_train,
-            ds.x_test,
-            ds.y_test,
-            name,
-            tuple(str(f) for f in bunch.feature_names),
-            notes,
-        )
+        names, target = tuple(str(f) for f in bunch.feature_names), "malignant"
     else:
         raise OptionError(
             f"the built-in data sets are {', '.join(BUILTINS)}",
@@ -253,7 +318,16 @@ def builtin(name: str, /) -> Dataset:
             "or pass your own table: load_table(path, target='column')",
         )
     ds = as_dataset(parts)
-    return Dataset(ds.x_train, ds.y_train, ds.x_test, ds.y_test, name, ("x0", "x1"), notes)
+    return Dataset(
+        ds.x_train,
+        ds.y_train,
+        ds.x_test,
+        ds.y_test,
+        name,
+        names,
+        notes,
+        _spec(names, stats, target),
+    )
 
 
 def load_table(
@@ -266,11 +340,16 @@ def load_table(
     test_fraction: float = 0.5,
     dropna: bool = False,
     split_seed: int = 0,
+    positive_label: Label | None = None,
+    delimiter: str | None = None,
 ) -> Dataset:
-    """A CSV or Parquet file (and optionally a separate test file) as a standardised Dataset.
+    """A CSV/TSV or Parquet file (and optionally a separate test file) as a standardised Dataset.
 
     Without ``test`` the rows are shuffled with ``split_seed`` and the last
-    ``test_fraction`` of them become the test split.  See :mod:`bcelab.train.tables`.
+    ``test_fraction`` of them become the test split.  ``positive_label`` (a number or
+    text) makes the target column's labels 0/1: that value is 1, every other value 0.
+    ``delimiter`` separates the fields of CSV files (default: tab for ``.tsv``, else
+    comma).  See :mod:`bcelab.train.tables`.
     """
     if test is None and not 0.0 < test_fraction < 1.0:
         raise OptionError(
@@ -278,15 +357,13 @@ def load_table(
             f"received test_fraction={test_fraction!r}",
             "pass e.g. test_fraction=0.5, or a separate test table with test=",
         )
-    tab = read_table(path)
-    x, y, names, notes = to_xy(
-        tab, target=target, features=features, dropna=dropna, source=str(path)
-    )
+    label = check_positive_label(positive_label, fname="load_table")
+    kw: dict[str, Any] = {"target": target, "dropna": dropna, "positive_label": label}
+    tab = read_table(path, delimiter=delimiter)
+    x, y, names, notes = to_xy(tab, features=features, source=str(path), **kw)
     if test is not None:
-        ttab = read_table(test)
-        xe, ye, _, tnotes = to_xy(
-            ttab, target=target, features=names, dropna=dropna, source=str(test)
-        )
+        ttab = read_table(test, delimiter=delimiter)
+        xe, ye, _, tnotes = to_xy(ttab, features=names, source=str(test), **kw)
         xt, yt = x, y
         notes = notes + tnotes + (f"test rows from {test}",)
     else:
@@ -302,7 +379,11 @@ def load_table(
                 f"received 0 rows ({x.shape[0]} usable rows in {path})",
                 "use more data, or change test_fraction (or the test table)",
             )
+    stats = scaling(xt)
     xt, xe = standardise(xt, xe)
     ds = as_dataset((xt, yt, xe, ye))
     notes = (*notes, "features standardised with training statistics")
-    return Dataset(ds.x_train, ds.y_train, ds.x_test, ds.y_test, Path(path).stem, names, notes)
+    spec = _spec(names, stats, target, label)
+    return Dataset(
+        ds.x_train, ds.y_train, ds.x_test, ds.y_test, Path(path).stem, names, notes, spec
+    )

@@ -23,17 +23,24 @@ from ..information import binary_entropy
 from .alloc import tune
 from .autoencoder.images import ImageSet
 from .autoencoder.spec import AutoencoderSpec, build_seeded
-from .checks import check_label_smoothing, check_lr, check_momentum, check_seed
+from .checks import (
+    check_checkpoint_every,
+    check_label_smoothing,
+    check_lr,
+    check_momentum,
+    check_seed,
+)
 from .data import Dataset, as_dataset, fingerprint
 from .history import History
 from .logits import LogitsTrainer, Splits
-from .loop import Callback, train
+from .loop import Callback, ProgressFn, train
 from .metrics import MetricFn
 from .mlp.batched import BatchedMLP
 from .mlp.models import MLPSpec
 from .module_trainer import ModuleTrainer
 from .objectives import LOSSES, Objective
 from .optim import OPTIMIZERS, Optimizer
+from .predicting import predictor_dict
 
 __all__ = ["fit"]
 
@@ -193,6 +200,9 @@ def _build(
         engine: Any = BatchedMLP(spec, opts.seeds, splits.x_train, splits.y_train, **kw)
     else:
         engine = ModuleTrainer(spec, opts.seeds[0], splits.x_train, splits.y_train, **kw)
+    files = {}
+    if isinstance(spec, MLPSpec) and ds.table is not None and ds.y_train.shape[1] == 1:
+        files["predictor.json"] = predictor_dict(spec, ds, opts.seeds)
     trainer = LogitsTrainer(
         engine,
         splits,
@@ -201,11 +211,13 @@ def _build(
         config=config,
         metrics=metrics,
         pipelined=isinstance(spec, MLPSpec) and len(opts.seeds) >= PIPELINE_SEEDS,
+        files=files,
     )
     mlp_default = opts.threads is None and isinstance(spec, MLPSpec)
     return trainer, 1 if mlp_default else opts.threads
 
 
+# longer than 80 lines only by its keyword options and their documentation
 def fit(
     model: Any,
     data: Any,
@@ -227,6 +239,8 @@ def fit(
     out: str | Path | None = None,
     threads: int | None = None,
     run_info: Mapping[str, Any] | None = None,
+    progress: bool | ProgressFn = False,
+    checkpoint_every: int | None = None,
 ) -> History:
     r"""Train with minibatch SGD/Adam on :func:`bcelab.bce_with_logits` and return a :class:`History`.
 
@@ -256,10 +270,19 @@ def fit(
             split, for logits and targets of shape ``(S, n, ...)``.
         callbacks: called with the History after every epoch (e.g. a progress bar).
         resume: a run folder (or its loaded ``checkpoint.pt``) to continue up to ``epochs``.
-        out: a folder for the artifacts (:func:`bcelab.train.artifacts.write_run`).
+        out: a folder for the artifacts (:func:`bcelab.train.artifacts.save_run`): new, or
+            a previous run folder, which is replaced whole once the new run is saved.
+            The built-in MLP trained on a table or a built-in task also gets
+            ``predictor.json``, for :func:`bcelab.train.predict`.
         threads: torch threads while training (default: 1 for the built-in MLP).
         run_info: extra entries for ``summary.json`` (e.g. the command line); ``wall_time_s``
             (this call, until the artifacts are written) is added.
+        progress: ``True`` draws a progress bar (epochs, rate, time left, losses) on
+            stderr; a callable is called as ``progress(epochs_done, epochs_total)``.
+        checkpoint_every: with ``out``, also write the run folder (all but the figure)
+            every that many epochs while training, so that a killed run can be resumed
+            from there; ``None`` (default): at the first epoch end 30 s after the last
+            checkpoint; ``0``: only at the end.
 
     Returns:
         The :class:`History`; the final weights are ``history.model_state`` (the
@@ -269,6 +292,7 @@ def fit(
     started = time.perf_counter()
     recipe = _check_recipe(optimizer, lr, momentum, loss, gamma, label_smoothing)
     opts = _check_options(epochs, batch_size, seeds, seed, threads, recipe)
+    every = check_checkpoint_every(checkpoint_every, fname="fit")
     trainer, threads = _build(model, data, opts, metrics)
     history, _ = train(
         trainer,
@@ -279,5 +303,7 @@ def fit(
         threads=threads,
         run_info=run_info,
         started=started,
+        checkpoint_every=every,
+        progress=progress,
     )
     return history

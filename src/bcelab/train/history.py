@@ -20,6 +20,7 @@ Every array has one row per seed.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from .._core.atomic import write_json, write_text
 from .plots import save_curves
 from .stats import summarise
 
-__all__ = ["History", "load_history"]
+__all__ = ["History", "history_html", "load_history"]
 
 
 @dataclass
@@ -147,6 +148,53 @@ class History:
 
     def __repr__(self) -> str:
         return f"History(seeds={self.n_seeds}, epochs={self.epochs}, metrics={list(self.metrics)})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the final metrics per split (mean ± sd over seeds), the epochs."""
+        return history_html(self)
+
+
+_ORDER = ("loss", "acc", "bce", "floor", "excess", "excess_fraction", "mse", "psnr")
+
+
+def _cell(stat: dict[str, Any] | None) -> str:
+    if stat is None:
+        return ""
+    text = f"{stat['mean']:.4f}"
+    return text if stat.get("sd") is None else f"{text} ± {stat['sd']:.4f}"
+
+
+def history_html(h: History, /) -> str:
+    """A small self-contained HTML table of ``h``'s final metrics (escaped; inline style)."""
+    summary = h.summary()
+    names = {k.split("_", 1)[1] for k in summary if k.split("_", 1)[0] in ("train", "test")}
+    ordered = [m for m in _ORDER if m in names] + sorted(names.difference(_ORDER))
+    spread = f"mean ± sd over {h.n_seeds} seeds" if h.n_seeds > 1 else f"seed {h.seeds[0]}"
+    title = f"{h.config.get('data', 'training run')}: {h.epochs} epochs, {spread}"
+    if h.stop_reason:
+        title += f" ({h.stop_reason})"
+    td = 'style="padding:2px 10px;text-align:right;font-variant-numeric:tabular-nums"'
+    rows = "".join(
+        f'<tr><th style="padding:2px 10px;text-align:left">{html.escape(m)}</th>'
+        + "".join(
+            f"<td {td}>{html.escape(_cell(summary.get(f'{s}_{m}')))}</td>"
+            for s in ("train", "test")
+        )
+        + "</tr>"
+        for m in ordered
+    )
+    head = "".join(
+        f'<th style="padding:2px 10px;text-align:right;border-bottom:1px solid #999">{s}</th>'
+        for s in ("train", "test")
+    )
+    return (
+        '<table style="border-collapse:collapse;font-family:sans-serif;font-size:13px">'
+        f'<caption style="text-align:left;padding:2px 10px;font-weight:bold;white-space:nowrap">'
+        f"{html.escape(title)}</caption>"
+        f'<thead><tr><th style="padding:2px 10px;text-align:left;border-bottom:1px solid #999">'
+        f"final</th>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def load_history(path: str | Path, /) -> History:

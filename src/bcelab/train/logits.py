@@ -67,11 +67,13 @@ class LogitsTrainer:
         config: dict[str, Any],
         metrics: Mapping[str, MetricFn] | None = None,
         pipelined: bool = False,
+        files: Mapping[str, Any] | None = None,
     ) -> None:
         self.engine, self.splits = engine, splits
         self.seeds: list[int] = list(engine.seeds)
         self.objective, self.optimizer, self.config = objective, optimizer, config
         self.metrics, self.pipelined = metrics, pipelined
+        self.files = dict(files or {})
 
     def train_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
         return self.engine.train_epoch(epoch)
@@ -121,6 +123,10 @@ class LogitsTrainer:
 
     def describe(self) -> str:
         return f"optimizer {self.optimizer.name}, lr {self.optimizer.lr:g}"
+
+    def artifacts(self) -> dict[str, Any]:
+        """``predictor.json`` for the built-in MLP on a table (what ``predict`` needs)."""
+        return self.files
 
     def advice(self) -> str:
         return (

@@ -14,8 +14,15 @@ trainer provides):
 * Ctrl-C (``KeyboardInterrupt``) keeps the completed epochs, with the weights at the end
   of the last of them (``History.interrupted``);
 * ``resume=`` continues a checkpoint of the same run (same config but ``epochs``) and
-  ``out=`` writes the run folder (:func:`~bcelab.train.artifacts.write_run`), checkpoint
-  included, from which a later ``resume=`` continues bit for bit.
+  ``out=`` writes the run folder (:func:`~bcelab.train.artifacts.save_run`: built beside
+  it and swapped in whole), checkpoint included, from which a later ``resume=``
+  continues bit for bit;
+* with a folder, a checkpoint (the whole run folder but the figure) is also written
+  during training: every ``checkpoint_every`` epochs, or by default at the first epoch
+  end :data:`CHECKPOINT_SECONDS` after the last one, so a killed run loses at most that
+  much; ``checkpoint_every=0`` writes only at the end;
+* a second Ctrl-C while the run is saved waits until it is on disk
+  (:mod:`bcelab.train.interrupts`).
 
 The trainers are :class:`~bcelab.train.logits.LogitsTrainer` (the built-in MLP for many
 seeds, or any module that outputs logits) and
@@ -27,21 +34,37 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import NaNError, OptionError
-from .artifacts import load_checkpoint, write_run
+from . import interrupts
+from .artifacts import check_out, load_checkpoint, save_run
 from .history import History
+from .progress import ProgressBar
 
-__all__ = ["Callback", "Diverged", "DivergedError", "Threads", "Trainer", "check_resume", "train"]
+__all__ = [
+    "CHECKPOINT_SECONDS",
+    "Callback",
+    "Diverged",
+    "DivergedError",
+    "ProgressFn",
+    "Threads",
+    "Trainer",
+    "check_resume",
+    "train",
+]
 
 Callback = Callable[[History], None]
+ProgressFn = Callable[[int, int], None]
 Row = dict[str, np.ndarray]
 
 CHECKPOINT_FORMAT = "bcelab.train.checkpoint/1"
+#: without ``checkpoint_every``: a checkpoint at the first epoch end this long after the last
+CHECKPOINT_SECONDS = 30.0
 
 
 class DivergedError(NaNError):
@@ -84,6 +107,8 @@ class Trainer(Protocol):
 
     def advice(self) -> str: ...  # how to avoid a divergence
 
+    def artifacts(self) -> dict[str, Any]: ...  # JSON files beside model.pt (name -> content)
+
 
 class Threads:
     """Use ``n`` torch threads inside the block (tiny matrices run fastest on one);
@@ -106,16 +131,115 @@ class Threads:
             torch.set_num_threads(self.old)
 
 
+def _shown(key: str, value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
 def check_resume(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Refuse to continue a checkpoint whose config differs from this call's (but ``epochs``)."""
+    """Refuse to continue a checkpoint whose config differs from this call's (but ``epochs``),
+    naming each difference."""
     diff = [k for k in new if k not in ("epochs", "notes") and old.get(k) != new.get(k)]
     if diff:
-        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:6])
+        words = []
+        for k in diff:
+            if k == "data_fingerprint":
+                words.append("the data differ from the run's (another file, or changed rows)")
+            else:
+                words.append(f"{k}={_shown(k, old.get(k))} in the run, {_shown(k, new.get(k))} now")
         raise OptionError(
             "resume= continues the same run: same data, model and options (only epochs may change)",
-            f"received changes {shown}",
-            "repeat the original options, or start a new run without resume=",
+            "; ".join(words),
+            "repeat the run's options, or start a new run without resume=",
         )
+
+
+@dataclass
+class _Checkpoints:
+    """When and where to write checkpoints during training."""
+
+    folder: Path | None
+    every: int | None  # epochs; None: every CHECKPOINT_SECONDS; 0: never
+    save: Callable[[], None] = field(default=lambda: None)
+    last: float = field(default_factory=time.perf_counter)
+
+    def due(self, epochs_done: int) -> bool:
+        if self.folder is None or self.every == 0:
+            return False
+        if self.every is None:
+            return time.perf_counter() - self.last >= CHECKPOINT_SECONDS
+        return epochs_done % self.every == 0
+
+    def write(self) -> None:
+        self.save()
+        self.last = time.perf_counter()
+
+
+def _progress(progress: object, epochs: int) -> tuple[list[Callback], ProgressBar | None]:
+    """The progress callback (and the bar to close) for ``progress=``."""
+    if progress is True:
+        bar = ProgressBar(epochs)
+        return [bar], bar
+    if progress is False or progress is None:
+        return [], None
+    if callable(progress):
+        return [lambda h: progress(h.epochs, epochs)], None
+    raise OptionError(
+        "progress must be True, False or a callable(epochs_done, epochs_total)",
+        f"received progress={progress!r}",
+        "pass progress=True",
+    )
+
+
+def _checkpoint(trainer: Trainer, history: History, run_info: Mapping[str, Any] | None) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "config": trainer.config,
+        "state": trainer.get_state(),
+        "history": history.to_dict(),
+        "rng": trainer.rng_state(history.epochs),
+        "run_info": dict(run_info or {}),
+    }
+
+
+def _start(trainer: Trainer, resume: str | Path | Mapping[str, Any] | None) -> History:
+    """A new History, or the one of the checkpoint to resume (the trainer set to its state)."""
+    if resume is None:
+        return History(seeds=list(trainer.seeds), config=trainer.config)
+    ck = load_checkpoint(resume)
+    check_resume(ck["config"], trainer.config)
+    trainer.set_state(ck["state"])
+    history = History.from_dict(ck["history"])
+    history.config = trainer.config
+    history.interrupted, history.stop_reason, history.final = False, None, {}
+    return history
+
+
+def _save(
+    trainer: Trainer,
+    history: History,
+    target: str | Path | None,
+    run_info: Mapping[str, Any] | None,
+    started: float,
+    *,
+    final: bool,
+    figure: bool = False,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The checkpoint, and the run folder at ``target`` (all but the figure unless ``final``)."""
+    checkpoint = _checkpoint(trainer, history, run_info)
+    if target is not None:
+        save_run(
+            target,
+            history,
+            model_state=trainer.model_state(),
+            checkpoint=checkpoint,
+            run_info={**dict(run_info or {}), "wall_time_s": time.perf_counter() - started},
+            diverged=reason is not None,
+            figure=figure and final,
+            files=trainer.artifacts(),
+            in_progress=not final,
+        )
+    return checkpoint
 
 
 def train(
@@ -130,63 +254,67 @@ def train(
     run_info: Mapping[str, Any] | None = None,
     figure: bool = True,
     started: float | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool | ProgressFn = False,
 ) -> tuple[History, dict[str, Any]]:
     """Train up to ``epochs`` epochs; returns the History and the checkpoint.
 
     ``started`` (a ``time.perf_counter()`` value) is when the caller began, for the
     ``wall_time_s`` of summary.json; ``figure`` draws curves.png into ``out``.
+    ``checkpoint_dir`` (default ``out``) receives the checkpoints written during training.
     """
     started = time.perf_counter() if started is None else started
-    history = History(seeds=list(trainer.seeds), config=trainer.config)
-    if resume is not None:
-        ck = load_checkpoint(resume)
-        check_resume(ck["config"], trainer.config)
-        trainer.set_state(ck["state"])
-        history = History.from_dict(ck["history"])
-        history.config = trainer.config
-        history.interrupted, history.stop_reason, history.final = False, None, {}
-    with Threads(threads):
-        t0 = time.perf_counter()
-        _epochs(trainer, history, epochs, callbacks)
-        history.train_time += time.perf_counter() - t0
-        if history.stop_reason is None or history.interrupted:
-            history.final.update(trainer.final_metrics())
-    checkpoint = {
-        "format": CHECKPOINT_FORMAT,
-        "config": trainer.config,
-        "state": trainer.get_state(),
-        "history": history.to_dict(),
-        "rng": trainer.rng_state(history.epochs),
-        "run_info": dict(run_info or {}),
-    }
-    reason = None if history.interrupted else history.stop_reason
-    if out is not None:
-        write_run(
-            out,
-            history,
-            model_state=trainer.model_state(),
-            checkpoint=checkpoint,
-            run_info={**dict(run_info or {}), "wall_time_s": time.perf_counter() - started},
-            diverged=reason is not None,
-            figure=figure,
+    folder = out if checkpoint_dir is None else checkpoint_dir
+    for d in {Path(f) for f in (out, folder) if f is not None}:
+        check_out(d)  # before any work: a folder that cannot take the run is refused now
+    history = _start(trainer, resume)
+    extra, bar = _progress(progress, epochs)
+    base, t0 = history.train_time, time.perf_counter()
+
+    def mid_run() -> None:
+        history.train_time = base + time.perf_counter() - t0
+        _save(trainer, history, folder, run_info, started, final=False)
+
+    checkpoints = _Checkpoints(None if folder is None else Path(folder), checkpoint_every, mid_run)
+    with interrupts.guarded():
+        try:
+            with Threads(threads):
+                _epochs(trainer, history, epochs, [*callbacks, *extra], checkpoints)
+                interrupts.hold()  # from here a Ctrl-C waits until the run is saved
+                history.train_time = base + time.perf_counter() - t0
+                if history.stop_reason is None or history.interrupted:
+                    history.final.update(trainer.final_metrics())
+        finally:
+            if bar is not None:
+                bar.close()
+        reason = None if history.interrupted else history.stop_reason
+        checkpoint = _save(
+            trainer, history, out, run_info, started, final=True, figure=figure, reason=reason
         )
     history.model_state = trainer.model_state()
     if reason is not None:
         err = DivergedError(
-            "training to keep a finite loss",
-            f"{reason} ({trainer.describe()})",
-            trainer.advice(),
+            "training to keep a finite loss", f"{reason} ({trainer.describe()})", trainer.advice()
         )
         err.history = history
         raise err
     return history, checkpoint
 
 
-def _epochs(trainer: Trainer, history: History, epochs: int, callbacks: Sequence[Callback]) -> None:
+def _epochs(
+    trainer: Trainer,
+    history: History,
+    epochs: int,
+    callbacks: Sequence[Callback],
+    checkpoints: _Checkpoints,
+) -> None:
     """Epochs ``history.epochs .. epochs - 1``; sets ``history.stop_reason``/``interrupted``.
 
     With a pipelined trainer, epoch e's row arrives while epoch e + 1 trains: it is
-    appended, checked and passed to the callbacks then, one epoch later.
+    appended, checked and passed to the callbacks then, one epoch later.  A checkpoint
+    is written before an epoch starts (the pending row first), so it holds the weights
+    and the history of the same epoch.
     """
     seeds = list(trainer.seeds)
 
@@ -207,9 +335,17 @@ def _epochs(trainer: Trainer, history: History, epochs: int, callbacks: Sequence
 
     state: dict[str, Any] | None = None
     pending: Future[Row] | None = None
-    for epoch in range(history.epochs, epochs):
+    first = history.epochs
+    for epoch in range(first, epochs):
         try:
             state = None
+            if epoch > first and checkpoints.due(epoch):
+                if pending is not None:
+                    row = pending.result()
+                    pending = None
+                    if not record(row):
+                        break  # the weights are still those of the diverged epoch
+                checkpoints.write()
             state = trainer.get_state()
             result = trainer.train_epoch(epoch)
             if pending is not None:
@@ -232,6 +368,7 @@ def _epochs(trainer: Trainer, history: History, epochs: int, callbacks: Sequence
                 trainer.set_state(state)
             break
         except KeyboardInterrupt:
+            interrupts.hold()  # the run is saved next: a second Ctrl-C waits for it
             if pending is not None:  # the last completed epoch's row
                 row = pending.result()
                 pending = None

@@ -1,7 +1,10 @@
-"""Reading the user's CSV/Parquet tables with pyarrow, with errors a person can act on.
+"""Reading the user's CSV/TSV/Parquet tables with pyarrow, with errors a person can act on.
 
-Every problem names what it found: the distinct target values, the rows and columns
-with missing values, the non-numeric column, or the columns that do exist.
+Every problem names what it found: the distinct target values (and the
+``positive_label`` that would map them to 0/1), the rows and columns with missing
+values, the non-numeric column and its first bad row, or the columns that do exist.
+A ``.tsv`` file is tab-separated; ``delimiter=`` sets another separator.  The label
+rules are shared with :func:`bcelab.evaluate` (:mod:`bcelab._core.tables`).
 """
 
 from __future__ import annotations
@@ -12,13 +15,48 @@ from typing import Any
 
 import numpy as np
 
+from .._core.tables import (
+    COMPRESSED,
+    Label,
+    default_delimiter,
+    describe_values,
+    format_value,
+    is_text_type,
+    label_mask,
+    suggest_label,
+    text_target_error,
+)
 from ..errors import DataError, DomainError
 
-__all__ = ["read_table", "to_xy"]
+__all__ = [
+    "PARQUET_SUFFIXES",
+    "TEXT_SUFFIXES",
+    "features_array",
+    "read_table",
+    "table_kind",
+    "to_xy",
+]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
-def read_table(path: str | Path, /) -> Any:
-    """A ``pyarrow.Table`` from a ``.csv`` or ``.parquet`` file."""
+def table_kind(path: str | Path) -> str | None:
+    """``"parquet"``, ``"text"`` (CSV/TSV, also compressed) or None for another suffix."""
+    name = Path(path).name.lower()
+    for ext in COMPRESSED:
+        name = name.removesuffix(ext)
+    suffix = Path(name).suffix
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    return "text" if suffix in TEXT_SUFFIXES else None
+
+
+def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
+    """A ``pyarrow.Table`` from a ``.csv``/``.tsv`` (tab) or ``.parquet`` file.
+
+    ``delimiter`` separates the fields of a text file (default: tab for ``.tsv``, else comma).
+    """
     p = Path(path)
     if not p.is_file():
         raise DataError(
@@ -26,32 +64,47 @@ def read_table(path: str | Path, /) -> Any:
             f"received {str(p)!r}, which does not exist",
             "check the path",
         )
-    suffix = p.suffix.lower()
+    kind = table_kind(p)
+    if kind is None:
+        raise DataError(
+            "a file ending in .csv, .tsv or .parquet",
+            f"received {p.name!r}",
+            "convert the table to CSV or Parquet",
+        )
+    sep = default_delimiter(str(p)) if delimiter is None else delimiter
     try:
-        if suffix in (".parquet", ".pq"):
+        if kind == "parquet":
             import pyarrow.parquet as pq  # optional dependency (bcelab[eval])
 
             return pq.read_table(p)
-        if suffix in (".csv", ".txt"):
-            import pyarrow.csv as pcsv  # optional dependency (bcelab[eval])
+        import pyarrow.csv as pcsv  # optional dependency (bcelab[eval])
 
-            return pcsv.read_csv(p)
+        return pcsv.read_csv(p, parse_options=pcsv.ParseOptions(delimiter=sep))
     except Exception as e:  # pyarrow raises its own exception family
+        shown = "tab" if sep == "\t" else repr(sep)
+        hint = "" if kind == "parquet" else f" separated by {shown} (delimiter=)"
         raise DataError(
-            f"a readable {suffix} file",
+            f"a readable {kind} file",
             f"reading {p} failed: {e}",
-            "check that the file is a valid, non-empty table with a header row",
+            f"check that the file is a valid, non-empty table with a header row{hint}",
         ) from None
-    raise DataError(
-        "a file ending in .csv or .parquet",
-        f"received {p.name!r}",
-        "convert the table to CSV or Parquet",
-    )
 
 
 def _rows_list(idx: np.ndarray) -> str:
     shown = ", ".join(str(int(i) + 1) for i in idx[:10])
     return shown + (f" and {len(idx) - 10} more" if len(idx) > 10 else "")
+
+
+def _first_text(values: list[Any]) -> tuple[int, Any] | None:
+    """The first (row, value) that is not a number, or None."""
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            return i, v
+    return None
 
 
 def _numeric(tab: Any, name: str, source: str) -> np.ndarray:
@@ -60,42 +113,62 @@ def _numeric(tab: Any, name: str, source: str) -> np.ndarray:
     col = tab.column(name)
     t = col.type
     if not (pat.is_integer(t) or pat.is_floating(t) or pat.is_boolean(t) or pat.is_null(t)):
-        sample = next((v for v in col.to_pylist() if v is not None), None)
+        values = col.to_pylist()
+        bad = _first_text(values)
+        where = f"{bad[1]!r} in data row {bad[0] + 1}" if bad else f"type {t}"
         raise DataError(
             f"column {name!r} of {source} must be numeric",
-            f"received type {t} (e.g. {sample!r})",
+            f"received {where} (1 = first row after the header)",
             f"encode {name!r} as numbers, or leave it out of the feature columns",
         )
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _target(tab: Any, name: str, source: str) -> np.ndarray:
-    import pyarrow.types as pat  # optional dependency (bcelab[eval])
+def _target(tab: Any, name: str, source: str, positive_label: Label | None) -> np.ndarray:
+    """The target column as numbers: mapped to 1/0 with ``positive_label`` (missing stays
+    NaN), else numeric as it is (text is refused with the labels found)."""
+    col = tab.column(name)
+    if positive_label is not None:
+        import pyarrow as pa  # optional dependency (bcelab[eval])
 
-    t = tab.column(name).type
-    if pat.is_integer(t) or pat.is_floating(t) or pat.is_boolean(t) or pat.is_null(t):
-        return _numeric(tab, name, source)
-    vals = sorted({str(v) for v in tab.column(name).to_pylist() if v is not None})
-    shown = ", ".join(repr(v) for v in vals[:20]) + (" ..." if len(vals) > 20 else "")
+        eq = label_mask(col, positive_label, name, source)
+        return np.asarray(eq.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if is_text_type(col.type):
+        values = sorted({str(v) for v in col.to_pylist() if v is not None})
+        err = text_target_error(name, values, source)
+        raise DomainError(err.expected, err.received, err.fix)
+    return _numeric(tab, name, source)
+
+
+def _check_targets(y: np.ndarray, target: str, source: str) -> None:
+    """Targets in [0, 1], or an error naming the values and the ``positive_label`` to pass."""
+    if not y.size or ((y >= 0) & (y <= 1)).all():
+        return
+    values = np.unique(y).tolist()
+    label = format_value(suggest_label(values))
+    fix = f"pass positive_label={label} to count {label} as 1 and every other value as 0"
+    if len(values) > 2:
+        fix += ", or rescale the column into [0, 1]"
     raise DomainError(
-        f"target column {name!r} must be binary (0/1) or soft targets in [0, 1]",
-        f"found {len(vals)} distinct non-numeric values: {shown}",
-        "map the two classes to 0 and 1 (e.g. y = (label == 'yes'))",
+        f"target column {target!r} with 0/1 labels or soft targets in [0, 1]",
+        f"found {len(values)} distinct values in {source}: {describe_values(values, 20)}",
+        fix,
     )
 
 
-def to_xy(
-    tab: Any, /, *, target: str, features: Sequence[str] | None, dropna: bool, source: str
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """Features ``(N, D)`` float64, targets ``(N,)`` in [0, 1], the feature names and notes."""
-    cols = list(tab.column_names)
+def _columns(
+    cols: list[str], target: str, features: Sequence[str] | None, source: str
+) -> tuple[str, ...]:
+    """The feature columns, checked against the header."""
     wanted = [target, *(features if features is not None else [c for c in cols if c != target])]
     missing = [c for c in wanted if c not in cols]
     if missing:
+        fix = "spell the target and feature columns as in the header (case matters)"
+        sep = next((c for c in ";\t|," if len(cols) == 1 and c in cols[0]), None)
+        if sep is not None:  # one column whose name holds a separator: another delimiter
+            fix = f"the header has one column: if the fields are separated by {sep!r}, pass delimiter={sep!r}"
         raise DataError(
-            f"columns {missing} must exist in {source}",
-            f"the columns available are {cols}",
-            "spell the target and feature columns as in the header (case matters)",
+            f"columns {missing} must exist in {source}", f"the columns available are {cols}", fix
         )
     feats = tuple(wanted[1:])
     if not feats:
@@ -110,9 +183,31 @@ def to_xy(
             f"received features {list(feats)}",
             f"remove {target!r} from the features",
         )
-    y = _target(tab, target, source)
-    x = np.stack([_numeric(tab, f, source) for f in feats], axis=1)
+    return feats
+
+
+def features_array(tab: Any, features: Sequence[str], source: str) -> np.ndarray:
+    """The feature columns ``(N, D)`` as float64 (missing values NaN)."""
+    return np.stack([_numeric(tab, f, source) for f in features], axis=1)
+
+
+def to_xy(
+    tab: Any,
+    /,
+    *,
+    target: str,
+    features: Sequence[str] | None,
+    dropna: bool,
+    source: str,
+    positive_label: Label | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """Features ``(N, D)`` float64, targets ``(N,)`` in [0, 1], the feature names and notes."""
+    feats = _columns(list(tab.column_names), target, features, source)
+    y = _target(tab, target, source, positive_label)
+    x = features_array(tab, feats, source)
     notes: tuple[str, ...] = (f"{source}: target {target!r}, features {list(feats)}",)
+    if positive_label is not None:
+        notes = (*notes, f"target {format_value(positive_label)} is 1, every other value 0")
     bad = np.isnan(y) | np.isnan(x).any(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -135,14 +230,7 @@ def to_xy(
             f"inf in data rows {_rows_list(rows)} of {source}",
             "replace the infinite values",
         )
-    if y.size and not ((y >= 0) & (y <= 1)).all():
-        vals = np.unique(y)
-        shown = ", ".join(f"{v:g}" for v in vals[:20]) + (" ..." if len(vals) > 20 else "")
-        raise DomainError(
-            f"target column {target!r} must be binary (0/1) or soft targets in [0, 1]",
-            f"found {len(vals)} distinct values: {shown}",
-            "map the two classes to 0 and 1 (e.g. y = (label == 'yes'))",
-        )
+    _check_targets(y, target, source)
     if x.shape[0] == 0:
         raise DataError(
             f"{source} must contain at least one usable row",

@@ -142,5 +142,9 @@ class AutoencoderTrainer:
     def describe(self) -> str:
         return f"optimizer adam, lr {self.lr:g}"
 
+    def artifacts(self) -> dict[str, Any]:
+        """No more files: an image model is rebuilt from its spec in summary.json."""
+        return {}
+
     def advice(self) -> str:
         return f"lower the learning rate (e.g. lr={self.lr / 10:g}) or check the images"

@@ -1,0 +1,177 @@
+"""Tables as users have them: the labels of a target column, and the delimiter of a text table.
+
+Shared by :mod:`bcelab.evaluation` (``evaluate``, ``bcelab eval``) and :mod:`bcelab.train`
+(``load_table``, ``bcelab train file``, ``predict``).  A target column of labels
+(``{-1, 1}``, ``0..255``, ``yes``/``no``, ``True``/``False``) is mapped with
+``positive_label`` (that value is 1, every other value 0, a missing value stays missing)
+or refused with an error that names the values found and suggests the label.
+
+pyarrow (an optional dependency) is imported only by the functions that take Arrow columns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import DataError, DTypeError, OptionError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "COMPRESSED",
+    "Label",
+    "check_positive_label",
+    "default_delimiter",
+    "describe_values",
+    "format_value",
+    "is_text_type",
+    "label_mask",
+    "suggest_label",
+    "text_target_error",
+]
+
+Label = str | int | float | bool
+
+#: compressed text tables that pyarrow reads directly
+COMPRESSED = (".gz", ".bz2", ".zst")
+
+# text values that usually mean "the positive class", in order of preference
+_POSITIVE_WORDS = ("1", "yes", "true", "y", "t", "pos", "positive")
+
+
+def default_delimiter(path: str) -> str:
+    """Tab for ``.tsv`` (also compressed), else comma."""
+    name = path.lower()
+    for ext in COMPRESSED:
+        name = name.removesuffix(ext)
+    return "\t" if name.endswith(".tsv") else ","
+
+
+def check_positive_label(value: object, *, fname: str = "evaluate") -> Label | None:
+    """``value`` as a label: None, a non-empty string, a finite number or a bool."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    raise OptionError(
+        f"{fname}: positive_label must be the value of the positive class: a string, "
+        "a finite number or a bool",
+        f"received positive_label={value!r}",
+        "pass e.g. positive_label=1 or positive_label='yes'",
+    )
+
+
+def format_value(v: object) -> str:
+    """A value as the user would type it: ``1`` not ``1.0``, text quoted."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return repr(v)
+
+
+def describe_values(values: list[Any], limit: int = 8) -> str:
+    """``'no', 'yes'`` or ``8 of 256 distinct values: 0, 1, ...``."""
+    shown = ", ".join(format_value(v) for v in values[:limit])
+    if len(values) <= limit:
+        return shown
+    return f"{len(values)} distinct values: {shown}, ..."
+
+
+def suggest_label(values: list[Any]) -> Any:
+    """The value most likely meant as positive: 1/yes/true if present, else the largest."""
+    if not values:
+        return 1
+    by_text = {str(v).strip().lower(): v for v in values}
+    for word in _POSITIVE_WORDS:
+        if word in by_text:
+            return by_text[word]
+    try:
+        return max(values)
+    except TypeError:  # mixed types
+        return values[-1]
+
+
+def text_target_error(name: str, values: list[Any], where: str) -> DataError:
+    """The error for a target column of text (or other labels) without ``positive_label``."""
+    label = format_value(suggest_label(values))
+    return DataError(
+        f"target column {name!r} with numbers in [0, 1] (0/1 labels or probabilities)",
+        f"it holds text labels in {where}: {describe_values(values)}",
+        f"pass positive_label={label} to count {label} as 1 and every other value as 0",
+    )
+
+
+def is_text_type(t: pa.DataType) -> bool:
+    """Arrow's string types (dictionary-encoded ones too)."""
+    import pyarrow as pa  # optional dependency (the eval extra)
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+
+
+def _as_bool(label: Label, name: str) -> bool:
+    if isinstance(label, bool):
+        return label
+    text = str(label).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise DataError(
+        f"a positive_label that matches the True/False values of the target column {name!r}",
+        f"received positive_label={label!r}",
+        "pass positive_label=True",
+    )
+
+
+def _as_number(label: Label) -> float | None:
+    try:
+        return float(label)
+    except (TypeError, ValueError):
+        return None
+
+
+def label_mask(col: pa.Array | pa.ChunkedArray, label: Label, name: str, where: str) -> Any:
+    """A boolean Arrow array: the column equals ``label`` (null where the column is null)."""
+    import pyarrow as pa  # optional dependency (the eval extra)
+    import pyarrow.compute as pc  # start-up time: needed only with labels
+
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col = col.cast(t.value_type)
+        t = col.type
+    if pa.types.is_boolean(t):
+        return pc.equal(col, pa.scalar(_as_bool(label, name)))
+    if pa.types.is_null(t):
+        return col.cast(pa.bool_())
+    number = _as_number(label)
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        if number is None:
+            raise DataError(
+                f"a positive_label that is one of the numbers in the target column {name!r}",
+                f"received the text positive_label={label!r}; the column holds numbers ({where})",
+                "pass the number of the positive class, e.g. positive_label=1",
+            )
+        numbers = col.cast(pa.float64())
+        missing = pa.scalar(None, type=pa.bool_())  # NaN is a missing label, like null
+        return pc.if_else(pc.is_nan(numbers), missing, pc.equal(numbers, pa.scalar(number)))
+    if is_text_type(t):
+        if isinstance(label, str) or number is None:
+            return pc.equal(col, pa.scalar(str(label)))
+        try:  # a number given for a column of numbers written as text
+            return pc.equal(col.cast(pa.float64()), pa.scalar(number))
+        except pa.ArrowInvalid:
+            return pc.equal(col, pa.scalar(str(label)))
+    raise DTypeError(
+        f"target column {name!r} in {where} holding numbers, text or booleans",
+        f"its type is {t}",
+        "convert it when writing the file",
+    )

@@ -1,0 +1,152 @@
+"""The run folder of ``bcelab train`` and ``bcelab train autoencoder``: --out, --overwrite, --resume.
+
+Checked before any data is read or any epoch trained: ``--out`` must be a new or empty
+folder, the run being resumed (``--resume`` into the same folder), or a previous run
+with ``--overwrite`` (which replaces it whole once the new run is saved; a folder
+holding anything else is never replaced).  A resumed run keeps its own options: an
+option given again with another value is refused, naming each difference; only
+``--epochs`` may change, and only to at least the epochs already trained.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._core.atomic import remove_stale, remove_stale_files
+from ..errors import OptionError
+from ..train.loop import CHECKPOINT_SECONDS
+from . import output
+
+__all__ = ["add_flags", "check_out_folder", "check_resumed", "resume_differences", "shown"]
+
+
+def add_flags(p: argparse.ArgumentParser, default_out: str) -> None:
+    """``--out``, ``--overwrite``, ``--resume`` and ``--checkpoint-every``."""
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help=f"the run folder (default {default_out}; a new or empty folder)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the previous run in --out (once the new run is saved)",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue the run in DIR with its own options (--epochs may grow); it is "
+        "saved back into DIR unless --out is given",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="save the run folder every N epochs while training, so that a killed run "
+        f"resumes from there (default: every {CHECKPOINT_SECONDS:g} seconds; 0: only at "
+        "the end)",
+    )
+
+
+def shown(value: Any) -> str:
+    """A value as it is typed on the command line (``0.01``, ``64,32``, ``yes``)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(shown(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def check_out_folder(
+    out: str, *, allowed: Collection[str], resume: str | None, overwrite: bool
+) -> Path:
+    """``--out`` can take this run (see the module doc); stale temporary files of a killed
+    run are removed first."""
+    d = output.check_dir(out, "--out")
+    if d.absolute().parent.is_dir():
+        remove_stale(d.absolute().parent)
+    if not d.is_dir():
+        return d
+    remove_stale_files(d, allowed)
+    entries = sorted(p.name for p in d.iterdir())
+    if not entries:
+        return d
+    others = [n for n in entries if n not in allowed]
+    same = resume is not None and Path(resume).resolve() in (
+        d.resolve(),
+        (d / "checkpoint.pt").resolve(),
+    )
+    if others or not (overwrite or same):  # the run being resumed is replaced when saved
+        names = others or entries
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise OptionError(
+            "--out must be a new or empty folder"
+            + ("" if others else " (or a previous run, replaced with --overwrite)"),
+            f"{out} holds {'other files' if others else 'a previous run'}: {listed}",
+            "choose another --out"
+            + ("" if others else ", or add --overwrite to replace that run once this one is saved"),
+        )
+    return d
+
+
+def resume_differences(
+    saved: Mapping[str, Any],
+    new: Mapping[str, Any],
+    given: Iterable[str],
+    flags: Mapping[str, str],
+) -> list[str]:
+    """``--lr 0.01 in the run, 0.1 now`` for each option given with another value."""
+    words = []
+    for name in given:
+        if name not in flags or name not in saved:
+            continue
+        old, now = saved[name], new[name]
+        if isinstance(old, list):
+            old = tuple(old)
+        if name in ("data", "test") and old is not None and now is not None:
+            same = Path(str(old)).resolve() == Path(str(now)).resolve()
+        else:
+            same = old == now
+        if not same:
+            flag = flags[name]
+            if isinstance(old, bool) or isinstance(now, bool) or old is None or now is None:
+                words.append(f"{flag}: {_state(old)} in the run, {_state(now)} now")
+            else:
+                words.append(f"{flag} {shown(old)} in the run, {shown(now)} now")
+    return words
+
+
+def _state(value: Any) -> str:
+    return "given" if value is True else "not given" if value in (False, None) else shown(value)
+
+
+def check_resumed(
+    saved: Mapping[str, Any],
+    new: Mapping[str, Any],
+    *,
+    given: Collection[str],
+    kept: Collection[str],
+    flags: Mapping[str, str],
+    done: int,
+    first: Iterable[str] = (),
+) -> None:
+    """Refuse a resume whose typed options differ from the run's (``first``: differences
+    found by the caller, e.g. another task), naming each difference; ``--epochs`` may
+    change, to at least the ``done`` epochs."""
+    problems = [*first, *resume_differences(saved, new, sorted(set(given) & set(kept)), flags)]
+    if "epochs" in given and new["epochs"] < done:
+        problems.append(f"--epochs {new['epochs']}, but the run has already trained {done} epochs")
+    if problems:
+        raise OptionError(
+            "--resume continues the run with its own options (only --epochs may change, "
+            "to at least the epochs already trained)",
+            "; ".join(problems),
+            "leave out the options that differ (the run's own are used), or start a new "
+            "run without --resume",
+        )

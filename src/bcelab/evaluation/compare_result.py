@@ -1,0 +1,191 @@
+"""The result of :func:`bcelab.evaluation.compare`: model A vs model B, overall and per segment.
+
+:meth:`ComparisonResult.to_dict` is the JSON of ``bcelab compare --json`` (it holds no
+timing, so every engine writes the same bytes); :func:`verdict` states which model is
+better in log loss and whether the gap is mainly discrimination or miscalibration.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..metrics import PairedBootstrapStats, PairedComparison
+from .compare_figures import forest
+from .compare_labels import LABELS
+from .compare_text import render_comparison
+from .reader import Columns
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["ComparisonResult", "SegmentComparison", "verdict"]
+
+
+@dataclass(frozen=True)
+class SegmentComparison:
+    """One value of the ``by`` column: its state and comparison (None when no row of it
+    could be used)."""
+
+    value: Any
+    stats: PairedBootstrapStats
+    comparison: PairedComparison | None
+
+
+def _f(v: float, spec: str = ".3g") -> str:
+    return format(v, spec)
+
+
+def _finite(*vals: Any) -> bool:
+    return all(isinstance(v, float) and math.isfinite(v) for v in vals)
+
+
+def verdict(metrics: dict[str, dict[str, Any]], confidence: float) -> dict[str, Any]:
+    """Which model is better in log loss, how sure, and why (JSON-ready).
+
+    ``better`` is ``"A"`` or ``"B"`` when the interval of B − A excludes 0, else None.
+    The log-loss difference splits exactly into a ranking part (minus the difference in
+    discrimination) and a calibration part (the difference in miscalibration), since
+    both models share the uncertainty; ``mainly`` names the larger part.
+    """
+    m = metrics["log_loss"]
+    diff, (lo, hi), p = m["diff"], m["ci"], m["p_value"]
+    pct = f"{100 * confidence:g}%"
+    if not _finite(diff, lo, hi, p):
+        return {"metric": "log_loss", "better": None, "mainly": None, "text": "", "why": ""}
+    ci = f"{pct} CI {_f(lo)} to {_f(hi)}, p = {_f(p)}"
+    better = ("B" if diff < 0 else "A") if lo > 0 or hi < 0 else None
+    if better is None:
+        text = f"No clear difference in log loss: B − A = {_f(diff, '+.3g')} ({ci}; the interval includes 0)."
+    else:
+        worse = "A" if better == "B" else "B"
+        text = (
+            f"{better} is better than {worse} in log loss by {_f(abs(diff))} "
+            f"(B − A = {_f(diff, '+.3g')}, {ci})."
+        )
+    d_dsc = metrics["discrimination"]["diff"]
+    d_mcb = metrics["miscalibration"]["diff"]
+    mainly, why = None, ""
+    if _finite(d_dsc, d_mcb):
+        mainly = "discrimination" if abs(d_dsc) >= abs(d_mcb) else "miscalibration"
+        calib = f"{_f(d_mcb, '+.3g')} from calibration (miscalibration B − A)"
+        rank = (
+            f"{_f(-d_dsc, '+.3g')} from ranking (minus discrimination B − A, {_f(d_dsc, '+.3g')})"
+        )
+        parts = (rank, calib) if mainly == "discrimination" else (calib, rank)
+        why = f"Mainly {mainly}: B − A = {_f(diff, '+.3g')} is {parts[0]} and {parts[1]}."
+    return {"metric": "log_loss", "better": better, "mainly": mainly, "text": text, "why": why}
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Model A vs model B on the same rows: ``comparison`` overall, ``segments`` per ``by`` value.
+
+    ``stats`` is the merged paired state (every row), ``seconds`` the wall time of the
+    pass and of the statistics, ``engine`` the engine that read the rows.
+    """
+
+    stats: PairedBootstrapStats
+    comparison: PairedComparison
+    segments: tuple[SegmentComparison, ...]
+    columns: Columns
+    source: tuple[str, ...]
+    files: int
+    engine: str
+    seconds: float
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Per metric: ``a``, ``b``, ``diff`` (B − A), ``ci``, ``p_value``, ... (overall)."""
+        out: dict[str, dict[str, Any]] = self.to_dict()["metrics"]
+        return out
+
+    def verdict(self) -> dict[str, Any]:
+        """See :func:`verdict`."""
+        return verdict(self.comparison.to_dict()["metrics"], self.comparison.confidence)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (non-finite numbers become ``null``); no timing."""
+        c = self.columns
+        comp = self.comparison.to_dict()
+        kind = "logit" if c.logits else "pred"
+        out: dict[str, Any] = {
+            "source": list(self.source),
+            "files": self.files,
+            "columns": {
+                "target": c.target,
+                kind: {"a": c.pred, "b": c.pred_b},
+                "weight": c.weight,
+                "by": c.by,
+                "id": c.id,
+            },
+            "keyed_by": comp["keyed_by"],
+            "rows": comp["rows"],
+            "rows_used": comp["rows_used"],
+            "excluded": self._excluded(self.stats),
+            "replicates": comp["replicates"],
+            "seed": comp["seed"],
+            "confidence": comp["confidence"],
+            "verdict": verdict(comp["metrics"], self.comparison.confidence),
+            "metrics": comp["metrics"],
+        }
+        if c.by is not None:
+            out["segments"] = [
+                {
+                    "value": s.value,
+                    "rows": s.stats.rows,
+                    "rows_used": s.stats.count("used"),
+                    "metrics": None if s.comparison is None else s.comparison.to_dict()["metrics"],
+                }
+                for s in self.segments
+            ]
+        out["method"] = comp["method"]
+        out["histogram_bins"] = comp["histogram_bins"]
+        return out
+
+    @staticmethod
+    def _excluded(st: PairedBootstrapStats) -> dict[str, int]:
+        names = ("nan_a", "nan_b", "invalid_target", "clipped_a", "clipped_b")
+        return {n: st.count(n) for n in names}
+
+    def plot(self) -> Figure:
+        """The forest plot of the differences B − A with their intervals."""
+        return forest(self.to_dict())
+
+    def __str__(self) -> str:
+        return render_comparison(self)
+
+    def _repr_html_(self) -> str:
+        d = self.to_dict()
+        v = d["verdict"]
+        pct = f"{100 * d['confidence']:g}%"
+        head = "".join(
+            f"<th>{html.escape(h)}</th>" for h in ("metric", "A", "B", "B − A", f"{pct} CI", "p")
+        )
+        rows = []
+        for name, m in d["metrics"].items():
+            cells = [LABELS.get(name, name), *_cells(m)]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
+        keyed = "id column " + repr(d["columns"]["id"]) if d["keyed_by"] == "id" else "file and row"
+        caption = (
+            f"Model A vs model B: {d['rows_used']:,} rows keyed by {keyed}; paired bootstrap, "
+            f"{d['replicates']} replicates (seed {d['seed']})"
+        )
+        notes = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
+        return (
+            f"<div>{notes}<table><caption>{html.escape(caption)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+
+
+def _cells(m: dict[str, Any]) -> list[str]:
+    """A, B, B − A, CI and p of one metric as text (``n/a`` for undefined values)."""
+
+    def g(v: Any, spec: str = ".6g") -> str:
+        return "n/a" if v is None else _f(float(v), spec)
+
+    lo, hi = m["ci"]
+    ci = "n/a" if lo is None or hi is None else f"[{g(lo, '+.4g')}, {g(hi, '+.4g')}]"
+    return [g(m["a"]), g(m["b"]), g(m["diff"], "+.4g"), ci, g(m["p_value"], ".3g")]

@@ -1,0 +1,101 @@
+"""Plain-text rendering of a :class:`~bcelab.evaluation.compare_result.ComparisonResult`.
+
+One header (the data, how rows were keyed, the bootstrap), one table of A, B, B − A,
+the interval and the p-value per metric, the verdict, and a table per segment.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .compare_labels import LABELS
+
+if TYPE_CHECKING:
+    from .compare_result import ComparisonResult
+
+__all__ = ["SEGMENT_METRICS", "keying_line", "render_comparison"]
+
+#: the metrics of the per-segment table
+SEGMENT_METRICS = ("log_loss", "roc_auc")
+
+
+def _g(v: Any, spec: str = ".6g") -> str:
+    return "n/a" if v is None else format(float(v), spec)
+
+
+def _ci(ci: list[Any]) -> str:
+    lo, hi = ci
+    return "n/a" if lo is None or hi is None else f"[{_g(lo, '+.4g')}, {_g(hi, '+.4g')}]"
+
+
+def keying_line(d: dict[str, Any], id_hint: str) -> str:
+    """How the rows were keyed for the bootstrap weights (``id_hint``: how to name an id
+    column, e.g. ``"id='column'"`` in Python or ``"--id COL"`` on the command line)."""
+    if d["keyed_by"] == "id":
+        return f"rows keyed by the id column {d['columns']['id']!r}"
+    return (
+        "rows keyed by file and row (no id column): the result depends on the file names "
+        f"and the order of the rows; {id_hint} keys each row by its id instead"
+    )
+
+
+def _header(res: ComparisonResult, d: dict[str, Any], id_hint: str) -> list[str]:
+    c = res.columns
+    kind = "logit" if c.logits else "pred"
+    where = ", ".join(res.source) if len(res.source) <= 3 else f"{len(res.source)} sources"
+    cols = f"target {c.target!r}, {kind} A {c.pred!r}, {kind} B {c.pred_b!r}" + (
+        f", weight {c.weight!r}" if c.weight else ""
+    )
+    rows = f"{d['rows']:,} rows ({d['rows_used']:,} used)"
+    excluded = {k: v for k, v in d["excluded"].items() if v}
+    if excluded:
+        rows += "; " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in excluded.items())
+    pct = f"{100 * d['confidence']:g}%"
+    return [
+        f"{where}: {res.files} file(s), {cols}",
+        f"{rows}; {keying_line(d, id_hint)}",
+        f"paired bootstrap: {d['replicates']} replicates (seed {d['seed']}), {pct} percentile "
+        f"intervals of B − A; {res.seconds:.2f} s ({res.engine})",
+    ]
+
+
+def _table(metrics: dict[str, dict[str, Any]], pct: str) -> list[str]:
+    head = f"{'metric':<16}{'A':>12}{'B':>12}{'B − A':>13}  {pct + ' CI':<26}{'p':>8}  better"
+    lines = [head]
+    for name, m in metrics.items():
+        lines.append(
+            f"{LABELS.get(name, name):<16}{_g(m['a']):>12}{_g(m['b']):>12}"
+            f"{_g(m['diff'], '+.4g'):>13}  {_ci(m['ci']):<26}{_g(m['p_value'], '.3g'):>8}  "
+            f"{m['better'] or ''}".rstrip()
+        )
+    return lines
+
+
+def _segments(by: str, segs: list[dict[str, Any]], pct: str) -> list[str]:
+    width = max(len(by), *(len(str(s["value"])) for s in segs))
+    head = f"{by:<{width}}  {'rows':>10}"
+    for name in SEGMENT_METRICS:
+        head += f"  {LABELS[name] + ' B − A':>16}  {pct + ' CI':<24}{'p':>8}"
+    lines = [head]
+    for s in segs:
+        line = f"{s['value']!s:<{width}}  {s['rows']:>10,}"
+        for name in SEGMENT_METRICS:
+            m = (s["metrics"] or {}).get(name)
+            if m is None:
+                line += f"  {'n/a':>16}  {'':<24}{'':>8}"
+                continue
+            line += f"  {_g(m['diff'], '+.4g'):>16}  {_ci(m['ci']):<24}{_g(m['p_value'], '.3g'):>8}"
+        lines.append(line)
+    return lines
+
+
+def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") -> str:
+    """The comparison as text (see the module docstring)."""
+    d = res.to_dict()
+    pct = f"{100 * d['confidence']:g}%"
+    lines = [*_header(res, d, id_hint), "", *_table(d["metrics"], pct)]
+    v = d["verdict"]
+    lines += [""] + [t for t in (v["text"], v["why"]) if t]
+    if res.columns.by is not None and d.get("segments"):
+        lines += ["", *_segments(str(res.columns.by), d["segments"], pct)]
+    return "\n".join(lines)

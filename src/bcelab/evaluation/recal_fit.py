@@ -1,0 +1,204 @@
+"""Recalibration inside :func:`bcelab.evaluate`: options checked at the door, the map
+fitted by passes over the data, and one more pass for the metrics after it.
+
+The map is fitted on the evaluated rows, or on a separate calibration set (``fit_on``,
+with the same columns; its ``by`` column, if any, is not needed).  The fit sees the rows
+as the evaluation does: the same weights, the same negative weighting
+(``negative_rate``) and the same clipping.
+
+* ``"platt"`` and ``"temperature"``: Newton's method, one streaming pass per step
+  (:class:`~bcelab.evaluation.recal_pass.ScalingAccumulator` on the evaluation's
+  engine), typically 4-10 passes; see :mod:`bcelab.metrics.scaling`.
+* ``"isotonic"``: the PAV fit on the fine histogram of the fit rows' ``BinaryStats``
+  (no extra pass on the evaluated rows; one pass over ``fit_on``).
+* ``"downsampling"``: not fitted; ``q = p / (p + (1 - p) / negative_rate)``.
+
+Then one pass evaluates ``map.apply(p)`` into fresh ``BinaryStats``, per segment too
+(:class:`~bcelab.evaluation.recal_pass.MappedAccumulator`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from .._core.options import check_negative_rate, check_recalibration
+from ..errors import DataError, OptionError
+from ..metrics import BinaryStats, DownsamplingMap, RecalibrationMap, fit_isotonic
+from ..metrics.scaling import ScalingStats, fit_scaling
+from .reader import Unit, discover
+from .recal_pass import MappedAccumulator, ScalingAccumulator
+from .runner import Runner, source_units
+from .tables import source_kind
+from .tasks import Plan, UnitResult
+
+__all__ = [
+    "FittedMap",
+    "RecalibrationOptions",
+    "check_recalibration_options",
+    "fit_columns",
+    "fit_source",
+    "recalibrate",
+]
+
+
+@dataclass(frozen=True)
+class RecalibrationOptions:
+    """The checked ``recalibrate``, ``fit_on`` (and its kind) and ``negative_rate``."""
+
+    method: str | None = None
+    fit_on: Any = None
+    fit_kind: str | None = None
+    negative_rate: float | None = None
+
+
+def check_recalibration_options(
+    recalibrate: object, fit_on: object, negative_rate: object, *, kind: str, fname: str
+) -> RecalibrationOptions:
+    """Every recalibration option and combination, before any data is read.
+
+    ``kind``: the evaluated source's kind (``'paths'``, ``'table'`` or ``'stream'``).
+    A ``fit_on`` path must exist.
+    """
+    rate = None if negative_rate is None else check_negative_rate(negative_rate, fname=fname)
+    if recalibrate is None:
+        if fit_on is not None:
+            raise OptionError(
+                f"{fname}: fit_on= only with recalibrate= (the rows the map is fitted on)",
+                "received fit_on without recalibrate",
+                "pass recalibrate='platt', 'temperature' or 'isotonic' too, or drop fit_on",
+            )
+        return RecalibrationOptions(negative_rate=rate)
+    method = check_recalibration(recalibrate, fname=fname, name="recalibrate")
+    if method == "downsampling" and rate is None:
+        raise OptionError(
+            f"{fname}: recalibrate='downsampling' with negative_rate= (the share of "
+            "negatives that was kept)",
+            "received no negative_rate",
+            "pass e.g. negative_rate=0.1 for data that kept one negative in ten",
+        )
+    if method == "downsampling" and fit_on is not None:
+        raise OptionError(
+            f"{fname}: no fit_on= with recalibrate='downsampling' (the map "
+            "q = p / (p + (1 - p) / negative_rate) is not fitted)",
+            "received fit_on",
+            "drop fit_on, or use recalibrate='platt' to fit a map on it",
+        )
+    if kind == "stream":
+        raise OptionError(
+            f"{fname}: recalibrate= needs a source that can be read more than once",
+            "received a RecordBatchReader (it is read once)",
+            "pass a pyarrow Table, a DataFrame or files",
+        )
+    if fit_on is None:
+        return RecalibrationOptions(method, negative_rate=rate)
+    try:
+        fit_kind = source_kind(fit_on)
+    except OptionError as e:
+        raise OptionError(
+            f"{fname}: fit_on must be a path, a list of paths, a pyarrow Table, a polars or "
+            "pandas DataFrame, or a dict of arrays",
+            e.received,
+            "pass the calibration file or folder",
+        ) from None
+    if fit_kind == "stream":
+        raise OptionError(
+            f"{fname}: fit_on must be a source that can be read more than once",
+            "received a RecordBatchReader (it is read once)",
+            "pass a pyarrow Table, a DataFrame or files",
+        )
+    if fit_kind == "paths":
+        try:
+            discover([fit_on] if isinstance(fit_on, (str, os.PathLike)) else list(fit_on))  # type: ignore[call-overload]
+        except DataError as e:
+            raise DataError(f"{fname}: fit_on must name {e.expected}", e.received, e.fix) from None
+    return RecalibrationOptions(method, fit_on, fit_kind, rate)
+
+
+@dataclass(frozen=True)
+class FittedMap:
+    """A fitted map, what it was fitted on, and the metric states after it."""
+
+    method: str
+    recalibration_map: RecalibrationMap
+    fitted_on: tuple[str, ...] | None  # None: the evaluated rows
+    fit_rows: int
+    passes: int  # passes over the fit rows (0 when the map came from a histogram)
+    result: UnitResult  # the recalibrated states, one per segment
+    seconds: float
+
+
+def _scaling(
+    method: str, units: list[Unit], plan: Plan, runner: Runner
+) -> tuple[RecalibrationMap, int]:
+    """Platt or temperature scaling, one pass of ``runner`` per Newton step."""
+    passes = 0
+
+    def run_pass(state: ScalingStats) -> ScalingStats:
+        nonlocal passes
+        passes += 1
+        step = dataclasses.replace(plan, accumulator=ScalingAccumulator(state.a, state.b))
+        merged: ScalingStats = runner.run(units, step).states.get(None, state)
+        return merged
+
+    return fit_scaling(run_pass, method=method), passes
+
+
+def fit_columns(plan: Plan) -> Plan:
+    """The plan of the fit passes: the evaluation's, without the segments."""
+    return dataclasses.replace(plan, columns=dataclasses.replace(plan.columns, by=None))
+
+
+def fit_source(
+    opts: RecalibrationOptions, plan: Plan, delimiter: str | None
+) -> tuple[list[Unit], tuple[str, ...]] | None:
+    """The units and the name of ``fit_on`` (None without it), planned before the
+    evaluation pass so that a calibration file without the columns fails first."""
+    if opts.method is None or opts.fit_on is None:
+        return None
+    return source_units(opts.fit_on, str(opts.fit_kind), fit_columns(plan).columns, delimiter)
+
+
+def recalibrate(
+    opts: RecalibrationOptions,
+    *,
+    units: list[Unit],
+    rows: int,
+    stats: BinaryStats,
+    plan: Plan,
+    runner: Runner,
+    fit_on: tuple[list[Unit], tuple[str, ...]] | None,
+) -> FittedMap:
+    """Fit the map of ``opts`` and evaluate the recalibrated predictions of ``units``.
+
+    ``rows`` and ``stats``: the evaluation's rows read and merged state (the isotonic
+    map's histogram when there is no ``fit_on``); ``fit_on``: :func:`fit_source`.
+    """
+    method = str(opts.method)
+    t0 = time.perf_counter()
+    fit_plan = fit_columns(plan)
+    fit_units, fitted_on, passes = units, None, 0
+    if fit_on is not None:
+        fit_units, fitted_on = fit_on
+        fit = runner.run(fit_units, fit_plan)
+        if fit.rows == 0:
+            raise DataError(
+                "fit_on: at least one row to fit the map on",
+                f"{', '.join(fitted_on)} hold 0 rows",
+                "check the calibration files",
+            )
+        rows, stats, passes = fit.rows, BinaryStats.merge_all(fit.states.values()), 1
+    fitted: RecalibrationMap
+    if method == "isotonic":
+        fitted = fit_isotonic(stats)
+    elif method == "downsampling":
+        fitted = DownsamplingMap(cast(float, opts.negative_rate))  # checked at the door
+    else:
+        fitted, steps = _scaling(method, fit_units, fit_plan, runner)
+        passes += steps
+    after = runner.run(units, dataclasses.replace(plan, accumulator=MappedAccumulator(fitted)))
+    seconds = time.perf_counter() - t0
+    return FittedMap(method, fitted, fitted_on, rows, passes, after, seconds)

@@ -1,0 +1,250 @@
+"""Predictions of a trained model for new rows: :func:`predict` and :func:`write_predictions`.
+
+A run of the built-in MLP on a table or a built-in task keeps, beside ``model.pt`` (a
+state_dict, read with ``torch.load(weights_only=True)``), a ``predictor.json``: the model
+spec, the feature columns in order, the training split's means and scales, the target
+column and its positive label.  New rows go through the same standardisation and the
+same network; the result is the input table plus a ``logit`` and a ``pred``
+(:math:`\\sigma(\\text{logit})`) column, both float64.
+
+>>> from bcelab.train import predict                                    # doctest: +SKIP
+>>> predict("runs/mine", "new_rows.csv").column("pred")                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._core.atomic import atomic_open
+from .._core.tables import COMPRESSED
+from ..errors import DataError, OptionError
+from ..losses import sigmoid
+from .checks import check_seed
+from .data import Dataset, TableSpec
+from .mlp.models import MLPSpec, module_from_state
+from .tables import features_array, read_table, table_kind
+
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "PREDICTOR_FORMAT",
+    "Predictor",
+    "load_predictor",
+    "output_kind",
+    "predict",
+    "predictor_dict",
+    "write_predictions",
+]
+
+PREDICTOR_FORMAT = "bcelab.train.predictor/1"
+OUTPUT_COLUMNS = ("logit", "pred")
+_BATCH = 1 << 16
+
+
+def predictor_dict(spec: MLPSpec, ds: Dataset, seeds: list[int]) -> dict[str, Any]:
+    """The content of ``predictor.json`` for an MLP trained on ``ds`` (which has a table)."""
+    assert ds.table is not None
+    return {
+        "format": PREDICTOR_FORMAT,
+        "model": spec.to_dict(),
+        "n_inputs": int(ds.x_train.shape[1]),
+        "n_outputs": int(ds.y_train.shape[1]),
+        "seeds": list(seeds),
+        "data": ds.name,
+        "table": ds.table.to_dict(),
+    }
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A trained MLP with the table layout it was trained on (from a run folder)."""
+
+    spec: MLPSpec
+    n_inputs: int
+    n_outputs: int
+    seeds: tuple[int, ...]
+    table: TableSpec
+    state: dict[str, Any]
+    source: str
+
+    def seed_index(self, seed: int | None) -> int:
+        """The position of ``seed`` among the run's seeds (None: the first seed)."""
+        if seed is None:
+            return 0
+        s = check_seed(seed, fname="predict")
+        if s not in self.seeds:
+            shown = ", ".join(str(v) for v in self.seeds[:10])
+            raise OptionError(
+                f"predict: seed must be one of the run's seeds ({shown})",
+                f"received seed={seed!r}",
+                f"pass e.g. seed={self.seeds[0]}",
+            )
+        return self.seeds.index(s)
+
+    def logits(self, x: np.ndarray, /, *, seed: int | None = None) -> np.ndarray:
+        """Logits ``(N, outputs)`` (float32) of raw features ``(N, D)`` in the run's order."""
+        import torch  # optional dependency (bcelab[train])
+
+        k = self.seed_index(seed)
+        one = len(self.seeds) == 1
+        mod = module_from_state(
+            self.state, self.spec, self.n_inputs, self.n_outputs, seed_index=None if one else k
+        )
+        xs = torch.from_numpy(np.ascontiguousarray(self.table.transform(x)))
+        with torch.no_grad():
+            parts = [mod(xs[i : i + _BATCH]) for i in range(0, xs.shape[0], _BATCH)]
+        out = torch.cat(parts) if parts else torch.zeros((0, self.n_outputs))
+        return np.asarray(out.numpy(), dtype=np.float32)
+
+
+def load_predictor(run: str | Path, /) -> Predictor:
+    """The predictor of a run folder (``predictor.json`` and ``model.pt``)."""
+    import torch  # optional dependency (bcelab[train])
+
+    d = Path(run)
+    meta, weights = d / "predictor.json", d / "model.pt"
+    if not (meta.is_file() and weights.is_file()):
+        raise DataError(
+            "a run folder of bcelab train (the built-in model on a table or a built-in "
+            "task) with predictor.json and model.pt",
+            f"{d} has {'no predictor.json' if not meta.is_file() else 'no model.pt'}",
+            "pass the out= folder of a completed training run (an interrupted run is "
+            "completed by resuming it)",
+        )
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        if info.get("format") != PREDICTOR_FORMAT:
+            raise ValueError(f"format {info.get('format')!r}")
+        state = torch.load(weights, weights_only=True)
+        model = dict(info["model"])
+        model.pop("kind", None)
+        model["hidden"] = tuple(model["hidden"])
+        return Predictor(
+            MLPSpec(**model),
+            int(info["n_inputs"]),
+            int(info["n_outputs"]),
+            tuple(int(s) for s in info["seeds"]),
+            TableSpec.from_dict(info["table"]),
+            state,
+            str(d),
+        )
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as e:
+        raise DataError(
+            "a predictor.json and model.pt written by bcelab train",
+            f"reading {d} failed: {e}",
+            "train the model again; the files are damaged or from another program",
+        ) from None
+
+
+def _as_table(data: Any, delimiter: str | None) -> tuple[Any, str]:
+    """A pyarrow Table (and a name for messages) from a path, a table or a dict of columns."""
+    import pyarrow as pa  # optional dependency (bcelab[eval])
+
+    if isinstance(data, (str, Path)):
+        return read_table(data, delimiter=delimiter), str(data)
+    if isinstance(data, pa.Table):
+        return data, "the table"
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data]), "the table"
+    if hasattr(data, "to_arrow"):  # polars
+        return data.to_arrow(), "the table"
+    if type(data).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False), "the DataFrame"
+    if isinstance(data, Mapping):
+        return pa.table({str(k): np.asarray(v) for k, v in data.items()}), "the columns"
+    raise OptionError(
+        "predict: data must be a CSV/TSV/Parquet path, a pyarrow Table, a polars or pandas "
+        "DataFrame, or a dict of columns",
+        f"received {type(data).__name__}",
+        "pass the path of a table with the feature columns",
+    )
+
+
+def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
+    """The run's feature columns of ``tab`` as float64, with every problem named."""
+    cols = list(tab.column_names)
+    missing = [f for f in p.table.features if f not in cols]
+    if missing:
+        raise DataError(
+            f"the feature columns the model was trained on: {list(p.table.features)}",
+            f"{source} lacks {missing} (its columns are {cols[:20]})",
+            "add those columns, spelt as in the training data (case matters)",
+        )
+    taken = [c for c in OUTPUT_COLUMNS if c in cols]
+    if taken:
+        raise DataError(
+            f"data without the output columns {list(OUTPUT_COLUMNS)}",
+            f"{source} already has {taken}",
+            "rename or drop those columns first",
+        )
+    x = features_array(tab, p.table.features, source)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        named = [f for f, b in zip(p.table.features, bad.any(axis=0), strict=True) if b]
+        shown = ", ".join(str(int(i) + 1) for i in rows[:10])
+        raise DataError(
+            f"finite values in the feature columns of {source}",
+            f"missing or infinite values in columns {named}, data rows {shown}"
+            + (f" and {len(rows) - 10} more" if len(rows) > 10 else ""),
+            "fill them in, or drop those rows",
+        )
+    return x
+
+
+def predict(
+    run: str | Path, data: Any, /, *, seed: int | None = None, delimiter: str | None = None
+) -> Any:
+    """The rows of ``data`` with ``logit`` and ``pred`` columns from the model of ``run``.
+
+    Args:
+        run: a run folder written by :func:`bcelab.train.fit` (``out=``) or ``bcelab train``
+            for the built-in MLP on a table or a built-in task.
+        data: a CSV/TSV/Parquet path, a pyarrow Table, a polars or pandas DataFrame, or a
+            dict of columns, holding (at least) the feature columns of the training data.
+        seed: which seed's model of a many-seed run (default: the first seed).
+        delimiter: the field separator of a CSV file (default: tab for ``.tsv``, else comma).
+
+    Returns:
+        A ``pyarrow.Table``: every input column, then ``logit`` and ``pred`` (float64).
+    """
+    import pyarrow as pa  # optional dependency (bcelab[eval])
+
+    p = load_predictor(run)
+    tab, source = _as_table(data, delimiter)
+    z = p.logits(_features(tab, p, source), seed=seed)[:, 0].astype(np.float64)
+    return tab.append_column("logit", pa.array(z)).append_column("pred", pa.array(sigmoid(z)))
+
+
+def output_kind(path: str | Path) -> str | None:
+    """``"parquet"`` or ``"text"`` for a predictions file name, None for another suffix."""
+    if str(path).lower().endswith(COMPRESSED):
+        return None
+    return table_kind(path)
+
+
+def write_predictions(table: Any, path: str | Path, /, *, delimiter: str | None = None) -> Path:
+    """Write a table atomically as Parquet (``.parquet``) or CSV (``.csv``; ``.tsv``: tabs)."""
+    kind = output_kind(path)
+    if kind is None:
+        raise OptionError(
+            "predictions written to a .parquet, .csv or .tsv file",
+            f"received {Path(path).name!r}",
+            "end the file name in .parquet or .csv",
+        )
+    with atomic_open(path, "wb") as fh:
+        if kind == "parquet":
+            import pyarrow.parquet as pq  # optional dependency (bcelab[eval])
+
+            pq.write_table(table, fh)
+        else:
+            import pyarrow.csv as pcsv  # optional dependency (bcelab[eval])
+
+            sep = delimiter or ("\t" if str(path).lower().endswith(".tsv") else ",")
+            pcsv.write_csv(table, fh, write_options=pcsv.WriteOptions(delimiter=sep))
+    return Path(path)

@@ -1,0 +1,193 @@
+"""``bcelab compare``: a thin layer over ``bcelab.evaluation.compare``; flags, report, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from bcelab.cli import main
+from bcelab.evaluation import compare
+from bcelab.evaluation import compare_report as report_module
+from bcelab.evaluation.example_data import two_models
+from bcelab.metrics import PairedBootstrapStats
+
+pytest.importorskip("bcelab.kernels.bootstrap", reason="numba (bcelab[fast]) is missing")
+
+REPS = 20
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "two.parquet"
+    pq.write_table(two_models(6000, seed=1), path)
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    rc = main(["compare", *map(str, args)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _base(data: Path) -> list[object]:
+    return [data, "--target", "y", "--pred", "a", "--pred", "b", "--replicates", REPS]
+
+
+def test_json_is_the_python_dict(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    rc, out, _ = _run(capsys, *_base(data), "--id", "id", "--by", "segment", "--json")
+    assert rc == 0
+    res = compare(
+        data, target="y", preds=("a", "b"), id="id", by="segment", replicates=REPS
+    ).to_dict()
+    assert json.loads(out) == json.loads(json.dumps(res))
+    assert [s["value"] for s in res["segments"]] == ["new", "returning"]
+
+
+def test_text_table_verdict_and_keying(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    rc, out, _ = _run(capsys, *_base(data), "--seed", "3", "--confidence", "0.9")
+    assert rc == 0
+    assert "90% CI" in out and "ROC-AUC" in out and "miscalibration" in out
+    assert "B is better than A in log loss by" in out and "Mainly miscalibration" in out
+    assert "rows keyed by file and row (no id column)" in out and "--id COL" in out
+    rc, out, _ = _run(capsys, *_base(data), "--id", "id")
+    assert "rows keyed by the id column 'id'" in out and "--id COL" not in out
+
+
+def test_logits_and_clip(capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path) -> None:
+    t = pq.read_table(data)
+    pq.write_table(t, tmp_path / "x.parquet")
+    rc, _, err = _run(
+        capsys, tmp_path / "x.parquet", "--target", "y", "--logit", "a", "--logit", "b"
+    )
+    assert rc == 0, err  # probabilities read as logits are valid logits
+    rc, _, err = _run(capsys, *_base(data), "--clip", "1e-7")
+    assert rc == 0, err
+
+
+def test_report_folder_is_written_whole(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "rep"
+    rc, out, err = _run(capsys, *_base(data), "--by", "segment", "--json", "--report", out_dir)
+    assert rc == 0 and "report.html" in err
+    saved = json.loads((out_dir / "comparison.json").read_text())
+    assert saved == json.loads(out)
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == ["comparison.json", "forest.png", "forest_segments.png", "report.html"]
+    page = (out_dir / "report.html").read_text()
+    assert "data:image/png;base64," in page and "B is better than A" in page
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
+
+
+def test_failed_report_leaves_the_previous_one(
+    capsys: pytest.CaptureFixture[str],
+    data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out_dir = tmp_path / "rep"
+    assert _run(capsys, *_base(data), "--report", out_dir)[0] == 0
+    before = {p.name: p.read_bytes() for p in out_dir.iterdir()}
+
+    def broken(*_: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report_module, "render_html", broken)
+    res = compare(data, target="y", preds=("a", "b"), replicates=REPS, seed=5)
+    with pytest.raises(OSError, match="No space left"):
+        report_module.write_comparison_report(res, out_dir)
+    assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+BAD = [
+    (["--pred", "a"], "--pred twice"),
+    (["--pred", "a", "--pred", "b", "--pred", "y"], "--pred twice"),
+    (["--pred", "a", "--pred", "a"], "two different columns for model A and model B"),
+    (["--pred", "a", "--pred", "b", "--id", "a"], "a different column for each of"),
+    (["--pred", "a", "--pred", "b", "--replicates", "0"], "--replicates must be an integer"),
+    (["--pred", "a", "--pred", "b", "--replicates", "2001"], "--replicates at most 2,000"),
+    (["--pred", "a", "--pred", "b", "--seed", "-1"], "--seed must be an integer >= 0"),
+    (["--pred", "a", "--pred", "b", "--confidence", "95"], "--confidence must be"),
+    (["--pred", "a", "--pred", "b", "--clip", "0.9"], "--clip must be a number in (0, 0.5)"),
+    (["--logit", "a", "--logit", "b", "--clip", "1e-7"], "--clip only with --pred"),
+    (["--pred", "a", "--pred", "b", "--threads", "2", "--engine", "dask"], "--threads"),
+    (["--pred", "a", "--pred", "b", "--workers", "2"], "--workers (Dask worker processes)"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD)
+def test_bad_flags_exit_2_before_reading(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    rc, out, err = _run(capsys, "/no/such/file.parquet", "--target", "y", *args)
+    assert rc == 2 and out == ""
+    assert message in err and "Traceback" not in err
+    assert err.startswith("bcelab compare: error: ")
+
+
+def test_report_path_checked_before_reading(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    args = ["/no/such/file.parquet", "--target", "y", "--pred", "a", "--pred", "b"]
+    rc, _, err = _run(capsys, *args, "--report", tmp_path)
+    assert rc == 2 and "--report must be a new folder or a previous output folder" in err
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+    rc, _, err = _run(capsys, *args, "--report", tmp_path / "keep.txt")
+    assert rc == 2 and "--report must name a folder" in err
+
+
+def test_data_errors_exit_2(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    rc, _, err = _run(capsys, data, "--target", "y", "--pred", "a", "--pred", "nope")
+    assert rc == 2 and "'nope'" in err and "available:" in err
+    rc, _, err = _run(capsys, data, "--target", "y", "--pred", "a", "--pred", "b", "--id", "y")
+    assert rc == 2 and "a different column for each of" in err and "--id y" in err
+
+
+def test_labels_and_delimiter(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    t = pq.read_table(data)
+    lines = ["y;a;b;id"] + [
+        f"{'yes' if y > 0.5 else 'no'};{a!r};{b!r};{i}"
+        for y, a, b, i in zip(*(t[c].to_pylist() for c in ("y", "a", "b", "id")), strict=True)
+    ]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    args = [tmp_path / "rows.csv", "--target", "y", "--pred", "a", "--pred", "b", "--id", "id"]
+    rc, out, err = _run(capsys, *args, "--delimiter", ";", "--positive-label", "yes", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["rows_used"] == 6000
+    rc, _, err = _run(capsys, *args, "--delimiter", ";")
+    assert rc == 2 and "--positive-label yes" in err
+
+
+class _SlowPaired(PairedBootstrapStats):
+    """A first compile, simulated: every update waits."""
+
+    def update(self, *args: object, **kwargs: object) -> PairedBootstrapStats:
+        time.sleep(0.6)
+        return super().update(*args, **kwargs)
+
+
+def test_first_run_compile_is_one_line_and_not_timed(
+    capsys: pytest.CaptureFixture[str], data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bcelab.evaluation.warmup._PAIRED_READY", threading.Event())
+    monkeypatch.setattr("bcelab.evaluation.warmup.PairedBootstrapStats", _SlowPaired)
+    rc, out, err = _run(capsys, *_base(data))
+    assert rc == 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bcelab compare: compiling the metric kernels once")
+    assert lines[0].endswith("s (not counted in the time)")
+    seconds = float(re.search(r"; (\d+\.\d\d) s \(local\)", out)[1])  # type: ignore[index]
+    assert seconds < 1.0  # the 1.2 s of "compiling" are not in the timing
+    rc, _, err = _run(capsys, *_base(data))
+    assert rc == 0 and err == ""

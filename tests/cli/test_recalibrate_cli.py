@@ -1,0 +1,198 @@
+"""``bcelab eval`` with the decomposition, --recalibrate, --fit-on, --negative-rate and
+--save-map, and ``bcelab recalibrate`` (bad input: exit 2, flags named, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from bcelab.cli import main
+from bcelab.metrics import load_map
+
+
+@pytest.fixture()
+def data(tmp_path):
+    rng = np.random.default_rng(11)
+    n = 12_000
+    z = rng.normal(size=n) * 1.5
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.float32)
+    t = pa.table(
+        {
+            "y": y,
+            "p": (1 / (1 + np.exp(-2 * z))).astype(np.float32),
+            "z": (2 * z).astype(np.float32),
+            "seg": rng.choice(np.array(["north", "south"]), n),
+        }
+    )
+    pq.write_table(t, tmp_path / "preds.parquet")
+    pq.write_table(t.slice(0, 4_000), tmp_path / "calib.parquet")
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    rc = main([*map(str, args)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_eval_json_and_text(capsys, data):
+    base = ["eval", data / "preds.parquet", "--target", "y", "--pred", "p", "--by", "seg"]
+    rc, out, _ = _run(capsys, *base, "--json", "--recalibrate", "platt")
+    assert rc == 0
+    d = json.loads(out)
+    ll = d["decomposition"]["log_loss"]
+    assert ll["uncertainty"] - ll["discrimination"] + ll["miscalibration"] == pytest.approx(
+        d["metrics"]["log_loss"], abs=1e-9
+    )
+    rec = d["recalibrated"]
+    assert rec["method"] == "platt" and set(rec["params"]) == {"a", "b"}
+    assert rec["fitted_on"] is None and rec["metrics"].keys() == d["metrics"].keys()
+    assert rec["metrics"]["calibration"] == pytest.approx(1.0, abs=1e-6)
+    assert all("decomposition" in s and "recalibrated" in s for s in d["segments"])
+    # text: the metric lines of a plain run are unchanged, the new lines follow
+    _, plain, _ = _run(capsys, *base)
+    _, text, _ = _run(capsys, *base, "--recalibrate", "platt")
+    assert plain.splitlines()[1:14] == text.splitlines()[1:14]
+    assert re.search(
+        r"^decomposition +recalibrating would remove [\d.]+ of the log loss", text, re.M
+    )
+    assert re.search(
+        r"^recalibrated +platt \(a=[\d.]+, b=-?[\d.e-]+\); fitted on the evaluated rows", text, re.M
+    )
+    assert re.search(r"^  calibration +[\d.]+ +1\b", text, re.M)
+
+
+def test_negative_rate_flag(capsys, data):
+    args = ["eval", data / "preds.parquet", "--target", "y", "--pred", "p", "--json"]
+    _, out, _ = _run(capsys, *args, "--negative-rate", "0.5", "--recalibrate", "downsampling")
+    d = json.loads(out)
+    assert d["negative_rate"] == 0.5 and d["recalibrated"]["params"] == {"negative_rate": 0.5}
+    _, plain, _ = _run(capsys, *args)
+    assert d["metrics"]["base_rate"] < json.loads(plain)["metrics"]["base_rate"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--recalibrate", "spline"], "--recalibrate must be one of platt, temperature"),
+        (["--fit-on", "calib.parquet"], "--fit-on only with --recalibrate"),
+        (["--save-map", "m.json"], "--save-map only with --recalibrate"),
+        (["--recalibrate", "downsampling"], "--recalibrate downsampling with --negative-rate W"),
+        (["--negative-rate", "0"], "--negative-rate must be a number in (0, 1]"),
+        (["--negative-rate", "-0.5"], "--negative-rate must be a number in (0, 1]"),
+        (["--negative-rate", "1.5"], "--negative-rate must be a number in (0, 1]"),
+        (
+            ["--recalibrate", "platt", "--fit-on", "nowhere.parquet"],
+            "--fit-on must name an existing",
+        ),
+        (
+            [
+                "--recalibrate",
+                "downsampling",
+                "--negative-rate",
+                "0.1",
+                "--fit-on",
+                "calib.parquet",
+            ],
+            "no --fit-on with --recalibrate downsampling",
+        ),
+        (["--recalibrate", "platt", "--save-map", "."], "--save-map must name a file"),
+    ],
+)
+def test_eval_flag_errors_before_any_read(capsys, data, monkeypatch, flags, message):
+    monkeypatch.chdir(data)
+    # the data file does not exist: a flag error must come first
+    rc, out, err = _run(capsys, "eval", "missing.parquet", "--target", "y", "--pred", "p", *flags)
+    assert rc == 2 and out == ""
+    assert message in err and "Traceback" not in err
+    assert not re.search(r"\b[a-z_]+=", err.split("error:", 1)[1]), err
+
+
+def test_save_map_then_recalibrate_new_rows(capsys, data):
+    m = data / "platt.json"
+    rc, _, err = _run(
+        capsys, "eval", data / "preds.parquet", "--target", "y", "--logit", "z",
+        "--recalibrate", "platt", "--fit-on", data / "calib.parquet", "--save-map", m,
+    )  # fmt: skip
+    assert rc == 0 and f"map: {m}" in err
+    doc = json.loads(m.read_text())
+    assert doc["columns"] == {"logit": "z"} and doc["method"] == "platt"
+    fitted = load_map(m)
+    src = pq.read_table(data / "preds.parquet")
+    for out in (data / "new.parquet", data / "new.csv"):
+        rc, text, _ = _run(capsys, "recalibrate", m, "--data", data / "preds.parquet", "--out", out)
+        assert rc == 0 and "12000 rows" in text
+        got = pq.read_table(out) if out.suffix == ".parquet" else pacsv.read_csv(out)
+        assert got.column_names == [*src.column_names, "pred_recalibrated"]
+        q = fitted.apply(src["z"].to_numpy(), logits=True)  # the map names the logit column
+        np.testing.assert_allclose(got["pred_recalibrated"].to_numpy(), q, rtol=1e-15)
+        assert got["seg"].to_pylist() == src["seg"].to_pylist()
+    rc, _, err = _run(capsys, "recalibrate", m, "--data", data / "preds.parquet", "--out", out)
+    assert rc == 2 and "--out must not exist (or add --overwrite)" in err
+    rc, _, _ = _run(
+        capsys, "recalibrate", m, "--data", data / "preds.parquet", "--out", out, "--overwrite",
+        "--pred", "p", "--out-column", "q",
+    )  # fmt: skip
+    assert rc == 0
+    got = pacsv.read_csv(out)
+    np.testing.assert_allclose(got["q"].to_numpy(), fitted.apply(src["p"].to_numpy()), rtol=1e-15)
+
+
+def test_report_folder_holds_the_map_and_the_figure(capsys, data):
+    report = data / "report"
+    args = ["eval", data / "preds.parquet", "--target", "y", "--pred", "p", "--report", report]
+    rc, _, _ = _run(capsys, *args, "--recalibrate", "isotonic")
+    assert rc == 0
+    assert {"map.json", "decomposition.png", "report.html"} <= {p.name for p in report.iterdir()}
+    assert "Recalibrated: isotonic" in (report / "report.html").read_text()
+    out = data / "iso.parquet"
+    rc, _, _ = _run(capsys, "recalibrate", report, "--data", data / "calib.parquet", "--out", out)
+    assert rc == 0
+    p = pq.read_table(data / "calib.parquet")["p"].to_numpy()
+    q = load_map(report / "map.json").apply(p)
+    np.testing.assert_array_equal(pq.read_table(out)["pred_recalibrated"].to_numpy(), q)
+    # a report without a recalibration replaces the old one whole: no map.json left
+    rc, _, _ = _run(capsys, *args)
+    assert rc == 0 and not (report / "map.json").exists()
+    rc, _, err = _run(capsys, "recalibrate", report, "--data", data / "calib.parquet", "--out", out)
+    assert rc == 2 and "has no map.json" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nowhere.json", "--data", "preds.parquet", "--out", "o.parquet"], "RUN_OR_FIT must name"),
+        (["m.json", "--data", "missing.parquet", "--out", "o.parquet"], "--data must name"),
+        (["m.json", "--data", "preds.parquet", "--out", "o.txt"], "--out must end in one of"),
+        (["m.json", "--data", "preds.parquet", "--out", "o.csv", "--pred", "nah"], "'nah'"),
+        (
+            ["m.json", "--data", "preds.parquet", "--out", "o.csv", "--out-column", "p"],
+            "already has a column 'p'",
+        ),
+        (
+            ["bare.json", "--data", "preds.parquet", "--out", "o.csv"],
+            "pass --pred p (or --logit z)",
+        ),
+        (["preds.parquet", "--data", "preds.parquet", "--out", "o.csv"], "a readable JSON file"),
+    ],
+)
+def test_recalibrate_errors(capsys, data, monkeypatch, args, message):
+    monkeypatch.chdir(data)
+    (data / "m.json").write_text(
+        json.dumps(
+            {"method": "platt", "version": 1, "params": {"a": 1, "b": 0}, "columns": {"pred": "p"}}
+        )
+    )
+    (data / "bare.json").write_text(
+        json.dumps({"method": "temperature", "version": 1, "params": {"temperature": 2.0}})
+    )
+    rc, out, err = _run(capsys, "recalibrate", *args)
+    assert rc == 2 and out == ""
+    assert message in err and "Traceback" not in err
+    assert not (data / "o.csv").exists() and not (data / "o.parquet").exists()

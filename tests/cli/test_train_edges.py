@@ -1,0 +1,415 @@
+"""The edges of `bcelab train` and `bcelab predict`, run as a user would.
+
+Predictions out (`predict` then `eval` give the run's test loss), labels as users have
+them, resume that refuses other options, output folders checked before training and
+replaced all or nothing, SIGKILL then --resume, two Ctrl-C 50 ms apart, write failures
+as exit 2, and words without internal jargon.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("pyarrow")
+
+from bcelab.cli import main  # noqa: E402
+from bcelab.train import MLPSpec, builtin, fit, load_history  # noqa: E402
+
+PY_ARGUMENT = re.compile(r"\b[a-z_]+=")  # a Python keyword argument, e.g. epochs=200
+RUN = {"checkpoint.pt", "curves.png", "history.csv", "history.json", "model.pt"}
+RUN |= {"predictor.json", "summary.json"}
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _one_clear_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert not PY_ARGUMENT.search(lines[0]), lines[0]  # flags, never Python arguments
+    return lines[0]
+
+
+def _csv(
+    path: Path, n: int, seed: int, labels: tuple[str, str] = ("0", "1"), sep: str = ","
+) -> Path:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    y = x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.5, size=n) > 0
+    rows = [sep.join(("f1", "f2", "noise", "label"))]
+    rows += [
+        sep.join((*(repr(float(v)) for v in r), labels[int(t)])) for r, t in zip(x, y, strict=True)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+
+
+# --- predictions out ----------------------------------------------------------------------
+
+
+def test_predict_then_eval_give_the_test_loss_of_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tr, te = _csv(tmp_path / "tr.csv", 300, 0), _csv(tmp_path / "te.csv", 200, 1)
+    run = tmp_path / "run"
+    args = ["train", "file", "--data", tr, "--test", te, "--target", "label", "--epochs", "30"]
+    rc, out, _ = _cli(capsys, *args, "--optimizer", "adam", "--out", run, "--quiet")
+    assert rc == 0 and "predictor.json" in out
+    test_loss = json.loads((run / "summary.json").read_text())["final"]["test_loss"]["mean"]
+    for name in ("p.parquet", "p.csv"):
+        rc, out, err = _cli(capsys, "predict", run, "--data", te, "--out", tmp_path / name)
+        assert rc == 0 and "200 rows" in out, err
+        rc, out, _ = _cli(
+            capsys, "eval", tmp_path / name, "--target", "label", "--pred", "pred", "--json"
+        )
+        assert rc == 0
+        assert json.loads(out)["metrics"]["log_loss"] == pytest.approx(test_loss, abs=1e-6)
+
+
+def test_predict_checks_every_path_before_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "moons", "--epochs", "2", "--out", str(run), "--quiet"]) == 0
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(b"\x00\x01 not a table")
+    (tmp_path / "exists.parquet").write_text("")
+    cases = [
+        ([tmp_path / "nothing", "--data", garbage, "--out", tmp_path / "p.parquet"], "RUN_DIR must be"),
+        ([run, "--data", garbage, "--out", tmp_path / "exists.parquet"], "--out must name a new file"),
+        ([run, "--data", garbage, "--out", tmp_path / "p.xlsx"], "--out ending in .parquet"),
+        ([run, "--data", garbage, "--out", garbage / "p.csv"], "--out inside a folder"),
+        ([run, "--data", tmp_path / "missing.csv", "--out", tmp_path / "p.csv"], "--data must name"),
+    ]  # fmt: skip
+    capsys.readouterr()
+    for args, words in cases:
+        rc, _, err = _cli(capsys, "predict", *args)
+        assert rc == 2 and words in _one_clear_line(err), err
+    # a missing feature column is named
+    (tmp_path / "few.csv").write_text("x0,y\n0.1,1\n")
+    rc, _, err = _cli(
+        capsys, "predict", run, "--data", tmp_path / "few.csv", "--out", tmp_path / "p.csv"
+    )
+    assert rc == 2 and "lacks ['x1']" in _one_clear_line(err)
+    assert not (tmp_path / "p.csv").exists()
+    (tmp_path / "ok.csv").write_text("x0,x1\n0.1,0.2\n")
+    rc, _, err = _cli(
+        capsys,
+        "predict",
+        run,
+        "--data",
+        tmp_path / "ok.csv",
+        "--out",
+        tmp_path / "p.csv",
+        "--seed",
+        "4",
+    )
+    assert rc == 2 and "--seed must be one of the run's seeds (0)" in _one_clear_line(err)
+
+
+# --- labels and delimiters -----------------------------------------------------------------
+
+
+def test_text_labels_need_and_take_positive_label(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "yn.tsv", 80, 2, ("no", "yes"), sep="\t")
+    base = ["train", "file", "--data", data, "--target", "label", "--epochs", "2", "--quiet"]
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a")
+    line = _one_clear_line(err)
+    assert rc == 2 and "'no', 'yes'" in line and "--positive-label yes" in line
+    assert not (tmp_path / "a").exists()
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a", "--positive-label", "yes")
+    assert rc == 0, err
+    info = json.loads((tmp_path / "a" / "predictor.json").read_text())
+    assert info["table"]["positive_label"] == "yes"
+
+
+def test_minus_one_labels_and_a_delimiter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "pm.csv", 80, 3, ("-1", "1"), sep=";")
+    base = ["train", "file", "--data", data, "--target", "label", "--epochs", "2", "--quiet"]
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a")
+    assert rc == 2 and "--delimiter" in _one_clear_line(err)  # one column: the separator is ';'
+    base += ["--delimiter", ";"]
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a")
+    line = _one_clear_line(err)
+    assert rc == 2 and "-1, 1" in line and "--positive-label 1" in line
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a", "--positive-label", "-1")
+    assert rc == 0, err
+
+
+# --- resume ---------------------------------------------------------------------------
+
+
+def test_resume_refuses_another_task_or_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert (
+        main(["train", "circles", "--epochs", "4", "--lr", "0.05", "--out", str(run), "--quiet"])
+        == 0
+    )
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    cases = [
+        (["moons"], "the run trained circles, this command asks for moons"),
+        (["circles", "--lr", "0.1"], "--lr 0.05 in the run, 0.1 now"),
+        (["circles", "--seeds", "3", "--hidden", "8"], "--hidden 50 in the run, 8 now; --seeds 1 in the run, 3 now"),
+        (["circles", "--epochs", "2"], "--epochs 2, but the run has already trained 4 epochs"),
+    ]  # fmt: skip
+    for args, words in cases:
+        rc, _, err = _cli(capsys, "train", *args, "--resume", run)
+        assert rc == 2 and words in _one_clear_line(err), err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    # the run's own options are kept; the same value given again is fine
+    rc, out, _ = _cli(
+        capsys, "train", "circles", "--resume", run, "--lr", "0.05", "--epochs", "6", "--quiet"
+    )
+    assert rc == 0 and "SGD lr 0.05" in out and "6 epochs" in out
+    full = fit(MLPSpec(), builtin("circles"), epochs=6, lr=0.05)
+    h = load_history(run / "history.json")
+    for k in full.metrics:
+        np.testing.assert_array_equal(h.metrics[k], full.metrics[k])
+
+
+def test_autoencoder_resume_continues_bit_for_bit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["train", "autoencoder", "--quiet", "--batch-size", "256"]
+    assert main([*common, "--epochs", "4", "--out", str(a)]) == 0
+    assert main([*common, "--epochs", "2", "--out", str(b)]) == 0
+    rc, _, err = _cli(capsys, "train", "autoencoder", "--resume", b, "--lr", "0.01", "--quiet")
+    assert rc == 2 and "--lr 0.001 in the run, 0.01 now" in _one_clear_line(err)
+    rc, _, err = _cli(capsys, "train", "autoencoder", "--resume", b, "--epochs", "4", "--quiet")
+    assert rc == 0, err
+    ha, hb = load_history(a / "history.json"), load_history(b / "history.json")
+    assert hb.epochs == 4
+    for k in ha.metrics:
+        np.testing.assert_array_equal(hb.metrics[k], ha.metrics[k], err_msg=k)
+    sa, sb = (torch.load(d / "model.pt", weights_only=True) for d in (a, b))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert (b / "reconstructions.png").is_file()
+
+
+# --- output folders -------------------------------------------------------------------------
+
+
+def test_out_holding_a_run_needs_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "circles", "--epochs", "3", "--out", str(run), "--quiet"]) == 0
+    rc, _, err = _cli(capsys, "train", "circles", "--epochs", "2", "--out", run, "--quiet")
+    line = _one_clear_line(err)
+    assert rc == 2 and "--out must be a new or empty folder" in line and "--overwrite" in line
+    rc, _, _ = _cli(
+        capsys, "train", "circles", "--epochs", "2", "--out", run, "--quiet", "--overwrite"
+    )
+    assert rc == 0 and load_history(run / "history.json").epochs == 2
+    assert {p.name for p in run.iterdir()} == RUN
+    (run / "mine.txt").write_text("keep me")
+    for flag in ("--overwrite", "--resume"):  # a folder with other files is never replaced
+        args = ["--out", run, "--overwrite"] if flag == "--overwrite" else ["--resume", run]
+        rc, _, err = _cli(capsys, "train", "circles", *args)
+        assert rc == 2 and "holds other files: mine.txt" in _one_clear_line(err)
+    assert (run / "mine.txt").read_text() == "keep me"
+
+
+def test_read_only_out_fails_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    real = __import__("tempfile").TemporaryFile
+
+    def refuse(*a: object, dir: object = None, **k: object) -> object:
+        if dir is not None and Path(str(dir)) == ro:  # also for root, who writes anywhere
+            raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+        return real(*a, dir=dir, **k)
+
+    monkeypatch.setattr("bcelab.cli.output.tempfile.TemporaryFile", refuse)
+    started = time.perf_counter()
+    try:
+        for cmd in (["circles", "--epochs", "100000"], ["autoencoder", "--epochs", "100000"]):
+            rc, out, err = _cli(capsys, "train", *cmd, "--out", ro / "run")
+            assert rc == 2 and "--out in a folder bcelab can write to" in _one_clear_line(err)
+            assert out == ""
+    finally:
+        ro.chmod(0o755)
+    assert time.perf_counter() - started < 30  # refused before 100000 epochs
+    assert list(ro.iterdir()) == []
+
+
+def test_disk_full_is_exit_2_with_the_path_and_the_previous_run_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "circles", "--epochs", "2", "--out", str(run), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+
+    def full(obj: object, path: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("bcelab.train.artifacts.save_torch", full)
+    rc, _, err = _cli(
+        capsys, "train", "circles", "--epochs", "3", "--out", run, "--overwrite", "--quiet"
+    )
+    line = _one_clear_line(err)
+    assert (
+        rc == 2 and "model.pt: No space left on device" in line and "free some disk space" in line
+    )
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+# --- killed and interrupted runs --------------------------------------------------------------
+
+
+def _wait_for_checkpoint(proc: subprocess.Popen[str], out: Path, epochs: int) -> int:
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            done = json.loads((out / "summary.json").read_text())["epochs_completed"]
+        except (OSError, ValueError, KeyError):
+            done = 0
+        if done >= epochs:
+            return int(done)
+        time.sleep(0.005)
+    raise AssertionError(f"no checkpoint of {epochs} epochs: {proc.communicate()}")
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    out, epochs = tmp_path / "run", 1500
+    cmd = [sys.executable, "-m", "bcelab", "train", "circles", "--epochs", str(epochs)]
+    cmd += ["--checkpoint-every", "25", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(
+        cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_checkpoint(proc, out, 50)
+    proc.kill()
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["in_progress"] and 50 <= summary["epochs_completed"] < epochs
+    # the next start (a new process) removes what the killed one left, and continues
+    again = [sys.executable, "-m", "bcelab", "train", "circles", "--resume", str(out), "--quiet"]
+    res = subprocess.run(again, env=_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    full = fit(MLPSpec(), builtin("circles"), epochs=epochs)
+    h = load_history(out / "history.json")
+    assert h.epochs == epochs and not json.loads((out / "summary.json").read_text())["in_progress"]
+    for k in full.metrics:
+        np.testing.assert_array_equal(h.metrics[k], full.metrics[k], err_msg=k)
+    state = torch.load(out / "model.pt", weights_only=True)
+    assert full.model_state is not None
+    assert all(torch.equal(state[k], full.model_state[k]) for k in state)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left
+
+
+@pytest.mark.slow
+def test_two_ctrl_c_50_ms_apart_leave_a_complete_run_folder(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "bcelab", "train", "circles", "--epochs", "1000000"]
+    cmd += ["--checkpoint-every", "20", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(
+        cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_checkpoint(proc, out, 40)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted after epoch" in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] and not summary["in_progress"]
+    assert {p.name for p in out.iterdir()} == RUN
+    h = load_history(out / "history.json")
+    assert h.epochs == summary["epochs_completed"] >= 40
+    ck = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert ck["history"]["epochs"] == h.epochs
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert "Train:" in stdout
+
+
+# --- words ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train"],
+        ["train", "circles"],
+        ["train", "moons"],
+        ["train", "breast-cancer"],
+        ["train", "file"],
+        ["train", "autoencoder"],
+        ["predict"],
+    ],
+)
+def test_help_has_no_internal_jargon(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    assert not re.search(r"seed 0\d\d|issue \d", text.lower()), text
+    if args == ["train"]:
+        assert "the two-circles tutorial" in text and "the autoencoder question" in text
+
+
+def test_train_output_says_the_two_circles_tutorial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, _ = _cli(
+        capsys, "train", "circles", "--epochs", "2", "--out", tmp_path / "r", "--quiet"
+    )
+    assert rc == 0 and "the two-circles tutorial (one Keras run): Train: 0.836, Test: 0.852" in out
+    assert not re.search(r"seed 0\d\d|issue \d", out)
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["circles", "--checkpoint-every", "-1"], "--checkpoint-every"),
+        (["file", "--target", "y"], "--data"),
+        (["file", "--data", "x.csv", "--target", "y", "--delimiter", "ab"], "--delimiter"),
+        (["autoencoder", "--resume", "nowhere"], "--resume"),
+    ],
+)
+def test_bad_flags_are_named_as_typed(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    flag: str,
+) -> None:
+    (tmp_path / "x.csv").write_text("a,y\n1,0\n2,1\n")
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = _cli(capsys, "train", *args, "--out", tmp_path / "never")
+    assert rc == 2 and flag in _one_clear_line(err), err
+    assert not (tmp_path / "never").exists()

@@ -1,0 +1,209 @@
+"""Predictions out and labels in: predictor.json, `predict`, `positive_label`, `.tsv`/`delimiter`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pa = pytest.importorskip("pyarrow")
+
+import bcelab  # noqa: E402
+from bcelab.errors import DataError, DomainError, OptionError  # noqa: E402
+from bcelab.train import (  # noqa: E402
+    MLPSpec,
+    builtin,
+    fit,
+    load_predictor,
+    load_table,
+    predict,
+    write_predictions,
+)
+from bcelab.train.data import scaling  # noqa: E402
+
+
+def _table(rng: np.random.Generator, n: int, labels: tuple[object, object] = (0, 1)) -> dict:
+    x = rng.normal(size=(n, 3)) * [1.0, 3.0, 0.5] + [0.0, 10.0, -2.0]
+    y = (x[:, 0] + 0.3 * (x[:, 1] - 10) + rng.normal(scale=0.7, size=n)) > 0
+    return {
+        "f1": x[:, 0],
+        "f2": x[:, 1],
+        "noise": x[:, 2],
+        "label": np.where(y, labels[1], labels[0]),
+    }
+
+
+def _write_csv(path: Path, cols: dict, sep: str = ",") -> Path:
+    names = list(cols)
+    lines = [sep.join(names)]
+    for i in range(len(cols[names[0]])):
+        lines.append(sep.join(str(cols[c][i]) for c in names))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("predict")
+    rng = np.random.default_rng(0)
+    train = _write_csv(d / "train.csv", _table(rng, 300))
+    test = _write_csv(d / "test.csv", _table(rng, 200))
+    ds = load_table(train, target="label", test=test, features=["f2", "f1"])
+    fit(MLPSpec(hidden=(8,)), ds, epochs=20, optimizer="adam", lr=1e-2, out=d / "run")
+    return d / "run", test
+
+
+def test_predict_reproduces_the_test_loss_of_the_run(run: tuple[Path, Path]) -> None:
+    folder, test = run
+    table = predict(folder, test)
+    assert table.column_names == ["f1", "f2", "noise", "label", "logit", "pred"]
+    summary = json.loads((folder / "summary.json").read_text())
+    y = table.column("label").to_numpy().astype(float)
+    z = table.column("logit").to_numpy()
+    loss = float(bcelab.bce_with_logits(z, y, reduction="mean"))
+    assert loss == pytest.approx(summary["final"]["test_loss"]["mean"], abs=1e-6)
+    # the pred column evaluates to the same number
+    res = bcelab.evaluate(table, preds="pred", target="label")
+    assert res.metrics.log_loss == pytest.approx(summary["final"]["test_loss"]["mean"], abs=1e-6)
+    np.testing.assert_allclose(table.column("pred").to_numpy(), 1 / (1 + np.exp(-z)), rtol=1e-12)
+
+
+def test_predictor_json_keeps_what_prediction_needs(run: tuple[Path, Path]) -> None:
+    folder, _ = run
+    info = json.loads((folder / "predictor.json").read_text())
+    assert info["table"]["features"] == ["f2", "f1"]  # the order of training
+    assert info["table"]["target"] == "label" and info["table"]["positive_label"] is None
+    assert info["model"] == {
+        "kind": "mlp",
+        "hidden": [8],
+        "hidden_init": "he_uniform",
+        "output_init": "glorot_uniform",
+    }
+    assert info["n_inputs"] == 2 and info["seeds"] == [0]
+    p = load_predictor(folder)
+    assert p.table.features == ("f2", "f1") and len(p.table.mean) == 2
+    # model.pt stays a state_dict that loads without pickle
+    state = torch.load(folder / "model.pt", weights_only=True)
+    assert set(state) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+
+
+def test_standardisation_is_the_training_splits(run: tuple[Path, Path]) -> None:
+    folder, test = run
+    p = load_predictor(folder)
+    raw = {n: pa.csv.read_csv(n) for n in (folder.parent / "train.csv", test)}
+    x_train, x_test = (
+        np.stack([t.column(c).to_numpy() for c in ("f2", "f1")], axis=1) for t in raw.values()
+    )
+    mu, sd = scaling(x_train)  # the training rows only; the test rows do not leak in
+    assert p.table.mean == tuple(mu) and p.table.scale == tuple(sd)
+    assert p.table.mean != tuple(scaling(np.concatenate([x_train, x_test]))[0])
+    ds = load_table(folder.parent / "train.csv", target="label", test=test, features=["f2", "f1"])
+    np.testing.assert_array_equal(p.table.transform(x_test), ds.x_test)  # bit for bit
+
+
+def test_in_memory_inputs_and_column_order(run: tuple[Path, Path]) -> None:
+    folder, test = run
+    t = pa.csv.read_csv(test)
+    by_path = predict(folder, test)
+    cols = {c: t.column(c).to_numpy() for c in reversed(t.column_names)}  # other order
+    by_dict = predict(folder, cols)
+    np.testing.assert_array_equal(by_dict.column("logit"), by_path.column("logit"))
+    np.testing.assert_array_equal(predict(folder, t).column("pred"), by_path.column("pred"))
+
+
+def test_predict_errors_name_what_is_wrong(run: tuple[Path, Path], tmp_path: Path) -> None:
+    folder, test = run
+    with pytest.raises(DataError, match=r"lacks \['f2'\]"):
+        predict(folder, {"f1": np.zeros(3)})
+    with pytest.raises(DataError, match=r"already has \['pred'\]"):
+        predict(folder, {"f1": np.zeros(3), "f2": np.zeros(3), "pred": np.zeros(3)})
+    with pytest.raises(DataError, match=r"columns \['f1'\], data rows 2"):
+        predict(folder, {"f1": np.array([0.0, np.nan]), "f2": np.zeros(2)})
+    with pytest.raises(OptionError, match="seed must be one of the run's seeds"):
+        predict(folder, test, seed=5)
+    with pytest.raises(DataError, match=r"no predictor\.json"):
+        predict(tmp_path, test)
+    with pytest.raises(OptionError, match="data must be"):
+        predict(folder, 3.0)
+
+
+def test_write_predictions_by_extension(run: tuple[Path, Path], tmp_path: Path) -> None:
+    folder, test = run
+    table = predict(folder, test)
+    import pyarrow.parquet as pq
+
+    write_predictions(table, tmp_path / "p.parquet")
+    assert pq.read_table(tmp_path / "p.parquet").equals(table)
+    write_predictions(table, tmp_path / "p.tsv")
+    head = (tmp_path / "p.tsv").read_text().splitlines()[0]
+    assert head.replace('"', "").split("\t") == table.column_names
+    with pytest.raises(OptionError, match=r"\.parquet, \.csv or \.tsv"):
+        write_predictions(table, tmp_path / "p.xlsx")
+
+
+def test_builtin_tasks_can_be_predicted(tmp_path: Path) -> None:
+    ds = builtin("circles")
+    h = fit(MLPSpec(), ds, epochs=5, out=tmp_path / "c", seeds=2, seed=3)
+    cols = {"x0": ds.x_test[:, 0].astype(float), "x1": ds.x_test[:, 1].astype(float)}
+    for k, seed in enumerate((3, 4)):
+        z = predict(tmp_path / "c", cols, seed=seed).column("logit").to_numpy()
+        loss = float(bcelab.bce_with_logits(z, ds.y_test[:, 0], reduction="mean"))
+        assert loss == pytest.approx(h.final["test_loss"][k], abs=1e-6)
+
+
+# --- labels as users have them, and delimiters --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("labels", "positive"), [(("no", "yes"), "yes"), ((-1, 1), 1), ((0, 255), 255), ((1, 2), "2")]
+)
+def test_positive_label_maps_that_value_to_one(
+    tmp_path: Path, labels: tuple[object, object], positive: object
+) -> None:
+    rng = np.random.default_rng(1)
+    cols = _table(rng, 60, labels)
+    path = _write_csv(tmp_path / "d.csv", cols)
+    ds = load_table(path, target="label", positive_label=positive)
+    assert ds.table is not None and ds.table.positive_label == positive
+    want = (cols["label"] == labels[1]).mean()
+    got = np.concatenate([ds.y_train, ds.y_test]).mean()
+    assert got == pytest.approx(want)
+    assert set(np.unique(np.concatenate([ds.y_train, ds.y_test]))) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize(
+    ("labels", "shown", "suggested"),
+    [
+        (("no", "yes"), "'no', 'yes'", "positive_label='yes'"),
+        ((-1, 1), "-1, 1", "positive_label=1"),
+    ],
+)
+def test_labels_without_positive_label_name_the_values_and_the_fix(
+    tmp_path: Path, labels: tuple[object, object], shown: str, suggested: str
+) -> None:
+    path = _write_csv(tmp_path / "d.csv", _table(np.random.default_rng(2), 20, labels))
+    with pytest.raises(DomainError) as e:
+        load_table(path, target="label")
+    assert shown in str(e.value) and suggested in str(e.value)
+
+
+def test_tsv_and_delimiter(tmp_path: Path) -> None:
+    cols = _table(np.random.default_rng(3), 40)
+    comma = load_table(_write_csv(tmp_path / "d.csv", cols), target="label")
+    tab = load_table(_write_csv(tmp_path / "d.tsv", cols, "\t"), target="label")
+    semi = load_table(_write_csv(tmp_path / "s.csv", cols, ";"), target="label", delimiter=";")
+    for ds in (tab, semi):
+        np.testing.assert_array_equal(ds.x_train, comma.x_train)
+        assert ds.feature_names == ("f1", "f2", "noise")
+    with pytest.raises(DataError, match="columns"):  # a TSV read as commas has one column
+        load_table(tmp_path / "d.tsv", target="label", delimiter=",")
+
+
+def test_a_non_numeric_value_is_named_with_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,2,0\n2,abc,1\n3,4,1\n")
+    with pytest.raises(DataError, match=r"'abc' in data row 2"):
+        load_table(path, target="label")
