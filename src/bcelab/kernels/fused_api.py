@@ -128,6 +128,9 @@ def fused_bce(
     the same numbers (or raises the same :class:`bcelab.BCELabError`); ``result.fused``
     tells which ran.
 
+    The prediction comes first and the target second, as everywhere in bcelab; both may
+    be passed by keyword (``preds=``, ``targets=``).
+
     Args:
         preds: logits (``logits=True``) or probabilities, float32/float64, any shape.
         targets: same shape and dtype, values in [0, 1].

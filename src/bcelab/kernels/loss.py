@@ -61,6 +61,35 @@ _INF = float("inf")
 KERNELS: dict[tuple[bool, bool, bool, bool, int], Callable[..., None]] = {}
 
 
+@njit(**INLINE)
+def grad_rows(
+    pb: Any,
+    tb: Any,
+    ta: Any,
+    ob: Any,
+    m: int,
+    pw: float,
+    keep: float,
+    half: float,
+    smooth: bool,
+    den: float,
+    inv_den: float,
+    logits: bool,
+) -> None:
+    """The float32 gradient beside the block sums (``ta[j] = exp(-|x_j|)`` for logits).
+
+    A module-level function, not a closure of the kernel: numba keys a cached closure by
+    its captured values, and a captured compiled function differs in every process, so
+    the kernel would be compiled again each time.  ``logits`` is the kernel's constant.
+    """
+    for j in range(m):
+        p = np.float64(pb[j])
+        y = np.float64(tb[j])
+        y = smooth_target(y, keep, half) if smooth else y
+        g = grad_logits_f32in(p, y, ta[j], pw) if logits else grad_probs(p, y, pw)
+        ob[j] = output_value(scale_by_weight(g, 1.0, den, inv_den, True), True)
+
+
 def get_kernel(*, logits: bool, fast: bool, weighted: bool, decomp: bool, write: int) -> Any:
     """The compiled chunk kernel for one combination of features (built on first use).
 
@@ -103,28 +132,6 @@ def _compile(
         or (D and k in (LossSlot.FLOOR, LossSlot.EXCESS))
         for k in range(_SLOTS)
     )
-
-    @njit(**INLINE)
-    def grad_rows(
-        pb: Any,
-        tb: Any,
-        ta: Any,
-        ob: Any,
-        m: int,
-        pw: float,
-        keep: float,
-        half: float,
-        smooth: bool,
-        den: float,
-        inv_den: float,
-    ) -> None:
-        # the gradient beside the block sums: ta[j] = exp(-|x_j|) for logits
-        for j in range(m):
-            p = np.float64(pb[j])
-            y = np.float64(tb[j])
-            y = smooth_target(y, keep, half) if smooth else y
-            g = grad_logits_f32in(p, y, ta[j], pw) if LOGITS else grad_probs(p, y, pw)
-            ob[j] = output_value(scale_by_weight(g, 1.0, den, inv_den, FAST), FAST)
 
     @njit(**JIT, fastmath={"contract"})
     def kernel(
@@ -183,7 +190,9 @@ def _compile(
                         tot[LossSlot.LOSS] += (0.0 if pw == 0.0 else pw * s1) + s0
                         tot[LossSlot.INVALID] += nbad
                         if GRAD:
-                            grad_rows(pb, tb, ta, ob, m, pw, keep, half, smooth, den, inv_den)
+                            grad_rows(
+                                pb, tb, ta, ob, m, pw, keep, half, smooth, den, inv_den, LOGITS
+                            )
                         continue
                 # The transcendental functions run as separate short loops over the block:
                 # each one vectorises into straight SIMD code, where one fused loop body

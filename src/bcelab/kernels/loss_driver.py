@@ -11,7 +11,10 @@ piece of a few chunks until none are left.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,7 +23,17 @@ from .constants import CHUNK, PARALLEL_MIN, PIECE_CHUNKS, LossSlot, Write
 from .loss import KERNELS, get_kernel
 from .threads import run_threads, thread_count
 
-__all__ = ["LossTotals", "run"]
+__all__ = ["COMPILE_NOTICE", "NOTICE_AFTER_S", "LossTotals", "compile_notice", "run"]
+
+#: seconds a first kernel call may take before the one-time notice is logged
+NOTICE_AFTER_S = 1.0
+COMPILE_NOTICE = (
+    "bcelab: compiling the fused loss kernel once for this machine (a few seconds per "
+    "kind of call; later processes load it from the cache; `bcelab warmup` does this "
+    "ahead of time)"
+)
+_LOG = logging.getLogger("bcelab")
+_NOTICED = threading.Event()
 
 _SLOTS = len(LossSlot)
 _DUMMY = np.zeros(1, dtype=np.float64)
@@ -62,8 +75,14 @@ def run(
     fast = pred.dtype.itemsize == 4
     weighted = weights is not None
     kernel: Any = KERNELS.get((logits, fast, weighted, decomp, write))
-    if kernel is None:
-        kernel = get_kernel(logits=logits, fast=fast, weighted=weighted, decomp=decomp, write=write)
+    if kernel is None:  # first use in this process: compiled, or loaded from the cache
+        get_kernel(logits=logits, fast=fast, weighted=weighted, decomp=decomp, write=write)
+        with compile_notice():
+            return run(
+                pred, targets, weights, out, logits=logits, decomp=decomp, write=write,
+                pos_weight=pos_weight, label_smoothing=label_smoothing, den=den,
+                threads=threads, min_parallel=min_parallel,
+            )  # fmt: skip
     n = pred.size
     ls = float(label_smoothing)
     w_arr = _DUMMY if weights is None else weights
@@ -113,3 +132,30 @@ def _pieces(n_chunks: int, nt: int) -> list[tuple[int, int]]:
         out.append((c0, c0 + size))
         c0 += size
     return out
+
+
+def _notice() -> None:
+    if not _NOTICED.is_set():
+        _NOTICED.set()
+        _LOG.warning(COMPILE_NOTICE)
+
+
+@contextmanager
+def compile_notice(after: float = NOTICE_AFTER_S) -> Iterator[None]:
+    """Log :data:`COMPILE_NOTICE` once per process if the block takes over ``after`` s.
+
+    Wraps the first call of each kernel variant: loading a cached kernel takes
+    milliseconds, compiling one several seconds, which a user should not wait through
+    without a word.  The warning goes to the ``bcelab`` logger (shown by Python's
+    default handler), from a timer thread, while the compilation runs.
+    """
+    if _NOTICED.is_set():
+        yield
+        return
+    timer = threading.Timer(after, _notice)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
