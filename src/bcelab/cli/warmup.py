@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +75,18 @@ def _fused_calls() -> None:
     """The public loss functions on small NumPy arrays: each compiles its kernels."""
     import bcelab
 
+    # warmup announces each step itself: the loss kernels' own first-call notice would
+    # break its line
+    logger = logging.getLogger("bcelab")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        _loss_calls(bcelab)
+    finally:
+        logger.setLevel(level)
+
+
+def _loss_calls(bcelab: Any) -> None:
     for dtype in (np.float32, np.float64):
         p = np.array([0.25, 0.75], dtype=dtype)
         y = np.array([0.0, 1.0], dtype=dtype)
