@@ -1,10 +1,12 @@
-"""The two-circles tutorial workload (seed 001) side by side: bcelab vs its peers.
+"""The two-circles tutorial workload side by side: bcelab vs its peers.
 
 Every variant trains the same model (Dense(50, relu, he_uniform) -> Dense(1), SGD lr 0.01
 momentum 0.9, batch 32, 200 epochs, validation every epoch where the peer supports it)
 in its own Python process, so "whole process" includes imports.  Variants:
 
-* bcelab, 1 seed and 100 seeds (``bcelab.train.fit``; whole process = ``bcelab train circles``);
+* bcelab, 1 seed and 100 seeds (``bcelab.train.fit``; whole process = ``bcelab train circles``),
+  on both cores and pinned to one core (``1core``: the many-seed target may not lean on a
+  free second core);
 * a plain PyTorch loop (nn.Sequential, manual batching, torch.optim.SGD, BCEWithLogitsLoss),
   on one thread like bcelab (two threads are slower for these tiny matrices);
 * scikit-learn MLPClassifier (solver sgd, momentum 0.9, batch 32, 200 iterations);
@@ -166,6 +168,8 @@ def run_keras() -> dict:
 WORKERS = {
     "bcelab-1": lambda: run_bcelab(1),
     "bcelab-100": lambda: run_bcelab(100),
+    "bcelab-1 1core": lambda: run_bcelab(1),
+    "bcelab-100 1core": lambda: run_bcelab(100),
     "torch-loop": run_torch,
     "sklearn": run_sklearn,
     "keras-torch": run_keras,
@@ -179,6 +183,9 @@ def _spawn(variant: str) -> dict:
         env["KERAS_BACKEND"] = variant.split("-", 1)[1]
         if variant == "keras-torch":
             env["OMP_NUM_THREADS"] = "1"  # one torch thread, as for the other torch variants
+    one_core = None
+    if variant.endswith(" 1core"):  # pinned to one core: no help from a free second core
+        one_core = min(os.sched_getaffinity(0))
     t0 = time.perf_counter()
     res = subprocess.run(
         [sys.executable, __file__, "--worker", variant],
@@ -186,6 +193,7 @@ def _spawn(variant: str) -> dict:
         capture_output=True,
         text=True,
         check=False,
+        preexec_fn=None if one_core is None else lambda: os.sched_setaffinity(0, {one_core}),
     )
     wall = time.perf_counter() - t0
     if res.returncode != 0:
@@ -235,7 +243,8 @@ def main() -> int:
         return 0
     repeats = args.repeats or (1 if args.quick else 5)
     load0 = _load()
-    variants = ["bcelab-1", "bcelab-100", "torch-loop", "sklearn"]
+    variants = ["bcelab-1", "bcelab-100", "bcelab-1 1core", "bcelab-100 1core", "torch-loop"]
+    variants += ["sklearn"]
     if not args.quick:
         variants += ["keras-torch", "keras-jax"]
     runs: dict[str, list[dict]] = {v: [] for v in variants}
@@ -267,7 +276,7 @@ def main() -> int:
         "training; no artifacts)"
     )
     print(
-        f"{'variant':<12} {'train s':>8} {'x bcelab':>9} {'train cpu s':>11} {'x bcelab':>9} "
+        f"{'variant':<16} {'train s':>8} {'x bcelab':>9} {'train cpu s':>11} {'x bcelab':>9} "
         f"{'process s':>10} {'x bcelab':>9} {'train acc':>9} {'test acc':>9}"
     )
     for v, m in med.items():
@@ -275,7 +284,7 @@ def main() -> int:
         rc = m["cpu_s"] / base["cpu_s"] if base else float("nan")
         rp = m["process_s"] / base["process_s"] if base else float("nan")
         print(
-            f"{v:<12} {m['train_s']:>8.3f} {rt:>9.2f} {m['cpu_s']:>11.3f} {rc:>9.2f} "
+            f"{v:<16} {m['train_s']:>8.3f} {rt:>9.2f} {m['cpu_s']:>11.3f} {rc:>9.2f} "
             f"{m['process_s']:>10.2f} {rp:>9.2f} {m['train_acc']:>9.3f} {m['test_acc']:>9.3f}"
         )
     for s, ts in cli.items():
@@ -288,7 +297,14 @@ def main() -> int:
         m100 = med["bcelab-100"]
         print(
             f"100 seeds / 1 seed training time: {m100['train_s'] / base['train_s']:.2f} wall, "
-            f"{m100['cpu_s'] / base['cpu_s']:.2f} CPU (target <= 5)"
+            f"{m100['cpu_s'] / base['cpu_s']:.2f} CPU (2 cores)"
+        )
+    one, hundred = med.get("bcelab-1 1core"), med.get("bcelab-100 1core")
+    if one and hundred:
+        print(
+            "100 seeds / 1 seed training time on one core (both pinned to one CPU): "
+            f"{hundred['train_s'] / one['train_s']:.2f} wall, "
+            f"{hundred['cpu_s'] / one['cpu_s']:.2f} CPU (target <= 5)"
         )
     if base and "sklearn" in med:
         print(
