@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -548,7 +549,29 @@ def main(argv: list[str]) -> int:
                 ],
             )
         )
+    whole_process_targets((10**7, 3 * 10**7) if a.quick else (3 * 10**7, 10**8), rounds=3)
     return 0
+
+
+def whole_process_targets(sizes: tuple[int, ...], rounds: int) -> None:
+    """Whole-process ``bcelab`` (every metric) against DuckDB (count, mean, log loss).
+
+    Each child process is timed from its start to its exit; the two engines run in turns
+    (``rounds`` times per size) and the medians are compared.
+    """
+    print()
+    print("whole process, every metric (bcelab) vs count, mean and log loss (DuckDB):")
+    for n in sizes:
+        path = make_file(n)
+        times: dict[str, list[float]] = {"bcelab": [], "duckdb": []}
+        for _ in range(rounds):
+            for e in times:
+                times[e].append(run(e, path)["process_s"])
+        b, d = (statistics.median(times[e]) for e in ("bcelab", "duckdb"))
+        print(
+            f"  {n:.0e} rows: bcelab {b:.2f} s, DuckDB {d:.2f} s (medians of {rounds}); "
+            f"DuckDB / bcelab time {d / b:.2f} (target >= 1.5)"
+        )
 
 
 if __name__ == "__main__":
