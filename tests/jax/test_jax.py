@@ -183,7 +183,7 @@ def test_optax_names_match_optax_when_installed():
     for alpha, gamma in ((None, 2.0), (0.25, 2.0), (0.5, 0.5)):
         np.testing.assert_allclose(
             np.asarray(bj.sigmoid_focal_loss(xj, yj, alpha, gamma)),
-            np.asarray(optax.losses.sigmoid_focal_loss(xj, yj, alpha, gamma)),
+            np.asarray(optax.losses.sigmoid_focal_loss(xj, yj, alpha=alpha, gamma=gamma)),
             rtol=1e-5,
             atol=1e-6,
         )
