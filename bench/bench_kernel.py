@@ -9,7 +9,7 @@ input bytes (NumPy's and torch's sums, 1 and 2 threads) for the forward pass, an
 that reads the same two arrays and writes one (``torch.add`` / ``np.add`` with ``out=``,
 1 and 2 threads: read 8 bytes, write 4) for forward + gradient.  Columns: ns per element,
 GB/s of input read, the fraction of the limit reached (the fastest probe), and time /
-bcelab's time.  The issue's targets are printed as ratios at N = 1e7 and 1e8.  It also
+bcelab's time.  The targets are printed as ratios at N = 1e7 and 1e8.  It also
 checks the N = 1e8 mean against a ``math.fsum`` reference and prints the N = 4
 call times that set the dispatch cut-over.  --quick skips 1e8 and the slow peers (Keras,
 scikit-learn).
@@ -219,7 +219,7 @@ def measure(
 
 
 def targets(rows: dict[int, tuple[dict[str, list[Any]], dict[str, list[Any]]]]) -> str:
-    """One line per target of the issue, one column per N (ns/elem is column 1)."""
+    """One line per performance target, one column per N (ns/elem is column 1)."""
     sizes = sorted(rows)
 
     def ratio(part: int, peer: str, mine: str) -> list[str]:
@@ -306,7 +306,7 @@ def _kernel_call(x: np.ndarray, y: np.ndarray, nt: int) -> Any:
 
 
 def cutover() -> list[list[Any]]:
-    """N = 4 (seed 000) call times, and 1 vs 2 threads around PARALLEL_MIN."""
+    """N = 4 call times (the autoencoder question's four numbers), and 1 vs 2 threads around PARALLEL_MIN."""
     y4 = np.array([0.5, 0.3, 0.5, 0.9], dtype=np.float32)
     p4 = np.array([0.1, 0.3, 0.5, 0.8], dtype=np.float32)
     rows = [
@@ -374,7 +374,7 @@ def main(argv: list[str]) -> int:
         del d
     if at:
         summary = targets(at)
-        parts += ["### The issue's targets (this run)", "", summary, ""]
+        parts += ["### The targets (this run)", "", summary, ""]
         print(summary, flush=True)
     cut = table(["call", "microseconds"], cutover())
     parts += ["### Cut-over", "", cut, ""]

@@ -17,7 +17,7 @@ Usage::
    It prints rows per second, ratios to DuckDB, and the fraction of the memory-bandwidth
    limit (reading y and p once, measured in the same run with ``bandwidth_probe``).
 
-2. **Exactness** (issue 5, section 5) on ``--exact-rows`` streamed rows (default 1e8;
+2. **Exactness** on ``--exact-rows`` streamed rows (default 1e8;
    ``--quick`` 1e7; ``--exact-rows 1e9`` for the full check): p is float32 in [0.5, 1),
    i.e. p = k 2**-24 with k an integer in [2**23, 2**24), so the exact log loss is
    ``sum_k count_k * loss(k)`` (math.fsum over at most 2**24 terms) and sum(p) is an
