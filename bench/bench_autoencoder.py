@@ -135,14 +135,14 @@ def main() -> None:
 
     base = statistics.median(cpu["bcelab"])
     print(
-        f"{'variant':<18} {'wall s':>7} {'CPU s':>7} {'CPU ratio':>9} "
+        f"{'variant':<21} {'wall s':>7} {'CPU s':>7} {'CPU ratio':>9} "
         f"{'test BCE':>9} {'floor':>7} {'excess':>7} {'excess/BCE':>10}"
     )
     for name in names:
         med = statistics.median(cpu[name])
         bce, floor, excess = finals[name]
         print(
-            f"{name:<18} {statistics.median(wall[name]):>7.2f} {med:>7.2f} {med / base:>9.2f} "
+            f"{name:<21} {statistics.median(wall[name]):>7.2f} {med:>7.2f} {med / base:>9.2f} "
             f"{bce:>9.4f} {floor:>7.4f} {excess:>7.4f} {100 * excess / bce:>9.1f}%"
         )
     print("(medians over the repeats; CPU ratio = CPU seconds / bcelab's CPU seconds)")
