@@ -3,7 +3,9 @@
 The metric kernels (``bcelab eval``, ``bcelab.evaluate``, ``bcelab.metrics``), the
 fused loss kernels (``bcelab.bce`` and its relatives on NumPy arrays) and the paired
 bootstrap kernels (``bcelab compare``) are compiled the first time they run on a
-machine, 10 to 30 seconds each, and loaded from a cache in milliseconds afterwards.
+machine and loaded from a cache in milliseconds afterwards.  The metric and paired
+kernels are compiled together into one extension module (up to a minute; the paired
+step then finds them ready), or each with numba's JIT where that cannot be built.
 ``make install`` runs this command, so that no later run pays for it.
 :class:`CompileNotice` is the one line ``bcelab eval`` and ``bcelab compare`` print
 when they compile.
