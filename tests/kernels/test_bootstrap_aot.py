@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 pytest.importorskip("numba")
 bootstrap = pytest.importorskip("bcelab.kernels.bootstrap")
 
+from bcelab.cli import main  # noqa: E402
 from bcelab.kernels import aot, bootstrap_aot  # noqa: E402
 from bcelab.kernels.bootstrap_rng import thresholds  # noqa: E402
 from bcelab.metrics import PairedBootstrapStats  # noqa: E402
@@ -137,3 +139,20 @@ def test_fresh_process_compares_without_numba(aot_dir: Path, tmp_path: Path) -> 
     assert out["0"][1] == "numba imported: True"
     assert out["1"][0] == out["0"][0]  # the JSON, bit for bit
     assert json.loads(out["1"][0])["metrics"]["log_loss"]["ci"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_warmup_says_where_the_paired_kernels_are(
+    aot_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    enabled: bool,
+) -> None:
+    use_aot(monkeypatch, aot_dir, enabled=enabled)
+    monkeypatch.setattr("bcelab.cli.warmup._fused_calls", lambda: None)  # not this test's
+    monkeypatch.setattr("bcelab.evaluation.warmup._READY", threading.Event())
+    monkeypatch.setattr("bcelab.evaluation.warmup._PAIRED_READY", threading.Event())
+    assert main(["warmup"]) == 0
+    out = capsys.readouterr().out
+    assert "paired bootstrap kernels" in out and "ready in" in out
+    assert ("in the metric kernels' precompiled module" in out) == enabled
