@@ -300,7 +300,6 @@ def replicate_pass(
         any_hi |= _split_words(vals[hq[q] if q < nq else sq[q - nq, 0]], x_lo[q], x_hi[q])
     xl = np.zeros((nv, 4), dtype=np.int64)
     xh = np.zeros((nv, 4), dtype=np.int64)
-    zero = np.zeros(r1 - r0, dtype=np.int8)
     i = 0
     while i < count:
         key = skey[i]
@@ -308,10 +307,11 @@ def replicate_pass(
         while e < count and e - i < 4 and skey[e] == key:
             e += 1
         b = key // 3
+        # a group of fewer than four rows repeats its first row, with X = 0 (it adds 0)
         c0 = cmat[order[i], r0:r1]
-        c1 = cmat[order[i + 1], r0:r1] if i + 1 < e else zero
-        c2 = cmat[order[i + 2], r0:r1] if i + 2 < e else zero
-        c3 = cmat[order[i + 3], r0:r1] if i + 3 < e else zero
+        c1 = cmat[order[i + 1 if i + 1 < e else i], r0:r1]
+        c2 = cmat[order[i + 2 if i + 2 < e else i], r0:r1]
+        c3 = cmat[order[i + 3 if i + 3 < e else i], r0:r1]
         for q in range(nv):
             big = np.int64(0)
             nz = np.int64(0)
