@@ -16,7 +16,8 @@ Three measurements, each on seeded float32 Parquet files written once under
    --json`` (200 replicates; also with ``--id id``) against ``bcelab eval FILE --target y
    --pred a --json``, run in turns (``--repeat`` rounds), medians and their ratio.  A
    child process also splits one compare into its phases (imports, the first call's
-   kernel load, the pass, the statistics).
+   kernel load, the pass, the statistics) and says whether it imported numba (not when
+   the precompiled kernels are there).
 2. **Peak RSS** of one whole-process ``bcelab compare`` on ``--big-rows`` rows (the
    child's own ``ru_maxrss``, from ``wait4``).
 3. **Dask overhead** on a running two-worker ``LocalCluster``: ``compare`` in this
@@ -122,11 +123,11 @@ t3 = time.perf_counter()
 res.stats.compute()
 t4 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "kernel load": t2 - t1, "compare": t3 - t2,
-                  "statistics (compute)": t4 - t3}))
+                  "statistics (compute)": t4 - t3, "numba imported": "numba" in sys.modules}))
 """
 
 
-def phases(path: Path) -> dict[str, float]:
+def phases(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", _PHASES, str(path)],
         capture_output=True,
@@ -134,7 +135,7 @@ def phases(path: Path) -> dict[str, float]:
         env=_env(),
         check=True,
     )
-    d: dict[str, float] = json.loads(out.stdout)
+    d: dict[str, Any] = json.loads(out.stdout)
     d["pass (compare - statistics)"] = d["compare"] - d["statistics (compute)"]
     return d
 
@@ -206,7 +207,9 @@ def main() -> None:
             f"\n{name} / eval: {ratio:.2f}x (medians), {min(times[name]) / min(ev):.2f}x (fastest)"
         )
     print("\nphases of one compare in a fresh process (s):")
-    print(json.dumps({k: round(v, 3) for k, v in phases(path).items()}))
+    print(
+        json.dumps({k: v if isinstance(v, bool) else round(v, 3) for k, v in phases(path).items()})
+    )
 
     if not a.skip_big:
         big = make_file(int(a.big_rows))

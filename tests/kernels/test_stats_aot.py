@@ -20,12 +20,7 @@ from bcelab.kernels import aot, stats_driver  # noqa: E402
 from bcelab.metrics import BinaryStats  # noqa: E402
 from bcelab.metrics.histogram import layout  # noqa: E402
 
-
-def _use(monkeypatch: pytest.MonkeyPatch, cache: Path | None, *, enabled: bool = True) -> None:
-    if cache is not None:
-        monkeypatch.setenv("BCELAB_CACHE_DIR", str(cache))
-    monkeypatch.setenv("BCELAB_AOT", "1" if enabled else "0")
-    aot.reset()
+from .aot_helpers import use_aot as _use  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -33,21 +28,6 @@ def _forget() -> Iterator[None]:
     """Each test finds the loops afresh, and leaves nothing found for the next one."""
     aot.reset()
     yield
-    aot.reset()
-
-
-@pytest.fixture(scope="module")
-def aot_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A cache folder with the module built from scratch (about 10 s, once)."""
-    d = tmp_path_factory.mktemp("aot-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        _use(mp, d)
-        loops = aot.loops()
-        if loops is None:
-            pytest.skip(f"no precompiled loops here: {aot._STATE.get('why')}")
-        assert list(d.glob("*.so")) or list(d.glob("*.pyd")), "built, but where?"
-    aot.reset()
-    yield d
     aot.reset()
 
 

@@ -1,11 +1,13 @@
 """Make the metric kernels ready before any row is timed.
 
-The first evaluation on a machine compiles the metric loops (ahead of time into a small
-extension module, or with numba's JIT where that cannot be built): 10 to 30 seconds,
-once; later processes load them in milliseconds.  :func:`compile_metric_kernels` does
-that on a few rows, so that a rows-per-second figure never includes it, and says so
-once when it takes long.  ``bcelab warmup`` (run by ``make install``) does it ahead.  :func:`compile_paired_kernels`
-does the same for the paired bootstrap kernels of ``compare``.
+The first evaluation on a machine compiles the metric loops and the paired bootstrap
+kernels of ``compare`` (ahead of time into one small extension module, or with numba's
+JIT where that cannot be built): up to a minute, once; later processes load them in
+milliseconds.  :func:`compile_metric_kernels` does that on a few rows, so that a
+rows-per-second figure never includes it, and says so once when it takes long.
+:func:`compile_paired_kernels` does the same for ``compare`` (at once where the metric
+loops are ready: the module holds both).  ``bcelab warmup`` (run by ``make install``)
+does it ahead.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ __all__ = [
 
 NOTICE_AFTER_S = 1.0
 NOTICE = (
-    "compiling the metric kernels once for this machine (10-30 s; later runs load them "
-    "at once; `bcelab warmup` does this ahead of time)"
+    "compiling the metric kernels once for this machine (up to a minute; later runs load "
+    "them at once; `bcelab warmup` does this ahead of time)"
 )
 _LOG = logging.getLogger("bcelab")
 _READY = threading.Event()
@@ -76,7 +78,8 @@ def compile_paired_kernels(
     *, notice: Callable[[], None] | None = log_notice, notice_after: float = NOTICE_AFTER_S
 ) -> float:
     """The same for the paired bootstrap kernels of :func:`bcelab.evaluation.compare`
-    (numba's JIT, cached on disk after the first compile); the seconds it took."""
+    (the precompiled module of :mod:`bcelab.kernels.aot`, built with the metric loops,
+    else numba's JIT, cached on disk after the first compile); the seconds it took."""
     if _PAIRED_READY.is_set():
         return 0.0
     t0 = time.perf_counter()

@@ -1,5 +1,5 @@
-"""All of bcelab's compiled code (optional: needs numba): the fused loss kernel and the
-metric state loops.
+"""All of bcelab's compiled code (optional: needs numba): the fused loss kernel, the
+metric state loops and the paired bootstrap kernels.
 
 ``import bcelab.kernels`` is cheap: numba is imported on the first call that needs it.
 :func:`bcelab.bce` and :func:`bcelab.bce_with_logits` (and their gradients) dispatch
@@ -23,7 +23,12 @@ Modules, named by what they hold:
   :mod:`~bcelab.kernels.stats_update` (histogram and compensated sums),
   :mod:`~bcelab.kernels.stats_driver` (threads, partial states), and their
   ahead-of-time compiled twins :mod:`~bcelab.kernels.aot` /
-  :mod:`~bcelab.kernels.aot_build`.
+  :mod:`~bcelab.kernels.aot_build`;
+* the paired bootstrap of ``compare``: :mod:`~bcelab.kernels.bootstrap_rng` (the
+  weights), :mod:`~bcelab.kernels.bootstrap` and :mod:`~bcelab.kernels.bootstrap_point`
+  (the compiled kernels), :mod:`~bcelab.kernels.bootstrap_reference` (their NumPy
+  twin), :mod:`~bcelab.kernels.bootstrap_aot` (their precompiled twins, built into the
+  same module as the metric loops).
 
 Imports flow one way: :mod:`bcelab.metrics` uses this package, which uses only
 :mod:`bcelab._core` (and, at call time, the reference path of the public losses).

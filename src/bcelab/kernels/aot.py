@@ -1,11 +1,13 @@
-"""The metric state loops compiled ahead of time, so that a fresh process need not import numba.
+"""The metric state loops and the paired bootstrap kernels compiled ahead of time, so
+that a fresh process need not import numba.
 
 Loading the numba JIT kernels costs a fresh process about half a second (``import
 numba``, numba's target initialisation, which also imports SciPy, and loading the
 cached machine code), longer than evaluating 1e8 rows.  So the first time they are
-needed, :func:`loops` builds the same numba functions ahead of time into a small
-extension module (:mod:`bcelab.kernels.aot_build`, about 10 s, once) and later
-processes load it in well under a millisecond.  Same numba front end, same LLVM, same
+needed, :func:`module` builds the same numba functions ahead of time into a small
+extension module (:mod:`bcelab.kernels.aot_build`, once) and later processes load it
+in well under a millisecond.  :func:`loops` wraps its metric loops;
+:mod:`bcelab.kernels.bootstrap_aot` its paired bootstrap kernels.  Same numba front end, same LLVM, same
 options: the results are bit-identical to the JIT's (the tests check it).
 
 The module lives in ``$BCELAB_CACHE_DIR``, else this package's ``__pycache__`` when
@@ -34,7 +36,7 @@ import numpy as np
 
 from .._core import config
 
-__all__ = ["AotLoops", "loops", "reset"]
+__all__ = ["AotLoops", "loops", "module", "reset"]
 
 MODULE = "bcelab_metrics_aot"
 _HERE = Path(__file__).resolve().parent
@@ -48,6 +50,9 @@ _SOURCES = tuple(
         "scalar.py",
         "fastmath.py",
         "constants.py",
+        "bootstrap.py",
+        "bootstrap_point.py",
+        "bootstrap_rng.py",
         "aot_build.py",
     )
 )
@@ -224,21 +229,31 @@ def _find() -> Any:
         return None
 
 
-def loops() -> AotLoops | None:
-    """The precompiled loops (built on first use), or None: then use the JIT kernels."""
+def module() -> Any:
+    """The precompiled extension module (built on first use), or None: then use the JIT
+    kernels (``BCELAB_AOT=0``, or it cannot be had: see the module docstring)."""
     if not config.aot_enabled():
         return None
-    if "loops" not in _STATE:
+    if "module" not in _STATE:
         with _LOCK:
-            if "loops" not in _STATE:
-                mod = _find()
-                _STATE["loops"] = None if mod is None else AotLoops(mod)
-    out: AotLoops | None = _STATE["loops"]
+            if "module" not in _STATE:
+                _STATE["module"] = _find()
+    return _STATE["module"]
+
+
+def loops() -> AotLoops | None:
+    """The precompiled metric loops (built on first use), or None: then use the JIT kernels."""
+    mod = module()
+    if mod is None:
+        return None
+    if _STATE.get("loops") is None or _STATE["loops"].mod is not mod:
+        _STATE["loops"] = AotLoops(mod)
+    out: AotLoops = _STATE["loops"]
     return out
 
 
 def reset() -> None:
-    """Forget what :func:`loops` found (for tests, after changing the environment)."""
+    """Forget what :func:`module` found (for tests, after changing the environment)."""
     with _LOCK:
         _STATE.clear()
 

@@ -2,14 +2,16 @@
 
 ``python -m bcelab.kernels.aot_build OUT_DIR MODULE_NAME TARGET`` compiles the numba
 functions of :mod:`bcelab.kernels.stats_update` and :mod:`bcelab.kernels.stats_scan`
+(the metric loops) and of :mod:`bcelab.kernels.bootstrap` (the paired bootstrap kernels)
 ahead of time with ``numba.pycc`` into the extension module ``OUT_DIR/MODULE_NAME<suffix>``.
 It is the same numba front end and LLVM as the JIT, with the JIT's options: the loops
 release the GIL (``nogil=True``) and use ``error_model="numpy"``.  ``TARGET`` is
 ``host`` (this machine's CPU name and features, chosen as the JIT chooses them) or
 ``generic``.
 
-Every array is a C-contiguous, writable array of the given dtype: the generated
-wrappers do not check dtypes (:mod:`bcelab.kernels.aot` does before each call).
+Every array is a C-contiguous array of the given dtype (but for the value matrix of
+``row_values_*``, any layout): the generated wrappers do not check dtypes
+(:mod:`bcelab.kernels.aot` and :mod:`bcelab.kernels.bootstrap_aot` do before each call).
 """
 
 from __future__ import annotations
@@ -36,6 +38,35 @@ def _signatures(types: Any) -> dict[str, Any]:
         out[f"first_bad_{tag}"] = void(a, a, a, b1, b1, ai8)
         out[f"accum_{tag}"] = void(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8)
     out["into"] = void(m2, ai8, a8, a8, a8, m3, ai2, m2, m2, m2)
+    out.update(_bootstrap_signatures(types))
+    return out
+
+
+def _bootstrap_signatures(types: Any) -> dict[str, Any]:
+    """The paired bootstrap kernels: ``row_values_f4`` / ``row_values_f8`` (by the
+    dtype of the input columns), ``draw_block``, ``sort_by_bin``, ``point_add`` and
+    ``replicate_pass``."""
+    f8, i8, u8, b1 = types.float64, types.int64, types.uint64, types.boolean
+    ai8, au8 = types.Array(i8, 1, "C"), types.Array(u8, 1, "C")
+    ab = types.Array(types.uint8, 1, "C")
+    ai2, ai3, ai4 = (types.Array(i8, d, "C") for d in (2, 3, 4))
+    m2, c2 = types.Array(f8, 2, "C"), types.Array(types.int8, 2, "C")
+    void = types.void
+    out: dict[str, Any] = {}
+    # the bin layout's tables are read-only arrays (typed so, as the JIT types them)
+    cut_val = types.Array(f8, 1, "C", readonly=True)
+    cut_off = types.Array(i8, 1, "C", readonly=True)
+    of_fine = types.Array(types.int32, 1, "C", readonly=True)
+    vals = types.Array(f8, 2, "A")  # a block of columns of the value matrix
+    for tag, dt in (("f4", types.float32), ("f8", f8)):
+        a = types.Array(dt, 1, "C")
+        out[f"row_values_{tag}"] = void(
+            a, a, a, a, b1, au8, u8, b1, f8, f8, ai8, cut_val, cut_off, of_fine, vals, ai2, au8, ab
+        )
+    out["draw_block"] = void(au8, ab, i8, i8, types.Array(types.int32, 1, "C"), c2)
+    out["sort_by_bin"] = i8(ai2, i8, m2, ab, i8, ai8, ai8, ai8)
+    out["point_add"] = void(m2, ai2, ab, ai4, ai2, ai2, ai2, ai8, ai8)
+    out["replicate_pass"] = void(ai8, ai8, i8, c2, m2, ai8, ai2, ai3, ai3, ai2, ai2, i8, i8)
     return out
 
 
@@ -60,13 +91,19 @@ def build(out_dir: str, module_name: str, target: str) -> None:
 
     # pycc makes its Flags() in this module; this subprocess only builds, nothing else
     setattr(pycc_compiler, "Flags", JitLikeFlags)  # noqa: B010
-    from . import stats_scan, stats_update  # numba, like the imports above: an optional extra
+    # numba, like the imports above: an optional extra
+    from . import bootstrap, stats_scan, stats_update
 
     funcs = {
         "count": stats_scan.count_range,
         "first_bad": stats_scan.first_bad,
         "accum": stats_update.accum_range,
         "into": stats_update.into,
+        "row_values": bootstrap.row_values,
+        "draw_block": bootstrap.draw_block,
+        "sort_by_bin": bootstrap.sort_by_bin,
+        "point_add": bootstrap.point_add,
+        "replicate_pass": bootstrap.replicate_pass,
     }
     cc = CC(module_name)
     cc.output_dir = out_dir
@@ -88,7 +125,7 @@ def build(out_dir: str, module_name: str, target: str) -> None:
     else:
         cc.target_cpu = ""
     for name, sig in _signatures(numba_types).items():
-        base = name.rsplit("_", 1)[0] if name != "into" else name
+        base = name.rsplit("_", 1)[0] if name.endswith(("_f4", "_f8")) else name
         cc.export(name, sig)(funcs[base].py_func)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

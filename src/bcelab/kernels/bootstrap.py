@@ -11,7 +11,7 @@ r"""The paired Poisson bootstrap kernels (numba): per-row values, weights, repli
    softplus terms from logits), with the stand-in input where a coefficient is 0, so
    ``0 log 0 = 0``; ``exp``/``log`` come from :mod:`bcelab.kernels.fastmath`.
 2. :func:`draw_block`: every row's Poisson weights for every replicate column
-   (int8), two columns per hash, vectorised over the columns.
+   (int8), two columns per hash, vectorised over the hashes and over the columns.
 3. :func:`sort_by_bin`: the rows of a block in order of (coarse bin, label kind).
 4. :func:`replicate_pass`: one model's histogram (and sums) for a range of columns;
    rows go four at a time within a bin, so ``hist[bin, q, r] += sum_g c[g, r] X[g, q]``
@@ -28,6 +28,7 @@ on the block or batch boundaries or on the threads.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,6 @@ __all__ = [
 
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 _LOG2 = math.log(2.0)
-_LOW32 = 0xFFFFFFFF
 
 
 @njit(inline="always", **_JIT)
@@ -195,6 +195,8 @@ def sort_by_bin(
 
 
 _SIGN32 = 0x80000000
+#: 32-bit word of a 64-bit hash that holds its low half (the even replicate)
+_LOW_WORD = 0 if sys.byteorder == "little" else 1
 
 
 @njit(**_JIT)
@@ -204,36 +206,36 @@ def draw_block(
     """Weights ``cmat[j, c]`` (int8) of replicate column ``r0 + c`` for every valid row ``j``.
 
     ``r0`` is even and ``cmat`` has an even number of columns: the two halves of one
-    hash give two columns.  ``thr`` holds the thresholds minus ``2**31`` as int32 (so
-    that signed 32-bit lanes compare them).  Seven comparisons give ``min(c, 7)`` in a
-    vectorised loop; the rare rows with a 7 (P(c >= 7) = 8e-5 per weight) are finished
-    by a second loop.  Column ``n_rep`` (the reference) has weight 1.
+    hash give two columns.  Per row, one vectorised loop computes the hashes and a
+    second one counts, for each 32-bit half, the thresholds at or below it: ``thr``
+    holds the thresholds minus ``2**31`` as int32 (so that signed 32-bit lanes compare
+    them), and seven comparisons give ``min(c, 7)``.  The rare weights of 7 or more
+    (P(c >= 7) = 8e-5 per weight) are finished by a third loop.  Column ``n_rep`` (the
+    reference) has weight 1.
     """
     t0, t1, t2, t3, t4, t5, t6 = thr[0], thr[1], thr[2], thr[3], thr[4], thr[5], thr[6]
     npair = cmat.shape[1] // 2
     base = r0 // 2 + 1
+    hv = np.empty(npair, dtype=np.uint64)
+    u = hv.view(np.uint32)  # the halves of hash t: low u[2 t + _LOW_WORD], high the other
     for j in range(kk.shape[0]):
         if not valid[j]:
             continue
         k = kk[j]
         c = cmat[j]
-        top = np.int32(0)
         for t in range(npair):
-            h = _mix(k + uint64(base + t) * uint64(GAMMA))
-            u0 = np.int32(np.uint32(h & uint64(_LOW32)) ^ np.uint32(_SIGN32))
-            u1 = np.int32(np.uint32(h >> uint64(32)) ^ np.uint32(_SIGN32))
-            c0 = (np.int32(u0 >= t0) + np.int32(u0 >= t1) + np.int32(u0 >= t2) + np.int32(u0 >= t3)
-                  + np.int32(u0 >= t4) + np.int32(u0 >= t5) + np.int32(u0 >= t6))  # fmt: skip
-            c1 = (np.int32(u1 >= t0) + np.int32(u1 >= t1) + np.int32(u1 >= t2) + np.int32(u1 >= t3)
-                  + np.int32(u1 >= t4) + np.int32(u1 >= t5) + np.int32(u1 >= t6))  # fmt: skip
-            c[2 * t] = np.int8(c0)
-            c[2 * t + 1] = np.int8(c1)
-            top += np.int32(u0 >= t6) + np.int32(u1 >= t6)
+            hv[t] = _mix(k + uint64(base + t) * uint64(GAMMA))
+        for r in range(2 * npair):
+            v = np.int32(u[r ^ _LOW_WORD] ^ np.uint32(_SIGN32))
+            c[r] = np.int8((v >= t0) + (v >= t1) + (v >= t2) + (v >= t3) + (v >= t4)
+                           + (v >= t5) + (v >= t6))  # fmt: skip
+        top = 0
+        for r in range(2 * npair):
+            top |= c[r] == 7
         if top:
             for r in range(2 * npair):
                 if c[r] == 7:
-                    h = _mix(k + uint64(base + r // 2) * uint64(GAMMA))
-                    v = np.int32(np.uint32(h >> uint64(32 * (r & 1))) ^ np.uint32(_SIGN32))
+                    v = np.int32(u[r ^ _LOW_WORD] ^ np.uint32(_SIGN32))
                     s = 7
                     while s < thr.shape[0] and v >= thr[s]:
                         s += 1
@@ -248,6 +250,20 @@ def _axpy4(d: np.ndarray, c0: Any, c1: Any, c2: Any, c3: Any, x: np.ndarray) -> 
     x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
     for r in range(d.shape[0]):
         d[r] += c0[r] * x0 + c1[r] * x1 + c2[r] * x2 + c3[r] * x3
+
+
+@njit(inline="always", **_JIT)
+def _split_words(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.int64:
+    """``X = round(v * 2**32)`` of every row split at bit 40 into ``lo`` and ``hi`` (one
+    vectorised loop); returns the OR of the high words (0: no row needs them)."""
+    big = np.int64(0)
+    for j in range(v.shape[0]):
+        x = v[j]
+        h = math.floor(x * 0.00390625)  # X >> 40 with X = x * 2**32
+        lo[j] = np.int64(math.floor((x * 4294967296.0 - h * 1099511627776.0) + 0.5))
+        hi[j] = np.int64(h)
+        big |= np.int64(h)
+    return big
 
 
 @njit(**_JIT)
@@ -271,15 +287,19 @@ def replicate_pass(
     ``hist_*[bin, q, r] += c X`` for the value rows ``hq`` of ``vals`` (three) and
     ``sums_*[sq[s, 1], r] += c X`` for the value rows ``sq[s, 0]`` (possibly none), with
     the weights ``c = cmat[row, r]`` of :func:`draw_block` and ``X = round(value * 2**32)``
-    split at bit 40.  Rows go four at a time within a sort key, so each column's store
-    serves four rows, and a quantity that is zero for all four (``w y`` for negatives)
-    is skipped.
+    split at bit 40 (computed for every row first, in row order).  Rows go four at a
+    time within a sort key, so each column's store serves four rows, and a quantity
+    that is zero for all four (``w y`` for negatives) is skipped.
     """
     nq = hq.shape[0]
     nv = nq + sq.shape[0]
+    x_lo = np.empty((nv, vals.shape[1]), dtype=np.int64)
+    x_hi = np.empty((nv, vals.shape[1]), dtype=np.int64)
+    any_hi = np.int64(0)
+    for q in range(nv):
+        any_hi |= _split_words(vals[hq[q] if q < nq else sq[q - nq, 0]], x_lo[q], x_hi[q])
     xl = np.zeros((nv, 4), dtype=np.int64)
     xh = np.zeros((nv, 4), dtype=np.int64)
-    zero = np.zeros(r1 - r0, dtype=np.int8)
     i = 0
     while i < count:
         key = skey[i]
@@ -287,21 +307,20 @@ def replicate_pass(
         while e < count and e - i < 4 and skey[e] == key:
             e += 1
         b = key // 3
+        # a group of fewer than four rows repeats its first row, with X = 0 (it adds 0)
         c0 = cmat[order[i], r0:r1]
-        c1 = cmat[order[i + 1], r0:r1] if i + 1 < e else zero
-        c2 = cmat[order[i + 2], r0:r1] if i + 2 < e else zero
-        c3 = cmat[order[i + 3], r0:r1] if i + 3 < e else zero
+        c1 = cmat[order[i + 1 if i + 1 < e else i], r0:r1]
+        c2 = cmat[order[i + 2 if i + 2 < e else i], r0:r1]
+        c3 = cmat[order[i + 3 if i + 3 < e else i], r0:r1]
         for q in range(nv):
-            v = vals[hq[q] if q < nq else sq[q - nq, 0]]
             big = np.int64(0)
             nz = np.int64(0)
             for g in range(4):
-                x = v[order[i + g]] if i + g < e else 0.0
-                hi = math.floor(x * 0.00390625)  # X >> 40 with X = x * 2**32
-                lo = np.int64(math.floor((x * 4294967296.0 - hi * 1099511627776.0) + 0.5))
+                lo = x_lo[q, order[i + g]] if i + g < e else np.int64(0)
+                hi = x_hi[q, order[i + g]] if (any_hi and i + g < e) else np.int64(0)
                 xl[q, g] = lo
-                xh[q, g] = np.int64(hi)
-                big |= np.int64(hi)
+                xh[q, g] = hi
+                big |= hi
                 nz |= lo
             if nz:
                 d_lo = hist_lo[b, q, r0:r1] if q < nq else sums_lo[sq[q - nq, 1], r0:r1]

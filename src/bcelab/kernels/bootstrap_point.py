@@ -21,19 +21,14 @@ _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @njit(inline="always", **_JIT)
-def _add_limbs(dst: np.ndarray, x: float, top_unit: float) -> None:
-    """Add ``round(x * 2**64)`` to the 32-bit limbs ``dst`` (least significant first).
-
-    ``top_unit`` is the value of one unit of the top limb (``2**(32 * (len - 1) - 64)``);
-    every step below is exact in float64, and the last limb is rounded to nearest.
-    """
-    n = dst.shape[0]
-    t = x / top_unit
-    for k in range(n - 1, 0, -1):
-        lk = math.floor(t)
-        dst[k] += np.int64(lk)
-        t = (t - lk) * 4294967296.0
-    dst[0] += np.int64(math.floor(t + 0.5))
+def _limbs3(x: float) -> tuple[np.int64, np.int64, np.int64]:
+    """``round(x * 2**64)`` as three 32-bit limbs (least significant first); every step
+    is exact in float64, and the last limb is rounded to nearest."""
+    l2 = math.floor(x)
+    t = (x - l2) * 4294967296.0
+    l1 = math.floor(t)
+    t = (t - l1) * 4294967296.0
+    return np.int64(math.floor(t + 0.5)), np.int64(l1), np.int64(l2)
 
 
 @njit(**_JIT)
@@ -90,7 +85,7 @@ def point_add(
 ) -> None:
     """Add every row to the point-estimate arrays (every weight 1; invalid rows add 0).
 
-    ``hist[m, fine bin, (wy, wn, wp), limb]``, ``bin_rows[m, fine bin]`` (valid rows),
+    ``hist[m, fine bin, (wy, wn, wp), limb]`` (3 limbs), ``bin_rows[m, fine bin]`` (valid rows),
     ``sums[value, limb]`` (3 limbs) and ``moments[k, limb]`` (4 limbs) for the products
     ``vals[ma[k]] * vals[mb[k]]``.
     """
@@ -101,9 +96,18 @@ def point_add(
     for j in range(vals.shape[1]):
         if not valid[j]:
             continue
+        y0, y1, y2 = _limbs3(vals[1, j])  # w y and w (1 - y): the same for both models
+        n0, n1, n2 = _limbs3(vals[2, j])
         for m in range(2):
+            p0, p1, p2 = _limbs3(vals[3 + m, j])
             bin_rows[m, bins[j, m]] += 1
             h = hist[m, bins[j, m]]
-            _add_limbs(h[0], vals[1, j], 1.0)
-            _add_limbs(h[1], vals[2, j], 1.0)
-            _add_limbs(h[2], vals[3 + m, j], 1.0)
+            h[0, 0] += y0
+            h[0, 1] += y1
+            h[0, 2] += y2
+            h[1, 0] += n0
+            h[1, 1] += n1
+            h[1, 2] += n2
+            h[2, 0] += p0
+            h[2, 1] += p1
+            h[2, 2] += p2

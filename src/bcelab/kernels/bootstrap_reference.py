@@ -97,7 +97,7 @@ def row_values(
 
 
 def to_limbs(x: np.ndarray, n: int, top_unit: float) -> np.ndarray:
-    """``round(x * 2**64)`` in ``n`` 32-bit limbs (last axis), as the kernel's ``_add_limbs``."""
+    """``round(x * 2**64)`` in ``n`` 32-bit limbs (last axis), as the kernels' limb splits."""
     out = np.empty((*x.shape, n), dtype=np.int64)
     t = x / top_unit
     for k in range(n - 1, 0, -1):

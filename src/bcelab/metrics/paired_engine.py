@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels import bootstrap_reference as reference
+from ..kernels.bootstrap_aot import paired_kernels
 from ..kernels.bootstrap_rng import mix, thresholds
 from ..kernels.threads import run_threads
 from .histogram import NOCT, SIDE, K, fine_index, layout
@@ -49,12 +50,9 @@ def _moment_index() -> tuple[np.ndarray, np.ndarray]:
 
 
 def kernel_module() -> Any:
-    """:mod:`bcelab.kernels.bootstrap`, or None when numba is not installed."""
-    try:
-        from ..kernels import bootstrap  # optional dependency: numba (bcelab[fast])
-    except ImportError:  # pragma: no cover - numba is an optional extra
-        return None
-    return bootstrap
+    """The compiled paired kernels (:func:`bcelab.kernels.bootstrap_aot.paired_kernels`:
+    precompiled, else numba's JIT), or None when numba is not installed."""
+    return paired_kernels()
 
 
 def column_chunks(n_cols: int, parts: int) -> list[tuple[int, int]]:
