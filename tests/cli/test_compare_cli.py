@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -168,11 +170,27 @@ def test_labels_and_delimiter(
     assert rc == 2 and "--positive-label yes" in err
 
 
+class _JumpingClock:
+    """The comparison's clock, moved 100 s ahead by every simulated compile step.
+
+    A timing that included the compile would read at least 100 s, whatever the machine's
+    speed: the check needs no wall-clock bound.
+    """
+
+    offset = 0.0
+
+    @classmethod
+    def perf_counter(cls) -> float:
+        return time.perf_counter() + cls.offset
+
+
 class _SlowPaired(PairedBootstrapStats):
-    """A first compile, simulated: every update waits."""
+    """A first compile, simulated: every update waits (for the notice's timer) and moves
+    the comparison's clock 100 s on."""
 
     def update(self, *args: object, **kwargs: object) -> PairedBootstrapStats:
         time.sleep(0.6)
+        _JumpingClock.offset += 100.0
         return super().update(*args, **kwargs)
 
 
@@ -181,6 +199,8 @@ def test_first_run_compile_is_one_line_and_not_timed(
 ) -> None:
     monkeypatch.setattr("bcelab.evaluation.warmup._PAIRED_READY", threading.Event())
     monkeypatch.setattr("bcelab.evaluation.warmup.PairedBootstrapStats", _SlowPaired)
+    clock = types.SimpleNamespace(perf_counter=_JumpingClock.perf_counter)
+    monkeypatch.setattr(sys.modules["bcelab.evaluation.compare"], "time", clock)
     rc, out, err = _run(capsys, *_base(data))
     assert rc == 0
     lines = err.strip().splitlines()
@@ -188,6 +208,7 @@ def test_first_run_compile_is_one_line_and_not_timed(
     assert lines[0].startswith("bcelab compare: compiling the metric kernels once")
     assert lines[0].endswith("s (not counted in the time)")
     seconds = float(re.search(r"; (\d+\.\d\d) s \(local\)", out)[1])  # type: ignore[index]
-    assert seconds < 1.0  # the 1.2 s of "compiling" are not in the timing
+    assert _JumpingClock.offset >= 100.0  # the simulated compile ran
+    assert seconds < 100.0  # the compile moved the clock on by 100 s per step
     rc, _, err = _run(capsys, *_base(data))
     assert rc == 0 and err == ""
