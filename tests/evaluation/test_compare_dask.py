@@ -44,3 +44,31 @@ def test_dask_json_is_the_local_json(client: object, tmp_path: Path, keys: str) 
     assert dask.to_dict()["keyed_by"] == keys
     assert json.dumps(dask.to_dict()) == json.dumps(local.to_dict())
     assert dask.stats == local.stats
+
+
+class _Threads:
+    """A client that only answers how many threads its workers have."""
+
+    def __init__(self, *per_worker: int) -> None:
+        self._threads = {f"w{i}": n for i, n in enumerate(per_worker)}
+
+    def nthreads(self) -> dict[str, int]:
+        return self._threads
+
+
+class _Exact:
+    exact_merge = True
+
+
+def test_exact_merge_plans_send_a_few_runs_of_units_and_others_one_each() -> None:
+    from types import SimpleNamespace
+
+    from bcelab.evaluation.dask_engine import unit_groups
+
+    units = list(range(20))  # stand-ins: only their order matters here
+    exact = SimpleNamespace(accumulator=_Exact())
+    groups = unit_groups(units, exact, _Threads(1, 1))  # type: ignore[arg-type]
+    assert len(groups) == 4 and [u for g in groups for u in g] == units
+    assert unit_groups(units[:3], exact, _Threads(2, 2)) == [[0], [1], [2]]  # type: ignore[arg-type]
+    plain = SimpleNamespace(accumulator=None)
+    assert unit_groups(units, plain, _Threads(1, 1)) == [[u] for u in units]  # type: ignore[arg-type]

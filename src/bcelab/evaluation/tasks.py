@@ -182,6 +182,28 @@ def run_unit(unit: Unit, plan: Plan) -> UnitResult:
     return UnitResult(res.rows, {k: s.to_bytes() for k, s in res.states.items()})
 
 
+def exact_merge(plan: Plan) -> bool:
+    """Whether the plan's states merge exactly (integer sums: any order, the same bits)."""
+    return bool(getattr(plan.accumulator, "exact_merge", False))
+
+
+def run_unit_group(units: list[Unit], plan: Plan) -> UnitResult:
+    """Read several units of an exact-merge plan into one result, states as bytes.
+
+    For a plan whose states merge exactly, which units are merged first does not change
+    a bit, so a Dask task can take several units and send one state instead of one per
+    unit (the states of a paired bootstrap are tens of MB each).
+    """
+    limit = segment_limit(plan)
+    total = UnitResult(0)
+    try:
+        for u in units:
+            total = merge_objects(total, run_unit_objects(u, plan), limit)
+    except BCELabError as e:
+        raise PortableError(type(e).__name__, e.expected, e.received, e.fix) from None
+    return UnitResult(total.rows, {k: s.to_bytes() for k, s in total.states.items()})
+
+
 def decode(res: UnitResult, accumulator: Any = None) -> UnitResult:
     """Turn a result's states from bytes into objects (``BinaryStats``, or those of the
     plan's ``accumulator``)."""
@@ -290,5 +312,4 @@ def reducer(plan: Plan) -> OrderedReducer | RunningReducer:
     """The local engine's reducer for ``plan``: the fixed tree, or a running merge when the
     plan's states merge exactly (its accumulator's ``exact_merge``)."""
     merge = partial(merge_objects, max_segments=segment_limit(plan))
-    exact = bool(getattr(plan.accumulator, "exact_merge", False))
-    return RunningReducer(merge) if exact else OrderedReducer(merge)
+    return RunningReducer(merge) if exact_merge(plan) else OrderedReducer(merge)
