@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._core.slow import notify_if_slow
 from ..metrics import BinaryStats, PairedBootstrapStats
 
 __all__ = [
@@ -44,6 +45,37 @@ def log_notice() -> None:
     _LOG.warning("bcelab: %s", NOTICE)
 
 
+def _warm(
+    ready: threading.Event,
+    calls: Callable[[], None],
+    notice: Callable[[], None] | None,
+    notice_after: float,
+) -> float:
+    """Run ``calls`` once per process (``ready``), with the notice if slow; the seconds."""
+    if ready.is_set():
+        return 0.0
+    t0 = time.perf_counter()
+    with notify_if_slow(notice_after, notice):
+        calls()
+    ready.set()
+    return time.perf_counter() - t0
+
+
+def _metric_calls() -> None:
+    for dtype in (np.float32, np.float64):
+        p = np.array([0.25, 0.75], dtype=dtype)
+        y = np.array([0.0, 1.0], dtype=dtype)
+        BinaryStats().update(p, y).compute()
+        BinaryStats().update(p, y, weights=np.ones(2, dtype=dtype), logits=True).compute()
+
+
+def _paired_calls() -> None:
+    for dtype in (np.float32, np.float64):
+        p = np.array([0.25, 0.75], dtype=dtype)
+        y = np.array([0.0, 1.0], dtype=dtype)
+        PairedBootstrapStats(replicates=2, threads=1).update(p, p, y, ids=np.arange(2))
+
+
 def compile_metric_kernels(
     *, notice: Callable[[], None] | None = log_notice, notice_after: float = NOTICE_AFTER_S
 ) -> float:
@@ -53,25 +85,7 @@ def compile_metric_kernels(
     ``notice_after`` seconds (that is, when it compiles).  In a process where the
     kernels are ready already it returns 0.0 at once.
     """
-    if _READY.is_set():
-        return 0.0
-    t0 = time.perf_counter()
-    timer = None
-    if notice is not None:
-        timer = threading.Timer(notice_after, notice)
-        timer.daemon = True
-        timer.start()
-    try:
-        for dtype in (np.float32, np.float64):
-            p = np.array([0.25, 0.75], dtype=dtype)
-            y = np.array([0.0, 1.0], dtype=dtype)
-            BinaryStats().update(p, y).compute()
-            BinaryStats().update(p, y, weights=np.ones(2, dtype=dtype), logits=True).compute()
-    finally:
-        if timer is not None:
-            timer.cancel()
-    _READY.set()
-    return time.perf_counter() - t0
+    return _warm(_READY, _metric_calls, notice, notice_after)
 
 
 def compile_paired_kernels(
@@ -80,21 +94,4 @@ def compile_paired_kernels(
     """The same for the paired bootstrap kernels of :func:`bcelab.evaluation.compare`
     (the precompiled module of :mod:`bcelab.kernels.aot`, built with the metric loops,
     else numba's JIT, cached on disk after the first compile); the seconds it took."""
-    if _PAIRED_READY.is_set():
-        return 0.0
-    t0 = time.perf_counter()
-    timer = None
-    if notice is not None:
-        timer = threading.Timer(notice_after, notice)
-        timer.daemon = True
-        timer.start()
-    try:
-        for dtype in (np.float32, np.float64):
-            p = np.array([0.25, 0.75], dtype=dtype)
-            y = np.array([0.0, 1.0], dtype=dtype)
-            PairedBootstrapStats(replicates=2, threads=1).update(p, p, y, ids=np.arange(2))
-    finally:
-        if timer is not None:
-            timer.cancel()
-    _PAIRED_READY.set()
-    return time.perf_counter() - t0
+    return _warm(_PAIRED_READY, _paired_calls, notice, notice_after)

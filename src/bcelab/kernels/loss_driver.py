@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._core.slow import notify_if_slow
 from .constants import CHUNK, PARALLEL_MIN, PIECE_CHUNKS, LossSlot, Write
 from .loss import KERNELS, get_kernel
 from .threads import run_threads, thread_count
@@ -149,13 +150,5 @@ def compile_notice(after: float = NOTICE_AFTER_S) -> Iterator[None]:
     without a word.  The warning goes to the ``bcelab`` logger (shown by Python's
     default handler), from a timer thread, while the compilation runs.
     """
-    if _NOTICED.is_set():
+    with notify_if_slow(after, None if _NOTICED.is_set() else _notice):
         yield
-        return
-    timer = threading.Timer(after, _notice)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
