@@ -18,9 +18,11 @@ from typing import Any
 from ..errors import OptionError
 from .flags import (
     add_engine_arguments,
+    add_target_arguments,
     check_delimiter,
     check_engine_flags,
     check_positive,
+    check_positive_label,
     check_seed,
 )
 from .output import check_dir
@@ -80,21 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="COL",
         help="give twice, model A first: the two models' logit (raw score) columns",
     )
-    p.add_argument(
-        "--target",
-        required=True,
-        metavar="COL",
-        help="target column: numbers in [0, 1] (0/1 labels or probabilities), or labels "
-        "with --positive-label",
-    )
-    p.add_argument(
-        "--positive-label",
-        metavar="VALUE",
-        help="the target value of the positive class (a number or text, e.g. 1, yes, "
-        "True): it counts as 1, every other value as 0",
-    )
-    p.add_argument("--weight", metavar="COL", help="sample-weight column (>= 0)")
-    p.add_argument("--by", metavar="COL", help="one comparison per distinct value of COL")
+    add_target_arguments(p, by_help="one comparison per distinct value of COL")
     p.add_argument(
         "--id",
         metavar="COL",
@@ -212,12 +200,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     _check_columns(ns, pair)
     _check_statistics(ns)
     delimiter = check_delimiter(ns.delimiter)
-    if ns.positive_label == "":
-        raise OptionError(
-            "--positive-label must be the value of the positive class",
-            "received ''",
-            "write e.g. --positive-label 1 or --positive-label yes",
-        )
+    check_positive_label(ns.positive_label)
     if ns.report is not None:
         # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
         from ..evaluation.compare_report import check_report_dir

@@ -64,21 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--pred", metavar="COL", help="prediction column holding probabilities")
     g.add_argument("--logit", metavar="COL", help="prediction column holding logits (raw scores)")
-    p.add_argument(
-        "--target",
-        required=True,
-        metavar="COL",
-        help="target column: numbers in [0, 1] (0/1 labels or probabilities), or labels "
-        "with --positive-label",
-    )
-    p.add_argument(
-        "--positive-label",
-        metavar="VALUE",
-        help="the target value of the positive class (a number or text, e.g. 1, yes, "
-        "True): it counts as 1, every other value as 0",
-    )
-    p.add_argument("--weight", metavar="COL", help="sample-weight column (>= 0)")
-    p.add_argument("--by", metavar="COL", help="one row of metrics per distinct value of COL")
+    flags.add_target_arguments(p, by_help="one row of metrics per distinct value of COL")
     p.add_argument(
         "--threshold",
         type=float,

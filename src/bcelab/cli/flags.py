@@ -18,6 +18,7 @@ from ..errors import DataError, OptionError
 
 __all__ = [
     "add_engine_arguments",
+    "add_target_arguments",
     "check_checkpoint_every",
     "check_delimiter",
     "check_engine_flags",
@@ -144,6 +145,25 @@ def check_positive_label(text: str | None) -> str | None:
             "write e.g. --positive-label 1 or --positive-label yes",
         )
     return text
+
+
+def add_target_arguments(p: argparse.ArgumentParser, *, by_help: str) -> None:
+    """--target, --positive-label, --weight and --by: the columns of a prediction table."""
+    p.add_argument(
+        "--target",
+        required=True,
+        metavar="COL",
+        help="target column: numbers in [0, 1] (0/1 labels or probabilities), or labels "
+        "with --positive-label",
+    )
+    p.add_argument(
+        "--positive-label",
+        metavar="VALUE",
+        help="the target value of the positive class (a number or text, e.g. 1, yes, "
+        "True): it counts as 1, every other value as 0",
+    )
+    p.add_argument("--weight", metavar="COL", help="sample-weight column (>= 0)")
+    p.add_argument("--by", metavar="COL", help=by_help)
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
