@@ -126,16 +126,7 @@ def _resumed(cfg: Config) -> Config:
         flags=FLAG_NAMES,
         done=int(ck.get("history", {}).get("epochs", 0)),
     )
-    return replace(
-        old,
-        resume=cfg.resume,
-        out=cfg.out,
-        quiet=cfg.quiet,
-        overwrite=cfg.overwrite,
-        checkpoint_every=cfg.checkpoint_every,
-        epochs=cfg.epochs if "epochs" in cfg.given else old.epochs,
-        given=frozenset(),
-    )
+    return run_folder.resumed_config(old, cfg)
 
 
 def final_line(result: AutoencoderResult) -> str:

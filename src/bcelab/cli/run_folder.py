@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .._core.atomic import remove_stale, remove_stale_files
 from ..errors import OptionError
 from ..train.loop import CHECKPOINT_SECONDS
 from . import output
 
-__all__ = ["add_flags", "check_out_folder", "check_resumed", "resume_differences", "shown"]
+__all__ = [
+    "add_flags",
+    "check_out_folder",
+    "check_resumed",
+    "resume_differences",
+    "resumed_config",
+    "shown",
+]
+
+C = TypeVar("C")
 
 
 def add_flags(p: argparse.ArgumentParser, default_out: str) -> None:
@@ -150,3 +160,18 @@ def check_resumed(
             "leave out the options that differ (the run's own are used), or start a new "
             "run without --resume",
         )
+
+
+def resumed_config(old: C, cfg: Any) -> C:
+    """The saved run's configuration ``old`` with what a resume may change taken from
+    ``cfg``: the folders, output options, checkpoint interval and a grown ``--epochs``."""
+    return replace(
+        old,  # type: ignore[type-var]
+        resume=cfg.resume,
+        out=cfg.out,
+        quiet=cfg.quiet,
+        overwrite=cfg.overwrite,
+        checkpoint_every=cfg.checkpoint_every,
+        epochs=cfg.epochs if "epochs" in cfg.given else old.epochs,  # type: ignore[attr-defined]
+        given=frozenset(),
+    )

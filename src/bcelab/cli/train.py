@@ -201,16 +201,7 @@ def _resumed(cfg: Config) -> Config:
         done=int(ck.get("history", {}).get("epochs", 0)),
         first=[f"the run trained {old.task}, this command asks for {cfg.task}"] if other else [],
     )
-    return replace(
-        old,
-        resume=cfg.resume,
-        out=cfg.out,
-        quiet=cfg.quiet,
-        overwrite=cfg.overwrite,
-        checkpoint_every=cfg.checkpoint_every,
-        epochs=cfg.epochs if "epochs" in cfg.given else old.epochs,
-        given=frozenset(),
-    )
+    return run_folder.resumed_config(old, cfg)
 
 
 def _dataset(cfg: Config) -> Dataset:
