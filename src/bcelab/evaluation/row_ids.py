@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import DataError, DTypeError
+from .columns import arrow_numbers
 
 __all__ = ["check_id_type", "id_array"]
 
@@ -44,4 +45,4 @@ def id_array(col: pa.Array, name: str, where: str) -> np.ndarray:
             f"{col.null_count} rows without an id in {where}",
             "fill or drop the rows without an id (an id keys the row's bootstrap weights)",
         )
-    return np.asarray(col.to_numpy(zero_copy_only=False))
+    return arrow_numbers(col)
