@@ -19,7 +19,14 @@ report folder (:mod:`.compare_report`).
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ..errors import MissingDependencyError
+
+if TYPE_CHECKING:
+    from .compare import compare
+    from .compare_result import ComparisonResult, SegmentComparison
 
 __all__ = [
     "ENGINES",
@@ -46,7 +53,19 @@ except ImportError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 else:
-    from .compare import compare
-    from .compare_result import ComparisonResult, SegmentComparison
+    #: start-up time: the paired comparison loads on first use, not with every evaluate
+    _LAZY = {
+        "compare": ".compare",
+        "ComparisonResult": ".compare_result",
+        "SegmentComparison": ".compare_result",
+    }
+
+    def __getattr__(name: str) -> object:
+        if name in _LAZY:
+            value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
     from .eval_result import EvalResult, Segment
     from .evaluate import ENGINES, evaluate

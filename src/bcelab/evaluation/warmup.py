@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._core.slow import notify_if_slow
-from ..metrics import BinaryStats, PairedBootstrapStats
+from ..metrics import BinaryStats
 
 __all__ = [
     "NOTICE",
@@ -70,6 +70,9 @@ def _metric_calls() -> None:
 
 
 def _paired_calls() -> None:
+    # start-up time: the paired bootstrap loads only when a comparison needs it
+    from ..metrics import PairedBootstrapStats
+
     for dtype in (np.float32, np.float64):
         p = np.array([0.25, 0.75], dtype=dtype)
         y = np.array([0.0, 1.0], dtype=dtype)

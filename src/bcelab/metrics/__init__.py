@@ -11,14 +11,15 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .decomposition import (
     CalibrationDecomposition,
     ScoreDecomposition,
     decompose_binned,
     decompose_stats,
 )
-from .paired import PairedBootstrapStats
-from .paired_result import PairedComparison
 from .recalibration import (
     DownsamplingMap,
     IsotonicMap,
@@ -32,6 +33,13 @@ from .recalibration import (
 from .result import BinaryMetrics
 from .scaling import ScalingFitter, ScalingStats, fit_platt, fit_scaling, fit_temperature
 from .stats import BinaryStats
+
+if TYPE_CHECKING:
+    from .paired import PairedBootstrapStats
+    from .paired_result import PairedComparison
+
+#: start-up time: the paired bootstrap and its compiled loops load on first use
+_LAZY = {"PairedBootstrapStats": ".paired", "PairedComparison": ".paired_result"}
 
 __all__ = [
     "BinaryMetrics",
@@ -56,3 +64,11 @@ __all__ = [
     "load_map",
     "reweight_negatives",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,7 +33,10 @@ negative mass the smallest.  No row's loss grows, and the result is a non-decrea
 of the sequence "negatives of bin 1, positives of bin 1, negatives of bin 2, ...", so
 the isotonic fit of that sequence, :math:`S_{\mathrm{split}}`, is
 :math:`\le S_{\mathrm{row}}`.  A bin that holds one distinct prediction (one row, or a
-mean prediction on one of its edges) cannot be split and stays whole.  Hence
+mean prediction on one of its edges) cannot be split and stays whole.  The state keeps
+sums, not rows, so predictions within a few float64 ulps of a bin edge (the sums'
+rounding) count as that edge: the bound is for the exact fit with such near-ties tied.
+Hence
 
 .. math::
 
