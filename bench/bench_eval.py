@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 sys.path.insert(0, str(HERE))
 from _common import bandwidth_probe, machine_line, table  # noqa: E402
+from eval_process import whole_process_targets  # noqa: E402
 
 ROW_GROUP = 1 << 20
 
@@ -369,12 +370,21 @@ def main(argv: list[str]) -> int:
         metavar="ROUNDS",
         help="only the interleaved first-call check of bcelab, DuckDB and bcelab-jit",
     )
+    ap.add_argument(
+        "--whole-process",
+        action="store_true",
+        help="only the whole-process comparison with DuckDB and where bcelab's time goes",
+    )
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "PATH", "ROWS"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
         child(a.child[0], a.child[1], int(a.child[2]))
         return 0
     rows = int(a.rows or (1e7 if a.quick else 1e8))
+    sizes = (10**7, 3 * 10**7) if a.quick else (3 * 10**7, 10**8)
+    if a.whole_process:
+        whole_process_targets({n: make_file(n) for n in sizes}, rounds=3 if a.quick else 5)
+        return 0
     if a.paired:
         paired(make_file(rows), a.paired)
         return 0
@@ -549,29 +559,8 @@ def main(argv: list[str]) -> int:
                 ],
             )
         )
-    whole_process_targets((10**7, 3 * 10**7) if a.quick else (3 * 10**7, 10**8), rounds=3)
+    whole_process_targets({n: make_file(n) for n in sizes}, rounds=3 if a.quick else 5)
     return 0
-
-
-def whole_process_targets(sizes: tuple[int, ...], rounds: int) -> None:
-    """Whole-process ``bcelab`` (every metric) against DuckDB (count, mean, log loss).
-
-    Each child process is timed from its start to its exit; the two engines run in turns
-    (``rounds`` times per size) and the medians are compared.
-    """
-    print()
-    print("whole process, every metric (bcelab) vs count, mean and log loss (DuckDB):")
-    for n in sizes:
-        path = make_file(n)
-        times: dict[str, list[float]] = {"bcelab": [], "duckdb": []}
-        for _ in range(rounds):
-            for e in times:
-                times[e].append(run(e, path)["process_s"])
-        b, d = (statistics.median(times[e]) for e in ("bcelab", "duckdb"))
-        print(
-            f"  {n:.0e} rows: bcelab {b:.2f} s, DuckDB {d:.2f} s (medians of {rounds}); "
-            f"DuckDB / bcelab time {d / b:.2f} (target >= 1.5)"
-        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,147 @@
+"""Whole-process ``bcelab eval`` against DuckDB's, and where bcelab's process spends its time.
+
+``bench_eval.py`` calls :func:`whole_process_targets`.  Each engine runs as its own
+command, timed by the parent from start to exit, in turns:
+
+* bcelab: the CLI as a user runs it, ``bcelab eval FILE --pred p --target y`` (every
+  metric, the default 2 threads, the text report on stdout);
+* DuckDB: ``python -c`` that imports duckdb and runs count, mean and log loss over
+  ``read_parquet`` with 2 threads.
+
+Both run with bytecode caches allowed (``PYTHONDONTWRITEBYTECODE`` is removed) and after
+one untimed run, as after an install.  The breakdown child (``--phases``) measures the
+CPU time of each part on one thread: the imports ``bcelab eval`` makes, the load of the
+metric kernels, a first (cold) evaluation as the CLI runs it, the text output, a second
+(warm) evaluation, and, alone, the Parquet decode to NumPy and the metric kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DUCKDB_CODE = (
+    "import sys, duckdb\n"
+    "con = duckdb.connect()\n"
+    "con.execute('SET threads = 2')\n"
+    "print(con.execute(\"SELECT count(*), avg(p), avg(-(y * ln(p) + (1 - y) * ln(1 - p))) "
+    "FROM read_parquet('\" + sys.argv[1] + \"')\").fetchone())\n"
+)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _commands(path: Path) -> dict[str, list[str]]:
+    cli = str(Path(sys.executable).with_name("bcelab"))
+    return {
+        "bcelab": [cli, "eval", str(path), "--pred", "p", "--target", "y"],
+        "duckdb": [sys.executable, "-c", DUCKDB_CODE, str(path)],
+        "python": [sys.executable, "-c", "pass"],
+    }
+
+
+def _seconds(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, env=_env())
+    return time.perf_counter() - t0
+
+
+def phases(path: str) -> dict[str, float]:
+    """The parts of ``bcelab eval`` in this (fresh) process on one thread: CPU seconds
+    (``time.process_time``, so that another job on the machine hardly moves them)."""
+    clock = time.process_time
+    t0 = clock()
+    import bcelab.cli.eval  # noqa: F401
+    from bcelab.evaluation import evaluate
+    from bcelab.evaluation.columns import Columns
+    from bcelab.evaluation.reader import iter_unit
+    from bcelab.evaluation.sources import plan_source
+    from bcelab.evaluation.text import render
+    from bcelab.evaluation.warmup import compile_metric_kernels
+    from bcelab.metrics import BinaryStats
+
+    t1 = clock()
+    compile_metric_kernels(notice=None)
+    t2 = clock()
+    res = evaluate(path, preds="p", target="y", threads=1)
+    t3 = clock()
+    render(res)
+    t4 = clock()
+    evaluate(path, preds="p", target="y", threads=1)
+    t5 = clock()
+
+    cols = Columns(target="y", pred="p")
+
+    def batches():  # the evaluation's own reader: its units, batches and conversion
+        for unit in plan_source(path, "parquet", cols, None).units:
+            yield from iter_unit(unit, cols)
+
+    for _ in batches():
+        pass
+    t6 = clock()
+    stats = BinaryStats(threads=1)
+    for b in batches():
+        stats.update(b.pred, b.target)
+    t7 = clock()
+    return {
+        "imports": t1 - t0,
+        "kernel load": t2 - t1,
+        "first evaluate": t3 - t2,
+        "text output": t4 - t3,
+        "second evaluate": t5 - t4,
+        "of which Parquet decode": t6 - t5,
+        "metric kernel": (t7 - t6) - (t6 - t5),
+    }
+
+
+def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
+    """Print the DuckDB / bcelab whole-process time ratio (target >= 1.5) per size, and
+    where bcelab's process spends its time."""
+    print()
+    print(
+        "whole process: `bcelab eval FILE --pred p --target y` (every metric, 2 threads) vs "
+        "DuckDB (python -c, count, mean and log loss, 2 threads); medians, in turns:"
+    )
+    for n, path in paths.items():
+        cmds = _commands(path)
+        for cmd in cmds.values():  # untimed: bytecode caches and the page cache
+            _seconds(cmd)
+        times: dict[str, list[float]] = {e: [] for e in cmds}
+        for _ in range(rounds):
+            for e, cmd in cmds.items():
+                times[e].append(_seconds(cmd))
+        med = {e: statistics.median(v) for e, v in times.items()}
+        print(
+            f"  {n:.0e} rows: bcelab {med['bcelab']:.3f} s, DuckDB {med['duckdb']:.3f} s "
+            f"(of {rounds}); DuckDB / bcelab time {med['duckdb'] / med['bcelab']:.2f} "
+            "(target >= 1.5)"
+        )
+        out = subprocess.run(
+            [sys.executable, __file__, "--phases", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=_env(),
+        )
+        parts = json.loads(out.stdout.strip().splitlines()[-1])
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items())
+        print(
+            f"    bcelab on one thread, CPU s: {shown} (the second pass, decode and kernel "
+            f"measured alone, warm); interpreter start {med['python']:.3f} s wall"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--phases":
+        print(json.dumps(phases(sys.argv[2])))
+    else:
+        sys.exit("usage: eval_process.py --phases FILE (run by bench_eval.py)")
