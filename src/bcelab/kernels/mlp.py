@@ -53,16 +53,24 @@ def _gather(x: Any, sgn: Any, order: Any, lo: int, nb: int, xt: Any, sb: Any) ->
 
 @njit(**JIT)
 def _forward(ws: Any, xt: Any, nb: int, hid: int, h: Any, zb: Any) -> None:
-    """Pre-activations without the bias ``h (H, B)`` and the logits ``zb (B)``."""
+    """Pre-activations ``h (H, B)`` and the logits ``zb (B)`` (one pass per hidden unit
+    for two inputs, the tutorial's case; else one per input)."""
     d_in = xt.shape[0] - 1
     zero = np.float32(0.0)
     ob1, ow2 = d_in * hid, (d_in + 1) * hid
     for b in range(nb):
         zb[b] = zero
-    x0 = xt[0]
+    x0, x1 = xt[0], xt[1]
     for j in range(hid):
         hj = h[j]
-        w0 = ws[j]
+        w0, b1, w2 = ws[j], ws[ob1 + j], ws[ow2 + j]
+        if d_in == 2:
+            w1 = ws[hid + j]
+            for b in range(nb):
+                a = (w0 * x0[b] + w1 * x1[b]) + b1
+                hj[b] = a
+                zb[b] += w2 * (a if a > zero else zero)
+            continue
         for b in range(nb):
             hj[b] = w0 * x0[b]
         for d in range(1, d_in):
@@ -70,9 +78,9 @@ def _forward(ws: Any, xt: Any, nb: int, hid: int, h: Any, zb: Any) -> None:
             xd = xt[d]
             for b in range(nb):
                 hj[b] += wd * xd[b]
-        b1, w2 = ws[ob1 + j], ws[ow2 + j]
         for b in range(nb):
             a = hj[b] + b1
+            hj[b] = a
             zb[b] += w2 * (a if a > zero else zero)
     b2 = ws[ws.shape[0] - 1]
     for b in range(nb):
@@ -95,44 +103,60 @@ def _loss_grad(zb: Any, sb: Any, nb: int, g: Any) -> float:
 
 
 @njit(**JIT)
-def _contract(ws: Any, xt: Any, g: Any, h: Any, nb: int, hid: int, xg: Any, c: Any) -> None:
-    """``C (D + 1, H) = ([x, 1] g) m^T`` (the ReLU mask from the stored pre-activations)."""
+def _contract(xt: Any, g: Any, h: Any, nb: int, hid: int, xg: Any, c: Any) -> None:
+    """``C (D + 1, H) = ([x, 1] g) m^T`` (the ReLU mask from the stored pre-activations;
+    the three rows of two inputs in one pass)."""
     rows = xt.shape[0]
-    ob1 = (rows - 1) * hid
     zero = np.float32(0.0)
     for d in range(rows):
         for b in range(nb):
             xg[d, b] = xt[d, b] * g[b]
+    x0, x1, x2 = xg[0], xg[1], xg[rows - 1]
     for j in range(hid):
-        b1 = ws[ob1 + j]
         hj = h[j]
+        if rows == 3:
+            a0 = a1 = a2 = zero
+            for b in range(nb):
+                on = hj[b] > zero
+                a0 = add_reassoc(a0, x0[b] if on else zero)
+                a1 = add_reassoc(a1, x1[b] if on else zero)
+                a2 = add_reassoc(a2, x2[b] if on else zero)
+            c[0, j], c[1, j], c[2, j] = a0, a1, a2
+            continue
         for d in range(rows):
             xgd = xg[d]
             acc = zero
             for b in range(nb):
-                acc = add_reassoc(acc, xgd[b] if hj[b] + b1 > zero else zero)
+                acc = add_reassoc(acc, xgd[b] if hj[b] > zero else zero)
             c[d, j] = acc
 
 
 @njit(**JIT)
-def _update(ws: Any, vs: Any, c: Any, gb2: float, hid: int, lr: float, mom: float) -> None:
+def _update(
+    ws: Any, vs: Any, c: Any, gb2: float, hid: int, lr: float, mom: float, gw2: Any
+) -> None:
     """The factored gradients from ``C`` and one SGD step with momentum (in place)."""
     rows = c.shape[0]
     ow2 = rows * hid
     last = ws.shape[0] - 1
     for j in range(hid):
-        w2 = ws[ow2 + j]
-        gw2 = np.float32(0.0)
-        for d in range(rows):
-            gw2 += ws[d * hid + j] * c[d, j]
-        for d in range(rows):
+        gw2[j] = np.float32(0.0)
+    for d in range(rows):  # dw2 = sum_d [W1; b1] * C, from the weights before the step
+        cd = c[d]
+        for j in range(hid):
+            gw2[j] += ws[d * hid + j] * cd[j]
+    for d in range(rows):
+        cd = c[d]
+        for j in range(hid):
             k = d * hid + j
-            v = vs[k] * mom - lr * (c[d, j] * w2)
+            v = vs[k] * mom - lr * (cd[j] * ws[ow2 + j])
             vs[k] = v
             ws[k] = ws[k] + v
-        v = vs[ow2 + j] * mom - lr * gw2
-        vs[ow2 + j] = v
-        ws[ow2 + j] = w2 + v
+    for j in range(hid):
+        k = ow2 + j
+        v = vs[k] * mom - lr * gw2[j]
+        vs[k] = v
+        ws[k] = ws[k] + v
     v = vs[last] * mom - lr * np.float32(gb2)
     vs[last] = v
     ws[last] = ws[last] + v
@@ -163,6 +187,7 @@ def sgd_epoch(
     sb = np.empty(bs, np.float32)
     zb = np.empty(bs, np.float32)
     g = np.empty(bs, np.float32)
+    gw2 = np.empty(hid, np.float32)
     m32 = np.float32(mom)
     for s in range(n_seeds):
         ws, vs, order = w[s], vel[s], perm[s]
@@ -175,8 +200,8 @@ def sgd_epoch(
             for b in range(nb):
                 z_out[s, lo + b] = zb[b]
                 y_out[s, lo + b] = y[order[lo + b]]
-            _contract(ws, xt, g, h, nb, hid, xg, c)
-            _update(ws, vs, c, gb2, hid, lr32, m32)
+            _contract(xt, g, h, nb, hid, xg, c)
+            _update(ws, vs, c, gb2, hid, lr32, m32, gw2)
 
 
 @njit(**JIT)
