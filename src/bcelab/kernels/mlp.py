@@ -88,7 +88,7 @@ def _forward(ws: Any, xt: Any, nb: int, hid: int, h: Any, zb: Any) -> None:
 
 
 @njit(**JIT)
-def _loss_grad(zb: Any, sb: Any, nb: int, g: Any) -> float:
+def _loss_grad(zb: Any, sb: Any, nb: int, g: Any) -> Any:
     """``g = s sigmoid(s z)`` per example (the core's sigmoid); returns their sum."""
     one, zero = np.float32(1.0), np.float32(0.0)
     total = zero
@@ -135,7 +135,10 @@ def _contract(xt: Any, g: Any, h: Any, nb: int, hid: int, xg: Any, c: Any) -> No
 def _update(
     ws: Any, vs: Any, c: Any, gb2: float, hid: int, lr: float, mom: float, gw2: Any
 ) -> None:
-    """The factored gradients from ``C`` and one SGD step with momentum (in place)."""
+    """The factored gradients from ``C`` and one SGD step with momentum (in place).
+    Without momentum the velocities stay 0, as :class:`bcelab.train.optim.Optimizer`
+    keeps them (the weights take the same values)."""
+    keep = mom != np.float32(0.0)
     rows = c.shape[0]
     ow2 = rows * hid
     last = ws.shape[0] - 1
@@ -150,15 +153,18 @@ def _update(
         for j in range(hid):
             k = d * hid + j
             v = vs[k] * mom - lr * (cd[j] * ws[ow2 + j])
-            vs[k] = v
+            if keep:
+                vs[k] = v
             ws[k] = ws[k] + v
     for j in range(hid):
         k = ow2 + j
         v = vs[k] * mom - lr * gw2[j]
-        vs[k] = v
+        if keep:
+            vs[k] = v
         ws[k] = ws[k] + v
     v = vs[last] * mom - lr * np.float32(gb2)
-    vs[last] = v
+    if keep:
+        vs[last] = v
     ws[last] = ws[last] + v
 
 

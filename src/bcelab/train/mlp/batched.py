@@ -94,7 +94,7 @@ class BatchedMLP:
         # many seeds of one hidden layer and one output: the compiled loops of
         # bcelab.kernels.mlp for the test-set logits and, with 0/1 targets and SGD, the epochs
         one_out = len(self.layers) == 2 and self.n_out == 1 and s > 1
-        self.kernels = mlp_kernels() if one_out else None
+        self.kernels: Any = mlp_kernels() if one_out else None
         self.compiled_steps = self.kernels is not None and self.signed and optimizer.name == "sgd"
         if self.compiled_steps:
             self.kx = x.contiguous().numpy()
