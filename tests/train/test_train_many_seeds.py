@@ -64,7 +64,7 @@ def test_compiled_epochs_equal_the_torch_steps_up_to_rounding(
     apart."""
     kw = dict(seeds=6, seed=1, epochs=15)
     compiled = fit(MLPSpec(), circles, **kw)
-    monkeypatch.setattr(batched, "mlp_kernels", lambda: None)
+    monkeypatch.setattr(batched, "compiled_kernels", lambda: None)
     plain = fit(MLPSpec(), circles, **kw)
     for name in ("train_loss", "test_loss"):
         np.testing.assert_allclose(compiled.metrics[name], plain.metrics[name], rtol=1e-4)
@@ -81,3 +81,17 @@ def test_compiled_epochs_same_seed_same_result(circles) -> None:
         np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
     for k in a.model_state:
         assert torch.equal(a.model_state[k], b.model_state[k])
+
+
+def test_a_slow_first_compile_says_so_once(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    import time
+
+    monkeypatch.setattr(batched, "mlp_kernels", lambda: time.sleep(1.3) or "kernels")
+    with caplog.at_level("WARNING", logger="bcelab"):
+        assert batched.compiled_kernels() == "kernels"
+    assert [r.getMessage() for r in caplog.records] == [batched.COMPILE_NOTICE]
+    caplog.clear()
+    monkeypatch.setattr(batched, "mlp_kernels", lambda: "kernels")
+    with caplog.at_level("WARNING", logger="bcelab"):
+        batched.compiled_kernels()
+    assert not caplog.records

@@ -24,20 +24,35 @@ many seeds of the one-hidden-layer model take a factored backward pass
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..._core.slow import notify_if_slow
 from ...kernels.mlp_aot import mlp_kernels
 from ..objectives import Objective
 from ..optim import Optimizer
 from . import models, steps
 from .plans import EpochPlans
 
-__all__ = ["BatchedMLP"]
+__all__ = ["BatchedMLP", "compiled_kernels"]
 
 Tensor = Any
+
+#: said (a ``logging`` warning) when getting the compiled loops takes longer than a second
+COMPILE_NOTICE = (
+    "bcelab: compiling the training kernels once for this machine (up to a minute; later "
+    "runs load them at once; `bcelab warmup` does this ahead of time)"
+)
+
+
+def compiled_kernels() -> Any:
+    """:func:`bcelab.kernels.mlp_aot.mlp_kernels` (None without numba), with a notice when
+    they are compiled (the first many-seed run on a machine, unless warmed up)."""
+    with notify_if_slow(1.0, lambda: logging.getLogger("bcelab").warning(COMPILE_NOTICE)):
+        return mlp_kernels()
 
 
 class BatchedMLP:
@@ -94,7 +109,7 @@ class BatchedMLP:
         # many seeds of one hidden layer and one output: the compiled loops of
         # bcelab.kernels.mlp for the test-set logits and, with 0/1 targets and SGD, the epochs
         one_out = len(self.layers) == 2 and self.n_out == 1 and s > 1
-        self.kernels: Any = mlp_kernels() if one_out else None
+        self.kernels: Any = compiled_kernels() if one_out else None
         self.compiled_steps = self.kernels is not None and self.signed and optimizer.name == "sgd"
         if self.compiled_steps:
             self.kx = x.contiguous().numpy()
