@@ -1,5 +1,5 @@
 """All of bcelab's compiled code (optional: needs numba): the fused loss kernel, the
-metric state loops and the paired bootstrap kernels.
+metric state loops, the paired bootstrap kernels and the many-seed MLP of training.
 
 ``import bcelab.kernels`` is cheap: numba is imported on the first call that needs it.
 :func:`bcelab.bce` and :func:`bcelab.bce_with_logits` (and their gradients) dispatch
@@ -28,10 +28,14 @@ Modules, named by what they hold:
   weights), :mod:`~bcelab.kernels.bootstrap` and :mod:`~bcelab.kernels.bootstrap_point`
   (the compiled kernels), :mod:`~bcelab.kernels.bootstrap_reference` (their NumPy
   twin), :mod:`~bcelab.kernels.bootstrap_aot` (their precompiled twins, built into the
-  same module as the metric loops).
+  same module as the metric loops);
+* the many-seed MLP of ``bcelab.train``: :mod:`~bcelab.kernels.mlp` (one SGD epoch of
+  every seed, every seed's logits) and :mod:`~bcelab.kernels.mlp_aot` (their precompiled
+  twins, built into the same module as the metric loops).
 
-Imports flow one way: :mod:`bcelab.metrics` uses this package, which uses only
-:mod:`bcelab._core` (and, at call time, the reference path of the public losses).
+Imports flow one way: :mod:`bcelab.metrics` and :mod:`bcelab.train` use this package,
+which uses only :mod:`bcelab._core` (and, at call time, the reference path of the
+public losses).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ _SOURCES = tuple(
         "bootstrap.py",
         "bootstrap_point.py",
         "bootstrap_rng.py",
+        "mlp.py",
         "aot_build.py",
     )
 )

@@ -2,7 +2,8 @@
 
 ``python -m bcelab.kernels.aot_build OUT_DIR MODULE_NAME TARGET`` compiles the numba
 functions of :mod:`bcelab.kernels.stats_update` and :mod:`bcelab.kernels.stats_scan`
-(the metric loops) and of :mod:`bcelab.kernels.bootstrap` (the paired bootstrap kernels)
+(the metric loops), of :mod:`bcelab.kernels.bootstrap` (the paired bootstrap kernels) and
+of :mod:`bcelab.kernels.mlp` (the many-seed MLP of training)
 ahead of time with ``numba.pycc`` into the extension module ``OUT_DIR/MODULE_NAME<suffix>``.
 It is the same numba front end and LLVM as the JIT, with the JIT's options: the loops
 release the GIL (``nogil=True``) and use ``error_model="numpy"``.  ``TARGET`` is
@@ -39,7 +40,19 @@ def _signatures(types: Any) -> dict[str, Any]:
         out[f"accum_{tag}"] = void(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8)
     out["into"] = void(m2, ai8, a8, a8, a8, m3, ai2, m2, m2, m2)
     out.update(_bootstrap_signatures(types))
+    out.update(_mlp_signatures(types))
     return out
+
+
+def _mlp_signatures(types: Any) -> dict[str, Any]:
+    """The many-seed MLP of training: ``sgd_epoch`` and ``mlp_logits`` (float32)."""
+    f4, f8, i8 = types.float32, types.float64, types.int64
+    v4, m4 = types.Array(f4, 1, "C"), types.Array(f4, 2, "C")
+    perm = types.Array(i8, 2, "C")
+    return {
+        "sgd_epoch": types.void(m4, m4, m4, v4, v4, perm, i8, f8, f8, m4, m4),
+        "mlp_logits": types.void(m4, m4, m4),
+    }
 
 
 def _bootstrap_signatures(types: Any) -> dict[str, Any]:
@@ -92,7 +105,7 @@ def build(out_dir: str, module_name: str, target: str) -> None:
     # pycc makes its Flags() in this module; this subprocess only builds, nothing else
     setattr(pycc_compiler, "Flags", JitLikeFlags)  # noqa: B010
     # numba, like the imports above: an optional extra
-    from . import bootstrap, stats_scan, stats_update
+    from . import bootstrap, mlp, stats_scan, stats_update
 
     funcs = {
         "count": stats_scan.count_range,
@@ -104,6 +117,8 @@ def build(out_dir: str, module_name: str, target: str) -> None:
         "sort_by_bin": bootstrap.sort_by_bin,
         "point_add": bootstrap.point_add,
         "replicate_pass": bootstrap.replicate_pass,
+        "sgd_epoch": mlp.sgd_epoch,
+        "mlp_logits": mlp.mlp_logits,
     }
     cc = CC(module_name)
     cc.output_dir = out_dir

@@ -15,13 +15,14 @@ reserved by the process for reuse instead of going back to the system at once.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._core import config
 
-__all__ = ["helper_pool", "on_helper", "tune"]
+__all__ = ["helper_pool", "on_helper", "spare_core", "tune"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -46,6 +47,15 @@ def tune() -> bool:
 
 
 _POOL: list[Any] = []
+
+
+def spare_core() -> bool:
+    """Whether this process may run on more than one core, so that work handed to the
+    helper thread overlaps the training thread's.  On one core (e.g. ``taskset -c 0``)
+    it would only add thread switches: the callers then do that work inline."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) > 1
+    return (os.cpu_count() or 1) > 1
 
 
 def helper_pool() -> Any:

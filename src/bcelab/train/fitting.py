@@ -20,7 +20,7 @@ from .._core import formulas
 from .._core.options import check_choice, check_focal, check_positive_int, check_threads
 from ..errors import OptionError
 from ..information import binary_entropy
-from .alloc import tune
+from .alloc import spare_core, tune
 from .autoencoder.images import ImageSet
 from .autoencoder.spec import AutoencoderSpec, build_seeded
 from .checks import (
@@ -45,6 +45,7 @@ from .predicting import predictor_dict
 __all__ = ["fit"]
 
 #: from this many seeds on, each epoch's evaluation overlaps the next epoch's training
+#: (when the process may use a second core)
 PIPELINE_SEEDS = 8
 
 
@@ -185,7 +186,8 @@ def _build(
     model: Any, data: Any, opts: _Options, metrics: Mapping[str, MetricFn] | None
 ) -> tuple[LogitsTrainer, int | None]:
     """The trainer and its torch threads: BatchedMLP for an MLPSpec (on 1 thread unless
-    ``threads`` says otherwise; pipelined from PIPELINE_SEEDS seeds on), else ModuleTrainer."""
+    ``threads`` says otherwise; pipelined from PIPELINE_SEEDS seeds on, given a second
+    core), else ModuleTrainer."""
     ds = as_dataset(data.to_dataset() if isinstance(data, ImageSet) else data)
     spec = _model(model, ds, opts.seeds)
     splits = _splits(ds, opts)
@@ -210,7 +212,7 @@ def _build(
         optimizer=opts.optimizer,
         config=config,
         metrics=metrics,
-        pipelined=isinstance(spec, MLPSpec) and len(opts.seeds) >= PIPELINE_SEEDS,
+        pipelined=isinstance(spec, MLPSpec) and len(opts.seeds) >= PIPELINE_SEEDS and spare_core(),
         files=files,
     )
     mlp_default = opts.threads is None and isinstance(spec, MLPSpec)

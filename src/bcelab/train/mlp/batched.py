@@ -20,21 +20,44 @@ in Python.  A 1-seed run is the same code with S = 1 (about 20 tensor operations
 batch, no autograd bookkeeping, every batch a view into buffers filled once per epoch);
 many seeds of the one-hidden-layer model take a factored backward pass
 (:func:`.steps.factored_epoch`), equal up to rounding.
+
+Many seeds of one hidden layer and one output run compiled loops instead
+(:mod:`bcelab.kernels.mlp`, when numba is installed): the test-set logits always, and
+with 0/1 targets and SGD the whole epoch, seed after seed, with the same shuffles and
+the same formulas (equal to the torch steps up to float32 rounding).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from ..._core.slow import notify_if_slow
+from ...kernels.mlp_aot import mlp_kernels
 from ..objectives import Objective
 from ..optim import Optimizer
 from . import models, steps
 from .plans import EpochPlans
 
-__all__ = ["BatchedMLP"]
+__all__ = ["BatchedMLP", "compiled_kernels"]
 
 Tensor = Any
+
+#: said (a ``logging`` warning) when getting the compiled loops takes longer than a second
+COMPILE_NOTICE = (
+    "bcelab: compiling the training kernels once for this machine (up to a minute; later "
+    "runs load them at once; `bcelab warmup` does this ahead of time)"
+)
+
+
+def compiled_kernels() -> Any:
+    """:func:`bcelab.kernels.mlp_aot.mlp_kernels` (None without numba), with a notice when
+    they are compiled (the first many-seed run on a machine, unless warmed up)."""
+    with notify_if_slow(1.0, lambda: logging.getLogger("bcelab").warning(COMPILE_NOTICE)):
+        return mlp_kernels()
 
 
 class BatchedMLP:
@@ -88,6 +111,15 @@ class BatchedMLP:
         # 4 (a zero row), MKL's batched GEMM takes a faster kernel (32 us instead of 43)
         self.rows = 4 if self.n_in + 1 == 3 else self.n_in + 1
         self.cbuf = (torch.empty(s, self.rows, h1), torch.empty(self.w1a.shape))
+        # many seeds of one hidden layer and one output: the compiled loops of
+        # bcelab.kernels.mlp for the test-set logits and, with 0/1 targets and SGD, the epochs
+        one_out = len(self.layers) == 2 and self.n_out == 1 and s > 1
+        self.kernels: Any = compiled_kernels() if one_out else None
+        self.compiled_steps = self.kernels is not None and self.signed and optimizer.name == "sgd"
+        if self.compiled_steps:
+            self.kx = x.contiguous().numpy()
+            self.ky = y[:, 0].contiguous().numpy()
+            self.ksign = (1.0 - 2.0 * y[:, 0]).contiguous().numpy()
         self.plans = EpochPlans(
             self.seeds,
             x,
@@ -128,6 +160,11 @@ class BatchedMLP:
 
         s = self.n_seeds
         flat = self.flat if flat is None else flat
+        if self.kernels is not None:  # one hidden layer, one output: compiled, every seed
+            z = np.empty((s, x.shape[0]), np.float32)
+            xt = x.T.contiguous().numpy()
+            self.kernels.mlp_logits(flat.contiguous().numpy(), xt, z)
+            return torch.from_numpy(z).view(s, -1, 1)
         layers = models.views(flat, self.spec, self.n_in, self.n_out)
         d1, h = self.w1a.shape[1], self.w1a.shape[2]
         wcat = flat[:, : d1 * h].view(s, d1, h).transpose(1, 2).reshape(s * h, d1)
@@ -149,6 +186,8 @@ class BatchedMLP:
         """One epoch of minibatch steps; returns the pre-update logits and their targets."""
         import torch  # optional dependency (bcelab[train])
 
+        if self.compiled_steps:
+            return self._compiled_epoch(epoch)
         plan = self.plans.for_epoch(epoch)
         batches, ys = plan["steps"], plan["ys"]
         last = len(self.layers) - 1
@@ -164,6 +203,31 @@ class BatchedMLP:
             zt = torch.cat(zs, dim=2) if len(batches) > 1 else zs[0]
             z = zt.transpose(1, 2).clone()
         return z, ys
+
+    def _compiled_epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
+        """:meth:`train_epoch` by :func:`bcelab.kernels.mlp.sgd_epoch` (in place on the flat
+        weights and velocities; equal to the factored steps up to float32 rounding)."""
+        import torch  # optional dependency (bcelab[train])
+
+        s, n = self.n_seeds, self.kx.shape[0]
+        z = np.empty((s, n), np.float32)
+        ys = np.empty((s, n), np.float32)
+        opt, state = self.optimizer, self.opt_state
+        self.kernels.sgd_epoch(
+            self.flat.numpy(),
+            state["velocity"][0].numpy(),
+            self.kx,
+            self.ky,
+            self.ksign,
+            self.plans.permutations(epoch),
+            self.batch_size,
+            opt.lr,
+            opt.momentum,
+            z,
+            ys,
+        )
+        state["t"] += -(-n // self.batch_size)  # the steps taken, as Optimizer.step counts
+        return torch.from_numpy(z).view(s, n, 1), torch.from_numpy(ys).view(s, n, 1)
 
     def weights(self) -> Tensor:
         """A copy of the current weights, for :meth:`predict` (``flat=``) later."""

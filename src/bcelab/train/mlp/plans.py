@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import rng
-from ..alloc import on_helper
+from ..alloc import on_helper, spare_core
 
 __all__ = ["PREFETCH_MIN", "EpochPlans"]
 
@@ -148,10 +148,11 @@ class EpochPlans:
         """A plan filled with epoch ``epoch``'s data (see :meth:`fill`).  With many
         seeds the next epoch's plan is filled meanwhile on the helper thread (NumPy's
         sort and torch's operations release the GIL), which takes the shuffles, gathers
-        and layout copies off the critical path on a second core."""
+        and layout copies off the critical path on a second core (on one core they are
+        done here)."""
         nxt, self.next = self.next, None
         plan = nxt[1].result() if nxt is not None else None  # never left running
-        prefetch = self.n_seeds * self.n >= PREFETCH_MIN
+        prefetch = self.n_seeds * self.n >= PREFETCH_MIN and spare_core()
         if plan is None or plan["epoch"] != epoch:
             plan = self.fill(epoch, self.build(epoch % 2 if prefetch else 0))
         if prefetch:
