@@ -72,6 +72,9 @@ class AutoencoderTrainer:
                 f"{tuple(self.test_images[:1].shape)}",
                 "end the model with a layer of that shape",
             )
+        # finite pixels in [0, 1] (NaN fails both): each step may skip the loss's checks
+        train = self.train_images
+        self.checked = bool(((train >= 0) & (train <= 1)).all())
         self.opt = torch.optim.Adam(net.parameters(), lr=lr)
         self.gen = torch.Generator().manual_seed(seed)
         #: after training: the final train and test metrics and the test per-pixel KL map
@@ -87,7 +90,7 @@ class AutoencoderTrainer:
         for idx in torch.randperm(n, generator=self.gen).to(train.device).split(self.batch_size):
             xb = train[idx]
             try:
-                value = training_loss(self.loss, net(xb), xb)
+                value = training_loss(self.loss, net(xb), xb, checked=self.checked)
             except NaNError as e:  # NaN logits, caught by the loss's input validation
                 raise Diverged(f"the logits of a training batch were NaN ({e.received})") from None
             step = float(value.detach())
