@@ -19,17 +19,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...information import binary_kl, decompose
+from ...information import binary_entropy, binary_kl, decompose
 from ...losses import sigmoid
 
 if TYPE_CHECKING:
     import torch  # optional dependency (bcelab[train])
 
-__all__ = ["METRIC_NAMES", "ImageMetrics", "evaluate_images", "mse_metric", "psnr"]
+__all__ = [
+    "METRIC_NAMES",
+    "ImageMetrics",
+    "PreparedImages",
+    "evaluate_images",
+    "mse_metric",
+    "prepare_images",
+    "psnr",
+]
 
 #: The per-split metrics reported every epoch, in the order they are printed and stored.
 METRIC_NAMES = ("bce", "floor", "excess", "excess_fraction", "mse", "psnr")
@@ -83,9 +91,45 @@ class ImageMetrics:
         )
 
 
+@dataclass(frozen=True)
+class PreparedImages:
+    """An image set to evaluate every epoch, with what does not change between epochs.
+
+    ``floor`` is the mean binary entropy of the pixels (it belongs to the images, not
+    to the model); ``checked`` says that the pixels are finite, in [0, 1] and on the
+    CPU, so that :func:`evaluate_images` may take its fast sums.
+    """
+
+    images: torch.Tensor
+    floor: float
+    checked: bool
+
+
+def prepare_images(images: torch.Tensor, /, *, batch_size: int = 1024) -> PreparedImages:
+    """``images`` (N, C, H, W) with their floor, computed once (in batches of ``batch_size``).
+
+    Pixels that are not checked (not finite and in [0, 1], or not on the CPU) get no
+    floor here (NaN): :func:`evaluate_images` then takes :func:`bcelab.decompose`, which
+    computes it, or raises its error.
+    """
+    import torch  # optional dependency (bcelab[train])
+
+    checked = (
+        images.device.type == "cpu"
+        and images.dtype in (torch.float32, torch.float64)
+        and bool(((images >= 0) & (images <= 1)).all())  # NaN fails both
+    )
+    if not checked:
+        return PreparedImages(images, math.nan, False)
+    total = 0.0
+    for start in range(0, images.shape[0], batch_size):
+        total += float(binary_entropy(images[start : start + batch_size], reduction="sum"))
+    return PreparedImages(images, total / images.numel(), True)
+
+
 def evaluate_images(
     model: torch.nn.Module,
-    images: torch.Tensor,
+    images: torch.Tensor | PreparedImages,
     /,
     *,
     batch_size: int = 1024,
@@ -93,32 +137,94 @@ def evaluate_images(
 ) -> tuple[ImageMetrics, np.ndarray | None]:
     """Stream ``images`` (N, C, H, W) through ``model`` and return the data-set means.
 
-    With ``per_pixel=True`` also returns the mean KL of each pixel position over the
-    data set, shape ``(C, H, W)``: the map of where the reconstruction loses information.
-    The model is put in eval mode and restored afterwards; no gradient is recorded.
+    ``images`` may be prepared once (:func:`prepare_images`), as the trainer does for
+    the evaluation of every epoch.  With ``per_pixel=True`` also returns the mean KL of
+    each pixel position over the data set, shape ``(C, H, W)``: the map of where the
+    reconstruction loses information.  The model is put in eval mode and restored
+    afterwards; no gradient is recorded.
     """
     import torch  # optional dependency (bcelab[train])
 
+    prepared = images if isinstance(images, PreparedImages) else prepare_images(images)
     was_training = model.training
     model.eval()
-    sums = np.zeros(4, dtype=np.float64)  # bce, floor, excess, squared error
-    count = 0
-    kl_map = np.zeros(images.shape[1:], dtype=np.float64) if per_pixel else None
     try:
         with torch.no_grad():
-            for start in range(0, images.shape[0], batch_size):
-                xb = images[start : start + batch_size]
-                logits = model(xb)
-                d = decompose(logits, xb, logits=True)
-                sq = torch.sum((sigmoid(logits).to(torch.float64) - xb.to(torch.float64)) ** 2)
-                sums += (d.bce * d.count, d.floor * d.count, d.excess * d.count, float(sq))
-                count += d.count
-                if kl_map is not None:
-                    kl = binary_kl(logits, xb, logits=True)
-                    kl_map += torch.sum(kl.to(torch.float64), dim=0).cpu().numpy()
+            metrics = _fast_means(model, prepared, batch_size) if prepared.checked else None
+            if metrics is None:
+                metrics = _reference_means(model, prepared.images, batch_size)
+            kl_map = _kl_map(model, prepared.images, batch_size) if per_pixel else None
     finally:
         model.train(was_training)
+    return metrics, kl_map
+
+
+#: the fast excess (BCE minus floor) is used while it keeps at least 33 of float64's
+#: 53 bits; below that share of the BCE, the per-element KL of the core is summed
+_MIN_EXCESS_SHARE = 2.0**-20
+
+
+def _fast_means(model: Any, prepared: PreparedImages, batch_size: int) -> ImageMetrics | None:
+    """BCE, excess and MSE from two float64 sums per batch, or None (non-finite logits, or
+    an excess so small against the BCE that subtracting the floor would lose digits).
+
+    With ``e = exp(-|x|)``, ``t = log1p(e)`` and ``m = max(x, 0)``, the BCE of a pixel is
+    ``t + y (m - x) + (1 - y) m``: three non-negative terms, summed without cancellation.
+    The excess is the mean BCE minus the floor, exact to about ``1e-16 * BCE``.  The
+    reconstruction ``sigmoid(x) = max(e, [x >= 0]) / (1 + e)`` (float64, rounded to the
+    logits' dtype as :func:`bcelab.sigmoid` returns it) gives the squared error.
+    """
+    import torch  # optional dependency (bcelab[train])
+
+    images = prepared.images
+    bce_sum = sq_sum = 0.0
+    for start in range(0, images.shape[0], batch_size):
+        xb = images[start : start + batch_size]
+        logits = model(xb)
+        if logits.dtype not in (torch.float32, torch.float64) or logits.shape != xb.shape:
+            return None  # the reference path takes it (and raises for a wrong shape)
+        z = logits.numpy()
+        x = z.astype(np.float64).reshape(-1)
+        y = torch.from_numpy(xb.numpy().astype(np.float64).reshape(-1))
+        e = np.exp(-np.abs(x))
+        m = np.maximum(x, 0.0)
+        bce_sum += float(np.log1p(e).sum())
+        bce_sum += float(torch.dot(y, torch.from_numpy(m - x)))
+        bce_sum += float(torch.dot(1.0 - y, torch.from_numpy(m)))
+        p = (np.fmax(e, x >= 0.0) / (1.0 + e)).astype(z.dtype)
+        d = torch.from_numpy(p.astype(np.float64)) - y
+        sq_sum += float(torch.dot(d, d))
+    count = images.numel()
+    bce, floor = bce_sum / count, prepared.floor
+    if not (math.isfinite(bce) and bce - floor >= _MIN_EXCESS_SHARE * bce):
+        return None
+    return ImageMetrics(bce, floor, bce - floor, sq_sum / count, count)
+
+
+def _reference_means(model: Any, images: torch.Tensor, batch_size: int) -> ImageMetrics:
+    """The means from :func:`bcelab.decompose` per batch (the core's per-element KL)."""
+    import torch  # optional dependency (bcelab[train])
+
+    sums = np.zeros(4, dtype=np.float64)  # bce, floor, excess, squared error
+    count = 0
+    for start in range(0, images.shape[0], batch_size):
+        xb = images[start : start + batch_size]
+        logits = model(xb)
+        d = decompose(logits, xb, logits=True)
+        sq = torch.sum((sigmoid(logits).to(torch.float64) - xb.to(torch.float64)) ** 2)
+        sums += (d.bce * d.count, d.floor * d.count, d.excess * d.count, float(sq))
+        count += d.count
     bce, floor, excess, sq_err = (float(s) / count for s in sums)
-    if kl_map is not None:
-        kl_map /= images.shape[0]
-    return ImageMetrics(bce, floor, excess, sq_err, count), kl_map
+    return ImageMetrics(bce, floor, excess, sq_err, count)
+
+
+def _kl_map(model: Any, images: torch.Tensor, batch_size: int) -> np.ndarray:
+    """The mean KL of each pixel position over the images, shape ``(C, H, W)``."""
+    import torch  # optional dependency (bcelab[train])
+
+    kl_map = np.zeros(images.shape[1:], dtype=np.float64)
+    for start in range(0, images.shape[0], batch_size):
+        xb = images[start : start + batch_size]
+        kl = binary_kl(model(xb), xb, logits=True)
+        kl_map += torch.sum(kl.to(torch.float64), dim=0).cpu().numpy()
+    return kl_map / images.shape[0]

@@ -27,7 +27,7 @@ from ..._core.options import check_choice
 from ...errors import OptionError
 from ...information import binary_entropy
 from ...losses import bce_with_logits, sigmoid
-from .batch_loss import mean_bce_with_logits
+from .batch_loss import mean_bce_and_grad
 
 if TYPE_CHECKING:
     import torch  # optional dependency (bcelab[train])
@@ -41,6 +41,7 @@ __all__ = [
     "build_seeded",
     "check_loss",
     "training_loss",
+    "training_loss_and_grad",
 ]
 
 ARCHS = ("dense", "conv")
@@ -152,23 +153,29 @@ def check_loss(loss: object, *, fname: str) -> str:
     )
 
 
-def training_loss(
-    loss: str, logits: torch.Tensor, images: torch.Tensor, /, *, checked: bool = False
-) -> torch.Tensor:
-    """The batch objective for ``loss`` in ``LOSSES`` (a 0-d tensor with a gradient).
-
-    ``checked=True`` says that the images are known to be finite and in [0, 1] (the
-    trainer checks its training images once): the BCE then takes
-    :func:`~.batch_loss.mean_bce_with_logits` (the same bits, a fifth of the time)
-    unless the logits are not finite.  Otherwise, and for non-finite logits,
-    :func:`bcelab.bce_with_logits` checks the inputs and raises its errors.
-    """
+def training_loss(loss: str, logits: torch.Tensor, images: torch.Tensor, /) -> torch.Tensor:
+    """The batch objective for ``loss`` in ``LOSSES`` (a 0-d tensor with a gradient)."""
     if check_loss(loss, fname="training_loss") == "mse":
         return ((sigmoid(logits) - images) ** 2).mean()
-    value = mean_bce_with_logits(logits, images) if checked else None
-    if value is None:
-        value = bce_with_logits(logits, images, reduction="mean")
+    value = bce_with_logits(logits, images, reduction="mean")
     if loss == "kl":
         # BCE minus a constant: the autograd graph below the subtraction is the bce graph.
         return value - binary_entropy(images, reduction="mean")
     return value
+
+
+def training_loss_and_grad(
+    loss: str, logits: torch.Tensor, images: torch.Tensor, /
+) -> tuple[float, torch.Tensor] | None:
+    """:func:`training_loss` as a number and its gradient in ``logits``, the same bits, for
+    images known to be finite and in [0, 1]; ``None`` where
+    :func:`~.batch_loss.mean_bce_and_grad` does not apply (``"mse"``, non-finite logits,
+    other devices).  The caller passes the gradient on with ``logits.backward(grad)``.
+    """
+    if check_loss(loss, fname="training_loss_and_grad") == "mse":
+        return None
+    pair = mean_bce_and_grad(logits, images)
+    if pair is None or loss == "bce":
+        return pair
+    value, grad = pair  # "kl": minus a constant, the same gradient
+    return value - float(binary_entropy(images, reduction="mean")), grad
