@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     import torch  # optional dependency (bcelab[train])
 
 __all__ = [
+    "BATCH_PIXELS",
     "METRIC_NAMES",
     "ImageMetrics",
     "PreparedImages",
+    "default_batch",
     "evaluate_images",
     "mse_metric",
     "prepare_images",
@@ -91,6 +93,15 @@ class ImageMetrics:
         )
 
 
+#: pixels per evaluation batch: 2 MB per float64 temporary, whole splits of small images
+BATCH_PIXELS = 2**18
+
+
+def default_batch(images: torch.Tensor, /) -> int:
+    """Images per evaluation batch: :data:`BATCH_PIXELS` pixels' worth, at least one image."""
+    return max(1, BATCH_PIXELS // max(1, math.prod(images.shape[1:])))
+
+
 @dataclass(frozen=True)
 class PreparedImages:
     """An image set to evaluate every epoch, with what does not change between epochs.
@@ -105,8 +116,9 @@ class PreparedImages:
     checked: bool
 
 
-def prepare_images(images: torch.Tensor, /, *, batch_size: int = 1024) -> PreparedImages:
-    """``images`` (N, C, H, W) with their floor, computed once (in batches of ``batch_size``).
+def prepare_images(images: torch.Tensor, /, *, batch_size: int | None = None) -> PreparedImages:
+    """``images`` (N, C, H, W) with their floor, computed once (in batches of ``batch_size``
+    images, by default :func:`default_batch`).
 
     Pixels that are not checked (not finite and in [0, 1], or not on the CPU) get no
     floor here (NaN): :func:`evaluate_images` then takes :func:`bcelab.decompose`, which
@@ -122,8 +134,9 @@ def prepare_images(images: torch.Tensor, /, *, batch_size: int = 1024) -> Prepar
     if not checked:
         return PreparedImages(images, math.nan, False)
     total = 0.0
-    for start in range(0, images.shape[0], batch_size):
-        total += float(binary_entropy(images[start : start + batch_size], reduction="sum"))
+    step = batch_size or default_batch(images)
+    for start in range(0, images.shape[0], step):
+        total += float(binary_entropy(images[start : start + step], reduction="sum"))
     return PreparedImages(images, total / images.numel(), True)
 
 
@@ -132,13 +145,14 @@ def evaluate_images(
     images: torch.Tensor | PreparedImages,
     /,
     *,
-    batch_size: int = 1024,
+    batch_size: int | None = None,
     per_pixel: bool = False,
 ) -> tuple[ImageMetrics, np.ndarray | None]:
     """Stream ``images`` (N, C, H, W) through ``model`` and return the data-set means.
 
     ``images`` may be prepared once (:func:`prepare_images`), as the trainer does for
-    the evaluation of every epoch.  With ``per_pixel=True`` also returns the mean KL of
+    the evaluation of every epoch.  ``batch_size`` images go through the model at a
+    time (default :func:`default_batch`).  With ``per_pixel=True`` also returns the mean KL of
     each pixel position over the data set, shape ``(C, H, W)``: the map of where the
     reconstruction loses information.  The model is put in eval mode and restored
     afterwards; no gradient is recorded.
@@ -146,6 +160,7 @@ def evaluate_images(
     import torch  # optional dependency (bcelab[train])
 
     prepared = images if isinstance(images, PreparedImages) else prepare_images(images)
+    batch_size = batch_size or default_batch(prepared.images)
     was_training = model.training
     model.eval()
     try:
@@ -185,14 +200,18 @@ def _fast_means(model: Any, prepared: PreparedImages, batch_size: int) -> ImageM
             return None  # the reference path takes it (and raises for a wrong shape)
         z = logits.numpy()
         x = z.astype(np.float64).reshape(-1)
-        y = torch.from_numpy(xb.numpy().astype(np.float64).reshape(-1))
-        e = np.exp(-np.abs(x))
+        y = xb.numpy().astype(np.float64).reshape(-1)
+        pos = x >= 0.0
+        e = np.abs(x)
+        np.exp(np.negative(e, out=e), out=e)
+        t = np.log1p(e)
+        bce_sum += float(t.sum())
         m = np.maximum(x, 0.0)
-        bce_sum += float(np.log1p(e).sum())
-        bce_sum += float(torch.dot(y, torch.from_numpy(m - x)))
-        bce_sum += float(torch.dot(1.0 - y, torch.from_numpy(m)))
-        p = (np.fmax(e, x >= 0.0) / (1.0 + e)).astype(z.dtype)
-        d = torch.from_numpy(p.astype(np.float64)) - y
+        yt, mt = torch.from_numpy(y), torch.from_numpy(m)
+        bce_sum += float(torch.dot(1.0 - yt, mt))
+        bce_sum += float(torch.dot(yt, torch.from_numpy(np.subtract(m, x, out=x))))
+        np.divide(np.fmax(e, pos, out=t), np.add(e, 1.0, out=e), out=t)  # sigmoid(x)
+        d = torch.from_numpy(t.astype(z.dtype).astype(np.float64)) - yt
         sq_sum += float(torch.dot(d, d))
     count = images.numel()
     bce, floor = bce_sum / count, prepared.floor
