@@ -18,7 +18,7 @@ prediction is kept beyond its batch.  For pixels :math:`y` and logits :math:`z`:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,6 +114,9 @@ class PreparedImages:
     images: torch.Tensor
     floor: float
     checked: bool
+    #: float64 work arrays of the fast sums, kept from one epoch to the next: fresh
+    #: arrays of this size cost page faults every epoch that the arithmetic does not
+    scratch: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 def prepare_images(images: torch.Tensor, /, *, batch_size: int | None = None) -> PreparedImages:
@@ -198,26 +201,40 @@ def _fast_means(model: Any, prepared: PreparedImages, batch_size: int) -> ImageM
         logits = model(xb)
         if logits.dtype not in (torch.float32, torch.float64) or logits.shape != xb.shape:
             return None  # the reference path takes it (and raises for a wrong shape)
-        z = logits.numpy()
-        x = z.astype(np.float64).reshape(-1)
-        y = xb.numpy().astype(np.float64).reshape(-1)
-        pos = x >= 0.0
-        e = np.abs(x)
-        np.exp(np.negative(e, out=e), out=e)
-        t = np.log1p(e)
-        bce_sum += float(t.sum())
-        m = np.maximum(x, 0.0)
-        yt, mt = torch.from_numpy(y), torch.from_numpy(m)
-        bce_sum += float(torch.dot(1.0 - yt, mt))
-        bce_sum += float(torch.dot(yt, torch.from_numpy(np.subtract(m, x, out=x))))
-        np.divide(np.fmax(e, pos, out=t), np.add(e, 1.0, out=e), out=t)  # sigmoid(x)
-        d = torch.from_numpy(t.astype(z.dtype).astype(np.float64)) - yt
+        z = logits.numpy().reshape(-1)
+        x, y, m, e, t, p, pos = _work_arrays(prepared.scratch, z.size, z.dtype)
+        np.copyto(x, z)
+        np.copyto(y, xb.numpy().reshape(-1))
+        np.exp(np.negative(np.abs(x, out=e), out=e), out=e)
+        bce_sum += float(np.log1p(e, out=t).sum())
+        # sigmoid(x) = max(e, [x >= 0]) / (1 + e), rounded to the logits' dtype as
+        # bcelab.sigmoid returns it; then the squared error
+        np.fmax(e, np.greater_equal(x, 0.0, out=pos), out=t)
+        np.divide(t, np.add(e, 1.0, out=e), out=t)
+        np.copyto(p, t)
+        np.copyto(t, p)
+        d = torch.from_numpy(np.subtract(t, y, out=t))
         sq_sum += float(torch.dot(d, d))
+        # the rest of the BCE: (1 - y) max(x, 0) + y (max(x, 0) - x)
+        mt = torch.from_numpy(np.maximum(x, 0.0, out=m))
+        bce_sum += float(torch.dot(torch.from_numpy(np.subtract(1.0, y, out=e)), mt))
+        bce_sum += float(torch.dot(torch.from_numpy(y), torch.from_numpy(np.subtract(m, x, out=x))))
     count = images.numel()
     bce, floor = bce_sum / count, prepared.floor
     if not (math.isfinite(bce) and bce - floor >= _MIN_EXCESS_SHARE * bce):
         return None
     return ImageMetrics(bce, floor, bce - floor, sq_sum / count, count)
+
+
+def _work_arrays(scratch: dict[str, np.ndarray], n: int, dtype: Any) -> tuple[np.ndarray, ...]:
+    """Five float64 arrays, one of ``dtype`` and one of bool, each of ``n`` elements, from
+    ``scratch`` (made again when a batch is larger than any before)."""
+    names = ("x", "y", "m", "e", "t")
+    if scratch.get("x", np.empty(0)).size < n or scratch["p"].dtype != dtype:
+        scratch.update({k: np.empty(n, dtype=np.float64) for k in names})
+        scratch["p"] = np.empty(n, dtype=dtype)
+        scratch["pos"] = np.empty(n, dtype=np.bool_)
+    return tuple(scratch[k][:n] for k in (*names, "p", "pos"))
 
 
 def _reference_means(model: Any, images: torch.Tensor, batch_size: int) -> ImageMetrics:
