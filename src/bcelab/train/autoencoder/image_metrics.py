@@ -1,9 +1,13 @@
 """Reconstruction metrics of an autoencoder: BCE = floor + excess, MSE and PSNR, per epoch.
 
-All BCE quantities come from the core (:func:`bcelab.decompose`,
-:func:`bcelab.binary_kl`); this module only streams a data set through a model
-in batches and combines the per-batch float64 means into data-set means, so no
-prediction is kept beyond its batch.  For pixels :math:`y` and logits :math:`z`:
+This module streams a data set through a model in batches and combines per-batch
+float64 sums into data-set means, so no prediction is kept beyond its batch.  The floor
+comes from :func:`bcelab.binary_entropy`, once per image set (:func:`prepare_images`);
+each epoch adds up the BCE and the squared error of every pixel in float64 and takes the
+excess as BCE minus floor (:func:`_fast_means`), unless that subtraction would lose
+digits, the pixels were not checked or the model is not on the CPU: then the per-element
+KL of :func:`bcelab.decompose` is summed.  The per-pixel map comes from
+:func:`bcelab.binary_kl`.  For pixels :math:`y` and logits :math:`z`:
 
 .. math::
 

@@ -3,10 +3,14 @@
 Unlike the logits trainers (bcelab's counter-based shuffles and Keras-style
 optimisers), an autoencoder trains as a plain PyTorch loop would: each epoch shuffles
 with ``torch.randperm`` from its own ``torch.Generator`` seeded with ``seed``, and each
-batch steps ``torch.optim.Adam`` (eps 1e-8).  The generator's and the optimiser's
-states go into the checkpoint, so a resumed run continues bit for bit.  Every epoch
-reports the mean training objective (``loss``) and, on the training and the test
-images, BCE, floor, excess, excess fraction, MSE and PSNR
+batch steps ``torch.optim.Adam`` (eps 1e-8).  Once the training pixels have been checked,
+the batch loss and its gradient come from
+:func:`~bcelab.train.autoencoder.spec.training_loss_and_grad` (the same bits as autograd
+through :func:`bcelab.bce_with_logits`, at a fraction of the cost); otherwise from the
+checked loss and autograd.  The generator's and the optimiser's states go into the
+checkpoint, so a resumed run continues bit for bit.  Every epoch reports the mean
+training objective (``loss``) and, on the training and the test images, BCE, floor,
+excess, excess fraction, MSE and PSNR
 (:func:`~bcelab.train.autoencoder.image_metrics.evaluate_images`).
 """
 
