@@ -1,6 +1,7 @@
 """Autoencoders on images with a sigmoid output, reported as BCE = floor + excess.
 
-:mod:`.spec` (the built-in models and training losses), :mod:`.images` (loading images),
+:mod:`.spec` (the built-in models and training losses), :mod:`.batch_loss` (the
+per-step BCE and its gradient without an autograd graph), :mod:`.images` (loading images),
 :mod:`.image_metrics` (BCE, floor, excess, MSE, PSNR of a data set), :mod:`.trainer`
 (the shared loop's trainer: PyTorch's shuffles and Adam), :mod:`.training`
 (:func:`fit_autoencoder`) and :mod:`.figures`.

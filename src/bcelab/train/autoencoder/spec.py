@@ -27,6 +27,7 @@ from ..._core.options import check_choice
 from ...errors import OptionError
 from ...information import binary_entropy
 from ...losses import bce_with_logits, sigmoid
+from .batch_loss import mean_bce_and_grad
 
 if TYPE_CHECKING:
     import torch  # optional dependency (bcelab[train])
@@ -40,6 +41,7 @@ __all__ = [
     "build_seeded",
     "check_loss",
     "training_loss",
+    "training_loss_and_grad",
 ]
 
 ARCHS = ("dense", "conv")
@@ -160,3 +162,20 @@ def training_loss(loss: str, logits: torch.Tensor, images: torch.Tensor, /) -> t
         # BCE minus a constant: the autograd graph below the subtraction is the bce graph.
         return value - binary_entropy(images, reduction="mean")
     return value
+
+
+def training_loss_and_grad(
+    loss: str, logits: torch.Tensor, images: torch.Tensor, /
+) -> tuple[float, torch.Tensor] | None:
+    """:func:`training_loss` as a number and its gradient in ``logits``, the same bits, for
+    images known to be finite and in [0, 1]; ``None`` where
+    :func:`~.batch_loss.mean_bce_and_grad` does not apply (``"mse"``, non-finite logits,
+    other devices).  The caller passes the gradient on with ``logits.backward(grad)``.
+    """
+    if check_loss(loss, fname="training_loss_and_grad") == "mse":
+        return None
+    pair = mean_bce_and_grad(logits, images)
+    if pair is None or loss == "bce":
+        return pair
+    value, grad = pair  # "kl": minus a constant, the same gradient
+    return value - float(binary_entropy(images, reduction="mean")), grad
