@@ -326,7 +326,6 @@ def paired(path: Path, rounds: int) -> None:
     On a shared machine a neighbour's job slows whichever engine runs at that moment;
     the per-round ratio compares runs seconds apart, so it is the robust figure.
     """
-    import statistics
 
     engines = ("bcelab", "duckdb", "bcelab-jit")
     res: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}

@@ -29,8 +29,8 @@ DUCKDB_CODE = (
     "import sys, duckdb\n"
     "con = duckdb.connect()\n"
     "con.execute('SET threads = 2')\n"
-    "print(con.execute(\"SELECT count(*), avg(p), avg(-(y * ln(p) + (1 - y) * ln(1 - p))) "
-    "FROM read_parquet('\" + sys.argv[1] + \"')\").fetchone())\n"
+    'print(con.execute("SELECT count(*), avg(p), avg(-(y * ln(p) + (1 - y) * ln(1 - p))) '
+    'FROM read_parquet(\'" + sys.argv[1] + "\')").fetchone())\n'
 )
 
 
