@@ -19,9 +19,9 @@ report folder (:mod:`.compare_report`).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from .._core.lazy import lazy_getattr
 from ..errors import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -59,13 +59,7 @@ else:
         "ComparisonResult": ".compare_result",
         "SegmentComparison": ".compare_result",
     }
-
-    def __getattr__(name: str) -> object:
-        if name in _LAZY:
-            value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-            globals()[name] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    __getattr__ = lazy_getattr(__name__, _LAZY)
 
     from .eval_result import EvalResult, Segment
     from .evaluate import ENGINES, evaluate

@@ -36,7 +36,7 @@ import numpy as np
 
 from .._core import config
 
-__all__ = ["AotLoops", "loops", "module", "reset"]
+__all__ = ["AotLoops", "array_fits", "loops", "module", "reset"]
 
 MODULE = "bcelab_metrics_aot"
 _HERE = Path(__file__).resolve().parent
@@ -259,8 +259,17 @@ def reset() -> None:
         _STATE.clear()
 
 
-def _ok(a: np.ndarray, dtype: Any, ndim: int = 1) -> bool:
-    return a.dtype == dtype and a.ndim == ndim and a.flags.c_contiguous and a.flags.aligned
+def array_fits(a: Any, dtype: Any, ndim: int = 1, *, write: bool = False) -> bool:
+    """Whether ``a`` is what a precompiled wrapper trusts: a C-contiguous, aligned NumPy
+    array of ``dtype`` and ``ndim`` (writable if ``write``)."""
+    return (
+        isinstance(a, np.ndarray)
+        and a.dtype == dtype
+        and a.ndim == ndim
+        and a.flags.c_contiguous
+        and a.flags.aligned
+        and (a.flags.writeable or not write)
+    )
 
 
 def _jit() -> Any:
@@ -281,14 +290,14 @@ class AotLoops:
 
     def _tag(self, *arrays: np.ndarray) -> str | None:
         dt = arrays[0].dtype
-        if dt not in (np.float32, np.float64) or not all(_ok(a, dt) for a in arrays):
+        if dt not in (np.float32, np.float64) or not all(array_fits(a, dt) for a in arrays):
             return None
         return "f4" if dt == np.float32 else "f8"
 
     def count_range(self, y: Any, p: Any, w: Any, *rest: Any) -> None:
         tag = self._tag(y, p, w)
         out = rest[-1]
-        if tag is None or not (_ok(out, np.int64) and out.flags.writeable):
+        if tag is None or not (array_fits(out, np.int64) and out.flags.writeable):
             _jit().count_range(y, p, w, *rest)
             return None
         getattr(self.mod, f"count_{tag}")(y, p, w, *rest)
@@ -296,7 +305,7 @@ class AotLoops:
 
     def first_bad(self, y: Any, p: Any, w: Any, has_w: bool, logits: bool, out: Any) -> None:
         tag = self._tag(y, p, w)
-        if tag is None or not (_ok(out, np.int64) and out.flags.writeable):
+        if tag is None or not (array_fits(out, np.int64) and out.flags.writeable):
             _jit().first_bad(y, p, w, has_w, logits, out)
             return None
         getattr(self.mod, f"first_bad_{tag}")(y, p, w, has_w, logits, out)
@@ -321,11 +330,11 @@ class AotLoops:
         args = (y, p, w, has_w, logits, eps, cut_val, cut_off, start, stop, *state)
         ok = (
             tag is not None
-            and _ok(cut_val, np.float64)
-            and _ok(cut_off, np.int64)
-            and _ok(hist, np.float64, 2)
-            and _ok(hist_n, np.int64)
-            and all(_ok(a, np.float64) for a in (hi, lo, mm))
+            and array_fits(cut_val, np.float64)
+            and array_fits(cut_off, np.int64)
+            and array_fits(hist, np.float64, 2)
+            and array_fits(hist_n, np.int64)
+            and all(array_fits(a, np.float64) for a in (hi, lo, mm))
             and all(a.flags.writeable for a in (hist, hist_n, hi, lo, mm))
         )
         if not ok:
@@ -338,7 +347,7 @@ class AotLoops:
         dims = (2, 1, 1, 1, 1, 3, 2, 2, 2, 2)
         ints = (1, 6)
         ok = all(
-            _ok(a, np.int64 if i in ints else np.float64, d)
+            array_fits(a, np.int64 if i in ints else np.float64, d)
             for i, (a, d) in enumerate(zip(arrays, dims, strict=True))
         ) and all(a.flags.writeable for a in arrays[:5])
         if not ok:

@@ -16,20 +16,9 @@ from typing import Any
 import numpy as np
 
 from . import aot
+from .aot import array_fits
 
 __all__ = ["AotBootstrap", "paired_kernels"]
-
-
-def _ok(a: Any, dtype: Any, ndim: int = 1, *, write: bool = False) -> bool:
-    """A C-contiguous, aligned array of ``dtype`` and ``ndim`` (writable if ``write``)."""
-    return (
-        isinstance(a, np.ndarray)
-        and a.dtype == dtype
-        and a.ndim == ndim
-        and a.flags.c_contiguous
-        and a.flags.aligned
-        and (a.flags.writeable or not write)
-    )
 
 
 def _jit() -> Any:
@@ -60,20 +49,20 @@ class AotBootstrap:
         dt = getattr(y, "dtype", None)
         ok = (
             dt in (np.float32, np.float64)
-            and all(_ok(a, dt) for a in (y, pa, pb, w))
-            and _ok(keys, np.uint64)
-            and _ok(consts, np.int64)
-            and _ok(cut_val, np.float64)
-            and _ok(cut_off, np.int64)
-            and _ok(of_fine, np.int32)
+            and all(array_fits(a, dt) for a in (y, pa, pb, w))
+            and array_fits(keys, np.uint64)
+            and array_fits(consts, np.int64)
+            and array_fits(cut_val, np.float64)
+            and array_fits(cut_off, np.int64)
+            and array_fits(of_fine, np.int32)
             and isinstance(vals, np.ndarray)  # any layout: a block of the matrix's columns
             and vals.dtype == np.float64
             and vals.ndim == 2
             and vals.flags.aligned
             and vals.flags.writeable
-            and _ok(bins, np.int64, 2, write=True)
-            and _ok(kk, np.uint64, write=True)
-            and _ok(valid, np.uint8, write=True)
+            and array_fits(bins, np.int64, 2, write=True)
+            and array_fits(kk, np.uint64, write=True)
+            and array_fits(valid, np.uint8, write=True)
         )
         if not ok:
             _jit().row_values(*args)
@@ -84,10 +73,10 @@ class AotBootstrap:
 
     def draw_block(self, kk: Any, valid: Any, r0: int, n_rep: int, thr: Any, cmat: Any) -> None:
         ok = (
-            _ok(kk, np.uint64)
-            and _ok(valid, np.uint8)
-            and _ok(thr, np.int32)
-            and _ok(cmat, np.int8, 2, write=True)
+            array_fits(kk, np.uint64)
+            and array_fits(valid, np.uint8)
+            and array_fits(thr, np.int32)
+            and array_fits(cmat, np.int8, 2, write=True)
         )
         (self.mod if ok else _jit()).draw_block(kk, valid, r0, n_rep, thr, cmat)
 
@@ -95,23 +84,23 @@ class AotBootstrap:
         self, bins: Any, col: int, vals: Any, valid: Any, n_bins: int, *out: Any
     ) -> int:
         ok = (
-            _ok(bins, np.int64, 2)
-            and _ok(vals, np.float64, 2)
-            and _ok(valid, np.uint8)
-            and all(_ok(a, np.int64, write=True) for a in out)
+            array_fits(bins, np.int64, 2)
+            and array_fits(vals, np.float64, 2)
+            and array_fits(valid, np.uint8)
+            and all(array_fits(a, np.int64, write=True) for a in out)
         )
         return int((self.mod if ok else _jit()).sort_by_bin(bins, col, vals, valid, n_bins, *out))
 
     def point_add(self, vals: Any, bins: Any, valid: Any, *rest: Any) -> None:
         hist, bin_rows, sums, moments, ma, mb = rest
         ok = (
-            _ok(vals, np.float64, 2)
-            and _ok(bins, np.int64, 2)
-            and _ok(valid, np.uint8)
-            and _ok(hist, np.int64, 4, write=True)
-            and all(_ok(a, np.int64, 2, write=True) for a in (bin_rows, sums, moments))
-            and _ok(ma, np.int64)
-            and _ok(mb, np.int64)
+            array_fits(vals, np.float64, 2)
+            and array_fits(bins, np.int64, 2)
+            and array_fits(valid, np.uint8)
+            and array_fits(hist, np.int64, 4, write=True)
+            and all(array_fits(a, np.int64, 2, write=True) for a in (bin_rows, sums, moments))
+            and array_fits(ma, np.int64)
+            and array_fits(mb, np.int64)
         )
         (self.mod if ok else _jit()).point_add(vals, bins, valid, *rest)
 
@@ -121,12 +110,12 @@ class AotBootstrap:
     ) -> None:  # fmt: skip
         args = (order, skey, count, cmat, vals, hq, sq, hist_lo, hist_hi, sums_lo, sums_hi, r0, r1)
         ok = (
-            all(_ok(a, np.int64) for a in (order, skey, hq))
-            and _ok(cmat, np.int8, 2)
-            and _ok(vals, np.float64, 2)
-            and _ok(sq, np.int64, 2)
-            and all(_ok(a, np.int64, 3, write=True) for a in (hist_lo, hist_hi))
-            and all(_ok(a, np.int64, 2, write=True) for a in (sums_lo, sums_hi))
+            all(array_fits(a, np.int64) for a in (order, skey, hq))
+            and array_fits(cmat, np.int8, 2)
+            and array_fits(vals, np.float64, 2)
+            and array_fits(sq, np.int64, 2)
+            and all(array_fits(a, np.int64, 3, write=True) for a in (hist_lo, hist_hi))
+            and all(array_fits(a, np.int64, 2, write=True) for a in (sums_lo, sums_hi))
         )
         (self.mod if ok else _jit()).replicate_pass(*args)
 

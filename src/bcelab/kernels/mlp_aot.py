@@ -15,20 +15,9 @@ from typing import Any
 import numpy as np
 
 from . import aot
+from .aot import array_fits
 
 __all__ = ["AotMLP", "mlp_kernels"]
-
-
-def _ok(a: Any, dtype: Any, ndim: int, *, write: bool = False) -> bool:
-    """A C-contiguous, aligned array of ``dtype`` and ``ndim`` (writable if ``write``)."""
-    return (
-        isinstance(a, np.ndarray)
-        and a.dtype == dtype
-        and a.ndim == ndim
-        and a.flags.c_contiguous
-        and a.flags.aligned
-        and (a.flags.writeable or not write)
-    )
 
 
 def _jit() -> Any:
@@ -53,18 +42,18 @@ class AotMLP:
     ) -> None:  # fmt: skip
         f4 = np.float32
         ok = (
-            all(_ok(a, f4, 2, write=True) for a in (w, vel, z_out, y_out))
-            and _ok(x, f4, 2)
-            and _ok(y, f4, 1)
-            and _ok(sgn, f4, 1)
-            and _ok(perm, np.int64, 2)
+            all(array_fits(a, f4, 2, write=True) for a in (w, vel, z_out, y_out))
+            and array_fits(x, f4, 2)
+            and array_fits(y, f4, 1)
+            and array_fits(sgn, f4, 1)
+            and array_fits(perm, np.int64, 2)
         )
         args = (w, vel, x, y, sgn, perm, int(batch), float(lr), float(mom), z_out, y_out)
         (self.mod if ok else _jit()).sgd_epoch(*args)
 
     def mlp_logits(self, w: Any, xt: Any, z: Any) -> None:
         f4 = np.float32
-        ok = _ok(w, f4, 2) and _ok(xt, f4, 2) and _ok(z, f4, 2, write=True)
+        ok = array_fits(w, f4, 2) and array_fits(xt, f4, 2) and array_fits(z, f4, 2, write=True)
         (self.mod if ok else _jit()).mlp_logits(w, xt, z)
 
 

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from .._core.lazy import lazy_getattr
 from .decomposition import (
     CalibrationDecomposition,
     ScoreDecomposition,
@@ -65,10 +65,4 @@ __all__ = [
     "reweight_negatives",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
