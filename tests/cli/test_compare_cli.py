@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from tests.clock import JumpingClock
 
 from bcelab.cli import main
 from bcelab.evaluation import compare
@@ -171,27 +172,13 @@ def test_labels_and_delimiter(
     assert rc == 2 and "--positive-label yes" in err
 
 
-class _JumpingClock:
-    """The comparison's clock, moved 100 s ahead by every simulated compile step.
-
-    A timing that included the compile would read at least 100 s, whatever the machine's
-    speed: the check needs no wall-clock bound.
-    """
-
-    offset = 0.0
-
-    @classmethod
-    def perf_counter(cls) -> float:
-        return time.perf_counter() + cls.offset
-
-
 class _SlowPaired(PairedBootstrapStats):
     """A first compile, simulated: every update waits (for the notice's timer) and moves
     the comparison's clock 100 s on."""
 
     def update(self, *args: object, **kwargs: object) -> PairedBootstrapStats:
         time.sleep(0.6)
-        _JumpingClock.offset += 100.0
+        JumpingClock.offset += 100.0
         return super().update(*args, **kwargs)
 
 
@@ -202,7 +189,8 @@ def test_first_run_compile_is_one_line_and_not_timed(
     importlib.import_module("bcelab.evaluation.compare")  # bound to the real class first
     # the warm-up imports the class when it runs (start-up time), from bcelab.metrics
     monkeypatch.setattr("bcelab.metrics.PairedBootstrapStats", _SlowPaired)
-    clock = types.SimpleNamespace(perf_counter=_JumpingClock.perf_counter)
+    monkeypatch.setattr(JumpingClock, "offset", 0.0)
+    clock = types.SimpleNamespace(perf_counter=JumpingClock.perf_counter)
     monkeypatch.setattr(sys.modules["bcelab.evaluation.compare"], "time", clock)
     rc, out, err = _run(capsys, *_base(data))
     assert rc == 0
@@ -211,7 +199,7 @@ def test_first_run_compile_is_one_line_and_not_timed(
     assert lines[0].startswith("bcelab compare: compiling the metric kernels once")
     assert lines[0].endswith("s (not counted in the time)")
     seconds = float(re.search(r"; (\d+\.\d\d) s \(local\)", out)[1])  # type: ignore[index]
-    assert _JumpingClock.offset >= 100.0  # the simulated compile ran
+    assert JumpingClock.offset >= 100.0  # the simulated compile ran
     assert seconds < 100.0  # the compile moved the clock on by 100 s per step
     rc, _, err = _run(capsys, *_base(data))
     assert rc == 0 and err == ""

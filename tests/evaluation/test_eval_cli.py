@@ -19,6 +19,7 @@ import bcelab
 from bcelab.cli import main
 from bcelab.evaluation.warmup import NOTICE
 from bcelab.metrics import BinaryStats
+from tests.clock import JumpingClock
 
 
 @pytest.fixture()
@@ -154,34 +155,21 @@ def test_threads_change_nothing(capsys, good):
     assert outs[0] == outs[1]
 
 
-class _JumpingClock:
-    """The evaluation's clock, moved 100 s ahead by every simulated compile step.
-
-    A timing that included the compile would read at least 100 s, whatever the machine's
-    speed: the check needs no wall-clock bound.
-    """
-
-    offset = 0.0
-
-    @classmethod
-    def perf_counter(cls) -> float:
-        return time.perf_counter() + cls.offset
-
-
 class _SlowStats(BinaryStats):
     """A first compile, simulated: every update waits (for the notice's timer) and moves
     the evaluation's clock 100 s on."""
 
     def update(self, *args: object, **kwargs: object) -> BinaryStats:
         time.sleep(0.35)
-        _JumpingClock.offset += 100.0
+        JumpingClock.offset += 100.0
         return super().update(*args, **kwargs)
 
 
 def _slow_first_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bcelab.evaluation.warmup._READY", threading.Event())
     monkeypatch.setattr("bcelab.evaluation.warmup.BinaryStats", _SlowStats)
-    clock = types.SimpleNamespace(perf_counter=_JumpingClock.perf_counter)
+    monkeypatch.setattr(JumpingClock, "offset", 0.0)
+    clock = types.SimpleNamespace(perf_counter=JumpingClock.perf_counter)
     monkeypatch.setattr(sys.modules["bcelab.evaluation.evaluate"], "time", clock)
 
 
@@ -194,7 +182,7 @@ def test_first_run_compile_is_one_line_and_not_timed(capsys, good, monkeypatch):
     assert lines[0].startswith("bcelab eval: compiling the metric kernels once for this machine")
     assert re.search(r"done in \d+\.\d s \(not counted in the rows/s\)$", lines[0]), lines[0]
     run = json.loads(out)["run"]
-    assert _JumpingClock.offset >= 100.0  # the simulated compile ran
+    assert JumpingClock.offset >= 100.0  # the simulated compile ran
     assert run["seconds"] < 100.0  # the compile moved the clock on by 100 s per step
     # a second run in this process: nothing to compile, nothing said
     rc, _, err = _run(capsys, good, "--target", "y", "--pred", "p", "--json")
