@@ -164,6 +164,9 @@ def test_bound_covers_the_exact_fit(data, weighted: bool, soft: bool) -> None:
     distinct = np.unique(p)
     assume(np.all(np.diff(distinct) > 1e-12 * np.maximum(distinct[1:], 1e-300)))
     if soft:
+        # the reference's fitted rate of subnormal labels can underflow to 0 (a mean of
+        # 5e-324 and 0 is not a float64), which makes its log loss inf - inf
+        assume(not np.any((ys > 0) & (ys < 1e-300)))
         y = ys
     w = w if weighted else None
     s = BinaryStats().update(p, y, weights=w)
