@@ -29,6 +29,7 @@ import platform
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from .._core import config
 
-__all__ = ["AotLoops", "array_fits", "loops", "module", "reset"]
+__all__ = ["AotLoops", "array_fits", "loops", "module", "precompiled_or_jit", "reset"]
 
 MODULE = "bcelab_metrics_aot"
 _HERE = Path(__file__).resolve().parent
@@ -251,6 +252,18 @@ def loops() -> AotLoops | None:
         _STATE["loops"] = AotLoops(mod)
     out: AotLoops = _STATE["loops"]
     return out
+
+
+def precompiled_or_jit(wrap: Callable[[Any], Any], jit: Callable[[], Any]) -> Any:
+    """``wrap(module)`` around the precompiled module when it can be had (no numba
+    import), else ``jit()`` (numba's JIT kernels), else None (numba is not installed)."""
+    mod = module()
+    if mod is not None:
+        return wrap(mod)
+    try:
+        return jit()
+    except ImportError:  # pragma: no cover - numba is an optional extra
+        return None
 
 
 def reset() -> None:

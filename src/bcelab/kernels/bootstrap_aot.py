@@ -123,10 +123,4 @@ class AotBootstrap:
 def paired_kernels() -> Any:
     """The precompiled kernels (no numba import) when they can be had, else
     :mod:`bcelab.kernels.bootstrap` (numba's JIT), else None (numba is not installed)."""
-    mod = aot.module()
-    if mod is not None:
-        return AotBootstrap(mod)
-    try:
-        return _jit()
-    except ImportError:  # pragma: no cover - numba is an optional extra
-        return None
+    return aot.precompiled_or_jit(AotBootstrap, _jit)

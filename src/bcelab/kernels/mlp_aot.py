@@ -60,10 +60,4 @@ class AotMLP:
 def mlp_kernels() -> Any:
     """The precompiled kernels (no numba import) when they can be had, else
     :mod:`bcelab.kernels.mlp` (numba's JIT), else None (numba is not installed)."""
-    mod = aot.module()
-    if mod is not None:
-        return AotMLP(mod)
-    try:
-        return _jit()
-    except ImportError:  # pragma: no cover - numba is an optional extra
-        return None
+    return aot.precompiled_or_jit(AotMLP, _jit)
