@@ -60,3 +60,40 @@ def test_kernels_capture_only_plain_constants() -> None:
             kernel = get_kernel(logits=logits, fast=True, weighted=False, decomp=False, write=write)
             cells = [c.cell_contents for c in kernel.py_func.__closure__ or ()]
             assert all(isinstance(v, bool | int | float | tuple) for v in cells), cells
+
+
+def test_the_notice_times_the_compile_not_the_pass(monkeypatch) -> None:
+    # A first call on a large input must not report "compiling" because the pass itself
+    # is long: inside the notice the kernel is only called over no chunk.
+    import numpy as np
+
+    from bcelab.kernels import loss
+
+    calls: list[tuple[bool, int, int]] = []
+    noticing = [False]
+    key = (True, True, False, False, 0)
+    real = loss.get_kernel(logits=True, fast=True, weighted=False, decomp=False, write=0)
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        calls.append((noticing[0], args[5], args[6]))
+        return real(*args)
+
+    class Notice:
+        def __enter__(self) -> None:
+            noticing[0] = True
+
+        def __exit__(self, *exc: object) -> None:
+            noticing[0] = False
+
+    monkeypatch.setattr(loss_driver, "compile_notice", Notice)
+    monkeypatch.setattr(loss_driver, "get_kernel", lambda **kw: loss.KERNELS.setdefault(key, spy))
+    monkeypatch.delitem(loss.KERNELS, key, raising=False)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300_000).astype(np.float32)
+    y = (rng.random(x.size) < 0.5).astype(np.float32)
+    kw = dict(logits=True, decomp=False, write=0, pos_weight=1.0, label_smoothing=0.0, den=1.0)
+    first = loss_driver.run(x, y, None, None, threads=1, **kw)
+    assert [c for c in calls if c[0]] == [(True, 0, 0)]  # the compile, over no chunk
+    assert any(not c[0] and c[2] > c[1] for c in calls)  # the pass, after the notice
+    monkeypatch.setitem(loss.KERNELS, key, real)
+    assert loss_driver.run(x, y, None, None, threads=1, **kw) == first

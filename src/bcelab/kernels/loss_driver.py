@@ -38,6 +38,7 @@ _NOTICED = threading.Event()
 
 _SLOTS = len(LossSlot)
 _DUMMY = np.zeros(1, dtype=np.float64)
+_ONE_ROW = np.zeros((1, len(LossSlot)), dtype=np.float64)  # the part of a call over no chunk
 _ONE_CHUNK = threading.local()  # .part: each thread's row of sums for one-chunk calls
 
 
@@ -75,20 +76,18 @@ def run(
     """
     fast = pred.dtype.itemsize == 4
     weighted = weights is not None
-    kernel: Any = KERNELS.get((logits, fast, weighted, decomp, write))
-    if kernel is None:  # first use in this process: compiled, or loaded from the cache
-        get_kernel(logits=logits, fast=fast, weighted=weighted, decomp=decomp, write=write)
-        with compile_notice():
-            return run(
-                pred, targets, weights, out, logits=logits, decomp=decomp, write=write,
-                pos_weight=pos_weight, label_smoothing=label_smoothing, den=den,
-                threads=threads, min_parallel=min_parallel,
-            )  # fmt: skip
     n = pred.size
     ls = float(label_smoothing)
     w_arr = _DUMMY if weights is None else weights
     o_arr = _DUMMY if write == Write.NONE or out is None else out
     pw, keep, half, smooth, dn = float(pos_weight), 1.0 - ls, 0.5 * ls, ls != 0.0, float(den)
+    kernel: Any = KERNELS.get((logits, fast, weighted, decomp, write))
+    if kernel is None:  # first use in this process: compiled, or loaded from the cache
+        kernel = get_kernel(logits=logits, fast=fast, weighted=weighted, decomp=decomp, write=write)
+        # A call over no chunk compiles (or loads) this signature: the notice times that
+        # alone, never the pass over a large input.
+        with compile_notice():
+            kernel(pred, targets, w_arr, o_arr, _ONE_ROW, 0, 0, CHUNK, pw, keep, half, smooth, dn)
     if n <= CHUNK:  # the common small call: one chunk, this thread, least Python
         try:
             part = _ONE_CHUNK.part  # this thread's row: the totals are copied out below
