@@ -24,10 +24,12 @@ pytest.importorskip("numba")
 import bcelab
 from bcelab.kernels import set_enabled
 from bcelab.kernels.logsum import (
+    PLAIN_MIN,
     SMALL,
     hard_logits_block,
     hard_probs_block,
     logits_block,
+    plain_logits_block,
     probs_block,
     soft_logits_block,
 )
@@ -285,3 +287,68 @@ def test_gradient_beside_soft_block_sums(smoothing: float) -> None:
     finally:
         set_enabled(True)
     np.testing.assert_allclose(res.grad, ref, rtol=2.5e-7, atol=0)
+
+
+def _block_reference(x: np.ndarray, y: np.ndarray) -> float:
+    return _reference_sum(x, y, logits=True, pos_weight=1.0)
+
+
+def test_the_plain_product_is_kept_only_where_it_is_accurate() -> None:
+    # ordinary losses: the plain product (no series) is within the documented ~3e-14
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal(512) * 3).astype(np.float32)
+    y = (rng.random(512) < 0.5).astype(np.float32)
+    ta = np.exp(-np.abs(x.astype(np.float64)))
+    _, s, bad, soft = plain_logits_block(x, y, ta, 512)
+    assert (bad, soft) == (0.0, 0.0) and s >= PLAIN_MIN
+    assert s == pytest.approx(_block_reference(x, y), rel=3e-14, abs=0.0)
+    # confident, correct predictions: tiny losses, whose sum the plain product gets wrong
+    # in relative terms (each factor rounds), so it is below the bound and redone
+    xc = np.full(512, 25.0, dtype=np.float32)
+    yc = np.ones(512, dtype=np.float32)
+    tc = np.exp(-np.abs(xc.astype(np.float64)))
+    ref = _block_reference(xc, yc)
+    plain = plain_logits_block(xc, yc, tc, 512)[1]
+    assert plain < PLAIN_MIN and abs(plain - ref) > 1e-6 * ref
+    assert _fused_sum(xc, yc, logits=True, pos_weight=1.0) == pytest.approx(ref, rel=1e-15)
+
+
+@pytest.mark.parametrize("logits", [True, False])
+def test_block_paths_do_not_depend_on_the_threads(logits: bool) -> None:
+    # chunks mixing every path: confident blocks (series), ordinary ones (plain product),
+    # soft targets (per element or the soft block sum), on chunk boundaries too
+    from bcelab.kernels import fused_bce
+    from bcelab.kernels.constants import CHUNK, LossSlot
+    from bcelab.kernels.loss import get_kernel
+
+    rng = np.random.default_rng(22)
+    n = 6 * CHUNK + 999
+    # confident, correct predictions (tiny losses: the series), except for each chunk's
+    # first block (ordinary losses: the plain product, unless the series carried over),
+    # whose sum then dominates its chunk's; a few soft targets
+    z = np.abs(rng.standard_normal(n) * 3).astype(np.float32) + 9
+    y = np.ones(n, dtype=np.float32)
+    for c in range(0, n, CHUNK):
+        z[c : c + 512] = (rng.standard_normal(512) * 3).astype(np.float32)
+        y[c : c + 512] = (rng.random(512) < 0.5).astype(np.float32)
+    y[rng.integers(0, n, 10)] = 0.5
+    y[[2 * CHUNK - 1, 4 * CHUNK + 1]] = 0.25
+    p = (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).clip(1e-6, 1 - 1e-6).astype(np.float32)
+    pred = z if logits else p
+    one = fused_bce(pred, y, logits=logits, threads=1).value
+    for threads in (2, 3, 2, 3):
+        assert fused_bce(pred, y, logits=logits, threads=threads).value == one
+    # each chunk's sums are the same whether a call runs it alone or after other chunks
+    kernel = get_kernel(logits=logits, fast=True, weighted=False, decomp=False, write=0)
+    n_chunks = -(-n // CHUNK)
+    together = np.zeros((n_chunks, len(LossSlot)))
+    alone = np.zeros_like(together)
+    dummy = np.zeros(1)
+    rest = (CHUNK, 1.0, 1.0, 0.0, False, 1.0)
+    kernel(pred, y, dummy, dummy, together, 0, n_chunks, *rest)
+    for c in range(n_chunks):
+        kernel(pred, y, dummy, dummy, alone, c, c + 1, *rest)
+    np.testing.assert_array_equal(together, alone)
+    assert one * n == pytest.approx(
+        _reference_sum(pred, y, logits=logits, pos_weight=1.0), rel=RTOL
+    )

@@ -22,6 +22,15 @@ by ``bench/fit_fastmath.py``).  The sum is thus within ~3e-14 relative of the su
 exact per-element losses, far inside the 1e-12 budget of the mean, and independent of the
 thread count (the order is fixed by the compiled code).
 
+From logits with ``pos_weight = 1`` the kernel first tries :func:`plain_logits_block`, which
+puts every factor in the product (no series per element, about 15% less work per element
+than :func:`logits_block`): its roundings, about ``2 m`` of them, are an absolute error of
+at most 1.1e-13 on a block of 512, so its sum is kept only when it is at least
+:data:`PLAIN_MIN` = 16 (7e-15 relative); a block of smaller losses is summed again with
+the series, and so is the next block, until a sum reaches twice the bound.  The kernel
+starts every chunk with the plain product, so the path a block takes does not depend on
+the threads.
+
 Each function comes in two compiled variants: ``split=True`` returns the sums over
 y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
 ``split=False`` (``pos_weight = 1``, the common case) one sum, about 30% cheaper.
@@ -61,12 +70,14 @@ __all__ = [
     "hard_probs_block",
     "logit_sums",
     "logits_block",
+    "plain_logits_block",
     "prob_sums",
     "probs_block",
     "soft_logits_block",
 ]
 
 SMALL = 2.0**-7  # terms below this are summed from their series, not through the product
+PLAIN_MIN = 16.0  # a block sum from the plain product is kept when at least this
 _LN2 = 0.6931471805599453
 _MANT = 0x000FFFFFFFFFFFFF
 _ONE_BITS = 0x3FF0000000000000
@@ -247,6 +258,38 @@ probs_block = _PROBS[False]
 
 
 @njit(**_BLOCK)
+def plain_logits_block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
+    """:func:`logits_block` with every factor ``1 + t`` in the product (no series).
+
+    Without the series the product's roundings, at most about ``2 m`` float64 roundings
+    (1.1e-13 for a block of 512), are an *absolute* error of the block's sum; the caller
+    keeps the sum only when it is at least :data:`PLAIN_MIN` (7.1e-15 relative, inside
+    the documented ~3e-14), and otherwise evaluates the block with the series.  Blocks
+    of ordinary losses (a mean above 0.03) take this path: no polynomial per element.
+    """
+    lin = 0.0
+    prod = 1.0
+    soft = _F0
+    for j in range(m):
+        x = np.float64(pb[j])
+        yf = tb[j]
+        soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
+        xs = -x if yf == _F1 else x
+        lin = add_reassoc(lin, xs if xs > 0.0 else 0.0)
+        prod = mul_reassoc(prod, 1.0 + ta[j])  # 512 factors of at most 2: no overflow
+    s = lin + np.log(prod)  # NaN for a NaN logit, which flags the block
+    bad = 0.0
+    if not s == s:
+        for j in range(m):
+            bad = add_reassoc(bad, 0.0 if pb[j] == pb[j] else 1.0)
+    nsoft = 0.0
+    if soft != _F0:
+        for j in range(m):
+            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+    return 0.0, s, bad, nsoft
+
+
+@njit(**_BLOCK)
 def logit_sums(
     pb: Any,
     tb: Any,
@@ -257,23 +300,33 @@ def logit_sums(
     half: float,
     smooth: bool,
     soft_run: bool,
-) -> tuple[float, float, float, float, bool]:
-    """The block sums the kernel takes for logits: ``(s1, s0, invalid, soft, soft_run)``.
+    series_run: bool,
+) -> tuple[float, float, float, float, bool, bool]:
+    """The block sums the kernel takes for logits:
+    ``(s1, s0, invalid, soft, soft_run, series_run)``.
 
     ``pos_weight != 1``: :func:`hard_logits_block` (``soft`` > 0 sends the block to the
-    per-element path).  ``pos_weight = 1``: :func:`logits_block`, and for a block with
-    soft targets, with label smoothing or after a soft block (``soft_run``),
-    :func:`soft_logits_block`; the returned ``soft_run`` says whether it was needed.
+    per-element path).  ``pos_weight = 1``: :func:`plain_logits_block`, redone with
+    :func:`logits_block` when its sum is below :data:`PLAIN_MIN` (after such a block,
+    ``series_run``, the next one starts with the series, until a sum reaches twice the
+    bound); for a block with soft targets, with label smoothing or after a soft block
+    (``soft_run``), :func:`soft_logits_block`.  The returned flags say which was needed.
     """
     if pw != 1.0:
         s1, s0, bad, soft = hard_logits_block(pb, tb, ta, m)
-        return s1, s0, bad, soft, soft_run
+        return s1, s0, bad, soft, soft_run, series_run
     if not (smooth or soft_run):
-        s1, s0, bad, soft = logits_block(pb, tb, ta, m)
+        soft = 0.0
+        if not series_run:
+            s1, s0, bad, soft = plain_logits_block(pb, tb, ta, m)
+            if soft == 0.0 and not s0 < PLAIN_MIN:  # a NaN sum is kept: its block is flagged
+                return s1, s0, bad, soft, False, False
         if soft == 0.0:
-            return s1, s0, bad, soft, False
+            s1, s0, bad, soft = logits_block(pb, tb, ta, m)
+            if soft == 0.0:
+                return s1, s0, bad, soft, False, s0 < 2.0 * PLAIN_MIN
     s1, s0, bad, soft = soft_logits_block(pb, tb, ta, m, keep, half)
-    return s1, s0, bad, soft, True
+    return s1, s0, bad, soft, True, series_run
 
 
 @njit(**_BLOCK)

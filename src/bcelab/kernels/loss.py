@@ -156,10 +156,13 @@ def _compile(
         buf = np.empty((_SLOTS, LOSS_BLOCK), dtype=np.float64)
         ta = np.empty(LOSS_BLOCK, dtype=np.float64)
         tb_ = np.empty(LOSS_BLOCK, dtype=np.float64)
-        soft_run = False  # the last block had targets other than 0 and 1
         for c in range(c0, c1):
             lo = c * chunk
             hi = min(lo + chunk, n)
+            # Each chunk starts afresh, so the path a block takes, and so the sums' last
+            # bits, do not depend on how the chunks are shared among threads.
+            soft_run = False  # the last block had targets other than 0 and 1
+            series_run = False  # the last block's logits sum needed the series (logsum)
             tot = np.zeros(_SLOTS, dtype=np.float64)
             for b0 in range(lo, hi, LOSS_BLOCK):
                 m = min(LOSS_BLOCK, hi - b0)
@@ -180,8 +183,8 @@ def _compile(
                     if LOGITS:  # exp(-|x|), only summed (and in float32 gradients)
                         for j in range(m):
                             ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
-                        s1, s0, nbad, nsoft, soft_run = logit_sums(
-                            pb, tb, ta, m, pw, keep, half, smooth, soft_run
+                        s1, s0, nbad, nsoft, soft_run, series_run = logit_sums(
+                            pb, tb, ta, m, pw, keep, half, smooth, soft_run, series_run
                         )
                     else:
                         s1, s0, nbad, nsoft = prob_sums(pb, tb, m, pw)
