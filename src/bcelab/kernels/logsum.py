@@ -94,7 +94,8 @@ _R1, _R2, _R3 = 0.5000000000001492, 0.33333333311064983, 0.2500001214912752
 _R4, _R5 = 0.19997006723290273, 0.17005825091049342
 
 
-def _make_logits(split: bool) -> Any:
+def _make_logits(split: bool, plain: bool = False) -> Any:
+    # plain: every factor 1 + t goes into the product, no series (plain_logits_block)
     @njit(**_BLOCK)
     def block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
         lin1 = 0.0
@@ -108,11 +109,15 @@ def _make_logits(split: bool) -> Any:
             yf = tb[j]
             soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
             pos = yf == _F1
-            small = t < SMALL
-            ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
             xs = -x if pos else x
-            v = (xs if xs > 0.0 else 0.0) + (ser if small else 0.0)  # max(-+x, 0) + small term
-            f = 1.0 if small else 1.0 + t
+            if plain:
+                v = xs if xs > 0.0 else 0.0
+                f = 1.0 + t
+            else:
+                small = t < SMALL
+                ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
+                v = (xs if xs > 0.0 else 0.0) + (ser if small else 0.0)  # max(-+x, 0) + small
+                f = 1.0 if small else 1.0 + t
             if split:
                 lin1 = add_reassoc(lin1, v if pos else 0.0)
                 lin0 = add_reassoc(lin0, 0.0 if pos else v)
@@ -255,38 +260,12 @@ hard_probs_block = _PROBS[True]
 #: The ``pos_weight = 1`` variants: ``(0.0, sum over all, count, count)``.
 logits_block = _LOGITS[False]
 probs_block = _PROBS[False]
-
-
-@njit(**_BLOCK)
-def plain_logits_block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
-    """:func:`logits_block` with every factor ``1 + t`` in the product (no series).
-
-    Without the series the product's roundings, at most about ``2 m`` float64 roundings
-    (1.1e-13 for a block of 512), are an *absolute* error of the block's sum; the caller
-    keeps the sum only when it is at least :data:`PLAIN_MIN` (7.1e-15 relative, inside
-    the documented ~3e-14), and otherwise evaluates the block with the series.  Blocks
-    of ordinary losses (a mean above 0.03) take this path: no polynomial per element.
-    """
-    lin = 0.0
-    prod = 1.0
-    soft = _F0
-    for j in range(m):
-        x = np.float64(pb[j])
-        yf = tb[j]
-        soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
-        xs = -x if yf == _F1 else x
-        lin = add_reassoc(lin, xs if xs > 0.0 else 0.0)
-        prod = mul_reassoc(prod, 1.0 + ta[j])  # 512 factors of at most 2: no overflow
-    s = lin + np.log(prod)  # NaN for a NaN logit, which flags the block
-    bad = 0.0
-    if not s == s:
-        for j in range(m):
-            bad = add_reassoc(bad, 0.0 if pb[j] == pb[j] else 1.0)
-    nsoft = 0.0
-    if soft != _F0:
-        for j in range(m):
-            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
-    return 0.0, s, bad, nsoft
+#: ``plain_logits_block(pb, tb, ta, m)``: :func:`logits_block` with every factor ``1 + t``
+#: in the product (no series).  Without the series the product's roundings, about ``2 m``
+#: of them (1.1e-13 for a block of 512), are an *absolute* error of the block's sum;
+#: :func:`logit_sums` keeps the sum only when it is at least :data:`PLAIN_MIN`
+#: (7.1e-15 relative) and otherwise evaluates the block with the series.
+plain_logits_block = _make_logits(False, plain=True)
 
 
 @njit(**_BLOCK)
