@@ -9,7 +9,8 @@ input bytes (NumPy's and torch's sums, 1 and 2 threads) for the forward pass, an
 that reads the same two arrays and writes one (``torch.add`` / ``np.add`` with ``out=``,
 1 and 2 threads: read 8 bytes, write 4) for forward + gradient.  Columns: ns per element,
 GB/s of input read, the fraction of the limit reached (the fastest probe), and time /
-bcelab's time.  The targets are printed as ratios at N = 1e7 and 1e8.  It also
+bcelab's time.  The targets are printed as ratios at N = 1e7 and 1e8, the jax.jit
+ratios also on one core (``kernel_one_core.py``).  It also
 checks the N = 1e8 mean against a ``math.fsum`` reference and prints the N = 4
 call times that set the dispatch cut-over.  --quick skips 1e8 and the slow peers (Keras,
 scikit-learn).
@@ -41,6 +42,7 @@ from _common import (
     table,
 )
 from bcelab.kernels import fused_bce, loss_driver, set_enabled
+from kernel_one_core import one_core_rows
 
 Case = tuple[str, Callable[[], Any]]
 
@@ -373,7 +375,8 @@ def main(argv: list[str]) -> int:
             at[n] = ({r[0]: r for r in rows_f}, {r[0]: r for r in rows_g})
         del d
     if at:
-        summary = targets(at)
+        rows1 = one_core_rows(sorted(at), rounds=5)
+        summary = targets(at) + "\n" + "\n".join(f"| {' | '.join(r)} |" for r in rows1)
         parts += ["### The targets (this run)", "", summary, ""]
         print(summary, flush=True)
     cut = table(["call", "microseconds"], cutover())
