@@ -38,7 +38,7 @@ _NOTICED = threading.Event()
 
 _SLOTS = len(LossSlot)
 _DUMMY = np.zeros(1, dtype=np.float64)
-_ONE_ROW = np.zeros((1, len(LossSlot)), dtype=np.float64)  # the part of a call over no chunk
+_ONE_ROW = np.zeros((1, _SLOTS), dtype=np.float64)  # the part of a call over no chunk
 _ONE_CHUNK = threading.local()  # .part: each thread's row of sums for one-chunk calls
 
 
