@@ -384,3 +384,32 @@ def test_large_gradients_reuse_memory_only_when_no_tensor_holds_it() -> None:
     x2 = torch.randn(n, generator=gen).requires_grad_(True)
     loss(x2, y).backward()
     assert x2.grad.data_ptr() in used  # memory no tensor held any more was used again
+
+
+@pytest.mark.parametrize("scale", [0.25, -3.0, 0.0])
+def test_a_scaled_loss_scales_the_kept_gradient_without_touching_it(scale: float) -> None:
+    # loss / steps (gradient accumulation) or one term of a sum: grad_output is not 1, so
+    # the backward writes scale * gradient into a second kept buffer; the first buffer
+    # (the unscaled gradient) and a gradient the caller holds stay as they are
+    n = fused.POOL_MIN
+    gen = torch.Generator().manual_seed(5)
+    y = (torch.rand(n, generator=gen) < 0.3).float()
+    x = (3 * torch.randn(n, generator=gen)).requires_grad_(True)
+    loss = bt.BCEWithLogitsLoss()
+    loss(x, y).backward()
+    plain = x.grad
+    x.grad = None
+    for _ in range(3):  # the buffers are used again from the second step on
+        x.grad = None
+        (loss(x, y) * scale).backward()
+        assert torch.equal(x.grad, plain * scale)
+        assert x.grad.data_ptr() != plain.data_ptr()
+        assert x.grad.data_ptr() in {b.ctypes.data for b in fused._Pool.buffers}
+    held = x.grad
+    (loss(x, y) * 2.0).backward()  # accumulates: the held gradient is read, not reused
+    assert torch.equal(x.grad, plain * scale + plain * 2.0)
+    assert torch.equal(held, x.grad) and held.data_ptr() == x.grad.data_ptr()
+    with generic_path():
+        ref = x.detach().clone().requires_grad_(True)
+        (loss(ref, y) * scale).backward()
+    assert torch.allclose(plain * scale, ref.grad, rtol=1e-6, atol=1e-12)

@@ -3,8 +3,10 @@
 :func:`fused_loss` computes the reduced BCE (``mean``, ``sum`` or ``weighted_mean``) and
 its gradient with respect to the predictions in **one pass** of the fused numba kernel
 (:func:`bcelab.torch.fused.run_kernel`), zero-copy on the tensors' memory.  The forward
-pass keeps the gradient; the backward pass only scales it by ``grad_output``.  The
-numbers are the core's (the kernel implements the formulas of
+pass keeps the gradient; the backward pass hands it over when ``grad_output`` is 1 and
+otherwise writes the scaled gradient into a kept buffer
+(:func:`bcelab.torch.fused.scaled_gradient`).  The numbers are the core's (the kernel
+implements the formulas of
 :mod:`bcelab._core.formulas`; the tests compare both paths), so this module has no
 numerics of its own.
 
@@ -122,8 +124,10 @@ class _FusedBCE(torch.autograd.Function):
             # gradient, differentiable with respect to x
             x, y, w = ctx.saved_tensors
             g = _analytic_grad(x, y, w, ctx.opts)
-        if grad_output.numel() != 1 or grad_output.requires_grad or float(grad_output) != 1.0:
+        if grad_output.requires_grad:  # create_graph: differentiable in grad_output too
             g = grad_output * g
+        elif grad_output.numel() != 1 or float(grad_output) != 1.0:
+            g = fused.scaled_gradient(g, grad_output)
         return g, None, None, None
 
 
