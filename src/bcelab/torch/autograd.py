@@ -6,9 +6,8 @@ its gradient with respect to the predictions in **one pass** of the fused numba 
 pass keeps the gradient; the backward pass hands it over when ``grad_output`` is 1 and
 otherwise writes the scaled gradient into a kept buffer
 (:func:`bcelab.torch.fused.scaled_gradient`).  The numbers are the core's (the kernel
-implements the formulas of
-:mod:`bcelab._core.formulas`; the tests compare both paths), so this module has no
-numerics of its own.
+implements the formulas of :mod:`bcelab._core.formulas`; the tests compare both paths),
+so this module has no numerics of its own.
 
 It returns ``None``, and the caller runs the generic Array-API path
 (:func:`bcelab.bce_with_logits` / :func:`bcelab.bce` on the tensors), whenever
