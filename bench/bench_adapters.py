@@ -24,7 +24,8 @@ same load.  The ratio is bcelab / peer (target <= 1.2).  The bandwidth column is
 the two input arrays once (``_common.bandwidth_probe``) divided by the measured time.
 
 Then, at N = 1e7 and (without --quick) 1e8 on all cores, the forward + backward pass of the
-fused path (eager ``BCEWithLogitsLoss`` / ``BCELoss``, ``torch.compile`` (not with --quick),
+fused path (eager ``BCEWithLogitsLoss`` / ``BCELoss``, the eager loss divided by 4 as in
+gradient accumulation, ``torch.compile`` (not with --quick),
 Keras 3 on the torch backend in a child process, and ``fused_bce(..., grad_out=)``) against
 a pass that reads the two inputs and writes one array (``_common.read_write_probes``:
 ``torch.add``/``np.add`` with ``out=``, 1 and 2 threads; read 8 bytes, write 4), timed
@@ -223,6 +224,9 @@ def limit_cases(n: int, *, compile_too: bool, keras_only: bool) -> dict[str, Any
     tp = torch.from_numpy(p_np).requires_grad_(True)
     cases["torch eager, logits"] = step(bt.BCEWithLogitsLoss(), tx, tx, y)
     cases["torch eager, probabilities"] = step(bt.BCELoss(), tp, tp, y)
+    # a loss divided by the steps of gradient accumulation: grad_output is 1/4, not 1
+    quarter = bt.BCEWithLogitsLoss()
+    cases["torch eager, logits, loss / 4"] = step(lambda: quarter(tx, y) / 4, tx)
     if compile_too:
         cases["torch.compile, logits"] = step(torch.compile(bt.BCEWithLogitsLoss()), tx, tx, y)
     for name, arr, lg in (("logits", x_np, True), ("probabilities", p_np, False)):

@@ -181,7 +181,9 @@ def test_grad_output_scales_the_saved_gradient():
     np.testing.assert_allclose(xa.grad.numpy(), ref.numpy(), rtol=1e-13)
 
 
-def test_retain_graph_second_backward_and_second_derivatives():
+@pytest.mark.parametrize("scale", [1.0, 0.25])
+def test_retain_graph_second_backward_and_second_derivatives(scale: float) -> None:
+    # scale: a loss multiplied by a constant (grad_output is not 1) takes every path too
     torch.manual_seed(0)
     x, y = torch.randn(30, dtype=torch.float64), torch.rand(30, dtype=torch.float64)
     v = torch.randn(30, dtype=torch.float64)
@@ -189,12 +191,12 @@ def test_retain_graph_second_backward_and_second_derivatives():
     for ctx in (generic_path, count_kernel_calls):
         xa = x.clone().requires_grad_(True)
         with ctx():
-            loss = bt.BCEWithLogitsLoss(pos_weight=1.7, label_smoothing=0.05)(xa, y)
+            loss = bt.BCEWithLogitsLoss(pos_weight=1.7, label_smoothing=0.05)(xa, y) * scale
             loss.backward(retain_graph=True)
             loss.backward()  # accumulates: twice the gradient
             twice = xa.grad.clone()
             (g,) = torch.autograd.grad(
-                bt.BCEWithLogitsLoss(pos_weight=1.7, label_smoothing=0.05)(xa, y),
+                bt.BCEWithLogitsLoss(pos_weight=1.7, label_smoothing=0.05)(xa, y) * scale,
                 xa,
                 create_graph=True,
             )

@@ -3,11 +3,10 @@
 :func:`fused_loss` computes the reduced BCE (``mean``, ``sum`` or ``weighted_mean``) and
 its gradient with respect to the predictions in **one pass** of the fused numba kernel
 (:func:`bcelab.torch.fused.run_kernel`), zero-copy on the tensors' memory.  The forward
-pass keeps the gradient; the backward pass hands it over when ``grad_output`` is 1 and
-otherwise writes the scaled gradient into a kept buffer
-(:func:`bcelab.torch.fused.scaled_gradient`).  The numbers are the core's (the kernel
-implements the formulas of :mod:`bcelab._core.formulas`; the tests compare both paths),
-so this module has no numerics of its own.
+pass keeps the gradient; the backward pass hands it over, scaled in place when
+``grad_output`` is not 1.  The numbers are the core's (the kernel implements the
+formulas of :mod:`bcelab._core.formulas`; the tests compare both paths), so this module
+has no numerics of its own.
 
 It returns ``None``, and the caller runs the generic Array-API path
 (:func:`bcelab.bce_with_logits` / :func:`bcelab.bce` on the tensors), whenever
@@ -118,15 +117,17 @@ class _FusedBCE(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
         g, ctx.grad = ctx.grad, None  # hand it over: autograd may keep it as .grad
+        one = grad_output.numel() == 1 and float(grad_output) == 1.0
         if g is None or torch.is_grad_enabled():
             # a second backward (retain_graph) or create_graph: the core's analytic
-            # gradient, differentiable with respect to x
+            # gradient, differentiable with respect to x (and grad_output)
             x, y, w = ctx.saved_tensors
             g = _analytic_grad(x, y, w, ctx.opts)
-        if grad_output.requires_grad:  # create_graph: differentiable in grad_output too
-            g = grad_output * g
-        elif grad_output.numel() != 1 or float(grad_output) != 1.0:
-            g = fused.scaled_gradient(g, grad_output)
+            if grad_output.requires_grad or not one:
+                g = grad_output * g
+            return g, None, None, None
+        if not one:  # the kernel's buffer is no one else's: scaled in place, no new memory
+            g.mul_(grad_output)
         return g, None, None, None
 
 

@@ -7,8 +7,7 @@ zero-copy (``Tensor.numpy()``); :func:`options_reason` and :func:`tensors_reason
 a call cannot take the kernel.  The numbers are the core's: the kernel implements the
 formulas of :mod:`bcelab._core.formulas`.
 
-The gradient of a large input (at least :data:`POOL_MIN` elements), and its product with
-a ``grad_output`` other than 1 (:func:`scaled_gradient`), is written into memory
+The gradient of a large input (at least :data:`POOL_MIN` elements) is written into memory
 this module keeps for the next call (:func:`gradient_buffer`): a fresh tensor of 1e7
 float32 elements costs the operating system's page faults and zeroing on first write,
 several times the kernel pass itself.  The gradient tensor handed to autograd (and kept
@@ -38,7 +37,6 @@ __all__ = [
     "gradient_buffer",
     "options_reason",
     "run_kernel",
-    "scaled_gradient",
     "tensors_reason",
 ]
 
@@ -83,18 +81,6 @@ def gradient_buffer(x: torch.Tensor) -> torch.Tensor:
         buf = np.empty(n, dtype=dtype)
         _Pool.buffers = [buf, *bufs[: POOL_SIZE - 1]]
         return torch.from_numpy(buf).view(x.shape)
-
-
-def scaled_gradient(g: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``scale * g`` as a new tensor, written into memory from :func:`gradient_buffer`.
-
-    The backward pass of a loss whose ``grad_output`` is not 1 (a loss divided by the
-    steps of gradient accumulation, or one term of a sum) and every backward pass under
-    ``torch.compile``: a fresh tensor would cost the page faults the kept buffers avoid.
-    """
-    out = gradient_buffer(g)
-    torch.mul(g, scale, out=out)
-    return out
 
 
 @dataclass(frozen=True)
