@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,6 +19,17 @@ settings.register_profile(
     derandomize=os.environ.get("CI") is not None,
 )
 settings.load_profile("bcelab")
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises ``KeyboardInterrupt`` during the test, as in a terminal, even when the
+    suite runs with SIGINT ignored (a background job, ``nohup``), which bcelab respects."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 class Backend:

@@ -341,7 +341,14 @@ def test_two_ctrl_c_50_ms_apart_leave_a_complete_run_folder(tmp_path: Path) -> N
     cmd = [sys.executable, "-m", "bcelab", "train", "circles", "--epochs", "1000000"]
     cmd += ["--checkpoint-every", "20", "--quiet", "--out", str(out)]
     proc = subprocess.Popen(
-        cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal, even when the suite runs with SIGINT ignored (a
+        # background job), which the child would inherit and bcelab would respect
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait_for_checkpoint(proc, out, 40)
     proc.send_signal(signal.SIGINT)

@@ -169,7 +169,7 @@ def test_a_write_error_names_the_file(tmp_path, monkeypatch) -> None:
 # --- Ctrl-C -----------------------------------------------------------------------------
 
 
-def test_a_second_ctrl_c_waits_for_the_save(circles, tmp_path, monkeypatch) -> None:
+def test_a_second_ctrl_c_waits_for_the_save(circles, tmp_path, monkeypatch, ctrl_c_raises) -> None:
     """The first SIGINT stops the epochs; one during the save is held until it is done."""
     import bcelab.train.artifacts as artifacts
 
@@ -195,7 +195,9 @@ def test_a_second_ctrl_c_waits_for_the_save(circles, tmp_path, monkeypatch) -> N
     assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_ctrl_c_during_the_save_of_a_finished_run_is_raised_after_it(circles, tmp_path) -> None:
+def test_ctrl_c_during_the_save_of_a_finished_run_is_raised_after_it(
+    circles, tmp_path, ctrl_c_raises
+) -> None:
     with pytest.raises(KeyboardInterrupt):
         with interrupts.guarded():
             interrupts.hold()
