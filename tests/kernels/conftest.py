@@ -1,11 +1,14 @@
-"""The precompiled module, built once per test process into a temporary cache folder."""
+"""The precompiled module, built once per test run into a temporary cache folder that the
+test processes (pytest-xdist workers) share."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from bcelab.kernels import aot
 
@@ -14,10 +17,15 @@ from .aot_helpers import use_aot
 
 @pytest.fixture(scope="session")
 def aot_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A cache folder with the module built from scratch (about 20 s, once)."""
+    """A cache folder with the module built from scratch (20-45 s, once per run): the
+    first worker builds it under a file lock, the others wait and load it."""
     pytest.importorskip("numba")
-    d = tmp_path_factory.mktemp("aot-cache")
-    with pytest.MonkeyPatch.context() as mp:
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # the run's folder, above each worker's own
+    d = root / "aot-cache"
+    with FileLock(str(root / "aot-cache.lock")), pytest.MonkeyPatch.context() as mp:
+        d.mkdir(exist_ok=True)
         use_aot(mp, d)
         if aot.module() is None:
             pytest.skip(f"no precompiled module here: {aot._STATE.get('why')}")
