@@ -137,7 +137,7 @@ def _sums(
 def _minmax(prob: float, k: int, acc: np.ndarray) -> None:
     # an excluded row's NaN leaves both as they are: no comparison with NaN holds.  The
     # same selects as the builtin min(a, prob) and max(a, prob), written out because
-    # LLVM vectorises this form of the loop and not the builtin's (0.25 ns per row)
+    # LLVM vectorises this form of the loop and not the builtin's
     lo = acc[_MIN_ROW, k]
     acc[_MIN_ROW, k] = prob if prob < lo else lo
     hi = acc[_MAX_ROW, k]
