@@ -391,8 +391,8 @@ def test_large_gradients_reuse_memory_only_when_no_tensor_holds_it() -> None:
 @pytest.mark.parametrize("scale", [0.25, -3.0, 0.0])
 def test_a_scaled_loss_scales_the_kept_gradient_without_touching_it(scale: float) -> None:
     # loss / steps (gradient accumulation) or one term of a sum: grad_output is not 1, so
-    # the backward writes scale * gradient into a second kept buffer; the first buffer
-    # (the unscaled gradient) and a gradient the caller holds stay as they are
+    # the backward scales the kernel's kept buffer in place; a gradient the caller holds
+    # (``plain``, then ``held``) is never that buffer and stays as it is
     n = fused.POOL_MIN
     gen = torch.Generator().manual_seed(5)
     y = (torch.rand(n, generator=gen) < 0.3).float()
@@ -400,7 +400,6 @@ def test_a_scaled_loss_scales_the_kept_gradient_without_touching_it(scale: float
     loss = bt.BCEWithLogitsLoss()
     loss(x, y).backward()
     plain = x.grad
-    x.grad = None
     for _ in range(3):  # the buffers are used again from the second step on
         x.grad = None
         (loss(x, y) * scale).backward()
