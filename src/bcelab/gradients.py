@@ -14,7 +14,7 @@ from typing import Any
 
 from ._core import formulas
 from ._core.arrays import accum_dtype, keep_array, quiet, size
-from ._core.options import check_focal, check_reduction, check_unit_interval
+from ._core.options import check_focal, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import Prepared, clip_bound, pos_weight_array, prepare
 from ._core.reducing import empty_error
 from ._core.validate import check_weights
@@ -28,23 +28,34 @@ Array = Any
 GRAD_REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 
 
-def _check_options(*, fname: str, reduction: object, label_smoothing: object) -> float:
+def _check_options(
+    *, fname: str, reduction: object, label_smoothing: object, nan_policy: object
+) -> float:
     check_reduction(reduction, fname=fname, allowed=GRAD_REDUCTIONS)
+    check_nan_policy(nan_policy, fname=fname)
     return check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
 
 
 def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: str) -> Array:
     xp = prep.xp
+    # nan_policy="omit": the NaN elements leave every reduction (not "none")
+    keep = prep.omit if reduction != "none" else None
+    if keep is not None:
+        g = xp.where(keep, g, 0.0)
     if weights is not None:
         w = check_weights(xp, weights, g, name="weights", fname=fname)
         g = xp.where(w == 0, 0.0, w * g)
-        total = xp.sum(xp.astype(w, accum_dtype(xp, g)))
+        kept = w if keep is None else xp.where(keep, w, 0.0)
+        total = xp.sum(xp.astype(kept, accum_dtype(xp, g)))
     else:
         total = None
+    count = float(size(g.shape)) if keep is None else float(xp.sum(xp.astype(keep, g.dtype)))
     if reduction == "mean":
-        g = g / float(size(g.shape))
+        if count == 0:
+            raise empty_error(fname, "zero elements")
+        g = g / count
     elif reduction == "weighted_mean":
-        den = float(total) if total is not None else float(size(g.shape))
+        den = float(total) if total is not None else count
         if den == 0:
             raise empty_error(fname, "a total weight of 0")
         g = g / den
@@ -61,6 +72,7 @@ def bce_with_logits_grad(
     label_smoothing: float = 0.0,
     reduction: str = "none",
     weights: Array | None = None,
+    nan_policy: str = "raise",
 ) -> Array:
     r"""Gradient of :func:`bcelab.bce_with_logits` with respect to the logits.
 
@@ -79,7 +91,9 @@ def bce_with_logits_grad(
     array([-0.5,  1. , -1. ])
     """
     fname = "bce_with_logits_grad"
-    ls = _check_options(fname=fname, reduction=reduction, label_smoothing=label_smoothing)
+    ls = _check_options(
+        fname=fname, reduction=reduction, label_smoothing=label_smoothing, nan_policy=nan_policy
+    )
     if (
         r := dispatch.try_fused_grad(
             logits,
@@ -97,7 +111,7 @@ def bce_with_logits_grad(
         targets,
         fname=fname,
         probs=False,
-        nan_policy="raise",
+        nan_policy=nan_policy,
         label_smoothing=ls,
     )
     pw = pos_weight_array(prep, pos_weight, fname=fname)
@@ -115,6 +129,7 @@ def bce_grad(
     label_smoothing: float = 0.0,
     reduction: str = "none",
     weights: Array | None = None,
+    nan_policy: str = "raise",
 ) -> Array:
     r"""Gradient of :func:`bcelab.bce` with respect to the probabilities.
 
@@ -134,7 +149,9 @@ def bce_grad(
     array([-2.,  1., inf])
     """
     fname = "bce_grad"
-    ls = _check_options(fname=fname, reduction=reduction, label_smoothing=label_smoothing)
+    ls = _check_options(
+        fname=fname, reduction=reduction, label_smoothing=label_smoothing, nan_policy=nan_policy
+    )
     if (
         r := dispatch.try_fused_grad(
             preds,
@@ -148,7 +165,9 @@ def bce_grad(
         )
     ) is not NotImplemented:
         return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
-    prep = prepare(preds, targets, fname=fname, probs=True, nan_policy="raise", label_smoothing=ls)
+    prep = prepare(
+        preds, targets, fname=fname, probs=True, nan_policy=nan_policy, label_smoothing=ls
+    )
     xp, p = prep.xp, prep.pred
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     bounds = clip_bound(xp, clip, prep.pred_in.dtype, fname=fname)
@@ -172,6 +191,7 @@ def focal_with_logits_grad(
     label_smoothing: float = 0.0,
     reduction: str = "none",
     weights: Array | None = None,
+    nan_policy: str = "raise",
 ) -> Array:
     r"""Gradient of :func:`bcelab.focal_with_logits` with respect to the logits, in log space.
 
@@ -190,14 +210,16 @@ def focal_with_logits_grad(
     array([-0.5])
     """
     fname = "focal_with_logits_grad"
-    ls = _check_options(fname=fname, reduction=reduction, label_smoothing=label_smoothing)
+    ls = _check_options(
+        fname=fname, reduction=reduction, label_smoothing=label_smoothing, nan_policy=nan_policy
+    )
     g_, a_ = check_focal(gamma, alpha, fname=fname)
     prep = prepare(
         logits,
         targets,
         fname=fname,
         probs=False,
-        nan_policy="raise",
+        nan_policy=nan_policy,
         label_smoothing=ls,
     )
     g = formulas.grad_focal_logits(prep.xp, prep.pred, prep.y, g_, a_)

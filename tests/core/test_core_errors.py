@@ -10,6 +10,7 @@ import pytest
 
 import bcelab
 from bcelab.errors import BCELabError
+from bcelab.kernels import fused_bce
 
 
 def _msg_parts(e: BCELabError) -> None:
@@ -61,6 +62,56 @@ def test_nan_policies(fn: object) -> None:
     # NaN in targets is handled the same way
     with pytest.raises(bcelab.NaNError, match="targets"):
         fn(np.array([0.2, 0.3]), np.array([0.0, np.nan]))  # type: ignore[operator]
+
+
+_GRADS = [bcelab.bce_grad, bcelab.bce_with_logits_grad, bcelab.focal_with_logits_grad]
+
+
+@pytest.mark.parametrize("fn", _GRADS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradient_nan_policies(fn: object, dtype: type) -> None:
+    # NaN in a prediction (index 1) and in a target (index 4)
+    x = np.array([0.2, np.nan, 0.7, 0.4, 0.6], dtype=dtype)
+    y = np.array([0.0, 1.0, 1.0, 0.5, np.nan], dtype=dtype)
+    w = np.array([1.0, 2.0, 3.0, 0.5, 4.0], dtype=dtype)
+    ok = np.array([0, 2, 3])
+    with pytest.raises(bcelab.NaNError, match="nan_policy"):
+        fn(x, y, reduction="mean")  # type: ignore[operator]
+    for reduction in ("none", "sum", "mean"):
+        prop = fn(x, y, nan_policy="propagate", reduction=reduction)  # type: ignore[operator]
+        assert np.isnan(prop[[1, 4]]).all() and not np.isnan(prop[ok]).any()
+    for reduction, kw in (("sum", {}), ("mean", {}), ("weighted_mean", {"weights": w})):
+        got = fn(x, y, nan_policy="omit", reduction=reduction, **kw)  # type: ignore[operator]
+        # the omitted elements leave the loss: derivative 0, the others as without them
+        kept = {k: v[ok] for k, v in kw.items()}
+        clean = fn(x[ok], y[ok], reduction=reduction, **kept)  # type: ignore[operator]
+        assert got.dtype == clean.dtype and got[1] == 0.0 and got[4] == 0.0
+        np.testing.assert_allclose(got[ok], clean, rtol=1e-6 if dtype == np.float32 else 1e-15)
+    none = fn(x, y, nan_policy="omit", reduction="none")  # type: ignore[operator]
+    assert np.isnan(none[[1, 4]]).all()  # no reduction to leave: NaN, as the element's loss
+    with pytest.raises(bcelab.EmptyReductionError):
+        fn(x[[1]], y[[1]], nan_policy="omit", reduction="mean")  # type: ignore[operator]
+    with pytest.raises(bcelab.OptionError, match="nan_policy must be one of"):
+        fn(x, y, nan_policy="ignore")  # type: ignore[operator]
+
+
+def test_fused_bce_gradient_follows_nan_policy() -> None:
+    # fused_bce sends inputs with NaN to the reference path, gradient included
+    x = np.array([0.2, np.nan, -0.7, 1.4], dtype=np.float32)
+    y = np.array([0.0, 1.0, 1.0, 0.5], dtype=np.float32)
+    omit = fused_bce(x, y, logits=True, grad=True, nan_policy="omit")
+    ok = [0, 2, 3]
+    clean = fused_bce(x[ok], y[ok], logits=True, grad=True)
+    assert omit.value == pytest.approx(clean.value, rel=1e-15)
+    assert omit.grad is not None and clean.grad is not None
+    np.testing.assert_allclose(omit.grad[ok], clean.grad, rtol=2e-7)
+    assert omit.grad[1] == 0.0
+    out = np.empty_like(x)
+    prop = fused_bce(x, y, logits=True, grad_out=out, nan_policy="propagate")
+    assert np.isnan(prop.value) and prop.grad is out
+    assert np.isnan(out[1]) and not np.isnan(out[ok]).any()
+    with pytest.raises(bcelab.NaNError):
+        fused_bce(x, y, logits=True, grad=True)
 
 
 @pytest.mark.parametrize("preds", [np.array([0, 1]), np.array([True, False])])

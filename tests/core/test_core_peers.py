@@ -120,6 +120,33 @@ def test_keras_agreement(backend: str) -> None:
     assert float(bcelab.bce(p32, y32, reduction="mean")) == pytest.approx(k["probs_mean"], rel=2e-6)
 
 
+@pytest.mark.parametrize("logits", [True, False])
+def test_torch_gradient_with_nan_policy(logits: bool) -> None:
+    # nan_policy="omit" differentiates the loss over the other elements (torch: the masked
+    # mean); "propagate" gives NaN where the element is NaN and, elsewhere, the derivative
+    # of the mean over all N (torch: the masked sum / N; its BCE refuses NaN probabilities)
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=40) if logits else rng.uniform(0.05, 0.95, size=40)
+    y = rng.uniform(size=40)
+    x[[3, 17]] = np.nan
+    y[25] = np.nan
+    keep = ~(np.isnan(x) | np.isnan(y))
+    fn = bcelab.bce_with_logits_grad if logits else bcelab.bce_grad
+    loss = F.binary_cross_entropy_with_logits if logits else F.binary_cross_entropy
+    xt = torch.tensor(x, requires_grad=True)
+    mask = torch.from_numpy(keep)
+    loss(xt[mask], torch.from_numpy(y)[mask]).backward()
+    assert xt.grad is not None
+    np.testing.assert_allclose(fn(x, y, reduction="mean", nan_policy="omit"), xt.grad, rtol=1e-13)
+    xt.grad = None
+    (loss(xt[mask], torch.from_numpy(y)[mask], reduction="sum") / x.size).backward()
+    got = fn(x, y, reduction="mean", nan_policy="propagate")
+    np.testing.assert_array_equal(np.isnan(got), ~keep)
+    np.testing.assert_allclose(got[keep], xt.grad.numpy()[keep], rtol=1e-13)
+
+
 def test_sklearn_agreement() -> None:
     metrics = pytest.importorskip("sklearn.metrics")
     for dtype in (np.float64, np.float32):

@@ -103,7 +103,7 @@ def _options(data: st.DataObject, name: str, shape: tuple) -> dict[str, Any]:
     grad = ENTRIES[name][2]
     reductions = ["none", "mean", "sum", "weighted_mean"] + ([] if grad else ["per_sample"])
     kw: dict[str, Any] = {"reduction": data.draw(st.sampled_from(reductions))}
-    if not grad and data.draw(st.booleans()):
+    if data.draw(st.booleans()):
         kw["nan_policy"] = data.draw(st.sampled_from(["raise", "propagate", "omit"]))
     if name.startswith("bce") and data.draw(st.booleans()):
         kw["pos_weight"] = data.draw(st.sampled_from([0.0, 1.0, 3.0]))

@@ -305,6 +305,7 @@ def _reference(
                 label_smoothing=label_smoothing,
                 reduction=reduction,
                 weights=weights,
+                nan_policy=nan_policy,
             )
         )
         if out is not None:
