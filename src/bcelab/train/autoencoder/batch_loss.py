@@ -1,4 +1,4 @@
-r"""The autoencoder's per-step BCE: :func:`bcelab.bce_with_logits`'s value and gradient, bit for bit.
+r"""The autoencoder's per-step BCE: :func:`bcelab.bce_with_logits`'s value and gradient, cheaply.
 
 For finite logits :math:`x` (float32 or float64, on the CPU) and targets :math:`y`,
 ``bce_with_logits(x, y, reduction="mean")`` on torch tensors evaluates, in float64,
@@ -12,18 +12,25 @@ For finite logits :math:`x` (float32 or float64, on the CPU) and targets :math:`
 (:func:`bcelab._core.formulas.neglog_terms_logits` with ``guard=False`` and
 :func:`~bcelab._core.formulas.cross_entropy`), and autograd differentiates these
 operations one at a time, then rounds the float64 gradient to the logits' dtype.
-:func:`mean_bce_and_grad` performs the same operations: ``exp``, ``log1p`` and the sum
-with torch (whose float64 ``exp`` and ``log1p`` are not NumPy's bit for bit), every
-other step with NumPy, whose separate element-wise IEEE operations round exactly as
-torch's do; the gradient repeats autograd's float64 backward steps in autograd's order.
-The value and the gradient are therefore the same bits (``tests/train`` compares them),
-at a fraction of the cost: no input checks, no autograd graph for the loss, and NumPy's
-cheaper calls for the arithmetic on the few thousand pixels of a batch.  The caller
-passes the gradient on with ``logits.backward(grad)``.
+:func:`mean_bce_and_grad` gives the same numbers without the input checks and without an
+autograd graph for the loss.  The caller passes the gradient on with
+``logits.backward(grad)``.
+
+* With numba installed (``bcelab[fast]``), one call of the fused kernel
+  (:func:`bcelab.kernels.fused_bce`) computes the float64 mean and the float64 gradient,
+  rounded once to the logits' dtype: the value agrees with the reference path to float64
+  rounding (a few ulps), the gradient to one rounding of the logits' dtype (almost always
+  the same bits), at about a third of the reference path's cost per step.
+* Without it, NumPy and torch repeat the reference path's operations: ``exp``, ``log1p``
+  and the sum with torch (whose float64 ``exp`` and ``log1p`` are not NumPy's bit for
+  bit), every other step with NumPy, whose separate element-wise IEEE operations round
+  exactly as torch's do; the gradient repeats autograd's float64 backward steps in
+  autograd's order.  The value and the gradient are then the same bits as the reference
+  path (``tests/train`` checks both ways).
 
 It returns ``None`` (the caller then takes :func:`bcelab.bce_with_logits`, which checks
-the inputs and raises its documented errors) for non-finite logits, other dtypes or
-devices.
+the inputs and raises its documented errors) for non-finite logits or losses, other
+dtypes or devices.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ...kernels import available, fused_bce
 
 if TYPE_CHECKING:
     import torch  # optional dependency (bcelab[train])
@@ -63,12 +72,25 @@ def _grad_values(
     return out
 
 
+def _kernel_pair(z: np.ndarray, y: np.ndarray, threads: int) -> tuple[float, torch.Tensor] | None:
+    """The fused kernel's float64 mean and gradient (``z``, ``y``: contiguous, one dtype)."""
+    import torch  # optional dependency (bcelab[train])
+
+    g = np.empty_like(z)
+    # NaN logits take the reference path, whose NaN mean sends the caller to the checks
+    res = fused_bce(z, y, logits=True, grad_out=g, nan_policy="propagate", threads=threads)
+    if not math.isfinite(res.value):
+        return None
+    return res.value, torch.from_numpy(g)
+
+
 def mean_bce_and_grad(
     logits: torch.Tensor, targets: torch.Tensor, /
 ) -> tuple[float, torch.Tensor] | None:
     """``bce_with_logits(logits, targets, reduction="mean")`` and its gradient in ``logits``
-    (the logits' dtype), the same bits as the reference path and autograd, or ``None``
-    where this path does not apply (see the module docstring).
+    (the logits' dtype), as the reference path and autograd give them (the same bits
+    without numba, to rounding with it: see the module docstring), or ``None`` where this
+    path does not apply.
 
     ``targets`` must be checked already: values in [0, 1].
     """
@@ -86,6 +108,8 @@ def mean_bce_and_grad(
     ):
         return None
     z = logits.detach().numpy()
+    if logits.dtype == targets.dtype and available():
+        return _kernel_pair(z, targets.detach().numpy(), torch.get_num_threads())
     x = z.astype(np.float64)
     y = targets.detach().numpy().astype(np.float64)
     omy = 1.0 - y
