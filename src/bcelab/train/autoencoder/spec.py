@@ -167,8 +167,8 @@ def training_loss(loss: str, logits: torch.Tensor, images: torch.Tensor, /) -> t
 def training_loss_and_grad(
     loss: str, logits: torch.Tensor, images: torch.Tensor, /
 ) -> tuple[float, torch.Tensor] | None:
-    """:func:`training_loss` as a number and its gradient in ``logits``, the same bits, for
-    images known to be finite and in [0, 1]; ``None`` where
+    """:func:`training_loss` as a number and its gradient in ``logits`` (to rounding, see
+    :mod:`.batch_loss`), for images known to be finite and in [0, 1]; ``None`` where
     :func:`~.batch_loss.mean_bce_and_grad` does not apply (``"mse"``, non-finite logits,
     other devices).  The caller passes the gradient on with ``logits.backward(grad)``.
     """

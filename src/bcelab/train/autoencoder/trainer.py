@@ -5,8 +5,8 @@ optimisers), an autoencoder trains as a plain PyTorch loop would: each epoch shu
 with ``torch.randperm`` from its own ``torch.Generator`` seeded with ``seed``, and each
 batch steps ``torch.optim.Adam`` (eps 1e-8).  Once the training pixels have been checked,
 the batch loss and its gradient come from
-:func:`~bcelab.train.autoencoder.spec.training_loss_and_grad` (the same bits as autograd
-through :func:`bcelab.bce_with_logits`, at a fraction of the cost); otherwise from the
+:func:`~bcelab.train.autoencoder.spec.training_loss_and_grad` (the numbers of autograd
+through :func:`bcelab.bce_with_logits`, to rounding, at a fraction of the cost); otherwise from the
 checked loss and autograd.  The generator's and the optimiser's states go into the
 checkpoint, so a resumed run continues bit for bit.  Every epoch reports the mean
 training objective (``loss``) and, on the training and the test images, BCE, floor,
@@ -112,7 +112,7 @@ class AutoencoderTrainer:
             if pair is None:  # the checked loss and its autograd graph
                 value = self._checked_loss(logits, xb)
                 step, root, grad = float(value.detach()), value, None
-            else:  # the same value and gradient, bit for bit, without a graph for the loss
+            else:  # the same value and gradient, without a graph for the loss
                 (step, grad), root = pair, logits
             if not math.isfinite(step):
                 raise Diverged(f"the training loss became {step}")
