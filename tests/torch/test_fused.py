@@ -316,6 +316,36 @@ def test_custom_op_passes_opcheck():
     op = torch.ops.bcelab.fused_bce.default
     torch.library.opcheck(op, (x, y, None, True, None, 0.0, "mean", True))
     torch.library.opcheck(op, (x.detach().sigmoid(), y, w, False, 1.5, 0.2, "sum", False))
+    scale = torch.ops.bcelab.scale_grad.default
+    torch.library.opcheck(scale, (torch.randn(5, 3, dtype=torch.float64), torch.tensor(0.25)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [7, fused.POOL_MIN + 3])
+def test_scale_grad_is_torchs_product_in_new_memory(dtype: torch.dtype, n: int) -> None:
+    g = torch.randn(n, dtype=dtype)
+    g[:3] = torch.tensor([0.0, -0.0, 1e-30])
+    for value in (1.0, 0.25, -3.0, 1.0 / 3.0):
+        s = torch.tensor(value, dtype=dtype)
+        got = torch.ops.bcelab.scale_grad(g, s)
+        assert got.data_ptr() != g.data_ptr() and got.shape == g.shape
+        assert torch.equal(got, s * g)
+        assert torch.equal(torch.signbit(got), torch.signbit(s * g))
+
+
+def test_torch_compile_scales_the_gradient_of_a_scaled_loss():
+    # loss / 4 (gradient accumulation): the compiled backward multiplies by 1/4
+    x = torch.randn(40, dtype=torch.float64)
+    y = torch.rand(40, dtype=torch.float64)
+    loss = bt.BCEWithLogitsLoss()
+    ref = bcelab.bce_with_logits_grad(x, y, reduction="mean") / 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        step = torch.compile(lambda a: loss(a, y) / 4, backend="aot_eager", fullgraph=True)
+        xa = x.clone().requires_grad_(True)
+        step(xa).backward()
+    assert xa.grad is not None
+    np.testing.assert_allclose(xa.grad.numpy(), ref.numpy(), rtol=1e-12, atol=1e-300)
 
 
 def test_ineligible_explains_itself():

@@ -4,7 +4,10 @@ The generic Array-API path does not compile into one graph (the core's NumPy err
 and warning guards break it into about a dozen), so under ``torch.compile`` an eligible
 call of :func:`bcelab.torch.autograd.fused_loss` becomes one opaque custom-op node:
 forward runs the fused kernel (loss and gradient in one pass, as in eager mode), the
-compiled backward multiplies the saved gradient by ``grad_output``.  The op has a fake
+backward is a second custom op, ``bcelab::scale_grad``, that multiplies the saved
+gradient by ``grad_output`` into kept memory on bcelab's threads (an inductor kernel
+there ran on torch's OpenMP threads, whose spinning slowed the next step's forward pass
+by about half on 2 cores).  The op has a fake
 (meta) implementation for tracing and an autograd formula; double backward is not
 supported by ``torch.compile`` itself.  The kernel checks the values at run time and
 raises the core's errors (NaN, targets or probabilities outside [0, 1]), which the
@@ -20,7 +23,7 @@ import torch
 
 from . import fused
 
-__all__ = ["compiled_loss", "fused_bce_op"]
+__all__ = ["compiled_loss", "fused_bce_op", "scale_grad_op"]
 
 
 @torch.library.custom_op("bcelab::fused_bce", mutates_args=(), device_types="cpu")
@@ -61,9 +64,20 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -
     ctx.save_for_backward(output[1])
 
 
+@torch.library.custom_op("bcelab::scale_grad", mutates_args=(), device_types="cpu")
+def scale_grad_op(g: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``scale * g`` in a new tensor: the compiled backward of ``bcelab::fused_bce``."""
+    return fused.scaled_copy(g, scale)
+
+
+@scale_grad_op.register_fake
+def _fake_scale(g: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(g, memory_format=torch.contiguous_format)
+
+
 def _backward(ctx: Any, grad_value: torch.Tensor, grad_g: Any) -> tuple[Any, ...]:
     (g,) = ctx.saved_tensors
-    return grad_value * g, None, None, None, None, None, None, None
+    return scale_grad_op(g, grad_value), None, None, None, None, None, None, None
 
 
 fused_bce_op.register_autograd(_backward, setup_context=_setup_context)

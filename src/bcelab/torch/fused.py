@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..kernels import dispatch, fused_bce
+from ..kernels.threads import run_threads
 
 __all__ = [
     "POOL_MIN",
@@ -37,6 +38,7 @@ __all__ = [
     "gradient_buffer",
     "options_reason",
     "run_kernel",
+    "scaled_copy",
     "tensors_reason",
 ]
 
@@ -81,6 +83,31 @@ def gradient_buffer(x: torch.Tensor) -> torch.Tensor:
         buf = np.empty(n, dtype=dtype)
         _Pool.buffers = [buf, *bufs[: POOL_SIZE - 1]]
         return torch.from_numpy(buf).view(x.shape)
+
+
+def scaled_copy(g: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``scale * g`` (``scale`` a one-element tensor) in a tensor from :func:`gradient_buffer`.
+
+    The same bits as ``scale * g`` in torch (one IEEE multiplication in ``g``'s dtype), but
+    NumPy's, on the kernels' threads for a large ``g``: torch's OpenMP workers keep
+    spinning for a while after a parallel operation, and on a machine with few cores they
+    then slow down the fused kernel that runs next (the next training step's loss).
+    """
+    out = gradient_buffer(g)
+    src, dst = g.detach().contiguous().numpy().reshape(-1), out.numpy().reshape(-1)
+    s = src.dtype.type(float(scale))
+    n = src.size
+    nt = max(1, min(torch.get_num_threads(), n // POOL_MIN))
+
+    def part(t: int) -> None:
+        lo, hi = n * t // nt, n * (t + 1) // nt
+        if s == 1.0:
+            np.copyto(dst[lo:hi], src[lo:hi])
+        else:
+            np.multiply(src[lo:hi], s, out=dst[lo:hi])
+
+    run_threads(nt, part)
+    return out
 
 
 @dataclass(frozen=True)
