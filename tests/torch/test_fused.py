@@ -24,7 +24,7 @@ import bcelab  # noqa: E402
 import bcelab.torch as bt  # noqa: E402
 from bcelab.errors import DomainError, NaNError  # noqa: E402
 from bcelab.kernels import dispatch  # noqa: E402
-from bcelab.torch import autograd, fused  # noqa: E402
+from bcelab.torch import autograd, compiled, fused  # noqa: E402
 
 FAST = "_FusedBCEBackward"
 
@@ -288,7 +288,7 @@ def test_autocast_and_torch_func_take_the_generic_path():
 
 
 def test_torch_compile_runs_the_kernel_as_one_custom_op():
-    # Under torch.compile the fused kernel is the custom op bcelab::fused_bce (one graph,
+    # Under torch.compile the fused kernel is the custom op bcelab::fused_bce_forward (one graph,
     # no break: fullgraph=True); torch.func transforms inside compile use the generic path.
     x = torch.randn(6, 5, dtype=torch.float64)
     y = (torch.rand(6, 5, dtype=torch.float64) < 0.4).double()
@@ -313,24 +313,49 @@ def test_custom_op_passes_opcheck():
     x = torch.randn(7, dtype=torch.float64, requires_grad=True)
     y = torch.rand(7, dtype=torch.float64)
     w = torch.rand(7, dtype=torch.float64)
-    op = torch.ops.bcelab.fused_bce.default
+    op = torch.ops.bcelab.fused_bce_forward.default
     torch.library.opcheck(op, (x, y, None, True, None, 0.0, "mean", True))
     torch.library.opcheck(op, (x.detach().sigmoid(), y, w, False, 1.5, 0.2, "sum", False))
-    scale = torch.ops.bcelab.scale_grad.default
-    torch.library.opcheck(scale, (torch.randn(5, 3, dtype=torch.float64), torch.tensor(0.25)))
+    back = torch.ops.bcelab.fused_bce_backward.default
+    key = torch.zeros(1, dtype=torch.uint8)  # nothing kept under it: the gradient is recomputed
+    torch.library.opcheck(
+        back,
+        (key, torch.tensor(0.5, dtype=torch.float64), x.detach(), y, w, True, None, 0.0, "mean"),
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n", [7, fused.POOL_MIN + 3])
-def test_scale_grad_is_torchs_product_in_new_memory(dtype: torch.dtype, n: int) -> None:
+def test_scale_in_place_is_torchs_product(dtype: torch.dtype, n: int) -> None:
     g = torch.randn(n, dtype=dtype)
     g[:3] = torch.tensor([0.0, -0.0, 1e-30])
     for value in (1.0, 0.25, -3.0, 1.0 / 3.0):
         s = torch.tensor(value, dtype=dtype)
-        got = torch.ops.bcelab.scale_grad(g, s)
-        assert got.data_ptr() != g.data_ptr() and got.shape == g.shape
+        got = g.clone()
+        fused.scale_in_place(got, s)
         assert torch.equal(got, s * g)
         assert torch.equal(torch.signbit(got), torch.signbit(s * g))
+
+
+def test_the_compiled_backward_hands_over_the_kept_gradient():
+    # the forward op keeps its gradient; the backward op returns that memory, scaled, and a
+    # second backward (retain_graph) recomputes it
+    x = torch.randn(30, dtype=torch.float64)
+    y = torch.rand(30, dtype=torch.float64)
+    ref = bcelab.bce_with_logits_grad(x, y, reduction="mean")
+    xa = x.clone().requires_grad_(True)
+    with count_kernel_calls() as calls:
+        value, _ = torch.ops.bcelab.fused_bce_forward(xa, y, None, True, None, 0.0, "mean", True)
+        (value * 3.0).backward(retain_graph=True)
+        assert len(calls) == 1
+        np.testing.assert_allclose(xa.grad.numpy(), 3.0 * ref.numpy(), rtol=1e-12)
+        value.backward()
+        assert len(calls) == 2  # the kept gradient was handed over: computed again
+    np.testing.assert_allclose(xa.grad.numpy(), 4.0 * ref.numpy(), rtol=1e-12)
+    # a forward whose backward never runs keeps its gradient only until others replace it
+    for _ in range(5):
+        torch.ops.bcelab.fused_bce_forward(xa, y, None, True, None, 0.0, "mean", True)
+    assert len(compiled.HandOver.kept) <= compiled.HandOver.SIZE
 
 
 def test_torch_compile_scales_the_gradient_of_a_scaled_loss():

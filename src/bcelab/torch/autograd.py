@@ -127,7 +127,7 @@ class _FusedBCE(torch.autograd.Function):
                 g = grad_output * g
             return g, None, None, None
         if not one:  # the kernel's buffer is no one else's: scaled in place, no new memory
-            g.mul_(grad_output)
+            fused.scale_in_place(g, grad_output)
         return g, None, None, None
 
 
@@ -148,8 +148,9 @@ def fused_loss(
     ``input`` holds logits (``logits=True``) or probabilities; ``weights`` has the input's
     shape.  With autograd recording and ``input.requires_grad`` the result has a
     ``grad_fn`` (``_FusedBCEBackward``) whose backward costs one multiplication at most.
-    Under ``torch.compile`` the kernel is the custom op ``torch.ops.bcelab.fused_bce``
-    (:mod:`bcelab.torch.compiled`), one opaque node of the compiled graph.
+    Under ``torch.compile`` the kernel is the custom op
+    ``torch.ops.bcelab.fused_bce_forward`` (:mod:`bcelab.torch.compiled`), one opaque node
+    of the compiled graph.
     """
     if torch.compiler.is_compiling():
         return compiled.compiled_loss(

@@ -1,32 +1,70 @@
-"""``torch.compile``: bcelab's fused kernel as the custom op ``torch.ops.bcelab.fused_bce``.
+"""``torch.compile``: bcelab's fused kernel as the custom ops ``torch.ops.bcelab.fused_bce_*``.
 
 The generic Array-API path does not compile into one graph (the core's NumPy error-state
 and warning guards break it into about a dozen), so under ``torch.compile`` an eligible
-call of :func:`bcelab.torch.autograd.fused_loss` becomes one opaque custom-op node:
-forward runs the fused kernel (loss and gradient in one pass, as in eager mode), the
-backward is a second custom op, ``bcelab::scale_grad``, that multiplies the saved
-gradient by ``grad_output`` into kept memory on bcelab's threads (an inductor kernel
-there ran on torch's OpenMP threads, whose spinning slowed the next step's forward pass
-by about half on 2 cores).  The op has a fake
-(meta) implementation for tracing and an autograd formula; double backward is not
-supported by ``torch.compile`` itself.  The kernel checks the values at run time and
-raises the core's errors (NaN, targets or probabilities outside [0, 1]), which the
-generic path under ``torch.compile`` cannot do.
+call of :func:`bcelab.torch.autograd.fused_loss` becomes one opaque custom-op node,
+``bcelab::fused_bce_forward``: it runs the fused kernel (loss and gradient in one pass,
+as in eager mode) and keeps the gradient.  Its backward is a second custom op,
+``bcelab::fused_bce_backward``, that takes the kept gradient back, scales it by
+``grad_output`` in place (when that is not 1) and hands it to autograd: no new memory and
+no torch operation on the gradient, as in eager mode.  (An inductor multiplication there
+costs a pass over new memory, and runs on torch's OpenMP threads, which keep spinning
+afterwards and slowed the next step's forward pass by about half on 2 cores.)  Both ops
+have fake (meta) implementations for tracing; double backward is not supported by
+``torch.compile`` itself.  The kernel checks the values at run time and raises the core's
+errors (NaN, targets or probabilities outside [0, 1]), which the generic path under
+``torch.compile`` cannot do.
 
 This module deliberately has no ``from __future__ import annotations``: ``custom_op``
 reads the annotations to build the operator's schema.
 """
 
-from typing import Any, Optional
+import threading
+from typing import Any, ClassVar, Optional
 
 import torch
 
 from . import fused
 
-__all__ = ["compiled_loss", "fused_bce_op", "scale_grad_op"]
+__all__ = ["compiled_loss", "fused_bce_backward_op", "fused_bce_op"]
 
 
-@torch.library.custom_op("bcelab::fused_bce", mutates_args=(), device_types="cpu")
+class HandOver:
+    """Gradients computed by a forward op, waiting for their backward op.
+
+    A custom op may not return one of its inputs, so the gradient does not travel as a
+    saved tensor: the forward op keeps it here under the address of a one-byte ``key``
+    tensor it returns (unique while that tensor lives, and autograd keeps it until the
+    backward), and the backward op takes it back and returns it as new memory, which
+    autograd can keep as ``.grad`` without a copy.  At most :data:`SIZE` are kept; a
+    backward that finds none (a second one through ``retain_graph``, or one whose gradient
+    was dropped) recomputes it with the kernel: the same bits, one more pass.
+    """
+
+    SIZE = 2
+    lock = threading.Lock()
+    kept: ClassVar[dict[int, torch.Tensor]] = {}
+
+    @classmethod
+    def put(cls, key: torch.Tensor, g: torch.Tensor) -> None:
+        with cls.lock:
+            cls.kept[key.data_ptr()] = g
+            while len(cls.kept) > cls.SIZE:  # the oldest first (dicts keep insertion order)
+                del cls.kept[next(iter(cls.kept))]
+
+    @classmethod
+    def take(cls, key: torch.Tensor) -> torch.Tensor | None:
+        with cls.lock:
+            return cls.kept.pop(key.data_ptr(), None)
+
+
+def _options(
+    logits: bool, pos_weight: float | None, label_smoothing: float, reduction: str
+) -> fused.FusedOptions:
+    return fused.FusedOptions(logits, pos_weight, label_smoothing, reduction)
+
+
+@torch.library.custom_op("bcelab::fused_bce_forward", mutates_args=(), device_types="cpu")
 def fused_bce_op(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -37,11 +75,14 @@ def fused_bce_op(
     reduction: str,
     want_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, gradient or an empty tensor) from one pass of the fused kernel."""
-    opts = fused.FusedOptions(logits, pos_weight, label_smoothing, reduction)
+    """(loss, key) from one pass of the fused kernel; the gradient waits under ``key``."""
+    opts = _options(logits, pos_weight, label_smoothing, reduction)
     wc = None if w is None else w.contiguous()
     value, g = fused.run_kernel(x.contiguous(), y.contiguous(), wc, opts, want_grad)
-    return torch.tensor(value, dtype=x.dtype), (x.new_empty((0,)) if g is None else g)
+    key = torch.zeros(1, dtype=torch.uint8)
+    if g is not None:
+        HandOver.put(key, g)
+    return torch.tensor(value, dtype=x.dtype), key
 
 
 @fused_bce_op.register_fake
@@ -55,29 +96,61 @@ def _fake(
     reduction: str,
     want_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.empty_like(x, memory_format=torch.contiguous_format) if want_grad else None
-    return x.new_empty(()), (x.new_empty((0,)) if g is None else g)
+    return x.new_empty(()), x.new_empty((1,), dtype=torch.uint8)
+
+
+@torch.library.custom_op("bcelab::fused_bce_backward", mutates_args=(), device_types="cpu")
+def fused_bce_backward_op(
+    key: torch.Tensor,
+    grad_value: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: Optional[torch.Tensor],  # noqa: UP045
+    logits: bool,
+    pos_weight: Optional[float],  # noqa: UP045
+    label_smoothing: float,
+    reduction: str,
+) -> torch.Tensor:
+    """``grad_value`` times the gradient kept under ``key`` (recomputed if none is kept)."""
+    g = HandOver.take(key)
+    if g is None:
+        opts = _options(logits, pos_weight, label_smoothing, reduction)
+        wc = None if w is None else w.contiguous()
+        g = fused.run_kernel(x.contiguous(), y.contiguous(), wc, opts, True)[1]
+        assert g is not None  # want_grad=True
+    fused.scale_in_place(g, grad_value)
+    return g
+
+
+@fused_bce_backward_op.register_fake
+def _fake_backward(
+    key: torch.Tensor,
+    grad_value: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: Optional[torch.Tensor],  # noqa: UP045
+    logits: bool,
+    pos_weight: Optional[float],  # noqa: UP045
+    label_smoothing: float,
+    reduction: str,
+) -> torch.Tensor:
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
+    x, y, w, *options = inputs
+    ctx.options = tuple(options[:4])  # logits, pos_weight, label_smoothing, reduction
     ctx.mark_non_differentiable(output[1])
-    ctx.save_for_backward(output[1])
+    ctx.save_for_backward(output[1], x, y, w)
 
 
-@torch.library.custom_op("bcelab::scale_grad", mutates_args=(), device_types="cpu")
-def scale_grad_op(g: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``scale * g`` in a new tensor: the compiled backward of ``bcelab::fused_bce``."""
-    return fused.scaled_copy(g, scale)
-
-
-@scale_grad_op.register_fake
-def _fake_scale(g: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return torch.empty_like(g, memory_format=torch.contiguous_format)
-
-
-def _backward(ctx: Any, grad_value: torch.Tensor, grad_g: Any) -> tuple[Any, ...]:
-    (g,) = ctx.saved_tensors
-    return scale_grad_op(g, grad_value), None, None, None, None, None, None, None
+# torch.compile's on-disk cache keys the forward graph only, so a compiled backward
+# outlives a change of this formula (pytorch/pytorch#144344): a change that alters the
+# backward must also rename the ops.
+def _backward(ctx: Any, grad_value: torch.Tensor, grad_key: Any) -> tuple[Any, ...]:
+    key, x, y, w = ctx.saved_tensors
+    g = fused_bce_backward_op(key, grad_value, x, y, w, *ctx.options)
+    return g, None, None, None, None, None, None, None
 
 
 fused_bce_op.register_autograd(_backward, setup_context=_setup_context)

@@ -38,7 +38,7 @@ __all__ = [
     "gradient_buffer",
     "options_reason",
     "run_kernel",
-    "scaled_copy",
+    "scale_in_place",
     "tensors_reason",
 ]
 
@@ -85,29 +85,27 @@ def gradient_buffer(x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(buf).view(x.shape)
 
 
-def scaled_copy(g: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``scale * g`` (``scale`` a one-element tensor) in a tensor from :func:`gradient_buffer`.
+def scale_in_place(g: torch.Tensor, scale: torch.Tensor) -> None:
+    """``g *= scale`` (``scale`` a one-element tensor; nothing to do when it is 1).
 
-    The same bits as ``scale * g`` in torch (one IEEE multiplication in ``g``'s dtype), but
+    The same bits as ``g.mul_(scale)`` (one IEEE multiplication in ``g``'s dtype), but
     NumPy's, on the kernels' threads for a large ``g``: torch's OpenMP workers keep
     spinning for a while after a parallel operation, and on a machine with few cores they
     then slow down the fused kernel that runs next (the next training step's loss).
     """
-    out = gradient_buffer(g)
-    src, dst = g.detach().contiguous().numpy().reshape(-1), out.numpy().reshape(-1)
-    s = src.dtype.type(float(scale))
-    n = src.size
+    s = float(scale)
+    if s == 1.0:
+        return
+    flat = g.detach().numpy().reshape(-1)  # a kernel's buffer: contiguous
+    factor = flat.dtype.type(s)
+    n = flat.size
     nt = max(1, min(torch.get_num_threads(), n // POOL_MIN))
 
     def part(t: int) -> None:
         lo, hi = n * t // nt, n * (t + 1) // nt
-        if s == 1.0:
-            np.copyto(dst[lo:hi], src[lo:hi])
-        else:
-            np.multiply(src[lo:hi], s, out=dst[lo:hi])
+        np.multiply(flat[lo:hi], factor, out=flat[lo:hi])
 
     run_threads(nt, part)
-    return out
 
 
 @dataclass(frozen=True)
