@@ -20,8 +20,12 @@ accuracy grid still passes) but never reorders operations.  Only the additions (
 products of :mod:`bcelab.kernels.logsum`) that accumulate a block's values are
 reassociable (:func:`~bcelab.kernels.fastmath.add_reassoc`), which lets LLVM keep several
 partial sums in SIMD lanes (the order is fixed by the compiled code, so results are
-deterministic).  Everything runs inside the one compiled function: calling another
-compiled function per block, with arrays, cost more than the block's arithmetic.
+deterministic).  Everything else runs inside the one compiled function: calling another
+compiled function per block, with arrays, cost more than the block's arithmetic.  The
+exception is called once per chunk: the common sums-only case (0/1 targets, no weights,
+no smoothing) runs first in a loop compiled on its own (``*_run``), which LLVM compiles
+better apart from the kernel's other paths; the kernel goes on from the first block that
+loop cannot sum, so the sums are the same, bit for bit.
 """
 
 from __future__ import annotations
