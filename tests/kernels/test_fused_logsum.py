@@ -30,6 +30,8 @@ from bcelab.kernels.logsum import (
     hard_probs_block,
     logits_block,
     plain_logits_block,
+    plain_probs_block,
+    prob_sums,
     probs_block,
     soft_logits_block,
 )
@@ -311,6 +313,33 @@ def test_the_plain_product_is_kept_only_where_it_is_accurate() -> None:
     plain = plain_logits_block(xc, yc, tc, 512)[1]
     assert plain < PLAIN_MIN and abs(plain - ref) > 1e-6 * ref
     assert _fused_sum(xc, yc, logits=True, pos_weight=1.0) == pytest.approx(ref, rel=1e-15)
+
+
+def test_the_plain_product_of_probabilities_is_kept_only_where_it_is_accurate() -> None:
+    # the same rule as for logits: every z in the product, kept when the sum is >= 16
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal(512) * 3
+    p = (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    y = (rng.random(512) < 0.5).astype(np.float32)
+    ref = _reference_sum(p, y, logits=False, pos_weight=1.0)
+    _, s, bad, soft = plain_probs_block(p, y, 512)
+    assert (bad, soft) == (0.0, 0.0) and s >= PLAIN_MIN
+    assert s == pytest.approx(ref, rel=3e-14, abs=0.0)
+    assert prob_sums(p, y, 512, 1.0, False)[1:] == (s, 0.0, 0.0, False)
+    # confident, correct predictions: the plain sum is below the bound, the series is used,
+    # and the next block starts with the series (series_run) until a sum reaches 2x
+    pc = np.full(512, 1.0 - 2.0**-20, dtype=np.float32)
+    yc = np.ones(512, dtype=np.float32)
+    ref_c = _reference_sum(pc, yc, logits=False, pos_weight=1.0)
+    assert plain_probs_block(pc, yc, 512)[1] < PLAIN_MIN
+    _, s0, bad, soft, series_run = prob_sums(pc, yc, 512, 1.0, False)
+    assert s0 == pytest.approx(ref_c, rel=1e-15) and (bad, soft, series_run) == (0.0, 0.0, True)
+    assert prob_sums(p, y, 512, 1.0, True)[1] == probs_block(p, y, 512)[1]
+    assert prob_sums(p, y, 512, 1.0, True)[4] is False  # a sum of ordinary losses ends the run
+    # an exact wrong prediction: the sum is infinite and kept
+    p0 = p.copy()
+    p0[3] = 1.0 - y[3]
+    assert prob_sums(p0, y, 512, 1.0, False)[1] == np.inf
 
 
 @pytest.mark.parametrize("logits", [True, False])

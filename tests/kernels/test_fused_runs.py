@@ -30,7 +30,7 @@ def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _expected(pred: np.ndarray, y: np.ndarray, *, logits: bool, pw: float) -> tuple[float, int]:
     """The sums and the stop of a run, block by block from the block functions."""
-    total, b0 = 0.0, 0
+    total, b0, series_run = 0.0, 0, False
     while b0 < pred.size:
         m = min(LOSS_BLOCK, pred.size - b0)
         pb, tb = pred[b0 : b0 + m], y[b0 : b0 + m]
@@ -41,9 +41,10 @@ def _expected(pred: np.ndarray, y: np.ndarray, *, logits: bool, pw: float) -> tu
             if soft != 0.0 or s0 < PLAIN_MIN:
                 break
         else:
-            s1, s0, _, soft = prob_sums(pb, tb, m, pw)
+            s1, s0, _, soft, series = prob_sums(pb, tb, m, pw, series_run)
             if soft != 0.0:
                 break
+            series_run = series
         total += (0.0 if pw == 0.0 else pw * s1) + s0
         b0 += m
     return total, b0
@@ -60,7 +61,7 @@ def _run(fn, pred, y, pw=1.0):  # type: ignore[no-untyped-def]
 def test_probs_run_gives_the_block_sums_in_order(pw: float) -> None:
     _, p, y = _data(5 * LOSS_BLOCK + 77)
     y[3 * LOSS_BLOCK + 5] = 0.25  # a soft target: the run stops at its block
-    (total, bad, stop), _ = _run(probs_run, p, y, pw)
+    (total, bad, stop, _), _ = _run(probs_run, p, y, pw)
     want, want_stop = _expected(p, y, logits=False, pw=pw)
     assert (total, bad, stop) == (want, 0.0, want_stop) and stop == 3 * LOSS_BLOCK
 
@@ -69,7 +70,7 @@ def test_logits_run_stops_at_a_block_of_tiny_losses() -> None:
     x, _, y = _data(4 * LOSS_BLOCK + 10, seed=1)
     blk = slice(2 * LOSS_BLOCK, 3 * LOSS_BLOCK)
     x[blk] = np.where(y[blk] == 1.0, 40.0, -40.0)  # confident and right: sum below PLAIN_MIN
-    (total, bad, stop), _ = _run(logits_run, x, y)
+    (total, bad, stop, _), _ = _run(logits_run, x, y)
     want, want_stop = _expected(x, y, logits=True, pw=1.0)
     assert stop == want_stop == 2 * LOSS_BLOCK and bad == 0.0
     # the sums of exp(-|x|) may differ from NumPy's exp in the last bit: compare closely
@@ -81,7 +82,7 @@ def test_logits_run_stops_at_a_block_of_tiny_losses() -> None:
 def test_a_nan_logit_is_kept_and_counted() -> None:
     x, _, y = _data(3 * LOSS_BLOCK, seed=2)
     x[LOSS_BLOCK + 3] = np.nan
-    (total, bad, stop), _ = _run(logits_run, x, y)
+    (total, bad, stop, _), _ = _run(logits_run, x, y)
     assert np.isnan(total) and bad == 1.0 and stop == x.size
 
 
@@ -91,7 +92,7 @@ def test_grad_runs_write_the_kernels_gradient(logits: bool) -> None:
     # logits sums below PLAIN_MIN, and the run leaves it to the general path
     pred = x if logits else p
     fn = logits_grad_run if logits else probs_grad_run
-    (total, _, stop), g = _run(fn, pred, y)
+    (total, _, stop, _), g = _run(fn, pred, y)
     assert stop == pred.size
     ref = fused_bce(pred, y, logits=logits, grad=True)  # the mean: den = N, as in _run
     assert ref.fused and total / pred.size == pytest.approx(ref.value, rel=1e-15)

@@ -22,14 +22,16 @@ by ``bench/fit_fastmath.py``).  The sum is thus within ~3e-14 relative of the su
 exact per-element losses, far inside the 1e-12 budget of the mean, and independent of the
 thread count (the order is fixed by the compiled code).
 
-From logits with ``pos_weight = 1`` the kernel first tries :func:`plain_logits_block`, which
-puts every factor in the product (no series per element, about 15% less work per element
-than :func:`logits_block`): its roundings, about ``2 m`` of them, are an absolute error of
-at most 1.1e-13 on a block of 512, so its sum is kept only when it is at least
-:data:`PLAIN_MIN` = 16 (7e-15 relative); a block of smaller losses is summed again with
-the series, and so is the next block, until a sum reaches twice the bound.  The kernel
-starts every chunk with the plain product, so the path a block takes does not depend on
-the threads.
+With ``pos_weight = 1`` the kernel first tries :func:`plain_logits_block` or
+:func:`plain_probs_block`, which put every factor in the product (no series per element:
+about 15% less work per element than :func:`logits_block` from logits, about half of
+:func:`probs_block`'s from probabilities).  Their roundings, about ``2 m`` per block from
+logits (``1 + t`` and the product) and ``m`` from probabilities (the product of exact
+mantissas), are an absolute error of at most 1.1e-13 on a block of 512, so such a sum is
+kept only when it is at least :data:`PLAIN_MIN` = 16 (7e-15 relative); a block of smaller
+losses is summed again with the series, and so is the next block, until a sum reaches
+twice the bound.  The kernel starts every chunk with the plain product, so the path a
+block takes does not depend on the threads.
 
 Each function comes in two compiled variants: ``split=True`` returns the sums over
 y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
@@ -71,6 +73,7 @@ __all__ = [
     "logit_sums",
     "logits_block",
     "plain_logits_block",
+    "plain_probs_block",
     "prob_sums",
     "probs_block",
     "soft_logits_block",
@@ -183,7 +186,8 @@ def soft_logits_block(
     return 0.0, s, bad, 0.0
 
 
-def _make_probs(split: bool) -> Any:
+def _make_probs(split: bool, plain: bool = False) -> Any:
+    # plain: every factor z goes into the product, no series (plain_probs_block)
     @njit(**_BLOCK)
     def block(pb: Any, tb: Any, m: int) -> tuple[float, float, float, float]:
         ser1 = 0.0
@@ -206,13 +210,18 @@ def _make_probs(split: bool) -> Any:
             bits = f64_to_bits(z)
             # sign or top exponent bit: z or 1 - z negative, >= 2 or NaN, i.e. p outside [0, 1]
             chk |= bits | f64_to_bits(u)
-            small = u < SMALL
-            ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
             e = bits_to_f64((bits >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
             mant = bits_to_f64((bits & _MANT) | _ONE_BITS)
-            s = ser if small else 0.0
-            ex = 0.0 if small else e
-            f = 1.0 if small else mant
+            if plain:
+                s = 0.0
+                ex = e
+                f = mant
+            else:
+                small = u < SMALL
+                ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
+                s = ser if small else 0.0
+                ex = 0.0 if small else e
+                f = 1.0 if small else mant
             if split:
                 ser1 = add_reassoc(ser1, s if pos else 0.0)
                 ser0 = add_reassoc(ser0, 0.0 if pos else s)
@@ -260,6 +269,9 @@ hard_probs_block = _PROBS[True]
 #: The ``pos_weight = 1`` variants: ``(0.0, sum over all, count, count)``.
 logits_block = _LOGITS[False]
 probs_block = _PROBS[False]
+#: ``plain_probs_block(pb, tb, m)``: :func:`probs_block` with every ``z`` in the product (no
+#: series); its sum is kept when at least :data:`PLAIN_MIN`, as for logits.
+plain_probs_block = _make_probs(False, plain=True)
 #: ``plain_logits_block(pb, tb, ta, m)``: :func:`logits_block` with every factor ``1 + t``
 #: in the product (no series).  Without the series the product's roundings, about ``2 m``
 #: of them (1.1e-13 for a block of 512), are an *absolute* error of the block's sum;
@@ -309,8 +321,28 @@ def logit_sums(
 
 
 @njit(**_BLOCK)
-def prob_sums(pb: Any, tb: Any, m: int, pw: float) -> tuple[float, float, float, float]:
-    """The block sums the kernel takes for probabilities (0/1 targets only)."""
-    if pw == 1.0:
-        return probs_block(pb, tb, m)
-    return hard_probs_block(pb, tb, m)
+def prob_sums(
+    pb: Any, tb: Any, m: int, pw: float, series_run: bool
+) -> tuple[float, float, float, float, bool]:
+    """The block sums the kernel takes for probabilities (0/1 targets only):
+    ``(s1, s0, invalid, soft, series_run)``.
+
+    ``pos_weight != 1``: :func:`hard_probs_block`.  ``pos_weight = 1``: as for logits
+    (:func:`logit_sums`), :func:`plain_probs_block`, redone with :func:`probs_block` when
+    its sum is below :data:`PLAIN_MIN`; after such a block the next ones start with the
+    series (``series_run``) until a sum reaches twice the bound.  ``soft`` > 0 sends the
+    block to the per-element path.
+    """
+    if pw != 1.0:
+        s1, s0, bad, soft = hard_probs_block(pb, tb, m)
+        return s1, s0, bad, soft, series_run
+    soft = 0.0
+    if not series_run:
+        s1, s0, bad, soft = plain_probs_block(pb, tb, m)
+        if soft == 0.0 and not s0 < PLAIN_MIN:  # inf and a flagged block's sum are kept
+            return s1, s0, bad, soft, False
+    if soft == 0.0:
+        s1, s0, bad, soft = probs_block(pb, tb, m)
+        if soft == 0.0:
+            return s1, s0, bad, soft, s0 < 2.0 * PLAIN_MIN
+    return s1, s0, bad, soft, series_run

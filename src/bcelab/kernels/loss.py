@@ -107,10 +107,11 @@ def _make_run(logits: bool, grad: bool) -> Any:
         pw: float,
         den: float,
         inv_den: float,
-    ) -> tuple[float, float, int]:
+    ) -> tuple[float, float, int, bool]:
         pred, tgt, out = borrowed(pred), borrowed(tgt), borrowed(out)
         total = 0.0
         invalid = 0.0
+        series_run = False  # as the kernel's (probabilities; logits stop instead)
         b0 = lo
         while b0 < hi:
             m = min(LOSS_BLOCK, hi - b0)
@@ -123,26 +124,28 @@ def _make_run(logits: bool, grad: bool) -> Any:
                 if soft != 0.0 or s0 < PLAIN_MIN:  # a NaN sum is kept: its block is flagged
                     break
             else:
-                s1, s0, bad, soft = prob_sums(pb, tb, m, pw)
+                s1, s0, bad, soft, series = prob_sums(pb, tb, m, pw, series_run)
                 if soft != 0.0:
                     break
+                series_run = series
             total += (0.0 if pw == 0.0 else pw * s1) + s0  # the kernel's own sum, in order
             invalid += bad
             if grad:
                 ob = out[b0 : b0 + m]
                 grad_rows(pb, tb, ta, ob, m, pw, 1.0, 0.0, False, den, inv_den, logits)
             b0 += m
-        return total, invalid, b0
+        return total, invalid, b0, series_run
 
     return run
 
 
 # ``*_run(pred, targets, out, ta, lo, hi, pos_weight, den, inv_den) -> (loss sum, invalid
-# count, stop)``: float32 inputs with 0/1 targets and no label smoothing (from logits:
-# pos_weight 1), the blocks of ``lo:hi`` whose sums kernels.logsum gives alone, up to the
-# first block that needs more (``stop``; ``hi`` when none does).  They give the kernel's
-# own sums, in its order, bit for bit, in loops compiled apart from the kernel's other
-# paths, which run 10-15% faster.  The ``*_grad_run`` ones also write the gradient.
+# count, stop, series_run)``: float32 inputs with 0/1 targets and no label smoothing (from
+# logits: pos_weight 1), the blocks of ``lo:hi`` whose sums kernels.logsum gives alone, up
+# to the first block that needs more (``stop``; ``hi`` when none does), and the kernel's
+# ``series_run`` state there.  They give the kernel's own sums, in its order, bit for
+# bit, in loops compiled apart from the kernel's other paths, which run 10-15% faster.
+# The ``*_grad_run`` ones also write the gradient.
 logits_run = _make_run(True, False)
 logits_grad_run = _make_run(True, True)
 probs_run = _make_run(False, False)
@@ -221,7 +224,7 @@ def _compile(
             # Each chunk starts afresh, so the path a block takes, and so the sums' last
             # bits, do not depend on how the chunks are shared among threads.
             soft_run = False  # the last block had targets other than 0 and 1
-            series_run = False  # the last block's logits sum needed the series (logsum)
+            series_run = False  # the last block's sum needed the series (logsum)
             tot = np.zeros(_SLOTS, dtype=np.float64)
             start = lo
             if SUMS and not smooth and (pw == 1.0 or not LOGITS):
@@ -236,6 +239,7 @@ def _compile(
                 tot[LossSlot.LOSS] += r[0]
                 tot[LossSlot.INVALID] += r[1]
                 start = r[2]
+                series_run = r[3]
             for b0 in range(start, hi, LOSS_BLOCK):
                 m = min(LOSS_BLOCK, hi - b0)
                 # Views with a loop index from 0 let LLVM see that no index is negative
@@ -259,7 +263,7 @@ def _compile(
                             pb, tb, ta, m, pw, keep, half, smooth, soft_run, series_run
                         )
                     else:
-                        s1, s0, nbad, nsoft = prob_sums(pb, tb, m, pw)
+                        s1, s0, nbad, nsoft, series_run = prob_sums(pb, tb, m, pw, series_run)
                         soft_run = nsoft != 0.0
                     if nsoft == 0.0:
                         tot[LossSlot.LOSS] += (0.0 if pw == 0.0 else pw * s1) + s0
