@@ -144,8 +144,8 @@ def _make_run(logits: bool, grad: bool) -> Any:
 # logits: pos_weight 1), the blocks of ``lo:hi`` whose sums kernels.logsum gives alone, up
 # to the first block that needs more (``stop``; ``hi`` when none does), and the kernel's
 # ``series_run`` state there.  They give the kernel's own sums, in its order, bit for
-# bit, in loops compiled apart from the kernel's other paths, which run 10-15% faster.
-# The ``*_grad_run`` ones also write the gradient.
+# bit, in loops compiled apart from the kernel's other paths, where LLVM makes faster code
+# of them (bench/results/kernel.md).  The ``*_grad_run`` ones also write the gradient.
 logits_run = _make_run(True, False)
 logits_grad_run = _make_run(True, True)
 probs_run = _make_run(False, False)
