@@ -410,6 +410,8 @@ def test_train_output_says_the_two_circles_tutorial(
         (["file", "--target", "y"], "--data"),
         (["file", "--data", "x.csv", "--target", "y", "--delimiter", "ab"], "--delimiter"),
         (["autoencoder", "--resume", "nowhere"], "--resume"),
+        (["circles", "--device", "tpu"], "--device"),
+        (["moons", "--device", "cuda:99"], "--device cuda:99 (found"),
     ],
 )
 def test_bad_flags_are_named_as_typed(

@@ -21,6 +21,7 @@ __all__ = [
     "add_target_arguments",
     "check_checkpoint_every",
     "check_delimiter",
+    "check_device",
     "check_engine_flags",
     "check_existing_file",
     "check_fraction",
@@ -44,6 +45,21 @@ def check_positive(value: int, flag: str, example: int) -> int:
             f"pass e.g. {flag} {example}",
         )
     return value
+
+
+def check_device(value: str) -> str:
+    """``--device``: ``cpu``, or ``cuda``/``cuda:N`` naming a GPU that torch can use here."""
+    from ..train.checks import check_device as check_torch_device
+
+    try:
+        return str(check_torch_device(value, fname="--device"))
+    except OptionError as e:
+        raise OptionError(
+            "--device must be cpu, or cuda / cuda:N naming a GPU that torch can use",
+            f"received --device {value}"
+            + ("" if e.received.startswith("received") else f" ({e.received})"),
+            "leave --device out to train on the CPU",
+        ) from None
 
 
 def check_seed(value: int, flag: str = "--seed") -> int:

@@ -54,6 +54,7 @@ KEPT = (
     "label_smoothing",
     "seeds",
     "seed",
+    "device",
 )
 
 
@@ -78,6 +79,7 @@ class Config:
     label_smoothing: float = 0.0
     seeds: int = 1
     seed: int = 0
+    device: str = "cpu"
     out: str | None = None
     resume: str | None = None
     quiet: bool = False
@@ -171,6 +173,7 @@ def config_from_args(ns: argparse.Namespace) -> Any:
         label_smoothing=flags.check_unit_open(v["label_smoothing"], "--label-smoothing", "0.1"),
         seeds=flags.check_positive(v["seeds"], "--seeds", 30),
         seed=flags.check_seed(v["seed"]),
+        device=flags.check_device(v["device"]),
         out=out,
         resume=resume,
         quiet=ns.quiet,
@@ -257,6 +260,7 @@ def _train(cfg: Config, ds: Dataset, out: Path) -> History:
             out=out,
             run_info={"cli": _saved_options(cfg)},
             checkpoint_every=cfg.checkpoint_every,
+            device=cfg.device,
         )
     except DivergedError as e:
         print(f"bcelab train: history written to {out}", file=sys.stderr)

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "label_smoothing": 0.0,
     "seeds": 1,
     "seed": 0,
+    "device": "cpu",
 }
 #: option -> its flag
 FLAG_NAMES = {k: "--" + k.replace("_", "-") for k in DEFAULTS}
@@ -76,6 +77,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="train this many seeds at once (batched) and report mean ± CI (default 1)",
     )
     p.add_argument("--seed", type=int, default=_KEEP, help="first seed (default 0)")
+    p.add_argument(
+        "--device",
+        default=_KEEP,
+        metavar="DEV",
+        help="where to train: cpu (default), cuda or cuda:N (a CUDA build of torch on a GPU)",
+    )
     run_folder.add_flags(p, "runs/<name>-<timestamp>/")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

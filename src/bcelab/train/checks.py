@@ -15,6 +15,7 @@ from ..errors import OptionError
 
 __all__ = [
     "check_checkpoint_every",
+    "check_device",
     "check_label_smoothing",
     "check_lr",
     "check_momentum",
@@ -26,6 +27,43 @@ def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return math.nan
     return float(value)
+
+
+def check_device(device: object, *, fname: str) -> object:
+    """A ``torch.device`` that torch can train on here (``None``: the CPU).
+
+    Returns the ``torch.device``; a GPU that is missing or out of range is an error at
+    the door, not a failure inside the first epoch.
+    """
+    import torch  # optional dependency (bcelab[train])
+
+    if device is None:
+        return torch.device("cpu")
+    example = "pass device='cuda' (the current GPU), device='cuda:1', or device='cpu'"
+    try:
+        dev = torch.device(device)  # type: ignore[call-overload]
+    except (RuntimeError, TypeError):
+        raise OptionError(
+            f"{fname}: device must name a torch device", f"received device={device!r}", example
+        ) from None
+    if dev.type == "cpu":
+        return torch.device("cpu")
+    if dev.type != "cuda":
+        raise OptionError(
+            f"{fname}: device must be the CPU or a CUDA GPU",
+            f"received device={device!r}",
+            example,
+        )
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = torch.cuda.current_device() if count and dev.index is None else dev.index
+    if count == 0 or index is None or not 0 <= index < count:
+        gpus = f"{count} CUDA GPU{'s' if count != 1 else ''}"
+        raise OptionError(
+            f"{fname}: device={device!r} needs a CUDA GPU that torch can use",
+            f"found {gpus} visible to torch {torch.__version__}",
+            "drop device= to train on the CPU, or install a CUDA build of torch on a GPU machine",
+        )
+    return torch.device("cuda", index)
 
 
 def check_seed(seed: object, *, fname: str) -> int:

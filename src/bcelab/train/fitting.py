@@ -25,6 +25,7 @@ from .autoencoder.images import ImageSet
 from .autoencoder.spec import AutoencoderSpec, build_seeded
 from .checks import (
     check_checkpoint_every,
+    check_device,
     check_label_smoothing,
     check_lr,
     check_momentum,
@@ -60,6 +61,7 @@ class _Options:
     objective: Objective
     label_smoothing: float
     threads: int | None
+    device: Any  # a torch.device
 
 
 def _check_recipe(
@@ -85,6 +87,7 @@ def _check_options(
     seeds: object,
     seed: object,
     threads: object,
+    device: object,
     recipe: tuple[Optimizer, Objective, float],
 ) -> _Options:
     f = "fit"
@@ -98,10 +101,11 @@ def _check_options(
         list(range(first, first + n_seeds)),
         *recipe,
         check_threads(threads, fname=f),
+        check_device(device, fname=f),
     )
 
 
-def _model(model: Any, ds: Dataset, seeds: list[int]) -> Any:
+def _model(model: Any, ds: Dataset, seeds: list[int], device: Any) -> Any:
     """The MLPSpec or torch module to train (an AutoencoderSpec built from ``seeds[0]``)."""
     import torch  # optional dependency (bcelab[train])
 
@@ -121,6 +125,12 @@ def _model(model: Any, ds: Dataset, seeds: list[int]) -> Any:
             "model must be a bcelab.train.MLPSpec or a torch.nn.Module",
             f"received {type(model).__name__}",
             "use MLPSpec(hidden=(50,))",
+        )
+    if not is_mlp and device.type != "cpu":
+        raise OptionError(
+            "device= trains the built-in MLPSpec; other models train on the CPU",
+            f"received device='{device}' with a {type(spec).__name__}",
+            "drop device=, or use MLPSpec",
         )
     if not is_mlp and len(seeds) != 1:
         raise OptionError(
@@ -155,12 +165,16 @@ def _splits(ds: Dataset, opts: _Options) -> Splits:
         for split, y in (("train", ytr), ("test", yte))
     }
     xtr, xte = torch.from_numpy(ds.x_train), torch.from_numpy(ds.x_test)
-    return Splits(xtr, ytr, xte, yte, floors, soft, hard)
+    dev = opts.device
+    return Splits(xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev), floors, soft, hard)
 
 
 def _config(spec: Any, ds: Dataset, opts: _Options) -> dict[str, Any]:
     """The run's identity (summary.json, and what ``resume=`` must match but ``epochs``)."""
     opt, obj = opts.optimizer, opts.objective
+    # the device is part of a GPU run's identity (a resumed run must round as the first
+    # did); CPU runs, the default, do not name it
+    where = {"device": str(opts.device)} if opts.device.type != "cpu" else {}
     return {
         "model": spec.to_dict()
         if isinstance(spec, MLPSpec)
@@ -179,6 +193,7 @@ def _config(spec: Any, ds: Dataset, opts: _Options) -> dict[str, Any]:
         "label_smoothing": opts.label_smoothing,
         "seeds": opts.seeds,
         "notes": list(ds.notes),
+        **where,
     }
 
 
@@ -189,7 +204,7 @@ def _build(
     ``threads`` says otherwise; pipelined from PIPELINE_SEEDS seeds on, given a second
     core), else ModuleTrainer."""
     ds = as_dataset(data.to_dataset() if isinstance(data, ImageSet) else data)
-    spec = _model(model, ds, opts.seeds)
+    spec = _model(model, ds, opts.seeds, opts.device)
     splits = _splits(ds, opts)
     config = _config(spec, ds, opts)
     tune()
@@ -212,7 +227,10 @@ def _build(
         optimizer=opts.optimizer,
         config=config,
         metrics=metrics,
-        pipelined=isinstance(spec, MLPSpec) and len(opts.seeds) >= PIPELINE_SEEDS and spare_core(),
+        pipelined=isinstance(spec, MLPSpec)
+        and len(opts.seeds) >= PIPELINE_SEEDS
+        and opts.device.type == "cpu"
+        and spare_core(),
         files=files,
     )
     mlp_default = opts.threads is None and isinstance(spec, MLPSpec)
@@ -243,6 +261,7 @@ def fit(
     run_info: Mapping[str, Any] | None = None,
     progress: bool | ProgressFn = False,
     checkpoint_every: int | None = None,
+    device: Any = None,
 ) -> History:
     r"""Train with minibatch SGD/Adam on :func:`bcelab.bce_with_logits` and return a :class:`History`.
 
@@ -285,6 +304,11 @@ def fit(
             every that many epochs while training, so that a killed run can be resumed
             from there; ``None`` (default): at the first epoch end 30 s after the last
             checkpoint; ``0``: only at the end.
+        device: where the built-in MLP trains: ``None`` or ``"cpu"`` (the default), or a
+            CUDA GPU (``"cuda"``, ``"cuda:1"`` or a ``torch.device``).  On a GPU every
+            seed's steps run there in float32 (the same formulas, other rounding); the
+            shuffles, the initial weights and the artifacts are the same as on the CPU,
+            and checkpoints hold CPU tensors.  Other models train on the CPU.
 
     Returns:
         The :class:`History`; the final weights are ``history.model_state`` (the
@@ -293,7 +317,7 @@ def fit(
     """
     started = time.perf_counter()
     recipe = _check_recipe(optimizer, lr, momentum, loss, gamma, label_smoothing)
-    opts = _check_options(epochs, batch_size, seeds, seed, threads, recipe)
+    opts = _check_options(epochs, batch_size, seeds, seed, threads, device, recipe)
     every = check_checkpoint_every(checkpoint_every, fname="fit")
     trainer, threads = _build(model, data, opts, metrics)
     history, _ = train(

@@ -128,8 +128,8 @@ def _means(v: Tensor, dim: int) -> np.ndarray:
     import torch  # optional dependency (bcelab[train])
 
     if v.dtype == torch.bool:
-        return torch.sum(v, dim=dim).to(torch.float64).div_(v.shape[dim]).numpy()
-    return torch.mean(v, dim=dim).numpy()
+        return torch.sum(v, dim=dim).to(torch.float64).div_(v.shape[dim]).cpu().numpy()
+    return torch.mean(v, dim=dim).cpu().numpy()
 
 
 def split_metrics(

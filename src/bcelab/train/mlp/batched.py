@@ -81,7 +81,8 @@ class BatchedMLP:
         self.n_in, self.n_out = int(x.shape[1]), int(y.shape[1])
         self.batch_size, self.objective, self.optimizer = batch_size, objective, optimizer
         init = models.init_flat(spec, self.seeds, self.n_in, self.n_out)
-        self.flat = torch.from_numpy(init)
+        self.device = dev = x.device  # the CPU or a GPU: every tensor of the run lives there
+        self.flat = torch.from_numpy(init).to(dev)
         self.gflat = torch.zeros_like(self.flat)
         self.layers = models.views(self.flat, spec, self.n_in, self.n_out)
         self.glayers = models.views(self.gflat, spec, self.n_in, self.n_out)
@@ -106,14 +107,14 @@ class BatchedMLP:
         # torch.bmm writes such an output with one GEMM per seed (several times slower):
         # the products go into contiguous buffers and are copied over.  With one seed
         # the views are contiguous and written directly.
-        self.gtmp = [gw if s == 1 else torch.empty(gw.shape) for gw in [self.gw1a, *self.gws[1:]]]
+        self.gtmp = [gw if s == 1 else torch.empty(gw.shape, device=dev) for gw in [self.gw1a, *self.gws[1:]]]
         # the factored step's contraction C: with 3 rows ([x, 1] of 2 features) padded to
         # 4 (a zero row), MKL's batched GEMM takes a faster kernel (32 us instead of 43)
         self.rows = 4 if self.n_in + 1 == 3 else self.n_in + 1
-        self.cbuf = (torch.empty(s, self.rows, h1), torch.empty(self.w1a.shape))
-        # many seeds of one hidden layer and one output: the compiled loops of
+        self.cbuf = (torch.empty(s, self.rows, h1, device=dev), torch.empty_like(self.w1a))
+        # many seeds of one hidden layer and one output on the CPU: the compiled loops of
         # bcelab.kernels.mlp for the test-set logits and, with 0/1 targets and SGD, the epochs
-        one_out = len(self.layers) == 2 and self.n_out == 1 and s > 1
+        one_out = len(self.layers) == 2 and self.n_out == 1 and s > 1 and dev.type == "cpu"
         self.kernels: Any = compiled_kernels() if one_out else None
         self.compiled_steps = self.kernels is not None and self.signed and optimizer.name == "sgd"
         if self.compiled_steps:
@@ -168,7 +169,7 @@ class BatchedMLP:
         layers = models.views(flat, self.spec, self.n_in, self.n_out)
         d1, h = self.w1a.shape[1], self.w1a.shape[2]
         wcat = flat[:, : d1 * h].view(s, d1, h).transpose(1, 2).reshape(s * h, d1)
-        xat = torch.cat([x.T, torch.ones(1, x.shape[0], dtype=x.dtype)], dim=0)
+        xat = torch.cat([x.T, torch.ones(1, x.shape[0], dtype=x.dtype, device=x.device)], dim=0)
         widest = max(w.shape[2] for w, _ in layers)
         if chunk is None:  # columns per chunk: up to 16 MB of activations (fewer, larger
             chunk = max(32, (1 << 22) // (s * widest))  # calls beat cache-sized ones here)
@@ -234,18 +235,24 @@ class BatchedMLP:
         return self.flat.clone()
 
     def get_state(self) -> dict[str, Any]:
-        return {"flat": self.flat.clone(), "opt": _clone(self.opt_state)}
+        """Weights and optimiser state as CPU copies (a checkpoint loads anywhere)."""
+        return {"flat": _copy_to(self.flat, "cpu"), "opt": _clone(self.opt_state, "cpu")}
 
     def set_state(self, st: dict[str, Any]) -> None:
         self.flat.copy_(st["flat"])
-        self.opt_state = _clone(st["opt"])
+        self.opt_state = _clone(st["opt"], self.device)
 
     def model_state(self) -> dict[str, Any]:
-        return models.state_dict(self.flat, self.spec, self.n_in, self.n_out)
+        return models.state_dict(_copy_to(self.flat, "cpu"), self.spec, self.n_in, self.n_out)
 
 
-def _clone(st: dict[str, Any]) -> dict[str, Any]:
+def _copy_to(t: Tensor, device: Any) -> Tensor:
+    """A copy of ``t`` on ``device`` (never a view of ``t``, also when it is there already)."""
+    return t.to(device, copy=True)
+
+
+def _clone(st: dict[str, Any], device: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in st.items():
-        out[k] = [t.clone() for t in v] if isinstance(v, list) else v
+        out[k] = [_copy_to(t, device) for t in v] if isinstance(v, list) else v
     return out

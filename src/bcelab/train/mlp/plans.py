@@ -11,6 +11,7 @@ gradient buffers are shared by both.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,7 @@ class EpochPlans:
         self.n_seeds = len(self.seeds)
         self.n, self.n_in, self.n_out = int(x.shape[0]), int(x.shape[1]), int(y.shape[1])
         self.y, self.targets = y, targets
+        self.device = x.device
         self.xcols = [x[:, d].contiguous() for d in range(self.n_in)]  # gathered per epoch
         self.batch_size, self.layer_sizes, self.rows = batch_size, list(layer_sizes), rows
         self.plans: list[dict[str, Any] | None] = [None, None]  # see build
@@ -64,7 +66,7 @@ class EpochPlans:
         if plan is not None:
             return plan
         s, n, bs = self.n_seeds, self.n, self.batch_size
-        e = torch.empty
+        e = functools.partial(torch.empty, device=self.device)
         ts = e(s, self.n_out, n)  # shuffled 1 - 2y (hard targets) or y, transposed
         # [x, 1]^T of every batch, each contiguous (torch.bmm falls back to one GEMM per
         # seed for strided batches): full batches in one block, the last partial one apart
@@ -99,11 +101,11 @@ class EpochPlans:
         import torch  # optional dependency (bcelab[train])
 
         if nb not in self.by_size:
-            s, e = self.n_seeds, torch.empty
+            s, e = self.n_seeds, functools.partial(torch.empty, device=self.device)
             self.by_size[nb] = {
                 "out": [e(s, o, nb) for _, o in self.layer_sizes[:-1]],  # hidden (after ReLU)
                 "gin": [e(s, i, nb) for i, _ in self.layer_sizes],  # gradient w.r.t. inputs
-                "xg": torch.zeros(s, self.rows, nb),  # [x, 1]^T g (the factored step)
+                "xg": torch.zeros(s, self.rows, nb, device=self.device),  # [x, 1]^T g (the factored step)
             }
         return self.by_size[nb]
 
@@ -115,7 +117,7 @@ class EpochPlans:
         import torch  # optional dependency (bcelab[train])
 
         s, n, bs = self.n_seeds, self.n, self.batch_size
-        idx = torch.from_numpy(self.permutations(epoch))  # (S, N)
+        idx = torch.from_numpy(self.permutations(epoch)).to(self.device)  # (S, N)
         xfull, xrest = plan["xfull"], plan["xrest"]
         nfull = xfull.shape[0]
         full = idx[:, : nfull * bs].view(s, nfull, bs).transpose(0, 1).contiguous().view(-1)
@@ -152,7 +154,7 @@ class EpochPlans:
         done here)."""
         nxt, self.next = self.next, None
         plan = nxt[1].result() if nxt is not None else None  # never left running
-        prefetch = self.n_seeds * self.n >= PREFETCH_MIN and spare_core()
+        prefetch = self.n_seeds * self.n >= PREFETCH_MIN and self.device.type == "cpu" and spare_core()
         if plan is None or plan["epoch"] != epoch:
             plan = self.fill(epoch, self.build(epoch % 2 if prefetch else 0))
         if prefetch:
