@@ -76,6 +76,52 @@ def adapter(dev: Any, sizes: list[int]) -> None:
     print(table([*head, "torch % probe", "bcelab rel err", "torch rel err"], rows))
 
 
+def compiled(dev: Any, n: int) -> None:
+    """Forward + backward inside ``torch.compile``, where Inductor fuses bcelab's formulas."""
+    import bcelab.torch as bt
+
+    print(f"\n## 1b. the same step under torch.compile (N = {n:.0e})\n")
+    g = torch.Generator(device=dev).manual_seed(0)
+    z = torch.randn(n, device=dev, generator=g).mul_(3).requires_grad_()
+    p = torch.rand(n, device=dev, generator=g).clamp_(1e-6, 1 - 1e-6).requires_grad_()
+    y = (torch.rand(n, device=dev, generator=g) < 0.5).float()
+    a, b, out = torch.rand(n, device=dev), torch.rand(n, device=dev), torch.empty(n, device=dev)
+
+    def step(loss: Any, x: Any) -> Callable[[], None]:
+        fn = torch.compile(lambda x, y: loss(x, y), dynamic=False)
+
+        def run() -> None:
+            x.grad = None
+            fn(x, y).backward()
+
+        return run
+
+    fns = {"probe": lambda: torch.add(a, b, out=out)}
+    first = {}
+    for name, loss, x in (
+        ("bcelab logits", bt.BCEWithLogitsLoss(), z),
+        ("torch logits", torch.nn.BCEWithLogitsLoss(), z),
+        ("bcelab probs", bt.BCELoss(), p),
+        ("torch probs", torch.nn.BCELoss(), p),
+    ):
+        fns[name] = step(loss, x)
+        t0 = time.perf_counter()
+        fns[name]()
+        synced(dev)()
+        first[name] = time.perf_counter() - t0
+    t = timed(fns, dev)
+    rows = [
+        [
+            name,
+            f"{first[name]:.1f}",
+            f"{t[name] * 1e3:.3f}",
+            f"{t['probe'] / t[name]:.0%}",
+        ]
+        for name in first
+    ]
+    print(table(["compiled step", "first call s", "ms", "% probe"], rows))
+
+
 def _adapter_rows(dev: Any, n: int) -> list[list[str]]:
     import bcelab.torch as bt
 
@@ -150,6 +196,7 @@ def stats(dev: Any, sizes: list[int]) -> None:
 
 
 def _stats_rows(dev: Any, n: int) -> list[list[str]]:
+    from bcelab._core.host_copy import to_host
     from bcelab.metrics import BinaryStats
 
     g = torch.Generator(device=dev).manual_seed(1)
@@ -162,7 +209,8 @@ def _stats_rows(dev: Any, n: int) -> list[list[str]]:
         {
             "update(device tensors)": lambda: BinaryStats().update(p, y),
             "update(host arrays)": lambda: BinaryStats().update(ph, yh),
-            "copy to host only": lambda: (p.cpu(), y.cpu()),
+            "copy only: tensor.cpu()": lambda: (p.cpu(), y.cpu()),
+            "copy only: pinned chunks": lambda: (to_host(p), to_host(y)),
             "torch BCE mean on device": lambda: float(
                 torch.nn.functional.binary_cross_entropy(p, y)
             ),
@@ -275,6 +323,8 @@ def main(argv: list[str]) -> int:
     small = quick or dev.type == "cpu"
     sizes = [10**5, 10**6] if small else [10**7, 10**8]
     adapter(dev, sizes)
+    if dev.type == "cuda":
+        compiled(dev, sizes[-1])
     stats(dev, sizes)
     training(dev, 5 if small else 200, 100)
     return 0

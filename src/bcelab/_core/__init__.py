@@ -11,6 +11,8 @@ other package may import from here:
 * :mod:`~bcelab._core.prepare`: the prepare and finish steps of every loss;
 * :mod:`~bcelab._core.reducing`: the mechanics of reduction;
 * :mod:`~bcelab._core.atomic`: atomic file output, and output folders swapped in whole;
+* :mod:`~bcelab._core.host_copy`: torch tensors to host memory, chunked through pinned
+  buffers from a GPU;
 * :mod:`~bcelab._core.tables`: labels of the positive class and delimiters of text tables;
 * :mod:`~bcelab._core.config`: the ``BCELAB_*`` environment variables.
 """

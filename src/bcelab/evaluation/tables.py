@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .._core.host_copy import to_host
 from ..errors import DataError, OptionError
 from .columns import Columns, text_target_error
 from .reader import DEFAULT_BATCH_ROWS, DEFAULT_UNIT_ROWS, Unit, check_columns, exact_batches
@@ -62,7 +63,7 @@ def describe(obj: object) -> str:
 
 def _array(value: Any, name: str) -> pa.Array:
     if _module(value) == "torch":  # without importing torch
-        value = value.detach().cpu().numpy()
+        value = to_host(value).numpy()
     if isinstance(value, (pa.Array, pa.ChunkedArray)):
         return value
     arr = np.asarray(value)

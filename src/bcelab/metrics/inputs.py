@@ -18,6 +18,7 @@ import array_api_compat
 import numpy as np
 
 from .._core.arrays import asarray, is_array, numpy_namespace
+from .._core.host_copy import to_host
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
 from ..kernels.stats_driver import ScanCounts
 
@@ -28,7 +29,7 @@ Rows = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
 def _from_array(x: Any) -> np.ndarray:
     if array_api_compat.is_torch_array(x):
-        t = x.detach().cpu()
+        t = to_host(x)
         if t.dtype.is_floating_point and t.element_size() < 4:
             t = t.float()
         return np.asarray(t.numpy())

@@ -107,7 +107,9 @@ class BatchedMLP:
         # torch.bmm writes such an output with one GEMM per seed (several times slower):
         # the products go into contiguous buffers and are copied over.  With one seed
         # the views are contiguous and written directly.
-        self.gtmp = [gw if s == 1 else torch.empty(gw.shape, device=dev) for gw in [self.gw1a, *self.gws[1:]]]
+        self.gtmp = [
+            gw if s == 1 else torch.empty(gw.shape, device=dev) for gw in [self.gw1a, *self.gws[1:]]
+        ]
         # the factored step's contraction C: with 3 rows ([x, 1] of 2 features) padded to
         # 4 (a zero row), MKL's batched GEMM takes a faster kernel (32 us instead of 43)
         self.rows = 4 if self.n_in + 1 == 3 else self.n_in + 1

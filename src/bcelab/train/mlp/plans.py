@@ -105,7 +105,9 @@ class EpochPlans:
             self.by_size[nb] = {
                 "out": [e(s, o, nb) for _, o in self.layer_sizes[:-1]],  # hidden (after ReLU)
                 "gin": [e(s, i, nb) for i, _ in self.layer_sizes],  # gradient w.r.t. inputs
-                "xg": torch.zeros(s, self.rows, nb, device=self.device),  # [x, 1]^T g (the factored step)
+                "xg": torch.zeros(
+                    s, self.rows, nb, device=self.device
+                ),  # [x, 1]^T g (the factored step)
             }
         return self.by_size[nb]
 
@@ -154,7 +156,9 @@ class EpochPlans:
         done here)."""
         nxt, self.next = self.next, None
         plan = nxt[1].result() if nxt is not None else None  # never left running
-        prefetch = self.n_seeds * self.n >= PREFETCH_MIN and self.device.type == "cpu" and spare_core()
+        prefetch = (
+            self.n_seeds * self.n >= PREFETCH_MIN and self.device.type == "cpu" and spare_core()
+        )
         if plan is None or plan["epoch"] != epoch:
             plan = self.fill(epoch, self.build(epoch % 2 if prefetch else 0))
         if prefetch:
