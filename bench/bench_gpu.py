@@ -1,6 +1,6 @@
 """bcelab on a CUDA GPU against torch's own loss and a plain training loop.
 
-Usage: python bench/bench_gpu.py [--quick] [--device cpu]
+Usage: python bench/bench_gpu.py [--quick] [--device cpu] [--parts 1,2,3]
 
 Three parts, each timed in turns with its peers in one process (CUDA work is timed to
 a ``torch.cuda.synchronize``):
@@ -322,11 +322,15 @@ def main(argv: list[str]) -> int:
         print(f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}")
     small = quick or dev.type == "cpu"
     sizes = [10**5, 10**6] if small else [10**7, 10**8]
-    adapter(dev, sizes)
-    if dev.type == "cuda":
-        compiled(dev, sizes[-1])
-    stats(dev, sizes)
-    training(dev, 5 if small else 200, 100)
+    parts = argv[argv.index("--parts") + 1].split(",") if "--parts" in argv else ["1", "2", "3"]
+    if "1" in parts:
+        adapter(dev, sizes)
+        if dev.type == "cuda":
+            compiled(dev, sizes[-1])
+    if "2" in parts:
+        stats(dev, sizes)
+    if "3" in parts:
+        training(dev, 5 if small else 200, 100)
     return 0
 
 

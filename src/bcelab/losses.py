@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ._core import conventions as framework_conventions
 from ._core import formulas
-from ._core.arrays import asarray, dtypes_for, namespace, quiet
+from ._core.arrays import asarray, dtypes_for, namespace, quiet, quiet_numpy
 from ._core.options import (
     check_convention,
     check_focal,
@@ -226,7 +224,7 @@ def _cross_entropy(
     if fast is not NotImplemented:
         return fast
     # the kernel raises no floating-point warnings; the formulas' inf and 0 are on purpose
-    with np.errstate(all="ignore"):
+    with quiet_numpy():
         prep = prepare(
             pred,
             targets,

@@ -191,6 +191,33 @@ def test_torch_compile_matches_eager():
     np.testing.assert_allclose(gc.numpy(), ge.numpy(), rtol=1e-10)
 
 
+@pytest.mark.parametrize(
+    ("make", "probs", "soft"),
+    [
+        (lambda: bt.BCEWithLogitsLoss(reduction="none"), False, False),
+        (lambda: bt.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0, 0.5])), False, True),
+        (lambda: bt.BCELoss(reduction="none"), True, False),
+        (lambda: bt.BinaryKLWithLogitsLoss(), False, True),
+        (lambda: bt.FocalWithLogitsLoss(), False, False),
+        (lambda: bt.FocalLoss(), True, True),
+    ],
+)
+def test_the_generic_path_compiles_into_one_graph(make, probs: bool, soft: bool) -> None:
+    # the path CUDA tensors and the kernel's ineligible options take: fullgraph=True
+    # fails on any graph break (which would keep Inductor from fusing the loss)
+    torch.manual_seed(1)
+    x = torch.randn(64, 2, dtype=torch.float64)
+    x = torch.sigmoid(x) if probs else x
+    y = torch.rand(64, 2, dtype=torch.float64)
+    y = y if soft else torch.round(y)
+    loss_fn = make()
+    eager = loss_fn(x, y).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = torch.compile(lambda a, t: loss_fn(a, t).sum(), backend="eager", fullgraph=True)(x, y)
+    assert float(got) == pytest.approx(float(eager), rel=1e-12)
+
+
 def test_func_grad_equals_the_analytic_gradient():
     x, y = _data(17)
     g = torch.func.grad(lambda a: bt.BCEWithLogitsLoss(pos_weight=1.5)(a, y))(x)

@@ -15,7 +15,9 @@ Dtype policy (documented in the README):
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -57,6 +59,17 @@ def numpy_namespace() -> Any:
     return array_api_compat.array_namespace(np.empty(0))
 
 
+def namespace_of(*arrays: Array) -> Any:
+    """``array_api_compat.array_namespace(*arrays)``; for torch tensors, the namespace of
+    :mod:`bcelab._core.torch_namespace` (array_api_compat's, traceable by ``torch.compile``)."""
+    xp = array_api_compat.array_namespace(*arrays)
+    if array_api_compat.is_torch_namespace(xp):
+        from .torch_namespace import TORCH_NAMESPACE  # imports torch: only with tensors in hand
+
+        return TORCH_NAMESPACE
+    return xp
+
+
 def namespace(*args: object, fname: str) -> Any:
     """The array namespace shared by ``args`` (lists and scalars count as NumPy).
 
@@ -66,7 +79,7 @@ def namespace(*args: object, fname: str) -> Any:
     if not arrays:
         return numpy_namespace()
     try:
-        return array_api_compat.array_namespace(*arrays)
+        return namespace_of(*arrays)
     except TypeError:
         kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in arrays})
         raise BackendMismatchError(
@@ -148,9 +161,12 @@ def supports_float64(xp: Any, like: Array) -> bool:
     hit = _F64_CACHE.get(key)
     if hit is None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            if _torch_compiling():  # warnings' state would break the graph; torch has none here
                 probe = xp.asarray(0.0, dtype=xp.float64, device=device)
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    probe = xp.asarray(0.0, dtype=xp.float64, device=device)
             hit = probe.dtype == xp.float64
         except Exception:
             hit = False
@@ -236,7 +252,20 @@ def quiet(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(all="ignore"):
+        with quiet_numpy():
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def quiet_numpy() -> Any:
+    """``np.errstate(all="ignore")``, or no context at all while ``torch.compile`` traces
+    (NumPy's state is no part of a torch graph, and the context would break the graph)."""
+    if _torch_compiling():
+        return contextlib.nullcontext()
+    return np.errstate(all="ignore")
+
+
+def _torch_compiling() -> bool:
+    torch = sys.modules.get("torch")  # never imported here: only reached if already in use
+    return torch is not None and bool(torch.compiler.is_compiling())

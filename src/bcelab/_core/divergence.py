@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
+from .arrays import namespace_of
 
 __all__ = ["expm1mx", "kl_exact", "log1pmx", "logit"]
 
@@ -102,7 +102,7 @@ def _kl_soft_probs(xp: Any, p: Array, y: Array) -> Array:
 def _outside_series(u: Array) -> Array:
     """1.0 where :func:`log1pmx` evaluates ``log1p(u) - u`` directly, else 0.0."""
     lo, hi = _LOG1PMX_SERIES
-    xp = array_namespace(u)
+    xp = namespace_of(u)
     return xp.astype((u < lo) | (u >= hi), u.dtype)
 
 

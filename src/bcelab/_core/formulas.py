@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
-
-from .arrays import stop_gradient
+from .arrays import namespace_of, stop_gradient
 
 Array = Any
 _TINY = 2.2250738585072014e-308  # the smallest normal float64
@@ -123,7 +121,7 @@ def cross_entropy(y: Array, a: Array, b: Array, pos_weight: Array | float | None
     else:
         # a pos_weight of 0 removes the positive term, also where it is infinite (0 * inf)
         c = pos_weight * y
-        pos = array_namespace(a).where(c == 0, 0.0, c * a)
+        pos = namespace_of(a).where(c == 0, 0.0, c * a)
     return pos + (1.0 - y) * b
 
 
