@@ -25,22 +25,30 @@ CHUNK_BYTES = 1 << 25
 
 
 def to_host(t: Tensor) -> Tensor:
-    """``t.detach()`` as a tensor in CPU memory (``t`` itself when it is there already)."""
+    """``t.detach()`` as a tensor in CPU memory (sharing ``t``'s memory when it is there)."""
     t = t.detach()
-    if t.device.type != "cuda" or t.numel() * t.element_size() < STAGED_MIN_BYTES:
+    nbytes = t.numel() * t.element_size()
+    if t.device.type != "cuda" or nbytes < STAGED_MIN_BYTES:
         return t.cpu()
-    return _staged(t.contiguous())
+    import torch  # only reached with a torch tensor in hand
+
+    with torch.cuda.device(t.device):  # the copies, and the events after them, on t's GPU
+        try:
+            size = min(CHUNK_BYTES, nbytes)
+            bufs = [torch.empty(size, dtype=torch.uint8, pin_memory=True) for _ in range(2)]
+        except RuntimeError:  # no pinned memory to be had (a limit, a container): plain copy
+            return t.cpu()
+        return _staged(t.contiguous(), bufs)
 
 
-def _staged(t: Tensor) -> Tensor:
-    """The chunked copy through two pinned buffers (see the module docstring)."""
+def _staged(t: Tensor, bufs: list[Tensor]) -> Tensor:
+    """The chunked copy through the two pinned buffers ``bufs`` (see the module docstring)."""
     import torch  # only reached with a torch tensor in hand
 
     out = torch.empty(t.shape, dtype=t.dtype)
     src, dst = _bytes(t), _bytes(out)
     size = src.numel()
-    chunk = min(CHUNK_BYTES, size)
-    bufs = [torch.empty(chunk, dtype=torch.uint8, pin_memory=True) for _ in range(2)]
+    chunk = bufs[0].numel()
     pending: tuple[Any, int, int, Any] | None = None  # (buffer, start, length, copy done)
     for k, lo in enumerate(range(0, size, chunk)):
         n = min(chunk, size - lo)
