@@ -21,6 +21,7 @@ Without a GPU it exits 0 with a line that says so (``make bench`` runs everywher
 
 from __future__ import annotations
 
+import functools
 import statistics
 import sys
 import time
@@ -76,27 +77,34 @@ def adapter(dev: Any, sizes: list[int]) -> None:
     print(table([*head, "torch % probe", "bcelab rel err", "torch rel err"], rows))
 
 
-def compiled(dev: Any, n: int) -> None:
-    """Forward + backward inside ``torch.compile``, where Inductor fuses bcelab's formulas."""
-    import bcelab.torch as bt
-
-    print(f"\n## 1b. the same step under torch.compile (N = {n:.0e})\n")
+def _inputs(dev: Any, n: int) -> tuple[Any, Any, Any, Callable[[], Any]]:
+    """Logits, probabilities (both requiring a gradient), 0/1 targets, and the
+    read-8-bytes/write-4-bytes probe over ``n`` float32 elements on ``dev``."""
     g = torch.Generator(device=dev).manual_seed(0)
     z = torch.randn(n, device=dev, generator=g).mul_(3).requires_grad_()
     p = torch.rand(n, device=dev, generator=g).clamp_(1e-6, 1 - 1e-6).requires_grad_()
     y = (torch.rand(n, device=dev, generator=g) < 0.5).float()
     a, b, out = torch.rand(n, device=dev), torch.rand(n, device=dev), torch.empty(n, device=dev)
+    return z, p, y, lambda: torch.add(a, b, out=out)
 
-    def step(loss: Any, x: Any) -> Callable[[], None]:
-        fn = torch.compile(lambda x, y: loss(x, y), dynamic=False)
 
-        def run() -> None:
-            x.grad = None
-            fn(x, y).backward()
+def _step(loss: Any, x: Any, y: Any) -> Callable[[], None]:
+    """One forward + backward of ``loss(x, y)``."""
 
-        return run
+    def run() -> None:
+        x.grad = None
+        loss(x, y).backward()
 
-    fns = {"probe": lambda: torch.add(a, b, out=out)}
+    return run
+
+
+def compiled(dev: Any, n: int) -> None:
+    """Forward + backward inside ``torch.compile``, where Inductor fuses bcelab's formulas."""
+    import bcelab.torch as bt
+
+    print(f"\n## 1b. the same step under torch.compile (N = {n:.0e})\n")
+    z, p, y, probe = _inputs(dev, n)
+    fns = {"probe": probe}
     first = {}
     for name, loss, x in (
         ("bcelab logits", bt.BCEWithLogitsLoss(), z),
@@ -104,7 +112,7 @@ def compiled(dev: Any, n: int) -> None:
         ("bcelab probs", bt.BCELoss(), p),
         ("torch probs", torch.nn.BCELoss(), p),
     ):
-        fns[name] = step(loss, x)
+        fns[name] = _step(torch.compile(loss, dynamic=False), x, y)
         t0 = time.perf_counter()
         fns[name]()
         synced(dev)()
@@ -125,22 +133,12 @@ def compiled(dev: Any, n: int) -> None:
 def _adapter_rows(dev: Any, n: int) -> list[list[str]]:
     import bcelab.torch as bt
 
-    g = torch.Generator(device=dev).manual_seed(0)
-    z = torch.randn(n, device=dev, generator=g).mul_(3).requires_grad_()
-    p = torch.rand(n, device=dev, generator=g).clamp_(1e-6, 1 - 1e-6).requires_grad_()
-    y = (torch.rand(n, device=dev, generator=g) < 0.5).float()
-    a, b, out = torch.rand(n, device=dev), torch.rand(n, device=dev), torch.empty(n, device=dev)
-
-    def step(loss: Any, x: Any) -> Callable[[], None]:
-        def run() -> None:
-            x.grad = None
-            loss(x, y).backward()
-
-        return run
+    z, p, y, probe = _inputs(dev, n)
+    step = functools.partial(_step, y=y)
 
     t = timed(
         {
-            "probe": lambda: torch.add(a, b, out=out),
+            "probe": probe,
             "bcelab logits": step(bt.BCEWithLogitsLoss(), z),
             "torch logits": step(torch.nn.BCEWithLogitsLoss(), z),
             "bcelab probs": step(bt.BCELoss(), p),
