@@ -24,47 +24,44 @@ import torch
 
 __all__ = ["TORCH_NAMESPACE"]
 
-_NUMBERS = (bool, int, float)
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _floating(v: Any) -> bool:
+    return isinstance(v, torch.Tensor) and bool(v.dtype.is_floating_point)
 
 
 def _pair(x1: Any, x2: Any) -> tuple[Any, Any] | None:
-    """Both arguments as tensors of one dtype, or ``None`` when array_api_compat must promote."""
-    if isinstance(x2, _NUMBERS) and not isinstance(x2, bool) and isinstance(x1, torch.Tensor):
+    """Both arguments as floating tensors of one dtype, or ``None`` when array_api_compat
+    must promote (integer or boolean tensors, two dtypes, other objects)."""
+    if _floating(x1) and _number(x2):
         return x1, torch.as_tensor(x2, dtype=x1.dtype, device=x1.device)
-    if isinstance(x1, _NUMBERS) and not isinstance(x1, bool) and isinstance(x2, torch.Tensor):
+    if _number(x1) and _floating(x2):
         return torch.as_tensor(x1, dtype=x2.dtype, device=x2.device), x2
-    if isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor) and x1.dtype == x2.dtype:
+    if _floating(x1) and _floating(x2) and x1.dtype == x2.dtype:
         return x1, x2
     return None
 
 
-def _floating(t: Any) -> bool:
-    return bool(t.dtype.is_floating_point)
-
-
 def minimum(x1: Any, x2: Any, /) -> Any:
     pair = _pair(x1, x2)
-    if pair is None or not _floating(pair[0]):
-        return compat_torch.minimum(x1, x2)
-    return torch.minimum(*pair)
+    return compat_torch.minimum(x1, x2) if pair is None else torch.minimum(*pair)
 
 
 def maximum(x1: Any, x2: Any, /) -> Any:
     pair = _pair(x1, x2)
-    if pair is None or not _floating(pair[0]):
-        return compat_torch.maximum(x1, x2)
-    return torch.maximum(*pair)
+    return compat_torch.maximum(x1, x2) if pair is None else torch.maximum(*pair)
 
 
 def where(condition: Any, x1: Any, x2: Any, /) -> Any:
     pair = _pair(x1, x2)
-    if pair is None or not _floating(pair[0]):
-        return compat_torch.where(condition, x1, x2)
-    return torch.where(condition, *pair)
+    return compat_torch.where(condition, x1, x2) if pair is None else torch.where(condition, *pair)
 
 
 def pow(x1: Any, x2: Any, /) -> Any:
-    if isinstance(x1, torch.Tensor) and _floating(x1) and isinstance(x2, (int, float)):
+    if _floating(x1) and _number(x2):
         return torch.pow(x1, float(x2))
     return compat_torch.pow(x1, x2)
 
