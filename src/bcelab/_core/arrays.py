@@ -202,7 +202,7 @@ def is_traced(x: Array) -> bool:
     if array_api_compat.is_torch_array(x):
         import torch  # optional dependency: only reached with a torch tensor in hand
 
-        if torch.compiler.is_compiling():
+        if _torch_compiling():
             return True
         wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
         return bool(wrapped(x)) if wrapped is not None else False
@@ -267,5 +267,8 @@ def quiet_numpy() -> Any:
 
 
 def _torch_compiling() -> bool:
-    torch = sys.modules.get("torch")  # never imported here: only reached if already in use
-    return torch is not None and bool(torch.compiler.is_compiling())
+    """Whether ``torch.compile`` is tracing (torch is never imported here, only asked when
+    the process already has it; a torch without ``torch.compiler.is_compiling`` never is)."""
+    compiler = getattr(sys.modules.get("torch"), "compiler", None)
+    is_compiling = getattr(compiler, "is_compiling", None)
+    return is_compiling is not None and bool(is_compiling())
