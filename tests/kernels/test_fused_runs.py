@@ -126,3 +126,24 @@ def test_chunks_that_stop_early_match_the_general_path(logits: bool) -> None:
     ]
     whole = fused_bce(pred, y, logits=logits, reduction="sum").value
     assert whole == pytest.approx(sum(per_chunk), rel=1e-15)
+
+
+@pytest.mark.parametrize("pw", [1.0, 2.5, 0.0])
+def test_hard_target_probability_gradient_is_one_rounded_fraction(pw: float) -> None:
+    # blocks of 0/1 targets take -pw / p (y = 1) or 1 / (1 - p) (y = 0), divided by N:
+    # one float64 division rounded to float32, p = 0 and 1 give the two-term infinities,
+    # and pos_weight 0 gives 0 (not 0 / 0) for y = 1, also at p = 0
+    from fractions import Fraction
+
+    _, p, y = _data(2 * LOSS_BLOCK, seed=5)
+    p[:4], y[:4] = [0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]
+    g = np.empty_like(p)
+    r = fused_bce(p, y, logits=False, pos_weight=pw, grad_out=g, reduction="sum")
+    assert r.fused
+    with np.errstate(divide="ignore", invalid="ignore"):
+        head = np.where(y[:4] == 1.0, -pw / p[:4].astype(np.float64), 1.0 / (1.0 - p[:4]))
+    head = np.where((y[:4] == 1.0) & (pw == 0.0), 0.0, head)
+    np.testing.assert_array_equal(g[:4], head.astype(np.float32))
+    for pi, yi, gi in zip(p[4:200], y[4:200], g[4:200], strict=True):
+        exact = -Fraction(pw) / Fraction(float(pi)) if yi == 1.0 else 1 / (1 - Fraction(float(pi)))
+        assert gi == np.float32(float(exact)) + np.float32(0.0)

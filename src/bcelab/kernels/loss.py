@@ -46,6 +46,7 @@ from .scalar import (
     grad_logits,
     grad_logits_f32in,
     grad_probs,
+    grad_probs_hard,
     hard_term_f32in,
     invalid_element,
     output_value,
@@ -82,6 +83,8 @@ def grad_rows(
 ) -> None:
     """The float32 gradient beside the block sums (``ta[j] = exp(-|x_j|)`` for logits).
 
+    Probabilities reach it only in blocks of 0/1 targets without label smoothing.
+
     A module-level function, not a closure of the kernel: numba keys a cached closure by
     its captured values, and a captured compiled function differs in every process, so
     the kernel would be compiled again each time.  ``logits`` is the kernel's constant.
@@ -90,7 +93,7 @@ def grad_rows(
         p = np.float64(pb[j])
         y = np.float64(tb[j])
         y = smooth_target(y, keep, half) if smooth else y
-        g = grad_logits_f32in(p, y, ta[j], pw) if logits else grad_probs(p, y, pw)
+        g = grad_logits_f32in(p, y, ta[j], pw) if logits else grad_probs_hard(p, y, pw)
         ob[j] = output_value(scale_by_weight(g, 1.0, den, inv_den, True), True)
 
 
