@@ -22,7 +22,7 @@ by ``bench/fit_fastmath.py``).  The sum is thus within ~3e-14 relative of the su
 exact per-element losses, far inside the 1e-12 budget of the mean, and independent of the
 thread count (the order is fixed by the compiled code).
 
-With ``pos_weight = 1`` the kernel first tries :func:`plain_logits_block` or
+With ``pos_weight = 1`` the kernel first tries :func:`plain_logits_pass` or
 :func:`plain_probs_block`, which put every factor in the product (no series per element:
 about 15% less work per element than :func:`logits_block` from logits, about half of
 :func:`probs_block`'s from probabilities).  Their roundings, about ``2 m`` per block from
@@ -37,11 +37,12 @@ Each function comes in two compiled variants: ``split=True`` returns the sums ov
 y = 1 and y = 0 separately (the caller weights the first by ``pos_weight``), and
 ``split=False`` (``pos_weight = 1``, the common case) one sum, about 30% cheaper.
 
-Only the loss *sum* is produced: gradients, per-element losses, weights and the
+Only the loss *sum* is produced (and, by :func:`plain_logits_pass`, the gradient, which
+the kernel otherwise writes beside the sums): per-element losses, weights and the
 floor/excess decomposition keep the per-element path of :mod:`bcelab.kernels.loss`, and
 so do soft targets and label smoothing, except for logits with ``pos_weight = 1``
-(:func:`soft_logits_block`: there the logarithm does not depend on the target).  Each function also counts the targets that are not exactly
-0 or 1 and the invalid predictions; the kernel keeps the sums only when both counts are
+(:func:`soft_logits_block`: there the logarithm does not depend on the target).  Each
+function also counts the targets that are not exactly 0 or 1 and the invalid predictions; the kernel keeps the sums only when both counts are
 0 and otherwise evaluates the block again per element.  The counts cost almost nothing
 per element: a float32 sum of :math:`|y - y^2|` (0 exactly for 0/1 targets, NaN
 included otherwise), a NaN in the result (logits: NaN is the only invalid logit, and it
@@ -64,7 +65,8 @@ import numpy as np
 from numba import njit
 
 from .constants import INLINE
-from .fastmath import add_reassoc, bits_to_f64, f64_to_bits, mul_reassoc
+from .fastmath import add_reassoc, bits_to_f64, exp_nonpos_sum, f64_to_bits, mul_reassoc
+from .scalar import output_value
 
 __all__ = [
     "SMALL",
@@ -72,7 +74,7 @@ __all__ = [
     "hard_probs_block",
     "logit_sums",
     "logits_block",
-    "plain_logits_block",
+    "plain_logits_pass",
     "plain_probs_block",
     "prob_sums",
     "probs_block",
@@ -97,8 +99,7 @@ _R1, _R2, _R3 = 0.5000000000001492, 0.33333333311064983, 0.2500001214912752
 _R4, _R5 = 0.19997006723290273, 0.17005825091049342
 
 
-def _make_logits(split: bool, plain: bool = False) -> Any:
-    # plain: every factor 1 + t goes into the product, no series (plain_logits_block)
+def _make_logits(split: bool) -> Any:
     @njit(**_BLOCK)
     def block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
         lin1 = 0.0
@@ -113,14 +114,10 @@ def _make_logits(split: bool, plain: bool = False) -> Any:
             soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
             pos = yf == _F1
             xs = -x if pos else x
-            if plain:
-                v = xs if xs > 0.0 else 0.0
-                f = 1.0 + t
-            else:
-                small = t < SMALL
-                ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
-                v = (xs if xs > 0.0 else 0.0) + (ser if small else 0.0)  # max(-+x, 0) + small
-                f = 1.0 if small else 1.0 + t
+            small = t < SMALL
+            ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
+            v = (xs if xs > 0.0 else 0.0) + (ser if small else 0.0)  # max(-+x, 0) + small
+            f = 1.0 if small else 1.0 + t
             if split:
                 lin1 = add_reassoc(lin1, v if pos else 0.0)
                 lin0 = add_reassoc(lin0, 0.0 if pos else v)
@@ -272,12 +269,50 @@ probs_block = _PROBS[False]
 #: ``plain_probs_block(pb, tb, m)``: :func:`probs_block` with every ``z`` in the product (no
 #: series); its sum is kept when at least :data:`PLAIN_MIN`, as for logits.
 plain_probs_block = _make_probs(False, plain=True)
-#: ``plain_logits_block(pb, tb, ta, m)``: :func:`logits_block` with every factor ``1 + t``
-#: in the product (no series).  Without the series the product's roundings, about ``2 m``
-#: of them (1.1e-13 for a block of 512), are an *absolute* error of the block's sum;
-#: :func:`logit_sums` keeps the sum only when it is at least :data:`PLAIN_MIN`
-#: (7.1e-15 relative) and otherwise evaluates the block with the series.
-plain_logits_block = _make_logits(False, plain=True)
+
+
+@njit(**_BLOCK)
+def plain_logits_pass(
+    pb: Any, tb: Any, ta: Any, ob: Any, m: int, inv_den: float, grad: bool
+) -> tuple[float, float, float, float]:
+    """:func:`logits_block` with every factor ``1 + t`` in the product (no series), in one
+    loop that also computes ``ta[j] = exp(-|x_j|)`` and, with ``grad`` (a compile-time
+    constant), writes the float32 gradient ``ob[j] = (sigmoid(x) - y) * inv_den``.
+
+    Without the series the product's roundings, about ``2 m`` of them (1.1e-13 for a
+    block of 512), are an *absolute* error of the block's sum; the kernel keeps the sum
+    only when it is at least :data:`PLAIN_MIN` (7.1e-15 relative) and otherwise sums the
+    block again with the series (``ta`` is then filled), and writes its gradient again.
+    One loop for all of it: the exponential, the product and the gradient in separate
+    passes over the block cost about 10% more per element.
+    """
+    lin = 0.0
+    prod = 1.0
+    soft = _F0
+    for j in range(m):
+        x = np.float64(pb[j])
+        yf = tb[j]
+        t = exp_nonpos_sum(-abs(x))
+        ta[j] = t
+        soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
+        pos = yf == _F1
+        xs = -x if pos else x  # the loss is max(xs, 0) + log1p(t)
+        lin = add_reassoc(lin, xs if xs > 0.0 else 0.0)
+        prod = mul_reassoc(prod, 1.0 + t)
+        if grad:  # -+sigmoid(xs), with sigmoid(xs) = 1 / (1 + t) or t / (1 + t)
+            big = 1.0 / (1.0 + t)
+            mag = big if xs >= 0.0 else t * big
+            ob[j] = output_value((-mag if pos else mag) * inv_den, True)
+    s = lin + np.log(prod)  # a NaN logit makes its factor NaN: a NaN sum flags the block
+    bad = 0.0
+    if not s == s:
+        for j in range(m):
+            bad = add_reassoc(bad, 0.0 if pb[j] == pb[j] else 1.0)
+    nsoft = 0.0
+    if soft != _F0:
+        for j in range(m):
+            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+    return 0.0, s, bad, nsoft
 
 
 @njit(**_BLOCK)
@@ -293,29 +328,26 @@ def logit_sums(
     soft_run: bool,
     series_run: bool,
 ) -> tuple[float, float, float, float, bool, bool]:
-    """The block sums the kernel takes for logits:
+    """The block sums the kernel takes for logits after :func:`plain_logits_pass`:
     ``(s1, s0, invalid, soft, soft_run, series_run)``.
 
     ``pos_weight != 1``: :func:`hard_logits_block` (``soft`` > 0 sends the block to the
-    per-element path).  ``pos_weight = 1``: :func:`plain_logits_block`, redone with
-    :func:`logits_block` when its sum is below :data:`PLAIN_MIN` (after such a block,
-    ``series_run``, the next one starts with the series, until a sum reaches twice the
-    bound); for a block with soft targets, with label smoothing or after a soft block
-    (``soft_run``), :func:`soft_logits_block`.  The returned flags say which was needed.
+    per-element path).  ``pos_weight = 1``: the kernel first tries
+    :func:`plain_logits_pass` (unless ``soft_run`` or ``series_run``) and comes here when
+    that sum was not kept: below :data:`PLAIN_MIN` (the kernel passes ``series_run``) or
+    with soft targets (``soft_run``).  Hard targets: :func:`logits_block`, the series,
+    and after it (``series_run``) the next block starts with the series until a sum
+    reaches twice the bound; soft targets, label smoothing or a block after a soft one
+    (``soft_run``): :func:`soft_logits_block`.  The returned flags say which was needed.
+    ``ta[j]`` must hold ``exp(-|x_j|)``.
     """
     if pw != 1.0:
         s1, s0, bad, soft = hard_logits_block(pb, tb, ta, m)
         return s1, s0, bad, soft, soft_run, series_run
     if not (smooth or soft_run):
-        soft = 0.0
-        if not series_run:
-            s1, s0, bad, soft = plain_logits_block(pb, tb, ta, m)
-            if soft == 0.0 and not s0 < PLAIN_MIN:  # a NaN sum is kept: its block is flagged
-                return s1, s0, bad, soft, False, False
+        s1, s0, bad, soft = logits_block(pb, tb, ta, m)
         if soft == 0.0:
-            s1, s0, bad, soft = logits_block(pb, tb, ta, m)
-            if soft == 0.0:
-                return s1, s0, bad, soft, False, s0 < 2.0 * PLAIN_MIN
+            return s1, s0, bad, soft, False, s0 < 2.0 * PLAIN_MIN
     s1, s0, bad, soft = soft_logits_block(pb, tb, ta, m, keep, half)
     return s1, s0, bad, soft, True, series_run
 

@@ -38,7 +38,7 @@ from numba import njit
 
 from .constants import INLINE, JIT, LOSS_BLOCK, LossSlot, Write
 from .fastmath import add_reassoc, borrowed, exp_nonpos_sum
-from .logsum import PLAIN_MIN, logit_sums, plain_logits_block, prob_sums
+from .logsum import PLAIN_MIN, logit_sums, plain_logits_pass, prob_sums
 from .scalar import (
     cross_entropy,
     entropy_kl_fastmath,
@@ -120,10 +120,9 @@ def _make_run(logits: bool, grad: bool) -> Any:
             m = min(LOSS_BLOCK, hi - b0)
             pb = pred[b0 : b0 + m]
             tb = tgt[b0 : b0 + m]
-            if logits:
-                for j in range(m):
-                    ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
-                s1, s0, bad, soft = plain_logits_block(pb, tb, ta, m)
+            ob = out[b0 : b0 + m] if grad else out
+            if logits:  # the gradient too: the kernel writes it again if it stops here
+                s1, s0, bad, soft = plain_logits_pass(pb, tb, ta, ob, m, inv_den, grad)
                 if soft != 0.0 or s0 < PLAIN_MIN:  # a NaN sum is kept: its block is flagged
                     break
             else:
@@ -133,8 +132,7 @@ def _make_run(logits: bool, grad: bool) -> Any:
                 series_run = series
             total += (0.0 if pw == 0.0 else pw * s1) + s0  # the kernel's own sum, in order
             invalid += bad
-            if grad:
-                ob = out[b0 : b0 + m]
+            if grad and not logits:
                 grad_rows(pb, tb, ta, ob, m, pw, 1.0, 0.0, False, den, inv_den, logits)
             b0 += m
         return total, invalid, b0, series_run
@@ -260,10 +258,30 @@ def _compile(
                     # with soft targets the next one starts with the soft variant (logits)
                     # or the per-element path (probabilities).
                     if LOGITS:  # exp(-|x|), only summed (and in float32 gradients)
-                        for j in range(m):
-                            ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
+                        plain = pw == 1.0 and not (smooth or soft_run or series_run)
+                        nsoft = 0.0
+                        if plain:  # the run's pass: sums, ta and the gradient in one loop
+                            s1, s0, nbad, nsoft = plain_logits_pass(
+                                pb, tb, ta, ob, m, inv_den, GRAD
+                            )
+                            if nsoft == 0.0 and not s0 < PLAIN_MIN:  # NaN sums are kept
+                                tot[LossSlot.LOSS] += s0
+                                tot[LossSlot.INVALID] += nbad
+                                continue
+                        else:
+                            for j in range(m):
+                                ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
                         s1, s0, nbad, nsoft, soft_run, series_run = logit_sums(
-                            pb, tb, ta, m, pw, keep, half, smooth, soft_run, series_run
+                            pb,
+                            tb,
+                            ta,
+                            m,
+                            pw,
+                            keep,
+                            half,
+                            smooth,
+                            soft_run or (plain and nsoft != 0.0),
+                            series_run or (plain and nsoft == 0.0),
                         )
                     else:
                         s1, s0, nbad, nsoft, series_run = prob_sums(pb, tb, m, pw, series_run)
