@@ -302,7 +302,7 @@ def plain_logits_pass(
         if grad:  # -+sigmoid(xs), with sigmoid(xs) = 1 / (1 + t) or t / (1 + t)
             big = 1.0 / (1.0 + t)
             mag = big if xs >= 0.0 else t * big
-            ob[j] = output_value((-mag if pos else mag) * inv_den, True)
+            ob[j] = output_value(mag * (-inv_den if pos else inv_den), True)
     s = lin + np.log(prod)  # a NaN logit makes its factor NaN: a NaN sum flags the block
     bad = 0.0
     if not s == s:
