@@ -56,12 +56,18 @@ def interleaved_times(
     repeat: int = 7,
     min_time: float = 0.02,
     max_inner: int = 10_000,
+    settle: float = 0.03,
 ) -> dict[str, float]:
     """Median seconds per call of each function, timed round-robin.
 
     On a shared, noisy machine the load changes from second to second; timing the
     functions in turns (one batch of each per round) exposes them all to the same load,
     so the same-run ratios stay meaningful.  Functions that raise are left out.
+
+    Each batch starts after an untimed pause of ``settle`` seconds: torch's OpenMP
+    workers (and XLA's) keep spinning for 5-10 ms after a parallel operation, and on
+    two cores the batch that follows one would run up to twice as slow
+    (``bench/results/adapters.md``), whichever library it times.
     """
     inner: dict[str, int] = {}
     for name, fn in fns.items():
@@ -78,6 +84,8 @@ def interleaved_times(
     for _ in range(repeat):
         for name, k in inner.items():
             fn = fns[name]
+            if settle > 0.0:
+                time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(k):
                 fn()
