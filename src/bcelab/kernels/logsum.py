@@ -99,6 +99,25 @@ _R1, _R2, _R3 = 0.5000000000001492, 0.33333333311064983, 0.2500001214912752
 _R4, _R5 = 0.19997006723290273, 0.17005825091049342
 
 
+@njit(**_BLOCK)
+def _flagged_counts(pb: Any, tb: Any, m: int, nan_sum: bool, soft: bool) -> tuple[float, float]:
+    """The exact counts of a block of logits that its sums flagged: NaN logits (when a
+    sum is NaN) and targets other than 0 and 1 (when the float32 check was not 0).
+
+    Called only for a flagged block: a call that takes the arrays makes numba count
+    references to them, which every block would pay.
+    """
+    bad = 0.0
+    if nan_sum:
+        for j in range(m):
+            bad = add_reassoc(bad, 0.0 if pb[j] == pb[j] else 1.0)
+    nsoft = 0.0
+    if soft:
+        for j in range(m):
+            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+    return bad, nsoft
+
+
 def _make_logits(split: bool) -> Any:
     @njit(**_BLOCK)
     def block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
@@ -130,17 +149,11 @@ def _make_logits(split: bool) -> Any:
         # factor NaN (exp(-|NaN|) is NaN), so a NaN sum flags the block.
         s1 = lin1 + np.log(prod1)
         s0 = lin0 + np.log(prod0)
-        # Exact counts only for a flagged block; loops here, not calls: a call that takes
-        # the arrays makes numba count references to them on every block.
-        bad = 0.0
-        if not (s1 == s1 and s0 == s0):
-            for j in range(m):
-                bad = add_reassoc(bad, 0.0 if pb[j] == pb[j] else 1.0)
-        nsoft = 0.0
-        if soft != _F0:
-            for j in range(m):
-                nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
-        return s1, s0, bad, nsoft
+        nan_sum = not (s1 == s1 and s0 == s0)
+        if nan_sum or soft != _F0:
+            bad, nsoft = _flagged_counts(pb, tb, m, nan_sum, soft != _F0)
+            return s1, s0, bad, nsoft
+        return s1, s0, 0.0, 0.0
 
     return block
 
@@ -304,15 +317,10 @@ def plain_logits_pass(
             mag = big if xs >= 0.0 else t * big
             ob[j] = output_value(mag * (-inv_den if pos else inv_den), True)
     s = lin + np.log(prod)  # a NaN logit makes its factor NaN: a NaN sum flags the block
-    bad = 0.0
-    if not s == s:
-        for j in range(m):
-            bad = add_reassoc(bad, 0.0 if pb[j] == pb[j] else 1.0)
-    nsoft = 0.0
-    if soft != _F0:
-        for j in range(m):
-            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
-    return 0.0, s, bad, nsoft
+    if not s == s or soft != _F0:
+        bad, nsoft = _flagged_counts(pb, tb, m, not s == s, soft != _F0)
+        return 0.0, s, bad, nsoft
+    return 0.0, s, 0.0, 0.0
 
 
 @njit(**_BLOCK)
