@@ -271,17 +271,11 @@ def _compile(
                         else:
                             for j in range(m):
                                 ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
+                        # a plain sum not kept: soft targets, or the series from here on
+                        soft_in = soft_run or (plain and nsoft != 0.0)
+                        series_in = series_run or (plain and nsoft == 0.0)
                         s1, s0, nbad, nsoft, soft_run, series_run = logit_sums(
-                            pb,
-                            tb,
-                            ta,
-                            m,
-                            pw,
-                            keep,
-                            half,
-                            smooth,
-                            soft_run or (plain and nsoft != 0.0),
-                            series_run or (plain and nsoft == 0.0),
+                            pb, tb, ta, m, pw, keep, half, smooth, soft_in, series_in
                         )
                     else:
                         s1, s0, nbad, nsoft, series_run = prob_sums(pb, tb, m, pw, series_run)
