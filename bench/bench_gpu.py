@@ -21,6 +21,7 @@ Without a GPU it exits 0 with a line that says so (``make bench`` runs everywher
 
 from __future__ import annotations
 
+import argparse
 import functools
 import statistics
 import sys
@@ -306,21 +307,32 @@ def training(dev: Any, epochs: int, many: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="N = 1e5 and 1e6, 5 epochs")
+    ap.add_argument(
+        "--device", default="cuda", help="cuda (default), cuda:N, or cpu to check the script"
+    )
+    ap.add_argument(
+        "--parts",
+        default="1,2,3",
+        help="1 the torch adapter, 2 BinaryStats.update, 3 training (default: all)",
+    )
+    args = ap.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if not parts <= {"1", "2", "3"}:
+        ap.error(f"--parts takes 1, 2 and 3, separated by commas; received {args.parts!r}")
     if torch is None:
         print("torch is not installed: pip install 'bcelab[train]'")
         return 0
-    quick = "--quick" in argv
-    want = argv[argv.index("--device") + 1] if "--device" in argv else "cuda"
-    if want == "cuda" and not torch.cuda.is_available():
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("no CUDA GPU here (torch.cuda.is_available() is False): nothing to run")
         return 0
-    dev = torch.device(want)
+    dev = torch.device(args.device)
     print(machine_line())
     if dev.type == "cuda":
-        print(f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}")
-    small = quick or dev.type == "cpu"
+        print(f"GPU: {torch.cuda.get_device_name(dev)}; torch {torch.__version__}")
+    small = args.quick or dev.type == "cpu"
     sizes = [10**5, 10**6] if small else [10**7, 10**8]
-    parts = argv[argv.index("--parts") + 1].split(",") if "--parts" in argv else ["1", "2", "3"]
     if "1" in parts:
         adapter(dev, sizes)
         if dev.type == "cuda":

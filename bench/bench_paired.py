@@ -157,7 +157,14 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rss-rows", type=float, default=1e7)
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="2e5 rows, 100 replicates, RSS at 1e6 (make bench --quick)",
+    )
     args = ap.parse_args()
+    if args.quick:
+        args.rows, args.replicates, args.repeat, args.rss_rows = 2e5, 100, 1, 1e6
     print(machine_line())
     print(
         f"threads available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.2f}"
