@@ -42,8 +42,9 @@ the kernel otherwise writes beside the sums): per-element losses, weights and th
 floor/excess decomposition keep the per-element path of :mod:`bcelab.kernels.loss`, and
 so do soft targets and label smoothing, except for logits with ``pos_weight = 1``
 (:func:`soft_logits_block`: there the logarithm does not depend on the target).  Each
-function also counts the targets that are not exactly 0 or 1 and the invalid predictions; the kernel keeps the sums only when both counts are
-0 and otherwise evaluates the block again per element.  The counts cost almost nothing
+function also counts the targets that are not exactly 0 or 1 and the invalid predictions;
+the kernel keeps the sums only when both counts are 0 and otherwise evaluates the block
+again per element.  The counts cost almost nothing
 per element: a float32 sum of :math:`|y - y^2|` (0 exactly for 0/1 targets, NaN
 included otherwise), a NaN in the result (logits: NaN is the only invalid logit, and it
 reaches the product), or the sign and top exponent bits of :math:`z` and :math:`1 - z`

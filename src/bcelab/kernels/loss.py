@@ -257,33 +257,31 @@ def _compile(
                     # logits with pos_weight 1, in [0, 1] (soft or smoothed).  After a block
                     # with soft targets the next one starts with the soft variant (logits)
                     # or the per-element path (probabilities).
+                    kept = False  # the plain logits pass's sum (and gradient) stand
+                    nsoft = 0.0
                     if LOGITS:  # exp(-|x|), only summed (and in float32 gradients)
                         plain = pw == 1.0 and not (smooth or soft_run or series_run)
-                        nsoft = 0.0
                         if plain:  # the run's pass: sums, ta and the gradient in one loop
                             s1, s0, nbad, nsoft = plain_logits_pass(
                                 pb, tb, ta, ob, m, inv_den, GRAD
                             )
-                            if nsoft == 0.0 and not s0 < PLAIN_MIN:  # NaN sums are kept
-                                tot[LossSlot.LOSS] += s0
-                                tot[LossSlot.INVALID] += nbad
-                                continue
+                            kept = nsoft == 0.0 and not s0 < PLAIN_MIN  # NaN sums are kept
                         else:
                             for j in range(m):
                                 ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
-                        # a plain sum not kept: soft targets, or the series from here on
-                        soft_in = soft_run or (plain and nsoft != 0.0)
-                        series_in = series_run or (plain and nsoft == 0.0)
-                        s1, s0, nbad, nsoft, soft_run, series_run = logit_sums(
-                            pb, tb, ta, m, pw, keep, half, smooth, soft_in, series_in
-                        )
+                        if not kept:  # soft targets, or the series from here on
+                            soft_in = soft_run or (plain and nsoft != 0.0)
+                            series_in = series_run or (plain and nsoft == 0.0)
+                            s1, s0, nbad, nsoft, soft_run, series_run = logit_sums(
+                                pb, tb, ta, m, pw, keep, half, smooth, soft_in, series_in
+                            )
                     else:
                         s1, s0, nbad, nsoft, series_run = prob_sums(pb, tb, m, pw, series_run)
                         soft_run = nsoft != 0.0
                     if nsoft == 0.0:
                         tot[LossSlot.LOSS] += (0.0 if pw == 0.0 else pw * s1) + s0
                         tot[LossSlot.INVALID] += nbad
-                        if GRAD:
+                        if GRAD and not (LOGITS and kept):
                             grad_rows(
                                 pb, tb, ta, ob, m, pw, keep, half, smooth, den, inv_den, LOGITS
                             )
