@@ -163,3 +163,55 @@ def test_sums_are_exact_at_scale() -> None:
     assert abs(s.total("wbce") - ref_loss) <= 1e-12 * ref_loss
     assert abs(s.total("wp") - ref_p) <= 1e-13 * ref_p
     assert s.total("wy") == float(c1.sum())  # integers below 2**53: exact
+
+
+def _exact_losses(p: np.ndarray, y: np.ndarray) -> float:
+    """math.fsum of the per-row losses in float64 (each within 1 ulp)."""
+    p64 = p.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        return math.fsum(np.where(y == 1, -np.log(p64), -np.log1p(-p64)).tolist())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_block_loss_sums_hold_in_every_regime(threads: int) -> None:
+    """0/1 labels without weights: the loss of a block of probabilities is summed through
+    products (one logarithm per 512 rows), with the series for blocks of small losses.
+    Runs of confident and of uncertain predictions alternate, so the kernel switches
+    between the two, and the total stays within 1e-13 of the exact sum."""
+    rng = np.random.default_rng(21)
+    n = 300_000
+    y = (rng.random(n) < 0.3).astype(np.float32)
+    margin = np.where((np.arange(n) // 3000) % 2 == 0, 30.0, 1.0)  # confident / not
+    z = np.where(y == 1, 1.0, -1.0) * margin * rng.random(n) + rng.normal(size=n) * 0.1
+    p = (1 / (1 + np.exp(-z))).astype(np.float32)
+    p64 = p.astype(np.float64)
+    with np.errstate(divide="ignore"):  # the branch np.where does not take
+        per_block = np.where(y == 1, -np.log(p64), -np.log1p(-p64)).reshape(-1, 500).sum(1)
+    assert per_block.min() < 8 and per_block.max() > 64  # both regimes occur
+    s = BinaryStats(threads=threads).update(p, y)
+    ref = _exact_losses(p, y)
+    assert abs(s.total("wbce") - ref) <= 1e-13 * ref
+    ref_state = BinaryStats(kernel="numpy").update(p, y)
+    np.testing.assert_array_equal(s.to_arrays()["hist_n"], ref_state.to_arrays()["hist_n"])
+
+
+def test_float32_values_give_the_same_state_in_either_dtype() -> None:
+    """The block sums depend on the values, not on the array's dtype: float64 arrays of
+    float32 values give the state of the float32 arrays, bit for bit (NaN rows and an
+    infinite loss included); a float64 block of other values is summed row by row, as
+    close to the exact sum."""
+    rng = np.random.default_rng(22)
+    n = 100_000
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    p = rng.random(n).astype(np.float32)
+    p[::997] = np.nan  # excluded rows: their blocks go row by row
+    y[1], p[1] = 1.0, 0.0  # an infinite loss
+    a = BinaryStats().update(p, y)
+    assert math.isinf(a.total("wbce"))
+    assert BinaryStats().update(p.astype(np.float64), y.astype(np.float64)) == a
+    assert BinaryStats().update(p, y.astype(np.int8)) == a  # small integers: float32
+    q = np.nextafter(p[2:].astype(np.float64), 1.0)  # not float32 values
+    ok = ~np.isnan(q)
+    d = BinaryStats().update(q, y[2:].astype(np.float64))
+    ref = _exact_losses(q[ok], y[2:][ok])
+    assert abs(d.total("wbce") - ref) <= 1e-13 * ref

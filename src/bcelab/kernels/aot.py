@@ -48,6 +48,8 @@ _SOURCES = tuple(
         "stats_update.py",
         "stats_rows.py",
         "stats_scan.py",
+        "logsum.py",
+        "stats_loss.py",
         "scalar.py",
         "fastmath.py",
         "constants.py",

@@ -77,6 +77,7 @@ __all__ = [
     "logits_block",
     "plain_logits_pass",
     "plain_probs_block",
+    "prob_factor",
     "prob_sums",
     "probs_block",
     "soft_logits_block",
@@ -197,6 +198,37 @@ def soft_logits_block(
     return 0.0, s, bad, 0.0
 
 
+@njit(**INLINE)
+def prob_factor(p: float, pos: bool, plain: bool) -> tuple[float, float, float, int, int]:
+    """One probability's part of a block sum of ``-log z`` (``z = p`` for y = 1, ``1 - p``
+    for y = 0, exact in float64 for a float32 ``p``): ``(series term, exponent of z,
+    factor for the product, bits of z, bits of 1 - z)``.
+
+    ``z = 2^e m`` enters as its exponent (summed exactly) and its mantissa ``m`` in
+    [1, 2) (multiplied in), or, unless ``plain`` (a constant at each call), when
+    ``u = 1 - z`` is below :data:`SMALL`, as the series ``-log1p(-u)`` (exponent 0,
+    factor 1).  The sign or top exponent bit of the two bit patterns is set exactly when
+    ``p`` is outside [0, 1] or NaN; the bits of a zero ``z`` (an infinite loss) are 0, or
+    negative for -0.0.
+    """
+    z = p if pos else 1.0 - p
+    u = 1.0 - p if pos else p  # 1 - z, exact
+    bits = f64_to_bits(z)
+    e = bits_to_f64((bits >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
+    mant = bits_to_f64((bits & _MANT) | _ONE_BITS)
+    if plain:
+        return 0.0, e, mant, bits, f64_to_bits(u)
+    small = u < SMALL
+    ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
+    return (
+        (ser if small else 0.0),
+        (0.0 if small else e),
+        (1.0 if small else mant),
+        bits,
+        (f64_to_bits(u)),
+    )
+
+
 def _make_probs(split: bool, plain: bool = False) -> Any:
     # plain: every factor z goes into the product, no series (plain_probs_block)
     @njit(**_BLOCK)
@@ -214,25 +246,9 @@ def _make_probs(split: bool, plain: bool = False) -> Any:
         for j in range(m):
             yf = tb[j]
             soft = add_reassoc(soft, abs(yf - yf * yf))  # 0 exactly for 0/1 targets
-            p = np.float64(pb[j])
             pos = yf == _F1
-            z = p if pos else 1.0 - p
-            u = 1.0 - p if pos else p  # 1 - z, exact
-            bits = f64_to_bits(z)
-            # sign or top exponent bit: z or 1 - z negative, >= 2 or NaN, i.e. p outside [0, 1]
-            chk |= bits | f64_to_bits(u)
-            e = bits_to_f64((bits >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
-            mant = bits_to_f64((bits & _MANT) | _ONE_BITS)
-            if plain:
-                s = 0.0
-                ex = e
-                f = mant
-            else:
-                small = u < SMALL
-                ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
-                s = ser if small else 0.0
-                ex = 0.0 if small else e
-                f = 1.0 if small else mant
+            s, ex, f, bits, ubits = prob_factor(np.float64(pb[j]), pos, plain)
+            chk |= bits | ubits
             if split:
                 ser1 = add_reassoc(ser1, s if pos else 0.0)
                 ser0 = add_reassoc(ser0, 0.0 if pos else s)

@@ -17,7 +17,7 @@ from .constants import INLINE, JIT, NOCT, SIDE, K
 from .fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
 from .scalar import cross_entropy, entropy_soft, sigmoid_from_exp, softplus_pair
 
-__all__ = ["all_hard", "base_bin", "entropies", "rows_block"]
+__all__ = ["all_hard", "base_bin", "entropies", "probs_bins", "rows_block"]
 
 _LOW44 = (1 << 44) - 1
 _OFF = ((1022 - NOCT) << 8) if K == 256 else -1  # (biased exponent - 982) * 256 = o * K
@@ -105,7 +105,29 @@ def rows_block(
                 bloss[j] = cross_entropy(yi, -log_pos(prob), -log1p_any(-prob), 1.0)
         bprob[j] = prob if valid else np.nan
         bfine[j] = base_bin(prob) if valid else 0
-    for j in range(n):  # the cut points: two gathers, vectorised too
+    _cut_points(n, cut_val, cut_off, bprob, bfine)
+
+
+@njit(**JIT)
+def probs_bins(
+    p: Any, cut_val: np.ndarray, cut_off: np.ndarray, bprob: np.ndarray, bfine: np.ndarray
+) -> None:
+    """:func:`rows_block` for a block of valid probabilities whose loss is summed
+    elsewhere (:mod:`bcelab.kernels.logsum`): the probability and fine bin of each row."""
+    n = p.shape[0]
+    for j in range(n):
+        prob = np.float64(p[j])
+        bprob[j] = prob
+        bfine[j] = base_bin(prob)
+    _cut_points(n, cut_val, cut_off, bprob, bfine)
+
+
+@njit(**INLINE)
+def _cut_points(
+    n: int, cut_val: np.ndarray, cut_off: np.ndarray, bprob: np.ndarray, bfine: np.ndarray
+) -> None:
+    """From base bins to fine bins: the cut points (two gathers, vectorised too)."""
+    for j in range(n):
         bb = bfine[j]
         bfine[j] = bb + cut_off[bb] + (1 if bprob[j] >= cut_val[bb] else 0)
 

@@ -9,7 +9,11 @@ The rows are processed in blocks of :data:`~bcelab.kernels.constants.STATS_BLOCK
    ``cross_entropy``) and its fine bin (:mod:`bcelab.metrics.histogram`, from the bits
    of ``min(p, 1 - p)``, identical to the NumPy twin).  It has no branches and no libm
    calls, so LLVM vectorises it.  The test suite checks every row against
-   :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`.
+   :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`.  A block of probabilities
+   with 0/1 labels, no weights and no clipping (the common case) skips the per-row
+   loss: :func:`_block_loss` sums it with one logarithm per lane
+   (:mod:`bcelab.kernels.stats_loss`), and
+   :func:`bcelab.kernels.stats_rows.probs_bins` gives the probabilities and bins.
 2. :func:`_scatter` adds each row to its histogram bin (the only scalar loop).
 3. :func:`_sums` adds the block's rows into ``LANES`` partial sums per quantity
    (row ``j`` of the block goes to lane ``j % LANES``): a fixed order that LLVM
@@ -18,8 +22,9 @@ The rows are processed in blocks of :data:`~bcelab.kernels.constants.STATS_BLOCK
 
 Summation stays exact at scale: each block is summed in plain float64 (lanes of 32
 rows, then the lanes in order), then the block sum is added into a Neumaier-compensated
-(hi, lo) pair.  The error is about :math:`64\,\epsilon` relative per block plus
-:math:`O(\epsilon)` overall, whatever the number of rows (a plain running sum of 1e9
+(hi, lo) pair.  The error is about :math:`64\,\epsilon` relative per block (1.5e-14
+for a loss summed through products) plus :math:`O(\epsilon)` overall, whatever the
+number of rows (a plain running sum of 1e9
 positive terms drifts by ~1e-12 to 1e-8).
 
 Threads: :mod:`bcelab.kernels.stats_driver` splits the rows into contiguous ranges, one
@@ -42,7 +47,8 @@ from numba import njit
 
 from .constants import INLINE, JIT, LANES, STATS_BLOCK, StatsSum
 from .scalar import entropy_soft
-from .stats_rows import all_hard, base_bin, entropies, rows_block
+from .stats_loss import block_loss
+from .stats_rows import all_hard, base_bin, entropies, probs_bins, rows_block
 from .stats_scan import count_range, first_bad
 
 __all__ = ["LOOPS", "accum_range", "into", "row_values"]
@@ -98,6 +104,7 @@ def _sums(
     w: Any,
     has_w: bool,
     hard: bool,
+    loss_rows: bool,
     bprob: np.ndarray,
     bloss: np.ndarray,
     bent: np.ndarray,
@@ -110,15 +117,24 @@ def _sums(
     Without weights and with 0/1 labels every weight is 1 or 0 (excluded row), so the
     sums of w**2 equal those of w and the entropies are 0: :func:`_lane_hard` adds the
     other five, the same values in the same order (bit for bit the general sums).
+    ``loss_rows=False`` (such a block whose loss :func:`_block_loss` summed): the lanes
+    of the loss are left at 0.
     """
     n = y.shape[0]
     full = n - n % LANES
-    if hard and not has_w:
+    if hard and not has_w and not loss_rows:
         for g in range(n // LANES):
             for k in range(LANES):
-                _lane_hard(y, g * LANES + k, k, bprob, bloss, acc)
+                _lane_hard(y, g * LANES + k, k, bprob, bloss, acc, False)
         for k in range(n % LANES):
-            _lane_hard(y, full + k, k, bprob, bloss, acc)
+            _lane_hard(y, full + k, k, bprob, bloss, acc, False)
+        acc[StatsSum.W2] = acc[StatsSum.W]
+    elif hard and not has_w:
+        for g in range(n // LANES):
+            for k in range(LANES):
+                _lane_hard(y, g * LANES + k, k, bprob, bloss, acc, True)
+        for k in range(n % LANES):
+            _lane_hard(y, full + k, k, bprob, bloss, acc, True)
         acc[StatsSum.W2] = acc[StatsSum.W]
     else:
         for g in range(n // LANES):
@@ -146,9 +162,10 @@ def _minmax(prob: float, k: int, acc: np.ndarray) -> None:
 
 @njit(**INLINE)
 def _lane_hard(
-    y: Any, j: int, k: int, bprob: np.ndarray, bloss: np.ndarray, acc: np.ndarray
+    y: Any, j: int, k: int, bprob: np.ndarray, bloss: np.ndarray, acc: np.ndarray, loss: bool
 ) -> None:
-    """:func:`_lane` for a weight of 1 (0 for an excluded row) and a 0/1 label."""
+    """:func:`_lane` for a weight of 1 (0 for an excluded row) and a 0/1 label; the loss
+    only when ``loss`` (a constant at each call, so the other branch compiles away)."""
     prob = bprob[j]
     ok = prob == prob
     yi = np.float64(y[j]) if ok else 0.0
@@ -157,8 +174,27 @@ def _lane_hard(
     acc[StatsSum.W, k] += 1.0 if ok else 0.0
     acc[StatsSum.WY, k] += yi
     acc[StatsSum.WP, k] += pr
-    acc[StatsSum.WBCE, k] += bloss[j] if ok else 0.0
+    if loss:
+        acc[StatsSum.WBCE, k] += bloss[j] if ok else 0.0
     acc[StatsSum.WSQ, k] += d * d
+
+
+@njit(**INLINE)
+def _block_loss(yb: Any, pb: Any, lanes: np.ndarray, marks: np.ndarray) -> tuple[float, bool]:
+    """The loss sum of a block of probabilities with 0/1 labels, no weights and no
+    clipping (:func:`bcelab.kernels.stats_loss.block_loss`), and whether it holds.
+
+    It holds when every probability is in [0, 1] and a float32 value (``1 - p`` is then
+    exact in float64): so float64 arrays of float32 values give the same sums as float32
+    arrays, and a float64 block of other values (or with NaN) goes row by row."""
+    if pb.itemsize == 8:
+        inexact = 0
+        for j in range(pb.shape[0]):
+            v = pb[j]
+            inexact += 0 if np.float64(np.float32(v)) == v else 1
+        if inexact != 0:
+            return 0.0, False
+    return block_loss(yb, pb, lanes, marks)
 
 
 @njit(**INLINE)
@@ -222,19 +258,32 @@ def accum_range(
     hi_c = 1.0 - eps if eps > 0 else 1.0
     pmin = mm[0]
     pmax = mm[1]
+    # probabilities with 0/1 labels, no weights and no clipping: the block's loss is
+    # summed through products (_block_loss), not row by row
+    by_product = not (logits or has_w or eps > 0)
+    lanes = np.empty((3, LANES), dtype=np.float64)
+    marks = np.empty((1, LANES), dtype=np.int64)
     b0 = start
     while b0 < stop:
         b1 = min(b0 + STATS_BLOCK, stop)
         yb, pb, wb = y[b0:b1], p[b0:b1], w[b0:b1]
         hard = all_hard(yb)
-        rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
-        if not hard:
-            entropies(yb, bprob, bent)
+        summed = False
+        if hard and by_product:
+            loss_sum, summed = _block_loss(yb, pb, lanes, marks)
+        if summed:
+            probs_bins(pb, cut_val, cut_off, bprob, bfine)
+        else:
+            rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
+            if not hard:
+                entropies(yb, bprob, bent)
         _scatter(yb, wb, has_w, bprob, bfine, hist, hist_n)
         acc[:N_SUMS] = 0.0
         acc[_MIN_ROW] = np.inf
         acc[_MAX_ROW] = -np.inf
-        _sums(yb, wb, has_w, hard, bprob, bloss, bent, acc)
+        _sums(yb, wb, has_w, hard, not summed, bprob, bloss, bent, acc)
+        if summed:
+            acc[StatsSum.WBCE, 0] = loss_sum
         for k in range(N_SUMS):
             s = 0.0
             for lane in range(LANES):
