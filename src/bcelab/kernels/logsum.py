@@ -214,19 +214,14 @@ def prob_factor(p: float, pos: bool, plain: bool) -> tuple[float, float, float, 
     z = p if pos else 1.0 - p
     u = 1.0 - p if pos else p  # 1 - z, exact
     bits = f64_to_bits(z)
+    ubits = f64_to_bits(u)
     e = bits_to_f64((bits >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
     mant = bits_to_f64((bits & _MANT) | _ONE_BITS)
     if plain:
-        return 0.0, e, mant, bits, f64_to_bits(u)
+        return 0.0, e, mant, bits, ubits
     small = u < SMALL
     ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
-    return (
-        (ser if small else 0.0),
-        (0.0 if small else e),
-        (1.0 if small else mant),
-        bits,
-        (f64_to_bits(u)),
-    )
+    return (ser if small else 0.0), (0.0 if small else e), (1.0 if small else mant), bits, ubits
 
 
 def _make_probs(split: bool, plain: bool = False) -> Any:
