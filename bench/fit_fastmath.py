@@ -1,5 +1,5 @@
 """Fit the short float64 polynomials of ``bcelab.kernels.fastmath``'s ``*_f32in`` functions
-and the small-term series of ``bcelab.kernels.logsum``.
+and the small-term series of ``bcelab.kernels.logfactor``.
 
 Interpolation at Chebyshev nodes (close to minimax) with 50-digit mpmath, then the worst
 relative error of the resulting ``exp`` / ``log`` on a dense grid, evaluated exactly with

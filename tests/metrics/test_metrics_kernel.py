@@ -172,27 +172,53 @@ def _exact_losses(p: np.ndarray, y: np.ndarray) -> float:
         return math.fsum(np.where(y == 1, -np.log(p64), -np.log1p(-p64)).tolist())
 
 
+def _exact_logit_losses(x: np.ndarray, y: np.ndarray) -> float:
+    """math.fsum of max(-+x, 0) + log1p(exp(-|x|)) in float64 (each within 1 ulp or so)."""
+    x64 = x.astype(np.float64)
+    xs = np.where(y == 1, -x64, x64)
+    return math.fsum((np.maximum(xs, 0.0) + np.log1p(np.exp(-np.abs(x64)))).tolist())
+
+
+@pytest.mark.parametrize("logits", [False, True])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_block_loss_sums_hold_in_every_regime(threads: int) -> None:
-    """0/1 labels without weights: the loss of a block of probabilities is summed through
-    products (one logarithm per 512 rows), with the series for blocks of small losses.
-    Runs of confident and of uncertain predictions alternate, so the kernel switches
-    between the two, and the total stays within 1e-13 of the exact sum."""
+def test_block_loss_sums_hold_in_every_regime(threads: int, logits: bool) -> None:
+    """0/1 labels without weights: a block's loss is summed through products (one
+    logarithm per lane of 32 rows), with the series for blocks of small losses.  Runs of
+    confident and of uncertain predictions alternate, so the kernel switches between the
+    two, and the total stays within 1e-13 of the exact sum; the bins are the reference's."""
     rng = np.random.default_rng(21)
     n = 300_000
     y = (rng.random(n) < 0.3).astype(np.float32)
     margin = np.where((np.arange(n) // 3000) % 2 == 0, 30.0, 1.0)  # confident / not
     z = np.where(y == 1, 1.0, -1.0) * margin * rng.random(n) + rng.normal(size=n) * 0.1
+    x = z.astype(np.float32)
     p = (1 / (1 + np.exp(-z))).astype(np.float32)
-    p64 = p.astype(np.float64)
-    with np.errstate(divide="ignore"):  # the branch np.where does not take
-        per_block = np.where(y == 1, -np.log(p64), -np.log1p(-p64)).reshape(-1, 500).sum(1)
+    preds = x if logits else p
+    per_row = np.where(y == 1, np.log1p(np.exp(-z)), np.log1p(np.exp(z)))
+    per_block = per_row.reshape(-1, 500).sum(axis=1)
     assert per_block.min() < 8 and per_block.max() > 64  # both regimes occur
-    s = BinaryStats(threads=threads).update(p, y)
-    ref = _exact_losses(p, y)
+    s = BinaryStats(threads=threads).update(preds, y, logits=logits)
+    ref = _exact_logit_losses(x, y) if logits else _exact_losses(p, y)
     assert abs(s.total("wbce") - ref) <= 1e-13 * ref
-    ref_state = BinaryStats(kernel="numpy").update(p, y)
+    ref_state = BinaryStats(kernel="numpy").update(preds, y, logits=logits)
     np.testing.assert_array_equal(s.to_arrays()["hist_n"], ref_state.to_arrays()["hist_n"])
+
+
+def test_logit_blocks_with_nan_and_infinite_logits() -> None:
+    """A NaN logit sends its block row by row (the row is excluded); an infinite logit
+    gives its loss (0 on the right side, infinite on the wrong one), as row by row."""
+    rng = np.random.default_rng(23)
+    n = 5000
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    x = rng.normal(size=n).astype(np.float32) * 3
+    x[10] = np.nan
+    x[2000], y[2000] = np.inf, 1.0  # loss 0
+    got = BinaryStats().update(x, y, logits=True)
+    ref = BinaryStats(kernel="numpy").update(x, y, logits=True)
+    assert got.rows_used == n - 1
+    assert got.total("wbce") == pytest.approx(ref.total("wbce"), rel=1e-13)
+    x[3000], y[3000] = -np.inf, 1.0  # infinite loss
+    assert math.isinf(BinaryStats().update(x, y, logits=True).total("wbce"))
 
 
 def test_float32_values_give_the_same_state_in_either_dtype() -> None:

@@ -48,7 +48,7 @@ _SOURCES = tuple(
         "stats_update.py",
         "stats_rows.py",
         "stats_scan.py",
-        "logsum.py",
+        "logfactor.py",
         "stats_loss.py",
         "scalar.py",
         "fastmath.py",

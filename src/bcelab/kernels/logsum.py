@@ -66,7 +66,8 @@ import numpy as np
 from numba import njit
 
 from .constants import INLINE
-from .fastmath import add_reassoc, bits_to_f64, exp_nonpos_sum, f64_to_bits, mul_reassoc
+from .fastmath import add_reassoc, exp_nonpos_sum, mul_reassoc
+from .logfactor import SMALL, log1p_series, prob_factor
 from .scalar import output_value
 
 __all__ = [
@@ -77,28 +78,18 @@ __all__ = [
     "logits_block",
     "plain_logits_pass",
     "plain_probs_block",
-    "prob_factor",
     "prob_sums",
     "probs_block",
     "soft_logits_block",
 ]
 
-SMALL = 2.0**-7  # terms below this are summed from their series, not through the product
 PLAIN_MIN = 16.0  # a block sum from the plain product is kept when at least this
 _LN2 = 0.6931471805599453
-_MANT = 0x000FFFFFFFFFFFFF
 _ONE_BITS = 0x3FF0000000000000
-_MAGIC = 6755399441055744.0  # 1.5 * 2**52: int -> float without a conversion instruction
-_MAGIC_BITS = 0x4338000000000000
 _INF = float("inf")
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
 _BLOCK: dict[str, Any] = {**INLINE, "fastmath": {"contract"}}
-# log1p(t) = t (1 + t q(t)) and -log1p(-u) = u (1 + u r(u)) on [0, 2^-7], 3.2e-17 relative
-_Q1, _Q2, _Q3 = -0.4999999999998568, 0.3333333331193481, -0.24999988301675685
-_Q4, _Q5 = 0.19997106572735454, -0.16336092157242266
-_R1, _R2, _R3 = 0.5000000000001492, 0.33333333311064983, 0.2500001214912752
-_R4, _R5 = 0.19997006723290273, 0.17005825091049342
 
 
 @njit(**_BLOCK)
@@ -136,7 +127,7 @@ def _make_logits(split: bool) -> Any:
             pos = yf == _F1
             xs = -x if pos else x
             small = t < SMALL
-            ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
+            ser = log1p_series(t)
             v = (xs if xs > 0.0 else 0.0) + (ser if small else 0.0)  # max(-+x, 0) + small
             f = 1.0 if small else 1.0 + t
             if split:
@@ -182,7 +173,7 @@ def soft_logits_block(
         neg = add_reassoc(neg, q - abs(q))  # 0 for targets in [0, 1], else < 0 or NaN
         y = np.float64(yf) * keep + half
         small = t < SMALL
-        ser = t * (1.0 + t * (_Q1 + t * (_Q2 + t * (_Q3 + t * (_Q4 + t * _Q5)))))
+        ser = log1p_series(t)
         up = x if x > 0.0 else 0.0
         dn = -x if x < 0.0 else 0.0
         # a term with coefficient 0 is dropped (an infinite logit has a finite loss)
@@ -196,32 +187,6 @@ def soft_logits_block(
             ok = pb[j] == pb[j] and 0.0 <= tb[j] <= 1.0
             bad = add_reassoc(bad, 0.0 if ok else 1.0)
     return 0.0, s, bad, 0.0
-
-
-@njit(**INLINE)
-def prob_factor(p: float, pos: bool, plain: bool) -> tuple[float, float, float, int, int]:
-    """One probability's part of a block sum of ``-log z`` (``z = p`` for y = 1, ``1 - p``
-    for y = 0, exact in float64 for a float32 ``p``): ``(series term, exponent of z,
-    factor for the product, bits of z, bits of 1 - z)``.
-
-    ``z = 2^e m`` enters as its exponent (summed exactly) and its mantissa ``m`` in
-    [1, 2) (multiplied in), or, unless ``plain`` (a constant at each call), when
-    ``u = 1 - z`` is below :data:`SMALL`, as the series ``-log1p(-u)`` (exponent 0,
-    factor 1).  The sign or top exponent bit of the two bit patterns is set exactly when
-    ``p`` is outside [0, 1] or NaN; the bits of a zero ``z`` (an infinite loss) are 0, or
-    negative for -0.0.
-    """
-    z = p if pos else 1.0 - p
-    u = 1.0 - p if pos else p  # 1 - z, exact
-    bits = f64_to_bits(z)
-    ubits = f64_to_bits(u)
-    e = bits_to_f64((bits >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
-    mant = bits_to_f64((bits & _MANT) | _ONE_BITS)
-    if plain:
-        return 0.0, e, mant, bits, ubits
-    small = u < SMALL
-    ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
-    return (ser if small else 0.0), (0.0 if small else e), (1.0 if small else mant), bits, ubits
 
 
 def _make_probs(split: bool, plain: bool = False) -> Any:

@@ -17,7 +17,7 @@ from .constants import INLINE, JIT, NOCT, SIDE, K
 from .fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
 from .scalar import cross_entropy, entropy_soft, sigmoid_from_exp, softplus_pair
 
-__all__ = ["all_hard", "base_bin", "entropies", "probs_bins", "rows_block"]
+__all__ = ["all_hard", "base_bin", "entropies", "logits_bins", "probs_bins", "rows_block"]
 
 _LOW44 = (1 << 44) - 1
 _OFF = ((1022 - NOCT) << 8) if K == 256 else -1  # (biased exponent - 982) * 256 = o * K
@@ -119,6 +119,29 @@ def probs_bins(
         prob = np.float64(p[j])
         bprob[j] = prob
         bfine[j] = base_bin(prob)
+    _cut_points(n, cut_val, cut_off, bprob, bfine)
+
+
+@njit(**JIT)
+def logits_bins(
+    x: Any,
+    cut_val: np.ndarray,
+    cut_off: np.ndarray,
+    bprob: np.ndarray,
+    bfine: np.ndarray,
+    ta: np.ndarray,
+) -> None:
+    """:func:`probs_bins` for logits: the probability (as :func:`rows_block` computes it)
+    and fine bin of each row, and ``ta[j] = exp(-|x_j|)`` for the loss sum.  The bin of a
+    NaN logit is 0 (the block then goes through :func:`rows_block`)."""
+    n = x.shape[0]
+    for j in range(n):
+        xj = np.float64(x[j])
+        e = exp_nonpos(-abs(xj))
+        ta[j] = e
+        prob = sigmoid_from_exp(xj, e)
+        bprob[j] = prob
+        bfine[j] = base_bin(prob) if prob == prob else 0
     _cut_points(n, cut_val, cut_off, bprob, bfine)
 
 

@@ -9,11 +9,11 @@ The rows are processed in blocks of :data:`~bcelab.kernels.constants.STATS_BLOCK
    ``cross_entropy``) and its fine bin (:mod:`bcelab.metrics.histogram`, from the bits
    of ``min(p, 1 - p)``, identical to the NumPy twin).  It has no branches and no libm
    calls, so LLVM vectorises it.  The test suite checks every row against
-   :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`.  A block of probabilities
-   with 0/1 labels, no weights and no clipping (the common case) skips the per-row
-   loss: :func:`_block_loss` sums it with one logarithm per lane
-   (:mod:`bcelab.kernels.stats_loss`), and
-   :func:`bcelab.kernels.stats_rows.probs_bins` gives the probabilities and bins.
+   :func:`bcelab.bce` / :func:`bcelab.bce_with_logits`.  A block with 0/1 labels, no
+   weights and no clipping (the common case) skips the per-row loss:
+   :func:`_summed_block` sums it with one logarithm per lane
+   (:mod:`bcelab.kernels.stats_loss`), and ``probs_bins`` / ``logits_bins`` of
+   :mod:`bcelab.kernels.stats_rows` give the probabilities and bins.
 2. :func:`_scatter` adds each row to its histogram bin (the only scalar loop).
 3. :func:`_sums` adds the block's rows into ``LANES`` partial sums per quantity
    (row ``j`` of the block goes to lane ``j % LANES``): a fixed order that LLVM
@@ -47,8 +47,8 @@ from numba import njit
 
 from .constants import INLINE, JIT, LANES, STATS_BLOCK, StatsSum
 from .scalar import entropy_soft
-from .stats_loss import block_loss
-from .stats_rows import all_hard, base_bin, entropies, probs_bins, rows_block
+from .stats_loss import block_loss, block_loss_logits
+from .stats_rows import all_hard, base_bin, entropies, logits_bins, probs_bins, rows_block
 from .stats_scan import count_range, first_bad
 
 __all__ = ["LOOPS", "accum_range", "into", "row_values"]
@@ -117,7 +117,7 @@ def _sums(
     Without weights and with 0/1 labels every weight is 1 or 0 (excluded row), so the
     sums of w**2 equal those of w and the entropies are 0: :func:`_lane_hard` adds the
     other five, the same values in the same order (bit for bit the general sums).
-    ``loss_rows=False`` (such a block whose loss :func:`_block_loss` summed): the lanes
+    ``loss_rows=False`` (such a block whose loss :func:`_summed_block` summed): the lanes
     of the loss are left at 0.
     """
     n = y.shape[0]
@@ -198,6 +198,31 @@ def _block_loss(yb: Any, pb: Any, lanes: np.ndarray, marks: np.ndarray) -> tuple
 
 
 @njit(**INLINE)
+def _summed_block(
+    yb: Any,
+    pb: Any,
+    logits: bool,
+    cut_val: np.ndarray,
+    cut_off: np.ndarray,
+    bprob: np.ndarray,
+    bfine: np.ndarray,
+    ta: np.ndarray,
+    lanes: np.ndarray,
+    marks: np.ndarray,
+) -> tuple[float, bool]:
+    """A block with 0/1 labels, no weights and no clipping: its loss sum through products
+    (:mod:`bcelab.kernels.stats_loss`) and its rows' probabilities and bins, and whether
+    the sum holds (if not, the caller evaluates the block row by row)."""
+    if logits:
+        logits_bins(pb, cut_val, cut_off, bprob, bfine, ta)
+        return block_loss_logits(yb, pb, ta, lanes)
+    loss_sum, ok = _block_loss(yb, pb, lanes, marks)
+    if ok:
+        probs_bins(pb, cut_val, cut_off, bprob, bfine)
+    return loss_sum, ok
+
+
+@njit(**INLINE)
 def _lane(
     y: Any,
     w: Any,
@@ -258,9 +283,10 @@ def accum_range(
     hi_c = 1.0 - eps if eps > 0 else 1.0
     pmin = mm[0]
     pmax = mm[1]
-    # probabilities with 0/1 labels, no weights and no clipping: the block's loss is
-    # summed through products (_block_loss), not row by row
-    by_product = not (logits or has_w or eps > 0)
+    # 0/1 labels, no weights and no clipping: the block's loss is summed through
+    # products (_summed_block), not row by row
+    by_product = not (has_w or eps > 0)
+    ta = np.empty(STATS_BLOCK, dtype=np.float64)
     lanes = np.empty((3, LANES), dtype=np.float64)
     marks = np.empty((1, LANES), dtype=np.int64)
     b0 = start
@@ -270,10 +296,10 @@ def accum_range(
         hard = all_hard(yb)
         summed = False
         if hard and by_product:
-            loss_sum, summed = _block_loss(yb, pb, lanes, marks)
-        if summed:
-            probs_bins(pb, cut_val, cut_off, bprob, bfine)
-        else:
+            loss_sum, summed = _summed_block(
+                yb, pb, logits, cut_val, cut_off, bprob, bfine, ta, lanes, marks
+            )
+        if not summed:
             rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
             if not hard:
                 entropies(yb, bprob, bent)
