@@ -230,7 +230,7 @@ def test_float32_values_give_the_same_state_in_either_dtype() -> None:
     n = 100_000
     y = (rng.random(n) < 0.5).astype(np.float32)
     p = rng.random(n).astype(np.float32)
-    p[::997] = np.nan  # excluded rows: their blocks go row by row
+    p[[5000, 50_000]] = np.nan  # excluded rows: their blocks go row by row
     y[1], p[1] = 1.0, 0.0  # an infinite loss
     a = BinaryStats().update(p, y)
     assert math.isinf(a.total("wbce"))

@@ -113,7 +113,7 @@ def probs_bins(
     p: Any, cut_val: np.ndarray, cut_off: np.ndarray, bprob: np.ndarray, bfine: np.ndarray
 ) -> None:
     """:func:`rows_block` for a block of valid probabilities whose loss is summed
-    elsewhere (:mod:`bcelab.kernels.logsum`): the probability and fine bin of each row."""
+    elsewhere (:mod:`bcelab.kernels.stats_loss`): the probability and fine bin of each row."""
     n = p.shape[0]
     for j in range(n):
         prob = np.float64(p[j])

@@ -22,10 +22,9 @@ The rows are processed in blocks of :data:`~bcelab.kernels.constants.STATS_BLOCK
 
 Summation stays exact at scale: each block is summed in plain float64 (lanes of 32
 rows, then the lanes in order), then the block sum is added into a Neumaier-compensated
-(hi, lo) pair.  The error is about :math:`64\,\epsilon` relative per block (1.5e-14
+(hi, lo) pair.  The error is about :math:`64\,\epsilon` relative per block (3e-14
 for a loss summed through products) plus :math:`O(\epsilon)` overall, whatever the
-number of rows (a plain running sum of 1e9
-positive terms drifts by ~1e-12 to 1e-8).
+number of rows (a plain running sum of 1e9 positive terms drifts by ~1e-12 to 1e-8).
 
 Threads: :mod:`bcelab.kernels.stats_driver` splits the rows into contiguous ranges, one
 per thread of :mod:`bcelab.kernels.threads` (the kernels release the GIL), and merges
