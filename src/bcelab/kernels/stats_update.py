@@ -121,20 +121,11 @@ def _sums(
     """
     n = y.shape[0]
     full = n - n % LANES
-    if hard and not has_w and not loss_rows:
-        for g in range(n // LANES):
-            for k in range(LANES):
-                _lane_hard(y, g * LANES + k, k, bprob, bloss, acc, False)
-        for k in range(n % LANES):
-            _lane_hard(y, full + k, k, bprob, bloss, acc, False)
-        acc[StatsSum.W2] = acc[StatsSum.W]
-    elif hard and not has_w:
-        for g in range(n // LANES):
-            for k in range(LANES):
-                _lane_hard(y, g * LANES + k, k, bprob, bloss, acc, True)
-        for k in range(n % LANES):
-            _lane_hard(y, full + k, k, bprob, bloss, acc, True)
-        acc[StatsSum.W2] = acc[StatsSum.W]
+    if hard and not has_w:
+        if loss_rows:  # a literal per call: each compiles to its own loop
+            _hard_lanes(y, bprob, bloss, acc, True)
+        else:
+            _hard_lanes(y, bprob, bloss, acc, False)
     else:
         for g in range(n // LANES):
             for k in range(LANES):
@@ -157,6 +148,20 @@ def _minmax(prob: float, k: int, acc: np.ndarray) -> None:
     acc[_MIN_ROW, k] = prob if prob < lo else lo
     hi = acc[_MAX_ROW, k]
     acc[_MAX_ROW, k] = prob if prob > hi else hi
+
+
+@njit(**INLINE)
+def _hard_lanes(y: Any, bprob: np.ndarray, bloss: np.ndarray, acc: np.ndarray, loss: bool) -> None:
+    """The lane sums of :func:`_sums` for a weight of 1 and 0/1 labels (``loss``: with the
+    per-row losses)."""
+    n = y.shape[0]
+    full = n - n % LANES
+    for g in range(n // LANES):
+        for k in range(LANES):
+            _lane_hard(y, g * LANES + k, k, bprob, bloss, acc, loss)
+    for k in range(n % LANES):
+        _lane_hard(y, full + k, k, bprob, bloss, acc, loss)
+    acc[StatsSum.W2] = acc[StatsSum.W]
 
 
 @njit(**INLINE)
