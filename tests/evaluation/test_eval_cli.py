@@ -17,8 +17,8 @@ import pytest
 
 import bcelab
 from bcelab.cli import main
+from bcelab.evaluation import warmup
 from bcelab.evaluation.warmup import NOTICE
-from bcelab.metrics import BinaryStats
 from tests.clock import JumpingClock
 
 
@@ -155,19 +155,21 @@ def test_threads_change_nothing(capsys, good):
     assert outs[0] == outs[1]
 
 
-class _SlowStats(BinaryStats):
-    """A first compile, simulated: every update waits (for the notice's timer) and moves
-    the evaluation's clock 100 s on."""
+_REAL_METRIC_CALLS = warmup._metric_calls
 
-    def update(self, *args: object, **kwargs: object) -> BinaryStats:
-        time.sleep(0.35)
-        JumpingClock.offset += 100.0
-        return super().update(*args, **kwargs)
+
+def _slow_metric_calls() -> None:
+    """A first compile, simulated: the warm-up (the precompiled module's build, or the
+    JIT's first calls) waits for the notice's timer and moves the evaluation's clock
+    100 s on."""
+    time.sleep(warmup.NOTICE_AFTER_S + 0.2)
+    JumpingClock.offset += 100.0
+    _REAL_METRIC_CALLS()
 
 
 def _slow_first_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bcelab.evaluation.warmup._READY", threading.Event())
-    monkeypatch.setattr("bcelab.evaluation.warmup.BinaryStats", _SlowStats)
+    monkeypatch.setattr(warmup, "_metric_calls", _slow_metric_calls)
     monkeypatch.setattr(JumpingClock, "offset", 0.0)
     clock = types.SimpleNamespace(perf_counter=JumpingClock.perf_counter)
     monkeypatch.setattr(sys.modules["bcelab.evaluation.evaluate"], "time", clock)

@@ -137,13 +137,10 @@ def layout() -> Layout:
         cut_val[b] = c
     has_cut = np.isfinite(cut_val).astype(np.int64)
     cut_off = np.concatenate([[0], np.cumsum(has_cut)[:-1]]).astype(np.int64)
-    edges = []
-    for b in range(N_BASE):
-        edges.append(base[b])
-        if has_cut[b]:
-            edges.append(cut_val[b])
-    edges.append(1.0)
-    e = np.asarray(edges, dtype=np.float64)
+    # every base edge, each cut right after the lower edge of its base bin, then 1.0
+    inside = np.flatnonzero(has_cut)
+    e = np.insert(base[:N_BASE], inside + 1, cut_val[inside])
+    e = np.append(e, 1.0)
     for arr in (e, cut_val, cut_off):
         arr.setflags(write=False)
     return Layout(e, cut_val, cut_off, int(N_BASE + has_cut.sum()))
