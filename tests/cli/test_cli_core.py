@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bcelab.cli import main
+from bcelab.cli import console, main
 
 SEED = ["--targets", "0.5,0.3,0.5,0.9"]
 
@@ -87,3 +88,35 @@ def test_console_script_runs_as_a_process() -> None:
     assert "0.5806" in res.stdout
     res = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=120)
     assert res.stdout.startswith("bcelab ")
+
+
+def test_console_entry_returns_mains_code_and_freezes_the_collector(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["bcelab", "loss", *SEED, "--preds", "0.5,0.3,0.5,0.9"])
+    try:
+        assert console() == 0
+        assert gc.get_freeze_count() > 0  # the exit's last collection skips them
+    finally:
+        gc.unfreeze()
+    assert "0.5806" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["bcelab", "loss", "--targets", "2", "--preds", "0.5"])
+    try:
+        assert console() == 2
+    finally:
+        gc.unfreeze()
+
+
+def test_files_written_by_the_console_process_are_complete(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = tmp_path / "preds.parquet"
+    pq.write_table(pa.table({"p": [0.2, 0.7, 0.9, 0.4], "y": [0.0, 1.0, 1.0, 0.0]}), data)
+    report = tmp_path / "report"
+    cmd = [sys.executable, "-m", "bcelab", "eval", str(data), "--pred", "p", "--target", "y"]
+    res = subprocess.run(
+        [*cmd, "--report", str(report)], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads((report / "metrics.json").read_text())["metrics"]["rows"] == 4
+    assert (report / "report.html").read_text().rstrip().endswith("</html>")

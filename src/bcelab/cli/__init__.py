@@ -14,6 +14,7 @@ that cannot be read or written (the path and the cause).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from ..errors import BCELabError
 from .messages import in_flags, missing_extra, split_negative_values
 from .output import from_os_error
 
-__all__ = ["main"]
+__all__ = ["console", "main"]
 
 # name -> (module, one-line help).  Modules are imported lazily so that start-up stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -102,6 +103,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(chosen, ns)
 
 
+def console() -> int:
+    """The ``bcelab`` command and ``python -m bcelab``: :func:`main`, then a quicker exit.
+
+    At exit the interpreter's last garbage collection walks every object NumPy, pyarrow
+    and torch made, about 12 ms of a ``bcelab eval`` process.  By then every file the
+    command wrote is closed and renamed, so the live objects are frozen out of that
+    collection (``gc.freeze``), and their memory goes back with the process.
+    :func:`main` itself, called from Python, leaves the collector alone.
+    """
+    rc = main()
+    gc.freeze()
+    return rc
+
+
 def _run(mod: ModuleType, ns: argparse.Namespace) -> int:
     command = ns.command
     try:
@@ -124,4 +139,4 @@ def _run(mod: ModuleType, ns: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console())
