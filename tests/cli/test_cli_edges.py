@@ -190,7 +190,7 @@ def test_unwritable_report_folder_is_refused_before_the_data(
                 raise PermissionError(errno.EACCES, "Permission denied", str(dir))
             return real(*a, dir=dir, **k)
 
-        monkeypatch.setattr("bcelab.cli.output.tempfile.TemporaryFile", refuse)
+        monkeypatch.setattr("tempfile.TemporaryFile", refuse)
     try:
         rc, _, err = _err(
             capsys, "eval", tmp_path / "nope.parquet", "--target", "y", "--pred", "p",

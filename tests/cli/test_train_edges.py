@@ -250,7 +250,7 @@ def test_read_only_out_fails_before_training(
             raise PermissionError(errno.EACCES, "Permission denied", str(dir))
         return real(*a, dir=dir, **k)
 
-    monkeypatch.setattr("bcelab.cli.output.tempfile.TemporaryFile", refuse)
+    monkeypatch.setattr("tempfile.TemporaryFile", refuse)
 
     def no_training(*a: object, **k: object) -> None:
         raise AssertionError("training started before the output check")

@@ -19,14 +19,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import OptionError
+
+# shutil and tempfile (3 ms of a process's start-up) are imported by the functions that
+# create or remove something, not with this module.
 
 __all__ = [
     "OLD_PREFIX",
@@ -51,6 +52,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open supports modes 'w' and 'wb'; received {mode!r}")
+    import tempfile
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -177,6 +180,8 @@ def remove_stale_files(folder: Path, names: Collection[str]) -> None:
 
 def remove_stale(parent: Path) -> None:
     """Remove the temporary folders that killed runs left in ``parent``."""
+    import shutil
+
     try:
         entries = sorted(parent.iterdir())
     except OSError:
@@ -203,6 +208,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _swap(tmp: Path, target: Path) -> None:
+    import shutil
+    import tempfile
+
     if not target.exists():
         os.rename(tmp, target)
         return
@@ -226,6 +234,9 @@ def replace_dir(
     target: str | os.PathLike[str], allowed: Collection[str], *, fname: str, name: str
 ) -> Iterator[Path]:
     """Yield an empty folder beside ``target``; on success it replaces ``target`` whole."""
+    import shutil
+    import tempfile
+
     out = Path(target).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(out.parent)

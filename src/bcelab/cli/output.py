@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import BCELabError, MissingDependencyError
@@ -54,6 +53,8 @@ def from_os_error(err: OSError) -> OutputError:
 def _writable(folder: Path) -> bool:
     """Whether a file can be created in ``folder`` (tried: permissions, a read-only mount,
     an ACL; ``os.access`` misses some of these and is always true for root)."""
+    import tempfile  # start-up time: only a command with an output path needs it
+
     try:
         with tempfile.TemporaryFile(dir=folder, prefix=".bcelab-probe-"):
             pass
