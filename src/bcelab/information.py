@@ -13,7 +13,6 @@ This is why a perfect reconstruction of soft targets does not score 0.
 
 from __future__ import annotations
 
-import html
 from typing import Any, NamedTuple
 
 from ._core import formulas
@@ -186,6 +185,8 @@ class Decomposition(NamedTuple):
         )
 
     def _repr_html_(self) -> str:
+        import html  # start-up time: only a notebook asks for it (1 ms of `import bcelab`)
+
         rows = [
             ("BCE", self.bce, "the mean loss"),
             ("floor H(y)", self.floor, "the targets' own entropy: no prediction goes below it"),

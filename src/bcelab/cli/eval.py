@@ -206,8 +206,7 @@ def run(cfg: Config) -> Any:
 
 
 def execute(cfg: Config) -> int:
-    # optional dependency (pyarrow and matplotlib, the eval extra) and start-up time
-    from ..evaluation.report import write_report
+    # optional dependency (pyarrow, the eval extra) and start-up time
     from ..evaluation.text import render
 
     res = run(cfg)
@@ -216,6 +215,8 @@ def execute(cfg: Config) -> int:
         write_json(save, res.recalibration.map_document(res.columns))
         print(f"map: {save}", file=sys.stderr)
     if cfg.report is not None:
+        from ..evaluation.report import write_report  # start-up time: only with --report
+
         written = write_report(res, cfg.report)
         print(f"report: {written['report.html']}", file=sys.stderr)
     if cfg.as_json:

@@ -8,7 +8,6 @@ to find the line; that costs time only on the error path.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Iterator
@@ -38,6 +37,8 @@ _PARSE = re.compile(r"CSV parse error: (?:Row #(\d+): )?(.*)")
 
 def csv_header(path: str, delimiter: str) -> list[str]:
     """The column names on the first line."""
+    import csv  # start-up time: only a CSV source needs it
+
     if os.path.getsize(path) == 0:
         raise DataError(
             f"a CSV file with a header line at {path}",
