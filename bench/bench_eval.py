@@ -381,8 +381,10 @@ def main(argv: list[str]) -> int:
         return 0
     rows = int(a.rows or (1e7 if a.quick else 1e8))
     sizes = (10**7, 3 * 10**7) if a.quick else (3 * 10**7, 10**8)
+    # the whole-process rounds: --repeat when given, else 3 (quick) or 5
+    wp_rounds = a.repeat if a.repeat > 1 else (3 if a.quick else 5)
     if a.whole_process:
-        whole_process_targets({n: make_file(n) for n in sizes}, rounds=3 if a.quick else 5)
+        whole_process_targets({n: make_file(n) for n in sizes}, rounds=wp_rounds)
         return 0
     if a.paired:
         paired(make_file(rows), a.paired)
@@ -558,7 +560,7 @@ def main(argv: list[str]) -> int:
                 ],
             )
         )
-    whole_process_targets({n: make_file(n) for n in sizes}, rounds=3 if a.quick else 5)
+    whole_process_targets({n: make_file(n) for n in sizes}, rounds=wp_rounds)
     return 0
 
 

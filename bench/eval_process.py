@@ -12,7 +12,10 @@ Both run with bytecode caches allowed (``PYTHONDONTWRITEBYTECODE`` is removed) a
 one untimed run, as after an install.  The breakdown child (``--phases``) measures the
 CPU time of each part on one thread: the imports ``bcelab eval`` makes, the load of the
 metric kernels, a first (cold) evaluation as the CLI runs it, the text output, a second
-(warm) evaluation, and, alone, the Parquet decode to NumPy and the metric kernel.
+(warm) evaluation, and, alone, the Parquet decode to NumPy and the metric kernel.  The
+exit probe (``--exit``) runs the command's entry point and prints the wall clock when it
+returns: the parent's clock when the process has ended, minus that, is the exit
+(interpreter shutdown).
 """
 
 from __future__ import annotations
@@ -103,6 +106,32 @@ def phases(path: str) -> dict[str, float]:
     }
 
 
+def exit_probe(path: str) -> int:
+    """``bcelab eval`` as the command runs it (:func:`bcelab.cli.console`), then the wall
+    clock on stderr: the parent's clock at the process's end, minus this, is the exit."""
+    import io
+    from contextlib import redirect_stdout
+
+    from bcelab.cli import console
+
+    sys.argv = ["bcelab", "eval", path, "--pred", "p", "--target", "y"]
+    with redirect_stdout(io.StringIO()):
+        rc = console()
+    print(f"{time.time():.6f}", file=sys.stderr)
+    return rc
+
+
+def _exit_seconds(path: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--exit", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(),
+    )
+    return time.time() - float(out.stderr.strip().splitlines()[-1])
+
+
 def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
     """Print the DuckDB / bcelab whole-process time ratio (target >= 1.5) per size, and
     where bcelab's process spends its time."""
@@ -133,6 +162,7 @@ def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
             env=_env(),
         )
         parts = json.loads(out.stdout.strip().splitlines()[-1])
+        parts["exit (wall)"] = statistics.median(_exit_seconds(path) for _ in range(rounds))
         shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items())
         print(
             f"    bcelab on one thread, CPU s: {shown} (the second pass, decode and kernel "
@@ -143,5 +173,7 @@ def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--phases":
         print(json.dumps(phases(sys.argv[2])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--exit":
+        sys.exit(exit_probe(sys.argv[2]))
     else:
-        sys.exit("usage: eval_process.py --phases FILE (run by bench_eval.py)")
+        sys.exit("usage: eval_process.py --phases FILE | --exit FILE (run by bench_eval.py)")

@@ -24,3 +24,23 @@ def test_every_benchmark_takes_quick(script: Path) -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "--quick" in out.stdout
+
+
+def test_eval_exit_probe_reports_the_end_of_the_command(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import time
+
+    data = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"p": [0.2, 0.7, 0.9], "y": [0.0, 1.0, 1.0]}), data)
+    t0 = time.time()
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "eval_process.py"), "--exit", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    t1 = time.time()
+    assert out.returncode == 0, out.stderr[-2000:]
+    ended = float(out.stderr.strip().splitlines()[-1])
+    assert t0 < ended <= t1
