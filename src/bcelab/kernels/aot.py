@@ -277,14 +277,10 @@ def reset() -> None:
 def array_fits(a: Any, dtype: Any, ndim: int = 1, *, write: bool = False) -> bool:
     """Whether ``a`` is what a precompiled wrapper trusts: a C-contiguous, aligned NumPy
     array of ``dtype`` and ``ndim`` (writable if ``write``)."""
-    return (
-        isinstance(a, np.ndarray)
-        and a.dtype == dtype
-        and a.ndim == ndim
-        and a.flags.c_contiguous
-        and a.flags.aligned
-        and (a.flags.writeable or not write)
-    )
+    if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.ndim == ndim):
+        return False
+    flags = a.flags  # one flags object (each access makes a new one)
+    return bool(flags.c_contiguous and flags.aligned and (flags.writeable or not write))
 
 
 def _jit() -> Any:
@@ -312,7 +308,7 @@ class AotLoops:
     def count_range(self, y: Any, p: Any, w: Any, *rest: Any) -> None:
         tag = self._tag(y, p, w)
         out = rest[-1]
-        if tag is None or not (array_fits(out, np.int64) and out.flags.writeable):
+        if tag is None or not array_fits(out, np.int64, write=True):
             _jit().count_range(y, p, w, *rest)
             return None
         getattr(self.mod, f"count_{tag}")(y, p, w, *rest)
@@ -320,7 +316,7 @@ class AotLoops:
 
     def first_bad(self, y: Any, p: Any, w: Any, has_w: bool, logits: bool, out: Any) -> None:
         tag = self._tag(y, p, w)
-        if tag is None or not (array_fits(out, np.int64) and out.flags.writeable):
+        if tag is None or not array_fits(out, np.int64, write=True):
             _jit().first_bad(y, p, w, has_w, logits, out)
             return None
         getattr(self.mod, f"first_bad_{tag}")(y, p, w, has_w, logits, out)
@@ -347,10 +343,9 @@ class AotLoops:
             tag is not None
             and array_fits(cut_val, np.float64)
             and array_fits(cut_off, np.int64)
-            and array_fits(hist, np.float64, 2)
-            and array_fits(hist_n, np.int64)
-            and all(array_fits(a, np.float64) for a in (hi, lo, mm))
-            and all(a.flags.writeable for a in (hist, hist_n, hi, lo, mm))
+            and array_fits(hist, np.float64, 2, write=True)
+            and array_fits(hist_n, np.int64, write=True)
+            and all(array_fits(a, np.float64, write=True) for a in (hi, lo, mm))
         )
         if not ok:
             _jit().accum_range(*args)

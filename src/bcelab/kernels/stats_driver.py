@@ -42,7 +42,7 @@ class ScanCounts(NamedTuple):
     @classmethod
     def from_array(cls, counts: np.ndarray) -> ScanCounts:
         """From an int64 array in :class:`ScanSlot` order."""
-        return cls._make(int(v) for v in counts)
+        return cls._make(counts.tolist())
 
 
 def compiled_loops() -> Loops | None:
@@ -88,7 +88,7 @@ def scan(
             y, p, ww, has_w, logits, eps, t * n // nt, (t + 1) * n // nt, parts[t]
         ),
     )
-    out = parts.sum(axis=0)
+    out = parts[0] if nt == 1 else parts.sum(axis=0)
     out[ScanSlot.FIRST_BAD_PROB] = out[ScanSlot.FIRST_BAD_WEIGHT] = -1
     if out[ScanSlot.BAD_PROB] or out[ScanSlot.BAD_WEIGHT]:
         loops.first_bad(y, p, ww, has_w, logits, out)
