@@ -121,14 +121,19 @@ def exit_probe(path: str) -> int:
     return rc
 
 
-def _exit_seconds(path: Path) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, "--exit", str(path)],
+def _child(flag: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """This script in a child process, with ``--phases`` or ``--exit``."""
+    return subprocess.run(
+        [sys.executable, __file__, flag, str(path)],
         capture_output=True,
         text=True,
         check=True,
         env=_env(),
     )
+
+
+def _exit_seconds(path: Path) -> float:
+    out = _child("--exit", path)
     return time.time() - float(out.stderr.strip().splitlines()[-1])
 
 
@@ -154,14 +159,7 @@ def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
             f"(of {rounds}); DuckDB / bcelab time {med['duckdb'] / med['bcelab']:.2f} "
             "(target >= 1.5)"
         )
-        out = subprocess.run(
-            [sys.executable, __file__, "--phases", str(path)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=_env(),
-        )
-        parts = json.loads(out.stdout.strip().splitlines()[-1])
+        parts = json.loads(_child("--phases", path).stdout.strip().splitlines()[-1])
         parts["exit (wall)"] = statistics.median(_exit_seconds(path) for _ in range(rounds))
         shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items())
         print(
