@@ -58,7 +58,7 @@ __all__ = [
 
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 CSV_SUFFIXES = tuple(f"{base}{ext}" for base in (".csv", ".tsv") for ext in ("", *COMPRESSED))
-# 2**18 rows: half the per-batch Python work of 2**17 (3-4% of an evaluation's time)
+# 2**18 rows: half the per-batch Python work of 2**17 (2-4% of an evaluation's time)
 DEFAULT_BATCH_ROWS = 1 << 18
 DEFAULT_UNIT_ROWS = 1 << 22  # 4 row groups of 2**20: fewer states to send and merge
 _READ_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
