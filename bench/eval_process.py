@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,9 +54,17 @@ def _commands(path: Path) -> dict[str, list[str]]:
 
 
 def _seconds(cmd: list[str]) -> float:
+    return _run_timed(cmd)[0]
+
+
+def _run_timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, the child's user + system CPU seconds)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, env=_env())
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def phases(path: str) -> dict[str, float]:
@@ -137,6 +146,23 @@ def _exit_seconds(path: Path) -> float:
     return time.time() - float(out.stderr.strip().splitlines()[-1])
 
 
+def _print_rounds(times: dict[str, list[float]], cpu: list[float]) -> None:
+    """Each round's DuckDB / bcelab ratio with bcelab's CPU time, and how many rounds
+    used over 15% more CPU than the least: on a shared machine the two threads are
+    sometimes both slower (see bench/results/eval.md), and a median over both modes
+    hides that."""
+    least = min(cpu)
+    slow = sum(c > 1.15 * least for c in cpu)
+    shown = ", ".join(
+        f"{d / b:.2f} ({c:.2f})"
+        for b, d, c in zip(times["bcelab"], times["duckdb"], cpu, strict=True)
+    )
+    print(
+        f"    per round, DuckDB / bcelab (bcelab CPU s): {shown}; {slow} of {len(cpu)} "
+        "rounds used over 15% more CPU than the least"
+    )
+
+
 def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
     """Print the DuckDB / bcelab whole-process time ratio (target >= 1.5) per size, and
     where bcelab's process spends its time."""
@@ -150,15 +176,20 @@ def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
         for cmd in cmds.values():  # untimed: bytecode caches and the page cache
             _seconds(cmd)
         times: dict[str, list[float]] = {e: [] for e in cmds}
+        cpu: list[float] = []  # bcelab's CPU seconds per round
         for _ in range(rounds):
             for e, cmd in cmds.items():
-                times[e].append(_seconds(cmd))
+                wall, used = _run_timed(cmd)
+                times[e].append(wall)
+                if e == "bcelab":
+                    cpu.append(used)
         med = {e: statistics.median(v) for e, v in times.items()}
         print(
             f"  {n:.0e} rows: bcelab {med['bcelab']:.3f} s, DuckDB {med['duckdb']:.3f} s "
             f"(of {rounds}); DuckDB / bcelab time {med['duckdb'] / med['bcelab']:.2f} "
             "(target >= 1.5)"
         )
+        _print_rounds(times, cpu)
         parts = json.loads(_child("--phases", path).stdout.strip().splitlines()[-1])
         parts["exit (wall)"] = statistics.median(_exit_seconds(path) for _ in range(rounds))
         shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items())
