@@ -69,3 +69,27 @@ def test_eval_does_not_import_pandas(tmp_path: pytest.TempPathFactory) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_by_codes_are_int16_with_the_order_of_int64_codes() -> None:
+    """Segment codes are int16 (a radix argsort) whenever the distinct values allow it;
+    the stable order of the rows is the one int64 codes give."""
+    from bcelab.evaluation.columns import by_codes
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 250, 5000).astype(str).astype(object)
+    values[rng.random(5000) < 0.05] = None
+    codes, names = by_codes(pa.array(values))
+    assert codes.dtype == np.int16
+    assert codes.min() == -1 and len(names) == int(codes.max()) + 1
+    assert [names[c] if c >= 0 else None for c in codes] == list(values)
+    order = np.argsort(codes, kind="stable")
+    assert np.array_equal(order, np.argsort(codes.astype(np.int64), kind="stable"))
+
+
+def test_by_codes_fall_back_to_int64_for_many_values() -> None:
+    from bcelab.evaluation.columns import by_codes
+
+    codes, names = by_codes(pa.array(np.arange(40000)))
+    assert codes.dtype == np.int64 and len(names) == 40000
+    assert np.array_equal(codes, np.arange(40000))

@@ -127,14 +127,20 @@ def arrow_numbers(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
-    """Dictionary-encode a segment column: int64 codes (-1 for null) and the distinct values."""
+    """Dictionary-encode a segment column: integer codes (-1 for null) and the distinct values.
+
+    The codes are int16 when the values allow it (always, within the segment limit):
+    NumPy's stable ``argsort`` of 16-bit integers is a radix sort, ten times faster than
+    that of int64 at 2**18 rows, with the same order.
+    """
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
     # start-up time: pyarrow.compute is needed only with a by column or labels
     import pyarrow.compute as pc
 
     enc = pc.dictionary_encode(col)
-    codes = np.asarray(arrow_numbers(enc.indices.fill_null(-1)), dtype=np.int64)
+    dtype = np.int16 if len(enc.dictionary) <= np.iinfo(np.int16).max else np.int64
+    codes = np.asarray(arrow_numbers(enc.indices.fill_null(-1)), dtype=dtype)
     return codes, enc.dictionary.to_pylist()
 
 
