@@ -46,6 +46,7 @@ _SOURCES = tuple(
     _HERE / name
     for name in (
         "stats_update.py",
+        "isotonic_pav.py",
         "stats_rows.py",
         "stats_scan.py",
         "logfactor.py",
@@ -365,3 +366,11 @@ class AotLoops:
             return None
         self.mod.into(*arrays)
         return None
+
+    def pav_blocks(self, first: Any, pos: Any, mass: Any, min_shrink: float) -> int:
+        ok = array_fits(first, np.int64, write=True) and all(
+            array_fits(a, np.float64, write=True) for a in (pos, mass)
+        )
+        if not ok:
+            return int(_jit().pav_blocks(first, pos, mass, min_shrink))
+        return int(self.mod.pav_blocks(first, pos, mass, min_shrink))

@@ -45,6 +45,7 @@ import numpy as np
 from numba import njit
 
 from .constants import INLINE, JIT, LANES, STATS_BLOCK, StatsSum
+from .isotonic_pav import pav_blocks
 from .scalar import entropy_soft
 from .stats_loss import block_loss, block_loss_logits
 from .stats_rows import all_hard, base_bin, entropies, logits_bins, probs_bins, rows_block
@@ -356,7 +357,11 @@ def into(
 #: the JIT loops, run by :mod:`bcelab.kernels.stats_driver` (the precompiled twins:
 #: :mod:`bcelab.kernels.aot`)
 LOOPS = SimpleNamespace(
-    count_range=count_range, first_bad=first_bad, accum_range=accum_range, into=into
+    count_range=count_range,
+    first_bad=first_bad,
+    accum_range=accum_range,
+    into=into,
+    pav_blocks=pav_blocks,
 )
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core import formulas
+from ..kernels import stats_driver
 
 __all__ = [
     "IsotonicCurve",
@@ -77,13 +78,16 @@ def _stack(
 
 
 def pool_adjacent_violators(
-    pos: np.ndarray, mass: np.ndarray
+    pos: np.ndarray, mass: np.ndarray, *, compiled: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blocks of the isotonic regression of ``pos / mass`` with weights ``mass``.
 
     Args:
         pos: positive mass per element, in increasing order of the prediction.
         mass: total mass per element (``pos <= mass``); elements with mass 0 are skipped.
+        compiled: use the compiled loop (:mod:`bcelab.kernels.isotonic_pav`, the same
+            steps, equal bit for bit) when numba's loops can be had; False runs the
+            NumPy and Python steps here.
 
     Returns:
         ``(first, pos, mass)`` per block: the index of the block's first element with
@@ -93,7 +97,11 @@ def pool_adjacent_violators(
     pos = np.asarray(pos, dtype=np.float64)
     mass = np.asarray(mass, dtype=np.float64)
     first = np.flatnonzero(mass > 0)
-    pos, mass = pos[first], mass[first]
+    pos, mass = pos[first], mass[first]  # new arrays: the compiled loop pools them in place
+    loops = stats_driver.compiled_loops() if compiled else None
+    if loops is not None:
+        k = loops.pav_blocks(first, pos, mass, _MIN_SHRINK)
+        return first[:k], pos[:k], mass[:k]
     done = pos.size < 2
     while not done:
         before = pos.size

@@ -1,0 +1,125 @@
+"""The compiled pool-adjacent-violators loop (bcelab.kernels.isotonic_pav): the blocks and
+pooled sums of the NumPy and Python steps of bcelab.metrics.isotonic, bit for bit, from
+the JIT and from the precompiled module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("numba")
+stats_update = pytest.importorskip("bcelab.kernels.stats_update")
+
+from bcelab.kernels import aot, stats_driver  # noqa: E402
+from bcelab.metrics import BinaryStats  # noqa: E402
+from bcelab.metrics.decomposition import decompose_stats  # noqa: E402
+from bcelab.metrics.isotonic import pool_adjacent_violators  # noqa: E402
+
+from .aot_helpers import use_aot  # noqa: E402
+
+_FUZZ = settings(max_examples=200, deadline=None)
+
+
+@pytest.fixture(autouse=True)
+def _forget() -> Iterator[None]:
+    aot.reset()
+    yield
+    aot.reset()
+
+
+def _same(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> None:
+    for x, y in zip(a, b, strict=True):
+        assert x.dtype == y.dtype
+        assert np.array_equal(x, y), (x, y)
+
+
+def _sequences() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Sequences that end in the rounds, in the stack after a few rounds, and in the stack
+    at once; with empty bins, ties and one element."""
+    rng = np.random.default_rng(11)
+    for n in (0, 1, 2, 3, 50, 1000, 20_588):
+        mass = rng.integers(0, 4, n).astype(float) * rng.random(n) * 3
+        yield mass * rng.random(n), mass  # random rates: rounds then the stack
+        rate = np.sort(rng.random(n))
+        rate[rng.random(n) < 0.02] *= 0.5  # a few violators in an increasing sequence
+        yield rate * mass, mass
+        yield np.linspace(1, 0, n) * mass, mass  # one decreasing run
+    yield np.array([2.0, 1.0, 1.0, 3.0]), np.array([4.0, 2.0, 2.0, 4.0])  # equal rates
+
+
+@pytest.mark.parametrize("precompiled", [False, True])
+def test_compiled_equals_the_numpy_steps(
+    precompiled: bool, aot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_aot(monkeypatch, aot_dir, enabled=precompiled)
+    loops = stats_driver.compiled_loops()
+    assert (loops is not stats_update.LOOPS) == precompiled
+    for pos, mass in _sequences():
+        _same(
+            pool_adjacent_violators(pos, mass),
+            pool_adjacent_violators(pos, mass, compiled=False),
+        )
+
+
+@_FUZZ
+@given(
+    pos=st.lists(st.floats(0, 1e6, allow_subnormal=True), max_size=300),
+    share=st.lists(st.floats(0, 1), min_size=300, max_size=300),
+    zeros=st.lists(st.booleans(), min_size=300, max_size=300),
+)
+def test_compiled_equals_the_numpy_steps_fuzzed(
+    pos: list[float], share: list[float], zeros: list[bool]
+) -> None:
+    """Any masses (a positive mass ``pos / share``), with empty elements anywhere."""
+    n = len(pos)
+    p = np.asarray(pos)
+    s = np.asarray(share[:n])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mass = np.where(s > 0, p / s, p + 1.0)  # inf where the share underflows: kept
+    mass[np.asarray(zeros[:n], dtype=bool)] = 0.0
+    p = np.minimum(p, mass)
+    _same(pool_adjacent_violators(p, mass), pool_adjacent_violators(p, mass, compiled=False))
+
+
+def test_decomposition_of_a_state_is_unchanged() -> None:
+    """A state's whole decomposition: the same numbers with and without the compiled loop."""
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal(20_000) * 1.5 - 1
+    p = 1 / (1 + np.exp(-z))
+    y = (rng.random(z.size) < np.clip(p * 1.1, 0, 1)).astype(np.float64)
+    st_ = BinaryStats().update(p, y)
+    fast = decompose_stats(st_)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stats_driver, "compiled_loops", lambda: None)
+        slow = decompose_stats(st_)
+    assert fast == slow
+
+
+def test_arrays_the_wrapper_does_not_trust_go_to_the_jit(
+    aot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strided array is not handed to the precompiled module (its wrapper trusts the
+    layout), but to the JIT loop, with the same blocks."""
+    use_aot(monkeypatch, aot_dir)
+    loops = aot.loops()
+    assert loops is not None
+    pos = np.array([3.0, 1.0, 2.0, 0.5, 4.0])
+    mass = np.full(5, 4.0)
+    want = pool_adjacent_violators(pos, mass, compiled=False)
+    calls: list[int] = []
+    monkeypatch.setattr(aot, "_jit", lambda: calls.append(1) or stats_update.LOOPS)
+    buf = np.zeros(10)
+    buf[::2] = pos
+    first, strided, m = np.arange(5), buf[::2], mass.copy()
+    k = loops.pav_blocks(first, strided, m, 0.05)
+    assert calls == [1]
+    _same((first[:k], strided[:k], m[:k]), want)
+    first, p, m = np.arange(5), pos.copy(), mass.copy()
+    k = loops.pav_blocks(first, p, m, 0.05)
+    assert calls == [1]  # contiguous arrays: the precompiled module
+    _same((first[:k], p[:k], m[:k]), want)
