@@ -46,7 +46,7 @@ _SOURCES = tuple(
     _HERE / name
     for name in (
         "stats_update.py",
-        "isotonic_pav.py",
+        "histogram_loops.py",
         "stats_rows.py",
         "stats_scan.py",
         "logfactor.py",
@@ -374,3 +374,17 @@ class AotLoops:
         if not ok:
             return int(_jit().pav_blocks(first, pos, mass, min_shrink))
         return int(self.mod.pav_blocks(first, pos, mass, min_shrink))
+
+    def coarse_sums(self, coarse: Any, pos: Any, neg: Any, wp: Any, out: Any) -> None:
+        cols = (pos, neg, wp)  # any strides (columns of a histogram), but float64, aligned
+        ok = (
+            array_fits(coarse, np.int64)
+            and array_fits(out, np.float64, 2, write=True)
+            and all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in cols)
+            and all(a.ndim == 1 and a.flags.aligned for a in cols)
+        )
+        if not ok:
+            _jit().coarse_sums(coarse, pos, neg, wp, out)
+            return None
+        self.mod.coarse_sums(coarse, pos, neg, wp, out)
+        return None

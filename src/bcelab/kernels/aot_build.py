@@ -2,8 +2,8 @@
 
 ``python -m bcelab.kernels.aot_build OUT_DIR MODULE_NAME TARGET`` compiles the numba
 functions of :mod:`bcelab.kernels.stats_update` and :mod:`bcelab.kernels.stats_scan`
-(the metric loops), of :mod:`bcelab.kernels.isotonic_pav` (the isotonic fit of the
-decomposition), of :mod:`bcelab.kernels.bootstrap` (the paired bootstrap kernels) and
+(the metric loops), of :mod:`bcelab.kernels.histogram_loops` (the isotonic fit of the
+decomposition, the calibration errors' sums), of :mod:`bcelab.kernels.bootstrap` (the paired bootstrap kernels) and
 of :mod:`bcelab.kernels.mlp` (the many-seed MLP of training)
 ahead of time with ``numba.pycc`` into the extension module ``OUT_DIR/MODULE_NAME<suffix>``.
 It is the same numba front end and LLVM as the JIT, with the JIT's options: the loops
@@ -27,7 +27,7 @@ __all__ = ["build"]
 
 def _signatures(types: Any) -> dict[str, Any]:
     """The exported loops and their signatures: ``count``, ``first_bad`` and ``accum``
-    per input dtype (``*_f4``, ``*_f8``), ``into`` and ``pav_blocks``."""
+    per input dtype (``*_f4``, ``*_f8``), ``into``, ``pav_blocks`` and ``coarse_sums``."""
     f8, i8, b1 = types.float64, types.int64, types.boolean
     a8, ai8 = types.Array(f8, 1, "C"), types.Array(i8, 1, "C")
     m2, m3 = types.Array(f8, 2, "C"), types.Array(f8, 3, "C")
@@ -41,6 +41,8 @@ def _signatures(types: Any) -> dict[str, Any]:
         out[f"accum_{tag}"] = void(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8)
     out["into"] = void(m2, ai8, a8, a8, a8, m3, ai2, m2, m2, m2)
     out["pav_blocks"] = i8(ai8, a8, a8, f8)
+    strided = types.Array(f8, 1, "A")  # a column of a state's (bins, 3) histogram
+    out["coarse_sums"] = void(ai8, strided, strided, strided, m2)
     out.update(_bootstrap_signatures(types))
     out.update(_mlp_signatures(types))
     return out
@@ -107,14 +109,15 @@ def build(out_dir: str, module_name: str, target: str) -> None:
     # pycc makes its Flags() in this module; this subprocess only builds, nothing else
     setattr(pycc_compiler, "Flags", JitLikeFlags)  # noqa: B010
     # numba, like the imports above: an optional extra
-    from . import bootstrap, isotonic_pav, mlp, stats_scan, stats_update
+    from . import bootstrap, histogram_loops, mlp, stats_scan, stats_update
 
     funcs = {
         "count": stats_scan.count_range,
         "first_bad": stats_scan.first_bad,
         "accum": stats_update.accum_range,
         "into": stats_update.into,
-        "pav_blocks": isotonic_pav.pav_blocks,
+        "pav_blocks": histogram_loops.pav_blocks,
+        "coarse_sums": histogram_loops.coarse_sums,
         "row_values": bootstrap.row_values,
         "draw_block": bootstrap.draw_block,
         "sort_by_bin": bootstrap.sort_by_bin,

@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from .constants import INLINE, JIT, LANES, STATS_BLOCK, StatsSum
-from .isotonic_pav import pav_blocks
+from .histogram_loops import coarse_sums, pav_blocks
 from .scalar import entropy_soft
 from .stats_loss import block_loss, block_loss_logits
 from .stats_rows import all_hard, base_bin, entropies, logits_bins, probs_bins, rows_block
@@ -362,6 +362,7 @@ LOOPS = SimpleNamespace(
     accum_range=accum_range,
     into=into,
     pav_blocks=pav_blocks,
+    coarse_sums=coarse_sums,
 )
 
 

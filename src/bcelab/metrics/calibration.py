@@ -23,13 +23,16 @@ the :math:`|\sum w (p - y)|` by at most :math:`m` each, so the reported bound is
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from ..kernels import stats_driver
 from .histogram import layout
 
 __all__ = [
+    "coarse_sums",
     "ece_equal_mass",
     "ece_from_assignment",
     "ece_uniform",
@@ -38,13 +41,31 @@ __all__ = [
 ]
 
 
+def coarse_sums(
+    pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, coarse: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Σ pos, Σ (pos + neg) and Σ wp per coarse bin, each added in fine-bin order (the
+    compiled loop of :mod:`bcelab.kernels.histogram_loops` when numba's loops can be had,
+    else ``np.bincount``: the same order, the same bits)."""
+    coarse = np.asarray(coarse, dtype=np.int64)
+    inside = coarse.size == 0 or (int(coarse.min()) >= 0 and int(coarse.max()) < n)
+    loops = stats_driver.compiled_loops() if inside else None
+    if loops is None:
+        return (
+            np.bincount(coarse, weights=pos, minlength=n),
+            np.bincount(coarse, weights=pos + neg, minlength=n),
+            np.bincount(coarse, weights=wp, minlength=n),
+        )
+    out = np.zeros((3, n))
+    loops.coarse_sums(coarse, pos, neg, wp, out)
+    return out[0], out[1], out[2]
+
+
 def ece_from_assignment(
     pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, coarse: np.ndarray, n: int
 ) -> tuple[float, float]:
     """(ECE, MCE) when fine bin ``i`` belongs to coarse bin ``coarse[i]``."""
-    wy = np.bincount(coarse, weights=pos, minlength=n)
-    ww = np.bincount(coarse, weights=pos + neg, minlength=n)
-    wpp = np.bincount(coarse, weights=wp, minlength=n)
+    wy, ww, wpp = coarse_sums(pos, neg, wp, coarse, n)
     total = float(ww.sum())
     if total == 0:
         return math.nan, math.nan
@@ -53,10 +74,14 @@ def ece_from_assignment(
     return float(gap.sum() / total), float((gap[nz] / ww[nz]).max())
 
 
+@functools.lru_cache(maxsize=16)
 def uniform_assignment(n: int) -> np.ndarray:
-    """Coarse bin of every fine bin for ``n`` equal-width bins (by the fine bin's lower edge)."""
+    """Coarse bin of every fine bin for ``n`` equal-width bins (by the fine bin's lower
+    edge); read-only, computed once per ``n``."""
     cuts = np.arange(1, n) / n
-    return np.searchsorted(cuts, layout().edges[:-1], side="right")
+    out = np.searchsorted(cuts, layout().edges[:-1], side="right")
+    out.setflags(write=False)
+    return out
 
 
 def _distinct(idx: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import OptionError
-from .calibration import equal_mass_assignment, uniform_assignment
+from .calibration import coarse_sums, equal_mass_assignment, uniform_assignment
 
 if TYPE_CHECKING:
     from .stats import BinaryStats
@@ -65,9 +65,7 @@ def reliability(
             f"received {strategy!r}",
             "use strategy='uniform'",
         )
-    w = np.bincount(coarse, weights=pos + neg, minlength=n_bins)
-    wy = np.bincount(coarse, weights=pos, minlength=n_bins)
-    wpp = np.bincount(coarse, weights=wp, minlength=n_bins)
+    wy, w, wpp = coarse_sums(pos, neg, wp, coarse, n_bins)  # the sums of the ECE
     n = np.bincount(coarse, weights=cnt, minlength=n_bins).astype(np.int64)
     lo = np.full(n_bins, np.nan)
     hi = np.full(n_bins, np.nan)

@@ -85,7 +85,7 @@ def pool_adjacent_violators(
     Args:
         pos: positive mass per element, in increasing order of the prediction.
         mass: total mass per element (``pos <= mass``); elements with mass 0 are skipped.
-        compiled: use the compiled loop (:mod:`bcelab.kernels.isotonic_pav`, the same
+        compiled: use the compiled loop (:mod:`bcelab.kernels.histogram_loops`, the same
             steps, equal bit for bit) when numba's loops can be had; False runs the
             NumPy and Python steps here.
 

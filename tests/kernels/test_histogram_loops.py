@@ -1,6 +1,7 @@
-"""The compiled pool-adjacent-violators loop (bcelab.kernels.isotonic_pav): the blocks and
-pooled sums of the NumPy and Python steps of bcelab.metrics.isotonic, bit for bit, from
-the JIT and from the precompiled module."""
+"""The compiled loops over a state's histogram (bcelab.kernels.histogram_loops), from the
+JIT and from the precompiled module: pool adjacent violators gives the blocks and pooled
+sums of the NumPy and Python steps of bcelab.metrics.isotonic, and the coarse-bin sums of
+the calibration errors those of ``np.bincount``, bit for bit."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ stats_update = pytest.importorskip("bcelab.kernels.stats_update")
 
 from bcelab.kernels import aot, stats_driver  # noqa: E402
 from bcelab.metrics import BinaryStats  # noqa: E402
+from bcelab.metrics.calibration import (  # noqa: E402
+    coarse_sums,
+    equal_mass_assignment,
+    uniform_assignment,
+)
 from bcelab.metrics.decomposition import decompose_stats  # noqa: E402
+from bcelab.metrics.histogram import layout  # noqa: E402
 from bcelab.metrics.isotonic import pool_adjacent_violators  # noqa: E402
 
 from .aot_helpers import use_aot  # noqa: E402
@@ -123,3 +130,47 @@ def test_arrays_the_wrapper_does_not_trust_go_to_the_jit(
     k = loops.pav_blocks(first, p, m, 0.05)
     assert calls == [1]  # contiguous arrays: the precompiled module
     _same((first[:k], p[:k], m[:k]), want)
+
+
+def _bincounts(pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, coarse: np.ndarray, n: int):
+    return tuple(np.bincount(coarse, weights=v, minlength=n) for v in (pos, pos + neg, wp))
+
+
+@pytest.mark.parametrize("precompiled", [False, True])
+def test_coarse_sums_equal_bincount(
+    precompiled: bool, aot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns of a (bins, 3) histogram (strided views, as the metrics pass them), for
+    uniform and equal-mass assignments: the sums of ``np.bincount``, bit for bit."""
+    use_aot(monkeypatch, aot_dir, enabled=precompiled)
+    calls: list[int] = []
+    monkeypatch.setattr(aot, "_jit", lambda: calls.append(1) or stats_update.LOOPS)
+    rng = np.random.default_rng(2)
+    nb = layout().edges.size - 1
+    hist = rng.random((nb, 3)) * (rng.random((nb, 1)) < 0.4) * 1e3
+    pos, neg, wp = hist[:, 0], hist[:, 1], hist[:, 2]
+    for n in (1, 7, 15, 100):
+        for coarse in (uniform_assignment(n), equal_mass_assignment(pos + neg, n)):
+            _same(coarse_sums(pos, neg, wp, coarse, n), _bincounts(pos, neg, wp, coarse, n))
+    assert calls == []  # strided float64 columns go to the precompiled module as they are
+
+
+@_FUZZ
+@given(
+    values=st.lists(st.floats(0, 1e300), min_size=3, max_size=600),
+    n=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_coarse_sums_equal_bincount_fuzzed(values: list[float], n: int, seed: int) -> None:
+    """Any non-negative sums (up to overflow to inf) and any assignment, in or out of
+    order; an assignment outside ``[0, n)`` falls back to ``np.bincount`` itself."""
+    m = len(values) // 3
+    v = np.asarray(values[: 3 * m]).reshape(m, 3)
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, n, m)
+    args = (v[:, 0], v[:, 1], v[:, 2])
+    with np.errstate(over="ignore"):
+        _same(coarse_sums(*args, coarse, n), _bincounts(*args, coarse, n))
+        if m:
+            coarse[-1] = n  # out of range: bincount's longer arrays, as before
+            _same(coarse_sums(*args, coarse, n), _bincounts(*args, coarse, n))

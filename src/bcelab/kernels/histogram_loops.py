@@ -1,4 +1,11 @@
-"""Pool adjacent violators, compiled: the algorithm of :mod:`bcelab.metrics.isotonic`.
+"""Compiled loops over a state's fine histogram, for its final metrics.
+
+* :func:`coarse_sums`: the sums per coarse bin of the calibration errors
+  (:mod:`bcelab.metrics.calibration`), added in the order ``np.bincount`` adds them, so
+  the sums are equal bit for bit; ``np.bincount`` with weights takes about 80 us per
+  array of 20,588 bins, this loop a few microseconds for all three.
+* :func:`pav_blocks`: pool adjacent violators, the algorithm of
+  :mod:`bcelab.metrics.isotonic`.
 
 :func:`pav_blocks` runs the same steps as the NumPy and Python code of
 :func:`bcelab.metrics.isotonic.pool_adjacent_violators`, in the same order, so the
@@ -24,7 +31,19 @@ from numba import njit
 
 from .constants import JIT
 
-__all__ = ["pav_blocks"]
+__all__ = ["coarse_sums", "pav_blocks"]
+
+
+@njit(**JIT)
+def coarse_sums(coarse: Any, pos: Any, neg: Any, wp: Any, out: Any) -> None:
+    """``out[0, c]``, ``out[1, c]``, ``out[2, c]`` = the sums of ``pos``, ``pos + neg``
+    and ``wp`` over the fine bins ``i`` with ``coarse[i] == c`` (``out`` zeroed by the
+    caller), each added in increasing ``i`` as ``np.bincount`` does."""
+    for i in range(coarse.shape[0]):
+        c = coarse[i]
+        out[0, c] += pos[i]
+        out[1, c] += pos[i] + neg[i]
+        out[2, c] += wp[i]
 
 
 @njit(**JIT)
