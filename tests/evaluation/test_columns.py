@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bcelab.evaluation.columns import arrow_numbers
 
-_TYPES = [pa.float32(), pa.float64(), pa.int32(), pa.int64(), pa.uint8()]
+_TYPES = [pa.float32(), pa.float64(), pa.int16(), pa.int32(), pa.int64(), pa.uint8()]
 
 
 def _expected(values: list[float | None], t: pa.DataType) -> np.ndarray:
@@ -55,16 +55,21 @@ def test_no_copy_without_nulls() -> None:
     assert not got.flags.writeable  # a view of the Arrow buffer, as pyarrow's zero-copy
 
 
-def test_eval_does_not_import_pandas(tmp_path: pytest.TempPathFactory) -> None:
-    """Start-up time: pyarrow's ``to_numpy`` imports pandas (about 0.2 s per process)."""
+@pytest.mark.parametrize("by", [None, "seg"])
+def test_eval_does_not_import_pandas(tmp_path: pytest.TempPathFactory, by: str | None) -> None:
+    """Start-up time: pyarrow's ``to_numpy`` and ``fill_null`` import pandas (about 0.2 s
+    per process); integer targets and segments with nulls need neither."""
     import pyarrow.parquet as pq
 
     path = f"{tmp_path}/p.parquet"
-    pq.write_table(pa.table({"p": [0.2, None, 0.9], "y": [0.0, 1.0, 1.0]}), path)
+    p, y = [0.2, None, 0.9, 0.4, 0.5], [0, 1, None, 1, 0]
+    table = {"p": p, "y": y, "seg": ["a", None, "b", "b", None]}  # a usable row in each
+    pq.write_table(pa.table(table), path)
     code = (
         "import sys, bcelab\n"
-        f"r = bcelab.evaluate({path!r}, preds='p', target='y')\n"
-        "assert r.rows == 3, r.rows\n"
+        f"r = bcelab.evaluate({path!r}, preds='p', target='y', by={by!r})\n"
+        "assert r.rows == 5, r.rows\n"
+        f"assert {by!r} is None or len(r.segments) == 3, r.segments\n"
         "print('pandas' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -93,7 +93,8 @@ def numeric_array(col: pa.Array | pa.ChunkedArray, name: str, where: str) -> np.
 
 
 def arrow_numbers(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A fixed-width numeric Arrow column as NumPy, nulls as NaN (floats only).
+    """A fixed-width numeric Arrow column as NumPy; with nulls, float64 with NaN for them
+    (as pyarrow gives an integer column with nulls).
 
     Read from the Arrow buffers directly: pyarrow's own ``to_numpy`` imports pandas
     (about 0.2 s of every ``bcelab eval``), and a column without nulls needs no copy.
@@ -118,10 +119,8 @@ def arrow_numbers(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not col.null_count:
         values.flags.writeable = False  # a view of Arrow memory, read-only as pyarrow's
         return values
-    if not pa.types.is_floating(t):
-        return np.asarray(col.to_numpy(zero_copy_only=False))
     bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
-    out = values.copy()
+    out = values.astype(np.float64 if values.dtype.kind in "iu" else values.dtype)  # a copy
     out[bits[start : start + n] == 0] = np.nan
     return out
 
@@ -140,8 +139,9 @@ def by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
 
     enc = pc.dictionary_encode(col)
     dtype = np.int16 if len(enc.dictionary) <= np.iinfo(np.int16).max else np.int64
-    codes = np.asarray(arrow_numbers(enc.indices.fill_null(-1)), dtype=dtype)
-    return codes, enc.dictionary.to_pylist()
+    idx = arrow_numbers(enc.indices)  # float64 with NaN for nulls, if any (no pandas)
+    codes = np.where(np.isnan(idx), -1, idx) if idx.dtype.kind == "f" else idx
+    return codes.astype(dtype), enc.dictionary.to_pylist()
 
 
 def _check_range(y: np.ndarray, name: str, where: str, first_row: int, csv: bool) -> None:
