@@ -14,7 +14,10 @@ subprocess and reports rows per second and peak RSS:
   numba's JIT start-up in every fresh process, the fallback where they cannot be built);
 * DuckDB SQL and Polars (streaming), computing count, mean prediction and log loss only;
 * scikit-learn in memory (``log_loss`` + ``roc_auc_score`` + ``brier_score_loss``);
-* pyarrow reading the two columns and summing them (the decode limit of any reader).
+* pyarrow reading the two columns and summing them (the decode limit of any reader);
+* then, whole processes in turns: ``bcelab eval`` against DuckDB at 3e7 and 1e8 rows
+  (``eval_process.py``), and ``bcelab eval --by`` in 250 segments against DuckDB's
+  ``GROUP BY`` (``eval_segments.py``); ``--whole-process`` or ``--segments`` runs only those.
 
 Peak RSS is measured two ways: the child's own ``ru_maxrss`` (its largest process) and
 the sum of the RSS of its whole process tree sampled every 20 ms (Dask workers included).
@@ -43,6 +46,7 @@ DATA = HERE / "data"
 sys.path.insert(0, str(HERE))
 from _common import bandwidth_probe, machine_line, table  # noqa: E402
 from eval_process import whole_process_targets  # noqa: E402
+from eval_segments import segmented_whole_process  # noqa: E402
 
 ROW_GROUP = 1 << 20
 
@@ -374,6 +378,11 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="only the whole-process comparison with DuckDB and where bcelab's time goes",
     )
+    ap.add_argument(
+        "--segments",
+        action="store_true",
+        help="only the whole-process `--by` comparison with DuckDB's GROUP BY (250 segments)",
+    )
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "PATH", "ROWS"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
@@ -383,8 +392,10 @@ def main(argv: list[str]) -> int:
     sizes = (10**7, 3 * 10**7) if a.quick else (3 * 10**7, 10**8)
     # the whole-process rounds: --repeat when given, else 3 (quick) or 5
     wp_rounds = a.repeat if a.repeat > 1 else (3 if a.quick else 5)
-    if a.whole_process:
-        whole_process_targets({n: make_file(n) for n in sizes}, rounds=wp_rounds)
+    if a.whole_process or a.segments:
+        if a.whole_process:
+            whole_process_targets({n: make_file(n) for n in sizes}, rounds=wp_rounds)
+        segmented_whole_process(DATA, rounds=wp_rounds)
         return 0
     if a.paired:
         paired(make_file(rows), a.paired)
@@ -561,6 +572,7 @@ def main(argv: list[str]) -> int:
             )
         )
     whole_process_targets({n: make_file(n) for n in sizes}, rounds=wp_rounds)
+    segmented_whole_process(DATA, rounds=wp_rounds)
     return 0
 
 

@@ -54,10 +54,10 @@ def _commands(path: Path) -> dict[str, list[str]]:
 
 
 def _seconds(cmd: list[str]) -> float:
-    return _run_timed(cmd)[0]
+    return run_timed(cmd)[0]
 
 
-def _run_timed(cmd: list[str]) -> tuple[float, float]:
+def run_timed(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, the child's user + system CPU seconds)."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -179,7 +179,7 @@ def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
         cpu: list[float] = []  # bcelab's CPU seconds per round
         for _ in range(rounds):
             for e, cmd in cmds.items():
-                wall, used = _run_timed(cmd)
+                wall, used = run_timed(cmd)
                 times[e].append(wall)
                 if e == "bcelab":
                     cpu.append(used)

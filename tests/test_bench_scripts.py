@@ -44,3 +44,23 @@ def test_eval_exit_probe_reports_the_end_of_the_command(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     ended = float(out.stderr.strip().splitlines()[-1])
     assert t0 < ended <= t1
+
+
+def test_segmented_eval_benchmark_runs_its_three_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench_eval.py --segments`` on a small file: bcelab with and without ``--by`` and
+    DuckDB's ``GROUP BY`` all run, and the ratio is printed."""
+    pytest.importorskip("duckdb")
+    pytest.importorskip("pyarrow")
+    if not Path(sys.executable).with_name("bcelab").exists():
+        pytest.skip("the bcelab command is not installed next to this interpreter")
+    sys.path.insert(0, str(BENCH))
+    try:
+        import eval_segments
+    finally:
+        sys.path.remove(str(BENCH))
+    eval_segments.segmented_whole_process(tmp_path, rounds=1, rows=5000)
+    out = capsys.readouterr().out
+    assert "5e+03 rows in 250 segments" in out
+    assert "DuckDB GROUP BY / bcelab --by time" in out and "ms per segment" in out

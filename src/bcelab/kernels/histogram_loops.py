@@ -3,7 +3,7 @@
 * :func:`coarse_sums`: the sums per coarse bin of the calibration errors
   (:mod:`bcelab.metrics.calibration`), added in the order ``np.bincount`` adds them, so
   the sums are equal bit for bit; ``np.bincount`` with weights takes about 80 us per
-  array of 20,588 bins, this loop a few microseconds for all three.
+  array of 20,588 bins, this loop about 20 us for all three.
 * :func:`pav_blocks`: pool adjacent violators, the algorithm of
   :mod:`bcelab.metrics.isotonic`.
 
@@ -38,12 +38,27 @@ __all__ = ["coarse_sums", "pav_blocks"]
 def coarse_sums(coarse: Any, pos: Any, neg: Any, wp: Any, out: Any) -> None:
     """``out[0, c]``, ``out[1, c]``, ``out[2, c]`` = the sums of ``pos``, ``pos + neg``
     and ``wp`` over the fine bins ``i`` with ``coarse[i] == c`` (``out`` zeroed by the
-    caller), each added in increasing ``i`` as ``np.bincount`` does."""
+    caller), each added in increasing ``i`` as ``np.bincount`` does.
+
+    While ``coarse[i]`` stays the same (a run of fine bins, the usual case) the three
+    sums stay in registers: a run starts from the stored sums and ends by storing them,
+    so every bin receives the same additions in the same order as through memory.
+    Every ``coarse[i]`` must lie in ``[0, out.shape[1])`` (the caller checks).
+    """
+    cur = -1
+    s_pos = s_all = s_wp = 0.0
     for i in range(coarse.shape[0]):
         c = coarse[i]
-        out[0, c] += pos[i]
-        out[1, c] += pos[i] + neg[i]
-        out[2, c] += wp[i]
+        if c != cur:
+            if cur >= 0:
+                out[0, cur], out[1, cur], out[2, cur] = s_pos, s_all, s_wp
+            cur = c
+            s_pos, s_all, s_wp = out[0, c], out[1, c], out[2, c]
+        s_pos += pos[i]
+        s_all += pos[i] + neg[i]
+        s_wp += wp[i]
+    if cur >= 0:
+        out[0, cur], out[1, cur], out[2, cur] = s_pos, s_all, s_wp
 
 
 @njit(**JIT)
