@@ -267,3 +267,40 @@ def test_too_many_segments_is_a_clear_error(tmp_path):
     pq.write_table(t, tmp_path / "ids.parquet")
     with pytest.raises(DataError, match=f"at most {MAX_SEGMENTS} distinct values.*'id'"):
         bcelab.evaluate(tmp_path / "ids.parquet", preds="p", target="y", by="id")
+
+
+@pytest.mark.parametrize("recalibrate", [None, "platt"])
+def test_a_segment_without_a_usable_row_is_reported_not_an_error(tmp_path, recalibrate):
+    """A segment whose targets are all missing (labels not in yet, say) gets its row
+    counts and NaN metrics (None in JSON, n/a in text); the other segments and the total
+    are those of the usable rows."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.random(n) < p).astype(float)
+    g = np.where(np.arange(n) < 2990, "seen", "pending")
+    y[g == "pending"] = np.nan
+    pq.write_table(pa.table({"p": p, "y": y, "g": g}), tmp_path / "s.parquet")
+    res = bcelab.evaluate(
+        tmp_path / "s.parquet", preds="p", target="y", by="g", recalibrate=recalibrate
+    )
+    seg = {s.value: s for s in res.segments}
+    pending, seen = seg["pending"], seg["seen"]
+    assert (pending.metrics.rows, pending.metrics.rows_used) == (10, 0)
+    assert pending.metrics.invalid_targets == 10 and pending.decomposition is None
+    assert math.isnan(pending.metrics.log_loss) and math.isnan(pending.metrics.roc_auc)
+    if recalibrate is not None:
+        assert pending.recalibrated is not None
+        assert math.isnan(pending.recalibrated.log_loss)
+    keep = g == "seen"
+    ref = BinaryStats(kernel="numpy").update(p[keep], y[keep]).compute()
+    _same_metrics(seen.metrics, ref)
+    assert res.metrics.rows_used == 2990 and res.metrics.log_loss == pytest.approx(ref.log_loss)
+    d = json.loads(json.dumps(res.to_dict()))  # strict JSON: no NaN
+    by_value = {s["value"]: s for s in d["segments"]}
+    assert by_value["pending"]["metrics"]["log_loss"] is None
+    assert by_value["pending"]["rows"] == 10
+    from bcelab.evaluation.text import render
+
+    line = next(x for x in render(res).splitlines() if x.startswith("pending"))
+    assert line.split()[1:] == ["10"] + ["n/a"] * 6

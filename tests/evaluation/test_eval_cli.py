@@ -131,6 +131,19 @@ def test_bad_input_exits_2_with_a_message(capsys, good, tmp_path, make, args, me
         assert not re.search(r"[a-z_]=", err.split("error:", 1)[1]), err
 
 
+def test_a_segment_without_labels_is_a_row_of_the_table(capsys, tmp_path):
+    """A segment whose targets are all missing: exit 0, its row in the table (n/a), and
+    the total from the other rows."""
+    path = tmp_path / "pending.parquet"
+    t = {"y": [1.0, 0.0, 1.0, None], "p": [0.7, 0.2, 0.6, 0.5], "seg": ["a", "a", "a", "b"]}
+    pq.write_table(pa.table(t), path)
+    rc, out, err = _run(capsys, path, "--target", "y", "--pred", "p", "--by", "seg")
+    assert rc == 0, err
+    row_b = next(line for line in out.splitlines() if line.startswith("b "))
+    assert row_b.split() == ["b", "1"] + ["n/a"] * 6
+    assert "rows              4 (used 3" in out
+
+
 def test_nan_without_strict_is_counted(capsys, tmp_path):
     path = tmp_path / "x.parquet"
     pq.write_table(pa.table({"y": [1.0, 0.0, 1.0], "p": [0.5, float("nan"), 0.8]}), path)

@@ -25,8 +25,10 @@ __all__ = ["EvalResult", "Recalibration", "Segment", "flatten"]
 class Segment:
     """One distinct value of the ``by`` column with its state and metrics.
 
-    ``decomposition``: None when the segment has no row with a weight > 0;
-    ``recalibrated``: the metrics after the recalibration map, when one was fitted.
+    ``metrics``: for a segment without a usable row (every target missing, say) its row
+    counts and NaN for every value; ``decomposition``: None when the segment has no row
+    with a weight > 0; ``recalibrated``: the metrics after the recalibration map, when
+    one was fitted.
     """
 
     value: Any

@@ -19,7 +19,7 @@ from .._core.options import (
 )
 from ..errors import EmptyReductionError, OptionError
 from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
-from ..metrics.compute import check_threshold
+from ..metrics.compute import check_threshold, undefined_metrics
 from .columns import Columns, check_positive_label
 from .eval_result import EvalResult, Recalibration, Segment
 from .local_engine import ProgressFn
@@ -228,15 +228,21 @@ def _result(
     def metrics(s: Any) -> Any:
         return s.compute(threshold=threshold, n_calibration_bins=n_bins)
 
+    def segment_metrics(s: Any) -> Any:
+        """A segment without a usable row is reported (NaN metrics), not an error."""
+        if s.rows_used == 0 or s.total("w") == 0:
+            return undefined_metrics(s, threshold=threshold, n_calibration_bins=n_bins)
+        return metrics(s)
+
     after = {} if fitted is None else fitted.result.states
     segments = (
         tuple(
             Segment(
                 k,
                 states[k],
-                metrics(states[k]),
+                segment_metrics(states[k]),
                 _decomposition(states[k]),
-                metrics(after[k]) if k in after else None,
+                segment_metrics(after[k]) if k in after else None,
             )
             for k in keys
         )

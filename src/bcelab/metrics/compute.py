@@ -33,7 +33,7 @@ from .result import BinaryMetrics
 if TYPE_CHECKING:
     from .stats import BinaryStats
 
-__all__ = ["check_threshold", "compute_metrics", "confusion"]
+__all__ = ["check_threshold", "compute_metrics", "confusion", "undefined_metrics"]
 
 
 def _div(a: float, b: float) -> float:
@@ -139,4 +139,57 @@ def compute_metrics(
         precision=_div(tp, tp + fp),
         recall=_div(tp, tp + fn),
         f1=_div(2 * tp, 2 * tp + fp + fn),
+    )
+
+
+def undefined_metrics(
+    stats: BinaryStats, *, threshold: float = 0.5, n_calibration_bins: int = 15
+) -> BinaryMetrics:
+    """The metrics of a state without a usable row (a segment whose targets are all
+    missing, say): its row counts, zero weight and confusion counts, and NaN for every
+    value that needs a row (``None`` in :meth:`BinaryMetrics.to_dict`)."""
+    nan = math.nan
+    rows, used = stats.rows, stats.rows_used
+    return BinaryMetrics(
+        rows=rows,
+        rows_used=used,
+        rows_excluded=rows - used,
+        nan_predictions=stats.count("nan_pred"),
+        invalid_targets=stats.count("invalid_target"),
+        clipped_predictions=stats.count("clipped"),
+        weight_total=stats.total("w"),
+        effective_rows=0.0,
+        log_loss=nan,
+        log_loss_is_infinite=False,
+        floor=nan,
+        excess=nan,
+        base_rate=nan,
+        base_entropy=nan,
+        ne=nan,
+        rig=nan,
+        mean_prediction=nan,
+        calibration=nan,
+        brier=nan,
+        pred_min=nan,
+        pred_max=nan,
+        n_calibration_bins=int(n_calibration_bins),
+        ece_uniform=nan,
+        mce_uniform=nan,
+        ece_uniform_bound=nan,
+        ece_equal_mass=nan,
+        mce_equal_mass=nan,
+        ece_equal_mass_bound=nan,
+        roc_auc=nan,
+        roc_auc_bound=nan,
+        pr_auc=nan,
+        pr_auc_bound=nan,
+        threshold=float(threshold),
+        tp=0.0,
+        fp=0.0,
+        tn=0.0,
+        fn=0.0,
+        accuracy=nan,
+        precision=nan,
+        recall=nan,
+        f1=nan,
     )
