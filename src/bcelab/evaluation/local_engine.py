@@ -7,7 +7,10 @@ first; states whose merges are exact (integer sums) are merged as they arrive
 (:class:`~bcelab.evaluation.tasks.RunningReducer`), which gives the same bits.  At most
 ``threads + 1`` units are in flight, so memory stays constant whatever the number of
 units.  Reading (pyarrow) and the metric kernel (numba, ``nogil``) release
-the GIL, so the threads run in parallel.
+the GIL, so the threads run in parallel.  When no unit is left to start, a free thread
+decodes the last row groups of the running unit with the most left
+(:mod:`~bcelab.evaluation.unit_share`), so the run's last units end sooner; each unit's
+batches still reach its kernel in order, and the result keeps its bits.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from ..errors import DataError
-from .reader import Unit
+from .reader import Unit, unit_share
 from .tasks import Plan, UnitResult, reducer, run_unit_objects
+from .unit_share import UnitShare
 
 __all__ = [
     "ProgressFn",
@@ -94,15 +99,26 @@ def run_local(
     done = 0
     todo = list(reversed(units))
     running: dict[Future[UnitResult], Unit] = {}
+    shares: dict[Future[UnitResult], UnitShare] = {}
+    helpers: set[Future[int]] = set()
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="bcelab-eval") as ex:
         try:
             while todo or running:
                 while todo and len(running) < n + 1:
                     u = todo.pop()
-                    running[ex.submit(run_unit_objects, u, plan)] = u
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for f in sorted(finished, key=lambda f: running[f].index):
+                    share = unit_share(u, plan.columns, plan.batch_rows)
+                    f = ex.submit(run_unit_objects, u, plan, share)
+                    running[f] = u
+                    if share is not None:
+                        shares[f] = share
+                if not todo:
+                    _add_helpers(ex, n - len(running) - len(helpers), shares, helpers)
+                pending: set[Future[Any]] = {*running, *helpers}
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                helpers -= finished
+                for f in sorted(finished & running.keys(), key=lambda f: running[f].index):
                     u = running.pop(f)
+                    shares.pop(f, None)
                     res = f.result()
                     done += res.rows
                     red.add(u.index, res)
@@ -114,3 +130,17 @@ def run_local(
             raise
     out: UnitResult = red.result()
     return out
+
+
+def _add_helpers(
+    ex: ThreadPoolExecutor,
+    free: int,
+    shares: dict[Future[UnitResult], UnitShare],
+    helpers: set[Future[int]],
+) -> None:
+    """Give each free thread the running unit with the most row groups nobody started."""
+    for _ in range(free):
+        best = max(shares.values(), key=lambda s: s.open_groups(), default=None)
+        if best is None or best.open_groups() == 0:
+            return
+        helpers.add(ex.submit(best.help))

@@ -14,7 +14,7 @@ per ``key=value`` path component, so ``by="segment"`` works on partitioned data.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DataError, DTypeError
+from .batching import exact_batches
 from .columns import (
     Columns,
     by_codes,
@@ -42,6 +43,7 @@ from .csv_source import (
     explain_csv_error,
 )
 from .row_ids import check_id_type, id_array
+from .unit_share import UnitShare, can_share
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
@@ -50,10 +52,10 @@ __all__ = [
     "Unit",
     "check_columns",
     "discover",
-    "exact_batches",
     "iter_unit",
     "plan_units",
     "text_target",
+    "unit_share",
 ]
 
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
@@ -79,6 +81,7 @@ class Unit:
     first_row: int = 0  # the row of the source where this unit starts
     delimiter: str = ","  # CSV only
     data: Any = None  # tables and streams only
+    group_rows: tuple[int, ...] = ()  # Parquet: the rows of each row group
 
     def where(self) -> str:
         if self.kind == "parquet" and self.row_groups:
@@ -258,16 +261,19 @@ def _parquet_units(
         raise text_target_error(cols.target, values, spath)
     units: list[Unit] = []
     group: list[int] = []
+    sizes: list[int] = []
     rows = first = done = 0
     for rg in range(md.num_row_groups):
         group.append(rg)
-        rows += md.row_group(rg).num_rows
+        sizes.append(md.row_group(rg).num_rows)
+        rows += sizes[-1]
         if rows >= unit_rows or rg == md.num_row_groups - 1:
+            at = start + len(units)
             units.append(
-                Unit(start + len(units), spath, "parquet", tuple(group), rows, part, first)
+                Unit(at, spath, "parquet", tuple(group), rows, part, first, group_rows=tuple(sizes))
             )
             done += rows
-            group, rows, first = [], 0, done
+            group, sizes, rows, first = [], [], 0, done
     return units
 
 
@@ -322,35 +328,26 @@ def _read_columns(unit: Unit, cols: Columns) -> list[str]:
     return [c for c in dict.fromkeys(cols.needed) if c not in part]
 
 
-def exact_batches(batches: Iterable[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The same rows in batches of exactly ``batch_rows`` rows (the last one shorter), so
-    that an in-memory table is cut where a file of the same rows would be."""
-    buf: list[pa.RecordBatch] = []
-    n = 0
-    for rb in batches:
-        while rb.num_rows:
-            take = min(batch_rows - n, rb.num_rows)
-            buf.append(rb.slice(0, take))
-            n += take
-            rb = rb.slice(take)
-            if n == batch_rows:
-                yield _concat(buf)
-                buf, n = [], 0
-    if n:
-        yield _concat(buf)
+def unit_share(unit: Unit, cols: Columns, batch_rows: int) -> UnitShare | None:
+    """A :class:`UnitShare` of a Parquet unit that idle threads can help read, or None."""
+    if unit.kind != "parquet" or not can_share(unit.group_rows, batch_rows):
+        return None
+    names = _read_columns(unit, cols)
+
+    def read(pf: pq.ParquetFile, group: int) -> Iterator[pa.RecordBatch]:
+        return pf.iter_batches(batch_rows, row_groups=[group], columns=names, use_threads=False)
+
+    return UnitShare(lambda: _parquet_file(unit.path), unit.row_groups, read)
 
 
-def _concat(buf: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(buf) == 1:
-        return buf[0]
-    (rb,) = pa.Table.from_batches(buf).combine_chunks().to_batches()
-    return rb
-
-
-def _batches(unit: Unit, cols: Columns, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches(
+    unit: Unit, cols: Columns, batch_rows: int, share: UnitShare | None
+) -> Iterator[pa.RecordBatch]:
     names = _read_columns(unit, cols)
     if unit.kind == "parquet":
         pf = _parquet_file(unit.path)
+        if share is not None:
+            return share.batches(pf)
         return pf.iter_batches(
             batch_size=batch_rows,
             row_groups=list(unit.row_groups),
@@ -365,10 +362,15 @@ def _batches(unit: Unit, cols: Columns, batch_rows: int) -> Iterator[pa.RecordBa
 
 
 def iter_unit(
-    unit: Unit, cols: Columns, *, batch_rows: int = DEFAULT_BATCH_ROWS
+    unit: Unit,
+    cols: Columns,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    share: UnitShare | None = None,
 ) -> Iterator[Batch]:
-    """Yield the unit's rows as :class:`Batch` es of at most ``batch_rows`` rows."""
-    it = _batches(unit, cols, batch_rows)
+    """Yield the unit's rows as :class:`Batch` es of at most ``batch_rows`` rows
+    (``share``: from :func:`unit_share`, when idle threads may read ahead)."""
+    it = _batches(unit, cols, batch_rows, share)
     number, row = 0, unit.first_row
     while True:
         where = f"{unit.where()}, batch {number}"

@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from .._core.host_copy import to_host
 from ..errors import DataError, OptionError
+from .batching import exact_batches
 from .columns import Columns, text_target_error
-from .reader import DEFAULT_BATCH_ROWS, DEFAULT_UNIT_ROWS, Unit, check_columns, exact_batches
+from .reader import DEFAULT_BATCH_ROWS, DEFAULT_UNIT_ROWS, Unit, check_columns
 from .reader import text_target as is_text_target
 
 __all__ = [

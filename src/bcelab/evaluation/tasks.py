@@ -36,6 +36,7 @@ from ..metrics import BinaryStats
 from ..metrics.recalibration import reweight_negatives
 from .columns import Columns
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
+from .unit_share import UnitShare
 
 __all__ = [
     "MAX_SEGMENTS",
@@ -144,8 +145,9 @@ def _state(states: dict[Key, Any], key: Key, plan: Plan, unit: Unit) -> Any:
     return states[key]
 
 
-def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
-    """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch).
+def run_unit_objects(unit: Unit, plan: Plan, share: UnitShare | None = None) -> UnitResult:
+    """Read one unit into ``BinaryStats`` objects, one per segment (errors name the batch);
+    ``share``: other threads may read the unit's last row groups ahead (the local engine).
 
     The metric kernel runs single-threaded here (``threads=1``): it splits a batch
     between its threads, and where it splits changes the last bits of the sums.  One
@@ -153,7 +155,7 @@ def run_unit_objects(unit: Unit, plan: Plan) -> UnitResult:
     gets bit-identical results; parallelism comes from running several units at once.
     """
     out = UnitResult(0)
-    for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows):
+    for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows, share=share):
         out.rows += len(b)
         try:
             if b.by is None:
