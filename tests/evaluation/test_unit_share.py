@@ -148,3 +148,26 @@ def test_an_error_in_a_helped_group_stops_the_run_as_a_read_error(
         if readers[15] != readers[0]:
             break
     assert readers[15] != readers[0]  # a helper, not the unit's own thread, read it
+
+
+def test_a_helper_before_the_owner_starts_leaves_it_the_first_group() -> None:
+    share, _ = _fake(3)
+    assert share.help() == 2  # groups 2 and 1; group 0 is the unit's own thread's
+    assert list(share.batches(object())) == [(g, i) for g in range(3) for i in range(3)]
+
+
+def test_one_unit_of_several_groups_gets_a_helper_thread(tmp_path: Path, monkeypatch) -> None:
+    """A file of one unit on two threads: the second thread reads its end ahead (the same
+    bits as one thread)."""
+    _file(tmp_path / "b.parquet", 8, 4096, 2)
+    cols = Columns("y", "p")
+    units = plan_units([tmp_path / "b.parquet"], cols, unit_rows=1 << 30)
+    plan = Plan(cols, batch_rows=1024)
+    calls: list[int] = []
+    real = UnitShare.help
+    monkeypatch.setattr(UnitShare, "help", lambda self: calls.append(real(self)) or calls[-1])
+    one = local_engine.run_local(units, plan, threads=1)
+    assert calls == []
+    two = local_engine.run_local(units, plan, threads=2)
+    assert two.states[None].to_bytes() == one.states[None].to_bytes()
+    assert len(calls) == 1

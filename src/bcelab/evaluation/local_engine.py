@@ -92,7 +92,10 @@ def run_local(
     if not units:
         raise DataError("at least one file with rows", "received none", "check the paths")
     total = total_rows(units)
-    n = min(default_threads() if threads is None else threads, len(units))
+    most = default_threads() if threads is None else threads
+    n = min(most, len(units))
+    if n == 1 and most > 1 and unit_share(units[0], plan.columns, plan.batch_rows) is not None:
+        n = 2  # one unit of several row groups: a second thread reads its end ahead
     if n <= 1:
         return run_serial(units, plan, total, progress)
     red = reducer(plan)

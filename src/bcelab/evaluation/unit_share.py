@@ -52,6 +52,7 @@ class UnitShare:
         self._read = read
         self._lock = threading.Lock()
         self._next = 0  # the first group the unit's thread has not started
+        self._started = False  # whether the unit's thread has started reading
         self._end = len(groups)  # groups [end:] belong to helpers
         self._parts: dict[int, _Part] = {}
         self._closed = False
@@ -63,7 +64,9 @@ class UnitShare:
 
     def _claim_last(self) -> tuple[int, _Part] | None:
         with self._lock:
-            if self._closed or self._end <= self._next:
+            # the first group is the unit's own thread's, even before it starts
+            first_free = self._next if self._started else self._next + 1
+            if self._closed or self._end <= first_free:
                 return None
             self._end -= 1
             part = self._parts[self._end] = _Part()
@@ -91,6 +94,7 @@ class UnitShare:
         try:
             while True:
                 with self._lock:
+                    self._started = True
                     if self._next >= self._end:
                         break
                     k = self._next
