@@ -19,7 +19,8 @@ see :mod:`bcelab.metrics.ranking` for ROC-AUC, PR-AUC and their bounds.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -98,13 +99,7 @@ def compute_metrics(
     ap, ap_b = pr_auc(pos, neg)
     tp, fp, tn, fn = confusion(pos, neg, ti)
     return BinaryMetrics(
-        rows=rows,
-        rows_used=used,
-        rows_excluded=rows - used,
-        nan_predictions=stats.count("nan_pred"),
-        invalid_targets=stats.count("invalid_target"),
-        clipped_predictions=stats.count("clipped"),
-        weight_total=w,
+        **_counts(stats),
         effective_rows=_div(w * w, stats.total("w2")),
         log_loss=ll,
         log_loss_is_infinite=math.isinf(ll),
@@ -148,48 +143,22 @@ def undefined_metrics(
     """The metrics of a state without a usable row (a segment whose targets are all
     missing, say): its row counts, zero weight and confusion counts, and NaN for every
     value that needs a row (``None`` in :meth:`BinaryMetrics.to_dict`)."""
-    nan = math.nan
+    values: dict[str, Any] = {f.name: math.nan for f in fields(BinaryMetrics)}
+    values.update(_counts(stats), effective_rows=0.0, log_loss_is_infinite=False)
+    values.update(n_calibration_bins=int(n_calibration_bins), threshold=float(threshold))
+    values.update(tp=0.0, fp=0.0, tn=0.0, fn=0.0)
+    return BinaryMetrics(**values)
+
+
+def _counts(stats: BinaryStats) -> dict[str, Any]:
+    """The row counts and the total weight of a state (fields of :class:`BinaryMetrics`)."""
     rows, used = stats.rows, stats.rows_used
-    return BinaryMetrics(
-        rows=rows,
-        rows_used=used,
-        rows_excluded=rows - used,
-        nan_predictions=stats.count("nan_pred"),
-        invalid_targets=stats.count("invalid_target"),
-        clipped_predictions=stats.count("clipped"),
-        weight_total=stats.total("w"),
-        effective_rows=0.0,
-        log_loss=nan,
-        log_loss_is_infinite=False,
-        floor=nan,
-        excess=nan,
-        base_rate=nan,
-        base_entropy=nan,
-        ne=nan,
-        rig=nan,
-        mean_prediction=nan,
-        calibration=nan,
-        brier=nan,
-        pred_min=nan,
-        pred_max=nan,
-        n_calibration_bins=int(n_calibration_bins),
-        ece_uniform=nan,
-        mce_uniform=nan,
-        ece_uniform_bound=nan,
-        ece_equal_mass=nan,
-        mce_equal_mass=nan,
-        ece_equal_mass_bound=nan,
-        roc_auc=nan,
-        roc_auc_bound=nan,
-        pr_auc=nan,
-        pr_auc_bound=nan,
-        threshold=float(threshold),
-        tp=0.0,
-        fp=0.0,
-        tn=0.0,
-        fn=0.0,
-        accuracy=nan,
-        precision=nan,
-        recall=nan,
-        f1=nan,
-    )
+    return {
+        "rows": rows,
+        "rows_used": used,
+        "rows_excluded": rows - used,
+        "nan_predictions": stats.count("nan_pred"),
+        "invalid_targets": stats.count("invalid_target"),
+        "clipped_predictions": stats.count("clipped"),
+        "weight_total": stats.total("w"),
+    }
