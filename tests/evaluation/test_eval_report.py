@@ -218,3 +218,13 @@ def test_notebook_view_is_escaped_and_self_contained(tmp_path, data):
     assert "http" not in page and "<script" not in page and "<img" not in page
     assert f"{res.metrics.log_loss:.6g}" in page and "binning error ≤" in page
     assert "±" not in page
+
+
+def test_the_excluded_rows_line_counts_in_words() -> None:
+    from bcelab.evaluation.markup import counts
+
+    base = {"rows": 4, "rows_used": 3, "weight_total": 3.0, "nan_predictions": 0}
+    one = counts({**base, "rows_excluded": 1, "invalid_targets": 1, "clipped_predictions": 1})
+    assert "1 row excluded" in one and "1 prediction clipped" in one
+    two = counts({**base, "rows_excluded": 2, "invalid_targets": 2, "clipped_predictions": 0})
+    assert "2 rows excluded" in two and "0 predictions clipped" in two

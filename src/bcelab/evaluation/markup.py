@@ -192,11 +192,11 @@ def counts(m: dict[str, Any]) -> str:
     clipped = m.get("clipped_predictions") or 0
     if excl or clipped:
         text += (
-            f"<div class=warn><b>{num(excl)} rows excluded</b>: "
+            f"<div class=warn><b>{num(excl)} row{'' if excl == 1 else 's'} excluded</b>: "
             f"{num(m['nan_predictions'])} with a NaN prediction, "
             f"{num(m['invalid_targets'])} with a missing (NaN) target. "
-            f"{num(clipped)} predictions clipped. Evaluate in strict mode to make these "
-            "errors.</div>"
+            f"{num(clipped)} prediction{'' if clipped == 1 else 's'} clipped. Evaluate in "
+            "strict mode to make these errors.</div>"
         )
     return f"<p>{text}</p>"
 
