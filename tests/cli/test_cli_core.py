@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import bcelab.cli
 from bcelab.cli import console, main
 
 SEED = ["--targets", "0.5,0.3,0.5,0.9"]
@@ -93,6 +95,7 @@ def test_console_script_runs_as_a_process() -> None:
 def test_console_entry_returns_mains_code_and_freezes_the_collector(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # restored after the test
     monkeypatch.setattr(sys, "argv", ["bcelab", "loss", *SEED, "--preds", "0.5,0.3,0.5,0.9"])
     try:
         assert console() == 0
@@ -105,6 +108,35 @@ def test_console_entry_returns_mains_code_and_freezes_the_collector(
         assert console() == 2
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize(
+    ("command", "preset", "expected"),
+    [
+        ("eval", None, "1"),
+        ("compare", None, "1"),
+        ("loss", None, "1"),
+        ("eval", "3", "3"),  # the user's own choice stands
+        ("train", None, None),  # multiplies a model's weights: BLAS keeps its own choice
+        ("predict", None, None),
+        (None, None, None),  # no command: the usage message
+    ],
+)
+def test_console_starts_blas_with_one_thread_for_commands_without_matrices(
+    monkeypatch: pytest.MonkeyPatch, command: str | None, preset: str | None, expected: str | None
+) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "x")  # recorded, so the test leaves it as it was
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+    monkeypatch.setattr(bcelab.cli, "main", lambda: 0)
+    monkeypatch.setattr(sys, "argv", ["bcelab", *([command, "--help"] if command else ["-h"])])
+    try:
+        assert console() == 0
+    finally:
+        gc.unfreeze()
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == expected
 
 
 def test_files_written_by_the_console_process_are_complete(tmp_path: Path) -> None:

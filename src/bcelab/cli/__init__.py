@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -38,6 +39,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("bcelab.cli.predict", "a trained model's predictions for new rows (logit, pred)"),
     "warmup": ("bcelab.cli.warmup", "compile bcelab's kernels once for this machine"),
 }
+# The commands whose work multiplies no matrix large enough for NumPy's BLAS to use a
+# second thread (`train` and `predict` multiply a model's weights, and keep BLAS's own
+# choice).  For these, BLAS starts with one thread (see console).
+SERIAL_BLAS = frozenset({"loss", "explain", "eval", "compare", "recalibrate", "warmup"})
+
+
+def _requested(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is no flag)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _fail(command: str, err: BaseException) -> int:
@@ -58,7 +68,7 @@ def _build_parser(
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules: dict[str, ModuleType] = {}
     missing: tuple[str, ImportError] | None = None
-    wanted = next((a for a in argv if not a.startswith("-")), None)
+    wanted = _requested(argv)
     for name, (modname, help_) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
         # Only the requested subcommand's module is imported (start-up time: `bcelab loss`
@@ -111,7 +121,14 @@ def console() -> int:
     command wrote is closed and renamed, so the live objects are frozen out of that
     collection (``gc.freeze``), and their memory goes back with the process.
     :func:`main` itself, called from Python, leaves the collector alone.
+
+    Before NumPy loads, a command of :data:`SERIAL_BLAS` sets ``OPENBLAS_NUM_THREADS=1``
+    unless the environment already sets it: NumPy's OpenBLAS otherwise starts a thread
+    per core that spins for a while after start-up, about 0.1 CPU seconds of a
+    ``bcelab eval`` process on a 2-core machine, taken from the kernels' threads.
     """
+    if _requested(sys.argv[1:]) in SERIAL_BLAS:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     rc = main()
     gc.freeze()
     return rc
