@@ -35,8 +35,8 @@ def _expected(pred: np.ndarray, y: np.ndarray, *, logits: bool, pw: float) -> tu
         m = min(LOSS_BLOCK, pred.size - b0)
         pb, tb = pred[b0 : b0 + m], y[b0 : b0 + m]
         if logits:
-            ta, ob = np.empty(LOSS_BLOCK), np.empty(1, np.float32)
-            s1, s0, _, soft = plain_logits_pass(pb, tb, ta, ob, m, 1.0, False)
+            ob = np.empty(1, np.float32)
+            s1, s0, _, soft = plain_logits_pass(pb, tb, ob, m, 1.0, False)
             if soft != 0.0 or s0 < PLAIN_MIN:
                 break
         else:

@@ -122,7 +122,7 @@ def _make_run(logits: bool, grad: bool) -> Any:
             tb = tgt[b0 : b0 + m]
             ob = out[b0 : b0 + m] if grad else out
             if logits:  # the gradient too: the kernel writes it again if it stops here
-                s1, s0, bad, soft = plain_logits_pass(pb, tb, ta, ob, m, inv_den, grad)
+                s1, s0, bad, soft = plain_logits_pass(pb, tb, ob, m, inv_den, grad)
                 if soft != 0.0 or s0 < PLAIN_MIN:  # a NaN sum is kept: its block is flagged
                     break
             else:
@@ -259,17 +259,14 @@ def _compile(
                     # or the per-element path (probabilities).
                     kept = False  # the plain logits pass's sum (and gradient) stand
                     nsoft = 0.0
-                    if LOGITS:  # exp(-|x|), only summed (and in float32 gradients)
+                    if LOGITS:
                         plain = pw == 1.0 and not (smooth or soft_run or series_run)
-                        if plain:  # the run's pass: sums, ta and the gradient in one loop
-                            s1, s0, nbad, nsoft = plain_logits_pass(
-                                pb, tb, ta, ob, m, inv_den, GRAD
-                            )
+                        if plain:  # the run's pass: the sums and the gradient in one loop
+                            s1, s0, nbad, nsoft = plain_logits_pass(pb, tb, ob, m, inv_den, GRAD)
                             kept = nsoft == 0.0 and not s0 < PLAIN_MIN  # NaN sums are kept
-                        else:
-                            for j in range(m):
-                                ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
                         if not kept:  # soft targets, or the series from here on
+                            for j in range(m):  # exp(-|x|), only summed (and in gradients)
+                                ta[j] = exp_nonpos_sum(-abs(np.float64(pb[j])))
                             soft_in = soft_run or (plain and nsoft != 0.0)
                             series_in = series_run or (plain and nsoft == 0.0)
                             s1, s0, nbad, nsoft, soft_run, series_run = logit_sums(
