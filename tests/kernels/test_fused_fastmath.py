@@ -164,3 +164,31 @@ def test_exp_nonpos_sum_accuracy() -> None:
     assert rel[t >= -104.0].max() < 5e-15
     np.testing.assert_array_equal(apply(np.array([0.0, -np.inf, -800.0])), [1.0, 0.0, 0.0])
     assert np.isnan(apply(np.array([np.nan]))[0])
+
+
+def test_exp_factor_is_exp_nonpos_sum_above_minus_708_and_its_floor_below() -> None:
+    # the plain logits pass's exponential: the same bits down to -708, then e^-708, which
+    # gives the same factor 1 + t (and the same float32 gradient) as 0; NaN propagates
+    from bcelab.kernels.fastmath import exp_factor, exp_nonpos_sum
+
+    @numba.njit(cache=False, error_model="numpy")
+    def both(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f, s = np.empty_like(a), np.empty_like(a)
+        for i in range(a.size):
+            f[i] = exp_factor(a[i])
+            s[i] = exp_nonpos_sum(a[i])
+        return f, s
+
+    rng = np.random.default_rng(7)
+    t = -np.concatenate([np.geomspace(1e-30, 708.0, 2000), rng.uniform(0, 708.0, 2000)])
+    t = np.concatenate([t, t.astype(np.float32).astype(np.float64)])
+    f, s = both(t)
+    np.testing.assert_array_equal(f, s)
+    floor = both(np.array([-708.0]))[0][0]
+    assert 3.0e-308 < floor < 3.5e-308 and 1.0 + floor == 1.0
+    low = np.array([-708.0001, -708.3, -800.0, -3.4e38, -np.inf])
+    f, s = both(low)
+    np.testing.assert_array_equal(f, floor)
+    assert (s <= floor).all() and (s[2:] == 0.0).all()  # 0 below -708.3
+    f, s = both(np.array([np.nan]))
+    assert np.isnan(f[0]) and np.isnan(s[0])

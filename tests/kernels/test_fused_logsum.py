@@ -127,6 +127,38 @@ def test_extremes_infinities_and_exact_zero_one() -> None:
     )
 
 
+def test_logits_beyond_708_in_kept_plain_blocks() -> None:
+    # the plain pass takes exp(-|x|) as e^-708 beyond |x| = 708 (fastmath.exp_factor):
+    # the same factor 1 + t as 0, so the same sum and float32 gradient (0 for a right
+    # answer, +-1/N for a wrong one, never -0.0) as exp(-|x|) = 0
+    from bcelab.kernels import fused_bce
+
+    rng = np.random.default_rng(31)
+    n = 4096
+    x = (rng.standard_normal(n) * 3).astype(np.float32)
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    far = np.array([709.0, -709.0, 1e3, -1e3, 3e38, -3e38, np.inf, -np.inf], np.float32)
+    x[::5] = far[np.arange(x[::5].size) % far.size]
+    y[::5] = (x[::5] > 0).astype(np.float32)  # right answers: a loss of 0
+    y[1::50] = 1.0 - y[1::50]
+    x[1::50] = np.float32(800.0) * np.where(y[1::50] == 1.0, -1.0, 1.0).astype(np.float32)
+    res = fused_bce(x, y, logits=True, grad=True)
+    assert res.fused
+    assert res.value * n == pytest.approx(
+        _reference_sum(x, y, logits=True, pos_weight=1.0), rel=RTOL
+    )
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    with np.errstate(over="ignore"):
+        want = ((1.0 / (1.0 + np.exp(-x64)) - y64) / n).astype(np.float32)
+    np.testing.assert_array_max_ulp(res.grad, want, maxulp=1)
+    right = np.abs(x64) > 708.0
+    right &= (x64 > 0) == (y64 == 1.0)
+    assert right.sum() > 500 and not np.signbit(res.grad[right]).any()
+    np.testing.assert_array_equal(res.grad[right], 0.0)
+    wrong = np.abs(x64) == 800.0
+    np.testing.assert_array_equal(np.abs(res.grad[wrong]), np.float32(1.0 / n))
+
+
 def test_a_block_of_factors_near_two_does_not_overflow() -> None:
     # 512 factors of 1 + t with t -> 1 (x = 0) multiply to 2^512: still finite
     x = np.zeros(1 << 16, dtype=np.float32)

@@ -66,7 +66,7 @@ import numpy as np
 from numba import njit
 
 from .constants import INLINE
-from .fastmath import add_reassoc, exp_nonpos_sum, mul_reassoc
+from .fastmath import add_reassoc, exp_factor, mul_reassoc
 from .logfactor import SMALL, log1p_series, prob_factor
 from .scalar import output_value
 
@@ -267,7 +267,8 @@ def plain_logits_pass(
 ) -> tuple[float, float, float, float]:
     """:func:`logits_block` with every factor ``1 + t``, ``t = exp(-|x|)``, in the product
     (no series), in one loop that, with ``grad`` (a compile-time constant), also writes the
-    float32 gradient ``ob[j] = (sigmoid(x) - y) * inv_den``.
+    float32 gradient ``ob[j] = (sigmoid(x) - y) * inv_den`` (``inv_den <= 1``: a mean or a
+    sum, never weights).
 
     Without the series the product's roundings, about ``2 m`` of them (1.1e-13 for a
     block of 512), are an *absolute* error of the block's sum; the kernel keeps the sum
@@ -283,7 +284,7 @@ def plain_logits_pass(
     for j in range(m):  # here than the float32 sum of |y - y^2| of the other blocks
         x = np.float64(pb[j])
         yf = tb[j]
-        t = exp_nonpos_sum(-abs(x))
+        t = exp_factor(-abs(x))  # 3.3e-308 for |x| > 708: the same factor, the same gradient
         pos = yf == _F1
         soft += 0 if (pos or yf == _F0) else 1
         xs = -x if pos else x  # the loss is max(xs, 0) + log1p(t)
