@@ -132,8 +132,9 @@ def exit_probe(path: str) -> int:
 
 def _child(flag: str, path: Path) -> subprocess.CompletedProcess[str]:
     """This script in a child process, with ``--phases`` or ``--exit``."""
-    # NumPy's BLAS on one thread, as the `bcelab eval` command starts it (bcelab.cli.console)
-    env = {"OPENBLAS_NUM_THREADS": "1", **_env()}
+    # NumPy's BLAS on one thread and pyarrow's jemalloc, as the `bcelab eval` command
+    # starts them (bcelab.cli.console)
+    env = {"OPENBLAS_NUM_THREADS": "1", "ARROW_DEFAULT_MEMORY_POOL": "jemalloc", **_env()}
     return subprocess.run(
         [sys.executable, __file__, flag, str(path)],
         capture_output=True,

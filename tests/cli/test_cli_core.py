@@ -139,6 +139,39 @@ def test_console_starts_blas_with_one_thread_for_commands_without_matrices(
     assert os.environ.get("OPENBLAS_NUM_THREADS") == expected
 
 
+@pytest.mark.parametrize(
+    ("command", "preset", "expected"),
+    [
+        ("eval", None, "jemalloc"),
+        ("eval", "system", None),  # the user's choice: the pool is left alone
+        ("loss", None, None),
+    ],
+)
+def test_console_gives_eval_pyarrows_jemalloc_allocator(
+    monkeypatch: pytest.MonkeyPatch, command: str, preset: str | None, expected: str | None
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow is built without jemalloc")
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "x")  # recorded, restored afterwards
+    if preset is None:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+    else:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", preset)
+    monkeypatch.setattr(bcelab.cli, "main", lambda: 0)
+    monkeypatch.setattr(sys, "argv", ["bcelab", command, "--help"])
+    before = pa.default_memory_pool()
+    try:
+        assert console() == 0
+        after = pa.default_memory_pool().backend_name
+    finally:
+        gc.unfreeze()
+        pa.set_memory_pool(before)
+    assert after == (expected or before.backend_name)
+
+
 def test_files_written_by_the_console_process_are_complete(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
