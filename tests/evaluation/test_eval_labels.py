@@ -12,7 +12,8 @@ import pytest
 
 import bcelab
 from bcelab.cli import main
-from bcelab.errors import DataError, OptionError
+from bcelab.errors import DataError, DomainError, OptionError
+from bcelab.evaluation import compare
 
 P = [0.9, 0.2, 0.7, 0.4, 0.6]
 HARD = [1.0, 0.0, 1.0, 0.0, 1.0]
@@ -147,3 +148,52 @@ def test_csv_cut_in_its_last_row_is_an_error(tmp_path: Path) -> None:
         bcelab.evaluate(path, preds="p", target="y")
     path.write_text("y,p\n1,0.5\n0,0.2\n1,0.\n")  # complete: 1,0. is a number
     assert bcelab.evaluate(path, preds="p", target="y").rows == 3
+
+
+def _labels_file(tmp_path: Path, y: np.ndarray, p: np.ndarray, **extra: np.ndarray) -> Path:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"y": y, "p": p, **extra}), path)
+    return path
+
+
+def test_a_target_outside_the_interval_is_found_in_any_batch_and_segment(tmp_path: Path) -> None:
+    # the metric kernel's count of invalid targets sends the batch to the search: the
+    # row is named where it lies, three batches of 2**18 rows into the file
+    n = 3 * 2**18 + 1000
+    rng = np.random.default_rng(3)
+    y = (rng.random(n) < 0.3).astype(np.float32)
+    at = 3 * 2**18 + 17
+    y[at + 1 :: 7] = np.nan  # missing targets are counted (refused only with strict=True)
+    y[at] = 2.0
+    p = rng.random(n).astype(np.float32)
+    seg = np.where(np.arange(n) % 3 == 0, "a", "b")
+    path = _labels_file(tmp_path, y, p, s=pa.array(seg))
+    for kw in ({}, {"by": "s"}, {"threads": 1}, {"strict": True}):
+        with pytest.raises(DataError, match=rf"first outside \[0, 1\]: 2 at row {at} of .*batch 3"):
+            bcelab.evaluate(path, preds="p", target="y", **kw)
+    y[at] = 1.0
+    m = bcelab.evaluate(_labels_file(tmp_path, y, p), preds="p", target="y").metrics
+    assert m.invalid_targets == int(np.isnan(y).sum()) > 0
+
+
+def test_a_target_error_comes_before_a_probability_error_of_the_same_batch(
+    tmp_path: Path,
+) -> None:
+    # the probability of row 3 is outside [0, 1] as well; the reader's order stands:
+    # the target is named first, whatever the kernel refuses
+    y = np.array([1, 0, 1, 0, 5], np.float64)
+    p = np.array([0.9, 0.2, 0.6, 1.5, 0.5], np.float64)
+    path = _labels_file(tmp_path, y, p)
+    with pytest.raises(DataError, match=r"first outside \[0, 1\]: 5 at row 4"):
+        bcelab.evaluate(path, preds="p", target="y")
+    y[4] = 1.0
+    with pytest.raises(DomainError, match=r"probabilities must lie in \[0, 1\].*batch 0"):
+        bcelab.evaluate(_labels_file(tmp_path, y, p), preds="p", target="y")
+
+
+def test_a_comparison_refuses_targets_outside_the_interval(tmp_path: Path) -> None:
+    y = np.array([1, 0, 1, 0, -1, 1], np.float64)
+    p = np.array([0.9, 0.2, 0.6, 0.3, 0.5, 0.7], np.float64)
+    path = _labels_file(tmp_path, y, p, q=p[::-1].copy())
+    with pytest.raises(DataError, match=r"first outside \[0, 1\]: -1 at row 4"):
+        compare(path, preds=["p", "q"], target="y", replicates=10)

@@ -33,6 +33,7 @@ __all__ = [
     "arrow_numbers",
     "by_codes",
     "check_positive_label",
+    "check_target_range",
     "describe_values",
     "is_text_type",
     "numeric_array",
@@ -144,7 +145,9 @@ def by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
     return codes.astype(dtype), enc.dictionary.to_pylist()
 
 
-def _check_range(y: np.ndarray, name: str, where: str, first_row: int, csv: bool) -> None:
+def check_target_range(
+    y: np.ndarray, name: str, where: str, first_row: int, *, csv: bool = False
+) -> None:
     """Targets must lie in [0, 1] (NaN passes: it is counted as a missing target).
 
     ``first_row`` is the source's row (from 0) of ``y[0]``; a CSV row is named by its line.
@@ -181,21 +184,14 @@ def _check_range(y: np.ndarray, name: str, where: str, first_row: int, csv: bool
     )
 
 
-def target_array(
-    col: pa.Array,
-    cols: Columns,
-    where: str,
-    first_row: int,
-    dtype: np.dtype[Any],
-    *,
-    csv: bool = False,
-) -> np.ndarray:
-    """The target column as numbers in [0, 1] (NaN for missing), or a clear error.
+def target_array(col: pa.Array, cols: Columns, where: str, dtype: np.dtype[Any]) -> np.ndarray:
+    """The target column as numbers (NaN for missing), or a clear error for text.
 
     With ``cols.positive_label`` the column holds labels: 1 where it equals the label,
     0 elsewhere, NaN where it is null (a missing label is counted, not taken as 0).
-    ``dtype`` is the prediction's, so that both reach the metric kernel alike.  ``csv``:
-    errors name the line of a CSV file rather than the row.
+    ``dtype`` is the prediction's, so that both reach the metric kernel alike.  Numbers
+    outside [0, 1] are the caller's to refuse, with :func:`check_target_range` (the tasks
+    of :mod:`.tasks` run it where the metric kernel's count says it is needed).
     """
     name = cols.target
     if pa.types.is_dictionary(col.type):
@@ -209,6 +205,4 @@ def target_array(
 
         values = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
         raise text_target_error(name, values, where)
-    y = numeric_array(col, name, where)
-    _check_range(y, name, where, first_row, csv)
-    return y
+    return numeric_array(col, name, where)

@@ -317,7 +317,7 @@ def _to_batch(
     pred = numeric_array(get(cols.pred), cols.pred, where)
     w = numeric_array(get(cols.weight), cols.weight, where) if cols.weight else None
     by = by_codes(get(cols.by)) if cols.by else None
-    y = target_array(get(cols.target), cols, where, first_row, pred.dtype, csv=unit.kind == "csv")
+    y = target_array(get(cols.target), cols, where, pred.dtype)
     pred_b = numeric_array(get(cols.pred_b), cols.pred_b, where) if cols.pred_b else None
     ids = id_array(get(cols.id), cols.id, where) if cols.id else None
     return Batch(y, pred, w, by, number, pred_b, ids, first_row, unit.path)

@@ -34,7 +34,7 @@ from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
 from ..metrics.recalibration import reweight_negatives
-from .columns import Columns
+from .columns import Columns, check_target_range
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 from .unit_share import UnitShare
 
@@ -153,26 +153,55 @@ def run_unit_objects(unit: Unit, plan: Plan, share: UnitShare | None = None) -> 
     between its threads, and where it splits changes the last bits of the sums.  One
     thread per unit makes a unit's state independent of the machine, so every engine
     gets bit-identical results; parallelism comes from running several units at once.
+
+    Targets outside [0, 1] are an error (:func:`~.columns.check_target_range`, which
+    names the row).  ``BinaryStats.update`` counts them among its invalid targets, so a
+    batch is searched for them only when that count grows or the update fails (a target
+    error comes first, as it would from the reader); an accumulator's batches are
+    checked before its update.
     """
     out = UnitResult(0)
+    counted = plan.accumulator is None  # BinaryStats counts the targets outside [0, 1]
     for b in iter_unit(unit, plan.columns, batch_rows=plan.batch_rows, share=share):
         out.rows += len(b)
+        if not counted:
+            _check_targets(b, unit, plan)
+        invalid = _invalid_targets(out.states) if counted else 0
+        failed: BCELabError | None = None
         try:
-            if b.by is None:
-                _update(_state(out.states, None, plan, unit), b, None, plan)
-                continue
-            codes, values = b.by
-            order = np.argsort(codes, kind="stable")
-            sc = codes[order]
-            cuts = np.flatnonzero(np.diff(sc)) + 1
-            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(sc)], strict=True):
-                c = int(sc[lo])
-                key = None if c < 0 else _normalise(values[c])
-                _update(_state(out.states, key, plan, unit), b, order[lo:hi], plan)
+            _add_batch(out.states, b, unit, plan)
         except BCELabError as e:
+            failed = e
+        if counted and (failed is not None or _invalid_targets(out.states) != invalid):
+            _check_targets(b, unit, plan)
+        if failed is not None:
             where = f"{unit.where()}, batch {b.number}"
-            raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
+            raise type(failed)(failed.expected, f"{failed.received} (in {where})", failed.fix)
     return out
+
+
+def _add_batch(states: dict[Key, Any], b: Batch, unit: Unit, plan: Plan) -> None:
+    """Add one batch to its segments' states."""
+    if b.by is None:
+        _update(_state(states, None, plan, unit), b, None, plan)
+        return
+    codes, values = b.by
+    order = np.argsort(codes, kind="stable")
+    sc = codes[order]
+    cuts = np.flatnonzero(np.diff(sc)) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(sc)], strict=True):
+        c = int(sc[lo])
+        key = None if c < 0 else _normalise(values[c])
+        _update(_state(states, key, plan, unit), b, order[lo:hi], plan)
+
+
+def _invalid_targets(states: dict[Key, Any]) -> int:
+    return sum(s.count("invalid_target") for s in states.values())
+
+
+def _check_targets(b: Batch, unit: Unit, plan: Plan) -> None:
+    where = f"{unit.where()}, batch {b.number}"
+    check_target_range(b.target, plan.columns.target, where, b.first_row, csv=unit.kind == "csv")
 
 
 def run_unit(unit: Unit, plan: Plan) -> UnitResult:
