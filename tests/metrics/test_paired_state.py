@@ -282,3 +282,24 @@ def test_counts_and_options() -> None:
     with pytest.raises(EmptyReductionError):
         _state().compute()
     assert 45e6 < PairedBootstrapStats().nbytes < 60e6  # 200 replicates
+
+
+def test_weights_too_small_for_the_bootstrap_sums_are_refused_at_compute() -> None:
+    # each replicate value is rounded to 2**-32: weights of 1e-9 moved a log-loss
+    # interval by 6%; a mean weight of at least 2**-20 keeps the sums within 2**-13
+    d = _data(2_000)
+    one = _state().update(d["a"], d["b"], d["y"], ids=d["ids"], weights=np.ones(2_000))
+    want = one.compute().metrics["log_loss"]["ci"]
+    small = _state().update(d["a"], d["b"], d["y"], ids=d["ids"], weights=np.full(2_000, 2.0**-19))
+    width = want[1] - want[0]
+    np.testing.assert_allclose(small.compute().metrics["log_loss"]["ci"], want, atol=1e-4 * width)
+    for w in (1e-9, 2.0**-700):
+        tiny = _state().update(d["a"], d["b"], d["y"], ids=d["ids"], weights=np.full(2_000, w))
+        with pytest.raises(DomainError, match=r"mean is at least 2\*\*-20.*multiply every weight"):
+            tiny.compute()
+    # a few tiny weights among ordinary ones are fine: the mean decides
+    w = np.where(np.arange(2_000) % 10 == 0, 1e-12, 1.0)
+    mixed = _state().update(d["a"], d["b"], d["y"], ids=d["ids"], weights=w)
+    assert (
+        mixed.compute().metrics["log_loss"]["ci"][0] < mixed.compute().metrics["log_loss"]["ci"][1]
+    )

@@ -58,14 +58,17 @@ class UnitShare:
         self._closed = False
 
     def open_groups(self) -> int:
-        """Groups that nobody has started."""
+        """Groups that a helper could still claim (nobody has started them, and the first
+        is the unit's own thread's, even before it starts)."""
         with self._lock:
-            return 0 if self._closed else self._end - self._next
+            return 0 if self._closed else max(0, self._end - self._first_free())
+
+    def _first_free(self) -> int:
+        return self._next if self._started else self._next + 1
 
     def _claim_last(self) -> tuple[int, _Part] | None:
         with self._lock:
-            # the first group is the unit's own thread's, even before it starts
-            first_free = self._next if self._started else self._next + 1
+            first_free = self._first_free()
             if self._closed or self._end <= first_free:
                 return None
             self._end -= 1

@@ -19,13 +19,14 @@ see :mod:`bcelab.metrics.ranking` for ROC-AUC, PR-AUC and their bounds.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._core import formulas
-from ..errors import EmptyReductionError, OptionError
+from ..errors import DomainError, EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
 from .histogram import layout
 from .ranking import pr_auc, roc_auc
@@ -39,6 +40,18 @@ __all__ = ["check_threshold", "compute_metrics", "confusion", "undefined_metrics
 
 def _div(a: float, b: float) -> float:
     return a / b if b != 0 else math.nan
+
+
+def _effective_rows(w: float, w2: float) -> float:
+    """Kish's effective sample size W^2 / sum(w^2); as (W / sqrt(sum w^2))^2 where W^2
+    overflows (W beyond 1.3e154).  NaN when the sum of squares is infinite or below the
+    smallest normal float64 (weights beyond 1e154 or below 1e-154, squared, overflow or
+    lose their digits); squares of weights below 1e-154 inside a larger sum lose digits
+    too, which the state cannot tell."""
+    if not sys.float_info.min <= w2 < math.inf:
+        return math.nan
+    ww = w * w
+    return ww / w2 if ww < math.inf else (w / math.sqrt(w2)) ** 2
 
 
 def check_threshold(threshold: float) -> int:
@@ -84,6 +97,12 @@ def compute_metrics(
             f"{stats.count('invalid_target')} invalid targets), total weight {w!r}",
             "check the input columns and the filters",
         )
+    if math.isinf(w):
+        raise DomainError(
+            "compute: weights whose total lies within float64's range (below 1.8e308)",
+            f"the weights of {used} usable rows add up to more (inf)",
+            "divide the weights by their largest value: a common factor changes no metric",
+        )
     a = stats.to_arrays()
     pos, neg, wp_bins = a["hist"][:, 0], a["hist"][:, 1], a["hist"][:, 2]
     ll = stats.total("wbce") / w
@@ -100,7 +119,7 @@ def compute_metrics(
     tp, fp, tn, fn = confusion(pos, neg, ti)
     return BinaryMetrics(
         **_counts(stats),
-        effective_rows=_div(w * w, stats.total("w2")),
+        effective_rows=_effective_rows(w, stats.total("w2")),
         log_loss=ll,
         log_loss_is_infinite=math.isinf(ll),
         floor=floor,

@@ -40,7 +40,7 @@ from .paired_layout import (
 )
 from .ranking import pr_auc, roc_auc
 
-__all__ = ["METRICS", "delta_ses", "point_metrics", "replicate_metrics"]
+__all__ = ["METRICS", "delta_ses", "point_metrics", "point_weight", "replicate_metrics"]
 
 METRICS = (
     "log_loss",
@@ -69,6 +69,11 @@ def _div(a: Any, b: Any) -> Any:
 
 def _point_sums(a: dict[str, np.ndarray]) -> np.ndarray:
     return np.array([math.ldexp(float(v), -Q_PT) for v in limbs_to_int(a["pt_sums"])])
+
+
+def point_weight(a: dict[str, np.ndarray]) -> float:
+    """The total weight of the point estimate (every bootstrap weight 1)."""
+    return float(_point_sums(a)[0])
 
 
 _DECOMPOSITION = ("uncertainty", "discrimination", "miscalibration")
@@ -123,8 +128,9 @@ def point_metrics(
 def _roc_auc_columns(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     """ROC-AUC of every column (bins on axis 0), as :func:`bcelab.metrics.ranking.roc_auc`."""
     p_tot, n_tot = pos.sum(axis=0), neg.sum(axis=0)
-    above = np.cumsum(pos[::-1], axis=0)[::-1] - pos
-    auc = _div(np.sum(neg * (above + 0.5 * pos), axis=0), p_tot * n_tot)
+    ps, ns = _div(pos, p_tot), _div(neg, n_tot)  # shares: P * N may leave float64's range
+    above = np.cumsum(ps[::-1], axis=0)[::-1] - ps
+    auc = np.sum(ns * (above + 0.5 * ps), axis=0)
     return np.clip(auc, 0.0, 1.0)
 
 

@@ -74,6 +74,10 @@ PT_LIMBS = 3
 MOM_LIMBS = 4
 #: every weighted per-row value must be below this
 MAX_VALUE = 2.0**32
+#: the mean weight of the weighted rows must be at least this: each replicate value is
+#: rounded to 2**-Q_REP, an error of at most 2**-13 of the sums at this mean (1e-9 moved
+#: a log-loss interval by 6%)
+MIN_MEAN_WEIGHT = 2.0**-20
 #: arrays from this size up are memory-mapped (:func:`lazy_zeros`)
 _LAZY_BYTES = 1 << 20
 LAYOUT_ID = f"paired:fine=q-frexp:K={K}:NOCT={NOCT}:coarse=KC{KC}+15:rep=Q{Q_REP}/S{SPLIT}:pt=Q{Q_PT}x{LIMB_BITS}"

@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from .._core.options import check_choice, check_confidence
-from ..errors import EmptyReductionError
+from ..errors import DomainError, EmptyReductionError
 from .histogram import layout
 from .intervals import bootstrap_p_value, percentile_interval
-from .paired_compute import METRICS, delta_ses, point_metrics, replicate_metrics
-from .paired_layout import KC, coarse_layout
+from .paired_compute import METRICS, delta_ses, point_metrics, point_weight, replicate_metrics
+from .paired_layout import KC, MIN_MEAN_WEIGHT, coarse_layout
 
 __all__ = ["BETTER", "PairedComparison", "check_metrics", "compare_state"]
 
@@ -179,6 +179,16 @@ def compare_state(
             "predictions and a weight > 0",
             f"received {rows} rows, {used} usable, {weighted} with a weight > 0",
             "check the input columns and the filters",
+        )
+    mean_w = point_weight(a) / weighted
+    if not mean_w >= MIN_MEAN_WEIGHT:
+        raise DomainError(
+            "PairedBootstrapStats.compute: weights whose mean is at least 2**-20 (about 1e-6): "
+            "the bootstrap sums count units of 2**-32 per row",
+            f"the mean weight of the {weighted} rows with a weight > 0 is {mean_w:.3g}"
+            if mean_w > 0
+            else f"the {weighted} rows with a weight > 0 weigh less than 2**-64 each",
+            "multiply every weight by the same constant (say, 1 / their mean): no metric changes",
         )
     point = point_metrics(a, metrics)
     reps = replicate_metrics(a, metrics)

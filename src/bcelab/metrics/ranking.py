@@ -45,9 +45,12 @@ def roc_auc(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
     p_tot, n_tot = float(pos.sum()), float(neg.sum())
     if p_tot == 0 or n_tot == 0:
         return math.nan, math.nan
-    above = np.cumsum(pos[::-1])[::-1] - pos  # positive weight in strictly higher bins
-    auc = float(np.sum(neg * (above + 0.5 * pos))) / (p_tot * n_tot)
-    bound = 0.5 * float(np.sum(pos * neg)) / (p_tot * n_tot)
+    # shares of each total first: P * N over- or underflows for weights beyond 1e154 or
+    # below 1e-154, where every share still lies in [0, 1]
+    ps, ns = pos / p_tot, neg / n_tot
+    above = np.cumsum(ps[::-1])[::-1] - ps  # positive share in strictly higher bins
+    auc = float(np.sum(ns * (above + 0.5 * ps)))
+    bound = 0.5 * float(np.sum(ps * ns))
     return min(max(auc, 0.0), 1.0), bound
 
 
