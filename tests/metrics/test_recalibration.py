@@ -327,3 +327,34 @@ def test_scaling_stats_bytes_round_trip() -> None:
     for bad in (b"", s.to_bytes()[:-1], b"x" * len(s.to_bytes())):
         with pytest.raises(DataError, match=r"ScalingStats\.from_bytes"):
             ScalingStats.from_bytes(bad)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: PlattMap(float("nan"), 0.0), "a must be a finite number"),
+        (lambda: PlattMap(1.0, float("inf")), "b must be a finite number"),
+        (lambda: PlattMap(True, 0.0), "a must be a finite number"),
+        (lambda: TemperatureMap(0.0), "temperature must be a finite number > 0"),
+        (lambda: TemperatureMap(-2.0), "temperature must be a finite number > 0"),
+        (lambda: TemperatureMap("warm"), "temperature must be a finite number > 0"),
+        (lambda: DownsamplingMap(True), "negative_rate must be a number in"),
+    ],
+)
+def test_maps_refuse_parameters_that_would_answer_nan_or_flip(make, message) -> None:
+    # before, TemperatureMap(-2) silently reversed the order and PlattMap(nan, 0) gave NaN
+    with pytest.raises(OptionError, match=message):
+        make()
+
+
+def test_maps_at_the_edges_of_float64() -> None:
+    p = np.array([0.0, 1e-300, 0.5, 1.0])
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # a tiny rate: no overflow
+        q = DownsamplingMap(5e-324).apply(p)
+    np.testing.assert_array_equal(q, [0.0, 0.0, 0.0, 1.0])
+    assert PlattMap(2, -1).a == 2.0 and isinstance(PlattMap(2, -1).a, float)
+    state = BinaryStats().update(p[1:3], np.array([0.0, 1.0]), weights=np.full(2, 1.5e308))
+    with pytest.raises(DomainError, match=r"fit_isotonic: weights whose total"):
+        fit_isotonic(state)
+    with pytest.raises(DomainError, match=r"below 1e100"):
+        ScalingStats().update(np.array([0.2, 0.7]), np.array([0.0, 1.0]), weights=np.full(2, 1e150))

@@ -112,9 +112,9 @@ def check_recalibration(method: object, *, fname: str, name: str = "method") -> 
 
 
 def check_unit_interval(value: object, *, name: str, fname: str) -> float:
-    """A number in [0, 1] (label smoothing, alpha, a threshold, ...)."""
+    """A number in [0, 1] (label smoothing, alpha, a threshold, ...); not a bool."""
     try:
-        v = float(value)  # type: ignore[arg-type]
+        v = math.nan if isinstance(value, bool) else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         v = math.nan
     if not 0.0 <= v <= 1.0:
@@ -123,6 +123,20 @@ def check_unit_interval(value: object, *, name: str, fname: str) -> float:
             f"received {name}={value!r}",
             f"pass e.g. {name}=0.1",
         )
+    return v
+
+
+def check_finite(
+    value: object, *, name: str, fname: str, fix: str, positive: bool = False
+) -> float:
+    """A finite number (``positive``: above 0), such as a recalibration map's parameter."""
+    try:
+        v = math.nan if isinstance(value, bool) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v) or (positive and not v > 0):
+        need = "a finite number > 0" if positive else "a finite number"
+        raise OptionError(f"{fname}: {name} must be {need}", f"received {name}={value!r}", fix)
     return v
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from .._core import formulas
 from .._core.atomic import write_json
-from .._core.options import RECALIBRATION_METHODS, check_negative_rate
+from .._core.options import RECALIBRATION_METHODS, check_finite, check_negative_rate
 from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
 from .inputs import to_numpy
 from .isotonic import IsotonicCurve, isotonic_curve
@@ -135,6 +135,12 @@ class PlattMap(RecalibrationMap):
     a: float
     b: float
 
+    def __post_init__(self) -> None:
+        fix = "pass fitted values (fit_platt gives them), e.g. PlattMap(a=1.0, b=0.0)"
+        for name in ("a", "b"):
+            v = check_finite(getattr(self, name), name=name, fname="PlattMap", fix=fix)
+            object.__setattr__(self, name, v)
+
     def _from_logits(self, x: np.ndarray) -> np.ndarray:
         t = np.where(np.isinf(x), x * math.copysign(1.0, self.a), self.a * x + self.b)
         if self.a == 0.0:
@@ -153,6 +159,16 @@ class TemperatureMap(RecalibrationMap):
     method: ClassVar[str] = "temperature"
     temperature: float
 
+    def __post_init__(self) -> None:
+        t = check_finite(
+            self.temperature,
+            name="temperature",
+            fname="TemperatureMap",
+            fix="pass a fitted temperature (fit_temperature gives one), e.g. 1.5",
+            positive=True,
+        )
+        object.__setattr__(self, "temperature", t)
+
     def _from_logits(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(formulas.sigmoid(np, x / self.temperature), dtype=np.float64)
 
@@ -169,7 +185,8 @@ class DownsamplingMap(RecalibrationMap):
     negative_rate: float
 
     def __post_init__(self) -> None:
-        check_negative_rate(self.negative_rate, fname="DownsamplingMap")
+        rate = check_negative_rate(self.negative_rate, fname="DownsamplingMap")
+        object.__setattr__(self, "negative_rate", rate)
 
     def _from_logits(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(formulas.sigmoid(np, x + math.log(self.negative_rate)), np.float64)
@@ -178,7 +195,8 @@ class DownsamplingMap(RecalibrationMap):
         if logits:
             return super().apply(preds, logits=True)
         p = to_probabilities(preds, logits=False, fname="DownsamplingMap.apply")
-        return p / (p + (1.0 - p) / self.negative_rate)
+        pw = p * self.negative_rate  # p / (p + (1 - p) / W), without dividing by a tiny W
+        return pw / (pw + (1.0 - p))
 
     @property
     def params(self) -> dict[str, Any]:
@@ -258,6 +276,12 @@ def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
             "fit_isotonic: a state with at least one row of weight > 0",
             f"received {stats.rows} rows, total weight {stats.total('w')!r}",
             "update the state with the calibration rows first",
+        )
+    if math.isinf(stats.total("w")):
+        raise DomainError(
+            "fit_isotonic: weights whose total lies within float64's range (below 1.8e308)",
+            f"the weights of {stats.rows_used} usable rows add up to more (inf)",
+            "divide the weights by their largest value: the map does not change",
         )
     h = stats.histogram()
     return IsotonicMap.from_curve(isotonic_curve(h["wpos"], h["wneg"], h["edges"]))

@@ -1,8 +1,7 @@
 r"""Platt and temperature scaling fitted by Newton's method over mergeable sums.
 
-With :math:`z = \mathrm{logit}(p)`, :math:`t = a z + b` and :math:`q = \sigma(t)`, the
-weighted log loss of the recalibrated predictions and its derivatives are sums over
-rows:
+With :math:`z = \mathrm{logit}(p)`, :math:`t = a z + b` and :math:`q = \sigma(t)`, the weighted
+log loss of the recalibrated predictions and its derivatives are sums over rows:
 
 .. math::
 
@@ -11,8 +10,8 @@ rows:
     \nabla^2 L = \sum w\,q (1 - q) \begin{pmatrix} z^2 & z \\ z & 1 \end{pmatrix}
 
 For one parameter vector, :class:`ScalingStats` accumulates them in one pass over the
-rows (``update`` batch by batch, ``merge`` across workers, like
-:class:`~bcelab.metrics.BinaryStats`).  :class:`ScalingFitter` turns passes into Newton
+rows (``update`` batch by batch, ``merge`` across workers; weights and |z| sqrt(w) below
+1e100).  :class:`ScalingFitter` turns passes into Newton
 steps from a = 1, b = 0 (the identity map): step :math:`-H^{-1} g`, halved while the
 loss grows, until the Newton decrement :math:`g^\top H^{-1} g / \sum w` is below
 1e-24 (the loss is then optimal to machine precision); typically 4-7 passes.  The loss
@@ -56,6 +55,7 @@ _SUMS = ("w", "wy", "loss", "ga", "gb", "haa", "hab", "hbb", "wz", "wyz")
 _SLICE = 1 << 18
 _MAGIC = b"BCSCAL1\0"  # to_bytes: this tag, 2 + 2 x len(_SUMS) float64, 4 int64
 _NBYTES = len(_MAGIC) + 8 * (2 + 2 * len(_SUMS)) + 8 * 4
+_BIG = 1e100  # w and |z| sqrt(w): sums of w and w z^2 over 1e8 rows stay below 1e208
 
 
 class ScalingStats:
@@ -103,6 +103,15 @@ class ScalingStats:
                 "fix or drop those rows' weights",
             )
         keep = (y >= 0) & (y <= 1) & ~np.isnan(z)
+        with np.errstate(over="ignore"):  # an overflow is infinite, and refused below
+            zw = np.abs(np.where(np.isfinite(z), z, 0)) * np.sqrt(w)
+            big = float(np.max(np.maximum(zw, w), initial=0.0))
+        if not big < _BIG:  # the fit's sums of w and w z^2 must stay finite
+            raise DomainError(
+                f"{fname}: weights w and finite logits z with w and |z| sqrt(w) below 1e100",
+                f"received {big:.3g}",
+                "divide the weights by their largest value; logits this large are saturated",
+            )
         inf = keep & np.isinf(z) & (w > 0)
         wrong = inf & (((z > 0) & (y < 1)) | ((z < 0) & (y > 0)))
         fin = keep & ~np.isinf(z) & (w > 0)
