@@ -218,3 +218,23 @@ def test_focal_with_gamma_zero_is_the_bce_pair():
     assert float(bt.FocalWithLogitsLoss(gamma=0.0)(x, y)) == pytest.approx(
         float(bt.BCEWithLogitsLoss()(x, y))
     )
+
+
+def test_an_error_about_a_tensor_that_needs_grad_raises_no_torch_warning():
+    # the message reads the first bad value; float() of such a tensor made torch warn
+    # (once per process: hence a fresh one, where any warning is an error)
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, bcelab.torch as bt\n"
+        "x = torch.tensor(1.5, requires_grad=True)\n"
+        "try:\n"
+        "    bt.BCELoss(reduction='none')(x, torch.tensor(1.0))\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, 'first: 1.5' in str(e))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["DomainError", "True"], out.stdout + out.stderr

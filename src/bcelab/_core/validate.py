@@ -41,7 +41,8 @@ def describe_outside(xp: Any, x: Array, mask: Array, what: str = "outside") -> s
     idx = _first_index(xp, mask)
     first = x[idx] if idx else x
     where = f"index {idx}" if len(idx) != 1 else f"index {idx[0]}"
-    return f"{n} value{'s are' if n != 1 else ' is'} {what} (first: {float(first)!r} at {where})"
+    value = float(first.item())  # not float(first): torch warns for a tensor that needs grad
+    return f"{n} value{'s are' if n != 1 else ' is'} {what} (first: {value!r} at {where})"
 
 
 def check_same_shape(a: Array, b: Array, *, names: tuple[str, str], fname: str) -> None:
