@@ -15,21 +15,18 @@ check.
 from __future__ import annotations
 
 import math
-import os
 import re
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import bcelab
 from bcelab.errors import BCELabError, DataError
 from bcelab.metrics import BinaryStats
-
-EXAMPLES = int(os.environ.get("BCELAB_FUZZ_EXAMPLES", "1000"))
-fuzz = settings(max_examples=EXAMPLES, deadline=None)
+from tests.fuzzing import fuzz
 
 EDGES = [0.0, -0.0, 1.0, 0.5, np.nan, np.inf, -np.inf, 5e-324, 1e-45, -1e-45, 1 + 2**-23, 2.0]
 any_value = st.sampled_from(EDGES) | st.floats(-3, 3) | st.floats(allow_nan=True)

@@ -19,14 +19,14 @@ check.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tests.fuzzing import float_dtypes, fuzz
 
 import bcelab
 from bcelab.errors import BCELabError
@@ -34,13 +34,10 @@ from bcelab.metrics import BinaryStats
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
-EXAMPLES = int(os.environ.get("BCELAB_FUZZ_EXAMPLES", "1000"))
-fuzz = settings(max_examples=EXAMPLES, deadline=None)
 # hypothesis itself warns when it casts a huge float into float16; that is not bcelab
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 
-DTYPES = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
-DTYPES += [np.dtype(np.float32), np.dtype(np.float64)]
+DTYPES = float_dtypes()
 SPECIAL = [0.0, -0.0, 1.0, 0.5, np.nan, np.inf, -np.inf, 5e-324, 1e-45, 1 - 1e-16, 2.0, -1.0]
 any_float = st.sampled_from(SPECIAL) | st.floats(allow_nan=True, allow_infinity=True)
 unit = st.sampled_from([0.0, 1.0, 0.5, 5e-324, 1e-45, 1 - 1e-16]) | st.floats(0, 1)

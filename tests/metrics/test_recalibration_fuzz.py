@@ -15,14 +15,14 @@ larger check.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tests.fuzzing import float_dtypes, fuzz
 
 from bcelab.errors import BCELabError
 from bcelab.metrics import (
@@ -39,12 +39,9 @@ from bcelab.metrics import (
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
-EXAMPLES = int(os.environ.get("BCELAB_FUZZ_EXAMPLES", "1000"))
-fuzz = settings(max_examples=EXAMPLES, deadline=None)
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 
-DTYPES = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
-DTYPES += [np.dtype(np.float32), np.dtype(np.float64)]
+DTYPES = float_dtypes()
 EDGES = [0.0, -0.0, 1.0, 0.5, np.nan, np.inf, -np.inf, 5e-324, 1 - 1e-16, 2.0, -1.0]
 any_float = st.sampled_from(EDGES) | st.floats(allow_nan=True, allow_infinity=True)
 param = any_float | st.sampled_from([True, "2", None, 1e-300, 1e300])

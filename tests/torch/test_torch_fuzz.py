@@ -15,21 +15,19 @@ CI runs ``BCELAB_FUZZ_EXAMPLES`` (default 1,000) examples per property;
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 torch = pytest.importorskip("torch")
 
+from tests.fuzzing import fuzz  # noqa: E402
+
 import bcelab.torch as bt  # noqa: E402
 from bcelab.errors import BCELabError  # noqa: E402
-
-EXAMPLES = int(os.environ.get("BCELAB_FUZZ_EXAMPLES", "1000"))
-fuzz = settings(max_examples=EXAMPLES, deadline=None)
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 EDGES = [0.0, -0.0, 1.0, 0.5, math.nan, math.inf, -math.inf, 5e-324, 1 - 1e-16, 2.0, -1.0]
