@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import numpy as np
@@ -303,3 +304,35 @@ def test_weights_too_small_for_the_bootstrap_sums_are_refused_at_compute() -> No
     assert (
         mixed.compute().metrics["log_loss"]["ci"][0] < mixed.compute().metrics["log_loss"]["ci"][1]
     )
+
+
+def test_a_loss_too_large_for_the_fixed_point_sums_is_refused_without_weights() -> None:
+    # the weighted check alone let a logit of 2e14 through without weights: its square
+    # overflowed the point estimate's moments (a wrong delta-method error, no message)
+    y = np.array([0.0, 1.0])
+    st = _state()
+    before = st.to_bytes()
+    for x in (2e14, 4.3e9):
+        with pytest.raises(DomainError, match=r"losses below 2\*\*32.*scale of the logits"):
+            st.update(np.array([x, 1.0]), np.array([0.0, 1.0]), y, logits=True)
+    assert st.to_bytes() == before
+    st.update(np.array([4e9, 1.0]), np.array([0.0, 1.0]), y, logits=True)  # below 2**32
+    want = (4e9 + math.log1p(math.exp(-1.0))) / 2
+    assert st.compute().metrics["log_loss"]["a"] == pytest.approx(want, rel=1e-12)
+
+
+def test_one_class_gives_nan_ne_and_calibration_errors_without_warnings() -> None:
+    # NE needs both classes and calibration a positive label weight; their delta-method
+    # errors are NaN like the metrics, without a RuntimeWarning on the way
+    import warnings
+
+    for y in (np.zeros(6), np.ones(6)):
+        st = _state().update(np.full(6, 0.3), np.full(6, 0.6), y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            m = st.compute().metrics
+        assert np.isnan(m["ne"]["diff"]) and np.isnan(m["ne"]["se_delta"]["diff"])
+        # constant models: no variance (not NaN, nor a rounding residue's square root)
+        assert m["log_loss"]["se_delta"] == {"a": 0.0, "b": 0.0, "diff": 0.0}
+    m = _state().update(np.full(6, 0.3), np.full(6, 0.6), np.zeros(6)).compute().metrics
+    assert np.isnan(m["calibration"]["se_delta"]["a"])

@@ -53,8 +53,19 @@ def bootstrap_p_value(replicates: np.ndarray) -> float:
     return min(1.0, 2.0 * min(1 + below, 1 + above) / (v.size + 1))
 
 
-def delta_se(grad: np.ndarray, scatter: np.ndarray) -> float:
-    """``sqrt(grad' scatter grad)`` (NaN when undefined or when rounding makes it negative)."""
+def delta_se(grad: np.ndarray, scatter: np.ndarray, magnitude: np.ndarray | None = None) -> float:
+    """``sqrt(grad' scatter grad)``; NaN when undefined or negative.
+
+    ``magnitude`` (entrywise at least ``|scatter|``: the sizes of the terms whose
+    difference the scatter is) bounds its rounding: a variance within 16 ulps of
+    ``|grad|' magnitude |grad|`` of zero, either side, cannot be told from zero (a
+    constant model, or two that differ by a constant) and gives 0.
+    """
     g = np.asarray(grad, dtype=np.float64)
     var = float(g @ scatter @ g)
-    return math.sqrt(var) if var >= 0 and math.isfinite(var) else math.nan
+    if not math.isfinite(var):
+        return math.nan
+    if magnitude is not None:
+        a = np.abs(g)
+        var = 0.0 if abs(var) <= 16 * np.finfo(np.float64).eps * float(a @ magnitude @ a) else var
+    return math.sqrt(var) if var >= 0 else math.nan

@@ -200,26 +200,34 @@ def delta_ses(a: dict[str, np.ndarray], n_rows: int) -> dict[str, np.ndarray]:
     nan3 = np.full(3, np.nan)
     if n_rows < 2 or s[0] <= 0:
         return {"log_loss": nan3, "ne": nan3, "calibration": nan3}
-    scatter = m - np.outer(s, s) / n_rows
+    outer = np.outer(s, s) / n_rows
+    scatter = m - outer
+    size = np.abs(m) + np.abs(outer)  # the scatter's terms: its rounding is relative to these
     w, wy = s[0], s[1]
     ybar = wy / w
     h = float(entropy(ybar))
-    dh = math.log((1 - ybar) / ybar) if 0 < ybar < 1 else math.nan
+    # NE needs both classes (H(ybar) > 0) and calibration a positive label weight: where
+    # they are undefined their errors are NaN, like the metrics themselves
+    dh = math.log((1 - ybar) / ybar) if h > 0 else math.nan
     grads: dict[str, list[np.ndarray]] = {"log_loss": [], "ne": [], "calibration": []}
     for mdl in range(2):
         ll = s[4 + mdl] / w
         g = np.zeros(6)
         g[0], g[4 + mdl] = -ll / w, 1.0 / w
         grads["log_loss"].append(g)
-        g = np.zeros(6)
-        g[4 + mdl] = 1.0 / (w * h)
-        g[1] = -ll * dh / (h * h * w)
-        g[0] = (-ll / h + ll * dh * ybar / (h * h)) / w
-        grads["ne"].append(g)
-        g = np.zeros(6)
-        g[2 + mdl], g[1] = 1.0 / wy, -s[2 + mdl] / (wy * wy)
-        grads["calibration"].append(g)
-    return {
-        k: np.array([delta_se(ga, scatter), delta_se(gb, scatter), delta_se(gb - ga, scatter)])
-        for k, (ga, gb) in grads.items()
-    }
+        if h > 0:
+            g = np.zeros(6)
+            g[4 + mdl] = 1.0 / (w * h)
+            g[1] = -ll * dh / (h * h * w)
+            g[0] = (-ll / h + ll * dh * ybar / (h * h)) / w
+            grads["ne"].append(g)
+        if wy > 0:
+            g = np.zeros(6)
+            g[2 + mdl], g[1] = 1.0 / wy, -s[2 + mdl] / (wy * wy)
+            grads["calibration"].append(g)
+    out = dict.fromkeys(grads, nan3)
+    for k, pair in grads.items():
+        if pair:
+            ga, gb = pair
+            out[k] = np.array([delta_se(g, scatter, size) for g in (ga, gb, gb - ga)])
+    return out

@@ -6,8 +6,9 @@ excluded and counted, as :class:`~bcelab.metrics.BinaryStats` does (``strict=Tru
 raises instead).  Errors: probabilities outside [0, 1], negative or non-finite
 weights, an infinite loss (p = 0 with a positive target, p = 1 with a negative one:
 the paired difference would be undefined; ``clip`` fixes it), and a weighted value at
-or above 2**32 (the exact sums' range: divide the weights by a constant, which
-changes no metric).
+or above 2**32, with or without weights (the exact sums' range: divide the weights by
+a constant, which changes no metric; without weights only a logit beyond about 4e9
+reaches it).
 """
 
 from __future__ import annotations
@@ -116,12 +117,20 @@ def _keys(
 
 
 def _loss_bound_rows(
-    y: np.ndarray, pa: np.ndarray, pb: np.ndarray, w: np.ndarray, keep: np.ndarray, logits: bool
+    y: np.ndarray,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    w: np.ndarray | None,
+    keep: np.ndarray,
+    logits: bool,
 ) -> np.ndarray:
-    """Rows whose weighted loss may reach MAX_VALUE (a cheap bound; exact check after)."""
+    """Rows whose weighted loss (weight 1 without weights) may reach MAX_VALUE (a cheap
+    bound; exact check after)."""
     if logits:
         big = np.maximum(np.abs(pa), np.abs(pb)) + 1.0
-        return keep & (w * big >= MAX_VALUE)
+        return keep & ((big if w is None else w * big) >= MAX_VALUE)
+    if w is None:  # a probability's loss is at most _MAX_PROB_LOSS
+        return np.zeros_like(keep)
     return keep & (w >= MAX_VALUE / _MAX_PROB_LOSS)
 
 
@@ -166,8 +175,7 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
             _check_model(y, p, w, keep, nm, logits=logits, eps=eps)
             if not logits and eps > 0:
                 b.counts[5 + m] = int((keep & ((p < eps) | (p > 1.0 - eps))).sum())
-        if w is not None:
-            _check_loss_cap(y, pa, pb, w, keep, logits=logits, eps=eps)
+        _check_loss_cap(y, pa, pb, w, keep, logits=logits, eps=eps)
     b.counts[:5] = [
         y.shape[0],
         int(keep.sum()),
@@ -216,7 +224,7 @@ def _check_loss_cap(
     y: np.ndarray,
     pa: np.ndarray,
     pb: np.ndarray,
-    w: np.ndarray,
+    w: np.ndarray | None,
     keep: np.ndarray,
     *,
     logits: bool,
@@ -226,12 +234,21 @@ def _check_loss_cap(
     if rows.size == 0:
         return
     lo_c, hi_c = (eps, 1.0 - eps) if eps > 0 else (0.0, 1.0)
-    yy, ww = y[rows].astype(np.float64), w[rows].astype(np.float64)
+    yy = y[rows].astype(np.float64)
+    ww = np.ones(rows.size) if w is None else w[rows].astype(np.float64)
     for p in (pa, pb):
         _, loss = prob_loss(yy, p[rows].astype(np.float64), logits=logits, lo_c=lo_c, hi_c=hi_c)
         big = ww * loss >= MAX_VALUE
         if big.any():
             i = int(rows[np.flatnonzero(big)[0]])
+            if w is None:
+                raise DomainError(
+                    f"{FNAME}: losses below 2**32 (the sums are exact fixed-point integers)",
+                    f"row {i} has a loss of {float(loss[big][0])!r} (logit "
+                    f"{float(p[i])!r}, target {float(y[i])!r})",
+                    "check the scale of the logits: a loss this large needs a logit beyond "
+                    "+-4e9, usually a unit or overflow bug upstream",
+                )
             raise DomainError(
                 f"{FNAME}: weight * loss below 2**32 (the sums are exact fixed-point integers)",
                 f"row {i} has weight {float(w[i])!r} and a loss of {float(loss[big][0])!r}",
