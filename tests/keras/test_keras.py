@@ -1,9 +1,10 @@
 """bcelab.keras on the torch and jax backends, each in its own process.
 
 Keras reads KERAS_BACKEND once, at import, so each backend gets a fresh interpreter:
-``tests/keras/test_on_backend.py`` runs under pytest with KERAS_BACKEND set, and the
-seed 001 script runs as a script.  OMP_NUM_THREADS=1: the models are tiny, and on this
-2-core machine extra intra-op threads only add contention.
+``tests/keras/test_on_backend.py`` and its fuzz tests (``test_fuzz_on_backend.py``) run
+under pytest with KERAS_BACKEND set, and the seed 001 script runs as a script.
+OMP_NUM_THREADS=1: the models are tiny, and on this 2-core machine extra intra-op
+threads only add contention.
 """
 
 from __future__ import annotations
@@ -112,12 +113,13 @@ def test_keras_adapter_on_backend(backend):
             "-W",
             "ignore::DeprecationWarning",
             str(ROOT / "tests" / "keras" / "test_on_backend.py"),
+            str(ROOT / "tests" / "keras" / "test_fuzz_on_backend.py"),
         ],
         cwd=ROOT,
         env=_env(backend),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1]
