@@ -52,7 +52,8 @@ def reduce(
     Returns:
         A float64 array (float32 where the library has no float64, e.g. JAX without
         x64): 0-d for ``mean``/``sum``/``weighted_mean``, ``values.shape`` without
-        ``axis`` for ``per_sample``, and ``values``' dtype and shape for ``none``.
+        ``axis`` for ``per_sample``, and ``values``' dtype and shape for ``none`` (float32
+        for NumPy's ``ml_dtypes.bfloat16``, which bcelab reads as float32).
 
     Raises:
         EmptyReductionError: a mean over zero elements or zero total weight

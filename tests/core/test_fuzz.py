@@ -212,3 +212,78 @@ def test_zero_d_input_has_one_result_type_on_both_paths(dtype: str) -> None:
         finally:
             kernels.set_enabled(True)
         assert type(fast) is type(slow) and np.asarray(fast).shape == ()
+
+
+@fuzz
+@given(data=st.data())
+def test_sigmoid_of_any_logits_is_a_probability_within_a_few_ulp(data: st.DataObject) -> None:
+    shape = data.draw(shapes)
+    dtype = data.draw(st.sampled_from(DTYPES))
+    x = _array(data, dtype, shape, any_float)
+    out = np.asarray(bcelab.sigmoid(x))
+    assert out.dtype == _out_dtype(dtype) and out.shape == x.shape
+    x64 = x.astype(np.float64)
+    assert np.array_equal(np.isnan(out), np.isnan(x64))
+    ok = ~np.isnan(x64)
+    assert ((out[ok] >= 0) & (out[ok] <= 1)).all()
+    with np.errstate(all="ignore"):  # the branch np.where drops may overflow
+        want = np.where(x64 >= 0, 1 / (1 + np.exp(-x64)), np.exp(x64) / (1 + np.exp(x64)))
+    want = want.astype(out.dtype)  # the reference, rounded to the result's dtype
+    ulp = np.spacing(np.abs(want).astype(out.dtype))
+    assert (np.abs(out[ok] - want[ok]) <= 4 * ulp[ok]).all(), (x, out, want)
+
+
+def _reference_reduce(v: np.ndarray, w: np.ndarray, m: np.ndarray, reduction: str) -> Any:
+    """The documented reductions in float64, with ``w`` and ``m`` broadcast to ``v``."""
+    keep = np.where(m, w, 0.0)
+    with np.errstate(invalid="ignore"):
+        prod = np.where(keep == 0, 0.0, keep * v)  # a zero weight times inf is 0
+    if reduction == "none":
+        return prod
+    if reduction == "sum":
+        return prod.sum()
+    if reduction == "mean":
+        return prod.sum() / m.sum() if m.sum() else None
+    if reduction == "weighted_mean":
+        return prod.sum() / keep.sum() if keep.sum() else None
+    return prod.sum(axis=-1) / m.sum(axis=-1) if m.sum(axis=-1).all() else None
+
+
+@fuzz
+@given(data=st.data())
+def test_reduce_of_any_values_matches_the_documented_formulas(data: st.DataObject) -> None:
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=0, max_side=5))
+    dtype = data.draw(st.sampled_from(DTYPES))
+    valid = data.draw(st.booleans())
+    v = _array(data, dtype, shape, st.floats(0, 1e6) | st.just(np.inf) if valid else any_float)
+    lead = shape[: data.draw(st.integers(1, len(shape)))]
+    kw: dict[str, Any] = {"reduction": data.draw(st.sampled_from(sorted(bcelab.REDUCTIONS)))}
+    w = m = None
+    if data.draw(st.booleans()):
+        w = _array(data, np.dtype(np.float64), lead, weight if valid else any_float)
+        kw["weights"] = w
+    if data.draw(st.booleans()):
+        m = data.draw(hnp.arrays(np.bool_, lead))
+        kw["mask"] = m
+    try:
+        out = bcelab.reduce(v, **kw)
+    except BCELabError as e:
+        if valid:  # only a mean over nothing (no element, or zero total weight) is refused
+            assert isinstance(e, bcelab.EmptyReductionError), e
+        return
+    if not valid:
+        return
+    extra = (1,) * (len(shape) - len(lead))
+    full = lead + extra
+    wb = np.broadcast_to(np.ones(full) if w is None else w.reshape(full), shape)
+    mb = np.broadcast_to(np.ones(full, bool) if m is None else m.reshape(full), shape)
+    want = _reference_reduce(v.astype(np.float64), wb, mb, kw["reduction"])
+    assert want is not None, (kw, out)
+    if kw["reduction"] == "none":  # the values' dtype and shape, rounded once
+        # (NumPy's bfloat16 is read as float32)
+        out_dtype = np.dtype(np.float32) if dtype == np.dtype(ml_dtypes.bfloat16) else dtype
+        assert np.asarray(out).dtype == out_dtype and np.shape(out) == shape
+        if w is not None:
+            np.testing.assert_array_equal(np.asarray(out, np.float64), want.astype(out_dtype))
+            return
+    np.testing.assert_allclose(np.asarray(out, np.float64), want, rtol=1e-12, atol=1e-300)

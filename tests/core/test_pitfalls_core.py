@@ -143,3 +143,16 @@ def test_p17_float32_accumulation() -> None:
     naive = np.cumsum(v, dtype=F32)[-1]  # a sequential float32 running sum
     assert naive == 2**24  # stuck
     assert float(bcelab.reduce(v, reduction="sum")) == 2**24 + 1000
+
+
+def test_reduce_weights_are_applied_in_the_accumulation_dtype() -> None:
+    # weights were cast to the values' dtype first: a float16 value's weight of 0.3
+    # became 0.2998 (a silent 5e-4 error), and a weight of 65520 became inf, refused
+    # as "inf" though the caller passed a finite number
+    v = np.ones(2, dtype=np.float16)
+    assert float(bcelab.reduce(v, weights=np.array([0.3, 0.3]), reduction="sum")) == 0.6
+    assert float(bcelab.reduce(v, weights=np.array([0.3, 65520.0]), reduction="sum")) == 65520.3
+    out = bcelab.reduce(v, weights=np.array([0.3, 65520.0]), reduction="none")
+    assert out.dtype == np.float16 and out[0] == np.float16(0.3) and np.isinf(out[1])
+    w32 = bcelab.reduce(np.ones(1, F32), weights=np.array([0.1]), reduction="none")
+    assert w32.dtype == F32 and w32[0] == F32(0.1)  # one rounding of w * v

@@ -79,18 +79,26 @@ def reduce_values(
             f"received dtype {values.dtype}",
             "cast with .astype(float32)",
         )
-    w = None if weights is None else check_weights(xp, weights, values, name="weights", fname=fname)
+    acc = accum_dtype(xp, values)
+    # weights in the accumulation dtype: a float16 value's weight of 0.3 stays 0.3 (not
+    # 0.2998), and one of 1e5 stays finite
+    w = (
+        None
+        if weights is None
+        else check_weights(xp, weights, values, name="weights", fname=fname, dtype=acc)
+    )
     m = None if mask is None else check_mask(xp, mask, values, fname=fname)
 
     contrib = values
     if w is not None:
-        contrib = xp.where(w == 0, 0.0, w * contrib)
+        contrib = xp.where(w == 0, 0.0, w * xp.astype(values, acc))
+        if reduction == "none":  # one rounding to the values' dtype
+            contrib = xp.astype(contrib, values.dtype)
     if m is not None:
         contrib = xp.where(m, contrib, 0.0)
     if reduction == "none":
         return contrib
 
-    acc = accum_dtype(xp, values)
     total_axes: tuple[int, ...] | None = None
     if reduction == "per_sample":
         if values.ndim == 0:

@@ -141,11 +141,14 @@ def _is_prefix(s: tuple[int, ...], ref: tuple[int, ...]) -> bool:
     return len(s) < len(ref) and ref[: len(s)] == s
 
 
-def check_weights(xp: Any, weights: Array, like: Array, *, name: str, fname: str) -> Array:
+def check_weights(
+    xp: Any, weights: Array, like: Array, *, name: str, fname: str, dtype: Any = None
+) -> Array:
     """Non-negative finite weights of ``like``'s shape or a leading part of it.
 
     A prefix-shaped weight (one weight per sample) is expanded explicitly over the
-    trailing axes.  Returns the weights as an array of ``like``'s dtype.
+    trailing axes.  Returns the weights as an array of ``dtype`` (default: ``like``'s),
+    checked in that dtype.
     """
     weights = asarray(xp, weights, name=name, fname=fname, like=like)
     dt = weights.dtype
@@ -165,7 +168,7 @@ def check_weights(xp: Any, weights: Array, like: Array, *, name: str, fname: str
                 f"reshape {name} explicitly",
             )
         weights = _expand_prefix(xp, weights, ls)
-    weights = xp.astype(weights, like.dtype)
+    weights = xp.astype(weights, like.dtype if dtype is None else dtype)
     if not is_traced(weights):
         bad = ~(weights >= 0) | xp.isinf(weights)
         if bool(xp.any(bad)):
