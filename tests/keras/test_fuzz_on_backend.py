@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,17 +53,19 @@ shapes = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=4)
 METRICS = ["BinaryAccuracy", "LogLoss", "NormalizedEntropy", "ExcessLoss", "CalibrationError"]
 
 
-def _array(data: st.DataObject, shape: tuple[int, ...], elements: st.SearchStrategy[float]):
+def _array(
+    data: st.DataObject, shape: tuple[int, ...], elements: st.SearchStrategy[float]
+) -> np.ndarray:
     dtype = data.draw(st.sampled_from(DTYPES))
     with np.errstate(over="ignore"):
         return data.draw(hnp.arrays(np.float64, shape, elements=elements)).astype(dtype)
 
 
-def _np(t) -> np.ndarray:
+def _np(t: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float64)
 
 
-def _loss(data: st.DataObject):
+def _loss(data: st.DataObject) -> Any:
     if data.draw(st.booleans()):
         return bk.BinaryKLDivergence(from_logits=data.draw(st.booleans()))
     return bk.BinaryCrossentropy(
@@ -78,7 +81,7 @@ def test_any_arrays_give_a_loss_or_a_bcelab_error_naming_keras(data: st.DataObje
     shape = data.draw(shapes)
     y_pred = _array(data, shape, any_float)
     y_true = _array(data, shape if data.draw(st.integers(0, 9)) else data.draw(shapes), any_float)
-    kw = {}
+    kw: dict[str, Any] = {}
     if data.draw(st.booleans()):
         kw["sample_weight"] = _array(data, shape[:1], any_float)
     loss = _loss(data)
