@@ -19,18 +19,13 @@ runs the larger check on one backend.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
 import pytest
+from tests.keras.backend import chosen_backend
 
-BACKEND = os.environ.get("KERAS_BACKEND")
-if BACKEND not in ("jax", "torch"):
-    pytest.skip(
-        "run by tests/keras/test_keras.py with KERAS_BACKEND=jax/torch",
-        allow_module_level=True,
-    )
+chosen_backend()  # skips this file unless KERAS_BACKEND is jax or torch
 
 keras = pytest.importorskip("keras")
 ml_dtypes = pytest.importorskip("ml_dtypes")

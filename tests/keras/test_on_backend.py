@@ -6,17 +6,11 @@ file in a fresh process per backend; in a run without KERAS_BACKEND it is skippe
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from tests.keras.backend import chosen_backend
 
-BACKEND = os.environ.get("KERAS_BACKEND")
-if BACKEND not in ("jax", "torch"):
-    pytest.skip(
-        "run by tests/keras/test_keras.py with KERAS_BACKEND=jax/torch",
-        allow_module_level=True,
-    )
+BACKEND = chosen_backend()
 
 keras = pytest.importorskip("keras")
 

@@ -116,24 +116,6 @@ def _keys(
     return file_row_keys(0 if source_key is None else source_key, np.arange(start, start + n))
 
 
-def _loss_bound_rows(
-    y: np.ndarray,
-    pa: np.ndarray,
-    pb: np.ndarray,
-    w: np.ndarray | None,
-    keep: np.ndarray,
-    logits: bool,
-) -> np.ndarray:
-    """Rows whose weighted loss (weight 1 without weights) may reach MAX_VALUE (a cheap
-    bound; exact check after)."""
-    if logits:
-        big = np.maximum(np.abs(pa), np.abs(pb)) + 1.0
-        return keep & ((big if w is None else w * big) >= MAX_VALUE)
-    if w is None:  # a probability's loss is at most _MAX_PROB_LOSS
-        return np.zeros_like(keep)
-    return keep & (w >= MAX_VALUE / _MAX_PROB_LOSS)
-
-
 def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
     """Raise for the errors listed in the module docstring; fill ``b.counts``."""
     y, pa, pb, w = b.y, b.pa, b.pb, b.w
@@ -230,7 +212,15 @@ def _check_loss_cap(
     logits: bool,
     eps: float,
 ) -> None:
-    rows = np.flatnonzero(_loss_bound_rows(y, pa, pb, w, keep, logits))
+    # rows whose weighted loss (weight 1 without weights) may reach MAX_VALUE: a cheap
+    # bound first (a probability's loss is at most _MAX_PROB_LOSS), the exact loss after
+    if logits:
+        big = np.maximum(np.abs(pa), np.abs(pb)) + 1.0
+        rows = np.flatnonzero(keep & ((big if w is None else w * big) >= MAX_VALUE))
+    elif w is None:
+        return
+    else:
+        rows = np.flatnonzero(keep & (w >= MAX_VALUE / _MAX_PROB_LOSS))
     if rows.size == 0:
         return
     lo_c, hi_c = (eps, 1.0 - eps) if eps > 0 else (0.0, 1.0)
