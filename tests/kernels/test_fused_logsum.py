@@ -333,7 +333,7 @@ def test_the_plain_product_is_kept_only_where_it_is_accurate() -> None:
     x = (rng.standard_normal(512) * 3).astype(np.float32)
     y = (rng.random(512) < 0.5).astype(np.float32)
     g = np.empty(512, np.float32)
-    _, s, bad, soft = plain_logits_pass(x, y, g, 512, 1.0 / 512, True)
+    _, s, bad, soft = plain_logits_pass(x, y, g, 512, 1.0 / 512, 1.0, True, False)
     assert (bad, soft) == (0.0, 0.0) and s >= PLAIN_MIN
     assert s == pytest.approx(_block_reference(x, y), rel=3e-14, abs=0.0)
     # beside the sum: the gradient of the mean
@@ -345,7 +345,7 @@ def test_the_plain_product_is_kept_only_where_it_is_accurate() -> None:
     xc = np.full(512, 25.0, dtype=np.float32)
     yc = np.ones(512, dtype=np.float32)
     ref = _block_reference(xc, yc)
-    plain = plain_logits_pass(xc, yc, np.empty(1, np.float32), 512, 1.0, False)[1]
+    plain = plain_logits_pass(xc, yc, np.empty(1, np.float32), 512, 1.0, 1.0, False, False)[1]
     assert plain < PLAIN_MIN and abs(plain - ref) > 1e-6 * ref
     assert _fused_sum(xc, yc, logits=True, pos_weight=1.0) == pytest.approx(ref, rel=1e-15)
 
@@ -408,7 +408,7 @@ def test_block_paths_do_not_depend_on_the_threads(logits: bool) -> None:
     together = np.zeros((n_chunks, len(LossSlot)))
     alone = np.zeros_like(together)
     dummy = np.zeros(1)
-    rest = (CHUNK, 1.0, 1.0, 0.0, False, 1.0)
+    rest = (CHUNK, 1.0, 1.0, 0.0, False, 1.0, 1.0)
     kernel(pred, y, dummy, dummy, together, 0, n_chunks, *rest)
     for c in range(n_chunks):
         kernel(pred, y, dummy, dummy, alone, c, c + 1, *rest)

@@ -36,7 +36,7 @@ def _expected(pred: np.ndarray, y: np.ndarray, *, logits: bool, pw: float) -> tu
         pb, tb = pred[b0 : b0 + m], y[b0 : b0 + m]
         if logits:
             ob = np.empty(1, np.float32)
-            s1, s0, _, soft = plain_logits_pass(pb, tb, ob, m, 1.0, False)
+            s1, s0, _, soft = plain_logits_pass(pb, tb, ob, m, 1.0, 1.0, False, False)
             if soft != 0.0 or s0 < PLAIN_MIN:
                 break
         else:
@@ -53,7 +53,7 @@ def _run(fn, pred, y, pw=1.0):  # type: ignore[no-untyped-def]
     out = np.empty_like(pred)
     ta = np.empty(LOSS_BLOCK)
     n = pred.size
-    return fn(pred, y, out, ta, 0, n, pw, float(n), 1.0 / n), out
+    return fn(pred, y, out, ta, 0, n, pw, float(n), 1.0 / n, 1.0), out
 
 
 @pytest.mark.parametrize("pw", [1.0, 2.5, 0.0])

@@ -107,6 +107,7 @@ def fused_bce(
     with_decomposition: bool = False,
     grad: bool = False,
     grad_out: np.ndarray | None = None,
+    grad_scale: float = 1.0,
     nan_policy: str = "raise",
     threads: int | None = None,
 ) -> FusedResult:
@@ -143,6 +144,9 @@ def fused_bce(
             :math:`\mathrm{KL}(y\|p)`, reduced the same way (not with ``pos_weight``).
         grad: also return the gradient of the reduced loss in a new array.
         grad_out: write the gradient into this array (shape and dtype of ``preds``).
+        grad_scale: a finite factor of the gradient, applied in its dtype after its
+            rounding: the bits of ``g * grad_scale`` afterwards without that second pass
+            (a backward pass's incoming gradient, ``1 / k`` for ``(loss / k).backward()``).
         nan_policy: as in :func:`bcelab.bce` (inputs with NaN take the reference path).
         threads: an integer >= 1, or None (default): ``BCELAB_THREADS``, else every
             core this process may use; inputs below
@@ -164,11 +168,25 @@ def fused_bce(
         threads = check_threads(threads, fname=fname)
     want_grad = grad or grad_out is not None
     out = None if grad_out is None else _check_grad_out(grad_out, preds, fname)
+    if type(grad_scale) is not float or grad_scale != 1.0:  # the default needs no check
+        grad_scale = _check_grad_scale(grad_scale, fname)
     # positional: this runs on every call of the torch adapter, where keywords cost
     args = (preds, targets, logits, weights, pos_weight, label_smoothing)
-    more = (reduction, with_decomposition, want_grad, out, nan_policy)
+    more = (reduction, with_decomposition, want_grad, out, nan_policy, grad_scale)
     res = _fused(*args, *more, threads)
     return res if res is not None else _reference(*args, *more)
+
+
+def _check_grad_scale(grad_scale: object, fname: str) -> float:
+    real = int | float | np.integer | np.floating
+    ok = isinstance(grad_scale, real) and not isinstance(grad_scale, bool | np.bool_)
+    if not ok or not np.isfinite(float(grad_scale)):  # type: ignore[arg-type]
+        raise OptionError(
+            f"{fname}: grad_scale must be a finite number (the factor of the gradient)",
+            f"received grad_scale={grad_scale!r}",
+            "pass e.g. grad_scale=0.25 for (loss / 4).backward()",
+        )
+    return float(grad_scale)  # type: ignore[arg-type]
 
 
 def _check_options(
@@ -206,6 +224,7 @@ def _fused(
     want_grad: bool,
     out: np.ndarray | None,
     nan_policy: str,
+    grad_scale: float,
     threads: int | None,
 ) -> FusedResult | None:
     if nan_policy not in ("raise", "propagate", "omit"):
@@ -229,10 +248,11 @@ def _fused(
         None if g is None else g.reshape(-1),
         logits=logits,
         decomp=decomp,
-        write=Write.GRAD if want_grad else Write.NONE,
+        write=(Write.SCALED_GRAD if grad_scale != 1.0 else Write.GRAD) if want_grad else Write.NONE,
         pos_weight=opts[0],
         label_smoothing=opts[1],
         den=den_g,
+        grad_scale=grad_scale,
         threads=threads,
     )
     if totals.invalid != 0.0:
@@ -262,6 +282,7 @@ def _reference(
     want_grad: bool,
     out: np.ndarray | None,
     nan_policy: str,
+    grad_scale: float,
 ) -> FusedResult:
     # at call time: see the module comment
     from ..gradients import bce_grad, bce_with_logits_grad
@@ -308,6 +329,8 @@ def _reference(
                 nan_policy=nan_policy,
             )
         )
+        if grad_scale != 1.0:  # one multiplication in the gradient's dtype, as the kernel
+            g = np.asarray(g * g.dtype.type(grad_scale))
         if out is not None:
             out[...] = g
             g = out

@@ -263,12 +263,13 @@ plain_probs_block = _make_probs(False, plain=True)
 
 @njit(**_BLOCK)
 def plain_logits_pass(
-    pb: Any, tb: Any, ob: Any, m: int, inv_den: float, grad: bool
+    pb: Any, tb: Any, ob: Any, m: int, inv_den: float, gs: float, grad: bool, scaled: bool
 ) -> tuple[float, float, float, float]:
     """:func:`logits_block` with every factor ``1 + t``, ``t = exp(-|x|)``, in the product
     (no series), in one loop that, with ``grad`` (a compile-time constant), also writes the
     float32 gradient ``ob[j] = (sigmoid(x) - y) * inv_den`` (``inv_den <= 1``: a mean or a
-    sum, never weights).
+    sum, never weights), with ``scaled`` (a compile-time constant too) times ``gs`` after
+    its rounding (:func:`~bcelab.kernels.scalar.output_value`).
 
     Without the series the product's roundings, about ``2 m`` of them (1.1e-13 for a
     block of 512), are an *absolute* error of the block's sum; the kernel keeps the sum
@@ -296,7 +297,7 @@ def plain_logits_pass(
         if grad:  # -+sigmoid(xs) / den, sigmoid(xs) = 1 / (1 + t) or t / (1 + t): one
             # division with the sign and 1 / den in its numerator (one multiplication less)
             q = (-inv_den if pos else inv_den) / a
-            ob[j] = output_value(q if xs >= 0.0 else t * q, True)
+            ob[j] = output_value(q if xs >= 0.0 else t * q, gs, True, scaled)
     s = lin + np.log(prod)  # a NaN logit makes its factor NaN: a NaN sum flags the block
     if not s == s or soft != 0:
         bad, nsoft = _flagged_counts(pb, tb, m, not s == s, soft != 0)

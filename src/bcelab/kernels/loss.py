@@ -79,6 +79,8 @@ def grad_rows(
     smooth: bool,
     den: float,
     inv_den: float,
+    gs: float,
+    scaled: bool,
     logits: bool,
 ) -> None:
     """The float32 gradient beside the block sums (``ta[j] = exp(-|x_j|)`` for logits).
@@ -94,10 +96,10 @@ def grad_rows(
         y = np.float64(tb[j])
         y = smooth_target(y, keep, half) if smooth else y
         g = grad_logits_f32in(p, y, ta[j], pw) if logits else grad_probs_hard(p, y, pw)
-        ob[j] = output_value(scale_by_weight(g, 1.0, den, inv_den, True), True)
+        ob[j] = output_value(scale_by_weight(g, 1.0, den, inv_den, True), gs, True, scaled)
 
 
-def _make_run(logits: bool, grad: bool) -> Any:
+def _make_run(logits: bool, grad: bool, scaled: bool = False) -> Any:
     # A closure over bools only: numba's cache keys it by their values (see grad_rows).
     @njit(**JIT, fastmath={"contract"})
     def run(
@@ -110,6 +112,7 @@ def _make_run(logits: bool, grad: bool) -> Any:
         pw: float,
         den: float,
         inv_den: float,
+        gs: float,
     ) -> tuple[float, float, int, bool]:
         pred, tgt, out = borrowed(pred), borrowed(tgt), borrowed(out)
         total = 0.0
@@ -122,7 +125,7 @@ def _make_run(logits: bool, grad: bool) -> Any:
             tb = tgt[b0 : b0 + m]
             ob = out[b0 : b0 + m] if grad else out
             if logits:  # the gradient too: the kernel writes it again if it stops here
-                s1, s0, bad, soft = plain_logits_pass(pb, tb, ob, m, inv_den, grad)
+                s1, s0, bad, soft = plain_logits_pass(pb, tb, ob, m, inv_den, gs, grad, scaled)
                 if soft != 0.0 or s0 < PLAIN_MIN:  # a NaN sum is kept: its block is flagged
                     break
             else:
@@ -133,14 +136,14 @@ def _make_run(logits: bool, grad: bool) -> Any:
             total += (0.0 if pw == 0.0 else pw * s1) + s0  # the kernel's own sum, in order
             invalid += bad
             if grad and not logits:
-                grad_rows(pb, tb, ta, ob, m, pw, 1.0, 0.0, False, den, inv_den, logits)
+                grad_rows(pb, tb, ta, ob, m, pw, 1.0, 0.0, False, den, inv_den, gs, scaled, logits)
             b0 += m
         return total, invalid, b0, series_run
 
     return run
 
 
-# ``*_run(pred, targets, out, ta, lo, hi, pos_weight, den, inv_den) -> (loss sum, invalid
+# ``*_run(pred, targets, out, ta, lo, hi, pos_weight, den, inv_den, gs) -> (loss sum, invalid
 # count, stop, series_run)``: float32 inputs with 0/1 targets and no label smoothing (from
 # logits: pos_weight 1), the blocks of ``lo:hi`` whose sums kernels.logsum gives alone, up
 # to the first block that needs more (``stop``; ``hi`` when none does), and the kernel's
@@ -151,14 +154,18 @@ logits_run = _make_run(True, False)
 logits_grad_run = _make_run(True, True)
 probs_run = _make_run(False, False)
 probs_grad_run = _make_run(False, True)
+# the gradient times ``gs`` (Write.SCALED_GRAD)
+logits_scaled_grad_run = _make_run(True, True, True)
+probs_scaled_grad_run = _make_run(False, True, True)
 
 
 def get_kernel(*, logits: bool, fast: bool, weighted: bool, decomp: bool, write: int) -> Any:
     """The compiled chunk kernel for one combination of features (built on first use).
 
     Signature: ``kernel(pred, targets, weights, out, part, c0, c1, chunk, pw, keep, half,
-    smooth, den)``; it fills ``part[c, :]`` (the :class:`LossSlot` sums) for the chunks
-    ``c0 <= c < c1`` of ``chunk`` elements.  ``weights``/``out`` are ignored (pass any
+    smooth, den, gs)``; it fills ``part[c, :]`` (the :class:`LossSlot` sums) for the chunks
+    ``c0 <= c < c1`` of ``chunk`` elements, and a gradient it writes is multiplied by
+    ``gs`` after its rounding (1: unchanged).  ``weights``/``out`` are ignored (pass any
     1-element array) when the variant does not use them.
     """
     key = (logits, fast, weighted, decomp, write)
@@ -176,13 +183,21 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
     # The plain sum (float32, unweighted, no decomposition, no per-element loss) of a block
     # of 0/1 targets goes through kernels.logsum: one logarithm per block, not per element.
     # With the gradient written too, the block's sums still need no per-element logarithm.
-    GRAD, LOSS, OUT = WR == Write.GRAD, WR == Write.LOSS, WR != Write.NONE
+    GRAD, LOSS, OUT = WR in (Write.GRAD, Write.SCALED_GRAD), WR == Write.LOSS, WR != Write.NONE
     SUMS = FAST and not LOSS and not W and not D
-    return _compile(LOGITS, FAST, W, D, GRAD, LOSS, OUT, SUMS)
+    return _compile(LOGITS, FAST, W, D, GRAD, WR == Write.SCALED_GRAD, LOSS, OUT, SUMS)
 
 
 def _compile(
-    LOGITS: bool, FAST: bool, W: bool, D: bool, GRAD: bool, LOSS: bool, OUT: bool, SUMS: bool
+    LOGITS: bool,
+    FAST: bool,
+    W: bool,
+    D: bool,
+    GRAD: bool,
+    SCALED: bool,
+    LOSS: bool,
+    OUT: bool,
+    SUMS: bool,
 ) -> Any:
     # One function on purpose (longer than 80 lines): a compiled helper called per block
     # with arrays costs more than the block's arithmetic, and array arguments stop some
@@ -211,6 +226,7 @@ def _compile(
         half: float,
         smooth: bool,
         den: float,
+        gs: float,
     ) -> None:
         n = pred.size
         inv_den = 1.0 / den
@@ -232,11 +248,16 @@ def _compile(
                 # the common case first, in a loop of its own (the *_run functions); the
                 # blocks from the first one it cannot sum on continue below, in the state
                 # the loop below would have reached
-                args = (pred, tgt, out, ta, lo, hi, pw, den, inv_den)
+                args = (pred, tgt, out, ta, lo, hi, pw, den, inv_den, gs)
                 if LOGITS:
-                    r = logits_grad_run(*args) if GRAD else logits_run(*args)
+                    if GRAD:
+                        r = logits_scaled_grad_run(*args) if SCALED else logits_grad_run(*args)
+                    else:
+                        r = logits_run(*args)
+                elif GRAD:
+                    r = probs_scaled_grad_run(*args) if SCALED else probs_grad_run(*args)
                 else:
-                    r = probs_grad_run(*args) if GRAD else probs_run(*args)
+                    r = probs_run(*args)
                 tot[LossSlot.LOSS] += r[0]
                 tot[LossSlot.INVALID] += r[1]
                 start = r[2]
@@ -262,7 +283,9 @@ def _compile(
                     if LOGITS:
                         plain = pw == 1.0 and not (smooth or soft_run or series_run)
                         if plain:  # the run's pass: the sums and the gradient in one loop
-                            s1, s0, nbad, nsoft = plain_logits_pass(pb, tb, ob, m, inv_den, GRAD)
+                            s1, s0, nbad, nsoft = plain_logits_pass(
+                                pb, tb, ob, m, inv_den, gs, GRAD, SCALED
+                            )
                             kept = nsoft == 0.0 and not s0 < PLAIN_MIN  # NaN sums are kept
                         if not kept:  # soft targets, or the series from here on
                             for j in range(m):  # exp(-|x|), only summed (and in gradients)
@@ -279,9 +302,10 @@ def _compile(
                         tot[LossSlot.LOSS] += (0.0 if pw == 0.0 else pw * s1) + s0
                         tot[LossSlot.INVALID] += nbad
                         if GRAD and not (LOGITS and kept):
-                            grad_rows(
-                                pb, tb, ta, ob, m, pw, keep, half, smooth, den, inv_den, LOGITS
-                            )
+                            # fmt: off
+                            grad_rows(pb, tb, ta, ob, m, pw, keep, half, smooth,
+                                      den, inv_den, gs, SCALED, LOGITS)
+                            # fmt: on
                         continue
                 # The transcendental functions run as separate short loops over the block:
                 # each one vectorises into straight SIMD code, where one fused loop body
@@ -340,7 +364,9 @@ def _compile(
                                 g = grad_logits(p, y, e, pw)
                         else:
                             g = grad_probs(p, y, pw)
-                        ob[j] = output_value(scale_by_weight(g, w, den, inv_den, FAST), FAST)
+                        ob[j] = output_value(
+                            scale_by_weight(g, w, den, inv_den, FAST), gs, FAST, SCALED
+                        )
                     elif LOSS:
                         ob[j] = loss
                     buf[LossSlot.INVALID, j] = bad

@@ -64,13 +64,16 @@ def run(
     pos_weight: float,
     label_smoothing: float,
     den: float,
+    grad_scale: float = 1.0,
     threads: int | None = None,
     min_parallel: int = PARALLEL_MIN,
 ) -> LossTotals:
     """Run one pass and return its totals.
 
     All arrays must be 1-D, C-contiguous and of ``pred``'s dtype (float32 or float64).
-    ``write`` is a :class:`~bcelab.kernels.constants.Write`.  Inputs below
+    ``write`` is a :class:`~bcelab.kernels.constants.Write`; a written gradient is
+    multiplied by ``grad_scale`` after its rounding (the bits of scaling it afterwards).
+    Inputs below
     ``min_parallel`` elements run on the calling thread only; larger ones on ``threads``
     threads (None: :func:`bcelab.kernels.threads.thread_count`).
     """
@@ -81,24 +84,27 @@ def run(
     w_arr = _DUMMY if weights is None else weights
     o_arr = _DUMMY if write == Write.NONE or out is None else out
     pw, keep, half, smooth, dn = float(pos_weight), 1.0 - ls, 0.5 * ls, ls != 0.0, float(den)
+    gs = float(grad_scale)
     kernel: Any = KERNELS.get((logits, fast, weighted, decomp, write))
     if kernel is None:  # first use in this process: compiled, or loaded from the cache
         kernel = get_kernel(logits=logits, fast=fast, weighted=weighted, decomp=decomp, write=write)
         # A call over no chunk compiles (or loads) this signature: the notice times that
         # alone, never the pass over a large input.
         with compile_notice():
-            kernel(pred, targets, w_arr, o_arr, _ONE_ROW, 0, 0, CHUNK, pw, keep, half, smooth, dn)
+            kernel(
+                pred, targets, w_arr, o_arr, _ONE_ROW, 0, 0, CHUNK, pw, keep, half, smooth, dn, gs
+            )
     if n <= CHUNK:  # the common small call: one chunk, this thread, least Python
         try:
             part = _ONE_CHUNK.part  # this thread's row: the totals are copied out below
         except AttributeError:
             part = _ONE_CHUNK.part = np.empty((1, _SLOTS), dtype=np.float64)
-        kernel(pred, targets, w_arr, o_arr, part, 0, 1, CHUNK, pw, keep, half, smooth, dn)
+        kernel(pred, targets, w_arr, o_arr, part, 0, 1, CHUNK, pw, keep, half, smooth, dn, gs)
         return LossTotals._make(part[0].tolist())
     n_chunks = -(-n // CHUNK)
     part = np.empty((n_chunks, _SLOTS), dtype=np.float64)
     args: tuple[Any, ...] = (pred, targets, w_arr, o_arr, part)
-    tail: tuple[Any, ...] = (CHUNK, pw, keep, half, smooth, dn)
+    tail: tuple[Any, ...] = (CHUNK, pw, keep, half, smooth, dn, gs)
     nt = 1 if n < min_parallel else min(thread_count(threads), n_chunks)
     if nt == 1:
         kernel(*args, 0, n_chunks, *tail)

@@ -3,8 +3,10 @@
 :func:`fused_loss` computes the reduced BCE (``mean``, ``sum`` or ``weighted_mean``) and
 its gradient with respect to the predictions in **one pass** of the fused numba kernel
 (:func:`bcelab.torch.fused.run_kernel`), zero-copy on the tensors' memory.  The forward
-pass keeps the gradient; the backward pass hands it over, scaled in place when
-``grad_output`` is not 1.  The numbers are the core's (the kernel implements the
+pass keeps the gradient, written already times the ``grad_output`` a loss module's
+:class:`~bcelab.torch.fused.BackwardScale` expects; the backward pass hands it over,
+scaled in place when ``grad_output`` is another factor (written again by the kernel
+after a wrong guess other than 1).  The numbers are the core's (the kernel implements the
 formulas of :mod:`bcelab._core.formulas`; the tests compare both paths), so this module
 has no numerics of its own.
 
@@ -27,6 +29,7 @@ backward through a retained graph differentiate the core's analytic gradient
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -102,33 +105,53 @@ def _analytic_grad(
 
 
 class _FusedBCE(torch.autograd.Function):
-    """Forward: loss and gradient from one kernel pass; backward: ``grad_output * gradient``."""
+    """Forward: loss and gradient from one kernel pass; backward: ``grad_output * gradient``.
+
+    With a :class:`~bcelab.torch.fused.BackwardScale` the forward pass writes the gradient
+    already times the guessed ``grad_output`` (the same bits as multiplying afterwards).
+    """
 
     @staticmethod
     def forward(
-        ctx: Any, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, opts: Any
+        ctx: Any,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        w: torch.Tensor | None,
+        opts: Any,
+        scale: fused.BackwardScale | None,
     ) -> torch.Tensor:
-        value, g = fused.run_kernel(x, y, w, opts, want_grad=bool(ctx.needs_input_grad[0]))
-        ctx.opts = opts
-        ctx.grad = g
+        want = bool(ctx.needs_input_grad[0])
+        factor = scale.guess() if (want and scale is not None) else 1.0
+        value, g = fused.run_kernel(x, y, w, opts, want_grad=want, grad_scale=factor)
+        ctx.opts, ctx.grad, ctx.scale, ctx.factor = opts, g, scale, factor
         ctx.save_for_backward(x, y, w)
         return torch.tensor(value, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
         g, ctx.grad = ctx.grad, None  # hand it over: autograd may keep it as .grad
-        one = grad_output.numel() == 1 and float(grad_output) == 1.0
+        s = float(grad_output)  # the loss is 0-d
+        if ctx.scale is not None:
+            ctx.scale.seen(s)
         if g is None or torch.is_grad_enabled():
             # a second backward (retain_graph) or create_graph: the core's analytic
             # gradient, differentiable with respect to x (and grad_output)
             x, y, w = ctx.saved_tensors
             g = _analytic_grad(x, y, w, ctx.opts)
-            if grad_output.requires_grad or not one:
+            if grad_output.requires_grad or s != 1.0:
                 g = grad_output * g
-            return g, None, None, None
-        if not one:  # the kernel's buffer is no one else's: scaled in place, no new memory
-            fused.scale_in_place(g, grad_output)
-        return g, None, None, None
+            return g, None, None, None, None
+        if s == ctx.factor:  # the forward pass guessed the factor: nothing to do
+            return g, None, None, None, None
+        if ctx.factor != 1.0:  # a wrong guess: the kernel writes the gradient again
+            x, y, w = ctx.saved_tensors
+            exact = math.isfinite(s)
+            fused.run_kernel(x, y, w, ctx.opts, True, grad_scale=s if exact else 1.0, out=g)
+            if exact:
+                return g, None, None, None, None
+        # the kernel's buffer is no one else's: scaled in place, no new memory
+        fused.scale_in_place(g, grad_output)
+        return g, None, None, None, None
 
 
 def fused_loss(
@@ -142,8 +165,12 @@ def fused_loss(
     reduction: str = "mean",
     convention: str = "exact",
     clip: object = None,
+    backward_scale: fused.BackwardScale | None = None,
 ) -> torch.Tensor | None:
     """The reduced loss (0-d, the input's dtype) via the fused kernel, or ``None`` if ineligible.
+
+    ``backward_scale`` (a loss module's own) lets the forward pass guess the backward
+    pass's ``grad_output``: see :class:`bcelab.torch.fused.BackwardScale`.
 
     ``input`` holds logits (``logits=True``) or probabilities; ``weights`` has the input's
     shape.  With autograd recording and ``input.requires_grad`` the result has a
@@ -184,7 +211,7 @@ def fused_loss(
         reduction,
     )
     if torch.is_grad_enabled() and input.requires_grad:
-        out: torch.Tensor = _FusedBCE.apply(input, target, weights, opts)
+        out: torch.Tensor = _FusedBCE.apply(input, target, weights, opts, backward_scale)
         return out
     value, _ = fused.run_kernel(input, target, weights, opts, want_grad=False)
     return torch.tensor(value, dtype=input.dtype)

@@ -34,6 +34,7 @@ from ..kernels.threads import run_threads
 __all__ = [
     "POOL_MIN",
     "POOL_SIZE",
+    "BackwardScale",
     "FusedOptions",
     "gradient_buffer",
     "options_reason",
@@ -162,11 +163,44 @@ def tensors_reason(
     return None
 
 
+class BackwardScale:
+    """The factor a loss's backward pass will multiply its gradient by, guessed ahead.
+
+    A loss module keeps one.  A gradient computed with the factor already in it spares
+    the backward pass a pass over the gradient (``(loss / k).backward()`` for gradient
+    accumulation, loss scaling).  The guess is the factor of the last two backward
+    passes when they were equal, else 1.  The gradient's bits never depend on it: the
+    kernel multiplies after rounding, as the backward pass would, and after a wrong
+    guess the kernel writes the gradient again.
+    """
+
+    __slots__ = ("last", "repeated")
+
+    def __init__(self) -> None:
+        self.last = 1.0
+        self.repeated = False
+
+    def guess(self) -> float:
+        return self.last if self.repeated else 1.0
+
+    def seen(self, factor: float) -> None:
+        self.repeated = factor == self.last and math.isfinite(factor)
+        self.last = factor
+
+
 def run_kernel(
-    x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, opts: FusedOptions, want_grad: bool
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor | None,
+    opts: FusedOptions,
+    want_grad: bool,
+    *,
+    grad_scale: float = 1.0,
+    out: torch.Tensor | None = None,
 ) -> tuple[float, torch.Tensor | None]:
-    """One kernel pass: the reduced loss and (optionally) its gradient as a new tensor."""
-    g = gradient_buffer(x) if want_grad else None
+    """One kernel pass: the reduced loss and (optionally) its gradient as a new tensor
+    (or in ``out``), times ``grad_scale`` after rounding (:func:`bcelab.kernels.fused_bce`)."""
+    g = (out if out is not None else gradient_buffer(x)) if want_grad else None
     res = fused_bce(
         x.detach().numpy(),
         y.detach().numpy(),
@@ -176,6 +210,7 @@ def run_kernel(
         label_smoothing=opts.label_smoothing,
         reduction=opts.reduction,
         grad_out=None if g is None else g.numpy(),
+        grad_scale=grad_scale,
         threads=torch.get_num_threads(),
     )
     return res.value, g

@@ -41,6 +41,7 @@ from ..information import binary_kl
 from ..losses import bce, bce_with_logits, focal, focal_with_logits
 from .autograd import fused_loss
 from .common import FRAMEWORK, call_core, check_tensors, out_dtype
+from .fused import BackwardScale
 
 __all__ = [
     "BCELoss",
@@ -128,6 +129,9 @@ class _CrossEntropy(_Loss):
         clip: float | None,
     ) -> None:
         super().__init__(weight, reduction, label_smoothing=label_smoothing)
+        # what this loss's backward passes multiply by (a gradient-accumulation 1 / k):
+        # the fused kernel writes the gradient with it when it repeats
+        self._backward_scale = BackwardScale()
         self.convention = check_convention(convention, fname=self.fname)
         self.clip = check_clip(clip, fname=self.fname)
         self.pos_weight_value: float | None = None
@@ -161,6 +165,7 @@ class _CrossEntropy(_Loss):
             weights,
             logits=self.logits,
             clip=self.clip,
+            backward_scale=self._backward_scale,
             **options,
         )
         if fast is not None:  # eager CPU float32/float64: one fused kernel pass
