@@ -165,7 +165,8 @@ class _CrossEntropy(_Loss):
             weights,
             logits=self.logits,
             clip=self.clip,
-            backward_scale=self._backward_scale,
+            # a module pickled by an earlier bcelab has none: no guess then
+            backward_scale=getattr(self, "_backward_scale", None),
             **options,
         )
         if fast is not None:  # eager CPU float32/float64: one fused kernel pass
