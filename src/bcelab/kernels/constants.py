@@ -72,7 +72,6 @@ class Write:
     NONE = 0
     GRAD = 1
     LOSS = 2
-    SCALED_GRAD = 3  # the gradient times a factor (``fused_bce(grad_scale=)``)
 
 
 # --- the metric state kernel (kernels.stats_*) -------------------------------------------

@@ -248,7 +248,7 @@ def _fused(
         None if g is None else g.reshape(-1),
         logits=logits,
         decomp=decomp,
-        write=(Write.SCALED_GRAD if grad_scale != 1.0 else Write.GRAD) if want_grad else Write.NONE,
+        write=Write.GRAD if want_grad else Write.NONE,
         pos_weight=opts[0],
         label_smoothing=opts[1],
         den=den_g,

@@ -154,7 +154,7 @@ logits_run = _make_run(True, False)
 logits_grad_run = _make_run(True, True)
 probs_run = _make_run(False, False)
 probs_grad_run = _make_run(False, True)
-# the gradient times ``gs`` (Write.SCALED_GRAD)
+# the gradient times ``gs`` (the kernel takes these when ``gs != 1``)
 logits_scaled_grad_run = _make_run(True, True, True)
 probs_scaled_grad_run = _make_run(False, True, True)
 
@@ -183,22 +183,18 @@ def _make(LOGITS: bool, FAST: bool, W: bool, D: bool, WR: int) -> Any:
     # The plain sum (float32, unweighted, no decomposition, no per-element loss) of a block
     # of 0/1 targets goes through kernels.logsum: one logarithm per block, not per element.
     # With the gradient written too, the block's sums still need no per-element logarithm.
-    GRAD, LOSS, OUT = WR in (Write.GRAD, Write.SCALED_GRAD), WR == Write.LOSS, WR != Write.NONE
+    GRAD, LOSS, OUT = WR == Write.GRAD, WR == Write.LOSS, WR != Write.NONE
     SUMS = FAST and not LOSS and not W and not D
-    return _compile(LOGITS, FAST, W, D, GRAD, WR == Write.SCALED_GRAD, LOSS, OUT, SUMS)
+    return _compile(LOGITS, FAST, W, D, GRAD, LOSS, OUT, SUMS)
 
 
 def _compile(
-    LOGITS: bool,
-    FAST: bool,
-    W: bool,
-    D: bool,
-    GRAD: bool,
-    SCALED: bool,
-    LOSS: bool,
-    OUT: bool,
-    SUMS: bool,
+    LOGITS: bool, FAST: bool, W: bool, D: bool, GRAD: bool, LOSS: bool, OUT: bool, SUMS: bool
 ) -> Any:
+    # The gradient's factor gs: the plain runs below have a variant of their own for it
+    # (chosen per chunk); the other paths always multiply (by 1 when unscaled: the same
+    # bits, a few percent of a per-element path that is several times slower anyway).
+    SCALED = True
     # One function on purpose (longer than 80 lines): a compiled helper called per block
     # with arrays costs more than the block's arithmetic, and array arguments stop some
     # per-element loops from vectorising.  The per-element formulas take only scalars
@@ -251,11 +247,14 @@ def _compile(
                 args = (pred, tgt, out, ta, lo, hi, pw, den, inv_den, gs)
                 if LOGITS:
                     if GRAD:
-                        r = logits_scaled_grad_run(*args) if SCALED else logits_grad_run(*args)
+                        if gs == 1.0:
+                            r = logits_grad_run(*args)
+                        else:
+                            r = logits_scaled_grad_run(*args)
                     else:
                         r = logits_run(*args)
                 elif GRAD:
-                    r = probs_scaled_grad_run(*args) if SCALED else probs_grad_run(*args)
+                    r = probs_grad_run(*args) if gs == 1.0 else probs_scaled_grad_run(*args)
                 else:
                     r = probs_run(*args)
                 tot[LossSlot.LOSS] += r[0]

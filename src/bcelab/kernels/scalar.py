@@ -219,7 +219,7 @@ def output_value(v: float, scale: float, f32: bool, scaled: bool) -> float:
     """``v`` as written to the output array, never ``-0.0`` (a tiny negative float64
     rounds to ``-0.0`` in float32, and adding ``+0.0`` after the rounding clears the
     sign); with ``scaled`` (a compile-time constant: a multiplication per element costs
-    5% of the gradient loop), then times ``scale`` in the output's dtype: the bits of
+    5% of the plain gradient loop), then times ``scale`` in the output's dtype: the bits of
     writing ``v`` and multiplying the array by ``scale`` afterwards (a backward pass's
     incoming gradient, ``g.mul_(scale)``)."""
     if f32:
