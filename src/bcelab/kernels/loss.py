@@ -245,14 +245,10 @@ def _compile(
                 # blocks from the first one it cannot sum on continue below, in the state
                 # the loop below would have reached
                 args = (pred, tgt, out, ta, lo, hi, pw, den, inv_den, gs)
-                if LOGITS:
-                    if GRAD:
-                        if gs == 1.0:
-                            r = logits_grad_run(*args)
-                        else:
-                            r = logits_scaled_grad_run(*args)
-                    else:
-                        r = logits_run(*args)
+                if LOGITS and GRAD:
+                    r = logits_grad_run(*args) if gs == 1.0 else logits_scaled_grad_run(*args)
+                elif LOGITS:
+                    r = logits_run(*args)
                 elif GRAD:
                     r = probs_grad_run(*args) if gs == 1.0 else probs_scaled_grad_run(*args)
                 else:

@@ -73,9 +73,8 @@ def run(
     All arrays must be 1-D, C-contiguous and of ``pred``'s dtype (float32 or float64).
     ``write`` is a :class:`~bcelab.kernels.constants.Write`; a written gradient is
     multiplied by ``grad_scale`` after its rounding (the bits of scaling it afterwards).
-    Inputs below
-    ``min_parallel`` elements run on the calling thread only; larger ones on ``threads``
-    threads (None: :func:`bcelab.kernels.threads.thread_count`).
+    Inputs below ``min_parallel`` elements run on the calling thread only; larger ones on
+    ``threads`` threads (None: :func:`bcelab.kernels.threads.thread_count`).
     """
     fast = pred.dtype.itemsize == 4
     weighted = weights is not None

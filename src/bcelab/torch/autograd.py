@@ -141,16 +141,14 @@ class _FusedBCE(torch.autograd.Function):
             if grad_output.requires_grad or s != 1.0:
                 g = grad_output * g
             return g, None, None, None, None
-        if s == ctx.factor:  # the forward pass guessed the factor: nothing to do
-            return g, None, None, None, None
-        if ctx.factor != 1.0:  # a wrong guess: the kernel writes the gradient again
-            x, y, w = ctx.saved_tensors
+        if s != ctx.factor:  # (when the forward pass guessed the factor: nothing to do)
             exact = math.isfinite(s)
-            fused.run_kernel(x, y, w, ctx.opts, True, grad_scale=s if exact else 1.0, out=g)
-            if exact:
-                return g, None, None, None, None
-        # the kernel's buffer is no one else's: scaled in place, no new memory
-        fused.scale_in_place(g, grad_output)
+            if ctx.factor != 1.0:  # a wrong guess: the kernel writes the gradient again
+                x, y, w = ctx.saved_tensors
+                fused.run_kernel(x, y, w, ctx.opts, True, grad_scale=s if exact else 1.0, out=g)
+            if ctx.factor == 1.0 or not exact:
+                # the kernel's buffer is no one else's: scaled in place, no new memory
+                fused.scale_in_place(g, grad_output)
         return g, None, None, None, None
 
 
