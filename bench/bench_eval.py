@@ -394,7 +394,9 @@ def main(argv: list[str]) -> int:
     wp_rounds = a.repeat if a.repeat > 1 else (3 if a.quick else 5)
     if a.whole_process or a.segments:
         if a.whole_process:
-            whole_process_targets({n: make_file(n) for n in sizes}, rounds=wp_rounds)
+            whole_process_targets(
+                {n: make_file(n) for n in sizes}, rounds=wp_rounds, small=make_file(10**5, seed=2)
+            )
         segmented_whole_process(DATA, rounds=wp_rounds)
         return 0
     if a.paired:
@@ -571,7 +573,9 @@ def main(argv: list[str]) -> int:
                 ],
             )
         )
-    whole_process_targets({n: make_file(n) for n in sizes}, rounds=wp_rounds)
+    whole_process_targets(
+        {n: make_file(n) for n in sizes}, rounds=wp_rounds, small=make_file(10**5, seed=2)
+    )
     segmented_whole_process(DATA, rounds=wp_rounds)
     return 0
 

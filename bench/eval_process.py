@@ -6,7 +6,10 @@ command, timed by the parent from start to exit, in turns:
 * bcelab: the CLI as a user runs it, ``bcelab eval FILE --pred p --target y`` (every
   metric, the default 2 threads, the text report on stdout);
 * DuckDB: ``python -c`` that imports duckdb and runs count, mean and log loss over
-  ``read_parquet`` with 2 threads.
+  ``read_parquet`` with 2 threads;
+* both again on a file of 1e5 rows, in the same turns: each process's start-up and exit
+  (interpreter, imports, planning, output), so that the line after the ratio splits each
+  time into that fixed part and the rest (the work that grows with the rows).
 
 Both run with bytecode caches allowed (``PYTHONDONTWRITEBYTECODE`` is removed) and after
 one untimed run, as after an install.  The breakdown child (``--phases``) measures the
@@ -44,12 +47,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _commands(path: Path) -> dict[str, list[str]]:
+def _commands(path: Path, small: Path) -> dict[str, list[str]]:
     cli = str(Path(sys.executable).with_name("bcelab"))
     return {
         "bcelab": [cli, "eval", str(path), "--pred", "p", "--target", "y"],
         "duckdb": [sys.executable, "-c", DUCKDB_CODE, str(path)],
         "python": [sys.executable, "-c", "pass"],
+        "bcelab small": [cli, "eval", str(small), "--pred", "p", "--target", "y"],
+        "duckdb small": [sys.executable, "-c", DUCKDB_CODE, str(small)],
     }
 
 
@@ -166,16 +171,30 @@ def _print_rounds(times: dict[str, list[float]], cpu: list[float]) -> None:
     )
 
 
-def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
-    """Print the DuckDB / bcelab whole-process time ratio (target >= 1.5) per size, and
-    where bcelab's process spends its time."""
+def _print_fixed_part(med: dict[str, float]) -> None:
+    """Each engine's time on the 1e5-row file (start-up, planning, output and exit) and
+    the rest of its time on the large file, with their DuckDB / bcelab ratios."""
+    fixed = {e: med[f"{e} small"] for e in ("bcelab", "duckdb")}
+    rest = {e: med[e] - fixed[e] for e in fixed}
+    print(
+        f"    fixed part (the same command on 1e5 rows): bcelab {fixed['bcelab']:.3f} s, "
+        f"DuckDB {fixed['duckdb']:.3f} s (DuckDB / bcelab {fixed['duckdb'] / fixed['bcelab']:.2f}); "
+        f"the rest: bcelab {rest['bcelab']:.3f} s, DuckDB {rest['duckdb']:.3f} s "
+        f"(DuckDB / bcelab {rest['duckdb'] / max(rest['bcelab'], 1e-9):.2f})"
+    )
+
+
+def whole_process_targets(paths: dict[int, Path], rounds: int, small: Path) -> None:
+    """Print the DuckDB / bcelab whole-process time ratio (target >= 1.5) per size, each
+    time's fixed part (the same command on ``small``, a file of 1e5 rows) and the rest,
+    and where bcelab's process spends its time."""
     print()
     print(
         "whole process: `bcelab eval FILE --pred p --target y` (every metric, 2 threads) vs "
         "DuckDB (python -c, count, mean and log loss, 2 threads); medians, in turns:"
     )
     for n, path in paths.items():
-        cmds = _commands(path)
+        cmds = _commands(path, small)
         for cmd in cmds.values():  # untimed: bytecode caches and the page cache
             _seconds(cmd)
         times: dict[str, list[float]] = {e: [] for e in cmds}
@@ -193,6 +212,7 @@ def whole_process_targets(paths: dict[int, Path], rounds: int) -> None:
             "(target >= 1.5)"
         )
         _print_rounds(times, cpu)
+        _print_fixed_part(med)
         parts = json.loads(_child("--phases", path).stdout.strip().splitlines()[-1])
         parts["exit (wall)"] = statistics.median(_exit_seconds(path) for _ in range(rounds))
         shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items())

@@ -119,6 +119,7 @@ def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.Monk
             np.zeros(7),
             np.zeros(7),
             np.array([np.inf, -np.inf]),
+            np.zeros((lay.n_fine, 2)),
         ]
 
     a, b = state(), state()

@@ -46,6 +46,7 @@ _SOURCES = tuple(
     _HERE / name
     for name in (
         "stats_update.py",
+        "stats_scatter.py",
         "histogram_loops.py",
         "stats_rows.py",
         "stats_scan.py",
@@ -338,13 +339,14 @@ class AotLoops:
         *state: Any,
     ) -> None:
         tag = self._tag(y, p, w)
-        hist, hist_n, hi, lo, mm = state
+        hist, hist_n, hi, lo, mm, counts = state
         args = (y, p, w, has_w, logits, eps, cut_val, cut_off, start, stop, *state)
         ok = (
             tag is not None
             and array_fits(cut_val, np.float64)
             and array_fits(cut_off, np.int64)
             and array_fits(hist, np.float64, 2, write=True)
+            and array_fits(counts, np.float64, 2, write=True)
             and array_fits(hist_n, np.int64, write=True)
             and all(array_fits(a, np.float64, write=True) for a in (hi, lo, mm))
         )

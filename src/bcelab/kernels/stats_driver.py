@@ -12,6 +12,7 @@ counts or bins): :func:`split_threads` says how many threads an update of ``n`` 
 
 from __future__ import annotations
 
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -21,6 +22,8 @@ from .constants import STATS_SERIAL_BELOW, ScanSlot
 from .threads import run_threads, thread_count
 
 __all__ = ["Loops", "ScanCounts", "accumulate", "compiled_loops", "scan", "split_threads"]
+
+_SCRATCH = threading.local()
 
 #: Any object with the four compiled loops as attributes ``count_range``, ``first_bad``,
 #: ``accum_range`` and ``into`` (the signatures of :mod:`bcelab.kernels.stats_update`).
@@ -120,8 +123,9 @@ def accumulate(
     n = y.shape[0]
     nt = split_threads(n, threads)
     head = (y, p, ww, has_w, logits, eps, cut_val, cut_off)
+    bins = hist_n.shape[0]
     if nt == 1:
-        loops.accum_range(*head, 0, n, hist, hist_n, hi, lo, mm)
+        loops.accum_range(*head, 0, n, hist, hist_n, hi, lo, mm, _counts(bins))
         return
     t_hist = np.zeros((nt, *hist.shape))
     t_hist_n = np.zeros((nt, *hist_n.shape), dtype=np.int64)
@@ -140,6 +144,17 @@ def accumulate(
             t_hi[t],
             t_lo[t],
             t_mm[t],
+            _counts(bins),
         ),
     )
     loops.into(hist, hist_n, hi, lo, mm, t_hist, t_hist_n, t_hi, t_lo, t_mm)
+
+
+def _counts(bins: int) -> np.ndarray:
+    """This thread's scratch of packed bin counts for ``accum_range``: zeros, which the
+    kernel leaves at zero (see :mod:`bcelab.kernels.stats_scatter`).  One per thread, kept
+    for the next call: a fresh array would cost its page faults at every call."""
+    counts: np.ndarray | None = getattr(_SCRATCH, "counts", None)
+    if counts is None or counts.shape[0] != bins:
+        counts = _SCRATCH.counts = np.zeros((bins, 2))
+    return counts

@@ -14,7 +14,10 @@ The rows are processed in blocks of :data:`~bcelab.kernels.constants.STATS_BLOCK
    :func:`_summed_block` sums it with one logarithm per lane
    (:mod:`bcelab.kernels.stats_loss`), and ``probs_bins`` / ``logits_bins`` of
    :mod:`bcelab.kernels.stats_rows` give the probabilities and bins.
-2. :func:`_scatter` adds each row to its histogram bin (the only scalar loop).
+2. :mod:`bcelab.kernels.stats_scatter` adds each row to its histogram bin (the only
+   scalar loop): blocks of 0/1 labels without weights go through a scratch of packed
+   counts (``counts``, given by the driver, zero between calls) when the call has at
+   least :data:`COUNTS_FROM` rows.
 3. :func:`_sums` adds the block's rows into ``LANES`` partial sums per quantity
    (row ``j`` of the block goes to lane ``j % LANES``): a fixed order that LLVM
    vectorises without any fast-math reassociation, so the result is the same on
@@ -50,10 +53,14 @@ from .scalar import entropy_soft
 from .stats_loss import block_loss, block_loss_logits
 from .stats_rows import all_hard, base_bin, entropies, logits_bins, probs_bins, rows_block
 from .stats_scan import count_range, first_bad
+from .stats_scatter import empty_span, fold_counts, scatter, scatter_counts
 
 __all__ = ["LOOPS", "accum_range", "into", "row_values"]
 
 N_SUMS = len(StatsSum)
+#: Rows from which a call's 0/1-label blocks without weights are counted in the scratch:
+#: below, its fold would cost more than it saves.
+COUNTS_FROM = 1 << 14
 _MIN_ROW = N_SUMS  # rows of the lane array after the sums: the lanes' min and max
 _MAX_ROW = N_SUMS + 1
 
@@ -72,30 +79,6 @@ def _two_add(hi: np.ndarray, lo: np.ndarray, j: int, v: float) -> None:
 
 
 # Like the loops of bcelab.kernels.stats_rows, every loop below runs over a block view from 0.
-
-
-@njit(**JIT)
-def _scatter(
-    y: Any,
-    w: Any,
-    has_w: bool,
-    bprob: np.ndarray,
-    bfine: np.ndarray,
-    hist: np.ndarray,
-    hist_n: np.ndarray,
-) -> None:
-    """Loop 2: add every valid row to its bin (a weight of 0 adds exactly 0)."""
-    for j in range(y.shape[0]):
-        prob = bprob[j]
-        if prob != prob:
-            continue
-        fb = bfine[j]
-        yi = np.float64(y[j])
-        wi = np.float64(w[j]) if has_w else 1.0
-        hist_n[fb] += 1
-        hist[fb, 0] += wi * yi
-        hist[fb, 1] += wi * (1.0 - yi)
-        hist[fb, 2] += wi * prob
 
 
 @njit(**JIT)
@@ -275,10 +258,12 @@ def accum_range(
     hi: np.ndarray,
     lo: np.ndarray,
     mm: np.ndarray,
+    counts: np.ndarray,
 ) -> None:
     """Add rows ``start:stop`` to the state arrays: the histogram (``hist``, ``hist_n``),
     the compensated sums (``hi``, ``lo``, in :class:`StatsSum` order) and ``mm`` =
-    [min, max] of the probabilities."""
+    [min, max] of the probabilities.  ``counts`` is a float64 scratch of
+    ``(len(hist_n), 2)`` zeros, left at zero (:mod:`bcelab.kernels.stats_scatter`)."""
     bprob = np.empty(STATS_BLOCK, dtype=np.float64)
     bloss = np.empty(STATS_BLOCK, dtype=np.float64)
     bfine = np.empty(STATS_BLOCK, dtype=np.int64)
@@ -294,6 +279,8 @@ def accum_range(
     ta = np.empty(STATS_BLOCK, dtype=np.float64)
     lanes = np.empty((3, LANES), dtype=np.float64)
     marks = np.empty((1, LANES), dtype=np.int64)
+    use_counts = not has_w and stop - start >= COUNTS_FROM
+    span = empty_span(counts)
     b0 = start
     while b0 < stop:
         b1 = min(b0 + STATS_BLOCK, stop)
@@ -308,7 +295,10 @@ def accum_range(
             rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
             if not hard:
                 entropies(yb, bprob, bent)
-        _scatter(yb, wb, has_w, bprob, bfine, hist, hist_n)
+        if hard and use_counts:
+            scatter_counts(yb, bprob, bfine, counts, span, hist, hist_n)
+        else:
+            scatter(yb, wb, has_w, bprob, bfine, hist, hist_n)
         acc[:N_SUMS] = 0.0
         acc[_MIN_ROW] = np.inf
         acc[_MAX_ROW] = -np.inf
@@ -324,6 +314,7 @@ def accum_range(
             pmin = min(pmin, acc[_MIN_ROW, lane])
             pmax = max(pmax, acc[_MAX_ROW, lane])
         b0 = b1
+    fold_counts(counts, span, hist, hist_n)
     mm[0] = pmin
     mm[1] = pmax
 
