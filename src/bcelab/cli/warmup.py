@@ -4,8 +4,9 @@ The metric kernels (``bcelab eval``, ``bcelab.evaluate``, ``bcelab.metrics``), t
 fused loss kernels (``bcelab.bce`` and its relatives on NumPy arrays) and the paired
 bootstrap kernels (``bcelab compare``) are compiled the first time they run on a
 machine and loaded from a cache in milliseconds afterwards.  The metric and paired
-kernels are compiled together into one extension module (up to a minute; the paired
-step then finds them ready), or each with numba's JIT where that cannot be built.
+kernels are compiled together into one extension module (up to a minute, alongside the
+fused loss kernels; the paired step then finds them ready), or each with numba's JIT
+where that cannot be built.
 ``make install`` runs this command, so that no later run pays for it.
 :class:`CompileNotice` is the one line ``bcelab eval`` and ``bcelab compare`` print
 when they compile.
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +109,12 @@ def _timed(what: str, fn: Callable[[], object]) -> None:
     print(f" ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
+def _seconds(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def _installed(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None
@@ -126,11 +134,14 @@ def execute(cfg: Config) -> int:
     from ..kernels import aot
 
     t0 = time.perf_counter()
-    _timed(
-        "metric kernels (bcelab eval, bcelab.evaluate, bcelab.metrics)",
-        lambda: compile_metric_kernels(notice=None),
-    )
-    _timed("fused loss kernels (bcelab.bce and its relatives on NumPy arrays)", _fused_calls)
+    # The metric kernels' module is built by a child process (or numba's JIT compiles
+    # them here, under numba's lock, where it cannot be built): on a second core that
+    # runs while this process compiles the fused loss kernels.
+    with ThreadPoolExecutor(1, thread_name_prefix="bcelab-warmup") as pool:
+        metric = pool.submit(_seconds, lambda: compile_metric_kernels(notice=None))
+        _timed("fused loss kernels (bcelab.bce and its relatives on NumPy arrays)", _fused_calls)
+        print("metric kernels (bcelab eval, bcelab.evaluate, bcelab.metrics) ...", end="")
+        print(f" ready in {metric.result():.1f} s (alongside the fused loss kernels)", flush=True)
     paired = "paired bootstrap kernels (bcelab compare, bcelab.evaluation.compare)"
     if aot.module() is not None:  # built above, with the metric kernels
         paired += ", in the metric kernels' precompiled module"
