@@ -104,9 +104,7 @@ def _loss_calls(bcelab: Any) -> None:
 
 def _timed(what: str, fn: Callable[[], object]) -> None:
     print(f"{what} ...", end="", flush=True)
-    t0 = time.perf_counter()
-    fn()
-    print(f" ready in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f" ready in {_seconds(fn):.1f} s", flush=True)
 
 
 def _seconds(fn: Callable[[], object]) -> float:

@@ -68,10 +68,15 @@ def empty_span(counts: np.ndarray) -> np.ndarray:
     """``[first, last, rows]``: the bins of ``counts`` in use (none) and the rows counted
     since the last fold (0)."""
     span = np.empty(3, dtype=np.int64)
-    span[0] = counts.shape[0]
+    _clear(span, counts.shape[0])
+    return span
+
+
+@njit(**JIT)
+def _clear(span: np.ndarray, bins: int) -> None:
+    span[0] = bins  # first > last: no bin in use
     span[1] = -1
     span[2] = 0
-    return span
 
 
 @njit(**JIT)
@@ -121,6 +126,4 @@ def fold_counts(counts: np.ndarray, span: np.ndarray, hist: np.ndarray, hist_n: 
             hist[fb, 2] += counts[fb, 1]
             counts[fb, 0] = 0.0
             counts[fb, 1] = 0.0
-    span[0] = counts.shape[0]
-    span[1] = -1
-    span[2] = 0
+    _clear(span, counts.shape[0])
