@@ -111,15 +111,25 @@ def equal_mass_assignment(w: np.ndarray, n: int) -> np.ndarray:
 
 
 def ece_uniform(
-    pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, n: int
+    pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, n: int, *, bins: np.ndarray | None = None
 ) -> tuple[float, float, float]:
-    """(ECE, MCE, bound) on ``n`` equal-width bins."""
+    """(ECE, MCE, bound) on ``n`` equal-width bins.
+
+    ``bins``: the fine bins the arrays hold, in increasing order, when they hold only
+    some (the occupied bins, say); None when they hold every fine bin.
+    """
     edges = layout().edges
     cuts = np.arange(1, n) / n
-    ece, mce = ece_from_assignment(pos, neg, wp, uniform_assignment(n), n)
+    assignment = uniform_assignment(n)
+    if bins is not None:
+        assignment = assignment[bins]
+    ece, mce = ece_from_assignment(pos, neg, wp, assignment, n)
     w = pos + neg
     j = np.searchsorted(edges, cuts, side="left")
     split = _distinct(j[edges[j] != cuts] - 1)
+    if bins is not None:  # the split fine bins among those held
+        k = np.minimum(np.searchsorted(bins, split), max(bins.size - 1, 0))
+        split = k[bins[k] == split] if bins.size else k[:0]
     total = float(w.sum())
     bound = 2.0 * float(w[split].sum()) / total if total > 0 else math.nan
     return ece, mce, bound

@@ -321,12 +321,14 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
         sum_wsq=stats.total("wsq"),
         sum_wh=stats.total("wh"),
     )
+    held = np.flatnonzero((h["wpos"] != 0) | (h["wneg"] != 0))  # empty bins change no fit
+    single = single_score_bins(h["edges"], h["wp"][held], mass[held], h["count"][held], bins=held)
     return decompose_binned(
-        h["wpos"],
-        h["wneg"],
+        h["wpos"][held],
+        h["wneg"][held],
         score_log_loss=stats.total("wbce") / w,
         score_brier=stats.total("wsq") / w,
-        single_score=single_score_bins(h["edges"], h["wp"], mass, h["count"]),
+        single_score=single,
         label_variance=c,
         label_variance_error=c_err,
         with_bound=with_bound,

@@ -122,7 +122,12 @@ def block_scores(pos: np.ndarray, mass: np.ndarray) -> tuple[float, float]:
 
 
 def single_score_bins(
-    edges: np.ndarray, wp: np.ndarray, mass: np.ndarray, count: np.ndarray
+    edges: np.ndarray,
+    wp: np.ndarray,
+    mass: np.ndarray,
+    count: np.ndarray,
+    *,
+    bins: np.ndarray | None = None,
 ) -> np.ndarray:
     """Bins that hold a single distinct prediction (bool per bin).
 
@@ -132,14 +137,20 @@ def single_score_bins(
     rounding of the two sums (at most ``(count + 4)`` float64 epsilons relative), so a
     bin whose rows lie within that distance of an edge counts as one score; this is
     what makes predictions rounded to multiples of 0.01 or 1/15 (exact bin edges) tie.
+
+    ``bins``: the bins (indices into the ``len(edges) - 1`` bins, increasing) that
+    ``wp``, ``mass`` and ``count`` hold, when they hold only some; None: all of them.
     """
     edges = np.asarray(edges, dtype=np.float64)
     wp = np.asarray(wp, dtype=np.float64)
     mass = np.asarray(mass, dtype=np.float64)
     count = np.asarray(count)
+    lower, upper = edges[:-1], edges[1:]
+    if bins is not None:
+        lower, upper = lower[bins], upper[bins]
     tol = (count.astype(np.float64) + 4.0) * np.finfo(np.float64).eps
     out = count <= 1
-    for e in (edges[:-1], edges[1:]):
+    for e in (lower, upper):
         em = e * mass
         out |= np.abs(wp - em) <= tol * (np.abs(wp) + em)
     return out
