@@ -76,6 +76,17 @@ def confusion(pos: np.ndarray, neg: np.ndarray, i: int) -> tuple[float, float, f
     return tp, fp, float(neg[:i].sum()), float(pos[:i].sum())
 
 
+def _held_bins(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The fine bins that hold weight, and their positive, negative and Σ w p columns.
+
+    An empty bin adds nothing to any metric, and most fine bins are empty (a state of
+    1e6 rows fills about a third of them), so the metrics read only these.
+    """
+    bins = np.flatnonzero((hist[:, 0] != 0) | (hist[:, 1] != 0))
+    pos, neg, wp = (np.ascontiguousarray(hist[bins, k]) for k in range(3))
+    return bins, pos, neg, wp
+
+
 def compute_metrics(
     stats: BinaryStats, *, threshold: float = 0.5, n_calibration_bins: int = 15
 ) -> BinaryMetrics:
@@ -104,11 +115,7 @@ def compute_metrics(
             "divide the weights by their largest value: a common factor changes no metric",
         )
     a = stats.to_arrays()
-    # Only the fine bins that hold weight: an empty bin adds nothing to any metric
-    # below, and most of the fine bins are empty (a state of 1e6 rows fills about a third).
-    hist = a["hist"]
-    bins = np.flatnonzero((hist[:, 0] != 0) | (hist[:, 1] != 0))
-    pos, neg, wp_bins = (np.ascontiguousarray(hist[bins, k]) for k in range(3))
+    bins, pos, neg, wp_bins = _held_bins(a["hist"])
     ll = stats.total("wbce") / w
     floor = stats.total("wh") / w
     base = stats.total("wy") / w
