@@ -392,12 +392,15 @@ def main(argv: list[str]) -> int:
     sizes = (10**7, 3 * 10**7) if a.quick else (3 * 10**7, 10**8)
     # the whole-process rounds: --repeat when given, else 3 (quick) or 5
     wp_rounds = a.repeat if a.repeat > 1 else (3 if a.quick else 5)
+    # --by: 2e6 rows, and 2e7 (each segment then gets many batches' rows) in a full run
+    segment_sizes = (2 * 10**6,) if a.quick else (2 * 10**6, 2 * 10**7)
     if a.whole_process or a.segments:
         if a.whole_process:
             whole_process_targets(
                 {n: make_file(n) for n in sizes}, rounds=wp_rounds, small=make_file(10**5, seed=2)
             )
-        segmented_whole_process(DATA, rounds=wp_rounds)
+        for n in segment_sizes:
+            segmented_whole_process(DATA, rounds=wp_rounds, rows=n)
         return 0
     if a.paired:
         paired(make_file(rows), a.paired)
@@ -576,7 +579,8 @@ def main(argv: list[str]) -> int:
     whole_process_targets(
         {n: make_file(n) for n in sizes}, rounds=wp_rounds, small=make_file(10**5, seed=2)
     )
-    segmented_whole_process(DATA, rounds=wp_rounds)
+    for n in segment_sizes:
+        segmented_whole_process(DATA, rounds=wp_rounds, rows=n)
     return 0
 
 

@@ -98,3 +98,52 @@ def test_by_codes_fall_back_to_int64_for_many_values() -> None:
     codes, names = by_codes(pa.array(np.arange(40000)))
     assert codes.dtype == np.int64 and len(names) == 40000
     assert np.array_equal(codes, np.arange(40000))
+
+
+INTEGER_TYPES = [
+    pa.int8(),
+    pa.int16(),
+    pa.int32(),
+    pa.int64(),
+    pa.uint8(),
+    pa.uint16(),
+    pa.uint32(),
+    pa.uint64(),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), t=st.sampled_from(INTEGER_TYPES))
+def test_by_codes_of_integers_name_each_row_s_value(data: st.DataObject, t: pa.DataType) -> None:
+    """Integer segment ids, at the ends of every type's range too: each row's code names
+    its value, with or without nulls, over narrow and wide spans (reference: the values)."""
+    from bcelab.evaluation.columns import by_codes
+
+    info = np.iinfo(t.to_pandas_dtype())
+    lo = data.draw(st.integers(int(info.min), int(info.max)))
+    width = data.draw(st.sampled_from([0, 1, 250, 32766, 32767, 10**6]))
+    hi = min(lo + width, int(info.max))
+    values = data.draw(st.lists(st.one_of(st.integers(lo, hi), st.none()), min_size=1, max_size=60))
+    if all(v is None for v in values):
+        values[0] = lo
+    codes, names = by_codes(pa.array(values, t))
+    assert [names[c] if c >= 0 else None for c in codes] == values
+    assert codes.dtype == np.int16 or len(names) > np.iinfo(np.int16).max
+
+
+def test_by_codes_of_a_narrow_integer_span_hash_nothing(monkeypatch) -> None:
+    """Ids spanning fewer than 2**15 values without nulls take codes value - min (no
+    dictionary_encode); the order of the codes is the order of the values."""
+    import pyarrow.compute as pc
+
+    from bcelab.evaluation.columns import by_codes
+
+    def refuse(*a: object, **k: object) -> None:
+        raise AssertionError("hashed")
+
+    monkeypatch.setattr(pc, "dictionary_encode", refuse)
+    codes, names = by_codes(pa.array(np.array([7, -3, 7, 100, -3], np.int32)))
+    assert codes.dtype == np.int16 and codes.tolist() == [10, 0, 10, 103, 0]
+    assert names[0] == -3 and names[-1] == 100 and len(names) == 104
+    with pytest.raises(AssertionError, match="hashed"):  # a null: the general path
+        by_codes(pa.array([1, None, 2], pa.int32()))

@@ -135,6 +135,9 @@ def by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
     """
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
+    span = _integer_span_codes(col)
+    if span is not None:
+        return span
     # start-up time: pyarrow.compute is needed only with a by column or labels
     import pyarrow.compute as pc
 
@@ -143,6 +146,24 @@ def by_codes(col: pa.Array) -> tuple[np.ndarray, list[object]]:
     idx = arrow_numbers(enc.indices)  # float64 with NaN for nulls, if any (no pandas)
     codes = np.where(np.isnan(idx), -1, idx) if idx.dtype.kind == "f" else idx
     return codes.astype(dtype), enc.dictionary.to_pylist()
+
+
+def _integer_span_codes(col: pa.Array) -> tuple[np.ndarray, list[object]] | None:
+    """:func:`by_codes` of an integer column without nulls whose values span fewer than
+    2**15 (the usual segment ids), without hashing: ``value - min`` as the codes, and
+    every integer from min to max as the distinct values (only those that occur are
+    looked up).  None for other columns."""
+    if not pa.types.is_integer(col.type) or col.null_count or len(col) == 0:
+        return None
+    values = arrow_numbers(col)
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo >= np.iinfo(np.int16).max:
+        return None
+    if values.dtype.kind == "u":  # no wrap-around: every value is at least lo
+        shifted = values - values.dtype.type(lo)
+    else:  # in int64: int8's own range cannot hold 127 - (-128)
+        shifted = values.astype(np.int64) - lo
+    return shifted.astype(np.int16), list(range(lo, hi + 1))
 
 
 def check_target_range(
