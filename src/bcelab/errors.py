@@ -23,12 +23,18 @@ __all__ = [
 
 
 class BCELabError(ValueError):
-    """Base class of every error bcelab raises on bad input or bad options."""
+    """Base class of every error bcelab raises on bad input or bad options.
 
-    def __init__(self, expected: str, received: str, fix: str) -> None:
+    ``row``: when ``received`` names one row of the caller's arrays as ``at row {row}``,
+    that index (so that a caller who passed part of a larger source can name the source's
+    row instead); else None.
+    """
+
+    def __init__(self, expected: str, received: str, fix: str, *, row: int | None = None) -> None:
         self.expected = expected
         self.received = received
         self.fix = fix
+        self.row = row
         super().__init__(f"{expected}; {received}. {fix}")
 
 

@@ -196,3 +196,24 @@ def test_recalibrate_errors(capsys, data, monkeypatch, args, message):
     assert rc == 2 and out == ""
     assert message in err and "Traceback" not in err
     assert not (data / "o.csv").exists() and not (data / "o.parquet").exists()
+
+
+def test_recalibrate_names_the_file_row_of_a_bad_probability(capsys, tmp_path):
+    """A probability outside [0, 1] in the second batch: the error names the file's row
+    (not the row within its batch), exit 2, no output file."""
+    n = 300_000  # two batches of 2**18 rows and the rest
+    p = np.full(n, 0.25, dtype=np.float32)
+    p[280_000] = 1.5
+    pq.write_table(pa.table({"p": p}), tmp_path / "new.parquet")
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {"method": "platt", "version": 1, "params": {"a": 1, "b": 0}, "columns": {"pred": "p"}}
+        )
+    )
+    out = tmp_path / "o.parquet"
+    rc, text, err = _run(
+        capsys, "recalibrate", tmp_path / "m.json", "--data", tmp_path / "new.parquet", "--out", out
+    )
+    assert rc == 2 and text == "" and "Traceback" not in err
+    assert "1.5 at row 280000)" in err and "rows 262144-299999" in err
+    assert not out.exists()

@@ -19,7 +19,7 @@ from bcelab.errors import DomainError
 from bcelab.evaluation import local_engine
 from bcelab.evaluation.columns import Columns
 from bcelab.evaluation.reader import plan_units
-from bcelab.evaluation.segment_rows import HeldUpdateError, SegmentRows
+from bcelab.evaluation.segment_rows import RowsOrigin, RowsUpdateError, SegmentRows
 from bcelab.evaluation.tasks import Plan, run_unit_objects
 from bcelab.metrics import BinaryStats
 
@@ -43,7 +43,7 @@ def _rows(held: SegmentRows, states: list[Recorder], batches: int, per: int) -> 
         for k, s in enumerate(states):
             start = (b * len(states) + k) * per
             p = np.arange(start, start + per, dtype=np.float64)
-            held.add(s, p, p, None, b)
+            held.add(s, p, p, None, RowsOrigin(b, start))
 
 
 def test_rows_reach_their_state_in_order_in_long_updates() -> None:
@@ -74,18 +74,19 @@ def test_rows_of_more_batches_than_held_batches_are_added() -> None:
     assert [len(s.calls) for s in states] == [3] * 4
 
 
-def test_a_failed_update_names_the_batch_of_its_row() -> None:
+def test_a_failed_update_names_the_rows_of_its_part() -> None:
     state = Recorder()
     held = SegmentRows(_record, Recorder, flush_rows=10**9, held_batches=100)
     for b in range(6):
         p = np.full(4, 0.5)
         if b == 3:
             p[2] = -1.0
-        held.add(state, p, p, None, b)
-    with pytest.raises(HeldUpdateError) as e:
+        held.add(state, p, p, None, RowsOrigin(b, 100 * b, np.array([5, 7, 9, 11])))
+    with pytest.raises(RowsUpdateError) as e:
         held.flush()
-    assert e.value.batch == 3
+    assert e.value.origin.batch == 3
     assert isinstance(e.value.error, DomainError) and "-1.0" in e.value.error.received
+    assert e.value.origin.source_row(2) == 309  # the batch's row 9, from source row 300
     assert state.calls == []  # the state's own update failed: nothing was added
 
 
@@ -141,22 +142,3 @@ def test_every_engine_gives_the_same_bits(tmp_path: Path) -> None:
     assert {k: s.rows for k, s in small.states.items()} == {
         s.value: s.stats.rows for s in runs[0].segments
     }
-
-
-def test_a_bad_prediction_in_a_later_batch_is_named_with_its_batch(tmp_path: Path) -> None:
-    # row 70,000 lies in batch 70,000 // 2048 = 34 of the file's one unit
-    _segment_file(tmp_path / "s.parquet", 100_000, 3, bad_row=70_000)
-    cols = Columns("y", "p", by="g")
-    units = plan_units([tmp_path / "s.parquet"], cols, unit_rows=1 << 30)
-    with pytest.raises(DomainError) as e:
-        run_unit_objects(units[0], Plan(cols, batch_rows=2048))
-    assert "batch 34)" in e.value.received and "1.5" in e.value.received
-
-
-def test_a_target_outside_0_1_names_its_row(tmp_path: Path) -> None:
-    data = _segment_file(tmp_path / "s.parquet", 50_000, 4)
-    data["y"][40_000] = 3.0
-    pq.write_table(pa.table(data), tmp_path / "t.parquet", row_group_size=1 << 14)
-    with pytest.raises(bcelab.errors.DataError) as e:
-        bcelab.evaluate(tmp_path / "t.parquet", preds="p", target="y", by="g")
-    assert "row 40000" in e.value.received

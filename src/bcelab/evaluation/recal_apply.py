@@ -193,7 +193,8 @@ def recalibrate_file(
         try:
             for rb in _read(batches, path):
                 where = f"{path}, rows {rows}-{rows + rb.num_rows - 1}"
-                q = _apply(recal_map, numeric_array(rb.column(name), name, where), is_logit, where)
+                p = numeric_array(rb.column(name), name, where)
+                q = _apply(recal_map, p, is_logit, where, rows)
                 writer.write_batch(rb.append_column(field, pa.array(q, mask=np.isnan(q))))
                 rows += rb.num_rows
         finally:
@@ -232,11 +233,18 @@ def _read(batches: Iterator[Any], path: Path) -> Iterator[pa.RecordBatch]:
         yield rb
 
 
-def _apply(recal_map: RecalibrationMap, p: np.ndarray, logits: bool, where: str) -> np.ndarray:
+def _apply(
+    recal_map: RecalibrationMap, p: np.ndarray, logits: bool, where: str, first_row: int
+) -> np.ndarray:
+    """The map applied to a batch whose first row is the file's row ``first_row``; an
+    error names the file's row."""
     try:
         return recal_map.apply(p, logits=logits)
     except BCELabError as e:
-        raise type(e)(e.expected, f"{e.received} (in {where})", e.fix) from None
+        received = e.received
+        if e.row is not None:
+            received = received.replace(f"at row {e.row}", f"at row {first_row + e.row}", 1)
+        raise type(e)(e.expected, f"{received} (in {where})", e.fix) from None
 
 
 def _writer(target: Path, fh: Any, schema: pa.Schema) -> Any:

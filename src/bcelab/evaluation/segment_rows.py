@@ -14,9 +14,9 @@ longer updates: the counts are the same and the sums may differ in their last bi
 kernel sums blocks of rows).  Every engine runs this same code, so they still agree bit
 for bit.
 
-An update that fails is replayed part by part on an empty state, so that the error is
-the one the part's own batch gives, and :class:`HeldUpdateError` carries that batch's
-number.
+Each part carries its :class:`RowsOrigin` (its batch, and its rows in that batch).  An
+update that fails is replayed part by part on an empty state, so that the error is the
+one the part's own rows give, and :class:`RowsUpdateError` carries that part's origin.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import BCELabError
 
-__all__ = ["FLUSH_ROWS", "HELD_BATCHES", "HeldUpdateError", "SegmentRows"]
+__all__ = ["FLUSH_ROWS", "HELD_BATCHES", "RowsOrigin", "RowsUpdateError", "SegmentRows"]
 
 #: a segment's rows are added to its state once it holds this many
 FLUSH_ROWS = 1 << 14
@@ -40,19 +40,33 @@ HELD_BATCHES = 8
 Update = Callable[[Any, np.ndarray, np.ndarray, "np.ndarray | None"], None]
 
 
-class HeldUpdateError(Exception):
-    """The update of held rows raised ``error``; ``batch`` is the number of the batch
-    whose rows raise it."""
+@dataclass(frozen=True)
+class RowsOrigin:
+    """Where an update's rows come from: batch number ``batch``, whose first row is the
+    source's row ``first_row``; ``rows``, the rows' indices in the batch (None: all of
+    the batch's rows, in order)."""
 
-    def __init__(self, error: BCELabError, batch: int) -> None:
-        super().__init__(error, batch)
+    batch: int
+    first_row: int
+    rows: np.ndarray | None = None
+
+    def source_row(self, i: int) -> int:
+        """The source's row of the update's row ``i``."""
+        return self.first_row + (int(i) if self.rows is None else int(self.rows[i]))
+
+
+class RowsUpdateError(Exception):
+    """An update raised ``error`` on the rows that ``origin`` describes."""
+
+    def __init__(self, error: BCELabError, origin: RowsOrigin) -> None:
+        super().__init__(error, origin)
         self.error = error
-        self.batch = batch
+        self.origin = origin
 
 
 @dataclass
 class _Part:
-    batch: int
+    origin: RowsOrigin
     preds: np.ndarray
     targets: np.ndarray
     weights: np.ndarray | None
@@ -94,17 +108,17 @@ class SegmentRows:
         preds: np.ndarray,
         targets: np.ndarray,
         weights: np.ndarray | None,
-        batch: int,
+        origin: RowsOrigin,
     ) -> None:
-        """Hold the rows of ``state``'s segment from batch number ``batch`` (the arrays
-        are kept, not copied); they reach the state when it holds enough (or at
+        """Hold rows of ``state``'s segment from the batch that ``origin`` names (the
+        arrays are kept, not copied); they reach the state when it holds enough (or at
         :meth:`flush`)."""
-        if not self._batches or self._batches[-1] != batch:
+        if not self._batches or self._batches[-1] != origin.batch:
             if len(self._batches) == self._held_batches:
                 self.flush()
-            self._batches.append(batch)
+            self._batches.append(origin.batch)
         _, parts, rows = self._held.get(id(state), (state, [], 0))
-        parts.append(_Part(batch, preds, targets, weights))
+        parts.append(_Part(origin, preds, targets, weights))
         rows += int(preds.shape[0])
         self._held[id(state)] = (state, parts, rows)
         self._rows += int(preds.shape[0])
@@ -134,12 +148,15 @@ class SegmentRows:
         except BCELabError as e:
             raise self._replay(parts, e) from None
 
-    def _replay(self, parts: list[_Part], err: BCELabError) -> HeldUpdateError:
+    def _replay(self, parts: list[_Part], err: BCELabError) -> RowsUpdateError:
         """The error of the first part that fails on its own (the state is unchanged by
         a failed update, and the run ends with this error)."""
         for part in parts:
             try:
                 self._update(self._empty(), part.preds, part.targets, part.weights)
             except BCELabError as e:
-                return HeldUpdateError(e, part.batch)
-        return HeldUpdateError(err, parts[-1].batch)
+                return RowsUpdateError(e, part.origin)
+        # only the whole failed (no part names a row of its own)
+        last = parts[-1].origin
+        err.row = None
+        return RowsUpdateError(err, RowsOrigin(last.batch, last.first_row))

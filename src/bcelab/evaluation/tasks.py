@@ -36,7 +36,7 @@ from ..metrics import BinaryStats
 from ..metrics.recalibration import reweight_negatives
 from .columns import Columns, check_target_range
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
-from .segment_rows import HeldUpdateError, SegmentRows
+from .segment_rows import RowsOrigin, RowsUpdateError, SegmentRows
 from .unit_share import UnitShare
 
 __all__ = [
@@ -185,38 +185,43 @@ def run_unit_objects(unit: Unit, plan: Plan, share: UnitShare | None = None) -> 
         if not counted:
             _check_targets(b, unit, plan)
         invalid = _invalid_targets(out.states) if counted else 0
-        failed: BCELabError | None = None
-        number = b.number
+        failed: RowsUpdateError | None = None
         try:
             _add_batch(out.states, b, unit, plan, held)
-        except BCELabError as e:
+        except RowsUpdateError as e:
             failed = e
-        except HeldUpdateError as e:
-            failed, number = e.error, e.batch
         if counted and (failed is not None or _invalid_targets(out.states) != invalid):
             _check_targets(b, unit, plan)
         if failed is not None:
-            raise _in_batch(failed, unit, number)
+            raise _in_source(failed, unit)
     if held is not None:
         try:
             held.flush()
-        except HeldUpdateError as e:
-            raise _in_batch(e.error, unit, e.batch) from None
+        except RowsUpdateError as e:
+            raise _in_source(e, unit) from None
     return out
 
 
-def _in_batch(err: BCELabError, unit: Unit, number: int) -> BCELabError:
-    """``err`` with the unit and the batch its row came from."""
-    where = f"{unit.where()}, batch {number}"
-    return type(err)(err.expected, f"{err.received} (in {where})", err.fix)
+def _in_source(failed: RowsUpdateError, unit: Unit) -> BCELabError:
+    """The update's error with the unit and batch of its rows, and the row it names (an
+    index into the update's arrays) as the source's row (a CSV file's line)."""
+    err, origin = failed.error, failed.origin
+    where = f"{unit.where()}, batch {origin.batch}"
+    if err.row is None:
+        return type(err)(err.expected, f"{err.received} (in {where})", err.fix)
+    n = origin.source_row(err.row)
+    at = f"line {n + 2}" if unit.kind == "csv" else f"row {n}"
+    received = err.received.replace(f"at row {err.row}", f"at {at} of {where}", 1)
+    return type(err)(err.expected, received, err.fix)
 
 
 def _add_batch(
     states: dict[Key, Any], b: Batch, unit: Unit, plan: Plan, held: SegmentRows | None
 ) -> None:
-    """Add one batch to its segments' states (``held``: their rows wait there)."""
+    """Add one batch to its segments' states (``held``: their rows wait there); an
+    update's error comes as :class:`RowsUpdateError`, with the rows it was given."""
     if b.by is None:
-        _update(_state(states, None, plan, unit), b, None, plan)
+        _update_or_raise(_state(states, None, plan, unit), b, None, plan)
         return
     codes, values = b.by
     order = np.argsort(codes, kind="stable")
@@ -228,11 +233,19 @@ def _add_batch(
     ]
     if held is None:
         for state, lo, hi in segments:
-            _update(state, b, order[lo:hi], plan)
+            _update_or_raise(state, b, order[lo:hi], plan)
         return
     p, y, w = batch_arrays(b, order, plan)  # the batch's rows in segment order: one gather
     for state, lo, hi in segments:
-        held.add(state, p[lo:hi], y[lo:hi], None if w is None else w[lo:hi], b.number)
+        origin = RowsOrigin(b.number, b.first_row, order[lo:hi])
+        held.add(state, p[lo:hi], y[lo:hi], None if w is None else w[lo:hi], origin)
+
+
+def _update_or_raise(state: Any, b: Batch, idx: np.ndarray | None, plan: Plan) -> None:
+    try:
+        _update(state, b, idx, plan)
+    except BCELabError as e:
+        raise RowsUpdateError(e, RowsOrigin(b.number, b.first_row, idx)) from None
 
 
 def _invalid_targets(states: dict[Key, Any]) -> int:

@@ -103,6 +103,7 @@ def raise_for_counts(
             f"{counts.bad_weight} weights are negative, infinite or NaN "
             f"(first: {float(w[i])!r} at row {i})",
             "fix or drop those rows' weights",
+            row=i,
         )
     if counts.bad_prob:
         i = counts.first_bad_prob
@@ -110,6 +111,7 @@ def raise_for_counts(
             f"{fname}: probabilities must lie in [0, 1]",
             f"{counts.bad_prob} values are outside (first: {float(p[i])!r} at row {i})",
             "if these are logits (raw scores), pass logits=True; otherwise apply a sigmoid first",
+            row=i,
         )
     if strict and counts.nan_pred:
         i = int(np.flatnonzero(np.isnan(p))[0])
@@ -117,6 +119,7 @@ def raise_for_counts(
             f"{fname}: {'logits' if logits else 'preds'} must not contain NaN when strict=True",
             f"found {counts.nan_pred} NaN value(s) (first at row {i})",
             "clean the data, or pass strict=False to exclude and count those rows",
+            row=i,
         )
     if strict and counts.invalid_target:
         with np.errstate(invalid="ignore"):
@@ -126,4 +129,5 @@ def raise_for_counts(
             f"{counts.invalid_target} targets are outside or NaN (first: {float(y[i])!r} at row {i})",
             "map labels like {-1, 1} to {0, 1} with (y + 1) / 2, or pass "
             "strict=False to exclude and count those rows",
+            row=i,
         )

@@ -130,6 +130,7 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
                 f"{int(bad_y.sum())} targets are outside or NaN (first: {float(y[i])!r} at row {i})",
                 "map labels like {-1, 1} to {0, 1} with (y + 1) / 2, or pass strict=False "
                 "to exclude and count those rows",
+                row=i,
             )
         if strict and not keep.all():
             i = int(np.flatnonzero(~keep)[0])
@@ -137,6 +138,7 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
                 f"{FNAME}: predictions must not contain NaN when strict=True",
                 f"found {int((~keep).sum())} rows with a NaN prediction (first at row {i})",
                 "clean the data, or pass strict=False to exclude and count those rows",
+                row=i,
             )
         if w is not None:
             bad_w = ~((w >= 0) & (w < np.inf))
@@ -146,6 +148,7 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
                     f"{FNAME}: weights must be finite and >= 0",
                     f"{int(bad_w.sum())} weights are not (first: {float(w[i])!r} at row {i})",
                     "fix or drop those rows' weights",
+                    row=i,
                 )
             if (w >= MAX_VALUE).any():
                 raise DomainError(
@@ -186,6 +189,7 @@ def _check_model(
                 f"{FNAME}: probabilities must lie in [0, 1]",
                 f"{int(out.sum())} values of preds_{nm} are outside (first: {float(p[i])!r} at row {i})",
                 "if these are logits (raw scores), pass logits=True",
+                row=i,
             )
         if eps > 0:  # clipped probabilities have finite losses
             return
@@ -199,6 +203,7 @@ def _check_model(
             f"model {nm.upper()} has {int(inf.sum())} rows with an infinite loss "
             f"(first: prediction {float(p[i])!r}, target {float(y[i])!r} at row {i})",
             "clip the probabilities, e.g. clip=1e-15",
+            row=i,
         )
 
 

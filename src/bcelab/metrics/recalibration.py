@@ -82,6 +82,7 @@ def to_probabilities(preds: object, *, logits: bool, fname: str) -> np.ndarray:
             f"{fname}: probabilities must lie in [0, 1]",
             f"{int(bad.sum())} values are outside (first: {float(x.ravel()[i])!r} at row {i})",
             "if these are logits (raw scores), pass logits=True; otherwise apply a sigmoid first",
+            row=i,
         )
     return x
 
