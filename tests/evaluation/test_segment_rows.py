@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import bcelab
@@ -22,6 +20,8 @@ from bcelab.evaluation.reader import plan_units
 from bcelab.evaluation.segment_rows import RowsOrigin, RowsUpdateError, SegmentRows
 from bcelab.evaluation.tasks import Plan, run_unit_objects
 from bcelab.metrics import BinaryStats
+
+from .segment_data import segment_file
 
 
 class Recorder:
@@ -90,23 +90,9 @@ def test_a_failed_update_names_the_rows_of_its_part() -> None:
     assert state.calls == []  # the state's own update failed: nothing was added
 
 
-def _segment_file(
-    path: Path, n: int, seed: int, bad_row: int | None = None
-) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    p = rng.random(n).astype(np.float32)
-    y = (rng.random(n) < p).astype(np.float32)
-    g = rng.integers(0, 40, n).astype(np.int32)
-    w = (rng.random(n) + 0.5).astype(np.float64)
-    if bad_row is not None:
-        p[bad_row] = 1.5
-    pq.write_table(pa.table({"y": y, "p": p, "g": g, "w": w}), path, row_group_size=1 << 14)
-    return {"y": y, "p": p, "g": g, "w": w}
-
-
 @pytest.mark.parametrize("weighted", [False, True])
 def test_held_segments_equal_one_update_per_batch(tmp_path: Path, weighted: bool) -> None:
-    data = _segment_file(tmp_path / "s.parquet", 200_000, 1)
+    data = segment_file(tmp_path / "s.parquet", 200_000, 1)
     cols = Columns("y", "p", weight="w" if weighted else None, by="g")
     units = plan_units([tmp_path / "s.parquet"], cols, unit_rows=1 << 30)
     res = run_unit_objects(units[0], Plan(cols, batch_rows=2048))
@@ -129,7 +115,7 @@ def test_held_segments_equal_one_update_per_batch(tmp_path: Path, weighted: bool
 
 
 def test_every_engine_gives_the_same_bits(tmp_path: Path) -> None:
-    _segment_file(tmp_path / "s.parquet", 120_000, 2)
+    segment_file(tmp_path / "s.parquet", 120_000, 2)
     runs = [
         bcelab.evaluate(tmp_path / "s.parquet", preds="p", target="y", by="g", threads=t)
         for t in (1, 2)

@@ -20,18 +20,7 @@ from bcelab.evaluation.columns import Columns
 from bcelab.evaluation.reader import plan_units
 from bcelab.evaluation.tasks import Plan, run_unit_objects
 
-
-def _segment_file(
-    path: Path, n: int, seed: int, bad_row: int | None = None
-) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    p = rng.random(n).astype(np.float32)
-    y = (rng.random(n) < p).astype(np.float32)
-    g = rng.integers(0, 40, n).astype(np.int32)
-    if bad_row is not None:
-        p[bad_row] = 1.5
-    pq.write_table(pa.table({"y": y, "p": p, "g": g}), path, row_group_size=1 << 14)
-    return {"y": y, "p": p, "g": g}
+from .segment_data import segment_file
 
 
 @pytest.mark.parametrize("by", ["g", None])
@@ -42,7 +31,7 @@ def test_a_bad_prediction_is_named_with_its_row_and_batch(
     """Held, one update per segment and batch (strict), or one per batch (no by): the
     error names the file's row, not the row within the update's arrays."""
     # row 70,000 lies in batch 70,000 // 2048 = 34 of the file's one unit
-    _segment_file(tmp_path / "s.parquet", 100_000, 3, bad_row=70_000)
+    segment_file(tmp_path / "s.parquet", 100_000, 3, bad_row=70_000)
     cols = Columns("y", "p", by=by)
     units = plan_units([tmp_path / "s.parquet"], cols, unit_rows=1 << 30)
     with pytest.raises(DomainError) as e:
@@ -67,7 +56,7 @@ def test_a_bad_weight_in_a_csv_file_is_named_with_its_line(tmp_path: Path) -> No
 
 
 def test_a_target_outside_0_1_names_its_row(tmp_path: Path) -> None:
-    data = _segment_file(tmp_path / "s.parquet", 50_000, 4)
+    data = segment_file(tmp_path / "s.parquet", 50_000, 4)
     data["y"][40_000] = 3.0
     pq.write_table(pa.table(data), tmp_path / "t.parquet", row_group_size=1 << 14)
     with pytest.raises(DataError) as e:
