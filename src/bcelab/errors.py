@@ -37,6 +37,13 @@ class BCELabError(ValueError):
         self.row = row
         super().__init__(f"{expected}; {received}. {fix}")
 
+    def received_at(self, name: str) -> str:
+        """``received`` with the row it names (``at row {row}``) called ``name`` instead
+        (the source's row, say ``row 500000 of FILE``); unchanged when it names none."""
+        if self.row is None:
+            return self.received
+        return self.received.replace(f"at row {self.row}", f"at {name}", 1)
+
 
 class OptionError(BCELabError):
     """A keyword option has a value outside what the function accepts."""

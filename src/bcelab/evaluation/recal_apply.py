@@ -241,9 +241,7 @@ def _apply(
     try:
         return recal_map.apply(p, logits=logits)
     except BCELabError as e:
-        received = e.received
-        if e.row is not None:
-            received = received.replace(f"at row {e.row}", f"at row {first_row + e.row}", 1)
+        received = e.received_at(f"row {first_row + (e.row or 0)}")
         raise type(e)(e.expected, f"{received} (in {where})", e.fix) from None
 
 

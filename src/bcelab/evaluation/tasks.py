@@ -211,8 +211,7 @@ def _in_source(failed: RowsUpdateError, unit: Unit) -> BCELabError:
         return type(err)(err.expected, f"{err.received} (in {where})", err.fix)
     n = origin.source_row(err.row)
     at = f"line {n + 2}" if unit.kind == "csv" else f"row {n}"
-    received = err.received.replace(f"at row {err.row}", f"at {at} of {where}", 1)
-    return type(err)(err.expected, received, err.fix)
+    return type(err)(err.expected, err.received_at(f"{at} of {where}"), err.fix)
 
 
 def _add_batch(
