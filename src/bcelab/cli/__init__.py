@@ -84,7 +84,11 @@ def _build_parser(
     modules: dict[str, ModuleType] = {}
     missing: tuple[str, ImportError] | None = None
     wanted = _requested(argv)
-    for name, (modname, help_) in COMMANDS.items():
+    # A known command gets its own parser only (start-up time: each parser and flag costs
+    # argparse's formatter and translation lookups); otherwise every command is listed.
+    names = [wanted] if wanted in COMMANDS else list(COMMANDS)
+    for name in names:
+        modname, help_ = COMMANDS[name]
         sp = sub.add_parser(name, help=help_, description=help_)
         # Only the requested subcommand's module is imported (start-up time: `bcelab loss`
         # does not load pyarrow or torch).

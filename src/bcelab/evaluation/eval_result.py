@@ -10,8 +10,6 @@ import pyarrow as pa
 
 from ..errors import OptionError
 from .columns import Columns
-from .figures import overview
-from .markup import notebook_view
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -191,6 +189,8 @@ class EvalResult:
 
     def plot(self, *, segment: Any = None) -> Figure:
         """A 2x2 overview: reliability diagram, ROC, precision-recall, score histograms."""
+        from .figures import overview  # start-up time: only a figure needs it
+
         if segment is None:
             return overview(self.stats, self.metrics, title=self._title(None))
         for s in self.segments:
@@ -214,4 +214,6 @@ class EvalResult:
     def _repr_html_(self) -> str:
         """The notebook view: counts, metrics and segments as an HTML table (escaped,
         no external resources)."""
+        from .markup import notebook_view  # start-up time: only a notebook needs it
+
         return notebook_view(self.to_dict())

@@ -10,7 +10,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core.options import (
     check_clip,
@@ -24,14 +24,16 @@ from .columns import Columns, check_positive_label
 from .eval_result import EvalResult, Recalibration, Segment
 from .local_engine import ProgressFn
 from .reader import Unit
-from .recal_fit import FittedMap, RecalibrationOptions, check_recalibration_options, fit_source
-from .recal_fit import recalibrate as recalibrate_run
+from .recal_options import RecalibrationOptions, check_recalibration_options
 from .row_progress import RowProgressBar
 from .run_options import ENGINES, check_engine_options, progress_callable
 from .runner import Runner, open_runner
 from .sources import check_delimiter, check_source_kind, plan_source, run_planned
 from .tasks import Plan, UnitResult, segment_order
 from .warmup import compile_metric_kernels
+
+if TYPE_CHECKING:
+    from .recal_fit import FittedMap
 
 __all__ = ["ENGINES", "evaluate"]
 
@@ -127,13 +129,19 @@ def _passes(
     """The evaluation pass (its result, units, label and seconds), then the recalibration
     (``where``: the engine's options and the progress callable)."""
     try:
-        fit_on = fit_source(opts, plan, delimiter)
+        fit_on = None
+        if opts.method is not None:  # start-up time: the fitting loads only when asked for
+            from .recal_fit import fit_source
+
+            fit_on = fit_source(opts, plan, delimiter)
         with open_runner(engine, passes=1 if opts.method is None else 2, **where) as runner:
             t0 = time.perf_counter()
             res, units, label = _run(source, kind, plan, delimiter, runner)
             seconds = time.perf_counter() - t0
             if opts.method is None:
                 return res, units, label, seconds, None
+            from .recal_fit import recalibrate as recalibrate_run
+
             total = BinaryStats.merge_all(res.states.values())
             fitted = recalibrate_run(
                 opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,

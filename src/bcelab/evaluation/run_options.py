@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from .._core.options import check_choice, check_positive_int, check_threads
 from ..errors import OptionError
-from .dask_engine import check_dask_options
 from .local_engine import ProgressFn
 from .row_progress import RowProgressBar
 
@@ -44,6 +43,8 @@ def check_engine_options(
                 "size a new Dask LocalCluster with workers= (worker processes), or use "
                 "engine='local'",
             )
+        from .dask_engine import check_dask_options  # start-up time: only for Dask
+
         check_dask_options(scheduler, n_workers)
         return name
     if n_workers is not None:

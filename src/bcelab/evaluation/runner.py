@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .columns import Columns
-from .dask_engine import dask_session, run_dask
 from .local_engine import ProgressFn, check_rows, run_local
 from .reader import Unit, plan_units
 from .tables import describe, table_units, to_arrow
@@ -50,6 +49,8 @@ class Runner:
             return UnitResult(0)
         show = self._report if self.progress is not None else None
         if self.engine == "dask":
+            from .dask_engine import run_dask  # start-up time: only the Dask engine needs it
+
             res = run_dask(
                 units, plan, scheduler=self.scheduler, workers=self.workers, progress=show
             )
@@ -72,6 +73,8 @@ def open_runner(
 ) -> Iterator[Runner]:
     """A :class:`Runner`; with ``engine="dask"`` and ``passes > 1``, one client for all."""
     if engine == "dask" and passes > 1:
+        from .dask_engine import dask_session  # start-up time: as above
+
         with dask_session(scheduler, workers) as client:
             yield Runner(engine, None, None, client, progress)
         return

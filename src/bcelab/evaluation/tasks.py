@@ -33,7 +33,6 @@ import numpy as np
 from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
-from ..metrics.recalibration import reweight_negatives
 from .columns import Columns, check_target_range
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 from .segment_rows import RowsOrigin, RowsUpdateError, SegmentRows
@@ -114,6 +113,9 @@ def batch_arrays(
         y, p = np.take(y, idx), np.take(p, idx)
         w = None if w is None else np.take(w, idx)
     if plan.negative_rate is not None:
+        # start-up time: the recalibration module loads only for a negative_rate
+        from ..metrics.recalibration import reweight_negatives
+
         y, w = reweight_negatives(y, w, negative_rate=plan.negative_rate)
     return p, y, w
 

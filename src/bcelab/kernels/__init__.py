@@ -40,8 +40,20 @@ public losses).
 
 from __future__ import annotations
 
-from .dispatch import available, set_enabled, try_fused, try_fused_grad
-from .fused_api import FusedResult, fused_bce
+from typing import TYPE_CHECKING
+
+from .._core.lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from .dispatch import available, set_enabled, try_fused, try_fused_grad
+    from .fused_api import FusedResult, fused_bce
+
+#: start-up time: the loss kernel's modules load on first use (an evaluation needs only
+#: the metric loops)
+_LAZY = {
+    **dict.fromkeys(("available", "set_enabled", "try_fused", "try_fused_grad"), ".dispatch"),
+    **dict.fromkeys(("FusedResult", "fused_bce"), ".fused_api"),
+}
 
 __all__ = [
     "FusedResult",
@@ -51,3 +63,5 @@ __all__ = [
     "try_fused",
     "try_fused_grad",
 ]
+
+__getattr__ = lazy_getattr(__name__, _LAZY)

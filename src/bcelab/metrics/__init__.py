@@ -20,26 +20,47 @@ from .decomposition import (
     decompose_binned,
     decompose_stats,
 )
-from .recalibration import (
-    DownsamplingMap,
-    IsotonicMap,
-    PlattMap,
-    RecalibrationMap,
-    TemperatureMap,
-    fit_isotonic,
-    load_map,
-    reweight_negatives,
-)
 from .result import BinaryMetrics
-from .scaling import ScalingFitter, ScalingStats, fit_platt, fit_scaling, fit_temperature
 from .stats import BinaryStats
 
 if TYPE_CHECKING:
     from .paired import PairedBootstrapStats
     from .paired_result import PairedComparison
+    from .recalibration import (
+        DownsamplingMap,
+        IsotonicMap,
+        PlattMap,
+        RecalibrationMap,
+        TemperatureMap,
+        fit_isotonic,
+        load_map,
+        reweight_negatives,
+    )
+    from .scaling import ScalingFitter, ScalingStats, fit_platt, fit_scaling, fit_temperature
 
-#: start-up time: the paired bootstrap and its compiled loops load on first use
-_LAZY = {"PairedBootstrapStats": ".paired", "PairedComparison": ".paired_result"}
+#: start-up time: the paired bootstrap, the recalibration maps and the scaling fits load
+#: on first use (an evaluation without recalibration needs none of them)
+_LAZY = {
+    "PairedBootstrapStats": ".paired",
+    "PairedComparison": ".paired_result",
+    **dict.fromkeys(
+        (
+            "DownsamplingMap",
+            "IsotonicMap",
+            "PlattMap",
+            "RecalibrationMap",
+            "TemperatureMap",
+            "fit_isotonic",
+            "load_map",
+            "reweight_negatives",
+        ),
+        ".recalibration",
+    ),
+    **dict.fromkeys(
+        ("ScalingFitter", "ScalingStats", "fit_platt", "fit_scaling", "fit_temperature"),
+        ".scaling",
+    ),
+}
 
 __all__ = [
     "BinaryMetrics",

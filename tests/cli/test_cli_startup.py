@@ -1,0 +1,99 @@
+"""What a command loads: only its own parser and the modules its work needs.
+
+Start-up time is most of a small ``bcelab eval``: every module a plain evaluation does
+not use (recalibration, Dask, figures, the loss kernel, ...) loads on first use instead.
+Each case runs in a fresh interpreter, the way a user's shell runs the command.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+# modules a plain `bcelab eval FILE --pred p --target y` must not import
+NOT_FOR_PLAIN_EVAL = (
+    "bcelab.metrics.recalibration",
+    "bcelab.metrics.scaling",
+    "bcelab.evaluation.recal_fit",
+    "bcelab.evaluation.recal_pass",
+    "bcelab.evaluation.dask_engine",
+    "bcelab.evaluation.figures",
+    "bcelab.evaluation.markup",
+    "bcelab.evaluation.report",
+    "bcelab.kernels.fused_api",
+    "bcelab.kernels.dispatch",
+    "matplotlib",
+    "numba",
+    "torch",
+    "dask",
+)
+
+_PROBE = """
+import json, sys
+from bcelab.cli import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}))
+"""
+
+
+def _loaded(*args: str) -> tuple[int, set[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, check=False
+    )
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    return int(last["rc"]), set(last["modules"]), proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> str:
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, 2000).astype(np.float32)
+    y = (rng.uniform(size=2000) < p).astype(np.float32)
+    path = tmp_path_factory.mktemp("startup") / "preds.parquet"
+    pq.write_table(pa.table({"p": p, "y": y}), path)
+    return str(path)
+
+
+def test_plain_eval_loads_none_of_the_optional_parts(small: str) -> None:
+    rc, mods, out = _loaded("eval", small, "--pred", "p", "--target", "y")
+    assert rc == 0, out
+    assert "log loss" in out
+    assert sorted(m for m in NOT_FOR_PLAIN_EVAL if m in mods) == []
+
+
+def test_recalibration_loads_its_modules_when_asked(small: str) -> None:
+    rc, mods, out = _loaded(
+        "eval", small, "--pred", "p", "--target", "y", "--recalibrate", "platt"
+    )
+    assert rc == 0, out
+    assert {"bcelab.evaluation.recal_fit", "bcelab.metrics.scaling"} <= mods
+    assert "recalibrated      platt (a=" in out
+
+
+def test_unknown_command_still_lists_every_command() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bcelab", "evl"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    for name in ("loss", "explain", "train", "eval", "compare", "recalibrate", "predict"):
+        assert f"'{name}'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_known_command_help_is_its_own() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bcelab", "eval", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("usage: bcelab eval ")
+    assert "--pred" in proc.stdout
