@@ -69,9 +69,7 @@ def test_plain_eval_loads_none_of_the_optional_parts(small: str) -> None:
 
 
 def test_recalibration_loads_its_modules_when_asked(small: str) -> None:
-    rc, mods, out = _loaded(
-        "eval", small, "--pred", "p", "--target", "y", "--recalibrate", "platt"
-    )
+    rc, mods, out = _loaded("eval", small, "--pred", "p", "--target", "y", "--recalibrate", "platt")
     assert rc == 0, out
     assert {"bcelab.evaluation.recal_fit", "bcelab.metrics.scaling"} <= mods
     assert "recalibrated      platt (a=" in out
