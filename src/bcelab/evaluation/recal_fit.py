@@ -1,5 +1,6 @@
-"""Recalibration inside :func:`bcelab.evaluate`: options checked at the door, the map
-fitted by passes over the data, and one more pass for the metrics after it.
+"""Recalibration inside :func:`bcelab.evaluate`: the map fitted by passes over the data,
+and one more pass for the metrics after it (the options were checked at the door by
+:mod:`.recal_options`; this module loads only when a map is asked for).
 
 The map is fitted on the evaluated rows, or on a separate calibration set (``fit_on``,
 with the same columns; its ``by`` column, if any, is not needed).  The fit sees the rows
