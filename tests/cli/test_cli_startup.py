@@ -14,6 +14,8 @@ import sys
 import numpy as np
 import pytest
 
+from bcelab.cli import main
+
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
@@ -95,3 +97,24 @@ def test_known_command_help_is_its_own() -> None:
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: bcelab eval ")
     assert "--pred" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("loss", "--preds", "0.1,0.5,0.9", "--targets", "0.3,0.5,1", "--json"),
+        ("loss", "--preds", "-3,0,12.5", "--targets", "0,0.5,1", "--logits", "--json"),
+        ("explain", "--target", "0.3"),
+    ],
+)
+def test_typed_numbers_load_no_compiled_kernel(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bcelab loss` and `bcelab explain` use the reference formulas: no numba import
+    (0.4 s), and the same output as the same command run in this process (where the
+    fused kernel may already be loaded)."""
+    rc, mods, out = _loaded(*args)
+    assert rc == 0, out
+    assert not {"numba", "bcelab.kernels.loss_driver"} & mods
+    assert main(list(args)) == 0
+    assert out.startswith(capsys.readouterr().out)

@@ -1,14 +1,13 @@
 """The fused kernel (bcelab.kernels) against the reference Array-API path and against mpmath.
 
 The reference path is the core itself with the dispatch turned off
-(``bcelab.kernels.set_enabled(False)``); per-element accuracy is checked against a 50-digit
+(``bcelab.kernels.reference_path()``); per-element accuracy is checked against a 50-digit
 mpmath evaluation of the same formulas as ``tests/test_core_accuracy.py`` (issue 2's grid).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,21 +17,12 @@ pytest.importorskip("numba")
 mpmath = pytest.importorskip("mpmath")
 
 import bcelab  # noqa: E402
-from bcelab.kernels import dispatch, fused_bce, set_enabled  # noqa: E402
+from bcelab.kernels import dispatch, fused_bce, reference_path  # noqa: E402
 from bcelab.kernels.constants import CHUNK, PARALLEL_MIN  # noqa: E402
 
 mpmath.mp.dps = 50
 TARGETS = [0.0, 1e-6, 0.1, 0.5, 0.9, 1.0]
 ULPS = {"float64": 4.0, "float32": 2.0}
-
-
-@contextlib.contextmanager
-def reference_path() -> Iterator[None]:
-    set_enabled(False)
-    try:
-        yield
-    finally:
-        set_enabled(True)
 
 
 def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:

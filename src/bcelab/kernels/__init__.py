@@ -45,13 +45,16 @@ from typing import TYPE_CHECKING
 from .._core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from .dispatch import available, set_enabled, try_fused, try_fused_grad
+    from .dispatch import available, reference_path, set_enabled, try_fused, try_fused_grad
     from .fused_api import FusedResult, fused_bce
 
 #: start-up time: the loss kernel's modules load on first use (an evaluation needs only
 #: the metric loops)
 _LAZY = {
-    **dict.fromkeys(("available", "set_enabled", "try_fused", "try_fused_grad"), ".dispatch"),
+    **dict.fromkeys(
+        ("available", "reference_path", "set_enabled", "try_fused", "try_fused_grad"),
+        ".dispatch",
+    ),
     **dict.fromkeys(("FusedResult", "fused_bce"), ".fused_api"),
 }
 
@@ -59,6 +62,7 @@ __all__ = [
     "FusedResult",
     "available",
     "fused_bce",
+    "reference_path",
     "set_enabled",
     "try_fused",
     "try_fused_grad",

@@ -25,6 +25,8 @@ call goes to the reference path, which raises exactly the documented error or ap
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, TypeGuard
 
@@ -39,6 +41,7 @@ __all__ = [
     "eligible_arrays",
     "grad_denominator",
     "loss_driver",
+    "reference_path",
     "scalar_options",
     "set_enabled",
     "try_fused",
@@ -56,6 +59,22 @@ Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 def set_enabled(flag: bool) -> None:
     """Turn the automatic dispatch to the fused kernel on or off (for this process)."""
     _STATE["enabled"] = bool(flag)
+
+
+@contextmanager
+def reference_path() -> Iterator[None]:
+    """The dispatch off for the calls inside the block, then as it was before.
+
+    For a handful of numbers, where importing numba for the kernel (about 0.4 s in a
+    fresh process) costs far more than the reference path (tens of microseconds).  Like
+    :func:`set_enabled`, it switches the whole process, every thread included.
+    """
+    before = _STATE["enabled"]
+    _STATE["enabled"] = False
+    try:
+        yield
+    finally:
+        _STATE["enabled"] = before
 
 
 def available() -> bool:
