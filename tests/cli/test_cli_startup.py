@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from bcelab.cli import main
+from bcelab.cli import COMMANDS, main
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -40,6 +40,15 @@ NOT_FOR_PLAIN_EVAL = (
 _PROBE = """
 import json, sys
 from bcelab.cli import main
+
+
+def _run_main(argv):
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse's --help exits after printing
+        return e.code
+
+
 rc = main(sys.argv[1:])
 print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}))
 """
@@ -85,6 +94,38 @@ def test_unknown_command_still_lists_every_command() -> None:
     for name in ("loss", "explain", "train", "eval", "compare", "recalibrate", "predict"):
         assert f"'{name}'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_version_and_help_import_no_command() -> None:
+    """`bcelab --version` and `bcelab --help` list the commands from their one-line helps:
+    no command module and no NumPy load."""
+    for args in (("--version",), ("--help",)):
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE.replace("rc = main", "rc = _run_main"), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        last = json.loads(proc.stdout.strip().splitlines()[-1])
+        loaded = set(last["modules"])
+        assert not {f"bcelab.cli.{c}" for c in COMMANDS} & loaded
+        assert "numpy" not in loaded
+    proc = subprocess.run(
+        [sys.executable, "-m", "bcelab", "--help"], capture_output=True, text=True, check=True
+    )
+    for name, (_, help_) in COMMANDS.items():
+        assert name in proc.stdout
+        assert help_.split()[0] in proc.stdout
+
+
+def test_a_help_flag_before_the_command_shows_every_command() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bcelab", "-h", "eval"], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.startswith("usage: bcelab [-h]")
+    for name in COMMANDS:
+        assert name in proc.stdout
 
 
 def test_known_command_help_is_its_own() -> None:

@@ -85,21 +85,25 @@ def _build_parser(
     missing: tuple[str, ImportError] | None = None
     wanted = _requested(argv)
     # A known command gets its own parser only (start-up time: each parser and flag costs
-    # argparse's formatter and translation lookups); otherwise every command is listed.
-    names = [wanted] if wanted in COMMANDS else list(COMMANDS)
+    # argparse's formatter and translation lookups); otherwise, and for a help flag before
+    # the command (`bcelab -h eval` shows bcelab's own help), every command is listed.
+    before = argv[: list(argv).index(wanted)] if wanted is not None else argv
+    top_help = any(a in ("-h", "--help") for a in before)
+    names = [wanted] if wanted in COMMANDS and not top_help else list(COMMANDS)
     for name in names:
         modname, help_ = COMMANDS[name]
         sp = sub.add_parser(name, help=help_, description=help_)
         # Only the requested subcommand's module is imported (start-up time: `bcelab loss`
-        # does not load pyarrow or torch).
-        if wanted is None or wanted == name:
+        # does not load pyarrow or torch, and `bcelab --help` lists the commands from
+        # their one-line helps without importing any)
+        if wanted == name:
             try:
                 mod = importlib.import_module(modname)
                 mod.add_arguments(sp)
             except ImportError as e:
                 if e.name and e.name.startswith("bcelab"):
                     continue  # subcommand not available in this build
-                if wanted != name or missing_extra(e, name) is None:
+                if missing_extra(e, name) is None:
                     raise
                 missing = (name, e)
                 continue
