@@ -22,6 +22,7 @@ __all__ = [
     "NOCT",
     "PARALLEL_MIN",
     "PIECE_CHUNKS",
+    "PREFETCH_AHEAD",
     "SIDE",
     "STATS_BLOCK",
     "STATS_SERIAL_BELOW",
@@ -44,6 +45,9 @@ INLINE: dict[str, Any] = {**JIT, "inline": "always"}
 #: that a SIMD sum adds up, and the one-logarithm block sums of ``kernels.logsum``
 #: multiply at most this many factors below 2 (no overflow below 2**1023).
 LOSS_BLOCK = 512
+#: How far ahead of the block being computed the loss kernel asks for its inputs'
+#: cache lines (:mod:`bcelab.kernels.prefetch`): two blocks.
+PREFETCH_AHEAD = 2 * LOSS_BLOCK
 #: Elements per chunk: each chunk's sums land in their own row, added in chunk order.
 CHUNK = 1 << 16
 #: Below this many elements one thread is faster (thread hand-off costs ~20-40 us).
