@@ -38,6 +38,7 @@ from numba import njit
 
 from .constants import INLINE, JIT, LOSS_BLOCK, PREFETCH_AHEAD, LossSlot, Write
 from .fastmath import add_reassoc, borrowed, exp_nonpos_sum
+from .grad_pairs import hard_prob_grad_block
 from .logsum import PLAIN_MIN, logit_sums, plain_logits_pass, prob_sums
 from .prefetch import prefetch_range
 from .scalar import (
@@ -47,7 +48,6 @@ from .scalar import (
     grad_logits,
     grad_logits_f32in,
     grad_probs,
-    grad_probs_hard,
     hard_term_f32in,
     invalid_element,
     output_value,
@@ -92,11 +92,14 @@ def grad_rows(
     its captured values, and a captured compiled function differs in every process, so
     the kernel would be compiled again each time.  ``logits`` is the kernel's constant.
     """
+    if not logits:  # one division per two elements
+        hard_prob_grad_block(pb, tb, ob, m, pw, inv_den, gs, scaled)
+        return
     for j in range(m):
         p = np.float64(pb[j])
         y = np.float64(tb[j])
         y = smooth_target(y, keep, half) if smooth else y
-        g = grad_logits_f32in(p, y, ta[j], pw) if logits else grad_probs_hard(p, y, pw)
+        g = grad_logits_f32in(p, y, ta[j], pw)
         ob[j] = output_value(scale_by_weight(g, 1.0, den, inv_den, True), gs, True, scaled)
 
 

@@ -42,7 +42,6 @@ __all__ = [
     "grad_logits",
     "grad_logits_f32in",
     "grad_probs",
-    "grad_probs_hard",
     "hard_term_f32in",
     "invalid_element",
     "kl_from_logs",
@@ -196,22 +195,6 @@ def grad_probs(p: float, y: float, pw: float) -> float:
     t1 = 0.0 if c == 0.0 else -c / p
     t2 = 0.0 if y == 1.0 else (1.0 - y) / (1.0 - p)
     return t1 + t2 + 0.0
-
-
-@njit(**INLINE)
-def grad_probs_hard(p: float, y: float, pw: float) -> float:
-    """:func:`grad_probs` for a target of exactly 0 or 1: ``-pw / p`` or ``1 / (1 - p)``.
-
-    The term whose coefficient is 0 is dropped, so one division remains, rounded once
-    (``1 - p`` is exact for a float32 ``p``): p = 0 or 1 give the same infinities as the
-    two-term form, and ``pw = 0`` gives 0 for y = 1.  The loss kernel's hard-target
-    blocks use it; LLVM evaluates every side of a branch in a SIMD loop, so
-    :func:`grad_probs` there costs three divisions per element.
-    """
-    pos = y == 1.0
-    num = -pw if pos else 1.0
-    den = p if pos else 1.0 - p
-    return 0.0 if num == 0.0 else num / den + 0.0
 
 
 @njit(**INLINE)
