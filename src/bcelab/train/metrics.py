@@ -100,10 +100,13 @@ def splits_metrics(
     return out
 
 
-#: the smallest float32 logit whose :func:`bcelab._core.formulas.sigmoid` is >= 0.5 (-2**-25): above
-#: it the sigmoid rounds to 0.5 or more, below it to less (checked over every float32
-#: near it in the tests), so ``z >= SIGMOID_HALF_FROM`` is ``sigmoid(z) >= 0.5``
-#: (NaN: False either way) in one comparison instead of the sigmoid's seven operations
+#: the smallest float32 logit whose :func:`bcelab._core.formulas.sigmoid`, with correctly
+#: rounded float32 operations, is >= 0.5 (-2**-25): above it the sigmoid rounds to 0.5 or
+#: more, below it to less (checked over every float32 near it in the tests), so
+#: ``z >= SIGMOID_HALF_FROM`` is ``sigmoid(z) >= 0.5`` (NaN: False either way) in one
+#: comparison instead of the sigmoid's seven operations, and the same on every machine
+#: (torch's float32 ``exp`` is 1 ulp off near 0 on some CPUs, which moves its own
+#: boundary to about -2.7e-8)
 SIGMOID_HALF_FROM = -(2.0**-25)
 
 
