@@ -69,6 +69,7 @@ from .constants import INLINE
 from .fastmath import add_reassoc, exp_factor, mul_reassoc
 from .logfactor import SMALL, log1p_series, prob_factor
 from .scalar import output_value
+from .vector_width import prefer_wide_vectors
 
 __all__ = [
     "SMALL",
@@ -114,6 +115,7 @@ def _flagged_counts(pb: Any, tb: Any, m: int, nan_sum: bool, soft: bool) -> tupl
 def _make_logits(split: bool) -> Any:
     @njit(**_BLOCK)
     def block(pb: Any, tb: Any, ta: Any, m: int) -> tuple[float, float, float, float]:
+        prefer_wide_vectors()  # the kernel's vector width, also when called alone
         lin1 = 0.0
         lin0 = 0.0
         prod1 = 1.0
@@ -162,6 +164,7 @@ def soft_logits_block(
     block's logarithms still sum as the log of one product.  Returns ``(0.0, sum,
     count of NaN logits and targets outside [0, 1], 0.0)``; ``ta[j]`` holds ``exp(-|x_j|)``.
     """
+    prefer_wide_vectors()
     lin = 0.0
     prod = 1.0
     neg = _F0
@@ -193,6 +196,7 @@ def _make_probs(split: bool, plain: bool = False) -> Any:
     # plain: every factor z goes into the product, no series (plain_probs_block)
     @njit(**_BLOCK)
     def block(pb: Any, tb: Any, m: int) -> tuple[float, float, float, float]:
+        prefer_wide_vectors()  # the kernel's vector width, also when called alone
         ser1 = 0.0
         ser0 = 0.0
         exp1 = 0.0
@@ -279,6 +283,7 @@ def plain_logits_pass(
     passes over the block cost about 10% more per element, and keeping each ``t`` for a
     block that is summed again cost 1.5% of every block.
     """
+    prefer_wide_vectors()
     lin = 0.0
     prod = 1.0
     # targets other than 0 and 1, NaN included, counted as integers: 4% faster here than
@@ -331,6 +336,7 @@ def logit_sums(
     (``soft_run``): :func:`soft_logits_block`.  The returned flags say which was needed.
     ``ta[j]`` must hold ``exp(-|x_j|)``.
     """
+    prefer_wide_vectors()
     if pw != 1.0:
         s1, s0, bad, soft = hard_logits_block(pb, tb, ta, m)
         return s1, s0, bad, soft, soft_run, series_run
@@ -355,6 +361,7 @@ def prob_sums(
     series (``series_run``) until a sum reaches twice the bound.  ``soft`` > 0 sends the
     block to the per-element path.
     """
+    prefer_wide_vectors()
     if pw != 1.0:
         s1, s0, bad, soft = hard_probs_block(pb, tb, m)
         return s1, s0, bad, soft, series_run

@@ -57,6 +57,7 @@ from .scalar import (
     term_pass1,
     term_pass2,
 )
+from .vector_width import prefer_wide_vectors
 
 __all__ = ["KERNELS", "get_kernel"]
 
@@ -118,6 +119,7 @@ def _make_run(logits: bool, grad: bool, scaled: bool = False) -> Any:
         inv_den: float,
         gs: float,
     ) -> tuple[float, float, int, bool]:
+        prefer_wide_vectors()
         pred, tgt, out = borrowed(pred), borrowed(tgt), borrowed(out)
         total = 0.0
         invalid = 0.0
@@ -125,11 +127,9 @@ def _make_run(logits: bool, grad: bool, scaled: bool = False) -> Any:
         b0 = lo
         while b0 < hi:
             m = min(LOSS_BLOCK, hi - b0)
-            # the inputs' cache lines two blocks ahead (kernels.prefetch), except in the
-            # loop from logits with the gradient, which measured 5-10% slower with them
-            if not (logits and grad):
-                prefetch_range(pred, b0 + PREFETCH_AHEAD, b0 + PREFETCH_AHEAD + m)
-                prefetch_range(tgt, b0 + PREFETCH_AHEAD, b0 + PREFETCH_AHEAD + m)
+            # the inputs' cache lines two blocks ahead (kernels.prefetch)
+            prefetch_range(pred, b0 + PREFETCH_AHEAD, b0 + PREFETCH_AHEAD + m)
+            prefetch_range(tgt, b0 + PREFETCH_AHEAD, b0 + PREFETCH_AHEAD + m)
             pb = pred[b0 : b0 + m]
             tb = tgt[b0 : b0 + m]
             ob = out[b0 : b0 + m] if grad else out
@@ -233,6 +233,7 @@ def _compile(
         den: float,
         gs: float,
     ) -> None:
+        prefer_wide_vectors()
         n = pred.size
         inv_den = 1.0 / den
         # The caller holds the arrays: views of these aliases cost no reference counting.
