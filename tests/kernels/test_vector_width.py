@@ -10,7 +10,7 @@ pytest.importorskip("numba")
 from llvmlite import ir
 from numba import njit
 
-from bcelab.kernels.vector_width import WIDE, _mark, prefer_wide_vectors
+from bcelab.kernels.vector_width import WIDE, mark_wide, prefer_wide_vectors
 
 
 @njit(cache=False)
@@ -40,9 +40,9 @@ def test_the_function_that_calls_it_carries_the_attribute_and_the_same_results()
 def test_an_unknown_attribute_store_is_skipped() -> None:
     module = ir.Module()
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), []), "f")
-    assert _mark(fn) and WIDE in str(module)
+    assert mark_wide(fn) and WIDE in str(module)
 
     class Other:
         attributes = ("not", "a", "set")
 
-    assert not _mark(Other()) and not _mark(object())
+    assert not mark_wide(Other()) and not mark_wide(object())

@@ -24,13 +24,13 @@ from typing import Any
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["WIDE", "prefer_wide_vectors"]
+__all__ = ["WIDE", "mark_wide", "prefer_wide_vectors"]
 
 #: the LLVM function attribute written by :func:`prefer_wide_vectors`
 WIDE = '"prefer-vector-width"="512"'
 
 
-def _mark(function: Any) -> bool:
+def mark_wide(function: Any) -> bool:
     """Add :data:`WIDE` to an llvmlite function's attributes; False if that is not possible."""
     attributes = getattr(function, "attributes", None)
     if not isinstance(attributes, set):
@@ -41,7 +41,7 @@ def _mark(function: Any) -> bool:
 
 def _prefer_wide_vectors(typingctx: Any) -> Any:
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        _mark(builder.function)
+        mark_wide(builder.function)
         return context.get_dummy_value()
 
     return types.void(), codegen
