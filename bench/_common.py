@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -57,12 +58,22 @@ def interleaved_times(
     min_time: float = 0.02,
     max_inner: int = 10_000,
     settle: float = 0.03,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Median seconds per call of each function, timed round-robin.
 
     On a shared, noisy machine the load changes from second to second; timing the
     functions in turns (one batch of each per round) exposes them all to the same load,
     so the same-run ratios stay meaningful.  Functions that raise are left out.
+
+    Each round takes the functions in a new order (a permutation drawn from ``seed``): a
+    function that leaves the machine busy after it returns slows whichever one follows
+    it, and with a fixed order that would always be the same one.  At 1e8 elements
+    NumPy's naive loss frees gigabytes of temporaries, and for the next 0.3 s the kernel
+    ran up to 1.5x slower (measured; the cause is not pinned down, most likely the
+    operating system reclaiming that memory on the same two cores); in a fixed order the forward + gradient pass that came next lost
+    20% in every round (``bench/results/kernel.md``).  Shuffled, such a penalty falls on
+    a few rounds of a few functions, and the median leaves it out.
 
     Each batch starts after an untimed pause of ``settle`` seconds: torch's OpenMP
     workers (and XLA's) keep spinning for 5-10 ms after a parallel operation, and on
@@ -81,9 +92,12 @@ def interleaved_times(
             continue
         inner[name] = max(1, min(max_inner, int(min_time / one)))
     runs: dict[str, list[float]] = {name: [] for name in inner}
+    order = list(inner)
+    rng = random.Random(seed)
     for _ in range(repeat):
-        for name, k in inner.items():
-            fn = fns[name]
+        rng.shuffle(order)
+        for name in order:
+            fn, k = fns[name], inner[name]
             if settle > 0.0:
                 time.sleep(settle)
             t0 = time.perf_counter()

@@ -1,7 +1,8 @@
 """Whole-process ``bcelab eval`` against DuckDB's, and where bcelab's process spends its time.
 
 ``bench_eval.py`` calls :func:`whole_process_targets`.  Each engine runs as its own
-command, timed by the parent from start to exit, in turns:
+command, timed by the parent from start to exit, in turns (each round in a new, seeded
+order, so that no command always runs right after the same other one):
 
 * bcelab: the CLI as a user runs it, ``bcelab eval FILE --pred p --target y`` (every
   metric, the default 2 threads, the text report on stdout);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -199,9 +201,13 @@ def whole_process_targets(paths: dict[int, Path], rounds: int, small: Path) -> N
             _seconds(cmd)
         times: dict[str, list[float]] = {e: [] for e in cmds}
         cpu: list[float] = []  # bcelab's CPU seconds per round
+        order = list(cmds)
+        rng = random.Random(0)
         for _ in range(rounds):
-            for e, cmd in cmds.items():
-                wall, used = run_timed(cmd)
+            # as in _common.interleaved_times: no command always follows the same one
+            rng.shuffle(order)
+            for e in order:
+                wall, used = run_timed(cmds[e])
                 times[e].append(wall)
                 if e == "bcelab":
                     cpu.append(used)
