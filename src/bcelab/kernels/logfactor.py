@@ -22,13 +22,13 @@ from numba import njit
 from .constants import INLINE
 from .fastmath import bits_to_f64, f64_to_bits
 
-__all__ = ["SMALL", "log1p_series", "prob_factor"]
+__all__ = ["EXP_BIAS", "SMALL", "log1p_series", "prob_factor"]
 
 SMALL = 2.0**-7  # terms below this are summed from their series, not through the product
 _MANT = 0x000FFFFFFFFFFFFF
 _ONE_BITS = 0x3FF0000000000000
-_MAGIC = 6755399441055744.0  # 1.5 * 2**52: int -> float without a conversion instruction
-_MAGIC_BITS = 0x4338000000000000
+#: The bias of a float64 exponent: :func:`prob_factor` gives ``e + EXP_BIAS``.
+EXP_BIAS = 1023
 # log1p(t) = t (1 + t q(t)) and -log1p(-u) = u (1 + u r(u)) on [0, 2^-7], 3.2e-17 relative
 _Q1, _Q2, _Q3 = -0.4999999999998568, 0.3333333331193481, -0.24999988301675685
 _Q4, _Q5 = 0.19997106572735454, -0.16336092157242266
@@ -43,26 +43,34 @@ def log1p_series(t: float) -> float:
 
 
 @njit(**INLINE)
-def prob_factor(p: float, pos: bool, plain: bool) -> tuple[float, float, float, int, int]:
+def prob_factor(p: float, pos: bool, plain: bool) -> tuple[float, int, float, int, int]:
     """One probability's part of a block sum of ``-log z`` (``z = p`` for y = 1, ``1 - p``
-    for y = 0, exact in float64 for a float32 ``p``): ``(series term, exponent of z,
-    factor for the product, bits of z, bits of 1 - z)``.
+    for y = 0, exact in float64 for a float32 ``p``): ``(series term, biased exponent of
+    z, factor for the product, bits of z, bits of 1 - z)``.
 
-    ``z = 2^e m`` enters as its exponent (summed exactly) and its mantissa ``m`` in
-    [1, 2) (multiplied in), or, unless ``plain`` (a constant at each call), when
-    ``u = 1 - z`` is below :data:`SMALL`, as the series ``-log1p(-u)`` (exponent 0,
-    factor 1).  The sign or top exponent bit of the two bit patterns is set exactly when
-    ``p`` is outside [0, 1] or NaN; the bits of a zero ``z`` (an infinite loss) are 0, or
-    negative for -0.0.
+    ``z = 2^e m`` enters as its exponent and its mantissa ``m`` in [1, 2) (multiplied
+    in), or, unless ``plain`` (a constant at each call), when ``u = 1 - z`` is below
+    :data:`SMALL`, as the series ``-log1p(-u)`` (exponent 0, factor 1).  The exponent is
+    the integer ``e + EXP_BIAS`` (the top bits of ``z``, one shift): the caller sums the
+    integers and takes ``EXP_BIAS`` per element off the total, an exact sum as the
+    float64 sum of the exponents it replaces, two instructions per element fewer.  The
+    sign or top exponent bit of the two bit patterns is set exactly when ``p`` is outside
+    [0, 1] or NaN; the bits of a zero ``z`` (an infinite loss) are 0, or negative for -0.0.
     """
     z = p if pos else 1.0 - p
     u = 1.0 - p if pos else p  # 1 - z, exact
     bits = f64_to_bits(z)
     ubits = f64_to_bits(u)
-    e = bits_to_f64((bits >> 52) + (_MAGIC_BITS - 1023)) - _MAGIC
+    e = bits >> 52
     mant = bits_to_f64((bits & _MANT) | _ONE_BITS)
     if plain:
         return 0.0, e, mant, bits, ubits
     small = u < SMALL
     ser = u * (1.0 + u * (_R1 + u * (_R2 + u * (_R3 + u * (_R4 + u * _R5)))))
-    return (ser if small else 0.0), (0.0 if small else e), (1.0 if small else mant), bits, ubits
+    return (
+        (ser if small else 0.0),
+        (EXP_BIAS if small else e),
+        (1.0 if small else mant),
+        bits,
+        ubits,
+    )

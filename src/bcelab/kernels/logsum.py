@@ -67,7 +67,7 @@ from numba import njit
 
 from .constants import INLINE
 from .fastmath import add_reassoc, exp_factor, mul_reassoc
-from .logfactor import SMALL, log1p_series, prob_factor
+from .logfactor import EXP_BIAS, SMALL, log1p_series, prob_factor
 from .scalar import output_value
 from .vector_width import prefer_wide_vectors
 
@@ -199,8 +199,8 @@ def _make_probs(split: bool, plain: bool = False) -> Any:
         prefer_wide_vectors()  # the kernel's vector width, also when called alone
         ser1 = 0.0
         ser0 = 0.0
-        exp1 = 0.0
-        exp0 = 0.0
+        exp1 = 0  # biased exponents, summed as integers (prob_factor)
+        exp0 = 0
         prod1 = 1.0
         prod0 = 1.0
         low1 = _ONE_BITS  # the smallest bits of z, as int64: 0 (or less) for a zero
@@ -216,21 +216,23 @@ def _make_probs(split: bool, plain: bool = False) -> Any:
             if split:
                 ser1 = add_reassoc(ser1, s if pos else 0.0)
                 ser0 = add_reassoc(ser0, 0.0 if pos else s)
-                exp1 = add_reassoc(exp1, ex if pos else 0.0)
-                exp0 = add_reassoc(exp0, 0.0 if pos else ex)
+                exp1 += ex if pos else EXP_BIAS
+                exp0 += EXP_BIAS if pos else ex
                 prod1 = mul_reassoc(prod1, f if pos else 1.0)
                 prod0 = mul_reassoc(prod0, 1.0 if pos else f)
                 low1 = min(low1, bits if pos else _ONE_BITS)
                 low0 = min(low0, _ONE_BITS if pos else bits)
             else:
                 ser0 = add_reassoc(ser0, s)
-                exp0 = add_reassoc(exp0, ex)
+                exp0 += ex
                 prod0 = mul_reassoc(prod0, f)
                 low0 = min(low0, bits)
         # -log z = -(e ln 2 + log m); 512 mantissas below 2 stay below 2^512.  A z of 0
         # (its loss is infinite) has the class's smallest bits: 0, or negative for -0.0.
-        s1 = ser1 - (exp1 * _LN2 + np.log(prod1))
-        s0 = ser0 - (exp0 * _LN2 + np.log(prod0))
+        e1 = exp1 - EXP_BIAS * m if split else 0  # every element added EXP_BIAS to both
+        e0 = exp0 - EXP_BIAS * m
+        s1 = ser1 - (e1 * _LN2 + np.log(prod1))
+        s0 = ser0 - (e0 * _LN2 + np.log(prod0))
         bad = 0.0
         if (chk >> 62) != 0:  # exact counts only for a flagged block, as for logits
             for j in range(m):

@@ -39,7 +39,7 @@ from numba import njit
 
 from .constants import INLINE, LANES
 from .fastmath import log_pos
-from .logfactor import SMALL, log1p_series, prob_factor
+from .logfactor import EXP_BIAS, SMALL, log1p_series, prob_factor
 
 __all__ = ["PLAIN_MIN", "block_loss", "block_loss_logits"]
 
@@ -65,7 +65,7 @@ def _lane(
 ) -> None:
     s, ex, f, bits, ubits = prob_factor(np.float64(p[j]), y[j] == 1, plain)
     ser[k] += s
-    expo[k] += ex
+    expo[k] += ex  # an integer: the biased exponent
     prod[k] *= f
     # the sign or top exponent bit: p outside [0, 1] or NaN, or (bits - 1 < 0) z = 0
     chk[k] |= bits | ubits | (bits - 1)
@@ -77,12 +77,12 @@ def _lanes_sum(
 ) -> tuple[float, bool]:
     """:func:`block_loss` with (``plain``) or without the series (a constant per call)."""
     n = y.shape[0]
-    ser, expo, prod = lanes[0], lanes[1], lanes[2]  # 1-D views: faster loops than lanes[i, k]
-    chk = marks[0]
+    ser, prod = lanes[0], lanes[1]  # 1-D views: faster loops than lanes[i, k]
+    chk, expo = marks[0], marks[1]
     ser[:] = 0.0
-    expo[:] = 0.0
     prod[:] = 1.0
     chk[:] = 0
+    expo[:] = 0
     full = n - n % LANES
     for g in range(n // LANES):
         for k in range(LANES):
@@ -90,7 +90,7 @@ def _lanes_sum(
     for k in range(n % LANES):
         _lane(y, p, full + k, k, plain, ser, expo, prod, chk)
     total_ser = 0.0
-    total_exp = 0.0  # a sum of integers: exact
+    total_exp = 0  # biased exponents: each row added EXP_BIAS
     logs = 0.0
     flags = 0
     for k in range(LANES):
@@ -100,7 +100,7 @@ def _lanes_sum(
         flags |= chk[k]
     if (flags >> 62) != 0:
         return 0.0, False
-    return total_ser - (total_exp * _LN2 + logs), True
+    return total_ser - ((total_exp - EXP_BIAS * n) * _LN2 + logs), True
 
 
 @njit(**INLINE)
@@ -109,7 +109,7 @@ def block_loss(y: Any, p: Any, lanes: np.ndarray, marks: np.ndarray) -> tuple[fl
     whose labels are all 0 or 1.  It does not hold (the sum is meaningless; the caller
     goes row by row) when a probability is NaN or outside [0, 1], or a loss is infinite
     (``z = 0``).  ``lanes`` (float64) and ``marks`` (int64) are scratch arrays of at
-    least 3 and 1 rows of ``LANES``.  The plain product first; below :data:`PLAIN_MIN`
+    least 2 rows of ``LANES`` each.  The plain product first; below :data:`PLAIN_MIN`
     the block again with the series."""
     total, ok = _lanes_sum(y, p, True, lanes, marks)
     if ok and total < PLAIN_MIN:

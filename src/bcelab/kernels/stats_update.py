@@ -278,7 +278,7 @@ def accum_range(
     by_product = not (has_w or eps > 0)
     ta = np.empty(STATS_BLOCK, dtype=np.float64)
     lanes = np.empty((3, LANES), dtype=np.float64)
-    marks = np.empty((1, LANES), dtype=np.int64)
+    marks = np.empty((2, LANES), dtype=np.int64)
     use_counts = not has_w and stop - start >= COUNTS_FROM
     span = empty_span(counts)
     b0 = start
