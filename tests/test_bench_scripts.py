@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,41 @@ def test_segmented_eval_benchmark_runs_its_three_commands(
     out = capsys.readouterr().out
     assert "5e+03 rows in 250 segments" in out
     assert "DuckDB GROUP BY / bcelab --by time" in out and "ms per segment" in out
+
+
+def test_interleaved_times_shuffles_each_round_and_leaves_out_what_raises() -> None:
+    """Each round takes the functions in a new order drawn from the seed (so no function
+    always runs right after the same one), the same order for the same seed; every
+    function is timed once per round; one that raises is reported and left out."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(BENCH))
+    calls: list[str] = []
+
+    def record(name: str) -> Callable[[], None]:
+        return lambda: calls.append(name)
+
+    def broken() -> None:
+        raise RuntimeError("not here")
+
+    fns = {name: record(name) for name in "abcdef"} | {"broken": broken}
+
+    def rounds(seed: int) -> list[list[str]]:
+        calls.clear()
+        times = _common.interleaved_times(
+            fns, repeat=6, min_time=0.0, max_inner=1, settle=0.0, seed=seed
+        )
+        assert sorted(times) == list("abcdef") and all(t >= 0.0 for t in times.values())
+        timed = calls[2 * 6 :]  # two untimed calls per function first, then one per round
+        assert len(timed) == 6 * 6
+        return [timed[6 * r : 6 * r + 6] for r in range(6)]
+
+    first = rounds(0)
+    assert all(sorted(r) == list("abcdef") for r in first)
+    assert len({tuple(r) for r in first}) > 1  # not the same order every round
+    # what runs right before "a" (None: "a" came first) changes from round to round
+    assert len({r[r.index("a") - 1] if r.index("a") else None for r in first}) > 1
+    assert rounds(0) == first
+    assert rounds(1) != first
