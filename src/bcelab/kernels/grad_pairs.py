@@ -18,6 +18,12 @@ ulp, so the float32 gradient stays within 1 ulp of the correctly rounded value (
 accuracy tests check it against mpmath).  :math:`z = 0` (a certain, wrong prediction)
 gives an infinite gradient of the sign of :math:`n` as before, and its partner its own
 finite one; :math:`n = 0` (``pos_weight = 0`` and y = 1) gives 0.
+
+:func:`plain_probs_grad_block` computes the same gradient in the pass that sums the
+block's losses (the plain product of :mod:`bcelab.kernels.logsum`, ``pos_weight = 1``),
+so each probability and target is read and turned into ``z`` once for both: forward +
+gradient from probabilities 7-20% faster on 2 threads at 1e7 and 1e8 on an Intel Xeon,
+the same gradient bits (``bench/results/kernel.md``).
 """
 
 from __future__ import annotations
@@ -28,12 +34,18 @@ import numpy as np
 from numba import njit
 
 from .constants import INLINE
+from .fastmath import add_reassoc, mul_reassoc
+from .logfactor import EXP_BIAS, prob_factor
 from .scalar import output_value
+from .vector_width import prefer_wide_vectors
 
-__all__ = ["hard_prob_grad_block"]
+__all__ = ["hard_prob_grad_block", "plain_probs_grad_block"]
 
+_F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
 _INF = float("inf")
+_LN2 = 0.6931471805599453
+_ONE_BITS = 0x3FF0000000000000
 
 
 @njit(**INLINE)
@@ -67,3 +79,63 @@ def hard_prob_grad_block(
     for j in range(2 * h, m):
         n, z, zero = _one(np.float64(pb[j]), tb[j] == _F1, pw)
         ob[j] = output_value(_value(n, inv_den / z, zero), gs, True, scaled)
+
+
+@njit(**INLINE)
+def plain_probs_grad_block(
+    pb: Any, tb: Any, ob: Any, m: int, inv_den: float, gs: float, scaled: bool
+) -> tuple[float, float, float, float]:
+    """:func:`bcelab.kernels.logsum.plain_probs_block` (``pos_weight = 1``) and
+    :func:`hard_prob_grad_block` in one pass over the pairs ``(j, j + m/2)``: the block's
+    sums, as that function returns them, and its float32 gradient, written whatever the
+    sums (a caller that does not keep them writes it again, with the same values)."""
+    prefer_wide_vectors()
+    exp0 = 0
+    prod0 = 1.0
+    low0 = _ONE_BITS
+    chk = 0
+    soft = _F0
+    h = m // 2
+    for j in range(h):
+        ya = tb[j]
+        yb = tb[j + h]
+        soft = add_reassoc(soft, abs(ya - ya * ya))
+        soft = add_reassoc(soft, abs(yb - yb * yb))
+        pos_a = ya == _F1
+        pos_b = yb == _F1
+        pa = np.float64(pb[j])
+        pbb = np.float64(pb[j + h])
+        _, ea, fa, bits_a, ubits_a = prob_factor(pa, pos_a, True)
+        _, eb, fb, bits_b, ubits_b = prob_factor(pbb, pos_b, True)
+        chk |= bits_a | ubits_a | bits_b | ubits_b
+        exp0 += ea + eb
+        prod0 = mul_reassoc(prod0, fa)
+        prod0 = mul_reassoc(prod0, fb)
+        low0 = min(low0, min(bits_a, bits_b))
+        na, za, zero_a = _one(pa, pos_a, 1.0)
+        nb, zb, zero_b = _one(pbb, pos_b, 1.0)
+        r = inv_den / (za * zb)
+        ob[j] = output_value(_value(na, r * zb, zero_a), gs, True, scaled)
+        ob[j + h] = output_value(_value(nb, r * za, zero_b), gs, True, scaled)
+    for j in range(2 * h, m):
+        yf = tb[j]
+        soft = add_reassoc(soft, abs(yf - yf * yf))
+        pos = yf == _F1
+        p = np.float64(pb[j])
+        _, e, f, bits, ubits = prob_factor(p, pos, True)
+        chk |= bits | ubits
+        exp0 += e
+        prod0 = mul_reassoc(prod0, f)
+        low0 = min(low0, bits)
+        n, z, zero = _one(p, pos, 1.0)
+        ob[j] = output_value(_value(n, inv_den / z, zero), gs, True, scaled)
+    s0 = -((exp0 - EXP_BIAS * m) * _LN2 + np.log(prod0))
+    bad = 0.0
+    if (chk >> 62) != 0:  # exact counts only for a flagged block, as plain_probs_block
+        for j in range(m):
+            bad = add_reassoc(bad, 0.0 if (0.0 <= pb[j] <= 1.0) else 1.0)
+    nsoft = 0.0
+    if soft != _F0:
+        for j in range(m):
+            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+    return 0.0, (_INF if low0 <= 0 else s0), bad, nsoft

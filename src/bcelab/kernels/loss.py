@@ -38,7 +38,7 @@ from numba import njit
 
 from .constants import INLINE, JIT, LOSS_BLOCK, PREFETCH_AHEAD, LossSlot, Write
 from .fastmath import add_reassoc, borrowed, exp_nonpos_sum
-from .grad_pairs import hard_prob_grad_block
+from .grad_pairs import hard_prob_grad_block, plain_probs_grad_block
 from .logsum import PLAIN_MIN, logit_sums, plain_logits_pass, prob_sums
 from .prefetch import prefetch_range
 from .scalar import (
@@ -133,18 +133,23 @@ def _make_run(logits: bool, grad: bool, scaled: bool = False) -> Any:
             pb = pred[b0 : b0 + m]
             tb = tgt[b0 : b0 + m]
             ob = out[b0 : b0 + m] if grad else out
+            done = False  # probabilities: sums and gradient from one pass, kept
             if logits:  # the gradient too: the kernel writes it again if it stops here
                 s1, s0, bad, soft = plain_logits_pass(pb, tb, ob, m, inv_den, gs, grad, scaled)
                 if soft != 0.0 or s0 < PLAIN_MIN:  # a NaN sum is kept: its block is flagged
                     break
             else:
-                s1, s0, bad, soft, series = prob_sums(pb, tb, m, pw, series_run)
-                if soft != 0.0:
-                    break
-                series_run = series
+                if grad and pw == 1.0 and not series_run:
+                    s1, s0, bad, soft = plain_probs_grad_block(pb, tb, ob, m, inv_den, gs, scaled)
+                    done = soft == 0.0 and not s0 < PLAIN_MIN
+                if not done:
+                    s1, s0, bad, soft, series = prob_sums(pb, tb, m, pw, series_run)
+                    if soft != 0.0:
+                        break
+                    series_run = series
             total += (0.0 if pw == 0.0 else pw * s1) + s0  # the kernel's own sum, in order
             invalid += bad
-            if grad and not logits:
+            if grad and not (logits or done):
                 grad_rows(pb, tb, ta, ob, m, pw, 1.0, 0.0, False, den, inv_den, gs, scaled, logits)
             b0 += m
         return total, invalid, b0, series_run
@@ -156,9 +161,10 @@ def _make_run(logits: bool, grad: bool, scaled: bool = False) -> Any:
 # count, stop, series_run)``: float32 inputs with 0/1 targets and no label smoothing (from
 # logits: pos_weight 1), the blocks of ``lo:hi`` whose sums kernels.logsum gives alone, up
 # to the first block that needs more (``stop``; ``hi`` when none does), and the kernel's
-# ``series_run`` state there.  They give the kernel's own sums, in its order, bit for
-# bit, in loops compiled apart from the kernel's other paths, where LLVM makes faster code
-# of them (bench/results/kernel.md).  The ``*_grad_run`` ones also write the gradient.
+# ``series_run`` state there: the kernel's own sums, in loops compiled apart from its
+# other paths, where LLVM makes faster code of them (bench/results/kernel.md).  The
+# ``*_grad_run`` ones also write the gradient; from probabilities (pos_weight 1) in the
+# pass of the sums (grad_pairs.plain_probs_grad_block: the product in another order).
 logits_run = _make_run(True, False)
 logits_grad_run = _make_run(True, True)
 probs_run = _make_run(False, False)
