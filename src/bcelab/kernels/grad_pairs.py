@@ -22,7 +22,7 @@ finite one; :math:`n = 0` (``pos_weight = 0`` and y = 1) gives 0.
 :func:`plain_probs_grad_block` computes the same gradient in the pass that sums the
 block's losses (the plain product of :mod:`bcelab.kernels.logsum`, ``pos_weight = 1``),
 so each probability and target is read and turned into ``z`` once for both: forward +
-gradient from probabilities 7-20% faster on 2 threads at 1e7 and 1e8 on an Intel Xeon,
+gradient from probabilities 6-20% faster on 2 threads at 1e7 and 1e8 on an Intel Xeon,
 the same gradient bits (``bench/results/kernel.md``).
 """
 
