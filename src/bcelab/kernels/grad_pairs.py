@@ -35,7 +35,7 @@ from numba import njit
 
 from .constants import INLINE
 from .fastmath import add_reassoc, mul_reassoc
-from .logfactor import EXP_BIAS, prob_factor
+from .logfactor import EXP_BIAS, prob_counts, prob_factor
 from .scalar import output_value
 from .vector_width import prefer_wide_vectors
 
@@ -130,12 +130,7 @@ def plain_probs_grad_block(
         n, z, zero = _one(p, pos, 1.0)
         ob[j] = output_value(_value(n, inv_den / z, zero), gs, True, scaled)
     s0 = -((exp0 - EXP_BIAS * m) * _LN2 + np.log(prod0))
-    bad = 0.0
-    if (chk >> 62) != 0:  # exact counts only for a flagged block, as plain_probs_block
-        for j in range(m):
-            bad = add_reassoc(bad, 0.0 if (0.0 <= pb[j] <= 1.0) else 1.0)
-    nsoft = 0.0
-    if soft != _F0:
-        for j in range(m):
-            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+    bad = nsoft = 0.0
+    if (chk >> 62) != 0 or soft != _F0:  # exact counts only for a flagged block
+        bad, nsoft = prob_counts(pb, tb, m, (chk >> 62) != 0, soft != _F0)
     return 0.0, (_INF if low0 <= 0 else s0), bad, nsoft

@@ -17,12 +17,14 @@ The series are polynomials of degree 6 on :math:`[0, 2^{-7}]` with relative erro
 
 from __future__ import annotations
 
+from typing import Any
+
 from numba import njit
 
 from .constants import INLINE
-from .fastmath import bits_to_f64, f64_to_bits
+from .fastmath import add_reassoc, bits_to_f64, f64_to_bits
 
-__all__ = ["EXP_BIAS", "SMALL", "log1p_series", "prob_factor"]
+__all__ = ["EXP_BIAS", "SMALL", "log1p_series", "prob_counts", "prob_factor"]
 
 SMALL = 2.0**-7  # terms below this are summed from their series, not through the product
 _MANT = 0x000FFFFFFFFFFFFF
@@ -74,3 +76,21 @@ def prob_factor(p: float, pos: bool, plain: bool) -> tuple[float, int, float, in
         bits,
         ubits,
     )
+
+
+@njit(**INLINE)
+def prob_counts(pb: Any, tb: Any, m: int, flagged: bool, soft: bool) -> tuple[float, float]:
+    """The exact counts of a block of probabilities whose sums flagged it: probabilities
+    outside [0, 1] or NaN (when ``flagged``: a sign or top exponent bit of
+    :func:`prob_factor`'s bit patterns was set) and targets other than 0 and 1 (when
+    ``soft``).  Call it only for such a block: a call that takes the arrays makes numba
+    count references to them, which every block would pay."""
+    bad = 0.0
+    if flagged:
+        for j in range(m):
+            bad = add_reassoc(bad, 0.0 if (0.0 <= pb[j] <= 1.0) else 1.0)
+    nsoft = 0.0
+    if soft:
+        for j in range(m):
+            nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+    return bad, nsoft

@@ -67,7 +67,7 @@ from numba import njit
 
 from .constants import INLINE
 from .fastmath import add_reassoc, exp_factor, mul_reassoc
-from .logfactor import EXP_BIAS, SMALL, log1p_series, prob_factor
+from .logfactor import EXP_BIAS, SMALL, log1p_series, prob_counts, prob_factor
 from .scalar import output_value
 from .vector_width import prefer_wide_vectors
 
@@ -233,14 +233,9 @@ def _make_probs(split: bool, plain: bool = False) -> Any:
         e0 = exp0 - EXP_BIAS * m
         s1 = ser1 - (e1 * _LN2 + np.log(prod1))
         s0 = ser0 - (e0 * _LN2 + np.log(prod0))
-        bad = 0.0
-        if (chk >> 62) != 0:  # exact counts only for a flagged block, as for logits
-            for j in range(m):
-                bad = add_reassoc(bad, 0.0 if (0.0 <= pb[j] <= 1.0) else 1.0)
-        nsoft = 0.0
-        if soft != _F0:
-            for j in range(m):
-                nsoft = add_reassoc(nsoft, 0.0 if (tb[j] == 0.0 or tb[j] == 1.0) else 1.0)
+        bad = nsoft = 0.0
+        if (chk >> 62) != 0 or soft != _F0:  # exact counts only for a flagged block
+            bad, nsoft = prob_counts(pb, tb, m, (chk >> 62) != 0, soft != _F0)
         return (_INF if low1 <= 0 else s1), (_INF if low0 <= 0 else s0), bad, nsoft
 
     return block
