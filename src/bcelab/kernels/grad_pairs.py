@@ -82,6 +82,15 @@ def hard_prob_grad_block(
 
 
 @njit(**INLINE)
+def _sum_parts(p: float, yf: Any) -> tuple[Any, bool, int, float, int, int]:
+    """One element's parts of the plain block sums: ``(|y - y^2|, y == 1, biased exponent,
+    mantissa, check bits, bits of z)`` (:func:`~bcelab.kernels.logfactor.prob_factor`)."""
+    pos = yf == _F1
+    _, e, f, bits, ubits = prob_factor(p, pos, True)
+    return abs(yf - yf * yf), pos, e, f, bits | ubits, bits
+
+
+@njit(**INLINE)
 def plain_probs_grad_block(
     pb: Any, tb: Any, ob: Any, m: int, inv_den: float, gs: float, scaled: bool
 ) -> tuple[float, float, float, float]:
@@ -97,17 +106,13 @@ def plain_probs_grad_block(
     soft = _F0
     h = m // 2
     for j in range(h):
-        ya = tb[j]
-        yb = tb[j + h]
-        soft = add_reassoc(soft, abs(ya - ya * ya))
-        soft = add_reassoc(soft, abs(yb - yb * yb))
-        pos_a = ya == _F1
-        pos_b = yb == _F1
         pa = np.float64(pb[j])
         pbb = np.float64(pb[j + h])
-        _, ea, fa, bits_a, ubits_a = prob_factor(pa, pos_a, True)
-        _, eb, fb, bits_b, ubits_b = prob_factor(pbb, pos_b, True)
-        chk |= bits_a | ubits_a | bits_b | ubits_b
+        sa, pos_a, ea, fa, ca, bits_a = _sum_parts(pa, tb[j])
+        sb, pos_b, eb, fb, cb, bits_b = _sum_parts(pbb, tb[j + h])
+        soft = add_reassoc(soft, sa)
+        soft = add_reassoc(soft, sb)
+        chk |= ca | cb
         exp0 += ea + eb
         prod0 = mul_reassoc(prod0, fa)
         prod0 = mul_reassoc(prod0, fb)
@@ -118,12 +123,10 @@ def plain_probs_grad_block(
         ob[j] = output_value(_value(na, r * zb, zero_a), gs, True, scaled)
         ob[j + h] = output_value(_value(nb, r * za, zero_b), gs, True, scaled)
     for j in range(2 * h, m):
-        yf = tb[j]
-        soft = add_reassoc(soft, abs(yf - yf * yf))
-        pos = yf == _F1
         p = np.float64(pb[j])
-        _, e, f, bits, ubits = prob_factor(p, pos, True)
-        chk |= bits | ubits
+        sj, pos, e, f, c, bits = _sum_parts(p, tb[j])
+        soft = add_reassoc(soft, sj)
+        chk |= c
         exp0 += e
         prod0 = mul_reassoc(prod0, f)
         low0 = min(low0, bits)
