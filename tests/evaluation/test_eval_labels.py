@@ -14,6 +14,7 @@ import bcelab
 from bcelab.cli import main
 from bcelab.errors import DataError, DomainError, OptionError
 from bcelab.evaluation import compare
+from bcelab.evaluation.reader import DEFAULT_BATCH_ROWS
 
 P = [0.9, 0.2, 0.7, 0.4, 0.6]
 HARD = [1.0, 0.0, 1.0, 0.0, 1.0]
@@ -158,11 +159,11 @@ def _labels_file(tmp_path: Path, y: np.ndarray, p: np.ndarray, **extra: np.ndarr
 
 def test_a_target_outside_the_interval_is_found_in_any_batch_and_segment(tmp_path: Path) -> None:
     # the metric kernel's count of invalid targets sends the batch to the search: the
-    # row is named where it lies, three batches of 2**18 rows into the file
-    n = 3 * 2**18 + 1000
+    # row is named where it lies, in the fourth batch of the file
+    n = 3 * DEFAULT_BATCH_ROWS + 1000
     rng = np.random.default_rng(3)
     y = (rng.random(n) < 0.3).astype(np.float32)
-    at = 3 * 2**18 + 17
+    at = 3 * DEFAULT_BATCH_ROWS + 17
     y[at + 1 :: 7] = np.nan  # missing targets are counted (refused only with strict=True)
     y[at] = 2.0
     p = rng.random(n).astype(np.float32)

@@ -22,7 +22,6 @@ from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..errors import DataError, DTypeError
 from .batching import exact_batches
@@ -42,6 +41,13 @@ from .csv_source import (
     default_delimiter,
     explain_csv_error,
 )
+from .parquet_source import (
+    READ_ERRORS,
+    open_parquet,
+    row_group_batches,
+    unreadable,
+    whole_chunks,
+)
 from .row_ids import check_id_type, id_array
 from .unit_share import UnitShare, can_share
 
@@ -60,10 +66,10 @@ __all__ = [
 
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 CSV_SUFFIXES = tuple(f"{base}{ext}" for base in (".csv", ".tsv") for ext in ("", *COMPRESSED))
-# 2**18 rows: half the per-batch Python work of 2**17 (2-4% of an evaluation's time)
-DEFAULT_BATCH_ROWS = 1 << 18
+# 2**20 rows: a quarter of the per-batch work of 2**18 (the kernel call, the batch's
+# Python), and pyarrow decodes larger batches faster: 4-5% of an evaluation's time
+DEFAULT_BATCH_ROWS = 1 << 20
 DEFAULT_UNIT_ROWS = 1 << 22  # 4 row groups of 2**20: fewer states to send and merge
-_READ_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Unit:
     delimiter: str = ","  # CSV only
     data: Any = None  # tables and streams only
     group_rows: tuple[int, ...] = ()  # Parquet: the rows of each row group
+    buffered: bool = False  # Parquet: read chunks through a buffer (see .parquet_source)
 
     def where(self) -> str:
         if self.kind == "parquet" and self.row_groups:
@@ -109,11 +116,6 @@ class Batch:
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
-
-
-def _bad(path: str, what: str, err: BaseException | str, fix: str) -> DataError:
-    msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return DataError(f"a readable Parquet or CSV file at {path}", f"{what}: {msg}", fix)
 
 
 def _kind(path: Path) -> str | None:
@@ -222,30 +224,10 @@ def text_target(cols: Columns, types: dict[str, pa.DataType]) -> bool:
     return cols.positive_label is None and is_text_type(types[cols.target])
 
 
-def _parquet_file(path: str) -> pq.ParquetFile:
-    if os.path.getsize(path) == 0:
-        raise DataError(
-            f"a Parquet file at {path}",
-            "the file is empty (0 bytes)",
-            "re-export the predictions; the writer probably failed",
-        )
-    try:
-        return pq.ParquetFile(
-            path, buffer_size=1 << 20, pre_buffer=False, page_checksum_verification=True
-        )
-    except _READ_ERRORS as e:
-        raise _bad(
-            path,
-            "cannot read the Parquet footer (file corrupt or truncated)",
-            e,
-            "re-export the file; a truncated copy is the usual cause",
-        ) from None
-
-
 def _parquet_units(
     spath: str, part: tuple[tuple[str, str], ...], cols: Columns, start: int, unit_rows: int
 ) -> list[Unit]:
-    pf = _parquet_file(spath)
+    pf = open_parquet(spath)
     part_keys = [k for k, _ in part]
     schema = pf.schema_arrow
     types = {f.name: f.type for f in schema}
@@ -269,8 +251,19 @@ def _parquet_units(
         rows += sizes[-1]
         if rows >= unit_rows or rg == md.num_row_groups - 1:
             at = start + len(units)
+            buffered = not whole_chunks(md, group, cols.needed)
             units.append(
-                Unit(at, spath, "parquet", tuple(group), rows, part, first, group_rows=tuple(sizes))
+                Unit(
+                    at,
+                    spath,
+                    "parquet",
+                    tuple(group),
+                    rows,
+                    part,
+                    first,
+                    group_rows=tuple(sizes),
+                    buffered=buffered,
+                )
             )
             done += rows
             group, sizes, rows, first = [], [], 0, done
@@ -334,10 +327,10 @@ def unit_share(unit: Unit, cols: Columns, batch_rows: int) -> UnitShare | None:
         return None
     names = _read_columns(unit, cols)
 
-    def read(pf: pq.ParquetFile, group: int) -> Iterator[pa.RecordBatch]:
-        return pf.iter_batches(batch_rows, row_groups=[group], columns=names, use_threads=False)
+    def read(pf: Any, group: int) -> Iterator[pa.RecordBatch]:
+        return row_group_batches(pf, [group], names, batch_rows)
 
-    return UnitShare(lambda: _parquet_file(unit.path), unit.row_groups, read)
+    return UnitShare(lambda: open_parquet(unit.path, buffered=unit.buffered), unit.row_groups, read)
 
 
 def _batches(
@@ -345,15 +338,10 @@ def _batches(
 ) -> Iterator[pa.RecordBatch]:
     names = _read_columns(unit, cols)
     if unit.kind == "parquet":
-        pf = _parquet_file(unit.path)
+        pf = open_parquet(unit.path, buffered=unit.buffered)
         if share is not None:
             return share.batches(pf)
-        return pf.iter_batches(
-            batch_size=batch_rows,
-            row_groups=list(unit.row_groups),
-            columns=names,
-            use_threads=False,
-        )
+        return row_group_batches(pf, unit.row_groups, names, batch_rows)
     if unit.kind == "csv":
         return csv_batches(unit.path, cols, names, unit.delimiter)
     if unit.kind == "table":
@@ -378,7 +366,7 @@ def iter_unit(
             rb = next(it)
         except StopIteration:
             return
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             raise _read_error(e, unit, cols, where) from None
         if rb.num_rows:
             yield _to_batch(rb, unit, cols, number, where, row)
@@ -391,7 +379,7 @@ def _read_error(err: BaseException, unit: Unit, cols: Columns, where: str) -> Da
         clear = explain_csv_error(err, unit.path, cols, header, unit.delimiter)
         if clear is not None:
             return clear
-    return _bad(
+    return unreadable(
         unit.path,
         f"cannot read {where} (file corrupt or truncated)",
         err,

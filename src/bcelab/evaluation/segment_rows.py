@@ -1,13 +1,13 @@
 """Each segment's rows held across batches, so that one metric update takes many rows.
 
-With a ``by`` column every batch holds a few rows of each segment (a batch of 2**18 rows
-over 250 segments: about 1,000 each), and an update of 1,000 rows costs more in its
-fixed part (the checks, the kernel call, a histogram that has left the cache) than in its
-rows.  :class:`SegmentRows` keeps each segment's rows (views of the batch's rows sorted
-by segment, in row order within each segment) and adds them to the segment's state in
-one update when the segment holds :data:`FLUSH_ROWS` rows, when the held rows span
-:data:`HELD_BATCHES` batches (which bounds the memory held to that many batches), and at
-the end of the unit (:meth:`SegmentRows.flush`).
+With a ``by`` column every batch holds a few rows of each segment (a batch of 2**20 rows
+over 250 segments: about 4,000 each), and an update of a few thousand rows costs as much
+in its fixed part (the checks, the kernel call, a histogram that has left the cache) as
+in its rows.  :class:`SegmentRows` keeps each segment's rows (views of the batch's rows
+sorted by segment, in row order within each segment) and adds them to the segment's
+state in one update when the segment holds :data:`FLUSH_ROWS` rows, when the held rows
+span :data:`HELD_BATCHES` batches (which bounds the memory held to that many batches),
+and at the end of the unit (:meth:`SegmentRows.flush`).
 
 Each state receives its rows in the same order as with one update per batch, in fewer,
 longer updates: the counts are the same and the sums may differ in their last bits (the
@@ -34,7 +34,8 @@ __all__ = ["FLUSH_ROWS", "HELD_BATCHES", "RowsOrigin", "RowsUpdateError", "Segme
 #: a segment's rows are added to its state once it holds this many
 FLUSH_ROWS = 1 << 14
 #: every segment's rows are added once the rows held come from this many batches
-HELD_BATCHES = 8
+#: (2**21 rows at the default batch of 2**20 rows)
+HELD_BATCHES = 2
 
 #: ``update(state, preds, targets, weights)``: add rows to a state (raises BCELabError)
 Update = Callable[[Any, np.ndarray, np.ndarray, "np.ndarray | None"], None]
