@@ -48,6 +48,7 @@ import numpy as np
 from numba import njit
 
 from .constants import INLINE, JIT, LANES, STATS_BLOCK, StatsSum
+from .fastmath import borrowed
 from .histogram_loops import coarse_sums, pav_blocks
 from .scalar import entropy_soft
 from .stats_loss import block_loss, block_loss_logits
@@ -264,6 +265,9 @@ def accum_range(
     the compensated sums (``hi``, ``lo``, in :class:`StatsSum` order) and ``mm`` =
     [min, max] of the probabilities.  ``counts`` is a float64 scratch of
     ``(len(hist_n), 2)`` zeros, left at zero (:mod:`bcelab.kernels.stats_scatter`)."""
+    # the caller keeps the arrays alive: per-block views of them count no references
+    y, p, w, hist, hist_n = borrowed(y), borrowed(p), borrowed(w), borrowed(hist), borrowed(hist_n)
+    hi, lo, mm, counts = borrowed(hi), borrowed(lo), borrowed(mm), borrowed(counts)
     bprob = np.empty(STATS_BLOCK, dtype=np.float64)
     bloss = np.empty(STATS_BLOCK, dtype=np.float64)
     bfine = np.empty(STATS_BLOCK, dtype=np.int64)
