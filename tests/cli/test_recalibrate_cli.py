@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bcelab.cli import main
-from bcelab.evaluation.reader import DEFAULT_BATCH_ROWS
+from bcelab.evaluation.recal_apply import BATCH_ROWS
 from bcelab.metrics import load_map
 
 
@@ -202,8 +202,8 @@ def test_recalibrate_errors(capsys, data, monkeypatch, args, message):
 def test_recalibrate_names_the_file_row_of_a_bad_probability(capsys, tmp_path):
     """A probability outside [0, 1] in the second batch: the error names the file's row
     (not the row within its batch), exit 2, no output file."""
-    n = DEFAULT_BATCH_ROWS + 37_856  # one whole batch and the rest
-    at = DEFAULT_BATCH_ROWS + 17_856
+    n = BATCH_ROWS + 37_856  # one whole batch and the rest
+    at = BATCH_ROWS + 17_856
     p = np.full(n, 0.25, dtype=np.float32)
     p[at] = 1.5
     pq.write_table(pa.table({"p": p}), tmp_path / "new.parquet")
@@ -217,5 +217,5 @@ def test_recalibrate_names_the_file_row_of_a_bad_probability(capsys, tmp_path):
         capsys, "recalibrate", tmp_path / "m.json", "--data", tmp_path / "new.parquet", "--out", out
     )
     assert rc == 2 and text == "" and "Traceback" not in err
-    assert f"1.5 at row {at})" in err and f"rows {DEFAULT_BATCH_ROWS}-{n - 1}" in err
+    assert f"1.5 at row {at})" in err and f"rows {BATCH_ROWS}-{n - 1}" in err
     assert not out.exists()

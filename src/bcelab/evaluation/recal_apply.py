@@ -30,9 +30,20 @@ from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
 from .columns import numeric_array
 from .csv_source import default_delimiter
-from .reader import CSV_SUFFIXES, DEFAULT_BATCH_ROWS, PARQUET_SUFFIXES, discover
+from .reader import CSV_SUFFIXES, PARQUET_SUFFIXES, discover
 
-__all__ = ["DEFAULT_COLUMN", "MAP_FILE", "RecalibratedFile", "load_fitted", "recalibrate_file"]
+__all__ = [
+    "BATCH_ROWS",
+    "DEFAULT_COLUMN",
+    "MAP_FILE",
+    "RecalibratedFile",
+    "load_fitted",
+    "recalibrate_file",
+]
+
+#: Rows per batch: every column of the file is read and written, so a wide file's batch
+#: stays a quarter of the evaluation's (which reads two or three columns)
+BATCH_ROWS = 1 << 18
 
 DEFAULT_COLUMN = "pred_recalibrated"
 MAP_FILE = "map.json"  # the map inside a report folder
@@ -149,7 +160,7 @@ def check_paths(data: object, out: object, *, overwrite: bool) -> tuple[Path, st
 def _batches(path: Path, kind: str, delimiter: str | None) -> tuple[pa.Schema, Iterator[Any]]:
     if kind == "parquet":
         pf = pq.ParquetFile(path)
-        return pf.schema_arrow, pf.iter_batches(batch_size=DEFAULT_BATCH_ROWS, use_threads=False)
+        return pf.schema_arrow, pf.iter_batches(batch_size=BATCH_ROWS, use_threads=False)
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
