@@ -12,6 +12,7 @@ pyarrow (an optional dependency) is imported only by the functions that take Arr
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "format_value",
     "is_text_type",
     "label_mask",
+    "refuse_empty_file",
     "suggest_label",
     "text_target_error",
 ]
@@ -49,6 +51,17 @@ def default_delimiter(path: str) -> str:
     for ext in COMPRESSED:
         name = name.removesuffix(ext)
     return "\t" if name.endswith(".tsv") else ","
+
+
+def refuse_empty_file(path: str, expected: str) -> None:
+    """A :class:`DataError` when the file at ``path`` has 0 bytes (``expected``: what the
+    caller reads there, such as ``"a Parquet file"``)."""
+    if os.path.getsize(path) == 0:
+        raise DataError(
+            f"{expected} at {path}",
+            "the file is empty (0 bytes)",
+            "re-export the predictions; the writer probably failed",
+        )
 
 
 def check_positive_label(value: object, *, fname: str = "evaluate") -> Label | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .._core.tables import COMPRESSED, default_delimiter
+from .._core.tables import COMPRESSED, default_delimiter, refuse_empty_file
 from ..errors import DataError
 from .columns import Columns, text_target_error
 
@@ -39,12 +39,7 @@ def csv_header(path: str, delimiter: str) -> list[str]:
     """The column names on the first line."""
     import csv  # start-up time: only a CSV source needs it
 
-    if os.path.getsize(path) == 0:
-        raise DataError(
-            f"a CSV file with a header line at {path}",
-            "the file is empty (0 bytes)",
-            "re-export the predictions; the writer probably failed",
-        )
+    refuse_empty_file(path, "a CSV file with a header line")
     try:
         with pa.input_stream(path, compression="detect") as fh:
             head = fh.read(1 << 20)

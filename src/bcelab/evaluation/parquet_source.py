@@ -10,12 +10,12 @@ writer chose.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._core.tables import refuse_empty_file
 from ..errors import DataError
 
 __all__ = [
@@ -44,12 +44,7 @@ def unreadable(path: str, what: str, err: BaseException | str, fix: str) -> Data
 def open_parquet(path: str, *, buffered: bool = False) -> pq.ParquetFile:
     """The file, its footer read (``buffered``: column chunks are read through a 1 MiB
     buffer instead of whole, see :func:`whole_chunks`)."""
-    if os.path.getsize(path) == 0:
-        raise DataError(
-            f"a Parquet file at {path}",
-            "the file is empty (0 bytes)",
-            "re-export the predictions; the writer probably failed",
-        )
+    refuse_empty_file(path, "a Parquet file")
     try:
         return pq.ParquetFile(
             path,
