@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import numpy as np
@@ -50,6 +50,9 @@ from .parquet_source import (
 )
 from .row_ids import check_id_type, id_array
 from .unit_share import UnitShare, can_share
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
@@ -327,7 +330,7 @@ def unit_share(unit: Unit, cols: Columns, batch_rows: int) -> UnitShare | None:
         return None
     names = _read_columns(unit, cols)
 
-    def read(pf: Any, group: int) -> Iterator[pa.RecordBatch]:
+    def read(pf: pq.ParquetFile, group: int) -> Iterator[pa.RecordBatch]:
         return row_group_batches(pf, [group], names, batch_rows)
 
     return UnitShare(lambda: open_parquet(unit.path, buffered=unit.buffered), unit.row_groups, read)
