@@ -35,7 +35,9 @@ class BCELabError(ValueError):
         self.received = received
         self.fix = fix
         self.row = row
-        super().__init__(f"{expected}; {received}. {fix}")
+        # a received text that ends its own sentence (a peer's message, say) gets no second stop
+        stop = " " if received.endswith((".", "!", "?")) else ". "
+        super().__init__(f"{expected}; {received}{stop}{fix}")
 
     def received_at(self, name: str) -> str:
         """``received`` with the row it names (``at row {row}``) called ``name`` instead

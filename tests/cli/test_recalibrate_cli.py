@@ -219,3 +219,33 @@ def test_recalibrate_names_the_file_row_of_a_bad_probability(capsys, tmp_path):
     assert rc == 2 and text == "" and "Traceback" not in err
     assert f"1.5 at row {at})" in err and f"rows {BATCH_ROWS}-{n - 1}" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "bad", ["empty.parquet", "empty.csv", "truncated.parquet", "cut.csv", "headless.csv"]
+)
+def test_recalibrate_refuses_a_bad_file_as_eval_does(capsys, data, bad):
+    """An empty or truncated input: exit 2, no traceback, no output file, and the same
+    message as ``bcelab eval`` gives for that file."""
+    (data / "empty.parquet").write_bytes(b"")
+    (data / "empty.csv").write_bytes(b"")
+    (data / "cut.csv").write_bytes(b"y,p\n1,0.25\n0,0.7")  # the last row cut short
+    (data / "headless.csv").write_bytes(b"\n1,0.25\n")
+    whole = (data / "preds.parquet").read_bytes()
+    (data / "truncated.parquet").write_bytes(whole[: len(whole) - 100])
+    (data / "m.json").write_text(
+        json.dumps(
+            {"method": "platt", "version": 1, "params": {"a": 1, "b": 0}, "columns": {"pred": "p"}}
+        )
+    )
+    out = data / "o.parquet"
+    rc, stdout, err = _run(
+        capsys, "recalibrate", data / "m.json", "--data", data / bad, "--out", out
+    )
+    assert rc == 2 and stdout == "" and "Traceback" not in err
+    assert not out.exists() and not list(data.glob("*.tmp*"))
+    rc_eval, _, err_eval = _run(capsys, "eval", data / bad, "--target", "y", "--pred", "p")
+    assert rc_eval == 2
+    # the same message after each command's name
+    assert err.split(" error: ", 1)[1] == err_eval.split(" error: ", 1)[1]
+    assert str(data / bad) in err and ".." not in err

@@ -29,7 +29,8 @@ from .._core.atomic import atomic_open
 from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
 from .columns import numeric_array
-from .csv_source import default_delimiter
+from .csv_source import check_complete, csv_header, default_delimiter
+from .parquet_source import READ_ERRORS, open_parquet
 from .reader import CSV_SUFFIXES, PARQUET_SUFFIXES, discover
 
 __all__ = [
@@ -158,13 +159,18 @@ def check_paths(data: object, out: object, *, overwrite: bool) -> tuple[Path, st
 
 
 def _batches(path: Path, kind: str, delimiter: str | None) -> tuple[pa.Schema, Iterator[Any]]:
+    """The file's schema and its batches; an empty or unreadable file is the evaluation's
+    :class:`DataError` (the same checks and words as ``bcelab eval``)."""
     if kind == "parquet":
-        pf = pq.ParquetFile(path)
+        # every column is read: through the reader's buffer, so memory stays bounded
+        pf = open_parquet(str(path), buffered=True)
         return pf.schema_arrow, pf.iter_batches(batch_size=BATCH_ROWS, use_threads=False)
+    sep = default_delimiter(str(path)) if delimiter is None else delimiter
+    csv_header(str(path), sep)  # empty, headless, unreadable: the evaluation's errors
+    check_complete(str(path))  # a last row cut short is not a row to recalibrate
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
-    sep = default_delimiter(str(path)) if delimiter is None else delimiter
     reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep))
     return reader.schema, iter(reader)
 
@@ -192,7 +198,7 @@ def recalibrate_file(
     name, is_logit = _prediction(preds, logits, named)
     try:
         schema, batches = _batches(path, kind, delimiter)
-    except (pa.ArrowException, OSError) as e:
+    except (pa.ArrowException, OSError) as e:  # CSV; a Parquet file's are DataErrors already
         raise DataError(
             f"a readable {kind} file at {path}", str(e).splitlines()[0], "check the file"
         ) from None
@@ -235,7 +241,7 @@ def _read(batches: Iterator[Any], path: Path) -> Iterator[pa.RecordBatch]:
             rb = next(batches)
         except StopIteration:
             return
-        except (pa.ArrowException, OSError) as e:
+        except READ_ERRORS as e:
             raise DataError(
                 f"a readable file at {path}",
                 str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
