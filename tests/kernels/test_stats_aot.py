@@ -125,8 +125,8 @@ def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.Monk
     a, b = state(), state()
     args = (False, False, 0.0, lay.cut_val, lay.cut_off, 0, 4000)
     yc, pc = y.astype(np.float64), np.ascontiguousarray(p64)
-    loops.accum_range(y.astype(np.float64), p64, p64, *args, *a)
-    stats_update.LOOPS.accum_range(yc, pc, pc, *args, *b)
+    loops.accum_range(y.astype(np.float64), p64, p64, *args, *a, False)
+    stats_update.LOOPS.accum_range(yc, pc, pc, *args, *b, False)
     assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
 
 

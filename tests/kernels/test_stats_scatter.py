@@ -11,10 +11,11 @@ pytest.importorskip("numba")
 stats_scatter = pytest.importorskip("bcelab.kernels.stats_scatter")
 stats_update = pytest.importorskip("bcelab.kernels.stats_update")
 
+from bcelab.kernels import constants  # noqa: E402
 from bcelab.metrics import BinaryStats  # noqa: E402
 from bcelab.metrics.histogram import fine_index  # noqa: E402
 
-COUNTS_FROM = stats_update.COUNTS_FROM
+COUNTS_FROM = constants.COUNTS_FROM
 
 
 def _rows(n: int, dtype: type, logits: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +71,7 @@ def test_the_scratch_is_left_at_zero_for_the_next_call(threads: int) -> None:
 def test_a_call_past_the_fold_interval_counts_every_row_exactly() -> None:
     """All rows of one call in one bin, past the rows after which the scratch is folded
     into the state: the bin's count, positives and negatives are exact."""
-    n = stats_scatter.FOLD_EVERY + 5000
+    n = constants.FOLD_EVERY + 5000
     p = np.full(n, 0.3, dtype=np.float32)
     y = np.zeros(n, dtype=np.float32)
     y[::3] = 1.0

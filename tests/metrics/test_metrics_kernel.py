@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 import bcelab
 from bcelab.metrics import BinaryStats, histogram
 
-stats_update = pytest.importorskip("bcelab.kernels.stats_update")
+stats_rows = pytest.importorskip("bcelab.kernels.stats_rows")
 
 
 def row_values(y: np.ndarray, p: np.ndarray, *, logits: bool) -> np.ndarray:
     lay = histogram.layout()
-    return stats_update.row_values(y, p, logits=logits, cut_val=lay.cut_val, cut_off=lay.cut_off)
+    return stats_rows.row_values(y, p, logits=logits, cut_val=lay.cut_val, cut_off=lay.cut_off)
 
 
 EDGE_P = np.array(

@@ -337,9 +337,9 @@ class AotLoops:
         start: int,
         stop: int,
         *state: Any,
-    ) -> None:
+    ) -> bool:
         tag = self._tag(y, p, w)
-        hist, hist_n, hi, lo, mm, counts = state
+        hist, hist_n, hi, lo, mm, counts, _clean_only = state
         args = (y, p, w, has_w, logits, eps, cut_val, cut_off, start, stop, *state)
         ok = (
             tag is not None
@@ -351,10 +351,8 @@ class AotLoops:
             and all(array_fits(a, np.float64, write=True) for a in (hi, lo, mm))
         )
         if not ok:
-            _jit().accum_range(*args)
-            return None
-        getattr(self.mod, f"accum_{tag}")(*args)
-        return None
+            return bool(_jit().accum_range(*args))
+        return bool(getattr(self.mod, f"accum_{tag}")(*args))
 
     def into(self, *arrays: Any) -> None:
         dims = (2, 1, 1, 1, 1, 3, 2, 2, 2, 2)

@@ -38,7 +38,7 @@ def _signatures(types: Any) -> dict[str, Any]:
         a = types.Array(dt, 1, "C")
         out[f"count_{tag}"] = void(a, a, a, b1, b1, f8, i8, i8, ai8)
         out[f"first_bad_{tag}"] = void(a, a, a, b1, b1, ai8)
-        out[f"accum_{tag}"] = void(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8, m2)
+        out[f"accum_{tag}"] = b1(a, a, a, b1, b1, f8, a8, ai8, i8, i8, m2, ai8, a8, a8, a8, m2, b1)
     out["into"] = void(m2, ai8, a8, a8, a8, m3, ai2, m2, m2, m2)
     out["pav_blocks"] = i8(ai8, a8, a8, f8)
     strided = types.Array(f8, 1, "A")  # a column of a state's (bins, 3) histogram

@@ -15,6 +15,8 @@ from typing import Any
 
 __all__ = [
     "CHUNK",
+    "COUNTS_FROM",
+    "FOLD_EVERY",
     "INLINE",
     "JIT",
     "LANES",
@@ -88,6 +90,12 @@ STATS_BLOCK = 1024
 LANES = 32
 #: Below this many rows an update runs on one thread; above, one thread per half of it.
 STATS_SERIAL_BELOW = 1 << 16
+#: Rows from which a call's 0/1-label blocks without weights are counted in a scratch of
+#: packed bin counts (kernels.stats_scatter): below, its fold would cost more than it saves.
+COUNTS_FROM = 1 << 14
+#: Rows a scratch of packed counts may take between folds: with a block of 1024 rows on
+#: top, each bin holds fewer than 2**26 rows.
+FOLD_EVERY = 1 << 25
 
 
 class StatsSum(IntEnum):

@@ -13,11 +13,19 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .constants import INLINE, JIT, NOCT, SIDE, K
+from .constants import INLINE, JIT, NOCT, SIDE, STATS_BLOCK, K
 from .fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
 from .scalar import cross_entropy, entropy_soft, sigmoid_from_exp, softplus_pair
 
-__all__ = ["all_hard", "base_bin", "entropies", "logits_bins", "probs_bins", "rows_block"]
+__all__ = [
+    "all_hard",
+    "base_bin",
+    "entropies",
+    "logits_bins",
+    "probs_bins",
+    "row_values",
+    "rows_block",
+]
 
 _LOW44 = (1 << 44) - 1
 _OFF = ((1022 - NOCT) << 8) if K == 256 else -1  # (biased exponent - 982) * 256 = o * K
@@ -162,3 +170,36 @@ def entropies(y: Any, bprob: np.ndarray, bent: np.ndarray) -> None:
         yi = np.float64(y[j])
         soft = (yi > 0.0) & (yi < 1.0) & (bprob[j] == bprob[j])
         bent[j] = entropy_soft(yi if soft else 0.5) if soft else 0.0
+
+
+@njit(**JIT)
+def row_values_loop(
+    y: Any, p: Any, logits: bool, cut_val: np.ndarray, cut_off: np.ndarray, out: np.ndarray
+) -> None:
+    """The loop of :func:`row_values`."""
+    n = y.shape[0]
+    bprob = np.empty(STATS_BLOCK, dtype=np.float64)
+    bloss = np.empty(STATS_BLOCK, dtype=np.float64)
+    bfine = np.empty(STATS_BLOCK, dtype=np.int64)
+    for b0 in range(0, n, STATS_BLOCK):
+        b1 = min(b0 + STATS_BLOCK, n)
+        yb = y[b0:b1]
+        hard = all_hard(yb)
+        rows_block(yb, p[b0:b1], logits, 0.0, 1.0, hard, cut_val, cut_off, bprob, bloss, bfine)
+        for j in range(b1 - b0):
+            yi = np.float64(yb[j])
+            out[b0 + j, 0] = bloss[j]
+            out[b0 + j, 1] = bprob[j]
+            out[b0 + j, 2] = 0.0 if (yi == 0) | (yi == 1) else entropy_soft(yi)
+            out[b0 + j, 3] = base_bin(bprob[j])
+            out[b0 + j, 4] = bfine[j]
+
+
+def row_values(
+    y: np.ndarray, p: np.ndarray, *, logits: bool, cut_val: np.ndarray, cut_off: np.ndarray
+) -> np.ndarray:
+    """Per-row ``[loss, probability, H(y), base bin, fine bin]`` as the kernel computes them
+    (``cut_val``, ``cut_off``: the cut points of :func:`bcelab.metrics.histogram.layout`)."""
+    out = np.empty((y.shape[0], 5), dtype=np.float64)
+    row_values_loop(y, p, logits, cut_val, cut_off, out)
+    return out

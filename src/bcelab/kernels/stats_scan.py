@@ -1,7 +1,10 @@
 """The validation pass of a metric ``update``: counts of excluded, clipped and invalid rows.
 
 It runs before anything is added to a state, so that an error leaves the state unchanged.
-The counts go to the :class:`~bcelab.kernels.constants.ScanSlot` places of ``out``.
+The counts go to the :class:`~bcelab.kernels.constants.ScanSlot` places of ``out``.  Rows
+with 0/1 labels and no NaN, weight or clipping (the usual case) skip it: the update's own
+pass (``accum_range`` with ``clean_only``) finds that nothing needs counting and adds
+them, or adds nothing and hands them to this pass first.
 """
 
 from __future__ import annotations

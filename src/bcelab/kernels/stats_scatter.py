@@ -26,16 +26,20 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .constants import JIT
+from .constants import FOLD_EVERY, JIT
 
-__all__ = ["FOLD_EVERY", "empty_span", "fold_counts", "scatter", "scatter_counts"]
+__all__ = [
+    "FOLD_EVERY",
+    "discard_counts",
+    "empty_span",
+    "fold_counts",
+    "scatter",
+    "scatter_counts",
+]
 
 _SHIFT = 26
 _LOW = (1 << _SHIFT) - 1
 _POSITIVE = float(1 << _SHIFT)
-#: Rows a scratch may take between folds: with a block of 1024 rows on top, each bin
-#: holds fewer than 2**26 rows.
-FOLD_EVERY = 1 << 25
 
 
 @njit(**JIT)
@@ -126,4 +130,14 @@ def fold_counts(counts: np.ndarray, span: np.ndarray, hist: np.ndarray, hist_n: 
             hist[fb, 2] += counts[fb, 1]
             counts[fb, 0] = 0.0
             counts[fb, 1] = 0.0
+    _clear(span, counts.shape[0])
+
+
+@njit(**JIT)
+def discard_counts(counts: np.ndarray, span: np.ndarray) -> None:
+    """Zero the scratch's bins ``span[0]..span[1]`` without adding them to any state, and
+    empty ``span`` (a call that adds nothing after all)."""
+    for fb in range(span[0], span[1] + 1):
+        counts[fb, 0] = 0.0
+        counts[fb, 1] = 0.0
     _clear(span, counts.shape[0])

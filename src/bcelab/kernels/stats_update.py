@@ -47,21 +47,17 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .constants import INLINE, JIT, LANES, STATS_BLOCK, StatsSum
+from .constants import COUNTS_FROM, FOLD_EVERY, INLINE, JIT, LANES, STATS_BLOCK, StatsSum
 from .fastmath import borrowed
 from .histogram_loops import coarse_sums, pav_blocks
-from .scalar import entropy_soft
 from .stats_loss import block_loss, block_loss_logits
-from .stats_rows import all_hard, base_bin, entropies, logits_bins, probs_bins, rows_block
+from .stats_rows import all_hard, entropies, logits_bins, probs_bins, rows_block
 from .stats_scan import count_range, first_bad
-from .stats_scatter import empty_span, fold_counts, scatter, scatter_counts
+from .stats_scatter import discard_counts, empty_span, fold_counts, scatter, scatter_counts
 
-__all__ = ["LOOPS", "accum_range", "into", "row_values"]
+__all__ = ["LOOPS", "accum_range", "into"]
 
 N_SUMS = len(StatsSum)
-#: Rows from which a call's 0/1-label blocks without weights are counted in the scratch:
-#: below, its fold would cost more than it saves.
-COUNTS_FROM = 1 << 14
 _MIN_ROW = N_SUMS  # rows of the lane array after the sums: the lanes' min and max
 _MAX_ROW = N_SUMS + 1
 
@@ -260,11 +256,20 @@ def accum_range(
     lo: np.ndarray,
     mm: np.ndarray,
     counts: np.ndarray,
-) -> None:
+    clean_only: bool,
+) -> bool:
     """Add rows ``start:stop`` to the state arrays: the histogram (``hist``, ``hist_n``),
     the compensated sums (``hi``, ``lo``, in :class:`StatsSum` order) and ``mm`` =
     [min, max] of the probabilities.  ``counts`` is a float64 scratch of
-    ``(len(hist_n), 2)`` zeros, left at zero (:mod:`bcelab.kernels.stats_scatter`)."""
+    ``(len(hist_n), 2)`` zeros, left at zero (:mod:`bcelab.kernels.stats_scatter`).
+
+    ``clean_only``: add the rows only if every block has 0/1 labels and its loss sums
+    through products, which holds only when the validation pass would count nothing
+    (no NaN, every probability in [0, 1]), so that pass is not needed; at the first block
+    that does not (or for a call that is not one of :data:`COUNTS_FROM` to
+    :data:`FOLD_EVERY` rows without weights or clipping),
+    return False with the state and the scratch as they were.  Whatever rows it adds,
+    it adds with the same operations in the same order as ``clean_only=False``."""
     # the caller keeps the arrays alive: per-block views of them count no references
     y, p, w, hist, hist_n = borrowed(y), borrowed(p), borrowed(w), borrowed(hist), borrowed(hist_n)
     hi, lo, mm, counts = borrowed(hi), borrowed(lo), borrowed(mm), borrowed(counts)
@@ -284,6 +289,11 @@ def accum_range(
     lanes = np.empty((3, LANES), dtype=np.float64)
     marks = np.empty((2, LANES), dtype=np.int64)
     use_counts = not has_w and stop - start >= COUNTS_FROM
+    if clean_only and not (use_counts and by_product and stop - start < FOLD_EVERY):
+        return False
+    # staged until the last block (clean_only), so that a stop leaves the state as it was
+    t_hi = hi.copy() if clean_only else hi
+    t_lo = lo.copy() if clean_only else lo
     span = empty_span(counts)
     b0 = start
     while b0 < stop:
@@ -295,6 +305,9 @@ def accum_range(
             loss_sum, summed = _summed_block(
                 yb, pb, logits, cut_val, cut_off, bprob, bfine, ta, lanes, marks
             )
+        if clean_only and not summed:
+            discard_counts(counts, span)
+            return False
         if not summed:
             rows_block(yb, pb, logits, lo_c, hi_c, hard, cut_val, cut_off, bprob, bloss, bfine)
             if not hard:
@@ -313,14 +326,17 @@ def accum_range(
             s = 0.0
             for lane in range(LANES):
                 s += acc[k, lane]
-            _two_add(hi, lo, k, s)
+            _two_add(t_hi, t_lo, k, s)
         for lane in range(LANES):
             pmin = min(pmin, acc[_MIN_ROW, lane])
             pmax = max(pmax, acc[_MAX_ROW, lane])
         b0 = b1
     fold_counts(counts, span, hist, hist_n)
+    hi[:] = t_hi  # the same array unless staged
+    lo[:] = t_lo
     mm[0] = pmin
     mm[1] = pmax
+    return True
 
 
 @njit(**JIT)
@@ -359,36 +375,3 @@ LOOPS = SimpleNamespace(
     pav_blocks=pav_blocks,
     coarse_sums=coarse_sums,
 )
-
-
-@njit(**JIT)
-def row_values_loop(
-    y: Any, p: Any, logits: bool, cut_val: np.ndarray, cut_off: np.ndarray, out: np.ndarray
-) -> None:
-    """The loop of :func:`row_values`."""
-    n = y.shape[0]
-    bprob = np.empty(STATS_BLOCK, dtype=np.float64)
-    bloss = np.empty(STATS_BLOCK, dtype=np.float64)
-    bfine = np.empty(STATS_BLOCK, dtype=np.int64)
-    for b0 in range(0, n, STATS_BLOCK):
-        b1 = min(b0 + STATS_BLOCK, n)
-        yb = y[b0:b1]
-        hard = all_hard(yb)
-        rows_block(yb, p[b0:b1], logits, 0.0, 1.0, hard, cut_val, cut_off, bprob, bloss, bfine)
-        for j in range(b1 - b0):
-            yi = np.float64(yb[j])
-            out[b0 + j, 0] = bloss[j]
-            out[b0 + j, 1] = bprob[j]
-            out[b0 + j, 2] = 0.0 if (yi == 0) | (yi == 1) else entropy_soft(yi)
-            out[b0 + j, 3] = base_bin(bprob[j])
-            out[b0 + j, 4] = bfine[j]
-
-
-def row_values(
-    y: np.ndarray, p: np.ndarray, *, logits: bool, cut_val: np.ndarray, cut_off: np.ndarray
-) -> np.ndarray:
-    """Per-row ``[loss, probability, H(y), base bin, fine bin]`` as the kernel computes them
-    (``cut_val``, ``cut_off``: the cut points of :func:`bcelab.metrics.histogram.layout`)."""
-    out = np.empty((y.shape[0], 5), dtype=np.float64)
-    row_values_loop(y, p, logits, cut_val, cut_off, out)
-    return out

@@ -154,26 +154,37 @@ class BinaryStats:
         rows = flat_rows(preds, targets, weights, logits=logits, fname=fname)
         y, p, w = rows
         loops = stats_driver.compiled_loops() if self.kernel != "numpy" else None
-        if loops is not None:
-            counts = stats_driver.scan(loops, y, p, w, logits=logits, eps=eps, threads=self.threads)
+        # rows that need no counting (0/1 labels, no NaN, no weights) are added in one
+        # pass, without the validation pass; any other rows are validated first
+        if loops is not None and self._accumulate(loops, rows, logits=logits, eps=eps, clean=True):
+            counts = stats_driver.NO_COUNTS
         else:
-            counts = reference.scan(y, p, w, logits=logits, eps=eps)
-        raise_for_counts(counts, rows, strict=strict, logits=logits, fname=fname)
-        self._accumulate(loops, rows, logits=logits, eps=eps)
+            if loops is not None:
+                counts = stats_driver.scan(
+                    loops, y, p, w, logits=logits, eps=eps, threads=self.threads
+                )
+            else:
+                counts = reference.scan(y, p, w, logits=logits, eps=eps)
+            raise_for_counts(counts, rows, strict=strict, logits=logits, fname=fname)
+            self._accumulate(loops, rows, logits=logits, eps=eps)
         n = int(y.shape[0])
         used = n - counts.excluded
         new = [n, used, counts.nan_pred, counts.invalid_target, counts.clipped]
         self._a["counts"] += np.array(new)  # in COUNT_NAMES order
         return self
 
-    def _accumulate(self, loops: Any, rows: Rows, *, logits: bool, eps: float) -> None:
-        """Add validated rows to the state arrays (``loops``: compiled, or None: NumPy)."""
+    def _accumulate(
+        self, loops: Any, rows: Rows, *, logits: bool, eps: float, clean: bool = False
+    ) -> bool:
+        """Add validated rows to the state arrays (``loops``: compiled, or None: NumPy);
+        ``clean``: rows not validated, added only if they need no counting (see
+        :func:`bcelab.kernels.stats_driver.accumulate`).  Whether they were added."""
         a = self._a
         mm = np.array([a["pmin"][0], a["pmax"][0]])
         state = {"hist": a["hist"], "hist_n": a["hist_n"], "hi": a["sums"], "lo": a["sums_lo"]}
         if loops is not None:
             lay = layout()
-            stats_driver.accumulate(
+            added = stats_driver.accumulate(
                 loops,
                 *rows,
                 logits=logits,
@@ -182,11 +193,15 @@ class BinaryStats:
                 cut_off=lay.cut_off,
                 mm=mm,
                 threads=self.threads,
+                clean_only=clean,
                 **state,
             )
+            if not added:
+                return False
         else:
             reference.accumulate(*rows, logits=logits, eps=eps, mm=mm, **state)
         a["pmin"][0], a["pmax"][0] = mm
+        return True
 
     # --- merging ---------------------------------------------------------------------
 
