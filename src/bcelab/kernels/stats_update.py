@@ -238,6 +238,43 @@ def _lane(
     acc[StatsSum.WSQ, k] += wi * (d * d)
 
 
+@njit(**INLINE)
+def _add_block(
+    yb: Any,
+    wb: Any,
+    has_w: bool,
+    hard: bool,
+    summed: bool,
+    loss_sum: float,
+    bprob: np.ndarray,
+    bloss: np.ndarray,
+    bent: np.ndarray,
+    acc: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    pmin: float,
+    pmax: float,
+) -> tuple[float, float]:
+    """Loop 3 for one block: its lane sums (:func:`_sums`; with ``summed``, the loss sum
+    ``loss_sum`` in place of the rows') added to the compensated pairs ``hi``/``lo``, in
+    :class:`StatsSum` order; returns the new running min and max of the probabilities."""
+    acc[:N_SUMS] = 0.0
+    acc[_MIN_ROW] = np.inf
+    acc[_MAX_ROW] = -np.inf
+    _sums(yb, wb, has_w, hard, not summed, bprob, bloss, bent, acc)
+    if summed:
+        acc[StatsSum.WBCE, 0] = loss_sum
+    for k in range(N_SUMS):
+        s = 0.0
+        for lane in range(LANES):
+            s += acc[k, lane]
+        _two_add(hi, lo, k, s)
+    for lane in range(LANES):
+        pmin = min(pmin, acc[_MIN_ROW, lane])
+        pmax = max(pmax, acc[_MAX_ROW, lane])
+    return pmin, pmax
+
+
 @njit(**JIT)
 def accum_range(
     y: Any,
@@ -263,13 +300,11 @@ def accum_range(
     [min, max] of the probabilities.  ``counts`` is a float64 scratch of
     ``(len(hist_n), 2)`` zeros, left at zero (:mod:`bcelab.kernels.stats_scatter`).
 
-    ``clean_only``: add the rows only if every block has 0/1 labels and its loss sums
-    through products, which holds only when the validation pass would count nothing
-    (no NaN, every probability in [0, 1]), so that pass is not needed; at the first block
-    that does not (or for a call that is not one of :data:`COUNTS_FROM` to
-    :data:`FOLD_EVERY` rows without weights or clipping),
-    return False with the state and the scratch as they were.  Whatever rows it adds,
-    it adds with the same operations in the same order as ``clean_only=False``."""
+    ``clean_only`` (rows not validated): add them only if every block has 0/1 labels and
+    sums through products, which holds only when the validation pass would count nothing;
+    else (or unless the call has :data:`COUNTS_FROM` to :data:`FOLD_EVERY` rows without
+    weights or clipping) return False, the state and scratch as they were.  The rows it
+    adds, it adds with the same operations in the same order as ``clean_only=False``."""
     # the caller keeps the arrays alive: per-block views of them count no references
     y, p, w, hist, hist_n = borrowed(y), borrowed(p), borrowed(w), borrowed(hist), borrowed(hist_n)
     hi, lo, mm, counts = borrowed(hi), borrowed(lo), borrowed(mm), borrowed(counts)
@@ -278,13 +313,9 @@ def accum_range(
     bfine = np.empty(STATS_BLOCK, dtype=np.int64)
     bent = np.zeros(STATS_BLOCK, dtype=np.float64)
     acc = np.zeros((N_SUMS + 2, LANES), dtype=np.float64)
-    lo_c = eps if eps > 0 else 0.0
-    hi_c = 1.0 - eps if eps > 0 else 1.0
-    pmin = mm[0]
-    pmax = mm[1]
-    # 0/1 labels, no weights and no clipping: the block's loss is summed through
-    # products (_summed_block), not row by row
-    by_product = not (has_w or eps > 0)
+    lo_c, hi_c = (eps, 1.0 - eps) if eps > 0 else (0.0, 1.0)
+    pmin, pmax = mm[0], mm[1]
+    by_product = not (has_w or eps > 0)  # a 0/1-label block's loss: _summed_block
     ta = np.empty(STATS_BLOCK, dtype=np.float64)
     lanes = np.empty((3, LANES), dtype=np.float64)
     marks = np.empty((2, LANES), dtype=np.int64)
@@ -300,7 +331,7 @@ def accum_range(
         b1 = min(b0 + STATS_BLOCK, stop)
         yb, pb, wb = y[b0:b1], p[b0:b1], w[b0:b1]
         hard = all_hard(yb)
-        summed = False
+        summed, loss_sum = False, 0.0
         if hard and by_product:
             loss_sum, summed = _summed_block(
                 yb, pb, logits, cut_val, cut_off, bprob, bfine, ta, lanes, marks
@@ -316,26 +347,14 @@ def accum_range(
             scatter_counts(yb, bprob, bfine, counts, span, hist, hist_n)
         else:
             scatter(yb, wb, has_w, bprob, bfine, hist, hist_n)
-        acc[:N_SUMS] = 0.0
-        acc[_MIN_ROW] = np.inf
-        acc[_MAX_ROW] = -np.inf
-        _sums(yb, wb, has_w, hard, not summed, bprob, bloss, bent, acc)
-        if summed:
-            acc[StatsSum.WBCE, 0] = loss_sum
-        for k in range(N_SUMS):
-            s = 0.0
-            for lane in range(LANES):
-                s += acc[k, lane]
-            _two_add(t_hi, t_lo, k, s)
-        for lane in range(LANES):
-            pmin = min(pmin, acc[_MIN_ROW, lane])
-            pmax = max(pmax, acc[_MAX_ROW, lane])
+        pmin, pmax = _add_block(
+            yb, wb, has_w, hard, summed, loss_sum, bprob, bloss, bent, acc, t_hi, t_lo, pmin, pmax
+        )
         b0 = b1
     fold_counts(counts, span, hist, hist_n)
     hi[:] = t_hi  # the same array unless staged
     lo[:] = t_lo
-    mm[0] = pmin
-    mm[1] = pmax
+    mm[0], mm[1] = pmin, pmax
     return True
 
 
