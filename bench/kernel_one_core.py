@@ -2,8 +2,8 @@
 
 On two cores the ratio depends on how much the second core gives at that moment (on a
 shared virtual machine: from nothing to nearly 2x), so the kernel benchmark also runs
-the same comparison pinned to one CPU: a child process with ``sched_setaffinity`` to CPU
-0, ``BCELAB_THREADS=1`` and XLA's single-thread flags, timing the mean BCE of bcelab and
+the same comparison pinned to one CPU: a child process that pins itself to CPU 0
+(``sched_setaffinity``, before it imports anything that starts threads), ``BCELAB_THREADS=1`` and XLA's single-thread flags, timing the mean BCE of bcelab and
 of jax.jit's fastest forms (``bench_kernel.jax_cases``) on ``bench_kernel.data`` in turns.
 
 Usage (by ``bench_kernel.py``): ``python bench/kernel_one_core.py N ROUNDS`` prints one
@@ -44,13 +44,14 @@ def one_core_rows(sizes: list[int], rounds: int) -> list[list[str]]:
     env = dict(os.environ, BCELAB_THREADS="1", XLA_FLAGS=XLA_ONE_THREAD, OMP_NUM_THREADS="1")
     cols: list[dict[str, float]] = []
     for n in sizes:
+        # the child pins itself: a preexec_fn would make this process fork with JAX's
+        # threads running (and JAX warn about it)
         out = subprocess.run(
             [sys.executable, str(Path(__file__)), str(n), str(rounds)],
             capture_output=True,
             text=True,
             env=env,
             check=True,
-            preexec_fn=lambda: os.sched_setaffinity(0, {0}),
         )
         cols.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return [
@@ -61,5 +62,6 @@ def one_core_rows(sizes: list[int], rounds: int) -> list[list[str]]:
 
 
 if __name__ == "__main__":
+    os.sched_setaffinity(0, {0})  # threads started from here on inherit it
     sys.path.insert(0, str(HERE))
     print(json.dumps(_child(int(sys.argv[1]), int(sys.argv[2]))))
