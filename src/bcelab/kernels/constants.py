@@ -47,9 +47,12 @@ INLINE: dict[str, Any] = {**JIT, "inline": "always"}
 #: that a SIMD sum adds up, and the one-logarithm block sums of ``kernels.logsum``
 #: multiply at most this many factors below 2 (no overflow below 2**1023).
 LOSS_BLOCK = 512
-#: How far ahead of the block being computed the loss kernel asks for its inputs'
-#: cache lines (:mod:`bcelab.kernels.prefetch`): two blocks.
-PREFETCH_AHEAD = 2 * LOSS_BLOCK
+#: How far ahead of the block's first element the loss kernel starts asking for its
+#: inputs' cache lines (:mod:`bcelab.kernels.prefetch`), one block's worth at the start
+#: of each block: a quarter of a block, so the requests for the rest of this block and
+#: the start of the next go out together, shortly before their use (on the Intel Xeon
+#: machine of ``bench/results/kernel.md``, 5-13% faster than two blocks ahead).
+PREFETCH_AHEAD = LOSS_BLOCK // 4
 #: Elements per chunk: each chunk's sums land in their own row, added in chunk order.
 CHUNK = 1 << 16
 #: Below this many elements one thread is faster (thread hand-off costs ~20-40 us).

@@ -127,7 +127,7 @@ def _make_run(logits: bool, grad: bool, scaled: bool = False) -> Any:
         b0 = lo
         while b0 < hi:
             m = min(LOSS_BLOCK, hi - b0)
-            # the inputs' cache lines two blocks ahead (kernels.prefetch)
+            # the inputs' cache lines from a quarter of a block ahead (kernels.prefetch)
             prefetch_range(pred, b0 + PREFETCH_AHEAD, b0 + PREFETCH_AHEAD + m)
             prefetch_range(tgt, b0 + PREFETCH_AHEAD, b0 + PREFETCH_AHEAD + m)
             pb = pred[b0 : b0 + m]

@@ -6,9 +6,11 @@ lines are requested late, and on a CPU whose hardware prefetcher does not run fa
 ahead (as on some virtual machines) the loop then waits on memory for most of its time.
 On such a machine the fused loss kernel's forward pass from logits took 2.2 ns per
 element on one thread at 1e7 elements, against 0.8 ns for data already in cache; asking
-for the cache lines of a later block at the start of each block brought it to 1.0 ns
-(``bench/results/kernel.md``).  Where the hardware prefetcher keeps up, it costs one
-instruction per 64 bytes.
+for a block's cache lines at the start of an earlier block brought it to 1.0 ns, and
+asking at the start of each block for the lines from a quarter of a block ahead (the
+rest of this block and the start of the next, requested together just before their
+use) to 0.87 (``bench/results/kernel.md``; farther ahead was slower there).  Where the
+hardware prefetcher keeps up, it costs one instruction per 64 bytes.
 
 :func:`prefetch` is one ``llvm.prefetch`` (``prefetcht0`` on x86, ``prfm`` on
 aarch64); :func:`prefetch_range` asks for every cache line of a range of an array.
