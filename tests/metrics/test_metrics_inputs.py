@@ -144,6 +144,20 @@ def test_str_and_to_dict_are_readable_and_json_safe() -> None:
     assert np.isnan(one_class.roc_auc) and one_class.to_dict()["roc_auc"] is None
 
 
+def test_str_says_which_metrics_one_class_leaves_undefined() -> None:
+    all_ones = str(BinaryStats().update(np.array([0.2, 0.5, 0.9]), np.ones(3)).compute())
+    assert "NE / RIG          undefined: every used target is 1" in all_ones
+    assert "ROC-AUC           undefined: needs positive and negative rows" in all_ones
+    assert "PR-AUC            1  (binning error" in all_ones
+    assert "nan" not in all_ones.split("at p >=")[0]
+    all_zeros = str(BinaryStats().update(np.array([0.2, 0.4]), np.zeros(2)).compute())
+    assert "every used target is 0" in all_zeros
+    assert "calibration       undefined: no positive targets  (mean prediction 0.3;" in all_zeros
+    assert "PR-AUC            undefined: needs positive rows" in all_zeros
+    both = str(BinaryStats().update(P, Y).compute())
+    assert "undefined" not in both
+
+
 def test_read_only_and_scalar_inputs() -> None:
     # pyarrow's zero-copy to_numpy() gives read-only arrays
     y, p = Y.astype(np.float32), P.astype(np.float32)

@@ -68,8 +68,9 @@ def compare(
     probabilities or ``logits=("a", "b")`` for raw scores, and the ``target=`` column.  For each metric (log loss, NE, Brier score,
     calibration, ECE, ROC-AUC, PR-AUC and the log loss's uncertainty, discrimination
     and miscalibration) the result holds A, B, ``diff`` = B − A, the ``confidence``
-    percentile interval of the difference and a two-sided p-value, overall and, with
-    ``by=``, per value of that column.
+    interval of the difference (percentile; for discrimination and miscalibration the
+    basic interval, which takes off the bias of their isotonic fits) and a two-sided
+    p-value, overall and, with ``by=``, per value of that column.
 
     **Method**: a paired Poisson bootstrap.  In replicate r, row i counts
     :math:`c_{ir} \sim \mathrm{Poisson}(1)` times for *both* models, so the noise the

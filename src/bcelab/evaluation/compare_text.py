@@ -54,8 +54,9 @@ def _header(res: ComparisonResult, d: dict[str, Any], id_hint: str) -> list[str]
     return [
         f"{where}: {res.files} file(s), {cols}",
         f"{rows}; {keying_line(d, id_hint)}",
-        f"paired bootstrap: {d['replicates']} replicates (seed {d['seed']}), {pct} percentile "
-        f"intervals of B − A; {res.seconds:.2f} s ({res.engine})",
+        f"paired bootstrap: {d['replicates']} replicates (seed {d['seed']}), {pct} intervals "
+        f"of B − A (percentile; basic for discrimination and miscalibration); "
+        f"{res.seconds:.2f} s ({res.engine})",
     ]
 
 

@@ -81,7 +81,7 @@ def _draw_bars(ax: Axes, d: CalibrationDecomposition | None) -> None:
     rest = t.uncertainty - t.discrimination
     rows = [
         ("uncertainty", [(0.0, t.uncertainty, _UNC)], t.uncertainty),
-        ("− discrimination", [(rest, t.discrimination, _DSC)], -t.discrimination),
+        ("− discrimination", [(rest, t.discrimination, _DSC)], 0.0 - t.discrimination),  # no -0
         ("+ miscalibration", [(rest, t.miscalibration, _MCB)], t.miscalibration),
         ("log loss", [(0.0, rest, _REST), (rest, t.miscalibration, _MCB)], t.score),
     ]

@@ -13,7 +13,8 @@ distribution is
 i.e. the replicates are moved by the binning difference (0 for the sum-based metrics:
 log loss, NE, Brier, calibration, which are exact in every replicate).  ``ci`` is the
 percentile interval of :math:`d^*` at ``confidence``, ``p_value`` the two-sided
-bootstrap p-value, ``se`` the standard deviation of :math:`d^*`
+bootstrap p-value (of :math:`2\,\mathrm{diff} - d^*` instead for the metrics in
+:data:`REFLECTED`: the basic interval), ``se`` the standard deviation of :math:`d^*`
 (:mod:`bcelab.metrics.intervals`).  Replicates where a metric is undefined (e.g. AUC
 without positives) are left out.  ``se_delta`` (log loss, NE, calibration) holds the
 delta-method standard errors of ``a``, ``b`` and ``diff`` from the same state, as a
@@ -37,7 +38,7 @@ from .intervals import bootstrap_p_value, percentile_interval
 from .paired_compute import METRICS, delta_ses, point_metrics, point_weight, replicate_metrics
 from .paired_layout import KC, MIN_MEAN_WEIGHT, coarse_layout
 
-__all__ = ["BETTER", "PairedComparison", "check_metrics", "compare_state"]
+__all__ = ["BETTER", "REFLECTED", "PairedComparison", "check_metrics", "compare_state"]
 
 BETTER: dict[str, str | None] = {
     "log_loss": "lower",
@@ -51,11 +52,24 @@ BETTER: dict[str, str | None] = {
     "discrimination": "higher",
     "miscalibration": "lower",
 }
+#: Metrics whose interval and p-value come from the replicates reflected about the
+#: estimate, ``2 diff - d*`` (the *basic* bootstrap interval, Davison & Hinkley 1997,
+#: section 5.2): both parts of the decomposition rest on an isotonic fit to the rows it
+#: scores, which overfits, more so on a resample with repeated rows.  When one model
+#: overfits more than the other (against a constant model, most of all) the replicate
+#: differences sit beside the estimate, and the percentile interval is moved by that
+#: bias where the basic interval takes it off.  Seeded simulations of a constant model
+#: against a good one on 1,000 rows: the 95% interval covered the population's
+#: discrimination difference in 60% (percentile) against 92% (basic) of data sets.
+REFLECTED = frozenset({"discrimination", "miscalibration"})
 METHOD = {
     "bootstrap": "paired Poisson(1) bootstrap; weights from a counter-based generator "
     "(SplitMix64) keyed by (seed, row key, replicate)",
-    "interval": "percentile, replicates moved by the binning difference (point - reference)",
-    "p_value": "two-sided bootstrap: 2 min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (R + 1)",
+    "interval": "percentile, replicates moved by the binning difference (point - reference); "
+    "discrimination and miscalibration: basic (the moved replicates reflected about the "
+    "estimate, 2 diff - d*)",
+    "p_value": "two-sided bootstrap: 2 min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (R + 1); "
+    "discrimination and miscalibration: the same of 2 diff - d*",
     "ece": "uniform, 15 bins",
     "decomposition": "log loss = uncertainty - discrimination + miscalibration "
     "(isotonic recalibration by PAV on histogram bins)",
@@ -132,6 +146,8 @@ def _one_metric(
     d = reps[1, :n_rep] - reps[0, :n_rep]
     shift = diff - float(reps[1, n_rep] - reps[0, n_rep])
     star = d + (shift if math.isfinite(shift) else math.nan)
+    if name in REFLECTED:  # the basic interval: the replicates reflected about diff
+        star = 2.0 * diff - star
     lo, hi = percentile_interval(star, confidence)
     finite = star[np.isfinite(star)]
     return {

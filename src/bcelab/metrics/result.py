@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 __all__ = ["BinaryMetrics"]
@@ -88,16 +89,34 @@ class BinaryMetrics:
             f"log loss          {g(self.log_loss)}  = floor {g(self.floor)} + excess "
             f"{g(self.excess)}",
             f"base rate         {g(self.base_rate)}  (entropy {g(self.base_entropy)})",
-            f"NE / RIG          {g(self.ne)} / {g(self.rig)}",
-            f"calibration       {g(self.calibration)}  (mean prediction "
+            f"NE / RIG          {self._ne_text(g)}",
+            f"calibration       {self._calibration_text(g)}  (mean prediction "
             f"{g(self.mean_prediction)}; range [{g(self.pred_min)}, {g(self.pred_max)}])",
             f"Brier             {g(self.brier)}",
             f"ECE / MCE         uniform {g(self.ece_uniform)} / {g(self.mce_uniform)}, "
             f"equal-mass {g(self.ece_equal_mass)} / {g(self.mce_equal_mass)} "
             f"({self.n_calibration_bins} bins)",
-            f"ROC-AUC           {g(self.roc_auc)}  (binning error ≤ {g(self.roc_auc_bound, 2)})",
-            f"PR-AUC            {g(self.pr_auc)}  (binning error ≤ {g(self.pr_auc_bound, 2)})",
+            "ROC-AUC           "
+            + _area_text(self.roc_auc, self.roc_auc_bound, "needs positive and negative rows"),
+            "PR-AUC            " + _area_text(self.pr_auc, self.pr_auc_bound, "needs positive rows"),
             f"at p >= {g(self.threshold)}  accuracy {g(self.accuracy)}, precision "
             f"{g(self.precision)}, recall {g(self.recall)}, F1 {g(self.f1)}",
         ]
         return "\n".join(lines)
+
+    def _calibration_text(self, g: Callable[[float], str]) -> str:
+        if math.isnan(self.calibration) and self.base_rate == 0.0:
+            return "undefined: no positive targets"
+        return g(self.calibration)
+
+    def _ne_text(self, g: Callable[[float], str]) -> str:
+        if self.base_entropy == 0.0:  # one class only: NE divides by 0
+            only = "1" if self.base_rate == 1.0 else "0"
+            return f"undefined: every used target is {only}, so the base rate's entropy is 0"
+        return f"{g(self.ne)} / {g(self.rig)}"
+
+
+def _area_text(area: float, bound: float, needs: str) -> str:
+    if math.isnan(area):
+        return f"undefined: {needs}"
+    return f"{area:.6g}  (binning error ≤ {bound:.2g})"
