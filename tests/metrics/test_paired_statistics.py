@@ -117,7 +117,9 @@ def test_population_decomposition_adds_up() -> None:
     for key, model in (("a", MODEL_A), ("b", MODEL_B)):
         dsc, mcb = population_decomposition(*model)
         np.testing.assert_allclose(POPULATION_DECOMPOSITION[key], (dsc, mcb), rtol=1e-10)
-        np.testing.assert_allclose(population_decomposition(*model, nodes=320), (dsc, mcb), rtol=1e-10)
+        np.testing.assert_allclose(
+            population_decomposition(*model, nodes=320), (dsc, mcb), rtol=1e-10
+        )
         assert POPULATION[key][0] == pytest.approx(uncertainty - dsc + mcb, rel=1e-10)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..metrics.paired_result import REFLECTED
 from .compare_labels import LABELS
 
 if TYPE_CHECKING:
@@ -90,6 +91,30 @@ def _segments(by: str, segs: list[dict[str, Any]], pct: str) -> list[str]:
     return lines
 
 
+def _outside_notes(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """A note for the metrics whose B − A lies outside its own interval."""
+    beside: dict[bool, list[str]] = {False: [], True: []}
+    for name, m in metrics.items():
+        lo, hi = m["ci"]
+        if None not in (m["diff"], lo, hi) and not lo <= m["diff"] <= hi:
+            beside[name in REFLECTED].append(LABELS.get(name, name))
+    notes = []
+    if beside[True]:
+        notes.append(
+            f"{', '.join(beside[True])}: the estimate lies outside its interval. The isotonic "
+            "fit behind it overfits one model more than the other (most of all against a "
+            "constant model), and the basic interval takes that bias off: the difference "
+            "in the population most likely lies inside the interval, not at the estimate."
+        )
+    if beside[False]:
+        notes.append(
+            f"{', '.join(beside[False])}: the estimate lies outside its interval: the "
+            "statistic is biased on resampled rows and its percentile interval moves with "
+            "the bias; read it with care."
+        )
+    return notes
+
+
 def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") -> str:
     """The comparison as text (see the module docstring)."""
     d = res.to_dict()
@@ -97,6 +122,7 @@ def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") ->
     lines = [*_header(res, d, id_hint), "", *_table(d["metrics"], pct)]
     v = d["verdict"]
     lines += [""] + [t for t in (v["text"], v["why"]) if t]
+    lines += _outside_notes(d["metrics"])
     if res.columns.by is not None and d.get("segments"):
         lines += ["", *_segments(str(res.columns.by), d["segments"], pct)]
     return "\n".join(lines)

@@ -98,7 +98,8 @@ class BinaryMetrics:
             f"({self.n_calibration_bins} bins)",
             "ROC-AUC           "
             + _area_text(self.roc_auc, self.roc_auc_bound, "needs positive and negative rows"),
-            "PR-AUC            " + _area_text(self.pr_auc, self.pr_auc_bound, "needs positive rows"),
+            "PR-AUC            "
+            + _area_text(self.pr_auc, self.pr_auc_bound, "needs positive rows"),
             f"at p >= {g(self.threshold)}  accuracy {g(self.accuracy)}, precision "
             f"{g(self.precision)}, recall {g(self.recall)}, F1 {g(self.f1)}",
         ]
