@@ -82,6 +82,8 @@ def test_split_negative_values_only_joins_the_named_flags() -> None:
         (["loss", "--preds", "0.2,0.3", "--targets", "2,1"], "--targets must lie in [0, 1]"),
         (["loss", "--preds", "nan", "--targets", "1"], "--preds must be numbers"),
         (["explain", "--target", "-0.5"], "--target must lie in [0, 1]"),
+        (["loss", "--preds", "0.2,0.3", "--targets", "0.5,nan"], "leave out a missing (nan)"),
+        (["explain", "--target", "nan"], "give a number, e.g. --target 0.3"),
     ],
 )
 def test_loss_and_explain_errors_name_the_flag(

@@ -43,7 +43,9 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         raise OptionError(
             "--target must lie in [0, 1]",
             f"received {ns.target!r}",
-            "divide 0..255 pixel values by 255",
+            "give a number, e.g. --target 0.3"
+            if ns.target != ns.target
+            else "divide 0..255 pixel values by 255",
         )
     # checked before any work: a folder the figure can be written to, a known format
     return Config(ns.target, None if ns.plot is None else check_figure(ns.plot, "--plot"))

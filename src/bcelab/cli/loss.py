@@ -74,7 +74,9 @@ def _check_values(preds: tuple[float, ...], targets: tuple[float, ...], logits: 
         raise OptionError(
             "--targets must lie in [0, 1]",
             f"received {bad_t[0]!r}" + (f" and {len(bad_t) - 1} more" if len(bad_t) > 1 else ""),
-            "divide 0..255 values by 255; write labels -1/1 as 0/1",
+            "leave out a missing (nan) target with its prediction"
+            if bad_t[0] != bad_t[0]
+            else "divide 0..255 values by 255; write labels -1/1 as 0/1",
         )
     if any(p != p for p in preds):
         raise OptionError(
