@@ -145,6 +145,31 @@ def test_text_labels_need_and_take_positive_label(
     assert info["table"]["positive_label"] == "yes"
 
 
+def test_a_text_feature_column_names_the_flag_that_leaves_it_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "t.csv", 40, 3)
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0] + ",city", *(r + ",Oslo" for r in lines[1:])]) + "\n")
+    base = ["train", "file", "--data", data, "--target", "label", "--epochs", "2", "--quiet"]
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a")
+    line = _one_clear_line(err)
+    assert rc == 2 and "column 'city'" in line and "'Oslo'" in line and "--features" in line
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a", "--features", "f1,f2,noise")
+    assert rc == 0, err
+
+
+def test_one_class_of_training_targets_gets_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "ones.csv"
+    data.write_text("f1,label\n" + "".join(f"{i * 0.1},1\n" for i in range(20)))
+    args = ["train", "file", "--data", data, "--target", "label", "--epochs", "1", "--quiet"]
+    rc, _, err = _cli(capsys, *args, "--out", tmp_path / "a")
+    assert rc == 0
+    assert "note: every training target is 1, so the model can only learn to predict 1" in err
+
+
 def test_minus_one_labels_and_a_delimiter(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

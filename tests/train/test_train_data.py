@@ -29,6 +29,15 @@ def test_circles_is_seed_001_split() -> None:
     np.testing.assert_array_equal(ds.x_train, x[:500].astype(np.float32))
     np.testing.assert_array_equal(ds.y_test[:, 0], y[500:].astype(np.float32))
     assert ds.hard_targets
+    assert ds.one_class is None
+
+
+@pytest.mark.parametrize(("label", "expected"), [(1.0, 1), (0.0, 0), (0.7, None)])
+def test_one_class_names_a_single_hard_training_label(label: float, expected: int | None) -> None:
+    x = np.zeros((6, 2))
+    y = np.full(6, label)
+    ds = data.as_dataset((x[:4], y[:4], x[4:], np.array([0.0, 1.0])))
+    assert ds.one_class == expected
 
 
 def test_breast_cancer_standardised_with_training_statistics_only() -> None:

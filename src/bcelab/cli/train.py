@@ -319,6 +319,12 @@ def execute(cfg: Any) -> int:
     if cfg.resume is not None:
         cfg = _resumed(cfg)
     ds = _dataset(cfg)  # bad data fails here, before any folder is created
+    if ds.one_class is not None:
+        print(
+            f"bcelab train: note: every training target is {ds.one_class}, so the model can "
+            f"only learn to predict {ds.one_class}; check --target and the rows",
+            file=sys.stderr,
+        )
     out = Path(cfg.out)
     h = _train(cfg, ds, out)
     _report(cfg, ds, h)

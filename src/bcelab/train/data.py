@@ -103,6 +103,15 @@ class Dataset:
             np.isin(self.y_train, (0.0, 1.0)).all() and np.isin(self.y_test, (0.0, 1.0)).all()
         )
 
+    @property
+    def one_class(self) -> int | None:
+        """0 or 1 when every training target is that label (the model can only learn to
+        predict it), else None."""
+        y = self.y_train.reshape(-1)
+        if y.size and y[0] in (0.0, 1.0) and (y == y[0]).all():
+            return int(y[0])
+        return None
+
 
 def fingerprint(*arrays: np.ndarray) -> str:
     """16 hex digits of SHA-256 over the arrays' shapes and bytes: a run's data, for

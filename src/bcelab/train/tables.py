@@ -119,7 +119,7 @@ def _numeric(tab: Any, name: str, source: str) -> np.ndarray:
         raise DataError(
             f"column {name!r} of {source} must be numeric",
             f"received {where} (1 = first row after the header)",
-            f"encode {name!r} as numbers, or leave it out of the feature columns",
+            f"encode {name!r} as numbers, or leave it out: name the other columns in features=",
         )
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
