@@ -14,6 +14,7 @@ with fixed seeds and runs a 200-replicate paired bootstrap on each.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import numpy as np
 import pytest
@@ -90,14 +91,45 @@ def _entropy(q: np.ndarray | float) -> np.ndarray:
     return -(special.xlogy(q, q) + special.xlogy(1 - q, 1 - q))
 
 
+def _base_rate() -> float:
+    x, wx = np.polynomial.hermite_e.hermegauss(200)
+    return float(np.sum(wx / wx.sum() * special.expit(MU + SIGMA * x)))
+
+
+Model = tuple[float, float, float] | tuple[str, float]
+
+
 def _draw(
-    rng: np.random.Generator, a: tuple[float, float, float], b: tuple[float, float, float]
+    rng: np.random.Generator, a: Model, b: Model, rows: int = N_ROWS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    s = rng.normal(MU, SIGMA, N_ROWS)
-    y = (rng.random(N_ROWS) < special.expit(s)).astype(float)
-    pa = special.expit(a[0] * (s + rng.normal(0, a[2], N_ROWS)) + a[1])
-    pb = special.expit(b[0] * (s + rng.normal(0, b[2], N_ROWS)) + b[1])
-    return pa, pb, y
+    """One data set: the score, the labels and each model's predictions; a model is
+    (slope, shift, noise sd), or ("constant", p)."""
+    s = rng.normal(MU, SIGMA, rows)
+    y = (rng.random(rows) < special.expit(s)).astype(float)
+
+    def predict(m: Model) -> np.ndarray:
+        if isinstance(m[0], str):
+            return np.full(rows, m[1])
+        slope, shift, tau = m  # type: ignore[misc]
+        return special.expit(slope * (s + rng.normal(0, tau, rows)) + shift)
+
+    pa = predict(a)
+    return pa, predict(b), y
+
+
+def _coverage(
+    truth: dict[str, float], data_sets: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> dict[str, float]:
+    """The share of data sets whose interval of each metric's B - A holds its truth."""
+    hits = dict.fromkeys(truth, 0)
+    count = 0
+    for i, (pa, pb, y) in enumerate(data_sets):
+        res = _paired(pa, pb, y, seed=i).compute(metrics=tuple(truth))
+        for m, t in truth.items():
+            lo, hi = res.metrics[m]["ci"]
+            hits[m] += int(lo <= t <= hi)
+        count += 1
+    return {m: h / count for m, h in hits.items()}
 
 
 def _paired(pa: np.ndarray, pb: np.ndarray, y: np.ndarray, seed: int) -> PairedBootstrapStats:
@@ -112,8 +144,7 @@ def test_population_constants() -> None:
 
 def test_population_decomposition_adds_up() -> None:
     """Uncertainty - discrimination + miscalibration is the population log loss."""
-    x, wx = np.polynomial.hermite_e.hermegauss(200)
-    uncertainty = float(_entropy(float(np.sum(wx / wx.sum() * special.expit(MU + SIGMA * x)))))
+    uncertainty = float(_entropy(_base_rate()))
     for key, model in (("a", MODEL_A), ("b", MODEL_B)):
         dsc, mcb = population_decomposition(*model)
         np.testing.assert_allclose(POPULATION_DECOMPOSITION[key], (dsc, mcb), rtol=1e-10)
@@ -133,13 +164,7 @@ def test_intervals_cover_the_population_difference() -> None:
         "miscalibration": POPULATION_DECOMPOSITION["b"][1] - POPULATION_DECOMPOSITION["a"][1],
     }
     rng = np.random.default_rng(20240601)
-    hits = dict.fromkeys(truth, 0)
-    for i in range(N_SIM):
-        res = _paired(*_draw(rng, MODEL_A, MODEL_B), seed=i).compute(metrics=tuple(truth))
-        for m, t in truth.items():
-            lo, hi = res.metrics[m]["ci"]
-            hits[m] += lo <= t <= hi
-    coverage = {m: h / N_SIM for m, h in hits.items()}
+    coverage = _coverage(truth, (_draw(rng, MODEL_A, MODEL_B) for _ in range(N_SIM)))
     print(f"coverage over {N_SIM} data sets: {coverage}")
     for m, c in coverage.items():
         assert 0.92 <= c <= 0.98, (m, c)
@@ -153,24 +178,14 @@ def test_decomposition_intervals_against_a_constant_model() -> None:
     percentile interval, moved by that bias, covers in about 78% and 64% of data sets.
     """
     constant, good, rows = 0.5, (1.0, 0.0, 0.5), 10_000
-    x, wx = np.polynomial.hermite_e.hermegauss(200)
-    base = float(np.sum(wx / wx.sum() * special.expit(MU + SIGMA * x)))
+    base = _base_rate()
     constant_miscalibration = -(base * np.log(constant) + (1 - base) * np.log1p(-constant))
     constant_miscalibration -= float(_entropy(base))  # KL(base rate || 0.5)
     dsc, mcb = population_decomposition(*good)
     truth = {"discrimination": dsc, "miscalibration": mcb - constant_miscalibration}
     rng = np.random.default_rng(20240604)
-    hits = dict.fromkeys(truth, 0)
-    for i in range(N_SIM):
-        s = rng.normal(MU, SIGMA, rows)
-        y = (rng.random(rows) < special.expit(s)).astype(float)
-        pb = special.expit(good[0] * (s + rng.normal(0, good[2], rows)) + good[1])
-        paired = PairedBootstrapStats(replicates=REPLICATES, seed=i, threads=1)
-        res = paired.update(np.full(rows, constant), pb, y).compute(metrics=tuple(truth))
-        for m, t in truth.items():
-            lo, hi = res.metrics[m]["ci"]
-            hits[m] += lo <= t <= hi
-    coverage = {m: h / N_SIM for m, h in hits.items()}
+    data_sets = (_draw(rng, ("constant", constant), good, rows) for _ in range(N_SIM))
+    coverage = _coverage(truth, data_sets)
     print(f"constant model: coverage over {N_SIM} data sets: {coverage}")
     for m, c in coverage.items():
         assert 0.88 <= c <= 0.99, (m, c)
