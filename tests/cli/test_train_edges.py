@@ -60,6 +60,11 @@ def _csv(
     return path
 
 
+def _train_file(data: Path, epochs: int = 2) -> list[object]:
+    """`bcelab train file` on ``data`` with its "label" column, quietly, for a few epochs."""
+    return ["train", "file", "--data", data, "--target", "label", "--epochs", epochs, "--quiet"]
+
+
 def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
 
@@ -134,7 +139,7 @@ def test_text_labels_need_and_take_positive_label(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = _csv(tmp_path / "yn.tsv", 80, 2, ("no", "yes"), sep="\t")
-    base = ["train", "file", "--data", data, "--target", "label", "--epochs", "2", "--quiet"]
+    base = _train_file(data)
     rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a")
     line = _one_clear_line(err)
     assert rc == 2 and "'no', 'yes'" in line and "--positive-label yes" in line
@@ -151,7 +156,7 @@ def test_a_text_feature_column_names_the_flag_that_leaves_it_out(
     data = _csv(tmp_path / "t.csv", 40, 3)
     lines = data.read_text().splitlines()
     data.write_text("\n".join([lines[0] + ",city", *(r + ",Oslo" for r in lines[1:])]) + "\n")
-    base = ["train", "file", "--data", data, "--target", "label", "--epochs", "2", "--quiet"]
+    base = _train_file(data)
     rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a")
     line = _one_clear_line(err)
     assert rc == 2 and "column 'city'" in line and "'Oslo'" in line and "--features" in line
@@ -164,8 +169,7 @@ def test_one_class_of_training_targets_gets_a_note(
 ) -> None:
     data = tmp_path / "ones.csv"
     data.write_text("f1,label\n" + "".join(f"{i * 0.1},1\n" for i in range(20)))
-    args = ["train", "file", "--data", data, "--target", "label", "--epochs", "1", "--quiet"]
-    rc, _, err = _cli(capsys, *args, "--out", tmp_path / "a")
+    rc, _, err = _cli(capsys, *_train_file(data, epochs=1), "--out", tmp_path / "a")
     assert rc == 0
     assert "note: every training target is 1, so the model can only learn to predict 1" in err
 
@@ -174,7 +178,7 @@ def test_minus_one_labels_and_a_delimiter(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = _csv(tmp_path / "pm.csv", 80, 3, ("-1", "1"), sep=";")
-    base = ["train", "file", "--data", data, "--target", "label", "--epochs", "2", "--quiet"]
+    base = _train_file(data)
     rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a")
     assert rc == 2 and "--delimiter" in _one_clear_line(err)  # one column: the separator is ';'
     base += ["--delimiter", ";"]
