@@ -113,6 +113,20 @@ def test_eval_errors_from_the_library_name_the_flag(
     assert rc == 2 and "--positive-label 1" in line and not PY_ARGUMENT.search(line), line
 
 
+@pytest.mark.parametrize("command", ["eval", "compare"])
+def test_no_usable_row_names_the_columns_not_the_function(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    path = tmp_path / "nan.parquet"
+    nan = [float("nan")] * 3
+    pq.write_table(pa.table({"y": [1.0, 0.0, 1.0], "p": nan, "q": nan}), path)
+    preds = ["--pred", "p"] + (["--pred", "q"] if command == "compare" else [])
+    rc, _, err = _err(capsys, command, path, "--target", "y", *preds)
+    line = _one_clear_line(err)
+    assert rc == 2 and "at least one row with a valid target" in line, line
+    assert "compute" not in line and "--pred (or --logit)" in line and "--weight" in line
+
+
 def test_in_flags_rewrites_each_argument_for_its_command() -> None:
     err = NaNError(
         "evaluate: preds must not contain NaN when strict=True",

@@ -129,15 +129,23 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "eval": (
         ("pass logits=True", "name the column with --logit instead of --pred"),
         ("unless logits=True", "unless the column is named with --logit"),
+        (
+            "check the input columns and the filters",
+            "check the --pred (or --logit), --target and --weight columns",
+        ),
     ),
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
     "compare": (
         ("pass logits=True", "name the columns with --logit instead of --pred"),
         ("clip the probabilities, e.g. clip=1e-15", "clip the probabilities, e.g. --clip 1e-15"),
+        (
+            "check the input columns and the filters",
+            "check the two --pred (or --logit) columns, --target and --weight",
+        ),
     ),
 }
 _FUNCTION = re.compile(
-    r"^(?:evaluate|compare|write_report|write_comparison_report|recalibrate_file|load_map|"
+    r"^(?:evaluate|compare|compute|write_report|write_comparison_report|recalibrate_file|load_map|"
     r"fit_isotonic|BinaryStats\.\w+|PairedBootstrapStats\.\w+|bce|bce_with_logits|bce_grad|"
     r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid|"
     r"fit|fit_autoencoder|load_table|load_images|predict|MLPSpec): "
