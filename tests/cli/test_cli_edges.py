@@ -127,6 +127,18 @@ def test_no_usable_row_names_the_columns_not_the_function(
     assert "compute" not in line and "--pred (or --logit)" in line and "--weight" in line
 
 
+def test_isotonic_fit_on_unusable_rows_names_the_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"y": [1.0, 0.0, 1.0], "p": [0.7, 0.2, 0.6]}), good)
+    pq.write_table(pa.table({"y": [1.0, 0.0], "p": [float("nan")] * 2}), bad)
+    args = ["eval", good, "--target", "y", "--pred", "p", "--recalibrate", "isotonic"]
+    rc, _, err = _err(capsys, *args, "--fit-on", bad)
+    line = _one_clear_line(err)
+    assert rc == 2 and line.startswith("bcelab eval: error: --fit-on with at least one usable")
+
+
 def test_in_flags_rewrites_each_argument_for_its_command() -> None:
     err = NaNError(
         "evaluate: preds must not contain NaN when strict=True",

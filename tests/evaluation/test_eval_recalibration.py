@@ -250,3 +250,16 @@ def test_a_calibration_file_without_the_columns_fails_before_the_evaluation(tmp_
     assert seen == []  # no evaluated row was read
     with pytest.raises(OptionError, match="fit_on must be a path"):
         bcelab.evaluate(rows, preds="p", target="y", recalibrate="platt", fit_on=42)
+
+
+def test_an_isotonic_map_without_a_usable_row_says_which_rows(tmp_path, rows):
+    nan = np.full(50, np.nan, dtype=np.float32)
+    pq.write_table(pa.table({"y": np.ones(50, np.float32), "p": nan}), tmp_path / "nan.parquet")
+    with pytest.raises(DataError, match=r"evaluate: fit_on with at least one usable row") as err:
+        bcelab.evaluate(
+            rows, preds="p", target="y", recalibrate="isotonic", fit_on=tmp_path / "nan.parquet"
+        )
+    assert "none of the 50 rows of" in str(err.value) and "50 NaN predictions" in str(err.value)
+    zero = pa.table({"y": [1.0, 0.0], "p": [0.3, 0.6], "w": [0.0, 0.0]})
+    with pytest.raises(DataError, match=r"evaluate: at least one usable row .* isotonic map"):
+        bcelab.evaluate(zero, preds="p", target="y", weight="w", recalibrate="isotonic")

@@ -110,13 +110,23 @@ def recalibrate(
         fit = runner.run(fit_units, fit_plan)
         if fit.rows == 0:
             raise DataError(
-                "fit_on: at least one row to fit the map on",
+                "evaluate: fit_on with at least one row to fit the map on",
                 f"{', '.join(fitted_on)} hold 0 rows",
                 "check the calibration files",
             )
         rows, stats, passes = fit.rows, BinaryStats.merge_all(fit.states.values()), 1
     fitted: RecalibrationMap
     if method == "isotonic":
+        if not stats.total("w") > 0:  # every row NaN, invalid or of weight 0
+            where = f"the {rows} rows of {', '.join(fitted_on)}" if fitted_on else f"{rows} rows"
+            raise DataError(
+                f"evaluate: {'fit_on with ' if fitted_on else ''}at least one usable row (a "
+                "prediction, a valid target and a weight > 0) to fit the isotonic map on",
+                f"none of {where} is usable ({stats.count('nan_pred')} NaN predictions, "
+                f"{stats.count('invalid_target')} invalid targets, total weight "
+                f"{stats.total('w')!r})",
+                "check the prediction, target and weight columns of those rows",
+            )
         fitted = fit_isotonic(stats)
     elif method == "downsampling":
         fitted = DownsamplingMap(cast(float, opts.negative_rate))  # checked at the door
