@@ -178,9 +178,12 @@ def test_report_folder_holds_the_map_and_the_figure(capsys, data):
         ),
         (
             ["bare.json", "--data", "preds.parquet", "--out", "o.csv"],
-            "pass --pred p (or --logit z)",
+            "this map does not name it; received neither. pass --pred p (or --logit z)",
         ),
-        (["preds.parquet", "--data", "preds.parquet", "--out", "o.csv"], "a readable JSON file"),
+        (
+            ["preds.parquet", "--data", "preds.parquet", "--out", "o.csv"],
+            "a readable JSON file written by `bcelab eval --recalibrate METHOD --save-map FILE`",
+        ),
     ],
 )
 def test_recalibrate_errors(capsys, data, monkeypatch, args, message):

@@ -135,6 +135,13 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ),
     ),
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
+    "recalibrate": (
+        (
+            "written by RecalibrationMap.save",
+            "written by `bcelab eval --recalibrate METHOD --save-map FILE`",
+        ),
+        ("a map saved by RecalibrationMap.save does not name it", "this map does not name it"),
+    ),
     "compare": (
         ("pass logits=True", "name the columns with --logit instead of --pred"),
         ("clip the probabilities, e.g. clip=1e-15", "clip the probabilities, e.g. --clip 1e-15"),

@@ -77,7 +77,7 @@ def load_fitted(source: object) -> tuple[RecalibrationMap, dict[str, str]]:
             "recalibrate_file: fitted must be a RecalibrationMap, its dict, a map JSON file "
             "or a report folder",
             f"received a {type(source).__name__}",
-            "pass the map file written by RecalibrationMap.save or --save-map",
+            "pass the map file written by RecalibrationMap.save, or a report folder",
         )
     path = Path(source)
     if path.is_dir():
