@@ -235,3 +235,25 @@ def test_eager_jax_arrays_are_checked_traced_ones_are_not() -> None:
     # under jit the values do not exist: documented, no check, no crash
     out = jax.jit(lambda x, y: bcelab.bce_with_logits(x, y))(jnp.array([0.5]), jnp.array([1.0]))
     assert out.shape == (1,)
+
+
+def test_masked_arrays_are_refused_unless_nothing_is_masked() -> None:
+    # NumPy's mean of a masked loss skips the masked values in the sum but divides by
+    # every row, and a plain view reads the values under the mask: either would be a
+    # silently wrong number, so a mask that hides something is an error
+    p = np.array([0.1, 0.9, 0.5])
+    y = np.array([0.0, 1.0, 1.0])
+    hidden = np.ma.masked_array(p, mask=[False, False, True])
+    for call in (
+        lambda: bcelab.bce(hidden, y, reduction="mean"),
+        lambda: bcelab.bce(p, np.ma.masked_array(y, mask=[True, False, False])),
+        lambda: bcelab.bce_with_logits(hidden, y),
+        lambda: bcelab.binary_entropy(hidden),
+        lambda: bcelab.reduce(hidden),
+        lambda: fused_bce(hidden, y, logits=False),
+    ):
+        with pytest.raises(BCELabError, match="bcelab does not read NumPy masks") as e:
+            call()
+        assert "1 of 3 values masked" in str(e.value) and "getmaskarray" in str(e.value)
+    whole = np.ma.masked_array(p, mask=False)  # nothing masked: the data as they are
+    assert bcelab.bce(whole, y, reduction="mean") == bcelab.bce(p, y, reduction="mean")

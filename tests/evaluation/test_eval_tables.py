@@ -157,3 +157,19 @@ def test_bad_in_memory_sources_are_clear_errors(table: pa.Table) -> None:
         bcelab.evaluate(table.slice(0, 0).to_reader(), preds="p", target="y")
     with pytest.raises(OptionError, match="RecordBatchReader only with engine='local'"):
         bcelab.evaluate(table.to_reader(), preds="p", target="y", engine="dask", workers=1)
+
+
+def test_masked_arrays_in_a_dict_are_missing_rows() -> None:
+    # the masked values of a NumPy masked array are missing, as nulls in a table are
+    rng = np.random.default_rng(5)
+    p = rng.random(200)
+    y = (rng.random(200) < p).astype(np.float64)
+    keep = p >= 0.2
+    res = bcelab.evaluate({"p": np.ma.masked_array(p, mask=~keep), "y": y}, preds="p", target="y")
+    m = res.metrics
+    assert (m.rows, m.rows_used, m.nan_predictions) == (200, keep.sum(), (~keep).sum())
+    clean = bcelab.evaluate({"p": p[keep], "y": y[keep]}, preds="p", target="y").metrics
+    assert m.log_loss == clean.log_loss and m.roc_auc == clean.roc_auc
+    masked_y = np.ma.masked_array(y, mask=~keep)
+    m = bcelab.evaluate({"p": p, "y": masked_y}, preds="p", target="y").metrics
+    assert m.invalid_targets == (~keep).sum() and m.log_loss == clean.log_loss

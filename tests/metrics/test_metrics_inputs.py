@@ -165,3 +165,20 @@ def test_read_only_and_scalar_inputs() -> None:
     p.setflags(write=False)
     assert BinaryStats().update(p, y) == BinaryStats().update(p.copy(), Y.astype(np.float32))
     assert BinaryStats().update(0.5, 1.0).rows == 1
+
+
+def test_masked_arrays_are_refused_and_leave_the_state_unchanged() -> None:
+    s = BinaryStats().update(P, Y)
+    before = s.to_bytes()
+    hidden = np.ma.masked_array(P, mask=P < 0.3)
+    with pytest.raises(DTypeError, match="2 of 6 values masked") as e:
+        s.update(hidden, Y)
+    assert "weights=keep" in str(e.value)
+    with pytest.raises(DTypeError, match="targets must be a plain array"):
+        s.update(P, np.ma.masked_array(Y, mask=Y == 0))
+    assert s.to_bytes() == before
+    keep = ~np.ma.getmaskarray(hidden)  # the fix the message gives
+    kept = BinaryStats().update(hidden.data, Y, weights=keep).compute()
+    assert kept.log_loss == BinaryStats().update(P[keep], Y[keep]).compute().log_loss
+    whole = BinaryStats().update(np.ma.masked_array(P, mask=False), Y)
+    assert whole.to_bytes() == BinaryStats().update(P, Y).to_bytes()

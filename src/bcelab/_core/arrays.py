@@ -43,6 +43,7 @@ __all__ = [
     "size",
     "stop_gradient",
     "supports_float64",
+    "unmasked",
 ]
 
 Array = Any
@@ -94,13 +95,38 @@ def _is_numpy_bfloat16(x: object) -> bool:
     return isinstance(x, (np.ndarray, np.generic)) and str(dt) == "bfloat16"
 
 
+def unmasked(x: Any, *, name: str, fname: str) -> Any:
+    """``x`` itself, or the data of a NumPy masked array that has no masked value.
+
+    A masked array with masked values is refused: NumPy's functions skip its masked
+    values in sums but not in counts, and a plain view of it reads the values under the
+    mask, so any mean computed from it would be silently wrong.
+    """
+    if type(x) is np.ndarray or not isinstance(x, np.ndarray):
+        return x  # np.ma loads only for ndarray subclasses
+    if not isinstance(x, np.ma.MaskedArray):
+        return x
+    masked = int(np.ma.count_masked(x))
+    if masked == 0:
+        return x.data
+    raise DTypeError(
+        f"{fname}: {name} must be a plain array; bcelab does not read NumPy masks",
+        f"received a masked array with {masked} of {x.size} values masked",
+        "pass only the rows to use, e.g. keep = ~np.ma.getmaskarray(a), then the same "
+        "rows of every argument (a.data[keep]); where the function takes weights, "
+        "weights=keep keeps the shape",
+    )
+
+
 def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = None) -> Array:
     """Lists, tuples and scalars as an array of ``xp``; arrays are returned unchanged.
 
     NumPy ``bfloat16`` arrays (``ml_dtypes``, as JAX hands them out) become float32,
     the dtype bcelab computes half-precision inputs in: NumPy itself cannot classify
-    that dtype.
+    that dtype.  A NumPy masked array is refused unless nothing is masked
+    (:func:`unmasked`).
     """
+    x = unmasked(x, name=name, fname=fname)
     if _is_numpy_bfloat16(x):
         return np.asarray(x, dtype=np.float32)
     if is_array(x):

@@ -67,7 +67,9 @@ def _array(value: Any, name: str) -> pa.Array:
         value = to_host(value).numpy()
     if isinstance(value, (pa.Array, pa.ChunkedArray)):
         return value
-    arr = np.asarray(value)
+    # a NumPy masked array keeps its mask: its masked values become nulls (missing rows)
+    masked = isinstance(value, np.ndarray) and isinstance(value, np.ma.MaskedArray)
+    arr = value if masked else np.asarray(value)
     if arr.ndim != 1:
         raise DataError(
             "one-dimensional columns in the dict of arrays (one value per row)",

@@ -17,7 +17,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .._core.arrays import asarray, is_array, numpy_namespace
+from .._core.arrays import asarray, is_array, numpy_namespace, unmasked
 from .._core.host_copy import to_host
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
 from ..kernels.stats_driver import ScanCounts
@@ -41,6 +41,7 @@ def _from_array(x: Any) -> np.ndarray:
 
 def to_numpy(x: object, *, name: str, fname: str, kind: str) -> np.ndarray:
     """``x`` as a NumPy array with a dtype the update kernel accepts (see module docstring)."""
+    x = unmasked(x, name=name, fname=fname)
     # bfloat16 (ml_dtypes) is a "V" kind; str(dtype) costs microseconds, so only then
     if isinstance(x, np.ndarray) and (x.dtype.kind != "V" or str(x.dtype) != "bfloat16"):
         arr = x
