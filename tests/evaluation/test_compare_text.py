@@ -1,5 +1,5 @@
-"""The text of a comparison: the note under the verdict when an estimate lies outside
-its own interval."""
+"""The text of a comparison: the notes under the verdict (an estimate outside its own
+interval, too few rows), the header of an in-memory source, and zero differences."""
 
 from __future__ import annotations
 
@@ -37,3 +37,28 @@ def test_two_real_models_get_no_note() -> None:
         lo, hi = m["ci"]
         assert lo <= m["diff"] <= hi
     assert "outside its interval" not in render_comparison(res)
+    assert "fewer than 50 rows" not in render_comparison(res)
+
+
+def test_few_rows_get_the_note_overall_and_per_segment() -> None:
+    table = _table(constant_a=False, rows=200)
+    res = compare(table.slice(0, 30), preds=("a", "b"), target="y")
+    text = render_comparison(res)
+    assert "Only 30 rows: with fewer than 50 rows the bootstrap intervals are too narrow" in text
+    assert "Only 30 rows" in res._repr_html_()
+    seg = pa.array(["big"] * 170 + ["tail"] * 30)
+    res = compare(table.append_column("s", seg), preds=("a", "b"), target="y", by="s")
+    text = render_comparison(res)
+    assert "1 segment(s) with fewer than 50 rows (tail): there the bootstrap" in text
+    assert "Only" not in text
+
+
+def test_in_memory_sources_and_zero_differences_read_right() -> None:
+    table = _table(constant_a=False, rows=200)
+    same = table.set_column(1, "a", table.column("b"))  # A and B the same model
+    text = render_comparison(compare(same, preds=("a", "b"), target="y"))
+    assert "in memory, target 'y'" in text and "0 file(s)" not in text
+    assert "rows keyed by their position (no id column)" in text
+    assert "file names" not in text
+    assert "-0 " not in text and "-0," not in text and "-0)" not in text and "-0]" not in text
+    assert "+0 from ranking (minus discrimination B − A, +0)" in text

@@ -21,7 +21,7 @@ from ..errors import MissingDependencyError
 from .compare_figures import forest, forest_segments
 from .compare_labels import LABELS
 from .compare_result import ComparisonResult
-from .compare_text import SEGMENT_METRICS, keying_line
+from .compare_text import SEGMENT_METRICS, few_rows_note, keying_line
 from .markup import CSS
 
 __all__ = ["REPORT_FILES", "check_report_dir", "render_html", "write_comparison_report"]
@@ -149,6 +149,9 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     )
     keyed = html.escape(keying_line(d, "an id column"))
     warn = "" if d["keyed_by"] == "id" else f"<div class=warn>{keyed}.</div>"
+    few = few_rows_note(d)
+    warn += f"<div class=warn>{html.escape(few)}</div>" if few else ""
+    files = f"{d['files']} file(s)" if d["files"] else "in memory"
     verdict = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
     method = "".join(
         f"<tr><th>{html.escape(k)}</th><td class=note>{html.escape(str(x))}</td></tr>"
@@ -159,7 +162,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bcelab comparison: {src}</title><style>{_CSS}</style></head><body>
 <h1>Model A vs model B on {src}</h1>
-<p class=sub>{_columns_line(d)}; {d["files"]} file(s); <b>{d["rows_used"]:,}</b> of
+<p class=sub>{_columns_line(d)}; {files}; <b>{d["rows_used"]:,}</b> of
 {d["rows"]:,} rows used; {keyed}</p>
 {warn}<div class=verdict>{verdict}</div>
 <h2>Metrics</h2>{_metrics_table(d)}

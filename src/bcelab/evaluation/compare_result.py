@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..metrics import PairedBootstrapStats, PairedComparison
 from .compare_figures import forest
 from .compare_labels import LABELS
-from .compare_text import render_comparison
+from .compare_text import few_rows_note, render_comparison
 from .reader import Columns
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class SegmentComparison:
 
 
 def _f(v: float, spec: str = ".3g") -> str:
-    return format(v, spec)
+    return format(v + 0.0, spec)  # + 0.0: a zero difference prints as 0, never -0
 
 
 def _finite(*vals: Any) -> bool:
@@ -168,12 +168,13 @@ class ComparisonResult:
         for name, m in d["metrics"].items():
             cells = [LABELS.get(name, name), *_cells(m)]
             rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
-        keyed = "id column " + repr(d["columns"]["id"]) if d["keyed_by"] == "id" else "file and row"
+        keyed = "id column " + repr(d["columns"]["id"]) if d["keyed_by"] == "id" else "position"
         caption = (
             f"Model A vs model B: {d['rows_used']:,} rows keyed by {keyed}; paired bootstrap, "
             f"{d['replicates']} replicates (seed {d['seed']})"
         )
-        notes = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
+        texts = (v["text"], v["why"], few_rows_note(d))
+        notes = "".join(f"<p>{html.escape(t)}</p>" for t in texts if t)
         return (
             f"<div>{notes}<table><caption>{html.escape(caption)}</caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"

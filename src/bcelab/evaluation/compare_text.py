@@ -14,14 +14,14 @@ from .compare_labels import LABELS
 if TYPE_CHECKING:
     from .compare_result import ComparisonResult
 
-__all__ = ["SEGMENT_METRICS", "keying_line", "render_comparison"]
+__all__ = ["FEW_ROWS", "SEGMENT_METRICS", "few_rows_note", "keying_line", "render_comparison"]
 
 #: the metrics of the per-segment table
 SEGMENT_METRICS = ("log_loss", "roc_auc")
 
 
 def _g(v: Any, spec: str = ".6g") -> str:
-    return "n/a" if v is None else format(float(v), spec)
+    return "n/a" if v is None else format(float(v) + 0.0, spec)  # never -0
 
 
 def _ci(ci: list[Any]) -> str:
@@ -34,6 +34,11 @@ def keying_line(d: dict[str, Any], id_hint: str) -> str:
     column, e.g. ``"id='column'"`` in Python or ``"--id COL"`` on the command line)."""
     if d["keyed_by"] == "id":
         return f"rows keyed by the id column {d['columns']['id']!r}"
+    if not d["files"]:
+        return (
+            "rows keyed by their position (no id column): the result depends on the order "
+            f"of the rows; {id_hint} keys each row by its id instead"
+        )
     return (
         "rows keyed by file and row (no id column): the result depends on the file names "
         f"and the order of the rows; {id_hint} keys each row by its id instead"
@@ -53,7 +58,7 @@ def _header(res: ComparisonResult, d: dict[str, Any], id_hint: str) -> list[str]
         rows += "; " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in excluded.items())
     pct = f"{100 * d['confidence']:g}%"
     return [
-        f"{where}: {res.files} file(s), {cols}",
+        f"{where}: {f'{res.files} file(s)' if res.files else 'in memory'}, {cols}",
         f"{rows}; {keying_line(d, id_hint)}",
         f"paired bootstrap: {d['replicates']} replicates (seed {d['seed']}), {pct} intervals "
         f"of B − A (percentile; basic for discrimination and miscalibration); "
@@ -91,6 +96,28 @@ def _segments(by: str, segs: list[dict[str, Any]], pct: str) -> list[str]:
     return lines
 
 
+#: below this many used rows the paired bootstrap's intervals are too narrow (docs/which-model.md)
+FEW_ROWS = 50
+
+
+def few_rows_note(d: dict[str, Any]) -> str:
+    """A warning when the comparison, or one of its segments, rests on fewer than
+    :data:`FEW_ROWS` rows ("" otherwise); ``d`` is :meth:`ComparisonResult.to_dict`."""
+    small = [str(s["value"]) for s in d.get("segments") or () if s["rows_used"] < FEW_ROWS]
+    if d["rows_used"] < FEW_ROWS:
+        where = f"Only {d['rows_used']:,} rows: with fewer than {FEW_ROWS} rows"
+    elif small:
+        names = ", ".join(small[:3]) + (f" and {len(small) - 3} more" if len(small) > 3 else "")
+        where = f"{len(small)} segment(s) with fewer than {FEW_ROWS} rows ({names}): there"
+    else:
+        return ""
+    return (
+        f"{where} the bootstrap intervals are too narrow and the p-values too small (in "
+        "simulations, 95% intervals of log loss covered the population difference in 86% "
+        "of data sets of 10 rows, 90% of 20 rows and 92% of 50 rows); read them as rough."
+    )
+
+
 def _outside_notes(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """A note for the metrics whose B − A lies outside its own interval."""
     beside: dict[bool, list[str]] = {False: [], True: []}
@@ -123,6 +150,8 @@ def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") ->
     v = d["verdict"]
     lines += [""] + [t for t in (v["text"], v["why"]) if t]
     lines += _outside_notes(d["metrics"])
+    few = few_rows_note(d)
+    lines += [few] if few else []
     if res.columns.by is not None and d.get("segments"):
         lines += ["", *_segments(str(res.columns.by), d["segments"], pct)]
     return "\n".join(lines)
