@@ -46,10 +46,37 @@ def test_loss_logits(capsys: pytest.CaptureFixture[str]) -> None:
     assert "0.000000" in out and "nan" not in out.lower()
 
 
+def test_loss_takes_logits_as_values_or_reads_preds_as_logits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["loss", "--logits", "-2,3,800", "--targets", "0,1,0", "--json"]) == 0
+    given = json.loads(capsys.readouterr().out)
+    assert main(["loss", "--preds", "-2,3,800", "--logits", "--targets", "0,1,0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == given
+    assert given["mean"]["bce"] == pytest.approx((0.126928011 + 0.048587352 + 800.0) / 3)
+
+
+def test_a_probability_below_the_smallest_float64_is_an_error_naming_its_logit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 1e-400 would read as 0, and a loss of inf instead of -log(1e-400) = 921.03
+    assert main(["loss", "--preds", "1e-400", "--targets", "1"]) == 2
+    assert "give that prediction as a logit instead: --logits -921.034" in capsys.readouterr().err
+    assert main(["loss", "--logits", "-921.034", "--targets", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mean"]["bce"] == pytest.approx(921.034)
+    # as a logit, or as a target, so small a number changes nothing: read as 0
+    assert main(["loss", "--preds", "1e-400", "--logits", "--targets", "1e-400"]) == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["loss", *SEED, "--preds", "0.1,0.2"], "same number of values"),
+        (["loss", *SEED, "--logits", "0.1,0.2"], "--logits and --targets must have the same"),
+        (["loss", *SEED], "received neither --preds nor --logits values"),
+        (["loss", *SEED, "--logits"], "received neither --preds nor --logits values"),
+        (["loss", "--preds", "0.2", "--logits", "3", "--targets", "1"], "not both"),
+        (["loss", "--preds", "3", "--targets", "1"], "pass them as --logits instead of --preds"),
         (["loss", *SEED, "--preds", "0.1,x,0.3,0.4"], "comma-separated numbers"),
         (["loss", "--targets", "255,0", "--preds", "0.1,0.2"], "divide 0..255"),
         (["loss", "--targets", "1,0", "--preds", "1.5,0.2"], "probabilities must lie in"),

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -17,8 +18,8 @@ from ..losses import bce, bce_with_logits, sigmoid
 
 __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "compute_table", "config_from_args", "execute"]
 
-#: flags whose value may start with a minus sign (``--preds -2,3 --logits``)
-VALUE_FLAGS = ("--preds", "--targets", "--label-smoothing")
+#: flags whose value may start with a minus sign (``--preds -2,3 --logits``, ``--logits -2,3``)
+VALUE_FLAGS = ("--preds", "--logits", "--targets", "--label-smoothing")
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,20 @@ class Config:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preds",
-        required=True,
-        help="comma-separated predictions: probabilities, or logits with --logits "
-        "(negative values work: --preds -2,3)",
+        help="comma-separated probabilities, e.g. 0.9,0.2 (or logits, with --logits alone)",
     )
     p.add_argument(
         "--targets", required=True, help="comma-separated targets in [0, 1], e.g. 0.5,0.3"
     )
-    p.add_argument("--logits", action="store_true", help="--preds are logits, not probabilities")
+    p.add_argument(
+        "--logits",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="LOGITS",
+        help="comma-separated logits (raw scores), e.g. --logits 2.2,-1.4 (negative values "
+        "work); alone, it reads --preds as logits",
+    )
     p.add_argument(
         "--convention",
         choices=CONVENTIONS,
@@ -52,9 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", dest="as_json", action="store_true", help="machine-readable output")
 
 
-def _numbers(text: str, name: str) -> tuple[float, ...]:
+def _numbers(text: str, name: str, probabilities: bool = False) -> tuple[float, ...]:
+    words = [v for v in text.replace(" ", "").split(",") if v != ""]
     try:
-        vals = tuple(float(v) for v in text.replace(" ", "").split(",") if v != "")
+        vals = tuple(float(v) for v in words)
     except ValueError:
         raise OptionError(
             f"--{name} must be comma-separated numbers",
@@ -65,10 +73,23 @@ def _numbers(text: str, name: str) -> tuple[float, ...]:
         raise OptionError(
             f"--{name} needs at least one number", "received none", f"write e.g. --{name} 0.5,0.3"
         )
+    # a probability below 5e-324 reads as 0, whose loss for a positive target is inf, not
+    # the finite -log(p) that was typed (a logit or a target that small changes nothing)
+    for word, val in zip(words, vals, strict=True):
+        if probabilities and val == 0.0 and Decimal(word) > 0:
+            logit = float(Decimal(word).ln())  # log(p / (1 - p)) = log(p) to every digit here
+            raise OptionError(
+                f"--preds: {word} is closer to 0 than any float64 (the smallest is 5e-324) "
+                "and would be read as 0",
+                f"received {word}",
+                f"give that prediction as a logit instead: --logits {logit:.6g} for {word}",
+            )
     return vals
 
 
-def _check_values(preds: tuple[float, ...], targets: tuple[float, ...], logits: bool) -> None:
+def _check_values(
+    preds: tuple[float, ...], targets: tuple[float, ...], logits: bool, flag: str
+) -> None:
     bad_t = [t for t in targets if not 0.0 <= t <= 1.0]
     if bad_t:
         raise OptionError(
@@ -80,7 +101,7 @@ def _check_values(preds: tuple[float, ...], targets: tuple[float, ...], logits: 
         )
     if any(p != p for p in preds):
         raise OptionError(
-            "--preds must be numbers (logits may be inf or -inf)",
+            f"{flag} must be numbers (logits may be inf or -inf)",
             "received nan",
             "leave out that value",
         )
@@ -89,20 +110,43 @@ def _check_values(preds: tuple[float, ...], targets: tuple[float, ...], logits: 
         raise OptionError(
             "--preds: probabilities must lie in [0, 1]",
             f"received {bad_p[0]!r}" + (f" and {len(bad_p) - 1} more" if len(bad_p) > 1 else ""),
-            "add --logits if these are logits (raw scores)",
+            "if these are logits (raw scores), pass them as --logits instead of --preds",
         )
+
+
+def _pred_values(ns: argparse.Namespace) -> tuple[tuple[float, ...], bool]:
+    """The predictions and whether they are logits: ``--preds X``, ``--preds X --logits``
+    or ``--logits X``."""
+    given = isinstance(ns.logits, str)
+    if given and ns.preds is not None:
+        raise OptionError(
+            "the predictions go in --preds or in --logits, not both",
+            f"received --preds {ns.preds} and --logits {ns.logits}",
+            "write --logits 2.2,-1.4 for logits, or --preds 0.9,0.2 for probabilities",
+        )
+    if not given and ns.preds is None:
+        raise OptionError(
+            "the predictions are required",
+            "received neither --preds nor --logits values",
+            "write --preds 0.9,0.2 for probabilities, or --logits 2.2,-1.4 for logits",
+        )
+    if given:
+        return _numbers(ns.logits, "logits"), True
+    return _numbers(ns.preds, "preds", probabilities=not ns.logits), bool(ns.logits)
 
 
 def config_from_args(ns: argparse.Namespace) -> Config:
     """The typed configuration; each flag is checked here, with a message naming it."""
-    preds, targets = _numbers(ns.preds, "preds"), _numbers(ns.targets, "targets")
+    preds, logits = _pred_values(ns)
+    flag = "--logits" if isinstance(ns.logits, str) else "--preds"
+    targets = _numbers(ns.targets, "targets")
     if len(targets) != len(preds):
         raise OptionError(
-            "--preds and --targets must have the same number of values",
+            f"{flag} and --targets must have the same number of values",
             f"received {len(preds)} predictions and {len(targets)} targets",
             "give one prediction per target",
         )
-    _check_values(preds, targets, ns.logits)
+    _check_values(preds, targets, logits, flag)
     if not 0.0 <= ns.label_smoothing <= 1.0:
         raise OptionError(
             "--label-smoothing must be a number in [0, 1]",
@@ -112,7 +156,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     return Config(
         preds=preds,
         targets=targets,
-        logits=ns.logits,
+        logits=logits,
         convention=ns.convention,
         label_smoothing=ns.label_smoothing,
         as_json=ns.as_json,
