@@ -78,7 +78,10 @@ def test_split_negative_values_only_joins_the_named_flags() -> None:
 @pytest.mark.parametrize(
     ("args", "flag"),
     [
-        (["loss", "--preds", "2,3", "--targets", "0,1"], "pass them as --logits instead of --preds"),
+        (
+            ["loss", "--preds", "2,3", "--targets", "0,1"],
+            "pass them as --logits instead of --preds",
+        ),
         (["loss", "--preds", "0.2,0.3", "--targets", "2,1"], "--targets must lie in [0, 1]"),
         (["loss", "--preds", "nan", "--targets", "1"], "--preds must be numbers"),
         (["explain", "--target", "-0.5"], "--target must lie in [0, 1]"),

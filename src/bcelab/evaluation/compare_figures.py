@@ -14,6 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .compare_labels import LABELS
+from .text import segment_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -143,7 +144,10 @@ def forest_segments(d: dict[str, Any]) -> Figure:
     for ax, name in zip(axes, names, strict=False):
         rows: list[tuple[str, dict[str, Any] | None]] = [("all", d["metrics"][name])]
         rows += [
-            (f"{by} = {s['value']}", None if s["metrics"] is None else s["metrics"].get(name))
+            (
+                f"{by} = {segment_label(s['value'])}",
+                None if s["metrics"] is None else s["metrics"].get(name),
+            )
             for s in segs
         ]
         _draw(ax, rows)

@@ -23,6 +23,7 @@ from .compare_labels import LABELS
 from .compare_result import ComparisonResult
 from .compare_text import SEGMENT_METRICS, few_rows_note, keying_line
 from .markup import CSS
+from .text import segment_label
 
 __all__ = ["REPORT_FILES", "check_report_dir", "render_html", "write_comparison_report"]
 
@@ -110,7 +111,7 @@ def _segments_table(d: dict[str, Any]) -> str:
     )
     body = []
     for s in segs:
-        cells = f"<th>{html.escape(str(s['value']))}</th><td class=num>{s['rows']:,}</td>"
+        cells = f"<th>{html.escape(segment_label(s['value']))}</th><td class=num>{s['rows']:,}</td>"
         for k in SEGMENT_METRICS:
             m = (s["metrics"] or {}).get(k)
             cells += (

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..metrics.paired_result import REFLECTED
 from .compare_labels import LABELS
+from .text import segment_label
 
 if TYPE_CHECKING:
     from .compare_result import ComparisonResult
@@ -79,13 +80,13 @@ def _table(metrics: dict[str, dict[str, Any]], pct: str) -> list[str]:
 
 
 def _segments(by: str, segs: list[dict[str, Any]], pct: str) -> list[str]:
-    width = max(len(by), *(len(str(s["value"])) for s in segs))
+    width = max(len(by), *(len(segment_label(s["value"])) for s in segs))
     head = f"{by:<{width}}  {'rows':>10}"
     for name in SEGMENT_METRICS:
         head += f"  {LABELS[name] + ' B − A':>16}  {pct + ' CI':<24}{'p':>8}"
     lines = [head]
     for s in segs:
-        line = f"{s['value']!s:<{width}}  {s['rows']:>10,}"
+        line = f"{segment_label(s['value']):<{width}}  {s['rows']:>10,}"
         for name in SEGMENT_METRICS:
             m = (s["metrics"] or {}).get(name)
             if m is None:
@@ -103,7 +104,9 @@ FEW_ROWS = 50
 def few_rows_note(d: dict[str, Any]) -> str:
     """A warning when the comparison, or one of its segments, rests on fewer than
     :data:`FEW_ROWS` rows ("" otherwise); ``d`` is :meth:`ComparisonResult.to_dict`."""
-    small = [str(s["value"]) for s in d.get("segments") or () if s["rows_used"] < FEW_ROWS]
+    small = [
+        segment_label(s["value"]) for s in d.get("segments") or () if s["rows_used"] < FEW_ROWS
+    ]
     if d["rows_used"] < FEW_ROWS:
         where = f"Only {d['rows_used']:,} rows: with fewer than {FEW_ROWS} rows"
     elif small:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .text import RECALIBRATED
+from .text import RECALIBRATED, segment_label
 
 __all__ = [
     "CSS",
@@ -208,7 +208,7 @@ def segments_table(d: dict[str, Any]) -> str:
     by = html.escape(str(d["columns"]["by"]))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ("rows", *SEGMENT_COLUMNS.values()))
     body = "".join(
-        f"<tr><th>{num(s['value'])}</th><td class=num>{num(s['rows'])}</td>"
+        f"<tr><th>{html.escape(segment_label(s['value']))}</th><td class=num>{num(s['rows'])}</td>"
         + "".join(f"<td class=num>{num(s['metrics'].get(c))}</td>" for c in SEGMENT_COLUMNS)
         + "</tr>"
         for s in segs

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .eval_result import EvalResult
 
-__all__ = ["format_rate", "recalibration_lines", "render"]
+__all__ = ["NULL_SEGMENT", "format_rate", "recalibration_lines", "render", "segment_label"]
 
 SEGMENT_COLUMNS = ("log_loss", "ne", "calibration", "ece_equal_mass", "roc_auc", "pr_auc")
 #: the metrics shown before and after a recalibration (field, label)
@@ -19,6 +19,19 @@ RECALIBRATED = (
     ("ece_equal_mass", "ECE (equal-mass)"),
     ("roc_auc", "ROC-AUC"),
 )
+
+
+#: how the text, the HTML and the figures show the segment of rows whose --by value is null
+NULL_SEGMENT = "(null)"
+
+
+def segment_label(value: Any) -> str:
+    """A segment's value as printed: :data:`NULL_SEGMENT` for null (so a null and a text
+    value ``"None"`` never look alike; the JSON keeps ``null``), and ``0.0`` for the one
+    segment of the rows whose value is 0.0 or -0.0."""
+    if value is None:
+        return NULL_SEGMENT
+    return str(value + 0.0) if isinstance(value, float) else str(value)
 
 
 def format_rate(x: float) -> str:
@@ -54,13 +67,15 @@ def render(res: EvalResult) -> str:
         lines.append(f"{'decomposition':<18}{res.decomposition.summary_line()}")
     if res.segments:
         by = str(c.by)
-        width = max(len(by), *(len(str(s.value)) for s in res.segments))
+        width = max(len(by), *(len(segment_label(s.value)) for s in res.segments))
         cols = ("rows", *SEGMENT_COLUMNS)
         lines += ["", f"{by:<{width}}  " + "  ".join(f"{h:>12}" for h in cols)]
         for s in res.segments:
             d = s.metrics.to_dict()
             vals = [str(s.stats.rows)] + [_g(d.get(k)) for k in SEGMENT_COLUMNS]
-            lines.append(f"{s.value!s:<{width}}  " + "  ".join(f"{v:>12}" for v in vals))
+            lines.append(
+                f"{segment_label(s.value):<{width}}  " + "  ".join(f"{v:>12}" for v in vals)
+            )
     if res.recalibration is not None:
         lines += ["", *recalibration_lines(res)]
     return "\n".join(lines)
