@@ -16,7 +16,7 @@ from ._core import formulas
 from ._core.arrays import accum_dtype, keep_array, quiet, size
 from ._core.options import check_focal, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import Prepared, clip_bound, pos_weight_array, prepare
-from ._core.reducing import empty_error
+from ._core.reducing import empty_error, overflow_error
 from ._core.validate import check_weights
 from .kernels import dispatch
 
@@ -42,6 +42,7 @@ def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: 
     keep = prep.omit if reduction != "none" else None
     if keep is not None:
         g = xp.where(keep, g, 0.0)
+    unweighted = g
     if weights is not None:
         w = check_weights(xp, weights, g, name="weights", fname=fname)
         g = xp.where(w == 0, 0.0, w * g)
@@ -50,6 +51,11 @@ def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: 
     else:
         total = None
     count = float(size(g.shape)) if keep is None else float(xp.sum(xp.astype(keep, g.dtype)))
+    if total is not None and reduction in ("mean", "weighted_mean"):
+        if reduction == "weighted_mean" and bool(xp.isinf(total)):
+            raise overflow_error(fname, "the weights add up to more (inf)")
+        if bool(xp.any(xp.isinf(g) & xp.isfinite(unweighted))):
+            raise overflow_error(fname, "a weight times its finite gradient is more (inf)")
     if reduction == "mean":
         if count == 0:
             raise empty_error(fname, "zero elements")

@@ -257,3 +257,36 @@ def test_masked_arrays_are_refused_unless_nothing_is_masked() -> None:
         assert "1 of 3 values masked" in str(e.value) and "getmaskarray" in str(e.value)
     whole = np.ma.masked_array(p, mask=False)  # nothing masked: the data as they are
     assert bcelab.bce(whole, y, reduction="mean") == bcelab.bce(p, y, reduction="mean")
+
+
+def test_weights_that_overflow_float64_are_an_error_not_a_zero_mean() -> None:
+    # two weights of 1e308 add up to inf: a weighted mean would read finite / inf = 0
+    rng = np.random.default_rng(3)
+    p = rng.random(100)
+    y = (rng.random(100) < p).astype(np.float64)
+    w = np.ones(100)
+    w[[3, 5]] = 1e308
+    z = np.log(p / (1 - p))
+    for call in (
+        lambda: bcelab.bce(p, y, weights=w, reduction="weighted_mean"),
+        lambda: bcelab.bce_with_logits(z, y, weights=w, reduction="weighted_mean"),
+        lambda: fused_bce(p, y, logits=False, weights=w, reduction="weighted_mean"),
+        lambda: fused_bce(z, y, logits=True, weights=w, reduction="weighted_mean", grad=True),
+        lambda: bcelab.bce_grad(p, y, weights=w, reduction="weighted_mean"),
+        lambda: bcelab.bce_with_logits_grad(z, y, weights=w, reduction="weighted_mean"),
+        lambda: bcelab.reduce(np.array([2.0, 3.0]), weights=np.array([1e308, 1.0])),
+    ):
+        with pytest.raises(BCELabError, match="float64's range") as e:
+            call()
+        assert "divide the weights by their largest value" in str(e.value)
+    # the fix the message gives: the same mean as the weights' two rows alone
+    scaled = bcelab.bce(p, y, weights=w / 1e308, reduction="weighted_mean")
+    two = bcelab.bce(p[[3, 5]], y[[3, 5]], reduction="mean")
+    assert scaled == pytest.approx(two, rel=1e-12)
+    # a sum may be as large as float64 allows; an infinite loss stays inf, not an error
+    assert bcelab.bce(p, y, weights=w, reduction="sum") > 1e306
+    one = np.array([0.0, 0.5])
+    assert (
+        bcelab.bce(one, np.ones(2), weights=np.array([1.0, 2.0]), reduction="weighted_mean")
+        == np.inf
+    )

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import DTypeError, EmptyReductionError, OptionError
+from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError
 from .arrays import accum_dtype, asarray, device_of, is_floating, is_traced, namespace, size
 from .options import check_reduction
 from .validate import check_mask, check_weights
 
-__all__ = ["empty_error", "reduce_values"]
+__all__ = ["empty_error", "overflow_error", "reduce_values"]
 
 Array = Any
 
@@ -114,4 +114,32 @@ def reduce_values(
     den, what = _denominator(xp, values, w, m, reduction, total_axes, acc)
     if not is_traced(den) and bool(xp.any(den == 0)):
         raise empty_error(fname, what if den.ndim == 0 else f"{what} in some samples")
+    if w is not None and not is_traced(num):
+        _check_overflow(xp, num, den, contrib, values, acc, fname)
     return num / den
+
+
+def _check_overflow(
+    xp: Any, num: Array, den: Array, contrib: Array, values: Array, acc: Any, fname: str
+) -> None:
+    """A mean of weighted values whose total weight, or one weight times its value, is
+    beyond float64 would come out as 0 (finite / inf) or inf: refused instead."""
+    if bool(xp.any(xp.isinf(den))):
+        received = "the weights add up to more (inf)"
+    elif bool(xp.any(xp.isinf(num))) and bool(
+        xp.any(xp.isinf(contrib) & xp.isfinite(xp.astype(values, acc)))
+    ):
+        received = "a weight times its finite loss is more (inf)"
+    else:
+        return
+    raise overflow_error(fname, received)
+
+
+def overflow_error(fname: str, received: str) -> DomainError:
+    """The error for a weighted mean whose weights overflow float64 (it would read 0 or inf)."""
+    return DomainError(
+        f"{fname}: weights whose total, and whose products with the losses, lie within "
+        "float64's range (below 1.8e308) for a mean",
+        received,
+        "divide the weights by their largest value: a common factor changes no weighted mean",
+    )

@@ -53,6 +53,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _STATE: dict[str, Any] = {"enabled": fused_enabled(), "driver": None}
 _TYPES = (np.ndarray, np.memmap)  # not np.matrix or masked arrays: their semantics differ
 _REDUCTIONS = ("mean", "sum", "weighted_mean", "none")
+_INF = float("inf")
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
 
@@ -138,8 +139,9 @@ def grad_denominator(pred: np.ndarray, weights: object, reduction: str) -> float
     if reduction in ("none", "sum"):
         return 1.0
     if reduction == "weighted_mean" and weights is not None:
-        den = float(np.sum(np.asarray(weights), dtype=np.float64))
-        return den if den > 0.0 else None
+        with np.errstate(over="ignore"):  # an infinite total goes to the reference path
+            den = float(np.sum(np.asarray(weights), dtype=np.float64))
+        return den if 0.0 < den < _INF else None  # 0 or inf: the reference path raises
     return float(pred.size)
 
 
@@ -198,6 +200,8 @@ def try_fused(
     den = totals.weight if reduction == "weighted_mean" else float(x.size)
     if den == 0.0:
         return NotImplemented  # the reference path raises EmptyReductionError
+    if w is not None and not (den < _INF and abs(totals.loss) < _INF):
+        return NotImplemented  # an infinite total weight or loss: the reference path tells which
     return np.float64(totals.loss / den)
 
 

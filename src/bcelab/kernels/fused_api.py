@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FusedResult", "fused_bce"]
 
+_INF = float("inf")
+
 
 @dataclass(frozen=True)
 class FusedResult:
@@ -260,6 +262,8 @@ def _fused(
     den = 1.0 if reduction == "sum" else (totals.weight if reduction == "weighted_mean" else x.size)
     if den == 0.0:
         return None
+    if w is not None and reduction != "sum" and not (den < _INF and abs(totals.loss) < _INF):
+        return None  # an infinite total weight or loss: the reference path tells which
     return FusedResult(
         float(totals.loss / den),
         float(totals.floor / den) if decomp else None,
