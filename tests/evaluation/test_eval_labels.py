@@ -139,6 +139,13 @@ def test_bad_csv_value_names_column_and_line(tmp_path: Path) -> None:
         bcelab.evaluate(path, preds="p", target="y")
 
 
+def test_a_decimal_comma_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "euro.csv"
+    path.write_text("y;p\n1;0.5\n0;0,25\n")
+    with pytest.raises(DataError, match=r"line 3 holds '0,25'.*write 0\.25 \(export the file"):
+        bcelab.evaluate(str(path), preds="p", target="y", delimiter=";")
+
+
 def test_csv_cut_in_its_last_row_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "cut.csv"
     path.write_text("y,p\n1,0.5\n0,0.2\n1,0.")

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _CSV_BLOCK = 8 << 20
+_DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+")  # "0,9": a number with a decimal comma
 _CONVERSION = re.compile(
     r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): invalid value '(.*)'"
 )
@@ -161,10 +162,16 @@ def explain_csv_error(
             found = _CONVERSION.search(again)
             line = found.group(2) if found is not None else None
         at = f"line {line}" if line is not None else "a line"
+        fix = "fix or remove that row (empty cells count as missing values)"
+        if _DECIMAL_COMMA.fullmatch(value):
+            fix = (
+                f"numbers are read with a decimal point: write {value.replace(',', '.')} "
+                "(export the file with '.' as the decimal separator)"
+            )
         return DataError(
             f"numbers in column {column!r} of {path}",
             f"{at} holds {value!r}, which is not a number",
-            "fix or remove that row (empty cells count as missing values)",
+            fix,
         )
     parse = _PARSE.search(msg)
     if parse is not None:
