@@ -429,7 +429,13 @@ def test_train_output_says_the_two_circles_tutorial(
         capsys, "train", "circles", "--epochs", "2", "--out", tmp_path / "r", "--quiet"
     )
     assert rc == 0 and "the two-circles tutorial (one Keras run): Train: 0.836, Test: 0.852" in out
+    assert "this run's --epochs differs from it" in out  # 2 epochs, not the recipe's 200
     assert not re.search(r"seed 0\d\d|issue \d", out)
+    rc, out, _ = _cli(
+        capsys, "train", "circles", "--epochs", "2", "--hidden", "8", "--lr", "0.1",
+        "--out", tmp_path / "r2", "--quiet",
+    )  # fmt: skip
+    assert "this run's --hidden, --epochs, --lr differ from it" in out
 
 
 @pytest.mark.parametrize(
