@@ -173,8 +173,9 @@ def test_too_few_images(n: int) -> None:
 
 def test_npz_without_x_and_not_an_npz(tmp_path: Path) -> None:
     np.savez(tmp_path / "k.npz", images=np.zeros((3, 2, 2)))
-    with pytest.raises(DataError, match=r"received arrays \['images'\]"):
+    with pytest.raises(DataError, match=r"received arrays \['images'\]") as e:
         load_images(tmp_path / "k.npz")
+    assert str(e.value).count("np.savez") == 1  # one message, not one inside another
     with pytest.raises(DataError, match=r"readable \.npz"):
         load_images(write(tmp_path / "junk.npz", b"not a zip file at all"))
     with pytest.raises(DataError, match="does not exist"):

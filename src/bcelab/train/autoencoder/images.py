@@ -292,6 +292,8 @@ def _load_npz(path: Path) -> np.ndarray:
             f"could not read it ({e})",
             "write the file again with np.savez(path, x=images)",
         ) from None
+    except DataError:  # the missing 'x' above (a ValueError too): as it is
+        raise
     except ValueError as e:  # object arrays need pickle
         raise DataError(
             f"{path.name}: a numeric array 'x'",
