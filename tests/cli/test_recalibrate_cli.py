@@ -221,6 +221,8 @@ def test_recalibrate_names_the_file_row_of_a_bad_probability(capsys, tmp_path):
     )
     assert rc == 2 and text == "" and "Traceback" not in err
     assert f"1.5 at row {at})" in err and f"rows {BATCH_ROWS}-{n - 1}" in err
+    assert err.startswith("bcelab recalibrate: error: probabilities must lie in [0, 1]")
+    assert "Map.apply" not in err and "add --logit;" in err  # the command's words
     assert not out.exists()
 
 

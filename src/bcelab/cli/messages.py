@@ -153,7 +153,7 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 _FUNCTION = re.compile(
     r"^(?:evaluate|compare|compute|write_report|write_comparison_report|recalibrate_file|load_map|"
-    r"fit_isotonic|BinaryStats\.\w+|PairedBootstrapStats\.\w+|bce|bce_with_logits|bce_grad|"
+    r"fit_isotonic|fit_platt|fit_temperature|fit_scaling|[A-Z]\w*\.\w+|bce|bce_with_logits|bce_grad|"
     r"bce_with_logits_grad|binary_kl|binary_entropy|decompose|sigmoid|"
     r"fit|fit_autoencoder|load_table|load_images|predict|MLPSpec): "
 )
