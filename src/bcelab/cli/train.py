@@ -35,17 +35,8 @@ __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execut
 #: flags whose value may start with a minus sign (``--positive-label -1``)
 VALUE_FLAGS = ("--positive-label",)
 TUTORIAL = {"train_acc": 0.836, "test_acc": 0.852}  # the tutorial's printed line (one Keras run)
-#: the tutorial's recipe, as options of this command (its result is TUTORIAL)
-_RECIPE = {
-    "hidden": (50,),
-    "epochs": 200,
-    "batch_size": 32,
-    "lr": 0.01,
-    "momentum": 0.9,
-    "optimizer": "sgd",
-    "loss": "bce",
-    "label_smoothing": 0.0,
-}
+#: the options of the tutorial's recipe (their defaults, in :class:`Config`, are its values)
+_RECIPE = tuple("hidden epochs batch_size lr momentum optimizer loss label_smoothing".split())
 #: options that a resumed run keeps (given again, they must be the same)
 KEPT = (
     "data",
@@ -316,7 +307,8 @@ def _report(cfg: Config, ds: Dataset, h: History) -> None:
             f"excess {s['test_excess']['mean']:.4f} (the part training can still reduce)"
         )
     if ds.name == "circles" and cfg.task == "circles":
-        changed = [FLAG_NAMES[k] for k, v in _RECIPE.items() if getattr(cfg, k) != v]
+        recipe = Config()
+        changed = [FLAG_NAMES[k] for k in _RECIPE if getattr(cfg, k) != getattr(recipe, k)]
         verb = "differs" if len(changed) == 1 else "differ"
         differs = f"; this run's {', '.join(changed)} {verb} from it" if changed else ""
         print(
