@@ -53,6 +53,26 @@ def test_parity_with_keras_binary_crossentropy(from_logits, smoothing):
     )
 
 
+@pytest.mark.parametrize("shape", [(12, 1), (12, 3), (4, 3, 5)])
+@pytest.mark.parametrize("reduction", ["sum", "sum_over_batch_size", "mean_with_sample_weight"])
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_reductions_give_keras_numbers(shape, reduction, from_logits):
+    # Reference: keras.losses.BinaryCrossentropy, which averages each sample's outputs
+    # (the last axis) before it reduces over the samples; "sum" included
+    y, p = _data(3, shape=shape, hard=True)
+    pred = np.log(p / (1 - p)).astype("float32") if from_logits else p
+    ours = bk.BinaryCrossentropy(reduction=reduction, from_logits=from_logits)
+    ref = keras.losses.BinaryCrossentropy(reduction=reduction, from_logits=from_logits)
+    np.testing.assert_allclose(float(_np(ours(y, pred))), float(_np(ref(y, pred))), rtol=3e-6)
+    if len(shape) == 2:
+        sw = np.linspace(0.0, 2.0, shape[0]).astype("float32")
+        np.testing.assert_allclose(
+            float(_np(ours(y, pred, sample_weight=sw))),
+            float(_np(ref(y, pred, sample_weight=sw))),
+            rtol=3e-6,
+        )
+
+
 def test_reduction_none_is_elementwise():
     # Keras's reduction=None still averages the last axis (tensorflow#35004); ours does not.
     y, p = _data(1)
@@ -80,7 +100,8 @@ def test_reduced_loss_equals_the_elementwise_path(from_logits):
         each = _np(bk.BinaryCrossentropy(reduction=None, **opts)(y, pred)).astype(float)
         if weight is not None:
             each = each * weight[:, None]
-        ref = each.sum() if reduction == "sum" else each.mean()
+        # "sum": Keras sums each sample's mean over the last axis
+        ref = each.sum() / y.shape[-1] if reduction == "sum" else each.mean()
         np.testing.assert_allclose(float(_np(loss(y, pred, sample_weight=weight))), ref, rtol=2e-6)
         if BACKEND != "torch":
             continue
@@ -89,11 +110,14 @@ def test_reduced_loss_equals_the_elementwise_path(from_logits):
         t1 = torch.tensor(pred, requires_grad=True)
         t2 = torch.tensor(pred, requires_grad=True)
         got = loss(y, t1, sample_weight=weight)
-        assert type(got.grad_fn).__name__ == "_FusedBCEBackward"
+        node = got.grad_fn
+        if reduction == "sum":  # the fused sum, divided by the last axis's length
+            node = node.next_functions[0][0]
+        assert type(node).__name__ == "_FusedBCEBackward"
         ref_t = bk.BinaryCrossentropy(reduction=None, **opts)(y, t2)
         if weight is not None:
             ref_t = ref_t * torch.tensor(weight)[:, None]
-        (ref_t.sum() if reduction == "sum" else ref_t.mean()).backward()
+        (ref_t.sum() / y.shape[-1] if reduction == "sum" else ref_t.mean()).backward()
         got.backward()
         np.testing.assert_allclose(t1.grad.numpy(), t2.grad.numpy(), rtol=2e-6, atol=1e-12)
     if BACKEND == "torch":  # a reduction the kernel does not compute: Keras's own

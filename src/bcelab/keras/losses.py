@@ -112,11 +112,16 @@ def loss_base(keras: Any) -> Any:
             y_pred, y_true = same_rank(y_pred, y_true)
             eager_check(y_pred, y_true, from_logits=self.from_logits, where=self.where)
             sw = expand_weights(sample_weight, y_pred, self.dtype)
+            out = None
             if not masked and keras.backend.backend() == "torch":
-                fast = self.fused(y_pred, y_true, sw)
-                if fast is not None:
-                    return fast
-            return super().__call__(y_true, y_pred, sample_weight=sw)
+                out = self.fused(y_pred, y_true, sw)
+            if out is None:
+                out = super().__call__(y_true, y_pred, sample_weight=sw)
+            if self.reduction == "sum" and len(y_pred.shape) >= 2:
+                # Keras sums the per-sample means over the last axis: the sum of the
+                # elements over that axis's length (a no-op for one output)
+                out = out / y_pred.shape[-1]
+            return out
 
         def fused(self, y_pred: Any, y_true: Any, sw: Any) -> Any:
             """The reduced loss from the fused kernel, or ``None`` (the element-wise path)."""
