@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._core import formulas
-from ._core.arrays import accum_dtype, keep_array, quiet, size
+from ._core.arrays import accum_dtype, is_traced, keep_array, quiet, size
 from ._core.options import check_focal, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import Prepared, clip_bound, pos_weight_array, prepare
 from ._core.reducing import empty_error, overflow_error
@@ -51,7 +51,7 @@ def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: 
     else:
         total = None
     count = float(size(g.shape)) if keep is None else float(xp.sum(xp.astype(keep, g.dtype)))
-    if total is not None and reduction in ("mean", "weighted_mean"):
+    if total is not None and reduction in ("mean", "weighted_mean") and not is_traced(g):
         if reduction == "weighted_mean" and bool(xp.isinf(total)):
             raise overflow_error(fname, "the weights add up to more (inf)")
         if bool(xp.any(xp.isinf(g) & xp.isfinite(unweighted))):
@@ -61,6 +61,8 @@ def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: 
             raise empty_error(fname, "zero elements")
         g = g / count
     elif reduction == "weighted_mean":
+        if total is not None and is_traced(total):  # under jax.jit: no value to check
+            return keep_array(xp.astype(g / total, prep.out_dtype) + 0.0)
         den = float(total) if total is not None else count
         if den == 0:
             raise empty_error(fname, "a total weight of 0")

@@ -232,3 +232,27 @@ def test_docs_example_runs():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "adapters.md").read_text()
     (code,) = re.findall(r"```python\n(# docs-test: jax\n.*?)```", doc, re.S)
     exec(compile(code, "docs/adapters.md (jax)", "exec"), {"__name__": "__docs__"})
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
+def test_jit_with_constant_weights_and_pos_weight_arrays(reduction):
+    # under jax.jit even a constant array's comparisons are traced: the value checks of
+    # weights and pos_weight are skipped there, and the gradients divide by a traced total
+    x = jnp.array([0.3, -1.0, 2.0, 4.0])
+    y = jnp.array([1.0, 0.0, 1.0, 0.0])
+    w = jnp.array([1.0, 2.0, 0.5, 0.0])
+    pw = jnp.array([2.0, 2.0, 0.5, 1.0])
+    p = jax.nn.sigmoid(x)
+    calls = [
+        (bcelab.bce_with_logits, x, {"weights": w}),
+        (bcelab.bce, p, {"weights": w}),
+        (bcelab.bce_with_logits_grad, x, {"weights": w}),
+        (bcelab.bce_grad, p, {"weights": w}),
+        (bcelab.bce_with_logits, x, {"pos_weight": pw}),
+        (bcelab.bce_with_logits_grad, x, {"pos_weight": pw}),
+    ]
+    for fn, arg, kw in calls:
+        if reduction == "weighted_mean" and "weights" not in kw:
+            continue
+        got = jax.jit(lambda v, fn=fn, kw=kw: fn(v, y, reduction=reduction, **kw))(arg)
+        np.testing.assert_allclose(got, fn(arg, y, reduction=reduction, **kw), rtol=1e-6)

@@ -108,7 +108,8 @@ def pos_weight_array(prep: Prepared, pos_weight: object, *, fname: str) -> Array
                 "pass a scalar or one weight per output column",
             )
         pw = xp.astype(arr, prep.pred.dtype)
-        bad = False if is_traced(pw) else bool(xp.any(~(pw >= 0) | xp.isinf(pw)))
+        traced = is_traced(pw) or is_traced(prep.pred)  # a constant's checks are traced too
+        bad = False if traced else bool(xp.any(~(pw >= 0) | xp.isinf(pw)))
     if bad:
         raise DomainError(
             f"{fname}: pos_weight must be finite and >= 0",

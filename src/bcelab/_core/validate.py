@@ -169,7 +169,9 @@ def check_weights(
             )
         weights = _expand_prefix(xp, weights, ls)
     weights = xp.astype(weights, like.dtype if dtype is None else dtype)
-    if not is_traced(weights):
+    # under jax.jit even a concrete weight array's comparisons are traced: check only
+    # when neither it nor the values are being traced
+    if not (is_traced(weights) or is_traced(like)):
         bad = ~(weights >= 0) | xp.isinf(weights)
         if bool(xp.any(bad)):
             raise DomainError(
