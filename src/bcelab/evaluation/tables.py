@@ -176,9 +176,13 @@ def source_kind(source: object, *, fname: str = "evaluate") -> str:
         return "table"
     if isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source):
         return "paths"
+    kind = f"{type(source).__module__}.{type(source).__name__}"
+    lazy = kind.startswith("polars.") and type(source).__name__ == "LazyFrame"
     raise OptionError(
         f"{fname}: source must be a path, a list of paths, a pyarrow Table or "
         "RecordBatchReader, a polars or pandas DataFrame, or a dict of arrays",
-        f"received {type(source).__module__}.{type(source).__name__}",
-        "pass a file or folder path, or one of those tables",
+        f"received {kind}",
+        "collect it first (lazy_frame.collect()), or pass the files it scans"
+        if lazy
+        else "pass a file or folder path, or one of those tables",
     )
