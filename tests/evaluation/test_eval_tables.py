@@ -84,35 +84,6 @@ def test_in_memory_tables_equal_the_file(table: pa.Table, from_file: Any, name: 
 
 
 def test_polars_dataframe_equals_the_file(table: pa.Table, from_file: Any) -> None:
-    with pytest.raises(DataError, match=r"\['label'\] not found; available: \['y', 'p'"):
-        bcelab.evaluate(table, preds="p", target="label")
-    with pytest.raises(DataError, match="same length"):
-        bcelab.evaluate({"y": [1.0, 0.0], "p": [0.5]}, preds="p", target="y")
-    with pytest.raises(DataError, match="0 rows"):
-        bcelab.evaluate(table.slice(0, 0), preds="p", target="y")
-    with pytest.raises(DataError, match="0 rows"):
-        bcelab.evaluate(table.slice(0, 0).to_reader(), preds="p", target="y")
-    with pytest.raises(OptionError, match="RecordBatchReader only with engine='local'"):
-        bcelab.evaluate(table.to_reader(), preds="p", target="y", engine="dask", workers=1)
-
-
-def test_masked_arrays_in_a_dict_are_missing_rows() -> None:
-    # the masked values of a NumPy masked array are missing, as nulls in a table are
-    rng = np.random.default_rng(5)
-    p = rng.random(200)
-    y = (rng.random(200) < p).astype(np.float64)
-    keep = p >= 0.2
-    res = bcelab.evaluate({"p": np.ma.masked_array(p, mask=~keep), "y": y}, preds="p", target="y")
-    m = res.metrics
-    assert (m.rows, m.rows_used, m.nan_predictions) == (200, keep.sum(), (~keep).sum())
-    clean = bcelab.evaluate({"p": p[keep], "y": y[keep]}, preds="p", target="y").metrics
-    assert m.log_loss == clean.log_loss and m.roc_auc == clean.roc_auc
-    masked_y = np.ma.masked_array(y, mask=~keep)
-    m = bcelab.evaluate({"p": p, "y": masked_y}, preds="p", target="y").metrics
-    assert m.invalid_targets == (~keep).sum() and m.log_loss == clean.log_loss
-
-
-def test_a_polars_lazy_frame_is_refused_with_how_to_collect_it(table: pa.Table) -> None:
     pl = pytest.importorskip("polars")
     res = bcelab.evaluate(pl.from_arrow(table), preds="p", target="y", weight="w", by="seg")
     _same(res, from_file)
@@ -176,8 +147,35 @@ def test_text_labels_in_memory(from_file: Any, table: pa.Table) -> None:
 def test_bad_in_memory_sources_are_clear_errors(table: pa.Table) -> None:
     with pytest.raises(OptionError, match="source must be a path, a list of paths, a pyarrow"):
         bcelab.evaluate(42, preds="p", target="y")
+    with pytest.raises(DataError, match=r"\['label'\] not found; available: \['y', 'p'"):
+        bcelab.evaluate(table, preds="p", target="label")
+    with pytest.raises(DataError, match="same length"):
+        bcelab.evaluate({"y": [1.0, 0.0], "p": [0.5]}, preds="p", target="y")
+    with pytest.raises(DataError, match="0 rows"):
+        bcelab.evaluate(table.slice(0, 0), preds="p", target="y")
+    with pytest.raises(DataError, match="0 rows"):
+        bcelab.evaluate(table.slice(0, 0).to_reader(), preds="p", target="y")
+    with pytest.raises(OptionError, match="RecordBatchReader only with engine='local'"):
+        bcelab.evaluate(table.to_reader(), preds="p", target="y", engine="dask", workers=1)
+
+
+def test_masked_arrays_in_a_dict_are_missing_rows() -> None:
+    # the masked values of a NumPy masked array are missing, as nulls in a table are
+    rng = np.random.default_rng(5)
+    p = rng.random(200)
+    y = (rng.random(200) < p).astype(np.float64)
+    keep = p >= 0.2
+    res = bcelab.evaluate({"p": np.ma.masked_array(p, mask=~keep), "y": y}, preds="p", target="y")
+    m = res.metrics
+    assert (m.rows, m.rows_used, m.nan_predictions) == (200, keep.sum(), (~keep).sum())
+    clean = bcelab.evaluate({"p": p[keep], "y": y[keep]}, preds="p", target="y").metrics
+    assert m.log_loss == clean.log_loss and m.roc_auc == clean.roc_auc
+    masked_y = np.ma.masked_array(y, mask=~keep)
+    m = bcelab.evaluate({"p": p, "y": masked_y}, preds="p", target="y").metrics
+    assert m.invalid_targets == (~keep).sum() and m.log_loss == clean.log_loss
+
+
+def test_a_polars_lazy_frame_is_refused_with_how_to_collect_it(table: pa.Table) -> None:
     pl = pytest.importorskip("polars")
-    with pytest.raises(
-        OptionError, match=r"LazyFrame. collect it first \(lazy_frame.collect\(\)\)"
-    ):
+    with pytest.raises(OptionError, match=r"LazyFrame. collect it first \(lazy_frame.collect"):
         bcelab.evaluate(pl.from_arrow(table).lazy(), preds="p", target="y")
