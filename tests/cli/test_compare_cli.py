@@ -86,6 +86,7 @@ def test_report_folder_is_written_whole(
     assert names == ["comparison.json", "forest.png", "forest_segments.png", "report.html"]
     page = (out_dir / "report.html").read_text()
     assert "data:image/png;base64," in page and "B is better than A" in page
+    assert page.count("rows keyed by file and row") == 1  # in its warning only
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
 
 

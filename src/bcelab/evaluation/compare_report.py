@@ -150,6 +150,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     )
     keyed = html.escape(keying_line(d, "an id column"))
     warn = "" if d["keyed_by"] == "id" else f"<div class=warn>{keyed}.</div>"
+    sub_keyed = f"; {keyed}" if d["keyed_by"] == "id" else ""  # else the warning says it
     few = few_rows_note(d)
     warn += f"<div class=warn>{html.escape(few)}</div>" if few else ""
     files = f"{d['files']} file(s)" if d["files"] else "in memory"
@@ -164,7 +165,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
 <title>bcelab comparison: {src}</title><style>{_CSS}</style></head><body>
 <h1>Model A vs model B on {src}</h1>
 <p class=sub>{_columns_line(d)}; {files}; <b>{d["rows_used"]:,}</b> of
-{d["rows"]:,} rows used; {keyed}</p>
+{d["rows"]:,} rows used{sub_keyed}</p>
 {warn}<div class=verdict>{verdict}</div>
 <h2>Metrics</h2>{_metrics_table(d)}
 <p class=note>B − A is model B's value minus model A's. The interval and the p-value
