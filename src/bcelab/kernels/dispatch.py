@@ -41,6 +41,7 @@ __all__ = [
     "eligible_arrays",
     "grad_denominator",
     "loss_driver",
+    "mean_denominator",
     "reference_path",
     "scalar_options",
     "set_enabled",
@@ -197,12 +198,20 @@ def try_fused(
         return out.reshape(arrays[0].shape)
     if reduction == "sum":
         return np.float64(totals.loss)
-    den = totals.weight if reduction == "weighted_mean" else float(x.size)
+    den = mean_denominator(totals, reduction, x.size, weighted=w is not None)
+    return NotImplemented if den is None else np.float64(totals.loss / den)
+
+
+def mean_denominator(totals: Any, reduction: str, size: int, *, weighted: bool) -> float | None:
+    """What the kernel's totals are divided by: 1 (``sum``), N or the total weight; None
+    for the reference path, which raises: a mean over nothing, or with weights an
+    infinite total weight or loss (the reference path tells which)."""
+    den = 1.0 if reduction == "sum" else (totals.weight if reduction == "weighted_mean" else size)
     if den == 0.0:
-        return NotImplemented  # the reference path raises EmptyReductionError
-    if w is not None and not (den < _INF and abs(totals.loss) < _INF):
-        return NotImplemented  # an infinite total weight or loss: the reference path tells which
-    return np.float64(totals.loss / den)
+        return None
+    if weighted and reduction != "sum" and not (den < _INF and abs(totals.loss) < _INF):
+        return None
+    return float(den)
 
 
 def try_fused_grad(

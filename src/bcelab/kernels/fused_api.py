@@ -15,6 +15,7 @@ from .dispatch import (
     eligible_arrays,
     grad_denominator,
     loss_driver,
+    mean_denominator,
     scalar_options,
 )
 
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 # __init__ (and so this module) while they are still loading.
 
 __all__ = ["FusedResult", "fused_bce"]
-
-_INF = float("inf")
 
 
 @dataclass(frozen=True)
@@ -259,11 +258,9 @@ def _fused(
     )
     if totals.invalid != 0.0:
         return None
-    den = 1.0 if reduction == "sum" else (totals.weight if reduction == "weighted_mean" else x.size)
-    if den == 0.0:
+    den = mean_denominator(totals, reduction, x.size, weighted=w is not None)
+    if den is None:
         return None
-    if w is not None and reduction != "sum" and not (den < _INF and abs(totals.loss) < _INF):
-        return None  # an infinite total weight or loss: the reference path tells which
     return FusedResult(
         float(totals.loss / den),
         float(totals.floor / den) if decomp else None,
