@@ -212,6 +212,22 @@ def test_retain_graph_second_backward_and_second_derivatives(scale: float) -> No
         )
 
 
+
+def test_a_recorded_grad_output_gives_its_gradient_without_a_warning():
+    # torch.autograd.gradgradcheck differentiates with respect to grad_output too
+    torch.manual_seed(1)
+    x = torch.randn(16, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(16, dtype=torch.float64)
+    grads = []
+    for make in (torch.nn.BCEWithLogitsLoss, bt.BCEWithLogitsLoss):
+        go = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            (g,) = torch.autograd.grad(make()(x, y), x, grad_outputs=go, create_graph=True)
+            grads.append(torch.autograd.grad(g.sum(), go)[0])
+    np.testing.assert_allclose(grads[1].numpy(), grads[0].numpy(), rtol=1e-13)
+    assert torch.autograd.gradgradcheck(lambda a: bt.BCEWithLogitsLoss()(a, y), (x,))
+
 def test_no_grad_calls_compute_the_value_only():
     x, y = torch.randn(100), torch.rand(100)
     with count_kernel_calls() as calls, torch.no_grad():

@@ -130,7 +130,7 @@ class _FusedBCE(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
         g, ctx.grad = ctx.grad, None  # hand it over: autograd may keep it as .grad
-        s = float(grad_output)  # the loss is 0-d
+        s = float(grad_output.detach())  # the loss is 0-d; its gradient may itself be recorded
         if ctx.scale is not None:
             ctx.scale.seen(s)
         if g is None or torch.is_grad_enabled():
