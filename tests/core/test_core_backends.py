@@ -160,3 +160,135 @@ def test_autograd_at_exactly_zero_logit(guarded: bool) -> None:
     bcelab.sigmoid(st).sum().backward()
     sj = jax.grad(lambda v: bcelab.sigmoid(v).sum())(jax.numpy.zeros(1))
     assert float(st.grad[0]) == 0.25 and float(sj[0]) == 0.25
+
+
+# Derivatives of every order at x = 0, against the closed forms: softplus'' = sigmoid' =
+# s (1 - s) = 1/4, sigmoid'' = s (1 - s)(1 - 2s) = 0, sigmoid''' = s (1 - s)(1 - 6 s (1 - s))
+# = -1/8; so the Hessian of the summed BCE from logits is 1/4 per element at x = 0,
+# whatever the target (a logistic regression started at zero weights has Hessian X^T X / 4).
+@pytest.mark.parametrize("guarded", [True, False])
+def test_second_and_third_derivatives_at_zero_logit(guarded: bool) -> None:
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    x0 = np.array([0.0, 0.0, 0.0, np.inf if guarded else 1.0])
+    y = np.array([1.0, 0.0, 0.25, 1.0])
+    s1 = 1.0 / (1.0 + np.exp(-1.0))
+    want = np.array([0.25, 0.25, 0.25, 0.0 if guarded else s1 * (1.0 - s1)])
+
+    def loss_t(v: object) -> object:
+        return bcelab.bce_with_logits(v, torch.tensor(y), reduction="sum")
+
+    h_t = torch.autograd.functional.hessian(loss_t, torch.tensor(x0)).diagonal().numpy()
+    h_j = jax.hessian(lambda v: bcelab.bce_with_logits(v, jnp.asarray(y), reduction="sum"))(
+        jnp.asarray(x0, dtype="float32")
+    ).diagonal()
+    np.testing.assert_allclose(h_t, want, rtol=1e-15)
+    np.testing.assert_allclose(np.asarray(h_j), want, rtol=1e-7)
+    # the same through torch's own loss, the reference
+    ref = torch.autograd.functional.hessian(
+        lambda v: torch.nn.functional.binary_cross_entropy_with_logits(
+            v[:3], torch.tensor(y[:3]), reduction="sum"
+        ),
+        torch.zeros(3, dtype=torch.float64),
+    )
+    np.testing.assert_allclose(h_t[:3], ref.diagonal().numpy(), rtol=1e-15)
+    # the sigmoid's derivatives at 0: 1/4, 0, -1/8 on both backends
+    d = jax.grad
+    sj = [
+        f(jnp.float32(0.0))
+        for f in (
+            d(bcelab.sigmoid),
+            d(d(bcelab.sigmoid)),
+            d(d(d(bcelab.sigmoid))),
+        )
+    ]
+    assert [float(v) for v in sj] == [0.25, 0.0, -0.125]
+    xt = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    g1 = torch.autograd.grad(bcelab.sigmoid(xt).sum(), xt, create_graph=True)[0]
+    g2 = torch.autograd.grad(g1.sum(), xt, create_graph=True)[0]
+    g3 = torch.autograd.grad(g2.sum(), xt)[0]
+    assert [float(g.detach()) for g in (g1, g2, g3)] == [0.25, 0.0, -0.125]
+
+
+def test_focal_and_kl_second_derivatives_at_zero_logit() -> None:
+    torch = pytest.importorskip("torch")
+    y = torch.tensor([0.0, 1.0, 0.3], dtype=torch.float64)
+
+    def focal_by_hand(v: object) -> object:  # (1 - p_t)^2 CE with torch's own functions
+        p = torch.sigmoid(v)
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(v, y, reduction="none")
+        return ((1 - (p * y + (1 - p) * (1 - y))) ** 2 * ce).sum()
+
+    x0 = torch.zeros(3, dtype=torch.float64)
+    hess = torch.autograd.functional.hessian
+    want = hess(focal_by_hand, x0).diagonal()
+    got = hess(lambda v: bcelab.focal_with_logits(v, y, gamma=2.0, reduction="sum"), x0)
+    np.testing.assert_allclose(got.diagonal().numpy(), want.numpy(), rtol=1e-13)
+    kl = hess(lambda v: bcelab.binary_kl(v, y, logits=True, reduction="sum"), x0)
+    np.testing.assert_allclose(kl.diagonal().numpy(), [0.25, 0.25, 0.25], rtol=1e-15)
+
+
+# d/dy of y a + (1 - y) b is a - b: -x from logits, log((1 - p) / p) from probabilities,
+# also at hard targets (knowledge distillation through a teacher's saturated sigmoid).
+def test_derivative_in_the_targets_at_hard_targets(backend: Backend) -> None:
+    if backend.name == "numpy":
+        pytest.skip("no autograd")
+    x = np.array([-3.0, 0.0, 2.0, 50.0, -120.0, 7.5])
+    y = np.array([0.0, 1.0, 0.3, 1.0, 0.0, 1.0])
+    p = np.array([0.2, 0.5, 0.9, 1e-6, 0.75, 0.4])
+    cases = {
+        "logits": (lambda v: bcelab.bce_with_logits(x_b, v, reduction="sum"), -x),
+        "probs": (lambda v: bcelab.bce(p_b, v, reduction="sum"), np.log1p(-p) - np.log(p)),
+        "pos_weight": (
+            lambda v: bcelab.bce_with_logits(x_b, v, pos_weight=2.5, reduction="sum"),
+            2.5 * np.logaddexp(0.0, -x) - np.logaddexp(0.0, x),
+        ),
+    }
+    dtype = "float32" if backend.name == "jax" else "float64"  # JAX without x64
+    x_b, p_b = backend.asarray(x, dtype), backend.asarray(p, dtype)
+    for name, (f, want) in cases.items():
+        if backend.name == "torch":
+            import torch
+
+            yt = torch.tensor(y, requires_grad=True)
+            f(yt).backward()
+            got = yt.grad.numpy()
+        else:
+            import jax
+
+            got = np.asarray(jax.grad(f)(backend.asarray(y, dtype)))
+        tol = 1e-5 if dtype == "float32" else 1e-12
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
+
+
+def test_both_forms_of_the_kink_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # autograd's form (where on x >= 0) and NumPy's (minimum/maximum), on the same library
+    torch = pytest.importorskip("torch")
+    from bcelab._core import formulas
+
+    rng = np.random.default_rng(3)
+    edges = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1e-30, -745.2, 710.0, 88.7]
+    for dtype in (torch.float32, torch.float64):
+        x = torch.tensor(np.concatenate([rng.normal(0, 20, 4000), edges]), dtype=dtype)
+        y = torch.tensor(np.concatenate([rng.uniform(0, 1, 4000), [0.0, 1.0] * 5, [0.5]]))
+        y = y.to(dtype)
+        xp = formulas.namespace_of(x)
+
+        def run(xp: object = xp, x: torch.Tensor = x, y: torch.Tensor = y) -> list[torch.Tensor]:
+            return [
+                formulas.sigmoid(xp, x),
+                formulas.softplus(xp, x),
+                *formulas.neglog_terms_logits(xp, x, y, guard=False),
+                *formulas.neglog_terms_logits(xp, x, y),
+            ]
+
+        with_where = run()
+        monkeypatch.setattr(formulas, "has_autograd", lambda _: False)
+        with_min_max = run()
+        monkeypatch.undo()
+        for a, b in zip(with_where, with_min_max, strict=True):
+            assert torch.equal(a.isnan(), b.isnan())
+            ok = ~a.isnan()
+            # bit for bit, signed zeros aside (they enter only as additions to nonzero terms)
+            assert torch.equal(a[ok], b[ok])

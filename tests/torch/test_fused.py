@@ -212,7 +212,6 @@ def test_retain_graph_second_backward_and_second_derivatives(scale: float) -> No
         )
 
 
-
 def test_a_recorded_grad_output_gives_its_gradient_without_a_warning():
     # torch.autograd.gradgradcheck differentiates with respect to grad_output too
     torch.manual_seed(1)
@@ -227,6 +226,7 @@ def test_a_recorded_grad_output_gives_its_gradient_without_a_warning():
             grads.append(torch.autograd.grad(g.sum(), go)[0])
     np.testing.assert_allclose(grads[1].numpy(), grads[0].numpy(), rtol=1e-13)
     assert torch.autograd.gradgradcheck(lambda a: bt.BCEWithLogitsLoss()(a, y), (x,))
+
 
 def test_no_grad_calls_compute_the_value_only():
     x, y = torch.randn(100), torch.rand(100)

@@ -235,6 +235,16 @@ def is_traced(x: Array) -> bool:
     return False
 
 
+def has_autograd(x: Array) -> bool:
+    """Whether ``x``'s library can differentiate expressions of it (PyTorch, JAX).
+
+    The formulas choose between forms with the same values by this: on NumPy (no
+    derivatives to keep) ``minimum``/``maximum`` cost several times less than a
+    ``where`` on a data-dependent condition.
+    """
+    return bool(array_api_compat.is_torch_array(x) or array_api_compat.is_jax_array(x))
+
+
 def stop_gradient(x: Array) -> Array:
     """``x`` as a constant for autograd (torch ``detach``, JAX ``lax.stop_gradient``).
 

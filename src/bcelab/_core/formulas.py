@@ -1,41 +1,57 @@
 """The formulas, written once against the Array API standard.
 
 Every function here takes an array namespace ``xp`` and arrays that are already
-validated and cast to the compute dtype.  There are no per-backend branches:
-NumPy, PyTorch and JAX all run exactly these lines.
+validated and cast to the compute dtype.  There are no per-backend branches but one
+(below): NumPy, PyTorch and JAX all run exactly these lines.
 
 Two rules keep every formula exact at the edges and its autograd gradient finite:
 
 1. Never evaluate ``exp`` of a large positive number.  ``softplus(x) = log(1 + e^x)``
    is evaluated as ``x + log1p(e^-x)`` for ``x > 0`` and ``log1p(e^x)`` otherwise;
    both branches only ever see ``exp`` of a non-positive number.
-2. Never form ``0 * inf``.  Where a coefficient (``y`` or ``1 - y``) is exactly 0,
-   the log it multiplies is evaluated at a harmless stand-in input instead
-   ("double where"), so the product is an exact 0 and autograd sees a finite
-   local derivative.  This is what makes ``x = +inf, y = 1`` give 0 (not NaN) and
-   ``p = 0, y = 0`` give a gradient of 1 (not NaN).
+2. Never form ``0 * inf``.  Where a coefficient (``y`` or ``1 - y``) is exactly 0 and
+   the log it multiplies is infinite, that log is evaluated at a harmless stand-in
+   input instead ("double where"), so the product is an exact 0 and autograd sees a
+   finite local derivative.  This is what makes ``x = +inf, y = 1`` give 0 (not NaN)
+   and ``p = 0, y = 0`` give a gradient of 1 (not NaN).  A finite log keeps its value
+   (times 0 it is 0 anyway), so the derivative in the target is right at hard targets.
+
+Every derivative, of every order, is exact at ``x = 0`` too (see :func:`_min_max`).
+The one choice by library: where no autograd exists (NumPy), the kink at 0 is taken
+with ``minimum``/``maximum``, which give the same values as the ``where`` that autograd
+needs, several times faster.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .arrays import namespace_of, stop_gradient
+from .arrays import has_autograd, namespace_of, stop_gradient
 
 Array = Any
 _TINY = 2.2250738585072014e-308  # the smallest normal float64
 
 
 def _min_max(xp: Any, x: Array) -> tuple[Array, Array, Array]:
-    """``(min(x, 0), max(x, 0), exp(-|x|))`` with ``-|x|`` written as ``min - max``.
+    """``(min(x, 0), max(x, 0), exp(-|x|))``, each taken from the side ``x >= 0`` at x = 0.
 
-    Autograd conventions differ at x = 0: JAX gives ``abs`` the derivative 1 there,
-    PyTorch 0.  Both split the gradient of ``minimum``/``maximum`` evenly at a tie,
-    so building ``-|x|`` from them makes every derivative below exact at x = 0 on
-    every backend (e.g. d/dx softplus = 1/2, d/dx sigmoid = 1/4).
+    Under autograd the two are selected with ``where`` rather than computed with
+    ``minimum``/``maximum``: autograd splits the gradient of those evenly at a tie (JAX
+    and PyTorch alike), which gets the first derivatives below right at x = 0 but loses
+    ``d/dx (-|x|) = -1`` there, so every second derivative came out wrong
+    (``softplus''(0) = 0``, not 1/4: a zero Hessian for a logistic regression started
+    at zero weights).  Taking both from the same side keeps every derivative of every
+    order exact at x = 0 (``softplus' = 1/2``, ``softplus'' = sigmoid' = 1/4``,
+    ``sigmoid'' = 0``).  NaN goes to the other side, where ``exp`` propagates it.
+    Without autograd (NumPy) ``minimum``/``maximum`` give the same values, faster.
     """
-    mn = xp.minimum(x, 0.0)
-    mx = xp.maximum(x, 0.0)
+    if has_autograd(x):
+        pos = x >= 0.0
+        mn = xp.where(pos, 0.0, x)
+        mx = xp.where(pos, x, 0.0)
+    else:
+        mn = xp.minimum(x, 0.0)
+        mx = xp.maximum(x, 0.0)
     return mn, mx, xp.exp(mn - mx)
 
 
@@ -49,7 +65,16 @@ def softplus(xp: Any, x: Array) -> Array:
 
 
 def sigmoid(xp: Any, x: Array) -> Array:
-    """``exp(min(x, 0)) / (1 + exp(-|x|))``: branch-free, exact in both tails, no overflow."""
+    """``exp(min(x, 0)) / (1 + exp(-|x|))``: branch-free, exact in both tails, no overflow.
+
+    Under autograd written as ``where(x >= 0, 1, e) / (1 + e)`` with ``e = exp(-|x|)``:
+    one ``exp``, the same values, and every derivative exact at x = 0 (see
+    :func:`_min_max`).
+    """
+    if has_autograd(x):
+        pos = x >= 0.0
+        e = xp.exp(xp.where(pos, -x, x))
+        return xp.where(pos, 1.0, e) / (1.0 + e)
     mn, _, e = _min_max(xp, x)
     return xp.exp(mn) / (1.0 + e)
 
@@ -80,15 +105,19 @@ def smooth(y: Array, label_smoothing: float) -> Array:
 def neglog_terms_logits(xp: Any, x: Array, y: Array, *, guard: bool = True) -> tuple[Array, Array]:
     """``(-log sigmoid(x), -log sigmoid(-x)) = (softplus(-x), softplus(x))``.
 
-    With ``guard=True`` each term is made finite where its coefficient is 0: the
-    stand-in input 0 replaces x where ``y == 0`` (resp. ``y == 1``), so that an
-    infinite logit with an agreeing hard target gives 0, not ``0 * inf = NaN``.
+    With ``guard=True`` each term is made finite where its coefficient is 0 and it would
+    be infinite: the stand-in input 0 replaces ``x = -inf`` where ``y == 0`` (resp.
+    ``x = +inf`` where ``y == 1``), so that an infinite logit with an agreeing hard
+    target gives 0, not ``0 * inf = NaN``.  Finite logits keep their terms, so the
+    derivative in the targets, ``a - b = -x``, is right at hard targets too.
     Callers pass ``guard=False`` only after checking that every logit is finite; the
     two terms then share one ``log1p(exp(-|x|))`` and no ``where`` is needed, which
     matters on CPUs, where a data-dependent ``where`` costs as much as ten multiplies.
     """
     if guard:
-        return softplus(xp, -xp.where(y == 0, 0.0, x)), softplus(xp, xp.where(y == 1, 0.0, x))
+        xa = xp.where((y == 0) & (x == -xp.inf), 0.0, x)
+        xb = xp.where((y == 1) & (x == xp.inf), 0.0, x)
+        return softplus(xp, -xa), softplus(xp, xb)
     mn, mx, e = _min_max(xp, x)
     t = xp.log1p(e)
     return t - mn, t + mx
@@ -97,14 +126,16 @@ def neglog_terms_logits(xp: Any, x: Array, y: Array, *, guard: bool = True) -> t
 def neglog_terms_probs(xp: Any, p: Array, y: Array) -> tuple[Array, Array]:
     """``(-log p, -log(1 - p))``, each made finite where its coefficient is 0.
 
-    The guard is arithmetic, not a ``where``: adding the 0/1 indicator ``[y == 0]``
-    to p changes nothing where y > 0 (p + 0 is exact) and turns ``log 0`` into the
-    finite ``log(1 + p)`` where y == 0, whose coefficient is exactly 0.  The same for
-    ``1 - p`` with ``[y == 1]``.  Probabilities are finite, so no ``0 * inf`` arises.
+    The guard is arithmetic, not a ``where``: adding the 0/1 indicator
+    ``[y == 0 and p == 0]`` to p changes nothing elsewhere (p + 0 is exact) and turns
+    ``log 0`` into the finite ``log 1`` where the coefficient y is exactly 0.  The same
+    for ``1 - p`` with ``[y == 1 and p == 1]``.  Probabilities are finite, so no
+    ``0 * inf`` arises, and every finite term is kept: the derivative in the targets,
+    ``a - b``, is right at hard targets too.
     """
     # 0.0 - log(...) rather than -log(...): a log of exactly 0 gives +0.0, never -0.0
-    a = 0.0 - xp.log(p + xp.astype(y == 0, p.dtype))
-    b = 0.0 - xp.log1p(xp.astype(y == 1, p.dtype) - p)
+    a = 0.0 - xp.log(p + xp.astype((y == 0) & (p == 0), p.dtype))
+    b = 0.0 - xp.log1p(xp.astype((y == 1) & (p == 1), p.dtype) - p)
     return a, b
 
 
@@ -119,9 +150,10 @@ def cross_entropy(y: Array, a: Array, b: Array, pos_weight: Array | float | None
     if pos_weight is None:
         pos = y * a
     else:
-        # a pos_weight of 0 removes the positive term, also where it is infinite (0 * inf)
+        # a pos_weight of 0 removes the positive term, also where it is infinite (0 * inf);
+        # a finite term stays in the product (0 * a = 0), for its derivative in y
         c = pos_weight * y
-        pos = namespace_of(a).where(c == 0, 0.0, c * a)
+        pos = namespace_of(a).where((c == 0) & (a == float("inf")), 0.0, c * a)
     return pos + (1.0 - y) * b
 
 
@@ -208,7 +240,7 @@ def _alpha_weighted(xp: Any, v: Array, y: Array, alpha: float | None) -> Array:
     if alpha is None:
         return v
     at = alpha * y + (1.0 - alpha) * (1.0 - y)
-    return xp.where(at == 0, 0.0, at * v)
+    return xp.where((at == 0) & xp.isinf(v), 0.0, at * v)
 
 
 # --- analytic gradients --------------------------------------------------------------
@@ -235,8 +267,8 @@ def grad_probs(xp: Any, p: Array, y: Array, pos_weight: Array | float | None) ->
     """
     pw = 1.0 if pos_weight is None else pos_weight
     c = pw * y
-    t1 = -c / (p + xp.astype(c == 0, p.dtype))
-    t2 = (1.0 - y) / ((1.0 - p) + xp.astype(y == 1, p.dtype))
+    t1 = -c / (p + xp.astype((c == 0) & (p == 0), p.dtype))
+    t2 = (1.0 - y) / ((1.0 - p) + xp.astype((y == 1) & (p == 1), p.dtype))
     if not (isinstance(pw, float) and pw == 1.0):
         return t1 + t2 + 0.0  # + 0.0 turns -0.0 into 0.0
     inside = (p > 0) & (p < 1)

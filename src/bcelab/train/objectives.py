@@ -30,12 +30,14 @@ Tensor = Any
 
 class _FastTorch:
     """The array_api_compat torch namespace, with ``minimum``/``maximum`` against a Python
-    number as one ``clamp`` each.
+    number as one ``clamp`` each, and ``where`` with a Python number as ``torch.where``.
 
     The compat wrappers turn the scalar into a tensor and check the promotion on every
     call (about 10 us, more than the operation on a batch of 32); ``torch.clamp_max(x, c)``
     returns the same values as ``torch.minimum(x, tensor(c))``, NaN and signed zeros
-    included (tested).  Every other name is the compat namespace's own.
+    included (tested), and ``torch.where`` keeps the tensor's dtype against a Python
+    number, as the standard's ``where`` does.  Every other name is the compat namespace's
+    own.
     """
 
     def __init__(self) -> None:
@@ -54,6 +56,11 @@ class _FastTorch:
             return self._torch.clamp_min(x, c)
         return self._compat.maximum(x, c)
 
+    def where(self, cond: Tensor, a: Any, b: Any) -> Tensor:
+        if isinstance(a, float) or isinstance(b, float):
+            return self._torch.where(cond, a, b)
+        return self._compat.where(cond, a, b)
+
     def exp(self, x: Tensor) -> Tensor:
         return self._torch.exp(x)
 
@@ -66,15 +73,13 @@ _SCALAR: list[Any] = []
 
 
 def _scalar_torch() -> Any:
-    """Only what :func:`bcelab._core.formulas.sigmoid` calls, each against the Python number 0.0:
-    ``minimum``/``maximum`` as ``torch.clamp_max``/``clamp_min`` themselves (no wrapper
-    frame at all, for the per-batch gradient)."""
+    """Only what :func:`bcelab._core.formulas.sigmoid` calls: ``where`` (against the Python
+    number 0.0) and ``exp``, as torch's own functions (no wrapper frame at all, for the
+    per-batch gradient)."""
     if not _SCALAR:
         import torch  # optional dependency (bcelab[train])
 
-        _SCALAR.append(
-            SimpleNamespace(minimum=torch.clamp_max, maximum=torch.clamp_min, exp=torch.exp)
-        )
+        _SCALAR.append(SimpleNamespace(where=torch.where, exp=torch.exp))
     return _SCALAR[0]
 
 

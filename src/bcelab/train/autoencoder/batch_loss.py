@@ -49,27 +49,21 @@ __all__ = ["mean_bce_and_grad"]
 
 
 def _grad_values(
-    x: np.ndarray, e: np.ndarray, y: np.ndarray, omy: np.ndarray, g: float, ties: bool
+    x: np.ndarray, e: np.ndarray, y: np.ndarray, omy: np.ndarray, g: float
 ) -> np.ndarray:
     """autograd's float64 gradient in ``x`` of ``L = sum(y a + (1 - y) b) / N``, ``g = 1 / N``.
 
     Step by step: ``g`` reaches ``a`` as ``g y`` and ``b`` as ``g (1 - y)``; ``t`` collects
     both, ``log1p`` divides by ``e + 1`` and ``exp`` multiplies by ``e``; ``min(x, 0)``
-    collects ``-g y`` and that, ``max(x, 0)`` collects ``g (1 - y)`` and minus that.  At
-    ``x = 0`` (``ties``: some x is 0) torch's minimum and maximum each pass half;
-    elsewhere the other one passes ``+0.0``, which autograd adds: that changes nothing
+    collects ``-g y`` and that, ``max(x, 0)`` collects ``g (1 - y)`` and minus that.  Both
+    are selected with ``where`` on ``x >= 0``, so x receives one of the two (the max's
+    at x = 0) and ``+0.0`` from the other, which autograd adds: that changes nothing
     here, as with ``g > 0`` and ``0 <= y <= 1`` no partial sum is ``-0.0``.
     """
     ga = y * g
     gb = omy * g
     gd = (ga + gb) / (e + 1.0) * e
-    g_min = gd - ga
-    g_max = gb - gd
-    out = np.where(x < 0.0, g_min, g_max)
-    if ties:
-        zero = x == 0.0
-        out[zero] = (g_min / 2.0 + g_max / 2.0)[zero]
-    return out
+    return np.where(x < 0.0, gd - ga, gb - gd)
 
 
 def _kernel_pair(z: np.ndarray, y: np.ndarray, threads: int) -> tuple[float, torch.Tensor] | None:
@@ -116,7 +110,6 @@ def mean_bce_and_grad(
     s = np.abs(x)
     if not s.max() < math.inf:  # NaN or infinite logits: the reference path handles them
         return None
-    ties = not s.all()
     e = torch.exp(torch.from_numpy(np.negative(s, out=s)))  # -|x| = min(x, 0) - max(x, 0)
     t = torch.log1p(e).numpy()
     mx = np.maximum(x, 0.0)
@@ -125,5 +118,5 @@ def mean_bce_and_grad(
     value = float(torch.sum(torch.from_numpy(ce))) / n
     if not math.isfinite(value):
         return None
-    grad = _grad_values(x, e.numpy(), y, omy, 1.0 / n, ties)
+    grad = _grad_values(x, e.numpy(), y, omy, 1.0 / n)
     return value, torch.from_numpy(grad.astype(z.dtype, copy=False))
