@@ -1,4 +1,4 @@
-"""How segment values print: a null segment never looks like the text value "None"."""
+"""How results print: the whole report, and a null segment never looks like the text value "None"."""
 
 from __future__ import annotations
 
@@ -41,3 +41,13 @@ def test_the_comparison_labels_its_null_segment_too() -> None:
     res = compare(_table(), preds=("p", "q"), target="y", by="s")
     last = str(res).splitlines()[-3:]
     assert sorted(line.split()[0] for line in last) == sorted([NULL_SEGMENT, "None", "x"])
+
+
+def test_printing_a_result_shows_the_whole_report() -> None:
+    # print(res) in Python shows what `bcelab eval` prints: the decomposition and segments too
+    res = bcelab.evaluate(_table(), preds="p", target="y", by="s")
+    text = str(res)
+    assert text == render(res)
+    assert "in memory" in text.splitlines()[0]
+    assert any(line.startswith("decomposition") for line in text.splitlines())
+    assert {NULL_SEGMENT, "None", "x"} <= {line.split()[0] for line in text.splitlines() if line}

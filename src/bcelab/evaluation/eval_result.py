@@ -209,7 +209,11 @@ class EvalResult:
         return f"{name}{seg}: {self.rows:,} rows" if value is None else f"{name}{seg}"
 
     def __str__(self) -> str:
-        return str(self.metrics)
+        """The report ``bcelab eval`` prints: the source line, every metric, the
+        decomposition, one line per segment and the recalibration, when there are any."""
+        from .text import render
+
+        return render(self)
 
     def _repr_html_(self) -> str:
         """The notebook view: counts, metrics and segments as an HTML table (escaped,
