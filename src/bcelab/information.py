@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from ._core import formulas
 from ._core.arrays import accum_dtype, is_traced, quiet, size
 from ._core.divergence import kl_exact
-from ._core.options import check_nan_policy, check_reduction, check_unit_interval
+from ._core.options import AxisArg, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import finish, keep_mask, prepare
 
 __all__ = ["Decomposition", "binary_entropy", "binary_kl", "decompose"]
@@ -34,7 +34,7 @@ def binary_entropy(
     reduction: str = "none",
     weights: Array | None = None,
     mask: Array | None = None,
-    axis: int | tuple[int, ...] = -1,
+    axis: AxisArg = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""The floor of BCE: the binary entropy of the targets, in nats.
@@ -114,7 +114,7 @@ def binary_kl(
     reduction: str = "none",
     weights: Array | None = None,
     mask: Array | None = None,
-    axis: int | tuple[int, ...] = -1,
+    axis: AxisArg = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""The excess of BCE over its floor: KL(y ‖ p) >= 0, exactly 0 at p = y.
@@ -248,7 +248,7 @@ def decompose(
     xp = prep.xp
     parts = {"bce": ce, "floor": formulas.entropy(xp, y), "excess": excess}
     means = {
-        k: finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=-1, fname=fname)
+        k: finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=None, fname=fname)
         for k, v in parts.items()
     }
     total = size(prep.pred.shape)

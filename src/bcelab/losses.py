@@ -16,6 +16,8 @@ from ._core import conventions as framework_conventions
 from ._core import formulas
 from ._core.arrays import asarray, dtypes_for, namespace, quiet, quiet_numpy
 from ._core.options import (
+    AxisArg,
+    check_axis,
     check_convention,
     check_focal,
     check_nan_policy,
@@ -69,7 +71,7 @@ def bce_with_logits(
     reduction: str = "none",
     weights: Array | None = None,
     mask: Array | None = None,
-    axis: int | tuple[int, ...] = -1,
+    axis: AxisArg = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""Binary cross-entropy from logits, exact and stable for every logit, including ±inf.
@@ -134,7 +136,7 @@ def bce(
     reduction: str = "none",
     weights: Array | None = None,
     mask: Array | None = None,
-    axis: int | tuple[int, ...] = -1,
+    axis: AxisArg = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""Binary cross-entropy from probabilities, exact by default (no hidden epsilon).
@@ -192,7 +194,7 @@ def _cross_entropy(
     reduction: str,
     weights: Array | None,
     mask: Array | None,
-    axis: int | tuple[int, ...],
+    axis: AxisArg,
     nan_policy: str,
 ) -> Array:
     """:func:`bce` and :func:`bce_with_logits`: options, then the kernel or the formula."""
@@ -208,19 +210,21 @@ def _cross_entropy(
         for option, value in (("clip", clip), ("pos_weight", None if torch_logits else pos_weight)):
             if value is not None:
                 reject_with_convention(convention, option, fname=fname)
-    fast = dispatch.try_fused(
-        pred,
-        targets,
-        logits=logits,
-        pos_weight=pos_weight,
-        label_smoothing=ls,
-        convention=convention,
-        reduction=reduction,
-        weights=weights,
-        mask=mask,
-        nan_policy=nan_policy,
-        clip=clip,
-    )
+    fast: Any = NotImplemented
+    if check_axis(axis, reduction, fname=fname) is None:  # the kernel reduces every axis
+        fast = dispatch.try_fused(
+            pred,
+            targets,
+            logits=logits,
+            pos_weight=pos_weight,
+            label_smoothing=ls,
+            convention=convention,
+            reduction=reduction,
+            weights=weights,
+            mask=mask,
+            nan_policy=nan_policy,
+            clip=clip,
+        )
     if fast is not NotImplemented:
         return fast
     # the kernel raises no floating-point warnings; the formulas' inf and 0 are on purpose
@@ -273,7 +277,7 @@ def focal_with_logits(
     reduction: str = "none",
     weights: Array | None = None,
     mask: Array | None = None,
-    axis: int | tuple[int, ...] = -1,
+    axis: AxisArg = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""Sigmoid focal loss (Lin et al. 2017) from logits, stable in log space.
@@ -325,7 +329,7 @@ def focal(
     reduction: str = "none",
     weights: Array | None = None,
     mask: Array | None = None,
-    axis: int | tuple[int, ...] = -1,
+    axis: AxisArg = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""Focal loss from probabilities; same formula as :func:`focal_with_logits`.

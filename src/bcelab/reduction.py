@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ._core.arrays import quiet
-from ._core.options import REDUCTIONS
+from ._core.options import REDUCTIONS, AxisArg
 from ._core.reducing import reduce_values
 
 __all__ = ["REDUCTIONS", "Reduction", "reduce"]
@@ -21,7 +21,7 @@ def reduce(
     reduction: Reduction | str = "mean",
     weights: Array | None = None,
     mask: Array | None = None,
-    axis: int | tuple[int, ...] = -1,
+    axis: AxisArg = None,
 ) -> Array:
     r"""Reduce per-element loss values, accumulating in float64.
 
@@ -35,8 +35,9 @@ def reduce(
         \text{weighted\_mean} = \frac{\sum_i m_i w_i \ell_i}{\sum_i m_i w_i}
 
     ``mean`` with weights is the Keras/PyTorch convention (divide by the number of
-    elements); ``weighted_mean`` divides by the total weight.  ``per_sample`` is
-    ``mean`` over ``axis`` only (default: the last axis, Keras's per-sample shape).
+    elements); ``weighted_mean`` divides by the total weight.  ``axis`` names the axes
+    reduced, as in NumPy (None: all of them, a 0-d result).  ``per_sample`` is ``mean``
+    over the last axis (Keras's per-sample shape) unless ``axis`` says otherwise.
     ``none`` returns ``w * values`` element-wise with masked elements set to 0 and
     never changes the shape.  An element whose weight is 0 contributes exactly 0,
     even if its value is inf.
@@ -47,12 +48,13 @@ def reduce(
         weights: non-negative finite weights of the same shape as ``values``, or of a
             leading part of it (one weight per sample, applied to all its elements).
         mask: boolean keep-mask, same shape rules as ``weights``.
-        axis: the axes reduced by ``per_sample``.
+        axis: the axes reduced: None (all of them; ``per_sample``: the last one), an
+            int or a tuple of ints.  Refused with ``reduction="none"``.
 
     Returns:
         A float64 array (float32 where the library has no float64, e.g. JAX without
-        x64): 0-d for ``mean``/``sum``/``weighted_mean``, ``values.shape`` without
-        ``axis`` for ``per_sample``, and ``values``' dtype and shape for ``none`` (float32
+        x64): ``values.shape`` without the reduced axes (0-d for ``mean``/``sum``/
+        ``weighted_mean`` without ``axis``), and ``values``' dtype and shape for ``none`` (float32
         for NumPy's ``ml_dtypes.bfloat16``, which bcelab reads as float32).
 
     Raises:

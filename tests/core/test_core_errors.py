@@ -189,6 +189,16 @@ def test_other_bad_inputs() -> None:
         bcelab.bce({"a": 1}, [0])
     with pytest.raises(bcelab.OptionError, match="axis"):
         bcelab.reduce(np.ones((2, 2)), reduction="per_sample", axis=3)
+    # axis= is never silently ignored: out of range, not an int, or with reduction='none'
+    with pytest.raises(bcelab.OptionError, match="received axis=2"):
+        bcelab.bce(np.full((2, 2), 0.5), np.ones((2, 2)), reduction="mean", axis=2)
+    with pytest.raises(bcelab.OptionError, match="an int or a tuple of ints"):
+        bcelab.bce(np.full(2, 0.5), np.ones(2), reduction="sum", axis=1.0)
+    for fn in (bcelab.bce, bcelab.focal, bcelab.binary_kl):
+        with pytest.raises(bcelab.OptionError, match="reduction='none' keeps every element"):
+            fn(np.full((2, 2), 0.5), np.ones((2, 2)), axis=1)
+    with pytest.raises(bcelab.OptionError, match="reduction='none'"):
+        bcelab.reduce(np.ones((2, 2)), reduction="none", axis=0)
     with pytest.raises(bcelab.OptionError, match="reduction must be"):
         bcelab.decompose([0.5], [0.5], reduction="sum")
 

@@ -86,6 +86,44 @@ def test_per_sample_matches_keras_shape(data: st.DataObject, shape: tuple) -> No
     assert none.shape == shape  # truly element-wise: no last-axis mean
 
 
+@given(
+    data=st.data(),
+    shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5),
+    reduction=st.sampled_from(["mean", "sum", "weighted_mean", "per_sample"]),
+)
+def test_axis_reduces_those_axes_like_numpy(
+    data: st.DataObject, shape: tuple, reduction: str
+) -> None:
+    x = data.draw(hnp.arrays(np.float64, shape, elements=logit))
+    y = data.draw(hnp.arrays(np.float64, shape, elements=unit))
+    w = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0.5, 10)))
+    nd = len(shape)
+    axis = data.draw(
+        st.none()
+        | st.integers(-nd, nd - 1)
+        | st.lists(st.integers(-nd, nd - 1), min_size=1, max_size=nd).map(tuple)
+    )
+    ell = bcelab.bce_with_logits(x, y)
+    ax = -1 if (axis is None and reduction == "per_sample") else axis
+    want = {
+        "mean": lambda: (w * ell).mean(axis=_np_axis(ax, nd)),
+        "per_sample": lambda: (w * ell).mean(axis=_np_axis(ax, nd)),
+        "sum": lambda: (w * ell).sum(axis=_np_axis(ax, nd)),
+        "weighted_mean": lambda: (
+            (w * ell).sum(axis=_np_axis(ax, nd)) / w.sum(axis=_np_axis(ax, nd))
+        ),
+    }[reduction]()
+    got = bcelab.bce_with_logits(x, y, weights=w, reduction=reduction, axis=axis)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+    assert np.shape(bcelab.reduce(ell, weights=w, reduction=reduction, axis=axis)) == np.shape(want)
+
+
+def _np_axis(axis: int | tuple[int, ...] | None, nd: int) -> int | tuple[int, ...] | None:
+    """NumPy refuses a repeated axis; bcelab reduces it once."""
+    return axis if not isinstance(axis, tuple) else tuple(sorted({a % nd for a in axis}))
+
+
 @given(y=unit, x=logit, ls=st.floats(0, 1))
 def test_label_smoothing_equals_smoothed_targets(y: float, x: float, ls: float) -> None:
     ys = y * (1 - ls) + 0.5 * ls

@@ -109,6 +109,8 @@ def _options(data: st.DataObject, name: str, shape: tuple) -> dict[str, Any]:
         kw["pos_weight"] = data.draw(st.sampled_from([0.0, 1.0, 3.0]))
     if data.draw(st.booleans()):
         kw["weights"] = _array(data, np.dtype(np.float64), shape, weight)
+    if not grad and kw["reduction"] != "none" and shape and data.draw(st.booleans()):
+        kw["axis"] = data.draw(st.integers(-len(shape), len(shape) - 1))
     return kw
 
 
@@ -156,8 +158,10 @@ def test_valid_input_gives_no_nan_and_both_paths_agree(name: str, data: st.DataO
     kw.pop("nan_policy", None)
     if kw["reduction"] == "per_sample" and not shape:
         kw["reduction"] = "mean"  # per_sample needs an axis (an OptionError otherwise)
-    if "weights" in kw and kw["reduction"] == "weighted_mean" and not kw["weights"].any():
-        kw["reduction"] = "sum"  # a weighted mean over a total weight of 0 is an error
+    if "weights" in kw and kw["reduction"] == "weighted_mean":
+        totals = kw["weights"].sum(axis=kw.get("axis"))
+        if not np.all(totals > 0):
+            kw["reduction"] = "sum"  # a weighted mean over a total weight of 0 is an error
     got = fn(a, y, **kw)
     in_dtype = y.dtype if name == "binary_entropy" else dtype  # the floor is of the targets
     vals = _check_valid(got, name, in_dtype, kw["reduction"])

@@ -20,6 +20,8 @@ __all__ = [
     "NAN_POLICIES",
     "RECALIBRATION_METHODS",
     "REDUCTIONS",
+    "AxisArg",
+    "check_axis",
     "check_choice",
     "check_clip",
     "check_confidence",
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum", "weighted_mean", "per_sample")
+#: ``axis=`` of the losses and :func:`bcelab.reduce`: None, one axis or several
+AxisArg = int | tuple[int, ...] | None
 NAN_POLICIES: tuple[str, ...] = ("raise", "propagate", "omit")
 CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn")
 #: which code computes a metric state: the compiled loops when they can run, or NumPy
@@ -67,6 +71,30 @@ def check_reduction(reduction: object, *, fname: str, allowed: Sequence[str] = R
         fname=fname,
         hint=f"use reduction={default!r}",
     )
+
+
+def check_axis(axis: object, reduction: str, *, fname: str) -> tuple[int, ...] | None:
+    """``axis`` as a tuple of ints (None stays None); refused with ``reduction='none'``,
+    which keeps every element."""
+    if axis is None:
+        return None
+    items = axis if isinstance(axis, tuple | list) else (axis,)
+    if isinstance(axis, bool) or not all(
+        isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in items
+    ):
+        raise OptionError(
+            f"{fname}: axis must be None (every axis), an int or a tuple of ints",
+            f"received axis={axis!r}",
+            "pass e.g. axis=-1 for the last axis, or axis=(1, 2)",
+        )
+    if reduction == "none":
+        raise OptionError(
+            f"{fname}: axis applies to reduction='mean', 'sum', 'weighted_mean' or "
+            "'per_sample'; reduction='none' keeps every element",
+            f"received axis={axis!r} with reduction='none'",
+            f"drop axis=, or pass reduction='mean' to average over axis={axis!r}",
+        )
+    return tuple(int(a) for a in items)
 
 
 def check_nan_policy(nan_policy: object, *, fname: str) -> str:

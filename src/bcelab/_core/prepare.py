@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import DomainError, OptionError, ShapeError
 from . import conventions, formulas
 from .arrays import asarray, dtypes_for, is_traced, keep_array, namespace, nan_mask
-from .options import check_clip
+from .options import AxisArg, check_axis, check_clip
 from .reducing import reduce_values
 from .validate import (
     check_mask,
@@ -134,10 +134,11 @@ def finish(
     reduction: str,
     weights: object,
     mask: object,
-    axis: int | tuple[int, ...],
+    axis: AxisArg,
     fname: str,
 ) -> Array:
     """Cast element-wise values to the output dtype, or reduce them (in float64)."""
+    check_axis(axis, reduction, fname=fname)
     xp = prep.xp
     if reduction == "none":
         out = xp.astype(values, prep.out_dtype)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError
 from .arrays import accum_dtype, asarray, device_of, is_floating, is_traced, namespace, size
-from .options import check_reduction
+from .options import AxisArg, check_axis, check_reduction
 from .validate import check_mask, check_weights
 
 __all__ = ["empty_error", "overflow_error", "reduce_values"]
@@ -17,15 +17,15 @@ __all__ = ["empty_error", "overflow_error", "reduce_values"]
 Array = Any
 
 
-def _axes(axis: int | tuple[int, ...], ndim: int, *, fname: str) -> tuple[int, ...]:
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+def _axes(axes: tuple[int, ...], ndim: int, *, fname: str) -> tuple[int, ...]:
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
+            shown = axes[0] if len(axes) == 1 else axes
             raise OptionError(
                 f"{fname}: axis must index the values' {ndim} dimensions",
-                f"received axis={axis!r}",
-                "use axis=-1 for the last axis (the Keras per-sample shape)",
+                f"received axis={shown!r}",
+                "use axis=-1 for the last axis, or axis=None for all of them",
             )
         out.append(a % ndim)
     return tuple(sorted(set(out)))
@@ -66,11 +66,12 @@ def reduce_values(
     reduction: str,
     weights: Array | None,
     mask: Array | None,
-    axis: int | tuple[int, ...],
+    axis: AxisArg,
     fname: str,
 ) -> Array:
     """See :func:`bcelab.reduce`; ``fname`` names the public function in messages."""
     check_reduction(reduction, fname=fname)
+    axes = check_axis(axis, reduction, fname=fname)
     xp = namespace(values, weights, mask, fname=fname)
     values = asarray(xp, values, name="values", fname=fname)
     if not is_floating(xp, values.dtype):
@@ -99,7 +100,7 @@ def reduce_values(
     if reduction == "none":
         return contrib
 
-    total_axes: tuple[int, ...] | None = None
+    total_axes: tuple[int, ...] | None = None  # None: every axis
     if reduction == "per_sample":
         if values.ndim == 0:
             raise OptionError(
@@ -107,7 +108,9 @@ def reduce_values(
                 "received a 0-d array",
                 "use reduction='mean'",
             )
-        total_axes = _axes(axis, values.ndim, fname=fname)
+        total_axes = _axes((-1,) if axes is None else axes, values.ndim, fname=fname)
+    elif axes is not None:
+        total_axes = _axes(axes, values.ndim, fname=fname)
     num = xp.sum(xp.astype(contrib, acc), axis=total_axes)
     if reduction == "sum":
         return num

@@ -159,9 +159,7 @@ def _splits(ds: Dataset, opts: _Options) -> Splits:
     # the floors (reported only for soft targets or losses other than bce) go through
     # the public API; for 0/1 targets they are 0 and the NumPy namespace is not imported
     floors = {
-        split: float(binary_entropy(y.numpy(), reduction="mean", axis=tuple(range(y.ndim))))
-        if soft
-        else 0.0
+        split: float(binary_entropy(y.numpy(), reduction="mean")) if soft else 0.0
         for split, y in (("train", ytr), ("test", yte))
     }
     xtr, xte = torch.from_numpy(ds.x_train), torch.from_numpy(ds.x_test)

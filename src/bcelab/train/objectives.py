@@ -157,14 +157,10 @@ class Objective:
     def public(self, z: Tensor, y: Tensor) -> Tensor:
         """The mean objective through bcelab's public, validated functions (autograd path)."""
         if self.name == "bce":
-            return bce_with_logits(z, y, reduction="mean", axis=_all_axes(z))
+            return bce_with_logits(z, y, reduction="mean")
         if self.name == "kl":
-            return binary_kl(z, y, logits=True, reduction="mean", axis=_all_axes(z))
-        return focal_with_logits(z, y, gamma=float(self.gamma), reduction="mean", axis=_all_axes(z))
-
-
-def _all_axes(z: Tensor) -> tuple[int, ...]:
-    return tuple(range(z.ndim))
+            return binary_kl(z, y, logits=True, reduction="mean")
+        return focal_with_logits(z, y, gamma=float(self.gamma), reduction="mean")
 
 
 def bce_parts(z: Tensor, y: Tensor, *, finite: bool = False) -> tuple[Tensor, Tensor]:
