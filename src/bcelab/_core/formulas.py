@@ -105,22 +105,23 @@ def smooth(y: Array, label_smoothing: float) -> Array:
 def neglog_terms_logits(xp: Any, x: Array, y: Array, *, guard: bool = True) -> tuple[Array, Array]:
     """``(-log sigmoid(x), -log sigmoid(-x)) = (softplus(-x), softplus(x))``.
 
-    With ``guard=True`` each term is made finite where its coefficient is 0 and it would
-    be infinite: the stand-in input 0 replaces ``x = -inf`` where ``y == 0`` (resp.
-    ``x = +inf`` where ``y == 1``), so that an infinite logit with an agreeing hard
-    target gives 0, not ``0 * inf = NaN``.  Finite logits keep their terms, so the
-    derivative in the targets, ``a - b = -x``, is right at hard targets too.
-    Callers pass ``guard=False`` only after checking that every logit is finite; the
-    two terms then share one ``log1p(exp(-|x|))`` and no ``where`` is needed, which
-    matters on CPUs, where a data-dependent ``where`` costs as much as ten multiplies.
+    Both terms share one ``log1p(exp(-|x|))``: ``t - min(x, 0)`` and ``t + max(x, 0)``.
+    With ``guard=True`` each term is replaced by 0 where its coefficient is 0 and the
+    term is infinite (``x = -inf`` where ``y == 0``, resp. ``x = +inf`` where
+    ``y == 1``), so that an infinite logit with an agreeing hard target gives 0, not
+    ``0 * inf = NaN``, and autograd sees a finite local derivative.  Finite logits keep
+    their terms, so the derivative in the targets, ``a - b = -x``, is right at hard
+    targets too.  Callers pass ``guard=False`` only after checking that every logit is
+    finite: the same values without the two ``where``, which matters on CPUs, where a
+    data-dependent ``where`` costs as much as ten multiplies.
     """
-    if guard:
-        xa = xp.where((y == 0) & (x == -xp.inf), 0.0, x)
-        xb = xp.where((y == 1) & (x == xp.inf), 0.0, x)
-        return softplus(xp, -xa), softplus(xp, xb)
     mn, mx, e = _min_max(xp, x)
     t = xp.log1p(e)
-    return t - mn, t + mx
+    a, b = t - mn, t + mx
+    if guard:
+        a = xp.where((y == 0) & (x == -xp.inf), 0.0, a)
+        b = xp.where((y == 1) & (x == xp.inf), 0.0, b)
+    return a, b
 
 
 def neglog_terms_probs(xp: Any, p: Array, y: Array) -> tuple[Array, Array]:
