@@ -3,6 +3,8 @@ and autograd (torch.autograd, jax.grad) equal to bcelab's analytic gradients."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -292,3 +294,31 @@ def test_both_forms_of_the_kink_give_the_same_bits(monkeypatch: pytest.MonkeyPat
             ok = ~a.isnan()
             # bit for bit, signed zeros aside (they enter only as additions to nonzero terms)
             assert torch.equal(a[ok], b[ok])
+
+
+def test_pandas_and_polars_series_are_read_as_numpy() -> None:
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    p, y = np.array([0.1, 0.6, 0.8]), np.array([0.0, 1.0, 1.0])
+    want = float(bcelab.bce(p, y, reduction="mean"))
+    series = pd.Series(p, index=[5, 3, 9])  # the index is not used: positions are
+    assert float(bcelab.bce(series, pd.Series(y), reduction="mean")) == want
+    assert float(bcelab.bce(pl.Series(p), pl.Series(y), reduction="mean")) == want
+    assert (
+        float(
+            bcelab.bce(
+                pd.Series(p, dtype="Float64"), pd.Series([0, 1, 1], dtype="Int64"), reduction="mean"
+            )
+        )
+        == want
+    )
+    np.testing.assert_array_equal(bcelab.bce_grad(series, pd.Series(y)), bcelab.bce_grad(p, y))
+    with pytest.raises(bcelab.NaNError):  # pandas' NA is a missing value, not a number
+        bcelab.bce(pd.Series([0.1, None, 0.8], dtype="Float64"), pd.Series(y))
+    with pytest.raises(bcelab.DTypeError, match="na_value"):
+        bcelab.bce(series, pd.Series(["0", "1", "1"]))
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' read-only memory, copied for torch
+        out = bcelab.bce(torch.tensor(p), pd.Series(y), reduction="mean")
+    assert float(out) == pytest.approx(want, rel=1e-15)

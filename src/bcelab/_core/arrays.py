@@ -119,7 +119,8 @@ def unmasked(x: Any, *, name: str, fname: str) -> Any:
 
 
 def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = None) -> Array:
-    """Lists, tuples and scalars as an array of ``xp``; arrays are returned unchanged.
+    """Lists, tuples, scalars and other objects NumPy converts (a pandas or polars Series)
+    as an array of ``xp``; arrays are returned unchanged.
 
     NumPy ``bfloat16`` arrays (``ml_dtypes``, as JAX hands them out) become float32,
     the dtype bcelab computes half-precision inputs in: NumPy itself cannot classify
@@ -133,7 +134,7 @@ def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = N
         return x
     if x is None:
         raise OptionError(f"{fname}: {name} is required", "received None", f"pass {name}")
-    if isinstance(x, (list, tuple, int, float, np.generic)):
+    if isinstance(x, (list, tuple, int, float, np.generic)) or hasattr(x, "__array__"):
         try:
             arr = np.asarray(x)
         except ValueError as e:  # ragged lists
@@ -146,8 +147,11 @@ def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = N
             raise DTypeError(
                 f"{fname}: {name} must be numeric",
                 f"received values of dtype {arr.dtype}",
-                "convert strings to numbers first",
+                "convert strings to numbers first; missing values (pandas' NA) to NaN, "
+                "e.g. s.to_numpy(dtype=float, na_value=np.nan)",
             )
+        if not arr.flags.writeable and not array_api_compat.is_numpy_namespace(xp):
+            arr = arr.copy()  # torch warns on read-only memory (pandas hands it out)
         device = device_of(like) if like is not None else None
         return xp.asarray(arr, device=device) if device is not None else xp.asarray(arr)
     raise DTypeError(
