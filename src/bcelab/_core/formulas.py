@@ -10,9 +10,9 @@ Two rules keep every formula exact at the edges and its autograd gradient finite
    is evaluated as ``x + log1p(e^-x)`` for ``x > 0`` and ``log1p(e^x)`` otherwise;
    both branches only ever see ``exp`` of a non-positive number.
 2. Never form ``0 * inf``.  Where a coefficient (``y`` or ``1 - y``) is exactly 0 and
-   the log it multiplies is infinite, that log is evaluated at a harmless stand-in
-   input instead ("double where"), so the product is an exact 0 and autograd sees a
-   finite local derivative.  This is what makes ``x = +inf, y = 1`` give 0 (not NaN)
+   the log it multiplies is infinite, that log is replaced by 0 (from logits) or
+   evaluated at a harmless stand-in input (from probabilities, "double where"), so the
+   product is an exact 0 and autograd sees a finite local derivative.  This is what makes ``x = +inf, y = 1`` give 0 (not NaN)
    and ``p = 0, y = 0`` give a gradient of 1 (not NaN).  A finite log keeps its value
    (times 0 it is 0 anyway), so the derivative in the target is right at hard targets.
 
