@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -164,7 +164,12 @@ def test_valid_input_gives_no_nan_and_both_paths_agree(name: str, data: st.DataO
         totals = kw["weights"].sum(axis=kw.get("axis"))
         if not np.all(totals > 0):
             kw["reduction"] = "sum"  # a weighted mean over a total weight of 0 is an error
-    got = fn(a, y, **kw)
+    try:
+        got = fn(a, y, **kw)
+    except bcelab.DomainError as e:
+        # a weight times a loss near 1.8e308 overflows float64: refused by design
+        assert "float64's range" in str(e), e
+        reject()
     in_dtype = y.dtype if name == "binary_entropy" else dtype  # the floor is of the targets
     vals = _check_valid(got, name, in_dtype, kw["reduction"])
     if has_kernel and kernels.available():
