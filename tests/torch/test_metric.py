@@ -84,6 +84,21 @@ def test_bfloat16_preds_and_bad_input():
     assert m.stats.rows == 2  # the failed updates left the state unchanged
 
 
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"n_calibration_bins": 15.7}, "n_calibration_bins must be an integer"),
+        ({"n_calibration_bins": 0}, "n_calibration_bins must be an integer"),
+        ({"threshold": 1.5}, "threshold must be an exact bin edge"),
+        ({"threshold": "high"}, "threshold must be a number"),
+    ],
+)
+def test_options_are_checked_when_the_metric_is_made(option: dict, match: str) -> None:
+    # not at the first compute(), after an epoch of updates (15.7 was read as 15)
+    with pytest.raises(OptionError, match=match):
+        bt.StreamingBinaryMetrics(**option)
+
+
 WORKER = textwrap.dedent(
     """
     import json, os, sys

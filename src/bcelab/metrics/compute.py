@@ -35,7 +35,13 @@ from .result import BinaryMetrics
 if TYPE_CHECKING:
     from .stats import BinaryStats
 
-__all__ = ["check_threshold", "compute_metrics", "confusion", "undefined_metrics"]
+__all__ = [
+    "check_calibration_bins",
+    "check_threshold",
+    "compute_metrics",
+    "confusion",
+    "undefined_metrics",
+]
 
 
 def _div(a: float, b: float) -> float:
@@ -57,7 +63,14 @@ def _effective_rows(w: float, w2: float) -> float:
 def check_threshold(threshold: float) -> int:
     """Index of the fine bin edge equal to ``threshold``; OptionError when it is not an edge."""
     edges = layout().edges
-    t = float(threshold)
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise OptionError(
+            "compute: threshold must be a number in (0, 1)",
+            f"received threshold={threshold!r}",
+            "pass e.g. threshold=0.5",
+        ) from None
     i = int(np.searchsorted(edges, t))
     if not (0.0 < t < 1.0) or edges[i] != t:
         raise OptionError(
@@ -67,6 +80,17 @@ def check_threshold(threshold: float) -> int:
             f"round it, e.g. threshold={round(t, 2) if 0.01 <= t <= 0.99 else 0.5!r}",
         )
     return i
+
+
+def check_calibration_bins(nb: object) -> int:
+    """The number of calibration bins: an integer in [1, 1000]."""
+    if not isinstance(nb, (int, np.integer)) or isinstance(nb, bool) or not 1 <= nb <= 1000:
+        raise OptionError(
+            "compute: n_calibration_bins must be an integer in [1, 1000]",
+            f"received {nb!r}",
+            "use the default, 15",
+        )
+    return int(nb)
 
 
 def confusion(pos: np.ndarray, neg: np.ndarray, i: int) -> tuple[float, float, float, float]:
@@ -92,13 +116,7 @@ def compute_metrics(
 ) -> BinaryMetrics:
     """All metrics of :class:`BinaryMetrics` from ``stats``."""
     ti = check_threshold(threshold)
-    nb = n_calibration_bins
-    if not isinstance(nb, (int, np.integer)) or isinstance(nb, bool) or not 1 <= nb <= 1000:
-        raise OptionError(
-            "compute: n_calibration_bins must be an integer in [1, 1000]",
-            f"received {nb!r}",
-            "use the default, 15",
-        )
+    nb = check_calibration_bins(n_calibration_bins)
     rows, used = stats.rows, stats.rows_used
     w = stats.total("w")
     if used == 0 or w == 0:

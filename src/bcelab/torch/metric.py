@@ -9,6 +9,7 @@ import torch.distributed as dist
 
 from ..errors import OptionError
 from ..metrics import BinaryMetrics, BinaryStats
+from ..metrics.compute import check_calibration_bins, check_threshold
 from .common import FRAMEWORK, call_core, check_tensors
 
 __all__ = ["StreamingBinaryMetrics"]
@@ -51,10 +52,12 @@ class StreamingBinaryMetrics:
         process_group: Any = None,
         kernel: str = "auto",
     ) -> None:
+        # checked here, not at the first compute() after an epoch of updates
+        call_core(self.where, check_threshold, threshold)
         self.kernel = kernel
         self.logits = bool(logits)
         self.threshold = float(threshold)
-        self.n_calibration_bins = int(n_calibration_bins)
+        self.n_calibration_bins = call_core(self.where, check_calibration_bins, n_calibration_bins)
         self.process_group = process_group
         self.stats = self._empty_stats()
 
