@@ -10,8 +10,9 @@ distribution is
 
     d^*_r = d_r + (\mathrm{diff} - d_{\mathrm{ref}}),
 
-i.e. the replicates are moved by the binning difference (0 for the sum-based metrics:
-log loss, NE, Brier, calibration, which are exact in every replicate).  ``ci`` is the
+i.e. the replicates are moved by the binning difference; not the sum-based metrics of
+:data:`FROM_SUMS` (log loss, NE, Brier, calibration, uncertainty), which are exact in
+every replicate, so their replicates are used as they are.  ``ci`` is the
 percentile interval of :math:`d^*` at ``confidence``, ``p_value`` the two-sided
 bootstrap p-value (of :math:`2\,\mathrm{diff} - d^*` instead for the metrics in
 :data:`REFLECTED`: the basic interval), ``se`` the standard deviation of :math:`d^*`
@@ -38,7 +39,7 @@ from .intervals import bootstrap_p_value, percentile_interval
 from .paired_compute import METRICS, delta_ses, point_metrics, point_weight, replicate_metrics
 from .paired_layout import KC, MIN_MEAN_WEIGHT, coarse_layout
 
-__all__ = ["BETTER", "REFLECTED", "PairedComparison", "check_metrics", "compare_state"]
+__all__ = ["BETTER", "FROM_SUMS", "REFLECTED", "PairedComparison", "check_metrics", "compare_state"]
 
 BETTER: dict[str, str | None] = {
     "log_loss": "lower",
@@ -62,10 +63,17 @@ BETTER: dict[str, str | None] = {
 #: against a good one on 1,000 rows: the 95% interval covered the population's
 #: discrimination difference in 60% (percentile) against 92% (basic) of data sets.
 REFLECTED = frozenset({"discrimination", "miscalibration"})
+#: Metrics of the exact sums, the same in the point estimate and in every replicate: their
+#: replicates are not moved (the point and the reference replicate differ by the rounding
+#: of two fixed-point scales, ~1e-14, which would break the ties at 0 of rows that only
+#: one model scores differently: two models that differ on one row of 2,000 got p = 0.00995
+#: where the replicates without that row, 36% of them, are exactly 0, p = 0.73).
+FROM_SUMS = frozenset({"log_loss", "ne", "brier", "calibration", "uncertainty"})
 METHOD = {
     "bootstrap": "paired Poisson(1) bootstrap; weights from a counter-based generator "
     "(SplitMix64) keyed by (seed, row key, replicate)",
-    "interval": "percentile, replicates moved by the binning difference (point - reference); "
+    "interval": "percentile, replicates moved by the binning difference (point - reference; "
+    "none for the metrics of exact sums); "
     "discrimination and miscalibration: basic (the moved replicates reflected about the "
     "estimate, 2 diff - d*)",
     "p_value": "two-sided bootstrap: 2 min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (R + 1); "
@@ -144,7 +152,7 @@ def _one_metric(
     diff = float(point[1] - point[0])
     n_rep = reps.shape[1] - 1
     d = reps[1, :n_rep] - reps[0, :n_rep]
-    shift = diff - float(reps[1, n_rep] - reps[0, n_rep])
+    shift = 0.0 if name in FROM_SUMS else diff - float(reps[1, n_rep] - reps[0, n_rep])
     star = d + (shift if math.isfinite(shift) else math.nan)
     if name in REFLECTED:  # the basic interval: the replicates reflected about diff
         star = 2.0 * diff - star
