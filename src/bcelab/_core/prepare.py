@@ -138,9 +138,9 @@ def finish(
     fname: str,
 ) -> Array:
     """Cast element-wise values to the output dtype, or reduce them (in float64)."""
-    check_axis(axis, reduction, fname=fname)
     xp = prep.xp
     if reduction == "none":
+        check_axis(axis, reduction, fname=fname)  # reduce_values checks the others
         out = xp.astype(values, prep.out_dtype)
         if weights is not None or mask is not None:
             out = reduce_values(
