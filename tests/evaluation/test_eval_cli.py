@@ -152,6 +152,17 @@ def test_nan_without_strict_is_counted(capsys, tmp_path):
     assert rc == 0 and m["nan_predictions"] == 1 and m["rows_used"] == 2
 
 
+def test_null_predictions_are_counted_with_nan_and_named_so(capsys, tmp_path):
+    path = tmp_path / "x.parquet"
+    table = {"y": [1.0, 0.0, 1.0, None], "p": [None, float("nan"), 0.8, 0.3]}
+    pq.write_table(pa.table(table), path)
+    rc, out, _ = _run(capsys, path, "--target", "y", "--pred", "p")
+    assert rc == 0
+    assert "excluded 3: 2 NaN or null predictions, 1 invalid targets" in out
+    rc, _, err = _run(capsys, path, "--target", "y", "--pred", "p", "--strict")
+    assert rc == 2 and "found 2 NaN or null value(s) (first at row 0" in err
+
+
 def test_pred_and_logit_are_exclusive(capsys, good):
     with pytest.raises(SystemExit) as e:
         main(["eval", str(good), "--target", "y", "--pred", "p", "--logit", "p"])

@@ -193,8 +193,8 @@ def counts(m: dict[str, Any]) -> str:
     if excl or clipped:
         text += (
             f"<div class=warn><b>{num(excl)} row{'' if excl == 1 else 's'} excluded</b>: "
-            f"{num(m['nan_predictions'])} with a NaN prediction, "
-            f"{num(m['invalid_targets'])} with a missing (NaN) target. "
+            f"{num(m['nan_predictions'])} with a NaN or null prediction, "
+            f"{num(m['invalid_targets'])} with a missing (NaN or null) or invalid target. "
             f"{num(clipped)} prediction{'' if clipped == 1 else 's'} clipped. Evaluate in "
             "strict mode to make these errors.</div>"
         )

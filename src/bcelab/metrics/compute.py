@@ -122,7 +122,7 @@ def compute_metrics(
     if used == 0 or w == 0:
         raise EmptyReductionError(
             "compute: at least one row with a valid target, a prediction and a weight > 0",
-            f"received {rows} rows, {used} usable ({stats.count('nan_pred')} NaN predictions, "
+            f"received {rows} rows, {used} usable ({stats.count('nan_pred')} NaN or null predictions, "
             f"{stats.count('invalid_target')} invalid targets), total weight {w!r}",
             "check the input columns and the filters",
         )

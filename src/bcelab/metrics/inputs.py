@@ -118,7 +118,7 @@ def raise_for_counts(
         i = int(np.flatnonzero(np.isnan(p))[0])
         raise NaNError(
             f"{fname}: {'logits' if logits else 'preds'} must not contain NaN when strict=True",
-            f"found {counts.nan_pred} NaN value(s) (first at row {i})",
+            f"found {counts.nan_pred} NaN or null value(s) (first at row {i})",
             "clean the data, or pass strict=False to exclude and count those rows",
             row=i,
         )
