@@ -12,6 +12,7 @@ from typing import Any
 
 from ..train.autoencoder.spec import ARCHS, LOSSES
 from . import run_folder
+from .numbers import number, whole_number
 
 __all__ = ["DEFAULTS", "FLAG_NAMES", "KEPT", "add_arguments"]
 
@@ -47,9 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="dense: D->32->16->32->D (default); conv: small convolutional "
         "autoencoder for images of 16x16 and larger",
     )
-    p.add_argument("--epochs", type=int, default=_KEEP, help="training epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=_KEEP, help="batch size (default 32)")
-    p.add_argument("--lr", type=float, default=_KEEP, help="Adam learning rate (default 1e-3)")
+    p.add_argument(
+        "--epochs", type=whole_number, default=_KEEP, help="training epochs (default 100)"
+    )
+    p.add_argument("--batch-size", type=whole_number, default=_KEEP, help="batch size (default 32)")
+    p.add_argument("--lr", type=number, default=_KEEP, help="Adam learning rate (default 1e-3)")
     p.add_argument(
         "--loss",
         choices=LOSSES,
@@ -64,13 +67,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "final test excess",
     )
     p.add_argument(
-        "--seed", type=int, default=_KEEP, help="initialisation and shuffling seed (default 0)"
+        "--seed",
+        type=whole_number,
+        default=_KEEP,
+        help="initialisation and shuffling seed (default 0)",
     )
     run_folder.add_flags(p, "runs/autoencoder-<timestamp>/")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.add_argument(
         "--threads",
-        type=int,
+        type=whole_number,
         default=_KEEP,
         help="torch intra-op threads (default 1: fastest for these small models)",
     )

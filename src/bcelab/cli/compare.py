@@ -25,6 +25,7 @@ from .flags import (
     check_positive_label,
     check_seed,
 )
+from .numbers import number, whole_number
 from .output import check_dir
 from .warmup import CompileNotice
 
@@ -91,22 +92,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--replicates",
-        type=int,
+        type=whole_number,
         default=200,
         metavar="R",
         help=f"bootstrap replicates (default 200, at most {MAX_REPLICATES:,})",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap weights (default 0)")
+    p.add_argument(
+        "--seed", type=whole_number, default=0, help="seed of the bootstrap weights (default 0)"
+    )
     p.add_argument(
         "--confidence",
-        type=float,
+        type=number,
         default=0.95,
         metavar="LEVEL",
         help="confidence level of the intervals (default 0.95)",
     )
     p.add_argument(
         "--clip",
-        type=float,
+        type=number,
         metavar="EPS",
         help="clip probabilities to [EPS, 1-EPS] (counted in the output); off by default",
     )

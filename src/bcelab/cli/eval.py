@@ -17,6 +17,7 @@ from .._core.atomic import write_json
 from ..errors import OptionError
 from ..metrics.compute import check_threshold
 from . import flags
+from .numbers import number
 from .output import check_dir
 from .recal_flags import (
     RecalibrationFlags,
@@ -67,13 +68,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     flags.add_target_arguments(p, by_help="one row of metrics per distinct value of COL")
     p.add_argument(
         "--threshold",
-        type=float,
+        type=number,
         default=0.5,
         help="decision threshold for accuracy/precision/recall/F1 (p >= t is positive)",
     )
     p.add_argument(
         "--clip",
-        type=float,
+        type=number,
         metavar="EPS",
         help="clip probabilities to [EPS, 1-EPS] (counted in the output); off by default",
     )

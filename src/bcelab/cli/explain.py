@@ -13,6 +13,7 @@ from ..errors import OptionError
 from ..information import binary_entropy
 from ..kernels.dispatch import reference_path
 from ..losses import bce
+from .numbers import number
 from .output import check_figure
 
 __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "curve", "execute", "plot"]
@@ -28,7 +29,7 @@ class Config:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", type=float, required=True, help="a target y in [0, 1], e.g. 0.3")
+    p.add_argument("--target", type=number, required=True, help="a target y in [0, 1], e.g. 0.3")
     p.add_argument(
         "--plot",
         default=None,

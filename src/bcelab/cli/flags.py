@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 from ..errors import DataError, OptionError
+from .numbers import whole_number
 
 __all__ = [
     "add_engine_arguments",
@@ -192,7 +193,7 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=whole_number,
         metavar="N",
         help="threads of the local engine (default: every core, at most 8)",
     )
@@ -203,7 +204,7 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=whole_number,
         metavar="N",
         help="worker processes of the Dask LocalCluster started without --scheduler "
         "(with --engine dask; default 2)",

@@ -15,6 +15,7 @@ from ..errors import OptionError
 from ..information import binary_entropy, binary_kl, decompose
 from ..kernels.dispatch import reference_path
 from ..losses import bce, bce_with_logits, sigmoid
+from .numbers import number
 
 __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "compute_table", "config_from_args", "execute"]
 
@@ -55,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="exact",
         help="also show the number this library prints (default: exact only)",
     )
-    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="S")
+    p.add_argument("--label-smoothing", type=number, default=0.0, metavar="S")
     p.add_argument("--json", dest="as_json", action="store_true", help="machine-readable output")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import DataError, OptionError
 from ..train.predicting import output_kind, predict, write_predictions
 from . import flags, output
+from .numbers import whole_number
 
 __all__ = ["Config", "add_arguments", "config_from_args", "execute"]
 
@@ -49,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument(
         "--seed",
-        type=int,
+        type=whole_number,
         default=None,
         help="which seed's model of a run with --seeds N (default: its first seed)",
     )

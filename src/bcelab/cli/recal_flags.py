@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .._core.options import RECALIBRATION_METHODS
 from ..errors import DataError, OptionError
+from .numbers import number
 from .output import check_file
 
 __all__ = ["RecalibrationFlags", "add_recalibration_arguments", "check_recalibration_flags"]
@@ -45,7 +46,7 @@ def add_recalibration_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--negative-rate",
-        type=float,
+        type=number,
         metavar="W",
         help="the data kept each negative with probability W (0 < W <= 1): count every "
         "negative 1/W times (times --weight) for the population's metrics",

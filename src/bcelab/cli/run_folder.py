@@ -20,6 +20,7 @@ from .._core.atomic import remove_stale, remove_stale_files
 from ..errors import OptionError
 from ..train.loop import CHECKPOINT_SECONDS
 from . import output
+from .numbers import whole_number
 
 __all__ = [
     "add_flags",
@@ -55,7 +56,7 @@ def add_flags(p: argparse.ArgumentParser, default_out: str) -> None:
     )
     p.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=whole_number,
         default=None,
         metavar="N",
         help="save the run folder every N epochs while training, so that a killed run "

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from . import autoencoder_flags, run_folder
+from .numbers import number, whole_number
 
 __all__ = ["DEFAULTS", "FLAG_NAMES", "TASKS", "add_arguments", "given_options"]
 
@@ -63,20 +64,20 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="N[,N...]",
         help="hidden layer sizes (default 50: the tutorial's Dense(50, relu))",
     )
-    p.add_argument("--epochs", type=int, default=_KEEP, help="default 200")
-    p.add_argument("--batch-size", type=int, default=_KEEP, help="default 32")
-    p.add_argument("--lr", type=float, default=_KEEP, help="learning rate (default 0.01)")
-    p.add_argument("--momentum", type=float, default=_KEEP, help="SGD momentum (default 0.9)")
+    p.add_argument("--epochs", type=whole_number, default=_KEEP, help="default 200")
+    p.add_argument("--batch-size", type=whole_number, default=_KEEP, help="default 32")
+    p.add_argument("--lr", type=number, default=_KEEP, help="learning rate (default 0.01)")
+    p.add_argument("--momentum", type=number, default=_KEEP, help="SGD momentum (default 0.9)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=_KEEP, help="default sgd")
     p.add_argument("--loss", choices=("bce", "focal", "kl"), default=_KEEP, help="default bce")
-    p.add_argument("--label-smoothing", type=float, default=_KEEP, metavar="S", help="default 0")
+    p.add_argument("--label-smoothing", type=number, default=_KEEP, metavar="S", help="default 0")
     p.add_argument(
         "--seeds",
-        type=int,
+        type=whole_number,
         default=_KEEP,
         help="train this many seeds at once (batched) and report mean ± CI (default 1)",
     )
-    p.add_argument("--seed", type=int, default=_KEEP, help="first seed (default 0)")
+    p.add_argument("--seed", type=whole_number, default=_KEEP, help="first seed (default 0)")
     p.add_argument(
         "--device",
         default=_KEEP,
@@ -117,7 +118,7 @@ def _file(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--test", default=_KEEP, metavar="FILE", help="a separate test table")
     sp.add_argument(
         "--test-fraction",
-        type=float,
+        type=number,
         default=_KEEP,
         help="without --test: share of shuffled rows held out (default 0.5)",
     )
