@@ -5,7 +5,8 @@ against ``torch.autograd`` and ``jax.grad`` of the losses.  Each function return
 d(loss)/d(prediction) with the prediction's shape.  ``reduction`` says which loss is
 differentiated: ``"none"``/``"sum"`` give the per-element derivative (times the
 weights), ``"mean"`` divides by the element count and ``"weighted_mean"`` by the
-total weight, exactly matching :func:`bcelab.reduce`.
+total weight, exactly matching :func:`bcelab.reduce`.  ``mask`` leaves elements out as it
+does for the losses: their gradient is 0, and ``"mean"`` divides by the elements kept.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 from ._core import formulas
 from ._core.arrays import accum_dtype, is_traced, keep_array, quiet, size
 from ._core.options import check_focal, check_nan_policy, check_reduction, check_unit_interval
-from ._core.prepare import Prepared, clip_bound, pos_weight_array, prepare
+from ._core.prepare import Prepared, clip_bound, keep_mask, pos_weight_array, prepare
 from ._core.reducing import empty_error, overflow_error
-from ._core.validate import check_weights
+from ._core.validate import check_mask, check_weights
 from .kernels import dispatch
 
 __all__ = ["bce_grad", "bce_with_logits_grad", "focal_with_logits_grad"]
@@ -36,10 +37,16 @@ def _check_options(
     return check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
 
 
-def _scale(prep: Prepared, g: Array, *, reduction: str, weights: object, fname: str) -> Array:
+def _scale(
+    prep: Prepared, g: Array, *, reduction: str, weights: object, mask: object, fname: str
+) -> Array:
     xp = prep.xp
-    # nan_policy="omit": the NaN elements leave every reduction (not "none")
-    keep = prep.omit if reduction != "none" else None
+    # the caller's mask, and nan_policy="omit" (whose NaN elements leave every reduction
+    # but "none"), as for the losses
+    if reduction == "none":
+        keep = None if mask is None else check_mask(xp, mask, g, fname=fname)
+    else:
+        keep = keep_mask(prep, mask, fname=fname)
     if keep is not None:
         g = xp.where(keep, g, 0.0)
     unweighted = g
@@ -80,6 +87,7 @@ def bce_with_logits_grad(
     label_smoothing: float = 0.0,
     reduction: str = "none",
     weights: Array | None = None,
+    mask: Array | None = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""Gradient of :func:`bcelab.bce_with_logits` with respect to the logits.
@@ -103,16 +111,20 @@ def bce_with_logits_grad(
         fname=fname, reduction=reduction, label_smoothing=label_smoothing, nan_policy=nan_policy
     )
     if (
-        r := dispatch.try_fused_grad(
-            logits,
-            targets,
-            logits=True,
-            pos_weight=pos_weight,
-            label_smoothing=ls,
-            reduction=reduction,
-            weights=weights,
+        mask is None
+        and (
+            r := dispatch.try_fused_grad(
+                logits,
+                targets,
+                logits=True,
+                pos_weight=pos_weight,
+                label_smoothing=ls,
+                reduction=reduction,
+                weights=weights,
+            )
         )
-    ) is not NotImplemented:
+        is not NotImplemented
+    ):
         return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
     prep = prepare(
         logits,
@@ -124,7 +136,7 @@ def bce_with_logits_grad(
     )
     pw = pos_weight_array(prep, pos_weight, fname=fname)
     g = formulas.grad_logits(prep.xp, prep.pred, prep.y, pw)
-    return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
+    return _scale(prep, g, reduction=reduction, weights=weights, mask=mask, fname=fname)
 
 
 @quiet
@@ -137,6 +149,7 @@ def bce_grad(
     label_smoothing: float = 0.0,
     reduction: str = "none",
     weights: Array | None = None,
+    mask: Array | None = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""Gradient of :func:`bcelab.bce` with respect to the probabilities.
@@ -161,17 +174,21 @@ def bce_grad(
         fname=fname, reduction=reduction, label_smoothing=label_smoothing, nan_policy=nan_policy
     )
     if (
-        r := dispatch.try_fused_grad(
-            preds,
-            targets,
-            logits=False,
-            pos_weight=pos_weight,
-            label_smoothing=ls,
-            reduction=reduction,
-            weights=weights,
-            clip=clip,
+        mask is None
+        and (
+            r := dispatch.try_fused_grad(
+                preds,
+                targets,
+                logits=False,
+                pos_weight=pos_weight,
+                label_smoothing=ls,
+                reduction=reduction,
+                weights=weights,
+                clip=clip,
+            )
         )
-    ) is not NotImplemented:
+        is not NotImplemented
+    ):
         return r  # NumPy input: the fused kernel (bcelab.kernels), same numbers
     prep = prepare(
         preds, targets, fname=fname, probs=True, nan_policy=nan_policy, label_smoothing=ls
@@ -186,7 +203,7 @@ def bce_grad(
     g = formulas.grad_probs(xp, p, prep.y, pw)
     if inside is not None:
         g = xp.where(inside, g, 0.0)
-    return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
+    return _scale(prep, g, reduction=reduction, weights=weights, mask=mask, fname=fname)
 
 
 @quiet
@@ -199,6 +216,7 @@ def focal_with_logits_grad(
     label_smoothing: float = 0.0,
     reduction: str = "none",
     weights: Array | None = None,
+    mask: Array | None = None,
     nan_policy: str = "raise",
 ) -> Array:
     r"""Gradient of :func:`bcelab.focal_with_logits` with respect to the logits, in log space.
@@ -231,4 +249,4 @@ def focal_with_logits_grad(
         label_smoothing=ls,
     )
     g = formulas.grad_focal_logits(prep.xp, prep.pred, prep.y, g_, a_)
-    return _scale(prep, g, reduction=reduction, weights=weights, fname=fname)
+    return _scale(prep, g, reduction=reduction, weights=weights, mask=mask, fname=fname)

@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ._core import formulas
-from ._core.arrays import accum_dtype, is_traced, quiet, size
+from ._core.arrays import accum_dtype, is_traced, quiet, size, stop_gradient
 from ._core.divergence import kl_exact
 from ._core.options import AxisArg, check_nan_policy, check_reduction, check_unit_interval
-from ._core.prepare import finish, keep_mask, prepare
+from ._core.prepare import finish, keep_mask, prepare, shield
 
 __all__ = ["Decomposition", "binary_entropy", "binary_kl", "decompose"]
 
@@ -67,6 +67,7 @@ def binary_entropy(
         label_smoothing=ls,
         pred_name="targets",
     )
+    prep = shield(prep, reduction=reduction, weights=weights, mask=mask, fname=fname)
     values = formulas.entropy(prep.xp, prep.y)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
@@ -80,6 +81,9 @@ def _excess(
     logits: bool,
     label_smoothing: float,
     nan_policy: str,
+    reduction: str,
+    weights: object,
+    mask: object,
     fname: str,
 ) -> tuple[Any, Array]:
     check_nan_policy(nan_policy, fname=fname)
@@ -93,6 +97,7 @@ def _excess(
         label_smoothing=ls,
         pred_name="logits" if logits else "preds",
     )
+    prep = shield(prep, reduction=reduction, weights=weights, mask=mask, fname=fname)
     xp, z, y = prep.xp, prep.pred, prep.y
     if logits:
         a, b = formulas.neglog_terms_logits(xp, z, y, guard=not prep.clean)
@@ -148,6 +153,9 @@ def binary_kl(
         logits=logits,
         label_smoothing=label_smoothing,
         nan_policy=nan_policy,
+        reduction=reduction,
+        weights=weights,
+        mask=mask,
         fname=fname,
     )
     return finish(
@@ -243,6 +251,9 @@ def decompose(
         logits=logits,
         label_smoothing=label_smoothing,
         nan_policy=nan_policy,
+        reduction=reduction,
+        weights=weights,
+        mask=mask,
         fname=fname,
     )
     xp = prep.xp
@@ -257,6 +268,7 @@ def decompose(
     if any(is_traced(v) for v in means.values()):  # under jax.jit: arrays, no conversion
         count: Any = total if kept is None else kept
         return Decomposition(means["bce"], means["floor"], means["excess"], count, total - count)
-    out = {k: float(v) for k, v in means.items()}
-    count = total if kept is None else int(kept)
+    # Python numbers: no derivative to keep (torch would warn about requires_grad)
+    out = {k: float(stop_gradient(v)) for k, v in means.items()}
+    count = total if kept is None else int(stop_gradient(kept))
     return Decomposition(out["bce"], out["floor"], out["excess"], count, total - count)

@@ -25,7 +25,7 @@ from ._core.options import (
     check_unit_interval,
     reject_with_convention,
 )
-from ._core.prepare import Prepared, clip_bound, finish, pos_weight_array, prepare
+from ._core.prepare import Prepared, clip_bound, finish, pos_weight_array, prepare, shield
 from ._core.validate import check_preds_dtype
 from .kernels import dispatch
 
@@ -238,6 +238,7 @@ def _cross_entropy(
             label_smoothing=ls,
             convention=convention,
         )
+        prep = shield(prep, reduction=reduction, weights=weights, mask=mask, fname=fname)
         values = _values(prep, logits=logits, clip=clip, pos_weight=pos_weight, fname=fname)
         return finish(
             prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
@@ -308,6 +309,7 @@ def focal_with_logits(
     prep = prepare(
         logits, targets, fname=fname, probs=False, nan_policy=nan_policy, label_smoothing=ls
     )
+    prep = shield(prep, reduction=reduction, weights=weights, mask=mask, fname=fname)
     xp, x, y = prep.xp, prep.pred, prep.y
     a, b = formulas.neglog_terms_logits(xp, x, y)
     lp, lq = formulas.log_sigmoid(xp, x), formulas.log_sigmoid(xp, -x)
@@ -356,6 +358,7 @@ def focal(
     prep = prepare(
         preds, targets, fname=fname, probs=True, nan_policy=nan_policy, label_smoothing=ls
     )
+    prep = shield(prep, reduction=reduction, weights=weights, mask=mask, fname=fname)
     xp, p, y = prep.xp, prep.pred, prep.y
     a, b = formulas.neglog_terms_probs(xp, p, y)
     values = formulas.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_, pq=(p, 1.0 - p))

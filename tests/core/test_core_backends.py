@@ -104,6 +104,42 @@ def test_torch_autograd_equals_analytic_gradients() -> None:
         np.testing.assert_allclose(x.grad.numpy(), g, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_masked_gradients_equal_autograd_of_the_masked_loss(reduction: str, weighted: bool) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = rng.normal(0, 3, (4, 5))
+    p = 1 / (1 + np.exp(-x))
+    y = rng.uniform(0, 1, (4, 5)).round(1)
+    m = rng.uniform(size=(4, 5)) < 0.6
+    p[~m] = 1.0  # left out by the mask: their infinite gradient must not leak
+    y[~m] = 0.0
+    w = rng.uniform(0, 2, (4, 5)) if weighted else None
+    tw = None if w is None else torch.tensor(w)
+    cases = [
+        (bcelab.bce, bcelab.bce_grad, p, {}),
+        (bcelab.bce_with_logits, bcelab.bce_with_logits_grad, x, {"pos_weight": 1.5}),
+        (bcelab.focal_with_logits, bcelab.focal_with_logits_grad, x, {"gamma": 1.5}),
+    ]
+    for loss, grad, pred, kw in cases:
+        t = torch.tensor(pred, requires_grad=True)
+        out = loss(t, torch.tensor(y), reduction=reduction, weights=tw, mask=torch.tensor(m), **kw)
+        out.sum().backward()
+        got = grad(pred, y, reduction=reduction, weights=w, mask=m, **kw)
+        assert np.isfinite(got).all() and (got[~m] == 0).all()
+        np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-12, atol=1e-300)
+
+
+def test_masked_gradient_refuses_a_bad_mask() -> None:
+    with pytest.raises(bcelab.ShapeError, match="mask"):
+        bcelab.bce_grad(np.full(3, 0.5), np.ones(3), mask=np.ones(4, dtype=bool))
+    with pytest.raises(bcelab.EmptyReductionError):
+        bcelab.bce_with_logits_grad(
+            np.zeros(3), np.ones(3), mask=np.zeros(3, bool), reduction="mean"
+        )
+
+
 def test_jax_grad_equals_analytic_gradients() -> None:
     jax = pytest.importorskip("jax")
     jnp = jax.numpy

@@ -310,3 +310,39 @@ def test_value_checks_in_fit():
             compiled.fit(x, y, epochs=1, verbose=0)
     else:
         compiled.fit(x, y, epochs=1, verbose=0)  # traced: no value check, as documented
+
+
+def test_elements_of_weight_zero_or_masked_out_leave_no_nan():
+    # Keras multiplies each loss by its weight and mask: an infinite loss there (p = 1,
+    # y = 0, kept exact by bcelab) must give 0, as in Keras's own (whose 1e-7 clip keeps
+    # it finite), not inf * 0 = NaN.
+    y = np.array([[1.0], [0.0], [1.0], [0.0]], dtype="float32")
+    p = np.array([[0.3], [1.0], [0.7], [1.0]], dtype="float32")
+    keep = np.array([True, False, True, False])
+    for reduction in ["sum", "sum_over_batch_size", "mean_with_sample_weight", None]:
+        ours = bk.BinaryCrossentropy(reduction=reduction)(y, p, sample_weight=keep * 1.0)
+        ref = keras.losses.BinaryCrossentropy(reduction=reduction)(y, p, sample_weight=keep * 1.0)
+        np.testing.assert_allclose(_np(ours).ravel(), _np(ref).ravel(), rtol=3e-6)
+    kl = bk.BinaryKLDivergence()(y, p, sample_weight=keep * 1.0)
+    assert np.isfinite(_np(kl)) and float(_np(kl)) > 0
+    masked = [keras.ops.convert_to_tensor(p), keras.ops.convert_to_tensor(p)]
+    for t in masked:
+        t._keras_mask = keras.ops.convert_to_tensor(keep)
+    ours = bk.BinaryCrossentropy()(y, masked[0])
+    ref = keras.losses.BinaryCrossentropy()(y, masked[1])
+    np.testing.assert_allclose(float(_np(ours)), float(_np(ref)), rtol=3e-6)
+
+
+def test_training_with_weight_zero_on_saturated_outputs_stays_finite():
+    # padded rows whose sigmoid output is exactly 1.0 in float32, label 0, weight 0
+    keras.utils.set_random_seed(3)
+    x = np.array([[0.1], [100.0], [-0.2], [100.0]], dtype="float32")
+    y = np.array([[1.0], [0.0], [0.0], [0.0]], dtype="float32")
+    sw = np.array([1.0, 0.0, 1.0, 0.0], dtype="float32")
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones")]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=bk.BinaryCrossentropy())
+    hist = model.fit(x, y, sample_weight=sw, epochs=2, batch_size=4, verbose=0).history
+    assert np.isfinite(hist["loss"]).all()
+    assert all(np.isfinite(_np(v)).all() for v in model.weights)

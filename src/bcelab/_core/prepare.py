@@ -9,12 +9,12 @@ Options are checked by the callers, at the door (:mod:`bcelab._core.options`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import DomainError, OptionError, ShapeError
 from . import conventions, formulas
-from .arrays import asarray, dtypes_for, is_traced, keep_array, namespace, nan_mask
+from .arrays import asarray, dtypes_for, has_autograd, is_traced, keep_array, namespace, nan_mask
 from .options import AxisArg, check_axis, check_clip
 from .reducing import reduce_values
 from .validate import (
@@ -23,9 +23,18 @@ from .validate import (
     check_same_shape,
     check_targets_dtype,
     check_values,
+    check_weights,
 )
 
-__all__ = ["Prepared", "clip_bound", "finish", "keep_mask", "pos_weight_array", "prepare"]
+__all__ = [
+    "Prepared",
+    "clip_bound",
+    "finish",
+    "keep_mask",
+    "pos_weight_array",
+    "prepare",
+    "shield",
+]
 
 Array = Any
 
@@ -125,6 +134,37 @@ def keep_mask(prep: Prepared, mask: object, *, fname: str) -> Array | None:
         return prep.omit
     m = check_mask(prep.xp, mask, prep.pred, fname=fname)
     return m if prep.omit is None else (m & prep.omit)
+
+
+def shield(
+    prep: Prepared, *, reduction: str, weights: object, mask: object, fname: str
+) -> Prepared:
+    """Under autograd (PyTorch, JAX): ``prep`` with a neutral prediction and target in
+    every element the result leaves out (``mask`` False, weight 0, and
+    NaN under ``nan_policy="omit"`` in a reduction): 0.5, a valid probability, logit and
+    target.
+
+    The result takes 0 there either way, but the derivative of ``where(keep, loss, 0)``
+    is ``0 * d(loss)``, which is NaN where the loss or its derivative is infinite or NaN
+    (a masked-out p = 1 with y = 0, a NaN target left out by ``"omit"``): one such
+    element would put NaN into every parameter's gradient.  NumPy has no derivatives to
+    keep, and its values are the same without this.
+    """
+    xp, pred = prep.xp, prep.pred
+    if not has_autograd(pred):
+        return prep
+    out = None if reduction == "none" or prep.omit is None else ~prep.omit
+    if mask is not None:
+        m = ~check_mask(xp, mask, pred, fname=fname)
+        out = m if out is None else (out | m)
+    if weights is not None:
+        w = check_weights(xp, weights, pred, name="weights", fname=fname)
+        out = (w == 0) if out is None else (out | (w == 0))
+    if out is None:
+        return prep
+    # 0.5 is a valid probability, a finite logit and a soft target: finite loss, finite
+    # derivatives
+    return replace(prep, pred=xp.where(out, 0.5, pred), y=xp.where(out, 0.5, prep.y))
 
 
 def finish(

@@ -80,6 +80,32 @@ def fused_crossentropy(loss: Any, y_pred: Any, y_true: Any, sw: Any) -> Any:
     )
 
 
+def neutral_where_left_out(ops: Any, y_pred: Any, y_true: Any, sw: Any, mask: Any) -> Any:
+    """``(y_pred, y_true)`` with 0.5 for both in every element of weight 0 or masked out
+    (Keras's mask kept on the new ``y_pred``).
+
+    Keras multiplies each element's loss by its weight (and mask): an infinite loss (p = 1
+    with y = 0) of weight 0 would make the whole loss NaN, and its derivative NaN even where
+    the loss is finite.  0.5 is a valid probability, logit and target: a finite loss and
+    derivative, times 0.
+    """
+    shape = tuple(y_pred.shape)
+    # other shapes are left to the checks that follow (with their error message)
+    if tuple(y_true.shape) != shape:
+        return y_pred, y_true
+    left_out = None if sw is None or tuple(sw.shape) != shape else (sw == 0)
+    if mask is not None:
+        keep = expand_weights(mask, y_pred, "bool")
+        if tuple(keep.shape) == shape:
+            left_out = ~keep if left_out is None else (left_out | ~keep)
+    if left_out is None:
+        return y_pred, y_true
+    safe = ops.where(left_out, 0.5, y_pred)
+    if mask is not None:
+        safe._keras_mask = mask  # Keras's mask, read again by keras.losses.Loss.__call__
+    return safe, ops.where(left_out, 0.5, y_true)
+
+
 def loss_base(keras: Any) -> Any:
     """The base of bcelab's Keras losses: options, Keras's rank rule, checks, fused path."""
 
@@ -106,12 +132,14 @@ def loss_base(keras: Any) -> Any:
             return f"bcelab.keras.{type(self).__name__}"
 
         def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
-            masked = getattr(y_pred, "_keras_mask", None) is not None
+            mask = getattr(y_pred, "_keras_mask", None)
+            masked = mask is not None
             y_pred = self.ops.convert_to_tensor(y_pred, dtype=self.dtype)
             y_true = self.ops.convert_to_tensor(y_true, dtype=self.dtype)
             y_pred, y_true = same_rank(y_pred, y_true)
             eager_check(y_pred, y_true, from_logits=self.from_logits, where=self.where)
             sw = expand_weights(sample_weight, y_pred, self.dtype)
+            y_pred, y_true = neutral_where_left_out(self.ops, y_pred, y_true, sw, mask)
             out = None
             if not masked and keras.backend.backend() == "torch":
                 out = self.fused(y_pred, y_true, sw)
