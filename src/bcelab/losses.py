@@ -14,7 +14,7 @@ from typing import Any
 
 from ._core import conventions as framework_conventions
 from ._core import formulas
-from ._core.arrays import asarray, dtypes_for, namespace, quiet, quiet_numpy
+from ._core.arrays import asarray, dtypes_for, has_autograd, namespace, quiet, quiet_numpy
 from ._core.options import (
     AxisArg,
     check_axis,
@@ -360,8 +360,17 @@ def focal(
     )
     prep = shield(prep, reduction=reduction, weights=weights, mask=mask, fname=fname)
     xp, p, y = prep.xp, prep.pred, prep.y
+    perfect = None
+    if g > 0.0 and has_autograd(p):
+        # a perfect prediction (p = y = 0 or 1, as a float32 sigmoid gives for logits
+        # beyond 17) has loss 0 and derivative 0 for gamma > 0, but autograd through
+        # log(p) gives 0 * inf = NaN there: the formulas see 0.5 instead
+        perfect = ((y == 0.0) & (p == 0.0)) | ((y == 1.0) & (p == 1.0))
+        p = xp.where(perfect, 0.5, p)
     a, b = formulas.neglog_terms_probs(xp, p, y)
     values = formulas.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_, pq=(p, 1.0 - p))
+    if perfect is not None:
+        values = xp.where(perfect, 0.0, values)
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )

@@ -1,14 +1,22 @@
 """Elements a result leaves out (``mask`` False, weight 0, NaN under ``nan_policy="omit"``)
 get a gradient of exactly 0 under torch.autograd and jax.grad, also where their loss or
 its derivative is infinite or NaN; the kept elements' gradient is that of the loss on the
-kept elements alone."""
+kept elements alone.
+
+CI runs ``BCELAB_FUZZ_EXAMPLES`` (default 1,000) examples of the fuzz property;
+``BCELAB_FUZZ_EXAMPLES=10000 pytest tests/core/test_prepare_shield.py`` runs the larger check.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import bcelab
+from tests.fuzzing import fuzz
 
 RNG = np.random.default_rng(11)
 N = 12
@@ -134,3 +142,68 @@ def test_numpy_values_unchanged_by_the_shield():
     _, yn = _hostile(P, Y, logits=False, how="omit")
     out = bcelab.bce(torch.tensor(P), torch.tensor(yn), nan_policy="omit")
     assert torch.isnan(out[~torch.tensor(KEEP)]).all()
+
+
+@fuzz
+@given(data=st.data(), case=st.sampled_from(CASES))
+def test_fuzz_left_out_elements_never_give_nan_gradients(data, case):
+    """Any valid inputs, edges included (p = 0 and 1, logits +-inf, soft and hard targets),
+    with NaN targets, a mask and zero weights drawn at random: the torch gradient is 0 at
+    every left-out element, and NaN nowhere while every kept element's loss is finite."""
+    torch = pytest.importorskip("torch")
+    _, fn, logits, fixed = case
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5))
+    edges = [-np.inf, np.inf, 0.0, 40.0, -40.0] if logits else [0.0, 1.0, 0.5, 1e-300]
+    preds = st.sampled_from(edges) | (st.floats(-50, 50) if logits else st.floats(0, 1))
+    pred = data.draw(hnp.arrays(np.float64, shape, elements=preds))
+    y = data.draw(
+        hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0]) | st.floats(0, 1))
+    )
+    keep = np.ones(shape, bool)
+    kw = {"reduction": data.draw(st.sampled_from(["sum", "mean", "weighted_mean"]))}
+    if data.draw(st.booleans()):
+        nan = data.draw(hnp.arrays(np.bool_, shape))
+        y[nan] = np.nan
+        keep &= ~nan
+        kw["nan_policy"] = "omit"
+    if data.draw(st.booleans()):
+        m = data.draw(hnp.arrays(np.bool_, shape))
+        keep &= m
+        kw["mask"] = torch.tensor(m)
+    if data.draw(st.booleans()):
+        w = data.draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 0.5, 2.0])))
+        keep &= w != 0
+        kw["weights"] = torch.tensor(w)
+    assume(keep.any())
+    t = torch.tensor(pred, requires_grad=True)
+    fn(t, torch.tensor(y), **kw, **fixed).backward()
+    g = t.grad.numpy()
+    assert (g[~keep] == 0).all(), (pred, y, kw, g)
+    # a kept element of infinite cross-entropy may have an infinite or undefined
+    # derivative (also where the focal factor underflows its loss to 0)
+    ce = bcelab.bce_with_logits if logits else bcelab.bce
+    finite = np.isfinite(ce(pred[keep], y[keep])).all()
+    assert not (finite and np.isnan(g).any()), (pred, y, kw, g)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_of_a_saturated_float32_sigmoid_has_a_finite_gradient(gamma):
+    # sigmoid(20) is exactly 1.0 in float32: a perfect prediction of y = 1, loss 0 and
+    # derivative 0 for gamma > 0 (autograd through log(p) alone gives 0 * inf = NaN)
+    torch = pytest.importorskip("torch")
+    from bcelab.torch import FocalLoss
+
+    for loss in (
+        lambda p, y: bcelab.focal(p, y, gamma=gamma, reduction="mean"),
+        FocalLoss(gamma=gamma),
+    ):
+        x = torch.tensor([20.0, 0.3, -120.0], requires_grad=True)
+        p = torch.sigmoid(x)
+        assert p[0] == 1.0 and p[2] == 0.0
+        loss(p, torch.tensor([1.0, 1.0, 0.0])).backward()
+        assert torch.isfinite(x.grad).all() and x.grad[0] == 0 and x.grad[2] == 0
+        ref = torch.tensor([20.0, 0.3, -120.0], dtype=torch.float64, requires_grad=True)
+        bcelab.focal_with_logits(
+            ref, torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), gamma=gamma, reduction="mean"
+        ).backward()
+        np.testing.assert_allclose(x.grad[1].item(), ref.grad[1].item(), rtol=1e-6)
