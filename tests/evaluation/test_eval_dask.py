@@ -176,3 +176,19 @@ def test_local_cluster_worker_settings():
     env = cfg["distributed.nanny.pre-spawn-environ"]
     assert "MALLOC_TRIM_THRESHOLD_" not in env and env.get("OMP_NUM_THREADS") in (1, "1")
     assert cfg["distributed.worker.profile.enabled"] is False
+
+
+def test_nan_segment_is_one_segment_on_dask(client, tmp_path):
+    """Each worker's NaN rows come back pickled: still one segment, the local one."""
+    _ready(client)
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        g = rng.choice([0.5, np.nan], 1500)
+        p = rng.uniform(0.05, 0.95, 1500)
+        y = (rng.uniform(size=1500) < p).astype(float)
+        pq.write_table(pa.table({"y": y, "p": p, "g": g}), tmp_path / f"part-{i}.parquet")
+    kw = {"preds": "p", "target": "y", "by": "g"}
+    local = bcelab.evaluate(tmp_path, **kw)
+    dask = bcelab.evaluate(tmp_path, engine="dask", scheduler=client, **kw)
+    assert len(dask.segments) == 2 and np.isnan(dask.segments[1].value)
+    _assert_identical(local, dask)

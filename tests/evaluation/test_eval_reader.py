@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bcelab.errors import DataError, DTypeError
 from bcelab.evaluation.columns import Columns
 from bcelab.evaluation.reader import iter_unit, plan_units
-from bcelab.evaluation.tasks import OrderedReducer, segment_order, tree_reduce
+from bcelab.evaluation.tasks import OrderedReducer, tree_reduce
 
 COLS = Columns("y", "p")
 
@@ -180,9 +180,3 @@ def test_ordered_reducer_builds_the_tree_of_tree_reduce(n, perm):
 
 def test_tree_reduce_shape():
     assert tree_reduce(list("abcde"), lambda a, b: f"({a}{b})") == "(((ab)(cd))e)"
-
-
-def test_segment_order_is_total_with_none_last():
-    keys = ["b", None, "a", 3, 1, 2.5, True]
-    assert sorted(keys, key=segment_order)[-1] is None
-    assert sorted(["b", "a", None], key=segment_order) == ["a", "b", None]

@@ -259,7 +259,8 @@ def test_an_isotonic_map_without_a_usable_row_says_which_rows(tmp_path, rows):
         bcelab.evaluate(
             rows, preds="p", target="y", recalibrate="isotonic", fit_on=tmp_path / "nan.parquet"
         )
-    assert "none of the 50 rows of" in str(err.value) and "50 NaN or null predictions" in str(err.value)
+    message = str(err.value)
+    assert "none of the 50 rows of" in message and "50 NaN or null predictions" in message
     zero = pa.table({"y": [1.0, 0.0], "p": [0.3, 0.6], "w": [0.0, 0.0]})
     with pytest.raises(DataError, match=r"evaluate: at least one usable row .* isotonic map"):
         bcelab.evaluate(zero, preds="p", target="y", weight="w", recalibrate="isotonic")

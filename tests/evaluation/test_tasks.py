@@ -76,3 +76,38 @@ def test_a_comparison_names_the_file_row(tmp_path: Path, by: str | None) -> None
     with pytest.raises(DomainError) as e:
         bcelab.evaluation.compare(tmp_path / "c.parquet", preds=("a", "b"), target="y", by=by)
     assert "1.5 at row 290000 of " in e.value.received
+
+
+def test_a_negative_weight_is_named_as_the_weight_column(tmp_path: Path) -> None:
+    t = {"y": [1.0, 0.0, 1.0], "p": [0.5, 0.2, 0.9], "w": [1.0, -1.0, 2.0], "g": [0, 1, 0]}
+    pq.write_table(pa.table(t), tmp_path / "w.parquet")
+    for by in (None, "g"):  # one update per batch, or the rows held per segment
+        with pytest.raises(DomainError) as e:
+            bcelab.evaluate(tmp_path / "w.parquet", preds="p", target="y", weight="w", by=by)
+        assert e.value.expected == "weight column 'w' must be finite and >= 0"
+        assert "-1.0 at row 1 of " in e.value.received
+
+
+def test_nan_in_a_float_by_column_is_one_segment_across_batches_and_files(tmp_path: Path) -> None:
+    """A float NaN equals nothing and hashes by identity: the NaN rows of each batch and
+    file must still add up to one segment, sorted after the numbers."""
+    rng = np.random.default_rng(12)
+    n = 3000
+    g = rng.choice([2.0, 1.0, np.nan], n)
+    g[0] = np.nan  # the first segment seen is the NaN one
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < p).astype(float)
+    table = pa.table({"y": y, "p": p, "g": g})
+    pq.write_table(table.slice(0, 2000), tmp_path / "a.parquet", row_group_size=500)
+    pq.write_table(table.slice(2000), tmp_path / "b.parquet", row_group_size=500)
+    res = bcelab.evaluate(tmp_path, preds="p", target="y", by="g")
+    values = [s.value for s in res.segments]
+    assert values[:2] == [1.0, 2.0] and np.isnan(values[2]) and len(values) == 3
+    assert [s.metrics.rows for s in res.segments] == [
+        int((g == 1.0).sum()),
+        int((g == 2.0).sum()),
+        int(np.isnan(g).sum()),
+    ]
+    nan_rows = np.isnan(g)
+    want = bcelab.metrics.BinaryStats().update(p[nan_rows], y[nan_rows]).compute()
+    assert res.segments[2].metrics.log_loss == pytest.approx(want.log_loss, rel=1e-12)

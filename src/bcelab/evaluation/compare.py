@@ -27,8 +27,9 @@ from .compare_task import PairedAccumulator, file_keys
 from .local_engine import ProgressFn, default_threads
 from .run_options import check_engine_options, progress_callable
 from .runner import open_runner
+from .segment_keys import segment_order
 from .sources import Planned, check_delimiter, check_source_kind, plan_source, run_planned
-from .tasks import Plan, UnitResult, segment_order
+from .tasks import Plan, UnitResult
 from .warmup import compile_paired_kernels
 
 __all__ = ["MAX_REPLICATES", "compare"]

@@ -28,8 +28,9 @@ from .recal_options import RecalibrationOptions, check_recalibration_options
 from .row_progress import RowProgressBar
 from .run_options import ENGINES, check_engine_options, progress_callable
 from .runner import Runner, open_runner
+from .segment_keys import segment_order
 from .sources import check_delimiter, check_source_kind, plan_source, run_planned
-from .tasks import Plan, UnitResult, segment_order
+from .tasks import Plan, UnitResult
 from .warmup import compile_metric_kernels
 
 if TYPE_CHECKING:

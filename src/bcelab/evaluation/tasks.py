@@ -35,6 +35,7 @@ from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
 from .columns import Columns, check_target_range
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
+from .segment_keys import Key, segment_key
 from .segment_rows import RowsOrigin, RowsUpdateError, SegmentRows
 from .unit_share import UnitShare
 
@@ -52,12 +53,10 @@ __all__ = [
     "run_unit",
     "run_unit_objects",
     "segment_limit",
-    "segment_order",
     "tree_reduce",
 ]
 
 MAX_SEGMENTS = 256  # each segment holds a ~0.7 MB state
-Key = Any  # a segment value: str, int, float, bool or None (None when there is no by column)
 T = TypeVar("T")
 
 
@@ -90,17 +89,6 @@ class PortableError(Exception):
         cls = getattr(errors, cls_name, DataError)
         err: BCELabError = cls(expected, received, fix)
         return err
-
-
-def segment_order(key: Key) -> tuple[bool, str, Any]:
-    """Sort key for segment values: None last, then grouped by type, then by value."""
-    return (key is None, type(key).__name__, key if key is not None else 0)
-
-
-def _normalise(value: Any) -> Key:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
 
 
 def batch_arrays(
@@ -195,25 +183,32 @@ def run_unit_objects(unit: Unit, plan: Plan, share: UnitShare | None = None) -> 
         if counted and (failed is not None or _invalid_targets(out.states) != invalid):
             _check_targets(b, unit, plan)
         if failed is not None:
-            raise _in_source(failed, unit)
+            raise _in_source(failed, unit, plan)
     if held is not None:
         try:
             held.flush()
         except RowsUpdateError as e:
-            raise _in_source(e, unit) from None
+            raise _in_source(e, unit, plan) from None
     return out
 
 
-def _in_source(failed: RowsUpdateError, unit: Unit) -> BCELabError:
+def _in_source(failed: RowsUpdateError, unit: Unit, plan: Plan) -> BCELabError:
     """The update's error with the unit and batch of its rows, and the row it names (an
-    index into the update's arrays) as the source's row (a CSV file's line)."""
+    index into the update's arrays) as the source's row (a CSV file's line).  A weight
+    the update refuses is named as the weight column (the caller passed no array)."""
     err, origin = failed.error, failed.origin
     where = f"{unit.where()}, batch {origin.batch}"
+    expected = err.expected
+    name = plan.columns.weight
+    if name is not None:
+        head, sep, rest = expected.partition(": weights ")
+        if sep and head.endswith(".update"):
+            expected = f"weight column {name!r} {rest}"
     if err.row is None:
-        return type(err)(err.expected, f"{err.received} (in {where})", err.fix)
+        return type(err)(expected, f"{err.received} (in {where})", err.fix)
     n = origin.source_row(err.row)
     at = f"line {n + 2}" if unit.kind == "csv" else f"row {n}"
-    return type(err)(err.expected, err.received_at(f"{at} of {where}"), err.fix)
+    return type(err)(expected, err.received_at(f"{at} of {where}"), err.fix)
 
 
 def _add_batch(
@@ -229,7 +224,7 @@ def _add_batch(
     sc = np.take(codes, order)
     cuts = np.flatnonzero(np.diff(sc)) + 1
     segments = [
-        (_state(states, None if sc[lo] < 0 else _normalise(values[sc[lo]]), plan, unit), lo, hi)
+        (_state(states, None if sc[lo] < 0 else segment_key(values[sc[lo]]), plan, unit), lo, hi)
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(sc)], strict=True)
     ]
     if held is None:
