@@ -38,6 +38,12 @@ def test_interval_with_zero_is_no_clear_difference() -> None:
     assert "includes 0" in v["text"]
 
 
+def test_identical_models_name_no_main_part() -> None:
+    v = verdict(_metrics(_m(0.0, 0.0, 0.0, 1.0), dsc=0.0, mcb=0.0), 0.95)
+    assert v["better"] is None and v["mainly"] is None
+    assert v["why"] == "Neither part differs: the models rank and calibrate these rows alike."
+
+
 def test_undefined_difference_gives_no_verdict() -> None:
     v = verdict(_metrics(_m(None, None, None, None), dsc=0.0, mcb=0.0), 0.95)  # type: ignore[arg-type]
     assert v["better"] is None and v["text"] == ""

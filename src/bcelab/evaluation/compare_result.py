@@ -68,7 +68,9 @@ def verdict(metrics: dict[str, dict[str, Any]], confidence: float) -> dict[str, 
     d_dsc = metrics["discrimination"]["diff"]
     d_mcb = metrics["miscalibration"]["diff"]
     mainly, why = None, ""
-    if _finite(d_dsc, d_mcb):
+    if _finite(d_dsc, d_mcb) and d_dsc == 0.0 and d_mcb == 0.0:
+        why = "Neither part differs: the models rank and calibrate these rows alike."
+    elif _finite(d_dsc, d_mcb):
         mainly = "discrimination" if abs(d_dsc) >= abs(d_mcb) else "miscalibration"
         calib = f"{_f(d_mcb, '+.3g')} from calibration (miscalibration B − A)"
         rank = (
