@@ -14,7 +14,7 @@ jnp = jax.numpy
 
 import bcelab  # noqa: E402
 import bcelab.jax as bj  # noqa: E402
-from bcelab.errors import DomainError, ShapeError  # noqa: E402
+from bcelab.errors import DomainError, NaNError, ShapeError  # noqa: E402
 
 
 def _data(seed: int, shape=(32,), scale: float = 4.0):
@@ -222,6 +222,12 @@ def test_eager_checks_raise_and_jit_skips_them_as_documented():
     # under jit values do not exist: no value check (documented), the number is returned
     out = jax.jit(bj.sigmoid_binary_cross_entropy)(jnp.asarray(x), bad)
     assert out.shape == (4,)
+    # no nan_policy here (as in optax): a NaN error names the core function that has one
+    with pytest.raises(
+        NaNError, match=r"JAX\): bce_with_logits: targets must not contain NaN;"
+    ) as e:
+        bj.sigmoid_binary_cross_entropy(jnp.asarray(x), jnp.asarray(y) * jnp.nan)
+    assert "bcelab.bce_with_logits(..., nan_policy='omit')" in e.value.fix
 
 
 def test_docs_example_runs():

@@ -255,8 +255,13 @@ def test_errors_name_pytorch_and_come_first():
         bt.BCEWithLogitsLoss()(x, y[:, :1].squeeze(1))
     with pytest.raises(DomainError, match=r"PyTorch.*probabilities"):
         bt.BCELoss()(x, y)
-    with pytest.raises(NaNError, match="PyTorch"):
+    with pytest.raises(NaNError, match="PyTorch") as err:
         bt.FocalWithLogitsLoss()(x, torch.full_like(y, math.nan))
+    # the adapters take no nan_policy: the advice names the core function that does
+    assert "when nan_policy" not in str(err.value)
+    assert err.value.fix.endswith(
+        "call bcelab.focal_with_logits(..., nan_policy='omit') on the same arrays (prediction first)"
+    )
     with pytest.raises(DTypeError, match="PyTorch"):
         bt.BCEWithLogitsLoss()(x.numpy(), y)
     with pytest.raises(DTypeError, match="PyTorch"):

@@ -10,14 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import BCELabError
+from ..errors import BCELabError, NaNError
 
 __all__ = ["call_as", "renamed"]
 
 
 def renamed(err: BCELabError, where: str, framework: str, /) -> BCELabError:
-    """The same error class and message, prefixed with the adapter and framework name."""
-    return type(err)(f"{where} ({framework}): {err.expected}", err.received, err.fix)
+    """The same error class and message, prefixed with the adapter and framework name.
+
+    The adapters take no ``nan_policy`` (they behave as the framework's own losses), so
+    a NaN error points to the core function that does, instead of to that option.
+    """
+    expected, fix = err.expected, err.fix
+    if isinstance(err, NaNError) and "nan_policy=" in fix:
+        core = expected.split(":", 1)[0]
+        expected = expected.replace(" when nan_policy='raise'", "")
+        fix = (
+            f"clean the data; to leave the NaN elements out of the loss instead, call "
+            f"bcelab.{core}(..., nan_policy='omit') on the same arrays (prediction first)"
+        )
+    return type(err)(f"{where} ({framework}): {expected}", err.received, fix)
 
 
 def call_as(
