@@ -163,6 +163,16 @@ def test_null_predictions_are_counted_with_nan_and_named_so(capsys, tmp_path):
     assert rc == 2 and "found 2 NaN or null value(s) (first at row 0" in err
 
 
+@pytest.mark.parametrize(("sep", "flag"), [(";", "--delimiter ';'"), ("\t", "--delimiter tab")])
+def test_the_wrong_separator_names_the_flag_as_a_shell_takes_it(capsys, tmp_path, sep, flag):
+    path = tmp_path / "semi.csv"
+    path.write_text(f"p{sep}y\n0.5{sep}1\n")
+    rc, _, err = _run(capsys, path, "--target", "y", "--pred", "p")
+    assert rc == 2 and err.rstrip().endswith(f"pass {flag}")
+    rc, out, _ = _run(capsys, path, "--target", "y", "--pred", "p", *flag.replace("'", "").split())
+    assert rc == 0 and "rows              1 (used 1" in out
+
+
 def test_pred_and_logit_are_exclusive(capsys, good):
     with pytest.raises(SystemExit) as e:
         main(["eval", str(good), "--target", "y", "--pred", "p", "--logit", "p"])

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bcelab
 from bcelab.errors import DataError, DTypeError
 from bcelab.evaluation.columns import Columns
 from bcelab.evaluation.reader import iter_unit, plan_units
@@ -87,6 +88,17 @@ def test_missing_column_lists_available(tmp_path):
     pacsv.write_csv(_table(10), tmp_path / "b.csv")
     with pytest.raises(DataError, match=r"\['score'\] not found; available: \['y', 'p', 'g'\]"):
         plan_units([tmp_path / "b.csv"], Columns("y", "score"))
+
+
+@pytest.mark.parametrize(("sep", "shown"), [(";", "';'"), ("\t", "'\\t'"), ("|", "'|'")])
+def test_a_csv_file_read_with_the_wrong_separator_says_which(tmp_path, sep, shown):
+    path = tmp_path / "semi.csv"
+    path.write_text(f"p{sep}y\n0.5{sep}1\n0.25{sep}0\n")
+    with pytest.raises(DataError) as err:
+        bcelab.evaluate(path, preds="p", target="y")
+    assert err.value.fix == f"the file's fields look separated by {shown}: pass delimiter={shown}"
+    res = bcelab.evaluate(path, preds="p", target="y", delimiter=sep)
+    assert res.rows == 2
 
 
 def test_non_numeric_column_is_a_dtype_error(tmp_path):

@@ -124,9 +124,15 @@ FLAGS: dict[str, dict[str, str]] = {
         "out": "--out",
     },
 }
+#: a separator named in a message, as a shell takes it
+_DELIMITERS = tuple(
+    (f"pass delimiter={sep!r}", f"pass --delimiter {flag}")
+    for sep, flag in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", ","))
+)
 #: command -> whole phrases that read better rewritten than translated word by word
 _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "eval": (
+        *_DELIMITERS,
         ("pass logits=True", "name the column with --logit instead of --pred"),
         ("unless logits=True", "unless the column is named with --logit"),
         (
@@ -143,6 +149,7 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("a map saved by RecalibrationMap.save does not name it", "this map does not name it"),
     ),
     "compare": (
+        *_DELIMITERS,
         ("pass logits=True", "name the columns with --logit instead of --pred"),
         ("clip the probabilities, e.g. clip=1e-15", "clip the probabilities, e.g. --clip 1e-15"),
         (

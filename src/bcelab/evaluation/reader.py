@@ -203,10 +203,16 @@ def check_columns(
     list its values."""
     missing = [c for c in cols.needed if c not in names]
     if missing:
+        fix = "name the prediction, target, weight and by columns as the data spell them"
+        # one column whose name holds the wanted names: a text file read with the wrong
+        # field separator
+        seps = [s for s in (";", "\t", "|", ",") if len(names) == 1 and s in names[0]]
+        if seps and all(c in names[0].split(seps[0]) for c in cols.needed):
+            fix = f"the file's fields look separated by {seps[0]!r}: pass delimiter={seps[0]!r}"
         raise DataError(
             f"columns {list(cols.needed)} in {where}",
             f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",
-            "name the prediction, target, weight and by columns as the data spell them",
+            fix,
         )
     if types is None:
         return
