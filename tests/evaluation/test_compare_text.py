@@ -61,4 +61,5 @@ def test_in_memory_sources_and_zero_differences_read_right() -> None:
     assert "rows keyed by their position (no id column)" in text
     assert "file names" not in text
     assert "-0 " not in text and "-0," not in text and "-0)" not in text and "-0]" not in text
-    assert "+0 from ranking (minus discrimination B − A, +0)" in text
+    assert "Neither part differs: the models rank and calibrate these rows alike." in text
+    assert "Mainly" not in text
