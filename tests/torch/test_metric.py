@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -81,6 +82,12 @@ def test_bfloat16_preds_and_bad_input():
         m.update(torch.tensor([0.5, 1.5]), torch.tensor([0.0, 1.0]))
     with pytest.raises((DomainError, NaNError), match="PyTorch"):
         m.update(torch.tensor([0.5, 0.5]), torch.tensor([2.0, 1.0]))
+    with pytest.raises(NaNError, match="PyTorch") as err:  # the metric takes no strict=
+        m.update(torch.tensor([0.5, math.nan]), torch.tensor([0.0, 1.0]))
+    assert (
+        "strict=True" not in str(err.value)
+        and "update a bcelab.metrics.BinaryStats" in err.value.fix
+    )
     assert m.stats.rows == 2  # the failed updates left the state unchanged
 
 

@@ -18,8 +18,9 @@ __all__ = ["call_as", "renamed"]
 def renamed(err: BCELabError, where: str, framework: str, /) -> BCELabError:
     """The same error class and message, prefixed with the adapter and framework name.
 
-    The adapters take no ``nan_policy`` (they behave as the framework's own losses), so
-    a NaN error points to the core function that does, instead of to that option.
+    The adapters take no ``nan_policy`` or ``strict`` (they behave as the framework's
+    own losses and metrics), so a NaN error points to the bcelab function that takes
+    one, instead of to that option.
     """
     expected, fix = err.expected, err.fix
     if isinstance(err, NaNError) and "nan_policy=" in fix:
@@ -28,6 +29,12 @@ def renamed(err: BCELabError, where: str, framework: str, /) -> BCELabError:
         fix = (
             f"clean the data; to leave the NaN elements out of the loss instead, call "
             f"bcelab.{core}(..., nan_policy='omit') on the same arrays (prediction first)"
+        )
+    elif isinstance(err, NaNError) and "strict=False" in fix:  # the metrics' updates
+        expected = expected.replace(" when strict=True", "")
+        fix = (
+            "clean the data; to exclude and count those rows instead, update a "
+            "bcelab.metrics.BinaryStats (strict=False, its default) with the same arrays"
         )
     return type(err)(f"{where} ({framework}): {expected}", err.received, fix)
 
