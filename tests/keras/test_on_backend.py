@@ -346,3 +346,12 @@ def test_training_with_weight_zero_on_saturated_outputs_stays_finite():
     hist = model.fit(x, y, sample_weight=sw, epochs=2, batch_size=4, verbose=0).history
     assert np.isfinite(hist["loss"]).all()
     assert all(np.isfinite(_np(v)).all() for v in model.weights)
+
+
+def test_probabilities_outside_0_1_advise_from_logits():
+    y = np.array([[1.0], [0.0]], dtype="float32")
+    x = np.array([[2.0], [0.5]], dtype="float32")
+    for call in (lambda: bk.BinaryCrossentropy()(y, x), lambda: bk.LogLoss().update_state(y, x)):
+        with pytest.raises(DomainError, match="Keras") as err:
+            call()
+        assert "pass from_logits=True" in err.value.fix and "*_with_logits" not in err.value.fix

@@ -253,8 +253,11 @@ def test_errors_name_pytorch_and_come_first():
     x, y = _data(29, (4, 3))
     with pytest.raises(ShapeError, match="PyTorch"):  # torch raises its own ValueError
         bt.BCEWithLogitsLoss()(x, y[:, :1].squeeze(1))
-    with pytest.raises(DomainError, match=r"PyTorch.*probabilities"):
+    with pytest.raises(DomainError, match=r"PyTorch.*probabilities") as err:
         bt.BCELoss()(x, y)
+    assert "use bcelab.torch.BCEWithLogitsLoss instead" in err.value.fix  # no logits= here
+    with pytest.raises(DomainError, match=r"use bcelab\.torch\.FocalWithLogitsLoss instead"):
+        bt.FocalLoss()(x, y)
     with pytest.raises(NaNError, match="PyTorch") as err:
         bt.FocalWithLogitsLoss()(x, torch.full_like(y, math.nan))
     # the adapters take no nan_policy: the advice names the core function that does

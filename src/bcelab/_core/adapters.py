@@ -15,14 +15,23 @@ from ..errors import BCELabError, NaNError
 __all__ = ["call_as", "renamed"]
 
 
-def renamed(err: BCELabError, where: str, framework: str, /) -> BCELabError:
+_LOGITS_HINT = "if these are logits (raw scores),"
+
+
+def renamed(
+    err: BCELabError, where: str, framework: str, /, logits_hint: str | None = None
+) -> BCELabError:
     """The same error class and message, prefixed with the adapter and framework name.
 
     The adapters take no ``nan_policy`` or ``strict`` (they behave as the framework's
     own losses and metrics), so a NaN error points to the bcelab function that takes
-    one, instead of to that option.
+    one, instead of to that option.  ``logits_hint``: how this adapter takes logits (its
+    logits class, or its option), in place of the core's advice for probabilities
+    outside [0, 1].
     """
     expected, fix = err.expected, err.fix
+    if logits_hint is not None and fix.startswith(_LOGITS_HINT):
+        fix = f"{_LOGITS_HINT} {logits_hint}; otherwise apply a sigmoid first"
     if isinstance(err, NaNError) and "nan_policy=" in fix:
         core = expected.split(":", 1)[0]
         expected = expected.replace(" when nan_policy='raise'", "")
@@ -40,10 +49,16 @@ def renamed(err: BCELabError, where: str, framework: str, /) -> BCELabError:
 
 
 def call_as(
-    where: str, framework: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    where: str,
+    framework: str,
+    fn: Callable[..., Any],
+    /,
+    *args: Any,
+    logits_hint: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """``fn(*args, **kwargs)``, re-raising a :class:`BCELabError` as :func:`renamed`."""
     try:
         return fn(*args, **kwargs)
     except BCELabError as e:
-        raise renamed(e, where, framework) from None
+        raise renamed(e, where, framework, logits_hint) from None

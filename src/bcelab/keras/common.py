@@ -44,7 +44,7 @@ def keras_module() -> Any:
 
 def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and Keras."""
-    return call_as(where, FRAMEWORK, fn, *args, **kwargs)
+    return call_as(where, FRAMEWORK, fn, *args, logits_hint="pass from_logits=True", **kwargs)
 
 
 def check_backend(where: str) -> None:

@@ -16,9 +16,19 @@ __all__ = ["FRAMEWORK", "call_core", "check_inputs", "check_tensors", "out_dtype
 FRAMEWORK = "PyTorch"
 
 
+#: each probabilities class -> its logits twin (the advice for probabilities outside [0, 1])
+_LOGITS_CLASSES = {
+    "BCELoss": "BCEWithLogitsLoss",
+    "FocalLoss": "FocalWithLogitsLoss",
+    "BinaryKLLoss": "BinaryKLWithLogitsLoss",
+}
+
+
 def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and PyTorch."""
-    return call_as(where, FRAMEWORK, fn, *args, **kwargs)
+    twin = _LOGITS_CLASSES.get(where.rsplit(".", 1)[-1])
+    hint = None if twin is None else f"use bcelab.torch.{twin} instead"
+    return call_as(where, FRAMEWORK, fn, *args, logits_hint=hint, **kwargs)
 
 
 def check_tensors(where: str, *tensors: object) -> None:
