@@ -222,6 +222,18 @@ def test_resume_refuses_another_task_or_options(
         np.testing.assert_array_equal(h.metrics[k], full.metrics[k])
 
 
+def test_resume_from_a_damaged_checkpoint_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "circles", "--epochs", "2", "--out", str(run), "--quiet"]) == 0
+    (run / "checkpoint.pt").write_bytes(b"garbage")
+    rc, _, err = _cli(capsys, "train", "circles", "--resume", run, "--epochs", "3")
+    line = _one_clear_line(err)
+    assert rc == 2 and "checkpoint.pt failed: it holds more than tensors" in line, err
+    assert "weights_only=False" not in err and "file an issue" not in err
+
+
 def test_autoencoder_resume_continues_bit_for_bit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

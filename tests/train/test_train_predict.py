@@ -130,6 +130,34 @@ def test_predict_errors_name_what_is_wrong(run: tuple[Path, Path], tmp_path: Pat
         predict(folder, 3.0)
 
 
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (
+            b"not a zip file at all",
+            "it holds more than tensors, and bcelab loads nothing else (no code)",
+        ),
+        (None, "PytorchStreamReader failed reading zip archive"),  # cut short
+    ],
+)
+def test_a_damaged_model_file_is_a_data_error(
+    run: tuple[Path, Path], tmp_path: Path, damage: bytes | None, reason: str
+) -> None:
+    """torch.load(weights_only=True) raises UnpicklingError for a file that is not a zip:
+    a DataError in one sentence, never torch's exception or its advice to unpickle."""
+    folder, _ = run
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for f in folder.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    model = copy / "model.pt"
+    model.write_bytes(damage if damage is not None else model.read_bytes()[:100])
+    with pytest.raises(DataError) as err:
+        load_predictor(copy)
+    assert err.value.expected == "a model.pt written by bcelab train"
+    assert reason in err.value.received and "weights_only=False" not in str(err.value)
+
+
 def test_write_predictions_by_extension(run: tuple[Path, Path], tmp_path: Path) -> None:
     folder, test = run
     table = predict(folder, test)

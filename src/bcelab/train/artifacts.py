@@ -36,6 +36,7 @@ __all__ = [
     "RUN_FILES",
     "check_out",
     "load_checkpoint",
+    "load_torch_file",
     "save_run",
     "save_torch",
     "summary_dict",
@@ -89,12 +90,27 @@ def save_torch(obj: Any, path: str | Path, /) -> Path:
     return Path(path)
 
 
+def load_torch_file(path: Path, expected: str, fix: str) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, never
+    code; a file it cannot read is a :class:`DataError` (``expected``, ``fix``) that gives
+    torch's reason in one sentence."""
+    import torch  # optional dependency (bcelab[train])
+
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as e:  # UnpicklingError, RuntimeError (zip), OSError, EOFError, ...
+        text = str(e).strip()
+        reason = text.splitlines()[0].split(". ")[0] if text else type(e).__name__
+        if reason.startswith("Weights only load failed"):
+            reason = "it holds more than tensors, and bcelab loads nothing else (no code)"
+        raise DataError(expected, f"reading {path} failed: {reason}", fix) from None
+
+
 def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
     """The checkpoint of a run folder (or a ``checkpoint.pt`` path), loaded with weights_only.
 
     A mapping (a checkpoint already loaded) is returned as a plain dict.
     """
-    import torch  # optional dependency (bcelab[train])
 
     if isinstance(run, Mapping):
         return dict(run)
@@ -106,14 +122,9 @@ def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
             f"received {str(p)!r}, where {f.name} does not exist",
             "pass the out= folder of an earlier run",
         )
-    try:
-        ck = torch.load(f, weights_only=True)
-    except Exception as e:
-        raise DataError(
-            "a checkpoint.pt written by bcelab train",
-            f"reading {f} failed: {e}",
-            "the file is damaged; start a new run",
-        ) from None
+    ck = load_torch_file(
+        f, "a checkpoint.pt written by bcelab train", "the file is damaged; start a new run"
+    )
     if not (isinstance(ck, dict) and ck.get("format") == "bcelab.train.checkpoint/1"):
         raise DataError(
             "a checkpoint.pt written by bcelab train",

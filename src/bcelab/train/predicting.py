@@ -25,6 +25,7 @@ from .._core.atomic import atomic_open
 from .._core.tables import COMPRESSED
 from ..errors import DataError, OptionError
 from ..losses import sigmoid
+from .artifacts import load_torch_file
 from .checks import check_seed
 from .data import Dataset, TableSpec
 from .mlp.models import MLPSpec, module_from_state
@@ -104,7 +105,6 @@ class Predictor:
 
 def load_predictor(run: str | Path, /) -> Predictor:
     """The predictor of a run folder (``predictor.json`` and ``model.pt``)."""
-    import torch  # optional dependency (bcelab[train])
 
     d = Path(run)
     meta, weights = d / "predictor.json", d / "model.pt"
@@ -116,11 +116,15 @@ def load_predictor(run: str | Path, /) -> Predictor:
             "pass the out= folder of a completed training run (an interrupted run is "
             "completed by resuming it)",
         )
+    state = load_torch_file(
+        weights,
+        "a model.pt written by bcelab train",
+        "train the model again; the file is damaged or from another program",
+    )
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
         if info.get("format") != PREDICTOR_FORMAT:
             raise ValueError(f"format {info.get('format')!r}")
-        state = torch.load(weights, weights_only=True)
         model = dict(info["model"])
         model.pop("kind", None)
         model["hidden"] = tuple(model["hidden"])
