@@ -108,6 +108,11 @@ def test_nan_in_a_float_by_column_is_one_segment_across_batches_and_files(tmp_pa
         int((g == 2.0).sum()),
         int(np.isnan(g).sum()),
     ]
+    assert [s["value"] for s in res.to_dict()["segments"]] == [1.0, 2.0, "NaN"]
+    assert "\nNaN " in str(res) and ">NaN</th>" in res._repr_html_()
+    both = table.append_column("b", pa.array(np.clip(p * 1.1, 0, 0.99)))
+    cmp = bcelab.evaluation.compare(both, preds=("p", "b"), target="y", by="g")
+    assert [s["value"] for s in cmp.to_dict()["segments"]] == [1.0, 2.0, "NaN"]
     nan_rows = np.isnan(g)
     want = bcelab.metrics.BinaryStats().update(p[nan_rows], y[nan_rows]).compute()
     assert res.segments[2].metrics.log_loss == pytest.approx(want.log_loss, rel=1e-12)

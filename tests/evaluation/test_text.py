@@ -23,7 +23,7 @@ def _table() -> pa.Table:
 def test_segment_label() -> None:
     assert segment_label(None) == NULL_SEGMENT == "(null)"
     assert segment_label("None") == "None" and segment_label(2021) == "2021"
-    assert segment_label(-0.0) == "0.0" and segment_label(float("nan")) == "nan"
+    assert segment_label(-0.0) == "0.0" and segment_label(float("nan")) == "NaN"
 
 
 def test_null_and_none_segments_are_told_apart_in_text_html_and_json() -> None:

@@ -17,6 +17,7 @@ from .compare_figures import forest
 from .compare_labels import LABELS
 from .compare_text import few_rows_note, render_comparison
 from .reader import Columns
+from .segment_keys import json_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -136,7 +137,7 @@ class ComparisonResult:
         if c.by is not None:
             out["segments"] = [
                 {
-                    "value": s.value,
+                    "value": json_value(s.value),
                     "rows": s.stats.rows,
                     "rows_used": s.stats.count("used"),
                     "metrics": None if s.comparison is None else s.comparison.to_dict()["metrics"],

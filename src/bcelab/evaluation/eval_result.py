@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from ..errors import OptionError
 from .columns import Columns
+from .segment_keys import json_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,7 +40,7 @@ class Segment:
         """``value``, ``rows``, ``metrics``, ``decomposition`` (and ``recalibrated``)."""
         d = self.decomposition
         out = {
-            "value": self.value,
+            "value": json_value(self.value),
             "rows": self.stats.rows,
             "metrics": self.metrics.to_dict(),
             "decomposition": None if d is None else d.to_dict(),

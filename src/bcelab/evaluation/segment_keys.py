@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["NAN_KEY", "Key", "NaNKey", "segment_key", "segment_order"]
+__all__ = ["NAN_KEY", "Key", "NaNKey", "json_value", "segment_key", "segment_order"]
 
 Key = Any  # a segment value: str, int, float, bool or None (None when there is no by column)
 
@@ -57,3 +57,9 @@ def segment_key(value: Any) -> Key:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     return str(value)
+
+
+def json_value(key: Key) -> Any:
+    """A segment value for JSON: the NaN segment as the text ``"NaN"`` (JSON has no NaN,
+    and ``null`` is the segment of null values), every other value as it is."""
+    return "NaN" if isinstance(key, float) and math.isnan(key) else key

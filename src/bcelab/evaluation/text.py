@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,10 +28,13 @@ NULL_SEGMENT = "(null)"
 
 def segment_label(value: Any) -> str:
     """A segment's value as printed: :data:`NULL_SEGMENT` for null (so a null and a text
-    value ``"None"`` never look alike; the JSON keeps ``null``), and ``0.0`` for the one
-    segment of the rows whose value is 0.0 or -0.0."""
+    value ``"None"`` never look alike; the JSON keeps ``null``), ``NaN`` for the segment
+    of NaN values, and ``0.0`` for the one segment of the rows whose value is 0.0 or
+    -0.0."""
     if value is None:
         return NULL_SEGMENT
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"  # the JSON's text for it too
     return str(value + 0.0) if isinstance(value, float) else str(value)
 
 
