@@ -181,6 +181,12 @@ def test_valid_input_gives_no_nan_and_both_paths_agree(name: str, data: st.DataO
         kernels.set_enabled(False)
         try:
             generic = fn(a, y, **kw)
+        except bcelab.DomainError as e:
+            # the formulas scale a gradient by its weight before dividing by the count:
+            # where that product passes 1.8e308 (a subnormal p), they refuse, by design;
+            # the kernel divides first and returns the finite mean
+            assert "float64's range" in str(e) and ENTRIES[name][2], e
+            reject()
         finally:
             kernels.set_enabled(True)
         assert type(generic) is type(got), (name, type(generic), type(got))
