@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import bcelab
 from bcelab.errors import DomainError, DTypeError, NaNError, OptionError, ShapeError
 from bcelab.metrics import BinaryStats
 
@@ -59,6 +60,20 @@ def test_weights_are_checked() -> None:
     ref = BinaryStats().update(P[:5], Y[:5]).compute()
     assert m.log_loss == pytest.approx(ref.log_loss, rel=1e-15)
     assert m.rows == 6 and m.weight_total == 5.0
+
+
+def test_one_weight_per_sample_is_expanded_as_for_the_losses() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, (8, 3))
+    y = (rng.uniform(size=(8, 3)) < p).astype(float)
+    w = rng.uniform(0, 2, 8)
+    per_sample = BinaryStats().update(p, y, weights=w).compute()
+    full = BinaryStats().update(p, y, weights=np.repeat(w[:, None], 3, axis=1)).compute()
+    assert per_sample.to_dict() == full.to_dict()
+    want = float(bcelab.bce(p, y, weights=w, reduction="weighted_mean"))
+    assert per_sample.log_loss == pytest.approx(want, rel=1e-14)
+    with pytest.raises(ShapeError, match="a leading part of it"):
+        BinaryStats().update(p, y, weights=np.ones(3))
 
 
 def test_zero_weight_on_an_infinite_loss_contributes_zero() -> None:

@@ -71,18 +71,27 @@ def to_numpy(x: object, *, name: str, fname: str, kind: str) -> np.ndarray:
 
 def flat_rows(preds: object, targets: object, weights: object, *, logits: bool, fname: str) -> Rows:
     """``(targets, preds, weights)`` as flat C-contiguous arrays of one float dtype
-    (float32 only when every input is float32: lossless); the shapes must be equal."""
+    (float32 only when every input is float32: lossless); the shapes must be equal, but
+    for weights of a leading part of the shape (one weight per sample, expanded)."""
     y = to_numpy(targets, name="targets", fname=fname, kind="targets")
     p = to_numpy(preds, name="logits" if logits else "preds", fname=fname, kind="preds")
     w = None if weights is None else to_numpy(weights, name="weights", fname=fname, kind="weights")
-    for arr, name in ((y, "targets"), (w, "weights")):
-        if arr is not None and arr.shape != p.shape:
-            raise ShapeError(
-                f"{fname}: {name} and preds must have the same shape "
-                "(bcelab never broadcasts them)",
-                f"received {arr.shape} and {p.shape}",
-                "reshape one of them explicitly",
-            )
+    if w is not None and w.shape != p.shape and w.shape == p.shape[: w.ndim]:
+        # one weight per sample (a leading part of the shape), as for the losses
+        w = np.broadcast_to(w.reshape(w.shape + (1,) * (p.ndim - w.ndim)), p.shape)
+    if y.shape != p.shape:
+        raise ShapeError(
+            f"{fname}: targets and preds must have the same shape (bcelab never broadcasts them)",
+            f"received {y.shape} and {p.shape}",
+            "reshape one of them explicitly",
+        )
+    if w is not None and w.shape != p.shape:
+        raise ShapeError(
+            f"{fname}: weights must have the shape of preds or a leading part of it (one "
+            "weight per sample)",
+            f"received {w.shape} for preds of shape {p.shape}",
+            "reshape the weights explicitly",
+        )
     arrays = [a for a in (y, p, w) if a is not None]
     dt = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
 
