@@ -81,3 +81,26 @@ def test_a_python_number_does_not_break_the_graph() -> None:
         warnings.simplefilter("ignore")
         got = torch.compile(f, backend="eager", fullgraph=True)(x)
     torch.testing.assert_close(got, f(x))
+
+
+def test_compiling_a_core_loss_raises_no_dynamo_warning() -> None:
+    # array_api_compat's type tests go through functools.lru_cache helpers, over each of
+    # which torch.compile warns while it traces; bcelab asks isinstance for tensors
+    import bcelab
+
+    torch._dynamo.reset()
+    x = torch.randn(64, requires_grad=True)
+    y = (torch.rand(64) < 0.5).float()
+    w = torch.rand(64)
+
+    def loss(z: object) -> object:
+        return bcelab.bce_with_logits(z, y, weights=w, mask=w > 0.5, reduction="mean")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = torch.compile(loss, backend="eager")(x)
+        out.backward()
+    dynamo = [str(c.message) for c in caught if "Dynamo" in str(c.message)]
+    assert dynamo == [], dynamo[:2]
+    torch.testing.assert_close(out, loss(x.detach()))  # the compiled value is the eager one
+    assert torch.isfinite(x.grad).all()

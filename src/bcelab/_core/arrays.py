@@ -50,8 +50,18 @@ Array = Any
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def is_tensor(x: object) -> bool:
+    """A torch tensor, asked of ``isinstance`` alone when torch is imported: array_api_compat's
+    own tests go through ``functools.lru_cache`` helpers, over which ``torch.compile``
+    warns once per helper while it traces a loss."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def is_array(x: object) -> bool:
     """An array of some array library (not a Python or NumPy scalar)."""
+    if is_tensor(x):
+        return True
     return bool(array_api_compat.is_array_api_obj(x)) and not isinstance(x, (int, float, bool))
 
 
@@ -63,8 +73,9 @@ def numpy_namespace() -> Any:
 def namespace_of(*arrays: Array) -> Any:
     """``array_api_compat.array_namespace(*arrays)``; for torch tensors, the namespace of
     :mod:`bcelab._core.torch_namespace` (array_api_compat's, traceable by ``torch.compile``)."""
-    xp = array_api_compat.array_namespace(*arrays)
-    if array_api_compat.is_torch_namespace(xp):
+    if all(is_tensor(a) for a in arrays) or array_api_compat.is_torch_namespace(
+        xp := array_api_compat.array_namespace(*arrays)
+    ):
         from .torch_namespace import TORCH_NAMESPACE  # imports torch: only with tensors in hand
 
         return TORCH_NAMESPACE
@@ -171,7 +182,7 @@ def keep_array(x: Array) -> Array:
 
 
 def device_of(x: Array) -> Any:
-    return array_api_compat.device(x)
+    return x.device if is_tensor(x) else array_api_compat.device(x)
 
 
 def is_floating(xp: Any, dtype: Any) -> bool:
@@ -222,6 +233,8 @@ def accum_dtype(xp: Any, like: Array) -> Any:
 
 def is_traced(x: Array) -> bool:
     """True when ``x`` has no concrete values (jax tracers, torch.compile, torch.func transforms)."""
+    if is_tensor(x):
+        return _torch_traced(x)
     if array_api_compat.is_jax_array(x):
         # is_lazy_array() is True for *every* JAX array; only tracers lack values.
         import jax  # optional dependency: only reached with a JAX array in hand
@@ -229,14 +242,16 @@ def is_traced(x: Array) -> bool:
         return isinstance(x, jax.core.Tracer)
     if array_api_compat.is_lazy_array(x):  # dask and other lazy libraries
         return True
-    if array_api_compat.is_torch_array(x):
-        import torch  # optional dependency: only reached with a torch tensor in hand
-
-        if _torch_compiling():
-            return True
-        wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
-        return bool(wrapped(x)) if wrapped is not None else False
     return False
+
+
+def _torch_traced(x: Array) -> bool:
+    import torch  # optional dependency: only reached with a torch tensor in hand
+
+    if _torch_compiling():
+        return True
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return bool(wrapped(x)) if wrapped is not None else False
 
 
 def has_autograd(x: Array) -> bool:
@@ -246,7 +261,7 @@ def has_autograd(x: Array) -> bool:
     derivatives to keep) ``minimum``/``maximum`` cost several times less than a
     ``where`` on a data-dependent condition.
     """
-    return bool(array_api_compat.is_torch_array(x) or array_api_compat.is_jax_array(x))
+    return is_tensor(x) or bool(array_api_compat.is_jax_array(x))
 
 
 def stop_gradient(x: Array) -> Array:
@@ -256,7 +271,7 @@ def stop_gradient(x: Array) -> Array:
     simpler expression (:func:`bcelab.binary_kl` has exactly the gradient of BCE).
     NumPy and other libraries without autograd get ``x`` unchanged.
     """
-    if array_api_compat.is_torch_array(x):
+    if is_tensor(x):
         return x.detach()
     if array_api_compat.is_jax_array(x):
         import jax  # optional dependency: only reached with a JAX array in hand

@@ -10,8 +10,9 @@ tensor of the other argument's dtype and device (the standard's rule, and what
 array_api_compat computes), and two tensors of one dtype go straight to torch; every
 other case, and every other function, is array_api_compat's.  The values and the
 gradients are torch's own ``minimum``/``maximum``/``where``/``pow`` in both cases
-(``minimum`` and ``maximum`` split the gradient evenly at a tie, which the formulas
-rely on at a logit of 0).
+(``minimum`` and ``maximum`` split the gradient evenly at a tie; under autograd the
+formulas take the kink at a logit of 0 with ``where`` instead, for exact higher
+derivatives).
 """
 
 from __future__ import annotations
