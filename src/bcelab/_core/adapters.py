@@ -11,11 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import BCELabError, NaNError
+from .validate import LOGITS_ADVICE
 
 __all__ = ["call_as", "renamed"]
-
-
-_LOGITS_HINT = "if these are logits (raw scores),"
 
 
 def renamed(
@@ -30,8 +28,8 @@ def renamed(
     outside [0, 1].
     """
     expected, fix = err.expected, err.fix
-    if logits_hint is not None and fix.startswith(_LOGITS_HINT):
-        fix = f"{_LOGITS_HINT} {logits_hint}; otherwise apply a sigmoid first"
+    if logits_hint is not None and fix.startswith(LOGITS_ADVICE):
+        fix = f"{LOGITS_ADVICE} {logits_hint}; otherwise apply a sigmoid first"
     if isinstance(err, NaNError) and "nan_policy=" in fix:
         core = expected.split(":", 1)[0]
         expected = expected.replace(" when nan_policy='raise'", "")

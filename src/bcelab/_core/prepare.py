@@ -158,7 +158,8 @@ def shield(
         m = ~check_mask(xp, mask, pred, fname=fname)
         out = m if out is None else (out | m)
     if weights is not None:
-        w = check_weights(xp, weights, pred, name="weights", fname=fname)
+        # the reduction checks the weights' values once, after the formulas
+        w = check_weights(xp, weights, pred, name="weights", fname=fname, values=False)
         out = (w == 0) if out is None else (out | (w == 0))
     if out is None:
         return prep

@@ -12,6 +12,7 @@ from ..errors import DomainError, DTypeError, NaNError, ShapeError
 from .arrays import accum_dtype, asarray, is_floating, is_traced
 
 __all__ = [
+    "LOGITS_ADVICE",
     "check_mask",
     "check_preds_dtype",
     "check_same_shape",
@@ -20,6 +21,10 @@ __all__ = [
     "check_weights",
     "describe_outside",
 ]
+
+#: how an error about probabilities outside [0, 1] begins its advice; the framework
+#: adapters put their own way to logits after it
+LOGITS_ADVICE = "if these are logits (raw scores),"
 
 Array = Any
 
@@ -126,8 +131,8 @@ def check_values(
             raise DomainError(
                 f"{fname}: probabilities must lie in [0, 1]",
                 describe_outside(xp, preds, pbad),
-                "if these are logits (raw scores), call the *_with_logits function or pass "
-                "logits=True; otherwise apply a sigmoid first",
+                f"{LOGITS_ADVICE} call the *_with_logits function or pass logits=True; "
+                "otherwise apply a sigmoid first",
             )
     return False
 
@@ -142,13 +147,21 @@ def _is_prefix(s: tuple[int, ...], ref: tuple[int, ...]) -> bool:
 
 
 def check_weights(
-    xp: Any, weights: Array, like: Array, *, name: str, fname: str, dtype: Any = None
+    xp: Any,
+    weights: Array,
+    like: Array,
+    *,
+    name: str,
+    fname: str,
+    dtype: Any = None,
+    values: bool = True,
 ) -> Array:
     """Non-negative finite weights of ``like``'s shape or a leading part of it.
 
     A prefix-shaped weight (one weight per sample) is expanded explicitly over the
     trailing axes.  Returns the weights as an array of ``dtype`` (default: ``like``'s),
-    checked in that dtype.
+    checked in that dtype; ``values=False`` checks the dtype and shape only (for a caller
+    whose weights are checked again, in full, further on).
     """
     weights = asarray(xp, weights, name=name, fname=fname, like=like)
     dt = weights.dtype
@@ -171,7 +184,7 @@ def check_weights(
     weights = xp.astype(weights, like.dtype if dtype is None else dtype)
     # under jax.jit even a concrete weight array's comparisons are traced: check only
     # when neither it nor the values are being traced
-    if not (is_traced(weights) or is_traced(like)):
+    if values and not (is_traced(weights) or is_traced(like)):
         bad = ~(weights >= 0) | xp.isinf(weights)
         if bool(xp.any(bad)):
             raise DomainError(

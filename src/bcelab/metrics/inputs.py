@@ -19,6 +19,7 @@ import numpy as np
 
 from .._core.arrays import asarray, is_array, numpy_namespace, unmasked
 from .._core.host_copy import to_host
+from .._core.validate import LOGITS_ADVICE
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
 from ..kernels.stats_driver import ScanCounts
 
@@ -120,7 +121,7 @@ def raise_for_counts(
         raise DomainError(
             f"{fname}: probabilities must lie in [0, 1]",
             f"{counts.bad_prob} values are outside (first: {float(p[i])!r} at row {i})",
-            "if these are logits (raw scores), pass logits=True; otherwise apply a sigmoid first",
+            f"{LOGITS_ADVICE} pass logits=True; otherwise apply a sigmoid first",
             row=i,
         )
     if strict and counts.nan_pred:

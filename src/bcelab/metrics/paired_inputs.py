@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._core.validate import LOGITS_ADVICE
 from ..errors import DomainError, NaNError, OptionError, ShapeError
 from ..kernels.bootstrap_reference import prob_loss
 from ..kernels.bootstrap_rng import file_row_keys, id_keys
@@ -188,7 +189,7 @@ def _check_model(
             raise DomainError(
                 f"{FNAME}: probabilities must lie in [0, 1]",
                 f"{int(out.sum())} values of preds_{nm} are outside (first: {float(p[i])!r} at row {i})",
-                "if these are logits (raw scores), pass logits=True",
+                f"{LOGITS_ADVICE} pass logits=True",
                 row=i,
             )
         if eps > 0:  # clipped probabilities have finite losses

@@ -40,6 +40,7 @@ import numpy as np
 from .._core import formulas
 from .._core.atomic import write_json
 from .._core.options import RECALIBRATION_METHODS, check_finite, check_negative_rate
+from .._core.validate import LOGITS_ADVICE
 from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
 from .inputs import to_numpy
 from .isotonic import IsotonicCurve, isotonic_curve
@@ -81,7 +82,7 @@ def to_probabilities(preds: object, *, logits: bool, fname: str) -> np.ndarray:
         raise DomainError(
             f"{fname}: probabilities must lie in [0, 1]",
             f"{int(bad.sum())} values are outside (first: {float(x.ravel()[i])!r} at row {i})",
-            "if these are logits (raw scores), pass logits=True; otherwise apply a sigmoid first",
+            f"{LOGITS_ADVICE} pass logits=True; otherwise apply a sigmoid first",
             row=i,
         )
     return x
