@@ -341,6 +341,27 @@ def test_custom_op_passes_opcheck():
     )
 
 
+def test_a_left_gradient_is_found_by_its_own_key_only():
+    x = torch.randn(7, dtype=torch.float64)
+    y = torch.rand(7, dtype=torch.float64)
+    one = torch.tensor(1.0, dtype=torch.float64)
+    forward = torch.ops.bcelab.fused_bce_forward.default
+    back = torch.ops.bcelab.fused_bce_backward.default
+    ref = (torch.sigmoid(x) - y) / 7
+    for _ in range(200):
+        # a forward whose backward never runs leaves its gradient (of 3 * x) behind, and
+        # the allocator hands freed one-byte blocks out again
+        forward(3 * x, y, None, True, None, 0.0, "mean", True)
+        for key in [torch.zeros(1, dtype=torch.uint8) for _ in range(3)]:
+            torch.testing.assert_close(back(key, one, x, y, None, True, None, 0.0, "mean"), ref)
+    # two forwards' gradients are each found by their own key, in either order
+    _, k1 = forward(x, y, None, True, None, 0.0, "mean", True)
+    _, k2 = forward(2 * x, y, None, True, None, 0.0, "sum", True)
+    g2 = back(k2, one, 2 * x, y, None, True, None, 0.0, "sum")
+    torch.testing.assert_close(g2, torch.sigmoid(2 * x) - y)
+    torch.testing.assert_close(back(k1, one, x, y, None, True, None, 0.0, "mean"), ref)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n", [7, fused.POOL_MIN + 3])
 def test_scale_in_place_is_torchs_product(dtype: torch.dtype, n: int) -> None:

@@ -34,28 +34,33 @@ class HandOver:
 
     A custom op may not return one of its inputs, so the gradient does not travel as a
     saved tensor: the forward op keeps it here under the address of a one-byte ``key``
-    tensor it returns (unique while that tensor lives, and autograd keeps it until the
-    backward), and the backward op takes it back and returns it as new memory, which
-    autograd can keep as ``.grad`` without a copy.  At most :data:`SIZE` are kept; a
-    backward that finds none (a second one through ``retain_graph``, or one whose gradient
-    was dropped) recomputes it with the kernel: the same bits, one more pass.
+    tensor it returns (autograd keeps that tensor until the backward), and the backward op
+    takes it back and returns it as new memory, which autograd can keep as ``.grad``
+    without a copy.  Each kept gradient holds its key's memory too, so that address
+    cannot be given to another tensor while the gradient waits (a forward whose backward
+    never runs leaves its gradient here until it is pushed out).  At most :data:`SIZE`
+    are kept; a backward that finds none (a second one through ``retain_graph``, one
+    whose gradient was pushed out, or a key made elsewhere) recomputes it with the
+    kernel: the same bits, one more pass.
     """
 
     SIZE = 2
     lock = threading.Lock()
-    kept: ClassVar[dict[int, torch.Tensor]] = {}
+    kept: ClassVar[dict[int, tuple[torch.UntypedStorage, torch.Tensor]]] = {}
 
     @classmethod
     def put(cls, key: torch.Tensor, g: torch.Tensor) -> None:
         with cls.lock:
-            cls.kept[key.data_ptr()] = g
+            cls.kept.pop(key.data_ptr(), None)  # re-inserted as the newest
+            cls.kept[key.data_ptr()] = (key.untyped_storage(), g)
             while len(cls.kept) > cls.SIZE:  # the oldest first (dicts keep insertion order)
                 del cls.kept[next(iter(cls.kept))]
 
     @classmethod
     def take(cls, key: torch.Tensor) -> torch.Tensor | None:
         with cls.lock:
-            return cls.kept.pop(key.data_ptr(), None)
+            entry = cls.kept.pop(key.data_ptr(), None)
+        return None if entry is None else entry[1]
 
 
 def _options(
