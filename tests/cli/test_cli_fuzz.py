@@ -145,7 +145,7 @@ def _baseline(command: str) -> list[list[str]]:
         "explain": [["--target", "0.3"]],
         "eval": [[data], ["--pred", "p"], ["--target", "y"]],
         "compare": [[data], ["--pred", "p"], ["--pred", "q"], ["--target", "y"],
-                    ["--replicates", "20"]],
+                    ["--replicates", "40"]],
         "recalibrate": [[FILES["map"]], ["--data", data], ["--out", out], ["--pred", "p"]],
     }[command]  # fmt: skip
 
@@ -198,7 +198,7 @@ def _run(argv: list[str]) -> tuple[int, str]:
 def test_any_flags_exit_0_or_2_without_a_traceback(data: st.DataObject, command: str) -> None:
     argv = _argv(data, command)
     if command == "compare" and "--replicates" not in argv:
-        argv += ["--replicates", "20"]  # the default 200 costs 50 MB per state
+        argv += ["--replicates", "40"]  # the default 200 costs 50 MB per state
     rc, err = _run(argv)
     assert rc in (0, 2), (argv, rc, err)
     assert "Traceback" not in err and "Warning" not in err, (argv, err)

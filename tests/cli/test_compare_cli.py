@@ -23,7 +23,7 @@ from bcelab.metrics import PairedBootstrapStats
 
 pytest.importorskip("bcelab.kernels.bootstrap", reason="numba (bcelab[fast]) is missing")
 
-REPS = 20
+REPS = 40
 
 
 @pytest.fixture()
@@ -118,6 +118,18 @@ BAD = [
     (["--pred", "a", "--pred", "b", "--id", "a"], "a different column for each of"),
     (["--pred", "a", "--pred", "b", "--replicates", "0"], "--replicates must be an integer"),
     (["--pred", "a", "--pred", "b", "--replicates", "2001"], "--replicates at most 2,000"),
+    (
+        ["--pred", "a", "--pred", "b", "--replicates", "20"],
+        "--replicates at least 39 for --confidence 0.95",
+    ),
+    (
+        ["--pred", "a", "--pred", "b", "--replicates", "300", "--confidence", "0.999"],
+        "write --replicates 1999, or --confidence 0.9933 or lower",
+    ),
+    (
+        ["--pred", "a", "--pred", "b", "--replicates", "2000", "--confidence", "0.9999"],
+        "write --confidence 0.999 or lower",
+    ),
     (["--pred", "a", "--pred", "b", "--seed", "-1"], "--seed must be an integer >= 0"),
     (["--pred", "a", "--pred", "b", "--confidence", "95"], "--confidence must be"),
     (["--pred", "a", "--pred", "b", "--clip", "0.9"], "--clip must be a number in (0, 0.5)"),

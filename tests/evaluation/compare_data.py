@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROWS = 24_000
-REPS = 30
+REPS = 40
 
 
 def table(n: int = ROWS, seed: int = 0) -> pa.Table:

@@ -179,6 +179,22 @@ BAD = [
     ({"replicates": 0}, "replicates must be an integer >= 1"),
     ({"replicates": True}, "replicates must be an integer >= 1"),
     ({"replicates": 2001}, "at most 2,000"),
+    (
+        {"replicates": 1},
+        r"at least 39 replicates for 0.95 intervals.*confidence=0.95. pass replicates=200$",
+    ),
+    (
+        {"replicates": 38},
+        r"received replicates=38 with confidence=0.95. pass replicates=200, or confidence=0.9487 or lower",
+    ),
+    (
+        {"replicates": 198, "confidence": 0.99},
+        r"at least 199 replicates for 0.99 intervals.*pass replicates=200, or confidence=0.9899",
+    ),
+    (
+        {"replicates": 2000, "confidence": 0.9999},
+        r"at least 19,999 replicates.*pass confidence=0.999 or lower$",
+    ),
     ({"seed": -1}, "seed must be an integer"),
     ({"seed": 1.5}, "seed must be an integer"),
     ({"confidence": 1.0}, "confidence must be a number strictly between 0 and 1"),
@@ -254,6 +270,6 @@ def test_text_html_and_plot(data: dict[str, object]) -> None:
 def test_html_escapes_column_names(tmp_path: Path) -> None:
     t = table(2000).rename_columns(["y", "<b>a</b>", "b&c", "za", "zb", "w", "g", "id"])
     pq.write_table(t, tmp_path / "odd.parquet")
-    res = compare(tmp_path / "odd.parquet", target="y", preds=("<b>a</b>", "b&c"), replicates=5)
+    res = compare(tmp_path / "odd.parquet", target="y", preds=("<b>a</b>", "b&c"), replicates=40)
     assert "<b>a</b>" not in res._repr_html_()
     assert math.isfinite(res.to_dict()["metrics"]["log_loss"]["diff"])

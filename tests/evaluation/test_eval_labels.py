@@ -204,4 +204,4 @@ def test_a_comparison_refuses_targets_outside_the_interval(tmp_path: Path) -> No
     p = np.array([0.9, 0.2, 0.6, 0.3, 0.5, 0.7], np.float64)
     path = _labels_file(tmp_path, y, p, q=p[::-1].copy())
     with pytest.raises(DataError, match=r"first outside \[0, 1\]: -1 at row 4"):
-        compare(path, preds=["p", "q"], target="y", replicates=10)
+        compare(path, preds=["p", "q"], target="y", replicates=40)

@@ -51,7 +51,7 @@ def _cases() -> Iterator[tuple[str, dict[str, object], dict[str, object]]]:
             w[::89] = 300.0  # weighted values of 256 or more use the high words
             soft = rng.random(n).astype(dt)
             args = {"preds_a": pa, "preds_b": pb, "targets": soft, "weights": w, "ids": ids}
-            yield f"soft-w-{n}-{dt.__name__}", args, {"replicates": 21, "seed": 5}
+            yield f"soft-w-{n}-{dt.__name__}", args, {"replicates": 41, "seed": 5}
             za = (rng.standard_normal(n) * 4).astype(dt)
             zb = (za + rng.standard_normal(n)).astype(dt)
             za[::113] = np.nan
@@ -128,7 +128,7 @@ def test_fresh_process_compares_without_numba(aot_dir: Path, tmp_path: Path) -> 
     for flag in ("1", "0"):
         env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT=flag)
         res = subprocess.run(
-            [sys.executable, "-c", _CHILD, *cmd, "--replicates", "30", "--threads", "2", "--json"],
+            [sys.executable, "-c", _CHILD, *cmd, "--replicates", "40", "--threads", "2", "--json"],
             capture_output=True,
             text=True,
             env=env,

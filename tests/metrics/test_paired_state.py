@@ -35,7 +35,7 @@ def _data(n: int, seed: int = 0, *, soft: bool = False) -> dict[str, np.ndarray]
 
 
 def _state(**kw: object) -> PairedBootstrapStats:
-    return PairedBootstrapStats(replicates=kw.pop("replicates", 30), seed=3, **kw)  # type: ignore[arg-type]
+    return PairedBootstrapStats(replicates=kw.pop("replicates", 40), seed=3, **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -188,9 +188,9 @@ def test_merge_rules() -> None:
     d = _data(2_000)
     a = _state().update(d["a"], d["b"], d["y"], ids=d["ids"])
     with pytest.raises(OptionError, match="same replicates and seed"):
-        a.merge(PairedBootstrapStats(replicates=30, seed=4))
+        a.merge(PairedBootstrapStats(replicates=40, seed=4))
     with pytest.raises(OptionError, match="same replicates and seed"):
-        a.merge(PairedBootstrapStats(replicates=31, seed=3))
+        a.merge(PairedBootstrapStats(replicates=41, seed=3))
     with pytest.raises(OptionError, match="keyed the same way"):
         a.merge(_state().update(d["a"], d["b"], d["y"], source_key="x"))
     p = _state().update(d["a"], d["b"], d["y"])
@@ -208,7 +208,7 @@ def test_bytes_and_pickle() -> None:
     d = _data(2_000)
     a = _state(threads=2).update(d["a"], d["b"], d["y"], ids=d["ids"])
     b = PairedBootstrapStats.from_bytes(a.to_bytes())
-    assert b == a and b.replicates == 30 and b.seed == 3 and b.keyed_by == "id"
+    assert b == a and b.replicates == 40 and b.seed == 3 and b.keyed_by == "id"
     c = pickle.loads(pickle.dumps(a))
     assert c == a and c.threads == 2
     raw = bytearray(a.to_bytes())
@@ -278,6 +278,12 @@ def test_counts_and_options() -> None:
         PairedBootstrapStats(threads=0)
     with pytest.raises(OptionError, match="confidence"):
         st.compute(confidence=1.0)
+    few = PairedBootstrapStats(replicates=20, seed=3).update(d["a"], d["b"], d["y"])
+    with pytest.raises(
+        OptionError, match=r"20 with confidence=0.95. pass confidence=0.9047 or lower"
+    ):
+        few.compute()  # 95% intervals need 39 replicates: the tails would hold none
+    assert few.compute(confidence=0.9047).confidence == 0.9047
     with pytest.raises(OptionError, match="metrics"):
         st.compute(metrics=("auc",))
     with pytest.raises(EmptyReductionError):

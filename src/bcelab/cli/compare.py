@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from .._core.options import MAX_REPLICATES, fewest_replicates, highest_confidence
 from ..errors import OptionError
 from .flags import (
     add_engine_arguments,
@@ -35,7 +36,6 @@ __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execut
 VALUE_FLAGS = ("--positive-label", "--clip", "--confidence")
 
 #: the most replicates (each adds about 250 kB to every state), as ``compare`` allows
-MAX_REPLICATES = 2000
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,22 @@ def _check_statistics(ns: argparse.Namespace) -> None:
             "--confidence must be a number strictly between 0 and 1",
             f"received --confidence {ns.confidence!r}",
             "write e.g. --confidence 0.95",
+        )
+    need = fewest_replicates(ns.confidence)
+    if ns.replicates < need:
+        top = highest_confidence(ns.replicates)
+        fixes = [f"--replicates {max(need, 200)}"] if need <= MAX_REPLICATES else []
+        fixes += [f"--confidence {top} or lower"] if top > 0 else []
+        fix = "write " + (
+            ", or ".join(fixes)
+            or f"--replicates {MAX_REPLICATES} --confidence {highest_confidence(MAX_REPLICATES)}"
+        )
+        raise OptionError(
+            f"--replicates at least {need:,} for --confidence {ns.confidence:g} (with fewer, "
+            "an interval's tail holds no whole replicate, and no p-value can fall below "
+            "1 - confidence)",
+            f"received --replicates {ns.replicates}",
+            fix,
         )
     if ns.clip is not None and not 0.0 < ns.clip < 0.5:
         raise OptionError(

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core.options import (
+    MAX_REPLICATES,
     check_clip,
     check_confidence,
+    check_enough_replicates,
     check_positive_int,
     check_seed,
 )
@@ -36,7 +38,6 @@ __all__ = ["MAX_REPLICATES", "compare"]
 
 FNAME = "compare"
 #: each replicate adds about 250 kB to every state; 2,000 give p-values down to 0.001
-MAX_REPLICATES = 2000
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Any
 
 
@@ -268,9 +269,11 @@ def _stat_options(
             "received clip together with logits=",
             "drop clip: the loss from logits is exact without it",
         )
+    conf = check_confidence(confidence, fname=FNAME)
+    check_enough_replicates(n_rep, conf, fname=FNAME)
     return (
         n_rep,
         check_seed(seed, fname=FNAME),
-        check_confidence(confidence, fname=FNAME),
+        conf,
         eps,
     )

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.options import check_choice, check_confidence
+from .._core.options import check_choice, check_confidence, check_enough_replicates
 from ..errors import DomainError, EmptyReductionError
 from .histogram import layout
 from .intervals import bootstrap_p_value, percentile_interval
@@ -195,6 +195,8 @@ def compare_state(
 ) -> PairedComparison:
     """The comparison from a paired state's canonical arrays, for the given metrics."""
     conf = check_confidence(confidence, fname="PairedBootstrapStats.compute")
+    replicates = int(a["meta"][0])
+    check_enough_replicates(replicates, conf, fname="PairedBootstrapStats.compute", state=True)
     counts = a["counts"]
     rows, used, weighted = int(counts[0]), int(counts[1]), int(counts[2])
     if weighted == 0:
