@@ -174,7 +174,12 @@ def test_clip_is_explicit_and_counted(tmp_path):
         ({}, "exactly one prediction column"),
         ({"preds": "p", "threshold": 0.537}, "threshold must be an exact bin edge"),
         ({"preds": "p", "threshold": "half"}, "threshold must be a number in"),
+        ({"preds": "p", "threshold": 0.0}, "^evaluate: threshold must be an exact bin edge"),
         ({"preds": "p", "n_calibration_bins": 0}, "n_calibration_bins must be an integer"),
+        (
+            {"preds": "p", "n_calibration_bins": 5000},
+            r"^evaluate: n_calibration_bins .* \[1, 1000\]",
+        ),
         ({"preds": "p", "engine": "spark"}, "engine must be one of"),
         ({"preds": "y"}, "distinct columns"),
         ({"preds": ""}, "preds must be a column name"),

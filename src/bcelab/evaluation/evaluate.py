@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.options import (
     check_clip,
-    check_positive_int,
     check_unit_interval,
 )
 from ..errors import EmptyReductionError, OptionError
 from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
-from ..metrics.compute import check_threshold, undefined_metrics
+from ..metrics.compute import check_calibration_bins, check_threshold, undefined_metrics
 from .columns import Columns, check_positive_label
 from .eval_result import EvalResult, Recalibration, Segment
 from .local_engine import ProgressFn
@@ -201,10 +200,8 @@ def _metric_options(
     threshold: object, n_calibration_bins: object, clip: object
 ) -> tuple[float, int, float | None]:
     t = check_unit_interval(threshold, name="threshold", fname="evaluate")
-    check_threshold(t)  # an exact edge of the fine histogram
-    n_bins = check_positive_int(
-        n_calibration_bins, name="n_calibration_bins", fname="evaluate", example=15
-    )
+    check_threshold(t, fname="evaluate")  # an exact edge of the fine histogram
+    n_bins = check_calibration_bins(n_calibration_bins, fname="evaluate")
     return t, n_bins, check_clip(clip, fname="evaluate")
 
 

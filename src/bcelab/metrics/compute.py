@@ -60,21 +60,21 @@ def _effective_rows(w: float, w2: float) -> float:
     return ww / w2 if ww < math.inf else (w / math.sqrt(w2)) ** 2
 
 
-def check_threshold(threshold: float) -> int:
+def check_threshold(threshold: object, *, fname: str = "BinaryStats.compute") -> int:
     """Index of the fine bin edge equal to ``threshold``; OptionError when it is not an edge."""
     edges = layout().edges
     try:
         t = float(threshold)
     except (TypeError, ValueError):
         raise OptionError(
-            "compute: threshold must be a number in (0, 1)",
+            f"{fname}: threshold must be a number in (0, 1)",
             f"received threshold={threshold!r}",
             "pass e.g. threshold=0.5",
         ) from None
     i = int(np.searchsorted(edges, t))
     if not (0.0 < t < 1.0) or edges[i] != t:
         raise OptionError(
-            "compute: threshold must be an exact bin edge in (0, 1): a multiple of 0.01, a "
+            f"{fname}: threshold must be an exact bin edge in (0, 1): a multiple of 0.01, a "
             "multiple of 1/15, or a dyadic edge such as 0.5, 0.25 or 2**-10",
             f"received threshold={threshold!r}",
             f"round it, e.g. threshold={round(t, 2) if 0.01 <= t <= 0.99 else 0.5!r}",
@@ -82,13 +82,13 @@ def check_threshold(threshold: float) -> int:
     return i
 
 
-def check_calibration_bins(nb: object) -> int:
+def check_calibration_bins(nb: object, *, fname: str = "BinaryStats.compute") -> int:
     """The number of calibration bins: an integer in [1, 1000]."""
     if not isinstance(nb, (int, np.integer)) or isinstance(nb, bool) or not 1 <= nb <= 1000:
         raise OptionError(
-            "compute: n_calibration_bins must be an integer in [1, 1000]",
-            f"received {nb!r}",
-            "use the default, 15",
+            f"{fname}: n_calibration_bins must be an integer in [1, 1000]",
+            f"received n_calibration_bins={nb!r}",
+            "pass e.g. n_calibration_bins=15 (the default)",
         )
     return int(nb)
 
@@ -121,14 +121,14 @@ def compute_metrics(
     w = stats.total("w")
     if used == 0 or w == 0:
         raise EmptyReductionError(
-            "compute: at least one row with a valid target, a prediction and a weight > 0",
+            "BinaryStats.compute: at least one row with a valid target, a prediction and a weight > 0",
             f"received {rows} rows, {used} usable ({stats.count('nan_pred')} NaN or null predictions, "
             f"{stats.count('invalid_target')} invalid targets), total weight {w!r}",
             "check the input columns and the filters",
         )
     if math.isinf(w):
         raise DomainError(
-            "compute: weights whose total lies within float64's range (below 1.8e308)",
+            "BinaryStats.compute: weights whose total lies within float64's range (below 1.8e308)",
             f"the weights of {used} usable rows add up to more (inf)",
             "divide the weights by their largest value: a common factor changes no metric",
         )
