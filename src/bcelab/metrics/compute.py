@@ -64,7 +64,7 @@ def check_threshold(threshold: object, *, fname: str = "BinaryStats.compute") ->
     """Index of the fine bin edge equal to ``threshold``; OptionError when it is not an edge."""
     edges = layout().edges
     try:
-        t = float(threshold)
+        t = float(threshold)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise OptionError(
             f"{fname}: threshold must be a number in (0, 1)",
