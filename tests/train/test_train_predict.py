@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from bcelab.train import (  # noqa: E402
     predict,
     write_predictions,
 )
-from bcelab.train.data import scaling  # noqa: E402
+from bcelab.train.scaling import scaling  # noqa: E402
 
 
 def _table(rng: np.random.Generator, n: int, labels: tuple[object, object] = (0, 1)) -> dict:
@@ -122,6 +123,12 @@ def test_predict_errors_name_what_is_wrong(run: tuple[Path, Path], tmp_path: Pat
         predict(folder, {"f1": np.zeros(3), "f2": np.zeros(3), "pred": np.zeros(3)})
     with pytest.raises(DataError, match=r"columns \['f1'\], data rows 2"):
         predict(folder, {"f1": np.array([0.0, np.nan]), "f2": np.zeros(2)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the cast to float32 warned, and its NaN was written
+        with pytest.raises(
+            DataError, match=r"column 'f1' of the columns holds 1e\+300 in data row 3 "
+        ):
+            predict(folder, {"f1": np.array([0.0, 1e30, 1e300]), "f2": np.zeros(3)})
     with pytest.raises(OptionError, match="seed must be one of the run's seeds"):
         predict(folder, test, seed=5)
     with pytest.raises(DataError, match=r"no predictor\.json"):

@@ -25,6 +25,7 @@ import numpy as np
 from .._core.tables import Label, check_positive_label
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from . import rng
+from .scaling import scaling, standardise, standardised
 from .tables import read_table, to_xy
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
     "load_table",
     "make_circles",
     "make_moons",
-    "scaling",
-    "standardise",
 ]
 
 BUILTINS = ("circles", "moons", "breast-cancer")
@@ -75,11 +74,10 @@ class TableSpec:
             d.get("positive_label"),
         )
 
-    def transform(self, x: np.ndarray, /) -> np.ndarray:
-        """Features ``(N, D)`` (float64) scaled as the training split was, as float32."""
-        mu = np.asarray(self.mean, dtype=np.float64)
-        sd = np.asarray(self.scale, dtype=np.float64)
-        return ((x - mu) / sd).astype(np.float32)
+    def transform(self, x: np.ndarray, /, *, source: str = "the data") -> np.ndarray:
+        """Features ``(N, D)`` (float64) scaled as the training split was, as float32; a
+        DataError names values beyond float32's range once scaled (``source``: the table)."""
+        return standardised(x, self.mean, self.scale, features=self.features, source=source)
 
 
 @dataclass(frozen=True)
@@ -243,22 +241,6 @@ def _shuffle_noise(
     return x, y
 
 
-def scaling(x_train: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
-    """The training split's mean and standard deviation per feature (float64; 1 where 0)."""
-    mu = x_train.mean(axis=0, dtype=np.float64)
-    sd = x_train.std(axis=0, dtype=np.float64)
-    return mu, np.where(sd > 0, sd, 1.0)
-
-
-def standardise(x_train: np.ndarray, x_test: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
-    r"""Scale both splits with the training split's statistics only.
-
-    .. math:: x' = (x - \mu_{train}) / \sigma_{train}, \quad \sigma = 1 \text{ where } \sigma = 0
-    """
-    mu, sd = scaling(x_train)
-    return ((x_train - mu) / sd).astype(np.float32), ((x_test - mu) / sd).astype(np.float32)
-
-
 def _spec(
     features: Sequence[str],
     stats: tuple[np.ndarray, np.ndarray] | None,
@@ -313,7 +295,7 @@ def builtin(name: str, /) -> Dataset:
         n_train = (x.shape[0] + 1) // 2
         xt, yt, xe, ye = _split_half(x[perm], y[perm], n_train)
         stats = scaling(xt)
-        xt, xe = standardise(xt, xe)
+        xt, xe = standardise(xt, xe, features=bunch.feature_names)
         parts = (xt, yt, xe, ye)
         notes = (
             "load_breast_cancer(); malignant = 1; fixed shuffled split "
@@ -386,10 +368,10 @@ def load_table(
             raise DataError(
                 f"the {split} split must contain at least one row",
                 f"received 0 rows ({x.shape[0]} usable rows in {path})",
-                "use more data, or change test_fraction (or the test table)",
+                "use more data, or change test_fraction= or test=",
             )
     stats = scaling(xt)
-    xt, xe = standardise(xt, xe)
+    xt, xe = standardise(xt, xe, features=names, source=str(test if test is not None else path))
     ds = as_dataset((xt, yt, xe, ye))
     notes = (*notes, "features standardised with training statistics")
     spec = _spec(names, stats, target, label)

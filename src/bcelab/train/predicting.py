@@ -87,8 +87,11 @@ class Predictor:
             )
         return self.seeds.index(s)
 
-    def logits(self, x: np.ndarray, /, *, seed: int | None = None) -> np.ndarray:
-        """Logits ``(N, outputs)`` (float32) of raw features ``(N, D)`` in the run's order."""
+    def logits(
+        self, x: np.ndarray, /, *, seed: int | None = None, source: str = "the data"
+    ) -> np.ndarray:
+        """Logits ``(N, outputs)`` (float32) of raw features ``(N, D)`` in the run's order
+        (``source`` names the rows in errors)."""
         import torch  # optional dependency (bcelab[train])
 
         k = self.seed_index(seed)
@@ -96,7 +99,7 @@ class Predictor:
         mod = module_from_state(
             self.state, self.spec, self.n_inputs, self.n_outputs, seed_index=None if one else k
         )
-        xs = torch.from_numpy(np.ascontiguousarray(self.table.transform(x)))
+        xs = torch.from_numpy(np.ascontiguousarray(self.table.transform(x, source=source)))
         with torch.no_grad():
             parts = [mod(xs[i : i + _BATCH]) for i in range(0, xs.shape[0], _BATCH)]
         out = torch.cat(parts) if parts else torch.zeros((0, self.n_outputs))
@@ -221,7 +224,7 @@ def predict(
 
     p = load_predictor(run)
     tab, source = _as_table(data, delimiter)
-    z = p.logits(_features(tab, p, source), seed=seed)[:, 0].astype(np.float64)
+    z = p.logits(_features(tab, p, source), seed=seed, source=source)[:, 0].astype(np.float64)
     return tab.append_column("logit", pa.array(z)).append_column("pred", pa.array(sigmoid(z)))
 
 
