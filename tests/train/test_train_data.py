@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,9 @@ def test_as_dataset_rejects_bad_arrays() -> None:
         data.as_dataset((x, np.array([0, 1, 1]), x, np.array([0, 1, 0, 1])))
     with pytest.raises(BCELabError):
         data.as_dataset((np.zeros((0, 2)), np.zeros(0), x, np.zeros(4)))
+    far = x.copy()
+    far[2, 1] = -1e300  # float32 would hold -inf, and training would give NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"x_test within float32's range.*received -1e\+300"):
+            data.as_dataset((x, np.array([0, 1, 0, 1]), far, np.array([0, 1, 0, 1])))

@@ -177,6 +177,13 @@ def as_dataset(data: object, /) -> Dataset:
                 f"received dtype {a.dtype} with non-finite or non-numeric values",
                 "clean the features first",
             )
+        big = np.abs(a) > np.finfo(np.float32).max
+        if big.any():
+            raise DataError(
+                f"x_{split} within float32's range (the model's dtype), |x| below 3.4e38",
+                f"received {a[big][0]:.6g} ({int(big.sum())} values beyond it)",
+                "standardise or rescale the features first",
+            )
         xs.append(np.ascontiguousarray(a.astype(np.float32)))
     if xs[0].shape[1:] != xs[1].shape[1:]:
         raise ShapeError(
