@@ -254,3 +254,16 @@ def test_recalibrate_refuses_a_bad_file_as_eval_does(capsys, data, bad):
     # the same message after each command's name
     assert err.split(" error: ", 1)[1] == err_eval.split(" error: ", 1)[1]
     assert str(data / bad) in err and ".." not in err
+
+
+@pytest.mark.parametrize("method", ["platt", "temperature"])
+def test_separated_classes_point_to_the_isotonic_flag(capsys, tmp_path, method):
+    rng = np.random.default_rng(0)
+    y = (rng.random(1000) < 0.5).astype(np.float32)
+    path = tmp_path / "sep.parquet"
+    pq.write_table(pa.table({"y": y, "p": np.where(y == 1, 0.6, 0.4).astype(np.float32)}), path)
+    rc, out, err = _run(
+        capsys, "eval", path, "--target", "y", "--pred", "p", "--recalibrate", method
+    )
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert "separate the classes" in err and "use --recalibrate isotonic, which fits a step" in err

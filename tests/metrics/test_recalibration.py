@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -178,6 +179,21 @@ def test_separable_labels_do_not_converge() -> None:
     p = np.linspace(0.05, 0.95, 100)
     with pytest.raises(DataError, match="converge"):
         fit_platt(p, (p > 0.5).astype(float), max_passes=8)
+
+
+@pytest.mark.parametrize("fit", [fit_platt, fit_temperature])
+def test_separated_classes_are_named_not_fitted(fit: Any) -> None:
+    # temperature scaling returned T = 0.0115 here: its Newton steps stopped where the
+    # vanishing loss rounded away, at a map that is only a stage on the way to a step
+    rng = np.random.default_rng(0)
+    y = (rng.random(1000) < 0.5).astype(float)
+    p = np.where(y == 1, 0.6, 0.4)
+    with pytest.raises(
+        DataError, match=r"separate the classes: the loss fell from 0.511 to .*isotonic"
+    ):
+        fit(p, y)
+    p[0] = 0.7 if y[0] == 0 else 0.3  # one row on the wrong side: a finite best map
+    assert np.isfinite(list(fit(p, y).params.values())).all()
 
 
 def test_isotonic_map_is_the_binned_fit() -> None:

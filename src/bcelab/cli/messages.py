@@ -139,6 +139,11 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
             "check the input columns and the filters",
             "check the --pred (or --logit), --target and --weight columns",
         ),
+        (
+            "use the isotonic map, which fits a step",
+            "use --recalibrate isotonic, which fits a step",
+        ),
+        ("use the isotonic map, or raise max_passes", "use --recalibrate isotonic"),
     ),
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
     "recalibrate": (

@@ -241,8 +241,10 @@ class ScalingFitter:
         self.max_passes = check_positive_int(max_passes, name="max_passes", fname=fname, example=50)
         self.passes = 0
         self.converged = False
+        self.separated = False  # the loss vanished while the map kept sharpening
         self.done = False
         self.loss = math.nan
+        self._first_loss = math.nan
         self._theta = np.array([1.0, 0.0])  # accepted point
         self._trial = self._theta.copy()
         self._step = np.zeros(2)
@@ -264,6 +266,7 @@ class ScalingFitter:
         self.passes += 1
         if self.passes == 1:
             self._check_first(stats)
+            self._first_loss = stats.loss
         elif not stats.loss <= self.loss + 1e-14 * abs(self.loss):
             self._retry()
             return self._finish_if_out_of_passes()
@@ -275,6 +278,7 @@ class ScalingFitter:
     def _finish_if_out_of_passes(self) -> bool:
         if not self.done and self.passes >= self.max_passes:
             self.done = True
+            self.separated = self.loss < 1e-9 * self._first_loss  # as in _newton
         return self.done
 
     def _check_first(self, stats: ScalingStats) -> None:
@@ -306,7 +310,11 @@ class ScalingFitter:
         self._decrement = float(-g @ step) / stats.total("w")
         small = bool(np.all(np.abs(step) <= 1e-15 * (1.0 + np.abs(self._theta))))
         if self._decrement <= 1e-24 or small:
-            self.converged = self.done = True
+            # a loss below 1e-9 of the identity map's: the predictions separate the
+            # classes, and the loss only stopped falling (towards 0, as the map sharpens
+            # into a step) where its terms rounded away
+            self.separated = self.loss < 1e-9 * self._first_loss
+            self.converged, self.done = not self.separated, True
             return
         self._step, self._scale = step, 1.0
         self._set_trial()
@@ -330,11 +338,20 @@ class ScalingFitter:
 
     def result(self) -> PlattMap | TemperatureMap:
         """The fitted map; :class:`DataError` if the fit did not converge."""
+        if self.separated:
+            raise DataError(
+                f"{self.method} scaling: positives and negatives that overlap in the "
+                "predictions, so that a finite map is best",
+                f"predictions that separate the classes: the loss fell from "
+                f"{self._first_loss:.3g} to {self.loss:.3g} and keeps falling as the map "
+                "sharpens into a step",
+                "use the isotonic map, which fits a step",
+            )
         if not self.converged:
             raise DataError(
                 f"{self.method} scaling: a fit that converges within {self.max_passes} passes",
-                f"not converged after {self.passes} passes (done={self.done}); the labels "
-                "may be separated perfectly by the predictions, so that the best map is a step",
+                f"not converged after {self.passes} passes; the labels may be separated "
+                "perfectly by the predictions, so that the best map is a step",
                 "use the isotonic map, or raise max_passes",
             )
         a, b = float(self._theta[0]), float(self._theta[1])
