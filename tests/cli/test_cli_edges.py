@@ -59,6 +59,18 @@ def test_negative_logits_are_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0 and "-0.000000" not in out and "nan" not in out.lower()
 
 
+def test_tiny_and_huge_losses_are_shown_with_an_exponent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # fixed-point showed e**-100 as 0.000000 and a logit of 1e30 as thirty-one digits
+    rc, out, err = _err(
+        capsys, "loss", "--preds", "100,-100,1e30", "--targets", "1,0,0", "--logits"
+    )
+    assert rc == 0, err
+    assert out.count("3.72008e-44") == 4 and "1e+30" in out and "3.33333e+29" in out
+    assert "000000000" not in out
+
+
 def test_split_negative_values_only_joins_the_named_flags() -> None:
     args = ["loss", "--preds", "-2,3", "--targets", "-.5", "--logits", "--x", "-1"]
     assert split_negative_values(args, ("--preds", "--targets")) == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
@@ -213,6 +214,15 @@ def _table(cfg: Config) -> dict[str, object]:
     return out
 
 
+def _num(v: float, digits: int) -> str:
+    """Fixed-point with ``digits`` decimals where that shows 3 significant digits; 6
+    significant digits with an exponent below that and from 1e7 (3.72008e-44, not
+    0.000000; 1e+30, not thirty-one digits)."""
+    if v == 0 or not math.isfinite(v) or 10.0 ** (2 - digits) <= abs(v) < 1e7:
+        return f"{v:.{digits}f}"
+    return f"{v:.6g}"
+
+
 def execute(cfg: Config) -> int:
     res = compute_table(cfg)
     if cfg.as_json:
@@ -227,19 +237,20 @@ def execute(cfg: Config) -> int:
     print(f"{'target':>8}  {pred_head:>18}  {'BCE':>10}  {'floor H(y)':>10}  {'excess KL':>10}")
     for r in rows:
         print(
-            f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {r['bce']:>10.6f}  "
-            f"{r['floor']:>10.6f}  {r['excess']:>10.6f}"
+            f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {_num(r['bce'], 6):>10}  "
+            f"{_num(r['floor'], 6):>10}  {_num(r['excess'], 6):>10}"
         )
     print(
-        f"{'mean':>8}  {'':>18}  {mean['bce']:>10.6f}  {mean['floor']:>10.6f}  "
-        f"{mean['excess']:>10.6f}"
+        f"{'mean':>8}  {'':>18}  {_num(mean['bce'], 6):>10}  {_num(mean['floor'], 6):>10}  "
+        f"{_num(mean['excess'], 6):>10}"
     )
     print()
-    print(f"BCE = floor + excess: {mean['bce']:.4f} = {mean['floor']:.4f} + {mean['excess']:.4f}.")
+    bce, floor, excess = (_num(mean[k], 4) for k in ("bce", "floor", "excess"))
+    print(f"BCE = floor + excess: {bce} = {floor} + {excess}.")
     if mean["floor"] > 0:
         print(
-            f"The minimum is at prediction = target; the floor here is {mean['floor']:.4f}, "
-            f"so a perfect prediction scores {mean['floor']:.4f}, not 0."
+            f"The minimum is at prediction = target; the floor here is {floor}, "
+            f"so a perfect prediction scores {floor}, not 0."
         )
         print(
             "Only the excess (KL divergence) can be trained away; the floor is the entropy of "
