@@ -35,8 +35,6 @@ __all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execut
 #: flags whose value may start with a minus sign (``--positive-label -1``)
 VALUE_FLAGS = ("--positive-label", "--clip", "--confidence")
 
-#: the most replicates (each adds about 250 kB to every state), as ``compare`` allows
-
 
 @dataclass(frozen=True)
 class Config:

@@ -229,8 +229,8 @@ class ScalingFitter:
             fitter.step(stats)
         recalibration_map = fitter.result()
 
-    ``passes``, ``converged`` and ``loss`` (the mean log loss at the fitted map, over
-    the rows with a finite logit) describe the fit.
+    ``passes``, ``converged``, ``separated`` and ``loss`` (the mean log loss at the
+    fitted map, over the rows with a finite logit) describe the fit.
     """
 
     def __init__(self, method: str = "platt", *, max_passes: int = 50) -> None:
@@ -241,7 +241,6 @@ class ScalingFitter:
         self.max_passes = check_positive_int(max_passes, name="max_passes", fname=fname, example=50)
         self.passes = 0
         self.converged = False
-        self.separated = False  # the loss vanished while the map kept sharpening
         self.done = False
         self.loss = math.nan
         self._first_loss = math.nan
@@ -278,7 +277,6 @@ class ScalingFitter:
     def _finish_if_out_of_passes(self) -> bool:
         if not self.done and self.passes >= self.max_passes:
             self.done = True
-            self.separated = self.loss < 1e-9 * self._first_loss  # as in _newton
         return self.done
 
     def _check_first(self, stats: ScalingStats) -> None:
@@ -310,11 +308,7 @@ class ScalingFitter:
         self._decrement = float(-g @ step) / stats.total("w")
         small = bool(np.all(np.abs(step) <= 1e-15 * (1.0 + np.abs(self._theta))))
         if self._decrement <= 1e-24 or small:
-            # a loss below 1e-9 of the identity map's: the predictions separate the
-            # classes, and the loss only stopped falling (towards 0, as the map sharpens
-            # into a step) where its terms rounded away
-            self.separated = self.loss < 1e-9 * self._first_loss
-            self.converged, self.done = not self.separated, True
+            self.converged = self.done = True
             return
         self._step, self._scale = step, 1.0
         self._set_trial()
@@ -335,6 +329,13 @@ class ScalingFitter:
             self._scale *= 0.5  # 1/T must stay > 0 (its optimum is > 0, checked)
             trial = self._theta + self._scale * self._step
         self._trial = trial
+
+    @property
+    def separated(self) -> bool:
+        """Whether the loss fell below 1e-9 of the identity map's: predictions that
+        separate the classes, whose loss keeps falling towards 0 as the map sharpens into
+        a step (the Newton steps stop only where its terms round away)."""
+        return bool(self.loss < 1e-9 * self._first_loss)
 
     def result(self) -> PlattMap | TemperatureMap:
         """The fitted map; :class:`DataError` if the fit did not converge."""
