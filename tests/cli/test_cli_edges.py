@@ -390,3 +390,32 @@ def test_warmup_without_numba_says_there_is_nothing_to_compile(tmp_path: Path) -
     res = _without(["numba"], ["warmup"])
     assert res.returncode == 0, res.stderr
     assert "numba is not installed" in res.stdout and "pip install 'bcelab[fast]'" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["compare", "f.parquet", "--target", "y", "--pred", "a", "b"],
+            "bcelab compare: error: one value after --pred; received --pred a b. "
+            "give the flag once per value: --pred a --pred b",
+        ),
+        (
+            ["loss", "--preds", "0.5", "--targets", "1", "extra"],
+            "bcelab loss: error: one value after --targets; received --targets 1 extra. "
+            "quote a value with spaces (--targets '1 extra'), or drop extra",
+        ),
+        (
+            ["eval", "f.parquet", "--target", "y", "--pred", "p", "--bogus"],
+            "bcelab eval: error: only the flags and values of `bcelab eval --help`; "
+            "received unrecognized arguments: --bogus",
+        ),
+        (["--bogus"], "bcelab: error: only the flags and values of `bcelab --help`"),
+    ],
+)
+def test_arguments_no_flag_takes_are_named_with_the_fix(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    # argparse said "bcelab: error: unrecognized arguments: b" under bcelab's own usage line
+    rc, out, err = _err(capsys, *args)
+    assert rc == 2 and out == "" and message in err and "usage:" not in err

@@ -23,7 +23,7 @@ from types import ModuleType
 
 from .. import __version__
 from ..errors import BCELabError
-from .messages import in_flags, missing_extra, split_negative_values
+from .messages import in_flags, missing_extra, split_negative_values, unrecognized
 from .output import from_os_error
 
 __all__ = ["console", "main"]
@@ -66,7 +66,7 @@ def _requested(argv: Sequence[str]) -> str | None:
 
 
 def _fail(command: str, err: BaseException) -> int:
-    print(f"bcelab {command}: error: {err}", file=sys.stderr)
+    print(f"{' '.join(('bcelab', command)).strip()}: error: {err}", file=sys.stderr)
     return 2
 
 
@@ -119,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(command, missing_extra(err, command) or err)
     for mod in modules.values():
         args = split_negative_values(args, tuple(getattr(mod, "VALUE_FLAGS", ())))
-    ns = parser.parse_args(args)
+    ns, extra = parser.parse_known_args(args)
+    if extra:
+        repeatable = tuple(getattr(modules.get(ns.command), "REPEATABLE_FLAGS", ()))
+        return _fail(ns.command or "", unrecognized(args, extra, repeatable, ns.command))
     if ns.version:
         print(f"bcelab {__version__}")
         return 0

@@ -30,10 +30,20 @@ from .numbers import number, whole_number
 from .output import check_dir
 from .warmup import CompileNotice
 
-__all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute", "run"]
+__all__ = [
+    "REPEATABLE_FLAGS",
+    "VALUE_FLAGS",
+    "Config",
+    "add_arguments",
+    "config_from_args",
+    "execute",
+    "run",
+]
 
 #: flags whose value may start with a minus sign (``--positive-label -1``)
 VALUE_FLAGS = ("--positive-label", "--clip", "--confidence")
+#: flags given once per value (``--pred a --pred b``)
+REPEATABLE_FLAGS = ("--pred", "--logit")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,18 @@ missing optional package into the ``pip install`` line that brings it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from ..errors import BCELabError, MissingDependencyError
+from ..errors import BCELabError, MissingDependencyError, OptionError
 
-__all__ = ["EXTRAS", "FLAGS", "in_flags", "missing_extra", "split_negative_values"]
+__all__ = [
+    "EXTRAS",
+    "FLAGS",
+    "in_flags",
+    "missing_extra",
+    "split_negative_values",
+    "unrecognized",
+]
 
 #: top-level package -> the extra that installs it
 EXTRAS = {
@@ -248,3 +256,30 @@ def split_negative_values(args: list[str], flags: tuple[str, ...]) -> list[str]:
         out.append(a)
         i += 1
     return out
+
+
+def unrecognized(
+    argv: Sequence[str],
+    extra: Sequence[str],
+    repeatable: Sequence[str] = (),
+    command: str | None = None,
+) -> OptionError:
+    """Arguments no flag took; after a flag's value (``--pred a b``), that each flag takes
+    one value, and for a ``repeatable`` flag how to give it again."""
+    shown = " ".join(extra)
+    first = extra[0]
+    i = list(argv).index(first) if first in argv else -1
+    flag = argv[i - 2] if i >= 2 and argv[i - 2].startswith("--") else None
+    if flag is None or argv[i - 1].startswith("-") or first.startswith("-"):
+        return OptionError(
+            f"only the flags and values of `{' '.join(('bcelab', command or '')).strip()} --help`",
+            f"received unrecognized arguments: {shown}",
+            "check the spelling, and quote values with spaces",
+        )
+    value = argv[i - 1]
+    fix = (
+        f"give the flag once per value: {flag} {value} {flag} {first}"
+        if flag in repeatable
+        else f"quote a value with spaces ({flag} '{value} {first}'), or drop {first}"
+    )
+    return OptionError(f"one value after {flag}", f"received {flag} {value} {shown}", fix)
