@@ -23,6 +23,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 NOT_FOR_PLAIN_EVAL = (
     "bcelab.metrics.recalibration",
     "bcelab.metrics.scaling",
+    "bcelab.metrics.scaling_fit",
     "bcelab.evaluation.recal_fit",
     "bcelab.evaluation.recal_pass",
     "bcelab.evaluation.dask_engine",
@@ -82,7 +83,7 @@ def test_plain_eval_loads_none_of_the_optional_parts(small: str) -> None:
 def test_recalibration_loads_its_modules_when_asked(small: str) -> None:
     rc, mods, out = _loaded("eval", small, "--pred", "p", "--target", "y", "--recalibrate", "platt")
     assert rc == 0, out
-    assert {"bcelab.evaluation.recal_fit", "bcelab.metrics.scaling"} <= mods
+    assert {"bcelab.evaluation.recal_fit", "bcelab.metrics.scaling_fit"} <= mods
     assert "recalibrated      platt (a=" in out
 
 

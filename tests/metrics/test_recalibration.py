@@ -28,13 +28,8 @@ from bcelab.metrics.recalibration import (
     load_map,
     reweight_negatives,
 )
-from bcelab.metrics.scaling import (
-    ScalingFitter,
-    ScalingStats,
-    fit_platt,
-    fit_scaling,
-    fit_temperature,
-)
+from bcelab.metrics.scaling import ScalingStats
+from bcelab.metrics.scaling_fit import ScalingFitter, fit_platt, fit_scaling, fit_temperature
 
 
 def _sig(x: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ as the evaluation does: the same weights, the same negative weighting
 
 * ``"platt"`` and ``"temperature"``: Newton's method, one streaming pass per step
   (:class:`~bcelab.evaluation.recal_pass.ScalingAccumulator` on the evaluation's
-  engine), typically 4-10 passes; see :mod:`bcelab.metrics.scaling`.
+  engine), typically 4-10 passes; see :mod:`bcelab.metrics.scaling_fit`.
 * ``"isotonic"``: the PAV fit on the fine histogram of the fit rows' ``BinaryStats``
   (no extra pass on the evaluated rows; one pass over ``fit_on``).
 * ``"downsampling"``: not fitted; ``q = p / (p + (1 - p) / negative_rate)``.
@@ -27,7 +27,8 @@ from typing import cast
 
 from ..errors import DataError
 from ..metrics import BinaryStats, DownsamplingMap, RecalibrationMap, fit_isotonic
-from ..metrics.scaling import ScalingStats, fit_scaling
+from ..metrics.scaling import ScalingStats
+from ..metrics.scaling_fit import fit_scaling
 from .reader import Unit
 from .recal_options import RecalibrationOptions
 from .recal_pass import MappedAccumulator, ScalingAccumulator

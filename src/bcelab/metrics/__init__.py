@@ -36,7 +36,8 @@ if TYPE_CHECKING:
         load_map,
         reweight_negatives,
     )
-    from .scaling import ScalingFitter, ScalingStats, fit_platt, fit_scaling, fit_temperature
+    from .scaling import ScalingStats
+    from .scaling_fit import ScalingFitter, fit_platt, fit_scaling, fit_temperature
 
 #: start-up time: the paired bootstrap, the recalibration maps and the scaling fits load
 #: on first use (an evaluation without recalibration needs none of them)
@@ -56,9 +57,9 @@ _LAZY = {
         ),
         ".recalibration",
     ),
+    "ScalingStats": ".scaling",
     **dict.fromkeys(
-        ("ScalingFitter", "ScalingStats", "fit_platt", "fit_scaling", "fit_temperature"),
-        ".scaling",
+        ("ScalingFitter", "fit_platt", "fit_scaling", "fit_temperature"), ".scaling_fit"
     ),
 }
 

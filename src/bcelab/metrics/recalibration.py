@@ -9,7 +9,7 @@ method                    map                                           ``params
 ``"downsampling"``        :math:`q = p / (p + (1 - p) / W)`             ``{"negative_rate"}``
 ========================  ============================================  ======================
 
-Platt and temperature scaling are fitted by :mod:`bcelab.metrics.scaling`; the isotonic
+Platt and temperature scaling are fitted by :mod:`bcelab.metrics.scaling_fit`; the isotonic
 map is the PAV fit on the fine histogram of a :class:`~bcelab.metrics.BinaryStats`
 (:func:`fit_isotonic`), block k mapping ``edges[k] <= p < edges[k + 1]`` to
 ``values[k]``.  The downsampling map undoes the keeping of each negative with
