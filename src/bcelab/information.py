@@ -17,9 +17,11 @@ from typing import Any, NamedTuple
 
 from ._core import formulas
 from ._core.arrays import accum_dtype, is_traced, quiet, size, stop_gradient
+from ._core.display import decimals_or_exponent
 from ._core.divergence import kl_exact
 from ._core.options import AxisArg, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import finish, keep_mask, prepare, shield
+from .errors import EmptyReductionError
 
 __all__ = ["Decomposition", "binary_entropy", "binary_kl", "decompose"]
 
@@ -187,8 +189,11 @@ class Decomposition(NamedTuple):
         return {**self._asdict(), "excess_fraction": self.excess_fraction}
 
     def __str__(self) -> str:
+        bce, floor, excess = (
+            decimals_or_exponent(v, 4) for v in (self.bce, self.floor, self.excess)
+        )
         return (
-            f"BCE {self.bce:.4f} = floor {self.floor:.4f} + excess {self.excess:.4f} "
+            f"BCE {bce} = floor {floor} + excess {excess} "
             f"(the part a better prediction can still remove)"
         )
 
@@ -258,10 +263,17 @@ def decompose(
     )
     xp = prep.xp
     parts = {"bce": ce, "floor": formulas.entropy(xp, y), "excess": excess}
-    means = {
-        k: finish(prep, v, reduction=reduction, weights=weights, mask=mask, axis=None, fname=fname)
-        for k, v in parts.items()
-    }
+    try:
+        means = {
+            k: finish(
+                prep, v, reduction=reduction, weights=weights, mask=mask, axis=None, fname=fname
+            )
+            for k, v in parts.items()
+        }
+    except EmptyReductionError as e:  # its advice of reduction='sum' is not for decompose
+        raise EmptyReductionError(
+            e.expected, e.received, "check the mask/weights: a decomposition needs an element"
+        ) from None
     total = size(prep.pred.shape)
     keep = keep_mask(prep, mask, fname=fname)
     kept = None if keep is None else xp.sum(xp.astype(keep, accum_dtype(xp, prep.pred)))

@@ -201,6 +201,10 @@ def test_other_bad_inputs() -> None:
         bcelab.reduce(np.ones((2, 2)), reduction="none", axis=0)
     with pytest.raises(bcelab.OptionError, match="reduction must be"):
         bcelab.decompose([0.5], [0.5], reduction="sum")
+    for kw in ({"mask": [False]}, {"weights": [0.0], "reduction": "weighted_mean"}):
+        with pytest.raises(bcelab.EmptyReductionError) as err:
+            bcelab.decompose([0.5], [0.5], **kw)  # type: ignore[arg-type]
+        assert "reduction='sum'" not in str(err.value)  # decompose takes no sum
 
 
 def test_errors_are_value_errors_for_callers_that_do_not_know_bcelab() -> None:

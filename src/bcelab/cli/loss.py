@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 
+from .._core.display import decimals_or_exponent
 from ..conventions import CONVENTIONS
 from ..errors import OptionError
 from ..information import binary_entropy, binary_kl, decompose
@@ -214,15 +214,6 @@ def _table(cfg: Config) -> dict[str, object]:
     return out
 
 
-def _num(v: float, digits: int) -> str:
-    """Fixed-point with ``digits`` decimals where that shows 3 significant digits; 6
-    significant digits with an exponent below that and from 1e7 (3.72008e-44, not
-    0.000000; 1e+30, not thirty-one digits)."""
-    if v == 0 or not math.isfinite(v) or 10.0 ** (2 - digits) <= abs(v) < 1e7:
-        return f"{v:.{digits}f}"
-    return f"{v:.6g}"
-
-
 def execute(cfg: Config) -> int:
     res = compute_table(cfg)
     if cfg.as_json:
@@ -237,15 +228,15 @@ def execute(cfg: Config) -> int:
     print(f"{'target':>8}  {pred_head:>18}  {'BCE':>10}  {'floor H(y)':>10}  {'excess KL':>10}")
     for r in rows:
         print(
-            f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {_num(r['bce'], 6):>10}  "
-            f"{_num(r['floor'], 6):>10}  {_num(r['excess'], 6):>10}"
+            f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {decimals_or_exponent(r['bce'], 6):>10}  "
+            f"{decimals_or_exponent(r['floor'], 6):>10}  {decimals_or_exponent(r['excess'], 6):>10}"
         )
     print(
-        f"{'mean':>8}  {'':>18}  {_num(mean['bce'], 6):>10}  {_num(mean['floor'], 6):>10}  "
-        f"{_num(mean['excess'], 6):>10}"
+        f"{'mean':>8}  {'':>18}  {decimals_or_exponent(mean['bce'], 6):>10}  {decimals_or_exponent(mean['floor'], 6):>10}  "
+        f"{decimals_or_exponent(mean['excess'], 6):>10}"
     )
     print()
-    bce, floor, excess = (_num(mean[k], 4) for k in ("bce", "floor", "excess"))
+    bce, floor, excess = (decimals_or_exponent(mean[k], 4) for k in ("bce", "floor", "excess"))
     print(f"BCE = floor + excess: {bce} = {floor} + {excess}.")
     if mean["floor"] > 0:
         print(

@@ -1,0 +1,42 @@
+"""Numbers in sentences and tables (bcelab._core.display), and the decomposition's text."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bcelab
+from bcelab._core.display import decimals_or_exponent
+
+
+@pytest.mark.parametrize(
+    ("v", "decimals", "shown"),
+    [
+        (0.0, 4, "0.0000"),
+        (0.5806, 4, "0.5806"),
+        (0.0123, 4, "0.0123"),
+        (0.00123, 4, "0.00123"),
+        (3.72008e-44, 6, "3.72008e-44"),
+        (1e30, 4, "1e+30"),
+        (9999999.0, 4, "9999999.0000"),
+        (math.inf, 4, "inf"),
+    ],
+)
+def test_examples(v: float, decimals: int, shown: str) -> None:
+    assert decimals_or_exponent(v, decimals) == shown
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.integers(2, 8))
+def test_three_significant_digits_always_show(v: float, decimals: int) -> None:
+    text = decimals_or_exponent(v, decimals)
+    if v != 0:
+        assert float(text) == pytest.approx(v, rel=5e-3)
+
+
+def test_the_decomposition_prints_tiny_and_huge_losses() -> None:
+    # .4f printed -log(1 - 1e-12) as 0.0000 and a logit of 1e30 with thirty-one digits
+    assert str(bcelab.decompose([1 - 1e-12], [1.0])).startswith("BCE 9.99978e-13 = floor 0.0000 + ")
+    assert str(bcelab.decompose([1e30], [0.0], logits=True)).startswith("BCE 1e+30 = floor 0.0000")
