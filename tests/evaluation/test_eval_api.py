@@ -264,6 +264,28 @@ def test_progress_callback_and_result_views(folder):
         res.plot(segment="zzz")
 
 
+def test_the_null_and_nan_segments_can_be_plotted(tmp_path):
+    # segment=None plotted every row (the default): the null segment could not be drawn,
+    # and a loop over res.segments drew the whole file for it without a word
+    rng = np.random.default_rng(3)
+    n = 900
+    seg = pa.array(rng.choice(["a", "b", None], n))
+    f = pa.array(np.where(rng.random(n) < 0.4, np.nan, 1.0))  # NaN in Parquet, not null
+    path = tmp_path / "segs.parquet"
+    p = rng.random(n)
+    pq.write_table(pa.table({"y": (rng.random(n) < p) * 1.0, "p": p, "s": seg, "f": f}), path)
+    res = bcelab.evaluate(path, preds="p", target="y", by="s")
+    assert res.plot()._suptitle.get_text() == f"{path}: {n:,} rows"
+    for s in res.segments:
+        fig = res.plot(segment=s.value)
+        shown = "null" if s.value is None else s.value
+        assert fig._suptitle.get_text() == f"{path} [s = {shown}]"
+    res = bcelab.evaluate(path, preds="p", target="y", by="f")
+    assert res.plot(segment=float("nan"))._suptitle.get_text() == f"{path} [f = NaN]"
+    with pytest.raises(OptionError, match="segment"):
+        res.plot(segment=None)  # no null values in f
+
+
 def test_too_many_segments_is_a_clear_error(tmp_path):
     from bcelab.evaluation.tasks import MAX_SEGMENTS
 

@@ -17,7 +17,17 @@ if TYPE_CHECKING:
 
     from ..metrics import BinaryMetrics, BinaryStats, CalibrationDecomposition, RecalibrationMap
 
-__all__ = ["EvalResult", "Recalibration", "Segment", "flatten"]
+__all__ = ["ALL_ROWS", "EvalResult", "Recalibration", "Segment", "flatten"]
+
+
+class _AllRows:
+    """The default of :meth:`EvalResult.plot`: every row (None names the null segment)."""
+
+    def __repr__(self) -> str:
+        return "ALL_ROWS"
+
+
+ALL_ROWS: Any = _AllRows()
 
 
 @dataclass(frozen=True)
@@ -188,15 +198,17 @@ class EvalResult:
         names = list(dict.fromkeys(k for r in rows for k in r))
         return pa.table({n: [_clean(r.get(n)) for r in rows] for n in names})
 
-    def plot(self, *, segment: Any = None) -> Figure:
-        """A 2x2 overview: reliability diagram, ROC, precision-recall, score histograms."""
+    def plot(self, *, segment: Any = ALL_ROWS) -> Figure:
+        """A 2x2 overview: reliability diagram, ROC, precision-recall, score histograms, of
+        every row, or of the rows of one ``segment`` (a value of the ``by`` column; None
+        is the segment of null values, as in :attr:`segments`)."""
         from .figures import overview  # start-up time: only a figure needs it
 
-        if segment is None:
+        if segment is ALL_ROWS:
             return overview(self.stats, self.metrics, title=self._title(None))
         for s in self.segments:
-            if s.value == segment:
-                return overview(s.stats, s.metrics, title=self._title(s.value))
+            if s.value == segment and (s.value is None) == (segment is None):
+                return overview(s.stats, s.metrics, title=self._title(s.value, segment=True))
         values = [s.value for s in self.segments]
         raise OptionError(
             f"segment in {values[:20]}",
@@ -204,10 +216,13 @@ class EvalResult:
             "pick one of the values of the by column",
         )
 
-    def _title(self, value: Any) -> str:
+    def _title(self, value: Any, *, segment: bool = False) -> str:
         name = ", ".join(self.source) if len(self.source) <= 2 else f"{len(self.source)} sources"
-        seg = "" if value is None else f" [{self.columns.by} = {value}]"
-        return f"{name}{seg}: {self.rows:,} rows" if value is None else f"{name}{seg}"
+        if not segment:
+            return f"{name}: {self.rows:,} rows"
+        nan = isinstance(value, float) and math.isnan(value)
+        shown = "null" if value is None else "NaN" if nan else value
+        return f"{name} [{self.columns.by} = {shown}]"
 
     def __str__(self) -> str:
         """The report ``bcelab eval`` prints: the source line, every metric, the
