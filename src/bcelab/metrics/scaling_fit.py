@@ -186,6 +186,17 @@ def fit_scaling(
     return fitter.result()
 
 
+def _fit_rows(
+    method: str, preds: object, targets: object, weights: object, logits: bool, max_passes: int
+) -> PlattMap | TemperatureMap:
+    z = to_logits(preds, logits=logits, fname=f"fit_{method}")
+    return fit_scaling(
+        lambda s: s.update(z, targets, weights=weights, logits=True),
+        method=method,
+        max_passes=max_passes,
+    )
+
+
 def fit_platt(
     preds: object,
     targets: object,
@@ -195,15 +206,7 @@ def fit_platt(
     max_passes: int = 50,
 ) -> PlattMap:
     """Platt scaling fitted on in-memory rows (prediction first, target second)."""
-    z = to_logits(preds, logits=logits, fname="fit_platt")
-    return cast(
-        PlattMap,
-        fit_scaling(
-            lambda s: s.update(z, targets, weights=weights, logits=True),
-            method="platt",
-            max_passes=max_passes,
-        ),
-    )
+    return cast(PlattMap, _fit_rows("platt", preds, targets, weights, logits, max_passes))
 
 
 def fit_temperature(
@@ -215,12 +218,6 @@ def fit_temperature(
     max_passes: int = 50,
 ) -> TemperatureMap:
     """Temperature scaling fitted on in-memory rows (prediction first, target second)."""
-    z = to_logits(preds, logits=logits, fname="fit_temperature")
     return cast(
-        TemperatureMap,
-        fit_scaling(
-            lambda s: s.update(z, targets, weights=weights, logits=True),
-            method="temperature",
-            max_passes=max_passes,
-        ),
+        TemperatureMap, _fit_rows("temperature", preds, targets, weights, logits, max_passes)
     )
