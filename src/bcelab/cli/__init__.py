@@ -66,7 +66,7 @@ def _requested(argv: Sequence[str]) -> str | None:
 
 
 def _fail(command: str, err: BaseException) -> int:
-    print(f"{' '.join(('bcelab', command)).strip()}: error: {err}", file=sys.stderr)
+    print(f"bcelab{' ' + command if command else ''}: error: {err}", file=sys.stderr)
     return 2
 
 

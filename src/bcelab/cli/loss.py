@@ -214,6 +214,11 @@ def _table(cfg: Config) -> dict[str, object]:
     return out
 
 
+def _cells(r: dict[str, float]) -> str:
+    """The BCE, floor and excess columns of one row of the table."""
+    return "  ".join(f"{decimals_or_exponent(r[k], 6):>10}" for k in ("bce", "floor", "excess"))
+
+
 def execute(cfg: Config) -> int:
     res = compute_table(cfg)
     if cfg.as_json:
@@ -227,14 +232,8 @@ def execute(cfg: Config) -> int:
     pred_head = "p = sigmoid(logit)" if cfg.logits else "prediction"
     print(f"{'target':>8}  {pred_head:>18}  {'BCE':>10}  {'floor H(y)':>10}  {'excess KL':>10}")
     for r in rows:
-        print(
-            f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {decimals_or_exponent(r['bce'], 6):>10}  "
-            f"{decimals_or_exponent(r['floor'], 6):>10}  {decimals_or_exponent(r['excess'], 6):>10}"
-        )
-    print(
-        f"{'mean':>8}  {'':>18}  {decimals_or_exponent(mean['bce'], 6):>10}  {decimals_or_exponent(mean['floor'], 6):>10}  "
-        f"{decimals_or_exponent(mean['excess'], 6):>10}"
-    )
+        print(f"{r['target']:>8.4g}  {r['prediction']:>18.6g}  {_cells(r)}")
+    print(f"{'mean':>8}  {'':>18}  {_cells(mean)}")
     print()
     bce, floor, excess = (decimals_or_exponent(mean[k], 4) for k in ("bce", "floor", "excess"))
     print(f"BCE = floor + excess: {bce} = {floor} + {excess}.")

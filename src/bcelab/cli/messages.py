@@ -272,7 +272,7 @@ def unrecognized(
     flag = argv[i - 2] if i >= 2 and argv[i - 2].startswith("--") else None
     if flag is None or argv[i - 1].startswith("-") or first.startswith("-"):
         return OptionError(
-            f"only the flags and values of `{' '.join(('bcelab', command or '')).strip()} --help`",
+            f"only the flags and values of `bcelab {command + ' ' if command else ''}--help`",
             f"received unrecognized arguments: {shown}",
             "check the spelling, and quote values with spaces",
         )
