@@ -419,3 +419,32 @@ def test_arguments_no_flag_takes_are_named_with_the_fix(
     # argparse said "bcelab: error: unrecognized arguments: b" under bcelab's own usage line
     rc, out, err = _err(capsys, *args)
     assert rc == 2 and out == "" and message in err and "usage:" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "example"),
+    [
+        (
+            [
+                "eval",
+                "f.parquet",
+                "--target",
+                "y",
+                "--pred",
+                "p",
+                "--recalibrate",
+                "platt",
+                "--save-map",
+            ],
+            "map.json",
+        ),
+        (["explain", "--target", "0.3", "--plot"], "out.png"),
+    ],
+)
+def test_an_output_folder_where_a_file_goes_suggests_a_file_of_that_kind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], example: str
+) -> None:
+    # every such message suggested out.png, also for maps and prediction tables
+    rc, out, err = _err(capsys, *args, tmp_path)
+    assert rc == 2 and out == ""
+    assert f"is a folder. add a file name, e.g. {args[-1]} {tmp_path / example}" in err

@@ -136,6 +136,8 @@ def test_save_map_then_recalibrate_new_rows(capsys, data):
         assert got["seg"].to_pylist() == src["seg"].to_pylist()
     rc, _, err = _run(capsys, "recalibrate", m, "--data", data / "preds.parquet", "--out", out)
     assert rc == 2 and "--out must not exist (or add --overwrite)" in err
+    rc, _, err = _run(capsys, "recalibrate", m, "--data", data / "preds.parquet", "--out", data)
+    assert rc == 2 and f"e.g. --out {data / 'recalibrated.parquet'}" in err
     rc, _, _ = _run(
         capsys, "recalibrate", m, "--data", data / "preds.parquet", "--out", out, "--overwrite",
         "--pred", "p", "--out-column", "q",

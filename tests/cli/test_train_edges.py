@@ -105,6 +105,7 @@ def test_predict_checks_every_path_before_reading(
         ([run, "--data", garbage, "--out", tmp_path / "p.xlsx"], "--out ending in .parquet"),
         ([run, "--data", garbage, "--out", garbage / "p.csv"], "--out inside a folder"),
         ([run, "--data", tmp_path / "missing.csv", "--out", tmp_path / "p.csv"], "--data must name"),
+        ([run, "--data", garbage, "--out", tmp_path], f"e.g. --out {tmp_path / 'predictions.parquet'}"),
     ]  # fmt: skip
     capsys.readouterr()
     for args, words in cases:

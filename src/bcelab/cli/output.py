@@ -83,14 +83,15 @@ def _existing_parent(path: Path, flag: str) -> Path:
     return parent
 
 
-def check_file(path: str | os.PathLike[str], flag: str) -> Path:
-    """An output file: not an existing folder, in a writable folder."""
+def check_file(path: str | os.PathLike[str], flag: str, example: str = "out.png") -> Path:
+    """An output file: not an existing folder, in a writable folder (``example``: a file
+    name of the kind the flag writes, for the message)."""
     out = Path(path)
     if out.is_dir():
         raise OutputError(
             f"{flag} must name a file",
             f"{out} is a folder",
-            f"add a file name, e.g. {flag} {out / 'out.png'}",
+            f"add a file name, e.g. {flag} {out / example}",
         )
     _existing_parent(out, flag)
     return out

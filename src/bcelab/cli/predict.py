@@ -73,7 +73,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             "with --resume)",
         )
     data = flags.check_existing_file(ns.data, "--data", "CSV, TSV or Parquet file")
-    out = output.check_file(ns.out, "--out")
+    out = output.check_file(ns.out, "--out", "predictions.parquet")
     if output_kind(out) is None:
         raise OptionError(
             "--out ending in .parquet, .csv or .tsv",

@@ -102,5 +102,5 @@ def check_recalibration_flags(ns: argparse.Namespace) -> RecalibrationFlags:
             "check the path",
         )
     if save is not None:
-        check_file(save, "--save-map")
+        check_file(save, "--save-map", "map.json")
     return RecalibrationFlags(method, fit_on, rate, save)

@@ -101,7 +101,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             "write e.g. --delimiter ';' or --delimiter tab",
         )
     _check_map(ns.fitted)
-    check_file(ns.out, "--out")
+    check_file(ns.out, "--out", "recalibrated.parquet")
     check_paths(ns.data, ns.out, overwrite=ns.overwrite)
     return Config(
         ns.fitted, ns.data, ns.out, ns.pred, ns.logit, ns.out_column, delimiter, ns.overwrite
