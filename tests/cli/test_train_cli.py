@@ -118,6 +118,8 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
         ["--seeds", "0"],
         ["--seed", "-1"],
         ["--hidden", "0"],
+        ["--hidden", "50,,3"],  # a missing size was skipped: MLP 2-50-3-1
+        ["--hidden", "64,"],
         ["--momentum", "1"],
         ["--label-smoothing", "-0.1"],
         ["--resume", str(tmp_path / "nothing")],

@@ -92,7 +92,7 @@ class Config:
 
 def _hidden(text: str) -> tuple[int, ...]:
     try:
-        vals = tuple(int(v) for v in str(text).split(",") if v.strip())
+        vals = tuple(int(v) for v in str(text).split(","))  # "50,,3": no layer is empty
     except ValueError:
         vals = ()
     if not vals or min(vals) < 1:
