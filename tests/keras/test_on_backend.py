@@ -355,3 +355,16 @@ def test_probabilities_outside_0_1_advise_from_logits():
         with pytest.raises(DomainError, match="Keras") as err:
             call()
         assert "pass from_logits=True" in err.value.fix and "*_with_logits" not in err.value.fix
+
+
+def test_a_sample_weight_of_the_predictions_shape_weights_each_output():
+    # bcelab weights each output's loss by its own weight; Keras's own loss reduces the
+    # outputs before it applies weights of this shape (0.2628 here, against 0.3244)
+    yt = np.array([[0, 1], [1, 0]], dtype="float32")
+    yp = np.array([[0.2, 0.7], [0.9, 0.4]], dtype="float32")
+    sw = np.array([[1.0, 0.0], [0.5, 2.0]], dtype="float32")
+    each = -(yt * np.log(yp.astype(float)) + (1 - yt) * np.log1p(-yp.astype(float)))
+    got = float(_np(bk.BinaryCrossentropy()(yt, yp, sample_weight=sw)))
+    np.testing.assert_allclose(got, (each * sw).sum() / each.size, rtol=2e-6)  # 0.3244
+    keras_own = float(_np(keras.losses.BinaryCrossentropy()(yt, yp, sample_weight=sw)))
+    assert abs(keras_own - got) > 0.05  # the documented difference
