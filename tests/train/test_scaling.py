@@ -39,7 +39,7 @@ def test_ordinary_columns_give_the_direct_formulas_bits(
         with pytest.raises(DataError, match="within float32's range once standardised"):
             standardise(xt, xe)
         return
-    for got, ref in zip(standardise(xt, xe), want, strict=True):
+    for got, ref in zip(standardise(xt, xe)[:2], want, strict=True):
         np.testing.assert_array_equal(got, ref)
 
 
@@ -50,8 +50,8 @@ def test_columns_beyond_the_range_of_their_squares_keep_their_spread(power: int)
     rng = np.random.default_rng(1)
     xt, xe = rng.normal(size=(50, 2)) + 3.0, rng.normal(size=(9, 2))
     big_t, big_e = xt * 2.0**power, xe * 2.0**power  # scaling by 2**k is exact
-    ref = standardise(xt, xe)
-    for got, want in zip(standardise(big_t, big_e), ref, strict=True):
+    ref = standardise(xt, xe)[:2]
+    for got, want in zip(standardise(big_t, big_e)[:2], ref, strict=True):
         np.testing.assert_array_equal(got, want)
     mu, sd = scaling(big_t)
     np.testing.assert_array_equal(mu, scaling(xt)[0] * 2.0**power)

@@ -25,7 +25,7 @@ import numpy as np
 from .._core.tables import Label, check_positive_label
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from . import rng
-from .scaling import scaling, standardise, standardised
+from .scaling import standardise, standardised
 from .tables import read_table, to_xy
 
 __all__ = [
@@ -301,8 +301,7 @@ def builtin(name: str, /) -> Dataset:
         perm = rng.permutations([0], epoch=0, n=x.shape[0])[0]
         n_train = (x.shape[0] + 1) // 2
         xt, yt, xe, ye = _split_half(x[perm], y[perm], n_train)
-        stats = scaling(xt)
-        xt, xe = standardise(xt, xe, features=bunch.feature_names)
+        xt, xe, stats = standardise(xt, xe, features=bunch.feature_names)
         parts = (xt, yt, xe, ye)
         notes = (
             "load_breast_cancer(); malignant = 1; fixed shuffled split "
@@ -377,8 +376,8 @@ def load_table(
                 f"received 0 rows ({x.shape[0]} usable rows in {path})",
                 "use more data, or change test_fraction= or test=",
             )
-    stats = scaling(xt)
-    xt, xe = standardise(xt, xe, features=names, source=str(test if test is not None else path))
+    source = str(test if test is not None else path)
+    xt, xe, stats = standardise(xt, xe, features=names, source=source)
     ds = as_dataset((xt, yt, xe, ye))
     notes = (*notes, "features standardised with training statistics")
     spec = _spec(names, stats, target, label)

@@ -82,11 +82,12 @@ def standardise(
     *,
     features: Sequence[str] | None = None,
     source: str = "the test data",
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Scale both splits with the training split's statistics only.
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    r"""Scale both splits with the training split's statistics only; returns both splits
+    and those statistics (:func:`scaling`).
 
     .. math:: x' = (x - \mu_{train}) / \sigma_{train}, \quad \sigma = 1 \text{ where } \sigma = 0
     """
     mu, sd = scaling(x_train)
     train = standardised(x_train, mu, sd, features=features, source="the training data")
-    return train, standardised(x_test, mu, sd, features=features, source=source)
+    return train, standardised(x_test, mu, sd, features=features, source=source), (mu, sd)
