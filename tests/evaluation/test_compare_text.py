@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 
 from bcelab.evaluation import compare
+from bcelab.evaluation.compare_report import render_html
 from bcelab.evaluation.compare_text import render_comparison
 
 
@@ -63,3 +64,33 @@ def test_in_memory_sources_and_zero_differences_read_right() -> None:
     assert "-0 " not in text and "-0," not in text and "-0)" not in text and "-0]" not in text
     assert "Neither part differs: the models rank and calibrate these rows alike." in text
     assert "Mainly" not in text
+
+
+def test_metrics_that_too_few_replicates_define_get_a_note() -> None:
+    # 60 rows with one positive: about a third of the resamples leave it out, and there
+    # ROC-AUC, PR-AUC, NE and the calibration ratio are undefined
+    rng = np.random.default_rng(1)
+    y = np.zeros(60)
+    y[3] = 1.0
+    table = pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
+    res = compare(table, preds=("a", "b"), target="y", replicates=40)
+    m = res.to_dict()["metrics"]
+    assert m["roc_auc"]["ci"] == [None, None] and m["roc_auc"]["diff"] is not None
+    assert m["roc_auc"]["replicates_used"] < 39 <= m["log_loss"]["replicates_used"]
+    text = render_comparison(res)
+    note = "of the 40 replicates define them (the others resampled no positive"
+    assert "ROC-AUC, PR-AUC: no interval, as only" in text.replace("NE, calibration, ", "")
+    assert note in text and "a 95% interval needs 39: compare again with more" in text
+    assert "Log loss" not in text.split("no interval")[0].splitlines()[-1]
+    res = compare(table, preds=("a", "b"), target="y", replicates=400)
+    assert all(None not in v["ci"] for v in res.to_dict()["metrics"].values())
+    assert "no interval" not in render_comparison(res)
+
+
+def test_the_report_page_carries_the_same_note() -> None:
+    rng = np.random.default_rng(1)
+    y = np.zeros(60)
+    y[3] = 1.0
+    table = pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
+    page = render_html(compare(table, preds=("a", "b"), target="y", replicates=40), {})
+    assert "<div class=warn>NE, calibration, ROC-AUC, PR-AUC: no interval, as only" in page

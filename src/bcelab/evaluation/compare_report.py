@@ -21,7 +21,7 @@ from ..errors import MissingDependencyError
 from .compare_figures import forest, forest_segments
 from .compare_labels import LABELS
 from .compare_result import ComparisonResult
-from .compare_text import SEGMENT_METRICS, few_rows_note, keying_line
+from .compare_text import SEGMENT_METRICS, few_rows_note, keying_line, undefined_notes
 from .markup import CSS
 from .text import segment_label
 
@@ -153,6 +153,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     sub_keyed = f"; {keyed}" if d["keyed_by"] == "id" else ""  # else the warning says it
     few = few_rows_note(d)
     warn += f"<div class=warn>{html.escape(few)}</div>" if few else ""
+    warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in undefined_notes(d))
     files = f"{d['files']} file(s)" if d["files"] else "in memory"
     verdict = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
     method = "".join(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._core.options import fewest_replicates
 from ..metrics.paired_result import REFLECTED
 from .compare_labels import LABELS
 from .text import segment_label
@@ -15,7 +16,14 @@ from .text import segment_label
 if TYPE_CHECKING:
     from .compare_result import ComparisonResult
 
-__all__ = ["FEW_ROWS", "SEGMENT_METRICS", "few_rows_note", "keying_line", "render_comparison"]
+__all__ = [
+    "FEW_ROWS",
+    "SEGMENT_METRICS",
+    "few_rows_note",
+    "keying_line",
+    "render_comparison",
+    "undefined_notes",
+]
 
 #: the metrics of the per-segment table
 SEGMENT_METRICS = ("log_loss", "roc_auc")
@@ -145,6 +153,27 @@ def _outside_notes(metrics: dict[str, dict[str, Any]]) -> list[str]:
     return notes
 
 
+def undefined_notes(d: dict[str, Any]) -> list[str]:
+    """A note for the metrics that have an estimate but no interval, because too few
+    replicates define them (resamples without a positive or without a negative row)."""
+    need = fewest_replicates(d["confidence"])
+    short = {
+        LABELS.get(name, name): m["replicates_used"]
+        for name, m in d["metrics"].items()
+        if m["diff"] is not None and None in m["ci"] and m["replicates_used"] < need
+    }
+    if not short:
+        return []
+    used = sorted(set(short.values()))
+    counts = " to ".join(str(u) for u in (used[0], used[-1])) if len(used) > 1 else str(used[0])
+    return [
+        f"{', '.join(short)}: no interval, as only {counts} of the {d['replicates']} "
+        "replicates define them (the others resampled no positive or no negative row); "
+        f"a {100 * d['confidence']:g}% interval needs {need}: compare again with more "
+        "replicates."
+    ]
+
+
 def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") -> str:
     """The comparison as text (see the module docstring)."""
     d = res.to_dict()
@@ -153,6 +182,7 @@ def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") ->
     v = d["verdict"]
     lines += [""] + [t for t in (v["text"], v["why"]) if t]
     lines += _outside_notes(d["metrics"])
+    lines += undefined_notes(d)
     few = few_rows_note(d)
     lines += [few] if few else []
     if res.columns.by is not None and d.get("segments"):
