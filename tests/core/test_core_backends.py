@@ -358,3 +358,40 @@ def test_pandas_and_polars_series_are_read_as_numpy() -> None:
         warnings.simplefilter("error")  # pandas' read-only memory, copied for torch
         out = bcelab.bce(torch.tensor(p), pd.Series(y), reduction="mean")
     assert float(out) == pytest.approx(want, rel=1e-15)
+
+
+# d/dy of alpha_t (1 - p_t)^gamma CE, with u = 1 - p_t = y q + (1 - y) p:
+# alpha_t [(a - b) u^gamma + CE gamma u^(gamma - 1) (q - p)] + (2 alpha - 1) CE u^gamma.
+# The log-space factor once gave NaN at a hard target (0 * inf from d log(y) / dy).
+@pytest.mark.parametrize(("gamma", "alpha"), [(0.5, None), (1.0, None), (2.0, 0.25), (3.0, None)])
+def test_focal_derivative_in_the_targets(
+    backend: Backend, gamma: float, alpha: float | None
+) -> None:
+    if backend.name == "numpy":
+        pytest.skip("no autograd")
+    x = np.array([-3.0, 0.0, 2.0, 12.0, -9.0, 7.5, 0.4, -1.2])
+    y = np.array([0.0, 1.0, 0.3, 1.0, 0.0, 1.0, 0.0, 0.8])
+    a, b = np.logaddexp(0.0, -x), np.logaddexp(0.0, x)  # -log p, -log q
+    p, q = np.exp(-a), np.exp(-b)
+    ce, u = y * a + (1 - y) * b, y * q + (1 - y) * p
+    want = (a - b) * u**gamma + ce * gamma * u ** (gamma - 1) * (q - p)
+    if alpha is not None:
+        want = (alpha * y + (1 - alpha) * (1 - y)) * want + (2 * alpha - 1) * ce * u**gamma
+    dtype = "float32" if backend.name == "jax" else "float64"  # JAX without x64
+    x_b = backend.asarray(x, dtype)
+
+    def f(v: object) -> object:
+        return bcelab.focal_with_logits(x_b, v, gamma=gamma, alpha=alpha, reduction="sum")
+
+    if backend.name == "torch":
+        import torch
+
+        yt = torch.tensor(y, requires_grad=True)
+        f(yt).backward()
+        got = yt.grad.numpy()
+    else:
+        import jax
+
+        got = np.asarray(jax.grad(f)(backend.asarray(y, dtype)))
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

@@ -36,6 +36,7 @@ __all__ = [
     "is_floating",
     "is_traced",
     "keep_array",
+    "may_need_gradient",
     "namespace",
     "nan_mask",
     "numpy_namespace",
@@ -262,6 +263,14 @@ def has_autograd(x: Array) -> bool:
     ``where`` on a data-dependent condition.
     """
     return is_tensor(x) or bool(array_api_compat.is_jax_array(x))
+
+
+def may_need_gradient(x: Array) -> bool:
+    """Whether autograd may ask for a derivative in ``x``: a torch tensor that requires
+    grad, or any JAX array (under ``jax.grad`` a traced value cannot tell)."""
+    if is_tensor(x):
+        return bool(x.requires_grad)
+    return bool(array_api_compat.is_jax_array(x))
 
 
 def stop_gradient(x: Array) -> Array:

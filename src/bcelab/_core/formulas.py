@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arrays import has_autograd, namespace_of, stop_gradient
+from .arrays import has_autograd, may_need_gradient, namespace_of, stop_gradient
 
 Array = Any
 _TINY = 2.2250738585072014e-308  # the smallest normal float64
@@ -198,7 +198,8 @@ def focal(
     ``1 - p_t = y (1 - p) + (1 - y) p``, whose log is a logaddexp of two logs, so
     ``(1 - p_t)^gamma = exp(gamma log(1 - p_t))`` never raises 0 to a power below 1:
     the gradient stays finite for every finite logit and every gamma >= 0
-    (the failure reported in tensorflow#70326 and kornia#2115).
+    (the failure reported in tensorflow#70326 and kornia#2115).  The derivative in the
+    targets comes from the direct form (:func:`_target_slope`), finite at 0/1 targets too.
 
     ``pq = (p, 1 - p)``, when given, makes the *value* of the factor accurate to a few
     ulp: ``exp(gamma L)`` has a relative error of about ``gamma |L|`` ulp (hundreds for
@@ -207,15 +208,34 @@ def focal(
     """
     ce = cross_entropy(y, a, b, None)
     if gamma != 0.0:
-        log_y = xp.log(y)  # -inf at y == 0 is fine: it only enters logaddexp
-        log_1my = xp.log1p(-y)
+        grad_y = may_need_gradient(y)
+        yc = stop_gradient(y) if grad_y else y  # the targets' derivative: _target_slope
+        log_y = xp.log(yc)  # -inf at y == 0 is fine: it only enters logaddexp
+        log_1my = xp.log1p(-yc)
         log_1mpt = logaddexp(xp, log_y + lq, log_1my + lp)
+        if grad_y:
+            log_1mpt = log_1mpt + _target_slope(xp, y, lp, lq)
         weight = xp.exp(gamma * log_1mpt)
         if pq is not None:
             weight = accurate_value(xp, focal_factor(xp, y, pq[0], pq[1], gamma), weight)
         # weight == 0 exactly where the prediction is perfect; ce is then 0 too.
         ce = xp.where(weight == 0, 0.0, weight * ce)
     return _alpha_weighted(xp, ce, y, alpha)
+
+
+def _target_slope(xp: Any, y: Array, lp: Array, lq: Array) -> Array:
+    """Zero, with the derivative of ``log(1 - p_t)`` in the targets (none in the logits).
+
+    ``1 - p_t = u = y q + (1 - y) p``, so the derivative is ``(q - p) / u``.  The log-space
+    form differentiates ``log y`` and ``log(1 - y)`` instead, which gives ``0 * inf`` (NaN)
+    at a hard target.  Where ``u`` is 0 (a perfect prediction whose ``1 - p`` or ``p``
+    underflowed) the slope is left at 0.
+    """
+    p, q = xp.exp(stop_gradient(lp)), xp.exp(stop_gradient(lq))
+    u = y * q + (1.0 - y) * p
+    positive = u > 0
+    log_u = xp.log(xp.where(positive, u, 1.0))
+    return xp.where(positive, log_u - stop_gradient(log_u), 0.0)
 
 
 def focal_factor(xp: Any, y: Array, p: Array, q: Array, gamma: float) -> Array:
