@@ -94,3 +94,18 @@ def test_the_report_page_carries_the_same_note() -> None:
     table = pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
     page = render_html(compare(table, preds=("a", "b"), target="y", replicates=40), {})
     assert "<div class=warn>NE, calibration, ROC-AUC, PR-AUC: no interval, as only" in page
+
+
+def test_a_segment_that_too_few_replicates_define_gets_the_note() -> None:
+    table = _table(constant_a=False, rows=2_000)
+    y = table.column("y").to_numpy().copy()
+    y[1940:] = 0.0
+    y[1945] = 1.0  # one positive among the last 60 rows
+    seg = pa.array(["big"] * 1940 + ["small"] * 60)
+    table = table.set_column(0, "y", pa.array(y)).append_column("s", seg)
+    res = compare(table, preds=("a", "b"), target="y", by="s", replicates=40)
+    small = next(s for s in res.to_dict()["segments"] if s["value"] == "small")
+    assert small["metrics"]["roc_auc"]["ci"] == [None, None]
+    text = render_comparison(res)
+    assert "1 segment(s) (small): a metric without an interval there has too few" in text
+    assert "segment(s) (big" not in text

@@ -153,25 +153,45 @@ def _outside_notes(metrics: dict[str, dict[str, Any]]) -> list[str]:
     return notes
 
 
-def undefined_notes(d: dict[str, Any]) -> list[str]:
-    """A note for the metrics that have an estimate but no interval, because too few
-    replicates define them (resamples without a positive or without a negative row)."""
-    need = fewest_replicates(d["confidence"])
-    short = {
+def _short_of_replicates(metrics: dict[str, dict[str, Any]], need: int) -> dict[str, int]:
+    """The metrics with an estimate but no interval for want of replicates: label -> used."""
+    return {
         LABELS.get(name, name): m["replicates_used"]
-        for name, m in d["metrics"].items()
+        for name, m in metrics.items()
         if m["diff"] is not None and None in m["ci"] and m["replicates_used"] < need
     }
-    if not short:
-        return []
-    used = sorted(set(short.values()))
-    counts = " to ".join(str(u) for u in (used[0], used[-1])) if len(used) > 1 else str(used[0])
-    return [
-        f"{', '.join(short)}: no interval, as only {counts} of the {d['replicates']} "
-        "replicates define them (the others resampled no positive or no negative row); "
-        f"a {100 * d['confidence']:g}% interval needs {need}: compare again with more "
-        "replicates."
+
+
+def undefined_notes(d: dict[str, Any]) -> list[str]:
+    """A note for the metrics that have an estimate but no interval, because too few
+    replicates define them (resamples without a positive or without a negative row),
+    overall and in the segments of ``--by``."""
+    need = fewest_replicates(d["confidence"])
+    why = (
+        "(the others resampled no positive or no negative row); a "
+        f"{100 * d['confidence']:g}% interval needs {need}: compare again with more replicates."
+    )
+    notes = []
+    short = _short_of_replicates(d["metrics"], need)
+    if short:
+        used = sorted(set(short.values()))
+        counts = f"{used[0]} to {used[-1]}" if len(used) > 1 else str(used[0])
+        notes.append(
+            f"{', '.join(short)}: no interval, as only {counts} of the {d['replicates']} "
+            f"replicates define them {why}"
+        )
+    segs = [
+        segment_label(s["value"])
+        for s in d.get("segments") or ()
+        if _short_of_replicates(s["metrics"] or {}, need)
     ]
+    if segs:
+        names = ", ".join(segs[:3]) + (f" and {len(segs) - 3} more" if len(segs) > 3 else "")
+        notes.append(
+            f"{len(segs)} segment(s) ({names}): a metric without an interval there has too "
+            f"few of the {d['replicates']} replicates that define it {why}"
+        )
+    return notes
 
 
 def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") -> str:
