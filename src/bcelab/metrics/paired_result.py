@@ -72,7 +72,8 @@ FROM_SUMS = frozenset({"log_loss", "ne", "brier", "calibration", "uncertainty"})
 METHOD = {
     "bootstrap": "paired Poisson(1) bootstrap; weights from a counter-based generator "
     "(SplitMix64) keyed by (seed, row key, replicate)",
-    "interval": "percentile (order statistics floor((R + 1) alpha / 2) from each end), replicates moved by the binning difference (point - reference; "
+    "interval": "percentile (the floor((R + 1) alpha / 2)-th replicate from each end), "
+    "replicates moved by the binning difference (point - reference; "
     "none for the metrics of exact sums); "
     "discrimination and miscalibration: basic (the moved replicates reflected about the "
     "estimate, 2 diff - d*)",
