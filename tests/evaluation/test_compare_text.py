@@ -92,8 +92,11 @@ def test_the_report_page_carries_the_same_note() -> None:
     y = np.zeros(60)
     y[3] = 1.0
     table = pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
-    page = render_html(compare(table, preds=("a", "b"), target="y", replicates=40), {})
-    assert "<div class=warn>NE, calibration, ROC-AUC, PR-AUC: no interval, as only" in page
+    res = compare(table, preds=("a", "b"), target="y", replicates=40)
+    assert "<div class=warn>NE, calibration, ROC-AUC, PR-AUC: no interval, as only" in render_html(
+        res, {}
+    )
+    assert "<p>NE, calibration, ROC-AUC, PR-AUC: no interval, as only" in res._repr_html_()
 
 
 def test_a_segment_that_too_few_replicates_define_gets_the_note() -> None:
