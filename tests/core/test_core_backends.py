@@ -4,6 +4,7 @@ and autograd (torch.autograd, jax.grad) equal to bcelab's analytic gradients."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -286,18 +287,22 @@ def test_derivative_in_the_targets_at_hard_targets(backend: Backend) -> None:
     dtype = "float32" if backend.name == "jax" else "float64"  # JAX without x64
     x_b, p_b = backend.asarray(x, dtype), backend.asarray(p, dtype)
     for name, (f, want) in cases.items():
-        if backend.name == "torch":
-            import torch
-
-            yt = torch.tensor(y, requires_grad=True)
-            f(yt).backward()
-            got = yt.grad.numpy()
-        else:
-            import jax
-
-            got = np.asarray(jax.grad(f)(backend.asarray(y, dtype)))
+        got = _derivative_in_the_targets(backend, f, y, dtype)
         tol = 1e-5 if dtype == "float32" else 1e-12
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
+
+
+def _derivative_in_the_targets(backend: Backend, f: Any, y: np.ndarray, dtype: str) -> np.ndarray:
+    """d f(y) / dy by torch autograd or ``jax.grad``."""
+    if backend.name == "torch":
+        import torch
+
+        yt = torch.tensor(y, requires_grad=True)
+        f(yt).backward()
+        return yt.grad.numpy()
+    import jax
+
+    return np.asarray(jax.grad(f)(backend.asarray(y, dtype)))
 
 
 def test_both_forms_of_the_kink_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,15 +388,6 @@ def test_focal_derivative_in_the_targets(
     def f(v: object) -> object:
         return bcelab.focal_with_logits(x_b, v, gamma=gamma, alpha=alpha, reduction="sum")
 
-    if backend.name == "torch":
-        import torch
-
-        yt = torch.tensor(y, requires_grad=True)
-        f(yt).backward()
-        got = yt.grad.numpy()
-    else:
-        import jax
-
-        got = np.asarray(jax.grad(f)(backend.asarray(y, dtype)))
+    got = _derivative_in_the_targets(backend, f, y, dtype)
     tol = 2e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

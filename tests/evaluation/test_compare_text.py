@@ -66,13 +66,17 @@ def test_in_memory_sources_and_zero_differences_read_right() -> None:
     assert "Mainly" not in text
 
 
-def test_metrics_that_too_few_replicates_define_get_a_note() -> None:
-    # 60 rows with one positive: about a third of the resamples leave it out, and there
-    # ROC-AUC, PR-AUC, NE and the calibration ratio are undefined
+def _one_positive() -> pa.Table:
+    """60 rows with one positive: about a third of the resamples leave it out, and there
+    ROC-AUC, PR-AUC, NE and the calibration ratio are undefined."""
     rng = np.random.default_rng(1)
     y = np.zeros(60)
     y[3] = 1.0
-    table = pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
+    return pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
+
+
+def test_metrics_that_too_few_replicates_define_get_a_note() -> None:
+    table = _one_positive()
     res = compare(table, preds=("a", "b"), target="y", replicates=40)
     m = res.to_dict()["metrics"]
     assert m["roc_auc"]["ci"] == [None, None] and m["roc_auc"]["diff"] is not None
@@ -88,11 +92,7 @@ def test_metrics_that_too_few_replicates_define_get_a_note() -> None:
 
 
 def test_the_report_page_carries_the_same_note() -> None:
-    rng = np.random.default_rng(1)
-    y = np.zeros(60)
-    y[3] = 1.0
-    table = pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
-    res = compare(table, preds=("a", "b"), target="y", replicates=40)
+    res = compare(_one_positive(), preds=("a", "b"), target="y", replicates=40)
     assert "<div class=warn>NE, calibration, ROC-AUC, PR-AUC: no interval, as only" in render_html(
         res, {}
     )
