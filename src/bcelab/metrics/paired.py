@@ -33,7 +33,7 @@ in any order, ``merge`` and threads give the same bits.  See
 >>> st = st.update(a, b, y, ids=np.arange(5000))
 >>> ll = st.compute(metrics=("log_loss", "roc_auc")).metrics["log_loss"]
 >>> round(ll["diff"], 4), [round(v, 4) for v in ll["ci"]], round(ll["p_value"], 3)
-(-0.0726, [-0.0825, -0.0623], 0.02)
+(-0.0726, [-0.0841, -0.0582], 0.02)
 """
 
 from __future__ import annotations
