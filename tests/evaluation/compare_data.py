@@ -35,6 +35,15 @@ def table(n: int = ROWS, seed: int = 0) -> pa.Table:
     )
 
 
+def one_positive() -> pa.Table:
+    """60 rows with one positive: about a third of the resamples leave it out, and there
+    ROC-AUC, PR-AUC, NE and the calibration ratio are undefined."""
+    rng = np.random.default_rng(1)
+    y = np.zeros(60)
+    y[3] = 1.0
+    return pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
+
+
 def write_parts(folder: Path, t: pa.Table, parts: int, *, stem: str = "part") -> list[Path]:
     """``t`` cut into ``parts`` consecutive Parquet files (row groups of 3,000 rows)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ from bcelab.evaluation import compare
 from bcelab.evaluation.compare_report import render_html
 from bcelab.evaluation.compare_text import render_comparison
 
+from .compare_data import one_positive
+
 
 def _table(constant_a: bool, rows: int = 1_000) -> pa.Table:
     """Model B sees the score with noise; model A is a constant near the base rate (0.334)
@@ -66,17 +68,8 @@ def test_in_memory_sources_and_zero_differences_read_right() -> None:
     assert "Mainly" not in text
 
 
-def _one_positive() -> pa.Table:
-    """60 rows with one positive: about a third of the resamples leave it out, and there
-    ROC-AUC, PR-AUC, NE and the calibration ratio are undefined."""
-    rng = np.random.default_rng(1)
-    y = np.zeros(60)
-    y[3] = 1.0
-    return pa.table({"y": y, "a": rng.random(60), "b": rng.random(60)})
-
-
 def test_metrics_that_too_few_replicates_define_get_a_note() -> None:
-    table = _one_positive()
+    table = one_positive()
     res = compare(table, preds=("a", "b"), target="y", replicates=40)
     m = res.to_dict()["metrics"]
     assert m["roc_auc"]["ci"] == [None, None] and m["roc_auc"]["diff"] is not None
@@ -92,7 +85,7 @@ def test_metrics_that_too_few_replicates_define_get_a_note() -> None:
 
 
 def test_the_report_page_carries_the_same_note() -> None:
-    res = compare(_one_positive(), preds=("a", "b"), target="y", replicates=40)
+    res = compare(one_positive(), preds=("a", "b"), target="y", replicates=40)
     assert "<div class=warn>NE, calibration, ROC-AUC, PR-AUC: no interval, as only" in render_html(
         res, {}
     )

@@ -86,7 +86,7 @@ def _numbers(m: dict[str, Any], pct: str) -> str:
     if m["diff"] is None:
         return "n/a"
     lo, hi = m["ci"]
-    ci = "" if lo is None or hi is None else f"  {pct} CI [{lo:+.3g}, {hi:+.3g}]"
+    ci = "  no interval" if lo is None or hi is None else f"  {pct} CI [{lo:+.3g}, {hi:+.3g}]"
     p = "" if m["p_value"] is None else f"  p = {m['p_value']:.2g}"
     return f"{m['diff']:+.3g}{ci}{p}"
 
