@@ -92,9 +92,18 @@ def test_unknown_command_still_lists_every_command() -> None:
         [sys.executable, "-m", "bcelab", "evl"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 2
-    for name in ("loss", "explain", "train", "eval", "compare", "recalibrate", "predict"):
-        assert f"'{name}'" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    listed = proc.stderr.split("one of ")[1].split(";")[0].split(", ")
+    assert listed == [
+        "loss",
+        "explain",
+        "train",
+        "eval",
+        "compare",
+        "recalibrate",
+        "predict",
+        "warmup",
+    ]
+    assert "did you mean bcelab eval?" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_version_and_help_import_no_command() -> None:

@@ -3,7 +3,8 @@
 Each subcommand lives in its own module with the same four parts:
 ``add_arguments(parser)``, a typed ``Config``, ``config_from_args(namespace)`` and
 ``execute(config) -> int``; ``VALUE_FLAGS`` may list the flags whose values can start
-with a minus sign.  Only this layer prints; the library core never does.
+with a minus sign, and ``SUBCOMMANDS`` the words that must follow the command's name
+(``bcelab train circles``).  Only this layer prints; the library core never does.
 
 Every failure the user can fix ends here as one line on stderr and exit code 2, never
 a traceback: bad input (:class:`bcelab.BCELabError`, rewritten to name the command's
@@ -23,7 +24,7 @@ from types import ModuleType
 
 from .. import __version__
 from ..errors import BCELabError
-from .messages import in_flags, missing_extra, split_negative_values, unrecognized
+from .messages import in_flags, missing_extra, split_negative_values, unknown_choice, unrecognized
 from .output import from_os_error
 
 __all__ = ["console", "main"]
@@ -111,9 +112,29 @@ def _build_parser(
     return parser, modules, missing
 
 
+def _misplaced(args: Sequence[str], modules: dict[str, ModuleType]) -> BCELabError | None:
+    """A first word that names no command (or, after a command with ``SUBCOMMANDS``, none
+    of those), or a flag in its place; None when a help flag asks for the usage first."""
+    if not args or any(a in ("-h", "--help") for a in args):
+        return None
+    # flags first with no command named anywhere: argparse's "unrecognized arguments"
+    named = any(a in COMMANDS for a in args) or not args[0].startswith("-")
+    if args[0] != "--version" and args[0] not in COMMANDS and named:
+        return unknown_choice("a command", args[0], list(COMMANDS), "bcelab", args[1:])
+    for name, mod in modules.items():
+        words = tuple(getattr(mod, "SUBCOMMANDS", ()))
+        rest = list(args[1:])
+        if words and rest and rest[0] not in words:
+            return unknown_choice(f"a {name} task", rest[0], words, f"bcelab {name}", rest[1:])
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser, modules, missing = _build_parser(args)
+    misplaced = _misplaced(args, modules)
+    if misplaced is not None:
+        return _fail(args[0] if args[0] in modules else "", misplaced)
     if missing is not None:  # before parsing: the command's flags are unknown without it
         command, err = missing
         return _fail(command, missing_extra(err, command) or err)

@@ -9,6 +9,7 @@ missing optional package into the ``pip install`` line that brings it.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ __all__ = [
     "in_flags",
     "missing_extra",
     "split_negative_values",
+    "unknown_choice",
     "unrecognized",
 ]
 
@@ -283,3 +285,31 @@ def unrecognized(
         else f"quote a value with spaces ({flag} '{value} {first}'), or drop {first}"
     )
     return OptionError(f"one value after {flag}", f"received {flag} {value} {shown}", fix)
+
+
+def unknown_choice(
+    what: str, received: str, choices: Sequence[str], usage: str, rest: Sequence[str] = ()
+) -> OptionError:
+    """The error for a word that names no ``what`` of ``choices`` (a command, a task).
+
+    A flag in its place means the flags came first: the fix is the command line with
+    ``usage`` (``bcelab train``) and the choice named later in ``rest`` (else the first
+    choice) moved to the front.  A word close to a choice gets the suggestion
+    (``circle`` -> ``circles``); any other gets the list.
+    """
+    listed = ", ".join(choices)
+    if received.startswith("-"):
+        words = [received, *rest]
+        named = [w for w in words if w in choices]
+        pick = named[0] if named else choices[0]
+        if named:
+            words.remove(pick)
+        line = f"{usage} {pick} {' '.join(words)}"
+        return OptionError(
+            f"{what} before the flags ({listed})",
+            f"received the flag {received} first",
+            f"put the {what.split()[-1]} first: {line if named else 'for example ' + line}",
+        )
+    close = difflib.get_close_matches(received, list(choices), n=1, cutoff=0.6)
+    fix = f"did you mean {usage} {close[0]}?" if close else f"for example {usage} {choices[0]}"
+    return OptionError(f"{what}: one of {listed}", f"received {received!r}", fix)

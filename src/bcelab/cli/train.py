@@ -28,12 +28,14 @@ from ..train.mlp.models import MLPSpec
 from ..train.plots import start_worker
 from ..train.progress import ProgressBar
 from . import autoencoder, flags, run_folder
-from .train_flags import DEFAULTS, FLAG_NAMES, add_arguments, given_options
+from .train_flags import DEFAULTS, FLAG_NAMES, TASKS, add_arguments, given_options
 
-__all__ = ["VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute"]
+__all__ = ["SUBCOMMANDS", "VALUE_FLAGS", "Config", "add_arguments", "config_from_args", "execute"]
 
 #: flags whose value may start with a minus sign (``--positive-label -1``)
 VALUE_FLAGS = ("--positive-label",)
+#: the words that follow ``bcelab train``
+SUBCOMMANDS = (*TASKS, "autoencoder")
 TUTORIAL = {"train_acc": 0.836, "test_acc": 0.852}  # the tutorial's printed line (one Keras run)
 #: the options of the tutorial's recipe (their defaults, in :class:`Config`, are its values)
 _RECIPE = tuple("hidden epochs batch_size lr momentum optimizer loss label_smoothing".split())

@@ -1,0 +1,84 @@
+"""A word that names no command or task: what was expected, what came, and the fix.
+
+argparse said ``argument TASK: invalid choice: '30'`` for ``bcelab train --seeds 30``
+(the flag's value taken for the task) and offered no suggestion for a misspelt word.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bcelab.cli import COMMANDS, main
+from bcelab.cli.messages import unknown_choice
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err and "usage:" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return rc, err.strip()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["train", "--seeds", "30"],
+            "bcelab train: error: a train task before the flags (circles, moons, "
+            "breast-cancer, file, autoencoder); received the flag --seeds first. put the "
+            "task first: for example bcelab train circles --seeds 30",
+        ),
+        (
+            ["train", "--epochs=5", "moons", "--seeds", "3"],
+            "put the task first: bcelab train moons --epochs=5 --seeds 3",
+        ),
+        (["train", "circle"], "received 'circle'. did you mean bcelab train circles?"),
+        (["train", "xyz"], "received 'xyz'. for example bcelab train circles"),
+        (["evl", "x.parquet"], "bcelab: error: a command: one of loss, explain, train"),
+        (["evl", "x.parquet"], "received 'evl'. did you mean bcelab eval?"),
+        (
+            ["--seeds", "3", "train", "circles"],
+            "received the flag --seeds first. put the command first: bcelab train "
+            "--seeds 3 circles",
+        ),
+    ],
+)
+def test_a_misplaced_or_misspelt_word_gets_the_fix(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    rc, err = _run(capsys, *args)
+    assert rc == 2 and message in err
+
+
+def test_the_suggested_line_runs(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    # the fix, as printed, is a command line that works
+    rc, err = _run(capsys, "train", "--epochs", "1", "moons", "--out", str(tmp_path))
+    line = err.split("put the task first: ")[1]
+    assert rc == 2 and line.startswith("bcelab train moons --epochs 1 --out ")
+    assert main(line.split()[1:]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "args", [["--version"], ["--help"], ["train", "-h"], ["train", "autoencoder", "--help"]]
+)
+def test_help_and_version_are_left_to_the_parser(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    try:
+        rc = main(args)
+    except SystemExit as e:  # argparse's help exits 0
+        rc = int(e.code or 0)
+    out, _ = capsys.readouterr()
+    assert rc == 0 and out
+
+
+def test_flags_alone_stay_unrecognized(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = _run(capsys, "--bogus")
+    assert rc == 2 and "only the flags and values of `bcelab --help`" in err
+
+
+def test_every_command_is_a_choice() -> None:
+    err = unknown_choice("a command", "x", list(COMMANDS), "bcelab")
+    assert all(name in str(err) for name in COMMANDS)
