@@ -1,4 +1,4 @@
-"""How results print: the whole report, and a null segment never looks like the text value "None"."""
+"""How results print: the whole report, a null segment never looks like the text value "None", and why a metric is n/a."""
 
 from __future__ import annotations
 
@@ -51,3 +51,53 @@ def test_printing_a_result_shows_the_whole_report() -> None:
     assert "in memory" in text.splitlines()[0]
     assert any(line.startswith("decomposition") for line in text.splitlines())
     assert {NULL_SEGMENT, "None", "x"} <= {line.split()[0] for line in text.splitlines() if line}
+
+
+def _one_class_segment() -> pa.Table:
+    """Segment ``both`` holds both classes, ``zeros`` only 0s, ``ones`` only 1s."""
+    rng = np.random.default_rng(3)
+    p = rng.random(90)
+    y = np.r_[(rng.random(30) < p[:30]), np.zeros(30), np.ones(30)].astype(np.float64)
+    seg = ["both"] * 30 + ["zeros"] * 30 + ["ones"] * 30
+    return pa.table({"y": y, "p": p, "q": p**1.3, "s": seg})
+
+
+def test_an_undefined_segment_metric_is_explained_under_the_table() -> None:
+    # the segment rows showed n/a with no reason (NE, calibration and the areas of a
+    # segment that holds one class); the overall summary already said why
+    res = bcelab.evaluate(_one_class_segment(), preds="p", target="y", by="s")
+    legend = render(res).splitlines()[-1]
+    assert legend == (
+        "n/a: undefined for those rows: NE needs both classes (it divides by the base rate's "
+        "entropy); calibration needs positive rows (it divides by their weight); ROC-AUC "
+        "needs positive and negative rows; PR-AUC needs positive rows"
+    )
+    assert legend in segments_table(res.to_dict()).replace("&#x27;", "'")
+    both = bcelab.evaluate(_table(), preds="p", target="y", by="s")
+    assert "n/a" not in render(both) and "n/a" not in segments_table(both.to_dict())
+
+
+def test_the_report_table_gives_the_reason_beside_an_undefined_metric() -> None:
+    from bcelab.evaluation.markup import metrics_table
+
+    zeros = bcelab.evaluate(
+        pa.table({"y": np.zeros(4), "p": [0.1, 0.2, 0.6, 0.9]}), preds="p", target="y"
+    )
+    html = metrics_table(zeros.to_dict()["metrics"])
+    assert "undefined: every used target is 0, so the base rate&#x27;s entropy is 0" in html
+    assert "undefined: no positive targets" in html and "undefined: needs positive rows" in html
+    assert "<th>accuracy</th><td class=num>0.5</td><td class=note>at the threshold" in html
+
+
+def test_a_comparison_on_one_class_says_which_metrics_neither_model_has() -> None:
+    table = _one_class_segment()
+    zeros = table.slice(30, 30)
+    text = str(compare(zeros, preds=("p", "q"), target="y"))
+    assert (
+        "NE, calibration, ROC-AUC, PR-AUC: undefined for both models, as every used target "
+        "is 0: NE needs both classes" in text
+    )
+    ones = table.slice(60, 30)
+    assert "NE, ROC-AUC: undefined for both models, as every used target is 1" in str(
+        compare(ones, preds=("p", "q"), target="y")
+    )

@@ -84,7 +84,7 @@ def _hint(better: str | None) -> str:
 
 def _numbers(m: dict[str, Any], pct: str) -> str:
     if m["diff"] is None:
-        return "n/a"
+        return "undefined for both models" if m["a"] is None and m["b"] is None else "n/a"
     lo, hi = m["ci"]
     ci = "  no interval" if lo is None or hi is None else f"  {pct} CI [{lo:+.3g}, {hi:+.3g}]"
     p = "" if m["p_value"] is None else f"  p = {m['p_value']:.2g}"
@@ -109,6 +109,8 @@ def forest(d: dict[str, Any]) -> Figure:
             pad=2,
         )
         _symmetric(ax, m)
+        if m["diff"] is None:  # no value to place: no scale either
+            ax.set_xticks([])
     fig.suptitle(
         f"B − A with {pct} paired-bootstrap intervals ({d['replicates']} replicates): "
         "green = B better, red = A better, grey = no clear difference",
@@ -126,8 +128,10 @@ def _symmetric(ax: Axes, *ms: dict[str, Any] | None) -> None:
         for v in (m["diff"], *m["ci"])
         if v is not None and math.isfinite(v)
     ]
-    span = max(ends, default=0.0) * 1.15 or 1e-12
-    ax.set_xlim(-span, span)
+    span = max(ends, default=0.0) * 1.15
+    ax.set_xlim(-(span or 1.0), span or 1.0)
+    if span == 0.0:  # every value is 0: one tick, not a scale of nothing
+        ax.set_xticks([0.0])
 
 
 def forest_segments(d: dict[str, Any]) -> Figure:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.options import fewest_replicates
 from ..metrics.paired_result import REFLECTED
+from ..metrics.result import NEEDS
 from .compare_labels import LABELS
 from .text import segment_label
 
@@ -162,16 +163,29 @@ def _short_of_replicates(metrics: dict[str, dict[str, Any]], need: int) -> dict[
     }
 
 
+def _undefined_for_both(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """A note for the metrics neither model has a value of (the rows hold one class)."""
+    gaps = [k for k, m in metrics.items() if k in NEEDS and m["a"] is None and m["b"] is None]
+    if not gaps:
+        return []
+    uncertainty = (metrics.get("uncertainty") or {}).get("a")
+    one = "0" if "calibration" in gaps else "1"
+    cause = f", as every used target is {one}" if uncertainty == 0.0 else ""
+    needs = "; ".join(f"{LABELS[k]} needs {NEEDS[k]}" for k in gaps)
+    return [f"{', '.join(LABELS[k] for k in gaps)}: undefined for both models{cause}: {needs}."]
+
+
 def undefined_notes(d: dict[str, Any]) -> list[str]:
-    """A note for the metrics that have an estimate but no interval, because too few
-    replicates define them (resamples without a positive or without a negative row),
-    overall and in the segments of ``--by``."""
+    """A note for the metrics that neither model has a value of (one class only), and for
+    those that have an estimate but no interval, because too few replicates define them
+    (resamples without a positive or without a negative row), overall and in the
+    segments of ``--by``."""
     need = fewest_replicates(d["confidence"])
     why = (
         "(the others resampled no positive or no negative row); a "
         f"{100 * d['confidence']:g}% interval needs {need}: compare again with more replicates."
     )
-    notes = []
+    notes = _undefined_for_both(d["metrics"])
     short = _short_of_replicates(d["metrics"], need)
     if short:
         used = sorted(set(short.values()))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .text import RECALIBRATED, segment_label
+from ..metrics.result import undefined_reason
+from .text import RECALIBRATED, segment_label, undefined_legend
 
 __all__ = [
     "CSS",
@@ -112,9 +113,11 @@ def metrics_table(m: dict[str, Any]) -> str:
     for key, label, note in ROWS:
         bound = bound_text(m.get(f"{key}_bound"))
         extra = f" <span class=note>({bound})</span>" if bound else ""
+        why = undefined_reason(m, key) if "base_rate" in m else None
+        read = f"undefined: {why}" if why else note
         rows.append(
             f"<tr><th>{label}</th><td class=num>{num(m.get(key))}{extra}</td>"
-            f"<td class=note>{html.escape(note)}</td></tr>"
+            f"<td class=note>{html.escape(read)}</td></tr>"
         )
     return "<table>" + "".join(rows) + "</table>"
 
@@ -213,7 +216,9 @@ def segments_table(d: dict[str, Any]) -> str:
         + "</tr>"
         for s in segs
     )
-    return f"<h2>By {by}</h2><table><tr><th>{by}</th>{head}</tr>{body}</table>"
+    legend = undefined_legend((s["metrics"] for s in segs), tuple(SEGMENT_COLUMNS))
+    note = f"<p class=note>{html.escape(legend)}</p>" if legend else ""
+    return f"<h2>By {by}</h2><table><tr><th>{by}</th>{head}</tr>{body}</table>{note}"
 
 
 def columns_line(d: dict[str, Any]) -> str:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from ..metrics.result import NEEDS
 
 if TYPE_CHECKING:
     from .eval_result import EvalResult
 
-__all__ = ["NULL_SEGMENT", "format_rate", "recalibration_lines", "render", "segment_label"]
+__all__ = [
+    "NULL_SEGMENT",
+    "format_rate",
+    "recalibration_lines",
+    "render",
+    "segment_label",
+    "undefined_legend",
+]
 
 SEGMENT_COLUMNS = ("log_loss", "ne", "calibration", "ece_equal_mass", "roc_auc", "pr_auc")
 #: the metrics shown before and after a recalibration (field, label)
@@ -20,6 +30,22 @@ RECALIBRATED = (
     ("ece_equal_mass", "ECE (equal-mass)"),
     ("roc_auc", "ROC-AUC"),
 )
+
+
+#: the metrics' names in the legends of undefined values
+NAMES = {"ne": "NE", "rig": "RIG", "calibration": "calibration", "roc_auc": "ROC-AUC"}
+NAMES["pr_auc"] = "PR-AUC"
+
+
+def undefined_legend(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> str | None:
+    """What an ``n/a`` in a table of metrics ``names`` means (one mapping of values per
+    row, None where undefined): each metric that is undefined in some row and what it
+    needs; None when no such cell."""
+    gaps = {n for r in rows for n in names if n in NEEDS and r.get(n) is None}
+    if not gaps:
+        return None
+    needs = "; ".join(f"{NAMES[n]} needs {NEEDS[n]}" for n in names if n in gaps)
+    return f"n/a: undefined for those rows: {needs}"
 
 
 #: how the text, the HTML and the figures show the segment of rows whose --by value is null
@@ -80,6 +106,8 @@ def render(res: EvalResult) -> str:
             lines.append(
                 f"{segment_label(s.value):<{width}}  " + "  ".join(f"{v:>12}" for v in vals)
             )
+        legend = undefined_legend((s.metrics.to_dict() for s in res.segments), SEGMENT_COLUMNS)
+        lines += [legend] if legend else []
     if res.recalibration is not None:
         lines += ["", *recalibration_lines(res)]
     return "\n".join(lines)

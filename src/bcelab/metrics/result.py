@@ -3,10 +3,43 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
-__all__ = ["BinaryMetrics"]
+__all__ = ["NEEDS", "BinaryMetrics", "undefined_reason"]
+
+#: what each metric that can be 0 / 0 needs from the rows
+NEEDS = {
+    "ne": "both classes (it divides by the base rate's entropy)",
+    "rig": "both classes (it divides by the base rate's entropy)",
+    "calibration": "positive rows (it divides by their weight)",
+    "roc_auc": "positive and negative rows",
+    "pr_auc": "positive rows",
+}
+
+
+def undefined_reason(m: Mapping[str, Any], name: str) -> str | None:
+    """Why the metric ``name`` of ``m`` (:meth:`BinaryMetrics.to_dict`) has no value, in
+    the rows' terms; None when it has one (or for a metric that is never 0 / 0)."""
+    v = m.get(name)
+    if v is not None and not (isinstance(v, float) and math.isnan(v)):
+        return None
+    t = f"{m.get('threshold', 0.5):g}"
+    if name in ("ne", "rig") and m.get("base_entropy") == 0.0:
+        only = "1" if m.get("base_rate") == 1.0 else "0"
+        return f"every used target is {only}, so the base rate's entropy is 0"
+    if name == "calibration" and m.get("base_rate") == 0.0:
+        return "no positive targets"
+    reasons = {
+        "roc_auc": f"needs {NEEDS['roc_auc']}",
+        "pr_auc": f"needs {NEEDS['pr_auc']}",
+        "accuracy": "no rows used",
+        "precision": f"no prediction >= {t}",
+        "recall": "no positive targets",
+        "f1": f"no positive targets and no prediction >= {t}",
+    }
+    return reasons.get(name)
 
 
 @dataclass(frozen=True)
@@ -96,28 +129,35 @@ class BinaryMetrics:
             f"ECE / MCE         uniform {g(self.ece_uniform)} / {g(self.mce_uniform)}, "
             f"equal-mass {g(self.ece_equal_mass)} / {g(self.mce_equal_mass)} "
             f"({self.n_calibration_bins} bins)",
-            "ROC-AUC           "
-            + _area_text(self.roc_auc, self.roc_auc_bound, "needs positive and negative rows"),
-            "PR-AUC            "
-            + _area_text(self.pr_auc, self.pr_auc_bound, "needs positive rows"),
-            f"at p >= {g(self.threshold)}  accuracy {g(self.accuracy)}, precision "
-            f"{g(self.precision)}, recall {g(self.recall)}, F1 {g(self.f1)}",
+            f"ROC-AUC           {self._area_text('roc_auc')}",
+            f"PR-AUC            {self._area_text('pr_auc')}",
+            f"at p >= {g(self.threshold)}  {self._threshold_text(g)}",
         ]
         return "\n".join(lines)
 
+    def _why(self, name: str, shown: str) -> str:
+        why = undefined_reason(self.to_dict(), name)
+        return shown if why is None else f"undefined: {why}"
+
+    def _threshold_text(self, g: Callable[[float], str]) -> str:
+        """Accuracy, precision, recall and F1, each with the reason where it is 0 / 0."""
+        d = self.to_dict()
+
+        def rate(name: str) -> str:
+            why = undefined_reason(d, name)
+            return g(getattr(self, name)) if why is None else f"undefined ({why})"
+
+        return ", ".join(f"{k.replace('f1', 'F1')} {rate(k)}" for k in _DECISIONS)
+
     def _calibration_text(self, g: Callable[[float], str]) -> str:
-        if math.isnan(self.calibration) and self.base_rate == 0.0:
-            return "undefined: no positive targets"
-        return g(self.calibration)
+        return self._why("calibration", g(self.calibration))
 
     def _ne_text(self, g: Callable[[float], str]) -> str:
-        if self.base_entropy == 0.0:  # one class only: NE divides by 0
-            only = "1" if self.base_rate == 1.0 else "0"
-            return f"undefined: every used target is {only}, so the base rate's entropy is 0"
-        return f"{g(self.ne)} / {g(self.rig)}"
+        return self._why("ne", f"{g(self.ne)} / {g(self.rig)}")
+
+    def _area_text(self, name: str) -> str:
+        area, bound = getattr(self, name), getattr(self, f"{name}_bound")
+        return self._why(name, f"{area:.6g}  (binning error ≤ {bound:.2g})")
 
 
-def _area_text(area: float, bound: float, needs: str) -> str:
-    if math.isnan(area):
-        return f"undefined: {needs}"
-    return f"{area:.6g}  (binning error ≤ {bound:.2g})"
+_DECISIONS = ("accuracy", "precision", "recall", "f1")
