@@ -1,4 +1,5 @@
-"""A word that names no command or task: what was expected, what came, and the fix.
+"""A word that names no command or task, or values a flag did not take: what was expected,
+what came, and the fix.
 
 argparse said ``argument TASK: invalid choice: '30'`` for ``bcelab train --seeds 30``
 (the flag's value taken for the task) and offered no suggestion for a misspelt word.
@@ -82,3 +83,32 @@ def test_flags_alone_stay_unrecognized(capsys: pytest.CaptureFixture[str]) -> No
 def test_every_command_is_a_choice() -> None:
     err = unknown_choice("a command", "x", list(COMMANDS), "bcelab")
     assert all(name in str(err) for name in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("args", "fix"),
+    [
+        (["loss", "--preds", "0", "1", "0.5", "--targets", "1,0,0.5"], "--preds 0,1,0.5"),
+        (["loss", "--logits", "2", "-1", "--targets", "1,0"], "--logits 2,-1"),
+        (["loss", "--logits", "inf", "-inf", "--targets", "1,0"], "--logits inf,-inf"),
+    ],
+)
+def test_space_separated_values_of_a_list_flag_get_the_commas(
+    capsys: pytest.CaptureFixture[str], args: list[str], fix: str
+) -> None:
+    # the fix said "quote a value with spaces (--preds '0 1')", which `bcelab loss` then
+    # refused too: its lists are comma-separated
+    rc, err = _run(capsys, *args)
+    flag = fix.split()[0]
+    received = " ".join(args[args.index(flag) : args.index("--targets")])
+    assert rc == 2 and err.endswith(f"received {received}. separate the values with commas: {fix}")
+    fixed = args[: args.index(flag)] + fix.split() + args[args.index("--targets") :]
+    assert main(fixed) == 0
+    capsys.readouterr()
+
+
+def test_a_word_in_a_list_is_still_quoted_or_dropped(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = _run(capsys, "loss", "--preds", "0.5", "--targets", "1", "extra")
+    assert rc == 2 and err.endswith(
+        "quote a value with spaces (--targets '1 extra'), or drop extra"
+    )

@@ -3,8 +3,8 @@
 Each subcommand lives in its own module with the same four parts:
 ``add_arguments(parser)``, a typed ``Config``, ``config_from_args(namespace)`` and
 ``execute(config) -> int``; ``VALUE_FLAGS`` may list the flags whose values can start
-with a minus sign, and ``SUBCOMMANDS`` the words that must follow the command's name
-(``bcelab train circles``).  Only this layer prints; the library core never does.
+with a minus sign, ``LIST_FLAGS`` those that take comma-separated lists, and
+``SUBCOMMANDS`` the words that must follow the command's name (``bcelab train circles``).  Only this layer prints; the library core never does.
 
 Every failure the user can fix ends here as one line on stderr and exit code 2, never
 a traceback: bad input (:class:`bcelab.BCELabError`, rewritten to name the command's
@@ -142,8 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = split_negative_values(args, tuple(getattr(mod, "VALUE_FLAGS", ())))
     ns, extra = parser.parse_known_args(args)
     if extra:
-        repeatable = tuple(getattr(modules.get(ns.command), "REPEATABLE_FLAGS", ()))
-        return _fail(ns.command or "", unrecognized(args, extra, repeatable, ns.command))
+        mod = modules.get(ns.command)
+        repeatable = tuple(getattr(mod, "REPEATABLE_FLAGS", ()))
+        lists = tuple(getattr(mod, "LIST_FLAGS", ()))
+        return _fail(ns.command or "", unrecognized(args, extra, repeatable, ns.command, lists))
     if ns.version:
         print(f"bcelab {__version__}")
         return 0

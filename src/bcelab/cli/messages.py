@@ -260,30 +260,51 @@ def split_negative_values(args: list[str], flags: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _flag_like(word: str) -> bool:
+    """A word that starts like a flag and is not a negative number."""
+    return word.startswith("-") and not _number(word)
+
+
 def unrecognized(
     argv: Sequence[str],
     extra: Sequence[str],
     repeatable: Sequence[str] = (),
     command: str | None = None,
+    lists: Sequence[str] = (),
 ) -> OptionError:
     """Arguments no flag took; after a flag's value (``--pred a b``), that each flag takes
-    one value, and for a ``repeatable`` flag how to give it again."""
-    shown = " ".join(extra)
+    one value, and for a ``repeatable`` flag how to give it again, for a flag of
+    comma-separated ``lists`` how to join the values."""
     first = extra[0]
     i = list(argv).index(first) if first in argv else -1
     flag = argv[i - 2] if i >= 2 and argv[i - 2].startswith("--") else None
-    if flag is None or argv[i - 1].startswith("-") or first.startswith("-"):
+    if flag is None or _flag_like(argv[i - 1]) or _flag_like(first):
         return OptionError(
             f"only the flags and values of `bcelab {command + ' ' if command else ''}--help`",
-            f"received unrecognized arguments: {shown}",
+            f"received unrecognized arguments: {' '.join(extra)}",
             "check the spelling, and quote values with spaces",
         )
     value = argv[i - 1]
-    fix = (
-        f"give the flag once per value: {flag} {value} {flag} {first}"
-        if flag in repeatable
-        else f"quote a value with spaces ({flag} '{value} {first}'), or drop {first}"
-    )
+    run = []  # the words after the flag's value, up to the next flag
+    for word in argv[i:]:
+        if _flag_like(word):
+            break
+        run.append(word)
+    shown = " ".join(run)
+    if flag in lists and all(_number(w) for w in [value, *run]):
+        fix = f"separate the values with commas: {flag} {','.join([value, *run])}"
+    elif flag in repeatable:
+        fix = f"give the flag once per value: {flag} {value} {flag} {first}"
+    else:
+        fix = f"quote a value with spaces ({flag} '{value} {first}'), or drop {first}"
     return OptionError(f"one value after {flag}", f"received {flag} {value} {shown}", fix)
 
 
