@@ -142,9 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = split_negative_values(args, tuple(getattr(mod, "VALUE_FLAGS", ())))
     ns, extra = parser.parse_known_args(args)
     if extra:
-        mod = modules.get(ns.command)
-        repeatable = tuple(getattr(mod, "REPEATABLE_FLAGS", ()))
-        lists = tuple(getattr(mod, "LIST_FLAGS", ()))
+        chosen_mod = modules.get(ns.command)
+        repeatable = tuple(getattr(chosen_mod, "REPEATABLE_FLAGS", ()))
+        lists = tuple(getattr(chosen_mod, "LIST_FLAGS", ()))
         return _fail(ns.command or "", unrecognized(args, extra, repeatable, ns.command, lists))
     if ns.version:
         print(f"bcelab {__version__}")
