@@ -18,7 +18,15 @@ from ..kernels.dispatch import reference_path
 from ..losses import bce, bce_with_logits, sigmoid
 from .numbers import number
 
-__all__ = ["LIST_FLAGS", "VALUE_FLAGS", "Config", "add_arguments", "compute_table", "config_from_args", "execute"]
+__all__ = [
+    "LIST_FLAGS",
+    "VALUE_FLAGS",
+    "Config",
+    "add_arguments",
+    "compute_table",
+    "config_from_args",
+    "execute",
+]
 
 #: flags whose value may start with a minus sign (``--preds -2,3 --logits``, ``--logits -2,3``)
 VALUE_FLAGS = ("--preds", "--logits", "--targets", "--label-smoothing")
