@@ -7,7 +7,13 @@ argparse said ``argument TASK: invalid choice: '30'`` for ``bcelab train --seeds
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tests.fuzzing import fuzz
 
 from bcelab.cli import COMMANDS, main
 from bcelab.cli.messages import unknown_choice
@@ -112,3 +118,25 @@ def test_a_word_in_a_list_is_still_quoted_or_dropped(capsys: pytest.CaptureFixtu
     assert rc == 2 and err.endswith(
         "quote a value with spaces (--targets '1 extra'), or drop extra"
     )
+
+
+WORDS = st.sampled_from(["evl", "trian", "circle", "moon", "x", "30", "-1", "0.5", "file.csv"])
+FLAGS = st.sampled_from(["--seeds", "--epochs=5", "--out", "-V", "--pred", "--bogus"])
+
+
+@fuzz
+@given(
+    first=st.one_of(WORDS, FLAGS, st.just("train")),
+    rest=st.lists(st.one_of(WORDS, FLAGS, st.sampled_from(list(COMMANDS))), max_size=5),
+)
+def test_no_misplaced_line_runs_or_leaves_a_traceback(first: str, rest: list[str]) -> None:
+    # words that name no task after `train`, or no command first: refused before any work
+    argv = [first, *rest]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv)
+        except SystemExit as e:  # argparse's own usage errors
+            rc = int(e.code or 0)
+    text = err.getvalue()
+    assert rc == 2 and "Traceback" not in text, (argv, text)
