@@ -23,12 +23,12 @@ from urllib.parse import unquote
 import numpy as np
 import pyarrow as pa
 
-from ..errors import DataError, DTypeError
+from ..errors import DataError
 from .batching import exact_batches
+from .column_checks import check_columns, text_target
 from .columns import (
     Columns,
     by_codes,
-    is_text_type,
     numeric_array,
     target_array,
     text_target_error,
@@ -48,7 +48,7 @@ from .parquet_source import (
     unreadable,
     whole_chunks,
 )
-from .row_ids import check_id_type, id_array
+from .row_ids import id_array
 from .unit_share import UnitShare, can_share
 
 if TYPE_CHECKING:
@@ -59,11 +59,9 @@ __all__ = [
     "DEFAULT_UNIT_ROWS",
     "Batch",
     "Unit",
-    "check_columns",
     "discover",
     "iter_unit",
     "plan_units",
-    "text_target",
     "unit_share",
 ]
 
@@ -177,60 +175,6 @@ def discover(sources: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str,
                 f"an existing file or folder at {p}", "it does not exist", "check the path"
             )
     return found
-
-
-def _is_number_type(t: pa.DataType) -> bool:
-    return (
-        pa.types.is_floating(t)
-        or pa.types.is_integer(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_decimal(t)
-        or pa.types.is_null(t)
-    )
-
-
-def _is_label_type(t: pa.DataType) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return _is_number_type(t) or is_text_type(t)
-
-
-def check_columns(
-    where: str, names: Sequence[str], types: dict[str, pa.DataType] | None, cols: Columns
-) -> None:
-    """Every needed column is there and holds numbers (the target: labels too, with a
-    positive label).  A text target without one is checked by the caller, which can
-    list its values."""
-    missing = [c for c in cols.needed if c not in names]
-    if missing:
-        fix = "name the prediction, target, weight and by columns as the data spell them"
-        # one column whose name holds the wanted names: a text file read with the wrong
-        # field separator
-        seps = [s for s in (";", "\t", "|", ",") if len(names) == 1 and s in names[0]]
-        if seps and all(c in names[0].split(seps[0]) for c in cols.needed):
-            fix = f"the file's fields look separated by {seps[0]!r}: pass delimiter={seps[0]!r}"
-        raise DataError(
-            f"columns {list(cols.needed)} in {where}",
-            f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",
-            fix,
-        )
-    if types is None:
-        return
-    for c in cols.numeric:
-        t = types[c]
-        if not (_is_label_type(t) if c == cols.target else _is_number_type(t)):
-            raise DTypeError(
-                f"column {c!r} in {where} must hold numbers",
-                f"its type is {t}",
-                "convert it to float when writing the file",
-            )
-    if cols.id is not None:
-        check_id_type(cols.id, types[cols.id], where)
-
-
-def text_target(cols: Columns, types: dict[str, pa.DataType]) -> bool:
-    """Whether the target column holds text and no positive label says which is positive."""
-    return cols.positive_label is None and is_text_type(types[cols.target])
 
 
 def _parquet_units(

@@ -20,9 +20,10 @@ import pyarrow as pa
 from .._core.host_copy import to_host
 from ..errors import DataError, OptionError
 from .batching import exact_batches
+from .column_checks import check_columns
+from .column_checks import text_target as is_text_target
 from .columns import Columns, text_target_error
-from .reader import DEFAULT_BATCH_ROWS, DEFAULT_UNIT_ROWS, Unit, check_columns
-from .reader import text_target as is_text_target
+from .reader import DEFAULT_BATCH_ROWS, DEFAULT_UNIT_ROWS, Unit
 
 __all__ = [
     "describe",

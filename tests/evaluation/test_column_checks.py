@@ -1,0 +1,51 @@
+"""A missing column is named with the columns there are, and the one it probably meant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import bcelab
+from bcelab.cli import main
+from bcelab.errors import DataError
+from bcelab.evaluation.column_checks import check_columns
+from bcelab.evaluation.columns import Columns
+
+TABLE = pa.table({"label": [0.0, 1.0, 1.0], "score": [0.2, 0.7, 0.6]})
+
+
+@pytest.mark.parametrize(
+    ("target", "pred", "hint"),
+    [
+        ("Label", "score", "did you mean 'label' for 'Label'?"),
+        ("label", "scores", "did you mean 'score' for 'scores'?"),
+        ("LABEL", "Score", "did you mean 'label' for 'LABEL', 'score' for 'Score'?"),
+    ],
+)
+def test_a_near_miss_gets_the_column_it_probably_meant(target: str, pred: str, hint: str) -> None:
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(TABLE, preds=pred, target=target)
+    assert hint in str(e.value) and "available: ['label', 'score']" in str(e.value)
+
+
+def test_a_name_like_no_column_gets_no_guess() -> None:
+    with pytest.raises(DataError) as e:
+        check_columns("t", ["label", "score"], None, Columns(target="label", pred="q"))
+    assert "did you mean" not in str(e.value)
+    assert str(e.value).endswith(
+        "name the prediction, target, weight and by columns as the data spell them"
+    )
+
+
+def test_the_command_line_shows_the_guess_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "preds.parquet"
+    pq.write_table(pa.table({"y": np.array([0.0, 1.0]), "p": np.array([0.3, 0.8])}), path)
+    assert main(["eval", str(path), "--pred", "P", "--target", "y"]) == 2
+    err = capsys.readouterr().err
+    assert "column ['P'] not found; available: ['y', 'p']. did you mean 'p' for 'P'?" in err
