@@ -11,8 +11,10 @@ pyarrow (an optional dependency) is imported only by the functions that take Arr
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +28,7 @@ __all__ = [
     "COMPRESSED",
     "Label",
     "check_positive_label",
+    "column_hint",
     "default_delimiter",
     "describe_values",
     "format_value",
@@ -188,3 +191,21 @@ def label_mask(col: pa.Array | pa.ChunkedArray, label: Label, name: str, where: 
         f"its type is {t}",
         "convert it when writing the file",
     )
+
+
+def _close_name(wanted: str, names: Sequence[str]) -> str | None:
+    """The column ``wanted`` probably meant: the same name in another case, else the one
+    close match (``difflib``), else None."""
+    same = [n for n in names if n.casefold() == wanted.casefold()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def column_hint(missing: Sequence[str], names: Sequence[str]) -> str | None:
+    """``"did you mean 'p' for 'P'?"`` for the ``missing`` column names that are near one
+    of ``names`` (another case, or a close spelling); None when none is."""
+    close = {m: _close_name(m, names) for m in missing}
+    hints = [f"{n!r} for {m!r}" for m, n in close.items() if n is not None]
+    return f"did you mean {', '.join(hints)}?" if hints else None

@@ -8,11 +8,11 @@ the wrong type with its type.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import pyarrow as pa
 
+from .._core.tables import column_hint
 from ..errors import DataError, DTypeError
 from .columns import Columns, is_text_type
 from .row_ids import check_id_type
@@ -36,16 +36,6 @@ def _is_label_type(t: pa.DataType) -> bool:
     return _is_number_type(t) or is_text_type(t)
 
 
-def _close_name(wanted: str, names: Sequence[str]) -> str | None:
-    """The column ``wanted`` probably meant: the same name in another case, else the one
-    close match (``difflib``), else None."""
-    same = [n for n in names if n.casefold() == wanted.casefold()]
-    if same:
-        return same[0]
-    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.75)
-    return close[0] if close else None
-
-
 def check_columns(
     where: str, names: Sequence[str], types: dict[str, pa.DataType] | None, cols: Columns
 ) -> None:
@@ -61,9 +51,8 @@ def check_columns(
         if seps and all(c in names[0].split(seps[0]) for c in cols.needed):
             fix = f"the file's fields look separated by {seps[0]!r}: pass delimiter={seps[0]!r}"
         else:
-            close = {c: _close_name(c, names) for c in missing}
-            hints = [f"{n!r} for {c!r}" for c, n in close.items() if n is not None]
-            fix = f"did you mean {', '.join(hints)}? {fix}" if hints else fix
+            hint = column_hint(missing, names)
+            fix = f"{hint} {fix}" if hint else fix
         raise DataError(
             f"columns {list(cols.needed)} in {where}",
             f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",

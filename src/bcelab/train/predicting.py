@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import atomic_open
-from .._core.tables import COMPRESSED
+from .._core.tables import COMPRESSED, column_hint
 from ..errors import DataError, OptionError
 from ..losses import sigmoid
 from .artifacts import load_torch_file
@@ -177,10 +177,12 @@ def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
     cols = list(tab.column_names)
     missing = [f for f in p.table.features if f not in cols]
     if missing:
+        hint = column_hint(missing, cols)
         raise DataError(
             f"the feature columns the model was trained on: {list(p.table.features)}",
             f"{source} lacks {missing} (its columns are {cols[:20]})",
-            "add those columns, spelt as in the training data (case matters)",
+            f"{hint + ' ' if hint else ''}add those columns, spelt as in the training data "
+            "(case matters)",
         )
     taken = [c for c in OUTPUT_COLUMNS if c in cols]
     if taken:

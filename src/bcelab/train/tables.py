@@ -18,6 +18,7 @@ import numpy as np
 from .._core.tables import (
     COMPRESSED,
     Label,
+    column_hint,
     default_delimiter,
     describe_values,
     format_value,
@@ -164,6 +165,8 @@ def _columns(
     missing = [c for c in wanted if c not in cols]
     if missing:
         fix = "spell the target and feature columns as in the header (case matters)"
+        hint = column_hint(missing, cols)
+        fix = f"{hint} {fix}" if hint else fix
         sep = next((c for c in ";\t|," if len(cols) == 1 and c in cols[0]), None)
         if sep is not None:  # one column whose name holds a separator: another delimiter
             fix = f"the header has one column: if the fields are separated by {sep!r}, pass delimiter={sep!r}"
