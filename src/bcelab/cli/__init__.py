@@ -4,7 +4,8 @@ Each subcommand lives in its own module with the same four parts:
 ``add_arguments(parser)``, a typed ``Config``, ``config_from_args(namespace)`` and
 ``execute(config) -> int``; ``VALUE_FLAGS`` may list the flags whose values can start
 with a minus sign, ``LIST_FLAGS`` those that take comma-separated lists, and
-``SUBCOMMANDS`` the words that must follow the command's name (``bcelab train circles``).  Only this layer prints; the library core never does.
+``SUBCOMMANDS`` the words that must follow the command's name (``bcelab train
+circles``).  Only this layer prints; the library core never does.
 
 Every failure the user can fix ends here as one line on stderr and exit code 2, never
 a traceback: bad input (:class:`bcelab.BCELabError`, rewritten to name the command's

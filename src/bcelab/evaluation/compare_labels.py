@@ -1,4 +1,5 @@
-"""The names of the compared metrics, as the text, the HTML and the figures print them."""
+"""The names of the metrics, as the text, the HTML and the figures print them in a comparison
+and in the legends of undefined values."""
 
 from __future__ import annotations
 

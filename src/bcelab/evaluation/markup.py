@@ -113,7 +113,7 @@ def metrics_table(m: dict[str, Any]) -> str:
     for key, label, note in ROWS:
         bound = bound_text(m.get(f"{key}_bound"))
         extra = f" <span class=note>({bound})</span>" if bound else ""
-        why = undefined_reason(m, key) if "base_rate" in m else None
+        why = undefined_reason(m, key)
         read = f"undefined: {why}" if why else note
         rows.append(
             f"<tr><th>{label}</th><td class=num>{num(m.get(key))}{extra}</td>"

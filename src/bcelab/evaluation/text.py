@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..metrics.result import NEEDS
+from .compare_labels import LABELS
 
 if TYPE_CHECKING:
     from .eval_result import EvalResult
@@ -32,11 +33,6 @@ RECALIBRATED = (
 )
 
 
-#: the metrics' names in the legends of undefined values
-NAMES = {"ne": "NE", "rig": "RIG", "calibration": "calibration", "roc_auc": "ROC-AUC"}
-NAMES["pr_auc"] = "PR-AUC"
-
-
 def undefined_legend(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> str | None:
     """What an ``n/a`` in a table of metrics ``names`` means (one mapping of values per
     row, None where undefined): each metric that is undefined in some row and what it
@@ -44,7 +40,7 @@ def undefined_legend(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) ->
     gaps = {n for r in rows for n in names if n in NEEDS and r.get(n) is None}
     if not gaps:
         return None
-    needs = "; ".join(f"{NAMES[n]} needs {NEEDS[n]}" for n in names if n in gaps)
+    needs = "; ".join(f"{LABELS.get(n, n)} needs {NEEDS[n]}" for n in names if n in gaps)
     return f"n/a: undefined for those rows: {needs}"
 
 
