@@ -101,3 +101,14 @@ def test_a_comparison_on_one_class_says_which_metrics_neither_model_has() -> Non
     assert "NE, ROC-AUC: undefined for both models, as every used target is 1" in str(
         compare(ones, preds=("p", "q"), target="y")
     )
+
+
+def test_a_comparison_explains_the_n_a_of_its_one_class_segments() -> None:
+    from bcelab.evaluation.compare_report import render_html
+
+    res = compare(_one_class_segment(), preds=("p", "q"), target="y", by="s")
+    legend = "n/a: undefined for those rows: ROC-AUC needs positive and negative rows"
+    assert str(res).splitlines()[-1] == legend
+    assert legend in render_html(res, {})
+    both = compare(_table(), preds=("p", "q"), target="y", by="s")
+    assert "undefined for those rows" not in str(both)

@@ -21,7 +21,13 @@ from ..errors import MissingDependencyError
 from .compare_figures import forest, forest_segments
 from .compare_labels import LABELS
 from .compare_result import ComparisonResult
-from .compare_text import SEGMENT_METRICS, few_rows_note, keying_line, undefined_notes
+from .compare_text import (
+    SEGMENT_METRICS,
+    few_rows_note,
+    keying_line,
+    segments_legend,
+    undefined_notes,
+)
 from .markup import CSS
 from .text import segment_label
 
@@ -121,7 +127,9 @@ def _segments_table(d: dict[str, Any]) -> str:
                 f"<td class=num>{_num(m['p_value'], '.3g')}</td>"
             )
         body.append(f"<tr>{cells}</tr>")
-    return f"<h2>By {by}</h2><table><tr>{head}</tr>{''.join(body)}</table>"
+    legend = segments_legend(segs)
+    note = f"<p class=note>{html.escape(legend)}</p>" if legend else ""
+    return f"<h2>By {by}</h2><table><tr>{head}</tr>{''.join(body)}</table>{note}"
 
 
 def _columns_line(d: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from .._core.options import fewest_replicates
 from ..metrics.paired_result import REFLECTED
 from ..metrics.result import NEEDS
 from .compare_labels import LABELS
-from .text import segment_label
+from .text import segment_label, undefined_legend
 
 if TYPE_CHECKING:
     from .compare_result import ComparisonResult
@@ -23,6 +23,7 @@ __all__ = [
     "few_rows_note",
     "keying_line",
     "render_comparison",
+    "segments_legend",
     "undefined_notes",
 ]
 
@@ -103,7 +104,19 @@ def _segments(by: str, segs: list[dict[str, Any]], pct: str) -> list[str]:
                 continue
             line += f"  {_g(m['diff'], '+.4g'):>16}  {_ci(m['ci']):<24}{_g(m['p_value'], '.3g'):>8}"
         lines.append(line)
-    return lines
+    legend = segments_legend(segs)
+    return [*lines, legend] if legend else lines
+
+
+def segments_legend(segs: list[dict[str, Any]]) -> str | None:
+    """What an ``n/a`` in the segments' table means where neither model has the metric in
+    a segment (one class there); None when no such cell."""
+
+    def values(seg: dict[str, Any]) -> dict[str, Any]:
+        ms = seg["metrics"] or {}
+        return {k: None if ms.get(k) is None else ms[k]["a"] for k in SEGMENT_METRICS}
+
+    return undefined_legend((values(s) for s in segs), SEGMENT_METRICS)
 
 
 #: below this many used rows the paired bootstrap's intervals are too narrow (docs/which-model.md)

@@ -69,6 +69,12 @@ REFLECTED = frozenset({"discrimination", "miscalibration"})
 #: one model scores differently: two models that differ on one row of 2,000 got p = 0.00995
 #: where the replicates without that row, 36% of them, are exactly 0, p = 0.73).
 FROM_SUMS = frozenset({"log_loss", "ne", "brier", "calibration", "uncertainty"})
+#: Differences within this many ulps of the metrics' size are rounding, and count as 0.
+#: The metrics outside :data:`FROM_SUMS` come from each model's own histogram, summed in
+#: its own order: two models that rank every row alike (B a monotone map of A) got a
+#: PR-AUC difference of 0 with replicates of -1.1e-16 and -2.2e-16, an interval that
+#: excluded 0 and p = 0.0498 ("A better") where no pair of rows is ordered differently.
+ROUNDING_ULPS = 64
 METHOD = {
     "bootstrap": "paired Poisson(1) bootstrap; weights from a counter-based generator "
     "(SplitMix64) keyed by (seed, row key, replicate)",
@@ -79,6 +85,8 @@ METHOD = {
     "estimate, 2 diff - d*)",
     "p_value": "two-sided bootstrap: 2 min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (R + 1); "
     "discrimination and miscalibration: the same of 2 diff - d*",
+    "rounding": f"differences within {ROUNDING_ULPS} ulps of the metrics' size count as 0 "
+    "(the metrics from the histograms)",
     "ece": "uniform, 15 bins",
     "decomposition": "log loss = uncertainty - discrimination + miscalibration "
     "(isotonic recalibration by PAV on histogram bins)",
@@ -147,6 +155,13 @@ class PairedComparison:
         )
 
 
+def _unrounded(d: np.ndarray, size: Any) -> np.ndarray:
+    """``d`` with the differences within :data:`ROUNDING_ULPS` of ``size`` set to 0 (NaN
+    stays NaN)."""
+    tol = ROUNDING_ULPS * np.finfo(np.float64).eps * size
+    return np.where(np.abs(d) <= tol, 0.0, d)
+
+
 def _one_metric(
     point: np.ndarray, reps: np.ndarray, confidence: float, name: str
 ) -> dict[str, Any]:
@@ -155,6 +170,10 @@ def _one_metric(
     d = reps[1, :n_rep] - reps[0, :n_rep]
     shift = 0.0 if name in FROM_SUMS else diff - float(reps[1, n_rep] - reps[0, n_rep])
     star = d + (shift if math.isfinite(shift) else math.nan)
+    if name not in FROM_SUMS:
+        size = np.maximum(np.abs(reps[0, :n_rep]), np.abs(reps[1, :n_rep]))
+        star = _unrounded(star, np.maximum(size, max(abs(point[0]), abs(point[1]))))
+        diff = float(_unrounded(np.array(diff), max(abs(point[0]), abs(point[1]))))
     if name in REFLECTED:  # the basic interval: the replicates reflected about diff
         star = 2.0 * diff - star
     lo, hi = percentile_interval(star, confidence)
