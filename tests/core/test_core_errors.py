@@ -120,6 +120,9 @@ def test_integer_or_boolean_predictions(preds: np.ndarray) -> None:
         bcelab.bce(preds, np.array([0.0, 1.0]))
     assert str(preds.dtype) in str(ei.value) and "swapped" in str(ei.value)
     assert isinstance(ei.value, TypeError)  # DTypeError is also a TypeError
+    with pytest.raises(bcelab.DTypeError) as ei:  # one argument: nothing to swap with
+        bcelab.sigmoid(preds)
+    assert "logits.astype(float32)" in str(ei.value) and "swapped" not in str(ei.value)
 
 
 def test_integer_and_boolean_targets_are_fine() -> None:

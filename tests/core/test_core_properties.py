@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import bcelab
+from bcelab import OptionError
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 open_unit = st.floats(1e-12, 1 - 1e-12, allow_nan=False)
@@ -101,7 +102,9 @@ def test_axis_reduces_those_axes_like_numpy(
     axis = data.draw(
         st.none()
         | st.integers(-nd, nd - 1)
-        | st.lists(st.integers(-nd, nd - 1), min_size=1, max_size=nd).map(tuple)
+        | st.lists(
+            st.integers(-nd, nd - 1), min_size=1, max_size=nd, unique_by=lambda a: a % nd
+        ).map(tuple)
     )
     ell = bcelab.bce_with_logits(x, y)
     ax = -1 if (axis is None and reduction == "per_sample") else axis
@@ -120,8 +123,25 @@ def test_axis_reduces_those_axes_like_numpy(
 
 
 def _np_axis(axis: int | tuple[int, ...] | None, nd: int) -> int | tuple[int, ...] | None:
-    """NumPy refuses a repeated axis; bcelab reduces it once."""
-    return axis if not isinstance(axis, tuple) else tuple(sorted({a % nd for a in axis}))
+    return axis if not isinstance(axis, tuple) else tuple(sorted(a % nd for a in axis))
+
+
+@given(
+    shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3),
+    data=st.data(),
+    reduction=st.sampled_from(["mean", "sum", "weighted_mean", "per_sample"]),
+)
+def test_a_repeated_axis_is_refused_like_numpy(
+    shape: tuple, data: st.DataObject, reduction: str
+) -> None:
+    nd = len(shape)
+    a = data.draw(st.integers(-nd, nd - 1))
+    axis = (a, a - nd if a >= 0 else a + nd)  # the same dimension, counted from both ends
+    ell = np.full(shape, 0.5)
+    with pytest.raises(ValueError, match="axis"):
+        np.sum(ell, axis=axis)
+    with pytest.raises(OptionError, match=r"name each dimension once.*drop the repeat"):
+        bcelab.reduce(ell, reduction=reduction, axis=axis)
 
 
 @given(y=unit, x=logit, ls=st.floats(0, 1))

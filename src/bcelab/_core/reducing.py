@@ -28,7 +28,15 @@ def _axes(axes: tuple[int, ...], ndim: int, *, fname: str) -> tuple[int, ...]:
                 "use axis=-1 for the last axis, or axis=None for all of them",
             )
         out.append(a % ndim)
-    return tuple(sorted(set(out)))
+    if len(set(out)) != len(out):
+        twice = next(a for a in out if out.count(a) > 1)
+        kept = sorted(set(out))
+        raise OptionError(
+            f"{fname}: axis must name each dimension once",
+            f"received axis={axes!r}, which names dimension {twice} twice",
+            f"drop the repeat: axis={kept[0] if len(kept) == 1 else tuple(kept)!r}",
+        )
+    return tuple(sorted(out))
 
 
 def empty_error(fname: str, what: str) -> EmptyReductionError:

@@ -60,14 +60,20 @@ def check_same_shape(a: Array, b: Array, *, names: tuple[str, str], fname: str) 
         )
 
 
-def check_preds_dtype(xp: Any, preds: Array, *, name: str, fname: str) -> None:
+def check_preds_dtype(
+    xp: Any, preds: Array, *, name: str, fname: str, with_targets: bool = True
+) -> None:
+    """Refuse a prediction that is not floating point (``with_targets``: the call also
+    takes targets, so integer predictions are probably the two swapped)."""
     if not is_floating(xp, preds.dtype):
+        swapped = (
+            f"; integer or boolean {name} usually mean the predictions and targets were "
+            "swapped (bcelab takes the prediction first, the target second)"
+        )
         raise DTypeError(
             f"{fname}: {name} must be a floating-point array",
             f"received dtype {preds.dtype}",
-            f"cast first, e.g. {name}.astype(float32); integer or boolean {name} "
-            "usually mean the predictions and targets were swapped (bcelab takes the "
-            "prediction first, the target second)",
+            f"cast first, e.g. {name}.astype(float32){swapped if with_targets else ''}",
         )
 
 
