@@ -78,6 +78,9 @@ def test_a_probability_below_the_smallest_float64_is_an_error_naming_its_logit(
         (["loss", "--preds", "0.2", "--logits", "3", "--targets", "1"], "not both"),
         (["loss", "--preds", "3", "--targets", "1"], "pass them as --logits instead of --preds"),
         (["loss", *SEED, "--preds", "0.1,x,0.3,0.4"], "comma-separated numbers"),
+        # an empty value would pair every later prediction with the wrong target
+        (["loss", "--preds", "0.1,,0.3", "--targets", "1,0"], "value 2 empty"),
+        (["loss", "--preds", "0.1,0.3", "--targets", ",1,0"], "--targets must have a number"),
         (["loss", "--targets", "255,0", "--preds", "0.1,0.2"], "divide 0..255"),
         (["loss", "--targets", "1,0", "--preds", "1.5,0.2"], "probabilities must lie in"),
         (["explain", "--target", "3"], "--target must lie in [0, 1]"),
@@ -93,6 +96,12 @@ def test_bad_input_exits_2_with_a_clear_message(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_one_trailing_comma_is_fine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loss", "--preds", "0.1,0.3,", "--targets", "1,0"]) == 0
+    assert main(["loss", "--preds", "0.1,0.3,,", "--targets", "1,0"]) == 2
+    assert "value 3 empty" in capsys.readouterr().err
 
 
 def test_explain_with_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -165,6 +165,23 @@ def test_a_text_feature_column_names_the_flag_that_leaves_it_out(
     assert rc == 0, err
 
 
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ("", "--features to name at least one column"),
+        (" , ", "received --features ' , '"),
+        ("f1,f1", "'f1' 2 times"),
+    ],
+)
+def test_features_that_name_no_column_or_one_twice_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], features: str, message: str
+) -> None:
+    base = _train_file(_csv(tmp_path / "t.csv", 40, 3))
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a", "--features", features)
+    assert rc == 2 and message in _one_clear_line(err)
+    assert not (tmp_path / "a").exists()
+
+
 def test_one_class_of_training_targets_gets_a_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -121,6 +121,15 @@ def test_unknown_column_lists_available(tmp_path) -> None:
         data.load_table(p, target="label", features=["a", "zz"])
 
 
+def test_features_named_twice_or_none_are_refused(tmp_path) -> None:
+    p = _csv(tmp_path, GOOD)
+    with pytest.raises(DataError, match=r"named once.*'a' 2 times.*\['a', 'b', 'label'\]"):
+        data.load_table(p, target="label", features=["a", "a"])
+    with pytest.raises(DataError, match=r"an empty list of features.*leave the features out"):
+        data.load_table(p, target="label", features=[])
+    assert data.load_table(p, target="label", features=["b", "a"]).x_train.shape[1] == 2
+
+
 @pytest.mark.parametrize("frac", [0.01, 0.99])
 def test_empty_split(tmp_path, frac: float) -> None:
     p = _csv(tmp_path, "a,label\n1,0\n2,1\n3,1\n")

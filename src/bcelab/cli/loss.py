@@ -72,7 +72,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _numbers(text: str, name: str, probabilities: bool = False) -> tuple[float, ...]:
-    words = [v for v in text.replace(" ", "").split(",") if v != ""]
+    compact = text.replace(" ", "")
+    words = compact.removesuffix(",").split(",") if compact else []
+    if "" in words:  # "0.5,,0.3": a value left out would pair the rest with the wrong rows
+        raise OptionError(
+            f"--{name} must have a number between every two commas",
+            f"received {text!r}, with value {words.index('') + 1} empty",
+            "write the missing number there, or delete the extra comma",
+        )
     try:
         vals = tuple(float(v) for v in words)
     except ValueError:

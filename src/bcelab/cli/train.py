@@ -119,6 +119,13 @@ def _file_options(ns: argparse.Namespace, v: dict[str, Any]) -> dict[str, Any]:
                     "pass e.g. --data mine.csv --target label (or --resume DIR)",
                 )
     feats = v["features"]
+    if feats is not None and not feats.replace(",", "").strip():
+        raise OptionError(
+            "--features to name at least one column",
+            f"received --features {feats!r}",
+            "name them, e.g. --features x1,x2, or leave --features out to use every "
+            "column but the target",
+        )
     return {
         "data": None
         if v["data"] is None

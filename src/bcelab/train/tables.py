@@ -174,11 +174,25 @@ def _columns(
             f"columns {missing} must exist in {source}", f"the columns available are {cols}", fix
         )
     feats = tuple(wanted[1:])
+    if not feats and features is not None:
+        raise DataError(
+            "at least one feature column",
+            "an empty list of features",
+            "name the feature columns, or leave the features out to use every column "
+            "but the target",
+        )
     if not feats:
         raise DataError(
             "at least one feature column besides the target",
             f"{source} has only {cols}",
             "add feature columns, or name them as the features",
+        )
+    twice = [f for i, f in enumerate(feats) if f in feats[:i]]
+    if twice:  # "a,a" for "a,b": the same column twice only looks like two features
+        raise DataError(
+            "each feature column named once",
+            f"features {list(feats)}, which name {twice[0]!r} {feats.count(twice[0])} times",
+            f"name {twice[0]!r} once (the columns available are {cols})",
         )
     if target in feats:
         raise DataError(
