@@ -65,6 +65,27 @@ def test_csv_and_folder_discovery(tmp_path):
     assert n == 3000
 
 
+def test_a_file_named_twice_is_refused_not_counted_twice(tmp_path):
+    pq.write_table(_table(100), tmp_path / "a.parquet")
+    (tmp_path / "link.parquet").symlink_to(tmp_path / "a.parquet")
+    twice = {
+        "twice": [tmp_path / "a.parquet", tmp_path / "a.parquet"],
+        "folder and file": [tmp_path, tmp_path / "a.parquet"],
+        "another name": [tmp_path / "a.parquet", tmp_path / "sub" / ".." / "a.parquet"],
+    }
+    (tmp_path / "sub").mkdir()
+    for paths in twice.values():
+        with pytest.raises(DataError, match=r"each file once.*pass each file or folder once"):
+            plan_units(paths, COLS)
+    with pytest.raises(DataError, match=r"one file as .*a\.parquet and .*link\.parquet"):
+        plan_units([tmp_path / "a.parquet", tmp_path / "link.parquet"], COLS)
+    with pytest.raises(DataError, match="each file once"):
+        bcelab.evaluate([tmp_path / "a.parquet"] * 2, preds="p", target="y")
+    other = tmp_path / "sub" / "a.parquet"
+    pq.write_table(_table(100), other)  # the same name in another folder is another file
+    assert sum(u.rows or 0 for u in plan_units([tmp_path / "a.parquet", other], COLS)) == 200
+
+
 def test_hive_partition_folders_become_columns(tmp_path):
     for seg in ("x", "y y"):
         d = tmp_path / f"seg={seg.replace(' ', '%20')}"

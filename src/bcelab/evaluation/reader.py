@@ -174,7 +174,24 @@ def discover(sources: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str,
             raise DataError(
                 f"an existing file or folder at {p}", "it does not exist", "check the path"
             )
+    _refuse_repeats(found)
     return found
+
+
+def _refuse_repeats(found: list[tuple[Path, str, tuple]]) -> None:
+    """A file named twice (directly, through its folder or another link) would count
+    its rows twice."""
+    seen: dict[tuple[int, int], Path] = {}
+    for f, _, _ in found:
+        st = f.stat()
+        first = seen.setdefault((st.st_dev, st.st_ino), f)
+        if first is not f:
+            twice = f"{f} twice" if str(first) == str(f) else f"one file as {first} and {f}"
+            raise DataError(
+                "each file once",
+                f"received {twice}",
+                "pass each file or folder once (a folder already includes its files)",
+            )
 
 
 def _parquet_units(
