@@ -103,6 +103,7 @@ def test_predict_checks_every_path_before_reading(
         ([tmp_path / "nothing", "--data", garbage, "--out", tmp_path / "p.parquet"], "RUN_DIR must be"),
         ([run, "--data", garbage, "--out", tmp_path / "exists.parquet"], "--out must name a new file"),
         ([run, "--data", garbage, "--out", tmp_path / "p.xlsx"], "--out ending in .parquet"),
+        ([run, "--data", garbage, "--out", tmp_path / "p.txt"], "--out ending in .parquet"),
         ([run, "--data", garbage, "--out", garbage / "p.csv"], "--out inside a folder"),
         ([run, "--data", tmp_path / "missing.csv", "--out", tmp_path / "p.csv"], "--data must name"),
         ([run, "--data", garbage, "--out", tmp_path], f"e.g. --out {tmp_path / 'predictions.parquet'}"),
@@ -118,6 +119,13 @@ def test_predict_checks_every_path_before_reading(
     )
     assert rc == 2 and "lacks ['x1']" in _one_clear_line(err)
     assert not (tmp_path / "p.csv").exists()
+    (tmp_path / "text.csv").write_text("x0,x1\n0.1,red\n")  # the model needs x1 as numbers
+    rc, _, err = _cli(
+        capsys, "predict", run, "--data", tmp_path / "text.csv", "--out", tmp_path / "p.csv"
+    )
+    line = _one_clear_line(err)
+    assert rc == 2 and "'red'" in line and "as they were in the training data" in line
+    assert "--features" not in line  # a trained model's features cannot be left out
     (tmp_path / "ok.csv").write_text("x0,x1\n0.1,0.2\n")
     rc, _, err = _cli(
         capsys,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcelab._core.tables import column_hint
+from bcelab._core.tables import column_hint, table_kind
 from bcelab.errors import DataError
 
 
@@ -58,3 +58,33 @@ def test_training_and_prediction_name_the_near_column(tmp_path: Path) -> None:
     pq.write_table(pa.table({"X1": x}), renamed)
     with pytest.raises(DataError, match="did you mean 'X1' for 'x1'"):
         predict(tmp_path / "run", renamed)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("a.parquet", "parquet"),
+        ("A.PARQ", "parquet"),
+        ("dir.csv/a.pq", "parquet"),
+        ("a.csv", "text"),
+        ("a.tsv.gz", "text"),
+        ("a.CSV.zst", "text"),
+        ("a.parquet.gz", None),  # pyarrow reads compressed text, not compressed Parquet
+        ("a.txt", None),
+        ("notes.csv.txt", None),
+        ("a.gz", None),
+    ],
+)
+def test_one_rule_for_the_tables_every_command_reads(
+    tmp_path: Path, name: str, kind: str | None
+) -> None:
+    from bcelab.evaluation.reader import discover
+
+    assert table_kind(name) == kind
+    path = tmp_path / Path(name).name
+    path.write_bytes(b"y,p\n1,0.5\n")
+    if kind is None:
+        with pytest.raises(DataError, match=r"\.csv"):
+            discover([path])
+    else:  # training, prediction and evaluation read the same names
+        assert discover([path])[0][1] == {"text": "csv"}.get(kind, kind)

@@ -121,6 +121,16 @@ def test_unknown_column_lists_available(tmp_path) -> None:
         data.load_table(p, target="label", features=["a", "zz"])
 
 
+def test_table_names_are_those_bcelab_eval_reads(tmp_path) -> None:
+    with pytest.raises(DataError, match=r"received 'd\.txt'.*rename .* to \.csv"):
+        data.load_table(_csv(tmp_path, GOOD, "d.txt"), target="label")
+    assert data.load_table(_csv(tmp_path, GOOD, "d.csv"), target="label")
+    pa_csv = pytest.importorskip("pyarrow.csv")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa_csv.read_csv(tmp_path / "d.csv"), tmp_path / "d.parq")
+    assert data.load_table(tmp_path / "d.parq", target="label").x_train.shape[1] == 2
+
+
 def test_features_named_twice_or_none_are_refused(tmp_path) -> None:
     p = _csv(tmp_path, GOOD)
     with pytest.raises(DataError, match=r"named once.*'a' 2 times.*\['a', 'b', 'label'\]"):

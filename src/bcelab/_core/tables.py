@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPRESSED",
+    "PARQUET_SUFFIXES",
+    "TEXT_SUFFIXES",
     "Label",
     "check_positive_label",
     "column_hint",
@@ -36,6 +38,7 @@ __all__ = [
     "label_mask",
     "refuse_empty_file",
     "suggest_label",
+    "table_kind",
     "text_target_error",
 ]
 
@@ -43,9 +46,22 @@ Label = str | int | float | bool
 
 #: compressed text tables that pyarrow reads directly
 COMPRESSED = (".gz", ".bz2", ".zst")
+#: the names of the tables bcelab reads: Parquet, and text (also ending in COMPRESSED)
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+TEXT_SUFFIXES = (".csv", ".tsv")
 
 # text values that usually mean "the positive class", in order of preference
 _POSITIVE_WORDS = ("1", "yes", "true", "y", "t", "pos", "positive")
+
+
+def table_kind(path: str | os.PathLike[str]) -> str | None:
+    """``"parquet"``, ``"text"`` (CSV or TSV, also compressed) or None, by the file's name."""
+    name = os.path.basename(os.fspath(path)).lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    for ext in COMPRESSED:
+        name = name.removesuffix(ext)
+    return "text" if name.endswith(TEXT_SUFFIXES) else None
 
 
 def default_delimiter(path: str) -> str:

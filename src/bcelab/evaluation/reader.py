@@ -23,6 +23,7 @@ from urllib.parse import unquote
 import numpy as np
 import pyarrow as pa
 
+from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES, table_kind
 from ..errors import DataError
 from .batching import exact_batches
 from .column_checks import check_columns, text_target
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
 __all__ = [
+    "CSV_SUFFIXES",
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_UNIT_ROWS",
     "Batch",
@@ -65,8 +67,7 @@ __all__ = [
     "unit_share",
 ]
 
-PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
-CSV_SUFFIXES = tuple(f"{base}{ext}" for base in (".csv", ".tsv") for ext in ("", *COMPRESSED))
+CSV_SUFFIXES = tuple(f"{base}{ext}" for base in TEXT_SUFFIXES for ext in ("", *COMPRESSED))
 # 2**20 rows: a quarter of the per-batch work of 2**18 (the kernel call, the batch's
 # Python), and pyarrow decodes larger batches faster: 4-5% of an evaluation's time
 DEFAULT_BATCH_ROWS = 1 << 20
@@ -120,12 +121,8 @@ class Batch:
 
 
 def _kind(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(CSV_SUFFIXES):
-        return "csv"
-    return None
+    kind = table_kind(path)
+    return "csv" if kind == "text" else kind
 
 
 def _partition(root: Path, path: Path) -> tuple[tuple[str, str], ...]:

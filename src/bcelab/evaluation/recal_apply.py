@@ -26,12 +26,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._core.atomic import atomic_open
+from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES
 from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
 from .columns import numeric_array
 from .csv_source import check_complete, csv_header, default_delimiter
 from .parquet_source import READ_ERRORS, open_parquet
-from .reader import CSV_SUFFIXES, PARQUET_SUFFIXES, discover
+from .reader import CSV_SUFFIXES, discover
 
 __all__ = [
     "BATCH_ROWS",
@@ -48,7 +49,7 @@ BATCH_ROWS = 1 << 18
 
 DEFAULT_COLUMN = "pred_recalibrated"
 MAP_FILE = "map.json"  # the map inside a report folder
-OUT_SUFFIXES = (*PARQUET_SUFFIXES, ".csv", ".tsv")
+OUT_SUFFIXES = (*PARQUET_SUFFIXES, *TEXT_SUFFIXES)
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import atomic_open
-from .._core.tables import COMPRESSED, column_hint
+from .._core.tables import COMPRESSED, column_hint, table_kind
 from ..errors import DataError, OptionError
 from ..losses import sigmoid
 from .artifacts import load_torch_file
 from .checks import check_seed
 from .data import Dataset, TableSpec
 from .mlp.models import MLPSpec, module_from_state
-from .tables import features_array, read_table, table_kind
+from .tables import features_array, read_table
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -191,7 +191,7 @@ def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
             f"{source} already has {taken}",
             "rename or drop those columns first",
         )
-    x = features_array(tab, p.table.features, source)
+    x = features_array(tab, p.table.features, source, "as they were in the training data")
     bad = ~np.isfinite(x)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))

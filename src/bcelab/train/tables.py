@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from .._core.tables import (
-    COMPRESSED,
     Label,
     column_hint,
     default_delimiter,
@@ -25,32 +24,12 @@ from .._core.tables import (
     is_text_type,
     label_mask,
     suggest_label,
+    table_kind,
     text_target_error,
 )
 from ..errors import DataError, DomainError
 
-__all__ = [
-    "PARQUET_SUFFIXES",
-    "TEXT_SUFFIXES",
-    "features_array",
-    "read_table",
-    "table_kind",
-    "to_xy",
-]
-
-PARQUET_SUFFIXES = (".parquet", ".pq")
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
-
-
-def table_kind(path: str | Path) -> str | None:
-    """``"parquet"``, ``"text"`` (CSV/TSV, also compressed) or None for another suffix."""
-    name = Path(path).name.lower()
-    for ext in COMPRESSED:
-        name = name.removesuffix(ext)
-    suffix = Path(name).suffix
-    if suffix in PARQUET_SUFFIXES:
-        return "parquet"
-    return "text" if suffix in TEXT_SUFFIXES else None
+__all__ = ["features_array", "read_table", "to_xy"]
 
 
 def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
@@ -70,7 +49,8 @@ def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
         raise DataError(
             "a file ending in .csv, .tsv or .parquet",
             f"received {p.name!r}",
-            "convert the table to CSV or Parquet",
+            "rename a file of comma-separated fields to .csv (tab-separated: .tsv), "
+            "or convert the table to CSV or Parquet",
         )
     sep = default_delimiter(str(p)) if delimiter is None else delimiter
     try:
@@ -108,7 +88,11 @@ def _first_text(values: list[Any]) -> tuple[int, Any] | None:
     return None
 
 
-def _numeric(tab: Any, name: str, source: str) -> np.ndarray:
+#: the fix for a text feature column, when the caller chooses the features
+LEAVE_OUT = "or leave it out: name the other columns in features="
+
+
+def _numeric(tab: Any, name: str, source: str, fix: str = LEAVE_OUT) -> np.ndarray:
     import pyarrow.types as pat  # optional dependency (bcelab[eval])
 
     col = tab.column(name)
@@ -120,7 +104,7 @@ def _numeric(tab: Any, name: str, source: str) -> np.ndarray:
         raise DataError(
             f"column {name!r} of {source} must be numeric",
             f"received {where} (1 = first row after the header)",
-            f"encode {name!r} as numbers, or leave it out: name the other columns in features=",
+            f"encode {name!r} as numbers, {fix}",
         )
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -138,7 +122,7 @@ def _target(tab: Any, name: str, source: str, positive_label: Label | None) -> n
         values = sorted({str(v) for v in col.to_pylist() if v is not None})
         err = text_target_error(name, values, source)
         raise DomainError(err.expected, err.received, err.fix)
-    return _numeric(tab, name, source)
+    return _numeric(tab, name, source, "or name its positive value in positive_label=")
 
 
 def _check_targets(y: np.ndarray, target: str, source: str) -> None:
@@ -203,9 +187,12 @@ def _columns(
     return feats
 
 
-def features_array(tab: Any, features: Sequence[str], source: str) -> np.ndarray:
-    """The feature columns ``(N, D)`` as float64 (missing values NaN)."""
-    return np.stack([_numeric(tab, f, source) for f in features], axis=1)
+def features_array(
+    tab: Any, features: Sequence[str], source: str, fix: str = LEAVE_OUT
+) -> np.ndarray:
+    """The feature columns ``(N, D)`` as float64 (missing values NaN); ``fix`` ends the
+    error for a column that is not numeric."""
+    return np.stack([_numeric(tab, f, source, fix) for f in features], axis=1)
 
 
 def to_xy(
