@@ -105,3 +105,23 @@ def test_a_segment_that_too_few_replicates_define_gets_the_note() -> None:
     text = render_comparison(res)
     assert "1 segment(s) (small): a metric without an interval there has too few" in text
     assert "segment(s) (big" not in text
+
+
+def test_a_p_value_at_the_floor_of_its_replicates_says_so() -> None:
+    table = _table(constant_a=True, rows=2_000)  # B far better: every replicate agrees
+    seg = pa.array(["x", "y"] * 1_000)
+    for reps in (50, 400):
+        res = compare(table.append_column("s", seg), preds=("a", "b"), target="y", by="s",
+                      replicates=reps)  # fmt: skip
+        d = res.to_dict()
+        floor = 2 / (reps + 1)
+        assert d["metrics"]["log_loss"]["p_value"] == floor  # no replicate favours A
+        note = f"p = {floor:.3g} (log loss, NE, Brier score, "
+        text = render_comparison(res)
+        assert note in text and f"read it as p <= {floor:.3g}" in text
+        assert "and 2 segment(s)) is the smallest p-value" in text
+        assert note in render_html(res, {}) and note in res._repr_html_()
+    close = _table(constant_a=False, rows=300)
+    res = compare(close, preds=("a", "b"), target="y", replicates=50)
+    p = res.to_dict()["metrics"]["log_loss"]["p_value"]
+    assert p > 2 / 51 and "smallest p-value" not in render_comparison(res)

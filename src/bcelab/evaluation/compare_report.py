@@ -25,6 +25,7 @@ from .compare_text import (
     SEGMENT_METRICS,
     few_rows_note,
     keying_line,
+    p_floor_note,
     segments_legend,
     undefined_notes,
 )
@@ -159,8 +160,8 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     keyed = html.escape(keying_line(d, "an id column"))
     warn = "" if d["keyed_by"] == "id" else f"<div class=warn>{keyed}.</div>"
     sub_keyed = f"; {keyed}" if d["keyed_by"] == "id" else ""  # else the warning says it
-    few = few_rows_note(d)
-    warn += f"<div class=warn>{html.escape(few)}</div>" if few else ""
+    notes = (few_rows_note(d), p_floor_note(d))
+    warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in notes if t)
     warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in undefined_notes(d))
     files = f"{d['files']} file(s)" if d["files"] else "in memory"
     verdict = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..metrics import PairedBootstrapStats, PairedComparison
 from .compare_figures import forest
 from .compare_labels import LABELS
-from .compare_text import few_rows_note, render_comparison, undefined_notes
+from .compare_text import few_rows_note, p_floor_note, render_comparison, undefined_notes
 from .reader import Columns
 from .segment_keys import json_value
 
@@ -176,7 +176,7 @@ class ComparisonResult:
             f"Model A vs model B: {d['rows_used']:,} rows keyed by {keyed}; paired bootstrap, "
             f"{d['replicates']} replicates (seed {d['seed']})"
         )
-        texts = (v["text"], v["why"], few_rows_note(d), *undefined_notes(d))
+        texts = (v["text"], v["why"], few_rows_note(d), p_floor_note(d), *undefined_notes(d))
         notes = "".join(f"<p>{html.escape(t)}</p>" for t in texts if t)
         return (
             f"<div>{notes}<table><caption>{html.escape(caption)}</caption>"

@@ -22,6 +22,7 @@ __all__ = [
     "SEGMENT_METRICS",
     "few_rows_note",
     "keying_line",
+    "p_floor_note",
     "render_comparison",
     "segments_legend",
     "undefined_notes",
@@ -143,6 +144,33 @@ def few_rows_note(d: dict[str, Any]) -> str:
     )
 
 
+def _at_floor(metrics: dict[str, dict[str, Any]], r: int) -> list[str]:
+    """The metrics whose p-value is the smallest all ``r`` replicates can give."""
+    return [
+        LABELS.get(name, name)
+        for name, m in metrics.items()
+        if m.get("p_value") is not None
+        and m.get("replicates_used") == r
+        and m["p_value"] <= 2.0 / (r + 1) * (1 + 1e-9)
+    ]
+
+
+def p_floor_note(d: dict[str, Any]) -> str:
+    """A note when a p-value is the smallest the replicates can give ("" otherwise): with
+    R replicates no p is below 2 / (R + 1), so such a p only says "this small or smaller"."""
+    r = d["replicates"]
+    overall = _at_floor(d["metrics"], r)
+    segs = sum(1 for s in d.get("segments") or () if _at_floor(s["metrics"] or {}, r))
+    if not overall and not segs:
+        return ""
+    where = " and ".join(x for x in (", ".join(overall), f"{segs} segment(s)" * bool(segs)) if x)
+    floor = f"{2 / (r + 1):.3g}"
+    return (
+        f"p = {floor} ({where}) is the smallest p-value {r} replicates can give, 2 / {r + 1}: "
+        f"read it as p <= {floor}; more replicates resolve smaller ones."
+    )
+
+
 def _outside_notes(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """A note for the metrics whose B − A lies outside its own interval."""
     beside: dict[bool, list[str]] = {False: [], True: []}
@@ -230,8 +258,7 @@ def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") ->
     lines += [""] + [t for t in (v["text"], v["why"]) if t]
     lines += _outside_notes(d["metrics"])
     lines += undefined_notes(d)
-    few = few_rows_note(d)
-    lines += [few] if few else []
+    lines += [t for t in (few_rows_note(d), p_floor_note(d)) if t]
     if res.columns.by is not None and d.get("segments"):
         lines += ["", *_segments(str(res.columns.by), d["segments"], pct)]
     return "\n".join(lines)
