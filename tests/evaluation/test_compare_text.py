@@ -125,3 +125,24 @@ def test_a_p_value_at_the_floor_of_its_replicates_says_so() -> None:
     res = compare(close, preds=("a", "b"), target="y", replicates=50)
     p = res.to_dict()["metrics"]["log_loss"]["p_value"]
     assert p > 2 / 51 and "smallest p-value" not in render_comparison(res)
+
+
+def test_a_noise_difference_names_no_main_part() -> None:
+    rng = np.random.default_rng(11)
+    s = rng.normal(-0.5, 1.5, 3_000)
+    y = (rng.random(3_000) < 1 / (1 + np.exp(-s))).astype(np.float64)
+    # two equally good views of the same score: any difference is the sample's
+    a, b = (1 / (1 + np.exp(-(s + rng.normal(0, 0.3, 3_000)))) for _ in range(2))
+    res = compare(pa.table({"y": y, "a": a, "b": b}), preds=("a", "b"), target="y")
+    d = res.to_dict()
+    assert d["verdict"]["better"] is None and d["verdict"]["mainly"] is None
+    for part in ("discrimination", "miscalibration"):
+        lo, hi = d["metrics"][part]["ci"]
+        assert lo <= 0 <= hi
+    text = render_comparison(res)
+    assert "Neither part differs clearly either (both intervals include 0): B − A = " in text
+    assert "Mainly" not in text
+    # a clear difference keeps its main part
+    res = compare(_table(constant_a=False), preds=("a", "b"), target="y")
+    assert res.to_dict()["verdict"]["mainly"] is not None
+    assert "Mainly" in render_comparison(res)

@@ -43,13 +43,22 @@ def _finite(*vals: Any) -> bool:
     return all(isinstance(v, float) and math.isfinite(v) for v in vals)
 
 
+_PARTS = ("discrimination", "miscalibration")
+
+
+def _excludes_0(m: dict[str, Any]) -> bool:
+    lo, hi = m["ci"]
+    return _finite(lo, hi) and (lo > 0 or hi < 0)
+
+
 def verdict(metrics: dict[str, dict[str, Any]], confidence: float) -> dict[str, Any]:
     """Which model is better in log loss, how sure, and why (JSON-ready).
 
     ``better`` is ``"A"`` or ``"B"`` when the interval of B − A excludes 0, else None.
     The log-loss difference splits exactly into a ranking part (minus the difference in
     discrimination) and a calibration part (the difference in miscalibration), since
-    both models share the uncertainty; ``mainly`` names the larger part.
+    both models share the uncertainty; ``mainly`` names the larger part, unless neither
+    log loss nor either part differs clearly (then the split is noise, and ``None``).
     """
     m = metrics["log_loss"]
     diff, (lo, hi), p = m["diff"], m["ci"], m["p_value"]
@@ -72,13 +81,18 @@ def verdict(metrics: dict[str, dict[str, Any]], confidence: float) -> dict[str, 
     if _finite(d_dsc, d_mcb) and d_dsc == 0.0 and d_mcb == 0.0:
         why = "Neither part differs: the models rank and calibrate these rows alike."
     elif _finite(d_dsc, d_mcb):
-        mainly = "discrimination" if abs(d_dsc) >= abs(d_mcb) else "miscalibration"
+        larger = "discrimination" if abs(d_dsc) >= abs(d_mcb) else "miscalibration"
         calib = f"{_f(d_mcb, '+.3g')} from calibration (miscalibration B − A)"
         rank = (
             f"{_f(-d_dsc, '+.3g')} from ranking (minus discrimination B − A, {_f(d_dsc, '+.3g')})"
         )
-        parts = (rank, calib) if mainly == "discrimination" else (calib, rank)
-        why = f"Mainly {mainly}: B − A = {_f(diff, '+.3g')} is {parts[0]} and {parts[1]}."
+        parts = (rank, calib) if larger == "discrimination" else (calib, rank)
+        split = f"B − A = {_f(diff, '+.3g')} is {parts[0]} and {parts[1]}"
+        if better is None and not any(_excludes_0(metrics[k]) for k in _PARTS):
+            why = f"Neither part differs clearly either (both intervals include 0): {split}."
+        else:
+            mainly = larger
+            why = f"Mainly {mainly}: {split}."
     return {"metric": "log_loss", "better": better, "mainly": mainly, "text": text, "why": why}
 
 
