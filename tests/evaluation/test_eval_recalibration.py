@@ -8,6 +8,7 @@ explicit weight column of 1/W on the negatives.
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -151,6 +152,30 @@ def test_isotonic_temperature_and_segments(rows):
     temp = bcelab.evaluate(rows, logits="z", target="y", recalibrate="temperature")
     mem = fit_temperature(rows["z"], rows["y"], logits=True)
     assert temp.recalibration.recalibration_map.params == pytest.approx(mem.params, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["platt", "temperature", "isotonic"])
+def test_a_map_that_keeps_the_order_explains_a_moved_roc_auc(rows, method):
+    from bcelab.evaluation.markup import recalibration_table
+    from bcelab.evaluation.text import render
+
+    res = bcelab.evaluate(rows, preds="p", target="y", recalibrate=method)
+    before, after = res.metrics.roc_auc, res.recalibration.metrics.roc_auc
+    text, page = render(res), recalibration_table(res.to_dict())
+    if method == "isotonic":  # ties in its steps: a real change, explained by nothing
+        assert after != before and "keeps the predictions' order" not in text + page
+        return
+    assert abs(after - before) <= res.metrics.roc_auc_bound  # binning only
+    note = f"ROC-AUC: a {method} map keeps the predictions' order, so the true ROC-AUC"
+    shown_apart = f"{after:.6g}" != f"{before:.6g}"  # as the table shows them
+    assert shown_apart == (method == "platt")  # these rows: 0.815564 -> 0.815568 for Platt
+    assert (note in text) == shown_apart and (html.escape(note) in page) == shown_apart
+    assert (f"the {abs(after - before):.2g} between the two" in text) == shown_apart
+    # a Platt map that reverses the order keeps nothing
+    from bcelab.evaluation.text import order_note
+
+    params = {"a": -1.0, "b": 0.0}
+    assert order_note("platt", params, {"roc_auc": 0.8}, {"roc_auc": 0.2}) is None
 
 
 def test_negative_rate_equals_an_explicit_weight_column(rows):

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from ..metrics.result import undefined_reason
-from .text import RECALIBRATED, segment_label, undefined_legend
+from .text import RECALIBRATED, order_note, segment_label, undefined_legend
 
 __all__ = [
     "CSS",
@@ -180,9 +180,11 @@ def recalibration_table(d: dict[str, Any]) -> str:
         f"<td class=num>{num(rec['metrics'].get(key))}</td></tr>"
         for key, label in RECALIBRATED
     )
+    note = order_note(rec["method"], params, d["metrics"], rec["metrics"])
     return (
         f"<h2>Recalibrated: {html.escape(rec['method'])}</h2><p>{shown}{fitted}.</p>"
         f"<table><tr><th></th><th>before</th><th>after</th></tr>{rows}</table>"
+        + (f"<p class=note>{html.escape(note)}</p>" if note else "")
     )
 
 

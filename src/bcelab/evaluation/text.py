@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NULL_SEGMENT",
     "format_rate",
+    "order_note",
     "recalibration_lines",
     "render",
     "segment_label",
@@ -116,6 +117,26 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.6g}" for k, v in params.items())
 
 
+def order_note(
+    method: str, params: dict[str, Any], before: dict[str, Any], after: dict[str, Any]
+) -> str | None:
+    """Why ROC-AUC moved under a map that keeps the predictions' order (Platt with
+    ``a > 0``, temperature, downsampling), or None: such a map leaves the true ROC-AUC as it
+    was, and the change shown is the histograms' binning."""
+    keeps = method in ("temperature", "downsampling") or (
+        method == "platt" and float(params.get("a", 0.0)) > 0.0
+    )
+    a, b = before.get("roc_auc"), after.get("roc_auc")
+    if not keeps or not isinstance(a, float) or not isinstance(b, float) or _g(a) == _g(b):
+        return None  # nothing moved as shown
+    bound = max(before.get("roc_auc_bound") or 0.0, after.get("roc_auc_bound") or 0.0)
+    return (
+        f"ROC-AUC: a {method} map keeps the predictions' order, so the true ROC-AUC does not "
+        f"change; the {abs(b - a):.2g} between the two is the histograms' binning (error "
+        f"<= {bound:.2g} each)."
+    )
+
+
 def recalibration_lines(res: EvalResult) -> list[str]:
     """What was fitted on which rows, and the metrics before and after the map."""
     rec = res.recalibration
@@ -133,4 +154,5 @@ def recalibration_lines(res: EvalResult) -> list[str]:
     before, after = res.metrics.to_dict(), rec.metrics.to_dict()
     for key, label in RECALIBRATED:
         lines.append(f"  {label:<16}{_g(before.get(key)):>12}  {_g(after.get(key)):>12}")
-    return lines
+    note = order_note(rec.method, rec.recalibration_map.params, before, after)
+    return [*lines, note] if note else lines
