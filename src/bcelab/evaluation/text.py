@@ -133,7 +133,7 @@ def order_note(
     return (
         f"ROC-AUC: a {method} map keeps the predictions' order, so the true ROC-AUC does not "
         f"change; the {abs(b - a):.2g} between the two is the histograms' binning (error "
-        f"<= {bound:.2g} each)."
+        f"≤ {bound:.2g} each)."
     )
 
 
