@@ -118,7 +118,7 @@ def test_a_p_value_at_the_floor_of_its_replicates_says_so() -> None:
         assert d["metrics"]["log_loss"]["p_value"] == floor  # no replicate favours A
         note = f"p = {floor:.3g} (log loss, NE, Brier score, "
         text = render_comparison(res)
-        assert note in text and f"read it as p <= {floor:.3g}" in text
+        assert note in text and f"read it as p ≤ {floor:.3g}" in text
         assert "and 2 segment(s)) is the smallest p-value" in text
         assert note in render_html(res, {}) and note in res._repr_html_()
     close = _table(constant_a=False, rows=300)

@@ -167,7 +167,7 @@ def p_floor_note(d: dict[str, Any]) -> str:
     floor = f"{2 / (r + 1):.3g}"
     return (
         f"p = {floor} ({where}) is the smallest p-value {r} replicates can give, 2 / {r + 1}: "
-        f"read it as p <= {floor}; more replicates resolve smaller ones."
+        f"read it as p ≤ {floor}; more replicates resolve smaller ones."
     )
 
 
