@@ -313,6 +313,24 @@ def test_load_map_rejects_bad_input(tmp_path) -> None:
         load_map(bad)
 
 
+@pytest.mark.parametrize(
+    ("edges", "values", "broken"),
+    [
+        ([0, 1], [0.9, 0.1], "received 2 values and 2 edges"),
+        ([0, 0.5, 1], [0.9, 0.1], "received value 1 (0.1) is below value 0 (0.9)"),
+        ([0, 0.5, 1], [0.2, 1.5], "received value 1 is 1.5"),
+        ([0, 1], [float("nan")], "received value 0 is nan"),
+        ([0, 0.7, 0.5, 1], [0.1, 0.2, 0.3], "received edge 1 (0.7) is not below edge 2 (0.5)"),
+        ([0.1, 0.5, 1], [0.1, 0.2], "received edges from 0.1 to 1.0"),
+    ],
+)
+def test_an_isotonic_map_names_the_rule_its_steps_break(
+    edges: list[float], values: list[float], broken: str
+) -> None:
+    with pytest.raises(DataError, match=re.escape(broken)):
+        IsotonicMap(np.array(edges), np.array(values))
+
+
 def test_apply_checks_the_domain() -> None:
     with pytest.raises(DomainError, match="logits=True"):
         TemperatureMap(2.0).apply(np.array([0.5, 3.0]))

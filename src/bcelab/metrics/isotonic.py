@@ -32,11 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core import formulas
+from ..errors import DataError
 from ..kernels import stats_driver
 
 __all__ = [
     "IsotonicCurve",
     "block_scores",
+    "check_steps",
     "isotonic_curve",
     "pool_adjacent_violators",
     "single_score_bins",
@@ -229,3 +231,48 @@ def isotonic_curve(
         starts = np.concatenate(([0], first[new][1:]))
         mean_pred = (csum[ends] - csum[starts]) / bmass
     return IsotonicCurve(np.append(lower, 1.0), values[new], bmass, mean_pred)
+
+
+def _broken_rule(e: np.ndarray, v: np.ndarray) -> str | None:
+    """The first rule of an isotonic map's steps that ``e`` and ``v`` break, or None."""
+    if v.size < 1 or e.size != v.size + 1:
+        return f"{v.size} values and {e.size} edges"
+    if not (e[0] == 0.0 and e[-1] == 1.0):
+        return f"edges from {float(e[0])!r} to {float(e[-1])!r}"
+    checks = (
+        (~(np.diff(e) > 0), "edge {i} ({a!r}) is not below edge {j} ({b!r})", e),
+        (~((v >= 0) & (v <= 1)), "value {i} is {a!r}", v),
+        (~(np.diff(v) >= 0), "value {j} ({b!r}) is below value {i} ({a!r})", v),
+    )
+    for bad, text, arr in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            j = min(i + 1, arr.size - 1)
+            return text.format(i=i, j=j, a=float(arr[i]), b=float(arr[j]))
+    return None
+
+
+def check_steps(edges: object, values: object) -> tuple[np.ndarray, np.ndarray]:
+    """The steps of an isotonic map as read-only float64 arrays, checked: k >= 1 values in
+    [0, 1], non-decreasing, and k + 1 strictly increasing edges from 0 to 1."""
+    fix = "fit the map with fit_isotonic(stats) or save it with IsotonicMap.save"
+    try:
+        e = np.array(edges, dtype=np.float64).ravel()
+        v = np.array(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            "isotonic map: edges and values must be lists of numbers",
+            f"received {type(edges).__name__} and {type(values).__name__} ({exc})",
+            fix,
+        ) from None
+    broken = _broken_rule(e, v)
+    if broken is not None:
+        raise DataError(
+            "isotonic map: k >= 1 values in [0, 1], non-decreasing, and k + 1 strictly "
+            "increasing edges from 0 to 1",
+            f"received {broken}",
+            fix,
+        )
+    e.setflags(write=False)
+    v.setflags(write=False)
+    return e, v

@@ -43,7 +43,7 @@ from .._core.options import RECALIBRATION_METHODS, check_finite, check_negative_
 from .._core.validate import LOGITS_ADVICE
 from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
 from .inputs import to_numpy
-from .isotonic import IsotonicCurve, isotonic_curve
+from .isotonic import IsotonicCurve, check_steps, isotonic_curve
 
 if TYPE_CHECKING:
     from .stats import BinaryStats
@@ -218,7 +218,7 @@ class IsotonicMap(RecalibrationMap):
     values: np.ndarray = field(repr=False)
 
     def __post_init__(self) -> None:
-        e, v = _check_steps(self.edges, self.values)
+        e, v = check_steps(self.edges, self.values)
         object.__setattr__(self, "edges", e)
         object.__setattr__(self, "values", v)
 
@@ -238,37 +238,6 @@ class IsotonicMap(RecalibrationMap):
 
     def __repr__(self) -> str:
         return f"IsotonicMap({self.values.size} steps)"
-
-
-def _check_steps(edges: object, values: object) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        e = np.array(edges, dtype=np.float64).ravel()
-        v = np.array(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            "isotonic map: edges and values must be lists of numbers",
-            f"received {type(edges).__name__} and {type(values).__name__} ({exc})",
-            "fit the map with fit_isotonic(stats) or save it with IsotonicMap.save",
-        ) from None
-    ok = (
-        v.size >= 1
-        and e.size == v.size + 1
-        and e[0] == 0.0
-        and e[-1] == 1.0
-        and bool(np.all(np.diff(e) > 0))
-        and bool(np.all((v >= 0) & (v <= 1)))
-        and bool(np.all(np.diff(v) >= 0))
-    )
-    if not ok:
-        raise DataError(
-            "isotonic map: k >= 1 values in [0, 1], non-decreasing, and k + 1 strictly "
-            "increasing edges from 0 to 1",
-            f"received {v.size} values and {e.size} edges",
-            "fit the map with fit_isotonic(stats) or save it with IsotonicMap.save",
-        )
-    e.setflags(write=False)
-    v.setflags(write=False)
-    return e, v
 
 
 def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
