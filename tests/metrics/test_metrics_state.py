@@ -153,7 +153,7 @@ def test_empty_state() -> None:
     # all rows excluded: counted, and compute says why it cannot give metrics
     s.update(np.array([0.5, 0.5]), [np.nan, 2.0])
     assert s.rows == 2 and s.rows_used == 0 and not s.is_empty
-    with pytest.raises(EmptyReductionError, match="2 invalid targets"):
+    with pytest.raises(EmptyReductionError, match="2 missing or invalid targets"):
         s.compute()
     assert BinaryStats.merge_all([]).is_empty
 

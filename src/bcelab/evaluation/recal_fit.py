@@ -124,7 +124,7 @@ def recalibrate(
                 f"evaluate: {'fit_on with ' if fitted_on else ''}at least one usable row (a "
                 "prediction, a valid target and a weight > 0) to fit the isotonic map on",
                 f"none of {where} is usable ({stats.count('nan_pred')} NaN or null predictions, "
-                f"{stats.count('invalid_target')} invalid targets, total weight "
+                f"{stats.count('invalid_target')} missing or invalid targets, total weight "
                 f"{stats.total('w')!r})",
                 "check the prediction, target and weight columns of those rows",
             )

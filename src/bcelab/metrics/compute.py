@@ -123,7 +123,7 @@ def compute_metrics(
         raise EmptyReductionError(
             "BinaryStats.compute: at least one row with a valid target, a prediction and a weight > 0",
             f"received {rows} rows, {used} usable ({stats.count('nan_pred')} NaN or null predictions, "
-            f"{stats.count('invalid_target')} invalid targets), total weight {w!r}",
+            f"{stats.count('invalid_target')} missing or invalid targets), total weight {w!r}",
             "check the input columns and the filters",
         )
     if math.isinf(w):

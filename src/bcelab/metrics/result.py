@@ -117,7 +117,7 @@ class BinaryMetrics:
         lines = [
             f"rows              {self.rows} (used {self.rows_used}, excluded "
             f"{self.rows_excluded}: {self.nan_predictions} NaN or null predictions, "
-            f"{self.invalid_targets} invalid targets; {self.clipped_predictions} clipped)",
+            f"{self.invalid_targets} missing or invalid targets; {self.clipped_predictions} clipped)",
             f"weight            {g(self.weight_total)} (effective rows {g(self.effective_rows)})",
             f"log loss          {g(self.log_loss)}  = floor {g(self.floor)} + excess "
             f"{g(self.excess)}",
