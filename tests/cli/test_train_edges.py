@@ -190,6 +190,19 @@ def test_features_that_name_no_column_or_one_twice_are_refused(
     assert not (tmp_path / "a").exists()
 
 
+def test_a_test_file_that_is_the_training_file_gets_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "t.csv", 40, 3)
+    base = _train_file(data, epochs=1)
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a", "--test", tmp_path / "." / "t.csv")
+    assert rc == 0 and "note: --test names the --data file itself" in err
+    other = tmp_path / "u.csv"
+    other.write_text(data.read_text())  # the same rows in another file: the user's choice
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "b", "--test", other)
+    assert rc == 0 and "note" not in err
+
+
 def test_one_class_of_training_targets_gets_a_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

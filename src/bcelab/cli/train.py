@@ -340,6 +340,13 @@ def execute(cfg: Any) -> int:
             f"only learn to predict {ds.one_class}; check --target and the rows",
             file=sys.stderr,
         )
+    if cfg.test is not None and cfg.data is not None and Path(cfg.test).samefile(cfg.data):
+        print(
+            "bcelab train: note: --test names the --data file itself, so the test loss and "
+            "accuracy are measured on the training rows; leave --test out to hold out "
+            "--test-fraction of the rows instead",
+            file=sys.stderr,
+        )
     out = Path(cfg.out)
     h = _train(cfg, ds, out)
     _report(cfg, ds, h)
