@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -322,12 +323,14 @@ def test_load_map_rejects_bad_input(tmp_path) -> None:
         ([0, 1], [float("nan")], "received value 0 is nan"),
         ([0, 0.7, 0.5, 1], [0.1, 0.2, 0.3], "received edge 1 (0.7) is not below edge 2 (0.5)"),
         ([0.1, 0.5, 1], [0.1, 0.2], "received edges from 0.1 to 1.0"),
+        ([0, float("inf"), float("inf"), 1], [0.1, 0.2, 0.3], "edge 1 (inf) is not below edge 2"),
     ],
 )
 def test_an_isotonic_map_names_the_rule_its_steps_break(
     edges: list[float], values: list[float], broken: str
 ) -> None:
-    with pytest.raises(DataError, match=re.escape(broken)):
+    with warnings.catch_warnings(), pytest.raises(DataError, match=re.escape(broken)):
+        warnings.simplefilter("error")  # the error alone, no NumPy warning before it
         IsotonicMap(np.array(edges), np.array(values))
 
 
