@@ -120,11 +120,14 @@ def test_a_p_value_at_the_floor_of_its_replicates_says_so() -> None:
         text = render_comparison(res)
         assert note in text and f"read it as p ≤ {floor:.3g}" in text
         assert "and 2 segment(s)) is the smallest p-value" in text
-        assert note in render_html(res, {}) and note in res._repr_html_()
+        page = render_html(res, {})
+        assert note in page and note in res._repr_html_()
+        assert "replicates can give is" not in page  # the note says it once
     close = _table(constant_a=False, rows=300)
     res = compare(close, preds=("a", "b"), target="y", replicates=50)
     p = res.to_dict()["metrics"]["log_loss"]["p_value"]
     assert p > 2 / 51 and "smallest p-value" not in render_comparison(res)
+    assert "The smallest p-value 50 replicates can give is 0.0392." in render_html(res, {})
 
 
 def test_a_noise_difference_names_no_main_part() -> None:

@@ -160,8 +160,15 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     keyed = html.escape(keying_line(d, "an id column"))
     warn = "" if d["keyed_by"] == "id" else f"<div class=warn>{keyed}.</div>"
     sub_keyed = f"; {keyed}" if d["keyed_by"] == "id" else ""  # else the warning says it
-    notes = (few_rows_note(d), p_floor_note(d))
+    floor_note = p_floor_note(d)
+    notes = (few_rows_note(d), floor_note)
     warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in notes if t)
+    floor = 2 / (d["replicates"] + 1)
+    floor_line = (
+        ""
+        if floor_note
+        else f" The smallest p-value {d['replicates']} replicates can give is {floor:.3g}."
+    )
     warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in undefined_notes(d))
     files = f"{d['files']} file(s)" if d["files"] else "in memory"
     verdict = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
@@ -180,9 +187,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
 <h2>Metrics</h2>{_metrics_table(d)}
 <p class=note>B − A is model B's value minus model A's. The interval and the p-value
 come from a paired bootstrap: {d["replicates"]} replicates (seed {d["seed"]}) that
-reweight the same rows for both models, so the noise the models share cancels.
-The smallest p-value {d["replicates"]} replicates can give is
-{2 / (d["replicates"] + 1):.3g}.</p>
+reweight the same rows for both models, so the noise the models share cancels.{floor_line}</p>
 <h2>Differences</h2>{figs}
 {_segments_table(d)}
 <h2>Method</h2><table>{method}</table>
