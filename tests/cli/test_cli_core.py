@@ -104,6 +104,19 @@ def test_one_trailing_comma_is_fine(capsys: pytest.CaptureFixture[str]) -> None:
     assert "value 3 empty" in capsys.readouterr().err
 
 
+def test_label_smoothing_names_the_smoothed_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    # hard targets, smoothed: the floor is H(0.9), and the minimum is at 0.9, not at 1
+    assert (
+        main(["loss", "--preds", "0.3,0.95", "--targets", "1,0", "--label-smoothing", "0.2"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "each target y counts as y * (1 - 0.2) + 0.1 (1 -> 0.9, 0 -> 0.1)" in out
+    assert "the floor here, 0.3251, is the entropy of the smoothed targets" in out
+    assert "prediction = target" not in out and "soft targets themselves" not in out
+    assert main(["loss", "--preds", "0.9", "--targets", "1", "--label-smoothing", "0.2"]) == 0
+    assert "BCE = floor + excess: 0.3251 = 0.3251 + 0.0000." in capsys.readouterr().out
+
+
 def test_explain_with_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     png = tmp_path / "sub" / "explain.png"
     assert main(["explain", "--target", "0.3", "--plot", str(png)]) == 0

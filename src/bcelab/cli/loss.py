@@ -236,6 +236,24 @@ def _cells(r: dict[str, float]) -> str:
     return "  ".join(f"{decimals_or_exponent(r[k], 6):>10}" for k in ("bce", "floor", "excess"))
 
 
+def _smoothing_lines(cfg: Config, floor: str) -> None:
+    """The minimum and the floor under label smoothing: those of the smoothed targets."""
+    ls = cfg.label_smoothing
+    shown = sorted(set(cfg.targets), reverse=True)[:3]
+    pairs = ", ".join(f"{t:.4g} -> {t * (1 - ls) + ls / 2:.4g}" for t in shown)
+    more = ", ..." if len(set(cfg.targets)) > 3 else ""
+    print(
+        f"With --label-smoothing {ls:g} each target y counts as y * (1 - {ls:g}) + {ls / 2:g} "
+        f"({pairs}{more}): the minimum is at prediction = that smoothed target, and the "
+        f"floor here, {floor}, is the entropy of the smoothed targets, so a perfect "
+        f"prediction of them scores {floor}, not 0."
+    )
+    print(
+        "Only the excess (KL divergence) can be trained away; the floor belongs to the "
+        "smoothed targets."
+    )
+
+
 def execute(cfg: Config) -> int:
     res = compute_table(cfg)
     if cfg.as_json:
@@ -254,7 +272,9 @@ def execute(cfg: Config) -> int:
     print()
     bce, floor, excess = (decimals_or_exponent(mean[k], 4) for k in ("bce", "floor", "excess"))
     print(f"BCE = floor + excess: {bce} = {floor} + {excess}.")
-    if mean["floor"] > 0:
+    if cfg.label_smoothing > 0:
+        _smoothing_lines(cfg, floor)
+    elif mean["floor"] > 0:
         print(
             f"The minimum is at prediction = target; the floor here is {floor}, "
             f"so a perfect prediction scores {floor}, not 0."
