@@ -411,6 +411,10 @@ def test_warmup_without_numba_says_there_is_nothing_to_compile(tmp_path: Path) -
             "received unrecognized arguments: --bogus",
         ),
         (["--bogus"], "bcelab: error: only the flags and values of `bcelab --help`"),
+        (  # the task's own help lists its flags (the autoencoder's differ from circles')
+            ["train", "autoencoder", "--seeds", "3"],
+            "only the flags and values of `bcelab train autoencoder --help`",
+        ),
     ],
 )
 def test_arguments_no_flag_takes_are_named_with_the_fix(

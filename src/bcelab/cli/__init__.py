@@ -146,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen_mod = modules.get(ns.command)
         repeatable = tuple(getattr(chosen_mod, "REPEATABLE_FLAGS", ()))
         lists = tuple(getattr(chosen_mod, "LIST_FLAGS", ()))
-        return _fail(ns.command or "", unrecognized(args, extra, repeatable, ns.command, lists))
+        task = getattr(ns, "task", None)  # `bcelab train TASK --help` lists that task's flags
+        helped = f"{ns.command} {task}" if ns.command and task else ns.command
+        return _fail(ns.command or "", unrecognized(args, extra, repeatable, helped, lists))
     if ns.version:
         print(f"bcelab {__version__}")
         return 0
