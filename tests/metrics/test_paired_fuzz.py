@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from tests.fuzzing import float_dtypes, fuzz
 
-from bcelab.errors import BCELabError
+from bcelab.errors import BCELabError, DomainError
 from bcelab.metrics import BinaryStats, PairedBootstrapStats
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -171,3 +171,15 @@ def test_valid_rows_give_each_models_metrics_and_any_split_the_same_state(
             assert res.metrics[name][k] == pytest.approx(getattr(ref, name), rel=1e-12), name
     ll = res.metrics["log_loss"]
     assert ll["diff"] == pytest.approx(ll["b"] - ll["a"], rel=1e-9, abs=1e-12)
+
+
+def test_a_weighted_bound_that_overflows_float32_is_an_error_not_a_warning() -> None:
+    # found by the fuzz above: 2 x 3e38 in float32 overflowed in the loss cap's first bound
+    a = np.full(1, 3.0e38, dtype=ml_dtypes.bfloat16)
+    zeros = np.zeros(1, np.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DomainError, match="weight \\* loss below 2\\*\\*32"):
+            PairedBootstrapStats().update(
+                a, zeros, zeros, weights=np.full(1, 2.0, np.float16), logits=True
+            )

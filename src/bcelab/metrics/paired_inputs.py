@@ -222,7 +222,8 @@ def _check_loss_cap(
     # bound first (a probability's loss is at most _MAX_PROB_LOSS), the exact loss after
     if logits:
         big = np.maximum(np.abs(pa), np.abs(pb)) + 1.0
-        rows = np.flatnonzero(keep & ((big if w is None else w * big) >= MAX_VALUE))
+        with np.errstate(over="ignore"):  # a bound that overflows (float32) flags its row
+            rows = np.flatnonzero(keep & ((big if w is None else w * big) >= MAX_VALUE))
     elif w is None:
         return
     else:
