@@ -41,6 +41,7 @@ __all__ = [
     "fewest_replicates",
     "highest_confidence",
     "reject_with_convention",
+    "smallest_p_value",
 ]
 
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum", "weighted_mean", "per_sample")
@@ -278,10 +279,15 @@ def fewest_replicates(confidence: float) -> int:
     return max(1, math.ceil((2.0 / (1.0 - confidence) - 1.0) * (1.0 - 1e-9)))  # 1 - c rounds
 
 
+def smallest_p_value(replicates: int) -> float:
+    """2 / (R + 1): no two-sided bootstrap p-value of R replicates is smaller."""
+    return 2.0 / (replicates + 1)
+
+
 def highest_confidence(replicates: int) -> float:
     """The highest confidence that ``replicates`` replicates support (the inverse of
     :func:`fewest_replicates`), rounded down to 4 digits."""
-    return math.floor((1.0 - 2.0 / (replicates + 1)) * 1e4) / 1e4
+    return math.floor((1.0 - smallest_p_value(replicates)) * 1e4) / 1e4
 
 
 def check_enough_replicates(

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import __version__
 from .._core.atomic import atomic_open, check_replaceable, replace_dir, write_json, write_text
+from .._core.options import smallest_p_value
 from ..errors import MissingDependencyError
 from .compare_figures import forest, forest_segments
 from .compare_labels import LABELS
@@ -163,7 +164,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     floor_note = p_floor_note(d)
     notes = (few_rows_note(d), floor_note)
     warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in notes if t)
-    floor = 2 / (d["replicates"] + 1)
+    floor = smallest_p_value(d["replicates"])
     floor_line = (
         ""
         if floor_note

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._core.options import fewest_replicates
+from .._core.options import fewest_replicates, smallest_p_value
 from ..metrics.paired_result import REFLECTED
 from ..metrics.result import NEEDS
 from .compare_labels import LABELS
@@ -151,7 +151,7 @@ def _at_floor(metrics: dict[str, dict[str, Any]], r: int) -> list[str]:
         for name, m in metrics.items()
         if m.get("p_value") is not None
         and m.get("replicates_used") == r
-        and m["p_value"] <= 2.0 / (r + 1) * (1 + 1e-9)
+        and m["p_value"] <= smallest_p_value(r) * (1 + 1e-9)
     ]
 
 
@@ -164,7 +164,7 @@ def p_floor_note(d: dict[str, Any]) -> str:
     if not overall and not segs:
         return ""
     where = " and ".join(x for x in (", ".join(overall), f"{segs} segment(s)" * bool(segs)) if x)
-    floor = f"{2 / (r + 1):.3g}"
+    floor = f"{smallest_p_value(r):.3g}"
     return (
         f"p = {floor} ({where}) is the smallest p-value {r} replicates can give, 2 / {r + 1}: "
         f"read it as p ≤ {floor}; more replicates resolve smaller ones."
