@@ -133,6 +133,40 @@ def test_fit_on_uses_only_the_calibration_rows(files, rows):
     assert table.recalibration.recalibration_map == rec.recalibration_map
 
 
+def test_a_calibration_set_holding_evaluated_files_is_named_in_sample(files, tmp_path):
+    d, calib = files
+    parts = sorted(str(p) for p in d.glob("part-*.parquet"))
+    kw = {"preds": "p", "target": "y", "weight": "w", "recalibrate": "isotonic"}
+    apart = bcelab.evaluate(parts, fit_on=d / "calib.parquet", **kw)
+    assert apart.recalibration.evaluated_in_fit == ()
+    assert "in-sample" not in str(apart) and "in-sample" not in html_of(apart, tmp_path)
+    # the folder holds the calibration file and the evaluated parts; a link is the file
+    link = tmp_path / "same.parquet"
+    link.symlink_to(parts[0])
+    for fit_on, shared in ((d, parts), (link, parts[:1])):
+        res = bcelab.evaluate(parts, fit_on=fit_on, **kw)
+        assert res.recalibration.evaluated_in_fit == tuple(shared)
+        assert res.to_dict()["recalibrated"]["evaluated_in_fit"] == shared
+        text = str(res)
+        assert (
+            f"in-sample: the calibration set holds the evaluated file{'s' if len(shared) > 1 else ''} {', '.join(shared)}"
+            in text
+        )
+        assert "the after column flatters it" in html_of(res, tmp_path)
+        # the note does not change the numbers: a map fitted on those rows, scored on them
+        assert res.recalibration.metrics.log_loss < apart.recalibration.metrics.log_loss
+    # an in-memory calibration table shares no file
+    table = bcelab.evaluate(parts, fit_on=calib, **kw)
+    assert table.recalibration.evaluated_in_fit == ()
+
+
+def html_of(res, tmp_path) -> str:
+    from bcelab.evaluation.report import write_report
+
+    written = write_report(res, tmp_path / f"report-{len(list(tmp_path.iterdir()))}")
+    return html.unescape(written["report.html"].read_text())
+
+
 def test_isotonic_temperature_and_segments(rows):
     res = bcelab.evaluate(rows, logits="z", target="y", by="g", recalibrate="isotonic")
     rec = res.recalibration

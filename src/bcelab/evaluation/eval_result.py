@@ -67,7 +67,8 @@ class Recalibration:
     ``fitted_on``: the calibration sources, or None for the evaluated rows;
     ``fit_rows``: the rows read to fit it; ``passes``: passes over those rows (one per
     Newton step for Platt and temperature scaling, 0 for a map from the evaluation's
-    histogram); ``seconds``: the fit and the pass after it.
+    histogram); ``seconds``: the fit and the pass after it; ``evaluated_in_fit``: the
+    evaluated files that ``fitted_on`` also holds, whose "after" metrics are in-sample.
     """
 
     method: str
@@ -78,15 +79,18 @@ class Recalibration:
     fit_rows: int
     passes: int
     seconds: float
+    evaluated_in_fit: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """``method``, ``params``, ``fitted_on``, ``fit_rows``, ``passes``, ``metrics``."""
+        """``method``, ``params``, ``fitted_on``, ``fit_rows``, ``passes``,
+        ``evaluated_in_fit``, ``metrics``."""
         return {
             "method": self.method,
             "params": self.recalibration_map.params,
             "fitted_on": None if self.fitted_on is None else list(self.fitted_on),
             "fit_rows": self.fit_rows,
             "passes": self.passes,
+            "evaluated_in_fit": list(self.evaluated_in_fit),
             "metrics": self.metrics.to_dict(),
         }
 

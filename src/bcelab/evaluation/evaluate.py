@@ -267,6 +267,7 @@ def _result(
             fitted.fit_rows,
             fitted.passes,
             fitted.seconds,
+            fitted.evaluated_in_fit,
         )
     return EvalResult(
         stats=total,

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from ..metrics.result import undefined_reason
-from .text import RECALIBRATED, order_note, segment_label, undefined_legend
+from .text import RECALIBRATED, in_sample_note, order_note, segment_label, undefined_legend
 
 __all__ = [
     "CSS",
@@ -172,7 +172,7 @@ def recalibration_table(d: dict[str, Any]) -> str:
     where = (
         "the evaluated rows"
         if rec["fitted_on"] is None
-        else ", ".join(html.escape(s) for s in rec["fitted_on"])
+        else ", ".join(f"<code>{html.escape(s)}</code>" for s in rec["fitted_on"])
     )
     fitted = "" if rec["method"] == "downsampling" else f"; fitted on {where}"
     rows = "".join(
@@ -180,11 +180,14 @@ def recalibration_table(d: dict[str, Any]) -> str:
         f"<td class=num>{num(rec['metrics'].get(key))}</td></tr>"
         for key, label in RECALIBRATED
     )
-    note = order_note(rec["method"], params, d["metrics"], rec["metrics"])
+    notes = (
+        order_note(rec["method"], params, d["metrics"], rec["metrics"]),
+        in_sample_note(rec.get("evaluated_in_fit") or ()),
+    )
     return (
         f"<h2>Recalibrated: {html.escape(rec['method'])}</h2><p>{shown}{fitted}.</p>"
         f"<table><tr><th></th><th>before</th><th>after</th></tr>{rows}</table>"
-        + (f"<p class=note>{html.escape(note)}</p>" if note else "")
+        + "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes if n)
     )
 
 

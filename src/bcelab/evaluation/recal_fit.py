@@ -21,6 +21,7 @@ Then one pass evaluates ``map.apply(p)`` into fresh ``BinaryStats``, per segment
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -40,6 +41,7 @@ __all__ = [
     "fit_columns",
     "fit_source",
     "recalibrate",
+    "shared_files",
 ]
 
 
@@ -54,6 +56,27 @@ class FittedMap:
     passes: int  # passes over the fit rows (0 when the map came from a histogram)
     result: UnitResult  # the recalibrated states, one per segment
     seconds: float
+    evaluated_in_fit: tuple[str, ...] = ()  # evaluated files that fit_on also holds
+
+
+def _files(units: list[Unit]) -> dict[tuple[int, int], str]:
+    """The files of ``units`` by device and inode (in-memory sources have none)."""
+    out: dict[tuple[int, int], str] = {}
+    for u in units:
+        if u.kind in ("parquet", "csv"):
+            try:
+                st = os.stat(u.path)
+            except OSError:  # gone since it was read: nothing to compare
+                continue
+            out.setdefault((st.st_dev, st.st_ino), u.path)
+    return out
+
+
+def shared_files(evaluated: list[Unit], fit: list[Unit]) -> tuple[str, ...]:
+    """The evaluated files that the calibration set also holds (the same file, however
+    it was named): their rows are scored by a map fitted on them."""
+    fit_files = _files(fit)
+    return tuple(path for key, path in _files(evaluated).items() if key in fit_files)
 
 
 def _scaling(
@@ -136,4 +159,5 @@ def recalibrate(
         passes += steps
     after = runner.run(units, dataclasses.replace(plan, accumulator=MappedAccumulator(fitted)))
     seconds = time.perf_counter() - t0
-    return FittedMap(method, fitted, fitted_on, rows, passes, after, seconds)
+    shared = shared_files(units, fit_units) if fit_on is not None else ()
+    return FittedMap(method, fitted, fitted_on, rows, passes, after, seconds, shared)

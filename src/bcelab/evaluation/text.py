@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NULL_SEGMENT",
     "format_rate",
+    "in_sample_note",
     "order_note",
     "recalibration_lines",
     "render",
@@ -137,6 +138,19 @@ def order_note(
     )
 
 
+def in_sample_note(files: list[str] | tuple[str, ...]) -> str | None:
+    """Why the "after" column flatters a map whose calibration set holds evaluated files,
+    or None when it holds none of them."""
+    if not files:
+        return None
+    named = f"file{'s' if len(files) > 1 else ''} {', '.join(files)}"
+    return (
+        f"in-sample: the calibration set holds the evaluated {named}, so the map is scored "
+        "on rows it was fitted on and the after column flatters it (an isotonic map most); "
+        "fit it on files that are not evaluated to judge it."
+    )
+
+
 def recalibration_lines(res: EvalResult) -> list[str]:
     """What was fitted on which rows, and the metrics before and after the map."""
     rec = res.recalibration
@@ -154,5 +168,8 @@ def recalibration_lines(res: EvalResult) -> list[str]:
     before, after = res.metrics.to_dict(), rec.metrics.to_dict()
     for key, label in RECALIBRATED:
         lines.append(f"  {label:<16}{_g(before.get(key)):>12}  {_g(after.get(key)):>12}")
-    note = order_note(rec.method, rec.recalibration_map.params, before, after)
-    return [*lines, note] if note else lines
+    notes = (
+        order_note(rec.method, rec.recalibration_map.params, before, after),
+        in_sample_note(rec.evaluated_in_fit),
+    )
+    return [*lines, *(n for n in notes if n)]
