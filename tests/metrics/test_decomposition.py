@@ -292,7 +292,19 @@ def test_infinite_log_loss_stays_finite_elsewhere() -> None:
     assert math.isfinite(d.log_loss.discrimination) and math.isfinite(d.log_loss.bound)
     out = d.to_dict()
     assert out["log_loss"]["miscalibration"] is None and out["brier"]["score"] is not None
-    assert "infinite" in d.summary_line()
+    # the line names what recalibrating would bring it down to: the isotonic map's loss
+    from bcelab.metrics import fit_isotonic
+
+    stats = BinaryStats().update(np.array([0.0, 0.4, 0.9]), np.array([1.0, 0, 1]))
+    after = BinaryStats().update(fit_isotonic(stats).apply(np.array([0.0, 0.4, 0.9])), [1.0, 0, 1])
+    ranking = d.log_loss.uncertainty - d.log_loss.discrimination
+    assert ranking == pytest.approx(after.compute().log_loss, abs=1e-12)
+    assert d.summary_line().startswith("the log loss is infinite")
+    assert d.summary_line().endswith(
+        f"would bring it down to the ranking's uncertainty "
+        f"{d.log_loss.uncertainty:.4g} − discrimination "
+        f"{d.log_loss.discrimination:.4g} = {ranking:.4g}"
+    )
 
 
 def test_without_bound_gives_the_same_values() -> None:

@@ -163,7 +163,7 @@ def test_str_says_which_metrics_one_class_leaves_undefined() -> None:
     all_ones = str(BinaryStats().update(np.array([0.2, 0.5, 0.9]), np.ones(3)).compute())
     assert "NE / RIG          undefined: every used target is 1" in all_ones
     assert "ROC-AUC           undefined: needs positive and negative rows" in all_ones
-    assert "PR-AUC            1  (binning error" in all_ones
+    assert "PR-AUC            1  (no binning error)" in all_ones
     assert "nan" not in all_ones.split("at p >=")[0]
     all_zeros = str(BinaryStats().update(np.array([0.2, 0.4]), np.zeros(2)).compute())
     assert "every used target is 0" in all_zeros

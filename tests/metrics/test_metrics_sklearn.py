@@ -50,6 +50,48 @@ def test_matches_sklearn(kernel: str, weighted: bool, ties: bool) -> None:
         assert m.pr_auc_bound < 2e-2
     else:  # every distinct value is a multiple of 0.01, hence a bin edge: AUC exact
         assert m.roc_auc == pytest.approx(auc, abs=1e-12)
+        assert m.roc_auc_bound == 0.0  # and the bound says so
+
+
+def _tied(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    """Predictions with ties: hard, a few random values, rounded, or those mixed with
+    distinct values (which keep their bins' bounds)."""
+    if kind == "hard":
+        return rng.integers(0, 2, n).astype(np.float64)
+    if kind == "few":
+        return rng.choice(rng.random(int(rng.integers(1, 6))), n)
+    if kind == "rounded":
+        return np.round(rng.random(n), int(rng.integers(1, 3)))
+    p = rng.random(n)
+    tied = rng.random(n) < 0.5
+    p[tied] = rng.choice(rng.random(3), int(tied.sum()))
+    return p
+
+
+@pytest.mark.parametrize("kind", ["hard", "few", "rounded", "mixed"])
+def test_tied_predictions_stay_within_the_bounds_and_hard_ones_are_exact(kind: str) -> None:
+    # scikit-learn on the rows, with a soft label as a positive row of weight w y and a
+    # negative row of weight w (1 - y); 300 random data sets of each kind
+    rng = np.random.default_rng(["hard", "few", "rounded", "mixed"].index(kind) + 40)
+    for _ in range(300):
+        n = int(rng.integers(2, 60))
+        p, w = _tied(rng, kind, n), rng.uniform(0.1, 3.0, n)
+        y = rng.integers(0, 2, n).astype(np.float64)
+        if rng.random() < 0.3:
+            y[rng.random(n) < 0.3] = rng.random()  # some soft labels
+        yy, pp, ww = np.r_[np.ones(n), np.zeros(n)], np.r_[p, p], np.r_[w * y, w * (1 - y)]
+        keep = ww > 0
+        yy, pp, ww = yy[keep], pp[keep], ww[keep]
+        if yy.min() == yy.max():
+            continue
+        m = BinaryStats().update(p, y, weights=w).compute()
+        auc = roc_auc_score(yy, pp, sample_weight=ww)
+        ap = average_precision_score(yy, pp, sample_weight=ww)
+        assert abs(m.roc_auc - auc) <= m.roc_auc_bound + 1e-12, (kind, p, y, w)
+        assert abs(m.pr_auc - ap) <= m.pr_auc_bound + 1e-12, (kind, p, y, w)
+        if kind in ("hard", "rounded"):  # one value per bin: no order left to guess
+            assert m.roc_auc_bound == 0.0
+            assert m.roc_auc == pytest.approx(auc, abs=1e-12)
 
 
 def test_threshold_metrics_exact() -> None:

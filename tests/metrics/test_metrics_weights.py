@@ -12,9 +12,10 @@ import pytest
 from bcelab.errors import DomainError
 from bcelab.metrics import BinaryMetrics, BinaryStats
 
-P = np.array([0.2, 0.7, 0.4, 0.9, 0.55, 0.1])
-Y = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.3])
-W = np.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.5])
+# 0.2 and 0.2001 share a fine bin with a positive and a negative: ROC-AUC has a bound
+P = np.array([0.2, 0.7, 0.4, 0.9, 0.55, 0.1, 0.2001])
+Y = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.3, 1.0])
+W = np.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.5, 1.2])
 SCALED = {"weight_total", "tp", "fp", "tn", "fn"}  # weighted sums: they scale
 
 

@@ -36,7 +36,7 @@ def _fmt(x: float | None, d: int = 4) -> str:
 
 def _bound(b: float) -> str:
     """The histogram's bound on the error of a value, named as such (not a CI)."""
-    return f"(binning error ≤ {b:.1e})" if np.isfinite(b) else ""
+    return f"(binning error ≤ {b:.1e})" if np.isfinite(b) and b > 0 else ""
 
 
 def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:

@@ -29,6 +29,7 @@ from .._core import formulas
 from ..errors import DomainError, EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
 from .histogram import layout
+from .isotonic import single_score_bins
 from .ranking import pr_auc, roc_auc
 from .result import BinaryMetrics
 
@@ -143,8 +144,9 @@ def compute_metrics(
     wp_total, wy_total = stats.total("wp"), stats.total("wy")
     eu, mu, eu_bound = ece_uniform(pos, neg, wp_bins, nb, bins=bins)
     em, mm, em_bound = ece_equal_mass(pos, neg, wp_bins, nb)
-    auc, auc_b = roc_auc(pos, neg)
-    ap, ap_b = pr_auc(pos, neg)
+    single = single_score_bins(layout().edges, wp_bins, pos + neg, a["hist_n"][bins], bins=bins)
+    auc, auc_b = roc_auc(pos, neg, single=single)
+    ap, ap_b = pr_auc(pos, neg, single=single)
     tp, fp, tn, fn = confusion(pos, neg, int(np.searchsorted(bins, ti)))
     return BinaryMetrics(
         **_counts(stats),

@@ -137,16 +137,19 @@ class CalibrationDecomposition:
     def summary_line(self) -> str:
         """One line in the spirit of floor + excess, for the text output."""
         d = self.log_loss
-        rest = (
-            f"the rest is ranking: uncertainty {d.uncertainty:.4g} − discrimination "
-            f"{d.discrimination:.4g}"
+        ranking = (
+            f"uncertainty {d.uncertainty:.4g} − discrimination {d.discrimination:.4g} = "
+            f"{d.uncertainty - d.discrimination:.4g}"
         )
         if not math.isfinite(d.score):
-            return f"the log loss is infinite (a prediction of exactly 0 or 1 was wrong); {rest}"
+            return (
+                "the log loss is infinite (a prediction of exactly 0 or 1 was wrong); "
+                f"recalibrating would bring it down to the ranking's {ranking}"
+            )
         share = 100.0 * d.miscalibration / d.score if d.score > 0 else 0.0
         return (
             f"recalibrating would remove {d.miscalibration:.4g} of the log loss "
-            f"{d.score:.4g} ({share:.1f}%); {rest} = {d.uncertainty - d.discrimination:.4g}"
+            f"{d.score:.4g} ({share:.1f}%); the rest is ranking: {ranking}"
         )
 
     def __str__(self) -> str:

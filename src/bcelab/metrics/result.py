@@ -157,7 +157,8 @@ class BinaryMetrics:
 
     def _area_text(self, name: str) -> str:
         area, bound = getattr(self, name), getattr(self, f"{name}_bound")
-        return self._why(name, f"{area:.6g}  (binning error ≤ {bound:.2g})")
+        shown = f"binning error ≤ {bound:.2g}" if bound > 0 else "no binning error"
+        return self._why(name, f"{area:.6g}  ({shown})")
 
 
 _DECISIONS = ("accuracy", "precision", "recall", "f1")
