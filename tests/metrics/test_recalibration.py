@@ -192,6 +192,19 @@ def test_separated_classes_are_named_not_fitted(fit: Any) -> None:
     assert np.isfinite(list(fit(p, y).params.values())).all()
 
 
+@pytest.mark.parametrize("value", [0.3, 0.5, 0.9])
+def test_platt_of_one_prediction_is_the_best_map_closest_to_the_identity(value: float) -> None:
+    # every (a, b) on the line a z + b = logit(rate) fits; the least-squares Newton steps
+    # from (1, 0) end at that line's point nearest the identity
+    y = (np.arange(400) % 4 == 0).astype(float)
+    m = fit_platt(np.full(400, value), y)
+    z, target = math.log(value / (1 - value)), math.log(0.25 / 0.75)
+    t = (target - z) / (z * z + 1.0)
+    assert m.params["a"] == pytest.approx(1.0 + t * z, abs=1e-9)
+    assert m.params["b"] == pytest.approx(t, abs=1e-9)
+    assert float(m.apply(np.array([value]))[0]) == pytest.approx(0.25, rel=1e-9)
+
+
 def test_isotonic_map_is_the_binned_fit() -> None:
     p, y, _ = _data("hard", n=20_000, seed=4)
     stats = BinaryStats().update(p, y)

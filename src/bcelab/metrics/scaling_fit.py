@@ -4,6 +4,9 @@ r"""Platt and temperature scaling fitted by Newton's method, one pass over the r
 loss and its derivatives as mergeable sums) into Newton steps from a = 1, b = 0 (the
 identity map): step :math:`-H^{-1} g`, halved while the loss grows, until the Newton
 decrement :math:`g^\top H^{-1} g / \sum w` is below 1e-24; typically 4-7 passes.
+When the best map is not unique (Platt scaling of predictions that take one value: every
+(a, b) with a z + b = logit of the positive rate fits equally well), the steps are the
+least-squares ones, so the fit is the best map closest to the identity.
 Predictions that separate the classes (every positive above every negative) have no
 finite best map, and are refused, pointing to the isotonic map.
 """
