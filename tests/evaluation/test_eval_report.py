@@ -109,6 +109,26 @@ def result(tmp_path, data):
     return bcelab.evaluate(tmp_path / "d.parquet", preds="p", target="y", by="s")
 
 
+def test_decomposition_figure_of_an_infinite_log_loss_draws_its_finite_parts():
+    # hard predictions, some wrong: the bars show uncertainty and discrimination, the
+    # infinite miscalibration runs on as an arrow, and the caption names the ranking's loss
+    from bcelab.evaluation.decomp_figure import decomposition_figure
+    from bcelab.metrics import decompose_stats
+
+    p = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    y = np.array([0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0])
+    s = BinaryStats().update(p, y)
+    d = decompose_stats(s)
+    bars = decomposition_figure(s, s.compute(), decomposition=d).axes[1]
+    labels = [t.get_text() for t in bars.texts]
+    assert labels == [f"{d.log_loss.uncertainty:.4g}", f"{-d.log_loss.discrimination:+.4g}",
+                      "+inf →", "inf →"]  # fmt: skip
+    rest = d.log_loss.uncertainty - d.log_loss.discrimination
+    assert f"bring it down to the ranking's {rest:.4g}" in bars.get_xlabel()
+    widths = [b.get_width() for b in bars.patches]
+    assert all(math.isfinite(w) and w >= 0 for w in widths)
+
+
 def test_report_files(tmp_path, result):
     out = tmp_path / "report"
     written = write_report(result, out)

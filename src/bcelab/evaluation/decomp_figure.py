@@ -72,34 +72,44 @@ def _draw_curves(ax: Axes, stats: Any, n_bins: int, fitted: RecalibrationMap | N
 
 def _draw_bars(ax: Axes, d: CalibrationDecomposition | None) -> None:
     ax.set_title("log loss = uncertainty − discrimination + miscalibration", fontsize=10)
-    if d is None or not math.isfinite(d.log_loss.score):
-        why = "no row with a weight > 0" if d is None else "the log loss is infinite"
-        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+    if d is None:
+        ax.text(0.5, 0.5, "no row with a weight > 0", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
         ax.set_axis_off()
         return
     t = d.log_loss
     rest = t.uncertainty - t.discrimination
+    infinite = not math.isfinite(t.score)
+    right = max(t.uncertainty, rest if infinite else t.score) * 1.3
+    mcb = 0.86 * right - rest if infinite else t.miscalibration  # an infinite part: an arrow
     rows = [
-        ("uncertainty", [(0.0, t.uncertainty, _UNC)], t.uncertainty),
-        ("− discrimination", [(rest, t.discrimination, _DSC)], 0.0 - t.discrimination),  # no -0
-        ("+ miscalibration", [(rest, t.miscalibration, _MCB)], t.miscalibration),
-        ("log loss", [(0.0, rest, _REST), (rest, t.miscalibration, _MCB)], t.score),
+        ("uncertainty", [(0.0, t.uncertainty, _UNC)], f"{t.uncertainty:.4g}"),
+        ("− discrimination", [(rest, t.discrimination, _DSC)], f"{0.0 - t.discrimination:+.4g}"),
+        ("+ miscalibration", [(rest, mcb, _MCB)], "+inf →" if infinite else f"{mcb:+.4g}"),
+        (
+            "log loss",
+            [(0.0, rest, _REST), (rest, mcb, _MCB)],
+            "inf →" if infinite else f"{t.score:.4g}",
+        ),
     ]
-    for i, (_, parts, value) in enumerate(rows):
+    for i, (_, parts, label) in enumerate(rows):
         for left, width, color in parts:
-            ax.barh(i, width, left=left, color=color, height=0.6)
+            hatch = "//" if infinite and color == _MCB else None
+            ax.barh(i, width, left=left, color=color, height=0.6, hatch=hatch)
         end = max(left + width for left, width, _ in parts)
-        ax.annotate(f"{value:+.4g}" if i in (1, 2) else f"{value:.4g}", (end, i),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+        ax.annotate(label, (end, i), xytext=(4, 0), textcoords="offset points", va="center",
+                    fontsize=8)  # fmt: skip
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.invert_yaxis()
-    ax.set_xlim(0, max(t.uncertainty, t.score) * 1.3)
-    share = 100.0 * t.miscalibration / t.score if t.score > 0 else 0.0
-    ax.set_xlabel(
-        f"nats per row\nrecalibrating would remove {t.miscalibration:.4g} ({share:.1f}%);\n"
-        f"the rest, {rest:.4g}, is ranking (binning error ≤ {t.bound:.1e})",
-        fontsize=9,
-    )
+    ax.set_xlim(0, right)
+    if infinite:
+        head = "the log loss is infinite (a prediction of exactly 0 or 1 was wrong);\n"
+        head += f"recalibrating would bring it down to the ranking's {rest:.4g}\n"
+    else:
+        share = 100.0 * t.miscalibration / t.score if t.score > 0 else 0.0
+        head = f"recalibrating would remove {t.miscalibration:.4g} ({share:.1f}%);\n"
+        head += f"the rest, {rest:.4g}, is ranking "
+    ax.set_xlabel(f"nats per row\n{head}(binning error ≤ {t.bound:.1e})", fontsize=9)
     ax.grid(alpha=0.3, axis="x")
 
 
