@@ -307,6 +307,21 @@ def test_hard_targets_say_the_minimum_is_zero(
     assert "minimum is H(y), not 0" in titles[1]
 
 
+@pytest.mark.parametrize(
+    ("target", "floor"), [("0.1234567", "0.3738"), ("1e-300", "6.92e-298"), ("0.3", "0.6109")]
+)
+def test_explain_marks_the_minimum_at_the_target_itself(
+    capsys: pytest.CaptureFixture[str], target: str, floor: str
+) -> None:
+    # the table's row p = y carries the marker for any target, not only for those of six
+    # digits, and a tiny floor is shown as a number, not as 0.0000 beside "it is not 0"
+    assert main(["explain", "--target", target]) == 0
+    out = capsys.readouterr().out
+    marked = [line for line in out.splitlines() if line.endswith("<- minimum: p = y")]
+    assert len(marked) == 1 and marked[0].split()[2] == "0.0000"
+    assert f"H(y) = {floor} (the floor)" in out
+
+
 @pytest.mark.parametrize("command", [None, *(c for c in COMMANDS if c != "train")])
 def test_help_has_no_internal_jargon(
     capsys: pytest.CaptureFixture[str], command: str | None

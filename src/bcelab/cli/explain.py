@@ -59,6 +59,12 @@ def curve(target: float, n: int = 999) -> tuple[np.ndarray, np.ndarray, float]:
     return p, bce(p, y), float(binary_entropy(np.array([target]))[0])
 
 
+def _nats(v: float) -> str:
+    """Four decimals, or three significant digits for a floor too small for them (a
+    target of 1e-300 has H(y) = 6.9e-298, not 0)."""
+    return f"{v:.4f}" if v == 0 or v >= 1e-4 else f"{v:.3g}"
+
+
 def plot(target: float, path: Path) -> Path:
     # optional dependency (matplotlib, the eval and train extras) and start-up time
     import matplotlib
@@ -69,7 +75,7 @@ def plot(target: float, path: Path) -> Path:
     p, loss, floor = curve(target)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(p, loss, color="C0", lw=2, label=f"BCE(y = {target:g}, p)")
-    ax.axhline(floor, color="C1", ls="--", label=f"floor H(y) = {floor:.4f}")
+    ax.axhline(floor, color="C1", ls="--", label=f"floor H(y) = {_nats(floor)}")
     ax.plot([target], [floor], "o", color="C3", ms=8, label=f"minimum at p = y = {target:g}")
     ax.fill_between(p, floor, loss, color="C0", alpha=0.12, label="excess KL(y‖p)")
     ax.set_ylim(0, max(3.0, floor + 1.0))
@@ -93,16 +99,16 @@ def execute(cfg: Config) -> int:
 def _execute(cfg: Config) -> int:
     y = cfg.target
     _, _, floor = curve(y)
-    grid = sorted({0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, round(y, 6)} - {0.0, 1.0})
+    grid = sorted({0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, y} - {0.0, 1.0})
     vals = bce(np.array(grid), np.full(len(grid), y))
     print(f"BCE(y = {y:g}, p) for a few predictions p:")
     print(f"{'p':>8}  {'BCE':>9}  {'excess':>9}")
     for p, v in zip(grid, vals, strict=True):
-        mark = "  <- minimum: p = y" if abs(p - y) < 1e-12 else ""
+        mark = "  <- minimum: p = y" if p == y else ""
         print(f"{p:>8.4g}  {v:>9.4f}  {v - floor:>9.4f}{mark}")
     print()
     print(
-        f"The minimum is at p = y = {y:g}, where BCE equals the entropy H(y) = {floor:.4f} "
+        f"The minimum is at p = y = {y:g}, where BCE equals the entropy H(y) = {_nats(floor)} "
         "(the floor)."
     )
     if floor > 0:
