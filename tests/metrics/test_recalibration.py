@@ -337,6 +337,10 @@ def test_load_map_rejects_bad_input(tmp_path) -> None:
         ([0, 0.7, 0.5, 1], [0.1, 0.2, 0.3], "received edge 1 (0.7) is not below edge 2 (0.5)"),
         ([0.1, 0.5, 1], [0.1, 0.2], "received edges from 0.1 to 1.0"),
         ([0, float("inf"), float("inf"), 1], [0.1, 0.2, 0.3], "edge 1 (inf) is not below edge 2"),
+        # huge finite edges and values: their differences overflow float64 (the 10,000-
+        # example fuzz found the warning)
+        ([0, 1e308, -1e308, 1], [0.1, 0.2, 0.3], "edge 1 (1e+308) is not below edge 2"),
+        ([0, 0.5, 1], [1e308, -1e308], "received value 0 is 1e+308"),
     ],
 )
 def test_an_isotonic_map_names_the_rule_its_steps_break(
