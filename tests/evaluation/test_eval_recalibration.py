@@ -149,15 +149,19 @@ def test_a_calibration_set_holding_evaluated_files_is_named_in_sample(files, tmp
         assert res.to_dict()["recalibrated"]["evaluated_in_fit"] == shared
         text = str(res)
         assert (
-            f"in-sample: the calibration set holds the evaluated file{'s' if len(shared) > 1 else ''} {', '.join(shared)}"
+            f"in-sample: the calibration set holds the rows of the evaluated {', '.join(shared)}, so"
             in text
         )
         assert "the after column flatters it" in html_of(res, tmp_path)
         # the note does not change the numbers: a map fitted on those rows, scored on them
         assert res.recalibration.metrics.log_loss < apart.recalibration.metrics.log_loss
-    # an in-memory calibration table shares no file
+    # an in-memory calibration table shares no file; the evaluated table itself is named
     table = bcelab.evaluate(parts, fit_on=calib, **kw)
     assert table.recalibration.evaluated_in_fit == ()
+    same = bcelab.evaluate(calib, fit_on=calib, **kw)
+    assert same.recalibration.evaluated_in_fit == ("dict of arrays",)
+    assert "holds the rows of the evaluated dict of arrays, so" in str(same)
+    assert bcelab.evaluate(calib, fit_on=dict(calib), **kw).recalibration.evaluated_in_fit == ()
 
 
 def html_of(res, tmp_path) -> str:

@@ -6,6 +6,7 @@ Every option is checked here, at the door, before any file is opened; the engine
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -147,6 +148,8 @@ def _passes(
                 opts, units=units, rows=res.rows, stats=total, plan=plan, runner=runner,
                 fit_on=fit_on,
             )  # fmt: skip
+            if opts.fit_on is source and kind == "table":  # the evaluated table itself
+                fitted = dataclasses.replace(fitted, evaluated_in_fit=label)
             return res, units, label, seconds, fitted
     finally:
         if bar is not None:

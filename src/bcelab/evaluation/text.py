@@ -139,13 +139,13 @@ def order_note(
 
 
 def in_sample_note(files: list[str] | tuple[str, ...]) -> str | None:
-    """Why the "after" column flatters a map whose calibration set holds evaluated files,
-    or None when it holds none of them."""
+    """Why the "after" column flatters a map whose calibration set holds evaluated files
+    (or is the evaluated table), or None when it holds none of them."""
     if not files:
         return None
-    named = f"file{'s' if len(files) > 1 else ''} {', '.join(files)}"
     return (
-        f"in-sample: the calibration set holds the evaluated {named}, so the map is scored "
+        f"in-sample: the calibration set holds the rows of the evaluated {', '.join(files)}, "
+        "so the map is scored "
         "on rows it was fitted on and the after column flatters it (an isotonic map most); "
         "fit it on files that are not evaluated to judge it."
     )
