@@ -59,6 +59,23 @@ def test_equal_mass_ece_within_bound() -> None:
     assert m.ece_equal_mass_bound < 0.05  # ~2 (n - 1) x the mass of one fine bin
 
 
+def test_equal_mass_ece_of_ties_stays_within_a_bound_of_at_most_one() -> None:
+    # hard 0/1 predictions: every equal-mass cut falls inside one of two ties, so the
+    # bins' weight is all "split" (2 x 1 = 2 before the cap); any order of the tied rows
+    # gives an ECE within the reported bound, which is at most max(ECE, 1 - ECE)
+    rng = np.random.default_rng(7)
+    p = rng.integers(0, 2, 3000).astype(np.float64)
+    y = np.where(rng.random(3000) < 0.8, p, 1 - p)
+    m = BinaryStats().update(p, y).compute()
+    assert m.ece_equal_mass_bound <= max(m.ece_equal_mass, 1 - m.ece_equal_mass)
+    for _ in range(20):
+        order = np.lexsort((rng.random(p.size), p))  # sorted by p, ties in a random order
+        coarse = np.empty(p.size, dtype=np.int64)
+        coarse[order] = np.minimum(np.arange(p.size) * 15 // p.size, 14)
+        ece, _ = _ece(y, p, np.ones_like(p), coarse, 15)
+        assert abs(m.ece_equal_mass - ece) <= m.ece_equal_mass_bound + 1e-12
+
+
 def test_reliability_matches_sklearn_calibration_curve() -> None:
     y, p, _ = _rows(2)
     y, p = y[3000:], p[3000:]  # no values on edges: sklearn's linspace edges differ by an ulp

@@ -18,7 +18,10 @@ With coarse bins :math:`B_j`, :math:`W_j = \sum_{B_j} w` and :math:`W = \sum_j W
 
 Moving rows of total weight :math:`m` from one coarse bin to another changes two of
 the :math:`|\sum w (p - y)|` by at most :math:`m` each, so the reported bound is
-:math:`2 \sum_{\text{split fine bins}} W_b / W`.
+:math:`2 \sum_{\text{split fine bins}} W_b / W`, and at most
+:math:`\max(\mathrm{ECE}, 1 - \mathrm{ECE})`, since every ECE lies in [0, 1] (equal-mass
+bins of hard 0/1 predictions split their two ties wherever the rows fall, so the split
+bins hold all of the weight there).
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def ece_uniform(
         split = k[bins[k] == split] if bins.size else k[:0]
     total = float(w.sum())
     bound = 2.0 * float(w[split].sum()) / total if total > 0 else math.nan
-    return ece, mce, bound
+    return ece, mce, _at_most_the_range(bound, ece)
 
 
 def ece_equal_mass(
@@ -146,4 +149,9 @@ def ece_equal_mass(
     cut, split = _equal_mass_cuts(w, n)
     coarse = np.searchsorted(cut, np.arange(w.shape[0]), side="right")
     ece, mce = ece_from_assignment(pos, neg, wp, coarse, n)
-    return ece, mce, 2.0 * float(w[split].sum()) / total
+    return ece, mce, _at_most_the_range(2.0 * float(w[split].sum()) / total, ece)
+
+
+def _at_most_the_range(bound: float, ece: float) -> float:
+    """The bound, capped where [0, 1] (every ECE's range) is the tighter one."""
+    return min(bound, max(ece, 1.0 - ece)) if math.isfinite(ece) else bound
