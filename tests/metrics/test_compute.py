@@ -40,7 +40,7 @@ def _full_grid_metrics(s: BinaryStats, threshold: float, nb: int) -> dict[str, f
     pos, neg, wp = h[:, 0], h[:, 1], h[:, 2]
     ti = int(np.searchsorted(layout().edges, threshold))
     eu, mu, eub = ece_uniform(pos, neg, wp, nb)
-    em, mm, emb = ece_equal_mass(pos, neg, wp, nb)
+    em, mm, emb = ece_equal_mass(pos, neg, wp, nb, rows=s.to_arrays()["hist_n"])
     single = single_score_bins(layout().edges, wp, pos + neg, s.to_arrays()["hist_n"])
     auc, auc_b = roc_auc(pos, neg, single=single)
     ap, ap_b = pr_auc(pos, neg, single=single)

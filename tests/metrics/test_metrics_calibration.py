@@ -76,6 +76,29 @@ def test_equal_mass_ece_of_ties_stays_within_a_bound_of_at_most_one() -> None:
         assert abs(m.ece_equal_mass - ece) <= m.ece_equal_mass_bound + 1e-12
 
 
+def test_equal_mass_ece_is_exact_when_each_fine_bin_holds_one_row() -> None:
+    # rows in distinct fine bins, any weights: every cut that falls inside a row is
+    # placed by the rule (a row belongs to the bin in which the weight before it falls),
+    # so the histogram's ECE is the row-level one and the bound is 0; 200 data sets
+    from bcelab.metrics.histogram import layout
+
+    edges = layout().edges
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n, k = int(rng.integers(2, 200)), int(rng.choice([15, 10, 7, 3]))
+        fine = rng.choice(edges.size - 1, n, replace=False)
+        p = edges[fine] + (edges[fine + 1] - edges[fine]) * rng.uniform(0.1, 0.9, n)
+        y, w = (rng.random(n) < p).astype(np.float64), rng.uniform(0.1, 3.0, n)
+        m = BinaryStats().update(p, y, weights=w).compute(n_calibration_bins=k)
+        order = np.argsort(p)
+        before = np.cumsum(w[order]) - w[order]
+        coarse = np.empty(n, dtype=np.int64)
+        coarse[order] = np.minimum((before * k / w.sum()).astype(np.int64), k - 1)
+        ece, _ = _ece(y, p, w, coarse, k)
+        assert m.ece_equal_mass == pytest.approx(ece, abs=1e-12)
+        assert m.ece_equal_mass_bound == 0.0
+
+
 def test_reliability_matches_sklearn_calibration_curve() -> None:
     y, p, _ = _rows(2)
     y, p = y[3000:], p[3000:]  # no values on edges: sklearn's linspace edges differ by an ulp

@@ -13,8 +13,9 @@ With coarse bins :math:`B_j`, :math:`W_j = \sum_{B_j} w` and :math:`W = \sum_j W
   divides 100) makes the result exact; otherwise the fine bin holding :math:`j/n`
   goes to the coarse bin of its lower edge, and the bound below counts it.
 * **equal-mass**: the rows sorted by p are cut where the cumulative weight crosses
-  :math:`jW/n`.  The cut is moved to the nearer edge of the fine bin containing that
-  crossing.
+  :math:`jW/n`; a row belongs to the bin in which the weight before it falls.  The cut
+  is moved to the nearer edge of the fine bin containing that crossing, or, when that
+  fine bin holds a single row, past the row (its place by the rule): then it is exact.
 
 Moving rows of total weight :math:`m` from one coarse bin to another changes two of
 the :math:`|\sum w (p - y)|` by at most :math:`m` each, so the reported bound is
@@ -94,7 +95,9 @@ def _distinct(idx: np.ndarray) -> np.ndarray:
     return s[np.concatenate(([True], s[1:] != s[:-1]))] if s.size else s
 
 
-def _equal_mass_cuts(w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _equal_mass_cuts(
+    w: np.ndarray, n: int, rows: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     total = float(w.sum())
     cum = np.cumsum(w)
     before = cum - w
@@ -104,12 +107,17 @@ def _equal_mass_cuts(w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     # move the cut to the nearer edge of that bin: bins < cut[k] are below cut k
     cut = np.where(targets - before[b] <= cum[b] - targets, b, b + 1)
     inside = (targets > before[b]) & (targets < cum[b])
+    if rows is not None:  # one row: the weight before it lies below the target
+        one = inside & (np.asarray(rows)[b] <= 1)
+        cut = np.where(one, b + 1, cut)
+        inside &= ~one
     return cut, _distinct(b[inside])
 
 
-def equal_mass_assignment(w: np.ndarray, n: int) -> np.ndarray:
-    """Coarse bin of every fine bin for ``n`` bins of (nearly) equal weight ``w``."""
-    cut, _ = _equal_mass_cuts(w, n)
+def equal_mass_assignment(w: np.ndarray, n: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """Coarse bin of every fine bin for ``n`` bins of (nearly) equal weight ``w``;
+    ``rows``: the rows of each fine bin, when known (a bin of one row is placed exactly)."""
+    cut, _ = _equal_mass_cuts(w, n, rows)
     return np.searchsorted(cut, np.arange(w.shape[0]), side="right")
 
 
@@ -139,14 +147,15 @@ def ece_uniform(
 
 
 def ece_equal_mass(
-    pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, n: int
+    pos: np.ndarray, neg: np.ndarray, wp: np.ndarray, n: int, *, rows: np.ndarray | None = None
 ) -> tuple[float, float, float]:
-    """(ECE, MCE, bound) on ``n`` bins of equal weight (cuts snapped to fine-bin edges)."""
+    """(ECE, MCE, bound) on ``n`` bins of equal weight (cuts snapped to fine-bin edges);
+    ``rows``: the rows of each fine bin, when known (see the module docstring)."""
     w = pos + neg
     total = float(w.sum())
     if total == 0:
         return math.nan, math.nan, math.nan
-    cut, split = _equal_mass_cuts(w, n)
+    cut, split = _equal_mass_cuts(w, n, rows)
     coarse = np.searchsorted(cut, np.arange(w.shape[0]), side="right")
     ece, mce = ece_from_assignment(pos, neg, wp, coarse, n)
     return ece, mce, _at_most_the_range(2.0 * float(w[split].sum()) / total, ece)

@@ -143,8 +143,9 @@ def compute_metrics(
     ne = _div(ll, h_base)
     wp_total, wy_total = stats.total("wp"), stats.total("wy")
     eu, mu, eu_bound = ece_uniform(pos, neg, wp_bins, nb, bins=bins)
-    em, mm, em_bound = ece_equal_mass(pos, neg, wp_bins, nb)
-    single = single_score_bins(layout().edges, wp_bins, pos + neg, a["hist_n"][bins], bins=bins)
+    rows_in = a["hist_n"][bins]  # rows per occupied fine bin
+    em, mm, em_bound = ece_equal_mass(pos, neg, wp_bins, nb, rows=rows_in)
+    single = single_score_bins(layout().edges, wp_bins, pos + neg, rows_in, bins=bins)
     auc, auc_b = roc_auc(pos, neg, single=single)
     ap, ap_b = pr_auc(pos, neg, single=single)
     tp, fp, tn, fn = confusion(pos, neg, int(np.searchsorted(bins, ti)))

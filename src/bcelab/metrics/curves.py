@@ -58,7 +58,7 @@ def reliability(
     if strategy == "uniform":
         coarse = uniform_assignment(n_bins)
     elif strategy == "equal_mass":
-        coarse = equal_mass_assignment(pos + neg, n_bins)
+        coarse = equal_mass_assignment(pos + neg, n_bins, cnt)
     else:
         raise OptionError(
             "reliability: strategy must be 'uniform' or 'equal_mass'",
