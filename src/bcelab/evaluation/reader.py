@@ -62,6 +62,7 @@ __all__ = [
     "Batch",
     "Unit",
     "discover",
+    "file_key",
     "iter_unit",
     "plan_units",
     "unit_share",
@@ -175,13 +176,19 @@ def discover(sources: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str,
     return found
 
 
+def file_key(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """A file's identity, however it is named (directly, through a folder or a link):
+    its device and inode."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def _refuse_repeats(found: list[tuple[Path, str, tuple]]) -> None:
     """A file named twice (directly, through its folder or another link) would count
     its rows twice."""
     seen: dict[tuple[int, int], Path] = {}
     for f, _, _ in found:
-        st = f.stat()
-        first = seen.setdefault((st.st_dev, st.st_ino), f)
+        first = seen.setdefault(file_key(f), f)
         if first is not f:
             twice = f"{f} twice" if str(first) == str(f) else f"one file as {first} and {f}"
             raise DataError(

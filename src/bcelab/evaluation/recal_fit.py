@@ -21,7 +21,6 @@ Then one pass evaluates ``map.apply(p)`` into fresh ``BinaryStats``, per segment
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -30,7 +29,7 @@ from ..errors import DataError
 from ..metrics import BinaryStats, DownsamplingMap, RecalibrationMap, fit_isotonic
 from ..metrics.scaling import ScalingStats
 from ..metrics.scaling_fit import fit_scaling
-from .reader import Unit
+from .reader import Unit, file_key
 from .recal_options import RecalibrationOptions
 from .recal_pass import MappedAccumulator, ScalingAccumulator
 from .runner import Runner, source_units
@@ -65,10 +64,9 @@ def _files(units: list[Unit]) -> dict[tuple[int, int], str]:
     for u in units:
         if u.kind in ("parquet", "csv"):
             try:
-                st = os.stat(u.path)
+                out.setdefault(file_key(u.path), u.path)
             except OSError:  # gone since it was read: nothing to compare
                 continue
-            out.setdefault((st.st_dev, st.st_ino), u.path)
     return out
 
 
