@@ -76,3 +76,43 @@ def test_an_empty_split_has_neutral_statistics() -> None:
     mu, sd = scaling(np.zeros((0, 3)))
     np.testing.assert_array_equal(mu, 0.0)
     np.testing.assert_array_equal(sd, 1.0)
+
+
+def test_columns_up_to_the_largest_float64_keep_finite_statistics() -> None:
+    # before: a column whose largest magnitude reached 2**1023 was divided by 2**1024 = inf,
+    # and its mean became NaN (refused with a message about the wrong rows)
+    top = float(np.finfo(np.float64).max)
+    xt = np.array([[2.0, 1.0], [top, 2.0], [-top, 3.0], [0.0, 4.0], [5.0, 5.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mu, sd = scaling(xt)
+        train, test, _ = standardise(xt, xt[:2])
+    assert np.isfinite(mu).all() and np.isfinite(sd).all()
+    half = scaling(xt / 4.0)  # a power of two below: the same statistics, scaled exactly
+    np.testing.assert_array_equal(mu[0], half[0][0] * 4.0)
+    np.testing.assert_array_equal(sd[0], half[1][0] * 4.0)
+    np.testing.assert_array_equal(train[:, 0], standardise(xt / 4.0, xt[:2] / 4.0)[0][:, 0])
+    assert np.isfinite(train).all() and np.isfinite(test).all()
+
+
+@given(
+    values=st.lists(
+        st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=True),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_any_finite_column_gives_finite_statistics_and_rows_or_a_named_refusal(
+    values: list[float],
+) -> None:
+    xt = np.array(values)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warning from inside
+        mu, sd = scaling(xt)
+        assert np.isfinite(mu).all() and (sd > 0).all() and np.isfinite(sd).all()
+        try:
+            z = standardised(xt, mu, sd, features=("a",))
+        except DataError as err:
+            assert "column 'a' of the data holds" in str(err)
+        else:
+            assert np.isfinite(z).all()

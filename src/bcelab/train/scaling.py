@@ -1,12 +1,13 @@
 r"""Standardised features: :math:`x' = (x - \mu_{train}) / \sigma_{train}`, as float32.
 
 The statistics are those of the training split only, so nothing about the test set leaks
-in.  Each column is first divided by a power of two near its largest magnitude, and the
-results are multiplied back: powers of two scale exactly, so ordinary features give the
-same bits as the direct formulas, while features beyond 1e154 (whose squares overflow)
-or below 1e-154 (whose squares vanish) keep their spread instead of being flattened to
-0.  A value that lands beyond float32's range once standardised (a test or prediction row
-far outside the training data) is refused, naming its column and row.
+in.  Each column is first divided by the largest power of two not above its largest
+magnitude, and the results are multiplied back: powers of two scale exactly, so ordinary
+features give the same bits as the direct formulas, while features beyond 1e154 (whose
+squares overflow), up to float64's largest value, or below 1e-154 (whose squares vanish)
+keep their spread instead of being flattened to 0.  A value that lands beyond float32's
+range once standardised (a test or prediction row far outside the training data) is
+refused, naming its column and row.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ _F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _powers_of_two(magnitude: np.ndarray) -> np.ndarray:
-    """Per column, 2**e with ``magnitude`` in [2**(e - 1), 2**e); 1 where it is 0 or not finite."""
+    """Per column, the power of two 2**(e - 1) with ``magnitude`` in [2**(e - 1), 2**e)
+    (never above the magnitude, so finite up to float64's largest value); 1 where the
+    magnitude is 0 or not finite."""
     ok = (magnitude > 0) & np.isfinite(magnitude)
     exponent = np.frexp(np.where(ok, magnitude, 1.0))[1]
-    return np.where(ok, np.ldexp(1.0, exponent), 1.0)
+    return np.where(ok, np.ldexp(1.0, exponent - 1), 1.0)
 
 
 def scaling(x_train: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
