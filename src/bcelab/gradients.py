@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from ._core import formulas
-from ._core.arrays import accum_dtype, is_traced, keep_array, quiet, size
+from ._core.arrays import accum_dtype, device_of, is_traced, keep_array, quiet, size
 from ._core.options import check_focal, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import Prepared, clip_bound, keep_mask, pos_weight_array, prepare
-from ._core.reducing import empty_error, overflow_error
+from ._core.reducing import check_mean_weight, empty_error, overflow_error
 from ._core.validate import check_mask, check_weights
 from .kernels import dispatch
 
@@ -61,6 +61,9 @@ def _scale(
     if total is not None and reduction in ("mean", "weighted_mean") and not is_traced(g):
         if reduction == "weighted_mean" and bool(xp.isinf(total)):
             raise overflow_error(fname, "the weights add up to more (inf)")
+        if reduction == "weighted_mean":
+            n = xp.asarray(count, dtype=total.dtype, device=device_of(total))
+            check_mean_weight(xp, total, n, total.dtype, fname=fname)
         if bool(xp.any(xp.isinf(g) & xp.isfinite(unweighted))):
             raise overflow_error(fname, "a weight times its finite gradient is more (inf)")
     if reduction == "mean":

@@ -467,3 +467,28 @@ def test_an_output_folder_where_a_file_goes_suggests_a_file_of_that_kind(
     rc, out, err = _err(capsys, *args, tmp_path)
     assert rc == 2 and out == ""
     assert f"is a folder. add a file name, e.g. {args[-1]} {tmp_path / example}" in err
+
+
+def test_weights_too_small_to_average_are_refused_and_a_segment_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # before: weights of 1e-320 printed a log loss off in its fifth digit and a
+    # decomposition that put 90% of the loss in miscalibration instead of 6%
+    rng = np.random.default_rng(1)
+    p = rng.random(400)
+    y = (rng.random(400) < p).astype(float)
+    seg = ["a"] * 200 + ["b"] * 200
+    path = tmp_path / "w.parquet"
+    w = np.r_[np.ones(200), np.full(200, 1e-320)]
+    pq.write_table(pa.table({"y": y, "p": p, "w": np.full(400, 1e-320), "v": w, "s": seg}), path)
+    args = ["eval", path, "--target", "y", "--pred", "p"]
+    rc, out, err = _err(capsys, *args, "--weight", "w")
+    line = _one_clear_line(err)
+    assert rc == 2 and not out and "weights whose mean is at least 1.002e-292" in line, line
+    assert "400 usable rows add up to 4e-318, a mean of 1e-320" in line, line
+    rc, out, err = _err(capsys, *args, "--weight", "v", "--by", "s")
+    line = _one_clear_line(err)
+    assert rc == 2 and not out and "in the segment s = 'b', the weights of 200" in line, line
+    assert "scale that segment's weights up" in line and not PY_ARGUMENT.search(line), line
+    rc, out, _ = _err(capsys, *args, "--weight", "v")  # the whole file averages 0.5: fine
+    assert rc == 0 and "log loss" in out

@@ -1,5 +1,8 @@
-"""Weights near the limits of float64: a common factor changes no metric, and a total
-beyond the range is an error that says so (``metrics.compute``, ``metrics.ranking``)."""
+"""Weights near the limits of float64: a common factor changes no metric, no
+decomposition and no recalibration map, and a total beyond the range, or a mean weight
+too small to multiply a loss without losing digits, is an error that says so
+(``metrics.compute``, ``metrics.ranking``, ``metrics.isotonic``, ``metrics.scaling_fit``,
+and the weighted means of the losses)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,17 @@ import math
 import numpy as np
 import pytest
 
+import bcelab
+from bcelab._core.reducing import MEAN_WEIGHT_FLOOR
 from bcelab.errors import DomainError
-from bcelab.metrics import BinaryMetrics, BinaryStats
+from bcelab.metrics import (
+    BinaryMetrics,
+    BinaryStats,
+    decompose_stats,
+    fit_isotonic,
+    fit_platt,
+    fit_temperature,
+)
 
 # 0.2 and 0.2001 share a fine bin with a positive and a negative: ROC-AUC has a bound
 P = np.array([0.2, 0.7, 0.4, 0.9, 0.55, 0.1, 0.2001])
@@ -53,3 +65,81 @@ def test_a_total_weight_beyond_float64_is_a_domain_error() -> None:
     s = BinaryStats().update(P[:2], Y[:2], weights=np.array([1.5e308, 1.5e308]))
     with pytest.raises(DomainError, match=r"add up to more \(inf\).*divide the weights"):
         s.compute()
+
+
+def _rows(n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    # miscalibrated enough that the isotonic fit pools hundreds of violating fine bins
+    rng = np.random.default_rng(7)
+    p = rng.random(n)
+    return p, (rng.random(n) < p**1.5).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    "scale", [2.0**-900, 2.0**-600, 2.0**-520, 2.0**520, 2.0**700, 2.0**1000, 1e-200, 1e300]
+)
+def test_the_decomposition_and_the_isotonic_map_ignore_a_common_factor(scale: float) -> None:
+    # before: the isotonic fit compared block rates by cross products of masses, which
+    # overflow beyond about 1e154 and vanish below 1e-154; at 1e300 the discrimination of
+    # these rows read 0.345 instead of 0.237 and the isotonic map had 4 steps, not 24
+    p, y = _rows()
+    one, scaled = (BinaryStats().update(p, y, weights=np.full(p.size, w)) for w in (1.0, scale))
+    exact = math.frexp(scale)[0] == 0.5  # a power of two scales every sum exactly
+    for got, want in zip(
+        (decompose_stats(scaled).log_loss, decompose_stats(scaled).brier),
+        (decompose_stats(one).log_loss, decompose_stats(one).brier),
+        strict=True,
+    ):
+        for name in ("score", "uncertainty", "discrimination", "miscalibration"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert a == b if exact else a == pytest.approx(b, rel=1e-12), (name, a, b)
+    got_map, want_map = fit_isotonic(scaled), fit_isotonic(one)
+    np.testing.assert_array_equal(got_map.edges, want_map.edges)
+    np.testing.assert_allclose(got_map.values, want_map.values, rtol=0 if exact else 1e-12)
+
+
+@pytest.mark.parametrize("scale", [2.0**-600, 1e-200, 2.0**300])
+def test_platt_and_temperature_fits_ignore_a_common_factor(scale: float) -> None:
+    # before: the temperature fit's fixed placeholder 1 for b's curvature made the
+    # least-squares step drop the real curvature (about 1e-197 here): the fit stopped at
+    # the identity map, T = 1, without a word
+    p, y = _rows()
+    w = np.full(p.size, scale)
+    assert fit_temperature(p, y, weights=w).temperature == pytest.approx(
+        fit_temperature(p, y).temperature, rel=1e-9
+    )
+    got, want = fit_platt(p, y, weights=w), fit_platt(p, y)
+    assert (got.a, got.b) == pytest.approx((want.a, want.b), rel=1e-9)
+
+
+TINY = [np.full(3, 1e-320), np.array([5e-324, 5e-324, 1e-323]), np.full(3, 2.0**-975)]
+
+
+@pytest.mark.parametrize("w", TINY)
+def test_weights_too_small_to_average_are_refused_everywhere(w: np.ndarray) -> None:
+    # before: weights of 1e-320 gave a log loss of 0.228426 for 0.228393, and weights of
+    # 5e-324 a log loss of 0 for 0.1976: their products with the losses lost digits
+    p, y = np.array([0.2, 0.7, 0.9]), np.array([0.0, 1.0, 1.0])
+    s = BinaryStats().update(p, y, weights=w)
+    tiny = r"weights whose mean is at least 1\.002e-292 in float64"
+    calls = [
+        s.compute,
+        lambda: decompose_stats(s),
+        lambda: fit_isotonic(s),
+        lambda: fit_platt(p, y, weights=w),
+        lambda: fit_temperature(p, y, weights=w),
+    ]
+    for call in calls:
+        with pytest.raises(DomainError, match=tiny + r".*multiply the weights by a common factor"):
+            call()
+    for fn in (bcelab.bce, bcelab.bce_with_logits, bcelab.bce_grad, bcelab.bce_with_logits_grad):
+        with pytest.raises(DomainError, match=tiny):
+            fn(p, y, weights=w, reduction="weighted_mean")
+        fn(p, y, weights=w, reduction="mean")  # divides by the count: a tiny value, exact
+    # the mean weight at the floor is accepted
+    ok = np.full(3, MEAN_WEIGHT_FLOOR)
+    assert BinaryStats().update(p, y, weights=ok).compute().log_loss == pytest.approx(
+        BinaryStats().update(p, y).compute().log_loss, rel=1e-15
+    )
+    assert float(bcelab.bce(p, y, weights=ok, reduction="weighted_mean")) == pytest.approx(
+        float(bcelab.bce(p, y, reduction="mean")), rel=1e-15
+    )

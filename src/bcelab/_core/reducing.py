@@ -5,6 +5,7 @@ The public face with the full documentation is :func:`bcelab.reduce`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError
@@ -12,9 +13,73 @@ from .arrays import accum_dtype, asarray, device_of, is_floating, is_traced, nam
 from .options import AxisArg, check_axis, check_reduction
 from .validate import check_mask, check_weights
 
-__all__ = ["empty_error", "overflow_error", "reduce_values"]
+__all__ = [
+    "MEAN_WEIGHT_FLOOR",
+    "check_mean_weight",
+    "empty_error",
+    "mean_weight_floor",
+    "overflow_error",
+    "reduce_values",
+    "tiny_weights_error",
+    "weight_total_error",
+]
 
 Array = Any
+
+
+def mean_weight_floor(smallest_normal: float, eps: float) -> float:
+    """The smallest mean weight a weighted mean accepts in a dtype: ``smallest_normal / eps``.
+
+    A weight times a value below the smallest normal number keeps only an absolute
+    precision of half the smallest subnormal (float64: 2.5e-324), and a weighted mean
+    divides that by the total weight.  With a mean weight of at least this floor, what
+    all the products lose together is below ``eps**2`` of the mean's scale, as if no
+    product had underflowed.
+    """
+    return smallest_normal / eps
+
+
+#: :func:`mean_weight_floor` of float64: 2**-970, about 1.0e-292
+MEAN_WEIGHT_FLOOR = mean_weight_floor(2.0**-1022, 2.0**-52)
+
+
+def weight_total_error(
+    fname: str, total: float, rows: int, *, unchanged: str = "no metric"
+) -> DomainError | None:
+    """The error for a weighted mean over ``rows`` rows whose float64 weights add up to
+    ``total`` beyond float64 (inf) or below ``rows`` times :data:`MEAN_WEIGHT_FLOOR`
+    (their products with the losses would lose digits); ``None`` when it is in range."""
+    if math.isinf(total):
+        return DomainError(
+            f"{fname}: weights whose total lies within float64's range (below 1.8e308)",
+            f"the weights of {rows} usable rows add up to more (inf)",
+            f"divide the weights by their largest value: a common factor changes {unchanged}",
+        )
+    if 0 < total < rows * MEAN_WEIGHT_FLOOR:
+        return tiny_weights_error(
+            fname,
+            f"the weights of {rows} usable rows add up to {total:.4g}, a mean of {total / rows:.4g}",
+            unchanged,
+        )
+    return None
+
+
+def tiny_weights_error(
+    fname: str,
+    received: str,
+    unchanged: str,
+    *,
+    floor: float = MEAN_WEIGHT_FLOOR,
+    dtype: str = "float64",
+) -> DomainError:
+    """The error for a weighted mean whose mean weight is below its dtype's floor."""
+    return DomainError(
+        f"{fname}: weights whose mean is at least {floor:.4g} in {dtype} "
+        "(smaller ones lose digits once multiplied by a loss, and the mean divides by them)",
+        received,
+        "multiply the weights by a common factor, such as 1 / their largest value: a "
+        f"common factor changes {unchanged}",
+    )
 
 
 def _axes(axes: tuple[int, ...], ndim: int, *, fname: str) -> tuple[int, ...]:
@@ -127,7 +192,26 @@ def reduce_values(
         raise empty_error(fname, what if den.ndim == 0 else f"{what} in some samples")
     if w is not None and not is_traced(num):
         _check_overflow(xp, num, den, contrib, values, acc, fname)
+        if reduction == "weighted_mean":
+            count, _ = _denominator(xp, values, None, m, "mean", total_axes, acc)
+            check_mean_weight(xp, den, count, acc, fname=fname)
     return num / den
+
+
+def check_mean_weight(xp: Any, total: Array, count: Array, acc: Any, *, fname: str) -> None:
+    """Refuse a weighted mean whose weights (``total`` over ``count`` elements, in the
+    accumulation dtype ``acc``) average below :func:`mean_weight_floor` of that dtype."""
+    info = xp.finfo(acc)
+    floor = mean_weight_floor(float(info.smallest_normal), float(info.eps))
+    if not bool(xp.any((total > 0) & (total < count * floor))):
+        return
+    if total.ndim == 0:
+        n, t = int(count), float(total)
+        received = f"the weights of {n} elements add up to {t:.4g}, a mean of {t / n:.4g}"
+    else:
+        received = "in some samples the weights' mean is below that"
+    dtype = "float64" if acc == xp.float64 else "float32"
+    raise tiny_weights_error(fname, received, "no weighted mean", floor=floor, dtype=dtype)
 
 
 def _check_overflow(

@@ -17,7 +17,8 @@ from .._core.options import (
     check_clip,
     check_unit_interval,
 )
-from ..errors import EmptyReductionError, OptionError
+from .._core.reducing import weight_total_error
+from ..errors import DomainError, EmptyReductionError, OptionError
 from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
 from ..metrics.compute import check_calibration_bins, check_threshold, undefined_metrics
 from .columns import Columns, check_positive_label
@@ -237,10 +238,19 @@ def _result(
     def metrics(s: Any) -> Any:
         return s.compute(threshold=threshold, n_calibration_bins=n_bins)
 
-    def segment_metrics(s: Any) -> Any:
-        """A segment without a usable row is reported (NaN metrics), not an error."""
+    def segment_metrics(s: Any, key: Any) -> Any:
+        """A segment without a usable row is reported (NaN metrics), not an error; one
+        whose weights cannot be averaged in float64 is an error that names it."""
         if s.rows_used == 0 or s.total("w") == 0:
             return undefined_metrics(s, threshold=threshold, n_calibration_bins=n_bins)
+        err = weight_total_error("evaluate", s.total("w"), s.rows_used)
+        if err is not None:
+            raise DomainError(
+                err.expected,
+                f"in the segment {cols.by} = {key!r}, {err.received}",
+                "scale that segment's weights up (or leave its rows out): a factor common "
+                "to one segment changes none of its metrics, but it does change the totals",
+            )
         return metrics(s)
 
     after = {} if fitted is None else fitted.result.states
@@ -249,9 +259,9 @@ def _result(
             Segment(
                 k,
                 states[k],
-                segment_metrics(states[k]),
+                segment_metrics(states[k], k),
                 _decomposition(states[k]),
-                segment_metrics(after[k]) if k in after else None,
+                segment_metrics(after[k], k) if k in after else None,
             )
             for k in keys
         )

@@ -33,6 +33,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from .._core.config import fused_enabled
+from .._core.reducing import MEAN_WEIGHT_FLOOR
 from .constants import Write
 
 __all__ = [
@@ -142,7 +143,8 @@ def grad_denominator(pred: np.ndarray, weights: object, reduction: str) -> float
     if reduction == "weighted_mean" and weights is not None:
         with np.errstate(over="ignore"):  # an infinite total goes to the reference path
             den = float(np.sum(np.asarray(weights), dtype=np.float64))
-        return den if 0.0 < den < _INF else None  # 0 or inf: the reference path raises
+        # 0, inf, or a mean weight too small for its products: the reference path raises
+        return den if pred.size * MEAN_WEIGHT_FLOOR <= den < _INF and den > 0.0 else None
     return float(pred.size)
 
 
@@ -205,9 +207,10 @@ def try_fused(
 def mean_denominator(totals: Any, reduction: str, size: int, *, weighted: bool) -> float | None:
     """What the kernel's totals are divided by: 1 (``sum``), N or the total weight; None
     for the reference path, which raises: a mean over nothing, or with weights an
-    infinite total weight or loss (the reference path tells which)."""
+    infinite total weight or loss, or a weighted mean whose mean weight is below
+    :data:`~bcelab._core.reducing.MEAN_WEIGHT_FLOOR` (the reference path tells which)."""
     den = 1.0 if reduction == "sum" else (totals.weight if reduction == "weighted_mean" else size)
-    if den == 0.0:
+    if den == 0.0 or (reduction == "weighted_mean" and den < size * MEAN_WEIGHT_FLOOR):
         return None
     if weighted and reduction != "sum" and not (den < _INF and abs(totals.loss) < _INF):
         return None

@@ -17,8 +17,10 @@ blocks and their pooled sums are equal bit for bit (tested):
 2. then, if violators remain, the one-pass stack, which pools a new block with the top
    of the stack while the top's rate is higher.
 
-It is compiled without fast-math flags: the comparisons ``p_i m_j > p_j m_i`` and the
-sums keep their IEEE order.  A decomposition calls it twice per state; in NumPy and
+It is compiled without fast-math flags: the comparisons of the rates ``p_i / m_i >
+p_j / m_j`` and the sums keep their IEEE order.  Rates, not the cross products
+``p_i m_j > p_j m_i``: a product of two masses overflows for weights beyond about 1e154
+and vanishes below 1e-154, while a rate lies in [0, 1] whatever the weights' scale.  A decomposition calls it twice per state; in NumPy and
 Python the two calls take about 1 ms for a segment of a few thousand rows, compiled
 a few tens of microseconds.
 """
@@ -74,7 +76,7 @@ def _pool_round(first: Any, pos: Any, mass: Any, n: int) -> int:
     for i in range(1, n):
         p = pos[i]
         m = mass[i]
-        if prev_p * m > p * prev_m:  # element i continues the run of element i - 1
+        if prev_p / prev_m > p / m:  # element i continues the run of element i - 1
             acc_p += p
             acc_m += m
         else:
@@ -101,7 +103,7 @@ def _stack(first: Any, pos: Any, mass: Any, n: int) -> int:
         f = first[i]
         p = pos[i]
         m = mass[i]
-        while top >= 0 and pos[top] * m > p * mass[top]:
+        while top >= 0 and pos[top] / mass[top] > p / m:
             p += pos[top]
             m += mass[top]
             f = first[top]

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core import formulas
-from ..errors import DomainError, EmptyReductionError, OptionError
+from .._core.reducing import weight_total_error
+from ..errors import EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
 from .histogram import layout
 from .isotonic import single_score_bins
@@ -127,12 +128,9 @@ def compute_metrics(
             f"{stats.count('invalid_target')} missing or invalid targets), total weight {w!r}",
             "check the input columns and the filters",
         )
-    if math.isinf(w):
-        raise DomainError(
-            "BinaryStats.compute: weights whose total lies within float64's range (below 1.8e308)",
-            f"the weights of {used} usable rows add up to more (inf)",
-            "divide the weights by their largest value: a common factor changes no metric",
-        )
+    err = weight_total_error("BinaryStats.compute", w, used)
+    if err is not None:
+        raise err
     a = stats.to_arrays()
     bins, pos, neg, wp_bins = _held_bins(a["hist"])
     ll = stats.total("wbce") / w

@@ -74,6 +74,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._core import formulas
+from .._core.reducing import weight_total_error
 from ..errors import EmptyReductionError, ShapeError
 from .isotonic import block_scores, pool_adjacent_violators, single_score_bins, split_relaxation
 
@@ -313,6 +314,9 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
             f"received {stats.rows} rows, {stats.rows_used} usable, total weight {w!r}",
             "check the input columns and the filters",
         )
+    err = weight_total_error("decompose_stats", w, stats.rows_used)
+    if err is not None:
+        raise err
     h = stats.histogram()
     mass = h["wpos"] + h["wneg"]
     c, c_err = soft_label_variance(

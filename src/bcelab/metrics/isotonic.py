@@ -18,6 +18,9 @@ block's scores are
 run of decreasing rates at once, with NumPy, for as long as that shrinks the sequence
 quickly (two adjacent violators always end in one block, so any order of pooling gives
 the same blocks), then finishes with the classic one-pass stack.  The cost is O(bins).
+Rates are compared as the quotients :math:`P_i / M_i` (in [0, 1] for weights of any
+scale), not as cross products :math:`P_i M_j`, which overflow or vanish for weights
+beyond 1e154 or below 1e-154.
 
 :func:`single_score_bins` tells which bins hold one distinct prediction (so that no fit
 on rows can give them two values); :func:`split_relaxation` builds the sequence whose
@@ -53,7 +56,8 @@ def _pool_runs(
     first: np.ndarray, pos: np.ndarray, mass: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """One vectorised round: pool every maximal run of strictly decreasing rates."""
-    viol = pos[:-1] * mass[1:] > pos[1:] * mass[:-1]
+    rate = pos / mass
+    viol = rate[:-1] > rate[1:]
     if not viol.any():
         return first, pos, mass, True
     new = np.concatenate(([True], ~viol))
@@ -69,7 +73,7 @@ def _stack(
     p_out: list[float] = []
     m_out: list[float] = []
     for f, p, m in zip(first.tolist(), pos.tolist(), mass.tolist(), strict=True):
-        while p_out and p_out[-1] * m > p * m_out[-1]:
+        while p_out and p_out[-1] / m_out[-1] > p / m:
             p += p_out.pop()
             m += m_out.pop()
             f = f_out.pop()

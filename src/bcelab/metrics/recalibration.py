@@ -40,6 +40,7 @@ import numpy as np
 from .._core import formulas
 from .._core.atomic import write_json
 from .._core.options import RECALIBRATION_METHODS, check_finite, check_negative_rate
+from .._core.reducing import weight_total_error
 from .._core.validate import LOGITS_ADVICE
 from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
 from .inputs import to_numpy
@@ -248,12 +249,11 @@ def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
             f"received {stats.rows} rows, total weight {stats.total('w')!r}",
             "update the state with the calibration rows first",
         )
-    if math.isinf(stats.total("w")):
-        raise DomainError(
-            "fit_isotonic: weights whose total lies within float64's range (below 1.8e308)",
-            f"the weights of {stats.rows_used} usable rows add up to more (inf)",
-            "divide the weights by their largest value: the map does not change",
-        )
+    err = weight_total_error(
+        "fit_isotonic", stats.total("w"), stats.rows_used, unchanged="nothing in the map"
+    )
+    if err is not None:
+        raise err
     h = stats.histogram()
     return IsotonicMap.from_curve(isotonic_curve(h["wpos"], h["wneg"], h["edges"]))
 

@@ -20,6 +20,7 @@ from typing import cast
 import numpy as np
 
 from .._core.options import check_choice, check_positive_int
+from .._core.reducing import weight_total_error
 from ..errors import DataError, OptionError
 from .recalibration import PlattMap, TemperatureMap, to_logits
 from .scaling import SCALING_METHODS, ScalingStats
@@ -92,6 +93,11 @@ class ScalingFitter:
 
     def _check_first(self, stats: ScalingStats) -> None:
         w, wy = stats.total("w"), stats.total("wy")
+        err = weight_total_error(
+            f"{self.method} scaling", w, stats.rows, unchanged="nothing in the map"
+        )
+        if err is not None:
+            raise err
         if not (wy > 0 and w - wy > 0):
             raise DataError(
                 f"{self.method} scaling: rows of both classes with a finite logit",
@@ -114,7 +120,10 @@ class ScalingFitter:
             [[stats.total("haa"), stats.total("hab")], [stats.total("hab"), stats.total("hbb")]]
         )
         if self.method == "temperature":
-            g[1], h[0, 1], h[1, 0], h[1, 1] = 0.0, 0.0, 0.0, 1.0
+            # b stays 0: its row and column are the identity, scaled like h[0, 0] (the
+            # total weight), so that the least-squares cut-off (relative to the largest
+            # singular value) never drops h[0, 0] for weights that are all small or large
+            g[1], h[0, 1], h[1, 0], h[1, 1] = 0.0, 0.0, 0.0, stats.total("w")
         step = -np.linalg.lstsq(h, g, rcond=1e-13)[0]
         self._decrement = float(-g @ step) / stats.total("w")
         small = bool(np.all(np.abs(step) <= 1e-15 * (1.0 + np.abs(self._theta))))
