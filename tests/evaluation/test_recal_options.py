@@ -58,6 +58,10 @@ def test_fit_on_a_file_and_on_a_table(tmp_path):
         ({"recalibrate": "platt", "kind": "stream"}, "needs a source that can be read more"),
         ({"recalibrate": "platt", "fit_on": 3}, "fit_on must be a path"),
         ({"recalibrate": "spline"}, "recalibrate must be one of"),
+        ({"negative_rate": 0.0}, "negative_rate must be a number in (0, 1]"),
+        # before: 1 / 5e-324 = inf weighed every negative, and the error spoke of NaN
+        # weights the caller never passed
+        ({"negative_rate": 5e-324}, "whose inverse, the weight of each negative, is finite"),
     ],
 )
 def test_each_wrong_combination_says_what_to_pass(kwargs, message):

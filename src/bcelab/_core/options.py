@@ -177,10 +177,11 @@ def check_finite(
 def check_negative_rate(value: object, *, fname: str) -> float:
     """The kept share of negatives W of negative downsampling, a number in (0, 1]."""
     w = check_unit_interval(value, name="negative_rate", fname=fname)
-    if w == 0.0:
+    if w == 0.0 or math.isinf(1.0 / w):  # each negative counts 1 / w times
         raise OptionError(
-            f"{fname}: negative_rate must be a number in (0, 1]",
-            "received negative_rate=0",
+            f"{fname}: negative_rate must be a number in (0, 1] whose inverse, the weight "
+            "of each negative, is finite (at least 5.6e-309)",
+            f"received negative_rate={value!r}",
             "pass the share of negatives that was kept, e.g. negative_rate=0.1",
         )
     return w
