@@ -169,8 +169,9 @@ def test_valid_input_gives_no_nan_and_both_paths_agree(name: str, data: st.DataO
     try:
         got = fn(a, y, **kw)
     except bcelab.DomainError as e:
-        # a weight times a loss near 1.8e308 overflows float64: refused by design
-        assert "float64's range" in str(e), e
+        # a weight times a loss near 1.8e308 overflows float64, and a weighted mean of
+        # weights averaging below 1e-292 loses digits: both refused by design
+        assert "float64's range" in str(e) or "weights whose mean is at least" in str(e), e
         reject()
     except bcelab.EmptyReductionError:
         assert "mask" in kw, kw  # a mean over no element (the mask left every one out)
@@ -296,8 +297,11 @@ def test_reduce_of_any_values_matches_the_documented_formulas(data: st.DataObjec
     try:
         out = bcelab.reduce(v, **kw)
     except BCELabError as e:
-        if valid:  # only a mean over nothing (no element, or zero total weight) is refused
-            assert isinstance(e, bcelab.EmptyReductionError), e
+        # only a mean over nothing (no element, or zero total weight) is refused, and a
+        # weighted mean whose weights average below the floor where products lose digits
+        tiny = "weights whose mean is at least" in str(e) and kw["reduction"] == "weighted_mean"
+        if valid:
+            assert isinstance(e, bcelab.EmptyReductionError) or tiny, e
         return
     if not valid:
         return

@@ -32,6 +32,7 @@ __all__ = [
     "check_kernel",
     "check_nan_policy",
     "check_negative_rate",
+    "check_negative_weight",
     "check_positive_int",
     "check_recalibration",
     "check_reduction",
@@ -177,7 +178,20 @@ def check_finite(
 def check_negative_rate(value: object, *, fname: str) -> float:
     """The kept share of negatives W of negative downsampling, a number in (0, 1]."""
     w = check_unit_interval(value, name="negative_rate", fname=fname)
-    if w == 0.0 or math.isinf(1.0 / w):  # each negative counts 1 / w times
+    if w == 0.0:
+        raise OptionError(
+            f"{fname}: negative_rate must be a number in (0, 1]",
+            "received negative_rate=0",
+            "pass the share of negatives that was kept, e.g. negative_rate=0.1",
+        )
+    return w
+
+
+def check_negative_weight(value: object, *, fname: str) -> float:
+    """:func:`check_negative_rate` for a rate that weighs each negative ``1 / rate`` times:
+    that weight must be finite (the rate at least 5.6e-309)."""
+    w = check_negative_rate(value, fname=fname)
+    if math.isinf(1.0 / w):
         raise OptionError(
             f"{fname}: negative_rate must be a number in (0, 1] whose inverse, the weight "
             "of each negative, is finite (at least 5.6e-309)",

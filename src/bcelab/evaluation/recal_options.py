@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .._core.options import check_negative_rate, check_recalibration
+from .._core.options import check_negative_weight, check_recalibration
 from ..errors import DataError, OptionError
 from .reader import discover
 from .tables import source_kind
@@ -34,7 +34,7 @@ def check_recalibration_options(
     ``kind``: the evaluated source's kind (``'paths'``, ``'table'`` or ``'stream'``).
     A ``fit_on`` path must exist.
     """
-    rate = None if negative_rate is None else check_negative_rate(negative_rate, fname=fname)
+    rate = None if negative_rate is None else check_negative_weight(negative_rate, fname=fname)
     if recalibrate is None:
         if fit_on is not None:
             raise OptionError(
