@@ -52,16 +52,21 @@ def weight_total_error(
     if math.isinf(total):
         return DomainError(
             f"{fname}: weights whose total lies within float64's range (below 1.8e308)",
-            f"the weights of {rows} usable rows add up to more (inf)",
+            f"the weights of {rows} usable {_rows(rows)} add up to more (inf)",
             f"divide the weights by their largest value: a common factor changes {unchanged}",
         )
     if 0 < total < rows * MEAN_WEIGHT_FLOOR:
         return tiny_weights_error(
             fname,
-            f"the weights of {rows} usable rows add up to {total:.4g}, a mean of {total / rows:.4g}",
+            f"the weights of {rows} usable {_rows(rows)} add up to {total:.4g}, "
+            f"a mean of {total / rows:.4g}",
             unchanged,
         )
     return None
+
+
+def _rows(n: int) -> str:
+    return "row" if n == 1 else "rows"
 
 
 def tiny_weights_error(
@@ -207,7 +212,8 @@ def check_mean_weight(xp: Any, total: Array, count: Array, acc: Any, *, fname: s
         return
     if total.ndim == 0:
         n, t = int(count), float(total)
-        received = f"the weights of {n} elements add up to {t:.4g}, a mean of {t / n:.4g}"
+        noun = "element" if n == 1 else "elements"
+        received = f"the weights of {n} {noun} add up to {t:.4g}, a mean of {t / n:.4g}"
     else:
         received = "in some samples the weights' mean is below that"
     dtype = "float64" if acc == xp.float64 else "float32"

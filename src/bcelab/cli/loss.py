@@ -162,7 +162,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     if len(targets) != len(preds):
         raise OptionError(
             f"{flag} and --targets must have the same number of values",
-            f"received {len(preds)} predictions and {len(targets)} targets",
+            f"received {len(preds)} prediction{'s' * (len(preds) != 1)} and "
+            f"{len(targets)} target{'s' * (len(targets) != 1)}",
             "give one prediction per target",
         )
     _check_values(preds, targets, logits, flag)
