@@ -121,6 +121,8 @@ def save_curves(h: History, path: str | Path, /, *, title: str | None = None) ->
     """Write the figure for ``h`` to ``path`` (PNG by default)."""
     panels = curve_panels(h)
     fig, axes = new_figure(len(panels), 1, size=(7.0, 3.2 * len(panels) + 0.6))
+    from matplotlib.ticker import MaxNLocator  # loaded by new_figure
+
     for ax, (ptitle, ylabel, stems) in zip(axes[:, 0], panels, strict=True):
         for stem in stems:
             for split in ("train", "test"):
@@ -140,6 +142,7 @@ def save_curves(h: History, path: str | Path, /, *, title: str | None = None) ->
                     )
         ax.set_title(ptitle)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no epoch 2.5
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")

@@ -82,6 +82,8 @@ def plot_curves(
     ``train_excess``, ``test_excess``, ``test_excess_fraction``, ...) to per-epoch values.
     """
     plt = _pyplot()
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator  # loaded by _pyplot
+
     ep = np.asarray(history["epoch"])
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     a1.plot(ep, history["train_bce"], color="tab:blue", label="train BCE")
@@ -95,6 +97,7 @@ def plot_curves(
     )
     a1.set_ylim(0.0, None)
     a1.set_xlabel("epoch")
+    a1.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no epoch 2.5
     a1.set_ylabel("BCE per pixel (nats)")
     a1.set_title("BCE = floor + excess: the floor is where BCE stops")
     a1.legend(loc="upper right", fontsize=8)
@@ -103,12 +106,11 @@ def plot_curves(
     a2.plot(ep, history["train_excess"], color="tab:blue", label="train excess")
     a2.plot(ep, history["test_excess"], color="tab:orange", label="test excess")
     a2.set_yscale("log")
-    from matplotlib.ticker import FormatStrFormatter, LogLocator  # loaded by _pyplot
-
     a2.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 3.0, 5.0)))
     a2.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
     a2.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
     a2.set_xlabel("epoch")
+    a2.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     a2.set_ylabel("excess = mean KL per pixel (nats, log scale)")
     frac = float(history["test_excess_fraction"][-1])
     a2.set_title(
