@@ -67,21 +67,28 @@ def test_a_total_weight_beyond_float64_is_a_domain_error() -> None:
         s.compute()
 
 
-def _rows(n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+def _rows(n: int = 3000, *, soft: bool = False) -> tuple[np.ndarray, np.ndarray]:
     # miscalibrated enough that the isotonic fit pools hundreds of violating fine bins
     rng = np.random.default_rng(7)
     p = rng.random(n)
+    if soft:
+        return p, np.clip(p**1.5 + rng.normal(0.0, 0.1, n), 0.0, 1.0)
     return p, (rng.random(n) < p**1.5).astype(np.float64)
 
 
+@pytest.mark.parametrize("soft", [False, True])
 @pytest.mark.parametrize(
     "scale", [2.0**-900, 2.0**-600, 2.0**-520, 2.0**520, 2.0**700, 2.0**1000, 1e-200, 1e300]
 )
-def test_the_decomposition_and_the_isotonic_map_ignore_a_common_factor(scale: float) -> None:
+def test_the_decomposition_and_the_isotonic_map_ignore_a_common_factor(
+    scale: float, soft: bool
+) -> None:
     # before: the isotonic fit compared block rates by cross products of masses, which
     # overflow beyond about 1e154 and vanish below 1e-154; at 1e300 the discrimination of
-    # these rows read 0.345 instead of 0.237 and the isotonic map had 4 steps, not 24
-    p, y = _rows()
+    # these rows read 0.345 instead of 0.237 and the isotonic map had 4 steps, not 24.
+    # With soft labels, the label variance squared each bin's sum of w p: at 2**-600 the
+    # Brier score's miscalibration read 0 instead of 0.0115
+    p, y = _rows(soft=soft)
     one, scaled = (BinaryStats().update(p, y, weights=np.full(p.size, w)) for w in (1.0, scale))
     exact = math.frexp(scale)[0] == 0.5  # a power of two scales every sum exactly
     for got, want in zip(

@@ -277,7 +277,9 @@ def soft_label_variance(
     lo, hi = np.asarray(edges[:-1], np.float64), np.asarray(edges[1:], np.float64)
     m = pos + neg
     nz = m > 0
-    a_lo = float(np.sum(s[nz] ** 2 / m[nz]))
+    # s * (s / m), not s**2 / m: the square overflows or vanishes for weights beyond 1e154
+    # or below 1e-154, while s / m (the bin's mean prediction) lies in [0, 1]
+    a_lo = float(np.sum(s[nz] * (s[nz] / m[nz])))
     a_hi = float(np.sum((lo + hi) * s - lo * hi * m))
     a_lo, a_hi = min(a_lo, a_hi), max(a_lo, a_hi)
     use_pos = pos <= neg
