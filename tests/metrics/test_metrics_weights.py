@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import bcelab
 from bcelab._core.reducing import MEAN_WEIGHT_FLOOR
@@ -150,3 +153,36 @@ def test_weights_too_small_to_average_are_refused_everywhere(w: np.ndarray) -> N
     assert float(bcelab.bce(p, y, weights=ok, reduction="weighted_mean")) == pytest.approx(
         float(bcelab.bce(p, y, reduction="mean")), rel=1e-15
     )
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300),
+    k=st.integers(-960, 1000),
+    soft=st.booleans(),
+    ties=st.booleans(),
+)
+def test_a_power_of_two_keeps_every_bit_of_the_metrics_and_the_decomposition(
+    seed: int, n: int, k: int, soft: bool, ties: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    p = rng.random(n)
+    p = np.round(p, 1) if ties else p
+    y = rng.random(n) if soft else (rng.random(n) < p).astype(np.float64)
+    w, scale = rng.random(n) * 2.0, 2.0**k
+    assume(n * w.max() * scale < 1e307 and (w * scale).min() > 2.0**-1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow warning from inside
+        one, scaled = (
+            BinaryStats().update(p, y, weights=w),
+            BinaryStats().update(p, y, weights=w * scale),
+        )
+        assume(one.rows_used > 0 and one.total("w") > 0)
+        _compare(scaled.compute(), one.compute(), scale, skip={"effective_rows"})
+        da, db = decompose_stats(scaled), decompose_stats(one)
+        for part in ("log_loss", "brier"):
+            got, want = getattr(da, part), getattr(db, part)
+            assert dataclasses.astuple(got) == dataclasses.astuple(want), (part, got, want)
+        got_map, want_map = fit_isotonic(scaled), fit_isotonic(one)
+    np.testing.assert_array_equal(got_map.edges, want_map.edges)
+    np.testing.assert_array_equal(got_map.values, want_map.values)
