@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["decimals_or_exponent"]
+__all__ = ["counted", "decimals_or_exponent"]
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` with its noun and verb: '1 value is', '3 values are' (a regular plural)."""
+    return f"{n} {noun} is" if n == 1 else f"{n} {noun}s are"
 
 
 def decimals_or_exponent(v: float, decimals: int) -> str:

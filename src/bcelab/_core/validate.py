@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
 from .arrays import accum_dtype, asarray, is_floating, is_traced
+from .display import counted
 
 __all__ = [
     "LOGITS_ADVICE",
@@ -47,7 +48,7 @@ def describe_outside(xp: Any, x: Array, mask: Array, what: str = "outside") -> s
     first = x[idx] if idx else x
     where = f"index {idx}" if len(idx) != 1 else f"index {idx[0]}"
     value = float(first.item())  # not float(first): torch warns for a tensor that needs grad
-    return f"{n} value{'s are' if n != 1 else ' is'} {what} (first: {value!r} at {where})"
+    return f"{counted(n, 'value')} {what} (first: {value!r} at {where})"
 
 
 def check_same_shape(a: Array, b: Array, *, names: tuple[str, str], fname: str) -> None:

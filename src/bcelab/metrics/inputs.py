@@ -18,6 +18,7 @@ import array_api_compat
 import numpy as np
 
 from .._core.arrays import asarray, is_array, numpy_namespace, unmasked
+from .._core.display import counted
 from .._core.host_copy import to_host
 from .._core.validate import LOGITS_ADVICE
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
@@ -111,7 +112,7 @@ def raise_for_counts(
         i = counts.first_bad_weight
         raise DomainError(
             f"{fname}: weights must be finite and >= 0",
-            f"{counts.bad_weight} weights are negative, infinite or NaN "
+            f"{counted(counts.bad_weight, 'weight')} negative, infinite or NaN "
             f"(first: {float(w[i])!r} at row {i})",
             "fix or drop those rows' weights",
             row=i,
@@ -120,7 +121,7 @@ def raise_for_counts(
         i = counts.first_bad_prob
         raise DomainError(
             f"{fname}: probabilities must lie in [0, 1]",
-            f"{counts.bad_prob} values are outside (first: {float(p[i])!r} at row {i})",
+            f"{counted(counts.bad_prob, 'value')} outside (first: {float(p[i])!r} at row {i})",
             f"{LOGITS_ADVICE} pass logits=True; otherwise apply a sigmoid first",
             row=i,
         )

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._core.display import counted
 from .._core.validate import LOGITS_ADVICE
 from ..errors import DomainError, NaNError, OptionError, ShapeError
 from ..kernels.bootstrap_reference import prob_loss
@@ -147,7 +148,8 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
                 i = int(np.flatnonzero(bad_w)[0])
                 raise DomainError(
                     f"{FNAME}: weights must be finite and >= 0",
-                    f"{int(bad_w.sum())} weights are not (first: {float(w[i])!r} at row {i})",
+                    f"{counted(int(bad_w.sum()), 'weight')} not "
+                    f"(first: {float(w[i])!r} at row {i})",
                     "fix or drop those rows' weights",
                     row=i,
                 )
@@ -188,7 +190,8 @@ def _check_model(
             i = int(np.flatnonzero(out)[0])
             raise DomainError(
                 f"{FNAME}: probabilities must lie in [0, 1]",
-                f"{int(out.sum())} values of preds_{nm} are outside (first: {float(p[i])!r} at row {i})",
+                f"in preds_{nm}, {counted(int(out.sum()), 'value')} outside "
+                f"(first: {float(p[i])!r} at row {i})",
                 f"{LOGITS_ADVICE} pass logits=True",
                 row=i,
             )

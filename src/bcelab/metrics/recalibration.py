@@ -39,6 +39,7 @@ import numpy as np
 
 from .._core import formulas
 from .._core.atomic import write_json
+from .._core.display import counted
 from .._core.options import RECALIBRATION_METHODS, check_finite, check_negative_rate
 from .._core.reducing import weight_total_error
 from .._core.validate import LOGITS_ADVICE
@@ -82,7 +83,8 @@ def to_probabilities(preds: object, *, logits: bool, fname: str) -> np.ndarray:
         i = int(np.flatnonzero(bad.ravel())[0])
         raise DomainError(
             f"{fname}: probabilities must lie in [0, 1]",
-            f"{int(bad.sum())} values are outside (first: {float(x.ravel()[i])!r} at row {i})",
+            f"{counted(int(bad.sum()), 'value')} outside "
+            f"(first: {float(x.ravel()[i])!r} at row {i})",
             f"{LOGITS_ADVICE} pass logits=True; otherwise apply a sigmoid first",
             row=i,
         )

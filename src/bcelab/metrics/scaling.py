@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from .._core import formulas
+from .._core.display import counted
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from .inputs import to_numpy
 from .recalibration import to_logits
@@ -90,7 +91,7 @@ class ScalingStats:
         if not bool(np.all((w >= 0) & (w < np.inf))):
             raise DomainError(
                 f"{fname}: weights must be finite and >= 0",
-                f"{int(np.count_nonzero(~((w >= 0) & (w < np.inf))))} weights are not",
+                f"{counted(int(np.count_nonzero(~((w >= 0) & (w < np.inf)))), 'weight')} not",
                 "fix or drop those rows' weights",
             )
         keep = (y >= 0) & (y <= 1) & ~np.isnan(z)
