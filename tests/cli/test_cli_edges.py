@@ -308,7 +308,8 @@ def test_hard_targets_say_the_minimum_is_zero(
 
 
 @pytest.mark.parametrize(
-    ("target", "floor"), [("0.1234567", "0.3738"), ("1e-300", "6.92e-298"), ("0.3", "0.6109")]
+    ("target", "floor"),
+    [("0.1234567", "0.3738"), ("1e-300", "6.92e-298"), ("0.3", "0.6109"), ("5e-324", "3.68e-321")],
 )
 def test_explain_marks_the_minimum_at_the_target_itself(
     capsys: pytest.CaptureFixture[str], target: str, floor: str
@@ -320,6 +321,19 @@ def test_explain_marks_the_minimum_at_the_target_itself(
     marked = [line for line in out.splitlines() if line.endswith("<- minimum: p = y")]
     assert len(marked) == 1 and marked[0].split()[2] == "0.0000"
     assert f"H(y) = {floor} (the floor)" in out
+    # the target is shown with the digits that give it back: 0.1234567, not 0.123457
+    assert marked[0].split()[0] == target and f"p = y = {target}, where" in out
+
+
+def test_explain_never_shows_an_uncertain_target_as_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: "The minimum is at p = y = 1, where BCE equals the entropy H(y) = 4.19e-15
+    # ... It is not 0 because the target itself is uncertain"
+    assert main(["explain", "--target", "0.9999999999999999"]) == 0
+    out = capsys.readouterr().out
+    assert "p = y = 0.9999999999999999, where" in out and "H(y) = 4.19e-15" in out
+    assert "BCE(y = 0.9999999999999999, p)" in out
 
 
 @pytest.mark.parametrize("command", [None, *(c for c in COMMANDS if c != "train")])
