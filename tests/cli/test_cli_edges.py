@@ -506,3 +506,18 @@ def test_weights_too_small_to_average_are_refused_and_a_segment_is_named(
     assert "scale that segment's weights up" in line and not PY_ARGUMENT.search(line), line
     rc, out, _ = _err(capsys, *args, "--weight", "v")  # the whole file averages 0.5: fine
     assert rc == 0 and "log loss" in out
+
+
+def test_loss_table_never_shows_an_input_that_is_not_one_as_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: prediction "1" with a finite BCE of 36.7 for target 0, and target 0.1234567
+    # shown as 0.1235
+    assert main(["loss", "--targets", "0,0.1234567", "--preds", "0.9999999999999999,0.5"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:3]
+    assert rows[0].split()[:3] == ["0", "0.9999999999999999", "36.736801"], rows
+    assert rows[1].split()[:2] == ["0.1234567", "0.5"], rows
+    # from logits, p is computed: 6 digits, or every digit where 6 would read 1
+    assert main(["loss", "--targets", "0,0", "--logits", "36,-3.5"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:3]
+    assert rows[0].split()[1] == "0.9999999999999998" and rows[1].split()[1] == "0.0293122"

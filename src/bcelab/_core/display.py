@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["counted", "decimals_or_exponent"]
+__all__ = ["counted", "decimals_or_exponent", "exact_digits"]
+
+
+def exact_digits(v: float, digits: int = 6) -> str:
+    """``v`` in ``digits`` significant digits where they give it back exactly, else in the
+    shortest digits that do: an input shown as the user typed it (0.1234567, 5e-324), and
+    0.9999999999999999 never shown as 1."""
+    exact = repr(float(v))
+    short = f"{v:.{digits}g}"
+    return short if float(short) == v and len(short) <= len(exact) else exact
 
 
 def counted(n: int, noun: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .._core.atomic import save_figure
+from .._core.display import exact_digits
 from ..errors import OptionError
 from ..information import binary_entropy
 from ..kernels.dispatch import reference_path
@@ -59,14 +60,6 @@ def curve(target: float, n: int = 999) -> tuple[np.ndarray, np.ndarray, float]:
     return p, bce(p, y), float(binary_entropy(np.array([target]))[0])
 
 
-def _shown(v: float) -> str:
-    """``v`` in 6 significant digits where they give it back exactly, else in the shortest
-    digits that do (a target of 0.9999999999999999 is not shown as 1)."""
-    exact = repr(float(v))  # the shortest digits that give ``v`` back
-    short = f"{v:g}"
-    return short if float(short) == v and len(short) <= len(exact) else exact
-
-
 def _nats(v: float) -> str:
     """Four decimals, or three significant digits for a floor too small for them (a
     target of 1e-300 has H(y) = 6.9e-298, not 0)."""
@@ -82,16 +75,20 @@ def plot(target: float, path: Path) -> Path:
 
     p, loss, floor = curve(target)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(p, loss, color="C0", lw=2, label=f"BCE(y = {_shown(target)}, p)")
+    ax.plot(p, loss, color="C0", lw=2, label=f"BCE(y = {exact_digits(target)}, p)")
     ax.axhline(floor, color="C1", ls="--", label=f"floor H(y) = {_nats(floor)}")
-    ax.plot([target], [floor], "o", color="C3", ms=8, label=f"minimum at p = y = {_shown(target)}")
+    ax.plot(
+        [target], [floor], "o", color="C3", ms=8, label=f"minimum at p = y = {exact_digits(target)}"
+    )
     ax.fill_between(p, floor, loss, color="C0", alpha=0.12, label="excess KL(y‖p)")
     ax.set_ylim(0, max(3.0, floor + 1.0))
     ax.set_xlim(0, 1)
     ax.set_xlabel("prediction p")
     ax.set_ylabel("loss (nats)")
     minimum = "H(y), not 0" if floor > 0 else "H(y) = 0 (a hard target)"
-    ax.set_title(f"Binary cross-entropy for target y = {_shown(target)}: minimum is {minimum}")
+    ax.set_title(
+        f"Binary cross-entropy for target y = {exact_digits(target)}: minimum is {minimum}"
+    )
     ax.legend(loc="upper center")
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
@@ -109,8 +106,8 @@ def _execute(cfg: Config) -> int:
     _, _, floor = curve(y)
     grid = sorted({0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, y} - {0.0, 1.0})
     vals = bce(np.array(grid), np.full(len(grid), y))
-    print(f"BCE(y = {_shown(y)}, p) for a few predictions p:")
-    shown = [_shown(p) if p == y else f"{p:.4g}" for p in grid]
+    print(f"BCE(y = {exact_digits(y)}, p) for a few predictions p:")
+    shown = [exact_digits(p) if p == y else f"{p:.4g}" for p in grid]
     width = max(8, *(len(t) for t in shown))
     print(f"{'p':>{width}}  {'BCE':>9}  {'excess':>9}")
     for p, t, v in zip(grid, shown, vals, strict=True):
@@ -118,7 +115,7 @@ def _execute(cfg: Config) -> int:
         print(f"{t:>{width}}  {v:>9.4f}  {v - floor:>9.4f}{mark}")
     print()
     print(
-        f"The minimum is at p = y = {_shown(y)}, where BCE equals the entropy H(y) = {_nats(floor)} "
+        f"The minimum is at p = y = {exact_digits(y)}, where BCE equals the entropy H(y) = {_nats(floor)} "
         "(the floor)."
     )
     if floor > 0:
