@@ -521,3 +521,14 @@ def test_loss_table_never_shows_an_input_that_is_not_one_as_one(
     assert main(["loss", "--targets", "0,0", "--logits", "36,-3.5"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:3]
     assert rows[0].split()[1] == "0.9999999999999998" and rows[1].split()[1] == "0.0293122"
+
+
+def test_the_range_of_predictions_never_reads_one_for_less(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "r.parquet"
+    pq.write_table(
+        pa.table({"y": [1.0, 0.0, 1.0, 0.0], "p": [0.9999999999999999, 0.2, 0.7, 1e-17]}), path
+    )
+    assert main(["eval", str(path), "--target", "y", "--pred", "p"]) == 0
+    assert "range [1e-17, 0.9999999999999999])" in capsys.readouterr().out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["counted", "decimals_or_exponent", "exact_digits"]
+__all__ = ["counted", "decimals_or_exponent", "exact_digits", "probability_digits"]
 
 
 def exact_digits(v: float, digits: int = 6) -> str:
@@ -28,3 +28,11 @@ def decimals_or_exponent(v: float, decimals: int) -> str:
     if v == 0 or not math.isfinite(v) or 10.0 ** (2 - decimals) <= abs(v) < 1e7:
         return f"{v:.{decimals}f}"
     return f"{v:.6g}"
+
+
+def probability_digits(p: float, digits: int = 6) -> str:
+    """A probability in ``digits`` significant digits, or all it needs where those would
+    read 0 or 1 while it is not (0.9999999999999998 is not 1: its loss for a negative is
+    finite)."""
+    short = f"{p:.{digits}g}"
+    return exact_digits(p) if short in ("0", "1") and p not in (0.0, 1.0) else short

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from .._core.display import decimals_or_exponent, exact_digits
+from .._core.display import decimals_or_exponent, exact_digits, probability_digits
 from ..conventions import CONVENTIONS
 from ..errors import OptionError
 from ..information import binary_entropy, binary_kl, decompose
@@ -255,13 +255,6 @@ def _smoothing_lines(cfg: Config, floor: str) -> None:
     )
 
 
-def _computed(p: float) -> str:
-    """sigmoid(logit) in 6 significant digits, or all it needs where those would read 0
-    or 1 while it is not (sigmoid(36) = 0.9999999999999998)."""
-    short = f"{p:.6g}"
-    return exact_digits(p) if short in ("0", "1") and p not in (0.0, 1.0) else short
-
-
 def execute(cfg: Config) -> int:
     res = compute_table(cfg)
     if cfg.as_json:
@@ -276,7 +269,10 @@ def execute(cfg: Config) -> int:
     # inputs with the digits that give them back: a prediction of 0.9999999999999999 is
     # not shown as 1 beside a finite loss for target 0
     ys = [exact_digits(r["target"]) for r in rows]
-    ps = [_computed(r["prediction"]) if cfg.logits else exact_digits(r["prediction"]) for r in rows]
+    ps = [
+        probability_digits(r["prediction"]) if cfg.logits else exact_digits(r["prediction"])
+        for r in rows
+    ]
     wy, wp = max(8, *map(len, ys)), max(18, *map(len, ps))
     print(
         f"{'target':>{wy}}  {pred_head:>{wp}}  {'BCE':>10}  {'floor H(y)':>10}  {'excess KL':>10}"

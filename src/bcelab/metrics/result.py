@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .._core.display import probability_digits
+
 __all__ = ["NEEDS", "BinaryMetrics", "undefined_reason"]
 
 #: what each metric that can be 0 / 0 needs from the rows
@@ -110,6 +112,11 @@ class BinaryMetrics:
             out[f.name] = v
         return out
 
+    @staticmethod
+    def _end(v: float) -> str:
+        """An end of the predictions' range: never 1 (or 0) unless it is exactly that."""
+        return probability_digits(v) if isinstance(v, float) and math.isfinite(v) else str(v)
+
     def __str__(self) -> str:
         def g(v: float, d: int = 6) -> str:
             return f"{v:.{d}g}" if isinstance(v, float) else str(v)
@@ -124,7 +131,8 @@ class BinaryMetrics:
             f"base rate         {g(self.base_rate)}  (entropy {g(self.base_entropy)})",
             f"NE / RIG          {self._ne_text(g)}",
             f"calibration       {self._calibration_text(g)}  (mean prediction "
-            f"{g(self.mean_prediction)}; range [{g(self.pred_min)}, {g(self.pred_max)}])",
+            f"{g(self.mean_prediction)}; range [{self._end(self.pred_min)}, "
+            f"{self._end(self.pred_max)}])",
             f"Brier             {g(self.brier)}",
             f"ECE / MCE         uniform {g(self.ece_uniform)} / {g(self.mce_uniform)}, "
             f"equal-mass {g(self.ece_equal_mass)} / {g(self.mce_equal_mass)} "
