@@ -503,7 +503,9 @@ def test_weights_too_small_to_average_are_refused_and_a_segment_is_named(
     rc, out, err = _err(capsys, *args, "--weight", "v", "--by", "s")
     line = _one_clear_line(err)
     assert rc == 2 and not out and "in the segment s = 'b', the weights of 200" in line, line
-    assert "scale that segment's weights up" in line and not PY_ARGUMENT.search(line), line
+    assert "rescale that segment's weights by a common factor" in line and not PY_ARGUMENT.search(
+        line
+    ), line
     rc, out, _ = _err(capsys, *args, "--weight", "v")  # the whole file averages 0.5: fine
     assert rc == 0 and "log loss" in out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["counted", "decimals_or_exponent", "exact_digits", "probability_digits"]
+__all__ = ["count_of", "counted", "decimals_or_exponent", "exact_digits", "probability_digits"]
 
 
 def exact_digits(v: float, digits: int = 6) -> str:
@@ -16,9 +16,14 @@ def exact_digits(v: float, digits: int = 6) -> str:
     return short if float(short) == v and len(short) <= len(exact) else exact
 
 
+def count_of(n: int, noun: str) -> str:
+    """``n`` with its noun: '1 row', '3 rows' (a regular plural)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def counted(n: int, noun: str) -> str:
     """``n`` with its noun and verb: '1 value is', '3 values are' (a regular plural)."""
-    return f"{n} {noun} is" if n == 1 else f"{n} {noun}s are"
+    return f"{count_of(n, noun)} {'is' if n == 1 else 'are'}"
 
 
 def decimals_or_exponent(v: float, decimals: int) -> str:

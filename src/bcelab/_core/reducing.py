@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError
 from .arrays import accum_dtype, asarray, device_of, is_floating, is_traced, namespace, size
+from .display import count_of
 from .options import AxisArg, check_axis, check_reduction
 from .validate import check_mask, check_weights
 
@@ -52,21 +53,17 @@ def weight_total_error(
     if math.isinf(total):
         return DomainError(
             f"{fname}: weights whose total lies within float64's range (below 1.8e308)",
-            f"the weights of {rows} usable {_rows(rows)} add up to more (inf)",
+            f"the weights of {count_of(rows, 'usable row')} add up to more (inf)",
             f"divide the weights by their largest value: a common factor changes {unchanged}",
         )
     if 0 < total < rows * MEAN_WEIGHT_FLOOR:
         return tiny_weights_error(
             fname,
-            f"the weights of {rows} usable {_rows(rows)} add up to {total:.4g}, "
+            f"the weights of {count_of(rows, 'usable row')} add up to {total:.4g}, "
             f"a mean of {total / rows:.4g}",
             unchanged,
         )
     return None
-
-
-def _rows(n: int) -> str:
-    return "row" if n == 1 else "rows"
 
 
 def tiny_weights_error(
@@ -212,8 +209,9 @@ def check_mean_weight(xp: Any, total: Array, count: Array, acc: Any, *, fname: s
         return
     if total.ndim == 0:
         n, t = int(count), float(total)
-        noun = "element" if n == 1 else "elements"
-        received = f"the weights of {n} {noun} add up to {t:.4g}, a mean of {t / n:.4g}"
+        received = (
+            f"the weights of {count_of(n, 'element')} add up to {t:.4g}, a mean of {t / n:.4g}"
+        )
     else:
         received = "in some samples the weights' mean is below that"
     dtype = "float64" if acc == xp.float64 else "float32"

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from .._core.display import decimals_or_exponent, exact_digits, probability_digits
+from .._core.display import count_of, decimals_or_exponent, exact_digits, probability_digits
 from ..conventions import CONVENTIONS
 from ..errors import OptionError
 from ..information import binary_entropy, binary_kl, decompose
@@ -162,8 +162,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     if len(targets) != len(preds):
         raise OptionError(
             f"{flag} and --targets must have the same number of values",
-            f"received {len(preds)} prediction{'s' * (len(preds) != 1)} and "
-            f"{len(targets)} target{'s' * (len(targets) != 1)}",
+            f"received {count_of(len(preds), 'prediction')} and {count_of(len(targets), 'target')}",
             "give one prediction per target",
         )
     _check_values(preds, targets, logits, flag)

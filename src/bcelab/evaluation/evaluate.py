@@ -248,8 +248,8 @@ def _result(
             raise DomainError(
                 err.expected,
                 f"in the segment {cols.by} = {key!r}, {err.received}",
-                "scale that segment's weights up (or leave its rows out): a factor common "
-                "to one segment changes none of its metrics, but it does change the totals",
+                "rescale that segment's weights by a common factor (or leave its rows out): "
+                "that changes none of its metrics, but it does change the totals",
             )
         return metrics(s)
 
