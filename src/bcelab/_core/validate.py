@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
 from .arrays import accum_dtype, asarray, is_floating, is_traced
-from .display import counted
+from .display import count_of, counted
 
 __all__ = [
     "LOGITS_ADVICE",
@@ -120,7 +120,7 @@ def check_values(
                     n = _count(xp, bad)
                     raise NaNError(
                         f"{fname}: {name} must not contain NaN when nan_policy='raise'",
-                        f"found {n} NaN value{'s' if n != 1 else ''} "
+                        f"found {count_of(n, 'NaN value')} "
                         f"(first at index {_first_index(xp, bad)})",
                         "clean the data, or pass nan_policy='omit' to leave those elements out "
                         "of reductions, or nan_policy='propagate' to get NaN back",

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from .._core.display import count_of
 from .._core.options import MAX_REPLICATES, fewest_replicates, highest_confidence
 from ..errors import OptionError
 from .flags import (
@@ -142,7 +143,7 @@ def _pair(values: list[str] | None, flag: str) -> tuple[str, str] | None:
     if len(values) != 2:
         raise OptionError(
             f"{flag} twice: model A's column, then model B's",
-            f"received {flag} {len(values)} time{'s' if len(values) != 1 else ''}: {values}",
+            f"received {flag} {count_of(len(values), 'time')}: {values}",
             f"write e.g. {flag} model_a {flag} model_b",
         )
     if not all(values):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from .._core.display import count_of
 from ..errors import OptionError
 
 __all__ = [
@@ -57,7 +58,7 @@ def check_device(device: object, *, fname: str) -> object:
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     index = torch.cuda.current_device() if count and dev.index is None else dev.index
     if count == 0 or index is None or not 0 <= index < count:
-        gpus = f"{count} CUDA GPU{'s' if count != 1 else ''}"
+        gpus = count_of(count, "CUDA GPU")
         raise OptionError(
             f"{fname}: device={device!r} needs a CUDA GPU that torch can use",
             f"found {gpus} visible to torch {torch.__version__}",

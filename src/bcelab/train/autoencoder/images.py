@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._core.display import count_of
 from ...errors import DataError, DomainError, DTypeError, ShapeError
 from ..data import Dataset
 
@@ -97,7 +98,7 @@ def _split(
     if n < 2:
         raise DataError(
             f"{source}: an autoencoder needs at least 2 images (one to train on, one to test)",
-            f"received {n} image{'s' if n != 1 else ''}",
+            f"received {count_of(n, 'image')}",
             "pass a file that holds more images",
         )
     n_test = min(n - 1, max(1, round(n * test_fraction)))
@@ -118,7 +119,7 @@ def _to_unit_float(x: np.ndarray, *, source: str) -> tuple[np.ndarray, str]:
             bad = int(np.sum(~np.isfinite(x)))
             raise DomainError(
                 f"{source}: pixels must be finite numbers in [0, 1]",
-                f"received {bad} NaN or infinite pixel{'s' if bad != 1 else ''}",
+                f"received {count_of(bad, 'NaN or infinite pixel')}",
                 "remove or repair those images",
             )
         lo, hi = float(x.min()), float(x.max())
