@@ -52,7 +52,7 @@ def test_few_rows_get_the_note_overall_and_per_segment() -> None:
     seg = pa.array(["big"] * 170 + ["tail"] * 30)
     res = compare(table.append_column("s", seg), preds=("a", "b"), target="y", by="s")
     text = render_comparison(res)
-    assert "1 segment(s) with fewer than 50 rows (tail): there the bootstrap" in text
+    assert "1 segment with fewer than 50 rows (tail): there the bootstrap" in text
     assert "Only" not in text
 
 
@@ -149,3 +149,40 @@ def test_a_noise_difference_names_no_main_part() -> None:
     res = compare(_table(constant_a=False), preds=("a", "b"), target="y")
     assert res.to_dict()["verdict"]["mainly"] is not None
     assert "Mainly" in render_comparison(res)
+
+
+def test_rows_that_share_few_ids_get_the_note_with_the_estimated_count() -> None:
+    table = _table(constant_a=False, rows=2_000)
+    shared = table.append_column("id", pa.array(np.arange(2_000) % 20))
+    text = render_comparison(compare(shared, preds=("a", "b"), target="y", id="id"))
+    assert "The rows share ids: the bootstrap resamples about " in text
+    assert "and with fewer than 50 ids the bootstrap intervals are too narrow" in text
+    unique = table.append_column("id", pa.array(np.arange(2_000)))
+    text = render_comparison(compare(unique, preds=("a", "b"), target="y", id="id"))
+    assert "share ids" not in text and "fewer than 50" not in text
+
+
+def test_one_id_for_every_row_gives_no_interval_and_says_why() -> None:
+    table = _table(constant_a=False, rows=500)
+    one = table.append_column("id", pa.array(np.zeros(500, dtype=np.int64)))
+    res = compare(one, preds=("a", "b"), target="y", id="id")
+    d = res.to_dict()
+    assert d["resampling_units"] == 1.0 and d["verdict"]["better"] is None
+    assert all(m["ci"] == [None, None] and m["p_value"] is None for m in d["metrics"].values())
+    text = render_comparison(res)
+    assert "The comparison rests on one id, shared by every row:" in text
+    assert "there are no intervals or p-values" in text and "is better than" not in text
+    assert "rests on one id" in res._repr_html_()
+    assert "rests on one id" in render_html(res, {})
+    assert "class=verdict" not in render_html(res, {})  # no empty verdict box
+
+
+def test_a_segment_of_one_row_gets_the_one_unit_note() -> None:
+    table = _table(constant_a=False, rows=301)
+    seg = pa.array(["big"] * 300 + ["single"])
+    res = compare(table.append_column("s", seg), preds=("a", "b"), target="y", by="s")
+    text = render_comparison(res)
+    assert "1 segment (single) rests on one row or one id:" in text
+    assert "fewer than 50 rows (single)" not in text
+    single = next(s for s in res.to_dict()["segments"] if s["value"] == "single")
+    assert single["resampling_units"] == 1.0

@@ -26,6 +26,7 @@ from .compare_text import (
     SEGMENT_METRICS,
     few_rows_note,
     keying_line,
+    one_unit_note,
     p_floor_note,
     segments_legend,
     undefined_notes,
@@ -162,7 +163,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     warn = "" if d["keyed_by"] == "id" else f"<div class=warn>{keyed}.</div>"
     sub_keyed = f"; {keyed}" if d["keyed_by"] == "id" else ""  # else the warning says it
     floor_note = p_floor_note(d)
-    notes = (few_rows_note(d), floor_note)
+    notes = (one_unit_note(d), few_rows_note(d), floor_note)
     warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in notes if t)
     floor = smallest_p_value(d["replicates"])
     floor_line = (
@@ -173,6 +174,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in undefined_notes(d))
     files = f"{d['files']} file(s)" if d["files"] else "in memory"
     verdict = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
+    verdict = f"<div class=verdict>{verdict}</div>" if verdict else ""
     method = "".join(
         f"<tr><th>{html.escape(k)}</th><td class=note>{html.escape(str(x))}</td></tr>"
         for k, x in d["method"].items()
@@ -184,7 +186,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
 <h1>Model A vs model B on {src}</h1>
 <p class=sub>{_columns_line(d)}; {files}; <b>{d["rows_used"]:,}</b> of
 {d["rows"]:,} rows used{sub_keyed}</p>
-{warn}<div class=verdict>{verdict}</div>
+{warn}{verdict}
 <h2>Metrics</h2>{_metrics_table(d)}
 <p class=note>B − A is model B's value minus model A's. The interval and the p-value
 come from a paired bootstrap: {d["replicates"]} replicates (seed {d["seed"]}) that

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from ..metrics import PairedBootstrapStats, PairedComparison
 from .compare_figures import forest
 from .compare_labels import LABELS
-from .compare_text import few_rows_note, p_floor_note, render_comparison, undefined_notes
+from .compare_text import (
+    few_rows_note,
+    one_unit_note,
+    p_floor_note,
+    render_comparison,
+    undefined_notes,
+)
 from .reader import Columns
 from .segment_keys import json_value
 
@@ -141,6 +147,7 @@ class ComparisonResult:
             "keyed_by": comp["keyed_by"],
             "rows": comp["rows"],
             "rows_used": comp["rows_used"],
+            "resampling_units": comp["resampling_units"],
             "excluded": self._excluded(self.stats),
             "replicates": comp["replicates"],
             "seed": comp["seed"],
@@ -154,6 +161,9 @@ class ComparisonResult:
                     "value": json_value(s.value),
                     "rows": s.stats.rows,
                     "rows_used": s.stats.count("used"),
+                    "resampling_units": None
+                    if s.comparison is None
+                    else s.comparison.to_dict()["resampling_units"],
                     "metrics": None if s.comparison is None else s.comparison.to_dict()["metrics"],
                 }
                 for s in self.segments
@@ -190,7 +200,14 @@ class ComparisonResult:
             f"Model A vs model B: {d['rows_used']:,} rows keyed by {keyed}; paired bootstrap, "
             f"{d['replicates']} replicates (seed {d['seed']})"
         )
-        texts = (v["text"], v["why"], few_rows_note(d), p_floor_note(d), *undefined_notes(d))
+        texts = (
+            v["text"],
+            v["why"],
+            one_unit_note(d),
+            few_rows_note(d),
+            p_floor_note(d),
+            *undefined_notes(d),
+        )
         notes = "".join(f"<p>{html.escape(t)}</p>" for t in texts if t)
         return (
             f"<div>{notes}<table><caption>{html.escape(caption)}</caption>"

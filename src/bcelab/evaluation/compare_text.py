@@ -6,8 +6,10 @@ the interval and the p-value per metric, the verdict, and a table per segment.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
+from .._core.display import count_of
 from .._core.options import fewest_replicates, smallest_p_value
 from ..metrics.paired_result import REFLECTED
 from ..metrics.result import NEEDS
@@ -22,6 +24,7 @@ __all__ = [
     "SEGMENT_METRICS",
     "few_rows_note",
     "keying_line",
+    "one_unit_note",
     "p_floor_note",
     "render_comparison",
     "segments_legend",
@@ -124,17 +127,71 @@ def segments_legend(segs: list[dict[str, Any]]) -> str | None:
 FEW_ROWS = 50
 
 
+def _few_units(part: dict[str, Any], keyed_by: str, replicates: int) -> float | None:
+    """The estimated number of ids a comparison (or a segment) resamples, where rows share
+    ids so clearly that fewer than :data:`FEW_ROWS` units remain (None otherwise).
+
+    The estimate's relative error is about sqrt(2 / R); "clearly" is 3 of those below
+    the rows, so unique ids are not mistaken for shared ones."""
+    units = part.get("resampling_units")
+    if keyed_by != "id" or units is None or part["rows_used"] < FEW_ROWS:
+        return None
+    margin = 1.0 - 3.0 * math.sqrt(2.0 / replicates)
+    return units if units < FEW_ROWS and units < margin * part["rows_used"] else None
+
+
+def _one_unit(part: dict[str, Any]) -> bool:
+    """Whether one resampling unit holds every row (the intervals are then undefined)."""
+    ll = (part.get("metrics") or {}).get("log_loss") or {}
+    return part.get("resampling_units") == 1.0 and ll.get("p_value") is None
+
+
+def one_unit_note(d: dict[str, Any]) -> str:
+    """A note when the comparison, or a segment, rests on one resampling unit ("" otherwise)."""
+    segs = [segment_label(s["value"]) for s in d.get("segments") or () if _one_unit(s)]
+    if _one_unit(d):
+        what = "one row" if d["rows_used"] == 1 else "one id, shared by every row"
+        where = f"The comparison rests on {what}"
+    elif segs:
+        names = ", ".join(segs[:3]) + (f" and {len(segs) - 3} more" if len(segs) > 3 else "")
+        verb = "rests" if len(segs) == 1 else "rest"
+        where = f"{count_of(len(segs), 'segment')} ({names}) {verb} on one row or one id"
+    else:
+        return ""
+    return (
+        f"{where}: every bootstrap replicate counts all those rows the same number of times, so the "
+        "replicates show no spread and there are no intervals or p-values. More rows (or, "
+        "with an id column, more distinct ids) are needed to tell how sure B − A is."
+    )
+
+
 def few_rows_note(d: dict[str, Any]) -> str:
     """A warning when the comparison, or one of its segments, rests on fewer than
-    :data:`FEW_ROWS` rows ("" otherwise); ``d`` is :meth:`ComparisonResult.to_dict`."""
+    :data:`FEW_ROWS` rows, or on fewer than that many ids where rows share them ("" otherwise);
+    ``d`` is :meth:`ComparisonResult.to_dict`."""
+    keyed, r = d["keyed_by"], d["replicates"]
+    segs = d.get("segments") or ()
     small = [
-        segment_label(s["value"]) for s in d.get("segments") or () if s["rows_used"] < FEW_ROWS
+        segment_label(s["value"])
+        for s in segs
+        if not _one_unit(s) and (s["rows_used"] < FEW_ROWS or _few_units(s, keyed, r))
     ]
+    units = _few_units(d, keyed, r)
+    if _one_unit(d):
+        return ""
     if d["rows_used"] < FEW_ROWS:
-        where = f"Only {d['rows_used']:,} rows: with fewer than {FEW_ROWS} rows"
+        where = f"Only {count_of(d['rows_used'], 'row')}: with fewer than {FEW_ROWS} rows"
+    elif units is not None:
+        where = (
+            f"The rows share ids: the bootstrap resamples about {units:,.0f} ids (estimated "
+            f"from the replicates' total weights), and with fewer than {FEW_ROWS} ids"
+        )
     elif small:
         names = ", ".join(small[:3]) + (f" and {len(small) - 3} more" if len(small) > 3 else "")
-        where = f"{len(small)} segment(s) with fewer than {FEW_ROWS} rows ({names}): there"
+        where = (
+            f"{count_of(len(small), 'segment')} with fewer than {FEW_ROWS} "
+            f"{'rows or ids' if keyed == 'id' else 'rows'} ({names}): there"
+        )
     else:
         return ""
     return (
@@ -258,7 +315,7 @@ def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") ->
     lines += [""] + [t for t in (v["text"], v["why"]) if t]
     lines += _outside_notes(d["metrics"])
     lines += undefined_notes(d)
-    lines += [t for t in (few_rows_note(d), p_floor_note(d)) if t]
+    lines += [t for t in (one_unit_note(d), few_rows_note(d), p_floor_note(d)) if t]
     if res.columns.by is not None and d.get("segments"):
         lines += ["", *_segments(str(res.columns.by), d["segments"], pct)]
     return "\n".join(lines)

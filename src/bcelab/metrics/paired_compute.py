@@ -40,7 +40,14 @@ from .paired_layout import (
 )
 from .ranking import pr_auc, roc_auc
 
-__all__ = ["METRICS", "delta_ses", "point_metrics", "point_weight", "replicate_metrics"]
+__all__ = [
+    "METRICS",
+    "delta_ses",
+    "point_metrics",
+    "point_weight",
+    "replicate_metrics",
+    "resampling_units",
+]
 
 METRICS = (
     "log_loss",
@@ -146,15 +153,49 @@ def _ece_columns(pos: np.ndarray, wp: np.ndarray, w: np.ndarray, bins: np.ndarra
     return np.asarray(_div(gap.sum(axis=0), w))
 
 
+def _used_bins(a: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Per model, the coarse bins that hold rows."""
+    return [np.flatnonzero(a["rep_bin_rows"][m]) for m in range(2)]
+
+
+def _replicate_totals(a: dict[str, np.ndarray], used: list[np.ndarray]) -> np.ndarray:
+    """``(2, 3, R + 1)``: per model, the exact totals of ``w y``, ``w (1 - y)`` and ``w p``."""
+    lo, hi = a["rep_hist_lo"], a["rep_hist_hi"]
+    return np.stack(
+        [split_to_float(lo[m, used[m]].sum(axis=0), hi[m, used[m]].sum(axis=0)) for m in range(2)]
+    )
+
+
+def resampling_units(a: dict[str, np.ndarray]) -> tuple[float, bool]:
+    r"""How many independent units the bootstrap resamples, and whether there is only one.
+
+    Rows that share a key (an id) share their Poisson(1) count, so replicate r's total
+    weight :math:`W_r = \sum_k c_{rk} W_k` over the units k has mean :math:`W` and
+    variance :math:`\sum_k W_k^2`.  The estimate is :math:`W^2 / \overline{(W_r - W)^2}`:
+    the number of units when they weigh the same (Kish's effective number otherwise),
+    with a relative error of about :math:`\sqrt{2 / R}`.  The second value is exact:
+    every :math:`W_r` is a whole multiple of :math:`W` only when one unit holds all the
+    weight (two units with the same count in every one of R replicates aside, a chance
+    of about :math:`0.3^R`).  ``(nan, False)`` for a state without weight.
+    """
+    tot = _replicate_totals(a, _used_bins(a))
+    w = tot[0, 0] + tot[0, 1]
+    ref, reps = float(w[-1]), w[:-1]
+    if not ref > 0:
+        return math.nan, False
+    ratio = reps / ref
+    single = bool(np.all(np.abs(ratio - np.round(ratio)) <= 1e-9))
+    spread = float(np.mean(np.square(ratio - 1.0)))
+    return (1.0 / spread if spread > 0 else math.inf), single
+
+
 def replicate_metrics(
     a: dict[str, np.ndarray], want: tuple[str, ...] = METRICS
 ) -> dict[str, np.ndarray]:
     """``{metric: array of shape (2, R + 1)}`` (model, replicate column; the last is the reference)."""
     lo, hi = a["rep_hist_lo"], a["rep_hist_hi"]
-    used = [np.flatnonzero(a["rep_bin_rows"][m]) for m in range(2)]  # the bins that hold rows
-    tot = np.stack(  # (2, 3, R + 1): exact integer totals of the bins that hold rows
-        [split_to_float(lo[m, used[m]].sum(axis=0), hi[m, used[m]].sum(axis=0)) for m in range(2)]
-    )
+    used = _used_bins(a)
+    tot = _replicate_totals(a, used)
     sums = split_to_float(a["rep_sums_lo"], a["rep_sums_hi"])  # bce A, bce B, sq A, sq B
     w = tot[0, 0] + tot[0, 1]
     wy = tot[0, 0]

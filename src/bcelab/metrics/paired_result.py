@@ -21,6 +21,13 @@ without positives) are left out.  ``se_delta`` (log loss, NE, calibration) holds
 delta-method standard errors of ``a``, ``b`` and ``diff`` from the same state, as a
 cross-check of ``se``.  ``better`` says which direction is better for the metric
 (``None`` for the decomposition's uncertainty, which is the same for both models).
+
+``resampling_units`` estimates how many independent units the bootstrap resamples:
+the rows, or the distinct ids when rows share ids
+(:func:`bcelab.metrics.paired_compute.resampling_units`).  When one unit holds every
+row (a single row, or one id for all of them), every replicate is the data scaled by its
+count: the intervals, p-values and ``se`` are then NaN, as the replicates say nothing
+about the spread.
 """
 
 from __future__ import annotations
@@ -36,7 +43,14 @@ from .._core.options import check_choice, check_confidence, check_enough_replica
 from ..errors import DomainError, EmptyReductionError
 from .histogram import layout
 from .intervals import bootstrap_p_value, percentile_interval
-from .paired_compute import METRICS, delta_ses, point_metrics, point_weight, replicate_metrics
+from .paired_compute import (
+    METRICS,
+    delta_ses,
+    point_metrics,
+    point_weight,
+    replicate_metrics,
+    resampling_units,
+)
 from .paired_layout import KC, MIN_MEAN_WEIGHT, coarse_layout
 
 __all__ = ["BETTER", "FROM_SUMS", "REFLECTED", "PairedComparison", "check_metrics", "compare_state"]
@@ -118,6 +132,7 @@ class PairedComparison:
     keyed_by: str | None
     rows: int
     rows_used: int
+    resampling_units: float = math.nan
     histogram_bins: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +148,7 @@ class PairedComparison:
                 "keyed_by": self.keyed_by,
                 "rows": self.rows,
                 "rows_used": self.rows_used,
+                "resampling_units": self.resampling_units,
             }
         )
 
@@ -163,7 +179,7 @@ def _unrounded(d: np.ndarray, size: Any) -> np.ndarray:
 
 
 def _one_metric(
-    point: np.ndarray, reps: np.ndarray, confidence: float, name: str
+    point: np.ndarray, reps: np.ndarray, confidence: float, name: str, *, single: bool
 ) -> dict[str, Any]:
     diff = float(point[1] - point[0])
     n_rep = reps.shape[1] - 1
@@ -176,15 +192,17 @@ def _one_metric(
         diff = float(_unrounded(np.array(diff), max(abs(point[0]), abs(point[1]))))
     if name in REFLECTED:  # the basic interval: the replicates reflected about diff
         star = 2.0 * diff - star
-    lo, hi = percentile_interval(star, confidence)
     finite = star[np.isfinite(star)]
+    # one resampling unit: every replicate is the same data scaled, so the replicates
+    # carry no spread and an interval or p-value from them would be meaningless
+    lo, hi = (math.nan, math.nan) if single else percentile_interval(star, confidence)
     return {
         "a": float(point[0]),
         "b": float(point[1]),
         "diff": diff,
         "ci": [lo, hi],
-        "p_value": bootstrap_p_value(star),
-        "se": float(finite.std(ddof=1)) if finite.size > 1 else math.nan,
+        "p_value": math.nan if single else bootstrap_p_value(star),
+        "se": float(finite.std(ddof=1)) if finite.size > 1 and not single else math.nan,
         "replicates_used": int(finite.size),
         "better": BETTER[name],
     }
@@ -238,7 +256,8 @@ def compare_state(
         )
     point = point_metrics(a, metrics)
     reps = replicate_metrics(a, metrics)
-    out = {m: _one_metric(point[m], reps[m], conf, m) for m in metrics}
+    units, single = resampling_units(a)
+    out = {m: _one_metric(point[m], reps[m], conf, m, single=single) for m in metrics}
     for m, se in delta_ses(a, weighted).items():
         if m in out:
             out[m]["se_delta"] = {"a": float(se[0]), "b": float(se[1]), "diff": float(se[2])}
@@ -255,5 +274,6 @@ def compare_state(
         keyed_by=keyed_by,
         rows=rows,
         rows_used=used,
+        resampling_units=1.0 if single else units,
         histogram_bins=bins,
     )
