@@ -271,3 +271,42 @@ def test_models_that_differ_on_one_row_are_not_told_apart() -> None:
         assert m["ci"][0] <= 0.0 <= m["ci"][1], (name, m["ci"])
         assert m["p_value"] > 0.5, (name, m["p_value"])
     assert res.metrics["uncertainty"]["p_value"] == 1.0
+
+
+def test_ids_make_the_intervals_cover_clustered_rows() -> None:
+    """What the docs say of ``--id``: rows of one user are not independent, and keying
+    them by the user makes the bootstrap resample users (a cluster bootstrap).
+
+    100 users of 40 rows each; model B has a per-user shift ``d ~ N(0, 1.5^2)`` of its
+    logit, so B − A varies from user to user.  Keyed by the user, the 95% interval of the
+    log-loss difference covers the population difference (93.8% of 1,000 data sets);
+    keyed by row, it is too narrow (65%).  The estimated resampling units are the users.
+    """
+    users, per_user, spread = 100, 40, 1.5
+    x, wx = np.polynomial.hermite_e.hermegauss(40)
+    pop_b = sum(
+        w * population(MODEL_B[0], MODEL_B[1] + spread * d, MODEL_B[2], nodes=120)[0]
+        for d, w in zip(x, wx / wx.sum(), strict=True)
+    )
+    truth = pop_b - population(*MODEL_A, nodes=120)[0]
+    rng = np.random.default_rng(20240606)
+    user = np.repeat(np.arange(users), per_user)
+    hits = {"id": 0, "row": 0}
+    units = []
+    for i in range(N_SIM):
+        pa, pb, y = _draw(rng, MODEL_A, MODEL_B, users * per_user)
+        shift = rng.normal(0.0, spread, users)[user]
+        pb = special.expit(special.logit(pb) + shift)
+        for keyed in hits:
+            st = PairedBootstrapStats(replicates=REPLICATES, seed=i, threads=1)
+            st.update(pa, pb, y, ids=user if keyed == "id" else None)
+            res = st.compute(metrics=("log_loss",))
+            lo, hi = res.metrics["log_loss"]["ci"]
+            hits[keyed] += int(lo <= truth <= hi)
+            if keyed == "id":
+                units.append(res.resampling_units)
+    coverage = {k: h / N_SIM for k, h in hits.items()}
+    print(f"clustered rows, coverage over {N_SIM} data sets: {coverage}; units {np.median(units)}")
+    assert 0.90 <= coverage["id"] <= 0.98, coverage
+    assert coverage["row"] <= 0.82, coverage
+    assert 80 <= float(np.median(units)) <= 125
