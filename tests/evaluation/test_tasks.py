@@ -88,6 +88,26 @@ def test_a_negative_weight_is_named_as_the_weight_column(tmp_path: Path) -> None
         assert "-1.0 at row 1 of " in e.value.received
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_bad_weights_are_counted_over_the_batch_not_one_segment(
+    tmp_path: Path, strict: bool
+) -> None:
+    """With a by column the rows reach each segment's state apart; the count of bad
+    weights is the batch's (100 of 1,000 rows, in two of four segments), as without by."""
+    rng = np.random.default_rng(9)
+    n = 1_000
+    w = pa.array([None if i % 20 == 0 else (-1.0 if i % 10 == 0 else 1.0) for i in range(n)])
+    t = {"y": (rng.random(n) < 0.5).astype(float), "p": rng.random(n), "w": w}
+    pq.write_table(pa.table({**t, "g": np.arange(n) % 4}), tmp_path / "w.parquet")
+    for by in (None, "g"):
+        with pytest.raises(DomainError) as e:
+            bcelab.evaluate(
+                tmp_path / "w.parquet", preds="p", target="y", weight="w", by=by, strict=strict
+            )
+        assert e.value.received.startswith("100 weights are negative, infinite or NaN")
+        assert "(first: nan at row 0 of " in e.value.received
+
+
 def test_nan_in_a_float_by_column_is_one_segment_across_batches_and_files(tmp_path: Path) -> None:
     """A float NaN equals nothing and hashes by identity: the NaN rows of each batch and
     file must still add up to one segment, sorted after the numbers."""

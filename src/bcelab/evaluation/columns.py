@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .._core.display import counted
 from .._core.tables import (
     Label,
     check_positive_label,
@@ -25,7 +26,7 @@ from .._core.tables import (
     suggest_label,
     text_target_error,
 )
-from ..errors import DataError, DTypeError
+from ..errors import DataError, DomainError, DTypeError
 
 __all__ = [
     "Columns",
@@ -34,6 +35,7 @@ __all__ = [
     "by_codes",
     "check_positive_label",
     "check_target_range",
+    "check_weight_range",
     "describe_values",
     "is_text_type",
     "numeric_array",
@@ -202,6 +204,25 @@ def check_target_range(
         f"it holds {describe_values(values)} (first outside [0, 1]: {format_value(float(y[i]))} "
         f"at {at} of {where})",
         fix,
+    )
+
+
+def check_weight_range(
+    w: np.ndarray, name: str, where: str, first_row: int, *, csv: bool = False
+) -> None:
+    """Weights must be finite and >= 0 (a null weight reads as NaN), counted over the
+    whole batch; ``first_row`` and ``csv`` as in :func:`check_target_range`."""
+    with np.errstate(invalid="ignore"):
+        if w.size == 0 or (np.isfinite(w).all() and float(w.min()) >= 0.0):
+            return
+        bad = ~(np.isfinite(w) & (w >= 0))
+    i = int(np.flatnonzero(bad)[0])
+    at = f"line {first_row + i + 2}" if csv else f"row {first_row + i}"
+    raise DomainError(
+        f"weight column {name!r} must be finite and >= 0",
+        f"{counted(int(bad.sum()), 'weight')} negative, infinite or NaN "
+        f"(first: {float(w[i])!r} at {at} of {where})",
+        "fix or drop those rows' weights",
     )
 
 

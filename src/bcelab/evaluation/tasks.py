@@ -33,7 +33,7 @@ import numpy as np
 from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
-from .columns import Columns, check_target_range
+from .columns import Columns, check_target_range, check_weight_range
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 from .segment_keys import Key, segment_key
 from .segment_rows import RowsOrigin, RowsUpdateError, SegmentRows
@@ -249,8 +249,12 @@ def _invalid_targets(states: dict[Key, Any]) -> int:
 
 
 def _check_targets(b: Batch, unit: Unit, plan: Plan) -> None:
-    where = f"{unit.where()}, batch {b.number}"
-    check_target_range(b.target, plan.columns.target, where, b.first_row, csv=unit.kind == "csv")
+    """The batch's targets, and with a ``by`` column its weights (counted over the batch,
+    not over one segment's rows)."""
+    where, csv = f"{unit.where()}, batch {b.number}", unit.kind == "csv"
+    check_target_range(b.target, plan.columns.target, where, b.first_row, csv=csv)
+    if b.by is not None and b.weight is not None and plan.columns.weight is not None:
+        check_weight_range(b.weight, plan.columns.weight, where, b.first_row, csv=csv)
 
 
 def run_unit(unit: Unit, plan: Plan) -> UnitResult:
