@@ -23,6 +23,11 @@ the :math:`|\sum w (p - y)|` by at most :math:`m` each, so the reported bound is
 :math:`\max(\mathrm{ECE}, 1 - \mathrm{ECE})`, since every ECE lies in [0, 1] (equal-mass
 bins of hard 0/1 predictions split their two ties wherever the rows fall, so the split
 bins hold all of the weight there).
+
+An equal-mass crossing within :data:`TIE` of the total weight of a fine bin's edge or
+midpoint counts as on it: the cumulative sums round differently when every weight is
+multiplied by a constant that is not a power of two (3, 1e100), and the bins must not
+move with that rounding.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..kernels import stats_driver
 from .histogram import layout
 
 __all__ = [
+    "TIE",
     "coarse_sums",
     "ece_equal_mass",
     "ece_from_assignment",
@@ -43,6 +49,11 @@ __all__ = [
     "equal_mass_assignment",
     "uniform_assignment",
 ]
+
+#: relative to the total weight, the distance below which an equal-mass crossing counts
+#: as on a fine bin's edge or midpoint (about 1e-12: far above the cumulative sums'
+#: rounding over the fine bins, far below one row in 1e9)
+TIE = 2.0**-40
 
 
 def coarse_sums(
@@ -104,9 +115,14 @@ def _equal_mass_cuts(
     targets = np.arange(1, n) * (total / n)
     # the fine bin in which the cumulative weight crosses each target
     b = np.minimum(np.searchsorted(cum, targets, side="right"), w.shape[0] - 1)
+    # distances to that bin's edges; within TIE of the total they count as equal, so
+    # that a tie (a target on an edge or a midpoint) is broken the same way at every
+    # scale of the weights, whatever the rounding of the sums
+    tie = TIE * total
+    below, above = targets - before[b], cum[b] - targets
     # move the cut to the nearer edge of that bin: bins < cut[k] are below cut k
-    cut = np.where(targets - before[b] <= cum[b] - targets, b, b + 1)
-    inside = (targets > before[b]) & (targets < cum[b])
+    cut = np.where(below <= above + tie, b, b + 1)
+    inside = (below > tie) & (above > tie)
     if rows is not None:  # one row: the weight before it lies below the target
         one = inside & (np.asarray(rows)[b] <= 1)
         cut = np.where(one, b + 1, cut)
