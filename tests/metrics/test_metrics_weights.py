@@ -210,3 +210,13 @@ def test_equal_mass_bins_do_not_move_with_a_common_factor(
     for name in ("ece_equal_mass", "mce_equal_mass", "ece_equal_mass_bound"):
         a, b = getattr(got, name), getattr(want, name)
         assert a == pytest.approx(b, rel=1e-9, abs=1e-15), (name, a, b)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_the_text_says_why_the_effective_rows_are_missing(scale: float) -> None:
+    res = _metrics(scale)
+    assert math.isnan(res.effective_rows)
+    line = str(res).splitlines()[1]
+    assert "effective rows n/a: the squares of weights beyond 1e±154" in line
+    kish = W.sum() ** 2 / np.square(W).sum()
+    assert f"(effective rows {kish:.6g})" in str(_metrics(1.0)).splitlines()[1]

@@ -117,6 +117,11 @@ class BinaryMetrics:
         """An end of the predictions' range: never 1 (or 0) unless it is exactly that."""
         return probability_digits(v) if isinstance(v, float) and math.isfinite(v) else str(v)
 
+    def _effective_text(self, g: Callable[[float], str]) -> str:
+        if math.isnan(self.effective_rows) and self.weight_total > 0:
+            return "n/a: the squares of weights beyond 1e±154 leave float64's range"
+        return g(self.effective_rows)
+
     def __str__(self) -> str:
         def g(v: float, d: int = 6) -> str:
             return f"{v:.{d}g}" if isinstance(v, float) else str(v)
@@ -125,7 +130,7 @@ class BinaryMetrics:
             f"rows              {self.rows} (used {self.rows_used}, excluded "
             f"{self.rows_excluded}: {self.nan_predictions} NaN or null predictions, "
             f"{self.invalid_targets} missing or invalid targets; {self.clipped_predictions} clipped)",
-            f"weight            {g(self.weight_total)} (effective rows {g(self.effective_rows)})",
+            f"weight            {g(self.weight_total)} (effective rows {self._effective_text(g)})",
             f"log loss          {g(self.log_loss)}  = floor {g(self.floor)} + excess "
             f"{g(self.excess)}",
             f"base rate         {g(self.base_rate)}  (entropy {g(self.base_entropy)})",
