@@ -111,6 +111,11 @@ def test_loss_and_explain_errors_name_the_flag(
     assert not PY_ARGUMENT.search(line), line
 
 
+def test_explain_reads_minus_zero_as_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = _err(capsys, "explain", "--target", "-0")
+    assert rc == 0 and out.startswith("BCE(y = 0, p)") and "-0" not in out
+
+
 def test_eval_errors_from_the_library_name_the_flag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

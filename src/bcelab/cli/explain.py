@@ -50,7 +50,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             else "divide 0..255 pixel values by 255",
         )
     # checked before any work: a folder the figure can be written to, a known format
-    return Config(ns.target, None if ns.plot is None else check_figure(ns.plot, "--plot"))
+    target = ns.target + 0.0  # -0 reads as 0
+    return Config(target, None if ns.plot is None else check_figure(ns.plot, "--plot"))
 
 
 def curve(target: float, n: int = 999) -> tuple[np.ndarray, np.ndarray, float]:
