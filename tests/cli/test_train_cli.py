@@ -20,6 +20,8 @@ def test_circles_prints_tutorial_line_and_writes_artifacts(tmp_path, capsys) -> 
     text = capsys.readouterr().out
     assert re.search(r"^Train: 0\.\d{3}, Test: 0\.\d{3}$", text, re.M)
     assert "Train: 0.836, Test: 0.852" in text  # the tutorial's reported line, for comparison
+    took = re.search(r"^trained in (\S+) s ", text, re.M)
+    assert took is not None and float(took.group(1)) > 0  # milliseconds, not "0.00"
     names = {p.name for p in out.iterdir()}
     assert {
         "curves.png",

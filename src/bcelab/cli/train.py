@@ -326,6 +326,12 @@ def _report(cfg: Config, ds: Dataset, h: History) -> None:
         )
 
 
+def _seconds(t: float) -> str:
+    """A duration for the summary line: two decimals, or two digits below 0.1 s (a short
+    run trains in milliseconds, not in "0.00 s")."""
+    return f"{t:.2f}" if t >= 0.1 else f"{t:.2g}"
+
+
 def execute(cfg: Any) -> int:
     if isinstance(cfg, autoencoder.Config):
         return autoencoder.execute(cfg)
@@ -358,7 +364,7 @@ def execute(cfg: Any) -> int:
         )
     files = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     print(
-        f"trained in {h.train_time:.2f} s ({time.perf_counter() - t_start:.2f} s in this "
+        f"trained in {_seconds(h.train_time)} s ({time.perf_counter() - t_start:.2f} s in this "
         f"command); wrote {out}/: {', '.join(n for n in files if n != 'checkpoint.pt')}"
     )
     return 130 if h.interrupted else 0
