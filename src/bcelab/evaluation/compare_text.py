@@ -159,9 +159,10 @@ def one_unit_note(d: dict[str, Any]) -> str:
     else:
         return ""
     return (
-        f"{where}: every bootstrap replicate counts all those rows the same number of times, so the "
-        "replicates show no spread and there are no intervals or p-values. More rows (or, "
-        "with an id column, more distinct ids) are needed to tell how sure B − A is."
+        f"{where}: every bootstrap replicate counts all those rows the same number of "
+        "times, so the replicates show no spread and there are no intervals or p-values. "
+        "More rows (or, with an id column, more distinct ids) are needed to tell how sure "
+        "B − A is."
     )
 
 
@@ -169,16 +170,15 @@ def few_rows_note(d: dict[str, Any]) -> str:
     """A warning when the comparison, or one of its segments, rests on fewer than
     :data:`FEW_ROWS` rows, or on fewer than that many ids where rows share them ("" otherwise);
     ``d`` is :meth:`ComparisonResult.to_dict`."""
+    if _one_unit(d):  # one_unit_note says more
+        return ""
     keyed, r = d["keyed_by"], d["replicates"]
-    segs = d.get("segments") or ()
     small = [
         segment_label(s["value"])
-        for s in segs
+        for s in d.get("segments") or ()
         if not _one_unit(s) and (s["rows_used"] < FEW_ROWS or _few_units(s, keyed, r))
     ]
     units = _few_units(d, keyed, r)
-    if _one_unit(d):
-        return ""
     if d["rows_used"] < FEW_ROWS:
         where = f"Only {count_of(d['rows_used'], 'row')}: with fewer than {FEW_ROWS} rows"
     elif units is not None:
