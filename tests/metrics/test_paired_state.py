@@ -217,6 +217,9 @@ def test_bytes_and_pickle() -> None:
         PairedBootstrapStats.from_bytes(bytes(raw))
     with pytest.raises(DataError, match=r"PairedBootstrapStats\.from_bytes"):
         PairedBootstrapStats.from_bytes(BinaryStats().to_bytes())
+    with pytest.raises(DataError, match=r"PairedBootstrapStats\.from_bytes") as e:
+        PairedBootstrapStats.from_bytes(b"not a state, but long enough")
+    assert "BinaryStats" not in str(e.value) and "magic of a bcelab state" in str(e.value)
     arrays = {k: v.copy() for k, v in a._canonical().items()}
     arrays["rep_hist_lo"][0, 0, 0, 0] = -1
     with pytest.raises(DataError, match="consistent"):

@@ -64,7 +64,7 @@ def arrays_from_bytes(data: bytes, *, layout_id: str) -> dict[str, np.ndarray]:
         )
     data = bytes(data)
     if len(data) < len(MAGIC) + 10 or data[: len(MAGIC)] != MAGIC:
-        raise _bad("the bytes do not start with the BinaryStats magic")
+        raise _bad(f"the bytes do not start with the magic of a bcelab state ({MAGIC!r})")
     body, crc = data[:-4], struct.unpack("<I", data[-4:])[0]
     if zlib.crc32(body) != crc:
         raise _bad("the checksum does not match (corrupt or truncated data)")
