@@ -96,8 +96,11 @@ def test_id_keys() -> None:
     assert id_keys(long)[0] != id_keys(["x" * 69_999])[0]
     with pytest.raises(DTypeError, match="integers or strings"):
         id_keys(np.array([1.0, 2.0]))
-    with pytest.raises(DTypeError, match="integers or strings"):
+    with pytest.raises(DTypeError, match="fill or drop the missing ids"):
         id_keys(np.array(["a", None], dtype=object))
+    with pytest.raises(DTypeError, match="give every id one type") as e:  # mixed, none missing
+        id_keys(np.array(["a", 1], dtype=object))
+    assert "missing" not in str(e.value)
 
 
 def test_file_row_keys() -> None:

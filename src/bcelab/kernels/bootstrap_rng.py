@@ -122,7 +122,9 @@ def fnv1a(values: object) -> np.ndarray:
         raise DTypeError(
             "ids must be integers or strings",
             f"received a value of type {type(bad).__name__} ({bad!r})",
-            "fill or drop the missing ids, or cast the id column to integers or strings",
+            "fill or drop the missing ids"
+            if bad is None
+            else "give every id one type: all integers, or all strings (e.g. ids.astype(str))",
         )
     n = len(raw)
     h = np.full(n, FNV_OFFSET, dtype=np.uint64)
