@@ -39,13 +39,15 @@ def test_the_estimate_is_the_number_of_distinct_ids(n: int, distinct: int) -> No
     assert all(0.4 * distinct < e < 2.5 * distinct for e in est)
 
 
-def test_rows_keyed_by_position_are_units_and_weights_count_as_kish() -> None:
+def test_rows_keyed_by_position_count_exactly_as_kish() -> None:
+    # each row is its own unit: (sum w)^2 / sum w^2 from the exact point sums
     n = 3_000
-    est = _state(n, None).compute().resampling_units
-    assert 0.7 * n < est < 1.4 * n
-    w = np.where(np.arange(n) < 100, 100.0, 1.0)  # Kish: (sum w)^2 / sum w^2
+    assert _state(n, None).compute().resampling_units == pytest.approx(n, rel=1e-12)
+    w = np.where(np.arange(n) < 100, 100.0, 1.0)
     kish = w.sum() ** 2 / np.square(w).sum()
-    est = [_state(n, None, seed=s, weights=w).compute().resampling_units for s in range(9)]
+    assert _state(n, None, weights=w).compute().resampling_units == pytest.approx(kish, rel=1e-12)
+    # keyed by unique ids, the same rows are counted from the replicates (about 10%)
+    est = [_state(n, np.arange(n), seed=s, weights=w).compute().resampling_units for s in range(9)]
     assert 0.75 * kish < float(np.median(est)) < 1.3 * kish
 
 

@@ -84,6 +84,8 @@ def point_weight(a: dict[str, np.ndarray]) -> float:
 
 
 _DECOMPOSITION = ("uncertainty", "discrimination", "miscalibration")
+#: ``meta[2]`` of a state whose rows are keyed by an id column (``paired.KEYED_BY``)
+_KEYED_BY_ID = 1
 
 
 def _decompose(pos: np.ndarray, neg: np.ndarray, ll: float) -> tuple[float, float, float]:
@@ -169,7 +171,11 @@ def _replicate_totals(a: dict[str, np.ndarray], used: list[np.ndarray]) -> np.nd
 def resampling_units(a: dict[str, np.ndarray]) -> tuple[float, bool]:
     r"""How many independent units the bootstrap resamples, and whether there is only one.
 
-    Rows that share a key (an id) share their Poisson(1) count, so replicate r's total
+    Rows keyed by their position are each a unit: the first value is then Kish's
+    effective number of rows, :math:`W^2 / \sum w^2`, from the exact point sums (the
+    number of rows when every weight is 1).  Rows keyed by an id column may share ids,
+    and are counted from the replicates.  Rows that share a key share their Poisson(1)
+    count, so replicate r's total
     weight :math:`W_r = \sum_k c_{rk} W_k` over the units k has mean :math:`W` and
     variance :math:`\sum_k W_k^2`.  The estimate is :math:`W^2 / \overline{(W_r - W)^2}`:
     the number of units when they weigh the same (Kish's effective number otherwise),
@@ -185,6 +191,10 @@ def resampling_units(a: dict[str, np.ndarray]) -> tuple[float, bool]:
         return math.nan, False
     ratio = reps / ref
     single = bool(np.all(np.abs(ratio - np.round(ratio)) <= 1e-9))
+    if int(a["meta"][2]) != _KEYED_BY_ID:  # each row its own key: Kish's number, exactly
+        total = _point_sums(a)[0]
+        squares = math.ldexp(float(limbs_to_int(a["pt_mom"])[MOMENT_PAIRS.index((0, 0))]), -Q_PT)
+        return (total * (total / squares) if squares > 0 else math.nan), single
     spread = float(np.mean(np.square(ratio - 1.0)))
     return (1.0 / spread if spread > 0 else math.inf), single
 

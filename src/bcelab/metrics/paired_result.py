@@ -22,8 +22,8 @@ delta-method standard errors of ``a``, ``b`` and ``diff`` from the same state, a
 cross-check of ``se``.  ``better`` says which direction is better for the metric
 (``None`` for the decomposition's uncertainty, which is the same for both models).
 
-``resampling_units`` estimates how many independent units the bootstrap resamples:
-the rows, or the distinct ids when rows share ids
+``resampling_units`` is how many independent units the bootstrap resamples: the rows
+(exactly), or the distinct ids when rows are keyed by an id column (estimated)
 (:func:`bcelab.metrics.paired_compute.resampling_units`).  When one unit holds every
 row (a single row, or one id for all of them), every replicate is the data scaled by its
 count: the intervals, p-values and ``se`` are then NaN, as the replicates say nothing
