@@ -58,6 +58,7 @@ from .paired_engine import accumulate, kernel_module
 from .paired_inputs import prepare_batch
 from .paired_layout import (
     COUNT_NAMES,
+    KEYED_BY,
     LAYOUT_ID,
     SPLIT,
     check_state,
@@ -71,7 +72,6 @@ from .serialize import arrays_from_bytes, arrays_to_bytes
 __all__ = ["PairedBootstrapStats"]
 
 FNAME = "PairedBootstrapStats"
-KEYED_BY = ("", "id", "file and row")
 _REP_CARRY_ROWS = 1 << 19  # c X_lo < 12 * 2**40 per row: carry before 2**63
 _PT_CARRY_ROWS = 1 << 30  # a limb gains < 2**32 + 1 per row
 _HI_LIMIT = 1 << 62

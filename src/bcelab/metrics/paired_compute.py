@@ -32,6 +32,7 @@ from .calibration import ece_uniform
 from .decomposition import decompose_binned
 from .intervals import delta_se
 from .paired_layout import (
+    KEYED_BY_ID,
     Q_PT,
     coarse_layout,
     limbs_to_float,
@@ -78,14 +79,17 @@ def _point_sums(a: dict[str, np.ndarray]) -> np.ndarray:
     return np.array([math.ldexp(float(v), -Q_PT) for v in limbs_to_int(a["pt_sums"])])
 
 
+def _point_products(a: dict[str, np.ndarray]) -> list[float]:
+    """The exact sums of the products of :data:`MOMENT_PAIRS`, in that order."""
+    return [math.ldexp(float(v), -Q_PT) for v in limbs_to_int(a["pt_mom"])]
+
+
 def point_weight(a: dict[str, np.ndarray]) -> float:
     """The total weight of the point estimate (every bootstrap weight 1)."""
     return float(_point_sums(a)[0])
 
 
 _DECOMPOSITION = ("uncertainty", "discrimination", "miscalibration")
-#: ``meta[2]`` of a state whose rows are keyed by an id column (``paired.KEYED_BY``)
-_KEYED_BY_ID = 1
 
 
 def _decompose(pos: np.ndarray, neg: np.ndarray, ll: float) -> tuple[float, float, float]:
@@ -191,9 +195,9 @@ def resampling_units(a: dict[str, np.ndarray]) -> tuple[float, bool]:
         return math.nan, False
     ratio = reps / ref
     single = bool(np.all(np.abs(ratio - np.round(ratio)) <= 1e-9))
-    if int(a["meta"][2]) != _KEYED_BY_ID:  # each row its own key: Kish's number, exactly
+    if int(a["meta"][2]) != KEYED_BY_ID:  # each row its own key: Kish's number, exactly
         total = _point_sums(a)[0]
-        squares = math.ldexp(float(limbs_to_int(a["pt_mom"])[MOMENT_PAIRS.index((0, 0))]), -Q_PT)
+        squares = _point_products(a)[MOMENT_PAIRS.index((0, 0))]
         return (total * (total / squares) if squares > 0 else math.nan), single
     spread = float(np.mean(np.square(ratio - 1.0)))
     return (1.0 / spread if spread > 0 else math.inf), single
@@ -244,7 +248,7 @@ def delta_ses(a: dict[str, np.ndarray], n_rows: int) -> dict[str, np.ndarray]:
     """
     s = _point_sums(a)[[0, 1, 3, 4, 5, 6]]
     cols = (0, 1, 3, 4, 5, 6)
-    prods = [math.ldexp(float(v), -Q_PT) for v in limbs_to_int(a["pt_mom"])]
+    prods = _point_products(a)
     m = np.zeros((6, 6))
     for (i, j), v in zip(MOMENT_PAIRS, prods, strict=True):
         m[cols.index(i), cols.index(j)] = m[cols.index(j), cols.index(i)] = v

@@ -41,6 +41,8 @@ from .histogram import NOCT, SIDE, K, layout
 __all__ = [
     "COUNT_NAMES",
     "KC",
+    "KEYED_BY",
+    "KEYED_BY_ID",
     "LAYOUT_ID",
     "LIMB_BITS",
     "MAX_VALUE",
@@ -179,6 +181,11 @@ def limbs_to_int(a: np.ndarray) -> list[int]:
     flat = a.reshape(-1, a.shape[-1])
     return [sum(int(v) << (LIMB_BITS * k) for k, v in enumerate(row)) for row in flat]
 
+
+#: how a state's rows are keyed, by ``meta[2]`` (0: no rows yet)
+KEYED_BY = ("", "id", "file and row")
+#: ``meta[2]`` of a state whose rows are keyed by an id column
+KEYED_BY_ID = KEYED_BY.index("id")
 
 #: the state's counts, in the order of its ``counts`` array
 COUNT_NAMES = (
