@@ -512,3 +512,32 @@ def test_bad_flags_are_named_as_typed(
     rc, _, err = _cli(capsys, "train", *args, "--out", tmp_path / "never")
     assert rc == 2 and flag in _one_clear_line(err), err
     assert not (tmp_path / "never").exists()
+
+
+def test_a_model_larger_than_memory_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    rc, _, err = _cli(capsys, "train", "circles", "--hidden", "100000,100000", "--out", out)
+    line = _one_clear_line(err)
+    assert rc == 2 and not out.exists()
+    assert "hidden layers of 100,000 and 100,000 units, --seeds 1; this machine has" in line
+    assert line.endswith("use smaller --hidden layers or fewer --seeds")
+
+
+def test_running_out_of_memory_anyway_is_exit_2_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # beyond the floor the check knows, an allocation can still fail: NumPy's message
+    # (how much it asked for) and the command's size flags, not a traceback
+    import bcelab.train.mlp.models as models
+
+    def no_memory(*args: object, **kwargs: object) -> np.ndarray:
+        return np.empty((2**40, 2**20), dtype=np.uint8)  # 1 EiB: NumPy refuses it
+
+    monkeypatch.setattr(models.rng, "uniform", no_memory)
+    rc, _, err = _cli(capsys, "train", "circles", "--epochs", "1", "--out", tmp_path / "run")
+    line = _one_clear_line(err)
+    assert rc == 2
+    assert "it ran out (Unable to allocate 1.00 EiB" in line
+    assert "use smaller --hidden layers, fewer --seeds or a smaller --batch-size" in line

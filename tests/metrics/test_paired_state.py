@@ -289,6 +289,11 @@ def test_counts_and_options() -> None:
     assert few.compute(confidence=0.9047).confidence == 0.9047
     with pytest.raises(OptionError, match="metrics"):
         st.compute(metrics=("auc",))
+    with pytest.raises(OptionError, match="at least one metric; received an empty sequence"):
+        st.compute(metrics=[])  # no silently empty comparison
+    with pytest.raises(OptionError, match="received metrics=5"):
+        st.replicate_values(metrics=5)  # type: ignore[arg-type]
+    assert list(st.compute(metrics="ne").metrics) == ["ne"]
     with pytest.raises(EmptyReductionError):
         _state().compute()
     assert 45e6 < PairedBootstrapStats().nbytes < 60e6  # 200 replicates

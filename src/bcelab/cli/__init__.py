@@ -25,7 +25,14 @@ from types import ModuleType
 
 from .. import __version__
 from ..errors import BCELabError
-from .messages import in_flags, missing_extra, split_negative_values, unknown_choice, unrecognized
+from .messages import (
+    in_flags,
+    missing_extra,
+    out_of_memory,
+    split_negative_values,
+    unknown_choice,
+    unrecognized,
+)
 from .output import from_os_error
 
 __all__ = ["console", "main"]
@@ -214,6 +221,8 @@ def _run(mod: ModuleType, ns: argparse.Namespace) -> int:
         return 0
     except OSError as e:  # a full disk, a read-only folder: the path and the cause
         return _fail(command, from_os_error(e))
+    except MemoryError as e:  # NumPy's says how much it asked for
+        return _fail(command, out_of_memory(e, command))
 
 
 if __name__ == "__main__":  # pragma: no cover

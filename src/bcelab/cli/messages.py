@@ -20,6 +20,7 @@ __all__ = [
     "FLAGS",
     "in_flags",
     "missing_extra",
+    "out_of_memory",
     "split_negative_values",
     "unknown_choice",
     "unrecognized",
@@ -222,6 +223,25 @@ def in_flags(err: BCELabError, command: str) -> BCELabError:
         return type(err)(*parts)
     except TypeError:  # a subclass with another signature: keep it as it is
         return err
+
+
+#: per command, the flags that set how much memory it takes
+_MEMORY_FLAGS = {
+    "train": "smaller --hidden layers, fewer --seeds or a smaller --batch-size",
+    "compare": "fewer --replicates, fewer --threads, or a --by column with fewer values",
+    "eval": "fewer --threads, or a --by column with fewer values",
+}
+
+
+def out_of_memory(err: MemoryError, command: str) -> OptionError:
+    """A failed allocation, in the command's words (NumPy's message says how much)."""
+    detail = str(err) or "an allocation failed"
+    sizes = _MEMORY_FLAGS.get(command, "smaller inputs")
+    return OptionError(
+        f"a run of `bcelab {command}` that fits in this machine's memory",
+        f"it ran out ({detail})",
+        f"use {sizes}, or a machine with more memory",
+    )
 
 
 def missing_extra(err: ImportError, command: str) -> BCELabError | None:

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .._core.options import check_choice, check_confidence, check_enough_replicates
-from ..errors import DomainError, EmptyReductionError
+from ..errors import DomainError, EmptyReductionError, OptionError
 from .histogram import layout
 from .intervals import bootstrap_p_value, percentile_interval
 from .paired_compute import (
@@ -212,16 +213,30 @@ def check_metrics(metrics: object, *, fname: str) -> tuple[str, ...]:
     """``metrics``: None (every metric) or a sequence of names from :data:`METRICS`."""
     if metrics is None:
         return METRICS
-    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)  # type: ignore[arg-type]
+    hint = "pass e.g. metrics=('log_loss', 'roc_auc'), or metrics=None for every metric"
+    if isinstance(metrics, str):
+        names: tuple[object, ...] = (metrics,)
+    elif isinstance(metrics, Iterable) and not isinstance(metrics, bytes | Mapping):
+        names = tuple(metrics)
+    else:
+        raise OptionError(
+            f"{fname}: metrics must be None or a sequence of names from {METRICS}",
+            f"received metrics={metrics!r}",
+            hint,
+        )
+    if not names:
+        raise OptionError(
+            f"{fname}: metrics must name at least one metric", "received an empty sequence", hint
+        )
     for m in names:
         check_choice(
             m,
             METRICS,
             name="metrics",
             fname=fname,
-            hint="pass e.g. metrics=('log_loss', 'roc_auc')",
+            hint=hint,
         )
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys(names))  # type: ignore[arg-type]
 
 
 def compare_state(

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from .._core.display import count_of
 from ..errors import OptionError
@@ -19,6 +23,7 @@ __all__ = [
     "check_device",
     "check_label_smoothing",
     "check_lr",
+    "check_mlp_memory",
     "check_momentum",
     "check_seed",
 ]
@@ -123,4 +128,70 @@ def check_checkpoint_every(value: object, *, fname: str) -> int | None:
         "integer >= 0 (every that many epochs; 0: only at the end)",
         f"received checkpoint_every={value!r}",
         "pass e.g. checkpoint_every=50",
+    )
+
+
+# Floors of what training holds, measured in every path (bench/results/train.md): per
+# weight, the weight, its gradient and the optimiser's state (float32 each) with the
+# initialisation's temporaries (a 64-bit key and a float64 draw); per training row and
+# output, the epoch's logits and shuffled targets (float32 each)
+_BYTES_PER_WEIGHT = 24
+_BYTES_PER_ROW_OUTPUT = 8
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def memory_limit(device: Any = None) -> int | None:
+    """Bytes of memory training can use at most: the GPU's for a CUDA ``device``, else
+    the machine's physical memory, or a container's limit (cgroup) when lower; None
+    where the system does not say."""
+    if device is not None and getattr(device, "type", "cpu") == "cuda":
+        import torch  # optional dependency (bcelab[train])
+
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):  # not a POSIX system
+        return None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return int(total) if total > 0 else None
+
+
+def check_mlp_memory(
+    n_params: int,
+    hidden: Sequence[int],
+    seeds: int,
+    rows: int,
+    outputs: int,
+    *,
+    device: Any,
+    fname: str,
+) -> None:
+    """Refuse a built-in MLP whose training cannot fit in memory, before allocating it.
+
+    The estimate is a floor (a run takes more): the weights with their gradients and
+    optimiser state, and the logits and targets of every training row, for every seed.
+    A model above the machine's memory (or the GPU's) would otherwise fail deep inside
+    NumPy or torch, or be killed by the operating system, after a long wait.
+    """
+    have = memory_limit(device)
+    need = seeds * (_BYTES_PER_WEIGHT * n_params + _BYTES_PER_ROW_OUTPUT * rows * outputs)
+    if have is None or need <= have:
+        return
+    layers = " and ".join(f"{h:,}" for h in hidden)
+    where = "the GPU has" if getattr(device, "type", "cpu") == "cuda" else "this machine has"
+    raise OptionError(
+        f"{fname}: a model that fits in memory: training needs at least {_gib(need)} for "
+        f"{seeds:,} seed{'s' if seeds != 1 else ''} of {n_params:,} weights (with their "
+        f"gradients and optimiser state) and {rows:,} training rows",
+        f"received hidden layers of {layers} units, seeds={seeds}; {where} {_gib(have)}",
+        "use smaller hidden= layers or fewer seeds=",
     )

@@ -28,6 +28,7 @@ from .checks import (
     check_device,
     check_label_smoothing,
     check_lr,
+    check_mlp_memory,
     check_momentum,
     check_seed,
 )
@@ -143,6 +144,17 @@ def _model(model: Any, ds: Dataset, seeds: list[int], device: Any) -> Any:
             "the MLP takes x of shape (N, features) and y of shape (N, outputs)",
             f"received x {ds.x_train.shape}, y {ds.y_train.shape}",
             "flatten the inputs first, e.g. x.reshape(len(x), -1)",
+        )
+    if is_mlp:
+        n_in, n_out = int(ds.x_train.shape[1]), int(ds.y_train.shape[1])
+        check_mlp_memory(
+            spec.n_params(n_in, n_out),
+            [int(h) for h in spec.hidden],
+            len(seeds),
+            int(ds.x_train.shape[0]),
+            n_out,
+            device=device,
+            fname="fit",
         )
     return spec
 
