@@ -140,3 +140,27 @@ def test_helper_runs_with_the_callers_torch_thread_count(monkeypatch) -> None:
         real(old)
     assert name.startswith("bcelab-shuffle") and name.endswith("!")
     assert (name[:-1], 1) in seen
+
+
+def test_extra_metrics_cannot_replace_a_built_in_one_or_return_the_wrong_shape() -> None:
+    from bcelab.errors import OptionError, ShapeError
+    from bcelab.train import builtin, fit
+
+    ds = builtin("circles")
+    per_seed = {"mean_logit": lambda z, y: z.mean(dim=(1, 2))}
+    # a metric named "loss" used to overwrite train_loss and test_loss with its own values
+    with pytest.raises(OptionError, match=r"received the name 'loss'"):
+        fit(None, ds, epochs=1, metrics={"loss": per_seed["mean_logit"]})
+    for bad, words in (([("m", len)], "received list"), ({"m": 5}, r"metrics\['m'\]")):
+        with pytest.raises(OptionError, match=words):
+            fit(None, ds, epochs=1, metrics=bad)
+    # one number for two seeds was a ValueError from NumPy's reshape; None was NaN
+    for fn, seeds, kind in (
+        (lambda z, y: z.mean(), 2, "shape ()"),
+        (lambda z, y: None, 1, "a NoneType"),
+    ):
+        with pytest.raises(ShapeError, match=rf"shape \({seeds},\); it returned {kind}"):
+            fit(None, ds, epochs=1, seeds=seeds, metrics={"m": fn})
+    h = fit(None, ds, epochs=1, seeds=2, metrics=per_seed)
+    assert h.final["test_mean_logit"].shape == (2,)
+    assert h.final["test_mean_logit"][0] != h.final["test_mean_logit"][1]

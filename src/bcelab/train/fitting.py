@@ -36,7 +36,7 @@ from .data import Dataset, as_dataset, fingerprint
 from .history import History
 from .logits import LogitsTrainer, Splits
 from .loop import Callback, ProgressFn, train
-from .metrics import MetricFn
+from .metrics import MetricFn, check_extra_metrics
 from .mlp.batched import BatchedMLP
 from .mlp.models import MLPSpec
 from .module_trainer import ModuleTrainer
@@ -298,7 +298,8 @@ def fit(
         seeds, seed: train seeds ``seed, seed+1, ..., seed+seeds-1``; seed k's run is the
             same as ``fit(..., seeds=1, seed=k)``.
         metrics: extra ``name -> fn(logits, targets) -> (S,)`` reported per epoch and
-            split, for logits and targets of shape ``(S, n, ...)``.
+            split, for logits and targets of shape ``(S, n, ...)``; names are new words
+            (not ``loss``, ``acc``, ``bce``, ``excess`` or ``floor``).
         callbacks: called with the History after every epoch (e.g. a progress bar).
         resume: a run folder (or its loaded ``checkpoint.pt``) to continue up to ``epochs``.
         out: a folder for the artifacts (:func:`bcelab.train.artifacts.save_run`): new, or
@@ -329,7 +330,8 @@ def fit(
     recipe = _check_recipe(optimizer, lr, momentum, loss, gamma, label_smoothing)
     opts = _check_options(epochs, batch_size, seeds, seed, threads, device, recipe)
     every = check_checkpoint_every(checkpoint_every, fname="fit")
-    trainer, threads = _build(model, data, opts, metrics)
+    extra = check_extra_metrics(metrics, fname="fit")
+    trainer, threads = _build(model, data, opts, extra)
     history, _ = train(
         trainer,
         epochs=opts.epochs,

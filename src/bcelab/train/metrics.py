@@ -14,14 +14,65 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import OptionError, ShapeError
 from .objectives import Objective, bce_parts
 
-__all__ = ["MetricFn", "split_metrics", "splits_metrics"]
+__all__ = ["BUILT_IN", "MetricFn", "check_extra_metrics", "split_metrics", "splits_metrics"]
 
 Tensor = Any
 #: ``fn(logits (S, n, ...), targets (S, n, ...)) -> (S,)``: extra metrics passed to ``fit``
 MetricFn = Callable[[Tensor, Tensor], Any]
+
+#: the metrics every run reports per split (``train_loss``, ``test_acc``, ...)
+BUILT_IN = ("loss", "acc", "bce", "excess", "floor")
+
+
+def check_extra_metrics(metrics: object, *, fname: str) -> dict[str, MetricFn] | None:
+    """``metrics``: None, or a mapping of new names (letters, digits and ``_``; not one of
+    :data:`BUILT_IN`, which the extra one would replace) to callables."""
+    if metrics is None:
+        return None
+    hint = "pass e.g. metrics={'mean_logit': lambda z, y: z.mean(dim=(1, 2))}"
+    if not isinstance(metrics, Mapping):
+        raise OptionError(
+            f"{fname}: metrics must map names to functions fn(logits, targets) -> (seeds,)",
+            f"received {type(metrics).__name__}",
+            hint,
+        )
+    for name, fn in metrics.items():
+        if not (isinstance(name, str) and name.isidentifier()) or name in BUILT_IN:
+            raise OptionError(
+                f"{fname}: metrics names must be new words of letters, digits and _ "
+                f"(not one of the built-in {BUILT_IN}, whose values they would replace)",
+                f"received the name {name!r}",
+                hint,
+            )
+        if not callable(fn):
+            raise OptionError(
+                f"{fname}: metrics[{name!r}] must be a function fn(logits, targets) -> (seeds,)",
+                f"received {type(fn).__name__}",
+                hint,
+            )
+    return dict(metrics)
+
+
+def _extra_values(name: str, value: Any, seeds: int) -> np.ndarray:
+    """One float64 per seed from an extra metric's result, or the error that says why not."""
+    v = value.detach().double().cpu() if hasattr(value, "detach") else value
+    out: np.ndarray | None = None
+    if v is not None:
+        try:
+            out = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):  # text, a dict, ...
+            out = None
+    if out is None or out.size != seeds or (out.ndim > 1 and out.shape[0] != seeds):
+        kind = f"a {type(value).__name__}" if out is None else f"shape {out.shape}"
+        raise ShapeError(
+            f"metrics[{name!r}] must return one number per seed, shape ({seeds},)",
+            f"it returned {kind}",
+            "reduce over every axis but the first (the seeds), e.g. z.mean(dim=(1, 2))",
+        )
+    return out.reshape(seeds)
 
 
 def _expand(z: Tensor, y: Tensor) -> Tensor:
@@ -94,9 +145,7 @@ def splits_metrics(
                 out[f"{name}_floor"] = np.full(z.shape[0], floor)
             for mname, fn in (extra or {}).items():
                 v = fn(z, _expand(z, y))
-                out[f"{name}_{mname}"] = np.asarray(
-                    v.detach().double().cpu() if hasattr(v, "detach") else v, dtype=np.float64
-                ).reshape(z.shape[0])
+                out[f"{name}_{mname}"] = _extra_values(mname, v, z.shape[0])
     return out
 
 
