@@ -41,3 +41,37 @@ def test_the_floor_counts_seeds_weights_and_rows() -> None:
     check_mlp_memory(201, [50], int(fits), 500, 1, device=None, fname="fit")
     with pytest.raises(OptionError, match=f"{fits + 1:,} seeds of 201 weights"):
         check_mlp_memory(201, [50], int(fits) + 1, 500, 1, device=None, fname="fit")
+
+
+def test_callbacks_run_info_and_resume_of_the_wrong_kind_are_refused_before_training() -> None:
+    from bcelab.errors import DataError
+
+    ds = builtin("circles")
+    # each of these was a TypeError or KeyError, the callbacks' and run_info's after the
+    # training they were given to
+    with pytest.raises(OptionError, match="received int in the list"):
+        fit(None, ds, epochs=1, callbacks=[5])
+    with pytest.raises(OptionError, match="callbacks must be a list of functions"):
+        fit(None, ds, epochs=1, callbacks=print)
+    with pytest.raises(OptionError, match="run_info must be a dict of JSON values; received list"):
+        fit(None, ds, epochs=1, run_info=[1, 2])
+    with pytest.raises(OptionError, match="not JSON serialisable: object"):
+        fit(None, ds, epochs=1, run_info={"a": object()})
+    with pytest.raises(OptionError, match="resume= must be a run folder"):
+        fit(None, ds, epochs=1, resume=5)
+    with pytest.raises(DataError, match="received a dict with format None"):
+        fit(None, ds, epochs=1, resume={"a": 1})
+
+
+def test_run_info_goes_into_the_run_as_plain_json(tmp_path) -> None:
+    import json
+
+    import numpy as np
+
+    from bcelab.train import load_checkpoint
+
+    info = {"note": "baseline", "n": np.int64(3), "where": tmp_path}
+    fit(None, builtin("circles"), epochs=1, run_info=info, out=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["n"] == 3 and summary["where"] == str(tmp_path)  # entries of summary.json
+    assert load_checkpoint(tmp_path / "run")["run_info"]["n"] == 3  # loads with weights_only

@@ -34,6 +34,7 @@ __all__ = [
     "TMP_PREFIX",
     "atomic_open",
     "check_replaceable",
+    "plain_json",
     "remove_stale",
     "remove_stale_files",
     "replace_dir",
@@ -91,6 +92,12 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def plain_json(obj: Any) -> Any:
+    """``obj`` as plain JSON values (dicts, lists, str, numbers, bools, None), as
+    :func:`write_json` would write it; ``TypeError`` names a value JSON cannot hold."""
+    return json.loads(json.dumps(obj, default=_jsonable))
 
 
 def _jsonable(o: Any) -> Any:

@@ -11,6 +11,7 @@ previous state, or the new one, never a mix.  :func:`write_run` fills a folder i
 from __future__ import annotations
 
 import io
+import os
 import platform
 import sys
 from collections.abc import Callable, Mapping
@@ -28,11 +29,12 @@ from .._core.atomic import (
     replace_dir,
     write_json,
 )
-from ..errors import DataError
+from ..errors import DataError, OptionError
 from .history import History
 from .plots import submit_curves
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "RUN_FILES",
     "check_out",
     "load_checkpoint",
@@ -43,6 +45,9 @@ __all__ = [
     "versions",
     "write_run",
 ]
+
+#: the ``format`` entry of every checkpoint.pt (a dict of plain values and tensors)
+CHECKPOINT_FORMAT = "bcelab.train.checkpoint/1"
 
 #: every file a run folder may hold (a folder with anything else is never replaced)
 RUN_FILES = (
@@ -113,7 +118,20 @@ def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
     """
 
     if isinstance(run, Mapping):
+        if run.get("format") != CHECKPOINT_FORMAT:
+            raise DataError(
+                "resume= needs a run folder, or a checkpoint loaded from one (a dict with "
+                f"format {CHECKPOINT_FORMAT!r})",
+                f"received a {type(run).__name__} with format {run.get('format')!r}",
+                "pass the out= folder of an earlier run",
+            )
         return dict(run)
+    if not isinstance(run, str | os.PathLike):
+        raise OptionError(
+            "resume= must be a run folder (a path), or a checkpoint loaded from one",
+            f"received {type(run).__name__}",
+            "pass the out= folder of an earlier run",
+        )
     p = Path(run)
     f = p / "checkpoint.pt" if p.is_dir() else p
     if not f.is_file():
@@ -125,7 +143,7 @@ def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
     ck = load_torch_file(
         f, "a checkpoint.pt written by bcelab train", "the file is damaged; start a new run"
     )
-    if not (isinstance(ck, dict) and ck.get("format") == "bcelab.train.checkpoint/1"):
+    if not (isinstance(ck, dict) and ck.get("format") == CHECKPOINT_FORMAT):
         raise DataError(
             "a checkpoint.pt written by bcelab train",
             f"{f} is not one (format {ck.get('format') if isinstance(ck, dict) else '?'})",

@@ -11,20 +11,23 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._core.atomic import plain_json
 from .._core.display import count_of
 from ..errors import OptionError
 
 __all__ = [
+    "check_callbacks",
     "check_checkpoint_every",
     "check_device",
     "check_label_smoothing",
     "check_lr",
     "check_mlp_memory",
     "check_momentum",
+    "check_run_info",
     "check_seed",
 ]
 
@@ -195,3 +198,39 @@ def check_mlp_memory(
         f"received hidden layers of {layers} units, seeds={seeds}; {where} {_gib(have)}",
         "use smaller hidden= layers or fewer seeds=",
     )
+
+
+def check_callbacks(callbacks: object, *, fname: str) -> list[Any]:
+    """``callbacks``: a sequence of callables, each called with the History after every epoch."""
+    items = list(callbacks) if isinstance(callbacks, Sequence | set | frozenset) else None
+    bad = next((c for c in items if not callable(c)), None) if items is not None else callbacks
+    if items is not None and bad is None:
+        return items
+    raise OptionError(
+        f"{fname}: callbacks must be a list of functions, each called with the History "
+        "after every epoch",
+        f"received {type(bad).__name__}" + (" in the list" if items is not None else ""),
+        "pass e.g. callbacks=[lambda history: print(history.epochs)]",
+    )
+
+
+def check_run_info(run_info: object, *, fname: str) -> dict[str, Any]:
+    """``run_info``: a mapping of JSON values (it goes into summary.json and checkpoint.pt,
+    which loads only plain values), as plain JSON values."""
+    hint = "pass e.g. run_info={'command': 'my_script.py --lr 0.01', 'note': 'baseline'}"
+    if run_info is None:
+        return {}
+    if not isinstance(run_info, Mapping):
+        raise OptionError(
+            f"{fname}: run_info must be a dict of JSON values",
+            f"received {type(run_info).__name__}",
+            hint,
+        )
+    try:
+        return dict(plain_json(dict(run_info)))
+    except (TypeError, ValueError) as e:  # a value JSON cannot hold, a circular reference
+        raise OptionError(
+            f"{fname}: run_info must be a dict of JSON values (text, numbers, lists, dicts)",
+            f"received one that JSON cannot hold ({e})",
+            hint,
+        ) from None

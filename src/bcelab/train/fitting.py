@@ -24,12 +24,14 @@ from .alloc import spare_core, tune
 from .autoencoder.images import ImageSet
 from .autoencoder.spec import AutoencoderSpec, build_seeded
 from .checks import (
+    check_callbacks,
     check_checkpoint_every,
     check_device,
     check_label_smoothing,
     check_lr,
     check_mlp_memory,
     check_momentum,
+    check_run_info,
     check_seed,
 )
 from .data import Dataset, as_dataset, fingerprint
@@ -331,15 +333,16 @@ def fit(
     opts = _check_options(epochs, batch_size, seeds, seed, threads, device, recipe)
     every = check_checkpoint_every(checkpoint_every, fname="fit")
     extra = check_extra_metrics(metrics, fname="fit")
+    cbs, info = check_callbacks(callbacks, fname="fit"), check_run_info(run_info, fname="fit")
     trainer, threads = _build(model, data, opts, extra)
     history, _ = train(
         trainer,
         epochs=opts.epochs,
-        callbacks=callbacks,
+        callbacks=cbs,
         resume=resume,
         out=out,
         threads=threads,
-        run_info=run_info,
+        run_info=info,
         started=started,
         checkpoint_every=every,
         progress=progress,

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..errors import NaNError, OptionError
 from . import interrupts
-from .artifacts import check_out, load_checkpoint, save_run
+from .artifacts import CHECKPOINT_FORMAT, check_out, load_checkpoint, save_run
 from .history import History
 from .progress import ProgressBar
 
@@ -62,7 +62,6 @@ Callback = Callable[[History], None]
 ProgressFn = Callable[[int, int], None]
 Row = dict[str, np.ndarray]
 
-CHECKPOINT_FORMAT = "bcelab.train.checkpoint/1"
 #: without ``checkpoint_every``: a checkpoint at the first epoch end this long after the last
 CHECKPOINT_SECONDS = 30.0
 

@@ -20,7 +20,13 @@ import numpy as np
 from ..._core.options import check_positive_int, check_threads
 from ...errors import OptionError
 from ...losses import sigmoid
-from ..checks import check_checkpoint_every, check_lr, check_seed
+from ..checks import (
+    check_callbacks,
+    check_checkpoint_every,
+    check_lr,
+    check_run_info,
+    check_seed,
+)
 from ..data import fingerprint
 from ..history import History
 from ..loop import Callback, ProgressFn, Threads, train
@@ -159,6 +165,10 @@ def fit_autoencoder(
     lr = check_lr(lr, fname=f, example=1e-3)
     loss = check_loss(loss, fname=f)
     every = check_checkpoint_every(checkpoint_every, fname=f)
+    cbs = check_callbacks(callbacks, fname=f) + (
+        [_epoch_callback(on_epoch)] if on_epoch is not None else []
+    )
+    info = check_run_info(run_info, fname=f)
     with Threads(check_threads(threads, fname=f)):
         spec = AutoencoderSpec() if model is None else model
         net = _as_module(spec, data, seed)
@@ -166,14 +176,13 @@ def fit_autoencoder(
         trainer = AutoencoderTrainer(
             net, data, batch_size=batch_size, lr=lr, loss=loss, seed=seed, config=config
         )
-        cbs = [*callbacks, *([_epoch_callback(on_epoch)] if on_epoch is not None else [])]
         history, checkpoint = train(
             trainer,
             epochs=epochs,
             callbacks=cbs,
             resume=resume,
             out=out,
-            run_info=run_info,
+            run_info=info,
             figure=False,
             started=started,
             checkpoint_every=every,
