@@ -49,3 +49,19 @@ def test_save_round_trip_and_figure(tmp_path, seeds: int, soft: bool) -> None:
         np.testing.assert_array_equal(back.metrics[k], h.metrics[k])
     assert len((tmp_path / "history.csv").read_text().splitlines()) == 16
     assert h.summary()["test_loss"]["n"] == seeds
+
+
+def test_load_history_takes_the_run_folder_and_names_a_bad_file(tmp_path) -> None:
+    from bcelab.errors import DataError
+
+    h = History(seeds=[0], metrics={"train_loss": np.array([[0.7, 0.6]])})
+    h.save(tmp_path)
+    assert load_history(tmp_path).epochs == load_history(tmp_path / "history.json").epochs == 2
+    with pytest.raises(DataError, match="No such file or directory"):
+        load_history(tmp_path / "missing")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(DataError, match=r"bad\.json is not one \(JSONDecodeError"):
+        load_history(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text("[]")
+    with pytest.raises(DataError, match=r"other\.json is not one"):
+        load_history(tmp_path / "other.json")

@@ -242,3 +242,25 @@ def test_a_non_numeric_value_is_named_with_its_row(tmp_path: Path) -> None:
     path.write_text("a,b,label\n1,2,0\n2,abc,1\n3,4,1\n")
     with pytest.raises(DataError, match=r"'abc' in data row 2"):
         load_table(path, target="label")
+
+
+def test_an_array_of_the_features_in_training_order_is_predicted(tmp_path: Path) -> None:
+    from bcelab.errors import ShapeError
+
+    ds = builtin("circles")
+    out = tmp_path / "run"
+    fit(None, ds, epochs=2, out=out)
+    x = ds.x_test
+    from_array = predict(out, x)
+    from_columns = predict(out, {"x0": x[:, 0], "x1": x[:, 1]})
+    assert from_array.column_names == ["x0", "x1", "logit", "pred"]
+    assert from_array.column("logit").equals(from_columns.column("logit"))
+    with pytest.raises(ShapeError, match=r"shape \(rows, 2\).*received shape \(2,\)"):
+        predict(out, x[0])
+    with pytest.raises(ShapeError, match=r"received shape \(500, 1\)"):
+        predict(out, x[:, :1])
+    with pytest.raises(OptionError, match="run must be the path of a run folder"):
+        predict(5, x)  # type: ignore[arg-type]
+    (out / "predictor.json").write_text("[1, 2]")  # JSON, but not a predictor's
+    with pytest.raises(DataError, match="'list' object has no attribute 'get'"):
+        predict(out, x)

@@ -23,6 +23,7 @@ import csv
 import html
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import write_json, write_text
+from ..errors import DataError, OptionError
 from .plots import save_curves
 from .stats import summarise
 
@@ -198,5 +200,27 @@ def history_html(h: History, /) -> str:
 
 
 def load_history(path: str | Path, /) -> History:
-    """Read a ``history.json`` written by :meth:`History.to_json`."""
-    return History.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    """Read a ``history.json`` written by :meth:`History.to_json` (or the one of a run folder)."""
+    if not isinstance(path, str | os.PathLike):
+        raise OptionError(
+            "path must be a history.json or a run folder",
+            f"received {type(path).__name__}",
+            "pass the out= folder of a training run",
+        )
+    p = Path(path)
+    f = p / "history.json" if p.is_dir() else p
+    try:
+        return History.from_dict(json.loads(f.read_text(encoding="utf-8")))
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise DataError(
+            "a history.json written by bcelab train, or a run folder that holds one",
+            f"reading {f} failed: {reason}",
+            "pass the out= folder of a training run",
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:  # not JSON, other JSON
+        raise DataError(
+            "a history.json written by bcelab train",
+            f"{f} is not one ({type(e).__name__}: {e})",
+            "pass the history.json of a training run; this one is damaged or another file",
+        ) from None

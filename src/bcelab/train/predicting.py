@@ -14,6 +14,7 @@ same network; the result is the input table plus a ``logit`` and a ``pred``
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 
 from .._core.atomic import atomic_open
 from .._core.tables import COMPRESSED, column_hint, table_kind
-from ..errors import DataError, OptionError
+from ..errors import DataError, OptionError, ShapeError
 from ..losses import sigmoid
 from .artifacts import load_torch_file
 from .checks import check_seed
@@ -109,6 +110,12 @@ class Predictor:
 def load_predictor(run: str | Path, /) -> Predictor:
     """The predictor of a run folder (``predictor.json`` and ``model.pt``)."""
 
+    if not isinstance(run, str | os.PathLike):
+        raise OptionError(
+            "run must be the path of a run folder of bcelab train",
+            f"received {type(run).__name__}",
+            "pass the out= folder of a completed training run",
+        )
     d = Path(run)
     meta, weights = d / "predictor.json", d / "model.pt"
     if not (meta.is_file() and weights.is_file()):
@@ -140,7 +147,7 @@ def load_predictor(run: str | Path, /) -> Predictor:
             state,
             str(d),
         )
-    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError, OSError) as e:
         raise DataError(
             "a predictor.json and model.pt written by bcelab train",
             f"reading {d} failed: {e}",
@@ -148,12 +155,22 @@ def load_predictor(run: str | Path, /) -> Predictor:
         ) from None
 
 
-def _as_table(data: Any, delimiter: str | None) -> tuple[Any, str]:
-    """A pyarrow Table (and a name for messages) from a path, a table or a dict of columns."""
+def _as_table(data: Any, delimiter: str | None, features: tuple[str, ...]) -> tuple[Any, str]:
+    """A pyarrow Table (and a name for messages) from a path, a table, a dict of columns,
+    or a 2-D array whose columns are ``features`` in the training data's order."""
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
-    if isinstance(data, (str, Path)):
-        return read_table(data, delimiter=delimiter), str(data)
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2 or data.shape[1] != len(features):
+            raise ShapeError(
+                f"predict: an array of data must have shape (rows, {len(features)}): the "
+                f"features {list(features)} in the training data's order",
+                f"received shape {data.shape}",
+                "pass x with one row per example (x.reshape(-1, n_features) for one row)",
+            )
+        return pa.table({f: data[:, j] for j, f in enumerate(features)}), "the array"
+    if isinstance(data, str | os.PathLike):
+        return read_table(Path(data), delimiter=delimiter), str(data)
     if isinstance(data, pa.Table):
         return data, "the table"
     if isinstance(data, pa.RecordBatch):
@@ -166,7 +183,7 @@ def _as_table(data: Any, delimiter: str | None) -> tuple[Any, str]:
         return pa.table({str(k): np.asarray(v) for k, v in data.items()}), "the columns"
     raise OptionError(
         "predict: data must be a CSV/TSV/Parquet path, a pyarrow Table, a polars or pandas "
-        "DataFrame, or a dict of columns",
+        "DataFrame, a dict of columns, or a 2-D NumPy array of the features",
         f"received {type(data).__name__}",
         "pass the path of a table with the feature columns",
     )
@@ -215,7 +232,9 @@ def predict(
         run: a run folder written by :func:`bcelab.train.fit` (``out=``) or ``bcelab train``
             for the built-in MLP on a table or a built-in task.
         data: a CSV/TSV/Parquet path, a pyarrow Table, a polars or pandas DataFrame, or a
-            dict of columns, holding (at least) the feature columns of the training data.
+            dict of columns, holding (at least) the feature columns of the training data;
+            or a 2-D NumPy array of those features in the training data's order (the
+            columns of the returned table are then named after them).
         seed: which seed's model of a many-seed run (default: the first seed).
         delimiter: the field separator of a CSV file (default: tab for ``.tsv``, else comma).
 
@@ -225,7 +244,7 @@ def predict(
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
     p = load_predictor(run)
-    tab, source = _as_table(data, delimiter)
+    tab, source = _as_table(data, delimiter, p.table.features)
     z = p.logits(_features(tab, p, source), seed=seed, source=source)[:, 0].astype(np.float64)
     return tab.append_column("logit", pa.array(z)).append_column("pred", pa.array(sigmoid(z)))
 
