@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from ..errors import OptionError
 
@@ -29,10 +32,12 @@ __all__ = [
     "check_convention",
     "check_enough_replicates",
     "check_focal",
+    "check_instance",
     "check_kernel",
     "check_nan_policy",
     "check_negative_rate",
     "check_negative_weight",
+    "check_path",
     "check_positive_int",
     "check_recalibration",
     "check_reduction",
@@ -242,6 +247,26 @@ def check_positive_int(value: object, *, name: str, fname: str, example: int) ->
         f"{fname}: {name} must be an integer >= 1",
         f"received {name}={value!r}",
         f"pass e.g. {name}={example}",
+    )
+
+
+def check_instance(
+    value: Any, kind: type | tuple[type, ...], *, name: str, fname: str, what: str, hint: str
+) -> Any:
+    """``value`` if it is a ``kind``; else ``"<fname>: <name> must be <what>"``."""
+    if isinstance(value, kind):
+        return value
+    raise OptionError(f"{fname}: {name} must be {what}", f"received {type(value).__name__}", hint)
+
+
+def check_path(value: object, *, name: str, fname: str, hint: str) -> Path:
+    """A file or folder path given as ``str`` or ``os.PathLike`` (not bytes)."""
+    if isinstance(value, str | os.PathLike) and not isinstance(value, bytes):
+        return Path(value)
+    raise OptionError(
+        f"{fname}: {name} must be a path (a str or a pathlib.Path)",
+        f"received {type(value).__name__}",
+        hint,
     )
 
 

@@ -68,18 +68,17 @@ is added to the Brier bound.  With hard labels c = 0 exactly.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._core import formulas
+from .._core.options import check_instance
 from .._core.reducing import weight_total_error
-from ..errors import EmptyReductionError, ShapeError
+from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError, ShapeError
 from .isotonic import block_scores, pool_adjacent_violators, single_score_bins, split_relaxation
-
-if TYPE_CHECKING:
-    from .stats import BinaryStats
+from .stats import BinaryStats
 
 __all__ = [
     "CalibrationDecomposition",
@@ -183,6 +182,44 @@ def _parts(
     return unc - s_fit, score - s_fit, bound
 
 
+def _histogram(
+    wpos: object, wneg: object, single_score: object, *scores: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`decompose_binned`'s arrays as float64 (``single_score`` as bool), checked."""
+    f = "decompose_binned"
+    for name, score in (("score_log_loss", scores[0]), ("score_brier", scores[1])):
+        if isinstance(score, bool) or not isinstance(score, numbers.Real) or math.isnan(score):
+            raise OptionError(
+                f"{f}: {name} must be a number (the weighted mean score of the rows)",
+                f"received {name}={score!r}",
+                "pass the scores' weighted means as floats",
+            )
+    try:
+        wpos = np.asarray(wpos, dtype=np.float64)
+        wneg = np.asarray(wneg, dtype=np.float64)
+        single = None if single_score is None else np.asarray(single_score, dtype=bool)
+    except (TypeError, ValueError):
+        raise DTypeError(
+            f"{f}: wpos, wneg (and single_score) must be arrays of numbers",
+            f"received {type(wpos).__name__} and {type(wneg).__name__}",
+            "pass one float per bin in each, e.g. from BinaryStats.histogram()",
+        ) from None
+    if not (np.all(wpos >= 0) and np.all(wneg >= 0) and np.isfinite(wpos.sum() + wneg.sum())):
+        raise DomainError(
+            f"{f}: wpos and wneg must be finite masses >= 0",
+            "received negative, NaN or infinite values",
+            "pass the weights of the positive and negative rows per bin",
+        )
+    shapes = [a.shape for a in (wpos, wneg, single) if a is not None]
+    if wpos.ndim != 1 or len(set(shapes)) != 1:
+        raise ShapeError(
+            "decompose_binned: wpos, wneg (and single_score) must be 1-d and of one length",
+            f"received shapes {shapes}",
+            "pass one value per bin in each",
+        )
+    return wpos, wneg, single
+
+
 def decompose_binned(
     wpos: np.ndarray,
     wneg: np.ndarray,
@@ -210,16 +247,7 @@ def decompose_binned(
     Cost: O(bins), vectorised.  Raises :class:`EmptyReductionError` when the
     histogram holds no mass.
     """
-    wpos = np.asarray(wpos, dtype=np.float64)
-    wneg = np.asarray(wneg, dtype=np.float64)
-    single = None if single_score is None else np.asarray(single_score, dtype=bool)
-    shapes = [a.shape for a in (wpos, wneg, single) if a is not None]
-    if wpos.ndim != 1 or len(set(shapes)) != 1:
-        raise ShapeError(
-            "decompose_binned: wpos, wneg (and single_score) must be 1-d and of one length",
-            f"received shapes {shapes}",
-            "pass one value per bin in each",
-        )
+    wpos, wneg, single = _histogram(wpos, wneg, single_score, score_log_loss, score_brier)
     mass = wpos + wneg
     total = float(mass.sum())
     if not total > 0:
@@ -309,6 +337,14 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
     >>> [round(v, 4) for v in (d.score, d.uncertainty, d.discrimination, d.miscalibration)]
     [0.5375, 0.673, 0.2911, 0.1556]
     """
+    check_instance(
+        stats,
+        BinaryStats,
+        name="stats",
+        fname="decompose_stats",
+        what="a bcelab.metrics.BinaryStats",
+        hint="pass BinaryStats().update(preds, targets)",
+    )
     w = stats.total("w")
     if stats.rows_used == 0 or not w > 0:
         raise EmptyReductionError(

@@ -33,22 +33,26 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._core import formulas
 from .._core.atomic import write_json
 from .._core.display import counted
-from .._core.options import RECALIBRATION_METHODS, check_finite, check_negative_rate
+from .._core.options import (
+    RECALIBRATION_METHODS,
+    check_finite,
+    check_instance,
+    check_negative_rate,
+    check_path,
+)
 from .._core.reducing import weight_total_error
 from .._core.validate import LOGITS_ADVICE
 from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
 from .inputs import to_numpy
 from .isotonic import IsotonicCurve, check_steps, isotonic_curve
-
-if TYPE_CHECKING:
-    from .stats import BinaryStats
+from .stats import BinaryStats
 
 __all__ = [
     "MAP_VERSION",
@@ -245,6 +249,14 @@ class IsotonicMap(RecalibrationMap):
 
 def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
     """The isotonic (PAV) recalibration map fitted on the fine histogram of ``stats``."""
+    check_instance(
+        stats,
+        BinaryStats,
+        name="stats",
+        fname="fit_isotonic",
+        what="a bcelab.metrics.BinaryStats",
+        hint="pass BinaryStats().update(preds, targets) of the calibration rows",
+    )
     if not stats.total("w") > 0:
         raise EmptyReductionError(
             "fit_isotonic: a state with at least one row of weight > 0",
@@ -304,9 +316,15 @@ def load_map(source: Mapping[str, Any] | str | os.PathLike[str]) -> Recalibratio
         d: Any = source
         where = "the dict"
     else:
-        where = str(source)
+        path = check_path(
+            source,
+            name="source",
+            fname="load_map",
+            hint="pass the path of a map saved with RecalibrationMap.save, or its to_dict()",
+        )
+        where = str(path)
         try:
-            d = json.loads(Path(source).read_text(encoding="utf-8"))
+            d = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DataError(
                 "load_map: a readable JSON file written by RecalibrationMap.save",

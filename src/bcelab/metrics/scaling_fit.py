@@ -19,7 +19,7 @@ from typing import cast
 
 import numpy as np
 
-from .._core.options import check_choice, check_positive_int
+from .._core.options import check_choice, check_instance, check_positive_int
 from .._core.reducing import weight_total_error
 from ..errors import DataError, OptionError
 from .recalibration import PlattMap, TemperatureMap, to_logits
@@ -192,9 +192,25 @@ def fit_scaling(
     ``run_pass`` may stream a file, a folder or a cluster (create states on workers
     with ``ScalingStats(state.a, state.b)`` and merge them).
     """
+    hint = "pass a function that updates the state it is given with every row and returns it"
+    if not callable(run_pass):
+        raise OptionError(
+            "fit_scaling: run_pass must be a function run_pass(state) -> state",
+            f"received {type(run_pass).__name__}",
+            hint,
+        )
     fitter = ScalingFitter(method, max_passes=max_passes)
     while not fitter.done:
-        fitter.step(run_pass(fitter.new_stats()))
+        state = run_pass(fitter.new_stats())
+        check_instance(
+            state,
+            ScalingStats,
+            name="run_pass(state)",
+            fname="fit_scaling",
+            what="a ScalingStats (the state it was given, updated)",
+            hint=hint,
+        )
+        fitter.step(state)
     return fitter.result()
 
 

@@ -29,6 +29,7 @@ from .._core.atomic import (
     replace_dir,
     write_json,
 )
+from .._core.options import check_instance, check_path
 from ..errors import DataError, OptionError
 from .history import History
 from .plots import submit_curves
@@ -188,7 +189,15 @@ def write_run(
 
     ``files``: more JSON files (name -> content), e.g. ``predictor.json``.
     """
-    d = Path(out)
+    d = check_path(out, name="out", fname="write_run", hint="pass a folder path for the run")
+    check_instance(
+        history,
+        History,
+        name="history",
+        fname="write_run",
+        what="a bcelab.train.History",
+        hint="pass the History that fit returned",
+    )
     d.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     paths["history.csv"] = history.to_csv(d / "history.csv")

@@ -28,7 +28,6 @@ __all__ = [
     "check_mlp_memory",
     "check_momentum",
     "check_run_info",
-    "check_seed",
 ]
 
 
@@ -73,15 +72,6 @@ def check_device(device: object, *, fname: str) -> object:
             "drop device= to train on the CPU, or install a CUDA build of torch on a GPU machine",
         )
     return torch.device("cuda", index)
-
-
-def check_seed(seed: object, *, fname: str) -> int:
-    """An integer in [0, 2**63) (Python or NumPy, not a bool)."""
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= int(seed) < 2**63:
-        return int(seed)
-    raise OptionError(
-        f"{fname}: seed must be an integer >= 0", f"received seed={seed!r}", "pass e.g. seed=0"
-    )
 
 
 def check_lr(lr: object, *, fname: str, example: float) -> float:

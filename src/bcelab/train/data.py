@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.options import check_path
 from .._core.tables import Label, check_positive_label
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from . import rng
@@ -348,6 +349,9 @@ def load_table(
     ``delimiter`` separates the fields of CSV files (default: tab for ``.tsv``, else
     comma).  See :mod:`bcelab.train.tables`.
     """
+    hint = "pass the path of a CSV, TSV or Parquet file"
+    path = check_path(path, name="path", fname="load_table", hint=hint)
+    test = None if test is None else check_path(test, name="test", fname="load_table", hint=hint)
     if test is None and not 0.0 < test_fraction < 1.0:
         raise OptionError(
             "load_table: test_fraction must lie strictly between 0 and 1",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core import formulas
-from .._core.options import check_choice, check_focal, check_positive_int, check_threads
+from .._core.options import check_choice, check_focal, check_positive_int, check_seed, check_threads
 from ..errors import OptionError
 from ..information import binary_entropy
 from .alloc import spare_core, tune
@@ -32,7 +32,6 @@ from .checks import (
     check_mlp_memory,
     check_momentum,
     check_run_info,
-    check_seed,
 )
 from .data import Dataset, as_dataset, fingerprint
 from .history import History

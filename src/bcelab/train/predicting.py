@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import atomic_open
+from .._core.options import check_instance, check_path, check_seed
 from .._core.tables import COMPRESSED, column_hint, table_kind
 from ..errors import DataError, OptionError, ShapeError
 from ..losses import sigmoid
 from .artifacts import load_torch_file
-from .checks import check_seed
 from .data import Dataset, TableSpec
 from .mlp.models import MLPSpec, module_from_state
 from .tables import features_array, read_table
@@ -258,6 +258,19 @@ def output_kind(path: str | Path) -> str | None:
 
 def write_predictions(table: Any, path: str | Path, /, *, delimiter: str | None = None) -> Path:
     """Write a table atomically as Parquet (``.parquet``) or CSV (``.csv``; ``.tsv``: tabs)."""
+    import pyarrow as pa  # optional dependency (bcelab[eval])
+
+    check_instance(
+        table,
+        pa.Table,
+        name="table",
+        fname="write_predictions",
+        what="a pyarrow Table",
+        hint="pass the table that predict returned",
+    )
+    path = check_path(
+        path, name="path", fname="write_predictions", hint="pass e.g. 'predictions.parquet'"
+    )
     kind = output_kind(path)
     if kind is None:
         raise OptionError(

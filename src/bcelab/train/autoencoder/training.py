@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..._core.options import check_positive_int, check_threads
+from ..._core.options import check_instance, check_positive_int, check_seed, check_threads
 from ...errors import OptionError
 from ...losses import sigmoid
 from ..checks import (
@@ -25,7 +25,6 @@ from ..checks import (
     check_checkpoint_every,
     check_lr,
     check_run_info,
-    check_seed,
 )
 from ..data import fingerprint
 from ..history import History
@@ -69,6 +68,14 @@ class AutoencoderResult:
 def _as_module(model: Any, data: ImageSet, seed: int) -> Any:
     import torch  # optional dependency (bcelab[train])
 
+    check_instance(
+        data,
+        ImageSet,
+        name="data",
+        fname="fit_autoencoder",
+        what="a bcelab.train.ImageSet",
+        hint="load images with bcelab.train.load_images(...)",
+    )
     if isinstance(model, AutoencoderSpec):
         return build_seeded(model, data.image_shape, seed)
     if isinstance(model, torch.nn.Module):

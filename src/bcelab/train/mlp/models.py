@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._core.options import check_choice
+from ..._core.options import check_choice, check_instance
 from ...errors import OptionError
 from .. import rng
 
@@ -128,6 +128,15 @@ def module_from_state(
 ) -> Any:
     """Build the ``torch.nn.Sequential`` for one seed and load its weights."""
     import torch  # optional dependency (bcelab[train])
+
+    check_instance(
+        spec,
+        MLPSpec,
+        name="spec",
+        fname="module_from_state",
+        what="the bcelab.train.MLPSpec the weights were trained with",
+        hint="pass the run's MLPSpec, e.g. load_predictor(run).spec",
+    )
 
     layers: list[Any] = []
     sizes = spec.layer_sizes(n_in, n_out)

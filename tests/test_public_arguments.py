@@ -1,0 +1,73 @@
+"""Every public function of the library, called with arguments of the wrong kind.
+
+The library's own errors (``BCELabError``: expected, received, fix) are the only ones
+a caller may see: never a ``TypeError``, ``AttributeError`` or ``ValueError`` from
+inside NumPy, pathlib or json.  Each required argument gets the same wrong value; the
+functions that train stop at their checks, before any work.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import bcelab
+import bcelab.evaluation
+import bcelab.metrics
+
+pytest.importorskip("torch")
+pytest.importorskip("pyarrow")
+import bcelab.train
+
+MODULES = (bcelab, bcelab.metrics, bcelab.train, bcelab.evaluation)
+WRONG: tuple[Any, ...] = (
+    5,
+    None,
+    object(),
+    "no_such_file_anywhere.csv",
+    b"\x00",
+    [1, "a"],
+    {"a": 1},
+    np.array([["a"]]),
+)
+
+
+def _functions() -> list[tuple[str, Callable[..., Any]]]:
+    found = []
+    for module in MODULES:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj) and not isinstance(obj, type):
+                found.append((f"{module.__name__}.{name}", obj))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "fn"), _functions(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_wrong_kinds_of_arguments_get_the_librarys_errors(
+    name: str, fn: Callable[..., Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a function that writes would write here
+    sig = inspect.signature(fn)
+    positional = [
+        p
+        for p in sig.parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    keywords = [
+        p.name
+        for p in sig.parameters.values()
+        if p.default is inspect.Parameter.empty and p.kind == p.KEYWORD_ONLY
+    ]
+    for value in WRONG:
+        try:
+            fn(*[value] * len(positional), **dict.fromkeys(keywords, value))
+        except bcelab.BCELabError:
+            pass
+    assert not list(tmp_path.iterdir()), name  # and nothing was written
