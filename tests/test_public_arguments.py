@@ -71,3 +71,48 @@ def test_wrong_kinds_of_arguments_get_the_librarys_errors(
         except bcelab.BCELabError:
             pass
     assert not list(tmp_path.iterdir()), name  # and nothing was written
+
+
+def _objects() -> dict[str, Any]:
+    """One object of each public class that has methods taking arguments."""
+    from bcelab import metrics, train
+
+    p = np.array([0.2, 0.7, 0.4, 0.9, 0.6, 0.3])
+    y = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+    stats = metrics.BinaryStats().update(p, y)
+    return {
+        "BinaryStats": stats,
+        "PairedBootstrapStats": metrics.PairedBootstrapStats().update(p, p[::-1], y),
+        "ScalingStats": metrics.ScalingStats(),
+        "ScalingFitter": metrics.ScalingFitter("platt"),
+        "PlattMap": metrics.fit_platt(p, y),
+        "TemperatureMap": metrics.fit_temperature(p, y),
+        "IsotonicMap": metrics.fit_isotonic(stats),
+        "History": train.History(seeds=[0], metrics={"train_loss": np.array([[0.7, 0.6]])}),
+        "MLPSpec": train.MLPSpec(),
+    }
+
+
+@pytest.mark.parametrize("cls", sorted(_objects()))
+def test_methods_given_wrong_kinds_of_arguments_get_the_librarys_errors(
+    cls: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the methods that write a file take the text as a path
+    for name, method in inspect.getmembers(_objects()[cls], callable):
+        if name.startswith("_"):
+            continue
+        params = inspect.signature(method).parameters.values()
+        required = [p for p in params if p.default is inspect.Parameter.empty]
+        positional = [p for p in required if p.kind != p.KEYWORD_ONLY]
+        keywords = [p.name for p in required if p.kind == p.KEYWORD_ONLY]
+        if not required:
+            continue
+        for value in WRONG:
+            fresh = getattr(_objects()[cls], name)  # a failed call may not spoil the next
+            try:
+                fresh(*[value] * len(positional), **dict.fromkeys(keywords, value))
+            except bcelab.BCELabError:
+                pass
+            except IsADirectoryError as e:  # the text taken as a path, where a method that
+                # writes a folder (History.save) put one: the path, and no temporary file
+                assert e.filename == "no_such_file_anywhere.csv", e

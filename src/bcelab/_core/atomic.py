@@ -17,6 +17,7 @@ replaced, so a mistyped path (``--report .``) never removes anything else.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import time
@@ -56,6 +57,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     import tempfile
 
     target = Path(path)
+    if target.is_dir():  # the rename would fail after the whole write, naming the temp file
+        raise IsADirectoryError(errno.EISDIR, "a folder is there, not a file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "check_enough_replicates",
     "check_focal",
     "check_instance",
+    "check_iterable",
     "check_kernel",
     "check_nan_policy",
     "check_negative_rate",
@@ -257,6 +258,17 @@ def check_instance(
     if isinstance(value, kind):
         return value
     raise OptionError(f"{fname}: {name} must be {what}", f"received {type(value).__name__}", hint)
+
+
+def check_iterable(value: object, *, name: str, fname: str) -> Iterable[Any]:
+    """``value`` if it can be iterated over (a list, a tuple, a generator, ...)."""
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
+        return value
+    raise OptionError(
+        f"{fname}: {name} must be a list (or another iterable) of states",
+        f"received {type(value).__name__}",
+        f"pass e.g. {name}=[state_1, state_2]",
+    )
 
 
 def check_path(value: object, *, name: str, fname: str, hint: str) -> Path:

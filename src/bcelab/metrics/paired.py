@@ -45,7 +45,10 @@ import numpy as np
 
 from .._core.config import default_threads
 from .._core.options import (
+    check_choice,
     check_clip,
+    check_instance,
+    check_iterable,
     check_kernel,
     check_positive_int,
     check_seed,
@@ -137,6 +140,9 @@ class PairedBootstrapStats:
 
     def count(self, name: str) -> int:
         """One of the counts in ``COUNT_NAMES``."""
+        name = check_choice(
+            name, COUNT_NAMES, name="name", fname=f"{FNAME}.count", hint="pass e.g. 'used'"
+        )
         return int(self._a["counts"][COUNT_NAMES.index(name)])
 
     def __repr__(self) -> str:
@@ -333,7 +339,15 @@ class PairedBootstrapStats:
     def merge_all(cls, states: Iterable[PairedBootstrapStats]) -> PairedBootstrapStats:
         """A new state of the rows of all ``states`` (at least one)."""
         out: PairedBootstrapStats | None = None
-        for s in states:
+        for s in check_iterable(states, name="states", fname=f"{FNAME}.merge_all"):
+            check_instance(
+                s,
+                PairedBootstrapStats,
+                name="every item of states",
+                fname=f"{FNAME}.merge_all",
+                what="a PairedBootstrapStats",
+                hint="pass PairedBootstrapStats objects",
+            )
             out = s.copy() if out is None else out.merge(s)
         if out is None:
             raise OptionError(

@@ -133,7 +133,10 @@ class RecalibrationMap:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_dict` as JSON (atomically); read it back with :func:`load_map`."""
-        return write_json(path, self.to_dict())
+        where = check_path(
+            path, name="path", fname=f"{type(self).__name__}.save", hint="pass e.g. 'map.json'"
+        )
+        return write_json(where, self.to_dict())
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,14 @@ class IsotonicMap(RecalibrationMap):
 
     @classmethod
     def from_curve(cls, curve: IsotonicCurve) -> IsotonicMap:
+        check_instance(
+            curve,
+            IsotonicCurve,
+            name="curve",
+            fname="IsotonicMap.from_curve",
+            what="an IsotonicCurve",
+            hint="use fit_isotonic(stats), which builds the curve",
+        )
         return cls(curve.edges, curve.values)
 
     def apply(self, preds: object, *, logits: bool = False) -> np.ndarray:

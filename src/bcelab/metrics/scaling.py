@@ -35,6 +35,7 @@ import numpy as np
 
 from .._core import formulas
 from .._core.display import counted
+from .._core.options import check_choice
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from .inputs import to_numpy
 from .recalibration import to_logits
@@ -198,6 +199,9 @@ class ScalingStats:
     def total(self, name: str) -> float:
         """One of the sums by name: ``w``, ``wy``, ``loss``, ``ga``, ``gb``, ``haa``,
         ``hab``, ``hbb``, ``wz``, ``wyz`` (over the rows with a finite logit)."""
+        name = check_choice(
+            name, _SUMS, name="name", fname="ScalingStats.total", hint="pass e.g. 'loss'"
+        )
         j = _SUMS.index(name)
         return float(self._hi[j] + self._lo[j])
 

@@ -68,6 +68,14 @@ class ScalingFitter:
 
     def step(self, stats: ScalingStats) -> bool:
         """Take the result of one pass; returns :attr:`done`."""
+        check_instance(
+            stats,
+            ScalingStats,
+            name="stats",
+            fname="ScalingFitter.step",
+            what="the ScalingStats of a pass, from new_stats()",
+            hint="call new_stats(), update it with every row, and pass it back",
+        )
         if self.done or (stats.a, stats.b) != (self._trial[0], self._trial[1]):
             raise OptionError(
                 "ScalingFitter.step: the state of a pass from new_stats() while not done",

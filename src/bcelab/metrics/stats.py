@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._core.options import check_clip, check_kernel, check_threads
+from .._core.options import check_choice, check_clip, check_iterable, check_kernel, check_threads
 from ..errors import OptionError
 from ..kernels import stats_driver
 from ..kernels.constants import StatsSum
@@ -110,10 +110,16 @@ class BinaryStats:
 
     def count(self, name: str) -> int:
         """One of the counts: ``rows``, ``used``, ``nan_pred``, ``invalid_target``, ``clipped``."""
+        name = check_choice(
+            name, COUNT_NAMES, name="name", fname="BinaryStats.count", hint="pass e.g. 'used'"
+        )
         return int(self._a["counts"][COUNT_NAMES.index(name)])
 
     def total(self, name: str) -> float:
         """One of the compensated sums by name (see ``SUM_NAMES``)."""
+        name = check_choice(
+            name, SUM_NAMES, name="name", fname="BinaryStats.total", hint="pass e.g. 'w'"
+        )
         j = SUM_NAMES.index(name)
         return float(self._a["sums"][j] + self._a["sums_lo"][j])
 
@@ -245,7 +251,7 @@ class BinaryStats:
         The result takes the options (``kernel``, ``threads``) of the first state.
         """
         out: BinaryStats | None = None
-        for s in states:
+        for s in check_iterable(states, name="states", fname="BinaryStats.merge_all"):
             if not isinstance(s, BinaryStats):
                 raise OptionError(
                     "BinaryStats.merge_all: every item must be a BinaryStats",

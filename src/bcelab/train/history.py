@@ -24,6 +24,7 @@ import html
 import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,15 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import write_json, write_text
+from .._core.options import check_choice, check_path
 from ..errors import DataError, OptionError
 from .plots import save_curves
 from .stats import summarise
 
 __all__ = ["History", "history_html", "load_history"]
+
+
+_PATH_HINT = "pass a path (a str or a pathlib.Path)"
 
 
 @dataclass
@@ -64,15 +69,39 @@ class History:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.metrics[name]
 
+    def _known(self, name: object, fname: str) -> str:
+        return check_choice(
+            name, tuple(self.metrics), name="name", fname=fname, hint="pass e.g. 'test_loss'"
+        )
+
     def mean(self, name: str, /) -> np.ndarray:
         """Mean over seeds, per epoch."""
-        return np.asarray(self.metrics[name].mean(axis=0))
+        return np.asarray(self.metrics[self._known(name, "History.mean")].mean(axis=0))
 
     def append(self, values: dict[str, np.ndarray]) -> None:
-        """Add one epoch: ``values[name]`` has one entry per seed."""
+        """Add one epoch: ``values[name]`` has one entry per seed, for the same names as
+        the epochs before it."""
+        f, hint = "History.append", "pass {name: one value per seed} for every metric"
+        if not isinstance(values, Mapping):
+            raise OptionError(
+                f"{f}: values must be a dict of metrics", f"received {type(values).__name__}", hint
+            )
+        cols = {k: np.asarray(v, dtype=np.float64).reshape(-1, 1) for k, v in values.items()}
+        if self.metrics and set(cols) != set(self.metrics):
+            raise OptionError(
+                f"{f}: the metrics of the epochs before, {sorted(self.metrics)}",
+                f"received {sorted(cols)}",
+                hint,
+            )
+        if any(c.shape[0] != self.n_seeds for c in cols.values()):
+            shapes = {k: c.shape[0] for k, c in cols.items()}
+            raise OptionError(
+                f"{f}: one value per seed ({self.n_seeds}) for each metric",
+                f"received {shapes}",
+                hint,
+            )
         new = dict(self.metrics)
-        for k, v in values.items():
-            col = np.asarray(v, dtype=np.float64).reshape(-1, 1)
+        for k, col in cols.items():
             new[k] = col if k not in new else np.hstack([new[k], col])
         self.metrics = new  # one assignment: a Ctrl-C never leaves a half-added epoch
 
@@ -97,6 +126,17 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
+        try:
+            return cls._from_dict(d)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise DataError(
+                "History.from_dict: a dict from History.to_dict (seeds, metrics, ...)",
+                f"received one it cannot read ({type(e).__name__}: {e})",
+                "pass the dict that to_dict returned, or load_history(run_folder)",
+            ) from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> History:
         return cls(
             seeds=[int(s) for s in d["seeds"]],
             metrics={
@@ -130,18 +170,38 @@ class History:
         return buf.getvalue()
 
     def to_csv(self, path: str | Path, /) -> Path:
-        return write_text(path, self.csv_text())
+        where = check_path(path, name="path", fname="History.to_csv", hint=_PATH_HINT)
+        return write_text(where, self.csv_text())
 
     def to_json(self, path: str | Path, /) -> Path:
-        return write_json(path, self.to_dict())
+        where = check_path(path, name="path", fname="History.to_json", hint=_PATH_HINT)
+        return write_json(where, self.to_dict())
 
     def plot(self, path: str | Path, /, *, title: str | None = None) -> Path:
         """The tutorial's figure (Loss and Accuracy, train and test), saved atomically."""
-        return save_curves(self, path, title=title)
+        where = check_path(path, name="path", fname="History.plot", hint="pass e.g. 'curves.png'")
+        kind = where.suffix.lstrip(".").lower()
+        if kind:  # none: PNG
+            from matplotlib.backend_bases import FigureCanvasBase  # bcelab[train]
+
+            kinds = sorted(FigureCanvasBase.get_supported_filetypes())
+            if kind not in kinds:
+                raise OptionError(
+                    f"History.plot: path must end in an image format matplotlib writes, {kinds}",
+                    f"received {where.name!r}",
+                    "pass e.g. 'curves.png' or 'curves.pdf'",
+                )
+        return save_curves(self, where, title=title)
 
     def save(self, directory: str | Path, /) -> dict[str, Path]:
         """``history.csv``, ``history.json`` and ``curves.png`` in ``directory``."""
-        d = Path(directory)
+        d = check_path(directory, name="directory", fname="History.save", hint=_PATH_HINT)
+        if d.exists() and not d.is_dir():
+            raise OptionError(
+                "History.save: directory must be a folder (new or existing)",
+                f"received {str(d)!r}, which is a file",
+                "pass a folder path",
+            )
         return {
             "history.csv": self.to_csv(d / "history.csv"),
             "history.json": self.to_json(d / "history.json"),

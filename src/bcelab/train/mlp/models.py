@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._core.options import check_choice, check_instance
+from ..._core.options import check_choice, check_instance, check_positive_int
 from ...errors import OptionError
 from .. import rng
 
@@ -57,6 +57,9 @@ class MLPSpec:
             )
 
     def layer_sizes(self, n_in: int, n_out: int) -> list[tuple[int, int]]:
+        f = "MLPSpec.layer_sizes"
+        n_in = check_positive_int(n_in, name="n_in", fname=f, example=2)
+        n_out = check_positive_int(n_out, name="n_out", fname=f, example=1)
         dims = [n_in, *(int(h) for h in self.hidden), n_out]
         return list(itertools.pairwise(dims))
 
