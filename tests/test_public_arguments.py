@@ -21,9 +21,16 @@ import bcelab.metrics
 
 pytest.importorskip("torch")
 pytest.importorskip("pyarrow")
+import importlib.util
+
+import bcelab.torch
 import bcelab.train
 
-MODULES = (bcelab, bcelab.metrics, bcelab.train, bcelab.evaluation)
+MODULES: tuple[Any, ...] = (bcelab, bcelab.metrics, bcelab.train, bcelab.evaluation, bcelab.torch)
+if importlib.util.find_spec("jax") is not None:
+    import bcelab.jax
+
+    MODULES += (bcelab.jax,)
 WRONG: tuple[Any, ...] = (
     5,
     None,

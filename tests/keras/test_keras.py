@@ -170,3 +170,28 @@ def test_docs_example_runs(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is not None, reason="TensorFlow is installed here"
+)
+def test_without_a_backend_chosen_the_error_says_how_to_choose_one() -> None:
+    # Keras's default backend is TensorFlow: without it, `import keras` fails inside Keras
+    code = (
+        "import numpy as np, bcelab.keras as bk\n"
+        "try:\n"
+        "    bk.BinaryCrossentropy()(np.array([[1.0]]), np.array([[0.7]]))\n"
+        "except bcelab.errors.OptionError as e:\n"
+        "    print(e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import bcelab.errors\n" + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert "KERAS_BACKEND=unset" in out, out
+    assert "set KERAS_BACKEND=torch or KERAS_BACKEND=jax before the first import of keras" in out

@@ -7,6 +7,7 @@ use, after the user has chosen.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -36,9 +37,24 @@ KERAS_REDUCTIONS = {"sum_over_batch_size": "mean", "mean": "mean", "sum": "sum"}
 
 
 def keras_module() -> Any:
-    """The ``keras`` module."""
-    import keras  # optional dependency, imported late: Keras reads KERAS_BACKEND at import
+    """The ``keras`` module.
 
+    Without ``KERAS_BACKEND``, Keras imports TensorFlow, its default backend; where that
+    is not installed, the error says which backends bcelab runs on and how to choose one.
+    """
+    try:
+        import keras  # optional dependency, imported late: Keras reads KERAS_BACKEND at import
+    except ImportError as e:
+        if not (e.name or "").startswith("tensorflow"):
+            raise
+        chosen = os.environ.get("KERAS_BACKEND")
+        raise OptionError(
+            f"{FRAMEWORK} on one of the backends bcelab runs on, {SUPPORTED_BACKENDS[:2]}",
+            f"Keras tried to import TensorFlow (KERAS_BACKEND={chosen or 'unset'}: its "
+            "default), which is not installed",
+            "set KERAS_BACKEND=torch or KERAS_BACKEND=jax before the first import of keras "
+            "(e.g. os.environ['KERAS_BACKEND'] = 'torch' at the top of the script)",
+        ) from None
     return keras
 
 

@@ -60,6 +60,12 @@ def check_inputs(preds: torch.Tensor, targets: torch.Tensor, *, logits: bool) ->
     bcelab.errors.DomainError: bcelab.torch.check_inputs (PyTorch): bce_with_logits: targets ...
     """
     where = "bcelab.torch.check_inputs"
+    if preds is None or targets is None:
+        raise DTypeError(
+            f"{where} ({FRAMEWORK}): preds and targets must be torch tensors",
+            "received None",
+            "pass both tensors",
+        )
     check_tensors(where, preds, targets)
     with torch.no_grad():
         call_core(
