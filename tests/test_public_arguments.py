@@ -8,6 +8,7 @@ functions that train stop at their checks, before any work.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -21,8 +22,6 @@ import bcelab.metrics
 
 pytest.importorskip("torch")
 pytest.importorskip("pyarrow")
-import importlib.util
-
 import bcelab.torch
 import bcelab.train
 
