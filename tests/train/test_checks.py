@@ -57,7 +57,7 @@ def test_callbacks_run_info_and_resume_of_the_wrong_kind_are_refused_before_trai
         fit(None, ds, epochs=1, run_info=[1, 2])
     with pytest.raises(OptionError, match="not JSON serialisable: object"):
         fit(None, ds, epochs=1, run_info={"a": object()})
-    with pytest.raises(OptionError, match="resume= must be a run folder"):
+    with pytest.raises(OptionError, match=r"run \(resume=\) must be a path"):
         fit(None, ds, epochs=1, resume=5)
     with pytest.raises(DataError, match="received a dict with format None"):
         fit(None, ds, epochs=1, resume={"a": 1})

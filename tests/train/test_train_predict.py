@@ -259,7 +259,7 @@ def test_an_array_of_the_features_in_training_order_is_predicted(tmp_path: Path)
         predict(out, x[0])
     with pytest.raises(ShapeError, match=r"received shape \(500, 1\)"):
         predict(out, x[:, :1])
-    with pytest.raises(OptionError, match="run must be the path of a run folder"):
+    with pytest.raises(OptionError, match="predict: run must be a path"):
         predict(5, x)  # type: ignore[arg-type]
     (out / "predictor.json").write_text("[1, 2]")  # JSON, but not a predictor's
     with pytest.raises(DataError, match="'list' object has no attribute 'get'"):

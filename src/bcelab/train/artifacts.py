@@ -11,7 +11,6 @@ previous state, or the new one, never a mix.  :func:`write_run` fills a folder i
 from __future__ import annotations
 
 import io
-import os
 import platform
 import sys
 from collections.abc import Callable, Mapping
@@ -30,7 +29,7 @@ from .._core.atomic import (
     write_json,
 )
 from .._core.options import check_instance, check_path
-from ..errors import DataError, OptionError
+from ..errors import DataError
 from .history import History
 from .plots import submit_curves
 
@@ -127,13 +126,12 @@ def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
                 "pass the out= folder of an earlier run",
             )
         return dict(run)
-    if not isinstance(run, str | os.PathLike):
-        raise OptionError(
-            "resume= must be a run folder (a path), or a checkpoint loaded from one",
-            f"received {type(run).__name__}",
-            "pass the out= folder of an earlier run",
-        )
-    p = Path(run)
+    p = check_path(
+        run,
+        name="run (resume=)",
+        fname="load_checkpoint",
+        hint="pass the out= folder of an earlier run, or a checkpoint loaded from one",
+    )
     f = p / "checkpoint.pt" if p.is_dir() else p
     if not f.is_file():
         raise DataError(

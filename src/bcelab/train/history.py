@@ -23,7 +23,6 @@ import csv
 import html
 import io
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,13 +260,9 @@ def history_html(h: History, /) -> str:
 
 def load_history(path: str | Path, /) -> History:
     """Read a ``history.json`` written by :meth:`History.to_json` (or the one of a run folder)."""
-    if not isinstance(path, str | os.PathLike):
-        raise OptionError(
-            "path must be a history.json or a run folder",
-            f"received {type(path).__name__}",
-            "pass the out= folder of a training run",
-        )
-    p = Path(path)
+    p = check_path(
+        path, name="path", fname="load_history", hint="pass the out= folder of a training run"
+    )
     f = p / "history.json" if p.is_dir() else p
     try:
         return History.from_dict(json.loads(f.read_text(encoding="utf-8")))

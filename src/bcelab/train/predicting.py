@@ -110,13 +110,9 @@ class Predictor:
 def load_predictor(run: str | Path, /) -> Predictor:
     """The predictor of a run folder (``predictor.json`` and ``model.pt``)."""
 
-    if not isinstance(run, str | os.PathLike):
-        raise OptionError(
-            "run must be the path of a run folder of bcelab train",
-            f"received {type(run).__name__}",
-            "pass the out= folder of a completed training run",
-        )
-    d = Path(run)
+    d = check_path(
+        run, name="run", fname="predict", hint="pass the out= folder of a completed training run"
+    )
     meta, weights = d / "predictor.json", d / "model.pt"
     if not (meta.is_file() and weights.is_file()):
         raise DataError(
