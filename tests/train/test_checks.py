@@ -51,6 +51,8 @@ def test_callbacks_run_info_and_resume_of_the_wrong_kind_are_refused_before_trai
     # training they were given to
     with pytest.raises(OptionError, match="received int in the list"):
         fit(None, ds, epochs=1, callbacks=[5])
+    with pytest.raises(OptionError, match="received NoneType in the list"):
+        fit(None, ds, epochs=1, callbacks=[None])
     with pytest.raises(OptionError, match="callbacks must be a list of functions"):
         fit(None, ds, epochs=1, callbacks=print)
     with pytest.raises(OptionError, match="run_info must be a dict of JSON values; received list"):

@@ -191,15 +191,23 @@ def check_mlp_memory(
 
 
 def check_callbacks(callbacks: object, *, fname: str) -> list[Any]:
-    """``callbacks``: a sequence of callables, each called with the History after every epoch."""
-    items = list(callbacks) if isinstance(callbacks, Sequence | set | frozenset) else None
-    bad = next((c for c in items if not callable(c)), None) if items is not None else callbacks
-    if items is not None and bad is None:
+    """``callbacks``: a sequence of callables, each called with the History after every
+    epoch (None: none)."""
+    if callbacks is None:
+        return []
+    listed = isinstance(callbacks, Sequence | set | frozenset) and not isinstance(
+        callbacks, str | bytes
+    )
+    items = list(callbacks) if listed else []  # type: ignore[call-overload]
+    bad = [c for c in items if not callable(c)]
+    if listed and not bad:
         return items
     raise OptionError(
         f"{fname}: callbacks must be a list of functions, each called with the History "
         "after every epoch",
-        f"received {type(bad).__name__}" + (" in the list" if items is not None else ""),
+        f"received {type(bad[0]).__name__} in the list"
+        if bad
+        else f"received {type(callbacks).__name__}",
         "pass e.g. callbacks=[lambda history: print(history.epochs)]",
     )
 
