@@ -65,3 +65,22 @@ def test_load_history_takes_the_run_folder_and_names_a_bad_file(tmp_path) -> Non
     (tmp_path / "other.json").write_text("[]")
     with pytest.raises(DataError, match=r"other\.json is not one"):
         load_history(tmp_path / "other.json")
+
+
+def test_append_refuses_what_would_spoil_the_history() -> None:
+    from bcelab.errors import OptionError
+
+    h = History(seeds=[0, 1], metrics={"train_loss": np.array([[0.7], [0.8]])})
+    for bad, words in (
+        ({"test_loss": [0.6, 0.7]}, "the metrics of the epochs before"),  # another name
+        ({"train_loss": [0.6]}, r"one value per seed \(2\)"),
+        ({"train_loss": ["a", "b"]}, "numbers for every metric"),
+        ([0.6, 0.7], "values must be a dict"),
+    ):
+        with pytest.raises(OptionError, match=words):
+            h.append(bad)  # type: ignore[arg-type]
+    assert h.epochs == 1 and h.csv_text().count("\n") == 2  # still whole and writable
+    h.append({"train_loss": [0.6, 0.7]})
+    assert h.epochs == 2
+    with pytest.raises(OptionError, match="received name='loss'"):
+        h.mean("loss")

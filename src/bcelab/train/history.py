@@ -85,7 +85,10 @@ class History:
             raise OptionError(
                 f"{f}: values must be a dict of metrics", f"received {type(values).__name__}", hint
             )
-        cols = {k: np.asarray(v, dtype=np.float64).reshape(-1, 1) for k, v in values.items()}
+        try:
+            cols = {k: np.asarray(v, dtype=np.float64).reshape(-1, 1) for k, v in values.items()}
+        except (TypeError, ValueError) as e:
+            raise OptionError(f"{f}: numbers for every metric", f"received {e}", hint) from None
         if self.metrics and set(cols) != set(self.metrics):
             raise OptionError(
                 f"{f}: the metrics of the epochs before, {sorted(self.metrics)}",
