@@ -30,10 +30,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import numpy as np
 
 from ._core.adapters import call_as
+from ._core.extras import missing_dependency
+
+try:
+    import jax
+except ImportError as _missing:
+    raise missing_dependency(_missing, "bcelab.jax") or _missing from None
+
 from ._core.prepare import prepare
 from .errors import DTypeError
 from .losses import bce_with_logits, focal_with_logits

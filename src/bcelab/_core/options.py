@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "check_enough_replicates",
     "check_focal",
     "check_instance",
+    "check_items",
     "check_iterable",
     "check_kernel",
     "check_nan_policy",
@@ -269,6 +270,18 @@ def check_iterable(value: object, *, name: str, fname: str) -> Iterable[Any]:
         f"received {type(value).__name__}",
         f"pass e.g. {name}=[state_1, state_2]",
     )
+
+
+def check_items(value: object, kind: type, *, name: str, fname: str) -> Iterator[Any]:
+    """The items of the iterable ``value``, each checked to be a ``kind`` as it comes."""
+    for item in check_iterable(value, name=name, fname=fname):
+        if not isinstance(item, kind):
+            raise OptionError(
+                f"{fname}: every item of {name} must be a {kind.__name__}",
+                f"received {type(item).__name__}",
+                f"pass {kind.__name__} objects",
+            )
+        yield item
 
 
 def check_path(value: object, *, name: str, fname: str, hint: str) -> Path:

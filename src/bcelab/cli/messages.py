@@ -13,10 +13,10 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from ..errors import BCELabError, MissingDependencyError, OptionError
+from .._core.extras import TRAINING, missing_dependency
+from ..errors import BCELabError, OptionError
 
 __all__ = [
-    "EXTRAS",
     "FLAGS",
     "in_flags",
     "missing_extra",
@@ -26,21 +26,7 @@ __all__ = [
     "unrecognized",
 ]
 
-#: top-level package -> the extra that installs it
-EXTRAS = {
-    "pyarrow": "eval",
-    "matplotlib": "eval",
-    "rich": "eval",
-    "torch": "train",
-    "sklearn": "train",
-    "numba": "fast",
-    "llvmlite": "fast",
-    "dask": "dask",
-    "distributed": "dask",
-    "jax": "jax",
-    "keras": "keras",
-}
-_COMMAND_EXTRAS = {"train": {"matplotlib": "train", "rich": "train"}, "predict": {"torch": "train"}}
+_COMMAND_EXTRAS = {"train": TRAINING, "predict": {"torch": "train"}}
 
 #: command -> {library argument: flag}
 FLAGS: dict[str, dict[str, str]] = {
@@ -246,19 +232,7 @@ def out_of_memory(err: MemoryError, command: str) -> OptionError:
 
 def missing_extra(err: ImportError, command: str) -> BCELabError | None:
     """The error to show for a missing optional package, or None if it is not one."""
-    if isinstance(err, MissingDependencyError):
-        return err
-    name = (getattr(err, "name", None) or "").split(".")[0]
-    if not name or name == "bcelab":
-        return None
-    extra = _COMMAND_EXTRAS.get(command, {}).get(name) or EXTRAS.get(name)
-    if extra is None:
-        return None
-    return MissingDependencyError(
-        f"{name} for `bcelab {command}`",
-        f"{name} is not installed",
-        f"pip install 'bcelab[{extra}]'",
-    )
+    return missing_dependency(err, f"`bcelab {command}`", _COMMAND_EXTRAS.get(command))
 
 
 _NUMBER = re.compile(r"^-(?:\d|\.\d|inf|nan)", re.IGNORECASE)

@@ -15,6 +15,7 @@ import array_api_compat
 import numpy as np
 
 from .._core.adapters import call_as
+from .._core.extras import missing_dependency
 from .._core.prepare import prepare
 from ..errors import OptionError
 
@@ -46,7 +47,7 @@ def keras_module() -> Any:
         import keras  # optional dependency, imported late: Keras reads KERAS_BACKEND at import
     except ImportError as e:
         if not (e.name or "").startswith("tensorflow"):
-            raise
+            raise missing_dependency(e, "bcelab.keras") or e from None
         chosen = os.environ.get("KERAS_BACKEND")
         raise OptionError(
             f"{FRAMEWORK} on one of the backends bcelab runs on, {SUPPORTED_BACKENDS[:2]}",

@@ -45,10 +45,9 @@ import numpy as np
 
 from .._core.config import default_threads
 from .._core.options import (
-    check_choice,
     check_clip,
     check_instance,
-    check_iterable,
+    check_items,
     check_kernel,
     check_positive_int,
     check_seed,
@@ -60,11 +59,11 @@ from .paired_compute import replicate_metrics
 from .paired_engine import accumulate, kernel_module
 from .paired_inputs import prepare_batch
 from .paired_layout import (
-    COUNT_NAMES,
     KEYED_BY,
     LAYOUT_ID,
     SPLIT,
     check_state,
+    count_index,
     empty_state,
     normalize_limbs,
     normalize_split,
@@ -104,9 +103,8 @@ class PairedBootstrapStats:
         n_rep = check_positive_int(replicates, name="replicates", fname=FNAME, example=200)
         self.seed = check_seed(seed, fname=FNAME)
         self.kernel = check_kernel(kernel, fname=FNAME)
-        if (
-            self.kernel == "compiled" and kernel_module() is None
-        ):  # pragma: no cover - needs numba absent
+        no_numba = self.kernel == "compiled" and kernel_module() is None
+        if no_numba:  # pragma: no cover - needs numba absent
             raise OptionError(
                 f"{FNAME}: kernel='compiled' needs numba",
                 "numba is not installed",
@@ -140,10 +138,7 @@ class PairedBootstrapStats:
 
     def count(self, name: str) -> int:
         """One of the counts in ``COUNT_NAMES``."""
-        name = check_choice(
-            name, COUNT_NAMES, name="name", fname=f"{FNAME}.count", hint="pass e.g. 'used'"
-        )
-        return int(self._a["counts"][COUNT_NAMES.index(name)])
+        return int(self._a["counts"][count_index(name, fname=f"{FNAME}.count")])
 
     def __repr__(self) -> str:
         return (
@@ -274,12 +269,9 @@ class PairedBootstrapStats:
 
     def merge(self, other: PairedBootstrapStats) -> PairedBootstrapStats:
         """Add the rows of ``other`` (same replicates and seed) in place; returns ``self``."""
-        if not isinstance(other, PairedBootstrapStats):
-            raise OptionError(
-                f"{FNAME}.merge: other must be a PairedBootstrapStats",
-                f"received {type(other).__name__}",
-                "pass another PairedBootstrapStats",
-            )
+        what, f = "a PairedBootstrapStats", f"{FNAME}.merge"
+        hint = "pass another PairedBootstrapStats"
+        check_instance(other, PairedBootstrapStats, name="other", fname=f, what=what, hint=hint)
         mine, theirs = self._a["meta"], other._a["meta"]
         if (mine[0], mine[1]) != (theirs[0], theirs[1]):
             raise OptionError(
@@ -339,15 +331,8 @@ class PairedBootstrapStats:
     def merge_all(cls, states: Iterable[PairedBootstrapStats]) -> PairedBootstrapStats:
         """A new state of the rows of all ``states`` (at least one)."""
         out: PairedBootstrapStats | None = None
-        for s in check_iterable(states, name="states", fname=f"{FNAME}.merge_all"):
-            check_instance(
-                s,
-                PairedBootstrapStats,
-                name="every item of states",
-                fname=f"{FNAME}.merge_all",
-                what="a PairedBootstrapStats",
-                hint="pass PairedBootstrapStats objects",
-            )
+        fname = f"{FNAME}.merge_all"
+        for s in check_items(states, PairedBootstrapStats, name="states", fname=fname):
             out = s.copy() if out is None else out.merge(s)
         if out is None:
             raise OptionError(

@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._core.options import check_choice
 from ..errors import DataError
 from ..kernels.bootstrap_reference import MOMENT_PAIRS, N_VALUES
 from .histogram import NOCT, SIDE, K, layout
@@ -54,6 +55,7 @@ __all__ = [
     "CoarseLayout",
     "check_state",
     "coarse_layout",
+    "count_index",
     "empty_state",
     "lazy_zeros",
     "limbs_to_float",
@@ -198,6 +200,12 @@ COUNT_NAMES = (
     "clipped_a",
     "clipped_b",
 )
+
+
+def count_index(name: object, *, fname: str) -> int:
+    """The place of the count ``name`` in :data:`COUNT_NAMES` (a wrong name is refused)."""
+    checked = check_choice(name, COUNT_NAMES, name="name", fname=fname, hint="pass e.g. 'used'")
+    return COUNT_NAMES.index(checked)
 
 
 def lazy_zeros(shape: tuple[int, ...]) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._core.options import check_choice, check_clip, check_iterable, check_kernel, check_threads
+from .._core.options import check_choice, check_clip, check_items, check_kernel, check_threads
 from ..errors import OptionError
 from ..kernels import stats_driver
 from ..kernels.constants import StatsSum
@@ -251,13 +251,7 @@ class BinaryStats:
         The result takes the options (``kernel``, ``threads``) of the first state.
         """
         out: BinaryStats | None = None
-        for s in check_iterable(states, name="states", fname="BinaryStats.merge_all"):
-            if not isinstance(s, BinaryStats):
-                raise OptionError(
-                    "BinaryStats.merge_all: every item must be a BinaryStats",
-                    f"received {type(s).__name__}",
-                    "pass BinaryStats objects",
-                )
+        for s in check_items(states, BinaryStats, name="states", fname="BinaryStats.merge_all"):
             if out is None:
                 out = s.copy()
             else:

@@ -37,6 +37,13 @@ the value checks.
 
 from __future__ import annotations
 
+from .._core.extras import missing_dependency
+
+try:
+    import torch  # noqa: F401  (optional dependency: the train extra)
+except ImportError as _missing:
+    raise missing_dependency(_missing, "bcelab.torch") or _missing from None
+
 from .common import check_inputs
 from .losses import (
     BCELoss,

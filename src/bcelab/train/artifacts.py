@@ -28,6 +28,7 @@ from .._core.atomic import (
     replace_dir,
     write_json,
 )
+from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_instance, check_path
 from ..errors import DataError
 from .history import History
@@ -111,6 +112,7 @@ def load_torch_file(path: Path, expected: str, fix: str) -> Any:
         raise DataError(expected, f"reading {path} failed: {reason}", fix) from None
 
 
+@needs_extras("bcelab.train.load_checkpoint", TRAINING)
 def load_checkpoint(run: str | Path | Mapping[str, Any], /) -> dict[str, Any]:
     """The checkpoint of a run folder (or a ``checkpoint.pt`` path), loaded with weights_only.
 
@@ -170,6 +172,7 @@ def summary_dict(
     }
 
 
+@needs_extras("bcelab.train.write_run", TRAINING)
 def write_run(
     out: str | Path,
     history: History,

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_path
 from .._core.tables import Label, check_positive_label
 from ..errors import DataError, DomainError, OptionError, ShapeError
@@ -271,6 +272,7 @@ def _split_half(x: np.ndarray, y: np.ndarray, n_train: int) -> tuple[np.ndarray,
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
+@needs_extras("bcelab.train.builtin", TRAINING)
 def builtin(name: str, /) -> Dataset:
     """``circles`` (the two-circles tutorial's data), ``moons`` or ``breast-cancer`` (standardised).
 
@@ -328,6 +330,7 @@ def builtin(name: str, /) -> Dataset:
     )
 
 
+@needs_extras("bcelab.train.load_table", TRAINING)
 def load_table(
     path: str | Path,
     /,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core import formulas
+from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_choice, check_focal, check_positive_int, check_seed, check_threads
 from ..errors import OptionError
 from ..information import binary_entropy
@@ -249,6 +250,7 @@ def _build(
 
 
 # longer than 80 lines only by its keyword options and their documentation
+@needs_extras("bcelab.train.fit", TRAINING)
 def fit(
     model: Any,
     data: Any,

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import write_json, write_text
+from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_choice, check_path
 from ..errors import DataError, OptionError
 from .plots import save_curves
@@ -179,6 +180,7 @@ class History:
         where = check_path(path, name="path", fname="History.to_json", hint=_PATH_HINT)
         return write_json(where, self.to_dict())
 
+    @needs_extras("History.plot", TRAINING)
     def plot(self, path: str | Path, /, *, title: str | None = None) -> Path:
         """The tutorial's figure (Loss and Accuracy, train and test), saved atomically."""
         where = check_path(path, name="path", fname="History.plot", hint="pass e.g. 'curves.png'")
@@ -195,6 +197,7 @@ class History:
                 )
         return save_curves(self, where, title=title)
 
+    @needs_extras("History.save", TRAINING)
     def save(self, directory: str | Path, /) -> dict[str, Path]:
         """``history.csv``, ``history.json`` and ``curves.png`` in ``directory``."""
         d = check_path(directory, name="directory", fname="History.save", hint=_PATH_HINT)

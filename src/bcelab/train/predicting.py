@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import atomic_open
+from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_instance, check_path, check_seed
 from .._core.tables import COMPRESSED, column_hint, table_kind
 from ..errors import DataError, OptionError, ShapeError
@@ -107,6 +108,7 @@ class Predictor:
         return np.asarray(out.numpy(), dtype=np.float32)
 
 
+@needs_extras("bcelab.train.load_predictor", TRAINING)
 def load_predictor(run: str | Path, /) -> Predictor:
     """The predictor of a run folder (``predictor.json`` and ``model.pt``)."""
 
@@ -219,6 +221,7 @@ def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
     return x
 
 
+@needs_extras("bcelab.train.predict", TRAINING)
 def predict(
     run: str | Path, data: Any, /, *, seed: int | None = None, delimiter: str | None = None
 ) -> Any:
@@ -252,6 +255,7 @@ def output_kind(path: str | Path) -> str | None:
     return table_kind(path)
 
 
+@needs_extras("bcelab.train.write_predictions", TRAINING)
 def write_predictions(table: Any, path: str | Path, /, *, delimiter: str | None = None) -> Path:
     """Write a table atomically as Parquet (``.parquet``) or CSV (``.csv``; ``.tsv``: tabs)."""
     import pyarrow as pa  # optional dependency (bcelab[eval])

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._core.display import count_of
+from ..._core.extras import TRAINING, needs_extras
 from ...errors import DataError, DomainError, DTypeError, ShapeError
 from ..data import Dataset
 
@@ -303,6 +304,7 @@ def _load_npz(path: Path) -> np.ndarray:
         ) from None
 
 
+@needs_extras("bcelab.train.load_images", TRAINING)
 def load_images(path: str | os.PathLike[str] | None = None, /) -> ImageSet:
     """Load images: ``None`` (the built-in digits), an ``.npz`` or an IDX file."""
     if path is None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._core.extras import TRAINING, needs_extras
 from ..._core.options import check_instance, check_positive_int, check_seed, check_threads
 from ...errors import OptionError
 from ...losses import sigmoid
@@ -122,6 +123,7 @@ def _epoch_callback(on_epoch: Callable[[int, dict[str, float]], None]) -> Callba
 
 
 # longer than 80 lines only by its keyword options and their documentation
+@needs_extras("bcelab.train.fit_autoencoder", TRAINING)
 def fit_autoencoder(
     data: ImageSet,
     model: AutoencoderSpec | torch.nn.Module | None = None,

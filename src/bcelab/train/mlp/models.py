@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._core.extras import TRAINING, needs_extras
 from ..._core.options import check_choice, check_instance, check_positive_int
 from ...errors import OptionError
 from .. import rng
@@ -126,6 +127,7 @@ def state_dict(flat: Any, spec: MLPSpec, n_in: int, n_out: int) -> dict[str, Any
     return sd
 
 
+@needs_extras("bcelab.train.module_from_state", TRAINING)
 def module_from_state(
     state: dict[str, Any], spec: MLPSpec, n_in: int, n_out: int, *, seed_index: int | None = None
 ) -> Any:
