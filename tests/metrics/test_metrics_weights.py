@@ -220,3 +220,25 @@ def test_the_text_says_why_the_effective_rows_are_missing(scale: float) -> None:
     assert "effective rows n/a: the squares of weights beyond 1e±154" in line
     kish = W.sum() ** 2 / np.square(W).sum()
     assert f"(effective rows {kish:.6g})" in str(_metrics(1.0)).splitlines()[1]
+
+
+def test_weights_near_the_float64_limit_compute_without_overflow_warnings() -> None:
+    # found by the 10,000-example fuzz: one row of weight 1.796e308 (sums wp + e * mass
+    # in the single-score test overflowed, a RuntimeWarning from inside compute)
+    import warnings
+
+    from bcelab.metrics import BinaryStats
+
+    for p, w in (([0.5], [1.79593929e308]), ([0.5, 0.5], [1.79593929e308, 1.0])):
+        st = BinaryStats().update(np.array(p), np.zeros(len(p)), weights=np.array(w))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            m = st.compute()
+        assert m.rows_used == len(p) and m.log_loss == pytest.approx(np.log(2.0))
+    # the fuzz's own example: a float16 logit of 0 with a target of 0
+    st = BinaryStats().update(
+        np.float16(0.0), np.float16(0.0), weights=np.array(1.79593929e308), logits=True
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert st.compute().log_loss == pytest.approx(np.log(2.0))

@@ -155,10 +155,14 @@ def single_score_bins(
     if bins is not None:
         lower, upper = lower[bins], upper[bins]
     tol = (count.astype(np.float64) + 4.0) * np.finfo(np.float64).eps
-    out = count <= 1
+    # a bin without mass (rows of weight 0) holds nothing to split
+    out = (count <= 1) | ~(mass > 0)
+    # |wp - e mass| <= tol (|wp| + e mass), divided by the mass: the same test, one more
+    # rounding (inside the 4 spare epsilons), and no overflow for masses near 1.8e308
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = wp / mass
     for e in (lower, upper):
-        em = e * mass
-        out |= np.abs(wp - em) <= tol * (np.abs(wp) + em)
+        out |= np.abs(mean - e) <= tol * (np.abs(mean) + e)
     return out
 
 
