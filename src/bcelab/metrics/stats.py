@@ -27,7 +27,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._core.options import check_choice, check_clip, check_items, check_kernel, check_threads
+from .._core.options import (
+    check_choice,
+    check_clip,
+    check_instance,
+    check_items,
+    check_kernel,
+    check_threads,
+)
 from ..errors import OptionError
 from ..kernels import stats_driver
 from ..kernels.constants import StatsSum
@@ -217,12 +224,10 @@ class BinaryStats:
         Afterwards ``self`` equals the state of the rows of both; ``other`` is unchanged.
         ``a + b`` returns a new state instead and leaves both unchanged.
         """
-        if not isinstance(other, BinaryStats):
-            raise OptionError(
-                "BinaryStats.merge: other must be a BinaryStats",
-                f"received {type(other).__name__}",
-                "pass another BinaryStats",
-            )
+        what, hint = "a BinaryStats", "pass another BinaryStats"
+        check_instance(
+            other, BinaryStats, name="other", fname="BinaryStats.merge", what=what, hint=hint
+        )
         _merge_into(self._a, other._a)
         return self
 
