@@ -34,7 +34,6 @@ __all__ = [
     "check_focal",
     "check_instance",
     "check_items",
-    "check_iterable",
     "check_kernel",
     "check_nan_policy",
     "check_negative_rate",
@@ -261,20 +260,16 @@ def check_instance(
     raise OptionError(f"{fname}: {name} must be {what}", f"received {type(value).__name__}", hint)
 
 
-def check_iterable(value: object, *, name: str, fname: str) -> Iterable[Any]:
-    """``value`` if it can be iterated over (a list, a tuple, a generator, ...)."""
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
-        return value
-    raise OptionError(
-        f"{fname}: {name} must be a list (or another iterable) of states",
-        f"received {type(value).__name__}",
-        f"pass e.g. {name}=[state_1, state_2]",
-    )
-
-
 def check_items(value: object, kind: type, *, name: str, fname: str) -> Iterator[Any]:
-    """The items of the iterable ``value``, each checked to be a ``kind`` as it comes."""
-    for item in check_iterable(value, name=name, fname=fname):
+    """The items of the iterable ``value`` (a list, a tuple, a generator, ...), each
+    checked to be a ``kind`` as it comes."""
+    if not isinstance(value, Iterable) or isinstance(value, str | bytes | Mapping):
+        raise OptionError(
+            f"{fname}: {name} must be a list (or another iterable) of {kind.__name__} objects",
+            f"received {type(value).__name__}",
+            f"pass e.g. {name}=[state_1, state_2]",
+        )
+    for item in value:
         if not isinstance(item, kind):
             raise OptionError(
                 f"{fname}: every item of {name} must be a {kind.__name__}",
