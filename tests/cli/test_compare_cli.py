@@ -168,6 +168,22 @@ def test_data_errors_exit_2(capsys: pytest.CaptureFixture[str], data: Path) -> N
     assert rc == 2 and "a different column for each of" in err and "--id y" in err
 
 
+def test_a_bad_value_names_the_model_column_and_a_fix_that_applies(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,y\n0.2,0.3,1\n0.4,inf,0\n")
+    rc, _, err = _run(capsys, path, "--target", "y", "--pred", "a", "--pred", "b")
+    assert rc == 2 and "in model B's column (the second --pred), 1 value is outside" in err
+    assert "preds_b" not in err
+    # an infinite logit against its target: --clip is refused with --logit, so not advised
+    rc, _, err = _run(capsys, path, "--target", "y", "--logit", "a", "--logit", "b")
+    assert rc == 2 and "model B has 1 row with an infinite loss" in err
+    assert "--clip" not in err and "drop or correct those rows" in err
+    rc, _, err = _run(capsys, path, "--target", "y", "--pred", "b", "--pred", "a")
+    assert rc == 2 and "in model A's column (the first --pred)" in err
+
+
 def test_labels_and_delimiter(
     capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
 ) -> None:

@@ -60,7 +60,7 @@ def test_in_memory_sources_and_zero_differences_read_right() -> None:
     table = _table(constant_a=False, rows=200)
     same = table.set_column(1, "a", table.column("b"))  # A and B the same model
     text = render_comparison(compare(same, preds=("a", "b"), target="y"))
-    assert "in memory, target 'y'" in text and "0 file(s)" not in text
+    assert "in memory, target 'y'" in text and "0 files" not in text
     assert "rows keyed by their position (no id column)" in text
     assert "file names" not in text
     assert "-0 " not in text and "-0," not in text and "-0)" not in text and "-0]" not in text
@@ -103,8 +103,8 @@ def test_a_segment_that_too_few_replicates_define_gets_the_note() -> None:
     small = next(s for s in res.to_dict()["segments"] if s["value"] == "small")
     assert small["metrics"]["roc_auc"]["ci"] == [None, None]
     text = render_comparison(res)
-    assert "1 segment(s) (small): a metric without an interval there has too few" in text
-    assert "segment(s) (big" not in text
+    assert "1 segment (small): a metric without an interval there has too few" in text
+    assert "segment (big" not in text
 
 
 def test_a_p_value_at_the_floor_of_its_replicates_says_so() -> None:
@@ -119,7 +119,7 @@ def test_a_p_value_at_the_floor_of_its_replicates_says_so() -> None:
         note = f"p = {floor:.3g} (log loss, NE, Brier score, "
         text = render_comparison(res)
         assert note in text and f"read it as p ≤ {floor:.3g}" in text
-        assert "and 2 segment(s)) is the smallest p-value" in text
+        assert "and 2 segments) is the smallest p-value" in text
         page = render_html(res, {})
         assert note in page and note in res._repr_html_()
         assert "replicates can give is" not in page  # the note says it once

@@ -160,7 +160,7 @@ def test_null_predictions_are_counted_with_nan_and_named_so(capsys, tmp_path):
     assert rc == 0
     assert "excluded 3: 2 NaN or null predictions, 1 missing or invalid targets" in out
     rc, _, err = _run(capsys, path, "--target", "y", "--pred", "p", "--strict")
-    assert rc == 2 and "found 2 NaN or null value(s) (first at row 0" in err
+    assert rc == 2 and "found 2 NaN or null values (first at row 0" in err
 
 
 @pytest.mark.parametrize(("sep", "flag"), [(";", "--delimiter ';'"), ("\t", "--delimiter tab")])

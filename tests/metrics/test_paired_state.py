@@ -234,8 +234,14 @@ def test_errors_leave_the_state_unchanged() -> None:
     bad[5] = 1.5
     with pytest.raises(DomainError, match="preds_a"):
         st.update(bad, d["b"], d["y"], ids=d["ids"])
-    with pytest.raises(DomainError, match="infinite loss"):
+    with pytest.raises(DomainError, match="infinite loss") as e:
         st.update(np.where(d["y"] == 1, 0.0, d["a"]), d["b"], d["y"], ids=d["ids"])
+    assert "clip=1e-15" in e.value.fix
+    with pytest.raises(DomainError, match="infinite loss") as e:  # clip is refused with logits
+        st.update(
+            np.where(d["y"] == 1, -np.inf, d["za"]), d["zb"], d["y"], ids=d["ids"], logits=True
+        )
+    assert "clip" not in e.value.fix and "drop or correct" in e.value.fix
     with pytest.raises(DomainError, match="weights must be finite"):
         st.update(d["a"], d["b"], d["y"], ids=d["ids"], weights=-np.ones(1_000))
     with pytest.raises(DomainError, match="2\\*\\*32"):

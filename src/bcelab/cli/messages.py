@@ -167,12 +167,23 @@ _FUNCTION = re.compile(
     r"fit|fit_autoencoder|load_table|load_images|predict|MLPSpec): "
 )
 _ASSIGNMENT = re.compile(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)?")
+#: a model's input array as the Python API names it (``preds_a``, ``logits_b``)
+_MODEL_ARRAY = re.compile(r"\b(preds|logits)_([ab])\b")
+_ORDINAL = {"a": "first", "b": "second"}
 
 
 def _rewrite(text: str, command: str) -> str:
     flags = FLAGS.get(command, {})
     for old, new in _PHRASES.get(command, ()):
         text = text.replace(old, new)
+    if command == "compare":
+        text = _MODEL_ARRAY.sub(
+            lambda m: (
+                f"model {m[2].upper()}'s column (the {_ORDINAL[m[2]]} "
+                f"{'--logit' if m[1] == 'logits' else '--pred'})"
+            ),
+            text,
+        )
 
     def one(m: re.Match[str]) -> str:
         name, value = m.group(1), m.group(2)

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import __version__
 from .._core.atomic import atomic_open, check_replaceable, replace_dir, write_json, write_text
+from .._core.display import count_of
 from .._core.options import smallest_p_value
 from ..errors import MissingDependencyError
 from .compare_figures import forest, forest_segments
@@ -172,7 +173,7 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
         else f" The smallest p-value {d['replicates']} replicates can give is {floor:.3g}."
     )
     warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in undefined_notes(d))
-    files = f"{d['files']} file(s)" if d["files"] else "in memory"
+    files = count_of(d["files"], "file") if d["files"] else "in memory"
     verdict = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
     verdict = f"<div class=verdict>{verdict}</div>" if verdict else ""
     method = "".join(

@@ -73,7 +73,7 @@ def _header(res: ComparisonResult, d: dict[str, Any], id_hint: str) -> list[str]
         rows += "; " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in excluded.items())
     pct = f"{100 * d['confidence']:g}%"
     return [
-        f"{where}: {f'{res.files} file(s)' if res.files else 'in memory'}, {cols}",
+        f"{where}: {count_of(res.files, 'file') if res.files else 'in memory'}, {cols}",
         f"{rows}; {keying_line(d, id_hint)}",
         f"paired bootstrap: {d['replicates']} replicates (seed {d['seed']}), {pct} intervals "
         f"of B − A (percentile; basic for discrimination and miscalibration); "
@@ -220,7 +220,9 @@ def p_floor_note(d: dict[str, Any]) -> str:
     segs = sum(1 for s in d.get("segments") or () if _at_floor(s["metrics"] or {}, r))
     if not overall and not segs:
         return ""
-    where = " and ".join(x for x in (", ".join(overall), f"{segs} segment(s)" * bool(segs)) if x)
+    where = " and ".join(
+        x for x in (", ".join(overall), count_of(segs, "segment") * bool(segs)) if x
+    )
     floor = f"{smallest_p_value(r):.3g}"
     return (
         f"p = {floor} ({where}) is the smallest p-value {r} replicates can give, 2 / {r + 1}: "
@@ -300,7 +302,7 @@ def undefined_notes(d: dict[str, Any]) -> list[str]:
     if segs:
         names = ", ".join(segs[:3]) + (f" and {len(segs) - 3} more" if len(segs) > 3 else "")
         notes.append(
-            f"{len(segs)} segment(s) ({names}): a metric without an interval there has too "
+            f"{count_of(len(segs), 'segment')} ({names}): a metric without an interval there has too "
             f"few of the {d['replicates']} replicates that define it {why}"
         )
     return notes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .._core.display import count_of
 from ..metrics.result import undefined_reason
 from .text import RECALIBRATED, in_sample_note, order_note, segment_label, undefined_legend
 
@@ -235,7 +236,7 @@ def columns_line(d: dict[str, Any]) -> str:
         else f"probability column <code>{html.escape(cols['pred'])}</code>"
     )
     weight = f", weights <code>{html.escape(cols['weight'])}</code>" if cols["weight"] else ""
-    files = f"{d['files']} file(s)" if d["files"] else "in memory"
+    files = count_of(d["files"], "file") if d["files"] else "in memory"
     return (
         f"target <code>{html.escape(cols['target'])}</code>, {pred}{weight}; {files}; "
         f"threshold {d['threshold']:g}"

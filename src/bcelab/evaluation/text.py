@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._core.display import count_of
 from ..metrics.result import NEEDS
 from .compare_labels import LABELS
 
@@ -83,7 +84,7 @@ def render(res: EvalResult) -> str:
     """The metrics block, then one line per segment when ``by`` was given."""
     c = res.columns
     pred = f"logit {c.pred!r}" if c.logits else f"pred {c.pred!r}"
-    where = f"{res.files} file(s)" if res.files else "in memory"
+    where = count_of(res.files, "file") if res.files else "in memory"
     head = (
         f"{', '.join(res.source)}: {where}, target {c.target!r}, {pred}"
         + (f", weight {c.weight!r}" if c.weight else "")

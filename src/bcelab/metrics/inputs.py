@@ -18,7 +18,7 @@ import array_api_compat
 import numpy as np
 
 from .._core.arrays import asarray, is_array, numpy_namespace, unmasked
-from .._core.display import counted
+from .._core.display import count_of, counted
 from .._core.host_copy import to_host
 from .._core.validate import LOGITS_ADVICE
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
@@ -129,7 +129,7 @@ def raise_for_counts(
         i = int(np.flatnonzero(np.isnan(p))[0])
         raise NaNError(
             f"{fname}: {'logits' if logits else 'preds'} must not contain NaN when strict=True",
-            f"found {counts.nan_pred} NaN or null value(s) (first at row {i})",
+            f"found {count_of(counts.nan_pred, 'NaN or null value')} (first at row {i})",
             "clean the data, or pass strict=False to exclude and count those rows",
             row=i,
         )

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._core.display import counted
+from .._core.display import count_of, counted
 from .._core.validate import LOGITS_ADVICE
 from ..errors import DomainError, NaNError, OptionError, ShapeError
 from ..kernels.bootstrap_reference import prob_loss
@@ -138,7 +138,7 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
             i = int(np.flatnonzero(~keep)[0])
             raise NaNError(
                 f"{FNAME}: predictions must not contain NaN when strict=True",
-                f"found {int((~keep).sum())} rows with a NaN prediction (first at row {i})",
+                f"found {count_of(int((~keep).sum()), 'row')} with a NaN prediction (first at row {i})",
                 "clean the data, or pass strict=False to exclude and count those rows",
                 row=i,
             )
@@ -202,11 +202,17 @@ def _check_model(
         inf = live & (((p == -np.inf) & (y > 0)) | ((p == np.inf) & (y < 1)))
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
+        fix = (
+            "drop or correct those rows: an infinite logit is a certain prediction, and these "
+            "are wrong"
+            if logits
+            else "clip the probabilities, e.g. clip=1e-15"
+        )
         raise DomainError(
             f"{FNAME}: finite losses (a paired difference of infinite log losses is undefined)",
-            f"model {nm.upper()} has {int(inf.sum())} rows with an infinite loss "
+            f"model {nm.upper()} has {count_of(int(inf.sum()), 'row')} with an infinite loss "
             f"(first: prediction {float(p[i])!r}, target {float(y[i])!r} at row {i})",
-            "clip the probabilities, e.g. clip=1e-15",
+            fix,
             row=i,
         )
 
