@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ._core import formulas
 from ._core.arrays import accum_dtype, is_traced, quiet, size, stop_gradient
-from ._core.display import decimals_or_exponent
+from ._core.display import count_of, decimals_or_exponent
 from ._core.divergence import kl_exact
 from ._core.options import AxisArg, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import finish, keep_mask, prepare, shield
@@ -213,7 +213,7 @@ class Decomposition(NamedTuple):
         return (
             "<table><thead><tr><th>part</th><th>value</th><th>meaning</th></tr></thead>"
             f"<tbody>{body}</tbody></table>"
-            f"<p>{self.count} elements ({self.omitted} left out); excess is "
+            f"<p>{count_of(self.count, 'element')} ({self.omitted} left out); excess is "
             f"{100 * self.excess_fraction:.1f}% of the loss.</p>"
         )
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bcelab
-from bcelab._core.display import decimals_or_exponent
+from bcelab._core.display import count_of, counted, decimals_or_exponent
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,13 @@ from bcelab._core.display import decimals_or_exponent
 )
 def test_examples(v: float, decimals: int, shown: str) -> None:
     assert decimals_or_exponent(v, decimals) == shown
+
+
+def test_counts_agree_with_their_number() -> None:
+    assert count_of(1, "row") == "1 row" and count_of(0, "row") == "0 rows"
+    assert count_of(20_000, "row", grouped=True) == "20,000 rows"
+    assert count_of(1, "row", grouped=True) == "1 row"
+    assert counted(1, "value") == "1 value is" and counted(2, "value") == "2 values are"
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False), st.integers(2, 8))

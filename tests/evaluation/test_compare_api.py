@@ -162,7 +162,7 @@ def test_missing_ids_and_float_ids_are_named(tmp_path: Path) -> None:
         _run(tmp_path / "f.parquet", id="id")
     ids = pa.array([None, *range(299)], pa.int64())
     pq.write_table(t.set_column(7, "id", ids), tmp_path / "n.parquet")
-    with pytest.raises(DataError, match="1 rows without an id"):
+    with pytest.raises(DataError, match="1 row without an id"):
         _run(tmp_path / "n.parquet", id="id")
 
 

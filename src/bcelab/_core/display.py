@@ -16,9 +16,11 @@ def exact_digits(v: float, digits: int = 6) -> str:
     return short if float(short) == v and len(short) <= len(exact) else exact
 
 
-def count_of(n: int, noun: str) -> str:
-    """``n`` with its noun: '1 row', '3 rows' (a regular plural)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def count_of(n: int, noun: str, *, grouped: bool = False) -> str:
+    """``n`` with its noun: '1 row', '3 rows' (a regular plural); ``grouped``: with
+    thousands separators, '20,000 rows'."""
+    digits = f"{n:,}" if grouped else f"{n}"
+    return f"{digits} {noun}" if n == 1 else f"{digits} {noun}s"
 
 
 def counted(n: int, noun: str) -> str:

@@ -67,7 +67,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="exact",
         help="also show the number this library prints (default: exact only)",
     )
-    p.add_argument("--label-smoothing", type=number, default=0.0, metavar="S")
+    p.add_argument(
+        "--label-smoothing",
+        type=number,
+        default=0.0,
+        metavar="S",
+        help="smooth each target y to y * (1 - S) + S / 2, as Keras does (default 0)",
+    )
     p.add_argument("--json", dest="as_json", action="store_true", help="machine-readable output")
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._core.display import count_of
 from ..errors import DataError, OptionError
 from ..train.predicting import output_kind, predict, write_predictions
 from . import flags, output
@@ -99,7 +100,7 @@ def execute(cfg: Config) -> int:
     write_predictions(table, cfg.out, delimiter=cfg.delimiter)
     seed = "" if cfg.seed is None else f" (seed {cfg.seed})"
     print(
-        f"wrote {cfg.out}: {table.num_rows:,} rows with logit and pred from {cfg.run}{seed} "
+        f"wrote {cfg.out}: {count_of(table.num_rows, 'row', grouped=True)} with logit and pred from {cfg.run}{seed} "
         f"in {time.perf_counter() - t0:.2f} s"
     )
     return 0

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._core.display import count_of
 from ..errors import DataError, OptionError
 from .output import check_file
 
@@ -123,7 +124,7 @@ def execute(cfg: Config) -> int:
         overwrite=cfg.overwrite,
     )
     print(
-        f"{res.path}: {res.rows} rows of {cfg.data} with {res.column!r} "
+        f"{res.path}: {count_of(res.rows, 'row')} of {cfg.data} with {res.column!r} "
         f"({res.recalibration_map.method} map)",
         file=sys.stdout,
     )

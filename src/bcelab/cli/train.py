@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .._core.display import count_of
 from ..errors import OptionError
 from ..train.artifacts import RUN_FILES, load_checkpoint
 from ..train.data import Dataset, builtin, load_table
@@ -298,7 +299,7 @@ def _report(cfg: Config, ds: Dataset, h: History) -> None:
     )
     print(
         f"{ds.name}: MLP {dims}, {opt}, {cfg.loss.upper()} on logits, batch {cfg.batch_size}, "
-        f"{h.epochs} epochs, {'seed ' + str(h.seeds[0]) if n == 1 else f'{n} seeds'}"
+        f"{count_of(h.epochs, 'epoch')}, {'seed ' + str(h.seeds[0]) if n == 1 else f'{n} seeds'}"
     )
     if "train_acc" in s:
         tail = "" if n == 1 else f"   (mean of {n} seeds)"

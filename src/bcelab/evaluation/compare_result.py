@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._core.display import count_of
 from ..metrics import PairedBootstrapStats, PairedComparison
 from .compare_figures import forest
 from .compare_labels import LABELS
@@ -197,7 +198,8 @@ class ComparisonResult:
             rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
         keyed = "id column " + repr(d["columns"]["id"]) if d["keyed_by"] == "id" else "position"
         caption = (
-            f"Model A vs model B: {d['rows_used']:,} rows keyed by {keyed}; paired bootstrap, "
+            f"Model A vs model B: {count_of(d['rows_used'], 'row', grouped=True)} keyed by {keyed}; "
+            "paired bootstrap, "
             f"{d['replicates']} replicates (seed {d['seed']})"
         )
         texts = (

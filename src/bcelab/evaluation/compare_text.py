@@ -67,7 +67,7 @@ def _header(res: ComparisonResult, d: dict[str, Any], id_hint: str) -> list[str]
     cols = f"target {c.target!r}, {kind} A {c.pred!r}, {kind} B {c.pred_b!r}" + (
         f", weight {c.weight!r}" if c.weight else ""
     )
-    rows = f"{d['rows']:,} rows ({d['rows_used']:,} used)"
+    rows = f"{count_of(d['rows'], 'row', grouped=True)} ({d['rows_used']:,} used)"
     excluded = {k: v for k, v in d["excluded"].items() if v}
     if excluded:
         rows += "; " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in excluded.items())

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from .._core.display import count_of
 from ..errors import OptionError
 from .columns import Columns
 from .segment_keys import json_value
@@ -223,7 +224,7 @@ class EvalResult:
     def _title(self, value: Any, *, segment: bool = False) -> str:
         name = ", ".join(self.source) if len(self.source) <= 2 else f"{len(self.source)} sources"
         if not segment:
-            return f"{name}: {self.rows:,} rows"
+            return f"{name}: {count_of(self.rows, 'row', grouped=True)}"
         nan = isinstance(value, float) and math.isnan(value)
         shown = "null" if value is None else "NaN" if nan else value
         return f"{name} [{self.columns.by} = {shown}]"

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
+from .._core.display import count_of
 from ..errors import DataError
 from ..metrics import BinaryStats, DownsamplingMap, RecalibrationMap, fit_isotonic
 from ..metrics.scaling import ScalingStats
@@ -140,7 +141,9 @@ def recalibrate(
     fitted: RecalibrationMap
     if method == "isotonic":
         if not stats.total("w") > 0:  # every row NaN, invalid or of weight 0
-            where = f"the {rows} rows of {', '.join(fitted_on)}" if fitted_on else f"{rows} rows"
+            where = count_of(rows, "row")
+            if fitted_on:
+                where = f"the {where} of {', '.join(fitted_on)}"
             raise DataError(
                 f"evaluate: {'fit_on with ' if fitted_on else ''}at least one usable row (a "
                 "prediction, a valid target and a weight > 0) to fit the isotonic map on",

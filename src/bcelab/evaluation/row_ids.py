@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from .._core.display import count_of
 from ..errors import DataError, DTypeError
 from .columns import arrow_numbers
 
@@ -42,7 +43,7 @@ def id_array(col: pa.Array, name: str, where: str) -> np.ndarray:
     if col.null_count:
         raise DataError(
             f"an id in every row of column {name!r}",
-            f"{col.null_count} rows without an id in {where}",
+            f"{count_of(col.null_count, 'row')} without an id in {where}",
             "fill or drop the rows without an id (an id keys the row's bootstrap weights)",
         )
     return arrow_numbers(col)

@@ -160,7 +160,9 @@ def recalibration_lines(res: EvalResult) -> list[str]:
     where = "the evaluated rows" if rec.fitted_on is None else ", ".join(rec.fitted_on)
     how = f", {rec.passes} passes" if rec.method in ("platt", "temperature") else ""
     fitted = (
-        "" if rec.method == "downsampling" else f"; fitted on {where} ({rec.fit_rows} rows{how})"
+        ""
+        if rec.method == "downsampling"
+        else f"; fitted on {where} ({count_of(rec.fit_rows, 'row')}{how})"
     )
     lines = [
         f"{'recalibrated':<18}{rec.method} ({_params(rec.recalibration_map.params)}){fitted}",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core import formulas
+from .._core.display import count_of
 from .._core.reducing import weight_total_error
 from ..errors import EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
@@ -124,7 +125,7 @@ def compute_metrics(
     if used == 0 or w == 0:
         raise EmptyReductionError(
             "BinaryStats.compute: at least one row with a valid target, a prediction and a weight > 0",
-            f"received {rows} rows, {used} usable ({stats.count('nan_pred')} NaN or null predictions, "
+            f"received {count_of(rows, 'row')}, {used} usable ({stats.count('nan_pred')} NaN or null predictions, "
             f"{stats.count('invalid_target')} missing or invalid targets), total weight {w!r}",
             "check the input columns and the filters",
         )

@@ -74,6 +74,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core import formulas
+from .._core.display import count_of
 from .._core.options import check_instance
 from .._core.reducing import weight_total_error
 from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError, ShapeError
@@ -349,7 +350,7 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
     if stats.rows_used == 0 or not w > 0:
         raise EmptyReductionError(
             "decompose_stats: at least one row with a valid target, a prediction and a weight > 0",
-            f"received {stats.rows} rows, {stats.rows_used} usable, total weight {w!r}",
+            f"received {count_of(stats.rows, 'row')}, {stats.rows_used} usable, total weight {w!r}",
             "check the input columns and the filters",
         )
     err = weight_total_error("decompose_stats", w, stats.rows_used)

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.display import count_of
 from .._core.options import check_choice, check_confidence, check_enough_replicates
 from ..errors import DomainError, EmptyReductionError, OptionError
 from .histogram import layout
@@ -164,7 +165,7 @@ class PairedComparison:
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
         caption = (
             f"Paired bootstrap, {self.replicates} replicates (seed {self.seed}), "
-            f"{self.rows_used:,} rows keyed by {self.keyed_by}"
+            f"{count_of(self.rows_used, 'row', grouped=True)} keyed by {self.keyed_by}"
         )
         return (
             f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
@@ -256,7 +257,7 @@ def compare_state(
         raise EmptyReductionError(
             "PairedBootstrapStats.compute: at least one row with a valid target, two "
             "predictions and a weight > 0",
-            f"received {rows} rows, {used} usable, {weighted} with a weight > 0",
+            f"received {count_of(rows, 'row')}, {used} usable, {weighted} with a weight > 0",
             "check the input columns and the filters",
         )
     mean_w = point_weight(a) / weighted

@@ -39,7 +39,7 @@ import numpy as np
 
 from .._core import formulas
 from .._core.atomic import write_json
-from .._core.display import counted
+from .._core.display import count_of, counted
 from .._core.options import (
     RECALIBRATION_METHODS,
     check_finite,
@@ -271,7 +271,7 @@ def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
     if not stats.total("w") > 0:
         raise EmptyReductionError(
             "fit_isotonic: a state with at least one row of weight > 0",
-            f"received {stats.rows} rows, total weight {stats.total('w')!r}",
+            f"received {count_of(stats.rows, 'row')}, total weight {stats.total('w')!r}",
             "update the state with the calibration rows first",
         )
     err = weight_total_error(

@@ -19,6 +19,7 @@ from typing import cast
 
 import numpy as np
 
+from .._core.display import count_of
 from .._core.options import check_choice, check_instance, check_positive_int
 from .._core.reducing import weight_total_error
 from ..errors import DataError, OptionError
@@ -110,7 +111,7 @@ class ScalingFitter:
             raise DataError(
                 f"{self.method} scaling: rows of both classes with a finite logit",
                 f"received positive weight {wy!r} and negative weight {w - wy!r} "
-                f"({stats.infinite_rows} rows at p = 0 or 1 left out)",
+                f"({count_of(stats.infinite_rows, 'row')} at p = 0 or 1 left out)",
                 "fit on data with positives and negatives",
             )
         slope_at_zero = 0.5 * stats.total("wz") - stats.total("wyz")

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.display import count_of
 from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_path
 from .._core.tables import Label, check_positive_label
@@ -183,7 +184,7 @@ def as_dataset(data: object, /) -> Dataset:
         if big.any():
             raise DataError(
                 f"x_{split} within float32's range (the model's dtype), |x| below 3.4e38",
-                f"received {a[big][0]:.6g} ({int(big.sum())} values beyond it)",
+                f"received {a[big][0]:.6g} ({count_of(int(big.sum()), 'value')} beyond it)",
                 "standardise or rescale the features first",
             )
         xs.append(np.ascontiguousarray(a.astype(np.float32)))

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.display import count_of
 from .._core.tables import (
     Label,
     column_hint,
@@ -226,7 +227,7 @@ def to_xy(
                 "fill them in, or drop those rows (dropna=True)",
             )
         x, y = x[~bad], y[~bad]
-        notes = (*notes, f"dropped {len(rows)} rows with missing values")
+        notes = (*notes, f"dropped {count_of(len(rows), 'row')} with missing values")
     if not np.isfinite(x).all():
         rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
         raise DataError(
