@@ -158,7 +158,7 @@ def test_null_predictions_are_counted_with_nan_and_named_so(capsys, tmp_path):
     pq.write_table(pa.table(table), path)
     rc, out, _ = _run(capsys, path, "--target", "y", "--pred", "p")
     assert rc == 0
-    assert "excluded 3: 2 NaN or null predictions, 1 missing or invalid targets" in out
+    assert "excluded 3: 2 NaN or null predictions, 1 missing or invalid target" in out
     rc, _, err = _run(capsys, path, "--target", "y", "--pred", "p", "--strict")
     assert rc == 2 and "found 2 NaN or null values (first at row 0" in err
 

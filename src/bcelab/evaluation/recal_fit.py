@@ -147,8 +147,8 @@ def recalibrate(
             raise DataError(
                 f"evaluate: {'fit_on with ' if fitted_on else ''}at least one usable row (a "
                 "prediction, a valid target and a weight > 0) to fit the isotonic map on",
-                f"none of {where} is usable ({stats.count('nan_pred')} NaN or null predictions, "
-                f"{stats.count('invalid_target')} missing or invalid targets, total weight "
+                f"none of {where} is usable ({count_of(stats.count('nan_pred'), 'NaN or null prediction')}, "
+                f"{count_of(stats.count('invalid_target'), 'missing or invalid target')}, total weight "
                 f"{stats.total('w')!r})",
                 "check the prediction, target and weight columns of those rows",
             )

@@ -125,8 +125,8 @@ def compute_metrics(
     if used == 0 or w == 0:
         raise EmptyReductionError(
             "BinaryStats.compute: at least one row with a valid target, a prediction and a weight > 0",
-            f"received {count_of(rows, 'row')}, {used} usable ({stats.count('nan_pred')} NaN or null predictions, "
-            f"{stats.count('invalid_target')} missing or invalid targets), total weight {w!r}",
+            f"received {count_of(rows, 'row')}, {used} usable ({count_of(stats.count('nan_pred'), 'NaN or null prediction')}, "
+            f"{count_of(stats.count('invalid_target'), 'missing or invalid target')}), total weight {w!r}",
             "check the input columns and the filters",
         )
     err = weight_total_error("BinaryStats.compute", w, used)

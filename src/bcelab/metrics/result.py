@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .._core.display import probability_digits
+from .._core.display import count_of, probability_digits
 
 __all__ = ["NEEDS", "BinaryMetrics", "undefined_reason"]
 
@@ -128,8 +128,8 @@ class BinaryMetrics:
 
         lines = [
             f"rows              {self.rows} (used {self.rows_used}, excluded "
-            f"{self.rows_excluded}: {self.nan_predictions} NaN or null predictions, "
-            f"{self.invalid_targets} missing or invalid targets; {self.clipped_predictions} clipped)",
+            f"{self.rows_excluded}: {count_of(self.nan_predictions, 'NaN or null prediction')}, "
+            f"{count_of(self.invalid_targets, 'missing or invalid target')}; {self.clipped_predictions} clipped)",
             f"weight            {g(self.weight_total)} (effective rows {self._effective_text(g)})",
             f"log loss          {g(self.log_loss)}  = floor {g(self.floor)} + excess "
             f"{g(self.excess)}",

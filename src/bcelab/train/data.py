@@ -381,7 +381,7 @@ def load_table(
         if arr.shape[0] == 0:
             raise DataError(
                 f"the {split} split must contain at least one row",
-                f"received 0 rows ({x.shape[0]} usable rows in {path})",
+                f"received 0 rows ({count_of(x.shape[0], 'usable row')} in {path})",
                 "use more data, or change test_fraction= or test=",
             )
     source = str(test if test is not None else path)

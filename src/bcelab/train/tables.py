@@ -170,7 +170,7 @@ def _columns(
         raise DataError(
             "at least one feature column besides the target",
             f"{source} has only {cols}",
-            "add feature columns, or name them as the features",
+            "add feature columns to the table, or name the columns to use with features=",
         )
     twice = [f for i, f in enumerate(feats) if f in feats[:i]]
     if twice:  # "a,a" for "a,b": the same column twice only looks like two features
