@@ -147,8 +147,15 @@ def test_missing_path_and_unknown_suffix(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         plan_units([tmp_path / "nope.parquet"], COLS)
     (tmp_path / "a.json").write_text("{}")
-    with pytest.raises(DataError, match="rename it"):
+    with pytest.raises(DataError, match="rename it") as e:
         plan_units([tmp_path / "a.json"], COLS)
+    assert "'.json'" in e.value.received and "(suffixes: .parquet, .parq," in e.value.fix
+    (tmp_path / "rows").write_text("p,y\n0.5,1\n")
+    with pytest.raises(DataError, match="the name has no suffix"):
+        plan_units([tmp_path / "rows"], COLS)
+    with pytest.raises(DataError, match="standard input") as e:  # the shell's "-"
+        plan_units(["-"], COLS)
+    assert "save the rows to a .csv or .parquet file" in e.value.fix
     (tmp_path / "sub").mkdir()
     with pytest.raises(DataError, match="found none"):
         plan_units([tmp_path / "sub"], COLS)

@@ -164,10 +164,17 @@ def discover(sources: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str,
             if kind is None:
                 raise DataError(
                     f"a Parquet or CSV file at {p}",
-                    f"the name ends in {p.suffix!r}",
-                    f"rename it to end in .parquet or .csv (suffixes: {PARQUET_SUFFIXES + CSV_SUFFIXES})",
+                    f"the name ends in {p.suffix!r}" if p.suffix else "the name has no suffix",
+                    "rename it to end in .parquet or .csv (suffixes: "
+                    f"{', '.join(PARQUET_SUFFIXES + CSV_SUFFIXES)}); the suffix says how to read it",
                 )
             found.append((p, kind, ()))
+        elif str(p) == "-":  # the shell convention for standard input
+            raise DataError(
+                "a file or folder path (standard input is not read)",
+                "'-', which stands for standard input",
+                "save the rows to a .csv or .parquet file and pass its path",
+            )
         else:
             raise DataError(
                 f"an existing file or folder at {p}", "it does not exist", "check the path"
