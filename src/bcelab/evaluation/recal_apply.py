@@ -129,7 +129,7 @@ def _writer_kind(out: Path) -> str:
     if name.endswith((".csv", ".tsv")):
         return "csv"
     raise OptionError(
-        f"recalibrate_file: out must end in one of {OUT_SUFFIXES}",
+        f"recalibrate_file: out must end in one of {', '.join(OUT_SUFFIXES)}",
         f"received {out.name!r}",
         f"end the name in .parquet or .csv, e.g. {out.with_suffix('.parquet')}",
     )
