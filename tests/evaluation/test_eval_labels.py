@@ -106,6 +106,27 @@ def test_positive_label_must_fit_the_column(tmp_path: Path) -> None:
         bcelab.evaluate(path, preds="p", target="y", positive_label=float("nan"))
 
 
+def test_a_positive_label_in_another_case_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # "YES" for a column of "yes"/"no" matched no row: every target read as 0, silently
+    path = tmp_path / "c.parquet"
+    pq.write_table(
+        pa.table({"y": ["yes", "no", "yes"], "p": [0.9, 0.2, 0.7], "p2": [0.8, 0.3, 0.6]}), path
+    )
+    with pytest.raises(DataError, match="case matters") as e:
+        bcelab.evaluate(path, preds="p", target="y", positive_label="YES")
+    assert "'no', 'yes'" in e.value.received and e.value.fix == "pass positive_label='yes'"
+    with pytest.raises(DataError, match="case matters"):
+        compare(path, preds=("p", "p2"), target="y", positive_label=" yes")
+    rc = main(["eval", str(path), "--target", "y", "--pred", "p", "--positive-label", "Yes"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "pass --positive-label yes" in err and "Traceback" not in err
+    # a label that no spelling matches is the caller's choice: every target 0
+    m = bcelab.evaluate(path, preds="p", target="y", positive_label="maybe").metrics
+    assert m.rows_used == 3 and m.base_rate == 0.0
+
+
 def test_tsv_is_tab_separated_and_delimiter_is_an_option(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, reference: dict[str, object]
 ) -> None:

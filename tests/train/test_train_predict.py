@@ -225,6 +225,19 @@ def test_labels_without_positive_label_name_the_values_and_the_fix(
     assert shown in str(e.value) and suggested in str(e.value)
 
 
+def test_a_positive_label_in_another_case_is_refused_not_read_as_all_zeros(
+    tmp_path: Path,
+) -> None:
+    path = _write_csv(tmp_path / "d.csv", _table(np.random.default_rng(2), 20, ("no", "yes")))
+    for typo in ("YES", " yes", "Yes"):
+        with pytest.raises(DataError, match="case matters") as e:
+            load_table(path, target="label", positive_label=typo)
+        assert "'no', 'yes'" in e.value.received and e.value.fix == "pass positive_label='yes'"
+    # a label absent in every spelling is the user's choice: all targets 0, no error
+    ds = load_table(path, target="label", positive_label="maybe")
+    assert not np.concatenate([ds.y_train, ds.y_test]).any()
+
+
 def test_tsv_and_delimiter(tmp_path: Path) -> None:
     cols = _table(np.random.default_rng(3), 40)
     comma = load_table(_write_csv(tmp_path / "d.csv", cols), target="label")

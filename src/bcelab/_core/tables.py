@@ -171,6 +171,23 @@ def _as_number(label: Label) -> float | None:
         return None
 
 
+def _check_label_spelling(col: Any, label: str, name: str, where: str) -> None:
+    """Refuse a label that matches no row of a text column but one of its values in another
+    case or with spaces around it ('YES' for 'yes'): a typo that would make every target 0."""
+    import pyarrow.compute as pc
+
+    values = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
+    wanted = label.strip().casefold()
+    close = [v for v in values if v.strip().casefold() == wanted]
+    if close:
+        raise DataError(
+            f"a positive label spelt as in the target column {name!r} (case matters)",
+            f"positive_label={label!r} matches no row of {where}, whose values are "
+            f"{describe_values(values)}",
+            f"pass positive_label={close[0]!r}",
+        )
+
+
 def label_mask(col: pa.Array | pa.ChunkedArray, label: Label, name: str, where: str) -> Any:
     """A boolean Arrow array: the column equals ``label`` (null where the column is null)."""
     import pyarrow as pa  # optional dependency (the eval extra)
@@ -197,7 +214,10 @@ def label_mask(col: pa.Array | pa.ChunkedArray, label: Label, name: str, where: 
         return pc.if_else(pc.is_nan(numbers), missing, pc.equal(numbers, pa.scalar(number)))
     if is_text_type(t):
         if isinstance(label, str) or number is None:
-            return pc.equal(col, pa.scalar(str(label)))
+            eq = pc.equal(col, pa.scalar(str(label)))
+            if not pc.any(eq).as_py():
+                _check_label_spelling(col, str(label), name, where)
+            return eq
         try:  # a number given for a column of numbers written as text
             return pc.equal(col.cast(pa.float64()), pa.scalar(number))
         except pa.ArrowInvalid:
