@@ -175,6 +175,11 @@ def test_clip_is_explicit_and_counted(tmp_path):
         ({"preds": "p", "threshold": 0.537}, "threshold must be an exact bin edge"),
         ({"preds": "p", "threshold": "half"}, "threshold must be a number in"),
         ({"preds": "p", "threshold": 0.0}, "^evaluate: threshold must be an exact bin edge"),
+        (
+            {"preds": "p", "threshold": 1.5},
+            r"^evaluate: threshold must be an exact bin edge in \(0, 1\)",
+        ),
+        ({"preds": "p", "threshold": "0.5"}, r"threshold must be a number in \(0, 1\)"),
         ({"preds": "p", "n_calibration_bins": 0}, "n_calibration_bins must be an integer"),
         (
             {"preds": "p", "n_calibration_bins": 5000},

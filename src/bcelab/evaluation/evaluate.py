@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.options import (
     check_clip,
-    check_unit_interval,
 )
 from .._core.reducing import weight_total_error
 from ..errors import DomainError, EmptyReductionError, OptionError
@@ -203,8 +202,8 @@ def _columns(
 def _metric_options(
     threshold: object, n_calibration_bins: object, clip: object
 ) -> tuple[float, int, float | None]:
-    t = check_unit_interval(threshold, name="threshold", fname="evaluate")
-    check_threshold(t, fname="evaluate")  # an exact edge of the fine histogram
+    check_threshold(threshold, fname="evaluate")  # an exact edge of the fine histogram, in (0, 1)
+    t = float(threshold)  # type: ignore[arg-type]
     n_bins = check_calibration_bins(n_calibration_bins, fname="evaluate")
     return t, n_bins, check_clip(clip, fname="evaluate")
 

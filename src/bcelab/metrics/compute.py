@@ -67,6 +67,8 @@ def check_threshold(threshold: object, *, fname: str = "BinaryStats.compute") ->
     """Index of the fine bin edge equal to ``threshold``; OptionError when it is not an edge."""
     edges = layout().edges
     try:
+        if isinstance(threshold, (bool, str, bytes)):  # float() would take "0.5" and True
+            raise TypeError
         t = float(threshold)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise OptionError(
