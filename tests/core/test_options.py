@@ -1,7 +1,11 @@
-"""How many bootstrap replicates an interval needs (bcelab._core.options)."""
+"""How many bootstrap replicates an interval needs, and what counts as a number
+(bcelab._core.options)."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +15,7 @@ from bcelab._core.options import (
     check_enough_replicates,
     fewest_replicates,
     highest_confidence,
+    real_number,
 )
 from bcelab.errors import OptionError
 
@@ -46,3 +51,30 @@ def test_the_highest_confidence_is_supported(replicates: int) -> None:
             check_enough_replicates(
                 replicates, highest_confidence(replicates + 1) + 1e-4, fname="f"
             )
+
+
+@pytest.mark.parametrize(
+    "value", [0.25, 1, np.float32(0.5), np.int64(3), np.array(0.5), float("inf")]
+)
+def test_real_numbers_are_numbers(value: object) -> None:
+    assert real_number(value) == float(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value", ["0.5", b"1", True, np.True_, np.array(True), np.array([0.5]), [0.5], None, 1j]
+)
+def test_text_bools_and_arrays_are_not_numbers(value: object) -> None:
+    # float() takes the first four and the one-element array; an option must not
+    assert math.isnan(real_number(value))
+
+
+def test_every_float_option_refuses_text() -> None:
+    import bcelab
+
+    p, y = np.array([0.2, 0.7]), np.array([0.0, 1.0])
+    for kw in ({"label_smoothing": "0.1"}, {"clip": "1e-7"}):
+        with pytest.raises(OptionError, match="received"):
+            bcelab.bce(p, y, **kw)
+    for kw in ({"gamma": "2"}, {"alpha": "0.25"}):
+        with pytest.raises(OptionError, match="received"):
+            bcelab.focal(p, y, **kw)

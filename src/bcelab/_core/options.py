@@ -47,6 +47,7 @@ __all__ = [
     "check_unit_interval",
     "fewest_replicates",
     "highest_confidence",
+    "real_number",
     "reject_with_convention",
     "smallest_p_value",
 ]
@@ -152,12 +153,23 @@ def check_recalibration(method: object, *, fname: str, name: str = "method") -> 
     )
 
 
+def real_number(value: object) -> float:
+    """``float(value)`` for a real number (Python, NumPy, a 0-d array); NaN for anything
+    else, so that the caller's range check refuses it.  Text and bools are not numbers
+    here, though ``float`` takes ``"0.5"`` and ``True``."""
+    if isinstance(value, (bool, str, bytes)) or type(value).__name__ in ("bool", "bool_"):
+        return math.nan
+    if getattr(value, "ndim", 0) != 0 or "bool" in str(getattr(value, "dtype", "")):
+        return math.nan  # an array of one element, or a boolean 0-d array
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
 def check_unit_interval(value: object, *, name: str, fname: str) -> float:
     """A number in [0, 1] (label smoothing, alpha, a threshold, ...); not a bool."""
-    try:
-        v = math.nan if isinstance(value, bool) else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
+    v = real_number(value)
     if not 0.0 <= v <= 1.0:
         raise OptionError(
             f"{fname}: {name} must be a number in [0, 1]",
@@ -171,10 +183,7 @@ def check_finite(
     value: object, *, name: str, fname: str, fix: str, positive: bool = False
 ) -> float:
     """A finite number (``positive``: above 0), such as a recalibration map's parameter."""
-    try:
-        v = math.nan if isinstance(value, bool) else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
+    v = real_number(value)
     if not math.isfinite(v) or (positive and not v > 0):
         need = "a finite number > 0" if positive else "a finite number"
         raise OptionError(f"{fname}: {name} must be {need}", f"received {name}={value!r}", fix)
@@ -211,10 +220,7 @@ def check_clip(clip: object, *, fname: str) -> float | None:
     """The ``clip=eps`` option: None (no clipping) or a number in (0, 0.5)."""
     if clip is None:
         return None
-    try:
-        eps = float(clip)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        eps = math.nan
+    eps = real_number(clip)
     if not 0.0 < eps < 0.5:
         raise OptionError(
             f"{fname}: clip must be a number in (0, 0.5)",
@@ -226,10 +232,7 @@ def check_clip(clip: object, *, fname: str) -> float | None:
 
 def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, float | None]:
     """The focal loss's ``gamma`` (finite, >= 0) and ``alpha`` (None or in [0, 1])."""
-    try:
-        g = float(gamma)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        g = math.nan
+    g = real_number(gamma)
     if not 0.0 <= g < math.inf:
         raise OptionError(
             f"{fname}: gamma must be a finite number >= 0",
@@ -319,11 +322,8 @@ def check_seed(seed: object, *, fname: str) -> int:
 
 def check_confidence(confidence: object, *, fname: str) -> float:
     """A confidence level strictly between 0 and 1 (an interval's coverage)."""
-    try:
-        c = float(confidence)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        c = math.nan
-    if isinstance(confidence, bool) or not 0.0 < c < 1.0:
+    c = real_number(confidence)
+    if not 0.0 < c < 1.0:
         raise OptionError(
             f"{fname}: confidence must be a number strictly between 0 and 1",
             f"received confidence={confidence!r}",

@@ -27,6 +27,7 @@ import numpy as np
 
 from .._core import formulas
 from .._core.display import count_of
+from .._core.options import real_number
 from .._core.reducing import weight_total_error
 from ..errors import EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
@@ -66,16 +67,13 @@ def _effective_rows(w: float, w2: float) -> float:
 def check_threshold(threshold: object, *, fname: str = "BinaryStats.compute") -> int:
     """Index of the fine bin edge equal to ``threshold``; OptionError when it is not an edge."""
     edges = layout().edges
-    try:
-        if isinstance(threshold, (bool, str, bytes)):  # float() would take "0.5" and True
-            raise TypeError
-        t = float(threshold)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    t = real_number(threshold)
+    if math.isnan(t):
         raise OptionError(
             f"{fname}: threshold must be a number in (0, 1)",
             f"received threshold={threshold!r}",
             "pass e.g. threshold=0.5",
-        ) from None
+        )
     i = int(np.searchsorted(edges, t))
     if not (0.0 < t < 1.0) or edges[i] != t:
         raise OptionError(

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._core.atomic import plain_json
 from .._core.display import count_of
+from .._core.options import real_number
 from ..errors import OptionError
 
 __all__ = [
@@ -29,12 +30,6 @@ __all__ = [
     "check_momentum",
     "check_run_info",
 ]
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return math.nan
-    return float(value)
 
 
 def check_device(device: object, *, fname: str) -> object:
@@ -76,7 +71,7 @@ def check_device(device: object, *, fname: str) -> object:
 
 def check_lr(lr: object, *, fname: str, example: float) -> float:
     """A finite learning rate > 0."""
-    v = _number(lr)
+    v = real_number(lr)
     if math.isfinite(v) and v > 0:
         return v
     raise OptionError(
@@ -88,7 +83,7 @@ def check_lr(lr: object, *, fname: str, example: float) -> float:
 
 def check_momentum(momentum: object, *, fname: str) -> float:
     """SGD momentum in [0, 1)."""
-    v = _number(momentum)
+    v = real_number(momentum)
     if 0.0 <= v < 1.0:
         return v
     raise OptionError(
@@ -100,7 +95,7 @@ def check_momentum(momentum: object, *, fname: str) -> float:
 
 def check_label_smoothing(label_smoothing: object, *, fname: str) -> float:
     """Label smoothing s in [0, 1): targets become ``y (1 - s) + s / 2``."""
-    v = _number(label_smoothing)
+    v = real_number(label_smoothing)
     if 0.0 <= v < 1.0:
         return v
     raise OptionError(
