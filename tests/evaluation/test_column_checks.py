@@ -32,6 +32,14 @@ def test_a_near_miss_gets_the_column_it_probably_meant(target: str, pred: str, h
     assert hint in str(e.value) and "available: ['label', 'score']" in str(e.value)
 
 
+def test_a_header_with_spaces_around_a_name_is_guessed() -> None:
+    # a CSV header written "p , y" has the columns 'p ' and ' y'
+    table = pa.table({"p ": [0.2, 0.7], " y": [0.0, 1.0]})
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(table, preds="p", target="y")
+    assert "did you mean ' y' for 'y', 'p ' for 'p'?" in str(e.value)
+
+
 def test_a_name_like_no_column_gets_no_guess() -> None:
     with pytest.raises(DataError) as e:
         check_columns("t", ["label", "score"], None, Columns(target="label", pred="q"))

@@ -230,9 +230,9 @@ def label_mask(col: pa.Array | pa.ChunkedArray, label: Label, name: str, where: 
 
 
 def _close_name(wanted: str, names: Sequence[str]) -> str | None:
-    """The column ``wanted`` probably meant: the same name in another case, else the one
-    close match (``difflib``), else None."""
-    same = [n for n in names if n.casefold() == wanted.casefold()]
+    """The column ``wanted`` probably meant: the same name in another case or with spaces
+    around it, else the one close match (``difflib``), else None."""
+    same = [n for n in names if n.strip().casefold() == wanted.strip().casefold()]
     if same:
         return same[0]
     close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.75)
@@ -241,7 +241,7 @@ def _close_name(wanted: str, names: Sequence[str]) -> str | None:
 
 def column_hint(missing: Sequence[str], names: Sequence[str]) -> str | None:
     """``"did you mean 'p' for 'P'?"`` for the ``missing`` column names that are near one
-    of ``names`` (another case, or a close spelling); None when none is."""
+    of ``names`` (another case, spaces around it, or a close spelling); None when none is."""
     close = {m: _close_name(m, names) for m in missing}
     hints = [f"{n!r} for {m!r}" for m, n in close.items() if n is not None]
     return f"did you mean {', '.join(hints)}?" if hints else None
