@@ -171,14 +171,18 @@ def _as_number(label: Label) -> float | None:
         return None
 
 
+def _same_but_case_or_spaces(a: str, b: str) -> bool:
+    """Whether two names or labels differ at most in case and surrounding spaces."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
 def _check_label_spelling(col: Any, label: str, name: str, where: str) -> None:
     """Refuse a label that matches no row of a text column but one of its values in another
     case or with spaces around it ('YES' for 'yes'): a typo that would make every target 0."""
     import pyarrow.compute as pc
 
     values = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
-    wanted = label.strip().casefold()
-    close = [v for v in values if v.strip().casefold() == wanted]
+    close = [v for v in values if _same_but_case_or_spaces(v, label)]
     if close:
         raise DataError(
             f"a positive label spelt as in the target column {name!r} (case matters)",
@@ -232,7 +236,7 @@ def label_mask(col: pa.Array | pa.ChunkedArray, label: Label, name: str, where: 
 def _close_name(wanted: str, names: Sequence[str]) -> str | None:
     """The column ``wanted`` probably meant: the same name in another case or with spaces
     around it, else the one close match (``difflib``), else None."""
-    same = [n for n in names if n.strip().casefold() == wanted.strip().casefold()]
+    same = [n for n in names if _same_but_case_or_spaces(n, wanted)]
     if same:
         return same[0]
     close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.75)
