@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -226,6 +228,22 @@ def test_divergence_stops_with_epoch_and_advice(tmp_path, seeds: int) -> None:
     h = e.value.history
     assert h.epochs < 50 and not np.isfinite(h.metrics["train_loss"][:, -1]).all()
     assert np.isfinite(h.metrics["train_loss"][:, :-1]).all()  # stops at the first such epoch
+    assert (tmp_path / "history.json").is_file() and not (tmp_path / "model.pt").exists()
+
+
+def test_a_last_epoch_that_overflows_the_weights_is_a_divergence(tmp_path) -> None:
+    # each epoch's loss was finite, but the last updates sent the weights to where the
+    # final loss is inf: fit returned that History, and its summary warned from NumPy
+    x = np.array([[1e30, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]], dtype=np.float32)
+    y = np.array([[1.0], [0.0], [1.0], [0.0]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DivergedError, match="with the weights after the last epoch") as e:
+            fit(None, (x, y, x, y), epochs=1, seeds=2, out=tmp_path)
+    h = e.value.history
+    assert (
+        np.isfinite(h.metrics["train_loss"]).all() and not np.isfinite(h.final["train_loss"]).any()
+    )
     assert (tmp_path / "history.json").is_file() and not (tmp_path / "model.pt").exists()
 
 

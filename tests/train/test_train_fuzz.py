@@ -2,8 +2,8 @@
 
 Any mix of options (valid values and wrong ones of every kind) and of small data sets
 (NaN, infinities, soft or out-of-range targets, one row) gives a ``History`` or a
-``bcelab.BCELabError``, never another exception; a run that trains reports a finite loss
-per seed or stops as diverged.
+``bcelab.BCELabError``, never another exception nor a NumPy warning; a run that trains
+reports a finite loss per seed, each epoch and with its final weights, or stops as diverged.
 
 CI runs ``BCELAB_FUZZ_EXAMPLES`` (default 1,000) examples;
 ``BCELAB_FUZZ_EXAMPLES=10000 pytest tests/train/test_train_fuzz.py`` runs the larger check.
@@ -50,6 +50,7 @@ FEATURES = st.sampled_from([0.0, -1.5, 3.0, np.nan, np.inf, 1e30]) | st.floats(-
 TARGETS = st.sampled_from([0.0, 1.0, 0.5, np.nan, 2.0, -1.0]) | st.sampled_from([0.0, 1.0])
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # NumPy's too, raised inside fit
 @fuzz
 @given(data=st.data())
 def test_any_options_and_data_give_a_history_or_a_bcelab_error(data: st.DataObject) -> None:
@@ -65,3 +66,4 @@ def test_any_options_and_data_give_a_history_or_a_bcelab_error(data: st.DataObje
         return
     assert isinstance(h, History)
     assert h.epochs >= 1 and np.isfinite(h.metrics["train_loss"]).all()
+    assert np.isfinite(h.final["train_loss"]).all()  # the final weights' loss too

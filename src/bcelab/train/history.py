@@ -168,7 +168,8 @@ class History:
                 row: list[object] = [e + 1]
                 for k in names:
                     col = self.metrics[k][:, e]
-                    row += [repr(float(col.mean())), repr(float(col.std(ddof=1)))]
+                    with np.errstate(invalid="ignore"):  # the sd of values with inf is NaN
+                        row += [repr(float(col.mean())), repr(float(col.std(ddof=1)))]
                 w.writerow(row)
         return buf.getvalue()
 

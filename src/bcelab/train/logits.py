@@ -56,6 +56,7 @@ class LogitsTrainer:
     """
 
     loss_key = "train_loss"
+    final_loss_key = "train_loss"
 
     def __init__(
         self,

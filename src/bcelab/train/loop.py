@@ -87,6 +87,7 @@ class Trainer(Protocol):
     seeds: list[int]
     config: dict[str, Any]  # for the History, summary.json and the resume check
     loss_key: str  # the per-epoch metric that must stay finite
+    final_loss_key: str  # the same for the final metrics (the weights after the last epoch)
 
     def train_epoch(self, epoch: int) -> Any: ...
 
@@ -284,6 +285,8 @@ def train(
                 history.train_time = base + time.perf_counter() - t0
                 if history.stop_reason is None or history.interrupted:
                     history.final.update(trainer.final_metrics())
+                    if history.stop_reason is None:
+                        history.stop_reason = _diverged_at_the_end(trainer, history)
         finally:
             if bar is not None:
                 bar.close()
@@ -299,6 +302,20 @@ def train(
         err.history = history
         raise err
     return history, checkpoint
+
+
+def _diverged_at_the_end(trainer: Trainer, history: History) -> str | None:
+    """Why the final weights do not count as trained (a seed's final training loss is not
+    finite: the last epoch's updates overflowed), or None."""
+    loss = np.asarray(history.final[trainer.final_loss_key], dtype=np.float64).ravel()
+    bad = np.flatnonzero(~np.isfinite(loss))
+    if not bad.size:
+        return None
+    seeds = [trainer.seeds[i] for i in bad[:10]]
+    return (
+        f"the training loss of seed(s) {seeds} is {loss[bad[0]]} with the weights after "
+        f"the last epoch ({history.epochs})"
+    )
 
 
 def _epochs(

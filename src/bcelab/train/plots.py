@@ -93,7 +93,8 @@ def draw_series(
     if values.shape[0] == 1:
         ax.plot(epochs, values[0], style, color=color, label=label, lw=1.5)
         return
-    m, sd = values.mean(axis=0), values.std(axis=0, ddof=1)
+    with np.errstate(invalid="ignore"):  # the sd of values with inf is NaN: no band there
+        m, sd = values.mean(axis=0), values.std(axis=0, ddof=1)
     ax.plot(epochs, m, style, color=color, label=f"{label} (mean)", lw=1.5)
     ax.fill_between(
         epochs,

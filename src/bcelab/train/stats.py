@@ -88,7 +88,8 @@ def summarise(values: Sequence[float] | np.ndarray, /) -> dict[str, Any]:
     mean = float(v.mean())
     if n < 2:
         return {"mean": mean, "sd": None, "ci95": None, "n": n, "values": v.tolist()}
-    sd = float(v.std(ddof=1))
+    with np.errstate(invalid="ignore"):  # inf - inf: a metric of a caller's may be inf
+        sd = float(v.std(ddof=1))
     half = t975(n - 1) * sd / math.sqrt(n)
     return {
         "mean": mean,

@@ -52,6 +52,7 @@ class AutoencoderTrainer:
     """Train ``net`` (images ``(B, C, H, W)`` to logits of the same shape) on ``data``."""
 
     loss_key = "loss"
+    final_loss_key = "train_bce"
 
     def __init__(
         self,
