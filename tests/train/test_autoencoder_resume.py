@@ -55,6 +55,19 @@ def test_resume_refuses_other_options(small, tmp_path) -> None:
         fit_autoencoder(small, AutoencoderSpec(), epochs=2, resume=tmp_path, **{**FAST, "seed": 3})
 
 
+def test_resume_refuses_a_run_of_another_kind_of_model(small, tmp_path) -> None:
+    # it named every option that differed (model, data, sizes, optimizer) in one long line
+    from bcelab.train import builtin, fit
+
+    fit_autoencoder(small, AutoencoderSpec(), epochs=1, out=tmp_path / "ae", **FAST)
+    fit(None, builtin("circles"), epochs=1, out=tmp_path / "mlp")
+    with pytest.raises(OptionError, match="the run trained an MLP, this call trains an autoenc"):
+        fit_autoencoder(small, AutoencoderSpec(), epochs=2, resume=tmp_path / "mlp", **FAST)
+    with pytest.raises(OptionError, match="resume it with fit_autoencoder") as e:
+        fit(None, builtin("circles"), epochs=2, resume=tmp_path / "ae")
+    assert "optimizer" not in str(e.value)
+
+
 class _Interrupted(torch.nn.Module):
     """The seeded dense autoencoder; Ctrl-C at the ``at``-th training forward call."""
 

@@ -143,6 +143,17 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("use the isotonic map, or raise max_passes", "use --recalibrate isotonic"),
     ),
     "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
+    "train": (
+        (
+            "resume it with fit_autoencoder,",
+            "resume it with `bcelab train autoencoder --resume DIR`,",
+        ),
+        (
+            "resume it with fit,",
+            "resume it with the `bcelab train` task that made it (circles, moons, "
+            "breast-cancer or file),",
+        ),
+    ),
     "recalibrate": (
         (
             "written by RecalibrationMap.save",

@@ -28,6 +28,7 @@ __all__ = [
     "check_lr",
     "check_mlp_memory",
     "check_momentum",
+    "check_resume",
     "check_run_info",
 ]
 
@@ -227,3 +228,37 @@ def check_run_info(run_info: object, *, fname: str) -> dict[str, Any]:
             f"received one that JSON cannot hold ({e})",
             hint,
         ) from None
+
+
+def _shown(key: str, value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+_KIND_NAMES = {"mlp": "an MLP", "autoencoder": "an autoencoder"}
+
+
+def check_resume(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """Refuse to continue a checkpoint whose config differs from this call's (but ``epochs``),
+    naming each difference (or only the kind of model, when that differs)."""
+    kinds = [str((c.get("model") or {}).get("kind")) for c in (old, new)]
+    if kinds[0] != kinds[1]:
+        made_by = "fit_autoencoder" if kinds[0] == "autoencoder" else "fit"
+        raise OptionError(
+            "resume= continues a run of the same kind of model",
+            f"the run trained {_KIND_NAMES.get(kinds[0], kinds[0])}, this call trains "
+            f"{_KIND_NAMES.get(kinds[1], kinds[1])}",
+            f"resume it with {made_by}, or start a new run without resume=",
+        )
+    diff = [k for k in new if k not in ("epochs", "notes") and old.get(k) != new.get(k)]
+    if diff:
+        words = []
+        for k in diff:
+            if k == "data_fingerprint":
+                words.append("the data differ from the run's (another file, or changed rows)")
+            else:
+                words.append(f"{k}={_shown(k, old.get(k))} in the run, {_shown(k, new.get(k))} now")
+        raise OptionError(
+            "resume= continues the same run: same data, model and options (only epochs may change)",
+            "; ".join(words),
+            "repeat the run's options, or start a new run without resume=",
+        )

@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import NaNError, OptionError
 from . import interrupts
 from .artifacts import CHECKPOINT_FORMAT, check_out, load_checkpoint, save_run
+from .checks import check_resume
 from .history import History
 from .progress import ProgressBar
 
@@ -54,7 +55,6 @@ __all__ = [
     "ProgressFn",
     "Threads",
     "Trainer",
-    "check_resume",
     "train",
 ]
 
@@ -129,28 +129,6 @@ class Threads:
 
         if torch.get_num_threads() != self.old:
             torch.set_num_threads(self.old)
-
-
-def _shown(key: str, value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else repr(value)
-
-
-def check_resume(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Refuse to continue a checkpoint whose config differs from this call's (but ``epochs``),
-    naming each difference."""
-    diff = [k for k in new if k not in ("epochs", "notes") and old.get(k) != new.get(k)]
-    if diff:
-        words = []
-        for k in diff:
-            if k == "data_fingerprint":
-                words.append("the data differ from the run's (another file, or changed rows)")
-            else:
-                words.append(f"{k}={_shown(k, old.get(k))} in the run, {_shown(k, new.get(k))} now")
-        raise OptionError(
-            "resume= continues the same run: same data, model and options (only epochs may change)",
-            "; ".join(words),
-            "repeat the run's options, or start a new run without resume=",
-        )
 
 
 @dataclass
