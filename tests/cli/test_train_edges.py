@@ -139,6 +139,15 @@ def test_predict_checks_every_path_before_reading(
         "4",
     )
     assert rc == 2 and "--seed must be one of the run's seeds (0)" in _one_clear_line(err)
+    # an autoencoder run folder is named as such (its summary.json says so)
+    ae = tmp_path / "ae"
+    ae.mkdir()
+    (ae / "summary.json").write_text(json.dumps({"config": {"model": {"kind": "autoencoder"}}}))
+    rc, _, err = _cli(
+        capsys, "predict", ae, "--data", tmp_path / "ok.csv", "--out", tmp_path / "q.csv"
+    )
+    line = _one_clear_line(err)
+    assert rc == 2 and "holds an autoencoder run" in line and "circles, moons" in line
 
 
 # --- labels and delimiters -----------------------------------------------------------------

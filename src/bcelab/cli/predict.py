@@ -11,6 +11,7 @@ any row is read: the run folder, the input table, and ``--out`` (a new file unle
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,16 +63,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _is_autoencoder_run(run: Path) -> bool:
+    try:
+        summary = json.loads((run / "summary.json").read_text())
+        return bool(summary["config"]["model"]["kind"] == "autoencoder")
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def config_from_args(ns: argparse.Namespace) -> Config:
     """Every path and flag checked, before any row is read."""
     run = Path(ns.run)
     if not (run / "predictor.json").is_file():
         state = "does not exist" if not run.exists() else "has no predictor.json"
-        raise DataError(
-            "RUN_DIR must be the --out folder of a completed `bcelab train` run",
-            f"received {ns.run!r}, which {state}",
+        fix = (
             "pass the folder that `bcelab train` printed (an interrupted run is completed "
-            "with --resume)",
+            "with --resume)"
+        )
+        if _is_autoencoder_run(run):
+            state = "holds an autoencoder run (its reconstructions are in reconstructions.png)"
+            fix = "pass the folder of a circles, moons, breast-cancer or file run"
+        raise DataError(
+            "RUN_DIR must be the --out folder of a completed `bcelab train` run of an MLP",
+            f"received {ns.run!r}, which {state}",
+            fix,
         )
     data = flags.check_existing_file(ns.data, "--data", "CSV, TSV or Parquet file")
     out = output.check_file(ns.out, "--out", "predictions.parquet")
