@@ -186,3 +186,17 @@ def test_a_segment_of_one_row_gets_the_one_unit_note() -> None:
     assert "fewer than 50 rows (single)" not in text
     single = next(s for s in res.to_dict()["segments"] if s["value"] == "single")
     assert single["resampling_units"] == 1.0
+
+
+def test_excluded_and_clipped_rows_are_counted_in_words() -> None:
+    table = _table(constant_a=False, rows=200)
+    a = table.column("a").to_numpy().copy()
+    a[:2], a[2] = np.nan, 0.0  # two missing predictions of A, one clipped
+    y = table.column("y").to_numpy().copy()
+    y[3] = np.nan
+    t = table.set_column(1, "a", pa.array(a)).set_column(0, "y", pa.array(y))
+    text = render_comparison(compare(t, preds=("a", "b"), target="y", clip=1e-7))
+    assert (
+        "200 rows (197 used); 2 NaN or null predictions of model A, 1 missing or invalid " in text
+    )
+    assert "target, 1 clipped prediction of model A;" in text and "nan a" not in text

@@ -60,6 +60,16 @@ def keying_line(d: dict[str, Any], id_hint: str) -> str:
     )
 
 
+#: the comparison's row counts in words: (noun, whose)
+_COUNTED = {
+    "nan_a": ("NaN or null prediction", " of model A"),
+    "nan_b": ("NaN or null prediction", " of model B"),
+    "invalid_target": ("missing or invalid target", ""),
+    "clipped_a": ("clipped prediction", " of model A"),
+    "clipped_b": ("clipped prediction", " of model B"),
+}
+
+
 def _header(res: ComparisonResult, d: dict[str, Any], id_hint: str) -> list[str]:
     c = res.columns
     kind = "logit" if c.logits else "pred"
@@ -70,7 +80,10 @@ def _header(res: ComparisonResult, d: dict[str, Any], id_hint: str) -> list[str]
     rows = f"{count_of(d['rows'], 'row', grouped=True)} ({d['rows_used']:,} used)"
     excluded = {k: v for k, v in d["excluded"].items() if v}
     if excluded:
-        rows += "; " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in excluded.items())
+        rows += "; " + ", ".join(
+            f"{count_of(v, _COUNTED[k][0], grouped=True)}{_COUNTED[k][1]}"
+            for k, v in excluded.items()
+        )
     pct = f"{100 * d['confidence']:g}%"
     return [
         f"{where}: {count_of(res.files, 'file') if res.files else 'in memory'}, {cols}",
