@@ -209,7 +209,9 @@ def _rewrite(text: str, command: str) -> str:
             return f"no {flag}"
         return f"{flag} {value.strip(chr(39) + chr(34))}"
 
-    text = re.sub(r"\bpass (\w+)=False\b", lambda m: f"leave out {flags.get(m[1], m[0])}", text)
+    text = re.sub(
+        r"\bpass (\w+)=(?:False|None)\b", lambda m: f"leave out {flags.get(m[1], m[0])}", text
+    )
     text = re.sub(r"\bpass (\w+)=True\b", lambda m: f"add {flags.get(m[1], m[0])}", text)
     return _ASSIGNMENT.sub(one, text)
 

@@ -93,7 +93,7 @@ def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
             raise OptionError(
                 f"a reachable Dask scheduler at {scheduler}",
                 f"could not connect ({e})",
-                "start one with `dask scheduler`, or pass no scheduler to start a LocalCluster",
+                "start one with `dask scheduler`, or pass scheduler=None to start a LocalCluster",
             ) from None
         return client, [client]
     n = DEFAULT_WORKERS if workers is None else workers
