@@ -190,6 +190,10 @@ def test_in_flags_rewrites_each_argument_for_its_command() -> None:
         "probabilities must lie in [0, 1]; 2 values are outside. add --logits; or "
         "--label-smoothing 0.1"
     )
+    err = OptionError("a reachable scheduler", "no", "or pass scheduler=None to start one")
+    assert str(in_flags(err, "compare")).endswith("or leave out --scheduler to start one")
+    err = DomainError("compare: x", "in preds_b, 1 value is outside", "pass logits=True")
+    assert "in model B's column (the second --pred), 1 value" in str(in_flags(err, "compare"))
     # the library's own messages keep their Python names
     assert "strict=True" in str(NaNError("evaluate: strict=True", "x", "y"))
 
