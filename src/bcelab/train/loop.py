@@ -264,7 +264,11 @@ def train(
                 if history.stop_reason is None or history.interrupted:
                     history.final.update(trainer.final_metrics())
                     if history.stop_reason is None:
-                        history.stop_reason = _diverged_at_the_end(trainer, history)
+                        history.stop_reason = _not_finite(
+                            trainer.seeds,
+                            history.final[trainer.final_loss_key],
+                            f"with the weights after the last epoch ({history.epochs})",
+                        )
         finally:
             if bar is not None:
                 bar.close()
@@ -282,18 +286,14 @@ def train(
     return history, checkpoint
 
 
-def _diverged_at_the_end(trainer: Trainer, history: History) -> str | None:
-    """Why the final weights do not count as trained (a seed's final training loss is not
-    finite: the last epoch's updates overflowed), or None."""
-    loss = np.asarray(history.final[trainer.final_loss_key], dtype=np.float64).ravel()
+def _not_finite(seeds: Sequence[int], loss: Any, when: str) -> str | None:
+    """Why training stops (the seeds whose ``loss`` is not finite, and ``when``), or None."""
+    loss = np.asarray(loss, dtype=np.float64).ravel()
     bad = np.flatnonzero(~np.isfinite(loss))
     if not bad.size:
         return None
-    seeds = [trainer.seeds[i] for i in bad[:10]]
-    return (
-        f"the training loss of seed(s) {seeds} is {loss[bad[0]]} with the weights after "
-        f"the last epoch ({history.epochs})"
-    )
+    shown = [seeds[i] for i in bad[:10]]
+    return f"the training loss of seed(s) {shown} became {loss[bad[0]]} {when}"
 
 
 def _epochs(
@@ -315,13 +315,9 @@ def _epochs(
     def record(row: Row, *, notify: bool = True) -> bool:
         """Append one epoch's row; False when its loss is no longer finite."""
         history.append(row)
-        loss = row[trainer.loss_key]
-        bad = [seeds[i] for i in np.flatnonzero(~np.isfinite(loss))]
-        if bad:
-            history.stop_reason = (
-                f"the training loss of seed(s) {bad[:10]} became "
-                f"{loss[seeds.index(bad[0])]} at epoch {history.epochs}"
-            )
+        reason = _not_finite(seeds, row[trainer.loss_key], f"at epoch {history.epochs}")
+        if reason is not None:
+            history.stop_reason = reason
             return False
         for cb in callbacks if notify else ():
             cb(history)
