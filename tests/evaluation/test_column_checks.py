@@ -57,3 +57,25 @@ def test_the_command_line_shows_the_guess_too(
     assert main(["eval", str(path), "--pred", "P", "--target", "y"]) == 2
     err = capsys.readouterr().err
     assert "column ['P'] not found; available: ['y', 'p']. did you mean 'p' for 'P'?" in err
+
+
+def test_a_repeated_column_name_is_refused_not_guessed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a CSV header or a table can name two columns alike: which one was meant is unknown
+    csv = tmp_path / "dup.csv"
+    csv.write_text("p,y,y\n0.2,0,1\n0.7,1,0\n")
+    parquet = tmp_path / "dup.parquet"
+    names = ["p", "y", "y"]
+    arrays = [pa.array([0.2, 0.7]), pa.array([0.0, 1.0]), pa.array([1.0, 0.0])]
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), parquet)
+    for path in (csv, parquet):
+        assert main(["eval", str(path), "--pred", "p", "--target", "y"]) == 2
+        err = capsys.readouterr().err
+        assert f"one column named 'y' in {path}; 2 of its columns have that name" in err
+        assert "Traceback" not in err
+    with pytest.raises(DataError, match="one column named 'y' in pyarrow Table; 2 of its"):
+        bcelab.evaluate(pa.Table.from_arrays(arrays, names=names), preds="p", target="y")
+    # a repeated column the call does not need is no one's concern
+    other = pa.Table.from_arrays([*arrays, pa.array([1, 2])], names=["p", "y", "z", "z"])
+    assert bcelab.evaluate(other, preds="p", target="y").metrics.rows == 2

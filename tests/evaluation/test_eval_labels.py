@@ -127,6 +127,22 @@ def test_a_positive_label_in_another_case_is_refused(
     assert m.rows_used == 3 and m.base_rate == 0.0
 
 
+def test_text_labels_stored_as_string_views(
+    tmp_path: Path, reference: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Arrow's string_view type (what some writers use for text) had no comparison kernel
+    labels = pa.array(["yes", "no", "yes", "no", "yes"], pa.string_view())
+    table = pa.table({"y": labels, "p": P})
+    path = tmp_path / "v.parquet"
+    pq.write_table(table, path)
+    for source in (table, path):
+        res = bcelab.evaluate(source, preds="p", target="y", positive_label="yes")
+        assert res.to_dict()["metrics"] == reference
+    rc = main(["eval", str(path), "--target", "y", "--pred", "p", "--positive-label", "YES"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "pass --positive-label yes" in err and "Traceback" not in err
+
+
 def test_tsv_is_tab_separated_and_delimiter_is_an_option(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, reference: dict[str, object]
 ) -> None:

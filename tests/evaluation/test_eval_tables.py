@@ -179,3 +179,26 @@ def test_a_polars_lazy_frame_is_refused_with_how_to_collect_it(table: pa.Table) 
     pl = pytest.importorskip("polars")
     with pytest.raises(OptionError, match=r"LazyFrame. collect it first \(lazy_frame.collect"):
         bcelab.evaluate(pl.from_arrow(table).lazy(), preds="p", target="y")
+
+
+def test_pandas_column_labels_that_are_not_text() -> None:
+    pd = pytest.importorskip("pandas")
+    # a DataFrame built from an array has the columns 0, 1, ...: they are named by their text
+    frame = pd.DataFrame(np.array([[0.2, 0.0], [0.7, 1.0], [0.9, 1.0]]))
+    by_text = bcelab.evaluate(frame, preds="0", target="1").metrics
+    named = bcelab.evaluate({"p": [0.2, 0.7, 0.9], "y": [0.0, 1.0, 1.0]}, preds="p", target="y")
+    assert by_text.log_loss == named.metrics.log_loss
+    keyed = bcelab.evaluate({0: [0.2, 0.7, 0.9], 1: [0.0, 1.0, 1.0]}, preds="0", target="1")
+    assert keyed.metrics.log_loss == named.metrics.log_loss
+
+
+def test_pandas_repeated_columns_and_an_index_are_explained() -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.array([[0.2, 0.0, 1.0], [0.7, 1.0, 0.0]]), columns=["p", "y", "y"])
+    with pytest.raises(DataError, match="one column named 'y' in pandas DataFrame; 2 of its"):
+        bcelab.evaluate(frame, preds="p", target="y")
+    indexed = pd.DataFrame({"p": [0.2, 0.7], "y": [0.0, 1.0]}).set_index("p")
+    with pytest.raises(DataError, match=r"\['p'\] is its index, not a column. pass frame.reset_"):
+        bcelab.evaluate(indexed, preds="p", target="y")
+    back = bcelab.evaluate(indexed.reset_index(), preds="p", target="y").metrics
+    assert back.rows == 2

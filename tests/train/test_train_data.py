@@ -140,6 +140,22 @@ def test_features_named_twice_or_none_are_refused(tmp_path) -> None:
     assert data.load_table(p, target="label", features=["b", "a"]).x_train.shape[1] == 2
 
 
+def test_a_header_that_repeats_a_name_is_refused(tmp_path) -> None:
+    # pyarrow reads both columns; which one the name meant is unknown
+    for header, name in (("a,b,label,label", "label"), ("a,a,label", "a")):
+        rows = "".join(
+            f"{i % 7 / 7},{i % 3},{i % 2}" + (",1" if header.count(",") == 3 else "") + "\n"
+            for i in range(20)
+        )
+        p = _csv(tmp_path, f"{header}\n{rows}")
+        with pytest.raises(DataError, match=f"one column named '{name}' in .*2 of its columns"):
+            data.load_table(p, target="label")
+    p = _csv(tmp_path, "a,a,b,label\n" + "".join(f"1,2,{i},{i % 2}\n" for i in range(20)))
+    with pytest.raises(DataError, match="one column named 'a'"):
+        data.load_table(p, target="label", features=["a", "b"])
+    assert data.load_table(p, target="label", features=["b"]).x_train.shape[1] == 1
+
+
 @pytest.mark.parametrize("frac", [0.01, 0.99])
 def test_empty_split(tmp_path, frac: float) -> None:
     p = _csv(tmp_path, "a,label\n1,0\n2,1\n3,1\n")

@@ -129,6 +129,10 @@ def test_predict_errors_name_what_is_wrong(run: tuple[Path, Path], tmp_path: Pat
             DataError, match=r"column 'f1' of the columns holds 1e\+300 in data row 3 "
         ):
             predict(folder, {"f1": np.array([0.0, 1e30, 1e300]), "f2": np.zeros(3)})
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("f1,f2,f2\n0.1,0.2,0.3\n")
+    with pytest.raises(DataError, match=r"one column named 'f2' in .*2 of its columns have"):
+        predict(folder, repeated)
     with pytest.raises(OptionError, match="seed must be one of the run's seeds"):
         predict(folder, test, seed=5)
     with pytest.raises(DataError, match=r"no predictor\.json"):

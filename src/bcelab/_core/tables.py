@@ -201,6 +201,9 @@ def label_mask(col: pa.Array | pa.ChunkedArray, label: Label, name: str, where: 
     if pa.types.is_dictionary(t):
         col = col.cast(t.value_type)
         t = col.type
+    if pa.types.is_string_view(t):  # pyarrow.compute compares plain strings only
+        col = col.cast(pa.large_string())
+        t = col.type
     if pa.types.is_boolean(t):
         return pc.equal(col, pa.scalar(_as_bool(label, name)))
     if pa.types.is_null(t):

@@ -36,6 +36,19 @@ def _is_label_type(t: pa.DataType) -> bool:
     return _is_number_type(t) or is_text_type(t)
 
 
+def _refuse_repeated(where: str, names: Sequence[str], cols: Columns) -> None:
+    """A needed column whose name the source holds more than once: which one the caller
+    meant is unknown (a CSV header or a DataFrame can repeat a name)."""
+    for c in dict.fromkeys(cols.needed):
+        count = list(names).count(c)
+        if count > 1:
+            raise DataError(
+                f"one column named {c!r} in {where}",
+                f"{count} of its columns have that name",
+                "rename the repeated columns so that each name is unique",
+            )
+
+
 def check_columns(
     where: str, names: Sequence[str], types: dict[str, pa.DataType] | None, cols: Columns
 ) -> None:
@@ -58,6 +71,7 @@ def check_columns(
             f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",
             fix,
         )
+    _refuse_repeated(where, names, cols)
     if types is None:
         return
     for c in cols.numeric:

@@ -80,8 +80,15 @@ def _array(value: Any, name: str) -> pa.Array:
     return pa.array(arr)
 
 
+def _keys(names: list[str], keys: Any) -> list[Any]:
+    """The keys of a dict or the labels of a DataFrame's columns that ``names`` spell (a key
+    such as the number 0 is named by its text, '0', like every column name)."""
+    by_text = {str(k): k for k in keys}
+    return [by_text[n] for n in names]
+
+
 def _from_dict(data: Mapping[Any, Any], names: list[str]) -> pa.Table:
-    columns = {n: _array(data[n], n) for n in names}
+    columns = {n: _array(data[k], n) for n, k in zip(names, _keys(names, data), strict=True)}
     lengths = {n: len(a) for n, a in columns.items()}
     if len(set(lengths.values())) > 1:
         raise DataError(
@@ -90,6 +97,18 @@ def _from_dict(data: Mapping[Any, Any], names: list[str]) -> pa.Table:
             "pass one value per row in every column",
         )
     return pa.table(columns)
+
+
+def _refuse_index(frame: Any, available: list[str], cols: Columns) -> None:
+    """A needed column that is a pandas DataFrame's index (after ``set_index``), not a column."""
+    index = [str(n) for n in frame.index.names if n is not None]
+    found = [c for c in dict.fromkeys(cols.needed) if c not in available and c in index]
+    if found:
+        raise DataError(
+            f"columns {list(cols.needed)} in the pandas DataFrame",
+            f"{found} {'is' if len(found) == 1 else 'are'} its index, not a column",
+            "pass frame.reset_index(), which makes the index a column",
+        )
 
 
 def to_arrow(obj: object, cols: Columns) -> pa.Table | pa.RecordBatchReader:
@@ -104,6 +123,8 @@ def to_arrow(obj: object, cols: Columns) -> pa.Table | pa.RecordBatchReader:
         available = list(obj.schema.names)
     else:
         available = [str(c) for c in obj.columns]  # type: ignore[attr-defined]
+        if _module(obj) == "pandas":
+            _refuse_index(obj, available, cols)
     check_columns(label, available, None, cols)
     if isinstance(obj, pa.RecordBatchReader):
         schema = obj.schema
@@ -119,7 +140,9 @@ def to_arrow(obj: object, cols: Columns) -> pa.Table | pa.RecordBatchReader:
     elif _module(obj) == "polars":
         table = obj.select(names).to_arrow()  # type: ignore[attr-defined]
     else:  # pandas: only the needed columns are converted
-        table = pa.Table.from_pandas(obj[names], preserve_index=False)  # type: ignore[index]
+        frame = obj[_keys(names, obj.columns)]  # type: ignore[attr-defined]
+        frame.columns = names
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     types = {n: table.schema.field(n).type for n in names}
     check_columns(label, table.column_names, types, cols)
     if is_text_target(cols, types):

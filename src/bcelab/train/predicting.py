@@ -31,7 +31,7 @@ from ..losses import sigmoid
 from .artifacts import load_torch_file
 from .data import Dataset, TableSpec
 from .mlp.models import MLPSpec, module_from_state
-from .tables import features_array, read_table
+from .tables import features_array, read_table, refuse_repeated
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -199,6 +199,7 @@ def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
             f"{hint + ' ' if hint else ''}add those columns, spelt as in the training data "
             "(case matters)",
         )
+    refuse_repeated(cols, p.table.features, source)
     taken = [c for c in OUTPUT_COLUMNS if c in cols]
     if taken:
         raise DataError(

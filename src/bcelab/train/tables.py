@@ -30,7 +30,7 @@ from .._core.tables import (
 )
 from ..errors import DataError, DomainError
 
-__all__ = ["features_array", "read_table", "to_xy"]
+__all__ = ["features_array", "read_table", "refuse_repeated", "to_xy"]
 
 
 def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
@@ -142,6 +142,18 @@ def _check_targets(y: np.ndarray, target: str, source: str) -> None:
     )
 
 
+def refuse_repeated(cols: list[str], wanted: Sequence[str], source: str) -> None:
+    """A wanted column whose name the table holds more than once (a CSV header can repeat
+    a name): which of them was meant is unknown."""
+    repeated = next((c for c in wanted if cols.count(c) > 1), None)
+    if repeated is not None:
+        raise DataError(
+            f"one column named {repeated!r} in {source}",
+            f"{cols.count(repeated)} of its columns have that name",
+            "rename the repeated columns so that each name is unique",
+        )
+
+
 def _columns(
     cols: list[str], target: str, features: Sequence[str] | None, source: str
 ) -> tuple[str, ...]:
@@ -158,6 +170,7 @@ def _columns(
         raise DataError(
             f"columns {missing} must exist in {source}", f"the columns available are {cols}", fix
         )
+    refuse_repeated(cols, wanted, source)
     feats = tuple(wanted[1:])
     if not feats and features is not None:
         raise DataError(
