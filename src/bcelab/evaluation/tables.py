@@ -140,7 +140,7 @@ def to_arrow(obj: object, cols: Columns) -> pa.Table | pa.RecordBatchReader:
     elif _module(obj) == "polars":
         table = obj.select(names).to_arrow()  # type: ignore[attr-defined]
     else:  # pandas: only the needed columns are converted
-        frame = obj[_keys(names, obj.columns)]  # type: ignore[attr-defined]
+        frame = obj[_keys(names, obj.columns)]  # type: ignore[attr-defined, index]
         frame.columns = names
         table = pa.Table.from_pandas(frame, preserve_index=False)
     types = {n: table.schema.field(n).type for n in names}
