@@ -66,7 +66,9 @@ def check_device(value: str) -> str:
 def check_seed(value: int, flag: str = "--seed") -> int:
     if not 0 <= value < 2**63:
         raise OptionError(
-            f"{flag} must be an integer >= 0", f"received {flag} {value}", f"pass e.g. {flag} 0"
+            f"{flag} must be a whole number in [0, 2**63)",
+            f"received {flag} {value}",
+            f"pass e.g. {flag} 0",
         )
     return value
 
