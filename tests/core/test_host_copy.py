@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bcelab._core import host_copy  # noqa: E402
+from bcelab.errors import DataError  # noqa: E402
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU and a CUDA build of torch"
@@ -56,3 +57,8 @@ def test_large_tensors_take_the_pinned_path_at_the_default_sizes() -> None:
     n = host_copy.CHUNK_BYTES // 4 * 2 + 17  # two full chunks and 68 bytes
     t = torch.rand(n, device="cuda")
     assert torch.equal(host_copy.to_host(t), t.cpu())
+
+
+def test_a_meta_tensor_has_no_values_to_copy() -> None:
+    with pytest.raises(DataError, match="holds a shape and a dtype but no values"):
+        host_copy.to_host(torch.zeros(3, device="meta"))

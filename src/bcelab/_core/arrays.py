@@ -233,7 +233,8 @@ def accum_dtype(xp: Any, like: Array) -> Any:
 
 
 def is_traced(x: Array) -> bool:
-    """True when ``x`` has no concrete values (jax tracers, torch.compile, torch.func transforms)."""
+    """True when ``x`` has no concrete values (jax tracers, torch.compile, torch.func
+    transforms, torch's meta device)."""
     if is_tensor(x):
         return _torch_traced(x)
     if array_api_compat.is_jax_array(x):
@@ -249,7 +250,7 @@ def is_traced(x: Array) -> bool:
 def _torch_traced(x: Array) -> bool:
     import torch  # optional dependency: only reached with a torch tensor in hand
 
-    if _torch_compiling():
+    if _torch_compiling() or x.device.type == "meta":  # meta tensors have shapes only
         return True
     wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
     return bool(wrapped(x)) if wrapped is not None else False

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DataError
+
 __all__ = ["CHUNK_BYTES", "STAGED_MIN_BYTES", "to_host"]
 
 Tensor = Any
@@ -27,6 +29,12 @@ CHUNK_BYTES = 1 << 25
 def to_host(t: Tensor) -> Tensor:
     """``t.detach()`` as a tensor in CPU memory (sharing ``t``'s memory when it is there)."""
     t = t.detach()
+    if t.device.type == "meta":
+        raise DataError(
+            "a tensor with values (metrics and predictions read them)",
+            "a tensor on the meta device, which holds a shape and a dtype but no values",
+            "pass the tensor on the CPU or a GPU",
+        )
     nbytes = t.numel() * t.element_size()
     if t.device.type != "cuda" or nbytes < STAGED_MIN_BYTES:
         return t.cpu()
