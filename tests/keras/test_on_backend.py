@@ -177,6 +177,26 @@ def test_config_round_trip():
     assert bk.BinaryAccuracy.from_config(acc.get_config()).threshold == 0.3
 
 
+def test_keras_arguments_in_keras_order_and_its_saved_config():
+    # Keras's BinaryCrossentropy(from_logits, label_smoothing, axis, reduction, name, dtype)
+    y, p = _data(6)
+    x = np.log(p / (1 - p))
+    ours = bk.BinaryCrossentropy(True, 0.1, -1)
+    theirs = keras.losses.BinaryCrossentropy(True, 0.1, -1)
+    np.testing.assert_allclose(float(_np(ours(y, x))), float(_np(theirs(y, x))), rtol=1e-6)
+    assert float(_np(bk.BinaryCrossentropy(axis=1)(y, p))) == float(
+        _np(bk.BinaryCrossentropy()(y, p))
+    )
+    # a config that Keras's own loss saved (it holds axis) builds bcelab's
+    config = keras.losses.BinaryCrossentropy(label_smoothing=0.2).get_config()
+    again = bk.BinaryCrossentropy.from_config(config)
+    assert again.get_config()["axis"] == -1 and again.label_smoothing == 0.2
+    with pytest.raises(OptionError, match=r"axis=-1, the last axis of y_pred .* received axis=0"):
+        bk.BinaryCrossentropy(axis=0)(y, p)
+    with pytest.raises(OptionError, match=r"axis must be an integer .* received axis=True"):
+        bk.BinaryKLDivergence(axis=True)
+
+
 # --- metrics --------------------------------------------------------------------------
 
 

@@ -24,7 +24,9 @@ __all__ = [
     "KERAS_REDUCTIONS",
     "SUPPORTED_BACKENDS",
     "call_core",
+    "check_axis",
     "check_backend",
+    "check_last_axis",
     "eager_check",
     "expand_weights",
     "keras_module",
@@ -73,6 +75,29 @@ def check_backend(where: str) -> None:
             f"received backend {name!r}",
             "set KERAS_BACKEND=jax or KERAS_BACKEND=torch before importing keras",
         )
+
+
+def check_axis(axis: object, *, fname: str) -> int:
+    """Keras's ``axis`` of a loss: an integer (the outputs' axis, checked at each call)."""
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, (bool, np.bool_)):
+        return int(axis)
+    raise OptionError(
+        f"{fname}: axis must be an integer (the axis of each sample's outputs)",
+        f"received axis={axis!r}",
+        "leave axis out: -1, the last axis, as in Keras",
+    )
+
+
+def check_last_axis(axis: int, ndim: int, *, fname: str) -> None:
+    """bcelab's Keras losses average each sample's outputs over the last axis only."""
+    if axis == -1 or (ndim > 0 and axis == ndim - 1):
+        return
+    raise OptionError(
+        f"{fname}: axis=-1, the last axis of y_pred (bcelab averages each sample's outputs "
+        "over the last axis)",
+        f"received axis={axis} for a y_pred of {ndim} axes",
+        "move the outputs to the last axis (e.g. keras.ops.moveaxis) and leave axis out",
+    )
 
 
 def same_rank(y_pred: Any, y_true: Any) -> tuple[Any, Any]:

@@ -17,7 +17,9 @@ from .common import (
     FRAMEWORK,
     KERAS_REDUCTIONS,
     call_core,
+    check_axis,
     check_backend,
+    check_last_axis,
     eager_check,
     expand_weights,
     same_rank,
@@ -117,6 +119,7 @@ def loss_base(keras: Any) -> Any:
             *,
             from_logits: bool,
             label_smoothing: float,
+            axis: int,
             reduction: Any,
             name: str,
             dtype: Any,
@@ -126,6 +129,7 @@ def loss_base(keras: Any) -> Any:
             self.label_smoothing = check_unit_interval(
                 label_smoothing, name="label_smoothing", fname=f"{self.where} ({FRAMEWORK})"
             )
+            self.axis = check_axis(axis, fname=f"{self.where} ({FRAMEWORK})")
 
         @property
         def where(self) -> str:
@@ -137,6 +141,7 @@ def loss_base(keras: Any) -> Any:
             y_pred = self.ops.convert_to_tensor(y_pred, dtype=self.dtype)
             y_true = self.ops.convert_to_tensor(y_true, dtype=self.dtype)
             y_pred, y_true = same_rank(y_pred, y_true)
+            check_last_axis(self.axis, len(y_pred.shape), fname=f"{self.where} ({FRAMEWORK})")
             eager_check(y_pred, y_true, from_logits=self.from_logits, where=self.where)
             sw = expand_weights(sample_weight, y_pred, self.dtype)
             y_pred, y_true = neutral_where_left_out(self.ops, y_pred, y_true, sw, mask)
@@ -160,6 +165,7 @@ def loss_base(keras: Any) -> Any:
                 **super().get_config(),
                 "from_logits": self.from_logits,
                 "label_smoothing": self.label_smoothing,
+                "axis": self.axis,
             }
 
     return Loss
@@ -182,18 +188,20 @@ def binary_crossentropy(base: Any) -> type:
 
         def __init__(
             self,
-            *,
             from_logits: bool = False,
             label_smoothing: float = 0.0,
-            pos_weight: float | None = None,
-            clip: float | None = None,
+            axis: int = -1,
             reduction: Any = "sum_over_batch_size",
             name: str = "binary_crossentropy",
             dtype: Any = None,
+            *,
+            pos_weight: float | None = None,
+            clip: float | None = None,
         ) -> None:
             super().__init__(
                 from_logits=from_logits,
                 label_smoothing=label_smoothing,
+                axis=axis,
                 reduction=reduction,
                 name=name,
                 dtype=dtype,
@@ -228,6 +236,7 @@ def binary_kl_divergence(base: Any) -> type:
             *,
             from_logits: bool = False,
             label_smoothing: float = 0.0,
+            axis: int = -1,
             reduction: Any = "sum_over_batch_size",
             name: str = "binary_kl_divergence",
             dtype: Any = None,
@@ -235,6 +244,7 @@ def binary_kl_divergence(base: Any) -> type:
             super().__init__(
                 from_logits=from_logits,
                 label_smoothing=label_smoothing,
+                axis=axis,
                 reduction=reduction,
                 name=name,
                 dtype=dtype,
