@@ -136,6 +136,20 @@ def test_mixed_array_libraries() -> None:
     with pytest.raises(bcelab.BackendMismatchError) as ei:
         bcelab.bce(torch.tensor([0.5]), np.array([1.0]))
     assert "numpy.ndarray" in str(ei.value) and "torch.Tensor" in str(ei.value)
+    assert (
+        ei.value.fix
+        == "convert them to one library first, e.g. torch.as_tensor(x) or np.asarray(t.cpu())"
+    )
+
+
+def test_mixed_array_libraries_with_jax_name_jax_numpy() -> None:
+    jnp = pytest.importorskip("jax.numpy")
+    with pytest.raises(bcelab.BackendMismatchError) as ei:
+        bcelab.bce(jnp.array([0.5]), np.array([1.0]))
+    assert (
+        ei.value.fix
+        == "convert them to one library first, e.g. jax.numpy.asarray(x) or np.asarray(x)"
+    )
 
 
 def test_empty_mean_is_an_error_not_nan() -> None:

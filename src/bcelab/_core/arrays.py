@@ -95,10 +95,15 @@ def namespace(*args: object, fname: str) -> Any:
         return namespace_of(*arrays)
     except TypeError:
         kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in arrays})
+        torch_in = any(is_tensor(a) for a in arrays)
+        ways = ["torch.as_tensor(x)"] if torch_in else []
+        if any(array_api_compat.is_jax_array(a) for a in arrays):
+            ways.append("jax.numpy.asarray(x)")
+        ways.append("np.asarray(t.cpu())" if torch_in else "np.asarray(x)")
         raise BackendMismatchError(
             f"{fname}: all arrays in one call must come from the same array library",
             f"received {', '.join(kinds)}",
-            "convert them first, e.g. torch.as_tensor(x) or np.asarray(t.cpu())",
+            f"convert them to one library first, e.g. {' or '.join(ways)}",
         ) from None
 
 
