@@ -531,7 +531,7 @@ def test_a_model_larger_than_memory_is_one_clear_line(
     line = _one_clear_line(err)
     assert rc == 2 and not out.exists()
     assert "hidden layers of 100,000 and 100,000 units, --seeds 1; this machine has" in line
-    assert line.endswith("use smaller --hidden layers or fewer --seeds")
+    assert line.endswith("use smaller --hidden layers, fewer --seeds or a smaller --batch-size")
 
 
 def test_running_out_of_memory_anyway_is_exit_2_without_a_traceback(

@@ -29,18 +29,37 @@ def test_a_model_larger_than_memory_is_refused_at_once() -> None:
     assert "fit: a model that fits in memory" in text
     assert "1 seed of 10,000,500,001 weights" in text
     assert "hidden layers of 100,000 and 100,000 units, seeds=1" in text
-    assert "use smaller hidden= layers or fewer seeds=" in text
+    assert "use smaller hidden= layers, fewer seeds= or a smaller batch_size=" in text
 
 
-def test_the_floor_counts_seeds_weights_and_rows() -> None:
+def test_the_floor_counts_seeds_weights_rows_and_activations() -> None:
     have = memory_limit()
     assert have is not None
-    # 24 bytes per weight and 8 per training row and output, for every seed
-    per_seed = 24 * 201 + 8 * 500
-    fits = have // per_seed
-    check_mlp_memory(201, [50], int(fits), 500, 1, device=None, fname="fit")
-    with pytest.raises(OptionError, match=f"{fits + 1:,} seeds of 201 weights"):
-        check_mlp_memory(201, [50], int(fits) + 1, 500, 1, device=None, fname="fit")
+    # 24 bytes per weight, 8 per training row and output, and 8 per hidden unit and
+    # column of a full batch and of the last, partial one (at least 32 columns: the
+    # evaluation's chunks), for every seed
+    for batch_size, columns in ((32, 32 + 20), (4, 32), (100, 100), (10_000, 500), (250, 250)):
+        per_seed = 24 * 201 + 8 * 500 + 8 * columns * 50
+        fits = have // per_seed
+        kw = {"batch_size": batch_size, "device": None, "fname": "fit"}
+        check_mlp_memory(201, [50], int(fits), 500, 1, **kw)
+        with pytest.raises(OptionError, match=f"{fits + 1:,} seeds of 201 weights"):
+            check_mlp_memory(201, [50], int(fits) + 1, 500, 1, **kw)
+
+
+def test_one_wide_hidden_layer_is_refused_for_its_activations() -> None:
+    # 2 -> 100,000,000 -> 1: 300 million weights (7 GiB with their state) fit on many
+    # machines, but a batch's activations and their gradients take 24 GiB more; the
+    # operating system killed the run, with no message
+    have = memory_limit()
+    assert have is not None
+    hidden = 100_000_000
+    n_params = 4 * hidden + 1
+    weights_only = 24 * n_params + 8 * 500
+    if weights_only > have or weights_only + 8 * (32 + 20) * hidden <= have:
+        pytest.skip("the machine's memory does not separate the two estimates")
+    with pytest.raises(OptionError, match="and the activations of 52 rows at a time"):
+        check_mlp_memory(n_params, [hidden], 1, 500, 1, batch_size=32, device=None, fname="fit")
 
 
 def test_callbacks_run_info_and_resume_of_the_wrong_kind_are_refused_before_training() -> None:

@@ -126,6 +126,18 @@ def check_checkpoint_every(value: object, *, fname: str) -> int | None:
 # output, the epoch's logits and shuffled targets (float32 each)
 _BYTES_PER_WEIGHT = 24
 _BYTES_PER_ROW_OUTPUT = 8
+# per batch column and hidden unit, a step's activation and the gradient with respect to
+# it (float32 each), kept for a full batch and for the last, partial one; the
+# evaluation's chunks hold at least 32 columns
+_BYTES_PER_COLUMN_UNIT = 8
+_EVAL_COLUMNS = 32
+
+
+def _batch_columns(batch_size: int, rows: int) -> int:
+    """Columns of the activation buffers training keeps: a full batch and the partial one."""
+    full = min(batch_size, rows)
+    partial = rows % batch_size if rows > batch_size else 0
+    return max(full + partial, min(_EVAL_COLUMNS, rows))
 
 
 def _gib(n: float) -> str:
@@ -161,18 +173,26 @@ def check_mlp_memory(
     rows: int,
     outputs: int,
     *,
+    batch_size: int,
     device: Any,
     fname: str,
 ) -> None:
     """Refuse a built-in MLP whose training cannot fit in memory, before allocating it.
 
     The estimate is a floor (a run takes more): the weights with their gradients and
-    optimiser state, and the logits and targets of every training row, for every seed.
-    A model above the machine's memory (or the GPU's) would otherwise fail deep inside
-    NumPy or torch, or be killed by the operating system, after a long wait.
+    optimiser state, the logits and targets of every training row, and the hidden
+    activations of a batch (or of an evaluation chunk) with their gradients, for every
+    seed.  A model above the machine's memory (or the GPU's) would otherwise fail deep
+    inside NumPy or torch, or be killed by the operating system, after a long wait.
     """
     have = memory_limit(device)
-    need = seeds * (_BYTES_PER_WEIGHT * n_params + _BYTES_PER_ROW_OUTPUT * rows * outputs)
+    columns = _batch_columns(batch_size, rows)
+    per_seed = (
+        _BYTES_PER_WEIGHT * n_params
+        + _BYTES_PER_ROW_OUTPUT * rows * outputs
+        + _BYTES_PER_COLUMN_UNIT * columns * sum(hidden)
+    )
+    need = seeds * per_seed
     if have is None or need <= have:
         return
     layers = " and ".join(f"{h:,}" for h in hidden)
@@ -180,9 +200,10 @@ def check_mlp_memory(
     raise OptionError(
         f"{fname}: a model that fits in memory: training needs at least {_gib(need)} for "
         f"{seeds:,} seed{'s' if seeds != 1 else ''} of {n_params:,} weights (with their "
-        f"gradients and optimiser state) and {rows:,} training rows",
+        f"gradients and optimiser state), {rows:,} training rows and the activations of "
+        f"{columns:,} rows at a time (a full and the last, partial batch)",
         f"received hidden layers of {layers} units, seeds={seeds}; {where} {_gib(have)}",
-        "use smaller hidden= layers or fewer seeds=",
+        "use smaller hidden= layers, fewer seeds= or a smaller batch_size=",
     )
 
 

@@ -108,7 +108,7 @@ def _check_options(
     )
 
 
-def _model(model: Any, ds: Dataset, seeds: list[int], device: Any) -> Any:
+def _model(model: Any, ds: Dataset, seeds: list[int], device: Any, batch_size: int) -> Any:
     """The MLPSpec or torch module to train (an AutoencoderSpec built from ``seeds[0]``)."""
     import torch  # optional dependency (bcelab[train])
 
@@ -155,6 +155,7 @@ def _model(model: Any, ds: Dataset, seeds: list[int], device: Any) -> Any:
             len(seeds),
             int(ds.x_train.shape[0]),
             n_out,
+            batch_size=batch_size,
             device=device,
             fname="fit",
         )
@@ -216,7 +217,7 @@ def _build(
     ``threads`` says otherwise; pipelined from PIPELINE_SEEDS seeds on, given a second
     core), else ModuleTrainer."""
     ds = as_dataset(data.to_dataset() if isinstance(data, ImageSet) else data)
-    spec = _model(model, ds, opts.seeds, opts.device)
+    spec = _model(model, ds, opts.seeds, opts.device, opts.batch_size)
     splits = _splits(ds, opts)
     config = _config(spec, ds, opts)
     tune()
