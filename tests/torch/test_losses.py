@@ -304,19 +304,21 @@ def test_value_checks_are_skipped_under_torch_func_as_documented():
     assert g.shape == x.shape
 
 
-def test_meta_tensors_give_the_loss_shape_and_metrics_a_clear_error():
-    # the meta device holds shapes only (model set-up, shape inference): the losses give a
-    # result of the right shape and dtype; what must read values says so
+def test_meta_tensors_are_refused_with_a_clear_error():
+    # the meta device holds shapes only: the checks and the metrics need values.  Keras's
+    # torch backend tries each loss and metric on meta tensors first and runs it on real
+    # ones when that raises; a meta call that went through left garbage in a metric's
+    # state (a base rate of -5e-21 in the fit test on a loaded machine)
     x = torch.zeros(5, 2, device="meta", requires_grad=True)
     y = torch.zeros(5, 2, device="meta")
-    for loss in (bt.BCEWithLogitsLoss(), bt.BCELoss(), bt.FocalWithLogitsLoss()):
-        out = loss(x, y)
-        assert out.device.type == "meta" and out.shape == () and out.dtype == torch.float32
-    loss = bt.BCEWithLogitsLoss(reduction="none")(x, y)
-    loss.sum().backward()
-    assert loss.shape == (5, 2) and x.grad is not None and x.grad.shape == (5, 2)
-    with pytest.raises(bcelab.DataError, match="a tensor on the meta device, which holds"):
-        bt.StreamingBinaryMetrics(logits=True).update(x, y)
+    for call in (
+        lambda: bt.BCEWithLogitsLoss()(x, y),
+        lambda: bt.BCELoss()(x, y),
+        lambda: bcelab.binary_entropy(y),
+        lambda: bt.StreamingBinaryMetrics(logits=True).update(x, y),
+    ):
+        with pytest.raises(bcelab.DataError, match="a tensor on the meta device, which holds"):
+            call()
 
 
 def test_docs_example_runs():

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import array_api_compat
 import numpy as np
 
-from ..errors import BackendMismatchError, DTypeError, OptionError, ShapeError
+from ..errors import BackendMismatchError, DataError, DTypeError, OptionError, ShapeError
 
 __all__ = [
     "accum_dtype",
@@ -41,6 +41,7 @@ __all__ = [
     "nan_mask",
     "numpy_namespace",
     "quiet",
+    "refuse_meta",
     "size",
     "stop_gradient",
     "supports_float64",
@@ -238,8 +239,7 @@ def accum_dtype(xp: Any, like: Array) -> Any:
 
 
 def is_traced(x: Array) -> bool:
-    """True when ``x`` has no concrete values (jax tracers, torch.compile, torch.func
-    transforms, torch's meta device)."""
+    """True when ``x`` has no concrete values (jax tracers, torch.compile, torch.func transforms)."""
     if is_tensor(x):
         return _torch_traced(x)
     if array_api_compat.is_jax_array(x):
@@ -252,10 +252,22 @@ def is_traced(x: Array) -> bool:
     return False
 
 
+def refuse_meta(*arrays: object) -> None:
+    """Refuse torch tensors on the meta device: a shape and a dtype, but no values to check
+    or read.  (Keras's torch backend tries a call on meta tensors first and, when the call
+    raises, runs it on real ones: a loss or metric state must not be built from meta.)"""
+    if any(is_tensor(a) and a.device.type == "meta" for a in arrays):  # type: ignore[attr-defined]
+        raise DataError(
+            "tensors with values (bcelab checks and reads them)",
+            "a tensor on the meta device, which holds a shape and a dtype but no values",
+            "pass the tensor on the CPU or a GPU",
+        )
+
+
 def _torch_traced(x: Array) -> bool:
     import torch  # optional dependency: only reached with a torch tensor in hand
 
-    if _torch_compiling() or x.device.type == "meta":  # meta tensors have shapes only
+    if _torch_compiling():
         return True
     wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
     return bool(wrapped(x)) if wrapped is not None else False

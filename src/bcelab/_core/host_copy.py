@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import DataError
+from .arrays import refuse_meta
 
 __all__ = ["CHUNK_BYTES", "STAGED_MIN_BYTES", "to_host"]
 
@@ -29,12 +29,7 @@ CHUNK_BYTES = 1 << 25
 def to_host(t: Tensor) -> Tensor:
     """``t.detach()`` as a tensor in CPU memory (sharing ``t``'s memory when it is there)."""
     t = t.detach()
-    if t.device.type == "meta":
-        raise DataError(
-            "a tensor with values (metrics and predictions read them)",
-            "a tensor on the meta device, which holds a shape and a dtype but no values",
-            "pass the tensor on the CPU or a GPU",
-        )
+    refuse_meta(t)
     nbytes = t.numel() * t.element_size()
     if t.device.type != "cuda" or nbytes < STAGED_MIN_BYTES:
         return t.cpu()
