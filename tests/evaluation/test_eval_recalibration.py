@@ -164,6 +164,14 @@ def test_a_calibration_set_holding_evaluated_files_is_named_in_sample(files, tmp
     assert bcelab.evaluate(calib, fit_on=dict(calib), **kw).recalibration.evaluated_in_fit == ()
 
 
+def test_a_fit_on_table_without_the_columns_is_named_as_the_fit_on_table() -> None:
+    # the evaluated rows and the calibration rows can both be a dict of arrays: the
+    # error says which one lacks the column
+    rows = {"y": [0.0, 1.0, 1.0, 0.0], "p": [0.2, 0.7, 0.9, 0.4]}
+    with pytest.raises(DataError, match=r"^fit_on: columns \['y', 'p'\] in dict of arrays"):
+        bcelab.evaluate(rows, preds="p", target="y", recalibrate="platt", fit_on={"y": [0.0]})
+
+
 def html_of(res, tmp_path) -> str:
     from bcelab.evaluation.report import write_report
 

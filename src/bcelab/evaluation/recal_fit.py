@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from .._core.display import count_of
-from ..errors import DataError
+from ..errors import DataError, DTypeError
 from ..metrics import BinaryStats, DownsamplingMap, RecalibrationMap, fit_isotonic
 from ..metrics.scaling import ScalingStats
 from ..metrics.scaling_fit import fit_scaling
@@ -106,7 +106,14 @@ def fit_source(
     evaluation pass so that a calibration file without the columns fails first."""
     if opts.method is None or opts.fit_on is None:
         return None
-    return source_units(opts.fit_on, str(opts.fit_kind), fit_columns(plan).columns, delimiter)
+    kind = str(opts.fit_kind)
+    try:
+        return source_units(opts.fit_on, kind, fit_columns(plan).columns, delimiter)
+    except (DataError, DTypeError) as e:
+        if kind != "table":  # a file is named by its path already
+            raise
+        # the evaluated rows may be a table of the same kind: say which one is meant
+        raise type(e)(f"fit_on: {e.expected}", e.received, e.fix, row=e.row) from None
 
 
 def recalibrate(
