@@ -79,3 +79,22 @@ def test_a_repeated_column_name_is_refused_not_guessed(
     # a repeated column the call does not need is no one's concern
     other = pa.Table.from_arrays([*arrays, pa.array([1, 2])], names=["p", "y", "z", "z"])
     assert bcelab.evaluate(other, preds="p", target="y").metrics.rows == 2
+
+
+def test_a_column_that_its_folder_name_also_sets_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # seg=a/f.parquet with a column 'seg' of its own: the file's values were read, the
+    # folder's ignored, without a word
+    for part in ("a", "b"):
+        folder = tmp_path / "hive" / f"seg={part}"
+        folder.mkdir(parents=True)
+        table = pa.table({"p": [0.2, 0.7], "y": [0.0, 1.0], "seg": ["x", "y"]})
+        pq.write_table(table, folder / "f.parquet")
+    assert (
+        main(["eval", str(tmp_path / "hive"), "--pred", "p", "--target", "y", "--by", "seg"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "the file has a column 'seg' and its folder's name sets one (seg=...)" in err
+    # a run that does not need the column reads the files as before
+    assert bcelab.evaluate(tmp_path / "hive", preds="p", target="y").metrics.rows == 4

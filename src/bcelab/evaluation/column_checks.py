@@ -36,11 +36,20 @@ def _is_label_type(t: pa.DataType) -> bool:
     return _is_number_type(t) or is_text_type(t)
 
 
-def _refuse_repeated(where: str, names: Sequence[str], cols: Columns) -> None:
+def _refuse_repeated(
+    where: str, names: Sequence[str], part_keys: Sequence[str], cols: Columns
+) -> None:
     """A needed column whose name the source holds more than once: which one the caller
-    meant is unknown (a CSV header or a DataFrame can repeat a name)."""
+    meant is unknown (a CSV header or a DataFrame can repeat a name, and a file in a
+    folder named ``key=value`` can hold a column ``key``)."""
     for c in dict.fromkeys(cols.needed):
         count = list(names).count(c)
+        if count and c in part_keys:
+            raise DataError(
+                f"one column named {c!r} for {where}",
+                f"the file has a column {c!r} and its folder's name sets one ({c}=...)",
+                "rename the column or the folder, so that each name is unique",
+            )
         if count > 1:
             raise DataError(
                 f"one column named {c!r} in {where}",
@@ -50,11 +59,19 @@ def _refuse_repeated(where: str, names: Sequence[str], cols: Columns) -> None:
 
 
 def check_columns(
-    where: str, names: Sequence[str], types: dict[str, pa.DataType] | None, cols: Columns
+    where: str,
+    names: Sequence[str],
+    types: dict[str, pa.DataType] | None,
+    cols: Columns,
+    *,
+    part_keys: Sequence[str] = (),
 ) -> None:
     """Every needed column is there and holds numbers (the target: labels too, with a
-    positive label).  A text target without one is checked by the caller, which can
-    list its values."""
+    positive label).  ``names``: the source's own columns; ``part_keys``: the columns its
+    folders' ``key=value`` names add.  A text target without one is checked by the
+    caller, which can list its values."""
+    own = list(names)
+    names = own + [k for k in part_keys if k not in own]
     missing = [c for c in cols.needed if c not in names]
     if missing:
         fix = "name the prediction, target, weight and by columns as the data spell them"
@@ -71,7 +88,7 @@ def check_columns(
             f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",
             fix,
         )
-    _refuse_repeated(where, names, cols)
+    _refuse_repeated(where, own, part_keys, cols)
     if types is None:
         return
     for c in cols.numeric:

@@ -213,7 +213,7 @@ def _parquet_units(
     schema = pf.schema_arrow
     types = {f.name: f.type for f in schema}
     types.update({k: pa.string() for k in part_keys})
-    check_columns(spath, list(schema.names) + part_keys, types, cols)
+    check_columns(spath, list(schema.names), types, cols, part_keys=part_keys)
     md = pf.metadata
     if text_target(cols, types) and md.num_row_groups:
         # start-up time: pyarrow.compute is needed only on this error path
@@ -268,7 +268,7 @@ def plan_units(
         if kind == "csv":
             sep = default_delimiter(spath) if delimiter is None else delimiter
             names = csv_header(spath, sep)
-            check_columns(spath, names + part_keys, None, cols)
+            check_columns(spath, names, None, cols, part_keys=part_keys)
             check_complete(spath)
             units.append(Unit(len(units), spath, "csv", (), None, part, 0, sep))
             continue
