@@ -31,6 +31,8 @@ def test_strict_raises_instead() -> None:
         BinaryStats().update(np.where(Y == 1, np.nan, P), Y, strict=True)
     with pytest.raises(DomainError, match=r"\{-1, 1\}"):
         BinaryStats().update(P, 2 * Y - 1, strict=True)
+    with pytest.raises(DomainError, match=r"; 1 target is outside or NaN \(first: 2.0 at row 0\)"):
+        BinaryStats().update(np.array([0.5, 0.5]), np.array([2.0, 0.0]), strict=True)
 
 
 def test_probabilities_outside_unit_interval_are_an_error_and_leave_state_unchanged() -> None:

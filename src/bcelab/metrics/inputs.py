@@ -138,7 +138,8 @@ def raise_for_counts(
             i = int(np.flatnonzero(~((y >= 0) & (y <= 1)))[0])
         raise DomainError(
             f"{fname}: targets must lie in [0, 1] when strict=True",
-            f"{counts.invalid_target} targets are outside or NaN (first: {float(y[i])!r} at row {i})",
+            f"{counted(counts.invalid_target, 'target')} outside or NaN "
+            f"(first: {float(y[i])!r} at row {i})",
             "map labels like {-1, 1} to {0, 1} with (y + 1) / 2, or pass "
             "strict=False to exclude and count those rows",
             row=i,

@@ -129,7 +129,8 @@ def _scan(b: Batch, *, logits: bool, eps: float, strict: bool) -> None:
             i = int(np.flatnonzero(bad_y)[0])
             raise DomainError(
                 f"{FNAME}: targets must lie in [0, 1] when strict=True",
-                f"{int(bad_y.sum())} targets are outside or NaN (first: {float(y[i])!r} at row {i})",
+                f"{counted(int(bad_y.sum()), 'target')} outside or NaN "
+                f"(first: {float(y[i])!r} at row {i})",
                 "map labels like {-1, 1} to {0, 1} with (y + 1) / 2, or pass strict=False "
                 "to exclude and count those rows",
                 row=i,
