@@ -51,6 +51,27 @@ def test_save_round_trip_and_figure(tmp_path, seeds: int, soft: bool) -> None:
     assert h.summary()["test_loss"]["n"] == seeds
 
 
+@pytest.mark.parametrize("seeds", [1, 4])
+def test_one_epoch_is_drawn_as_points_at_epoch_one(seeds: int) -> None:
+    # a one-epoch run drew lines of one point, which show nothing, over ticks of 0.96 ... 1.04
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from bcelab.train.plots import curve_panels, draw_series
+
+    h = _hist(seeds)
+    h.metrics = {k: v[:, :1] for k, v in h.metrics.items()}
+    assert h.epochs == 1 and len(curve_panels(h)) == 2
+    fig, ax = plt.subplots()
+    draw_series(ax, h.metrics["train_loss"], label="train")
+    (line,) = ax.get_lines()[:1]
+    assert line.get_marker() == "o"
+    if seeds > 1:  # the spread over seeds as a bar, which a band of no width is not
+        assert any("±1 sd over 4 seeds" in t.get_label() for t in ax.containers)
+    plt.close(fig)
+
+
 def test_load_history_takes_the_run_folder_and_names_a_bad_file(tmp_path) -> None:
     from bcelab.errors import DataError
 

@@ -233,6 +233,7 @@ def test_history_html_is_escaped_and_shows_mean_and_sd(circles) -> None:
     s = h.summary()["test_acc"]
     assert f"{s['mean']:.4f} ± {s['sd']:.4f}" in page
     assert page.startswith("<table") and page.endswith("</table>")
+    assert ": 1 epoch, seed 0" in fit(MLPSpec(), circles, epochs=1)._repr_html_()
 
 
 def test_resume_refuses_other_options_naming_each(circles, tmp_path) -> None:

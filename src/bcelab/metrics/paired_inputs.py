@@ -86,7 +86,7 @@ def _keys(
         if keys.shape[0] != n:
             raise ShapeError(
                 f"{FNAME}: one id per row",
-                f"received {keys.shape[0]} ids for {n} rows",
+                f"received {count_of(keys.shape[0], 'id')} for {count_of(n, 'row')}",
                 "pass the id column of the same rows",
             )
         return keys

@@ -265,9 +265,9 @@ def compare_state(
         raise DomainError(
             "PairedBootstrapStats.compute: weights whose mean is at least 2**-20 (about 1e-6): "
             "the bootstrap sums count units of 2**-32 per row",
-            f"the mean weight of the {weighted} rows with a weight > 0 is {mean_w:.3g}"
+            f"the mean weight of the {count_of(weighted, 'row')} with a weight > 0 is {mean_w:.3g}"
             if mean_w > 0
-            else f"the {weighted} rows with a weight > 0 weigh less than 2**-64 each",
+            else f"the {count_of(weighted, 'row')} with a weight > 0 weigh less than 2**-64 each",
             "multiply every weight by the same constant (say, 1 / their mean): no metric changes",
         )
     point = point_metrics(a, metrics)

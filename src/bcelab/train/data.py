@@ -131,7 +131,7 @@ def _as_targets(y: object, n: int, split: str) -> np.ndarray:
     if arr.ndim < 2 or arr.shape[0] != n:
         raise ShapeError(
             f"y_{split} must have one row per row of x_{split}: shape (N,) or (N, K)",
-            f"received shape {arr.shape} for {n} rows of x",
+            f"received shape {arr.shape} for {count_of(n, 'row')} of x",
             "pass one target (or one row of targets) per example",
         )
     if arr.dtype.kind not in "biuf":

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._core.atomic import write_json, write_text
+from .._core.display import count_of
 from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_choice, check_path
 from ..errors import DataError, OptionError
@@ -238,7 +239,7 @@ def history_html(h: History, /) -> str:
     names = {k.split("_", 1)[1] for k in summary if k.split("_", 1)[0] in ("train", "test")}
     ordered = [m for m in _ORDER if m in names] + sorted(names.difference(_ORDER))
     spread = f"mean ± sd over {h.n_seeds} seeds" if h.n_seeds > 1 else f"seed {h.seeds[0]}"
-    title = f"{h.config.get('data', 'training run')}: {h.epochs} epochs, {spread}"
+    title = f"{h.config.get('data', 'training run')}: {count_of(h.epochs, 'epoch')}, {spread}"
     if h.stop_reason:
         title += f" ({h.stop_reason})"
     td = 'style="padding:2px 10px;text-align:right;font-variant-numeric:tabular-nums"'

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._core import config
 from .._core.atomic import atomic_open
+from .._core.display import count_of
 
 if TYPE_CHECKING:
     from .history import History
@@ -90,12 +91,20 @@ def draw_series(
 ) -> None:
     """One curve from ``(seeds, epochs)``: the seed itself, or the mean with a ±1 sd band."""
     epochs = np.arange(1, values.shape[1] + 1)
+    # a run of one epoch is one point per curve: a line alone would draw nothing
+    marker = "o" if values.shape[1] == 1 else None
     if values.shape[0] == 1:
-        ax.plot(epochs, values[0], style, color=color, label=label, lw=1.5)
+        ax.plot(epochs, values[0], style, color=color, label=label, lw=1.5, marker=marker)
         return
     with np.errstate(invalid="ignore"):  # the sd of values with inf is NaN: no band there
         m, sd = values.mean(axis=0), values.std(axis=0, ddof=1)
-    ax.plot(epochs, m, style, color=color, label=f"{label} (mean)", lw=1.5)
+    ax.plot(epochs, m, style, color=color, label=f"{label} (mean)", lw=1.5, marker=marker)
+    if values.shape[1] == 1:  # a band over one epoch has no width: a bar instead
+        n = values.shape[0]
+        ax.errorbar(
+            epochs, m, yerr=sd, color=color, capsize=4, lw=1, label=f"{label} ±1 sd over {n} seeds"
+        )
+        return
     ax.fill_between(
         epochs,
         m - sd,
@@ -144,12 +153,16 @@ def save_curves(h: History, path: str | Path, /, *, title: str | None = None) ->
         ax.set_title(ptitle)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no epoch 2.5
+        if h.epochs == 1:  # one point: epoch 1 in the middle, not ticks of 0.1
+            ax.set_xlim(0.5, 1.5)
+            ax.set_xticks([1])
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")
     seeds = f"{h.n_seeds} seeds" if h.n_seeds > 1 else f"seed {h.seeds[0]}"
     name = title or str(h.config.get("data", "training run"))
-    fig.suptitle(f"{name}: {seeds}, {h.epochs} epochs", y=1 - 0.12 / fig.get_figheight())
+    epochs = count_of(h.epochs, "epoch")
+    fig.suptitle(f"{name}: {seeds}, {epochs}", y=1 - 0.12 / fig.get_figheight())
     return write_png(fig, path)
 
 

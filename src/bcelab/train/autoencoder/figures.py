@@ -85,9 +85,10 @@ def plot_curves(
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator  # loaded by _pyplot
 
     ep = np.asarray(history["epoch"])
+    marker = "o" if ep.size == 1 else None  # one epoch: points, which a line alone is not
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    a1.plot(ep, history["train_bce"], color="tab:blue", label="train BCE")
-    a1.plot(ep, history["test_bce"], color="tab:orange", label="test BCE")
+    a1.plot(ep, history["train_bce"], color="tab:blue", label="train BCE", marker=marker)
+    a1.plot(ep, history["test_bce"], color="tab:orange", label="test BCE", marker=marker)
     floor = float(history["test_floor"][-1])
     a1.axhline(
         floor, color="black", linestyle="--", label=f"floor = mean pixel entropy ({floor:.4f})"
@@ -100,18 +101,27 @@ def plot_curves(
     a1.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no epoch 2.5
     a1.set_ylabel("BCE per pixel (nats)")
     a1.set_title("BCE = floor + excess: the floor is where BCE stops")
-    a1.legend(loc="upper right", fontsize=8)
+    a1.legend(loc="best" if ep.size == 1 else "upper right", fontsize=8)
     a1.grid(alpha=0.3)
 
-    a2.plot(ep, history["train_excess"], color="tab:blue", label="train excess")
-    a2.plot(ep, history["test_excess"], color="tab:orange", label="test excess")
-    a2.set_yscale("log")
-    a2.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 3.0, 5.0)))
-    a2.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
-    a2.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
+    a2.plot(ep, history["train_excess"], color="tab:blue", label="train excess", marker=marker)
+    a2.plot(ep, history["test_excess"], color="tab:orange", label="test excess", marker=marker)
+    excess = np.concatenate([history["train_excess"], history["test_excess"]]).astype(float)
+    excess = excess[np.isfinite(excess) & (excess > 0)]
+    log_scale = excess.size > 0 and excess.max() >= 2 * excess.min()  # else labels repeat
+    if log_scale:
+        a2.set_yscale("log")
+        a2.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 3.0, 5.0)))
+        a2.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+        a2.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
     a2.set_xlabel("epoch")
     a2.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-    a2.set_ylabel("excess = mean KL per pixel (nats, log scale)")
+    scale = ", log scale" if log_scale else ""
+    a2.set_ylabel(f"excess = mean KL per pixel (nats{scale})")
+    if ep.size == 1:  # epoch 1 in the middle, not ticks of 0.02
+        for ax in (a1, a2):
+            ax.set_xlim(ep[0] - 0.5, ep[0] + 0.5)
+            ax.set_xticks([ep[0]])
     frac = float(history["test_excess_fraction"][-1])
     a2.set_title(
         f"Excess: the part training can still reduce\n(final test: {100 * frac:.1f}% of BCE)",
