@@ -37,6 +37,7 @@ __all__ = [
     "is_text_type",
     "label_mask",
     "refuse_empty_file",
+    "refuse_repeated",
     "suggest_label",
     "table_kind",
     "text_target_error",
@@ -252,3 +253,16 @@ def column_hint(missing: Sequence[str], names: Sequence[str]) -> str | None:
     close = {m: _close_name(m, names) for m in missing}
     hints = [f"{n!r} for {m!r}" for m, n in close.items() if n is not None]
     return f"did you mean {', '.join(hints)}?" if hints else None
+
+
+def refuse_repeated(names: Sequence[str], wanted: Sequence[str], where: str) -> None:
+    """A wanted column whose name ``names`` holds more than once (a CSV header, a Parquet
+    file or a DataFrame can repeat a name): which of them was meant is unknown."""
+    names = list(names)
+    for c in dict.fromkeys(wanted):
+        if names.count(c) > 1:
+            raise DataError(
+                f"one column named {c!r} in {where}",
+                f"{names.count(c)} of its columns have that name",
+                "rename the repeated columns so that each name is unique",
+            )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from .._core.tables import column_hint
+from .._core.tables import column_hint, refuse_repeated
 from ..errors import DataError, DTypeError
 from .columns import Columns, is_text_type
 from .row_ids import check_id_type
@@ -36,26 +36,20 @@ def _is_label_type(t: pa.DataType) -> bool:
     return _is_number_type(t) or is_text_type(t)
 
 
-def _refuse_repeated(
+def _one_column_per_name(
     where: str, names: Sequence[str], part_keys: Sequence[str], cols: Columns
 ) -> None:
     """A needed column whose name the source holds more than once: which one the caller
     meant is unknown (a CSV header or a DataFrame can repeat a name, and a file in a
     folder named ``key=value`` can hold a column ``key``)."""
     for c in dict.fromkeys(cols.needed):
-        count = list(names).count(c)
-        if count and c in part_keys:
+        if c in names and c in part_keys:
             raise DataError(
                 f"one column named {c!r} for {where}",
                 f"the file has a column {c!r} and its folder's name sets one ({c}=...)",
                 "rename the column or the folder, so that each name is unique",
             )
-        if count > 1:
-            raise DataError(
-                f"one column named {c!r} in {where}",
-                f"{count} of its columns have that name",
-                "rename the repeated columns so that each name is unique",
-            )
+    refuse_repeated(names, cols.needed, where)
 
 
 def check_columns(
@@ -88,7 +82,7 @@ def check_columns(
             f"column{'s' if len(missing) > 1 else ''} {missing} not found; available: {list(names)}",
             fix,
         )
-    _refuse_repeated(where, own, part_keys, cols)
+    _one_column_per_name(where, own, part_keys, cols)
     if types is None:
         return
     for c in cols.numeric:

@@ -7,6 +7,7 @@ use, after the user has chosen.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable
 from typing import Any
@@ -24,9 +25,9 @@ __all__ = [
     "KERAS_REDUCTIONS",
     "SUPPORTED_BACKENDS",
     "call_core",
-    "check_axis",
     "check_backend",
     "check_last_axis",
+    "check_outputs_axis",
     "eager_check",
     "expand_weights",
     "keras_module",
@@ -77,9 +78,10 @@ def check_backend(where: str) -> None:
         )
 
 
-def check_axis(axis: object, *, fname: str) -> int:
-    """Keras's ``axis`` of a loss: an integer (the outputs' axis, checked at each call)."""
-    if isinstance(axis, (int, np.integer)) and not isinstance(axis, (bool, np.bool_)):
+def check_outputs_axis(axis: object, *, fname: str) -> int:
+    """Keras's ``axis`` of a loss: one integer, the axis of each sample's outputs (checked
+    against the predictions at each call by :func:`check_last_axis`)."""
+    if isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
         return int(axis)
     raise OptionError(
         f"{fname}: axis must be an integer (the axis of each sample's outputs)",

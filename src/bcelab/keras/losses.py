@@ -17,9 +17,9 @@ from .common import (
     FRAMEWORK,
     KERAS_REDUCTIONS,
     call_core,
-    check_axis,
     check_backend,
     check_last_axis,
+    check_outputs_axis,
     eager_check,
     expand_weights,
     same_rank,
@@ -129,7 +129,7 @@ def loss_base(keras: Any) -> Any:
             self.label_smoothing = check_unit_interval(
                 label_smoothing, name="label_smoothing", fname=f"{self.where} ({FRAMEWORK})"
             )
-            self.axis = check_axis(axis, fname=f"{self.where} ({FRAMEWORK})")
+            self.axis = check_outputs_axis(axis, fname=f"{self.where} ({FRAMEWORK})")
 
         @property
         def where(self) -> str:

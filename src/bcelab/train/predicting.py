@@ -25,13 +25,13 @@ import numpy as np
 from .._core.atomic import atomic_open
 from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_instance, check_path, check_seed
-from .._core.tables import COMPRESSED, column_hint, table_kind
+from .._core.tables import COMPRESSED, column_hint, refuse_repeated, table_kind
 from ..errors import DataError, OptionError, ShapeError
 from ..losses import sigmoid
 from .artifacts import load_torch_file
 from .data import Dataset, TableSpec
 from .mlp.models import MLPSpec, module_from_state
-from .tables import features_array, read_table, refuse_repeated
+from .tables import features_array, read_table
 
 __all__ = [
     "OUTPUT_COLUMNS",

@@ -24,13 +24,14 @@ from .._core.tables import (
     format_value,
     is_text_type,
     label_mask,
+    refuse_repeated,
     suggest_label,
     table_kind,
     text_target_error,
 )
 from ..errors import DataError, DomainError
 
-__all__ = ["features_array", "read_table", "refuse_repeated", "to_xy"]
+__all__ = ["features_array", "read_table", "to_xy"]
 
 
 def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
@@ -140,18 +141,6 @@ def _check_targets(y: np.ndarray, target: str, source: str) -> None:
         f"found {len(values)} distinct values in {source}: {describe_values(values, 20)}",
         fix,
     )
-
-
-def refuse_repeated(cols: list[str], wanted: Sequence[str], source: str) -> None:
-    """A wanted column whose name the table holds more than once (a CSV header can repeat
-    a name): which of them was meant is unknown."""
-    repeated = next((c for c in wanted if cols.count(c) > 1), None)
-    if repeated is not None:
-        raise DataError(
-            f"one column named {repeated!r} in {source}",
-            f"{cols.count(repeated)} of its columns have that name",
-            "rename the repeated columns so that each name is unique",
-        )
 
 
 def _columns(
