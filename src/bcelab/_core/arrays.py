@@ -34,6 +34,7 @@ __all__ = [
     "dtypes_for",
     "is_array",
     "is_floating",
+    "is_tensor",
     "is_traced",
     "keep_array",
     "may_need_gradient",
@@ -256,12 +257,13 @@ def refuse_meta(*arrays: object) -> None:
     """Refuse torch tensors on the meta device: a shape and a dtype, but no values to check
     or read.  (Keras's torch backend tries a call on meta tensors first and, when the call
     raises, runs it on real ones: a loss or metric state must not be built from meta.)"""
-    if any(is_tensor(a) and a.device.type == "meta" for a in arrays):  # type: ignore[attr-defined]
-        raise DataError(
-            "tensors with values (bcelab checks and reads them)",
-            "a tensor on the meta device, which holds a shape and a dtype but no values",
-            "pass the tensor on the CPU or a GPU",
-        )
+    for a in arrays:  # on every call: the module's name before any attribute
+        if type(a).__module__.startswith("torch") and a.device.type == "meta":  # type: ignore[attr-defined]
+            raise DataError(
+                "tensors with values (bcelab checks and reads them)",
+                "a tensor on the meta device, which holds a shape and a dtype but no values",
+                "pass the tensor on the CPU or a GPU",
+            )
 
 
 def _torch_traced(x: Array) -> bool:

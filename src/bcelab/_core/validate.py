@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
-from .arrays import accum_dtype, asarray, is_floating, is_traced, refuse_meta
+from .arrays import accum_dtype, asarray, is_floating, is_tensor, is_traced, refuse_meta
 from .display import count_of, counted
 
 __all__ = [
@@ -108,7 +108,8 @@ def check_values(
     """
     if is_traced(preds) or is_traced(targets):
         return False
-    refuse_meta(preds, targets)
+    if is_tensor(preds):  # one namespace: targets are tensors too
+        refuse_meta(preds, targets)
     ok = (targets >= 0) & (targets <= 1)
     ok = ok & ((preds >= 0) & (preds <= 1) if probs else (xp.abs(preds) < xp.inf))
     if bool(xp.all(ok)):
