@@ -273,6 +273,31 @@ def test_models_that_differ_on_one_row_are_not_told_apart() -> None:
     assert res.metrics["uncertainty"]["p_value"] == 1.0
 
 
+@pytest.mark.parametrize("differing", [1, 2, 3])
+def test_histogram_metrics_keep_the_tied_replicates_at_zero(differing: int) -> None:
+    # B is A but confidently wrong on a few rows.  A replicate that draws none of them
+    # (Poisson(1) weight 0 each: e^-k of the replicates) scores both models alike, so its
+    # difference is 0 in every metric.  The metrics of the histograms move the replicates
+    # by the binning difference (point - reference, 2e-6 for ROC-AUC, 3e-14 for ECE), and
+    # moving the tied ones as well gave ROC-AUC and ECE p = 0.00995 with 3 such rows
+    # (and ECE p = 0.0199 with one), where the tied replicates alone put p above 2 e^-k.
+    rng = np.random.default_rng(5)
+    n = 2000
+    z = rng.normal(size=n)
+    y = (rng.random(n) < special.expit(z)).astype(np.float64)
+    a = special.expit(z + rng.normal(0.0, 0.5, n))
+    b = a.copy()
+    rows = rng.choice(n, differing, replace=False)
+    b[rows] = np.where(y[rows] == 0, 0.95, 0.05)
+    res = PairedBootstrapStats(seed=0).update(a, b, y).compute()
+    floor = res.metrics["log_loss"]["p_value"]
+    for name in ("roc_auc", "pr_auc", "ece"):
+        m = res.metrics[name]
+        assert m["diff"] != 0.0, name
+        assert m["ci"][0] <= 0.0 <= m["ci"][1], (name, m["ci"])
+        assert m["p_value"] >= floor - 0.02, (name, m["p_value"], floor)
+
+
 def test_ids_make_the_intervals_cover_clustered_rows() -> None:
     """What the docs say of ``--id``: rows of one user are not independent, and keying
     them by the user makes the bootstrap resample users (a cluster bootstrap).

@@ -12,7 +12,9 @@ distribution is
 
 i.e. the replicates are moved by the binning difference; not the sum-based metrics of
 :data:`FROM_SUMS` (log loss, NE, Brier, calibration, uncertainty), which are exact in
-every replicate, so their replicates are used as they are.  ``ci`` is the
+every replicate, so their replicates are used as they are, and not a replicate whose
+difference is 0 (within :data:`ROUNDING_ULPS`): it drew none of the rows the two models
+score differently, so its difference stays exactly 0.  ``ci`` is the
 percentile interval of :math:`d^*` at ``confidence``, ``p_value`` the two-sided
 bootstrap p-value (of :math:`2\,\mathrm{diff} - d^*` instead for the metrics in
 :data:`REFLECTED`: the basic interval), ``se`` the standard deviation of :math:`d^*`
@@ -96,7 +98,7 @@ METHOD = {
     "(SplitMix64) keyed by (seed, row key, replicate)",
     "interval": "percentile (the floor((R + 1) alpha / 2)-th replicate from each end), "
     "replicates moved by the binning difference (point - reference; "
-    "none for the metrics of exact sums); "
+    "none for the metrics of exact sums, nor for a replicate whose difference is 0); "
     "discrimination and miscalibration: basic (the moved replicates reflected about the "
     "estimate, 2 diff - d*)",
     "p_value": "two-sided bootstrap: 2 min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (R + 1); "
@@ -186,11 +188,17 @@ def _one_metric(
     diff = float(point[1] - point[0])
     n_rep = reps.shape[1] - 1
     d = reps[1, :n_rep] - reps[0, :n_rep]
-    shift = 0.0 if name in FROM_SUMS else diff - float(reps[1, n_rep] - reps[0, n_rep])
-    star = d + (shift if math.isfinite(shift) else math.nan)
+    star = d
     if name not in FROM_SUMS:
+        shift = diff - float(reps[1, n_rep] - reps[0, n_rep])
         size = np.maximum(np.abs(reps[0, :n_rep]), np.abs(reps[1, :n_rep]))
-        star = _unrounded(star, np.maximum(size, max(abs(point[0]), abs(point[1]))))
+        size = np.maximum(size, max(abs(point[0]), abs(point[1])))
+        # a replicate in which the two models score alike (none of the rows they score
+        # differently was drawn) stays at 0: the binning shift is not a difference
+        tied = _unrounded(d, size) == 0.0
+        star = _unrounded(
+            np.where(tied, 0.0, d + (shift if math.isfinite(shift) else math.nan)), size
+        )
         diff = float(_unrounded(np.array(diff), max(abs(point[0]), abs(point[1]))))
     if name in REFLECTED:  # the basic interval: the replicates reflected about diff
         star = 2.0 * diff - star
