@@ -3,12 +3,14 @@ interval, too few rows), the header of an in-memory source, and zero differences
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyarrow as pa
 
 from bcelab.evaluation import compare
 from bcelab.evaluation.compare_report import render_html
-from bcelab.evaluation.compare_text import render_comparison
+from bcelab.evaluation.compare_text import notes, render_comparison
 
 from .compare_data import one_positive
 
@@ -75,7 +77,7 @@ def test_metrics_that_too_few_replicates_define_get_a_note() -> None:
     assert m["roc_auc"]["ci"] == [None, None] and m["roc_auc"]["diff"] is not None
     assert m["roc_auc"]["replicates_used"] < 39 <= m["log_loss"]["replicates_used"]
     text = render_comparison(res)
-    note = "of the 40 replicates define them (the others resampled no positive"
+    note = "of the 40 replicates define them (the others drew no row, or no positive"
     assert "ROC-AUC, PR-AUC: no interval, as only" in text.replace("NE, calibration, ", "")
     assert note in text and "a 95% interval needs 39: compare again with more" in text
     assert "Log loss" not in text.split("no interval")[0].splitlines()[-1]
@@ -155,8 +157,8 @@ def test_rows_that_share_few_ids_get_the_note_with_the_estimated_count() -> None
     table = _table(constant_a=False, rows=2_000)
     shared = table.append_column("id", pa.array(np.arange(2_000) % 20))
     text = render_comparison(compare(shared, preds=("a", "b"), target="y", id="id"))
-    assert "The rows share ids: the bootstrap resamples about " in text
-    assert "and with fewer than 50 ids the bootstrap intervals are too narrow" in text
+    assert "The bootstrap resamples about " in text and "the rows share ids, or a few" in text
+    assert "and with fewer than 50 such units the bootstrap intervals are too narrow" in text
     unique = table.append_column("id", pa.array(np.arange(2_000)))
     text = render_comparison(compare(unique, preds=("a", "b"), target="y", id="id"))
     assert "share ids" not in text and "fewer than 50" not in text
@@ -170,7 +172,7 @@ def test_one_id_for_every_row_gives_no_interval_and_says_why() -> None:
     assert d["resampling_units"] == 1.0 and d["verdict"]["better"] is None
     assert all(m["ci"] == [None, None] and m["p_value"] is None for m in d["metrics"].values())
     text = render_comparison(res)
-    assert "The comparison rests on one id, shared by every row:" in text
+    assert "The comparison rests on one id (every row with a weight above 0 has it):" in text
     assert "there are no intervals or p-values" in text and "is better than" not in text
     assert "rests on one id" in res._repr_html_()
     assert "rests on one id" in render_html(res, {})
@@ -200,3 +202,58 @@ def test_excluded_and_clipped_rows_are_counted_in_words() -> None:
         "200 rows (197 used); 2 NaN or null predictions of model A, 1 missing or invalid " in text
     )
     assert "target, 1 clipped prediction of model A;" in text and "nan a" not in text
+
+
+def test_weights_on_few_rows_are_named_as_the_cause() -> None:
+    # 500 rows keyed by position; the weight on one row, then on two, then on 500 but
+    # with one row of 1e6: the notes name the weights, not ids the data does not have
+    table = _table(constant_a=False, rows=500)
+    w = np.zeros(500)
+    w[7] = 1.0
+    res = compare(table.append_column("w", pa.array(w)), preds=("a", "b"), target="y", weight="w")
+    text = render_comparison(res)
+    assert "The comparison rests on one row (every other row has a weight of 0):" in text
+    w[8] = 1.0
+    res = compare(table.append_column("w", pa.array(w)), preds=("a", "b"), target="y", weight="w")
+    text = render_comparison(res)
+    assert "The weights rest on few rows: their effective number (Kish's" in text
+    assert "is 2.0, and with fewer than 50 such units the bootstrap intervals" in text
+    w = np.ones(500)
+    w[3] = 1e6
+    keyed = table.append_column("w", pa.array(w)).append_column("id", pa.array(np.arange(500)))
+    res = compare(keyed, preds=("a", "b"), target="y", weight="w", id="id")
+    text = render_comparison(res)
+    assert "a few ids carry most of the weight" in text and "The rows share ids" not in text
+
+
+def test_an_estimate_at_its_intervals_end_up_to_rounding_is_inside() -> None:
+    # two rows: NE's estimate and its replicates come from sums at two fixed-point
+    # scales, and the estimate was 2.9e-11 beyond the interval's end that it equals
+    table = pa.table({"y": [0.0, 1.0], "a": [0.3, 0.6], "b": [0.2, 0.7], "id": [0, 1]})
+    res = compare(table, preds=("a", "b"), target="y", id="id")
+    ne = res.to_dict()["metrics"]["ne"]
+    assert abs(ne["diff"] - ne["ci"][1]) < 1e-9 * abs(ne["diff"])
+    assert "NE: the estimate lies outside" not in render_comparison(res)
+
+
+def test_every_note_of_the_text_is_in_the_report_and_the_notebook_view() -> None:
+    res = compare(_table(constant_a=True), preds=("a", "b"), target="y")
+    text = render_comparison(res)
+    assert "the estimate lies outside its interval" in text
+    page, view = render_html(res, {}), res._repr_html_()
+    for note in notes(res.to_dict()):
+        assert html.escape(note) in page and html.escape(note) in view, note
+
+
+def test_a_positive_label_that_matches_no_target_is_named() -> None:
+    table = _table(constant_a=False, rows=300)
+    labels = pa.array(np.where(table.column("y").to_numpy() == 1, "yes", "no"))
+    text_table = table.set_column(0, "y", labels)
+    text = render_comparison(
+        compare(text_table, preds=("a", "b"), target="y", positive_label="maybe")
+    )
+    assert "The positive label 'maybe' matched no used target, so every target counts as 0" in text
+    text = render_comparison(
+        compare(text_table, preds=("a", "b"), target="y", positive_label="yes")
+    )
+    assert "matched no used target" not in text

@@ -226,7 +226,13 @@ def test_keywords_give_the_numbers_of_the_core(folder):
     assert by_preds.stats == bcelab.evaluate(d, target="y", preds="p", threads=2).stats
     ref = BinaryStats(kernel="numpy").update(preds=whole["p"], targets=whole["y"])
     _same_metrics(by_preds.metrics, ref.compute())
-    assert by_preds.to_dict()["columns"] == {"target": "y", "pred": "p", "weight": None, "by": None}
+    assert by_preds.to_dict()["columns"] == {
+        "target": "y",
+        "pred": "p",
+        "weight": None,
+        "by": None,
+        "positive_label": None,
+    }
     y, z = whole["y"].astype(np.float64), whole["z"].astype(np.float64)
     by_logits = bcelab.evaluate(d, logits="z", target="y")
     assert math.isclose(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -242,3 +243,24 @@ def test_a_comparison_refuses_targets_outside_the_interval(tmp_path: Path) -> No
     path = _labels_file(tmp_path, y, p, q=p[::-1].copy())
     with pytest.raises(DataError, match=r"first outside \[0, 1\]: -1 at row 4"):
         compare(path, preds=["p", "q"], target="y", replicates=40)
+
+
+def test_a_positive_label_that_matches_no_target_is_named_in_every_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 'maybe' for labels yes/no: every target counts as 0, which the metrics alone show
+    # only as a base rate of 0; the text, the JSON, the report page and the notebook view
+    # name the label
+    path = tmp_path / "labels.parquet"
+    pq.write_table(pa.table({"y": ["yes", "no", "yes", "no", "yes"], "p": P}), path)
+    args = [str(path), "--pred", "p", "--target", "y", "--positive-label", "maybe"]
+    note = "The positive label 'maybe' matched no used target, so every target counts as 0."
+    assert main(["eval", *args]) == 0
+    assert note in capsys.readouterr().out
+    assert main(["eval", *args, "--json", "--report", str(tmp_path / "rep")]) == 0
+    assert json.loads(capsys.readouterr().out)["columns"]["positive_label"] == "maybe"
+    assert html.escape(note) in (tmp_path / "rep" / "report.html").read_text()
+    res = bcelab.evaluate(path, preds="p", target="y", positive_label="maybe")
+    assert note in str(res) and html.escape(note) in res._repr_html_()
+    res = bcelab.evaluate(path, preds="p", target="y", positive_label="yes")
+    assert "matched no used target" not in str(res) + res._repr_html_()

@@ -244,7 +244,18 @@ def test_the_excluded_rows_line_counts_in_words() -> None:
     from bcelab.evaluation.markup import counts
 
     base = {"rows": 4, "rows_used": 3, "weight_total": 3.0, "nan_predictions": 0}
-    one = counts({**base, "rows_excluded": 1, "invalid_targets": 1, "clipped_predictions": 1})
+    cols = {"columns": {"positive_label": None}}
+    one = counts(
+        {
+            **cols,
+            "metrics": {**base, "rows_excluded": 1, "invalid_targets": 1, "clipped_predictions": 1},
+        }
+    )
     assert "1 row excluded" in one and "1 prediction clipped" in one
-    two = counts({**base, "rows_excluded": 2, "invalid_targets": 2, "clipped_predictions": 0})
+    two = counts(
+        {
+            **cols,
+            "metrics": {**base, "rows_excluded": 2, "invalid_targets": 2, "clipped_predictions": 0},
+        }
+    )
     assert "2 rows excluded" in two and "0 predictions clipped" in two

@@ -25,12 +25,10 @@ from .compare_labels import LABELS
 from .compare_result import ComparisonResult
 from .compare_text import (
     SEGMENT_METRICS,
-    few_rows_note,
     keying_line,
-    one_unit_note,
+    notes,
     p_floor_note,
     segments_legend,
-    undefined_notes,
 )
 from .markup import CSS
 from .text import segment_label
@@ -163,16 +161,13 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
     keyed = html.escape(keying_line(d, "an id column"))
     warn = "" if d["keyed_by"] == "id" else f"<div class=warn>{keyed}.</div>"
     sub_keyed = f"; {keyed}" if d["keyed_by"] == "id" else ""  # else the warning says it
-    floor_note = p_floor_note(d)
-    notes = (one_unit_note(d), few_rows_note(d), floor_note)
-    warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in notes if t)
+    warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in notes(d))
     floor = smallest_p_value(d["replicates"])
     floor_line = (
         ""
-        if floor_note
+        if p_floor_note(d)
         else f" The smallest p-value {d['replicates']} replicates can give is {floor:.3g}."
     )
-    warn += "".join(f"<div class=warn>{html.escape(t)}</div>" for t in undefined_notes(d))
     files = count_of(d["files"], "file") if d["files"] else "in memory"
     verdict = "".join(f"<p>{html.escape(t)}</p>" for t in (v["text"], v["why"]) if t)
     verdict = f"<div class=verdict>{verdict}</div>" if verdict else ""

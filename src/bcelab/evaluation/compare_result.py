@@ -16,13 +16,7 @@ from .._core.display import count_of
 from ..metrics import PairedBootstrapStats, PairedComparison
 from .compare_figures import forest
 from .compare_labels import LABELS
-from .compare_text import (
-    few_rows_note,
-    one_unit_note,
-    p_floor_note,
-    render_comparison,
-    undefined_notes,
-)
+from .compare_text import notes, render_comparison
 from .reader import Columns
 from .segment_keys import json_value
 
@@ -144,6 +138,7 @@ class ComparisonResult:
                 "weight": c.weight,
                 "by": c.by,
                 "id": c.id,
+                "positive_label": c.positive_label,
             },
             "keyed_by": comp["keyed_by"],
             "rows": comp["rows"],
@@ -202,17 +197,10 @@ class ComparisonResult:
             "paired bootstrap, "
             f"{d['replicates']} replicates (seed {d['seed']})"
         )
-        texts = (
-            v["text"],
-            v["why"],
-            one_unit_note(d),
-            few_rows_note(d),
-            p_floor_note(d),
-            *undefined_notes(d),
-        )
-        notes = "".join(f"<p>{html.escape(t)}</p>" for t in texts if t)
+        texts = (v["text"], v["why"], *notes(d))
+        paragraphs = "".join(f"<p>{html.escape(t)}</p>" for t in texts if t)
         return (
-            f"<div>{notes}<table><caption>{html.escape(caption)}</caption>"
+            f"<div>{paragraphs}<table><caption>{html.escape(caption)}</caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
 

@@ -14,7 +14,7 @@ from .._core.options import fewest_replicates, smallest_p_value
 from ..metrics.paired_result import REFLECTED
 from ..metrics.result import NEEDS
 from .compare_labels import LABELS
-from .text import segment_label, undefined_legend
+from .text import label_note, segment_label, undefined_legend
 
 if TYPE_CHECKING:
     from .compare_result import ComparisonResult
@@ -24,6 +24,7 @@ __all__ = [
     "SEGMENT_METRICS",
     "few_rows_note",
     "keying_line",
+    "notes",
     "one_unit_note",
     "p_floor_note",
     "render_comparison",
@@ -33,6 +34,9 @@ __all__ = [
 
 #: the metrics of the per-segment table
 SEGMENT_METRICS = ("log_loss", "roc_auc")
+#: An estimate this close (relative) to its interval's end is at the end: the estimate
+#: and the replicates come from sums at two fixed-point scales (NE on two rows: 2.9e-11)
+ROUNDING = 1e-9
 
 
 def _g(v: Any, spec: str = ".6g") -> str:
@@ -141,15 +145,17 @@ FEW_ROWS = 50
 
 
 def _few_units(part: dict[str, Any], keyed_by: str, replicates: int) -> float | None:
-    """The estimated number of ids a comparison (or a segment) resamples, where rows share
-    ids so clearly that fewer than :data:`FEW_ROWS` units remain (None otherwise).
+    """The number of independent units a comparison (or a segment) resamples, where
+    shared ids or uneven weights leave clearly fewer than :data:`FEW_ROWS` of them among
+    at least that many rows (None otherwise).
 
-    The estimate's relative error is about sqrt(2 / R); "clearly" is 3 of those below
-    the rows, so unique ids are not mistaken for shared ones."""
+    Keyed by position it is Kish's effective number of rows, exact; keyed by an id it is
+    estimated with a relative error of about sqrt(2 / R), and "clearly" is 3 of those
+    below the rows, so unique ids of equal weight are not mistaken for shared ones."""
     units = part.get("resampling_units")
-    if keyed_by != "id" or units is None or part["rows_used"] < FEW_ROWS:
+    if units is None or part["rows_used"] < FEW_ROWS:
         return None
-    margin = 1.0 - 3.0 * math.sqrt(2.0 / replicates)
+    margin = 1.0 - 3.0 * math.sqrt(2.0 / replicates) if keyed_by == "id" else 1.0
     return units if units < FEW_ROWS and units < margin * part["rows_used"] else None
 
 
@@ -163,7 +169,12 @@ def one_unit_note(d: dict[str, Any]) -> str:
     """A note when the comparison, or a segment, rests on one resampling unit ("" otherwise)."""
     segs = [segment_label(s["value"]) for s in d.get("segments") or () if _one_unit(s)]
     if _one_unit(d):
-        what = "one row" if d["rows_used"] == 1 else "one id, shared by every row"
+        if d["rows_used"] == 1:
+            what = "one row"
+        elif d["keyed_by"] == "id":
+            what = "one id (every row with a weight above 0 has it)"
+        else:
+            what = "one row (every other row has a weight of 0)"
         where = f"The comparison rests on {what}"
     elif segs:
         names = ", ".join(segs[:3]) + (f" and {len(segs) - 3} more" if len(segs) > 3 else "")
@@ -194,10 +205,16 @@ def few_rows_note(d: dict[str, Any]) -> str:
     units = _few_units(d, keyed, r)
     if d["rows_used"] < FEW_ROWS:
         where = f"Only {count_of(d['rows_used'], 'row')}: with fewer than {FEW_ROWS} rows"
+    elif units is not None and keyed == "id":
+        where = (
+            f"The bootstrap resamples about {count_of(round(units), 'independent id', grouped=True)} (estimated from "
+            "the replicates' total weights): the rows share ids, or a few ids carry most "
+            f"of the weight, and with fewer than {FEW_ROWS} such units"
+        )
     elif units is not None:
         where = (
-            f"The rows share ids: the bootstrap resamples about {units:,.0f} ids (estimated "
-            f"from the replicates' total weights), and with fewer than {FEW_ROWS} ids"
+            f"The weights rest on few rows: their effective number (Kish's, (sum of w)² / "
+            f"sum of w²) is {units:,.1f}, and with fewer than {FEW_ROWS} such units"
         )
     elif small:
         names = ", ".join(small[:3]) + (f" and {len(small) - 3} more" if len(small) > 3 else "")
@@ -248,7 +265,10 @@ def _outside_notes(metrics: dict[str, dict[str, Any]]) -> list[str]:
     beside: dict[bool, list[str]] = {False: [], True: []}
     for name, m in metrics.items():
         lo, hi = m["ci"]
-        if None not in (m["diff"], lo, hi) and not lo <= m["diff"] <= hi:
+        if None in (m["diff"], lo, hi):
+            continue
+        slack = ROUNDING * max(abs(m["diff"]), abs(lo), abs(hi))  # the replicates' fixed point
+        if not lo - slack <= m["diff"] <= hi + slack:
             beside[name in REFLECTED].append(LABELS.get(name, name))
     notes = []
     if beside[True]:
@@ -295,7 +315,8 @@ def undefined_notes(d: dict[str, Any]) -> list[str]:
     segments of ``--by``."""
     need = fewest_replicates(d["confidence"])
     why = (
-        "(the others resampled no positive or no negative row); a "
+        "(the others drew no row, or no positive or no negative row where the metric "
+        "needs both); a "
         f"{100 * d['confidence']:g}% interval needs {need}: compare again with more replicates."
     )
     notes = _undefined_for_both(d["metrics"])
@@ -321,6 +342,22 @@ def undefined_notes(d: dict[str, Any]) -> list[str]:
     return notes
 
 
+def notes(d: dict[str, Any]) -> list[str]:
+    """Every note under the verdict, in the order the text, the HTML report and the
+    notebook view show them: estimates outside their intervals, metrics without a value
+    or an interval, one resampling unit, few units, and the smallest p-value."""
+    m = d["metrics"]
+    no_positives = (
+        (m.get("uncertainty") or {}).get("a") == 0.0
+        and "calibration" in m
+        and (m["calibration"]["a"] is None)
+    )
+    label = label_note(d["columns"].get("positive_label"), no_positives)
+    texts = [*_outside_notes(m), *undefined_notes(d)]
+    more = (label, one_unit_note(d), few_rows_note(d), p_floor_note(d))
+    return texts + [t for t in more if t]
+
+
 def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") -> str:
     """The comparison as text (see the module docstring)."""
     d = res.to_dict()
@@ -328,9 +365,7 @@ def render_comparison(res: ComparisonResult, *, id_hint: str = "id='column'") ->
     lines = [*_header(res, d, id_hint), "", *_table(d["metrics"], pct)]
     v = d["verdict"]
     lines += [""] + [t for t in (v["text"], v["why"]) if t]
-    lines += _outside_notes(d["metrics"])
-    lines += undefined_notes(d)
-    lines += [t for t in (one_unit_note(d), few_rows_note(d), p_floor_note(d)) if t]
+    lines += notes(d)
     if res.columns.by is not None and d.get("segments"):
         lines += ["", *_segments(str(res.columns.by), d["segments"], pct)]
     return "\n".join(lines)

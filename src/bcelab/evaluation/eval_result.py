@@ -164,6 +164,7 @@ class EvalResult:
                 "logit" if c.logits else "pred": c.pred,
                 "weight": c.weight,
                 "by": c.by,
+                "positive_label": c.positive_label,
             },
             "rows": self.rows,
             "threshold": self.threshold,

@@ -11,7 +11,14 @@ from typing import Any
 
 from .._core.display import count_of
 from ..metrics.result import undefined_reason
-from .text import RECALIBRATED, in_sample_note, order_note, segment_label, undefined_legend
+from .text import (
+    RECALIBRATED,
+    in_sample_note,
+    label_note,
+    order_note,
+    segment_label,
+    undefined_legend,
+)
 
 __all__ = [
     "CSS",
@@ -192,7 +199,9 @@ def recalibration_table(d: dict[str, Any]) -> str:
     )
 
 
-def counts(m: dict[str, Any]) -> str:
+def counts(d: dict[str, Any]) -> str:
+    """The rows read and used, the excluded ones, and a positive label that matched none."""
+    m = d["metrics"]
     parts = [f"<b>{num(m['rows'])}</b> rows read, {num(m['rows_used'])} used"]
     if m.get("weight_total") != m.get("rows_used"):
         parts.append(f"total weight {num(m['weight_total'])}")
@@ -207,6 +216,8 @@ def counts(m: dict[str, Any]) -> str:
             f"{num(clipped)} prediction{'' if clipped == 1 else 's'} clipped. Evaluate in "
             "strict mode to make these errors.</div>"
         )
+    note = label_note(d["columns"].get("positive_label"), m.get("base_rate") == 0.0)
+    text += f"<div class=warn>{html.escape(note)}</div>" if note else ""
     return f"<p>{text}</p>"
 
 
@@ -249,7 +260,7 @@ def notebook_view(d: dict[str, Any]) -> str:
     return (
         f"<div class=bcelab-eval><style>{_NOTEBOOK_CSS}</style>"
         f"<b>Evaluation of {src}</b><div class=note>{columns_line(d)}</div>"
-        f"{counts(d['metrics'])}{metrics_table(d['metrics'])}"
+        f"{counts(d)}{metrics_table(d['metrics'])}"
         f"{_headings(decomposition_table(d) + recalibration_table(d))}"
         f"{_headings(segments_table(d))}"
         f"<div class=note>{html.escape(BOUND_NOTE)}.</div></div>"

@@ -106,7 +106,7 @@ def render_html(result: EvalResult, images: dict[str, bytes]) -> str:
 <title>bcelab evaluation: {src}</title><style>{CSS}</style></head><body>
 <h1>Evaluation of {src}</h1>
 <p class=sub>{columns_line(d)}</p>
-{counts(m)}
+{counts(d)}
 <h2>Metrics</h2>{metrics_table(m)}
 {why}
 {recalibration_table(d)}

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core.display import count_of
+from .._core.tables import format_value
 from ..metrics.result import NEEDS
 from .compare_labels import LABELS
 
@@ -17,6 +18,7 @@ __all__ = [
     "NULL_SEGMENT",
     "format_rate",
     "in_sample_note",
+    "label_note",
     "order_note",
     "recalibration_lines",
     "render",
@@ -80,6 +82,18 @@ def _g(v: Any) -> str:
     return "n/a" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
+def label_note(positive_label: object, no_positives: bool) -> str | None:
+    """A note when a positive label was given and no used target equals it: every target
+    then counts as 0, which is more often a mistyped label than data without positives."""
+    if positive_label is None or not no_positives:
+        return None
+    return (
+        f"The positive label {format_value(positive_label)} matched no used target, so every "
+        "target counts as 0. The label must equal a value of the target column exactly "
+        "(text as written, case included)."
+    )
+
+
 def render(res: EvalResult) -> str:
     """The metrics block, then one line per segment when ``by`` was given."""
     c = res.columns
@@ -94,6 +108,8 @@ def render(res: EvalResult) -> str:
     lines = [head, "", str(res.metrics)]
     if res.decomposition is not None:
         lines.append(f"{'decomposition':<18}{res.decomposition.summary_line()}")
+    note = label_note(c.positive_label, res.metrics.base_rate == 0.0)
+    lines += [note] if note else []
     if res.segments:
         by = str(c.by)
         width = max(len(by), *(len(segment_label(s.value)) for s in res.segments))
