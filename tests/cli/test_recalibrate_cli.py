@@ -104,6 +104,14 @@ def test_negative_rate_flag(capsys, data):
             "no --fit-on with --recalibrate downsampling",
         ),
         (["--recalibrate", "platt", "--save-map", "."], "--save-map must name a file"),
+        (
+            ["--recalibrate", "platt", "--save-map", "calib.parquet"],
+            "received --save-map calib.parquet, an existing file that is not a recalibration map",
+        ),
+        (
+            ["--recalibrate", "platt", "--report", "rep", "--save-map", "rep/platt.json"],
+            "--save-map outside the --report folder (the report writes its map as rep/map.json)",
+        ),
     ],
 )
 def test_eval_flag_errors_before_any_read(capsys, data, monkeypatch, flags, message):
@@ -269,3 +277,17 @@ def test_separated_classes_point_to_the_isotonic_flag(capsys, tmp_path, method):
     )
     assert rc == 2 and out == "" and "Traceback" not in err
     assert "separate the classes" in err and "use --recalibrate isotonic, which fits a step" in err
+
+
+def test_save_map_replaces_an_earlier_map_and_nothing_else(capsys, data):
+    args = ["eval", data / "preds.parquet", "--target", "y", "--pred", "p"]
+    m = data / "m.json"
+    for method in ("platt", "temperature"):  # a second run replaces the first map
+        rc, _, err = _run(capsys, *args, "--recalibrate", method, "--save-map", m)
+        assert rc == 0 and f"map: {m}" in err and load_map(m).method == method
+    before = (data / "preds.parquet").read_bytes()
+    rc, out, err = _run(
+        capsys, *args, "--recalibrate", "platt", "--save-map", data / "preds.parquet"
+    )
+    assert rc == 2 and out == "" and "not a recalibration map" in err
+    assert (data / "preds.parquet").read_bytes() == before

@@ -102,5 +102,40 @@ def check_recalibration_flags(ns: argparse.Namespace) -> RecalibrationFlags:
             "check the path",
         )
     if save is not None:
-        check_file(save, "--save-map", "map.json")
+        _check_map_file(check_file(save, "--save-map", "map.json"), ns)
     return RecalibrationFlags(method, fit_on, rate, save)
+
+
+#: a map's JSON is at most a few MB (an isotonic map of every fine bin); a larger
+#: existing file is not one, and is not read to find out
+_MAP_BYTES = 16 * 2**20
+
+
+def _check_map_file(out: Path, ns: argparse.Namespace) -> None:
+    """``--save-map``: a new file, or a map that an earlier run saved (replaced); never an
+    input, another file, or a file inside ``--report`` (which writes its own map.json)."""
+    report = getattr(ns, "report", None)
+    if report is not None and Path(report).absolute() in out.absolute().parents:
+        if out.name != "map.json" or out.parent.absolute() != Path(report).absolute():
+            raise OptionError(
+                "--save-map outside the --report folder (the report writes its map as "
+                f"{Path(report) / 'map.json'})",
+                f"received --save-map {out} and --report {report}",
+                "drop --save-map (the report holds the map), or save it outside the folder",
+            )
+        return
+    if not out.exists():
+        return
+    if out.stat().st_size <= _MAP_BYTES:
+        from ..metrics.recalibration import load_map  # only to check an existing file
+
+        try:
+            load_map(out)
+            return
+        except DataError:
+            pass
+    raise OptionError(
+        "--save-map naming a new file, or a map an earlier --save-map wrote (replaced)",
+        f"received --save-map {out}, an existing file that is not a recalibration map",
+        "choose another path for --save-map, or remove that file first",
+    )
