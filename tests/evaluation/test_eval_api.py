@@ -342,3 +342,10 @@ def test_a_segment_without_a_usable_row_is_reported_not_an_error(tmp_path, recal
 
     line = next(x for x in render(res).splitlines() if x.startswith("pending"))
     assert line.split()[1:] == ["10"] + ["n/a"] * 6
+
+
+@pytest.mark.parametrize("target", [None, "", 3])
+def test_a_target_that_is_not_a_column_name_is_an_option_error(tmp_path, target):
+    # target=None ended in KeyError: None from the column checks
+    with pytest.raises(OptionError, match=r"evaluate: target must be a column name"):
+        bcelab.evaluate(tmp_path / "not-there.parquet", preds="p", target=target)

@@ -407,3 +407,19 @@ def test_maps_at_the_edges_of_float64() -> None:
         fit_isotonic(state)
     with pytest.raises(DomainError, match=r"below 1e100"):
         ScalingStats().update(np.array([0.2, 0.7]), np.array([0.0, 1.0]), weights=np.full(2, 1e150))
+
+
+def test_a_scaling_fit_names_the_weight_or_the_logit_that_is_too_large() -> None:
+    # a logit of 1e200 without weights was refused with "divide the weights by their
+    # largest value"; the message names the logit and the fix that helps (clip it)
+    y = np.array([0.0, 1.0, 1.0])
+    with pytest.raises(DomainError, match=r"received a logit of 1e\+200\. clip the logits"):
+        ScalingStats().update(np.array([0.1, 1e200, -3.0]), y, logits=True)
+    w = np.array([1.0, 1e101, 1.0])
+    with pytest.raises(DomainError, match=r"received a weight of 1e\+101\. divide the weights"):
+        ScalingStats().update(np.array([0.2, 0.7, 0.4]), y, weights=w)
+    w = np.array([1.0, 400.0, 1.0])
+    with pytest.raises(
+        DomainError, match=r"a logit of 1e\+99 with a weight of 400 \(\|z\| sqrt\(w\) 2e\+100\)"
+    ):
+        ScalingStats().update(np.array([0.1, 1e99, -3.0]), y, weights=w, logits=True)

@@ -182,7 +182,7 @@ def _columns(
         )
     roles = {"preds": preds, "logits": logits, "target": target, "weight": weight, "by": by}
     for name, val in roles.items():
-        if val is not None and not (isinstance(val, str) and val):
+        if (val is not None or name == "target") and not (isinstance(val, str) and val):
             raise OptionError(
                 f"evaluate: {name} must be a column name",
                 f"received {name}={val!r}",

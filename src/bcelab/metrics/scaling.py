@@ -51,6 +51,27 @@ _NBYTES = len(_MAGIC) + 8 * (2 + 2 * len(_SUMS)) + 8 * 4
 _BIG = 1e100  # w and |z| sqrt(w): sums of w and w z^2 over 1e8 rows stay below 1e208
 
 
+def _too_big(fname: str, z: np.ndarray, w: np.ndarray, zw: np.ndarray) -> tuple[str, str, str]:
+    """The parts of the error for a weight, or a finite logit times the square root of
+    its weight, of 1e100 or more: the fit's sums of w and w z^2 would overflow."""
+    expected = f"{fname}: weights w and finite logits z with w and |z| sqrt(w) below 1e100"
+    i = int(np.argmax(w))
+    if w[i] >= _BIG:
+        return (
+            expected,
+            f"received a weight of {w[i]:.3g}",
+            "divide the weights by their largest value",
+        )
+    i = int(np.argmax(zw))
+    weighted = "" if w[i] == 1.0 else f" with a weight of {w[i]:.3g} (|z| sqrt(w) {zw[i]:.3g})"
+    return (
+        expected,
+        f"received a logit of {z[i]:.3g}{weighted}",
+        "clip the logits first, e.g. to [-1e6, 1e6]: a logit this large is a probability of "
+        "exactly 0 or 1 to double precision, and clipping it changes no prediction",
+    )
+
+
 class ScalingStats:
     """The loss, gradient and Hessian of scaling at fixed ``(a, b)``: one pass's state.
 
@@ -100,11 +121,7 @@ class ScalingStats:
             zw = np.abs(np.where(np.isfinite(z), z, 0)) * np.sqrt(w)
             big = float(np.max(np.maximum(zw, w), initial=0.0))
         if not big < _BIG:  # the fit's sums of w and w z^2 must stay finite
-            raise DomainError(
-                f"{fname}: weights w and finite logits z with w and |z| sqrt(w) below 1e100",
-                f"received {big:.3g}",
-                "divide the weights by their largest value; logits this large are saturated",
-            )
+            raise DomainError(*_too_big(fname, z, w, zw))
         inf = keep & np.isinf(z) & (w > 0)
         wrong = inf & (((z > 0) & (y < 1)) | ((z < 0) & (y > 0)))
         fin = keep & ~np.isinf(z) & (w > 0)
