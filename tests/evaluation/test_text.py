@@ -112,3 +112,18 @@ def test_a_comparison_explains_the_n_a_of_its_one_class_segments() -> None:
     assert legend in render_html(res, {})
     both = compare(_table(), preds=("p", "q"), target="y", by="s")
     assert "undefined for those rows" not in str(both)
+
+
+def test_an_infinite_log_loss_reads_inf_in_the_recalibration_and_segment_tables() -> None:
+    # a prediction of exactly 0 for a positive: the log loss is inf, which the metrics
+    # line printed while the before/after table and the segment table said n/a
+    table = _table()
+    p = table.column("p").to_numpy().copy()
+    y = table.column("y").to_numpy().copy()
+    p[1], y[1] = 0.0, 1.0  # row 1 is in segment "None"
+    table = table.set_column(1, "p", pa.array(p)).set_column(0, "y", pa.array(y))
+    res = bcelab.evaluate(table, preds="p", target="y", by="s", recalibrate="platt")
+    text = render(res)
+    assert any(line.split() == ["log", "loss", "inf", "inf"] for line in text.splitlines())
+    row = next(line for line in text.splitlines() if line.startswith("None "))
+    assert row.split()[2] == "inf" and "n/a" not in row

@@ -82,6 +82,13 @@ def _g(v: Any) -> str:
     return "n/a" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
+def _cell(metrics: Any, key: str) -> str:
+    """A metric of a :class:`~bcelab.metrics.BinaryMetrics` for a table: an infinite log
+    loss reads inf (its JSON form, null, would read n/a), an undefined metric n/a."""
+    v = getattr(metrics, key, None)
+    return "n/a" if isinstance(v, float) and math.isnan(v) else _g(v)
+
+
 def label_note(positive_label: object, no_positives: bool) -> str | None:
     """A note when a positive label was given and no used target equals it: every target
     then counts as 0, which is more often a mistyped label than data without positives."""
@@ -116,8 +123,7 @@ def render(res: EvalResult) -> str:
         cols = ("rows", *SEGMENT_COLUMNS)
         lines += ["", f"{by:<{width}}  " + "  ".join(f"{h:>12}" for h in cols)]
         for s in res.segments:
-            d = s.metrics.to_dict()
-            vals = [str(s.stats.rows)] + [_g(d.get(k)) for k in SEGMENT_COLUMNS]
+            vals = [str(s.stats.rows)] + [_cell(s.metrics, k) for k in SEGMENT_COLUMNS]
             lines.append(
                 f"{segment_label(s.value):<{width}}  " + "  ".join(f"{v:>12}" for v in vals)
             )
@@ -186,7 +192,8 @@ def recalibration_lines(res: EvalResult) -> list[str]:
     ]
     before, after = res.metrics.to_dict(), rec.metrics.to_dict()
     for key, label in RECALIBRATED:
-        lines.append(f"  {label:<16}{_g(before.get(key)):>12}  {_g(after.get(key)):>12}")
+        cells = _cell(res.metrics, key), _cell(rec.metrics, key)
+        lines.append(f"  {label:<16}{cells[0]:>12}  {cells[1]:>12}")
     notes = (
         order_note(rec.method, rec.recalibration_map.params, before, after),
         in_sample_note(rec.evaluated_in_fit),
