@@ -543,3 +543,15 @@ def test_the_range_of_predictions_never_reads_one_for_less(
     )
     assert main(["eval", str(path), "--target", "y", "--pred", "p"]) == 0
     assert "range [1e-17, 0.9999999999999999])" in capsys.readouterr().out
+
+
+def test_a_full_standard_output_is_named_as_such() -> None:
+    # `bcelab loss ... > /dev/full`: the message said "a file: No space left on device"
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    cmd = [sys.executable, "-m", "bcelab", "loss", "--preds", "0.3", "--targets", "1"]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    line = _one_clear_line(done.stderr)
+    assert done.returncode == 2
+    assert "the printed output (standard output): No space left on device" in line

@@ -41,7 +41,8 @@ _CAUSES = {
 
 def from_os_error(err: OSError) -> OutputError:
     """``OSError`` -> :class:`OutputError` with the path, the cause and what to do."""
-    path = err.filename if err.filename is not None else "a file"
+    # without a file name, the error came from a stream: what the command prints
+    path = err.filename if err.filename is not None else "the printed output (standard output)"
     cause = err.strerror or type(err).__name__
     return OutputError(
         "a path bcelab can read and write",
