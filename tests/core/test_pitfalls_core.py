@@ -128,6 +128,29 @@ def test_p13_focal_gradients_finite_at_extremes() -> None:
         )
 
 
+@pytest.mark.parametrize("alpha", [None, 0.25])
+def test_focal_gradient_at_infinite_logits_on_the_wrong_side(alpha: float | None) -> None:
+    # x = +inf with y = 0 and x = -inf with y = 1: the loss is inf and its gradient the
+    # limit from finite logits, +-1 (times alpha_t) as the analytic gradient gives; autodiff
+    # gave NaN (the factor's derivative 0 times the infinite cross-entropy)
+    torch = pytest.importorskip("torch")
+    x = np.array([np.inf, -np.inf, np.inf, -np.inf, 3.0])
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    want = bcelab.focal_with_logits_grad(x, y, gamma=2.0, alpha=alpha)
+    assert np.isfinite(want).all() and want[0] > 0 > want[1]
+    xt = torch.tensor(x, requires_grad=True)
+    loss = bcelab.focal_with_logits(xt, torch.tensor(y), gamma=2.0, alpha=alpha, reduction="sum")
+    loss.backward()
+    np.testing.assert_allclose(xt.grad.numpy(), want, rtol=1e-12)
+    jnp = pytest.importorskip("jax.numpy")
+    import jax
+
+    def f(z: object) -> object:
+        return bcelab.focal_with_logits(z, jnp.asarray(y), gamma=2.0, alpha=alpha, reduction="sum")
+
+    np.testing.assert_allclose(np.asarray(jax.grad(f)(jnp.asarray(x))), want, rtol=1e-6)
+
+
 def test_p14_label_smoothing_on_torch() -> None:
     # pytorch#91545: BCE has no label smoothing in PyTorch
     torch = pytest.importorskip("torch")

@@ -218,8 +218,13 @@ def focal(
         weight = xp.exp(gamma * log_1mpt)
         if pq is not None:
             weight = accurate_value(xp, focal_factor(xp, y, pq[0], pq[1], gamma), weight)
-        # weight == 0 exactly where the prediction is perfect; ce is then 0 too.
-        ce = xp.where(weight == 0, 0.0, weight * ce)
+        # weight == 0 exactly where the prediction is perfect; ce is then 0 too.  Where ce
+        # is infinite (a logit of -inf or +inf on the wrong side) the weight's derivative
+        # is 0 and the product rule would give 0 * inf: there the derivative is the
+        # weight times that of ce, the limit from finite logits (+-1, as the BCE's)
+        inf = xp.isinf(ce)
+        weighted = xp.where(inf, stop_gradient(weight) * ce, weight * xp.where(inf, 0.0, ce))
+        ce = xp.where(weight == 0, 0.0, weighted)
     return _alpha_weighted(xp, ce, y, alpha)
 
 
