@@ -9,6 +9,8 @@ results documented to an absolute error, at most ``ulps`` ulp of a named *scale*
 (the BCE for the KL from logits, the larger of the two terms for gradients that are a
 difference of two terms).
 
+JAX arrays with ``jax_enable_x64`` are checked in float64 as a third path.
+
 ``BCELAB_ACCURACY_POINTS=50000 pytest tests/core/test_accuracy_random.py`` runs the
 larger check (the default, 1,500 points per case, keeps CI fast).
 """
@@ -122,12 +124,50 @@ CASES = [
         scale="terms",
     ),
 ]
+#: The float64 bounds on JAX (README, "JAX"), for inputs, results and scales that are 0
+#: or at least 1e-200: XLA on the CPU flushes subnormal numbers to zero, so a result or
+#: an intermediate below float64's normal range may become 0.  The focal gradient for
+#: gamma > 1 is left out: its factor's intermediates underflow at moderate logits there.
+JAX = {
+    "bce": 2,
+    "bce_with_logits": 3,
+    "binary_kl": 8,
+    "binary_kl(logits)": 4,
+    "bce_grad": 2,
+    "bce_with_logits_grad": 4,
+    "focal": 10,
+    "focal(gamma=0.5)": 10,
+    "focal_with_logits": 10,
+    "focal_with_logits_grad(gamma=0.5)": 10,
+}
+NORMAL = 1e-200
+
+
+def _normal_range(kind: str, pred: np.ndarray, y: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The points whose inputs and result (or scale) are 0 or at least :data:`NORMAL`."""
+    small = np.abs(pred) if kind == "probs" else np.exp(-np.abs(pred))
+    parts = [small, y, 1.0 - y, np.abs(scale)] + ([1.0 - pred] if kind == "probs" else [])
+    return np.logical_and.reduce([(a == 0) | (a >= NORMAL) for a in parts])
+
+
 PARAMS = [
     pytest.param(c, dtype, path, id=f"{c.name}-{dtype}-{path}")
     for c in CASES
     for dtype in ("float64", "float32")
     for path in (("generic", "kernel") if c.fused else ("generic",))
+] + [  # JAX with jax_enable_x64: float64 on XLA's own functions (its log1p is replaced)
+    pytest.param(c, "float64", "jax", id=f"{c.name}-float64-jax") for c in CASES if c.name in JAX
 ]
+
+
+def _call(case: Case, pred: np.ndarray, y: np.ndarray, path: str) -> np.ndarray:
+    """The case's function on the path's arrays, as NumPy."""
+    if path != "jax":
+        return np.asarray(case.fn(pred, y))
+    jax = pytest.importorskip("jax")
+    with jax.enable_x64(True):
+        jnp = jax.numpy
+        return np.asarray(case.fn(jnp.asarray(pred), jnp.asarray(y)))
 
 
 @cache
@@ -156,7 +196,7 @@ def test_random_points_within_documented_bound(case: Case, dtype: str, path: str
     before = kernels.available()
     kernels.set_enabled(path == "kernel")
     try:
-        got = np.asarray(case.fn(pred, y))
+        got = _call(case, pred, y, path)
     finally:
         kernels.set_enabled(before)
     assert got.dtype == np.dtype(dtype) and got.shape == pred.shape
@@ -171,8 +211,11 @@ def test_random_points_within_documented_bound(case: Case, dtype: str, path: str
     assert np.array_equal(np.isfinite(got), finite), "inf/NaN where the exact value is finite"
     assert np.array_equal(got[~finite], rounded[~finite]), "wrong infinity"
     err = np.where(finite, R.ulp_error(got, np.where(finite, exact, 0.0), dtype, scale), 0.0)
-    worst = int(np.argmax(err))
     bound = case.ulps[dtype]
+    if path == "jax":
+        err = np.where(_normal_range(case.kind, pred, y, exact if scale is None else scale), err, 0)
+        bound = JAX[case.name]
+    worst = int(np.argmax(err))
     print(
         f"{case.name} {dtype} {path}: worst {err[worst]:.3g} ulp (bound {bound}) at "
         f"pred={pred[worst]!r}, target={y[worst]!r}"

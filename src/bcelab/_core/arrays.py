@@ -285,6 +285,12 @@ def has_autograd(x: Array) -> bool:
     return is_tensor(x) or bool(array_api_compat.is_jax_array(x))
 
 
+def is_jax_float64(x: Array) -> bool:
+    """Whether ``x`` is a float64 JAX array (``jax_enable_x64``): XLA's own ``log1p`` is
+    not accurate there (:func:`bcelab._core.formulas.log1p`)."""
+    return bool(array_api_compat.is_jax_array(x)) and str(x.dtype) == "float64"
+
+
 def may_need_gradient(x: Array) -> bool:
     """Whether autograd may ask for a derivative in ``x``: a torch tensor that requires
     grad, or any JAX array (under ``jax.grad`` a traced value cannot tell)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .arrays import namespace_of
+from .formulas import log1p
 
 __all__ = ["expm1mx", "kl_exact", "log1pmx", "logit"]
 
@@ -40,7 +41,7 @@ def log1pmx(xp: Any, u: Array) -> Array:
     for k in range(_LOG1PMX_TERMS, 0, -1):  # sum_{k >= 1} s^(2k) / (2k + 1), by Horner in s^2
         series = (series + 1.0 / (2 * k + 1)) * s2
     near = -(us * us) / (2.0 + us) + 2.0 * s * series
-    far = xp.log1p(xp.where(small, 0.0, u)) - xp.where(small, 0.0, u)
+    far = log1p(xp, xp.where(small, 0.0, u)) - xp.where(small, 0.0, u)
     return xp.where(small, near, far)
 
 
@@ -60,8 +61,8 @@ def logit(xp: Any, y: Array) -> Array:
     """``log(y / (1 - y))`` to a few ulp: ``log1p`` of ``(2y - 1) / (1 - y)`` near 1/2."""
     mid = (y >= 0.25) & (y <= 0.75)
     ym = xp.where(mid, y, 0.5)
-    near = xp.log1p((2.0 * ym - 1.0) / (1.0 - ym))
-    far = xp.log(y) - xp.log1p(-y)
+    near = log1p(xp, (2.0 * ym - 1.0) / (1.0 - ym))
+    far = xp.log(y) - log1p(xp, -y)
     return xp.where(mid, near, far)
 
 
@@ -113,7 +114,7 @@ def _log_ratio(xp: Any, a: Array, b: Array, rel: Array) -> Array:
     to ``log(a) - log(b)``.
     """
     big = (rel > -0.5) & xp.isfinite(rel)  # rel overflows for a subnormal b
-    via_rel = xp.log1p(xp.where(big & (b > 0), rel, 0.0))
+    via_rel = log1p(xp, xp.where(big & (b > 0), rel, 0.0))
     ratio = a / b
     via_ratio = xp.where(
         xp.isfinite(ratio) | (b == 0), xp.log(ratio), xp.log(a) - xp.log(xp.where(b > 0, b, 1.0))
@@ -139,7 +140,7 @@ def _kl_soft_logits(xp: Any, x: Array, y: Array, a: Array, b: Array) -> Array:
     near = xp.abs(ds) <= 1.0
     dn = xp.where(near, ds, 0.0)
     k_near = log1pmx(xp, ys * xp.expm1(dn)) + ys * expm1mx(xp, dn)
-    k_far = y * (xp.log(y) + a) + (1.0 - y) * (xp.log1p(-y) + b)
+    k_far = y * (xp.log(y) + a) + (1.0 - y) * (log1p(xp, -y) + b)
     return xp.where(near, k_near, k_far)
 
 
