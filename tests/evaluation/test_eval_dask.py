@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import bcelab
-from bcelab.errors import DomainError, OptionError
+from bcelab.errors import DataError, DomainError, OptionError
 
 distributed = pytest.importorskip("distributed")
 
@@ -192,3 +192,19 @@ def test_nan_segment_is_one_segment_on_dask(client, tmp_path):
     dask = bcelab.evaluate(tmp_path, engine="dask", scheduler=client, **kw)
     assert len(dask.segments) == 2 and np.isnan(dask.segments[1].value)
     _assert_identical(local, dask)
+
+
+def test_too_many_segments_across_files_names_the_column(client, tmp_path):
+    """Each file under the limit, the files together over it: the merge task's error
+    names the column, as the local engine's does."""
+    from bcelab.evaluation.tasks import MAX_SEGMENTS
+
+    _ready(client)
+    for i in range(2):
+        g = np.arange(i * 150, (i + 1) * 150)
+        t = pa.table({"y": np.ones(150), "p": np.full(150, 0.5), "g": g})
+        pq.write_table(t, tmp_path / f"part-{i}.parquet")
+    with pytest.raises(
+        DataError, match=f"at most {MAX_SEGMENTS} distinct values in the by column 'g'"
+    ):
+        bcelab.evaluate(tmp_path, preds="p", target="y", by="g", engine="dask", scheduler=client)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 import bcelab
 from bcelab.errors import DataError, DTypeError
 from bcelab.evaluation.columns import Columns
+from bcelab.evaluation.merge_tree import OrderedReducer, tree_reduce
 from bcelab.evaluation.reader import iter_unit, plan_units
-from bcelab.evaluation.tasks import OrderedReducer, tree_reduce
 
 COLS = Columns("y", "p")
 

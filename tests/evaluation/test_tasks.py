@@ -136,3 +136,42 @@ def test_nan_in_a_float_by_column_is_one_segment_across_batches_and_files(tmp_pa
     nan_rows = np.isnan(g)
     want = bcelab.metrics.BinaryStats().update(p[nan_rows], y[nan_rows]).compute()
     assert res.segments[2].metrics.log_loss == pytest.approx(want.log_loss, rel=1e-12)
+
+
+def _split_segments(folder: Path, files: int, per_file: int) -> None:
+    """``files`` Parquet files of ``per_file`` distinct ``g`` values each, none shared."""
+    for i in range(files):
+        g = np.arange(i * per_file, (i + 1) * per_file)
+        p = np.full(per_file, 0.5)
+        pq.write_table(pa.table({"y": np.ones(per_file), "p": p, "g": g}), folder / f"{i}.parquet")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_too_many_segments_across_files_is_a_data_error_naming_the_column(
+    tmp_path: Path, threads: int
+) -> None:
+    """Each file is under the limit and only the merged states are over it: the merge's
+    error is the library's DataError (the command line's one message), with the column."""
+    from bcelab.evaluation.tasks import MAX_SEGMENTS
+
+    per_file = MAX_SEGMENTS // 2 + 22  # 150 each, 300 together
+    _split_segments(tmp_path, 2, per_file)
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(tmp_path, preds="p", target="y", by="g", threads=threads)
+    assert str(e.value).startswith(f"at most {MAX_SEGMENTS} distinct values in the by column 'g'")
+    assert f"found {2 * per_file} or more" in e.value.received
+    assert "coarser column than 'g'" in e.value.fix
+
+
+def test_a_dask_merge_over_the_limit_names_the_column(tmp_path: Path) -> None:
+    """The Dask merge task sends the same error across processes (as a PortableError)."""
+    from bcelab.evaluation.tasks import MAX_SEGMENTS, PortableError, merge_encoded, run_unit
+
+    _split_segments(tmp_path, 2, MAX_SEGMENTS // 2 + 22)
+    cols = Columns("y", "p", by="g")
+    plan = Plan(cols)
+    a, b = (run_unit(u, plan) for u in plan_units(sorted(tmp_path.iterdir()), cols))
+    with pytest.raises(PortableError) as e:
+        merge_encoded(a, b, plan)
+    err = e.value.restore()
+    assert type(err) is DataError and "by column 'g'" in err.expected

@@ -1,7 +1,7 @@
 """The Dask engine: the same unit tasks on a ``dask.distributed`` cluster, merged by a tree.
 
 Every unit becomes one task (:func:`~bcelab.evaluation.tasks.run_unit`, a pure function
-of its unit), and the states are merged by :func:`~bcelab.evaluation.tasks.tree_reduce`
+of its unit), and the states are merged by :func:`~bcelab.evaluation.merge_tree.tree_reduce`
 with :func:`~bcelab.evaluation.tasks.merge_encoded` tasks, the same tree as the local
 engine, so both engines give bit-identical results.  If a worker dies, the scheduler
 recomputes the lost unit states from their files; a unit's state is only ever merged
@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import DataError, OptionError
 from .local_engine import ProgressFn, check_rows, total_rows
+from .merge_tree import tree_reduce
 from .reader import Unit
 from .tasks import (
     Plan,
@@ -29,7 +30,6 @@ from .tasks import (
     merge_encoded,
     run_unit,
     run_unit_group,
-    tree_reduce,
 )
 
 __all__ = [
@@ -176,7 +176,7 @@ def run_dask(
                 merge_encoded,
                 a,
                 b,
-                plan.accumulator,
+                plan,
                 key=f"bcelab-merge-{token}-{next(count)}",
                 pure=False,
             )

@@ -1,10 +1,10 @@
 """The local engine: units run on a small pool of threads, merged in a fixed order.
 
 Each thread reads one unit at a time and returns the unit's fixed-size states.  The
-calling thread merges them with :class:`~bcelab.evaluation.tasks.OrderedReducer` (the
+calling thread merges them with :class:`~bcelab.evaluation.merge_tree.OrderedReducer` (the
 same tree as the Dask engine), so the result does not depend on which thread finished
 first; states whose merges are exact (integer sums) are merged as they arrive
-(:class:`~bcelab.evaluation.tasks.RunningReducer`), which gives the same bits.  At most
+(:class:`~bcelab.evaluation.merge_tree.RunningReducer`), which gives the same bits.  At most
 ``threads + 1`` units are in flight, so memory stays constant whatever the number of
 units.  Reading (pyarrow) and the metric kernel (numba, ``nogil``) release
 the GIL, so the threads run in parallel.  When no unit is left to start, a free thread

@@ -12,21 +12,19 @@ that makes the tasks accumulate another state than ``BinaryStats``, and a
 (:func:`batch_arrays`).  An accumulator may also declare ``max_segments`` (the most
 ``by`` values, default :data:`MAX_SEGMENTS`) and ``exact_merge`` (see below).
 
-Floating-point addition is not associative, so the engines merge the unit states in one
-fixed tree, :func:`tree_reduce` (pairs of neighbours, level by level).  The local engine
-builds the same tree incrementally with :class:`OrderedReducer`.  Both engines therefore
+Both engines merge the unit states in the fixed tree of :mod:`.merge_tree`, so they
 return bit-identical numbers.  States whose merges are exact (integer sums, an
 accumulator with ``exact_merge = True``) give the same bits in any order, so the local
-engine merges them as they arrive (:class:`RunningReducer`), holding one state instead
-of the tree's O(log n) blocks.
+engine merges them as they arrive (:func:`reducer`).  More ``by`` values than the plan
+allows are a :class:`DataError` naming the column, whether one unit holds them or only
+the units together (:func:`merge_objects`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +32,7 @@ from .. import errors
 from ..errors import BCELabError, DataError
 from ..metrics import BinaryStats
 from .columns import Columns, check_target_range, check_weight_range
+from .merge_tree import OrderedReducer, RunningReducer
 from .reader import DEFAULT_BATCH_ROWS, Batch, Unit, iter_unit
 from .segment_keys import Key, segment_key
 from .segment_rows import RowsOrigin, RowsUpdateError, SegmentRows
@@ -41,23 +40,21 @@ from .unit_share import UnitShare
 
 __all__ = [
     "MAX_SEGMENTS",
-    "OrderedReducer",
     "Plan",
     "PortableError",
-    "RunningReducer",
     "UnitResult",
     "batch_arrays",
     "decode",
     "merge_encoded",
+    "merge_objects",
     "reducer",
     "run_unit",
     "run_unit_objects",
     "segment_limit",
-    "tree_reduce",
+    "too_many_segments",
 ]
 
 MAX_SEGMENTS = 256  # each segment holds a ~0.7 MB state
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,6 +80,10 @@ class UnitResult:
 class PortableError(Exception):
     """A :class:`BCELabError` flattened to strings so that it survives pickling between
     processes; :meth:`restore` rebuilds the original class."""
+
+    @classmethod
+    def of(cls, e: BCELabError) -> PortableError:
+        return cls(type(e).__name__, e.expected, e.received, e.fix)
 
     def restore(self) -> BCELabError:
         cls_name, expected, received, fix = self.args
@@ -135,16 +136,21 @@ def segment_limit(plan: Plan) -> int:
     return int(getattr(plan.accumulator, "max_segments", MAX_SEGMENTS))
 
 
+def too_many_segments(plan: Plan, received: str) -> DataError:
+    """The error for more ``by`` values than :func:`segment_limit` allows."""
+    by = plan.columns.by
+    return DataError(
+        f"at most {segment_limit(plan)} distinct values in the by column {by!r}",
+        received,
+        f"segment by a coarser column than {by!r} (each segment keeps its own state)",
+    )
+
+
 def _state(states: dict[Key, Any], key: Key, plan: Plan, unit: Unit) -> Any:
     """The segment's state, created on first use with one kernel thread (see below)."""
     if key not in states:
-        limit = segment_limit(plan)
-        if len(states) >= limit:
-            raise DataError(
-                f"at most {limit} distinct values in the by column {plan.columns.by!r}",
-                f"found more in {unit.where()}",
-                "segment by a coarser column (each segment keeps its own state)",
-            )
+        if len(states) >= segment_limit(plan):
+            raise too_many_segments(plan, f"found more in {unit.where()}")
         acc = plan.accumulator
         states[key] = BinaryStats(threads=1) if acc is None else acc.empty()
     return states[key]
@@ -262,7 +268,7 @@ def run_unit(unit: Unit, plan: Plan) -> UnitResult:
     try:
         res = run_unit_objects(unit, plan)
     except BCELabError as e:
-        raise PortableError(type(e).__name__, e.expected, e.received, e.fix) from None
+        raise PortableError.of(e) from None
     return UnitResult(res.rows, {k: s.to_bytes() for k, s in res.states.items()})
 
 
@@ -278,13 +284,12 @@ def run_unit_group(units: list[Unit], plan: Plan) -> UnitResult:
     a bit, so a Dask task can take several units and send one state instead of one per
     unit (the states of a paired bootstrap are tens of MB each).
     """
-    limit = segment_limit(plan)
     total = UnitResult(0)
     try:
         for u in units:
-            total = merge_objects(total, run_unit_objects(u, plan), limit)
+            total = merge_objects(total, run_unit_objects(u, plan), plan)
     except BCELabError as e:
-        raise PortableError(type(e).__name__, e.expected, e.received, e.fix) from None
+        raise PortableError.of(e) from None
     return UnitResult(total.rows, {k: s.to_bytes() for k, s in total.states.items()})
 
 
@@ -297,103 +302,32 @@ def decode(res: UnitResult, accumulator: Any = None) -> UnitResult:
     )
 
 
-def merge_objects(a: UnitResult, b: UnitResult, max_segments: int = MAX_SEGMENTS) -> UnitResult:
-    """Merge ``b`` into ``a`` segment by segment (``a``'s dict is updated in place)."""
+def merge_objects(a: UnitResult, b: UnitResult, plan: Plan) -> UnitResult:
+    """Merge ``b`` into ``a`` segment by segment (``a``'s dict is updated in place); a
+    :class:`DataError` when the segments together are more than the plan allows."""
     a.rows += b.rows
     for k, s in b.states.items():
         if k in a.states:
             a.states[k].merge(s)
         else:
             a.states[k] = s
-    if len(a.states) > max_segments:
-        raise PortableError(
-            "DataError",
-            f"at most {max_segments} distinct values in the by column",
-            f"found {len(a.states)}",
-            "segment by a coarser column",
-        )
+    if len(a.states) > segment_limit(plan):
+        raise too_many_segments(plan, f"found {len(a.states)} or more over all the rows")
     return a
 
 
-def merge_encoded(a: UnitResult, b: UnitResult, accumulator: Any = None) -> UnitResult:
+def merge_encoded(a: UnitResult, b: UnitResult, plan: Plan) -> UnitResult:
     """Pure merge of two results whose states are bytes (used as a Dask task)."""
-    limit = int(getattr(accumulator, "max_segments", MAX_SEGMENTS))
-    m = merge_objects(decode(a, accumulator), decode(b, accumulator), limit)
+    acc = plan.accumulator
+    try:
+        m = merge_objects(decode(a, acc), decode(b, acc), plan)
+    except BCELabError as e:
+        raise PortableError.of(e) from None
     return UnitResult(m.rows, {k: s.to_bytes() for k, s in m.states.items()})
-
-
-def tree_reduce(items: list[T], merge: Callable[[T, T], T]) -> T:
-    """Merge neighbours pairwise, level by level: ``((0 1) (2 3)) 4`` for five items."""
-    if not items:
-        raise ValueError("tree_reduce needs at least one item")
-    while len(items) > 1:
-        nxt = [merge(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
-        if len(items) % 2:
-            nxt.append(items[-1])
-        items = nxt
-    return items[0]
-
-
-class OrderedReducer:
-    """The tree of :func:`tree_reduce`, built as results arrive in any order.
-
-    Items are buffered until all earlier indices are in, then pushed on a binary
-    counter (two blocks of the same size are merged), so at most O(log n) merged
-    blocks plus the out-of-order ones are held at a time.
-    """
-
-    def __init__(self, merge: Callable[[Any, Any], Any]) -> None:
-        self._merge = merge
-        self._pending: dict[int, Any] = {}
-        self._next = 0
-        self._stack: list[tuple[int, Any]] = []  # (level, merged block)
-
-    def add(self, index: int, item: Any) -> None:
-        self._pending[index] = item
-        while self._next in self._pending:
-            block, level = self._pending.pop(self._next), 0
-            self._next += 1
-            while self._stack and self._stack[-1][0] == level:
-                block = self._merge(self._stack.pop()[1], block)
-                level += 1
-            self._stack.append((level, block))
-
-    def empty(self) -> bool:
-        """Whether no item was added."""
-        return self._next == 0 and not self._pending
-
-    def result(self) -> Any:
-        if self._pending or not self._stack:
-            raise ValueError(f"missing items: have {self._next}, pending {sorted(self._pending)}")
-        out = self._stack[-1][1]
-        for _, block in reversed(self._stack[:-1]):
-            out = self._merge(block, out)
-        return out
-
-
-class RunningReducer:
-    """One running merge in arrival order, for states whose merge is exact (any order
-    gives the same bits): one merged state is held instead of a tree's O(log n) blocks."""
-
-    def __init__(self, merge: Callable[[Any, Any], Any]) -> None:
-        self._merge = merge
-        self._total: Any = None
-
-    def add(self, index: int, item: Any) -> None:
-        self._total = item if self._total is None else self._merge(self._total, item)
-
-    def empty(self) -> bool:
-        """Whether no item was added."""
-        return self._total is None
-
-    def result(self) -> Any:
-        if self._total is None:
-            raise ValueError("missing items: none was added")
-        return self._total
 
 
 def reducer(plan: Plan) -> OrderedReducer | RunningReducer:
     """The local engine's reducer for ``plan``: the fixed tree, or a running merge when the
     plan's states merge exactly (its accumulator's ``exact_merge``)."""
-    merge = partial(merge_objects, max_segments=segment_limit(plan))
+    merge = partial(merge_objects, plan=plan)
     return RunningReducer(merge) if exact_merge(plan) else OrderedReducer(merge)
