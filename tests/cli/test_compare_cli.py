@@ -150,6 +150,15 @@ def test_bad_flags_exit_2_before_reading(
     assert err.startswith("bcelab compare: error: ")
 
 
+def test_a_malformed_scheduler_exits_2_before_reading(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed")
+    args = ["--pred", "a", "--pred", "b", "--engine", "dask", "--scheduler", "tls://host:1"]
+    rc, out, err = _run(capsys, "/no/such/file.parquet", "--target", "y", *args)
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert err.startswith("bcelab compare: error: --scheduler must be the address of a running")
+    assert "received --scheduler tls://host:1 (tls:// needs Dask's TLS configuration" in err
+
+
 def test_report_path_checked_before_reading(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -131,6 +131,27 @@ def test_bad_input_exits_2_with_a_message(capsys, good, tmp_path, make, args, me
         assert not re.search(r"[a-z_]=", err.split("error:", 1)[1]), err
 
 
+@pytest.mark.parametrize("address", ["nonsense", "tcp://", "tcp://:8786x", "inproc://abc"])
+def test_a_malformed_scheduler_exits_2_before_any_work(capsys, monkeypatch, address):
+    """Checked with the flags: before the kernels compile and before any file is read."""
+    pytest.importorskip("distributed")
+
+    def no_work(**_: object) -> None:
+        raise AssertionError("the kernels compiled before the flags were checked")
+
+    monkeypatch.setattr(warmup, "compile_metric_kernels", no_work)
+    args = ["--target", "y", "--pred", "p", "--engine", "dask", "--scheduler", address]
+    rc, out, err = _run(capsys, "/no/such/file.parquet", *args)
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(
+        "bcelab eval: error: --scheduler must be the address of a running Dask scheduler, "
+        "tcp://HOST:PORT (or tls://, ws://, wss://, ucx://); "
+        f"received --scheduler {address} ("
+    )
+    assert "e.g. --scheduler tcp://127.0.0.1:8786, or leave out --scheduler" in err
+    assert not re.search(r"[a-z_]=", err) and "Client" not in err
+
+
 def test_a_segment_without_labels_is_a_row_of_the_table(capsys, tmp_path):
     """A segment whose targets are all missing: exit 0, its row in the table (n/a), and
     the total from the other rows."""

@@ -208,3 +208,42 @@ def test_too_many_segments_across_files_names_the_column(client, tmp_path):
         DataError, match=f"at most {MAX_SEGMENTS} distinct values in the by column 'g'"
     ):
         bcelab.evaluate(tmp_path, preds="p", target="y", by="g", engine="dask", scheduler=client)
+
+
+BAD_ADDRESSES = [
+    ("nonsense", "no :PORT after the host"),
+    ("tcp://", "nothing after tcp://"),
+    ("tcp://:8786x", "the port '8786x' is not a whole number in 1-65535"),
+    ("tcp://:8786", "no host before the port"),
+    ("tcp://host:99999", "the port '99999' is not a whole number"),
+    ("inproc://abc", "an inproc:// address is inproc://"),
+    ("tls://host:1", "tls:// needs Dask's TLS configuration"),
+    ("foo://host:1", "foo:// is no Dask protocol"),
+]
+
+
+@pytest.mark.parametrize(("address", "problem"), BAD_ADDRESSES)
+@pytest.mark.parametrize("fname", ["evaluate", "compare"])
+def test_a_malformed_scheduler_address_is_refused_before_any_file(address, problem, fname):
+    """Client reads an address only when it connects (a ValueError or TypeError from
+    inside distributed, after the files were opened): refused at the door instead."""
+    call = bcelab.evaluate if fname == "evaluate" else bcelab.evaluation.compare
+    preds = "p" if fname == "evaluate" else ("p", "q")
+    with pytest.raises(OptionError) as e:
+        call("/no/such/file.parquet", preds=preds, target="y", engine="dask", scheduler=address)
+    assert e.value.expected.startswith(f"{fname}: scheduler must be the address of a running")
+    assert "tcp://HOST:PORT" in e.value.expected
+    assert e.value.received.startswith(f"received scheduler={address!r} ({problem}")
+    tls = address.startswith("tls")
+    assert ("distributed.comm.tls.ca-file" if tls else "scheduler='tcp://") in e.value.fix
+
+
+@pytest.mark.parametrize(
+    "address", ["tcp://127.0.0.1:8786", "localhost:8786", "tcp://[::1]:8786", "ws://host:80"]
+)
+def test_well_formed_scheduler_addresses_pass_the_check(address, client):
+    from bcelab.evaluation.dask_engine import check_dask_options
+
+    check_dask_options(address, None, fname="evaluate")
+    check_dask_options(client, None, fname="evaluate")
+    check_dask_options(client.scheduler.address, None, fname="evaluate")

@@ -258,3 +258,10 @@ def check_engine_flags(ns: argparse.Namespace) -> None:
             raise OptionError(
                 f"{flag} must be an integer >= 1", f"received {flag} {value}", f"write {flag} 2"
             )
+    if ns.engine == "dask":
+        # optional dependency (the eval and dask extras) and start-up time: only for Dask.
+        # Dask installed and the --scheduler address well formed, before any file is
+        # read; the library's words become the flags' where the command catches the error.
+        from ..evaluation.run_options import check_engine_options
+
+        check_engine_options("dask", None, ns.workers, ns.scheduler, fname="evaluate")

@@ -126,10 +126,13 @@ _DELIMITERS = tuple(
     (f"pass delimiter={sep!r}", f"pass --delimiter {flag}")
     for sep, flag in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", ","))
 )
+#: a Client object and an address of this process are for Python callers only
+_SCHEDULER = (("; inproc:// for one in this process), or a distributed.Client", ")"),)
 #: command -> whole phrases that read better rewritten than translated word by word
 _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "eval": (
         *_DELIMITERS,
+        *_SCHEDULER,
         ("pass logits=True", "name the column with --logit instead of --pred"),
         ("unless logits=True", "unless the column is named with --logit"),
         (
@@ -163,6 +166,7 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "compare": (
         *_DELIMITERS,
+        *_SCHEDULER,
         ("pass logits=True", "name the columns with --logit instead of --pred"),
         ("clip the probabilities, e.g. clip=1e-15", "clip the probabilities, e.g. --clip 1e-15"),
         (

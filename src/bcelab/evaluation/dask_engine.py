@@ -12,6 +12,7 @@ The workers must see the files at the same paths as the client (a shared file sy
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from .tasks import (
 __all__ = [
     "DEFAULT_WORKERS",
     "check_dask_options",
+    "check_scheduler_address",
     "dask_session",
     "local_cluster_config",
     "run_dask",
@@ -44,34 +46,122 @@ __all__ = [
 DEFAULT_WORKERS = 2  # worker processes of the LocalCluster started when no scheduler is given
 
 
-def check_dask_options(scheduler: object, workers: int | None) -> None:
-    """Check ``engine='dask'``'s options before any file is read.
+#: what ``scheduler=`` may be, in the messages that refuse it
+_SCHEDULER_EXPECTED = (
+    "scheduler must be the address of a running Dask scheduler, tcp://HOST:PORT (or "
+    "tls://, ws://, wss://, ucx://; inproc:// for one in this process), or a distributed.Client"
+)
+_ADDRESS_FIX = (
+    "pass the address that `dask scheduler` prints, e.g. scheduler='tcp://127.0.0.1:8786', "
+    "or pass scheduler=None to start a LocalCluster"
+)
+_TLS_FIX = (
+    "set Dask's TLS configuration (distributed.comm.tls.ca-file, "
+    "distributed.comm.tls.client.cert and distributed.comm.tls.client.key, e.g. in "
+    "~/.config/dask/distributed.yaml), or use the scheduler's tcp:// address"
+)
 
-    Dask must be installed; ``scheduler`` is None, an address or a ``Client``; ``workers``
-    (already an integer >= 1 or None) only sizes the LocalCluster started without one.
+
+def check_dask_options(scheduler: object, workers: int | None, *, fname: str) -> None:
+    """Check ``engine='dask'``'s options before any file is read (``fname``: the function
+    the caller called, at the front of the messages).
+
+    Dask must be installed; ``scheduler`` is None, a ``Client``, or an address that
+    ``Client`` can connect to (:func:`check_scheduler_address`); ``workers`` (already an
+    integer >= 1 or None) only sizes the LocalCluster started without one.
     """
     try:
         # optional dependency: the dask extra
         from distributed import Client
     except ImportError:  # pragma: no cover - depends on the installation
         raise OptionError(
-            "evaluate: dask.distributed for engine='dask'",
+            f"{fname}: dask.distributed for engine='dask'",
             "it is not installed",
             "pip install 'bcelab[dask]', or use engine='local'",
         ) from None
     if scheduler is not None and not isinstance(scheduler, (str, Client)):
         raise OptionError(
-            "evaluate: scheduler must be an address like 'tcp://host:8786' or a Client",
-            f"received a {type(scheduler).__name__}",
-            "pass the address string",
+            f"{fname}: {_SCHEDULER_EXPECTED}",
+            f"received scheduler of type {type(scheduler).__name__}",
+            _ADDRESS_FIX,
         )
+    if isinstance(scheduler, str):
+        check_scheduler_address(scheduler, fname=fname)
     if scheduler is not None and workers is not None:
         raise OptionError(
-            "evaluate: either a scheduler or a number of workers",
+            f"{fname}: either a scheduler or a number of workers",
             f"received scheduler={scheduler!r} and workers={workers}",
             "workers= only sizes the LocalCluster started when no scheduler is given; "
             "drop one of them",
         )
+
+
+def check_scheduler_address(address: str, *, fname: str) -> None:
+    """``address`` is one that ``distributed.Client`` can connect to: SCHEME://HOST:PORT
+    (no scheme: tcp://) with a port in 1-65535, tls:// only with Dask's TLS configuration
+    set, or inproc://IP/PID/N of a scheduler in this process.  ``Client`` itself reads an
+    address only when it connects, and refuses a malformed one with a ValueError or a
+    TypeError from deep inside ``distributed``."""
+    # optional dependency: the dask extra (checked by the caller)
+    from distributed.comm.addressing import parse_address
+    from distributed.comm.registry import backends
+
+    scheme, loc = parse_address(address, strict=False)
+    fix = _ADDRESS_FIX
+    if scheme not in backends:
+        known = ", ".join(f"{k}://" for k in sorted(backends))
+        problem: str | None = f"{scheme}:// is no Dask protocol; Dask has {known}"
+    elif scheme == "inproc":
+        problem = _inproc_problem(loc)
+    else:
+        problem = _host_port_problem(scheme, loc)
+        if problem is None and scheme == "tls" and not _tls_configured():
+            problem, fix = "tls:// needs Dask's TLS configuration, and none is set", _TLS_FIX
+    if problem is not None:
+        raise OptionError(
+            f"{fname}: {_SCHEDULER_EXPECTED}", f"received scheduler={address!r} ({problem})", fix
+        )
+
+
+def _host_port_problem(scheme: str, loc: str) -> str | None:
+    """What is wrong with the HOST:PORT part of an address (IPv6 hosts in brackets)."""
+    # optional dependency: the dask extra (checked by the caller)
+    from distributed.comm.addressing import parse_host_port
+
+    if not loc:
+        return f"nothing after {scheme}://"
+    tail = loc.rpartition("]")[2] if loc.startswith("[") else loc
+    _, sep, port = tail.rpartition(":")
+    if not sep:
+        return "no :PORT after the host"
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return f"the port {port!r} is not a whole number in 1-65535"
+    try:
+        host, _ = parse_host_port(loc)
+    except ValueError as e:
+        return str(e)
+    return None if host else "no host before the port"
+
+
+def _inproc_problem(loc: str) -> str | None:
+    """An inproc:// address must name a scheduler of this process (its pid)."""
+    # optional dependency: the dask extra (checked by the caller)
+    from distributed.comm.inproc import global_manager
+
+    try:
+        global_manager.validate_address(loc)
+    except ValueError:
+        here = f"inproc://{global_manager.ip}/{os.getpid()}/N"
+        return f"an inproc:// address is {here}, of a scheduler in this process"
+    return None
+
+
+def _tls_configured() -> bool:
+    """Whether Dask's configuration gives a client the TLS context a tls:// address needs."""
+    # optional dependency: the dask extra (checked by the caller)
+    from distributed.security import Security
+
+    return Security().get_connection_args("client").get("ssl_context") is not None
 
 
 def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:

@@ -45,7 +45,7 @@ def check_engine_options(
             )
         from .dask_engine import check_dask_options  # start-up time: only for Dask
 
-        check_dask_options(scheduler, n_workers)
+        check_dask_options(scheduler, n_workers, fname=fname)
         return name
     if n_workers is not None:
         raise OptionError(
