@@ -97,6 +97,16 @@ def test_without_ids_rows_are_keyed_by_relative_file_name_and_row(
     assert body(_run(moved, threads=1).to_dict()) == body(first)
     listed = sorted(Path(moved).glob("*.parquet"))
     assert body(_run(listed).to_dict()) == body(first)  # a file passed: keyed by its name
+    # relative paths (the units name their files by absolute path): the same keys,
+    # also for files in a subfolder of the folder passed (keyed "inner/part-...")
+    nested = data["root"] / "nested"
+    shutil.copytree(data["four"], nested / "inner")
+    keyed = body(_run(nested).to_dict())
+    assert keyed != body(first)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(data["root"])
+        assert body(_run("nested").to_dict()) == keyed
+        assert body(_run([f"elsewhere/deeper/{p.name}" for p in listed]).to_dict()) == body(first)
     # the keys are the positions: reordering rows inside the files changes the weights
     shuffled = data["table"].take(np.random.default_rng(9).permutation(ROWS))
     write_parts(data["root"] / "shuffled_noid", shuffled, 4)

@@ -247,3 +247,23 @@ def test_well_formed_scheduler_addresses_pass_the_check(address, client):
     check_dask_options(address, None, fname="evaluate")
     check_dask_options(client, None, fname="evaluate")
     check_dask_options(client.scheduler.address, None, fname="evaluate")
+
+
+def test_relative_paths_reach_workers_in_another_directory(client, tmp_path, monkeypatch):
+    """The workers of a scheduler may run anywhere: a path relative to the caller's
+    directory reaches them as an absolute one."""
+    _ready(client)
+    _write(tmp_path, 2, 1000)
+    _write(tmp_path, 1, 1000, csv=True)
+    expected = bcelab.evaluate(tmp_path, preds="p", target="y")
+    monkeypatch.chdir(tmp_path)
+    before = client.run(os.getcwd)
+    client.run(os.chdir, "/")
+    try:
+        names = ["part-00.parquet", "part-01.parquet", "part-00.csv"]
+        res = bcelab.evaluate(names, preds="p", target="y", engine="dask", scheduler=client)
+    finally:
+        for worker, cwd in before.items():
+            client.run(os.chdir, cwd, workers=[worker])
+    assert res.rows == expected.rows == 3000
+    assert res.source == tuple(names)  # the result names the paths as they were given

@@ -65,6 +65,17 @@ def test_csv_and_folder_discovery(tmp_path):
     assert n == 3000
 
 
+def test_units_name_their_files_by_absolute_path(tmp_path, monkeypatch):
+    """A Dask worker may run in another directory: a relative path the caller passed
+    reaches the tasks as an absolute one."""
+    (tmp_path / "d").mkdir()
+    pq.write_table(_table(100), tmp_path / "d" / "a.parquet")
+    pacsv.write_csv(_table(100), tmp_path / "b.csv")
+    monkeypatch.chdir(tmp_path)
+    units = plan_units(["d", "b.csv"], COLS)
+    assert [u.path for u in units] == [str(tmp_path / "d" / "a.parquet"), str(tmp_path / "b.csv")]
+
+
 def test_a_file_named_twice_is_refused_not_counted_twice(tmp_path):
     pq.write_table(_table(100), tmp_path / "a.parquet")
     (tmp_path / "link.parquet").symlink_to(tmp_path / "a.parquet")

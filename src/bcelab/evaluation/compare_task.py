@@ -101,7 +101,7 @@ def file_keys(sources: Sequence[str | Any], units: Sequence[Unit]) -> dict[str, 
     Raises :class:`OptionError` when two files would get the same key (two files of
     the same name passed from different folders): their rows would share weights.
     """
-    roots = [Path(s) for s in sources]
+    roots = [Path(s).absolute() for s in sources]  # as the units name their files
     keys: dict[str, str] = {}
     owner: dict[str, str] = {}
     for u in units:

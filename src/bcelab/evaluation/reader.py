@@ -260,11 +260,12 @@ def plan_units(
 ) -> list[Unit]:
     """Check every file's columns and cut the data into units of about ``unit_rows`` rows.
 
-    ``delimiter`` applies to CSV files; None: tab for ``.tsv``, else comma.
+    ``delimiter`` applies to CSV files; None: tab for ``.tsv``, else comma.  Each unit
+    names its file by its absolute path: a Dask worker may run in another directory.
     """
     units: list[Unit] = []
     for path, kind, part in discover(sources):
-        spath, part_keys = str(path), [k for k, _ in part]
+        spath, part_keys = str(path.absolute()), [k for k, _ in part]
         if kind == "csv":
             sep = default_delimiter(spath) if delimiter is None else delimiter
             names = csv_header(spath, sep)
