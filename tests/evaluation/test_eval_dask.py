@@ -267,3 +267,16 @@ def test_relative_paths_reach_workers_in_another_directory(client, tmp_path, mon
             client.run(os.chdir, cwd, workers=[worker])
     assert res.rows == expected.rows == 3000
     assert res.source == tuple(names)  # the result names the paths as they were given
+
+
+def test_a_data_error_on_bcelabs_own_cluster_prints_only_its_message(tmp_path, capfd):
+    """The workers of the LocalCluster bcelab starts log nothing below CRITICAL: a task
+    that fails on bad data gives one message, not "Compute Failed" blocks before it."""
+    from bcelab.cli import main
+
+    pq.write_table(pa.table({"y": [1.0, -1.0], "p": [0.5, 0.5]}), tmp_path / "pm1.parquet")
+    args = ["--target", "y", "--pred", "p", "--engine", "dask", "--workers", "1"]
+    assert main(["eval", str(tmp_path / "pm1.parquet"), *args]) == 2
+    err = capfd.readouterr().err
+    assert "bcelab eval: error: --target column 'y' with values in [0, 1]" in err
+    assert "Compute Failed" not in err and "Traceback" not in err, err

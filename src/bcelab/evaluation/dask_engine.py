@@ -12,6 +12,7 @@ The workers must see the files at the same paths as the client (a shared file sy
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -188,8 +189,14 @@ def _client(scheduler: object, workers: int | None) -> tuple[Any, list[Any]]:
         return client, [client]
     n = DEFAULT_WORKERS if workers is None else workers
     with dask.config.set(local_cluster_config()):
+        # a task that fails on bad data raises its one error here; its workers' "Compute
+        # Failed" log blocks with the traceback would only repeat it
         cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
         )
     client = Client(cluster)
     return client, [client, cluster]
