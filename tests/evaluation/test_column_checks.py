@@ -12,7 +12,8 @@ import pytest
 import bcelab
 from bcelab.cli import main
 from bcelab.errors import DataError
-from bcelab.evaluation.column_checks import check_columns
+from bcelab.evaluation import compare
+from bcelab.evaluation.column_checks import check_columns, shared_by_type
 from bcelab.evaluation.columns import Columns
 
 TABLE = pa.table({"label": [0.0, 1.0, 1.0], "score": [0.2, 0.7, 0.6]})
@@ -98,3 +99,52 @@ def test_a_column_that_its_folder_name_also_sets_is_refused(
     assert "the file has a column 'seg' and its folder's name sets one (seg=...)" in err
     # a run that does not need the column reads the files as before
     assert bcelab.evaluate(tmp_path / "hive", preds="p", target="y").metrics.rows == 4
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [([[1, 2], [3]], "list<item: int64>"), ([{"a": 1}, {"a": 2}], "struct<a: int64>")],
+)
+def test_a_by_column_of_lists_or_structs_is_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], values: list[object], shown: str
+) -> None:
+    # it ended in ArrowNotImplementedError: Function 'dictionary_encode' has no kernel
+    table = pa.table({"p": [0.2, 0.7], "y": [0.0, 1.0], "tags": values})
+    path = tmp_path / "nested.parquet"
+    pq.write_table(table, path)
+    args = ["eval", str(path), "--pred", "p", "--target", "y", "--by", "tags"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"a by column 'tags' in {path} with one text, number, bool or date value per row" in err
+    assert "segment by a text, number, bool or date column" in err and "Traceback" not in err
+    with pytest.raises(DataError, match=r"by column 'tags' in pyarrow Table .*its type is"):
+        bcelab.evaluate(table, preds="p", target="y", by="tags")
+    pair = table.append_column("q", pa.array([0.3, 0.6]))
+    with pytest.raises(DataError, match=r"by column 'tags' in pyarrow Table"):
+        compare(pair, preds=("p", "q"), target="y", by="tags")
+
+
+def test_by_columns_of_one_kind_share_a_type_for_csv_files() -> None:
+    assert shared_by_type("g", []) is None
+    assert shared_by_type("g", [("a", pa.null())]) is None
+    assert shared_by_type("g", [("a", pa.int32()), ("b", pa.uint8())]) == pa.int64()
+    assert shared_by_type("g", [("a", pa.int64()), ("b", pa.float32())]) == pa.float64()
+    text = pa.dictionary(pa.int32(), pa.string())
+    assert shared_by_type("g", [("a", text), ("b", pa.large_string())]) == pa.string()
+    assert shared_by_type("g", [("a", pa.bool_()), ("b", pa.null())]) == pa.bool_()
+    assert shared_by_type("g", [("a", pa.date32())]) == pa.date32()
+
+
+def test_by_columns_of_different_kinds_are_refused() -> None:
+    # True == 1 in Python: a bool column and an int one made one segment of both
+    typed = [("a.parquet", pa.bool_()), ("b.parquet", pa.int64()), ("c.parquet", pa.int8())]
+    with pytest.raises(DataError) as e:
+        shared_by_type("seg", typed)
+    assert str(e.value) == (
+        "one kind of value in the by column 'seg' in every file, so that each value makes "
+        "one segment; it holds booleans (bool) in a.parquet; numbers (int64) in b.parquet "
+        "and 1 other file. write the by column with one type in every file (cast it to "
+        "string in all of them, say), or evaluate the files separately"
+    )
+    with pytest.raises(DataError, match=r"text \(string\) in a; values \(date32\[day\]\) in b"):
+        shared_by_type("d", [("a", pa.string()), ("b", pa.date32())])

@@ -6,6 +6,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from bcelab.evaluation import compare
@@ -72,3 +76,17 @@ def test_exact_merge_plans_send_a_few_runs_of_units_and_others_one_each() -> Non
     assert unit_groups(units[:3], exact, _Threads(2, 2)) == [[0], [1], [2]]  # type: ignore[arg-type]
     plain = SimpleNamespace(accumulator=None)
     assert unit_groups(units, plain, _Threads(1, 1)) == [[u] for u in units]  # type: ignore[arg-type]
+
+
+def test_a_csv_by_column_takes_the_parquet_type_on_dask(tmp_path: Path) -> None:
+    # the CSV values were text: two segments '0' and 0 on every engine
+    t = table()
+    g = pa.array(np.arange(t.num_rows) % 3)
+    t = t.set_column(t.schema.get_field_index("g"), "g", g)
+    pq.write_table(t.slice(0, t.num_rows // 2), tmp_path / "a.parquet")
+    pacsv.write_csv(t.slice(t.num_rows // 2), tmp_path / "b.csv")
+    opts: dict[str, object] = {"target": "y", "preds": ("a", "b"), "by": "g", "replicates": REPS}
+    local = compare(tmp_path, **opts)  # type: ignore[arg-type]
+    dask = compare(tmp_path, engine="dask", workers=1, **opts)  # type: ignore[arg-type]
+    assert [s.value for s in dask.segments] == [0, 1, 2]
+    assert json.dumps(dask.to_dict()["segments"]) == json.dumps(local.to_dict()["segments"])

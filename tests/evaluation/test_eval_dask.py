@@ -280,3 +280,18 @@ def test_a_data_error_on_bcelabs_own_cluster_prints_only_its_message(tmp_path, c
     err = capfd.readouterr().err
     assert "bcelab eval: error: --target column 'y' with values in [0, 1]" in err
     assert "Compute Failed" not in err and "Traceback" not in err, err
+
+
+def test_a_csv_by_column_takes_the_parquet_type_on_dask(tmp_path):
+    # the CSV values were text: two segments '0' and 0 on every engine
+    rng = np.random.default_rng(6)
+    p = rng.uniform(0.05, 0.95, 400)
+    table = pa.table({"y": (rng.uniform(size=400) < p).astype(float), "p": p})
+    table = table.append_column("g", pa.array(rng.integers(0, 2, 400)))
+    pq.write_table(table.slice(0, 200), tmp_path / "a.parquet")
+    pacsv.write_csv(table.slice(200), tmp_path / "b.csv")
+    kw = {"preds": "p", "target": "y", "by": "g"}
+    local = bcelab.evaluate(tmp_path, **kw)
+    dask = bcelab.evaluate(tmp_path, engine="dask", workers=1, **kw)
+    assert [s.value for s in dask.segments] == [0, 1]
+    _assert_identical(local, dask)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import bcelab
 from bcelab.errors import DataError, DTypeError
+from bcelab.evaluation import compare
 from bcelab.evaluation.columns import Columns
 from bcelab.evaluation.merge_tree import OrderedReducer, tree_reduce
 from bcelab.evaluation.reader import iter_unit, plan_units
@@ -231,3 +232,59 @@ def test_ordered_reducer_builds_the_tree_of_tree_reduce(n, perm):
 
 def test_tree_reduce_shape():
     assert tree_reduce(list("abcde"), lambda a, b: f"({a}{b})") == "(((ab)(cd))e)"
+
+
+def _mixed(folder, seg_type, csv_segs=("0", "1", "1", "")):
+    """A folder of one Parquet file and one CSV file, both with a by column 'seg'."""
+    folder.mkdir()
+    seg = pa.array([0, 1, 0]).cast(seg_type)
+    table = pa.table({"p": [0.2, 0.7, 0.4], "q": [0.3, 0.6, 0.5], "y": [0.0, 1.0, 1.0], "seg": seg})
+    pq.write_table(table, folder / "a.parquet")
+    lines = "".join(f"0.5,0.4,1,{s}\n" for s in csv_segs)
+    (folder / "b.csv").write_text("p,q,y,seg\n" + lines)
+    return folder
+
+
+@pytest.mark.parametrize("seg_type", [pa.int64(), pa.int8(), pa.float32()])
+def test_a_csv_by_column_takes_the_type_of_the_parquet_files(tmp_path, seg_type):
+    # the CSV values were text: '0' and 0 made two segments
+    folder = _mixed(tmp_path / "mixed", seg_type)
+    res = bcelab.evaluate(folder, preds="p", target="y", by="seg")
+    assert [(s.value, s.stats.rows) for s in res.segments] == [(0, 3), (1, 3), (None, 1)]
+    assert all(type(s.value) is type(res.segments[0].value) for s in res.segments[:2])
+    pair = compare(folder, preds=("p", "q"), target="y", by="seg", replicates=40)
+    assert [s.value for s in pair.segments] == [0, 1, None]
+
+
+def test_a_csv_by_column_stays_text_beside_text_parquet_files(tmp_path):
+    folder = _mixed(tmp_path / "mixed", pa.string(), ("0", "x", "1", ""))
+    res = bcelab.evaluate(folder, preds="p", target="y", by="seg")
+    got = [(s.value, s.stats.rows) for s in res.segments]
+    assert got == [("0", 3), ("1", 2), ("x", 1), (None, 1)]
+
+
+def test_a_csv_by_value_the_parquet_type_cannot_hold_names_its_line(tmp_path):
+    folder = _mixed(tmp_path / "mixed", pa.int64(), ("0", "1", "x1", "1"))
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(folder, preds="p", target="y", by="seg")
+    assert str(e.value).startswith(
+        f"values of type int64 in the by column 'seg' of {folder / 'b.csv'} (its type in the "
+        "Parquet files of the run); line 4 holds 'x1'. fix that row, or write the by column "
+        "as text in the Parquet files too"
+    )
+
+
+def test_by_columns_of_different_kinds_are_refused_not_merged(tmp_path):
+    # False == 0 and True == 1 in Python: a bool file and an int file made two segments
+    for name, seg in (("a", pa.array([False, True])), ("b", pa.array([0, 1]))):
+        table = pa.table({"p": [0.2, 0.7], "q": [0.3, 0.6], "y": [0.0, 1.0], "seg": seg})
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    want = (
+        rf"booleans \(bool\) in {tmp_path / 'a.parquet'}; numbers \(int64\) in "
+        rf"{tmp_path / 'b.parquet'}"
+    )
+    with pytest.raises(DataError, match=want):
+        bcelab.evaluate(tmp_path, preds="p", target="y", by="seg")
+    with pytest.raises(DataError, match=want):
+        compare(tmp_path, preds=("p", "q"), target="y", by="seg", replicates=40)
+    assert bcelab.evaluate(tmp_path, preds="p", target="y").metrics.rows == 4

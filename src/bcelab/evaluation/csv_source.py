@@ -4,6 +4,9 @@ The delimiter comes from ``delimiter=`` or the file name (``.tsv`` is tab-separa
 everything else comma-separated).  pyarrow's parser reports a bad value without its row
 when it parses in parallel, so on such an error the file is parsed again, single-threaded,
 to find the line; that costs time only on the error path.
+
+A ``by`` column is text unless the run's Parquet files give it another type
+(:func:`~.column_checks.shared_by_type`), so that each value is one segment.
 """
 
 from __future__ import annotations
@@ -84,7 +87,9 @@ def check_complete(path: str) -> None:
     )
 
 
-def _options(cols: Columns, names: list[str], delimiter: str, threads: bool) -> dict[str, Any]:
+def _options(
+    cols: Columns, names: list[str], delimiter: str, threads: bool, by_type: pa.DataType | None
+) -> dict[str, Any]:
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
@@ -92,7 +97,7 @@ def _options(cols: Columns, names: list[str], delimiter: str, threads: bool) -> 
     if cols.positive_label is not None:
         del types[cols.target]  # labels: numbers, booleans or text, whatever the file holds
     if cols.by is not None:
-        types[cols.by] = pa.string()
+        types[cols.by] = pa.string() if by_type is None else by_type
     if cols.id is not None:  # text: the same key whatever a block's values look like
         types[cols.id] = pa.string()
     return {
@@ -105,26 +110,29 @@ def _options(cols: Columns, names: list[str], delimiter: str, threads: bool) -> 
 
 
 def csv_batches(
-    path: str, cols: Columns, names: list[str], delimiter: str
+    path: str, cols: Columns, names: list[str], delimiter: str, by_type: pa.DataType | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """The file's record batches (pyarrow's multi-threaded parser)."""
+    """The file's record batches (pyarrow's multi-threaded parser); ``by_type``: the
+    type the by column is read as (None: text)."""
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
-    yield from pacsv.open_csv(path, **_options(cols, names, delimiter, True))
+    yield from pacsv.open_csv(path, **_options(cols, names, delimiter, True, by_type))
 
 
-def _line_of_error(path: str, cols: Columns, names: list[str], delimiter: str) -> str | None:
-    """The error message of a single-threaded parse, which names the row, or None."""
+def _error_again(
+    path: str, cols: Columns, names: list[str], delimiter: str, by_type: pa.DataType | None
+) -> str:
+    """The error message of a single-threaded parse, which names the row ('' if none)."""
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
     try:
-        for _ in pacsv.open_csv(path, **_options(cols, names, delimiter, False)):
+        for _ in pacsv.open_csv(path, **_options(cols, names, delimiter, False, by_type)):
             pass
     except pa.ArrowInvalid as e:
         return str(e)
-    return None
+    return ""
 
 
 def _target_values(path: str, target: str, delimiter: str) -> list[Any]:
@@ -145,40 +153,66 @@ def _target_values(path: str, target: str, delimiter: str) -> list[Any]:
     return sorted(v for v in pc.unique(batch.column(0)).to_pylist() if v is not None)
 
 
+def _bad_value(
+    column: str, value: str, at: str, path: str, cols: Columns, by_type: pa.DataType | None
+) -> DataError:
+    """A value that is not of its column's type (a number, or the by column's type)."""
+    if column == cols.by and by_type is not None:
+        return DataError(
+            f"values of type {by_type} in the by column {column!r} of {path} (its type in "
+            "the Parquet files of the run)",
+            f"{at} holds {value!r}",
+            "fix that row, or write the by column as text in the Parquet files too "
+            "(a CSV file's by column is text unless Parquet files give it a type)",
+        )
+    fix = "fix or remove that row (empty cells count as missing values)"
+    if _DECIMAL_COMMA.fullmatch(value):
+        fix = (
+            f"numbers are read with a decimal point: write {value.replace(',', '.')} "
+            "(export the file with '.' as the decimal separator)"
+        )
+    return DataError(
+        f"numbers in column {column!r} of {path}",
+        f"{at} holds {value!r}, which is not a number",
+        fix,
+    )
+
+
 def explain_csv_error(
-    err: pa.ArrowInvalid, path: str, cols: Columns, header: list[str], delimiter: str
+    err: pa.ArrowInvalid,
+    path: str,
+    cols: Columns,
+    header: list[str],
+    delimiter: str,
+    by_type: pa.DataType | None = None,
 ) -> DataError | None:
-    """A clear error for a bad value or a malformed row, naming the column and the line."""
+    """A clear error for a bad value or a malformed row, naming the column and the line
+    (``by_type``: as for :func:`csv_batches`)."""
     names = [c for c in dict.fromkeys(cols.needed) if c in header]
     msg = str(err).strip()
+
+    def line_of(pattern: re.Pattern[str], group: int, line: str | None) -> str | None:
+        if line is not None:
+            return line
+        found = pattern.search(_error_again(path, cols, names, delimiter, by_type))
+        return found.group(group) if found is not None else None
+
+    def column_of(index: str) -> str:
+        return header[int(index)] if int(index) < len(header) else f"#{index}"
+
     conv = _CONVERSION.search(msg)
     if conv is not None:
         index, line, _, value = conv.groups()
-        column = header[int(index)] if int(index) < len(header) else f"#{index}"
+        column = column_of(index)
         if column == cols.target and cols.positive_label is None:
             return text_target_error(column, _target_values(path, column, delimiter), path)
-        if line is None:
-            again = _line_of_error(path, cols, names, delimiter) or ""
-            found = _CONVERSION.search(again)
-            line = found.group(2) if found is not None else None
+        line = line_of(_CONVERSION, 2, line)
         at = f"line {line}" if line is not None else "a line"
-        fix = "fix or remove that row (empty cells count as missing values)"
-        if _DECIMAL_COMMA.fullmatch(value):
-            fix = (
-                f"numbers are read with a decimal point: write {value.replace(',', '.')} "
-                "(export the file with '.' as the decimal separator)"
-            )
-        return DataError(
-            f"numbers in column {column!r} of {path}",
-            f"{at} holds {value!r}, which is not a number",
-            fix,
-        )
+        return _bad_value(column, value, at, path, cols, by_type)
     parse = _PARSE.search(msg)
     if parse is not None:
         line, what = parse.groups()
-        if line is None:
-            found = _PARSE.search(_line_of_error(path, cols, names, delimiter) or "")
-            line = found.group(1) if found is not None else None
+        line = line_of(_PARSE, 1, line)
         at = f"line {line}" if line is not None else "a line"
         sep = "tab" if delimiter == "\t" else repr(delimiter)
         return DataError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -26,10 +26,11 @@ import pyarrow as pa
 from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES, table_kind
 from ..errors import DataError
 from .batching import exact_batches
-from .column_checks import check_columns, text_target
+from .column_checks import check_columns, shared_by_type, text_target
 from .columns import (
     Columns,
     by_codes,
+    is_text_type,
     numeric_array,
     target_array,
     text_target_error,
@@ -89,6 +90,7 @@ class Unit:
     partition: tuple[tuple[str, str], ...] = ()  # hive key=value pairs from the folder names
     first_row: int = 0  # the row of the source where this unit starts
     delimiter: str = ","  # CSV only
+    by_type: pa.DataType | None = None  # CSV only: the by column's type (None: text)
     data: Any = None  # tables and streams only
     group_rows: tuple[int, ...] = ()  # Parquet: the rows of each row group
     buffered: bool = False  # Parquet: read chunks through a buffer (see .parquet_source)
@@ -207,7 +209,8 @@ def _refuse_repeats(found: list[tuple[Path, str, tuple]]) -> None:
 
 def _parquet_units(
     spath: str, part: tuple[tuple[str, str], ...], cols: Columns, start: int, unit_rows: int
-) -> list[Unit]:
+) -> tuple[list[Unit], dict[str, pa.DataType]]:
+    """The file's units, and its columns' types."""
     pf = open_parquet(spath)
     part_keys = [k for k, _ in part]
     schema = pf.schema_arrow
@@ -248,7 +251,7 @@ def _parquet_units(
             )
             done += rows
             group, sizes, rows, first = [], [], 0, done
-    return units
+    return units, types
 
 
 def plan_units(
@@ -261,9 +264,12 @@ def plan_units(
     """Check every file's columns and cut the data into units of about ``unit_rows`` rows.
 
     ``delimiter`` applies to CSV files; None: tab for ``.tsv``, else comma.  Each unit
-    names its file by its absolute path: a Dask worker may run in another directory.
+    names its file by its absolute path: a Dask worker may run in another directory.  A
+    ``by`` column must hold one kind of value in every file; a CSV file reads it as the
+    type the other files give it (:func:`~.column_checks.shared_by_type`).
     """
     units: list[Unit] = []
+    typed: list[tuple[str, pa.DataType]] = []  # (file, its by column's type)
     for path, kind, part in discover(sources):
         spath, part_keys = str(path.absolute()), [k for k, _ in part]
         if kind == "csv":
@@ -272,9 +278,22 @@ def plan_units(
             check_columns(spath, names, None, cols, part_keys=part_keys)
             check_complete(spath)
             units.append(Unit(len(units), spath, "csv", (), None, part, 0, sep))
+            if cols.by in part_keys:  # a folder name: text
+                typed.append((spath, pa.string()))
             continue
-        units += _parquet_units(spath, part, cols, len(units), unit_rows)
-    return units
+        new, types = _parquet_units(spath, part, cols, len(units), unit_rows)
+        units += new
+        if cols.by is not None:
+            typed.append((spath, types[cols.by]))
+    if cols.by is None:
+        return units
+    by_type = shared_by_type(cols.by, typed)
+    if by_type is None or is_text_type(by_type):
+        return units
+    return [
+        replace(u, by_type=by_type) if u.kind == "csv" and cols.by not in dict(u.partition) else u
+        for u in units
+    ]
 
 
 def _to_batch(
@@ -325,7 +344,7 @@ def _batches(
             return share.batches(pf)
         return row_group_batches(pf, unit.row_groups, names, batch_rows)
     if unit.kind == "csv":
-        return csv_batches(unit.path, cols, names, unit.delimiter)
+        return csv_batches(unit.path, cols, names, unit.delimiter, unit.by_type)
     if unit.kind == "table":
         return exact_batches(unit.data.select(names).to_batches(), batch_rows)
     return iter(unit.data)  # a stream: exact batches already (see .tables)
@@ -358,7 +377,7 @@ def iter_unit(
 def _read_error(err: BaseException, unit: Unit, cols: Columns, where: str) -> DataError:
     if unit.kind == "csv" and isinstance(err, pa.ArrowInvalid):
         header = csv_header(unit.path, unit.delimiter)
-        clear = explain_csv_error(err, unit.path, cols, header, unit.delimiter)
+        clear = explain_csv_error(err, unit.path, cols, header, unit.delimiter, unit.by_type)
         if clear is not None:
             return clear
     return unreadable(
