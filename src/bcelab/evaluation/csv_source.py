@@ -5,6 +5,9 @@ everything else comma-separated).  pyarrow's parser reports a bad value without 
 when it parses in parallel, so on such an error the file is parsed again, single-threaded,
 to find the line; that costs time only on the error path.
 
+Only an empty cell is missing in a text column (the ``by`` column, an ``id``, a target
+of labels): ``NA`` or ``null`` is a value there (Namibia's country code, a label).
+Number columns take pyarrow's missing values (an empty cell, ``NA``, ``nan``, ...).
 A ``by`` column is text unless the run's Parquet files give it another type
 (:func:`~.column_checks.shared_by_type`), so that each value is one segment.
 """
@@ -20,7 +23,7 @@ import pyarrow as pa
 
 from .._core.tables import COMPRESSED, default_delimiter, refuse_empty_file
 from ..errors import DataError
-from .columns import Columns, text_target_error
+from .columns import Columns, is_text_type, text_target_error
 
 __all__ = [
     "COMPRESSED",
@@ -103,10 +106,26 @@ def _options(
     return {
         "read_options": pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=threads),
         "parse_options": pacsv.ParseOptions(delimiter=delimiter),
+        # text is never null here: its empty cells become null in csv_batches
         "convert_options": pacsv.ConvertOptions(
-            include_columns=names, column_types=types, strings_can_be_null=True
+            include_columns=names, column_types=types, strings_can_be_null=False
         ),
     }
+
+
+def _empty_text_as_null(rb: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with the empty cells of its text columns as nulls (and nothing else:
+    ``NA`` stays text)."""
+    # start-up time: pyarrow.compute is needed only for CSV files
+    import pyarrow.compute as pc
+
+    arrays = list(rb.columns)
+    for i, col in enumerate(arrays):
+        if is_text_type(col.type):
+            empty = pc.equal(col, "")
+            if pc.any(empty).as_py():
+                arrays[i] = pc.if_else(empty, pa.scalar(None, col.type), col)
+    return pa.RecordBatch.from_arrays(arrays, schema=rb.schema)
 
 
 def csv_batches(
@@ -117,7 +136,8 @@ def csv_batches(
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
-    yield from pacsv.open_csv(path, **_options(cols, names, delimiter, True, by_type))
+    for rb in pacsv.open_csv(path, **_options(cols, names, delimiter, True, by_type)):
+        yield _empty_text_as_null(rb)
 
 
 def _error_again(
@@ -150,7 +170,7 @@ def _target_values(path: str, target: str, delimiter: str) -> list[Any]:
         ),
     )
     batch = next(iter(reader))
-    return sorted(v for v in pc.unique(batch.column(0)).to_pylist() if v is not None)
+    return sorted(v for v in pc.unique(batch.column(0)).to_pylist() if v)  # "": missing
 
 
 def _bad_value(
