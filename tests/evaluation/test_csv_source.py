@@ -1,4 +1,4 @@
-"""CSV files: which cells are missing."""
+"""CSV files: which cells are missing, and a file that is not UTF-8 text."""
 
 from __future__ import annotations
 
@@ -54,3 +54,17 @@ def test_number_columns_keep_na_as_missing(tmp_path: Path) -> None:
     (unit,) = plan_units([path], cols)
     (b,) = list(iter_unit(unit, cols))
     assert np.isnan(b.pred[1]) and np.isnan(b.target[2])
+
+
+def test_a_csv_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"p,y,city\n0.1,0,abc\n0.9,1,caf\xe9\n")
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(path, preds="p", target="y", by="city")
+    msg = str(e.value)
+    assert "UTF-8 text in the CSV file" in msg and "column 'city' at line 3" in msg
+    assert f"iconv -f latin1 -t utf-8 {path} > {tmp_path / 'latin1-utf8.csv'}" in msg
+    assert "corrupt" not in msg
+    path.write_bytes(b"p,y,caf\xe9\n0.1,0,abc\n")
+    with pytest.raises(DataError, match=r"its header at line 1 holds bytes that are not UTF-8"):
+        bcelab.evaluate(path, preds="p", target="y", by="city")

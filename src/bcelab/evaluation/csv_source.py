@@ -40,6 +40,9 @@ _CONVERSION = re.compile(
     r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): invalid value '(.*)'"
 )
 _PARSE = re.compile(r"CSV parse error: (?:Row #(\d+): )?(.*)")
+_UTF8 = re.compile(
+    r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to \w+: invalid UTF8"
+)
 
 
 def csv_header(path: str, delimiter: str) -> list[str]:
@@ -52,7 +55,9 @@ def csv_header(path: str, delimiter: str) -> list[str]:
             head = fh.read(1 << 20)
         first = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8-sig")
         names = next(csv.reader([first], delimiter=delimiter)) if first else []
-    except (pa.ArrowException, OSError, ValueError, EOFError, UnicodeDecodeError, csv.Error) as e:
+    except UnicodeDecodeError:
+        raise _not_utf8(path, "its header", "1") from None
+    except (pa.ArrowException, OSError, ValueError, EOFError, csv.Error) as e:
         raise DataError(
             f"a readable CSV file at {path}",
             f"cannot read the CSV header: {str(e).strip() or type(e).__name__}",
@@ -87,6 +92,22 @@ def check_complete(path: str) -> None:
         f"its last line (line {lines}) does not end with a line break: the file looks cut "
         "in the middle of that row",
         "re-export the file; if the file is complete, add a line break at its end",
+    )
+
+
+def _not_utf8(path: str, what: str, line: str | None) -> DataError:
+    """The error for bytes that are not UTF-8 in ``what`` (a column, the header) of a CSV
+    file, at ``line`` (None: unknown)."""
+    at = f"line {line}" if line is not None else "a line"
+    root, ext = os.path.splitext(path)
+    example = f"iconv -f latin1 -t utf-8 {path} > {root}-utf8{ext}"
+    if path.lower().endswith(COMPRESSED):  # iconv reads the decompressed text
+        example = "decompress it, then iconv -f latin1 -t utf-8 FILE > FILE-utf8.csv"
+    return DataError(
+        f"UTF-8 text in the CSV file {path}",
+        f"{what} at {at} holds bytes that are not UTF-8 (a file saved as Latin-1 or "
+        "Windows-1252, say)",
+        f"re-save the file as UTF-8, e.g. {example}",
     )
 
 
@@ -206,8 +227,8 @@ def explain_csv_error(
     delimiter: str,
     by_type: pa.DataType | None = None,
 ) -> DataError | None:
-    """A clear error for a bad value or a malformed row, naming the column and the line
-    (``by_type``: as for :func:`csv_batches`)."""
+    """A clear error for a bad value, bytes that are not UTF-8 or a malformed row, naming
+    the column and the line (``by_type``: as for :func:`csv_batches`)."""
     names = [c for c in dict.fromkeys(cols.needed) if c in header]
     msg = str(err).strip()
 
@@ -220,6 +241,10 @@ def explain_csv_error(
     def column_of(index: str) -> str:
         return header[int(index)] if int(index) < len(header) else f"#{index}"
 
+    utf8 = _UTF8.search(msg)
+    if utf8 is not None:
+        index, line = utf8.groups()
+        return _not_utf8(path, f"column {column_of(index)!r}", line_of(_UTF8, 2, line))
     conv = _CONVERSION.search(msg)
     if conv is not None:
         index, line, _, value = conv.groups()
