@@ -349,3 +349,14 @@ def test_a_target_that_is_not_a_column_name_is_an_option_error(tmp_path, target)
     # target=None ended in KeyError: None from the column checks
     with pytest.raises(OptionError, match=r"evaluate: target must be a column name"):
         bcelab.evaluate(tmp_path / "not-there.parquet", preds="p", target=target)
+
+
+def test_probabilities_above_one_point_to_the_callers_logits_argument():
+    # the advice was the metric state's own, "BinaryStats.update: ... pass logits=True",
+    # an argument evaluate does not have
+    with pytest.raises(DomainError) as e:
+        bcelab.evaluate({"p": [1.5, 0.2], "y": [1.0, 0.0]}, preds="p", target="y")
+    msg = str(e.value)
+    assert msg.startswith("probabilities must lie in [0, 1]; 1 value is outside"), msg
+    assert "name the predictions with logits= instead of preds=" in msg
+    assert "logits=True" not in msg and "update" not in msg

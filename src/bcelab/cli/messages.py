@@ -134,6 +134,10 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         *_DELIMITERS,
         *_SCHEDULER,
         ("pass logits=True", "name the column with --logit instead of --pred"),
+        (
+            "name the predictions with logits= instead of preds=",
+            "name the column with --logit instead of --pred",
+        ),
         ("unless logits=True", "unless the column is named with --logit"),
         (
             "check the input columns and the filters",
@@ -168,6 +172,10 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         *_DELIMITERS,
         *_SCHEDULER,
         ("pass logits=True", "name the columns with --logit instead of --pred"),
+        (
+            "name the predictions with logits= instead of preds=",
+            "name the columns with --logit instead of --pred",
+        ),
         ("clip the probabilities, e.g. clip=1e-15", "clip the probabilities, e.g. --clip 1e-15"),
         (
             "check the input columns and the filters",

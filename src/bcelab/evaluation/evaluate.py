@@ -80,8 +80,9 @@ def evaluate(
     error naming the values found unless ``positive_label=`` names the positive class
     (that value counts as 1, every other as 0, a missing one as missing).  ``by=``: one
     row of metrics per value of that column.  NaN predictions and missing targets are
-    counted (``strict=True`` raises); probabilities outside [0, 1] raise unless
-    ``clip=``.  ``delimiter=``: the CSV separator (default: tab for ``.tsv``, else comma).
+    counted (``strict=True`` raises); probabilities outside [0, 1] raise (``clip=eps``
+    moves those in [0, 1] into [eps, 1 - eps], and counts them).  ``delimiter=``: the
+    CSV separator (default: tab for ``.tsv``, else comma).
 
     ``engine="local"``: this machine, ``threads`` threads (default: every core, at most
     8).  ``engine="dask"``: a ``dask.distributed`` cluster at ``scheduler`` (an address

@@ -56,6 +56,9 @@ __all__ = [
 
 MAX_SEGMENTS = 256  # each segment holds a ~0.7 MB state
 
+#: what a file's caller passes for predictions that are logits
+LOGITS_FIX = "name the predictions with logits= instead of preds="
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -201,7 +204,9 @@ def run_unit_objects(unit: Unit, plan: Plan, share: UnitShare | None = None) -> 
 def _in_source(failed: RowsUpdateError, unit: Unit, plan: Plan) -> BCELabError:
     """The update's error with the unit and batch of its rows, and the row it names (an
     index into the update's arrays) as the source's row (a CSV file's line).  A weight
-    the update refuses is named as the weight column (the caller passed no array)."""
+    the update refuses is named as the weight column (the caller passed no array), and
+    probabilities that look like logits point to ``logits=`` (the update's own advice,
+    ``logits=True``, is not an argument of the caller)."""
     err, origin = failed.error, failed.origin
     where = f"{unit.where()}, batch {origin.batch}"
     expected = err.expected
@@ -210,11 +215,15 @@ def _in_source(failed: RowsUpdateError, unit: Unit, plan: Plan) -> BCELabError:
         head, sep, rest = expected.partition(": weights ")
         if sep and head.endswith(".update"):
             expected = f"weight column {name!r} {rest}"
+    head, sep, rest = expected.partition(": ")
+    if sep and head.endswith(".update"):  # a method the caller never called
+        expected = rest
+    fix = err.fix.replace("pass logits=True", LOGITS_FIX)
     if err.row is None:
-        return type(err)(expected, f"{err.received} (in {where})", err.fix)
+        return type(err)(expected, f"{err.received} (in {where})", fix)
     n = origin.source_row(err.row)
     at = f"line {n + 2}" if unit.kind == "csv" else f"row {n}"
-    return type(err)(expected, err.received_at(f"{at} of {where}"), err.fix)
+    return type(err)(expected, err.received_at(f"{at} of {where}"), fix)
 
 
 def _add_batch(
