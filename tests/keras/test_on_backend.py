@@ -388,3 +388,18 @@ def test_a_sample_weight_of_the_predictions_shape_weights_each_output():
     np.testing.assert_allclose(got, (each * sw).sum() / each.size, rtol=2e-6)  # 0.3244
     keras_own = float(_np(keras.losses.BinaryCrossentropy()(yt, yp, sample_weight=sw)))
     assert abs(keras_own - got) > 0.05  # the documented difference
+
+
+@pytest.mark.parametrize("name", ["LogLoss", "ExcessLoss", "BinaryAccuracy", "NormalizedEntropy"])
+def test_a_metric_without_rows_is_nan(name):
+    # NormalizedEntropy raised NaNError from the entropy of its NaN base rate (no rows,
+    # after reset_state, or every sample_weight 0), where the other metrics give NaN
+    m = getattr(bk, name)()
+    assert np.isnan(float(m.result()))
+    y, p = np.array([[0.0], [1.0]]), np.array([[0.3], [0.6]])
+    m.update_state(y, p, sample_weight=np.zeros(2))
+    assert np.isnan(float(m.result()))
+    m.update_state(y, p)
+    assert np.isfinite(float(m.result()))
+    m.reset_state()
+    assert np.isnan(float(m.result()))

@@ -175,7 +175,9 @@ def normalized_entropy(base: Any) -> type:
 
         def result(self) -> Any:
             base_rate = self.sums[1] / self.sums[2]
-            return (self.sums[0] / self.sums[2]) / binary_entropy(base_rate)
+            # no rows (or every weight 0): a NaN base rate, and NaN, as the other metrics
+            entropy = binary_entropy(base_rate, nan_policy="propagate")
+            return (self.sums[0] / self.sums[2]) / entropy
 
     return NormalizedEntropy
 
