@@ -279,5 +279,5 @@ def test_an_array_of_the_features_in_training_order_is_predicted(tmp_path: Path)
     with pytest.raises(OptionError, match="predict: run must be a path"):
         predict(5, x)  # type: ignore[arg-type]
     (out / "predictor.json").write_text("[1, 2]")  # JSON, but not a predictor's
-    with pytest.raises(DataError, match="'list' object has no attribute 'get'"):
+    with pytest.raises(DataError, match=r"holds a JSON list: \[1, 2\]"):
         predict(out, x)

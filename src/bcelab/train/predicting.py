@@ -13,7 +13,6 @@ same network; the result is the input table plus a ``logit`` and a ``pred``
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ..losses import sigmoid
 from .artifacts import load_torch_file
 from .data import Dataset, TableSpec
 from .mlp.models import MLPSpec, module_from_state
+from .predictor_file import PREDICTOR_FORMAT, check_weights, read_predictor_json
 from .tables import features_array, read_table
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "write_predictions",
 ]
 
-PREDICTOR_FORMAT = "bcelab.train.predictor/1"
 OUTPUT_COLUMNS = ("logit", "pred")
 _BATCH = 1 << 16
 
@@ -124,33 +123,16 @@ def load_predictor(run: str | Path, /) -> Predictor:
             "pass the out= folder of a completed training run (an interrupted run is "
             "completed by resuming it)",
         )
+    info = read_predictor_json(meta)
     state = load_torch_file(
         weights,
         "a model.pt written by bcelab train",
         "train the model again; the file is damaged or from another program",
     )
-    try:
-        info = json.loads(meta.read_text(encoding="utf-8"))
-        if info.get("format") != PREDICTOR_FORMAT:
-            raise ValueError(f"format {info.get('format')!r}")
-        model = dict(info["model"])
-        model.pop("kind", None)
-        model["hidden"] = tuple(model["hidden"])
-        return Predictor(
-            MLPSpec(**model),
-            int(info["n_inputs"]),
-            int(info["n_outputs"]),
-            tuple(int(s) for s in info["seeds"]),
-            TableSpec.from_dict(info["table"]),
-            state,
-            str(d),
-        )
-    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError, OSError) as e:
-        raise DataError(
-            "a predictor.json and model.pt written by bcelab train",
-            f"reading {d} failed: {e}",
-            "train the model again; the files are damaged or from another program",
-        ) from None
+    check_weights(state, info, weights, meta)
+    return Predictor(
+        info.spec, info.n_inputs, info.n_outputs, info.seeds, info.table, state, str(d)
+    )
 
 
 def _as_table(data: Any, delimiter: str | None, features: tuple[str, ...]) -> tuple[Any, str]:
