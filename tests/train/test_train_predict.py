@@ -281,3 +281,26 @@ def test_an_array_of_the_features_in_training_order_is_predicted(tmp_path: Path)
     (out / "predictor.json").write_text("[1, 2]")  # JSON, but not a predictor's
     with pytest.raises(DataError, match=r"holds a JSON list: \[1, 2\]"):
         predict(out, x)
+
+
+def test_in_memory_inputs_pyarrow_cannot_hold_are_named(run: tuple[Path, Path]) -> None:
+    """A Series was AttributeError ('Series' object has no attribute 'columns'), a
+    DataFrame with a repeated name pyarrow's ValueError, complex numbers
+    ArrowNotImplementedError ('Unsupported numpy type 15')."""
+    pd = pytest.importorskip("pandas")
+    folder, _ = run
+    df = pd.DataFrame({"f1": [0.1, 0.2], "f2": [9.0, 11.0], "id": [1, 2]})
+    with pytest.raises(OptionError, match=r"received a pandas Series named 'f1'\. pass the "):
+        predict(folder, df["f1"])
+    with pytest.raises(DataError, match=r"one column named 'f2' in the DataFrame; 2 of its"):
+        predict(folder, pd.concat([df, df[["f2"]]], axis=1))
+    twice = predict(folder, pd.concat([df, df[["id"]]], axis=1))  # not a feature: kept
+    assert twice.column_names == ["f1", "f2", "id", "id", "logit", "pred"]
+    with pytest.raises(DataError, match=r"received an array of dtype complex128\. pass x\.real"):
+        predict(folder, df[["f2", "f1"]].to_numpy().astype(complex))
+    with pytest.raises(DataError, match=r"column 'f1' of the DataFrame holds complex numbers"):
+        predict(folder, df.astype({"f1": complex}))
+    with pytest.raises(DataError, match=r"column 'f2' of the columns holds complex numbers"):
+        predict(folder, {"f1": np.zeros(2), "f2": np.zeros(2, complex)})
+    with pytest.raises(DataError, match=r"converting the DataFrame to a table failed: "):
+        predict(folder, df.astype({"f1": object}).assign(f1=[1, "x"]))

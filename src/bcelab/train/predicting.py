@@ -14,7 +14,7 @@ same network; the result is the input table plus a ``logit`` and a ``pred``
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,15 @@ def _as_table(data: Any, delimiter: str | None, features: tuple[str, ...]) -> tu
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
     if isinstance(data, np.ndarray):
+        if data.dtype.kind not in "biuf":
+            raise DataError(
+                f"predict: an array of data holding real numbers: the features "
+                f"{list(features)} in the training data's order",
+                f"received an array of dtype {data.dtype}",
+                "pass x.real if every imaginary part is 0"
+                if data.dtype.kind == "c"
+                else "pass x.astype(float), or a table of the feature columns",
+            )
         if data.ndim != 2 or data.shape[1] != len(features):
             raise ShapeError(
                 f"predict: an array of data must have shape (rows, {len(features)}): the "
@@ -158,15 +167,57 @@ def _as_table(data: Any, delimiter: str | None, features: tuple[str, ...]) -> tu
     if hasattr(data, "to_arrow"):  # polars
         return data.to_arrow(), "the table"
     if type(data).__module__.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False), "the DataFrame"
+        if not hasattr(data, "columns"):  # a Series: one column, or one row
+            raise OptionError(
+                f"predict: data must be a table of the feature columns {list(features)}",
+                f"received a pandas {type(data).__name__}"
+                + (f" named {data.name!r}" if getattr(data, "name", None) is not None else ""),
+                f"pass the DataFrame with those columns, e.g. df[{list(features)}]",
+            )
+        dtypes = {str(c): t for c, t in zip(data.columns, data.dtypes, strict=True)}
+        return _converted(lambda: _from_pandas(data), "the DataFrame", dtypes), "the DataFrame"
     if isinstance(data, Mapping):
-        return pa.table({str(k): np.asarray(v) for k, v in data.items()}), "the columns"
+        cols = {str(k): np.asarray(v) for k, v in data.items()}
+        dtypes = {k: v.dtype for k, v in cols.items()}
+        return _converted(lambda: pa.table(cols), "the columns", dtypes), "the columns"
     raise OptionError(
         "predict: data must be a CSV/TSV/Parquet path, a pyarrow Table, a polars or pandas "
         "DataFrame, a dict of columns, or a 2-D NumPy array of the features",
         f"received {type(data).__name__}",
         "pass the path of a table with the feature columns",
     )
+
+
+def _from_pandas(df: Any) -> Any:
+    """A pyarrow Table of a pandas DataFrame's columns; a repeated column name (which
+    ``Table.from_pandas`` refuses) is kept, as in a CSV header."""
+    import pyarrow as pa  # optional dependency (bcelab[eval])
+
+    names = [str(c) for c in df.columns]
+    if len(set(names)) == len(names):
+        return pa.Table.from_pandas(df, preserve_index=False)
+    cols = [pa.array(df.iloc[:, j], from_pandas=True) for j in range(df.shape[1])]
+    return pa.Table.from_arrays(cols, names=names)
+
+
+def _converted(make: Callable[[], Any], source: str, dtypes: Mapping[str, Any]) -> Any:
+    """``make()`` (a pyarrow Table of in-memory columns of ``dtypes``); a column that
+    pyarrow cannot hold (complex numbers, mixed objects) is a DataError."""
+    import pyarrow as pa  # optional dependency (bcelab[eval])
+
+    expected = "predict: data with columns of real numbers, text or booleans"
+    fix = "convert the feature columns to numbers first (e.g. .astype(float))"
+    for name, dt in dtypes.items():
+        if getattr(dt, "kind", "") == "c":
+            got = f"column {name!r} of {source} holds complex numbers ({dt})"
+            raise DataError(
+                expected, got, "pass its real part (.real) if every imaginary part is 0"
+            )
+    try:
+        return make()
+    except (pa.ArrowException, ValueError, TypeError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(expected, f"converting {source} to a table failed: {reason}", fix) from None
 
 
 def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
