@@ -550,3 +550,15 @@ def test_running_out_of_memory_anyway_is_exit_2_without_a_traceback(
     assert rc == 2
     assert "it ran out (Unable to allocate 1.00 EiB" in line
     assert "use smaller --hidden layers, fewer --seeds or a smaller --batch-size" in line
+
+
+def test_a_number_positive_label_that_matches_no_row_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It trained on all-0 targets and exited 0, with only a note."""
+    base = _train_file(_csv(tmp_path / "d.csv", 40, 5))
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a", "--positive-label", "7")
+    line = _one_clear_line(err)
+    assert rc == 2 and "--positive-label 7 matches no row of" in line
+    assert "whose values are 0, 1. leave out --positive-label" in line
+    assert not (tmp_path / "a").exists()

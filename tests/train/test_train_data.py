@@ -186,3 +186,27 @@ def test_as_dataset_rejects_bad_arrays() -> None:
         warnings.simplefilter("error")
         with pytest.raises(DataError, match=r"x_test within float32's range.*received -1e\+300"):
             data.as_dataset((x, np.array([0, 1, 0, 1]), far, np.array([0, 1, 0, 1])))
+
+
+@pytest.mark.parametrize(
+    ("labels", "label", "received", "fix"),
+    [
+        ("01", 7, "positive_label=7 matches no row of", "pass positive_label=None: the column"),
+        ("01", "7", "positive_label='7' matches no row of", "pass positive_label=None: the"),
+        ("ny", "maybe", "positive_label='maybe' matches no row", "positive_label='y'"),
+    ],
+)
+def test_a_positive_label_that_matches_no_training_row_is_refused(
+    tmp_path, labels: str, label: object, received: str, fix: str
+) -> None:
+    """A number (or a text with no near spelling) trained on all-0 targets, with only a
+    note; a text label in another case was refused already: one rule for both now."""
+    neg, pos = labels
+    p = _csv(tmp_path, "a,label\n" + "".join(f"{i},{pos if i % 2 else neg}\n" for i in range(8)))
+    with pytest.raises(DataError) as e:
+        data.load_table(p, target="label", positive_label=label)
+    assert "one of the values of the target column 'label'" in e.value.expected
+    assert received in e.value.received and fix in e.value.fix
+    test = _csv(tmp_path, f"a,label\n1,{neg}\n2,{neg}\n", "test.csv")  # no positive: allowed
+    ds = data.load_table(p, target="label", positive_label=pos, test=test)
+    assert not ds.y_test.any() and ds.y_train.any()

@@ -237,9 +237,9 @@ def test_a_positive_label_in_another_case_is_refused_not_read_as_all_zeros(
         with pytest.raises(DataError, match="case matters") as e:
             load_table(path, target="label", positive_label=typo)
         assert "'no', 'yes'" in e.value.received and e.value.fix == "pass positive_label='yes'"
-    # a label absent in every spelling is the user's choice: all targets 0, no error
-    ds = load_table(path, target="label", positive_label="maybe")
-    assert not np.concatenate([ds.y_train, ds.y_test]).any()
+    # a label absent in every spelling is refused too: every target would be 0
+    with pytest.raises(DataError, match="'maybe' matches no row of"):
+        load_table(path, target="label", positive_label="maybe")
 
 
 def test_tsv_and_delimiter(tmp_path: Path) -> None:

@@ -368,7 +368,9 @@ def load_table(
     x, y, names, notes = to_xy(tab, features=features, source=str(path), **kw)
     if test is not None:
         ttab = read_table(test, delimiter=delimiter)
-        xe, ye, _, tnotes = to_xy(ttab, features=names, source=str(test), **kw)
+        xe, ye, _, tnotes = to_xy(
+            ttab, features=names, source=str(test), label_required=False, **kw
+        )
         xt, yt = x, y
         notes = notes + tnotes + (f"test rows from {test}",)
     else:

@@ -111,14 +111,41 @@ def _numeric(tab: Any, name: str, source: str, fix: str = LEAVE_OUT) -> np.ndarr
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _target(tab: Any, name: str, source: str, positive_label: Label | None) -> np.ndarray:
+def _unmatched_label(col: Any, label: Label, name: str, source: str) -> DataError:
+    """The error for a ``positive_label`` (text or a number) that matches no row."""
+    import pyarrow.compute as pc  # optional dependency (bcelab[eval])
+
+    values = [v for v in pc.unique(col).to_pylist() if v is not None and v == v]
+    try:
+        values.sort()
+    except TypeError:  # mixed types
+        values.sort(key=str)
+    held = f"whose values are {describe_values(values)}" if values else "which holds no values"
+    if values and all(v in (0, 1) for v in values):
+        fix = "pass positive_label=None: the column holds 0/1 labels already"
+    else:
+        fix = f"pass one of its values, e.g. positive_label={format_value(suggest_label(values))}"
+    return DataError(
+        f"a positive label that is one of the values of the target column {name!r}",
+        f"positive_label={format_value(label)} matches no row of {source}, {held}",
+        fix,
+    )
+
+
+def _target(
+    tab: Any, name: str, source: str, positive_label: Label | None, label_required: bool
+) -> np.ndarray:
     """The target column as numbers: mapped to 1/0 with ``positive_label`` (missing stays
-    NaN), else numeric as it is (text is refused with the labels found)."""
+    NaN; with ``label_required``, a label that matches no row is refused), else numeric
+    as it is (text is refused with the labels found)."""
     col = tab.column(name)
     if positive_label is not None:
         import pyarrow as pa  # optional dependency (bcelab[eval])
+        import pyarrow.compute as pc  # optional dependency (bcelab[eval])
 
         eq = label_mask(col, positive_label, name, source)
+        if label_required and not pc.any(eq).as_py():
+            raise _unmatched_label(col, positive_label, name, source)
         return np.asarray(eq.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     if is_text_type(col.type):
         values = sorted({str(v) for v in col.to_pylist() if v is not None})
@@ -207,10 +234,15 @@ def to_xy(
     dropna: bool,
     source: str,
     positive_label: Label | None = None,
+    label_required: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """Features ``(N, D)`` float64, targets ``(N,)`` in [0, 1], the feature names and notes."""
+    """Features ``(N, D)`` float64, targets ``(N,)`` in [0, 1], the feature names and notes.
+
+    ``label_required``: a ``positive_label`` must match at least one row (the training
+    table's rule: else every target would be 0; a test table may hold no positive row).
+    """
     feats = _columns(list(tab.column_names), target, features, source)
-    y = _target(tab, target, source, positive_label)
+    y = _target(tab, target, source, positive_label, label_required)
     x = features_array(tab, feats, source)
     notes: tuple[str, ...] = (f"{source}: target {target!r}, features {list(feats)}",)
     if positive_label is not None:
