@@ -562,3 +562,16 @@ def test_a_number_positive_label_that_matches_no_row_exits_2(
     assert rc == 2 and "--positive-label 7 matches no row of" in line
     assert "whose values are 0, 1. leave out --positive-label" in line
     assert not (tmp_path / "a").exists()
+
+
+def test_a_feature_named_pred_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It trained a model that `bcelab predict` refused for every --data."""
+    data = _csv(tmp_path / "d.csv", 40, 6)
+    data.write_text(data.read_text().replace("f1,", "pred,", 1))
+    rc, _, err = _cli(capsys, *_train_file(data), "--out", tmp_path / "a")
+    line = _one_clear_line(err)
+    assert rc == 2 and "has the feature column 'pred'" in line
+    assert "(e.g. to 'pred_in'), or name the other features with --features" in line
+    assert not (tmp_path / "a").exists()

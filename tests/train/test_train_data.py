@@ -210,3 +210,16 @@ def test_a_positive_label_that_matches_no_training_row_is_refused(
     test = _csv(tmp_path, f"a,label\n1,{neg}\n2,{neg}\n", "test.csv")  # no positive: allowed
     ds = data.load_table(p, target="label", positive_label=pos, test=test)
     assert not ds.y_test.any() and ds.y_train.any()
+
+
+@pytest.mark.parametrize("name", ["pred", "logit"])
+def test_a_feature_named_like_a_predict_output_is_refused(tmp_path, name: str) -> None:
+    """It trained a model that predict could never use ('already has ['pred']')."""
+    p = _csv(tmp_path, GOOD.replace("a,b,label", f"{name},b,label", 1))
+    with pytest.raises(DataError) as e:
+        data.load_table(p, target="label")
+    assert f"has the feature column {name!r}" in e.value.received
+    assert f"(e.g. to '{name}_in'), or name the other features with features=" in e.value.fix
+    with pytest.raises(DataError, match="or leave it out of features="):
+        data.load_table(p, target="label", features=["b", name])
+    assert data.load_table(p, target="label", features=["b"]).feature_names == ("b",)

@@ -304,3 +304,21 @@ def test_in_memory_inputs_pyarrow_cannot_hold_are_named(run: tuple[Path, Path]) 
         predict(folder, {"f1": np.zeros(2), "f2": np.zeros(2, complex)})
     with pytest.raises(DataError, match=r"converting the DataFrame to a table failed: "):
         predict(folder, df.astype({"f1": object}).assign(f1=[1, "x"]))
+
+
+def test_a_run_trained_on_a_feature_named_pred_says_to_train_again(
+    run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """bcelab train refuses such a feature now; a run made before names it when predicted."""
+    folder, _ = run
+    old = tmp_path / "old"
+    old.mkdir()
+    for f in folder.iterdir():
+        (old / f.name).write_bytes(f.read_bytes())
+    info = json.loads((old / "predictor.json").read_text())
+    info["table"]["features"] = ["pred", "f1"]
+    (old / "predictor.json").write_text(json.dumps(info))
+    with pytest.raises(DataError) as e:
+        predict(old, np.zeros((2, 2)))
+    assert e.value.received == f"the model of {old} was trained on a feature column named 'pred'"
+    assert "train the model again" in e.value.fix

@@ -31,7 +31,7 @@ from .artifacts import load_torch_file
 from .data import Dataset, TableSpec
 from .mlp.models import MLPSpec, module_from_state
 from .predictor_file import PREDICTOR_FORMAT, check_weights, read_predictor_json
-from .tables import features_array, read_table
+from .tables import OUTPUT_COLUMNS, features_array, read_table
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -44,7 +44,6 @@ __all__ = [
     "write_predictions",
 ]
 
-OUTPUT_COLUMNS = ("logit", "pred")
 _BATCH = 1 << 16
 
 
@@ -222,6 +221,15 @@ def _converted(make: Callable[[], Any], source: str, dtypes: Mapping[str, Any]) 
 
 def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
     """The run's feature columns of ``tab`` as float64, with every problem named."""
+    trained = [f for f in p.table.features if f in OUTPUT_COLUMNS]
+    if trained:  # bcelab train refuses such a feature now; an earlier run may have one
+        raise DataError(
+            f"a model whose features are not named {list(OUTPUT_COLUMNS)}, the columns "
+            "that predict adds to its output",
+            f"the model of {p.source} was trained on a feature column named {trained[0]!r}",
+            f"rename that column in the training and test tables (e.g. to '{trained[0]}_in') "
+            "and train the model again",
+        )
     cols = list(tab.column_names)
     missing = [f for f in p.table.features if f not in cols]
     if missing:

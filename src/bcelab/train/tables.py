@@ -31,7 +31,10 @@ from .._core.tables import (
 )
 from ..errors import DataError, DomainError
 
-__all__ = ["features_array", "read_table", "to_xy"]
+__all__ = ["OUTPUT_COLUMNS", "features_array", "read_table", "to_xy"]
+
+#: the columns that :func:`bcelab.train.predict` adds to its input rows
+OUTPUT_COLUMNS = ("logit", "pred")
 
 
 def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
@@ -170,6 +173,21 @@ def _check_targets(y: np.ndarray, target: str, source: str) -> None:
     )
 
 
+def _refuse_output_names(feats: Sequence[str], *, named: bool, source: str) -> None:
+    """A feature column named like a column that predict adds (``logit``, ``pred``) would
+    make a model that predict can never use: its input rows would hold the output's name."""
+    taken = [f for f in feats if f in OUTPUT_COLUMNS]
+    if not taken:
+        return
+    how = "leave it out of features=" if named else "name the other features with features="
+    raise DataError(
+        f"feature columns not named {list(OUTPUT_COLUMNS)}, the columns that predict adds "
+        "to its output (a model with such a feature could never be used by predict)",
+        f"{source} has the feature column {taken[0]!r}",
+        f"rename that column in the training and test tables (e.g. to '{taken[0]}_in'), or {how}",
+    )
+
+
 def _columns(
     cols: list[str], target: str, features: Sequence[str] | None, source: str
 ) -> tuple[str, ...]:
@@ -201,6 +219,7 @@ def _columns(
             f"{source} has only {cols}",
             "add feature columns to the table, or name the columns to use with features=",
         )
+    _refuse_output_names(feats, named=features is not None, source=source)
     twice = [f for i, f in enumerate(feats) if f in feats[:i]]
     if twice:  # "a,a" for "a,b": the same column twice only looks like two features
         raise DataError(
