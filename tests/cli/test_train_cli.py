@@ -191,3 +191,60 @@ def test_fresh_process_draws_the_figure_in_a_worker_or_in_process(tmp_path, work
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert (out / "summary.json").is_file()
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def _two_dirs_run(tmp_path, monkeypatch, capsys):
+    """A `train file` run started in tmp/a with relative paths; the cwd is then tmp/b."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    rng = np.random.default_rng(4)
+    for name in ("train.csv", "test.csv"):
+        x = rng.normal(size=(30, 2))
+        rows = [f"{u},{v},{int(u > 0)}" for u, v in x]
+        (a / name).write_text("u,v,label\n" + "\n".join(rows) + "\n")
+    monkeypatch.chdir(a)
+    args = ["train", "file", "--data", "train.csv", "--test", "test.csv", "--target", "label"]
+    assert main([*args, "--epochs", "2", "--out", "run", "--quiet"]) == 0
+    monkeypatch.chdir(b)
+    capsys.readouterr()
+    return a
+
+
+def test_a_run_on_relative_paths_resumes_from_another_directory(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """`--resume DIR` failed ("received 'train.csv', which does not exist"), and the same
+    file named from there was refused as another --data."""
+    a = _two_dirs_run(tmp_path, monkeypatch, capsys)
+    saved = json.loads((a / "run" / "summary.json").read_text())
+    assert saved["cli"]["data"] == str((a / "train.csv").resolve())
+    assert main(["train", "file", "--resume", "../a/run", "--epochs", "3", "--quiet"]) == 0
+    same = ["--data", "../a/train.csv", "--test", str(a / "test.csv")]
+    assert main(["train", "file", "--resume", "../a/run", *same, "--epochs", "4", "--quiet"]) == 0
+    assert load_history(a / "run" / "history.json").epochs == 4
+    capsys.readouterr()
+    other = ["--data", "../a/test.csv"]
+    assert main(["train", "file", "--resume", "../a/run", *other, "--epochs", "5"]) == 2
+    assert "--data " + str((a / "train.csv").resolve()) + " in the run" in capsys.readouterr().err
+
+
+def test_a_run_that_saved_a_relative_path_is_read_against_the_current_directory(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """An earlier version saved --data as typed, and no working directory."""
+    a = _two_dirs_run(tmp_path, monkeypatch, capsys)
+    ck_path = a / "run" / "checkpoint.pt"
+    ck = torch.load(ck_path, weights_only=True)
+    ck["run_info"]["cli"].update(data="train.csv", test="test.csv")
+    del ck["run_info"]["cwd"]
+    torch.save(ck, ck_path)
+    assert main(["train", "file", "--resume", "../a/run", "--epochs", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "the run saved --data 'train.csv', relative to a directory it does not record" in err
+    assert "or resume from the directory the run was started in" in err
+    same = ["--data", "../a/train.csv", "--test", "../a/test.csv"]
+    assert main(["train", "file", "--resume", "../a/run", *same, "--epochs", "3", "--quiet"]) == 0
+    torch.save(ck, ck_path)
+    monkeypatch.chdir(a)
+    assert main(["train", "file", "--resume", "run", "--epochs", "3", "--quiet"]) == 0

@@ -17,17 +17,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._core.atomic import remove_stale, remove_stale_files
-from ..errors import OptionError
+from ..errors import DataError, OptionError
 from ..train.loop import CHECKPOINT_SECONDS
 from . import output
 from .numbers import whole_number
 
 __all__ = [
+    "PATH_OPTIONS",
     "add_flags",
     "check_out_folder",
     "check_resumed",
+    "check_saved_files",
     "resume_differences",
     "resumed_config",
+    "same_file",
+    "saved_path",
+    "saved_paths",
     "shown",
 ]
 
@@ -106,6 +111,65 @@ def check_out_folder(
     return d
 
 
+#: the options that name files: saved as resolved absolute paths, compared as files
+PATH_OPTIONS = ("data", "test")
+
+
+def saved_path(value: str, base: str | None) -> str:
+    """A file path saved with a run, as a resolved absolute path: a relative one (saved by
+    an earlier version) is taken relative to ``base``, the run's recorded working
+    directory, or else the current one."""
+    p = Path(value).expanduser()
+    if not p.is_absolute():
+        p = Path(base or Path.cwd()) / p
+    return str(p.resolve())
+
+
+def saved_paths(options: Mapping[str, Any], base: str | None) -> dict[str, Any]:
+    """A run's saved options with their file paths made absolute (:func:`saved_path`)."""
+    out = dict(options)
+    for name in PATH_OPTIONS:
+        if isinstance(out.get(name), str):
+            out[name] = saved_path(out[name], base)
+    return out
+
+
+def check_saved_files(cfg: Any, options: Mapping[str, Any]) -> None:
+    """Each file of the resumed configuration ``cfg`` exists; ``options``: the run's
+    options as saved (a relative path was saved by an earlier version)."""
+    for name in PATH_OPTIONS:
+        path, raw = getattr(cfg, name, None), options.get(name)
+        if path is None or Path(path).is_file():
+            continue
+        relative = isinstance(raw, str) and not Path(raw).is_absolute()
+        fix = f"pass --{name} with the file's path now (its rows are checked against the run's)"
+        if relative:
+            raise DataError(
+                f"--resume reads the run's --{name} file again",
+                f"the run saved --{name} {raw!r}, relative to a directory it does not "
+                f"record; from here that is {path!r}, which does not exist",
+                f"{fix}, or resume from the directory the run was started in",
+            )
+        raise DataError(
+            f"--resume reads the run's --{name} file again",
+            f"{path!r} (as saved with the run) does not exist any more",
+            fix,
+        )
+
+
+def same_file(saved: str, now: str) -> bool:
+    """``now`` (as typed) names the file ``saved`` (a path saved with the run): the same
+    resolved path, the same file by another name (a link), or a saved path that no longer
+    exists (the file was moved: the checkpoint's fingerprint of the rows checks the data)."""
+    old, new = Path(saved), Path(now).resolve()
+    if old == new or not old.exists():
+        return True
+    try:
+        return old.samefile(new)
+    except OSError:
+        return False
+
+
 def resume_differences(
     saved: Mapping[str, Any],
     new: Mapping[str, Any],
@@ -120,8 +184,8 @@ def resume_differences(
         old, now = saved[name], new[name]
         if isinstance(old, list):
             old = tuple(old)
-        if name in ("data", "test") and old is not None and now is not None:
-            same = Path(str(old)).resolve() == Path(str(now)).resolve()
+        if name in PATH_OPTIONS and old is not None and now is not None:
+            same = same_file(str(old), str(now))
         else:
             same = old == now
         if not same:

@@ -12,6 +12,7 @@ The options that a resumed run compares are those the user typed (``Config.given
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -200,7 +201,8 @@ def _resumed(cfg: Config) -> Config:
     a different task or option is refused, each difference named."""
     assert cfg.resume is not None
     ck = load_checkpoint(cfg.resume)
-    saved = dict(ck.get("run_info", {}).get("cli", {}))
+    info = ck.get("run_info", {})
+    saved = run_folder.saved_paths(info.get("cli", {}), info.get("cwd"))
     known = {f.name for f in fields(Config)} - {"given"}
     kw: dict[str, Any] = {
         k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in known
@@ -216,7 +218,10 @@ def _resumed(cfg: Config) -> Config:
         done=int(ck.get("history", {}).get("epochs", 0)),
         first=[f"the run trained {old.task}, this command asks for {cfg.task}"] if other else [],
     )
-    return run_folder.resumed_config(old, cfg)
+    typed = {k: getattr(cfg, k) for k in run_folder.PATH_OPTIONS if k in cfg.given}
+    resumed = replace(run_folder.resumed_config(old, cfg), **typed)
+    run_folder.check_saved_files(resumed, info.get("cli", {}))
+    return resumed
 
 
 def _dataset(cfg: Config) -> Dataset:
@@ -245,9 +250,13 @@ def _fmt_stat(s: dict[str, Any]) -> str:
 def _saved_options(cfg: Config) -> dict[str, Any]:
     """The options a resumed run takes again (summary.json and the checkpoint)."""
     skip = ("given", "out", "resume", "quiet", "overwrite", "checkpoint_every")
-    return {
+    saved = {
         k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items() if k not in skip
     }
+    for name in run_folder.PATH_OPTIONS:  # a resume from another directory finds them
+        if saved.get(name) is not None:
+            saved[name] = str(Path(str(saved[name])).resolve())
+    return saved
 
 
 def _train(cfg: Config, ds: Dataset, out: Path) -> History:
@@ -270,7 +279,7 @@ def _train(cfg: Config, ds: Dataset, out: Path) -> History:
             callbacks=[bar] if bar is not None else [],
             resume=cfg.resume,
             out=out,
-            run_info={"cli": _saved_options(cfg)},
+            run_info={"cli": _saved_options(cfg), "cwd": str(Path.cwd())},
             checkpoint_every=cfg.checkpoint_every,
             device=cfg.device,
         )
@@ -360,7 +369,7 @@ def execute(cfg: Any) -> int:
     if h.interrupted:
         print(
             f"interrupted after epoch {h.epochs}: history and checkpoint saved in {out}; "
-            f"continue with: bcelab train {cfg.task} --resume {out}",
+            f"continue with: bcelab train {cfg.task} --resume {shlex.quote(str(out.absolute()))}",
             file=sys.stderr,
         )
     files = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
