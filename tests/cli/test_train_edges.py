@@ -278,7 +278,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_clear_line(
     (run / "checkpoint.pt").write_bytes(b"garbage")
     rc, _, err = _cli(capsys, "train", "circles", "--resume", run, "--epochs", "3")
     line = _one_clear_line(err)
-    assert rc == 2 and "checkpoint.pt failed: it holds more than tensors" in line, err
+    assert rc == 2 and "checkpoint.pt is not one: it starts with b'garb'" in line, err
     assert "weights_only=False" not in err and "file an issue" not in err
 
 
@@ -575,3 +575,15 @@ def test_a_feature_named_pred_is_refused_before_training(
     assert rc == 2 and "has the feature column 'pred'" in line
     assert "(e.g. to 'pred_in'), or name the other features with --features" in line
     assert not (tmp_path / "a").exists()
+
+
+def test_resume_with_a_file_asks_for_the_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--resume train.csv` complained that --out '.' holds other files."""
+    data = _csv(tmp_path / "train.csv", 20, 7)
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = _cli(capsys, *_train_file(data), "--resume", "train.csv")
+    line = _one_clear_line(err)
+    assert rc == 2 and "--resume needs the run folder" in line
+    assert "received 'train.csv', a file, not a run folder" in line and "--out '.'" not in line

@@ -223,3 +223,34 @@ def test_a_feature_named_like_a_predict_output_is_refused(tmp_path, name: str) -
     with pytest.raises(DataError, match="or leave it out of features="):
         data.load_table(p, target="label", features=["b", name])
     assert data.load_table(p, target="label", features=["b"]).feature_names == ("b",)
+
+
+def test_a_parquet_text_column_names_its_type_without_header_talk(tmp_path) -> None:
+    """It read "received type large_string (1 = first row after the header)"."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    t = pa.table({"a": [0.1, 0.2, 0.3, 0.4], "c": ["3", "1", "2", "x"], "y": [0, 1, 0, 1]})
+    pq.write_table(t.slice(0, 3), tmp_path / "nums.parquet")
+    with pytest.raises(DataError) as e:
+        data.load_table(tmp_path / "nums.parquet", target="y")
+    assert e.value.received == "received a column of type string (e.g. '3')"
+    pq.write_table(t, tmp_path / "text.parquet")
+    with pytest.raises(DataError) as e:
+        data.load_table(tmp_path / "text.parquet", target="y")
+    assert e.value.received == "received 'x' in data row 4"
+    csv = _csv(tmp_path, "a,c,y\n0.1,3,0\n0.2,x,1\n")
+    with pytest.raises(DataError, match=r"'x' in data row 2 \(1 = first row after the header\)"):
+        data.load_table(csv, target="y")
+
+
+def test_a_header_only_table_does_not_mention_dropna(tmp_path) -> None:
+    """It said 'every row had a missing value, and dropna drops those' without dropna."""
+    with pytest.raises(DataError) as e:
+        data.load_table(_csv(tmp_path, "a,b,label\n"), target="label", test_fraction=0.5)
+    assert e.value.received == "received no data rows (only the header)"
+    assert "dropna" not in str(e.value) and e.value.fix == "add rows of data to the table"
+    p = _csv(tmp_path, "a,b,label\n1,,0\n,2,1\n", "na.csv")
+    with pytest.raises(DataError) as e:
+        data.load_table(p, target="label", dropna=True)
+    assert "every row has a missing value (2 rows), and dropna=True drops those" in str(e.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import warnings
 from pathlib import Path
@@ -141,11 +143,20 @@ def test_predict_errors_name_what_is_wrong(run: tuple[Path, Path], tmp_path: Pat
         predict(folder, 3.0)
 
 
+def _saved(obj: object) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
+        (b"not a zip file at all", "model.pt is not one: it starts with b'not '"),
+        (b"hello\n", "model.pt is not one: it starts with b'hell', where torch.save writes"),
+        (b"", "model.pt is not one: it is empty"),
         (
-            b"not a zip file at all",
+            _saved({"0.weight": argparse.Namespace()}),
             "it holds more than tensors, and bcelab loads nothing else (no code)",
         ),
         (None, "PytorchStreamReader failed reading zip archive"),  # cut short
@@ -154,7 +165,8 @@ def test_predict_errors_name_what_is_wrong(run: tuple[Path, Path], tmp_path: Pat
 def test_a_damaged_model_file_is_a_data_error(
     run: tuple[Path, Path], tmp_path: Path, damage: bytes | None, reason: str
 ) -> None:
-    """torch.load(weights_only=True) raises UnpicklingError for a file that is not a zip:
+    """A file that is not a zip archive is refused before torch reads it (a text file
+    read "failed: 101."); torch.load(weights_only=True) refuses anything but tensors:
     a DataError in one sentence, never torch's exception or its advice to unpickle."""
     folder, _ = run
     copy = tmp_path / "run"

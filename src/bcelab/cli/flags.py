@@ -121,6 +121,13 @@ def check_existing_file(path: str, flag: str, what: str) -> str:
 def check_resume_dir(path: str) -> str:
     """``--resume DIR``: a run folder that holds checkpoint.pt (or the file itself)."""
     p = Path(path)
+    if p.is_file() and p.name != "checkpoint.pt":
+        raise DataError(
+            "--resume needs the run folder (the --out of an earlier run), which holds "
+            "checkpoint.pt",
+            f"received {path!r}, a file, not a run folder",
+            "pass the folder that the earlier run printed (wrote DIR/: ...)",
+        )
     if not ((p / "checkpoint.pt").is_file() or p.is_file()):
         raise DataError(
             "--resume needs a run folder that contains checkpoint.pt",

@@ -47,6 +47,9 @@ __all__ = [
     "write_run",
 ]
 
+#: the first bytes of every file that torch.save writes (a zip archive)
+_ZIP = b"PK\x03\x04"
+
 #: the ``format`` entry of every checkpoint.pt (a dict of plain values and tensors)
 CHECKPOINT_FORMAT = "bcelab.train.checkpoint/1"
 
@@ -98,10 +101,24 @@ def save_torch(obj: Any, path: str | Path, /) -> Path:
 
 def load_torch_file(path: Path, expected: str, fix: str) -> Any:
     """``torch.load(path, weights_only=True)``: tensors and plain containers only, never
-    code; a file it cannot read is a :class:`DataError` (``expected``, ``fix``) that gives
-    torch's reason in one sentence."""
+    code; a file that is not a zip archive (what ``torch.save`` writes) is refused before
+    torch reads it, and a file torch cannot read is a :class:`DataError` (``expected``
+    such as "a model.pt written by bcelab train", ``fix``) that gives torch's reason in
+    one sentence."""
     import torch  # optional dependency (bcelab[train])
 
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_ZIP))
+    except OSError as e:
+        raise DataError(expected, f"reading {path} failed: {e.strerror or e}", fix) from None
+    if head != _ZIP:  # torch.save writes a zip archive: anything else is another file
+        got = "is empty" if not head else f"starts with {head!r}"
+        raise DataError(
+            expected,
+            f"{path} is not one: it {got}, where torch.save writes a zip archive (PK)",
+            fix,
+        )
     try:
         return torch.load(path, weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError (zip), OSError, EOFError, ...

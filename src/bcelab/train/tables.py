@@ -81,6 +81,11 @@ def _rows_list(idx: np.ndarray) -> str:
     return shown + (f" and {len(idx) - 10} more" if len(idx) > 10 else "")
 
 
+def _row_note(source: str) -> str:
+    """How data rows are counted, for a CSV/TSV file (whose first line is the header)."""
+    return " (1 = first row after the header)" if table_kind(source) == "text" else ""
+
+
 def _first_text(values: list[Any]) -> tuple[int, Any] | None:
     """The first (row, value) that is not a number, or None."""
     for i, v in enumerate(values):
@@ -105,10 +110,14 @@ def _numeric(tab: Any, name: str, source: str, fix: str = LEAVE_OUT) -> np.ndarr
     if not (pat.is_integer(t) or pat.is_floating(t) or pat.is_boolean(t) or pat.is_null(t)):
         values = col.to_pylist()
         bad = _first_text(values)
-        where = f"{bad[1]!r} in data row {bad[0] + 1}" if bad else f"type {t}"
+        if bad is not None:
+            where = f"{bad[1]!r} in data row {bad[0] + 1}{_row_note(source)}"
+        else:  # numbers stored as text (a Parquet or DataFrame column of strings)
+            first = next((v for v in values if v is not None), None)
+            where = f"a column of type {t}" + ("" if first is None else f" (e.g. {first!r})")
         raise DataError(
             f"column {name!r} of {source} must be numeric",
-            f"received {where} (1 = first row after the header)",
+            f"received {where}",
             f"encode {name!r} as numbers, {fix}",
         )
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -275,8 +284,8 @@ def to_xy(
             ]
             raise DataError(
                 f"{source} must have no missing values in the columns used",
-                f"missing values in columns {bad_cols}, data rows {_rows_list(rows)} "
-                "(1 = first row after the header)",
+                f"missing values in columns {bad_cols}, data rows {_rows_list(rows)}"
+                + _row_note(source),
                 "fill them in, or drop those rows (dropna=True)",
             )
         x, y = x[~bad], y[~bad]
@@ -290,9 +299,15 @@ def to_xy(
         )
     _check_targets(y, target, source)
     if x.shape[0] == 0:
+        empty = tab.num_rows == 0
         raise DataError(
             f"{source} must contain at least one usable row",
-            "received 0 rows",
-            "check the file (every row had a missing value, and dropna drops those)",
+            "received no data rows" + (" (only the header)" if _row_note(source) else "")
+            if empty
+            else f"every row has a missing value ({count_of(tab.num_rows, 'row')}), and "
+            "dropna=True drops those",
+            "add rows of data to the table"
+            if empty
+            else "fill in the missing values, or leave out dropna=",
         )
     return x, y, feats, notes
