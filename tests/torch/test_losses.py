@@ -329,3 +329,11 @@ def test_docs_example_runs():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "adapters.md").read_text()
     (code,) = re.findall(r"```python\n(# docs-test: torch\n.*?)```", doc, re.S)
     exec(compile(code, "docs/adapters.md (torch)", "exec"), {"__name__": "__docs__"})
+
+
+@pytest.mark.parametrize("pos_weight", [[1.0, 2.0, 3.0], True, "2", np.ones(3)])
+def test_a_pos_weight_that_is_no_number_or_tensor_says_to_make_it_a_tensor(pos_weight):
+    # a list ended in TypeError: float() argument must be a string or a real number
+    with pytest.raises(OptionError, match=r"pos_weight must be None, a number or a tensor"):
+        bt.BCEWithLogitsLoss(pos_weight=pos_weight)
+    assert bt.BCEWithLogitsLoss(pos_weight=np.float32(2.0)).pos_weight_value == 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -9,9 +10,16 @@ import torch
 
 from .._core.adapters import call_as
 from .._core.prepare import prepare
-from ..errors import DTypeError
+from ..errors import DTypeError, OptionError
 
-__all__ = ["FRAMEWORK", "call_core", "check_inputs", "check_tensors", "out_dtype"]
+__all__ = [
+    "FRAMEWORK",
+    "call_core",
+    "check_inputs",
+    "check_tensors",
+    "out_dtype",
+    "pos_weight_number",
+]
 
 FRAMEWORK = "PyTorch"
 
@@ -77,3 +85,19 @@ def check_inputs(preds: torch.Tensor, targets: torch.Tensor, *, logits: bool) ->
             probs=not logits,
             nan_policy="raise",
         )
+
+
+def pos_weight_number(pos_weight: object, fname: str) -> float | None:
+    """A ``pos_weight`` that is not a tensor: None or a real number (a list, say, is an
+    error saying to make it a tensor, as ``torch.nn.BCEWithLogitsLoss`` needs)."""
+    if pos_weight is None:
+        return None
+    if isinstance(pos_weight, numbers.Real) and not isinstance(pos_weight, bool):
+        return float(pos_weight)
+    shown = repr(pos_weight) if len(repr(pos_weight)) <= 60 else type(pos_weight).__name__
+    raise OptionError(
+        f"{fname}: pos_weight must be None, a number or a tensor",
+        f"received pos_weight={shown}",
+        "pass a tensor, e.g. pos_weight=torch.tensor([1.0, 2.0, 3.0]) for one weight per "
+        "output column",
+    )

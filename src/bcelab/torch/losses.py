@@ -40,7 +40,7 @@ from ..errors import ShapeError
 from ..information import binary_kl
 from ..losses import bce, bce_with_logits, focal, focal_with_logits
 from .autograd import fused_loss
-from .common import FRAMEWORK, call_core, check_tensors, out_dtype
+from .common import FRAMEWORK, call_core, check_tensors, out_dtype, pos_weight_number
 from .fused import BackwardScale
 
 __all__ = [
@@ -139,7 +139,7 @@ class _CrossEntropy(_Loss):
             self.register_buffer("pos_weight", pos_weight)
         else:
             self.register_buffer("pos_weight", None)
-            self.pos_weight_value = None if pos_weight is None else float(pos_weight)
+            self.pos_weight_value = pos_weight_number(pos_weight, self.fname)
 
     def _pos_weights(self, input: torch.Tensor) -> torch.Tensor | float | None:
         """``pos_weight`` as a number, a 0-d tensor or a tensor of the input's shape."""
