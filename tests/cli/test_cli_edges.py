@@ -424,6 +424,29 @@ def test_warmup_command_says_what_it_did(capsys: pytest.CaptureFixture[str]) -> 
     assert "metric kernels" in out and "fused loss kernels" in out and "ready in" in out
 
 
+def test_warmup_compiles_the_kernels_of_the_usual_calls() -> None:
+    # the warmup called the losses with their default reduction only: the first
+    # bcelab.bce(p, y, reduction="mean") after it still compiled for seconds
+    pytest.importorskip("numba")
+    import bcelab
+    from bcelab.cli.warmup import _loss_calls
+    from bcelab.kernels import loss
+
+    _loss_calls(bcelab)
+    warmed = set(loss.KERNELS)
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        p = rng.uniform(0.01, 0.99, 1000).astype(dtype)
+        w = rng.uniform(0.5, 2.0, 1000).astype(dtype)
+        for y in ((rng.random(1000) < p).astype(dtype), rng.random(1000).astype(dtype)):
+            for weights in (None, w):
+                bcelab.bce(p, y, weights=weights, reduction="mean")
+                bcelab.bce_with_logits(p, y, weights=weights, reduction="sum", pos_weight=2.0)
+                bcelab.bce_with_logits(p, y, weights=weights, label_smoothing=0.1)
+                bcelab.bce_grad(p, y)
+    assert set(loss.KERNELS) <= warmed, set(loss.KERNELS) - warmed
+
+
 def test_warmup_without_numba_says_there_is_nothing_to_compile(tmp_path: Path) -> None:
     res = _without(["numba"], ["warmup"])
     assert res.returncode == 0, res.stderr

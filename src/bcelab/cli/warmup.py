@@ -91,15 +91,21 @@ def _fused_calls() -> None:
 
 
 def _loss_calls(bcelab: Any) -> None:
+    """The kinds of call users make most: reduced ("mean") and per-element losses and
+    gradients, probabilities and logits, 0/1 and soft targets, with and without weights,
+    in both dtypes (each a kernel of its own; pos_weight and label smoothing are values
+    inside them)."""
     for dtype in (np.float32, np.float64):
         p = np.array([0.25, 0.75], dtype=dtype)
-        y = np.array([0.0, 1.0], dtype=dtype)
-        for fn in (bcelab.bce, bcelab.bce_with_logits):
-            fn(p, y)
-            fn(p, y, reduction="none")
-        bcelab.bce_grad(p, y)
-        bcelab.bce_with_logits_grad(p, y)
-        bcelab.decompose(p, y)
+        w = np.array([1.0, 2.0], dtype=dtype)
+        for y in (np.array([0.0, 1.0], dtype=dtype), np.array([0.2, 0.9], dtype=dtype)):
+            for weights in (None, w):
+                for fn in (bcelab.bce, bcelab.bce_with_logits):
+                    fn(p, y, weights=weights, reduction="mean")
+                    fn(p, y, weights=weights, reduction="none")
+                bcelab.bce_grad(p, y, weights=weights)
+                bcelab.bce_with_logits_grad(p, y, weights=weights)
+            bcelab.decompose(p, y)
 
 
 def _timed(what: str, fn: Callable[[], object]) -> None:
