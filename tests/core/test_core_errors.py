@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import bcelab
-from bcelab.errors import BCELabError
+from bcelab.errors import BCELabError, DomainError, OptionError
 from bcelab.kernels import fused_bce
 
 
@@ -321,3 +321,24 @@ def test_weights_that_overflow_float64_are_an_error_not_a_zero_mean() -> None:
         bcelab.bce(one, np.ones(2), weights=np.array([1.0, 2.0]), reduction="weighted_mean")
         == np.inf
     )
+
+
+def test_an_array_pos_weight_out_of_range_names_its_first_bad_value_not_the_array() -> None:
+    # the message printed the whole (broadcast) pos_weight array
+    p, y = np.full((4, 3), 0.5), np.ones((4, 3))
+    with pytest.raises(DomainError) as e:
+        bcelab.bce(p, y, pos_weight=np.array([1.0, -1.0, 2.0]))
+    assert "received pos_weight with a negative, infinite or NaN value: -1.0" in str(e.value)
+    assert "[" not in str(e.value)
+
+
+def test_gamma_as_an_array_says_to_pass_a_number() -> None:
+    # under jax.jit a gamma argument is traced: "received gamma=JitTracer(...)" said
+    # nothing of why; an array gamma gets the fix (a number, static under jit)
+    with pytest.raises(OptionError, match=r"gamma must be a number \(a Python float, not an"):
+        bcelab.focal(np.full(2, 0.5), np.ones(2), gamma=np.array([2.0, 2.0]))
+    assert np.isfinite(bcelab.focal(np.full(2, 0.5), np.ones(2), gamma=np.float64(2.0))).all()
+    jax = pytest.importorskip("jax")
+    f = jax.jit(lambda z, g: bcelab.focal_with_logits(z, jax.numpy.zeros(3), gamma=g))
+    with pytest.raises(OptionError, match=r"static_argnames='gamma'"):
+        f(jax.numpy.zeros(3), 2.0)

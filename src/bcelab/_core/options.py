@@ -233,6 +233,13 @@ def check_clip(clip: object, *, fname: str) -> float | None:
 def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, float | None]:
     """The focal loss's ``gamma`` (finite, >= 0) and ``alpha`` (None or in [0, 1])."""
     g = real_number(gamma)
+    if getattr(gamma, "shape", None) is not None and not g == g:  # an array, traced or not
+        raise OptionError(
+            f"{fname}: gamma must be a number (a Python float, not an array)",
+            f"received gamma as {type(gamma).__name__}",
+            "pass e.g. gamma=2.0; under jax.jit make it static "
+            "(jax.jit(f, static_argnames='gamma')) or close over it",
+        )
     if not 0.0 <= g < math.inf:
         raise OptionError(
             f"{fname}: gamma must be a finite number >= 0",

@@ -118,14 +118,25 @@ def pos_weight_array(prep: Prepared, pos_weight: object, *, fname: str) -> Array
             )
         pw = xp.astype(arr, prep.pred.dtype)
         traced = is_traced(pw) or is_traced(prep.pred)  # a constant's checks are traced too
-        bad = False if traced else bool(xp.any(~(pw >= 0) | xp.isinf(pw)))
+        bad = False
+        if not traced:
+            wrong = ~(pw >= 0) | xp.isinf(pw)
+            if bool(xp.any(wrong)):  # the first such value (pw may be broadcast: no count)
+                first = float(xp.reshape(pw[wrong], (-1,))[0])
+                _refuse_pos_weight(
+                    fname, f"received pos_weight with a negative, infinite or NaN value: {first!r}"
+                )
     if bad:
-        raise DomainError(
-            f"{fname}: pos_weight must be finite and >= 0",
-            f"received {pos_weight!r}",
-            "a typical choice is n_negative / n_positive",
-        )
+        _refuse_pos_weight(fname, f"received {pos_weight!r}")
     return pw
+
+
+def _refuse_pos_weight(fname: str, received: str) -> None:
+    raise DomainError(
+        f"{fname}: pos_weight must be finite and >= 0",
+        received,
+        "a typical choice is n_negative / n_positive",
+    )
 
 
 def keep_mask(prep: Prepared, mask: object, *, fname: str) -> Array | None:
