@@ -172,3 +172,28 @@ def test_single_score_bins_of_held_bins_are_those_of_the_full_grid(seed: int) ->
     part = single_score_bins(h["edges"], h["wp"][held], mass[held], h["count"][held], bins=held)
     np.testing.assert_array_equal(part, full[held])
     assert part.any() and not part.all()
+
+
+def test_distinct_predictions_near_one_are_not_taken_for_one_score() -> None:
+    # 20,000 distinct p in [1 - 1.003e-9, 1 - 1e-9] (one fine bin 1.5e-11 wide, while the
+    # sums of 20,000 rows near 1 round by 9e-12): the bin counted as one score, so
+    # ROC-AUC read 0.3710 +- 0 where scikit-learn gives 0.1610.  The mirror image near 0
+    # got a bound that covers it; now both sides do
+    rng = np.random.default_rng(1)
+    n = 20_000
+    q = 1e-9 + rng.random(n) * 3e-12
+    y = (rng.random(n) < (q - q.min()) / np.ptp(q)).astype(np.float64)
+    for p, labels in ((1.0 - q, y), (q, 1.0 - y)):
+        m = BinaryStats().update(p, labels).compute()
+        want = _rank_auc(p, labels)
+        assert abs(m.roc_auc - want) <= m.roc_auc_bound, (m.roc_auc, m.roc_auc_bound, want)
+
+
+def _rank_auc(score: np.ndarray, y: np.ndarray) -> float:
+    """ROC-AUC by ranks, ties counting one half (average ranks)."""
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # 0-based rank of each value's first row
+    ranks = (first + (counts + 1) / 2.0)[inverse]
+    pos = y == 1
+    n_pos, n_neg = pos.sum(), (~pos).sum()
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
