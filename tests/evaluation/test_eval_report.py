@@ -259,3 +259,22 @@ def test_the_excluded_rows_line_counts_in_words() -> None:
         }
     )
     assert "2 rows excluded" in two and "0 predictions clipped" in two
+
+
+def test_an_infinite_log_loss_reads_inf_in_the_report_not_na(tmp_path: Path) -> None:
+    # a p of exactly 0 for a positive: the text said inf, the page n/a (its JSON null),
+    # and the segment legend called the infinite NE undefined for want of a class
+    from bcelab.evaluation.markup import notebook_view
+
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0.05, 0.95, 600)
+    y = (rng.random(600) < p).astype(np.float64)
+    p[0], y[0] = 0.0, 1.0
+    seg = np.where(np.arange(600) % 2 == 0, "a", "b")
+    res = bcelab.evaluate({"p": p, "y": y, "s": seg}, preds="p", target="y", by="s")
+    page = write_report(res, tmp_path / "rep")["report.html"].read_text()
+    for label, text in (("log loss", "inf"), ("NE", "inf"), ("RIG", "-inf"), ("excess KL", "inf")):
+        assert f"<tr><th>{label}</th><td class=num>{text}" in page, label
+    assert "<tr><th>a</th><td class=num>300</td><td class=num>inf</td><td class=num>inf" in page
+    assert "n/a" not in page and "n/a" not in notebook_view(res.to_dict())
+    assert "<tr><th>miscalibration</th><td class=num>inf</td>" in page

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from .._core.display import count_of
-from ..metrics.result import undefined_reason
+from ..metrics.result import infinite_text, undefined_reason
 from .text import (
     RECALIBRATED,
     in_sample_note,
@@ -116,6 +116,12 @@ def bound_text(bound: Any) -> str:
     return ""
 
 
+def cell(m: dict[str, Any], key: str) -> str:
+    """The metric ``key`` of ``m`` (a metrics dict) for an HTML cell: an infinite log loss
+    and its NE, excess and RIG read inf (their JSON null would read n/a)."""
+    return infinite_text(m, key) or num(m.get(key))
+
+
 def metrics_table(m: dict[str, Any]) -> str:
     rows = []
     for key, label, note in ROWS:
@@ -124,7 +130,7 @@ def metrics_table(m: dict[str, Any]) -> str:
         why = undefined_reason(m, key)
         read = f"undefined: {why}" if why else note
         rows.append(
-            f"<tr><th>{label}</th><td class=num>{num(m.get(key))}{extra}</td>"
+            f"<tr><th>{label}</th><td class=num>{cell(m, key)}{extra}</td>"
             f"<td class=note>{html.escape(read)}</td></tr>"
         )
     return "<table>" + "".join(rows) + "</table>"
@@ -148,8 +154,13 @@ def decomposition_table(d: dict[str, Any]) -> str:
     if not dec:
         return ""
     ll, bs = dec["log_loss"], dec["brier"]
+    infinite = bool(d["metrics"].get("log_loss_is_infinite"))
+
+    def log_loss_cell(key: str) -> str:  # an infinite log loss is infinite miscalibration
+        return "inf" if infinite and ll[key] is None and key != "bound" else num(ll[key])
+
     rows = "".join(
-        f"<tr><th>{key}</th><td class=num>{num(ll[key])}</td><td class=num>{num(bs[key])}</td>"
+        f"<tr><th>{key}</th><td class=num>{log_loss_cell(key)}</td><td class=num>{num(bs[key])}</td>"
         f"<td class=note>{html.escape(note)}</td></tr>"
         for key, note in DECOMPOSITION_ROWS
     )
@@ -184,8 +195,8 @@ def recalibration_table(d: dict[str, Any]) -> str:
     )
     fitted = "" if rec["method"] == "downsampling" else f"; fitted on {where}"
     rows = "".join(
-        f"<tr><th>{html.escape(label)}</th><td class=num>{num(d['metrics'].get(key))}</td>"
-        f"<td class=num>{num(rec['metrics'].get(key))}</td></tr>"
+        f"<tr><th>{html.escape(label)}</th><td class=num>{cell(d['metrics'], key)}</td>"
+        f"<td class=num>{cell(rec['metrics'], key)}</td></tr>"
         for key, label in RECALIBRATED
     )
     notes = (
@@ -229,7 +240,7 @@ def segments_table(d: dict[str, Any]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ("rows", *SEGMENT_COLUMNS.values()))
     body = "".join(
         f"<tr><th>{html.escape(segment_label(s['value']))}</th><td class=num>{num(s['rows'])}</td>"
-        + "".join(f"<td class=num>{num(s['metrics'].get(c))}</td>" for c in SEGMENT_COLUMNS)
+        + "".join(f"<td class=num>{cell(s['metrics'], c)}</td>" for c in SEGMENT_COLUMNS)
         + "</tr>"
         for s in segs
     )

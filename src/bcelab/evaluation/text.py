@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.display import count_of
 from .._core.tables import format_value
-from ..metrics.result import NEEDS
+from ..metrics.result import NEEDS, infinite_text
 from .compare_labels import LABELS
 
 if TYPE_CHECKING:
@@ -42,7 +42,12 @@ def undefined_legend(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) ->
     """What an ``n/a`` in a table of metrics ``names`` means (one mapping of values per
     row, None where undefined): each metric that is undefined in some row and what it
     needs; None when no such cell."""
-    gaps = {n for r in rows for n in names if n in NEEDS and r.get(n) is None}
+    gaps = {
+        n
+        for r in rows
+        for n in names
+        if n in NEEDS and r.get(n) is None and infinite_text(r, n) is None
+    }
     if not gaps:
         return None
     needs = "; ".join(f"{LABELS.get(n, n)} needs {NEEDS[n]}" for n in names if n in gaps)

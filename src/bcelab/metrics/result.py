@@ -9,7 +9,7 @@ from typing import Any
 
 from .._core.display import count_of, probability_digits
 
-__all__ = ["NEEDS", "BinaryMetrics", "undefined_reason"]
+__all__ = ["INFINITE_WITH_LOG_LOSS", "NEEDS", "BinaryMetrics", "infinite_text", "undefined_reason"]
 
 #: what each metric that can be 0 / 0 needs from the rows
 NEEDS = {
@@ -19,6 +19,19 @@ NEEDS = {
     "roc_auc": "positive and negative rows",
     "pr_auc": "positive rows",
 }
+
+
+#: the metrics that are infinite when the log loss is (``log_loss_is_infinite``), as text:
+#: their JSON form is null, as an undefined metric's is
+INFINITE_WITH_LOG_LOSS = {"log_loss": "inf", "excess": "inf", "ne": "inf", "rig": "-inf"}
+
+
+def infinite_text(m: Mapping[str, Any], name: str) -> str | None:
+    """``'inf'`` or ``'-inf'`` for a metric of ``m`` (:meth:`BinaryMetrics.to_dict`) that
+    is infinite with the log loss; None for any other."""
+    if m.get(name) is None and m.get("log_loss_is_infinite"):
+        return INFINITE_WITH_LOG_LOSS.get(name)
+    return None
 
 
 def undefined_reason(m: Mapping[str, Any], name: str) -> str | None:
