@@ -11,7 +11,7 @@ import pytest
 
 import bcelab
 from bcelab.cli import main
-from bcelab.errors import DataError
+from bcelab.errors import DataError, DTypeError
 from bcelab.evaluation import compare
 from bcelab.evaluation.column_checks import check_columns, shared_by_type
 from bcelab.evaluation.columns import Columns
@@ -148,3 +148,14 @@ def test_by_columns_of_different_kinds_are_refused() -> None:
     )
     with pytest.raises(DataError, match=r"text \(string\) in a; values \(date32\[day\]\) in b"):
         shared_by_type("d", [("a", pa.string()), ("b", pa.date32())])
+
+
+@pytest.mark.parametrize("kind", ["int64", "bool"])
+def test_an_integer_or_boolean_prediction_column_is_refused_as_a_likely_swap(kind):
+    # evaluate(preds="y", target="p") ran (a log loss of inf); BinaryStats.update refuses
+    # integer predictions as a likely swap, and so do the tables and files now
+    cols = Columns(target="p", pred="y")
+    types = {"y": pa.int64() if kind == "int64" else pa.bool_(), "p": pa.float64()}
+    with pytest.raises(DTypeError, match=r"prediction column 'y' in t.parquet of floating-point"):
+        check_columns("t.parquet", ["y", "p"], types, cols)
+    check_columns("t.parquet", ["y", "p"], types, Columns(target="y", pred="p"))

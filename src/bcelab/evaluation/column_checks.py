@@ -99,6 +99,17 @@ def check_columns(
                 f"its type is {t}",
                 "convert it to float when writing the file",
             )
+    for pred in (cols.pred, cols.pred_b):
+        t = types[pred] if pred is not None else None
+        if t is not None and (pa.types.is_integer(t) or pa.types.is_boolean(t)):
+            raise DTypeError(
+                f"a prediction column {pred!r} in {where} of floating-point "
+                f"{'logits' if cols.logits else 'probabilities'}",
+                f"its type is {t}",
+                "integer or boolean predictions usually mean that the target and prediction "
+                "columns were swapped: check preds= and target=; hard 0/1 predictions must be "
+                "written as floats (0.0, 1.0)",
+            )
     if cols.by is not None:
         _check_by_type(cols.by, types[cols.by], where)
     if cols.id is not None:
