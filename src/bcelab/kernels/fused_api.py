@@ -60,7 +60,9 @@ class FusedResult:
         return Decomposition(self.value, self.floor, self.excess, self.count, 0)
 
 
-def _check_grad_out(grad_out: object, preds: object, fname: str) -> np.ndarray:
+def _check_grad_out(
+    grad_out: object, preds: object, targets: object, weights: object, fname: str
+) -> np.ndarray:
     if type(grad_out) is not np.ndarray:
         raise DTypeError(
             f"{fname}: grad_out must be a NumPy array",
@@ -87,12 +89,15 @@ def _check_grad_out(grad_out: object, preds: object, fname: str) -> np.ndarray:
             "received a read-only or strided array",
             "pass np.empty_like(preds)",
         )
-    if np.may_share_memory(grad_out, ref):
-        raise OptionError(
-            f"{fname}: grad_out must not overlap the predictions",
-            "received an array sharing memory with preds",
-            "pass a separate array, e.g. np.empty_like(preds)",
-        )
+    # The kernel writes each element's gradient while it still reads the inputs: grad_out
+    # must share no memory with any of them (on either path, so both raise the same error).
+    for name, arr in (("preds", ref), ("targets", targets), ("weights", weights)):
+        if arr is not None and np.may_share_memory(grad_out, np.asarray(arr)):
+            raise OptionError(
+                f"{fname}: grad_out must not overlap the predictions, targets or weights",
+                f"received grad_out sharing memory with {name}=",
+                "pass a separate array, e.g. np.empty_like(preds)",
+            )
     return grad_out
 
 
@@ -168,7 +173,7 @@ def fused_bce(
     if threads is not None:
         threads = check_threads(threads, fname=fname)
     want_grad = grad or grad_out is not None
-    out = None if grad_out is None else _check_grad_out(grad_out, preds, fname)
+    out = None if grad_out is None else _check_grad_out(grad_out, preds, targets, weights, fname)
     if type(grad_scale) is not float or grad_scale != 1.0:  # the default needs no check
         grad_scale = _check_grad_scale(grad_scale, fname)
     # positional: this runs on every call of the torch adapter, where keywords cost
