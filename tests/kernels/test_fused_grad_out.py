@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bcelab.errors import OptionError
+from bcelab.errors import DTypeError, OptionError
 from bcelab.kernels import fused_bce, reference_path
 
 pytest.importorskip("numba")
@@ -47,3 +47,27 @@ def test_grad_out_overlapping_targets_or_weights_is_refused(kernel: bool) -> Non
     r = fused_bce(x, y, logits=True, weights=w, grad_out=g)
     assert r.grad is g
     np.testing.assert_array_equal(g, fused_bce(x, y, logits=True, weights=w, grad=True).grad)
+
+
+@pytest.mark.parametrize("dt", [">f8", ">f4", "<f2", "f4", "f8"])
+def test_grad_out_has_the_dtype_of_grad_true(dt: str) -> None:
+    # the gradient's dtype: the predictions' in native byte order, float32 for float16
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=100).astype(dt)
+    y = (rng.random(100) < 0.5).astype(dt)
+    want = fused_bce(x, y, logits=True, grad=True).grad
+    assert want is not None and want.dtype.isnative
+    g = np.empty(100, dtype=want.dtype)
+    assert fused_bce(x, y, logits=True, grad_out=g).grad is g
+    np.testing.assert_array_equal(g, want)
+    for bad in {np.dtype(dt), want.dtype.newbyteorder(">"), np.dtype(np.float32), np.dtype("f8")}:
+        if bad == want.dtype:
+            continue
+        with pytest.raises(DTypeError, match="native byte order") as info:
+            fused_bce(x, y, logits=True, grad_out=np.empty(100, dtype=bad))
+        # the fix the message names is taken
+        plain = np.dtype(dt) == want.dtype
+        fix = "np.empty_like(preds)" if plain else f"np.empty_like(preds, dtype=np.{want.dtype})"
+        assert str(info.value).endswith(f"pass {fix}")
+        g = np.empty_like(x) if plain else np.empty_like(x, dtype=want.dtype)
+        assert fused_bce(x, y, logits=True, grad_out=g).grad is g

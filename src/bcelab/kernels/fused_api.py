@@ -11,7 +11,6 @@ from .._core.options import check_threads
 from ..errors import DTypeError, OptionError, ShapeError
 from .constants import Write
 from .dispatch import (
-    FLOAT_DTYPES,
     eligible_arrays,
     grad_denominator,
     loss_driver,
@@ -34,10 +33,10 @@ class FusedResult:
     """What one pass returns: the reduced loss, optionally its floor/excess and the gradient.
 
     ``floor`` and ``excess`` are set with ``with_decomposition=True``; ``grad`` (the
-    derivative of ``value`` with respect to the predictions, in their dtype) with
-    ``grad=True`` or ``grad_out=``.  ``fused`` says whether the fused kernel ran or the
-    reference path did (numba missing, input not eligible, or values the reference
-    path treats specially).
+    derivative of ``value`` with respect to the predictions, in their dtype in native
+    byte order, float32 for float16) with ``grad=True`` or ``grad_out=``.  ``fused`` says
+    whether the fused kernel ran or the reference path did (numba missing, input not
+    eligible, or values the reference path treats specially).
     """
 
     value: float
@@ -60,34 +59,46 @@ class FusedResult:
         return Decomposition(self.value, self.floor, self.excess, self.count, 0)
 
 
+def _grad_dtype(preds: np.ndarray) -> np.dtype:
+    """The gradient's dtype: the predictions' in native byte order (float32 for float16)."""
+    native = preds.dtype.newbyteorder("=")
+    return native if native.kind == "f" and native.itemsize >= 4 else np.dtype(np.float32)
+
+
 def _check_grad_out(
     grad_out: object, preds: object, targets: object, weights: object, fname: str
 ) -> np.ndarray:
+    ref = np.asarray(preds)
+    want = _grad_dtype(ref)
+    # np.empty_like(preds) keeps a byte order or a half precision the gradient has not
+    fix = "pass np.empty_like(preds)"
+    if ref.dtype != want:
+        fix = f"pass np.empty_like(preds, dtype=np.{want.name})"
     if type(grad_out) is not np.ndarray:
         raise DTypeError(
             f"{fname}: grad_out must be a NumPy array",
             f"received {type(grad_out).__name__}",
-            "pass np.empty_like(preds)",
+            fix,
         )
-    ref = np.asarray(preds)
     if grad_out.shape != ref.shape:
         raise ShapeError(
             f"{fname}: grad_out must have the predictions' shape {ref.shape}",
             f"received shape {grad_out.shape}",
-            "pass np.empty_like(preds)",
+            fix,
         )
-    want = ref.dtype if ref.dtype in FLOAT_DTYPES else np.dtype(np.float32)
     if grad_out.dtype != want:
         raise DTypeError(
-            f"{fname}: grad_out must have dtype {want} (the gradient's dtype)",
-            f"received dtype {grad_out.dtype}",
-            "pass np.empty_like(preds)",
+            f"{fname}: grad_out must have the gradient's dtype, {want} in native byte "
+            f"order (the predictions' dtype in native byte order; float32 for float16)",
+            f"received grad_out with dtype {grad_out.dtype.str!r} for preds of dtype "
+            f"{ref.dtype.str!r}",
+            fix,
         )
     if not (grad_out.flags.c_contiguous and grad_out.flags.writeable):
         raise OptionError(
             f"{fname}: grad_out must be a writeable C-contiguous array",
             "received a read-only or strided array",
-            "pass np.empty_like(preds)",
+            fix,
         )
     # The kernel writes each element's gradient while it still reads the inputs: grad_out
     # must share no memory with any of them (on either path, so both raise the same error).
@@ -96,7 +107,7 @@ def _check_grad_out(
             raise OptionError(
                 f"{fname}: grad_out must not overlap the predictions, targets or weights",
                 f"received grad_out sharing memory with {name}=",
-                "pass a separate array, e.g. np.empty_like(preds)",
+                f"pass a separate array: {fix[5:]}",
             )
     return grad_out
 
@@ -149,7 +160,9 @@ def fused_bce(
         with_decomposition: also return the floor :math:`H(y)` and excess
             :math:`\mathrm{KL}(y\|p)`, reduced the same way (not with ``pos_weight``).
         grad: also return the gradient of the reduced loss in a new array.
-        grad_out: write the gradient into this array (shape and dtype of ``preds``).
+        grad_out: write the gradient into this array: the shape of ``preds`` and the
+            gradient's dtype, that of ``preds`` in native byte order (float32 for
+            float16), e.g. ``np.empty_like(preds)``; it must not overlap the inputs.
         grad_scale: a finite factor of the gradient, applied in its dtype after its
             rounding: the bits of ``g * grad_scale`` afterwards without that second pass
             (a backward pass's incoming gradient, ``1 / k`` for ``(loss / k).backward()``).
