@@ -71,3 +71,23 @@ def test_grad_out_has_the_dtype_of_grad_true(dt: str) -> None:
         assert str(info.value).endswith(f"pass {fix}")
         g = np.empty_like(x) if plain else np.empty_like(x, dtype=want.dtype)
         assert fused_bce(x, y, logits=True, grad_out=g).grad is g
+
+
+@pytest.mark.parametrize("bad", [True, False, np.bool_(True), "0.1", 1.5, -0.1, np.nan])
+def test_label_smoothing_is_checked_alike_on_both_paths(bad: object) -> None:
+    # a bool is not a number here: the kernel took True as 1.0, the reference path refused it
+    x = np.random.default_rng(0).normal(size=50)
+    y = np.ones(50)
+    for kernel in (True, False):
+        with pytest.raises(OptionError, match="fused_bce: label_smoothing must be a number"):
+            if kernel:
+                fused_bce(x, y, logits=True, label_smoothing=bad)
+            else:
+                with reference_path():
+                    fused_bce(x, y, logits=True, label_smoothing=bad)
+    # numbers of any type are taken, with the same value on both paths
+    for ok in (0, 0.1, np.float32(0.25), np.float64(1.0)):
+        got = fused_bce(x, y, logits=True, label_smoothing=ok)
+        with reference_path():
+            ref = fused_bce(x, y, logits=True, label_smoothing=ok)
+        assert got.fused and not ref.fused and abs(got.value - ref.value) <= 1e-15

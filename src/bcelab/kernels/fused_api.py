@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._core.options import check_threads
+from .._core.options import check_threads, check_unit_interval
 from ..errors import DTypeError, OptionError, ShapeError
 from .constants import Write
 from .dispatch import (
@@ -187,6 +187,10 @@ def fused_bce(
         threads = check_threads(threads, fname=fname)
     want_grad = grad or grad_out is not None
     out = None if grad_out is None else _check_grad_out(grad_out, preds, targets, weights, fname)
+    if type(label_smoothing) is not float or label_smoothing != 0.0:  # as grad_scale's
+        # the core's check, so that the kernel takes what the reference path takes
+        ls = check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
+        label_smoothing = ls
     if type(grad_scale) is not float or grad_scale != 1.0:  # the default needs no check
         grad_scale = _check_grad_scale(grad_scale, fname)
     # positional: this runs on every call of the torch adapter, where keywords cost
