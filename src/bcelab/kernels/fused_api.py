@@ -163,6 +163,10 @@ def fused_bce(
         grad_out: write the gradient into this array: the shape of ``preds`` and the
             gradient's dtype, that of ``preds`` in native byte order (float32 for
             float16), e.g. ``np.empty_like(preds)``; it must not overlap the inputs.
+            When the call raises (a NaN with ``nan_policy="raise"``, a value outside
+            [0, 1]), part of ``grad_out`` may already hold gradients: the kernel writes
+            each chunk's as it finds its values, on all threads, and checking every
+            value first would double the call's time.
         grad_scale: a finite factor of the gradient, applied in its dtype after its
             rounding: the bits of ``g * grad_scale`` afterwards without that second pass
             (a backward pass's incoming gradient, ``1 / k`` for ``(loss / k).backward()``).
