@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from bcelab.errors import DataError, EmptyReductionError
 from bcelab.metrics import BinaryStats
+from bcelab.metrics.histogram import LAYOUT_ID
+from bcelab.metrics.serialize import arrays_to_bytes
 
 
 def _rows(seed: int, n: int, *, soft: bool, logits: bool, dirty: bool, weighted: bool):
@@ -125,6 +127,61 @@ def test_from_arrays_rejects_inconsistent_state() -> None:
         BinaryStats.from_arrays(d)
 
 
+def _set(key: str, index: int, value: float):
+    def f(d: dict) -> None:
+        d[key][index] = value
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (_set("sums_lo", 0, np.nan), "NaN or negative sums"),
+        (_set("sums", 0, np.nan), "NaN or negative sums"),
+        (_set("sums", 0, -5.0), "NaN or negative sums"),  # total weight
+        (_set("sums", 4, -5.0), "NaN or negative sums"),  # sum of w * BCE
+        (_set("sums_lo", 4, -np.inf), "NaN or negative sums"),
+        (_set("pmin", 0, 0.9), "prediction range"),  # above pmax = 0.6
+        (_set("pmax", 0, 2.0), "prediction range"),  # 4 * pmin + 2, a 'sum' op
+        (_set("pmin", 0, np.nan), "prediction range"),
+    ],
+)
+def test_from_arrays_and_bytes_reject_bad_sums_and_range(change, match: str) -> None:
+    s = BinaryStats().update(np.array([0.3, 0.6]), [1.0, 0.0])
+    d = s.to_arrays()
+    change(d)
+    with pytest.raises(DataError, match=match):
+        BinaryStats.from_arrays(d)
+    blob = arrays_to_bytes(d, layout_id=LAYOUT_ID)  # the same arrays, a valid checksum
+    with pytest.raises(DataError, match=match):
+        BinaryStats.from_bytes(blob)
+
+
+def test_from_arrays_rejects_narrower_dtypes() -> None:
+    s = BinaryStats().update(np.array([0.3, 0.6]), [1.0, 0.0])
+    for key, dtype in [("sums", np.float32), ("hist", np.float32), ("counts", np.int32)]:
+        d = s.to_arrays()
+        d[key] = d[key].astype(dtype)
+        with pytest.raises(DataError, match="dtype"):
+            BinaryStats.from_arrays(d)
+    d = s.to_arrays()
+    d["sums"] = d["sums"].astype(">f8")  # the same dtype in the other byte order is fine
+    assert BinaryStats.from_arrays(d) == s
+
+
+def test_from_arrays_keeps_valid_edge_states() -> None:
+    empty = BinaryStats()
+    excluded = BinaryStats().update(np.array([np.nan, 0.5]), [1.0, 7.0])  # no row used
+    infinite = BinaryStats().update(np.array([0.0, 1.0]), [1.0, 0.0])  # an infinite loss
+    heavy = BinaryStats().update(np.array([0.3, 0.3]), [1.0, 0.0], weights=[1e308, 1e308])
+    with np.errstate(over="ignore"):
+        merged = heavy + heavy + infinite + excluded + empty
+    for s in (empty, excluded, infinite, heavy, merged, empty + excluded):
+        assert BinaryStats.from_arrays(s.to_arrays()) == s
+        assert BinaryStats.from_bytes(s.to_bytes()) == s
+
+
 def test_reduce_ops_reproduce_merge() -> None:
     # what torch.distributed.all_reduce does, key by key, with the declared ops
     states = [
@@ -169,6 +226,8 @@ _FORK_SCRIPT = """
 import multiprocessing as mp
 import numpy as np
 from bcelab.metrics import BinaryStats
+from bcelab.metrics.histogram import LAYOUT_ID
+from bcelab.metrics.serialize import arrays_to_bytes
 
 
 def child(q, y, p):

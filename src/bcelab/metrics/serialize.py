@@ -119,24 +119,18 @@ def check_arrays(arrays: Any, *, template: dict[str, np.ndarray]) -> dict[str, n
         if hasattr(v, "detach"):  # torch tensors after all_reduce
             v = v.detach().cpu().numpy()
         v = np.asarray(v)
-        if v.shape != ref.shape or v.dtype.kind != ref.dtype.kind:
+        # the exact dtype (either byte order): float32 or int32 arrays (an all-reduce in
+        # float32, jax without x64) have already lost digits or wrapped around
+        same = v.dtype.kind == ref.dtype.kind and v.dtype.itemsize == ref.dtype.itemsize
+        if v.shape != ref.shape or not same:
             raise DataError(
                 f"{fname}: {k!r} of shape {ref.shape} and dtype {ref.dtype}",
                 f"received shape {v.shape} and dtype {v.dtype}",
-                "pass the arrays from to_arrays() of this bcelab version",
+                "pass the arrays from to_arrays() of this bcelab version, with their "
+                "dtypes (int64 and float64) unchanged",
             )
         out[k] = np.array(v, dtype=ref.dtype, copy=True)
-    c = out["counts"]
-    h = out["hist"]
-    problems = []
-    if (c < 0).any() or (out["hist_n"] < 0).any():
-        problems.append("negative counts")
-    if c[1] > c[0] or c[2:].max(initial=0) > c[0]:
-        problems.append("more used or excluded rows than rows")
-    if int(out["hist_n"].sum()) != int(c[1]):
-        problems.append("histogram counts that do not add up to the rows used")
-    if np.isnan(out["sums"]).any() or np.isnan(h).any() or (h < 0).any():
-        problems.append("NaN or negative sums")
+    problems = _problems(out)
     if problems:
         raise DataError(
             f"{fname}: a consistent metric state",
@@ -144,3 +138,26 @@ def check_arrays(arrays: Any, *, template: dict[str, np.ndarray]) -> dict[str, n
             "the state is corrupt; re-create it from the data",
         )
     return out
+
+
+def _problems(a: dict[str, np.ndarray]) -> list[str]:
+    """What is inconsistent in state arrays of the right shapes and dtypes (every sum is
+    of terms >= 0; a sum may be +inf: an infinite loss, or weights that overflow)."""
+    c, h, hi, lo = a["counts"], a["hist"], a["sums"], a["sums_lo"]
+    problems = []
+    if (c < 0).any() or (a["hist_n"] < 0).any():
+        problems.append("negative counts")
+    if c[1] > c[0] or c[2:].max(initial=0) > c[0]:
+        problems.append("more used or excluded rows than rows")
+    if int(a["hist_n"].sum()) != int(c[1]):
+        problems.append("histogram counts that do not add up to the rows used")
+    if np.isnan(lo).any() or not ((hi >= 0) & (hi + lo >= 0)).all():
+        problems.append("NaN or negative sums (weights, losses)")
+    if np.isnan(h).any() or (h < 0).any():
+        problems.append("NaN or negative histogram sums")
+    pmin, pmax = float(a["pmin"][0]), float(a["pmax"][0])
+    if c[1] > 0 and not 0.0 <= pmin <= pmax <= 1.0:
+        problems.append(f"a prediction range [{pmin!r}, {pmax!r}] outside 0 <= min <= max <= 1")
+    elif pmin != pmin or pmax != pmax:
+        problems.append("a NaN prediction range")
+    return problems
