@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bcelab._core.options import (
     MAX_REPLICATES,
+    check_bool,
     check_enough_replicates,
     fewest_replicates,
     highest_confidence,
@@ -78,3 +79,11 @@ def test_every_float_option_refuses_text() -> None:
     for kw in ({"gamma": "2"}, {"alpha": "0.25"}):
         with pytest.raises(OptionError, match="received"):
             bcelab.focal(p, y, **kw)
+
+
+def test_check_bool_takes_python_and_numpy_bools_only() -> None:
+    for v in (True, False, np.True_, np.False_):
+        assert check_bool(v, name="flag", fname="f", hint="h") is bool(v)
+    for v in ("False", "yes", 0, 1, 1.0, None, np.array([0, 0]), np.array(True)):
+        with pytest.raises(OptionError, match="f: flag must be True or False; received flag="):
+            check_bool(v, name="flag", fname="f", hint="h")

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.isotonic import IsotonicRegression
 
-from bcelab.errors import EmptyReductionError, ShapeError
+from bcelab.errors import EmptyReductionError, OptionError, ShapeError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.decomposition import decompose_binned, decompose_stats
 from bcelab.metrics.histogram import layout
@@ -345,3 +345,15 @@ def test_the_docs_example_prints_what_the_docs_show(tmp_path, monkeypatch, capsy
     for line in printed:
         assert line in doc
     assert (tmp_path / "platt.json").exists()
+
+
+def test_with_bound_must_be_a_bool() -> None:
+    s = BinaryStats().update(np.array([0.1, 0.3, 0.6, 0.9]), np.array([0.0, 1.0, 0.0, 1.0]))
+    h = s.histogram()
+    scores = {"score_log_loss": 0.5, "score_brier": 0.2}
+    for v in ("False", 0, None):
+        with pytest.raises(OptionError, match="with_bound must be True or False"):
+            decompose_stats(s, with_bound=v)  # type: ignore[arg-type]
+        with pytest.raises(OptionError, match="with_bound must be True or False"):
+            decompose_binned(h["wpos"], h["wneg"], with_bound=v, **scores)  # type: ignore[arg-type]
+    assert math.isnan(decompose_stats(s, with_bound=np.False_).log_loss.bound)

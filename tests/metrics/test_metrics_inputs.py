@@ -202,3 +202,16 @@ def test_masked_arrays_are_refused_and_leave_the_state_unchanged() -> None:
     assert kept.log_loss == BinaryStats().update(P[keep], Y[keep]).compute().log_loss
     whole = BinaryStats().update(np.ma.masked_array(P, mask=False), Y)
     assert whole.to_bytes() == BinaryStats().update(P, Y).to_bytes()
+
+
+@pytest.mark.parametrize("name", ["logits", "strict"])
+@pytest.mark.parametrize("value", ["False", "True", 0, 1, None, np.array([0, 0])])
+def test_update_bool_options_must_be_bools(name: str, value: object) -> None:
+    # logits="False" read the probabilities as logits (a non-empty string is truthy)
+    y, p = np.array([0.0, 1.0, 0.0, 1.0]), np.array([0.1, 0.9, 0.2, 0.8])
+    s = BinaryStats()
+    with pytest.raises(OptionError, match=f"{name} must be True or False"):
+        s.update(p, y, **{name: value})
+    assert s.is_empty
+    ref = BinaryStats().update(p, y).compute().log_loss
+    assert BinaryStats().update(p, y, logits=np.False_, strict=np.True_).compute().log_loss == ref

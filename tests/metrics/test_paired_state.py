@@ -356,3 +356,14 @@ def test_one_class_gives_nan_ne_and_calibration_errors_without_warnings() -> Non
         assert m["log_loss"]["se_delta"] == {"a": 0.0, "b": 0.0, "diff": 0.0}
     m = _state().update(np.full(6, 0.3), np.full(6, 0.6), np.zeros(6)).compute().metrics
     assert np.isnan(m["calibration"]["se_delta"]["a"])
+
+
+def test_update_bool_options_must_be_bools() -> None:
+    d = _data(200)
+    st = _state()
+    for kw in ({"strict": "False"}, {"strict": 1}, {"logits": "False"}, {"logits": 0}):
+        with pytest.raises(OptionError, match="must be True or False"):
+            st.update(d["a"], d["b"], d["y"], **kw)  # type: ignore[arg-type]
+    assert st.rows == 0
+    ref = _state().update(d["a"], d["b"], d["y"])
+    assert _state().update(d["a"], d["b"], d["y"], logits=np.False_, strict=np.False_) == ref

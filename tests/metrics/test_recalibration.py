@@ -423,3 +423,21 @@ def test_a_scaling_fit_names_the_weight_or_the_logit_that_is_too_large() -> None
         DomainError, match=r"a logit of 1e\+99 with a weight of 400 \(\|z\| sqrt\(w\) 2e\+100\)"
     ):
         ScalingStats().update(np.array([0.1, 1e99, -3.0]), y, weights=w, logits=True)
+
+
+def test_logits_option_must_be_a_bool() -> None:
+    p, y = np.array([0.2, 0.7, 0.4, 0.9, 0.6]), np.array([0.0, 1.0, 1.0, 1.0, 0.0])
+    calls = [
+        lambda v: PlattMap(1.5, 0.1).apply(p, logits=v),
+        lambda v: TemperatureMap(2.0).apply(p, logits=v),
+        lambda v: DownsamplingMap(0.1).apply(p, logits=v),
+        lambda v: fit_isotonic(BinaryStats().update(p, y)).apply(p, logits=v),
+        lambda v: ScalingStats().update(p, y, logits=v),
+        lambda v: fit_platt(p, y, logits=v),
+        lambda v: fit_temperature(p, y, logits=v),
+    ]
+    for call in calls:
+        for v in ("False", 1, None):
+            with pytest.raises(OptionError, match=r"logits must be True or False"):
+                call(v)
+        call(np.False_)

@@ -26,6 +26,7 @@ __all__ = [
     "REDUCTIONS",
     "AxisArg",
     "check_axis",
+    "check_bool",
     "check_choice",
     "check_clip",
     "check_confidence",
@@ -62,6 +63,7 @@ CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn"
 KERNELS: tuple[str, ...] = ("auto", "compiled", "numpy")
 #: the recalibration maps (:mod:`bcelab.metrics.recalibration`)
 RECALIBRATION_METHODS: tuple[str, ...] = ("platt", "temperature", "isotonic", "downsampling")
+NP_BOOLS = ("numpybool", "numpybool_")  # NumPy 2 and NumPy 1 names of numpy.bool_
 
 
 def check_choice(value: object, allowed: Sequence[str], *, name: str, fname: str, hint: str) -> str:
@@ -165,6 +167,17 @@ def real_number(value: object) -> float:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         return math.nan
+
+
+def check_bool(value: object, *, name: str, fname: str, hint: str) -> bool:
+    """True or False (Python or NumPy bool); never text such as ``"False"``, nor a number."""
+    if isinstance(value, bool) or type(value).__module__ + type(value).__name__ in NP_BOOLS:
+        return bool(value)
+    raise OptionError(
+        f"{fname}: {name} must be True or False",
+        f"received {name}={value!r} ({type(value).__name__})",
+        hint,
+    )
 
 
 def check_unit_interval(value: object, *, name: str, fname: str) -> float:

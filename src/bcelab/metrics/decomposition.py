@@ -75,7 +75,7 @@ import numpy as np
 
 from .._core import formulas
 from .._core.display import count_of
-from .._core.options import check_instance
+from .._core.options import check_bool, check_instance
 from .._core.reducing import weight_total_error
 from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError, ShapeError
 from .isotonic import block_scores, pool_adjacent_violators, single_score_bins, split_relaxation
@@ -91,6 +91,7 @@ __all__ = [
 
 #: relative allowance for floating-point rounding added to every bound
 ROUNDING = 1e-12
+BOUND_HINT = "pass with_bound=False to skip the bound (about half the work), else True"
 
 
 def _json(v: float) -> float | None:
@@ -248,6 +249,9 @@ def decompose_binned(
     Cost: O(bins), vectorised.  Raises :class:`EmptyReductionError` when the
     histogram holds no mass.
     """
+    with_bound = check_bool(
+        with_bound, name="with_bound", fname="decompose_binned", hint=BOUND_HINT
+    )
     wpos, wneg, single = _histogram(wpos, wneg, single_score, score_log_loss, score_brier)
     mass = wpos + wneg
     total = float(mass.sum())
@@ -346,6 +350,7 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
         what="a bcelab.metrics.BinaryStats",
         hint="pass BinaryStats().update(preds, targets)",
     )
+    with_bound = check_bool(with_bound, name="with_bound", fname="decompose_stats", hint=BOUND_HINT)
     w = stats.total("w")
     if stats.rows_used == 0 or not w > 0:
         raise EmptyReductionError(

@@ -45,6 +45,7 @@ import numpy as np
 
 from .._core.config import default_threads
 from .._core.options import (
+    check_bool,
     check_clip,
     check_instance,
     check_items,
@@ -70,6 +71,7 @@ from .paired_layout import (
 )
 from .paired_result import PairedComparison, check_metrics, compare_state
 from .serialize import arrays_from_bytes, arrays_to_bytes
+from .stats import LOGITS_HINT, STRICT_HINT
 
 __all__ = ["PairedBootstrapStats"]
 
@@ -174,12 +176,9 @@ class PairedBootstrapStats:
         ids or distinct source keys.  ``clip=eps`` clips probabilities to
         ``[eps, 1 - eps]``.  The state is unchanged when an error is raised.
         """
-        if not isinstance(logits, bool):
-            raise OptionError(
-                f"{FNAME}.update: logits must be True or False",
-                f"received {logits!r}",
-                "pass logits=True for raw scores",
-            )
+        fname = f"{FNAME}.update"
+        logits = check_bool(logits, name="logits", fname=fname, hint=LOGITS_HINT)
+        strict = check_bool(strict, name="strict", fname=fname, hint=STRICT_HINT)
         if clip is not None and logits:
             raise OptionError(
                 f"{FNAME}.update: clip applies to probabilities only",

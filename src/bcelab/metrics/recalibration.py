@@ -42,6 +42,7 @@ from .._core.atomic import write_json
 from .._core.display import count_of, counted
 from .._core.options import (
     RECALIBRATION_METHODS,
+    check_bool,
     check_finite,
     check_instance,
     check_negative_rate,
@@ -52,7 +53,7 @@ from .._core.validate import LOGITS_ADVICE
 from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
 from .inputs import to_numpy
 from .isotonic import IsotonicCurve, check_steps, isotonic_curve
-from .stats import BinaryStats
+from .stats import LOGITS_HINT, BinaryStats
 
 __all__ = [
     "MAP_VERSION",
@@ -76,6 +77,7 @@ def to_probabilities(preds: object, *, logits: bool, fname: str) -> np.ndarray:
 
     Probabilities outside [0, 1] raise :class:`DomainError`.
     """
+    logits = check_bool(logits, name="logits", fname=fname, hint=LOGITS_HINT)
     x = np.asarray(
         to_numpy(preds, name="logits" if logits else "preds", fname=fname, kind="preds"),
         dtype=np.float64,
@@ -100,7 +102,7 @@ def to_logits(preds: object, *, logits: bool, fname: str) -> np.ndarray:
 
     Probabilities outside [0, 1] raise :class:`DomainError`.
     """
-    if logits:
+    if check_bool(logits, name="logits", fname=fname, hint=LOGITS_HINT):
         return np.asarray(
             to_numpy(preds, name="logits", fname=fname, kind="preds"), dtype=np.float64
         )
@@ -204,9 +206,10 @@ class DownsamplingMap(RecalibrationMap):
         return np.asarray(formulas.sigmoid(np, x + math.log(self.negative_rate)), np.float64)
 
     def apply(self, preds: object, *, logits: bool = False) -> np.ndarray:
-        if logits:
+        fname = "DownsamplingMap.apply"
+        if check_bool(logits, name="logits", fname=fname, hint=LOGITS_HINT):
             return super().apply(preds, logits=True)
-        p = to_probabilities(preds, logits=False, fname="DownsamplingMap.apply")
+        p = to_probabilities(preds, logits=False, fname=fname)
         pw = p * self.negative_rate  # p / (p + (1 - p) / W), without dividing by a tiny W
         return pw / (pw + (1.0 - p))
 

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._core.options import (
+    check_bool,
     check_choice,
     check_clip,
     check_instance,
@@ -49,6 +50,8 @@ __all__ = ["BinaryStats"]
 
 SUM_NAMES = tuple(s.name.lower() for s in StatsSum)
 COUNT_NAMES = ("rows", "used", "nan_pred", "invalid_target", "clipped")
+LOGITS_HINT = "pass logits=True for raw scores (logits), logits=False for probabilities"
+STRICT_HINT = "pass strict=True to raise on excluded rows, strict=False to count them"
 
 
 class BinaryStats:
@@ -157,6 +160,8 @@ class BinaryStats:
         and >= 0.  The state is unchanged when an error is raised.
         """
         fname = "BinaryStats.update"
+        logits = check_bool(logits, name="logits", fname=fname, hint=LOGITS_HINT)
+        strict = check_bool(strict, name="strict", fname=fname, hint=STRICT_HINT)
         if clip is not None and logits:
             raise OptionError(
                 f"{fname}: clip applies to probabilities only",
