@@ -441,3 +441,14 @@ def test_logits_option_must_be_a_bool() -> None:
             with pytest.raises(OptionError, match=r"logits must be True or False"):
                 call(v)
         call(np.False_)
+
+
+def test_reweight_negatives_refuses_a_rate_whose_inverse_overflows() -> None:
+    # 1e-320 made 1/W infinite: the positive row got target and weight NaN (0 * inf)
+    y = np.array([0.0, 1.0, 0.5])
+    for rate in (1e-320, 5e-324):
+        with pytest.raises(OptionError, match=r"inverse, the weight of each negative, is finite"):
+            reweight_negatives(y, negative_rate=rate)
+    y2, w2 = reweight_negatives(y, negative_rate=1e-308)  # the smallest rates still work
+    assert np.isfinite(y2).all() and np.isfinite(w2).all()
+    assert y2.tolist() == [0.0, 1.0, 0.5 / w2[2]] and w2[:2].tolist() == [1e308, 1.0]

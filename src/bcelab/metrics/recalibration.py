@@ -46,6 +46,7 @@ from .._core.options import (
     check_finite,
     check_instance,
     check_negative_rate,
+    check_negative_weight,
     check_path,
 )
 from .._core.reducing import weight_total_error
@@ -379,9 +380,10 @@ def reweight_negatives(
     target ``y / (y + (1 − y)/W)``: hard labels keep their target, and a negative's weight
     is ``w * (1/W)``, exactly an explicit weight column of 1/W.  Rows with an invalid
     target (NaN, outside [0, 1]) are returned unchanged, for the state to count.
+    ``negative_rate`` is in (0, 1] with a finite 1/W (W >= 5.6e-309), as on the command line.
     """
     fname = "reweight_negatives"
-    rate = check_negative_rate(negative_rate, fname=fname)
+    rate = check_negative_weight(negative_rate, fname=fname)
     y = np.asarray(to_numpy(targets, name="targets", fname=fname, kind="targets"), np.float64)
     if weights is None:
         w = np.ones_like(y)
