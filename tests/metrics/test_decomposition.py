@@ -357,3 +357,24 @@ def test_with_bound_must_be_a_bool() -> None:
         with pytest.raises(OptionError, match="with_bound must be True or False"):
             decompose_binned(h["wpos"], h["wneg"], with_bound=v, **scores)  # type: ignore[arg-type]
     assert math.isnan(decompose_stats(s, with_bound=np.False_).log_loss.bound)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"label_variance": "x"},  # a TypeError from float + str
+        {"label_variance": math.nan},  # a NaN uncertainty
+        {"label_variance": -0.01},
+        {"label_variance": 0.3},  # y (1 - y) <= 0.25
+        {"label_variance": True},
+        {"label_variance_error": math.inf},
+        {"label_variance_error": -1e-3},
+        {"label_variance_error": None},
+    ],
+)
+def test_label_variance_must_be_a_variance(kw: dict) -> None:
+    scores = {"score_log_loss": 0.6, "score_brier": 0.2}
+    with pytest.raises(OptionError, match=r"label_variance in \[0, 0\.25\]"):
+        decompose_binned([1.0, 2.0], [1.0, 2.0], **scores, **kw)
+    ok = decompose_binned([1.0, 2.0], [1.0, 2.0], **scores, label_variance=0.25)
+    assert ok.brier.uncertainty == 0.0

@@ -12,6 +12,8 @@ import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve as sk_roc_curve
 
+import bcelab
+from bcelab.errors import OptionError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.curves import pr_curve, reliability, roc_curve, score_histogram
 
@@ -134,3 +136,36 @@ def test_curves_are_consistent() -> None:
     h = score_histogram(s, n_bins=20)
     ref = np.bincount(np.searchsorted(np.arange(1, 20) / 20, p, side="right"), minlength=20)
     np.testing.assert_array_equal(h["count"], ref)
+
+
+def test_curves_of_a_state_without_weight_are_empty() -> None:
+    # pr_curve raised IndexError on tp[-1]; EvalResult.plot of such a segment did too
+    excluded = BinaryStats().update(np.array([np.nan, 0.4]), [1.0, 7.0])  # no row used
+    zero = BinaryStats().update(np.array([0.3, 0.6]), [1.0, 0.0], weights=[0.0, 0.0])
+    for s in (BinaryStats(), excluded, zero):
+        for c in (pr_curve(s), roc_curve(s)):
+            assert all(v.shape == (0,) for v in c.values())
+        assert np.isnan(reliability(s)["frac_pos"]).all()
+        assert score_histogram(s)["count"].sum() == s.rows_used
+    pytest.importorskip("matplotlib")
+    p, y = np.array([0.2, np.nan, 0.5]), np.array([1.0, 0.0, 0.0])
+    res = bcelab.evaluate(
+        {"p": p, "y": y, "s": np.array(["a", "b", "a"])}, preds="p", target="y", by="s"
+    )
+    assert res.plot(segment="b") is not None  # segment b has no usable row
+
+
+@pytest.mark.parametrize("n_bins", [0, -1, 2.5, 3.0, True, "15", None, 1001])
+def test_curve_bins_must_be_an_integer_in_1_to_1000(n_bins: object) -> None:
+    s = BinaryStats().update(np.array([0.2, 0.7]), [0.0, 1.0])
+    with pytest.raises(OptionError, match=r"reliability: n_bins must be an integer in \[1, 1000\]"):
+        reliability(s, n_bins=n_bins)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match=r"score_histogram: n_bins must be an integer"):
+        score_histogram(s, n_bins=n_bins)  # type: ignore[arg-type]
+    assert reliability(s, n_bins=np.int64(1000))["count"].shape == (1000,)
+
+
+def test_curves_take_a_state_only() -> None:
+    for f in (roc_curve, pr_curve, reliability, score_histogram):
+        with pytest.raises(OptionError, match=r"stats must be a bcelab\.metrics\.BinaryStats"):
+            f(np.zeros(3))  # type: ignore[arg-type]

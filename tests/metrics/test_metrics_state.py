@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -278,3 +281,16 @@ def test_merge_copy_and_pickle_keep_the_options() -> None:
         "numpy",
         1,
     )
+
+
+def test_from_bytes_with_a_huge_header_shape_is_a_data_error() -> None:
+    # [2**62, 4] float64 is 2**67 bytes: np.prod wrapped around to 0, and reshape raised
+    blob = BinaryStats().update(np.array([0.3, 0.6]), [1.0, 0.0]).to_bytes()
+    hlen = struct.unpack_from("<I", blob, 10)[0]
+    for shape in ([2**62, 4], [2**61, -2], [-1, 7], [2**64]):
+        meta = json.loads(blob[14 : 14 + hlen])
+        meta["arrays"][0][2] = shape
+        header = json.dumps(meta).encode()
+        body = blob[:8] + struct.pack("<HI", 1, len(header)) + header + blob[14 + hlen : -4]
+        with pytest.raises(DataError, match="runs past the end"):
+            BinaryStats.from_bytes(body + struct.pack("<I", zlib.crc32(body)))

@@ -452,3 +452,13 @@ def test_reweight_negatives_refuses_a_rate_whose_inverse_overflows() -> None:
     y2, w2 = reweight_negatives(y, negative_rate=1e-308)  # the smallest rates still work
     assert np.isfinite(y2).all() and np.isfinite(w2).all()
     assert y2.tolist() == [0.0, 1.0, 0.5 / w2[2]] and w2[:2].tolist() == [1e308, 1.0]
+
+
+def test_save_to_a_folder_is_an_option_error(tmp_path) -> None:
+    # atomic_open's raw IsADirectoryError came out of PlattMap.save
+    for m in (PlattMap(1.0, 0.0), DownsamplingMap(0.5)):
+        with pytest.raises(
+            OptionError, match=r"path must name a file; received .*, an existing folder"
+        ):
+            m.save(tmp_path)
+    assert load_map(PlattMap(1.0, 0.0).save(tmp_path / "map.json")) == PlattMap(1.0, 0.0)

@@ -85,13 +85,15 @@ def check_threshold(threshold: object, *, fname: str = "BinaryStats.compute") ->
     return i
 
 
-def check_calibration_bins(nb: object, *, fname: str = "BinaryStats.compute") -> int:
-    """The number of calibration bins: an integer in [1, 1000]."""
+def check_calibration_bins(
+    nb: object, *, fname: str = "BinaryStats.compute", name: str = "n_calibration_bins"
+) -> int:
+    """The number of calibration bins (the option ``name``): an integer in [1, 1000]."""
     if not isinstance(nb, (int, np.integer)) or isinstance(nb, bool) or not 1 <= nb <= 1000:
         raise OptionError(
-            f"{fname}: n_calibration_bins must be an integer in [1, 1000]",
-            f"received n_calibration_bins={nb!r}",
-            "pass e.g. n_calibration_bins=15 (the default)",
+            f"{fname}: {name} must be an integer in [1, 1000]",
+            f"received {name}={nb!r}",
+            f"pass e.g. {name}=15",
         )
     return int(nb)
 

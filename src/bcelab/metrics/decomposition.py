@@ -75,7 +75,7 @@ import numpy as np
 
 from .._core import formulas
 from .._core.display import count_of
-from .._core.options import check_bool, check_instance
+from .._core.options import check_bool, check_instance, real_number
 from .._core.reducing import weight_total_error
 from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError, ShapeError
 from .isotonic import block_scores, pool_adjacent_violators, single_score_bins, split_relaxation
@@ -253,6 +253,14 @@ def decompose_binned(
         with_bound, name="with_bound", fname="decompose_binned", hint=BOUND_HINT
     )
     wpos, wneg, single = _histogram(wpos, wneg, single_score, score_log_loss, score_brier)
+    c, c_err = real_number(label_variance), real_number(label_variance_error)
+    if not (0.0 <= c <= 0.25 and 0.0 <= c_err < math.inf):
+        raise OptionError(
+            "decompose_binned: label_variance in [0, 0.25] and label_variance_error >= 0, finite",
+            f"received label_variance={label_variance!r}, "
+            f"label_variance_error={label_variance_error!r}",
+            "pass soft_label_variance()'s (estimate, half-width), or 0 and 0 for hard labels",
+        )
     mass = wpos + wneg
     total = float(mass.sum())
     if not total > 0:
@@ -274,10 +282,7 @@ def decompose_binned(
     d, m, b = _parts(score_log_loss, unc_ll, ll_bin / total, ll_split, 0.0)
     log_loss = ScoreDecomposition(score_log_loss, unc_ll, d, m, b)
     # Brier: every term of the split form carries + c (module docstring)
-    c = label_variance
-    d, m, b = _parts(
-        score_brier + c, base * (1.0 - base), bs_bin / total, bs_split, label_variance_error
-    )
+    d, m, b = _parts(score_brier + c, base * (1.0 - base), bs_bin / total, bs_split, c_err)
     brier = ScoreDecomposition(score_brier, base * (1.0 - base) - c, d, m, b)
     return CalibrationDecomposition(log_loss, brier)
 

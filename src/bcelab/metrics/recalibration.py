@@ -51,7 +51,7 @@ from .._core.options import (
 )
 from .._core.reducing import weight_total_error
 from .._core.validate import LOGITS_ADVICE
-from ..errors import DataError, DomainError, EmptyReductionError, ShapeError
+from ..errors import DataError, DomainError, EmptyReductionError, OptionError, ShapeError
 from .inputs import to_numpy
 from .isotonic import IsotonicCurve, check_steps, isotonic_curve
 from .stats import LOGITS_HINT, BinaryStats
@@ -136,9 +136,14 @@ class RecalibrationMap:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_dict` as JSON (atomically); read it back with :func:`load_map`."""
-        where = check_path(
-            path, name="path", fname=f"{type(self).__name__}.save", hint="pass e.g. 'map.json'"
-        )
+        fname = f"{type(self).__name__}.save"
+        where = check_path(path, name="path", fname=fname, hint="pass e.g. 'map.json'")
+        if where.is_dir():
+            raise OptionError(
+                f"{fname}: path must name a file",
+                f"received {str(where)!r}, an existing folder",
+                f"pass a file name, e.g. {str(where / 'map.json')!r}",
+            )
         return write_json(where, self.to_dict())
 
 
@@ -238,14 +243,9 @@ class IsotonicMap(RecalibrationMap):
 
     @classmethod
     def from_curve(cls, curve: IsotonicCurve) -> IsotonicMap:
-        check_instance(
-            curve,
-            IsotonicCurve,
-            name="curve",
-            fname="IsotonicMap.from_curve",
-            what="an IsotonicCurve",
-            hint="use fit_isotonic(stats), which builds the curve",
-        )
+        hint = "use fit_isotonic(stats), which builds the curve"
+        fname, what = "IsotonicMap.from_curve", "an IsotonicCurve"
+        check_instance(curve, IsotonicCurve, name="curve", fname=fname, what=what, hint=hint)
         return cls(curve.edges, curve.values)
 
     def apply(self, preds: object, *, logits: bool = False) -> np.ndarray:
@@ -264,14 +264,9 @@ class IsotonicMap(RecalibrationMap):
 
 def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
     """The isotonic (PAV) recalibration map fitted on the fine histogram of ``stats``."""
-    check_instance(
-        stats,
-        BinaryStats,
-        name="stats",
-        fname="fit_isotonic",
-        what="a bcelab.metrics.BinaryStats",
-        hint="pass BinaryStats().update(preds, targets) of the calibration rows",
-    )
+    what = "a bcelab.metrics.BinaryStats"
+    hint = "pass BinaryStats().update(preds, targets) of the calibration rows"
+    check_instance(stats, BinaryStats, name="stats", fname="fit_isotonic", what=what, hint=hint)
     if not stats.total("w") > 0:
         raise EmptyReductionError(
             "fit_isotonic: a state with at least one row of weight > 0",

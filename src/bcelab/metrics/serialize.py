@@ -18,6 +18,7 @@ executes anything from the input.
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from typing import Any
@@ -89,8 +90,9 @@ def arrays_from_bytes(data: bytes, *, layout_id: str) -> dict[str, np.ndarray]:
     pos = start + hlen
     out: dict[str, np.ndarray] = {}
     for name, dt, shape in specs:
-        n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-        if n < 0 or pos + n > len(body):
+        # Python integers: np.prod wraps around for shapes such as [2**62, 4]
+        n = math.prod(shape) * dt.itemsize
+        if min(shape, default=0) < 0 or pos + n > len(body):
             raise _bad(f"array {name!r} runs past the end of the data")
         out[name] = (
             np.frombuffer(body, dtype=dt, count=n // dt.itemsize, offset=pos)
