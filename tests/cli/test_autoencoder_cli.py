@@ -132,6 +132,7 @@ def test_conv_on_digits_fails_before_training(
         ["--epochs", "0"],
         ["--batch-size", "0"],
         ["--lr", "nan"],
+        ["--lr", "1e300"],  # was torch's RuntimeError, exit 1
         ["--seed", "-1"],
         ["--threads", "0"],
     ],

@@ -115,6 +115,8 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
     assert rc == 2 and "0, 1, 3" in err and not out.exists()
     for bad in (
         ["--lr", "0"],
+        ["--lr", "1e300"],  # was torch's RuntimeError, exit 1
+        ["--lr", "1e39", "--optimizer", "adam"],
         ["--epochs", "0"],
         ["--batch-size", "0"],
         ["--seeds", "0"],

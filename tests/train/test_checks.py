@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 
 from bcelab.errors import OptionError
 from bcelab.train import MLPSpec, builtin, fit
-from bcelab.train.checks import check_mlp_memory, memory_limit
+from bcelab.train.checks import MAX_LR, check_lr, check_mlp_memory, memory_limit
 
 
 def test_the_memory_limit_is_the_machines_or_less() -> None:
@@ -96,3 +96,21 @@ def test_run_info_goes_into_the_run_as_plain_json(tmp_path) -> None:
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["n"] == 3 and summary["where"] == str(tmp_path)  # entries of summary.json
     assert load_checkpoint(tmp_path / "run")["run_info"]["n"] == 3  # loads with weights_only
+
+
+@pytest.mark.parametrize("lr", [1e300, 1e39, 1.5e6, float("inf")])
+def test_a_learning_rate_beyond_the_accepted_range_is_refused(lr: float) -> None:
+    # 1e300 passed the check and failed in torch's step: "value cannot be converted to
+    # type float without overflow", a RuntimeError
+    with pytest.raises(OptionError) as info:
+        check_lr(lr, fname="fit", example=0.01)
+    text = str(info.value)
+    assert "lr (the learning rate) must be a number > 0 and <= 1e+06" in text
+    assert f"received lr={lr!r}" in text and "pass e.g. lr=0.01" in text
+
+
+def test_the_largest_accepted_learning_rate_is_a_float32() -> None:
+    import numpy as np
+
+    assert check_lr(MAX_LR, fname="fit", example=0.01) == MAX_LR
+    assert np.isfinite(np.float32(MAX_LR))

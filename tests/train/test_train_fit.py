@@ -192,6 +192,8 @@ def test_adam_follows_keras_rule() -> None:
     [
         ({"lr": 0.0}, "learning rate"),
         ({"lr": -1.0}, "learning rate"),
+        ({"lr": 1e300}, "learning rate"),  # was torch's RuntimeError in the first step
+        ({"lr": 1e39, "optimizer": "adam"}, "learning rate"),
         ({"epochs": 0}, "epochs"),
         ({"batch_size": 0}, "batch_size"),
         ({"seeds": 0}, "seeds"),

@@ -11,10 +11,10 @@ the flags that say where ``eval`` and ``compare`` read the data.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from ..errors import DataError, OptionError
+from ..train.checks import MAX_LR
 from .numbers import whole_number
 
 __all__ = [
@@ -74,9 +74,9 @@ def check_seed(value: int, flag: str = "--seed") -> int:
 
 
 def check_lr(value: float, example: str) -> float:
-    if not (math.isfinite(value) and value > 0):
+    if not 0 < value <= MAX_LR:
         raise OptionError(
-            "--lr must be a finite number > 0",
+            f"--lr must be a number > 0 and <= {MAX_LR:g}",
             f"received --lr {value:g}",
             f"pass e.g. --lr {example}",
         )

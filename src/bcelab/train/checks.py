@@ -8,7 +8,6 @@ counts use the core's checkers.
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from .._core.options import real_number
 from ..errors import OptionError
 
 __all__ = [
+    "MAX_LR",
     "check_callbacks",
     "check_checkpoint_every",
     "check_device",
@@ -31,6 +31,10 @@ __all__ = [
     "check_resume",
     "check_run_info",
 ]
+
+#: the largest learning rate accepted: far above any rate that trains, and small enough
+#: that every step size derived from it (``lr * scale``, Adam's ``lr_t``) is a float32
+MAX_LR = 1e6
 
 
 def check_device(device: object, *, fname: str) -> object:
@@ -71,12 +75,12 @@ def check_device(device: object, *, fname: str) -> object:
 
 
 def check_lr(lr: object, *, fname: str, example: float) -> float:
-    """A finite learning rate > 0."""
+    """A learning rate in (0, :data:`MAX_LR`]."""
     v = real_number(lr)
-    if math.isfinite(v) and v > 0:
+    if 0 < v <= MAX_LR:
         return v
     raise OptionError(
-        f"{fname}: lr (the learning rate) must be a finite number > 0",
+        f"{fname}: lr (the learning rate) must be a number > 0 and <= {MAX_LR:g}",
         f"received lr={lr!r}",
         f"pass e.g. lr={example:g}",
     )
