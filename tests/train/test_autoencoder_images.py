@@ -92,6 +92,17 @@ def test_idx_truncated_or_too_long_body(tmp_path: Path) -> None:
         read_idx(write(tmp_path / "cut.gz", gzip.compress(full)[:-10]))
 
 
+def test_idx_sizes_whose_product_overflows_int64_are_a_truncated_file(tmp_path: Path) -> None:
+    # 2**31 * 2**31 * 8 = 2**65 wrapped to 0 in np.prod(dtype=int64): the empty body
+    # passed the length check and reshape raised a ValueError
+    header = bytes([0, 0, 8, 3]) + struct.pack(">III", 2**31, 2**31, 8)
+    with pytest.raises(DataError) as e:
+        load_images(write(tmp_path / "huge-idx3-ubyte", header))
+    text = str(e.value)
+    assert f"{2**65} bytes of data after the header" in text
+    assert "received 0 bytes (the file is truncated)" in text and "download the file again" in text
+
+
 def test_idx_label_file_is_not_images(tmp_path: Path) -> None:
     labels = write(tmp_path / "train-labels-idx1-ubyte", idx_bytes(np.arange(10, dtype=np.uint8)))
     with pytest.raises(ShapeError, match="rank 1"):

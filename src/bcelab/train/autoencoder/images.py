@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import math
 import os
 import zipfile
 from dataclasses import dataclass
@@ -258,7 +259,7 @@ def read_idx(path: str | os.PathLike[str], /) -> np.ndarray:
             "the file is truncated or not an IDX file; download it again",
         )
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no int64 wrap-around
     body = len(data) - header
     if body != expected:
         what = "truncated" if body < expected else "longer than its header says"
