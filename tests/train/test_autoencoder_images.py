@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bcelab.errors import BCELabError, DataError, DomainError, DTypeError, ShapeError
+from bcelab.errors import BCELabError, DataError, DomainError, DTypeError, OptionError, ShapeError
 from bcelab.train.autoencoder.images import (
     TEST_FRACTION,
     from_array,
@@ -224,3 +224,19 @@ def test_digits_read_from_the_bundled_csv_equal_sklearns(monkeypatch: pytest.Mon
 def test_errors_are_bcelab_errors(tmp_path: Path) -> None:
     with pytest.raises(BCELabError):
         load_images(tmp_path)  # a directory
+
+
+def test_a_path_that_is_not_a_path_is_an_option_error() -> None:
+    with pytest.raises(OptionError) as e:  # was pathlib's TypeError
+        load_images(5)  # type: ignore[arg-type]
+    assert "load_images: path must be a path" in str(e.value) and "received int" in str(e.value)
+
+
+@pytest.mark.parametrize("frac", [0, 2, -1, 1.0, float("nan"), "0.5"])
+def test_test_fraction_outside_0_1_is_refused(frac: object) -> None:
+    # nan was a ValueError from round(); 0, 2 and -1 were clamped to 1 or n - 1 test images
+    with pytest.raises(OptionError) as e:
+        from_array(np.zeros((10, 4, 4), np.uint8), test_fraction=frac)  # type: ignore[arg-type]
+    text = str(e.value)
+    assert "from_array: test_fraction must lie strictly between 0 and 1" in text
+    assert f"received test_fraction={frac!r}" in text and "test_fraction=0.25" in text

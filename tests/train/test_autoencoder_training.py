@@ -185,6 +185,9 @@ def test_divergence_names_the_epoch(small) -> None:  # type: ignore[no-untyped-d
         {"loss": "hinge"},
         {"threads": 0},
         {"seed": -1},
+        {"n_show": -1},  # was accepted: it showed all test images but the last
+        {"n_show": "a"},  # was a TypeError from the slice, after training
+        {"on_epoch": 5},  # was a TypeError after the first epoch
     ],
 )
 def test_bad_options(small, kw) -> None:  # type: ignore[no-untyped-def]
@@ -286,3 +289,32 @@ def test_fit_rejects_an_autoencoder_spec_on_tabular_data() -> None:
 
     with pytest.raises(OptionError, match="AutoencoderSpec trains on images"):
         fit(AutoencoderSpec(), builtin("circles"), epochs=1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        (AutoencoderSpec(hidden=(8.5,)), "received hidden=(8.5,)"),  # was torch's TypeError
+        (AutoencoderSpec(hidden="ab"), "received hidden='ab'"),  # was a TypeError from min
+        (AutoencoderSpec(hidden=()), "received hidden=()"),
+        (AutoencoderSpec("conv", channels=(0, 4)), "received channels=(0, 4)"),  # RuntimeError
+        (AutoencoderSpec("conv", channels=(16,)), "received channels=(16,)"),
+    ],
+)
+def test_bad_layer_widths_are_option_errors(spec: AutoencoderSpec, words: str) -> None:
+    with pytest.raises(OptionError) as e:
+        build_autoencoder(spec, (1, 16, 16))
+    text = str(e.value)
+    assert words in text and "must be a tuple of" in text and "use e.g." in text
+
+
+def test_a_float64_module_is_refused_before_training(small) -> None:  # type: ignore[no-untyped-def]
+    # was torch's "mat1 and mat2 must have the same dtype" RuntimeError in the probe
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(64, 64), torch.nn.Unflatten(1, (1, 8, 8))
+    ).double()
+    with pytest.raises(OptionError) as e:
+        fit_autoencoder(small, net, epochs=1)
+    text = str(e.value)
+    assert "parameters are float32" in text and "torch.float64" in text
+    assert "model.float()" in text

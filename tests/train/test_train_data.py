@@ -168,6 +168,8 @@ def test_empty_file_and_bad_fraction(tmp_path) -> None:
         data.load_table(_csv(tmp_path, "a,label\n"), target="label")
     with pytest.raises(OptionError):
         data.load_table(_csv(tmp_path, GOOD), target="label", test_fraction=1.0)
+    with pytest.raises(OptionError, match=r"test_fraction='0\.5'"):  # was a TypeError
+        data.load_table(_csv(tmp_path, GOOD), target="label", test_fraction="0.5")  # type: ignore[arg-type]
     with pytest.raises(DataError, match="does not exist"):
         data.load_table(tmp_path / "nope.csv", target="label")
 

@@ -23,13 +23,16 @@ __all__ = [
     "MAX_LR",
     "check_callbacks",
     "check_checkpoint_every",
+    "check_count",
     "check_device",
+    "check_function",
     "check_label_smoothing",
     "check_lr",
     "check_mlp_memory",
     "check_momentum",
     "check_resume",
     "check_run_info",
+    "check_test_fraction",
 ]
 
 #: the largest learning rate accepted: far above any rate that trains, and small enough
@@ -107,6 +110,40 @@ def check_label_smoothing(label_smoothing: object, *, fname: str) -> float:
         f"{fname}: label_smoothing must lie in [0, 1)",
         f"received label_smoothing={label_smoothing!r}",
         "pass e.g. label_smoothing=0.1, or 0 for none",
+    )
+
+
+def check_count(value: object, *, name: str, fname: str, example: int) -> int:
+    """An integer >= 0 (Python or NumPy, not a bool)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
+        return int(value)
+    raise OptionError(
+        f"{fname}: {name} must be an integer >= 0",
+        f"received {name}={value!r}",
+        f"pass e.g. {name}={example}",
+    )
+
+
+def check_function(value: object, *, name: str, fname: str, example: str) -> Any:
+    """None or a callable (a function called during training)."""
+    if value is None or callable(value):
+        return value
+    raise OptionError(
+        f"{fname}: {name} must be None or a function",
+        f"received {type(value).__name__}",
+        f"pass e.g. {name}={example}",
+    )
+
+
+def check_test_fraction(value: object, *, fname: str, hint: str) -> float:
+    """The share of the rows (or images) held out for testing, strictly between 0 and 1."""
+    v = real_number(value)
+    if 0.0 < v < 1.0:
+        return v
+    raise OptionError(
+        f"{fname}: test_fraction must lie strictly between 0 and 1",
+        f"received test_fraction={value!r}",
+        hint,
     )
 
 

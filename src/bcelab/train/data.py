@@ -28,6 +28,7 @@ from .._core.options import check_path
 from .._core.tables import Label, check_positive_label
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from . import rng
+from .checks import check_test_fraction
 from .scaling import standardise, standardised
 from .tables import read_table, to_xy
 
@@ -356,12 +357,9 @@ def load_table(
     hint = "pass the path of a CSV, TSV or Parquet file"
     path = check_path(path, name="path", fname="load_table", hint=hint)
     test = None if test is None else check_path(test, name="test", fname="load_table", hint=hint)
-    if test is None and not 0.0 < test_fraction < 1.0:
-        raise OptionError(
-            "load_table: test_fraction must lie strictly between 0 and 1",
-            f"received test_fraction={test_fraction!r}",
-            "pass e.g. test_fraction=0.5, or a separate test table with test=",
-        )
+    if test is None:
+        hint = "pass e.g. test_fraction=0.5, or a separate test table with test="
+        test_fraction = check_test_fraction(test_fraction, fname="load_table", hint=hint)
     label = check_positive_label(positive_label, fname="load_table")
     kw: dict[str, Any] = {"target": target, "dropna": dropna, "positive_label": label}
     tab = read_table(path, delimiter=delimiter)

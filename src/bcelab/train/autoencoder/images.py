@@ -32,7 +32,9 @@ import numpy as np
 
 from ..._core.display import count_of
 from ..._core.extras import TRAINING, needs_extras
+from ..._core.options import check_path
 from ...errors import DataError, DomainError, DTypeError, ShapeError
+from ..checks import check_test_fraction
 from ..data import Dataset
 
 __all__ = [
@@ -154,6 +156,8 @@ def from_array(
     >>> s.train.shape, s.test.shape
     ((6, 1, 4, 4), (2, 1, 4, 4))
     """
+    hint = f"pass e.g. test_fraction={TEST_FRACTION} (the default)"
+    test_fraction = check_test_fraction(test_fraction, fname="from_array", hint=hint)
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[:, None, :, :]
@@ -310,7 +314,8 @@ def load_images(path: str | os.PathLike[str] | None = None, /) -> ImageSet:
     """Load images: ``None`` (the built-in digits), an ``.npz`` or an IDX file."""
     if path is None:
         return load_digits()
-    p = Path(path)
+    hint = "pass the path of an .npz or IDX file, or None for the built-in digits"
+    p = check_path(path, name="path", fname="load_images", hint=hint)
     if not p.is_file():
         raise DataError(
             "an existing .npz or IDX file",

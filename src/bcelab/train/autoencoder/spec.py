@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,23 @@ def _conv_module() -> type:
     return ConvAutoencoder
 
 
+def _check_widths(widths: object, *, name: str, size: int | None, example: str) -> None:
+    """Layer widths: a tuple of integers >= 1 (``size`` of them, if given; else >= 1)."""
+    if (
+        isinstance(widths, tuple | list)
+        and (len(widths) == size if size else len(widths) > 0)
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in widths)
+        and min(widths) >= 1
+    ):
+        return
+    count = f"{size} " if size else ""
+    raise OptionError(
+        f"AutoencoderSpec: {name} must be a tuple of {count}layer widths, integers >= 1",
+        f"received {name}={widths!r}",
+        f"use e.g. {name}={example}",
+    )
+
+
 def build_autoencoder(spec: AutoencoderSpec, image_shape: tuple[int, int, int], /) -> Any:
     """The ``torch.nn.Module`` for ``spec`` and images of shape ``(C, H, W)``."""
     check_choice(
@@ -120,13 +138,9 @@ def build_autoencoder(spec: AutoencoderSpec, image_shape: tuple[int, int, int], 
     )
     c, h, w = image_shape
     if spec.arch == "dense":
-        if not spec.hidden or min(spec.hidden) < 1:
-            raise OptionError(
-                "dense hidden widths must be >= 1",
-                f"received {spec.hidden}",
-                "use e.g. hidden=(32, 16)",
-            )
+        _check_widths(spec.hidden, name="hidden", size=None, example="(32, 16)")
         return _dense(spec, image_shape)
+    _check_widths(spec.channels, name="channels", size=2, example="(16, 32)")
     if min(h, w) < MIN_CONV_SIZE:
         raise OptionError(
             f"arch='conv' needs images of at least {MIN_CONV_SIZE}x{MIN_CONV_SIZE}",

@@ -74,6 +74,13 @@ class AutoencoderTrainer:
                 "received a module with none",
                 "add layers with weights, or use AutoencoderSpec('dense')",
             )
+        other = sorted({str(p.dtype) for p in params if p.dtype != torch.float32})
+        if other:
+            raise OptionError(
+                "a model whose parameters are float32, as the images are",
+                f"received a module with {', '.join(other)} parameters",
+                "convert it with model.float(), or use AutoencoderSpec('dense')",
+            )
         device = params[0].device
         self.net, self.seeds, self.config = net, [seed], config
         self.batch_size, self.lr, self.loss = batch_size, lr, loss

@@ -24,6 +24,8 @@ from ...losses import sigmoid
 from ..checks import (
     check_callbacks,
     check_checkpoint_every,
+    check_count,
+    check_function,
     check_lr,
     check_run_info,
 )
@@ -174,9 +176,9 @@ def fit_autoencoder(
     lr = check_lr(lr, fname=f, example=1e-3)
     loss = check_loss(loss, fname=f)
     every = check_checkpoint_every(checkpoint_every, fname=f)
-    cbs = check_callbacks(callbacks, fname=f) + (
-        [_epoch_callback(on_epoch)] if on_epoch is not None else []
-    )
+    n_show = check_count(n_show, name="n_show", fname=f, example=10)
+    on_epoch = check_function(on_epoch, name="on_epoch", fname=f, example="lambda e, row: None")
+    cbs = check_callbacks(callbacks, fname=f) + ([_epoch_callback(on_epoch)] if on_epoch else [])
     info = check_run_info(run_info, fname=f)
     with Threads(check_threads(threads, fname=f)):
         spec = AutoencoderSpec() if model is None else model
