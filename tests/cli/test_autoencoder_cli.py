@@ -194,3 +194,53 @@ def test_idx_gz_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "train-images-idx3-ubyte.gz: 15 train + 5 test images of 6x6x1" in text
     assert LINE.search(text) is not None
     assert {p.name for p in out.iterdir()} == ARTIFACTS
+
+
+def _run_in(a: Path, b: Path, npz: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A run started in ``a`` on ``--data blobs.npz`` (relative); the cwd is then ``b``."""
+    a.mkdir()
+    b.mkdir()
+    (a / "blobs.npz").write_bytes(npz.read_bytes())
+    monkeypatch.chdir(a)
+    assert _run(["--data", "blobs.npz", "--epochs", "1", "--out", "run", "--quiet"]) == 0
+    monkeypatch.chdir(b)
+    return a / "run"
+
+
+def test_a_run_on_a_relative_data_path_resumes_from_another_directory(
+    npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--data was saved as typed: `--resume DIR` from elsewhere said blobs.npz does not exist."""
+    a = tmp_path / "a"
+    run = _run_in(a, tmp_path / "b", npz, monkeypatch)
+    ck = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ck["run_info"]["cli"]["data"] == str((a / "blobs.npz").resolve())
+    assert (
+        json.loads((run / "summary.json").read_text())["cli"]["data"]
+        == ck["run_info"]["cli"]["data"]
+    )
+    assert _run(["--resume", "../a/run", "--epochs", "2", "--quiet"]) == 0
+    same = ["--data", "../a/blobs.npz"]  # the same file, named from here
+    assert _run(["--resume", "../a/run", *same, "--epochs", "3", "--quiet"]) == 0
+    assert json.loads((run / "summary.json").read_text())["epochs_completed"] == 3
+    capsys.readouterr()
+
+
+def test_a_run_that_saved_a_relative_data_path_is_read_against_the_current_directory(
+    npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An earlier version saved --data as typed, and no working directory."""
+    a = tmp_path / "a"
+    run = _run_in(a, tmp_path / "b", npz, monkeypatch)
+    ck = torch.load(run / "checkpoint.pt", weights_only=True)
+    ck["run_info"]["cli"]["data"] = "blobs.npz"
+    del ck["run_info"]["cwd"]
+    torch.save(ck, run / "checkpoint.pt")
+    capsys.readouterr()
+    assert _run(["--resume", "../a/run", "--epochs", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "the run saved --data 'blobs.npz', relative to a directory it does not record" in err
+    assert _run(["--resume", "../a/run", "--data", "../a/blobs.npz", "--epochs", "2"]) == 0
+    torch.save(ck, run / "checkpoint.pt")
+    monkeypatch.chdir(a)
+    assert _run(["--resume", "run", "--epochs", "2", "--quiet"]) == 0

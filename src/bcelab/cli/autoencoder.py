@@ -108,14 +108,16 @@ def config_from_args(ns: argparse.Namespace) -> Config:
 def _saved_options(cfg: Config, loss: str) -> dict[str, Any]:
     """The options a resumed run takes again (summary.json and the checkpoint)."""
     skip = ("given", "out", "resume", "quiet", "overwrite", "checkpoint_every")
-    return {**{k: v for k, v in asdict(cfg).items() if k not in skip}, "loss": loss}
+    saved = {**{k: v for k, v in asdict(cfg).items() if k not in skip}, "loss": loss}
+    return run_folder.saved_paths(saved, None)  # a resume from another directory finds them
 
 
 def _resumed(cfg: Config) -> Config:
     """The run's own options, with a larger --epochs if given; other differences refused."""
     assert cfg.resume is not None
     ck = load_checkpoint(cfg.resume)
-    saved = dict(ck.get("run_info", {}).get("cli", {}))
+    info = ck.get("run_info", {})
+    saved = run_folder.saved_paths(info.get("cli", {}), info.get("cwd"))
     known = {f.name for f in fields(Config)} - {"given"}
     old = replace(Config(), **{k: v for k, v in saved.items() if k in known})
     run_folder.check_resumed(
@@ -126,7 +128,10 @@ def _resumed(cfg: Config) -> Config:
         flags=FLAG_NAMES,
         done=int(ck.get("history", {}).get("epochs", 0)),
     )
-    return run_folder.resumed_config(old, cfg)
+    typed = {k: getattr(cfg, k) for k in run_folder.PATH_OPTIONS if k in cfg.given}
+    resumed = replace(run_folder.resumed_config(old, cfg), **typed)
+    run_folder.check_saved_files(resumed, info.get("cli", {}))
+    return resumed
 
 
 def final_line(result: AutoencoderResult) -> str:
@@ -236,6 +241,7 @@ def _train(cfg: Config, data: ImageSet, out: Path, *, echo: bool) -> dict[str, A
                 run_info={
                     "command": "bcelab train autoencoder",
                     "cli": _saved_options(cfg, loss),
+                    "cwd": str(Path.cwd()),
                 },
                 resume=cfg.resume,
                 checkpoint_every=cfg.checkpoint_every,

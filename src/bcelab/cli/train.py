@@ -253,10 +253,7 @@ def _saved_options(cfg: Config) -> dict[str, Any]:
     saved = {
         k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items() if k not in skip
     }
-    for name in run_folder.PATH_OPTIONS:  # a resume from another directory finds them
-        if saved.get(name) is not None:
-            saved[name] = str(Path(str(saved[name])).resolve())
-    return saved
+    return run_folder.saved_paths(saved, None)  # a resume from another directory finds them
 
 
 def _train(cfg: Config, ds: Dataset, out: Path) -> History:
