@@ -244,3 +244,31 @@ def test_a_run_that_saved_a_relative_data_path_is_read_against_the_current_direc
     torch.save(ck, run / "checkpoint.pt")
     monkeypatch.chdir(a)
     assert _run(["--resume", "run", "--epochs", "2", "--quiet"]) == 0
+
+
+def test_a_compare_losses_sub_folder_resumes_as_that_one_losss_run(
+    npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--resume DIR/kl` (as the refusal of `--resume DIR` advises) trained bce first and
+    failed on the loss; `--resume DIR/bce` trained bce, then failed on kl."""
+    cmp, alone = tmp_path / "cmp", tmp_path / "alone"
+    data = ["--data", str(npz), "--quiet"]
+    assert _run([*data, "--compare-losses", "--epochs", "1", "--out", str(cmp)]) == 0
+    assert _run([*data, "--loss", "kl", "--epochs", "2", "--out", str(alone)]) == 0
+    capsys.readouterr()
+    assert _run(["--resume", str(cmp), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "a --compare-losses folder with one run per loss (bce, kl, mse)" in err
+    assert f"--resume {cmp / 'bce'}" in err
+    assert _run(["--resume", str(cmp / "kl"), "--epochs", "2", "--quiet"]) == 0
+    assert "--- loss" not in capsys.readouterr().out  # one loss, kl only
+    sub = json.loads((cmp / "kl" / "summary.json").read_text())
+    assert sub["epochs_completed"] == 2 and sub["cli"]["loss"] == "kl"
+    assert sub["cli"]["compare_losses"] is False  # a one-loss run from now on
+    ha = json.loads((alone / "history.json").read_text())
+    hb = json.loads((cmp / "kl" / "history.json").read_text())
+    assert hb["metrics"] == ha["metrics"]  # bit for bit an uninterrupted 2-epoch kl run
+    for loss in ("bce", "mse"):  # the other losses' runs are untouched
+        assert json.loads((cmp / loss / "summary.json").read_text())["epochs_completed"] == 1
+    assert _run(["--resume", str(cmp / "kl"), "--compare-losses"]) == 2
+    assert "leave out --compare-losses" in capsys.readouterr().err

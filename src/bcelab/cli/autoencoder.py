@@ -65,18 +65,35 @@ class Config:
     given: frozenset[str] = frozenset()
 
 
+def _resume_folder(path: str, compare_losses: bool) -> str:
+    """``--resume DIR``: one run's folder; a ``--compare-losses`` folder is resumed one
+    loss's sub-folder at a time (each is a run of its own)."""
+    p = Path(path)
+    runs = [loss for loss in LOSSES if (p / loss / "checkpoint.pt").is_file()]
+    if runs and not (p / "checkpoint.pt").is_file():
+        raise OptionError(
+            "--resume continues one run",
+            f"received {path!r}, a --compare-losses folder with one run per loss "
+            f"({', '.join(runs)})",
+            f"resume one loss's sub-folder, e.g. --resume {p / runs[0]}",
+        )
+    resume = flags.check_resume_dir(path)
+    if compare_losses:
+        raise OptionError(
+            "--resume continues one run, with its own loss",
+            "received --compare-losses too",
+            "leave out --compare-losses; a --compare-losses folder is resumed one loss's "
+            "sub-folder at a time, e.g. --resume DIR/bce",
+        )
+    return resume
+
+
 def config_from_args(ns: argparse.Namespace) -> Config:
     """The options, each checked and named as a flag, and the output folder, before any
     data is read."""
     given = frozenset(k for k in DEFAULTS if hasattr(ns, k))
     v = {k: getattr(ns, k, d) for k, d in DEFAULTS.items()}
-    resume = None if ns.resume is None else flags.check_resume_dir(ns.resume)
-    if resume is not None and ns.compare_losses:
-        raise OptionError(
-            "--resume continues one run",
-            "received --compare-losses too",
-            "resume one loss's sub-folder, e.g. --resume DIR/bce",
-        )
+    resume = None if ns.resume is None else _resume_folder(ns.resume, ns.compare_losses)
     if ns.out is not None:
         out = ns.out
     elif resume is not None:
@@ -120,6 +137,8 @@ def _resumed(cfg: Config) -> Config:
     saved = run_folder.saved_paths(info.get("cli", {}), info.get("cwd"))
     known = {f.name for f in fields(Config)} - {"given"}
     old = replace(Config(), **{k: v for k, v in saved.items() if k in known})
+    # a --compare-losses sub-folder is one loss's run: it goes on as a one-loss run
+    old = replace(old, compare_losses=False)
     run_folder.check_resumed(
         asdict(old),
         asdict(cfg),
