@@ -142,12 +142,10 @@ def fused_bce(
     without temporaries proportional to N.  float32 input is computed in float64.
 
     Inputs the kernel does not take (non-NumPy or non-contiguous arrays, other dtypes,
-    NaN, values outside [0, 1], ...) go through the reference Array-API path, which gives
-    the same numbers (or raises the same :class:`bcelab.BCELabError`); ``result.fused``
-    tells which ran.
+    NaN, values outside [0, 1], ...) take the reference Array-API path: the same numbers
+    or :class:`bcelab.BCELabError`; ``result.fused`` tells which ran.
 
-    The prediction comes first and the target second, as everywhere in bcelab; both may
-    be passed by keyword (``preds=``, ``targets=``).
+    The prediction comes first and the target second (or ``preds=``, ``targets=``).
 
     Args:
         preds: logits (``logits=True``) or probabilities, float32/float64, any shape.
@@ -157,31 +155,25 @@ def fused_bce(
         pos_weight: a number multiplying the positive term, or None.
         label_smoothing: s in [0, 1]; targets become :math:`y(1 - s) + s/2`.
         reduction: ``"mean"``, ``"sum"`` or ``"weighted_mean"``.
-        with_decomposition: also return the floor :math:`H(y)` and excess
-            :math:`\mathrm{KL}(y\|p)`, reduced the same way (not with ``pos_weight``).
+        with_decomposition: also the floor and excess, reduced alike (no ``pos_weight``).
         grad: also return the gradient of the reduced loss in a new array.
         grad_out: write the gradient into this array: the shape of ``preds`` and the
             gradient's dtype, that of ``preds`` in native byte order (float32 for
-            float16), e.g. ``np.empty_like(preds)``; it must not overlap the inputs.
-            When the call raises (a NaN with ``nan_policy="raise"``, a value outside
-            [0, 1]), part of ``grad_out`` may already hold gradients: the kernel writes
-            each chunk's as it finds its values, on all threads, and checking every
-            value first would double the call's time.
+            float16), e.g. ``np.empty_like(preds)``, not overlapping the inputs (a call
+            that raises may leave it partly written: a check first would cost 2x).
         grad_scale: a finite factor of the gradient, applied in its dtype after its
             rounding: the bits of ``g * grad_scale`` afterwards without that second pass
             (a backward pass's incoming gradient, ``1 / k`` for ``(loss / k).backward()``).
         nan_policy: as in :func:`bcelab.bce` (inputs with NaN take the reference path).
-        threads: an integer >= 1, or None (default): ``BCELAB_THREADS``, else every
-            core this process may use; inputs below
-            ``bcelab.kernels.constants.PARALLEL_MIN`` (2**18) elements always use one.
+        threads: an integer >= 1, or None: ``BCELAB_THREADS``, else every core this
+            process may use (one below ``constants.PARALLEL_MIN``, 2**18 elements).
 
     >>> import numpy as np
     >>> y = np.array([0.5, 0.3, 0.5, 0.9])
     >>> r = fused_bce(np.array([0.1, 0.3, 0.5, 0.8]), y, logits=False, with_decomposition=True)
     >>> print(r.decomposition())
     BCE 0.7174 = floor 0.5806 + excess 0.1369 (the part a better prediction can still remove)
-    >>> g = fused_bce(np.zeros(4), np.ones(4), logits=True, grad=True).grad
-    >>> g.tolist()
+    >>> fused_bce(np.zeros(4), np.ones(4), logits=True, grad=True).grad.tolist()
     [-0.125, -0.125, -0.125, -0.125]
     """
     fname = "fused_bce"
@@ -191,10 +183,8 @@ def fused_bce(
         threads = check_threads(threads, fname=fname)
     want_grad = grad or grad_out is not None
     out = None if grad_out is None else _check_grad_out(grad_out, preds, targets, weights, fname)
-    if type(label_smoothing) is not float or label_smoothing != 0.0:  # as grad_scale's
-        # the core's check, so that the kernel takes what the reference path takes
-        ls = check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
-        label_smoothing = ls
+    if type(label_smoothing) is not float or label_smoothing != 0.0:  # the core's check
+        label_smoothing = check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
     if type(grad_scale) is not float or grad_scale != 1.0:  # the default needs no check
         grad_scale = _check_grad_scale(grad_scale, fname)
     # positional: this runs on every call of the torch adapter, where keywords cost
