@@ -263,12 +263,18 @@ def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, flo
     return g, a
 
 
-def check_positive_int(value: object, *, name: str, fname: str, example: int) -> int:
-    """An integer >= 1 (Python or NumPy, not a bool)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 1:
+def check_positive_int(
+    value: object, *, name: str, fname: str, example: int, minimum: int = 1
+) -> int:
+    """An integer >= ``minimum`` (1, or 0 for a count; Python or NumPy, not a bool)."""
+    if (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and int(value) >= minimum
+    ):
         return int(value)
     raise OptionError(
-        f"{fname}: {name} must be an integer >= 1",
+        f"{fname}: {name} must be an integer >= {minimum}",
         f"received {name}={value!r}",
         f"pass e.g. {name}={example}",
     )

@@ -23,7 +23,6 @@ __all__ = [
     "MAX_LR",
     "check_callbacks",
     "check_checkpoint_every",
-    "check_count",
     "check_device",
     "check_function",
     "check_label_smoothing",
@@ -110,17 +109,6 @@ def check_label_smoothing(label_smoothing: object, *, fname: str) -> float:
         f"{fname}: label_smoothing must lie in [0, 1)",
         f"received label_smoothing={label_smoothing!r}",
         "pass e.g. label_smoothing=0.1, or 0 for none",
-    )
-
-
-def check_count(value: object, *, name: str, fname: str, example: int) -> int:
-    """An integer >= 0 (Python or NumPy, not a bool)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
-        return int(value)
-    raise OptionError(
-        f"{fname}: {name} must be an integer >= 0",
-        f"received {name}={value!r}",
-        f"pass e.g. {name}={example}",
     )
 
 

@@ -24,7 +24,6 @@ from ...losses import sigmoid
 from ..checks import (
     check_callbacks,
     check_checkpoint_every,
-    check_count,
     check_function,
     check_lr,
     check_run_info,
@@ -176,7 +175,7 @@ def fit_autoencoder(
     lr = check_lr(lr, fname=f, example=1e-3)
     loss = check_loss(loss, fname=f)
     every = check_checkpoint_every(checkpoint_every, fname=f)
-    n_show = check_count(n_show, name="n_show", fname=f, example=10)
+    n_show = check_positive_int(n_show, name="n_show", fname=f, example=10, minimum=0)
     on_epoch = check_function(on_epoch, name="on_epoch", fname=f, example="lambda e, row: None")
     cbs = check_callbacks(callbacks, fname=f) + ([_epoch_callback(on_epoch)] if on_epoch else [])
     info = check_run_info(run_info, fname=f)
