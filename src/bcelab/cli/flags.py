@@ -14,7 +14,6 @@ import argparse
 from pathlib import Path
 
 from ..errors import DataError, OptionError
-from ..train.checks import MAX_LR
 from .numbers import whole_number
 
 __all__ = [
@@ -74,6 +73,8 @@ def check_seed(value: int, flag: str = "--seed") -> int:
 
 
 def check_lr(value: float, example: str) -> float:
+    from ..train.checks import MAX_LR  # start-up time: only the training commands ask
+
     if not 0 < value <= MAX_LR:
         raise OptionError(
             f"--lr must be a number > 0 and <= {MAX_LR:g}",
