@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcelab._core.options import fewest_replicates
+from bcelab._core.replicates import fewest_replicates
 from bcelab.metrics.intervals import bootstrap_p_value, percentile_interval, tail_rank
 
 CONFIDENCES = st.sampled_from([0.5, 0.6, 0.8, 0.9, 0.95, 0.975, 0.99])

@@ -20,7 +20,6 @@ from ..errors import OptionError
 __all__ = [
     "CONVENTIONS",
     "KERNELS",
-    "MAX_REPLICATES",
     "NAN_POLICIES",
     "RECALIBRATION_METHODS",
     "REDUCTIONS",
@@ -29,9 +28,7 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_clip",
-    "check_confidence",
     "check_convention",
-    "check_enough_replicates",
     "check_focal",
     "check_instance",
     "check_items",
@@ -46,18 +43,14 @@ __all__ = [
     "check_seed",
     "check_threads",
     "check_unit_interval",
-    "fewest_replicates",
-    "highest_confidence",
     "real_number",
     "reject_with_convention",
-    "smallest_p_value",
 ]
 
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum", "weighted_mean", "per_sample")
 #: ``axis=`` of the losses and :func:`bcelab.reduce`: None, one axis or several
 AxisArg = int | tuple[int, ...] | None
 NAN_POLICIES: tuple[str, ...] = ("raise", "propagate", "omit")
-MAX_REPLICATES = 2000  # bootstrap replicates; each adds about 250 kB to a paired state
 CONVENTIONS: tuple[str, ...] = ("exact", "keras", "tf_keras", "torch", "sklearn")
 #: which code computes a metric state: the compiled loops when they can run, or NumPy
 KERNELS: tuple[str, ...] = ("auto", "compiled", "numpy")
@@ -343,63 +336,4 @@ def check_seed(seed: object, *, fname: str) -> int:
         f"{fname}: seed must be an integer in [0, 2**63)",
         f"received seed={seed!r}",
         "pass e.g. seed=0",
-    )
-
-
-def check_confidence(confidence: object, *, fname: str) -> float:
-    """A confidence level strictly between 0 and 1 (an interval's coverage)."""
-    c = real_number(confidence)
-    if not 0.0 < c < 1.0:
-        raise OptionError(
-            f"{fname}: confidence must be a number strictly between 0 and 1",
-            f"received confidence={confidence!r}",
-            "pass e.g. confidence=0.95",
-        )
-    return c
-
-
-def fewest_replicates(confidence: float) -> int:
-    """The fewest bootstrap replicates R for intervals at ``confidence``: R + 1 >= 2 / alpha
-    (39 at 95%, 199 at 99%), so that the alpha/2 tail holds at least one replicate and the
-    smallest bootstrap p-value, 2 / (R + 1), reaches alpha (Davison & Hinkley, 1997, ch. 5)."""
-    return max(1, math.ceil((2.0 / (1.0 - confidence) - 1.0) * (1.0 - 1e-9)))  # 1 - c rounds
-
-
-def smallest_p_value(replicates: int) -> float:
-    """2 / (R + 1): no two-sided bootstrap p-value of R replicates is smaller."""
-    return 2.0 / (replicates + 1)
-
-
-def highest_confidence(replicates: int) -> float:
-    """The highest confidence that ``replicates`` replicates support (the inverse of
-    :func:`fewest_replicates`), rounded down to 4 digits."""
-    return math.floor((1.0 - smallest_p_value(replicates)) * 1e4) / 1e4
-
-
-def check_enough_replicates(
-    replicates: int, confidence: float, *, fname: str, state: bool = False
-) -> None:
-    """Refuse fewer bootstrap replicates than :func:`fewest_replicates` at ``confidence``
-    (``state``: the replicates of an existing state, which only a new state can change)."""
-    need = fewest_replicates(confidence)
-    if replicates >= need:
-        return
-    top = highest_confidence(replicates)
-    lower = [f"confidence={top} or lower"] if top > 0 else []
-    if state:
-        fix = ", or ".join(
-            [f"pass {c}" for c in lower] + [f"build the state with replicates={max(need, 200)}"]
-        )
-    else:
-        more = [f"replicates={max(need, 200)}"] if need <= MAX_REPLICATES else []
-        fix = "pass " + (
-            ", or ".join(more + lower)
-            or f"replicates={MAX_REPLICATES} with confidence={highest_confidence(MAX_REPLICATES)} or lower"
-        )
-    raise OptionError(
-        f"{fname}: at least {need:,} replicates for {confidence:.4g} intervals (with fewer, "
-        "an interval's tail holds no whole replicate, and no p-value can fall below "
-        "1 - confidence)",
-        f"received replicates={replicates} with confidence={confidence!r}",
-        fix,
     )

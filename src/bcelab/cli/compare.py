@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.display import count_of
-from .._core.options import MAX_REPLICATES, fewest_replicates, highest_confidence
+from .._core.replicates import MAX_REPLICATES, fewest_replicates, highest_confidence
 from ..errors import OptionError
 from .flags import (
     add_engine_arguments,

@@ -14,13 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core.options import (
-    MAX_REPLICATES,
     check_clip,
-    check_confidence,
-    check_enough_replicates,
     check_positive_int,
     check_seed,
 )
+from .._core.replicates import MAX_REPLICATES, check_confidence, check_enough_replicates
 from ..errors import EmptyReductionError, OptionError
 from ..metrics import PairedBootstrapStats
 from .columns import Columns, check_positive_label

@@ -18,7 +18,7 @@ from typing import Any
 from .. import __version__
 from .._core.atomic import atomic_open, check_replaceable, replace_dir, write_json, write_text
 from .._core.display import count_of
-from .._core.options import smallest_p_value
+from .._core.replicates import smallest_p_value
 from ..errors import MissingDependencyError
 from .compare_figures import forest, forest_segments
 from .compare_labels import LABELS

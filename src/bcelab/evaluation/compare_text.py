@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .._core.display import count_of
-from .._core.options import fewest_replicates, smallest_p_value
+from .._core.replicates import fewest_replicates, smallest_p_value
 from ..metrics.paired_result import REFLECTED
 from ..metrics.result import NEEDS
 from .compare_labels import LABELS

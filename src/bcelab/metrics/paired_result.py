@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 
 from .._core.display import count_of
-from .._core.options import check_choice, check_confidence, check_enough_replicates
+from .._core.options import check_choice
+from .._core.replicates import check_confidence, check_enough_replicates
 from ..errors import DomainError, EmptyReductionError, OptionError
 from .histogram import layout
 from .intervals import bootstrap_p_value, percentile_interval
