@@ -28,9 +28,9 @@ from .._core.tables import COMPRESSED, column_hint, refuse_repeated, table_kind
 from ..errors import DataError, OptionError, ShapeError
 from ..losses import sigmoid
 from .artifacts import load_torch_file
-from .data import Dataset, TableSpec
+from .data import Dataset
 from .mlp.models import MLPSpec, module_from_state
-from .predictor_file import PREDICTOR_FORMAT, check_weights, read_predictor_json
+from .predictor_file import PREDICTOR_FORMAT, PredictorInfo, check_weights, read_predictor_json
 from .tables import OUTPUT_COLUMNS, features_array, read_table
 
 __all__ = [
@@ -62,14 +62,10 @@ def predictor_dict(spec: MLPSpec, ds: Dataset, seeds: list[int]) -> dict[str, An
 
 
 @dataclass(frozen=True)
-class Predictor:
-    """A trained MLP with the table layout it was trained on (from a run folder)."""
+class Predictor(PredictorInfo):
+    """A trained MLP with the table layout it was trained on (from a run folder): the
+    checked ``predictor.json`` (spec, inputs, outputs, seeds, table) and its weights."""
 
-    spec: MLPSpec
-    n_inputs: int
-    n_outputs: int
-    seeds: tuple[int, ...]
-    table: TableSpec
     state: dict[str, Any]
     source: str
 
