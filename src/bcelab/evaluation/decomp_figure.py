@@ -46,6 +46,7 @@ def _draw_curves(ax: Axes, stats: Any, n_bins: int, fitted: RecalibrationMap | N
         "o",
         color="#2471a3",
         ms=5,
+        clip_on=False,  # whole markers at frequency 0 and 1
         label=f"{n_bins} uniform bins",
     )
     h = stats.histogram()

@@ -50,6 +50,7 @@ def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
         "o-",
         color=_UNI,
         ms=5,
+        clip_on=False,  # whole markers at frequency 0 and 1
         label=f"{nb} uniform bins (ECE {_fmt(m.ece_uniform)})",
     )
     ax.plot(
@@ -59,6 +60,7 @@ def _draw_reliability(ax: Axes, ax_n: Axes | None, stats: Any, m: Any) -> None:
         color=_EQM,
         ms=4,
         alpha=0.85,
+        clip_on=False,
         label=f"{nb} equal-mass bins (ECE {_fmt(m.ece_equal_mass)})",
     )
     ax.set_xlim(0, 1)
