@@ -196,6 +196,8 @@ def test_clip_is_explicit_and_counted(tmp_path):
         ({"preds": "p", "engine": "dask", "workers": 0}, "workers must be an integer >= 1"),
         ({"preds": "p", "scheduler": "tcp://x:1"}, "scheduler= only with engine='dask'"),
         ({"preds": "p", "progress": "yes"}, "progress must be True, False or a callable"),
+        ({"preds": "p", "strict": "False"}, "strict must be True or False"),  # not truthy text
+        ({"preds": "p", "strict": 1}, "strict must be True or False"),
     ],
 )
 def test_bad_options_fail_before_any_file_is_read(tmp_path, kw, message):

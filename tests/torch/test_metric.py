@@ -98,6 +98,7 @@ def test_bfloat16_preds_and_bad_input():
         ({"n_calibration_bins": 0}, "n_calibration_bins must be an integer"),
         ({"threshold": 1.5}, "threshold must be an exact bin edge"),
         ({"threshold": "high"}, "threshold must be a number"),
+        ({"logits": "no"}, "logits must be True or False"),  # text was read as logits=True
     ],
 )
 def test_options_are_checked_when_the_metric_is_made(option: dict, match: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core.options import (
+    check_bool,
     check_clip,
     check_positive_int,
     check_seed,
@@ -21,6 +22,7 @@ from .._core.options import (
 from .._core.replicates import MAX_REPLICATES, check_confidence, check_enough_replicates
 from ..errors import EmptyReductionError, OptionError
 from ..metrics import PairedBootstrapStats
+from ..metrics.stats import STRICT_HINT
 from .columns import Columns, check_positive_label
 from .compare_result import ComparisonResult, SegmentComparison
 from .compare_task import PairedAccumulator, file_keys
@@ -88,7 +90,7 @@ def compare(
     label = check_positive_label(positive_label, fname=FNAME)
     cols = _columns(target, preds, logits, weight, by, id, label)
     n_rep, seed_, conf, eps = _stat_options(replicates, seed, confidence, clip, cols.logits)
-    _check_strict(strict)
+    strict = check_bool(strict, name="strict", fname=FNAME, hint=STRICT_HINT)
     sep = check_delimiter(delimiter, fname=FNAME)
     engine = check_engine_options(engine, threads, workers, scheduler, fname=FNAME)
     kind = check_source_kind(source, engine, fname=FNAME)
@@ -142,15 +144,6 @@ def _file_keys(planned: Planned, cols: Columns) -> dict[str, str]:
     if planned.kind == "paths":
         return file_keys(planned.labels, planned.units)
     return {name: name for name in planned.labels}
-
-
-def _check_strict(strict: object) -> None:
-    if not isinstance(strict, bool):
-        raise OptionError(
-            f"{FNAME}: strict must be True or False",
-            f"received strict={strict!r}",
-            "pass strict=True to raise on NaN predictions or targets outside [0, 1]",
-        )
 
 
 def _unit_threads(engine: str, threads: int | None, planned: Planned) -> int:

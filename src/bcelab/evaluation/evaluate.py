@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core.options import (
+    check_bool,
     check_clip,
 )
 from .._core.reducing import weight_total_error
 from ..errors import DomainError, EmptyReductionError, OptionError
 from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
 from ..metrics.compute import check_calibration_bins, check_threshold, undefined_metrics
+from ..metrics.stats import STRICT_HINT
 from .columns import Columns, check_positive_label
 from .eval_result import EvalResult, Recalibration, Segment
 from .local_engine import ProgressFn
@@ -107,8 +109,9 @@ def evaluate(
     opts = check_recalibration_options(
         recalibrate, fit_on, negative_rate, kind=kind, fname="evaluate"
     )
+    strict = check_bool(strict, name="strict", fname="evaluate", hint=STRICT_HINT)
     show, bar = _progress_fn(progress)
-    plan = Plan(cols, strict=bool(strict), clip=eps, negative_rate=opts.negative_rate)
+    plan = Plan(cols, strict=strict, clip=eps, negative_rate=opts.negative_rate)
     compile_metric_kernels()
     where = {"threads": threads, "workers": workers, "scheduler": scheduler, "progress": show}
     res, units, label, seconds, fitted = _passes(source, kind, plan, sep, opts, engine, where, bar)

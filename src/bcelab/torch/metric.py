@@ -7,9 +7,11 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from .._core.options import check_bool
 from ..errors import OptionError
 from ..metrics import BinaryMetrics, BinaryStats
 from ..metrics.compute import check_calibration_bins, check_threshold
+from ..metrics.stats import LOGITS_HINT
 from .common import FRAMEWORK, call_core, check_tensors
 
 __all__ = ["StreamingBinaryMetrics"]
@@ -55,7 +57,9 @@ class StreamingBinaryMetrics:
         # checked here, not at the first compute() after an epoch of updates
         call_core(self.where, check_threshold, threshold)
         self.kernel = kernel
-        self.logits = bool(logits)
+        self.logits = check_bool(
+            logits, name="logits", fname=f"{self.where} ({FRAMEWORK})", hint=LOGITS_HINT
+        )
         self.threshold = float(threshold)
         self.n_calibration_bins = call_core(self.where, check_calibration_bins, n_calibration_bins)
         self.process_group = process_group
