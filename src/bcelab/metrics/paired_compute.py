@@ -245,6 +245,8 @@ def delta_ses(a: dict[str, np.ndarray], n_rows: int) -> dict[str, np.ndarray]:
 
     Totals ``S = (w, wy, wp_a, wp_b, wbce_a, wbce_b)`` over ``n_rows`` i.i.d. rows with
     scatter matrix ``M - S S' / n`` from the exact products ``M`` of the point estimate.
+    NaN for a state keyed by an id column: rows that share an id are not independent,
+    and the state keeps no sums per id to take the clusters into account.
     """
     s = _point_sums(a)[[0, 1, 3, 4, 5, 6]]
     cols = (0, 1, 3, 4, 5, 6)
@@ -253,7 +255,7 @@ def delta_ses(a: dict[str, np.ndarray], n_rows: int) -> dict[str, np.ndarray]:
     for (i, j), v in zip(MOMENT_PAIRS, prods, strict=True):
         m[cols.index(i), cols.index(j)] = m[cols.index(j), cols.index(i)] = v
     nan3 = np.full(3, np.nan)
-    if n_rows < 2 or s[0] <= 0:
+    if n_rows < 2 or s[0] <= 0 or int(a["meta"][2]) == KEYED_BY_ID:
         return {"log_loss": nan3, "ne": nan3, "calibration": nan3}
     outer = np.outer(s, s) / n_rows
     scatter = m - outer

@@ -21,7 +21,8 @@ bootstrap p-value (of :math:`2\,\mathrm{diff} - d^*` instead for the metrics in
 (:mod:`bcelab.metrics.intervals`).  Replicates where a metric is undefined (e.g. AUC
 without positives) are left out.  ``se_delta`` (log loss, NE, calibration) holds the
 delta-method standard errors of ``a``, ``b`` and ``diff`` from the same state, as a
-cross-check of ``se``.  ``better`` says which direction is better for the metric
+cross-check of ``se``; they take the rows as independent, so they are NaN when rows are
+keyed by an id column (rows that share an id are a cluster, which only ``se`` follows).  ``better`` says which direction is better for the metric
 (``None`` for the decomposition's uncertainty, which is the same for both models).
 
 ``resampling_units`` is how many independent units the bootstrap resamples: the rows
