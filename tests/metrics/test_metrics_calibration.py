@@ -136,6 +136,13 @@ def test_curves_are_consistent() -> None:
     h = score_histogram(s, n_bins=20)
     ref = np.bincount(np.searchsorted(np.arange(1, 20) / 20, p, side="right"), minlength=20)
     np.testing.assert_array_equal(h["count"], ref)
+    # the edges returned are the cuts used: np.histogram with them gives the same counts
+    # (np.linspace's 0.7000000000000001 put a prediction of exactly 0.7 a bin lower)
+    on_cuts = np.r_[p, np.arange(21) / 20]
+    t = BinaryStats().update(on_cuts, (on_cuts > 0.5).astype(float))
+    for n in (15, 20, 50, 100):
+        h = score_histogram(t, n_bins=n)
+        np.testing.assert_array_equal(np.histogram(on_cuts, h["edges"])[0], h["count"])
 
 
 def test_curves_of_a_state_without_weight_are_empty() -> None:

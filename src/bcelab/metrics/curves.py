@@ -110,7 +110,7 @@ def score_histogram(stats: BinaryStats, *, n_bins: int = 50) -> dict[str, np.nda
     n_bins = check_calibration_bins(n_bins, fname="score_histogram", name="n_bins")
     coarse = uniform_assignment(n_bins)
     return {
-        "edges": np.linspace(0.0, 1.0, n_bins + 1),
+        "edges": np.arange(n_bins + 1) / n_bins,  # the cuts k / n the bins are made by
         "wpos": np.bincount(coarse, weights=h["wpos"], minlength=n_bins),
         "wneg": np.bincount(coarse, weights=h["wneg"], minlength=n_bins),
         "count": np.bincount(coarse, weights=h["count"], minlength=n_bins).astype(np.int64),
