@@ -142,6 +142,37 @@ def test_mixed_array_libraries() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x, y, w: bcelab.bce_with_logits(x, y, weights=w, reduction="mean"),
+        lambda x, y, w: bcelab.bce_with_logits_grad(x, y, weights=w, reduction="mean"),
+        lambda x, y, w: bcelab.bce(x.sigmoid(), y, weights=w, reduction="none"),
+        lambda x, y, w: bcelab.binary_entropy(y, weights=w, reduction="mean"),
+        lambda x, y, w: bcelab.decompose(x.sigmoid(), y, weights=w),
+        lambda x, y, w: bcelab.reduce(x, weights=w),
+    ],
+)
+def test_numpy_weights_with_tensors_are_a_mix(call) -> None:
+    # NumPy weights reached torch's astype (AttributeError: no attribute 'to')
+    torch = pytest.importorskip("torch")
+    x, y = torch.tensor([0.5, -1.0]), torch.tensor([1.0, 0.0])
+    with pytest.raises(bcelab.BackendMismatchError, match=r"numpy\.ndarray, torch\.Tensor"):
+        call(x, y, np.array([1.0, 2.0]))
+    call(x, y, torch.tensor([1.0, 2.0]))  # the same call with a tensor runs
+    call(x, y, [1.0, 2.0])  # and a list is taken as the values' library
+
+
+def test_numpy_mask_with_tensors_is_a_mix() -> None:
+    # it was "mask must be a boolean array ...; received dtype bool"
+    torch = pytest.importorskip("torch")
+    x, y = torch.tensor([0.5, -1.0]), torch.tensor([1.0, 0.0])
+    with pytest.raises(bcelab.BackendMismatchError, match=r"numpy\.ndarray, torch\.Tensor"):
+        bcelab.bce_with_logits(x, y, mask=np.array([True, False]), reduction="mean")
+    keep = torch.tensor([True, False])
+    assert float(bcelab.bce_with_logits(x, y, mask=keep, reduction="mean")) > 0
+
+
 def test_mixed_array_libraries_with_jax_name_jax_numpy() -> None:
     jnp = pytest.importorskip("jax.numpy")
     with pytest.raises(bcelab.BackendMismatchError) as ei:

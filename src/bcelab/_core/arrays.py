@@ -150,6 +150,8 @@ def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = N
     if _is_numpy_bfloat16(x):
         return np.asarray(x, dtype=np.float32)
     if is_array(x):
+        if like is not None and _library(x) != _library(like):
+            namespace(x, like, fname=fname)  # a NumPy mask with torch values: a mix refused
         return x
     if x is None:
         raise OptionError(f"{fname}: {name} is required", "received None", f"pass {name}")
@@ -178,6 +180,11 @@ def asarray(xp: Any, x: object, *, name: str, fname: str, like: Array | None = N
         f"received {type(x).__name__}",
         "pass np.asarray(...) or a torch/jax array",
     )
+
+
+def _library(x: object) -> str:
+    """The top-level module of ``x``'s type (numpy, torch, jaxlib, ...)."""
+    return type(x).__module__.partition(".")[0]
 
 
 def keep_array(x: Array) -> Array:
