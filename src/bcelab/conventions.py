@@ -11,7 +11,8 @@ convention    what it does differently from ``"exact"``
               so the clip is asymmetric), computes in float32; Keras then averages over the
               last axis (use ``reduction="per_sample"`` for that shape).
 ``tf_keras``  tf.keras 2.x: clips to [1e-7, 1 - 1e-7] *and* adds 1e-7 inside each log
-              (epsilon applied twice), in float32; a perfect prediction scores about -1e-7.
+              (epsilon applied twice), in float32, where a perfect 0/1 prediction's
+              1 - 1e-7 + 1e-7 rounds to 1: it scores 0.
 ``torch``     PyTorch: probabilities: each log clamped at -100 (so -log 0 = 100); logits:
               ``(1 - y) x - (1 + (pw - 1) y) log_sigmoid(x)``, which is NaN at infinite
               logits; computed in the input dtype (float16/bfloat16 in float32).

@@ -214,6 +214,20 @@ def test_decompose_valid_input(data: st.DataObject, logits: bool) -> None:
         assert d.bce == pytest.approx(d.floor + d.excess, rel=1e-6, abs=1e-12)
 
 
+@fuzz
+@given(data=st.data(), convention=st.sampled_from(["keras", "tf_keras", "torch", "sklearn"]))
+def test_conventions_of_valid_probabilities_give_no_nan_nor_minus_zero(
+    data: st.DataObject, convention: str
+) -> None:
+    # tf_keras and keras scored a perfect 0/1 prediction -0.0
+    shape = data.draw(shapes)
+    dtype = data.draw(st.sampled_from(DTYPES))
+    p, y = _array(data, dtype, shape, valid_p), _array(data, dtype, shape, valid_y)
+    vals = np.asarray(bcelab.bce(p, y, convention=convention), dtype=np.float64)
+    assert not np.isnan(vals).any() and (vals >= 0).all(), (convention, vals)
+    assert not (np.signbit(vals) & (vals == 0)).any(), f"{convention} returned -0.0"
+
+
 def test_zero_weight_or_pos_weight_times_an_infinite_loss_is_zero() -> None:
     inf_logit, inf_prob = np.array([-np.inf, 0.0]), np.array([0.0, 0.5])
     y = np.array([1.0, 1.0])

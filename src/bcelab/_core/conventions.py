@@ -37,11 +37,11 @@ def probs_values(xp: Any, convention: str, p: Array, y: Array) -> Array:
     if convention == "keras":
         eps = xp.asarray(KERAS_EPSILON, dtype=p.dtype)
         p = xp.clip(p, eps, 1.0 - eps)
-        return -(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))
+        return 0.0 - (y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p))  # 0.0 - x: never -0.0
     if convention == "tf_keras":
         eps = xp.asarray(KERAS_EPSILON, dtype=p.dtype)
         p = xp.clip(p, eps, 1.0 - eps)
-        return -(y * xp.log(p + eps) + (1.0 - y) * xp.log(1.0 - p + eps))
+        return 0.0 - (y * xp.log(p + eps) + (1.0 - y) * xp.log(1.0 - p + eps))
     if convention == "torch":
         lp = xp.maximum(xp.log(p), TORCH_LOG_CLAMP)
         lq = xp.maximum(xp.log1p(-p), TORCH_LOG_CLAMP)
