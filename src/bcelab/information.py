@@ -13,14 +13,16 @@ This is why a perfect reconstruction of soft targets does not score 0.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 from ._core import formulas
-from ._core.arrays import accum_dtype, is_traced, quiet, size, stop_gradient
+from ._core.arrays import accum_dtype, asarray, is_traced, namespace, quiet, size, stop_gradient
 from ._core.display import count_of, decimals_or_exponent
 from ._core.divergence import kl_exact
 from ._core.options import AxisArg, check_nan_policy, check_reduction, check_unit_interval
 from ._core.prepare import finish, keep_mask, prepare, shield
+from ._core.validate import check_targets_dtype
 from .errors import EmptyReductionError
 
 __all__ = ["Decomposition", "binary_entropy", "binary_kl", "decompose"]
@@ -60,6 +62,7 @@ def binary_entropy(
     check_reduction(reduction, fname=fname)
     check_nan_policy(nan_policy, fname=fname)
     ls = check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
+    targets = _float_targets(targets, fname=fname)
     prep = prepare(
         targets,
         targets,
@@ -74,6 +77,17 @@ def binary_entropy(
     return finish(
         prep, values, reduction=reduction, weights=weights, mask=mask, axis=axis, fname=fname
     )
+
+
+def _float_targets(targets: Array, *, fname: str) -> Array:
+    """Integer or boolean targets (0/1 labels) in the array library's default float
+    dtype; other targets as they are."""
+    xp = namespace(targets, fname=fname)
+    targets = asarray(xp, targets, name="targets", fname=fname)
+    check_targets_dtype(xp, targets, fname=fname)
+    if xp.isdtype(targets.dtype, ("integral", "bool")):
+        return xp.astype(targets, xp.asarray(0.0).dtype)
+    return targets
 
 
 def _excess(
@@ -182,7 +196,10 @@ class Decomposition(NamedTuple):
 
     @property
     def excess_fraction(self) -> float:
-        """The share of the loss that a better model could still remove."""
+        """The share of the loss that a better model could still remove (1 when the loss
+        is infinite over a finite floor)."""
+        if math.isinf(self.bce) and math.isfinite(self.floor):
+            return 1.0
         return self.excess / self.bce if self.bce > 0 else 0.0
 
     def to_dict(self) -> dict[str, float | int]:

@@ -129,6 +129,14 @@ def test_integer_and_boolean_targets_are_fine() -> None:
     a = bcelab.bce(np.array([0.3, 0.8]), np.array([0, 1]))
     b = bcelab.bce(np.array([0.3, 0.8]), np.array([False, True]))
     np.testing.assert_array_equal(a, b)
+    # binary_entropy too, as its docstring says (it took them for swapped predictions)
+    for labels in (np.array([0, 1, 1]), np.array([True, False, True]), [0, 1, 1]):
+        h = bcelab.binary_entropy(labels)
+        assert h.dtype == np.float64 and np.array_equal(h, np.zeros(3))
+    with pytest.raises(bcelab.DomainError, match="targets must lie in"):
+        bcelab.binary_entropy(np.array([0, 2]))
+    with pytest.raises(bcelab.DTypeError, match="targets must be real numbers"):
+        bcelab.binary_entropy(np.array([0.5j]))
 
 
 def test_mixed_array_libraries() -> None:

@@ -47,3 +47,11 @@ def test_the_decomposition_prints_tiny_and_huge_losses() -> None:
     # .4f printed -log(1 - 1e-12) as 0.0000 and a logit of 1e30 with thirty-one digits
     assert str(bcelab.decompose([1 - 1e-12], [1.0])).startswith("BCE 9.99978e-13 = floor 0.0000 + ")
     assert str(bcelab.decompose([1e30], [0.0], logits=True)).startswith("BCE 1e+30 = floor 0.0000")
+
+
+def test_an_infinite_loss_is_all_excess() -> None:
+    # inf / inf gave excess_fraction NaN, "nan%" in the notebook view
+    d = bcelab.decompose([0.0, 0.5], [1.0, 0.5])
+    assert d.bce == d.excess == float("inf") and d.floor == pytest.approx(0.3465735902799726)
+    assert d.excess_fraction == 1.0 and d.to_dict()["excess_fraction"] == 1.0
+    assert "excess is 100.0% of the loss" in d._repr_html_()
