@@ -68,7 +68,6 @@ is added to the Brier bound.  With hard labels c = 0 exactly.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +76,8 @@ from .._core import formulas
 from .._core.display import count_of
 from .._core.options import check_bool, check_instance, real_number
 from .._core.reducing import weight_total_error
-from ..errors import DomainError, DTypeError, EmptyReductionError, OptionError, ShapeError
+from ..errors import EmptyReductionError, OptionError
+from .binned_inputs import check_histogram
 from .isotonic import block_scores, pool_adjacent_violators, single_score_bins, split_relaxation
 from .stats import BinaryStats
 
@@ -184,44 +184,6 @@ def _parts(
     return unc - s_fit, score - s_fit, bound
 
 
-def _histogram(
-    wpos: object, wneg: object, single_score: object, *scores: object
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """:func:`decompose_binned`'s arrays as float64 (``single_score`` as bool), checked."""
-    f = "decompose_binned"
-    for name, score in (("score_log_loss", scores[0]), ("score_brier", scores[1])):
-        if isinstance(score, bool) or not isinstance(score, numbers.Real) or math.isnan(score):
-            raise OptionError(
-                f"{f}: {name} must be a number (the weighted mean score of the rows)",
-                f"received {name}={score!r}",
-                "pass the scores' weighted means as floats",
-            )
-    try:
-        wpos = np.asarray(wpos, dtype=np.float64)
-        wneg = np.asarray(wneg, dtype=np.float64)
-        single = None if single_score is None else np.asarray(single_score, dtype=bool)
-    except (TypeError, ValueError):
-        raise DTypeError(
-            f"{f}: wpos, wneg (and single_score) must be arrays of numbers",
-            f"received {type(wpos).__name__} and {type(wneg).__name__}",
-            "pass one float per bin in each, e.g. from BinaryStats.histogram()",
-        ) from None
-    if not (np.all(wpos >= 0) and np.all(wneg >= 0) and np.isfinite(wpos.sum() + wneg.sum())):
-        raise DomainError(
-            f"{f}: wpos and wneg must be finite masses >= 0",
-            "received negative, NaN or infinite values",
-            "pass the weights of the positive and negative rows per bin",
-        )
-    shapes = [a.shape for a in (wpos, wneg, single) if a is not None]
-    if wpos.ndim != 1 or len(set(shapes)) != 1:
-        raise ShapeError(
-            "decompose_binned: wpos, wneg (and single_score) must be 1-d and of one length",
-            f"received shapes {shapes}",
-            "pass one value per bin in each",
-        )
-    return wpos, wneg, single
-
-
 def decompose_binned(
     wpos: np.ndarray,
     wneg: np.ndarray,
@@ -252,7 +214,7 @@ def decompose_binned(
     with_bound = check_bool(
         with_bound, name="with_bound", fname="decompose_binned", hint=BOUND_HINT
     )
-    wpos, wneg, single = _histogram(wpos, wneg, single_score, score_log_loss, score_brier)
+    wpos, wneg, single = check_histogram(wpos, wneg, single_score, score_log_loss, score_brier)
     c, c_err = real_number(label_variance), real_number(label_variance_error)
     if not (0.0 <= c <= 0.25 and 0.0 <= c_err < math.inf):
         raise OptionError(
