@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,7 +75,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="smooth each target y to y * (1 - S) + S / 2, as Keras does (default 0)",
     )
-    p.add_argument("--json", dest="as_json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--json",
+        dest="as_json",
+        action="store_true",
+        help="machine-readable output (strict JSON: NaN and infinities as null)",
+    )
 
 
 def _numbers(text: str, name: str, probabilities: bool = False) -> tuple[float, ...]:
@@ -260,10 +266,22 @@ def _smoothing_lines(cfg: Config, floor: str) -> None:
     )
 
 
+def _json_safe(v: object) -> object:
+    """``v`` with every NaN and infinity as ``None``: strict JSON, as the ``to_dict()`` of
+    the eval results writes it (the text output shows them as inf and nan)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_safe(x) for x in v]
+    return v
+
+
 def execute(cfg: Config) -> int:
     res = compute_table(cfg)
     if cfg.as_json:
-        json.dump(res, sys.stdout, indent=2)
+        json.dump(_json_safe(res), sys.stdout, indent=2, allow_nan=False)
         print()
         return 0
     rows = res["rows"]
