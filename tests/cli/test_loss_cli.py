@@ -37,3 +37,78 @@ def test_json_is_strict_with_null_for_infinities_and_nan(
     res = _strict_json(capsys, "--targets", "1", "--logits", "inf", "--convention", "torch")
     assert res["convention"] == {"name": "torch", "mean": None, "printed": "nan"}
     assert res["mean"] == {"bce": 0.0, "floor": 0.0, "excess": 0.0}
+
+
+def _sklearn_line(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["loss", *args, "--convention", "sklearn"]) == 0
+    return capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("targets", "preds"),
+    [
+        ([1.0, 0.0], [0.0, 0.3]),  # clipped at float64's eps: float32's gave 8.149530056923687
+        ([1.0, 0.0, 1.0], [0.9, 0.2, 1e-9]),
+        ([0.0, 1.0], [1.0, 0.5]),
+    ],
+)
+def test_sklearn_convention_prints_what_scikit_learn_prints(
+    capsys: pytest.CaptureFixture[str], targets: list[float], preds: list[float]
+) -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    expected = metrics.log_loss(targets, preds)
+    line = _sklearn_line(
+        capsys, "--targets", ",".join(map(repr, targets)), "--preds", ",".join(map(repr, preds))
+    )
+    assert line.startswith(f"sklearn prints {expected!r} for this mean ("), line
+    res = _strict_json(
+        capsys,
+        "--targets",
+        ",".join(map(repr, targets)),
+        "--preds",
+        ",".join(map(repr, preds)),
+        "--convention",
+        "sklearn",
+    )
+    assert res["convention"]["mean"] == expected
+
+
+def test_sklearn_convention_names_the_labels_it_needs_for_one_class(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    with pytest.raises(ValueError, match="only one label"):
+        metrics.log_loss([1.0, 1.0], [0.9, 0.8])
+    expected = metrics.log_loss([1.0, 1.0], [0.9, 0.8], labels=[0, 1])
+    line = _sklearn_line(capsys, "--targets", "1,1", "--preds", "0.9,0.8")
+    assert line.startswith(f"sklearn prints {expected!r} for this mean given labels=[0, 1] ("), line
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--targets", "0.3,1", "--preds", "0.4,0.9"],
+            "--convention sklearn takes targets of 0 or 1 only: scikit-learn's log_loss refuses "
+            "soft targets; received --targets 0.3. leave out --convention",
+        ),
+        (
+            ["--targets", "1,0", "--preds", "0.4,0.9", "--label-smoothing", "0.2"],
+            "--convention sklearn has no label smoothing: scikit-learn's log_loss takes none; "
+            "received --label-smoothing 0.2. leave out --label-smoothing",
+        ),
+    ],
+)
+def test_sklearn_convention_refuses_what_scikit_learn_has_no_number_for(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    # before: "sklearn prints 0.36891283544744613" where log_loss raises ValueError
+    metrics = pytest.importorskip("sklearn.metrics")
+    with pytest.raises(ValueError):
+        metrics.log_loss([0.3, 1.0], [0.4, 0.9])
+    assert main(["loss", *args, "--convention", "sklearn"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and message in err and "Traceback" not in err
+    # the frameworks that take soft targets and label smoothing still print their number
+    assert main(["loss", *args, "--convention", "keras"]) == 0
+    assert "keras prints " in capsys.readouterr().out

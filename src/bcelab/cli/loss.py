@@ -33,6 +33,14 @@ __all__ = [
 VALUE_FLAGS = ("--preds", "--logits", "--targets", "--label-smoothing")
 #: the flags whose value is a comma-separated list
 LIST_FLAGS = ("--preds", "--logits", "--targets")
+#: the dtype each framework computes the numbers typed here in: the one a list of Python
+#: floats becomes there (a Keras or torch tensor: float32; scikit-learn's NumPy array: float64)
+INPUT_DTYPES: dict[str, type[np.floating]] = {
+    "keras": np.float32,
+    "tf_keras": np.float32,
+    "torch": np.float32,
+    "sklearn": np.float64,
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--convention",
         choices=CONVENTIONS,
         default="exact",
-        help="also show the number this library prints (default: exact only)",
+        help="also show the number this library prints (default: exact only); sklearn "
+        "takes targets of 0 or 1 and no label smoothing, as scikit-learn does",
     )
     p.add_argument(
         "--label-smoothing",
@@ -145,6 +154,28 @@ def _check_values(
         )
 
 
+def _check_sklearn(targets: tuple[float, ...], label_smoothing: float) -> None:
+    """scikit-learn's ``log_loss`` prints no number for soft targets (it raises
+    ``ValueError``) and smooths no labels: ``--convention sklearn`` refuses both."""
+    soft = [t for t in targets if t not in (0.0, 1.0)]
+    if soft:
+        raise OptionError(
+            "--convention sklearn takes targets of 0 or 1 only: scikit-learn's log_loss "
+            "refuses soft targets",
+            f"received --targets {exact_digits(soft[0])}"
+            + (f" and {len(soft) - 1} more soft targets" if len(soft) > 1 else ""),
+            "leave out --convention for the exact table, or compare with --convention keras, "
+            "tf_keras or torch, which take soft targets",
+        )
+    if label_smoothing > 0:
+        raise OptionError(
+            "--convention sklearn has no label smoothing: scikit-learn's log_loss takes none",
+            f"received --label-smoothing {label_smoothing:g}",
+            "leave out --label-smoothing, or compare with --convention keras or tf_keras, "
+            "which smooth labels the same way",
+        )
+
+
 def _pred_values(ns: argparse.Namespace) -> tuple[tuple[float, ...], bool]:
     """The predictions and whether they are logits: ``--preds X``, ``--preds X --logits``
     or ``--logits X``."""
@@ -184,6 +215,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             f"received --label-smoothing {ns.label_smoothing!r}",
             "write e.g. --label-smoothing 0.1",
         )
+    if ns.convention == "sklearn":
+        _check_sklearn(targets, ns.label_smoothing)
     return Config(
         preds=preds,
         targets=targets,
@@ -230,15 +263,15 @@ def _table(cfg: Config) -> dict[str, object]:
         "logits": cfg.logits,
     }
     if cfg.convention != "exact":
-        f32 = np.float32
+        dtype = INPUT_DTYPES[cfg.convention]
         conv = loss_fn(
-            z.astype(f32),
-            y.astype(f32),
+            z.astype(dtype),
+            y.astype(dtype),
             convention=cfg.convention,
             reduction="mean",
             label_smoothing=ls,
         )
-        shown = np.float32(conv) if cfg.convention != "sklearn" else float(conv)
+        shown = dtype(conv)
         out["convention"] = {"name": cfg.convention, "mean": float(shown), "printed": str(shown)}
     return out
 
@@ -324,8 +357,11 @@ def execute(cfg: Config) -> int:
         )
     conv = res.get("convention")
     if isinstance(conv, dict):
+        # scikit-learn refuses targets of a single class unless told both labels
+        one_class = conv["name"] == "sklearn" and len(set(cfg.targets)) == 1
+        given = " given labels=[0, 1]" if one_class else ""
         print(
-            f"{conv['name']} prints {conv['printed']} for this mean (exact: {mean['bce']:.8f}); "
-            "see `bcelab.conventions` for why it differs."
+            f"{conv['name']} prints {conv['printed']} for this mean{given} "
+            f"(exact: {mean['bce']:.8f}); see `bcelab.conventions` for why it differs."
         )
     return 0
