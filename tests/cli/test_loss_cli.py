@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -112,3 +113,44 @@ def test_sklearn_convention_refuses_what_scikit_learn_has_no_number_for(
     # the frameworks that take soft targets and label smoothing still print their number
     assert main(["loss", *args, "--convention", "keras"]) == 0
     assert "keras prints " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("typed", "side", "logit"),
+    [
+        # before: read as 1, "inf" and exit 0 for the BCE of -log(1e-20) = 46.0517
+        ("0.99999999999999999999", "closer to 1 than any float64 below 1", "46.0517"),
+        ("0.99999999999999995", "closer to 1 than any float64 below 1", "37.5345"),
+        ("1e-400", "closer to 0 than any float64 (the smallest is 5e-324)", "-921.034"),
+    ],
+)
+def test_a_probability_float64_rounds_to_0_or_1_is_refused_with_its_logit(
+    capsys: pytest.CaptureFixture[str], typed: str, side: str, logit: str
+) -> None:
+    assert main(["loss", "--targets", "0", "--preds", typed]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert f"--preds: {typed} is {side}" in err and f"received {typed}." in err
+    assert f"give that prediction as a logit instead: --logits {logit} for {typed}" in err
+    # the logit offered gives the loss that was typed
+    res = _strict_json(capsys, "--targets", "1", "--logits", logit)
+    p = Decimal(typed)
+    assert res["mean"]["bce"] == pytest.approx(float(-p.ln()), rel=1e-5)
+    res = _strict_json(capsys, "--targets", "0", "--logits", logit)
+    assert res["mean"]["bce"] == pytest.approx(float(-(1 - p).ln()), rel=1e-5)
+
+
+def test_probabilities_float64_holds_apart_from_0_and_1_are_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the largest float64 below 1, and the nearest decimals that round to it or to 1 itself
+    res = _strict_json(
+        capsys, "--targets", "0,0,0,1", "--preds", "0.9999999999999999,0.99999999999999994,1,1e-320"
+    )
+    assert [r["prediction"] for r in res["rows"]] == [1 - 2**-53, 1 - 2**-53, 1.0, 1e-320]
+    bces = [r["bce"] for r in res["rows"]]
+    assert bces[:2] == [pytest.approx(36.7368005696771)] * 2 and bces[2] is None  # 1 is 1
+    assert bces[3] == pytest.approx(736.8272133)  # -log(1e-320)
+    # as logits, or as targets, such numbers change nothing shown: read as they round
+    assert main(["loss", "--preds", "0.99999999999999999999", "--logits", "--targets", "1"]) == 0
+    assert main(["loss", "--preds", "0.5", "--targets", "0.99999999999999999999"]) == 0

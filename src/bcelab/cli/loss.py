@@ -113,18 +113,35 @@ def _numbers(text: str, name: str, probabilities: bool = False) -> tuple[float, 
         raise OptionError(
             f"--{name} needs at least one number", "received none", f"write e.g. --{name} 0.5,0.3"
         )
-    # a probability below 5e-324 reads as 0, whose loss for a positive target is inf, not
-    # the finite -log(p) that was typed (a logit or a target that small changes nothing)
-    for word, val in zip(words, vals, strict=True):
-        if probabilities and val == 0.0 and Decimal(word) > 0:
-            logit = float(Decimal(word).ln())  # log(p / (1 - p)) = log(p) to every digit here
-            raise OptionError(
-                f"--preds: {word} is closer to 0 than any float64 (the smallest is 5e-324) "
-                "and would be read as 0",
-                f"received {word}",
-                f"give that prediction as a logit instead: --logits {logit:.6g} for {word}",
-            )
+    if probabilities:
+        for word, val in zip(words, vals, strict=True):
+            _check_not_rounded(word, val)
     return vals
+
+
+def _check_not_rounded(word: str, val: float) -> None:
+    """A typed probability that float64 rounds to 0 or to 1 is refused with its logit.
+
+    Below 5e-324 a probability reads as 0, and above 1 - 2**-54 (0.99999999999999994) as
+    1, whose loss for a target on the other side is inf, not the finite loss typed (a
+    logit or a target so near 0 or 1 changes nothing that is shown).
+    """
+    if val == 0.0 and Decimal(word) > 0:
+        side = "closer to 0 than any float64 (the smallest is 5e-324) and would be read as 0"
+    elif val == 1.0 and Decimal(word) < 1:
+        side = (
+            "closer to 1 than any float64 below 1 (the largest is 0.9999999999999999) "
+            "and would be read as 1"
+        )
+    else:
+        return
+    p = Decimal(word)
+    logit = float((p / (1 - p)).ln())  # log(p / (1 - p)) in 28 digits, then a float
+    raise OptionError(
+        f"--preds: {word} is {side}",
+        f"received {word}",
+        f"give that prediction as a logit instead: --logits {logit:.6g} for {word}",
+    )
 
 
 def _check_values(
