@@ -3,9 +3,9 @@
 Every command checks its output flags (``--report DIR``, ``--plot FILE``, ``--out``) in
 ``config_from_args``, before any data is read or any model trained: the path must not be
 a file where a folder is expected (or the reverse), its nearest existing folder must be
-writable, and a figure needs a file extension matplotlib can write.  An ``OSError``
-while writing (a full disk, a read-only file system) becomes an :class:`OutputError`
-naming the path and the cause.
+writable, and a figure needs a file extension matplotlib can write on this machine
+(``.pgf`` only where TeX is installed).  An ``OSError`` while writing (a full disk, a
+read-only file system) becomes an :class:`OutputError` naming the path and the cause.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = [
     "check_file",
     "figure_formats",
     "from_os_error",
+    "missing_program",
 ]
 
 
@@ -129,19 +130,36 @@ def figure_formats() -> dict[str, str]:
             "pip install 'bcelab[eval]'",
         ) from None
     formats: dict[str, str] = FigureCanvasBase.get_supported_filetypes()
-    return formats
+    return {e: d for e, d in formats.items() if missing_program(e) is None}
+
+
+def missing_program(ext: str) -> str | None:
+    """The program outside Python that matplotlib needs to write ``ext`` and cannot find
+    (``.pgf``: the TeX engine of ``rcParams["pgf.texsystem"]``, xelatex by default), or
+    ``None``: every other format is written by matplotlib itself."""
+    if ext != "pgf":
+        return None
+    import shutil
+
+    from matplotlib import rcParams
+
+    tex = str(rcParams["pgf.texsystem"])
+    return None if shutil.which(tex) else tex
 
 
 def check_figure(path: str | os.PathLike[str], flag: str) -> Path:
-    """A figure file: :func:`check_file` plus an extension matplotlib can write."""
+    """A figure file: :func:`check_file` plus an extension matplotlib can write here."""
     out = check_file(path, flag)
     formats = figure_formats()
     ext = out.suffix.lower().lstrip(".")
     if ext not in formats:
         shown = ", ".join(f".{e}" for e in sorted(formats))
+        program = missing_program(ext)
         raise OutputError(
             f"{flag} ending in a figure format ({shown})",
-            f"received {out.name!r}",
-            f"end the name in .png, .svg or .pdf, e.g. {flag} {out.with_suffix('.png')}",
+            f"received {out.name!r}"
+            + (f": .{ext} needs {program} (TeX), which is not installed" if program else ""),
+            f"end the name in .png, .svg or .pdf, e.g. {flag} {out.with_suffix('.png')}"
+            + (f", or install {program}" if program else ""),
         )
     return out
