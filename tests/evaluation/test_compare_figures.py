@@ -46,3 +46,22 @@ def test_a_metric_neither_model_has_gets_no_scale() -> None:
         assert list(axes[name].get_xticks()) == []
     assert list(axes["discrimination"].get_xticks()) == [0.0]
     assert len(axes["log loss"].get_xticks()) > 1
+
+
+def test_a_clear_calibration_difference_is_not_grey() -> None:
+    # calibration has no better side of B − A by itself: a clear difference (p = 0.00995)
+    # was drawn grey under a title that read "grey = no clear difference", and p as 0.01
+    rng = np.random.default_rng(3)
+    s = rng.normal(0, 1.5, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-s))).astype(float)
+    a, b = 1 / (1 + np.exp(-s)), 1 / (1 + np.exp(-(s + 0.8)))  # B over-predicts
+    d = compare(pa.table({"y": y, "a": a, "b": b}), preds=("a", "b"), target="y").to_dict()
+    cal = d["metrics"]["calibration"]
+    assert cal["ci"][0] > 0 and cal["p_value"] < 0.05
+    fig = forest(d)
+    ax = next(ax for ax in fig.axes if ax.get_yticklabels()[0].get_text() == "calibration")
+    dot = next(line for line in ax.get_lines() if line.get_marker() == "o")
+    assert dot.get_color() == "#2471a3"  # blue: differs
+    title = ax.get_title(loc="right")
+    assert f"p = {cal['p_value']:.3g}" in title and f"A {cal['a']:.3g}, B {cal['b']:.3g}" in title
+    assert "blue: differs" in fig.get_suptitle()

@@ -2,8 +2,9 @@
 
 Each metric gets its own row (overall) or panel (per segment) with its own scale, since
 a log-loss difference of 0.003 and an AUC difference of 0.02 share no axis.  A point is
-green where B is better (the interval excludes 0 on B's side), red where A is, grey
-where the interval includes 0.  The functions take the dict of
+green where B is better (the interval excludes 0 on B's side), red where A is, blue
+where the interval excludes 0 for a metric with no better direction of B − A by itself
+(calibration: the ratio closer to 1 is better), grey where the interval includes 0.  The functions take the dict of
 :meth:`~bcelab.evaluation.compare_result.ComparisonResult.to_dict` and return a bare
 matplotlib ``Figure`` (no pyplot state).
 """
@@ -24,7 +25,11 @@ __all__ = ["FOREST_METRICS", "forest", "forest_segments"]
 
 #: the differences drawn (the uncertainty is the same for both models)
 FOREST_METRICS = tuple(k for k in LABELS if k != "uncertainty")
-_B, _A, _NONE = "#1e8449", "#c0392b", "#7f8c8d"
+_B, _A, _NONE, _DIFFERENT = "#1e8449", "#c0392b", "#7f8c8d", "#2471a3"
+_LEGEND = (
+    "green: B better · red: A better · blue: differs, no better side by itself · "
+    "grey: no clear difference"
+)
 
 
 def _figure(size: tuple[float, float]) -> Figure:
@@ -45,7 +50,12 @@ def _winner(m: dict[str, Any]) -> str | None:
 
 
 def _colour(m: dict[str, Any]) -> str:
-    return {"B": _B, "A": _A}.get(_winner(m) or "", _NONE)
+    winner = _winner(m)
+    if winner is not None:
+        return _B if winner == "B" else _A
+    lo, hi = m["ci"]
+    clear = lo is not None and hi is not None and not lo <= 0 <= hi
+    return _DIFFERENT if clear else _NONE
 
 
 def _draw(ax: Axes, rows: list[tuple[str, dict[str, Any] | None]]) -> None:
@@ -54,6 +64,7 @@ def _draw(ax: Axes, rows: list[tuple[str, dict[str, Any] | None]]) -> None:
     for i, (_, m) in enumerate(rows):
         y = len(rows) - 1 - i
         if m is None or m["diff"] is None:
+            ax.text(0.0, y, "n/a", ha="center", va="center", fontsize=7, color="0.45")
             continue
         lo, hi = m["ci"]
         c = _colour(m)
@@ -87,8 +98,11 @@ def _numbers(m: dict[str, Any], pct: str) -> str:
         return "undefined for both models" if m["a"] is None and m["b"] is None else "n/a"
     lo, hi = m["ci"]
     ci = "  no interval" if lo is None or hi is None else f"  {pct} CI [{lo:+.3g}, {hi:+.3g}]"
-    p = "" if m["p_value"] is None else f"  p = {m['p_value']:.2g}"
-    return f"{m['diff']:+.3g}{ci}{p}"
+    p = "" if m["p_value"] is None else f"  p = {m['p_value']:.3g}"
+    sides = ""
+    if m.get("better") == "closer to 1" and m["a"] is not None and m["b"] is not None:
+        sides = f"  (A {m['a']:.3g}, B {m['b']:.3g})"
+    return f"{m['diff']:+.3g}{ci}{p}{sides}"
 
 
 def forest(d: dict[str, Any]) -> Figure:
@@ -112,8 +126,7 @@ def forest(d: dict[str, Any]) -> Figure:
         if m["diff"] is None:  # no value to place: no scale either
             ax.set_xticks([])
     fig.suptitle(
-        f"B − A with {pct} paired-bootstrap intervals ({d['replicates']} replicates): "
-        "green = B better, red = A better, grey = no clear difference",
+        f"B − A with {pct} paired-bootstrap intervals ({d['replicates']} replicates)\n{_LEGEND}",
         fontsize=10,
     )
     return fig
@@ -160,5 +173,7 @@ def forest_segments(d: dict[str, Any]) -> Figure:
         _symmetric(ax, *(m for _, m in rows))
     for ax in axes[len(names) :]:
         ax.set_visible(False)
-    fig.suptitle(f"B − A per value of {by!r}, {pct} paired-bootstrap intervals", fontsize=11)
+    fig.suptitle(
+        f"B − A per value of {by!r}, {pct} paired-bootstrap intervals\n{_LEGEND}", fontsize=11
+    )
     return fig

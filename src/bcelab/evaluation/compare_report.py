@@ -40,8 +40,9 @@ REPORT_FILES = ("comparison.json", "forest.png", "forest_segments.png", "report.
 
 _CAPTIONS = {
     "forest": "B − A for every metric with its paired-bootstrap interval. Green: B is "
-    "better (the interval excludes 0 on B's side); red: A is better; grey: no clear "
-    "difference, or no better side (calibration: closer to 1 is better).",
+    "better (the interval excludes 0 on B's side); red: A is better; blue: a clear "
+    "difference with no better side of B − A by itself (calibration: the ratio closer to "
+    "1 is better); grey: no clear difference.",
     "forest_segments": "The same per value of the segment column, with the overall "
     "difference on top.",
 }
