@@ -13,7 +13,7 @@ from .._core.display import exact_digits
 from ..errors import OptionError
 from ..information import binary_entropy
 from ..kernels.dispatch import reference_path
-from ..losses import bce
+from ..losses import bce, bce_with_logits, sigmoid
 from .numbers import number
 from .output import check_figure
 
@@ -55,10 +55,19 @@ def config_from_args(ns: argparse.Namespace) -> Config:
 
 
 def curve(target: float, n: int = 999) -> tuple[np.ndarray, np.ndarray, float]:
-    """Predictions in (0, 1), BCE(p, target) at each, and the floor H(target)."""
-    p = np.linspace(0.0, 1.0, n + 2)[1:-1]
-    y = np.full_like(p, target)
-    return p, bce(p, y), float(binary_entropy(np.array([target]))[0])
+    """Predictions in (0, 1), BCE(p, target) at each, and the floor H(target).
+
+    ``n`` predictions evenly spaced in (0, 1), and beyond them logits out to +-700 (p down
+    to 1e-304 and as close to 1): the loss is computed from the logits, so the curve
+    climbs at each end as far as the target makes it, instead of stopping at p = 0.001.
+    """
+    inner = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    edge = float(np.log(inner[-1] / inner[0]))  # the logit of the last inner point
+    ends = np.linspace(edge, 700.0, 200)[1:]
+    x = np.concatenate([-ends[::-1], np.log(inner / (1.0 - inner)), ends])
+    y = np.full_like(x, target)
+    loss = bce_with_logits(x, y)
+    return sigmoid(x), loss, float(binary_entropy(np.array([target]))[0])
 
 
 def _nats(v: float) -> str:

@@ -154,6 +154,7 @@ def _draw_pr(ax: Axes, stats: Any, m: Any) -> None:
         precision,
         color=_EQM,
         lw=2,
+        marker="o" if recall.size == 1 else None,  # one score: a point, which a line is not
         label=f"PR-AUC {_fmt(m.pr_auc)} {_bound(m.pr_auc_bound)}",
     )
     ax.set_xlim(0, 1)
@@ -186,9 +187,9 @@ def _draw_histograms(ax: Axes, stats: Any, m: Any, n: int = 50) -> None:
     ax.axvline(m.threshold, color="0.3", lw=1, ls=":", label=f"threshold {m.threshold:g}")
     ax.set_xlim(0, 1)
     ax.set_xlabel("predicted probability")
-    ax.set_ylabel("density (each class sums to 1)")
+    ax.set_ylabel("density (the area of each class is 1)")
     ax.set_title("Scores by label")
-    ax.legend(loc="upper center", fontsize=8)
+    ax.legend(loc="best", fontsize=8)  # the place that covers the least of the bars
     ax.grid(alpha=0.3)
 
 

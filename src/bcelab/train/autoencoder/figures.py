@@ -101,7 +101,7 @@ def plot_curves(
     a1.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no epoch 2.5
     a1.set_ylabel("BCE per pixel (nats)")
     a1.set_title("BCE = floor + excess: the floor is where BCE stops")
-    a1.legend(loc="best" if ep.size == 1 else "upper right", fontsize=8)
+    a1.legend(loc="best", fontsize=8)  # the place that covers the fewest points
     a1.grid(alpha=0.3)
 
     a2.plot(ep, history["train_excess"], color="tab:blue", label="train excess", marker=marker)
@@ -127,7 +127,7 @@ def plot_curves(
         f"Excess: the part training can still reduce\n(final test: {100 * frac:.1f}% of BCE)",
         fontsize=10,
     )
-    a2.legend(loc="upper right", fontsize=8)
+    a2.legend(loc="best", fontsize=8)
     a2.grid(alpha=0.3, which="both")
     fig.suptitle(title or f"Autoencoder trained with loss={loss!r}", fontsize=11)
     fig.tight_layout()
