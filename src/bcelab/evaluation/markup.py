@@ -73,7 +73,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2re
 max-width:1100px;padding:0 1rem;color:#1c2833;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;
 border-bottom:1px solid #d5d8dc;padding-bottom:.2rem}.sub{color:#566573;margin-top:0}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem;display:block;
+overflow-x:auto;max-width:100%}
 td,th{padding:.25rem .7rem;border-bottom:1px solid #eaecee;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
 th{background:#f4f6f7}.note{color:#566573;font-size:.85rem}
@@ -86,7 +87,8 @@ figure img{width:100%;height:auto}figcaption{font-size:.85rem;color:#566573}
 # The notebook view: the same look, scoped to its own block.
 _NOTEBOOK_CSS = """
 .bcelab-eval{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2833}
-.bcelab-eval table{border-collapse:collapse;margin:.4rem 0;font-size:.9rem}
+.bcelab-eval table{border-collapse:collapse;margin:.4rem 0;font-size:.9rem;display:block;
+overflow-x:auto;max-width:100%}
 .bcelab-eval td,.bcelab-eval th{padding:.2rem .6rem;border-bottom:1px solid #eaecee;
 text-align:left}
 .bcelab-eval td.num{text-align:right;font-variant-numeric:tabular-nums;
