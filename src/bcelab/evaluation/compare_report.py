@@ -21,17 +21,10 @@ from .._core.display import count_of
 from .._core.replicates import smallest_p_value
 from ..errors import MissingDependencyError
 from .compare_figures import forest, forest_segments
-from .compare_labels import LABELS
+from .compare_markup import metrics_table, segments_table
 from .compare_result import ComparisonResult
-from .compare_text import (
-    SEGMENT_METRICS,
-    keying_line,
-    notes,
-    p_floor_note,
-    segments_legend,
-)
+from .compare_text import keying_line, notes, p_floor_note
 from .markup import CSS
-from .text import segment_label
 
 __all__ = ["REPORT_FILES", "check_report_dir", "render_html", "write_comparison_report"]
 
@@ -79,60 +72,6 @@ def _png(fig: Any, dpi: int = 110) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
-
-def _num(v: Any, spec: str = ".6g") -> str:
-    return "n/a" if v is None else html.escape(format(v, spec))
-
-
-def _ci(m: dict[str, Any]) -> str:
-    lo, hi = m["ci"]
-    return "n/a" if lo is None or hi is None else f"[{_num(lo, '+.4g')}, {_num(hi, '+.4g')}]"
-
-
-def _metrics_table(d: dict[str, Any]) -> str:
-    pct = f"{100 * d['confidence']:g}%"
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("metric", "A", "B", "B − A", f"{pct} CI", "p", "better", "SE (bootstrap)")
-    )
-    rows = []
-    for name, m in d["metrics"].items():
-        rows.append(
-            f"<tr><th>{html.escape(LABELS.get(name, name))}</th><td class=num>{_num(m['a'])}</td>"
-            f"<td class=num>{_num(m['b'])}</td><td class=num>{_num(m['diff'], '+.4g')}</td>"
-            f"<td class=num>{_ci(m)}</td><td class=num>{_num(m['p_value'], '.3g')}</td>"
-            f"<td class=note>{html.escape(m['better'] or '')}</td>"
-            f"<td class=num>{_num(m['se'], '.3g')}</td></tr>"
-        )
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
-def _segments_table(d: dict[str, Any]) -> str:
-    segs = d.get("segments")
-    if not segs:
-        return ""
-    by = html.escape(str(d["columns"]["by"]))
-    pct = f"{100 * d['confidence']:g}%"
-    head = f"<th>{by}</th><th>rows</th>" + "".join(
-        f"<th>{html.escape(LABELS[k])} B − A</th><th>{pct} CI</th><th>p</th>"
-        for k in SEGMENT_METRICS
-    )
-    body = []
-    for s in segs:
-        cells = f"<th>{html.escape(segment_label(s['value']))}</th><td class=num>{s['rows']:,}</td>"
-        for k in SEGMENT_METRICS:
-            m = (s["metrics"] or {}).get(k)
-            cells += (
-                "<td class=num>n/a</td><td></td><td></td>"
-                if m is None
-                else f"<td class=num>{_num(m['diff'], '+.4g')}</td><td class=num>{_ci(m)}</td>"
-                f"<td class=num>{_num(m['p_value'], '.3g')}</td>"
-            )
-        body.append(f"<tr>{cells}</tr>")
-    legend = segments_legend(segs)
-    note = f"<p class=note>{html.escape(legend)}</p>" if legend else ""
-    return f"<h2>By {by}</h2><table><tr>{head}</tr>{''.join(body)}</table>{note}"
 
 
 def _columns_line(d: dict[str, Any]) -> str:
@@ -184,12 +123,12 @@ def render_html(result: ComparisonResult, images: dict[str, bytes]) -> str:
 <p class=sub>{_columns_line(d)}; {files}; <b>{d["rows_used"]:,}</b> of
 {d["rows"]:,} rows used{sub_keyed}</p>
 {warn}{verdict}
-<h2>Metrics</h2>{_metrics_table(d)}
+<h2>Metrics</h2>{metrics_table(d)}
 <p class=note>B − A is model B's value minus model A's. The interval and the p-value
 come from a paired bootstrap: {d["replicates"]} replicates (seed {d["seed"]}) that
 reweight the same rows for both models, so the noise the models share cancels.{floor_line}</p>
 <h2>Differences</h2>{figs}
-{_segments_table(d)}
+{segments_table(d)}
 <h2>Method</h2><table>{method}</table>
 <p class=note>bcelab {__version__}, engine {html.escape(result.engine)},
 {result.seconds:.2f} s. comparison.json holds every value.</p>

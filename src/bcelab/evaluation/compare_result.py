@@ -7,16 +7,13 @@ better in log loss and whether the gap is mainly discrimination or miscalibratio
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core.display import count_of
 from ..metrics import PairedBootstrapStats, PairedComparison
 from .compare_figures import forest
-from .compare_labels import LABELS
-from .compare_text import notes, render_comparison
+from .compare_text import render_comparison
 from .reader import Columns
 from .segment_keys import json_value
 
@@ -181,36 +178,6 @@ class ComparisonResult:
         return render_comparison(self)
 
     def _repr_html_(self) -> str:
-        d = self.to_dict()
-        v = d["verdict"]
-        pct = f"{100 * d['confidence']:g}%"
-        head = "".join(
-            f"<th>{html.escape(h)}</th>" for h in ("metric", "A", "B", "B − A", f"{pct} CI", "p")
-        )
-        rows = []
-        for name, m in d["metrics"].items():
-            cells = [LABELS.get(name, name), *_cells(m)]
-            rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
-        keyed = "id column " + repr(d["columns"]["id"]) if d["keyed_by"] == "id" else "position"
-        caption = (
-            f"Model A vs model B: {count_of(d['rows_used'], 'row', grouped=True)} keyed by {keyed}; "
-            "paired bootstrap, "
-            f"{d['replicates']} replicates (seed {d['seed']})"
-        )
-        texts = (v["text"], v["why"], *notes(d))
-        paragraphs = "".join(f"<p>{html.escape(t)}</p>" for t in texts if t)
-        return (
-            f"<div>{paragraphs}<table><caption>{html.escape(caption)}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        )
+        from .compare_markup import notebook_view  # start-up time: only a notebook needs it
 
-
-def _cells(m: dict[str, Any]) -> list[str]:
-    """A, B, B − A, CI and p of one metric as text (``n/a`` for undefined values)."""
-
-    def g(v: Any, spec: str = ".6g") -> str:
-        return "n/a" if v is None else _f(float(v), spec)
-
-    lo, hi = m["ci"]
-    ci = "n/a" if lo is None or hi is None else f"[{g(lo, '+.4g')}, {g(hi, '+.4g')}]"
-    return [g(m["a"]), g(m["b"]), g(m["diff"], "+.4g"), ci, g(m["p_value"], ".3g")]
+        return notebook_view(self.to_dict())

@@ -22,6 +22,7 @@ from .text import (
 
 __all__ = [
     "CSS",
+    "NOTEBOOK_CSS",
     "ROWS",
     "SEGMENT_COLUMNS",
     "bound_text",
@@ -85,7 +86,7 @@ figure img{width:100%;height:auto}figcaption{font-size:.85rem;color:#566573}
 """
 
 # The notebook view: the same look, scoped to its own block.
-_NOTEBOOK_CSS = """
+NOTEBOOK_CSS = """
 .bcelab-eval{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2833}
 .bcelab-eval table{border-collapse:collapse;margin:.4rem 0;font-size:.9rem;display:block;
 overflow-x:auto;max-width:100%}
@@ -271,7 +272,7 @@ def notebook_view(d: dict[str, Any]) -> str:
     """A self-contained block for Jupyter: the counts, the metrics and the segments."""
     src = ", ".join(html.escape(s) for s in d["source"])
     return (
-        f"<div class=bcelab-eval><style>{_NOTEBOOK_CSS}</style>"
+        f"<div class=bcelab-eval><style>{NOTEBOOK_CSS}</style>"
         f"<b>Evaluation of {src}</b><div class=note>{columns_line(d)}</div>"
         f"{counts(d)}{metrics_table(d['metrics'])}"
         f"{_headings(decomposition_table(d) + recalibration_table(d))}"
