@@ -151,6 +151,21 @@ def test_focal_gradient_at_infinite_logits_on_the_wrong_side(alpha: float | None
     np.testing.assert_allclose(np.asarray(jax.grad(f)(jnp.asarray(x))), want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 0.9, 1.0, 2.0])
+def test_focal_gradient_at_perfect_infinite_logits_is_zero(gamma: float) -> None:
+    # x = +inf with y = 1 and x = -inf with y = 0: loss 0, derivative 0 (the limit
+    # q^gamma p of the factor's derivative times CE); for gamma < 1 the analytic gradient
+    # was NaN (its log-space form took exp(inf - inf))
+    x = np.array([np.inf, -np.inf, np.inf, -np.inf])
+    y = np.array([1.0, 0.0, 0.3, 0.7])
+    got = bcelab.focal_with_logits_grad(x, y, gamma=gamma)
+    np.testing.assert_array_equal(got[:2], [0.0, 0.0])
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(x, requires_grad=True)
+    bcelab.focal_with_logits(xt, torch.tensor(y), gamma=gamma, reduction="sum").backward()
+    np.testing.assert_array_equal(got, xt.grad.numpy())
+
+
 def test_p14_label_smoothing_on_torch() -> None:
     # pytorch#91545: BCE has no label smoothing in PyTorch
     torch = pytest.importorskip("torch")

@@ -339,7 +339,10 @@ def grad_focal_logits(xp: Any, x: Array, y: Array, gamma: float, alpha: float | 
         # d w / dx / (gamma (1 - 2y)) = (1 - p_t)^(gamma - 1) p (1 - p): directly where
         # that is a normal number (a few ulp), else in log space (finite for every x)
         log_1mpt = logaddexp(xp, xp.log(y) + lq, log1p(xp, -y) + lp)
-        power = 0.0 if gamma == 1.0 else (gamma - 1.0) * log_1mpt  # gamma = 1: 0 * -inf = 0
+        # 1 - p_t = 0 (log -inf) only at an infinite logit with an agreeing hard target,
+        # where log p + log(1 - p) is -inf: the power is taken as 0 there, so that
+        # gamma < 1 gives exp(-inf) = 0 (the limit p^gamma q or q^gamma p), not inf - inf
+        power = (gamma - 1.0) * xp.where(log_1mpt == -xp.inf, 0.0, log_1mpt)
         omp = y * q + (1.0 - y) * p
         direct = xp.pow(xp.where(omp > 0, omp, 1.0), gamma - 1.0) * (p * q)
         normal = (omp > 0) & xp.isfinite(direct) & (direct >= _TINY)
