@@ -262,3 +262,17 @@ def test_jit_with_constant_weights_and_pos_weight_arrays(reduction):
             continue
         got = jax.jit(lambda v, fn=fn, kw=kw: fn(v, y, reduction=reduction, **kw))(arg)
         np.testing.assert_allclose(got, fn(arg, y, reduction=reduction, **kw), rtol=1e-6)
+
+
+def test_x64_gradient_of_an_infinite_bce_is_infinite_as_without_x64():
+    # with x64 log1p(-p) is replaced between -0.5 and -1e-6 (XLA's is off by up to 121
+    # ulp there); the replacement zeroed log1p's derivative wherever log1p(-p) was -inf,
+    # so jax.grad gave 0 * inf = NaN at p = 1, y = 0, where float32 and torch give +inf
+    p, y = np.array([1.0, 0.0, 0.0, 0.2]), np.array([0.0, 1.0, 0.3, 0.6])
+    want = bcelab.bce_grad(p, y)
+    assert want[0] == np.inf
+    with jax.enable_x64(True):
+        for f in (bcelab.bce, lambda q, t, **kw: bcelab.focal(q, t, gamma=0.0, **kw)):
+            got = jax.grad(lambda q, f=f: f(q, jnp.asarray(y), reduction="sum"))(jnp.asarray(p))
+            assert got.dtype == jnp.float64
+            np.testing.assert_allclose(np.asarray(got), want, rtol=1e-15)

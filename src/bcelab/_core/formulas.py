@@ -62,15 +62,15 @@ def log1p(xp: Any, x: Array) -> Array:
     in (-0.5, -1e-4) (20,000 log-uniform points against mpmath; NumPy and torch: 1 ulp).
     There the value is Goldberg's ``log(u) x / (u - 1)`` with ``u = 1 + x``, within 2 ulp
     given a correctly rounded ``log`` (exact ``u - 1``, Sterbenz), and the derivatives
-    are those of ``log1p``.
+    are those of ``log1p``.  Elsewhere it is XLA's ``log1p`` itself, with its own
+    derivative, also the infinite one at x = -1.
     """
     plain = xp.log1p(x)
     if not is_jax_float64(x):
         return plain
     bad = (x > -0.5) & (x < -1e-6)  # below 1e-4 XLA's is right, and u stays below 1
     u = 1.0 + xp.where(bad, x, -0.25)
-    value = xp.where(bad, xp.log(u) * (x / (u - 1.0)), plain)
-    return accurate_value(xp, value, plain)
+    return xp.where(bad, accurate_value(xp, xp.log(u) * (x / (u - 1.0)), plain), plain)
 
 
 def softplus(xp: Any, x: Array) -> Array:
