@@ -361,14 +361,21 @@ def focal(
     prep = shield(prep, reduction=reduction, weights=weights, mask=mask, fname=fname)
     xp, p, y = prep.xp, prep.pred, prep.y
     perfect = None
+    p_logs = p  # where the factor's logs are taken
     if g > 0.0 and has_autograd(p):
         # a perfect prediction (p = y = 0 or 1, as a float32 sigmoid gives for logits
         # beyond 17) has loss 0 and derivative 0 for gamma > 0, but autograd through
         # log(p) gives 0 * inf = NaN there: the formulas see 0.5 instead
         perfect = ((y == 0.0) & (p == 0.0)) | ((y == 1.0) & (p == 1.0))
         p = xp.where(perfect, 0.5, p)
+        # where the loss is infinite (p = 0 with y > 0, p = 1 with y < 1) the derivative
+        # is the factor times that of the cross-entropy (formulas.focal), and the factor's
+        # logs have an infinite derivative there (0 * inf = NaN in the chain rule): they
+        # are taken at 0.5, and the factor's value comes from the true p (pq)
+        p_logs = xp.where(((p == 0.0) & (y > 0.0)) | ((p == 1.0) & (y < 1.0)), 0.5, p)
     a, b = formulas.neglog_terms_probs(xp, p, y)
-    values = formulas.focal(xp, y, xp.log(p), xp.log1p(-p), a, b, g, a_, pq=(p, 1.0 - p))
+    lp, lq = xp.log(p_logs), xp.log1p(-p_logs)
+    values = formulas.focal(xp, y, lp, lq, a, b, g, a_, pq=(p, 1.0 - p))
     if perfect is not None:
         values = xp.where(perfect, 0.0, values)
     return finish(

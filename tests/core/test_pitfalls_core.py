@@ -166,6 +166,33 @@ def test_focal_gradient_at_perfect_infinite_logits_is_zero(gamma: float) -> None
     np.testing.assert_array_equal(got, xt.grad.numpy())
 
 
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_from_probabilities_has_the_bce_sign_where_the_loss_is_infinite(gamma) -> None:
+    # p = 1 with y < 1 and p = 0 with y > 0: the loss is inf and its derivative the
+    # factor times the BCE's (+-inf, as bce gives); autograd gave NaN (the factor's logs
+    # have an infinite derivative there, and the factor's own derivative is 0 * inf)
+    torch = pytest.importorskip("torch")
+    p = np.array([1.0, 0.0, 0.0, 0.3, 1.0, 0.0])
+    y = np.array([0.0, 1.0, 0.3, 0.6, 1.0, 0.0])
+    want = np.array([np.inf, -np.inf, -np.inf, np.nan, 0.0, 0.0])
+    pt, yt = torch.tensor(p, requires_grad=True), torch.tensor(y, requires_grad=True)
+    bcelab.focal(pt, yt, gamma=gamma, reduction="sum").backward()
+    want[3] = pt.grad[3].item()  # a finite point: the logits' analytic gradient below
+    np.testing.assert_array_equal(pt.grad.numpy(), want)
+    np.testing.assert_array_equal(np.sign(yt.grad.numpy()[:3]), [-1.0, 1.0, 1.0])
+    z = float(np.log(0.3 / 0.7))  # d/dp = d/dx / (p (1 - p)) at x = logit(p)
+    dz = bcelab.focal_with_logits_grad(np.array([z]), y[3:4], gamma=gamma)[0]
+    assert want[3] == pytest.approx(dz / (0.3 * 0.7), rel=1e-12)
+    jnp = pytest.importorskip("jax.numpy")
+    import jax
+
+    for x64 in (True, False):
+        with jax.enable_x64(x64):
+            f = lambda q: bcelab.focal(q, jnp.asarray(y), gamma=gamma, reduction="sum")  # noqa: E731
+            got = np.asarray(jax.grad(f)(jnp.asarray(p)), np.float64)
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_p14_label_smoothing_on_torch() -> None:
     # pytorch#91545: BCE has no label smoothing in PyTorch
     torch = pytest.importorskip("torch")

@@ -212,7 +212,9 @@ def focal(
     """Focal loss ``alpha_t (1 - p_t)^gamma CE`` with the modulating factor computed in log space.
 
     ``lp = log p`` and ``lq = log(1 - p)`` are the *unguarded* logs (they may be -inf);
-    ``a, b`` are the guarded cross-entropy terms.  For soft targets
+    ``a, b`` are the guarded cross-entropy terms.  Under autograd, where ``ce`` is
+    infinite, the logs' derivatives must be finite (from logits they are; from
+    probabilities the caller takes them at a stand-in p, the value coming from ``pq``).  For soft targets
     ``1 - p_t = y (1 - p) + (1 - y) p``, whose log is a logaddexp of two logs, so
     ``(1 - p_t)^gamma = exp(gamma log(1 - p_t))`` never raises 0 to a power below 1:
     the gradient stays finite for every finite logit and every gamma >= 0
