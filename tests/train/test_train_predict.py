@@ -334,3 +334,24 @@ def test_a_run_trained_on_a_feature_named_pred_says_to_train_again(
         predict(old, np.zeros((2, 2)))
     assert e.value.received == f"the model of {old} was trained on a feature column named 'pred'"
     assert "train the model again" in e.value.fix
+
+
+def test_the_other_columns_of_a_csv_are_kept_as_written(
+    run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """An id with leading zeros or more digits than a float holds, and True/False: read
+    as text; the features and the target (which `bcelab eval` reads) as numbers."""
+    folder, _ = run
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "id,f1,f2,flag,label\n00042,0.5,10.0,True,1\n12345678901234567891,-0.5,9.0,False,0\n"
+    )
+    table = predict(folder, path)
+    assert table["id"].to_pylist() == ["00042", "12345678901234567891"]
+    assert table["flag"].to_pylist() == ["True", "False"]
+    assert table["label"].to_pylist() == [1, 0]
+    assert pa.types.is_floating(table["f1"].type)
+    write_predictions(table, tmp_path / "p.csv")
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[1].startswith('"00042",0.5,10,"True",1,')
+    assert rows[2].startswith('"12345678901234567891",-0.5,9,"False",0,')

@@ -3,7 +3,9 @@
 :func:`recalibrate_file` streams a Parquet or CSV file in record batches, applies the
 map to the prediction column, and writes every input column plus the recalibrated
 probability (``pred_recalibrated`` unless ``out_column=`` says otherwise; null where the
-prediction is missing) to Parquet or CSV, chosen by the output's extension.  The output
+prediction is missing) to Parquet or CSV, chosen by the output's extension.  The other
+columns of a CSV input are read as text and copied as written (ids keep their leading
+zeros and every digit).  The output
 is written to a temporary file beside it and renamed when complete.
 
 The map comes from :meth:`bcelab.metrics.RecalibrationMap.save`, from
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._core.atomic import atomic_open
+from .._core.passthrough import text_column_types
 from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES
 from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
@@ -159,20 +162,27 @@ def check_paths(data: object, out: object, *, overwrite: bool) -> tuple[Path, st
     return path, kind, target
 
 
-def _batches(path: Path, kind: str, delimiter: str | None) -> tuple[pa.Schema, Iterator[Any]]:
+def _batches(
+    path: Path, kind: str, delimiter: str | None, pred: str
+) -> tuple[pa.Schema, Iterator[Any]]:
     """The file's schema and its batches; an empty or unreadable file is the evaluation's
-    :class:`DataError` (the same checks and words as ``bcelab eval``)."""
+    :class:`DataError` (the same checks and words as ``bcelab eval``).  Of a CSV file,
+    every column but ``pred`` is read as text, as written, to be copied unchanged."""
     if kind == "parquet":
         # every column is read: through the reader's buffer, so memory stays bounded
         pf = open_parquet(str(path), buffered=True)
         return pf.schema_arrow, pf.iter_batches(batch_size=BATCH_ROWS, use_threads=False)
     sep = default_delimiter(str(path)) if delimiter is None else delimiter
-    csv_header(str(path), sep)  # empty, headless, unreadable: the evaluation's errors
+    names = csv_header(str(path), sep)  # empty, headless, unreadable: the evaluation's errors
     check_complete(str(path))  # a last row cut short is not a row to recalibrate
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
-    reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep))
+    reader = pacsv.open_csv(
+        path,
+        parse_options=pacsv.ParseOptions(delimiter=sep),
+        convert_options=pacsv.ConvertOptions(column_types=text_column_types(names, {pred})),
+    )
     return reader.schema, iter(reader)
 
 
@@ -198,7 +208,7 @@ def recalibrate_file(
     recal_map, named = load_fitted(fitted)
     name, is_logit = _prediction(preds, logits, named)
     try:
-        schema, batches = _batches(path, kind, delimiter)
+        schema, batches = _batches(path, kind, delimiter, name)
     except (pa.ArrowException, OSError) as e:  # CSV; a Parquet file's are DataErrors already
         raise DataError(
             f"a readable {kind} file at {path}", str(e).splitlines()[0], "check the file"

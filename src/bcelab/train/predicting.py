@@ -130,9 +130,13 @@ def load_predictor(run: str | Path, /) -> Predictor:
     )
 
 
-def _as_table(data: Any, delimiter: str | None, features: tuple[str, ...]) -> tuple[Any, str]:
+def _as_table(
+    data: Any, delimiter: str | None, features: tuple[str, ...], target: str
+) -> tuple[Any, str]:
     """A pyarrow Table (and a name for messages) from a path, a table, a dict of columns,
-    or a 2-D array whose columns are ``features`` in the training data's order."""
+    or a 2-D array whose columns are ``features`` in the training data's order.  Of a
+    text file, the features and the ``target`` (the labels ``bcelab eval`` reads) are
+    read as numbers, every other column as text."""
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
     if isinstance(data, np.ndarray):
@@ -154,7 +158,7 @@ def _as_table(data: Any, delimiter: str | None, features: tuple[str, ...]) -> tu
             )
         return pa.table({f: data[:, j] for j, f in enumerate(features)}), "the array"
     if isinstance(data, str | os.PathLike):
-        return read_table(Path(data), delimiter=delimiter), str(data)
+        return read_table(Path(data), delimiter=delimiter, numbers={*features, target}), str(data)
     if isinstance(data, pa.Table):
         return data, "the table"
     if isinstance(data, pa.RecordBatch):
@@ -277,11 +281,14 @@ def predict(
 
     Returns:
         A ``pyarrow.Table``: every input column, then ``logit`` and ``pred`` (float64).
+        Of a CSV/TSV file, the columns other than the features and the training data's
+        target are read as text, as written (an id keeps its leading zeros and every
+        digit).
     """
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
     p = load_predictor(run)
-    tab, source = _as_table(data, delimiter, p.table.features)
+    tab, source = _as_table(data, delimiter, p.table.features, p.table.target)
     z = p.logits(_features(tab, p, source), seed=seed, source=source)[:, 0].astype(np.float64)
     return tab.append_column("logit", pa.array(z)).append_column("pred", pa.array(sigmoid(z)))
 

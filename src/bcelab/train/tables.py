@@ -9,13 +9,14 @@ rules are shared with :func:`bcelab.evaluate` (:mod:`bcelab._core.tables`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._core.display import count_of
+from .._core.passthrough import text_column_types
 from .._core.tables import (
     Label,
     column_hint,
@@ -37,10 +38,19 @@ __all__ = ["OUTPUT_COLUMNS", "features_array", "read_table", "to_xy"]
 OUTPUT_COLUMNS = ("logit", "pred")
 
 
-def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
+def read_table(
+    path: str | Path,
+    /,
+    *,
+    delimiter: str | None = None,
+    numbers: Collection[str] | None = None,
+) -> Any:
     """A ``pyarrow.Table`` from a ``.csv``/``.tsv`` (tab) or ``.parquet`` file.
 
     ``delimiter`` separates the fields of a text file (default: tab for ``.tsv``, else comma).
+    ``numbers``: the columns of a text file whose types are inferred (numbers, booleans);
+    every other column is read as text, as written, to be copied unchanged.  None: every
+    column's type is inferred.
     """
     p = Path(path)
     if not p.is_file():
@@ -65,7 +75,14 @@ def read_table(path: str | Path, /, *, delimiter: str | None = None) -> Any:
             return pq.read_table(p)
         import pyarrow.csv as pcsv  # optional dependency (bcelab[eval])
 
-        return pcsv.read_csv(p, parse_options=pcsv.ParseOptions(delimiter=sep))
+        parse = pcsv.ParseOptions(delimiter=sep)
+        types = {}
+        if numbers is not None:
+            with pcsv.open_csv(p, parse_options=parse) as head:  # the header's names
+                types = text_column_types(head.schema.names, numbers)
+        return pcsv.read_csv(
+            p, parse_options=parse, convert_options=pcsv.ConvertOptions(column_types=types)
+        )
     except Exception as e:  # pyarrow raises its own exception family
         shown = "tab" if sep == "\t" else repr(sep)
         hint = "" if kind == "parquet" else f" separated by {shown} (delimiter=)"

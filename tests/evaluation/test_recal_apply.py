@@ -1,0 +1,46 @@
+"""``recalibrate_file``: the rows of a file plus the recalibrated column, every other
+column copied as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bcelab.evaluation.recal_apply import recalibrate_file
+from bcelab.metrics import load_map
+
+IDENTITY = {"method": "platt", "version": 1, "params": {"a": 1.0, "b": 0.0}}
+
+ROWS = 'id,p,flag,note\n00042,0.2,True,NA\n12345678901234567891,0.7,False,"a,b"\n'
+
+
+@pytest.fixture()
+def ids_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "ids.csv"
+    path.write_text(ROWS)
+    return path
+
+
+def test_a_csv_output_copies_the_other_columns_as_written(ids_csv: Path) -> None:
+    out = ids_csv.with_name("out.csv")
+    recalibrate_file(IDENTITY, ids_csv, out, preds="p")
+    lines = out.read_text().splitlines()
+    assert lines[0] == '"id","p","flag","note","pred_recalibrated"'
+    assert lines[1] == '"00042",0.2,"True","NA",0.2'
+    assert lines[2] == '"12345678901234567891",0.7,"False","a,b",0.7'
+
+
+def test_a_parquet_output_keeps_the_other_columns_of_a_csv_as_text(ids_csv: Path) -> None:
+    out = ids_csv.with_name("out.parquet")
+    recalibrate_file(IDENTITY, ids_csv, out, preds="p")
+    got = pq.read_table(out)
+    assert got.schema.field("id").type == pa.string()
+    assert got["id"].to_pylist() == ["00042", "12345678901234567891"]
+    assert got["flag"].to_pylist() == ["True", "False"]
+    assert got["note"].to_pylist() == ["NA", "a,b"]
+    assert got["p"].type == pa.float64()  # the prediction column is read as numbers
+    expected = load_map(IDENTITY).apply(got["p"].to_numpy())
+    assert got["pred_recalibrated"].to_pylist() == pytest.approx(expected.tolist())
