@@ -291,3 +291,19 @@ def test_save_map_replaces_an_earlier_map_and_nothing_else(capsys, data):
     )
     assert rc == 2 and out == "" and "not a recalibration map" in err
     assert (data / "preds.parquet").read_bytes() == before
+
+
+def test_recalibrate_refuses_a_csv_out_of_a_nested_column(capsys, tmp_path):
+    pq.write_table(pa.table({"p": [0.2, 0.7], "tags": [[1, 2], [3]]}), tmp_path / "n.parquet")
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {"method": "platt", "version": 1, "params": {"a": 1, "b": 0}, "columns": {"pred": "p"}}
+        )
+    )
+    out = tmp_path / "n.csv"
+    rc, text, err = _run(
+        capsys, "recalibrate", tmp_path / "m.json", "--data", tmp_path / "n.parquet", "--out", out
+    )
+    assert rc == 2 and text == "" and "Traceback" not in err and not out.exists()
+    assert "'tags' (list<element: int64>)" in err
+    assert err.rstrip().endswith(f"write a Parquet file instead: --out {tmp_path / 'n.parquet'}")

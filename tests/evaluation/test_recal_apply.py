@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bcelab.errors import DataError
 from bcelab.evaluation.recal_apply import recalibrate_file
 from bcelab.metrics import load_map
 
@@ -44,3 +45,19 @@ def test_a_parquet_output_keeps_the_other_columns_of_a_csv_as_text(ids_csv: Path
     assert got["p"].type == pa.float64()  # the prediction column is read as numbers
     expected = load_map(IDENTITY).apply(got["p"].to_numpy())
     assert got["pred_recalibrated"].to_pylist() == pytest.approx(expected.tolist())
+
+
+def test_a_csv_out_of_a_nested_column_is_refused_before_any_row(tmp_path: Path) -> None:
+    """A list or struct column cannot go to a CSV file: refused from the schema, with
+    no output file and no temporary file left."""
+    data = tmp_path / "nested.parquet"
+    t = pa.table({"p": [0.2, 0.7], "tags": [[1, 2], [3]], "s": [{"a": 1}, {"a": 2}]})
+    pq.write_table(t, data)
+    out = tmp_path / "n.csv"
+    with pytest.raises(DataError) as err:
+        recalibrate_file(IDENTITY, data, out, preds="p")
+    assert "'tags' (list<element: int64>), 's' (struct<a: int64>)" in err.value.received
+    assert err.value.fix == f"write a Parquet file instead: out='{tmp_path / 'n.parquet'}'"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nested.parquet"]
+    recalibrate_file(IDENTITY, data, tmp_path / "n.parquet", preds="p")
+    assert pq.read_table(tmp_path / "n.parquet")["tags"].to_pylist() == [[1, 2], [3]]

@@ -193,6 +193,10 @@ def test_write_predictions_by_extension(run: tuple[Path, Path], tmp_path: Path) 
     assert head.replace('"', "").split("\t") == table.column_names
     with pytest.raises(OptionError, match=r"\.parquet, \.csv or \.tsv"):
         write_predictions(table, tmp_path / "p.xlsx")
+    nested = table.append_column("tags", pa.array([[1]] * table.num_rows))
+    with pytest.raises(DataError, match=r"'tags' \(list<item: int64>\).*as Parquet") as err:
+        write_predictions(nested, tmp_path / "n.csv")
+    assert str(tmp_path / "n.parquet") in err.value.fix and not (tmp_path / "n.csv").exists()
 
 
 def test_builtin_tasks_can_be_predicted(tmp_path: Path) -> None:

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._core.display import count_of
+from .._core.passthrough import check_csv_writable
 from ..errors import DataError, OptionError
 from ..train.predicting import output_kind, predict, write_predictions
+from ..train.tables import parquet_schema
 from . import flags, output
 from .numbers import whole_number
 
@@ -102,6 +104,10 @@ def config_from_args(ns: argparse.Namespace) -> Config:
             f"{out} exists",
             "choose another --out, or add --overwrite to replace it",
         )
+    schema = parquet_schema(data)  # from the file's footer, before any row is read
+    if schema is not None and output_kind(out) == "text":
+        fix = f"write the predictions as Parquet: --out {out.with_suffix('.parquet')}"
+        check_csv_writable(schema, data, fix)
     if ns.seed is not None:
         flags.check_seed(ns.seed)
     return Config(

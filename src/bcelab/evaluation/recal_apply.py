@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._core.atomic import atomic_open
-from .._core.passthrough import text_column_types
+from .._core.passthrough import check_csv_writable, text_column_types
 from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES
 from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
@@ -214,6 +214,9 @@ def recalibrate_file(
             f"a readable {kind} file at {path}", str(e).splitlines()[0], "check the file"
         ) from None
     _check_names(schema.names, name, out_column, path)
+    if _writer_kind(target) == "csv":
+        parquet = target.with_suffix(".parquet")
+        check_csv_writable(schema, str(path), f"write a Parquet file instead: out='{parquet}'")
     field = pa.field(out_column, pa.float64())
     rows = 0
     with atomic_open(target, "wb") as fh:

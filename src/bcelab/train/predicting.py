@@ -24,6 +24,7 @@ import numpy as np
 from .._core.atomic import atomic_open
 from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_instance, check_path, check_seed
+from .._core.passthrough import check_csv_writable
 from .._core.tables import COMPRESSED, column_hint, refuse_repeated, table_kind
 from ..errors import DataError, OptionError, ShapeError
 from ..losses import sigmoid
@@ -322,6 +323,10 @@ def write_predictions(table: Any, path: str | Path, /, *, delimiter: str | None 
             "predictions written to a .parquet, .csv or .tsv file",
             f"received {Path(path).name!r}",
             "end the file name in .parquet or .csv",
+        )
+    if kind == "text":
+        check_csv_writable(
+            table.schema, "the table", f"write it as Parquet: {Path(path).with_suffix('.parquet')}"
         )
     with atomic_open(path, "wb") as fh:
         if kind == "parquet":

@@ -32,10 +32,40 @@ from .._core.tables import (
 )
 from ..errors import DataError, DomainError
 
-__all__ = ["OUTPUT_COLUMNS", "features_array", "read_table", "to_xy"]
+__all__ = ["OUTPUT_COLUMNS", "features_array", "parquet_schema", "read_table", "to_xy"]
 
 #: the columns that :func:`bcelab.train.predict` adds to its input rows
 OUTPUT_COLUMNS = ("logit", "pred")
+
+
+def _table_path(path: str | Path) -> tuple[Path, str]:
+    """The path of an existing table file and its kind (``"parquet"`` or ``"text"``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(
+            "an existing CSV or Parquet file",
+            f"received {str(p)!r}, which does not exist",
+            "check the path",
+        )
+    kind = table_kind(p)
+    if kind is None:
+        raise DataError(
+            "a file ending in .csv, .tsv or .parquet",
+            f"received {p.name!r}",
+            "rename a file of comma-separated fields to .csv (tab-separated: .tsv), "
+            "or convert the table to CSV or Parquet",
+        )
+    return p, kind
+
+
+def _unreadable(p: Path, kind: str, sep: str, e: Exception) -> DataError:
+    shown = "tab" if sep == "\t" else repr(sep)
+    hint = "" if kind == "parquet" else f" separated by {shown} (delimiter=)"
+    return DataError(
+        f"a readable {kind} file",
+        f"reading {p} failed: {e}",
+        f"check that the file is a valid, non-empty table with a header row{hint}",
+    )
 
 
 def read_table(
@@ -52,21 +82,7 @@ def read_table(
     every other column is read as text, as written, to be copied unchanged.  None: every
     column's type is inferred.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(
-            "an existing CSV or Parquet file",
-            f"received {str(p)!r}, which does not exist",
-            "check the path",
-        )
-    kind = table_kind(p)
-    if kind is None:
-        raise DataError(
-            "a file ending in .csv, .tsv or .parquet",
-            f"received {p.name!r}",
-            "rename a file of comma-separated fields to .csv (tab-separated: .tsv), "
-            "or convert the table to CSV or Parquet",
-        )
+    p, kind = _table_path(path)
     sep = default_delimiter(str(p)) if delimiter is None else delimiter
     try:
         if kind == "parquet":
@@ -84,13 +100,21 @@ def read_table(
             p, parse_options=parse, convert_options=pcsv.ConvertOptions(column_types=types)
         )
     except Exception as e:  # pyarrow raises its own exception family
-        shown = "tab" if sep == "\t" else repr(sep)
-        hint = "" if kind == "parquet" else f" separated by {shown} (delimiter=)"
-        raise DataError(
-            f"a readable {kind} file",
-            f"reading {p} failed: {e}",
-            f"check that the file is a valid, non-empty table with a header row{hint}",
-        ) from None
+        raise _unreadable(p, kind, sep, e) from None
+
+
+def parquet_schema(path: str | Path, /) -> Any | None:
+    """The ``pyarrow.Schema`` of a ``.parquet`` file, from its footer (no row is read);
+    None for a text file, whose columns are numbers or text."""
+    p, kind = _table_path(path)
+    if kind != "parquet":
+        return None
+    import pyarrow.parquet as pq  # optional dependency (bcelab[eval])
+
+    try:
+        return pq.read_schema(p)
+    except Exception as e:  # pyarrow raises its own exception family
+        raise _unreadable(p, kind, ",", e) from None
 
 
 def _rows_list(idx: np.ndarray) -> str:
