@@ -187,6 +187,11 @@ def test_report_folder_holds_the_map_and_the_figure(capsys, data):
             "already has a column 'p'",
         ),
         (
+            ["m.json", "--data", "dup.csv", "--out", "o.csv"],
+            "one column named 'p' in dup.csv; 2 of its columns have that name. rename the "
+            "repeated columns",
+        ),
+        (
             ["bare.json", "--data", "preds.parquet", "--out", "o.csv"],
             "this map does not name it; received neither. pass --pred p (or --logit z)",
         ),
@@ -203,6 +208,7 @@ def test_recalibrate_errors(capsys, data, monkeypatch, args, message):
             {"method": "platt", "version": 1, "params": {"a": 1, "b": 0}, "columns": {"pred": "p"}}
         )
     )
+    (data / "dup.csv").write_text("p,p\n0.2,0.3\n")
     (data / "bare.json").write_text(
         json.dumps({"method": "temperature", "version": 1, "params": {"temperature": 2.0}})
     )

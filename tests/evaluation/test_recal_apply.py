@@ -61,3 +61,19 @@ def test_a_csv_out_of_a_nested_column_is_refused_before_any_row(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nested.parquet"]
     recalibrate_file(IDENTITY, data, tmp_path / "n.parquet", preds="p")
     assert pq.read_table(tmp_path / "n.parquet")["tags"].to_pylist() == [[1, 2], [3]]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_repeated_prediction_column_is_refused_as_predict_refuses_it(
+    tmp_path: Path, suffix: str
+) -> None:
+    data = tmp_path / f"dup{suffix}"
+    if suffix == ".csv":
+        data.write_text("p,p\n0.2,0.3\n")
+    else:
+        pq.write_table(pa.Table.from_arrays([pa.array([0.2]), pa.array([0.3])], ["p", "p"]), data)
+    with pytest.raises(DataError) as err:
+        recalibrate_file(IDENTITY, data, tmp_path / "o.csv", preds="p")
+    assert err.value.expected == f"one column named 'p' in {data}"
+    assert err.value.received == "2 of its columns have that name"
+    assert not (tmp_path / "o.csv").exists()

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from .._core.atomic import atomic_open
 from .._core.passthrough import check_csv_writable, text_column_types
-from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES
+from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES, refuse_repeated
 from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
 from .columns import numeric_array
@@ -240,6 +240,7 @@ def _check_names(names: list[str], pred: str, column: str, path: Path) -> None:
             f"it is not there; the columns are {names[:20]}",
             "name the column with preds= or logits=",
         )
+    refuse_repeated(names, [pred], str(path))
     if column in names:
         raise DataError(
             f"a new name for the recalibrated column (out_column={column!r})",
