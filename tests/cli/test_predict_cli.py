@@ -73,3 +73,18 @@ def test_a_nested_column_and_a_csv_out_are_refused_before_predicting(
     rc, _, _ = _cli(capsys, "predict", run, "--data", data, "--out", tmp_path / "n.parquet")
     assert rc == 0
     assert pq.read_table(tmp_path / "n.parquet")["tags"].to_pylist() == [[1, 2], [3]]
+
+
+@pytest.mark.parametrize(("delimiter", "problem"), [("é", "not an ASCII character"), ("ab", "")])
+def test_a_delimiter_the_reader_cannot_take_is_refused_as_every_command_refuses_it(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], delimiter: str, problem: str
+) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_text("x0,x1\n0.1,0.2\n")
+    received = f"received --delimiter {delimiter!r}" + (f", {problem}" if problem else "")
+    for command in (["predict", run], ["recalibrate", data]):
+        args = [*command, "--data", data, "--out", tmp_path / "o.csv", "--delimiter", delimiter]
+        line = _refused(*_cli(capsys, *args))
+        assert "error: --delimiter must be one character, or tab" in line
+        assert f"; {received}. write e.g. --delimiter ';' or --delimiter tab" in line
+        assert not (tmp_path / "o.csv").exists()

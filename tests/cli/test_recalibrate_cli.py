@@ -187,6 +187,10 @@ def test_report_folder_holds_the_map_and_the_figure(capsys, data):
             "already has a column 'p'",
         ),
         (
+            ["m.json", "--data", "preds.parquet", "--out", "o.csv", "--delimiter", "é"],
+            "received --delimiter 'é', not an ASCII character. write e.g. --delimiter ';'",
+        ),
+        (
             ["m.json", "--data", "dup.csv", "--out", "o.csv"],
             "one column named 'p' in dup.csv; 2 of its columns have that name. rename the "
             "repeated columns",

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcelab._core.tables import column_hint, table_kind
-from bcelab.errors import DataError
+from bcelab._core.tables import check_delimiter, column_hint, table_kind
+from bcelab.errors import DataError, OptionError
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,17 @@ def test_one_rule_for_the_tables_every_command_reads(
             discover([path])
     else:  # training, prediction and evaluation read the same names
         assert discover([path])[0][1] == {"text": "csv"}.get(kind, kind)
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "problem"),
+    [("é", "not an ASCII character"), ("\x00", "not an ASCII character"), ("\n", "a line break")],
+)
+def test_a_delimiter_the_csv_reader_cannot_take_is_refused(delimiter: str, problem: str) -> None:
+    """pyarrow's CSV reader takes one ASCII character, not a line break: anything else
+    is refused by name before a file is opened."""
+    with pytest.raises(OptionError, match="delimiter must be one character") as err:
+        check_delimiter(delimiter, fname="evaluate")
+    assert err.value.received == f"received delimiter={delimiter!r}, {problem}"
+    for ok in (",", ";", "\t", "|", "\x01", None):
+        assert check_delimiter(ok, fname="evaluate") == ok

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bcelab.errors import DataError
+from bcelab.errors import DataError, OptionError
 from bcelab.evaluation.recal_apply import recalibrate_file
 from bcelab.metrics import load_map
 
@@ -77,3 +77,11 @@ def test_a_repeated_prediction_column_is_refused_as_predict_refuses_it(
     assert err.value.expected == f"one column named 'p' in {data}"
     assert err.value.received == "2 of its columns have that name"
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_non_ascii_delimiter_is_refused_before_any_read(ids_csv: Path) -> None:
+    out = ids_csv.with_name("out.csv")
+    with pytest.raises(OptionError) as err:
+        recalibrate_file(IDENTITY, ids_csv, out, preds="p", delimiter="é")
+    assert err.value.received == "received delimiter='é', not an ASCII character"
+    assert not out.exists()

@@ -29,9 +29,11 @@ __all__ = [
     "PARQUET_SUFFIXES",
     "TEXT_SUFFIXES",
     "Label",
+    "check_delimiter",
     "check_positive_label",
     "column_hint",
     "default_delimiter",
+    "delimiter_problem",
     "describe_values",
     "format_value",
     "is_text_type",
@@ -63,6 +65,35 @@ def table_kind(path: str | os.PathLike[str]) -> str | None:
     for ext in COMPRESSED:
         name = name.removesuffix(ext)
     return "text" if name.endswith(TEXT_SUFFIXES) else None
+
+
+def delimiter_problem(sep: str) -> str | None:
+    """Why pyarrow's CSV reader cannot split fields at the one character ``sep`` (it
+    takes an ASCII character other than a line break), or None when it can."""
+    if sep in ("\r", "\n"):
+        return "a line break"
+    if not 0 < ord(sep) < 128:
+        return "not an ASCII character"
+    return None
+
+
+def check_delimiter(delimiter: object, *, fname: str) -> str | None:
+    """The CSV separator: None (tab for ``.tsv``, else comma) or one ASCII character."""
+    if delimiter is None:
+        return None
+    if isinstance(delimiter, str) and len(delimiter) == 1:
+        problem = delimiter_problem(delimiter)
+        if problem is None:
+            return delimiter
+        received = f"received delimiter={delimiter!r}, {problem}"
+    else:
+        received = f"received delimiter={delimiter!r}"
+    raise OptionError(
+        f"{fname}: delimiter must be one character (the CSV field separator), ASCII and "
+        "not a line break",
+        received,
+        "pass delimiter='\\t' for tab-separated files, or leave it out (tab for .tsv, else comma)",
+    )
 
 
 def default_delimiter(path: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._core.tables import delimiter_problem
 from ..errors import DataError, OptionError
 from .numbers import whole_number
 
@@ -150,14 +151,17 @@ def check_checkpoint_every(value: int | None) -> int | None:
 
 
 def check_delimiter(text: str | None) -> str | None:
-    """``--delimiter``: one character, or a name (tab, comma, semicolon, space)."""
+    """``--delimiter``: one ASCII character (not a line break), or a name (tab, comma,
+    semicolon, space)."""
     if text is None:
         return None
     sep = _DELIMITERS.get(text.lower(), text)
-    if len(sep) != 1:
+    problem = delimiter_problem(sep) if len(sep) == 1 else None
+    if len(sep) != 1 or problem is not None:
         raise OptionError(
-            "--delimiter must be one character, or tab",
-            f"received --delimiter {text!r}",
+            "--delimiter must be one character, or tab"
+            + ("" if problem is None else ": an ASCII character other than a line break"),
+            f"received --delimiter {text!r}" + ("" if problem is None else f", {problem}"),
             "write e.g. --delimiter ';' or --delimiter tab",
         )
     return sep

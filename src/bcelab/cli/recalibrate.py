@@ -18,11 +18,10 @@ from pathlib import Path
 
 from .._core.display import count_of
 from ..errors import DataError, OptionError
+from .flags import check_delimiter
 from .output import check_file
 
 __all__ = ["Config", "add_arguments", "config_from_args", "execute"]
-
-_DELIMITERS = {"tab": "\t", "\\t": "\t"}
 
 
 @dataclass(frozen=True)
@@ -94,13 +93,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     ):
         if value is not None and not value:
             raise OptionError(f"{flag} must name a column", "received ''", f"write {flag} COL")
-    delimiter = None if ns.delimiter is None else _DELIMITERS.get(ns.delimiter, ns.delimiter)
-    if delimiter is not None and len(delimiter) != 1:
-        raise OptionError(
-            "--delimiter must be one character, or tab",
-            f"received --delimiter {ns.delimiter!r}",
-            "write e.g. --delimiter ';' or --delimiter tab",
-        )
+    delimiter = check_delimiter(ns.delimiter)
     _check_map(ns.fitted)
     check_file(ns.out, "--out", "recalibrated.parquet")
     check_paths(ns.data, ns.out, overwrite=ns.overwrite)

@@ -20,6 +20,7 @@ from .._core.options import (
     check_seed,
 )
 from .._core.replicates import MAX_REPLICATES, check_confidence, check_enough_replicates
+from .._core.tables import check_delimiter
 from ..errors import EmptyReductionError, OptionError
 from ..metrics import PairedBootstrapStats
 from ..metrics.stats import STRICT_HINT
@@ -30,7 +31,7 @@ from .local_engine import ProgressFn, default_threads
 from .run_options import check_engine_options, progress_callable
 from .runner import open_runner
 from .segment_keys import segment_order
-from .sources import Planned, check_delimiter, check_source_kind, plan_source, run_planned
+from .sources import Planned, check_source_kind, plan_source, run_planned
 from .tasks import Plan, UnitResult
 from .warmup import compile_paired_kernels
 

@@ -18,6 +18,7 @@ from .._core.options import (
     check_clip,
 )
 from .._core.reducing import weight_total_error
+from .._core.tables import check_delimiter
 from ..errors import DomainError, EmptyReductionError, OptionError
 from ..metrics import BinaryStats, CalibrationDecomposition, decompose_stats
 from ..metrics.compute import check_calibration_bins, check_threshold, undefined_metrics
@@ -31,7 +32,7 @@ from .row_progress import RowProgressBar
 from .run_options import ENGINES, check_engine_options, progress_callable
 from .runner import Runner, open_runner
 from .segment_keys import segment_order
-from .sources import check_delimiter, check_source_kind, plan_source, run_planned
+from .sources import check_source_kind, plan_source, run_planned
 from .tasks import Plan, UnitResult
 from .warmup import compile_metric_kernels
 

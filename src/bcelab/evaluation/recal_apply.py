@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from .._core.atomic import atomic_open
 from .._core.passthrough import check_csv_writable, text_column_types
-from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES, refuse_repeated
+from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES, check_delimiter, refuse_repeated
 from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
 from .columns import numeric_array
@@ -204,11 +204,12 @@ def recalibrate_file(
     ``.pq``) or ``.csv``/``.tsv``; it must not exist unless ``overwrite=True``.
     ``delimiter``: the input CSV's separator (default: tab for ``.tsv``, else comma).
     """
+    sep = check_delimiter(delimiter, fname="recalibrate_file")
     path, kind, target = check_paths(data, out, overwrite=overwrite)
     recal_map, named = load_fitted(fitted)
     name, is_logit = _prediction(preds, logits, named)
     try:
-        schema, batches = _batches(path, kind, delimiter, name)
+        schema, batches = _batches(path, kind, sep, name)
     except (pa.ArrowException, OSError) as e:  # CSV; a Parquet file's are DataErrors already
         raise DataError(
             f"a readable {kind} file at {path}", str(e).splitlines()[0], "check the file"

@@ -1,7 +1,7 @@
 """Where the rows come from, shared by ``evaluate`` and ``compare``: paths, tables, streams.
 
-:func:`check_source_kind` and :func:`check_delimiter` check the source options at the
-door; :func:`plan_source` cuts the source into units (files, row groups, table slices,
+:func:`check_source_kind` checks the source at the door (the delimiter is checked by
+:func:`bcelab._core.tables.check_delimiter`); :func:`plan_source` cuts the source into units (files, row groups, table slices,
 or a stream's units as they come) and :func:`run_planned` runs them on a
 :class:`~bcelab.evaluation.runner.Runner`.
 """
@@ -20,7 +20,7 @@ from .runner import Runner, source_units
 from .tables import describe, source_kind, stream_units, to_arrow
 from .tasks import Plan, UnitResult
 
-__all__ = ["Planned", "check_delimiter", "check_source_kind", "plan_source", "run_planned"]
+__all__ = ["Planned", "check_source_kind", "plan_source", "run_planned"]
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,6 @@ def check_source_kind(source: object, engine: str, *, fname: str) -> str:
             "write it to Parquet for Dask, or pass a pyarrow Table",
         )
     return kind
-
-
-def check_delimiter(delimiter: object, *, fname: str) -> str | None:
-    """The CSV separator: None (tab for ``.tsv``, else comma) or one character."""
-    if delimiter is None or (isinstance(delimiter, str) and len(delimiter) == 1):
-        return delimiter
-    raise OptionError(
-        f"{fname}: delimiter must be one character (the CSV field separator)",
-        f"received delimiter={delimiter!r}",
-        "pass delimiter='\\t' for tab-separated files, or leave it out (tab for .tsv, else comma)",
-    )
 
 
 def plan_source(
