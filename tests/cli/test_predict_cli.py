@@ -88,3 +88,16 @@ def test_a_delimiter_the_reader_cannot_take_is_refused_as_every_command_refuses_
         assert "error: --delimiter must be one character, or tab" in line
         assert f"; {received}. write e.g. --delimiter ';' or --delimiter tab" in line
         assert not (tmp_path / "o.csv").exists()
+
+
+def test_the_out_separator_follows_its_extension_not_the_input_delimiter(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_text("id;x0;x1\n7;0.1;0.2\n")
+    for name, sep in (("o.tsv", "\t"), ("o.csv", ",")):
+        out = tmp_path / name
+        rc, _, _ = _cli(capsys, "predict", run, "--data", data, "--out", out, "--delimiter", ";")
+        assert rc == 0
+        header = out.read_text().splitlines()[0]
+        assert header == sep.join(f'"{c}"' for c in ("id", "x0", "x1", "logit", "pred"))

@@ -61,7 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--delimiter",
         metavar="CHAR",
-        help="CSV field separator: one character, or tab (default: tab for .tsv, else comma)",
+        help="field separator of a CSV --data: one character, or tab (default: tab for .tsv, "
+        "else comma); a CSV --out is separated by tabs for .tsv, else commas",
     )
 
 
@@ -118,7 +119,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
 def execute(cfg: Config) -> int:
     t0 = time.perf_counter()
     table = predict(cfg.run, cfg.data, seed=cfg.seed, delimiter=cfg.delimiter)
-    write_predictions(table, cfg.out, delimiter=cfg.delimiter)
+    write_predictions(table, cfg.out)  # separated by --out's extension: tab for .tsv
     seed = "" if cfg.seed is None else f" (seed {cfg.seed})"
     print(
         f"wrote {cfg.out}: {count_of(table.num_rows, 'row', grouped=True)} with logit and pred from {cfg.run}{seed} "

@@ -303,7 +303,11 @@ def output_kind(path: str | Path) -> str | None:
 
 @needs_extras("bcelab.train.write_predictions", TRAINING)
 def write_predictions(table: Any, path: str | Path, /, *, delimiter: str | None = None) -> Path:
-    """Write a table atomically as Parquet (``.parquet``) or CSV (``.csv``; ``.tsv``: tabs)."""
+    """Write a table atomically as Parquet (``.parquet``) or CSV (``.csv``; ``.tsv``: tabs).
+
+    ``delimiter``: the separator of a CSV file, when it is to be other than the one its
+    extension names (tab for ``.tsv``, else comma).
+    """
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
     check_instance(
