@@ -179,7 +179,20 @@ def test_report_folder_holds_the_map_and_the_figure(capsys, data):
     ("args", "message"),
     [
         (["nowhere.json", "--data", "preds.parquet", "--out", "o.parquet"], "RUN_OR_FIT must name"),
-        (["m.json", "--data", "missing.parquet", "--out", "o.parquet"], "--data must name"),
+        (
+            ["m.json", "--data", "missing.parquet", "--out", "o.parquet"],
+            "--data must name one Parquet or CSV file (.parquet, .parq, .pq, .csv, ",
+        ),
+        (
+            ["rep", "--data", "preds.parquet", "--out", "o.parquet"],
+            "rep has no map.json. pass the --save-map FILE or the --report DIR of "
+            "`bcelab eval --recalibrate METHOD`",
+        ),
+        (
+            ["iso.json", "--data", "preds.parquet", "--out", "o.parquet", "--pred", "p"],
+            "is below value 0 (0.9). fit the map again with "
+            "`bcelab eval --recalibrate isotonic --save-map FILE`",
+        ),
         (["m.json", "--data", "preds.parquet", "--out", "o.txt"], "--out must end in one of"),
         (["m.json", "--data", "preds.parquet", "--out", "o.csv", "--pred", "nah"], "'nah'"),
         (
@@ -213,12 +226,23 @@ def test_recalibrate_errors(capsys, data, monkeypatch, args, message):
         )
     )
     (data / "dup.csv").write_text("p,p\n0.2,0.3\n")
+    (data / "rep").mkdir()
+    (data / "iso.json").write_text(
+        json.dumps(
+            {
+                "method": "isotonic",
+                "version": 1,
+                "params": {"edges": [0, 0.5, 1], "values": [0.9, 0.1]},
+            }
+        )
+    )
     (data / "bare.json").write_text(
         json.dumps({"method": "temperature", "version": 1, "params": {"temperature": 2.0}})
     )
     rc, out, err = _run(capsys, "recalibrate", *args)
     assert rc == 2 and out == ""
     assert message in err and "Traceback" not in err
+    assert not re.search(r"\b[a-z_]+=|\w\(", err), err  # flags, not Python arguments or calls
     assert not (data / "o.csv").exists() and not (data / "o.parquet").exists()
 
 
@@ -242,7 +266,7 @@ def test_recalibrate_names_the_file_row_of_a_bad_probability(capsys, tmp_path):
     assert rc == 2 and text == "" and "Traceback" not in err
     assert f"1.5 at row {at})" in err and f"rows {BATCH_ROWS}-{n - 1}" in err
     assert err.startswith("bcelab recalibrate: error: probabilities must lie in [0, 1]")
-    assert "Map.apply" not in err and "add --logit;" in err  # the command's words
+    assert "Map.apply" not in err and "pass --logit p;" in err  # the command's words
     assert not out.exists()
 
 

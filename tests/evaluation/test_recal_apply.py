@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bcelab.errors import DataError, OptionError
-from bcelab.evaluation.recal_apply import recalibrate_file
+from bcelab.errors import DataError, DomainError, OptionError
+from bcelab.evaluation.recal_apply import load_fitted, recalibrate_file
 from bcelab.metrics import load_map
 
 IDENTITY = {"method": "platt", "version": 1, "params": {"a": 1.0, "b": 0.0}}
@@ -85,3 +85,41 @@ def test_a_non_ascii_delimiter_is_refused_before_any_read(ids_csv: Path) -> None
         recalibrate_file(IDENTITY, ids_csv, out, preds="p", delimiter="é")
     assert err.value.received == "received delimiter='é', not an ASCII character"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("named", "fix"),
+    [
+        ({}, "pass logits='p'"),  # the map names the column
+        ({"preds": "p"}, "name the column with logits='p' instead of preds='p'"),
+    ],
+)
+def test_probabilities_outside_0_1_point_to_logits_with_the_column(
+    tmp_path: Path, named: dict[str, str], fix: str
+) -> None:
+    """logits= of recalibrate_file takes the column's name, not True."""
+    data = tmp_path / "bad.csv"
+    data.write_text("p\n0.5\n1.5\n")
+    fitted = {**IDENTITY, "columns": {"pred": "p"}}
+    with pytest.raises(DomainError) as err:
+        recalibrate_file(fitted, data, tmp_path / "o.csv", **named)
+    assert (
+        err.value.fix == f"if these are logits (raw scores), {fix}; otherwise apply a sigmoid first"
+    )
+    assert "logits=True" not in str(err.value)
+
+
+def test_a_missing_data_file_names_what_is_read(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        recalibrate_file(IDENTITY, tmp_path / "missing.csv", tmp_path / "o.csv", preds="p")
+    assert err.value.expected.startswith("data must name one Parquet or CSV file (.parquet, ")
+    assert "folder" not in err.value.expected
+
+
+def test_a_report_folder_without_a_map_says_which_folder_holds_one(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        load_fitted(tmp_path)
+    assert err.value.fix == (
+        "pass the map JSON file, or a folder written by write_report for an evaluation "
+        "with recalibrate="
+    )

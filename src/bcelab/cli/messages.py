@@ -167,6 +167,15 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
             "written by `bcelab eval --recalibrate METHOD --save-map FILE`",
         ),
         ("a map saved by RecalibrationMap.save does not name it", "this map does not name it"),
+        (
+            "pass the map JSON file, or a folder written by write_report for an evaluation "
+            "with recalibrate=",
+            "pass the --save-map FILE or the --report DIR of `bcelab eval --recalibrate METHOD`",
+        ),
+        (
+            "fit the map with fit_isotonic(stats) or save it with IsotonicMap.save",
+            "fit the map again with `bcelab eval --recalibrate isotonic --save-map FILE`",
+        ),
     ),
     "compare": (
         *_DELIMITERS,

@@ -89,7 +89,8 @@ def load_fitted(source: object) -> tuple[RecalibrationMap, dict[str, str]]:
             raise DataError(
                 f"a report folder written with a recalibration (it holds {MAP_FILE})",
                 f"{path} has no {MAP_FILE}",
-                "pass the map JSON file, or a report of an evaluation with recalibrate=",
+                "pass the map JSON file, or a folder written by write_report for an "
+                "evaluation with recalibrate=",
             )
         path = path / MAP_FILE
     fitted = load_map(path)  # errors name the file
@@ -141,9 +142,12 @@ def _writer_kind(out: Path) -> str:
 def check_paths(data: object, out: object, *, overwrite: bool) -> tuple[Path, str, Path]:
     """The input file and its kind (``'parquet'`` or ``'csv'``) and the output path."""
     src = Path(data)  # type: ignore[arg-type]
+    one_file = f"one Parquet or CSV file ({', '.join(PARQUET_SUFFIXES + CSV_SUFFIXES)})"
+    if not src.exists():
+        raise DataError(f"data must name {one_file}", f"{src} does not exist", "check the path")
     if src.is_dir():
         raise DataError(
-            f"data must be one Parquet or CSV file ({PARQUET_SUFFIXES + CSV_SUFFIXES})",
+            f"data must be {one_file}",
             f"{src} is a folder",
             "pass one file; run once per file for a folder",
         )
@@ -219,6 +223,7 @@ def recalibrate_file(
         parquet = target.with_suffix(".parquet")
         check_csv_writable(schema, str(path), f"write a Parquet file instead: out='{parquet}'")
     field = pa.field(out_column, pa.float64())
+    advice = _logit_advice(name, preds)
     rows = 0
     with atomic_open(target, "wb") as fh:
         writer = _writer(target, fh, schema.append(field))
@@ -226,7 +231,7 @@ def recalibrate_file(
             for rb in _read(batches, path):
                 where = f"{path}, rows {rows}-{rows + rb.num_rows - 1}"
                 p = numeric_array(rb.column(name), name, where)
-                q = _apply(recal_map, p, is_logit, where, rows)
+                q = _apply(recal_map, p, is_logit, where, rows, advice)
                 writer.write_batch(rb.append_column(field, pa.array(q, mask=np.isnan(q))))
                 rows += rb.num_rows
         finally:
@@ -266,16 +271,31 @@ def _read(batches: Iterator[Any], path: Path) -> Iterator[pa.RecordBatch]:
         yield rb
 
 
+def _logit_advice(name: str, preds: str | None) -> str:
+    """How to read the column ``name`` as logits: ``logits=`` of this function takes the
+    column's name (where the map's ``apply`` takes ``logits=True``)."""
+    if preds is None:  # the map named the column
+        return f"pass logits={name!r}"
+    return f"name the column with logits={name!r} instead of preds={name!r}"
+
+
 def _apply(
-    recal_map: RecalibrationMap, p: np.ndarray, logits: bool, where: str, first_row: int
+    recal_map: RecalibrationMap,
+    p: np.ndarray,
+    logits: bool,
+    where: str,
+    first_row: int,
+    advice: str,
 ) -> np.ndarray:
     """The map applied to a batch whose first row is the file's row ``first_row``; an
-    error names the file's row."""
+    error names the file's row, and ``advice`` (:func:`_logit_advice`) is its fix for
+    probabilities that look like logits."""
     try:
         return recal_map.apply(p, logits=logits)
     except BCELabError as e:
         received = e.received_at(f"row {first_row + (e.row or 0)}")
-        raise type(e)(e.expected, f"{received} (in {where})", e.fix) from None
+        fix = e.fix.replace("pass logits=True", advice)
+        raise type(e)(e.expected, f"{received} (in {where})", fix) from None
 
 
 def _writer(target: Path, fh: Any, schema: pa.Schema) -> Any:
