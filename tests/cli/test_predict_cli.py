@@ -50,6 +50,9 @@ def test_the_other_columns_of_a_csv_are_copied_as_written(
     assert rows[0] == '"id","x0","x1","flag","logit","pred"'
     assert rows[1].startswith('"00042",0.1,0.2,"True",')
     assert rows[2].startswith('"12345678901234567891",0.3,0.4,"False",')
+    rc, _, _ = _cli(capsys, "predict", run, "--data", data, "--out", tmp_path / "o.parquet")
+    assert rc == 0  # to Parquet: the types pyarrow infers
+    assert pq.read_table(tmp_path / "o.parquet")["flag"].to_pylist() == [True, False]
 
 
 def test_a_nested_column_and_a_csv_out_are_refused_before_predicting(

@@ -343,14 +343,17 @@ def test_a_run_trained_on_a_feature_named_pred_says_to_train_again(
 def test_the_other_columns_of_a_csv_are_kept_as_written(
     run: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """An id with leading zeros or more digits than a float holds, and True/False: read
-    as text; the features and the target (which `bcelab eval` reads) as numbers."""
+    """With as_written=True (`bcelab predict` to a CSV file), an id with leading zeros or
+    more digits than a float holds, and True/False: read as text; the features and the
+    target (which `bcelab eval` reads) as numbers.  By default every type is inferred."""
     folder, _ = run
     path = tmp_path / "ids.csv"
     path.write_text(
         "id,f1,f2,flag,label\n00042,0.5,10.0,True,1\n12345678901234567891,-0.5,9.0,False,0\n"
     )
-    table = predict(folder, path)
+    inferred = predict(folder, path)
+    assert inferred["flag"].to_pylist() == [True, False] and inferred["id"][0].as_py() == 42
+    table = predict(folder, path, as_written=True)
     assert table["id"].to_pylist() == ["00042", "12345678901234567891"]
     assert table["flag"].to_pylist() == ["True", "False"]
     assert table["label"].to_pylist() == [1, 0]

@@ -118,7 +118,11 @@ def config_from_args(ns: argparse.Namespace) -> Config:
 
 def execute(cfg: Config) -> int:
     t0 = time.perf_counter()
-    table = predict(cfg.run, cfg.data, seed=cfg.seed, delimiter=cfg.delimiter)
+    # a text --out gets the other columns as written; a Parquet --out their inferred types
+    as_written = output_kind(cfg.out) == "text"
+    table = predict(
+        cfg.run, cfg.data, seed=cfg.seed, delimiter=cfg.delimiter, as_written=as_written
+    )
     write_predictions(table, cfg.out)  # separated by --out's extension: tab for .tsv
     seed = "" if cfg.seed is None else f" (seed {cfg.seed})"
     print(

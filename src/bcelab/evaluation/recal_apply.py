@@ -3,9 +3,10 @@
 :func:`recalibrate_file` streams a Parquet or CSV file in record batches, applies the
 map to the prediction column, and writes every input column plus the recalibrated
 probability (``pred_recalibrated`` unless ``out_column=`` says otherwise; null where the
-prediction is missing) to Parquet or CSV, chosen by the output's extension.  The other
-columns of a CSV input are read as text and copied as written (ids keep their leading
-zeros and every digit).  The output
+prediction is missing) to Parquet or CSV, chosen by the output's extension.  For a CSV
+output the other columns of a CSV input are read as text and copied as written (ids keep
+their leading zeros and every digit); for a Parquet output they get the types pyarrow
+infers, as any CSV read into Parquet.  The output
 is written to a temporary file beside it and renamed when complete.
 
 The map comes from :meth:`bcelab.metrics.RecalibrationMap.save`, from
@@ -167,11 +168,12 @@ def check_paths(data: object, out: object, *, overwrite: bool) -> tuple[Path, st
 
 
 def _batches(
-    path: Path, kind: str, delimiter: str | None, pred: str
+    path: Path, kind: str, delimiter: str | None, pred: str, *, as_written: bool
 ) -> tuple[pa.Schema, Iterator[Any]]:
     """The file's schema and its batches; an empty or unreadable file is the evaluation's
-    :class:`DataError` (the same checks and words as ``bcelab eval``).  Of a CSV file,
-    every column but ``pred`` is read as text, as written, to be copied unchanged."""
+    :class:`DataError` (the same checks and words as ``bcelab eval``).  Of a CSV file
+    with ``as_written`` (a CSV output), every column but ``pred`` is read as text, as
+    written, to be copied unchanged; else every column's type is inferred."""
     if kind == "parquet":
         # every column is read: through the reader's buffer, so memory stays bounded
         pf = open_parquet(str(path), buffered=True)
@@ -185,7 +187,9 @@ def _batches(
     reader = pacsv.open_csv(
         path,
         parse_options=pacsv.ParseOptions(delimiter=sep),
-        convert_options=pacsv.ConvertOptions(column_types=text_column_types(names, {pred})),
+        convert_options=pacsv.ConvertOptions(
+            column_types=text_column_types(names, {pred}) if as_written else {}
+        ),
     )
     return reader.schema, iter(reader)
 
@@ -207,19 +211,22 @@ def recalibrate_file(
     (default: the one the map names).  ``out`` ends in ``.parquet`` (also ``.parq``,
     ``.pq``) or ``.csv``/``.tsv``; it must not exist unless ``overwrite=True``.
     ``delimiter``: the input CSV's separator (default: tab for ``.tsv``, else comma).
+    From a CSV input to a CSV ``out`` the other columns are copied as written (read as
+    text); to a Parquet ``out`` they get the types pyarrow infers.
     """
     sep = check_delimiter(delimiter, fname="recalibrate_file")
     path, kind, target = check_paths(data, out, overwrite=overwrite)
     recal_map, named = load_fitted(fitted)
     name, is_logit = _prediction(preds, logits, named)
+    csv_out = _writer_kind(target) == "csv"
     try:
-        schema, batches = _batches(path, kind, sep, name)
+        schema, batches = _batches(path, kind, sep, name, as_written=csv_out)
     except (pa.ArrowException, OSError) as e:  # CSV; a Parquet file's are DataErrors already
         raise DataError(
             f"a readable {kind} file at {path}", str(e).splitlines()[0], "check the file"
         ) from None
     _check_names(schema.names, name, out_column, path)
-    if _writer_kind(target) == "csv":
+    if csv_out:
         parquet = target.with_suffix(".parquet")
         check_csv_writable(schema, str(path), f"write a Parquet file instead: out='{parquet}'")
     field = pa.field(out_column, pa.float64())

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._core.atomic import atomic_open
 from .._core.extras import TRAINING, needs_extras
-from .._core.options import check_instance, check_path, check_seed
+from .._core.options import check_bool, check_instance, check_path, check_seed
 from .._core.passthrough import check_csv_writable
 from .._core.tables import COMPRESSED, column_hint, refuse_repeated, table_kind
 from ..errors import DataError, OptionError, ShapeError
@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 _BATCH = 1 << 16
+
+_AS_WRITTEN = "pass as_written=True to copy the other columns of a CSV file as text, else False"
 
 
 def predictor_dict(spec: MLPSpec, ds: Dataset, seeds: list[int]) -> dict[str, Any]:
@@ -132,12 +134,13 @@ def load_predictor(run: str | Path, /) -> Predictor:
 
 
 def _as_table(
-    data: Any, delimiter: str | None, features: tuple[str, ...], target: str
+    data: Any, delimiter: str | None, features: tuple[str, ...], target: str, as_written: bool
 ) -> tuple[Any, str]:
     """A pyarrow Table (and a name for messages) from a path, a table, a dict of columns,
     or a 2-D array whose columns are ``features`` in the training data's order.  Of a
-    text file, the features and the ``target`` (the labels ``bcelab eval`` reads) are
-    read as numbers, every other column as text."""
+    text file with ``as_written``, the features and the ``target`` (the labels ``bcelab
+    eval`` reads) are read as numbers, every other column as text; else every column's
+    type is inferred."""
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
     if isinstance(data, np.ndarray):
@@ -159,7 +162,8 @@ def _as_table(
             )
         return pa.table({f: data[:, j] for j, f in enumerate(features)}), "the array"
     if isinstance(data, str | os.PathLike):
-        return read_table(Path(data), delimiter=delimiter, numbers={*features, target}), str(data)
+        numbers = {*features, target} if as_written else None
+        return read_table(Path(data), delimiter=delimiter, numbers=numbers), str(data)
     if isinstance(data, pa.Table):
         return data, "the table"
     if isinstance(data, pa.RecordBatch):
@@ -266,7 +270,13 @@ def _features(tab: Any, p: Predictor, source: str) -> np.ndarray:
 
 @needs_extras("bcelab.train.predict", TRAINING)
 def predict(
-    run: str | Path, data: Any, /, *, seed: int | None = None, delimiter: str | None = None
+    run: str | Path,
+    data: Any,
+    /,
+    *,
+    seed: int | None = None,
+    delimiter: str | None = None,
+    as_written: bool = False,
 ) -> Any:
     """The rows of ``data`` with ``logit`` and ``pred`` columns from the model of ``run``.
 
@@ -279,17 +289,19 @@ def predict(
             columns of the returned table are then named after them).
         seed: which seed's model of a many-seed run (default: the first seed).
         delimiter: the field separator of a CSV file (default: tab for ``.tsv``, else comma).
+        as_written: of a CSV/TSV file, read the columns other than the features and the
+            training data's target as text, as written (an id keeps its leading zeros and
+            every digit), to write them back to a text file unchanged (``bcelab predict``
+            with a CSV ``--out``); default: every column's type is inferred.
 
     Returns:
         A ``pyarrow.Table``: every input column, then ``logit`` and ``pred`` (float64).
-        Of a CSV/TSV file, the columns other than the features and the training data's
-        target are read as text, as written (an id keeps its leading zeros and every
-        digit).
     """
     import pyarrow as pa  # optional dependency (bcelab[eval])
 
     p = load_predictor(run)
-    tab, source = _as_table(data, delimiter, p.table.features, p.table.target)
+    as_written = check_bool(as_written, name="as_written", fname="predict", hint=_AS_WRITTEN)
+    tab, source = _as_table(data, delimiter, p.table.features, p.table.target, as_written)
     z = p.logits(_features(tab, p, source), seed=seed, source=source)[:, 0].astype(np.float64)
     return tab.append_column("logit", pa.array(z)).append_column("pred", pa.array(sigmoid(z)))
 
