@@ -172,6 +172,26 @@ def test_docs_example_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
+@pytest.mark.skipif("jax" not in BACKENDS, reason="jax is not installed")
+def test_clip_trains_on_the_jax_backend() -> None:
+    # model.fit traces the loss with jax.jit: clip=1e-7 used to raise
+    # ConcretizationTypeError there (the clip's ends were read back from traced arrays)
+    code = (
+        "import numpy as np, keras, bcelab.keras as bk\n"
+        "keras.utils.set_random_seed(0)\n"
+        "x = np.random.default_rng(0).normal(size=(64, 3)).astype('float32')\n"
+        "y = (x[:, :1] > 0).astype('float32')\n"
+        "m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation='sigmoid')])\n"
+        "m.compile(optimizer=keras.optimizers.SGD(0.5), loss=bk.BinaryCrossentropy(clip=1e-7))\n"
+        "loss = m.fit(x, y, epochs=3, batch_size=16, verbose=0).history['loss']\n"
+        "assert np.isfinite(loss).all() and loss[-1] < loss[0], loss\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=_env("jax"), capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("tensorflow") is not None, reason="TensorFlow is installed here"
 )

@@ -9,6 +9,7 @@ Options are checked by the callers, at the door (:mod:`bcelab._core.options`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "keep_mask",
     "pos_weight_array",
     "prepare",
+    "round_to_format",
     "shield",
 ]
 
@@ -212,12 +214,17 @@ def clip_bound(xp: Any, clip: object, in_dtype: Any, *, fname: str) -> tuple[flo
     loss is the same whether it is then computed in float32 (JAX without x64) or in
     float64 (NumPy, PyTorch): for float32 input ``1 - 1e-7`` is 0.99999988, as in Keras.
     ``1 - eps`` must stay below 1 and ``eps`` above 0 in that dtype.
+
+    The rounding is done on the host from the dtype's ``finfo``, with no array: under
+    ``jax.jit``, ``torch.compile`` and ``torch.func`` an array made here is traced, and
+    reading its value back would fail (JAX) or break the graph (``torch.compile``).
     """
     eps = check_clip(clip, fname=fname)
     if eps is None:
         return None
-    lo = float(xp.asarray(eps, dtype=in_dtype))
-    hi = float(xp.asarray(1.0 - eps, dtype=in_dtype))
+    info = xp.finfo(in_dtype)
+    lo = round_to_format(eps, info)
+    hi = round_to_format(1.0 - eps, info)
     if not hi < 1.0 or lo == 0.0:
         raise OptionError(
             f"{fname}: 1 - clip must be representable below 1 in the input dtype",
@@ -226,3 +233,19 @@ def clip_bound(xp: Any, clip: object, in_dtype: Any, *, fname: str) -> tuple[flo
             "to bce_with_logits, which needs no clip",
         )
     return lo, hi
+
+
+def round_to_format(x: float, info: Any) -> float:
+    """The number ``x`` in ``[0, 1)`` rounded to the nearest value of the binary float
+    format that ``info`` (a ``finfo`` of NumPy, PyTorch or JAX) describes, ties to even:
+    what ``asarray(x, dtype=...)`` stores, computed in Python.
+
+    A format with ``nmant`` fraction bits spaces its values ``2**(e - 1 - nmant)`` apart
+    in ``[2**(e - 1), 2**e)``, and ``2**(emin - nmant)`` apart among the subnormals below
+    its smallest normal number ``tiny = 2**emin``.
+    """
+    nmant = 1 - math.frexp(float(info.eps))[1]  # eps = 2**-nmant = 0.5 * 2**(1 - nmant)
+    emin = math.frexp(float(info.tiny))[1] - 1
+    e = math.frexp(x)[1]  # x = m * 2**e with 0.5 <= m < 1
+    q = max(e - 1 - nmant, emin - nmant)  # the spacing's exponent
+    return math.ldexp(round(math.ldexp(x, -q)), q)  # round(): ties to even, as IEEE
