@@ -22,8 +22,9 @@ transforms (functorch-wrapped tensors), forward-mode AD, an active
 
 Values the kernel flags (NaN, targets or probabilities outside [0, 1], invalid weights)
 go to the reference path inside :func:`bcelab.kernels.fused_bce`, which raises the
-core's documented error.  Second derivatives (``create_graph=True``) and a second
-backward through a retained graph differentiate the core's analytic gradient
+core's documented error.  A second backward through a retained graph runs the kernel
+again (the handed-over gradient is gone), so every backward gives the same bits.  Second
+derivatives (``create_graph=True``) differentiate the core's analytic gradient
 (:func:`bcelab.bce_with_logits_grad` / :func:`bcelab.bce_grad`) instead of the saved one.
 """
 
@@ -133,16 +134,25 @@ class _FusedBCE(torch.autograd.Function):
         s = float(grad_output.detach())  # the loss is 0-d; its gradient may itself be recorded
         if ctx.scale is not None:
             ctx.scale.seen(s)
-        if g is None or torch.is_grad_enabled():
-            # a second backward (retain_graph) or create_graph: the core's analytic
-            # gradient, differentiable with respect to x (and grad_output)
+        if torch.is_grad_enabled():
+            # create_graph: the core's analytic gradient, differentiable with respect to x
+            # (and grad_output)
             x, y, w = ctx.saved_tensors
             g = _analytic_grad(x, y, w, ctx.opts)
             if grad_output.requires_grad or s != 1.0:
                 g = grad_output * g
             return g, None, None, None, None
-        if s != ctx.factor:  # (when the forward pass guessed the factor: nothing to do)
-            exact = math.isfinite(s)
+        exact = math.isfinite(s)
+        if g is None:
+            # a second backward through a retained graph: the kernel writes the gradient
+            # again, the same bits as the one handed over (torch.autograd.gradcheck
+            # compares them); the new buffer is no one else's either
+            x, y, w = ctx.saved_tensors
+            g = fused.gradient_buffer(x)
+            fused.run_kernel(x, y, w, ctx.opts, True, grad_scale=s if exact else 1.0, out=g)
+            if not exact:
+                fused.scale_in_place(g, grad_output)
+        elif s != ctx.factor:  # (when the forward pass guessed the factor: nothing to do)
             if ctx.factor != 1.0:  # a wrong guess: the kernel writes the gradient again
                 x, y, w = ctx.saved_tensors
                 fused.run_kernel(x, y, w, ctx.opts, True, grad_scale=s if exact else 1.0, out=g)
