@@ -107,7 +107,9 @@ def sigmoid_focal_loss(
 
     Same signature and shape as optax's (``alpha=None``: no class weighting), computed by
     :func:`bcelab.focal_with_logits`, with the modulating factor in log space: finite
-    gradients for every finite logit, also for ``gamma < 1``.
+    gradients for every finite logit, also for ``gamma < 1``.  As in optax, ``alpha`` may
+    be an argument of a ``jax.jit`` function (traced; its range is then not checked);
+    ``gamma`` chooses formulas and must be a number: static under ``jax.jit``.
     """
     where = "bcelab.jax.sigmoid_focal_loss"
     _check(logits, labels, logits=True, where=where)

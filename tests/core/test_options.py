@@ -44,3 +44,25 @@ def test_check_bool_takes_python_and_numpy_bools_only() -> None:
     for v in ("False", "yes", 0, 1, 1.0, None, np.array([0, 0]), np.array(True)):
         with pytest.raises(OptionError, match="f: flag must be True or False; received flag="):
             check_bool(v, name="flag", fname="f", hint="h")
+
+
+def test_alpha_may_be_traced_under_jax_jit() -> None:
+    # alpha only scales the focal loss: a jit argument (as optax takes it) is used as it
+    # is; it used to be refused as "alpha must be a number in [0, 1]; received JitTracer"
+    import bcelab
+
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    x, y = jnp.array([-2.0, 0.3, 4.0, -0.5]), jnp.array([1.0, 0.0, 1.0, 0.25])
+    for fn in (bcelab.focal_with_logits, bcelab.focal_with_logits_grad):
+        got = jax.jit(lambda z, t, a, fn=fn: fn(z, t, gamma=2.0, alpha=a))(x, y, 0.25)
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(fn(x, y, alpha=0.25)))
+    p = jax.nn.sigmoid(x)
+    got = jax.jit(lambda q, t, a: bcelab.focal(q, t, alpha=a, reduction="sum"))(
+        p, y, jnp.float32(0.9)
+    )
+    np.testing.assert_array_equal(got, bcelab.focal(p, y, alpha=0.9, reduction="sum"))
+    # not a number even when traced: an array of several, or a bool
+    for bad in (jnp.array([0.25, 0.5]), jnp.array(True)):
+        with pytest.raises(OptionError, match=r"alpha must be a number in \[0, 1\]"):
+            jax.jit(lambda z, t, a: bcelab.focal_with_logits(z, t, alpha=a))(x, y, bad)

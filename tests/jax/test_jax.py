@@ -189,6 +189,29 @@ def test_optax_names_match_optax_when_installed():
         )
 
 
+def test_sigmoid_focal_loss_takes_a_traced_alpha_as_optax_does():
+    # jax.jit(f)(logits, labels, alpha): alpha used to be refused as a JitTracer
+    optax = pytest.importorskip("optax")
+    x, y = _data(9, (5, 4))
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def total(fn):
+        return lambda z, a: fn(z, yj, alpha=a, gamma=2.0).sum()
+
+    for alpha in (0.25, 0.9):
+        ours = jax.jit(jax.value_and_grad(total(bj.sigmoid_focal_loss), argnums=(0, 1)))
+        ref = jax.jit(jax.value_and_grad(total(optax.losses.sigmoid_focal_loss), argnums=(0, 1)))
+        (v, (gx, ga)), (rv, (rgx, rga)) = ours(xj, alpha), ref(xj, alpha)
+        np.testing.assert_allclose(float(v), float(rv), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(gx), np.asarray(rgx), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(float(ga), float(rga), rtol=1e-5)
+        eager = bj.sigmoid_focal_loss(xj, yj, alpha, 2.0)
+        traced = jax.jit(bj.sigmoid_focal_loss)(xj, yj, alpha)
+        # a traced float32 alpha gives 1 - alpha in float32 (as optax), a Python one in
+        # float64: they may differ by an ulp
+        np.testing.assert_allclose(np.asarray(traced), np.asarray(eager), rtol=2e-6)
+
+
 def test_jax_names_have_optax_signatures():
     import inspect
 

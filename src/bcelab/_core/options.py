@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError
+from .arrays import is_traced
 
 __all__ = [
     "CONVENTIONS",
@@ -236,8 +237,14 @@ def check_clip(clip: object, *, fname: str) -> float | None:
     return eps
 
 
-def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, float | None]:
-    """The focal loss's ``gamma`` (finite, >= 0) and ``alpha`` (None or in [0, 1])."""
+def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, Any]:
+    """The focal loss's ``gamma`` (finite, >= 0) and ``alpha`` (None or in [0, 1]).
+
+    ``alpha`` may also be a traced 0-d number (an argument of a ``jax.jit`` function, as
+    optax takes it): it only scales the loss, with no branch on its value, so it is
+    returned as it is; a traced value cannot be read, so its range is not checked (as the
+    inputs' values are not under ``jax.jit``).  ``gamma`` chooses formulas: a number only.
+    """
     g = real_number(gamma)
     if getattr(gamma, "shape", None) is not None and not g == g:  # an array, traced or not
         raise OptionError(
@@ -252,8 +259,19 @@ def check_focal(gamma: object, alpha: object, *, fname: str) -> tuple[float, flo
             f"received gamma={gamma!r}",
             "gamma=2 is the value from Lin et al. 2017",
         )
-    a = None if alpha is None else check_unit_interval(alpha, name="alpha", fname=fname)
-    return g, a
+    if alpha is None or _traced_number(alpha):
+        return g, alpha
+    return g, check_unit_interval(alpha, name="alpha", fname=fname)
+
+
+def _traced_number(value: object) -> bool:
+    """A 0-d integer or floating array without concrete values (under ``jax.jit``)."""
+    kind = str(getattr(value, "dtype", ""))
+    return (
+        getattr(value, "ndim", None) == 0
+        and ("float" in kind or "int" in kind)
+        and is_traced(value)
+    )
 
 
 def check_positive_int(
