@@ -39,6 +39,17 @@ def test_jit_matches_the_float64_reference(seed):
     np.testing.assert_allclose(got, _ref(x, y), rtol=4e-6, atol=1e-6)
 
 
+def test_jit_of_arrays_the_function_closes_over() -> None:
+    # concrete arrays inside jax.jit still give traced comparisons: the value checks
+    # raised TracerBoolConversionError
+    x, y = jnp.array([0.5, -1.0]), jnp.array([1.0, 0.0])
+    want = float(bcelab.bce_with_logits(x, y, reduction="mean"))
+    got = jax.jit(lambda a: bcelab.bce_with_logits(x, y, reduction="mean") * a)(2.0)
+    assert float(got) == pytest.approx(2 * want, rel=1e-6)
+    p = jnp.array([0.2, 0.9])
+    assert float(jax.jit(lambda a: bcelab.bce(p, y, clip=1e-7, reduction="sum") * a)(1.0)) > 0
+
+
 def test_jit_infinite_logits_give_the_limit():
     x = jnp.array([jnp.inf, -jnp.inf, jnp.inf, -jnp.inf])
     y = jnp.array([1.0, 0.0, 0.0, 1.0])

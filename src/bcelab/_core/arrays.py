@@ -251,10 +251,12 @@ def is_traced(x: Array) -> bool:
     if is_tensor(x):
         return _torch_traced(x)
     if array_api_compat.is_jax_array(x):
-        # is_lazy_array() is True for *every* JAX array; only tracers lack values.
+        # is_lazy_array() is True for *every* JAX array; only tracers lack values.  Inside
+        # jax.jit even a concrete array the function closes over gives traced results,
+        # as a new array made here shows
         import jax  # optional dependency: only reached with a JAX array in hand
 
-        return isinstance(x, jax.core.Tracer)
+        return isinstance(x, jax.core.Tracer) or isinstance(jax.numpy.zeros(()), jax.core.Tracer)
     if array_api_compat.is_lazy_array(x):  # dask and other lazy libraries
         return True
     return False
