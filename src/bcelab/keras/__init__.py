@@ -29,7 +29,10 @@ Differences from ``keras.losses.BinaryCrossentropy``:
 Shapes follow Keras's one rank rule and nothing else: when ``y_true`` has exactly one
 axis fewer than ``y_pred`` and ``y_pred``'s last axis has length 1 (labels ``(batch,)``
 for a ``Dense(1)`` output), ``y_true`` gets that axis; any other mismatch raises
-:class:`bcelab.ShapeError`.
+:class:`bcelab.ShapeError`.  A ``sample_weight`` of shape ``(batch,)`` or ``(batch, 1)`` (any shape that, with 1s
+appended, broadcasts to ``y_pred``'s) weighs all the sample's outputs, and a Keras mask
+(``Masking`` before a sequence output ``(batch, T, n)``) leaves the masked steps out, in
+the losses and the metrics, with the numbers of Keras's own loss and metrics.
 
 Value checks (targets in [0, 1], NaN, probabilities in [0, 1]) run on concrete tensors:
 on the torch backend they run in every eager train step; on the jax backend ``model.fit``

@@ -18,20 +18,22 @@ import numpy as np
 from .._core.adapters import call_as
 from .._core.extras import missing_dependency
 from .._core.prepare import prepare
-from ..errors import OptionError
+from ..errors import OptionError, ShapeError
 
 __all__ = [
     "FRAMEWORK",
     "KERAS_REDUCTIONS",
     "SUPPORTED_BACKENDS",
+    "broadcast_weights",
     "call_core",
     "check_backend",
     "check_last_axis",
     "check_outputs_axis",
     "eager_check",
-    "expand_weights",
+    "keras_mask",
     "keras_module",
     "same_rank",
+    "set_keras_mask",
 ]
 
 FRAMEWORK = "Keras"
@@ -141,17 +143,54 @@ def eager_check(y_pred: Any, y_true: Any, *, from_logits: bool, where: str) -> N
         call_core(where, prepare, p, y, fname=fname, probs=not from_logits, nan_policy="raise")
 
 
-def expand_weights(sample_weight: Any, y_pred: Any, dtype: Any) -> Any:
-    """One weight per sample (a leading part of the shape) applied to all its elements.
+def keras_mask(x: Any) -> Any:
+    """Keras's mask of ``x``, or ``None``.
 
-    Keras itself only matches ``(batch,)`` weights to ``(batch, 1)`` losses; element-wise
-    losses need the explicit expansion (the core's documented prefix rule).
+    Keras keeps it as the attribute ``_keras_mask``, or, for tensors that take no
+    attributes (JAX tracers under ``jax.jit``), in a table of its own, which
+    ``keras.src.backend.get_keras_mask`` reads (Keras 3.6 and later).
     """
-    if sample_weight is None:
+    try:
+        from keras.src.backend import get_keras_mask  # Keras's own reader: both places
+    except ImportError:  # older Keras 3: the attribute only
+        return getattr(x, "_keras_mask", None)
+    return get_keras_mask(x)
+
+
+def set_keras_mask(x: Any, mask: Any) -> None:
+    """Give ``x`` the Keras mask ``mask``, where :func:`keras_mask` (and Keras) read it."""
+    try:
+        from keras.src.backend import set_keras_mask as keras_set  # Keras 3.6 and later
+    except ImportError:
+        x._keras_mask = mask
+    else:
+        keras_set(x, mask)
+
+
+def broadcast_weights(weights: Any, y_pred: Any, dtype: Any, *, where: str, name: str) -> Any:
+    """Keras's ``sample_weight`` (or mask) as one weight per element of ``y_pred``.
+
+    Keras reduces each sample's outputs (the last axis) before it applies weights, so a
+    weight of shape ``(batch,)`` or ``(batch, 1)`` (a mask ``(batch, T)`` for outputs
+    ``(batch, T, n)``) is each sample's; bcelab's losses and metrics keep one value per
+    element and give that weight to every element of the sample.  The rule: the shape,
+    with 1s appended up to ``y_pred``'s rank, broadcasts to ``y_pred``'s shape.  A
+    weight of ``y_pred``'s shape is each element's own.  ``None`` stays ``None``.
+    """
+    if weights is None:
         return None
     ops = keras_module().ops
-    sw = ops.convert_to_tensor(sample_weight, dtype=dtype)
-    ws, ps = tuple(sw.shape), tuple(y_pred.shape)
-    if len(ws) < len(ps) and ps[: len(ws)] == ws:
-        sw = ops.broadcast_to(ops.reshape(sw, ws + (1,) * (len(ps) - len(ws))), ps)
-    return sw
+    w = ops.convert_to_tensor(weights, dtype=dtype)
+    ws, ps = tuple(w.shape), tuple(y_pred.shape)
+    padded = ws + (1,) * (len(ps) - len(ws))
+    if len(ws) > len(ps) or any(a not in (1, b) for a, b in zip(padded, ps, strict=True)):
+        raise ShapeError(
+            f"{where} ({FRAMEWORK}): {name} must have y_pred's shape {ps} or a leading part "
+            "of it, each length equal or 1 (one weight per sample: (batch,) or (batch, 1))",
+            f"received shape {ws}",
+            f"reshape {name} to one of these shapes",
+        )
+    if ws != ps:
+        # a copy, not a broadcast view: Keras multiplies weights by its mask in place
+        w = ops.copy(ops.broadcast_to(ops.reshape(w, padded), ps))
+    return w

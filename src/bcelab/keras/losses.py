@@ -16,13 +16,15 @@ from ..losses import bce, bce_with_logits
 from .common import (
     FRAMEWORK,
     KERAS_REDUCTIONS,
+    broadcast_weights,
     call_core,
     check_backend,
     check_last_axis,
     check_outputs_axis,
     eager_check,
-    expand_weights,
+    keras_mask,
     same_rank,
+    set_keras_mask,
 )
 
 __all__ = ["build_losses"]
@@ -82,29 +84,29 @@ def fused_crossentropy(loss: Any, y_pred: Any, y_true: Any, sw: Any) -> Any:
     )
 
 
-def neutral_where_left_out(ops: Any, y_pred: Any, y_true: Any, sw: Any, mask: Any) -> Any:
-    """``(y_pred, y_true)`` with 0.5 for both in every element of weight 0 or masked out
-    (Keras's mask kept on the new ``y_pred``).
+def neutral_where_left_out(ops: Any, y_pred: Any, y_true: Any, sw: Any, keep: Any) -> Any:
+    """``(y_pred, y_true)`` with 0.5 for both in every element of weight 0 or masked out;
+    with a mask, the new ``y_pred`` carries it as its Keras mask.
 
-    Keras multiplies each element's loss by its weight (and mask): an infinite loss (p = 1
-    with y = 0) of weight 0 would make the whole loss NaN, and its derivative NaN even where
-    the loss is finite.  0.5 is a valid probability, logit and target: a finite loss and
-    derivative, times 0.
+    ``sw`` and ``keep`` (the Keras mask) have one value per element of ``y_pred``
+    (:func:`broadcast_weights`).  Keras multiplies each element's loss by its weight and
+    mask: an infinite loss (p = 1 with y = 0) of weight 0 would make the whole loss NaN,
+    and its derivative NaN even where the loss is finite.  0.5 is a valid probability,
+    logit and target: a finite loss and derivative, times 0.  The mask is given to a new
+    tensor (never to the caller's), element-wise: Keras multiplies the loss that ``call``
+    returns, one value per element, by it.
     """
-    shape = tuple(y_pred.shape)
     # other shapes are left to the checks that follow (with their error message)
-    if tuple(y_true.shape) != shape:
+    if tuple(y_true.shape) != tuple(y_pred.shape):
         return y_pred, y_true
-    left_out = None if sw is None or tuple(sw.shape) != shape else (sw == 0)
-    if mask is not None:
-        keep = expand_weights(mask, y_pred, "bool")
-        if tuple(keep.shape) == shape:
-            left_out = ~keep if left_out is None else (left_out | ~keep)
+    left_out = None if sw is None else (sw == 0)
+    if keep is not None:
+        left_out = ~keep if left_out is None else (left_out | ~keep)
     if left_out is None:
         return y_pred, y_true
     safe = ops.where(left_out, 0.5, y_pred)
-    if mask is not None:
-        safe._keras_mask = mask  # Keras's mask, read again by keras.losses.Loss.__call__
+    if keep is not None:
+        set_keras_mask(safe, keep)  # read by keras.losses.Loss.__call__
     return safe, ops.where(left_out, 0.5, y_true)
 
 
@@ -136,17 +138,19 @@ def loss_base(keras: Any) -> Any:
             return f"bcelab.keras.{type(self).__name__}"
 
         def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
-            mask = getattr(y_pred, "_keras_mask", None)
-            masked = mask is not None
+            mask = keras_mask(y_pred)
             y_pred = self.ops.convert_to_tensor(y_pred, dtype=self.dtype)
             y_true = self.ops.convert_to_tensor(y_true, dtype=self.dtype)
             y_pred, y_true = same_rank(y_pred, y_true)
             check_last_axis(self.axis, len(y_pred.shape), fname=f"{self.where} ({FRAMEWORK})")
             eager_check(y_pred, y_true, from_logits=self.from_logits, where=self.where)
-            sw = expand_weights(sample_weight, y_pred, self.dtype)
-            y_pred, y_true = neutral_where_left_out(self.ops, y_pred, y_true, sw, mask)
+            sw = broadcast_weights(
+                sample_weight, y_pred, self.dtype, where=self.where, name="sample_weight"
+            )
+            keep = broadcast_weights(mask, y_pred, "bool", where=self.where, name="Keras's mask")
+            y_pred, y_true = neutral_where_left_out(self.ops, y_pred, y_true, sw, keep)
             out = None
-            if not masked and keras.backend.backend() == "torch":
+            if keep is None and keras.backend.backend() == "torch":
                 out = self.fused(y_pred, y_true, sw)
             if out is None:
                 out = super().__call__(y_true, y_pred, sample_weight=sw)

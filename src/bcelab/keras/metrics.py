@@ -15,7 +15,15 @@ from .._core.prepare import prepare
 from ..information import binary_entropy, binary_kl
 from ..losses import bce, bce_with_logits, sigmoid
 from ..reduction import reduce
-from .common import FRAMEWORK, call_core, check_backend, eager_check, same_rank
+from .common import (
+    FRAMEWORK,
+    broadcast_weights,
+    call_core,
+    check_backend,
+    eager_check,
+    keras_mask,
+    same_rank,
+)
 
 __all__ = ["build_metrics"]
 
@@ -61,16 +69,23 @@ def sums_base(keras: Any) -> Any:
         def where(self) -> str:
             return f"bcelab.keras.{type(self).__name__}"
 
-        def weights_tensor(self, sample_weight: Any) -> Any:
-            if sample_weight is None:
-                return None
-            return ops.convert_to_tensor(sample_weight, dtype=self.dtype)
+        def weights_and_mask(self, prep: Any, sample_weight: Any, mask: Any) -> dict[str, Any]:
+            """``reduce``'s ``weights`` and ``mask``: ``sample_weight`` and Keras's mask of
+            ``y_pred``, one per element (as Keras's own metrics, which weight each sample's
+            mean by both)."""
+            like, where = prep.pred, self.where
+            sw = broadcast_weights(
+                sample_weight, like, self.dtype, where=where, name="sample_weight"
+            )
+            keep = broadcast_weights(mask, like, "bool", where=where, name="Keras's mask")
+            return {"weights": sw, "mask": keep}
 
         def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+            mask = keras_mask(y_pred)
             prep = prepare_batch(self, y_true, y_pred)
-            sw = self.weights_tensor(sample_weight)
+            kw = self.weights_and_mask(prep, sample_weight, mask)
             terms = [*self.terms(prep), ops.ones_like(prep.y)]
-            sums = [call_core(self.where, reduce, t, reduction="sum", weights=sw) for t in terms]
+            sums = [call_core(self.where, reduce, t, reduction="sum", **kw) for t in terms]
             self.sums.assign_add(ops.stack([ops.cast(s, self.dtype) for s in sums]))
 
         def terms(self, prep: Any) -> list[Any]:
@@ -232,13 +247,14 @@ def calibration_error(base: Any) -> type:
 
         def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
             ops = self.ops
+            mask = keras_mask(y_pred)
             prep = prepare_batch(self, y_true, y_pred)
             p = ops.cast(self.probs(prep), self.dtype)
             y = ops.cast(prep.y, self.dtype)
             w = ops.ones_like(p)
-            sw = self.weights_tensor(sample_weight)
-            if sw is not None:
-                w = call_core(self.where, reduce, w, reduction="none", weights=sw)
+            kw = self.weights_and_mask(prep, sample_weight, mask)
+            if kw["weights"] is not None or kw["mask"] is not None:
+                w = call_core(self.where, reduce, w, reduction="none", **kw)
                 w = ops.cast(w, self.dtype)
             idx = ops.minimum(ops.cast(ops.floor(p * self.n_bins), "int32"), self.n_bins - 1)
             data = ops.reshape(ops.stack([w, w * p, w * y], axis=-1), (-1, 3))
