@@ -1,5 +1,5 @@
-"""bcelab.keras with Keras masks and sample weights of every per-sample shape, on one
-Keras backend (KERAS_BACKEND=jax or torch).
+"""bcelab.keras with Keras masks, sample weights of every per-sample shape, and saved
+configs, on one Keras backend (KERAS_BACKEND=jax or torch).
 
 ``tests/keras/test_keras.py`` runs this file in a fresh process per backend, as it runs
 ``test_on_backend.py``; in a run without KERAS_BACKEND it is skipped.  The reference is
@@ -238,3 +238,43 @@ def test_metrics_take_per_sample_weights_as_keras_metrics(weight_shape):
     ece = bk.CalibrationError()
     ece.update_state(y, p, sample_weight=sw)
     assert float(_np(ece.result())) == pytest.approx(ref.ece_uniform, rel=2e-5)
+
+
+# --- configs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pos_weight",
+    [
+        np.float32(2.0),
+        np.array(1.5),
+        np.ones((2, 3)),
+        np.array([1.0, 2.0, 3.0], "float32"),
+        "tensor scalar",
+        "tensor vector",
+    ],
+    ids=["np.float32", "0-d array", "array (2, 3)", "array (3,)", "tensor", "tensor (3,)"],
+)
+def test_every_accepted_pos_weight_saves_and_loads(pos_weight, tmp_path):
+    # get_config raised TypeError for these (float(v) for v in pos_weight), and so did
+    # model.save; now a float or nested lists of floats, and an equal loss from the config
+    if isinstance(pos_weight, str):  # made here, on the chosen backend
+        pos_weight = keras.ops.convert_to_tensor(2.0 if "scalar" in pos_weight else [1.0, 2.0, 3.0])
+    rng = np.random.default_rng(5)
+    y = (rng.uniform(size=(2, 3)) > 0.5).astype("float32")
+    p = rng.uniform(0.05, 0.95, (2, 3)).astype("float32")
+    loss = bk.BinaryCrossentropy(pos_weight=pos_weight)
+    config = loss.get_config()
+    want = np.asarray(_np(keras.ops.convert_to_tensor(pos_weight)), dtype=float)
+    assert config["pos_weight"] == (float(want) if want.ndim == 0 else want.tolist())
+    again = bk.BinaryCrossentropy.from_config(config)
+    assert again.get_config() == config
+    # (a 0-d array is a tensor to the core, its float a number: 1 ulp apart at most)
+    assert float(_np(again(y, p))) == pytest.approx(float(_np(loss(y, p))), rel=1e-6)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss=loss)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.loss.get_config() == config
+    x = rng.normal(size=(2, 4)).astype("float32")
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0))

@@ -8,7 +8,10 @@ which call the core with the prediction first.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
+
+import numpy as np
 
 from .._core.options import check_clip, check_unit_interval
 from ..information import binary_kl
@@ -23,6 +26,7 @@ from .common import (
     check_outputs_axis,
     eager_check,
     keras_mask,
+    keras_module,
     same_rank,
     set_keras_mask,
 )
@@ -34,9 +38,7 @@ def crossentropy(loss: Any, y_pred: Any, y_true: Any) -> Any:
     """The element-wise BCE of a ``BinaryCrossentropy`` (Keras reduces it)."""
     check_backend(loss.where)
     y_pred, y_true = same_rank(y_pred, y_true)
-    pw = loss.pos_weight
-    if pw is not None and not isinstance(pw, (int, float)):
-        pw = loss.ops.convert_to_tensor(pw, dtype=y_pred.dtype)
+    pw = pos_weight_tensor(loss.pos_weight, y_pred)
     if loss.from_logits:
         return call_core(
             loss.where,
@@ -55,6 +57,25 @@ def crossentropy(loss: Any, y_pred: Any, y_true: Any) -> Any:
         clip=loss.clip,
         label_smoothing=loss.label_smoothing,
     )
+
+
+def pos_weight_tensor(pos_weight: Any, y_pred: Any) -> Any:
+    """``pos_weight`` for the core: a number as it is, an array as a tensor of ``y_pred``'s
+    backend and dtype (a NumPy array, a list from a saved config, a tensor)."""
+    if pos_weight is None or isinstance(pos_weight, (int, float)):
+        return pos_weight
+    return keras_module().ops.convert_to_tensor(pos_weight, dtype=y_pred.dtype)
+
+
+def pos_weight_config(pos_weight: Any) -> float | list[Any] | None:
+    """``pos_weight`` as a config value: a float for a number (or a 0-d array), nested
+    lists of floats for an array, ``None`` for none (JSON, as ``model.save`` writes it)."""
+    if pos_weight is None:
+        return None
+    if isinstance(pos_weight, numbers.Real):
+        return float(pos_weight)
+    arr = np.asarray(keras_module().ops.convert_to_numpy(pos_weight), dtype=np.float64)
+    return float(arr) if arr.ndim == 0 else arr.tolist()
 
 
 def fused_crossentropy(loss: Any, y_pred: Any, y_true: Any, sw: Any) -> Any:
@@ -77,7 +98,7 @@ def fused_crossentropy(loss: Any, y_pred: Any, y_true: Any, sw: Any) -> Any:
         y_true,
         None if sw is None else sw.contiguous(),
         logits=loss.from_logits,
-        pos_weight=loss.pos_weight,
+        pos_weight=pos_weight_tensor(loss.pos_weight, y_pred),
         label_smoothing=loss.label_smoothing,
         reduction=reduction,
         clip=loss.clip,
@@ -186,8 +207,9 @@ def binary_crossentropy(base: Any) -> type:
         computed by :func:`bcelab.bce` (probabilities, the Keras default) or
         :func:`bcelab.bce_with_logits` (``from_logits=True``).  ``reduction=None`` keeps
         one loss per element; the default ``"sum_over_batch_size"`` is the mean over all
-        elements, which equals Keras's value.  bcelab's extras: ``pos_weight`` and
-        ``clip`` (probabilities only).
+        elements, which equals Keras's value.  bcelab's extras: ``pos_weight`` (a number,
+        one weight per label or one per element; saved in the config as a float or as
+        nested lists) and ``clip`` (probabilities only).
         """
 
         def __init__(
@@ -220,8 +242,7 @@ def binary_crossentropy(base: Any) -> type:
             return crossentropy(self, y_pred, y_true)
 
         def get_config(self) -> dict[str, Any]:
-            pw = self.pos_weight
-            pw = pw if pw is None or isinstance(pw, (int, float)) else [float(v) for v in pw]
+            pw = pos_weight_config(self.pos_weight)
             return {**super().get_config(), "pos_weight": pw, "clip": self.clip}
 
     return BinaryCrossentropy
