@@ -20,6 +20,14 @@ settings.register_profile(
 )
 settings.load_profile("bcelab")
 
+#: the longest single tests (a whole test file in a Keras process per backend, about a
+#: minute each on 2 cores): run first, so that no worker ends the run alone on one of them
+_FIRST = "tests/keras/test_keras.py::test_keras_adapter_on_backend"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_FIRST))  # stable: the rest in order
+
 
 @pytest.fixture
 def ctrl_c_raises() -> Iterator[None]:
