@@ -103,14 +103,25 @@ def test_aot_counts_and_first_bad_equal_jit(aot_dir: Path, monkeypatch: pytest.M
 
 
 def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generated wrappers trust dtypes; anything else must take the JIT path."""
+    """The generated wrappers trust dtypes and layouts; anything else must take the JIT
+    path, with the caller's own arrays (a spy stands in for the JIT loops: compiling them
+    for layouts no other call uses would cost this test half a minute on a cold cache)."""
     _use(monkeypatch, aot_dir)
     loops = aot.loops()
     assert loops is not None
+    handed: list[tuple[object, ...]] = []
+
+    class Spy:
+        def accum_range(self, *args: object) -> bool:
+            handed.append(args)
+            return False
+
+    monkeypatch.setattr(aot, "_jit", Spy)
     lay = layout()
     rng = np.random.default_rng(0)
-    y = (rng.random(4000) < 0.5).astype(np.float32)
+    y = (rng.random(4000) < 0.5).astype(np.float64)
     p64 = rng.random(8000)[::2]  # float64 and not contiguous: not an exported signature
+    p32 = rng.random(4000).astype(np.float32)  # contiguous, but not the targets' dtype
 
     def state() -> list[np.ndarray]:
         return [
@@ -122,12 +133,18 @@ def test_unexpected_arrays_go_to_the_jit(aot_dir: Path, monkeypatch: pytest.Monk
             np.zeros((lay.n_fine, 2)),
         ]
 
-    a, b = state(), state()
     args = (False, False, 0.0, lay.cut_val, lay.cut_off, 0, 4000)
-    yc, pc = y.astype(np.float64), np.ascontiguousarray(p64)
-    loops.accum_range(y.astype(np.float64), p64, p64, *args, *a, False)
-    stats_update.LOOPS.accum_range(yc, pc, pc, *args, *b, False)
-    assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+    for preds in (p64, p32):
+        handed.clear()
+        st_ = state()
+        loops.accum_range(y, preds, preds, *args, *st_, False)
+        assert len(handed) == 1
+        want = (y, preds, preds, *args, *st_, False)
+        assert all(a is b for a, b in zip(handed[0], want, strict=True))
+    handed.clear()
+    fitting = state()
+    loops.accum_range(y, np.ascontiguousarray(p64), y, *args, *fitting, False)
+    assert handed == [] and fitting[1].sum() == 4000  # the precompiled loop counted them
 
 
 _CHILD = """
