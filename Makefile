@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e ".[all,test,bench]"
-	$(BIN)/python -c "import compileall as c, sysconfig as s; c.compile_dir(s.get_paths()['purelib'], quiet=2, workers=0, rx=r'/tests?/')"
+	$(BIN)/python -c "import compileall as c, re, sysconfig as s; c.compile_dir(s.get_paths()['purelib'], quiet=2, workers=0, rx=re.compile('/tests?/'))"
 	touch $(STAMP)
 
 # the kernels compiled once now, not in the first eval or bce call
