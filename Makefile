@@ -55,7 +55,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q --durations=25
 
 # lint and the type check run while the kernels compile (the warmup leaves a core idle
 # for part of its time), then the tests
