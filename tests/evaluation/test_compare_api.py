@@ -160,8 +160,11 @@ def test_duplicate_file_names_need_ids(data: dict[str, object], tmp_path: Path) 
     write_parts(tmp_path / "x", data["table"].slice(0, 500), 1)
     write_parts(tmp_path / "y", data["table"].slice(500, 500), 1)
     paths = [tmp_path / "x" / "part-0.parquet", tmp_path / "y" / "part-0.parquet"]
-    with pytest.raises(OptionError, match=r"both keyed as 'part-0\.parquet'"):
+    with pytest.raises(OptionError, match=r"both keyed as 'part-0\.parquet'") as err:
         _run(paths)
+    assert "pass one folder that holds both" in str(err.value)
+    both = _run(tmp_path, replicates=REPS).to_dict()  # keyed as x/part-0, y/part-0
+    assert both["rows"] == 1000
     assert _run(paths, id="id").to_dict()["rows"] == 1000
 
 
@@ -236,6 +239,18 @@ def test_tables_give_the_bits_of_the_file(data: dict[str, object]) -> None:
     assert _run(t).to_dict()["keyed_by"] == "file and row"
     with pytest.raises(OptionError, match="compare: source must be a path"):
         _run(3.5)
+
+
+def test_without_ids_any_kind_of_table_keys_its_rows_by_position(
+    data: dict[str, object],
+) -> None:
+    # the key once held the kind of table, so a Table, a DataFrame and a dict of the same
+    # rows gave three different intervals
+    t = data["table"].select(["y", "a", "b"])
+    frame = pytest.importorskip("pandas") and t.to_pandas()
+    as_dict = {name: t[name].to_numpy() for name in t.column_names}
+    got = [body(_run(src).to_dict()) for src in (t, frame, as_dict)]
+    assert got[0] == got[1] == got[2]
 
 
 def test_positive_label_maps_labels(data: dict[str, object], tmp_path: Path) -> None:

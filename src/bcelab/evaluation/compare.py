@@ -139,12 +139,13 @@ def _run(
 
 
 def _file_keys(planned: Planned, cols: Columns) -> dict[str, str]:
-    """Without ids: each file's key (its relative name); a table is keyed by its label."""
+    """Without ids: each file's key (its relative name); a table's rows are keyed by their
+    position alone, so a pyarrow Table, a DataFrame and a dict of the same rows agree."""
     if cols.id is not None:
         return {}
     if planned.kind == "paths":
         return file_keys(planned.labels, planned.units)
-    return {name: name for name in planned.labels}
+    return {name: "table" for name in planned.labels}
 
 
 def _unit_threads(engine: str, threads: int | None, planned: Planned) -> int:

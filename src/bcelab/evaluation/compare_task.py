@@ -113,7 +113,8 @@ def file_keys(sources: Sequence[str | Any], units: Sequence[Unit]) -> dict[str, 
                 "compare: without id=, rows are keyed by file name and row, so every file "
                 "needs its own name (relative to the folder passed)",
                 f"{owner[key]} and {u.path} are both keyed as {key!r}",
-                "pass id='<the row id column>', or pass the folders rather than the files",
+                "pass id='<the row id column>', rename one of the files, or pass one "
+                "folder that holds both (the keys are then their paths relative to it)",
             )
         keys[u.path], owner[key] = key, u.path
     return keys
