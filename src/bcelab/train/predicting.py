@@ -285,8 +285,10 @@ def predict(
             for the built-in MLP on a table or a built-in task.
         data: a CSV/TSV/Parquet path, a pyarrow Table, a polars or pandas DataFrame, or a
             dict of columns, holding (at least) the feature columns of the training data;
-            or a 2-D NumPy array of those features in the training data's order (the
-            columns of the returned table are then named after them).
+            or a 2-D NumPy array of those features' raw values in the training data's
+            order (the columns of the returned table are then named after them); they
+            are standardised with the run's means and scales, so a ``Dataset``'s
+            ``x_test``, standardised already, is not what to pass.
         seed: which seed's model of a many-seed run (default: the first seed).
         delimiter: the field separator of a CSV file (default: tab for ``.tsv``, else comma).
         as_written: of a CSV/TSV file, read the columns other than the features and the
