@@ -6,10 +6,13 @@ Import from a benchmark script with ``from _common import ...`` (the scripts run
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +26,45 @@ __all__ = [
     "interleaved_times",
     "machine_line",
     "median_time",
+    "peer_available",
     "read_probes",
     "read_write_probes",
+    "skip_peer",
     "table",
 ]
+
+# how to install the optional peers that the benchmarks compare bcelab with
+INSTALL = {
+    "duckdb": "pip install 'bcelab[bench]' (or pip install duckdb)",
+    "polars": "pip install 'bcelab[bench]' (or pip install polars)",
+    "jax": "pip install 'bcelab[jax]' (or pip install jax)",
+    "keras": "pip install 'bcelab[keras]' (or pip install keras)",
+}
+_SKIPPED: set[str] = set()
+
+
+def skip_peer(module: str, reason: object = None) -> None:
+    """Print, once per process, the line that says the comparisons with ``module`` are
+    skipped: why it does not import (``reason``, the exception) and how to install it."""
+    if module in _SKIPPED:
+        return
+    _SKIPPED.add(module)
+    why = f" ({reason})" if reason else ""
+    how = INSTALL.get(module, f"pip install {module}")
+    print(f"{module} is missing{why}: skipping its comparisons; install it with {how}", flush=True)
+
+
+@functools.cache
+def peer_available(module: str) -> bool:
+    """Whether ``module`` imports in a fresh interpreter with this environment (as the
+    benchmarks' child processes start); if not, :func:`skip_peer` prints the line."""
+    out = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        skip_peer(module, lines[-1] if lines else f"exit {out.returncode}")
+    return out.returncode == 0
 
 
 def median_time(

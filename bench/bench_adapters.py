@@ -50,6 +50,7 @@ from _common import (
     interleaved_times,
     machine_line,
     read_write_probes,
+    skip_peer,
     table,
 )
 
@@ -115,8 +116,12 @@ def bench_torch(n: int, repeat: int, *, compile_too: bool) -> list[dict[str, Any
 
 
 def bench_jax(n: int, repeat: int) -> list[dict[str, Any]]:
-    import jax
-    import jax.numpy as jnp
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError as e:  # no JAX rows
+        skip_peer("jax", e)
+        return []
 
     import bcelab
 
@@ -257,10 +262,28 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+def keras_child(args: argparse.Namespace) -> list[Any]:
+    """The rows of a Keras child process (``--keras-limit`` or ``--keras-backend``)."""
+    if args.keras_limit:
+        return limit_rows(
+            args.keras_limit, 3 if args.quick else 5, compile_too=False, keras_only=True
+        )
+    _set_threads(args.threads)
+    return bench_keras(args.keras_backend, args.n, 3 if args.quick else 9)
+
+
+def child_rows(stdout: str) -> list[Any]:
+    """A Keras child's JSON rows (its last line), after printing its other lines (a skip)."""
+    lines = stdout.strip().splitlines()
+    for line in lines[:-1]:
+        print(line, flush=True)
+    return list(json.loads(lines[-1]))
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats (< 60 s)")
-    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--n", type=int, default=1_000_000, help="elements per loss call (default 1e6)")
     ap.add_argument(
         "--threads",
         type=int,
@@ -270,17 +293,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--keras-backend", help=argparse.SUPPRESS)  # child process mode
     ap.add_argument("--keras-limit", type=int, help=argparse.SUPPRESS)  # child process mode
     args = ap.parse_args(argv)
-    if args.keras_limit:
-        rows = limit_rows(
-            args.keras_limit, 3 if args.quick else 5, compile_too=False, keras_only=True
-        )
-        print(json.dumps(rows))
+    if args.keras_limit or args.keras_backend:  # a child: its last line is the JSON rows
+        try:
+            print(json.dumps(keras_child(args)))
+        except ImportError as e:  # Keras, or its backend, is missing: no rows
+            skip_peer(getattr(e, "name", None) or "keras", e)
+            print("[]")
         return 0
     _set_threads(args.threads)
     repeat = 3 if args.quick else 9
-    if args.keras_backend:
-        print(json.dumps(bench_keras(args.keras_backend, args.n, repeat)))
-        return 0
     print(machine_line())
     rows = bench_torch(args.n, repeat, compile_too=not args.quick) + bench_jax(args.n, repeat)
     for backend in ("jax", "torch"):
@@ -300,7 +321,7 @@ def main(argv: list[str]) -> int:
         if proc.returncode != 0:
             print(f"keras {backend} backend failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
-        rows += json.loads(proc.stdout.strip().splitlines()[-1])
+        rows += child_rows(proc.stdout)
     x, y, _ = _inputs(args.n)
     limit = bandwidth_probe([x, y], repeat=repeat)
     body = [
@@ -348,7 +369,7 @@ def print_limits(quick: bool) -> None:
         if proc.returncode != 0:
             print(f"keras torch backend failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
-        rows += json.loads(proc.stdout.strip().splitlines()[-1])
+        rows += child_rows(proc.stdout)
     print(f"\nForward + backward on {os.cpu_count()} threads vs read 8 / write 4 bytes per element")
     print("(fraction = fastest add probe's time / the pass's time; target >= 0.5)")
     print(table(["pass", "ns/elem", "fraction of the read-8/write-4 limit"], rows))

@@ -181,13 +181,23 @@ def _median_line(name: str, runs: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=float, default=2e6)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--big-rows", type=float, default=1e8)
-    ap.add_argument("--dask-rows", type=float, default=2e7)
-    ap.add_argument("--skip-big", action="store_true")
-    ap.add_argument("--skip-dask", action="store_true")
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--rows", type=float, default=2e6, help="rows of the whole-process runs (default 2e6)"
+    )
+    ap.add_argument("--repeat", type=int, default=5, help="rounds in turns (default 5)")
+    ap.add_argument(
+        "--big-rows", type=float, default=1e8, help="rows of the peak-RSS run (default 1e8)"
+    )
+    ap.add_argument(
+        "--dask-rows", type=float, default=2e7, help="rows of the Dask comparison (default 2e7)"
+    )
+    ap.add_argument("--skip-big", action="store_true", help="leave out the peak-RSS run")
+    ap.add_argument("--skip-dask", action="store_true", help="leave out the Dask comparison")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 rounds, 1e7 rows for the RSS, 4e6 for Dask (a few minutes)",
+    )
     a = ap.parse_args()
     if a.quick:
         a.repeat, a.big_rows, a.dask_rows = 3, 1e7, 4e6

@@ -44,7 +44,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 sys.path.insert(0, str(HERE))
-from _common import bandwidth_probe, machine_line, table  # noqa: E402
+from _common import bandwidth_probe, machine_line, peer_available, table  # noqa: E402
 from eval_process import whole_process_targets  # noqa: E402
 from eval_segments import segmented_whole_process  # noqa: E402
 
@@ -329,9 +329,9 @@ def paired(path: Path, rounds: int) -> None:
 
     On a shared machine a neighbour's job slows whichever engine runs at that moment;
     the per-round ratio compares runs seconds apart, so it is the robust figure.
+    Without DuckDB, bcelab's two modes run alone and the ratios are left out.
     """
-
-    engines = ("bcelab", "duckdb", "bcelab-jit")
+    engines = [e for e in ("bcelab", "duckdb", "bcelab-jit") if e != "duckdb" or peer_available(e)]
     res: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
     print(f"paired check, {rounds} rounds, load average {os.getloadavg()[0]:.2f}", flush=True)
     for i in range(rounds):
@@ -346,7 +346,7 @@ def paired(path: Path, rounds: int) -> None:
             f"{e}: median {statistics.median(r['seconds'] for r in res[e]):.3f} s, "
             f"median CPU {statistics.median(r['cpu'] for r in res[e]):.2f} s"
         )
-    for e in ("bcelab", "bcelab-jit"):
+    for e in ("bcelab", "bcelab-jit") if "duckdb" in res else ():
         ratio = [d["seconds"] / b["seconds"] for b, d in zip(res[e], res["duckdb"], strict=True)]
         print(
             f"{e} rows/s over DuckDB's, per round: median {statistics.median(ratio):.2f}x "
@@ -438,6 +438,7 @@ def main(argv: list[str]) -> int:
     run("bcelab", make_file(10**5, seed=2))
     run("bcelab-jit", make_file(10**5, seed=2))
     engines = ["read-only", "bcelab", "bcelab-1", "bcelab-jit", "dask", "duckdb", "polars"]
+    engines = [e for e in engines if e not in ("duckdb", "polars") or peer_available(e)]
     results: dict[str, dict[str, Any]] = {}
     # round-robin (every engine once, then again): a neighbour's job on the shared
     # machine then slows every engine alike instead of whichever ran at that moment
@@ -521,24 +522,28 @@ def main(argv: list[str]) -> int:
         "whole child process (interpreter start, imports, work, exit), seconds: "
         + ", ".join(f"{e} {r['process_s']:.2f}" for e, r in results.items())
     )
+    duck = results.get("duckdb")  # None without DuckDB: its ratios are left out
+    if duck:
+        print(
+            f"bcelab warm / DuckDB rows per second: {_rate(ref, 'warm_seconds') / _rate(duck):.2f}"
+        )
+    rel = abs(duck["log_loss"] - ref["log_loss"]) / ref["log_loss"] if duck else 0.0
     print(
-        f"bcelab warm / DuckDB rows per second: "
-        f"{_rate(ref, 'warm_seconds') / _rate(results['duckdb']):.2f}"
-    )
-    rel = abs(results["duckdb"]["log_loss"] - ref["log_loss"]) / ref["log_loss"]
-    print(
-        f"log loss: bcelab vs DuckDB relative difference {rel:.1e}; bcelab local vs Dask "
+        f"log loss: {f'bcelab vs DuckDB relative difference {rel:.1e}; ' if duck else ''}"
+        "bcelab local vs Dask "
         f"{'identical' if d['log_loss'] == ref['log_loss'] else d['log_loss'] - ref['log_loss']}"
     )
-    print(f"bcelab / DuckDB CPU time per row: {_cpu(ref) / _cpu(results['duckdb']):.2f}")
+    if duck:
+        print(f"bcelab / DuckDB CPU time per row: {_cpu(ref) / _cpu(duck):.2f}")
+    jit = results["bcelab-jit"]
     print(
         "first call without the precompiled loops (BCELAB_AOT=0, numba JIT start-up): "
-        f"{results['bcelab-jit']['seconds']:.2f} s, "
-        f"{_rate(results['bcelab-jit']) / _rate(results['duckdb']):.2f}x DuckDB's rows per second"
+        f"{jit['seconds']:.2f} s"
+        + (f", {_rate(jit) / _rate(duck):.2f}x DuckDB's rows per second" if duck else "")
     )
     print(
-        f"bcelab / DuckDB rows per second: {_rate(ref) / _rate(results['duckdb']):.2f}; "
-        f"bcelab / pyarrow read-only: {_rate(ref) / _rate(results['read-only']):.2f}"
+        (f"bcelab / DuckDB rows per second: {_rate(ref) / _rate(duck):.2f}; " if duck else "")
+        + f"bcelab / pyarrow read-only: {_rate(ref) / _rate(results['read-only']):.2f}"
     )
     print(
         f"memory bandwidth (2 threads, this run): {bw_s * 1e9:.2f} ns/row for 8 bytes/row; "

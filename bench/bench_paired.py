@@ -153,10 +153,19 @@ def peak_rss(rows: int, n_rep: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rows", type=float, default=2e6)
-    ap.add_argument("--replicates", type=int, default=200)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--rss-rows", type=float, default=1e7)
+    ap.add_argument(
+        "--rows", type=float, default=2e6, help="in-memory rows for the speed (default 2e6)"
+    )
+    ap.add_argument(
+        "--replicates", type=int, default=200, help="bootstrap replicates (default 200)"
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds (default 3)")
+    ap.add_argument(
+        "--rss-rows",
+        type=float,
+        default=1e7,
+        help="rows streamed by the peak-RSS child (default 1e7; 0 leaves it out)",
+    )
     ap.add_argument(
         "--quick",
         action="store_true",

@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import peer_available
+
 DUCKDB_CODE = (
     "import sys, duckdb\n"
     "con = duckdb.connect()\n"
@@ -50,14 +52,18 @@ def _env() -> dict[str, str]:
 
 
 def _commands(path: Path, small: Path) -> dict[str, list[str]]:
+    """The timed commands; without DuckDB (see ``_common.peer_available``) bcelab's only."""
     cli = str(Path(sys.executable).with_name("bcelab"))
-    return {
+    cmds = {
         "bcelab": [cli, "eval", str(path), "--pred", "p", "--target", "y"],
         "duckdb": [sys.executable, "-c", DUCKDB_CODE, str(path)],
         "python": [sys.executable, "-c", "pass"],
         "bcelab small": [cli, "eval", str(small), "--pred", "p", "--target", "y"],
         "duckdb small": [sys.executable, "-c", DUCKDB_CODE, str(small)],
     }
+    if not peer_available("duckdb"):
+        del cmds["duckdb"], cmds["duckdb small"]
+    return cmds
 
 
 def _seconds(cmd: list[str]) -> float:
@@ -212,13 +218,16 @@ def whole_process_targets(paths: dict[int, Path], rounds: int, small: Path) -> N
                 if e == "bcelab":
                     cpu.append(used)
         med = {e: statistics.median(v) for e, v in times.items()}
-        print(
-            f"  {n:.0e} rows: bcelab {med['bcelab']:.3f} s, DuckDB {med['duckdb']:.3f} s "
-            f"(of {rounds}); DuckDB / bcelab time {med['duckdb'] / med['bcelab']:.2f} "
-            "(target >= 1.5)"
-        )
-        _print_rounds(times, cpu)
-        _print_fixed_part(med)
+        if "duckdb" not in med:  # DuckDB missing: bcelab's time alone, no ratios
+            print(f"  {n:.0e} rows: bcelab {med['bcelab']:.3f} s (of {rounds})")
+        else:
+            print(
+                f"  {n:.0e} rows: bcelab {med['bcelab']:.3f} s, DuckDB {med['duckdb']:.3f} s "
+                f"(of {rounds}); DuckDB / bcelab time {med['duckdb'] / med['bcelab']:.2f} "
+                "(target >= 1.5)"
+            )
+            _print_rounds(times, cpu)
+            _print_fixed_part(med)
         parts = json.loads(_child("--phases", path).stdout.strip().splitlines()[-1])
         parts["exit (wall)"] = statistics.median(_exit_seconds(path) for _ in range(rounds))
         shown = ", ".join(f"{k} {v:.3f}" for k, v in parts.items())

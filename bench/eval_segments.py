@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import peer_available
 from eval_process import run_timed
 
 HERE = Path(__file__).resolve().parent
@@ -62,13 +63,13 @@ def segment_file(data: Path, rows: int = ROWS) -> Path:
 
 
 def _commands(path: Path) -> dict[str, list[str]]:
+    """The timed commands; without DuckDB (see ``_common.peer_available``) bcelab's only."""
     cli = str(Path(sys.executable).with_name("bcelab"))
     plain = [cli, "eval", str(path), "--pred", "p", "--target", "y"]
-    return {
-        "bcelab --by": [*plain, "--by", "seg"],
-        "bcelab": plain,
-        "duckdb GROUP BY": [sys.executable, "-c", DUCKDB_BY, str(path)],
-    }
+    cmds = {"bcelab --by": [*plain, "--by", "seg"], "bcelab": plain}
+    if peer_available("duckdb"):
+        cmds["duckdb GROUP BY"] = [sys.executable, "-c", DUCKDB_BY, str(path)]
+    return cmds
 
 
 def segmented_whole_process(data: Path, rounds: int, rows: int = ROWS) -> None:
@@ -88,10 +89,11 @@ def segmented_whole_process(data: Path, rounds: int, rows: int = ROWS) -> None:
         f"segments, whole process: {rows:.0e} rows in {SEGMENTS} segments, medians of "
         f"{rounds} rounds in turns ({time.perf_counter() - t0:.0f} s):"
     )
+    duck = med.get("duckdb GROUP BY")  # None without DuckDB: no ratio
     print(
         "  "
         + ", ".join(f"{k} {v:.3f} s" for k, v in med.items())
-        + f"; DuckDB GROUP BY / bcelab --by time {med['duckdb GROUP BY'] / med['bcelab --by']:.2f}"
+        + (f"; DuckDB GROUP BY / bcelab --by time {duck / med['bcelab --by']:.2f}" if duck else "")
     )
     extra = (med["bcelab --by"] - med["bcelab"]) / SEGMENTS * 1e3
     print(

@@ -8,6 +8,8 @@ the float64-rounded coefficients.  Run: ``.venv/bin/python bench/fit_fastmath.py
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable
 
 import mpmath as mp
@@ -88,7 +90,14 @@ def fit_series(sign: int, deg: int) -> tuple[list[float], float]:
     return cf, float(worst)
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="bench/fit_fastmath.py",
+        description="Fit the polynomials of bcelab.kernels.fastmath (exp, log) and the "
+        "small-term series of bcelab.kernels.logfactor with 50-digit mpmath, and print each "
+        "fit's coefficients and worst relative error. No options.",
+    )
+    ap.parse_args(argv)
     for deg in (7, 8, 9):
         cf, err = fit_exp(deg)
         print(f"exp, degree {deg + 2}: worst relative error {err:.2e}; coefficients {cf}")
@@ -98,3 +107,8 @@ if __name__ == "__main__":
     for sign, name in ((1, "log1p(t)"), (-1, "-log1p(-u)")):
         cf, err = fit_series(sign, 5)
         print(f"{name} on [0, 2^-7], degree 6: worst relative error {err:.2e}; coefficients {cf}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

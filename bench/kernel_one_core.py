@@ -12,6 +12,7 @@ JSON line of median seconds per call.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -61,7 +62,19 @@ def one_core_rows(sizes: list[int], rounds: int) -> list[list[str]]:
     ]
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="bench/kernel_one_core.py",
+        description="Time the mean BCE of bcelab and jax.jit pinned to CPU 0 and print one "
+        "JSON line of median seconds per call (run by bench_kernel.py).",
+    )
+    ap.add_argument("n", type=int, metavar="N", help="float32 elements per call")
+    ap.add_argument("rounds", type=int, metavar="ROUNDS", help="timed rounds, in turns")
+    return ap.parse_args(argv)
+
+
 if __name__ == "__main__":
+    args = parse(sys.argv[1:])
     os.sched_setaffinity(0, {0})  # threads started from here on inherit it
     sys.path.insert(0, str(HERE))
-    print(json.dumps(_child(int(sys.argv[1]), int(sys.argv[2]))))
+    print(json.dumps(_child(args.n, args.rounds)))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -103,3 +104,96 @@ def test_interleaved_times_shuffles_each_round_and_leaves_out_what_raises() -> N
     assert len({r[r.index("a") - 1] if r.index("a") else None for r in first}) > 1
     assert rounds(0) == first
     assert rounds(1) != first
+
+
+def _run_py(*args: str, cwd: Path = BENCH, hide: str = "") -> subprocess.CompletedProcess[str]:
+    """This interpreter on ``args`` in ``cwd``; ``hide``: a folder put first on PYTHONPATH."""
+    env = dict(os.environ)
+    if hide:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (hide, env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env
+    )
+
+
+@pytest.fixture
+def hidden(tmp_path: Path) -> str:
+    """A folder whose duckdb, polars, jax and keras modules raise ImportError on import."""
+    for name in ("duckdb", "polars", "jax", "keras"):
+        (tmp_path / f"{name}.py").write_text(f"raise ImportError('{name} hidden')\n")
+    return str(tmp_path)
+
+
+def test_run_help_lists_the_options_and_benchmarks_and_starts_none() -> None:
+    out = _run_py(str(BENCH / "run.py"), "--help")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "--quick" in out.stdout and "metrics_update" in out.stdout
+    assert "=====" not in out.stdout  # no benchmark started
+
+
+@pytest.mark.parametrize("argv", [["--quik"], ["nosuchbench"], ["kernel", "--bogus"]])
+def test_run_refuses_an_unknown_flag_or_name(argv: list[str]) -> None:
+    out = _run_py(str(BENCH / "run.py"), *argv)
+    assert out.returncode == 2
+    assert "=====" not in out.stdout
+    last = out.stderr.strip().splitlines()[-1]
+    assert argv[-1] in last and "kernel, metrics_update, paired, train" in last
+
+
+def test_run_takes_quick_and_names_in_any_order() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(BENCH))
+    a = run.parse(["kernel", "--quick", "eval"])
+    assert a.quick and a.names == ["kernel", "eval"]
+    assert run.parse([]).names == [] and not run.parse([]).quick
+
+
+@pytest.mark.parametrize("script", ["kernel_one_core.py", "fit_fastmath.py"])
+def test_helper_scripts_take_help(script: str) -> None:
+    out = _run_py(str(BENCH / script), "--help")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("usage:")
+
+
+def test_missing_duckdb_is_skipped_with_one_line(hidden: str) -> None:
+    """Without DuckDB the whole-process and segment commands are bcelab's only, and the
+    paired check runs bcelab's two modes without ratios; one line says what is missing."""
+    code = (
+        "from pathlib import Path\n"
+        "import bench_eval, eval_process, eval_segments\n"
+        "bench_eval.run = lambda e, path, rows=0: {'seconds': 1.0, 'cpu': 0.5}\n"
+        "print(sorted(eval_process._commands(Path('a'), Path('b'))))\n"
+        "print(sorted(eval_segments._commands(Path('a'))))\n"
+        "bench_eval.paired(Path('a'), 1)\n"
+    )
+    out = _run_py("-c", code, hide=hidden)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    skip = [ln for ln in lines if "duckdb is missing" in ln]
+    assert len(skip) == 1 and "pip install 'bcelab[bench]'" in skip[0]
+    assert lines[1] == "['bcelab', 'bcelab small', 'python']"
+    assert lines[2] == "['bcelab', 'bcelab --by']"
+    assert "bcelab-jit: median" in out.stdout and "DuckDB" not in out.stdout
+
+
+def test_missing_jax_and_keras_are_skipped_with_one_line(hidden: str) -> None:
+    code = (
+        "import bench_adapters, bench_kernel\n"
+        "d = bench_kernel.data(16)\n"
+        "print(bench_adapters.bench_jax(16, 1), bench_kernel.jax_cases(d, grad=True))\n"
+        "print(bench_kernel.keras_cases(d))\n"
+    )
+    out = _run_py("-c", code, hide=hidden)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert [ln for ln in lines if "jax is missing" in ln] == [lines[0]]
+    assert "pip install 'bcelab[jax]'" in lines[0]
+    assert lines[1] == "[] []"
+    assert "keras is missing" in lines[2] and lines[3] == "[]"
+    # the Keras child of bench_adapters gives no rows and says why
+    out = _run_py("bench_adapters.py", "--keras-backend", "torch", "--n", "16", hide=hidden)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "keras is missing" in out.stdout and out.stdout.strip().endswith("[]")
