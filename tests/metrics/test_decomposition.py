@@ -20,7 +20,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from bcelab.errors import EmptyReductionError, OptionError, ShapeError
 from bcelab.metrics import BinaryStats
-from bcelab.metrics.decomposition import decompose_binned, decompose_stats
+from bcelab.metrics.decomposition import decompose_binned, decompose_stats, log_loss_terms
 from bcelab.metrics.histogram import layout
 from bcelab.metrics.isotonic import isotonic_curve, pool_adjacent_violators
 from bcelab.metrics.recalibration import fit_isotonic
@@ -378,3 +378,22 @@ def test_label_variance_must_be_a_variance(kw: dict) -> None:
         decompose_binned([1.0, 2.0], [1.0, 2.0], **scores, **kw)
     ok = decompose_binned([1.0, 2.0], [1.0, 2.0], **scores, label_variance=0.25)
     assert ok.brier.uncertainty == 0.0
+
+
+def test_log_loss_terms_are_the_unbounded_decomposition_bit_for_bit() -> None:
+    # the paired bootstrap calls log_loss_terms once per replicate, on column views of
+    # its histograms: the same numbers as decompose_binned's, to the last bit
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n, cols = int(rng.integers(1, 60)), int(rng.integers(1, 4))
+        h = rng.exponential(size=(n, 2, cols)) * (rng.random((n, 2, cols)) < 0.7)
+        if rng.random() < 0.3:
+            h = np.round(h * 10)  # whole counts, with ties and empty bins
+        for c in range(cols):
+            pos, neg = h[:, 0, c], h[:, 1, c]
+            if not pos.sum() + neg.sum() > 0:
+                continue
+            score = float(rng.random() * 2)
+            d = decompose_binned(pos, neg, score_log_loss=score, score_brier=0.0, with_bound=False)
+            want = (d.log_loss.uncertainty, d.log_loss.discrimination, d.log_loss.miscalibration)
+            assert log_loss_terms(pos, neg, score) == want

@@ -86,6 +86,7 @@ __all__ = [
     "ScoreDecomposition",
     "decompose_binned",
     "decompose_stats",
+    "log_loss_terms",
     "soft_label_variance",
 ]
 
@@ -247,6 +248,22 @@ def decompose_binned(
     d, m, b = _parts(score_brier + c, base * (1.0 - base), bs_bin / total, bs_split, c_err)
     brier = ScoreDecomposition(score_brier, base * (1.0 - base) - c, d, m, b)
     return CalibrationDecomposition(log_loss, brier)
+
+
+def log_loss_terms(wpos: np.ndarray, wneg: np.ndarray, score: float) -> tuple[float, float, float]:
+    """(uncertainty, discrimination, miscalibration) of the log loss ``score``: the terms
+    :func:`decompose_binned` gives with ``with_bound=False``, bit for bit, for a caller
+    whose float64 histogram is already known to be valid with a positive total (the
+    paired bootstrap's replicates: one call per replicate, where the checks cost a
+    fifth of the time)."""
+    mass = wpos + wneg
+    total = float(mass.sum())
+    base = min(max(float(wpos.sum()) / total, 0.0), 1.0)
+    _, bpos, bmass = pool_adjacent_violators(wpos, mass)
+    ll_bin, _ = block_scores(bpos, bmass)
+    unc = float(formulas.entropy(np, np.float64(base)))
+    d, m, _ = _parts(score, unc, ll_bin / total, None, 0.0)
+    return unc, d, m
 
 
 def soft_label_variance(

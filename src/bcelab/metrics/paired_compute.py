@@ -9,9 +9,9 @@ multiplies every row's weight by its Poisson weight):
   in both layouts, so it is exact in every replicate);
 * ``roc_auc``, ``pr_auc``: as :mod:`bcelab.metrics.ranking` (ties within a bin);
 * ``uncertainty``, ``discrimination``, ``miscalibration`` of the log loss:
-  :func:`bcelab.metrics.decomposition.decompose_binned` on the model's histogram (the
-  isotonic fit on its bins; the same function as :func:`bcelab.evaluate`'s
-  decomposition, without the bound).
+  :func:`bcelab.metrics.decomposition.log_loss_terms` on the model's histogram (the
+  isotonic fit on its bins: :func:`~bcelab.metrics.decomposition.decompose_binned`'s
+  log-loss terms, as in :func:`bcelab.evaluate`'s decomposition, without the bound).
 
 Point values use the fine histogram and the exact sums (the numbers
 :func:`bcelab.evaluate` reports for each model, to rounding); replicate values use the
@@ -29,7 +29,7 @@ import numpy as np
 from .._core import formulas
 from ..kernels.bootstrap_reference import MOMENT_PAIRS
 from .calibration import ece_uniform
-from .decomposition import decompose_binned
+from .decomposition import log_loss_terms
 from .intervals import delta_se
 from .paired_layout import (
     KEYED_BY_ID,
@@ -96,8 +96,7 @@ def _decompose(pos: np.ndarray, neg: np.ndarray, ll: float) -> tuple[float, floa
     """(uncertainty, discrimination, miscalibration) of the log loss ``ll`` (NaN if empty)."""
     if not math.isfinite(ll) or not float(pos.sum() + neg.sum()) > 0:
         return math.nan, math.nan, math.nan
-    d = decompose_binned(pos, neg, score_log_loss=ll, score_brier=0.0, with_bound=False)
-    return d.log_loss.uncertainty, d.log_loss.discrimination, d.log_loss.miscalibration
+    return log_loss_terms(pos, neg, ll)
 
 
 def _binned(want: tuple[str, ...], pos: np.ndarray, neg: np.ndarray, ll: float) -> dict[str, float]:
