@@ -129,3 +129,19 @@ def test_the_cli_exits_2_for_mixed_up_files(
     err = capsys.readouterr().err
     assert "model.pt and predictor.json of one run" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_model_with_non_finite_weights_is_refused_naming_the_tensor(
+    runs: tuple[Path, Path, Path], tmp_path: Path, bad: float
+) -> None:
+    """It was accepted, and predict wrote NaN predictions."""
+    run = _copy(runs[0], tmp_path)
+    sd = torch.load(run / "model.pt", weights_only=True)
+    sd["0.weight"][0, 0] = bad
+    torch.save(sd, run / "model.pt")
+    with pytest.raises(DataError) as err:
+        load_predictor(run)
+    assert "finite values in 0.weight" in err.value.expected
+    assert f"{run / 'model.pt'} holds 1 non-finite value(s)" in err.value.received
+    assert "in 0.weight" in err.value.received

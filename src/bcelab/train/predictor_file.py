@@ -3,7 +3,7 @@
 
 Every field of ``predictor.json`` is checked for its type and its length before use, and
 every tensor of ``model.pt`` for the name and shape that the network described by
-``predictor.json`` needs, so that a damaged file, or the files of two different runs put
+``predictor.json`` needs (and for finite values), so that a damaged file, or the files of two different runs put
 together, is a :class:`~bcelab.errors.DataError` naming the file, the field or tensor, and
 what it should hold.
 """
@@ -31,6 +31,11 @@ _JSON_FIX = (
 _PAIR_FIX = (
     "use the model.pt and predictor.json of one run (copy both from the same run folder), "
     "or train the model again"
+)
+
+_WEIGHTS_FIX = (
+    "train the model again (a run whose loss became NaN or inf has no usable weights), or "
+    "restore the model.pt that bcelab train wrote in that run folder"
 )
 
 
@@ -208,3 +213,8 @@ def check_weights(state: Any, info: PredictorInfo, weights: Path, meta: Path) ->
         if tuple(t.shape) != shape:
             got = f"{weights} holds {name} of shape {_shape(t.shape)}"
             raise DataError(f"{expected}: {name} of shape {shape}", got, _PAIR_FIX)
+        finite = torch.isfinite(t)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            got = f"{weights} holds {bad} non-finite value(s) (NaN or inf) in {name}"
+            raise DataError(f"{expected}: finite values in {name}", got, _WEIGHTS_FIX)
