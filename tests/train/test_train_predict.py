@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import warnings
@@ -362,3 +363,22 @@ def test_the_other_columns_of_a_csv_are_kept_as_written(
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert rows[1].startswith('"00042",0.5,10,"True",1,')
     assert rows[2].startswith('"12345678901234567891",-0.5,9,"False",0,')
+
+
+@pytest.mark.parametrize(
+    ("seeds", "shown"),
+    [
+        ((0,), "seeds (0)"),
+        (tuple(range(30)), "30 seeds (0 to 29)"),
+        ((3, 9, 4), "3 seeds (3, 9, 4)"),
+        (tuple(range(0, 60, 2)), "30 seeds (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, ...)"),
+    ],
+)
+def test_an_unknown_seed_names_all_the_runs_seeds(
+    run: tuple[Path, Path], seeds: tuple[int, ...], shown: str
+) -> None:
+    """The seeds were cut at 10 with no sign: '(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)' for 30."""
+    pred = dataclasses.replace(load_predictor(run[0]), seeds=seeds)
+    with pytest.raises(OptionError) as err:
+        pred.seed_index(99)
+    assert f"seed must be one of the run's {shown}" in str(err.value)

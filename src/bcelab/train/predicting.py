@@ -64,6 +64,16 @@ def predictor_dict(spec: MLPSpec, ds: Dataset, seeds: list[int]) -> dict[str, An
     }
 
 
+def _seeds_shown(seeds: tuple[int, ...]) -> str:
+    """The seeds of a run, as an error shows them: all, a range, or the first 10 and the count."""
+    if len(seeds) == 1:
+        return f"seeds ({seeds[0]})"
+    if list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{len(seeds)} seeds ({seeds[0]} to {seeds[-1]})"
+    shown = ", ".join(str(v) for v in seeds[:10]) + (", ..." if len(seeds) > 10 else "")
+    return f"{len(seeds)} seeds ({shown})"
+
+
 @dataclass(frozen=True)
 class Predictor(PredictorInfo):
     """A trained MLP with the table layout it was trained on (from a run folder): the
@@ -78,9 +88,8 @@ class Predictor(PredictorInfo):
             return 0
         s = check_seed(seed, fname="predict")
         if s not in self.seeds:
-            shown = ", ".join(str(v) for v in self.seeds[:10])
             raise OptionError(
-                f"predict: seed must be one of the run's seeds ({shown})",
+                f"predict: seed must be one of the run's {_seeds_shown(self.seeds)}",
                 f"received seed={seed!r}",
                 f"pass e.g. seed={self.seeds[0]}",
             )
