@@ -106,6 +106,14 @@ def test_missing_values_named_or_dropped(tmp_path) -> None:
     assert ds.x_train.shape[0] + ds.x_test.shape[0] == 5
 
 
+def test_infinite_values_name_their_columns(tmp_path) -> None:
+    """It was 'inf in data rows 2 of ...', without the column."""
+    p = _csv(tmp_path, "a,b,c,label\n1,2,3,0\n2,inf,3,1\n3,4,-inf,1\n4,5,6,0\n5,6,7,1\n")
+    with pytest.raises(DataError) as e:
+        data.load_table(p, target="label")
+    assert "inf in columns ['b', 'c'], data rows 2, 3 of" in str(e.value)
+
+
 def test_non_numeric_feature_named(tmp_path) -> None:
     p = _csv(tmp_path, "a,colour,label\n1,red,0\n2,blue,1\n")
     with pytest.raises(DataError, match="'colour'"):

@@ -333,9 +333,10 @@ def to_xy(
         notes = (*notes, f"dropped {count_of(len(rows), 'row')} with missing values")
     if not np.isfinite(x).all():
         rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        inf_cols = [f for f, v in zip(feats, x.T, strict=True) if not np.isfinite(v).all()]
         raise DataError(
             "finite feature values",
-            f"inf in data rows {_rows_list(rows)} of {source}",
+            f"inf in columns {inf_cols}, data rows {_rows_list(rows)} of {source}",
             "replace the infinite values",
         )
     _check_targets(y, target, source)
