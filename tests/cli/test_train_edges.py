@@ -212,6 +212,19 @@ def test_a_test_file_that_is_the_training_file_gets_a_note(
     assert rc == 0 and "note" not in err
 
 
+def test_test_and_test_fraction_are_refused_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--test-fraction was silently ignored when --test was given."""
+    data = _csv(tmp_path / "t.csv", 40, 3)
+    base = _train_file(data, epochs=1)
+    args = ("--test", data, "--test-fraction", "0.3")
+    rc, _, err = _cli(capsys, *base, "--out", tmp_path / "a", *args)
+    line = _one_clear_line(err)
+    assert rc == 2 and "--test " in line and "--test-fraction 0.3" in line and "not both" in line
+    assert not (tmp_path / "a").exists()
+
+
 def test_one_class_of_training_targets_gets_a_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -114,6 +114,17 @@ def test_infinite_values_name_their_columns(tmp_path) -> None:
     assert "inf in columns ['b', 'c'], data rows 2, 3 of" in str(e.value)
 
 
+def test_a_test_table_and_a_test_fraction_are_refused_together(tmp_path) -> None:
+    """test_fraction= was silently ignored when test= was given."""
+    p = _csv(tmp_path, GOOD)
+    with pytest.raises(OptionError) as e:
+        data.load_table(p, target="label", test=p, test_fraction=0.3)
+    msg = str(e.value)
+    assert "test=" in msg and "test_fraction=0.3" in msg and "not both" in msg
+    assert data.load_table(p, target="label", test=p).x_test.shape == (40, 2)
+    assert data.load_table(p, target="label").x_test.shape == (20, 2)  # 0.5 by default
+
+
 def test_non_numeric_feature_named(tmp_path) -> None:
     p = _csv(tmp_path, "a,colour,label\n1,red,0\n2,blue,1\n")
     with pytest.raises(DataError, match="'colour'"):

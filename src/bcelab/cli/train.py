@@ -120,6 +120,14 @@ def _file_options(ns: argparse.Namespace, v: dict[str, Any]) -> dict[str, Any]:
                     f"no --{name} was given",
                     "pass e.g. --data mine.csv --target label (or --resume DIR)",
                 )
+    if hasattr(ns, "test") and hasattr(ns, "test_fraction"):
+        raise OptionError(
+            "either --test (a separate test table) or --test-fraction (a share of the "
+            "--data rows held out), not both",
+            f"received --test {v['test']} and --test-fraction {v['test_fraction']}",
+            "leave out --test-fraction to test on the --test table, or leave out --test to "
+            "hold out that share of the --data rows",
+        )
     feats = v["features"]
     if feats is not None and not feats.replace(",", "").strip():
         raise OptionError(
@@ -232,7 +240,7 @@ def _dataset(cfg: Config) -> Dataset:
             target=cfg.target,
             features=cfg.features,
             test=cfg.test,
-            test_fraction=cfg.test_fraction,
+            test_fraction=None if cfg.test is not None else cfg.test_fraction,
             dropna=cfg.dropna,
             positive_label=cfg.positive_label,
             delimiter=cfg.delimiter,

@@ -31,6 +31,7 @@ __all__ = [
     "check_momentum",
     "check_resume",
     "check_run_info",
+    "check_split",
     "check_test_fraction",
 ]
 
@@ -132,6 +133,24 @@ def check_test_fraction(value: object, *, fname: str, hint: str) -> float:
         f"{fname}: test_fraction must lie strictly between 0 and 1",
         f"received test_fraction={value!r}",
         hint,
+    )
+
+
+def check_split(test: object, test_fraction: object, *, fname: str) -> float | None:
+    """``test_fraction`` checked (None: 0.5) when there is no ``test`` table; with one,
+    None (a ``test_fraction`` too is refused: it would be ignored)."""
+    if test is None:
+        hint = "pass e.g. test_fraction=0.5, or a separate test table with test="
+        fraction = 0.5 if test_fraction is None else test_fraction
+        return check_test_fraction(fraction, fname=fname, hint=hint)
+    if test_fraction is None:
+        return None
+    raise OptionError(
+        f"{fname}: either test= (a separate test table) or test_fraction= (a share of "
+        "the rows held out), not both",
+        f"received test={str(test)!r} and test_fraction={test_fraction!r}",
+        "leave out test_fraction= to test on the test table, or leave out test= to hold "
+        "out that share of the rows",
     )
 
 

@@ -28,7 +28,7 @@ from .._core.options import check_path
 from .._core.tables import Label, check_positive_label
 from ..errors import DataError, DomainError, OptionError, ShapeError
 from . import rng
-from .checks import check_test_fraction
+from .checks import check_split
 from .scaling import standardise, standardised
 from .tables import read_table, to_xy
 
@@ -340,7 +340,7 @@ def load_table(
     target: str,
     features: Sequence[str] | None = None,
     test: str | Path | None = None,
-    test_fraction: float = 0.5,
+    test_fraction: float | None = None,
     dropna: bool = False,
     split_seed: int = 0,
     positive_label: Label | None = None,
@@ -349,7 +349,8 @@ def load_table(
     """A CSV/TSV or Parquet file (and optionally a separate test file) as a standardised Dataset.
 
     Without ``test`` the rows are shuffled with ``split_seed`` and the last
-    ``test_fraction`` of them become the test split.  ``positive_label`` (a number or
+    ``test_fraction`` of them (default 0.5) become the test split; ``test`` and
+    ``test_fraction`` are refused together.  ``positive_label`` (a number or
     text) makes the target column's labels 0/1: that value is 1, every other value 0.
     ``delimiter`` separates the fields of CSV files (default: tab for ``.tsv``, else
     comma).  See :mod:`bcelab.train.tables`.
@@ -357,9 +358,7 @@ def load_table(
     hint = "pass the path of a CSV, TSV or Parquet file"
     path = check_path(path, name="path", fname="load_table", hint=hint)
     test = None if test is None else check_path(test, name="test", fname="load_table", hint=hint)
-    if test is None:
-        hint = "pass e.g. test_fraction=0.5, or a separate test table with test="
-        test_fraction = check_test_fraction(test_fraction, fname="load_table", hint=hint)
+    test_fraction = check_split(test, test_fraction, fname="load_table")
     label = check_positive_label(positive_label, fname="load_table")
     kw: dict[str, Any] = {"target": target, "dropna": dropna, "positive_label": label}
     tab = read_table(path, delimiter=delimiter)
@@ -373,6 +372,7 @@ def load_table(
         notes = notes + tnotes + (f"test rows from {test}",)
     else:
         perm = rng.permutations([split_seed], epoch=0, n=x.shape[0])[0]
+        assert test_fraction is not None  # check_split: a fraction without test=
         n_test = round(test_fraction * x.shape[0])
         n_train = x.shape[0] - n_test
         xt, yt, xe, ye = x[perm[:n_train]], y[perm[:n_train]], x[perm[n_train:]], y[perm[n_train:]]
