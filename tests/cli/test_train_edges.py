@@ -318,6 +318,23 @@ def test_autoencoder_resume_continues_bit_for_bit(
 # --- output folders -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("out", ["", " "])
+@pytest.mark.parametrize("task", ["circles", "autoencoder"])
+def test_an_empty_out_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    task: str,
+    out: str,
+) -> None:
+    """``--out ""`` silently wrote to runs/<name>-<timestamp>/ (the autoencoder: the cwd)."""
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = _cli(capsys, "train", task, "--epochs", "1", "--quiet", "--out", out)
+    line = _one_clear_line(err)
+    assert rc == 2 and "--out must name a folder" in line and f"received --out {out!r}" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_out_holding_a_run_needs_overwrite(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

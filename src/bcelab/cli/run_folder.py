@@ -84,6 +84,12 @@ def check_out_folder(
 ) -> Path:
     """``--out`` can take this run (see the module doc); stale temporary files of a killed
     run are removed first."""
+    if not out.strip():
+        raise OptionError(
+            "--out must name a folder",
+            f"received --out {out!r}",
+            "name the run folder, e.g. --out runs/mine, or leave --out out for the default",
+        )
     d = output.check_dir(out, "--out")
     if d.absolute().parent.is_dir():
         remove_stale(d.absolute().parent)

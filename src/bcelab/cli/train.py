@@ -179,7 +179,7 @@ def config_from_args(ns: argparse.Namespace) -> Any:
     given = given_options(ns)
     v = {k: getattr(ns, k, d) for k, d in DEFAULTS.items()}
     resume = None if ns.resume is None else flags.check_resume_dir(ns.resume)
-    out = ns.out or _default_out(ns, v)
+    out = ns.out if ns.out is not None else _default_out(ns, v)
     run_folder.check_out_folder(out, allowed=RUN_FILES, resume=resume, overwrite=ns.overwrite)
     return Config(
         task=ns.task,
