@@ -152,6 +152,23 @@ def test_module_path_matches_batched_path(circles) -> None:
         np.testing.assert_allclose(hm.metrics[name], hb.metrics[name], atol=2e-4, err_msg=name)
 
 
+class _Slice(torch.nn.Module):
+    """A module without parameters: its output is the first feature."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1]
+
+
+def test_a_module_without_trainable_parameters_is_refused(circles) -> None:
+    """It ended in torch's 'element 0 of tensors does not require grad' RuntimeError."""
+    frozen = torch.nn.Linear(2, 1).requires_grad_(False)
+    for mod, count in ((_Slice(), "0 parameters"), (frozen, "2 parameters")):
+        with pytest.raises(OptionError) as err:
+            fit(mod, circles, epochs=1)
+        assert "model must be a module with trainable parameters" in str(err.value)
+        assert f"({count}, none with requires_grad=True)" in str(err.value)
+
+
 def test_sgd_momentum_equals_torch_sgd_for_constant_lr() -> None:
     g = torch.Generator().manual_seed(0)
     w0 = torch.randn(5, generator=g)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core import formulas
+from .._core.display import count_of
 from .._core.extras import TRAINING, needs_extras
 from .._core.options import check_choice, check_focal, check_positive_int, check_seed, check_threads
 from ..errors import OptionError
@@ -140,6 +141,15 @@ def _model(model: Any, ds: Dataset, seeds: list[int], device: Any, batch_size: i
             "seeds > 1 needs the built-in MLPSpec (batched weights)",
             f"received seeds={len(seeds)} with a {type(spec).__name__}",
             "train a custom module once per seed, or use MLPSpec",
+        )
+    params = list(spec.parameters()) if isinstance(spec, torch.nn.Module) else []
+    if not is_mlp and not any(p.requires_grad for p in params):
+        n = len(params)
+        raise OptionError(
+            "model must be a module with trainable parameters (requires_grad=True)",
+            f"received a {type(spec).__name__} with no trainable parameters "
+            f"({count_of(n, 'parameter')}, none with requires_grad=True)",
+            "give the module a layer to train (e.g. torch.nn.Linear), or use MLPSpec",
         )
     if is_mlp and (ds.x_train.ndim != 2 or ds.y_train.ndim != 2):
         raise OptionError(
