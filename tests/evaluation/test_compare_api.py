@@ -213,7 +213,7 @@ BAD = [
     ({"confidence": 1.0}, "confidence must be a number strictly between 0 and 1"),
     ({"confidence": "high"}, "confidence must be"),
     ({"clip": 0.7}, "clip must be a number in"),
-    ({"preds": None, "logits": ("za", "zb"), "clip": 1e-7}, "clip applies to probabilities"),
+    ({"preds": None, "logits": ("za", "zb"), "clip": 1e-7}, "clip= applies to probabilities"),
     ({"engine": "spark"}, "engine must be one of"),
     ({"engine": "dask", "threads": 2}, "threads= only with engine='local'"),
     ({"workers": 2}, "workers= only with engine='dask'"),

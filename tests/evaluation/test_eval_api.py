@@ -198,6 +198,11 @@ def test_clip_is_explicit_and_counted(tmp_path):
         ({"preds": "p", "progress": "yes"}, "progress must be True, False or a callable"),
         ({"preds": "p", "strict": "False"}, "strict must be True or False"),  # not truthy text
         ({"preds": "p", "strict": 1}, "strict must be True or False"),
+        (
+            {"logits": "p", "clip": 1e-7},
+            r"clip= applies to probabilities \(preds=\) only; received clip=1e-07 "
+            r"together with logits='p'\. drop clip=",
+        ),
     ],
 )
 def test_bad_options_fail_before_any_file_is_read(tmp_path, kw, message):

@@ -96,6 +96,12 @@ def test_report_directory(capsys, good, tmp_path):
         ),
         ("good", ["--target", "y", "--pred", "p", "--threshold", "0.123"], "--threshold 0.12"),
         ("good", ["--target", "y", "--pred", "p", "--clip", "0.7"], "--clip must be"),
+        (
+            "good",
+            ["--target", "y", "--logit", "p", "--clip", "1e-7"],
+            "--clip applies to probabilities (--pred) only; received --clip 1e-07 together "
+            "with --logit p. drop --clip (logits need no clipping",
+        ),
         ("good", ["--target", "y", "--pred", "p", "--threads", "0"], "--threads must be"),
         ("good", ["--target", "y", "--pred", "p", "--workers", "2"], "--workers (Dask"),
         (
@@ -254,3 +260,25 @@ def test_python_api_logs_the_compile_once(good, monkeypatch, caplog):
     notes = [r.getMessage() for r in caplog.records if "compiling" in r.getMessage()]
     assert notes == ["bcelab: " + NOTICE]
     assert res.seconds < 100.0  # the compile moved the clock on by 100 s per step
+
+
+def test_clip_with_logit_is_refused_before_any_file_is_read(capsys, tmp_path):
+    """The flag conflict, not the data error of a file read later (b.csv has no y)."""
+    (tmp_path / "a.csv").write_text("p,y\n0.1,0\n")
+    (tmp_path / "b.csv").write_text("p,label\n0.1,0\n")
+    rc, out, err = _run(capsys, tmp_path, "--target", "y", "--logit", "p", "--clip", "1e-7")
+    assert (rc, out) == (2, "")
+    assert err.count("\n") == 1 and "b.csv" not in err and "a.csv" not in err
+    assert "received --clip 1e-07 together with --logit p. drop --clip" in err
+
+
+def test_the_library_clip_error_reads_in_flags():
+    from bcelab.cli.messages import in_flags
+    from bcelab.errors import OptionError
+
+    with pytest.raises(OptionError) as e:
+        bcelab.evaluate({"p": [0.1], "y": [0]}, logits="p", target="y", clip=1e-7)
+    assert "(in " not in str(e.value)  # an option error, not one of a batch of rows
+    text = str(in_flags(e.value, "eval"))
+    assert text.startswith("--clip applies to probabilities (--pred) only")
+    assert "received --clip 1e-07 together with --logit p. drop --clip (" in text

@@ -112,6 +112,12 @@ def _check_value_flags(ns: argparse.Namespace) -> None:
             f"received --clip {ns.clip!r}",
             "write e.g. --clip 1e-7, or leave it out for the exact (unclipped) loss",
         )
+    if ns.clip is not None and ns.logit is not None:
+        raise OptionError(
+            "--clip applies to probabilities (--pred) only",
+            f"received --clip {ns.clip!r} together with --logit {ns.logit}",
+            "drop --clip (logits need no clipping: the loss from logits is exact)",
+        )
     flags = {"--pred": ns.pred, "--logit": ns.logit, "--target": ns.target}
     flags.update({"--weight": ns.weight, "--by": ns.by})
     named = {f: c for f, c in flags.items() if c is not None}

@@ -15,7 +15,6 @@ from typing import Any
 
 from .._core.options import (
     check_bool,
-    check_clip,
     check_positive_int,
     check_seed,
 )
@@ -28,7 +27,7 @@ from .columns import Columns, check_positive_label
 from .compare_result import ComparisonResult, SegmentComparison
 from .compare_task import PairedAccumulator, file_keys
 from .local_engine import ProgressFn, default_threads
-from .run_options import check_engine_options, progress_callable
+from .run_options import check_clip_option, check_engine_options, progress_callable
 from .runner import open_runner
 from .segment_keys import segment_order
 from .sources import Planned, check_source_kind, plan_source, run_planned
@@ -90,7 +89,7 @@ def compare(
     """
     label = check_positive_label(positive_label, fname=FNAME)
     cols = _columns(target, preds, logits, weight, by, id, label)
-    n_rep, seed_, conf, eps = _stat_options(replicates, seed, confidence, clip, cols.logits)
+    n_rep, seed_, conf, eps = _stat_options(replicates, seed, confidence, clip, logits)
     strict = check_bool(strict, name="strict", fname=FNAME, hint=STRICT_HINT)
     sep = check_delimiter(delimiter, fname=FNAME)
     engine = check_engine_options(engine, threads, workers, scheduler, fname=FNAME)
@@ -245,7 +244,7 @@ def _columns(
 
 
 def _stat_options(
-    replicates: object, seed: object, confidence: object, clip: object, logits: bool
+    replicates: object, seed: object, confidence: object, clip: object, logits: object
 ) -> tuple[int, int, float, float | None]:
     n_rep = check_positive_int(replicates, name="replicates", fname=FNAME, example=200)
     if n_rep > MAX_REPLICATES:
@@ -255,13 +254,7 @@ def _stat_options(
             f"received replicates={replicates!r}",
             "pass e.g. replicates=200 (p-values down to 0.01) or 2000 (down to 0.001)",
         )
-    eps = check_clip(clip, fname=FNAME)
-    if eps is not None and logits:
-        raise OptionError(
-            f"{FNAME}: clip applies to probabilities (preds=) only",
-            "received clip together with logits=",
-            "drop clip: the loss from logits is exact without it",
-        )
+    eps = check_clip_option(clip, logits, fname=FNAME)
     conf = check_confidence(confidence, fname=FNAME)
     check_enough_replicates(n_rep, conf, fname=FNAME)
     return (

@@ -13,10 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._core.options import (
-    check_bool,
-    check_clip,
-)
+from .._core.options import check_bool
 from .._core.reducing import weight_total_error
 from .._core.tables import check_delimiter
 from ..errors import DomainError, EmptyReductionError, OptionError
@@ -29,7 +26,7 @@ from .local_engine import ProgressFn
 from .reader import Unit
 from .recal_options import RecalibrationOptions, check_recalibration_options
 from .row_progress import RowProgressBar
-from .run_options import ENGINES, check_engine_options, progress_callable
+from .run_options import ENGINES, check_clip_option, check_engine_options, progress_callable
 from .runner import Runner, open_runner
 from .segment_keys import segment_order
 from .sources import check_source_kind, plan_source, run_planned
@@ -103,7 +100,7 @@ def evaluate(
     uncertainty − discrimination + miscalibration, overall and per segment.
     """
     cols = _columns(target, preds, logits, weight, by, check_positive_label(positive_label))
-    threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip)
+    threshold, n_bins, eps = _metric_options(threshold, n_calibration_bins, clip, logits)
     sep = check_delimiter(delimiter, fname="evaluate")
     engine = _engine_options(engine, threads, workers, scheduler)
     kind = check_source_kind(source, engine, fname="evaluate")
@@ -205,12 +202,12 @@ def _columns(
 
 
 def _metric_options(
-    threshold: object, n_calibration_bins: object, clip: object
+    threshold: object, n_calibration_bins: object, clip: object, logits: object
 ) -> tuple[float, int, float | None]:
     check_threshold(threshold, fname="evaluate")  # an exact edge of the fine histogram, in (0, 1)
     t = float(threshold)  # type: ignore[arg-type]
     n_bins = check_calibration_bins(n_calibration_bins, fname="evaluate")
-    return t, n_bins, check_clip(clip, fname="evaluate")
+    return t, n_bins, check_clip_option(clip, logits, fname="evaluate")
 
 
 def _engine_options(engine: object, threads: object, workers: object, scheduler: object) -> str:

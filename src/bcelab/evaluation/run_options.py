@@ -2,18 +2,19 @@
 
 :func:`check_engine_options` checks ``engine``, ``threads``, ``workers`` and
 ``scheduler`` together, and :func:`progress_callable` turns ``progress=`` into a
-callable; both run at the door, before any file is read, and name the function that
-was called (``fname``).
+callable, and :func:`check_clip_option` checks ``clip=`` against the kind of
+prediction column; they run at the door, before any file is read, and name the
+function that was called (``fname``).
 """
 
 from __future__ import annotations
 
-from .._core.options import check_choice, check_positive_int, check_threads
+from .._core.options import check_choice, check_clip, check_positive_int, check_threads
 from ..errors import OptionError
 from .local_engine import ProgressFn
 from .row_progress import RowProgressBar
 
-__all__ = ["ENGINES", "check_engine_options", "progress_callable"]
+__all__ = ["ENGINES", "check_clip_option", "check_engine_options", "progress_callable"]
 
 ENGINES = ("local", "dask")
 
@@ -61,6 +62,22 @@ def check_engine_options(
             "pass engine='dask' too",
         )
     return name
+
+
+def check_clip_option(clip: object, logits: object, *, fname: str) -> float | None:
+    """The ``clip=eps`` option: None, or a number in (0, 0.5) for probabilities only.
+
+    ``logits``: the value passed as ``logits=`` (a column name, a pair of them, or None
+    for ``preds=``).  The loss from logits is exact, so nothing is clipped there.
+    """
+    eps = check_clip(clip, fname=fname)
+    if eps is not None and logits is not None:
+        raise OptionError(
+            f"{fname}: clip= applies to probabilities (preds=) only",
+            f"received clip={clip!r} together with logits={logits!r}",
+            "drop clip= (logits need no clipping: the loss from logits is exact)",
+        )
+    return eps
 
 
 def progress_callable(
