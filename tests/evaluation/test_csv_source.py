@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,52 @@ def test_a_csv_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
     path.write_bytes(b"p,y,caf\xe9\n0.1,0,abc\n")
     with pytest.raises(DataError, match=r"its header at line 1 holds bytes that are not UTF-8"):
         bcelab.evaluate(path, preds="p", target="y", by="city")
+
+
+def _beside_parquet(folder: Path, parquet_by: list[object], csv_by: list[str]) -> Path:
+    """A Parquet file that gives the by column ``g`` its type, and a CSV file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir()
+    n = len(parquet_by)
+    table = pa.table({"p": [0.5] * n, "y": [1.0] * n, "g": parquet_by})
+    pq.write_table(table, folder / "a.parquet")
+    (folder / "b.csv").write_text("p,y,g\n" + "".join(f"0.5,1,{c}\n" for c in csv_by))
+    return folder
+
+
+@pytest.mark.parametrize("cell", ["NA", "null", "nan", "NaN", "N/A"])
+def test_a_missing_value_word_is_a_bad_value_in_a_number_by_column(
+    tmp_path: Path, cell: str
+) -> None:
+    # before, pyarrow's null words silently joined the (null) segment
+    folder = _beside_parquet(tmp_path / "run", [0, 1, None], ["0", cell, ""])
+    with pytest.raises(DataError) as e:
+        bcelab.evaluate(folder, preds="p", target="y", by="g")
+    assert str(e.value).startswith(
+        f"values of type int64 in the by column 'g' of {folder / 'b.csv'} (its type in the "
+        f"Parquet files of the run); line 3 holds {cell!r}. fix that row (only an empty cell "
+        "is a missing value)"
+    )
+
+
+def test_csv_nan_in_a_float_by_column_is_the_segment_of_parquet_nan(tmp_path: Path) -> None:
+    folder = _beside_parquet(tmp_path / "run", [0.5, float("nan"), None], ["0.5", "nan", "NaN", ""])
+    res = bcelab.evaluate(folder, preds="p", target="y", by="g")
+    got = [(s.value, s.stats.rows) for s in res.segments]
+    assert got[0] == (0.5, 2) and got[2] == (None, 2)
+    assert np.isnan(got[1][0]) and got[1][1] == 3  # one NaN segment: 1 Parquet + 2 CSV rows
+    with pytest.raises(DataError, match=r"type double in the by column 'g'.*line 2 holds 'NA'"):
+        bcelab.evaluate(
+            _beside_parquet(tmp_path / "na", [0.5], ["NA"]), preds="p", target="y", by="g"
+        )
+
+
+def test_a_typed_csv_by_column_reads_its_values_as_before(tmp_path: Path) -> None:
+    # spaces around a number, as pyarrow's CSV parser reads them; an empty cell is null
+    folder = _beside_parquet(tmp_path / "run", [0, 1], [" 1", "0", ""])
+    assert _segments(folder, by="g") == {0: 2, 1: 2, None: 1}
+    dates = _beside_parquet(tmp_path / "d", [datetime.date(2020, 1, 2)], ["2020-01-02", ""])
+    got = _segments(dates, by="g")
+    assert list(got.values()) == [2, 1] and list(got)[1] is None

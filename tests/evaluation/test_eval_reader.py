@@ -269,7 +269,8 @@ def test_a_csv_by_value_the_parquet_type_cannot_hold_names_its_line(tmp_path):
         bcelab.evaluate(folder, preds="p", target="y", by="seg")
     assert str(e.value).startswith(
         f"values of type int64 in the by column 'seg' of {folder / 'b.csv'} (its type in the "
-        "Parquet files of the run); line 4 holds 'x1'. fix that row, or write the by column "
+        "Parquet files of the run); line 4 holds 'x1'. fix that row (only an empty cell is a "
+        "missing value), or write the by column "
         "as text in the Parquet files too"
     )
 

@@ -9,7 +9,11 @@ Only an empty cell is missing in a text column (the ``by`` column, an ``id``, a 
 of labels): ``NA`` or ``null`` is a value there (Namibia's country code, a label).
 Number columns take pyarrow's missing values (an empty cell, ``NA``, ``nan``, ...).
 A ``by`` column is text unless the run's Parquet files give it another type
-(:func:`~.column_checks.shared_by_type`), so that each value is one segment.
+(:func:`~.column_checks.shared_by_type`), so that each value is one segment.  Such a
+``by`` column is read as text and then cast to that type (:func:`_typed_by`), so that
+there too only an empty cell is missing: ``NA`` in a column of numbers is a bad value
+(named with its line, like ``abc``), and ``nan`` in a column of floats is NaN, the
+segment a Parquet NaN makes, never the null segment.
 """
 
 from __future__ import annotations
@@ -120,8 +124,8 @@ def _options(
     types: dict[str, pa.DataType] = {c: pa.float64() for c in cols.numeric}
     if cols.positive_label is not None:
         del types[cols.target]  # labels: numbers, booleans or text, whatever the file holds
-    if cols.by is not None:
-        types[cols.by] = pa.string() if by_type is None else by_type
+    if cols.by is not None:  # text, cast to by_type in csv_batches where pyarrow can
+        types[cols.by] = by_type if by_type is not None and not _casts(by_type) else pa.string()
     if cols.id is not None:  # text: the same key whatever a block's values look like
         types[cols.id] = pa.string()
     return {
@@ -149,6 +153,55 @@ def _empty_text_as_null(rb: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=rb.schema)
 
 
+def _casts(by_type: pa.DataType) -> bool:
+    """Whether pyarrow casts text to ``by_type`` (numbers, booleans, dates, timestamps,
+    decimals, bytes; not times of day or durations, which the CSV parser reads itself)."""
+    # start-up time: pyarrow.compute is needed only for CSV files
+    import pyarrow.compute as pc
+
+    try:
+        pc.cast(pa.array([], pa.string()), by_type)
+    except pa.ArrowNotImplementedError:
+        return False
+    return True
+
+
+def _is_bytes(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+
+
+def _typed_by(
+    rb: pa.RecordBatch, by: str, by_type: pa.DataType, path: str, delimiter: str
+) -> pa.RecordBatch:
+    """The batch with its by column (text, empty cells null) cast to ``by_type``: ``NA``
+    or ``null`` is a bad value there, not a null, and ``nan`` a float NaN.  A value that
+    does not cast raises pyarrow's error of a single-threaded parse, which names its row
+    (:func:`explain_csv_error` turns it into a :class:`DataError`)."""
+    # start-up time: pyarrow.compute and pyarrow.csv are needed only for CSV files
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    i = rb.schema.get_field_index(by)
+    text = rb.column(i)
+    if not _is_bytes(by_type):  # as the CSV parser reads numbers and dates: " 4" is 4
+        text = pc.utf8_trim_whitespace(text)
+    try:
+        typed = pc.cast(text, by_type)
+    except pa.ArrowInvalid:
+        strict = pacsv.ConvertOptions(
+            include_columns=[by], column_types={by: by_type}, null_values=[""]
+        )
+        for _ in pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=strict,
+        ):
+            pass
+        raise  # the parser took every value: the cast's own error
+    return rb.set_column(i, pa.field(by, by_type), typed)
+
+
 def csv_batches(
     path: str, cols: Columns, names: list[str], delimiter: str, by_type: pa.DataType | None = None
 ) -> Iterator[pa.RecordBatch]:
@@ -157,8 +210,10 @@ def csv_batches(
     # start-up time: pyarrow.csv is needed only for CSV files
     import pyarrow.csv as pacsv
 
+    by = cols.by if cols.by in names and by_type is not None and _casts(by_type) else None
     for rb in pacsv.open_csv(path, **_options(cols, names, delimiter, True, by_type)):
-        yield _empty_text_as_null(rb)
+        rb = _empty_text_as_null(rb)
+        yield rb if by is None or by_type is None else _typed_by(rb, by, by_type, path, delimiter)
 
 
 def _error_again(
@@ -203,8 +258,9 @@ def _bad_value(
             f"values of type {by_type} in the by column {column!r} of {path} (its type in "
             "the Parquet files of the run)",
             f"{at} holds {value!r}",
-            "fix that row, or write the by column as text in the Parquet files too "
-            "(a CSV file's by column is text unless Parquet files give it a type)",
+            "fix that row (only an empty cell is a missing value), or write the by column "
+            "as text in the Parquet files too (a CSV file's by column is text unless "
+            "Parquet files give it a type)",
         )
     fix = "fix or remove that row (empty cells count as missing values)"
     if _DECIMAL_COMMA.fullmatch(value):
