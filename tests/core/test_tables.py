@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bcelab._core.tables import check_delimiter, column_hint, table_kind
+from bcelab._core.tables import check_delimiter, column_hint, suggest_label, table_kind
 from bcelab.errors import DataError, OptionError
 
 
@@ -102,3 +102,11 @@ def test_a_delimiter_the_csv_reader_cannot_take_is_refused(delimiter: str, probl
     assert err.value.received == f"received delimiter={delimiter!r}, {problem}"
     for ok in (",", ";", "\t", "|", "\x01", None):
         assert check_delimiter(ok, fname="evaluate") == ok
+
+
+def test_suggest_label_never_names_an_infinite_or_nan_value() -> None:
+    nan, inf = float("nan"), float("inf")
+    assert suggest_label([0.0, 2.0, inf]) == 2.0  # before: inf, the largest
+    assert suggest_label([-inf, 0.0, 3.0]) == 3.0
+    assert suggest_label([inf, nan]) == 1
+    assert suggest_label(["no", "yes"]) == "yes"

@@ -147,3 +147,21 @@ def test_by_codes_of_a_narrow_integer_span_hash_nothing(monkeypatch) -> None:
     assert names[0] == -3 and names[-1] == 100 and len(names) == 104
     with pytest.raises(AssertionError, match="hashed"):  # a null: the general path
         by_codes(pa.array([1, None, 2], pa.int32()))
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_an_infinite_target_is_never_suggested_as_a_label(bad: float) -> None:
+    from bcelab.errors import DataError
+    from bcelab.evaluation.columns import check_target_range
+
+    y = np.array([0.0, 1.0, 1.0, bad, np.nan])
+    with pytest.raises(DataError) as e:
+        check_target_range(y, "y", "a.csv", 0, csv=True)
+    msg = str(e.value)
+    assert "positive_label" not in msg  # before: positive_label=inf (and 1 for -inf)
+    assert msg.endswith(
+        f"fix or remove the rows whose target is infinite (1 row in this batch, first: "
+        f"{'inf' if bad > 0 else '-inf'} at line 5): a target is a 0/1 label or a probability"
+    )
+    with pytest.raises(DataError, match=r"first: inf at row 12\)"):
+        check_target_range(np.array([2.0, 0.0, np.inf, np.inf]), "y", "t", 10)

@@ -149,7 +149,9 @@ def describe_values(values: list[Any], limit: int = 8) -> str:
 
 
 def suggest_label(values: list[Any]) -> Any:
-    """The value most likely meant as positive: 1/yes/true if present, else the largest."""
+    """The value most likely meant as positive: 1/yes/true if present, else the largest;
+    never an infinite or NaN number (no label: 1 when only those are left)."""
+    values = [v for v in values if not (isinstance(v, float) and not math.isfinite(v))]
     if not values:
         return 1
     by_text = {str(v).strip().lower(): v for v in values}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .._core.display import counted
+from .._core.display import count_of, counted
 from .._core.tables import (
     Label,
     check_positive_label,
@@ -187,7 +187,17 @@ def check_target_range(
     i = int(np.flatnonzero(bad)[0])
     at = f"line {first_row + i + 2}" if csv else f"row {first_row + i}"
     values = np.unique(y[~np.isnan(y)]).tolist()
-    if len(values) <= 2:
+    infinite = np.isinf(y)
+    if infinite.any():  # never a label: point to the rows instead
+        j = int(np.flatnonzero(infinite)[0])
+        fix = (
+            f"fix or remove the rows whose target is infinite "
+            f"({count_of(int(infinite.sum()), 'row')} in this batch, first: "
+            f"{format_value(float(y[j]))} at "
+            f"{f'line {first_row + j + 2}' if csv else f'row {first_row + j}'}): a target is "
+            "a 0/1 label or a probability"
+        )
+    elif len(values) <= 2:
         label = suggest_label(values)
         fix = (
             f"pass positive_label={format_value(label)} to count {format_value(label)} as 1 and every "
