@@ -9,12 +9,14 @@ order of NumPy's pairwise sums: within 1e-12 relative here.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bcelab.errors import DomainError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.calibration import ece_equal_mass, ece_uniform
 from bcelab.metrics.compute import compute_metrics, confusion
@@ -197,3 +199,57 @@ def _rank_auc(score: np.ndarray, y: np.ndarray) -> float:
     pos = y == 1
     n_pos, n_neg = pos.sum(), (~pos).sum()
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _independent(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """The weighted log loss in NumPy float64, each weight scaled by 1 / the largest."""
+    s = w / w.max()
+    loss = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+    return float((s * loss).sum() / s.sum())
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "compiled"])
+def test_an_overflowing_weighted_loss_sum_is_refused_not_infinite(kernel: str) -> None:
+    """Weights whose total is finite (1e308) but whose products with the losses add up
+    beyond float64 once gave log_loss = inf, read as 'a prediction of exactly 0 or 1
+    was wrong'; now the DomainError of too large weights, whose fix gives the value."""
+    p, y = np.array([0.2, 0.7, 0.4, 0.9]), np.array([0.0, 1.0, 1.0, 0.0])
+    w = np.array([1.0, 2.0, 0.5, 1e308])
+    s = BinaryStats(kernel=kernel).update(p, y, weights=w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DomainError, match=r"(?s)Σw·BCE.*1 / their largest value"):
+            s.compute()
+        with pytest.raises(DomainError, match="decompose_stats"):
+            decompose_stats(s)
+        m = BinaryStats(kernel=kernel).update(p, y, weights=w / w.max()).compute()
+    assert m.log_loss == pytest.approx(_independent(p, y, w), rel=1e-14)
+    assert m.log_loss == pytest.approx(2.302585092994046, rel=1e-14)
+    assert not m.log_loss_is_infinite
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "compiled"])
+def test_an_infinite_row_loss_with_huge_weights_stays_infinite(kernel: str) -> None:
+    """A wrong prediction of exactly 0 makes the log loss infinite, whatever the weights."""
+    p, y = np.array([0.0, 0.9]), np.array([1.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = BinaryStats(kernel=kernel).update(p, y, weights=[1.0, 1e308]).compute()
+    assert m.log_loss == math.inf and m.log_loss_is_infinite
+
+
+def test_pr_auc_when_the_weight_before_a_bin_is_subnormal() -> None:
+    """d / c overflowed (a RuntimeWarning) and gave NaN where the weight above a bin was
+    subnormal or tiny next to the bin's; now the limit of the interpolation, as with a
+    tiny normal weight, and scikit-learn's average precision."""
+    sk = pytest.importorskip("sklearn.metrics")
+    pos, neg = np.array([0.0, 0.5, 2.0, 0.0]), np.array([1.0, 0.0, 0.0, 1e-320])  # by score
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ap, bound = pr_auc(pos, neg)
+        ref, _ = pr_auc(pos, np.array([1.0, 0.0, 0.0, 1e-300]))
+        big, _ = pr_auc(pos * 1e10, np.array([1.0, 0.0, 0.0, 1e-300]))
+    score, label = np.array([0.2, 0.4, 0.7, 0.9]), np.array([0, 1, 1, 0])
+    expected = sk.average_precision_score(label, score, sample_weight=[1.0, 0.5, 2.0, 1e-320])
+    assert ap == ref == big == pytest.approx(expected, rel=1e-15)
+    assert ap == 1.0 and math.isfinite(bound)

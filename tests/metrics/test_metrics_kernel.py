@@ -4,6 +4,7 @@ bin layout."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -241,3 +242,29 @@ def test_float32_values_give_the_same_state_in_either_dtype() -> None:
     d = BinaryStats().update(q, y[2:].astype(np.float64))
     ref = _exact_losses(q[ok], y[2:][ok])
     assert abs(d.total("wbce") - ref) <= 1e-13 * ref
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "compiled"])
+def test_a_subnormal_weight_counts_as_the_smallest_normal_one(kernel: str) -> None:
+    """A weight of 1e-320 once gave PR-AUC NaN (with a RuntimeWarning from
+    ``u = d / c``) and MCE 0.900198 (0.9 * 1e-320 keeps 4 digits) for a bin of one row
+    at p = 0.9, y = 0; now the state of the weight 2**-1022, whose metrics equal those of
+    a tiny normal weight and scikit-learn's average precision."""
+    sk = pytest.importorskip("sklearn.metrics")
+    p, y = np.array([0.2, 0.7, 0.4, 0.9]), np.array([0.0, 1.0, 1.0, 0.0])
+
+    def state(last: float) -> BinaryStats:
+        return BinaryStats(kernel=kernel).update(p, y, weights=[1.0, 2.0, 0.5, last])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sub = state(1e-320)
+        m, tiny = sub.compute(), state(1e-300).compute()
+    assert sub == state(2.0**-1022)
+    expected_ap = sk.average_precision_score(y, p, sample_weight=[1.0, 2.0, 0.5, 1e-320])
+    assert m.pr_auc == tiny.pr_auc == pytest.approx(expected_ap, rel=1e-15)
+    for name in ("mce_uniform", "mce_equal_mass"):  # the bin of p = 0.9: |0.9 - 0|
+        assert getattr(m, name) == pytest.approx(0.9, rel=2e-16, abs=0)
+        assert getattr(m, name) == pytest.approx(getattr(tiny, name), rel=2e-16, abs=0)
+    for name in ("log_loss", "brier", "roc_auc", "ece_uniform", "weight_total"):
+        assert getattr(m, name) == getattr(tiny, name)

@@ -26,6 +26,7 @@ __all__ = [
     "PIECE_CHUNKS",
     "PREFETCH_AHEAD",
     "SIDE",
+    "SMALLEST_WEIGHT",
     "STATS_BLOCK",
     "STATS_SERIAL_BELOW",
     "K",
@@ -40,6 +41,13 @@ JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 #: per-element helpers: inlined into the loop that calls them (numba IR), so they are
 #: compiled with that loop's fast-math flags and cost no call
 INLINE: dict[str, Any] = {**JIT, "inline": "always"}
+
+#: the smallest positive weight a metric state adds (2**-1022, float64's smallest normal
+#: number): a subnormal weight counts as this.  Its products with p, y and the loss would
+#: keep only a few digits (0.9 * 1e-320 is 0.9002 * 1e-320), which a bin's mean
+#: prediction divides by it; the total weight moves by less than 2**-1022 a row, under an
+#: ulp of any total that the metrics accept (a mean weight of at least 2**-970).
+SMALLEST_WEIGHT = 2.0**-1022
 
 # --- the loss kernel (kernels.loss, kernels.loss_driver) ---------------------------------
 

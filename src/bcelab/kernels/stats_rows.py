@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .constants import INLINE, JIT, NOCT, SIDE, STATS_BLOCK, K
+from .constants import INLINE, JIT, NOCT, SIDE, SMALLEST_WEIGHT, STATS_BLOCK, K
 from .fastmath import exp_nonpos, f64_to_bits, log1p_any, log1p_unit, log_pos
 from .scalar import cross_entropy, entropy_soft, sigmoid_from_exp, softplus_pair
 
@@ -51,6 +51,14 @@ def base_bin(p: float) -> int:
 # Every loop below runs over a block *view* (``y[b0:b1]``) from index 0: numba cannot
 # prove that ``range(b0, b1)`` indices are >= 0, so it checks each for wraparound and
 # LLVM turns the loads into gathers (about 4x slower than contiguous vector loads).
+
+
+@njit(**INLINE)
+def row_weight(w: Any, j: int, has_w: bool) -> float:
+    """The weight that row ``j`` adds to a state: ``w[j]`` in float64 (1 without
+    weights), a subnormal one raised to :data:`~bcelab.kernels.constants.SMALLEST_WEIGHT`."""
+    wi = np.float64(w[j]) if has_w else 1.0
+    return SMALLEST_WEIGHT if 0.0 < wi < SMALLEST_WEIGHT else wi
 
 
 @njit(**JIT)

@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from .constants import FOLD_EVERY, JIT
+from .stats_rows import row_weight
 
 __all__ = [
     "FOLD_EVERY",
@@ -60,7 +61,7 @@ def scatter(
             continue
         fb = bfine[j]
         yi = np.float64(y[j])
-        wi = np.float64(w[j]) if has_w else 1.0
+        wi = row_weight(w, j, has_w)
         hist_n[fb] += 1
         hist[fb, 0] += wi * yi
         hist[fb, 1] += wi * (1.0 - yi)

@@ -51,7 +51,7 @@ from .constants import COUNTS_FROM, FOLD_EVERY, INLINE, JIT, LANES, STATS_BLOCK,
 from .fastmath import borrowed
 from .histogram_loops import coarse_sums, pav_blocks
 from .stats_loss import block_loss, block_loss_logits
-from .stats_rows import all_hard, entropies, logits_bins, probs_bins, rows_block
+from .stats_rows import all_hard, entropies, logits_bins, probs_bins, row_weight, rows_block
 from .stats_scan import count_range, first_bad
 from .stats_scatter import discard_counts, empty_span, fold_counts, scatter, scatter_counts
 
@@ -223,7 +223,7 @@ def _lane(
     prob = bprob[j]
     ok = prob == prob  # excluded rows (NaN, or a target outside [0, 1]) add exactly 0
     yi = np.float64(y[j]) if ok else 0.0
-    wi = np.float64(w[j]) if has_w else 1.0
+    wi = row_weight(w, j, has_w)
     wi = wi if ok else 0.0
     nz = wi != 0.0  # a zero weight contributes exactly 0 (0 * inf must not be NaN)
     pr = prob if ok else 0.0

@@ -29,7 +29,7 @@ from .._core import formulas
 from .._core.display import count_of
 from .._core.options import real_number
 from .._core.reducing import weight_total_error
-from ..errors import EmptyReductionError, OptionError
+from ..errors import DomainError, EmptyReductionError, OptionError
 from .calibration import ece_equal_mass, ece_uniform
 from .histogram import layout
 from .isotonic import single_score_bins
@@ -45,7 +45,17 @@ __all__ = [
     "compute_metrics",
     "confusion",
     "undefined_metrics",
+    "weighted_sum_error",
 ]
+
+#: the weighted sums of the state that a metric divides by the total weight, as text
+_SUM_TEXT = {
+    "wy": "Σw·y",
+    "wp": "Σw·p",
+    "wbce": "log loss Σw·BCE",
+    "wh": "Σw·H(y)",
+    "wsq": "Brier score Σw·(p − y)²",
+}
 
 
 def _div(a: float, b: float) -> float:
@@ -62,6 +72,37 @@ def _effective_rows(w: float, w2: float) -> float:
         return math.nan
     ww = w * w
     return ww / w2 if ww < math.inf else (w / math.sqrt(w2)) ** 2
+
+
+def _may_hold_infinite_loss(stats: BinaryStats) -> bool:
+    """Whether a row of ``stats`` may have an infinite loss: a prediction of exactly 0
+    with a positive label, or of exactly 1 with a negative one.  Such a row lies in the
+    lowest (highest) fine bin, and only if the smallest (largest) prediction is 0 (1)."""
+    a = stats.to_arrays()
+    hist = a["hist"]
+    low = bool(a["pmin"][0] == 0.0 and hist[0, 0] > 0)
+    return low or bool(a["pmax"][0] == 1.0 and hist[-1, 1] > 0)
+
+
+def weighted_sum_error(
+    stats: BinaryStats, fname: str, *, unchanged: str = "no metric"
+) -> DomainError | None:
+    """The error for a state whose weighted sums went beyond float64 (inf) although no
+    row's loss is infinite: the weights times the losses (or p, y, (p - y)²) add up to
+    more than 1.8e308 while the total weight does not.  An infinite log loss from a
+    prediction of exactly 0 or 1 that was wrong is a value, not this error."""
+    over = [name for name in _SUM_TEXT if not math.isfinite(stats.total(name))]
+    if not over or (over == ["wbce"] and _may_hold_infinite_loss(stats)):
+        return None
+    sums = ", ".join(_SUM_TEXT[name] for name in over)
+    return DomainError(
+        f"{fname}: weights whose products with the losses add up within float64's range "
+        "(below 1.8e308)",
+        f"the weighted sums ({sums}) of {count_of(stats.rows_used, 'usable row')} add up to "
+        f"more (inf), with a total weight of {stats.total('w'):.4g} and no prediction of "
+        "exactly 0 or 1 that was wrong",
+        f"multiply the weights by 1 / their largest value: a common factor changes {unchanged}",
+    )
 
 
 def check_threshold(threshold: object, *, fname: str = "BinaryStats.compute") -> int:
@@ -131,7 +172,9 @@ def compute_metrics(
             f"{count_of(stats.count('invalid_target'), 'missing or invalid target')}), total weight {w!r}",
             "check the input columns and the filters",
         )
-    err = weight_total_error("BinaryStats.compute", w, used)
+    err = weight_total_error("BinaryStats.compute", w, used) or weighted_sum_error(
+        stats, "BinaryStats.compute"
+    )
     if err is not None:
         raise err
     a = stats.to_arrays()

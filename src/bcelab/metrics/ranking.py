@@ -88,9 +88,13 @@ def pr_auc(
     a = np.cumsum(pb) - pb  # TP before the bin
     c = a + (np.cumsum(nb) - nb)  # TP + FP before the bin
     d = pb + nb
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # d / c overflows where the weight before a bin is tiny next to the bin's (c below
+    # d / 1.8e308, a subnormal c say): there g = log1p(u) / u is 0, its limit, as the
+    # integral's first term P_b / d is the whole precision curve
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         u = d / c
         g = np.where(u > 1e-8, np.log1p(u) / u, 1.0 - u / 2.0)
+        g = np.where(np.isinf(u), 0.0, g)
         integral = np.where(c > 0, (pb / d) * (1.0 - g) + (a / c) * g, pb / d)
         hi = (a + pb) / (c + pb)
         lo = np.where(c + nb > 0, a / (c + nb), 0.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core import formulas
-from ..kernels.constants import ScanSlot
+from ..kernels.constants import SMALLEST_WEIGHT, ScanSlot
 from ..kernels.stats_driver import ScanCounts
 from .histogram import fine_index
 
@@ -121,6 +121,7 @@ def _slice(
     fb = fine_index(prob)
     np.add.at(hist_n, fb, 1)
     wt = np.ones_like(y) if w is None else w.astype(np.float64)[keep]
+    wt = np.where((wt > 0) & (wt < SMALLEST_WEIGHT), SMALLEST_WEIGHT, wt)  # a subnormal weight
     nz = wt != 0  # a zero weight contributes exactly 0 (0 * inf must not become NaN)
     y, prob, loss, h, wt, fb = y[nz], prob[nz], loss[nz], h[nz], wt[nz], fb[nz]
     n = hist.shape[0]
