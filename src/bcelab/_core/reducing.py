@@ -45,11 +45,13 @@ MEAN_WEIGHT_FLOOR = mean_weight_floor(2.0**-1022, 2.0**-52)
 
 
 def weight_total_error(
-    fname: str, total: float, rows: int, *, unchanged: str = "no metric"
+    fname: str, total: float, rows: int, *, unchanged: str = "no metric", raised: bool = False
 ) -> DomainError | None:
     """The error for a weighted mean over ``rows`` rows whose float64 weights add up to
     ``total`` beyond float64 (inf) or below ``rows`` times :data:`MEAN_WEIGHT_FLOOR`
-    (their products with the losses would lose digits); ``None`` when it is in range."""
+    (their products with the losses would lose digits); ``None`` when it is in range.
+    ``raised``: the total is a metric state's, which adds a subnormal weight as the
+    smallest normal number (the message then says so where that may be the case)."""
     if math.isinf(total):
         return DomainError(
             f"{fname}: weights whose total lies within float64's range (below 1.8e308)",
@@ -57,10 +59,12 @@ def weight_total_error(
             f"divide the weights by their largest value: a common factor changes {unchanged}",
         )
     if 0 < total < rows * MEAN_WEIGHT_FLOOR:
+        note = " (each weight below 2.225e-308 counted as 2.225e-308)"
         return tiny_weights_error(
             fname,
             f"the weights of {count_of(rows, 'usable row')} add up to {total:.4g}, "
-            f"a mean of {total / rows:.4g}",
+            f"a mean of {total / rows:.4g}"
+            + (note if raised and total < rows * 2.0**-1021 else ""),
             unchanged,
         )
     return None

@@ -244,7 +244,7 @@ def _result(
         whose weights cannot be averaged in float64 is an error that names it."""
         if s.rows_used == 0 or s.total("w") == 0:
             return undefined_metrics(s, threshold=threshold, n_calibration_bins=n_bins)
-        err = weight_total_error("evaluate", s.total("w"), s.rows_used)
+        err = weight_total_error("evaluate", s.total("w"), s.rows_used, raised=True)
         if err is not None:
             raise DomainError(
                 err.expected,

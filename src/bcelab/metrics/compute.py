@@ -172,7 +172,7 @@ def compute_metrics(
             f"{count_of(stats.count('invalid_target'), 'missing or invalid target')}), total weight {w!r}",
             "check the input columns and the filters",
         )
-    err = weight_total_error("BinaryStats.compute", w, used) or weighted_sum_error(
+    err = weight_total_error("BinaryStats.compute", w, used, raised=True) or weighted_sum_error(
         stats, "BinaryStats.compute"
     )
     if err is not None:

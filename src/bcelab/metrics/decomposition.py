@@ -343,9 +343,9 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
             f"received {count_of(stats.rows, 'row')}, {stats.rows_used} usable, total weight {w!r}",
             "check the input columns and the filters",
         )
-    err = weight_total_error("decompose_stats", w, stats.rows_used) or weighted_sum_error(
-        stats, "decompose_stats"
-    )
+    err = weight_total_error(
+        "decompose_stats", w, stats.rows_used, raised=True
+    ) or weighted_sum_error(stats, "decompose_stats")
     if err is not None:
         raise err
     h = stats.histogram()

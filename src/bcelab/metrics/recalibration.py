@@ -274,7 +274,11 @@ def fit_isotonic(stats: BinaryStats) -> IsotonicMap:
             "update the state with the calibration rows first",
         )
     err = weight_total_error(
-        "fit_isotonic", stats.total("w"), stats.rows_used, unchanged="nothing in the map"
+        "fit_isotonic",
+        stats.total("w"),
+        stats.rows_used,
+        unchanged="nothing in the map",
+        raised=True,
     )
     if err is not None:
         raise err
