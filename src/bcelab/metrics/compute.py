@@ -44,6 +44,7 @@ __all__ = [
     "check_threshold",
     "compute_metrics",
     "confusion",
+    "state_weight_error",
     "undefined_metrics",
     "weighted_sum_error",
 ]
@@ -103,6 +104,14 @@ def weighted_sum_error(
         "exactly 0 or 1 that was wrong",
         f"multiply the weights by 1 / their largest value: a common factor changes {unchanged}",
     )
+
+
+def state_weight_error(stats: BinaryStats, fname: str) -> DomainError | None:
+    """The error for a state whose weights a weighted mean cannot use: a total beyond
+    float64's range or too small to average (:func:`weight_total_error`), or weighted
+    sums that overflow (:func:`weighted_sum_error`); ``None`` when every metric can be had."""
+    w, used = stats.total("w"), stats.rows_used
+    return weight_total_error(fname, w, used, raised=True) or weighted_sum_error(stats, fname)
 
 
 def check_threshold(threshold: object, *, fname: str = "BinaryStats.compute") -> int:
@@ -172,9 +181,7 @@ def compute_metrics(
             f"{count_of(stats.count('invalid_target'), 'missing or invalid target')}), total weight {w!r}",
             "check the input columns and the filters",
         )
-    err = weight_total_error("BinaryStats.compute", w, used, raised=True) or weighted_sum_error(
-        stats, "BinaryStats.compute"
-    )
+    err = state_weight_error(stats, "BinaryStats.compute")
     if err is not None:
         raise err
     a = stats.to_arrays()

@@ -75,10 +75,9 @@ import numpy as np
 from .._core import formulas
 from .._core.display import count_of
 from .._core.options import check_bool, check_instance, real_number
-from .._core.reducing import weight_total_error
 from ..errors import EmptyReductionError, OptionError
 from .binned_inputs import check_histogram
-from .compute import weighted_sum_error
+from .compute import state_weight_error
 from .isotonic import block_scores, pool_adjacent_violators, single_score_bins, split_relaxation
 from .stats import BinaryStats
 
@@ -343,9 +342,7 @@ def decompose_stats(stats: BinaryStats, *, with_bound: bool = True) -> Calibrati
             f"received {count_of(stats.rows, 'row')}, {stats.rows_used} usable, total weight {w!r}",
             "check the input columns and the filters",
         )
-    err = weight_total_error(
-        "decompose_stats", w, stats.rows_used, raised=True
-    ) or weighted_sum_error(stats, "decompose_stats")
+    err = state_weight_error(stats, "decompose_stats")
     if err is not None:
         raise err
     h = stats.histogram()
