@@ -56,7 +56,10 @@ def arrays_to_bytes(arrays: dict[str, np.ndarray], *, layout_id: str) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def arrays_from_bytes(data: bytes, *, layout_id: str) -> dict[str, np.ndarray]:
+def arrays_from_bytes(data: bytes, *, layout_id: str | tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays of :func:`arrays_to_bytes`'s bytes, written with ``layout_id`` (or one of
+    several: the caller tells them apart by the arrays' names)."""
+    accepted = (layout_id,) if isinstance(layout_id, str) else layout_id
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DataError(
             "BinaryStats.from_bytes: bytes",
@@ -75,10 +78,10 @@ def arrays_from_bytes(data: bytes, *, layout_id: str) -> dict[str, np.ndarray]:
     start = len(MAGIC) + 6
     try:
         meta = json.loads(body[start : start + hlen].decode())
-        if meta["layout"] != layout_id:
+        if meta["layout"] not in accepted:
             raise _bad(
                 f"a different histogram layout ({meta['layout']!r}, this version "
-                f"uses {layout_id!r})"
+                f"uses {accepted[0]!r})"
             )
         specs = [
             (str(n), _DTYPES[str(d)], tuple(int(s) for s in shp)) for n, d, shp in meta["arrays"]
