@@ -118,28 +118,35 @@ sys.exit(rc)
 """
 
 
-def test_fresh_process_compares_without_numba(aot_dir: Path, tmp_path: Path) -> None:
+def test_fresh_process_compares_without_numba(
+    aot_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fresh process's JSON is this process's, bit for bit; that the precompiled
+    kernels equal the JIT's is :func:`test_aot_states_equal_jit`'s (a second process
+    with the JIT kernels would compile them again when that test has not cached them)."""
     pq = pytest.importorskip("pyarrow.parquet")
     from bcelab.evaluation.example_data import two_models
 
     path = tmp_path / "two.parquet"
     pq.write_table(two_models(30_000, seed=3), path, row_group_size=8192)
     cmd = ["compare", str(path), "--target", "y", "--pred", "a", "--pred", "b", "--by", "segment"]
-    out = {}
-    for flag in ("1", "0"):
-        env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT=flag)
-        res = subprocess.run(
-            [sys.executable, "-c", _CHILD, *cmd, "--replicates", "40", "--threads", "2", "--json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        out[flag] = (res.stdout, res.stderr.strip().splitlines()[-1])
-    assert out["1"][1] == "numba imported: False"  # the point: no numba, no JIT start-up
-    assert out["0"][1] == "numba imported: True"
-    assert out["1"][0] == out["0"][0]  # the JSON, bit for bit
-    assert json.loads(out["1"][0])["metrics"]["log_loss"]["ci"]
+    cmd += ["--replicates", "40", "--threads", "2", "--json"]
+    env = dict(os.environ, BCELAB_CACHE_DIR=str(aot_dir), BCELAB_AOT="1")
+    res = subprocess.run(
+        [sys.executable, "-c", _CHILD, *cmd], capture_output=True, text=True, env=env, check=True
+    )
+    assert res.stderr.strip().splitlines()[-1] == "numba imported: False"  # no JIT start-up
+    use_aot(monkeypatch, aot_dir)
+    assert isinstance(bootstrap_aot.paired_kernels(), bootstrap_aot.AotBootstrap)
+    for module in (bootstrap_aot, aot):  # every call here runs the precompiled kernels too
+        monkeypatch.setattr(module, "_jit", _no_fallback)
+    capsys.readouterr()
+    assert main(cmd) == 0
+    assert res.stdout == capsys.readouterr().out  # the JSON, bit for bit
+    assert json.loads(res.stdout)["metrics"]["log_loss"]["ci"]
 
 
 @pytest.mark.parametrize("enabled", [True, False])
