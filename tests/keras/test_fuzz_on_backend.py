@@ -11,7 +11,7 @@ inputs are valid and interior, the loss is Keras's own ``BinaryCrossentropy`` (w
 1e-7 clip is then inactive) and the metrics are ``BinaryStats``'s.
 
 CI runs ``BCELAB_FUZZ_EXAMPLES`` (default 1,000) examples per property on the torch
-backend and 100 on jax (whose eager Keras calls take 3-4x as long);
+backend and 50 on jax (whose eager Keras calls take 3-4x as long);
 ``BCELAB_FUZZ_EXAMPLES=10000 KERAS_BACKEND=torch pytest tests/keras/test_fuzz_on_backend.py``
 runs the larger check on one backend.
 """
