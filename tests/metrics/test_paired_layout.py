@@ -115,6 +115,10 @@ def _short_hist(c: dict[str, np.ndarray]) -> None:
     c["rep_hist_lo"] = c["rep_hist_lo"][:, :, :5]
 
 
+def _huge_replicates(c: dict[str, np.ndarray]) -> None:
+    c["meta"][0] = 2**30  # refused before 2**30 replicates' histograms are mapped
+
+
 def _extra_array(c: dict[str, np.ndarray]) -> None:
     c["extra"] = np.zeros(1, np.int64)
 
@@ -128,6 +132,7 @@ def _extra_array(c: dict[str, np.ndarray]) -> None:
         (_past_the_end, "not ascending bins of the layout"),
         (_negative_limb, "limbs outside"),
         (_short_hist, "wrong shape"),
+        (_huge_replicates, "wrong shape"),
         (_extra_array, "arrays \\["),
     ],
 )

@@ -68,6 +68,7 @@ __all__ = [
     "normalize_limbs",
     "normalize_split",
     "split_to_float",
+    "state_shapes",
 ]
 
 #: sub-bins per octave of the coarse (replicate) histogram
@@ -229,29 +230,35 @@ def lazy_zeros(shape: tuple[int, ...]) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, size), dtype=np.int64).reshape(shape)
 
 
-def empty_state(n_rep: int) -> dict[str, np.ndarray]:
-    """The arrays of an empty paired state with ``n_rep`` replicates (all int64)."""
+def state_shapes(n_rep: int) -> dict[str, tuple[int, ...]]:
+    """The shapes of a paired state's arrays (all int64) with ``n_rep`` replicates."""
     nf, nc = layout().n_fine, coarse_layout().n
     return {
-        "meta": np.zeros(4, dtype=np.int64),  # replicates, seed, keyed_by, default source used
-        "counts": np.zeros(len(COUNT_NAMES), dtype=np.int64),
-        "pt_hist": lazy_zeros((2, nf, 3, PT_LIMBS)),
-        "pt_bin_rows": lazy_zeros((2, nf)),  # rows per fine bin
-        "pt_sums": np.zeros((N_VALUES, PT_LIMBS), dtype=np.int64),
-        "pt_mom": np.zeros((len(MOMENT_PAIRS), MOM_LIMBS), dtype=np.int64),
-        "rep_hist_lo": lazy_zeros((2, nc, 3, n_rep + 1)),
-        "rep_hist_hi": lazy_zeros((2, nc, 3, n_rep + 1)),
-        "rep_sums_lo": np.zeros((4, n_rep + 1), dtype=np.int64),
-        "rep_sums_hi": np.zeros((4, n_rep + 1), dtype=np.int64),
-        "rep_bin_rows": np.zeros((2, nc), dtype=np.int64),  # rows per coarse bin
+        "meta": (4,),  # replicates, seed, keyed_by, default source used
+        "counts": (len(COUNT_NAMES),),
+        "pt_hist": (2, nf, 3, PT_LIMBS),
+        "pt_bin_rows": (2, nf),  # rows per fine bin
+        "pt_sums": (N_VALUES, PT_LIMBS),
+        "pt_mom": (len(MOMENT_PAIRS), MOM_LIMBS),
+        "rep_hist_lo": (2, nc, 3, n_rep + 1),
+        "rep_hist_hi": (2, nc, 3, n_rep + 1),
+        "rep_sums_lo": (4, n_rep + 1),
+        "rep_sums_hi": (4, n_rep + 1),
+        "rep_bin_rows": (2, nc),  # rows per coarse bin
     }
 
 
+def empty_state(n_rep: int) -> dict[str, np.ndarray]:
+    """The arrays of an empty paired state with ``n_rep`` replicates: zeros, the large
+    ones memory-mapped (:func:`lazy_zeros`)."""
+    return {k: lazy_zeros(shape) for k, shape in state_shapes(n_rep).items()}
+
+
 def _problems(arrays: dict[str, np.ndarray], n_rep: int) -> list[str]:
-    ref = empty_state(n_rep)
+    ref = state_shapes(n_rep)
     if set(arrays) != set(ref):
         return [f"arrays {sorted(arrays)}"]
-    bad = [k for k in ref if arrays[k].shape != ref[k].shape or arrays[k].dtype != np.int64]
+    bad = [k for k in ref if arrays[k].shape != ref[k] or arrays[k].dtype != np.int64]
     if bad:
         return [f"arrays of the wrong shape or dtype: {bad}"]
     for rows_key, *keys in BINNED.values():
@@ -318,22 +325,22 @@ def compact_state(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def _compact_problems(c: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> list[str]:
-    """What is wrong with compact arrays, ``ref`` an empty whole state of their replicates."""
+def _compact_problems(c: dict[str, np.ndarray], ref: dict[str, tuple[int, ...]]) -> list[str]:
+    """What is wrong with compact arrays, ``ref`` the whole state's shapes."""
     if set(c) != set(ref) | {f"{t}_{x}" for t in BINNED for x in ("used", "bins")}:
         return [f"arrays {sorted(c)}"]
     if any(c[k].dtype != np.int64 for k in c) or any(
-        c[k].shape != ref[k].shape for k in ref if k not in BINNED_KEYS
+        c[k].shape != ref[k] for k in ref if k not in BINNED_KEYS
     ):
         return ["arrays of the wrong shape or dtype"]
     for tag, keys in BINNED.items():
-        used, bins, n_bins = c[f"{tag}_used"], c[f"{tag}_bins"], ref[keys[0]].shape[1]
+        used, bins, n_bins = c[f"{tag}_used"], c[f"{tag}_bins"], ref[keys[0]][1]
         if used.shape != (2,) or (used < 0).any() or bins.shape != (int(used.sum()),):
             return [f"{tag} bin counts that do not match their indices"]
         parts = np.split(bins, [int(used[0])])
         if any((np.diff(p) <= 0).any() or (p < 0).any() or (p >= n_bins).any() for p in parts):
             return [f"{tag} bin indices that are not ascending bins of the layout"]
-        if any(c[k].shape != (bins.size, *ref[k].shape[2:]) for k in keys):
+        if any(c[k].shape != (bins.size, *ref[k][2:]) for k in keys):
             return [f"{tag} histograms of the wrong shape"]
         if (c[keys[0]] <= 0).any():
             return [f"{tag} bins listed without rows"]
@@ -345,10 +352,10 @@ def expand_state(compact: dict[str, np.ndarray], *, fname: str) -> dict[str, np.
     meta = compact.get("meta")
     if meta is None or not _meta_ok(meta):
         raise _inconsistent(fname, ["no valid meta array"])
-    out = empty_state(int(meta[0]))
-    problems = _compact_problems(compact, out)
+    problems = _compact_problems(compact, state_shapes(int(meta[0])))
     if problems:
         raise _inconsistent(fname, problems)
+    out = empty_state(int(meta[0]))  # after the checks: the bytes hold every replicate's sums
     for k in out:
         if k not in BINNED_KEYS:
             out[k][...] = compact[k]
