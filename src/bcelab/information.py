@@ -120,8 +120,11 @@ def _excess(
     else:
         a, b = formulas.neglog_terms_probs(xp, z, y)
     ce = formulas.cross_entropy(y, a, b, None)
-    # the value is the accurate KL; its derivative is the cross-entropy's, exactly
-    excess = formulas.accurate_value(xp, kl_exact(xp, z, y, a, b, logits=logits), ce)
+    # the value is the accurate KL; its derivative is that of BCE - H(y): the
+    # cross-entropy's in the predictions, logit(y) - logit(p) in the targets (finite at
+    # targets of exactly 0 and 1, where the true one is infinite)
+    carrier = ce - formulas.entropy(xp, y)
+    excess = formulas.accurate_value(xp, kl_exact(xp, z, y, a, b, logits=logits), carrier)
     return prep, (y, ce, excess)
 
 
