@@ -78,7 +78,7 @@ def test_training_and_prediction_name_the_near_column(tmp_path: Path) -> None:
 def test_one_rule_for_the_tables_every_command_reads(
     tmp_path: Path, name: str, kind: str | None
 ) -> None:
-    from bcelab.evaluation.reader import discover
+    from bcelab.evaluation.discovery import discover
 
     assert table_kind(name) == kind
     path = tmp_path / Path(name).name

@@ -16,14 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
 
-from .._core.tables import PARQUET_SUFFIXES, TEXT_SUFFIXES, table_kind
 from ..errors import DataError
 from .batching import exact_batches
 from .column_checks import check_columns, shared_by_type, text_target
@@ -36,13 +33,13 @@ from .columns import (
     text_target_error,
 )
 from .csv_source import (
-    COMPRESSED,
     check_complete,
     csv_batches,
     csv_header,
     default_delimiter,
     explain_csv_error,
 )
+from .discovery import discover
 from .parquet_source import (
     READ_ERRORS,
     open_parquet,
@@ -57,19 +54,15 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
 __all__ = [
-    "CSV_SUFFIXES",
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_UNIT_ROWS",
     "Batch",
     "Unit",
-    "discover",
-    "file_key",
     "iter_unit",
     "plan_units",
     "unit_share",
 ]
 
-CSV_SUFFIXES = tuple(f"{base}{ext}" for base in TEXT_SUFFIXES for ext in ("", *COMPRESSED))
 # 2**20 rows: a quarter of the per-batch work of 2**18 (the kernel call, the batch's
 # Python), and pyarrow decodes larger batches faster: 4-5% of an evaluation's time
 DEFAULT_BATCH_ROWS = 1 << 20
@@ -121,90 +114,6 @@ class Batch:
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
-
-
-def _kind(path: Path) -> str | None:
-    kind = table_kind(path)
-    return "csv" if kind == "text" else kind
-
-
-def _partition(root: Path, path: Path) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for part in path.relative_to(root).parts[:-1]:
-        if "=" in part:
-            k, v = part.split("=", 1)
-            pairs.append((unquote(k), unquote(v)))
-    return tuple(pairs)
-
-
-def discover(sources: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str, tuple]]:
-    """Expand files and folders into a sorted list of ``(path, kind, partition)``."""
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    found: list[tuple[Path, str, tuple]] = []
-    if not sources:
-        raise DataError("at least one file or folder", "received none", "pass a path")
-    for src in sources:
-        p = Path(src)
-        if p.is_dir():
-            files = sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file()
-                and _kind(f) is not None
-                and not any(s.startswith((".", "_")) for s in f.relative_to(p).parts)
-            )
-            if not files:
-                raise DataError(
-                    f"a folder with Parquet ({', '.join(PARQUET_SUFFIXES)}) or CSV files at {p}",
-                    "found none",
-                    "check the path, or name the files explicitly",
-                )
-            found += [(f, str(_kind(f)), _partition(p, f)) for f in files]
-        elif p.is_file():
-            kind = _kind(p)
-            if kind is None:
-                raise DataError(
-                    f"a Parquet or CSV file at {p}",
-                    f"the name ends in {p.suffix!r}" if p.suffix else "the name has no suffix",
-                    "rename it to end in .parquet or .csv (suffixes: "
-                    f"{', '.join(PARQUET_SUFFIXES + CSV_SUFFIXES)}); the suffix says how to read it",
-                )
-            found.append((p, kind, ()))
-        elif str(p) == "-":  # the shell convention for standard input
-            raise DataError(
-                "a file or folder path (standard input is not read)",
-                "'-', which stands for standard input",
-                "save the rows to a .csv or .parquet file and pass its path",
-            )
-        else:
-            raise DataError(
-                f"an existing file or folder at {p}", "it does not exist", "check the path"
-            )
-    _refuse_repeats(found)
-    return found
-
-
-def file_key(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """A file's identity, however it is named (directly, through a folder or a link):
-    its device and inode."""
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
-
-
-def _refuse_repeats(found: list[tuple[Path, str, tuple]]) -> None:
-    """A file named twice (directly, through its folder or another link) would count
-    its rows twice."""
-    seen: dict[tuple[int, int], Path] = {}
-    for f, _, _ in found:
-        first = seen.setdefault(file_key(f), f)
-        if first is not f:
-            twice = f"{f} twice" if str(first) == str(f) else f"one file as {first} and {f}"
-            raise DataError(
-                "each file once",
-                f"received {twice}",
-                "pass each file or folder once (a folder already includes its files)",
-            )
 
 
 def _parquet_units(

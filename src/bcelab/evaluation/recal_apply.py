@@ -35,8 +35,8 @@ from ..errors import BCELabError, DataError, OptionError
 from ..metrics import RecalibrationMap, load_map
 from .columns import numeric_array
 from .csv_source import check_complete, csv_header, default_delimiter
+from .discovery import CSV_SUFFIXES, discover
 from .parquet_source import READ_ERRORS, open_parquet
-from .reader import CSV_SUFFIXES, discover
 
 __all__ = [
     "BATCH_ROWS",

@@ -30,7 +30,8 @@ from ..errors import DataError, DTypeError
 from ..metrics import BinaryStats, DownsamplingMap, RecalibrationMap, fit_isotonic
 from ..metrics.scaling import ScalingStats
 from ..metrics.scaling_fit import fit_scaling
-from .reader import Unit, file_key
+from .discovery import file_key
+from .reader import Unit
 from .recal_options import RecalibrationOptions
 from .recal_pass import MappedAccumulator, ScalingAccumulator
 from .runner import Runner, source_units

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._core.options import check_negative_weight, check_recalibration
 from ..errors import DataError, OptionError
-from .reader import discover
+from .discovery import discover
 from .tables import source_kind
 
 __all__ = ["RecalibrationOptions", "check_recalibration_options"]

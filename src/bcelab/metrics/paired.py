@@ -351,7 +351,7 @@ class PairedBootstrapStats:
 
     def to_bytes(self) -> bytes:
         """A versioned, checksummed binary encoding (no pickle; :mod:`bcelab.metrics.serialize`)
-        of the bins that hold rows: about 1 kB for an empty state, at most 53 MB (R = 200)."""
+        of the bins that hold rows: 14 kB for an empty state, at most 53 MB (R = 200)."""
         return arrays_to_bytes(compact_state(self._canonical()), layout_id=COMPACT_LAYOUT_ID)
 
     @classmethod
