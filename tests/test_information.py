@@ -43,3 +43,13 @@ def test_jax_kl_gradient_in_the_targets_is_logit_y_minus_logit_p() -> None:
     # the predictions' gradient is still the cross-entropy's
     gp = jax.grad(lambda a: bcelab.binary_kl(a, y, reduction="sum"))(p)
     np.testing.assert_allclose(np.asarray(gp), (p64 - y64) / (p64 * (1 - p64)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("flag", [np.array([0.5, -1.0]), "no", np.array([True]), 1])
+def test_the_logits_flag_is_a_bool(flag: object) -> None:
+    z, y = np.array([0.5, -1.0]), np.array([0.2, 0.7])
+    for fn in (bcelab.binary_kl, bcelab.decompose):
+        with pytest.raises(bcelab.OptionError, match="logits must be True or False") as e:
+            fn(z, y, logits=flag)
+        assert "logits=True" in e.value.fix
+    assert bcelab.decompose(z, y, logits=np.True_).bce == bcelab.decompose(z, y, logits=True).bce

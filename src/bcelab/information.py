@@ -20,7 +20,13 @@ from ._core import formulas
 from ._core.arrays import accum_dtype, asarray, is_traced, namespace, quiet, size, stop_gradient
 from ._core.display import count_of, decimals_or_exponent
 from ._core.divergence import kl_exact
-from ._core.options import AxisArg, check_nan_policy, check_reduction, check_unit_interval
+from ._core.options import (
+    AxisArg,
+    check_bool,
+    check_nan_policy,
+    check_reduction,
+    check_unit_interval,
+)
 from ._core.prepare import finish, keep_mask, prepare, shield
 from ._core.validate import check_targets_dtype
 from .errors import EmptyReductionError
@@ -103,6 +109,13 @@ def _excess(
     fname: str,
 ) -> tuple[Any, Array]:
     check_nan_policy(nan_policy, fname=fname)
+    logits = check_bool(
+        logits,
+        name="logits",
+        fname=fname,
+        hint="logits= is a flag here: pass the logits themselves first (or as preds=) "
+        "with logits=True",
+    )
     ls = check_unit_interval(label_smoothing, name="label_smoothing", fname=fname)
     prep = prepare(
         preds,

@@ -184,12 +184,14 @@ def test_in_flags_rewrites_each_argument_for_its_command() -> None:
     err = DomainError(
         "bce: probabilities must lie in [0, 1]",
         "2 values are outside",
-        "call the *_with_logits function or pass logits=True; or label_smoothing=0.1",
+        "call bce_with_logits instead; or label_smoothing=0.1",
     )
     assert str(in_flags(err, "loss")) == (
         "probabilities must lie in [0, 1]; 2 values are outside. add --logits; or "
         "--label-smoothing 0.1"
     )
+    err = DomainError("decompose: p", "2 values are outside", "pass logits=True; or so")
+    assert str(in_flags(err, "loss")).endswith("add --logits; or so")
     err = OptionError("a reachable scheduler", "no", "or pass scheduler=None to start one")
     assert str(in_flags(err, "compare")).endswith("or leave out --scheduler to start one")
     err = DomainError("compare: x", "in preds_b, 1 value is outside", "pass logits=True")

@@ -381,3 +381,17 @@ def test_gamma_as_an_array_says_to_pass_a_number() -> None:
     f = jax.jit(lambda z, g: bcelab.focal_with_logits(z, jax.numpy.zeros(3), gamma=g))
     with pytest.raises(OptionError, match=r"static_argnames='gamma'"):
         f(jax.numpy.zeros(3), 2.0)
+
+
+def test_out_of_range_probabilities_name_the_way_this_function_takes_logits() -> None:
+    fixes = {}
+    for fn in (bcelab.bce, bcelab.focal, bcelab.bce_grad, bcelab.binary_kl, bcelab.decompose):
+        with pytest.raises(DomainError) as e:
+            fn(np.array([2.0]), np.array([1.0]))
+        fixes[fn.__name__] = e.value.fix
+    assert "call bce_with_logits instead" in fixes["bce"]
+    assert "call focal_with_logits instead" in fixes["focal"]
+    assert "call bce_with_logits_grad instead" in fixes["bce_grad"]
+    for name in ("bce", "focal", "bce_grad"):
+        assert "logits=True" not in fixes[name]  # they take no such argument
+    assert "pass logits=True" in fixes["binary_kl"] and "pass logits=True" in fixes["decompose"]

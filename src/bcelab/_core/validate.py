@@ -140,10 +140,16 @@ def check_values(
             raise DomainError(
                 f"{fname}: probabilities must lie in [0, 1]",
                 describe_outside(xp, preds, pbad),
-                f"{LOGITS_ADVICE} call the *_with_logits function or pass logits=True; "
-                "otherwise apply a sigmoid first",
+                f"{LOGITS_ADVICE} {_logits_way(fname)}; otherwise apply a sigmoid first",
             )
     return False
+
+
+def _logits_way(fname: str) -> str:
+    """How ``fname`` takes logits: a flag (``binary_kl``, ``decompose``) or a twin function."""
+    if fname in ("binary_kl", "decompose"):
+        return "pass logits=True"
+    return f"call {fname.replace('_grad', '')}_with_logits{'_grad' if fname.endswith('_grad') else ''} instead"
 
 
 def _expand_prefix(xp: Any, arr: Array, shape: tuple[int, ...]) -> Array:

@@ -149,7 +149,10 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ),
         ("use the isotonic map, or raise max_passes", "use --recalibrate isotonic"),
     ),
-    "loss": (("call the *_with_logits function or pass logits=True", "add --logits"),),
+    "loss": (
+        ("call bce_with_logits instead", "add --logits"),
+        ("pass logits=True", "add --logits"),
+    ),
     "train": (
         (
             "resume it with fit_autoencoder,",
