@@ -154,3 +154,16 @@ def test_probabilities_float64_holds_apart_from_0_and_1_are_read(
     # as logits, or as targets, such numbers change nothing shown: read as they round
     assert main(["loss", "--preds", "0.99999999999999999999", "--logits", "--targets", "1"]) == 0
     assert main(["loss", "--preds", "0.5", "--targets", "0.99999999999999999999"]) == 0
+
+
+@pytest.mark.parametrize("convention", ["keras", "torch"])
+def test_logits_beyond_float32_give_the_librarys_number_and_no_warning(
+    convention: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the library receives float32: 1e308 is inf there (a RuntimeWarning leaked before)
+    args = ["loss", "--targets", "0,1", "--logits", "-1e308,1e308", "--convention", convention]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and f"{convention} prints" in out
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["convention"]["name"] == convention
