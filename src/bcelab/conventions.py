@@ -14,8 +14,9 @@ convention    what it does differently from ``"exact"``
               (epsilon applied twice), in float32, where a perfect 0/1 prediction's
               1 - 1e-7 + 1e-7 rounds to 1: it scores 0.
 ``torch``     PyTorch: probabilities: each log clamped at -100 (so -log 0 = 100); logits:
-              ``(1 - y) x - (1 + (pw - 1) y) log_sigmoid(x)``, which is NaN at infinite
-              logits; computed in the input dtype (float16/bfloat16 in float32).
+              ``(1 - y) x - (1 + (pw - 1) y) log_sigmoid(x)``, with PyTorch's NaN and inf
+              at infinite logits; computed in the input dtype (float16/bfloat16 in
+              float32), each exp, log and log1p rounded once to it, as PyTorch's are.
 ``sklearn``   scikit-learn ``log_loss``: clips p to [eps, 1 - eps] with eps = finfo(dtype).eps of
               the input, logs in float64; probabilities only (sklearn has no logits input).
 ============  ==============================================================================

@@ -168,3 +168,27 @@ def test_sklearn_agreement() -> None:
     with pytest.raises(ValueError):
         metrics.log_loss(Y_SOFT[:10], P[:10])
     assert np.isfinite(float(bcelab.bce(P[:10], Y_SOFT[:10], reduction="mean")))
+
+
+def test_torch_convention_is_torchs_float32_value_on_random_elements() -> None:
+    """Measured on 200,000 random elements each: 96-99% bit-identical to PyTorch (NumPy's
+    own float32 exp and log1p gave 86% from logits); the rest an ulp of an intermediate."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(20261207)
+    x = (rng.standard_normal(200_000) * 5).astype(np.float32)
+    p = rng.random(200_000).astype(np.float32)
+    for soft in (False, True):
+        y = (rng.random(x.size) if soft else rng.random(x.size) < 0.5).astype(np.float32)
+        ty = torch.from_numpy(y)
+        ref = F.binary_cross_entropy_with_logits(torch.from_numpy(x), ty, reduction="none").numpy()
+        got = np.asarray(bcelab.bce_with_logits(x, y, convention="torch"))
+        assert np.mean(got == ref) > 0.95, soft
+        # ulps of log sigma(x) (|log sigma(x)| = |x| + the loss there), which the loss
+        # keeps whole where y = 0 and x << 0
+        bound = 3 * np.spacing(ref) + 2 * np.spacing(np.abs(x) + ref)
+        assert (np.abs(got - ref) <= bound).all()
+        ref = F.binary_cross_entropy(torch.from_numpy(p), ty, reduction="none").numpy()
+        got = np.asarray(bcelab.bce(p, y, convention="torch"))
+        assert np.mean(got == ref) > 0.95, soft
+        assert (np.abs(got - ref) <= 3 * np.spacing(ref)).all()

@@ -43,8 +43,8 @@ def probs_values(xp: Any, convention: str, p: Array, y: Array) -> Array:
         p = xp.clip(p, eps, 1.0 - eps)
         return 0.0 - (y * xp.log(p + eps) + (1.0 - y) * xp.log(1.0 - p + eps))
     if convention == "torch":
-        lp = xp.maximum(xp.log(p), TORCH_LOG_CLAMP)
-        lq = xp.maximum(xp.log1p(-p), TORCH_LOG_CLAMP)
+        lp = xp.maximum(_rounded(xp, xp.log, p), TORCH_LOG_CLAMP)
+        lq = xp.maximum(_rounded(xp, xp.log1p, -p), TORCH_LOG_CLAMP)
         return (y - 1.0) * lq - y * lp + 0.0  # + 0.0 turns -0.0 into 0.0
     if convention == "sklearn":
         eps = float(xp.finfo(p.dtype).eps)
@@ -62,6 +62,14 @@ def probs_values(xp: Any, convention: str, p: Array, y: Array) -> Array:
     )
 
 
+def _rounded(xp: Any, fn: Any, v: Array) -> Array:
+    """``fn(v)`` computed in float64 and rounded once to ``v``'s dtype (float64 as is; a
+    namespace without float64, JAX without x64, computes in ``v``'s dtype)."""
+    if v.dtype == xp.float64:
+        return fn(v)
+    return xp.astype(fn(xp.astype(v, xp.float64)), v.dtype)
+
+
 def logits_values(
     xp: Any, convention: str, x: Array, y: Array, pos_weight: Array | float | None
 ) -> Array:
@@ -70,7 +78,10 @@ def logits_values(
         # tf.nn.sigmoid_cross_entropy_with_logits / keras ops: relu(x) - x y + log1p(e^-|x|)
         return xp.maximum(x, 0.0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
     if convention == "torch":
-        log_sig = xp.minimum(x, 0.0) - xp.log1p(xp.exp(-xp.abs(x)))
+        # torch's log_sigmoid: each function rounded once to float32, as torch's (nearly
+        # always) are; NumPy's float32 exp and log1p are off by an ulp more often, and
+        # where y = 0 and x << 0 the loss is min(x, 0) - (that term)'s rounding residue
+        log_sig = xp.minimum(x, 0.0) - _rounded(xp, xp.log1p, _rounded(xp, xp.exp, -xp.abs(x)))
         lw = 1.0 if pos_weight is None else 1.0 + (pos_weight - 1.0) * y
         return (1.0 - y) * x - lw * log_sig
     raise OptionError(

@@ -283,14 +283,11 @@ def _table(cfg: Config) -> dict[str, object]:
         dtype = INPUT_DTYPES[cfg.convention]
         with np.errstate(over="ignore"):  # a logit beyond float32 is inf there, as in the library
             z_in = z.astype(dtype)
-        conv = loss_fn(
-            z_in,
-            y.astype(dtype),
-            convention=cfg.convention,
-            reduction="mean",
-            label_smoothing=ls,
+        per = loss_fn(
+            z_in, y.astype(dtype), convention=cfg.convention, reduction="none", label_smoothing=ls
         )
-        shown = dtype(conv)
+        # the library averages in its own dtype (float32 for Keras and PyTorch)
+        shown = dtype(np.mean(per, dtype=per.dtype))
         out["convention"] = {"name": cfg.convention, "mean": float(shown), "printed": str(shown)}
     return out
 
