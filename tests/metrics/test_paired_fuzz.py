@@ -123,6 +123,7 @@ def test_any_input_gives_a_state_or_a_bcelab_error_on_both_kernels(data: st.Data
     if isinstance(got, BCELabError):
         return
     assert got == ref  # the same state, bit for bit
+    assert PairedBootstrapStats.from_bytes(got.to_bytes()) == got  # it passes its own checks
     res = _compute(got)
     if isinstance(res, BCELabError):
         return
@@ -163,6 +164,7 @@ def test_valid_rows_give_each_models_metrics_and_any_split_the_same_state(
     right = PairedBootstrapStats(replicates=REPLICATES, seed=5)
     right.update(a[j], b[j], y[j], weights=w[j], ids=ids[j], logits=logits)
     assert two == whole and left.merge(right) == whole
+    assert PairedBootstrapStats.from_bytes(whole.to_bytes()) == whole == whole.copy()
     res = _compute(whole)
     assert not isinstance(res, BCELabError), res
     for k, pred in (("a", a), ("b", b)):

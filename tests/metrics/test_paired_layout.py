@@ -119,6 +119,14 @@ def _huge_replicates(c: dict[str, np.ndarray]) -> None:
     c["meta"][0] = 2**30  # refused before 2**30 replicates' histograms are mapped
 
 
+def _more_used_than_rows(c: dict[str, np.ndarray]) -> None:
+    c["counts"][1] = 10**6
+
+
+def _a_row_moved_out_of_its_bin(c: dict[str, np.ndarray]) -> None:
+    c["pt_bin_rows"][0] += 1
+
+
 def _extra_array(c: dict[str, np.ndarray]) -> None:
     c["extra"] = np.zeros(1, np.int64)
 
@@ -133,6 +141,8 @@ def _extra_array(c: dict[str, np.ndarray]) -> None:
         (_negative_limb, "limbs outside"),
         (_short_hist, "wrong shape"),
         (_huge_replicates, "wrong shape"),
+        (_more_used_than_rows, "more used"),
+        (_a_row_moved_out_of_its_bin, "not the weighted rows"),
         (_extra_array, "arrays \\["),
     ],
 )

@@ -273,8 +273,14 @@ def _value_problems(arrays: dict[str, np.ndarray]) -> list[str]:
     out = []
     if any((arrays[k] < 0).any() for k in ("counts", "pt_bin_rows", "rep_bin_rows")):
         out.append("negative counts")
-    if not 0 <= arrays["meta"][2] <= 2:
+    if not 0 <= arrays["meta"][2] <= 2 or not 0 <= arrays["meta"][3] <= 1:
         out.append("an unknown keying")
+    rows, used, weighted, *excluded = (int(v) for v in arrays["counts"])
+    if not (weighted <= used <= rows and max(excluded[:3]) <= rows and max(excluded[3:]) <= used):
+        out.append("more used, weighted, excluded or clipped rows than rows")
+    for tag, keys in BINNED.items():  # every weighted row is in one bin of each model
+        if any(int(n) != weighted for n in _rows_per_model(arrays, tag, keys[0])):
+            out.append(f"{tag} histograms whose rows are not the weighted rows")
     limbs = [arrays[k][..., :-1] for k in ("pt_hist", "pt_sums", "pt_mom")]
     if any(((v < 0) | (v >= 1 << LIMB_BITS)).any() for v in limbs):
         out.append("point limbs outside [0, 2**32)")
@@ -283,6 +289,13 @@ def _value_problems(arrays: dict[str, np.ndarray]) -> list[str]:
         if ((lo < 0) | (lo >= 1 << SPLIT)).any() or (hi < 0).any():
             out.append(f"replicate {part} outside their range")
     return out
+
+
+def _rows_per_model(arrays: dict[str, np.ndarray], tag: str, rows_key: str) -> list[int]:
+    rows = arrays[rows_key]
+    if rows.ndim == 2:  # whole: (model, bin)
+        return [int(r.sum()) for r in rows]
+    return [int(r.sum()) for r in np.split(rows, [int(arrays[f"{tag}_used"][0])])]
 
 
 def check_state(arrays: dict[str, np.ndarray], *, fname: str) -> tuple[int, int]:
