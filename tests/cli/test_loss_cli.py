@@ -167,3 +167,17 @@ def test_logits_beyond_float32_give_the_librarys_number_and_no_warning(
     assert err == "" and f"{convention} prints" in out
     assert main([*args, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["convention"]["name"] == convention
+
+
+def test_json_rows_say_the_smoothed_target_and_the_logit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["loss", "--targets", "1,0", "--preds", "0.9,0.2", "--label-smoothing", "0.2", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["label_smoothing"] == 0.2
+    assert [r["smoothed_target"] for r in out["rows"]] == [0.9, 0.1]
+    assert out["rows"][0]["floor"] == pytest.approx(out["rows"][0]["bce"])  # H(0.9), not H(1)
+    assert main(["loss", "--targets", "1,0", "--logits", "-2,40", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["logit"] for r in rows] == [-2.0, 40.0] and "smoothed_target" not in rows[0]

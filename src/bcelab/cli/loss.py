@@ -265,19 +265,24 @@ def _table(cfg: Config) -> dict[str, object]:
     excess = binary_kl(z, y, logits=cfg.logits, label_smoothing=ls)
     d = decompose(z, y, logits=cfg.logits, label_smoothing=ls)
     probs = sigmoid(z) if cfg.logits else z
+    smoothed = y * (1.0 - ls) + 0.5 * ls  # the target the floor and the loss are of
+    rows = [
+        {  # + 0.0: a zero is printed as 0, never -0
+            "target": float(t) + 0.0,
+            **({"smoothed_target": float(s) + 0.0} if ls else {}),
+            **({"logit": float(x) + 0.0} if cfg.logits else {}),
+            "prediction": float(p) + 0.0,
+            "bce": float(b) + 0.0,
+            "floor": float(f) + 0.0,
+            "excess": float(e) + 0.0,
+        }
+        for t, s, x, p, b, f, e in zip(y, smoothed, z, probs, per, floor, excess, strict=True)
+    ]
     out: dict[str, object] = {
-        "rows": [
-            {  # + 0.0: a zero is printed as 0, never -0
-                "target": float(t) + 0.0,
-                "prediction": float(p) + 0.0,
-                "bce": float(b) + 0.0,
-                "floor": float(f) + 0.0,
-                "excess": float(e) + 0.0,
-            }
-            for t, p, b, f, e in zip(y, probs, per, floor, excess, strict=True)
-        ],
+        "rows": rows,
         "mean": {"bce": d.bce, "floor": d.floor, "excess": d.excess},
         "logits": cfg.logits,
+        "label_smoothing": ls,
     }
     if cfg.convention != "exact":
         dtype = INPUT_DTYPES[cfg.convention]
