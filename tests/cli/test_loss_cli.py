@@ -181,3 +181,12 @@ def test_json_rows_say_the_smoothed_target_and_the_logit(
     assert main(["loss", "--targets", "1,0", "--logits", "-2,40", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [r["logit"] for r in rows] == [-2.0, 40.0] and "smoothed_target" not in rows[0]
+
+
+def test_messages_speak_in_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loss", "--targets", "1,0", "--logits", "0,1", "--convention", "sklearn"]) == 2
+    err = capsys.readouterr().err
+    assert "pass probabilities with --preds" in err and "bcelab.sigmoid" not in err
+    assert main(["explain", "--target", "0.3", "--plot", ""]) == 2
+    err = capsys.readouterr().err
+    assert "an empty name" in err and "is a folder" not in err

@@ -113,7 +113,7 @@ def _axes(axes: tuple[int, ...], ndim: int, *, fname: str) -> tuple[int, ...]:
 def empty_error(fname: str, what: str) -> EmptyReductionError:
     """The error for a mean over nothing (zero elements or a total weight of 0)."""
     return EmptyReductionError(
-        f"{fname}: a mean needs at least one element with non-zero weight",
+        f"{fname}: a mean needs at least one element (a weighted_mean, a non-zero total weight)",
         f"received {what}",
         "check the mask/weights, or use reduction='sum' (which is 0 for no elements)",
     )

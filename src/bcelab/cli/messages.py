@@ -152,6 +152,7 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "loss": (
         ("call bce_with_logits instead", "add --logits"),
         ("pass logits=True", "add --logits"),
+        ("apply bcelab.sigmoid first", "pass probabilities with --preds"),
     ),
     "train": (
         (

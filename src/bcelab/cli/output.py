@@ -88,6 +88,10 @@ def _existing_parent(path: Path, flag: str) -> Path:
 def check_file(path: str | os.PathLike[str], flag: str, example: str = "out.png") -> Path:
     """An output file: not an existing folder, in a writable folder (``example``: a file
     name of the kind the flag writes, for the message)."""
+    if not str(path).strip():
+        raise OutputError(
+            f"{flag} must name a file", "an empty name", f"name the file, e.g. {flag} {example}"
+        )
     out = Path(path)
     if out.is_dir():
         raise OutputError(
