@@ -234,7 +234,7 @@ def focal(
         log_1my = log1p(xp, -yc)
         log_1mpt = logaddexp(xp, log_y + lq, log_1my + lp)
         if grad_y:
-            log_1mpt = log_1mpt + _target_slope(xp, y, lp, lq)
+            log_1mpt = log_1mpt + _target_slope(xp, y, lp, lq, log_1mpt)
         weight = xp.exp(gamma * log_1mpt)
         if pq is not None:
             weight = accurate_value(xp, focal_factor(xp, y, pq[0], pq[1], gamma), weight)
@@ -248,19 +248,45 @@ def focal(
     return _alpha_weighted(xp, ce, y, alpha)
 
 
-def _target_slope(xp: Any, y: Array, lp: Array, lq: Array) -> Array:
-    """Zero, with the derivative of ``log(1 - p_t)`` in the targets (none in the logits).
+def _target_slope(xp: Any, y: Array, lp: Array, lq: Array, log_u0: Array) -> Array:
+    """Zero, with the derivatives of ``log(1 - p_t)`` that involve the targets.
 
-    ``1 - p_t = u = y q + (1 - y) p``, so the derivative is ``(q - p) / u``.  The log-space
-    form differentiates ``log y`` and ``log(1 - y)`` instead, which gives ``0 * inf`` (NaN)
-    at a hard target.  Where ``u`` is 0 (a perfect prediction whose ``1 - p`` or ``p``
-    underflowed) the slope is left at 0.
+    ``1 - p_t = u = y q + (1 - y) p``, so the derivative in y is ``(q - p) / u``.  The
+    log-space form differentiates ``log y`` and ``log(1 - y)`` instead, which gives
+    ``0 * inf`` (NaN) at a hard target, so :func:`focal` takes it at constant targets
+    ``y0`` (``log_u0``, the log of ``u0 = u(x, y0)`` in log space) and adds this term,
+    ``log(u(x, y) / u0) = log1p((y - y0)(q - p) / u0)``.  Its value is exactly 0
+    (``y - y0`` is), and so is every derivative in the logits alone (each carries the
+    factor ``y - y0``; no cancellation is relied on), so those stay the log-space
+    form's, bit for bit; every derivative that involves y is that of ``log u``:
+    ``(q - p) / u`` and ``-((q - p) / u)^2`` in y, and the mixed ``d/dx ((q - p) / u)``,
+    which needs p and q live in the logits (taken as constants they gave the mixed
+    second derivative of the log-space form alone, which has none in y: wrong).
+
+    ``1 / u0`` is the correctly rounded reciprocal with the derivatives of
+    ``exp(-log_u0)``: those of a quotient (``-1 / u0^2``, ``2 / u0^3``, ...) overflow
+    long before ``1 / u0`` does and would meet the factor ``y - y0 = 0`` as
+    ``0 * inf``, while ``exp(-log_u0)`` times the bounded derivatives of ``log_u0``
+    stays finite at every order.  Where ``1 / u0`` is near overflow (a hard target and
+    a confident logit, |x| > 76 in float32, > 697 in float64) p and q are constants, as
+    before: the first derivatives are exact, the mixed second one misses the logits'
+    part of ``(q - p) / u``.  Where ``u0`` is 0 (a perfect prediction whose ``1 - p``
+    or ``p`` underflowed) the term is left at 0.
     """
-    p, q = xp.exp(stop_gradient(lp)), xp.exp(stop_gradient(lq))
-    u = y * q + (1.0 - y) * p
+    p, q = xp.exp(lp), xp.exp(lq)
+    y0 = stop_gradient(y)
+    u0 = stop_gradient(y0 * q + (1.0 - y0) * p)
+    in_range = u0 > xp.finfo(u0.dtype).tiny * 65536.0  # 1 / u0 below max / 65536
+    inv = accurate_value(
+        xp, 1.0 / xp.where(in_range, u0, 1.0), xp.exp(-xp.where(in_range, log_u0, 0.0))
+    )
+    live = xp.log1p(((y - y0) * (q - p)) * inv)
+    # far out: p and q as constants (no derivative in the logits)
+    u = y * stop_gradient(q) + (1.0 - y) * stop_gradient(p)
     positive = u > 0
     log_u = xp.log(xp.where(positive, u, 1.0))
-    return xp.where(positive, log_u - stop_gradient(log_u), 0.0)
+    const = xp.where(positive, log_u - stop_gradient(log_u), 0.0)
+    return xp.where(in_range, live, const)
 
 
 def focal_factor(xp: Any, y: Array, p: Array, q: Array, gamma: float) -> Array:
