@@ -1,7 +1,8 @@
 """bcelab.keras on the torch and jax backends, each in its own process.
 
 Keras reads KERAS_BACKEND once, at import, so each backend gets a fresh interpreter:
-``tests/keras/test_on_backend.py``, ``test_weights_and_masks_on_backend.py`` and the fuzz
+``tests/keras/test_on_backend.py``, ``test_weights_and_masks_on_backend.py``,
+``test_messages_on_backend.py`` and the fuzz
 tests (``test_fuzz_on_backend.py``) run under pytest with KERAS_BACKEND set, and the
 seed 001 script runs as a script.
 OMP_NUM_THREADS=1: the models are tiny, and on this 2-core machine extra intra-op
@@ -120,6 +121,7 @@ def test_keras_adapter_on_backend(backend):
             "ignore::DeprecationWarning",
             str(ROOT / "tests" / "keras" / "test_on_backend.py"),
             str(ROOT / "tests" / "keras" / "test_weights_and_masks_on_backend.py"),
+            str(ROOT / "tests" / "keras" / "test_messages_on_backend.py"),
             str(ROOT / "tests" / "keras" / "test_fuzz_on_backend.py"),
         ],
         cwd=ROOT,

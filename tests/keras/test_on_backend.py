@@ -321,7 +321,7 @@ def test_value_checks_in_fit():
 
     eager = model()
     eager.compile(optimizer="sgd", loss=bk.BinaryCrossentropy(), run_eagerly=True)
-    with pytest.raises(DomainError, match=r"Keras.*targets must lie in \[0, 1\]"):
+    with pytest.raises(DomainError, match=r"Keras.*y_true must lie in \[0, 1\]"):
         eager.fit(x, y, epochs=1, verbose=0)
     compiled = model()
     compiled.compile(optimizer="sgd", loss=bk.BinaryCrossentropy())

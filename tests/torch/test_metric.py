@@ -168,3 +168,14 @@ def test_two_gloo_processes_all_reduce_the_state(tmp_path: Path):
             assert res[r]["synced"][k] == pytest.approx(ref[k], rel=1e-12), (r, k)
     assert res[0]["local"]["rows"] == 300 and res[1]["local"]["rows"] == 500
     assert res[0]["synced"]["rows"] == 800
+
+
+def test_targets_outside_0_1_advise_what_the_metric_supports():
+    # the metric takes no strict=: the advice names the class that excludes and counts
+    m = bt.StreamingBinaryMetrics()
+    with pytest.raises(DomainError) as err:
+        m.update(torch.tensor([0.2, 0.7]), torch.tensor([0.0, 2.0]))
+    assert "strict=True" not in str(err.value) and "pass strict=False" not in err.value.fix
+    assert err.value.fix.endswith(
+        "update a bcelab.metrics.BinaryStats (strict=False, its default) with the same arrays"
+    )

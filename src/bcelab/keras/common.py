@@ -22,6 +22,7 @@ from ..errors import OptionError, ShapeError
 
 __all__ = [
     "FRAMEWORK",
+    "KERAS_NAMES",
     "KERAS_REDUCTIONS",
     "SUPPORTED_BACKENDS",
     "broadcast_weights",
@@ -40,6 +41,8 @@ FRAMEWORK = "Keras"
 SUPPORTED_BACKENDS = ("jax", "torch", "numpy")
 #: Keras reductions that the core's fused kernel computes directly (torch backend).
 KERAS_REDUCTIONS = {"sum_over_batch_size": "mean", "mean": "mean", "sum": "sum"}
+#: the core's argument names -> Keras's, in the errors the core raises for a Keras call
+KERAS_NAMES = {"preds": "y_pred", "logits": "y_pred", "targets": "y_true"}
 
 
 def keras_module() -> Any:
@@ -65,8 +68,18 @@ def keras_module() -> Any:
 
 
 def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and Keras."""
-    return call_as(where, FRAMEWORK, fn, *args, logits_hint="pass from_logits=True", **kwargs)
+    """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and Keras,
+    in Keras's names: ``y_pred`` and ``y_true`` for the core's predictions and targets."""
+    return call_as(
+        where,
+        FRAMEWORK,
+        fn,
+        *args,
+        logits_hint="pass from_logits=True",
+        names=KERAS_NAMES,
+        cast='keras.ops.cast({}, "float32")',
+        **kwargs,
+    )
 
 
 def check_backend(where: str) -> None:

@@ -9,14 +9,18 @@ from typing import Any
 import torch
 
 from .._core.adapters import call_as
+from .._core.arrays import is_traced, namespace_of
 from .._core.prepare import prepare
-from ..errors import DTypeError, OptionError
+from .._core.validate import describe_outside
+from ..errors import DomainError, DTypeError, OptionError
 
 __all__ = [
     "FRAMEWORK",
     "call_core",
     "check_inputs",
     "check_tensors",
+    "check_weight",
+    "check_weight_values",
     "out_dtype",
     "pos_weight_number",
 ]
@@ -33,21 +37,56 @@ _LOGITS_CLASSES = {
 
 
 def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and PyTorch."""
+    """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and PyTorch,
+    with a tensor's cast (``x.float()``) where the core shows NumPy's ``x.astype(float32)``."""
     twin = _LOGITS_CLASSES.get(where.rsplit(".", 1)[-1])
     hint = None if twin is None else f"use bcelab.torch.{twin} instead"
-    return call_as(where, FRAMEWORK, fn, *args, logits_hint=hint, **kwargs)
+    return call_as(where, FRAMEWORK, fn, *args, logits_hint=hint, cast="{}.float()", **kwargs)
 
 
-def check_tensors(where: str, *tensors: object) -> None:
-    """Every argument that is not ``None`` must be a ``torch.Tensor``."""
-    for t in tensors:
+def check_tensors(where: str, /, **tensors: object) -> None:
+    """Every argument that is not ``None`` must be a ``torch.Tensor``; the error names it
+    as the caller passed it (``weight=[1.0, 2.0]``: ``weight``)."""
+    for name, t in tensors.items():
         if t is not None and not isinstance(t, torch.Tensor):
+            shown = repr(t) if len(repr(t)) <= 60 else type(t).__name__
             raise DTypeError(
-                f"{where} ({FRAMEWORK}): inputs must be torch tensors",
-                f"received {type(t).__name__}",
-                "wrap them with torch.as_tensor(...)",
+                f"{where} ({FRAMEWORK}): {name} must be a torch tensor",
+                f"received {name}={shown} ({type(t).__name__})",
+                f"wrap it with torch.as_tensor({name})",
             )
+
+
+def check_weight(where: str, weight: object) -> None:
+    """A loss's ``weight``: None or a tensor.  A string is a reduction passed by position:
+    the first positional argument is ``weight``, as in ``torch.nn.BCELoss``."""
+    if isinstance(weight, str):
+        cls = where.rsplit(".", 1)[-1]
+        raise DTypeError(
+            f"{where} ({FRAMEWORK}): weight, the first positional argument of {cls} (as in "
+            "torch.nn.BCELoss), must be None or a torch tensor",
+            f"received the string {weight!r} in its place",
+            f"pass the reduction by keyword, {cls}(reduction={weight!r}), as torch.nn.BCELoss "
+            "needs too (its reduction is the fourth positional argument)",
+        )
+    check_tensors(where, weight=weight)
+
+
+def check_weight_values(where: str, name: str, w: torch.Tensor, input: torch.Tensor) -> None:
+    """``weight`` (or ``pos_weight``) finite and >= 0, described as the caller passed it,
+    before it is broadcast to the input's shape (the core checks the broadcast one, which
+    repeats each bad value)."""
+    if w.device.type == "meta" or is_traced(w) or is_traced(input):
+        return  # no values: the core refuses meta tensors, and checks nothing when traced
+    bad = ~(w >= 0) | torch.isinf(w)
+    if bool(bad.any()):
+        raise DomainError(
+            f"{where} ({FRAMEWORK}): {name} must be finite and >= 0",
+            f"received {name} of shape {tuple(w.shape)}: "
+            + describe_outside(namespace_of(w), w, bad, "negative, infinite or NaN"),
+            f"fix those values of {name} (each multiplies the loss of the elements it "
+            "broadcasts to)",
+        )
 
 
 def out_dtype(x: torch.Tensor) -> torch.dtype:
@@ -74,7 +113,7 @@ def check_inputs(preds: torch.Tensor, targets: torch.Tensor, *, logits: bool) ->
             "received None",
             "pass both tensors",
         )
-    check_tensors(where, preds, targets)
+    check_tensors(where, preds=preds, targets=targets)
     with torch.no_grad():
         call_core(
             where,

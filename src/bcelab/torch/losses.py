@@ -40,7 +40,15 @@ from ..errors import ShapeError
 from ..information import binary_kl
 from ..losses import bce, bce_with_logits, focal, focal_with_logits
 from .autograd import fused_loss
-from .common import FRAMEWORK, call_core, check_tensors, out_dtype, pos_weight_number
+from .common import (
+    FRAMEWORK,
+    call_core,
+    check_tensors,
+    check_weight,
+    check_weight_values,
+    out_dtype,
+    pos_weight_number,
+)
 from .fused import BackwardScale
 
 __all__ = [
@@ -63,7 +71,7 @@ def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
 def broadcast_to_input(where: str, name: str, t: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
     """``t`` broadcast to the input's shape as torch does (trailing axes), explicitly."""
     if tuple(t.shape) == tuple(input.shape):
-        return t
+        return t  # the core's check describes it as it is
     if not _broadcasts(tuple(t.shape), tuple(input.shape)):
         raise ShapeError(
             f"{where} ({FRAMEWORK}): {name} must broadcast to the input's shape "
@@ -71,6 +79,7 @@ def broadcast_to_input(where: str, name: str, t: torch.Tensor, input: torch.Tens
             f"received {name} of shape {tuple(t.shape)}",
             f"give {name} the input's shape, or e.g. one value per column (the last axis)",
         )
+    check_weight_values(where, name, t, input)
     return t.expand(input.shape)
 
 
@@ -83,7 +92,7 @@ class _Loss(nn.Module):
         self, weight: torch.Tensor | None, reduction: str, *, label_smoothing: float
     ) -> None:
         super().__init__()
-        check_tensors(self.where, weight)
+        check_weight(self.where, weight)
         self.reduction = check_reduction(reduction, fname=self.fname)
         self.label_smoothing = check_unit_interval(
             label_smoothing, name="label_smoothing", fname=self.fname
@@ -149,7 +158,7 @@ class _CrossEntropy(_Loss):
         return pw if pw.ndim == 0 else broadcast_to_input(self.where, "pos_weight", pw, input)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_tensors(self.where, input, target)
+        check_tensors(self.where, input=input, target=target)
         weights = self._weights(input)
         options: dict[str, Any] = dict(
             pos_weight=self._pos_weights(input),
@@ -296,7 +305,7 @@ class _KL(_Loss):
         super().__init__(weight, reduction, label_smoothing=label_smoothing)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_tensors(self.where, input, target)
+        check_tensors(self.where, input=input, target=target)
         out = call_core(
             self.where,
             binary_kl,
@@ -345,7 +354,7 @@ class _Focal(_Loss):
         self.gamma, self.alpha = check_focal(gamma, alpha, fname=self.fname)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_tensors(self.where, input, target)
+        check_tensors(self.where, input=input, target=target)
         out = call_core(
             self.where,
             focal_with_logits if self.logits else focal,

@@ -72,7 +72,7 @@ class StreamingBinaryMetrics:
         self, preds: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
     ) -> StreamingBinaryMetrics:
         """Add a batch; returns ``self``.  Tensors are detached and copied to the CPU."""
-        check_tensors(self.where, preds, target, weight)
+        check_tensors(self.where, preds=preds, target=target, weight=weight)
         if preds.dtype in (torch.float16, torch.bfloat16):
             preds = preds.float()
         with torch.no_grad():

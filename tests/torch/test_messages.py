@@ -1,0 +1,46 @@
+"""bcelab.torch's errors in the caller's words: its argument names and torch's idioms."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import bcelab.torch as bt  # noqa: E402
+from bcelab.errors import DomainError, DTypeError  # noqa: E402
+
+
+def test_integer_input_is_cast_the_torch_way():
+    with pytest.raises(DTypeError) as err:
+        bt.BCEWithLogitsLoss()(torch.tensor([1, 2]), torch.tensor([0.0, 1.0]))
+    assert "logits.float()" in err.value.fix and "astype" not in err.value.fix
+
+
+def test_a_weight_that_is_no_tensor_is_named():
+    with pytest.raises(DTypeError, match=r"weight must be a torch tensor") as err:
+        bt.BCEWithLogitsLoss(weight=[1.0, 2.0])
+    assert "weight=[1.0, 2.0]" in err.value.received
+    assert err.value.fix == "wrap it with torch.as_tensor(weight)"
+    with pytest.raises(DTypeError, match=r"input must be a torch tensor"):
+        bt.BCELoss()([0.5], torch.tensor([1.0]))
+
+
+def test_a_reduction_passed_by_position_says_weight_comes_first():
+    # torch.nn.BCELoss(weight, size_average, reduce, reduction): reduction by keyword
+    with pytest.raises(DTypeError, match=r"weight, the first positional argument of BCELoss"):
+        bt.BCELoss("mean")
+    with pytest.raises(DTypeError) as err:
+        bt.BCELoss("sum")
+    assert "BCELoss(reduction='sum')" in err.value.fix
+
+
+@pytest.mark.parametrize("name", ["weight", "pos_weight"])
+def test_a_negative_weight_is_described_as_passed_before_broadcasting(name):
+    loss = bt.BCEWithLogitsLoss(**{name: torch.tensor([1.0, -2.0, 3.0])})
+    with pytest.raises(DomainError) as err:
+        loss(torch.zeros(4, 3), torch.zeros(4, 3))
+    assert err.value.expected.endswith(f"(PyTorch): {name} must be finite and >= 0")
+    assert err.value.received == (
+        f"received {name} of shape (3,): 1 value is negative, infinite or NaN "
+        "(first: -2.0 at index 1)"
+    )
