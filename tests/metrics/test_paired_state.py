@@ -12,6 +12,8 @@ import pytest
 from bcelab.errors import DataError, DomainError, EmptyReductionError, NaNError, OptionError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.paired import PairedBootstrapStats
+from bcelab.metrics.paired_layout import LAYOUT_ID
+from bcelab.metrics.serialize import arrays_to_bytes
 
 kernel = pytest.importorskip("bcelab.kernels.bootstrap", reason="numba (bcelab[fast]) is missing")
 
@@ -237,8 +239,8 @@ def test_bytes_and_pickle() -> None:
     assert "BinaryStats" not in str(e.value) and "magic of a bcelab state" in str(e.value)
     arrays = {k: v.copy() for k, v in a._canonical().items()}
     arrays["rep_hist_lo"][0, 0, 0, 0] = -1
-    with pytest.raises(DataError, match="consistent"):
-        PairedBootstrapStats._from_arrays(arrays)
+    with pytest.raises(DataError, match="consistent"):  # the whole-histogram bytes
+        PairedBootstrapStats.from_bytes(arrays_to_bytes(arrays, layout_id=LAYOUT_ID))
 
 
 def test_errors_leave_the_state_unchanged() -> None:

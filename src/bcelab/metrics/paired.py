@@ -17,10 +17,9 @@ rows, the batches, the files, the threads or the Dask partitions.
   :math:`\sum c w y`, :math:`\sum c w (1 - y)`, :math:`\sum c w p`, and the sums
   :math:`\sum c w\,\mathrm{BCE}` and :math:`\sum c w (p - y)^2` of each model.
 
-Memory: 2 x 2,576 x 3 x (R + 1) x 2 int64 words, 50 MB for R = 200 (the high half is
-only touched, and allocated, where a bin's sum reaches 256), plus 3.3 MB for the point
-estimate; ``to_bytes``, ``copy``, ``merge`` and ``==`` read only the bins that hold rows
-(an empty state is 14 kB of bytes).  Every sum is an integer count of a fixed unit, so ``update``
+Memory: 2 x 2,576 x 3 x (R + 1) x 2 int64 words, 50 MB for R = 200 (allocated where
+written), plus 3.3 MB for the point estimate; ``to_bytes``, ``copy``, ``merge`` and ``==``
+read only the bins that hold rows (an empty state is 14 kB of bytes).  Every sum is an integer count of a fixed unit, so ``update``
 in any order, ``merge`` and threads give the same bits.  See
 :mod:`bcelab.metrics.paired_result` for the intervals and p-values.
 
@@ -67,12 +66,12 @@ from .paired_layout import (
     KEYED_BY,
     LAYOUT_ID,
     SPLIT,
+    carry_point,
     check_state,
     compact_state,
     count_index,
     empty_state,
     expand_state,
-    normalize_limbs,
     normalize_split,
 )
 from .paired_result import PairedComparison, check_metrics, compare_state
@@ -251,15 +250,7 @@ class PairedBootstrapStats:
         self._pending[0] = 0
 
     def _carry_point(self) -> None:
-        a = self._a
-        for key in ("pt_sums", "pt_mom"):
-            normalize_limbs(a[key])
-        h = a["pt_hist"]
-        for m in range(2):
-            used = np.flatnonzero(a["pt_bin_rows"][m])
-            sub = h[m, used]
-            if normalize_limbs(sub):
-                h[m, used] = sub
+        carry_point(self._a)
         self._pending[1] = 0
 
     def _canonical(self) -> dict[str, np.ndarray]:
@@ -364,23 +355,16 @@ class PairedBootstrapStats:
             raise DataError(
                 f"{FNAME}.from_bytes: bytes written by {FNAME}.to_bytes", e.received, e.fix
             ) from None
-        if "pt_bins" in arrays:
-            return cls._from_compact(arrays)
-        return cls._from_arrays(arrays)
+        if "pt_bins" not in arrays:  # the whole histograms, as earlier versions wrote them
+            check_state(arrays, fname=f"{FNAME}.from_bytes")
+            arrays = compact_state(arrays)
+        return cls._from_compact(arrays)
 
     @classmethod
     def _from_compact(cls, compact: dict[str, np.ndarray]) -> PairedBootstrapStats:
         out = cls(replicates=1)
         out._a = expand_state(compact, fname=f"{FNAME}.from_bytes")
         out.seed = int(out._a["meta"][1])
-        return out
-
-    @classmethod
-    def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> PairedBootstrapStats:
-        n_rep, seed = check_state(arrays, fname=f"{FNAME}.from_bytes")
-        out = cls(replicates=n_rep, seed=seed)
-        for k, v in arrays.items():
-            out._a[k][...] = v
         return out
 
     def __getstate__(self) -> dict[str, Any]:

@@ -56,6 +56,7 @@ __all__ = [
     "Q_REP",
     "SPLIT",
     "CoarseLayout",
+    "carry_point",
     "check_state",
     "coarse_layout",
     "compact_state",
@@ -174,6 +175,18 @@ def normalize_limbs(a: np.ndarray) -> bool:
         a[..., k + 1] += carry
         a[..., k] &= mask
     return True
+
+
+def carry_point(a: dict[str, np.ndarray]) -> None:
+    """Carry the point estimate's limbs in place (only the bins that hold rows)."""
+    for key in ("pt_sums", "pt_mom"):
+        normalize_limbs(a[key])
+    h = a["pt_hist"]
+    for m in range(2):
+        used = np.flatnonzero(a["pt_bin_rows"][m])
+        sub = h[m, used]
+        if normalize_limbs(sub):
+            h[m, used] = sub
 
 
 def split_to_float(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
