@@ -384,3 +384,14 @@ def test_update_bool_options_must_be_bools() -> None:
     assert st.rows == 0
     ref = _state().update(d["a"], d["b"], d["y"])
     assert _state().update(d["a"], d["b"], d["y"], logits=np.False_, strict=np.False_) == ref
+
+
+def test_an_empty_batch_keys_nothing() -> None:
+    """A partition left empty by a filter must not fix how the state's rows are keyed."""
+    d = _data(200)
+    empty = _state().update([], [], [])
+    assert empty.keyed_by is None and empty.rows == 0
+    with_ids = _state().update(d["a"], d["b"], d["y"], ids=d["ids"])
+    assert empty.update(d["a"], d["b"], d["y"], ids=d["ids"]) == with_ids
+    assert _state().update([], [], []).merge(with_ids) == with_ids
+    assert with_ids.copy().merge(_state().update([], [], [])) == with_ids

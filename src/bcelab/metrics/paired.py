@@ -213,9 +213,9 @@ class PairedBootstrapStats:
         c[0:2] += b.counts[0:2]
         c[2] += weighted
         c[3:] += b.counts[2:]
-        self._a["meta"][2] = mode
-        if ids is None and source_key is None and b.counts[0]:
-            self._a["meta"][3] = 1
+        if b.counts[0]:  # an empty batch keys nothing
+            self._a["meta"][2] = mode
+            self._a["meta"][3] |= ids is None and source_key is None
         return self
 
     def _before_block(self, rows: int) -> None:
