@@ -257,3 +257,15 @@ def test_a_positive_label_that_matches_no_target_is_named() -> None:
         compare(text_table, preds=("a", "b"), target="y", positive_label="yes")
     )
     assert "matched no used target" not in text
+
+
+def test_models_one_ulp_apart_get_no_note_of_bias() -> None:
+    """B = A one ulp up: the point estimate (units of 2**-64) sees a difference the
+    replicates (units of 2**-32) cannot, which is no bias of the statistic."""
+    t = _table(constant_a=False)
+    a = t.column("a").to_numpy()
+    t = t.append_column("a_up", pa.array(np.nextafter(a, 1.0)))
+    res = compare(t, preds=("a", "a_up"), target="y")
+    m = res.to_dict()["metrics"]["brier"]
+    assert m["diff"] != 0 and m["ci"] == [0.0, 0.0]
+    assert "outside its interval" not in render_comparison(res)

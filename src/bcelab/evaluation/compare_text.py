@@ -37,6 +37,9 @@ SEGMENT_METRICS = ("log_loss", "roc_auc")
 #: An estimate this close (relative) to its interval's end is at the end: the estimate
 #: and the replicates come from sums at two fixed-point scales (NE on two rows: 2.9e-11)
 ROUNDING = 1e-9
+#: ... and so is one within the replicates' unit, 2**-32 (two models one ulp apart:
+#: a Brier difference of 2.8e-17 with an interval of [0, 0])
+REPLICATE_UNIT = 2.0**-32
 
 
 def _g(v: Any, spec: str = ".6g") -> str:
@@ -267,7 +270,8 @@ def _outside_notes(metrics: dict[str, dict[str, Any]]) -> list[str]:
         lo, hi = m["ci"]
         if None in (m["diff"], lo, hi):
             continue
-        slack = ROUNDING * max(abs(m["diff"]), abs(lo), abs(hi))  # the replicates' fixed point
+        # the replicates' fixed point
+        slack = ROUNDING * max(abs(m["diff"]), abs(lo), abs(hi)) + REPLICATE_UNIT
         if not lo - slack <= m["diff"] <= hi + slack:
             beside[name in REFLECTED].append(LABELS.get(name, name))
     notes = []
