@@ -7,13 +7,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import bcelab.torch as bt  # noqa: E402
-from bcelab.errors import DomainError, DTypeError  # noqa: E402
+from bcelab.errors import DomainError, DTypeError, ShapeError  # noqa: E402
 
 
 def test_integer_input_is_cast_the_torch_way():
     with pytest.raises(DTypeError) as err:
         bt.BCEWithLogitsLoss()(torch.tensor([1, 2]), torch.tensor([0.0, 1.0]))
-    assert "logits.float()" in err.value.fix and "astype" not in err.value.fix
+    assert "input.float()" in err.value.fix and "astype" not in err.value.fix
 
 
 def test_a_weight_that_is_no_tensor_is_named():
@@ -44,3 +44,12 @@ def test_a_negative_weight_is_described_as_passed_before_broadcasting(name):
         f"received {name} of shape (3,): 1 value is negative, infinite or NaN "
         "(first: -2.0 at index 1)"
     )
+
+
+def test_loss_modules_name_input_and_target_as_torch_does() -> None:
+    with pytest.raises(ShapeError) as err:
+        bt.BCEWithLogitsLoss()(torch.zeros(4, 3), torch.zeros(4, 2))
+    assert "input and target must have the same shape" in str(err.value)
+    assert "input.reshape(target.shape)" in err.value.fix
+    with pytest.raises(DomainError, match="target must lie in"):
+        bt.BCELoss()(torch.tensor([0.5]), torch.tensor([2.0]))

@@ -36,12 +36,21 @@ _LOGITS_CLASSES = {
 }
 
 
+#: the core's argument names -> a loss module's, as in ``torch.nn.BCELoss(weight)(input, target)``
+_LOSS_NAMES = {"preds": "input", "logits": "input", "targets": "target", "weights": "weight"}
+
+
 def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and PyTorch,
-    with a tensor's cast (``x.float()``) where the core shows NumPy's ``x.astype(float32)``."""
-    twin = _LOGITS_CLASSES.get(where.rsplit(".", 1)[-1])
+    a loss module's arguments as torch names them (``input``, ``target``, ``weight``), and
+    a tensor's cast (``x.float()``) where the core shows NumPy's ``x.astype(float32)``."""
+    cls = where.rsplit(".", 1)[-1]
+    twin = _LOGITS_CLASSES.get(cls)
     hint = None if twin is None else f"use bcelab.torch.{twin} instead"
-    return call_as(where, FRAMEWORK, fn, *args, logits_hint=hint, cast="{}.float()", **kwargs)
+    names = _LOSS_NAMES if cls.endswith("Loss") else None
+    return call_as(
+        where, FRAMEWORK, fn, *args, logits_hint=hint, names=names, cast="{}.float()", **kwargs
+    )
 
 
 def check_tensors(where: str, /, **tensors: object) -> None:
