@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bcelab._core.options import check_bool, real_number
+from bcelab._core.options import check_bool, check_negative_rate, real_number
 from bcelab.errors import OptionError
 
 
@@ -66,3 +66,9 @@ def test_alpha_may_be_traced_under_jax_jit() -> None:
     for bad in (jnp.array([0.25, 0.5]), jnp.array(True)):
         with pytest.raises(OptionError, match=r"alpha must be a number in \[0, 1\]"):
             jax.jit(lambda z, t, a: bcelab.focal_with_logits(z, t, alpha=a))(x, y, bad)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan"), True, 0])
+def test_negative_rate_names_its_own_interval(bad: object) -> None:
+    with pytest.raises(OptionError, match=r"negative_rate must be a number in \(0, 1\]"):
+        check_negative_rate(bad, fname="evaluate")

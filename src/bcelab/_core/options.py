@@ -199,7 +199,10 @@ def check_finite(
 
 def check_negative_rate(value: object, *, fname: str) -> float:
     """The kept share of negatives W of negative downsampling, a number in (0, 1]."""
-    w = check_unit_interval(value, name="negative_rate", fname=fname)
+    try:
+        w = check_unit_interval(value, name="negative_rate", fname=fname)
+    except OptionError as e:  # the same refusal, with this option's interval
+        raise OptionError(e.expected.replace("[0, 1]", "(0, 1]"), e.received, e.fix) from None
     if w == 0.0:
         raise OptionError(
             f"{fname}: negative_rate must be a number in (0, 1]",
