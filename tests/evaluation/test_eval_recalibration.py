@@ -288,7 +288,7 @@ def test_clip_applies_before_and_after_the_map():
             "no fit_on= with recalibrate='downsampling'",
         ),
         ({"negative_rate": 0.0}, OptionError, "negative_rate must be a number in (0, 1]"),
-        ({"negative_rate": 1.5}, OptionError, "negative_rate must be a number in [0, 1]"),
+        ({"negative_rate": 1.5}, OptionError, "negative_rate must be a number in (0, 1]"),
         ({"recalibrate": "platt", "fit_on": "nowhere.parquet"}, DataError, "fit_on must name"),
     ],
 )
@@ -335,3 +335,21 @@ def test_an_isotonic_map_without_a_usable_row_says_which_rows(tmp_path, rows):
     zero = pa.table({"y": [1.0, 0.0], "p": [0.3, 0.6], "w": [0.0, 0.0]})
     with pytest.raises(DataError, match=r"evaluate: at least one usable row .* isotonic map"):
         bcelab.evaluate(zero, preds="p", target="y", weight="w", recalibrate="isotonic")
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_the_fit_rows_that_were_left_out_are_counted(method: str) -> None:
+    """Rows with a NaN prediction or target are read, not fitted: the result says so."""
+    rng = np.random.default_rng(1)
+    n = 1000
+    z = rng.normal(0, 1.5, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+    p = 1 / (1 + np.exp(-2 * z))
+    p[:400] = np.nan
+    y[400:500] = np.nan
+    table = {"y": y, "p": p}
+    for fit_on in (None, table):
+        res = bcelab.evaluate(table, preds="p", target="y", recalibrate=method, fit_on=fit_on)
+        rec = res.to_dict()["recalibrated"]
+        assert (rec["fit_rows"], rec["fit_rows_used"]) == (1000, 500)
+        assert "(1000 rows, 500 used" in str(res)

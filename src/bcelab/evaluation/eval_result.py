@@ -66,7 +66,8 @@ class Recalibration:
     """A recalibration map fitted during an evaluation, and the metrics after it.
 
     ``fitted_on``: the calibration sources, or None for the evaluated rows;
-    ``fit_rows``: the rows read to fit it; ``passes``: passes over those rows (one per
+    ``fit_rows``: the rows read to fit it, ``fit_rows_used`` those left after the NaN and
+    invalid ones (the rows the fit saw); ``passes``: passes over those rows (one per
     Newton step for Platt and temperature scaling, 0 for a map from the evaluation's
     histogram); ``seconds``: the fit and the pass after it; ``evaluated_in_fit``: the
     evaluated files that ``fitted_on`` also holds, whose "after" metrics are in-sample.
@@ -78,18 +79,20 @@ class Recalibration:
     metrics: BinaryMetrics
     fitted_on: tuple[str, ...] | None
     fit_rows: int
+    fit_rows_used: int
     passes: int
     seconds: float
     evaluated_in_fit: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """``method``, ``params``, ``fitted_on``, ``fit_rows``, ``passes``,
+        """``method``, ``params``, ``fitted_on``, ``fit_rows``, ``fit_rows_used``, ``passes``,
         ``evaluated_in_fit``, ``metrics``."""
         return {
             "method": self.method,
             "params": self.recalibration_map.params,
             "fitted_on": None if self.fitted_on is None else list(self.fitted_on),
             "fit_rows": self.fit_rows,
+            "fit_rows_used": self.fit_rows_used,
             "passes": self.passes,
             "evaluated_in_fit": list(self.evaluated_in_fit),
             "metrics": self.metrics.to_dict(),

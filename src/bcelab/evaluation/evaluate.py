@@ -279,6 +279,7 @@ def _result(
             metrics(rec),
             fitted.fitted_on,
             fitted.fit_rows,
+            fitted.fit_rows_used,
             fitted.passes,
             fitted.seconds,
             fitted.evaluated_in_fit,

@@ -54,6 +54,7 @@ class FittedMap:
     recalibration_map: RecalibrationMap
     fitted_on: tuple[str, ...] | None  # None: the evaluated rows
     fit_rows: int
+    fit_rows_used: int  # the fit rows left after the NaN and invalid ones
     passes: int  # passes over the fit rows (0 when the map came from a histogram)
     result: UnitResult  # the recalibrated states, one per segment
     seconds: float
@@ -169,4 +170,5 @@ def recalibrate(
     after = runner.run(units, dataclasses.replace(plan, accumulator=MappedAccumulator(fitted)))
     seconds = time.perf_counter() - t0
     shared = shared_files(units, fit_units) if fit_on is not None else ()
-    return FittedMap(method, fitted, fitted_on, rows, passes, after, seconds, shared)
+    used = rows if method == "downsampling" else stats.rows_used  # downsampling fits nothing
+    return FittedMap(method, fitted, fitted_on, rows, used, passes, after, seconds, shared)

@@ -186,6 +186,8 @@ def recalibration_lines(res: EvalResult) -> list[str]:
         return []
     where = "the evaluated rows" if rec.fitted_on is None else ", ".join(rec.fitted_on)
     how = f", {rec.passes} passes" if rec.method in ("platt", "temperature") else ""
+    if rec.fit_rows_used < rec.fit_rows:  # the NaN and invalid rows the fit left out
+        how = f", {rec.fit_rows_used:,} used{how}"
     fitted = (
         ""
         if rec.method == "downsampling"
