@@ -3,9 +3,10 @@
 
 Every field of ``predictor.json`` is checked for its type and its length before use, and
 every tensor of ``model.pt`` for the name and shape that the network described by
-``predictor.json`` needs (and for finite values), so that a damaged file, or the files of two different runs put
-together, is a :class:`~bcelab.errors.DataError` naming the file, the field or tensor, and
-what it should hold.
+``predictor.json`` needs (and for finite values), so that a damaged file, or the files of
+two runs whose networks differ put together, is a :class:`~bcelab.errors.DataError`
+naming the file, the field or tensor, and what it should hold (two runs of the same
+network and seed count cannot be told apart by their files).
 """
 
 from __future__ import annotations
