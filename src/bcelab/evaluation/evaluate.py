@@ -272,18 +272,7 @@ def _result(
     recalibration = None
     if fitted is not None:
         rec = BinaryStats.merge_all(after[k] for k in sorted(after, key=segment_order))
-        recalibration = Recalibration(
-            fitted.method,
-            fitted.recalibration_map,
-            rec,
-            metrics(rec),
-            fitted.fitted_on,
-            fitted.fit_rows,
-            fitted.fit_rows_used,
-            fitted.passes,
-            fitted.seconds,
-            fitted.evaluated_in_fit,
-        )
+        recalibration = _recalibration(fitted, rec, metrics(rec))
     return EvalResult(
         stats=total,
         metrics=metrics(total),
@@ -299,6 +288,22 @@ def _result(
         decomposition=_decomposition(total),
         recalibration=recalibration,
         negative_rate=negative_rate,
+    )
+
+
+def _recalibration(fitted: FittedMap, rec: BinaryStats, rec_metrics: Any) -> Recalibration:
+    """The fitted map, and the metric state and metrics of the recalibrated predictions."""
+    return Recalibration(
+        fitted.method,
+        fitted.recalibration_map,
+        rec,
+        rec_metrics,
+        fitted.fitted_on,
+        fitted.fit_rows,
+        fitted.fit_rows_used,
+        fitted.passes,
+        fitted.seconds,
+        fitted.evaluated_in_fit,
     )
 
 
