@@ -41,6 +41,7 @@ __all__ = [
     "namespace",
     "nan_mask",
     "numpy_namespace",
+    "numpy_views_on_cpu",
     "quiet",
     "refuse_meta",
     "size",
@@ -71,6 +72,22 @@ def is_array(x: object) -> bool:
 def numpy_namespace() -> Any:
     """The Array-API namespace of NumPy (lists and scalars are computed with it)."""
     return array_api_compat.array_namespace(np.empty(0))
+
+
+def numpy_views_on_cpu(xp: Any, *arrays: Array) -> tuple[Any, tuple[Array, ...]]:
+    """NumPy's namespace and NumPy views of ``arrays`` when they are concrete JAX arrays in
+    host memory; else ``xp`` and the arrays as they are.
+
+    A value check of such arrays then runs as NumPy reductions over the same memory
+    instead of JAX's eager operations, each of which compiles once per shape and dtype
+    (about 30 ms a time on a CPU): the first call of a loss on a new shape checks its
+    inputs without a compile.  Arrays on an accelerator stay where they are.
+    """
+    if not array_api_compat.is_jax_namespace(xp) or any(is_traced(a) for a in arrays):
+        return xp, arrays
+    if any(d.platform != "cpu" for a in arrays for d in a.devices()):
+        return xp, arrays
+    return numpy_namespace(), tuple(np.asarray(a) for a in arrays)
 
 
 def namespace_of(*arrays: Array) -> Any:

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import DomainError, DTypeError, NaNError, ShapeError
-from .arrays import accum_dtype, asarray, is_floating, is_tensor, is_traced, refuse_meta
+from .arrays import (
+    accum_dtype,
+    asarray,
+    is_floating,
+    is_tensor,
+    is_traced,
+    numpy_views_on_cpu,
+    refuse_meta,
+)
 from .display import count_of, counted
 
 __all__ = [
@@ -110,6 +120,21 @@ def check_values(
         return False
     if is_tensor(preds):  # one namespace: targets are tensors too
         refuse_meta(preds, targets)
+    xp, (preds, targets) = numpy_views_on_cpu(xp, preds, targets)
+    with np.errstate(invalid="ignore"):  # NaN compares as outside, on purpose
+        return _check_values(xp, preds, targets, probs, nan_policy, fname, pred_name)
+
+
+def _check_values(
+    xp: Any,
+    preds: Array,
+    targets: Array,
+    probs: bool,
+    nan_policy: str,
+    fname: str,
+    pred_name: str,
+) -> bool:
+    """:func:`check_values` of concrete arrays."""
     ok = (targets >= 0) & (targets <= 1)
     ok = ok & ((preds >= 0) & (preds <= 1) if probs else (xp.abs(preds) < xp.inf))
     if bool(xp.all(ok)):
