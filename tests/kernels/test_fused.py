@@ -19,6 +19,7 @@ mpmath = pytest.importorskip("mpmath")
 import bcelab  # noqa: E402
 from bcelab.kernels import dispatch, fused_bce, reference_path  # noqa: E402
 from bcelab.kernels.constants import CHUNK, PARALLEL_MIN  # noqa: E402
+from bcelab.kernels.loss import KERNELS  # noqa: E402
 
 mpmath.mp.dps = 50
 TARGETS = [0.0, 1e-6, 0.1, 0.5, 0.9, 1.0]
@@ -372,6 +373,17 @@ def test_read_only_memmap_is_fused(tmp_path: Any) -> None:
     with reference_path():
         ref = float(bcelab.bce_with_logits(np.array(x), y, reduction="mean"))
     assert abs(r.value - ref) <= 1e-13 * ref
+    # the kernel of writeable arrays runs it (read-only arrays would be a numba type, and
+    # a compile, of their own), and the memory is only read
+    def signatures() -> list[Any]:
+        return [sig for kernel in KERNELS.values() for sig in kernel.signatures]
+
+    assert not [s for s in signatures() if any(getattr(t, "readonly", False) for t in s)]
+    before = len(signatures())
+    y.flags.writeable = False
+    assert fused_bce(x, y, logits=True).value == r.value
+    assert len(signatures()) == before
+    assert np.array_equal(x, np.linspace(-6, 6, 3000, dtype=np.float32))
 
 
 def test_without_numba_the_reference_path_runs(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,6 +42,26 @@ _ONE_ROW = np.zeros((1, _SLOTS), dtype=np.float64)  # the part of a call over no
 _ONE_CHUNK = threading.local()  # .part: each thread's row of sums for one-chunk calls
 
 
+class _Alias:
+    """The ``__array_interface__`` of a read-only array with its write flag set, and the
+    array itself, kept alive as the alias's base."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.source = a
+        face = dict(a.__array_interface__)
+        face["data"] = (face["data"][0], False)
+        self.__array_interface__ = face
+
+
+def _as_kernel_input(a: np.ndarray) -> np.ndarray:
+    """``a``, or, when it is read-only (a read-only ``np.memmap``, a NumPy view of an Arrow
+    column or of a JAX array), a writeable alias of its memory.  The kernels only read
+    their inputs, and numba compiles a kernel once per argument type, read-only arrays
+    being a type of their own: this way a read-only input runs the kernel that
+    ``bcelab warmup`` compiled instead of compiling another (seconds per kind of call)."""
+    return a if a.flags.writeable else np.asarray(_Alias(a))
+
+
 class LossTotals(NamedTuple):
     """The float64 totals of one pass (the :class:`LossSlot` sums, by name)."""
 
@@ -76,6 +96,8 @@ def run(
     Inputs below ``min_parallel`` elements run on the calling thread only; larger ones on
     ``threads`` threads (None: :func:`bcelab.kernels.threads.thread_count`).
     """
+    pred, targets = _as_kernel_input(pred), _as_kernel_input(targets)
+    weights = None if weights is None else _as_kernel_input(weights)
     fast = pred.dtype.itemsize == 4
     weighted = weights is not None
     n = pred.size
