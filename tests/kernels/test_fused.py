@@ -373,6 +373,7 @@ def test_read_only_memmap_is_fused(tmp_path: Any) -> None:
     with reference_path():
         ref = float(bcelab.bce_with_logits(np.array(x), y, reduction="mean"))
     assert abs(r.value - ref) <= 1e-13 * ref
+
     # the kernel of writeable arrays runs it (read-only arrays would be a numba type, and
     # a compile, of their own), and the memory is only read
     def signatures() -> list[Any]:
