@@ -125,6 +125,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
         ["--hidden", "50,,3"],  # a missing size was skipped: MLP 2-50-3-1
         ["--hidden", "64,"],
         ["--momentum", "1"],
+        ["--momentum", "0.5", "--optimizer", "adam"],  # was accepted, and the flag ignored
         ["--label-smoothing", "-0.1"],
         ["--resume", str(tmp_path / "nothing")],
     ):

@@ -283,6 +283,17 @@ def test_resume_refuses_another_task_or_options(
         np.testing.assert_array_equal(h.metrics[k], full.metrics[k])
 
 
+def test_resume_of_an_autoencoder_run_names_the_autoencoder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it said "the run trained circles" (an autoencoder run's options name no task)
+    run = tmp_path / "ae"
+    args = ["train", "autoencoder", "--epochs", "1", "--out", str(run), "--quiet"]
+    assert main(args) == 0
+    rc, _, err = _cli(capsys, "train", "moons", "--resume", run, "--epochs", "3")
+    assert rc == 2 and "the run trained an autoencoder, this command asks for moons" in err, err
+
+
 def test_resume_from_a_damaged_checkpoint_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

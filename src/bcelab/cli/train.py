@@ -178,6 +178,12 @@ def config_from_args(ns: argparse.Namespace) -> Any:
         return autoencoder.config_from_args(ns)
     given = given_options(ns)
     v = {k: getattr(ns, k, d) for k, d in DEFAULTS.items()}
+    if "momentum" in given and v["optimizer"] == "adam":  # Adam keeps its own moments
+        raise OptionError(
+            "--momentum is SGD's: --optimizer adam takes no momentum",
+            f"received --optimizer adam --momentum {v['momentum']:g}",
+            "leave out --momentum, or pass --optimizer sgd",
+        )
     resume = None if ns.resume is None else flags.check_resume_dir(ns.resume)
     out = ns.out if ns.out is not None else _default_out(ns, v)
     run_folder.check_out_folder(out, allowed=RUN_FILES, resume=resume, overwrite=ns.overwrite)
@@ -216,7 +222,9 @@ def _resumed(cfg: Config) -> Config:
         k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in known
     }
     old = replace(Config(), **kw)
-    other = old.task != cfg.task
+    # an autoencoder run's options name no task: its command does
+    task = "an autoencoder" if info.get("command") == "bcelab train autoencoder" else old.task
+    other = task != cfg.task
     run_folder.check_resumed(
         asdict(old),
         asdict(cfg),
@@ -224,7 +232,7 @@ def _resumed(cfg: Config) -> Config:
         kept=KEPT,
         flags=FLAG_NAMES,
         done=int(ck.get("history", {}).get("epochs", 0)),
-        first=[f"the run trained {old.task}, this command asks for {cfg.task}"] if other else [],
+        first=[f"the run trained {task}, this command asks for {cfg.task}"] if other else [],
     )
     typed = {k: getattr(cfg, k) for k in run_folder.PATH_OPTIONS if k in cfg.given}
     resumed = replace(run_folder.resumed_config(old, cfg), **typed)
