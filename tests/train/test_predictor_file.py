@@ -58,6 +58,33 @@ def test_the_model_of_another_run_is_a_data_error_naming_both_files(
     assert "model.pt and predictor.json of one run" in err.value.fix
 
 
+def test_the_model_of_another_run_of_the_same_network_is_refused(
+    runs: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """Two runs of one network (here a second run of the same spec and data, seed 1) used
+    to be told apart by nothing: predict ran the other run's weights."""
+    six, _, test = runs
+    other = tmp_path / "other"
+    ds = load_table(six.parent / "train.csv", target="label", test=test)
+    fit(MLPSpec(hidden=(6,)), ds, epochs=1, lr=1e-2, seed=1, out=other)
+    meta = json.loads((six / "predictor.json").read_text())
+    assert len(meta["model_sha256"]) == 64
+    mixed = _copy(six, tmp_path)
+    shutil.copy(other / "model.pt", mixed / "model.pt")
+    with pytest.raises(DataError) as err:
+        predict(mixed, test)
+    assert f"the model.pt that {mixed / 'predictor.json'} was written with" in err.value.expected
+    assert "the two files come from different runs" in err.value.received
+    assert "model.pt and predictor.json of one run" in err.value.fix
+    # a predictor.json of an earlier version, without the SHA-256, is checked by shape
+    _edit(mixed, lambda m: {k: v for k, v in m.items() if k != "model_sha256"})
+    assert predict(mixed, test).num_rows == 20
+    for bad in ("ab", 5, "g" * 64):
+        _edit(mixed, lambda m, bad=bad: {**m, "model_sha256": bad})
+        with pytest.raises(DataError, match="model_sha256"):
+            load_predictor(mixed)
+
+
 def test_a_model_with_other_tensors_is_named(runs: tuple[Path, Path, Path], tmp_path: Path) -> None:
     run = _copy(runs[0], tmp_path)
     torch.save({"weight": torch.zeros(2)}, run / "model.pt")

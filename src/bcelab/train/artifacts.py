@@ -10,6 +10,7 @@ previous state, or the new one, never a mix.  :func:`write_run` fills a folder i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import platform
 import sys
@@ -36,8 +37,10 @@ from .plots import submit_curves
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "MODEL_SHA256",
     "RUN_FILES",
     "check_out",
+    "file_sha256",
     "load_checkpoint",
     "load_torch_file",
     "save_run",
@@ -205,7 +208,9 @@ def write_run(
 ) -> dict[str, Path]:
     """Write every artifact of a run into the folder ``out`` (in place); returns name -> path.
 
-    ``files``: more JSON files (name -> content), e.g. ``predictor.json``.
+    ``files``: more JSON files (name -> content), e.g. ``predictor.json``, that describe
+    ``model.pt``: written with it, each with its SHA-256 (``"model_sha256"``), so that a
+    reader can tell that the two files come from one run.
     """
     d = check_path(out, name="out", fname="write_run", hint="pass a folder path for the run")
     check_instance(
@@ -227,8 +232,9 @@ def write_run(
             paths["curves.png"] = history.plot(d / "curves.png")
     if model_state is not None and not diverged:
         paths["model.pt"] = save_torch(dict(model_state), d / "model.pt")
+        digest = file_sha256(paths["model.pt"])
         for name, content in (files or {}).items():
-            paths[name] = write_json(d / name, content)
+            paths[name] = write_json(d / name, {**content, MODEL_SHA256: digest})
     if checkpoint is not None and not diverged:
         paths["checkpoint.pt"] = save_torch(dict(checkpoint), d / "checkpoint.pt")
     if job is not None:
@@ -239,6 +245,16 @@ def write_run(
         d / "summary.json", summary_dict(history, run_info=run_info, in_progress=in_progress)
     )
     return paths
+
+
+#: the key of model.pt's SHA-256 in the JSON files written beside it
+MODEL_SHA256 = "model_sha256"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, as 64 hexadecimal digits."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def check_out(out: str | Path, /, *, allowed: tuple[str, ...] = RUN_FILES) -> Path:

@@ -31,7 +31,13 @@ from ..losses import sigmoid
 from .artifacts import load_torch_file
 from .data import Dataset
 from .mlp.models import MLPSpec, module_from_state
-from .predictor_file import PREDICTOR_FORMAT, PredictorInfo, check_weights, read_predictor_json
+from .predictor_file import (
+    PREDICTOR_FORMAT,
+    PredictorInfo,
+    check_fingerprint,
+    check_weights,
+    read_predictor_json,
+)
 from .tables import OUTPUT_COLUMNS, features_array, read_table
 
 __all__ = [
@@ -137,9 +143,9 @@ def load_predictor(run: str | Path, /) -> Predictor:
         "train the model again; the file is damaged or from another program",
     )
     check_weights(state, info, weights, meta)
-    return Predictor(
-        info.spec, info.n_inputs, info.n_outputs, info.seeds, info.table, state, str(d)
-    )
+    # after the checks of the file and the shapes, which say more about a damaged file
+    check_fingerprint(info, weights, meta)
+    return Predictor(**vars(info), state=state, source=str(d))
 
 
 def _as_table(

@@ -5,8 +5,10 @@ Every field of ``predictor.json`` is checked for its type and its length before 
 every tensor of ``model.pt`` for the name and shape that the network described by
 ``predictor.json`` needs (and for finite values), so that a damaged file, or the files of
 two runs whose networks differ put together, is a :class:`~bcelab.errors.DataError`
-naming the file, the field or tensor, and what it should hold (two runs of the same
-network and seed count cannot be told apart by their files).
+naming the file, the field or tensor, and what it should hold.  ``predictor.json``
+records the SHA-256 of the model.pt it was written with (:func:`check_fingerprint`), so
+that the files of two runs of the same network are told apart too (files of earlier
+versions, without it, are checked by shape alone).
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BCELabError, DataError
+from .artifacts import MODEL_SHA256, file_sha256
 from .data import TableSpec
 from .mlp.models import MLPSpec
 
-__all__ = ["PREDICTOR_FORMAT", "PredictorInfo", "check_weights", "read_predictor_json"]
+__all__ = [
+    "PREDICTOR_FORMAT",
+    "PredictorInfo",
+    "check_fingerprint",
+    "check_weights",
+    "read_predictor_json",
+]
 
 PREDICTOR_FORMAT = "bcelab.train.predictor/1"
+_HEX = "0123456789abcdef"
 
 _JSON_FIX = (
     "use the predictor.json that bcelab train wrote in that run folder (unchanged), or "
@@ -49,6 +59,8 @@ class PredictorInfo:
     n_outputs: int
     seeds: tuple[int, ...]
     table: TableSpec
+    #: the SHA-256 of the run's model.pt (None in the files of earlier versions)
+    model_sha256: str | None
 
 
 def _shown(value: Any) -> str:
@@ -175,7 +187,27 @@ def read_predictor_json(path: Path, /) -> PredictorInfo:
     if not (isinstance(seeds, list) and seeds and all(_whole(s) for s in seeds)):
         raise _bad(path, "'seeds'", "a non-empty list of whole numbers", seeds)
     table = _table(path, _object(path, info, "table"), n_in)
-    return PredictorInfo(spec, n_in, n_out, tuple(int(s) for s in seeds), table)
+    digest = info.get(MODEL_SHA256)
+    if digest is not None and not (
+        isinstance(digest, str) and len(digest) == 64 and set(digest) <= set(_HEX)
+    ):
+        raise _bad(path, repr(MODEL_SHA256), "64 hexadecimal digits (model.pt's SHA-256)", digest)
+    return PredictorInfo(spec, n_in, n_out, tuple(int(s) for s in seeds), table, digest)
+
+
+def check_fingerprint(info: PredictorInfo, weights: Path, meta: Path) -> None:
+    """``weights`` is the model.pt that ``info`` (from ``meta``) was written with, when
+    ``meta`` records its SHA-256; else a DataError."""
+    if info.model_sha256 is None:
+        return
+    digest = file_sha256(weights)
+    if digest != info.model_sha256:
+        raise DataError(
+            f"the model.pt that {meta} was written with (SHA-256 {info.model_sha256[:12]}...)",
+            f"{weights} has SHA-256 {digest[:12]}...: the two files come from different "
+            "runs, or model.pt was changed",
+            _PAIR_FIX,
+        )
 
 
 def _shape(shape: Any) -> str:
