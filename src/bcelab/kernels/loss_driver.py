@@ -96,8 +96,10 @@ def run(
     Inputs below ``min_parallel`` elements run on the calling thread only; larger ones on
     ``threads`` threads (None: :func:`bcelab.kernels.threads.thread_count`).
     """
-    pred, targets = _as_kernel_input(pred), _as_kernel_input(targets)
-    weights = None if weights is None else _as_kernel_input(weights)
+    if not (pred.flags.writeable and targets.flags.writeable):  # one test in the common case
+        pred, targets = _as_kernel_input(pred), _as_kernel_input(targets)
+    if weights is not None:
+        weights = _as_kernel_input(weights)
     fast = pred.dtype.itemsize == 4
     weighted = weights is not None
     n = pred.size
