@@ -122,52 +122,39 @@ def check_values(
         refuse_meta(preds, targets)
     xp, (preds, targets) = numpy_views_on_cpu(xp, preds, targets)
     with np.errstate(invalid="ignore"):  # NaN compares as outside, on purpose
-        return _check_values(xp, preds, targets, probs, nan_policy, fname, pred_name)
-
-
-def _check_values(
-    xp: Any,
-    preds: Array,
-    targets: Array,
-    probs: bool,
-    nan_policy: str,
-    fname: str,
-    pred_name: str,
-) -> bool:
-    """:func:`check_values` of concrete arrays."""
-    ok = (targets >= 0) & (targets <= 1)
-    ok = ok & ((preds >= 0) & (preds <= 1) if probs else (xp.abs(preds) < xp.inf))
-    if bool(xp.all(ok)):
-        return True
-    if nan_policy == "raise":
-        for arr, name in ((preds, pred_name), (targets, "targets")):
-            if is_floating(xp, arr.dtype):
-                bad = xp.isnan(arr)
-                if bool(xp.any(bad)):
-                    n = _count(xp, bad)
-                    raise NaNError(
-                        f"{fname}: {name} must not contain NaN when nan_policy='raise'",
-                        f"found {count_of(n, 'NaN value')} "
-                        f"(first at index {_first_index(xp, bad)})",
-                        "clean the data, or pass nan_policy='omit' to leave those elements out "
-                        "of reductions, or nan_policy='propagate' to get NaN back",
-                    )
-    tbad = (targets < 0) | (targets > 1)
-    if bool(xp.any(tbad)):
-        raise DomainError(
-            f"{fname}: targets must lie in [0, 1]",
-            describe_outside(xp, targets, tbad),
-            "divide 0..255 masks by 255; map labels like {-1, 1} to {0, 1} with (y + 1) / 2",
-        )
-    if probs:
-        pbad = (preds < 0) | (preds > 1)
-        if bool(xp.any(pbad)):
+        ok = (targets >= 0) & (targets <= 1)
+        ok = ok & ((preds >= 0) & (preds <= 1) if probs else (xp.abs(preds) < xp.inf))
+        if bool(xp.all(ok)):
+            return True
+        if nan_policy == "raise":
+            for arr, name in ((preds, pred_name), (targets, "targets")):
+                if is_floating(xp, arr.dtype):
+                    bad = xp.isnan(arr)
+                    if bool(xp.any(bad)):
+                        n = _count(xp, bad)
+                        raise NaNError(
+                            f"{fname}: {name} must not contain NaN when nan_policy='raise'",
+                            f"found {count_of(n, 'NaN value')} "
+                            f"(first at index {_first_index(xp, bad)})",
+                            "clean the data, or pass nan_policy='omit' to leave those elements out "
+                            "of reductions, or nan_policy='propagate' to get NaN back",
+                        )
+        tbad = (targets < 0) | (targets > 1)
+        if bool(xp.any(tbad)):
             raise DomainError(
-                f"{fname}: probabilities must lie in [0, 1]",
-                describe_outside(xp, preds, pbad),
-                f"{LOGITS_ADVICE} {_logits_way(fname)}; otherwise apply a sigmoid first",
+                f"{fname}: targets must lie in [0, 1]",
+                describe_outside(xp, targets, tbad),
+                "divide 0..255 masks by 255; map labels like {-1, 1} to {0, 1} with (y + 1) / 2",
             )
-    return False
+        if probs:
+            pbad = (preds < 0) | (preds > 1)
+            if bool(xp.any(pbad)):
+                raise DomainError(
+                    f"{fname}: probabilities must lie in [0, 1]",
+                    describe_outside(xp, preds, pbad),
+                    f"{LOGITS_ADVICE} {_logits_way(fname)}; otherwise apply a sigmoid first",
+                )
+        return False
 
 
 def _logits_way(fname: str) -> str:
