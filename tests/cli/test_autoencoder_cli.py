@@ -135,6 +135,7 @@ def test_conv_on_digits_fails_before_training(
         ["--lr", "1e300"],  # was torch's RuntimeError, exit 1
         ["--seed", "-1"],
         ["--threads", "0"],
+        ["--loss", "kl", "--compare-losses"],  # was accepted, and --loss ignored
     ],
 )
 def test_bad_flags_are_named_as_typed(

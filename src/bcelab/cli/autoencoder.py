@@ -93,6 +93,12 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     data is read."""
     given = frozenset(k for k in DEFAULTS if hasattr(ns, k))
     v = {k: getattr(ns, k, d) for k, d in DEFAULTS.items()}
+    if ns.compare_losses and "loss" in given:  # every loss is trained: one chosen is none
+        raise OptionError(
+            "--compare-losses trains one run per loss: it takes no --loss",
+            f"received --compare-losses --loss {v['loss']}",
+            "leave out --loss to compare every loss, or --compare-losses to train with one",
+        )
     resume = None if ns.resume is None else _resume_folder(ns.resume, ns.compare_losses)
     if ns.out is not None:
         out = ns.out
