@@ -96,6 +96,14 @@ def test_string_target_lists_distinct_values(tmp_path) -> None:
         data.load_table(p, target="label")
 
 
+def test_a_boolean_target_reads_as_one_and_zero(tmp_path) -> None:
+    # what the docs say: True/False in a CSV (and a Parquet boolean) needs no positive_label
+    rows = "".join(f"{i},{i % 3},{'True' if i % 2 else 'False'}\n" for i in range(20))
+    ds = data.load_table(_csv(tmp_path, "a,b,label\n" + rows), target="label", test_fraction=0.5)
+    got = np.concatenate([ds.y_train, ds.y_test]).ravel()
+    assert sorted(set(got.tolist())) == [0.0, 1.0] and got.sum() == 10
+
+
 def test_missing_values_named_or_dropped(tmp_path) -> None:
     p = _csv(tmp_path, "a,b,label\n1,2,0\n2,,1\n3,4,1\n4,5,0\n5,6,1\n6,7,0\n")
     with pytest.raises(DataError) as e:
