@@ -53,3 +53,16 @@ def test_loss_modules_name_input_and_target_as_torch_does() -> None:
     assert "input.reshape(target.shape)" in err.value.fix
     with pytest.raises(DomainError, match="target must lie in"):
         bt.BCELoss()(torch.tensor([0.5]), torch.tensor([2.0]))
+
+
+def test_the_streaming_metric_names_target_and_weight_as_its_update_does() -> None:
+    # StreamingBinaryMetrics.update(preds, target, weight): the core's "targets"/"weights"
+    # were named in its errors
+    m = bt.StreamingBinaryMetrics()
+    p, y = torch.tensor([0.2, 0.7]), torch.tensor([0.0, 1.0])
+    with pytest.raises(DomainError, match=r"BinaryStats.update: weight must be finite"):
+        m.update(p, y, weight=torch.tensor([1.0, -1.0]))
+    with pytest.raises(ShapeError, match=r"BinaryStats.update: weight must have the shape"):
+        m.update(p, y, weight=torch.tensor([1.0, 1.0, 1.0]))
+    with pytest.raises(DomainError, match=r"BinaryStats.update: target must lie in \[0, 1\]"):
+        m.update(p, torch.tensor([0.0, 3.0]))

@@ -38,16 +38,19 @@ _LOGITS_CLASSES = {
 
 #: the core's argument names -> a loss module's, as in ``torch.nn.BCELoss(weight)(input, target)``
 _LOSS_NAMES = {"preds": "input", "logits": "input", "targets": "target", "weights": "weight"}
+#: -> the metric's, as in ``StreamingBinaryMetrics.update(preds, target, weight)``
+_METRIC_NAMES = {"targets": "target", "weights": "weight"}
 
 
 def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``; a bcelab error is re-raised naming ``where`` and PyTorch,
-    a loss module's arguments as torch names them (``input``, ``target``, ``weight``), and
+    a loss module's arguments as torch names them (``input``, ``target``, ``weight``; the
+    metric's ``target`` and ``weight``), and
     a tensor's cast (``x.float()``) where the core shows NumPy's ``x.astype(float32)``."""
     cls = where.rsplit(".", 1)[-1]
     twin = _LOGITS_CLASSES.get(cls)
     hint = None if twin is None else f"use bcelab.torch.{twin} instead"
-    names = _LOSS_NAMES if cls.endswith("Loss") else None
+    names = _LOSS_NAMES if cls.endswith("Loss") else _METRIC_NAMES
     return call_as(
         where, FRAMEWORK, fn, *args, logits_hint=hint, names=names, cast="{}.float()", **kwargs
     )
