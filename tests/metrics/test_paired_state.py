@@ -9,7 +9,14 @@ import pickle
 import numpy as np
 import pytest
 
-from bcelab.errors import DataError, DomainError, EmptyReductionError, NaNError, OptionError
+from bcelab.errors import (
+    DataError,
+    DomainError,
+    DTypeError,
+    EmptyReductionError,
+    NaNError,
+    OptionError,
+)
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.paired import PairedBootstrapStats
 from bcelab.metrics.paired_layout import LAYOUT_ID
@@ -395,3 +402,18 @@ def test_an_empty_batch_keys_nothing() -> None:
     assert empty.update(d["a"], d["b"], d["y"], ids=d["ids"]) == with_ids
     assert _state().update([], [], []).merge(with_ids) == with_ids
     assert with_ids.copy().merge(_state().update([], [], [])) == with_ids
+
+
+def test_an_id_column_of_another_type_is_named_under_the_method() -> None:
+    # the kernels' "ids must be integers or strings" came without the method's name
+    s = PairedBootstrapStats(replicates=4)
+    p, y = np.array([0.2, 0.7]), np.array([0.0, 1.0])
+    for ids, received in (
+        (np.array([0.5, 1.5]), "received dtype float64"),
+        (np.array(["a", None], dtype=object), "received a value of type NoneType"),
+    ):
+        with pytest.raises(DTypeError) as e:
+            s.update(p, p, y, ids=ids)
+        assert str(e.value).startswith("PairedBootstrapStats.update: ids must be integers")
+        assert received in e.value.received
+    assert s.rows == 0

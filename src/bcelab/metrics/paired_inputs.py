@@ -19,7 +19,7 @@ import numpy as np
 
 from .._core.display import count_of, counted
 from .._core.validate import LOGITS_ADVICE
-from ..errors import DomainError, NaNError, OptionError, ShapeError
+from ..errors import DomainError, DTypeError, NaNError, OptionError, ShapeError
 from ..kernels.bootstrap_reference import prob_loss
 from ..kernels.bootstrap_rng import file_row_keys, id_keys
 from .inputs import to_numpy
@@ -82,7 +82,10 @@ def _keys(
                 "received ids together with source_key, row_offset or row_index",
                 "pass ids alone",
             )
-        keys = id_keys(ids)
+        try:
+            keys = id_keys(ids)
+        except DTypeError as e:  # the kernels' words, under this method's name
+            raise DTypeError(f"{FNAME}: {e.expected}", e.received, e.fix) from None
         if keys.shape[0] != n:
             raise ShapeError(
                 f"{FNAME}: one id per row",
