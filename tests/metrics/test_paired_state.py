@@ -417,3 +417,19 @@ def test_an_id_column_of_another_type_is_named_under_the_method() -> None:
         assert str(e.value).startswith("PairedBootstrapStats.update: ids must be integers")
         assert received in e.value.received
     assert s.rows == 0
+
+
+def test_the_bytes_of_the_other_state_class_name_the_class_to_read_them() -> None:
+    # they said "a different histogram layout" and quoted the two layout ids
+    one = BinaryStats().update(np.array([0.2, 0.7]), np.array([0.0, 1.0])).to_bytes()
+    with pytest.raises(DataError) as e:
+        PairedBootstrapStats.from_bytes(one)
+    assert (
+        e.value.received
+        == "the bytes of a BinaryStats (written by its to_bytes), not of a PairedBootstrapStats"
+    )
+    assert e.value.fix == "read them with BinaryStats.from_bytes"
+    assert str(e.value).startswith("PairedBootstrapStats.from_bytes: ")
+    with pytest.raises(DataError) as e:
+        BinaryStats.from_bytes(PairedBootstrapStats(replicates=4).to_bytes())
+    assert e.value.fix == "read them with PairedBootstrapStats.from_bytes"

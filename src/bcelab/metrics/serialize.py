@@ -43,6 +43,14 @@ def _bad(received: str) -> DataError:
     )
 
 
+#: a layout's family (the start of its id) -> the class whose ``to_bytes`` writes it
+_WRITERS = (("paired:", "PairedBootstrapStats"), ("", "BinaryStats"))
+
+
+def _writer(layout: str) -> str:
+    return next(name for start, name in _WRITERS if layout.startswith(start))
+
+
 def arrays_to_bytes(arrays: dict[str, np.ndarray], *, layout_id: str) -> bytes:
     meta = {
         "layout": layout_id,
@@ -79,6 +87,13 @@ def arrays_from_bytes(data: bytes, *, layout_id: str | tuple[str, ...]) -> dict[
     try:
         meta = json.loads(body[start : start + hlen].decode())
         if meta["layout"] not in accepted:
+            writer, reader = _writer(str(meta["layout"])), _writer(accepted[0])
+            if writer != reader:
+                raise DataError(
+                    _bad("").expected,
+                    f"the bytes of a {writer} (written by its to_bytes), not of a {reader}",
+                    f"read them with {writer}.from_bytes",
+                )
             raise _bad(
                 f"a different histogram layout ({meta['layout']!r}, this version "
                 f"uses {accepted[0]!r})"
