@@ -9,14 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from bcelab.errors import (
-    DataError,
-    DomainError,
-    DTypeError,
-    EmptyReductionError,
-    NaNError,
-    OptionError,
-)
+from bcelab import errors
+from bcelab.errors import DataError, DomainError, EmptyReductionError, NaNError, OptionError
 from bcelab.metrics import BinaryStats
 from bcelab.metrics.paired import PairedBootstrapStats
 from bcelab.metrics.paired_layout import LAYOUT_ID
@@ -412,7 +406,7 @@ def test_an_id_column_of_another_type_is_named_under_the_method() -> None:
         (np.array([0.5, 1.5]), "received dtype float64"),
         (np.array(["a", None], dtype=object), "received a value of type NoneType"),
     ):
-        with pytest.raises(DTypeError) as e:
+        with pytest.raises(errors.DTypeError) as e:
             s.update(p, p, y, ids=ids)
         assert str(e.value).startswith("PairedBootstrapStats.update: ids must be integers")
         assert received in e.value.received
