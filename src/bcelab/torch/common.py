@@ -39,7 +39,7 @@ _LOGITS_CLASSES = {
 #: the core's argument names -> a loss module's, as in ``torch.nn.BCELoss(weight)(input, target)``
 _LOSS_NAMES = {"preds": "input", "logits": "input", "targets": "target", "weights": "weight"}
 #: -> the metric's, as in ``StreamingBinaryMetrics.update(preds, target, weight)``
-_METRIC_NAMES = {"targets": "target", "weights": "weight"}
+_METRIC_NAMES = {"StreamingBinaryMetrics": {"targets": "target", "weights": "weight"}}
 
 
 def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -50,7 +50,7 @@ def call_core(where: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) 
     cls = where.rsplit(".", 1)[-1]
     twin = _LOGITS_CLASSES.get(cls)
     hint = None if twin is None else f"use bcelab.torch.{twin} instead"
-    names = _LOSS_NAMES if cls.endswith("Loss") else _METRIC_NAMES
+    names = _LOSS_NAMES if cls.endswith("Loss") else _METRIC_NAMES.get(cls)
     return call_as(
         where, FRAMEWORK, fn, *args, logits_hint=hint, names=names, cast="{}.float()", **kwargs
     )
